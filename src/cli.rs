@@ -1,0 +1,172 @@
+//! The command line ([`Cli`], [`Command`]) and the subcommands that need no UI.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::library::scan::{self, ScanProgress};
+use crate::paths::Paths;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skipless",
+    version,
+    about = "A terminal music player that learns from your skips"
+)]
+pub struct Cli {
+    /// Folder for the database and models (default: the platform data dir).
+    #[arg(long, global = true, env = "SKIPLESS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (default: config.toml in the platform config dir).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Music folders to scan before opening the player.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index music folders (a bare `scan` rescans the known library roots).
+    Scan {
+        paths: Vec<PathBuf>,
+        /// Print one JSON object with the counts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the indexed tracks.
+    Library {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Everything a subcommand needs from the global options.
+pub struct RunContext {
+    pub paths: Paths,
+    pub config: Config,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let paths = Paths::resolve(cli.data_dir, cli.config)?;
+    let config = Config::load(&paths.config_file)?;
+    let ctx = RunContext { paths, config };
+    match cli.command {
+        Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
+        Some(Command::Library { json }) => run_library(&ctx, json),
+        None => {
+            anyhow::bail!("the player UI is not available in this build; see `skipless --help`")
+        }
+    }
+}
+
+/// Opens the database in the data dir, creating both if needed.
+pub fn open_database(ctx: &RunContext) -> anyhow::Result<Database> {
+    ctx.paths.ensure_data_dir()?;
+    Ok(Database::open(&ctx.paths.database())?)
+}
+
+/// A progress bar on stderr when it is a terminal, hidden otherwise.
+pub fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(message);
+    bar
+}
+
+fn run_scan(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut db = open_database(ctx)?;
+    let roots = if paths.is_empty() {
+        crate::db::tracks::roots(db.conn()).map_err(|e| db.err(e))?
+    } else {
+        paths.to_vec()
+    };
+    if roots.is_empty() {
+        anyhow::bail!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
+    }
+    let bar = progress_bar(0, "scanning");
+    let report = scan::scan(&mut db, &roots, &|p| match p {
+        ScanProgress::Walking { found } => bar.set_message(if found > 0 { "walking" } else { "scanning" }),
+        ScanProgress::Reading { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message("reading");
+        }
+    })?;
+    bar.finish_and_clear();
+    for error in &report.walk_errors {
+        eprintln!("skipless: warning: {error}");
+    }
+    for (path, reason) in &report.failed_files {
+        eprintln!("skipless: cannot read {}: {reason}", path.display());
+    }
+    let s = report.summary;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "scanned {} files: {} added, {} updated, {} unchanged, {} removed, {} failed",
+            s.scanned, s.added, s.updated, s.unchanged, s.removed, s.failed
+        );
+    }
+    Ok(())
+}
+
+fn run_library(ctx: &RunContext, json: bool) -> anyhow::Result<()> {
+    let db = open_database(ctx)?;
+    let tracks = crate::db::tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for track in &tracks {
+        if json {
+            serde_json::to_writer(&mut out, track)?;
+            writeln!(out)?;
+        } else {
+            let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
+            writeln!(
+                out,
+                "{:>6}  {:<30}  {:<30}  {:<30}  {duration}",
+                track.id,
+                truncate(track.artist.as_deref().unwrap_or("Unknown artist"), 30),
+                truncate(track.album.as_deref().unwrap_or(""), 30),
+                truncate(&track.title, 30),
+            )?;
+        }
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}
+
+/// "m:ss" (or "h:mm:ss") for a duration in milliseconds.
+pub fn format_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Cuts `s` to at most `width` characters, marking the cut with "…".
+pub fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

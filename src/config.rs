@@ -1,0 +1,248 @@
+//! The TOML configuration file ([`Config`], [`ConfigError`]).
+//!
+//! A missing file means the defaults in `assets/config.toml`. A broken file is refused with
+//! one line naming the file, the line and the key, so nothing starts half-configured.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The commented default configuration, as shipped.
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: line {line}, key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub playback: PlaybackConfig,
+    pub log: LogConfig,
+    pub recommend: RecommendConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioOutput {
+    Auto,
+    Device,
+    Null,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayGainMode {
+    Track,
+    Album,
+    Off,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaybackConfig {
+    pub audio: AudioOutput,
+    pub volume: u8,
+    pub replaygain: ReplayGainMode,
+    pub replaygain_fallback_db: f32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub listen_fraction: f64,
+    pub listen_seconds: u64,
+    pub session_gap_minutes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendConfig {
+    pub autoplay: bool,
+    pub autoplay_queue: usize,
+    pub retrain_every: u64,
+    pub min_plays: u64,
+    pub exclude_recent: usize,
+    pub max_per_artist: usize,
+    pub temperature: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            playback: Default::default(),
+            log: Default::default(),
+            recommend: Default::default(),
+        }
+    }
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        Self {
+            audio: AudioOutput::Auto,
+            volume: 100,
+            replaygain: ReplayGainMode::Track,
+            replaygain_fallback_db: 0.0,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            listen_fraction: 0.5,
+            listen_seconds: 240,
+            session_gap_minutes: 30,
+        }
+    }
+}
+
+impl Default for RecommendConfig {
+    fn default() -> Self {
+        Self {
+            autoplay: true,
+            autoplay_queue: 3,
+            retrain_every: 50,
+            min_plays: 30,
+            exclude_recent: 20,
+            max_per_artist: 1,
+            temperature: 0.0,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`; a file that does not exist gives the defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses config text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
+        config.validate().map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of_key(text, &key).unwrap_or(0),
+            key,
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.playback.volume > 100 {
+            return Err((
+                "playback.volume".into(),
+                format!("{} is not in 0-100", self.playback.volume),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.log.listen_fraction) {
+            return Err((
+                "log.listen_fraction".into(),
+                format!("{} is not in 0-1", self.log.listen_fraction),
+            ));
+        }
+        if !(self.recommend.temperature >= 0.0) {
+            return Err(("recommend.temperature".into(), "must be 0 or more".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Turns a TOML error into one line with the line number and the dotted key.
+fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
+    let offset = error.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    let line = text[..offset].matches('\n').count() + 1;
+    let message = error.message().lines().next().unwrap_or("invalid").to_owned();
+    let key = key_at_line(text, line).unwrap_or_else(|| "?".into());
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        key,
+        message,
+    }
+}
+
+/// The dotted key defined on (1-based) `line`: the enclosing `[table]` plus the key before `=`.
+fn key_at_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let current = lines.get(line.checked_sub(1)?)?.trim();
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = current
+        .split('=')
+        .next()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !current.starts_with('['));
+    match (table, key) {
+        (Some(table), Some(key)) if current.contains('=') => Some(format!("{table}.{key}")),
+        (None, Some(key)) if current.contains('=') => Some(key.to_owned()),
+        (Some(table), _) => Some(table),
+        _ => None,
+    }
+}
+
+/// The line on which a dotted key ("playback.volume") is set, if it is.
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    (1..=text.lines().count()).find(|&line| key_at_line(text, line).as_deref() == Some(dotted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_default_matches_code_defaults() {
+        let shipped: Config = toml::from_str(DEFAULT_CONFIG).unwrap();
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn type_error_names_line_and_key() {
+        let text = "[playback]\nvolume = 50\nreplaygain = 7\n";
+        let err = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("c.toml: line 3, key `playback.replaygain`:"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+    }
+
+    #[test]
+    fn unknown_key_and_range_errors() {
+        let err = Config::parse("[log]\nsesion_gap = 3\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("log.sesion_gap"), "{err}");
+        let err = Config::parse("[playback]\n\nvolume = 300\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("playback.volume"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_defaults() {
+        assert_eq!(
+            Config::load(Path::new("/nonexistent/skipless.toml")).unwrap(),
+            Config::default()
+        );
+    }
+}

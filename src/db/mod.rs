@@ -1,0 +1,227 @@
+//! The SQLite database: opening, identity checks and migrations ([`Database`], [`DbError`]).
+//!
+//! The schema lives in `migrations/*.sql`, embedded in the binary and applied in order. The
+//! applied version is `PRAGMA user_version`; `PRAGMA application_id` marks the file as ours, so
+//! a foreign SQLite file or a database written by a newer skipless is refused untouched.
+
+pub mod plays;
+pub mod tracks;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+/// "SKPL" in ASCII: marks a SQLite file as a skipless database.
+pub const APPLICATION_ID: i32 = 0x534B_504C;
+
+/// The embedded migrations, in order; migration `i` brings the schema to version `i + 1`.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init.sql", include_str!("../../migrations/0001_init.sql"))];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{path}: not a skipless database ({why}); it was left untouched")]
+    Foreign { path: PathBuf, why: String },
+    #[error("{path}: written by a newer skipless (schema {found}, this build knows up to {SCHEMA_VERSION}); it was left untouched")]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("{path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: migration {name} failed: {source}")]
+    Migration {
+        path: PathBuf,
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+}
+
+/// An open, migrated skipless database.
+pub struct Database {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Database {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        check_header(path)?;
+        let sqlite = |source| DbError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
+        let mut db = Database {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.check_identity()?;
+        db.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(sqlite)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// An in-memory database with the full schema, for tests and the simulator.
+    pub fn open_in_memory() -> Result<Self, DbError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|source| DbError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        let mut db = Database { conn, path };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Wraps a query error with the database path.
+    pub fn err(&self, source: rusqlite::Error) -> DbError {
+        DbError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" for a sound database.
+    pub fn integrity_check(&self) -> Result<String, DbError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn check_identity(&self) -> Result<(), DbError> {
+        let pragma = |name: &str| -> Result<i64, DbError> {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .map_err(|source| self.foreign_or_sqlite(source))
+        };
+        let app_id = pragma("application_id")?;
+        let version = pragma("user_version")?;
+        if app_id == i64::from(APPLICATION_ID) {
+            if version > SCHEMA_VERSION {
+                return Err(DbError::TooNew {
+                    path: self.path.clone(),
+                    found: version,
+                });
+            }
+            return Ok(());
+        }
+        let objects: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|source| self.foreign_or_sqlite(source))?;
+        if app_id == 0 && version == 0 && objects == 0 {
+            return Ok(()); // a new, empty file
+        }
+        Err(DbError::Foreign {
+            path: self.path.clone(),
+            why: format!("a SQLite database of another application (application_id {app_id:#x}, {objects} objects)"),
+        })
+    }
+
+    fn foreign_or_sqlite(&self, source: rusqlite::Error) -> DbError {
+        match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => DbError::Foreign {
+                path: self.path.clone(),
+                why: "not a SQLite database".into(),
+            },
+            _ => DbError::Sqlite {
+                path: self.path.clone(),
+                source,
+            },
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), DbError> {
+        let current: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+            let to = index as i64 + 1;
+            let path = self.path.clone();
+            let fail = |source| DbError::Migration {
+                path: path.clone(),
+                name,
+                source,
+            };
+            let tx = self.conn.transaction().map_err(fail)?;
+            tx.execute_batch(sql).map_err(fail)?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {to};"
+            ))
+            .map_err(fail)?;
+            tx.commit().map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a non-empty file that does not start with the SQLite header, before SQLite touches it.
+fn check_header(path: &Path) -> Result<(), DbError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(DbError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut header = [0u8; 16];
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(source) => {
+                return Err(DbError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    if read == 0 || &header[..read] == b"SQLite format 3\0" {
+        return Ok(());
+    }
+    Err(DbError::Foreign {
+        path: path.to_path_buf(),
+        why: "not a SQLite database".into(),
+    })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,267 @@
+//! Queries on library roots and the track index ([`Track`], [`FileState`]).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::library::tags::Tags;
+
+/// One indexed track as the rest of the program sees it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Track {
+    pub id: i64,
+    #[serde(serialize_with = "serialize_path")]
+    pub path: PathBuf,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub album_artist: Option<String>,
+    pub track_no: Option<u32>,
+    pub disc_no: Option<u32>,
+    pub year: Option<i32>,
+    pub genre: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    pub bitrate_kbps: Option<u32>,
+    pub has_cover: bool,
+    pub rg_track_gain: Option<f32>,
+    pub rg_album_gain: Option<f32>,
+}
+
+fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+impl Track {
+    /// "Artist – Title", or the title alone.
+    pub fn display_name(&self) -> String {
+        match &self.artist {
+            Some(artist) => format!("{artist} – {}", self.title),
+            None => self.title.clone(),
+        }
+    }
+}
+
+/// What the scanner remembers about a file to decide whether to open it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileState {
+    pub id: i64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub gone: bool,
+}
+
+pub const TRACK_COLUMNS: &str = "id, path, title, artist, album, album_artist, track_no, disc_no, year, genre, \
+     duration_ms, sample_rate, channels, bitrate_kbps, has_cover, rg_track_gain, rg_album_gain";
+
+pub fn path_from_blob(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(&bytes))
+}
+
+pub fn path_blob(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
+
+/// Maps a row selected with [`TRACK_COLUMNS`] (starting at column `at`).
+pub fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
+    Ok(Track {
+        id: row.get(at)?,
+        path: path_from_blob(row.get(at + 1)?),
+        title: row.get(at + 2)?,
+        artist: row.get(at + 3)?,
+        album: row.get(at + 4)?,
+        album_artist: row.get(at + 5)?,
+        track_no: row.get(at + 6)?,
+        disc_no: row.get(at + 7)?,
+        year: row.get(at + 8)?,
+        genre: row.get(at + 9)?,
+        duration_ms: row.get(at + 10)?,
+        sample_rate: row.get(at + 11)?,
+        channels: row.get(at + 12)?,
+        bitrate_kbps: row.get(at + 13)?,
+        has_cover: row.get(at + 14)?,
+        rg_track_gain: row.get(at + 15)?,
+        rg_album_gain: row.get(at + 16)?,
+    })
+}
+
+/// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number.
+pub fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'ok'
+         ORDER BY coalesce(album_artist, artist) COLLATE NOCASE, album COLLATE NOCASE,
+                  disc_no, track_no, title COLLATE NOCASE, id"
+    ))?;
+    let rows = stmt.query_map([], |row| track_from_row(row, 0))?;
+    rows.collect()
+}
+
+pub fn track_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Track>> {
+    conn.query_row(
+        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE id = ?1"),
+        [id],
+        |row| track_from_row(row, 0),
+    )
+    .optional()
+}
+
+/// The playable track at `path`, if indexed.
+pub fn track_by_path(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
+    conn.query_row(
+        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE path = ?1 AND status = 'ok'"),
+        [path_blob(path)],
+        |row| track_from_row(row, 0),
+    )
+    .optional()
+}
+
+/// Indexed tracks (any status) whose path lies under `dir`, keyed by path.
+pub fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<HashMap<PathBuf, FileState>> {
+    // Paths are byte strings; a range scan on the prefix "dir/" finds everything beneath it.
+    let mut lo = path_blob(dir).to_vec();
+    if lo.last() != Some(&b'/') {
+        lo.push(b'/');
+    }
+    let mut hi = lo.clone();
+    if let Some(last) = hi.last_mut() {
+        *last += 1; // '/' + 1 = '0': the first byte string after every "dir/..."
+    }
+    let mut stmt =
+        conn.prepare("SELECT id, path, size, mtime_ns, status FROM tracks WHERE path >= ?1 AND path < ?2")?;
+    let rows = stmt.query_map(params![lo, hi], |row| {
+        let status: String = row.get(4)?;
+        Ok((
+            path_from_blob(row.get(1)?),
+            FileState {
+                id: row.get(0)?,
+                size: row.get(2)?,
+                mtime_ns: row.get(3)?,
+                gone: status == "gone",
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+/// The outcome of reading one file, ready to be written.
+pub enum ScannedFile {
+    Ok(Box<Tags>),
+    Failed { title: String, error: String },
+}
+
+/// Inserts or updates (same id) the row for `path`.
+pub fn upsert_file(
+    conn: &Connection,
+    path: &Path,
+    size: u64,
+    mtime_ns: i64,
+    scanned: &ScannedFile,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let path_text = path.to_string_lossy();
+    match scanned {
+        ScannedFile::Ok(tags) => {
+            conn.prepare_cached(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, error, title, artist, album_artist,
+                     album, track_no, disc_no, year, genre, duration_ms, sample_rate, channels, bitrate_kbps,
+                     has_cover, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, added_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'ok', NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     ?18, ?19, ?20, ?21, ?22, ?22)
+                 ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                     status = 'ok', error = NULL, title = excluded.title, artist = excluded.artist,
+                     album_artist = excluded.album_artist, album = excluded.album, track_no = excluded.track_no,
+                     disc_no = excluded.disc_no, year = excluded.year, genre = excluded.genre,
+                     duration_ms = excluded.duration_ms, sample_rate = excluded.sample_rate,
+                     channels = excluded.channels, bitrate_kbps = excluded.bitrate_kbps,
+                     has_cover = excluded.has_cover, rg_track_gain = excluded.rg_track_gain,
+                     rg_track_peak = excluded.rg_track_peak, rg_album_gain = excluded.rg_album_gain,
+                     rg_album_peak = excluded.rg_album_peak, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                path_blob(path),
+                path_text,
+                size,
+                mtime_ns,
+                tags.title,
+                tags.artist,
+                tags.album_artist,
+                tags.album,
+                tags.track_no,
+                tags.disc_no,
+                tags.year,
+                tags.genre,
+                tags.duration_ms,
+                tags.sample_rate,
+                tags.channels,
+                tags.bitrate_kbps,
+                tags.has_cover,
+                tags.replay_gain.track_gain,
+                tags.replay_gain.track_peak,
+                tags.replay_gain.album_gain,
+                tags.replay_gain.album_peak,
+                now,
+            ])?;
+        }
+        ScannedFile::Failed { title, error } => {
+            conn.prepare_cached(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, error, title, added_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'failed', ?5, ?6, ?7, ?7)
+                 ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                     status = 'failed', error = excluded.error, updated_at = excluded.updated_at",
+            )?
+            .execute(params![path_blob(path), path_text, size, mtime_ns, error, title, now])?;
+        }
+    }
+    Ok(())
+}
+
+pub fn mark_gone(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE tracks SET status = 'gone', updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+pub fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO roots (path, path_text, added_at) VALUES (?1, ?2, ?3) ON CONFLICT (path) DO NOTHING",
+        params![path_blob(path), path.to_string_lossy(), now],
+    )?;
+    Ok(())
+}
+
+pub fn roots(conn: &Connection) -> rusqlite::Result<Vec<PathBuf>> {
+    let mut stmt = conn.prepare("SELECT path FROM roots ORDER BY id")?;
+    let rows = stmt.query_map([], |row| Ok(path_from_blob(row.get(0)?)))?;
+    rows.collect()
+}
+
+/// Failed files with their reasons, for reports.
+pub fn failures(conn: &Connection) -> rusqlite::Result<Vec<(PathBuf, String)>> {
+    let mut stmt =
+        conn.prepare("SELECT path, coalesce(error, '') FROM tracks WHERE status = 'failed' ORDER BY path")?;
+    let rows = stmt.query_map([], |row| Ok((path_from_blob(row.get(0)?), row.get(1)?)))?;
+    rows.collect()
+}
+
+/// The index state of one file, if it is indexed.
+pub fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Option<FileState>> {
+    conn.query_row(
+        "SELECT id, size, mtime_ns, status FROM tracks WHERE path = ?1",
+        [path_blob(path)],
+        |row| {
+            let status: String = row.get(3)?;
+            Ok(FileState {
+                id: row.get(0)?,
+                size: row.get(1)?,
+                mtime_ns: row.get(2)?,
+                gone: status == "gone",
+            })
+        },
+    )
+    .optional()
+}

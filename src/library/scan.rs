@@ -1,0 +1,201 @@
+//! Incremental, parallel library scan ([`scan`], [`ScanSummary`], [`ScanProgress`]).
+//!
+//! Files whose size and mtime match the index are not opened again; changed files are
+//! updated in place (same id); vanished files are marked gone so their plays keep a track.
+//! Unreadable folders, symlink loops and unreadable files are reported, never fatal.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::db::tracks::{self, FileState, ScannedFile};
+use crate::db::{now_ms, Database, DbError};
+use crate::library::{is_audio_file, tags};
+
+/// Counts printed after a scan (`--json` prints exactly this object).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScanSummary {
+    pub scanned: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub failed: usize,
+}
+
+/// Everything a scan found besides the counts.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub summary: ScanSummary,
+    /// Files that could not be read, with the reason.
+    pub failed_files: Vec<(PathBuf, String)>,
+    /// Folders or links that could not be walked (permissions, symlink loops, missing roots).
+    pub walk_errors: Vec<String>,
+}
+
+/// Progress of the tag-reading phase, for a bar or a gauge.
+#[derive(Debug, Clone, Copy)]
+pub enum ScanProgress {
+    /// Walking folders; files found so far.
+    Walking { found: usize },
+    /// Reading tags of new or changed files.
+    Reading { done: usize, total: usize },
+}
+
+/// Scans `roots` (remembering them as library roots) and updates the index.
+pub fn scan(
+    db: &mut Database,
+    roots: &[PathBuf],
+    progress: &(dyn Fn(ScanProgress) + Sync),
+) -> Result<ScanReport, DbError> {
+    let mut report = ScanReport::default();
+    let now = now_ms();
+    let mut found: Vec<(PathBuf, u64, i64)> = Vec::new();
+    let mut known: HashMap<PathBuf, FileState> = HashMap::new();
+    // Folders that could not be read: files indexed beneath them are not declared gone.
+    let mut unreadable: Vec<PathBuf> = Vec::new();
+    let mut single_files: HashSet<PathBuf> = HashSet::new();
+
+    for root in roots {
+        let root = match std::fs::canonicalize(root) {
+            Ok(root) => root,
+            Err(e) => {
+                report.walk_errors.push(format!("{}: {e}", root.display()));
+                continue;
+            }
+        };
+        if root.is_file() {
+            if let Some(state) = tracks::file_state(db.conn(), &root).map_err(|e| db.err(e))? {
+                known.insert(root.clone(), state);
+            }
+            if let Ok(meta) = std::fs::metadata(&root) {
+                found.push((root.clone(), meta.len(), mtime_ns(&meta)));
+            }
+            single_files.insert(root);
+            continue;
+        }
+        tracks::add_root(db.conn(), &root, now).map_err(|e| db.err(e))?;
+        known.extend(tracks::file_states_under(db.conn(), &root).map_err(|e| db.err(e))?);
+        walk(&root, &mut found, &mut unreadable, &mut report.walk_errors, progress);
+    }
+    found.sort();
+    found.dedup_by(|a, b| a.0 == b.0);
+    report.summary.scanned = found.len();
+
+    let to_read: Vec<&(PathBuf, u64, i64)> = found
+        .iter()
+        .filter(|(path, size, mtime)| match known.get(path) {
+            Some(state) => state.gone || state.size != *size || state.mtime_ns != *mtime,
+            None => true,
+        })
+        .collect();
+    report.summary.unchanged = found.len() - to_read.len();
+
+    let total = to_read.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(ScanProgress::Reading { done: 0, total });
+    let results: Vec<ScannedFile> = to_read
+        .par_iter()
+        .map(|(path, _, _)| {
+            let scanned = match tags::read_tags(path) {
+                Ok(tags) => ScannedFile::Ok(Box::new(tags)),
+                Err(error) => ScannedFile::Failed {
+                    title: tags::title_from_file_name(path),
+                    error,
+                },
+            };
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n % 64 == 0 || n == total {
+                progress(ScanProgress::Reading { done: n, total });
+            }
+            scanned
+        })
+        .collect();
+
+    let seen: HashSet<&Path> = found.iter().map(|(p, _, _)| p.as_path()).collect();
+    let tx = db.conn_mut().transaction().map_err(|e| DbError::Sqlite {
+        path: PathBuf::new(),
+        source: e,
+    })?;
+    for ((path, size, mtime), scanned) in to_read.iter().zip(&results) {
+        tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(path, e))?;
+        match scanned {
+            ScannedFile::Failed { error, .. } => {
+                report.summary.failed += 1;
+                report.failed_files.push((path.clone(), error.clone()));
+            }
+            ScannedFile::Ok(_) if known.get(path).is_some_and(|s| !s.gone) => report.summary.updated += 1,
+            ScannedFile::Ok(_) => report.summary.added += 1,
+        }
+    }
+    for (path, state) in &known {
+        let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
+        if !state.gone && !seen.contains(path.as_path()) && !beneath_unreadable && !single_files.contains(path) {
+            tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(path, e))?;
+            report.summary.removed += 1;
+        }
+    }
+    tx.commit().map_err(|e| sqlite_err(db.path(), e))?;
+    Ok(report)
+}
+
+fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
+    DbError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Walks one root, following symlinks (walkdir detects loops), collecting audio files.
+fn walk(
+    root: &Path,
+    found: &mut Vec<(PathBuf, u64, i64)>,
+    unreadable: &mut Vec<PathBuf>,
+    errors: &mut Vec<String>,
+    progress: &(dyn Fn(ScanProgress) + Sync),
+) {
+    for entry in walkdir::WalkDir::new(root).follow_links(true) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                if let Some(path) = e.path() {
+                    unreadable.push(path.to_path_buf());
+                }
+                errors.push(walk_error_text(&e));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() || !is_audio_file(entry.path()) {
+            continue;
+        }
+        match entry.metadata() {
+            Ok(meta) => {
+                found.push((entry.into_path(), meta.len(), mtime_ns(&meta)));
+                if found.len() % 256 == 0 {
+                    progress(ScanProgress::Walking { found: found.len() });
+                }
+            }
+            Err(e) => errors.push(walk_error_text(&e)),
+        }
+    }
+}
+
+fn walk_error_text(e: &walkdir::Error) -> String {
+    let path = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+    if let Some(ancestor) = e.loop_ancestor() {
+        return format!("{path}: symlink loop back to {}", ancestor.display());
+    }
+    match e.io_error() {
+        Some(io) => format!("{path}: {io}"),
+        None => format!("{path}: {e}"),
+    }
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}

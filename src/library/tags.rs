@@ -1,0 +1,163 @@
+//! Reading a file's tags and audio properties with lofty into [`Tags`].
+//!
+//! Numbers in tags are whatever a tagger wrote: "3/12", "-1", "99999999", "2011-03-04".
+//! Each is parsed leniently and anything out of range becomes "unknown" rather than an error.
+
+use std::path::Path;
+
+use lofty::config::ParseOptions;
+use lofty::file::{AudioFile, TaggedFileExt};
+use lofty::probe::Probe;
+use lofty::tag::{ItemKey, Tag};
+
+/// ReplayGain values in dB (gain) and linear amplitude (peak).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReplayGain {
+    pub track_gain: Option<f32>,
+    pub track_peak: Option<f32>,
+    pub album_gain: Option<f32>,
+    pub album_peak: Option<f32>,
+}
+
+/// What the index stores about one audio file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags {
+    pub title: String,
+    pub artist: Option<String>,
+    pub album_artist: Option<String>,
+    pub album: Option<String>,
+    pub track_no: Option<u32>,
+    pub disc_no: Option<u32>,
+    pub year: Option<i32>,
+    pub genre: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    pub bitrate_kbps: Option<u32>,
+    pub has_cover: bool,
+    pub replay_gain: ReplayGain,
+}
+
+/// Reads tags and properties; a file without a title is named after its file stem.
+pub fn read_tags(path: &Path) -> Result<Tags, String> {
+    let tagged = Probe::open(path)
+        .map_err(|e| e.to_string())?
+        .options(ParseOptions::new().read_cover_art(true))
+        .guess_file_type()
+        .map_err(|e| e.to_string())?
+        .read()
+        .map_err(|e| e.to_string())?;
+    let props = tagged.properties();
+    let duration = props.duration();
+    // A primary tag first, then any other tag the file carries (ID3v1 beside ID3v2, ...).
+    let mut tags: Vec<&Tag> = Vec::new();
+    if let Some(primary) = tagged.primary_tag() {
+        tags.push(primary);
+    }
+    tags.extend(
+        tagged
+            .tags()
+            .iter()
+            .filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(|p| p.tag_type())),
+    );
+    let text = |key: ItemKey| -> Option<String> {
+        tags.iter()
+            .filter_map(|t| t.get_string(key.clone()))
+            .map(|s| s.trim_matches(char::from(0)).trim())
+            .find(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let title = text(ItemKey::TrackTitle).unwrap_or_else(|| title_from_file_name(path));
+    let year = text(ItemKey::Year)
+        .or_else(|| text(ItemKey::RecordingDate))
+        .or_else(|| text(ItemKey::OriginalReleaseDate))
+        .and_then(|s| parse_year(&s));
+    let gain = |key: ItemKey| text(key).and_then(|s| parse_decibels(&s));
+    Ok(Tags {
+        title,
+        artist: text(ItemKey::TrackArtist),
+        album_artist: text(ItemKey::AlbumArtist),
+        album: text(ItemKey::AlbumTitle),
+        track_no: text(ItemKey::TrackNumber).and_then(|s| parse_index(&s)),
+        disc_no: text(ItemKey::DiscNumber).and_then(|s| parse_index(&s)),
+        year,
+        genre: text(ItemKey::Genre),
+        duration_ms: (!duration.is_zero()).then(|| duration.as_millis() as u64),
+        sample_rate: props.sample_rate().filter(|&r| r > 0),
+        channels: props.channels().filter(|&c| c > 0),
+        bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()).filter(|&b| b > 0),
+        has_cover: tags.iter().any(|t| !t.pictures().is_empty()),
+        replay_gain: ReplayGain {
+            track_gain: gain(ItemKey::ReplayGainTrackGain),
+            track_peak: gain(ItemKey::ReplayGainTrackPeak),
+            album_gain: gain(ItemKey::ReplayGainAlbumGain),
+            album_peak: gain(ItemKey::ReplayGainAlbumPeak),
+        },
+    })
+}
+
+/// "03 - Some_Song.flac" -> "03 - Some Song".
+pub fn title_from_file_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let title = stem.replace('_', " ").trim().to_owned();
+    if title.is_empty() {
+        path.to_string_lossy().into_owned()
+    } else {
+        title
+    }
+}
+
+/// Track or disc number: "3", "03", "3/12". Zero, negative or absurd values are unknown.
+pub fn parse_index(s: &str) -> Option<u32> {
+    let head = s.split('/').next()?.trim();
+    let n: u32 = head.parse().ok()?;
+    (1..=9_999).contains(&n).then_some(n)
+}
+
+/// The year in "2011", "2011-03-04", "2011-03-04T10:00:00"; plausible years only.
+pub fn parse_year(s: &str) -> Option<i32> {
+    let digits: String = s.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.len() != 4 {
+        return None;
+    }
+    let year: i32 = digits.parse().ok()?;
+    (1000..=2999).contains(&year).then_some(year)
+}
+
+/// "-6.50 dB", "+1.2", "0.98765" -> a finite number.
+pub fn parse_decibels(s: &str) -> Option<f32> {
+    let number = s
+        .trim()
+        .trim_end_matches(|c: char| c.is_alphabetic() || c.is_whitespace());
+    let value: f32 = number.trim_start_matches('+').parse().ok()?;
+    (value.is_finite() && value.abs() < 100.0).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_numbers() {
+        assert_eq!(parse_index("3/12"), Some(3));
+        assert_eq!(parse_index("07"), Some(7));
+        assert_eq!(parse_index("-1"), None);
+        assert_eq!(parse_index("0"), None);
+        assert_eq!(parse_index("4294967296"), None);
+        assert_eq!(parse_index("99999"), None);
+        assert_eq!(parse_year("2011-03-04"), Some(2011));
+        assert_eq!(parse_year("20110"), None);
+        assert_eq!(parse_year("-2011"), None);
+        assert_eq!(parse_decibels("-6.50 dB"), Some(-6.5));
+        assert_eq!(parse_decibels("+1.25 dB"), Some(1.25));
+        assert_eq!(parse_decibels("NaN"), None);
+    }
+
+    #[test]
+    fn title_from_name() {
+        assert_eq!(title_from_file_name(Path::new("/m/03_Some_Song.flac")), "03 Some Song");
+    }
+}

@@ -1,0 +1,43 @@
+//! Where skipless keeps its files ([`Paths`]): the data dir (database, models) and the config.
+
+use std::path::{Path, PathBuf};
+
+/// Resolved locations for one run.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data_dir: PathBuf,
+    pub config_file: PathBuf,
+}
+
+impl Paths {
+    /// Uses the given overrides, or the platform's directories (XDG on Linux).
+    pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
+        let dirs = directories::ProjectDirs::from("", "", "skipless");
+        let data_dir = match (data_dir, &dirs) {
+            (Some(dir), _) => dir,
+            (None, Some(dirs)) => dirs.data_dir().to_path_buf(),
+            (None, None) => anyhow::bail!("no home directory: pass --data-dir DIR"),
+        };
+        let config_file = match (config_file, &dirs) {
+            (Some(file), _) => file,
+            (None, Some(dirs)) => dirs.config_dir().join("config.toml"),
+            (None, None) => data_dir.join("config.toml"),
+        };
+        Ok(Self { data_dir, config_file })
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("skipless.db")
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.data_dir.join("models")
+    }
+
+    /// Creates the data dir if needed, with a one-line error naming it.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create the data directory: {e}", self.data_dir.display()))?;
+        Ok(&self.data_dir)
+    }
+}

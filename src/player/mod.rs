@@ -1,0 +1,141 @@
+//! The playback engine: a thread driven by [`Command`]s that reports [`Event`]s.
+//!
+//! The engine only knows audio: the track playing now and the one to follow it without a gap.
+//! Queues, skip rules and logging live elsewhere; they talk to the engine only through the
+//! two channels of [`Engine`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Where a play came from; stored with the play in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaySource {
+    /// Chosen directly (Enter on a track, `skipless play FILE`).
+    User,
+    /// Queued by the user ahead of time.
+    Queue,
+    /// Picked by the recommender.
+    Autoplay,
+    /// Brought in from another service's history.
+    Import,
+}
+
+impl PlaySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaySource::User => "user",
+            PlaySource::Queue => "queue",
+            PlaySource::Autoplay => "autoplay",
+            PlaySource::Import => "import",
+        }
+    }
+}
+
+/// A track handed to the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayItem {
+    pub track_id: i64,
+    pub path: PathBuf,
+    /// Duration from the index, if known; the decoder's own figure wins when it has one.
+    pub duration_ms: Option<u64>,
+    /// Gain to apply in dB (ReplayGain, already chosen per the config).
+    pub gain_db: f32,
+    pub source: PlaySource,
+}
+
+/// Why a play ended, as the engine saw it. The listening log turns this into an end reason
+/// and a skip flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndCause {
+    /// Played to its end.
+    Finished,
+    /// The listener moved on to another track (next, or chose a different one).
+    Skipped,
+    /// The listener went back to the previous track.
+    Previous,
+    /// Playback was stopped.
+    Stopped,
+    /// The program is quitting.
+    Quit,
+    /// The file could not be opened or decoded.
+    Error,
+}
+
+/// A seek target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SeekTo {
+    Absolute(Duration),
+    Forward(Duration),
+    Backward(Duration),
+}
+
+/// What the engine is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Play `item` now; a play in progress ends with `ended_by`.
+    Play {
+        item: PlayItem,
+        ended_by: EndCause,
+    },
+    /// The track that follows the current one without a gap (`None`: stop after it).
+    SetNext(Option<PlayItem>),
+    Pause,
+    Resume,
+    Toggle,
+    /// Stop playing; a play in progress ends with `ended_by`.
+    Stop {
+        ended_by: EndCause,
+    },
+    Seek(SeekTo),
+    /// Volume in percent, 0-100.
+    Volume(u8),
+    /// End the engine thread; a play in progress ends as [`EndCause::Quit`].
+    Shutdown,
+}
+
+/// What the engine reports. Every `Started` is followed by exactly one `Ended` for that item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `item` became audible (for a gapless follow-up: at its first sample).
+    Started {
+        item: PlayItem,
+        duration_ms: Option<u64>,
+    },
+    /// Progress, a few times a second while playing. `played_ms` counts audio actually output
+    /// for this play (pauses and skipped-over ranges excluded); `position_ms` is the position
+    /// in the track.
+    Position {
+        track_id: i64,
+        position_ms: u64,
+        played_ms: u64,
+    },
+    Paused {
+        track_id: i64,
+        position_ms: u64,
+    },
+    Resumed {
+        track_id: i64,
+        position_ms: u64,
+    },
+    /// A seek landed.
+    Seeked {
+        track_id: i64,
+        position_ms: u64,
+    },
+    /// The play of `item` ended. `error` is set when `cause` is [`EndCause::Error`].
+    Ended {
+        item: PlayItem,
+        cause: EndCause,
+        position_ms: u64,
+        played_ms: u64,
+        error: Option<String>,
+    },
+    /// Volume changed.
+    Volume(u8),
+    /// Nothing is playing and nothing is queued in the engine.
+    Idle,
+}
