@@ -46,6 +46,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the listening log, newest first.
+    History {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// How many plays to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Totals, top tracks and artists, most-skipped tracks.
+    Stats {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Everything a subcommand needs from the global options.
@@ -62,6 +77,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
+        Some(Command::History { json, limit }) => run_history(&ctx, json, limit),
+        Some(Command::Stats { json }) => run_stats(&ctx, json),
         None => {
             anyhow::bail!("the player UI is not available in this build; see `skipless --help`")
         }
@@ -169,4 +186,75 @@ pub fn truncate(s: &str, width: usize) -> String {
     let mut cut: String = s.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// RFC 3339 UTC time for Unix milliseconds.
+pub fn format_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn run_history(ctx: &RunContext, json: bool, limit: usize) -> anyhow::Result<()> {
+    let db = open_database(ctx)?;
+    let rows = crate::db::plays::history(db.conn(), limit).map_err(|e| db.err(e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for row in &rows {
+        if json {
+            let mut value = serde_json::to_value(row)?;
+            value["started_at"] = format_time(row.started_at).into();
+            value["ended_at"] = row.ended_at.map(format_time).into();
+            serde_json::to_writer(&mut out, &value)?;
+            writeln!(out)?;
+        } else {
+            let mark = if row.skipped { "skip" } else { "    " };
+            writeln!(
+                out,
+                "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}",
+                format_time(row.started_at),
+                row.end_reason.as_deref().unwrap_or("playing"),
+                format_duration(row.played_ms),
+                row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),
+                row.artist.as_deref().unwrap_or("Unknown artist"),
+                row.title,
+            )?;
+        }
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}
+
+fn run_stats(ctx: &RunContext, json: bool) -> anyhow::Result<()> {
+    let db = open_database(ctx)?;
+    let rule = crate::log::SkipRule::from_config(&ctx.config.log);
+    let stats = crate::db::plays::stats(db.conn(), &rule, 10).map_err(|e| db.err(e))?;
+    if json {
+        println!("{}", serde_json::to_string(&stats)?);
+        return Ok(());
+    }
+    println!(
+        "{} plays, {} listens, {} skips ({:.0}% skipped), {} listened, {} sessions",
+        stats.plays,
+        stats.listens,
+        stats.skips,
+        stats.skip_rate * 100.0,
+        format_duration(stats.listening_ms),
+        stats.sessions
+    );
+    let by = |artist: &Option<String>| artist.clone().unwrap_or_else(|| "Unknown artist".into());
+    println!("\nTop tracks (listens):");
+    for t in &stats.top_tracks {
+        println!("  {:>4}  {} – {}", t.count, by(&t.artist), t.title);
+    }
+    println!("\nTop artists (listens):");
+    for a in &stats.top_artists {
+        println!("  {:>4}  {}", a.count, a.artist);
+    }
+    println!("\nMost skipped:");
+    for t in &stats.most_skipped {
+        println!("  {:>4}  {} – {}", t.count, by(&t.artist), t.title);
+    }
+    Ok(())
 }

@@ -1,0 +1,210 @@
+//! Playback control shared by the TUI and the headless player ([`Controller`], [`NowPlaying`]).
+//!
+//! The controller owns the [`Queue`] and the [`Recorder`], turns the listener's intents
+//! (next, previous, play this) into engine [`Command`]s, and folds engine [`Event`]s back into
+//! its state and the log. It never touches audio itself.
+
+use crossbeam_channel::Sender;
+
+use super::queue::{Queue, QueueEntry};
+use crate::config::{PlaybackConfig, ReplayGainMode};
+use crate::db::tracks::Track;
+use crate::db::DbError;
+use crate::log::{CompletedPlay, Recorder};
+use crate::player::{Command, EndCause, Event, PlayItem, PlaySource, SeekTo};
+
+/// What is playing now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NowPlaying {
+    pub entry: QueueEntry,
+    pub position_ms: u64,
+    pub duration_ms: Option<u64>,
+    pub paused: bool,
+}
+
+/// Something the caller may want to show or act on after an engine event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A play was completed in the log.
+    Logged(CompletedPlay),
+    /// A track could not be played; playback went on with the next one.
+    TrackError(String),
+    /// The queue ran out, or playback was stopped.
+    Stopped,
+}
+
+pub struct Controller {
+    commands: Sender<Command>,
+    recorder: Recorder,
+    replaygain: ReplayGainMode,
+    fallback_gain_db: f32,
+    pub queue: Queue,
+    pub now: Option<NowPlaying>,
+    pub volume: u8,
+    /// Plays completed since this controller started, oldest first.
+    pub history: Vec<(Track, CompletedPlay)>,
+}
+
+impl Controller {
+    pub fn new(commands: Sender<Command>, recorder: Recorder, playback: &PlaybackConfig) -> Self {
+        Self {
+            commands,
+            recorder,
+            replaygain: playback.replaygain,
+            fallback_gain_db: playback.replaygain_fallback_db,
+            queue: Queue::default(),
+            now: None,
+            volume: playback.volume,
+            history: Vec::new(),
+        }
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Replaces the queue with `tracks` and plays `start`.
+    pub fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
+        self.queue.replace(tracks, start, source);
+        if let Some(entry) = self.queue.current().cloned() {
+            self.send(Command::Play { item: self.item(&entry), ended_by: EndCause::Skipped });
+        }
+    }
+
+    /// Plays the queue entry at `index` now.
+    pub fn play_index(&mut self, index: usize) {
+        self.jump(index, EndCause::Skipped);
+    }
+
+    /// Moves on to the next entry; the current play ends as a skip (per the skip rule).
+    pub fn next(&mut self) {
+        let len = self.queue.entries().len();
+        let next = match self.queue.cursor() {
+            Some(c) if c + 1 < len => Some(c + 1),
+            Some(_) if self.queue.repeat != super::queue::Repeat::Off && len > 0 => Some(0),
+            None if len > 0 => Some(0),
+            _ => None,
+        };
+        match next {
+            Some(index) => self.jump(index, EndCause::Skipped),
+            None => self.send(Command::Stop { ended_by: EndCause::Skipped }),
+        }
+    }
+
+    /// Goes back to the previous entry (the first one restarts).
+    pub fn previous(&mut self) {
+        if let Some(index) = self.queue.previous_index() {
+            self.jump(index, EndCause::Previous);
+        }
+    }
+
+    pub fn stop(&mut self) {
+        self.send(Command::Stop { ended_by: EndCause::Stopped });
+    }
+
+    pub fn toggle(&mut self) {
+        self.send(Command::Toggle);
+    }
+
+    pub fn pause(&mut self) {
+        self.send(Command::Pause);
+    }
+
+    pub fn resume(&mut self) {
+        self.send(Command::Resume);
+    }
+
+    pub fn seek(&mut self, to: SeekTo) {
+        self.send(Command::Seek(to));
+    }
+
+    pub fn set_volume(&mut self, volume: u8) {
+        self.volume = volume.min(100);
+        self.send(Command::Volume(self.volume));
+    }
+
+    /// Asks the engine to end; the play in progress is logged as `quit` when its `Ended` arrives.
+    pub fn shutdown(&mut self) {
+        self.send(Command::Shutdown);
+    }
+
+    /// Tells the engine what follows the current entry, for gapless playback.
+    pub fn refresh_next(&mut self) {
+        let next = self.queue.next_index().and_then(|i| self.queue.entries().get(i)).cloned();
+        let item = next.map(|entry| self.item(&entry));
+        self.send(Command::SetNext(item));
+    }
+
+    /// Folds an engine event into the state and the log.
+    pub fn handle(&mut self, event: &Event) -> Result<Vec<Outcome>, DbError> {
+        let mut outcomes = Vec::new();
+        if let Some(completed) = self.recorder.record(event)? {
+            if let Some(now) = self.now.take().filter(|n| n.entry.track.id == completed.track_id) {
+                self.history.push((now.entry.track, completed.clone()));
+            }
+            outcomes.push(Outcome::Logged(completed));
+        }
+        match event {
+            Event::Started { item, duration_ms } => {
+                self.queue.sync_to(item.track_id);
+                if let Some(entry) = self.queue.current().cloned() {
+                    let duration_ms = duration_ms.or(entry.track.duration_ms);
+                    self.now = Some(NowPlaying { entry, position_ms: 0, duration_ms, paused: false });
+                }
+                self.refresh_next();
+            }
+            Event::Position { track_id, position_ms, .. } | Event::Seeked { track_id, position_ms } => {
+                if let Some(now) = self.now.as_mut().filter(|n| n.entry.track.id == *track_id) {
+                    now.position_ms = *position_ms;
+                }
+            }
+            Event::Paused { position_ms, .. } | Event::Resumed { position_ms, .. } => {
+                if let Some(now) = self.now.as_mut() {
+                    now.paused = matches!(event, Event::Paused { .. });
+                    now.position_ms = *position_ms;
+                }
+            }
+            Event::Ended { cause: EndCause::Error, error, item, .. } => {
+                let reason = error.clone().unwrap_or_else(|| "cannot play this file".into());
+                let reason =
+                    if reason.contains(&*item.path.to_string_lossy()) { reason } else { format!("{}: {reason}", item.path.display()) };
+                outcomes.push(Outcome::TrackError(reason));
+            }
+            Event::Ended { .. } => {}
+            Event::Volume(volume) => self.volume = *volume,
+            Event::Idle => {
+                self.now = None;
+                outcomes.push(Outcome::Stopped);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The engine item for a queue entry, with the configured ReplayGain.
+    pub fn item(&self, entry: &QueueEntry) -> PlayItem {
+        let track = &entry.track;
+        let tagged = match self.replaygain {
+            ReplayGainMode::Track => track.rg_track_gain.or(track.rg_album_gain),
+            ReplayGainMode::Album => track.rg_album_gain.or(track.rg_track_gain),
+            ReplayGainMode::Off => Some(0.0),
+        };
+        PlayItem {
+            track_id: track.id,
+            path: track.path.clone(),
+            duration_ms: track.duration_ms,
+            gain_db: tagged.unwrap_or(self.fallback_gain_db),
+            source: entry.source,
+        }
+    }
+
+    fn jump(&mut self, index: usize, ended_by: EndCause) {
+        let Some(entry) = self.queue.entries().get(index).cloned() else { return };
+        self.queue.set_cursor(index);
+        self.send(Command::Play { item: self.item(&entry), ended_by });
+    }
+
+    fn send(&self, command: Command) {
+        // The engine thread only goes away at shutdown; a command sent after that has nothing to do.
+        let _ = self.commands.send(command);
+    }
+}

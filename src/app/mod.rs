@@ -1,0 +1,5 @@
+//! Application state and control: the play [`queue`] and the playback [`controller`] that the
+//! TUI and the headless player share.
+
+pub mod controller;
+pub mod queue;

@@ -1,0 +1,239 @@
+//! The play queue: a list of tracks with a cursor ([`Queue`], [`QueueEntry`], [`Repeat`]).
+//!
+//! Entries before the cursor are what was played (for "previous"); the cursor is the track
+//! playing now; entries after it are up next. Autoplay entries always sit after the ones the
+//! listener queued, and only they are ever replaced by a re-ranking.
+
+use crate::db::tracks::Track;
+use crate::player::PlaySource;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEntry {
+    pub track: Track,
+    pub source: PlaySource,
+    /// The recommender's score and reason, for autoplay entries.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Repeat {
+    #[default]
+    Off,
+    All,
+    One,
+}
+
+impl Repeat {
+    pub fn cycle(self) -> Self {
+        match self {
+            Repeat::Off => Repeat::All,
+            Repeat::All => Repeat::One,
+            Repeat::One => Repeat::Off,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Repeat::Off => "off",
+            Repeat::All => "all",
+            Repeat::One => "one",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    entries: Vec<QueueEntry>,
+    cursor: Option<usize>,
+    pub repeat: Repeat,
+}
+
+impl Queue {
+    pub fn entries(&self) -> &[QueueEntry] {
+        &self.entries
+    }
+
+    pub fn cursor(&self) -> Option<usize> {
+        self.cursor
+    }
+
+    pub fn current(&self) -> Option<&QueueEntry> {
+        self.cursor.and_then(|i| self.entries.get(i))
+    }
+
+    /// Replaces everything with `tracks`, positioned on `start`.
+    pub fn replace(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
+        self.entries = tracks.into_iter().map(|track| QueueEntry { track, source, reason: None }).collect();
+        self.cursor = (start < self.entries.len()).then_some(start);
+    }
+
+    /// Adds a track after the listener's queued entries (before autoplay picks).
+    pub fn enqueue(&mut self, track: Track) {
+        let at = self.first_autoplay_after_cursor().unwrap_or(self.entries.len());
+        self.entries.insert(at, QueueEntry { track, source: PlaySource::Queue, reason: None });
+    }
+
+    /// The upcoming entries (after the cursor).
+    pub fn upcoming(&self) -> &[QueueEntry] {
+        let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
+        &self.entries[from..]
+    }
+
+    /// Index of the entry that follows the current one, honouring repeat.
+    pub fn next_index(&self) -> Option<usize> {
+        let len = self.entries.len();
+        match (self.cursor, self.repeat) {
+            (Some(c), Repeat::One) => Some(c),
+            (Some(c), _) if c + 1 < len => Some(c + 1),
+            (Some(_), Repeat::All) if len > 0 => Some(0),
+            (None, _) if len > 0 => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Index of the entry before the current one (the current one again at the start).
+    pub fn previous_index(&self) -> Option<usize> {
+        match self.cursor {
+            Some(0) => Some(0),
+            Some(c) => Some(c - 1),
+            None => self.entries.len().checked_sub(1),
+        }
+    }
+
+    pub fn set_cursor(&mut self, index: usize) {
+        if index < self.entries.len() {
+            self.cursor = Some(index);
+        }
+    }
+
+    /// Moves the cursor to the entry holding `track_id`, searching forward from the cursor first.
+    pub fn sync_to(&mut self, track_id: i64) {
+        let start = self.cursor.unwrap_or(0);
+        let found = (start..self.entries.len())
+            .chain(0..start)
+            .find(|&i| self.entries[i].track.id == track_id);
+        if let Some(i) = found {
+            self.cursor = Some(i);
+        }
+    }
+
+    /// Removes the entry at `index` (not the one playing).
+    pub fn remove(&mut self, index: usize) -> Option<QueueEntry> {
+        if index >= self.entries.len() || Some(index) == self.cursor {
+            return None;
+        }
+        if let Some(c) = self.cursor.as_mut() {
+            if index < *c {
+                *c -= 1;
+            }
+        }
+        Some(self.entries.remove(index))
+    }
+
+    /// Swaps the entry at `index` with its neighbour `delta` (-1 up, +1 down) among the upcoming ones.
+    pub fn move_entry(&mut self, index: usize, delta: isize) -> Option<usize> {
+        let target = index.checked_add_signed(delta)?;
+        let first_movable = self.cursor.map_or(0, |c| c + 1);
+        if index < first_movable || target < first_movable || target >= self.entries.len() {
+            return None;
+        }
+        self.entries.swap(index, target);
+        Some(target)
+    }
+
+    /// Removes everything except the entry playing now.
+    pub fn clear_upcoming(&mut self) {
+        if let Some(c) = self.cursor {
+            self.entries.truncate(c + 1);
+        } else {
+            self.entries.clear();
+        }
+    }
+
+    /// Replaces the autoplay entries after the cursor with `picks`; the listener's entries stay.
+    pub fn set_autoplay(&mut self, picks: Vec<QueueEntry>) {
+        let from = self.cursor.map_or(0, |c| c + 1);
+        let mut kept: Vec<QueueEntry> = self.entries.drain(from..).filter(|e| e.source != PlaySource::Autoplay).collect();
+        self.entries.append(&mut kept);
+        self.entries.extend(picks);
+    }
+
+    /// Shuffles the upcoming entries with `seed` (Fisher-Yates with a small xorshift).
+    pub fn shuffle_upcoming(&mut self, seed: u64) {
+        let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
+        let upcoming = &mut self.entries[from..];
+        let mut state = seed | 1;
+        for i in (1..upcoming.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            upcoming.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+    }
+
+    fn first_autoplay_after_cursor(&self) -> Option<usize> {
+        let from = self.cursor.map_or(0, |c| c + 1);
+        (from..self.entries.len()).find(|&i| self.entries[i].source == PlaySource::Autoplay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(id: i64) -> Track {
+        Track {
+            id,
+            path: format!("/m/{id}.ogg").into(),
+            title: format!("t{id}"),
+            artist: None,
+            album: None,
+            album_artist: None,
+            track_no: None,
+            disc_no: None,
+            year: None,
+            genre: None,
+            duration_ms: None,
+            sample_rate: None,
+            channels: None,
+            bitrate_kbps: None,
+            has_cover: false,
+            rg_track_gain: None,
+            rg_album_gain: None,
+        }
+    }
+
+    fn ids(q: &Queue) -> Vec<i64> {
+        q.entries().iter().map(|e| e.track.id).collect()
+    }
+
+    #[test]
+    fn queued_tracks_go_before_autoplay_and_survive_reranking() {
+        let mut q = Queue::default();
+        q.replace(vec![track(1)], 0, PlaySource::User);
+        q.set_autoplay(vec![QueueEntry { track: track(10), source: PlaySource::Autoplay, reason: None }]);
+        q.enqueue(track(2));
+        assert_eq!(ids(&q), [1, 2, 10]);
+        q.set_autoplay(vec![QueueEntry { track: track(11), source: PlaySource::Autoplay, reason: None }]);
+        assert_eq!(ids(&q), [1, 2, 11]);
+    }
+
+    #[test]
+    fn cursor_moves_and_repeat() {
+        let mut q = Queue::default();
+        q.replace(vec![track(1), track(2), track(3)], 0, PlaySource::User);
+        assert_eq!(q.next_index(), Some(1));
+        q.set_cursor(2);
+        assert_eq!(q.next_index(), None);
+        q.repeat = Repeat::All;
+        assert_eq!(q.next_index(), Some(0));
+        q.repeat = Repeat::One;
+        assert_eq!(q.next_index(), Some(2));
+        assert_eq!(q.previous_index(), Some(1));
+        q.sync_to(1);
+        assert_eq!(q.cursor(), Some(0));
+        assert_eq!(q.remove(0), None, "the playing entry stays");
+        assert_eq!(q.remove(2).map(|e| e.track.id), Some(3));
+        assert_eq!(q.move_entry(1, -1), None, "nothing moves above the playing entry");
+    }
+}

@@ -1,0 +1,206 @@
+//! Writes engine events into the `plays` and `sessions` tables ([`Recorder`], [`Clock`]).
+
+use rusqlite::{params, OptionalExtension};
+
+use super::skip_rule::{EndReason, SkipRule};
+use crate::config::LogConfig;
+use crate::db::{Database, DbError};
+use crate::player::{Event, PlayItem};
+
+/// Progress of an open play is saved at least this often (wall time).
+const SAVE_EVERY_MS: i64 = 5_000;
+
+/// The time source of the log; tests inject their own to cross session gaps without sleeping.
+pub trait Clock: Send {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        crate::db::now_ms()
+    }
+}
+
+/// A play that has just been completed in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedPlay {
+    pub play_id: i64,
+    pub track_id: i64,
+    pub session_id: i64,
+    pub played_ms: u64,
+    pub end_reason: EndReason,
+    pub skipped: bool,
+}
+
+struct OpenPlay {
+    play_id: i64,
+    track_id: i64,
+    session_id: i64,
+    duration_ms: Option<u64>,
+    played_ms: u64,
+    saved_at: i64,
+}
+
+/// Turns engine [`Event`]s into rows.
+pub struct Recorder {
+    db: Database,
+    rule: SkipRule,
+    session_gap_ms: i64,
+    clock: Box<dyn Clock>,
+    open: Option<OpenPlay>,
+}
+
+impl Recorder {
+    /// A recorder over `db`. Call [`Recorder::close_interrupted`] once before the first play.
+    pub fn new(db: Database, config: &LogConfig, clock: Box<dyn Clock>) -> Self {
+        Self {
+            db,
+            rule: SkipRule::from_config(config),
+            session_gap_ms: (config.session_gap_minutes as i64).saturating_mul(60_000),
+            clock,
+            open: None,
+        }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn rule(&self) -> SkipRule {
+        self.rule
+    }
+
+    /// Closes plays left open by a crash as `interrupted` at their last saved position.
+    pub fn close_interrupted(&mut self) -> Result<usize, DbError> {
+        self.db
+            .conn()
+            .execute(
+                "UPDATE plays SET end_reason = 'interrupted', skipped = 0, ended_at = started_at + played_ms
+                 WHERE end_reason IS NULL",
+                [],
+            )
+            .map_err(|e| self.db.err(e))
+    }
+
+    /// The session of the play in progress, or of the last play.
+    pub fn current_session(&self) -> Option<i64> {
+        self.open.as_ref().map(|p| p.session_id)
+    }
+
+    /// Records one engine event; returns the play it completed, if any.
+    pub fn record(&mut self, event: &Event) -> Result<Option<CompletedPlay>, DbError> {
+        match event {
+            Event::Started { item, duration_ms } => {
+                // A Started without the Ended of the previous play cannot come from the engine,
+                // but if it did, the earlier play must not stay open.
+                let closed = match self.open.as_ref().map(|open| open.played_ms) {
+                    Some(played) => self.complete(EndReason::Interrupted, played, None)?,
+                    None => None,
+                };
+                self.start(item, duration_ms.or(item.duration_ms))?;
+                Ok(closed)
+            }
+            Event::Position { track_id, played_ms, .. } => {
+                if let Some(open) = self.open.as_mut().filter(|o| o.track_id == *track_id) {
+                    open.played_ms = *played_ms;
+                    if self.clock.now_ms() - open.saved_at >= SAVE_EVERY_MS {
+                        self.save_progress()?;
+                    }
+                }
+                Ok(None)
+            }
+            Event::Paused { .. } => {
+                self.save_progress()?;
+                Ok(None)
+            }
+            Event::Ended { item, cause, played_ms, error, .. } => {
+                if self.open.as_ref().is_none_or(|o| o.track_id != item.track_id) {
+                    return Ok(None);
+                }
+                self.complete(EndReason::from_cause(*cause), *played_ms, error.as_deref())
+            }
+            Event::Resumed { .. } | Event::Seeked { .. } | Event::Volume(_) | Event::Idle => Ok(None),
+        }
+    }
+
+    fn start(&mut self, item: &PlayItem, duration_ms: Option<u64>) -> Result<(), DbError> {
+        let now = self.clock.now_ms();
+        let gap = self.session_gap_ms;
+        let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
+        let last: Option<(i64, i64)> = tx
+            .query_row("SELECT id, last_at FROM sessions ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(sqlite)?;
+        let session_id = match last {
+            Some((id, last_at)) if now - last_at <= gap => id,
+            _ => {
+                tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now]).map_err(sqlite)?;
+                tx.last_insert_rowid()
+            }
+        };
+        let position: i64 = tx
+            .query_row("SELECT count(*) FROM plays WHERE session_id = ?1", [session_id], |r| r.get(0))
+            .map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO plays (track_id, session_id, position, started_at, duration_ms, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![item.track_id, session_id, position, now, duration_ms, item.source.as_str()],
+        )
+        .map_err(sqlite)?;
+        let play_id = tx.last_insert_rowid();
+        tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![session_id, now]).map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        self.open =
+            Some(OpenPlay { play_id, track_id: item.track_id, session_id, duration_ms, played_ms: 0, saved_at: now });
+        Ok(())
+    }
+
+    fn save_progress(&mut self) -> Result<(), DbError> {
+        let now = self.clock.now_ms();
+        let Some(open) = self.open.as_mut() else { return Ok(()) };
+        open.saved_at = now;
+        let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
+        tx.execute("UPDATE plays SET played_ms = ?2 WHERE id = ?1", params![open.play_id, open.played_ms])
+            .map_err(sqlite)?;
+        tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![open.session_id, now])
+            .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)
+    }
+
+    fn complete(
+        &mut self,
+        reason: EndReason,
+        played_ms: u64,
+        error: Option<&str>,
+    ) -> Result<Option<CompletedPlay>, DbError> {
+        let Some(open) = self.open.take() else { return Ok(None) };
+        let now = self.clock.now_ms();
+        let skipped = self.rule.is_skip(reason, played_ms, open.duration_ms);
+        let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
+        tx.execute(
+            "UPDATE plays SET ended_at = ?2, played_ms = ?3, end_reason = ?4, skipped = ?5, error = ?6 WHERE id = ?1",
+            params![open.play_id, now, played_ms, reason.as_str(), skipped, error],
+        )
+        .map_err(sqlite)?;
+        tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![open.session_id, now])
+            .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        Ok(Some(CompletedPlay {
+            play_id: open.play_id,
+            track_id: open.track_id,
+            session_id: open.session_id,
+            played_ms,
+            end_reason: reason,
+            skipped,
+        }))
+    }
+}
+
+fn sqlite(source: rusqlite::Error) -> DbError {
+    DbError::Sqlite { path: "listening log".into(), source }
+}
