@@ -10,7 +10,10 @@ use skipless::db::Database;
 use skipless::library::scan::scan;
 
 fn main() {
-    let files: usize = std::env::var("SKIPLESS_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let files: usize = std::env::var("SKIPLESS_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny");
     let sources: Vec<_> = std::fs::read_dir(&corpus)
         .expect("the corpus is at ../shared/corpus/tiny")
@@ -40,6 +43,10 @@ fn main() {
     assert_eq!(first.summary.added, files);
     assert_eq!(again.summary.unchanged, files);
     println!("scan bench: {files} files, {} threads", rayon::current_num_threads());
-    println!("  first scan      {:>8.3} s  {:>8.0} files/s  (target >= 1000 files/s)", first_s, files as f64 / first_s);
+    println!(
+        "  first scan      {:>8.3} s  {:>8.0} files/s  (target >= 1000 files/s)",
+        first_s,
+        files as f64 / first_s
+    );
     println!("  unchanged rescan{:>8.3} s                   (target < 1 s)", rescan_s);
 }

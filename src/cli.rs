@@ -46,6 +46,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Play files or folders without the UI: line commands on stdin, one line per event on stdout.
+    Play {
+        /// Audio output: auto, device or null (silent, real time; SKIPLESS_NULL_SPEED speeds it up).
+        #[arg(long, value_enum)]
+        audio: Option<AudioArg>,
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Show the listening log, newest first.
     History {
         /// One JSON object per line.
@@ -63,6 +74,24 @@ pub enum Command {
     },
 }
 
+/// `--audio` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AudioArg {
+    Auto,
+    Device,
+    Null,
+}
+
+impl From<AudioArg> for crate::config::AudioOutput {
+    fn from(arg: AudioArg) -> Self {
+        match arg {
+            AudioArg::Auto => Self::Auto,
+            AudioArg::Device => Self::Device,
+            AudioArg::Null => Self::Null,
+        }
+    }
+}
+
 /// Everything a subcommand needs from the global options.
 pub struct RunContext {
     pub paths: Paths,
@@ -77,11 +106,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
+        Some(Command::Play { audio, json, paths }) => crate::headless::run(&ctx, &paths, audio.map(Into::into), json),
         Some(Command::History { json, limit }) => run_history(&ctx, json, limit),
         Some(Command::Stats { json }) => run_stats(&ctx, json),
-        None => {
-            anyhow::bail!("the player UI is not available in this build; see `skipless --help`")
-        }
+        None => crate::app::tui::run(&ctx, cli.paths),
     }
 }
 

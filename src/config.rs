@@ -29,6 +29,32 @@ pub struct Config {
     pub playback: PlaybackConfig,
     pub log: LogConfig,
     pub recommend: RecommendConfig,
+    /// Key overrides: action name -> keys (see the help screen, `?`, for the names).
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    pub theme: ThemeConfig,
+}
+
+/// Colours: a name ("yellow", "lightblue") or "#rrggbb". `NO_COLOR` turns them all off.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThemeConfig {
+    pub accent: String,
+    pub selection: String,
+    pub dim: String,
+    pub skip: String,
+    pub autoplay: String,
+}
+
+impl Default for ThemeConfig {
+    fn default() -> Self {
+        Self {
+            accent: "cyan".into(),
+            selection: "blue".into(),
+            dim: "darkgray".into(),
+            skip: "red".into(),
+            autoplay: "magenta".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -82,6 +108,8 @@ impl Default for Config {
             playback: Default::default(),
             log: Default::default(),
             recommend: Default::default(),
+            keys: Default::default(),
+            theme: Default::default(),
         }
     }
 }
@@ -158,6 +186,24 @@ impl Config {
                 "log.listen_fraction".into(),
                 format!("{} is not in 0-1", self.log.listen_fraction),
             ));
+        }
+        for (key, value) in [
+            ("accent", &self.theme.accent),
+            ("selection", &self.theme.selection),
+            ("dim", &self.theme.dim),
+            ("skip", &self.theme.skip),
+            ("autoplay", &self.theme.autoplay),
+        ] {
+            if value.parse::<ratatui::style::Color>().is_err() {
+                return Err((format!("theme.{key}"), format!("`{value}` is not a colour")));
+            }
+        }
+        if let Err(e) = crate::app::keymap::KeyMap::with_overrides(&self.keys) {
+            let key = match &e {
+                crate::app::keymap::KeyMapError::UnknownAction(a) => a.clone(),
+                crate::app::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
+            };
+            return Err((format!("keys.{key}"), e.to_string()));
         }
         if !(self.recommend.temperature >= 0.0) {
             return Err(("recommend.temperature".into(), "must be 0 or more".into()));

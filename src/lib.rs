@@ -2,11 +2,13 @@
 //!
 //! The library holds every part; `main.rs` only parses the command line and calls [`cli`].
 
-pub mod cli;
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod db;
+pub mod headless;
 pub mod library;
 pub mod log;
 pub mod paths;
 pub mod player;
+pub mod ui;

@@ -41,3 +41,30 @@ impl Paths {
         Ok(&self.data_dir)
     }
 }
+
+/// Holds the data dir's instance lock while alive: one player per data dir writes the log.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: std::fs::File,
+}
+
+impl Paths {
+    /// Takes the exclusive player lock of the data dir, or says who holds it.
+    pub fn lock_instance(&self) -> anyhow::Result<InstanceLock> {
+        let path = self.data_dir.join("skipless.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot open the lock file: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(InstanceLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "{}: another skipless player is already running with this data dir",
+                self.data_dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("{}: cannot lock: {e}", path.display()),
+        }
+    }
+}

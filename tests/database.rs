@@ -14,8 +14,11 @@ fn an_older_database_is_migrated_and_keeps_its_rows() {
     {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(V1_SCHEMA).unwrap();
-        conn.execute_batch(&format!("PRAGMA application_id = {}; PRAGMA user_version = 1;", skipless::db::APPLICATION_ID))
-            .unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 1;",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
         conn.execute(
             "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, added_at, updated_at)
              VALUES (CAST('/old/song.ogg' AS BLOB), '/old/song.ogg', 1, 1, 'ok', 'Old Song', 0, 0)",
@@ -29,7 +32,8 @@ fn an_older_database_is_migrated_and_keeps_its_rows() {
     let conn = Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, skipless::db::SCHEMA_VERSION);
-    conn.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get::<_, i64>(0)).unwrap();
+    conn.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get::<_, i64>(0))
+        .unwrap();
 }
 
 #[test]
@@ -38,8 +42,11 @@ fn a_newer_database_is_refused_untouched() {
     let path = data.path().join("skipless.db");
     {
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(&format!("PRAGMA application_id = {}; PRAGMA user_version = 99;", skipless::db::APPLICATION_ID))
-            .unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 99;",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
         conn.execute_batch("CREATE TABLE future (x)").unwrap();
     }
     let before = std::fs::read(&path).unwrap();
@@ -47,7 +54,10 @@ fn a_newer_database_is_refused_untouched() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("newer skipless") && stderr.contains("skipless.db"), "{stderr}");
+    assert!(
+        stderr.contains("newer skipless") && stderr.contains("skipless.db"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
@@ -65,7 +75,10 @@ fn garbage_and_foreign_databases_are_refused_byte_for_byte_untouched() {
     assert!(!data.path().join("skipless.db-wal").exists());
 
     std::fs::remove_file(&path).unwrap();
-    Connection::open(&path).unwrap().execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY)").unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+        .unwrap();
     let before = std::fs::read(&path).unwrap();
     let output = skipless(data.path()).args(["history"]).output().unwrap();
     assert!(!output.status.success());
@@ -76,11 +89,17 @@ fn garbage_and_foreign_databases_are_refused_byte_for_byte_untouched() {
 #[test]
 fn a_broken_config_names_the_line_and_key() {
     let data = tempfile::tempdir().unwrap();
-    std::fs::write(data.path().join("config.toml"), "[playback]\nvolume = 80\n\n[log]\nsession_gap_minutes = \"half an hour\"\n")
-        .unwrap();
+    std::fs::write(
+        data.path().join("config.toml"),
+        "[playback]\nvolume = 80\n\n[log]\nsession_gap_minutes = \"half an hour\"\n",
+    )
+    .unwrap();
     let output = skipless(data.path()).args(["library"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("config.toml: line 5, key `log.session_gap_minutes`"), "{stderr}");
+    assert!(
+        stderr.contains("config.toml: line 5, key `log.session_gap_minutes`"),
+        "{stderr}"
+    );
 }

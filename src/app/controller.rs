@@ -67,7 +67,10 @@ impl Controller {
     pub fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
         self.queue.replace(tracks, start, source);
         if let Some(entry) = self.queue.current().cloned() {
-            self.send(Command::Play { item: self.item(&entry), ended_by: EndCause::Skipped });
+            self.send(Command::Play {
+                item: self.item(&entry),
+                ended_by: EndCause::Skipped,
+            });
         }
     }
 
@@ -87,7 +90,9 @@ impl Controller {
         };
         match next {
             Some(index) => self.jump(index, EndCause::Skipped),
-            None => self.send(Command::Stop { ended_by: EndCause::Skipped }),
+            None => self.send(Command::Stop {
+                ended_by: EndCause::Skipped,
+            }),
         }
     }
 
@@ -99,7 +104,9 @@ impl Controller {
     }
 
     pub fn stop(&mut self) {
-        self.send(Command::Stop { ended_by: EndCause::Stopped });
+        self.send(Command::Stop {
+            ended_by: EndCause::Stopped,
+        });
     }
 
     pub fn toggle(&mut self) {
@@ -130,7 +137,11 @@ impl Controller {
 
     /// Tells the engine what follows the current entry, for gapless playback.
     pub fn refresh_next(&mut self) {
-        let next = self.queue.next_index().and_then(|i| self.queue.entries().get(i)).cloned();
+        let next = self
+            .queue
+            .next_index()
+            .and_then(|i| self.queue.entries().get(i))
+            .cloned();
         let item = next.map(|entry| self.item(&entry));
         self.send(Command::SetNext(item));
     }
@@ -149,11 +160,19 @@ impl Controller {
                 self.queue.sync_to(item.track_id);
                 if let Some(entry) = self.queue.current().cloned() {
                     let duration_ms = duration_ms.or(entry.track.duration_ms);
-                    self.now = Some(NowPlaying { entry, position_ms: 0, duration_ms, paused: false });
+                    self.now = Some(NowPlaying {
+                        entry,
+                        position_ms: 0,
+                        duration_ms,
+                        paused: false,
+                    });
                 }
                 self.refresh_next();
             }
-            Event::Position { track_id, position_ms, .. } | Event::Seeked { track_id, position_ms } => {
+            Event::Position {
+                track_id, position_ms, ..
+            }
+            | Event::Seeked { track_id, position_ms } => {
                 if let Some(now) = self.now.as_mut().filter(|n| n.entry.track.id == *track_id) {
                     now.position_ms = *position_ms;
                 }
@@ -164,10 +183,18 @@ impl Controller {
                     now.position_ms = *position_ms;
                 }
             }
-            Event::Ended { cause: EndCause::Error, error, item, .. } => {
+            Event::Ended {
+                cause: EndCause::Error,
+                error,
+                item,
+                ..
+            } => {
                 let reason = error.clone().unwrap_or_else(|| "cannot play this file".into());
-                let reason =
-                    if reason.contains(&*item.path.to_string_lossy()) { reason } else { format!("{}: {reason}", item.path.display()) };
+                let reason = if reason.contains(&*item.path.to_string_lossy()) {
+                    reason
+                } else {
+                    format!("{}: {reason}", item.path.display())
+                };
                 outcomes.push(Outcome::TrackError(reason));
             }
             Event::Ended { .. } => {}
@@ -198,9 +225,14 @@ impl Controller {
     }
 
     fn jump(&mut self, index: usize, ended_by: EndCause) {
-        let Some(entry) = self.queue.entries().get(index).cloned() else { return };
+        let Some(entry) = self.queue.entries().get(index).cloned() else {
+            return;
+        };
         self.queue.set_cursor(index);
-        self.send(Command::Play { item: self.item(&entry), ended_by });
+        self.send(Command::Play {
+            item: self.item(&entry),
+            ended_by,
+        });
     }
 
     fn send(&self, command: Command) {

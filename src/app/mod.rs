@@ -2,4 +2,9 @@
 //! TUI and the headless player share.
 
 pub mod controller;
+pub mod keymap;
+pub mod library;
 pub mod queue;
+pub mod state;
+pub mod tui;
+pub mod workers;

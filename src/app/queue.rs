@@ -63,14 +63,28 @@ impl Queue {
 
     /// Replaces everything with `tracks`, positioned on `start`.
     pub fn replace(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
-        self.entries = tracks.into_iter().map(|track| QueueEntry { track, source, reason: None }).collect();
+        self.entries = tracks
+            .into_iter()
+            .map(|track| QueueEntry {
+                track,
+                source,
+                reason: None,
+            })
+            .collect();
         self.cursor = (start < self.entries.len()).then_some(start);
     }
 
     /// Adds a track after the listener's queued entries (before autoplay picks).
     pub fn enqueue(&mut self, track: Track) {
         let at = self.first_autoplay_after_cursor().unwrap_or(self.entries.len());
-        self.entries.insert(at, QueueEntry { track, source: PlaySource::Queue, reason: None });
+        self.entries.insert(
+            at,
+            QueueEntry {
+                track,
+                source: PlaySource::Queue,
+                reason: None,
+            },
+        );
     }
 
     /// The upcoming entries (after the cursor).
@@ -153,7 +167,11 @@ impl Queue {
     /// Replaces the autoplay entries after the cursor with `picks`; the listener's entries stay.
     pub fn set_autoplay(&mut self, picks: Vec<QueueEntry>) {
         let from = self.cursor.map_or(0, |c| c + 1);
-        let mut kept: Vec<QueueEntry> = self.entries.drain(from..).filter(|e| e.source != PlaySource::Autoplay).collect();
+        let mut kept: Vec<QueueEntry> = self
+            .entries
+            .drain(from..)
+            .filter(|e| e.source != PlaySource::Autoplay)
+            .collect();
         self.entries.append(&mut kept);
         self.entries.extend(picks);
     }
@@ -211,10 +229,18 @@ mod tests {
     fn queued_tracks_go_before_autoplay_and_survive_reranking() {
         let mut q = Queue::default();
         q.replace(vec![track(1)], 0, PlaySource::User);
-        q.set_autoplay(vec![QueueEntry { track: track(10), source: PlaySource::Autoplay, reason: None }]);
+        q.set_autoplay(vec![QueueEntry {
+            track: track(10),
+            source: PlaySource::Autoplay,
+            reason: None,
+        }]);
         q.enqueue(track(2));
         assert_eq!(ids(&q), [1, 2, 10]);
-        q.set_autoplay(vec![QueueEntry { track: track(11), source: PlaySource::Autoplay, reason: None }]);
+        q.set_autoplay(vec![QueueEntry {
+            track: track(11),
+            source: PlaySource::Autoplay,
+            reason: None,
+        }]);
         assert_eq!(ids(&q), [1, 2, 11]);
     }
 

@@ -108,7 +108,12 @@ pub fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result
              GROUP BY t.id ORDER BY n DESC, t.title LIMIT ?3"
         ))?;
         let rows = stmt.query_map(rule_params, |r| {
-            Ok(RankedTrack { track_id: r.get(0)?, artist: r.get(1)?, title: r.get(2)?, count: r.get(3)? })
+            Ok(RankedTrack {
+                track_id: r.get(0)?,
+                artist: r.get(1)?,
+                title: r.get(2)?,
+                count: r.get(3)?,
+            })
         })?;
         rows.collect()
     };
@@ -119,7 +124,12 @@ pub fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result
          WHERE p.end_reason IS NOT NULL AND {IS_LISTEN} GROUP BY a ORDER BY n DESC, a LIMIT ?3"
     ))?;
     let top_artists = stmt
-        .query_map(rule_params, |r| Ok(RankedArtist { artist: r.get(0)?, count: r.get(1)? }))?
+        .query_map(rule_params, |r| {
+            Ok(RankedArtist {
+                artist: r.get(0)?,
+                count: r.get(1)?,
+            })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Stats {
         plays,
@@ -132,4 +142,41 @@ pub fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result
         top_artists,
         most_skipped,
     })
+}
+
+/// Per-track play counts for sorting and display.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrackPlays {
+    pub plays: u32,
+    pub skips: u32,
+    pub last_played: Option<i64>,
+}
+
+impl TrackPlays {
+    pub fn skip_rate(&self) -> f64 {
+        if self.plays == 0 {
+            0.0
+        } else {
+            f64::from(self.skips) / f64::from(self.plays)
+        }
+    }
+}
+
+/// Play counts of every track that has been played.
+pub fn plays_per_track(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, TrackPlays>> {
+    let mut stmt = conn.prepare(
+        "SELECT track_id, count(*), sum(skipped), max(started_at) FROM plays
+         WHERE end_reason IS NOT NULL GROUP BY track_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            TrackPlays {
+                plays: r.get(1)?,
+                skips: r.get(2)?,
+                last_played: r.get(3)?,
+            },
+        ))
+    })?;
+    rows.collect()
 }

@@ -265,3 +265,13 @@ pub fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Fil
     )
     .optional()
 }
+
+/// The track at `path` whatever its status except gone (a failed file is still playable, as an error).
+pub fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
+    conn.query_row(
+        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE path = ?1 AND status != 'gone'"),
+        [path_blob(path)],
+        |row| track_from_row(row, 0),
+    )
+    .optional()
+}

@@ -105,7 +105,9 @@ impl Recorder {
                 self.start(item, duration_ms.or(item.duration_ms))?;
                 Ok(closed)
             }
-            Event::Position { track_id, played_ms, .. } => {
+            Event::Position {
+                track_id, played_ms, ..
+            } => {
                 if let Some(open) = self.open.as_mut().filter(|o| o.track_id == *track_id) {
                     open.played_ms = *played_ms;
                     if self.clock.now_ms() - open.saved_at >= SAVE_EVERY_MS {
@@ -118,7 +120,13 @@ impl Recorder {
                 self.save_progress()?;
                 Ok(None)
             }
-            Event::Ended { item, cause, played_ms, error, .. } => {
+            Event::Ended {
+                item,
+                cause,
+                played_ms,
+                error,
+                ..
+            } => {
                 if self.open.as_ref().is_none_or(|o| o.track_id != item.track_id) {
                     return Ok(None);
                 }
@@ -133,30 +141,52 @@ impl Recorder {
         let gap = self.session_gap_ms;
         let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
         let last: Option<(i64, i64)> = tx
-            .query_row("SELECT id, last_at FROM sessions ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT id, last_at FROM sessions ORDER BY id DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
             .map_err(sqlite)?;
         let session_id = match last {
             Some((id, last_at)) if now - last_at <= gap => id,
             _ => {
-                tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now]).map_err(sqlite)?;
+                tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now])
+                    .map_err(sqlite)?;
                 tx.last_insert_rowid()
             }
         };
         let position: i64 = tx
-            .query_row("SELECT count(*) FROM plays WHERE session_id = ?1", [session_id], |r| r.get(0))
+            .query_row("SELECT count(*) FROM plays WHERE session_id = ?1", [session_id], |r| {
+                r.get(0)
+            })
             .map_err(sqlite)?;
         tx.execute(
             "INSERT INTO plays (track_id, session_id, position, started_at, duration_ms, source)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![item.track_id, session_id, position, now, duration_ms, item.source.as_str()],
+            params![
+                item.track_id,
+                session_id,
+                position,
+                now,
+                duration_ms,
+                item.source.as_str()
+            ],
         )
         .map_err(sqlite)?;
         let play_id = tx.last_insert_rowid();
-        tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![session_id, now]).map_err(sqlite)?;
+        tx.execute(
+            "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+            params![session_id, now],
+        )
+        .map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
-        self.open =
-            Some(OpenPlay { play_id, track_id: item.track_id, session_id, duration_ms, played_ms: 0, saved_at: now });
+        self.open = Some(OpenPlay {
+            play_id,
+            track_id: item.track_id,
+            session_id,
+            duration_ms,
+            played_ms: 0,
+            saved_at: now,
+        });
         Ok(())
     }
 
@@ -165,10 +195,16 @@ impl Recorder {
         let Some(open) = self.open.as_mut() else { return Ok(()) };
         open.saved_at = now;
         let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
-        tx.execute("UPDATE plays SET played_ms = ?2 WHERE id = ?1", params![open.play_id, open.played_ms])
-            .map_err(sqlite)?;
-        tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![open.session_id, now])
-            .map_err(sqlite)?;
+        tx.execute(
+            "UPDATE plays SET played_ms = ?2 WHERE id = ?1",
+            params![open.play_id, open.played_ms],
+        )
+        .map_err(sqlite)?;
+        tx.execute(
+            "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+            params![open.session_id, now],
+        )
+        .map_err(sqlite)?;
         tx.commit().map_err(sqlite)
     }
 
@@ -187,8 +223,11 @@ impl Recorder {
             params![open.play_id, now, played_ms, reason.as_str(), skipped, error],
         )
         .map_err(sqlite)?;
-        tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![open.session_id, now])
-            .map_err(sqlite)?;
+        tx.execute(
+            "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+            params![open.session_id, now],
+        )
+        .map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         Ok(Some(CompletedPlay {
             play_id: open.play_id,
@@ -202,5 +241,8 @@ impl Recorder {
 }
 
 fn sqlite(source: rusqlite::Error) -> DbError {
-    DbError::Sqlite { path: "listening log".into(), source }
+    DbError::Sqlite {
+        path: "listening log".into(),
+        source,
+    }
 }

@@ -53,7 +53,10 @@ pub struct SkipRule {
 
 impl SkipRule {
     pub fn from_config(config: &LogConfig) -> Self {
-        Self { listen_fraction: config.listen_fraction, listen_ms: config.listen_seconds.saturating_mul(1000) }
+        Self {
+            listen_fraction: config.listen_fraction,
+            listen_ms: config.listen_seconds.saturating_mul(1000),
+        }
     }
 
     /// Whether `played_ms` of a track of `duration_ms` (if known) is a listen.
@@ -78,7 +81,10 @@ impl SkipRule {
 mod tests {
     use super::*;
 
-    const RULE: SkipRule = SkipRule { listen_fraction: 0.5, listen_ms: 240_000 };
+    const RULE: SkipRule = SkipRule {
+        listen_fraction: 0.5,
+        listen_ms: 240_000,
+    };
 
     #[test]
     fn half_the_track_or_four_minutes() {
@@ -92,7 +98,12 @@ mod tests {
 
     #[test]
     fn endings_not_chosen_by_the_listener_are_not_skips() {
-        for reason in [EndReason::Finished, EndReason::Quit, EndReason::Error, EndReason::Interrupted] {
+        for reason in [
+            EndReason::Finished,
+            EndReason::Quit,
+            EndReason::Error,
+            EndReason::Interrupted,
+        ] {
             assert!(!RULE.is_skip(reason, 1_000, Some(180_000)), "{reason:?}");
         }
     }

@@ -1,0 +1,168 @@
+//! The library as the UI browses it ([`LibraryIndex`], [`SortKey`]): tracks grouped by
+//! artist and album, play counts per track, and fuzzy search. Built off the UI thread.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
+
+use crate::db::plays::{self, TrackPlays};
+use crate::db::tracks::{self, Track};
+use crate::db::{Database, DbError};
+
+/// An album of one artist, as indices into [`LibraryIndex::tracks`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Album {
+    pub name: String,
+    pub tracks: Vec<usize>,
+}
+
+/// An artist with their albums.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artist {
+    pub name: String,
+    pub albums: Vec<Album>,
+}
+
+/// Orders of the flat track list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Album,
+    Title,
+    PlayCount,
+    SkipRate,
+    LastPlayed,
+}
+
+impl SortKey {
+    pub fn cycle(self) -> Self {
+        match self {
+            SortKey::Album => SortKey::Title,
+            SortKey::Title => SortKey::PlayCount,
+            SortKey::PlayCount => SortKey::SkipRate,
+            SortKey::SkipRate => SortKey::LastPlayed,
+            SortKey::LastPlayed => SortKey::Album,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Album => "artist/album/track",
+            SortKey::Title => "title",
+            SortKey::PlayCount => "play count",
+            SortKey::SkipRate => "skip rate",
+            SortKey::LastPlayed => "last played",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LibraryIndex {
+    /// In artist / album / disc / track order.
+    pub tracks: Arc<Vec<Track>>,
+    pub artists: Vec<Artist>,
+    pub plays: HashMap<i64, TrackPlays>,
+    /// Lower-cased "title artist album" per track, for search.
+    haystacks: Vec<String>,
+}
+
+impl LibraryIndex {
+    /// Reads the playable tracks and their play counts.
+    pub fn load(db: &Database) -> Result<Self, DbError> {
+        let tracks = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
+        let plays = plays::plays_per_track(db.conn()).map_err(|e| db.err(e))?;
+        Ok(Self::new(tracks, plays))
+    }
+
+    pub fn new(tracks: Vec<Track>, plays: HashMap<i64, TrackPlays>) -> Self {
+        let mut artists: Vec<Artist> = Vec::new();
+        for (i, track) in tracks.iter().enumerate() {
+            let artist_name = track
+                .album_artist
+                .clone()
+                .or_else(|| track.artist.clone())
+                .unwrap_or_else(|| "Unknown artist".into());
+            let album_name = track.album.clone().unwrap_or_else(|| "Unknown album".into());
+            // Tracks arrive grouped by artist and album, so only the last group can match.
+            if artists.last().is_none_or(|a| a.name != artist_name) {
+                artists.push(Artist {
+                    name: artist_name,
+                    albums: Vec::new(),
+                });
+            }
+            let Some(artist) = artists.last_mut() else { continue };
+            if artist.albums.last().is_none_or(|a| a.name != album_name) {
+                artist.albums.push(Album {
+                    name: album_name,
+                    tracks: Vec::new(),
+                });
+            }
+            if let Some(album) = artist.albums.last_mut() {
+                album.tracks.push(i);
+            }
+        }
+        let haystacks = tracks
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {} {}",
+                    t.title,
+                    t.artist.as_deref().unwrap_or(""),
+                    t.album.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        Self {
+            tracks: Arc::new(tracks),
+            artists,
+            plays,
+            haystacks,
+        }
+    }
+
+    pub fn plays_of(&self, track_id: i64) -> TrackPlays {
+        self.plays.get(&track_id).copied().unwrap_or_default()
+    }
+
+    /// Track indices in the given order.
+    pub fn sorted(&self, key: SortKey) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.tracks.len()).collect();
+        let t = &self.tracks;
+        match key {
+            SortKey::Album => {}
+            SortKey::Title => order.sort_by_cached_key(|&i| t[i].title.to_lowercase()),
+            SortKey::PlayCount => order.sort_by_key(|&i| std::cmp::Reverse(self.plays_of(t[i].id).plays)),
+            SortKey::SkipRate => order.sort_by(|&a, &b| {
+                self.plays_of(t[b].id)
+                    .skip_rate()
+                    .total_cmp(&self.plays_of(t[a].id).skip_rate())
+            }),
+            SortKey::LastPlayed => order.sort_by_key(|&i| std::cmp::Reverse(self.plays_of(t[i].id).last_played)),
+        }
+        order
+    }
+
+    /// Track indices matching `query` fuzzily over title, artist and album, best first.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<usize> {
+        if query.trim().is_empty() {
+            return Vec::new();
+        }
+        let pattern = Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy);
+        let mut matcher = Matcher::new(MatcherConfig::DEFAULT);
+        let mut buf = Vec::new();
+        let mut scored: Vec<(u32, usize)> = self
+            .haystacks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, hay)| {
+                pattern
+                    .score(Utf32Str::new(hay, &mut buf), &mut matcher)
+                    .map(|s| (s, i))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().take(limit).map(|(_, i)| i).collect()
+    }
+}
