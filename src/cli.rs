@@ -24,6 +24,9 @@ pub struct Cli {
     /// Configuration file (default: config.toml in the platform config dir).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Audio output: auto, device or null (silent, real time; SKIPLESS_NULL_SPEED speeds it up).
+    #[arg(long, global = true, value_enum)]
+    pub audio: Option<AudioArg>,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Music folders to scan before opening the player.
@@ -48,10 +51,7 @@ pub enum Command {
     },
     /// Play files or folders without the UI: line commands on stdin, one line per event on stdout.
     Play {
-        /// Audio output: auto, device or null (silent, real time; SKIPLESS_NULL_SPEED speeds it up).
-        #[arg(long, value_enum)]
-        audio: Option<AudioArg>,
-        /// One JSON object per event.
+            /// One JSON object per event.
         #[arg(long)]
         json: bool,
         #[arg(required = true)]
@@ -101,12 +101,15 @@ pub struct RunContext {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::resolve(cli.data_dir, cli.config)?;
-    let config = Config::load(&paths.config_file)?;
+    let mut config = Config::load(&paths.config_file)?;
+    if let Some(audio) = cli.audio {
+        config.playback.audio = audio.into();
+    }
     let ctx = RunContext { paths, config };
     match cli.command {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
-        Some(Command::Play { audio, json, paths }) => crate::headless::run(&ctx, &paths, audio.map(Into::into), json),
+        Some(Command::Play { json, paths }) => crate::headless::run(&ctx, &paths, json),
         Some(Command::History { json, limit }) => run_history(&ctx, json, limit),
         Some(Command::Stats { json }) => run_stats(&ctx, json),
         None => crate::app::tui::run(&ctx, cli.paths),

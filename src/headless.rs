@@ -10,12 +10,10 @@ use serde_json::json;
 
 use crate::app::controller::{Controller, Outcome};
 use crate::cli::{format_duration, RunContext};
-use crate::config::AudioOutput;
 use crate::db::tracks::{self, Track};
 use crate::db::Database;
 use crate::library::scan;
-use crate::log::{Recorder, SystemClock};
-use crate::player::{Engine, EngineOptions, Event, PlaySource, SeekTo};
+use crate::player::{Event, PlaySource, SeekTo};
 
 /// One command read from stdin.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +66,7 @@ impl LineCommand {
 }
 
 /// `skipless play`: plays `paths` (scanning what is not indexed yet) until the queue ends or `quit`.
-pub fn run(ctx: &RunContext, paths: &[PathBuf], audio: Option<AudioOutput>, json: bool) -> anyhow::Result<()> {
+pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
     let mut db = Database::open(&ctx.paths.database())?;
@@ -77,21 +75,11 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], audio: Option<AudioOutput>, json
         anyhow::bail!("nothing to play in {}", display_paths(paths));
     }
 
-    let mut recorder = Recorder::new(db, &ctx.config.log, Box::new(SystemClock));
-    let closed = recorder.close_interrupted()?;
-    if closed > 0 {
-        eprintln!("skipless: closed {closed} play(s) left open by an earlier crash as interrupted");
-    }
-    let engine = Engine::start(EngineOptions {
-        output: audio.unwrap_or(ctx.config.playback.audio),
-        null_speed: crate::player::null_speed_from_env(),
-        volume: ctx.config.playback.volume,
-        ..EngineOptions::default()
-    })?;
-    if let Some(notice) = engine.notice() {
+    drop(db);
+    let (engine, mut controller, notice) = crate::app::start_playback(&ctx.config, &ctx.paths.database())?;
+    if let Some(notice) = notice {
         eprintln!("skipless: {notice}");
     }
-    let mut controller = Controller::new(engine.commands.clone(), recorder, &ctx.config.playback);
     controller.play_tracks(queue, 0, PlaySource::User);
 
     let lines = stdin_lines();

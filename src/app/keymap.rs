@@ -51,7 +51,7 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::Play,
         "play",
-        "play the selection (a track, or an album/artist as a queue)",
+        "play the selection (a track; an album or artist as a queue)",
         &["Enter"],
     ),
     (Action::TogglePause, "pause", "pause / resume", &["Space"]),

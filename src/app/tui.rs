@@ -17,9 +17,7 @@ use super::workers::{self, WorkerMsg};
 use crate::cli::RunContext;
 use crate::config::Config;
 use crate::db::tracks::Track;
-use crate::db::Database;
-use crate::log::{Recorder, SystemClock};
-use crate::player::{Engine, EngineOptions, Event, PlaySource, SeekTo};
+use crate::player::{Engine, Event, PlaySource, SeekTo};
 use crate::ui;
 
 const SEEK_STEP: Duration = Duration::from_secs(5);
@@ -407,40 +405,14 @@ impl App {
     }
 }
 
-/// Starts the engine and the controller the way both front ends use them.
-pub fn start_playback(
-    config: &Config,
-    db_path: &std::path::Path,
-    audio: Option<crate::config::AudioOutput>,
-) -> anyhow::Result<(Engine, Controller, Option<String>)> {
-    let db = Database::open(db_path)?;
-    let mut recorder = Recorder::new(db, &config.log, Box::new(SystemClock));
-    let closed = recorder.close_interrupted()?;
-    let engine = Engine::start(EngineOptions {
-        output: audio.unwrap_or(config.playback.audio),
-        null_speed: crate::player::null_speed_from_env(),
-        volume: config.playback.volume,
-        ..EngineOptions::default()
-    })?;
-    let mut notices: Vec<String> = engine.notice().map(str::to_owned).into_iter().collect();
-    if closed > 0 {
-        notices.push(format!(
-            "closed {closed} play(s) left open by an earlier crash as interrupted"
-        ));
-    }
-    let controller = Controller::new(engine.commands.clone(), recorder, &config.playback);
-    Ok((engine, controller, (!notices.is_empty()).then(|| notices.join("; "))))
-}
-
 /// `skipless [PATH...]`: the interactive player.
 pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
     let db_path = ctx.paths.database();
-    let (engine, controller, notice) = start_playback(&ctx.config, &db_path, None)?;
+    let (engine, controller, notice) = super::start_playback(&ctx.config, &db_path)?;
     let mut app = App::new(ctx.config.clone(), db_path, controller)?;
     app.state.status = notice;
-    app.state.model_status = "autoplay: no recommender in this build".into();
     app.load_library();
     if !paths.is_empty() {
         app.scan(paths);

@@ -246,3 +246,99 @@ fn sqlite(source: rusqlite::Error) -> DbError {
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::player::{EndCause, PlaySource};
+
+    #[derive(Clone)]
+    struct FakeClock(Arc<AtomicI64>);
+
+    impl Clock for FakeClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn item(track_id: i64) -> PlayItem {
+        PlayItem {
+            track_id,
+            path: format!("/m/{track_id}.ogg").into(),
+            duration_ms: Some(200_000),
+            gain_db: 0.0,
+            source: PlaySource::User,
+        }
+    }
+
+    fn setup() -> (Recorder, Arc<AtomicI64>) {
+        let db = Database::open_in_memory().unwrap();
+        for id in 1..=3 {
+            db.conn()
+                .execute(
+                    "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+                     VALUES (?1, CAST(?1 AS BLOB), ?1, 1, 1, 'ok', 't', 0, 0)",
+                    [id],
+                )
+                .unwrap();
+        }
+        let now = Arc::new(AtomicI64::new(1_000_000));
+        let recorder = Recorder::new(db, &LogConfig::default(), Box::new(FakeClock(now.clone())));
+        (recorder, now)
+    }
+
+    fn play(recorder: &mut Recorder, now: &AtomicI64, track: i64, ms: u64, cause: EndCause) -> CompletedPlay {
+        recorder.record(&Event::Started { item: item(track), duration_ms: Some(200_000) }).unwrap();
+        now.fetch_add(ms as i64, Ordering::SeqCst);
+        let ended = Event::Ended { item: item(track), cause, position_ms: ms, played_ms: ms, error: None };
+        recorder.record(&ended).unwrap().unwrap()
+    }
+
+    #[test]
+    fn sessions_split_at_the_configured_gap() {
+        let (mut recorder, now) = setup();
+        let a = play(&mut recorder, &now, 1, 200_000, EndCause::Finished);
+        now.fetch_add(29 * 60_000, Ordering::SeqCst);
+        let b = play(&mut recorder, &now, 2, 5_000, EndCause::Skipped);
+        now.fetch_add(30 * 60_000 + 1, Ordering::SeqCst);
+        let c = play(&mut recorder, &now, 3, 1_000, EndCause::Quit);
+        assert_eq!(a.session_id, b.session_id, "29 minutes apart: same session");
+        assert_ne!(b.session_id, c.session_id, "over 30 minutes apart: new session");
+        assert!(b.skipped && !a.skipped && !c.skipped);
+        let positions: Vec<i64> = recorder
+            .database()
+            .conn()
+            .prepare("SELECT position FROM plays ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(positions, [0, 1, 0]);
+    }
+
+    #[test]
+    fn progress_is_saved_and_an_open_play_is_closed_as_interrupted() {
+        let (mut recorder, now) = setup();
+        recorder.record(&Event::Started { item: item(1), duration_ms: Some(200_000) }).unwrap();
+        for second in 1..=12u64 {
+            now.fetch_add(1_000, Ordering::SeqCst);
+            let position = Event::Position { track_id: 1, position_ms: second * 1000, played_ms: second * 1000 };
+            recorder.record(&position).unwrap();
+        }
+        let saved: i64 = recorder.database().conn().query_row("SELECT played_ms FROM plays", [], |r| r.get(0)).unwrap();
+        assert_eq!(saved, 10_000, "saved every 5 s of wall time");
+        assert_eq!(recorder.close_interrupted().unwrap(), 1);
+        let (reason, ended, skipped): (String, i64, bool) = recorder
+            .database()
+            .conn()
+            .query_row("SELECT end_reason, ended_at - started_at, skipped FROM plays", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((reason.as_str(), ended, skipped), ("interrupted", 10_000, false));
+    }
+}

@@ -104,12 +104,7 @@ impl Engine {
         }
         // At a null speed of 20, a second of audio lasts 50 ms: decode further ahead so that a
         // busy machine does not starve the output.
-        let ahead = AHEAD_SECS
-            * if device.is_none() {
-                (options.null_speed / 4.0).max(1.0)
-            } else {
-                1.0
-            };
+        let ahead = AHEAD_SECS * if device.is_none() { (options.null_speed / 4.0).max(1.0) } else { 1.0 };
         let s = shared.clone();
         threads.push(spawn("skipless-decoder", move || DecoderThread::new(s, ahead).run())?);
 

@@ -428,7 +428,7 @@ pub fn status_line(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let width = area.width.saturating_sub(4).min(76);
+    let width = area.width.saturating_sub(4).min(90);
     let height = area.height.saturating_sub(2);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,

@@ -1,0 +1,157 @@
+//! The whole app on ratatui's TestBackend, driven by key events through the real key map,
+//! with the real engine (null output), a real database and the real corpus.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use skipless::app::library::LibraryIndex;
+use skipless::app::tui::App;
+use skipless::config::{AudioOutput, Config};
+use skipless::db::Database;
+
+struct Harness {
+    app: App,
+    engine: skipless::player::Engine,
+    terminal: Terminal<TestBackend>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new(width: u16, height: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("skipless.db");
+        let mut db = Database::open(&db_path).unwrap();
+        skipless::library::scan::scan(&mut db, &[common::corpus()], &|_| {}).unwrap();
+        let mut config = Config::default();
+        config.playback.audio = AudioOutput::Null;
+        let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).unwrap();
+        let mut app = App::new(config, db_path, controller).unwrap();
+        app.theme = skipless::ui::Theme::from_config(&Default::default(), true);
+        app.state.set_library(LibraryIndex::load(&db).unwrap());
+        let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        Self { app, engine, terminal, _dir: dir }
+    }
+
+    fn keys(&mut self, keys: &str) -> &mut Self {
+        for c in keys.chars() {
+            let code = match c {
+                '\t' => KeyCode::Tab,
+                '\n' => KeyCode::Enter,
+                '\x1b' => KeyCode::Esc,
+                c => KeyCode::Char(c),
+            };
+            self.key(KeyEvent::new(code, KeyModifiers::NONE));
+        }
+        self
+    }
+
+    fn key(&mut self, key: KeyEvent) -> &mut Self {
+        self.app.handle_key(key);
+        self
+    }
+
+    fn screen(&mut self) -> String {
+        self.terminal.draw(|f| skipless::ui::draw(f, &self.app)).unwrap();
+        self.terminal.backend().to_string()
+    }
+
+    /// Feeds engine events and worker reports to the app until `done` holds.
+    fn pump_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(&self.app) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            crossbeam_channel::select! {
+                recv(self.engine.events) -> e => { if let Ok(e) = e { self.app.handle_engine(&e) } }
+                recv(self.app.worker_rx) -> m => { if let Ok(m) = m { self.app.handle_worker(m) } }
+                default(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn library_view_browses_artists_albums_tracks() {
+    let mut h = Harness::new(80, 24);
+    insta::assert_snapshot!("library_start", h.screen());
+    h.keys("jj\t");
+    insta::assert_snapshot!("library_artist_album", h.screen());
+}
+
+#[test]
+fn tracks_view_sorts() {
+    let mut h = Harness::new(80, 24);
+    h.keys("2");
+    insta::assert_snapshot!("tracks_by_album", h.screen());
+    h.keys("o");
+    insta::assert_snapshot!("tracks_by_title", h.screen());
+}
+
+#[test]
+fn search_is_incremental_and_esc_leaves() {
+    let mut h = Harness::new(80, 24);
+    h.keys("/elf");
+    insta::assert_snapshot!("search_elf", h.screen());
+    h.keys("\x1b");
+    assert!(!h.screen().contains("Search"));
+}
+
+#[test]
+fn queue_add_reorder_remove() {
+    let mut h = Harness::new(80, 24);
+    h.keys("2aja").keys("3");
+    insta::assert_snapshot!("queue_two", h.screen());
+    h.keys("jK");
+    let screen = h.screen();
+    let first = screen.find("silence").unwrap();
+    let second = screen.find("menu").unwrap();
+    assert!(first < second, "K moved silence above menu:\n{screen}");
+    h.keys("d");
+    assert!(!h.screen().contains("silence"));
+}
+
+#[test]
+fn help_lists_every_key_from_the_key_map() {
+    let mut h = Harness::new(100, 50);
+    h.keys("?");
+    let screen = h.screen();
+    for (keys, description) in h.app.keys.help() {
+        assert!(screen.contains(&keys) && screen.contains(description), "help misses {keys}: {description}");
+    }
+    insta::assert_snapshot!("help", screen);
+}
+
+#[test]
+fn small_terminals_degrade_without_panicking() {
+    for (w, h) in [(80, 24), (60, 15), (40, 10), (20, 5), (10, 3), (1, 1)] {
+        let mut harness = Harness::new(w, h);
+        harness.keys("2j/a");
+        harness.screen();
+        harness.keys("\x1b3?");
+        harness.screen();
+    }
+}
+
+#[test]
+fn playing_pausing_and_history() {
+    let mut h = Harness::new(80, 24);
+    // Library -> "Martin Severn" -> Enter plays the artist.
+    h.keys("j\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.keys(" ");
+    h.pump_until("pause", |app| app.controller.now.as_ref().is_some_and(|n| n.paused));
+    let screen = h.screen();
+    assert!(screen.contains("⏸ Track 3 — Martin Severn · Warzone 2100 OST"), "{screen}");
+    assert!(screen.contains("/ 0:20"), "{screen}");
+    h.keys("n");
+    h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
+    h.keys("4");
+    let screen = h.screen();
+    assert!(screen.contains("skip") && screen.contains("Track 3"), "{screen}");
+    h.keys("5");
+    h.pump_until("stats", |app| app.state.stats.is_some());
+    assert!(h.screen().contains("1 plays · 0 listens · 1 skips (100%)"));
+}
