@@ -43,6 +43,8 @@ pub struct Controller {
     pub volume: u8,
     /// Plays completed since this controller started, oldest first.
     pub history: Vec<(Track, CompletedPlay)>,
+    /// The last play failed: when the engine then goes idle, the queue moves on by itself.
+    advance_after_error: bool,
 }
 
 impl Controller {
@@ -56,6 +58,7 @@ impl Controller {
             now: None,
             volume: playback.volume,
             history: Vec::new(),
+            advance_after_error: false,
         }
     }
 
@@ -157,6 +160,7 @@ impl Controller {
         }
         match event {
             Event::Started { item, duration_ms } => {
+                self.advance_after_error = false;
                 self.queue.sync_to(item.track_id);
                 if let Some(entry) = self.queue.current().cloned() {
                     let duration_ms = duration_ms.or(entry.track.duration_ms);
@@ -196,12 +200,17 @@ impl Controller {
                     format!("{}: {reason}", item.path.display())
                 };
                 outcomes.push(Outcome::TrackError(reason));
+                self.advance_after_error = true;
             }
             Event::Ended { .. } => {}
             Event::Volume(volume) => self.volume = *volume,
             Event::Idle => {
                 self.now = None;
-                outcomes.push(Outcome::Stopped);
+                let next = self.queue.cursor().map_or(Some(0), |c| (c + 1 < self.queue.entries().len()).then_some(c + 1));
+                match next.filter(|_| std::mem::take(&mut self.advance_after_error)) {
+                    Some(index) => self.jump(index, EndCause::Finished),
+                    None => outcomes.push(Outcome::Stopped),
+                }
             }
         }
         Ok(outcomes)
