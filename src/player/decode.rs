@@ -1,0 +1,332 @@
+//! Decoding one file to interleaved `f32` samples ([`TrackDecoder`], [`Decoded`]).
+//!
+//! symphonia handles every container and codec it knows; Ogg Opus goes to [`super::opus`]
+//! because symphonia 0.5 has no Opus decoder. Both report positions in frames of the track's
+//! own sample rate, with encoder delay and padding already trimmed, so that two tracks played
+//! back to back join without a gap.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+use symphonia::core::units::Time;
+
+use super::opus::OpusTrack;
+use super::PlayerError;
+
+/// Where the samples appended by [`TrackDecoder::next_chunk`] sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded {
+    /// Position of the first appended frame in the track, in frames.
+    pub start_frame: u64,
+    pub frames: usize,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+/// An open file being decoded.
+pub struct TrackDecoder {
+    inner: Inner,
+    path: PathBuf,
+}
+
+enum Inner {
+    Symphonia(Box<SymphoniaTrack>),
+    Opus(Box<OpusTrack>),
+}
+
+/// A corrupt stream yields decode errors packet after packet; this many in a row ends the play.
+const MAX_CONSECUTIVE_ERRORS: u32 = 16;
+
+impl TrackDecoder {
+    /// Opens `path` and reads its headers; fails with a one-line reason naming the path.
+    pub fn open(path: &Path) -> Result<Self, PlayerError> {
+        let mut file = File::open(path).map_err(|source| PlayerError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let inner = if is_ogg_opus(&mut file).map_err(|source| PlayerError::Open {
+            path: path.to_path_buf(),
+            source,
+        })? {
+            Inner::Opus(Box::new(OpusTrack::open(file, path)?))
+        } else {
+            Inner::Symphonia(Box::new(SymphoniaTrack::open(file, path)?))
+        };
+        Ok(Self {
+            inner,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        match &self.inner {
+            Inner::Symphonia(t) => t.sample_rate,
+            Inner::Opus(t) => t.sample_rate(),
+        }
+    }
+
+    pub fn channels(&self) -> u16 {
+        match &self.inner {
+            Inner::Symphonia(t) => t.channels,
+            Inner::Opus(t) => t.channels(),
+        }
+    }
+
+    /// Length in frames, when the container states it (after trimming delay and padding).
+    pub fn duration_frames(&self) -> Option<u64> {
+        match &self.inner {
+            Inner::Symphonia(t) => t.n_frames,
+            Inner::Opus(t) => t.duration_frames(),
+        }
+    }
+
+    pub fn duration_ms(&self) -> Option<u64> {
+        self.duration_frames()
+            .map(|f| frames_to_ms(f, self.sample_rate()))
+    }
+
+    /// Appends the next decoded samples to `out`; `None` at the end of the track.
+    pub fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<Option<Decoded>, PlayerError> {
+        match &mut self.inner {
+            Inner::Symphonia(t) => t.next_chunk(out, &self.path),
+            Inner::Opus(t) => t.next_chunk(out, &self.path),
+        }
+    }
+
+    /// Moves to `frame`; returns the frame the next chunk starts at.
+    pub fn seek(&mut self, frame: u64) -> Result<u64, PlayerError> {
+        match &mut self.inner {
+            Inner::Symphonia(t) => t.seek(frame, &self.path),
+            Inner::Opus(t) => t.seek(frame, &self.path),
+        }
+    }
+}
+
+pub fn frames_to_ms(frames: u64, rate: u32) -> u64 {
+    if rate == 0 {
+        return 0;
+    }
+    (u128::from(frames) * 1000 / u128::from(rate)) as u64
+}
+
+pub fn ms_to_frames(ms: u64, rate: u32) -> u64 {
+    (u128::from(ms) * u128::from(rate) / 1000) as u64
+}
+
+/// Ogg files are sniffed rather than trusted by extension: `.ogg` may hold Opus and `.opus` is
+/// always Ogg.
+fn is_ogg_opus(file: &mut File) -> std::io::Result<bool> {
+    let mut head = [0u8; 64];
+    let mut len = 0;
+    while len < head.len() {
+        match file.read(&mut head[len..])? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let head = &head[..len];
+    Ok(head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead"))
+}
+
+fn decode_error(path: &Path, message: impl std::fmt::Display) -> PlayerError {
+    PlayerError::Decode {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+struct SymphoniaTrack {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    sample_rate: u32,
+    channels: u16,
+    n_frames: Option<u64>,
+    sample_buf: Option<SampleBuffer<f32>>,
+    /// Frames before this position are decoded but dropped (the rest of a packet after a seek).
+    skip_until: u64,
+    /// Where the last decoded packet ended, to tell a truncated file from a finished one.
+    end_frame: u64,
+}
+
+impl SymphoniaTrack {
+    fn open(file: File, path: &Path) -> Result<Self, PlayerError> {
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let format_opts = FormatOptions {
+            enable_gapless: true,
+            ..Default::default()
+        };
+        let probed = symphonia::default::get_probe()
+            .format(&hint, mss, &format_opts, &MetadataOptions::default())
+            .map_err(|e| PlayerError::Format {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+            .ok_or_else(|| PlayerError::Format {
+                path: path.to_path_buf(),
+                message: "no audio track".into(),
+            })?;
+        let params = track.codec_params.clone();
+        let track_id = track.id;
+        let decoder = symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|e| PlayerError::Format {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        let sample_rate = params.sample_rate.unwrap_or(44_100);
+        let channels = params.channels.map(|c| c.count() as u16).unwrap_or(2);
+        // A broken granule or header can state an absurd length; a length over a day is
+        // treated as unknown rather than shown.
+        let n_frames = params
+            .n_frames
+            .filter(|&n| n > 0 && n < u64::from(sample_rate) * 86_400);
+        Ok(Self {
+            format,
+            decoder,
+            track_id,
+            sample_rate,
+            channels,
+            n_frames,
+            sample_buf: None,
+            skip_until: 0,
+            end_frame: 0,
+        })
+    }
+
+    fn next_chunk(&mut self, out: &mut Vec<f32>, path: &Path) -> Result<Option<Decoded>, PlayerError> {
+        let mut errors = 0;
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(p) => p,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return self.at_end(path);
+                }
+                Err(SymError::ResetRequired) => return self.at_end(path),
+                Err(SymError::DecodeError(e)) => {
+                    errors += 1;
+                    if errors > MAX_CONSECUTIVE_ERRORS {
+                        return Err(decode_error(path, e));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(decode_error(path, e)),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let ts = packet.ts();
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(d) => d,
+                Err(SymError::DecodeError(e)) => {
+                    errors += 1;
+                    if errors > MAX_CONSECUTIVE_ERRORS {
+                        return Err(decode_error(path, e));
+                    }
+                    continue;
+                }
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return self.at_end(path);
+                }
+                Err(e) => return Err(decode_error(path, e)),
+            };
+            let spec = *decoded.spec();
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            let buf = match &mut self.sample_buf {
+                Some(b) if b.capacity() >= frames => b,
+                slot => slot.insert(SampleBuffer::new(frames as u64, spec)),
+            };
+            buf.copy_interleaved_ref(decoded);
+            let channels = spec.channels.count().max(1);
+            let mut samples = buf.samples();
+            let mut start = ts;
+            if start < self.skip_until {
+                let drop = ((self.skip_until - start) as usize).min(frames);
+                samples = &samples[drop * channels..];
+                start += drop as u64;
+            }
+            self.end_frame = ts + frames as u64;
+            if samples.is_empty() {
+                continue;
+            }
+            out.extend_from_slice(samples);
+            self.sample_rate = spec.rate;
+            self.channels = channels as u16;
+            return Ok(Some(Decoded {
+                start_frame: start,
+                frames: samples.len() / channels,
+                sample_rate: spec.rate,
+                channels: channels as u16,
+            }));
+        }
+    }
+
+    fn at_end(&self, path: &Path) -> Result<Option<Decoded>, PlayerError> {
+        // A file cut short still decodes up to the cut; half a second short of the stated length
+        // means the rest is missing, which the listener must hear about.
+        if let Some(n) = self.n_frames {
+            if self.end_frame + u64::from(self.sample_rate) / 2 < n {
+                return Err(decode_error(
+                    path,
+                    format!(
+                        "file ends at {:.1} s of {:.1} s (truncated?)",
+                        self.end_frame as f64 / f64::from(self.sample_rate),
+                        n as f64 / f64::from(self.sample_rate)
+                    ),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    fn seek(&mut self, frame: u64, path: &Path) -> Result<u64, PlayerError> {
+        let frame = match self.n_frames {
+            Some(n) => frame.min(n),
+            None => frame,
+        };
+        let rate = u64::from(self.sample_rate.max(1));
+        let time = Time::new(frame / rate, (frame % rate) as f64 / rate as f64);
+        let seeked = self
+            .format
+            .seek(
+                SeekMode::Accurate,
+                SeekTo::Time {
+                    time,
+                    track_id: Some(self.track_id),
+                },
+            )
+            .map_err(|e| PlayerError::Seek {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        self.decoder.reset();
+        self.skip_until = seeked.required_ts;
+        self.end_frame = seeked.actual_ts;
+        Ok(seeked.required_ts)
+    }
+}
