@@ -44,6 +44,8 @@ enum Inner {
 
 /// A corrupt stream yields decode errors packet after packet; this many in a row ends the play.
 const MAX_CONSECUTIVE_ERRORS: u32 = 16;
+/// Frames decoded and dropped before a seek target.
+const SEEK_PREROLL: u64 = 4096;
 
 impl TrackDecoder {
     /// Opens `path` and reads its headers; fails with a one-line reason naming the path.
@@ -258,7 +260,7 @@ impl SymphoniaTrack {
                 continue;
             }
             let buf = match &mut self.sample_buf {
-                Some(b) if b.capacity() >= frames => b,
+                Some(b) if b.capacity() >= frames * spec.channels.count() => b,
                 slot => slot.insert(SampleBuffer::new(frames as u64, spec)),
             };
             buf.copy_interleaved_ref(decoded);
@@ -310,7 +312,10 @@ impl SymphoniaTrack {
             None => frame,
         };
         let rate = u64::from(self.sample_rate.max(1));
-        let time = Time::new(frame / rate, (frame % rate) as f64 / rate as f64);
+        // Land a little early and decode up to the target: lapped codecs (AAC, Vorbis) and the
+        // MP3 bit reservoir need the packets before it to rebuild their first samples.
+        let from = frame.saturating_sub(SEEK_PREROLL);
+        let time = Time::new(from / rate, (from % rate) as f64 / rate as f64);
         let seeked = self
             .format
             .seek(
@@ -325,8 +330,8 @@ impl SymphoniaTrack {
                 message: e.to_string(),
             })?;
         self.decoder.reset();
-        self.skip_until = seeked.required_ts;
+        self.skip_until = frame.max(seeked.required_ts);
         self.end_frame = seeked.actual_ts;
-        Ok(seeked.required_ts)
+        Ok(self.skip_until)
     }
 }

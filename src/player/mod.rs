@@ -3,11 +3,41 @@
 //! The engine only knows audio: the track playing now and the one to follow it without a gap.
 //! Queues, skip rules and logging live elsewhere; they talk to the engine only through the
 //! two channels of [`Engine`].
+//!
+//! Modules: [`engine`] (the threads, [`Engine`], [`EngineOptions`]), [`decode`] (files to
+//! samples), `opus` (Ogg Opus), `output` (the queue and the null output), `device` (rodio).
+
+pub mod decode;
+mod device;
+mod engine;
+mod opus;
+mod output;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use engine::{null_speed_from_env, Engine, EngineOptions, OutputKind};
+pub use output::NullStats;
+
+/// Why the engine could not start, or a file could not be played. Each message is one line and
+/// names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayerError {
+    #[error("{}: cannot open: {source}", path.display())]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{}: not a playable audio file: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+    #[error("{}: decoding failed: {message}", path.display())]
+    Decode { path: PathBuf, message: String },
+    #[error("{}: cannot seek: {message}", path.display())]
+    Seek { path: PathBuf, message: String },
+    #[error("no audio device ({0})")]
+    Device(String),
+    #[error("cannot start the playback thread: {0}")]
+    Thread(std::io::Error),
+}
 
 /// Where a play came from; stored with the play in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

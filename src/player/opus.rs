@@ -268,7 +268,12 @@ impl OpusTrack {
             return Err(format_error(path, "missing OpusTags header"));
         }
         let audio_start = packets.reader.stream_position().map_err(|e| io_error(path, e))?;
-        let pages = index_pages(&mut packets, audio_start).map_err(|e| io_error(path, e))?;
+        let base = first_sample_granule(&mut packets).map_err(|e| io_error(path, e))?;
+        let mut pages = index_pages(&mut packets, audio_start).map_err(|e| io_error(path, e))?;
+        // From here on granules count decoded samples from the first packet.
+        for p in &mut pages {
+            p.granule = p.granule.map(|g| (g as i64 - base).max(0) as u64);
+        }
         let end_granule = end_granule(&pages, head.pre_skip);
         let decoder = OpusMultistreamDecoder::new(
             RATE,
@@ -386,6 +391,44 @@ impl OpusTrack {
         self.skip_until = target.max(self.head.pre_skip);
         Ok(frame)
     }
+}
+
+/// Samples in an Opus packet, from its table-of-contents byte (RFC 6716 §3.1).
+fn packet_samples(packet: &[u8]) -> u64 {
+    let Some(&toc) = packet.first() else { return 0 };
+    let config = toc >> 3;
+    // Frame length in 48 kHz samples: SILK, hybrid and CELT configurations in turn.
+    let frame: u64 = match config {
+        0..=11 => [480, 960, 1920, 2880][usize::from(config % 4)],
+        12..=15 => [480, 960][usize::from(config % 2)],
+        _ => [120, 240, 480, 960][usize::from(config % 4)],
+    };
+    let frames = match toc & 0x03 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => packet.get(1).map_or(0, |b| u64::from(b & 0x3f)),
+    };
+    frame * frames
+}
+
+/// The granule position of the first decoded sample: the first page with a granule, less the
+/// samples of the packets that end by then. Normally zero; a stream cut from a longer one starts
+/// later, and some encoders write a first granule short of its packets, which puts the start
+/// before zero (ffmpeg then reports a negative start time).
+fn first_sample_granule(packets: &mut PacketReader) -> std::io::Result<i64> {
+    let mut samples = 0u64;
+    while let Some(page) = packets.read_page()? {
+        if packets.serial.is_some_and(|s| s != page.serial) {
+            continue;
+        }
+        let granule = page.granule;
+        packets.take_page(page, false);
+        samples += packets.ready.drain(..).map(|p| packet_samples(&p)).sum::<u64>();
+        if granule != u64::MAX {
+            return Ok(granule as i64 - samples as i64);
+        }
+    }
+    Ok(0)
 }
 
 /// Reads every page header after the headers, skipping bodies.

@@ -1,0 +1,791 @@
+//! The engine's threads ([`Engine`], [`EngineOptions`]): one takes commands and reports events,
+//! one decodes ahead into the queue, one output (null or device) consumes it.
+//!
+//! The engine thread never touches audio. It turns commands into queue flushes and control
+//! messages for the decoder thread, and turns the output's notes into events; the notes carry
+//! the queue epoch, so a note about audio that a command has since thrown away is ignored.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::decode::{ms_to_frames, TrackDecoder};
+use super::device::DeviceOutput;
+use super::output::{run_null, Chunk, Ctrl, Item, Note, NullStats, Shared, State};
+use super::{Command, EndCause, Event, PlayItem, PlayerError, SeekTo};
+use crate::config::AudioOutput;
+
+/// How the engine is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineOptions {
+    pub output: AudioOutput,
+    /// Speed of the null output relative to real time (tests play many times faster).
+    pub null_speed: f64,
+    /// Initial volume in percent.
+    pub volume: u8,
+    /// Wall-clock interval of [`Event::Position`] while playing.
+    pub position_interval: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            output: AudioOutput::Auto,
+            null_speed: 1.0,
+            volume: 100,
+            position_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The null output's speed from `SKIPLESS_NULL_SPEED`; 1 when unset or not a positive number.
+pub fn null_speed_from_env() -> f64 {
+    std::env::var("SKIPLESS_NULL_SPEED")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// Which output the engine ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    Device,
+    Null,
+}
+
+/// A running engine. Dropping it ends a play in progress as [`EndCause::Quit`] and stops its
+/// threads.
+pub struct Engine {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    output: OutputKind,
+    notice: Option<String>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Audio decoded ahead of the output, in seconds of real time.
+const AHEAD_SECS: f64 = 1.0;
+/// Frames gathered into one queued chunk; smaller packets are merged so that the output locks
+/// the queue a few dozen times a second, not hundreds.
+const CHUNK_FRAMES: usize = 2048;
+
+impl Engine {
+    pub fn start(options: EngineOptions) -> Result<Engine, PlayerError> {
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let (event_tx, event_rx) = crossbeam_channel::unbounded();
+        let (note_tx, note_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared::new(note_tx, options.volume));
+
+        let mut notice = None;
+        let mut device = None;
+        match options.output {
+            AudioOutput::Null => {}
+            AudioOutput::Device => device = Some(DeviceOutput::open(shared.clone())?),
+            AudioOutput::Auto => match DeviceOutput::open(shared.clone()) {
+                Ok(d) => device = Some(d),
+                Err(e) => notice = Some(format!("{e}: playing silently through the null output")),
+            },
+        }
+        let output = if device.is_some() {
+            OutputKind::Device
+        } else {
+            OutputKind::Null
+        };
+
+        let mut threads = Vec::new();
+        if device.is_none() {
+            let s = shared.clone();
+            let speed = options.null_speed;
+            threads.push(spawn("skipless-null", move || run_null(&s, speed))?);
+        }
+        // At a null speed of 20, a second of audio lasts 50 ms: decode further ahead so that a
+        // busy machine does not starve the output.
+        let ahead = AHEAD_SECS * if device.is_none() { (options.null_speed / 4.0).max(1.0) } else { 1.0 };
+        let s = shared.clone();
+        threads.push(spawn("skipless-decoder", move || DecoderThread::new(s, ahead).run())?);
+
+        let mut engine_thread = EngineThread {
+            shared: shared.clone(),
+            events: event_tx,
+            notes: note_rx,
+            current: None,
+            epoch: 0,
+            next_play: 1,
+            paused: false,
+            interval: options.position_interval.max(Duration::from_millis(10)),
+            next_tick: None,
+        };
+        let s = shared.clone();
+        let thread = spawn("skipless-engine", move || {
+            engine_thread.run(cmd_rx);
+            {
+                let mut st = s.lock();
+                st.shutdown = true;
+            }
+            s.decoder_cv.notify_all();
+            s.output_cv.notify_all();
+            drop(device);
+            for t in threads {
+                let _ = t.join();
+            }
+        })?;
+        Ok(Engine {
+            commands: cmd_tx,
+            events: event_rx,
+            output,
+            notice,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn output(&self) -> OutputKind {
+        self.output
+    }
+
+    /// A line for the listener when the engine had to fall back to the null output.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Frames consumed and silence inserted by the output so far.
+    pub fn null_stats(&self) -> NullStats {
+        self.shared.lock().stats
+    }
+
+    pub fn send(&self, command: Command) {
+        // The engine thread only goes away after Shutdown or a panic; either way there is no one
+        // left to obey the command.
+        let _ = self.commands.send(command);
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, PlayerError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(PlayerError::Thread)
+}
+
+struct Current {
+    play: u64,
+    item: PlayItem,
+    /// Set once the output reached its first sample; a play never heard gets no `Ended`.
+    started: bool,
+}
+
+struct EngineThread {
+    shared: Arc<Shared>,
+    events: Sender<Event>,
+    notes: Receiver<(u64, Note)>,
+    current: Option<Current>,
+    epoch: u64,
+    next_play: u64,
+    paused: bool,
+    interval: Duration,
+    next_tick: Option<Instant>,
+}
+
+impl EngineThread {
+    fn run(&mut self, commands: Receiver<Command>) {
+        loop {
+            let ticking = !self.paused && self.current.as_ref().is_some_and(|c| c.started);
+            let tick = match (ticking, self.next_tick) {
+                (true, Some(at)) => crossbeam_channel::at(at),
+                (true, None) => {
+                    let at = Instant::now() + self.interval;
+                    self.next_tick = Some(at);
+                    crossbeam_channel::at(at)
+                }
+                (false, _) => {
+                    self.next_tick = None;
+                    crossbeam_channel::never()
+                }
+            };
+            crossbeam_channel::select! {
+                recv(commands) -> cmd => match cmd {
+                    Ok(Command::Shutdown) | Err(_) => {
+                        self.end_current(EndCause::Quit);
+                        return;
+                    }
+                    Ok(cmd) => self.command(cmd),
+                },
+                recv(self.notes) -> note => {
+                    if let Ok((epoch, note)) = note {
+                        if epoch == self.epoch {
+                            self.note(note);
+                        }
+                    }
+                }
+                recv(tick) -> _ => {
+                    self.position();
+                    let now = Instant::now();
+                    let next = self.next_tick.map_or(now, |t| t + self.interval);
+                    self.next_tick = Some(if next <= now { now + self.interval } else { next });
+                }
+            }
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Play { item, ended_by } => {
+                self.end_current(ended_by);
+                let play = self.next_play;
+                self.next_play += 1;
+                self.set_paused(false, false);
+                self.current = Some(Current {
+                    play,
+                    item: item.clone(),
+                    started: false,
+                });
+                self.flush_with(Some(Ctrl::Load { play, item }), false);
+            }
+            Command::SetNext(next) => {
+                if self.current.is_none() {
+                    return;
+                }
+                let next = next.map(|item| {
+                    let play = self.next_play;
+                    self.next_play += 1;
+                    (play, item)
+                });
+                let mut st = self.shared.lock();
+                st.ctrl.push_back(Ctrl::SetNext(next));
+                drop(st);
+                self.shared.decoder_cv.notify_all();
+            }
+            Command::Pause => self.set_paused(true, true),
+            Command::Resume => self.set_paused(false, true),
+            Command::Toggle => self.set_paused(!self.paused, true),
+            Command::Stop { ended_by } => {
+                let was_playing = self.current.is_some();
+                self.end_current(ended_by);
+                self.set_paused(false, false);
+                self.flush_with(Some(Ctrl::Stop), false);
+                if was_playing {
+                    self.emit(Event::Idle);
+                }
+            }
+            Command::Seek(to) => self.seek(to),
+            Command::Volume(v) => {
+                let v = v.min(100);
+                self.shared.set_volume(v);
+                self.emit(Event::Volume(v));
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    /// Empties the queue under a new epoch and hands the decoder what to do next.
+    fn flush_with(&mut self, ctrl: Option<Ctrl>, keep_active: bool) {
+        let mut st = self.shared.lock();
+        st.flush(&self.shared);
+        st.active = keep_active;
+        st.next = None;
+        st.ctrl.clear();
+        if let Some(c) = ctrl {
+            st.ctrl.push_back(c);
+        }
+        self.epoch = st.epoch;
+        drop(st);
+        self.shared.decoder_cv.notify_all();
+        self.shared.output_cv.notify_all();
+    }
+
+    fn set_paused(&mut self, paused: bool, report: bool) {
+        if paused == self.paused {
+            return;
+        }
+        if paused && self.current.is_none() {
+            return;
+        }
+        self.paused = paused;
+        let position_ms = {
+            let mut st = self.shared.lock();
+            st.paused = paused;
+            self.shared.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+            st.head.position_ms()
+        };
+        self.shared.output_cv.notify_all();
+        if !report {
+            return;
+        }
+        if let Some(c) = &self.current {
+            let track_id = c.item.track_id;
+            self.emit(if paused {
+                Event::Paused { track_id, position_ms }
+            } else {
+                Event::Resumed { track_id, position_ms }
+            });
+        }
+    }
+
+    fn seek(&mut self, to: SeekTo) {
+        let Some(current) = &self.current else { return };
+        let (play, item) = (current.play, current.item.clone());
+        let position_ms = {
+            let st = self.shared.lock();
+            if st.head.play != Some(play) {
+                // Not audible yet: nothing to seek from; the play starts at its beginning.
+                return;
+            }
+            st.head.position_ms()
+        };
+        let ms = match to {
+            SeekTo::Absolute(d) => d.as_millis() as u64,
+            SeekTo::Forward(d) => position_ms.saturating_add(d.as_millis() as u64),
+            SeekTo::Backward(d) => position_ms.saturating_sub(d.as_millis() as u64),
+        };
+        let mut st = self.shared.lock();
+        let next = st.next.take();
+        st.flush(&self.shared);
+        st.active = true;
+        st.next = next;
+        st.ctrl.push_back(Ctrl::Seek { play, item, ms });
+        self.epoch = st.epoch;
+        drop(st);
+        self.shared.decoder_cv.notify_all();
+        self.shared.output_cv.notify_all();
+    }
+
+    /// Ends the current play with `cause`, if it was ever heard.
+    fn end_current(&mut self, cause: EndCause) {
+        let Some(current) = self.current.take() else { return };
+        if !current.started {
+            return;
+        }
+        let head = self.shared.lock().head;
+        let (position_ms, played_ms) = if head.play == Some(current.play) {
+            (head.position_ms(), head.played_ms())
+        } else {
+            (0, 0)
+        };
+        self.emit(Event::Ended {
+            item: current.item,
+            cause,
+            position_ms,
+            played_ms,
+            error: None,
+        });
+    }
+
+    fn position(&self) {
+        let Some(current) = &self.current else { return };
+        let head = self.shared.lock().head;
+        if head.play == Some(current.play) {
+            self.emit(Event::Position {
+                track_id: current.item.track_id,
+                position_ms: head.position_ms(),
+                played_ms: head.played_ms(),
+            });
+        }
+    }
+
+    fn note(&mut self, note: Note) {
+        match note {
+            Note::Started {
+                play,
+                item,
+                duration_ms,
+            } => {
+                match &mut self.current {
+                    Some(c) if c.play == play => c.started = true,
+                    _ => {
+                        self.current = Some(Current {
+                            play,
+                            item: item.clone(),
+                            started: true,
+                        })
+                    }
+                }
+                self.next_tick = None;
+                self.emit(Event::Started { item, duration_ms });
+            }
+            Note::Seeked { play, position_ms } => {
+                if let Some(c) = self.current.as_ref().filter(|c| c.play == play) {
+                    self.emit(Event::Seeked {
+                        track_id: c.item.track_id,
+                        position_ms,
+                    });
+                }
+            }
+            Note::Ended {
+                play,
+                position_ms,
+                played_ms,
+                error,
+            } => {
+                if let Some(c) = self.current.take_if(|c| c.play == play && c.started) {
+                    self.emit(Event::Ended {
+                        item: c.item,
+                        cause: if error.is_some() {
+                            EndCause::Error
+                        } else {
+                            EndCause::Finished
+                        },
+                        position_ms,
+                        played_ms,
+                        error,
+                    });
+                }
+            }
+            Note::Idle => {
+                if self.current.is_none() {
+                    self.paused = false;
+                    self.emit(Event::Idle);
+                }
+            }
+        }
+    }
+}
+
+/// A play the decoder thread works on. `decoder` is `None` for a file that failed to open.
+struct Active {
+    play: u64,
+    item: PlayItem,
+    decoder: Option<TrackDecoder>,
+    gain: f32,
+    done: bool,
+    /// Decoded samples that did not fit the last chunk (a format change inside the stream).
+    carry: Option<Chunk>,
+}
+
+struct DecoderThread {
+    shared: Arc<Shared>,
+    ahead: f64,
+    active: Option<Active>,
+    /// The play before `active`, kept while it may still be audible so a seek can go back into it.
+    previous: Option<Active>,
+    /// An idle marker is queued after `active`: a `SetNext` may still take its place.
+    idle_queued: bool,
+}
+
+enum Job {
+    Ctrl(Ctrl),
+    Decode,
+    StartNext(u64, PlayItem),
+}
+
+impl DecoderThread {
+    fn new(shared: Arc<Shared>, ahead: f64) -> Self {
+        Self {
+            shared,
+            ahead,
+            active: None,
+            previous: None,
+            idle_queued: false,
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let (job, epoch) = {
+                let mut st = self.shared.lock();
+                loop {
+                    if st.shutdown {
+                        return;
+                    }
+                    if let Some(c) = st.ctrl.pop_front() {
+                        break (Job::Ctrl(c), st.epoch);
+                    }
+                    let finished = self.active.as_ref().is_none_or(|a| a.done);
+                    if !finished && st.queued_secs < self.ahead {
+                        break (Job::Decode, st.epoch);
+                    }
+                    if finished && self.active.is_some() && !self.idle_queued {
+                        if let Some((play, item)) = st.next.take() {
+                            break (Job::StartNext(play, item), st.epoch);
+                        }
+                        st.push(Item::Idle);
+                        self.idle_queued = true;
+                        self.shared.output_cv.notify_all();
+                    }
+                    st = self.shared.decoder_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            match job {
+                Job::Ctrl(c) => self.control(c),
+                Job::Decode => self.decode(epoch),
+                Job::StartNext(play, item) => {
+                    self.previous = self.active.take();
+                    self.start(play, item, epoch, None);
+                }
+            }
+        }
+    }
+
+    fn control(&mut self, ctrl: Ctrl) {
+        match ctrl {
+            Ctrl::Load { play, item } => {
+                self.previous = None;
+                self.active = None;
+                self.idle_queued = false;
+                let epoch = self.shared.lock().epoch;
+                self.start(play, item, epoch, None);
+            }
+            Ctrl::Stop => {
+                self.previous = None;
+                self.active = None;
+                self.idle_queued = false;
+            }
+            Ctrl::SetNext(next) => self.set_next(next),
+            Ctrl::Seek { play, item, ms } => self.seek(play, item, ms),
+        }
+    }
+
+    fn set_next(&mut self, next: Option<(u64, PlayItem)>) {
+        let mut st = self.shared.lock();
+        // A follow-up already queued but not yet reached by the output is replaced.
+        if let (Some(active), Some(_)) = (&self.active, &self.previous) {
+            if next.as_ref().is_some_and(|(_, item)| *item == active.item) {
+                return;
+            }
+            let at = st
+                .queue
+                .iter()
+                .position(|i| matches!(i, Item::Start { play, .. } if *play == active.play));
+            if let Some(at) = at {
+                st.queue.truncate(at);
+                st.recount();
+                self.active = self.previous.take();
+                self.idle_queued = false;
+            }
+        }
+        if self.idle_queued {
+            match st.queue.iter().position(|i| matches!(i, Item::Idle)) {
+                Some(at) if next.is_some() => {
+                    st.queue.remove(at);
+                    self.idle_queued = false;
+                }
+                Some(_) => {}
+                // The output already went idle: there is nothing for the next one to follow.
+                None => return,
+            }
+        }
+        st.next = next;
+        drop(st);
+    }
+
+    fn seek(&mut self, play: u64, item: PlayItem, ms: u64) {
+        let epoch = self.shared.lock().epoch;
+        if self.active.as_ref().is_some_and(|a| a.play != play)
+            && self.previous.as_ref().is_some_and(|p| p.play == play)
+        {
+            // Going back into the play still audible: the follow-up decoded after it is redone.
+            if let Some(upcoming) = self.active.take() {
+                let mut st = self.shared.lock();
+                if st.next.is_none() {
+                    st.next = Some((upcoming.play, upcoming.item));
+                }
+            }
+            self.active = self.previous.take();
+        }
+        self.idle_queued = false;
+        match self.active.take() {
+            Some(mut a) if a.play == play && a.decoder.is_some() => {
+                a.done = false;
+                a.carry = None;
+                let result = a.decoder.as_mut().map(|d| d.seek(ms_to_frames(ms, d.sample_rate())));
+                self.active = Some(a);
+                self.after_seek(result, epoch);
+            }
+            _ => self.start(play, item, epoch, Some(ms)),
+        }
+    }
+
+    fn after_seek(&mut self, result: Option<Result<u64, PlayerError>>, epoch: u64) {
+        let Some(active) = &mut self.active else { return };
+        let mut st = self.shared.lock();
+        if st.epoch != epoch {
+            return;
+        }
+        match result {
+            Some(Ok(_)) => st.push(Item::Seeked { play: active.play }),
+            Some(Err(e)) => {
+                // A seek past the end, or into a damaged part, ends the play as if it got there.
+                tracing::warn!("{e}");
+                active.done = true;
+                st.push(Item::End {
+                    play: active.play,
+                    error: None,
+                });
+            }
+            None => {}
+        }
+        self.shared.output_cv.notify_all();
+    }
+
+    /// Opens `item` and queues its start with its first audio, so that the output never sees a
+    /// started play with nothing to play.
+    fn start(&mut self, play: u64, item: PlayItem, epoch: u64, seek_ms: Option<u64>) {
+        self.idle_queued = false;
+        let gain = gain_factor(item.gain_db);
+        let opened = TrackDecoder::open(&item.path).and_then(|mut d| {
+            if let Some(ms) = seek_ms {
+                d.seek(ms_to_frames(ms, d.sample_rate()))?;
+            }
+            Ok(d)
+        });
+        let mut active = Active {
+            play,
+            item: item.clone(),
+            decoder: None,
+            gain,
+            done: false,
+            carry: None,
+        };
+        let mut items = Vec::new();
+        if seek_ms.is_none() {
+            let duration_ms = opened.as_ref().ok().and_then(|d| d.duration_ms()).or(item.duration_ms);
+            items.push(Item::Start {
+                play,
+                item,
+                duration_ms,
+            });
+        } else {
+            items.push(Item::Seeked { play });
+        }
+        match opened {
+            Ok(decoder) => {
+                active.decoder = Some(decoder);
+                let (chunk, error) = decode_chunk(&mut active);
+                items.extend(chunk.map(Item::Audio));
+                if active.done {
+                    items.push(Item::End { play, error });
+                }
+            }
+            Err(e) => {
+                active.done = true;
+                items.push(Item::End {
+                    play,
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+        let mut st = self.shared.lock();
+        if st.epoch == epoch {
+            for i in items {
+                st.push(i);
+            }
+            self.active = Some(active);
+        }
+        drop(st);
+        self.shared.output_cv.notify_all();
+    }
+
+    fn decode(&mut self, epoch: u64) {
+        let Some(active) = &mut self.active else { return };
+        let (chunk, error) = decode_chunk(active);
+        let mut st = self.shared.lock();
+        if st.epoch != epoch || !st.ctrl.is_empty() && matches!(st.ctrl.front(), Some(Ctrl::Load { .. })) {
+            // A command flushed the queue meanwhile; what was decoded belongs to the old state.
+            return;
+        }
+        push_decoded(&mut st, active, chunk, error);
+        drop(st);
+        self.shared.output_cv.notify_all();
+    }
+}
+
+fn push_decoded(st: &mut State, active: &Active, chunk: Option<Chunk>, error: Option<String>) {
+    if let Some(c) = chunk {
+        st.push(Item::Audio(c));
+    }
+    if active.done {
+        st.push(Item::End {
+            play: active.play,
+            error,
+        });
+    }
+}
+
+/// ReplayGain as a factor. Gains beyond +12 dB are tag errors more likely than quiet masters.
+fn gain_factor(db: f32) -> f32 {
+    if !db.is_finite() {
+        return 1.0;
+    }
+    10f32.powf(db.clamp(-30.0, 12.0) / 20.0)
+}
+
+/// Decodes up to [`CHUNK_FRAMES`] frames of one format; marks `active` done at the end of the
+/// stream or on an error, which is returned as its one-line text.
+fn decode_chunk(active: &mut Active) -> (Option<Chunk>, Option<String>) {
+    let mut chunk = active.carry.take();
+    let Some(decoder) = &mut active.decoder else {
+        active.done = true;
+        return (chunk, None);
+    };
+    let mut tmp = Vec::new();
+    loop {
+        if chunk.as_ref().is_some_and(|c| c.frames() >= CHUNK_FRAMES) {
+            break;
+        }
+        tmp.clear();
+        match decoder.next_chunk(&mut tmp) {
+            Ok(Some(d)) => {
+                if active.gain != 1.0 {
+                    for s in &mut tmp {
+                        *s = (*s * active.gain).clamp(-1.0, 1.0);
+                    }
+                }
+                match &mut chunk {
+                    Some(c)
+                        if c.rate == d.sample_rate
+                            && c.channels == d.channels
+                            && c.start_frame + c.frames() as u64 == d.start_frame =>
+                    {
+                        c.samples.extend_from_slice(&tmp);
+                    }
+                    Some(_) => {
+                        active.carry = Some(Chunk {
+                            play: active.play,
+                            rate: d.sample_rate,
+                            channels: d.channels,
+                            start_frame: d.start_frame,
+                            samples: std::mem::take(&mut tmp),
+                        });
+                        break;
+                    }
+                    None => {
+                        let mut samples = Vec::with_capacity(CHUNK_FRAMES * usize::from(d.channels) + tmp.len());
+                        samples.extend_from_slice(&tmp);
+                        chunk = Some(Chunk {
+                            play: active.play,
+                            rate: d.sample_rate,
+                            channels: d.channels,
+                            start_frame: d.start_frame,
+                            samples,
+                        });
+                    }
+                }
+            }
+            Ok(None) => {
+                active.done = true;
+                return (chunk, None);
+            }
+            Err(e) => {
+                active.done = true;
+                return (chunk, Some(e.to_string()));
+            }
+        }
+    }
+    (chunk, None)
+}
