@@ -53,8 +53,9 @@ fn ffmpeg_decode(path: &Path) -> Option<Vec<f32>> {
 fn every_corpus_file_decodes_to_its_stated_length() {
     for path in corpus_files() {
         let stated = TrackDecoder::open(&path).unwrap_or_else(|e| panic!("{e}")).duration_frames();
+        let t = std::time::Instant::now();
         let (frames, rate, channels, _) = decode_all(&path);
-        eprintln!("{}: {frames} frames at {rate} Hz x{channels}, stated {stated:?}", path.display());
+        eprintln!("{}: {frames} frames at {rate} Hz x{channels}, stated {stated:?} in {:?}", path.display(), t.elapsed());
         assert!(frames > u64::from(rate), "{}: decodes to almost nothing", path.display());
         if let Some(stated) = stated {
             let diff = frames.abs_diff(stated);
