@@ -8,7 +8,9 @@ use skipless::config::AudioOutput;
 use skipless::player::{Command, EndCause, Engine, EngineOptions, Event, PlayItem, PlaySource, SeekTo};
 
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/tiny")
+        .join(name)
 }
 
 fn corpus_files() -> Vec<PathBuf> {
@@ -112,7 +114,11 @@ fn every_corpus_file_plays_to_its_end() {
                     path.display()
                 );
                 assert!(position.abs_diff(duration) <= 50 + duration / 100, "{}", path.display());
-                assert!(events.iter().any(|e| matches!(e, Event::Position { .. })), "{}", path.display());
+                assert!(
+                    events.iter().any(|e| matches!(e, Event::Position { .. })),
+                    "{}",
+                    path.display()
+                );
             })
         })
         .collect();
@@ -162,7 +168,14 @@ fn pauses_do_not_count_as_played() {
 
 #[test]
 fn seeks_land_within_100_ms_in_every_format() {
-    for name in ["transience.id3v24.mp3", "defeat.flac", "elf-land.m4a", "elf-land.ogg", "menu.opus", "victory.wav"] {
+    for name in [
+        "transience.id3v24.mp3",
+        "defeat.flac",
+        "elf-land.m4a",
+        "elf-land.ogg",
+        "menu.opus",
+        "victory.wav",
+    ] {
         let engine = engine(4.0);
         play(&engine, item(&corpus(name), 1));
         let started = until(&engine, Duration::from_secs(10), is_started);
@@ -176,25 +189,41 @@ fn seeks_land_within_100_ms_in_every_format() {
         let target = duration / 2;
         engine.send(Command::Seek(SeekTo::Absolute(Duration::from_millis(target))));
         let events = until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Seeked { .. }));
-        let Some(Event::Seeked { position_ms, .. }) = events.last() else { unreachable!() };
-        assert!(position_ms.abs_diff(target) <= 100, "{name}: seek to {target} landed at {position_ms}");
+        let Some(Event::Seeked { position_ms, .. }) = events.last() else {
+            unreachable!()
+        };
+        assert!(
+            position_ms.abs_diff(target) <= 100,
+            "{name}: seek to {target} landed at {position_ms}"
+        );
         // Playing on from there: positions follow from the target, played time does not jump.
-        let events = until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Position { .. }));
+        let events = until(&engine, Duration::from_secs(10), |e| {
+            matches!(e, Event::Position { .. })
+        });
         let Some(Event::Position {
-            position_ms,
-            played_ms,
-            ..
+            position_ms, played_ms, ..
         }) = events.last()
         else {
             unreachable!()
         };
-        assert!(*position_ms >= target.saturating_sub(100), "{name}: position {position_ms} after seek to {target}");
-        assert!(*position_ms <= target + 1500, "{name}: position {position_ms} after seek to {target}");
+        assert!(
+            *position_ms >= target.saturating_sub(100),
+            "{name}: position {position_ms} after seek to {target}"
+        );
+        assert!(
+            *position_ms <= target + 1500,
+            "{name}: position {position_ms} after seek to {target}"
+        );
         assert!(*played_ms < 3000, "{name}: played {played_ms} ms includes the jump");
         engine.send(Command::Seek(SeekTo::Backward(Duration::from_secs(2))));
         let events = until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Seeked { .. }));
-        let Some(Event::Seeked { position_ms: back, .. }) = events.last() else { unreachable!() };
-        assert!(*back + 2000 <= position_ms + 600 && *back + 2000 >= position_ms.saturating_sub(100), "{name}: back to {back} from {position_ms}");
+        let Some(Event::Seeked { position_ms: back, .. }) = events.last() else {
+            unreachable!()
+        };
+        assert!(
+            *back + 2000 <= position_ms + 600 && *back + 2000 >= position_ms.saturating_sub(100),
+            "{name}: back to {back} from {position_ms}"
+        );
     }
 }
 
@@ -215,7 +244,10 @@ fn gapless_join_inserts_no_silence() {
             other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(kinds, ["started 1", "ended 1 Finished", "started 2", "ended 2 Finished", "Idle"]);
+    assert_eq!(
+        kinds,
+        ["started 1", "ended 1 Finished", "started 2", "ended 2 Finished", "Idle"]
+    );
     let stats = engine.null_stats();
     assert_eq!(stats.silence_frames, 0, "silence inserted: {stats:?}");
     assert_eq!(stats.frames, 2 * 240_640, "{stats:?}");
@@ -243,7 +275,11 @@ fn broken_files_end_in_error_and_the_next_one_plays() {
     std::fs::copy(corpus("victory.wav"), &deleted).expect("copy");
     std::fs::remove_file(&deleted).expect("remove");
 
-    for (broken, what) in [(&noise, "not a playable"), (&truncated, "truncated"), (&deleted, "cannot open")] {
+    for (broken, what) in [
+        (&noise, "not a playable"),
+        (&truncated, "truncated"),
+        (&deleted, "cannot open"),
+    ] {
         let engine = engine(20.0);
         play(&engine, item(broken, 1));
         engine.send(Command::SetNext(Some(item(&corpus("victory.wav"), 2))));
@@ -261,7 +297,12 @@ fn broken_files_end_in_error_and_the_next_one_plays() {
                 _ => None,
             })
             .collect();
-        assert_eq!(next, [(1, EndCause::Error), (2, EndCause::Finished)], "{}", broken.display());
+        assert_eq!(
+            next,
+            [(1, EndCause::Error), (2, EndCause::Finished)],
+            "{}",
+            broken.display()
+        );
     }
 }
 

@@ -49,20 +49,39 @@ fn ffmpeg_decode(path: &Path) -> Option<Vec<f32>> {
     if !out.status.success() {
         return None;
     }
-    Some(out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    Some(
+        out.stdout
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
 }
 
 #[test]
 fn every_corpus_file_decodes_to_its_stated_length() {
     for path in corpus_files() {
-        let stated = TrackDecoder::open(&path).unwrap_or_else(|e| panic!("{e}")).duration_frames();
+        let stated = TrackDecoder::open(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .duration_frames();
         let t = std::time::Instant::now();
         let (frames, rate, channels, _) = decode_all(&path);
-        eprintln!("{}: {frames} frames at {rate} Hz x{channels}, stated {stated:?} in {:?}", path.display(), t.elapsed());
-        assert!(frames > u64::from(rate), "{}: decodes to almost nothing", path.display());
+        eprintln!(
+            "{}: {frames} frames at {rate} Hz x{channels}, stated {stated:?} in {:?}",
+            path.display(),
+            t.elapsed()
+        );
+        assert!(
+            frames > u64::from(rate),
+            "{}: decodes to almost nothing",
+            path.display()
+        );
         if let Some(stated) = stated {
             let diff = frames.abs_diff(stated);
-            assert!(diff * 1000 < u64::from(rate) * 50, "{}: {frames} frames vs {stated} stated", path.display());
+            assert!(
+                diff * 1000 < u64::from(rate) * 50,
+                "{}: {frames} frames vs {stated} stated",
+                path.display()
+            );
         }
     }
 }
@@ -78,7 +97,11 @@ fn decoded_length_matches_ffmpeg() {
         let ref_frames = reference.len() as u64 / u64::from(channels);
         eprintln!("{}: ours {frames}, ffmpeg {ref_frames}", path.display());
         // AAC priming is trimmed by ffmpeg but not by symphonia 0.5: within 50 ms.
-        assert!(frames.abs_diff(ref_frames) < 2400, "{}: {frames} vs ffmpeg {ref_frames}", path.display());
+        assert!(
+            frames.abs_diff(ref_frames) < 2400,
+            "{}: {frames} vs ffmpeg {ref_frames}",
+            path.display()
+        );
     }
 }
 
@@ -96,13 +119,21 @@ fn relative_error(ours: &[f32], reference: &[f32]) -> f64 {
 
 #[test]
 fn opus_matches_ffmpeg_sample_for_sample() {
-    for path in corpus_files().into_iter().filter(|p| p.extension().is_some_and(|e| e == "opus")) {
+    for path in corpus_files()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "opus"))
+    {
         let Some(reference) = ffmpeg_decode(&path) else {
             eprintln!("ffmpeg unavailable, skipped");
             return;
         };
         let (frames, _, channels, samples) = decode_all(&path);
-        assert_eq!(frames * u64::from(channels), reference.len() as u64, "{}", path.display());
+        assert_eq!(
+            frames * u64::from(channels),
+            reference.len() as u64,
+            "{}",
+            path.display()
+        );
         let err = relative_error(&samples, &reference);
         eprintln!("{}: relative error {err:.5}", path.display());
         assert!(err < 0.01, "{}: relative error {err}", path.display());
@@ -119,17 +150,33 @@ fn seeks_land_on_the_requested_sample() {
             let mut d = TrackDecoder::open(&path).unwrap_or_else(|e| panic!("{e}"));
             let landed = d.seek(target).unwrap_or_else(|e| panic!("{e}"));
             let mut samples = Vec::new();
-            let first = d.next_chunk(&mut samples).unwrap_or_else(|e| panic!("{e}")).expect("audio after seek");
+            let first = d
+                .next_chunk(&mut samples)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("audio after seek");
             while samples.len() < 8192 * ch && d.next_chunk(&mut samples).unwrap_or_else(|e| panic!("{e}")).is_some() {}
             let off_ms = first.start_frame.abs_diff(target) * 1000 / u64::from(rate);
-            assert!(off_ms <= 100, "{}: seek to {target} landed at {}", path.display(), first.start_frame);
+            assert!(
+                off_ms <= 100,
+                "{}: seek to {target} landed at {}",
+                path.display(),
+                first.start_frame
+            );
             assert!(landed.abs_diff(first.start_frame) * 1000 / u64::from(rate) <= 100);
             // The audio after the seek is the audio at that position in a straight decode.
             let at = first.start_frame as usize * ch;
             let n = samples.len().min(all.len().saturating_sub(at));
             let err = relative_error(&samples[..n], &all[at..at + n]);
-            eprintln!("{} @{fraction}: landed {} for {target}, error {err:.4}", path.display(), first.start_frame);
-            assert!(err < 0.1, "{}: after seek to {target}: relative error {err}", path.display());
+            eprintln!(
+                "{} @{fraction}: landed {} for {target}, error {err:.4}",
+                path.display(),
+                first.start_frame
+            );
+            assert!(
+                err < 0.1,
+                "{}: after seek to {target}: relative error {err}",
+                path.display()
+            );
         }
     }
 }

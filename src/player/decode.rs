@@ -95,8 +95,7 @@ impl TrackDecoder {
     }
 
     pub fn duration_ms(&self) -> Option<u64> {
-        self.duration_frames()
-            .map(|f| frames_to_ms(f, self.sample_rate()))
+        self.duration_frames().map(|f| frames_to_ms(f, self.sample_rate()))
     }
 
     /// Appends the next decoded samples to `out`; `None` at the end of the track.
@@ -217,7 +216,10 @@ impl SymphoniaTrack {
         // A broken granule or header can state an absurd length; a length over a day is
         // treated as unknown rather than shown.
         let sane = |n: &u64| *n > 0 && *n < u64::from(sample_rate) * 86_400;
-        let n_frames = params.n_frames.filter(sane).or_else(|| last_ogg_granule(path).filter(sane));
+        let n_frames = params
+            .n_frames
+            .filter(sane)
+            .or_else(|| last_ogg_granule(path).filter(sane));
         Ok(Self {
             format,
             decoder,
