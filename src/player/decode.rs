@@ -95,8 +95,7 @@ impl TrackDecoder {
     }
 
     pub fn duration_ms(&self) -> Option<u64> {
-        self.duration_frames()
-            .map(|f| frames_to_ms(f, self.sample_rate()))
+        self.duration_frames().map(|f| frames_to_ms(f, self.sample_rate()))
     }
 
     /// Appends the next decoded samples to `out`; `None` at the end of the track.
@@ -141,6 +140,20 @@ fn is_ogg_opus(file: &mut File) -> std::io::Result<bool> {
     file.seek(SeekFrom::Start(0))?;
     let head = &head[..len];
     Ok(head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead"))
+}
+
+/// The granule position of the last page of an Ogg file: for Vorbis, the number of samples.
+/// Used when symphonia's figure is broken by a bad granule earlier in the stream.
+fn last_ogg_granule(path: &Path) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let tail = len.min(65_536);
+    file.seek(SeekFrom::Start(len - tail)).ok()?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    file.read_to_end(&mut buf).ok()?;
+    let at = buf.windows(4).rposition(|w| w == b"OggS")?;
+    let granule = u64::from_le_bytes(buf.get(at + 6..at + 14)?.try_into().ok()?);
+    (granule != u64::MAX).then_some(granule)
 }
 
 fn decode_error(path: &Path, message: impl std::fmt::Display) -> PlayerError {
@@ -202,9 +215,11 @@ impl SymphoniaTrack {
         let channels = params.channels.map(|c| c.count() as u16).unwrap_or(2);
         // A broken granule or header can state an absurd length; a length over a day is
         // treated as unknown rather than shown.
+        let sane = |n: &u64| *n > 0 && *n < u64::from(sample_rate) * 86_400;
         let n_frames = params
             .n_frames
-            .filter(|&n| n > 0 && n < u64::from(sample_rate) * 86_400);
+            .filter(sane)
+            .or_else(|| last_ogg_granule(path).filter(sane));
         Ok(Self {
             format,
             decoder,
@@ -316,19 +331,32 @@ impl SymphoniaTrack {
         // MP3 bit reservoir need the packets before it to rebuild their first samples.
         let from = frame.saturating_sub(SEEK_PREROLL);
         let time = Time::new(from / rate, (from % rate) as f64 / rate as f64);
-        let seeked = self
-            .format
-            .seek(
-                SeekMode::Accurate,
-                SeekTo::Time {
-                    time,
-                    track_id: Some(self.track_id),
-                },
-            )
-            .map_err(|e| PlayerError::Seek {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let seeked = match self.format.seek(
+            SeekMode::Accurate,
+            SeekTo::Time {
+                time,
+                track_id: Some(self.track_id),
+            },
+        ) {
+            Ok(s) => s,
+            // A stream with broken timestamps (a bad Ogg granule) refuses to seek; decoding from
+            // the start up to the target is slower but lands all the same.
+            Err(SymError::SeekError(_)) if self.n_frames.is_none_or(|n| frame < n) => {
+                let file = File::open(path).map_err(|source| PlayerError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                *self = Self::open(file, path)?;
+                self.skip_until = frame;
+                return Ok(frame);
+            }
+            Err(e) => {
+                return Err(PlayerError::Seek {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })
+            }
+        };
         self.decoder.reset();
         self.skip_until = frame.max(seeked.required_ts);
         self.end_frame = seeked.actual_ts;

@@ -104,7 +104,12 @@ impl Engine {
         }
         // At a null speed of 20, a second of audio lasts 50 ms: decode further ahead so that a
         // busy machine does not starve the output.
-        let ahead = AHEAD_SECS * if device.is_none() { (options.null_speed / 4.0).max(1.0) } else { 1.0 };
+        let ahead = AHEAD_SECS
+            * if device.is_none() {
+                (options.null_speed / 4.0).max(1.0)
+            } else {
+                1.0
+            };
         let s = shared.clone();
         threads.push(spawn("skipless-decoder", move || DecoderThread::new(s, ahead).run())?);
 
@@ -611,14 +616,21 @@ impl DecoderThread {
         }
     }
 
+    /// Queues the landing of a seek with the first audio after it, which the output reports.
     fn after_seek(&mut self, result: Option<Result<u64, PlayerError>>, epoch: u64) {
         let Some(active) = &mut self.active else { return };
+        let decoded = matches!(result, Some(Ok(_))).then(|| decode_chunk(active));
         let mut st = self.shared.lock();
         if st.epoch != epoch {
             return;
         }
         match result {
-            Some(Ok(_)) => st.push(Item::Seeked { play: active.play }),
+            Some(Ok(_)) => {
+                st.push(Item::Seeked { play: active.play });
+                if let Some((chunk, error)) = decoded {
+                    push_decoded(&mut st, active, chunk, error);
+                }
+            }
             Some(Err(e)) => {
                 // A seek past the end, or into a damaged part, ends the play as if it got there.
                 tracing::warn!("{e}");
@@ -695,7 +707,7 @@ impl DecoderThread {
         let Some(active) = &mut self.active else { return };
         let (chunk, error) = decode_chunk(active);
         let mut st = self.shared.lock();
-        if st.epoch != epoch || !st.ctrl.is_empty() && matches!(st.ctrl.front(), Some(Ctrl::Load { .. })) {
+        if st.epoch != epoch {
             // A command flushed the queue meanwhile; what was decoded belongs to the old state.
             return;
         }

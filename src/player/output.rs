@@ -181,8 +181,7 @@ impl Shared {
     }
 
     pub fn set_volume(&self, percent: u8) {
-        self.volume
-            .store(volume_factor(percent).to_bits(), Ordering::Relaxed);
+        self.volume.store(volume_factor(percent).to_bits(), Ordering::Relaxed);
     }
 }
 
