@@ -51,7 +51,7 @@ pub enum Command {
     },
     /// Play files or folders without the UI: line commands on stdin, one line per event on stdout.
     Play {
-            /// One JSON object per event.
+        /// One JSON object per event.
         #[arg(long)]
         json: bool,
         #[arg(required = true)]

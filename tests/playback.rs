@@ -52,7 +52,10 @@ impl Player {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let event = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("no `{name}` event"));
+            let event = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{name}` event"));
             if event["event"] == name {
                 return event;
             }
@@ -72,7 +75,9 @@ impl Player {
 }
 
 fn history(data_dir: &Path) -> Vec<Value> {
-    let mut rows = json_lines(&stdout_of(skipless(data_dir).args(["history", "--json", "--limit", "1000"])));
+    let mut rows = json_lines(&stdout_of(
+        skipless(data_dir).args(["history", "--json", "--limit", "1000"]),
+    ));
     rows.reverse();
     rows
 }
@@ -90,7 +95,11 @@ fn every_format_plays_to_its_end() {
         assert_eq!(row["source"], "user");
         let played = row["played_ms"].as_i64().unwrap();
         let duration = row["duration_ms"].as_i64().unwrap();
-        assert!((played - duration).abs() <= 300.max(duration / 100), "{}: played {played} of {duration}", row["path"]);
+        assert!(
+            (played - duration).abs() <= 300.max(duration / 100),
+            "{}: played {played} of {duration}",
+            row["path"]
+        );
     }
     let sessions: std::collections::HashSet<_> = rows.iter().map(|r| r["session_id"].clone()).collect();
     assert_eq!(sessions.len(), 1);
@@ -99,7 +108,11 @@ fn every_format_plays_to_its_end() {
 #[test]
 fn next_after_two_seconds_is_a_timed_skip_and_pauses_do_not_count() {
     let data = tempfile::tempdir().unwrap();
-    let mut player = Player::start(data.path(), 1.0, &[corpus().join("sad.ogg"), corpus().join("hr-savino-ocean.ogg")]);
+    let mut player = Player::start(
+        data.path(),
+        1.0,
+        &[corpus().join("sad.ogg"), corpus().join("hr-savino-ocean.ogg")],
+    );
     player.wait("started");
     std::thread::sleep(Duration::from_secs(2));
     player.send("next");
@@ -118,12 +131,21 @@ fn next_after_two_seconds_is_a_timed_skip_and_pauses_do_not_count() {
     player.finish();
     let rows = history(data.path());
     assert_eq!(rows.len(), 2);
-    assert_eq!((rows[0]["end_reason"].as_str(), rows[0]["skipped"].as_bool()), (Some("skipped"), Some(true)));
+    assert_eq!(
+        (rows[0]["end_reason"].as_str(), rows[0]["skipped"].as_bool()),
+        (Some("skipped"), Some(true))
+    );
     let played = rows[0]["played_ms"].as_i64().unwrap();
     assert!((1_700..=2_300).contains(&played), "played {played} ms of a 2 s skip");
-    assert_eq!((rows[1]["end_reason"].as_str(), rows[1]["skipped"].as_bool()), (Some("quit"), Some(false)));
+    assert_eq!(
+        (rows[1]["end_reason"].as_str(), rows[1]["skipped"].as_bool()),
+        (Some("quit"), Some(false))
+    );
     let played = rows[1]["played_ms"].as_i64().unwrap();
-    assert!((1_700..=2_500).contains(&played), "2 s played around a 2 s pause, got {played} ms");
+    assert!(
+        (1_700..=2_500).contains(&played),
+        "2 s played around a 2 s pause, got {played} ms"
+    );
 }
 
 #[test]
@@ -131,7 +153,9 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
     let data = tempfile::tempdir().unwrap();
     let music = data.path().join("music");
     std::fs::create_dir_all(&music).unwrap();
-    let noise: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let noise: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
     std::fs::write(music.join("noise.mp3"), noise).unwrap();
     std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
     std::fs::copy(corpus().join("defeat.flac"), music.join("defeat.flac")).unwrap();
@@ -140,15 +164,24 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
     let player = Player::start(
         data.path(),
         20.0,
-        &[music.join("noise.mp3"), music.join("defeat.flac"), music.join("victory.ogg")],
+        &[
+            music.join("noise.mp3"),
+            music.join("defeat.flac"),
+            music.join("victory.ogg"),
+        ],
     );
     let error = player.wait("error");
     assert!(error["message"].as_str().unwrap().contains("noise.mp3"), "{error}");
     let stderr = player.finish();
-    assert!(stderr.contains("defeat.flac") && stderr.contains("No such file"), "{stderr}");
+    assert!(
+        stderr.contains("defeat.flac") && stderr.contains("No such file"),
+        "{stderr}"
+    );
     let rows = history(data.path());
-    let summary: Vec<(&str, &str)> =
-        rows.iter().map(|r| (r["title"].as_str().unwrap(), r["end_reason"].as_str().unwrap())).collect();
+    let summary: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["title"].as_str().unwrap(), r["end_reason"].as_str().unwrap()))
+        .collect();
     assert_eq!(summary, [("noise", "error"), ("Victory", "finished")]);
     assert!(rows[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
 }
@@ -156,7 +189,11 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
 #[test]
 fn kill_9_loses_nothing_and_the_open_play_is_closed_as_interrupted() {
     let data = tempfile::tempdir().unwrap();
-    let mut player = Player::start(data.path(), 1.0, &[corpus().join("victory.wav"), corpus().join("hr-savino-ocean.ogg")]);
+    let mut player = Player::start(
+        data.path(),
+        1.0,
+        &[corpus().join("victory.wav"), corpus().join("hr-savino-ocean.ogg")],
+    );
     player.wait("started");
     player.send("next");
     player.wait("started");
@@ -185,10 +222,17 @@ fn a_second_player_on_the_same_data_dir_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let mut first = Player::start(data.path(), 1.0, &[corpus().join("sad.ogg")]);
     first.wait("started");
-    let output = skipless(data.path()).args(["--audio", "null", "play"]).arg(corpus().join("victory.ogg")).output().unwrap();
+    let output = skipless(data.path())
+        .args(["--audio", "null", "play"])
+        .arg(corpus().join("victory.ogg"))
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("another skipless player is already running"), "{stderr}");
+    assert!(
+        stderr.contains("another skipless player is already running"),
+        "{stderr}"
+    );
     first.send("quit");
     first.finish();
     assert_eq!(history(data.path()).len(), 1);

@@ -33,7 +33,12 @@ impl Harness {
         app.theme = skipless::ui::Theme::from_config(&Default::default(), true);
         app.state.set_library(LibraryIndex::load(&db).unwrap());
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        Self { app, engine, terminal, _dir: dir }
+        Self {
+            app,
+            engine,
+            terminal,
+            _dir: dir,
+        }
     }
 
     fn keys(&mut self, keys: &str) -> &mut Self {
@@ -119,7 +124,10 @@ fn help_lists_every_key_from_the_key_map() {
     h.keys("?");
     let screen = h.screen();
     for (keys, description) in h.app.keys.help() {
-        assert!(screen.contains(&keys) && screen.contains(description), "help misses {keys}: {description}");
+        assert!(
+            screen.contains(&keys) && screen.contains(description),
+            "help misses {keys}: {description}"
+        );
     }
     insta::assert_snapshot!("help", screen);
 }
@@ -144,7 +152,10 @@ fn playing_pausing_and_history() {
     h.keys(" ");
     h.pump_until("pause", |app| app.controller.now.as_ref().is_some_and(|n| n.paused));
     let screen = h.screen();
-    assert!(screen.contains("⏸ Track 3 — Martin Severn · Warzone 2100 OST"), "{screen}");
+    assert!(
+        screen.contains("⏸ Track 3 — Martin Severn · Warzone 2100 OST"),
+        "{screen}"
+    );
     assert!(screen.contains("/ 0:20"), "{screen}");
     h.keys("n");
     h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());

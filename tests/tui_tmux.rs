@@ -32,12 +32,19 @@ impl Tmux {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux").args(["send-keys", "-t", &self.session]).args(keys).status().unwrap();
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().unwrap();
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -48,7 +55,10 @@ impl Tmux {
             if screen.contains(text) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "`{text}` never appeared on screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared on screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -56,7 +66,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
     }
 }
 
@@ -83,7 +95,9 @@ fn navigate_play_skip_listen_quit() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let history = common::json_lines(&common::stdout_of(common::skipless(data.path()).args(["history", "--json"])));
+    let history = common::json_lines(&common::stdout_of(
+        common::skipless(data.path()).args(["history", "--json"]),
+    ));
     let rows: Vec<(&str, &str, bool, u64)> = history
         .iter()
         .rev()
@@ -99,7 +113,15 @@ fn navigate_play_skip_listen_quit() {
     assert_eq!(rows.len(), 3, "{rows:?}");
     assert_eq!((rows[0].0, rows[0].1, rows[0].2), ("menu", "skipped", true), "{rows:?}");
     assert!((2_500..4_500).contains(&rows[0].3), "menu played about 3 s: {rows:?}");
-    assert_eq!((rows[1].0, rows[1].1, rows[1].2), ("silence", "finished", false), "{rows:?}");
+    assert_eq!(
+        (rows[1].0, rows[1].1, rows[1].2),
+        ("silence", "finished", false),
+        "{rows:?}"
+    );
     assert!((9_500..10_500).contains(&rows[1].3), "{rows:?}");
-    assert_eq!((rows[2].0, rows[2].1, rows[2].2), ("Track 3", "quit", false), "{rows:?}");
+    assert_eq!(
+        (rows[2].0, rows[2].1, rows[2].2),
+        ("Track 3", "quit", false),
+        "{rows:?}"
+    );
 }

@@ -206,7 +206,10 @@ impl Controller {
             Event::Volume(volume) => self.volume = *volume,
             Event::Idle => {
                 self.now = None;
-                let next = self.queue.cursor().map_or(Some(0), |c| (c + 1 < self.queue.entries().len()).then_some(c + 1));
+                let next = self
+                    .queue
+                    .cursor()
+                    .map_or(Some(0), |c| (c + 1 < self.queue.entries().len()).then_some(c + 1));
                 match next.filter(|_| std::mem::take(&mut self.advance_after_error)) {
                     Some(index) => self.jump(index, EndCause::Finished),
                     None => outcomes.push(Outcome::Stopped),

@@ -38,4 +38,3 @@ pub fn start_playback(
     let controller = Controller::new(engine.commands.clone(), recorder, &config.playback);
     Ok((engine, controller, (!notices.is_empty()).then(|| notices.join("; "))))
 }
-

@@ -291,9 +291,20 @@ mod tests {
     }
 
     fn play(recorder: &mut Recorder, now: &AtomicI64, track: i64, ms: u64, cause: EndCause) -> CompletedPlay {
-        recorder.record(&Event::Started { item: item(track), duration_ms: Some(200_000) }).unwrap();
+        recorder
+            .record(&Event::Started {
+                item: item(track),
+                duration_ms: Some(200_000),
+            })
+            .unwrap();
         now.fetch_add(ms as i64, Ordering::SeqCst);
-        let ended = Event::Ended { item: item(track), cause, position_ms: ms, played_ms: ms, error: None };
+        let ended = Event::Ended {
+            item: item(track),
+            cause,
+            position_ms: ms,
+            played_ms: ms,
+            error: None,
+        };
         recorder.record(&ended).unwrap().unwrap()
     }
 
@@ -323,21 +334,36 @@ mod tests {
     #[test]
     fn progress_is_saved_and_an_open_play_is_closed_as_interrupted() {
         let (mut recorder, now) = setup();
-        recorder.record(&Event::Started { item: item(1), duration_ms: Some(200_000) }).unwrap();
+        recorder
+            .record(&Event::Started {
+                item: item(1),
+                duration_ms: Some(200_000),
+            })
+            .unwrap();
         for second in 1..=12u64 {
             now.fetch_add(1_000, Ordering::SeqCst);
-            let position = Event::Position { track_id: 1, position_ms: second * 1000, played_ms: second * 1000 };
+            let position = Event::Position {
+                track_id: 1,
+                position_ms: second * 1000,
+                played_ms: second * 1000,
+            };
             recorder.record(&position).unwrap();
         }
-        let saved: i64 = recorder.database().conn().query_row("SELECT played_ms FROM plays", [], |r| r.get(0)).unwrap();
+        let saved: i64 = recorder
+            .database()
+            .conn()
+            .query_row("SELECT played_ms FROM plays", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(saved, 10_000, "saved every 5 s of wall time");
         assert_eq!(recorder.close_interrupted().unwrap(), 1);
         let (reason, ended, skipped): (String, i64, bool) = recorder
             .database()
             .conn()
-            .query_row("SELECT end_reason, ended_at - started_at, skipped FROM plays", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT end_reason, ended_at - started_at, skipped FROM plays",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .unwrap();
         assert_eq!((reason.as_str(), ended, skipped), ("interrupted", 10_000, false));
     }

@@ -1,0 +1,158 @@
+//! TUI speed with a 100,000-track library: time to the first frame and to a loaded library,
+//! render time of the library and track views (p50/p99), and the CPU an idle-but-playing
+//! player uses in a real terminal (tmux, null output, real time).
+//!
+//! `cargo bench --bench tui` (SKIPLESS_BENCH_TRACKS changes the library size).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use rusqlite::params;
+use skipless::app::library::LibraryIndex;
+use skipless::app::tui::App;
+use skipless::config::{AudioOutput, Config};
+use skipless::db::Database;
+
+fn main() {
+    let n: usize = std::env::var("SKIPLESS_BENCH_TRACKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("skipless.db");
+    fill_library(&db_path, n);
+
+    let mut config = Config::default();
+    config.playback.audio = AudioOutput::Null;
+    let start = Instant::now();
+    let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).expect("engine");
+    let mut app = App::new(config, db_path.clone(), controller).expect("app");
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    terminal.draw(|f| skipless::ui::draw(f, &app)).expect("draw");
+    let first_frame = start.elapsed();
+    app.load_library();
+    let msg = app
+        .worker_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("library loads");
+    app.handle_worker(msg);
+    let loaded = start.elapsed();
+    assert_eq!(app.state.library.tracks.len(), n);
+
+    let mut report = |name: &str, keys: &str, app: &mut App| {
+        for c in keys.chars() {
+            app.handle_key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c)));
+        }
+        let mut times = Vec::new();
+        for i in 0..300 {
+            let key = if i % 2 == 0 { 'j' } else { 'G' };
+            app.handle_key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(key)));
+            let t = Instant::now();
+            terminal.draw(|f| skipless::ui::draw(f, app)).expect("draw");
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "  render {name:<14} p50 {:>7.3} ms   p99 {:>7.3} ms   (target p99 < 10 ms)",
+            ms(times[times.len() / 2]),
+            ms(times[times.len() * 99 / 100])
+        );
+    };
+    println!("tui bench: {n} tracks");
+    println!("  first frame        {:>8.1} ms   (target < 200 ms)", ms(first_frame));
+    println!("  library loaded     {:>8.1} ms", ms(loaded));
+    report("library view", "1\t\t", &mut app);
+    report("tracks view", "2", &mut app);
+    drop(engine);
+    idle_cpu(&db_path);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn fill_library(db_path: &Path, n: usize) {
+    let mut db = Database::open(db_path).expect("database");
+    let tx = db.conn_mut().transaction().expect("transaction");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, artist, album, track_no,
+                     duration_ms, added_at, updated_at)
+                 VALUES (?1, ?2, 1, 1, 'ok', ?3, ?4, ?5, ?6, 200000, 0, 0)",
+            )
+            .expect("prepare");
+        for i in 0..n {
+            let path = format!("/music/artist{:04}/album{:02}/track{i:06}.flac", i / 100, i / 10 % 10);
+            insert
+                .execute(params![
+                    path.as_bytes(),
+                    path,
+                    format!("Track {i}"),
+                    format!("Artist {:04}", i / 100),
+                    format!("Album {:02}", i / 10 % 10),
+                    (i % 10 + 1) as i64
+                ])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// CPU of the real binary playing a long track through the null output in tmux for 10 s.
+fn idle_cpu(db_path: &Path) {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny/menu.opus");
+    let data = db_path.parent().expect("data dir");
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/skipless");
+    if !bin.exists() {
+        println!("  idle CPU: build target/release/skipless first (cargo build --release)");
+        return;
+    }
+    let session = format!("skipless-bench-{}", std::process::id());
+    let command = format!(
+        "{} --data-dir {} --audio null {}",
+        bin.display(),
+        data.display(),
+        corpus.display()
+    );
+    let ok = std::process::Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "40", &command])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("  idle CPU: tmux is needed");
+        return;
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = std::process::Command::new("tmux")
+        .args(["send-keys", "-t", &session, "/", "menu", "Enter"])
+        .status();
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = std::process::Command::new("pgrep")
+        .args(["-n", "-f", &command])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok());
+    if let Some(pid) = pid {
+        let ticks = |pid: u32| -> Option<u64> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        };
+        let before = ticks(pid);
+        std::thread::sleep(Duration::from_secs(10));
+        let after = ticks(pid);
+        if let (Some(b), Some(a)) = (before, after) {
+            // Clock ticks are 1/100 s on Linux.
+            println!(
+                "  CPU while playing  {:>8.2} % of one core over 10 s   (target < 2%)",
+                (a - b) as f64 / 10.0
+            );
+        }
+    }
+    let _ = std::process::Command::new("tmux")
+        .args(["kill-session", "-t", &session])
+        .status();
+}
