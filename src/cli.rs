@@ -46,6 +46,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate the recommenders on Spotify listening-history exports (the fixed protocol).
+    Eval {
+        /// History files or folders (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json).
+        #[arg(long, required = true, num_args = 1..)]
+        history: Vec<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Everything a subcommand needs from the global options.
@@ -62,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
+        Some(Command::Eval { history, json }) => crate::recommend::commands::eval(&history, json),
         None => {
             anyhow::bail!("the player UI is not available in this build; see `skipless --help`")
         }

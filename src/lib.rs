@@ -5,6 +5,8 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod history;
 pub mod library;
 pub mod paths;
 pub mod player;
+pub mod recommend;
