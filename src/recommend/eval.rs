@@ -56,12 +56,17 @@ impl EvalData {
         let sessions = sessionize(&plays, SESSION_GAP_MS);
         let n_train = sessions.len() * 8 / 10;
         let val_start = n_train - (n_train / 10).max(1).min(n_train);
+        EvalData::from_sessions(name, vocab, sessions, n_train, val_start)
+    }
+
+    /// Wraps sessions that are already split.
+    pub fn from_sessions(name: &str, vocab: Vocab, sessions: Vec<Session>, n_train: usize, val_start: usize) -> EvalData {
         let popularity = listen_counts(&vocab, &sessions[..n_train]);
         EvalData {
             name: name.to_owned(),
+            plays: sessions.iter().map(|s| s.plays.len()).sum(),
             vocab,
             sessions,
-            plays: plays.len(),
             n_train,
             val_start,
             popularity,

@@ -1,6 +1,6 @@
 //! Ranking metrics of the evaluation protocol ([`Metrics`], [`protocol_rank`]).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Rank (1-based) of `target` among `scores`: 1 + the items placed ahead of it, ties broken by
 /// `popularity` (more first), then by index (earlier first appearance first).
@@ -17,7 +17,7 @@ pub fn protocol_rank(scores: &[f32], target: usize, popularity: &[u32]) -> usize
 }
 
 /// Accumulates HR@10, NDCG@10, MRR over listened positions and the reciprocal rank of skipped ones.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     #[serde(rename = "hr@10")]
     pub hr10: f64,

@@ -7,9 +7,12 @@
 //! popularity).
 
 pub mod baselines;
+pub mod checkpoint;
 pub mod commands;
 pub mod data;
 pub mod eval;
+pub mod infer;
+pub mod log;
 pub mod metrics;
 pub mod model;
 pub mod signals;
