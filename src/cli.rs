@@ -55,6 +55,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train the recommender on the listening log and save it in the data dir.
+    Train {
+        /// Print the validation metrics as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recommend the next tracks for the current or last session.
+    Recommend {
+        /// How many tracks.
+        #[arg(short = 'n', default_value_t = 10)]
+        n: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Everything a subcommand needs from the global options.
@@ -72,6 +87,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
         Some(Command::Eval { history, json }) => crate::recommend::commands::eval(&history, json),
+        Some(Command::Train { json }) => crate::recommend::commands::train(&ctx, json),
+        Some(Command::Recommend { n, json }) => crate::recommend::commands::recommend(&ctx, n, json),
         None => {
             anyhow::bail!("the player UI is not available in this build; see `skipless --help`")
         }

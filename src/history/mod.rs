@@ -110,7 +110,11 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
         }
     }
     if files.is_empty() {
-        let paths = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let paths = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(HistoryError::Empty { paths });
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));

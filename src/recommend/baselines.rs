@@ -64,7 +64,9 @@ impl SessionKnn {
     pub fn score(&self, prefix: &[u32], out: &mut [f32]) {
         out.fill(0.0);
         for (k, &a) in prefix.iter().rev().take(self.window).enumerate() {
-            let Some(row) = (a as usize).checked_sub(1).and_then(|a| self.neighbours.get(a)) else { continue };
+            let Some(row) = (a as usize).checked_sub(1).and_then(|a| self.neighbours.get(a)) else {
+                continue;
+            };
             let w = 1.0 / (k + 1) as f32;
             for &(b, s) in row {
                 out[b as usize - 1] += w * s;

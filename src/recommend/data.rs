@@ -74,8 +74,16 @@ impl Vocab {
             .enumerate()
             .map(|(i, m)| (m.key.clone(), i as u32 + 1))
             .collect();
-        for (slot, names) in self.feature_index.iter_mut().zip([&self.artists, &self.albums, &self.genres]) {
-            *slot = names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32 + 1)).collect();
+        for (slot, names) in self
+            .feature_index
+            .iter_mut()
+            .zip([&self.artists, &self.albums, &self.genres])
+        {
+            *slot = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32 + 1))
+                .collect();
         }
     }
 

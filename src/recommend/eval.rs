@@ -60,7 +60,13 @@ impl EvalData {
     }
 
     /// Wraps sessions that are already split.
-    pub fn from_sessions(name: &str, vocab: Vocab, sessions: Vec<Session>, n_train: usize, val_start: usize) -> EvalData {
+    pub fn from_sessions(
+        name: &str,
+        vocab: Vocab,
+        sessions: Vec<Session>,
+        n_train: usize,
+        val_start: usize,
+    ) -> EvalData {
         let popularity = listen_counts(&vocab, &sessions[..n_train]);
         EvalData {
             name: name.to_owned(),
@@ -189,14 +195,20 @@ fn test_metrics(
     score: &mut dyn FnMut(&Query, &mut [f32]),
 ) -> Result<Metrics, RecommendError> {
     let mut metrics = Metrics::default();
-    walk(data, data.n_train..data.sessions.len(), seq, score, &mut |scores, _, play| {
-        let rank = protocol_rank(scores, play.item as usize - 1, &data.popularity);
-        if play.skipped {
-            metrics.add_skip(rank);
-        } else {
-            metrics.add_listen(rank);
-        }
-    })?;
+    walk(
+        data,
+        data.n_train..data.sessions.len(),
+        seq,
+        score,
+        &mut |scores, _, play| {
+            let rank = protocol_rank(scores, play.item as usize - 1, &data.popularity);
+            if play.skipped {
+                metrics.add_skip(rank);
+            } else {
+                metrics.add_listen(rank);
+            }
+        },
+    )?;
     Ok(metrics.finish())
 }
 
@@ -254,7 +266,15 @@ pub fn run_eval(
         ("skipless", &options.skipless),
     ] {
         let start = Instant::now();
-        let outcome = train_model(&data.vocab, train, validation, config, None, &mut |p| progress(name, p), &cancel)?;
+        let outcome = train_model(
+            &data.vocab,
+            train,
+            validation,
+            config,
+            None,
+            &mut |p| progress(name, p),
+            &cancel,
+        )?;
         let train_s = start.elapsed().as_secs_f64();
         notes.push(format!(
             "{name}: best epoch {} of {}, validation ndcg@10 {:.4}, skip-mrr {:.4}",

@@ -159,7 +159,9 @@ impl Recommender {
                 c.0 += 1;
             }
         }
-        let Some(&item) = self.items.get(&track.track_id) else { return };
+        let Some(&item) = self.items.get(&track.track_id) else {
+            return;
+        };
         let before = self.session_items(session);
         self.stats.observe(&before, item, skipped, ts_ms);
     }
@@ -190,7 +192,10 @@ impl Recommender {
                 items.entry(c.track_id).or_insert(id);
             }
         }
-        let known: Vec<(u32, bool)> = session.iter().filter_map(|&(t, s)| Some((*items.get(&t)?, s))).collect();
+        let known: Vec<(u32, bool)> = session
+            .iter()
+            .filter_map(|&(t, s)| Some((*items.get(&t)?, s)))
+            .collect();
         let t = model.config.max_len;
         let window = &known[known.len().saturating_sub(t)..];
 
@@ -243,7 +248,14 @@ impl Recommender {
     }
 
     /// The strongest real signal behind a recommendation, in words.
-    fn reason(&self, cand: &CandidateTrack, item: Option<u32>, known: &[(u32, bool)], seq: f32, all_seq: &[f32]) -> String {
+    fn reason(
+        &self,
+        cand: &CandidateTrack,
+        item: Option<u32>,
+        known: &[(u32, bool)],
+        seq: f32,
+        all_seq: &[f32],
+    ) -> String {
         let Some(item) = item else {
             return "new to you".into();
         };

@@ -165,6 +165,27 @@ pub fn train_from_log(
     })
 }
 
+/// The playable tracks of the library, as recommendation candidates.
+pub fn library_candidates(db: &Database) -> Result<Vec<CandidateTrack>, RecommendError> {
+    let mut stmt = db
+        .conn()
+        .prepare("SELECT id, title, artist, album, genre, year FROM tracks WHERE status = 'ok' ORDER BY id")
+        .map_err(|e| db.err(e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(CandidateTrack {
+                track_id: r.get(0)?,
+                title: r.get(1)?,
+                artist: r.get(2)?,
+                album: r.get(3)?,
+                genre: r.get(4)?,
+                year: r.get(5)?,
+            })
+        })
+        .map_err(|e| db.err(e))?;
+    rows.map(|r| r.map_err(|e| db.err(e).into())).collect()
+}
+
 /// Display names of the log's tracks, for reasons.
 pub fn display_names(log: &ListeningLog, vocab: &Vocab) -> HashMap<u32, String> {
     log.tracks

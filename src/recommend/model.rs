@@ -128,7 +128,13 @@ impl DropoutRng {
 
 impl SeqModel {
     /// A freshly initialised model for `vocab` (normal(0, 0.02) weights, unit LayerNorm gains).
-    pub fn new(config: ModelConfig, vocab: &Vocab, dtype: DType, seed: u64, device: &Device) -> candle_core::Result<Self> {
+    pub fn new(
+        config: ModelConfig,
+        vocab: &Vocab,
+        dtype: DType,
+        seed: u64,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut model = SeqModel::empty(config, vocab, device)?;
         for (name, shape) in parameter_shapes(&config, vocab) {
@@ -155,7 +161,10 @@ impl SeqModel {
         for (name, shape) in parameter_shapes(&config, vocab) {
             let tensor = tensors.remove(&name).ok_or_else(|| format!("missing tensor {name}"))?;
             if tensor.dims() != shape.as_slice() {
-                return Err(format!("tensor {name} has shape {:?}, expected {shape:?}", tensor.dims()));
+                return Err(format!(
+                    "tensor {name} has shape {:?}, expected {shape:?}",
+                    tensor.dims()
+                ));
             }
             model.push(name, Var::from_tensor(&tensor).map_err(|e| e.to_string())?);
         }
@@ -196,7 +205,10 @@ impl SeqModel {
     }
 
     pub fn named_tensors(&self) -> impl Iterator<Item = (&str, &Tensor)> {
-        self.names.iter().map(String::as_str).zip(self.vars.iter().map(|v| v.as_tensor()))
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.vars.iter().map(|v| v.as_tensor()))
     }
 
     pub fn n_items(&self) -> usize {
@@ -219,7 +231,11 @@ impl SeqModel {
     /// fresh initialisation. Tensors whose shape changed for another reason are left fresh.
     pub fn warm_start(&mut self, old: &SeqModel, old_vocab: &Vocab, new_vocab: &Vocab) -> candle_core::Result<()> {
         let old_names = |names: &[String]| -> HashMap<String, u32> {
-            names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32 + 1)).collect()
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32 + 1))
+                .collect()
         };
         let item_map: Vec<Option<u32>> = std::iter::once(Some(0))
             .chain(new_vocab.items.iter().map(|m| old_vocab.id(&m.key)))
@@ -251,8 +267,14 @@ impl SeqModel {
                     let n = rows.len();
                     let copied = previous.index_select(&Tensor::from_vec(rows, n, device)?, 0)?;
                     let known = Tensor::from_vec(known, (n, 1), device)?.to_dtype(copied.dtype())?;
-                    let fresh = if zero_new { var.as_tensor().zeros_like()? } else { var.as_tensor().clone() };
-                    let merged = copied.broadcast_mul(&known)?.add(&fresh.broadcast_mul(&(1.0 - &known)?)?)?;
+                    let fresh = if zero_new {
+                        var.as_tensor().zeros_like()?
+                    } else {
+                        var.as_tensor().clone()
+                    };
+                    let merged = copied
+                        .broadcast_mul(&known)?
+                        .add(&fresh.broadcast_mul(&(1.0 - &known)?)?)?;
                     var.set(&merged)?;
                 }
             }
@@ -275,7 +297,12 @@ impl SeqModel {
     }
 
     /// Runs the encoder on ids/skips [B, T]; dropout only when `dropout` is given.
-    pub fn forward(&self, ids: &Tensor, skips: &Tensor, mut dropout: Option<&mut DropoutRng>) -> candle_core::Result<Forward> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        skips: &Tensor,
+        mut dropout: Option<&mut DropoutRng>,
+    ) -> candle_core::Result<Forward> {
         let (b, t) = ids.dims2()?;
         let c = &self.config;
         let d = c.d;
@@ -283,7 +310,10 @@ impl SeqModel {
         let inputs = table.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, d))?;
         let mut x = inputs.broadcast_add(&self.p("position.weight").narrow(0, 0, t)?)?;
         if c.skip_embedding {
-            let s = self.p("skip.weight").index_select(&skips.flatten_all()?, 0)?.reshape((b, t, d))?;
+            let s = self
+                .p("skip.weight")
+                .index_select(&skips.flatten_all()?, 0)?
+                .reshape((b, t, d))?;
             x = x.add(&s)?;
         }
         if let Some(rng) = dropout.as_deref_mut() {
@@ -296,14 +326,31 @@ impl SeqModel {
                 Some(rng) => rng.apply(&a, c.dropout)?,
                 None => a,
             };
-            x = layer_norm(&x.add(&a)?, self.p(&format!("block{l}.ln1.gain")), self.p(&format!("block{l}.ln1.bias")))?;
-            let f = linear(&x, self.p(&format!("block{l}.ffn1.weight")), self.p(&format!("block{l}.ffn1.bias")))?.relu()?;
-            let f = linear(&f, self.p(&format!("block{l}.ffn2.weight")), self.p(&format!("block{l}.ffn2.bias")))?;
+            x = layer_norm(
+                &x.add(&a)?,
+                self.p(&format!("block{l}.ln1.gain")),
+                self.p(&format!("block{l}.ln1.bias")),
+            )?;
+            let f = linear(
+                &x,
+                self.p(&format!("block{l}.ffn1.weight")),
+                self.p(&format!("block{l}.ffn1.bias")),
+            )?
+            .relu()?;
+            let f = linear(
+                &f,
+                self.p(&format!("block{l}.ffn2.weight")),
+                self.p(&format!("block{l}.ffn2.bias")),
+            )?;
             let f = match dropout.as_deref_mut() {
                 Some(rng) => rng.apply(&f, c.dropout)?,
                 None => f,
             };
-            x = layer_norm(&x.add(&f)?, self.p(&format!("block{l}.ln2.gain")), self.p(&format!("block{l}.ln2.bias")))?;
+            x = layer_norm(
+                &x.add(&f)?,
+                self.p(&format!("block{l}.ln2.gain")),
+                self.p(&format!("block{l}.ln2.bias")),
+            )?;
         }
         let hidden = linear(&x, self.p("head.weight"), self.p("head.bias"))?.gelu()?;
         Ok(Forward { hidden, inputs, table })
@@ -313,16 +360,24 @@ impl SeqModel {
         let h = self.config.heads;
         let dh = self.config.d / h;
         let split = |name: &str| -> candle_core::Result<Tensor> {
-            linear(x, self.p(&format!("block{l}.{name}.weight")), self.p(&format!("block{l}.{name}.bias")))?
-                .reshape((b, t, h, dh))?
-                .transpose(1, 2)?
-                .contiguous()
+            linear(
+                x,
+                self.p(&format!("block{l}.{name}.weight")),
+                self.p(&format!("block{l}.{name}.bias")),
+            )?
+            .reshape((b, t, h, dh))?
+            .transpose(1, 2)?
+            .contiguous()
         };
         let (q, k, v) = (split("q")?, split("k")?, split("v")?);
         let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?.broadcast_add(mask)?;
         let out = softmax(&scores)?.matmul(&v)?;
         let out = out.transpose(1, 2)?.contiguous()?.reshape((b, t, self.config.d))?;
-        linear(&out, self.p(&format!("block{l}.o.weight")), self.p(&format!("block{l}.o.bias")))
+        linear(
+            &out,
+            self.p(&format!("block{l}.o.weight")),
+            self.p(&format!("block{l}.o.bias")),
+        )
     }
 
     /// The training loss of one batch: (total, L_rec, L_cl).
@@ -345,7 +400,8 @@ impl SeqModel {
             let rec = match loss.sampled_negatives {
                 None => rec_loss(&h, &items, &batch.rec_targets)?,
                 Some(n) => {
-                    let (candidates, targets) = sample_candidates(&batch.rec_targets, n, self.n_items, sample_rng, &self.device)?;
+                    let (candidates, targets) =
+                        sample_candidates(&batch.rec_targets, n, self.n_items, sample_rng, &self.device)?;
                     rec_loss(&h, &items.index_select(&candidates, 0)?, &targets)?
                 }
             };
@@ -359,9 +415,15 @@ impl SeqModel {
                 Anchor::Hidden => out.hidden.clone(),
                 Anchor::Input => out.inputs.clone(),
             };
-            let positives = out.table.index_select(&batch.positives.flatten_all()?, 0)?.reshape((b, t, d))?;
+            let positives = out
+                .table
+                .index_select(&batch.positives.flatten_all()?, 0)?
+                .reshape((b, t, d))?;
             let k = batch.negatives.dim(1)?;
-            let negatives = out.table.index_select(&batch.negatives.flatten_all()?, 0)?.reshape((b, k, d))?;
+            let negatives = out
+                .table
+                .index_select(&batch.negatives.flatten_all()?, 0)?
+                .reshape((b, k, d))?;
             let cl = cl_loss(
                 &anchors,
                 &positives,
@@ -404,8 +466,14 @@ impl SeqModel {
     /// The head output after one window of plays, [d].
     pub fn hidden_after(&self, ids: &[u32], skips: &[bool]) -> candle_core::Result<Tensor> {
         let t = ids.len().max(1);
-        let idt = Tensor::from_vec(if ids.is_empty() { vec![0] } else { ids.to_vec() }, (1, t), &self.device)?;
-        let sk: Vec<u32> = (0..t).map(|i| u32::from(skips.get(i).copied().unwrap_or(false))).collect();
+        let idt = Tensor::from_vec(
+            if ids.is_empty() { vec![0] } else { ids.to_vec() },
+            (1, t),
+            &self.device,
+        )?;
+        let sk: Vec<u32> = (0..t)
+            .map(|i| u32::from(skips.get(i).copied().unwrap_or(false)))
+            .collect();
         let skt = Tensor::from_vec(sk, (1, t), &self.device)?;
         let out = self.forward(&idt, &skt, None)?;
         out.hidden.i((0, t - 1))
@@ -493,7 +561,10 @@ pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Resu
     let mean = x.mean_keepdim(D::Minus1)?;
     let centred = x.broadcast_sub(&mean)?;
     let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-    centred.broadcast_div(&(var + 1e-5)?.sqrt()?)?.broadcast_mul(gain)?.broadcast_add(bias)
+    centred
+        .broadcast_div(&(var + 1e-5)?.sqrt()?)?
+        .broadcast_mul(gain)?
+        .broadcast_add(bias)
 }
 
 /// Softmax over the last dimension, from basic ops. The max is a constant shift, so it is detached.
@@ -506,13 +577,15 @@ pub fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
 /// log(sum(exp(x))) over the last dimension, keeping it.
 pub fn log_sum_exp(x: &Tensor) -> candle_core::Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
-    x.broadcast_sub(&max)?.exp()?.sum_keepdim(D::Minus1)?.log()?.broadcast_add(&max)
+    x.broadcast_sub(&max)?
+        .exp()?
+        .sum_keepdim(D::Minus1)?
+        .log()?
+        .broadcast_add(&max)
 }
 
 fn causal_mask(t: usize, dtype: DType, device: &Device) -> candle_core::Result<Tensor> {
-    let values: Vec<f32> = (0..t * t)
-        .map(|i| if i % t > i / t { MASKED } else { 0.0 })
-        .collect();
+    let values: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { MASKED } else { 0.0 }).collect();
     Tensor::from_vec(values, (t, t), device)?.to_dtype(dtype)
 }
 

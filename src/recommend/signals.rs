@@ -127,7 +127,9 @@ impl HistoryStats {
         let mut total = 0.0;
         let mut best: (f32, Option<u32>) = (0.0, None);
         for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
-            let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get(a)) else { continue };
+            let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get(a)) else {
+                continue;
+            };
             let s = row.get(&item).copied().unwrap_or(0.0) / (k + 1) as f32;
             total += s;
             if s > best.0 {
@@ -143,7 +145,9 @@ impl HistoryStats {
         let n = self.n_items();
         out[n..].fill(0.0);
         for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
-            let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get(a)) else { continue };
+            let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get(a)) else {
+                continue;
+            };
             for (&b, &w) in row {
                 if let Some(slot) = out.get_mut(n + b as usize - 1) {
                     *slot += w / (k + 1) as f32;

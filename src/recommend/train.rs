@@ -144,7 +144,11 @@ pub fn train_model(
         });
         let improved = best.as_ref().is_none_or(|(score, ..)| metrics.ndcg10 > *score);
         if improved {
-            let snapshot = model.vars().iter().map(|v| v.as_tensor().copy()).collect::<Result<_, _>>()?;
+            let snapshot = model
+                .vars()
+                .iter()
+                .map(|v| v.as_tensor().copy())
+                .collect::<Result<_, _>>()?;
             best = Some((metrics.ndcg10, epoch, snapshot, metrics));
         } else if best.as_ref().is_some_and(|(_, e, ..)| epoch - e >= config.patience) {
             break;
@@ -176,14 +180,21 @@ pub fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
 }
 
 /// The protocol's metrics of the model alone on `sessions` (each position i >= 1, session prefix only).
-pub fn evaluate_sessions(model: &SeqModel, sessions: &[Session], popularity: &[u32]) -> Result<Metrics, RecommendError> {
+pub fn evaluate_sessions(
+    model: &SeqModel,
+    sessions: &[Session],
+    popularity: &[u32],
+) -> Result<Metrics, RecommendError> {
     let t = model.config.max_len;
     let mut queries = Vec::new();
     for session in sessions {
         for i in 1..session.plays.len() {
             let window = &session.plays[i.saturating_sub(t)..i];
             queries.push((
-                (window.iter().map(|p| p.item).collect::<Vec<_>>(), window.iter().map(|p| p.skipped).collect::<Vec<_>>()),
+                (
+                    window.iter().map(|p| p.item).collect::<Vec<_>>(),
+                    window.iter().map(|p| p.skipped).collect::<Vec<_>>(),
+                ),
                 session.plays[i],
             ));
         }
