@@ -110,7 +110,13 @@ pub fn train_model(
     let mut epochs_run = 0;
     for epoch in 1..=config.max_epochs {
         order.shuffle(&mut rng);
-        for (step, chunk) in order.chunks(config.batch_size).enumerate() {
+        // Rows of similar length share a batch so that little of it is padding; batches still vary by epoch.
+        for group in order.chunks_mut(config.batch_size * 8) {
+            group.sort_by_key(|&i| rows[i].ids.len());
+        }
+        let mut batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+        batches.shuffle(&mut rng);
+        for (step, chunk) in batches.into_iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 return Err(RecommendError::Cancelled);
             }
