@@ -128,12 +128,12 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
 
 /// Reads one history file, in file order.
 pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
-    let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
-        path: path.to_path_buf(),
-    })?;
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
         path: path.to_path_buf(),
         source,
+    })?;
+    let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
+        path: path.to_path_buf(),
     })?;
     match format {
         Format::Extended => json::parse_extended(&bytes, path),
