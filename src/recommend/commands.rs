@@ -33,6 +33,9 @@ pub fn eval(paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
             bar.set_length((p.steps * p.epochs) as u64);
             bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
         }
+        if let Some(v) = p.val_ndcg.filter(|_| std::env::var_os("SKIPLESS_TRACE").is_some()) {
+            eprintln!("{model} epoch {} val ndcg@10 {v:.4}", p.epoch);
+        }
         if std::io::stderr().is_terminal() {
             bar.set_message(format!("{model} e{}", p.epoch));
         }

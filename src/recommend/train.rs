@@ -27,6 +27,8 @@ pub struct TrainConfig {
     pub max_epochs: usize,
     /// Epochs without a better validation NDCG@10 before stopping.
     pub patience: usize,
+    /// Steps always taken before early stopping may end training (small logs have few steps per epoch).
+    pub min_steps: usize,
     /// Largest global gradient norm.
     pub clip: f64,
     pub seed: u64,
@@ -37,11 +39,12 @@ impl Default for TrainConfig {
         Self {
             model: ModelConfig::default(),
             loss: LossConfig::default(),
-            lr: 1e-3,
+            lr: 3e-3,
             weight_decay: 0.01,
-            batch_size: 128,
-            max_epochs: 30,
-            patience: 3,
+            batch_size: 64,
+            max_epochs: 100,
+            patience: 5,
+            min_steps: 400,
             clip: 1.0,
             seed: 42,
         }
@@ -156,7 +159,9 @@ pub fn train_model(
                 .map(|v| v.as_tensor().copy())
                 .collect::<Result<_, _>>()?;
             best = Some((metrics.ndcg10, epoch, snapshot, metrics));
-        } else if best.as_ref().is_some_and(|(_, e, ..)| epoch - e >= config.patience) {
+        } else if epoch * steps >= config.min_steps
+            && best.as_ref().is_some_and(|(_, e, ..)| epoch - e >= config.patience)
+        {
             break;
         }
     }
