@@ -72,6 +72,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate the recommenders on Spotify listening-history exports (the fixed protocol).
+    Eval {
+        /// History files or folders (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json).
+        #[arg(long, required = true, num_args = 1..)]
+        history: Vec<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train the recommender on the listening log and save it in the data dir.
+    Train {
+        /// Print the validation metrics as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recommend the next tracks for the current or last session.
+    Recommend {
+        /// How many tracks.
+        #[arg(short = 'n', default_value_t = 10)]
+        n: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `--audio` values.
@@ -109,6 +133,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
+        Some(Command::Eval { history, json }) => crate::recommend::commands::eval(&history, json),
+        Some(Command::Train { json }) => crate::recommend::commands::train(&ctx, json),
+        Some(Command::Recommend { n, json }) => crate::recommend::commands::recommend(&ctx, n, json),
         Some(Command::Play { json, paths }) => crate::headless::run(&ctx, &paths, json),
         Some(Command::History { json, limit }) => run_history(&ctx, json, limit),
         Some(Command::Stats { json }) => run_stats(&ctx, json),

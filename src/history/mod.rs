@@ -1,0 +1,143 @@
+//! Readers of listening-history exports ([`HistoryPlay`], [`HistoryError`], [`read_paths`]).
+//!
+//! Three formats are understood: Spotify's Extended Streaming History
+//! (`Streaming_History_Audio_*.json`, `endsong_*.json`), the basic `StreamingHistory*.json`, and the
+//! session CSV of Spotify's Music Streaming Sessions Dataset (MSSD). Only music rows (rows with a
+//! track name) are returned. Files are read in name order and rows stably sorted by timestamp, as
+//! the evaluation protocol requires. A malformed file is refused with one line naming the file
+//! and the record number.
+
+mod json;
+mod mssd;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// One play of a music track, whatever the export format.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPlay {
+    /// Unix milliseconds (UTC); the end of the play in Spotify exports.
+    pub ts_ms: i64,
+    /// Empty when the format has no artist (MSSD).
+    pub artist: String,
+    pub track: String,
+    pub album: Option<String>,
+    pub ms_played: u64,
+    /// `None` where the export has no skip flag (basic format, null fields).
+    pub skipped: Option<bool>,
+    pub reason_start: Option<String>,
+    pub reason_end: Option<String>,
+    pub shuffle: Option<bool>,
+    /// The export's own session id, where it has one (MSSD).
+    pub session: Option<String>,
+}
+
+impl HistoryPlay {
+    /// The protocol's skip rule: the export's flag, or less than 30 s played where it has none.
+    pub fn is_skip(&self) -> bool {
+        self.skipped.unwrap_or(self.ms_played < 30_000)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: record {record}: {message}")]
+    Record {
+        path: PathBuf,
+        record: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path}: not a listening history (expected Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json or an MSSD .csv)")]
+    UnknownFormat { path: PathBuf },
+    #[error("no listening history files found in {paths}")]
+    Empty { paths: String },
+}
+
+/// The export formats [`read_file`] recognises, by file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Extended,
+    Basic,
+    Mssd,
+}
+
+impl Format {
+    /// Guesses the format from the file name; `None` for files that are not histories.
+    pub fn of(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_string_lossy().to_lowercase();
+        if name.ends_with(".json") {
+            if name.starts_with("streaming_history_audio") || name.starts_with("endsong") {
+                return Some(Format::Extended);
+            }
+            if name.starts_with("streaminghistory") {
+                return Some(Format::Basic);
+            }
+        }
+        if name.ends_with(".csv") {
+            return Some(Format::Mssd);
+        }
+        None
+    }
+}
+
+/// Reads every history file given (directories: the history files directly inside), files in name
+/// order, and returns the music plays stably sorted by timestamp.
+pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|source| HistoryError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| HistoryError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let file = entry.path();
+                if file.is_file() && Format::of(&file).is_some() {
+                    files.push(file);
+                }
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        let paths = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(HistoryError::Empty { paths });
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
+    let mut plays = Vec::new();
+    for file in &files {
+        plays.extend(read_file(file)?);
+    }
+    plays.sort_by_key(|p| p.ts_ms);
+    Ok(plays)
+}
+
+/// Reads one history file, in file order.
+pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
+    let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
+        path: path.to_path_buf(),
+    })?;
+    match format {
+        Format::Extended => json::parse_extended(&bytes, path),
+        Format::Basic => json::parse_basic(&bytes, path),
+        Format::Mssd => mssd::parse(&bytes, path),
+    }
+}

@@ -1,0 +1,151 @@
+//! Saved models ([`Checkpoint`], [`CheckpointMeta`]): one safetensors file whose header carries the
+//! JSON metadata (format version, vocabulary, hyperparameters, blend weights, validation metrics,
+//! training time, plays seen), plus a `model.json` copy of that metadata for people to read.
+//!
+//! Files are written to a temporary name, synced and renamed, so a crash never leaves a half
+//! model; a checkpoint that is corrupt or of another format version is refused with one line.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
+use super::data::Vocab;
+use super::metrics::Metrics;
+use super::model::SeqModel;
+use super::signals::BlendWeights;
+use super::train::TrainConfig;
+use super::RecommendError;
+
+/// Bumped whenever the saved layout or the meaning of a field changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// Marks the safetensors header entry that holds the metadata.
+const META_KEY: &str = "skipless";
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const META_FILE: &str = "model.json";
+
+/// Everything about a model except its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub format_version: u32,
+    pub vocab: Vocab,
+    pub config: TrainConfig,
+    pub blend: BlendWeights,
+    pub validation: Metrics,
+    pub best_epoch: usize,
+    /// RFC 3339, UTC.
+    pub trained_at: String,
+    pub plays_seen: u64,
+}
+
+/// A model and its metadata.
+pub struct Checkpoint {
+    pub meta: CheckpointMeta,
+    pub model: SeqModel,
+}
+
+impl Checkpoint {
+    /// The checkpoint's path inside `models_dir`.
+    pub fn path(models_dir: &Path) -> PathBuf {
+        models_dir.join(MODEL_FILE)
+    }
+
+    /// Loads the model in `models_dir`; `Ok(None)` when there is none yet.
+    pub fn load(models_dir: &Path) -> Result<Option<Checkpoint>, RecommendError> {
+        let path = Self::path(models_dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(RecommendError::Io { path, source }),
+        };
+        Self::from_bytes(&bytes, &path).map(Some)
+    }
+
+    /// Parses a checkpoint file's bytes; `path` only names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint, RecommendError> {
+        let refuse = |reason: String| RecommendError::Checkpoint {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| refuse(format!("not a readable safetensors file ({e})")))?;
+        let json = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| refuse("no skipless metadata: not a skipless model".into()))?;
+        let version: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| refuse(format!("metadata is not JSON ({e})")))?;
+        let found = version.get("format_version").and_then(|v| v.as_u64());
+        if found != Some(u64::from(FORMAT_VERSION)) {
+            return Err(refuse(format!(
+                "format version {}, this build reads version {FORMAT_VERSION}",
+                found.map_or("missing".to_owned(), |v| v.to_string())
+            )));
+        }
+        let mut meta: CheckpointMeta =
+            serde_json::from_value(version).map_err(|e| refuse(format!("metadata is incomplete ({e})")))?;
+        meta.vocab.reindex();
+        let tensors: HashMap<String, candle_core::Tensor> = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .map_err(|e| refuse(format!("weights are unreadable ({e})")))?;
+        let model = SeqModel::from_tensors(meta.config.model, &meta.vocab, tensors, &Device::Cpu).map_err(refuse)?;
+        Ok(Checkpoint { meta, model })
+    }
+
+    /// Writes the checkpoint into `models_dir` atomically, replacing the previous one only once
+    /// the new file is complete on disk.
+    pub fn save(&self, models_dir: &Path) -> Result<PathBuf, RecommendError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RecommendError::Io { path, source }
+        };
+        std::fs::create_dir_all(models_dir).map_err(io(models_dir))?;
+        let json = serde_json::to_string(&self.meta).map_err(|e| RecommendError::Checkpoint {
+            path: models_dir.to_path_buf(),
+            reason: format!("cannot encode metadata: {e}"),
+        })?;
+        let tensors: Vec<(&str, &candle_core::Tensor)> = self.model.named_tensors().collect();
+        let bytes = safetensors::serialize(tensors, Some(HashMap::from([(META_KEY.to_owned(), json.clone())])))
+            .map_err(|e| RecommendError::Checkpoint {
+                path: models_dir.to_path_buf(),
+                reason: format!("cannot encode weights: {e}"),
+            })?;
+        let path = Self::path(models_dir);
+        write_atomic(&path, &bytes).map_err(io(&path))?;
+        let pretty = serde_json::to_vec_pretty(&self.meta).unwrap_or_else(|_| json.into_bytes());
+        let meta_path = models_dir.join(META_FILE);
+        write_atomic(&meta_path, &pretty).map_err(io(&meta_path))?;
+        Ok(path)
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
+/// the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Now, as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

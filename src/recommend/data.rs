@@ -1,0 +1,347 @@
+//! Training data: the vocabulary ([`Vocab`], [`ItemMeta`]), sessions ([`Session`], [`Play`]) and
+//! the padded rows and batches the model trains on ([`Row`], [`Batch`]).
+//!
+//! Item ids are dense and start at 1; 0 is padding. Side features (artist, album, genre, year
+//! bucket) have their own small vocabularies where 0 means unknown.
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Side features of one item, as indices into the [`Vocab`]'s feature lists (0 = unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ItemFeatures {
+    pub artist: u32,
+    pub album: u32,
+    pub genre: u32,
+    pub year: u32,
+}
+
+/// One catalogue item: its stable key (see [`item_key`]) and side features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemMeta {
+    pub key: String,
+    pub features: ItemFeatures,
+}
+
+/// Raw metadata of a track, before it has vocabulary indices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrackInfo {
+    pub key: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub genre: Option<String>,
+    pub year: Option<i32>,
+}
+
+/// The dense id spaces of a model: items and side features, each in first-seen order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vocab {
+    /// `items[i]` is item id `i + 1`.
+    pub items: Vec<ItemMeta>,
+    /// Feature names; index `i` is feature id `i + 1`.
+    pub artists: Vec<String>,
+    pub albums: Vec<String>,
+    pub genres: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+    #[serde(skip)]
+    feature_index: [HashMap<String, u32>; 3],
+}
+
+/// Year buckets: unknown, then five-year spans from 1950 (earlier years share the first).
+pub const YEAR_BUCKETS: usize = 1 + 17;
+
+fn year_bucket(year: Option<i32>) -> u32 {
+    match year {
+        None => 0,
+        Some(y) => 1 + ((y.clamp(1950, 2034) - 1950) / 5) as u32,
+    }
+}
+
+/// The key that identifies a track across exports and the library: "artist\u{1f}title", lower-cased.
+pub fn item_key(artist: &str, title: &str) -> String {
+    format!("{}\u{1f}{}", artist.trim().to_lowercase(), title.trim().to_lowercase())
+}
+
+impl Vocab {
+    /// Rebuilds the lookup tables after deserialising.
+    pub fn reindex(&mut self) {
+        self.index = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.key.clone(), i as u32 + 1))
+            .collect();
+        for (slot, names) in self
+            .feature_index
+            .iter_mut()
+            .zip([&self.artists, &self.albums, &self.genres])
+        {
+            *slot = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32 + 1))
+                .collect();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn id(&self, key: &str) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    /// The id of `info`, adding it (and its unseen features) when new.
+    pub fn intern(&mut self, info: &TrackInfo) -> u32 {
+        if let Some(id) = self.id(&info.key) {
+            return id;
+        }
+        let features = self.features_adding(info);
+        self.items.push(ItemMeta {
+            key: info.key.clone(),
+            features,
+        });
+        let id = self.items.len() as u32;
+        self.index.insert(info.key.clone(), id);
+        id
+    }
+
+    /// Feature ids of `info` without adding anything: unseen names map to 0 (unknown).
+    pub fn features_of(&self, info: &TrackInfo) -> ItemFeatures {
+        let look = |slot: usize, name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| self.feature_index[slot].get(&n.trim().to_lowercase()).copied())
+                .unwrap_or(0)
+        };
+        ItemFeatures {
+            artist: look(0, &info.artist),
+            album: look(1, &info.album),
+            genre: look(2, &info.genre),
+            year: year_bucket(info.year),
+        }
+    }
+
+    fn features_adding(&mut self, info: &TrackInfo) -> ItemFeatures {
+        let artist = self.feature_adding(0, info.artist.as_deref());
+        // Albums of different artists often share a title ("Greatest Hits").
+        let album = info
+            .album
+            .as_deref()
+            .map(|a| format!("{}\u{1f}{a}", info.artist.as_deref().unwrap_or("")));
+        let album = self.feature_adding(1, album.as_deref());
+        let genre = self.feature_adding(2, info.genre.as_deref());
+        ItemFeatures {
+            artist,
+            album,
+            genre,
+            year: year_bucket(info.year),
+        }
+    }
+
+    fn feature_adding(&mut self, slot: usize, name: Option<&str>) -> u32 {
+        let Some(name) = name.map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()) else {
+            return 0;
+        };
+        if let Some(&id) = self.feature_index[slot].get(&name) {
+            return id;
+        }
+        let names = match slot {
+            0 => &mut self.artists,
+            1 => &mut self.albums,
+            _ => &mut self.genres,
+        };
+        names.push(name.clone());
+        let id = names.len() as u32;
+        self.feature_index[slot].insert(name, id);
+        id
+    }
+
+    /// Sizes of the feature tables, padding/unknown row included.
+    pub fn feature_sizes(&self) -> [usize; 4] {
+        [
+            self.artists.len() + 1,
+            self.albums.len() + 1,
+            self.genres.len() + 1,
+            YEAR_BUCKETS,
+        ]
+    }
+}
+
+/// One play inside a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Play {
+    pub item: u32,
+    pub skipped: bool,
+    pub ts_ms: i64,
+}
+
+/// The plays of one listening session, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Session {
+    pub plays: Vec<Play>,
+}
+
+/// Splits time-ordered plays into sessions wherever two consecutive plays are more than `gap_ms` apart.
+pub fn sessionize(plays: &[Play], gap_ms: i64) -> Vec<Session> {
+    let mut sessions: Vec<Session> = Vec::new();
+    let mut last: Option<i64> = None;
+    for play in plays {
+        match (last, sessions.last_mut()) {
+            (Some(prev), Some(session)) if play.ts_ms - prev <= gap_ms => session.plays.push(*play),
+            _ => sessions.push(Session { plays: vec![*play] }),
+        }
+        last = Some(play.ts_ms);
+    }
+    sessions
+}
+
+/// One training row: a window of a session, right-padded to the batch length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Which session the row comes from (rows of one session share its negatives).
+    pub session: usize,
+    pub ids: Vec<u32>,
+    pub skips: Vec<bool>,
+    /// The next item at each position (0: none).
+    pub targets: Vec<u32>,
+    pub target_skipped: Vec<bool>,
+    /// The next non-skipped item after each non-skipped position (0: no contrastive term here).
+    pub positives: Vec<u32>,
+    /// The distinct items skipped anywhere in the session.
+    pub negatives: Vec<u32>,
+}
+
+/// Most negatives kept per session; sessions rarely skip more distinct tracks than this.
+pub const MAX_NEGATIVES: usize = 64;
+
+/// Cuts each session into windows of at most `max_len` inputs, newest window first aligned to the end.
+pub fn rows_from_sessions(sessions: &[(usize, &Session)], max_len: usize) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for &(index, session) in sessions {
+        let p = &session.plays;
+        if p.len() < 2 {
+            continue;
+        }
+        let mut negatives: Vec<u32> = Vec::new();
+        for play in p.iter().filter(|p| p.skipped) {
+            if !negatives.contains(&play.item) && negatives.len() < MAX_NEGATIVES {
+                negatives.push(play.item);
+            }
+        }
+        let mut next_listen = vec![0u32; p.len()];
+        let mut upcoming = 0u32;
+        for g in (0..p.len()).rev() {
+            next_listen[g] = upcoming;
+            if !p[g].skipped {
+                upcoming = p[g].item;
+            }
+        }
+        let inputs = p.len() - 1;
+        let mut end = inputs;
+        while end > 0 {
+            let start = end.saturating_sub(max_len);
+            let span = start..end;
+            rows.push(Row {
+                session: index,
+                ids: p[span.clone()].iter().map(|q| q.item).collect(),
+                skips: p[span.clone()].iter().map(|q| q.skipped).collect(),
+                targets: p[start + 1..end + 1].iter().map(|q| q.item).collect(),
+                target_skipped: p[start + 1..end + 1].iter().map(|q| q.skipped).collect(),
+                positives: span
+                    .clone()
+                    .map(|g| if p[g].skipped { 0 } else { next_listen[g] })
+                    .collect(),
+                negatives: negatives.clone(),
+            });
+            end = start;
+        }
+    }
+    rows
+}
+
+/// Rows stacked into tensors, padded to the longest row.
+pub struct Batch {
+    pub ids: Tensor,
+    pub skips: Tensor,
+    /// Flat indices (into `B * T`) of positions with a next-item target, and those targets (0-based).
+    pub rec_positions: Tensor,
+    pub rec_targets: Tensor,
+    pub rec_count: usize,
+    /// Positive ids per position (0 where the contrastive term is off).
+    pub positives: Tensor,
+    /// Negative ids per row, padded with 0.
+    pub negatives: Tensor,
+    /// Additive mask over [positive, negatives...] per position: 0 or a large negative.
+    pub cl_mask: Tensor,
+    /// 1 where the contrastive term applies.
+    pub cl_valid: Tensor,
+    pub cl_count: usize,
+    pub len: usize,
+}
+
+/// Large negative used for masking; finite so that fully masked rows stay finite.
+pub const MASKED: f32 = -1e9;
+
+impl Batch {
+    /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
+    pub fn new(rows: &[&Row], rec_on_skipped: bool, device: &Device) -> candle_core::Result<Batch> {
+        let b = rows.len();
+        let t = rows.iter().map(|r| r.ids.len()).max().unwrap_or(1).max(1);
+        let k = rows.iter().map(|r| r.negatives.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0u32; b * t];
+        let mut skips = vec![0u32; b * t];
+        let mut positives = vec![0u32; b * t];
+        let mut negatives = vec![0u32; b * k];
+        let mut cl_mask = vec![MASKED; b * t * (k + 1)];
+        let mut cl_valid = vec![0f32; b * t];
+        let (mut rec_positions, mut rec_targets) = (Vec::new(), Vec::new());
+        for (r, row) in rows.iter().enumerate() {
+            negatives[r * k..r * k + row.negatives.len()].copy_from_slice(&row.negatives);
+            for (i, &id) in row.ids.iter().enumerate() {
+                let at = r * t + i;
+                ids[at] = id;
+                skips[at] = u32::from(row.skips[i]);
+                if row.targets[i] != 0 && (rec_on_skipped || !row.target_skipped[i]) {
+                    rec_positions.push(at as u32);
+                    rec_targets.push(row.targets[i] - 1);
+                }
+                let positive = row.positives[i];
+                let usable: Vec<usize> = (0..row.negatives.len())
+                    .filter(|&n| row.negatives[n] != positive)
+                    .collect();
+                if positive != 0 && !usable.is_empty() {
+                    positives[at] = positive;
+                    cl_valid[at] = 1.0;
+                    let mask = &mut cl_mask[at * (k + 1)..(at + 1) * (k + 1)];
+                    mask[0] = 0.0;
+                    for n in usable {
+                        mask[1 + n] = 0.0;
+                    }
+                }
+            }
+        }
+        let rec_count = rec_positions.len();
+        let cl_count = cl_valid.iter().filter(|&&v| v > 0.0).count();
+        Ok(Batch {
+            ids: Tensor::from_vec(ids, (b, t), device)?,
+            skips: Tensor::from_vec(skips, (b, t), device)?,
+            rec_positions: Tensor::from_vec(rec_positions, rec_count, device)?,
+            rec_targets: Tensor::from_vec(rec_targets, rec_count, device)?,
+            rec_count,
+            positives: Tensor::from_vec(positives, (b, t), device)?,
+            negatives: Tensor::from_vec(negatives, (b, k), device)?,
+            cl_mask: Tensor::from_vec(cl_mask, (b, t, k + 1), device)?,
+            cl_valid: Tensor::from_vec(cl_valid, (b, t), device)?,
+            cl_count,
+            len: t,
+        })
+    }
+}

@@ -1,0 +1,395 @@
+//! Live recommendation ([`Recommender`], [`CandidateTrack`], [`Filters`], [`Scored`]) and the
+//! cold-start ranking used when there is no model yet ([`fallback_rank`]).
+//!
+//! [`Recommender::rank`] scores every candidate in one batched pass: the sequence model's score
+//! for the session so far, blended with the history signals of [`HistoryStats`] using the weights
+//! chosen at training time; then the filters, the artist limit and optional sampling.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::Tensor;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::RecommendConfig;
+
+use super::checkpoint::{Checkpoint, CheckpointMeta};
+use super::data::{item_key, TrackInfo};
+use super::log::{display_names, ListeningLog};
+use super::signals::{blend, log_softmax, HistoryStats, FEATURES};
+use super::RecommendError;
+
+/// A library track that may be recommended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateTrack {
+    pub track_id: i64,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub genre: Option<String>,
+    pub year: Option<i32>,
+}
+
+impl CandidateTrack {
+    pub fn info(&self) -> TrackInfo {
+        TrackInfo {
+            key: item_key(self.artist.as_deref().unwrap_or(""), &self.title),
+            artist: self.artist.clone(),
+            album: self.album.clone(),
+            genre: self.genre.clone(),
+            year: self.year,
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        match &self.artist {
+            Some(artist) => format!("{artist} – {}", self.title),
+            None => self.title.clone(),
+        }
+    }
+}
+
+/// What may be recommended, and how many.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filters {
+    pub limit: usize,
+    /// Leave out the session's last track.
+    pub exclude_current: bool,
+    /// Leave out tracks skipped in this session.
+    pub exclude_skipped: bool,
+    /// Tracks played lately (e.g. [`ListeningLog::recent`]), left out.
+    pub recent: Vec<i64>,
+    /// At most this many tracks per artist (0: no limit).
+    pub max_per_artist: usize,
+    /// 0 ranks by score; above 0 samples with probabilities softmax(score / temperature).
+    pub temperature: f32,
+    pub seed: u64,
+}
+
+impl Filters {
+    /// The configured filters; `recent` is left for the caller to fill.
+    pub fn from_config(config: &RecommendConfig, limit: usize) -> Filters {
+        Filters {
+            limit,
+            exclude_current: true,
+            exclude_skipped: true,
+            recent: Vec::new(),
+            max_per_artist: config.max_per_artist,
+            temperature: config.temperature,
+            seed: 0,
+        }
+    }
+}
+
+/// A recommended track, with the signal that put it there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    pub track_id: i64,
+    pub score: f32,
+    pub reason: String,
+}
+
+/// A loaded model with the listening history it reasons over.
+pub struct Recommender {
+    checkpoint: Checkpoint,
+    stats: HistoryStats,
+    /// Library track → model item.
+    items: HashMap<i64, u32>,
+    names: HashMap<u32, String>,
+    /// (listens, skips) per artist, lower-cased.
+    artists: HashMap<String, (u32, u32)>,
+}
+
+impl Recommender {
+    /// Loads the model saved in `models_dir`; `Ok(None)` when none has been trained yet.
+    pub fn load(models_dir: &Path) -> Result<Option<Recommender>, RecommendError> {
+        Ok(Checkpoint::load(models_dir)?.map(Recommender::new))
+    }
+
+    /// Wraps a checkpoint with an empty history; call [`Recommender::replay`] next.
+    pub fn new(checkpoint: Checkpoint) -> Recommender {
+        let n = checkpoint.meta.vocab.len();
+        Recommender {
+            checkpoint,
+            stats: HistoryStats::new(n),
+            items: HashMap::new(),
+            names: HashMap::new(),
+            artists: HashMap::new(),
+        }
+    }
+
+    pub fn meta(&self) -> &CheckpointMeta {
+        &self.checkpoint.meta
+    }
+
+    /// Rebuilds the history signals from the whole log.
+    pub fn replay(&mut self, log: &ListeningLog) {
+        let vocab = &self.checkpoint.meta.vocab;
+        self.stats = HistoryStats::new(vocab.len());
+        self.items = log
+            .tracks
+            .values()
+            .filter_map(|t| Some((t.track_id, vocab.id(&t.info().key)?)))
+            .collect();
+        self.names = display_names(log, vocab);
+        self.artists.clear();
+        for session in log.sessions() {
+            let mut before: Vec<(i64, bool)> = Vec::new();
+            for play in session {
+                if let Some(track) = log.tracks.get(&play.track_id) {
+                    self.observe(&before, track, play.skipped, play.ts_ms);
+                }
+                before.push((play.track_id, play.skipped));
+            }
+        }
+        for (j, p) in self.stats.popularity.iter_mut().enumerate() {
+            *p = self.stats.listens[j];
+        }
+    }
+
+    /// Records a finished play live; `session` is the session's plays before it.
+    pub fn observe(&mut self, session: &[(i64, bool)], track: &CandidateTrack, skipped: bool, ts_ms: i64) {
+        if let Some(artist) = &track.artist {
+            let c = self.artists.entry(artist.to_lowercase()).or_default();
+            if skipped {
+                c.1 += 1;
+            } else {
+                c.0 += 1;
+            }
+        }
+        let Some(&item) = self.items.get(&track.track_id) else {
+            return;
+        };
+        let before = self.session_items(session);
+        self.stats.observe(&before, item, skipped, ts_ms);
+    }
+
+    fn session_items(&self, session: &[(i64, bool)]) -> Vec<(u32, bool)> {
+        session
+            .iter()
+            .filter_map(|&(t, s)| Some((*self.items.get(&t)?, s)))
+            .collect()
+    }
+
+    /// Ranks `candidates` for what follows `session` (track id, skipped), best first.
+    pub fn rank(
+        &self,
+        session: &[(i64, bool)],
+        candidates: &[CandidateTrack],
+        filters: &Filters,
+    ) -> Result<Vec<Scored>, RecommendError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let meta = &self.checkpoint.meta;
+        let model = &self.checkpoint.model;
+        let vocab = &meta.vocab;
+        let mut items = self.items.clone();
+        for c in candidates {
+            if let Some(id) = vocab.id(&c.info().key) {
+                items.entry(c.track_id).or_insert(id);
+            }
+        }
+        let known: Vec<(u32, bool)> = session
+            .iter()
+            .filter_map(|&(t, s)| Some((*items.get(&t)?, s)))
+            .collect();
+        let t = model.config.max_len;
+        let window = &known[known.len().saturating_sub(t)..];
+
+        // One pass: every candidate's embedding (its row, or its side features when unseen) times the session state.
+        let table = model.item_table()?;
+        let rows: Vec<Tensor> = candidates
+            .iter()
+            .map(|c| match items.get(&c.track_id) {
+                Some(&id) => table.get(id as usize),
+                None => model.cold_embedding(&vocab.features_of(&c.info())),
+            })
+            .collect::<Result<_, _>>()?;
+        let embeddings = Tensor::stack(&rows, 0)?;
+        let n_c = candidates.len();
+        let mut seq = vec![0f32; n_c];
+        if !window.is_empty() {
+            let ids: Vec<u32> = window.iter().map(|p| p.0).collect();
+            let skips: Vec<bool> = window.iter().map(|p| p.1).collect();
+            let hidden = model.hidden_after(&ids, &skips)?;
+            let raw: Vec<f32> = embeddings.matmul(&hidden.unsqueeze(1)?)?.squeeze(1)?.to_vec1()?;
+            log_softmax(&raw, &mut seq);
+        }
+
+        let n = vocab.len();
+        let mut all = vec![0f32; FEATURES.len() * n];
+        self.stats.features(&known, crate::db::now_ms(), &mut all);
+        let mut features = vec![0f32; FEATURES.len() * n_c];
+        features[..n_c].copy_from_slice(&seq);
+        for (c, cand) in candidates.iter().enumerate() {
+            if let Some(&id) = items.get(&cand.track_id) {
+                for f in 1..FEATURES.len() {
+                    features[f * n_c + c] = all[f * n + id as usize - 1];
+                }
+            }
+        }
+        let mut scores = vec![0f32; n_c];
+        blend(&features, &meta.blend, &mut scores);
+        let order = select(&scores, session, candidates, filters);
+        Ok(order
+            .into_iter()
+            .map(|c| {
+                let cand = &candidates[c];
+                Scored {
+                    track_id: cand.track_id,
+                    score: scores[c],
+                    reason: self.reason(cand, items.get(&cand.track_id).copied(), &known, seq[c], &seq),
+                }
+            })
+            .collect())
+    }
+
+    /// The strongest real signal behind a recommendation, in words.
+    fn reason(
+        &self,
+        cand: &CandidateTrack,
+        item: Option<u32>,
+        known: &[(u32, bool)],
+        seq: f32,
+        all_seq: &[f32],
+    ) -> String {
+        let Some(item) = item else {
+            return "new to you".into();
+        };
+        let (follow, from) = self.stats.follow_score(known, item);
+        if follow >= 1.0 {
+            if let Some(name) = from.and_then(|f| self.names.get(&f)) {
+                return format!("often follows {name} in your sessions");
+            }
+        }
+        let j = item as usize - 1;
+        if self.stats.listens.get(j).copied().unwrap_or(0) + self.stats.skips.get(j).copied().unwrap_or(0) == 0 {
+            return "new to you".into();
+        }
+        if let Some(artist) = &cand.artist {
+            if let Some(&(listens, skips)) = self.artists.get(&artist.to_lowercase()) {
+                if listens >= 3 && listens >= 2 * skips {
+                    return format!("you finish most of {artist}'s tracks");
+                }
+            }
+        }
+        let better = all_seq.iter().filter(|&&s| s > seq).count();
+        if better < 10 && !known.is_empty() {
+            return "fits how this session is going".into();
+        }
+        "you have enjoyed it before".into()
+    }
+}
+
+/// Applies the filters and picks up to `limit` candidates (indices), best first.
+fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[CandidateTrack], filters: &Filters) -> Vec<usize> {
+    let current = session.last().map(|p| p.0);
+    let mut eligible: Vec<(usize, f32)> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !(filters.exclude_current && Some(c.track_id) == current))
+        .filter(|(_, c)| !(filters.exclude_skipped && session.iter().any(|&(t, s)| s && t == c.track_id)))
+        .filter(|(_, c)| !filters.recent.contains(&c.track_id))
+        .map(|(i, _)| (i, scores[i]))
+        .collect();
+    if filters.temperature > 0.0 {
+        // Gumbel-max: sorting by score/T + Gumbel noise samples without replacement from softmax(score/T).
+        let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
+        for (_, s) in eligible.iter_mut() {
+            let u: f32 = rng.random::<f32>().clamp(1e-9, 1.0 - 1e-7);
+            *s = *s / filters.temperature - (-u.ln()).ln();
+        }
+    }
+    eligible.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut per_artist: HashMap<String, usize> = HashMap::new();
+    let mut chosen = Vec::new();
+    for (i, _) in eligible {
+        if chosen.len() >= filters.limit {
+            break;
+        }
+        if filters.max_per_artist > 0 {
+            if let Some(artist) = &candidates[i].artist {
+                let n = per_artist.entry(artist.to_lowercase()).or_insert(0);
+                if *n >= filters.max_per_artist {
+                    continue;
+                }
+                *n += 1;
+            }
+        }
+        chosen.push(i);
+    }
+    chosen
+}
+
+/// Ranking without a model: similarity of metadata to the session's recent listens, then how often
+/// the track was finished in the log, then a seeded shuffle.
+pub fn fallback_rank(
+    session: &[(i64, bool)],
+    candidates: &[CandidateTrack],
+    log: &ListeningLog,
+    filters: &Filters,
+) -> Vec<Scored> {
+    let counts = log.counts();
+    let recent: Vec<&CandidateTrack> = session
+        .iter()
+        .rev()
+        .filter(|p| !p.1)
+        .take(3)
+        .filter_map(|p| log.tracks.get(&p.0))
+        .collect();
+    let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
+    let mut reasons = Vec::with_capacity(candidates.len());
+    let scores: Vec<f32> = candidates
+        .iter()
+        .map(|c| {
+            let mut similarity = 0.0f32;
+            let mut reason = None;
+            for r in &recent {
+                let mut s = 0.0;
+                if same(&c.artist, &r.artist) {
+                    s += 3.0;
+                    reason.get_or_insert_with(|| format!("same artist as {}", r.display_name()));
+                }
+                if same(&c.album, &r.album) {
+                    s += 2.0;
+                    reason.get_or_insert_with(|| format!("from the album of {}", r.display_name()));
+                }
+                if same(&c.genre, &r.genre) {
+                    s += 1.0;
+                    reason.get_or_insert_with(|| format!("same genre as {}", r.display_name()));
+                }
+                if let (Some(a), Some(b)) = (c.year, r.year) {
+                    if (a - b).abs() <= 5 {
+                        s += 0.5;
+                    }
+                }
+                similarity = similarity.max(s);
+            }
+            let (listens, _) = counts.get(&c.track_id).copied().unwrap_or((0, 0));
+            let reason = reason.unwrap_or_else(|| match listens {
+                0 => "new to you".into(),
+                n => format!("you have finished it {n} times"),
+            });
+            reasons.push(reason);
+            // Similarity dominates, then popularity; the random part only breaks ties.
+            similarity * 1000.0 + (listens as f32).ln_1p() + rng.random::<f32>() * 0.01
+        })
+        .collect();
+    let mut plain = filters.clone();
+    plain.temperature = 0.0;
+    select(&scores, session, candidates, &plain)
+        .into_iter()
+        .map(|i| Scored {
+            track_id: candidates[i].track_id,
+            score: scores[i],
+            reason: reasons[i].clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,660 @@
+//! The sequence model ([`SeqModel`], [`ModelConfig`]) and its two losses ([`rec_loss`],
+//! [`cl_loss`]).
+//!
+//! A SASRec-style causal Transformer (post-LayerNorm, ReLU FFN) over item embeddings that are
+//! the sum of an id embedding and side-feature embeddings (artist, album, genre, year bucket).
+//! The head (Linear + GELU) is scored against the same item table (tied weights).
+//!
+//! Layer norm and softmax are written from basic tensor ops: candle's fused versions have no
+//! backward pass, so a model built with them would silently train only its embeddings.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, IndexOp, Tensor, Var, D};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::data::{Batch, Vocab, MASKED};
+
+/// Shape and input options of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub d: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub ffn: usize,
+    /// Longest input window T.
+    pub max_len: usize,
+    pub dropout: f32,
+    /// Adds a learned "was skipped" embedding to input positions.
+    pub skip_embedding: bool,
+    /// Sums artist/album/genre/year embeddings into item embeddings.
+    pub side_features: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            d: 64,
+            layers: 2,
+            heads: 2,
+            ffn: 64,
+            max_len: 50,
+            dropout: 0.2,
+            skip_embedding: false,
+            side_features: true,
+        }
+    }
+}
+
+/// Which vector anchors the contrastive term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Anchor {
+    /// The head output x_t (the paper's choice).
+    Hidden,
+    /// The input embedding of the track at t.
+    Input,
+}
+
+/// The training objective: L_rec + lambda * L_cl.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossConfig {
+    /// 0 turns the contrastive term off (plain SASRec).
+    pub cl_lambda: f32,
+    pub cl_tau: f32,
+    pub anchor: Anchor,
+    /// Sampled softmax with this many random negatives; `None`: full softmax over the catalogue.
+    pub sampled_negatives: Option<usize>,
+    /// Also train to predict next tracks that were skipped.
+    pub rec_on_skipped: bool,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            cl_lambda: 1.0,
+            cl_tau: 0.1,
+            anchor: Anchor::Hidden,
+            sampled_negatives: None,
+            rec_on_skipped: false,
+        }
+    }
+}
+
+/// The model's parameters, by name, in a fixed order.
+pub struct SeqModel {
+    pub config: ModelConfig,
+    names: Vec<String>,
+    vars: Vec<Var>,
+    index: HashMap<String, usize>,
+    /// Per item (padding row included): artist, album, genre and year ids.
+    features: [Tensor; 4],
+    n_items: usize,
+    device: Device,
+}
+
+/// The outputs of one forward pass.
+pub struct Forward {
+    /// Head outputs x_t, [B, T, d].
+    pub hidden: Tensor,
+    /// Input item embeddings (before positions), [B, T, d].
+    pub inputs: Tensor,
+    /// Embeddings of every item, padding row 0 included, [V + 1, d].
+    pub table: Tensor,
+}
+
+/// Draws dropout masks from a seeded generator so that training is reproducible.
+pub struct DropoutRng(ChaCha8Rng);
+
+impl DropoutRng {
+    pub fn new(seed: u64) -> Self {
+        Self(ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    fn apply(&mut self, x: &Tensor, p: f32) -> candle_core::Result<Tensor> {
+        if p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if self.0.random::<f32>() < p { 0.0 } else { keep })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
+    }
+}
+
+impl SeqModel {
+    /// A freshly initialised model for `vocab` (normal(0, 0.02) weights, unit LayerNorm gains).
+    pub fn new(
+        config: ModelConfig,
+        vocab: &Vocab,
+        dtype: DType,
+        seed: u64,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut model = SeqModel::empty(config, vocab, device)?;
+        for (name, shape) in parameter_shapes(&config, vocab) {
+            let init = if name.ends_with(".gain") {
+                Tensor::ones(shape.as_slice(), dtype, device)?
+            } else if name.ends_with(".bias") {
+                Tensor::zeros(shape.as_slice(), dtype, device)?
+            } else {
+                normal(&mut rng, &shape, 0.02, device)?.to_dtype(dtype)?
+            };
+            model.push(name, Var::from_tensor(&init)?);
+        }
+        Ok(model)
+    }
+
+    /// A model with the given parameter tensors (checkpoint loading); every expected name must be present.
+    pub fn from_tensors(
+        config: ModelConfig,
+        vocab: &Vocab,
+        mut tensors: HashMap<String, Tensor>,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let mut model = SeqModel::empty(config, vocab, device).map_err(|e| e.to_string())?;
+        for (name, shape) in parameter_shapes(&config, vocab) {
+            let tensor = tensors.remove(&name).ok_or_else(|| format!("missing tensor {name}"))?;
+            if tensor.dims() != shape.as_slice() {
+                return Err(format!(
+                    "tensor {name} has shape {:?}, expected {shape:?}",
+                    tensor.dims()
+                ));
+            }
+            model.push(name, Var::from_tensor(&tensor).map_err(|e| e.to_string())?);
+        }
+        Ok(model)
+    }
+
+    fn empty(config: ModelConfig, vocab: &Vocab, device: &Device) -> candle_core::Result<Self> {
+        let column = |f: fn(&super::data::ItemFeatures) -> u32| {
+            let ids: Vec<u32> = std::iter::once(0)
+                .chain(vocab.items.iter().map(|m| f(&m.features)))
+                .collect();
+            Tensor::from_vec(ids, vocab.len() + 1, device)
+        };
+        Ok(SeqModel {
+            config,
+            names: Vec::new(),
+            vars: Vec::new(),
+            index: HashMap::new(),
+            features: [
+                column(|f| f.artist)?,
+                column(|f| f.album)?,
+                column(|f| f.genre)?,
+                column(|f| f.year)?,
+            ],
+            n_items: vocab.len(),
+            device: device.clone(),
+        })
+    }
+
+    fn push(&mut self, name: String, var: Var) {
+        self.index.insert(name.clone(), self.vars.len());
+        self.names.push(name);
+        self.vars.push(var);
+    }
+
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    pub fn named_tensors(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.vars.iter().map(|v| v.as_tensor()))
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn p(&self, name: &str) -> &Tensor {
+        // Names come from `parameter_shapes`, which every constructor goes through.
+        self.vars[self.index[name]].as_tensor()
+    }
+
+    /// Copies the weights of `old` (trained on `old_vocab`) into this model built for `new_vocab`.
+    ///
+    /// Rows are matched by name: known items and features keep their vectors; new item rows start
+    /// at zero so that a new track's embedding is its side features; new feature rows keep their
+    /// fresh initialisation. Tensors whose shape changed for another reason are left fresh.
+    pub fn warm_start(&mut self, old: &SeqModel, old_vocab: &Vocab, new_vocab: &Vocab) -> candle_core::Result<()> {
+        let old_names = |names: &[String]| -> HashMap<String, u32> {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32 + 1))
+                .collect()
+        };
+        let item_map: Vec<Option<u32>> = std::iter::once(Some(0))
+            .chain(new_vocab.items.iter().map(|m| old_vocab.id(&m.key)))
+            .collect();
+        let feature_map = |old_list: &[String], new_list: &[String]| -> Vec<Option<u32>> {
+            let old = old_names(old_list);
+            std::iter::once(Some(0))
+                .chain(new_list.iter().map(|n| old.get(n).copied()))
+                .collect()
+        };
+        for (name, var) in self.names.iter().zip(&self.vars) {
+            let Some(&j) = old.index.get(name) else { continue };
+            let previous = old.vars[j].as_tensor();
+            let map = match name.as_str() {
+                "item.weight" => Some((item_map.clone(), true)),
+                "artist.weight" => Some((feature_map(&old_vocab.artists, &new_vocab.artists), false)),
+                "album.weight" => Some((feature_map(&old_vocab.albums, &new_vocab.albums), false)),
+                "genre.weight" => Some((feature_map(&old_vocab.genres, &new_vocab.genres), false)),
+                _ => None,
+            };
+            match map {
+                None if previous.dims() == var.dims() => var.set(previous)?,
+                None => {}
+                Some(_) if previous.dim(1)? != var.dim(1)? => {}
+                Some((map, zero_new)) => {
+                    let device = &self.device;
+                    let rows: Vec<u32> = map.iter().map(|m| m.unwrap_or(0)).collect();
+                    let known: Vec<f32> = map.iter().map(|m| f32::from(u8::from(m.is_some()))).collect();
+                    let n = rows.len();
+                    let copied = previous.index_select(&Tensor::from_vec(rows, n, device)?, 0)?;
+                    let known = Tensor::from_vec(known, (n, 1), device)?.to_dtype(copied.dtype())?;
+                    let fresh = if zero_new {
+                        var.as_tensor().zeros_like()?
+                    } else {
+                        var.as_tensor().clone()
+                    };
+                    let merged = copied
+                        .broadcast_mul(&known)?
+                        .add(&fresh.broadcast_mul(&(1.0 - &known)?)?)?;
+                    var.set(&merged)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Embeddings of every item (row 0 is padding), side features summed in.
+    pub fn item_table(&self) -> candle_core::Result<Tensor> {
+        let mut table = self.p("item.weight").clone();
+        if self.config.side_features {
+            for (name, ids) in ["artist.weight", "album.weight", "genre.weight", "year.weight"]
+                .iter()
+                .zip(&self.features)
+            {
+                table = table.add(&self.p(name).index_select(ids, 0)?)?;
+            }
+        }
+        Ok(table)
+    }
+
+    /// Runs the encoder on ids/skips [B, T]; dropout only when `dropout` is given.
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        skips: &Tensor,
+        mut dropout: Option<&mut DropoutRng>,
+    ) -> candle_core::Result<Forward> {
+        let (b, t) = ids.dims2()?;
+        let c = &self.config;
+        let d = c.d;
+        let table = self.item_table()?;
+        let inputs = table.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, d))?;
+        let mut x = inputs.broadcast_add(&self.p("position.weight").narrow(0, 0, t)?)?;
+        if c.skip_embedding {
+            let s = self
+                .p("skip.weight")
+                .index_select(&skips.flatten_all()?, 0)?
+                .reshape((b, t, d))?;
+            x = x.add(&s)?;
+        }
+        if let Some(rng) = dropout.as_deref_mut() {
+            x = rng.apply(&x, c.dropout)?;
+        }
+        let mask = causal_mask(t, x.dtype(), &self.device)?;
+        for l in 0..c.layers {
+            let a = self.attention(&x, l, &mask, b, t)?;
+            let a = match dropout.as_deref_mut() {
+                Some(rng) => rng.apply(&a, c.dropout)?,
+                None => a,
+            };
+            x = layer_norm(
+                &x.add(&a)?,
+                self.p(&format!("block{l}.ln1.gain")),
+                self.p(&format!("block{l}.ln1.bias")),
+            )?;
+            let f = linear(
+                &x,
+                self.p(&format!("block{l}.ffn1.weight")),
+                self.p(&format!("block{l}.ffn1.bias")),
+            )?
+            .relu()?;
+            let f = linear(
+                &f,
+                self.p(&format!("block{l}.ffn2.weight")),
+                self.p(&format!("block{l}.ffn2.bias")),
+            )?;
+            let f = match dropout.as_deref_mut() {
+                Some(rng) => rng.apply(&f, c.dropout)?,
+                None => f,
+            };
+            x = layer_norm(
+                &x.add(&f)?,
+                self.p(&format!("block{l}.ln2.gain")),
+                self.p(&format!("block{l}.ln2.bias")),
+            )?;
+        }
+        let hidden = linear(&x, self.p("head.weight"), self.p("head.bias"))?.gelu()?;
+        Ok(Forward { hidden, inputs, table })
+    }
+
+    fn attention(&self, x: &Tensor, l: usize, mask: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
+        let h = self.config.heads;
+        let dh = self.config.d / h;
+        let split = |name: &str| -> candle_core::Result<Tensor> {
+            linear(
+                x,
+                self.p(&format!("block{l}.{name}.weight")),
+                self.p(&format!("block{l}.{name}.bias")),
+            )?
+            .reshape((b, t, h, dh))?
+            .transpose(1, 2)?
+            .contiguous()
+        };
+        let (q, k, v) = (split("q")?, split("k")?, split("v")?);
+        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?.broadcast_add(mask)?;
+        let out = softmax(&scores)?.matmul(&v)?;
+        let out = out.transpose(1, 2)?.contiguous()?.reshape((b, t, self.config.d))?;
+        linear(
+            &out,
+            self.p(&format!("block{l}.o.weight")),
+            self.p(&format!("block{l}.o.bias")),
+        )
+    }
+
+    /// The training loss of one batch: (total, L_rec, L_cl).
+    pub fn loss(
+        &self,
+        batch: &Batch,
+        loss: &LossConfig,
+        dropout: Option<&mut DropoutRng>,
+        sample_rng: &mut ChaCha8Rng,
+    ) -> candle_core::Result<(Tensor, f32, f32)> {
+        let out = self.forward(&batch.ids, &batch.skips, dropout)?;
+        let d = self.config.d;
+        let dtype = out.hidden.dtype();
+        let flat = out.hidden.reshape(((), d))?;
+        let items = out.table.narrow(0, 1, self.n_items)?;
+        let mut total = Tensor::zeros((), dtype, &self.device)?;
+        let mut rec_value = 0.0;
+        if batch.rec_count > 0 {
+            let h = flat.index_select(&batch.rec_positions, 0)?;
+            let rec = match loss.sampled_negatives {
+                None => rec_loss(&h, &items, &batch.rec_targets)?,
+                Some(n) => {
+                    let (candidates, targets) =
+                        sample_candidates(&batch.rec_targets, n, self.n_items, sample_rng, &self.device)?;
+                    rec_loss(&h, &items.index_select(&candidates, 0)?, &targets)?
+                }
+            };
+            rec_value = rec.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+            total = total.add(&rec)?;
+        }
+        let mut cl_value = 0.0;
+        if loss.cl_lambda > 0.0 && batch.cl_count > 0 {
+            let (b, t) = batch.ids.dims2()?;
+            let anchors = match loss.anchor {
+                Anchor::Hidden => out.hidden.clone(),
+                Anchor::Input => out.inputs.clone(),
+            };
+            let positives = out
+                .table
+                .index_select(&batch.positives.flatten_all()?, 0)?
+                .reshape((b, t, d))?;
+            let k = batch.negatives.dim(1)?;
+            let negatives = out
+                .table
+                .index_select(&batch.negatives.flatten_all()?, 0)?
+                .reshape((b, k, d))?;
+            let cl = cl_loss(
+                &anchors,
+                &positives,
+                &negatives,
+                &batch.cl_mask.to_dtype(dtype)?,
+                &batch.cl_valid.to_dtype(dtype)?,
+                loss.cl_tau as f64,
+            )?;
+            cl_value = cl.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+            total = total.add(&(cl * loss.cl_lambda as f64)?)?;
+        }
+        Ok((total, rec_value, cl_value))
+    }
+
+    /// Scores of every item (0-based: column j is item j + 1) after each query window, [N, V].
+    ///
+    /// `windows` holds (ids, skips) of at most `max_len` plays each; the score row is read at
+    /// the window's last position.
+    pub fn score_windows(&self, windows: &[(Vec<u32>, Vec<bool>)]) -> candle_core::Result<Tensor> {
+        let t = windows.iter().map(|w| w.0.len()).max().unwrap_or(1).max(1);
+        let n = windows.len();
+        let mut ids = vec![0u32; n * t];
+        let mut skips = vec![0u32; n * t];
+        let mut last = Vec::with_capacity(n);
+        for (r, (w_ids, w_skips)) in windows.iter().enumerate() {
+            for (i, (&id, &s)) in w_ids.iter().zip(w_skips).enumerate() {
+                ids[r * t + i] = id;
+                skips[r * t + i] = u32::from(s);
+            }
+            last.push((r * t + w_ids.len().max(1) - 1) as u32);
+        }
+        let ids = Tensor::from_vec(ids, (n, t), &self.device)?;
+        let skips = Tensor::from_vec(skips, (n, t), &self.device)?;
+        let out = self.forward(&ids, &skips, None)?;
+        let last = Tensor::from_vec(last, n, &self.device)?;
+        let h = out.hidden.reshape(((), self.config.d))?.index_select(&last, 0)?;
+        h.matmul(&out.table.narrow(0, 1, self.n_items)?.t()?)
+    }
+
+    /// The head output after one window of plays, [d].
+    pub fn hidden_after(&self, ids: &[u32], skips: &[bool]) -> candle_core::Result<Tensor> {
+        let t = ids.len().max(1);
+        let idt = Tensor::from_vec(
+            if ids.is_empty() { vec![0] } else { ids.to_vec() },
+            (1, t),
+            &self.device,
+        )?;
+        let sk: Vec<u32> = (0..t)
+            .map(|i| u32::from(skips.get(i).copied().unwrap_or(false)))
+            .collect();
+        let skt = Tensor::from_vec(sk, (1, t), &self.device)?;
+        let out = self.forward(&idt, &skt, None)?;
+        out.hidden.i((0, t - 1))
+    }
+
+    /// Side-feature-only embedding of a track the model has not seen, [d].
+    pub fn cold_embedding(&self, features: &super::data::ItemFeatures) -> candle_core::Result<Tensor> {
+        let d = self.config.d;
+        let mut e = Tensor::zeros(d, self.p("item.weight").dtype(), &self.device)?;
+        if self.config.side_features {
+            for (name, id) in [
+                ("artist.weight", features.artist),
+                ("album.weight", features.album),
+                ("genre.weight", features.genre),
+                ("year.weight", features.year),
+            ] {
+                e = e.add(&self.p(name).i(id as usize)?)?;
+            }
+        }
+        Ok(e)
+    }
+}
+
+/// Every parameter's name and shape, in the order they are created and saved.
+pub fn parameter_shapes(c: &ModelConfig, vocab: &Vocab) -> Vec<(String, Vec<usize>)> {
+    let d = c.d;
+    let [artists, albums, genres, years] = vocab.feature_sizes();
+    let mut shapes = vec![
+        ("item.weight".to_owned(), vec![vocab.len() + 1, d]),
+        ("position.weight".to_owned(), vec![c.max_len, d]),
+    ];
+    if c.side_features {
+        shapes.push(("artist.weight".into(), vec![artists, d]));
+        shapes.push(("album.weight".into(), vec![albums, d]));
+        shapes.push(("genre.weight".into(), vec![genres, d]));
+        shapes.push(("year.weight".into(), vec![years, d]));
+    }
+    if c.skip_embedding {
+        shapes.push(("skip.weight".into(), vec![2, d]));
+    }
+    for l in 0..c.layers {
+        for name in ["q", "k", "v", "o"] {
+            shapes.push((format!("block{l}.{name}.weight"), vec![d, d]));
+            shapes.push((format!("block{l}.{name}.bias"), vec![d]));
+        }
+        shapes.push((format!("block{l}.ln1.gain"), vec![d]));
+        shapes.push((format!("block{l}.ln1.bias"), vec![d]));
+        shapes.push((format!("block{l}.ffn1.weight"), vec![d, c.ffn]));
+        shapes.push((format!("block{l}.ffn1.bias"), vec![c.ffn]));
+        shapes.push((format!("block{l}.ffn2.weight"), vec![c.ffn, d]));
+        shapes.push((format!("block{l}.ffn2.bias"), vec![d]));
+        shapes.push((format!("block{l}.ln2.gain"), vec![d]));
+        shapes.push((format!("block{l}.ln2.bias"), vec![d]));
+    }
+    shapes.push(("head.weight".into(), vec![d, d]));
+    shapes.push(("head.bias".into(), vec![d]));
+    shapes
+}
+
+/// Normal(0, std) values from a seeded generator (Box-Muller).
+pub fn normal(rng: &mut ChaCha8Rng, shape: &[usize], std: f64, device: &Device) -> candle_core::Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            let u1: f64 = rng.random::<f64>().max(1e-12);
+            let u2: f64 = rng.random::<f64>();
+            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+        })
+        .collect();
+    Tensor::from_vec(values, shape, device)
+}
+
+/// x W + b for x of any rank, W [in, out].
+fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let (inner, outer) = (dims[dims.len() - 1], w.dim(1)?);
+    let mut out_dims = dims;
+    let last = out_dims.len() - 1;
+    out_dims[last] = outer;
+    x.reshape(((), inner))?.matmul(w)?.broadcast_add(b)?.reshape(out_dims)
+}
+
+/// Layer normalisation over the last dimension, from basic ops.
+pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centred = x.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+    centred
+        .broadcast_div(&(var + 1e-5)?.sqrt()?)?
+        .broadcast_mul(gain)?
+        .broadcast_add(bias)
+}
+
+/// Softmax over the last dimension, from basic ops. The max is a constant shift, so it is detached.
+pub fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
+
+/// log(sum(exp(x))) over the last dimension, keeping it.
+pub fn log_sum_exp(x: &Tensor) -> candle_core::Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    x.broadcast_sub(&max)?
+        .exp()?
+        .sum_keepdim(D::Minus1)?
+        .log()?
+        .broadcast_add(&max)
+}
+
+fn causal_mask(t: usize, dtype: DType, device: &Device) -> candle_core::Result<Tensor> {
+    let values: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { MASKED } else { 0.0 }).collect();
+    Tensor::from_vec(values, (t, t), device)?.to_dtype(dtype)
+}
+
+/// Next-item cross-entropy: `hidden` [N, d] against `items` [C, d], `targets` [N] indexing `items`.
+pub fn rec_loss(hidden: &Tensor, items: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let logits = hidden.matmul(&items.t()?)?;
+    let lse = log_sum_exp(&logits)?.squeeze(1)?;
+    let picked = logits.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
+    lse.sub(&picked)?.mean_all()
+}
+
+/// The skip-contrastive InfoNCE term.
+///
+/// `anchors`, `positives` [B, T, d]; `negatives` [B, K, d] are the skipped tracks of each row's
+/// own session, so a position only ever meets negatives of its session. `mask` [B, T, K + 1] is
+/// 0 for the positive and usable negatives and [`MASKED`] elsewhere; `valid` [B, T] selects the
+/// positions that contribute. Similarities are cosines divided by `tau`.
+pub fn cl_loss(
+    anchors: &Tensor,
+    positives: &Tensor,
+    negatives: &Tensor,
+    mask: &Tensor,
+    valid: &Tensor,
+    tau: f64,
+) -> candle_core::Result<Tensor> {
+    let a = normalize(anchors)?;
+    let p = normalize(positives)?;
+    let n = normalize(negatives)?;
+    let pos = a.mul(&p)?.sum_keepdim(D::Minus1)?;
+    let neg = a.matmul(&n.transpose(1, 2)?.contiguous()?)?;
+    let logits = (Tensor::cat(&[&pos, &neg], D::Minus1)? / tau)?.add(mask)?;
+    let per_position = log_sum_exp(&logits)?.sub(&(pos / tau)?)?.squeeze(D::Minus1)?;
+    let count = valid.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.max(1.0);
+    per_position.mul(valid)?.sum_all()? / count
+}
+
+fn normalize(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-8)?.sqrt()?)
+}
+
+/// Candidates for a sampled softmax: the batch's distinct targets plus `n` random items, and the
+/// targets re-indexed into them.
+fn sample_candidates(
+    targets: &Tensor,
+    n: usize,
+    n_items: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let targets: Vec<u32> = targets.to_vec1()?;
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut slot: HashMap<u32, u32> = HashMap::new();
+    for &t in &targets {
+        slot.entry(t).or_insert_with(|| {
+            candidates.push(t);
+            candidates.len() as u32 - 1
+        });
+    }
+    for _ in 0..n {
+        let j = rng.random_range(0..n_items as u32);
+        if let std::collections::hash_map::Entry::Vacant(e) = slot.entry(j) {
+            e.insert(candidates.len() as u32);
+            candidates.push(j);
+        }
+    }
+    let remapped: Vec<u32> = targets.iter().map(|t| slot[t]).collect();
+    let len = candidates.len();
+    Ok((
+        Tensor::from_vec(candidates, len, device)?,
+        Tensor::from_vec(remapped, targets.len(), device)?,
+    ))
+}
