@@ -66,6 +66,7 @@ pub struct LibraryIndex {
     pub plays: HashMap<i64, TrackPlays>,
     /// Lower-cased "title artist album" per track, for search.
     haystacks: Vec<String>,
+    by_id: HashMap<i64, usize>,
 }
 
 impl LibraryIndex {
@@ -114,12 +115,12 @@ impl LibraryIndex {
                 )
             })
             .collect();
-        Self {
-            tracks: Arc::new(tracks),
-            artists,
-            plays,
-            haystacks,
-        }
+        let by_id = tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+        Self { tracks: Arc::new(tracks), artists, plays, haystacks, by_id }
+    }
+
+    pub fn track(&self, id: i64) -> Option<&Track> {
+        self.by_id.get(&id).and_then(|&i| self.tracks.get(i))
     }
 
     pub fn plays_of(&self, track_id: i64) -> TrackPlays {

@@ -1,6 +1,7 @@
 //! Application state and control: the play [`queue`] and the playback [`controller`] that the
 //! TUI and the headless player share.
 
+pub mod autoplay;
 pub mod controller;
 pub mod keymap;
 pub mod library;

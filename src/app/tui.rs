@@ -10,13 +10,17 @@ use std::time::Duration;
 use crossbeam_channel::{select, Receiver, Sender};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 
+use super::autoplay::{Autoplay, Request};
 use super::controller::{Controller, Outcome};
+use super::queue::QueueEntry;
 use super::keymap::{Action, KeyMap};
 use super::state::{Pane, Progress, Search, State, View};
 use super::workers::{self, WorkerMsg};
 use crate::cli::RunContext;
 use crate::config::Config;
 use crate::db::tracks::Track;
+use crate::log::EndReason;
+use crate::recommend::log::LoggedPlay;
 use crate::player::{Engine, Event, PlaySource, SeekTo};
 use crate::ui;
 
@@ -35,6 +39,9 @@ pub struct App {
     config: Config,
     worker_tx: Sender<WorkerMsg>,
     pub worker_rx: Receiver<WorkerMsg>,
+    autoplay: Option<Autoplay>,
+    /// Number of the latest ranking request; older answers are stale.
+    rank_seq: u64,
 }
 
 impl App {
@@ -49,6 +56,7 @@ impl App {
         let state = State {
             autoplay: config.recommend.autoplay,
             pane: Pane::Artists,
+            model_status: "no recommendations yet".into(),
             ..State::default()
         };
         Ok(Self {
@@ -60,7 +68,44 @@ impl App {
             config,
             worker_tx,
             worker_rx,
+            autoplay: None,
+            rank_seq: 0,
         })
+    }
+
+    /// Starts live recommendations (the ranking thread and, when due, the trainer).
+    pub fn start_autoplay(&mut self, models_dir: PathBuf) {
+        self.autoplay = Some(Autoplay::start(
+            self.db_path.clone(),
+            models_dir,
+            self.config.recommend.clone(),
+            self.worker_tx.clone(),
+        ));
+    }
+
+    /// Asks for a fresh ranking of what follows the current session.
+    fn request_rank(&mut self) {
+        let Some(autoplay) = self.autoplay.as_ref().filter(|_| self.state.autoplay) else { return };
+        let c = &self.controller;
+        let last_session = c.history.last().map(|(_, p)| p.session_id);
+        let mut session: Vec<(i64, bool)> = c
+            .history
+            .iter()
+            .filter(|(_, p)| Some(p.session_id) == last_session)
+            .map(|(t, p)| (t.id, p.skipped))
+            .collect();
+        if let Some(now) = &c.now {
+            session.push((now.entry.track.id, false));
+        }
+        let exclude =
+            c.queue.upcoming().iter().filter(|e| e.source != PlaySource::Autoplay).map(|e| e.track.id).collect();
+        self.rank_seq += 1;
+        autoplay.send(Request::Rank {
+            seq: self.rank_seq,
+            session,
+            exclude,
+            limit: self.config.recommend.autoplay_queue,
+        });
     }
 
     pub fn load_library(&self) {
@@ -187,10 +232,17 @@ impl App {
             Action::Autoplay => {
                 self.state.autoplay = !self.state.autoplay;
                 self.state.status = Some(format!("autoplay {}", if self.state.autoplay { "on" } else { "off" }));
+                if self.state.autoplay {
+                    self.request_rank();
+                } else {
+                    self.controller.queue.set_autoplay(Vec::new());
+                    self.controller.refresh_next();
+                }
             }
-            Action::Retrain => {
-                self.state.status = Some("the recommender is not part of this build yet".into());
-            }
+            Action::Retrain => match &self.autoplay {
+                Some(autoplay) => autoplay.send(Request::Retrain),
+                None => self.state.status = Some("recommendations are off".into()),
+            },
             Action::Export => {
                 self.state.status = Some("export is not part of this build yet".into());
             }
@@ -369,11 +421,25 @@ impl App {
                 for outcome in outcomes {
                     match outcome {
                         Outcome::TrackError(message) => self.state.status = Some(message),
-                        Outcome::Logged(_) | Outcome::Stopped => {}
+                        Outcome::Logged(play) => {
+                            if let (Some(autoplay), true) = (&self.autoplay, play.end_reason != EndReason::Error) {
+                                autoplay.send(Request::Played(LoggedPlay {
+                                    track_id: play.track_id,
+                                    session_id: play.session_id,
+                                    skipped: play.skipped,
+                                    ts_ms: crate::db::now_ms(),
+                                }));
+                            }
+                            self.request_rank();
+                        }
+                        Outcome::Stopped => {}
                     }
                 }
             }
             Err(e) => self.state.status = Some(format!("cannot write the listening log: {e}")),
+        }
+        if matches!(event, Event::Started { .. }) {
+            self.request_rank();
         }
     }
 
@@ -395,7 +461,36 @@ impl App {
                 };
                 self.state.status = Some(format!("{summary}{more}"));
             }
-            WorkerMsg::Library(library) => self.state.set_library(library),
+            WorkerMsg::Library(library) => {
+                self.state.set_library(library);
+                if let Some(autoplay) = &self.autoplay {
+                    autoplay.send(Request::Reload);
+                }
+            }
+            WorkerMsg::Recommendations { seq, source, picks } => {
+                if seq != self.rank_seq || !self.state.autoplay {
+                    return;
+                }
+                let entries = picks
+                    .iter()
+                    .filter_map(|pick| {
+                        let track = self.state.library.track(pick.track_id)?.clone();
+                        let reason = format!("{source} {:.2} · {}", pick.score, pick.reason);
+                        Some(QueueEntry { track, source: PlaySource::Autoplay, reason: Some(reason) })
+                    })
+                    .collect();
+                self.controller.queue.set_autoplay(entries);
+                self.controller.refresh_next();
+            }
+            WorkerMsg::ModelStatus(status) => self.state.model_status = status,
+            WorkerMsg::TrainProgress { done, total } => {
+                self.state.progress = Some(Progress { label: "training".into(), done, total });
+            }
+            WorkerMsg::TrainDone(message) => {
+                self.state.progress = None;
+                self.state.status = Some(message);
+                self.request_rank();
+            }
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
             WorkerMsg::Error(message) => {
                 self.state.progress = None;
@@ -414,6 +509,7 @@ pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let mut app = App::new(ctx.config.clone(), db_path, controller)?;
     app.state.status = notice;
     app.load_library();
+    app.start_autoplay(ctx.paths.models_dir());
     if !paths.is_empty() {
         app.scan(paths);
     }

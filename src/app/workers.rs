@@ -19,6 +19,12 @@ pub enum WorkerMsg {
     Library(LibraryIndex),
     Stats(Stats),
     Error(String),
+    /// Ranked tracks for the request numbered `seq`, from the model or the fallback.
+    Recommendations { seq: u64, source: &'static str, picks: Vec<crate::recommend::infer::Scored> },
+    /// What feeds autoplay, for the status line.
+    ModelStatus(String),
+    TrainProgress { done: usize, total: usize },
+    TrainDone(String),
 }
 
 fn run_worker(
