@@ -330,3 +330,18 @@ fn volume_scales_the_samples() {
     until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Idle));
     assert!(engine.null_stats().peak > 0.1);
 }
+
+#[test]
+fn auto_output_falls_back_to_null_with_a_notice() {
+    let engine = Engine::start(EngineOptions {
+        output: AudioOutput::Auto,
+        ..Default::default()
+    })
+    .expect("auto never fails");
+    if engine.output() == skipless::player::OutputKind::Null {
+        let notice = engine.notice().expect("a notice when falling back");
+        assert!(notice.starts_with("no audio device"), "{notice}");
+        assert!(notice.ends_with("playing silently through the null output"), "{notice}");
+        assert!(!notice.contains('\n'));
+    }
+}
