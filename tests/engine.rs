@@ -229,7 +229,7 @@ fn seeks_land_within_100_ms_in_every_format() {
 
 #[test]
 fn gapless_join_inserts_no_silence() {
-    let engine = engine(20.0);
+    let engine = engine(10.0);
     let first = item(&corpus("victory.wav"), 1);
     let second = item(&corpus("victory.ogg"), 2);
     play(&engine, first);

@@ -690,10 +690,18 @@ impl DecoderThread {
         match opened {
             Ok(decoder) => {
                 active.decoder = Some(decoder);
-                let (chunk, error) = decode_chunk(&mut active);
-                items.extend(chunk.map(Item::Audio));
-                if active.done {
-                    items.push(Item::End { play, error });
+                // Half the read-ahead comes with the start, so a busy machine cannot starve the
+                // first second of a play.
+                let mut secs = 0.0;
+                while !active.done && secs < self.ahead / 2.0 {
+                    let (chunk, error) = decode_chunk(&mut active);
+                    if let Some(c) = chunk {
+                        secs += c.frames() as f64 / f64::from(c.rate.max(1));
+                        items.push(Item::Audio(c));
+                    }
+                    if active.done {
+                        items.push(Item::End { play, error });
+                    }
                 }
             }
             Err(e) => {
