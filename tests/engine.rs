@@ -229,7 +229,7 @@ fn seeks_land_within_100_ms_in_every_format() {
 
 #[test]
 fn gapless_join_inserts_no_silence() {
-    let engine = engine(20.0);
+    let engine = engine(10.0);
     let first = item(&corpus("victory.wav"), 1);
     let second = item(&corpus("victory.ogg"), 2);
     play(&engine, first);
@@ -329,4 +329,19 @@ fn volume_scales_the_samples() {
     play(&engine, item(&corpus("victory.wav"), 1));
     until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Idle));
     assert!(engine.null_stats().peak > 0.1);
+}
+
+#[test]
+fn auto_output_falls_back_to_null_with_a_notice() {
+    let engine = Engine::start(EngineOptions {
+        output: AudioOutput::Auto,
+        ..Default::default()
+    })
+    .expect("auto never fails");
+    if engine.output() == skipless::player::OutputKind::Null {
+        let notice = engine.notice().expect("a notice when falling back");
+        assert!(notice.starts_with("no audio device"), "{notice}");
+        assert!(notice.ends_with("playing silently through the null output"), "{notice}");
+        assert!(!notice.contains('\n'));
+    }
 }

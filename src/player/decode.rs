@@ -100,18 +100,26 @@ impl TrackDecoder {
 
     /// Appends the next decoded samples to `out`; `None` at the end of the track.
     pub fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<Option<Decoded>, PlayerError> {
-        match &mut self.inner {
-            Inner::Symphonia(t) => t.next_chunk(out, &self.path),
-            Inner::Opus(t) => t.next_chunk(out, &self.path),
-        }
+        let path = &self.path;
+        let inner = &mut self.inner;
+        // Decoders fed a damaged file can panic (an index out of range); that ends this play
+        // with an error instead of taking the decoder thread down with it.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match inner {
+            Inner::Symphonia(t) => t.next_chunk(out, path),
+            Inner::Opus(t) => t.next_chunk(out, path),
+        }))
+        .unwrap_or_else(|_| Err(decode_error(path, "the decoder failed on damaged data")))
     }
 
     /// Moves to `frame`; returns the frame the next chunk starts at.
     pub fn seek(&mut self, frame: u64) -> Result<u64, PlayerError> {
-        match &mut self.inner {
-            Inner::Symphonia(t) => t.seek(frame, &self.path),
-            Inner::Opus(t) => t.seek(frame, &self.path),
-        }
+        let path = &self.path;
+        let inner = &mut self.inner;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match inner {
+            Inner::Symphonia(t) => t.seek(frame, path),
+            Inner::Opus(t) => t.seek(frame, path),
+        }))
+        .unwrap_or_else(|_| Err(decode_error(path, "the decoder failed on damaged data")))
     }
 }
 

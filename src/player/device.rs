@@ -200,7 +200,7 @@ fn device_thread(shared: Arc<Shared>, ready: Sender<Result<(), String>>, stop: R
     let mut sink = match sink {
         Ok(s) => s,
         Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
+            let _ = ready.send(Err(e.to_string().replace('\n', " ")));
             return;
         }
     };

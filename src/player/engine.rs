@@ -223,6 +223,7 @@ impl EngineThread {
             crossbeam_channel::select! {
                 recv(commands) -> cmd => match cmd {
                     Ok(Command::Shutdown) | Err(_) => {
+                        self.drain_notes();
                         self.end_current(EndCause::Quit);
                         return;
                     }
@@ -249,7 +250,18 @@ impl EngineThread {
         let _ = self.events.send(event);
     }
 
+    /// Handles the notes already sent, so a command sees what the output has already done
+    /// (a play that reached its end is `Finished`, not skipped at 0 ms).
+    fn drain_notes(&mut self) {
+        while let Ok((epoch, note)) = self.notes.try_recv() {
+            if epoch == self.epoch {
+                self.note(note);
+            }
+        }
+    }
+
     fn command(&mut self, cmd: Command) {
+        self.drain_notes();
         match cmd {
             Command::Play { item, ended_by } => {
                 self.end_current(ended_by);
@@ -678,10 +690,18 @@ impl DecoderThread {
         match opened {
             Ok(decoder) => {
                 active.decoder = Some(decoder);
-                let (chunk, error) = decode_chunk(&mut active);
-                items.extend(chunk.map(Item::Audio));
-                if active.done {
-                    items.push(Item::End { play, error });
+                // Half the read-ahead comes with the start, so a busy machine cannot starve the
+                // first second of a play.
+                let mut secs = 0.0;
+                while !active.done && secs < self.ahead / 2.0 {
+                    let (chunk, error) = decode_chunk(&mut active);
+                    if let Some(c) = chunk {
+                        secs += c.frames() as f64 / f64::from(c.rate.max(1));
+                        items.push(Item::Audio(c));
+                    }
+                    if active.done {
+                        items.push(Item::End { play, error });
+                    }
                 }
             }
             Err(e) => {
