@@ -166,3 +166,44 @@ fn playing_pausing_and_history() {
     h.pump_until("stats", |app| app.state.stats.is_some());
     assert!(h.screen().contains("1 plays · 0 listens · 1 skips (100%)"));
 }
+
+#[test]
+fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
+    let mut h = Harness::new(100, 30);
+    let models = h._dir.path().join("models");
+    h.app.start_autoplay(models);
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    // Play the one track of "Martin Severn": autoplay queues three more after it.
+    h.keys("j\n");
+    let autoplay_ids = |app: &App| -> Vec<i64> {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::player::PlaySource::Autoplay)
+            .map(|e| e.track.id)
+            .collect()
+    };
+    h.pump_until("three autoplay picks", |app| autoplay_ids(app).len() == 3);
+    let screen = h.screen();
+    assert!(screen.contains("autoplay") && screen.contains("fallback"), "{screen}");
+    let first_picks = autoplay_ids(&h.app);
+    // Skip into the first pick, then skip it too: it must not come back, and the picks are
+    // re-ranked for the new session context.
+    h.keys("n");
+    h.pump_until("the first pick to play", |app| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.track.id == first_picks[0])
+    });
+    h.keys("n");
+    h.pump_until("two skips logged", |app| app.controller.history.len() == 2);
+    h.pump_until("a re-ranked up next", |app| {
+        let ids = autoplay_ids(app);
+        ids.len() == 3 && !ids.contains(&first_picks[0])
+    });
+    assert!(h.app.controller.history.iter().all(|(_, p)| p.skipped));
+}

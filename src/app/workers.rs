@@ -14,16 +14,29 @@ use crate::log::SkipRule;
 /// A report from a worker to the UI thread.
 #[derive(Debug)]
 pub enum WorkerMsg {
-    ScanProgress { done: usize, total: usize },
-    ScanDone { summary: String, problems: usize },
+    ScanProgress {
+        done: usize,
+        total: usize,
+    },
+    ScanDone {
+        summary: String,
+        problems: usize,
+    },
     Library(LibraryIndex),
     Stats(Stats),
     Error(String),
     /// Ranked tracks for the request numbered `seq`, from the model or the fallback.
-    Recommendations { seq: u64, source: &'static str, picks: Vec<crate::recommend::infer::Scored> },
+    Recommendations {
+        seq: u64,
+        source: &'static str,
+        picks: Vec<crate::recommend::infer::Scored>,
+    },
     /// What feeds autoplay, for the status line.
     ModelStatus(String),
-    TrainProgress { done: usize, total: usize },
+    TrainProgress {
+        done: usize,
+        total: usize,
+    },
     TrainDone(String),
 }
 

@@ -317,7 +317,7 @@ pub fn up_next(frame: &mut Frame, area: Rect, app: &App) {
     let upcoming = app.controller.queue.upcoming();
     let focused = app.state.pane == Pane::UpNext && app.state.search.is_none();
     let width = area.width.saturating_sub(2) as usize;
-    let [list, note] = Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(area);
+    let [list, note] = Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(area);
     windowed_list(
         frame,
         list,
@@ -334,11 +334,18 @@ pub fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         },
         app,
     );
-    let text = if app.state.autoplay {
+    let mut text = vec![Line::from(if app.state.autoplay {
         app.state.model_status.clone()
     } else {
         "autoplay off".to_owned()
-    };
+    })];
+    // Why each recommended track is there: score and the signal behind it.
+    text.extend(
+        upcoming
+            .iter()
+            .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))
+            .map(|(title, reason)| Line::from(format!("{}: {reason}", truncate(title, 12)))),
+    );
     frame.render_widget(
         Paragraph::new(text)
             .style(app.theme.dim)
