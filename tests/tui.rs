@@ -207,3 +207,31 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     });
     assert!(h.app.controller.history.iter().all(|(_, p)| p.skipped));
 }
+
+#[test]
+fn mouse_clicks_select_and_the_wheel_scrolls() {
+    use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(80, 24);
+    h.screen();
+    let area = ratatui::layout::Rect::new(0, 0, 80, 24);
+    let mouse = |kind, column, row| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // The artists column starts at x=0, its first row at y=2 (tabs, then the border).
+    assert!(h
+        .app
+        .handle_terminal(mouse(MouseEventKind::Down(MouseButton::Left), 3, 4), area));
+    assert_eq!(
+        (h.app.state.pane, h.app.state.artist),
+        (skipless::app::state::Pane::Artists, 2)
+    );
+    h.app.handle_terminal(mouse(MouseEventKind::ScrollDown, 3, 4), area);
+    assert_eq!(h.app.state.artist, 4, "the wheel moves by three, clamped to the list");
+    h.app.handle_terminal(mouse(MouseEventKind::ScrollUp, 3, 4), area);
+    assert_eq!(h.app.state.artist, 1);
+}
