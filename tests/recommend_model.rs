@@ -293,3 +293,41 @@ fn learns_a_sequential_pattern() {
     let hr1 = hits as f64 / total as f64;
     assert!(hr1 >= 0.95, "HR@1 {hr1}");
 }
+
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    let v = vocab(10);
+    let sessions: Vec<Session> = (0..20)
+        .map(|s| {
+            session(
+                &(0..5)
+                    .map(|k| ((s + k * 3) % 10 + 1, (s + k) % 4 == 0))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let config = TrainConfig {
+        model: tiny_config(),
+        batch_size: 4,
+        max_epochs: 3,
+        min_steps: 0,
+        ..TrainConfig::default()
+    };
+    let run = || {
+        let out = train_model(
+            &v,
+            &sessions[..16],
+            &sessions[16..],
+            &config,
+            None,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        out.model
+            .named_tensors()
+            .map(|(_, t)| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}

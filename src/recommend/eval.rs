@@ -291,6 +291,13 @@ pub fn run_eval(
 
     // skipless: the sequence model blended with history signals; weights fitted on validation only.
     let (_, outcome, seq_s) = &seq_models[2];
+    let alone = test_metrics(data, Some(&outcome.model), &mut |q, out| {
+        out.copy_from_slice(q.seq.unwrap_or(&[]));
+    })?;
+    notes.push(format!(
+        "skipless sequence model alone (sasrec+cl with the skipped-input embedding): hr@10 {:.4}, ndcg@10 {:.4}, mrr {:.4}, skip-mrr {:.4}",
+        alone.hr10, alone.ndcg10, alone.mrr, alone.skip_mrr
+    ));
     let start = Instant::now();
     let weights = fit_blend(data, &outcome.model)?;
     let fit_s = start.elapsed().as_secs_f64();
