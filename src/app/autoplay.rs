@@ -57,7 +57,12 @@ impl Autoplay {
                     return;
                 }
             };
-            worker.run(&rx);
+            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run(&rx))).is_err();
+            if crashed {
+                let _ = tx.send(WorkerMsg::ModelStatus(
+                    "recommendations stopped after an internal error".into(),
+                ));
+            }
         });
         if let Err(e) = spawned {
             tracing::error!("cannot start the recommender thread: {e}");

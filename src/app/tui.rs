@@ -529,7 +529,7 @@ pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         app.scan(paths);
     }
 
-    let mut terminal = ui::terminal::enter()?;
+    let mut terminal = ui::terminal::enter(ctx.paths.data_dir.join("skipless.log"))?;
     let input = ui::terminal::input_events();
     let result = event_loop(&mut terminal, &mut app, &engine, &input);
     ui::terminal::leave();

@@ -8,13 +8,26 @@ use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event};
 use crossterm::execute;
 use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 
-/// Switches to the alternate screen with raw input and mouse reporting. The panic hook
-/// installed here restores the terminal before the panic message is printed.
-pub fn enter() -> anyhow::Result<ratatui::DefaultTerminal> {
+/// Switches to the alternate screen with raw input and mouse reporting.
+///
+/// The panic hook installed here restores the terminal before the message is printed when the
+/// UI thread panics. A panic on another thread (a worker, the decoder) is caught and reported
+/// by that thread's owner, so the hook only appends it to `panic_log`: printing it would
+/// scribble over the screen, and restoring the terminal would leave a running UI without one.
+pub fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::DefaultTerminal> {
     let previous = std::panic::take_hook();
+    let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
-        leave();
-        previous(info);
+        if std::thread::current().id() == ui_thread {
+            leave();
+            previous(info);
+            return;
+        }
+        let name = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        let line = format!("{}: thread '{name}' panicked: {info}\n", crate::db::now_ms());
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&panic_log) {
+            let _ = file.write_all(line.as_bytes());
+        }
     }));
     enable_raw_mode()?;
     execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
