@@ -103,6 +103,26 @@ fn every_format_plays_to_its_end() {
     }
     let sessions: std::collections::HashSet<_> = rows.iter().map(|r| r["session_id"].clone()).collect();
     assert_eq!(sessions.len(), 1);
+
+    let stats: Value = serde_json::from_str(&stdout_of(skipless(data.path()).args(["stats", "--json"]))).unwrap();
+    assert_eq!(
+        (
+            stats["plays"].as_u64(),
+            stats["listens"].as_u64(),
+            stats["skips"].as_u64()
+        ),
+        (Some(12), Some(12), Some(0))
+    );
+    assert_eq!(stats["sessions"], 1);
+    let total: i64 = rows.iter().map(|r| r["played_ms"].as_i64().unwrap()).sum();
+    assert_eq!(stats["listening_ms"].as_i64(), Some(total));
+    assert_eq!(stats["top_artists"][0]["artist"], "Aleksi Aubry-Carlson");
+    assert_eq!(stats["top_artists"][0]["count"], 3);
+    let limited = json_lines(&stdout_of(
+        skipless(data.path()).args(["history", "--json", "--limit", "2"]),
+    ));
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0]["title"], rows[11]["title"], "newest first");
 }
 
 #[test]
