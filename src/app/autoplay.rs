@@ -81,110 +81,56 @@ impl Drop for Autoplay {
     }
 }
 
-struct Worker {
+/// The recommendation logic of autoplay without its thread: what to play next for a session,
+/// what a completed play changes, and when to retrain. The player runs it on the recommender
+/// thread; `skipless simulate` drives the very same code synchronously.
+pub struct AutoplayCore {
     db: Database,
     models_dir: PathBuf,
     config: RecommendConfig,
-    tx: Sender<WorkerMsg>,
-    own: Sender<Request>,
     log: ListeningLog,
     candidates: Vec<CandidateTrack>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
-    training: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
 }
 
-impl Worker {
-    fn new(
-        db_path: PathBuf,
-        models_dir: PathBuf,
-        config: RecommendConfig,
-        tx: Sender<WorkerMsg>,
-        own: Sender<Request>,
-    ) -> anyhow::Result<Self> {
-        let db = Database::open(&db_path)?;
+impl AutoplayCore {
+    pub fn new(db: Database, models_dir: PathBuf, config: RecommendConfig) -> Result<Self, RecommendError> {
         let log = ListeningLog::load(&db)?;
         let candidates = library_candidates(&db)?;
-        let mut worker = Self {
-            db,
-            models_dir,
-            config,
-            tx,
-            own,
-            log,
-            candidates,
-            recommender: None,
-            plays_since_model: 0,
-            training: None,
-        };
-        worker.load_model();
-        Ok(worker)
+        let mut core =
+            Self { db, models_dir, config, log, candidates, recommender: None, plays_since_model: 0 };
+        core.load_model()?;
+        Ok(core)
     }
 
-    fn run(&mut self, rx: &Receiver<Request>) {
-        while let Ok(request) = rx.recv() {
-            match request {
-                Request::Rank {
-                    seq,
-                    session,
-                    exclude,
-                    limit,
-                } => {
-                    let (source, picks) = self.rank(&session, &exclude, limit);
-                    let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
-                }
-                Request::Played(play) => self.played(play),
-                Request::Reload => {
-                    match library_candidates(&self.db).and_then(|c| Ok((c, ListeningLog::load(&self.db)?))) {
-                        Ok((candidates, log)) => {
-                            self.candidates = candidates;
-                            self.log = log;
-                            if let Some(r) = self.recommender.as_mut() {
-                                r.replay(&self.log);
-                            }
-                        }
-                        Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
-                    }
-                }
-                Request::Retrain => self.retrain(),
-                Request::ModelSaved => {
-                    self.training = None;
-                    self.load_model();
-                }
-                Request::Shutdown => break,
-            }
+    /// Re-reads the library and the log (after a scan).
+    pub fn reload(&mut self) -> Result<(), RecommendError> {
+        self.candidates = library_candidates(&self.db)?;
+        self.log = ListeningLog::load(&self.db)?;
+        if let Some(r) = self.recommender.as_mut() {
+            r.replay(&self.log);
         }
-        if let Some((_, cancel)) = self.training.take() {
-            cancel.store(true, Ordering::SeqCst);
-        }
+        Ok(())
     }
 
-    fn load_model(&mut self) {
-        match Recommender::load(&self.models_dir) {
-            Ok(Some(mut recommender)) => {
-                recommender.replay(&self.log);
-                self.plays_since_model = (self.log.plays.len() as u64).saturating_sub(recommender.meta().plays_seen);
-                self.recommender = Some(recommender);
-            }
-            Ok(None) => self.recommender = None,
-            Err(e) => {
-                self.recommender = None;
-                self.status(format!("{e}; using the fallback until the next training"));
-                return;
-            }
+    /// Loads the saved model, if any, and replays the log into it.
+    pub fn load_model(&mut self) -> Result<(), RecommendError> {
+        self.recommender = None;
+        if let Some(mut recommender) = Recommender::load(&self.models_dir)? {
+            recommender.replay(&self.log);
+            self.plays_since_model = (self.log.plays.len() as u64).saturating_sub(recommender.meta().plays_seen);
+            self.recommender = Some(recommender);
         }
-        self.status(self.describe());
+        Ok(())
     }
 
-    fn describe(&self) -> String {
+    /// One line on what feeds autoplay.
+    pub fn describe(&self) -> String {
         match &self.recommender {
             Some(r) if self.enough_plays() => format!(
                 "model trained {} on {} plays · {} plays since",
-                r.meta()
-                    .trained_at
-                    .get(..16)
-                    .unwrap_or(&r.meta().trained_at)
-                    .replace('T', " "),
+                r.meta().trained_at.get(..16).unwrap_or(&r.meta().trained_at).replace('T', " "),
                 r.meta().plays_seen,
                 self.plays_since_model
             ),
@@ -196,32 +142,26 @@ impl Worker {
         }
     }
 
-    fn enough_plays(&self) -> bool {
+    pub fn enough_plays(&self) -> bool {
         self.log.plays.len() as u64 >= self.config.min_plays
     }
 
-    fn status(&self, text: String) {
-        let _ = self.tx.send(WorkerMsg::ModelStatus(text));
-    }
-
-    fn rank(&self, session: &[(i64, bool)], exclude: &[i64], limit: usize) -> (&'static str, Vec<Scored>) {
+    /// The best `limit` tracks to follow `session`, and which ranking produced them.
+    pub fn rank(&self, session: &[(i64, bool)], exclude: &[i64], limit: usize) -> (&'static str, Vec<Scored>) {
         let mut filters = Filters::from_config(&self.config, limit);
         filters.recent = self.log.recent(self.config.exclude_recent);
         filters.recent.extend_from_slice(exclude);
         filters.seed = self.log.plays.len() as u64;
         if let Some(recommender) = self.recommender.as_ref().filter(|_| self.enough_plays()) {
-            match recommender.rank(session, &self.candidates, &filters) {
-                Ok(picks) => return ("model", picks),
-                Err(e) => self.status(format!("the model failed to rank ({e}); using the fallback")),
+            if let Ok(picks) = recommender.rank(session, &self.candidates, &filters) {
+                return ("model", picks);
             }
         }
-        (
-            "fallback",
-            fallback_rank(session, &self.candidates, &self.log, &filters),
-        )
+        ("fallback", fallback_rank(session, &self.candidates, &self.log, &filters))
     }
 
-    fn played(&mut self, play: LoggedPlay) {
+    /// Folds a completed play into the signals; returns whether a retrain is due.
+    pub fn played(&mut self, play: LoggedPlay) -> bool {
         let before: Vec<(i64, bool)> = self
             .log
             .plays
@@ -238,12 +178,134 @@ impl Worker {
         }
         self.log.plays.push(play);
         self.plays_since_model += 1;
-        let due = self.config.retrain_every > 0 && self.plays_since_model >= self.config.retrain_every;
-        if due && self.enough_plays() && self.training.is_none() {
-            self.retrain();
-        } else {
-            self.status(self.describe());
+        self.config.retrain_every > 0 && self.plays_since_model >= self.config.retrain_every && self.enough_plays()
+    }
+
+    /// What a training run needs, to run on another thread.
+    pub fn training_job(&self) -> TrainingJob {
+        TrainingJob {
+            log: self.log.clone(),
+            models_dir: self.models_dir.clone(),
+            current_ndcg: self.recommender.as_ref().map(|r| r.meta().validation.ndcg10),
         }
+    }
+}
+
+/// A training run's inputs: a snapshot of the log and the model to beat.
+pub struct TrainingJob {
+    log: ListeningLog,
+    models_dir: PathBuf,
+    current_ndcg: Option<f64>,
+}
+
+/// How a training run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainingOutcome {
+    /// Saved and to be loaded: the message says how good it is.
+    Saved(String),
+    /// Trained but worse than the current model, or failed.
+    Kept(String),
+    Cancelled,
+}
+
+impl TrainingJob {
+    /// Trains on one thread (the other core keeps decoding and the UI) and saves the model when
+    /// it is at least as good as the current one on validation NDCG@10.
+    pub fn run(&self, progress: &mut (dyn FnMut(usize, usize) + Send), cancel: &AtomicBool) -> TrainingOutcome {
+        let previous = Checkpoint::load(&self.models_dir).unwrap_or_default();
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+            Ok(pool) => pool,
+            Err(e) => return TrainingOutcome::Kept(format!("cannot start training: {e}")),
+        };
+        let result = pool.install(|| {
+            train_from_log(
+                &self.log,
+                previous.as_ref(),
+                &TrainConfig::default(),
+                &mut |p| {
+                    let total = (p.steps * p.epochs).max(1);
+                    progress((p.epoch.saturating_sub(1)) * p.steps + p.step, total);
+                },
+                cancel,
+            )
+        });
+        let checkpoint = match result {
+            Ok(checkpoint) => checkpoint,
+            Err(RecommendError::Cancelled) => return TrainingOutcome::Cancelled,
+            Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),
+        };
+        let new = checkpoint.meta.validation.ndcg10;
+        match self.current_ndcg {
+            Some(old) if new < old => TrainingOutcome::Kept(format!(
+                "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
+            )),
+            _ => match checkpoint.save(&self.models_dir) {
+                Ok(_) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
+                Err(e) => TrainingOutcome::Kept(format!("cannot save the model: {e}")),
+            },
+        }
+    }
+}
+
+struct Worker {
+    core: AutoplayCore,
+    tx: Sender<WorkerMsg>,
+    own: Sender<Request>,
+    training: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
+}
+
+impl Worker {
+    fn new(
+        db_path: PathBuf,
+        models_dir: PathBuf,
+        config: RecommendConfig,
+        tx: Sender<WorkerMsg>,
+        own: Sender<Request>,
+    ) -> anyhow::Result<Self> {
+        let db = Database::open(&db_path)?;
+        let core = AutoplayCore::new(db, models_dir, config)?;
+        let worker = Self { core, tx, own, training: None };
+        worker.status(worker.core.describe());
+        Ok(worker)
+    }
+
+    fn run(&mut self, rx: &Receiver<Request>) {
+        while let Ok(request) = rx.recv() {
+            match request {
+                Request::Rank { seq, session, exclude, limit } => {
+                    let (source, picks) = self.core.rank(&session, &exclude, limit);
+                    let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
+                }
+                Request::Played(play) => {
+                    if self.core.played(play) && self.training.is_none() {
+                        self.retrain();
+                    } else {
+                        self.status(self.core.describe());
+                    }
+                }
+                Request::Reload => {
+                    if let Err(e) = self.core.reload() {
+                        self.status(format!("cannot reload the library for recommendations: {e}"));
+                    }
+                }
+                Request::Retrain => self.retrain(),
+                Request::ModelSaved => {
+                    self.training = None;
+                    match self.core.load_model() {
+                        Ok(()) => self.status(self.core.describe()),
+                        Err(e) => self.status(format!("{e}; using the fallback until the next training")),
+                    }
+                }
+                Request::Shutdown => break,
+            }
+        }
+        if let Some((_, cancel)) = self.training.take() {
+            cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn status(&self, text: String) {
+        let _ = self.tx.send(WorkerMsg::ModelStatus(text));
     }
 
     fn retrain(&mut self) {
@@ -251,37 +313,40 @@ impl Worker {
             self.status("already training".into());
             return;
         }
-        if !self.enough_plays() {
+        if !self.core.enough_plays() {
             self.status(format!(
                 "training needs {} finished plays; the log has {}",
-                self.config.min_plays,
-                self.log.plays.len()
+                self.core.config.min_plays,
+                self.core.log.plays.len()
             ));
             return;
         }
         let cancel = Arc::new(AtomicBool::new(false));
-        let log = self.log.clone();
-        let models_dir = self.models_dir.clone();
+        let job = self.core.training_job();
         let tx = self.tx.clone();
         let own = self.own.clone();
         let flag = cancel.clone();
-        let current = self.recommender.as_ref().map(|r| r.meta().validation.ndcg10);
         let spawned = std::thread::Builder::new().name("trainer".into()).spawn(move || {
             lower_priority();
-            let outcome = train_in_background(&log, &models_dir, current, &tx, &flag);
-            let message = match outcome {
-                Ok(Some(message)) => {
-                    let _ = own.send(Request::ModelSaved);
-                    message
+            let mut last_percent = usize::MAX;
+            let outcome = job.run(
+                &mut |done, total| {
+                    let percent = done * 100 / total.max(1);
+                    if percent != last_percent {
+                        last_percent = percent;
+                        let _ = tx.send(WorkerMsg::TrainProgress { done, total });
+                    }
+                },
+                &flag,
+            );
+            // Whatever the outcome, the recommender thread learns that this run is over.
+            let _ = own.send(Request::ModelSaved);
+            match outcome {
+                TrainingOutcome::Saved(message) | TrainingOutcome::Kept(message) => {
+                    let _ = tx.send(WorkerMsg::TrainDone(message));
                 }
-                Ok(None) => return,
-                Err(message) => {
-                    // Tell the recommendation thread that this run is over.
-                    let _ = own.send(Request::ModelSaved);
-                    message
-                }
-            };
-            let _ = tx.send(WorkerMsg::TrainDone(message));
+                TrainingOutcome::Cancelled => {}
+            }
         });
         match spawned {
             Ok(handle) => {
@@ -289,60 +354,6 @@ impl Worker {
                 self.status("training…".into());
             }
             Err(e) => self.status(format!("cannot start training: {e}")),
-        }
-    }
-}
-
-/// Trains on one thread (the other core keeps decoding and the UI) and saves the model when it
-/// is at least as good as the current one on validation NDCG@10. `Ok(None)`: cancelled.
-fn train_in_background(
-    log: &ListeningLog,
-    models_dir: &std::path::Path,
-    current_ndcg: Option<f64>,
-    tx: &Sender<WorkerMsg>,
-    cancel: &AtomicBool,
-) -> Result<Option<String>, String> {
-    let previous = Checkpoint::load(models_dir).unwrap_or_default();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut last_percent = u64::MAX;
-    let result = pool.install(|| {
-        train_from_log(
-            log,
-            previous.as_ref(),
-            &TrainConfig::default(),
-            &mut |p| {
-                let total = (p.steps * p.epochs).max(1) as u64;
-                let done = ((p.epoch.saturating_sub(1)) * p.steps + p.step) as u64;
-                let percent = done * 100 / total;
-                if percent != last_percent {
-                    last_percent = percent;
-                    let _ = tx.send(WorkerMsg::TrainProgress {
-                        done: done as usize,
-                        total: total as usize,
-                    });
-                }
-            },
-            cancel,
-        )
-    });
-    let checkpoint = match result {
-        Ok(checkpoint) => checkpoint,
-        Err(RecommendError::Cancelled) => return Ok(None),
-        Err(e) => return Err(format!("training failed: {e}")),
-    };
-    let new = checkpoint.meta.validation.ndcg10;
-    match current_ndcg {
-        Some(old) if new < old => Err(format!(
-            "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
-        )),
-        _ => {
-            checkpoint
-                .save(models_dir)
-                .map_err(|e| format!("cannot save the model: {e}"))?;
-            Ok(Some(format!("new model in use: validation NDCG@10 {new:.4}")))
         }
     }
 }
