@@ -72,6 +72,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Closed-loop test of autoplay against a listener built from a real listening history.
+    Simulate {
+        /// History files or folders (Spotify exports).
+        #[arg(long, required = true, num_args = 1..)]
+        history: Vec<PathBuf>,
+        /// Simulated plays per policy.
+        #[arg(long, default_value_t = 2000)]
+        plays: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate the recommenders on Spotify listening-history exports (the fixed protocol).
     Eval {
         /// History files or folders (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json).
@@ -133,6 +147,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Scan { paths, json }) => run_scan(&ctx, &paths, json),
         Some(Command::Library { json }) => run_library(&ctx, json),
+        Some(Command::Simulate {
+            history,
+            plays,
+            seed,
+            json,
+        }) => run_simulate(&ctx, &history, plays, seed, json),
         Some(Command::Eval { history, json }) => crate::recommend::commands::eval(&history, json),
         Some(Command::Train { json }) => crate::recommend::commands::train(&ctx, json),
         Some(Command::Recommend { n, json }) => crate::recommend::commands::recommend(&ctx, n, json),
@@ -313,6 +333,43 @@ fn run_stats(ctx: &RunContext, json: bool) -> anyhow::Result<()> {
     println!("\nMost skipped:");
     for t in &stats.most_skipped {
         println!("  {:>4}  {} – {}", t.count, by(&t.artist), t.title);
+    }
+    Ok(())
+}
+
+fn run_simulate(ctx: &RunContext, history: &[PathBuf], plays: usize, seed: u64, json: bool) -> anyhow::Result<()> {
+    let work_dir = std::env::temp_dir().join(format!("skipless-simulate-{}", std::process::id()));
+    let bar = progress_bar((plays * 3) as u64, "simulating");
+    let mut done_before = 0;
+    let mut last_policy = "";
+    let result = crate::simulate::run_simulation(history, plays, seed, &ctx.config, &work_dir, &mut |policy, n| {
+        if policy != last_policy {
+            if !last_policy.is_empty() {
+                done_before += plays;
+            }
+            last_policy = policy;
+            bar.set_message(policy);
+        }
+        bar.set_position((done_before + n) as u64);
+    });
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&work_dir);
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!("{} plays per policy over {} tracks", report.plays, report.tracks);
+    println!("{:<10} {:>10} {:>14}  per 100 plays", "policy", "skip rate", "last 500");
+    for p in &report.policies {
+        let windows: Vec<String> = p.windows.iter().map(|w| format!("{w:.2}")).collect();
+        println!(
+            "{:<10} {:>10.3} {:>14.3}  {}",
+            p.name,
+            p.skip_rate,
+            p.skip_rate_last_500,
+            windows.join(" ")
+        );
     }
     Ok(())
 }

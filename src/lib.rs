@@ -13,4 +13,5 @@ pub mod log;
 pub mod paths;
 pub mod player;
 pub mod recommend;
+pub mod simulate;
 pub mod ui;

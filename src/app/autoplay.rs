@@ -98,8 +98,15 @@ impl AutoplayCore {
     pub fn new(db: Database, models_dir: PathBuf, config: RecommendConfig) -> Result<Self, RecommendError> {
         let log = ListeningLog::load(&db)?;
         let candidates = library_candidates(&db)?;
-        let mut core =
-            Self { db, models_dir, config, log, candidates, recommender: None, plays_since_model: 0 };
+        let mut core = Self {
+            db,
+            models_dir,
+            config,
+            log,
+            candidates,
+            recommender: None,
+            plays_since_model: 0,
+        };
         core.load_model()?;
         Ok(core)
     }
@@ -130,7 +137,11 @@ impl AutoplayCore {
         match &self.recommender {
             Some(r) if self.enough_plays() => format!(
                 "model trained {} on {} plays · {} plays since",
-                r.meta().trained_at.get(..16).unwrap_or(&r.meta().trained_at).replace('T', " "),
+                r.meta()
+                    .trained_at
+                    .get(..16)
+                    .unwrap_or(&r.meta().trained_at)
+                    .replace('T', " "),
                 r.meta().plays_seen,
                 self.plays_since_model
             ),
@@ -157,7 +168,10 @@ impl AutoplayCore {
                 return ("model", picks);
             }
         }
-        ("fallback", fallback_rank(session, &self.candidates, &self.log, &filters))
+        (
+            "fallback",
+            fallback_rank(session, &self.candidates, &self.log, &filters),
+        )
     }
 
     /// Folds a completed play into the signals; returns whether a retrain is due.
@@ -264,7 +278,12 @@ impl Worker {
     ) -> anyhow::Result<Self> {
         let db = Database::open(&db_path)?;
         let core = AutoplayCore::new(db, models_dir, config)?;
-        let worker = Self { core, tx, own, training: None };
+        let worker = Self {
+            core,
+            tx,
+            own,
+            training: None,
+        };
         worker.status(worker.core.describe());
         Ok(worker)
     }
@@ -272,7 +291,12 @@ impl Worker {
     fn run(&mut self, rx: &Receiver<Request>) {
         while let Ok(request) = rx.recv() {
             match request {
-                Request::Rank { seq, session, exclude, limit } => {
+                Request::Rank {
+                    seq,
+                    session,
+                    exclude,
+                    limit,
+                } => {
                     let (source, picks) = self.core.rank(&session, &exclude, limit);
                     let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
                 }
