@@ -259,7 +259,7 @@ fn simulate_policy(
         let pick = match (policy, core.as_ref()) {
             (Policy::Oracle, _) => oracle_order.iter().copied().find(|i| !recent.contains(i)),
             (Policy::Skipless, Some(core)) => {
-                let (_, picks) = core.rank(&session, &[], 1);
+                let (_, picks) = core.rank(&session, &[], 1, clock.now_ms());
                 picks.first().map(|p| (p.track_id - 1) as usize)
             }
             _ => None,

@@ -187,6 +187,7 @@ fn rank_applies_filters_and_gives_reasons() {
         max_per_artist: 2,
         temperature: 0.0,
         seed: 0,
+        now_ms: None,
     };
     let mut extra = tracks.clone();
     extra.push(track(9, "C"));
@@ -206,6 +207,7 @@ fn rank_applies_filters_and_gives_reasons() {
     let sampled = Filters {
         temperature: 1.0,
         seed: 5,
+        now_ms: None,
         ..filters.clone()
     };
     assert_eq!(
@@ -226,6 +228,7 @@ fn fallback_prefers_similar_then_popular() {
         max_per_artist: 0,
         temperature: 0.0,
         seed: 1,
+        now_ms: None,
     };
     let ranked = fallback_rank(&[(1, false)], &tracks, &log, &filters);
     assert_eq!(ranked.len(), 3);

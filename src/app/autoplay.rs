@@ -158,8 +158,15 @@ impl AutoplayCore {
     }
 
     /// The best `limit` tracks to follow `session`, and which ranking produced them.
-    pub fn rank(&self, session: &[(i64, bool)], exclude: &[i64], limit: usize) -> (&'static str, Vec<Scored>) {
+    pub fn rank(
+        &self,
+        session: &[(i64, bool)],
+        exclude: &[i64],
+        limit: usize,
+        now_ms: i64,
+    ) -> (&'static str, Vec<Scored>) {
         let mut filters = Filters::from_config(&self.config, limit);
+        filters.now_ms = Some(now_ms);
         filters.recent = self.log.recent(self.config.exclude_recent);
         filters.recent.extend_from_slice(exclude);
         filters.seed = self.log.plays.len() as u64;
@@ -297,7 +304,7 @@ impl Worker {
                     exclude,
                     limit,
                 } => {
-                    let (source, picks) = self.core.rank(&session, &exclude, limit);
+                    let (source, picks) = self.core.rank(&session, &exclude, limit, crate::db::now_ms());
                     let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
                 }
                 Request::Played(play) => {

@@ -66,6 +66,8 @@ pub struct Filters {
     /// 0 ranks by score; above 0 samples with probabilities softmax(score / temperature).
     pub temperature: f32,
     pub seed: u64,
+    /// The moment recency is measured from (Unix ms); the wall clock when `None`.
+    pub now_ms: Option<i64>,
 }
 
 impl Filters {
@@ -79,6 +81,7 @@ impl Filters {
             max_per_artist: config.max_per_artist,
             temperature: config.temperature,
             seed: 0,
+            now_ms: None,
         }
     }
 }
@@ -221,7 +224,8 @@ impl Recommender {
 
         let n = vocab.len();
         let mut all = vec![0f32; FEATURES.len() * n];
-        self.stats.features(&known, crate::db::now_ms(), &mut all);
+        self.stats
+            .features(&known, filters.now_ms.unwrap_or_else(crate::db::now_ms), &mut all);
         let mut features = vec![0f32; FEATURES.len() * n_c];
         features[..n_c].copy_from_slice(&seq);
         for (c, cand) in candidates.iter().enumerate() {
