@@ -235,3 +235,137 @@ fn mouse_clicks_select_and_the_wheel_scrolls() {
     h.app.handle_terminal(mouse(MouseEventKind::ScrollUp, 3, 4), area);
     assert_eq!(h.app.state.artist, 1);
 }
+
+/// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
+/// database, as the player would.
+fn seed_log(h: &Harness, sessions: usize) {
+    use skipless::log::{Clock, Recorder};
+    use skipless::player::{EndCause, Event, PlayItem, PlaySource};
+    struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
+    impl Clock for Fixed {
+        fn now_ms(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(skipless::db::now_ms() - 86_400_000));
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let mut recorder = Recorder::new(db, &Config::default().log, Box::new(Fixed(now.clone())));
+    let tracks = h.app.state.library.tracks.clone();
+    for s in 0..sessions {
+        now.fetch_add(3_600_000, std::sync::atomic::Ordering::SeqCst);
+        for k in 0..10 {
+            let t = &tracks[(s * 3 + k) % tracks.len()];
+            let item = PlayItem {
+                track_id: t.id,
+                path: t.path.clone(),
+                duration_ms: t.duration_ms,
+                gain_db: 0.0,
+                source: PlaySource::User,
+            };
+            recorder
+                .record(&Event::Started {
+                    item: item.clone(),
+                    duration_ms: t.duration_ms,
+                })
+                .unwrap();
+            let skipped = (s + k) % 3 == 0;
+            let played = if skipped {
+                1_000
+            } else {
+                t.duration_ms.unwrap_or(10_000)
+            };
+            now.fetch_add(played as i64, std::sync::atomic::Ordering::SeqCst);
+            let cause = if skipped { EndCause::Skipped } else { EndCause::Finished };
+            recorder
+                .record(&Event::Ended {
+                    item,
+                    cause,
+                    position_ms: played,
+                    played_ms: played,
+                    error: None,
+                })
+                .unwrap();
+        }
+    }
+}
+
+fn small_model_config() -> skipless::config::RecommendConfig {
+    let mut config = Config::default().recommend;
+    config.min_plays = 20;
+    // The corpus has 12 tracks, all played lately: keep the recent-play filter short.
+    config.exclude_recent = 2;
+    config
+}
+
+#[test]
+fn a_trained_model_drives_autoplay_and_a_skip_reranks_it() {
+    use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
+    let mut h = Harness::new(100, 30);
+    seed_log(&h, 6);
+    let models = h._dir.path().join("models");
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
+    let outcome = core
+        .training_job()
+        .run(&mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false));
+    assert!(matches!(outcome, TrainingOutcome::Saved(_)), "{outcome:?}");
+
+    let mut config = Config::default();
+    config.playback.audio = AudioOutput::Null;
+    config.recommend = small_model_config();
+    let (engine, controller, _) = skipless::app::start_playback(&config, &h._dir.path().join("skipless.db")).unwrap();
+    h.engine = engine;
+    h.app = App::new(config, h._dir.path().join("skipless.db"), controller).unwrap();
+    h.app
+        .state
+        .set_library(LibraryIndex::load(&Database::open(&h._dir.path().join("skipless.db")).unwrap()).unwrap());
+    h.app.start_autoplay(models);
+    h.pump_until("the model to load", |app| {
+        app.state.model_status.starts_with("model trained")
+    });
+    h.keys("j\n");
+    let picks = |app: &App| -> Vec<(i64, String)> {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::player::PlaySource::Autoplay)
+            .map(|e| (e.track.id, e.reason.clone().unwrap_or_default()))
+            .collect()
+    };
+    h.pump_until("model picks", |app| picks(app).len() == 3);
+    assert!(
+        picks(&h.app).iter().all(|(_, reason)| reason.starts_with("model")),
+        "{:?}",
+        picks(&h.app)
+    );
+    let before = picks(&h.app);
+    // Skip the playing track: the picks are re-ranked with the skip in the session.
+    h.keys("n");
+    h.pump_until("the skip to be logged", |app| app.controller.history.len() == 1);
+    h.pump_until("re-ranked picks", |app| picks(app).len() == 3 && picks(app) != before);
+    assert!(h.app.controller.history[0].1.skipped);
+}
+
+#[test]
+fn a_worse_model_is_not_swapped_in() {
+    use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
+    let h = Harness::new(80, 24);
+    seed_log(&h, 6);
+    let models = h._dir.path().join("models");
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
+    let mut job = core.training_job();
+    job.current_ndcg = Some(1.5); // no model can reach this
+    let outcome = job.run(&mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false));
+    match outcome {
+        TrainingOutcome::Kept(message) => assert!(message.contains("discarded"), "{message}"),
+        other => panic!("expected the model to be discarded, got {other:?}"),
+    }
+    assert!(
+        skipless::recommend::checkpoint::Checkpoint::load(&models)
+            .unwrap()
+            .is_none(),
+        "nothing was saved"
+    );
+}

@@ -216,7 +216,8 @@ impl AutoplayCore {
 pub struct TrainingJob {
     log: ListeningLog,
     models_dir: PathBuf,
-    current_ndcg: Option<f64>,
+    /// Validation NDCG@10 the new model must reach to replace the current one.
+    pub current_ndcg: Option<f64>,
 }
 
 /// How a training run ended.
