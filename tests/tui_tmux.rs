@@ -13,11 +13,15 @@ struct Tmux {
 
 impl Tmux {
     fn start(data_dir: &Path, args: &str) -> Self {
+        Self::start_with(data_dir, args, "")
+    }
+
+    fn start_with(data_dir: &Path, args: &str, env: &str) -> Self {
         let name = data_dir.file_name().unwrap().to_string_lossy().replace(['.', ':'], "_");
         let session = format!("skipless-test-{}-{name}", std::process::id());
         let bin = assert_cmd::cargo::cargo_bin("skipless");
         let command = format!(
-            "{} --data-dir {} --config {} {args}; sleep 30",
+            "{env} {} --data-dir {} --config {} {args}; sleep 30",
             bin.display(),
             data_dir.display(),
             data_dir.join("none.toml").display()
@@ -123,5 +127,80 @@ fn navigate_play_skip_listen_quit() {
         (rows[2].0, rows[2].1, rows[2].2),
         ("Track 3", "quit", false),
         "{rows:?}"
+    );
+}
+
+#[test]
+fn retraining_in_the_background_while_playing() {
+    let data = tempfile::tempdir().unwrap();
+    // A retrain every 3 plays, so training starts within seconds of playing.
+    std::fs::write(
+        data.path().join("none.toml"),
+        "[recommend]\nmin_plays = 3\nretrain_every = 3\nexclude_recent = 2\n",
+    )
+    .unwrap();
+    let corpus = common::corpus();
+    // An earlier listening history: six sessions of ten plays yesterday, every third one skipped.
+    common::scan_json(data.path(), &[&corpus]);
+    let ids: Vec<i64> = common::library(data.path())
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let day_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 86_400_000;
+    for s in 0..6i64 {
+        let start = day_ago + s * 3_600_000;
+        conn.execute(
+            "INSERT INTO sessions (id, started_at, last_at) VALUES (?1, ?2, ?2)",
+            [s + 1, start],
+        )
+        .unwrap();
+        for k in 0..10i64 {
+            let track = ids[((s * 3 + k) as usize) % ids.len()];
+            let skipped = (s + k) % 3 == 0;
+            conn.execute(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+                 VALUES (?1, ?2, ?3, ?4, ?4 + 5000, 5000, ?5, ?6, 'user')",
+                rusqlite::params![track, s + 1, k, start + k * 60_000, if skipped { "skipped" } else { "finished" }, skipped],
+            )
+            .unwrap();
+        }
+    }
+    drop(conn);
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", corpus.display()),
+        "SKIPLESS_NULL_SPEED=10",
+    );
+    tmux.wait_for("scanned 12: 0 added");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (12)");
+    // From the first "Victory" on: short tracks, three plays in about two seconds.
+    tmux.keys(&["j", "j", "j", "Enter"]);
+    tmux.wait_for("▶ Victory");
+    let screen = tmux.wait_for("new model in use");
+    assert!(screen.contains("▶ "), "playback goes on while training: {screen}");
+    let screen = tmux.wait_for("model trained");
+    // The model feeds up next from now on, and playback is still going.
+    let later = tmux.wait_for("model 0.");
+    assert!(later.contains("▶ ") || later.contains("⏸"), "{later}");
+    let _ = screen;
+    tmux.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let models = data.path().join("models");
+    assert!(skipless::recommend::checkpoint::Checkpoint::load(&models)
+        .unwrap()
+        .is_some());
+    let history = common::json_lines(&common::stdout_of(
+        common::skipless(data.path()).args(["history", "--json"]),
+    ));
+    assert!(
+        history.len() >= 4,
+        "playback continued past the retrain: {} plays",
+        history.len()
     );
 }
