@@ -22,7 +22,12 @@ use crate::recommend::RecommendError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// Rank the library for what follows `session` (track, skipped; the playing track last).
-    Rank { seq: u64, session: Vec<(i64, bool)>, exclude: Vec<i64>, limit: usize },
+    Rank {
+        seq: u64,
+        session: Vec<(i64, bool)>,
+        exclude: Vec<i64>,
+        limit: usize,
+    },
     /// A play was completed in the log.
     Played(LoggedPlay),
     /// The library changed (a scan finished).
@@ -114,21 +119,28 @@ impl Worker {
     fn run(&mut self, rx: &Receiver<Request>) {
         while let Ok(request) = rx.recv() {
             match request {
-                Request::Rank { seq, session, exclude, limit } => {
+                Request::Rank {
+                    seq,
+                    session,
+                    exclude,
+                    limit,
+                } => {
                     let (source, picks) = self.rank(&session, &exclude, limit);
                     let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
                 }
                 Request::Played(play) => self.played(play),
-                Request::Reload => match library_candidates(&self.db).and_then(|c| Ok((c, ListeningLog::load(&self.db)?))) {
-                    Ok((candidates, log)) => {
-                        self.candidates = candidates;
-                        self.log = log;
-                        if let Some(r) = self.recommender.as_mut() {
-                            r.replay(&self.log);
+                Request::Reload => {
+                    match library_candidates(&self.db).and_then(|c| Ok((c, ListeningLog::load(&self.db)?))) {
+                        Ok((candidates, log)) => {
+                            self.candidates = candidates;
+                            self.log = log;
+                            if let Some(r) = self.recommender.as_mut() {
+                                r.replay(&self.log);
+                            }
                         }
+                        Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
                     }
-                    Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
-                },
+                }
                 Request::Retrain => self.retrain(),
                 Request::ModelSaved => {
                     self.training = None;
@@ -163,7 +175,11 @@ impl Worker {
         match &self.recommender {
             Some(r) if self.enough_plays() => format!(
                 "model trained {} on {} plays · {} plays since",
-                r.meta().trained_at.get(..16).unwrap_or(&r.meta().trained_at).replace('T', " "),
+                r.meta()
+                    .trained_at
+                    .get(..16)
+                    .unwrap_or(&r.meta().trained_at)
+                    .replace('T', " "),
                 r.meta().plays_seen,
                 self.plays_since_model
             ),
@@ -194,7 +210,10 @@ impl Worker {
                 Err(e) => self.status(format!("the model failed to rank ({e}); using the fallback")),
             }
         }
-        ("fallback", fallback_rank(session, &self.candidates, &self.log, &filters))
+        (
+            "fallback",
+            fallback_rank(session, &self.candidates, &self.log, &filters),
+        )
     }
 
     fn played(&mut self, play: LoggedPlay) {
@@ -279,7 +298,10 @@ fn train_in_background(
     cancel: &AtomicBool,
 ) -> Result<Option<String>, String> {
     let previous = Checkpoint::load(models_dir).unwrap_or_default();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut last_percent = u64::MAX;
     let result = pool.install(|| {
         train_from_log(
@@ -292,7 +314,10 @@ fn train_in_background(
                 let percent = done * 100 / total;
                 if percent != last_percent {
                     last_percent = percent;
-                    let _ = tx.send(WorkerMsg::TrainProgress { done: done as usize, total: total as usize });
+                    let _ = tx.send(WorkerMsg::TrainProgress {
+                        done: done as usize,
+                        total: total as usize,
+                    });
                 }
             },
             cancel,
@@ -309,7 +334,9 @@ fn train_in_background(
             "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
         )),
         _ => {
-            checkpoint.save(models_dir).map_err(|e| format!("cannot save the model: {e}"))?;
+            checkpoint
+                .save(models_dir)
+                .map_err(|e| format!("cannot save the model: {e}"))?;
             Ok(Some(format!("new model in use: validation NDCG@10 {new:.4}")))
         }
     }

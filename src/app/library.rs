@@ -116,7 +116,13 @@ impl LibraryIndex {
             })
             .collect();
         let by_id = tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
-        Self { tracks: Arc::new(tracks), artists, plays, haystacks, by_id }
+        Self {
+            tracks: Arc::new(tracks),
+            artists,
+            plays,
+            haystacks,
+            by_id,
+        }
     }
 
     pub fn track(&self, id: i64) -> Option<&Track> {

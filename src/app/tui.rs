@@ -4,7 +4,7 @@
 //! and worker reports. It redraws only after one of them delivered something, so an idle
 //! player sleeps.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver, Sender};
@@ -12,16 +12,16 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, Mous
 
 use super::autoplay::{Autoplay, Request};
 use super::controller::{Controller, Outcome};
-use super::queue::QueueEntry;
 use super::keymap::{Action, KeyMap};
+use super::queue::QueueEntry;
 use super::state::{Pane, Progress, Search, State, View};
 use super::workers::{self, WorkerMsg};
 use crate::cli::RunContext;
 use crate::config::Config;
 use crate::db::tracks::Track;
 use crate::log::EndReason;
-use crate::recommend::log::LoggedPlay;
 use crate::player::{Engine, Event, PlaySource, SeekTo};
+use crate::recommend::log::LoggedPlay;
 use crate::ui;
 
 const SEEK_STEP: Duration = Duration::from_secs(5);
@@ -85,7 +85,9 @@ impl App {
 
     /// Asks for a fresh ranking of what follows the current session.
     fn request_rank(&mut self) {
-        let Some(autoplay) = self.autoplay.as_ref().filter(|_| self.state.autoplay) else { return };
+        let Some(autoplay) = self.autoplay.as_ref().filter(|_| self.state.autoplay) else {
+            return;
+        };
         let c = &self.controller;
         let last_session = c.history.last().map(|(_, p)| p.session_id);
         let mut session: Vec<(i64, bool)> = c
@@ -97,8 +99,13 @@ impl App {
         if let Some(now) = &c.now {
             session.push((now.entry.track.id, false));
         }
-        let exclude =
-            c.queue.upcoming().iter().filter(|e| e.source != PlaySource::Autoplay).map(|e| e.track.id).collect();
+        let exclude = c
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source != PlaySource::Autoplay)
+            .map(|e| e.track.id)
+            .collect();
         self.rank_seq += 1;
         autoplay.send(Request::Rank {
             seq: self.rank_seq,
@@ -244,7 +251,9 @@ impl App {
                 None => self.state.status = Some("recommendations are off".into()),
             },
             Action::Export => {
-                self.state.status = Some("export is not part of this build yet".into());
+                let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
+                workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
+                self.state.status = Some("exporting the log…".into());
             }
             Action::Sort => {
                 self.state.cycle_sort();
@@ -476,7 +485,11 @@ impl App {
                     .filter_map(|pick| {
                         let track = self.state.library.track(pick.track_id)?.clone();
                         let reason = format!("{source} {:.2} · {}", pick.score, pick.reason);
-                        Some(QueueEntry { track, source: PlaySource::Autoplay, reason: Some(reason) })
+                        Some(QueueEntry {
+                            track,
+                            source: PlaySource::Autoplay,
+                            reason: Some(reason),
+                        })
                     })
                     .collect();
                 self.controller.queue.set_autoplay(entries);
@@ -484,13 +497,18 @@ impl App {
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
             WorkerMsg::TrainProgress { done, total } => {
-                self.state.progress = Some(Progress { label: "training".into(), done, total });
+                self.state.progress = Some(Progress {
+                    label: "training".into(),
+                    done,
+                    total,
+                });
             }
             WorkerMsg::TrainDone(message) => {
                 self.state.progress = None;
                 self.state.status = Some(message);
                 self.request_rank();
             }
+            WorkerMsg::ExportDone(path) => self.state.status = Some(format!("exported the log to {}", path.display())),
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
             WorkerMsg::Error(message) => {
                 self.state.progress = None;
