@@ -101,6 +101,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the listening log in a standard format (to stdout unless --out).
+    Export {
+        #[arg(long, value_enum)]
+        format: crate::logio::ExportFormat,
+        /// Write to this file, with a progress bar on a terminal.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Plays started on or after this date (YYYY-MM-DD, UTC) or RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Plays started on or before this date (YYYY-MM-DD, UTC) or before this RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+    },
+    /// Bring plays from another service's history into the log.
+    Import {
+        #[command(subcommand)]
+        source: crate::logio::commands::ImportCommand,
+    },
     /// Recommend the next tracks for the current or last session.
     Recommend {
         /// How many tracks.
@@ -159,6 +178,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Play { json, paths }) => crate::headless::run(&ctx, &paths, json),
         Some(Command::History { json, limit }) => run_history(&ctx, json, limit),
         Some(Command::Stats { json }) => run_stats(&ctx, json),
+        Some(Command::Export {
+            format,
+            out,
+            since,
+            until,
+        }) => crate::logio::commands::export(&ctx, format, out.as_deref(), since.as_deref(), until.as_deref()),
+        Some(Command::Import { source }) => crate::logio::commands::import(&ctx, &source),
         None => crate::app::tui::run(&ctx, cli.paths),
     }
 }
@@ -203,6 +229,7 @@ fn run_scan(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<(
         }
     })?;
     bar.finish_and_clear();
+    let matched = crate::logio::rematch::match_unmatched(&mut db)?;
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }
@@ -217,6 +244,9 @@ fn run_scan(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<(
             "scanned {} files: {} added, {} updated, {} unchanged, {} removed, {} failed",
             s.scanned, s.added, s.updated, s.unchanged, s.removed, s.failed
         );
+        if matched > 0 {
+            println!("{matched} imported plays matched to library tracks");
+        }
     }
     Ok(())
 }

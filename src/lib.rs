@@ -10,6 +10,7 @@ pub mod headless;
 pub mod history;
 pub mod library;
 pub mod log;
+pub mod logio;
 pub mod paths;
 pub mod player;
 pub mod recommend;

@@ -4,7 +4,7 @@
 //! and worker reports. It redraws only after one of them delivered something, so an idle
 //! player sleeps.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver, Sender};
@@ -251,7 +251,9 @@ impl App {
                 None => self.state.status = Some("recommendations are off".into()),
             },
             Action::Export => {
-                self.state.status = Some("export is not part of this build yet".into());
+                let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
+                workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
+                self.state.status = Some("exporting the log…".into());
             }
             Action::Sort => {
                 self.state.cycle_sort();
@@ -506,6 +508,7 @@ impl App {
                 self.state.status = Some(message);
                 self.request_rank();
             }
+            WorkerMsg::ExportDone(path) => self.state.status = Some(format!("exported the log to {}", path.display())),
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
             WorkerMsg::Error(message) => {
                 self.state.progress = None;

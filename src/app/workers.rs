@@ -38,6 +38,8 @@ pub enum WorkerMsg {
         total: usize,
     },
     TrainDone(String),
+    /// The whole log was exported to this file.
+    ExportDone(PathBuf),
 }
 
 fn run_worker(
@@ -69,11 +71,21 @@ pub fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<WorkerMsg>) 
                 let _ = tx.send(WorkerMsg::ScanProgress { done, total });
             }
         })?;
+        let matched = crate::logio::rematch::match_unmatched(&mut db)?;
         let s = report.summary;
         let _ = tx.send(WorkerMsg::ScanDone {
             summary: format!(
-                "scanned {}: {} added, {} updated, {} removed, {} failed",
-                s.scanned, s.added, s.updated, s.removed, s.failed
+                "scanned {}: {} added, {} updated, {} removed, {} failed{}",
+                s.scanned,
+                s.added,
+                s.updated,
+                s.removed,
+                s.failed,
+                if matched > 0 {
+                    format!("; {matched} imported plays matched")
+                } else {
+                    String::new()
+                }
             ),
             problems: report.walk_errors.len() + report.failed_files.len(),
         });
@@ -87,6 +99,21 @@ pub fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
     run_worker("library", tx, move |tx| {
         let db = Database::open(&db_path)?;
         let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
+        Ok(())
+    });
+}
+
+/// Exports the whole log as CSV to a timestamped file in `dir`.
+pub fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config::Config, tx: Sender<WorkerMsg>) {
+    run_worker("export", tx, move |tx| {
+        let db = Database::open(&db_path)?;
+        let stamp = time::OffsetDateTime::now_utc().format(time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))?;
+        let path = dir.join(format!("skipless-export-{stamp}.csv"));
+        let options = crate::logio::commands::options(&config, crate::logio::ExportFormat::Csv, None, None)?;
+        crate::logio::commands::export_to_file(db.conn(), &options, &path, &indicatif::ProgressBar::hidden())?;
+        let _ = tx.send(WorkerMsg::ExportDone(path));
         Ok(())
     });
 }

@@ -19,6 +19,10 @@ pub const APPLICATION_ID: i32 = 0x534B_504C;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../migrations/0001_init.sql")),
     ("0002_imports.sql", include_str!("../../migrations/0002_imports.sql")),
+    (
+        "0003_unmatched_sessions.sql",
+        include_str!("../../migrations/0003_unmatched_sessions.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::io::Read;
 use std::marker::PhantomData;
 use std::path::Path;
 
@@ -42,76 +43,130 @@ struct BasicRecord {
     ms_played: u64,
 }
 
-pub(super) fn parse_extended(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
-    let records: Vec<ExtendedRecord> = parse_array(bytes, path)?;
-    let mut plays = Vec::with_capacity(records.len());
-    for (index, r) in records.into_iter().enumerate() {
-        let Some(track) = r.master_metadata_track_name.filter(|t| !t.is_empty()) else {
-            continue; // podcasts, audiobooks and unavailable tracks have no track name
-        };
-        let ts = OffsetDateTime::parse(&r.ts, &Rfc3339).map_err(|e| HistoryError::Record {
-            path: path.to_path_buf(),
-            record: index + 1,
-            message: format!("bad timestamp {:?}: {e}", r.ts),
-        })?;
-        plays.push(HistoryPlay {
-            ts_ms: (ts.unix_timestamp_nanos() / 1_000_000) as i64,
-            artist: r.master_metadata_album_artist_name.unwrap_or_default(),
-            track,
-            album: r.master_metadata_album_album_name,
-            ms_played: r.ms_played,
-            skipped: r.skipped,
-            reason_start: r.reason_start,
-            reason_end: r.reason_end,
-            shuffle: r.shuffle,
-            session: None,
-        });
+/// The play of one Extended record; `None` for podcasts, audiobooks and unavailable tracks, which
+/// have no track name.
+fn extended_play(r: ExtendedRecord, record: usize, path: &Path) -> Result<Option<HistoryPlay>, HistoryError> {
+    let Some(track) = r.master_metadata_track_name.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let ts = OffsetDateTime::parse(&r.ts, &Rfc3339).map_err(|e| HistoryError::Record {
+        path: path.to_path_buf(),
+        record,
+        message: format!("bad timestamp {:?}: {e}", r.ts),
+    })?;
+    Ok(Some(HistoryPlay {
+        ts_ms: (ts.unix_timestamp_nanos() / 1_000_000) as i64,
+        artist: r.master_metadata_album_artist_name.unwrap_or_default(),
+        track,
+        album: r.master_metadata_album_album_name,
+        ms_played: r.ms_played,
+        skipped: r.skipped,
+        reason_start: r.reason_start,
+        reason_end: r.reason_end,
+        shuffle: r.shuffle,
+        session: None,
+    }))
+}
+
+fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<HistoryPlay>, HistoryError> {
+    if r.track_name.is_empty() {
+        return Ok(None);
     }
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let ts = PrimitiveDateTime::parse(&r.end_time, &format).map_err(|e| HistoryError::Record {
+        path: path.to_path_buf(),
+        record,
+        message: format!("bad endTime {:?}: {e}", r.end_time),
+    })?;
+    Ok(Some(HistoryPlay {
+        ts_ms: (ts.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+        artist: r.artist_name,
+        track: r.track_name,
+        album: None,
+        ms_played: r.ms_played,
+        skipped: None,
+        reason_start: None,
+        reason_end: None,
+        shuffle: None,
+        session: None,
+    }))
+}
+
+/// Streams the music plays of an Extended history with their 1-based record numbers.
+pub(super) fn stream_extended<E: From<HistoryError>>(
+    reader: impl Read,
+    path: &Path,
+    each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
+) -> Result<(), E> {
+    stream_array(
+        reader,
+        path,
+        &mut |record, r: ExtendedRecord| match extended_play(r, record, path)? {
+            Some(play) => each(record, play),
+            None => Ok(()),
+        },
+    )
+}
+
+/// Streams the music plays of a basic history with their 1-based record numbers.
+pub(super) fn stream_basic<E: From<HistoryError>>(
+    reader: impl Read,
+    path: &Path,
+    each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
+) -> Result<(), E> {
+    stream_array(
+        reader,
+        path,
+        &mut |record, r: BasicRecord| match basic_play(r, record, path)? {
+            Some(play) => each(record, play),
+            None => Ok(()),
+        },
+    )
+}
+
+pub(super) fn parse_extended(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
+    let mut plays = Vec::new();
+    stream_extended(bytes, path, &mut |_, play| {
+        plays.push(play);
+        Ok::<_, HistoryError>(())
+    })?;
     Ok(plays)
 }
 
 pub(super) fn parse_basic(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
-    let records: Vec<BasicRecord> = parse_array(bytes, path)?;
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]");
-    let mut plays = Vec::with_capacity(records.len());
-    for (index, r) in records.into_iter().enumerate() {
-        if r.track_name.is_empty() {
-            continue;
-        }
-        let ts = PrimitiveDateTime::parse(&r.end_time, &format).map_err(|e| HistoryError::Record {
-            path: path.to_path_buf(),
-            record: index + 1,
-            message: format!("bad endTime {:?}: {e}", r.end_time),
-        })?;
-        plays.push(HistoryPlay {
-            ts_ms: (ts.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64,
-            artist: r.artist_name,
-            track: r.track_name,
-            album: None,
-            ms_played: r.ms_played,
-            skipped: None,
-            reason_start: None,
-            reason_end: None,
-            shuffle: None,
-            session: None,
-        });
-    }
+    let mut plays = Vec::new();
+    stream_basic(bytes, path, &mut |_, play| {
+        plays.push(play);
+        Ok::<_, HistoryError>(())
+    })?;
     Ok(plays)
 }
 
-/// Parses a top-level JSON array of `T`, naming the (1-based) record that fails.
-fn parse_array<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<Vec<T>, HistoryError> {
+/// Reads a top-level JSON array of `T` one element at a time, handing each to `each` with its
+/// (1-based) number; a parse error names the record that fails. An error from `each` stops the
+/// read and is returned as is.
+fn stream_array<T: DeserializeOwned, E: From<HistoryError>>(
+    reader: impl Read,
+    path: &Path,
+    each: &mut dyn FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
     let current = Cell::new(0usize);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut stopped: Option<E> = None;
+    let mut de = serde_json::Deserializer::from_reader(reader);
     let result = de
-        .deserialize_seq(CountingVisitor::<T> {
+        .deserialize_seq(StreamingVisitor {
             current: &current,
+            each,
+            stopped: &mut stopped,
             marker: PhantomData,
         })
-        .and_then(|records| de.end().map(|()| records));
+        .and_then(|()| de.end());
+    if let Some(e) = stopped {
+        return Err(e);
+    }
     result.map_err(|e| {
         let message = e.to_string();
-        match current.get() {
+        let error = match current.get() {
             0 => HistoryError::File {
                 path: path.to_path_buf(),
                 message: format!("not a JSON array of plays: {message}"),
@@ -121,33 +176,43 @@ fn parse_array<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<Vec<T>,
                 record,
                 message,
             },
-        }
+        };
+        E::from(error)
     })
 }
 
-struct CountingVisitor<'a, T> {
+struct StreamingVisitor<'a, T, E> {
     current: &'a Cell<usize>,
+    each: &'a mut dyn FnMut(usize, T) -> Result<(), E>,
+    stopped: &'a mut Option<E>,
     marker: PhantomData<T>,
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for CountingVisitor<'_, T> {
-    type Value = Vec<T>;
+impl<'de, T: DeserializeOwned, E> Visitor<'de> for StreamingVisitor<'_, T, E> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of plays")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut record = 0;
         loop {
-            self.current.set(out.len() + 1);
+            record += 1;
+            self.current.set(record);
             match seq.next_element()? {
-                Some(record) => out.push(record),
+                Some(element) => {
+                    if let Err(e) = (self.each)(record, element) {
+                        *self.stopped = Some(e);
+                        // The caller returns the stored error; this one only unwinds the parser.
+                        return Err(serde::de::Error::custom("stopped"));
+                    }
+                }
                 None => break,
             }
         }
         // Errors after the closing bracket concern the file, not a record.
         self.current.set(0);
-        Ok(out)
+        Ok(())
     }
 }

@@ -126,6 +126,32 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
     Ok(plays)
 }
 
+/// Streams the music plays of one Spotify JSON history (Extended, `endsong_*.json` or basic) in
+/// file order, with their 1-based record numbers. The file is read piece by piece, so memory stays
+/// flat whatever its size; an error from `each` stops the read and is returned as is.
+pub fn stream_spotify<E: From<HistoryError>>(
+    path: &Path,
+    each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
+) -> Result<(), E> {
+    let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
+        path: path.to_path_buf(),
+    })?;
+    let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    match format {
+        Format::Extended => json::stream_extended(reader, path, each),
+        Format::Basic => json::stream_basic(reader, path, each),
+        Format::Mssd => Err(HistoryError::File {
+            path: path.to_path_buf(),
+            message: "an MSSD session log has no artists or times to import; give a Spotify JSON history".into(),
+        }
+        .into()),
+    }
+}
+
 /// Reads one history file, in file order.
 pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {

@@ -1,0 +1,543 @@
+//! Writing the listening log in standard formats ([`export`], [`ExportFormat`], [`TimeRange`]).
+//!
+//! Rows are read from SQLite one at a time and written as they come, so memory stays flat
+//! whatever the size of the log.
+
+use std::io::Write;
+
+use rusqlite::Connection;
+use serde::Serialize;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use super::LogIoError;
+use crate::log::{EndReason, SkipRule};
+
+/// `skipless export --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Every log field and the track's tags, one play per row.
+    Csv,
+    /// The same fields as `csv`, one JSON object per line.
+    Jsonl,
+    /// ListenBrainz listens, one per line (listens only, per the skip rule).
+    Listenbrainz,
+    /// Spotify Extended Streaming History (a JSON array).
+    Spotify,
+    /// The session CSV of Spotify's Music Streaming Sessions Dataset.
+    Mssd,
+}
+
+/// Plays whose start lies in `[since, until)`, Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub since: i64,
+    pub until: i64,
+}
+
+impl Default for TimeRange {
+    fn default() -> Self {
+        TimeRange {
+            since: i64::MIN,
+            until: i64::MAX,
+        }
+    }
+}
+
+/// Parses a `--since`/`--until` value: a date (`2024-05-01`, midnight UTC) or an RFC 3339 time.
+/// With `end_of_day`, a bare date means the midnight after it, so `--until 2024-05-01` includes
+/// that day.
+pub fn parse_time(text: &str, end_of_day: bool) -> Result<i64, LogIoError> {
+    let bad = || LogIoError::Date(text.to_owned());
+    if let Ok(t) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let date = time::Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+    let date = if end_of_day {
+        date.next_day().ok_or_else(bad)?
+    } else {
+        date
+    };
+    Ok(date.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+/// What an export needs besides the format.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportOptions {
+    pub format: ExportFormat,
+    pub range: TimeRange,
+    /// Decides which plays ListenBrainz gets.
+    pub rule: SkipRule,
+    /// Plays further apart than this start afresh (`reason_start = playbtn`).
+    pub session_gap_ms: i64,
+}
+
+/// How many plays [`export`] will consider.
+pub fn count(conn: &Connection, options: &ExportOptions) -> Result<u64, LogIoError> {
+    let finished_only = options.format.finished_only();
+    Ok(conn.query_row(
+        "SELECT count(*) FROM plays WHERE started_at >= ?1 AND started_at < ?2 AND (?3 = 0 OR end_reason IS NOT NULL)",
+        rusqlite::params![options.range.since, options.range.until, finished_only],
+        |r| r.get(0),
+    )?)
+}
+
+impl ExportFormat {
+    /// Only `csv` and `jsonl` carry plays still in progress; the other formats describe ended plays.
+    fn finished_only(self) -> bool {
+        !matches!(self, ExportFormat::Csv | ExportFormat::Jsonl)
+    }
+}
+
+/// One play with its track and its neighbours, as every format needs it.
+#[derive(Debug, Clone, Serialize)]
+struct LogRow {
+    play_id: i64,
+    session_id: i64,
+    position: i64,
+    #[serde(serialize_with = "as_time")]
+    started_at: i64,
+    #[serde(serialize_with = "as_opt_time")]
+    ended_at: Option<i64>,
+    played_ms: u64,
+    duration_ms: Option<u64>,
+    end_reason: Option<String>,
+    skipped: bool,
+    source: String,
+    error: Option<String>,
+    import_key: Option<String>,
+    track_id: i64,
+    path: String,
+    title: String,
+    artist: Option<String>,
+    album_artist: Option<String>,
+    album: Option<String>,
+    track_no: Option<u32>,
+    disc_no: Option<u32>,
+    year: Option<i32>,
+    genre: Option<String>,
+    track_duration_ms: Option<u64>,
+    #[serde(skip)]
+    previous_ended_at: Option<i64>,
+    #[serde(skip)]
+    previous_end_reason: Option<String>,
+    #[serde(skip)]
+    session_position: i64,
+    #[serde(skip)]
+    session_length: i64,
+}
+
+fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::cli::format_time(*ms))
+}
+
+fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => as_time(ms, s),
+        None => s.serialize_none(),
+    }
+}
+
+const CSV_HEADER: &str = "play_id,session_id,position,started_at,ended_at,played_ms,duration_ms,end_reason,skipped,\
+source,error,import_key,track_id,path,title,artist,album_artist,album,track_no,disc_no,year,genre,track_duration_ms";
+
+const MSSD_HEADER: &str = "session_id,session_position,session_length,track_id_clean,skip_1,skip_2,skip_3,not_skipped,\
+context_switch,no_pause_before_play,short_pause_before_play,long_pause_before_play,hist_user_behavior_n_seekfwd,\
+hist_user_behavior_n_seekback,hist_user_behavior_is_shuffle,hour_of_day,date,premium,context_type,\
+hist_user_behavior_reason_start,hist_user_behavior_reason_end";
+
+/// Writes the plays in `options.range`, oldest first; `progress` gets the number of plays read so
+/// far. Returns how many were written.
+pub fn export(
+    conn: &Connection,
+    options: &ExportOptions,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<u64, LogIoError> {
+    // Neighbours and session positions are computed over the whole log before the range cuts it,
+    // so an export of a period says the same about its plays as an export of everything.
+    let mut stmt = conn.prepare(
+        "SELECT * FROM (
+             SELECT p.id AS play_id, p.session_id, p.position, p.started_at AS started, p.ended_at, p.played_ms,
+                    p.duration_ms, p.end_reason, p.skipped, p.source, p.error, p.import_key,
+                    t.id, t.path_text, t.title, t.artist, t.album_artist, t.album, t.track_no, t.disc_no, t.year,
+                    t.genre, t.duration_ms,
+                    lag(p.ended_at) OVER by_time, lag(p.end_reason) OVER by_time,
+                    row_number() OVER (PARTITION BY p.session_id ORDER BY p.position, p.id),
+                    count(*) OVER (PARTITION BY p.session_id)
+             FROM plays p JOIN tracks t ON t.id = p.track_id
+             WHERE ?3 = 0 OR p.end_reason IS NOT NULL
+             WINDOW by_time AS (ORDER BY p.started_at, p.id))
+         WHERE started >= ?1 AND started < ?2
+         ORDER BY started, play_id",
+    )?;
+    let finished_only = options.format.finished_only();
+    let mut rows = stmt.query(rusqlite::params![
+        options.range.since,
+        options.range.until,
+        finished_only
+    ])?;
+    let write = |r: std::io::Result<()>| r.map_err(LogIoError::Write);
+    match options.format {
+        ExportFormat::Csv => write(writeln!(out, "{CSV_HEADER}"))?,
+        ExportFormat::Mssd => write(writeln!(out, "{MSSD_HEADER}"))?,
+        ExportFormat::Spotify => write(out.write_all(b"["))?,
+        ExportFormat::Jsonl | ExportFormat::Listenbrainz => {}
+    }
+    let (mut read, mut written) = (0u64, 0u64);
+    while let Some(r) = rows.next()? {
+        let row = LogRow {
+            play_id: r.get(0)?,
+            session_id: r.get(1)?,
+            position: r.get(2)?,
+            started_at: r.get(3)?,
+            ended_at: r.get(4)?,
+            played_ms: r.get(5)?,
+            duration_ms: r.get(6)?,
+            end_reason: r.get(7)?,
+            skipped: r.get(8)?,
+            source: r.get(9)?,
+            error: r.get(10)?,
+            import_key: r.get(11)?,
+            track_id: r.get(12)?,
+            path: r.get(13)?,
+            title: r.get(14)?,
+            artist: r.get(15)?,
+            album_artist: r.get(16)?,
+            album: r.get(17)?,
+            track_no: r.get(18)?,
+            disc_no: r.get(19)?,
+            year: r.get(20)?,
+            genre: r.get(21)?,
+            track_duration_ms: r.get(22)?,
+            previous_ended_at: r.get(23)?,
+            previous_end_reason: r.get(24)?,
+            session_position: r.get(25)?,
+            session_length: r.get(26)?,
+        };
+        read += 1;
+        progress(read);
+        let wrote = match options.format {
+            ExportFormat::Csv => write_csv(out, &row),
+            ExportFormat::Jsonl => write_json_line(out, &row),
+            ExportFormat::Listenbrainz => write_listen(out, &row, &options.rule),
+            ExportFormat::Spotify => write_spotify(out, &row, written == 0, options.session_gap_ms),
+            ExportFormat::Mssd => write_mssd(out, &row, options.session_gap_ms),
+        }
+        .map_err(LogIoError::Write)?;
+        written += u64::from(wrote);
+    }
+    if options.format == ExportFormat::Spotify {
+        write(out.write_all(if written == 0 { b"]\n" } else { b"\n]\n" }))?;
+    }
+    write(out.flush())?;
+    Ok(written)
+}
+
+/// Whether the play was written (ListenBrainz leaves out skips).
+type WriteResult = std::io::Result<bool>;
+
+/// A CSV field, quoted when it holds a separator, a quote or a line break.
+fn csv_field(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    if text.contains([',', '"', '\n', '\r']) {
+        write!(out, "\"{}\"", text.replace('"', "\"\""))
+    } else {
+        out.write_all(text.as_bytes())
+    }
+}
+
+fn write_csv(out: &mut dyn Write, row: &LogRow) -> WriteResult {
+    fn opt<T: ToString>(v: &Option<T>) -> String {
+        v.as_ref().map(T::to_string).unwrap_or_default()
+    }
+    let fields = [
+        row.play_id.to_string(),
+        row.session_id.to_string(),
+        row.position.to_string(),
+        crate::cli::format_time(row.started_at),
+        row.ended_at.map(crate::cli::format_time).unwrap_or_default(),
+        row.played_ms.to_string(),
+        opt(&row.duration_ms),
+        opt(&row.end_reason),
+        row.skipped.to_string(),
+        row.source.clone(),
+        opt(&row.error),
+        opt(&row.import_key),
+        row.track_id.to_string(),
+        row.path.clone(),
+        row.title.clone(),
+        opt(&row.artist),
+        opt(&row.album_artist),
+        opt(&row.album),
+        opt(&row.track_no),
+        opt(&row.disc_no),
+        opt(&row.year),
+        opt(&row.genre),
+        opt(&row.track_duration_ms),
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        csv_field(out, field)?;
+    }
+    out.write_all(b"\n")?;
+    Ok(true)
+}
+
+fn write_json_line(out: &mut dyn Write, row: &LogRow) -> WriteResult {
+    serde_json::to_writer(&mut *out, row)?;
+    out.write_all(b"\n")?;
+    Ok(true)
+}
+
+#[derive(Serialize)]
+struct Listen<'a> {
+    listened_at: i64,
+    track_metadata: ListenMetadata<'a>,
+}
+
+#[derive(Serialize)]
+struct ListenMetadata<'a> {
+    artist_name: &'a str,
+    track_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release_name: Option<&'a str>,
+    additional_info: ListenInfo,
+}
+
+#[derive(Serialize)]
+struct ListenInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<u64>,
+    media_player: &'static str,
+    submission_client: &'static str,
+    submission_client_version: &'static str,
+}
+
+fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResult {
+    let duration = row.track_duration_ms.or(row.duration_ms);
+    if !rule.is_listen(row.played_ms, duration) {
+        return Ok(false);
+    }
+    let listen = Listen {
+        listened_at: row.started_at.div_euclid(1000),
+        track_metadata: ListenMetadata {
+            artist_name: row.artist.as_deref().or(row.album_artist.as_deref()).unwrap_or(""),
+            track_name: &row.title,
+            release_name: row.album.as_deref(),
+            additional_info: ListenInfo {
+                duration_ms: duration,
+                media_player: "skipless",
+                submission_client: "skipless",
+                submission_client_version: env!("CARGO_PKG_VERSION"),
+            },
+        },
+    };
+    serde_json::to_writer(&mut *out, &listen)?;
+    out.write_all(b"\n")?;
+    Ok(true)
+}
+
+/// The end reason as stored, or `None` for a value the log does not write.
+fn end_reason(text: Option<&str>) -> Option<EndReason> {
+    [
+        EndReason::Finished,
+        EndReason::Skipped,
+        EndReason::Previous,
+        EndReason::Stopped,
+        EndReason::Quit,
+        EndReason::Error,
+        EndReason::Interrupted,
+    ]
+    .into_iter()
+    .find(|r| Some(r.as_str()) == text)
+}
+
+/// Spotify's `reason_end` for an end reason; the inverse of [`super::import::end_reason_of`].
+pub fn spotify_reason_end(reason: Option<EndReason>) -> &'static str {
+    match reason {
+        Some(EndReason::Finished) => "trackdone",
+        Some(EndReason::Skipped) => "fwdbtn",
+        Some(EndReason::Previous) => "backbtn",
+        Some(EndReason::Stopped) => "endplay",
+        Some(EndReason::Quit) => "logout",
+        Some(EndReason::Error) => "trackerror",
+        Some(EndReason::Interrupted) => "unexpected-exit",
+        None => "unknown",
+    }
+}
+
+/// Spotify's `reason_start`: a track picked by hand is `clickrow`; one that follows the previous
+/// play within the session gap starts the way that play ended (`trackdone`, `fwdbtn`, `backbtn`);
+/// anything else starts playback afresh (`playbtn`). It depends only on exported plays, so
+/// exporting an imported export gives the same value.
+fn spotify_reason_start(row: &LogRow, gap_ms: i64) -> &'static str {
+    if row.source == "user" {
+        return "clickrow";
+    }
+    let follows = row.previous_ended_at.is_some_and(|end| row.started_at - end <= gap_ms);
+    match end_reason(row.previous_end_reason.as_deref()) {
+        Some(reason @ (EndReason::Finished | EndReason::Skipped | EndReason::Previous)) if follows => {
+            spotify_reason_end(Some(reason))
+        }
+        _ => "playbtn",
+    }
+}
+
+#[derive(Serialize)]
+struct SpotifyRecord<'a> {
+    ts: String,
+    ms_played: u64,
+    master_metadata_track_name: &'a str,
+    master_metadata_album_artist_name: Option<&'a str>,
+    master_metadata_album_album_name: Option<&'a str>,
+    reason_start: &'static str,
+    reason_end: &'static str,
+    shuffle: bool,
+    skipped: bool,
+}
+
+/// Spotify writes whole seconds in UTC.
+fn spotify_ts(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) -> WriteResult {
+    let record = SpotifyRecord {
+        ts: spotify_ts(row.ended_at.unwrap_or(row.started_at + row.played_ms as i64)),
+        ms_played: row.played_ms,
+        master_metadata_track_name: &row.title,
+        master_metadata_album_artist_name: row.artist.as_deref().or(row.album_artist.as_deref()),
+        master_metadata_album_album_name: row.album.as_deref(),
+        reason_start: spotify_reason_start(row, gap_ms),
+        reason_end: spotify_reason_end(end_reason(row.end_reason.as_deref())),
+        // The log does not keep whether the queue was shuffled.
+        shuffle: false,
+        skipped: row.skipped,
+    };
+    out.write_all(if first { b"\n" } else { b",\n" })?;
+    serde_json::to_writer(&mut *out, &record)?;
+    Ok(true)
+}
+
+/// MSSD's skip columns for a play, from the fraction of the track played. The dataset's flags
+/// nest: `skip_1` (played very briefly) implies `skip_2` (played briefly), which implies `skip_3`
+/// (ended before the end, however late); `not_skipped` is its opposite.
+///
+/// - `not_skipped`: the play finished, or reached 95% of the track;
+/// - `skip_1`: under 10% played; `skip_2`: under 50% (the default listen fraction), so that
+///   `skip_2`, the dataset's prediction target, agrees with skipless's own skip rule;
+/// - with no known duration, `skip_2` is the logged skip flag and `skip_1` a skip under 10 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MssdSkips {
+    pub skip_1: bool,
+    pub skip_2: bool,
+    pub skip_3: bool,
+    pub not_skipped: bool,
+}
+
+pub fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, finished: bool, skipped: bool) -> MssdSkips {
+    let fraction = duration_ms.filter(|d| *d > 0).map(|d| played_ms as f64 / d as f64);
+    let not_skipped = finished || fraction.is_some_and(|f| f >= 0.95);
+    let (brief, very_brief) = match fraction {
+        Some(f) => (f < 0.5, f < 0.1),
+        None => (skipped, skipped && played_ms < 10_000),
+    };
+    MssdSkips {
+        skip_1: !not_skipped && very_brief,
+        skip_2: !not_skipped && brief,
+        skip_3: !not_skipped,
+        not_skipped,
+    }
+}
+
+fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
+    let reason = end_reason(row.end_reason.as_deref());
+    let skips = mssd_skips(
+        row.played_ms,
+        row.track_duration_ms.or(row.duration_ms),
+        reason == Some(EndReason::Finished),
+        row.skipped,
+    );
+    let pause = row
+        .previous_ended_at
+        .filter(|_| row.session_position > 1)
+        .map(|end| row.started_at - end);
+    let (no_pause, short_pause, long_pause) = match pause {
+        Some(p) if p < 1_000 => (1, 0, 0),
+        Some(p) if p < 60_000 => (0, 1, 0),
+        Some(_) => (0, 0, 1),
+        None => (0, 0, 0),
+    };
+    let start = OffsetDateTime::from_unix_timestamp(row.started_at.div_euclid(1000)).map_err(std::io::Error::other)?;
+    let b = |v: bool| if v { "True" } else { "False" };
+    writeln!(
+        out,
+        "{},{},{},t_{},{},{},{},{},0,{no_pause},{short_pause},{long_pause},0,0,False,{},{:02}-{:02}-{:02},True,\
+         user_collection,{},{}",
+        row.session_id,
+        row.session_position,
+        row.session_length,
+        row.track_id,
+        b(skips.skip_1),
+        b(skips.skip_2),
+        b(skips.skip_3),
+        b(skips.not_skipped),
+        start.hour(),
+        start.day(),
+        u8::from(start.month()),
+        start.year().rem_euclid(100),
+        spotify_reason_start(row, gap_ms),
+        spotify_reason_end(reason),
+    )?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mssd_flags_nest() {
+        let s = mssd_skips(5_000, Some(200_000), false, true);
+        assert_eq!((s.skip_1, s.skip_2, s.skip_3, s.not_skipped), (true, true, true, false));
+        let s = mssd_skips(60_000, Some(200_000), false, true);
+        assert_eq!(
+            (s.skip_1, s.skip_2, s.skip_3, s.not_skipped),
+            (false, true, true, false)
+        );
+        let s = mssd_skips(150_000, Some(200_000), false, false);
+        assert_eq!(
+            (s.skip_1, s.skip_2, s.skip_3, s.not_skipped),
+            (false, false, true, false)
+        );
+        let s = mssd_skips(195_000, Some(200_000), false, false);
+        assert!(s.not_skipped && !s.skip_3);
+        let s = mssd_skips(1_000, Some(200_000), true, false);
+        assert!(s.not_skipped && !s.skip_1);
+        let s = mssd_skips(3_000, None, false, true);
+        assert!(s.skip_1 && s.skip_2);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_time("2024-05-01", false).ok(), Some(1_714_521_600_000));
+        assert_eq!(parse_time("2024-05-01", true).ok(), Some(1_714_608_000_000));
+        assert_eq!(parse_time("2024-05-01T00:00:01Z", true).ok(), Some(1_714_521_601_000));
+        assert!(parse_time("May 1st", false).is_err());
+    }
+
+    #[test]
+    fn csv_quoting() {
+        let mut out = Vec::new();
+        csv_field(&mut out, "a, \"b\"").unwrap();
+        assert_eq!(out, b"\"a, \"\"b\"\"\"");
+    }
+}

@@ -1,0 +1,398 @@
+//! Importing other services' histories into the log ([`import_spotify`], [`import_listenbrainz`],
+//! [`ImportCounts`]).
+//!
+//! Each file is one transaction: its plays are first staged in a temporary table (so memory stays
+//! flat and a malformed record leaves nothing behind), then walked in time order to split
+//! sessions by the configured gap, match tracks and skip plays already imported. Matched plays go
+//! to `plays` with `source = 'import'`; the others wait in `unmatched_plays`, with their session
+//! and position, until a scan adds their track ([`super::rematch`]).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::matching::{match_key, Matcher};
+use super::LogIoError;
+use crate::db::Database;
+use crate::history::{self, Format, HistoryPlay};
+use crate::log::EndReason;
+
+/// What an import did, summed over its files (`--json` prints exactly this object).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    /// Plays added to the log with their library track.
+    pub matched: usize,
+    /// Plays kept for a later scan: no library track has their artist and title yet.
+    pub unmatched: usize,
+    /// Plays already imported (by an earlier run, or twice in the same file).
+    pub duplicate: usize,
+}
+
+/// One imported play, before matching.
+struct Incoming {
+    import_key: String,
+    started_at: i64,
+    ended_at: i64,
+    played_ms: u64,
+    artist: String,
+    title: String,
+    album: Option<String>,
+    skipped: bool,
+    end_reason: EndReason,
+}
+
+/// The import session being filled; it carries over from one file to the next.
+#[derive(Debug, Clone, Copy)]
+struct OpenSession {
+    id: i64,
+    last_at: i64,
+    next_position: i64,
+}
+
+/// Imports Spotify histories: files, or folders whose history files are taken in name order.
+pub fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
+    let files = spotify_files(paths)?;
+    let mut importer = Importer::new(db, gap_ms)?;
+    for file in &files {
+        importer.file(file, "spotify", |path, stage| {
+            history::stream_spotify(path, &mut |_, play| stage(spotify_play(play)))
+        })?;
+    }
+    Ok(importer.counts)
+}
+
+/// Imports a ListenBrainz export: one listen per line, as ListenBrainz writes its exports.
+pub fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -> Result<ImportCounts, LogIoError> {
+    let mut importer = Importer::new(db, gap_ms)?;
+    importer.file(path, "listenbrainz", read_listens)?;
+    Ok(importer.counts)
+}
+
+/// The files to import, in name order; folders contribute the Spotify histories directly inside.
+fn spotify_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LogIoError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let read_err = |source| LogIoError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(read_err)? {
+            let file = entry.map_err(read_err)?.path();
+            if file.is_file() && matches!(Format::of(&file), Some(Format::Extended | Format::Basic)) {
+                found.push(file);
+            }
+        }
+        if found.is_empty() {
+            return Err(LogIoError::NoFiles(path.display().to_string()));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// Spotify's `ts` is the end of the play.
+fn spotify_play(play: HistoryPlay) -> Incoming {
+    let skipped = play.is_skip();
+    Incoming {
+        import_key: format!("spotify\u{1f}{}\u{1f}{}\u{1f}{}", play.ts_ms, play.artist, play.track),
+        started_at: play.ts_ms - play.ms_played as i64,
+        ended_at: play.ts_ms,
+        played_ms: play.ms_played,
+        end_reason: end_reason_of(play.reason_end.as_deref(), skipped),
+        artist: play.artist,
+        title: play.track,
+        album: play.album,
+        skipped,
+    }
+}
+
+/// Spotify's `reason_end` as a skipless end reason. Choosing another row ends a play the way `n`
+/// does; a remote device taking over stops it; a crash interrupts it. Reasons Spotify leaves out
+/// or that are unknown fall back on the skip flag.
+pub fn end_reason_of(reason_end: Option<&str>, skipped: bool) -> EndReason {
+    match reason_end {
+        Some("trackdone") => EndReason::Finished,
+        Some("fwdbtn" | "clickrow") => EndReason::Skipped,
+        Some("backbtn") => EndReason::Previous,
+        Some("endplay" | "remote") => EndReason::Stopped,
+        Some("logout") => EndReason::Quit,
+        Some("trackerror") => EndReason::Error,
+        Some("unexpected-exit" | "unexpected-exit-while-paused") => EndReason::Interrupted,
+        _ if skipped => EndReason::Skipped,
+        _ => EndReason::Finished,
+    }
+}
+
+#[derive(Deserialize)]
+struct Listen {
+    listened_at: i64,
+    track_metadata: TrackMetadata,
+}
+
+#[derive(Deserialize)]
+struct TrackMetadata {
+    artist_name: String,
+    track_name: String,
+    #[serde(default)]
+    release_name: Option<String>,
+    #[serde(default)]
+    additional_info: Option<AdditionalInfo>,
+}
+
+#[derive(Deserialize)]
+struct AdditionalInfo {
+    #[serde(default)]
+    duration_ms: Option<u64>,
+    /// Seconds; some clients send this instead of `duration_ms`.
+    #[serde(default)]
+    duration: Option<u64>,
+}
+
+/// Reads listens line by line. A listen is by definition not a skip; it played for the track's
+/// duration where the listen gives one.
+fn read_listens(path: &Path, stage: &mut dyn FnMut(Incoming) -> Result<(), LogIoError>) -> Result<(), LogIoError> {
+    let file = std::fs::File::open(path).map_err(|source| LogIoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut line = String::new();
+    let mut record = 0;
+    loop {
+        line.clear();
+        record += 1;
+        let bad = |message: String| LogIoError::Record {
+            path: path.to_path_buf(),
+            record,
+            message,
+        };
+        if reader.read_line(&mut line).map_err(|e| bad(e.to_string()))? == 0 {
+            break;
+        }
+        if line.trim().is_empty() {
+            record -= 1;
+            continue;
+        }
+        let listen: Listen = serde_json::from_str(&line).map_err(|e| bad(format!("not a listen: {e}")))?;
+        let meta = listen.track_metadata;
+        let played_ms = meta
+            .additional_info
+            .as_ref()
+            .and_then(|i| i.duration_ms.or(i.duration.map(|s| s.saturating_mul(1000))))
+            .unwrap_or(0);
+        let started_at = listen.listened_at.saturating_mul(1000);
+        stage(Incoming {
+            import_key: format!(
+                "listenbrainz\u{1f}{}\u{1f}{}\u{1f}{}",
+                listen.listened_at, meta.artist_name, meta.track_name
+            ),
+            started_at,
+            ended_at: started_at.saturating_add(played_ms as i64),
+            played_ms,
+            artist: meta.artist_name,
+            title: meta.track_name,
+            album: meta.release_name,
+            skipped: false,
+            end_reason: EndReason::Finished,
+        })?;
+    }
+    if record == 1 {
+        return Err(LogIoError::History(history::HistoryError::File {
+            path: path.to_path_buf(),
+            message: "empty file: no listens".into(),
+        }));
+    }
+    Ok(())
+}
+
+struct Importer<'a> {
+    db: &'a mut Database,
+    matcher: Matcher,
+    gap_ms: i64,
+    session: Option<OpenSession>,
+    counts: ImportCounts,
+}
+
+impl<'a> Importer<'a> {
+    fn new(db: &'a mut Database, gap_ms: i64) -> Result<Self, LogIoError> {
+        let matcher = Matcher::load(db.conn())?;
+        Ok(Importer {
+            db,
+            matcher,
+            gap_ms,
+            session: None,
+            counts: ImportCounts::default(),
+        })
+    }
+
+    /// Imports one file in one transaction: all of it, or nothing and the error.
+    fn file(
+        &mut self,
+        path: &Path,
+        format: &str,
+        read: impl FnOnce(&Path, &mut dyn FnMut(Incoming) -> Result<(), LogIoError>) -> Result<(), LogIoError>,
+    ) -> Result<(), LogIoError> {
+        let tx = self.db.conn_mut().transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS import_stage (
+                 import_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,
+                 played_ms INTEGER NOT NULL, artist TEXT NOT NULL, title TEXT NOT NULL, album TEXT,
+                 skipped INTEGER NOT NULL, end_reason TEXT NOT NULL);
+             DELETE FROM temp.import_stage;",
+        )?;
+        let mut counts = ImportCounts::default();
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO temp.import_stage
+                 (import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            read(path, &mut |p| {
+                let added = insert.execute(params![
+                    p.import_key,
+                    p.started_at,
+                    p.ended_at,
+                    p.played_ms as i64,
+                    p.artist,
+                    p.title,
+                    p.album,
+                    p.skipped,
+                    p.end_reason.as_str()
+                ])?;
+                if added == 0 {
+                    counts.duplicate += 1;
+                }
+                Ok(())
+            })?;
+        }
+        let session = place(&tx, &self.matcher, self.gap_ms, self.session, format, &mut counts)?;
+        tx.execute_batch("DELETE FROM temp.import_stage;")?;
+        tx.commit()?;
+        self.session = session;
+        self.counts.matched += counts.matched;
+        self.counts.unmatched += counts.unmatched;
+        self.counts.duplicate += counts.duplicate;
+        Ok(())
+    }
+}
+
+/// Walks the staged plays in time order: skips those already imported, splits sessions, and
+/// writes each play to `plays` or `unmatched_plays`. Returns the session left open.
+fn place(
+    tx: &Transaction,
+    matcher: &Matcher,
+    gap_ms: i64,
+    mut session: Option<OpenSession>,
+    format: &str,
+    counts: &mut ImportCounts,
+) -> Result<Option<OpenSession>, LogIoError> {
+    let mut staged = tx.prepare(
+        "SELECT import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason
+         FROM temp.import_stage ORDER BY started_at, import_key",
+    )?;
+    let mut known = tx.prepare(
+        "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
+    )?;
+    let mut new_session = tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?;
+    let mut touch_session = tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?;
+    let mut matched = tx.prepare(
+        "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                            end_reason, skipped, source, import_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'import', ?10)",
+    )?;
+    let mut unmatched = tx.prepare(
+        "INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title, album,
+                                      match_key, skipped, end_reason, session_id, position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    let mut rows = staged.query([])?;
+    while let Some(row) = rows.next()? {
+        let import_key: String = row.get(0)?;
+        if known.query_row([&import_key], |_| Ok(())).optional()?.is_some() {
+            counts.duplicate += 1;
+            continue;
+        }
+        let (started_at, ended_at): (i64, i64) = (row.get(1)?, row.get(2)?);
+        let open = match session {
+            Some(open) if started_at - open.last_at <= gap_ms => open,
+            _ => OpenSession {
+                id: {
+                    new_session.execute(params![started_at, ended_at])?;
+                    tx.last_insert_rowid()
+                },
+                last_at: ended_at,
+                next_position: 0,
+            },
+        };
+        touch_session.execute(params![open.id, ended_at])?;
+        session = Some(OpenSession {
+            id: open.id,
+            last_at: open.last_at.max(ended_at),
+            next_position: open.next_position + 1,
+        });
+        let (artist, title, album): (String, String, Option<String>) = (row.get(4)?, row.get(5)?, row.get(6)?);
+        let key = match_key(&artist, &title);
+        let (played_ms, skipped, end_reason): (i64, bool, String) = (row.get(3)?, row.get(7)?, row.get(8)?);
+        match matcher.find(&key, album.as_deref()) {
+            Some(track) => {
+                matched.execute(params![
+                    track.track_id,
+                    open.id,
+                    open.next_position,
+                    started_at,
+                    ended_at,
+                    played_ms,
+                    track.duration_ms.map(|d| d as i64),
+                    end_reason,
+                    skipped,
+                    import_key
+                ])?;
+                counts.matched += 1;
+            }
+            None => {
+                unmatched.execute(params![
+                    import_key,
+                    format,
+                    started_at,
+                    ended_at,
+                    played_ms,
+                    artist,
+                    title,
+                    album,
+                    key,
+                    skipped,
+                    end_reason,
+                    open.id,
+                    open.next_position
+                ])?;
+                counts.unmatched += 1;
+            }
+        }
+    }
+    Ok(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_end_mapping() {
+        assert_eq!(end_reason_of(Some("trackdone"), false), EndReason::Finished);
+        assert_eq!(end_reason_of(Some("fwdbtn"), true), EndReason::Skipped);
+        assert_eq!(end_reason_of(Some("backbtn"), true), EndReason::Previous);
+        assert_eq!(end_reason_of(Some("endplay"), false), EndReason::Stopped);
+        assert_eq!(end_reason_of(Some("logout"), false), EndReason::Quit);
+        assert_eq!(end_reason_of(Some("unexpected-exit"), false), EndReason::Interrupted);
+        assert_eq!(end_reason_of(None, true), EndReason::Skipped);
+        assert_eq!(end_reason_of(Some("unknown"), false), EndReason::Finished);
+    }
+}

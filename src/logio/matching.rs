@@ -1,0 +1,239 @@
+//! Matching imported plays to library tracks ([`Matcher`], [`match_key`]).
+//!
+//! Other services spell the same track differently from local tags: case, accents, punctuation,
+//! "feat." credits, several artists in one field, "(Remastered 2011)" or "- 2011 Remaster" suffixes,
+//! "(Deluxe Edition)" albums. Both sides are reduced to the same key: the main artist and the
+//! title, folded to lower-case letters and digits without accents. The album only breaks ties
+//! between library tracks with the same key.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Separates the artist and title parts of a key; never left in a folded string.
+const SEP: char = '\u{1f}';
+
+/// The key an imported play and a library track share when they are the same recording.
+pub fn match_key(artist: &str, title: &str) -> String {
+    format!("{}{SEP}{}", artist_key(artist), title_key(title))
+}
+
+/// The main artist: credits after "feat." and further artists of a list dropped.
+pub fn artist_key(artist: &str) -> String {
+    let folded = fold(artist);
+    let main = strip_featuring(&folded);
+    let main = [", ", "; ", " & ", " x ", " / ", " vs. ", " vs "]
+        .iter()
+        .filter_map(|sep| main.find(sep))
+        .min()
+        .map_or(main, |at| &main[..at]);
+    words(main)
+}
+
+/// The title without featured artists or remaster notes.
+pub fn title_key(title: &str) -> String {
+    let folded = fold(title);
+    let bare = strip_suffixes(strip_featuring(&folded), &["remaster"]);
+    words(&bare)
+}
+
+/// The album without remaster or edition notes.
+pub fn album_key(album: &str) -> String {
+    let folded = fold(album);
+    let bare = strip_suffixes(
+        &folded,
+        &["remaster", "deluxe", "edition", "expanded", "anniversary", "bonus"],
+    );
+    words(&bare)
+}
+
+/// Lower case, compatibility forms (full-width letters, ligatures) unfolded, accents removed.
+/// Only the combining diacritics block is dropped: the vowel signs of Indic scripts are marks too,
+/// and dropping them would merge different words.
+fn fold(s: &str) -> String {
+    s.nfkd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Cuts a folded string at its first featuring credit.
+fn strip_featuring(s: &str) -> &str {
+    const MARKS: [&str; 17] = [
+        "(feat.",
+        "(feat ",
+        "[feat.",
+        "[feat ",
+        "(ft.",
+        "(ft ",
+        "[ft.",
+        "[ft ",
+        "(featuring ",
+        "[featuring ",
+        "(with ",
+        " feat. ",
+        " feat ",
+        " ft. ",
+        " ft ",
+        " featuring ",
+        " w/ ",
+    ];
+    MARKS
+        .iter()
+        .filter_map(|mark| s.find(mark))
+        .min()
+        .map_or(s, |at| &s[..at])
+}
+
+/// Drops trailing "(...)", "[...]" and " - ..." parts that mention one of `notes`.
+fn strip_suffixes(s: &str, notes: &[&str]) -> String {
+    let mut s = s.trim_end();
+    loop {
+        let mentions = |part: &str| notes.iter().any(|note| part.contains(note));
+        let cut = if let Some(open) = s.strip_suffix(')').and_then(|rest| rest.rfind('(')) {
+            mentions(&s[open..]).then_some(open)
+        } else if let Some(open) = s.strip_suffix(']').and_then(|rest| rest.rfind('[')) {
+            mentions(&s[open..]).then_some(open)
+        } else {
+            s.rfind(" - ").filter(|&at| mentions(&s[at..]))
+        };
+        match cut {
+            Some(at) if at > 0 => s = s[..at].trim_end(),
+            _ => return s.to_owned(),
+        }
+    }
+}
+
+/// Letters and digits, one space between words; apostrophes join ("don't" = "dont"), "&" = "and".
+fn words(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() || is_combining_mark(c) {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        } else if c == '&' {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str("and");
+            space = true;
+        } else if !matches!(c, '\'' | '\u{2019}' | '`' | '\u{b4}') {
+            space = true;
+        }
+    }
+    if out.is_empty() {
+        // A title of punctuation alone still needs a key of its own.
+        return s.trim().to_owned();
+    }
+    out
+}
+
+/// A library track a key can point to.
+#[derive(Debug, Clone)]
+struct Candidate {
+    track_id: i64,
+    album: String,
+    duration_ms: Option<u64>,
+}
+
+/// A matched library track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedTrack {
+    pub track_id: i64,
+    pub duration_ms: Option<u64>,
+}
+
+/// The library's playable tracks by match key.
+#[derive(Debug, Default)]
+pub struct Matcher {
+    by_key: HashMap<String, Vec<Candidate>>,
+}
+
+impl Matcher {
+    /// Indexes every playable track under its artist and, when different, its album artist.
+    pub fn load(conn: &Connection) -> rusqlite::Result<Matcher> {
+        let mut stmt = conn.prepare(
+            "SELECT id, title, artist, album_artist, album, duration_ms FROM tracks WHERE status = 'ok' ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut matcher = Matcher::default();
+        while let Some(row) = rows.next()? {
+            let title: String = row.get(1)?;
+            let artist: Option<String> = row.get(2)?;
+            let album_artist: Option<String> = row.get(3)?;
+            let candidate = Candidate {
+                track_id: row.get(0)?,
+                album: row
+                    .get::<_, Option<String>>(4)?
+                    .as_deref()
+                    .map(album_key)
+                    .unwrap_or_default(),
+                duration_ms: row.get(5)?,
+            };
+            let main = artist.as_deref().or(album_artist.as_deref()).unwrap_or("");
+            let key = match_key(main, &title);
+            if let Some(album_artist) = album_artist.as_deref() {
+                let other = match_key(album_artist, &title);
+                if other != key {
+                    matcher.by_key.entry(other).or_default().push(candidate.clone());
+                }
+            }
+            matcher.by_key.entry(key).or_default().push(candidate);
+        }
+        Ok(matcher)
+    }
+
+    /// The track for `key` ([`match_key`]); among several, the one on `album`, else the first indexed.
+    pub fn find(&self, key: &str, album: Option<&str>) -> Option<MatchedTrack> {
+        let candidates = self.by_key.get(key)?;
+        let on_album = album
+            .map(album_key)
+            .and_then(|album| candidates.iter().find(|c| !album.is_empty() && c.album == album));
+        let best = on_album.or_else(|| candidates.first())?;
+        Some(MatchedTrack {
+            track_id: best.track_id,
+            duration_ms: best.duration_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_track_share_a_key() {
+        let key = match_key("Beyoncé", "Halo");
+        assert_eq!(match_key("BEYONCE", "halo"), key);
+        assert_eq!(match_key("Beyoncé feat. Jay-Z", "Halo (feat. Someone)"), key);
+        assert_eq!(match_key("Beyonce, Jay-Z", "Halo - 2011 Remaster"), key);
+        assert_eq!(match_key("Beyoncé & Jay-Z", "Halo (Remastered 2011)"), key);
+        assert_eq!(match_key("beyoncé", "Halo [2009 Remaster]"), key);
+        assert_ne!(match_key("Beyoncé", "Halo (Live)"), key);
+        assert_ne!(match_key("Someone Else", "Halo"), key);
+    }
+
+    #[test]
+    fn punctuation_and_apostrophes() {
+        assert_eq!(title_key("Don't Stop Me Now"), title_key("Dont Stop Me Now!"));
+        assert_eq!(title_key("Rock & Roll"), title_key("rock and roll"));
+        assert_eq!(title_key("Mr. Brightside"), "mr brightside");
+        assert_eq!(title_key("Ｆｕｌｌ Width"), "full width");
+        assert_eq!(title_key("?"), "?");
+        assert_eq!(title_key("ये प्यार नहीं"), "ये प्यार नहीं");
+        assert_ne!(title_key("नहीं"), title_key("नह"));
+    }
+
+    #[test]
+    fn album_notes_are_dropped() {
+        assert_eq!(album_key("Abbey Road (Remastered 2009)"), "abbey road");
+        assert_eq!(album_key("1989 (Deluxe Edition)"), "1989");
+        assert_eq!(album_key("Help! - Remastered"), "help");
+    }
+}

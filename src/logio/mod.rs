@@ -1,0 +1,49 @@
+//! Export and import of the listening log ([`LogIoError`]).
+//!
+//! - [`export`]: writes the log as CSV, JSON lines, ListenBrainz listens, Spotify Extended
+//!   Streaming History or the MSSD session CSV, streaming rows from SQLite ([`ExportFormat`]).
+//! - [`import`]: brings Spotify and ListenBrainz histories into the log ([`ImportCounts`]).
+//! - [`matching`]: normalised artist/title keys and the library lookup ([`Matcher`]).
+//! - [`rematch`]: moves waiting imported plays into the log once a scan adds their track.
+//! - [`commands`]: `skipless export` and `skipless import`.
+
+pub mod commands;
+pub mod export;
+pub mod import;
+pub mod matching;
+pub mod rematch;
+
+use std::path::PathBuf;
+
+pub use export::{ExportFormat, TimeRange};
+pub use import::ImportCounts;
+pub use matching::Matcher;
+
+use crate::db::DbError;
+use crate::history::HistoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogIoError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("{path}: record {record}: {message}")]
+    Record {
+        path: PathBuf,
+        record: usize,
+        message: String,
+    },
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("writing the export: {0}")]
+    Write(#[source] std::io::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("bad date {0:?}: expected YYYY-MM-DD or an RFC 3339 time such as 2024-05-01T18:00:00Z")]
+    Date(String),
+    #[error(
+        "no Spotify history files (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json) in {0}"
+    )]
+    NoFiles(String),
+}
