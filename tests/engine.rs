@@ -290,13 +290,24 @@ fn broken_files_end_in_error_and_the_next_one_plays() {
         assert!(error.contains(&*broken.to_string_lossy()), "{error}");
         assert!(error.contains(what), "{error}");
         assert!(!error.contains('\n'), "{error}");
-        let next: Vec<_> = events
+        let mut next: Vec<_> = events
             .iter()
             .filter_map(|e| match e {
                 Event::Ended { item, cause, .. } => Some((item.track_id, *cause)),
                 _ => None,
             })
             .collect();
+        // A file that fails at once may beat the follow-up to the output, which then goes idle
+        // before `SetNext` arrives; the player's controller answers that idle by playing the
+        // next entry itself, and so does this test.
+        if next == [(1, EndCause::Error)] {
+            play(&engine, item(&corpus("victory.wav"), 2));
+            let more = until(&engine, Duration::from_secs(20), |e| matches!(e, Event::Idle));
+            next.extend(more.iter().filter_map(|e| match e {
+                Event::Ended { item, cause, .. } => Some((item.track_id, *cause)),
+                _ => None,
+            }));
+        }
         assert_eq!(
             next,
             [(1, EndCause::Error), (2, EndCause::Finished)],
