@@ -34,23 +34,8 @@ impl ListeningLog {
     pub fn load(db: &Database) -> Result<ListeningLog, RecommendError> {
         let conn = db.conn();
         let mut log = ListeningLog::default();
-        let mut stmt = conn
-            .prepare("SELECT id, title, artist, album, genre, year FROM tracks")
-            .map_err(|e| db.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(CandidateTrack {
-                    track_id: r.get(0)?,
-                    title: r.get(1)?,
-                    artist: r.get(2)?,
-                    album: r.get(3)?,
-                    genre: r.get(4)?,
-                    year: r.get(5)?,
-                })
-            })
-            .map_err(|e| db.err(e))?;
-        for track in rows {
-            let track = track.map_err(|e| db.err(e))?;
+        // Every track, gone or failed ones included: old plays still name them.
+        for track in candidates_where(db, "1")? {
             log.tracks.insert(track.track_id, track);
         }
         let mut stmt = conn
@@ -167,9 +152,16 @@ pub fn train_from_log(
 
 /// The playable tracks of the library, as recommendation candidates.
 pub fn library_candidates(db: &Database) -> Result<Vec<CandidateTrack>, RecommendError> {
+    candidates_where(db, "status = 'ok'")
+}
+
+/// Tracks matching an SQL condition, in id order.
+fn candidates_where(db: &Database, condition: &str) -> Result<Vec<CandidateTrack>, RecommendError> {
     let mut stmt = db
         .conn()
-        .prepare("SELECT id, title, artist, album, genre, year FROM tracks WHERE status = 'ok' ORDER BY id")
+        .prepare(&format!(
+            "SELECT id, title, artist, album, genre, year FROM tracks WHERE {condition} ORDER BY id"
+        ))
         .map_err(|e| db.err(e))?;
     let rows = stmt
         .query_map([], |r| {
