@@ -5,8 +5,10 @@
 //! the sum of an id embedding and side-feature embeddings (artist, album, genre, year bucket).
 //! The head (Linear + GELU) is scored against the same item table (tied weights).
 //!
-//! Layer norm and softmax are written from basic tensor ops: candle's fused versions have no
-//! backward pass, so a model built with them would silently train only its embeddings.
+//! On f32 CPU tensors, layer norm, the attention softmax and the next-item cross-entropy run as
+//! the fused kernels of [`super::fused`], which have hand-written backward passes. Elsewhere
+//! (f64 gradient checks) they are built from basic tensor ops: candle's own fused versions have
+//! no backward pass, so a model built with them would silently train only its embeddings.
 
 use std::collections::HashMap;
 
@@ -16,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Batch, Vocab, MASKED};
+use super::fused;
 
 /// Shape and input options of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -370,8 +373,13 @@ impl SeqModel {
             .contiguous()
         };
         let (q, k, v) = (split("q")?, split("k")?, split("v")?);
-        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?.broadcast_add(mask)?;
-        let out = softmax(&scores)?.matmul(&v)?;
+        let raw = q.matmul(&k.t()?)?;
+        let weights = if fused::applies(&raw) {
+            fused::causal_softmax(&raw, 1.0 / (dh as f32).sqrt())?
+        } else {
+            softmax(&(raw / (dh as f64).sqrt())?.broadcast_add(mask)?)?
+        };
+        let out = weights.matmul(&v)?;
         let out = out.transpose(1, 2)?.contiguous()?.reshape((b, t, self.config.d))?;
         linear(
             &out,
@@ -558,6 +566,9 @@ fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 
 /// Layer normalisation over the last dimension, from basic ops.
 pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    if fused::applies(x) {
+        return fused::layer_norm(x, gain, bias);
+    }
     let mean = x.mean_keepdim(D::Minus1)?;
     let centred = x.broadcast_sub(&mean)?;
     let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
@@ -592,6 +603,9 @@ fn causal_mask(t: usize, dtype: DType, device: &Device) -> candle_core::Result<T
 /// Next-item cross-entropy: `hidden` [N, d] against `items` [C, d], `targets` [N] indexing `items`.
 pub fn rec_loss(hidden: &Tensor, items: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let logits = hidden.matmul(&items.t()?)?;
+    if fused::applies(&logits) {
+        return fused::cross_entropy(&logits, &targets.to_vec1::<u32>()?);
+    }
     let lse = log_sum_exp(&logits)?.squeeze(1)?;
     let picked = logits.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
     lse.sub(&picked)?.mean_all()
