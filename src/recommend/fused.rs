@@ -10,7 +10,9 @@
 //! They run only on contiguous f32 CPU tensors ([`applies`]); the model keeps the plain graph for
 //! every other case, which is also the reference the kernels are tested against.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use std::sync::Mutex;
+
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Rows per parallel task: below this, splitting costs more than it saves.
@@ -38,19 +40,79 @@ fn last_dim(shape: &Shape) -> Result<usize> {
     }
 }
 
-/// Mean cross-entropy of rows of `logits` [N, C] against class `targets` [N].
-pub fn cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
-    let (n, c) = logits.dims2()?;
-    if n != targets.len() || targets.iter().any(|&t| t as usize >= c) {
-        bail!("cross_entropy: {} targets for {n} rows of {c} classes", targets.len());
+/// Mean cross-entropy of the logits `hidden` [N, d] x `items`ᵀ [d, C] against class `targets` [N].
+///
+/// The [N, C] logits never become a node of the graph: candle would otherwise allocate a zero
+/// gradient of their size and add into it. The forward pass keeps them for the backward pass,
+/// which turns them into their gradient and returns only the small [N, d] and [C, d] gradients.
+pub fn cross_entropy(hidden: &Tensor, items: &Tensor, targets: &[u32]) -> Result<Tensor> {
+    let (n, d) = hidden.dims2()?;
+    let (c, d2) = items.dims2()?;
+    if d != d2 || n != targets.len() || targets.iter().any(|&t| t as usize >= c) {
+        bail!("cross_entropy: {} targets for [{n}, {d}] x [{c}, {d2}]", targets.len());
     }
-    logits.contiguous()?.apply_op1(CrossEntropy {
-        targets: targets.to_vec(),
-    })
+    hidden.contiguous()?.apply_op2(
+        &items.contiguous()?,
+        CrossEntropy {
+            targets: targets.to_vec(),
+            logits: Mutex::new(None),
+        },
+    )
 }
 
 struct CrossEntropy {
     targets: Vec<u32>,
+    /// The forward pass's logits, taken by the backward pass.
+    logits: Mutex<Option<Tensor>>,
+}
+
+fn logits_of(hidden: &Tensor, items: &Tensor) -> Result<Tensor> {
+    hidden.detach().matmul(&items.detach().t()?)
+}
+
+impl CustomOp2 for CrossEntropy {
+    fn name(&self) -> &'static str {
+        "fused-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let device = Device::Cpu;
+        let hidden = Tensor::from_slice(f32_data(s1, l1)?, l1.shape(), &device)?;
+        let items = Tensor::from_slice(f32_data(s2, l2)?, l2.shape(), &device)?;
+        let logits = logits_of(&hidden, &items)?;
+        let loss = logits
+            .apply_op1_no_bwd(&MeanCrossEntropy {
+                targets: &self.targets,
+            })?
+            .to_scalar::<f32>()?;
+        if let Ok(mut slot) = self.logits.lock() {
+            *slot = Some(logits);
+        }
+        Ok((CpuStorage::F32(vec![loss]), Shape::from(())))
+    }
+
+    fn bwd(
+        &self,
+        hidden: &Tensor,
+        items: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let cached = self.logits.lock().ok().and_then(|mut slot| slot.take());
+        let logits = match cached {
+            Some(logits) => logits,
+            None => logits_of(hidden, items)?,
+        };
+        let scale = grad_res.to_dtype(DType::F32)?.to_scalar::<f32>()? / self.targets.len().max(1) as f32;
+        let grad = logits.apply_op1_no_bwd(&CrossEntropyGrad {
+            targets: &self.targets,
+            scale,
+        })?;
+        drop(logits);
+        let grad_hidden = grad.matmul(&items.detach())?;
+        let grad_items = grad.t()?.matmul(&hidden.detach())?;
+        Ok((Some(grad_hidden), Some(grad_items)))
+    }
 }
 
 /// log(sum(exp(row))), with the max shifted out.
@@ -60,9 +122,14 @@ fn log_sum_exp(row: &[f32]) -> f32 {
     max + sum.ln()
 }
 
-impl CustomOp1 for CrossEntropy {
+/// The mean over rows of lse(row) - row[target].
+struct MeanCrossEntropy<'a> {
+    targets: &'a [u32],
+}
+
+impl CustomOp1 for MeanCrossEntropy<'_> {
     fn name(&self) -> &'static str {
-        "fused-cross-entropy"
+        "fused-mean-cross-entropy"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
@@ -77,12 +144,23 @@ impl CustomOp1 for CrossEntropy {
         let mean = (total / self.targets.len().max(1) as f64) as f32;
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
+}
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let (n, c) = arg.dims2()?;
-        let scale = grad_res.to_dtype(DType::F32)?.to_scalar::<f32>()? / n.max(1) as f32;
-        let x = arg.flatten_all()?.to_vec1::<f32>()?;
-        let mut grad = vec![0f32; n * c];
+/// (softmax(row) - onehot(target)) * scale: the gradient of the mean cross-entropy.
+struct CrossEntropyGrad<'a> {
+    targets: &'a [u32],
+    scale: f32,
+}
+
+impl CustomOp1 for CrossEntropyGrad<'_> {
+    fn name(&self) -> &'static str {
+        "fused-cross-entropy-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_data(storage, layout)?;
+        let c = last_dim(layout.shape())?;
+        let mut grad = vec![0f32; x.len()];
         grad.par_chunks_mut(c)
             .with_min_len(ROWS_PER_TASK)
             .zip(x.par_chunks(c))
@@ -90,11 +168,11 @@ impl CustomOp1 for CrossEntropy {
             .for_each(|((g, row), &t)| {
                 let lse = log_sum_exp(row);
                 for (g, &v) in g.iter_mut().zip(row) {
-                    *g = (v - lse).exp() * scale;
+                    *g = (v - lse).exp() * self.scale;
                 }
-                g[t as usize] -= scale;
+                g[t as usize] -= self.scale;
             });
-        Ok(Some(Tensor::from_vec(grad, (n, c), arg.device())?))
+        Ok((CpuStorage::F32(grad), layout.shape().clone()))
     }
 }
 

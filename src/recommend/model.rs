@@ -602,10 +602,10 @@ fn causal_mask(t: usize, dtype: DType, device: &Device) -> candle_core::Result<T
 
 /// Next-item cross-entropy: `hidden` [N, d] against `items` [C, d], `targets` [N] indexing `items`.
 pub fn rec_loss(hidden: &Tensor, items: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
-    let logits = hidden.matmul(&items.t()?)?;
-    if fused::applies(&logits) {
-        return fused::cross_entropy(&logits, &targets.to_vec1::<u32>()?);
+    if fused::applies(hidden) {
+        return fused::cross_entropy(hidden, items, &targets.to_vec1::<u32>()?);
     }
+    let logits = hidden.matmul(&items.t()?)?;
     let lse = log_sum_exp(&logits)?.squeeze(1)?;
     let picked = logits.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
     lse.sub(&picked)?.mean_all()
