@@ -81,9 +81,7 @@ impl CustomOp2 for CrossEntropy {
         let items = Tensor::from_slice(f32_data(s2, l2)?, l2.shape(), &device)?;
         let logits = logits_of(&hidden, &items)?;
         let loss = logits
-            .apply_op1_no_bwd(&MeanCrossEntropy {
-                targets: &self.targets,
-            })?
+            .apply_op1_no_bwd(&MeanCrossEntropy { targets: &self.targets })?
             .to_scalar::<f32>()?;
         if let Ok(mut slot) = self.logits.lock() {
             *slot = Some(logits);
