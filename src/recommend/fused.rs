@@ -62,8 +62,8 @@ pub fn cross_entropy(hidden: &Tensor, items: &Tensor, targets: &[u32]) -> Result
 
 struct CrossEntropy {
     targets: Vec<u32>,
-    /// The forward pass's logits, taken by the backward pass.
-    logits: Mutex<Option<Tensor>>,
+    /// The forward pass's logits [N, C] and their row log-sum-exps [N], taken by the backward pass.
+    logits: Mutex<Option<(Tensor, Tensor)>>,
 }
 
 fn logits_of(hidden: &Tensor, items: &Tensor) -> Result<Tensor> {
@@ -80,13 +80,22 @@ impl CustomOp2 for CrossEntropy {
         let hidden = Tensor::from_slice(f32_data(s1, l1)?, l1.shape(), &device)?;
         let items = Tensor::from_slice(f32_data(s2, l2)?, l2.shape(), &device)?;
         let logits = logits_of(&hidden, &items)?;
-        let loss = logits
-            .apply_op1_no_bwd(&MeanCrossEntropy { targets: &self.targets })?
-            .to_scalar::<f32>()?;
+        let lse = logits.apply_op1_no_bwd(&RowLogSumExp)?;
+        let picked = logits
+            .gather(&Tensor::new(self.targets.as_slice(), &device)?.unsqueeze(1)?, 1)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let total: f64 = lse
+            .to_vec1::<f32>()?
+            .iter()
+            .zip(&picked)
+            .map(|(l, p)| f64::from(l - p))
+            .sum();
         if let Ok(mut slot) = self.logits.lock() {
-            *slot = Some(logits);
+            *slot = Some((logits, lse));
         }
-        Ok((CpuStorage::F32(vec![loss]), Shape::from(())))
+        let mean = (total / self.targets.len().max(1) as f64) as f32;
+        Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
 
     fn bwd(
@@ -97,15 +106,22 @@ impl CustomOp2 for CrossEntropy {
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let cached = self.logits.lock().ok().and_then(|mut slot| slot.take());
-        let logits = match cached {
-            Some(logits) => logits,
-            None => logits_of(hidden, items)?,
+        let (logits, lse) = match cached {
+            Some(cached) => cached,
+            None => {
+                let logits = logits_of(hidden, items)?;
+                let lse = logits.apply_op1_no_bwd(&RowLogSumExp)?;
+                (logits, lse)
+            }
         };
         let scale = grad_res.to_dtype(DType::F32)?.to_scalar::<f32>()? / self.targets.len().max(1) as f32;
-        let grad = logits.apply_op1_no_bwd(&CrossEntropyGrad {
-            targets: &self.targets,
-            scale,
-        })?;
+        let grad = logits.apply_op2_no_bwd(
+            &lse,
+            &CrossEntropyGrad {
+                targets: &self.targets,
+                scale,
+            },
+        )?;
         drop(logits);
         let grad_hidden = grad.matmul(&items.detach())?;
         let grad_items = grad.t()?.matmul(&hidden.detach())?;
@@ -120,57 +136,51 @@ fn log_sum_exp(row: &[f32]) -> f32 {
     max + sum.ln()
 }
 
-/// The mean over rows of lse(row) - row[target].
-struct MeanCrossEntropy<'a> {
-    targets: &'a [u32],
-}
+/// log(sum(exp(row))) of every row.
+struct RowLogSumExp;
 
-impl CustomOp1 for MeanCrossEntropy<'_> {
+impl CustomOp1 for RowLogSumExp {
     fn name(&self) -> &'static str {
-        "fused-mean-cross-entropy"
+        "fused-row-log-sum-exp"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_data(storage, layout)?;
         let c = last_dim(layout.shape())?;
-        let total: f64 = x
-            .par_chunks(c)
-            .with_min_len(ROWS_PER_TASK)
-            .zip(self.targets.par_iter())
-            .map(|(row, &t)| f64::from(log_sum_exp(row) - row[t as usize]))
-            .sum();
-        let mean = (total / self.targets.len().max(1) as f64) as f32;
-        Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
+        let lse: Vec<f32> = x.par_chunks(c).with_min_len(ROWS_PER_TASK).map(log_sum_exp).collect();
+        let rows = lse.len();
+        Ok((CpuStorage::F32(lse), Shape::from(rows)))
     }
 }
 
-/// (softmax(row) - onehot(target)) * scale: the gradient of the mean cross-entropy.
+/// (softmax(row) - onehot(target)) * scale from the logits and their row log-sum-exps: the
+/// gradient of the mean cross-entropy.
 struct CrossEntropyGrad<'a> {
     targets: &'a [u32],
     scale: f32,
 }
 
-impl CustomOp1 for CrossEntropyGrad<'_> {
+impl CustomOp2 for CrossEntropyGrad<'_> {
     fn name(&self) -> &'static str {
         "fused-cross-entropy-grad"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_data(storage, layout)?;
-        let c = last_dim(layout.shape())?;
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_data(s1, l1)?;
+        let lse = f32_data(s2, l2)?;
+        let c = last_dim(l1.shape())?;
         let mut grad = vec![0f32; x.len()];
         grad.par_chunks_mut(c)
             .with_min_len(ROWS_PER_TASK)
             .zip(x.par_chunks(c))
-            .zip(self.targets.par_iter())
-            .for_each(|((g, row), &t)| {
-                let lse = log_sum_exp(row);
+            .zip(lse.par_iter().zip(self.targets.par_iter()))
+            .for_each(|((g, row), (&lse, &t))| {
                 for (g, &v) in g.iter_mut().zip(row) {
                     *g = (v - lse).exp() * self.scale;
                 }
                 g[t as usize] -= self.scale;
             });
-        Ok((CpuStorage::F32(grad), layout.shape().clone()))
+        Ok((CpuStorage::F32(grad), l1.shape().clone()))
     }
 }
 
