@@ -176,7 +176,7 @@ fn log(tracks: &[CandidateTrack]) -> ListeningLog {
 #[test]
 fn rank_applies_filters_and_gives_reasons() {
     let tracks = library();
-    let mut recommender = Recommender::new(checkpoint(&tracks));
+    let mut recommender = Recommender::new(checkpoint(&tracks)).unwrap();
     recommender.replay(&log(&tracks));
     let session = [(1, false), (6, true)];
     let filters = Filters {

@@ -168,7 +168,7 @@ fn negatives_come_from_the_same_session_only() {
         let out = model.forward(&batch.ids, &batch.skips, None).unwrap();
         let (bsz, t) = batch.ids.dims2().unwrap();
         let k = batch.negatives.dim(1).unwrap();
-        let table = &out.table;
+        let table = &model.item_table().unwrap();
         let pos = table
             .index_select(&batch.positives.flatten_all().unwrap(), 0)
             .unwrap()

@@ -103,24 +103,29 @@ pub struct Recommender {
     names: HashMap<u32, String>,
     /// (listens, skips) per artist, lower-cased.
     artists: HashMap<String, (u32, u32)>,
+    /// The model's item table (side features summed in, padding row 0), built once: rebuilding
+    /// it per ranking costs more than scoring the whole catalogue.
+    table: Tensor,
 }
 
 impl Recommender {
     /// Loads the model saved in `models_dir`; `Ok(None)` when none has been trained yet.
     pub fn load(models_dir: &Path) -> Result<Option<Recommender>, RecommendError> {
-        Ok(Checkpoint::load(models_dir)?.map(Recommender::new))
+        Checkpoint::load(models_dir)?.map(Recommender::new).transpose()
     }
 
     /// Wraps a checkpoint with an empty history; call [`Recommender::replay`] next.
-    pub fn new(checkpoint: Checkpoint) -> Recommender {
+    pub fn new(checkpoint: Checkpoint) -> Result<Recommender, RecommendError> {
         let n = checkpoint.meta.vocab.len();
-        Recommender {
+        let table = checkpoint.model.item_table()?;
+        Ok(Recommender {
             checkpoint,
             stats: HistoryStats::new(n),
             items: HashMap::new(),
             names: HashMap::new(),
             artists: HashMap::new(),
-        }
+            table,
+        })
     }
 
     pub fn meta(&self) -> &CheckpointMeta {
@@ -202,23 +207,28 @@ impl Recommender {
         let t = model.config.max_len;
         let window = &known[known.len().saturating_sub(t)..];
 
-        // One pass: every candidate's embedding (its row, or its side features when unseen) times the session state.
-        let table = model.item_table()?;
-        let rows: Vec<Tensor> = candidates
-            .iter()
-            .map(|c| match items.get(&c.track_id) {
-                Some(&id) => table.get(id as usize),
-                None => model.cold_embedding(&vocab.features_of(&c.info())),
-            })
-            .collect::<Result<_, _>>()?;
-        let embeddings = Tensor::stack(&rows, 0)?;
+        // One pass: every candidate's embedding (its row of the cached table, or its side features
+        // when unseen) times the session state.
         let n_c = candidates.len();
         let mut seq = vec![0f32; n_c];
         if !window.is_empty() {
             let ids: Vec<u32> = window.iter().map(|p| p.0).collect();
             let skips: Vec<bool> = window.iter().map(|p| p.1).collect();
-            let hidden = model.hidden_after(&ids, &skips)?;
-            let raw: Vec<f32> = embeddings.matmul(&hidden.unsqueeze(1)?)?.squeeze(1)?.to_vec1()?;
+            let hidden = model.hidden_after(&ids, &skips)?.unsqueeze(1)?;
+            let rows: Vec<u32> = candidates
+                .iter()
+                .map(|c| items.get(&c.track_id).copied().unwrap_or(0))
+                .collect();
+            let embeddings = self
+                .table
+                .index_select(&Tensor::from_vec(rows, n_c, self.table.device())?, 0)?;
+            let mut raw: Vec<f32> = embeddings.matmul(&hidden)?.squeeze(1)?.to_vec1()?;
+            for (c, cand) in candidates.iter().enumerate() {
+                if !items.contains_key(&cand.track_id) {
+                    let cold = model.cold_embedding(&vocab.features_of(&cand.info()))?;
+                    raw[c] = cold.unsqueeze(0)?.matmul(&hidden)?.flatten_all()?.to_vec1::<f32>()?[0];
+                }
+            }
             log_softmax(&raw, &mut seq);
         }
 

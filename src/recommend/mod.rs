@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod data;
 pub mod eval;
+pub mod fused;
 pub mod infer;
 pub mod log;
 pub mod metrics;

@@ -5,8 +5,10 @@
 //! the sum of an id embedding and side-feature embeddings (artist, album, genre, year bucket).
 //! The head (Linear + GELU) is scored against the same item table (tied weights).
 //!
-//! Layer norm and softmax are written from basic tensor ops: candle's fused versions have no
-//! backward pass, so a model built with them would silently train only its embeddings.
+//! On f32 CPU tensors, layer norm, the attention softmax and the next-item cross-entropy run as
+//! the fused kernels of [`super::fused`], which have hand-written backward passes. Elsewhere
+//! (f64 gradient checks) they are built from basic tensor ops: candle's own fused versions have
+//! no backward pass, so a model built with them would silently train only its embeddings.
 
 use std::collections::HashMap;
 
@@ -16,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Batch, Vocab, MASKED};
+use super::fused;
 
 /// Shape and input options of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -101,8 +104,6 @@ pub struct Forward {
     pub hidden: Tensor,
     /// Input item embeddings (before positions), [B, T, d].
     pub inputs: Tensor,
-    /// Embeddings of every item, padding row 0 included, [V + 1, d].
-    pub table: Tensor,
 }
 
 /// Draws dropout masks from a seeded generator so that training is reproducible.
@@ -296,18 +297,47 @@ impl SeqModel {
         Ok(table)
     }
 
+    /// Embeddings of the items `ids` (any shape, 0 is padding), side features summed in, [.., d].
+    ///
+    /// Only the rows asked for are gathered: a training step touches a few thousand of the
+    /// catalogue's items, and building the whole table would cost a full-size temporary forward
+    /// and several more in the backward pass.
+    pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let mut dims = ids.dims().to_vec();
+        dims.push(self.config.d);
+        let flat = ids.flatten_all()?;
+        let mut rows = self.p("item.weight").index_select(&flat, 0)?;
+        if self.config.side_features {
+            for (name, ids_of) in ["artist.weight", "album.weight", "genre.weight", "year.weight"]
+                .iter()
+                .zip(&self.features)
+            {
+                rows = rows.add(&self.p(name).index_select(&ids_of.index_select(&flat, 0)?, 0)?)?;
+            }
+        }
+        rows.reshape(dims)
+    }
+
     /// Runs the encoder on ids/skips [B, T]; dropout only when `dropout` is given.
     pub fn forward(
         &self,
         ids: &Tensor,
         skips: &Tensor,
+        dropout: Option<&mut DropoutRng>,
+    ) -> candle_core::Result<Forward> {
+        let inputs = self.embed(ids)?;
+        self.encode(inputs, skips, dropout)
+    }
+
+    /// The encoder over input embeddings [B, T, d] (from [`SeqModel::embed`]).
+    fn encode(
+        &self,
+        inputs: Tensor,
+        skips: &Tensor,
         mut dropout: Option<&mut DropoutRng>,
     ) -> candle_core::Result<Forward> {
-        let (b, t) = ids.dims2()?;
+        let (b, t, d) = inputs.dims3()?;
         let c = &self.config;
-        let d = c.d;
-        let table = self.item_table()?;
-        let inputs = table.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, d))?;
         let mut x = inputs.broadcast_add(&self.p("position.weight").narrow(0, 0, t)?)?;
         if c.skip_embedding {
             let s = self
@@ -353,7 +383,7 @@ impl SeqModel {
             )?;
         }
         let hidden = linear(&x, self.p("head.weight"), self.p("head.bias"))?.gelu()?;
-        Ok(Forward { hidden, inputs, table })
+        Ok(Forward { hidden, inputs })
     }
 
     fn attention(&self, x: &Tensor, l: usize, mask: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
@@ -370,8 +400,13 @@ impl SeqModel {
             .contiguous()
         };
         let (q, k, v) = (split("q")?, split("k")?, split("v")?);
-        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?.broadcast_add(mask)?;
-        let out = softmax(&scores)?.matmul(&v)?;
+        let raw = q.matmul(&k.t()?)?;
+        let weights = if fused::applies(&raw) {
+            fused::causal_softmax(&raw, 1.0 / (dh as f32).sqrt())?
+        } else {
+            softmax(&(raw / (dh as f64).sqrt())?.broadcast_add(mask)?)?
+        };
+        let out = weights.matmul(&v)?;
         let out = out.transpose(1, 2)?.contiguous()?.reshape((b, t, self.config.d))?;
         linear(
             &out,
@@ -388,42 +423,52 @@ impl SeqModel {
         dropout: Option<&mut DropoutRng>,
         sample_rng: &mut ChaCha8Rng,
     ) -> candle_core::Result<(Tensor, f32, f32)> {
-        let out = self.forward(&batch.ids, &batch.skips, dropout)?;
         let d = self.config.d;
+        let (b, t) = batch.ids.dims2()?;
+        let use_cl = loss.cl_lambda > 0.0 && batch.cl_count > 0;
+        // Every item row the step needs, gathered once: inputs, then the contrastive positives
+        // and negatives, then the softmax candidates (item j + 1 is candidate j).
+        let candidates = match (batch.rec_count > 0, loss.sampled_negatives) {
+            (false, _) => None,
+            (true, None) => Some((Tensor::arange(1u32, self.n_items as u32 + 1, &self.device)?, None)),
+            (true, Some(n)) => {
+                let (candidates, targets) =
+                    sample_candidates(&batch.rec_targets, n, self.n_items, sample_rng, &self.device)?;
+                Some((candidates, Some(targets)))
+            }
+        };
+        let k = batch.negatives.dim(1)?;
+        let mut parts = vec![batch.ids.flatten_all()?];
+        if use_cl {
+            parts.push(batch.positives.flatten_all()?);
+            parts.push(batch.negatives.flatten_all()?);
+        }
+        if let Some((ids, _)) = &candidates {
+            parts.push(ids.clone());
+        }
+        let rows = self.embed(&Tensor::cat(&parts, 0)?)?;
+        let inputs = rows.narrow(0, 0, b * t)?.reshape((b, t, d))?;
+        let out = self.encode(inputs, &batch.skips, dropout)?;
         let dtype = out.hidden.dtype();
         let flat = out.hidden.reshape(((), d))?;
-        let items = out.table.narrow(0, 1, self.n_items)?;
         let mut total = Tensor::zeros((), dtype, &self.device)?;
         let mut rec_value = 0.0;
-        if batch.rec_count > 0 {
+        if let Some((ids, sampled_targets)) = &candidates {
             let h = flat.index_select(&batch.rec_positions, 0)?;
-            let rec = match loss.sampled_negatives {
-                None => rec_loss(&h, &items, &batch.rec_targets)?,
-                Some(n) => {
-                    let (candidates, targets) =
-                        sample_candidates(&batch.rec_targets, n, self.n_items, sample_rng, &self.device)?;
-                    rec_loss(&h, &items.index_select(&candidates, 0)?, &targets)?
-                }
-            };
+            let n = ids.dim(0)?;
+            let items = rows.narrow(0, rows.dim(0)? - n, n)?;
+            let rec = rec_loss(&h, &items, sampled_targets.as_ref().unwrap_or(&batch.rec_targets))?;
             rec_value = rec.to_dtype(DType::F32)?.to_scalar::<f32>()?;
             total = total.add(&rec)?;
         }
         let mut cl_value = 0.0;
-        if loss.cl_lambda > 0.0 && batch.cl_count > 0 {
-            let (b, t) = batch.ids.dims2()?;
+        if use_cl {
             let anchors = match loss.anchor {
                 Anchor::Hidden => out.hidden.clone(),
                 Anchor::Input => out.inputs.clone(),
             };
-            let positives = out
-                .table
-                .index_select(&batch.positives.flatten_all()?, 0)?
-                .reshape((b, t, d))?;
-            let k = batch.negatives.dim(1)?;
-            let negatives = out
-                .table
-                .index_select(&batch.negatives.flatten_all()?, 0)?
-                .reshape((b, k, d))?;
+            let positives = rows.narrow(0, b * t, b * t)?.reshape((b, t, d))?;
+            let negatives = rows.narrow(0, 2 * b * t, b * k)?.reshape((b, k, d))?;
             let cl = cl_loss(
                 &anchors,
                 &positives,
@@ -443,6 +488,16 @@ impl SeqModel {
     /// `windows` holds (ids, skips) of at most `max_len` plays each; the score row is read at
     /// the window's last position.
     pub fn score_windows(&self, windows: &[(Vec<u32>, Vec<bool>)]) -> candle_core::Result<Tensor> {
+        self.score_windows_against(windows, &self.item_table()?.narrow(0, 1, self.n_items)?)
+    }
+
+    /// [`SeqModel::score_windows`] against a precomputed `items` [V, d] (the item table without
+    /// its padding row), so that repeated scoring does not rebuild it.
+    pub fn score_windows_against(
+        &self,
+        windows: &[(Vec<u32>, Vec<bool>)],
+        items: &Tensor,
+    ) -> candle_core::Result<Tensor> {
         let t = windows.iter().map(|w| w.0.len()).max().unwrap_or(1).max(1);
         let n = windows.len();
         let mut ids = vec![0u32; n * t];
@@ -460,7 +515,7 @@ impl SeqModel {
         let out = self.forward(&ids, &skips, None)?;
         let last = Tensor::from_vec(last, n, &self.device)?;
         let h = out.hidden.reshape(((), self.config.d))?.index_select(&last, 0)?;
-        h.matmul(&out.table.narrow(0, 1, self.n_items)?.t()?)
+        h.matmul(&items.t()?)
     }
 
     /// The head output after one window of plays, [d].
@@ -558,6 +613,9 @@ fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 
 /// Layer normalisation over the last dimension, from basic ops.
 pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    if fused::applies(x) {
+        return fused::layer_norm(x, gain, bias);
+    }
     let mean = x.mean_keepdim(D::Minus1)?;
     let centred = x.broadcast_sub(&mean)?;
     let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
@@ -591,6 +649,9 @@ fn causal_mask(t: usize, dtype: DType, device: &Device) -> candle_core::Result<T
 
 /// Next-item cross-entropy: `hidden` [N, d] against `items` [C, d], `targets` [N] indexing `items`.
 pub fn rec_loss(hidden: &Tensor, items: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    if fused::applies(hidden) {
+        return fused::cross_entropy(hidden, items, &targets.to_vec1::<u32>()?);
+    }
     let logits = hidden.matmul(&items.t()?)?;
     let lse = log_sum_exp(&logits)?.squeeze(1)?;
     let picked = logits.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
@@ -626,8 +687,8 @@ fn normalize(x: &Tensor) -> candle_core::Result<Tensor> {
     x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-8)?.sqrt()?)
 }
 
-/// Candidates for a sampled softmax: the batch's distinct targets plus `n` random items, and the
-/// targets re-indexed into them.
+/// Candidates for a sampled softmax, as item ids: the batch's distinct targets plus `n` random
+/// items; and the targets re-indexed into them.
 fn sample_candidates(
     targets: &Tensor,
     n: usize,
@@ -654,7 +715,7 @@ fn sample_candidates(
     let remapped: Vec<u32> = targets.iter().map(|t| slot[t]).collect();
     let len = candidates.len();
     Ok((
-        Tensor::from_vec(candidates, len, device)?,
+        Tensor::from_vec(candidates.iter().map(|c| c + 1).collect(), len, device)?,
         Tensor::from_vec(remapped, targets.len(), device)?,
     ))
 }
