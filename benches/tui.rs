@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use rusqlite::params;
-use skipless::app::library::LibraryIndex;
 use skipless::app::tui::App;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;

@@ -25,6 +25,7 @@ pub enum ConfigError {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Config {
     pub playback: PlaybackConfig,
     pub log: LogConfig,
@@ -100,18 +101,6 @@ pub struct RecommendConfig {
     pub exclude_recent: usize,
     pub max_per_artist: usize,
     pub temperature: f32,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            playback: Default::default(),
-            log: Default::default(),
-            recommend: Default::default(),
-            keys: Default::default(),
-            theme: Default::default(),
-        }
-    }
 }
 
 impl Default for PlaybackConfig {
@@ -205,7 +194,7 @@ impl Config {
             };
             return Err((format!("keys.{key}"), e.to_string()));
         }
-        if !(self.recommend.temperature >= 0.0) {
+        if self.recommend.temperature.is_nan() || self.recommend.temperature < 0.0 {
             return Err(("recommend.temperature".into(), "must be 0 or more".into()));
         }
         Ok(())

@@ -145,45 +145,46 @@ fn report(name: &'static str, skipped: &[bool]) -> PolicyReport {
 
 /// The history's tracks with their skip chance and median listened duration.
 fn catalogue(history: &[PathBuf]) -> anyhow::Result<Vec<SimTrack>> {
+    struct Tally<'a> {
+        play: &'a crate::history::HistoryPlay,
+        plays: u32,
+        skips: u32,
+        listened_ms: Vec<u64>,
+    }
     let plays = crate::history::read_paths(history)?;
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    let mut stats: Vec<(String, String, Option<String>, u32, u32, Vec<u64>)> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut tallies: Vec<Tally> = Vec::new();
     for play in &plays {
-        let key = (play.artist.clone(), play.track.clone());
-        let i = *index.entry(key).or_insert_with(|| {
-            stats.push((
-                play.artist.clone(),
-                play.track.clone(),
-                play.album.clone(),
-                0,
-                0,
-                Vec::new(),
-            ));
-            stats.len() - 1
-        });
-        let entry = &mut stats[i];
-        entry.3 += 1;
+        let i = *index
+            .entry((play.artist.as_str(), play.track.as_str()))
+            .or_insert_with(|| {
+                tallies.push(Tally {
+                    play,
+                    plays: 0,
+                    skips: 0,
+                    listened_ms: Vec::new(),
+                });
+                tallies.len() - 1
+            });
+        let tally = &mut tallies[i];
+        tally.plays += 1;
         if play.is_skip() {
-            entry.4 += 1;
+            tally.skips += 1;
         } else {
-            entry.5.push(play.ms_played);
+            tally.listened_ms.push(play.ms_played);
         }
     }
-    Ok(stats
+    Ok(tallies
         .into_iter()
-        .map(|(artist, title, album, p, s, mut listened)| {
-            listened.sort_unstable();
-            let duration_ms = listened
-                .get(listened.len() / 2)
-                .copied()
-                .unwrap_or(180_000)
-                .max(SKIPPED_MS + 1);
+        .map(|mut t| {
+            t.listened_ms.sort_unstable();
+            let median = t.listened_ms.get(t.listened_ms.len() / 2).copied();
             SimTrack {
-                artist,
-                title,
-                album,
-                skip_chance: f64::from(s + 1) / f64::from(p + 2),
-                duration_ms,
+                artist: t.play.artist.clone(),
+                title: t.play.track.clone(),
+                album: t.play.album.clone(),
+                skip_chance: f64::from(t.skips + 1) / f64::from(t.plays + 2),
+                duration_ms: median.unwrap_or(180_000).max(SKIPPED_MS + 1),
             }
         })
         .collect())

@@ -67,7 +67,7 @@ impl Player {
         self.stdin.flush().unwrap();
     }
 
-    fn finish(mut self) -> String {
+    fn finish(self) -> String {
         let output = self.child.wait_with_output().unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stderr).into_owned()

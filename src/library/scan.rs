@@ -108,7 +108,7 @@ pub fn scan(
                 },
             };
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 64 == 0 || n == total {
+            if n.is_multiple_of(64) || n == total {
                 progress(ScanProgress::Reading { done: n, total });
             }
             scanned
@@ -174,7 +174,7 @@ fn walk(
         match entry.metadata() {
             Ok(meta) => {
                 found.push((entry.into_path(), meta.len(), mtime_ns(&meta)));
-                if found.len() % 256 == 0 {
+                if found.len().is_multiple_of(256) {
                     progress(ScanProgress::Walking { found: found.len() });
                 }
             }

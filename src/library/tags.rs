@@ -62,7 +62,7 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
     );
     let text = |key: ItemKey| -> Option<String> {
         tags.iter()
-            .filter_map(|t| t.get_string(key.clone()))
+            .filter_map(|t| t.get_string(key))
             .map(|s| s.trim_matches(char::from(0)).trim())
             .find(|s| !s.is_empty())
             .map(str::to_owned)
@@ -82,7 +82,7 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
         disc_no: text(ItemKey::DiscNumber).and_then(|s| parse_index(&s)),
         year,
         genre: text(ItemKey::Genre),
-        duration_ms: (!duration.is_zero()).then(|| duration.as_millis() as u64),
+        duration_ms: (!duration.is_zero()).then_some(duration.as_millis() as u64),
         sample_rate: props.sample_rate().filter(|&r| r > 0),
         channels: props.channels().filter(|&c| c > 0),
         bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()).filter(|&b| b > 0),

@@ -107,7 +107,7 @@ impl Iterator for QueueSource {
     fn next(&mut self) -> Option<f32> {
         let channels = usize::from(self.format().1.max(1));
         // Pauses and flushes take effect on frame boundaries, or the channels would swap.
-        if self.at % channels == 0 {
+        if self.at.is_multiple_of(channels) {
             if self.shared.epoch.load(Ordering::Relaxed) != self.epoch {
                 self.advance(false);
             }

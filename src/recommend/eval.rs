@@ -357,7 +357,7 @@ pub fn fit_blend(data: &EvalData, model: &SeqModel) -> Result<BlendWeights, Reco
                 return;
             }
             count += 1;
-            if count % stride != 0 {
+            if !count.is_multiple_of(stride) {
                 return;
             }
             q.stats.features(q.prefix, q.now_ms, &mut features);
