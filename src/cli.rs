@@ -342,19 +342,10 @@ fn run_stats(ctx: &RunContext, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&stats)?);
         return Ok(());
     }
-    println!(
-        "{} plays, {} listens, {} skips ({:.0}% skipped), {} listened, {} sessions",
-        stats.plays,
-        stats.listens,
-        stats.skips,
-        stats.skip_rate * 100.0,
-        format_duration(stats.listening_ms),
-        stats.sessions
-    );
-    let by = |artist: &Option<String>| artist.clone().unwrap_or_else(|| "Unknown artist".into());
+    println!("{}", stats.summary());
     println!("\nTop tracks (listens):");
     for t in &stats.top_tracks {
-        println!("  {:>4}  {} – {}", t.count, by(&t.artist), t.title);
+        println!("  {:>4}  {}", t.count, t.name());
     }
     println!("\nTop artists (listens):");
     for a in &stats.top_artists {
@@ -362,7 +353,7 @@ fn run_stats(ctx: &RunContext, json: bool) -> anyhow::Result<()> {
     }
     println!("\nMost skipped:");
     for t in &stats.most_skipped {
-        println!("  {:>4}  {} – {}", t.count, by(&t.artist), t.title);
+        println!("  {:>4}  {}", t.count, t.name());
     }
     Ok(())
 }

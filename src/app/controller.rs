@@ -84,14 +84,7 @@ impl Controller {
 
     /// Moves on to the next entry; the current play ends as a skip (per the skip rule).
     pub fn next(&mut self) {
-        let len = self.queue.entries().len();
-        let next = match self.queue.cursor() {
-            Some(c) if c + 1 < len => Some(c + 1),
-            Some(_) if self.queue.repeat != super::queue::Repeat::Off && len > 0 => Some(0),
-            None if len > 0 => Some(0),
-            _ => None,
-        };
-        match next {
+        match self.queue.skip_index() {
             Some(index) => self.jump(index, EndCause::Skipped),
             None => self.send(Command::Stop {
                 ended_by: EndCause::Skipped,
@@ -206,10 +199,7 @@ impl Controller {
             Event::Volume(volume) => self.volume = *volume,
             Event::Idle => {
                 self.now = None;
-                let next = self
-                    .queue
-                    .cursor()
-                    .map_or(Some(0), |c| (c + 1 < self.queue.entries().len()).then_some(c + 1));
+                let next = self.queue.skip_index();
                 match next.filter(|_| std::mem::take(&mut self.advance_after_error)) {
                     Some(index) => self.jump(index, EndCause::Finished),
                     None => outcomes.push(Outcome::Stopped),

@@ -105,6 +105,16 @@ impl Queue {
         }
     }
 
+    /// Index of the entry the listener moves on to with "next": like [`Queue::next_index`], but
+    /// repeat-one does not hold them on the same track.
+    pub fn skip_index(&self) -> Option<usize> {
+        match (self.cursor, self.repeat) {
+            (Some(c), Repeat::One) if c + 1 >= self.entries.len() => Some(0),
+            (Some(c), Repeat::One) => Some(c + 1),
+            _ => self.next_index(),
+        }
+    }
+
     /// Index of the entry before the current one (the current one again at the start).
     pub fn previous_index(&self) -> Option<usize> {
         match self.cursor {
@@ -255,6 +265,10 @@ mod tests {
         assert_eq!(q.next_index(), Some(0));
         q.repeat = Repeat::One;
         assert_eq!(q.next_index(), Some(2));
+        assert_eq!(q.skip_index(), Some(0), "next moves on even under repeat-one");
+        q.repeat = Repeat::Off;
+        assert_eq!(q.skip_index(), None);
+        q.repeat = Repeat::One;
         assert_eq!(q.previous_index(), Some(1));
         q.sync_to(1);
         assert_eq!(q.cursor(), Some(0));

@@ -66,6 +66,17 @@ pub struct RankedTrack {
     pub count: u64,
 }
 
+impl RankedTrack {
+    /// "Artist – Title".
+    pub fn name(&self) -> String {
+        format!(
+            "{} – {}",
+            self.artist.as_deref().unwrap_or("Unknown artist"),
+            self.title
+        )
+    }
+}
+
 /// A ranked artist in the statistics.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RankedArtist {
@@ -85,6 +96,21 @@ pub struct Stats {
     pub top_tracks: Vec<RankedTrack>,
     pub top_artists: Vec<RankedArtist>,
     pub most_skipped: Vec<RankedTrack>,
+}
+
+impl Stats {
+    /// The totals in one line.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} plays · {} listens · {} skips ({:.0}%) · {} listened · {} sessions",
+            self.plays,
+            self.listens,
+            self.skips,
+            self.skip_rate * 100.0,
+            crate::cli::format_duration(self.listening_ms),
+            self.sessions
+        )
+    }
 }
 
 /// SQL truth value of "this play is a listen" under the rule bound to ?1 (fraction) and ?2 (ms).

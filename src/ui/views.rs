@@ -276,25 +276,15 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let mut lines = vec![
-        Line::from(format!(
-            "{} plays · {} listens · {} skips ({:.0}%) · {} listened · {} sessions",
-            stats.plays,
-            stats.listens,
-            stats.skips,
-            stats.skip_rate * 100.0,
-            format_duration(stats.listening_ms),
-            stats.sessions
-        )),
+        Line::from(stats.summary()),
         Line::from(""),
         Line::styled("Top tracks", app.theme.accent),
     ];
-    let name =
-        |artist: &Option<String>, title: &str| format!("{} – {title}", artist.as_deref().unwrap_or("Unknown artist"));
     lines.extend(
         stats
             .top_tracks
             .iter()
-            .map(|t| Line::from(format!("{:>4}  {}", t.count, name(&t.artist, &t.title)))),
+            .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
     );
     lines.push(Line::styled("Top artists", app.theme.accent));
     lines.extend(
@@ -308,7 +298,7 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
         stats
             .most_skipped
             .iter()
-            .map(|t| Line::from(format!("{:>4}  {}", t.count, name(&t.artist, &t.title)))),
+            .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
     );
     frame.render_widget(Paragraph::new(lines).block(block("Stats".into(), true, app)), area);
 }
