@@ -101,6 +101,9 @@ pub struct RecommendConfig {
     pub exclude_recent: usize,
     pub max_per_artist: usize,
     pub temperature: f32,
+    /// How strongly the chance that a track is finished, learned from the log's skips, weighs
+    /// against how well it fits the session.
+    pub finish_weight: f32,
 }
 
 impl Default for PlaybackConfig {
@@ -134,6 +137,7 @@ impl Default for RecommendConfig {
             exclude_recent: 20,
             max_per_artist: 1,
             temperature: 0.0,
+            finish_weight: 2.0,
         }
     }
 }
@@ -196,6 +200,9 @@ impl Config {
         }
         if self.recommend.temperature.is_nan() || self.recommend.temperature < 0.0 {
             return Err(("recommend.temperature".into(), "must be 0 or more".into()));
+        }
+        if self.recommend.finish_weight.is_nan() || self.recommend.finish_weight < 0.0 {
+            return Err(("recommend.finish_weight".into(), "must be 0 or more".into()));
         }
         Ok(())
     }

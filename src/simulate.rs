@@ -314,7 +314,7 @@ fn simulate_policy(
                 ts_ms: clock.now_ms(),
             };
             if core.played(play) {
-                match core.training_job().run(&mut |_, _| {}, &never) {
+                match core.start_training().run(&mut |_, _| {}, &never) {
                     TrainingOutcome::Saved(_) => core.load_model()?,
                     TrainingOutcome::Kept(_) | TrainingOutcome::Cancelled => {}
                 }

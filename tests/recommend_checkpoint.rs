@@ -188,6 +188,7 @@ fn rank_applies_filters_and_gives_reasons() {
         temperature: 0.0,
         seed: 0,
         now_ms: None,
+        finish_weight: 2.0,
     };
     let mut extra = tracks.clone();
     extra.push(track(9, "C"));
@@ -217,6 +218,54 @@ fn rank_applies_filters_and_gives_reasons() {
 }
 
 #[test]
+fn tracks_finished_more_often_rank_higher() {
+    let tracks = library();
+    let mut checkpoint = checkpoint(&tracks);
+    // Nothing but the finish rate separates the tracks.
+    checkpoint.meta.blend.weights = vec![0.0; skipless::recommend::signals::FEATURES.len()];
+    let mut recommender = Recommender::new(checkpoint).unwrap();
+    let mut log = ListeningLog::default();
+    for t in &tracks {
+        log.tracks.insert(t.track_id, t.clone());
+    }
+    for session in 0..3i64 {
+        for (k, (id, skipped)) in [(6, true), (7, false)].into_iter().enumerate() {
+            log.plays.push(LoggedPlay {
+                track_id: id,
+                session_id: session + 1,
+                skipped,
+                ts_ms: session * 10_000_000 + k as i64 * 200_000,
+            });
+        }
+    }
+    recommender.replay(&log);
+    let filters = Filters {
+        limit: 8,
+        exclude_current: false,
+        exclude_skipped: false,
+        recent: vec![],
+        max_per_artist: 0,
+        temperature: 0.0,
+        seed: 0,
+        now_ms: None,
+        finish_weight: 1.0,
+    };
+    let ranked = recommender.rank(&[], &tracks, &filters).unwrap();
+    let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
+    assert_eq!(ids.first(), Some(&7), "{ids:?}");
+    assert_eq!(ids.last(), Some(&6), "{ids:?}");
+    assert_eq!(ranked[0].reason, "you finished it 3 of 3 times");
+
+    // Without the finish term every track scores the same.
+    let plain = Filters {
+        finish_weight: 0.0,
+        ..filters
+    };
+    let ranked = recommender.rank(&[], &tracks, &plain).unwrap();
+    assert!(ranked.windows(2).all(|w| (w[0].score - w[1].score).abs() < 1e-6), "{ranked:?}");
+}
+
+#[test]
 fn fallback_prefers_similar_then_popular() {
     let tracks = library();
     let log = log(&tracks);
@@ -229,6 +278,7 @@ fn fallback_prefers_similar_then_popular() {
         temperature: 0.0,
         seed: 1,
         now_ms: None,
+        finish_weight: 2.0,
     };
     let ranked = fallback_rank(&[(1, false)], &tracks, &log, &filters);
     assert_eq!(ranked.len(), 3);

@@ -304,9 +304,9 @@ fn a_trained_model_drives_autoplay_and_a_skip_reranks_it() {
     seed_log(&h, 6);
     let models = h._dir.path().join("models");
     let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
-    let core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
+    let mut core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
     let outcome = core
-        .training_job()
+        .start_training()
         .run(&mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false));
     assert!(matches!(outcome, TrainingOutcome::Saved(_)), "{outcome:?}");
 
@@ -354,18 +354,23 @@ fn a_worse_model_is_not_swapped_in() {
     seed_log(&h, 6);
     let models = h._dir.path().join("models");
     let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
-    let core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
-    let mut job = core.training_job();
-    job.current_ndcg = Some(1.5); // no model can reach this
-    let outcome = job.run(&mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false));
-    match outcome {
+    let mut core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let first = core.start_training().run(&mut |_, _| {}, &never);
+    assert!(matches!(first, TrainingOutcome::Saved(_)), "{first:?}");
+    core.load_model().unwrap();
+    let checkpoint = skipless::recommend::checkpoint::Checkpoint::path(&models);
+    let saved = std::fs::read(&checkpoint).unwrap();
+
+    // One epoch at a learning rate a hundred times too high wrecks the warm-started model: both
+    // are judged on the same validation slice, and the wreck is thrown away.
+    let mut job = core.start_training();
+    job.train.lr = 0.5;
+    job.train.max_epochs = 1;
+    job.train.min_steps = 0;
+    match job.run(&mut |_, _| {}, &never) {
         TrainingOutcome::Kept(message) => assert!(message.contains("discarded"), "{message}"),
         other => panic!("expected the model to be discarded, got {other:?}"),
     }
-    assert!(
-        skipless::recommend::checkpoint::Checkpoint::load(&models)
-            .unwrap()
-            .is_none(),
-        "nothing was saved"
-    );
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), saved, "the saved model is untouched");
 }

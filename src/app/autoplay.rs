@@ -92,6 +92,9 @@ pub struct AutoplayCore {
     candidates: Vec<CandidateTrack>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
+    /// Counted from the start of the last training run, kept or not, so that a discarded model
+    /// waits for K more plays like a saved one.
+    plays_since_training: u64,
 }
 
 impl AutoplayCore {
@@ -106,6 +109,7 @@ impl AutoplayCore {
             candidates,
             recommender: None,
             plays_since_model: 0,
+            plays_since_training: 0,
         };
         core.load_model()?;
         Ok(core)
@@ -127,6 +131,7 @@ impl AutoplayCore {
         if let Some(mut recommender) = Recommender::load(&self.models_dir)? {
             recommender.replay(&self.log);
             self.plays_since_model = (self.log.plays.len() as u64).saturating_sub(recommender.meta().plays_seen);
+            self.plays_since_training = self.plays_since_training.min(self.plays_since_model);
             self.recommender = Some(recommender);
         }
         Ok(())
@@ -199,25 +204,26 @@ impl AutoplayCore {
         }
         self.log.plays.push(play);
         self.plays_since_model += 1;
-        self.config.retrain_every > 0 && self.plays_since_model >= self.config.retrain_every && self.enough_plays()
+        self.plays_since_training += 1;
+        self.config.retrain_every > 0 && self.plays_since_training >= self.config.retrain_every && self.enough_plays()
     }
 
-    /// What a training run needs, to run on another thread.
-    pub fn training_job(&self) -> TrainingJob {
+    /// What a training run needs, to run on another thread; the next one is due K plays from now.
+    pub fn start_training(&mut self) -> TrainingJob {
+        self.plays_since_training = 0;
         TrainingJob {
             log: self.log.clone(),
             models_dir: self.models_dir.clone(),
-            current_ndcg: self.recommender.as_ref().map(|r| r.meta().validation.ndcg10),
+            train: TrainConfig::default(),
         }
     }
 }
 
-/// A training run's inputs: a snapshot of the log and the model to beat.
+/// A training run's inputs: a snapshot of the log, where the model to beat is saved, and how to train.
 pub struct TrainingJob {
     log: ListeningLog,
     models_dir: PathBuf,
-    /// Validation NDCG@10 the new model must reach to replace the current one.
-    pub current_ndcg: Option<f64>,
+    pub train: TrainConfig,
 }
 
 /// How a training run ended.
@@ -232,7 +238,8 @@ pub enum TrainingOutcome {
 
 impl TrainingJob {
     /// Trains on one thread (the other core keeps decoding and the UI) and saves the model when
-    /// it is at least as good as the current one on validation NDCG@10.
+    /// it is at least as good as the current one on validation NDCG@10, both measured on this
+    /// run's validation slice.
     pub fn run(&self, progress: &mut (dyn FnMut(usize, usize) + Send), cancel: &AtomicBool) -> TrainingOutcome {
         let previous = Checkpoint::load(&self.models_dir).unwrap_or_default();
         let pool = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
@@ -243,7 +250,7 @@ impl TrainingJob {
             train_from_log(
                 &self.log,
                 previous.as_ref(),
-                &TrainConfig::default(),
+                &self.train,
                 &mut |p| {
                     let total = (p.steps * p.epochs).max(1);
                     progress((p.epoch.saturating_sub(1)) * p.steps + p.step, total);
@@ -251,13 +258,13 @@ impl TrainingJob {
                 cancel,
             )
         });
-        let checkpoint = match result {
-            Ok(checkpoint) => checkpoint,
+        let (checkpoint, previous) = match result {
+            Ok(trained) => (trained.checkpoint, trained.previous_validation),
             Err(RecommendError::Cancelled) => return TrainingOutcome::Cancelled,
             Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),
         };
         let new = checkpoint.meta.validation.ndcg10;
-        match self.current_ndcg {
+        match previous.map(|m| m.ndcg10) {
             Some(old) if new < old => TrainingOutcome::Kept(format!(
                 "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
             )),
@@ -354,7 +361,7 @@ impl Worker {
             return;
         }
         let cancel = Arc::new(AtomicBool::new(false));
-        let job = self.core.training_job();
+        let job = self.core.start_training();
         let tx = self.tx.clone();
         let own = self.own.clone();
         let flag = cancel.clone();

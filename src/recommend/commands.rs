@@ -102,7 +102,8 @@ pub fn train(ctx: &RunContext, json: bool) -> anyhow::Result<()> {
             }
         },
         &cancel,
-    )?;
+    )?
+    .checkpoint;
     bar.finish_and_clear();
     let path = checkpoint.save(&models_dir)?;
     let v = checkpoint.meta.validation;

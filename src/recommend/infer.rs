@@ -68,6 +68,8 @@ pub struct Filters {
     pub seed: u64,
     /// The moment recency is measured from (Unix ms); the wall clock when `None`.
     pub now_ms: Option<i64>,
+    /// Weight of the log-probability that a track is finished rather than skipped.
+    pub finish_weight: f32,
 }
 
 impl Filters {
@@ -82,6 +84,7 @@ impl Filters {
             temperature: config.temperature,
             seed: 0,
             now_ms: None,
+            finish_weight: config.finish_weight,
         }
     }
 }
@@ -103,6 +106,8 @@ pub struct Recommender {
     names: HashMap<u32, String>,
     /// (listens, skips) per artist, lower-cased.
     artists: HashMap<String, (u32, u32)>,
+    /// (listens, skips) per library track, including tracks the model has no item for yet.
+    plays: HashMap<i64, (u32, u32)>,
     /// The model's item table (side features summed in, padding row 0), built once: rebuilding
     /// it per ranking costs more than scoring the whole catalogue.
     table: Tensor,
@@ -124,6 +129,7 @@ impl Recommender {
             items: HashMap::new(),
             names: HashMap::new(),
             artists: HashMap::new(),
+            plays: HashMap::new(),
             table,
         })
     }
@@ -143,6 +149,7 @@ impl Recommender {
             .collect();
         self.names = display_names(log, vocab);
         self.artists.clear();
+        self.plays.clear();
         for session in log.sessions() {
             let mut before: Vec<(i64, bool)> = Vec::new();
             for play in session {
@@ -159,6 +166,12 @@ impl Recommender {
 
     /// Records a finished play live; `session` is the session's plays before it.
     pub fn observe(&mut self, session: &[(i64, bool)], track: &CandidateTrack, skipped: bool, ts_ms: i64) {
+        let counts = self.plays.entry(track.track_id).or_default();
+        if skipped {
+            counts.1 += 1;
+        } else {
+            counts.0 += 1;
+        }
         if let Some(artist) = &track.artist {
             let c = self.artists.entry(artist.to_lowercase()).or_default();
             if skipped {
@@ -245,8 +258,18 @@ impl Recommender {
                 }
             }
         }
+        let mut blended = vec![0f32; n_c];
+        blend(&features, &meta.blend, &mut blended);
+        // The blend says what is likely to come next; autoplay wants what is likely to come next
+        // *and be finished*, so the blend becomes log-probabilities over the candidates and the
+        // log-probability of finishing each one is added.
         let mut scores = vec![0f32; n_c];
-        blend(&features, &meta.blend, &mut scores);
+        log_softmax(&blended, &mut scores);
+        let rates = FinishRates::new(self.plays.values().copied());
+        for (c, cand) in candidates.iter().enumerate() {
+            let counts = self.plays.get(&cand.track_id).copied().unwrap_or_default();
+            scores[c] += filters.finish_weight * rates.ln_finish(counts);
+        }
         let order = select(&scores, session, candidates, filters);
         Ok(order
             .into_iter()
@@ -283,6 +306,11 @@ impl Recommender {
         if self.stats.listens.get(j).copied().unwrap_or(0) + self.stats.skips.get(j).copied().unwrap_or(0) == 0 {
             return "new to you".into();
         }
+        if let Some(&(listens, skips)) = self.plays.get(&cand.track_id) {
+            if listens >= 2 && listens >= 3 * skips {
+                return format!("you finished it {listens} of {} times", listens + skips);
+            }
+        }
         if let Some(artist) = &cand.artist {
             if let Some(&(listens, skips)) = self.artists.get(&artist.to_lowercase()) {
                 if listens >= 3 && listens >= 2 * skips {
@@ -295,6 +323,30 @@ impl Recommender {
             return "fits how this session is going".into();
         }
         "you have enjoyed it before".into()
+    }
+}
+
+/// How likely a track is to be finished when it plays, from its listens and skips in the log:
+/// the posterior mean under a prior centred on the log's overall finish rate, so that a track
+/// never played counts as average, one finished more often than average as better.
+struct FinishRates {
+    overall: f32,
+}
+
+impl FinishRates {
+    /// Weight of the prior, in plays.
+    const PRIOR_PLAYS: f32 = 2.0;
+
+    fn new(counts: impl Iterator<Item = (u32, u32)>) -> Self {
+        let (listens, skips) = counts.fold((0u64, 0u64), |(l, s), (a, b)| (l + u64::from(a), s + u64::from(b)));
+        FinishRates {
+            overall: (listens as f32 + 1.0) / ((listens + skips) as f32 + 2.0),
+        }
+    }
+
+    fn ln_finish(&self, (listens, skips): (u32, u32)) -> f32 {
+        let p = (listens as f32 + Self::PRIOR_PLAYS * self.overall) / ((listens + skips) as f32 + Self::PRIOR_PLAYS);
+        p.ln()
     }
 }
 
@@ -347,6 +399,7 @@ pub fn fallback_rank(
     filters: &Filters,
 ) -> Vec<Scored> {
     let counts = log.counts();
+    let rates = FinishRates::new(counts.values().copied());
     let recent: Vec<&CandidateTrack> = session
         .iter()
         .rev()
@@ -386,14 +439,18 @@ pub fn fallback_rank(
                 }
                 similarity = similarity.max(s);
             }
-            let (listens, _) = counts.get(&c.track_id).copied().unwrap_or((0, 0));
+            let (listens, skips) = counts.get(&c.track_id).copied().unwrap_or((0, 0));
             let reason = reason.unwrap_or_else(|| match listens {
                 0 => "new to you".into(),
                 n => format!("you have finished it {n} times"),
             });
             reasons.push(reason);
-            // Similarity dominates, then popularity; the random part only breaks ties.
-            similarity * 1000.0 + (listens as f32).ln_1p() + rng.random::<f32>() * 0.01
+            // Similarity dominates, then how likely it is to be finished and how often it was;
+            // the random part only breaks ties.
+            similarity * 1000.0
+                + filters.finish_weight * rates.ln_finish((listens, skips))
+                + (listens as f32).ln_1p()
+                + rng.random::<f32>() * 0.01
         })
         .collect();
     let mut plain = filters.clone();

@@ -1,16 +1,20 @@
 //! The local listening log as training data ([`ListeningLog`], [`LoggedPlay`]) and training from it
-//! ([`train_from_log`]).
+//! ([`train_from_log`], [`LogTraining`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
 use crate::db::Database;
 
+use candle_core::{DType, Device};
+
 use super::checkpoint::{now_rfc3339, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use super::data::{Play, Session, Vocab};
 use super::eval::{fit_blend, EvalData};
 use super::infer::CandidateTrack;
-use super::train::{train_model, TrainConfig, TrainProgress};
+use super::metrics::Metrics;
+use super::model::SeqModel;
+use super::train::{evaluate_sessions, listen_counts, train_model, TrainConfig, TrainProgress};
 use super::RecommendError;
 
 /// One finished play of the log.
@@ -86,6 +90,15 @@ impl ListeningLog {
     }
 }
 
+/// A model trained on the log, and how the model it would replace does on the same validation slice.
+pub struct LogTraining {
+    pub checkpoint: Checkpoint,
+    /// The previous model's metrics on this run's validation slice (`None` without a previous
+    /// model of the same shape). Its own stored metrics came from an older, smaller slice, so
+    /// only these are comparable with the new model's.
+    pub previous_validation: Option<Metrics>,
+}
+
 /// Trains a model on the whole log: the newest tenth of the sessions is the validation slice that
 /// stops training and chooses the blend weights. Warm-starts from `previous` when its shape matches.
 pub fn train_from_log(
@@ -94,7 +107,7 @@ pub fn train_from_log(
     config: &TrainConfig,
     progress: &mut dyn FnMut(&TrainProgress),
     cancel: &AtomicBool,
-) -> Result<Checkpoint, RecommendError> {
+) -> Result<LogTraining, RecommendError> {
     let compatible = previous.filter(|p| p.meta.config.model == config.model);
     let mut vocab = compatible.map(|p| p.meta.vocab.clone()).unwrap_or_default();
     let mut sessions = Vec::new();
@@ -133,9 +146,20 @@ pub fn train_from_log(
         progress,
         cancel,
     )?;
+    let previous_validation = match compatible {
+        Some(p) => {
+            // The previous model in this run's vocabulary: items new since then score from their
+            // side features, as they would if it stayed in use.
+            let mut old = SeqModel::new(config.model, &vocab, DType::F32, config.seed, &Device::Cpu)?;
+            old.warm_start(&p.model, &p.meta.vocab, &vocab)?;
+            let popularity = listen_counts(&vocab, &sessions[..val_start]);
+            Some(evaluate_sessions(&old, &sessions[val_start..], &popularity)?)
+        }
+        None => None,
+    };
     let data = EvalData::from_sessions("log", vocab.clone(), sessions, n, val_start);
     let blend = fit_blend(&data, &outcome.model)?;
-    Ok(Checkpoint {
+    let checkpoint = Checkpoint {
         meta: CheckpointMeta {
             format_version: FORMAT_VERSION,
             vocab,
@@ -147,6 +171,10 @@ pub fn train_from_log(
             plays_seen: log.plays.len() as u64,
         },
         model: outcome.model,
+    };
+    Ok(LogTraining {
+        checkpoint,
+        previous_validation,
     })
 }
 
