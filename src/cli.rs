@@ -54,6 +54,9 @@ pub enum Command {
         /// One JSON object per event.
         #[arg(long)]
         json: bool,
+        /// After the given tracks, keep playing recommended tracks (and retrain as the TUI does).
+        #[arg(long)]
+        autoplay: bool,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -175,7 +178,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval { history, json }) => crate::recommend::commands::eval(&history, json),
         Some(Command::Train { json }) => crate::recommend::commands::train(&ctx, json),
         Some(Command::Recommend { n, json }) => crate::recommend::commands::recommend(&ctx, n, json),
-        Some(Command::Play { json, paths }) => crate::headless::run(&ctx, &paths, json),
+        Some(Command::Play { json, autoplay, paths }) => crate::headless::run(&ctx, &paths, json, autoplay),
         Some(Command::History { json, limit }) => run_history(&ctx, json, limit),
         Some(Command::Stats { json }) => run_stats(&ctx, json),
         Some(Command::Export {

@@ -1,6 +1,8 @@
 //! Headless playback for scripts and tests ([`run`], [`LineCommand`]): line commands on stdin,
-//! one line per event on stdout, logged exactly as in the TUI.
+//! one line per event on stdout, logged exactly as in the TUI; with `--autoplay`, recommended
+//! tracks follow the given ones and the model retrains in the background, as in the TUI.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,12 +10,16 @@ use std::time::Duration;
 use crossbeam_channel::{select, Receiver};
 use serde_json::json;
 
+use crate::app::autoplay::{Autoplay, Request};
 use crate::app::controller::{Controller, Outcome};
+use crate::app::workers::WorkerMsg;
 use crate::cli::{format_duration, RunContext};
 use crate::db::tracks::{self, Track};
 use crate::db::Database;
 use crate::library::scan;
+use crate::log::EndReason;
 use crate::player::{Event, PlaySource, SeekTo};
+use crate::recommend::log::LoggedPlay;
 
 /// One command read from stdin.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +72,7 @@ impl LineCommand {
 }
 
 /// `skipless play`: plays `paths` (scanning what is not indexed yet) until the queue ends or `quit`.
-pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
     let mut db = Database::open(&ctx.paths.database())?;
@@ -74,6 +80,15 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()
     if queue.is_empty() {
         anyhow::bail!("nothing to play in {}", display_paths(paths));
     }
+    let library: HashMap<i64, Track> = if autoplay {
+        tracks::all_tracks(db.conn())
+            .map_err(|e| db.err(e))?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect()
+    } else {
+        HashMap::new()
+    };
 
     drop(db);
     let (engine, mut controller, notice) = crate::app::start_playback(&ctx.config, &ctx.paths.database())?;
@@ -81,6 +96,19 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()
         eprintln!("skipless: {notice}");
     }
     controller.play_tracks(queue, 0, PlaySource::User);
+    let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
+    let recommender = autoplay.then(|| {
+        Autoplay::start(
+            ctx.paths.database(),
+            ctx.paths.models_dir(),
+            ctx.config.recommend.clone(),
+            // The sender stays open here too, so that the select below never sees a closed channel.
+            worker_tx.clone(),
+        )
+    });
+    let mut rank_seq = 0u64;
+    let mut waiting_for_picks = false;
+    let mut stop_requested = false;
 
     let lines = stdin_lines();
     let signals = termination_signals()?;
@@ -96,9 +124,40 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()
                 for outcome in &outcomes {
                     print_outcome(&mut out, outcome, json)?;
                 }
+                if let Some(recommender) = &recommender {
+                    let mut rerank = matches!(event, Event::Started { .. });
+                    for outcome in &outcomes {
+                        if let Outcome::Logged(play) = outcome {
+                            rerank = true;
+                            if play.end_reason != EndReason::Error {
+                                recommender.send(Request::Played(LoggedPlay {
+                                    track_id: play.track_id,
+                                    session_id: play.session_id,
+                                    skipped: play.skipped,
+                                    ts_ms: crate::db::now_ms(),
+                                }));
+                            }
+                        }
+                    }
+                    if (rerank || waiting_for_picks) && !quitting {
+                        rank_seq += 1;
+                        let (session, exclude) = controller.autoplay_context();
+                        recommender.send(Request::Rank {
+                            seq: rank_seq,
+                            session,
+                            exclude,
+                            limit: ctx.config.recommend.autoplay_queue,
+                        });
+                    }
+                }
                 if outcomes.contains(&Outcome::Stopped) && !quitting {
-                    quitting = true;
-                    controller.shutdown();
+                    if recommender.is_some() && !stop_requested {
+                        // The queue ran out before autoplay's picks arrived: play them when they do.
+                        waiting_for_picks = true;
+                    } else {
+                        quitting = true;
+                        controller.shutdown();
+                    }
                 }
                 out.flush()?;
             }
@@ -106,13 +165,40 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool) -> anyhow::Result<()
                 Ok(line) if line.trim().is_empty() => {}
                 Ok(line) => match LineCommand::parse(line.trim()) {
                     Ok(LineCommand::Quit) => { quitting = true; controller.shutdown(); }
-                    Ok(command) => apply(&mut controller, command),
+                    Ok(command) => {
+                        stop_requested |= command == LineCommand::Stop;
+                        apply(&mut controller, command);
+                    }
                     Err(message) => eprintln!("skipless: {message}"),
                 },
                 // stdin closed: keep playing to the end of the queue.
                 Err(_) => {}
             },
             recv(signals) -> _ => { quitting = true; controller.shutdown(); }
+            recv(worker_rx) -> msg => match msg {
+                Ok(WorkerMsg::Recommendations { seq, source, picks }) if seq == rank_seq && !quitting => {
+                    controller.set_autoplay_picks(source, &picks, |id| library.get(&id).cloned());
+                    if waiting_for_picks {
+                        waiting_for_picks = false;
+                        match controller.queue.next_index() {
+                            Some(index) => controller.play_index(index),
+                            None => { quitting = true; controller.shutdown(); }
+                        }
+                    }
+                }
+                Ok(WorkerMsg::ModelStatus(status)) if status.starts_with("recommendations off") => {
+                    eprintln!("skipless: {status}");
+                    if waiting_for_picks {
+                        quitting = true;
+                        controller.shutdown();
+                    }
+                }
+                Ok(WorkerMsg::TrainDone(message)) => {
+                    print_model(&mut out, &message, json)?;
+                    out.flush()?;
+                }
+                _ => {}
+            },
         }
     }
     Ok(())
@@ -247,6 +333,14 @@ fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, jso
         _ => return Ok(()),
     };
     writeln!(out, "{line}")
+}
+
+fn print_model(out: &mut impl Write, message: &str, json: bool) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", json!({"event": "model", "message": message}))
+    } else {
+        writeln!(out, "model {message}")
+    }
 }
 
 fn print_outcome(out: &mut impl Write, outcome: &Outcome, json: bool) -> std::io::Result<()> {

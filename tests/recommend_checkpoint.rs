@@ -262,7 +262,10 @@ fn tracks_finished_more_often_rank_higher() {
         ..filters
     };
     let ranked = recommender.rank(&[], &tracks, &plain).unwrap();
-    assert!(ranked.windows(2).all(|w| (w[0].score - w[1].score).abs() < 1e-6), "{ranked:?}");
+    assert!(
+        ranked.windows(2).all(|w| (w[0].score - w[1].score).abs() < 1e-6),
+        "{ranked:?}"
+    );
 }
 
 #[test]

@@ -372,5 +372,9 @@ fn a_worse_model_is_not_swapped_in() {
         TrainingOutcome::Kept(message) => assert!(message.contains("discarded"), "{message}"),
         other => panic!("expected the model to be discarded, got {other:?}"),
     }
-    assert_eq!(std::fs::read(&checkpoint).unwrap(), saved, "the saved model is untouched");
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        saved,
+        "the saved model is untouched"
+    );
 }

@@ -12,6 +12,7 @@ use crate::db::tracks::Track;
 use crate::db::DbError;
 use crate::log::{CompletedPlay, Recorder};
 use crate::player::{Command, EndCause, Event, PlayItem, PlaySource, SeekTo};
+use crate::recommend::infer::Scored;
 
 /// What is playing now.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +130,46 @@ impl Controller {
     /// Asks the engine to end; the play in progress is logged as `quit` when its `Ended` arrives.
     pub fn shutdown(&mut self) {
         self.send(Command::Shutdown);
+    }
+
+    /// What autoplay ranks for: the session so far (track, skipped) with the playing track last,
+    /// and the tracks the listener queued, which it must not repeat.
+    pub fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
+        let last_session = self.history.last().map(|(_, p)| p.session_id);
+        let mut session: Vec<(i64, bool)> = self
+            .history
+            .iter()
+            .filter(|(_, p)| Some(p.session_id) == last_session)
+            .map(|(t, p)| (t.id, p.skipped))
+            .collect();
+        if let Some(now) = &self.now {
+            session.push((now.entry.track.id, false));
+        }
+        let queued = self
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source != PlaySource::Autoplay)
+            .map(|e| e.track.id)
+            .collect();
+        (session, queued)
+    }
+
+    /// Replaces the autoplay part of the queue with `picks` (ranked by `source`), looking their
+    /// tracks up with `track`, and tells the engine what now comes next.
+    pub fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
+        let entries = picks
+            .iter()
+            .filter_map(|pick| {
+                Some(QueueEntry {
+                    track: track(pick.track_id)?,
+                    source: PlaySource::Autoplay,
+                    reason: Some(format!("{source} {:.2} · {}", pick.score, pick.reason)),
+                })
+            })
+            .collect();
+        self.queue.set_autoplay(entries);
+        self.refresh_next();
     }
 
     /// Tells the engine what follows the current entry, for gapless playback.

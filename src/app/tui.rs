@@ -13,7 +13,6 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, Mous
 use super::autoplay::{Autoplay, Request};
 use super::controller::{Controller, Outcome};
 use super::keymap::{Action, KeyMap};
-use super::queue::QueueEntry;
 use super::state::{Pane, Progress, Search, State, View};
 use super::workers::{self, WorkerMsg};
 use crate::cli::RunContext;
@@ -88,24 +87,7 @@ impl App {
         let Some(autoplay) = self.autoplay.as_ref().filter(|_| self.state.autoplay) else {
             return;
         };
-        let c = &self.controller;
-        let last_session = c.history.last().map(|(_, p)| p.session_id);
-        let mut session: Vec<(i64, bool)> = c
-            .history
-            .iter()
-            .filter(|(_, p)| Some(p.session_id) == last_session)
-            .map(|(t, p)| (t.id, p.skipped))
-            .collect();
-        if let Some(now) = &c.now {
-            session.push((now.entry.track.id, false));
-        }
-        let exclude = c
-            .queue
-            .upcoming()
-            .iter()
-            .filter(|e| e.source != PlaySource::Autoplay)
-            .map(|e| e.track.id)
-            .collect();
+        let (session, exclude) = self.controller.autoplay_context();
         self.rank_seq += 1;
         autoplay.send(Request::Rank {
             seq: self.rank_seq,
@@ -480,20 +462,9 @@ impl App {
                 if seq != self.rank_seq || !self.state.autoplay {
                     return;
                 }
-                let entries = picks
-                    .iter()
-                    .filter_map(|pick| {
-                        let track = self.state.library.track(pick.track_id)?.clone();
-                        let reason = format!("{source} {:.2} · {}", pick.score, pick.reason);
-                        Some(QueueEntry {
-                            track,
-                            source: PlaySource::Autoplay,
-                            reason: Some(reason),
-                        })
-                    })
-                    .collect();
-                self.controller.queue.set_autoplay(entries);
-                self.controller.refresh_next();
+                let library = &self.state.library;
+                self.controller
+                    .set_autoplay_picks(source, &picks, |id| library.track(id).cloned());
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
             WorkerMsg::TrainProgress { done, total } => {

@@ -27,7 +27,8 @@ pub struct TrainConfig {
     pub max_epochs: usize,
     /// Epochs without a better validation NDCG@10 before stopping.
     pub patience: usize,
-    /// Steps always taken before early stopping may end training (small logs have few steps per epoch).
+    /// Steps always taken before early stopping may end training (small logs have few steps per
+    /// epoch). A warm-started run, which begins from a trained model, stops on patience alone.
     pub min_steps: usize,
     /// Largest global gradient norm.
     pub clip: f64,
@@ -86,8 +87,10 @@ pub fn train_model(
 ) -> Result<TrainOutcome, RecommendError> {
     let device = Device::Cpu;
     let mut model = SeqModel::new(config.model, vocab, DType::F32, config.seed, &device)?;
+    let mut min_steps = config.min_steps;
     if let Some((old, old_vocab)) = init {
         model.warm_start(old, old_vocab, vocab)?;
+        min_steps = 0;
     }
     let indexed: Vec<(usize, &Session)> = train.iter().enumerate().collect();
     let rows = rows_from_sessions(&indexed, config.model.max_len);
@@ -159,9 +162,7 @@ pub fn train_model(
                 .map(|v| v.as_tensor().copy())
                 .collect::<Result<_, _>>()?;
             best = Some((metrics.ndcg10, epoch, snapshot, metrics));
-        } else if epoch * steps >= config.min_steps
-            && best.as_ref().is_some_and(|(_, e, ..)| epoch - e >= config.patience)
-        {
+        } else if epoch * steps >= min_steps && best.as_ref().is_some_and(|(_, e, ..)| epoch - e >= config.patience) {
             break;
         }
     }
