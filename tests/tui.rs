@@ -283,6 +283,7 @@ fn seed_log(h: &Harness, sessions: usize) {
                     position_ms: played,
                     played_ms: played,
                     error: None,
+                    by: skipped.then_some(skipless::player::ControlSource::Key),
                 })
                 .unwrap();
         }
