@@ -163,9 +163,13 @@ fn pauses_do_not_count_as_played() {
     });
     let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Idle));
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Ended { by: Some(ControlSource::Mpris), .. })),
+        events.iter().any(|e| matches!(
+            e,
+            Event::Ended {
+                by: Some(ControlSource::Mpris),
+                ..
+            }
+        )),
         "the Ended of a stopped play names who stopped it: {events:?}"
     );
     let (cause, position, played, _) = ended(&events);

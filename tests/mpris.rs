@@ -285,10 +285,8 @@ fn history(data_dir: &Path) -> Vec<Value> {
 #[test]
 fn next_from_mpris_is_a_logged_skip_and_the_metadata_follows_the_queue() {
     let data = tempfile::tempdir().unwrap();
-    let Some((bus, mut player)) = player_on_a_bus(
-        data.path(),
-        &["elf-land.ogg", "wz_track3_20s.cover.m4a", "sad.ogg"],
-    ) else {
+    let Some((bus, mut player)) = player_on_a_bus(data.path(), &["elf-land.ogg", "wz_track3_20s.cover.m4a", "sad.ogg"])
+    else {
         return;
     };
     assert_eq!(bus.status(), "Playing");
@@ -311,9 +309,19 @@ fn next_from_mpris_is_a_logged_skip_and_the_metadata_follows_the_queue() {
         .expect("the next track is in the library");
     assert!(tags["path"].as_str().unwrap().ends_with("wz_track3_20s.cover.m4a"));
     let metadata = bus.metadata();
-    for (key, tag) in [("xesam:title", "title"), ("xesam:artist", "artist"), ("xesam:album", "album")] {
-        let expected = tags[tag].as_str().unwrap_or_else(|| panic!("the corpus track has a {tag}"));
-        assert_eq!(metadata.get(key).map(String::as_str), Some(expected), "{key}: {metadata:?}");
+    for (key, tag) in [
+        ("xesam:title", "title"),
+        ("xesam:artist", "artist"),
+        ("xesam:album", "album"),
+    ] {
+        let expected = tags[tag]
+            .as_str()
+            .unwrap_or_else(|| panic!("the corpus track has a {tag}"));
+        assert_eq!(
+            metadata.get(key).map(String::as_str),
+            Some(expected),
+            "{key}: {metadata:?}"
+        );
     }
     let length_us: i64 = metadata["mpris:length"].parse().unwrap();
     assert_eq!(length_us, tags["duration_ms"].as_i64().unwrap() * 1000);
@@ -370,22 +378,23 @@ fn pause_and_play_change_the_status_and_signal_it() {
     std::thread::spawn(move || {
         for signal in &mut changes {
             let args = signal.args().unwrap();
-            let status = args
-                .changed_properties()
-                .get("PlaybackStatus")
-                .map(|v| v.to_string());
+            let status = args.changed_properties().get("PlaybackStatus").map(|v| v.to_string());
             if tx.send((args.interface_name().to_string(), status)).is_err() {
                 break;
             }
         }
     });
-    let signalled = rx.recv_timeout(Duration::from_secs(10)).expect("a PropertiesChanged signal");
+    let signalled = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a PropertiesChanged signal");
     assert_eq!(signalled, (PLAYER.to_owned(), Some("\"Paused\"".to_owned())));
 
     bus.call("PlayPause", &[]);
     player.wait("resumed");
     eventually("Playing", || bus.status() == "Playing");
-    let signalled = rx.recv_timeout(Duration::from_secs(10)).expect("a PropertiesChanged signal");
+    let signalled = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a PropertiesChanged signal");
     assert_eq!(signalled.1.as_deref(), Some("\"Playing\""));
     player.quit();
 }
@@ -404,10 +413,7 @@ fn seek_and_set_position_move_the_position() {
     eventually("the position after the seek", || position_us() >= 5_000_000);
 
     let trackid = bus.metadata()["mpris:trackid"].clone();
-    bus.call(
-        "SetPosition",
-        &[&format!("objpath:{trackid}"), "int64:20000000"],
-    );
+    bus.call("SetPosition", &[&format!("objpath:{trackid}"), "int64:20000000"]);
     let seeked = player.wait("seeked");
     assert!(
         seeked["position_ms"].as_u64().unwrap().abs_diff(20_000) <= 100,
@@ -458,7 +464,11 @@ fn the_config_switch_keeps_the_player_off_the_bus() {
 fn without_a_session_bus_the_player_plays_and_logs_one_line() {
     for address in [None, Some("unix:path=/nonexistent/skipless-test-bus")] {
         let data = tempfile::tempdir().unwrap();
-        let mut player = Player::start(data.path(), address, &[corpus().join("sad.ogg"), corpus().join("victory.ogg")]);
+        let mut player = Player::start(
+            data.path(),
+            address,
+            &[corpus().join("sad.ogg"), corpus().join("victory.ogg")],
+        );
         player.wait("started");
         player.send("next");
         player.wait("started");

@@ -345,7 +345,8 @@ impl App {
             return;
         }
         self.state.search = None;
-        self.controller.play_tracks(tracks, start, PlaySource::User, ControlSource::Key);
+        self.controller
+            .play_tracks(tracks, start, PlaySource::User, ControlSource::Key);
     }
 
     fn remove_selected(&mut self) {

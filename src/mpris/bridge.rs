@@ -74,9 +74,7 @@ pub fn apply(controller: &mut Controller, request: Request) -> Applied {
         Request::Seek { offset_us } => {
             let Some(now) = now else { return Applied::Done };
             let target_us = i128::from(now.position_ms) * 1000 + i128::from(offset_us);
-            let past_the_end = now
-                .duration_ms
-                .is_some_and(|d| target_us > i128::from(d) * 1000);
+            let past_the_end = now.duration_ms.is_some_and(|d| target_us > i128::from(d) * 1000);
             // The specification: seeking past the end acts like Next, before the start goes to 0.
             if past_the_end {
                 controller.next(BY);

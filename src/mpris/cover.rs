@@ -91,10 +91,4 @@ mod tests {
         assert_eq!(again, Some(first));
         assert_eq!(extract_cover(&corpus.join("victory.wav"), cache).unwrap(), None);
     }
-
-    fn tempfile_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("skipless-cover-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 }

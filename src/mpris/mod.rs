@@ -38,9 +38,14 @@ pub enum Request {
     Next,
     Previous,
     /// Move by this many microseconds (negative: back).
-    Seek { offset_us: i64 },
+    Seek {
+        offset_us: i64,
+    },
     /// Go to `position_us` in the track `track_id`, if it is still the current one.
-    SetPosition { track_id: i64, position_us: i64 },
+    SetPosition {
+        track_id: i64,
+        position_us: i64,
+    },
     /// Play this file (from `OpenUri`), if it is in the library.
     Open(PathBuf),
     /// Volume in percent, 0-100.
@@ -103,7 +108,9 @@ pub struct PlayerState {
 enum Update {
     State(PlayerState),
     /// A seek landed: the `Seeked` signal.
-    Seeked { position_ms: u64 },
+    Seeked {
+        position_ms: u64,
+    },
 }
 
 /// Why the D-Bus side could not start; logged, never shown on screen.

@@ -159,9 +159,7 @@ fn take_name(connection: &zbus::blocking::Connection) -> Result<String, MprisErr
         RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner => Ok(BUS_NAME.to_owned()),
         RequestNameReply::Exists | RequestNameReply::InQueue => {
             let instance = format!("{BUS_NAME}.instance{}", std::process::id());
-            connection
-                .request_name(instance.as_str())
-                .map_err(MprisError::Name)?;
+            connection.request_name(instance.as_str()).map_err(MprisError::Name)?;
             Ok(instance)
         }
     }
@@ -375,8 +373,8 @@ impl Player {
 
     /// Plays a library file given as a `file://` URI.
     fn open_uri(&self, uri: &str) -> fdo::Result<()> {
-        let path = path_of_file_uri(uri)
-            .ok_or_else(|| fdo::Error::InvalidArgs(format!("not a local file:// URI: {uri}")))?;
+        let path =
+            path_of_file_uri(uri).ok_or_else(|| fdo::Error::InvalidArgs(format!("not a local file:// URI: {uri}")))?;
         ask(&self.requests, Request::Open(path))
     }
 

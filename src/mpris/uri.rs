@@ -51,7 +51,11 @@ mod tests {
 
     #[test]
     fn round_trips_spaces_unicode_and_raw_bytes() {
-        let names: [&[u8]; 3] = [b"/m/A B/c#1.flac", "/m/Bj\u{f6}rk/\u{2014}.ogg".as_bytes(), b"/m/\xff%.mp3"];
+        let names: [&[u8]; 3] = [
+            b"/m/A B/c#1.flac",
+            "/m/Bj\u{f6}rk/\u{2014}.ogg".as_bytes(),
+            b"/m/\xff%.mp3",
+        ];
         for name in names {
             let path = PathBuf::from(OsString::from_vec(name.to_vec()));
             let uri = file_uri(&path);
