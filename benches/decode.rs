@@ -110,6 +110,7 @@ fn main() {
                 source: PlaySource::User,
             },
             ended_by: EndCause::Skipped,
+            by: None,
         });
         std::thread::sleep(Duration::from_secs(10));
         let cpu = cpu_time() - before;

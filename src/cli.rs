@@ -192,6 +192,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Sends the `tracing` lines of a player run (MPRIS on or off, warnings of background threads)
+/// to `path`, appended, so they never write over the screen. A log that cannot be opened is
+/// left out: it is a diagnostic aid, not a reason to refuse to play.
+pub fn start_log_file(path: &std::path::Path) {
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .try_init();
+}
+
 /// Opens the database in the data dir, creating both if needed.
 pub fn open_database(ctx: &RunContext) -> anyhow::Result<Database> {
     ctx.paths.ensure_data_dir()?;

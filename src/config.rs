@@ -33,6 +33,20 @@ pub struct Config {
     /// Key overrides: action name -> keys (see the help screen, `?`, for the names).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
     pub theme: ThemeConfig,
+    pub mpris: MprisConfig,
+}
+
+/// Desktop control over D-Bus (media keys, desktop widgets, `playerctl`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MprisConfig {
+    pub enabled: bool,
+}
+
+impl Default for MprisConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// Colours: a name ("yellow", "lightblue") or "#rrggbb". `NO_COLOR` turns them all off.

@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
 
 use crate::app::autoplay::{Autoplay, Request};
@@ -18,7 +18,9 @@ use crate::db::tracks::{self, Track};
 use crate::db::Database;
 use crate::library::scan;
 use crate::log::EndReason;
-use crate::player::{Event, PlaySource, SeekTo};
+use crate::mpris::bridge::{self, Applied};
+use crate::mpris::Mpris;
+use crate::player::{ControlSource, Event, PlaySource, SeekTo};
 use crate::recommend::log::LoggedPlay;
 
 /// One command read from stdin.
@@ -75,6 +77,7 @@ impl LineCommand {
 pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
+    crate::cli::start_log_file(&ctx.paths.log_file());
     let mut db = Database::open(&ctx.paths.database())?;
     let queue = resolve_queue(&mut db, paths)?;
     if queue.is_empty() {
@@ -95,7 +98,7 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
     if let Some(notice) = notice {
         eprintln!("skipless: {notice}");
     }
-    controller.play_tracks(queue, 0, PlaySource::User);
+    controller.play_tracks(queue, 0, PlaySource::User, ControlSource::Stdin);
     let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
     let recommender = autoplay.then(|| {
         Autoplay::start(
@@ -110,15 +113,23 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
     let mut waiting_for_picks = false;
     let mut stop_requested = false;
 
-    let lines = stdin_lines();
+    let mut lines = stdin_lines();
     let signals = termination_signals()?;
+    let mut mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
+    let mut mpris_requests = mpris.as_ref().map_or_else(never, Mpris::requests);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut quitting = false;
     loop {
+        // A closed stdin or an ended D-Bus thread would make its channel ready forever: it is
+        // replaced by one that never delivers, so the loop keeps sleeping between events.
+        let (mut stdin_closed, mut mpris_gone) = (false, false);
         select! {
             recv(engine.events) -> event => {
                 let Ok(event) = event else { break };
+                if let (Some(mpris), Event::Seeked { position_ms, .. }) = (&mpris, &event) {
+                    mpris.seeked(*position_ms);
+                }
                 let outcomes = controller.handle(&event)?;
                 print_event(&mut out, &event, &controller, json)?;
                 for outcome in &outcomes {
@@ -172,7 +183,15 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
                     Err(message) => eprintln!("skipless: {message}"),
                 },
                 // stdin closed: keep playing to the end of the queue.
-                Err(_) => {}
+                Err(_) => stdin_closed = true,
+            },
+            recv(mpris_requests) -> request => match request {
+                Ok(request) => match bridge::apply(&mut controller, request) {
+                    Applied::Quit => { quitting = true; controller.shutdown(); }
+                    Applied::Notice(message) => eprintln!("skipless: {message}"),
+                    Applied::Done => {}
+                },
+                Err(_) => mpris_gone = true,
             },
             recv(signals) -> _ => { quitting = true; controller.shutdown(); }
             recv(worker_rx) -> msg => match msg {
@@ -181,7 +200,8 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
                     if waiting_for_picks {
                         waiting_for_picks = false;
                         match controller.queue.next_index() {
-                            Some(index) => controller.play_index(index),
+                            // Nothing is playing, so no play is ended and credited to stdin.
+                            Some(index) => controller.play_index(index, ControlSource::Stdin),
                             None => { quitting = true; controller.shutdown(); }
                         }
                     }
@@ -200,20 +220,30 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
                 _ => {}
             },
         }
+        if stdin_closed {
+            lines = never();
+        }
+        if mpris_gone {
+            mpris = None;
+            mpris_requests = never();
+        }
+        if let Some(mpris) = mpris.as_mut() {
+            mpris.publish(bridge::state_of(&controller));
+        }
     }
     Ok(())
 }
 
 fn apply(controller: &mut Controller, command: LineCommand) {
     match command {
-        LineCommand::Next => controller.next(),
-        LineCommand::Previous => controller.previous(),
+        LineCommand::Next => controller.next(ControlSource::Stdin),
+        LineCommand::Previous => controller.previous(ControlSource::Stdin),
         LineCommand::Pause => controller.pause(),
         LineCommand::Resume => controller.resume(),
         LineCommand::Toggle => controller.toggle(),
         LineCommand::Seek(to) => controller.seek(to),
         LineCommand::Volume(v) => controller.set_volume(v),
-        LineCommand::Stop => controller.stop(),
+        LineCommand::Stop => controller.stop(ControlSource::Stdin),
         LineCommand::Quit => controller.shutdown(),
     }
 }
@@ -346,7 +376,7 @@ fn print_model(out: &mut impl Write, message: &str, json: bool) -> std::io::Resu
 fn print_outcome(out: &mut impl Write, outcome: &Outcome, json: bool) -> std::io::Result<()> {
     let line = match (outcome, json) {
         (Outcome::Logged(p), true) => json!({"event": "ended", "track_id": p.track_id, "play_id": p.play_id,
-            "end_reason": p.end_reason, "skipped": p.skipped, "played_ms": p.played_ms, "session_id": p.session_id})
+            "end_reason": p.end_reason, "skipped": p.skipped, "end_source": p.end_source, "played_ms": p.played_ms, "session_id": p.session_id})
         .to_string(),
         (Outcome::Logged(p), false) => format!(
             "ended {} {} after {}{}",

@@ -11,6 +11,7 @@ pub mod history;
 pub mod library;
 pub mod log;
 pub mod logio;
+pub mod mpris;
 pub mod paths;
 pub mod player;
 pub mod recommend;

@@ -7,12 +7,20 @@ use std::path::{Path, PathBuf};
 pub struct Paths {
     pub data_dir: PathBuf,
     pub config_file: PathBuf,
+    /// Files that can be made again (cover pictures for MPRIS): the platform cache dir, or
+    /// `cache/` inside a data dir given with `--data-dir`, so such a run leaves nothing elsewhere.
+    pub cache_dir: PathBuf,
 }
 
 impl Paths {
     /// Uses the given overrides, or the platform's directories (XDG on Linux).
     pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
         let dirs = directories::ProjectDirs::from("", "", "skipless");
+        let cache_dir = match (&data_dir, &dirs) {
+            (None, Some(dirs)) => dirs.cache_dir().to_path_buf(),
+            (Some(dir), _) => dir.join("cache"),
+            (None, None) => PathBuf::new(),
+        };
         let data_dir = match (data_dir, &dirs) {
             (Some(dir), _) => dir,
             (None, Some(dirs)) => dirs.data_dir().to_path_buf(),
@@ -23,7 +31,11 @@ impl Paths {
             (None, Some(dirs)) => dirs.config_dir().join("config.toml"),
             (None, None) => data_dir.join("config.toml"),
         };
-        Ok(Self { data_dir, config_file })
+        Ok(Self {
+            data_dir,
+            config_file,
+            cache_dir,
+        })
     }
 
     pub fn database(&self) -> PathBuf {
@@ -32,6 +44,11 @@ impl Paths {
 
     pub fn models_dir(&self) -> PathBuf {
         self.data_dir.join("models")
+    }
+
+    /// The player's log file (MPRIS on or off, panics of background threads).
+    pub fn log_file(&self) -> PathBuf {
+        self.data_dir.join("skipless.log")
     }
 
     /// Creates the data dir if needed, with a one-line error naming it.

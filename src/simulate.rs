@@ -301,6 +301,7 @@ fn simulate_policy(
             position_ms: played_ms,
             played_ms,
             error: None,
+            by: skipped.then_some(crate::player::ControlSource::Key),
         };
         let completed = recorder
             .record(&ended)?

@@ -37,6 +37,43 @@ fn an_older_database_is_migrated_and_keeps_its_rows() {
 }
 
 #[test]
+fn a_version_3_log_is_migrated_and_its_plays_have_no_end_source() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for schema in [
+            V1_SCHEMA,
+            include_str!("../migrations/0002_imports.sql"),
+            include_str!("../migrations/0003_unmatched_sessions.sql"),
+        ] {
+            conn.execute_batch(schema).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 3;
+             INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+             VALUES (1, CAST('/old/song.ogg' AS BLOB), '/old/song.ogg', 1, 1, 'ok', 'Old Song', 0, 0);
+             INSERT INTO sessions (id, started_at, last_at) VALUES (1, 0, 1000);
+             INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms,
+                                end_reason, skipped, source)
+             VALUES (1, 1, 0, 0, 1000, 1000, 'skipped', 1, 'user');",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
+    }
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["history", "--json"])));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["title"], "Old Song");
+    assert_eq!(rows[0]["end_reason"], "skipped");
+    assert_eq!(rows[0]["end_source"], serde_json::Value::Null);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, skipless::db::SCHEMA_VERSION);
+    let refused = conn.execute("UPDATE plays SET end_source = 'telepathy'", []);
+    assert!(refused.is_err(), "end_source takes only the known sources");
+}
+
+#[test]
 fn a_newer_database_is_refused_untouched() {
     let data = tempfile::tempdir().unwrap();
     let path = data.path().join("skipless.db");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use skipless::config::AudioOutput;
-use skipless::player::{Command, EndCause, Engine, EngineOptions, Event, PlayItem, PlaySource, SeekTo};
+use skipless::player::{Command, ControlSource, EndCause, Engine, EngineOptions, Event, PlayItem, PlaySource, SeekTo};
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,6 +47,7 @@ fn play(engine: &Engine, item: PlayItem) {
     engine.send(Command::Play {
         item,
         ended_by: EndCause::Skipped,
+        by: Some(ControlSource::Key),
     });
 }
 
@@ -158,8 +159,19 @@ fn pauses_do_not_count_as_played() {
     std::thread::sleep(Duration::from_millis(1000));
     engine.send(Command::Stop {
         ended_by: EndCause::Stopped,
+        by: Some(ControlSource::Mpris),
     });
     let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Idle));
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Ended {
+                by: Some(ControlSource::Mpris),
+                ..
+            }
+        )),
+        "the Ended of a stopped play names who stopped it: {events:?}"
+    );
     let (cause, position, played, _) = ended(&events);
     assert_eq!(cause, EndCause::Stopped);
     assert!(played.abs_diff(2000) <= 300, "played {played} ms");

@@ -20,12 +20,17 @@ struct Player {
 
 impl Player {
     fn start(data_dir: &Path, speed: f64, paths: &[PathBuf]) -> Self {
+        Self::start_with(data_dir, speed, paths, &[])
+    }
+
+    fn start_with(data_dir: &Path, speed: f64, paths: &[PathBuf], options: &[&str]) -> Self {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("skipless"))
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--config")
             .arg(data_dir.join("none.toml"))
             .args(["--audio", "null", "play", "--json"])
+            .args(options)
             .args(paths)
             .env("SKIPLESS_NULL_SPEED", speed.to_string())
             .stdin(Stdio::piped())
@@ -256,4 +261,42 @@ fn a_second_player_on_the_same_data_dir_is_refused() {
     first.send("quit");
     first.finish();
     assert_eq!(history(data.path()).len(), 1);
+}
+
+#[test]
+fn autoplay_goes_on_after_the_given_track_with_new_picks_after_each_skip() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let first = corpus().join("sad.ogg");
+    let mut player = Player::start_with(data.path(), 50.0, &[first], &["--autoplay"]);
+    let started = player.wait("started");
+    assert_eq!(started["source"], "user");
+    let mut picks = vec![started["track_id"].as_i64().unwrap()];
+    for _ in 0..4 {
+        let started = player.wait("started");
+        assert_eq!(started["source"], "autoplay", "{started}");
+        picks.push(started["track_id"].as_i64().unwrap());
+        player.send("next");
+    }
+    player.send("quit");
+    player.finish();
+
+    let mut distinct = picks.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        picks.len(),
+        "a skipped or played track came back: {picks:?}"
+    );
+    let rows = history(data.path());
+    let autoplayed: Vec<&Value> = rows.iter().filter(|r| r["source"] == "autoplay").collect();
+    assert!(autoplayed.len() >= 4, "{rows:?}");
+    assert!(
+        autoplayed
+            .iter()
+            .take(4)
+            .all(|r| r["skipped"] == true && r["end_source"] == "stdin"),
+        "{autoplayed:?}"
+    );
 }

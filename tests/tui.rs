@@ -159,12 +159,47 @@ fn playing_pausing_and_history() {
     assert!(screen.contains("/ 0:20"), "{screen}");
     h.keys("n");
     h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
+    assert_eq!(
+        h.app.controller.history[0].1.end_source,
+        Some(skipless::player::ControlSource::Key)
+    );
     h.keys("4");
     let screen = h.screen();
     assert!(screen.contains("skip") && screen.contains("Track 3"), "{screen}");
     h.keys("5");
     h.pump_until("stats", |app| app.state.stats.is_some());
     assert!(h.screen().contains("1 plays · 0 listens · 1 skips (100%)"));
+}
+
+#[test]
+fn desktop_requests_drive_the_player_like_its_keys() {
+    use skipless::mpris::{bridge, Request, Status};
+    let mut h = Harness::new(80, 24);
+    assert_eq!(bridge::state_of(&h.app.controller).status, Status::Stopped);
+    // Library -> "Martin Severn" -> Enter plays the artist's one track; then the first album.
+    h.keys("j\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.app.handle_mpris(Request::Pause);
+    h.pump_until("pause", |app| app.controller.now.as_ref().is_some_and(|n| n.paused));
+    let state = bridge::state_of(&h.app.controller);
+    assert_eq!(state.status, Status::Paused);
+    assert_eq!(state.track.map(|t| t.title), Some("Track 3".to_owned()));
+    h.app.handle_mpris(Request::PlayPause);
+    h.pump_until("resume", |app| app.controller.now.as_ref().is_some_and(|n| !n.paused));
+    h.app.handle_mpris(Request::Volume(40));
+    h.pump_until("the volume", |app| app.controller.volume == 40);
+    h.app.handle_mpris(Request::Stop);
+    h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
+    let (_, play) = &h.app.controller.history[0];
+    assert_eq!(play.end_reason, skipless::log::EndReason::Stopped);
+    assert_eq!(play.end_source, Some(skipless::player::ControlSource::Mpris));
+    assert!(play.skipped);
+    h.pump_until("the player to stop", |app| app.controller.now.is_none());
+    // Play while stopped starts the queue again.
+    h.app.handle_mpris(Request::Play);
+    h.pump_until("the track to start again", |app| app.controller.now.is_some());
+    h.app.handle_mpris(Request::Quit);
+    assert!(h.app.state.quitting);
 }
 
 #[test]
@@ -283,6 +318,7 @@ fn seed_log(h: &Harness, sessions: usize) {
                     position_ms: played,
                     played_ms: played,
                     error: None,
+                    by: skipped.then_some(skipless::player::ControlSource::Key),
                 })
                 .unwrap();
         }

@@ -11,7 +11,7 @@ use crate::config::{PlaybackConfig, ReplayGainMode};
 use crate::db::tracks::Track;
 use crate::db::DbError;
 use crate::log::{CompletedPlay, Recorder};
-use crate::player::{Command, EndCause, Event, PlayItem, PlaySource, SeekTo};
+use crate::player::{Command, ControlSource, EndCause, Event, PlayItem, PlaySource, SeekTo};
 use crate::recommend::infer::Scored;
 
 /// What is playing now.
@@ -67,42 +67,48 @@ impl Controller {
         &self.recorder
     }
 
+    // Every intent that can end the play in progress names who asked (`by`): the engine hands
+    // it back with the play's `Ended`, so the log records where a skip came from.
+
     /// Replaces the queue with `tracks` and plays `start`.
-    pub fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
+    pub fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource, by: ControlSource) {
         self.queue.replace(tracks, start, source);
         if let Some(entry) = self.queue.current().cloned() {
             self.send(Command::Play {
                 item: self.item(&entry),
                 ended_by: EndCause::Skipped,
+                by: Some(by),
             });
         }
     }
 
     /// Plays the queue entry at `index` now.
-    pub fn play_index(&mut self, index: usize) {
-        self.jump(index, EndCause::Skipped);
+    pub fn play_index(&mut self, index: usize, by: ControlSource) {
+        self.jump(index, EndCause::Skipped, Some(by));
     }
 
     /// Moves on to the next entry; the current play ends as a skip (per the skip rule).
-    pub fn next(&mut self) {
+    pub fn next(&mut self, by: ControlSource) {
         match self.queue.skip_index() {
-            Some(index) => self.jump(index, EndCause::Skipped),
+            Some(index) => self.jump(index, EndCause::Skipped, Some(by)),
             None => self.send(Command::Stop {
                 ended_by: EndCause::Skipped,
+                by: Some(by),
             }),
         }
     }
 
     /// Goes back to the previous entry (the first one restarts).
-    pub fn previous(&mut self) {
+    pub fn previous(&mut self, by: ControlSource) {
         if let Some(index) = self.queue.previous_index() {
-            self.jump(index, EndCause::Previous);
+            self.jump(index, EndCause::Previous, Some(by));
         }
     }
 
-    pub fn stop(&mut self) {
+    pub fn stop(&mut self, by: ControlSource) {
         self.send(Command::Stop {
             ended_by: EndCause::Stopped,
+            by: Some(by),
         });
     }
 
@@ -242,7 +248,7 @@ impl Controller {
                 self.now = None;
                 let next = self.queue.skip_index();
                 match next.filter(|_| std::mem::take(&mut self.advance_after_error)) {
-                    Some(index) => self.jump(index, EndCause::Finished),
+                    Some(index) => self.jump(index, EndCause::Finished, None),
                     None => outcomes.push(Outcome::Stopped),
                 }
             }
@@ -267,7 +273,7 @@ impl Controller {
         }
     }
 
-    fn jump(&mut self, index: usize, ended_by: EndCause) {
+    fn jump(&mut self, index: usize, ended_by: EndCause, by: Option<ControlSource>) {
         let Some(entry) = self.queue.entries().get(index).cloned() else {
             return;
         };
@@ -275,6 +281,7 @@ impl Controller {
         self.send(Command::Play {
             item: self.item(&entry),
             ended_by,
+            by,
         });
     }
 

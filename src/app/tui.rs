@@ -19,7 +19,9 @@ use crate::cli::RunContext;
 use crate::config::Config;
 use crate::db::tracks::Track;
 use crate::log::EndReason;
-use crate::player::{Engine, Event, PlaySource, SeekTo};
+use crate::mpris::bridge::{self, Applied};
+use crate::mpris::Mpris;
+use crate::player::{ControlSource, Engine, Event, PlaySource, SeekTo};
 use crate::recommend::log::LoggedPlay;
 use crate::ui;
 
@@ -195,9 +197,9 @@ impl App {
                 self.state.status = Some("queue cleared".into());
             }
             Action::TogglePause => self.controller.toggle(),
-            Action::Next => self.controller.next(),
-            Action::Previous => self.controller.previous(),
-            Action::Stop => self.controller.stop(),
+            Action::Next => self.controller.next(ControlSource::Key),
+            Action::Previous => self.controller.previous(ControlSource::Key),
+            Action::Stop => self.controller.stop(ControlSource::Key),
             Action::SeekBack => self.controller.seek(SeekTo::Backward(SEEK_STEP)),
             Action::SeekForward => self.controller.seek(SeekTo::Forward(SEEK_STEP)),
             Action::VolumeUp => self
@@ -298,11 +300,11 @@ impl App {
             match (s.pane, s.view) {
                 (Pane::UpNext, _) => {
                     let index = self.controller.queue.cursor().map_or(0, |c| c + 1) + s.up_next;
-                    self.controller.play_index(index);
+                    self.controller.play_index(index, ControlSource::Key);
                     return;
                 }
                 (Pane::Main, View::Queue) => {
-                    self.controller.play_index(s.queue);
+                    self.controller.play_index(s.queue, ControlSource::Key);
                     return;
                 }
                 (Pane::Artists, _) => (
@@ -325,7 +327,8 @@ impl App {
             return;
         }
         self.state.search = None;
-        self.controller.play_tracks(tracks, start, PlaySource::User);
+        self.controller
+            .play_tracks(tracks, start, PlaySource::User, ControlSource::Key);
     }
 
     fn remove_selected(&mut self) {
@@ -434,6 +437,15 @@ impl App {
         }
     }
 
+    /// Carries out a request from the desktop (media keys, widgets) through the controller.
+    pub fn handle_mpris(&mut self, request: crate::mpris::Request) {
+        match bridge::apply(&mut self.controller, request) {
+            Applied::Quit => self.update(Action::Quit),
+            Applied::Notice(message) => self.state.status = Some(message),
+            Applied::Done => {}
+        }
+    }
+
     pub fn handle_worker(&mut self, msg: WorkerMsg) {
         match msg {
             WorkerMsg::ScanProgress { done, total } => {
@@ -503,9 +515,11 @@ pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         app.scan(paths);
     }
 
-    let mut terminal = ui::terminal::enter(ctx.paths.data_dir.join("skipless.log"))?;
+    crate::cli::start_log_file(&ctx.paths.log_file());
+    let mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
+    let mut terminal = ui::terminal::enter(ctx.paths.log_file())?;
     let input = ui::terminal::input_events();
-    let result = event_loop(&mut terminal, &mut app, &engine, &input);
+    let result = event_loop(&mut terminal, &mut app, &engine, &input, mpris);
     ui::terminal::leave();
     result
 }
@@ -515,9 +529,14 @@ fn event_loop(
     app: &mut App,
     engine: &Engine,
     input: &Receiver<TermEvent>,
+    mut mpris: Option<Mpris>,
 ) -> anyhow::Result<()> {
+    let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
     let mut dirty = true;
     loop {
+        if let Some(mpris) = mpris.as_mut() {
+            mpris.publish(bridge::state_of(&app.controller));
+        }
         if dirty {
             terminal.draw(|frame| ui::draw(frame, app))?;
             dirty = false;
@@ -528,6 +547,9 @@ fn event_loop(
         } else {
             crossbeam_channel::never()
         };
+        // The D-Bus thread ends when there is no session bus; its channel then stays ready, so
+        // it is swapped for one that never delivers.
+        let mut mpris_gone = false;
         select! {
             recv(input) -> event => {
                 let Ok(event) = event else { return Ok(()) };
@@ -536,6 +558,9 @@ fn event_loop(
             }
             recv(engine.events) -> event => match event {
                 Ok(event) => {
+                    if let (Some(mpris), Event::Seeked { position_ms, .. }) = (&mpris, &event) {
+                        mpris.seeked(*position_ms);
+                    }
                     app.handle_engine(&event);
                     dirty = true;
                 }
@@ -548,7 +573,18 @@ fn event_loop(
                     dirty = true;
                 }
             }
+            recv(mpris_requests) -> request => match request {
+                Ok(request) => {
+                    app.handle_mpris(request);
+                    dirty = true;
+                }
+                Err(_) => mpris_gone = true,
+            },
             recv(deadline) -> _ => return Ok(()),
+        }
+        if mpris_gone {
+            mpris = None;
+            mpris_requests = crossbeam_channel::never();
         }
     }
 }

@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_unmatched_sessions.sql",
         include_str!("../../migrations/0003_unmatched_sessions.sql"),
     ),
+    (
+        "0004_end_source.sql",
+        include_str!("../../migrations/0004_end_source.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -24,13 +24,16 @@ pub struct HistoryRow {
     pub position: i64,
     pub source: String,
     pub error: Option<String>,
+    /// Who ended the play when the listener did: `key`, `mpris` or `stdin`.
+    pub end_source: Option<String>,
 }
 
 /// The newest `limit` plays, newest first.
 pub fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryRow>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.started_at, p.ended_at, p.track_id, t.path_text, t.artist, t.title, t.album,
-                p.duration_ms, p.played_ms, p.end_reason, p.skipped, p.session_id, p.position, p.source, p.error
+                p.duration_ms, p.played_ms, p.end_reason, p.skipped, p.session_id, p.position, p.source, p.error,
+                p.end_source
          FROM plays p JOIN tracks t ON t.id = p.track_id
          ORDER BY p.started_at DESC, p.id DESC LIMIT ?1",
     )?;
@@ -52,6 +55,7 @@ pub fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryR
             position: r.get(13)?,
             source: r.get(14)?,
             error: r.get(15)?,
+            end_source: r.get(16)?,
         })
     })?;
     rows.collect()

@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use super::skip_rule::{EndReason, SkipRule};
 use crate::config::LogConfig;
 use crate::db::{Database, DbError};
-use crate::player::{Event, PlayItem};
+use crate::player::{ControlSource, Event, PlayItem};
 
 /// Progress of an open play is saved at least this often (wall time).
 const SAVE_EVERY_MS: i64 = 5_000;
@@ -35,6 +35,8 @@ pub struct CompletedPlay {
     pub played_ms: u64,
     pub end_reason: EndReason,
     pub skipped: bool,
+    /// Who ended it, when the listener did.
+    pub end_source: Option<ControlSource>,
 }
 
 struct OpenPlay {
@@ -99,7 +101,7 @@ impl Recorder {
                 // A Started without the Ended of the previous play cannot come from the engine,
                 // but if it did, the earlier play must not stay open.
                 let closed = match self.open.as_ref().map(|open| open.played_ms) {
-                    Some(played) => self.complete(EndReason::Interrupted, played, None)?,
+                    Some(played) => self.complete(EndReason::Interrupted, played, None, None)?,
                     None => None,
                 };
                 self.start(item, duration_ms.or(item.duration_ms))?;
@@ -125,12 +127,13 @@ impl Recorder {
                 cause,
                 played_ms,
                 error,
+                by,
                 ..
             } => {
                 if self.open.as_ref().is_none_or(|o| o.track_id != item.track_id) {
                     return Ok(None);
                 }
-                self.complete(EndReason::from_cause(*cause), *played_ms, error.as_deref())
+                self.complete(EndReason::from_cause(*cause), *played_ms, error.as_deref(), *by)
             }
             Event::Resumed { .. } | Event::Seeked { .. } | Event::Volume(_) | Event::Idle => Ok(None),
         }
@@ -213,14 +216,25 @@ impl Recorder {
         reason: EndReason,
         played_ms: u64,
         error: Option<&str>,
+        end_source: Option<ControlSource>,
     ) -> Result<Option<CompletedPlay>, DbError> {
         let Some(open) = self.open.take() else { return Ok(None) };
         let now = self.clock.now_ms();
         let skipped = self.rule.is_skip(reason, played_ms, open.duration_ms);
         let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
         tx.execute(
-            "UPDATE plays SET ended_at = ?2, played_ms = ?3, end_reason = ?4, skipped = ?5, error = ?6 WHERE id = ?1",
-            params![open.play_id, now, played_ms, reason.as_str(), skipped, error],
+            "UPDATE plays SET ended_at = ?2, played_ms = ?3, end_reason = ?4, skipped = ?5, error = ?6,
+                              end_source = ?7
+             WHERE id = ?1",
+            params![
+                open.play_id,
+                now,
+                played_ms,
+                reason.as_str(),
+                skipped,
+                error,
+                end_source.map(ControlSource::as_str)
+            ],
         )
         .map_err(sqlite)?;
         tx.execute(
@@ -236,6 +250,7 @@ impl Recorder {
             played_ms,
             end_reason: reason,
             skipped,
+            end_source,
         }))
     }
 }
@@ -304,6 +319,7 @@ mod tests {
             position_ms: ms,
             played_ms: ms,
             error: None,
+            by: (cause == EndCause::Skipped).then_some(ControlSource::Key),
         };
         recorder.record(&ended).unwrap().unwrap()
     }
@@ -319,6 +335,10 @@ mod tests {
         assert_eq!(a.session_id, b.session_id, "29 minutes apart: same session");
         assert_ne!(b.session_id, c.session_id, "over 30 minutes apart: new session");
         assert!(b.skipped && !a.skipped && !c.skipped);
+        assert_eq!(
+            (a.end_source, b.end_source, c.end_source),
+            (None, Some(ControlSource::Key), None)
+        );
         let positions: Vec<i64> = recorder
             .database()
             .conn()

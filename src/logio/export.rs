@@ -103,6 +103,7 @@ struct LogRow {
     duration_ms: Option<u64>,
     end_reason: Option<String>,
     skipped: bool,
+    end_source: Option<String>,
     source: String,
     error: Option<String>,
     import_key: Option<String>,
@@ -139,7 +140,7 @@ fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S:
 }
 
 const CSV_HEADER: &str = "play_id,session_id,position,started_at,ended_at,played_ms,duration_ms,end_reason,skipped,\
-source,error,import_key,track_id,path,title,artist,album_artist,album,track_no,disc_no,year,genre,track_duration_ms";
+end_source,source,error,import_key,track_id,path,title,artist,album_artist,album,track_no,disc_no,year,genre,track_duration_ms";
 
 const MSSD_HEADER: &str = "session_id,session_position,session_length,track_id_clean,skip_1,skip_2,skip_3,not_skipped,\
 context_switch,no_pause_before_play,short_pause_before_play,long_pause_before_play,hist_user_behavior_n_seekfwd,\
@@ -164,7 +165,7 @@ pub fn export(
                     t.genre, t.duration_ms,
                     lag(p.ended_at) OVER by_time, lag(p.end_reason) OVER by_time,
                     row_number() OVER (PARTITION BY p.session_id ORDER BY p.position, p.id),
-                    count(*) OVER (PARTITION BY p.session_id)
+                    count(*) OVER (PARTITION BY p.session_id), p.end_source
              FROM plays p JOIN tracks t ON t.id = p.track_id
              WHERE ?3 = 0 OR p.end_reason IS NOT NULL
              WINDOW by_time AS (ORDER BY p.started_at, p.id))
@@ -214,6 +215,7 @@ pub fn export(
             previous_end_reason: r.get(24)?,
             session_position: r.get(25)?,
             session_length: r.get(26)?,
+            end_source: r.get(27)?,
         };
         read += 1;
         progress(read);
@@ -260,6 +262,7 @@ fn write_csv(out: &mut dyn Write, row: &LogRow) -> WriteResult {
         opt(&row.duration_ms),
         opt(&row.end_reason),
         row.skipped.to_string(),
+        opt(&row.end_source),
         row.source.clone(),
         opt(&row.error),
         opt(&row.import_key),

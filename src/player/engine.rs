@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::decode::{ms_to_frames, TrackDecoder};
 use super::device::DeviceOutput;
 use super::output::{run_null, Chunk, Ctrl, Item, Note, NullStats, Shared, State};
-use super::{Command, EndCause, Event, PlayItem, PlayerError, SeekTo};
+use super::{Command, ControlSource, EndCause, Event, PlayItem, PlayerError, SeekTo};
 use crate::config::AudioOutput;
 
 /// How the engine is set up.
@@ -224,7 +224,7 @@ impl EngineThread {
                 recv(commands) -> cmd => match cmd {
                     Ok(Command::Shutdown) | Err(_) => {
                         self.drain_notes();
-                        self.end_current(EndCause::Quit);
+                        self.end_current(EndCause::Quit, None);
                         return;
                     }
                     Ok(cmd) => self.command(cmd),
@@ -263,8 +263,8 @@ impl EngineThread {
     fn command(&mut self, cmd: Command) {
         self.drain_notes();
         match cmd {
-            Command::Play { item, ended_by } => {
-                self.end_current(ended_by);
+            Command::Play { item, ended_by, by } => {
+                self.end_current(ended_by, by);
                 let play = self.next_play;
                 self.next_play += 1;
                 self.set_paused(false, false);
@@ -292,9 +292,9 @@ impl EngineThread {
             Command::Pause => self.set_paused(true, true),
             Command::Resume => self.set_paused(false, true),
             Command::Toggle => self.set_paused(!self.paused, true),
-            Command::Stop { ended_by } => {
+            Command::Stop { ended_by, by } => {
                 let was_playing = self.current.is_some();
-                self.end_current(ended_by);
+                self.end_current(ended_by, by);
                 self.set_paused(false, false);
                 self.flush_with(Some(Ctrl::Stop), false);
                 if was_playing {
@@ -383,8 +383,8 @@ impl EngineThread {
         self.shared.output_cv.notify_all();
     }
 
-    /// Ends the current play with `cause`, if it was ever heard.
-    fn end_current(&mut self, cause: EndCause) {
+    /// Ends the current play with `cause` at the request of `by`, if it was ever heard.
+    fn end_current(&mut self, cause: EndCause, by: Option<ControlSource>) {
         let Some(current) = self.current.take() else { return };
         if !current.started {
             return;
@@ -401,6 +401,7 @@ impl EngineThread {
             position_ms,
             played_ms,
             error: None,
+            by,
         });
     }
 
@@ -461,6 +462,7 @@ impl EngineThread {
                         position_ms,
                         played_ms,
                         error,
+                        by: None,
                     });
                 }
             }

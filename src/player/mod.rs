@@ -64,6 +64,28 @@ impl PlaySource {
     }
 }
 
+/// Where a listener's command came from: the player's keys, the desktop through MPRIS, or a
+/// line on the headless player's stdin. The engine carries it from a command that ends a play
+/// to that play's [`Event::Ended`], so the log can tell which of them skipped a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlSource {
+    Key,
+    Mpris,
+    Stdin,
+}
+
+impl ControlSource {
+    /// The name stored in `plays.end_source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlSource::Key => "key",
+            ControlSource::Mpris => "mpris",
+            ControlSource::Stdin => "stdin",
+        }
+    }
+}
+
 /// A track handed to the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlayItem {
@@ -106,19 +128,21 @@ pub enum SeekTo {
 /// What the engine is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Play `item` now; a play in progress ends with `ended_by`.
+    /// Play `item` now; a play in progress ends with `ended_by`, at the request of `by`.
     Play {
         item: PlayItem,
         ended_by: EndCause,
+        by: Option<ControlSource>,
     },
     /// The track that follows the current one without a gap (`None`: stop after it).
     SetNext(Option<PlayItem>),
     Pause,
     Resume,
     Toggle,
-    /// Stop playing; a play in progress ends with `ended_by`.
+    /// Stop playing; a play in progress ends with `ended_by`, at the request of `by`.
     Stop {
         ended_by: EndCause,
+        by: Option<ControlSource>,
     },
     Seek(SeekTo),
     /// Volume in percent, 0-100.
@@ -156,13 +180,15 @@ pub enum Event {
         track_id: i64,
         position_ms: u64,
     },
-    /// The play of `item` ended. `error` is set when `cause` is [`EndCause::Error`].
+    /// The play of `item` ended. `error` is set when `cause` is [`EndCause::Error`]; `by` is
+    /// the source of the command that ended it (none when it finished, failed or the engine quit).
     Ended {
         item: PlayItem,
         cause: EndCause,
         position_ms: u64,
         played_ms: u64,
         error: Option<String>,
+        by: Option<ControlSource>,
     },
     /// Volume changed.
     Volume(u8),
