@@ -534,7 +534,13 @@ pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
 
     let mut terminal = ui::terminal::enter(ctx.paths.data_dir.join("skipless.log"))?;
     let input = ui::terminal::input_events();
-    let result = event_loop(&mut terminal, &mut app, &engine, &input);
+    // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
+    // for the tests that check the terminal is restored. Nothing else reads it.
+    let test_panic = std::env::var("SKIPLESS_TEST_PANIC").ok();
+    if test_panic.as_deref() == Some("worker") {
+        super::workers::spawn_test_panic(app.worker_tx.clone());
+    }
+    let result = event_loop(&mut terminal, &mut app, &engine, &input, test_panic.as_deref() == Some("ui"));
     ui::terminal::leave();
     result
 }
@@ -544,12 +550,16 @@ fn event_loop(
     app: &mut App,
     engine: &Engine,
     input: &Receiver<TermEvent>,
+    test_panic: bool,
 ) -> anyhow::Result<()> {
     let mut dirty = true;
     loop {
         if dirty {
             terminal.draw(|frame| ui::draw(frame, app))?;
             dirty = false;
+            if test_panic {
+                panic!("test panic in the UI thread (SKIPLESS_TEST_PANIC=ui)");
+            }
         }
         // After quit, wait (briefly) for the engine to report the last play so it is logged.
         let deadline = if app.state.quitting {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use lofty::config::ParseOptions;
-use lofty::file::{AudioFile, TaggedFileExt};
+use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
@@ -40,13 +40,42 @@ pub struct Tags {
 
 /// Reads tags and properties; a file without a title is named after its file stem.
 pub fn read_tags(path: &Path) -> Result<Tags, String> {
-    let tagged = Probe::open(path)
-        .map_err(|e| e.to_string())?
-        .options(ParseOptions::new().read_cover_art(true))
-        .guess_file_type()
-        .map_err(|e| e.to_string())?
-        .read()
-        .map_err(|e| e.to_string())?;
+    // lofty can panic on a damaged file; that file fails with the reason, the scan goes on.
+    let tagged = crate::guard::guarded(|| {
+        Probe::open(path)
+            .map_err(|e| e.to_string())?
+            .options(parse_options())
+            .guess_file_type()
+            .map_err(|e| e.to_string())?
+            .read()
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")))?;
+    Ok(tags_of(&tagged, path))
+}
+
+/// [`read_tags`] for a file's bytes (the format is told from its content); `path` names the
+/// file for a title from its name.
+pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Tags, String> {
+    let tagged = crate::guard::guarded(|| {
+        Probe::new(std::io::Cursor::new(bytes))
+            .options(parse_options())
+            .guess_file_type()
+            .map_err(|e| e.to_string())?
+            .read()
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")))?;
+    Ok(tags_of(&tagged, path))
+}
+
+fn parse_options() -> ParseOptions {
+    ParseOptions::new().read_cover_art(true)
+}
+
+/// The tag-to-track mapping: what the index keeps of a file's tags and properties. This is
+/// skipless's own code, outside the guard: it must not panic whatever the tags hold.
+pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
     let props = tagged.properties();
     let duration = props.duration();
     // A primary tag first, then any other tag the file carries (ID3v1 beside ID3v2, ...).
@@ -73,7 +102,7 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
         .or_else(|| text(ItemKey::OriginalReleaseDate))
         .and_then(|s| parse_year(&s));
     let gain = |key: ItemKey| text(key).and_then(|s| parse_decibels(&s));
-    Ok(Tags {
+    Tags {
         title,
         artist: text(ItemKey::TrackArtist),
         album_artist: text(ItemKey::AlbumArtist),
@@ -93,7 +122,7 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
             album_gain: gain(ItemKey::ReplayGainAlbumGain),
             album_peak: gain(ItemKey::ReplayGainAlbumPeak),
         },
-    })
+    }
 }
 
 /// "03 - Some_Song.flac" -> "03 - Some Song".
