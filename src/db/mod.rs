@@ -34,7 +34,7 @@ pub enum DbError {
     Foreign { path: PathBuf, why: String },
     #[error("{path}: written by a newer skipless (schema {found}, this build knows up to {SCHEMA_VERSION}); it was left untouched")]
     TooNew { path: PathBuf, found: i64 },
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", describe_sqlite(.source))]
     Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error("{path}: the file is truncated ({have} of {want} bytes); it was left untouched")]
     Truncated { path: PathBuf, have: u64, want: u64 },
@@ -58,6 +58,7 @@ impl Database {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         check_header(path)?;
+        let _ = DATABASE_DIR.set(path.parent().unwrap_or(Path::new(".")).to_path_buf());
         let sqlite = |source| DbError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -253,6 +254,37 @@ fn check_header(path: &Path) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+/// The folder of the first database opened by this process, to tell a full disk from other
+/// I/O errors.
+static DATABASE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// SQLite's message, made plain for the errors a listener can do something about. A full disk
+/// can show as a short write (`SQLITE_FULL`) or, when the shared-memory index cannot grow, as a
+/// plain I/O error; either way SQLite rolled the transaction back.
+fn describe_sqlite(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    let full = "the disk is full; the change was not saved (the log is as it was)".to_owned();
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => full,
+        Some(ErrorCode::SystemIoFailure) if DATABASE_DIR.get().is_some_and(|d| disk_is_full(d)) => full,
+        Some(ErrorCode::DatabaseCorrupt) => format!("the database is damaged ({error})"),
+        _ => error.to_string(),
+    }
+}
+
+/// Whether the filesystem holding `dir` has no space left.
+fn disk_is_full(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs only writes into `stat`, which is sized for it; `c_path` is NUL-terminated.
+    unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c_path.as_ptr(), &mut stat) == 0 && stat.f_bavail == 0
+    }
 }
 
 /// Milliseconds since the Unix epoch.
