@@ -54,4 +54,14 @@ fn sixty_mutated_files_scan_and_play_without_crash_hang_or_panic() {
     assert!(report.is_clean(), "{summary}");
     assert_eq!(report.played_to_end + report.play_errors, 60, "{summary}");
     assert!(report.scan_failed > 0 && report.play_errors > 0, "{summary}");
+    // 1 MB tag fields are clipped before they reach the index.
+    let conn = rusqlite::Connection::open(dir.path().join("data/skipless.db")).unwrap();
+    let longest: i64 = conn
+        .query_row(
+            "SELECT max(max(length(title)), max(length(coalesce(artist, ''))), max(length(coalesce(album, '')))) FROM tracks",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(longest <= 1_001, "a tag of {longest} characters in the index");
 }

@@ -94,7 +94,7 @@ pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
             .filter_map(|t| t.get_string(key))
             .map(|s| s.trim_matches(char::from(0)).trim())
             .find(|s| !s.is_empty())
-            .map(str::to_owned)
+            .map(clip)
     };
     let title = text(ItemKey::TrackTitle).unwrap_or_else(|| title_from_file_name(path));
     let year = text(ItemKey::Year)
@@ -122,6 +122,18 @@ pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
             album_gain: gain(ItemKey::ReplayGainAlbumGain),
             album_peak: gain(ItemKey::ReplayGainAlbumPeak),
         },
+    }
+}
+
+/// The longest tag text kept, in characters. lofty reads text fields of any size (a damaged or
+/// hostile file can carry a 1 MB title); the index, the screen and the recommender keep this much.
+pub const MAX_TAG_CHARS: usize = 1_000;
+
+/// `text` cut to [`MAX_TAG_CHARS`] characters, with "…" where it was cut.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_TAG_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -183,6 +195,15 @@ mod tests {
         assert_eq!(parse_decibels("-6.50 dB"), Some(-6.5));
         assert_eq!(parse_decibels("+1.25 dB"), Some(1.25));
         assert_eq!(parse_decibels("NaN"), None);
+    }
+
+    #[test]
+    fn huge_text_is_clipped_on_a_character_boundary() {
+        let huge = "é".repeat(1 << 20);
+        let clipped = clip(&huge);
+        assert_eq!(clipped.chars().count(), MAX_TAG_CHARS + 1);
+        assert!(clipped.ends_with('…'));
+        assert_eq!(clip("short"), "short");
     }
 
     #[test]
