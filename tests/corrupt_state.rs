@@ -70,7 +70,10 @@ fn a_truncated_database_is_refused_byte_for_byte_untouched() {
     let data = tempfile::tempdir().unwrap();
     data_with_plays(data.path());
     let db = data.path().join("skipless.db");
-    assert!(!data.path().join("skipless.db-wal").exists() || std::fs::metadata(data.path().join("skipless.db-wal")).unwrap().len() == 0);
+    assert!(
+        !data.path().join("skipless.db-wal").exists()
+            || std::fs::metadata(data.path().join("skipless.db-wal")).unwrap().len() == 0
+    );
     let whole = std::fs::read(&db).unwrap();
     assert!(whole.len() > 8192);
     let cut = &whole[..whole.len() / 2];
@@ -162,7 +165,10 @@ fn a_read_only_data_dir_gives_one_line_and_keeps_the_log() {
         let bound = Mount::run(&["--bind", data.to_str().unwrap()], &data);
         assert!(bound, "cannot bind-mount {}", data.display());
         let mount = Mount(data.clone());
-        assert!(Mount::run(&["-o", "remount,ro,bind"], &data), "cannot remount read-only");
+        assert!(
+            Mount::run(&["-o", "remount,ro,bind"], &data),
+            "cannot remount read-only"
+        );
         Some(mount)
     } else {
         use std::os::unix::fs::PermissionsExt;

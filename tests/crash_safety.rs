@@ -94,7 +94,10 @@ fn twenty_kill_9s_lose_no_play_and_leave_an_intact_database() {
                     ["Text(\"interrupted\")", "Text(\"NULL\")"].contains(&again[END_REASON].as_str()),
                     "kill {kill}: play {id}: {again:?}"
                 );
-                assert_eq!(again[PLAYED_MS], row[PLAYED_MS], "kill {kill}: play {id} closed at its saved position");
+                assert_eq!(
+                    again[PLAYED_MS], row[PLAYED_MS],
+                    "kill {kill}: play {id} closed at its saved position"
+                );
             } else {
                 assert_eq!(again, row, "kill {kill}: play {id} changed");
             }
@@ -134,9 +137,19 @@ fn twenty_kill_9s_lose_no_play_and_leave_an_intact_database() {
             assert_eq!(&last[id], row);
         }
     }
-    assert!(last.values().all(|r| r[END_REASON] != "Text(\"NULL\")"), "an open play is left");
-    let interrupted = last.values().filter(|r| r[END_REASON] == "Text(\"interrupted\")").count();
-    assert_eq!(interrupted, killed_open.len(), "every play open at a kill is closed as interrupted");
+    assert!(
+        last.values().all(|r| r[END_REASON] != "Text(\"NULL\")"),
+        "an open play is left"
+    );
+    let interrupted = last
+        .values()
+        .filter(|r| r[END_REASON] == "Text(\"interrupted\")")
+        .count();
+    assert_eq!(
+        interrupted,
+        killed_open.len(),
+        "every play open at a kill is closed as interrupted"
+    );
     assert!(
         killed_open.len() >= 12,
         "most kills hit a play in progress: {} of 20",

@@ -10,7 +10,9 @@ use skipless::history::{parse_bytes, Format};
 use skipless::recommend::checkpoint::Checkpoint;
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz_corpus")
+        .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -50,7 +52,9 @@ fn config_inputs() {
 #[test]
 fn history_inputs() {
     each("history", |data| {
-        let Some((&which, bytes)) = data.split_first() else { return };
+        let Some((&which, bytes)) = data.split_first() else {
+            return;
+        };
         let format = match which % 3 {
             0 => Format::Extended,
             1 => Format::Basic,
@@ -65,7 +69,9 @@ fn history_inputs() {
 #[test]
 fn checkpoint_inputs() {
     each("checkpoint", |data| {
-        let Some((&which, rest)) = data.split_first() else { return };
+        let Some((&which, rest)) = data.split_first() else {
+            return;
+        };
         let path = Path::new("model.safetensors");
         if which % 2 == 0 {
             let _ = Checkpoint::from_bytes(rest, path);
@@ -73,9 +79,10 @@ fn checkpoint_inputs() {
         }
         let Ok(json) = std::str::from_utf8(rest) else { return };
         let no_tensors: Vec<(&str, safetensors::tensor::TensorView)> = Vec::new();
-        let Ok(bytes) =
-            safetensors::serialize(no_tensors, Some(HashMap::from([("skipless".to_owned(), json.to_owned())])))
-        else {
+        let Ok(bytes) = safetensors::serialize(
+            no_tensors,
+            Some(HashMap::from([("skipless".to_owned(), json.to_owned())])),
+        ) else {
             return;
         };
         let _ = Checkpoint::from_bytes(&bytes, path);

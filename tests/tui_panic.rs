@@ -84,19 +84,33 @@ impl Shell {
     /// After skipless has ended: the prompt is back, the screen and the line discipline restored.
     fn assert_restored(&self) {
         let screen = self.wait_until("the prompt after skipless", |s| {
-            s.trim_end().lines().last().is_some_and(|l| l.starts_with(PROMPT.trim_end()))
+            s.trim_end()
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with(PROMPT.trim_end()))
         });
-        assert_eq!(self.format("#{alternate_on}"), "0", "still in the alternate screen:\n{screen}");
+        assert_eq!(
+            self.format("#{alternate_on}"),
+            "0",
+            "still in the alternate screen:\n{screen}"
+        );
         assert_eq!(self.format("#{mouse_any_flag}"), "0", "mouse reporting left on");
-        self.type_line("clear; stty -a | tr ' ;' '\\n\\n' | grep -E -x -- '-?(icanon|echo)' | tr -d '\\n'; echo ' END'");
+        self.type_line(
+            "clear; stty -a | tr ' ;' '\\n\\n' | grep -E -x -- '-?(icanon|echo)' | tr -d '\\n'; echo ' END'",
+        );
         let screen = self.wait_for(" END");
-        assert!(screen.contains("icanonecho END"), "the terminal is not back in cooked mode:\n{screen}");
+        assert!(
+            screen.contains("icanonecho END"),
+            "the terminal is not back in cooked mode:\n{screen}"
+        );
     }
 }
 
 impl Drop for Shell {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
     }
 }
 
@@ -122,10 +136,16 @@ fn a_panic_in_the_ui_thread_restores_the_terminal_and_says_where_the_details_are
         .unwrap_or_else(|| panic!("no one-line message:\n{screen}"));
     assert!(line.contains("test panic in the UI thread"), "{line}");
     assert!(line.ends_with(&format!("details in {}", log.display())), "{line}");
-    assert!(!screen.contains("RUST_BACKTRACE"), "one line, not the default report:\n{screen}");
+    assert!(
+        !screen.contains("RUST_BACKTRACE"),
+        "one line, not the default report:\n{screen}"
+    );
     shell.assert_restored();
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("panicked") && logged.contains("test panic in the UI thread"), "{logged}");
+    assert!(
+        logged.contains("panicked") && logged.contains("test panic in the UI thread"),
+        "{logged}"
+    );
 }
 
 #[test]

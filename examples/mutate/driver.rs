@@ -206,7 +206,11 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
     let limit = opts.time_limit * (mutants.len() as u32 / 4).max(4);
     let ran = run_limited(scan, limit)?;
     match ran.status {
-        None => report.note(v, |r| &mut r.hangs, format!("scan of {}: over {limit:?}", dir.display())),
+        None => report.note(
+            v,
+            |r| &mut r.hangs,
+            format!("scan of {}: over {limit:?}", dir.display()),
+        ),
         Some(s) if !s.success() => report.note(
             v,
             |r| &mut r.crashes,
@@ -235,7 +239,11 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
             report.note(
                 v,
                 |r| &mut r.not_logged,
-                format!("scan: {} failed, {} reasons printed", report.scan_failed, failed_lines.len()),
+                format!(
+                    "scan: {} failed, {} reasons printed",
+                    report.scan_failed,
+                    failed_lines.len()
+                ),
             );
         }
     }
@@ -243,7 +251,11 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
         // "skipless: cannot read PATH: REASON"
         let reason = line.rsplit_once(": ").map(|(_, r)| r.trim()).unwrap_or("");
         if reason.is_empty() {
-            report.note(v, |r| &mut r.not_logged, format!("scan failure without a reason: {line}"));
+            report.note(
+                v,
+                |r| &mut r.not_logged,
+                format!("scan failure without a reason: {line}"),
+            );
         }
     }
 
@@ -283,7 +295,11 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
-        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         let last_started = events
             .iter()
             .rev()
@@ -396,7 +412,11 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
         for id in error_plays {
             let error: String = query.query_row([id], |r| r.get(0)).unwrap_or_default();
             if error.trim().is_empty() {
-                report.note(v, |r| &mut r.not_logged, format!("play {id}: `error` row without a reason"));
+                report.note(
+                    v,
+                    |r| &mut r.not_logged,
+                    format!("play {id}: `error` row without a reason"),
+                );
             }
         }
         let unreasoned: i64 = conn

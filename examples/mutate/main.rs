@@ -64,7 +64,8 @@ fn run() -> Result<(), String> {
     if files.exists() {
         std::fs::remove_dir_all(&files).map_err(|e| format!("{}: {e}", files.display()))?;
     }
-    let mutants = mutations::generate(&corpus, &files, count, seed).map_err(|e| format!("{}: {e}", corpus.display()))?;
+    let mutants =
+        mutations::generate(&corpus, &files, count, seed).map_err(|e| format!("{}: {e}", corpus.display()))?;
     println!("wrote {} mutated files to {}", mutants.len(), files.display());
     if !run {
         return Ok(());
@@ -81,7 +82,10 @@ fn run() -> Result<(), String> {
         }
     };
     if !bin.exists() {
-        return Err(format!("{}: no such binary (cargo build --release first)", bin.display()));
+        return Err(format!(
+            "{}: no such binary (cargo build --release first)",
+            bin.display()
+        ));
     }
     let data_dir = out.join("data");
     if data_dir.exists() {

@@ -96,7 +96,10 @@ pub fn generate(corpus: &Path, out: &Path, count: usize, seed: u64) -> std::io::
         .collect();
     sources.sort();
     if sources.is_empty() {
-        return Err(std::io::Error::other(format!("{}: no files to mutate", corpus.display())));
+        return Err(std::io::Error::other(format!(
+            "{}: no files to mutate",
+            corpus.display()
+        )));
     }
     let originals: Vec<Vec<u8>> = sources.iter().map(std::fs::read).collect::<Result<_, _>>()?;
     let mut mutants = Vec::with_capacity(count);
@@ -124,7 +127,10 @@ pub fn generate(corpus: &Path, out: &Path, count: usize, seed: u64) -> std::io::
         };
         let path = out.join(format!("m{i:04}-{}.{ext}", kind.name()));
         std::fs::write(&path, &bytes)?;
-        let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         manifest.push_str(&format!(
             "{}\t{}\t{name}\n",
             path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
@@ -209,7 +215,12 @@ fn huge_text(rng: &mut ChaCha8Rng) -> Vec<u8> {
 }
 
 fn syncsafe(n: usize) -> [u8; 4] {
-    [(n >> 21) as u8 & 0x7f, (n >> 14) as u8 & 0x7f, (n >> 7) as u8 & 0x7f, n as u8 & 0x7f]
+    [
+        (n >> 21) as u8 & 0x7f,
+        (n >> 14) as u8 & 0x7f,
+        (n >> 7) as u8 & 0x7f,
+        n as u8 & 0x7f,
+    ]
 }
 
 /// The length of an ID3v2 tag at the start of `b` (header and footer included), 0 without one.
@@ -217,7 +228,9 @@ fn id3v2_len(b: &[u8]) -> usize {
     if b.len() < 10 || !b.starts_with(b"ID3") {
         return 0;
     }
-    let size = b[6..10].iter().fold(0usize, |acc, &x| (acc << 7) | usize::from(x & 0x7f));
+    let size = b[6..10]
+        .iter()
+        .fold(0usize, |acc, &x| (acc << 7) | usize::from(x & 0x7f));
     let footer = if b[5] & 0x10 != 0 { 10 } else { 0 };
     (10 + size + footer).min(b.len())
 }
@@ -302,14 +315,27 @@ fn ffmpeg_huge_title(b: &[u8], ext: &str, text: &[u8], out: &Path, i: usize) -> 
         .args(["-f", "ffmetadata", "-i"])
         .arg(&meta)
         // Ogg keeps tags per stream: the title goes to the audio stream as well as the file.
-        .args(["-map", "0", "-map_metadata", "1", "-map_metadata:s:a:0", "1:g", "-c", "copy"])
+        .args([
+            "-map",
+            "0",
+            "-map_metadata",
+            "1",
+            "-map_metadata:s:a:0",
+            "1:g",
+            "-c",
+            "copy",
+        ])
         .arg(&output)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .ok()?;
-    let result = if status.success() { std::fs::read(&output).ok() } else { None };
+    let result = if status.success() {
+        std::fs::read(&output).ok()
+    } else {
+        None
+    };
     let _ = std::fs::remove_dir_all(&work);
     result
 }

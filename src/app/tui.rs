@@ -540,7 +540,13 @@ pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     if test_panic.as_deref() == Some("worker") {
         super::workers::spawn_test_panic(app.worker_tx.clone());
     }
-    let result = event_loop(&mut terminal, &mut app, &engine, &input, test_panic.as_deref() == Some("ui"));
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &engine,
+        &input,
+        test_panic.as_deref() == Some("ui"),
+    );
     ui::terminal::leave();
     result
 }

@@ -64,7 +64,9 @@ fn run_worker(
 
 /// Test hook (`SKIPLESS_TEST_PANIC=worker`): a worker that panics, to show that the UI goes on.
 pub fn spawn_test_panic(tx: Sender<WorkerMsg>) {
-    run_worker("test", tx, |_| panic!("test panic in a worker thread (SKIPLESS_TEST_PANIC=worker)"));
+    run_worker("test", tx, |_| {
+        panic!("test panic in a worker thread (SKIPLESS_TEST_PANIC=worker)")
+    });
 }
 
 /// Scans `roots`, then reloads the library.

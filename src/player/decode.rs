@@ -118,7 +118,12 @@ impl TrackDecoder {
             Inner::Symphonia(t) => t.next_chunk(out, path),
             Inner::Opus(t) => t.next_chunk(out, path),
         })
-        .unwrap_or_else(|panic| Err(decode_error(path, format!("the decoder failed on damaged data ({panic})"))))
+        .unwrap_or_else(|panic| {
+            Err(decode_error(
+                path,
+                format!("the decoder failed on damaged data ({panic})"),
+            ))
+        })
     }
 
     /// Moves to `frame`; returns the frame the next chunk starts at.
@@ -129,7 +134,12 @@ impl TrackDecoder {
             Inner::Symphonia(t) => t.seek(frame, path),
             Inner::Opus(t) => t.seek(frame, path),
         })
-        .unwrap_or_else(|panic| Err(decode_error(path, format!("the decoder failed on damaged data ({panic})"))))
+        .unwrap_or_else(|panic| {
+            Err(decode_error(
+                path,
+                format!("the decoder failed on damaged data ({panic})"),
+            ))
+        })
     }
 }
 

@@ -30,7 +30,10 @@ pub fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::DefaultTe
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
         let location = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
-        let mut entry = format!("{}: thread '{name}' panicked{location}: {message}\n", crate::db::now_ms());
+        let mut entry = format!(
+            "{}: thread '{name}' panicked{location}: {message}\n",
+            crate::db::now_ms()
+        );
         let ui = std::thread::current().id() == ui_thread;
         if ui {
             leave();
