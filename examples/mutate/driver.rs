@@ -109,6 +109,9 @@ impl Report {
     }
 }
 
+/// One play as the player's events told it: path, end reason, play id, error messages.
+type Play = (String, Option<String>, Option<i64>, Vec<String>);
+
 struct Ran {
     /// `None` when the time limit was hit (the process was killed).
     status: Option<std::process::ExitStatus>,
@@ -336,7 +339,7 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
         }
 
         // Walk the events: each mutated file, then the sentinel.
-        let mut plays: Vec<(String, Option<String>, Option<i64>, Vec<String>)> = Vec::new();
+        let mut plays: Vec<Play> = Vec::new();
         for e in &events {
             match e["event"].as_str() {
                 Some("started") => plays.push((e["path"].as_str().unwrap_or("").to_owned(), None, None, Vec::new())),
