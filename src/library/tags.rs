@@ -3,6 +3,7 @@
 //! Numbers in tags are whatever a tagger wrote: "3/12", "-1", "99999999", "2011-03-04".
 //! Each is parsed leniently and anything out of range becomes "unknown" rather than an error.
 
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use lofty::config::ParseOptions;
@@ -41,32 +42,73 @@ pub struct Tags {
 /// Reads tags and properties; a file without a title is named after its file stem.
 pub fn read_tags(path: &Path) -> Result<Tags, String> {
     // lofty can panic on a damaged file; that file fails with the reason, the scan goes on.
-    let tagged = crate::guard::guarded(|| {
-        Probe::open(path)
-            .map_err(|e| e.to_string())?
-            .options(parse_options())
-            .guess_file_type()
-            .map_err(|e| e.to_string())?
-            .read()
-            .map_err(|e| e.to_string())
-    })
-    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")))?;
-    Ok(tags_of(&tagged, path))
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_guarded(std::io::BufReader::new(file), len, path)
 }
 
 /// [`read_tags`] for a file's bytes (the format is told from its content); `path` names the
 /// file for a title from its name.
 pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Tags, String> {
+    read_guarded(std::io::Cursor::new(bytes), bytes.len() as u64, path)
+}
+
+/// lofty on `reader` (a file of `len` bytes), with its panics caught and its reads budgeted:
+/// on some damaged ADTS streams lofty's frame search never ends, seeking and reading in a loop.
+fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Tags, String> {
+    let exhausted = std::rc::Rc::new(std::cell::Cell::new(false));
+    let reader = Budgeted {
+        inner: reader,
+        calls_left: 200_000 + len / 16,
+        exhausted: exhausted.clone(),
+    };
     let tagged = crate::guard::guarded(|| {
-        Probe::new(std::io::Cursor::new(bytes))
+        Probe::new(reader)
             .options(parse_options())
             .guess_file_type()
             .map_err(|e| e.to_string())?
             .read()
             .map_err(|e| e.to_string())
     })
-    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")))?;
-    Ok(tags_of(&tagged, path))
+    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")));
+    match tagged {
+        Ok(tagged) => Ok(tags_of(&tagged, path)),
+        Err(_) if exhausted.get() => Err("the tag reader went round in circles on damaged data; gave up".into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A reader that fails once it has been read or sought more often than a file of its size can
+/// need.
+struct Budgeted<R> {
+    inner: R,
+    calls_left: u64,
+    exhausted: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R> Budgeted<R> {
+    fn spend(&mut self) -> std::io::Result<()> {
+        if self.calls_left == 0 {
+            self.exhausted.set(true);
+            return Err(std::io::Error::other("read budget exhausted"));
+        }
+        self.calls_left -= 1;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.spend()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<R: Seek> Seek for Budgeted<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.spend()?;
+        self.inner.seek(pos)
+    }
 }
 
 fn parse_options() -> ParseOptions {
