@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod guard;
 pub mod headless;
 pub mod history;
 pub mod library;

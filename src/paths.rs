@@ -51,11 +51,35 @@ impl Paths {
         self.data_dir.join("skipless.log")
     }
 
-    /// Creates the data dir if needed, with a one-line error naming it.
+    /// Creates the data dir if needed and checks that skipless can write there (the database,
+    /// its write-ahead log and the lock live in it), with a one-line error naming it.
     pub fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
         std::fs::create_dir_all(&self.data_dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the data directory: {e}", self.data_dir.display()))?;
+        writable(&self.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot write to the data directory ({e}); skipless keeps its database there",
+                self.data_dir.display()
+            )
+        })?;
+        let database = self.database();
+        if database.exists() {
+            writable(&database)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write to the database ({e})", database.display()))?;
+        }
         Ok(&self.data_dir)
+    }
+}
+
+/// Whether this process may write to `path` (a read-only mount says so even to root).
+fn writable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

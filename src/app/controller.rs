@@ -44,8 +44,10 @@ pub struct Controller {
     pub volume: u8,
     /// Plays completed since this controller started, oldest first.
     pub history: Vec<(Track, CompletedPlay)>,
-    /// The last play failed: when the engine then goes idle, the queue moves on by itself.
-    advance_after_error: bool,
+    /// How the last play ended, for the `Idle` after it. After an error, or after a track that
+    /// ended before the engine was told what follows it (a file of a few milliseconds, or a
+    /// damaged one that decodes to almost nothing), the queue moves on by itself.
+    last_end: Option<EndCause>,
 }
 
 impl Controller {
@@ -59,7 +61,7 @@ impl Controller {
             now: None,
             volume: playback.volume,
             history: Vec::new(),
-            advance_after_error: false,
+            last_end: None,
         }
     }
 
@@ -200,7 +202,7 @@ impl Controller {
         }
         match event {
             Event::Started { item, duration_ms } => {
-                self.advance_after_error = false;
+                self.last_end = None;
                 self.queue.sync_to(item.track_id);
                 if let Some(entry) = self.queue.current().cloned() {
                     let duration_ms = duration_ms.or(entry.track.duration_ms);
@@ -240,14 +242,18 @@ impl Controller {
                     format!("{}: {reason}", item.path.display())
                 };
                 outcomes.push(Outcome::TrackError(reason));
-                self.advance_after_error = true;
+                self.last_end = Some(EndCause::Error);
             }
-            Event::Ended { .. } => {}
+            Event::Ended { cause, .. } => self.last_end = Some(*cause),
             Event::Volume(volume) => self.volume = *volume,
             Event::Idle => {
                 self.now = None;
-                let next = self.queue.skip_index();
-                match next.filter(|_| std::mem::take(&mut self.advance_after_error)) {
+                let next = match self.last_end.take() {
+                    Some(EndCause::Error) => self.queue.skip_index(),
+                    Some(EndCause::Finished) => self.queue.next_index(),
+                    _ => None,
+                };
+                match next {
                     Some(index) => self.jump(index, EndCause::Finished, None),
                     None => outcomes.push(Outcome::Stopped),
                 }

@@ -519,7 +519,20 @@ pub fn run(ctx: &RunContext, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
     let mut terminal = ui::terminal::enter(ctx.paths.log_file())?;
     let input = ui::terminal::input_events();
-    let result = event_loop(&mut terminal, &mut app, &engine, &input, mpris);
+    // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
+    // for the tests that check the terminal is restored. Nothing else reads it.
+    let test_panic = std::env::var("SKIPLESS_TEST_PANIC").ok();
+    if test_panic.as_deref() == Some("worker") {
+        super::workers::spawn_test_panic(app.worker_tx.clone());
+    }
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &engine,
+        &input,
+        mpris,
+        test_panic.as_deref() == Some("ui"),
+    );
     ui::terminal::leave();
     result
 }
@@ -530,6 +543,7 @@ fn event_loop(
     engine: &Engine,
     input: &Receiver<TermEvent>,
     mut mpris: Option<Mpris>,
+    test_panic: bool,
 ) -> anyhow::Result<()> {
     let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
     let mut dirty = true;
@@ -540,6 +554,9 @@ fn event_loop(
         if dirty {
             terminal.draw(|frame| ui::draw(frame, app))?;
             dirty = false;
+            if test_panic {
+                panic!("test panic in the UI thread (SKIPLESS_TEST_PANIC=ui)");
+            }
         }
         // After quit, wait (briefly) for the engine to report the last play so it is logged.
         let deadline = if app.state.quitting {

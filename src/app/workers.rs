@@ -53,13 +53,20 @@ fn run_worker(
         let message = match result {
             Ok(Ok(())) => return,
             Ok(Err(e)) => format!("{e:#}"),
-            Err(_) => format!("the {name} worker failed unexpectedly"),
+            Err(_) => format!("the {name} worker failed unexpectedly (details in skipless.log)"),
         };
         let _ = tx.send(WorkerMsg::Error(message));
     });
     if let Err(e) = spawned {
         tracing::error!("cannot start a worker thread: {e}");
     }
+}
+
+/// Test hook (`SKIPLESS_TEST_PANIC=worker`): a worker that panics, to show that the UI goes on.
+pub fn spawn_test_panic(tx: Sender<WorkerMsg>) {
+    run_worker("test", tx, |_| {
+        panic!("test panic in a worker thread (SKIPLESS_TEST_PANIC=worker)")
+    });
 }
 
 /// Scans `roots`, then reloads the library.

@@ -38,8 +38,10 @@ pub enum DbError {
     Foreign { path: PathBuf, why: String },
     #[error("{path}: written by a newer skipless (schema {found}, this build knows up to {SCHEMA_VERSION}); it was left untouched")]
     TooNew { path: PathBuf, found: i64 },
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", describe_sqlite(.source))]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("{path}: the file is truncated ({have} of {want} bytes); it was left untouched")]
+    Truncated { path: PathBuf, have: u64, want: u64 },
     #[error("{path}: cannot read: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: migration {name} failed: {source}")]
@@ -60,6 +62,7 @@ impl Database {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         check_header(path)?;
+        let _ = DATABASE_DIR.set(path.parent().unwrap_or(Path::new(".")).to_path_buf());
         let sqlite = |source| DbError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -194,39 +197,98 @@ impl Database {
     }
 }
 
-/// Refuses a non-empty file that does not start with the SQLite header, before SQLite touches it.
+/// Refuses, before SQLite touches it, a non-empty file that does not start with the SQLite
+/// header, and a file shorter than its header says (cut off by a copy or a full disk): SQLite
+/// would read the missing pages as zeros and could write over what is left.
 fn check_header(path: &Path) -> Result<(), DbError> {
+    let io = |source| DbError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(DbError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(source) => return Err(io(source)),
     };
-    let mut header = [0u8; 16];
+    let mut header = [0u8; 100];
     let mut read = 0;
     while read < header.len() {
         match file.read(&mut header[read..]) {
             Ok(0) => break,
             Ok(n) => read += n,
-            Err(source) => {
-                return Err(DbError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(io(source)),
         }
     }
-    if read == 0 || &header[..read] == b"SQLite format 3\0" {
+    if read == 0 {
         return Ok(());
     }
-    Err(DbError::Foreign {
-        path: path.to_path_buf(),
-        why: "not a SQLite database".into(),
-    })
+    if read < 16 || &header[..16] != b"SQLite format 3\0" {
+        return Err(DbError::Foreign {
+            path: path.to_path_buf(),
+            why: "not a SQLite database".into(),
+        });
+    }
+    if read < header.len() {
+        return Err(DbError::Truncated {
+            path: path.to_path_buf(),
+            have: read as u64,
+            want: header.len() as u64,
+        });
+    }
+    // The page count in the header is valid when the "version valid for" field matches the
+    // change counter. A write-ahead log may hold pages a checkpoint had not yet copied over, so
+    // with one present SQLite is left to recover.
+    let be32 = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
+    let wal = path.with_extension("db-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    if be32(24) == be32(92) && pages > 0 && wal_len == 0 {
+        let have = file.metadata().map_err(io)?.len();
+        let want = pages * page_size;
+        if have < want {
+            return Err(DbError::Truncated {
+                path: path.to_path_buf(),
+                have,
+                want,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The folder of the first database opened by this process, to tell a full disk from other
+/// I/O errors.
+static DATABASE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// SQLite's message, made plain for the errors a listener can do something about. A full disk
+/// can show as a short write (`SQLITE_FULL`) or, when the shared-memory index cannot grow, as a
+/// plain I/O error; either way SQLite rolled the transaction back.
+fn describe_sqlite(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    let full = "the disk is full; the change was not saved (the log is as it was)".to_owned();
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => full,
+        Some(ErrorCode::SystemIoFailure) if DATABASE_DIR.get().is_some_and(|d| disk_is_full(d)) => full,
+        Some(ErrorCode::DatabaseCorrupt) => format!("the database is damaged ({error})"),
+        _ => error.to_string(),
+    }
+}
+
+/// Whether the filesystem holding `dir` has no space left.
+fn disk_is_full(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs only writes into `stat`, which is sized for it; `c_path` is NUL-terminated.
+    unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c_path.as_ptr(), &mut stat) == 0 && stat.f_bavail == 0
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -152,6 +152,15 @@ pub fn stream_spotify<E: From<HistoryError>>(
     }
 }
 
+/// Parses the bytes of a history file of `format`; `path` only names it in errors.
+pub fn parse_bytes(format: Format, bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
+    match format {
+        Format::Extended => json::parse_extended(bytes, path),
+        Format::Basic => json::parse_basic(bytes, path),
+        Format::Mssd => mssd::parse(bytes, path),
+    }
+}
+
 /// Reads one history file, in file order.
 pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
@@ -161,9 +170,5 @@ pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
         path: path.to_path_buf(),
     })?;
-    match format {
-        Format::Extended => json::parse_extended(&bytes, path),
-        Format::Basic => json::parse_basic(&bytes, path),
-        Format::Mssd => mssd::parse(&bytes, path),
-    }
+    parse_bytes(format, &bytes, path)
 }

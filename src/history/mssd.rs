@@ -66,9 +66,24 @@ pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, Histo
         };
         // This sample writes dates as DD-MM-YY ("15-07-18" is 2018-07-15, the dataset's period).
         let day = parse_date(fields[date]).ok_or_else(|| bad(format!("bad date {:?}", fields[date])))?;
-        let ts_ms = day.midnight().assume_utc().unix_timestamp() * 1000
-            + parse_u64(hour)? as i64 * 3_600_000
-            + parse_u64(position)? as i64;
+        let hour_ms = parse_u64(hour)?
+            .checked_mul(3_600_000)
+            .filter(|&ms| ms < 86_400_000)
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{}` is not an hour of the day: {:?}",
+                    header[hour], fields[hour]
+                ))
+            })?;
+        let position_ms = parse_u64(position)?;
+        let ts_ms = (day.midnight().assume_utc().unix_timestamp() * 1000)
+            .checked_add_unsigned(hour_ms + position_ms.min(u64::from(u32::MAX)))
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{}` is out of range: {:?}",
+                    header[position], fields[position]
+                ))
+            })?;
         if fields[track].is_empty() {
             return Err(bad("empty track_id_clean".into()));
         }

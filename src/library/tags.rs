@@ -3,10 +3,11 @@
 //! Numbers in tags are whatever a tagger wrote: "3/12", "-1", "99999999", "2011-03-04".
 //! Each is parsed leniently and anything out of range becomes "unknown" rather than an error.
 
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use lofty::config::ParseOptions;
-use lofty::file::{AudioFile, TaggedFileExt};
+use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
@@ -40,13 +41,83 @@ pub struct Tags {
 
 /// Reads tags and properties; a file without a title is named after its file stem.
 pub fn read_tags(path: &Path) -> Result<Tags, String> {
-    let tagged = Probe::open(path)
-        .map_err(|e| e.to_string())?
-        .options(ParseOptions::new().read_cover_art(true))
-        .guess_file_type()
-        .map_err(|e| e.to_string())?
-        .read()
-        .map_err(|e| e.to_string())?;
+    // lofty can panic on a damaged file; that file fails with the reason, the scan goes on.
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_guarded(std::io::BufReader::new(file), len, path)
+}
+
+/// [`read_tags`] for a file's bytes (the format is told from its content); `path` names the
+/// file for a title from its name.
+pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Tags, String> {
+    read_guarded(std::io::Cursor::new(bytes), bytes.len() as u64, path)
+}
+
+/// lofty on `reader` (a file of `len` bytes), with its panics caught and its reads budgeted:
+/// on some damaged ADTS streams lofty's frame search never ends, seeking and reading in a loop.
+fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Tags, String> {
+    let exhausted = std::rc::Rc::new(std::cell::Cell::new(false));
+    let reader = Budgeted {
+        inner: reader,
+        calls_left: 200_000 + len / 16,
+        exhausted: exhausted.clone(),
+    };
+    let tagged = crate::guard::guarded(|| {
+        Probe::new(reader)
+            .options(parse_options())
+            .guess_file_type()
+            .map_err(|e| e.to_string())?
+            .read()
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")));
+    match tagged {
+        Ok(tagged) => Ok(tags_of(&tagged, path)),
+        Err(_) if exhausted.get() => Err("the tag reader went round in circles on damaged data; gave up".into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A reader that fails once it has been read or sought more often than a file of its size can
+/// need.
+struct Budgeted<R> {
+    inner: R,
+    calls_left: u64,
+    exhausted: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R> Budgeted<R> {
+    fn spend(&mut self) -> std::io::Result<()> {
+        if self.calls_left == 0 {
+            self.exhausted.set(true);
+            return Err(std::io::Error::other("read budget exhausted"));
+        }
+        self.calls_left -= 1;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.spend()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<R: Seek> Seek for Budgeted<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.spend()?;
+        self.inner.seek(pos)
+    }
+}
+
+fn parse_options() -> ParseOptions {
+    ParseOptions::new().read_cover_art(true)
+}
+
+/// The tag-to-track mapping: what the index keeps of a file's tags and properties. This is
+/// skipless's own code, outside the guard: it must not panic whatever the tags hold.
+pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
     let props = tagged.properties();
     let duration = props.duration();
     // A primary tag first, then any other tag the file carries (ID3v1 beside ID3v2, ...).
@@ -65,7 +136,7 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
             .filter_map(|t| t.get_string(key))
             .map(|s| s.trim_matches(char::from(0)).trim())
             .find(|s| !s.is_empty())
-            .map(str::to_owned)
+            .map(clip)
     };
     let title = text(ItemKey::TrackTitle).unwrap_or_else(|| title_from_file_name(path));
     let year = text(ItemKey::Year)
@@ -73,7 +144,7 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
         .or_else(|| text(ItemKey::OriginalReleaseDate))
         .and_then(|s| parse_year(&s));
     let gain = |key: ItemKey| text(key).and_then(|s| parse_decibels(&s));
-    Ok(Tags {
+    Tags {
         title,
         artist: text(ItemKey::TrackArtist),
         album_artist: text(ItemKey::AlbumArtist),
@@ -93,7 +164,19 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
             album_gain: gain(ItemKey::ReplayGainAlbumGain),
             album_peak: gain(ItemKey::ReplayGainAlbumPeak),
         },
-    })
+    }
+}
+
+/// The longest tag text kept, in characters. lofty reads text fields of any size (a damaged or
+/// hostile file can carry a 1 MB title); the index, the screen and the recommender keep this much.
+pub const MAX_TAG_CHARS: usize = 1_000;
+
+/// `text` cut to [`MAX_TAG_CHARS`] characters, with "…" where it was cut.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_TAG_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 /// "03 - Some_Song.flac" -> "03 - Some Song".
@@ -154,6 +237,15 @@ mod tests {
         assert_eq!(parse_decibels("-6.50 dB"), Some(-6.5));
         assert_eq!(parse_decibels("+1.25 dB"), Some(1.25));
         assert_eq!(parse_decibels("NaN"), None);
+    }
+
+    #[test]
+    fn huge_text_is_clipped_on_a_character_boundary() {
+        let huge = "é".repeat(1 << 20);
+        let clipped = clip(&huge);
+        assert_eq!(clipped.chars().count(), MAX_TAG_CHARS + 1);
+        assert!(clipped.ends_with('…'));
+        assert_eq!(clip("short"), "short");
     }
 
     #[test]

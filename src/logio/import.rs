@@ -103,7 +103,9 @@ fn spotify_play(play: HistoryPlay) -> Incoming {
     let skipped = play.is_skip();
     Incoming {
         import_key: format!("spotify\u{1f}{}\u{1f}{}\u{1f}{}", play.ts_ms, play.artist, play.track),
-        started_at: play.ts_ms - play.ms_played as i64,
+        started_at: play
+            .ts_ms
+            .saturating_sub(i64::try_from(play.ms_played).unwrap_or(i64::MAX)),
         ended_at: play.ts_ms,
         played_ms: play.ms_played,
         end_reason: end_reason_of(play.reason_end.as_deref(), skipped),

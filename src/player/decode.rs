@@ -54,14 +54,24 @@ impl TrackDecoder {
             path: path.to_path_buf(),
             source,
         })?;
-        let inner = if is_ogg_opus(&mut file).map_err(|source| PlayerError::Open {
+        let opus = is_ogg_opus(&mut file).map_err(|source| PlayerError::Open {
             path: path.to_path_buf(),
             source,
-        })? {
-            Inner::Opus(Box::new(OpusTrack::open(file, path)?))
-        } else {
-            Inner::Symphonia(Box::new(SymphoniaTrack::open(file, path)?))
-        };
+        })?;
+        // Reading the headers of a damaged file can panic inside the demuxer (see `next_chunk`).
+        let inner = crate::guard::guarded(|| -> Result<Inner, PlayerError> {
+            Ok(if opus {
+                Inner::Opus(Box::new(OpusTrack::open(file, path)?))
+            } else {
+                Inner::Symphonia(Box::new(SymphoniaTrack::open(file, path)?))
+            })
+        })
+        .unwrap_or_else(|panic| {
+            Err(PlayerError::Format {
+                path: path.to_path_buf(),
+                message: format!("the demuxer failed on damaged data ({panic})"),
+            })
+        })?;
         Ok(Self {
             inner,
             path: path.to_path_buf(),
@@ -104,22 +114,32 @@ impl TrackDecoder {
         let inner = &mut self.inner;
         // Decoders fed a damaged file can panic (an index out of range); that ends this play
         // with an error instead of taking the decoder thread down with it.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match inner {
+        crate::guard::guarded(|| match inner {
             Inner::Symphonia(t) => t.next_chunk(out, path),
             Inner::Opus(t) => t.next_chunk(out, path),
-        }))
-        .unwrap_or_else(|_| Err(decode_error(path, "the decoder failed on damaged data")))
+        })
+        .unwrap_or_else(|panic| {
+            Err(decode_error(
+                path,
+                format!("the decoder failed on damaged data ({panic})"),
+            ))
+        })
     }
 
     /// Moves to `frame`; returns the frame the next chunk starts at.
     pub fn seek(&mut self, frame: u64) -> Result<u64, PlayerError> {
         let path = &self.path;
         let inner = &mut self.inner;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match inner {
+        crate::guard::guarded(|| match inner {
             Inner::Symphonia(t) => t.seek(frame, path),
             Inner::Opus(t) => t.seek(frame, path),
-        }))
-        .unwrap_or_else(|_| Err(decode_error(path, "the decoder failed on damaged data")))
+        })
+        .unwrap_or_else(|panic| {
+            Err(decode_error(
+                path,
+                format!("the decoder failed on damaged data ({panic})"),
+            ))
+        })
     }
 }
 

@@ -10,23 +10,44 @@ use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScree
 
 /// Switches to the alternate screen with raw input and mouse reporting.
 ///
-/// The panic hook installed here restores the terminal before the message is printed when the
-/// UI thread panics. A panic on another thread (a worker, the decoder) is caught and reported
-/// by that thread's owner, so the hook only appends it to `panic_log`: printing it would
-/// scribble over the screen, and restoring the terminal would leave a running UI without one.
+/// The panic hook installed here restores the terminal first when the UI thread panics, writes
+/// the details (with a backtrace) to `panic_log` and prints one line pointing there. A panic on
+/// another thread (a worker, the decoder) is caught and reported by that thread's owner, so the
+/// hook only appends it to `panic_log`: printing it would scribble over the screen, and
+/// restoring the terminal would leave a running UI without one.
 pub fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::DefaultTerminal> {
-    let previous = std::panic::take_hook();
     let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() == ui_thread {
-            leave();
-            previous(info);
+        if crate::guard::is_guarded() {
+            // Caught at a parser boundary and reported as that file's error.
             return;
         }
         let name = std::thread::current().name().unwrap_or("unnamed").to_owned();
-        let line = format!("{}: thread '{name}' panicked: {info}\n", crate::db::now_ms());
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let location = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        let mut entry = format!(
+            "{}: thread '{name}' panicked{location}: {message}\n",
+            crate::db::now_ms()
+        );
+        let ui = std::thread::current().id() == ui_thread;
+        if ui {
+            leave();
+            entry.push_str(&format!("{}\n", std::backtrace::Backtrace::force_capture()));
+        }
         if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&panic_log) {
-            let _ = file.write_all(line.as_bytes());
+            let _ = file.write_all(entry.as_bytes());
+        }
+        if ui {
+            let first = message.lines().next().unwrap_or_default();
+            eprintln!(
+                "skipless: internal error: {first}{location}; details in {}",
+                panic_log.display()
+            );
         }
     }));
     enable_raw_mode()?;
