@@ -141,7 +141,7 @@ impl Controller {
     }
 
     /// What autoplay ranks for: the session so far (track, skipped) with the playing track last,
-    /// and the tracks the listener queued, which it must not repeat.
+    /// and the tracks it must not pick: the ones the listener queued and the queue's current entry.
     pub fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
         let last_session = self.history.last().map(|(_, p)| p.session_id);
         let mut session: Vec<(i64, bool)> = self
@@ -153,13 +153,18 @@ impl Controller {
         if let Some(now) = &self.now {
             session.push((now.entry.track.id, false));
         }
-        let queued = self
+        let mut queued: Vec<i64> = self
             .queue
             .upcoming()
             .iter()
             .filter(|e| e.source != PlaySource::Autoplay)
             .map(|e| e.track.id)
             .collect();
+        // Between a skip and the engine's `Started` the queue is already on the next entry while
+        // `now` still names the old one: that entry is about to play and must not be picked again.
+        if let Some(current) = self.queue.current() {
+            queued.push(current.track.id);
+        }
         (session, queued)
     }
 
