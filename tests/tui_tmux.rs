@@ -186,7 +186,8 @@ fn retraining_in_the_background_while_playing() {
     assert!(screen.contains("▶ "), "playback goes on while training: {screen}");
     let screen = tmux.wait_for("model trained");
     // The model feeds up next from now on, and playback is still going.
-    let later = tmux.wait_for("model 0.");
+    // Picks show their source and score: a log-probability, so negative.
+    let later = tmux.wait_for("model -");
     assert!(later.contains("▶ ") || later.contains("⏸"), "{later}");
     let _ = screen;
     tmux.keys(&["q"]);
