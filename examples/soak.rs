@@ -165,7 +165,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match event["event"].as_str() {
             Some("started") => {
                 started += 1;
-                if started == 1 || started % 500 == 0 {
+                if started == 1 || started.is_multiple_of(500) {
                     let (rss, fds) = sample(pid);
                     println!(
                         "plays {started:>6}  rss {:>7.1} MiB  fds {fds:>3}  {:>6.0} s",
@@ -176,7 +176,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 if started >= options.plays {
                     writeln!(stdin, "quit")?;
-                } else if started % 5 == 0 {
+                } else if started.is_multiple_of(5) {
                     writeln!(stdin, "next")?;
                 }
             }
@@ -185,6 +185,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let status = player.wait()?;
+    if started < options.plays {
+        let log = std::fs::read_to_string(data.join("skipless.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        println!("the player stopped by itself; the end of skipless.log:");
+        for line in tail.into_iter().rev() {
+            println!("  {line}");
+        }
+    }
     let conn = rusqlite::Connection::open(data.join("skipless.db"))?;
     let rows: usize = conn.query_row("SELECT count(*) FROM plays", [], |r| r.get(0))?;
     let open: usize = conn.query_row("SELECT count(*) FROM plays WHERE end_reason IS NULL", [], |r| r.get(0))?;

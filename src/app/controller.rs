@@ -14,6 +14,9 @@ use crate::log::{CompletedPlay, Recorder};
 use crate::player::{Command, ControlSource, EndCause, Event, PlayItem, PlaySource, SeekTo};
 use crate::recommend::infer::Scored;
 
+/// How many completed plays [`Controller::history`] keeps at least.
+pub const HISTORY_KEPT: usize = 1_000;
+
 /// What is playing now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NowPlaying {
@@ -42,7 +45,9 @@ pub struct Controller {
     pub queue: Queue,
     pub now: Option<NowPlaying>,
     pub volume: u8,
-    /// Plays completed since this controller started, oldest first.
+    /// Plays completed since this controller started, oldest first; the last
+    /// [`HISTORY_KEPT`] to [`HISTORY_KEPT`] × 2 of them, so that a player running for days
+    /// does not grow with every play (the log has them all).
     pub history: Vec<(Track, CompletedPlay)>,
     /// How the last play ended, for the `Idle` after it. After an error, or after a track that
     /// ended before the engine was told what follows it (a file of a few milliseconds, or a
@@ -202,6 +207,9 @@ impl Controller {
         if let Some(completed) = self.recorder.record(event)? {
             if let Some(now) = self.now.take().filter(|n| n.entry.track.id == completed.track_id) {
                 self.history.push((now.entry.track, completed.clone()));
+                if self.history.len() >= 2 * HISTORY_KEPT {
+                    self.history.drain(..HISTORY_KEPT);
+                }
             }
             outcomes.push(Outcome::Logged(completed));
         }

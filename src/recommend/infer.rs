@@ -353,14 +353,23 @@ impl FinishRates {
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
 fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[CandidateTrack], filters: &Filters) -> Vec<usize> {
     let current = session.last().map(|p| p.0);
-    let mut eligible: Vec<(usize, f32)> = candidates
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !(filters.exclude_current && Some(c.track_id) == current))
-        .filter(|(_, c)| !(filters.exclude_skipped && session.iter().any(|&(t, s)| s && t == c.track_id)))
-        .filter(|(_, c)| !filters.recent.contains(&c.track_id))
-        .map(|(i, _)| (i, scores[i]))
-        .collect();
+    let skipped_now: std::collections::HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
+    let eligible_when = |exclude_skipped: bool| -> Vec<(usize, f32)> {
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !(filters.exclude_current && Some(c.track_id) == current))
+            .filter(|(_, c)| !(exclude_skipped && skipped_now.contains(&c.track_id)))
+            .filter(|(_, c)| !filters.recent.contains(&c.track_id))
+            .map(|(i, _)| (i, scores[i]))
+            .collect()
+    };
+    let mut eligible = eligible_when(filters.exclude_skipped);
+    if eligible.len() < filters.limit && filters.exclude_skipped {
+        // A long session can skip its way through a small library; a track skipped earlier
+        // (which the score already holds against it) is then better than silence.
+        eligible = eligible_when(false);
+    }
     if filters.temperature > 0.0 {
         // Gumbel-max: sorting by score/T + Gumbel noise samples without replacement from softmax(score/T).
         let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
