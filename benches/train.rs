@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, TrackInfo, Vocab};
 use skipless::recommend::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
+use skipless::recommend::step::{AdamWConfig, Trainer};
 
 fn vocab(n: usize) -> Vocab {
     let mut v = Vocab::default();
@@ -60,7 +61,26 @@ fn config(heads: usize, max_len: usize) -> ModelConfig {
     }
 }
 
-fn train_steps(heads: usize, t: usize, items: usize, steps: usize) -> candle_core::Result<()> {
+const SCORE_LABEL: &str = "score 100k tracks after a 50-play session";
+
+/// Which implementation of the training step a line measures.
+#[derive(Clone, Copy)]
+enum Engine {
+    /// The fused step training uses (`recommend::step::Trainer`).
+    Step,
+    /// The candle graph it is checked against, with candle-nn's AdamW.
+    Graph,
+}
+
+fn train_label(engine: Engine, heads: usize, t: usize, items: usize) -> String {
+    let name = match engine {
+        Engine::Step => "step",
+        Engine::Graph => "graph",
+    };
+    format!("train[{name}] d=64 layers=2 heads={heads} T={t} B=128 items={items} neg=128+CL")
+}
+
+fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usize) -> candle_core::Result<()> {
     let device = Device::Cpu;
     let loss = LossConfig {
         sampled_negatives: Some(128),
@@ -84,23 +104,46 @@ fn train_steps(heads: usize, t: usize, items: usize, steps: usize) -> candle_cor
     let refs: Vec<_> = rows.iter().take(128).collect();
     let model = SeqModel::new(config(heads, t), &v, DType::F32, 1, &device)?;
     let mut optimizer = candle_nn::AdamW::new_lr(model.vars().to_vec(), 1e-3)?;
+    let mut trainer = Trainer::new(&model, &v, AdamWConfig::new(1e-3, 0.01)).map_err(candle_core::Error::wrap)?;
     let mut dropout = DropoutRng::new(2);
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    let (mut wall, mut cpu, mut phases) = (Vec::new(), Vec::new(), Vec::new());
     for step in 0..steps + 2 {
         let (start, start_cpu) = (Instant::now(), cpu_seconds());
         let batch = Batch::new(&refs, false, &device)?;
-        let (total, _, _) = model.loss(&batch, &loss, Some(&mut dropout), &mut rng)?;
-        candle_nn::Optimizer::backward_step(&mut optimizer, &total)?;
+        let gradients_done = match engine {
+            Engine::Step => {
+                trainer.loss_and_grads(&batch.host, &loss, Some(&mut dropout), &mut rng);
+                let done = Instant::now();
+                trainer.clip_gradients(1.0);
+                trainer.adamw_step();
+                done
+            }
+            Engine::Graph => {
+                let (total, _, _) = model.loss(&batch, &loss, Some(&mut dropout), &mut rng)?;
+                let grads = total.backward()?;
+                let done = Instant::now();
+                candle_nn::Optimizer::step(&mut optimizer, &grads)?;
+                done
+            }
+        };
         // The first steps warm up allocator and thread pools.
         if step >= 2 {
             wall.push(start.elapsed().as_secs_f64());
             cpu.push(cpu_seconds() - start_cpu);
+            phases.push([
+                (gradients_done - start).as_secs_f64(),
+                gradients_done.elapsed().as_secs_f64(),
+            ]);
         }
     }
+    let phase = |k: usize| median(phases.iter().map(|p: &[f64; 2]| p[k]).collect()) * 1e3;
     println!(
-        "train d=64 layers=2 heads={heads} T={t} B=128 items={items} neg=128+CL: {:.1} ms/step wall, {:.1} ms/step cpu (median of {steps})",
+        "{}: {:.1} ms/step wall, {:.1} ms/step cpu (median of {steps}; loss and gradients {:.1} ms, optimiser {:.1} ms)",
+        train_label(engine, heads, t, items),
         median(wall) * 1e3,
-        median(cpu) * 1e3
+        median(cpu) * 1e3,
+        phase(0),
+        phase(1)
     );
     Ok(())
 }
@@ -111,9 +154,23 @@ fn main() -> candle_core::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10usize)
         .max(1);
-    train_steps(2, 50, 10_000, steps)?;
-    train_steps(1, 50, 10_000, steps)?;
-    train_steps(2, 200, 100_000, steps.div_ceil(3))?;
+    // `cargo bench --bench train -- step T=200` runs only the lines whose label contains every word.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |label: &str| filter.iter().all(|f| label.contains(f.as_str()));
+    for engine in [Engine::Step, Engine::Graph] {
+        for (heads, t, items, steps) in [
+            (2, 50, 10_000, steps),
+            (1, 50, 10_000, steps),
+            (2, 200, 100_000, steps.div_ceil(3)),
+        ] {
+            if wanted(&train_label(engine, heads, t, items)) {
+                train_steps(engine, heads, t, items, steps)?;
+            }
+        }
+    }
+    if !wanted(SCORE_LABEL) {
+        return Ok(());
+    }
 
     let device = Device::Cpu;
     let big = vocab(100_000);
@@ -129,9 +186,6 @@ fn main() -> candle_core::Result<()> {
         let _: Vec<Vec<f32>> = scores.to_vec2()?;
         timings.push(start.elapsed().as_secs_f64());
     }
-    println!(
-        "score 100k tracks after a 50-play session: {:.2} ms wall (median of 9)",
-        median(timings) * 1e3
-    );
+    println!("{SCORE_LABEL}: {:.2} ms wall (median of 9)", median(timings) * 1e3);
     Ok(())
 }

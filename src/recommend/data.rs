@@ -267,6 +267,25 @@ pub fn rows_from_sessions(sessions: &[(usize, &Session)], max_len: usize) -> Vec
     rows
 }
 
+/// Rows stacked into flat vectors, padded to the longest row: what [`Batch`] holds as tensors,
+/// for the fused training step ([`super::step`]), which works on plain buffers.
+#[derive(Debug, Clone, Default)]
+pub struct HostBatch {
+    /// Rows B, positions T and negatives per row K.
+    pub b: usize,
+    pub t: usize,
+    pub k: usize,
+    pub ids: Vec<u32>,
+    pub skips: Vec<u32>,
+    pub rec_positions: Vec<u32>,
+    pub rec_targets: Vec<u32>,
+    pub positives: Vec<u32>,
+    pub negatives: Vec<u32>,
+    /// [B * T, K + 1], 0 or [`MASKED`].
+    pub cl_mask: Vec<f32>,
+    pub cl_valid: Vec<f32>,
+}
+
 /// Rows stacked into tensors, padded to the longest row.
 pub struct Batch {
     pub ids: Tensor,
@@ -285,14 +304,15 @@ pub struct Batch {
     pub cl_valid: Tensor,
     pub cl_count: usize,
     pub len: usize,
+    pub host: HostBatch,
 }
 
 /// Large negative used for masking; finite so that fully masked rows stay finite.
 pub const MASKED: f32 = -1e9;
 
-impl Batch {
+impl HostBatch {
     /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
-    pub fn new(rows: &[&Row], rec_on_skipped: bool, device: &Device) -> candle_core::Result<Batch> {
+    pub fn new(rows: &[&Row], rec_on_skipped: bool) -> HostBatch {
         let b = rows.len();
         let t = rows.iter().map(|r| r.ids.len()).max().unwrap_or(1).max(1);
         let k = rows.iter().map(|r| r.negatives.len()).max().unwrap_or(0).max(1);
@@ -328,20 +348,42 @@ impl Batch {
                 }
             }
         }
-        let rec_count = rec_positions.len();
-        let cl_count = cl_valid.iter().filter(|&&v| v > 0.0).count();
+        HostBatch {
+            b,
+            t,
+            k,
+            ids,
+            skips,
+            rec_positions,
+            rec_targets,
+            positives,
+            negatives,
+            cl_mask,
+            cl_valid,
+        }
+    }
+}
+
+impl Batch {
+    /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
+    pub fn new(rows: &[&Row], rec_on_skipped: bool, device: &Device) -> candle_core::Result<Batch> {
+        let host = HostBatch::new(rows, rec_on_skipped);
+        let (b, t, k) = (host.b, host.t, host.k);
+        let rec_count = host.rec_positions.len();
+        let cl_count = host.cl_valid.iter().filter(|&&v| v > 0.0).count();
         Ok(Batch {
-            ids: Tensor::from_vec(ids, (b, t), device)?,
-            skips: Tensor::from_vec(skips, (b, t), device)?,
-            rec_positions: Tensor::from_vec(rec_positions, rec_count, device)?,
-            rec_targets: Tensor::from_vec(rec_targets, rec_count, device)?,
+            ids: Tensor::from_slice(&host.ids, (b, t), device)?,
+            skips: Tensor::from_slice(&host.skips, (b, t), device)?,
+            rec_positions: Tensor::from_slice(&host.rec_positions, rec_count, device)?,
+            rec_targets: Tensor::from_slice(&host.rec_targets, rec_count, device)?,
             rec_count,
-            positives: Tensor::from_vec(positives, (b, t), device)?,
-            negatives: Tensor::from_vec(negatives, (b, k), device)?,
-            cl_mask: Tensor::from_vec(cl_mask, (b, t, k + 1), device)?,
-            cl_valid: Tensor::from_vec(cl_valid, (b, t), device)?,
+            positives: Tensor::from_slice(&host.positives, (b, t), device)?,
+            negatives: Tensor::from_slice(&host.negatives, (b, k), device)?,
+            cl_mask: Tensor::from_slice(&host.cl_mask, (b, t, k + 1), device)?,
+            cl_valid: Tensor::from_slice(&host.cl_valid, (b, t), device)?,
             cl_count,
             len: t,
+            host,
         })
     }
 }

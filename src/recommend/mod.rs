@@ -17,6 +17,7 @@ pub mod log;
 pub mod metrics;
 pub mod model;
 pub mod signals;
+pub mod step;
 pub mod train;
 
 use std::path::PathBuf;

@@ -118,12 +118,26 @@ impl DropoutRng {
         if p <= 0.0 {
             return Ok(x.clone());
         }
-        let keep = 1.0 / (1.0 - p);
-        let mask: Vec<f32> = (0..x.elem_count())
-            .map(|_| if self.0.random::<f32>() < p { 0.0 } else { keep })
-            .collect();
+        let mut mask = Vec::new();
+        self.fill_mask(&mut mask, x.elem_count(), p);
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         x.mul(&mask)
+    }
+
+    /// The next `n` mask values for dropout rate `p`: 0 or 1 / (1 - p). The graph and the fused
+    /// step draw their masks here in the same order, so both see the same masks.
+    pub(super) fn fill_mask(&mut self, mask: &mut Vec<f32>, n: usize, p: f32) {
+        let keep = 1.0 / (1.0 - p);
+        // A value is dropped when its random word falls below p * 2^32. Words are drawn in bulk:
+        // one `random::<f32>()` per value made the masks a tenth of a training step.
+        let threshold = (f64::from(p) * 4_294_967_296.0) as u64;
+        mask.clear();
+        let mut words = [0u32; 1024];
+        while mask.len() < n {
+            let words = &mut words[..(n - mask.len()).min(1024)];
+            self.0.fill(words);
+            mask.extend(words.iter().map(|&w| if u64::from(w) < threshold { 0.0 } else { keep }));
+        }
     }
 }
 
@@ -697,9 +711,25 @@ fn sample_candidates(
     device: &Device,
 ) -> candle_core::Result<(Tensor, Tensor)> {
     let targets: Vec<u32> = targets.to_vec1()?;
+    let (candidates, remapped) = sample_candidate_ids(&targets, n, n_items, rng);
+    let (c, r) = (candidates.len(), remapped.len());
+    Ok((
+        Tensor::from_vec(candidates, c, device)?,
+        Tensor::from_vec(remapped, r, device)?,
+    ))
+}
+
+/// [`sample_candidates`] on plain ids: candidate item ids (1-based) and the 0-based `targets`
+/// re-indexed into them.
+pub(super) fn sample_candidate_ids(
+    targets: &[u32],
+    n: usize,
+    n_items: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<u32>, Vec<u32>) {
     let mut candidates: Vec<u32> = Vec::new();
     let mut slot: HashMap<u32, u32> = HashMap::new();
-    for &t in &targets {
+    for &t in targets {
         slot.entry(t).or_insert_with(|| {
             candidates.push(t);
             candidates.len() as u32 - 1
@@ -713,9 +743,5 @@ fn sample_candidates(
         }
     }
     let remapped: Vec<u32> = targets.iter().map(|t| slot[t]).collect();
-    let len = candidates.len();
-    Ok((
-        Tensor::from_vec(candidates.iter().map(|c| c + 1).collect(), len, device)?,
-        Tensor::from_vec(remapped, targets.len(), device)?,
-    ))
+    (candidates.iter().map(|c| c + 1).collect(), remapped)
 }

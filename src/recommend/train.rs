@@ -1,19 +1,20 @@
 //! Training of the sequence model ([`TrainConfig`], [`train_model`], [`TrainProgress`],
-//! [`TrainOutcome`]): AdamW, global gradient clipping, early stopping on a validation slice,
-//! seeded throughout so that the same data and seed give the same model.
+//! [`TrainOutcome`]): the fused step of [`super::step`] (AdamW, global gradient clipping), early
+//! stopping on a validation slice, seeded throughout so that the same data and seed give the
+//! same model.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::{rows_from_sessions, Batch, Session, Vocab};
+use super::data::{rows_from_sessions, HostBatch, Session, Vocab};
 use super::metrics::{protocol_rank, Metrics};
 use super::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
+use super::step::{AdamWConfig, Trainer};
 use super::RecommendError;
 
 /// Everything that decides a training run.
@@ -100,14 +101,7 @@ pub fn train_model(
         ));
     }
     let popularity = listen_counts(vocab, train);
-    let mut optimizer = AdamW::new(
-        model.vars().to_vec(),
-        ParamsAdamW {
-            lr: config.lr,
-            weight_decay: config.weight_decay,
-            ..Default::default()
-        },
-    )?;
+    let mut trainer = Trainer::new(&model, vocab, AdamWConfig::new(config.lr, config.weight_decay))?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
     let mut dropout = DropoutRng::new(config.seed ^ 0xd209);
     let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -127,24 +121,22 @@ pub fn train_model(
                 return Err(RecommendError::Cancelled);
             }
             let batch_rows: Vec<_> = chunk.iter().map(|&i| &rows[i]).collect();
-            let batch = Batch::new(&batch_rows, config.loss.rec_on_skipped, &device)?;
-            if batch.rec_count == 0 && batch.cl_count == 0 {
+            let batch = HostBatch::new(&batch_rows, config.loss.rec_on_skipped);
+            if batch.rec_positions.is_empty() && batch.cl_valid.iter().all(|&v| v <= 0.0) {
                 continue;
             }
-            let (loss, _, _) = model.loss(&batch, &config.loss, Some(&mut dropout), &mut rng)?;
-            let mut grads = loss.backward()?;
-            clip_gradients(&mut grads, model.vars(), config.clip)?;
-            optimizer.step(&grads)?;
+            let loss = trainer.step(&batch, &config.loss, Some(&mut dropout), &mut rng, config.clip);
             progress(&TrainProgress {
                 epoch,
                 epochs: config.max_epochs,
                 step: step + 1,
                 steps,
-                loss: loss.to_scalar::<f32>()?,
+                loss: loss.total,
                 val_ndcg: None,
             });
         }
         epochs_run = epoch;
+        trainer.write_to(&model)?;
         let metrics = evaluate_sessions(&model, validation, &popularity)?;
         progress(&TrainProgress {
             epoch,
@@ -225,28 +217,4 @@ pub fn evaluate_sessions(
         }
     }
     Ok(metrics.finish())
-}
-
-/// Scales all gradients down together when their global norm exceeds `max_norm`.
-fn clip_gradients(
-    grads: &mut candle_core::backprop::GradStore,
-    vars: &[candle_core::Var],
-    max_norm: f64,
-) -> candle_core::Result<()> {
-    let mut total = 0f64;
-    for var in vars {
-        if let Some(g) = grads.get(var.as_tensor()) {
-            total += g.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        }
-    }
-    let norm = total.sqrt();
-    if norm > max_norm && norm.is_finite() {
-        let factor = max_norm / norm;
-        for var in vars {
-            if let Some(g) = grads.remove(var.as_tensor()) {
-                grads.insert(var.as_tensor(), (g * factor)?);
-            }
-        }
-    }
-    Ok(())
 }
