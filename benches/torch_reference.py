@@ -5,6 +5,12 @@ Run by hand (not part of CI):
     pip install torch numpy
     python3 benches/torch_reference.py            # 2 threads, like the Rust bench on 2 cores
     SKIPLESS_BENCH_STEPS=10 python3 benches/torch_reference.py --threads 1
+    python3 benches/torch_reference.py --compare  # both, interleaved, with the ratio table
+
+`--compare` runs `cargo bench --bench train` (the fused step) and this model shape by shape, on 1
+and 2 threads, alternating the two `--rounds` times so that both see the same machine (shared
+cloud cores drift by tens of percent within minutes), and prints the best wall time of each with
+skipless / PyTorch.
 
 The model follows src/recommend/model.rs: item embeddings are the sum of id, artist, album, genre
 and year embeddings; learned positions and a skip embedding; 2 post-LayerNorm causal Transformer
@@ -19,6 +25,8 @@ import argparse
 import math
 import os
 import random
+import re
+import subprocess
 import time
 
 import numpy as np
@@ -166,6 +174,7 @@ def features_of(n_items):
 
 
 def train_steps(heads, t, n_items, steps):
+    """Times `steps` training steps; prints the bench line and returns the median wall ms/step."""
     torch.manual_seed(1)
     rng = random.Random(0)
     model = SeqModel(n_items, features_of(n_items), 64, 2, heads, 64, t, 0.2)
@@ -187,17 +196,57 @@ def train_steps(heads, t, n_items, steps):
         f"{np.median(wall) * 1e3:.1f} ms/step wall, {np.median(cpu) * 1e3:.1f} ms/step cpu (median of {steps})",
         flush=True,
     )
+    return float(np.median(wall) * 1e3)
+
+
+SHAPES = [(2, 50, 10_000), (1, 50, 10_000), (2, 200, 100_000)]
+
+
+def skipless_step_ms(heads, t, threads, steps):
+    """The fused step's median wall ms/step from `cargo bench --bench train` on `threads` threads."""
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), SKIPLESS_BENCH_STEPS=str(steps))
+    out = subprocess.run(
+        ["cargo", "bench", "--quiet", "--bench", "train", "--", "step", f"heads={heads}", f"T={t}"],
+        env=env, capture_output=True, text=True, check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    ).stdout
+    match = re.search(r"([0-9.]+) ms/step wall", out)
+    if not match:
+        raise SystemExit(f"no step time in the Rust bench's output:\n{out}")
+    return float(match.group(1))
+
+
+def compare(rounds, steps):
+    rows = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for heads, t, n_items in SHAPES:
+            shape_steps = steps if t <= 50 else max(1, (steps + 2) // 3)
+            ours, theirs = [], []
+            for _ in range(rounds):
+                ours.append(skipless_step_ms(heads, t, threads, shape_steps))
+                theirs.append(train_steps(heads, t, n_items, shape_steps))
+            rows.append((threads, heads, t, n_items, min(ours), min(theirs)))
+    print()
+    print("| threads | shape | skipless ms/step | PyTorch ms/step | ratio |")
+    print("|---|---|---|---|---|")
+    for threads, heads, t, n_items, ours, theirs in rows:
+        print(f"| {threads} | heads={heads} T={t} items={n_items} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compare", action="store_true", help="also run the Rust bench, interleaved, and print ratios")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     steps = max(1, int(os.environ.get("SKIPLESS_BENCH_STEPS", "10")))
-    train_steps(2, 50, 10_000, steps)
-    train_steps(1, 50, 10_000, steps)
-    train_steps(2, 200, 100_000, (steps + 2) // 3)
+    if args.compare:
+        compare(args.rounds, steps)
+        return
+    torch.set_num_threads(args.threads)
+    for heads, t, n_items in SHAPES:
+        train_steps(heads, t, n_items, steps if t <= 50 else (steps + 2) // 3)
 
 
 if __name__ == "__main__":
