@@ -170,8 +170,8 @@ struct Workspace {
     df1: Vec<f32>,
     rec_hidden: Vec<f32>,
     drec_hidden: Vec<f32>,
-    /// The sampled softmax's logits, then their gradients.
-    logits: Vec<f32>,
+    /// The sampled softmax's logits, then their gradients, one buffer per task.
+    logits: Vec<Vec<f32>>,
 }
 
 /// Resizes `v` to `n` values without keeping what it held.
@@ -416,9 +416,7 @@ impl Trainer {
         fit(&mut ws.head_pre, n * d);
         linear_forward(&mut ws.head_pre, &ws.x_last, head_w, head_b, d, d);
         fit(&mut ws.hidden, n * d);
-        for (h, &u) in ws.hidden.iter_mut().zip(&ws.head_pre) {
-            *h = gelu(u);
-        }
+        gelu_forward(&mut ws.hidden, &ws.head_pre);
 
         // Losses and the gradients they send back: into the head output and the item rows.
         fit(&mut ws.dhidden, n * d);
@@ -479,9 +477,7 @@ impl Trainer {
 
         // Head backward.
         let ws = &mut self.ws;
-        for (g, &u) in ws.dhidden.iter_mut().zip(&ws.head_pre) {
-            *g *= gelu_grad(u);
-        }
+        gelu_backward(&mut ws.dhidden, &ws.head_pre);
         {
             let [dw, db] = self
                 .grads
@@ -808,17 +804,31 @@ fn matmul(dst: &mut [f32], dst_rs: usize, a: View, b: View, accumulate: bool) {
     }
 }
 
+/// Rows per task of the row-split matrix products: enough that a task's product runs at full
+/// speed, few enough that both cores get work.
+fn rows_per_task(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads()).max(256)
+}
+
 /// y [N, out] = x [N, inp] · w [inp, out] + bias.
+///
+/// Split by rows, one single-threaded product per task: at these widths (d = 64) gemm's own
+/// threading costs more than it gains.
 fn linear_forward(y: &mut [f32], x: &[f32], w: &[f32], bias: &[f32], inp: usize, out: usize) {
-    let n = x.len() / inp;
-    for row in y.chunks_mut(out) {
-        row.copy_from_slice(bias);
-    }
-    matmul(y, out, View::new(x, n, inp), View::new(w, inp, out), true);
+    let rows = rows_per_task(x.len() / inp);
+    y.par_chunks_mut(rows * out)
+        .zip(x.par_chunks(rows * inp))
+        .for_each(|(y, x)| {
+            for row in y.chunks_mut(out) {
+                row.copy_from_slice(bias);
+            }
+            matmul(y, out, View::new(x, x.len() / inp, inp), View::new(w, inp, out), true);
+        });
 }
 
 /// Gradients of y = x · w + bias: dw += xᵀ dy, db += column sums of dy, dx (=, or += when
-/// `accumulate`) dy · wᵀ.
+/// `accumulate`) dy · wᵀ. Split by rows like [`linear_forward`]; each task sums its own share of
+/// dw and db.
 #[allow(clippy::too_many_arguments)]
 fn linear_backward(
     x: &[f32],
@@ -831,12 +841,26 @@ fn linear_backward(
     out: usize,
     accumulate: bool,
 ) {
-    let n = x.len() / inp;
-    matmul(dw, out, View::new(x, n, inp).t(), View::new(dy, n, out), true);
-    for row in dy.chunks(out) {
-        add_into(db, row);
+    let rows = rows_per_task(x.len() / inp);
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(rows * inp)
+        .zip(x.par_chunks(rows * inp).zip(dy.par_chunks(rows * out)))
+        .map(|(dx, (x, dy))| {
+            let n = x.len() / inp;
+            let mut dw = vec![0f32; inp * out];
+            matmul(&mut dw, out, View::new(x, n, inp).t(), View::new(dy, n, out), false);
+            let mut db = vec![0f32; out];
+            for row in dy.chunks(out) {
+                add_into(&mut db, row);
+            }
+            matmul(dx, inp, View::new(dy, n, out), View::new(w, inp, out).t(), accumulate);
+            (dw, db)
+        })
+        .collect();
+    for (pw, pb) in &partials {
+        add_into(dw, pw);
+        add_into(db, pb);
     }
-    matmul(dx, inp, View::new(dy, n, out), View::new(w, inp, out).t(), accumulate);
 }
 
 const LN_EPS: f32 = 1e-5;
@@ -985,15 +1009,49 @@ fn attention_backward(
 
 const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
 
-/// GELU, tanh approximation (candle's `gelu`).
-fn gelu(u: f32) -> f32 {
-    0.5 * u * (1.0 + (SQRT_TWO_OVER_PI * u * (1.0 + 0.044715 * u * u)).tanh())
+/// tanh from the vectorisable exp: 1 - 2 / (e^2x + 1), exact at both ends (e^2x saturates).
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    1.0 - 2.0 / (super::fused::exp(2.0 * x) + 1.0)
 }
 
+/// GELU, tanh approximation (candle's `gelu`).
+#[inline(always)]
+fn gelu(u: f32) -> f32 {
+    0.5 * u * (1.0 + tanh(SQRT_TWO_OVER_PI * u * (1.0 + 0.044715 * u * u)))
+}
+
+#[inline(always)]
 fn gelu_grad(u: f32) -> f32 {
-    let inner = SQRT_TWO_OVER_PI * u * (1.0 + 0.044715 * u * u);
-    let th = inner.tanh();
+    let th = tanh(SQRT_TWO_OVER_PI * u * (1.0 + 0.044715 * u * u));
     0.5 * (1.0 + th) + 0.5 * u * (1.0 - th * th) * SQRT_TWO_OVER_PI * (1.0 + 3.0 * 0.044715 * u * u)
+}
+
+/// Elements per task of the element-wise passes.
+const ELEMENTS_PER_TASK: usize = 1 << 15;
+
+/// `out[i] = gelu(pre[i])`.
+fn gelu_forward(out: &mut [f32], pre: &[f32]) {
+    out.par_chunks_mut(ELEMENTS_PER_TASK)
+        .zip(pre.par_chunks(ELEMENTS_PER_TASK))
+        .for_each(|(out, pre)| {
+            simd::dispatch(
+                #[inline(always)]
+                || out.iter_mut().zip(pre).for_each(|(o, &u)| *o = gelu(u)),
+            )
+        });
+}
+
+/// `grad[i] *= gelu'(pre[i])`.
+fn gelu_backward(grad: &mut [f32], pre: &[f32]) {
+    grad.par_chunks_mut(ELEMENTS_PER_TASK)
+        .zip(pre.par_chunks(ELEMENTS_PER_TASK))
+        .for_each(|(grad, pre)| {
+            simd::dispatch(
+                #[inline(always)]
+                || grad.iter_mut().zip(pre).for_each(|(g, &u)| *g *= gelu_grad(u)),
+            )
+        });
 }
 
 /// Embedding rows of `ids`: the item's row plus its side features' rows.
@@ -1057,14 +1115,19 @@ fn scatter_rows(
 const SOFTMAX_LOGITS: usize = 1 << 24;
 
 /// Mean cross-entropy of `hidden` [R, d] · `items`ᵀ [C, d] against `targets`; its gradient goes
-/// into `dhidden` [R, d] and is added into `ditems` [C, d]. `logits` is scratch space.
+/// into `dhidden` [R, d] and is added into `ditems` [C, d].
+///
+/// Row blocks run in parallel, each through the whole pipeline on one thread (logits, softmax
+/// gradient, both products) with its own share of `ditems`: one task per core keeps both busy
+/// without gemm synchronising inside every product. `logits` holds one buffer per task.
+#[allow(clippy::too_many_arguments)]
 fn sampled_softmax(
     hidden: &[f32],
     items: &[f32],
     targets: &[u32],
     dhidden: &mut [f32],
     ditems: &mut [f32],
-    logits: &mut Vec<f32>,
+    logits: &mut Vec<Vec<f32>>,
     d: usize,
 ) -> f32 {
     let r = targets.len();
@@ -1072,27 +1135,70 @@ fn sampled_softmax(
     if r == 0 || c == 0 {
         return 0.0;
     }
+    let threads = rayon::current_num_threads();
     let scale = 1.0 / r as f32;
-    let block = (SOFTMAX_LOGITS / c).max(64).min(r);
-    let mut total = 0f64;
-    for ((h, dh), tg) in hidden
+    let block = (SOFTMAX_LOGITS / threads / c).max(64).min(r.div_ceil(threads));
+    let blocks: Vec<_> = hidden
         .chunks(block * d)
         .zip(dhidden.chunks_mut(block * d))
         .zip(targets.chunks(block))
-    {
-        let rows = tg.len();
-        fit(logits, rows * c);
-        matmul(logits, c, View::new(h, rows, d), View::new(items, c, d).t(), false);
-        total += logits
-            .par_chunks_mut(c)
-            .zip(tg.par_iter())
-            .with_min_len(16)
-            .map(|(row, &target)| softmax_gradient_row(row, target as usize, scale))
-            .sum::<f64>();
-        matmul(dh, d, View::new(logits, rows, c), View::new(items, c, d), false);
-        matmul(ditems, d, View::new(logits, rows, c).t(), View::new(h, rows, d), true);
+        .collect();
+    let tasks = threads.min(blocks.len());
+    logits.resize_with(tasks, Vec::new);
+    let per_task = blocks.len().div_ceil(tasks);
+    let mut work: Vec<_> = Vec::with_capacity(tasks);
+    let mut blocks = blocks.into_iter();
+    for buffer in logits.iter_mut() {
+        work.push((buffer, blocks.by_ref().take(per_task).collect::<Vec<_>>()));
     }
+    let total = if tasks == 1 {
+        let (buffer, blocks) = work.remove(0);
+        softmax_blocks(blocks, items, buffer, ditems, scale, d)
+    } else {
+        let results: Vec<(f64, Vec<f32>)> = work
+            .into_par_iter()
+            .map(|(buffer, blocks)| {
+                let mut share = vec![0f32; c * d];
+                let total = softmax_blocks(blocks, items, buffer, &mut share, scale, d);
+                (total, share)
+            })
+            .collect();
+        let mut total = 0f64;
+        for (t, share) in &results {
+            total += t;
+            add_into(ditems, share);
+        }
+        total
+    };
     (total * f64::from(scale)) as f32
+}
+
+/// One task's row blocks of [`sampled_softmax`]: (hidden rows, their gradient, their targets).
+type SoftmaxBlock<'a> = ((&'a [f32], &'a mut [f32]), &'a [u32]);
+
+/// Runs `blocks` through logits, softmax gradient and both products, adding the item gradient
+/// into `ditems`; returns the blocks' summed loss.
+fn softmax_blocks(
+    blocks: Vec<SoftmaxBlock>,
+    items: &[f32],
+    buffer: &mut Vec<f32>,
+    ditems: &mut [f32],
+    scale: f32,
+    d: usize,
+) -> f64 {
+    let c = items.len() / d;
+    let mut total = 0f64;
+    for ((h, dh), tg) in blocks {
+        let rows = tg.len();
+        fit(buffer, rows * c);
+        matmul(buffer, c, View::new(h, rows, d), View::new(items, c, d).t(), false);
+        for (row, &target) in buffer.chunks_mut(c).zip(tg) {
+            total += softmax_gradient_row(row, target as usize, scale);
+        }
+        matmul(dh, d, View::new(buffer, rows, c), View::new(items, c, d), false);
+        matmul(ditems, d, View::new(buffer, rows, c).t(), View::new(h, rows, d), true);
+    }
+    total
 }
 
 /// Turns a row of logits into (softmax - onehot(target)) * scale; returns the row's loss,
