@@ -479,10 +479,7 @@ impl Trainer {
         let ws = &mut self.ws;
         gelu_backward(&mut ws.dhidden, &ws.head_pre);
         {
-            let [dw, db] = self
-                .grads
-                .get_disjoint_mut([self.index.head_w, self.index.head_b])
-                .expect("distinct parameters");
+            let [dw, db] = two(&mut self.grads, [self.index.head_w, self.index.head_b]);
             fit(&mut ws.dx, n * d);
             linear_backward(&ws.x_last, &ws.dhidden, head_w, dw, db, &mut ws.dx, d, d, false);
         }
@@ -603,7 +600,7 @@ impl Trainer {
 
         // Second layer norm: ws.dx becomes the gradient of x1 + ffn.
         {
-            let [dgain, dbias] = self.grads.get_disjoint_mut(li.ln2).expect("distinct parameters");
+            let [dgain, dbias] = two(&mut self.grads, li.ln2);
             layer_norm_backward(&mut ws.dx, &acts.xhat2, &acts.rstd2, &p[li.ln2[0]], dgain, dbias, d);
         }
         // Feed-forward: dtmp = d(ffn out) after dropout.
@@ -614,10 +611,7 @@ impl Trainer {
         }
         fit(&mut ws.df1, n * f);
         {
-            let [dw, db] = self
-                .grads
-                .get_disjoint_mut([li.ffn2_w, li.ffn2_b])
-                .expect("distinct parameters");
+            let [dw, db] = two(&mut self.grads, [li.ffn2_w, li.ffn2_b]);
             linear_backward(&acts.f1, &ws.dtmp, &p[li.ffn2_w], dw, db, &mut ws.df1, f, d, false);
         }
         for (g, &v) in ws.df1.iter_mut().zip(&acts.f1) {
@@ -626,15 +620,12 @@ impl Trainer {
             }
         }
         {
-            let [dw, db] = self
-                .grads
-                .get_disjoint_mut([li.ffn1_w, li.ffn1_b])
-                .expect("distinct parameters");
+            let [dw, db] = two(&mut self.grads, [li.ffn1_w, li.ffn1_b]);
             linear_backward(&acts.x1, &ws.df1, &p[li.ffn1_w], dw, db, &mut ws.dx, d, f, true);
         }
         // First layer norm: ws.dx becomes the gradient of x + attention.
         {
-            let [dgain, dbias] = self.grads.get_disjoint_mut(li.ln1).expect("distinct parameters");
+            let [dgain, dbias] = two(&mut self.grads, li.ln1);
             layer_norm_backward(&mut ws.dx, &acts.xhat1, &acts.rstd1, &p[li.ln1[0]], dgain, dbias, d);
         }
         ws.dtmp.copy_from_slice(&ws.dx);
@@ -643,10 +634,7 @@ impl Trainer {
         }
         fit(&mut ws.datt, n * d);
         {
-            let [dw, db] = self
-                .grads
-                .get_disjoint_mut([li.o_w, li.o_b])
-                .expect("distinct parameters");
+            let [dw, db] = two(&mut self.grads, [li.o_w, li.o_b]);
             linear_backward(&acts.att, &ws.dtmp, &p[li.o_w], dw, db, &mut ws.datt, d, d, false);
         }
         fit(&mut ws.dqkv, n * 3 * d);
@@ -673,6 +661,12 @@ impl Trainer {
             add_into(&mut self.grads[li.qkv_b[part]], &ws.dbqkv[part * d..(part + 1) * d]);
         }
     }
+}
+
+/// Two different parameters' gradient buffers at once.
+fn two(grads: &mut [Vec<f32>], [a, b]: [usize; 2]) -> [&mut Vec<f32>; 2] {
+    // The index lists two different parameters of the model, always.
+    grads.get_disjoint_mut([a, b]).expect("two different parameters")
 }
 
 /// The q, k and v weights [d, d] side by side as one [d, 3d] matrix, and their biases.
