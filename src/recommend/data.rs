@@ -164,6 +164,21 @@ impl Vocab {
         id
     }
 
+    /// Per item id, padding row 0 included: the artist, album, genre and year-bucket ids.
+    pub fn feature_columns(&self) -> [Vec<u32>; 4] {
+        let column = |f: fn(&ItemFeatures) -> u32| -> Vec<u32> {
+            std::iter::once(0)
+                .chain(self.items.iter().map(|m| f(&m.features)))
+                .collect()
+        };
+        [
+            column(|f| f.artist),
+            column(|f| f.album),
+            column(|f| f.genre),
+            column(|f| f.year),
+        ]
+    }
+
     /// Sizes of the feature tables, padding/unknown row included.
     pub fn feature_sizes(&self) -> [usize; 4] {
         [
@@ -311,6 +326,11 @@ pub struct Batch {
 pub const MASKED: f32 = -1e9;
 
 impl HostBatch {
+    /// Positions where the contrastive term applies.
+    pub fn cl_count(&self) -> usize {
+        self.cl_valid.iter().filter(|&&v| v > 0.0).count()
+    }
+
     /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
     pub fn new(rows: &[&Row], rec_on_skipped: bool) -> HostBatch {
         let b = rows.len();
@@ -370,7 +390,7 @@ impl Batch {
         let host = HostBatch::new(rows, rec_on_skipped);
         let (b, t, k) = (host.b, host.t, host.k);
         let rec_count = host.rec_positions.len();
-        let cl_count = host.cl_valid.iter().filter(|&&v| v > 0.0).count();
+        let cl_count = host.cl_count();
         Ok(Batch {
             ids: Tensor::from_slice(&host.ids, (b, t), device)?,
             skips: Tensor::from_slice(&host.skips, (b, t), device)?,

@@ -153,33 +153,52 @@ pub(super) fn exp(x: f32) -> f32 {
     e * f32::from_bits(exponent)
 }
 
-/// log(sum(exp(row))), with the max shifted out.
+/// The largest value of a row.
 ///
-/// Eight running lanes for the max and the sum: a single accumulator is a serial chain that the
-/// compiler may not reorder, so it would not vectorise.
-pub(super) fn log_sum_exp(row: &[f32]) -> f32 {
-    const LANES: usize = 8;
-    let chunks = row.chunks_exact(LANES);
+/// Eight running lanes (here and in the sums below): a single accumulator is a serial chain that
+/// the compiler may not reorder, so it would not vectorise.
+#[inline(always)]
+pub(super) fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = row.chunks_exact(8);
     let tail = chunks.remainder();
-    let mut lane_max = [f32::NEG_INFINITY; LANES];
-    for chunk in chunks.clone() {
-        for (m, &v) in lane_max.iter_mut().zip(chunk) {
+    for chunk in chunks {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
             *m = if v > *m { v } else { *m };
         }
     }
-    let max = lane_max
+    lanes
         .iter()
         .chain(tail)
-        .copied()
-        .fold(f32::NEG_INFINITY, |m, v| if v > m { v } else { m });
-    let mut lane_sum = [0f32; LANES];
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+}
+
+/// The sum of a row.
+#[inline(always)]
+pub(super) fn row_sum(row: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
     for chunk in chunks {
-        for (s, &v) in lane_sum.iter_mut().zip(chunk) {
+        for (s, &v) in lanes.iter_mut().zip(chunk) {
+            *s += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// log(sum(exp(row))), with the max shifted out.
+pub(super) fn log_sum_exp(row: &[f32]) -> f32 {
+    let max = row_max(row);
+    let chunks = row.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().map(|&v| exp(v - max)).sum();
+    let mut lanes = [0f32; 8];
+    for chunk in chunks {
+        for (s, &v) in lanes.iter_mut().zip(chunk) {
             *s += exp(v - max);
         }
     }
-    let sum = lane_sum.iter().sum::<f32>() + tail.iter().map(|&v| exp(v - max)).sum::<f32>();
-    max + sum.ln()
+    max + (lanes.iter().sum::<f32>() + tail).ln()
 }
 
 /// log(sum(exp(row))) of every row.
@@ -238,10 +257,10 @@ pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> Result<Tensor> {
 
 struct LayerNormOp;
 
-const LN_EPS: f32 = 1e-5;
+pub(super) const LN_EPS: f32 = 1e-5;
 
 /// Mean and 1/std of one row.
-fn moments(row: &[f32]) -> (f32, f32) {
+pub(super) fn moments(row: &[f32]) -> (f32, f32) {
     let d = row.len() as f32;
     let mean = row.iter().sum::<f32>() / d;
     let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d;

@@ -187,23 +187,14 @@ impl SeqModel {
     }
 
     fn empty(config: ModelConfig, vocab: &Vocab, device: &Device) -> candle_core::Result<Self> {
-        let column = |f: fn(&super::data::ItemFeatures) -> u32| {
-            let ids: Vec<u32> = std::iter::once(0)
-                .chain(vocab.items.iter().map(|m| f(&m.features)))
-                .collect();
-            Tensor::from_vec(ids, vocab.len() + 1, device)
-        };
+        let [artist, album, genre, year] = vocab.feature_columns();
+        let column = |ids: Vec<u32>| Tensor::from_vec(ids, vocab.len() + 1, device);
         Ok(SeqModel {
             config,
             names: Vec::new(),
             vars: Vec::new(),
             index: HashMap::new(),
-            features: [
-                column(|f| f.artist)?,
-                column(|f| f.album)?,
-                column(|f| f.genre)?,
-                column(|f| f.year)?,
-            ],
+            features: [column(artist)?, column(album)?, column(genre)?, column(year)?],
             n_items: vocab.len(),
             device: device.clone(),
         })

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::data::{HostBatch, Vocab};
+use super::fused::{exp, log_sum_exp, moments, row_max, row_sum};
 use super::model::{parameter_shapes, sample_candidate_ids, Anchor, DropoutRng, LossConfig, ModelConfig, SeqModel};
 use super::RecommendError;
 
@@ -124,6 +125,9 @@ impl ParamIndex {
 struct LayerActs {
     /// Layer input [N, d].
     x: Vec<f32>,
+    /// The q, k and v weights side by side [d, 3d] and their biases [3d].
+    wqkv: Vec<f32>,
+    bqkv: Vec<f32>,
     /// Queries, keys and values side by side [N, 3d].
     qkv: Vec<f32>,
     /// Attention weights [B, h, T, T].
@@ -157,9 +161,7 @@ struct Workspace {
     head_pre: Vec<f32>,
     hidden: Vec<f32>,
     dhidden: Vec<f32>,
-    /// Weights of q, k, v side by side [d, 3d], their biases [3d] and gradients.
-    wqkv: Vec<f32>,
-    bqkv: Vec<f32>,
+    /// Gradients of the q, k, v weights side by side [d, 3d] and of their biases [3d].
     dwqkv: Vec<f32>,
     dbqkv: Vec<f32>,
     /// Backward temporaries.
@@ -225,11 +227,6 @@ impl Trainer {
         }
         let lookup: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
         let zeros = || params.iter().map(|p| vec![0f32; p.len()]).collect::<Vec<_>>();
-        let column = |f: fn(&super::data::ItemFeatures) -> u32| -> Vec<u32> {
-            std::iter::once(0)
-                .chain(vocab.items.iter().map(|m| f(&m.features)))
-                .collect()
-        };
         Ok(Trainer {
             index: ParamIndex::new(&lookup, &config),
             grads: zeros(),
@@ -241,12 +238,7 @@ impl Trainer {
             params,
             steps_taken: 0,
             adamw,
-            features: [
-                column(|f| f.artist),
-                column(|f| f.album),
-                column(|f| f.genre),
-                column(|f| f.year),
-            ],
+            features: vocab.feature_columns(),
             n_items: vocab.len(),
             ws: Workspace::default(),
         })
@@ -343,7 +335,7 @@ impl Trainer {
         let (b, t, k, d) = (batch.b, batch.t, batch.k, c.d);
         let n = b * t;
         let p_drop = if dropout.is_some() { c.dropout } else { 0.0 };
-        let cl_count = batch.cl_valid.iter().filter(|&&v| v > 0.0).count();
+        let cl_count = batch.cl_count();
         let use_cl = loss.cl_lambda > 0.0 && cl_count > 0;
         let rec_count = batch.rec_positions.len();
         // The same candidates, drawn from the same generator, as the graph's loss.
@@ -489,7 +481,7 @@ impl Trainer {
 
         // Encoder input backward: dropout, positions, skip flags, item rows.
         let ws = &mut self.ws;
-        if p_drop > 0.0 && ws.mask0.len() == n * d {
+        if !ws.mask0.is_empty() {
             mul_into(&mut ws.dx, &ws.mask0);
         }
         add_into(&mut ws.drows[..n * d], &ws.dx);
@@ -530,10 +522,10 @@ impl Trainer {
         let li = &self.index.layers[l];
         let ws = &mut self.ws;
         let p = &self.params;
-        pack_qkv(&mut ws.wqkv, &mut ws.bqkv, p, li, d);
         let acts = &mut ws.layers[l];
+        pack_qkv(&mut acts.wqkv, &mut acts.bqkv, p, li, d);
         fit(&mut acts.qkv, n * 3 * d);
-        linear_forward(&mut acts.qkv, &acts.x, &ws.wqkv, &ws.bqkv, d, 3 * d);
+        linear_forward(&mut acts.qkv, &acts.x, &acts.wqkv, &acts.bqkv, d, 3 * d);
         fit(&mut acts.probs, b * h * t * t);
         fit(&mut acts.att, n * d);
         attention_forward(&acts.qkv, &mut acts.probs, &mut acts.att, t, d, h);
@@ -596,19 +588,14 @@ impl Trainer {
         let ws = &mut self.ws;
         let p = &self.params;
         let acts = &ws.layers[l];
-        let dropped = !acts.mask_a.is_empty() && acts.mask_a.len() == n * d;
 
         // Second layer norm: ws.dx becomes the gradient of x1 + ffn.
         {
             let [dgain, dbias] = two(&mut self.grads, li.ln2);
             layer_norm_backward(&mut ws.dx, &acts.xhat2, &acts.rstd2, &p[li.ln2[0]], dgain, dbias, d);
         }
-        // Feed-forward: dtmp = d(ffn out) after dropout.
-        fit(&mut ws.dtmp, n * d);
-        ws.dtmp.copy_from_slice(&ws.dx);
-        if dropped {
-            mul_into(&mut ws.dtmp, &acts.mask_f);
-        }
+        // Feed-forward: dtmp = d(ffn out) before dropout.
+        copy_through_mask(&mut ws.dtmp, &ws.dx, &acts.mask_f);
         fit(&mut ws.df1, n * f);
         {
             let [dw, db] = two(&mut self.grads, [li.ffn2_w, li.ffn2_b]);
@@ -628,10 +615,7 @@ impl Trainer {
             let [dgain, dbias] = two(&mut self.grads, li.ln1);
             layer_norm_backward(&mut ws.dx, &acts.xhat1, &acts.rstd1, &p[li.ln1[0]], dgain, dbias, d);
         }
-        ws.dtmp.copy_from_slice(&ws.dx);
-        if dropped {
-            mul_into(&mut ws.dtmp, &acts.mask_a);
-        }
+        copy_through_mask(&mut ws.dtmp, &ws.dx, &acts.mask_a);
         fit(&mut ws.datt, n * d);
         {
             let [dw, db] = two(&mut self.grads, [li.o_w, li.o_b]);
@@ -639,13 +623,12 @@ impl Trainer {
         }
         fit(&mut ws.dqkv, n * 3 * d);
         attention_backward(&acts.qkv, &acts.probs, &ws.datt, &mut ws.dqkv, b, t, d, h);
-        pack_qkv(&mut ws.wqkv, &mut ws.bqkv, p, li, d);
         fit(&mut ws.dwqkv, d * 3 * d);
         fit(&mut ws.dbqkv, 3 * d);
         linear_backward(
             &acts.x,
             &ws.dqkv,
-            &ws.wqkv,
+            &acts.wqkv,
             &mut ws.dwqkv,
             &mut ws.dbqkv,
             &mut ws.dx,
@@ -688,6 +671,15 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 
 fn mul_into(dst: &mut [f32], src: &[f32]) {
     dst.iter_mut().zip(src).for_each(|(a, &b)| *a *= b);
+}
+
+/// `dst = src`, times the dropout `mask` when there is one (an empty mask: no dropout this step).
+fn copy_through_mask(dst: &mut Vec<f32>, src: &[f32], mask: &[f32]) {
+    dst.clear();
+    dst.extend_from_slice(src);
+    if !mask.is_empty() {
+        mul_into(dst, mask);
+    }
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -857,8 +849,6 @@ fn linear_backward(
     }
 }
 
-const LN_EPS: f32 = 1e-5;
-
 /// Layer norm of each row of `x`, keeping the normalised rows and 1/std for the backward pass.
 fn layer_norm_forward(
     x: &[f32],
@@ -874,9 +864,7 @@ fn layer_norm_forward(
         .zip(x.par_chunks(d).zip(rstd.par_iter_mut()))
         .with_min_len(256)
         .for_each(|((y, xh), (row, rs))| {
-            let mean = row.iter().sum::<f32>() / d as f32;
-            let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-            let r = 1.0 / (var + LN_EPS).sqrt();
+            let (mean, r) = moments(row);
             *rs = r;
             for k in 0..d {
                 xh[k] = (row[k] - mean) * r;
@@ -940,7 +928,7 @@ fn attention_forward(qkv: &[f32], probs: &mut [f32], att: &mut [f32], t: usize, 
                     let max = open.iter().copied().fold(f32::NEG_INFINITY, f32::max) * scale;
                     let mut sum = 0f32;
                     for v in open.iter_mut() {
-                        *v = super::fused::exp(*v * scale - max);
+                        *v = exp(*v * scale - max);
                         sum += *v;
                     }
                     open.iter_mut().for_each(|v| *v /= sum);
@@ -1006,7 +994,7 @@ const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
 /// tanh from the vectorisable exp: 1 - 2 / (e^2x + 1), exact at both ends (e^2x saturates).
 #[inline(always)]
 fn tanh(x: f32) -> f32 {
-    1.0 - 2.0 / (super::fused::exp(2.0 * x) + 1.0)
+    1.0 - 2.0 / (exp(2.0 * x) + 1.0)
 }
 
 /// GELU, tanh approximation (candle's `gelu`).
@@ -1186,9 +1174,16 @@ fn softmax_blocks(
         let rows = tg.len();
         fit(buffer, rows * c);
         matmul(buffer, c, View::new(h, rows, d), View::new(items, c, d).t(), false);
-        for (row, &target) in buffer.chunks_mut(c).zip(tg) {
-            total += softmax_gradient_row(row, target as usize, scale);
-        }
+        total += simd::dispatch(
+            #[inline(always)]
+            || {
+                buffer
+                    .chunks_mut(c)
+                    .zip(tg)
+                    .map(|(row, &target)| softmax_gradient_row(row, target as usize, scale))
+                    .sum::<f64>()
+            },
+        );
         matmul(dh, d, View::new(buffer, rows, c), View::new(items, c, d), false);
         matmul(ditems, d, View::new(buffer, rows, c).t(), View::new(h, rows, d), true);
     }
@@ -1197,51 +1192,16 @@ fn softmax_blocks(
 
 /// Turns a row of logits into (softmax - onehot(target)) * scale; returns the row's loss,
 /// log-sum-exp minus the target's logit.
+#[inline(always)]
 fn softmax_gradient_row(row: &mut [f32], target: usize, scale: f32) -> f64 {
-    simd::dispatch(
-        #[inline(always)]
-        || {
-            let picked = row[target];
-            let max = row_max(row);
-            row.iter_mut().for_each(|v| *v = super::fused::exp(*v - max));
-            let sum = row_sum(row);
-            let factor = scale / sum;
-            row.iter_mut().for_each(|v| *v *= factor);
-            row[target] -= scale;
-            f64::from(max + sum.ln() - picked)
-        },
-    )
-}
-
-/// The largest value of a row, over eight lanes so that it vectorises.
-#[inline(always)]
-fn row_max(row: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 8];
-    let chunks = row.chunks_exact(8);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (m, &v) in lanes.iter_mut().zip(chunk) {
-            *m = if v > *m { v } else { *m };
-        }
-    }
-    lanes
-        .iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
-}
-
-/// The sum of a row, over eight lanes so that it vectorises.
-#[inline(always)]
-fn row_sum(row: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let chunks = row.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (s, &v) in lanes.iter_mut().zip(chunk) {
-            *s += v;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
+    let picked = row[target];
+    let max = row_max(row);
+    row.iter_mut().for_each(|v| *v = exp(*v - max));
+    let sum = row_sum(row);
+    let factor = scale / sum;
+    row.iter_mut().for_each(|v| *v *= factor);
+    row[target] -= scale;
+    f64::from(max + sum.ln() - picked)
 }
 
 /// What the skip-contrastive term reads.
@@ -1289,6 +1249,8 @@ struct ContrastiveScratch {
     dan: Vec<f32>,
     dpn: Vec<f32>,
     dnn: Vec<f32>,
+    /// One position's logits: the positive, then the negatives.
+    z: Vec<f32>,
 }
 
 /// The skip-contrastive InfoNCE term of [`super::model::cl_loss`] (its mean over valid
@@ -1321,7 +1283,7 @@ fn contrastive(x: &ContrastiveInputs, danchors: &mut [f32], dpositives: &mut [f3
             );
             fit(&mut s.dpn, t * d);
             let mut total = 0f64;
-            let mut z = vec![0f32; k + 1];
+            fit(&mut s.z, k + 1);
             for i in 0..t {
                 let sims = &mut s.sims[i * k..(i + 1) * k];
                 let at = r * t + i;
@@ -1332,21 +1294,19 @@ fn contrastive(x: &ContrastiveInputs, danchors: &mut [f32], dpositives: &mut [f3
                 let mask = &x.mask[at * (k + 1)..(at + 1) * (k + 1)];
                 let (an, pn) = (&s.an[i * d..(i + 1) * d], &s.pn[i * d..(i + 1) * d]);
                 let positive = dot(an, pn) * inv_tau;
-                z[0] = positive + mask[0];
+                s.z[0] = positive + mask[0];
                 for j in 0..k {
-                    z[j + 1] = sims[j] * inv_tau + mask[j + 1];
+                    s.z[j + 1] = sims[j] * inv_tau + mask[j + 1];
                 }
-                let max = row_max(&z);
-                let sum: f32 = z.iter().map(|&v| super::fused::exp(v - max)).sum();
-                let lse = max + sum.ln();
+                let lse = log_sum_exp(&s.z);
                 total += f64::from(valid[i] * (lse - positive));
                 // d(term)/dz_j = softmax_j - [j = 0]; each similarity is divided by tau. Masked
                 // negatives get exactly 0.
                 let w = x.weight * valid[i] * inv_tau;
-                let g0 = (super::fused::exp(z[0] - lse) - 1.0) * w;
+                let g0 = (exp(s.z[0] - lse) - 1.0) * w;
                 for j in 0..k {
                     sims[j] = if mask[j + 1] == 0.0 {
-                        super::fused::exp(z[j + 1] - lse) * w
+                        exp(s.z[j + 1] - lse) * w
                     } else {
                         0.0
                     };

@@ -122,7 +122,7 @@ pub fn train_model(
             }
             let batch_rows: Vec<_> = chunk.iter().map(|&i| &rows[i]).collect();
             let batch = HostBatch::new(&batch_rows, config.loss.rec_on_skipped);
-            if batch.rec_positions.is_empty() && batch.cl_valid.iter().all(|&v| v <= 0.0) {
+            if batch.rec_positions.is_empty() && batch.cl_count() == 0 {
                 continue;
             }
             let loss = trainer.step(&batch, &config.loss, Some(&mut dropout), &mut rng, config.clip);
