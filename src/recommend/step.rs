@@ -9,7 +9,7 @@
 //! computed and differentiated block by block without ever holding all its logits, and AdamW
 //! updates the parameters in place.
 //!
-//! The model is the same as [`SeqModel`]'s graph, which stays the reference: `tests/recommend_step.rs`
+//! The model is the same as [`SeqModel`]'s graph, which stays the reference: `tests/recommend_fused.rs`
 //! checks this step's loss and gradients against it. The trainer holds its own copy of the
 //! parameters while training and writes them back with [`Trainer::write_to`].
 
