@@ -176,7 +176,13 @@ struct Workspace {
     logits: Vec<Vec<f32>>,
 }
 
-/// Resizes `v` to `n` values without keeping what it held.
+/// Resizes `v` to `n` values that the caller overwrites entirely: what it held is left in
+/// place, not zeroed (the logits buffer alone is tens of megabytes a step).
+fn fit_for_overwrite(v: &mut Vec<f32>, n: usize) {
+    v.resize(n, 0.0);
+}
+
+/// Resizes `v` to `n` zeros.
 fn fit(v: &mut Vec<f32>, n: usize) {
     v.clear();
     v.resize(n, 0.0);
@@ -372,7 +378,7 @@ impl Trainer {
         }
         {
             let x = &mut ws.layers[0].x;
-            fit(x, n * d);
+            fit_for_overwrite(x, n * d);
             x.copy_from_slice(&ws.rows[..n * d]);
             for (i, row) in x.chunks_mut(d).enumerate() {
                 add_into(row, &pos[(i % t) * d..(i % t + 1) * d]);
@@ -405,9 +411,9 @@ impl Trainer {
         let ws = &mut self.ws;
         let head_w = &self.params[self.index.head_w];
         let head_b = &self.params[self.index.head_b];
-        fit(&mut ws.head_pre, n * d);
+        fit_for_overwrite(&mut ws.head_pre, n * d);
         linear_forward(&mut ws.head_pre, &ws.x_last, head_w, head_b, d, d);
-        fit(&mut ws.hidden, n * d);
+        fit_for_overwrite(&mut ws.hidden, n * d);
         gelu_forward(&mut ws.hidden, &ws.head_pre);
 
         // Losses and the gradients they send back: into the head output and the item rows.
@@ -416,13 +422,13 @@ impl Trainer {
         let mut rec_value = 0.0;
         if let Some((ids, targets)) = &candidates {
             let positions = &batch.rec_positions;
-            fit(&mut ws.rec_hidden, rec_count * d);
+            fit_for_overwrite(&mut ws.rec_hidden, rec_count * d);
             for (r, &p) in positions.iter().enumerate() {
                 let p = p as usize;
                 ws.rec_hidden[r * d..(r + 1) * d].copy_from_slice(&ws.hidden[p * d..(p + 1) * d]);
             }
             let items = &ws.rows[candidate_offset * d..(candidate_offset + ids.len()) * d];
-            fit(&mut ws.drec_hidden, rec_count * d);
+            fit_for_overwrite(&mut ws.drec_hidden, rec_count * d);
             let ditems = &mut ws.drows[candidate_offset * d..(candidate_offset + ids.len()) * d];
             rec_value = sampled_softmax(
                 &ws.rec_hidden,
@@ -472,7 +478,7 @@ impl Trainer {
         gelu_backward(&mut ws.dhidden, &ws.head_pre);
         {
             let [dw, db] = two(&mut self.grads, [self.index.head_w, self.index.head_b]);
-            fit(&mut ws.dx, n * d);
+            fit_for_overwrite(&mut ws.dx, n * d);
             linear_backward(&ws.x_last, &ws.dhidden, head_w, dw, db, &mut ws.dx, d, d, false);
         }
         for l in (0..c.layers).rev() {
@@ -524,13 +530,13 @@ impl Trainer {
         let p = &self.params;
         let acts = &mut ws.layers[l];
         pack_qkv(&mut acts.wqkv, &mut acts.bqkv, p, li, d);
-        fit(&mut acts.qkv, n * 3 * d);
+        fit_for_overwrite(&mut acts.qkv, n * 3 * d);
         linear_forward(&mut acts.qkv, &acts.x, &acts.wqkv, &acts.bqkv, d, 3 * d);
-        fit(&mut acts.probs, b * h * t * t);
-        fit(&mut acts.att, n * d);
+        fit_for_overwrite(&mut acts.probs, b * h * t * t);
+        fit_for_overwrite(&mut acts.att, n * d);
         attention_forward(&acts.qkv, &mut acts.probs, &mut acts.att, t, d, h);
         let mut out = std::mem::take(&mut ws.dtmp);
-        fit(&mut out, n * d);
+        fit_for_overwrite(&mut out, n * d);
         linear_forward(&mut out, &acts.att, &p[li.o_w], &p[li.o_b], d, d);
         let mut dropout = dropout.filter(|_| p_drop > 0.0);
         if dropout.is_none() {
@@ -542,9 +548,9 @@ impl Trainer {
             mul_into(&mut out, &acts.mask_a);
         }
         add_into(&mut out, &acts.x);
-        fit(&mut acts.x1, n * d);
-        fit(&mut acts.xhat1, n * d);
-        fit(&mut acts.rstd1, n);
+        fit_for_overwrite(&mut acts.x1, n * d);
+        fit_for_overwrite(&mut acts.xhat1, n * d);
+        fit_for_overwrite(&mut acts.rstd1, n);
         layer_norm_forward(
             &out,
             &p[li.ln1[0]],
@@ -554,7 +560,7 @@ impl Trainer {
             &mut acts.rstd1,
             d,
         );
-        fit(&mut acts.f1, n * f);
+        fit_for_overwrite(&mut acts.f1, n * f);
         linear_forward(&mut acts.f1, &acts.x1, &p[li.ffn1_w], &p[li.ffn1_b], d, f);
         acts.f1.iter_mut().for_each(|v| *v = v.max(0.0));
         linear_forward(&mut out, &acts.f1, &p[li.ffn2_w], &p[li.ffn2_b], f, d);
@@ -563,9 +569,9 @@ impl Trainer {
             mul_into(&mut out, &acts.mask_f);
         }
         add_into(&mut out, &acts.x1);
-        fit(next, n * d);
-        fit(&mut acts.xhat2, n * d);
-        fit(&mut acts.rstd2, n);
+        fit_for_overwrite(next, n * d);
+        fit_for_overwrite(&mut acts.xhat2, n * d);
+        fit_for_overwrite(&mut acts.rstd2, n);
         layer_norm_forward(
             &out,
             &p[li.ln2[0]],
@@ -596,7 +602,7 @@ impl Trainer {
         }
         // Feed-forward: dtmp = d(ffn out) before dropout.
         copy_through_mask(&mut ws.dtmp, &ws.dx, &acts.mask_f);
-        fit(&mut ws.df1, n * f);
+        fit_for_overwrite(&mut ws.df1, n * f);
         {
             let [dw, db] = two(&mut self.grads, [li.ffn2_w, li.ffn2_b]);
             linear_backward(&acts.f1, &ws.dtmp, &p[li.ffn2_w], dw, db, &mut ws.df1, f, d, false);
@@ -616,12 +622,12 @@ impl Trainer {
             layer_norm_backward(&mut ws.dx, &acts.xhat1, &acts.rstd1, &p[li.ln1[0]], dgain, dbias, d);
         }
         copy_through_mask(&mut ws.dtmp, &ws.dx, &acts.mask_a);
-        fit(&mut ws.datt, n * d);
+        fit_for_overwrite(&mut ws.datt, n * d);
         {
             let [dw, db] = two(&mut self.grads, [li.o_w, li.o_b]);
             linear_backward(&acts.att, &ws.dtmp, &p[li.o_w], dw, db, &mut ws.datt, d, d, false);
         }
-        fit(&mut ws.dqkv, n * 3 * d);
+        fit_for_overwrite(&mut ws.dqkv, n * 3 * d);
         attention_backward(&acts.qkv, &acts.probs, &ws.datt, &mut ws.dqkv, b, t, d, h);
         fit(&mut ws.dwqkv, d * 3 * d);
         fit(&mut ws.dbqkv, 3 * d);
@@ -1019,7 +1025,11 @@ fn gelu_forward(out: &mut [f32], pre: &[f32]) {
         .for_each(|(out, pre)| {
             simd::dispatch(
                 #[inline(always)]
-                || out.iter_mut().zip(pre).for_each(|(o, &u)| *o = gelu(u)),
+                || {
+                    for (o, &u) in out.iter_mut().zip(pre) {
+                        *o = gelu(u);
+                    }
+                },
             )
         });
 }
@@ -1031,7 +1041,11 @@ fn gelu_backward(grad: &mut [f32], pre: &[f32]) {
         .for_each(|(grad, pre)| {
             simd::dispatch(
                 #[inline(always)]
-                || grad.iter_mut().zip(pre).for_each(|(g, &u)| *g *= gelu_grad(u)),
+                || {
+                    for (g, &u) in grad.iter_mut().zip(pre) {
+                        *g *= gelu_grad(u);
+                    }
+                },
             )
         });
 }
@@ -1045,7 +1059,7 @@ fn gather_rows(
     features: &[Vec<u32>; 4],
     d: usize,
 ) {
-    fit(rows, ids.len() * d);
+    fit_for_overwrite(rows, ids.len() * d);
     let item = &params[index.item];
     rows.par_chunks_mut(d)
         .zip(ids.par_iter())
@@ -1172,16 +1186,16 @@ fn softmax_blocks(
     let mut total = 0f64;
     for ((h, dh), tg) in blocks {
         let rows = tg.len();
-        fit(buffer, rows * c);
+        fit_for_overwrite(buffer, rows * c);
         matmul(buffer, c, View::new(h, rows, d), View::new(items, c, d).t(), false);
         total += simd::dispatch(
             #[inline(always)]
             || {
-                buffer
-                    .chunks_mut(c)
-                    .zip(tg)
-                    .map(|(row, &target)| softmax_gradient_row(row, target as usize, scale))
-                    .sum::<f64>()
+                let mut loss = 0f64;
+                for (row, &target) in buffer.chunks_mut(c).zip(tg) {
+                    loss += softmax_gradient_row(row, target as usize, scale);
+                }
+                loss
             },
         );
         matmul(dh, d, View::new(buffer, rows, c), View::new(items, c, d), false);
@@ -1196,10 +1210,14 @@ fn softmax_blocks(
 fn softmax_gradient_row(row: &mut [f32], target: usize, scale: f32) -> f64 {
     let picked = row[target];
     let max = row_max(row);
-    row.iter_mut().for_each(|v| *v = exp(*v - max));
+    for v in row.iter_mut() {
+        *v = exp(*v - max);
+    }
     let sum = row_sum(row);
     let factor = scale / sum;
-    row.iter_mut().for_each(|v| *v *= factor);
+    for v in row.iter_mut() {
+        *v *= factor;
+    }
     row[target] -= scale;
     f64::from(max + sum.ln() - picked)
 }
@@ -1352,7 +1370,9 @@ fn normalize_backward(dx: &mut [f32], y: &[f32], dy: &[f32], norm: f32) {
 }
 
 /// Runs element-wise kernels compiled for AVX2 and FMA when the CPU has them: the build targets
-/// baseline x86-64, whose 4-wide SSE halves the speed of the exp-heavy loops.
+/// baseline x86-64, whose 4-wide SSE halves the speed of the exp-heavy loops. Only code inlined
+/// into the kernel gets the features: kernels use plain `for` loops over `#[inline(always)]`
+/// helpers, since adapters like `for_each` or `sum` can stay out-of-line, compiled for SSE.
 mod simd {
     /// Calls `kernel`, inlined into a function compiled with AVX2 and FMA if this CPU has both.
     #[inline(always)]
