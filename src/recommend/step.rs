@@ -890,11 +890,25 @@ fn layer_norm_backward(
     dbias: &mut [f32],
     d: usize,
 ) {
-    for (g, xh) in dy.chunks(d).zip(xhat.chunks(d)) {
-        for k in 0..d {
-            dgain[k] += g[k] * xh[k];
-            dbias[k] += g[k];
-        }
+    // Per task: its rows' shares of d(gain) and d(bias), added up after.
+    let rows = rows_per_task(rstd.len());
+    let shares: Vec<(Vec<f32>, Vec<f32>)> = dy
+        .par_chunks(rows * d)
+        .zip(xhat.par_chunks(rows * d))
+        .map(|(dy, xhat)| {
+            let (mut dg, mut db) = (vec![0f32; d], vec![0f32; d]);
+            for (g, xh) in dy.chunks(d).zip(xhat.chunks(d)) {
+                for k in 0..d {
+                    dg[k] += g[k] * xh[k];
+                    db[k] += g[k];
+                }
+            }
+            (dg, db)
+        })
+        .collect();
+    for (dg, db) in &shares {
+        add_into(dgain, dg);
+        add_into(dbias, db);
     }
     dy.par_chunks_mut(d)
         .zip(xhat.par_chunks(d).zip(rstd.par_iter()))
