@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use skipless::config::AudioOutput;
 use skipless::player::decode::TrackDecoder;
-use skipless::player::{Command, EndCause, Engine, EngineOptions, PlayItem, PlaySource};
+use skipless::player::{Command, Engine, EngineOptions, PlayItem};
+use skipless::play::{EndReason, PlaySource};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny")
@@ -109,7 +110,7 @@ fn main() {
                 gain_db: 0.0,
                 source: PlaySource::User,
             },
-            ended_by: EndCause::Skipped,
+            ended_by: EndReason::Skipped,
             by: None,
         });
         std::thread::sleep(Duration::from_secs(10));

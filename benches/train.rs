@@ -13,20 +13,25 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, TrackInfo, Vocab};
+use skipless::track::Track;
+use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab};
 use skipless::recommend::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
 
 fn vocab(n: usize) -> Vocab {
     let mut v = Vocab::default();
     for i in 0..n {
-        v.intern(&TrackInfo {
-            key: format!("t{i}"),
-            artist: Some(format!("a{}", i / 10)),
-            album: Some(format!("b{}", i / 12)),
-            genre: Some(format!("g{}", i % 20)),
-            year: Some(1960 + (i % 60) as i32),
-        });
+        v.intern(
+            &format!("t{i}"),
+            &Track {
+                title: format!("t{i}"),
+                artist: Some(format!("a{}", i / 10)),
+                album: Some(format!("b{}", i / 12)),
+                genre: Some(format!("g{}", i % 20)),
+                year: Some(1960 + (i % 60) as i32),
+                ..Track::default()
+            },
+        );
     }
     v
 }

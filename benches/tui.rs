@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use rusqlite::params;
-use skipless::app::tui::App;
+use skipless::tui::App;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
 
@@ -29,7 +29,7 @@ fn main() {
     let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).expect("engine");
     let mut app = App::new(config, db_path.clone(), controller).expect("app");
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    terminal.draw(|f| skipless::ui::draw(f, &app)).expect("draw");
+    terminal.draw(|f| skipless::tui::draw(f, &app)).expect("draw");
     let first_frame = start.elapsed();
     app.load_library();
     let msg = app
@@ -49,7 +49,7 @@ fn main() {
             let key = if i % 2 == 0 { 'j' } else { 'G' };
             app.handle_key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(key)));
             let t = Instant::now();
-            terminal.draw(|f| skipless::ui::draw(f, app)).expect("draw");
+            terminal.draw(|f| skipless::tui::draw(f, app)).expect("draw");
             times.push(t.elapsed());
         }
         times.sort();
@@ -166,7 +166,7 @@ fn rerank_time(db_path: &Path) {
     for i in 0..50i64 {
         let session = [(i + 1, true), (i + 2, false)];
         let t = Instant::now();
-        let (_, picks) = core.rank(&session, &[], 3, skipless::db::now_ms());
+        let (_, picks) = core.rank(&session, &[], 3, skipless::clock::now_ms());
         times.push(t.elapsed());
         assert_eq!(picks.len(), 3);
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The commented default configuration, as shipped.
-pub const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -131,6 +131,15 @@ impl Default for PlaybackConfig {
     }
 }
 
+impl LogConfig {
+    /// The session gap in milliseconds: plays further apart start a new session.
+    pub(crate) fn session_gap_ms(&self) -> i64 {
+        i64::try_from(self.session_gap_minutes)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(60_000)
+    }
+}
+
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
@@ -158,7 +167,7 @@ impl Default for RecommendConfig {
 
 impl Config {
     /// Loads `path`; a file that does not exist gives the defaults.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
@@ -205,10 +214,10 @@ impl Config {
                 return Err((format!("theme.{key}"), format!("`{value}` is not a colour")));
             }
         }
-        if let Err(e) = crate::app::keymap::KeyMap::with_overrides(&self.keys) {
+        if let Err(e) = crate::keymap::KeyMap::with_overrides(&self.keys) {
             let key = match &e {
-                crate::app::keymap::KeyMapError::UnknownAction(a) => a.clone(),
-                crate::app::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
+                crate::keymap::KeyMapError::UnknownAction(a) => a.clone(),
+                crate::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
             };
             return Err((format!("keys.{key}"), e.to_string()));
         }

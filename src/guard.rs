@@ -15,12 +15,12 @@ thread_local! {
 }
 
 /// Whether the current thread is inside [`guarded`]: panic hooks use it to stay quiet.
-pub fn is_guarded() -> bool {
+pub(crate) fn is_guarded() -> bool {
     GUARDED.with(Cell::get)
 }
 
 /// Runs `f`; a panic inside becomes `Err` with the panic's message.
-pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     static QUIET_HOOK: Once = Once::new();
     QUIET_HOOK.call_once(|| {
         let previous = std::panic::take_hook();

@@ -10,22 +10,23 @@ use std::time::Duration;
 use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
 
-use crate::app::autoplay::{Autoplay, Request};
+use crate::app::autoplay::Autoplay;
 use crate::app::controller::{Controller, Outcome};
+use crate::app::mpris_bridge::{self, Applied};
+use crate::app::scan::scan_library;
 use crate::app::workers::WorkerMsg;
-use crate::cli::{format_duration, RunContext};
-use crate::db::tracks::{self, Track};
+use crate::app::Context;
+use crate::db::tracks;
 use crate::db::Database;
-use crate::library::scan;
-use crate::log::EndReason;
-use crate::mpris::bridge::{self, Applied};
+use crate::fmt::format_duration;
 use crate::mpris::Mpris;
-use crate::player::{ControlSource, Event, PlaySource, SeekTo};
-use crate::recommend::log::LoggedPlay;
+use crate::play::{ControlSource, PlaySource};
+use crate::player::{Event, SeekTo};
+use crate::track::Track;
 
 /// One command read from stdin.
 #[derive(Debug, Clone, PartialEq)]
-pub enum LineCommand {
+pub(crate) enum LineCommand {
     Next,
     Previous,
     Pause,
@@ -40,7 +41,7 @@ pub enum LineCommand {
 impl LineCommand {
     /// Parses `next`, `prev`, `pause`, `resume`, `toggle`, `seek +5`, `seek -5`, `seek 30`,
     /// `vol 50`, `stop`, `quit`.
-    pub fn parse(line: &str) -> Result<Self, String> {
+    pub(crate) fn parse(line: &str) -> Result<Self, String> {
         let mut words = line.split_whitespace();
         let verb = words.next().unwrap_or_default();
         let arg = words.next();
@@ -74,10 +75,10 @@ impl LineCommand {
 }
 
 /// `skipless play`: plays `paths` (scanning what is not indexed yet) until the queue ends or `quit`.
-pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> anyhow::Result<()> {
+pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
-    crate::cli::start_log_file(&ctx.paths.log_file());
+    ctx.start_log_file();
     let mut db = Database::open(&ctx.paths.database())?;
     let queue = resolve_queue(&mut db, paths)?;
     if queue.is_empty() {
@@ -100,7 +101,7 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
     }
     controller.play_tracks(queue, 0, PlaySource::User, ControlSource::Stdin);
     let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
-    let recommender = autoplay.then(|| {
+    let mut recommender = autoplay.then(|| {
         Autoplay::start(
             ctx.paths.database(),
             ctx.paths.models_dir(),
@@ -109,7 +110,6 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
             worker_tx.clone(),
         )
     });
-    let mut rank_seq = 0u64;
     let mut waiting_for_picks = false;
     let mut stop_requested = false;
 
@@ -135,30 +135,10 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
                 for outcome in &outcomes {
                     print_outcome(&mut out, outcome, json)?;
                 }
-                if let Some(recommender) = &recommender {
-                    let mut rerank = matches!(event, Event::Started { .. });
-                    for outcome in &outcomes {
-                        if let Outcome::Logged(play) = outcome {
-                            rerank = true;
-                            if play.end_reason != EndReason::Error {
-                                recommender.send(Request::Played(LoggedPlay {
-                                    track_id: play.track_id,
-                                    session_id: play.session_id,
-                                    skipped: play.skipped,
-                                    ts_ms: crate::db::now_ms(),
-                                }));
-                            }
-                        }
-                    }
+                if let Some(recommender) = recommender.as_mut() {
+                    let rerank = recommender.observe(&event, &outcomes);
                     if (rerank || waiting_for_picks) && !quitting {
-                        rank_seq += 1;
-                        let (session, exclude) = controller.autoplay_context();
-                        recommender.send(Request::Rank {
-                            seq: rank_seq,
-                            session,
-                            exclude,
-                            limit: ctx.config.recommend.autoplay_queue,
-                        });
+                        recommender.request_rank(&controller);
                     }
                 }
                 if outcomes.contains(&Outcome::Stopped) && !quitting {
@@ -186,7 +166,7 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
                 Err(_) => stdin_closed = true,
             },
             recv(mpris_requests) -> request => match request {
-                Ok(request) => match bridge::apply(&mut controller, request) {
+                Ok(request) => match mpris_bridge::apply(&mut controller, request) {
                     Applied::Quit => { quitting = true; controller.shutdown(); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
                     Applied::Done => {}
@@ -195,9 +175,11 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
             },
             recv(signals) -> _ => { quitting = true; controller.shutdown(); }
             recv(worker_rx) -> msg => match msg {
-                Ok(WorkerMsg::Recommendations { seq, source, picks }) if seq == rank_seq && !quitting => {
-                    controller.set_autoplay_picks(source, &picks, |id| library.get(&id).cloned());
-                    if waiting_for_picks {
+                Ok(WorkerMsg::Recommendations { seq, source, picks }) if !quitting => {
+                    let accepted = recommender.as_ref().is_some_and(|r| {
+                        r.accept(seq, source, &picks, &mut controller, |id| library.get(&id).cloned())
+                    });
+                    if accepted && waiting_for_picks {
                         waiting_for_picks = false;
                         match controller.queue.next_index() {
                             // Nothing is playing, so no play is ended and credited to stdin.
@@ -228,7 +210,7 @@ pub fn run(ctx: &RunContext, paths: &[PathBuf], json: bool, autoplay: bool) -> a
             mpris_requests = never();
         }
         if let Some(mpris) = mpris.as_mut() {
-            mpris.publish(bridge::state_of(&controller));
+            mpris.publish(mpris_bridge::state_of(&controller));
         }
     }
     Ok(())
@@ -252,7 +234,7 @@ fn apply(controller: &mut Controller, command: LineCommand) {
 /// changed) are scanned first; a given file that failed to scan is still queued, so that its
 /// play is logged as an error rather than silently dropped.
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
-    let report = scan::scan(db, paths, &|_| {})?;
+    let report = scan_library(db, paths, &|_| {})?.report;
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }

@@ -1,20 +1,34 @@
 //! skipless: a terminal music player that learns from your skips.
 //!
 //! The library holds every part; `main.rs` only parses the command line and calls [`cli`].
+//! Modules import one way, from the front ends down (the allowed arrows are listed in
+//! `ARCHITECTURE.md` and checked by a test):
+//!
+//! - front ends: [`cli`], [`tui`], [`headless`];
+//! - [`app`]: what the front ends share (controller, queue, autoplay, workers);
+//! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`mpris`];
+//! - [`db`]: the schema, every SQL statement, the migrations;
+//! - plain data and helpers: [`track`], [`play`], [`summary`], [`clock`], [`fmt`], [`config`],
+//!   [`keymap`], [`paths`], [`history`], [`guard`].
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
+pub mod fmt;
 pub mod guard;
 pub mod headless;
 pub mod history;
+pub mod keymap;
 pub mod library;
 pub mod log;
 pub mod logio;
 pub mod mpris;
 pub mod paths;
+pub mod play;
 pub mod player;
 pub mod recommend;
-pub mod simulate;
-pub mod ui;
+pub mod summary;
+pub mod track;
+pub mod tui;

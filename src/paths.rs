@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// Resolved locations for one run.
 #[derive(Debug, Clone)]
-pub struct Paths {
+pub(crate) struct Paths {
     pub data_dir: PathBuf,
     pub config_file: PathBuf,
     /// Files that can be made again (cover pictures for MPRIS): the platform cache dir, or
@@ -14,7 +14,7 @@ pub struct Paths {
 
 impl Paths {
     /// Uses the given overrides, or the platform's directories (XDG on Linux).
-    pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
         let dirs = directories::ProjectDirs::from("", "", "skipless");
         let cache_dir = match (&data_dir, &dirs) {
             (None, Some(dirs)) => dirs.cache_dir().to_path_buf(),
@@ -38,22 +38,22 @@ impl Paths {
         })
     }
 
-    pub fn database(&self) -> PathBuf {
+    pub(crate) fn database(&self) -> PathBuf {
         self.data_dir.join("skipless.db")
     }
 
-    pub fn models_dir(&self) -> PathBuf {
+    pub(crate) fn models_dir(&self) -> PathBuf {
         self.data_dir.join("models")
     }
 
     /// The player's log file (MPRIS on or off, panics of background threads).
-    pub fn log_file(&self) -> PathBuf {
+    pub(crate) fn log_file(&self) -> PathBuf {
         self.data_dir.join("skipless.log")
     }
 
     /// Creates the data dir if needed and checks that skipless can write there (the database,
     /// its write-ahead log and the lock live in it), with a one-line error naming it.
-    pub fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
+    pub(crate) fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
         std::fs::create_dir_all(&self.data_dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the data directory: {e}", self.data_dir.display()))?;
         writable(&self.data_dir).map_err(|e| {
@@ -85,13 +85,13 @@ fn writable(path: &Path) -> std::io::Result<()> {
 
 /// Holds the data dir's instance lock while alive: one player per data dir writes the log.
 #[derive(Debug)]
-pub struct InstanceLock {
+pub(crate) struct InstanceLock {
     _file: std::fs::File,
 }
 
 impl Paths {
     /// Takes the exclusive player lock of the data dir, or says who holds it.
-    pub fn lock_instance(&self) -> anyhow::Result<InstanceLock> {
+    pub(crate) fn lock_instance(&self) -> anyhow::Result<InstanceLock> {
         let path = self.data_dir.join("skipless.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -3,7 +3,6 @@
 //! seed and its index, so a failure found in a run of 1,000 can be made again alone.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -285,8 +284,8 @@ fn huge_tag(b: Vec<u8>, ext: &str, rng: &mut ChaCha8Rng, out: &Path, i: usize) -
             out[4..8].copy_from_slice(&riff.to_le_bytes());
             out
         }
-        _ => ffmpeg_huge_title(&b, ext, &text, out, i).unwrap_or_else(|| {
-            // Without ffmpeg: the huge text spliced in after the first 4 KiB.
+        _ => lofty_huge_title(&b, ext, &text, out, i).unwrap_or_else(|| {
+            // A file lofty cannot rewrite: the huge text spliced in after the first 4 KiB.
             let at = b.len().min(4096);
             let mut out = b[..at].to_vec();
             out.extend(&text);
@@ -296,48 +295,28 @@ fn huge_tag(b: Vec<u8>, ext: &str, rng: &mut ChaCha8Rng, out: &Path, i: usize) -
     }
 }
 
-/// Rewrites the file with ffmpeg, adding a 1 MB title through an ffmetadata file (a 1 MB
-/// command-line argument is over the kernel's limit).
-fn ffmpeg_huge_title(b: &[u8], ext: &str, text: &[u8], out: &Path, i: usize) -> Option<Vec<u8>> {
-    let work = out.join(format!(".huge-tag-{i}"));
-    std::fs::create_dir_all(&work).ok()?;
-    let input = work.join(format!("in.{ext}"));
-    let output = work.join(format!("out.{ext}"));
-    let meta = work.join("meta.txt");
-    std::fs::write(&input, b).ok()?;
-    let mut m = b";FFMETADATA1\ntitle=".to_vec();
-    m.extend(text);
-    m.push(b'\n');
-    std::fs::write(&meta, m).ok()?;
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(&input)
-        .args(["-f", "ffmetadata", "-i"])
-        .arg(&meta)
-        // Ogg keeps tags per stream: the title goes to the audio stream as well as the file.
-        .args([
-            "-map",
-            "0",
-            "-map_metadata",
-            "1",
-            "-map_metadata:s:a:0",
-            "1:g",
-            "-c",
-            "copy",
-        ])
-        .arg(&output)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?;
-    let result = if status.success() {
-        std::fs::read(&output).ok()
-    } else {
-        None
-    };
-    let _ = std::fs::remove_dir_all(&work);
-    result
+/// Rewrites the file with lofty, adding a 1 MB title (Ogg and Opus keep it in the stream's
+/// comment header, MP4 in its `ilst` atom). The work file is always removed, so `out` holds
+/// only the mutants.
+fn lofty_huge_title(b: &[u8], ext: &str, text: &[u8], out: &Path, i: usize) -> Option<Vec<u8>> {
+    use lofty::config::WriteOptions;
+    use lofty::prelude::{Accessor, TagExt, TaggedFileExt};
+    use lofty::tag::Tag;
+
+    let work = out.join(format!(".huge-tag-{i}.{ext}"));
+    std::fs::write(&work, b).ok()?;
+    let rewritten = (|| {
+        let file = lofty::read_from_path(&work).ok()?;
+        let mut tag = file
+            .primary_tag()
+            .cloned()
+            .unwrap_or_else(|| Tag::new(file.primary_tag_type()));
+        tag.set_title(String::from_utf8_lossy(text).into_owned());
+        tag.save_to_path(&work, WriteOptions::default()).ok()?;
+        std::fs::read(&work).ok()
+    })();
+    let _ = std::fs::remove_file(&work);
+    rewritten
 }
 
 fn lying_size(b: &mut Vec<u8>, ext: &str, rng: &mut ChaCha8Rng) {

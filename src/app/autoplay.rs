@@ -9,18 +9,23 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::controller::{Controller, Outcome};
 use super::workers::WorkerMsg;
 use crate::config::RecommendConfig;
 use crate::db::Database;
+use crate::play::EndReason;
+use crate::player::Event;
+use crate::track::Track;
 use crate::recommend::checkpoint::Checkpoint;
-use crate::recommend::infer::{fallback_rank, CandidateTrack, Filters, Recommender, Scored};
-use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, LoggedPlay};
+use crate::recommend::infer::{fallback_rank, Filters, Recommender, Scored};
+use crate::play::LoggedPlay;
+use crate::recommend::log::{library_candidates, train_from_log, ListeningLog};
 use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
 
 /// What the player asks of the recommendation thread.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Request {
+pub(crate) enum Request {
     /// Rank the library for what follows `session` (track, skipped; the playing track last).
     Rank {
         seq: u64,
@@ -39,14 +44,21 @@ pub enum Request {
     Shutdown,
 }
 
-/// The player's handle on the recommendation thread.
-pub struct Autoplay {
-    pub requests: Sender<Request>,
+/// The player's handle on the recommendation thread, the same for the TUI and the headless
+/// player: it tells the thread about completed plays, asks for rankings (numbered, so a stale
+/// answer is dropped), and puts the picks into the controller's queue.
+pub(crate) struct Autoplay {
+    requests: Sender<Request>,
+    /// Number of the latest ranking request; older answers are stale.
+    seq: u64,
+    /// How many picks to keep queued.
+    limit: usize,
 }
 
 impl Autoplay {
     /// Starts the thread; it reports on `tx` and never blocks the caller.
-    pub fn start(db_path: PathBuf, models_dir: PathBuf, config: RecommendConfig, tx: Sender<WorkerMsg>) -> Self {
+    pub(crate) fn start(db_path: PathBuf, models_dir: PathBuf, config: RecommendConfig, tx: Sender<WorkerMsg>) -> Self {
+        let limit = config.autoplay_queue;
         let (requests, rx) = crossbeam_channel::unbounded();
         let own = requests.clone();
         let spawned = std::thread::Builder::new().name("recommender".into()).spawn(move || {
@@ -67,11 +79,65 @@ impl Autoplay {
         if let Err(e) = spawned {
             tracing::error!("cannot start the recommender thread: {e}");
         }
-        Self { requests }
+        Self {
+            requests,
+            seq: 0,
+            limit,
+        }
     }
 
-    pub fn send(&self, request: Request) {
+    pub(crate) fn send(&self, request: Request) {
         let _ = self.requests.send(request);
+    }
+
+    /// Tells the thread about the plays an engine event completed (a play that failed to
+    /// decode says nothing about the listener); returns whether the picks should be ranked
+    /// again, which is after every start and every logged play.
+    pub(crate) fn observe(&self, event: &Event, outcomes: &[Outcome]) -> bool {
+        let mut rerank = matches!(event, Event::Started { .. });
+        for outcome in outcomes {
+            if let Outcome::Logged(play) = outcome {
+                rerank = true;
+                if play.end_reason != EndReason::Error {
+                    self.send(Request::Played(LoggedPlay {
+                        track_id: play.track_id,
+                        session_id: play.session_id,
+                        skipped: play.skipped,
+                        ts_ms: crate::clock::now_ms(),
+                    }));
+                }
+            }
+        }
+        rerank
+    }
+
+    /// Asks for a fresh ranking of what follows the controller's session.
+    pub(crate) fn request_rank(&mut self, controller: &Controller) {
+        let (session, exclude) = controller.autoplay_context();
+        self.seq += 1;
+        self.send(Request::Rank {
+            seq: self.seq,
+            session,
+            exclude,
+            limit: self.limit,
+        });
+    }
+
+    /// Puts the answer to ranking request `seq` after the listener's own queue entries, unless
+    /// a newer request is out; returns whether it was used.
+    pub(crate) fn accept(
+        &self,
+        seq: u64,
+        source: &str,
+        picks: &[Scored],
+        controller: &mut Controller,
+        track: impl Fn(i64) -> Option<Track>,
+    ) -> bool {
+        if seq != self.seq {
+            return false;
+        }
+        controller.set_autoplay_picks(source, picks, track);
+        true
     }
 }
 
@@ -89,7 +155,7 @@ pub struct AutoplayCore {
     models_dir: PathBuf,
     config: RecommendConfig,
     log: ListeningLog,
-    candidates: Vec<CandidateTrack>,
+    candidates: Vec<Track>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
     /// Counted from the start of the last training run, kept or not, so that a discarded model
@@ -116,7 +182,7 @@ impl AutoplayCore {
     }
 
     /// Re-reads the library and the log (after a scan).
-    pub fn reload(&mut self) -> Result<(), RecommendError> {
+    pub(crate) fn reload(&mut self) -> Result<(), RecommendError> {
         self.candidates = library_candidates(&self.db)?;
         self.log = ListeningLog::load(&self.db)?;
         if let Some(r) = self.recommender.as_mut() {
@@ -138,7 +204,7 @@ impl AutoplayCore {
     }
 
     /// One line on what feeds autoplay.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.recommender {
             Some(r) if self.enough_plays() => format!(
                 "model trained {} on {} plays · {} plays since",
@@ -158,7 +224,7 @@ impl AutoplayCore {
         }
     }
 
-    pub fn enough_plays(&self) -> bool {
+    pub(crate) fn enough_plays(&self) -> bool {
         self.log.plays.len() as u64 >= self.config.min_plays
     }
 
@@ -187,7 +253,7 @@ impl AutoplayCore {
     }
 
     /// Folds a completed play into the signals; returns whether a retrain is due.
-    pub fn played(&mut self, play: LoggedPlay) -> bool {
+    pub(crate) fn played(&mut self, play: LoggedPlay) -> bool {
         let before: Vec<(i64, bool)> = self
             .log
             .plays
@@ -312,7 +378,7 @@ impl Worker {
                     exclude,
                     limit,
                 } => {
-                    let (source, picks) = self.core.rank(&session, &exclude, limit, crate::db::now_ms());
+                    let (source, picks) = self.core.rank(&session, &exclude, limit, crate::clock::now_ms());
                     let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
                 }
                 Request::Played(play) => {

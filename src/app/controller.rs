@@ -8,14 +8,15 @@ use crossbeam_channel::Sender;
 
 use super::queue::{Queue, QueueEntry};
 use crate::config::{PlaybackConfig, ReplayGainMode};
-use crate::db::tracks::Track;
+use crate::track::Track;
 use crate::db::DbError;
 use crate::log::{CompletedPlay, Recorder};
-use crate::player::{Command, ControlSource, EndCause, Event, PlayItem, PlaySource, SeekTo};
+use crate::player::{Command, Event, PlayItem, SeekTo};
+use crate::play::{ControlSource, EndReason, PlaySource};
 use crate::recommend::infer::Scored;
 
 /// How many completed plays [`Controller::history`] keeps at least.
-pub const HISTORY_KEPT: usize = 1_000;
+pub(crate) const HISTORY_KEPT: usize = 1_000;
 
 /// What is playing now.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +29,7 @@ pub struct NowPlaying {
 
 /// Something the caller may want to show or act on after an engine event.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A play was completed in the log.
     Logged(CompletedPlay),
     /// A track could not be played; playback went on with the next one.
@@ -52,11 +53,11 @@ pub struct Controller {
     /// How the last play ended, for the `Idle` after it. After an error, or after a track that
     /// ended before the engine was told what follows it (a file of a few milliseconds, or a
     /// damaged one that decodes to almost nothing), the queue moves on by itself.
-    last_end: Option<EndCause>,
+    last_end: Option<EndReason>,
 }
 
 impl Controller {
-    pub fn new(commands: Sender<Command>, recorder: Recorder, playback: &PlaybackConfig) -> Self {
+    pub(crate) fn new(commands: Sender<Command>, recorder: Recorder, playback: &PlaybackConfig) -> Self {
         Self {
             commands,
             recorder,
@@ -70,7 +71,7 @@ impl Controller {
         }
     }
 
-    pub fn recorder(&self) -> &Recorder {
+    pub(crate) fn recorder(&self) -> &Recorder {
         &self.recorder
     }
 
@@ -78,76 +79,76 @@ impl Controller {
     // it back with the play's `Ended`, so the log records where a skip came from.
 
     /// Replaces the queue with `tracks` and plays `start`.
-    pub fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource, by: ControlSource) {
+    pub(crate) fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource, by: ControlSource) {
         self.queue.replace(tracks, start, source);
         if let Some(entry) = self.queue.current().cloned() {
             self.send(Command::Play {
                 item: self.item(&entry),
-                ended_by: EndCause::Skipped,
+                ended_by: EndReason::Skipped,
                 by: Some(by),
             });
         }
     }
 
     /// Plays the queue entry at `index` now.
-    pub fn play_index(&mut self, index: usize, by: ControlSource) {
-        self.jump(index, EndCause::Skipped, Some(by));
+    pub(crate) fn play_index(&mut self, index: usize, by: ControlSource) {
+        self.jump(index, EndReason::Skipped, Some(by));
     }
 
     /// Moves on to the next entry; the current play ends as a skip (per the skip rule).
-    pub fn next(&mut self, by: ControlSource) {
+    pub(crate) fn next(&mut self, by: ControlSource) {
         match self.queue.skip_index() {
-            Some(index) => self.jump(index, EndCause::Skipped, Some(by)),
+            Some(index) => self.jump(index, EndReason::Skipped, Some(by)),
             None => self.send(Command::Stop {
-                ended_by: EndCause::Skipped,
+                ended_by: EndReason::Skipped,
                 by: Some(by),
             }),
         }
     }
 
     /// Goes back to the previous entry (the first one restarts).
-    pub fn previous(&mut self, by: ControlSource) {
+    pub(crate) fn previous(&mut self, by: ControlSource) {
         if let Some(index) = self.queue.previous_index() {
-            self.jump(index, EndCause::Previous, Some(by));
+            self.jump(index, EndReason::Previous, Some(by));
         }
     }
 
-    pub fn stop(&mut self, by: ControlSource) {
+    pub(crate) fn stop(&mut self, by: ControlSource) {
         self.send(Command::Stop {
-            ended_by: EndCause::Stopped,
+            ended_by: EndReason::Stopped,
             by: Some(by),
         });
     }
 
-    pub fn toggle(&mut self) {
+    pub(crate) fn toggle(&mut self) {
         self.send(Command::Toggle);
     }
 
-    pub fn pause(&mut self) {
+    pub(crate) fn pause(&mut self) {
         self.send(Command::Pause);
     }
 
-    pub fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         self.send(Command::Resume);
     }
 
-    pub fn seek(&mut self, to: SeekTo) {
+    pub(crate) fn seek(&mut self, to: SeekTo) {
         self.send(Command::Seek(to));
     }
 
-    pub fn set_volume(&mut self, volume: u8) {
+    pub(crate) fn set_volume(&mut self, volume: u8) {
         self.volume = volume.min(100);
         self.send(Command::Volume(self.volume));
     }
 
     /// Asks the engine to end; the play in progress is logged as `quit` when its `Ended` arrives.
-    pub fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         self.send(Command::Shutdown);
     }
 
     /// What autoplay ranks for: the session so far (track, skipped) with the playing track last,
     /// and the tracks it must not pick: the ones the listener queued and the queue's current entry.
-    pub fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
+    pub(crate) fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
         let last_session = self.history.last().map(|(_, p)| p.session_id);
         let mut session: Vec<(i64, bool)> = self
             .history
@@ -175,7 +176,7 @@ impl Controller {
 
     /// Replaces the autoplay part of the queue with `picks` (ranked by `source`), looking their
     /// tracks up with `track`, and tells the engine what now comes next.
-    pub fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
+    pub(crate) fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
         let entries = picks
             .iter()
             .filter_map(|pick| {
@@ -191,7 +192,7 @@ impl Controller {
     }
 
     /// Tells the engine what follows the current entry, for gapless playback.
-    pub fn refresh_next(&mut self) {
+    pub(crate) fn refresh_next(&mut self) {
         let next = self
             .queue
             .next_index()
@@ -202,7 +203,7 @@ impl Controller {
     }
 
     /// Folds an engine event into the state and the log.
-    pub fn handle(&mut self, event: &Event) -> Result<Vec<Outcome>, DbError> {
+    pub(crate) fn handle(&mut self, event: &Event) -> Result<Vec<Outcome>, DbError> {
         let mut outcomes = Vec::new();
         if let Some(completed) = self.recorder.record(event)? {
             if let Some(now) = self.now.take().filter(|n| n.entry.track.id == completed.track_id) {
@@ -243,7 +244,7 @@ impl Controller {
                 }
             }
             Event::Ended {
-                cause: EndCause::Error,
+                cause: EndReason::Error,
                 error,
                 item,
                 ..
@@ -255,19 +256,19 @@ impl Controller {
                     format!("{}: {reason}", item.path.display())
                 };
                 outcomes.push(Outcome::TrackError(reason));
-                self.last_end = Some(EndCause::Error);
+                self.last_end = Some(EndReason::Error);
             }
             Event::Ended { cause, .. } => self.last_end = Some(*cause),
             Event::Volume(volume) => self.volume = *volume,
             Event::Idle => {
                 self.now = None;
                 let next = match self.last_end.take() {
-                    Some(EndCause::Error) => self.queue.skip_index(),
-                    Some(EndCause::Finished) => self.queue.next_index(),
+                    Some(EndReason::Error) => self.queue.skip_index(),
+                    Some(EndReason::Finished) => self.queue.next_index(),
                     _ => None,
                 };
                 match next {
-                    Some(index) => self.jump(index, EndCause::Finished, None),
+                    Some(index) => self.jump(index, EndReason::Finished, None),
                     None => outcomes.push(Outcome::Stopped),
                 }
             }
@@ -276,11 +277,11 @@ impl Controller {
     }
 
     /// The engine item for a queue entry, with the configured ReplayGain.
-    pub fn item(&self, entry: &QueueEntry) -> PlayItem {
+    pub(crate) fn item(&self, entry: &QueueEntry) -> PlayItem {
         let track = &entry.track;
         let tagged = match self.replaygain {
-            ReplayGainMode::Track => track.rg_track_gain.or(track.rg_album_gain),
-            ReplayGainMode::Album => track.rg_album_gain.or(track.rg_track_gain),
+            ReplayGainMode::Track => track.replay_gain.track_gain.or(track.replay_gain.album_gain),
+            ReplayGainMode::Album => track.replay_gain.album_gain.or(track.replay_gain.track_gain),
             ReplayGainMode::Off => Some(0.0),
         };
         PlayItem {
@@ -292,7 +293,7 @@ impl Controller {
         }
     }
 
-    fn jump(&mut self, index: usize, ended_by: EndCause, by: Option<ControlSource>) {
+    fn jump(&mut self, index: usize, ended_by: EndReason, by: Option<ControlSource>) {
         let Some(entry) = self.queue.entries().get(index).cloned() else {
             return;
         };

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
-use crate::db::plays::{self, TrackPlays};
-use crate::db::tracks::{self, Track};
+use crate::db::plays;
+use crate::summary::TrackPlays;
+use crate::db::tracks;
+use crate::track::Track;
 use crate::db::{Database, DbError};
 
 /// An album of one artist, as indices into [`LibraryIndex::tracks`].
@@ -37,7 +39,7 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    pub fn cycle(self) -> Self {
+    pub(crate) fn cycle(self) -> Self {
         match self {
             SortKey::Album => SortKey::Title,
             SortKey::Title => SortKey::PlayCount,
@@ -47,7 +49,7 @@ impl SortKey {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             SortKey::Album => "artist/album/track",
             SortKey::Title => "title",
@@ -77,7 +79,7 @@ impl LibraryIndex {
         Ok(Self::new(tracks, plays))
     }
 
-    pub fn new(tracks: Vec<Track>, plays: HashMap<i64, TrackPlays>) -> Self {
+    pub(crate) fn new(tracks: Vec<Track>, plays: HashMap<i64, TrackPlays>) -> Self {
         let mut artists: Vec<Artist> = Vec::new();
         for (i, track) in tracks.iter().enumerate() {
             let artist_name = track
@@ -125,16 +127,16 @@ impl LibraryIndex {
         }
     }
 
-    pub fn track(&self, id: i64) -> Option<&Track> {
+    pub(crate) fn track(&self, id: i64) -> Option<&Track> {
         self.by_id.get(&id).and_then(|&i| self.tracks.get(i))
     }
 
-    pub fn plays_of(&self, track_id: i64) -> TrackPlays {
+    pub(crate) fn plays_of(&self, track_id: i64) -> TrackPlays {
         self.plays.get(&track_id).copied().unwrap_or_default()
     }
 
     /// Track indices in the given order.
-    pub fn sorted(&self, key: SortKey) -> Vec<usize> {
+    pub(crate) fn sorted(&self, key: SortKey) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.tracks.len()).collect();
         let t = &self.tracks;
         match key {
@@ -152,7 +154,7 @@ impl LibraryIndex {
     }
 
     /// Track indices matching `query` fuzzily over title, artist and album, best first.
-    pub fn search(&self, query: &str, limit: usize) -> Vec<usize> {
+    pub(crate) fn search(&self, query: &str, limit: usize) -> Vec<usize> {
         if query.trim().is_empty() {
             return Vec::new();
         }

@@ -1,14 +1,19 @@
-//! Application state and control: the play [`queue`] and the playback [`controller`] that the
-//! TUI and the headless player share.
+//! What the front ends (the TUI, the headless player, the command line) share: the run's
+//! [`Context`], the playback [`controller`] and its play [`queue`], live recommendations
+//! ([`autoplay`]), the in-memory [`library`] index, background [`workers`], scanning
+//! ([`scan`]), desktop requests ([`mpris_bridge`]) and the closed-loop [`simulate`]or.
 
 pub mod autoplay;
-pub mod controller;
-pub mod keymap;
+mod context;
+pub(crate) mod controller;
 pub mod library;
-pub mod queue;
-pub mod state;
-pub mod tui;
-pub mod workers;
+pub mod mpris_bridge;
+pub(crate) mod queue;
+pub(crate) mod scan;
+pub(crate) mod simulate;
+pub(crate) mod workers;
+
+pub(crate) use context::Context;
 
 use crate::config::Config;
 use crate::db::Database;

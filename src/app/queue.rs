@@ -4,8 +4,8 @@
 //! playing now; entries after it are up next. Autoplay entries always sit after the ones the
 //! listener queued, and only they are ever replaced by a re-ranking.
 
-use crate::db::tracks::Track;
-use crate::player::PlaySource;
+use crate::track::Track;
+use crate::play::PlaySource;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueEntry {
@@ -24,7 +24,7 @@ pub enum Repeat {
 }
 
 impl Repeat {
-    pub fn cycle(self) -> Self {
+    pub(crate) fn cycle(self) -> Self {
         match self {
             Repeat::Off => Repeat::All,
             Repeat::All => Repeat::One,
@@ -32,7 +32,7 @@ impl Repeat {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Repeat::Off => "off",
             Repeat::All => "all",
@@ -49,20 +49,20 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn entries(&self) -> &[QueueEntry] {
+    pub(crate) fn entries(&self) -> &[QueueEntry] {
         &self.entries
     }
 
-    pub fn cursor(&self) -> Option<usize> {
+    pub(crate) fn cursor(&self) -> Option<usize> {
         self.cursor
     }
 
-    pub fn current(&self) -> Option<&QueueEntry> {
+    pub(crate) fn current(&self) -> Option<&QueueEntry> {
         self.cursor.and_then(|i| self.entries.get(i))
     }
 
     /// Replaces everything with `tracks`, positioned on `start`.
-    pub fn replace(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
+    pub(crate) fn replace(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
         self.entries = tracks
             .into_iter()
             .map(|track| QueueEntry {
@@ -75,7 +75,7 @@ impl Queue {
     }
 
     /// Adds a track after the listener's queued entries (before autoplay picks).
-    pub fn enqueue(&mut self, track: Track) {
+    pub(crate) fn enqueue(&mut self, track: Track) {
         let at = self.first_autoplay_after_cursor().unwrap_or(self.entries.len());
         self.entries.insert(
             at,
@@ -94,7 +94,7 @@ impl Queue {
     }
 
     /// Index of the entry that follows the current one, honouring repeat.
-    pub fn next_index(&self) -> Option<usize> {
+    pub(crate) fn next_index(&self) -> Option<usize> {
         let len = self.entries.len();
         match (self.cursor, self.repeat) {
             (Some(c), Repeat::One) => Some(c),
@@ -107,7 +107,7 @@ impl Queue {
 
     /// Index of the entry the listener moves on to with "next": like [`Queue::next_index`], but
     /// repeat-one does not hold them on the same track.
-    pub fn skip_index(&self) -> Option<usize> {
+    pub(crate) fn skip_index(&self) -> Option<usize> {
         match (self.cursor, self.repeat) {
             (Some(c), Repeat::One) if c + 1 >= self.entries.len() => Some(0),
             (Some(c), Repeat::One) => Some(c + 1),
@@ -116,7 +116,7 @@ impl Queue {
     }
 
     /// Index of the entry before the current one (the current one again at the start).
-    pub fn previous_index(&self) -> Option<usize> {
+    pub(crate) fn previous_index(&self) -> Option<usize> {
         match self.cursor {
             Some(0) => Some(0),
             Some(c) => Some(c - 1),
@@ -124,14 +124,14 @@ impl Queue {
         }
     }
 
-    pub fn set_cursor(&mut self, index: usize) {
+    pub(crate) fn set_cursor(&mut self, index: usize) {
         if index < self.entries.len() {
             self.cursor = Some(index);
         }
     }
 
     /// Moves the cursor to the entry holding `track_id`, searching forward from the cursor first.
-    pub fn sync_to(&mut self, track_id: i64) {
+    pub(crate) fn sync_to(&mut self, track_id: i64) {
         let start = self.cursor.unwrap_or(0);
         let found = (start..self.entries.len())
             .chain(0..start)
@@ -142,7 +142,7 @@ impl Queue {
     }
 
     /// Removes the entry at `index` (not the one playing).
-    pub fn remove(&mut self, index: usize) -> Option<QueueEntry> {
+    pub(crate) fn remove(&mut self, index: usize) -> Option<QueueEntry> {
         if index >= self.entries.len() || Some(index) == self.cursor {
             return None;
         }
@@ -155,7 +155,7 @@ impl Queue {
     }
 
     /// Swaps the entry at `index` with its neighbour `delta` (-1 up, +1 down) among the upcoming ones.
-    pub fn move_entry(&mut self, index: usize, delta: isize) -> Option<usize> {
+    pub(crate) fn move_entry(&mut self, index: usize, delta: isize) -> Option<usize> {
         let target = index.checked_add_signed(delta)?;
         let first_movable = self.cursor.map_or(0, |c| c + 1);
         if index < first_movable || target < first_movable || target >= self.entries.len() {
@@ -166,7 +166,7 @@ impl Queue {
     }
 
     /// Removes everything except the entry playing now.
-    pub fn clear_upcoming(&mut self) {
+    pub(crate) fn clear_upcoming(&mut self) {
         if let Some(c) = self.cursor {
             self.entries.truncate(c + 1);
         } else {
@@ -175,7 +175,7 @@ impl Queue {
     }
 
     /// Replaces the autoplay entries after the cursor with `picks`; the listener's entries stay.
-    pub fn set_autoplay(&mut self, picks: Vec<QueueEntry>) {
+    pub(crate) fn set_autoplay(&mut self, picks: Vec<QueueEntry>) {
         let from = self.cursor.map_or(0, |c| c + 1);
         let mut kept: Vec<QueueEntry> = self
             .entries
@@ -187,7 +187,7 @@ impl Queue {
     }
 
     /// Shuffles the upcoming entries with `seed` (Fisher-Yates with a small xorshift).
-    pub fn shuffle_upcoming(&mut self, seed: u64) {
+    pub(crate) fn shuffle_upcoming(&mut self, seed: u64) {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
         let upcoming = &mut self.entries[from..];
         let mut state = seed | 1;
@@ -214,20 +214,7 @@ mod tests {
             id,
             path: format!("/m/{id}.ogg").into(),
             title: format!("t{id}"),
-            artist: None,
-            album: None,
-            album_artist: None,
-            track_no: None,
-            disc_no: None,
-            year: None,
-            genre: None,
-            duration_ms: None,
-            sample_rate: None,
-            channels: None,
-            bitrate_kbps: None,
-            has_cover: false,
-            rg_track_gain: None,
-            rg_album_gain: None,
+            ..Track::default()
         }
     }
 

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use crossbeam_channel::Sender;
 
 use super::library::LibraryIndex;
-use crate::db::plays::Stats;
+use crate::summary::Stats;
 use crate::db::Database;
-use crate::library::scan::{self, ScanProgress};
-use crate::log::SkipRule;
+use super::scan::scan_library;
+use crate::library::scan::ScanProgress;
+use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
+use crate::play::SkipRule;
 
 /// A report from a worker to the UI thread.
 #[derive(Debug)]
@@ -63,38 +65,24 @@ fn run_worker(
 }
 
 /// Test hook (`SKIPLESS_TEST_PANIC=worker`): a worker that panics, to show that the UI goes on.
-pub fn spawn_test_panic(tx: Sender<WorkerMsg>) {
+pub(crate) fn spawn_test_panic(tx: Sender<WorkerMsg>) {
     run_worker("test", tx, |_| {
         panic!("test panic in a worker thread (SKIPLESS_TEST_PANIC=worker)")
     });
 }
 
 /// Scans `roots`, then reloads the library.
-pub fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<WorkerMsg>) {
+pub(crate) fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<WorkerMsg>) {
     run_worker("scan", tx, move |tx| {
         let mut db = Database::open(&db_path)?;
-        let report = scan::scan(&mut db, &roots, &|p| {
+        let outcome = scan_library(&mut db, &roots, &|p| {
             if let ScanProgress::Reading { done, total } = p {
                 let _ = tx.send(WorkerMsg::ScanProgress { done, total });
             }
         })?;
-        let matched = crate::logio::rematch::match_unmatched(&mut db)?;
-        let s = report.summary;
         let _ = tx.send(WorkerMsg::ScanDone {
-            summary: format!(
-                "scanned {}: {} added, {} updated, {} removed, {} failed{}",
-                s.scanned,
-                s.added,
-                s.updated,
-                s.removed,
-                s.failed,
-                if matched > 0 {
-                    format!("; {matched} imported plays matched")
-                } else {
-                    String::new()
-                }
-            ),
-            problems: report.walk_errors.len() + report.failed_files.len(),
+            summary: outcome.status_line(),
+            problems: outcome.problems(),
         });
         let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
         Ok(())
@@ -102,7 +90,7 @@ pub fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<WorkerMsg>) 
 }
 
 /// Loads the library index.
-pub fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
+pub(crate) fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
     run_worker("library", tx, move |tx| {
         let db = Database::open(&db_path)?;
         let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
@@ -111,22 +99,22 @@ pub fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
 }
 
 /// Exports the whole log as CSV to a timestamped file in `dir`.
-pub fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config::Config, tx: Sender<WorkerMsg>) {
+pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config::Config, tx: Sender<WorkerMsg>) {
     run_worker("export", tx, move |tx| {
         let db = Database::open(&db_path)?;
         let stamp = time::OffsetDateTime::now_utc().format(time::macros::format_description!(
             "[year][month][day]-[hour][minute][second]"
         ))?;
         let path = dir.join(format!("skipless-export-{stamp}.csv"));
-        let options = crate::logio::commands::options(&config, crate::logio::ExportFormat::Csv, None, None)?;
-        crate::logio::commands::export_to_file(db.conn(), &options, &path, &indicatif::ProgressBar::hidden())?;
+        let options = ExportOptions::from_config(&config, ExportFormat::Csv, None, None)?;
+        export_to_file(db.conn(), &options, &path, &|_, _| {})?;
         let _ = tx.send(WorkerMsg::ExportDone(path));
         Ok(())
     });
 }
 
 /// Computes the statistics view.
-pub fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) {
+pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) {
     run_worker("stats", tx, move |tx| {
         let db = Database::open(&db_path)?;
         let stats = crate::db::plays::stats(db.conn(), &rule, 10).map_err(|e| db.err(e))?;

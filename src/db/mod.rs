@@ -4,8 +4,8 @@
 //! applied version is `PRAGMA user_version`; `PRAGMA application_id` marks the file as ours, so
 //! a foreign SQLite file or a database written by a newer skipless is refused untouched.
 
-pub mod plays;
-pub mod tracks;
+pub(crate) mod plays;
+pub(crate) mod tracks;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,8 @@ impl Database {
     }
 
     /// An in-memory database with the full schema, for tests and the simulator.
-    pub fn open_in_memory() -> Result<Self, DbError> {
+    #[cfg(test)]
+    pub(crate) fn open_in_memory() -> Result<Self, DbError> {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|source| DbError::Sqlite {
             path: path.clone(),
@@ -102,7 +103,7 @@ impl Database {
         Ok(db)
     }
 
-    pub fn conn(&self) -> &Connection {
+    pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
 
@@ -110,23 +111,16 @@ impl Database {
         &mut self.conn
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Wraps a query error with the database path.
-    pub fn err(&self, source: rusqlite::Error) -> DbError {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> DbError {
         DbError::Sqlite {
             path: self.path.clone(),
             source,
         }
-    }
-
-    /// `PRAGMA integrity_check`: "ok" for a sound database.
-    pub fn integrity_check(&self) -> Result<String, DbError> {
-        self.conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
     }
 
     fn check_identity(&self) -> Result<(), DbError> {
@@ -291,10 +285,3 @@ fn disk_is_full(dir: &Path) -> bool {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}

@@ -1,13 +1,15 @@
 //! Queries on the listening log ([`HistoryRow`], [`Stats`]).
 
-use rusqlite::{params, Connection};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::log::SkipRule;
+use crate::play::{ControlSource, EndReason, LoggedPlay, PlaySource, SkipRule};
+use crate::summary::{RankedArtist, RankedTrack, Stats, TrackPlays};
 
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct HistoryRow {
+pub(crate) struct HistoryRow {
     pub play_id: i64,
     pub started_at: i64,
     pub ended_at: Option<i64>,
@@ -29,7 +31,7 @@ pub struct HistoryRow {
 }
 
 /// The newest `limit` plays, newest first.
-pub fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryRow>> {
+pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryRow>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.started_at, p.ended_at, p.track_id, t.path_text, t.artist, t.title, t.album,
                 p.duration_ms, p.played_ms, p.end_reason, p.skipped, p.session_id, p.position, p.source, p.error,
@@ -61,83 +63,42 @@ pub fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryR
     rows.collect()
 }
 
-/// A ranked track in the statistics.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RankedTrack {
-    pub track_id: i64,
-    pub artist: Option<String>,
-    pub title: String,
-    pub count: u64,
+/// The SQL function `is_listen(played_ms, duration_ms)`: the skip rule's
+/// [`SkipRule::is_listen`] itself, so the statistics never restate the rule in SQL.
+const IS_LISTEN: &str = "is_listen(p.played_ms, p.duration_ms)";
+
+fn register_is_listen(conn: &Connection, rule: SkipRule) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "is_listen",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let played_ms = ctx.get::<Option<i64>>(0)?.unwrap_or(0).max(0) as u64;
+            let duration_ms = ctx.get::<Option<i64>>(1)?.map(|d| d.max(0) as u64);
+            Ok(rule.is_listen(played_ms, duration_ms))
+        },
+    )
 }
 
-impl RankedTrack {
-    /// "Artist – Title".
-    pub fn name(&self) -> String {
-        format!(
-            "{} – {}",
-            self.artist.as_deref().unwrap_or("Unknown artist"),
-            self.title
-        )
-    }
-}
-
-/// A ranked artist in the statistics.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RankedArtist {
-    pub artist: String,
-    pub count: u64,
-}
-
-/// Totals over the whole log.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Stats {
-    pub plays: u64,
-    pub listens: u64,
-    pub skips: u64,
-    pub skip_rate: f64,
-    pub listening_ms: u64,
-    pub sessions: u64,
-    pub top_tracks: Vec<RankedTrack>,
-    pub top_artists: Vec<RankedArtist>,
-    pub most_skipped: Vec<RankedTrack>,
-}
-
-impl Stats {
-    /// The totals in one line.
-    pub fn summary(&self) -> String {
-        format!(
-            "{} plays · {} listens · {} skips ({:.0}%) · {} listened · {} sessions",
-            self.plays,
-            self.listens,
-            self.skips,
-            self.skip_rate * 100.0,
-            crate::cli::format_duration(self.listening_ms),
-            self.sessions
-        )
-    }
-}
-
-/// SQL truth value of "this play is a listen" under the rule bound to ?1 (fraction) and ?2 (ms).
-const IS_LISTEN: &str = "(p.played_ms >= ?2 OR (p.duration_ms > 0 AND p.played_ms >= ?1 * p.duration_ms))";
-
-pub fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result<Stats> {
-    let rule_params = params![rule.listen_fraction, rule.listen_ms as i64, top as i64];
+pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result<Stats> {
+    register_is_listen(conn, *rule)?;
+    let top = top as i64;
     let (plays, listens, skips, listening_ms, sessions): (u64, u64, u64, u64, u64) = conn.query_row(
         &format!(
             "SELECT count(*), coalesce(sum({IS_LISTEN}), 0), coalesce(sum(p.skipped), 0),
                     coalesce(sum(p.played_ms), 0), count(DISTINCT p.session_id)
-             FROM plays p WHERE p.end_reason IS NOT NULL AND ?3 >= 0"
+             FROM plays p WHERE p.end_reason IS NOT NULL"
         ),
-        rule_params,
+        [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;
     let ranked_tracks = |filter: &str| -> rusqlite::Result<Vec<RankedTrack>> {
         let mut stmt = conn.prepare(&format!(
             "SELECT t.id, t.artist, t.title, count(*) AS n FROM plays p JOIN tracks t ON t.id = p.track_id
              WHERE p.end_reason IS NOT NULL AND {filter}
-             GROUP BY t.id ORDER BY n DESC, t.title LIMIT ?3"
+             GROUP BY t.id ORDER BY n DESC, t.title LIMIT ?1"
         ))?;
-        let rows = stmt.query_map(rule_params, |r| {
+        let rows = stmt.query_map([top], |r| {
             Ok(RankedTrack {
                 track_id: r.get(0)?,
                 artist: r.get(1)?,
@@ -148,13 +109,13 @@ pub fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result
         rows.collect()
     };
     let top_tracks = ranked_tracks(IS_LISTEN)?;
-    let most_skipped = ranked_tracks("p.skipped = 1 AND ?1 IS NOT NULL AND ?2 IS NOT NULL")?;
+    let most_skipped = ranked_tracks("p.skipped = 1")?;
     let mut stmt = conn.prepare(&format!(
         "SELECT coalesce(t.artist, 'Unknown artist') AS a, count(*) AS n FROM plays p JOIN tracks t ON t.id = p.track_id
-         WHERE p.end_reason IS NOT NULL AND {IS_LISTEN} GROUP BY a ORDER BY n DESC, a LIMIT ?3"
+         WHERE p.end_reason IS NOT NULL AND {IS_LISTEN} GROUP BY a ORDER BY n DESC, a LIMIT ?1"
     ))?;
     let top_artists = stmt
-        .query_map(rule_params, |r| {
+        .query_map([top], |r| {
             Ok(RankedArtist {
                 artist: r.get(0)?,
                 count: r.get(1)?,
@@ -174,26 +135,8 @@ pub fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result
     })
 }
 
-/// Per-track play counts for sorting and display.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TrackPlays {
-    pub plays: u32,
-    pub skips: u32,
-    pub last_played: Option<i64>,
-}
-
-impl TrackPlays {
-    pub fn skip_rate(&self) -> f64 {
-        if self.plays == 0 {
-            0.0
-        } else {
-            f64::from(self.skips) / f64::from(self.plays)
-        }
-    }
-}
-
 /// Play counts of every track that has been played.
-pub fn plays_per_track(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, TrackPlays>> {
+pub(crate) fn plays_per_track(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, TrackPlays>> {
     let mut stmt = conn.prepare(
         "SELECT track_id, count(*), sum(skipped), max(started_at) FROM plays
          WHERE end_reason IS NOT NULL GROUP BY track_id",
@@ -209,4 +152,119 @@ pub fn plays_per_track(conn: &Connection) -> rusqlite::Result<std::collections::
         ))
     })?;
     rows.collect()
+}
+
+/// The finished plays of the log in session order (plays in progress and plays that failed to
+/// decode are left out).
+pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<LoggedPlay>> {
+    let mut stmt = conn.prepare(
+        "SELECT track_id, session_id, skipped, started_at FROM plays \
+         WHERE end_reason IS NOT NULL AND end_reason <> 'error' ORDER BY session_id, position, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(LoggedPlay {
+            track_id: r.get(0)?,
+            session_id: r.get(1)?,
+            skipped: r.get::<_, i64>(2)? != 0,
+            ts_ms: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Closes plays left open by a crash as `interrupted` at their last saved position; returns
+/// how many.
+pub(crate) fn close_interrupted(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE plays SET end_reason = 'interrupted', skipped = 0, ended_at = started_at + played_ms
+         WHERE end_reason IS NULL",
+        [],
+    )
+}
+
+/// Inserts a play starting `now`, in the last session if it was active within `session_gap_ms`
+/// or in a new one, all in one transaction; returns (session id, play id).
+pub(crate) fn start_play(
+    conn: &mut Connection,
+    track_id: i64,
+    source: PlaySource,
+    duration_ms: Option<u64>,
+    now: i64,
+    session_gap_ms: i64,
+) -> rusqlite::Result<(i64, i64)> {
+    let tx = conn.transaction()?;
+    let last: Option<(i64, i64)> = tx
+        .query_row("SELECT id, last_at FROM sessions ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let session_id = match last {
+        Some((id, last_at)) if now - last_at <= session_gap_ms => id,
+        _ => {
+            tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now])?;
+            tx.last_insert_rowid()
+        }
+    };
+    let position: i64 = tx.query_row("SELECT count(*) FROM plays WHERE session_id = ?1", [session_id], |r| {
+        r.get(0)
+    })?;
+    tx.execute(
+        "INSERT INTO plays (track_id, session_id, position, started_at, duration_ms, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![track_id, session_id, position, now, duration_ms, source.as_str()],
+    )?;
+    let play_id = tx.last_insert_rowid();
+    tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![session_id, now])?;
+    tx.commit()?;
+    Ok((session_id, play_id))
+}
+
+/// Saves how much of an open play has been heard, in one transaction with its session's time.
+pub(crate) fn save_progress(
+    conn: &mut Connection,
+    play_id: i64,
+    session_id: i64,
+    played_ms: u64,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute("UPDATE plays SET played_ms = ?2 WHERE id = ?1", params![play_id, played_ms])?;
+    tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![session_id, now])?;
+    tx.commit()
+}
+
+/// How an open play ended, as [`complete_play`] writes it.
+pub(crate) struct Ending<'a> {
+    pub play_id: i64,
+    pub session_id: i64,
+    pub now: i64,
+    pub played_ms: u64,
+    pub reason: EndReason,
+    pub skipped: bool,
+    pub error: Option<&'a str>,
+    pub end_source: Option<ControlSource>,
+}
+
+/// Completes an open play, in one transaction with its session's time.
+pub(crate) fn complete_play(conn: &mut Connection, ending: &Ending) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE plays SET ended_at = ?2, played_ms = ?3, end_reason = ?4, skipped = ?5, error = ?6,
+                          end_source = ?7
+         WHERE id = ?1",
+        params![
+            ending.play_id,
+            ending.now,
+            ending.played_ms,
+            ending.reason.as_str(),
+            ending.skipped,
+            ending.error,
+            ending.end_source.map(ControlSource::as_str)
+        ],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+        params![ending.session_id, ending.now],
+    )?;
+    tx.commit()
 }

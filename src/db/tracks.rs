@@ -6,69 +6,31 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::Serialize;
-
-use crate::library::tags::Tags;
-
-/// One indexed track as the rest of the program sees it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Track {
-    pub id: i64,
-    #[serde(serialize_with = "serialize_path")]
-    pub path: PathBuf,
-    pub title: String,
-    pub artist: Option<String>,
-    pub album: Option<String>,
-    pub album_artist: Option<String>,
-    pub track_no: Option<u32>,
-    pub disc_no: Option<u32>,
-    pub year: Option<i32>,
-    pub genre: Option<String>,
-    pub duration_ms: Option<u64>,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u8>,
-    pub bitrate_kbps: Option<u32>,
-    pub has_cover: bool,
-    pub rg_track_gain: Option<f32>,
-    pub rg_album_gain: Option<f32>,
-}
-
-fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.to_string_lossy())
-}
-
-impl Track {
-    /// "Artist – Title", or the title alone.
-    pub fn display_name(&self) -> String {
-        match &self.artist {
-            Some(artist) => format!("{artist} – {}", self.title),
-            None => self.title.clone(),
-        }
-    }
-}
+use crate::track::{ReplayGain, Track};
 
 /// What the scanner remembers about a file to decide whether to open it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileState {
+pub(crate) struct FileState {
     pub id: i64,
     pub size: u64,
     pub mtime_ns: i64,
     pub gone: bool,
 }
 
-pub const TRACK_COLUMNS: &str = "id, path, title, artist, album, album_artist, track_no, disc_no, year, genre, \
-     duration_ms, sample_rate, channels, bitrate_kbps, has_cover, rg_track_gain, rg_album_gain";
+pub(crate) const TRACK_COLUMNS: &str = "id, path, title, artist, album, album_artist, track_no, disc_no, year, genre, \
+     duration_ms, sample_rate, channels, bitrate_kbps, has_cover, rg_track_gain, rg_track_peak, rg_album_gain, \
+     rg_album_peak";
 
-pub fn path_from_blob(bytes: Vec<u8>) -> PathBuf {
+pub(crate) fn path_from_blob(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(OsStr::from_bytes(&bytes))
 }
 
-pub fn path_blob(path: &Path) -> &[u8] {
+pub(crate) fn path_blob(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
 }
 
 /// Maps a row selected with [`TRACK_COLUMNS`] (starting at column `at`).
-pub fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
+pub(crate) fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
     Ok(Track {
         id: row.get(at)?,
         path: path_from_blob(row.get(at + 1)?),
@@ -85,13 +47,26 @@ pub fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
         channels: row.get(at + 12)?,
         bitrate_kbps: row.get(at + 13)?,
         has_cover: row.get(at + 14)?,
-        rg_track_gain: row.get(at + 15)?,
-        rg_album_gain: row.get(at + 16)?,
+        replay_gain: ReplayGain {
+            track_gain: row.get(at + 15)?,
+            track_peak: row.get(at + 16)?,
+            album_gain: row.get(at + 17)?,
+            album_peak: row.get(at + 18)?,
+        },
     })
 }
 
+/// Tracks in id order: the playable ones, or every row (gone and failed ones too, which old
+/// plays still name).
+pub(crate) fn tracks_in_id_order(conn: &Connection, playable_only: bool) -> rusqlite::Result<Vec<Track>> {
+    let condition = if playable_only { "status = 'ok'" } else { "1" };
+    let mut stmt = conn.prepare(&format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE {condition} ORDER BY id"))?;
+    let rows = stmt.query_map([], |row| track_from_row(row, 0))?;
+    rows.collect()
+}
+
 /// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number.
-pub fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
+pub(crate) fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'ok'
          ORDER BY coalesce(album_artist, artist) COLLATE NOCASE, album COLLATE NOCASE,
@@ -101,27 +76,8 @@ pub fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
     rows.collect()
 }
 
-pub fn track_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Track>> {
-    conn.query_row(
-        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE id = ?1"),
-        [id],
-        |row| track_from_row(row, 0),
-    )
-    .optional()
-}
-
-/// The playable track at `path`, if indexed.
-pub fn track_by_path(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
-    conn.query_row(
-        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE path = ?1 AND status = 'ok'"),
-        [path_blob(path)],
-        |row| track_from_row(row, 0),
-    )
-    .optional()
-}
-
 /// Indexed tracks (any status) whose path lies under `dir`, keyed by path.
-pub fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<HashMap<PathBuf, FileState>> {
+pub(crate) fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<HashMap<PathBuf, FileState>> {
     // Paths are byte strings; a range scan on the prefix "dir/" finds everything beneath it.
     let mut lo = path_blob(dir).to_vec();
     if lo.last() != Some(&b'/') {
@@ -149,13 +105,13 @@ pub fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Hash
 }
 
 /// The outcome of reading one file, ready to be written.
-pub enum ScannedFile {
-    Ok(Box<Tags>),
+pub(crate) enum ScannedFile {
+    Ok(Box<Track>),
     Failed { title: String, error: String },
 }
 
 /// Inserts or updates (same id) the row for `path`.
-pub fn upsert_file(
+pub(crate) fn upsert_file(
     conn: &Connection,
     path: &Path,
     size: u64,
@@ -165,7 +121,7 @@ pub fn upsert_file(
 ) -> rusqlite::Result<()> {
     let path_text = path.to_string_lossy();
     match scanned {
-        ScannedFile::Ok(tags) => {
+        ScannedFile::Ok(track) => {
             conn.prepare_cached(
                 "INSERT INTO tracks (path, path_text, size, mtime_ns, status, error, title, artist, album_artist,
                      album, track_no, disc_no, year, genre, duration_ms, sample_rate, channels, bitrate_kbps,
@@ -187,23 +143,23 @@ pub fn upsert_file(
                 path_text,
                 size,
                 mtime_ns,
-                tags.title,
-                tags.artist,
-                tags.album_artist,
-                tags.album,
-                tags.track_no,
-                tags.disc_no,
-                tags.year,
-                tags.genre,
-                tags.duration_ms,
-                tags.sample_rate,
-                tags.channels,
-                tags.bitrate_kbps,
-                tags.has_cover,
-                tags.replay_gain.track_gain,
-                tags.replay_gain.track_peak,
-                tags.replay_gain.album_gain,
-                tags.replay_gain.album_peak,
+                track.title,
+                track.artist,
+                track.album_artist,
+                track.album,
+                track.track_no,
+                track.disc_no,
+                track.year,
+                track.genre,
+                track.duration_ms,
+                track.sample_rate,
+                track.channels,
+                track.bitrate_kbps,
+                track.has_cover,
+                track.replay_gain.track_gain,
+                track.replay_gain.track_peak,
+                track.replay_gain.album_gain,
+                track.replay_gain.album_peak,
                 now,
             ])?;
         }
@@ -220,13 +176,13 @@ pub fn upsert_file(
     Ok(())
 }
 
-pub fn mark_gone(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
+pub(crate) fn mark_gone(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE tracks SET status = 'gone', updated_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
 }
 
-pub fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Result<()> {
+pub(crate) fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO roots (path, path_text, added_at) VALUES (?1, ?2, ?3) ON CONFLICT (path) DO NOTHING",
         params![path_blob(path), path.to_string_lossy(), now],
@@ -234,22 +190,14 @@ pub fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Result<()
     Ok(())
 }
 
-pub fn roots(conn: &Connection) -> rusqlite::Result<Vec<PathBuf>> {
+pub(crate) fn roots(conn: &Connection) -> rusqlite::Result<Vec<PathBuf>> {
     let mut stmt = conn.prepare("SELECT path FROM roots ORDER BY id")?;
     let rows = stmt.query_map([], |row| Ok(path_from_blob(row.get(0)?)))?;
     rows.collect()
 }
 
-/// Failed files with their reasons, for reports.
-pub fn failures(conn: &Connection) -> rusqlite::Result<Vec<(PathBuf, String)>> {
-    let mut stmt =
-        conn.prepare("SELECT path, coalesce(error, '') FROM tracks WHERE status = 'failed' ORDER BY path")?;
-    let rows = stmt.query_map([], |row| Ok((path_from_blob(row.get(0)?), row.get(1)?)))?;
-    rows.collect()
-}
-
 /// The index state of one file, if it is indexed.
-pub fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Option<FileState>> {
+pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Option<FileState>> {
     conn.query_row(
         "SELECT id, size, mtime_ns, status FROM tracks WHERE path = ?1",
         [path_blob(path)],
@@ -267,7 +215,7 @@ pub fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Fil
 }
 
 /// The track at `path` whatever its status except gone (a failed file is still playable, as an error).
-pub fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
+pub(crate) fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
     conn.query_row(
         &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE path = ?1 AND status != 'gone'"),
         [path_blob(path)],

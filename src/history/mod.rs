@@ -68,7 +68,7 @@ pub enum Format {
 
 impl Format {
     /// Guesses the format from the file name; `None` for files that are not histories.
-    pub fn of(path: &Path) -> Option<Format> {
+    pub(crate) fn of(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_string_lossy().to_lowercase();
         if name.ends_with(".json") {
             if name.starts_with("streaming_history_audio") || name.starts_with("endsong") {
@@ -129,7 +129,7 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
 /// Streams the music plays of one Spotify JSON history (Extended, `endsong_*.json` or basic) in
 /// file order, with their 1-based record numbers. The file is read piece by piece, so memory stays
 /// flat whatever its size; an error from `each` stops the read and is returned as is.
-pub fn stream_spotify<E: From<HistoryError>>(
+pub(crate) fn stream_spotify<E: From<HistoryError>>(
     path: &Path,
     each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
 ) -> Result<(), E> {

@@ -4,12 +4,12 @@ pub mod scan;
 pub mod tags;
 
 /// File extensions the scanner indexes and the player decodes.
-pub const AUDIO_EXTENSIONS: &[&str] = &[
+pub(crate) const AUDIO_EXTENSIONS: &[&str] = &[
     "mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "mp4", "aac", "wav", "wave",
 ];
 
 /// Whether a path has one of the [`AUDIO_EXTENSIONS`], whatever its case.
-pub fn is_audio_file(path: &std::path::Path) -> bool {
+pub(crate) fn is_audio_file(path: &std::path::Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(e)))

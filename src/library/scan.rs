@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::db::tracks::{self, FileState, ScannedFile};
-use crate::db::{now_ms, Database, DbError};
+use crate::clock::now_ms;
+use crate::db::{Database, DbError};
 use crate::library::{is_audio_file, tags};
 
 /// Counts printed after a scan (`--json` prints exactly this object).

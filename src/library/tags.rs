@@ -1,4 +1,4 @@
-//! Reading a file's tags and audio properties with lofty into [`Tags`].
+//! Reading a file's tags and audio properties with lofty into a [`Track`].
 //!
 //! Numbers in tags are whatever a tagger wrote: "3/12", "-1", "99999999", "2011-03-04".
 //! Each is parsed leniently and anything out of range becomes "unknown" rather than an error.
@@ -11,36 +11,10 @@ use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
-/// ReplayGain values in dB (gain) and linear amplitude (peak).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ReplayGain {
-    pub track_gain: Option<f32>,
-    pub track_peak: Option<f32>,
-    pub album_gain: Option<f32>,
-    pub album_peak: Option<f32>,
-}
-
-/// What the index stores about one audio file.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tags {
-    pub title: String,
-    pub artist: Option<String>,
-    pub album_artist: Option<String>,
-    pub album: Option<String>,
-    pub track_no: Option<u32>,
-    pub disc_no: Option<u32>,
-    pub year: Option<i32>,
-    pub genre: Option<String>,
-    pub duration_ms: Option<u64>,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u8>,
-    pub bitrate_kbps: Option<u32>,
-    pub has_cover: bool,
-    pub replay_gain: ReplayGain,
-}
+use crate::track::{ReplayGain, Track};
 
 /// Reads tags and properties; a file without a title is named after its file stem.
-pub fn read_tags(path: &Path) -> Result<Tags, String> {
+pub(crate) fn read_tags(path: &Path) -> Result<Track, String> {
     // lofty can panic on a damaged file; that file fails with the reason, the scan goes on.
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -49,13 +23,13 @@ pub fn read_tags(path: &Path) -> Result<Tags, String> {
 
 /// [`read_tags`] for a file's bytes (the format is told from its content); `path` names the
 /// file for a title from its name.
-pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Tags, String> {
+pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Track, String> {
     read_guarded(std::io::Cursor::new(bytes), bytes.len() as u64, path)
 }
 
 /// lofty on `reader` (a file of `len` bytes), with its panics caught and its reads budgeted:
 /// on some damaged ADTS streams lofty's frame search never ends, seeking and reading in a loop.
-fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Tags, String> {
+fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Track, String> {
     let exhausted = std::rc::Rc::new(std::cell::Cell::new(false));
     let reader = Budgeted {
         inner: reader,
@@ -117,7 +91,7 @@ fn parse_options() -> ParseOptions {
 
 /// The tag-to-track mapping: what the index keeps of a file's tags and properties. This is
 /// skipless's own code, outside the guard: it must not panic whatever the tags hold.
-pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
+pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
     let props = tagged.properties();
     let duration = props.duration();
     // A primary tag first, then any other tag the file carries (ID3v1 beside ID3v2, ...).
@@ -144,7 +118,9 @@ pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
         .or_else(|| text(ItemKey::OriginalReleaseDate))
         .and_then(|s| parse_year(&s));
     let gain = |key: ItemKey| text(key).and_then(|s| parse_decibels(&s));
-    Tags {
+    Track {
+        id: 0,
+        path: path.to_path_buf(),
         title,
         artist: text(ItemKey::TrackArtist),
         album_artist: text(ItemKey::AlbumArtist),
@@ -169,10 +145,10 @@ pub fn tags_of(tagged: &TaggedFile, path: &Path) -> Tags {
 
 /// The longest tag text kept, in characters. lofty reads text fields of any size (a damaged or
 /// hostile file can carry a 1 MB title); the index, the screen and the recommender keep this much.
-pub const MAX_TAG_CHARS: usize = 1_000;
+pub(crate) const MAX_TAG_CHARS: usize = 1_000;
 
 /// `text` cut to [`MAX_TAG_CHARS`] characters, with "…" where it was cut.
-pub fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_TAG_CHARS) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
@@ -180,7 +156,7 @@ pub fn clip(text: &str) -> String {
 }
 
 /// "03 - Some_Song.flac" -> "03 - Some Song".
-pub fn title_from_file_name(path: &Path) -> String {
+pub(crate) fn title_from_file_name(path: &Path) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -194,14 +170,14 @@ pub fn title_from_file_name(path: &Path) -> String {
 }
 
 /// Track or disc number: "3", "03", "3/12". Zero, negative or absurd values are unknown.
-pub fn parse_index(s: &str) -> Option<u32> {
+pub(crate) fn parse_index(s: &str) -> Option<u32> {
     let head = s.split('/').next()?.trim();
     let n: u32 = head.parse().ok()?;
     (1..=9_999).contains(&n).then_some(n)
 }
 
 /// The year in "2011", "2011-03-04", "2011-03-04T10:00:00"; plausible years only.
-pub fn parse_year(s: &str) -> Option<i32> {
+pub(crate) fn parse_year(s: &str) -> Option<i32> {
     let digits: String = s.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.len() != 4 {
         return None;
@@ -211,7 +187,7 @@ pub fn parse_year(s: &str) -> Option<i32> {
 }
 
 /// "-6.50 dB", "+1.2", "0.98765" -> a finite number.
-pub fn parse_decibels(s: &str) -> Option<f32> {
+pub(crate) fn parse_decibels(s: &str) -> Option<f32> {
     let number = s
         .trim()
         .trim_end_matches(|c: char| c.is_alphabetic() || c.is_whitespace());

@@ -1,10 +1,8 @@
 //! The listening log: engine events become play rows ([`Recorder`]), judged by the
-//! [`SkipRule`] and grouped into sessions. Rows are written so that a crash loses nothing
+//! [`SkipRule`](crate::play::SkipRule) and grouped into sessions. Rows are written so that a crash loses nothing
 //! committed: a play is inserted when it starts, its progress saved every few seconds, and
 //! it is completed when it ends; an open play found at start-up is closed as `interrupted`.
 
 mod recorder;
-mod skip_rule;
 
 pub use recorder::{Clock, CompletedPlay, Recorder, SystemClock};
-pub use skip_rule::{EndReason, SkipRule};

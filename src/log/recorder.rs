@@ -1,11 +1,9 @@
 //! Writes engine events into the `plays` and `sessions` tables ([`Recorder`], [`Clock`]).
 
-use rusqlite::{params, OptionalExtension};
-
-use super::skip_rule::{EndReason, SkipRule};
 use crate::config::LogConfig;
-use crate::db::{Database, DbError};
-use crate::player::{ControlSource, Event, PlayItem};
+use crate::db::{plays, Database, DbError};
+use crate::play::{ControlSource, EndReason, SkipRule};
+use crate::player::{Event, PlayItem};
 
 /// Progress of an open play is saved at least this often (wall time).
 const SAVE_EVERY_MS: i64 = 5_000;
@@ -22,7 +20,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        crate::db::now_ms()
+        crate::clock::now_ms()
     }
 }
 
@@ -63,35 +61,19 @@ impl Recorder {
         Self {
             db,
             rule: SkipRule::from_config(config),
-            session_gap_ms: (config.session_gap_minutes as i64).saturating_mul(60_000),
+            session_gap_ms: config.session_gap_ms(),
             clock,
             open: None,
         }
     }
 
-    pub fn database(&self) -> &Database {
+    pub(crate) fn database(&self) -> &Database {
         &self.db
     }
 
-    pub fn rule(&self) -> SkipRule {
-        self.rule
-    }
-
     /// Closes plays left open by a crash as `interrupted` at their last saved position.
-    pub fn close_interrupted(&mut self) -> Result<usize, DbError> {
-        self.db
-            .conn()
-            .execute(
-                "UPDATE plays SET end_reason = 'interrupted', skipped = 0, ended_at = started_at + played_ms
-                 WHERE end_reason IS NULL",
-                [],
-            )
-            .map_err(|e| self.db.err(e))
-    }
-
-    /// The session of the play in progress, or of the last play.
-    pub fn current_session(&self) -> Option<i64> {
-        self.open.as_ref().map(|p| p.session_id)
+    pub(crate) fn close_interrupted(&mut self) -> Result<usize, DbError> {
+        plays::close_interrupted(self.db.conn()).map_err(|e| self.db.err(e))
     }
 
     /// Records one engine event; returns the play it completed, if any.
@@ -133,7 +115,7 @@ impl Recorder {
                 if self.open.as_ref().is_none_or(|o| o.track_id != item.track_id) {
                     return Ok(None);
                 }
-                self.complete(EndReason::from_cause(*cause), *played_ms, error.as_deref(), *by)
+                self.complete(*cause, *played_ms, error.as_deref(), *by)
             }
             Event::Resumed { .. } | Event::Seeked { .. } | Event::Volume(_) | Event::Idle => Ok(None),
         }
@@ -141,47 +123,15 @@ impl Recorder {
 
     fn start(&mut self, item: &PlayItem, duration_ms: Option<u64>) -> Result<(), DbError> {
         let now = self.clock.now_ms();
-        let gap = self.session_gap_ms;
-        let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
-        let last: Option<(i64, i64)> = tx
-            .query_row("SELECT id, last_at FROM sessions ORDER BY id DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .map_err(sqlite)?;
-        let session_id = match last {
-            Some((id, last_at)) if now - last_at <= gap => id,
-            _ => {
-                tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now])
-                    .map_err(sqlite)?;
-                tx.last_insert_rowid()
-            }
-        };
-        let position: i64 = tx
-            .query_row("SELECT count(*) FROM plays WHERE session_id = ?1", [session_id], |r| {
-                r.get(0)
-            })
-            .map_err(sqlite)?;
-        tx.execute(
-            "INSERT INTO plays (track_id, session_id, position, started_at, duration_ms, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                item.track_id,
-                session_id,
-                position,
-                now,
-                duration_ms,
-                item.source.as_str()
-            ],
+        let (session_id, play_id) = plays::start_play(
+            self.db.conn_mut(),
+            item.track_id,
+            item.source,
+            duration_ms,
+            now,
+            self.session_gap_ms,
         )
         .map_err(sqlite)?;
-        let play_id = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
-            params![session_id, now],
-        )
-        .map_err(sqlite)?;
-        tx.commit().map_err(sqlite)?;
         self.open = Some(OpenPlay {
             play_id,
             track_id: item.track_id,
@@ -197,18 +147,7 @@ impl Recorder {
         let now = self.clock.now_ms();
         let Some(open) = self.open.as_mut() else { return Ok(()) };
         open.saved_at = now;
-        let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
-        tx.execute(
-            "UPDATE plays SET played_ms = ?2 WHERE id = ?1",
-            params![open.play_id, open.played_ms],
-        )
-        .map_err(sqlite)?;
-        tx.execute(
-            "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
-            params![open.session_id, now],
-        )
-        .map_err(sqlite)?;
-        tx.commit().map_err(sqlite)
+        plays::save_progress(self.db.conn_mut(), open.play_id, open.session_id, open.played_ms, now).map_err(sqlite)
     }
 
     fn complete(
@@ -221,28 +160,20 @@ impl Recorder {
         let Some(open) = self.open.take() else { return Ok(None) };
         let now = self.clock.now_ms();
         let skipped = self.rule.is_skip(reason, played_ms, open.duration_ms);
-        let tx = self.db.conn_mut().transaction().map_err(sqlite)?;
-        tx.execute(
-            "UPDATE plays SET ended_at = ?2, played_ms = ?3, end_reason = ?4, skipped = ?5, error = ?6,
-                              end_source = ?7
-             WHERE id = ?1",
-            params![
-                open.play_id,
+        plays::complete_play(
+            self.db.conn_mut(),
+            &plays::Ending {
+                play_id: open.play_id,
+                session_id: open.session_id,
                 now,
                 played_ms,
-                reason.as_str(),
+                reason,
                 skipped,
                 error,
-                end_source.map(ControlSource::as_str)
-            ],
+                end_source,
+            },
         )
         .map_err(sqlite)?;
-        tx.execute(
-            "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
-            params![open.session_id, now],
-        )
-        .map_err(sqlite)?;
-        tx.commit().map_err(sqlite)?;
         Ok(Some(CompletedPlay {
             play_id: open.play_id,
             track_id: open.track_id,
@@ -268,7 +199,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::player::{EndCause, PlaySource};
+    use crate::play::{EndReason, PlaySource};
 
     #[derive(Clone)]
     struct FakeClock(Arc<AtomicI64>);
@@ -305,7 +236,7 @@ mod tests {
         (recorder, now)
     }
 
-    fn play(recorder: &mut Recorder, now: &AtomicI64, track: i64, ms: u64, cause: EndCause) -> CompletedPlay {
+    fn play(recorder: &mut Recorder, now: &AtomicI64, track: i64, ms: u64, cause: EndReason) -> CompletedPlay {
         recorder
             .record(&Event::Started {
                 item: item(track),
@@ -319,7 +250,7 @@ mod tests {
             position_ms: ms,
             played_ms: ms,
             error: None,
-            by: (cause == EndCause::Skipped).then_some(ControlSource::Key),
+            by: (cause == EndReason::Skipped).then_some(ControlSource::Key),
         };
         recorder.record(&ended).unwrap().unwrap()
     }
@@ -327,11 +258,11 @@ mod tests {
     #[test]
     fn sessions_split_at_the_configured_gap() {
         let (mut recorder, now) = setup();
-        let a = play(&mut recorder, &now, 1, 200_000, EndCause::Finished);
+        let a = play(&mut recorder, &now, 1, 200_000, EndReason::Finished);
         now.fetch_add(29 * 60_000, Ordering::SeqCst);
-        let b = play(&mut recorder, &now, 2, 5_000, EndCause::Skipped);
+        let b = play(&mut recorder, &now, 2, 5_000, EndReason::Skipped);
         now.fetch_add(30 * 60_000 + 1, Ordering::SeqCst);
-        let c = play(&mut recorder, &now, 3, 1_000, EndCause::Quit);
+        let c = play(&mut recorder, &now, 3, 1_000, EndReason::Quit);
         assert_eq!(a.session_id, b.session_id, "29 minutes apart: same session");
         assert_ne!(b.session_id, c.session_id, "over 30 minutes apart: new session");
         assert!(b.skipped && !a.skipped && !c.skipped);

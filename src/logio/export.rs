@@ -11,7 +11,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use super::LogIoError;
-use crate::log::{EndReason, SkipRule};
+use crate::play::{EndReason, SkipRule};
 
 /// `skipless export --format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,7 +30,7 @@ pub enum ExportFormat {
 
 /// Plays whose start lies in `[since, until)`, Unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeRange {
+pub(crate) struct TimeRange {
     pub since: i64,
     pub until: i64,
 }
@@ -47,7 +47,7 @@ impl Default for TimeRange {
 /// Parses a `--since`/`--until` value: a date (`2024-05-01`, midnight UTC) or an RFC 3339 time.
 /// With `end_of_day`, a bare date means the midnight after it, so `--until 2024-05-01` includes
 /// that day.
-pub fn parse_time(text: &str, end_of_day: bool) -> Result<i64, LogIoError> {
+pub(crate) fn parse_time(text: &str, end_of_day: bool) -> Result<i64, LogIoError> {
     let bad = || LogIoError::Date(text.to_owned());
     if let Ok(t) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
         return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
@@ -63,7 +63,7 @@ pub fn parse_time(text: &str, end_of_day: bool) -> Result<i64, LogIoError> {
 
 /// What an export needs besides the format.
 #[derive(Debug, Clone, Copy)]
-pub struct ExportOptions {
+pub(crate) struct ExportOptions {
     pub format: ExportFormat,
     pub range: TimeRange,
     /// Decides which plays ListenBrainz gets.
@@ -72,8 +72,53 @@ pub struct ExportOptions {
     pub session_gap_ms: i64,
 }
 
+impl ExportOptions {
+    /// The options of an export of the whole log or of `since..until` (dates as the command
+    /// line takes them), with the config's skip rule and session gap.
+    pub(crate) fn from_config(
+        config: &crate::config::Config,
+        format: ExportFormat,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Self, LogIoError> {
+        let mut range = TimeRange::default();
+        if let Some(since) = since {
+            range.since = parse_time(since, false)?;
+        }
+        if let Some(until) = until {
+            range.until = parse_time(until, true)?;
+        }
+        Ok(Self {
+            format,
+            range,
+            rule: SkipRule::from_config(&config.log),
+            session_gap_ms: config.log.session_gap_ms(),
+        })
+    }
+}
+
+/// Writes the export to `path`, reporting `(done, total)` plays as it goes. Returns the plays
+/// written.
+pub(crate) fn export_to_file(
+    conn: &Connection,
+    options: &ExportOptions,
+    path: &std::path::Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<u64, LogIoError> {
+    let file = std::fs::File::create(path).map_err(|source| LogIoError::Create {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = std::io::BufWriter::new(file);
+    let total = count(conn, options)?;
+    progress(0, total);
+    let written = export(conn, options, &mut out, &|n| progress(n, total))?;
+    out.flush().map_err(LogIoError::Write)?;
+    Ok(written)
+}
+
 /// How many plays [`export`] will consider.
-pub fn count(conn: &Connection, options: &ExportOptions) -> Result<u64, LogIoError> {
+pub(crate) fn count(conn: &Connection, options: &ExportOptions) -> Result<u64, LogIoError> {
     let finished_only = options.format.finished_only();
     Ok(conn.query_row(
         "SELECT count(*) FROM plays WHERE started_at >= ?1 AND started_at < ?2 AND (?3 = 0 OR end_reason IS NOT NULL)",
@@ -129,7 +174,7 @@ struct LogRow {
 }
 
 fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::cli::format_time(*ms))
+    s.serialize_str(&crate::fmt::format_time(*ms))
 }
 
 fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
@@ -149,7 +194,7 @@ hist_user_behavior_reason_start,hist_user_behavior_reason_end";
 
 /// Writes the plays in `options.range`, oldest first; `progress` gets the number of plays read so
 /// far. Returns how many were written.
-pub fn export(
+pub(crate) fn export(
     conn: &Connection,
     options: &ExportOptions,
     out: &mut dyn Write,
@@ -256,8 +301,8 @@ fn write_csv(out: &mut dyn Write, row: &LogRow) -> WriteResult {
         row.play_id.to_string(),
         row.session_id.to_string(),
         row.position.to_string(),
-        crate::cli::format_time(row.started_at),
-        row.ended_at.map(crate::cli::format_time).unwrap_or_default(),
+        crate::fmt::format_time(row.started_at),
+        row.ended_at.map(crate::fmt::format_time).unwrap_or_default(),
         row.played_ms.to_string(),
         opt(&row.duration_ms),
         opt(&row.end_reason),
@@ -358,7 +403,7 @@ fn end_reason(text: Option<&str>) -> Option<EndReason> {
 }
 
 /// Spotify's `reason_end` for an end reason; the inverse of [`super::import::end_reason_of`].
-pub fn spotify_reason_end(reason: Option<EndReason>) -> &'static str {
+pub(crate) fn spotify_reason_end(reason: Option<EndReason>) -> &'static str {
     match reason {
         Some(EndReason::Finished) => "trackdone",
         Some(EndReason::Skipped) => "fwdbtn",
@@ -439,14 +484,14 @@ fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) ->
 ///   `skip_2`, the dataset's prediction target, agrees with skipless's own skip rule;
 /// - with no known duration, `skip_2` is the logged skip flag and `skip_1` a skip under 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MssdSkips {
+pub(crate) struct MssdSkips {
     pub skip_1: bool,
     pub skip_2: bool,
     pub skip_3: bool,
     pub not_skipped: bool,
 }
 
-pub fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, finished: bool, skipped: bool) -> MssdSkips {
+pub(crate) fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, finished: bool, skipped: bool) -> MssdSkips {
     let fraction = duration_ms.filter(|d| *d > 0).map(|d| played_ms as f64 / d as f64);
     let not_skipped = finished || fraction.is_some_and(|f| f >= 0.95);
     let (brief, very_brief) = match fraction {

@@ -17,11 +17,11 @@ use super::matching::{match_key, Matcher};
 use super::LogIoError;
 use crate::db::Database;
 use crate::history::{self, Format, HistoryPlay};
-use crate::log::EndReason;
+use crate::play::EndReason;
 
 /// What an import did, summed over its files (`--json` prints exactly this object).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ImportCounts {
+pub(crate) struct ImportCounts {
     /// Plays added to the log with their library track.
     pub matched: usize,
     /// Plays kept for a later scan: no library track has their artist and title yet.
@@ -52,7 +52,7 @@ struct OpenSession {
 }
 
 /// Imports Spotify histories: files, or folders whose history files are taken in name order.
-pub fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
+pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
     let files = spotify_files(paths)?;
     let mut importer = Importer::new(db, gap_ms)?;
     for file in &files {
@@ -64,7 +64,7 @@ pub fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Resu
 }
 
 /// Imports a ListenBrainz export: one listen per line, as ListenBrainz writes its exports.
-pub fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -> Result<ImportCounts, LogIoError> {
+pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -> Result<ImportCounts, LogIoError> {
     let mut importer = Importer::new(db, gap_ms)?;
     importer.file(path, "listenbrainz", read_listens)?;
     Ok(importer.counts)
@@ -119,7 +119,7 @@ fn spotify_play(play: HistoryPlay) -> Incoming {
 /// Spotify's `reason_end` as a skipless end reason. Choosing another row ends a play the way `n`
 /// does; a remote device taking over stops it; a crash interrupts it. Reasons Spotify leaves out
 /// or that are unknown fall back on the skip flag.
-pub fn end_reason_of(reason_end: Option<&str>, skipped: bool) -> EndReason {
+pub(crate) fn end_reason_of(reason_end: Option<&str>, skipped: bool) -> EndReason {
     match reason_end {
         Some("trackdone") => EndReason::Finished,
         Some("fwdbtn" | "clickrow") => EndReason::Skipped,

@@ -16,12 +16,12 @@ use unicode_normalization::UnicodeNormalization;
 const SEP: char = '\u{1f}';
 
 /// The key an imported play and a library track share when they are the same recording.
-pub fn match_key(artist: &str, title: &str) -> String {
+pub(crate) fn match_key(artist: &str, title: &str) -> String {
     format!("{}{SEP}{}", artist_key(artist), title_key(title))
 }
 
 /// The main artist: credits after "feat." and further artists of a list dropped.
-pub fn artist_key(artist: &str) -> String {
+pub(crate) fn artist_key(artist: &str) -> String {
     let folded = fold(artist);
     let main = strip_featuring(&folded);
     let main = [", ", "; ", " & ", " x ", " / ", " vs. ", " vs "]
@@ -33,14 +33,14 @@ pub fn artist_key(artist: &str) -> String {
 }
 
 /// The title without featured artists or remaster notes.
-pub fn title_key(title: &str) -> String {
+pub(crate) fn title_key(title: &str) -> String {
     let folded = fold(title);
     let bare = strip_suffixes(strip_featuring(&folded), &["remaster"]);
     words(&bare)
 }
 
 /// The album without remaster or edition notes.
-pub fn album_key(album: &str) -> String {
+pub(crate) fn album_key(album: &str) -> String {
     let folded = fold(album);
     let bare = strip_suffixes(
         &folded,
@@ -144,20 +144,20 @@ struct Candidate {
 
 /// A matched library track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatchedTrack {
+pub(crate) struct MatchedTrack {
     pub track_id: i64,
     pub duration_ms: Option<u64>,
 }
 
 /// The library's playable tracks by match key.
 #[derive(Debug, Default)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     by_key: HashMap<String, Vec<Candidate>>,
 }
 
 impl Matcher {
     /// Indexes every playable track under its artist and, when different, its album artist.
-    pub fn load(conn: &Connection) -> rusqlite::Result<Matcher> {
+    pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Matcher> {
         let mut stmt = conn.prepare(
             "SELECT id, title, artist, album_artist, album, duration_ms FROM tracks WHERE status = 'ok' ORDER BY id",
         )?;
@@ -190,7 +190,7 @@ impl Matcher {
     }
 
     /// The track for `key` ([`match_key`]); among several, the one on `album`, else the first indexed.
-    pub fn find(&self, key: &str, album: Option<&str>) -> Option<MatchedTrack> {
+    pub(crate) fn find(&self, key: &str, album: Option<&str>) -> Option<MatchedTrack> {
         let candidates = self.by_key.get(key)?;
         let on_album = album
             .map(album_key)

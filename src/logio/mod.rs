@@ -5,25 +5,21 @@
 //! - [`import`]: brings Spotify and ListenBrainz histories into the log ([`ImportCounts`]).
 //! - [`matching`]: normalised artist/title keys and the library lookup ([`Matcher`]).
 //! - [`rematch`]: moves waiting imported plays into the log once a scan adds their track.
-//! - [`commands`]: `skipless export` and `skipless import`.
 
-pub mod commands;
-pub mod export;
-pub mod import;
-pub mod matching;
-pub mod rematch;
+pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod matching;
+pub(crate) mod rematch;
 
 use std::path::PathBuf;
 
-pub use export::{ExportFormat, TimeRange};
-pub use import::ImportCounts;
-pub use matching::Matcher;
+pub(crate) use export::ExportFormat;
 
 use crate::db::DbError;
 use crate::history::HistoryError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LogIoError {
+pub(crate) enum LogIoError {
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error("{path}: record {record}: {message}")]
@@ -34,6 +30,8 @@ pub enum LogIoError {
     },
     #[error("{path}: cannot read: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot create: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
     #[error("writing the export: {0}")]
     Write(#[source] std::io::Error),
     #[error(transparent)]

@@ -11,7 +11,7 @@ use crate::db::Database;
 
 /// Moves every unmatched imported play whose track the library now has into `plays`, in the
 /// session and at the position it was imported with. Returns how many moved.
-pub fn match_unmatched(db: &mut Database) -> Result<usize, LogIoError> {
+pub(crate) fn match_unmatched(db: &mut Database) -> Result<usize, LogIoError> {
     let tx = db.conn_mut().transaction()?;
     let waiting: i64 = tx.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get(0))?;
     if waiting == 0 {

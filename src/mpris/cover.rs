@@ -14,7 +14,7 @@ use lofty::probe::Probe;
 
 /// Why a cover could not be extracted; logged, and the track is shown without one.
 #[derive(Debug, thiserror::Error)]
-pub enum CoverError {
+pub(crate) enum CoverError {
     #[error("{}: cannot read the cover: {message}", path.display())]
     Read { path: PathBuf, message: String },
     #[error("{}: cannot write the cover: {source}", path.display())]
@@ -23,7 +23,7 @@ pub enum CoverError {
 
 /// Writes the front cover (or else the first picture) of `audio` under `cache_dir/covers/`
 /// and returns the file; `None` when the file embeds no picture.
-pub fn extract_cover(audio: &Path, cache_dir: &Path) -> Result<Option<PathBuf>, CoverError> {
+pub(crate) fn extract_cover(audio: &Path, cache_dir: &Path) -> Result<Option<PathBuf>, CoverError> {
     let read_error = |message: String| CoverError::Read {
         path: audio.to_path_buf(),
         message,

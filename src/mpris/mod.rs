@@ -3,30 +3,31 @@
 //! `playerctl` drive skipless like any other Linux player.
 //!
 //! Core types: [`Mpris`] (a front end's handle: requests in, state out), [`Request`] (what the
-//! desktop asked for), [`PlayerState`] and [`TrackInfo`] (what the desktop is shown).
+//! desktop asked for), [`PlayerState`] (what the desktop is shown).
 //!
 //! The D-Bus side runs on its own thread (`service`): it connects, serves the interfaces from
 //! the last [`PlayerState`] it was sent, and turns method calls into [`Request`]s on a channel.
 //! It never touches the controller. The front end (TUI or headless player) selects on
 //! [`Mpris::requests`] beside its other channels, applies each request through the same
-//! [`Controller`](crate::app::controller::Controller) calls as its keys ([`bridge::apply`]), and
+//! controller calls as its keys (`app::mpris_bridge::apply`), and
 //! publishes the resulting state with [`Mpris::publish`], which only queues a message, so the
 //! UI thread never waits on D-Bus. Without a session bus the thread logs one line and ends;
 //! the player goes on without MPRIS.
 
-pub mod bridge;
 mod cover;
 mod service;
-pub mod uri;
+pub(crate) mod uri;
 
 use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::track::Track;
+
 /// The well-known bus name; a second player on the same bus takes `…skipless.instance<pid>`.
-pub const BUS_NAME: &str = "org.mpris.MediaPlayer2.skipless";
+pub(crate) const BUS_NAME: &str = "org.mpris.MediaPlayer2.skipless";
 /// The object path that MPRIS clients look at.
-pub const OBJECT_PATH: &str = "/org/mpris/MediaPlayer2";
+pub(crate) const OBJECT_PATH: &str = "/org/mpris/MediaPlayer2";
 
 /// What a desktop client asked for through MPRIS.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +65,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Playing => "Playing",
             Status::Paused => "Paused",
@@ -73,28 +74,11 @@ impl Status {
     }
 }
 
-/// The track shown in `Metadata`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TrackInfo {
-    pub id: i64,
-    pub path: PathBuf,
-    pub title: String,
-    pub artist: Option<String>,
-    pub album: Option<String>,
-    pub album_artist: Option<String>,
-    pub track_no: Option<u32>,
-    pub disc_no: Option<u32>,
-    pub genre: Option<String>,
-    pub duration_ms: Option<u64>,
-    /// The index says the file embeds a picture; the D-Bus thread extracts it for `mpris:artUrl`.
-    pub has_cover: bool,
-}
-
 /// Everything the MPRIS properties are made of, as the front end last saw it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlayerState {
     pub status: Status,
-    pub track: Option<TrackInfo>,
+    pub track: Option<Track>,
     pub position_ms: u64,
     /// Percent, 0-100.
     pub volume: u8,
@@ -115,7 +99,7 @@ enum Update {
 
 /// Why the D-Bus side could not start; logged, never shown on screen.
 #[derive(Debug, thiserror::Error)]
-pub enum MprisError {
+pub(crate) enum MprisError {
     #[error("no session bus ({0})")]
     NoBus(zbus::Error),
     #[error("cannot serve the MPRIS interfaces: {0}")]
@@ -127,7 +111,7 @@ pub enum MprisError {
 }
 
 /// A front end's end of MPRIS: requests from the desktop in, player state out.
-pub struct Mpris {
+pub(crate) struct Mpris {
     requests: Receiver<Request>,
     updates: Sender<Update>,
     /// The state last sent, so an unchanged state is not sent again.
@@ -138,7 +122,7 @@ impl Mpris {
     /// Starts the D-Bus thread, or says in the log why MPRIS is off. `enabled` is the config
     /// switch; `cache_dir` receives extracted cover pictures. Returns at once: connecting
     /// happens on the thread, so a slow or missing bus never delays the player.
-    pub fn start(enabled: bool, cache_dir: PathBuf) -> Option<Mpris> {
+    pub(crate) fn start(enabled: bool, cache_dir: PathBuf) -> Option<Mpris> {
         if !enabled {
             tracing::info!("MPRIS is off: disabled in the config ([mpris] enabled = false)");
             return None;
@@ -159,12 +143,12 @@ impl Mpris {
     }
 
     /// Requests from the desktop. Disconnected once the D-Bus thread has ended (no bus).
-    pub fn requests(&self) -> Receiver<Request> {
+    pub(crate) fn requests(&self) -> Receiver<Request> {
         self.requests.clone()
     }
 
     /// Sends the player's state to the D-Bus side if it changed; never blocks.
-    pub fn publish(&mut self, state: PlayerState) {
+    pub(crate) fn publish(&mut self, state: PlayerState) {
         if self.published.as_ref() == Some(&state) {
             return;
         }
@@ -174,7 +158,7 @@ impl Mpris {
     }
 
     /// Tells MPRIS clients that the position jumped (the `Seeked` signal).
-    pub fn seeked(&self, position_ms: u64) {
+    pub(crate) fn seeked(&self, position_ms: u64) {
         let _ = self.updates.send(Update::Seeked { position_ms });
     }
 }

@@ -16,7 +16,8 @@ use zbus::zvariant::{ObjectPath, Value};
 
 use super::cover::extract_cover;
 use super::uri::{file_uri, path_of_file_uri};
-use super::{MprisError, PlayerState, Request, TrackInfo, Update, BUS_NAME, OBJECT_PATH};
+use super::{MprisError, PlayerState, Request, Update, BUS_NAME, OBJECT_PATH};
+use crate::track::Track;
 
 const PLAYER_INTERFACE: &str = "org.mpris.MediaPlayer2.Player";
 /// The `mpris:trackid` of "no track", fixed by the specification.
@@ -129,7 +130,7 @@ impl Service {
     }
 
     /// The cover URL of `track`, extracting the picture the first time the track is shown.
-    fn art_url(&mut self, track: Option<&TrackInfo>) -> Option<String> {
+    fn art_url(&mut self, track: Option<&Track>) -> Option<String> {
         let track = track.filter(|t| t.has_cover)?;
         if let Some((id, url)) = &self.cover {
             if *id == track.id {
@@ -468,15 +469,15 @@ mod tests {
     use super::*;
     use crate::mpris::Status;
 
-    fn track(id: i64) -> TrackInfo {
-        TrackInfo {
+    fn track(id: i64) -> Track {
+        Track {
             id,
             path: format!("/m/{id} x.ogg").into(),
             title: format!("Song {id}"),
             artist: Some("Artist".into()),
             album: Some("Album".into()),
             duration_ms: Some(180_000),
-            ..TrackInfo::default()
+            ..Track::default()
         }
     }
 

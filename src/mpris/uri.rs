@@ -9,7 +9,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// `file:///music/A%20B.flac` for `/music/A B.flac`.
-pub fn file_uri(path: &Path) -> String {
+pub(crate) fn file_uri(path: &Path) -> String {
     let mut uri = String::from("file://");
     for &byte in path.as_os_str().as_bytes() {
         if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
@@ -23,7 +23,7 @@ pub fn file_uri(path: &Path) -> String {
 
 /// The absolute path of a `file://` URI (`file:///x` or `file://localhost/x`); `None` for any
 /// other scheme, a remote host, a relative path or a broken escape.
-pub fn path_of_file_uri(uri: &str) -> Option<PathBuf> {
+pub(crate) fn path_of_file_uri(uri: &str) -> Option<PathBuf> {
     let rest = uri.strip_prefix("file://")?;
     let rest = rest.strip_prefix("localhost").unwrap_or(rest);
     if !rest.starts_with('/') {

@@ -78,10 +78,6 @@ impl TrackDecoder {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn sample_rate(&self) -> u32 {
         match &self.inner {
             Inner::Symphonia(t) => t.sample_rate,
@@ -104,7 +100,7 @@ impl TrackDecoder {
         }
     }
 
-    pub fn duration_ms(&self) -> Option<u64> {
+    pub(crate) fn duration_ms(&self) -> Option<u64> {
         self.duration_frames().map(|f| frames_to_ms(f, self.sample_rate()))
     }
 
@@ -143,14 +139,14 @@ impl TrackDecoder {
     }
 }
 
-pub fn frames_to_ms(frames: u64, rate: u32) -> u64 {
+pub(crate) fn frames_to_ms(frames: u64, rate: u32) -> u64 {
     if rate == 0 {
         return 0;
     }
     (u128::from(frames) * 1000 / u128::from(rate)) as u64
 }
 
-pub fn ms_to_frames(ms: u64, rate: u32) -> u64 {
+pub(crate) fn ms_to_frames(ms: u64, rate: u32) -> u64 {
     (u128::from(ms) * u128::from(rate) / 1000) as u64
 }
 

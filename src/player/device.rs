@@ -153,7 +153,7 @@ pub(crate) struct DeviceOutput {
 }
 
 impl DeviceOutput {
-    pub fn open(shared: Arc<Shared>) -> Result<Self, PlayerError> {
+    pub(crate) fn open(shared: Arc<Shared>) -> Result<Self, PlayerError> {
         let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(1);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
         let thread = std::thread::Builder::new()

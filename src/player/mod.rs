@@ -4,10 +4,12 @@
 //! Queues, skip rules and logging live elsewhere; they talk to the engine only through the
 //! two channels of [`Engine`].
 //!
-//! Modules: [`engine`] (the threads, [`Engine`], [`EngineOptions`]), [`decode`] (files to
-//! samples), `opus` (Ogg Opus), `output` (the queue and the null output), `device` (rodio).
+//! Modules: `engine` (the command thread, [`Engine`], [`EngineOptions`]), `decoder` (the thread
+//! that decodes ahead), [`decode`] (files to samples), `opus` (Ogg Opus), `output` (the queue and
+//! the null output), `device` (rodio).
 
 pub mod decode;
+mod decoder;
 mod device;
 mod engine;
 mod opus;
@@ -16,10 +18,9 @@ mod output;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
 
+use crate::play::{ControlSource, EndReason, PlaySource};
 pub use engine::{null_speed_from_env, Engine, EngineOptions, OutputKind};
-pub use output::NullStats;
 
 /// Why the engine could not start, or a file could not be played. Each message is one line and
 /// names the file.
@@ -39,53 +40,6 @@ pub enum PlayerError {
     Thread(std::io::Error),
 }
 
-/// Where a play came from; stored with the play in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlaySource {
-    /// Chosen directly (Enter on a track, `skipless play FILE`).
-    User,
-    /// Queued by the user ahead of time.
-    Queue,
-    /// Picked by the recommender.
-    Autoplay,
-    /// Brought in from another service's history.
-    Import,
-}
-
-impl PlaySource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlaySource::User => "user",
-            PlaySource::Queue => "queue",
-            PlaySource::Autoplay => "autoplay",
-            PlaySource::Import => "import",
-        }
-    }
-}
-
-/// Where a listener's command came from: the player's keys, the desktop through MPRIS, or a
-/// line on the headless player's stdin. The engine carries it from a command that ends a play
-/// to that play's [`Event::Ended`], so the log can tell which of them skipped a track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ControlSource {
-    Key,
-    Mpris,
-    Stdin,
-}
-
-impl ControlSource {
-    /// The name stored in `plays.end_source`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ControlSource::Key => "key",
-            ControlSource::Mpris => "mpris",
-            ControlSource::Stdin => "stdin",
-        }
-    }
-}
-
 /// A track handed to the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlayItem {
@@ -96,25 +50,6 @@ pub struct PlayItem {
     /// Gain to apply in dB (ReplayGain, already chosen per the config).
     pub gain_db: f32,
     pub source: PlaySource,
-}
-
-/// Why a play ended, as the engine saw it. The listening log turns this into an end reason
-/// and a skip flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndCause {
-    /// Played to its end.
-    Finished,
-    /// The listener moved on to another track (next, or chose a different one).
-    Skipped,
-    /// The listener went back to the previous track.
-    Previous,
-    /// Playback was stopped.
-    Stopped,
-    /// The program is quitting.
-    Quit,
-    /// The file could not be opened or decoded.
-    Error,
 }
 
 /// A seek target.
@@ -131,7 +66,7 @@ pub enum Command {
     /// Play `item` now; a play in progress ends with `ended_by`, at the request of `by`.
     Play {
         item: PlayItem,
-        ended_by: EndCause,
+        ended_by: EndReason,
         by: Option<ControlSource>,
     },
     /// The track that follows the current one without a gap (`None`: stop after it).
@@ -141,13 +76,13 @@ pub enum Command {
     Toggle,
     /// Stop playing; a play in progress ends with `ended_by`, at the request of `by`.
     Stop {
-        ended_by: EndCause,
+        ended_by: EndReason,
         by: Option<ControlSource>,
     },
     Seek(SeekTo),
     /// Volume in percent, 0-100.
     Volume(u8),
-    /// End the engine thread; a play in progress ends as [`EndCause::Quit`].
+    /// End the engine thread; a play in progress ends as [`EndReason::Quit`].
     Shutdown,
 }
 
@@ -180,11 +115,11 @@ pub enum Event {
         track_id: i64,
         position_ms: u64,
     },
-    /// The play of `item` ended. `error` is set when `cause` is [`EndCause::Error`]; `by` is
+    /// The play of `item` ended. `error` is set when `cause` is [`EndReason::Error`]; `by` is
     /// the source of the command that ended it (none when it finished, failed or the engine quit).
     Ended {
         item: PlayItem,
-        cause: EndCause,
+        cause: EndReason,
         position_ms: u64,
         played_ms: u64,
         error: Option<String>,

@@ -32,7 +32,7 @@ struct PageInfo {
 }
 
 /// Reads packets out of the pages of one logical stream.
-pub struct PacketReader {
+pub(crate) struct PacketReader {
     reader: BufReader<File>,
     serial: Option<u32>,
     /// Packets completed on the current page, not yet handed out.
@@ -213,7 +213,7 @@ fn parse_head(packet: &[u8]) -> Option<OpusHead> {
 }
 
 /// An Ogg Opus file being decoded.
-pub struct OpusTrack {
+pub(crate) struct OpusTrack {
     packets: PacketReader,
     decoder: OpusMultistreamDecoder,
     head: OpusHead,
@@ -245,7 +245,7 @@ fn io_error(path: &Path, e: std::io::Error) -> PlayerError {
 }
 
 impl OpusTrack {
-    pub fn open(file: File, path: &Path) -> Result<Self, PlayerError> {
+    pub(crate) fn open(file: File, path: &Path) -> Result<Self, PlayerError> {
         let mut packets = PacketReader::new(file);
         // The first page of the stream carries only the identification header.
         let first = packets
@@ -299,19 +299,19 @@ impl OpusTrack {
         })
     }
 
-    pub fn sample_rate(&self) -> u32 {
+    pub(crate) fn sample_rate(&self) -> u32 {
         RATE
     }
 
-    pub fn channels(&self) -> u16 {
+    pub(crate) fn channels(&self) -> u16 {
         self.head.channels
     }
 
-    pub fn duration_frames(&self) -> Option<u64> {
+    pub(crate) fn duration_frames(&self) -> Option<u64> {
         self.end_granule.map(|g| g - self.head.pre_skip)
     }
 
-    pub fn next_chunk(&mut self, out: &mut Vec<f32>, path: &Path) -> Result<Option<Decoded>, PlayerError> {
+    pub(crate) fn next_chunk(&mut self, out: &mut Vec<f32>, path: &Path) -> Result<Option<Decoded>, PlayerError> {
         let channels = usize::from(self.head.channels);
         let mut errors = 0;
         loop {
@@ -356,7 +356,7 @@ impl OpusTrack {
         }
     }
 
-    pub fn seek(&mut self, frame: u64, path: &Path) -> Result<u64, PlayerError> {
+    pub(crate) fn seek(&mut self, frame: u64, path: &Path) -> Result<u64, PlayerError> {
         let frame = match self.duration_frames() {
             Some(d) => frame.min(d),
             None => frame,

@@ -27,7 +27,7 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
-    pub fn frames(&self) -> usize {
+    pub(crate) fn frames(&self) -> usize {
         self.samples.len() / usize::from(self.channels.max(1))
     }
 
@@ -85,11 +85,11 @@ pub(crate) struct Playhead {
 }
 
 impl Playhead {
-    pub fn position_ms(&self) -> u64 {
+    pub(crate) fn position_ms(&self) -> u64 {
         frames_to_ms(self.position_frames, self.rate)
     }
 
-    pub fn played_ms(&self) -> u64 {
+    pub(crate) fn played_ms(&self) -> u64 {
         frames_to_ms(self.played_frames, self.rate)
     }
 }
@@ -113,7 +113,7 @@ pub(crate) enum Ctrl {
     Stop,
 }
 
-pub(crate) struct State {
+pub struct State {
     pub queue: VecDeque<Item>,
     /// Seconds of audio in `queue`.
     pub queued_secs: f64,
@@ -147,7 +147,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(notes: Sender<(u64, Note)>, volume: u8) -> Self {
+    pub(crate) fn new(notes: Sender<(u64, Note)>, volume: u8) -> Self {
         Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -172,21 +172,21 @@ impl Shared {
 
     /// A poisoned lock only means another engine thread panicked; the state itself stays
     /// consistent enough to wind down.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn volume(&self) -> f32 {
+    pub(crate) fn volume(&self) -> f32 {
         f32::from_bits(self.volume.load(Ordering::Relaxed))
     }
 
-    pub fn set_volume(&self, percent: u8) {
+    pub(crate) fn set_volume(&self, percent: u8) {
         self.volume.store(volume_factor(percent).to_bits(), Ordering::Relaxed);
     }
 }
 
 /// A cubic curve: equal steps of the percentage sound like roughly equal steps of loudness.
-pub fn volume_factor(percent: u8) -> f32 {
+pub(crate) fn volume_factor(percent: u8) -> f32 {
     let v = f32::from(percent.min(100)) / 100.0;
     v * v * v
 }
@@ -194,7 +194,7 @@ pub fn volume_factor(percent: u8) -> f32 {
 impl State {
     /// Empties the queue and starts a new epoch; the caller queues the control message that
     /// says what comes next.
-    pub fn flush(&mut self, shared: &Shared) {
+    pub(crate) fn flush(&mut self, shared: &Shared) {
         self.queue.clear();
         self.queued_secs = 0.0;
         self.epoch += 1;
@@ -202,14 +202,14 @@ impl State {
         shared.epoch.store(self.epoch, Ordering::Relaxed);
     }
 
-    pub fn push(&mut self, item: Item) {
+    pub(crate) fn push(&mut self, item: Item) {
         if let Item::Audio(chunk) = &item {
             self.queued_secs += chunk.seconds();
         }
         self.queue.push_back(item);
     }
 
-    pub fn recount(&mut self) {
+    pub(crate) fn recount(&mut self) {
         self.queued_secs = self
             .queue
             .iter()
@@ -221,7 +221,7 @@ impl State {
     }
 
     /// Pops the next chunk of audio for an output, reporting the markers before it.
-    pub fn pop_audio(&mut self, shared: &Shared) -> Option<Chunk> {
+    pub(crate) fn pop_audio(&mut self, shared: &Shared) -> Option<Chunk> {
         while let Some(item) = self.queue.pop_front() {
             let note = match item {
                 Item::Audio(chunk) => {
@@ -281,7 +281,7 @@ impl State {
     }
 
     /// Records `frames` of `play` as heard.
-    pub fn consumed(&mut self, play: u64, frames: u64) {
+    pub(crate) fn consumed(&mut self, play: u64, frames: u64) {
         self.stats.frames += frames;
         if self.head.play == Some(play) {
             self.head.position_frames += frames;

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use super::data::Session;
 
 /// Count of non-skipped training plays.
-pub struct Popularity {
+pub(crate) struct Popularity {
     pub counts: Vec<u32>,
 }
 
 impl Popularity {
-    pub fn score(&self, out: &mut [f32]) {
+    pub(crate) fn score(&self, out: &mut [f32]) {
         for (o, &c) in out.iter_mut().zip(&self.counts) {
             *o = c as f32;
         }
@@ -20,13 +20,13 @@ impl Popularity {
 /// Session item-kNN: items are similar when they are finished in the same sessions (cosine of
 /// their session sets); a query scores items by their similarity to its last plays, the k-th most
 /// recent weighted 1/k.
-pub struct SessionKnn {
+pub(crate) struct SessionKnn {
     neighbours: Vec<Vec<(u32, f32)>>,
     pub window: usize,
 }
 
 impl SessionKnn {
-    pub fn fit(sessions: &[Session], n_items: usize, window: usize) -> Self {
+    pub(crate) fn fit(sessions: &[Session], n_items: usize, window: usize) -> Self {
         let mut occurrences = vec![0u32; n_items];
         let mut pairs: Vec<HashMap<u32, u32>> = vec![HashMap::new(); n_items];
         for session in sessions {
@@ -61,7 +61,7 @@ impl SessionKnn {
     }
 
     /// Scores every item after the session `prefix` (item ids, most recent last).
-    pub fn score(&self, prefix: &[u32], out: &mut [f32]) {
+    pub(crate) fn score(&self, prefix: &[u32], out: &mut [f32]) {
         out.fill(0.0);
         for (k, &a) in prefix.iter().rev().take(self.window).enumerate() {
             let Some(row) = (a as usize).checked_sub(1).and_then(|a| self.neighbours.get(a)) else {

@@ -24,7 +24,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Marks the safetensors header entry that holds the metadata.
 const META_KEY: &str = "skipless";
 pub const MODEL_FILE: &str = "model.safetensors";
-pub const META_FILE: &str = "model.json";
+pub(crate) const META_FILE: &str = "model.json";
 
 /// Everything about a model except its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,7 +123,7 @@ impl Checkpoint {
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
 /// the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -144,7 +144,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Now, as RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -6,8 +6,11 @@
 
 use std::collections::HashMap;
 
+#[cfg(feature = "reference")]
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::track::Track;
 
 /// Side features of one item, as indices into the [`Vocab`]'s feature lists (0 = unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -23,16 +26,6 @@ pub struct ItemFeatures {
 pub struct ItemMeta {
     pub key: String,
     pub features: ItemFeatures,
-}
-
-/// Raw metadata of a track, before it has vocabulary indices.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TrackInfo {
-    pub key: String,
-    pub artist: Option<String>,
-    pub album: Option<String>,
-    pub genre: Option<String>,
-    pub year: Option<i32>,
 }
 
 /// The dense id spaces of a model: items and side features, each in first-seen order.
@@ -51,7 +44,7 @@ pub struct Vocab {
 }
 
 /// Year buckets: unknown, then five-year spans from 1950 (earlier years share the first).
-pub const YEAR_BUCKETS: usize = 1 + 17;
+pub(crate) const YEAR_BUCKETS: usize = 1 + 17;
 
 fn year_bucket(year: Option<i32>) -> u32 {
     match year {
@@ -61,13 +54,18 @@ fn year_bucket(year: Option<i32>) -> u32 {
 }
 
 /// The key that identifies a track across exports and the library: "artist\u{1f}title", lower-cased.
-pub fn item_key(artist: &str, title: &str) -> String {
+pub(crate) fn item_key(artist: &str, title: &str) -> String {
     format!("{}\u{1f}{}", artist.trim().to_lowercase(), title.trim().to_lowercase())
+}
+
+/// The [`item_key`] of a library track.
+pub fn item_key_of(track: &Track) -> String {
+    item_key(track.artist.as_deref().unwrap_or(""), &track.title)
 }
 
 impl Vocab {
     /// Rebuilds the lookup tables after deserialising.
-    pub fn reindex(&mut self) {
+    pub(crate) fn reindex(&mut self) {
         self.index = self
             .items
             .iter()
@@ -95,27 +93,27 @@ impl Vocab {
         self.items.is_empty()
     }
 
-    pub fn id(&self, key: &str) -> Option<u32> {
+    pub(crate) fn id(&self, key: &str) -> Option<u32> {
         self.index.get(key).copied()
     }
 
-    /// The id of `info`, adding it (and its unseen features) when new.
-    pub fn intern(&mut self, info: &TrackInfo) -> u32 {
-        if let Some(id) = self.id(&info.key) {
+    /// The id of the item `key`, adding it (and the unseen features of `track`) when new.
+    pub fn intern(&mut self, key: &str, track: &Track) -> u32 {
+        if let Some(id) = self.id(key) {
             return id;
         }
-        let features = self.features_adding(info);
+        let features = self.features_adding(track);
         self.items.push(ItemMeta {
-            key: info.key.clone(),
+            key: key.to_owned(),
             features,
         });
         let id = self.items.len() as u32;
-        self.index.insert(info.key.clone(), id);
+        self.index.insert(key.to_owned(), id);
         id
     }
 
     /// Feature ids of `info` without adding anything: unseen names map to 0 (unknown).
-    pub fn features_of(&self, info: &TrackInfo) -> ItemFeatures {
+    pub(crate) fn features_of(&self, info: &Track) -> ItemFeatures {
         let look = |slot: usize, name: &Option<String>| {
             name.as_ref()
                 .and_then(|n| self.feature_index[slot].get(&n.trim().to_lowercase()).copied())
@@ -129,7 +127,7 @@ impl Vocab {
         }
     }
 
-    fn features_adding(&mut self, info: &TrackInfo) -> ItemFeatures {
+    fn features_adding(&mut self, info: &Track) -> ItemFeatures {
         let artist = self.feature_adding(0, info.artist.as_deref());
         // Albums of different artists often share a title ("Greatest Hits").
         let album = info
@@ -165,7 +163,7 @@ impl Vocab {
     }
 
     /// Per item id, padding row 0 included: the artist, album, genre and year-bucket ids.
-    pub fn feature_columns(&self) -> [Vec<u32>; 4] {
+    pub(crate) fn feature_columns(&self) -> [Vec<u32>; 4] {
         let column = |f: fn(&ItemFeatures) -> u32| -> Vec<u32> {
             std::iter::once(0)
                 .chain(self.items.iter().map(|m| f(&m.features)))
@@ -180,7 +178,7 @@ impl Vocab {
     }
 
     /// Sizes of the feature tables, padding/unknown row included.
-    pub fn feature_sizes(&self) -> [usize; 4] {
+    pub(crate) fn feature_sizes(&self) -> [usize; 4] {
         [
             self.artists.len() + 1,
             self.albums.len() + 1,
@@ -205,7 +203,7 @@ pub struct Session {
 }
 
 /// Splits time-ordered plays into sessions wherever two consecutive plays are more than `gap_ms` apart.
-pub fn sessionize(plays: &[Play], gap_ms: i64) -> Vec<Session> {
+pub(crate) fn sessionize(plays: &[Play], gap_ms: i64) -> Vec<Session> {
     let mut sessions: Vec<Session> = Vec::new();
     let mut last: Option<i64> = None;
     for play in plays {
@@ -235,7 +233,7 @@ pub struct Row {
 }
 
 /// Most negatives kept per session; sessions rarely skip more distinct tracks than this.
-pub const MAX_NEGATIVES: usize = 64;
+pub(crate) const MAX_NEGATIVES: usize = 64;
 
 /// Cuts each session into windows of at most `max_len` inputs, newest window first aligned to the end.
 pub fn rows_from_sessions(sessions: &[(usize, &Session)], max_len: usize) -> Vec<Row> {
@@ -301,6 +299,7 @@ pub struct HostBatch {
     pub cl_valid: Vec<f32>,
 }
 
+#[cfg(feature = "reference")]
 /// Rows stacked into tensors, padded to the longest row.
 pub struct Batch {
     pub ids: Tensor,
@@ -327,12 +326,12 @@ pub const MASKED: f32 = -1e9;
 
 impl HostBatch {
     /// Positions where the contrastive term applies.
-    pub fn cl_count(&self) -> usize {
+    pub(crate) fn cl_count(&self) -> usize {
         self.cl_valid.iter().filter(|&&v| v > 0.0).count()
     }
 
     /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
-    pub fn new(rows: &[&Row], rec_on_skipped: bool) -> HostBatch {
+    pub(crate) fn new(rows: &[&Row], rec_on_skipped: bool) -> HostBatch {
         let b = rows.len();
         let t = rows.iter().map(|r| r.ids.len()).max().unwrap_or(1).max(1);
         let k = rows.iter().map(|r| r.negatives.len()).max().unwrap_or(0).max(1);
@@ -384,6 +383,7 @@ impl HostBatch {
     }
 }
 
+#[cfg(feature = "reference")]
 impl Batch {
     /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
     pub fn new(rows: &[&Row], rec_on_skipped: bool, device: &Device) -> candle_core::Result<Batch> {

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::history::HistoryPlay;
 
 use super::baselines::{Popularity, SessionKnn};
-use super::data::{sessionize, Play, Session, TrackInfo, Vocab};
+use super::data::{sessionize, Play, Session, Vocab};
+use crate::track::Track;
 use super::metrics::{protocol_rank, Metrics};
 use super::model::SeqModel;
 use super::signals::{blend, log_softmax, BlendWeights, HistoryStats, FEATURES};
@@ -19,10 +20,10 @@ use super::train::{listen_counts, train_model, TrainConfig, TrainProgress};
 use super::RecommendError;
 
 /// The protocol's session gap: a new session after more than 30 minutes.
-pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+pub(crate) const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 
 /// A history prepared for evaluation: catalogue, sessions and the split.
-pub struct EvalData {
+pub(crate) struct EvalData {
     pub name: String,
     pub vocab: Vocab,
     pub sessions: Vec<Session>,
@@ -37,18 +38,20 @@ pub struct EvalData {
 
 impl EvalData {
     /// Builds the catalogue (items in first-appearance order) and the split from time-ordered plays.
-    pub fn from_plays(name: &str, history: &[HistoryPlay]) -> EvalData {
+    pub(crate) fn from_plays(name: &str, history: &[HistoryPlay]) -> EvalData {
         let mut vocab = Vocab::default();
         let plays: Vec<Play> = history
             .iter()
             .map(|h| Play {
-                item: vocab.intern(&TrackInfo {
-                    key: format!("{}\u{1f}{}", h.artist, h.track),
-                    artist: Some(h.artist.clone()),
-                    album: h.album.clone(),
-                    genre: None,
-                    year: None,
-                }),
+                item: vocab.intern(
+                    &format!("{}\u{1f}{}", h.artist, h.track),
+                    &Track {
+                        title: h.track.clone(),
+                        artist: Some(h.artist.clone()),
+                        album: h.album.clone(),
+                        ..Track::default()
+                    },
+                ),
                 skipped: h.is_skip(),
                 ts_ms: h.ts_ms,
             })
@@ -60,7 +63,7 @@ impl EvalData {
     }
 
     /// Wraps sessions that are already split.
-    pub fn from_sessions(
+    pub(crate) fn from_sessions(
         name: &str,
         vocab: Vocab,
         sessions: Vec<Session>,
@@ -82,7 +85,7 @@ impl EvalData {
 
 /// One model's row of the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct ModelRow {
+pub(crate) struct ModelRow {
     pub name: String,
     #[serde(rename = "hr@10")]
     pub hr10: f64,
@@ -95,7 +98,7 @@ pub struct ModelRow {
 
 /// The evaluation's output (`skipless eval --json`).
 #[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
+pub(crate) struct EvalReport {
     pub dataset: String,
     pub plays: usize,
     pub sessions: usize,
@@ -110,7 +113,7 @@ pub struct EvalReport {
 
 /// Options of [`run_eval`]: the sequence models' training configurations.
 #[derive(Debug, Clone)]
-pub struct EvalOptions {
+pub(crate) struct EvalOptions {
     pub sasrec: TrainConfig,
     pub sasrec_cl: TrainConfig,
     /// The sequence model inside `skipless`.
@@ -224,7 +227,7 @@ fn row(name: &str, m: &Metrics, train_s: f64) -> ModelRow {
 }
 
 /// Runs the protocol: every model trained on the same split and scored on the same test positions.
-pub fn run_eval(
+pub(crate) fn run_eval(
     data: &EvalData,
     options: &EvalOptions,
     progress: &mut dyn FnMut(&str, &TrainProgress),
@@ -336,7 +339,7 @@ pub fn run_eval(
 const MAX_FIT_QUERIES: usize = 600;
 
 /// Chooses blend weights by coordinate ascent on NDCG@10 over the validation slice.
-pub fn fit_blend(data: &EvalData, model: &SeqModel) -> Result<BlendWeights, RecommendError> {
+pub(crate) fn fit_blend(data: &EvalData, model: &SeqModel) -> Result<BlendWeights, RecommendError> {
     let n = data.vocab.len();
     let f = FEATURES.len();
     let mut all: Vec<(Vec<f32>, usize)> = Vec::new();

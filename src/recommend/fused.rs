@@ -10,16 +10,23 @@
 //! They run only on contiguous f32 CPU tensors ([`applies`]); the model keeps the plain graph for
 //! every other case, which is also the reference the kernels are tested against.
 
+#[cfg(feature = "reference")]
 use std::sync::Mutex;
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+#[cfg(feature = "reference")]
+use candle_core::CustomOp2;
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+
+#[cfg(feature = "reference")]
+use super::step::kernels::log_sum_exp;
+use super::step::kernels::{exp, moments};
 
 /// Rows per parallel task: below this, splitting costs more than it saves.
 const ROWS_PER_TASK: usize = 64;
 
 /// Whether the fused kernels handle `x` (f32 on the CPU).
-pub fn applies(x: &Tensor) -> bool {
+pub(crate) fn applies(x: &Tensor) -> bool {
     x.dtype() == DType::F32 && matches!(x.device(), Device::Cpu)
 }
 
@@ -40,12 +47,13 @@ fn last_dim(shape: &Shape) -> Result<usize> {
     }
 }
 
+#[cfg(feature = "reference")]
 /// Mean cross-entropy of the logits `hidden` [N, d] x `items`ᵀ [d, C] against class `targets` [N].
 ///
 /// The [N, C] logits never become a node of the graph: candle would otherwise allocate a zero
 /// gradient of their size and add into it. The forward pass keeps them for the backward pass,
 /// which turns them into their gradient and returns only the small [N, d] and [C, d] gradients.
-pub fn cross_entropy(hidden: &Tensor, items: &Tensor, targets: &[u32]) -> Result<Tensor> {
+pub(crate) fn cross_entropy(hidden: &Tensor, items: &Tensor, targets: &[u32]) -> Result<Tensor> {
     let (n, d) = hidden.dims2()?;
     let (c, d2) = items.dims2()?;
     if d != d2 || n != targets.len() || targets.iter().any(|&t| t as usize >= c) {
@@ -60,16 +68,19 @@ pub fn cross_entropy(hidden: &Tensor, items: &Tensor, targets: &[u32]) -> Result
     )
 }
 
+#[cfg(feature = "reference")]
 struct CrossEntropy {
     targets: Vec<u32>,
     /// The forward pass's logits [N, C] and their row log-sum-exps [N], taken by the backward pass.
     logits: Mutex<Option<(Tensor, Tensor)>>,
 }
 
+#[cfg(feature = "reference")]
 fn logits_of(hidden: &Tensor, items: &Tensor) -> Result<Tensor> {
     hidden.detach().matmul(&items.detach().t()?)
 }
 
+#[cfg(feature = "reference")]
 impl CustomOp2 for CrossEntropy {
     fn name(&self) -> &'static str {
         "fused-cross-entropy"
@@ -129,81 +140,12 @@ impl CustomOp2 for CrossEntropy {
     }
 }
 
-/// exp(x) to about 2 ulp (Cephes' expf), written without branches, libm calls or float-to-int
-/// conversions (Rust's saturating `as` blocks vectorisation) so that loops over rows vectorise:
-/// libm's scalar `expf` was a tenth of a training step.
-#[inline(always)]
-pub(super) fn exp(x: f32) -> f32 {
-    // Below -87.3 the result would be subnormal; the softmaxes here treat that as 0 anyway.
-    let x = x.clamp(-87.3, 88.3);
-    // Round x / ln 2 to the nearest integer by adding 1.5 * 2^23: the integer then sits in the
-    // low mantissa bits of `shifted`, where integer arithmetic can read it.
-    const ROUND: f32 = 12_582_912.0;
-    let shifted = x * std::f32::consts::LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let mut p = 1.987_569_2e-4;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5e-1;
-    let e = p * r * r + r + 1.0;
-    let exponent = shifted.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23;
-    e * f32::from_bits(exponent)
-}
 
-/// The largest value of a row.
-///
-/// Eight running lanes (here and in the sums below): a single accumulator is a serial chain that
-/// the compiler may not reorder, so it would not vectorise.
-#[inline(always)]
-pub(super) fn row_max(row: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 8];
-    let chunks = row.chunks_exact(8);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (m, &v) in lanes.iter_mut().zip(chunk) {
-            *m = if v > *m { v } else { *m };
-        }
-    }
-    lanes
-        .iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
-}
-
-/// The sum of a row.
-#[inline(always)]
-pub(super) fn row_sum(row: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let chunks = row.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (s, &v) in lanes.iter_mut().zip(chunk) {
-            *s += v;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// log(sum(exp(row))), with the max shifted out.
-pub(super) fn log_sum_exp(row: &[f32]) -> f32 {
-    let max = row_max(row);
-    let chunks = row.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().map(|&v| exp(v - max)).sum();
-    let mut lanes = [0f32; 8];
-    for chunk in chunks {
-        for (s, &v) in lanes.iter_mut().zip(chunk) {
-            *s += exp(v - max);
-        }
-    }
-    max + (lanes.iter().sum::<f32>() + tail).ln()
-}
-
+#[cfg(feature = "reference")]
 /// log(sum(exp(row))) of every row.
 struct RowLogSumExp;
 
+#[cfg(feature = "reference")]
 impl CustomOp1 for RowLogSumExp {
     fn name(&self) -> &'static str {
         "fused-row-log-sum-exp"
@@ -218,6 +160,7 @@ impl CustomOp1 for RowLogSumExp {
     }
 }
 
+#[cfg(feature = "reference")]
 /// (softmax(row) - onehot(target)) * scale from the logits and their row log-sum-exps: the
 /// gradient of the mean cross-entropy.
 struct CrossEntropyGrad<'a> {
@@ -225,6 +168,7 @@ struct CrossEntropyGrad<'a> {
     scale: f32,
 }
 
+#[cfg(feature = "reference")]
 impl CustomOp2 for CrossEntropyGrad<'_> {
     fn name(&self) -> &'static str {
         "fused-cross-entropy-grad"
@@ -250,22 +194,14 @@ impl CustomOp2 for CrossEntropyGrad<'_> {
 }
 
 /// Normalisation over the last dimension with variance epsilon 1e-5, then `gain` and `bias` [d].
-pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> Result<Tensor> {
+pub(crate) fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> Result<Tensor> {
     x.contiguous()?
         .apply_op3(&gain.contiguous()?, &bias.contiguous()?, LayerNormOp)
 }
 
 struct LayerNormOp;
 
-pub(super) const LN_EPS: f32 = 1e-5;
 
-/// Mean and 1/std of one row.
-pub(super) fn moments(row: &[f32]) -> (f32, f32) {
-    let d = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / d;
-    let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d;
-    (mean, 1.0 / (var + LN_EPS).sqrt())
-}
 
 impl CustomOp3 for LayerNormOp {
     fn name(&self) -> &'static str {
@@ -361,7 +297,7 @@ impl CustomOp3 for LayerNormOp {
 
 /// Attention weights: softmax over the last dimension of `scale * scores` [.., T, T], where key
 /// j > query i is left out (weight exactly 0).
-pub fn causal_softmax(scores: &Tensor, scale: f32) -> Result<Tensor> {
+pub(crate) fn causal_softmax(scores: &Tensor, scale: f32) -> Result<Tensor> {
     let dims = scores.dims();
     if dims.len() < 2 || dims[dims.len() - 1] != dims[dims.len() - 2] {
         bail!("causal_softmax takes square [.., T, T] scores, got {dims:?}");

@@ -1,4 +1,4 @@
-//! Live recommendation ([`Recommender`], [`CandidateTrack`], [`Filters`], [`Scored`]) and the
+//! Live recommendation ([`Recommender`], [`Track`], [`Filters`], [`Scored`]) and the
 //! cold-start ranking used when there is no model yet ([`fallback_rank`]).
 //!
 //! [`Recommender::rank`] scores every candidate in one batched pass: the sequence model's score
@@ -16,40 +16,11 @@ use serde::Serialize;
 use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
-use super::data::{item_key, TrackInfo};
+use super::data::item_key_of;
+use crate::track::Track;
 use super::log::{display_names, ListeningLog};
 use super::signals::{blend, log_softmax, HistoryStats, FEATURES};
 use super::RecommendError;
-
-/// A library track that may be recommended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CandidateTrack {
-    pub track_id: i64,
-    pub title: String,
-    pub artist: Option<String>,
-    pub album: Option<String>,
-    pub genre: Option<String>,
-    pub year: Option<i32>,
-}
-
-impl CandidateTrack {
-    pub fn info(&self) -> TrackInfo {
-        TrackInfo {
-            key: item_key(self.artist.as_deref().unwrap_or(""), &self.title),
-            artist: self.artist.clone(),
-            album: self.album.clone(),
-            genre: self.genre.clone(),
-            year: self.year,
-        }
-    }
-
-    pub fn display_name(&self) -> String {
-        match &self.artist {
-            Some(artist) => format!("{artist} – {}", self.title),
-            None => self.title.clone(),
-        }
-    }
-}
 
 /// What may be recommended, and how many.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +45,7 @@ pub struct Filters {
 
 impl Filters {
     /// The configured filters; `recent` is left for the caller to fill.
-    pub fn from_config(config: &RecommendConfig, limit: usize) -> Filters {
+    pub(crate) fn from_config(config: &RecommendConfig, limit: usize) -> Filters {
         Filters {
             limit,
             exclude_current: true,
@@ -115,7 +86,7 @@ pub struct Recommender {
 
 impl Recommender {
     /// Loads the model saved in `models_dir`; `Ok(None)` when none has been trained yet.
-    pub fn load(models_dir: &Path) -> Result<Option<Recommender>, RecommendError> {
+    pub(crate) fn load(models_dir: &Path) -> Result<Option<Recommender>, RecommendError> {
         Checkpoint::load(models_dir)?.map(Recommender::new).transpose()
     }
 
@@ -134,7 +105,7 @@ impl Recommender {
         })
     }
 
-    pub fn meta(&self) -> &CheckpointMeta {
+    pub(crate) fn meta(&self) -> &CheckpointMeta {
         &self.checkpoint.meta
     }
 
@@ -145,7 +116,7 @@ impl Recommender {
         self.items = log
             .tracks
             .values()
-            .filter_map(|t| Some((t.track_id, vocab.id(&t.info().key)?)))
+            .filter_map(|t| Some((t.id, vocab.id(&item_key_of(t))?)))
             .collect();
         self.names = display_names(log, vocab);
         self.artists.clear();
@@ -165,8 +136,8 @@ impl Recommender {
     }
 
     /// Records a finished play live; `session` is the session's plays before it.
-    pub fn observe(&mut self, session: &[(i64, bool)], track: &CandidateTrack, skipped: bool, ts_ms: i64) {
-        let counts = self.plays.entry(track.track_id).or_default();
+    pub(crate) fn observe(&mut self, session: &[(i64, bool)], track: &Track, skipped: bool, ts_ms: i64) {
+        let counts = self.plays.entry(track.id).or_default();
         if skipped {
             counts.1 += 1;
         } else {
@@ -180,7 +151,7 @@ impl Recommender {
                 c.0 += 1;
             }
         }
-        let Some(&item) = self.items.get(&track.track_id) else {
+        let Some(&item) = self.items.get(&track.id) else {
             return;
         };
         let before = self.session_items(session);
@@ -198,7 +169,7 @@ impl Recommender {
     pub fn rank(
         &self,
         session: &[(i64, bool)],
-        candidates: &[CandidateTrack],
+        candidates: &[Track],
         filters: &Filters,
     ) -> Result<Vec<Scored>, RecommendError> {
         if candidates.is_empty() {
@@ -209,8 +180,8 @@ impl Recommender {
         let vocab = &meta.vocab;
         let mut items = self.items.clone();
         for c in candidates {
-            if let Some(id) = vocab.id(&c.info().key) {
-                items.entry(c.track_id).or_insert(id);
+            if let Some(id) = vocab.id(&item_key_of(c)) {
+                items.entry(c.id).or_insert(id);
             }
         }
         let known: Vec<(u32, bool)> = session
@@ -230,15 +201,15 @@ impl Recommender {
             let hidden = model.hidden_after(&ids, &skips)?.unsqueeze(1)?;
             let rows: Vec<u32> = candidates
                 .iter()
-                .map(|c| items.get(&c.track_id).copied().unwrap_or(0))
+                .map(|c| items.get(&c.id).copied().unwrap_or(0))
                 .collect();
             let embeddings = self
                 .table
                 .index_select(&Tensor::from_vec(rows, n_c, self.table.device())?, 0)?;
             let mut raw: Vec<f32> = embeddings.matmul(&hidden)?.squeeze(1)?.to_vec1()?;
             for (c, cand) in candidates.iter().enumerate() {
-                if !items.contains_key(&cand.track_id) {
-                    let cold = model.cold_embedding(&vocab.features_of(&cand.info()))?;
+                if !items.contains_key(&cand.id) {
+                    let cold = model.cold_embedding(&vocab.features_of(cand))?;
                     raw[c] = cold.unsqueeze(0)?.matmul(&hidden)?.flatten_all()?.to_vec1::<f32>()?[0];
                 }
             }
@@ -248,11 +219,11 @@ impl Recommender {
         let n = vocab.len();
         let mut all = vec![0f32; FEATURES.len() * n];
         self.stats
-            .features(&known, filters.now_ms.unwrap_or_else(crate::db::now_ms), &mut all);
+            .features(&known, filters.now_ms.unwrap_or_else(crate::clock::now_ms), &mut all);
         let mut features = vec![0f32; FEATURES.len() * n_c];
         features[..n_c].copy_from_slice(&seq);
         for (c, cand) in candidates.iter().enumerate() {
-            if let Some(&id) = items.get(&cand.track_id) {
+            if let Some(&id) = items.get(&cand.id) {
                 for f in 1..FEATURES.len() {
                     features[f * n_c + c] = all[f * n + id as usize - 1];
                 }
@@ -267,7 +238,7 @@ impl Recommender {
         log_softmax(&blended, &mut scores);
         let rates = FinishRates::new(self.plays.values().copied());
         for (c, cand) in candidates.iter().enumerate() {
-            let counts = self.plays.get(&cand.track_id).copied().unwrap_or_default();
+            let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
             scores[c] += filters.finish_weight * rates.ln_finish(counts);
         }
         let order = select(&scores, session, candidates, filters);
@@ -276,9 +247,9 @@ impl Recommender {
             .map(|c| {
                 let cand = &candidates[c];
                 Scored {
-                    track_id: cand.track_id,
+                    track_id: cand.id,
                     score: scores[c],
-                    reason: self.reason(cand, items.get(&cand.track_id).copied(), &known, seq[c], &seq),
+                    reason: self.reason(cand, items.get(&cand.id).copied(), &known, seq[c], &seq),
                 }
             })
             .collect())
@@ -287,7 +258,7 @@ impl Recommender {
     /// The strongest real signal behind a recommendation, in words.
     fn reason(
         &self,
-        cand: &CandidateTrack,
+        cand: &Track,
         item: Option<u32>,
         known: &[(u32, bool)],
         seq: f32,
@@ -306,7 +277,7 @@ impl Recommender {
         if self.stats.listens.get(j).copied().unwrap_or(0) + self.stats.skips.get(j).copied().unwrap_or(0) == 0 {
             return "new to you".into();
         }
-        if let Some(&(listens, skips)) = self.plays.get(&cand.track_id) {
+        if let Some(&(listens, skips)) = self.plays.get(&cand.id) {
             if listens >= 2 && listens >= 3 * skips {
                 return format!("you finished it {listens} of {} times", listens + skips);
             }
@@ -351,16 +322,16 @@ impl FinishRates {
 }
 
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
-fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[CandidateTrack], filters: &Filters) -> Vec<usize> {
+fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters: &Filters) -> Vec<usize> {
     let current = session.last().map(|p| p.0);
     let skipped_now: std::collections::HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let eligible_when = |exclude_skipped: bool| -> Vec<(usize, f32)> {
         candidates
             .iter()
             .enumerate()
-            .filter(|(_, c)| !(filters.exclude_current && Some(c.track_id) == current))
-            .filter(|(_, c)| !(exclude_skipped && skipped_now.contains(&c.track_id)))
-            .filter(|(_, c)| !filters.recent.contains(&c.track_id))
+            .filter(|(_, c)| !(filters.exclude_current && Some(c.id) == current))
+            .filter(|(_, c)| !(exclude_skipped && skipped_now.contains(&c.id)))
+            .filter(|(_, c)| !filters.recent.contains(&c.id))
             .map(|(i, _)| (i, scores[i]))
             .collect()
     };
@@ -403,13 +374,13 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[CandidateTrack]
 /// the track was finished in the log, then a seeded shuffle.
 pub fn fallback_rank(
     session: &[(i64, bool)],
-    candidates: &[CandidateTrack],
+    candidates: &[Track],
     log: &ListeningLog,
     filters: &Filters,
 ) -> Vec<Scored> {
     let counts = log.counts();
     let rates = FinishRates::new(counts.values().copied());
-    let recent: Vec<&CandidateTrack> = session
+    let recent: Vec<&Track> = session
         .iter()
         .rev()
         .filter(|p| !p.1)
@@ -448,7 +419,7 @@ pub fn fallback_rank(
                 }
                 similarity = similarity.max(s);
             }
-            let (listens, skips) = counts.get(&c.track_id).copied().unwrap_or((0, 0));
+            let (listens, skips) = counts.get(&c.id).copied().unwrap_or((0, 0));
             let reason = reason.unwrap_or_else(|| match listens {
                 0 => "new to you".into(),
                 n => format!("you have finished it {n} times"),
@@ -467,7 +438,7 @@ pub fn fallback_rank(
     select(&scores, session, candidates, &plain)
         .into_iter()
         .map(|i| Scored {
-            track_id: candidates[i].track_id,
+            track_id: candidates[i].id,
             score: scores[i],
             reason: reasons[i].clone(),
         })

@@ -6,12 +6,11 @@
 //! (the protocol of `docs/method.md`); [`signals::HistoryStats`] (co-occurrence, recency,
 //! popularity).
 
-pub mod baselines;
+pub(crate) mod baselines;
 pub mod checkpoint;
-pub mod commands;
 pub mod data;
-pub mod eval;
-pub mod fused;
+pub(crate) mod eval;
+pub(crate) mod fused;
 pub mod infer;
 pub mod log;
 pub mod metrics;

@@ -18,7 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Batch, Vocab, MASKED};
+#[cfg(feature = "reference")]
+use super::data::Batch;
+use super::data::{Vocab, MASKED};
 use super::fused;
 
 /// Shape and input options of the model.
@@ -228,11 +230,7 @@ impl SeqModel {
             .zip(self.vars.iter().map(|v| v.as_tensor()))
     }
 
-    pub fn n_items(&self) -> usize {
-        self.n_items
-    }
-
-    pub fn device(&self) -> &Device {
+    pub(crate) fn device(&self) -> &Device {
         &self.device
     }
 
@@ -318,7 +316,7 @@ impl SeqModel {
     /// Only the rows asked for are gathered: a training step touches a few thousand of the
     /// catalogue's items, and building the whole table would cost a full-size temporary forward
     /// and several more in the backward pass.
-    pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let mut dims = ids.dims().to_vec();
         dims.push(self.config.d);
         let flat = ids.flatten_all()?;
@@ -431,6 +429,7 @@ impl SeqModel {
         )
     }
 
+    #[cfg(feature = "reference")]
     /// The training loss of one batch: (total, L_rec, L_cl).
     pub fn loss(
         &self,
@@ -535,7 +534,7 @@ impl SeqModel {
     }
 
     /// The head output after one window of plays, [d].
-    pub fn hidden_after(&self, ids: &[u32], skips: &[bool]) -> candle_core::Result<Tensor> {
+    pub(crate) fn hidden_after(&self, ids: &[u32], skips: &[bool]) -> candle_core::Result<Tensor> {
         let t = ids.len().max(1);
         let idt = Tensor::from_vec(
             if ids.is_empty() { vec![0] } else { ids.to_vec() },
@@ -551,7 +550,7 @@ impl SeqModel {
     }
 
     /// Side-feature-only embedding of a track the model has not seen, [d].
-    pub fn cold_embedding(&self, features: &super::data::ItemFeatures) -> candle_core::Result<Tensor> {
+    pub(crate) fn cold_embedding(&self, features: &super::data::ItemFeatures) -> candle_core::Result<Tensor> {
         let d = self.config.d;
         let mut e = Tensor::zeros(d, self.p("item.weight").dtype(), &self.device)?;
         if self.config.side_features {
@@ -569,7 +568,7 @@ impl SeqModel {
 }
 
 /// Every parameter's name and shape, in the order they are created and saved.
-pub fn parameter_shapes(c: &ModelConfig, vocab: &Vocab) -> Vec<(String, Vec<usize>)> {
+pub(crate) fn parameter_shapes(c: &ModelConfig, vocab: &Vocab) -> Vec<(String, Vec<usize>)> {
     let d = c.d;
     let [artists, albums, genres, years] = vocab.feature_sizes();
     let mut shapes = vec![
@@ -628,7 +627,7 @@ fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// Layer normalisation over the last dimension, from basic ops.
-pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
     if fused::applies(x) {
         return fused::layer_norm(x, gain, bias);
     }
@@ -642,14 +641,15 @@ pub fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Resu
 }
 
 /// Softmax over the last dimension, from basic ops. The max is a constant shift, so it is detached.
-pub fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
     e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
 }
 
 /// log(sum(exp(x))) over the last dimension, keeping it.
-pub fn log_sum_exp(x: &Tensor) -> candle_core::Result<Tensor> {
+#[cfg(feature = "reference")]
+pub(crate) fn log_sum_exp(x: &Tensor) -> candle_core::Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     x.broadcast_sub(&max)?
         .exp()?
@@ -663,6 +663,7 @@ fn causal_mask(t: usize, dtype: DType, device: &Device) -> candle_core::Result<T
     Tensor::from_vec(values, (t, t), device)?.to_dtype(dtype)
 }
 
+#[cfg(feature = "reference")]
 /// Next-item cross-entropy: `hidden` [N, d] against `items` [C, d], `targets` [N] indexing `items`.
 pub fn rec_loss(hidden: &Tensor, items: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     if fused::applies(hidden) {
@@ -674,6 +675,7 @@ pub fn rec_loss(hidden: &Tensor, items: &Tensor, targets: &Tensor) -> candle_cor
     lse.sub(&picked)?.mean_all()
 }
 
+#[cfg(feature = "reference")]
 /// The skip-contrastive InfoNCE term.
 ///
 /// `anchors`, `positives` [B, T, d]; `negatives` [B, K, d] are the skipped tracks of each row's
@@ -699,10 +701,12 @@ pub fn cl_loss(
     per_position.mul(valid)?.sum_all()? / count
 }
 
+#[cfg(feature = "reference")]
 fn normalize(x: &Tensor) -> candle_core::Result<Tensor> {
     x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-8)?.sqrt()?)
 }
 
+#[cfg(feature = "reference")]
 /// Candidates for a sampled softmax, as item ids: the batch's distinct targets plus `n` random
 /// items; and the targets re-indexed into them.
 fn sample_candidates(

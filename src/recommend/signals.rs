@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 /// How many earlier plays of a session a play is linked to, with weight 1/distance.
-pub const WINDOW: usize = 5;
+pub(crate) const WINDOW: usize = 5;
 const DAY_MS: f64 = 86_400_000.0;
 const SHORT_HALF_LIFE_DAYS: f64 = 7.0;
 const LONG_HALF_LIFE_DAYS: f64 = 90.0;
@@ -48,7 +48,7 @@ impl Decayed {
 
 /// Per-item history, indexed by item id - 1.
 #[derive(Debug, Clone, Default)]
-pub struct HistoryStats {
+pub(crate) struct HistoryStats {
     /// follows[a][b]: how often b was finished shortly after a in a session (weighted 1/distance).
     follows: Vec<HashMap<u32, f32>>,
     short_listens: Vec<Decayed>,
@@ -58,12 +58,6 @@ pub struct HistoryStats {
     pub skips: Vec<u32>,
     /// Non-skipped plays per item, frozen popularity used for ranking ties and the popularity feature.
     pub popularity: Vec<u32>,
-}
-
-/// The plays of the session in progress.
-#[derive(Debug, Clone, Default)]
-pub struct SessionState {
-    pub plays: Vec<(u32, bool)>,
 }
 
 /// Fixed weights of the blended score, one per entry of [`FEATURES`].
@@ -81,14 +75,14 @@ impl Default for BlendWeights {
 }
 
 impl HistoryStats {
-    pub fn new(n_items: usize) -> Self {
+    pub(crate) fn new(n_items: usize) -> Self {
         let mut stats = HistoryStats::default();
         stats.grow(n_items);
         stats
     }
 
     /// Makes room for items added to the vocabulary.
-    pub fn grow(&mut self, n_items: usize) {
+    pub(crate) fn grow(&mut self, n_items: usize) {
         self.follows.resize_with(n_items, HashMap::new);
         self.short_listens.resize(n_items, Decayed::default());
         self.long_listens.resize(n_items, Decayed::default());
@@ -98,12 +92,12 @@ impl HistoryStats {
         self.popularity.resize(n_items, 0);
     }
 
-    pub fn n_items(&self) -> usize {
+    pub(crate) fn n_items(&self) -> usize {
         self.listens.len()
     }
 
     /// Records a play that followed `session` (the earlier plays of its session).
-    pub fn observe(&mut self, session: &[(u32, bool)], item: u32, skipped: bool, ts_ms: i64) {
+    pub(crate) fn observe(&mut self, session: &[(u32, bool)], item: u32, skipped: bool, ts_ms: i64) {
         let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) else {
             return;
         };
@@ -123,7 +117,7 @@ impl HistoryStats {
     }
 
     /// How strongly `item` follows the session's last plays; the largest contributor is returned too.
-    pub fn follow_score(&self, session: &[(u32, bool)], item: u32) -> (f32, Option<u32>) {
+    pub(crate) fn follow_score(&self, session: &[(u32, bool)], item: u32) -> (f32, Option<u32>) {
         let mut total = 0.0;
         let mut best: (f32, Option<u32>) = (0.0, None);
         for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
@@ -141,7 +135,7 @@ impl HistoryStats {
 
     /// Fills `out` ([`FEATURES`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
     /// The sequence-model feature (row 0) is left to the caller.
-    pub fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
+    pub(crate) fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
         let n = self.n_items();
         out[n..].fill(0.0);
         for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
@@ -170,7 +164,7 @@ impl HistoryStats {
 }
 
 /// The blended score of every item: `features` as filled by [`HistoryStats::features`].
-pub fn blend(features: &[f32], weights: &BlendWeights, out: &mut [f32]) {
+pub(crate) fn blend(features: &[f32], weights: &BlendWeights, out: &mut [f32]) {
     let n = out.len();
     out.fill(0.0);
     for (f, &w) in weights.weights.iter().enumerate() {
@@ -184,7 +178,7 @@ pub fn blend(features: &[f32], weights: &BlendWeights, out: &mut [f32]) {
 }
 
 /// log-softmax of a score row, so that the sequence feature is on a log-probability scale.
-pub fn log_softmax(row: &[f32], out: &mut [f32]) {
+pub(crate) fn log_softmax(row: &[f32], out: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let lse = max + row.iter().map(|&x| (x - max).exp()).sum::<f32>().ln();
     for (o, &x) in out.iter_mut().zip(row) {

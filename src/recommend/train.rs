@@ -173,7 +173,7 @@ pub fn train_model(
 }
 
 /// Non-skipped plays per item (index j is item j + 1).
-pub fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
+pub(crate) fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
     let mut counts = vec![0u32; vocab.len()];
     for play in sessions.iter().flat_map(|s| &s.plays).filter(|p| !p.skipped) {
         if let Some(c) = counts.get_mut(play.item as usize - 1) {
@@ -184,7 +184,7 @@ pub fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
 }
 
 /// The protocol's metrics of the model alone on `sessions` (each position i >= 1, session prefix only).
-pub fn evaluate_sessions(
+pub(crate) fn evaluate_sessions(
     model: &SeqModel,
     sessions: &[Session],
     popularity: &[u32],

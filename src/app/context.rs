@@ -1,0 +1,36 @@
+//! What every front end starts from ([`Context`]): where the files live and the config, plus
+//! opening the database and the diagnostic log the way all of them do.
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::paths::Paths;
+
+/// The data dir, config file and the loaded config of one run.
+pub(crate) struct Context {
+    pub paths: Paths,
+    pub config: Config,
+}
+
+impl Context {
+    /// Opens the database in the data dir, creating both if needed.
+    pub(crate) fn open_database(&self) -> anyhow::Result<Database> {
+        self.paths.ensure_data_dir()?;
+        Ok(Database::open(&self.paths.database())?)
+    }
+
+    /// Sends the `tracing` lines of a player run (MPRIS on or off, warnings of background
+    /// threads) to `skipless.log` in the data dir, appended, so they never write over the screen.
+    /// A log that cannot be opened is left out: it is a diagnostic aid, not a reason to refuse to
+    /// play.
+    pub(crate) fn start_log_file(&self) {
+        let path = self.paths.log_file();
+        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else {
+            return;
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_max_level(tracing::Level::INFO)
+            .with_target(false)
+            .try_init();
+    }
+}

@@ -1,0 +1,115 @@
+//! The front ends' side of MPRIS: what the desktop is shown ([`state_of`]) and what a desktop
+//! request does ([`apply`]). Requests go through the same [`Controller`] calls as the player's
+//! keys, tagged [`ControlSource::Mpris`], so the skip rule and the log treat a media-key skip
+//! like any other and record where it came from.
+
+use std::time::Duration;
+
+use super::controller::Controller;
+use crate::mpris::{PlayerState, Request, Status};
+use crate::db::tracks;
+use crate::track::Track;
+use crate::player::SeekTo;
+use crate::play::{ControlSource, PlaySource};
+
+/// What the front end still has to do after [`apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Applied {
+    Done,
+    /// The desktop asked the player to quit: the front end quits as on its own quit command.
+    Quit,
+    /// Something to tell the listener (the status line, or stderr in the headless player).
+    Notice(String),
+}
+
+/// The player's state as MPRIS shows it.
+pub fn state_of(controller: &Controller) -> PlayerState {
+    let now = controller.now.as_ref();
+    PlayerState {
+        status: match now {
+            None => Status::Stopped,
+            Some(n) if n.paused => Status::Paused,
+            Some(_) => Status::Playing,
+        },
+        track: now.map(|n| Track {
+            duration_ms: n.duration_ms,
+            ..n.entry.track.clone()
+        }),
+        position_ms: now.map_or(0, |n| n.position_ms),
+        volume: controller.volume,
+        can_go_next: controller.queue.skip_index().is_some(),
+        can_go_previous: controller.queue.previous_index().is_some(),
+        can_play: now.is_some() || !controller.queue.entries().is_empty(),
+    }
+}
+
+/// Carries out one request from the desktop.
+pub(crate) fn apply(controller: &mut Controller, request: Request) -> Applied {
+    const BY: ControlSource = ControlSource::Mpris;
+    let now = controller.now.clone();
+    match request {
+        Request::PlayPause if now.is_some() => controller.toggle(),
+        Request::Play if now.as_ref().is_some_and(|n| n.paused) => controller.resume(),
+        Request::Play if now.is_some() => {}
+        Request::PlayPause | Request::Play => start(controller),
+        Request::Pause => controller.pause(),
+        Request::Stop => controller.stop(BY),
+        Request::Next => controller.next(BY),
+        Request::Previous => controller.previous(BY),
+        Request::Seek { offset_us } => {
+            let Some(now) = now else { return Applied::Done };
+            let target_us = i128::from(now.position_ms) * 1000 + i128::from(offset_us);
+            let past_the_end = now.duration_ms.is_some_and(|d| target_us > i128::from(d) * 1000);
+            // The specification: seeking past the end acts like Next, before the start goes to 0.
+            if past_the_end {
+                controller.next(BY);
+            } else if offset_us >= 0 {
+                controller.seek(SeekTo::Forward(Duration::from_micros(offset_us.unsigned_abs())));
+            } else {
+                controller.seek(SeekTo::Backward(Duration::from_micros(offset_us.unsigned_abs())));
+            }
+        }
+        Request::SetPosition { track_id, position_us } => {
+            let Some(now) = now.filter(|n| n.entry.track.id == track_id) else {
+                return Applied::Done;
+            };
+            let within = position_us >= 0
+                && now
+                    .duration_ms
+                    .is_none_or(|d| i128::from(position_us) <= i128::from(d) * 1000);
+            if within {
+                controller.seek(SeekTo::Absolute(Duration::from_micros(position_us.unsigned_abs())));
+            }
+        }
+        Request::Open(path) => return open(controller, &path),
+        Request::Volume(percent) => controller.set_volume(percent),
+        Request::Quit => return Applied::Quit,
+    }
+    Applied::Done
+}
+
+/// `Play` while stopped: the current queue entry again, or the first one.
+fn start(controller: &mut Controller) {
+    let queue = &controller.queue;
+    let index = queue.cursor().or((!queue.entries().is_empty()).then_some(0));
+    if let Some(index) = index {
+        controller.play_index(index, ControlSource::Mpris);
+    }
+}
+
+/// `OpenUri`: plays a file of the library in place of the queue, as choosing it in the player does.
+fn open(controller: &mut Controller, path: &std::path::Path) -> Applied {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let db = controller.recorder().database();
+    match tracks::track_by_path_any(db.conn(), &path) {
+        Ok(Some(track)) => {
+            controller.play_tracks(vec![track], 0, PlaySource::User, ControlSource::Mpris);
+            Applied::Done
+        }
+        Ok(None) => Applied::Notice(format!(
+            "{}: not in the library (scan its folder first)",
+            path.display()
+        )),
+        Err(e) => Applied::Notice(db.err(e).to_string()),
+    }
+}

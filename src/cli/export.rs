@@ -1,0 +1,37 @@
+//! `skipless export`: the listening log in a standard format, to stdout or a file.
+
+use std::path::Path;
+
+use super::progress_bar;
+use crate::app::Context;
+use crate::logio::export::{self, ExportFormat, ExportOptions};
+
+/// `skipless export --format F [--out FILE] [--since DATE] [--until DATE]`.
+pub(crate) fn export(
+    ctx: &Context,
+    format: ExportFormat,
+    out: Option<&Path>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> anyhow::Result<()> {
+    let options = ExportOptions::from_config(&ctx.config, format, since, until)?;
+    let db = ctx.open_database()?;
+    match out {
+        Some(path) => {
+            let bar = progress_bar(0, "export");
+            let written = export::export_to_file(db.conn(), &options, path, &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            eprintln!("exported {written} plays to {}", path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            export::export(db.conn(), &options, &mut out, &|_| {})?;
+        }
+    }
+    Ok(())
+}
+

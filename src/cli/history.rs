@@ -1,0 +1,40 @@
+//! `skipless history`: the listening log, newest first.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+
+use crate::app::Context;
+use crate::fmt::{format_duration, format_time};
+
+/// `skipless history [--json] [--limit N]`.
+pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let rows = crate::db::plays::history(db.conn(), limit).map_err(|e| db.err(e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for row in &rows {
+        if json {
+            let mut value = serde_json::to_value(row)?;
+            value["started_at"] = format_time(row.started_at).into();
+            value["ended_at"] = row.ended_at.map(format_time).into();
+            serde_json::to_writer(&mut out, &value)?;
+            writeln!(out)?;
+        } else {
+            let mark = if row.skipped { "skip" } else { "    " };
+            writeln!(
+                out,
+                "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}",
+                format_time(row.started_at),
+                row.end_reason.as_deref().unwrap_or("playing"),
+                format_duration(row.played_ms),
+                row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),
+                row.artist.as_deref().unwrap_or("Unknown artist"),
+                row.title,
+            )?;
+        }
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}
+

@@ -1,0 +1,35 @@
+//! `skipless library`: the indexed tracks, as a table or JSON lines.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+
+use crate::app::Context;
+use crate::fmt::{format_duration, truncate};
+
+/// `skipless library [--json]`.
+pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let tracks = crate::db::tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for track in &tracks {
+        if json {
+            serde_json::to_writer(&mut out, track)?;
+            writeln!(out)?;
+        } else {
+            let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
+            writeln!(
+                out,
+                "{:>6}  {:<30}  {:<30}  {:<30}  {duration}",
+                track.id,
+                truncate(track.artist.as_deref().unwrap_or("Unknown artist"), 30),
+                truncate(track.album.as_deref().unwrap_or(""), 30),
+                truncate(&track.title, 30),
+            )?;
+        }
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}
+

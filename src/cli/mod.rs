@@ -1,0 +1,292 @@
+//! The command line: parsing ([`Cli`], [`Command`]) and the dispatch to the front ends — one
+//! module per subcommand here, the player UI in [`crate::tui`], `skipless play` in
+//! [`crate::headless`].
+
+mod eval;
+mod export;
+mod history;
+mod import;
+mod library;
+mod recommend;
+mod scan;
+mod simulate;
+mod stats;
+mod train;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::app::Context;
+use crate::config::Config;
+use crate::paths::Paths;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skipless",
+    version,
+    about = "A terminal music player that learns from your skips"
+)]
+pub struct Cli {
+    /// Folder for the database and models (default: the platform data dir).
+    #[arg(long, global = true, env = "SKIPLESS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (default: config.toml in the platform config dir).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Audio output: auto, device or null (silent, real time; SKIPLESS_NULL_SPEED speeds it up).
+    #[arg(long, global = true, value_enum)]
+    pub audio: Option<AudioArg>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Music folders to scan before opening the player.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index music folders (a bare `scan` rescans the known library roots).
+    Scan {
+        paths: Vec<PathBuf>,
+        /// Print one JSON object with the counts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the indexed tracks.
+    Library {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play files or folders without the UI: line commands on stdin, one line per event on stdout.
+    Play {
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+        /// After the given tracks, keep playing recommended tracks (and retrain as the TUI does).
+        #[arg(long)]
+        autoplay: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Show the listening log, newest first.
+    History {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// How many plays to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Totals, top tracks and artists, most-skipped tracks.
+    Stats {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Closed-loop test of autoplay against a listener built from a real listening history.
+    Simulate {
+        /// History files or folders (Spotify exports).
+        #[arg(long, required = true, num_args = 1..)]
+        history: Vec<PathBuf>,
+        /// Simulated plays per policy.
+        #[arg(long, default_value_t = 2000)]
+        plays: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate the recommenders on Spotify listening-history exports (the fixed protocol).
+    Eval {
+        /// History files or folders (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json).
+        #[arg(long, required = true, num_args = 1..)]
+        history: Vec<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train the recommender on the listening log and save it in the data dir.
+    Train {
+        /// Print the validation metrics as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the listening log in a standard format (to stdout unless --out).
+    Export {
+        #[arg(long, value_enum)]
+        format: crate::logio::ExportFormat,
+        /// Write to this file, with a progress bar on a terminal.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Plays started on or after this date (YYYY-MM-DD, UTC) or RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Plays started on or before this date (YYYY-MM-DD, UTC) or before this RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+    },
+    /// Bring plays from another service's history into the log.
+    Import {
+        #[command(subcommand)]
+        source: import::ImportCommand,
+    },
+    /// Recommend the next tracks for the current or last session.
+    Recommend {
+        /// How many tracks.
+        #[arg(short = 'n', default_value_t = 10)]
+        n: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the configuration.
+    Config {
+        /// Print the commented default configuration (the shipped `config.toml`).
+        #[arg(long, required = true)]
+        default: bool,
+    },
+    /// Print a shell completion script (e.g. `skipless completions bash > ~/.local/share/bash-completion/completions/skipless`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `skipless man | man -l -`.
+    Man,
+}
+
+/// `--audio` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AudioArg {
+    Auto,
+    Device,
+    Null,
+}
+
+impl From<AudioArg> for crate::config::AudioOutput {
+    fn from(arg: AudioArg) -> Self {
+        match arg {
+            AudioArg::Auto => Self::Auto,
+            AudioArg::Device => Self::Device,
+            AudioArg::Null => Self::Null,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Commands that print what the program is made of need no data dir or config.
+    match &cli.command {
+        Some(Command::Config { .. }) => {
+            print!("{}", crate::config::DEFAULT_CONFIG);
+            return Ok(());
+        }
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "skipless", &mut std::io::stdout());
+            return Ok(());
+        }
+        Some(Command::Man) => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    if cli.command.is_none() {
+        check_player_arguments(&cli.paths)?;
+    }
+    let paths = Paths::resolve(cli.data_dir, cli.config)?;
+    let mut config = Config::load(&paths.config_file)?;
+    if let Some(audio) = cli.audio {
+        config.playback.audio = audio.into();
+    }
+    let ctx = Context { paths, config };
+    match cli.command {
+        Some(Command::Scan { paths, json }) => scan::run(&ctx, &paths, json),
+        Some(Command::Library { json }) => library::run(&ctx, json),
+        Some(Command::Simulate {
+            history,
+            plays,
+            seed,
+            json,
+        }) => simulate::run(&ctx, &history, plays, seed, json),
+        Some(Command::Eval { history, json }) => eval::eval(&history, json),
+        Some(Command::Train { json }) => train::train(&ctx, json),
+        Some(Command::Recommend { n, json }) => recommend::recommend(&ctx, n, json),
+        Some(Command::Play { json, autoplay, paths }) => crate::headless::run(&ctx, &paths, json, autoplay),
+        Some(Command::History { json, limit }) => history::run(&ctx, json, limit),
+        Some(Command::Stats { json }) => stats::run(&ctx, json),
+        Some(Command::Export {
+            format,
+            out,
+            since,
+            until,
+        }) => export::export(&ctx, format, out.as_deref(), since.as_deref(), until.as_deref()),
+        Some(Command::Import { source }) => import::import(&ctx, &source),
+        Some(Command::Config { .. } | Command::Completions { .. } | Command::Man) => Ok(()),
+        None => crate::tui::run(&ctx, cli.paths),
+    }
+}
+
+/// Refuses, before anything is opened, a player run that cannot work: a word that is neither a
+/// command nor a folder (with the closest command named), or no terminal to draw on.
+fn check_player_arguments(paths: &[PathBuf]) -> anyhow::Result<()> {
+    for path in paths {
+        if !path.exists() {
+            let word = path.to_string_lossy();
+            let suggestion = closest_command(&word)
+                .map(|c| format!(" (did you mean `skipless {c}`?)"))
+                .unwrap_or_default();
+            anyhow::bail!("no such command or folder: {word}{suggestion}");
+        }
+    }
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the player needs a terminal; to play without one, use `skipless play PATH...` (see `skipless play --help`)"
+        );
+    }
+    Ok(())
+}
+
+/// The subcommand most like `word`, if one is close enough to be a likely typo.
+fn closest_command(word: &str) -> Option<String> {
+    if Path::new(word).components().count() > 1 {
+        return None;
+    }
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .map(|name| (strsim::jaro_winkler(word, &name), name))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+/// A progress bar on stderr when it is a terminal, hidden otherwise.
+fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(message);
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_names_the_closest_command() {
+        assert_eq!(closest_command("scna").as_deref(), Some("scan"));
+        assert_eq!(closest_command("histroy").as_deref(), Some("history"));
+        assert_eq!(closest_command("frobnicate"), None);
+        assert_eq!(closest_command("some/folder"), None);
+    }
+}

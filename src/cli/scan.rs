@@ -1,0 +1,52 @@
+//! `skipless scan`: index music folders, with a progress bar on a terminal.
+
+use std::path::PathBuf;
+
+use super::progress_bar;
+use crate::app::scan::scan_library;
+use crate::app::Context;
+use crate::library::scan::ScanProgress;
+
+/// `skipless scan [--json] [PATH...]`.
+pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut db = ctx.open_database()?;
+    let roots = if paths.is_empty() {
+        crate::db::tracks::roots(db.conn()).map_err(|e| db.err(e))?
+    } else {
+        paths.to_vec()
+    };
+    if roots.is_empty() {
+        anyhow::bail!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
+    }
+    let bar = progress_bar(0, "scanning");
+    let outcome = scan_library(&mut db, &roots, &|p| match p {
+        ScanProgress::Walking { found } => bar.set_message(if found > 0 { "walking" } else { "scanning" }),
+        ScanProgress::Reading { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message("reading");
+        }
+    })?;
+    bar.finish_and_clear();
+    let (report, matched) = (outcome.report, outcome.matched);
+    for error in &report.walk_errors {
+        eprintln!("skipless: warning: {error}");
+    }
+    for (path, reason) in &report.failed_files {
+        eprintln!("skipless: cannot read {}: {reason}", path.display());
+    }
+    let s = report.summary;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "scanned {} files: {} added, {} updated, {} unchanged, {} removed, {} failed",
+            s.scanned, s.added, s.updated, s.unchanged, s.removed, s.failed
+        );
+        if matched > 0 {
+            println!("{matched} imported plays matched to library tracks");
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,45 @@
+//! `skipless simulate`: autoplay against a listener built from a real history.
+
+use std::path::PathBuf;
+
+use super::progress_bar;
+use crate::app::simulate::run_simulation;
+use crate::app::Context;
+
+/// `skipless simulate --history FILE_OR_DIR... [--plays N] [--seed S] [--json]`.
+pub(crate) fn run(ctx: &Context, history: &[PathBuf], plays: usize, seed: u64, json: bool) -> anyhow::Result<()> {
+    let work_dir = std::env::temp_dir().join(format!("skipless-simulate-{}", std::process::id()));
+    let bar = progress_bar((plays * 3) as u64, "simulating");
+    let mut done_before = 0;
+    let mut last_policy = "";
+    let result = run_simulation(history, plays, seed, &ctx.config, &work_dir, &mut |policy, n| {
+        if policy != last_policy {
+            if !last_policy.is_empty() {
+                done_before += plays;
+            }
+            last_policy = policy;
+            bar.set_message(policy);
+        }
+        bar.set_position((done_before + n) as u64);
+    });
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&work_dir);
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!("{} plays per policy over {} tracks", report.plays, report.tracks);
+    println!("{:<10} {:>10} {:>14}  per 100 plays", "policy", "skip rate", "last 500");
+    for p in &report.policies {
+        let windows: Vec<String> = p.windows.iter().map(|w| format!("{w:.2}")).collect();
+        println!(
+            "{:<10} {:>10.3} {:>14.3}  {}",
+            p.name,
+            p.skip_rate,
+            p.skip_rate_last_500,
+            windows.join(" ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! `skipless stats`: totals, top tracks and artists, most-skipped tracks.
+
+use crate::app::Context;
+use crate::play::SkipRule;
+
+/// `skipless stats [--json]`.
+pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let rule = SkipRule::from_config(&ctx.config.log);
+    let stats = crate::db::plays::stats(db.conn(), &rule, 10).map_err(|e| db.err(e))?;
+    if json {
+        println!("{}", serde_json::to_string(&stats)?);
+        return Ok(());
+    }
+    println!("{}", stats.summary());
+    println!("\nTop tracks (listens):");
+    for t in &stats.top_tracks {
+        println!("  {:>4}  {}", t.count, t.name());
+    }
+    println!("\nTop artists (listens):");
+    for a in &stats.top_artists {
+        println!("  {:>4}  {}", a.count, a.artist);
+    }
+    println!("\nMost skipped:");
+    for t in &stats.most_skipped {
+        println!("  {:>4}  {}", t.count, t.name());
+    }
+    Ok(())
+}
+

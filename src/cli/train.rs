@@ -1,0 +1,79 @@
+//! `skipless train`: trains the recommender on the listening log and saves the model.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use super::progress_bar;
+use crate::app::Context;
+use crate::recommend::checkpoint::Checkpoint;
+use crate::recommend::log::{train_from_log, ListeningLog};
+use crate::recommend::train::TrainConfig;
+
+/// `skipless train [--json]`: trains on the local log and saves the model under `models/`.
+pub(crate) fn train(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let log = ListeningLog::load(&db)?;
+    let min_plays = ctx.config.recommend.min_plays;
+    if (log.plays.len() as u64) < min_plays {
+        anyhow::bail!(
+            "{} finished plays in the log; training needs at least {min_plays} (recommend.min_plays)",
+            log.plays.len()
+        );
+    }
+    let models_dir = ctx.paths.models_dir();
+    let previous = match Checkpoint::load(&models_dir) {
+        Ok(previous) => previous,
+        Err(e) => {
+            eprintln!("skipless: warning: {e}; training from scratch");
+            None
+        }
+    };
+    let bar = progress_bar(0, "training");
+    let cancel = AtomicBool::new(false);
+    let start = Instant::now();
+    let checkpoint = train_from_log(
+        &log,
+        previous.as_ref(),
+        &TrainConfig::default(),
+        &mut |p| {
+            if p.val_ndcg.is_none() {
+                bar.set_length((p.steps * p.epochs) as u64);
+                bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
+            }
+        },
+        &cancel,
+    )?
+    .checkpoint;
+    bar.finish_and_clear();
+    let path = checkpoint.save(&models_dir)?;
+    let v = checkpoint.meta.validation;
+    if json {
+        let out = serde_json::json!({
+            "model": path.display().to_string(),
+            "plays": checkpoint.meta.plays_seen,
+            "tracks": checkpoint.meta.vocab.len(),
+            "best_epoch": checkpoint.meta.best_epoch,
+            "hr@10": v.hr10,
+            "ndcg@10": v.ndcg10,
+            "mrr": v.mrr,
+            "skip_mrr": v.skip_mrr,
+            "train_s": start.elapsed().as_secs_f64(),
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "trained on {} plays of {} tracks in {:.1} s (best epoch {}); validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
+            checkpoint.meta.plays_seen,
+            checkpoint.meta.vocab.len(),
+            start.elapsed().as_secs_f64(),
+            checkpoint.meta.best_epoch,
+            v.hr10,
+            v.ndcg10,
+            v.mrr,
+            v.skip_mrr
+        );
+        println!("saved {}", path.display());
+    }
+    Ok(())
+}
+

@@ -1,0 +1,321 @@
+//! Keys to [`Action`]s ([`KeyMap`]): the defaults, overrides from the config's `[keys]`
+//! table, and the help screen, generated from the same table so it is never out of date.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Everything a key can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Action {
+    Play,
+    TogglePause,
+    Next,
+    Previous,
+    Stop,
+    SeekBack,
+    SeekForward,
+    VolumeUp,
+    VolumeDown,
+    Search,
+    NextPane,
+    PreviousPane,
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Enqueue,
+    Remove,
+    MoveUp,
+    MoveDown,
+    ClearQueue,
+    Shuffle,
+    Repeat,
+    Autoplay,
+    Retrain,
+    Export,
+    Sort,
+    ViewLibrary,
+    ViewTracks,
+    ViewQueue,
+    ViewHistory,
+    ViewStats,
+    Help,
+    Quit,
+}
+
+/// (action, config name, description, default keys), in help order.
+const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
+    (
+        Action::Play,
+        "play",
+        "play the selection (a track; an album or artist as a queue)",
+        &["Enter"],
+    ),
+    (Action::TogglePause, "pause", "pause / resume", &["Space"]),
+    (Action::Next, "next", "next track (logged per the skip rule)", &["n"]),
+    (Action::Previous, "previous", "previous track", &["p"]),
+    (Action::Stop, "stop", "stop", &["x"]),
+    (Action::SeekBack, "seek_back", "seek back 5 s", &["Left"]),
+    (Action::SeekForward, "seek_forward", "seek forward 5 s", &["Right"]),
+    (Action::VolumeUp, "volume_up", "volume up", &["+", "="]),
+    (Action::VolumeDown, "volume_down", "volume down", &["-"]),
+    (
+        Action::Search,
+        "search",
+        "search title, artist, album (Esc leaves)",
+        &["/"],
+    ),
+    (Action::NextPane, "next_pane", "next pane", &["Tab"]),
+    (Action::PreviousPane, "previous_pane", "previous pane", &["BackTab"]),
+    (Action::Down, "down", "move down", &["j", "Down"]),
+    (Action::Up, "up", "move up", &["k", "Up"]),
+    (Action::PageDown, "page_down", "page down", &["PageDown", "ctrl-d"]),
+    (Action::PageUp, "page_up", "page up", &["PageUp", "ctrl-u"]),
+    (Action::Top, "top", "go to the top", &["g", "Home"]),
+    (Action::Bottom, "bottom", "go to the bottom", &["G", "End"]),
+    (Action::Enqueue, "enqueue", "add the selection to the queue", &["a"]),
+    (Action::Remove, "remove", "remove from the queue", &["d", "Delete"]),
+    (Action::MoveUp, "move_up", "move a queue entry up", &["K"]),
+    (Action::MoveDown, "move_down", "move a queue entry down", &["J"]),
+    (Action::ClearQueue, "clear_queue", "clear the queue", &["C"]),
+    (Action::Shuffle, "shuffle", "shuffle the upcoming tracks", &["s"]),
+    (Action::Repeat, "repeat", "repeat mode: off, all, one", &["R"]),
+    (Action::Autoplay, "autoplay", "autoplay on / off", &["A"]),
+    (Action::Retrain, "retrain", "retrain the recommender now", &["r"]),
+    (Action::Export, "export", "export the listening log", &["e"]),
+    (Action::Sort, "sort", "change the sort order of the track list", &["o"]),
+    (
+        Action::ViewLibrary,
+        "view_library",
+        "library: artists, albums, tracks",
+        &["1"],
+    ),
+    (Action::ViewTracks, "view_tracks", "all tracks, sortable", &["2"]),
+    (Action::ViewQueue, "view_queue", "the queue", &["3"]),
+    (Action::ViewHistory, "view_history", "this session's plays", &["4"]),
+    (Action::ViewStats, "view_stats", "statistics", &["5"]),
+    (Action::Help, "help", "this help", &["?"]),
+    (Action::Quit, "quit", "quit", &["q", "ctrl-c"]),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeyMapError {
+    #[error("[keys]: unknown action `{0}`")]
+    UnknownAction(String),
+    #[error("[keys] {action}: unknown key `{key}`")]
+    UnknownKey { action: String, key: String },
+}
+
+/// The key bindings in force.
+#[derive(Debug, Clone)]
+pub struct KeyMap {
+    bindings: BTreeMap<Action, Vec<KeyEvent>>,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        let bindings = ACTIONS
+            .iter()
+            .map(|(action, _, _, keys)| (*action, keys.iter().filter_map(|k| parse_key(k)).collect()))
+            .collect();
+        Self { bindings }
+    }
+}
+
+impl KeyMap {
+    /// The defaults with the config's overrides (`action = ["key", ...]`) applied.
+    pub(crate) fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, KeyMapError> {
+        let mut map = Self::default();
+        for (name, keys) in overrides {
+            let action = ACTIONS
+                .iter()
+                .find(|(_, n, _, _)| n == name)
+                .map(|(a, _, _, _)| *a)
+                .ok_or_else(|| KeyMapError::UnknownAction(name.clone()))?;
+            let parsed = keys
+                .iter()
+                .map(|k| {
+                    parse_key(k).ok_or_else(|| KeyMapError::UnknownKey {
+                        action: name.clone(),
+                        key: k.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // A key given to this action is taken away from any other one.
+            for bound in map.bindings.values_mut() {
+                bound.retain(|k| !parsed.contains(k));
+            }
+            map.bindings.insert(action, parsed);
+        }
+        Ok(map)
+    }
+
+    /// The action bound to a key press, if any.
+    pub(crate) fn action(&self, key: KeyEvent) -> Option<Action> {
+        let key = normalise(key);
+        self.bindings
+            .iter()
+            .find(|(_, keys)| keys.contains(&key))
+            .map(|(action, _)| *action)
+    }
+
+    /// (keys, description) for every action, in help order.
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        ACTIONS
+            .iter()
+            .map(|(action, _, description, _)| {
+                let keys = self
+                    .bindings
+                    .get(action)
+                    .map(|k| k.iter().map(key_name).collect::<Vec<_>>().join(", "));
+                (keys.unwrap_or_default(), *description)
+            })
+            .collect()
+    }
+
+    /// The first key bound to `action`, for hints.
+    pub(crate) fn key_for(&self, action: Action) -> String {
+        self.bindings
+            .get(&action)
+            .and_then(|k| k.first())
+            .map(key_name)
+            .unwrap_or_else(|| "unbound".into())
+    }
+}
+
+/// Shift is part of the character for printable keys ("G"), so it is dropped there.
+fn normalise(key: KeyEvent) -> KeyEvent {
+    let mut modifiers = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+    if matches!(key.code, KeyCode::Char(_) | KeyCode::BackTab) {
+        modifiers.remove(KeyModifiers::SHIFT);
+    }
+    KeyEvent::new(key.code, modifiers)
+}
+
+/// Parses "n", "G", "Space", "Enter", "ctrl-d", "alt-x", "F5", "PageDown", ...
+pub(crate) fn parse_key(text: &str) -> Option<KeyEvent> {
+    let mut modifiers = KeyModifiers::NONE;
+    let mut rest = text;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        if lower.starts_with("ctrl-") && rest.len() > 5 {
+            modifiers |= KeyModifiers::CONTROL;
+            rest = &rest[5..];
+        } else if lower.starts_with("alt-") && rest.len() > 4 {
+            modifiers |= KeyModifiers::ALT;
+            rest = &rest[4..];
+        } else {
+            break;
+        }
+    }
+    let code = match rest.to_ascii_lowercase().as_str() {
+        "enter" | "return" => KeyCode::Enter,
+        "space" => KeyCode::Char(' '),
+        "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
+        "esc" | "escape" => KeyCode::Esc,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        "delete" | "del" => KeyCode::Delete,
+        "backspace" => KeyCode::Backspace,
+        f if f.len() > 1 && f.starts_with('f') => KeyCode::F(f[1..].parse().ok().filter(|n| (1..=24).contains(n))?),
+        _ => {
+            let mut chars = rest.chars();
+            let c = chars.next()?;
+            if chars.next().is_some() {
+                return None;
+            }
+            KeyCode::Char(c)
+        }
+    };
+    Some(KeyEvent::new(code, modifiers))
+}
+
+/// The name of a key as the help shows it (and as the config accepts it).
+pub(crate) fn key_name(key: &KeyEvent) -> String {
+    let mut name = String::new();
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        name.push_str("ctrl-");
+    }
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        name.push_str("alt-");
+    }
+    match key.code {
+        KeyCode::Char(' ') => name.push_str("Space"),
+        KeyCode::Char(c) => name.push(c),
+        KeyCode::F(n) => name.push_str(&format!("F{n}")),
+        other => name.push_str(&format!("{other:?}")),
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn default_keys() {
+        let map = KeyMap::default();
+        assert_eq!(
+            map.action(press(KeyCode::Char('n'), KeyModifiers::NONE)),
+            Some(Action::Next)
+        );
+        assert_eq!(
+            map.action(press(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            map.action(press(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Some(Action::TogglePause)
+        );
+        assert_eq!(
+            map.action(press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(map.action(press(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn overrides_move_keys_and_reject_nonsense() {
+        let overrides = BTreeMap::from([("next".to_owned(), vec!["ctrl-n".to_owned(), "l".to_owned()])]);
+        let map = KeyMap::with_overrides(&overrides).unwrap();
+        assert_eq!(
+            map.action(press(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+            Some(Action::Next)
+        );
+        assert_eq!(map.action(press(KeyCode::Char('n'), KeyModifiers::NONE)), None);
+        let bad = BTreeMap::from([("dance".to_owned(), vec!["d".to_owned()])]);
+        assert!(KeyMap::with_overrides(&bad).is_err());
+        let bad = BTreeMap::from([("next".to_owned(), vec!["hyper-x".to_owned()])]);
+        assert!(KeyMap::with_overrides(&bad).is_err());
+    }
+
+    #[test]
+    fn help_lists_every_action_with_its_keys() {
+        let help = KeyMap::default().help();
+        assert_eq!(help.len(), ACTIONS.len());
+        assert!(help.iter().any(|(keys, d)| keys == "n" && d.starts_with("next track")));
+        for (keys, description) in &help {
+            assert!(!keys.is_empty(), "{description} has no key");
+            for key in keys.split(", ") {
+                assert!(
+                    parse_key(key).is_some(),
+                    "help shows `{key}`, which the config would not accept"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! What a play is: where it came from ([`PlaySource`]), who ended it ([`ControlSource`]), how it
+//! ended ([`EndReason`]), and when it counts as a listen or a skip ([`SkipRule`]). Plain data
+//! shared by the engine, the log, the database and the front ends.
+
+use serde::Serialize;
+
+use crate::config::LogConfig;
+
+/// Where a play came from; stored with the play in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaySource {
+    /// Chosen directly (Enter on a track, `skipless play FILE`).
+    User,
+    /// Queued by the user ahead of time.
+    Queue,
+    /// Picked by the recommender.
+    Autoplay,
+    /// Brought in from another service's history.
+    Import,
+}
+
+impl PlaySource {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PlaySource::User => "user",
+            PlaySource::Queue => "queue",
+            PlaySource::Autoplay => "autoplay",
+            PlaySource::Import => "import",
+        }
+    }
+}
+
+/// Where a listener's command came from: the player's keys, the desktop through MPRIS, or a
+/// line on the headless player's stdin. The engine carries it from a command that ends a play
+/// to that play's [`Event::Ended`], so the log can tell which of them skipped a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlSource {
+    Key,
+    Mpris,
+    Stdin,
+}
+
+impl ControlSource {
+    /// The name stored in `plays.end_source`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ControlSource::Key => "key",
+            ControlSource::Mpris => "mpris",
+            ControlSource::Stdin => "stdin",
+        }
+    }
+}
+
+/// One finished play of the log, as the recommender learns from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedPlay {
+    pub track_id: i64,
+    pub session_id: i64,
+    pub skipped: bool,
+    /// When it started, in Unix milliseconds.
+    pub ts_ms: i64,
+}
+
+/// How a play ended: reported by the engine and stored in `plays.end_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndReason {
+    /// Played to its end.
+    Finished,
+    /// The listener moved on to another track (next, or chose a different one).
+    Skipped,
+    /// The listener went back to the previous track.
+    Previous,
+    /// Playback was stopped.
+    Stopped,
+    /// The program is quitting.
+    Quit,
+    /// The file could not be opened or decoded.
+    Error,
+    /// The player died while it played (found open at the next start); never reported by the
+    /// engine.
+    Interrupted,
+}
+
+impl EndReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Finished => "finished",
+            EndReason::Skipped => "skipped",
+            EndReason::Previous => "previous",
+            EndReason::Stopped => "stopped",
+            EndReason::Quit => "quit",
+            EndReason::Error => "error",
+            EndReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A play counts as a listen once it has played `listen_fraction` of the track or
+/// `listen_ms`, whichever comes first. A play the listener ends (next, previous, another
+/// track, stop) before that is a skip. Finishing, quitting, errors and crashes are never skips:
+/// they say nothing about whether the listener liked the track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SkipRule {
+    pub listen_fraction: f64,
+    pub listen_ms: u64,
+}
+
+impl SkipRule {
+    pub(crate) fn from_config(config: &LogConfig) -> Self {
+        Self {
+            listen_fraction: config.listen_fraction,
+            listen_ms: config.listen_seconds.saturating_mul(1000),
+        }
+    }
+
+    /// Whether `played_ms` of a track of `duration_ms` (if known) is a listen.
+    pub(crate) fn is_listen(&self, played_ms: u64, duration_ms: Option<u64>) -> bool {
+        if played_ms >= self.listen_ms {
+            return true;
+        }
+        match duration_ms {
+            Some(duration) if duration > 0 => played_ms as f64 >= self.listen_fraction * duration as f64,
+            _ => false,
+        }
+    }
+
+    /// Whether a play that ended this way is a skip.
+    pub(crate) fn is_skip(&self, reason: EndReason, played_ms: u64, duration_ms: Option<u64>) -> bool {
+        let ended_by_listener = matches!(reason, EndReason::Skipped | EndReason::Previous | EndReason::Stopped);
+        ended_by_listener && !self.is_listen(played_ms, duration_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: SkipRule = SkipRule {
+        listen_fraction: 0.5,
+        listen_ms: 240_000,
+    };
+
+    #[test]
+    fn half_the_track_or_four_minutes() {
+        assert!(RULE.is_skip(EndReason::Skipped, 2_000, Some(180_000)));
+        assert!(!RULE.is_skip(EndReason::Skipped, 90_000, Some(180_000)));
+        assert!(RULE.is_skip(EndReason::Skipped, 239_999, Some(600_000)));
+        assert!(!RULE.is_skip(EndReason::Skipped, 240_000, Some(600_000)));
+        assert!(RULE.is_skip(EndReason::Previous, 1_000, Some(180_000)));
+        assert!(RULE.is_skip(EndReason::Stopped, 1_000, None));
+    }
+
+    #[test]
+    fn endings_not_chosen_by_the_listener_are_not_skips() {
+        for reason in [
+            EndReason::Finished,
+            EndReason::Quit,
+            EndReason::Error,
+            EndReason::Interrupted,
+        ] {
+            assert!(!RULE.is_skip(reason, 1_000, Some(180_000)), "{reason:?}");
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The player's state and what changes it ([`App`]): an [`Action`] from the key map updates the
+//! [`State`] or calls the [`Controller`]; engine events, worker reports and desktop requests are
+//! folded in here too. Rendering reads it, never changes it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::render::Theme;
+use super::state::{Pane, Progress, Search, State, View};
+use crate::app::autoplay::{Autoplay, Request};
+use crate::app::controller::{Controller, Outcome};
+use crate::app::mpris_bridge::{self, Applied};
+use crate::app::workers::{self, WorkerMsg};
+use crate::config::Config;
+use crate::keymap::{Action, KeyMap};
+use crate::play::{ControlSource, PlaySource};
+use crate::player::{Event, SeekTo};
+use crate::track::Track;
+
+const SEEK_STEP: Duration = Duration::from_secs(5);
+const VOLUME_STEP: u8 = 5;
+/// How many tracks of a long list are queued when one of them is played.
+const QUEUE_FROM_LIST: usize = 500;
+
+/// The whole interactive application: UI state plus playback.
+pub struct App {
+    pub state: State,
+    pub controller: Controller,
+    pub keys: KeyMap,
+    pub theme: Theme,
+    db_path: PathBuf,
+    config: Config,
+    pub(super) worker_tx: Sender<WorkerMsg>,
+    pub worker_rx: Receiver<WorkerMsg>,
+    autoplay: Option<Autoplay>,
+}
+
+impl App {
+    /// Builds the app around a running engine's command channel and a recorder.
+    pub fn new(config: Config, db_path: PathBuf, controller: Controller) -> anyhow::Result<Self> {
+        let keys = KeyMap::with_overrides(&config.keys)?;
+        let theme = Theme::from_config(
+            &config.theme,
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        );
+        let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
+        let state = State {
+            autoplay: config.recommend.autoplay,
+            pane: Pane::Artists,
+            model_status: "no recommendations yet".into(),
+            ..State::default()
+        };
+        Ok(Self {
+            state,
+            controller,
+            keys,
+            theme,
+            db_path,
+            config,
+            worker_tx,
+            worker_rx,
+            autoplay: None,
+        })
+    }
+
+    /// Starts live recommendations (the ranking thread and, when due, the trainer).
+    pub fn start_autoplay(&mut self, models_dir: PathBuf) {
+        self.autoplay = Some(Autoplay::start(
+            self.db_path.clone(),
+            models_dir,
+            self.config.recommend.clone(),
+            self.worker_tx.clone(),
+        ));
+    }
+
+    /// Asks for a fresh ranking of what follows the current session.
+    fn request_rank(&mut self) {
+        if let Some(autoplay) = self.autoplay.as_mut().filter(|_| self.state.autoplay) {
+            autoplay.request_rank(&self.controller);
+        }
+    }
+
+    pub fn load_library(&self) {
+        workers::spawn_load(self.db_path.clone(), self.worker_tx.clone());
+    }
+
+    pub(crate) fn scan(&mut self, roots: Vec<PathBuf>) {
+        self.state.progress = Some(Progress {
+            label: "scanning".into(),
+            done: 0,
+            total: 0,
+        });
+        workers::spawn_scan(self.db_path.clone(), roots, self.worker_tx.clone());
+    }
+
+    /// Applies one action to the state or to playback.
+    pub(crate) fn update(&mut self, action: Action) {
+        let queue_len = self.controller.queue.upcoming().len();
+        let history_len = self.controller.history.len();
+        let queue_view_len = self.controller.queue.entries().len();
+        let list_len = if self.state.view == View::Queue && self.state.pane == Pane::Main {
+            queue_view_len
+        } else {
+            queue_len
+        };
+        match action {
+            Action::Down => self.state.move_selection(1, list_len, history_len),
+            Action::Up => self.state.move_selection(-1, list_len, history_len),
+            Action::PageDown => self.state.move_selection(10, list_len, history_len),
+            Action::PageUp => self.state.move_selection(-10, list_len, history_len),
+            Action::Top => self.state.jump(false, list_len, history_len),
+            Action::Bottom => self.state.jump(true, list_len, history_len),
+            Action::NextPane => self.state.cycle_pane(true),
+            Action::PreviousPane => self.state.cycle_pane(false),
+            Action::Play => self.play_selection(),
+            Action::Enqueue => {
+                let tracks = self.selected_tracks();
+                let n = tracks.len();
+                for track in tracks {
+                    self.controller.queue.enqueue(track);
+                }
+                self.controller.refresh_next();
+                self.state.status = Some(format!("queued {n} track{}", if n == 1 { "" } else { "s" }));
+            }
+            Action::Remove => self.remove_selected(),
+            Action::MoveUp | Action::MoveDown => self.move_selected(if action == Action::MoveUp { -1 } else { 1 }),
+            Action::ClearQueue => {
+                self.controller.queue.clear_upcoming();
+                self.controller.refresh_next();
+                self.state.status = Some("queue cleared".into());
+            }
+            Action::TogglePause => self.controller.toggle(),
+            Action::Next => self.controller.next(ControlSource::Key),
+            Action::Previous => self.controller.previous(ControlSource::Key),
+            Action::Stop => self.controller.stop(ControlSource::Key),
+            Action::SeekBack => self.controller.seek(SeekTo::Backward(SEEK_STEP)),
+            Action::SeekForward => self.controller.seek(SeekTo::Forward(SEEK_STEP)),
+            Action::VolumeUp => self
+                .controller
+                .set_volume(self.controller.volume.saturating_add(VOLUME_STEP).min(100)),
+            Action::VolumeDown => self
+                .controller
+                .set_volume(self.controller.volume.saturating_sub(VOLUME_STEP)),
+            Action::Search => self.state.search = Some(Search::default()),
+            Action::Shuffle => {
+                self.state.shuffle = !self.state.shuffle;
+                if self.state.shuffle {
+                    self.controller.queue.shuffle_upcoming(crate::clock::now_ms() as u64);
+                    self.controller.refresh_next();
+                }
+            }
+            Action::Repeat => {
+                self.controller.queue.repeat = self.controller.queue.repeat.cycle();
+                self.controller.refresh_next();
+            }
+            Action::Autoplay => {
+                self.state.autoplay = !self.state.autoplay;
+                self.state.status = Some(format!("autoplay {}", if self.state.autoplay { "on" } else { "off" }));
+                if self.state.autoplay {
+                    self.request_rank();
+                } else {
+                    self.controller.queue.set_autoplay(Vec::new());
+                    self.controller.refresh_next();
+                }
+            }
+            Action::Retrain => match &self.autoplay {
+                Some(autoplay) => autoplay.send(Request::Retrain),
+                None => self.state.status = Some("recommendations are off".into()),
+            },
+            Action::Export => {
+                let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
+                workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
+                self.state.status = Some("exporting the log…".into());
+            }
+            Action::Sort => {
+                self.state.cycle_sort();
+                self.state.status = Some(format!("sorted by {}", self.state.sort.label()));
+            }
+            Action::ViewLibrary => self.state.set_view(View::Library),
+            Action::ViewTracks => self.state.set_view(View::Tracks),
+            Action::ViewQueue => self.state.set_view(View::Queue),
+            Action::ViewHistory => self.state.set_view(View::History),
+            Action::ViewStats => {
+                self.state.set_view(View::Stats);
+                let rule = crate::play::SkipRule::from_config(&self.config.log);
+                workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
+            }
+            Action::Help => {
+                self.state.help = !self.state.help;
+                self.state.help_scroll = 0;
+            }
+            Action::Quit => {
+                self.state.quitting = true;
+                self.controller.shutdown();
+            }
+        }
+    }
+
+    /// The tracks the selection stands for (an artist's, an album's, or one track).
+    fn selected_tracks(&self) -> Vec<Track> {
+        let s = &self.state;
+        let lib = &s.library.tracks;
+        let indices: Vec<usize> = if let Some(search) = &s.search {
+            search.results.get(search.selected).copied().into_iter().collect()
+        } else {
+            match (s.pane, s.view) {
+                (Pane::Artists, _) => s.artist_tracks(),
+                (Pane::Albums, _) => s.album_tracks().to_vec(),
+                (Pane::Main, View::Library) => s.album_tracks().get(s.album_track).copied().into_iter().collect(),
+                (Pane::Main, View::Tracks) => s.sorted.get(s.track).copied().into_iter().collect(),
+                _ => Vec::new(),
+            }
+        };
+        indices.into_iter().filter_map(|i| lib.get(i).cloned()).collect()
+    }
+
+    fn play_selection(&mut self) {
+        let s = &self.state;
+        let lib = s.library.tracks.clone();
+        let pick = |list: &[usize], at: usize| -> (Vec<Track>, usize) {
+            let end = (at + QUEUE_FROM_LIST).min(list.len());
+            (
+                list[at.min(end)..end]
+                    .iter()
+                    .filter_map(|&i| lib.get(i).cloned())
+                    .collect(),
+                0,
+            )
+        };
+        let (tracks, start) = if let Some(search) = &s.search {
+            pick(&search.results, search.selected)
+        } else {
+            match (s.pane, s.view) {
+                (Pane::UpNext, _) => {
+                    let index = self.controller.queue.cursor().map_or(0, |c| c + 1) + s.up_next;
+                    self.controller.play_index(index, ControlSource::Key);
+                    return;
+                }
+                (Pane::Main, View::Queue) => {
+                    self.controller.play_index(s.queue, ControlSource::Key);
+                    return;
+                }
+                (Pane::Artists, _) => (
+                    s.artist_tracks().iter().filter_map(|&i| lib.get(i).cloned()).collect(),
+                    0,
+                ),
+                (Pane::Albums, _) => (
+                    s.album_tracks().iter().filter_map(|&i| lib.get(i).cloned()).collect(),
+                    0,
+                ),
+                (Pane::Main, View::Library) => (
+                    s.album_tracks().iter().filter_map(|&i| lib.get(i).cloned()).collect(),
+                    s.album_track,
+                ),
+                (Pane::Main, View::Tracks) => pick(&s.sorted, s.track),
+                _ => return,
+            }
+        };
+        if tracks.is_empty() {
+            return;
+        }
+        self.state.search = None;
+        self.controller
+            .play_tracks(tracks, start, PlaySource::User, ControlSource::Key);
+    }
+
+    fn remove_selected(&mut self) {
+        let index = match (self.state.pane, self.state.view) {
+            (Pane::UpNext, _) => self.controller.queue.cursor().map_or(0, |c| c + 1) + self.state.up_next,
+            (Pane::Main, View::Queue) => self.state.queue,
+            _ => return,
+        };
+        if self.controller.queue.remove(index).is_some() {
+            self.controller.refresh_next();
+        }
+    }
+
+    fn move_selected(&mut self, delta: isize) {
+        let base = self.controller.queue.cursor().map_or(0, |c| c + 1);
+        let (index, selection) = match (self.state.pane, self.state.view) {
+            (Pane::UpNext, _) => (base + self.state.up_next, &mut self.state.up_next),
+            (Pane::Main, View::Queue) => (self.state.queue, &mut self.state.queue),
+            _ => return,
+        };
+        if let Some(moved) = self.controller.queue.move_entry(index, delta) {
+            *selection = if self.state.pane == Pane::UpNext {
+                moved - base
+            } else {
+                moved
+            };
+            self.controller.refresh_next();
+        }
+    }
+
+    /// Folds an engine event into playback state and the log.
+    pub fn handle_engine(&mut self, event: &Event) {
+        let outcomes = match self.controller.handle(event) {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                self.state.status = Some(format!("cannot write the listening log: {e}"));
+                Vec::new()
+            }
+        };
+        for outcome in &outcomes {
+            if let Outcome::TrackError(message) = outcome {
+                self.state.status = Some(message.clone());
+            }
+        }
+        if self.autoplay.as_ref().is_some_and(|a| a.observe(event, &outcomes)) {
+            self.request_rank();
+        }
+    }
+
+    /// Carries out a request from the desktop (media keys, widgets) through the controller.
+    pub fn handle_mpris(&mut self, request: crate::mpris::Request) {
+        match mpris_bridge::apply(&mut self.controller, request) {
+            Applied::Quit => self.update(Action::Quit),
+            Applied::Notice(message) => self.state.status = Some(message),
+            Applied::Done => {}
+        }
+    }
+
+    pub fn handle_worker(&mut self, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::ScanProgress { done, total } => {
+                self.state.progress = Some(Progress {
+                    label: "scanning".into(),
+                    done,
+                    total,
+                });
+            }
+            WorkerMsg::ScanDone { summary, problems } => {
+                self.state.progress = None;
+                let more = if problems > 0 {
+                    format!(" ({problems} problems: see `skipless scan`)")
+                } else {
+                    String::new()
+                };
+                self.state.status = Some(format!("{summary}{more}"));
+            }
+            WorkerMsg::Library(library) => {
+                self.state.set_library(library);
+                if let Some(autoplay) = &self.autoplay {
+                    autoplay.send(Request::Reload);
+                }
+            }
+            WorkerMsg::Recommendations { seq, source, picks } => {
+                let (Some(autoplay), true) = (&self.autoplay, self.state.autoplay) else {
+                    return;
+                };
+                let library = &self.state.library;
+                autoplay.accept(seq, source, &picks, &mut self.controller, |id| {
+                    library.track(id).cloned()
+                });
+            }
+            WorkerMsg::ModelStatus(status) => self.state.model_status = status,
+            WorkerMsg::TrainProgress { done, total } => {
+                self.state.progress = Some(Progress {
+                    label: "training".into(),
+                    done,
+                    total,
+                });
+            }
+            WorkerMsg::TrainDone(message) => {
+                self.state.progress = None;
+                self.state.status = Some(message);
+                self.request_rank();
+            }
+            WorkerMsg::ExportDone(path) => self.state.status = Some(format!("exported the log to {}", path.display())),
+            WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
+            WorkerMsg::Error(message) => {
+                self.state.progress = None;
+                self.state.status = Some(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Terminal input: keys through the key map to an [`Action`], typing in the search box, and
+//! mouse clicks and scrolling hit-tested against the same layout the renderer draws.
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+
+use super::render::{layout, scroll_offset};
+use super::state::{Pane, View};
+use super::App;
+
+impl App {
+    /// Handles a terminal event; returns whether the screen needs redrawing.
+    pub fn handle_terminal(&mut self, event: TermEvent, area: Rect) -> bool {
+        match event {
+            TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+                self.handle_key(key);
+                true
+            }
+            TermEvent::Mouse(mouse) => self.handle_mouse(mouse, area),
+            TermEvent::Resize(..) => true,
+            _ => false,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if self.state.search.is_some() && self.search_input(key) {
+            return;
+        }
+        if self.state.help && key.code == KeyCode::Esc {
+            self.state.help = false;
+            return;
+        }
+        if let Some(action) = self.keys.action(key) {
+            self.update(action);
+        }
+    }
+
+    /// Typing in the search box; returns false for keys that act as usual (arrows, Enter).
+    fn search_input(&mut self, key: KeyEvent) -> bool {
+        let Some(search) = self.state.search.as_mut() else {
+            return false;
+        };
+        match key.code {
+            KeyCode::Esc => self.state.search = None,
+            KeyCode::Backspace => {
+                search.query.pop();
+                search.results = self.state.library.search(&search.query, 1000);
+                search.selected = 0;
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                search.query.push(c);
+                search.results = self.state.library.search(&search.query, 1000);
+                search.selected = 0;
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn handle_mouse(&mut self, mouse: MouseEvent, area: Rect) -> bool {
+        let layout = layout(area, &self.state);
+        let hit = |rect: Rect| {
+            rect.width > 0
+                && mouse.column >= rect.x
+                && mouse.column < rect.x + rect.width
+                && mouse.row > rect.y
+                && mouse.row + 1 < rect.y + rect.height
+        };
+        let Some((pane, rect)) = layout.lists.iter().find(|(_, rect)| hit(*rect)).copied() else {
+            return false;
+        };
+        match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.state.pane = pane;
+                let queue_len = self.list_len_for(pane);
+                let history_len = self.controller.history.len();
+                let (selected, len) = self.state.selection_mut(queue_len, history_len);
+                let offset = scroll_offset(*selected, len, rect.height.saturating_sub(2) as usize);
+                let row = offset + (mouse.row - rect.y - 1) as usize;
+                if row < len {
+                    let delta = row as isize - *selected as isize;
+                    self.state.move_selection(delta, queue_len, history_len);
+                }
+                true
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                self.state.pane = pane;
+                let delta = if mouse.kind == MouseEventKind::ScrollDown {
+                    3
+                } else {
+                    -3
+                };
+                self.state
+                    .move_selection(delta, self.list_len_for(pane), self.controller.history.len());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn list_len_for(&self, pane: Pane) -> usize {
+        if pane == Pane::Main && self.state.view == View::Queue {
+            self.controller.queue.entries().len()
+        } else {
+            self.controller.queue.upcoming().len()
+        }
+    }
+
+}

@@ -1,0 +1,138 @@
+//! The interactive player: key map -> [`Action`](crate::keymap::Action) -> state update ->
+//! render.
+//!
+//! - [`app`]: [`App`], the state and what changes it;
+//! - [`input`]: keys, the search box and the mouse;
+//! - [`render`] and [`views`]: drawing, a pure function of the [`App`] ([`draw`], [`Theme`]);
+//! - [`state`]: what the screen shows apart from playback ([`State`]);
+//! - [`terminal`]: raw mode, the alternate screen, the panic hook and the input thread.
+//!
+//! One UI thread owns the [`App`] and blocks on its channels: terminal input, engine events,
+//! worker reports and desktop requests. It redraws only after one of them delivered something,
+//! so an idle player sleeps.
+
+mod app;
+mod input;
+mod render;
+pub mod state;
+mod terminal;
+mod views;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossbeam_channel::{select, Receiver};
+use crossterm::event::Event as TermEvent;
+
+pub use app::App;
+pub use render::{draw, Theme};
+
+use crate::app::mpris_bridge;
+use crate::app::Context;
+use crate::mpris::Mpris;
+use crate::player::{Engine, Event};
+
+/// `skipless [PATH...]`: the interactive player.
+pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+    ctx.paths.ensure_data_dir()?;
+    let _lock = ctx.paths.lock_instance()?;
+    let db_path = ctx.paths.database();
+    let (engine, controller, notice) = crate::app::start_playback(&ctx.config, &db_path)?;
+    let mut app = App::new(ctx.config.clone(), db_path, controller)?;
+    app.state.status = notice;
+    app.load_library();
+    app.start_autoplay(ctx.paths.models_dir());
+    if !paths.is_empty() {
+        app.scan(paths);
+    }
+
+    ctx.start_log_file();
+    let mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
+    let mut terminal = terminal::enter(ctx.paths.log_file())?;
+    let input = terminal::input_events();
+    // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
+    // for the tests that check the terminal is restored. Nothing else reads it.
+    let test_panic = std::env::var("SKIPLESS_TEST_PANIC").ok();
+    if test_panic.as_deref() == Some("worker") {
+        crate::app::workers::spawn_test_panic(app.worker_tx.clone());
+    }
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &engine,
+        &input,
+        mpris,
+        test_panic.as_deref() == Some("ui"),
+    );
+    terminal::leave();
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    engine: &Engine,
+    input: &Receiver<TermEvent>,
+    mut mpris: Option<Mpris>,
+    test_panic: bool,
+) -> anyhow::Result<()> {
+    let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
+    let mut dirty = true;
+    loop {
+        if let Some(mpris) = mpris.as_mut() {
+            mpris.publish(mpris_bridge::state_of(&app.controller));
+        }
+        if dirty {
+            terminal.draw(|frame| draw(frame, app))?;
+            dirty = false;
+            if test_panic {
+                panic!("test panic in the UI thread (SKIPLESS_TEST_PANIC=ui)");
+            }
+        }
+        // After quit, wait (briefly) for the engine to report the last play so it is logged.
+        let deadline = if app.state.quitting {
+            crossbeam_channel::after(Duration::from_secs(3))
+        } else {
+            crossbeam_channel::never()
+        };
+        // The D-Bus thread ends when there is no session bus; its channel then stays ready, so
+        // it is swapped for one that never delivers.
+        let mut mpris_gone = false;
+        select! {
+            recv(input) -> event => {
+                let Ok(event) = event else { return Ok(()) };
+                let area = terminal.get_frame().area();
+                dirty = app.handle_terminal(event, area);
+            }
+            recv(engine.events) -> event => match event {
+                Ok(event) => {
+                    if let (Some(mpris), Event::Seeked { position_ms, .. }) = (&mpris, &event) {
+                        mpris.seeked(*position_ms);
+                    }
+                    app.handle_engine(&event);
+                    dirty = true;
+                }
+                // The engine thread has ended: after quit, that is the end.
+                Err(_) => return Ok(()),
+            },
+            recv(app.worker_rx) -> msg => {
+                if let Ok(msg) = msg {
+                    app.handle_worker(msg);
+                    dirty = true;
+                }
+            }
+            recv(mpris_requests) -> request => match request {
+                Ok(request) => {
+                    app.handle_mpris(request);
+                    dirty = true;
+                }
+                Err(_) => mpris_gone = true,
+            },
+            recv(deadline) -> _ => return Ok(()),
+        }
+        if mpris_gone {
+            mpris = None;
+            mpris_requests = crossbeam_channel::never();
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Rendering only: [`draw`] paints the whole screen from the [`App`]'s state, and [`layout`]
+//! tells where each list is (the mouse handler uses the same geometry). [`Theme`] holds the
+//! colours.
+
+
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::Frame;
+
+use super::state::{Pane, State, View};
+use super::views;
+use super::App;
+use crate::config::ThemeConfig;
+
+/// Colours and styles of the screen.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub accent: Style,
+    pub selection: Style,
+    pub dim: Style,
+    pub skip: Style,
+    pub autoplay: Style,
+}
+
+impl Theme {
+    /// The configured colours, or plain text attributes only when `no_color`.
+    pub fn from_config(config: &ThemeConfig, no_color: bool) -> Self {
+        if no_color {
+            return Self {
+                accent: Style::new().add_modifier(Modifier::BOLD),
+                selection: Style::new().add_modifier(Modifier::REVERSED),
+                dim: Style::new(),
+                skip: Style::new().add_modifier(Modifier::ITALIC),
+                autoplay: Style::new().add_modifier(Modifier::ITALIC),
+            };
+        }
+        let color = |s: &str| s.parse::<Color>().unwrap_or(Color::Reset);
+        Self {
+            accent: Style::new().fg(color(&config.accent)).add_modifier(Modifier::BOLD),
+            selection: Style::new()
+                .bg(color(&config.selection))
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
+            dim: Style::new().fg(color(&config.dim)),
+            skip: Style::new().fg(color(&config.skip)),
+            autoplay: Style::new().fg(color(&config.autoplay)),
+        }
+    }
+}
+
+/// Where things are on screen.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScreenLayout {
+    pub tabs: Rect,
+    pub main: Rect,
+    pub side: Rect,
+    pub now_playing: Rect,
+    pub status: Rect,
+    /// Each list with its bordered area, for mouse hit-testing.
+    pub lists: Vec<(Pane, Rect)>,
+}
+
+/// Splits the screen; narrow terminals drop the side pane, short ones shrink "now playing".
+pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
+    let now_height = if area.height >= 16 {
+        5
+    } else {
+        3.min(area.height.saturating_sub(2))
+    };
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(1),
+            Constraint::Min(0),
+            Constraint::Length(now_height),
+            Constraint::Length(1),
+        ])
+        .split(area);
+    let side_width = if area.width >= 70 {
+        (area.width / 3).clamp(24, 48)
+    } else {
+        0
+    };
+    let columns = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Min(0), Constraint::Length(side_width)])
+        .split(rows[1]);
+    let (main, side) = (columns[0], columns[1]);
+    let mut lists = Vec::new();
+    if state.view == View::Library && state.search.is_none() {
+        let parts = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([
+                Constraint::Percentage(30),
+                Constraint::Percentage(30),
+                Constraint::Percentage(40),
+            ])
+            .split(main);
+        lists.extend([
+            (Pane::Artists, parts[0]),
+            (Pane::Albums, parts[1]),
+            (Pane::Main, parts[2]),
+        ]);
+    } else {
+        lists.push((Pane::Main, main));
+    }
+    if side.width > 0 {
+        lists.push((Pane::UpNext, side));
+    }
+    ScreenLayout {
+        tabs: rows[0],
+        main,
+        side,
+        now_playing: rows[2],
+        status: rows[3],
+        lists,
+    }
+}
+
+/// The first visible row of a list of `len` rows, `height` tall, keeping `selected` in view
+/// (centred once the list scrolls). A pure function, so a click maps back to the same row.
+pub(crate) fn scroll_offset(selected: usize, len: usize, height: usize) -> usize {
+    if height == 0 || len <= height {
+        return 0;
+    }
+    selected.saturating_sub(height / 2).min(len - height)
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < 20 || area.height < 5 {
+        frame.render_widget(ratatui::widgets::Paragraph::new("skipless: terminal too small"), area);
+        return;
+    }
+    let layout = layout(area, &app.state);
+    views::tabs(frame, layout.tabs, app);
+    views::main(frame, &layout, app);
+    if layout.side.width > 0 {
+        views::up_next(frame, layout.side, app);
+    }
+    views::now_playing(frame, layout.now_playing, app);
+    views::status_line(frame, layout.status, app);
+    if app.state.help {
+        views::help(frame, area, app);
+    }
+}

@@ -1,0 +1,237 @@
+//! What the screen shows, apart from playback ([`State`], [`View`], [`Pane`], [`Search`]).
+//! Pure data: the UI renders it, actions change it.
+
+use crate::app::library::{LibraryIndex, SortKey};
+use crate::summary::Stats;
+
+/// The main views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Library,
+    Tracks,
+    Queue,
+    History,
+    Stats,
+}
+
+impl View {
+    pub(crate) const ALL: [View; 5] = [View::Library, View::Tracks, View::Queue, View::History, View::Stats];
+
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            View::Library => "Library",
+            View::Tracks => "Tracks",
+            View::Queue => "Queue",
+            View::History => "History",
+            View::Stats => "Stats",
+        }
+    }
+}
+
+/// Which list has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    Artists,
+    Albums,
+    /// The track list of the current view (library column, flat list, history, queue view).
+    #[default]
+    Main,
+    /// The up-next pane on the right.
+    UpNext,
+}
+
+/// Incremental search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Search {
+    pub query: String,
+    /// Indices into the library's tracks, best match first.
+    pub results: Vec<usize>,
+    pub selected: usize,
+}
+
+/// Progress of a background job shown as a gauge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub label: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub view: View,
+    pub pane: Pane,
+    pub library: LibraryIndex,
+    pub library_loaded: bool,
+    pub artist: usize,
+    pub album: usize,
+    /// Selection in the library's track column.
+    pub album_track: usize,
+    pub sort: SortKey,
+    /// The flat track list in the current sort order.
+    pub sorted: Vec<usize>,
+    pub track: usize,
+    pub queue: usize,
+    pub up_next: usize,
+    pub history: usize,
+    pub search: Option<Search>,
+    pub help: bool,
+    pub help_scroll: usize,
+    pub stats: Option<Stats>,
+    pub status: Option<String>,
+    pub progress: Option<Progress>,
+    /// What feeds autoplay and the state of the model, for the status line.
+    pub model_status: String,
+    pub autoplay: bool,
+    pub shuffle: bool,
+    pub quitting: bool,
+}
+
+impl State {
+    /// Installs a freshly loaded library, keeping selections in range.
+    pub fn set_library(&mut self, library: LibraryIndex) {
+        self.sorted = library.sorted(self.sort);
+        self.library = library;
+        self.library_loaded = true;
+        self.clamp();
+        if let Some(search) = self.search.as_mut() {
+            search.results = self.library.search(&search.query, 1000);
+            search.selected = search.selected.min(search.results.len().saturating_sub(1));
+        }
+    }
+
+    pub(crate) fn cycle_sort(&mut self) {
+        self.sort = self.sort.cycle();
+        self.sorted = self.library.sorted(self.sort);
+        self.track = 0;
+    }
+
+    /// Track indices of the selected artist.
+    pub(crate) fn artist_tracks(&self) -> Vec<usize> {
+        self.library
+            .artists
+            .get(self.artist)
+            .map(|a| a.albums.iter().flat_map(|al| al.tracks.iter().copied()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Track indices of the selected album.
+    pub(crate) fn album_tracks(&self) -> &[usize] {
+        self.library
+            .artists
+            .get(self.artist)
+            .and_then(|a| a.albums.get(self.album))
+            .map(|al| al.tracks.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Moves the selection of the list with the keyboard by `delta` (clamped).
+    pub(crate) fn move_selection(&mut self, delta: isize, queue_len: usize, history_len: usize) {
+        let (selected, len) = self.selection_mut(queue_len, history_len);
+        if len == 0 {
+            *selected = 0;
+            return;
+        }
+        *selected = selected.saturating_add_signed(delta).min(len - 1);
+        self.after_selection_change();
+    }
+
+    /// Puts the selection at the top (`false`) or bottom (`true`) of its list.
+    pub(crate) fn jump(&mut self, bottom: bool, queue_len: usize, history_len: usize) {
+        let (selected, len) = self.selection_mut(queue_len, history_len);
+        *selected = if bottom { len.saturating_sub(1) } else { 0 };
+        self.after_selection_change();
+    }
+
+    /// The selection and length of the list that has the keyboard.
+    pub(crate) fn selection_mut(&mut self, queue_len: usize, history_len: usize) -> (&mut usize, usize) {
+        let len = self.selection_len(queue_len, history_len);
+        let selected = if let Some(search) = self.search.as_mut() {
+            &mut search.selected
+        } else if self.help {
+            &mut self.help_scroll
+        } else {
+            match (self.pane, self.view) {
+                (Pane::UpNext, _) => &mut self.up_next,
+                (Pane::Artists, _) => &mut self.artist,
+                (Pane::Albums, _) => &mut self.album,
+                (Pane::Main, View::Library) => &mut self.album_track,
+                (Pane::Main, View::Tracks) => &mut self.track,
+                (Pane::Main, View::Queue) => &mut self.queue,
+                (Pane::Main, View::History) => &mut self.history,
+                (Pane::Main, View::Stats) => &mut self.help_scroll,
+            }
+        };
+        (selected, len)
+    }
+
+    fn selection_len(&self, queue_len: usize, history_len: usize) -> usize {
+        if let Some(search) = &self.search {
+            return search.results.len();
+        }
+        if self.help {
+            return 64;
+        }
+        match (self.pane, self.view) {
+            (Pane::UpNext, _) => queue_len,
+            (Pane::Artists, _) => self.library.artists.len(),
+            (Pane::Albums, _) => self.library.artists.get(self.artist).map_or(0, |a| a.albums.len()),
+            (Pane::Main, View::Library) => self.album_tracks().len(),
+            (Pane::Main, View::Tracks) => self.sorted.len(),
+            (Pane::Main, View::Queue) => queue_len,
+            (Pane::Main, View::History) => history_len,
+            (Pane::Main, View::Stats) => 0,
+        }
+    }
+
+    /// The panes that Tab cycles through in the current view.
+    pub(crate) fn panes(&self) -> &'static [Pane] {
+        match self.view {
+            View::Library => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
+            _ => &[Pane::Main, Pane::UpNext],
+        }
+    }
+
+    pub(crate) fn cycle_pane(&mut self, forward: bool) {
+        let panes = self.panes();
+        let at = panes.iter().position(|p| *p == self.pane).unwrap_or(0);
+        let next = if forward {
+            (at + 1) % panes.len()
+        } else {
+            (at + panes.len() - 1) % panes.len()
+        };
+        self.pane = panes[next];
+    }
+
+    pub(crate) fn set_view(&mut self, view: View) {
+        self.view = view;
+        self.search = None;
+        if !self.panes().contains(&self.pane) {
+            self.pane = Pane::Main;
+        }
+        if view == View::Library && self.pane == Pane::Main && self.album_tracks().is_empty() {
+            self.pane = Pane::Artists;
+        }
+    }
+
+    fn after_selection_change(&mut self) {
+        match self.pane {
+            Pane::Artists => {
+                self.album = 0;
+                self.album_track = 0;
+            }
+            Pane::Albums => self.album_track = 0,
+            _ => {}
+        }
+    }
+
+    fn clamp(&mut self) {
+        let artists = self.library.artists.len();
+        self.artist = self.artist.min(artists.saturating_sub(1));
+        let albums = self.library.artists.get(self.artist).map_or(0, |a| a.albums.len());
+        self.album = self.album.min(albums.saturating_sub(1));
+        self.album_track = self.album_track.min(self.album_tracks().len().saturating_sub(1));
+        self.track = self.track.min(self.sorted.len().saturating_sub(1));
+    }
+}

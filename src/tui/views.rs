@@ -1,0 +1,452 @@
+//! The panes of the screen, each drawn from the app's state.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::render::{scroll_offset, ScreenLayout};
+use super::state::{Pane, View};
+use super::App;
+use crate::fmt::{format_duration, truncate};
+use crate::keymap::Action;
+use crate::track::Track;
+use crate::play::PlaySource;
+
+pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let mut spans = vec![Span::styled(" skipless ", theme.accent)];
+    for (i, view) in View::ALL.iter().enumerate() {
+        let style = if *view == app.state.view {
+            theme.selection
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(format!(" {} {} ", i + 1, view.title()), style));
+    }
+    let help = format!("{} help ", app.keys.key_for(Action::Help));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(help).style(theme.dim).alignment(Alignment::Right), area);
+}
+
+fn block<'a>(title: String, focused: bool, app: &App) -> Block<'a> {
+    let style = if focused { app.theme.accent } else { app.theme.dim };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(style)
+        .title(Span::styled(title, style))
+}
+
+/// A bordered list that builds only its visible rows.
+fn windowed_list(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    focused: bool,
+    len: usize,
+    selected: usize,
+    row: impl Fn(usize) -> Line<'static>,
+    app: &App,
+) {
+    let height = area.height.saturating_sub(2) as usize;
+    let offset = scroll_offset(selected, len, height);
+    let items: Vec<ListItem> = (offset..len.min(offset + height))
+        .map(|i| {
+            let line = row(i);
+            if i == selected && focused {
+                ListItem::new(line).style(app.theme.selection)
+            } else if i == selected {
+                ListItem::new(line).style(Style::new().add_modifier(Modifier::BOLD))
+            } else {
+                ListItem::new(line)
+            }
+        })
+        .collect();
+    frame.render_widget(List::new(items).block(block(title, focused, app)), area);
+}
+
+fn track_line(track: &Track, width: usize) -> Line<'static> {
+    let duration = track.duration_ms.map(format_duration).unwrap_or_default();
+    let name = truncate(&track.display_name(), width.saturating_sub(duration.len() + 1));
+    let pad = width.saturating_sub(name.chars().count() + duration.len());
+    Line::from(format!("{name}{}{duration}", " ".repeat(pad)))
+}
+
+pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
+    let s = &app.state;
+    let lib = &s.library;
+    if let Some(search) = &s.search {
+        let [input, results] = Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(layout.main);
+        let text = Line::from(vec![
+            Span::styled("/", app.theme.accent),
+            Span::raw(search.query.clone()),
+            Span::raw("▏"),
+        ]);
+        frame.render_widget(
+            Paragraph::new(text).block(block("Search (Esc leaves)".into(), true, app)),
+            input,
+        );
+        let width = results.width.saturating_sub(2) as usize;
+        let title = format!("{} matches", search.results.len());
+        windowed_list(
+            frame,
+            results,
+            title,
+            true,
+            search.results.len(),
+            search.selected,
+            |i| track_line(&lib.tracks[search.results[i]], width),
+            app,
+        );
+        return;
+    }
+    if !s.library_loaded {
+        frame.render_widget(
+            Paragraph::new("Loading the library…").block(block(s.view.title().into(), true, app)),
+            layout.main,
+        );
+        return;
+    }
+    if lib.tracks.is_empty() && matches!(s.view, View::Library | View::Tracks) {
+        let text = "No tracks yet.\n\nStart skipless with a music folder:  skipless ~/Music\nor index one with:                  skipless scan ~/Music";
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .block(block(s.view.title().into(), true, app)),
+            layout.main,
+        );
+        return;
+    }
+    match s.view {
+        View::Library => {
+            let area_of = |pane: Pane| {
+                layout
+                    .lists
+                    .iter()
+                    .find(|(p, _)| *p == pane)
+                    .map(|(_, r)| *r)
+                    .unwrap_or_default()
+            };
+            let artists = &lib.artists;
+            windowed_list(
+                frame,
+                area_of(Pane::Artists),
+                format!("Artists ({})", artists.len()),
+                s.pane == Pane::Artists,
+                artists.len(),
+                s.artist,
+                |i| Line::from(artists[i].name.clone()),
+                app,
+            );
+            let albums = artists.get(s.artist).map(|a| a.albums.as_slice()).unwrap_or_default();
+            windowed_list(
+                frame,
+                area_of(Pane::Albums),
+                "Albums".into(),
+                s.pane == Pane::Albums,
+                albums.len(),
+                s.album,
+                |i| Line::from(albums[i].name.clone()),
+                app,
+            );
+            let tracks = s.album_tracks();
+            let area = area_of(Pane::Main);
+            let width = area.width.saturating_sub(2) as usize;
+            windowed_list(
+                frame,
+                area,
+                "Tracks".into(),
+                s.pane == Pane::Main,
+                tracks.len(),
+                s.album_track,
+                |i| {
+                    let t = &lib.tracks[tracks[i]];
+                    let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
+                    let duration = t.duration_ms.map(format_duration).unwrap_or_default();
+                    let title = truncate(
+                        &format!("{number}{}", t.title),
+                        width.saturating_sub(duration.len() + 1),
+                    );
+                    let pad = width.saturating_sub(title.chars().count() + duration.len());
+                    Line::from(format!("{title}{}{duration}", " ".repeat(pad)))
+                },
+                app,
+            );
+        }
+        View::Tracks => {
+            let width = layout.main.width.saturating_sub(2) as usize;
+            let title = format!(
+                "Tracks ({}) · sorted by {} ({})",
+                s.sorted.len(),
+                s.sort.label(),
+                app.keys.key_for(Action::Sort)
+            );
+            windowed_list(
+                frame,
+                layout.main,
+                title,
+                s.pane == Pane::Main,
+                s.sorted.len(),
+                s.track,
+                |i| {
+                    let t = &lib.tracks[s.sorted[i]];
+                    let plays = lib.plays_of(t.id);
+                    let stats = format!(" {:>3}▶ {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
+                    let mut line = track_line(t, width.saturating_sub(stats.len()));
+                    line.spans.push(Span::styled(stats, app.theme.dim));
+                    line
+                },
+                app,
+            );
+        }
+        View::Queue => {
+            let entries = app.controller.queue.entries();
+            let cursor = app.controller.queue.cursor();
+            let width = layout.main.width.saturating_sub(2) as usize;
+            windowed_list(
+                frame,
+                layout.main,
+                format!("Queue ({})", entries.len()),
+                s.pane == Pane::Main,
+                entries.len(),
+                s.queue,
+                |i| {
+                    let e = &entries[i];
+                    let mark = if Some(i) == cursor { "▶ " } else { "  " };
+                    let (source, style) = source_label(e.source, app);
+                    let mut line = track_line(&e.track, width.saturating_sub(source.len() + 3));
+                    line.spans.insert(0, Span::raw(mark));
+                    line.spans.push(Span::styled(format!(" {source}"), style));
+                    line
+                },
+                app,
+            );
+        }
+        View::History => {
+            let history = &app.controller.history;
+            let width = layout.main.width.saturating_sub(2) as usize;
+            let title = format!(
+                "History: this session ({} plays, {} skipped)",
+                history.len(),
+                history.iter().filter(|(_, p)| p.skipped).count()
+            );
+            windowed_list(
+                frame,
+                layout.main,
+                title,
+                s.pane == Pane::Main,
+                history.len(),
+                s.history,
+                |i| {
+                    let (track, play) = &history[history.len() - 1 - i];
+                    let mark = if play.skipped {
+                        Span::styled("skip ", app.theme.skip)
+                    } else {
+                        Span::raw("     ")
+                    };
+                    let detail = format!(" {} {}", play.end_reason.as_str(), format_duration(play.played_ms));
+                    let mut line = track_line(track, width.saturating_sub(detail.len() + 5));
+                    line.spans.insert(0, mark);
+                    line.spans.push(Span::styled(detail, app.theme.dim));
+                    line
+                },
+                app,
+            );
+        }
+        View::Stats => stats(frame, layout.main, app),
+    }
+}
+
+fn source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
+    match source {
+        PlaySource::Autoplay => ("autoplay", app.theme.autoplay),
+        PlaySource::Queue => ("you", app.theme.dim),
+        PlaySource::User => ("you", app.theme.dim),
+        PlaySource::Import => ("import", app.theme.dim),
+    }
+}
+
+fn stats(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(stats) = &app.state.stats else {
+        frame.render_widget(
+            Paragraph::new("Counting…").block(block("Stats".into(), true, app)),
+            area,
+        );
+        return;
+    };
+    let mut lines = vec![
+        Line::from(stats.summary()),
+        Line::from(""),
+        Line::styled("Top tracks", app.theme.accent),
+    ];
+    lines.extend(
+        stats
+            .top_tracks
+            .iter()
+            .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
+    );
+    lines.push(Line::styled("Top artists", app.theme.accent));
+    lines.extend(
+        stats
+            .top_artists
+            .iter()
+            .map(|a| Line::from(format!("{:>4}  {}", a.count, a.artist))),
+    );
+    lines.push(Line::styled("Most skipped", app.theme.accent));
+    lines.extend(
+        stats
+            .most_skipped
+            .iter()
+            .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
+    );
+    frame.render_widget(Paragraph::new(lines).block(block("Stats".into(), true, app)), area);
+}
+
+pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
+    let upcoming = app.controller.queue.upcoming();
+    let focused = app.state.pane == Pane::UpNext && app.state.search.is_none();
+    let width = area.width.saturating_sub(2) as usize;
+    let [list, note] = Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(area);
+    windowed_list(
+        frame,
+        list,
+        format!("Up next ({})", upcoming.len()),
+        focused,
+        upcoming.len(),
+        app.state.up_next,
+        |i| {
+            let e = &upcoming[i];
+            let (source, style) = source_label(e.source, app);
+            let mut line = track_line(&e.track, width.saturating_sub(source.len() + 1));
+            line.spans.push(Span::styled(format!(" {source}"), style));
+            line
+        },
+        app,
+    );
+    let mut text = vec![Line::from(if app.state.autoplay {
+        app.state.model_status.clone()
+    } else {
+        "autoplay off".to_owned()
+    })];
+    // Why each recommended track is there: score and the signal behind it.
+    text.extend(
+        upcoming
+            .iter()
+            .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))
+            .map(|(title, reason)| Line::from(format!("{}: {reason}", truncate(title, 12)))),
+    );
+    frame.render_widget(
+        Paragraph::new(text)
+            .style(app.theme.dim)
+            .wrap(Wrap { trim: true })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(app.theme.dim)
+                    .title("Recommended"),
+            ),
+        note,
+    );
+}
+
+pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
+    let c = &app.controller;
+    let modes = format!(
+        "vol {}%  shuffle {}  repeat {}  autoplay {}",
+        c.volume,
+        if app.state.shuffle { "on" } else { "off" },
+        c.queue.repeat.label(),
+        if app.state.autoplay { "on" } else { "off" }
+    );
+    let outer = Block::default()
+        .borders(if area.height >= 5 { Borders::ALL } else { Borders::NONE })
+        .border_style(app.theme.dim)
+        .title("Now playing");
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [top, gauge_row, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).areas(inner);
+    let Some(now) = &c.now else {
+        frame.render_widget(Paragraph::new("Stopped"), top);
+        frame.render_widget(Paragraph::new(modes).style(app.theme.dim), gauge_row);
+        return;
+    };
+    let t = &now.entry.track;
+    let state = if now.paused { "⏸" } else { "▶" };
+    let album = t.album.as_deref().map(|a| format!(" · {a}")).unwrap_or_default();
+    let title = Line::from(vec![
+        Span::styled(format!("{state} {}", t.title), app.theme.accent),
+        Span::raw(format!(" — {}{album}", t.artist.as_deref().unwrap_or("Unknown artist"))),
+    ]);
+    frame.render_widget(Paragraph::new(title), top);
+    let total = now.duration_ms.unwrap_or(0);
+    let ratio = if total > 0 {
+        (now.position_ms as f64 / total as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let label = format!(
+        "{} / {}",
+        format_duration(now.position_ms),
+        if total > 0 {
+            format_duration(total)
+        } else {
+            "--:--".into()
+        }
+    );
+    frame.render_widget(
+        Gauge::default().ratio(ratio).label(label).gauge_style(app.theme.accent),
+        gauge_row,
+    );
+    frame.render_widget(Paragraph::new(modes).style(app.theme.dim), bottom);
+}
+
+pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
+    let s = &app.state;
+    if let Some(progress) = &s.progress {
+        let ratio = if progress.total > 0 {
+            progress.done as f64 / progress.total as f64
+        } else {
+            0.0
+        };
+        let label = format!("{} {}/{}", progress.label, progress.done, progress.total);
+        frame.render_widget(
+            Gauge::default()
+                .ratio(ratio.clamp(0.0, 1.0))
+                .label(label)
+                .gauge_style(app.theme.accent),
+            area,
+        );
+        return;
+    }
+    let text = s.status.clone().unwrap_or_default();
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let width = area.width.saturating_sub(4).min(90);
+    let height = area.height.saturating_sub(2);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + 1,
+        width,
+        height,
+    };
+    let rows = app.keys.help();
+    let lines: Vec<Line> = rows
+        .iter()
+        .skip(app.state.help_scroll.min(rows.len().saturating_sub(1)))
+        .map(|(keys, description)| {
+            Line::from(vec![
+                Span::styled(format!("{keys:>16}  "), app.theme.accent),
+                Span::raw(*description),
+            ])
+        })
+        .collect();
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(block("Keys (Esc or ? closes, j/k scroll)".into(), true, app)),
+        popup,
+    );
+}

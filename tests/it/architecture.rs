@@ -1,0 +1,160 @@
+//! The imports run one way: every `crate::` path in `src/` must follow an arrow listed under
+//! "Allowed imports" in `ARCHITECTURE.md`, and every module must be listed there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The arrows of `ARCHITECTURE.md`: lines "- `module` → `other`, `other`" (or "→ nothing").
+fn allowed_arrows() -> BTreeMap<String, BTreeSet<String>> {
+    let text = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with("Allowed imports"))
+        .expect("ARCHITECTURE.md has an \"Allowed imports\" section");
+    let mut arrows = BTreeMap::new();
+    for line in section.lines() {
+        let Some(rest) = line.strip_prefix("- `") else {
+            continue;
+        };
+        let (module, targets) = rest.split_once("` → ").expect("an arrow line reads \"- `a` → `b`, `c`\"");
+        let targets: BTreeSet<String> = targets
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        assert!(arrows.insert(module.to_owned(), targets).is_none(), "{module} listed twice");
+    }
+    arrows
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file of `src/` belongs to (`None` for `lib.rs` and `main.rs`).
+fn module_of(file: &Path) -> Option<String> {
+    let relative = file.strip_prefix(root().join("src")).unwrap();
+    let first = relative.components().next()?.as_os_str().to_string_lossy().into_owned();
+    let name = first.trim_end_matches(".rs").to_owned();
+    (name != "lib" && name != "main").then_some(name)
+}
+
+/// The leading identifier of `text`.
+fn ident(text: &str) -> String {
+    text.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+}
+
+/// The modules named by `crate::` paths in the code of `text` (comments left out), with the
+/// line of each. Braced lists (`use crate::{a::X, b::{Y, Z}};`) count the first name of each
+/// item.
+fn crate_paths(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            if rest.starts_with('{') {
+                // A list may span lines: read on through the text until it closes.
+                let start = text.lines().take(number).map(|l| l.len() + 1).sum::<usize>()
+                    + (code.len() - rest.len())
+                    + 1;
+                let mut depth = 0usize;
+                let mut item = String::new();
+                for c in text[start..].chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            let name = ident(item.trim());
+                            if !name.is_empty() {
+                                found.push((number + 1, name));
+                            }
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+                let name = ident(item.trim());
+                if !name.is_empty() {
+                    found.push((number + 1, name));
+                }
+            } else {
+                found.push((number + 1, ident(rest)));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn imports_follow_the_arrows_of_the_architecture() {
+    let arrows = allowed_arrows();
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    files.sort();
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(f)).collect();
+    let unlisted: Vec<&String> = modules.iter().filter(|m| !arrows.contains_key(*m)).collect();
+    assert!(unlisted.is_empty(), "modules missing from ARCHITECTURE.md: {unlisted:?}");
+    let mut broken = Vec::new();
+    for file in &files {
+        let Some(module) = module_of(file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, target) in crate_paths(&text) {
+            if target == module || target == "self" {
+                continue;
+            }
+            if !arrows[&module].contains(&target) {
+                broken.push(format!(
+                    "{}:{line}: {module} → {target}",
+                    file.strip_prefix(root()).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "imports against the arrows of ARCHITECTURE.md:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_arrows_have_no_cycle() {
+    let arrows = allowed_arrows();
+    // Depth-first search for a path back to the start.
+    fn reaches(arrows: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str, seen: &mut BTreeSet<String>) -> bool {
+        arrows.get(from).is_some_and(|targets| {
+            targets
+                .iter()
+                .any(|t| t == to || (seen.insert(t.clone()) && reaches(arrows, t, to, seen)))
+        })
+    }
+    for module in arrows.keys() {
+        assert!(
+            !reaches(&arrows, module, module, &mut BTreeSet::new()),
+            "the arrows of ARCHITECTURE.md make a cycle through {module}"
+        );
+    }
+}
+
+#[test]
+fn the_checker_sees_braced_and_plain_paths() {
+    let text = "use crate::{\n    db::{X, Y},\n    track,\n};\n// crate::tui in a comment\nlet x = crate::fmt::y();";
+    let found = crate_paths(text);
+    let names: Vec<(usize, &str)> = found.iter().map(|(l, n)| (*l, n.as_str())).collect();
+    assert_eq!(names, [(1, "db"), (1, "track"), (6, "fmt")]);
+}

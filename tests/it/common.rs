@@ -1,0 +1,121 @@
+//! Helpers shared by the integration tests: the real binary, the fixtures in
+//! `tests/fixtures`, the tools a test drives, temp dirs.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The 12-track corpus in `tests/fixtures/corpus`.
+pub fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")
+}
+
+/// Slices of the real listening histories in `tests/fixtures/histories`.
+pub fn histories() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/histories")
+}
+
+/// Whether the tests run in CI, where nothing may be skipped.
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Skips the calling test with one line saying what it lacks, or fails it in CI, where every
+/// test must run.
+pub fn skip_or_fail(what: &str) {
+    if in_ci() {
+        panic!("CI must run this test, but {what}");
+    }
+    eprintln!("skipped: {what}");
+}
+
+/// Whether `program` can be run; if not, the test skips (or fails in CI) naming the package.
+pub fn has_tool(program: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file())
+        })
+    });
+    if !found {
+        skip_or_fail(&format!("`{program}` is not installed (Debian package `{package}`)"));
+    }
+    found
+}
+
+/// Whether the test runs as root (for mounts and dropping privileges); if not, it skips (or
+/// fails in CI).
+pub fn is_root(why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        skip_or_fail(&format!("{why} needs root"));
+    }
+    root
+}
+
+/// The folder of whole listening histories (`mica/`, `khushi/`) named by
+/// `SKIPLESS_HISTORIES`, for the checks that need a whole history; `None` skips (or fails in
+/// CI).
+pub fn full_histories() -> Option<PathBuf> {
+    match std::env::var_os("SKIPLESS_HISTORIES") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            skip_or_fail("SKIPLESS_HISTORIES does not name the folder of whole histories");
+            None
+        }
+    }
+}
+
+/// The real `skipless` binary with its own data dir and no user config.
+pub fn skipless(data_dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("skipless").expect("the skipless binary is built");
+    cmd.arg("--data-dir").arg(data_dir);
+    cmd.arg("--config").arg(data_dir.join("config.toml"));
+    cmd.env_remove("SKIPLESS_DATA_DIR");
+    cmd
+}
+
+/// Copies the corpus into `dir` (so tests may change files).
+pub fn copy_corpus(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(corpus()).unwrap() {
+        let entry = entry.unwrap();
+        let to = dir.join(entry.file_name());
+        std::fs::copy(entry.path(), &to).unwrap();
+        let mut perms = std::fs::metadata(&to).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&to, perms).unwrap();
+    }
+}
+
+/// Runs a command expected to succeed and returns its stdout.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Parses JSON lines.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `skipless scan --json PATHS` parsed.
+pub fn scan_json(data_dir: &Path, paths: &[&Path]) -> serde_json::Value {
+    let mut cmd = skipless(data_dir);
+    cmd.arg("scan").arg("--json").args(paths);
+    serde_json::from_str(stdout_of(&mut cmd).trim()).unwrap()
+}
+
+/// `skipless library --json` parsed.
+pub fn library(data_dir: &Path) -> Vec<serde_json::Value> {
+    json_lines(&stdout_of(skipless(data_dir).args(["library", "--json"])))
+}

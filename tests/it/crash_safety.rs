@@ -1,0 +1,163 @@
+//! `kill -9` at random moments: 20 times the headless player is killed while it plays and logs,
+//! then started again. After every kill, no committed play is lost or changed, the play that was
+//! open is closed as `interrupted` at its last saved position by the next start, and SQLite's
+//! integrity check passes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rusqlite::{Connection, OpenFlags};
+
+/// Every column of a play row, as text, by play id.
+type Rows = BTreeMap<i64, Vec<String>>;
+
+fn rows(db: &Path) -> Rows {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, track_id, session_id, position, started_at, coalesce(ended_at, 'NULL'), played_ms,
+                    coalesce(duration_ms, 'NULL'), coalesce(end_reason, 'NULL'), skipped, source,
+                    coalesce(error, 'NULL')
+             FROM plays ORDER BY id",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            let mut v = Vec::new();
+            for i in 0..12 {
+                let value: rusqlite::types::Value = r.get(i)?;
+                v.push(format!("{value:?}"));
+            }
+            Ok((r.get::<_, i64>(0)?, v))
+        })
+        .unwrap()
+        .collect::<Result<Rows, _>>()
+        .unwrap();
+    rows
+}
+
+fn integrity(db: &Path) -> String {
+    let conn = Connection::open(db).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
+}
+
+const END_REASON: usize = 8;
+const PLAYED_MS: usize = 6;
+
+fn start(data: &Path) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(data.join("none.toml"))
+        .args(["--audio", "null", "play", "--json"])
+        .arg(crate::common::corpus())
+        .env("SKIPLESS_NULL_SPEED", "80")
+        .env_remove("SKIPLESS_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn twenty_kill_9s_lose_no_play_and_leave_an_intact_database() {
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("skipless.db");
+    // Index the corpus first, so that every start goes straight to playback.
+    crate::common::scan_json(data.path(), &[&crate::common::corpus()]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
+    let mut killed_open = std::collections::BTreeSet::new();
+    let mut after_kill: Rows = Rows::new();
+    for kill in 0..20 {
+        let mut player = start(data.path());
+        let delay = rng.random_range(150..2_500);
+        std::thread::sleep(Duration::from_millis(delay));
+        // What is committed just before the kill: the player may commit more before it dies.
+        let before = rows(&db);
+        player.kill().unwrap(); // SIGKILL
+        player.wait().unwrap();
+
+        // This start closed the plays the previous kill left open, and changed nothing else.
+        let now = rows(&db);
+        for (id, row) in &after_kill {
+            let again = &now[id];
+            if row[END_REASON] == "Text(\"NULL\")" {
+                // Closed as interrupted; or still open when this kill came before the start got to it.
+                assert!(
+                    ["Text(\"interrupted\")", "Text(\"NULL\")"].contains(&again[END_REASON].as_str()),
+                    "kill {kill}: play {id}: {again:?}"
+                );
+                assert_eq!(
+                    again[PLAYED_MS], row[PLAYED_MS],
+                    "kill {kill}: play {id} closed at its saved position"
+                );
+            } else {
+                assert_eq!(again, row, "kill {kill}: play {id} changed");
+            }
+        }
+        // Nothing committed before the kill is lost; completed rows are unchanged by it.
+        for (id, row) in &before {
+            let after = now.get(id).unwrap_or_else(|| panic!("kill {kill}: play {id} lost"));
+            if row[END_REASON] != "Text(\"NULL\")" {
+                assert_eq!(after, row, "kill {kill}: completed play {id} changed");
+            }
+        }
+        let open: Vec<i64> = now
+            .iter()
+            .filter(|(_, r)| r[END_REASON] == "Text(\"NULL\")")
+            .map(|(id, _)| *id)
+            .collect();
+        assert!(open.len() <= 1, "kill {kill}: open plays {open:?}");
+        killed_open.extend(open);
+        assert_eq!(integrity(&db), "ok", "kill {kill}");
+        after_kill = now;
+    }
+
+    // A last start closes the last open play; a clean quit logs its own as `quit`.
+    let mut player = start(data.path());
+    std::thread::sleep(Duration::from_millis(500));
+    {
+        use std::io::Write;
+        let stdin = player.stdin.as_mut().unwrap();
+        writeln!(stdin, "quit").unwrap();
+    }
+    assert!(player.wait().unwrap().success());
+    let last = rows(&db);
+    for (id, row) in &after_kill {
+        if row[END_REASON] == "Text(\"NULL\")" {
+            assert_eq!(last[id][END_REASON], "Text(\"interrupted\")");
+        } else {
+            assert_eq!(&last[id], row);
+        }
+    }
+    assert!(
+        last.values().all(|r| r[END_REASON] != "Text(\"NULL\")"),
+        "an open play is left"
+    );
+    let interrupted = last
+        .values()
+        .filter(|r| r[END_REASON] == "Text(\"interrupted\")")
+        .count();
+    assert_eq!(
+        interrupted,
+        killed_open.len(),
+        "every play open at a kill is closed as interrupted"
+    );
+    assert!(
+        killed_open.len() >= 12,
+        "most kills hit a play in progress: {} of 20",
+        killed_open.len()
+    );
+    let finished = last.values().filter(|r| r[END_REASON] == "Text(\"finished\")").count();
+    assert!(finished >= 20, "plays completed between the kills: {finished}");
+    assert_eq!(integrity(&db), "ok");
+    eprintln!(
+        "20 kills survived: {} plays logged ({finished} finished, {interrupted} interrupted), none lost or changed",
+        last.len()
+    );
+}

@@ -1,0 +1,140 @@
+//! Opening databases and config files through the real binary: migration, refusal, no damage.
+
+use crate::common::*;
+use rusqlite::Connection;
+
+const V1_SCHEMA: &str = include_str!("../../migrations/0001_init.sql");
+
+#[test]
+fn an_older_database_is_migrated_and_keeps_its_rows() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(V1_SCHEMA).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 1;",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+             VALUES (CAST('/old/song.ogg' AS BLOB), '/old/song.ogg', 1, 1, 'ok', 'Old Song', 0, 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let tracks = library(data.path());
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0]["title"], "Old Song");
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, skipless::db::SCHEMA_VERSION);
+    conn.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get::<_, i64>(0))
+        .unwrap();
+}
+
+#[test]
+fn a_version_3_log_is_migrated_and_its_plays_have_no_end_source() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for schema in [
+            V1_SCHEMA,
+            include_str!("../../migrations/0002_imports.sql"),
+            include_str!("../../migrations/0003_unmatched_sessions.sql"),
+        ] {
+            conn.execute_batch(schema).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 3;
+             INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+             VALUES (1, CAST('/old/song.ogg' AS BLOB), '/old/song.ogg', 1, 1, 'ok', 'Old Song', 0, 0);
+             INSERT INTO sessions (id, started_at, last_at) VALUES (1, 0, 1000);
+             INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms,
+                                end_reason, skipped, source)
+             VALUES (1, 1, 0, 0, 1000, 1000, 'skipped', 1, 'user');",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
+    }
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["history", "--json"])));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["title"], "Old Song");
+    assert_eq!(rows[0]["end_reason"], "skipped");
+    assert_eq!(rows[0]["end_source"], serde_json::Value::Null);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, skipless::db::SCHEMA_VERSION);
+    let refused = conn.execute("UPDATE plays SET end_source = 'telepathy'", []);
+    assert!(refused.is_err(), "end_source takes only the known sources");
+}
+
+#[test]
+fn a_newer_database_is_refused_untouched() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 99;",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
+        conn.execute_batch("CREATE TABLE future (x)").unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let output = skipless(data.path()).args(["library"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("newer skipless") && stderr.contains("skipless.db"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn garbage_and_foreign_databases_are_refused_byte_for_byte_untouched() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    let garbage: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(40_503) >> 7) as u8).collect();
+    std::fs::write(&path, &garbage).unwrap();
+    let output = skipless(data.path()).args(["scan"]).arg(corpus()).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a skipless database"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    assert!(!data.path().join("skipless.db-wal").exists());
+
+    std::fs::remove_file(&path).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let output = skipless(data.path()).args(["history"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another application"));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_broken_config_names_the_line_and_key() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("config.toml"),
+        "[playback]\nvolume = 80\n\n[log]\nsession_gap_minutes = \"half an hour\"\n",
+    )
+    .unwrap();
+    let output = skipless(data.path()).args(["library"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("config.toml: line 5, key `log.session_gap_minutes`"),
+        "{stderr}"
+    );
+}

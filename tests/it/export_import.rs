@@ -1,0 +1,418 @@
+//! Export and import of listening logs through the real binary, on a slice of a real Spotify
+//! history in `tests/fixtures/histories`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::common::{skipless, stdout_of};
+use serde_json::Value;
+
+fn mica() -> PathBuf {
+    crate::common::histories().join("mica/Streaming_History_Audio_2024_4.json")
+}
+
+/// A data dir whose config lets `train` run on a small log.
+fn data_dir(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[recommend]\nmin_plays = 10\n").unwrap();
+    dir
+}
+
+fn json_of(data_dir: &Path, args: &[&str], paths: &[&Path]) -> Value {
+    let mut cmd = skipless(data_dir);
+    cmd.args(args).args(paths);
+    serde_json::from_str(stdout_of(&mut cmd).trim()).unwrap()
+}
+
+fn import_spotify(data_dir: &Path, paths: &[&Path]) -> (u64, u64, u64) {
+    let v = json_of(data_dir, &["import", "spotify", "--json"], paths);
+    (
+        v["matched"].as_u64().unwrap(),
+        v["unmatched"].as_u64().unwrap(),
+        v["duplicate"].as_u64().unwrap(),
+    )
+}
+
+/// The music records of an Extended history (those with a track name).
+fn music_records(path: &Path) -> Vec<Value> {
+    let all: Vec<Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    all.into_iter()
+        .filter(|r| r["master_metadata_track_name"].as_str().is_some_and(|t| !t.is_empty()))
+        .collect()
+}
+
+fn distinct<T: std::hash::Hash + Eq>(items: impl Iterator<Item = T>) -> usize {
+    items.collect::<HashSet<_>>().len()
+}
+
+fn field(r: &Value, name: &str) -> String {
+    r[name].as_str().unwrap_or("").to_owned()
+}
+
+/// The same plays in the basic `StreamingHistory*.json` format.
+fn to_basic(records: &[Value]) -> Vec<Value> {
+    records
+        .iter()
+        .map(|r| {
+            let ts = field(r, "ts");
+            serde_json::json!({
+                "endTime": format!("{} {}", &ts[..10], &ts[11..16]),
+                "artistName": field(r, "master_metadata_album_artist_name"),
+                "trackName": field(r, "master_metadata_track_name"),
+                "msPlayed": r["ms_played"],
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records = music_records(&mica());
+    let extended_keys = distinct(records.iter().map(|r| {
+        (
+            field(r, "ts"),
+            field(r, "master_metadata_album_artist_name"),
+            field(r, "master_metadata_track_name"),
+        )
+    }));
+    let endsong = tmp.path().join("endsong_0.json");
+    std::fs::copy(mica(), &endsong).unwrap();
+    let basic_records = to_basic(&records);
+    let basic = tmp.path().join("StreamingHistory0.json");
+    std::fs::write(&basic, serde_json::to_vec(&basic_records).unwrap()).unwrap();
+    let basic_keys = distinct(
+        basic_records
+            .iter()
+            .map(|r| (field(r, "endTime"), field(r, "artistName"), field(r, "trackName"))),
+    );
+    let total = records.len() as u64;
+    for (name, path, keys) in [
+        ("extended", mica().parent().unwrap().to_path_buf(), extended_keys),
+        ("endsong", endsong, extended_keys),
+        ("basic", basic, basic_keys),
+    ] {
+        let dir = data_dir(tmp.path(), name);
+        let counts = import_spotify(&dir, &[&path]);
+        assert_eq!(counts, (0, keys as u64, total - keys as u64), "{name}");
+        assert_eq!(import_spotify(&dir, &[&path]), (0, 0, total), "{name}: re-import");
+        let stats = json_of(&dir, &["stats", "--json"], &[]);
+        assert_eq!(stats["plays"], 0, "{name}");
+    }
+}
+
+/// Makes one tagged file per track: a copy of the corpus's shortest Ogg Vorbis file with the
+/// track's title, artist and album written by lofty.
+fn make_library(dir: &Path, tracks: &[(String, String, String)]) {
+    use lofty::config::WriteOptions;
+    use lofty::prelude::{Accessor, TagExt, TaggedFileExt};
+    use lofty::tag::Tag;
+
+    std::fs::create_dir_all(dir).unwrap();
+    let source = crate::common::corpus().join("silence.ogg");
+    for (i, (artist, title, album)) in tracks.iter().enumerate() {
+        let out = dir.join(format!("{i:03}.ogg"));
+        std::fs::copy(&source, &out).unwrap();
+        let file = lofty::read_from_path(&out).unwrap();
+        let mut tag = Tag::new(file.primary_tag_type());
+        tag.set_title(title.clone());
+        tag.set_artist(artist.clone());
+        tag.set_album(album.clone());
+        tag.save_to_path(&out, WriteOptions::default()).unwrap();
+    }
+}
+
+/// The `n` most played (artist, title, album) of a history, most played first.
+fn top_tracks(records: &[Value], n: usize) -> Vec<(String, String, String)> {
+    let mut counts: HashMap<(String, String), (usize, String)> = HashMap::new();
+    for r in records {
+        let key = (
+            field(r, "master_metadata_album_artist_name"),
+            field(r, "master_metadata_track_name"),
+        );
+        counts
+            .entry(key)
+            .or_insert((0, field(r, "master_metadata_album_album_name")))
+            .0 += 1;
+    }
+    let mut ranked: Vec<_> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
+        .take(n)
+        .map(|((artist, title), (_, album))| (artist, title, album))
+        .collect()
+}
+
+#[test]
+fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records = music_records(&mica());
+    let top = top_tracks(&records, 200);
+    // Tags spelled differently from Spotify's, as local files often are.
+    let tagged: Vec<_> = top
+        .iter()
+        .enumerate()
+        .map(|(i, (artist, title, album))| match i % 10 {
+            3 => (artist.to_uppercase(), title.to_lowercase(), album.clone()),
+            7 => (
+                artist.clone(),
+                format!("{title} - 2011 Remaster"),
+                format!("{album} (Deluxe Edition)"),
+            ),
+            _ => (artist.clone(), title.clone(), album.clone()),
+        })
+        .collect();
+    let lib = tmp.path().join("lib");
+    make_library(&lib, &tagged);
+    let wanted: HashSet<(String, String)> = top.iter().map(|(a, t, _)| (a.clone(), t.clone())).collect();
+    let exact = distinct(
+        records
+            .iter()
+            .map(|r| {
+                (
+                    field(r, "ts"),
+                    field(r, "master_metadata_album_artist_name"),
+                    field(r, "master_metadata_track_name"),
+                )
+            })
+            .filter(|(_, a, t)| wanted.contains(&(a.clone(), t.clone()))),
+    ) as u64;
+
+    // Library first, then the history.
+    let a = data_dir(tmp.path(), "a");
+    crate::common::scan_json(&a, &[&lib]);
+    let (matched, unmatched, duplicate) = import_spotify(&a, &[&mica()]);
+    eprintln!("library first: matched {matched}, unmatched {unmatched}, duplicate {duplicate}");
+    assert!(
+        matched >= exact,
+        "{matched} matched, {exact} plays of the library's tracks"
+    );
+    assert_eq!(matched + unmatched + duplicate, records.len() as u64);
+    let stats = json_of(&a, &["stats", "--json"], &[]);
+    assert_eq!(stats["plays"].as_u64(), Some(matched));
+    let history = crate::common::json_lines(&stdout_of(skipless(&a).args(["history", "--json", "--limit", "5"])));
+    assert!(history.iter().all(|p| p["source"] == "import"));
+
+    // Training uses imported plays like local ones; a slice of the history keeps it quick.
+    let part = tmp.path().join("Streaming_History_Audio_part.json");
+    std::fs::write(&part, serde_json::to_vec(&records[..150]).unwrap()).unwrap();
+    let t = data_dir(tmp.path(), "t");
+    crate::common::scan_json(&t, &[&lib]);
+    let (part_matched, _, _) = import_spotify(&t, &[&part]);
+    assert!(part_matched >= 10, "{part_matched} plays matched");
+    let trained = json_of(&t, &["train", "--json"], &[]);
+    assert_eq!(trained["plays"].as_u64(), Some(part_matched));
+
+    // History first: the scan matches the waiting plays.
+    let b = data_dir(tmp.path(), "b");
+    assert_eq!(import_spotify(&b, &[&mica()]), (0, matched + unmatched, duplicate));
+    let scanned = stdout_of(skipless(&b).arg("scan").arg(&lib));
+    assert!(
+        scanned.contains(&format!("{matched} imported plays matched")),
+        "{scanned}"
+    );
+    assert_eq!(json_of(&b, &["stats", "--json"], &[])["plays"].as_u64(), Some(matched));
+    assert_eq!(import_spotify(&b, &[&mica()]), (0, 0, records.len() as u64));
+
+    // Round trip: export → import into a fresh log with the same library → export.
+    let first = stdout_of(skipless(&a).args(["export", "--format", "spotify"]));
+    let exported: Vec<Value> = serde_json::from_str(&first).unwrap();
+    assert_eq!(exported.len() as u64, matched);
+    assert_eq!(stdout_of(skipless(&b).args(["export", "--format", "spotify"])), first);
+    let file = tmp.path().join("Streaming_History_Audio_roundtrip.json");
+    std::fs::write(&file, &first).unwrap();
+    let c = data_dir(tmp.path(), "c");
+    crate::common::scan_json(&c, &[&lib]);
+    assert_eq!(import_spotify(&c, &[&file]), (matched, 0, 0));
+    assert_eq!(stdout_of(skipless(&c).args(["export", "--format", "spotify"])), first);
+
+    // The other formats.
+    let out = tmp.path().join("log.csv");
+    stdout_of(skipless(&a).args(["export", "--format", "csv", "--out"]).arg(&out));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("play_id,session_id,position,started_at"));
+    let jsonl = crate::common::json_lines(&stdout_of(skipless(&a).args(["export", "--format", "jsonl"])));
+    assert_eq!(jsonl.len() as u64, matched);
+    assert!(jsonl.iter().all(|p| p["source"] == "import" && p["title"].is_string()));
+    let mssd = stdout_of(skipless(&a).args(["export", "--format", "mssd"]));
+    assert_eq!(mssd.lines().count() as u64, matched + 1);
+    assert!(mssd.starts_with("session_id,session_position,session_length,track_id_clean,skip_1,skip_2,skip_3"));
+    let listens = stdout_of(skipless(&a).args(["export", "--format", "listenbrainz"]));
+    let listens_file = tmp.path().join("listens.jsonl");
+    std::fs::write(&listens_file, &listens).unwrap();
+    let d = data_dir(tmp.path(), "d");
+    crate::common::scan_json(&d, &[&lib]);
+    let lb = json_of(&d, &["import", "listenbrainz", "--json"], &[&listens_file]);
+    assert_eq!(lb["matched"].as_u64(), Some(listens.lines().count() as u64));
+    assert_eq!(lb["unmatched"], 0);
+
+    // A period: only plays that started in it.
+    let june = crate::common::json_lines(&stdout_of(skipless(&a).args([
+        "export",
+        "--format",
+        "jsonl",
+        "--since",
+        "2024-09-01",
+        "--until",
+        "2024-09-30",
+    ])));
+    assert!(june.len() < jsonl.len());
+    assert!(june
+        .iter()
+        .all(|p| p["started_at"].as_str().unwrap().starts_with("2024-09")));
+}
+
+/// Runs an import expected to fail and returns its stderr.
+fn import_fails(data_dir: &Path, args: &[&str], path: &Path) -> String {
+    let output = skipless(data_dir).args(args).arg(path).output().unwrap();
+    assert!(!output.status.success(), "import of {} succeeded", path.display());
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn malformed_truncated_non_json_and_empty_files_import_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path(), "log");
+    let good = r#"{"ts": "2024-01-01T10:00:00Z", "ms_played": 200000, "master_metadata_track_name": "A", "master_metadata_album_artist_name": "X", "skipped": false}"#;
+    let good2 = r#"{"ts": "2024-01-01T10:04:00Z", "ms_played": 1000, "master_metadata_track_name": "B", "master_metadata_album_artist_name": "X", "skipped": true}"#;
+    let bad = r#"{"ts": "2024-01-01T10:08:00Z", "ms_played": "long", "master_metadata_track_name": "C"}"#;
+    let cases: [(&str, String, &str); 5] = [
+        (
+            "Streaming_History_Audio_bad.json",
+            format!("[{good},\n{good2},\n{bad}]"),
+            "record 3",
+        ),
+        (
+            "Streaming_History_Audio_cut.json",
+            format!("[{good},\n{good2},\n{}", &good[..40]),
+            "record 3",
+        ),
+        (
+            "Streaming_History_Audio_text.json",
+            "this is not JSON".into(),
+            "not a JSON array",
+        ),
+        ("Streaming_History_Audio_empty.json", String::new(), "not a JSON array"),
+        (
+            "Streaming_History_Audio_time.json",
+            format!("[{good},\n{}]", good2.replace("10:04", "10h04")),
+            "record 2",
+        ),
+    ];
+    for (name, text, expected) in &cases {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let stderr = import_fails(&dir, &["import", "spotify"], &path);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(name) && stderr.contains(expected), "{name}: {stderr}");
+    }
+    // Nothing from the failed files was kept: the good records are new.
+    let valid = tmp.path().join("Streaming_History_Audio_good.json");
+    std::fs::write(&valid, format!("[{good},\n{good2}]")).unwrap();
+    assert_eq!(import_spotify(&dir, &[&valid]), (0, 2, 0));
+
+    let listens = tmp.path().join("listens.jsonl");
+    let listen = r#"{"listened_at": 1700000000, "track_metadata": {"artist_name": "X", "track_name": "A"}}"#;
+    std::fs::write(&listens, format!("{listen}\n{{\"listened_at\": \"soon\"}}\n")).unwrap();
+    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+    assert!(
+        stderr.contains("listens.jsonl") && stderr.contains("record 2"),
+        "{stderr}"
+    );
+    std::fs::write(&listens, "").unwrap();
+    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+    assert!(stderr.contains("empty file"), "{stderr}");
+    std::fs::write(&listens, format!("{listen}\n")).unwrap();
+    let v = json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens]);
+    assert_eq!(v["unmatched"], 1);
+}
+
+/// Writes an Extended history of about `bytes` bytes with distinct plays; returns how many.
+fn write_history(path: &Path, bytes: usize) -> u64 {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(b"[\n").unwrap();
+    let (mut written, mut n) = (2, 0u64);
+    while written < bytes {
+        let ts = time::OffsetDateTime::from_unix_timestamp(1_600_000_000 + n as i64 * 200).unwrap();
+        let record = serde_json::json!({
+            "ts": ts.format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "platform": "linux", "ms_played": 180_000 + n % 1000,
+            "master_metadata_track_name": format!("Track {n}"),
+            "master_metadata_album_artist_name": format!("Artist {}", n % 5000),
+            "master_metadata_album_album_name": format!("Album {}", n % 9000),
+            "spotify_track_uri": "spotify:track:0000000000000000000000", "reason_start": "trackdone",
+            "reason_end": "trackdone", "shuffle": false, "skipped": false, "offline": false, "incognito_mode": false,
+        });
+        let line = format!("{}{record}", if n == 0 { "" } else { ",\n" });
+        out.write_all(line.as_bytes()).unwrap();
+        written += line.len();
+        n += 1;
+    }
+    out.write_all(b"\n]\n").unwrap();
+    n
+}
+
+/// Runs the binary to completion and returns its peak resident set in bytes: the `VmHWM` of
+/// the child's own `/proc/PID/status`, read while it runs. (`ru_maxrss` of a child started by
+/// vfork-style spawning counts the parent's high-water mark too.)
+fn peak_rss(cmd: &mut std::process::Command) -> u64 {
+    let mut child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0;
+    loop {
+        // Until the exec, the child shares the test process's memory: only count it after.
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let field = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_owned())
+            };
+            if field("Name:").as_deref() == Some("skipless") {
+                let kb = field("VmHWM:")
+                    .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "the import failed");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(peak_kb > 0, "the child's memory was never read");
+    peak_kb * 1024
+}
+
+#[test]
+fn a_30_mb_import_runs_in_constant_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut peaks = Vec::new();
+    for (name, size) in [("small", 3 << 20), ("large", 30 << 20)] {
+        let file = tmp.path().join(format!("Streaming_History_Audio_{name}.json"));
+        let plays = write_history(&file, size);
+        let dir = data_dir(tmp.path(), name);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_skipless"));
+        cmd.arg("--data-dir")
+            .arg(&dir)
+            .arg("--config")
+            .arg(dir.join("config.toml"));
+        cmd.args(["import", "spotify"])
+            .arg(&file)
+            .env_remove("SKIPLESS_DATA_DIR");
+        let peak = peak_rss(&mut cmd);
+        eprintln!("{name}: {} bytes, {plays} plays, peak RSS {peak} bytes", size);
+        peaks.push(peak);
+        let stats = json_of(&dir, &["stats", "--json"], &[]);
+        assert_eq!(stats["plays"], 0);
+    }
+    let (small, large) = (peaks[0], peaks[1]);
+    assert!(large < 30 << 20, "peak RSS {large} for a 30 MB file");
+    assert!(
+        large < small + (8 << 20),
+        "peak RSS grew from {small} to {large} with the file size"
+    );
+}

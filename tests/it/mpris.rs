@@ -1,0 +1,484 @@
+//! MPRIS through the real binary: a private `dbus-daemon`, the headless player on the null
+//! output, and `dbus-send` as the desktop. Next is logged as a skip from `mpris`, the metadata
+//! follows the queue, pause/seek/volume reach the engine, and without a bus the player plays on.
+//!
+//! The tests that need a bus are skipped (with a printed reason) only when `dbus-daemon` is not
+//! installed; `.ci/run` installs it.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use serde_json::Value;
+
+const NAME: &str = "org.mpris.MediaPlayer2.skipless";
+const PATH: &str = "/org/mpris/MediaPlayer2";
+const PLAYER: &str = "org.mpris.MediaPlayer2.Player";
+
+/// A private session bus, ended when dropped.
+struct Bus {
+    daemon: Child,
+    address: String,
+}
+
+impl Bus {
+    /// Starts `dbus-daemon`, or returns `None` when it is not installed (the test skips, or fails in
+    /// CI).
+    fn start(dir: &Path) -> Option<Bus> {
+        if !crate::common::has_tool("dbus-daemon", "dbus") {
+            return None;
+        }
+        let socket = dir.join("bus");
+        let spawned = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .arg(format!("--address=unix:path={}", socket.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut daemon = match spawned {
+            Ok(child) => child,
+            Err(e) => panic!("cannot start dbus-daemon: {e}"),
+        };
+        let mut address = String::new();
+        BufReader::new(daemon.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        let address = address.trim().to_owned();
+        assert!(address.starts_with("unix:"), "dbus-daemon printed {address:?}");
+        Some(Bus { daemon, address })
+    }
+
+    /// `dbus-send --session --print-reply ARGS` on this bus; the reply, or the error text.
+    fn send(&self, args: &[&str]) -> Result<String, String> {
+        let output = Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args(["--session", "--print-reply", "--reply-timeout=5000"])
+            .args(args)
+            .output()
+            .expect("dbus-send runs");
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    fn has_owner(&self, name: &str) -> bool {
+        let reply = self
+            .send(&[
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ])
+            .expect("the bus answers");
+        reply.contains("boolean true")
+    }
+
+    /// Calls a method of the player interface.
+    fn call(&self, method: &str, args: &[&str]) -> String {
+        let dest = format!("--dest={NAME}");
+        let member = format!("{PLAYER}.{method}");
+        let mut all = vec![dest.as_str(), PATH, member.as_str()];
+        all.extend_from_slice(args);
+        self.send(&all).unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Reads a property of the player interface (the reply text of `Properties.Get`).
+    fn get(&self, property: &str) -> String {
+        let dest = format!("--dest={NAME}");
+        let interface = format!("string:{PLAYER}");
+        let property = format!("string:{property}");
+        self.send(&[
+            &dest,
+            PATH,
+            "org.freedesktop.DBus.Properties.Get",
+            &interface,
+            &property,
+        ])
+        .unwrap_or_else(|e| panic!("Get {property}: {e}"))
+    }
+
+    fn set(&self, property: &str, value: &str) {
+        let dest = format!("--dest={NAME}");
+        let interface = format!("string:{PLAYER}");
+        let property = format!("string:{property}");
+        self.send(&[
+            &dest,
+            PATH,
+            "org.freedesktop.DBus.Properties.Set",
+            &interface,
+            &property,
+            value,
+        ])
+        .unwrap_or_else(|e| panic!("Set {property}: {e}"));
+    }
+
+    fn status(&self) -> String {
+        first_value(&self.get("PlaybackStatus"))
+    }
+
+    fn metadata(&self) -> HashMap<String, String> {
+        parse_metadata(&self.get("Metadata"))
+    }
+
+    /// A client connection of its own, for watching signals.
+    fn client(&self) -> zbus::blocking::Connection {
+        zbus::blocking::connection::Builder::address(self.address.as_str())
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// The value of a one-value reply: `variant string "Playing"` → `Playing`, `variant double 0.5`
+/// → `0.5`.
+fn first_value(reply: &str) -> String {
+    let line = reply
+        .lines()
+        .find(|l| l.trim_start().starts_with("variant"))
+        .unwrap_or_else(|| panic!("no value in {reply}"));
+    value_of_line(line)
+}
+
+fn value_of_line(line: &str) -> String {
+    match (line.find('"'), line.rfind('"')) {
+        (Some(a), Some(b)) if b > a => line[a + 1..b].to_owned(),
+        _ => line.split_whitespace().last().unwrap_or_default().to_owned(),
+    }
+}
+
+/// `dbus-send`'s print of an `a{sv}`: each `dict entry(` holds `string "key"` and then the value,
+/// possibly inside `array [ … ]` (the first element is taken).
+fn parse_metadata(reply: &str) -> HashMap<String, String> {
+    let lines: Vec<&str> = reply.lines().map(str::trim).collect();
+    let mut map = HashMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        if *line != "dict entry(" {
+            continue;
+        }
+        let key = value_of_line(lines[i + 1]);
+        let value_line = lines[i + 2..]
+            .iter()
+            .find(|l| !l.ends_with('[') || l.contains('"'))
+            .copied()
+            .unwrap_or_default();
+        map.insert(key, value_of_line(value_line));
+    }
+    map
+}
+
+/// Polls `check` for up to 10 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running `skipless play --json` with the null output, its stdout read line by line.
+struct Player {
+    child: Child,
+    stdin: ChildStdin,
+    lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Player {
+    fn start(data_dir: &Path, bus_address: Option<&str>, paths: &[PathBuf]) -> Self {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("skipless"));
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--config")
+            .arg(data_dir.join("config.toml"))
+            .args(["--audio", "null", "play", "--json"])
+            .args(paths)
+            .env("SKIPLESS_NULL_SPEED", "1")
+            .env_remove("SKIPLESS_DATA_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match bus_address {
+            Some(address) => command.env("DBUS_SESSION_BUS_ADDRESS", address),
+            // zbus then looks for $XDG_RUNTIME_DIR/bus: point that at an empty dir, so a desktop
+            // session around the test run is not found either.
+            None => command
+                .env_remove("DBUS_SESSION_BUS_ADDRESS")
+                .env("XDG_RUNTIME_DIR", data_dir),
+        };
+        let mut child = command.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, stdin, lines }
+    }
+
+    /// Waits for the next event named `name` and returns it.
+    fn wait(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{name}` event"));
+            if event["event"] == name {
+                return event;
+            }
+        }
+    }
+
+    fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Quits and returns stderr.
+    fn quit(mut self) -> String {
+        let _ = writeln!(self.stdin, "quit");
+        let output = self.child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    }
+}
+
+/// Starts a bus and a player on it, and waits until the player holds its MPRIS name.
+fn player_on_a_bus(data_dir: &Path, tracks: &[&str]) -> Option<(Bus, Player)> {
+    let bus = Bus::start(data_dir)?;
+    let paths: Vec<PathBuf> = tracks.iter().map(|t| corpus().join(t)).collect();
+    let player = Player::start(data_dir, Some(&bus.address), &paths);
+    player.wait("started");
+    eventually("the player's MPRIS name", || bus.has_owner(NAME));
+    Some((bus, player))
+}
+
+fn history(data_dir: &Path) -> Vec<Value> {
+    let mut rows = json_lines(&stdout_of(
+        skipless(data_dir).args(["history", "--json", "--limit", "100"]),
+    ));
+    rows.reverse();
+    rows
+}
+
+#[test]
+fn next_from_mpris_is_a_logged_skip_and_the_metadata_follows_the_queue() {
+    let data = tempfile::tempdir().unwrap();
+    let Some((bus, mut player)) = player_on_a_bus(data.path(), &["elf-land.ogg", "wz_track3_20s.cover.m4a", "sad.ogg"])
+    else {
+        return;
+    };
+    assert_eq!(bus.status(), "Playing");
+    assert!(bus.get("CanGoNext").contains("boolean true"));
+    std::thread::sleep(Duration::from_millis(1200));
+
+    bus.call("Next", &[]);
+    let started = player.wait("started");
+    let track_id = started["track_id"].as_i64().unwrap();
+    let trackid = format!("/org/skipless/track/{track_id}");
+    eventually("the metadata of the next track", || {
+        bus.metadata().get("mpris:trackid") == Some(&trackid)
+    });
+    assert_eq!(bus.status(), "Playing");
+
+    let library = library(data.path());
+    let tags = library
+        .iter()
+        .find(|t| t["id"] == track_id)
+        .expect("the next track is in the library");
+    assert!(tags["path"].as_str().unwrap().ends_with("wz_track3_20s.cover.m4a"));
+    let metadata = bus.metadata();
+    for (key, tag) in [
+        ("xesam:title", "title"),
+        ("xesam:artist", "artist"),
+        ("xesam:album", "album"),
+    ] {
+        let expected = tags[tag]
+            .as_str()
+            .unwrap_or_else(|| panic!("the corpus track has a {tag}"));
+        assert_eq!(
+            metadata.get(key).map(String::as_str),
+            Some(expected),
+            "{key}: {metadata:?}"
+        );
+    }
+    let length_us: i64 = metadata["mpris:length"].parse().unwrap();
+    assert_eq!(length_us, tags["duration_ms"].as_i64().unwrap() * 1000);
+    let art_url = &metadata["mpris:artUrl"];
+    let art_file = art_url.strip_prefix("file://").expect("a file URL");
+    assert!(
+        art_file.starts_with(data.path().to_str().unwrap()),
+        "the cover is in the data dir's cache: {art_file}"
+    );
+    let picture = std::fs::read(art_file).unwrap();
+    assert!(picture.starts_with(&[0xFF, 0xD8]) || picture.starts_with(b"\x89PNG"));
+
+    // The same skip from stdin is told apart from the desktop's.
+    std::thread::sleep(Duration::from_millis(1200));
+    player.send("next");
+    player.wait("started");
+    let stderr = player.quit();
+    assert!(!stderr.contains("MPRIS"), "nothing about MPRIS on screen: {stderr}");
+
+    let rows = history(data.path());
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(
+        (&rows[0]["end_reason"], &rows[0]["skipped"], &rows[0]["end_source"]),
+        (&"skipped".into(), &true.into(), &"mpris".into()),
+        "{:#}",
+        rows[0]
+    );
+    assert_eq!(rows[1]["end_source"], "stdin", "{:#}", rows[1]);
+    assert_eq!(rows[1]["skipped"], true);
+    assert_eq!(rows[2]["end_reason"], "quit");
+    assert_eq!(rows[2]["end_source"], Value::Null);
+}
+
+#[test]
+fn pause_and_play_change_the_status_and_signal_it() {
+    let data = tempfile::tempdir().unwrap();
+    let Some((bus, player)) = player_on_a_bus(data.path(), &["hr-savino-ocean.ogg"]) else {
+        return;
+    };
+    let client = bus.client();
+    let properties = zbus::blocking::fdo::PropertiesProxy::builder(&client)
+        .destination(NAME)
+        .unwrap()
+        .path(PATH)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut changes = properties.receive_properties_changed().unwrap();
+
+    bus.call("Pause", &[]);
+    player.wait("paused");
+    eventually("Paused", || bus.status() == "Paused");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for signal in &mut changes {
+            let args = signal.args().unwrap();
+            let status = args.changed_properties().get("PlaybackStatus").map(|v| v.to_string());
+            if tx.send((args.interface_name().to_string(), status)).is_err() {
+                break;
+            }
+        }
+    });
+    let signalled = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a PropertiesChanged signal");
+    assert_eq!(signalled, (PLAYER.to_owned(), Some("\"Paused\"".to_owned())));
+
+    bus.call("PlayPause", &[]);
+    player.wait("resumed");
+    eventually("Playing", || bus.status() == "Playing");
+    let signalled = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a PropertiesChanged signal");
+    assert_eq!(signalled.1.as_deref(), Some("\"Playing\""));
+    player.quit();
+}
+
+#[test]
+fn seek_and_set_position_move_the_position() {
+    let data = tempfile::tempdir().unwrap();
+    let Some((bus, player)) = player_on_a_bus(data.path(), &["hr-savino-ocean.ogg"]) else {
+        return;
+    };
+    let position_us = || -> i64 { first_value(&bus.get("Position")).parse().unwrap() };
+
+    bus.call("Seek", &["int64:5000000"]);
+    let seeked = player.wait("seeked");
+    assert!(seeked["position_ms"].as_u64().unwrap() >= 5_000, "{seeked}");
+    eventually("the position after the seek", || position_us() >= 5_000_000);
+
+    let trackid = bus.metadata()["mpris:trackid"].clone();
+    bus.call("SetPosition", &[&format!("objpath:{trackid}"), "int64:20000000"]);
+    let seeked = player.wait("seeked");
+    assert!(
+        seeked["position_ms"].as_u64().unwrap().abs_diff(20_000) <= 100,
+        "{seeked}"
+    );
+    eventually("the position after SetPosition", || {
+        (20_000_000..22_000_000).contains(&position_us())
+    });
+
+    // A SetPosition about another track is stale and ignored.
+    bus.call("SetPosition", &["objpath:/org/skipless/track/999999", "int64:0"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(position_us() >= 20_000_000);
+    player.quit();
+}
+
+#[test]
+fn the_volume_is_read_and_set() {
+    let data = tempfile::tempdir().unwrap();
+    let Some((bus, player)) = player_on_a_bus(data.path(), &["hr-savino-ocean.ogg"]) else {
+        return;
+    };
+    assert_eq!(first_value(&bus.get("Volume")), "1");
+    bus.set("Volume", "variant:double:0.5");
+    let volume = player.wait("volume");
+    assert_eq!(volume["volume"], 50);
+    eventually("the new volume", || first_value(&bus.get("Volume")) == "0.5");
+    player.quit();
+}
+
+#[test]
+fn the_config_switch_keeps_the_player_off_the_bus() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("config.toml"), "[mpris]\nenabled = false\n").unwrap();
+    let Some(bus) = Bus::start(data.path()) else {
+        return;
+    };
+    let player = Player::start(data.path(), Some(&bus.address), &[corpus().join("sad.ogg")]);
+    player.wait("position");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!bus.has_owner(NAME));
+    player.quit();
+    let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap();
+    assert!(log.contains("MPRIS is off: disabled in the config"), "{log}");
+}
+
+#[test]
+fn without_a_session_bus_the_player_plays_and_logs_one_line() {
+    for address in [None, Some("unix:path=/nonexistent/skipless-test-bus")] {
+        let data = tempfile::tempdir().unwrap();
+        let mut player = Player::start(
+            data.path(),
+            address,
+            &[corpus().join("sad.ogg"), corpus().join("victory.ogg")],
+        );
+        player.wait("started");
+        player.send("next");
+        player.wait("started");
+        let stderr = player.quit();
+        assert!(stderr.trim().is_empty(), "nothing on screen: {stderr}");
+        let rows = history(data.path());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["end_source"], "stdin");
+        let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap();
+        let mpris_lines: Vec<&str> = log.lines().filter(|l| l.contains("MPRIS")).collect();
+        assert_eq!(mpris_lines.len(), 1, "{log}");
+        assert!(mpris_lines[0].contains("MPRIS is off: no session bus"), "{log}");
+        assert!(!mpris_lines[0].contains("ERROR"), "{log}");
+    }
+}

@@ -1,0 +1,300 @@
+//! Headless playback through the real binary and the null output: every format to its end,
+//! skips timed in real time, pauses, errors, and `kill -9` in the middle of a play.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use serde_json::Value;
+
+/// A running `skipless play --json`, its stdout read line by line.
+struct Player {
+    child: Child,
+    stdin: ChildStdin,
+    lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Player {
+    fn start(data_dir: &Path, speed: f64, paths: &[PathBuf]) -> Self {
+        Self::start_with(data_dir, speed, paths, &[])
+    }
+
+    fn start_with(data_dir: &Path, speed: f64, paths: &[PathBuf], options: &[&str]) -> Self {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--config")
+            .arg(data_dir.join("none.toml"))
+            .args(["--audio", "null", "play", "--json"])
+            .args(options)
+            .args(paths)
+            .env("SKIPLESS_NULL_SPEED", speed.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, stdin, lines }
+    }
+
+    /// Waits for the next event named `name` and returns it.
+    fn wait(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{name}` event"));
+            if event["event"] == name {
+                return event;
+            }
+        }
+    }
+
+    fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn finish(self) -> String {
+        let output = self.child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+}
+
+fn history(data_dir: &Path) -> Vec<Value> {
+    let mut rows = json_lines(&stdout_of(
+        skipless(data_dir).args(["history", "--json", "--limit", "1000"]),
+    ));
+    rows.reverse();
+    rows
+}
+
+#[test]
+fn every_format_plays_to_its_end() {
+    let data = tempfile::tempdir().unwrap();
+    let player = Player::start(data.path(), 50.0, &[corpus()]);
+    player.finish();
+    let rows = history(data.path());
+    assert_eq!(rows.len(), 12, "{rows:#?}");
+    for row in &rows {
+        assert_eq!(row["end_reason"], "finished", "{row}");
+        assert_eq!(row["skipped"], false);
+        assert_eq!(row["source"], "user");
+        let played = row["played_ms"].as_i64().unwrap();
+        let duration = row["duration_ms"].as_i64().unwrap();
+        assert!(
+            (played - duration).abs() <= 300.max(duration / 100),
+            "{}: played {played} of {duration}",
+            row["path"]
+        );
+    }
+    let sessions: std::collections::HashSet<_> = rows.iter().map(|r| r["session_id"].clone()).collect();
+    assert_eq!(sessions.len(), 1);
+
+    let stats: Value = serde_json::from_str(&stdout_of(skipless(data.path()).args(["stats", "--json"]))).unwrap();
+    assert_eq!(
+        (
+            stats["plays"].as_u64(),
+            stats["listens"].as_u64(),
+            stats["skips"].as_u64()
+        ),
+        (Some(12), Some(12), Some(0))
+    );
+    assert_eq!(stats["sessions"], 1);
+    let total: i64 = rows.iter().map(|r| r["played_ms"].as_i64().unwrap()).sum();
+    assert_eq!(stats["listening_ms"].as_i64(), Some(total));
+    assert_eq!(stats["top_artists"][0]["artist"], "Aleksi Aubry-Carlson");
+    assert_eq!(stats["top_artists"][0]["count"], 3);
+    let limited = json_lines(&stdout_of(
+        skipless(data.path()).args(["history", "--json", "--limit", "2"]),
+    ));
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0]["title"], rows[11]["title"], "newest first");
+}
+
+#[test]
+fn next_after_two_seconds_is_a_timed_skip_and_pauses_do_not_count() {
+    let data = tempfile::tempdir().unwrap();
+    let mut player = Player::start(
+        data.path(),
+        1.0,
+        &[corpus().join("sad.ogg"), corpus().join("hr-savino-ocean.ogg")],
+    );
+    player.wait("started");
+    std::thread::sleep(Duration::from_secs(2));
+    player.send("next");
+    player.wait("ended");
+    player.wait("started");
+    std::thread::sleep(Duration::from_secs(1));
+    player.send("pause");
+    player.wait("paused");
+    std::thread::sleep(Duration::from_secs(2));
+    player.send("resume");
+    player.wait("resumed");
+    std::thread::sleep(Duration::from_secs(1));
+    player.send("seek 30");
+    player.wait("seeked");
+    player.send("quit");
+    player.finish();
+    let rows = history(data.path());
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["end_reason"].as_str(), rows[0]["skipped"].as_bool()),
+        (Some("skipped"), Some(true))
+    );
+    let played = rows[0]["played_ms"].as_i64().unwrap();
+    assert!((1_700..=2_300).contains(&played), "played {played} ms of a 2 s skip");
+    assert_eq!(
+        (rows[1]["end_reason"].as_str(), rows[1]["skipped"].as_bool()),
+        (Some("quit"), Some(false))
+    );
+    let played = rows[1]["played_ms"].as_i64().unwrap();
+    assert!(
+        (1_700..=2_500).contains(&played),
+        "2 s played around a 2 s pause, got {played} ms"
+    );
+}
+
+#[test]
+fn broken_and_missing_files_are_errors_and_playback_goes_on() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    let noise: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(music.join("noise.mp3"), noise).unwrap();
+    std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
+    std::fs::copy(corpus().join("defeat.flac"), music.join("defeat.flac")).unwrap();
+    scan_json(data.path(), &[&music]);
+    std::fs::remove_file(music.join("defeat.flac")).unwrap();
+    let player = Player::start(
+        data.path(),
+        20.0,
+        &[
+            music.join("noise.mp3"),
+            music.join("defeat.flac"),
+            music.join("victory.ogg"),
+        ],
+    );
+    let error = player.wait("error");
+    assert!(error["message"].as_str().unwrap().contains("noise.mp3"), "{error}");
+    let stderr = player.finish();
+    assert!(
+        stderr.contains("defeat.flac") && stderr.contains("No such file"),
+        "{stderr}"
+    );
+    let rows = history(data.path());
+    let summary: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["title"].as_str().unwrap(), r["end_reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(summary, [("noise", "error"), ("Victory", "finished")]);
+    assert!(rows[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
+}
+
+#[test]
+fn kill_9_loses_nothing_and_the_open_play_is_closed_as_interrupted() {
+    let data = tempfile::tempdir().unwrap();
+    let mut player = Player::start(
+        data.path(),
+        1.0,
+        &[corpus().join("victory.wav"), corpus().join("hr-savino-ocean.ogg")],
+    );
+    player.wait("started");
+    player.send("next");
+    player.wait("started");
+    std::thread::sleep(Duration::from_millis(6_500));
+    player.child.kill().unwrap(); // SIGKILL
+    player.child.wait().unwrap();
+
+    // The next start closes the open play at its last saved position.
+    let mut again = Player::start(data.path(), 20.0, &[corpus().join("victory.ogg")]);
+    again.wait("started");
+    again.send("quit");
+    let stderr = again.finish();
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let rows = history(data.path());
+    let reasons: Vec<&str> = rows.iter().map(|r| r["end_reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["skipped", "interrupted", "quit"]);
+    let saved = rows[1]["played_ms"].as_i64().unwrap();
+    assert!((4_500..=6_600).contains(&saved), "last saved position {saved} ms");
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn a_second_player_on_the_same_data_dir_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = Player::start(data.path(), 1.0, &[corpus().join("sad.ogg")]);
+    first.wait("started");
+    let output = skipless(data.path())
+        .args(["--audio", "null", "play"])
+        .arg(corpus().join("victory.ogg"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another skipless player is already running"),
+        "{stderr}"
+    );
+    first.send("quit");
+    first.finish();
+    assert_eq!(history(data.path()).len(), 1);
+}
+
+#[test]
+fn autoplay_goes_on_after_the_given_track_with_new_picks_after_each_skip() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let first = corpus().join("sad.ogg");
+    let mut player = Player::start_with(data.path(), 50.0, &[first], &["--autoplay"]);
+    let started = player.wait("started");
+    assert_eq!(started["source"], "user");
+    let mut picks = vec![started["track_id"].as_i64().unwrap()];
+    for _ in 0..4 {
+        let started = player.wait("started");
+        assert_eq!(started["source"], "autoplay", "{started}");
+        picks.push(started["track_id"].as_i64().unwrap());
+        player.send("next");
+    }
+    player.send("quit");
+    player.finish();
+
+    let mut distinct = picks.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        picks.len(),
+        "a skipped or played track came back: {picks:?}"
+    );
+    let rows = history(data.path());
+    let autoplayed: Vec<&Value> = rows.iter().filter(|r| r["source"] == "autoplay").collect();
+    assert!(autoplayed.len() >= 4, "{rows:?}");
+    assert!(
+        autoplayed
+            .iter()
+            .take(4)
+            .all(|r| r["skipped"] == true && r["end_source"] == "stdin"),
+        "{autoplayed:?}"
+    );
+}

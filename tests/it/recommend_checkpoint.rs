@@ -1,0 +1,295 @@
+//! Checkpoints (round trip, corrupt and foreign-version files refused, warm start), the metrics on
+//! a hand-computed case, and live ranking with its filters.
+
+use candle_core::{DType, Device};
+use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION, MODEL_FILE};
+use skipless::recommend::data::{item_key_of, Vocab};
+use skipless::track::Track;
+use skipless::recommend::infer::{fallback_rank, Filters, Recommender};
+use skipless::play::LoggedPlay;
+use skipless::recommend::log::ListeningLog;
+use skipless::recommend::metrics::{protocol_rank, Metrics};
+use skipless::recommend::model::{ModelConfig, SeqModel};
+use skipless::recommend::signals::BlendWeights;
+use skipless::recommend::train::TrainConfig;
+use skipless::recommend::RecommendError;
+
+fn track(id: i64, artist: &str) -> Track {
+    Track {
+        id,
+        title: format!("song {id}"),
+        artist: Some(artist.into()),
+        album: Some(format!("{artist} album")),
+        year: Some(2000),
+        ..Track::default()
+    }
+}
+
+fn library() -> Vec<Track> {
+    (1..=8).map(|i| track(i, if i <= 4 { "A" } else { "B" })).collect()
+}
+
+fn checkpoint(tracks: &[Track]) -> Checkpoint {
+    let mut vocab = Vocab::default();
+    for t in tracks {
+        vocab.intern(&item_key_of(t), t);
+    }
+    let config = TrainConfig {
+        model: ModelConfig {
+            d: 8,
+            layers: 1,
+            heads: 2,
+            ffn: 8,
+            max_len: 5,
+            dropout: 0.0,
+            skip_embedding: true,
+            side_features: true,
+        },
+        ..TrainConfig::default()
+    };
+    let model = SeqModel::new(config.model, &vocab, DType::F32, 9, &Device::Cpu).unwrap();
+    Checkpoint {
+        meta: CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            vocab,
+            config,
+            blend: BlendWeights::default(),
+            validation: Metrics::default(),
+            best_epoch: 1,
+            trained_at: "2025-01-01T00:00:00Z".into(),
+            plays_seen: 42,
+        },
+        model,
+    }
+}
+
+#[test]
+fn checkpoint_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = checkpoint(&library());
+    original.save(dir.path()).unwrap();
+    let loaded = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!(loaded.meta, original.meta);
+    for ((n1, t1), (n2, t2)) in original.model.named_tensors().zip(loaded.model.named_tensors()) {
+        assert_eq!(n1, n2);
+        let diff = (t1 - t2)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert_eq!(diff, 0.0, "{n1}");
+    }
+    assert!(dir.path().join("model.json").exists());
+    assert!(Checkpoint::load(&dir.path().join("none")).unwrap().is_none());
+}
+
+#[test]
+fn corrupt_and_foreign_checkpoints_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(MODEL_FILE),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json",
+    )
+    .unwrap();
+    let err = Checkpoint::load(dir.path()).err().unwrap();
+    assert!(matches!(err, RecommendError::Checkpoint { .. }), "{err}");
+    assert_eq!(err.to_string().lines().count(), 1);
+
+    let mut foreign = checkpoint(&library());
+    foreign.meta.format_version = FORMAT_VERSION + 1;
+    foreign.save(dir.path()).unwrap();
+    let err = Checkpoint::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("format version"), "{err}");
+
+    // Truncation, as after a crash without the atomic rename.
+    let good = checkpoint(&library());
+    good.save(dir.path()).unwrap();
+    let bytes = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+    std::fs::write(dir.path().join(MODEL_FILE), &bytes[..bytes.len() / 2]).unwrap();
+    assert!(Checkpoint::load(dir.path()).is_err());
+}
+
+#[test]
+fn warm_start_keeps_known_rows_and_seeds_new_ones_from_features() {
+    let tracks = library();
+    let old = checkpoint(&tracks[..6]);
+    let mut vocab = old.meta.vocab.clone();
+    vocab.intern(&item_key_of(&tracks[6]), &tracks[6]);
+    vocab.intern(
+        "new artist\u{1f}x",
+        &Track {
+            title: "x".into(),
+            artist: Some("new artist".into()),
+            ..Track::default()
+        },
+    );
+    let mut grown = SeqModel::new(old.meta.config.model, &vocab, DType::F32, 1, &Device::Cpu).unwrap();
+    grown.warm_start(&old.model, &old.meta.vocab, &vocab).unwrap();
+    let old_items: Vec<Vec<f32>> = old.model.named_tensors().next().unwrap().1.to_vec2().unwrap();
+    let new_items: Vec<Vec<f32>> = grown.named_tensors().next().unwrap().1.to_vec2().unwrap();
+    assert_eq!(&new_items[..7], &old_items[..7]);
+    assert!(new_items[7].iter().all(|&x| x == 0.0));
+    // The new track of a known artist starts from that artist's vector.
+    let table: Vec<Vec<f32>> = grown.item_table().unwrap().to_vec2().unwrap();
+    assert!(table[7].iter().any(|&x| x != 0.0));
+}
+
+#[test]
+fn metrics_on_a_hand_computed_case() {
+    // Scores of 5 items; ties broken by popularity, then by index.
+    let scores = [0.5f32, 0.9, 0.5, 0.1, 0.5];
+    let popularity = [3u32, 0, 3, 9, 1];
+    assert_eq!(protocol_rank(&scores, 1, &popularity), 1);
+    assert_eq!(protocol_rank(&scores, 0, &popularity), 2);
+    assert_eq!(protocol_rank(&scores, 2, &popularity), 3);
+    assert_eq!(protocol_rank(&scores, 4, &popularity), 4);
+    assert_eq!(protocol_rank(&scores, 3, &popularity), 5);
+    let mut m = Metrics::default();
+    m.add_listen(1);
+    m.add_listen(3);
+    m.add_listen(20);
+    m.add_skip(2);
+    m.add_skip(4);
+    let m = m.finish();
+    assert!((m.hr10 - 2.0 / 3.0).abs() < 1e-12);
+    assert!((m.ndcg10 - (1.0 + 0.5) / 3.0).abs() < 1e-12);
+    assert!((m.mrr - (1.0 + 1.0 / 3.0 + 1.0 / 20.0) / 3.0).abs() < 1e-12);
+    assert!((m.skip_mrr - (0.5 + 0.25) / 2.0).abs() < 1e-12);
+}
+
+fn log(tracks: &[Track]) -> ListeningLog {
+    let mut log = ListeningLog::default();
+    for t in tracks {
+        log.tracks.insert(t.id, t.clone());
+    }
+    for (session, ids) in [[1, 2, 3], [1, 2, 5], [1, 2, 3]].iter().enumerate() {
+        for (k, &id) in ids.iter().enumerate() {
+            log.plays.push(LoggedPlay {
+                track_id: id,
+                session_id: session as i64 + 1,
+                skipped: id == 5,
+                ts_ms: (session * 10_000_000 + k * 200_000) as i64,
+            });
+        }
+    }
+    log
+}
+
+#[test]
+fn rank_applies_filters_and_gives_reasons() {
+    let tracks = library();
+    let mut recommender = Recommender::new(checkpoint(&tracks)).unwrap();
+    recommender.replay(&log(&tracks));
+    let session = [(1, false), (6, true)];
+    let filters = Filters {
+        limit: 8,
+        exclude_current: true,
+        exclude_skipped: true,
+        recent: vec![4],
+        max_per_artist: 2,
+        temperature: 0.0,
+        seed: 0,
+        now_ms: None,
+        finish_weight: 2.0,
+    };
+    let mut extra = tracks.clone();
+    extra.push(track(9, "C"));
+    let ranked = recommender.rank(&session, &extra, &filters).unwrap();
+    let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
+    assert!(!ids.contains(&6) && !ids.contains(&4), "{ids:?}");
+    assert!(ids.contains(&9), "unseen tracks are scored from their features");
+    let a = ids.iter().filter(|&&i| i <= 4).count();
+    let b = ids.iter().filter(|&&i| (5..=8).contains(&i)).count();
+    assert!(a <= 2 && b <= 2, "{ids:?}");
+    assert!(ranked.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(ranked.iter().all(|s| !s.reason.is_empty()));
+    let nine = ranked.iter().find(|s| s.track_id == 9).unwrap();
+    assert_eq!(nine.reason, "new to you");
+
+    // Sampling is reproducible for a seed.
+    let sampled = Filters {
+        temperature: 1.0,
+        seed: 5,
+        now_ms: None,
+        ..filters.clone()
+    };
+    assert_eq!(
+        recommender.rank(&session, &extra, &sampled).unwrap(),
+        recommender.rank(&session, &extra, &sampled).unwrap()
+    );
+}
+
+#[test]
+fn tracks_finished_more_often_rank_higher() {
+    let tracks = library();
+    let mut checkpoint = checkpoint(&tracks);
+    // Nothing but the finish rate separates the tracks.
+    checkpoint.meta.blend.weights = vec![0.0; skipless::recommend::signals::FEATURES.len()];
+    let mut recommender = Recommender::new(checkpoint).unwrap();
+    let mut log = ListeningLog::default();
+    for t in &tracks {
+        log.tracks.insert(t.id, t.clone());
+    }
+    for session in 0..3i64 {
+        for (k, (id, skipped)) in [(6, true), (7, false)].into_iter().enumerate() {
+            log.plays.push(LoggedPlay {
+                track_id: id,
+                session_id: session + 1,
+                skipped,
+                ts_ms: session * 10_000_000 + k as i64 * 200_000,
+            });
+        }
+    }
+    recommender.replay(&log);
+    let filters = Filters {
+        limit: 8,
+        exclude_current: false,
+        exclude_skipped: false,
+        recent: vec![],
+        max_per_artist: 0,
+        temperature: 0.0,
+        seed: 0,
+        now_ms: None,
+        finish_weight: 1.0,
+    };
+    let ranked = recommender.rank(&[], &tracks, &filters).unwrap();
+    let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
+    assert_eq!(ids.first(), Some(&7), "{ids:?}");
+    assert_eq!(ids.last(), Some(&6), "{ids:?}");
+    assert_eq!(ranked[0].reason, "you finished it 3 of 3 times");
+
+    // Without the finish term every track scores the same.
+    let plain = Filters {
+        finish_weight: 0.0,
+        ..filters
+    };
+    let ranked = recommender.rank(&[], &tracks, &plain).unwrap();
+    assert!(
+        ranked.windows(2).all(|w| (w[0].score - w[1].score).abs() < 1e-6),
+        "{ranked:?}"
+    );
+}
+
+#[test]
+fn fallback_prefers_similar_then_popular() {
+    let tracks = library();
+    let log = log(&tracks);
+    let filters = Filters {
+        limit: 3,
+        exclude_current: true,
+        exclude_skipped: true,
+        recent: vec![],
+        max_per_artist: 0,
+        temperature: 0.0,
+        seed: 1,
+        now_ms: None,
+        finish_weight: 2.0,
+    };
+    let ranked = fallback_rank(&[(1, false)], &tracks, &log, &filters);
+    assert_eq!(ranked.len(), 3);
+    assert!(ranked.iter().all(|s| s.track_id != 1 && s.track_id <= 4), "{ranked:?}");
+    assert_eq!(ranked[0].track_id, 2, "most listened among the same artist's tracks");
+}

@@ -1,0 +1,233 @@
+//! The scanner and `library` through the real binary, on the real corpus.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::common::*;
+use serde_json::{json, Value};
+
+fn by_file<'a>(tracks: &'a [Value], name: &str) -> &'a Value {
+    tracks
+        .iter()
+        .find(|t| t["path"].as_str().unwrap().ends_with(&format!("/{name}")))
+        .unwrap_or_else(|| panic!("{name} not indexed"))
+}
+
+#[test]
+fn corpus_is_indexed_with_its_real_tags() {
+    let data = tempfile::tempdir().unwrap();
+    let summary = scan_json(data.path(), &[&corpus()]);
+    assert_eq!(
+        summary,
+        json!({"scanned":12,"added":12,"updated":0,"unchanged":0,"removed":0,"failed":0})
+    );
+    let tracks = library(data.path());
+    assert_eq!(tracks.len(), 12);
+
+    // Values as ffprobe / vorbiscomment report them.
+    let mp3 = by_file(&tracks, "transience.id3v24.mp3");
+    assert_eq!(mp3["title"], "Transience");
+    assert_eq!(mp3["artist"], "Aleksi Aubry-Carlson");
+    assert_eq!(mp3["album"], "The Battle for Wesnoth OST");
+    assert_eq!(mp3["album_artist"], "Wesnoth Project");
+    assert_eq!((mp3["track_no"].as_u64(), mp3["disc_no"].as_u64()), (Some(17), Some(2)));
+    assert_eq!(mp3["year"], 2004);
+    assert_eq!(mp3["genre"], "Romantic Classical");
+
+    let ogg = by_file(&tracks, "sad.ogg");
+    assert_eq!(
+        (ogg["title"].as_str(), ogg["artist"].as_str()),
+        (Some("Sad"), Some("Tyler Johnson"))
+    );
+    assert_eq!((ogg["track_no"].as_u64(), ogg["disc_no"].as_u64()), (Some(14), Some(2)));
+    let m4a = by_file(&tracks, "elf-land.m4a");
+    assert_eq!((m4a["track_no"].as_u64(), m4a["disc_no"].as_u64()), (Some(5), Some(1)));
+    let opus = by_file(&tracks, "sad.opus");
+    assert_eq!(opus["title"], "Sad");
+    assert_eq!(opus["sample_rate"], 48000);
+    let flac = by_file(&tracks, "defeat.flac");
+    assert_eq!(
+        (flac["title"].as_str(), flac["year"].as_i64()),
+        (Some("Defeat"), Some(2005))
+    );
+    let wav = by_file(&tracks, "victory.wav");
+    assert_eq!(wav["title"], "Victory");
+    assert!((5400..5500).contains(&wav["duration_ms"].as_u64().unwrap()));
+
+    let untagged = by_file(&tracks, "silence.ogg");
+    assert_eq!(untagged["title"], "silence");
+    assert_eq!(untagged["artist"], Value::Null);
+
+    let covered = by_file(&tracks, "wz_track3_20s.cover.m4a");
+    assert_eq!(covered["has_cover"], true);
+    assert_eq!(covered["artist"], "Martin Severn");
+    for t in tracks
+        .iter()
+        .filter(|t| !t["path"].as_str().unwrap().ends_with(".cover.m4a"))
+    {
+        assert_eq!(t["has_cover"], false, "{}", t["path"]);
+    }
+}
+
+#[test]
+fn rescans_are_incremental_and_keep_ids() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    copy_corpus(&music);
+    scan_json(data.path(), &[&music]);
+    let before = library(data.path());
+
+    // A bare scan rescans the remembered roots and opens nothing.
+    let again = scan_json(data.path(), &[]);
+    assert_eq!(
+        again,
+        json!({"scanned":12,"added":0,"updated":0,"unchanged":12,"removed":0,"failed":0})
+    );
+    assert_eq!(library(data.path()), before);
+
+    // A changed file is updated in place.
+    let touched = music.join("victory.ogg");
+    let file = std::fs::OpenOptions::new().write(true).open(&touched).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(file);
+    assert_eq!(scan_json(data.path(), &[])["updated"], 1);
+    let id_of = |tracks: &[Value]| by_file(tracks, "victory.ogg")["id"].clone();
+    assert_eq!(id_of(&library(data.path())), id_of(&before));
+
+    // A vanished file is marked gone, not forgotten.
+    std::fs::remove_file(music.join("defeat.flac")).unwrap();
+    let summary = scan_json(data.path(), &[]);
+    assert_eq!(
+        (summary["removed"].as_u64(), summary["unchanged"].as_u64()),
+        (Some(1), Some(11))
+    );
+    assert_eq!(library(data.path()).len(), 11);
+
+    // Broken files are recorded with a reason and do not stop the scan.
+    let whole = std::fs::read(music.join("sad.ogg")).unwrap();
+    std::fs::write(music.join("truncated.ogg"), &whole[..300]).unwrap();
+    let noise: Vec<u8> = (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(music.join("noise.mp3"), noise).unwrap();
+    let output = skipless(data.path()).args(["scan", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (summary["failed"].as_u64(), summary["unchanged"].as_u64()),
+        (Some(2), Some(11))
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("truncated.ogg") && stderr.contains("noise.mp3"),
+        "{stderr}"
+    );
+    assert_eq!(library(data.path()).len(), 11);
+    // The failed files are remembered: an unchanged failed file is not read again.
+    assert_eq!(scan_json(data.path(), &[])["unchanged"], 13);
+}
+
+#[test]
+fn unchanged_rescan_opens_no_audio_file() {
+    if !has_tool("strace", "strace") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let trace = data.path().join("trace");
+    let bin = assert_cmd::cargo::cargo_bin("skipless");
+    let status = std::process::Command::new("strace")
+        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&trace)
+        .arg(bin)
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["scan", "--json"])
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let opened = std::fs::read_to_string(&trace).unwrap();
+    let audio: Vec<&str> = opened
+        .lines()
+        .filter(|l| {
+            [".ogg\"", ".mp3\"", ".flac\"", ".opus\"", ".m4a\"", ".wav\""]
+                .iter()
+                .any(|e| l.contains(e))
+        })
+        .collect();
+    assert!(audio.is_empty(), "rescan opened audio files: {audio:#?}");
+}
+
+#[test]
+fn odd_names_loops_and_unreadable_folders() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(music.join("sub")).unwrap();
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.ogg");
+    std::fs::copy(corpus().join("victory.ogg"), music.join(latin1)).unwrap();
+    std::fs::copy(corpus().join("sad.ogg"), music.join("sub/sad.ogg")).unwrap();
+    std::os::unix::fs::symlink("..", music.join("sub/loop")).unwrap();
+    let locked = music.join("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::copy(corpus().join("defeat.flac"), locked.join("defeat.flac")).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    // Root reads any folder, so run the scan as an unprivileged user when we are root.
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap();
+    let mut cmd = if is_root {
+        for dir in [data.path(), &music, &music.join("sub")] {
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        }
+        let mut cmd = assert_cmd::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("skipless"));
+        cmd
+    } else {
+        assert_cmd::Command::cargo_bin("skipless").unwrap()
+    };
+    let output = cmd
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--config")
+        .arg(data.path().join("none.toml"))
+        .args(["scan", "--json"])
+        .arg(&music)
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (summary["added"].as_u64(), summary["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("locked") && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("symlink loop"), "{stderr}");
+    let tracks = library(data.path());
+    assert!(tracks
+        .iter()
+        .any(|t| t["path"].as_str().unwrap().ends_with("caf\u{FFFD}.ogg")));
+}
+
+#[test]
+fn scanning_a_missing_folder_is_a_clear_warning() {
+    let data = tempfile::tempdir().unwrap();
+    let output = skipless(data.path())
+        .args(["scan", "--json", "/nonexistent/music"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/nonexistent/music") && stderr.contains("No such file"),
+        "{stderr}"
+    );
+    assert!(Path::new(data.path()).join("skipless.db").exists());
+}

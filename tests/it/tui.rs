@@ -1,0 +1,416 @@
+//! The whole app on ratatui's TestBackend, driven by key events through the real key map,
+//! with the real engine (null output), a real database and the real corpus.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use skipless::app::library::LibraryIndex;
+use skipless::tui::App;
+use skipless::config::{AudioOutput, Config};
+use skipless::db::Database;
+
+struct Harness {
+    app: App,
+    engine: skipless::player::Engine,
+    terminal: Terminal<TestBackend>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new(width: u16, height: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("skipless.db");
+        let mut db = Database::open(&db_path).unwrap();
+        skipless::library::scan::scan(&mut db, &[crate::common::corpus()], &|_| {}).unwrap();
+        let mut config = Config::default();
+        config.playback.audio = AudioOutput::Null;
+        let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).unwrap();
+        let mut app = App::new(config, db_path, controller).unwrap();
+        app.theme = skipless::tui::Theme::from_config(&Default::default(), true);
+        app.state.set_library(LibraryIndex::load(&db).unwrap());
+        let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        Self {
+            app,
+            engine,
+            terminal,
+            _dir: dir,
+        }
+    }
+
+    fn keys(&mut self, keys: &str) -> &mut Self {
+        for c in keys.chars() {
+            let code = match c {
+                '\t' => KeyCode::Tab,
+                '\n' => KeyCode::Enter,
+                '\x1b' => KeyCode::Esc,
+                c => KeyCode::Char(c),
+            };
+            self.key(KeyEvent::new(code, KeyModifiers::NONE));
+        }
+        self
+    }
+
+    fn key(&mut self, key: KeyEvent) -> &mut Self {
+        self.app.handle_key(key);
+        self
+    }
+
+    fn screen(&mut self) -> String {
+        self.terminal.draw(|f| skipless::tui::draw(f, &self.app)).unwrap();
+        self.terminal.backend().to_string()
+    }
+
+    /// Feeds engine events and worker reports to the app until `done` holds.
+    fn pump_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(&self.app) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            crossbeam_channel::select! {
+                recv(self.engine.events) -> e => { if let Ok(e) = e { self.app.handle_engine(&e) } }
+                recv(self.app.worker_rx) -> m => { if let Ok(m) = m { self.app.handle_worker(m) } }
+                default(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn library_view_browses_artists_albums_tracks() {
+    let mut h = Harness::new(80, 24);
+    insta::assert_snapshot!("library_start", h.screen());
+    h.keys("jj\t");
+    insta::assert_snapshot!("library_artist_album", h.screen());
+}
+
+#[test]
+fn tracks_view_sorts() {
+    let mut h = Harness::new(80, 24);
+    h.keys("2");
+    insta::assert_snapshot!("tracks_by_album", h.screen());
+    h.keys("o");
+    insta::assert_snapshot!("tracks_by_title", h.screen());
+}
+
+#[test]
+fn search_is_incremental_and_esc_leaves() {
+    let mut h = Harness::new(80, 24);
+    h.keys("/elf");
+    insta::assert_snapshot!("search_elf", h.screen());
+    h.keys("\x1b");
+    assert!(!h.screen().contains("Search"));
+}
+
+#[test]
+fn queue_add_reorder_remove() {
+    let mut h = Harness::new(80, 24);
+    h.keys("2aja").keys("3");
+    insta::assert_snapshot!("queue_two", h.screen());
+    h.keys("jK");
+    let screen = h.screen();
+    let first = screen.find("silence").unwrap();
+    let second = screen.find("menu").unwrap();
+    assert!(first < second, "K moved silence above menu:\n{screen}");
+    h.keys("d");
+    assert!(!h.screen().contains("silence"));
+}
+
+#[test]
+fn help_lists_every_key_from_the_key_map() {
+    let mut h = Harness::new(100, 50);
+    h.keys("?");
+    let screen = h.screen();
+    for (keys, description) in h.app.keys.help() {
+        assert!(
+            screen.contains(&keys) && screen.contains(description),
+            "help misses {keys}: {description}"
+        );
+    }
+    insta::assert_snapshot!("help", screen);
+}
+
+#[test]
+fn small_terminals_degrade_without_panicking() {
+    for (w, h) in [(80, 24), (60, 15), (40, 10), (20, 5), (10, 3), (1, 1)] {
+        let mut harness = Harness::new(w, h);
+        harness.keys("2j/a");
+        harness.screen();
+        harness.keys("\x1b3?");
+        harness.screen();
+    }
+}
+
+#[test]
+fn playing_pausing_and_history() {
+    let mut h = Harness::new(80, 24);
+    // Library -> "Martin Severn" -> Enter plays the artist.
+    h.keys("j\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.keys(" ");
+    h.pump_until("pause", |app| app.controller.now.as_ref().is_some_and(|n| n.paused));
+    let screen = h.screen();
+    assert!(
+        screen.contains("⏸ Track 3 — Martin Severn · Warzone 2100 OST"),
+        "{screen}"
+    );
+    assert!(screen.contains("/ 0:20"), "{screen}");
+    h.keys("n");
+    h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
+    assert_eq!(
+        h.app.controller.history[0].1.end_source,
+        Some(skipless::play::ControlSource::Key)
+    );
+    h.keys("4");
+    let screen = h.screen();
+    assert!(screen.contains("skip") && screen.contains("Track 3"), "{screen}");
+    h.keys("5");
+    h.pump_until("stats", |app| app.state.stats.is_some());
+    assert!(h.screen().contains("1 plays · 0 listens · 1 skips (100%)"));
+}
+
+#[test]
+fn desktop_requests_drive_the_player_like_its_keys() {
+    use skipless::app::mpris_bridge as bridge;
+    use skipless::mpris::{Request, Status};
+    let mut h = Harness::new(80, 24);
+    assert_eq!(bridge::state_of(&h.app.controller).status, Status::Stopped);
+    // Library -> "Martin Severn" -> Enter plays the artist's one track; then the first album.
+    h.keys("j\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.app.handle_mpris(Request::Pause);
+    h.pump_until("pause", |app| app.controller.now.as_ref().is_some_and(|n| n.paused));
+    let state = bridge::state_of(&h.app.controller);
+    assert_eq!(state.status, Status::Paused);
+    assert_eq!(state.track.map(|t| t.title), Some("Track 3".to_owned()));
+    h.app.handle_mpris(Request::PlayPause);
+    h.pump_until("resume", |app| app.controller.now.as_ref().is_some_and(|n| !n.paused));
+    h.app.handle_mpris(Request::Volume(40));
+    h.pump_until("the volume", |app| app.controller.volume == 40);
+    h.app.handle_mpris(Request::Stop);
+    h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
+    let (_, play) = &h.app.controller.history[0];
+    assert_eq!(play.end_reason, skipless::play::EndReason::Stopped);
+    assert_eq!(play.end_source, Some(skipless::play::ControlSource::Mpris));
+    assert!(play.skipped);
+    h.pump_until("the player to stop", |app| app.controller.now.is_none());
+    // Play while stopped starts the queue again.
+    h.app.handle_mpris(Request::Play);
+    h.pump_until("the track to start again", |app| app.controller.now.is_some());
+    h.app.handle_mpris(Request::Quit);
+    assert!(h.app.state.quitting);
+}
+
+#[test]
+fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
+    let mut h = Harness::new(100, 30);
+    let models = h._dir.path().join("models");
+    h.app.start_autoplay(models);
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    // Play the one track of "Martin Severn": autoplay queues three more after it.
+    h.keys("j\n");
+    let autoplay_ids = |app: &App| -> Vec<i64> {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
+            .map(|e| e.track.id)
+            .collect()
+    };
+    h.pump_until("three autoplay picks", |app| autoplay_ids(app).len() == 3);
+    let screen = h.screen();
+    assert!(screen.contains("autoplay") && screen.contains("fallback"), "{screen}");
+    let first_picks = autoplay_ids(&h.app);
+    // Skip into the first pick, then skip it too: it must not come back, and the picks are
+    // re-ranked for the new session context.
+    h.keys("n");
+    h.pump_until("the first pick to play", |app| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.track.id == first_picks[0])
+    });
+    h.keys("n");
+    h.pump_until("two skips logged", |app| app.controller.history.len() == 2);
+    h.pump_until("a re-ranked up next", |app| {
+        let ids = autoplay_ids(app);
+        ids.len() == 3 && !ids.contains(&first_picks[0])
+    });
+    assert!(h.app.controller.history.iter().all(|(_, p)| p.skipped));
+}
+
+#[test]
+fn mouse_clicks_select_and_the_wheel_scrolls() {
+    use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(80, 24);
+    h.screen();
+    let area = ratatui::layout::Rect::new(0, 0, 80, 24);
+    let mouse = |kind, column, row| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // The artists column starts at x=0, its first row at y=2 (tabs, then the border).
+    assert!(h
+        .app
+        .handle_terminal(mouse(MouseEventKind::Down(MouseButton::Left), 3, 4), area));
+    assert_eq!(
+        (h.app.state.pane, h.app.state.artist),
+        (skipless::tui::state::Pane::Artists, 2)
+    );
+    h.app.handle_terminal(mouse(MouseEventKind::ScrollDown, 3, 4), area);
+    assert_eq!(h.app.state.artist, 4, "the wheel moves by three, clamped to the list");
+    h.app.handle_terminal(mouse(MouseEventKind::ScrollUp, 3, 4), area);
+    assert_eq!(h.app.state.artist, 1);
+}
+
+/// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
+/// database, as the player would.
+fn seed_log(h: &Harness, sessions: usize) {
+    use skipless::log::{Clock, Recorder};
+    use skipless::player::{Event, PlayItem};
+    use skipless::play::{EndReason, PlaySource};
+    struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
+    impl Clock for Fixed {
+        fn now_ms(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(skipless::clock::now_ms() - 86_400_000));
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let mut recorder = Recorder::new(db, &Config::default().log, Box::new(Fixed(now.clone())));
+    let tracks = h.app.state.library.tracks.clone();
+    for s in 0..sessions {
+        now.fetch_add(3_600_000, std::sync::atomic::Ordering::SeqCst);
+        for k in 0..10 {
+            let t = &tracks[(s * 3 + k) % tracks.len()];
+            let item = PlayItem {
+                track_id: t.id,
+                path: t.path.clone(),
+                duration_ms: t.duration_ms,
+                gain_db: 0.0,
+                source: PlaySource::User,
+            };
+            recorder
+                .record(&Event::Started {
+                    item: item.clone(),
+                    duration_ms: t.duration_ms,
+                })
+                .unwrap();
+            let skipped = (s + k) % 3 == 0;
+            let played = if skipped {
+                1_000
+            } else {
+                t.duration_ms.unwrap_or(10_000)
+            };
+            now.fetch_add(played as i64, std::sync::atomic::Ordering::SeqCst);
+            let cause = if skipped { EndReason::Skipped } else { EndReason::Finished };
+            recorder
+                .record(&Event::Ended {
+                    item,
+                    cause,
+                    position_ms: played,
+                    played_ms: played,
+                    error: None,
+                    by: skipped.then_some(skipless::play::ControlSource::Key),
+                })
+                .unwrap();
+        }
+    }
+}
+
+fn small_model_config() -> skipless::config::RecommendConfig {
+    let mut config = Config::default().recommend;
+    config.min_plays = 20;
+    // The corpus has 12 tracks, all played lately: keep the recent-play filter short.
+    config.exclude_recent = 2;
+    config
+}
+
+#[test]
+fn a_trained_model_drives_autoplay_and_a_skip_reranks_it() {
+    use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
+    let mut h = Harness::new(100, 30);
+    seed_log(&h, 6);
+    let models = h._dir.path().join("models");
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let mut core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
+    let outcome = core
+        .start_training()
+        .run(&mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false));
+    assert!(matches!(outcome, TrainingOutcome::Saved(_)), "{outcome:?}");
+
+    let mut config = Config::default();
+    config.playback.audio = AudioOutput::Null;
+    config.recommend = small_model_config();
+    let (engine, controller, _) = skipless::app::start_playback(&config, &h._dir.path().join("skipless.db")).unwrap();
+    h.engine = engine;
+    h.app = App::new(config, h._dir.path().join("skipless.db"), controller).unwrap();
+    h.app
+        .state
+        .set_library(LibraryIndex::load(&Database::open(&h._dir.path().join("skipless.db")).unwrap()).unwrap());
+    h.app.start_autoplay(models);
+    h.pump_until("the model to load", |app| {
+        app.state.model_status.starts_with("model trained")
+    });
+    h.keys("j\n");
+    let picks = |app: &App| -> Vec<(i64, String)> {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
+            .map(|e| (e.track.id, e.reason.clone().unwrap_or_default()))
+            .collect()
+    };
+    h.pump_until("model picks", |app| picks(app).len() == 3);
+    assert!(
+        picks(&h.app).iter().all(|(_, reason)| reason.starts_with("model")),
+        "{:?}",
+        picks(&h.app)
+    );
+    let before = picks(&h.app);
+    // Skip the playing track: the picks are re-ranked with the skip in the session.
+    h.keys("n");
+    h.pump_until("the skip to be logged", |app| app.controller.history.len() == 1);
+    h.pump_until("re-ranked picks", |app| picks(app).len() == 3 && picks(app) != before);
+    assert!(h.app.controller.history[0].1.skipped);
+}
+
+#[test]
+fn a_worse_model_is_not_swapped_in() {
+    use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
+    let h = Harness::new(80, 24);
+    seed_log(&h, 6);
+    let models = h._dir.path().join("models");
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let mut core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let first = core.start_training().run(&mut |_, _| {}, &never);
+    assert!(matches!(first, TrainingOutcome::Saved(_)), "{first:?}");
+    core.load_model().unwrap();
+    let checkpoint = skipless::recommend::checkpoint::Checkpoint::path(&models);
+    let saved = std::fs::read(&checkpoint).unwrap();
+
+    // One epoch at a learning rate a hundred times too high wrecks the warm-started model: both
+    // are judged on the same validation slice, and the wreck is thrown away.
+    let mut job = core.start_training();
+    job.train.lr = 0.5;
+    job.train.max_epochs = 1;
+    job.train.min_steps = 0;
+    match job.run(&mut |_, _| {}, &never) {
+        TrainingOutcome::Kept(message) => assert!(message.contains("discarded"), "{message}"),
+        other => panic!("expected the model to be discarded, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        saved,
+        "the saved model is untouched"
+    );
+}

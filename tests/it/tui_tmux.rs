@@ -1,0 +1,211 @@
+//! The real binary in a real terminal: tmux runs `skipless --audio null` on the corpus, keys
+//! go in with `send-keys`, the screen comes back with `capture-pane`, the log with `history`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(data_dir: &Path, args: &str) -> Self {
+        Self::start_with(data_dir, args, "")
+    }
+
+    fn start_with(data_dir: &Path, args: &str, env: &str) -> Self {
+        let name = data_dir.file_name().unwrap().to_string_lossy().replace(['.', ':'], "_");
+        let session = format!("skipless-test-{}-{name}", std::process::id());
+        let bin = assert_cmd::cargo::cargo_bin("skipless");
+        let command = format!(
+            "{env} {} --data-dir {} --config {} {args}; sleep 30",
+            bin.display(),
+            data_dir.display(),
+            data_dir.join("none.toml").display()
+        );
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "100", "-y", "30"])
+            .arg(command)
+            .status()
+            .expect("tmux is installed (apt-get install tmux)");
+        assert!(status.success());
+        Self { session }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared on screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn navigate_play_skip_listen_quit() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let corpus = crate::common::corpus();
+    let tmux = Tmux::start(data.path(), &format!("--audio null {}", corpus.display()));
+    tmux.wait_for("scanned 12: 12 added");
+    // The flat track list, first entry ("menu", 3:00), played with Enter.
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (12)");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("▶ menu");
+    std::thread::sleep(Duration::from_secs(3));
+    tmux.keys(&["n"]);
+    // "silence" (10 s) plays to its end, then "Track 3" starts.
+    tmux.wait_for("▶ silence");
+    let screen = tmux.wait_for("▶ Track 3 — Martin Severn");
+    assert!(screen.contains("Up next (9)"), "{screen}");
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tmux.screen().contains('$') && !tmux.screen().trim().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let history = crate::common::json_lines(&crate::common::stdout_of(
+        crate::common::skipless(data.path()).args(["history", "--json"]),
+    ));
+    let rows: Vec<(&str, &str, bool, u64)> = history
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r["title"].as_str().unwrap(),
+                r["end_reason"].as_str().unwrap_or("open"),
+                r["skipped"].as_bool().unwrap(),
+                r["played_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!((rows[0].0, rows[0].1, rows[0].2), ("menu", "skipped", true), "{rows:?}");
+    assert!((2_500..4_500).contains(&rows[0].3), "menu played about 3 s: {rows:?}");
+    assert_eq!(
+        (rows[1].0, rows[1].1, rows[1].2),
+        ("silence", "finished", false),
+        "{rows:?}"
+    );
+    assert!((9_500..10_500).contains(&rows[1].3), "{rows:?}");
+    assert_eq!(
+        (rows[2].0, rows[2].1, rows[2].2),
+        ("Track 3", "quit", false),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn retraining_in_the_background_while_playing() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    // A retrain every 3 plays, so training starts within seconds of playing.
+    std::fs::write(
+        data.path().join("none.toml"),
+        "[recommend]\nmin_plays = 3\nretrain_every = 3\nexclude_recent = 2\n",
+    )
+    .unwrap();
+    let corpus = crate::common::corpus();
+    // An earlier listening history: six sessions of ten plays yesterday, every third one skipped.
+    crate::common::scan_json(data.path(), &[&corpus]);
+    let ids: Vec<i64> = crate::common::library(data.path())
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let day_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 86_400_000;
+    for s in 0..6i64 {
+        let start = day_ago + s * 3_600_000;
+        conn.execute(
+            "INSERT INTO sessions (id, started_at, last_at) VALUES (?1, ?2, ?2)",
+            [s + 1, start],
+        )
+        .unwrap();
+        for k in 0..10i64 {
+            let track = ids[((s * 3 + k) as usize) % ids.len()];
+            let skipped = (s + k) % 3 == 0;
+            conn.execute(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+                 VALUES (?1, ?2, ?3, ?4, ?4 + 5000, 5000, ?5, ?6, 'user')",
+                rusqlite::params![track, s + 1, k, start + k * 60_000, if skipped { "skipped" } else { "finished" }, skipped],
+            )
+            .unwrap();
+        }
+    }
+    drop(conn);
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", corpus.display()),
+        "SKIPLESS_NULL_SPEED=10",
+    );
+    tmux.wait_for("scanned 12: 0 added");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (12)");
+    // From the first "Victory" on: short tracks, three plays in about two seconds.
+    tmux.keys(&["j", "j", "j", "Enter"]);
+    tmux.wait_for("▶ Victory");
+    let screen = tmux.wait_for("new model in use");
+    assert!(screen.contains("▶ "), "playback goes on while training: {screen}");
+    let screen = tmux.wait_for("model trained");
+    // The model feeds up next from now on, and playback is still going.
+    // Picks show their source and score: a log-probability, so negative.
+    let later = tmux.wait_for("model -");
+    assert!(later.contains("▶ ") || later.contains("⏸"), "{later}");
+    let _ = screen;
+    tmux.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let models = data.path().join("models");
+    assert!(skipless::recommend::checkpoint::Checkpoint::load(&models)
+        .unwrap()
+        .is_some());
+    let history = crate::common::json_lines(&crate::common::stdout_of(
+        crate::common::skipless(data.path()).args(["history", "--json"]),
+    ));
+    assert!(
+        history.len() >= 4,
+        "playback continued past the retrain: {} plays",
+        history.len()
+    );
+}
