@@ -6,9 +6,9 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use skipless::config::AudioOutput;
+use skipless::play::{EndReason, PlaySource};
 use skipless::player::decode::TrackDecoder;
 use skipless::player::{Command, Engine, EngineOptions, PlayItem};
-use skipless::play::{EndReason, PlaySource};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny")

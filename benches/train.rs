@@ -13,10 +13,10 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skipless::track::Track;
 use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab};
 use skipless::recommend::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
+use skipless::track::Track;
 
 fn vocab(n: usize) -> Vocab {
     let mut v = Vocab::default();

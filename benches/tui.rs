@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use rusqlite::params;
-use skipless::tui::App;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
+use skipless::tui::App;
 
 fn main() {
     let n: usize = std::env::var("SKIPLESS_BENCH_TRACKS")

@@ -14,14 +14,14 @@ use super::workers::WorkerMsg;
 use crate::config::RecommendConfig;
 use crate::db::Database;
 use crate::play::EndReason;
+use crate::play::LoggedPlay;
 use crate::player::Event;
-use crate::track::Track;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::infer::{fallback_rank, Filters, Recommender, Scored};
-use crate::play::LoggedPlay;
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog};
 use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
+use crate::track::Track;
 
 /// What the player asks of the recommendation thread.
 #[derive(Debug, Clone, PartialEq)]

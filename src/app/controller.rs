@@ -8,12 +8,12 @@ use crossbeam_channel::Sender;
 
 use super::queue::{Queue, QueueEntry};
 use crate::config::{PlaybackConfig, ReplayGainMode};
-use crate::track::Track;
 use crate::db::DbError;
 use crate::log::{CompletedPlay, Recorder};
-use crate::player::{Command, Event, PlayItem, SeekTo};
 use crate::play::{ControlSource, EndReason, PlaySource};
+use crate::player::{Command, Event, PlayItem, SeekTo};
 use crate::recommend::infer::Scored;
+use crate::track::Track;
 
 /// How many completed plays [`Controller::history`] keeps at least.
 pub(crate) const HISTORY_KEPT: usize = 1_000;

@@ -8,10 +8,10 @@ use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
 use crate::db::plays;
-use crate::summary::TrackPlays;
 use crate::db::tracks;
-use crate::track::Track;
 use crate::db::{Database, DbError};
+use crate::summary::TrackPlays;
+use crate::track::Track;
 
 /// An album of one artist, as indices into [`LibraryIndex::tracks`].
 #[derive(Debug, Clone, PartialEq)]

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use super::controller::Controller;
-use crate::mpris::{PlayerState, Request, Status};
 use crate::db::tracks;
-use crate::track::Track;
-use crate::player::SeekTo;
+use crate::mpris::{PlayerState, Request, Status};
 use crate::play::{ControlSource, PlaySource};
+use crate::player::SeekTo;
+use crate::track::Track;
 
 /// What the front end still has to do after [`apply`].
 #[derive(Debug, Clone, PartialEq)]

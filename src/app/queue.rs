@@ -4,8 +4,8 @@
 //! playing now; entries after it are up next. Autoplay entries always sit after the ones the
 //! listener queued, and only they are ever replaced by a re-ranking.
 
-use crate::track::Track;
 use crate::play::PlaySource;
+use crate::track::Track;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueEntry {

@@ -21,9 +21,9 @@ use crate::app::autoplay::{AutoplayCore, TrainingOutcome};
 use crate::config::Config;
 use crate::db::Database;
 use crate::log::{Clock, Recorder};
-use crate::player::{Event, PlayItem};
-use crate::play::{EndReason, PlaySource};
 use crate::play::LoggedPlay;
+use crate::play::{EndReason, PlaySource};
+use crate::player::{Event, PlayItem};
 
 const SESSION_LENGTH: usize = 20;
 const REPEAT_WINDOW: usize = 20;
@@ -295,7 +295,11 @@ fn simulate_policy(
             duration_ms: Some(catalogue[track].duration_ms),
         })?;
         clock.0.fetch_add(played_ms as i64, Ordering::SeqCst);
-        let cause = if skipped { EndReason::Skipped } else { EndReason::Finished };
+        let cause = if skipped {
+            EndReason::Skipped
+        } else {
+            EndReason::Finished
+        };
         let ended = Event::Ended {
             item,
             cause,

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use crossbeam_channel::Sender;
 
 use super::library::LibraryIndex;
-use crate::summary::Stats;
-use crate::db::Database;
 use super::scan::scan_library;
+use crate::db::Database;
 use crate::library::scan::ScanProgress;
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
 use crate::play::SkipRule;
+use crate::summary::Stats;
 
 /// A report from a worker to the UI thread.
 #[derive(Debug)]

@@ -60,4 +60,3 @@ fn print_report(r: &EvalReport) {
         println!("  {note}");
     }
 }
-

@@ -34,4 +34,3 @@ pub(crate) fn export(
     }
     Ok(())
 }
-

@@ -37,4 +37,3 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
     out.flush().context("writing to stdout")?;
     Ok(())
 }
-

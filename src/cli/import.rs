@@ -27,13 +27,18 @@ pub enum ImportCommand {
     },
 }
 
-
 /// `skipless import spotify|listenbrainz ... [--json]`.
 pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<()> {
     let mut db = ctx.open_database()?;
     let (counts, json): (ImportCounts, bool) = match command {
-        ImportCommand::Spotify { paths, json } => (import::import_spotify(&mut db, paths, ctx.config.log.session_gap_ms())?, *json),
-        ImportCommand::Listenbrainz { file, json } => (import::import_listenbrainz(&mut db, file, ctx.config.log.session_gap_ms())?, *json),
+        ImportCommand::Spotify { paths, json } => (
+            import::import_spotify(&mut db, paths, ctx.config.log.session_gap_ms())?,
+            *json,
+        ),
+        ImportCommand::Listenbrainz { file, json } => (
+            import::import_listenbrainz(&mut db, file, ctx.config.log.session_gap_ms())?,
+            *json,
+        ),
     };
     if json {
         println!("{}", serde_json::to_string(&counts)?);

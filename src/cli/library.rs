@@ -32,4 +32,3 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     out.flush().context("writing to stdout")?;
     Ok(())
 }
-

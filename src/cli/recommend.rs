@@ -3,8 +3,8 @@
 use crate::app::Context;
 use crate::fmt::truncate;
 use crate::recommend::infer::{fallback_rank, Filters, Recommender};
-use crate::track::Track;
 use crate::recommend::log::{library_candidates, ListeningLog};
+use crate::track::Track;
 
 /// `skipless recommend [-n N] [--json]`: the next tracks for the current or last session.
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {

@@ -49,4 +49,3 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool) -> anyhow::Resul
     }
     Ok(())
 }
-

@@ -27,4 +27,3 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -76,4 +76,3 @@ pub(crate) fn train(ctx: &Context, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -284,4 +284,3 @@ fn disk_is_full(dir: &Path) -> bool {
         libc::statvfs(c_path.as_ptr(), &mut stat) == 0 && stat.f_bavail == 0
     }
 }
-

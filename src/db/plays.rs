@@ -214,7 +214,10 @@ pub(crate) fn start_play(
         params![track_id, session_id, position, now, duration_ms, source.as_str()],
     )?;
     let play_id = tx.last_insert_rowid();
-    tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![session_id, now])?;
+    tx.execute(
+        "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+        params![session_id, now],
+    )?;
     tx.commit()?;
     Ok((session_id, play_id))
 }
@@ -228,8 +231,14 @@ pub(crate) fn save_progress(
     now: i64,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    tx.execute("UPDATE plays SET played_ms = ?2 WHERE id = ?1", params![play_id, played_ms])?;
-    tx.execute("UPDATE sessions SET last_at = ?2 WHERE id = ?1", params![session_id, now])?;
+    tx.execute(
+        "UPDATE plays SET played_ms = ?2 WHERE id = ?1",
+        params![play_id, played_ms],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+        params![session_id, now],
+    )?;
     tx.commit()
 }
 

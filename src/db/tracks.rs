@@ -5,8 +5,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::track::{ReplayGain, Track};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// What the scanner remembers about a file to decide whether to open it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,9 @@ pub(crate) fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
 /// plays still name).
 pub(crate) fn tracks_in_id_order(conn: &Connection, playable_only: bool) -> rusqlite::Result<Vec<Track>> {
     let condition = if playable_only { "status = 'ok'" } else { "1" };
-    let mut stmt = conn.prepare(&format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE {condition} ORDER BY id"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TRACK_COLUMNS} FROM tracks WHERE {condition} ORDER BY id"
+    ))?;
     let rows = stmt.query_map([], |row| track_from_row(row, 0))?;
     rows.collect()
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::db::tracks::{self, FileState, ScannedFile};
 use crate::clock::now_ms;
+use crate::db::tracks::{self, FileState, ScannedFile};
 use crate::db::{Database, DbError};
 use crate::library::{is_audio_file, tags};
 

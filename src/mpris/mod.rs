@@ -90,7 +90,7 @@ pub struct PlayerState {
 /// A message from the front end to the D-Bus thread.
 #[derive(Debug, Clone, PartialEq)]
 enum Update {
-    State(PlayerState),
+    State(Box<PlayerState>),
     /// A seek landed: the `Seeked` signal.
     Seeked {
         position_ms: u64,
@@ -154,7 +154,7 @@ impl Mpris {
         }
         self.published = Some(state.clone());
         // A send only fails when the D-Bus thread has ended (no bus); MPRIS is then simply off.
-        let _ = self.updates.send(Update::State(state));
+        let _ = self.updates.send(Update::State(Box::new(state)));
     }
 
     /// Tells MPRIS clients that the position jumped (the `Seeked` signal).

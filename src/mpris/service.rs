@@ -95,7 +95,7 @@ impl Service {
     fn run(mut self, updates: &Receiver<Update>) {
         for update in updates {
             let sent = match update {
-                Update::State(state) => self.show(state),
+                Update::State(state) => self.show(*state),
                 Update::Seeked { position_ms } => self.connection.emit_signal(
                     None::<&str>,
                     OBJECT_PATH,

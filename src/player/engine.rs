@@ -16,8 +16,8 @@ use super::decoder::DecoderThread;
 use super::device::DeviceOutput;
 use super::output::{run_null, Ctrl, Note, NullStats, Shared};
 use super::{Command, Event, PlayItem, PlayerError, SeekTo};
-use crate::play::{ControlSource, EndReason};
 use crate::config::AudioOutput;
+use crate::play::{ControlSource, EndReason};
 
 /// How the engine is set up.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +68,6 @@ pub struct Engine {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
-
 
 /// Audio decoded ahead of the output, in seconds of real time.
 const AHEAD_SECS: f64 = 1.0;
@@ -475,4 +474,3 @@ impl EngineThread {
         }
     }
 }
-

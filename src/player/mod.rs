@@ -18,7 +18,6 @@ mod output;
 use std::path::PathBuf;
 use std::time::Duration;
 
-
 use crate::play::{ControlSource, EndReason, PlaySource};
 pub use engine::{null_speed_from_env, Engine, EngineOptions, OutputKind};
 

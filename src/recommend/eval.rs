@@ -12,12 +12,12 @@ use crate::history::HistoryPlay;
 
 use super::baselines::{Popularity, SessionKnn};
 use super::data::{sessionize, Play, Session, Vocab};
-use crate::track::Track;
 use super::metrics::{protocol_rank, Metrics};
 use super::model::SeqModel;
 use super::signals::{blend, log_softmax, BlendWeights, HistoryStats, FEATURES};
 use super::train::{listen_counts, train_model, TrainConfig, TrainProgress};
 use super::RecommendError;
+use crate::track::Track;
 
 /// The protocol's session gap: a new session after more than 30 minutes.
 pub(crate) const SESSION_GAP_MS: i64 = 30 * 60 * 1000;

@@ -140,7 +140,6 @@ impl CustomOp2 for CrossEntropy {
     }
 }
 
-
 #[cfg(feature = "reference")]
 /// log(sum(exp(row))) of every row.
 struct RowLogSumExp;
@@ -200,8 +199,6 @@ pub(crate) fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> Result<Ten
 }
 
 struct LayerNormOp;
-
-
 
 impl CustomOp3 for LayerNormOp {
     fn name(&self) -> &'static str {

@@ -17,10 +17,10 @@ use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
 use super::data::item_key_of;
-use crate::track::Track;
 use super::log::{display_names, ListeningLog};
 use super::signals::{blend, log_softmax, HistoryStats, FEATURES};
 use super::RecommendError;
+use crate::track::Track;
 
 /// What may be recommended, and how many.
 #[derive(Debug, Clone, PartialEq)]
@@ -256,14 +256,7 @@ impl Recommender {
     }
 
     /// The strongest real signal behind a recommendation, in words.
-    fn reason(
-        &self,
-        cand: &Track,
-        item: Option<u32>,
-        known: &[(u32, bool)],
-        seq: f32,
-        all_seq: &[f32],
-    ) -> String {
+    fn reason(&self, cand: &Track, item: Option<u32>, known: &[(u32, bool)], seq: f32, all_seq: &[f32]) -> String {
         let Some(item) = item else {
             return "new to you".into();
         };

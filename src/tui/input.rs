@@ -105,5 +105,4 @@ impl App {
             self.controller.queue.upcoming().len()
         }
     }
-
 }

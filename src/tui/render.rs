@@ -2,7 +2,6 @@
 //! tells where each list is (the mouse handler uses the same geometry). [`Theme`] holds the
 //! colours.
 
-
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::Frame;

@@ -11,8 +11,8 @@ use super::state::{Pane, View};
 use super::App;
 use crate::fmt::{format_duration, truncate};
 use crate::keymap::Action;
-use crate::track::Track;
 use crate::play::PlaySource;
+use crate::track::Track;
 
 pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
@@ -39,16 +39,22 @@ fn block<'a>(title: String, focused: bool, app: &App) -> Block<'a> {
 }
 
 /// A bordered list that builds only its visible rows.
-fn windowed_list(
-    frame: &mut Frame,
-    area: Rect,
+/// A list drawn a window at a time: its title, whether it has the keyboard, its length and the
+/// selected row.
+struct ListWindow {
     title: String,
     focused: bool,
     len: usize,
     selected: usize,
-    row: impl Fn(usize) -> Line<'static>,
-    app: &App,
-) {
+}
+
+fn windowed_list(frame: &mut Frame, area: Rect, list: ListWindow, row: impl Fn(usize) -> Line<'static>, app: &App) {
+    let ListWindow {
+        title,
+        focused,
+        len,
+        selected,
+    } = list;
     let height = area.height.saturating_sub(2) as usize;
     let offset = scroll_offset(selected, len, height);
     let items: Vec<ListItem> = (offset..len.min(offset + height))
@@ -73,6 +79,7 @@ fn track_line(track: &Track, width: usize) -> Line<'static> {
     Line::from(format!("{name}{}{duration}", " ".repeat(pad)))
 }
 
+/// The main area: the search results, a loading or empty-library notice, or the current view.
 pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let lib = &s.library;
@@ -92,10 +99,15 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         windowed_list(
             frame,
             results,
-            title,
-            true,
-            search.results.len(),
-            search.selected,
+            ListWindow {
+                title,
+
+                focused: true,
+
+                len: search.results.len(),
+
+                selected: search.selected,
+            },
             |i| track_line(&lib.tracks[search.results[i]], width),
             app,
         );
@@ -119,143 +131,191 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         return;
     }
     match s.view {
-        View::Library => {
-            let area_of = |pane: Pane| {
-                layout
-                    .lists
-                    .iter()
-                    .find(|(p, _)| *p == pane)
-                    .map(|(_, r)| *r)
-                    .unwrap_or_default()
-            };
-            let artists = &lib.artists;
-            windowed_list(
-                frame,
-                area_of(Pane::Artists),
-                format!("Artists ({})", artists.len()),
-                s.pane == Pane::Artists,
-                artists.len(),
-                s.artist,
-                |i| Line::from(artists[i].name.clone()),
-                app,
-            );
-            let albums = artists.get(s.artist).map(|a| a.albums.as_slice()).unwrap_or_default();
-            windowed_list(
-                frame,
-                area_of(Pane::Albums),
-                "Albums".into(),
-                s.pane == Pane::Albums,
-                albums.len(),
-                s.album,
-                |i| Line::from(albums[i].name.clone()),
-                app,
-            );
-            let tracks = s.album_tracks();
-            let area = area_of(Pane::Main);
-            let width = area.width.saturating_sub(2) as usize;
-            windowed_list(
-                frame,
-                area,
-                "Tracks".into(),
-                s.pane == Pane::Main,
-                tracks.len(),
-                s.album_track,
-                |i| {
-                    let t = &lib.tracks[tracks[i]];
-                    let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
-                    let duration = t.duration_ms.map(format_duration).unwrap_or_default();
-                    let title = truncate(
-                        &format!("{number}{}", t.title),
-                        width.saturating_sub(duration.len() + 1),
-                    );
-                    let pad = width.saturating_sub(title.chars().count() + duration.len());
-                    Line::from(format!("{title}{}{duration}", " ".repeat(pad)))
-                },
-                app,
-            );
-        }
-        View::Tracks => {
-            let width = layout.main.width.saturating_sub(2) as usize;
-            let title = format!(
-                "Tracks ({}) · sorted by {} ({})",
-                s.sorted.len(),
-                s.sort.label(),
-                app.keys.key_for(Action::Sort)
-            );
-            windowed_list(
-                frame,
-                layout.main,
-                title,
-                s.pane == Pane::Main,
-                s.sorted.len(),
-                s.track,
-                |i| {
-                    let t = &lib.tracks[s.sorted[i]];
-                    let plays = lib.plays_of(t.id);
-                    let stats = format!(" {:>3}▶ {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
-                    let mut line = track_line(t, width.saturating_sub(stats.len()));
-                    line.spans.push(Span::styled(stats, app.theme.dim));
-                    line
-                },
-                app,
-            );
-        }
-        View::Queue => {
-            let entries = app.controller.queue.entries();
-            let cursor = app.controller.queue.cursor();
-            let width = layout.main.width.saturating_sub(2) as usize;
-            windowed_list(
-                frame,
-                layout.main,
-                format!("Queue ({})", entries.len()),
-                s.pane == Pane::Main,
-                entries.len(),
-                s.queue,
-                |i| {
-                    let e = &entries[i];
-                    let mark = if Some(i) == cursor { "▶ " } else { "  " };
-                    let (source, style) = source_label(e.source, app);
-                    let mut line = track_line(&e.track, width.saturating_sub(source.len() + 3));
-                    line.spans.insert(0, Span::raw(mark));
-                    line.spans.push(Span::styled(format!(" {source}"), style));
-                    line
-                },
-                app,
-            );
-        }
-        View::History => {
-            let history = &app.controller.history;
-            let width = layout.main.width.saturating_sub(2) as usize;
-            let title = format!(
-                "History: this session ({} plays, {} skipped)",
-                history.len(),
-                history.iter().filter(|(_, p)| p.skipped).count()
-            );
-            windowed_list(
-                frame,
-                layout.main,
-                title,
-                s.pane == Pane::Main,
-                history.len(),
-                s.history,
-                |i| {
-                    let (track, play) = &history[history.len() - 1 - i];
-                    let mark = if play.skipped {
-                        Span::styled("skip ", app.theme.skip)
-                    } else {
-                        Span::raw("     ")
-                    };
-                    let detail = format!(" {} {}", play.end_reason.as_str(), format_duration(play.played_ms));
-                    let mut line = track_line(track, width.saturating_sub(detail.len() + 5));
-                    line.spans.insert(0, mark);
-                    line.spans.push(Span::styled(detail, app.theme.dim));
-                    line
-                },
-                app,
-            );
-        }
+        View::Library => library_view(frame, layout, app),
+        View::Tracks => tracks_view(frame, layout, app),
+        View::Queue => queue_view(frame, layout, app),
+        View::History => history_view(frame, layout, app),
         View::Stats => stats(frame, layout.main, app),
     }
+}
+
+/// The Library view: artists, their albums, the album's tracks.
+fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
+    let s = &app.state;
+    let lib = &s.library;
+    let area_of = |pane: Pane| {
+        layout
+            .lists
+            .iter()
+            .find(|(p, _)| *p == pane)
+            .map(|(_, r)| *r)
+            .unwrap_or_default()
+    };
+    let artists = &lib.artists;
+    windowed_list(
+        frame,
+        area_of(Pane::Artists),
+        ListWindow {
+            title: format!("Artists ({})", artists.len()),
+
+            focused: s.pane == Pane::Artists,
+
+            len: artists.len(),
+
+            selected: s.artist,
+        },
+        |i| Line::from(artists[i].name.clone()),
+        app,
+    );
+    let albums = artists.get(s.artist).map(|a| a.albums.as_slice()).unwrap_or_default();
+    windowed_list(
+        frame,
+        area_of(Pane::Albums),
+        ListWindow {
+            title: "Albums".into(),
+
+            focused: s.pane == Pane::Albums,
+
+            len: albums.len(),
+
+            selected: s.album,
+        },
+        |i| Line::from(albums[i].name.clone()),
+        app,
+    );
+    let tracks = s.album_tracks();
+    let area = area_of(Pane::Main);
+    let width = area.width.saturating_sub(2) as usize;
+    windowed_list(
+        frame,
+        area,
+        ListWindow {
+            title: "Tracks".into(),
+
+            focused: s.pane == Pane::Main,
+
+            len: tracks.len(),
+
+            selected: s.album_track,
+        },
+        |i| {
+            let t = &lib.tracks[tracks[i]];
+            let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
+            let duration = t.duration_ms.map(format_duration).unwrap_or_default();
+            let title = truncate(
+                &format!("{number}{}", t.title),
+                width.saturating_sub(duration.len() + 1),
+            );
+            let pad = width.saturating_sub(title.chars().count() + duration.len());
+            Line::from(format!("{title}{}{duration}", " ".repeat(pad)))
+        },
+        app,
+    );
+}
+
+/// The Tracks view: every track, sorted, with its plays and skip rate.
+fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
+    let s = &app.state;
+    let lib = &s.library;
+    let width = layout.main.width.saturating_sub(2) as usize;
+    let title = format!(
+        "Tracks ({}) · sorted by {} ({})",
+        s.sorted.len(),
+        s.sort.label(),
+        app.keys.key_for(Action::Sort)
+    );
+    windowed_list(
+        frame,
+        layout.main,
+        ListWindow {
+            title,
+
+            focused: s.pane == Pane::Main,
+
+            len: s.sorted.len(),
+
+            selected: s.track,
+        },
+        |i| {
+            let t = &lib.tracks[s.sorted[i]];
+            let plays = lib.plays_of(t.id);
+            let stats = format!(" {:>3}▶ {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
+            let mut line = track_line(t, width.saturating_sub(stats.len()));
+            line.spans.push(Span::styled(stats, app.theme.dim));
+            line
+        },
+        app,
+    );
+}
+
+/// The Queue view: every entry, the playing one marked, each with its source.
+fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
+    let s = &app.state;
+    let entries = app.controller.queue.entries();
+    let cursor = app.controller.queue.cursor();
+    let width = layout.main.width.saturating_sub(2) as usize;
+    windowed_list(
+        frame,
+        layout.main,
+        ListWindow {
+            title: format!("Queue ({})", entries.len()),
+
+            focused: s.pane == Pane::Main,
+
+            len: entries.len(),
+
+            selected: s.queue,
+        },
+        |i| {
+            let e = &entries[i];
+            let mark = if Some(i) == cursor { "▶ " } else { "  " };
+            let (source, style) = source_label(e.source, app);
+            let mut line = track_line(&e.track, width.saturating_sub(source.len() + 3));
+            line.spans.insert(0, Span::raw(mark));
+            line.spans.push(Span::styled(format!(" {source}"), style));
+            line
+        },
+        app,
+    );
+}
+
+/// The History view: this session's plays, newest first.
+fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
+    let s = &app.state;
+    let history = &app.controller.history;
+    let width = layout.main.width.saturating_sub(2) as usize;
+    let title = format!(
+        "History: this session ({} plays, {} skipped)",
+        history.len(),
+        history.iter().filter(|(_, p)| p.skipped).count()
+    );
+    windowed_list(
+        frame,
+        layout.main,
+        ListWindow {
+            title,
+
+            focused: s.pane == Pane::Main,
+
+            len: history.len(),
+
+            selected: s.history,
+        },
+        |i| {
+            let (track, play) = &history[history.len() - 1 - i];
+            let mark = if play.skipped {
+                Span::styled("skip ", app.theme.skip)
+            } else {
+                Span::raw("     ")
+            };
+            let detail = format!(" {} {}", play.end_reason.as_str(), format_duration(play.played_ms));
+            let mut line = track_line(track, width.saturating_sub(detail.len() + 5));
+            line.spans.insert(0, mark);
+            line.spans.push(Span::styled(detail, app.theme.dim));
+            line
+        },
+        app,
+    );
 }
 
 fn source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
@@ -311,10 +371,15 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
     windowed_list(
         frame,
         list,
-        format!("Up next ({})", upcoming.len()),
-        focused,
-        upcoming.len(),
-        app.state.up_next,
+        ListWindow {
+            title: format!("Up next ({})", upcoming.len()),
+
+            focused,
+
+            len: upcoming.len(),
+
+            selected: app.state.up_next,
+        },
         |i| {
             let e = &upcoming[i];
             let (source, style) = source_label(e.source, app);

@@ -20,14 +20,14 @@ fn allowed_arrows() -> BTreeMap<String, BTreeSet<String>> {
         let Some(rest) = line.strip_prefix("- `") else {
             continue;
         };
-        let (module, targets) = rest.split_once("` → ").expect("an arrow line reads \"- `a` → `b`, `c`\"");
-        let targets: BTreeSet<String> = targets
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_owned)
-            .collect();
-        assert!(arrows.insert(module.to_owned(), targets).is_none(), "{module} listed twice");
+        let (module, targets) = rest
+            .split_once("` → ")
+            .expect("an arrow line reads \"- `a` → `b`, `c`\"");
+        let targets: BTreeSet<String> = targets.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+        assert!(
+            arrows.insert(module.to_owned(), targets).is_none(),
+            "{module} listed twice"
+        );
     }
     arrows
 }
@@ -68,9 +68,8 @@ fn crate_paths(text: &str) -> Vec<(usize, String)> {
             rest = &rest[at + "crate::".len()..];
             if rest.starts_with('{') {
                 // A list may span lines: read on through the text until it closes.
-                let start = text.lines().take(number).map(|l| l.len() + 1).sum::<usize>()
-                    + (code.len() - rest.len())
-                    + 1;
+                let start =
+                    text.lines().take(number).map(|l| l.len() + 1).sum::<usize>() + (code.len() - rest.len()) + 1;
                 let mut depth = 0usize;
                 let mut item = String::new();
                 for c in text[start..].chars() {
@@ -110,7 +109,10 @@ fn imports_follow_the_arrows_of_the_architecture() {
     files.sort();
     let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(f)).collect();
     let unlisted: Vec<&String> = modules.iter().filter(|m| !arrows.contains_key(*m)).collect();
-    assert!(unlisted.is_empty(), "modules missing from ARCHITECTURE.md: {unlisted:?}");
+    assert!(
+        unlisted.is_empty(),
+        "modules missing from ARCHITECTURE.md: {unlisted:?}"
+    );
     let mut broken = Vec::new();
     for file in &files {
         let Some(module) = module_of(file) else {
@@ -129,7 +131,11 @@ fn imports_follow_the_arrows_of_the_architecture() {
             }
         }
     }
-    assert!(broken.is_empty(), "imports against the arrows of ARCHITECTURE.md:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "imports against the arrows of ARCHITECTURE.md:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]

@@ -32,9 +32,7 @@ pub fn skip_or_fail(what: &str) {
 /// Whether `program` can be run; if not, the test skips (or fails in CI) naming the package.
 pub fn has_tool(program: &str, package: &str) -> bool {
     let found = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| {
-            std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file())
-        })
+        std::env::split_paths(&paths).any(|dir| std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file()))
     });
     if !found {
         skip_or_fail(&format!("`{program}` is not installed (Debian package `{package}`)"));

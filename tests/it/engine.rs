@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use skipless::config::AudioOutput;
-use skipless::player::{Command, Engine, EngineOptions, Event, PlayItem, SeekTo};
 use skipless::play::{ControlSource, EndReason, PlaySource};
+use skipless::player::{Command, Engine, EngineOptions, Event, PlayItem, SeekTo};
 
 fn corpus(name: &str) -> PathBuf {
     crate::common::corpus().join(name)

@@ -27,8 +27,7 @@ fn extended_history_of_khushi_across_files() {
     let plays = read_paths(&[fixture("khushi")]).unwrap();
     assert_eq!(plays.len(), 999, "music rows of four yearly files");
     assert!(plays.windows(2).all(|w| w[0].ts_ms <= w[1].ts_ms));
-    let years: std::collections::BTreeSet<i64> =
-        plays.iter().map(|p| p.ts_ms / (365 * 24 * 3600 * 1000)).collect();
+    let years: std::collections::BTreeSet<i64> = plays.iter().map(|p| p.ts_ms / (365 * 24 * 3600 * 1000)).collect();
     assert!(years.len() >= 3, "plays from every file: {years:?}");
 }
 

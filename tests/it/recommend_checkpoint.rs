@@ -2,17 +2,17 @@
 //! a hand-computed case, and live ranking with its filters.
 
 use candle_core::{DType, Device};
+use skipless::play::LoggedPlay;
 use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION, MODEL_FILE};
 use skipless::recommend::data::{item_key_of, Vocab};
-use skipless::track::Track;
 use skipless::recommend::infer::{fallback_rank, Filters, Recommender};
-use skipless::play::LoggedPlay;
 use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::{protocol_rank, Metrics};
 use skipless::recommend::model::{ModelConfig, SeqModel};
 use skipless::recommend::signals::BlendWeights;
 use skipless::recommend::train::TrainConfig;
 use skipless::recommend::RecommendError;
+use skipless::track::Track;
 
 fn track(id: i64, artist: &str) -> Track {
     Track {

@@ -16,10 +16,10 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skipless::track::Track;
 use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab};
 use skipless::recommend::model::{Anchor, DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
+use skipless::track::Track;
 
 fn vocab(n: usize) -> Vocab {
     let mut v = Vocab::default();

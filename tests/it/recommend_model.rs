@@ -6,10 +6,10 @@ use std::sync::atomic::AtomicBool;
 use candle_core::{DType, Device, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use skipless::track::Track;
 use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab, MASKED};
 use skipless::recommend::model::{cl_loss, normal, rec_loss, Anchor, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::train::{train_model, TrainConfig};
+use skipless::track::Track;
 
 fn vocab(n: usize) -> Vocab {
     let mut v = Vocab::default();

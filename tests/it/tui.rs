@@ -7,9 +7,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use skipless::app::library::LibraryIndex;
-use skipless::tui::App;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
+use skipless::tui::App;
 
 struct Harness {
     app: App,
@@ -274,15 +274,17 @@ fn mouse_clicks_select_and_the_wheel_scrolls() {
 /// database, as the player would.
 fn seed_log(h: &Harness, sessions: usize) {
     use skipless::log::{Clock, Recorder};
-    use skipless::player::{Event, PlayItem};
     use skipless::play::{EndReason, PlaySource};
+    use skipless::player::{Event, PlayItem};
     struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
     impl Clock for Fixed {
         fn now_ms(&self) -> i64 {
             self.0.load(std::sync::atomic::Ordering::SeqCst)
         }
     }
-    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(skipless::clock::now_ms() - 86_400_000));
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+        skipless::clock::now_ms() - 86_400_000,
+    ));
     let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
     let mut recorder = Recorder::new(db, &Config::default().log, Box::new(Fixed(now.clone())));
     let tracks = h.app.state.library.tracks.clone();
@@ -310,7 +312,11 @@ fn seed_log(h: &Harness, sessions: usize) {
                 t.duration_ms.unwrap_or(10_000)
             };
             now.fetch_add(played as i64, std::sync::atomic::Ordering::SeqCst);
-            let cause = if skipped { EndReason::Skipped } else { EndReason::Finished };
+            let cause = if skipped {
+                EndReason::Skipped
+            } else {
+                EndReason::Finished
+            };
             recorder
                 .record(&Event::Ended {
                     item,

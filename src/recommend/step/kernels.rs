@@ -2,8 +2,8 @@
 //! element-wise helpers, GELU, and the vectorisable exp, row max and sums (which the candle ops
 //! of `recommend::fused` use too).
 
-use gemm::Parallelism;
 use super::LayerIndex;
+use gemm::Parallelism;
 
 /// Resizes `v` to `n` values that the caller overwrites entirely: what it held is left in
 /// place, not zeroed (the logits buffer alone is tens of megabytes a step).
@@ -16,7 +16,6 @@ pub(super) fn fit(v: &mut Vec<f32>, n: usize) {
     v.clear();
     v.resize(n, 0.0);
 }
-
 
 /// Two different parameters' gradient buffers at once.
 pub(super) fn two(grads: &mut [Vec<f32>], [a, b]: [usize; 2]) -> [&mut Vec<f32>; 2] {
@@ -168,7 +167,6 @@ pub(super) fn rows_per_task(n: usize) -> usize {
     n.div_ceil(rayon::current_num_threads()).max(256)
 }
 
-
 pub(super) const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
 
 /// tanh from the vectorisable exp: 1 - 2 / (e^2x + 1), exact at both ends (e^2x saturates).
@@ -191,7 +189,6 @@ pub(super) fn gelu_grad(u: f32) -> f32 {
 
 /// Elements per task of the element-wise passes.
 pub(super) const ELEMENTS_PER_TASK: usize = 1 << 15;
-
 
 /// exp(x) to about 2 ulp (Cephes' expf), written without branches, libm calls or float-to-int
 /// conversions (Rust's saturating `as` blocks vectorisation) so that loops over rows vectorise:

@@ -214,7 +214,6 @@ pub(super) fn attention_backward(
     );
 }
 
-
 /// `out[i] = gelu(pre[i])`.
 pub(super) fn gelu_forward(out: &mut [f32], pre: &[f32]) {
     out.par_chunks_mut(ELEMENTS_PER_TASK)

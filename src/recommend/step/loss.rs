@@ -174,7 +174,12 @@ pub(super) struct ContrastiveScratch {
 /// The skip-contrastive InfoNCE term of [`super::model::cl_loss`] (its mean over valid
 /// positions); gradients are added into the three gradient slices. Per batch row, the
 /// similarities to the row's negatives and their gradients are matrix products.
-pub(super) fn contrastive(x: &ContrastiveInputs, danchors: &mut [f32], dpositives: &mut [f32], dnegatives: &mut [f32]) -> f32 {
+pub(super) fn contrastive(
+    x: &ContrastiveInputs,
+    danchors: &mut [f32],
+    dpositives: &mut [f32],
+    dnegatives: &mut [f32],
+) -> f32 {
     let (t, k, d) = (x.t, x.k, x.d);
     let inv_tau = 1.0 / x.tau;
     let sum: f64 = danchors
