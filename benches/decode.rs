@@ -11,7 +11,7 @@ use skipless::player::decode::TrackDecoder;
 use skipless::player::{Command, Engine, EngineOptions, PlayItem};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")
 }
 
 /// Seconds of audio decoded and the time it took.

@@ -1,7 +1,7 @@
 //! Scan speed: a first scan of 10,000 files (warm page cache) and an unchanged rescan.
 //!
 //! `cargo bench --bench scan` (set SKIPLESS_BENCH_FILES to change the count). The files are
-//! hard links to the real corpus in `../shared/corpus/tiny`, spread over 100 folders.
+//! hard links to the real corpus in `tests/fixtures/corpus`, spread over 100 folders.
 
 use std::path::Path;
 use std::time::Instant;
@@ -14,9 +14,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let sources: Vec<_> = std::fs::read_dir(&corpus)
-        .expect("the corpus is at ../shared/corpus/tiny")
+        .expect("the corpus is at tests/fixtures/corpus")
         .map(|e| e.expect("readable corpus").path())
         .collect();
     let dir = tempfile::tempdir().expect("a temp dir");

@@ -103,7 +103,7 @@ fn fill_library(db_path: &Path, n: usize) {
 
 /// CPU of the real binary playing a long track through the null output in tmux for 10 s.
 fn idle_cpu(db_path: &Path) {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny/menu.opus");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/menu.opus");
     let data = db_path.parent().expect("data dir");
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/skipless");
     if !bin.exists() {

@@ -85,6 +85,21 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    const ALL: [EndReason; 7] = [
+        EndReason::Finished,
+        EndReason::Skipped,
+        EndReason::Previous,
+        EndReason::Stopped,
+        EndReason::Quit,
+        EndReason::Error,
+        EndReason::Interrupted,
+    ];
+
+    /// The end reason stored as `text`, or `None` for a value the log does not write.
+    pub(crate) fn parse(text: &str) -> Option<EndReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             EndReason::Finished => "finished",

@@ -11,7 +11,7 @@
 //! crashes, hangs, panics, bad files not logged with a reason, plays after which playback did not
 //! go on. It exits non-zero when any of those is not zero.
 //!
-//! Other options: `--corpus DIR` (default `../shared/corpus/tiny`), `--bin PATH` (default the
+//! Other options: `--corpus DIR` (default `tests/fixtures/corpus`), `--bin PATH` (default the
 //! `skipless` beside this example's build), `--speed N` (null output speed, default 500),
 //! `--time-limit SECS` (per file, default 20), `--batch N` (files per player process, default 1).
 
@@ -34,7 +34,7 @@ fn run() -> Result<(), String> {
     let mut count = 1000usize;
     let mut seed = 1u64;
     let mut run = false;
-    let mut corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny");
+    let mut corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let mut bin: Option<PathBuf> = None;
     let mut speed = 500.0;
     let mut time_limit = 20.0;

@@ -19,11 +19,11 @@ use serde::Serialize;
 
 use crate::app::autoplay::{AutoplayCore, TrainingOutcome};
 use crate::config::Config;
-use crate::db::Database;
+use crate::db::{tracks, Database};
 use crate::log::{Clock, Recorder};
-use crate::play::LoggedPlay;
-use crate::play::{EndReason, PlaySource};
+use crate::play::{EndReason, LoggedPlay, PlaySource};
 use crate::player::{Event, PlayItem};
+use crate::track::Track;
 
 const SESSION_LENGTH: usize = 20;
 const REPEAT_WINDOW: usize = 20;
@@ -202,33 +202,21 @@ fn simulate_policy(
     progress: &mut dyn FnMut(usize),
 ) -> anyhow::Result<Vec<bool>> {
     let db_path = dir.join("skipless.db");
-    let db = Database::open(&db_path)?;
-    {
-        let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, artist, album, duration_ms,
-                     added_at, updated_at)
-                 VALUES (?1, ?2, ?3, 0, 0, 'ok', ?4, ?5, ?6, ?7, 0, 0)",
-            )
-            .map_err(|e| db.err(e))?;
-        for (i, t) in catalogue.iter().enumerate() {
-            let path = format!("sim://{i}");
-            insert
-                .execute(rusqlite::params![
-                    i as i64 + 1,
-                    path.as_bytes(),
-                    path,
-                    t.title,
-                    t.artist,
-                    t.album,
-                    t.duration_ms
-                ])
-                .map_err(|e| db.err(e))?;
-        }
-        drop(insert);
-        tx.commit().map_err(|e| db.err(e))?;
-    }
+    let mut db = Database::open(&db_path)?;
+    let tracks: Vec<Track> = catalogue
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Track {
+            id: i as i64 + 1,
+            path: format!("sim://{i}").into(),
+            title: t.title.clone(),
+            artist: Some(t.artist.clone()),
+            album: t.album.clone(),
+            duration_ms: Some(t.duration_ms),
+            ..Track::default()
+        })
+        .collect();
+    tracks::insert_tracks(db.conn_mut(), &tracks).map_err(|e| db.err(e))?;
     let clock = VirtualClock(Arc::new(AtomicI64::new(1_700_000_000_000)));
     let mut recorder = Recorder::new(db, &config.log, Box::new(clock.clone()));
     let mut core = match policy {

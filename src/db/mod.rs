@@ -4,6 +4,7 @@
 //! applied version is `PRAGMA user_version`; `PRAGMA application_id` marks the file as ours, so
 //! a foreign SQLite file or a database written by a newer skipless is refused untouched.
 
+pub(crate) mod imports;
 pub(crate) mod plays;
 pub(crate) mod tracks;
 

@@ -277,3 +277,124 @@ pub(crate) fn complete_play(conn: &mut Connection, ending: &Ending) -> rusqlite:
     )?;
     tx.commit()
 }
+
+/// One play with its track and its neighbours, as every format needs it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LogRow {
+    pub(crate) play_id: i64,
+    pub(crate) session_id: i64,
+    pub(crate) position: i64,
+    #[serde(serialize_with = "as_time")]
+    pub(crate) started_at: i64,
+    #[serde(serialize_with = "as_opt_time")]
+    pub(crate) ended_at: Option<i64>,
+    pub(crate) played_ms: u64,
+    pub(crate) duration_ms: Option<u64>,
+    pub(crate) end_reason: Option<String>,
+    pub(crate) skipped: bool,
+    pub(crate) end_source: Option<String>,
+    pub(crate) source: String,
+    pub(crate) error: Option<String>,
+    pub(crate) import_key: Option<String>,
+    pub(crate) track_id: i64,
+    pub(crate) path: String,
+    pub(crate) title: String,
+    pub(crate) artist: Option<String>,
+    pub(crate) album_artist: Option<String>,
+    pub(crate) album: Option<String>,
+    pub(crate) track_no: Option<u32>,
+    pub(crate) disc_no: Option<u32>,
+    pub(crate) year: Option<i32>,
+    pub(crate) genre: Option<String>,
+    pub(crate) track_duration_ms: Option<u64>,
+    #[serde(skip)]
+    pub(crate) previous_ended_at: Option<i64>,
+    #[serde(skip)]
+    pub(crate) previous_end_reason: Option<String>,
+    #[serde(skip)]
+    pub(crate) session_position: i64,
+    #[serde(skip)]
+    pub(crate) session_length: i64,
+}
+
+fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::fmt::format_time(*ms))
+}
+
+fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => as_time(ms, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// How many plays started in `since..until` (all, or only ended ones).
+pub(crate) fn count_log_rows(conn: &Connection, since: i64, until: i64, finished_only: bool) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT count(*) FROM plays WHERE started_at >= ?1 AND started_at < ?2 AND (?3 = 0 OR end_reason IS NOT NULL)",
+        params![since, until, finished_only],
+        |r| r.get(0),
+    )
+}
+
+/// Calls `each` with every play started in `since..until` (all, or only ended ones), oldest
+/// first, streamed from SQLite. Neighbours and session positions are computed over the whole log
+/// before the range cuts it, so a period says the same about its plays as the whole log.
+pub(crate) fn for_each_log_row<E: From<rusqlite::Error>>(
+    conn: &Connection,
+    since: i64,
+    until: i64,
+    finished_only: bool,
+    mut each: impl FnMut(&LogRow) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut stmt = conn.prepare(
+        "SELECT * FROM (
+             SELECT p.id AS play_id, p.session_id, p.position, p.started_at AS started, p.ended_at, p.played_ms,
+                    p.duration_ms, p.end_reason, p.skipped, p.source, p.error, p.import_key,
+                    t.id, t.path_text, t.title, t.artist, t.album_artist, t.album, t.track_no, t.disc_no, t.year,
+                    t.genre, t.duration_ms,
+                    lag(p.ended_at) OVER by_time, lag(p.end_reason) OVER by_time,
+                    row_number() OVER (PARTITION BY p.session_id ORDER BY p.position, p.id),
+                    count(*) OVER (PARTITION BY p.session_id), p.end_source
+             FROM plays p JOIN tracks t ON t.id = p.track_id
+             WHERE ?3 = 0 OR p.end_reason IS NOT NULL
+             WINDOW by_time AS (ORDER BY p.started_at, p.id))
+         WHERE started >= ?1 AND started < ?2
+         ORDER BY started, play_id",
+    )?;
+    let mut rows = stmt.query(params![since, until, finished_only])?;
+    while let Some(r) = rows.next()? {
+        let row = LogRow {
+            play_id: r.get(0)?,
+            session_id: r.get(1)?,
+            position: r.get(2)?,
+            started_at: r.get(3)?,
+            ended_at: r.get(4)?,
+            played_ms: r.get(5)?,
+            duration_ms: r.get(6)?,
+            end_reason: r.get(7)?,
+            skipped: r.get(8)?,
+            source: r.get(9)?,
+            error: r.get(10)?,
+            import_key: r.get(11)?,
+            track_id: r.get(12)?,
+            path: r.get(13)?,
+            title: r.get(14)?,
+            artist: r.get(15)?,
+            album_artist: r.get(16)?,
+            album: r.get(17)?,
+            track_no: r.get(18)?,
+            disc_no: r.get(19)?,
+            year: r.get(20)?,
+            genre: r.get(21)?,
+            track_duration_ms: r.get(22)?,
+            previous_ended_at: r.get(23)?,
+            previous_end_reason: r.get(24)?,
+            session_position: r.get(25)?,
+            session_length: r.get(26)?,
+            end_source: r.get(27)?,
+        };
+        each(&row)?;
+    }
+    Ok(())
+}

@@ -225,3 +225,28 @@ pub(crate) fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Res
     )
     .optional()
 }
+
+/// Stores tracks that are no files on disk (a simulated library), each with the id and path it
+/// has, as playable, in one transaction.
+pub(crate) fn insert_tracks(conn: &mut Connection, tracks: &[Track]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, artist, album, duration_ms,
+                 added_at, updated_at)
+             VALUES (?1, ?2, ?3, 0, 0, 'ok', ?4, ?5, ?6, ?7, 0, 0)",
+        )?;
+        for track in tracks {
+            insert.execute(params![
+                track.id,
+                path_blob(&track.path),
+                track.path.to_string_lossy(),
+                track.title,
+                track.artist,
+                track.album,
+                track.duration_ms
+            ])?;
+        }
+    }
+    tx.commit()
+}

@@ -11,6 +11,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use super::LogIoError;
+use crate::db::plays::{self, LogRow};
 use crate::play::{EndReason, SkipRule};
 
 /// `skipless export --format` values.
@@ -119,11 +120,12 @@ pub(crate) fn export_to_file(
 
 /// How many plays [`export`] will consider.
 pub(crate) fn count(conn: &Connection, options: &ExportOptions) -> Result<u64, LogIoError> {
-    let finished_only = options.format.finished_only();
-    Ok(conn.query_row(
-        "SELECT count(*) FROM plays WHERE started_at >= ?1 AND started_at < ?2 AND (?3 = 0 OR end_reason IS NOT NULL)",
-        rusqlite::params![options.range.since, options.range.until, finished_only],
-        |r| r.get(0),
+    let range = &options.range;
+    Ok(plays::count_log_rows(
+        conn,
+        range.since,
+        range.until,
+        options.format.finished_only(),
     )?)
 }
 
@@ -131,56 +133,6 @@ impl ExportFormat {
     /// Only `csv` and `jsonl` carry plays still in progress; the other formats describe ended plays.
     fn finished_only(self) -> bool {
         !matches!(self, ExportFormat::Csv | ExportFormat::Jsonl)
-    }
-}
-
-/// One play with its track and its neighbours, as every format needs it.
-#[derive(Debug, Clone, Serialize)]
-struct LogRow {
-    play_id: i64,
-    session_id: i64,
-    position: i64,
-    #[serde(serialize_with = "as_time")]
-    started_at: i64,
-    #[serde(serialize_with = "as_opt_time")]
-    ended_at: Option<i64>,
-    played_ms: u64,
-    duration_ms: Option<u64>,
-    end_reason: Option<String>,
-    skipped: bool,
-    end_source: Option<String>,
-    source: String,
-    error: Option<String>,
-    import_key: Option<String>,
-    track_id: i64,
-    path: String,
-    title: String,
-    artist: Option<String>,
-    album_artist: Option<String>,
-    album: Option<String>,
-    track_no: Option<u32>,
-    disc_no: Option<u32>,
-    year: Option<i32>,
-    genre: Option<String>,
-    track_duration_ms: Option<u64>,
-    #[serde(skip)]
-    previous_ended_at: Option<i64>,
-    #[serde(skip)]
-    previous_end_reason: Option<String>,
-    #[serde(skip)]
-    session_position: i64,
-    #[serde(skip)]
-    session_length: i64,
-}
-
-fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::fmt::format_time(*ms))
-}
-
-fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match ms {
-        Some(ms) => as_time(ms, s),
-        None => s.serialize_none(),
     }
 }
 
@@ -200,29 +152,6 @@ pub(crate) fn export(
     out: &mut dyn Write,
     progress: &dyn Fn(u64),
 ) -> Result<u64, LogIoError> {
-    // Neighbours and session positions are computed over the whole log before the range cuts it,
-    // so an export of a period says the same about its plays as an export of everything.
-    let mut stmt = conn.prepare(
-        "SELECT * FROM (
-             SELECT p.id AS play_id, p.session_id, p.position, p.started_at AS started, p.ended_at, p.played_ms,
-                    p.duration_ms, p.end_reason, p.skipped, p.source, p.error, p.import_key,
-                    t.id, t.path_text, t.title, t.artist, t.album_artist, t.album, t.track_no, t.disc_no, t.year,
-                    t.genre, t.duration_ms,
-                    lag(p.ended_at) OVER by_time, lag(p.end_reason) OVER by_time,
-                    row_number() OVER (PARTITION BY p.session_id ORDER BY p.position, p.id),
-                    count(*) OVER (PARTITION BY p.session_id), p.end_source
-             FROM plays p JOIN tracks t ON t.id = p.track_id
-             WHERE ?3 = 0 OR p.end_reason IS NOT NULL
-             WINDOW by_time AS (ORDER BY p.started_at, p.id))
-         WHERE started >= ?1 AND started < ?2
-         ORDER BY started, play_id",
-    )?;
-    let finished_only = options.format.finished_only();
-    let mut rows = stmt.query(rusqlite::params![
-        options.range.since,
-        options.range.until,
-        finished_only
-    ])?;
     let write = |r: std::io::Result<()>| r.map_err(LogIoError::Write);
     match options.format {
         ExportFormat::Csv => write(writeln!(out, "{CSV_HEADER}"))?,
@@ -231,49 +160,21 @@ pub(crate) fn export(
         ExportFormat::Jsonl | ExportFormat::Listenbrainz => {}
     }
     let (mut read, mut written) = (0u64, 0u64);
-    while let Some(r) = rows.next()? {
-        let row = LogRow {
-            play_id: r.get(0)?,
-            session_id: r.get(1)?,
-            position: r.get(2)?,
-            started_at: r.get(3)?,
-            ended_at: r.get(4)?,
-            played_ms: r.get(5)?,
-            duration_ms: r.get(6)?,
-            end_reason: r.get(7)?,
-            skipped: r.get(8)?,
-            source: r.get(9)?,
-            error: r.get(10)?,
-            import_key: r.get(11)?,
-            track_id: r.get(12)?,
-            path: r.get(13)?,
-            title: r.get(14)?,
-            artist: r.get(15)?,
-            album_artist: r.get(16)?,
-            album: r.get(17)?,
-            track_no: r.get(18)?,
-            disc_no: r.get(19)?,
-            year: r.get(20)?,
-            genre: r.get(21)?,
-            track_duration_ms: r.get(22)?,
-            previous_ended_at: r.get(23)?,
-            previous_end_reason: r.get(24)?,
-            session_position: r.get(25)?,
-            session_length: r.get(26)?,
-            end_source: r.get(27)?,
-        };
+    let range = &options.range;
+    plays::for_each_log_row(conn, range.since, range.until, options.format.finished_only(), |row| {
         read += 1;
         progress(read);
         let wrote = match options.format {
-            ExportFormat::Csv => write_csv(out, &row),
-            ExportFormat::Jsonl => write_json_line(out, &row),
-            ExportFormat::Listenbrainz => write_listen(out, &row, &options.rule),
-            ExportFormat::Spotify => write_spotify(out, &row, written == 0, options.session_gap_ms),
-            ExportFormat::Mssd => write_mssd(out, &row, options.session_gap_ms),
+            ExportFormat::Csv => write_csv(out, row),
+            ExportFormat::Jsonl => write_json_line(out, row),
+            ExportFormat::Listenbrainz => write_listen(out, row, &options.rule),
+            ExportFormat::Spotify => write_spotify(out, row, written == 0, options.session_gap_ms),
+            ExportFormat::Mssd => write_mssd(out, row, options.session_gap_ms),
         }
         .map_err(LogIoError::Write)?;
         written += u64::from(wrote);
-    }
+        Ok::<(), LogIoError>(())
+    })?;
     if options.format == ExportFormat::Spotify {
         write(out.write_all(if written == 0 { b"]\n" } else { b"\n]\n" }))?;
     }
@@ -387,21 +288,6 @@ fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResu
     Ok(true)
 }
 
-/// The end reason as stored, or `None` for a value the log does not write.
-fn end_reason(text: Option<&str>) -> Option<EndReason> {
-    [
-        EndReason::Finished,
-        EndReason::Skipped,
-        EndReason::Previous,
-        EndReason::Stopped,
-        EndReason::Quit,
-        EndReason::Error,
-        EndReason::Interrupted,
-    ]
-    .into_iter()
-    .find(|r| Some(r.as_str()) == text)
-}
-
 /// Spotify's `reason_end` for an end reason; the inverse of [`super::import::end_reason_of`].
 pub(crate) fn spotify_reason_end(reason: Option<EndReason>) -> &'static str {
     match reason {
@@ -425,7 +311,7 @@ fn spotify_reason_start(row: &LogRow, gap_ms: i64) -> &'static str {
         return "clickrow";
     }
     let follows = row.previous_ended_at.is_some_and(|end| row.started_at - end <= gap_ms);
-    match end_reason(row.previous_end_reason.as_deref()) {
+    match row.previous_end_reason.as_deref().and_then(EndReason::parse) {
         Some(reason @ (EndReason::Finished | EndReason::Skipped | EndReason::Previous)) if follows => {
             spotify_reason_end(Some(reason))
         }
@@ -465,7 +351,7 @@ fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) ->
         master_metadata_album_artist_name: row.artist.as_deref().or(row.album_artist.as_deref()),
         master_metadata_album_album_name: row.album.as_deref(),
         reason_start: spotify_reason_start(row, gap_ms),
-        reason_end: spotify_reason_end(end_reason(row.end_reason.as_deref())),
+        reason_end: spotify_reason_end(row.end_reason.as_deref().and_then(EndReason::parse)),
         // The log does not keep whether the queue was shuffled.
         shuffle: false,
         skipped: row.skipped,
@@ -507,7 +393,7 @@ pub(crate) fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, finished: boo
 }
 
 fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
-    let reason = end_reason(row.end_reason.as_deref());
+    let reason = row.end_reason.as_deref().and_then(EndReason::parse);
     let skips = mssd_skips(
         row.played_ms,
         row.track_duration_ms.or(row.duration_ms),

@@ -10,11 +10,11 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::matching::{match_key, Matcher};
 use super::LogIoError;
+use crate::db::imports::{ImportFile, Slot, StagedPlay};
 use crate::db::Database;
 use crate::history::{self, Format, HistoryPlay};
 use crate::play::EndReason;
@@ -28,19 +28,6 @@ pub(crate) struct ImportCounts {
     pub unmatched: usize,
     /// Plays already imported (by an earlier run, or twice in the same file).
     pub duplicate: usize,
-}
-
-/// One imported play, before matching.
-struct Incoming {
-    import_key: String,
-    started_at: i64,
-    ended_at: i64,
-    played_ms: u64,
-    artist: String,
-    title: String,
-    album: Option<String>,
-    skipped: bool,
-    end_reason: EndReason,
 }
 
 /// The import session being filled; it carries over from one file to the next.
@@ -99,9 +86,9 @@ fn spotify_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LogIoError> {
 }
 
 /// Spotify's `ts` is the end of the play.
-fn spotify_play(play: HistoryPlay) -> Incoming {
+fn spotify_play(play: HistoryPlay) -> StagedPlay {
     let skipped = play.is_skip();
-    Incoming {
+    StagedPlay {
         import_key: format!("spotify\u{1f}{}\u{1f}{}\u{1f}{}", play.ts_ms, play.artist, play.track),
         started_at: play
             .ts_ms
@@ -160,7 +147,7 @@ struct AdditionalInfo {
 
 /// Reads listens line by line. A listen is by definition not a skip; it played for the track's
 /// duration where the listen gives one.
-fn read_listens(path: &Path, stage: &mut dyn FnMut(Incoming) -> Result<(), LogIoError>) -> Result<(), LogIoError> {
+fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>) -> Result<(), LogIoError> {
     let file = std::fs::File::open(path).map_err(|source| LogIoError::Read {
         path: path.to_path_buf(),
         source,
@@ -191,7 +178,7 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(Incoming) -> Result<(), LogIo
             .and_then(|i| i.duration_ms.or(i.duration.map(|s| s.saturating_mul(1000))))
             .unwrap_or(0);
         let started_at = listen.listened_at.saturating_mul(1000);
-        stage(Incoming {
+        stage(StagedPlay {
             import_key: format!(
                 "listenbrainz\u{1f}{}\u{1f}{}\u{1f}{}",
                 listen.listened_at, meta.artist_name, meta.track_name
@@ -240,44 +227,21 @@ impl<'a> Importer<'a> {
         &mut self,
         path: &Path,
         format: &str,
-        read: impl FnOnce(&Path, &mut dyn FnMut(Incoming) -> Result<(), LogIoError>) -> Result<(), LogIoError>,
+        read: impl FnOnce(&Path, &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>) -> Result<(), LogIoError>,
     ) -> Result<(), LogIoError> {
-        let tx = self.db.conn_mut().transaction()?;
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS import_stage (
-                 import_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,
-                 played_ms INTEGER NOT NULL, artist TEXT NOT NULL, title TEXT NOT NULL, album TEXT,
-                 skipped INTEGER NOT NULL, end_reason TEXT NOT NULL);
-             DELETE FROM temp.import_stage;",
-        )?;
+        let file = ImportFile::begin(self.db.conn_mut())?;
         let mut counts = ImportCounts::default();
         {
-            let mut insert = tx.prepare(
-                "INSERT OR IGNORE INTO temp.import_stage
-                 (import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            read(path, &mut |p| {
-                let added = insert.execute(params![
-                    p.import_key,
-                    p.started_at,
-                    p.ended_at,
-                    p.played_ms as i64,
-                    p.artist,
-                    p.title,
-                    p.album,
-                    p.skipped,
-                    p.end_reason.as_str()
-                ])?;
-                if added == 0 {
+            let mut stager = file.stager()?;
+            read(path, &mut |play| {
+                if !stager.stage(&play)? {
                     counts.duplicate += 1;
                 }
                 Ok(())
             })?;
         }
-        let session = place(&tx, &self.matcher, self.gap_ms, self.session, format, &mut counts)?;
-        tx.execute_batch("DELETE FROM temp.import_stage;")?;
-        tx.commit()?;
+        let session = place(&file, &self.matcher, self.gap_ms, self.session, format, &mut counts)?;
+        file.commit()?;
         self.session = session;
         self.counts.matched += counts.matched;
         self.counts.unmatched += counts.unmatched;
@@ -287,98 +251,52 @@ impl<'a> Importer<'a> {
 }
 
 /// Walks the staged plays in time order: skips those already imported, splits sessions, and
-/// writes each play to `plays` or `unmatched_plays`. Returns the session left open.
+/// writes each play to the log or keeps it waiting for its track. Returns the session left open.
 fn place(
-    tx: &Transaction,
+    file: &ImportFile,
     matcher: &Matcher,
     gap_ms: i64,
     mut session: Option<OpenSession>,
     format: &str,
     counts: &mut ImportCounts,
 ) -> Result<Option<OpenSession>, LogIoError> {
-    let mut staged = tx.prepare(
-        "SELECT import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason
-         FROM temp.import_stage ORDER BY started_at, import_key",
-    )?;
-    let mut known = tx.prepare(
-        "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
-    )?;
-    let mut new_session = tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?;
-    let mut touch_session = tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?;
-    let mut matched = tx.prepare(
-        "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
-                            end_reason, skipped, source, import_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'import', ?10)",
-    )?;
-    let mut unmatched = tx.prepare(
-        "INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title, album,
-                                      match_key, skipped, end_reason, session_id, position)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
-    let mut rows = staged.query([])?;
-    while let Some(row) = rows.next()? {
-        let import_key: String = row.get(0)?;
-        if known.query_row([&import_key], |_| Ok(())).optional()?.is_some() {
+    let mut placer = file.placer()?;
+    file.for_each_staged(|play| {
+        if placer.is_known(&play.import_key)? {
             counts.duplicate += 1;
-            continue;
+            return Ok(());
         }
-        let (started_at, ended_at): (i64, i64) = (row.get(1)?, row.get(2)?);
         let open = match session {
-            Some(open) if started_at - open.last_at <= gap_ms => open,
+            Some(open) if play.started_at - open.last_at <= gap_ms => open,
             _ => OpenSession {
-                id: {
-                    new_session.execute(params![started_at, ended_at])?;
-                    tx.last_insert_rowid()
-                },
-                last_at: ended_at,
+                id: placer.new_session(play.started_at, play.ended_at)?,
+                last_at: play.ended_at,
                 next_position: 0,
             },
         };
-        touch_session.execute(params![open.id, ended_at])?;
+        placer.touch_session(open.id, play.ended_at)?;
         session = Some(OpenSession {
             id: open.id,
-            last_at: open.last_at.max(ended_at),
+            last_at: open.last_at.max(play.ended_at),
             next_position: open.next_position + 1,
         });
-        let (artist, title, album): (String, String, Option<String>) = (row.get(4)?, row.get(5)?, row.get(6)?);
-        let key = match_key(&artist, &title);
-        let (played_ms, skipped, end_reason): (i64, bool, String) = (row.get(3)?, row.get(7)?, row.get(8)?);
-        match matcher.find(&key, album.as_deref()) {
+        let slot = Slot {
+            session_id: open.id,
+            position: open.next_position,
+        };
+        let key = match_key(&play.artist, &play.title);
+        match matcher.find(&key, play.album.as_deref()) {
             Some(track) => {
-                matched.execute(params![
-                    track.track_id,
-                    open.id,
-                    open.next_position,
-                    started_at,
-                    ended_at,
-                    played_ms,
-                    track.duration_ms.map(|d| d as i64),
-                    end_reason,
-                    skipped,
-                    import_key
-                ])?;
+                placer.insert_matched(&play, track.track_id, track.duration_ms, slot)?;
                 counts.matched += 1;
             }
             None => {
-                unmatched.execute(params![
-                    import_key,
-                    format,
-                    started_at,
-                    ended_at,
-                    played_ms,
-                    artist,
-                    title,
-                    album,
-                    key,
-                    skipped,
-                    end_reason,
-                    open.id,
-                    open.next_position
-                ])?;
+                placer.insert_unmatched(&play, format, &key, slot)?;
                 counts.unmatched += 1;
             }
         }
-    }
+        Ok::<(), LogIoError>(())
+    })?;
     Ok(session)
 }
 

@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 
 use rusqlite::Connection;
+
+use crate::db::tracks;
+use crate::track::Track;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -156,37 +159,33 @@ pub(crate) struct Matcher {
 }
 
 impl Matcher {
-    /// Indexes every playable track under its artist and, when different, its album artist.
+    /// Indexes the library's playable tracks under their artist and, when different, their
+    /// album artist.
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Matcher> {
-        let mut stmt = conn.prepare(
-            "SELECT id, title, artist, album_artist, album, duration_ms FROM tracks WHERE status = 'ok' ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
+        Ok(Matcher::of(&tracks::tracks_in_id_order(conn, true)?))
+    }
+
+    /// Indexes `tracks` (in their order) under their artist and, when different, their album
+    /// artist.
+    fn of(tracks: &[Track]) -> Matcher {
         let mut matcher = Matcher::default();
-        while let Some(row) = rows.next()? {
-            let title: String = row.get(1)?;
-            let artist: Option<String> = row.get(2)?;
-            let album_artist: Option<String> = row.get(3)?;
+        for track in tracks {
             let candidate = Candidate {
-                track_id: row.get(0)?,
-                album: row
-                    .get::<_, Option<String>>(4)?
-                    .as_deref()
-                    .map(album_key)
-                    .unwrap_or_default(),
-                duration_ms: row.get(5)?,
+                track_id: track.id,
+                album: track.album.as_deref().map(album_key).unwrap_or_default(),
+                duration_ms: track.duration_ms,
             };
-            let main = artist.as_deref().or(album_artist.as_deref()).unwrap_or("");
-            let key = match_key(main, &title);
-            if let Some(album_artist) = album_artist.as_deref() {
-                let other = match_key(album_artist, &title);
+            let main = track.artist.as_deref().or(track.album_artist.as_deref()).unwrap_or("");
+            let key = match_key(main, &track.title);
+            if let Some(album_artist) = track.album_artist.as_deref() {
+                let other = match_key(album_artist, &track.title);
                 if other != key {
                     matcher.by_key.entry(other).or_default().push(candidate.clone());
                 }
             }
             matcher.by_key.entry(key).or_default().push(candidate);
         }
-        Ok(matcher)
+        matcher
     }
 
     /// The track for `key` ([`match_key`]); among several, the one on `album`, else the first indexed.

@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn the_corpus_cover_is_written_once_and_a_coverless_file_has_none() {
-        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tiny");
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
         let cache_dir = tempfile::tempdir().unwrap();
         let cache = cache_dir.path();
         let first = extract_cover(&corpus.join("wz_track3_20s.cover.m4a"), cache)

@@ -2,6 +2,7 @@
 //! binary or the library on real files, a real SQLite database and real terminals.
 
 mod architecture;
+mod cli;
 mod common;
 mod corrupt_state;
 mod crash_safety;

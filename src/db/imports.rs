@@ -1,0 +1,263 @@
+//! The statements of an import ([`ImportFile`], [`StagedPlay`]) and of matching plays that wait
+//! for their track ([`match_waiting`]). Which plays go where is the import's decision
+//! (`logio::import`); this module only reads and writes the rows.
+
+use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction};
+
+use crate::play::EndReason;
+
+/// One imported play, staged before it is placed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StagedPlay {
+    pub import_key: String,
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub played_ms: u64,
+    pub artist: String,
+    pub title: String,
+    pub album: Option<String>,
+    pub skipped: bool,
+    pub end_reason: EndReason,
+}
+
+/// One file's import: a transaction whose plays are first staged in a temporary table (so memory
+/// stays flat and a malformed record leaves nothing behind), then read back in time order and
+/// placed.
+pub(crate) struct ImportFile<'c> {
+    tx: Transaction<'c>,
+}
+
+impl<'c> ImportFile<'c> {
+    pub(crate) fn begin(conn: &'c mut Connection) -> rusqlite::Result<Self> {
+        let tx = conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS import_stage (
+                 import_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,
+                 played_ms INTEGER NOT NULL, artist TEXT NOT NULL, title TEXT NOT NULL, album TEXT,
+                 skipped INTEGER NOT NULL, end_reason TEXT NOT NULL);
+             DELETE FROM temp.import_stage;",
+        )?;
+        Ok(Self { tx })
+    }
+
+    /// Stages plays; a play whose key is already staged is left out.
+    pub(crate) fn stager(&self) -> rusqlite::Result<Stager<'_>> {
+        Ok(Stager {
+            insert: self.tx.prepare(
+                "INSERT OR IGNORE INTO temp.import_stage
+                 (import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?,
+        })
+    }
+
+    /// Writes placed plays and their sessions.
+    pub(crate) fn placer(&self) -> rusqlite::Result<Placer<'_>> {
+        Ok(Placer {
+            tx: &self.tx,
+            known: self.tx.prepare(
+                "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
+            )?,
+            new_session: self.tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
+            touch_session: self
+                .tx
+                .prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
+            matched: self.tx.prepare(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                    end_reason, skipped, source, import_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'import', ?10)",
+            )?,
+            unmatched: self.tx.prepare(
+                "INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title,
+                                              album, match_key, skipped, end_reason, session_id, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?,
+        })
+    }
+
+    /// Calls `each` with the staged plays in time order.
+    pub(crate) fn for_each_staged<E: From<rusqlite::Error>>(
+        &self,
+        mut each: impl FnMut(StagedPlay) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut staged = self.tx.prepare(
+            "SELECT import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason
+             FROM temp.import_stage ORDER BY started_at, import_key",
+        )?;
+        let mut rows = staged.query([])?;
+        while let Some(row) = rows.next()? {
+            let end_reason: String = row.get(8)?;
+            let end_reason = EndReason::parse(&end_reason).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, end_reason.into())
+            })?;
+            each(StagedPlay {
+                import_key: row.get(0)?,
+                started_at: row.get(1)?,
+                ended_at: row.get(2)?,
+                played_ms: row.get::<_, i64>(3)?.max(0) as u64,
+                artist: row.get(4)?,
+                title: row.get(5)?,
+                album: row.get(6)?,
+                skipped: row.get(7)?,
+                end_reason,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Empties the stage and commits everything placed.
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.execute_batch("DELETE FROM temp.import_stage;")?;
+        self.tx.commit()
+    }
+}
+
+/// The staging statement of an [`ImportFile`].
+pub(crate) struct Stager<'t> {
+    insert: Statement<'t>,
+}
+
+impl Stager<'_> {
+    /// Stages `play`; false when a play with its key is already staged.
+    pub(crate) fn stage(&mut self, play: &StagedPlay) -> rusqlite::Result<bool> {
+        let added = self.insert.execute(params![
+            play.import_key,
+            play.started_at,
+            play.ended_at,
+            play.played_ms as i64,
+            play.artist,
+            play.title,
+            play.album,
+            play.skipped,
+            play.end_reason.as_str()
+        ])?;
+        Ok(added > 0)
+    }
+}
+
+/// Where a placed play goes: its session and its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub session_id: i64,
+    pub position: i64,
+}
+
+/// The statements that place staged plays.
+pub(crate) struct Placer<'t> {
+    tx: &'t Transaction<'t>,
+    known: Statement<'t>,
+    new_session: Statement<'t>,
+    touch_session: Statement<'t>,
+    matched: Statement<'t>,
+    unmatched: Statement<'t>,
+}
+
+impl Placer<'_> {
+    /// Whether a play with this key is in the log or waiting already.
+    pub(crate) fn is_known(&mut self, import_key: &str) -> rusqlite::Result<bool> {
+        Ok(self.known.query_row([import_key], |_| Ok(())).optional()?.is_some())
+    }
+
+    /// A new session from `started_at` to `ended_at`; returns its id.
+    pub(crate) fn new_session(&mut self, started_at: i64, ended_at: i64) -> rusqlite::Result<i64> {
+        self.new_session.execute(params![started_at, ended_at])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Moves a session's end up to `ended_at` if that is later.
+    pub(crate) fn touch_session(&mut self, session_id: i64, ended_at: i64) -> rusqlite::Result<()> {
+        self.touch_session.execute(params![session_id, ended_at])?;
+        Ok(())
+    }
+
+    /// Adds `play` to the log as a play of library track `track_id`.
+    pub(crate) fn insert_matched(
+        &mut self,
+        play: &StagedPlay,
+        track_id: i64,
+        duration_ms: Option<u64>,
+        slot: Slot,
+    ) -> rusqlite::Result<()> {
+        self.matched.execute(params![
+            track_id,
+            slot.session_id,
+            slot.position,
+            play.started_at,
+            play.ended_at,
+            play.played_ms as i64,
+            duration_ms.map(|d| d as i64),
+            play.end_reason.as_str(),
+            play.skipped,
+            play.import_key
+        ])?;
+        Ok(())
+    }
+
+    /// Keeps `play` waiting for its track, under `match_key`.
+    pub(crate) fn insert_unmatched(
+        &mut self,
+        play: &StagedPlay,
+        format: &str,
+        match_key: &str,
+        slot: Slot,
+    ) -> rusqlite::Result<()> {
+        self.unmatched.execute(params![
+            play.import_key,
+            format,
+            play.started_at,
+            play.ended_at,
+            play.played_ms as i64,
+            play.artist,
+            play.title,
+            play.album,
+            match_key,
+            play.skipped,
+            play.end_reason.as_str(),
+            slot.session_id,
+            slot.position
+        ])?;
+        Ok(())
+    }
+}
+
+/// Moves every waiting imported play for which `find(match_key, album)` names a library track
+/// (its id and duration) into `plays`, in the session and at the position it was imported with,
+/// in one transaction. Returns how many moved.
+pub(crate) fn match_waiting(
+    conn: &mut Connection,
+    find: impl Fn(&str, Option<&str>) -> Option<(i64, Option<u64>)>,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let waiting: i64 = tx.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get(0))?;
+    if waiting == 0 {
+        return Ok(0);
+    }
+    let mut found = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT id, match_key, album FROM unmatched_plays ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let key: String = row.get(1)?;
+            let album: Option<String> = row.get(2)?;
+            if let Some(track) = find(&key, album.as_deref()) {
+                found.push((row.get::<_, i64>(0)?, track));
+            }
+        }
+    }
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                end_reason, skipped, source, import_key)
+             SELECT ?2, session_id, position, started_at, ended_at, played_ms, ?3, end_reason, skipped, 'import',
+                    import_key
+             FROM unmatched_plays WHERE id = ?1",
+        )?;
+        let mut delete = tx.prepare("DELETE FROM unmatched_plays WHERE id = ?1")?;
+        for (id, (track_id, duration_ms)) in &found {
+            insert.execute(params![id, track_id, duration_ms.map(|d| d as i64)])?;
+            delete.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(found.len())
+}

@@ -1,0 +1,69 @@
+//! The front door: words that are not commands, a player run without a terminal, and what the
+//! program says about itself (the default config, shell completions, the manual page).
+
+use crate::common::{skipless, stdout_of};
+
+/// Runs `skipless ARGS` expected to fail and returns its stderr.
+fn refusal(args: &[&str]) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let output = skipless(data.path()).args(args).output().unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn a_word_that_is_no_command_or_folder_is_named_with_the_closest_command() {
+    let stderr = refusal(&["frobnicate"]);
+    assert_eq!(stderr.trim(), "skipless: error: no such command or folder: frobnicate");
+    let stderr = refusal(&["scna"]);
+    assert_eq!(
+        stderr.trim(),
+        "skipless: error: no such command or folder: scna (did you mean `skipless scan`?)"
+    );
+}
+
+#[test]
+fn the_player_without_a_terminal_says_it_needs_one_and_points_at_play() {
+    // The test's stdout is a pipe, as in a cron job or `skipless | less`.
+    let stderr = refusal(&[]);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("needs a terminal") && stderr.contains("skipless play"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "{stderr}");
+}
+
+#[test]
+fn config_default_prints_the_shipped_config() {
+    let data = tempfile::tempdir().unwrap();
+    let printed = stdout_of(skipless(data.path()).args(["config", "--default"]));
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/config.toml")).unwrap();
+    assert_eq!(printed, shipped);
+    // And the shipped file is the defaults (also checked in `config`'s unit tests).
+    assert_eq!(
+        skipless::config::Config::parse(&printed, std::path::Path::new("config.toml")).unwrap(),
+        skipless::config::Config::default()
+    );
+}
+
+#[test]
+fn completions_for_each_shell_name_every_subcommand() {
+    let data = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout_of(skipless(data.path()).args(["completions", shell]));
+        for command in ["scan", "play", "history", "export", "import", "completions", "man"] {
+            assert!(script.contains(command), "{shell} completions lack {command}");
+        }
+    }
+    let stderr = refusal(&["completions", "tcsh"]);
+    assert!(stderr.contains("tcsh"), "{stderr}");
+}
+
+#[test]
+fn man_prints_a_manual_page() {
+    let data = tempfile::tempdir().unwrap();
+    let page = stdout_of(skipless(data.path()).arg("man"));
+    assert!(page.contains(".TH skipless"), "{}", &page[..200.min(page.len())]);
+    assert!(page.contains("learns from your skips"));
+}
