@@ -13,7 +13,7 @@
 //! with the candle ops of `fused`), [`layer`] (each layer's forward and backward pass), [`loss`]
 //! (the sampled softmax and the skip-contrastive term), [`simd`] (AVX2 dispatch).
 //!
-//! The model is the same as [`SeqModel`]'s graph, which stays the reference: `tests/recommend_fused.rs`
+//! The model is the same as [`SeqModel`]'s graph, which stays the reference: `tests/it/recommend_fused.rs`
 //! checks this step's loss and gradients against it. The trainer holds its own copy of the
 //! parameters while training and writes them back with [`Trainer::write_to`].
 
