@@ -71,14 +71,12 @@ fn windowed_list(frame: &mut Frame, area: Rect, list: ListWindow, row: impl Fn(u
         .collect();
     frame.render_widget(List::new(items).block(block(title, focused, app)), area);
 }
-
 fn track_line(track: &Track, width: usize) -> Line<'static> {
     let duration = track.duration_ms.map(format_duration).unwrap_or_default();
     let name = truncate(&track.display_name(), width.saturating_sub(duration.len() + 1));
     let pad = width.saturating_sub(name.chars().count() + duration.len());
     Line::from(format!("{name}{}{duration}", " ".repeat(pad)))
 }
-
 /// The main area: the search results, a loading or empty-library notice, or the current view.
 pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
@@ -101,11 +99,8 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             results,
             ListWindow {
                 title,
-
                 focused: true,
-
                 len: search.results.len(),
-
                 selected: search.selected,
             },
             |i| track_line(&lib.tracks[search.results[i]], width),
@@ -157,11 +152,8 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         area_of(Pane::Artists),
         ListWindow {
             title: format!("Artists ({})", artists.len()),
-
             focused: s.pane == Pane::Artists,
-
             len: artists.len(),
-
             selected: s.artist,
         },
         |i| Line::from(artists[i].name.clone()),
@@ -173,11 +165,8 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         area_of(Pane::Albums),
         ListWindow {
             title: "Albums".into(),
-
             focused: s.pane == Pane::Albums,
-
             len: albums.len(),
-
             selected: s.album,
         },
         |i| Line::from(albums[i].name.clone()),
@@ -191,11 +180,8 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         area,
         ListWindow {
             title: "Tracks".into(),
-
             focused: s.pane == Pane::Main,
-
             len: tracks.len(),
-
             selected: s.album_track,
         },
         |i| {
@@ -229,11 +215,8 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         layout.main,
         ListWindow {
             title,
-
             focused: s.pane == Pane::Main,
-
             len: s.sorted.len(),
-
             selected: s.track,
         },
         |i| {
@@ -259,11 +242,8 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         layout.main,
         ListWindow {
             title: format!("Queue ({})", entries.len()),
-
             focused: s.pane == Pane::Main,
-
             len: entries.len(),
-
             selected: s.queue,
         },
         |i| {
@@ -294,11 +274,8 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         layout.main,
         ListWindow {
             title,
-
             focused: s.pane == Pane::Main,
-
             len: history.len(),
-
             selected: s.history,
         },
         |i| {
@@ -373,11 +350,8 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         list,
         ListWindow {
             title: format!("Up next ({})", upcoming.len()),
-
             focused,
-
             len: upcoming.len(),
-
             selected: app.state.up_next,
         },
         |i| {
