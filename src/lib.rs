@@ -10,6 +10,13 @@
 //! - [`db`]: the schema, every SQL statement, the migrations;
 //! - plain data and helpers: [`track`], [`play`], [`summary`], [`clock`], [`fmt`], [`config`],
 //!   [`keymap`], [`paths`], [`history`], [`guard`].
+//!
+//! Items are `pub(crate)` unless something outside the crate needs them, so the compiler reports
+//! dead code. The `pub` API is what the integration tests (`tests/it`), the benches, the fuzz
+//! targets and the examples drive: the engine ([`player::Engine`]) and decoder, the database and
+//! scanner, the recorder, the history readers, the recommender's model, step and checkpoints
+//! (the candle graph of the loss only with the `reference` feature), the controller and
+//! autoplay, and the player UI ([`tui::App`], [`tui::draw`]).
 
 pub mod app;
 pub mod cli;
