@@ -69,7 +69,11 @@ impl Autoplay {
                     return;
                 }
             };
-            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run(&rx))).is_err();
+            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                worker.start();
+                worker.run(&rx)
+            }))
+            .is_err();
             if crashed {
                 let _ = tx.send(WorkerMsg::ModelStatus(
                     "recommendations stopped after an internal error".into(),
@@ -161,6 +165,8 @@ pub struct AutoplayCore {
     /// Counted from the start of the last training run, kept or not, so that a discarded model
     /// waits for K more plays like a saved one.
     plays_since_training: u64,
+    /// The saved model could not be read (an older format, or damaged): a retrain is due now.
+    model_refused: bool,
 }
 
 impl AutoplayCore {
@@ -176,9 +182,25 @@ impl AutoplayCore {
             recommender: None,
             plays_since_model: 0,
             plays_since_training: 0,
+            model_refused: false,
         };
-        core.load_model()?;
+        match core.load_model() {
+            Ok(()) => {}
+            // A checkpoint of an older format or a damaged one: rank with the fallback and let a
+            // retrain replace it, rather than turning recommendations off.
+            Err(e @ RecommendError::Checkpoint { .. }) => {
+                tracing::warn!("{e}; autoplay uses the fallback ranking until a retrain replaces the model");
+                core.model_refused = true;
+            }
+            Err(e) => return Err(e),
+        }
         Ok(core)
+    }
+
+    /// Whether the saved model was refused at start and the log is long enough to train a new
+    /// one now.
+    pub(crate) fn retrain_due_at_start(&self) -> bool {
+        self.model_refused && self.enough_plays()
     }
 
     /// Re-reads the library and the log (after a scan).
@@ -277,6 +299,7 @@ impl AutoplayCore {
     /// What a training run needs, to run on another thread; the next one is due K plays from now.
     pub fn start_training(&mut self) -> TrainingJob {
         self.plays_since_training = 0;
+        self.model_refused = false;
         TrainingJob {
             log: self.log.clone(),
             models_dir: self.models_dir.clone(),
@@ -367,6 +390,13 @@ impl Worker {
         };
         worker.status(worker.core.describe());
         Ok(worker)
+    }
+
+    /// Starts a retrain at once when the saved model was refused at start.
+    fn start(&mut self) {
+        if self.core.retrain_due_at_start() {
+            self.retrain();
+        }
     }
 
     fn run(&mut self, rx: &Receiver<Request>) {

@@ -298,3 +298,87 @@ fn autoplay_goes_on_after_the_given_track_with_new_picks_after_each_skip() {
         "{autoplayed:?}"
     );
 }
+
+#[test]
+fn an_unreadable_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retrain_replaces_it() {
+    let data = tempfile::tempdir().unwrap();
+    // A 12-track library whose every track was played lately: nothing is left out as recent.
+    std::fs::write(
+        data.path().join("none.toml"),
+        "[recommend]\nmin_plays = 20\nexclude_recent = 0\n",
+    )
+    .unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    // 40 finished plays over four sessions, enough to train on.
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM tracks WHERE status = 'ok' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for session in 0..4i64 {
+        let start = 1_700_000_000_000 + session * 86_400_000;
+        conn.execute(
+            "INSERT INTO sessions (id, started_at, last_at) VALUES (?1, ?2, ?2 + 3600000)",
+            (session + 1, start),
+        )
+        .unwrap();
+        for position in 0..10i64 {
+            let track = ids[((session * 3 + position * 5) as usize) % ids.len()];
+            let skipped = (position + session) % 4 == 0;
+            conn.execute(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason,
+                                    skipped, source)
+                 VALUES (?1, ?2, ?3, ?4, ?4 + 60000, 60000, ?5, ?6, 'user')",
+                (
+                    track,
+                    session + 1,
+                    position,
+                    start + position * 60_000,
+                    if skipped { "skipped" } else { "finished" },
+                    skipped,
+                ),
+            )
+            .unwrap();
+        }
+    }
+    drop(conn);
+    let model = data
+        .path()
+        .join("models")
+        .join(skipless::recommend::checkpoint::MODEL_FILE);
+    std::fs::create_dir_all(model.parent().unwrap()).unwrap();
+    std::fs::write(&model, b"a model file from an older skipless").unwrap();
+
+    let mut player = Player::start_with(data.path(), 50.0, &[corpus().join("sad.ogg")], &["--autoplay"]);
+    // Autoplay goes on (with the fallback ranking until the refused model is replaced), and the
+    // retrain starts at once and saves its model.
+    let (mut sources, mut models) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while (models.is_empty() || sources.len() < 2) && Instant::now() < deadline {
+        let Ok(event) = player.lines.recv_timeout(Duration::from_secs(5)) else {
+            continue;
+        };
+        match event["event"].as_str() {
+            Some("started") => sources.push(event["source"].as_str().unwrap_or_default().to_owned()),
+            Some("model") => models.push(event["message"].as_str().unwrap_or_default().to_owned()),
+            _ => {}
+        }
+    }
+    assert_eq!(sources[..2], ["user", "autoplay"], "{sources:?}");
+    assert!(
+        models.first().is_some_and(|m| m.starts_with("new model in use")),
+        "{models:?}"
+    );
+    player.send("quit");
+    player.finish();
+
+    let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap();
+    let refusals: Vec<&str> = log.lines().filter(|l| l.contains("checkpoint refused")).collect();
+    assert_eq!(refusals.len(), 1, "{log}");
+    assert!(refusals[0].contains("fallback ranking"), "{log}");
+    let saved = skipless::recommend::checkpoint::Checkpoint::load(&data.path().join("models")).unwrap();
+    assert!(saved.is_some_and(|c| c.meta.plays_seen >= 40));
+}
