@@ -37,6 +37,8 @@ pub(crate) enum Action {
     Retrain,
     Export,
     Sort,
+    Like,
+    Ban,
     ViewLibrary,
     ViewTracks,
     ViewQueue,
@@ -87,6 +89,18 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (Action::Retrain, "retrain", "retrain the recommender now", &["r"]),
     (Action::Export, "export", "export the listening log", &["e"]),
     (Action::Sort, "sort", "change the sort order of the track list", &["o"]),
+    (
+        Action::Like,
+        "like",
+        "like / unlike the selected (else playing) track",
+        &["f"],
+    ),
+    (
+        Action::Ban,
+        "ban",
+        "ban / unban it: autoplay never queues it (asks)",
+        &["b"],
+    ),
     (
         Action::ViewLibrary,
         "view_library",

@@ -8,7 +8,7 @@
 //! - [`app`]: what the front ends share (controller, queue, autoplay, workers);
 //! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`mpris`];
 //! - [`db`]: the schema, every SQL statement, the migrations;
-//! - plain data and helpers: [`track`], [`play`], [`summary`], [`clock`], [`fmt`], [`config`],
+//! - plain data and helpers: [`track`], [`play`], [`marks`], [`summary`], [`clock`], [`fmt`], [`config`],
 //!   [`keymap`], [`paths`], [`history`], [`guard`].
 //!
 //! Items are `pub(crate)` unless something outside the crate needs them, so the compiler reports
@@ -31,6 +31,7 @@ pub mod keymap;
 pub mod library;
 pub mod log;
 pub mod logio;
+pub mod marks;
 pub mod mpris;
 pub mod paths;
 pub mod play;

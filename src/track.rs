@@ -50,7 +50,7 @@ fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::E
 
 impl Track {
     /// "Artist – Title", or the title alone.
-    pub(crate) fn display_name(&self) -> String {
+    pub fn display_name(&self) -> String {
         match &self.artist {
             Some(artist) => format!("{artist} – {}", self.title),
             None => self.title.clone(),

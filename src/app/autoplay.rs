@@ -35,8 +35,10 @@ pub(crate) enum Request {
     },
     /// A play was completed in the log.
     Played(LoggedPlay),
-    /// The library changed (a scan finished).
+    /// The library changed (a scan finished, or a ban was taken back).
     Reload,
+    /// The listener banned this track: it is never picked again.
+    Banned(i64),
     /// Retrain now.
     Retrain,
     /// A trainer finished and saved a better model.
@@ -195,6 +197,11 @@ impl AutoplayCore {
             Err(e) => return Err(e),
         }
         Ok(core)
+    }
+
+    /// Leaves a banned track out of every ranking from now on.
+    pub(crate) fn ban(&mut self, track_id: i64) {
+        self.candidates.retain(|t| t.id != track_id);
     }
 
     /// Whether the saved model was refused at start and the log is long enough to train a new
@@ -418,6 +425,7 @@ impl Worker {
                         self.status(self.core.describe());
                     }
                 }
+                Request::Banned(track_id) => self.core.ban(track_id),
                 Request::Reload => {
                     if let Err(e) = self.core.reload() {
                         self.status(format!("cannot reload the library for recommendations: {e}"));

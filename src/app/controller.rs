@@ -7,9 +7,11 @@
 use crossbeam_channel::Sender;
 
 use super::queue::{Queue, QueueEntry};
+use crate::clock::now_ms;
 use crate::config::{PlaybackConfig, ReplayGainMode};
-use crate::db::DbError;
+use crate::db::{marks, DbError};
 use crate::log::{CompletedPlay, Recorder};
+use crate::marks::Mark;
 use crate::play::{ControlSource, EndReason, PlaySource};
 use crate::player::{Command, Event, PlayItem, SeekTo};
 use crate::recommend::infer::Scored;
@@ -73,6 +75,23 @@ impl Controller {
 
     pub(crate) fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// Likes, unlikes, bans or unbans a track: written to the log's database at once. A ban
+    /// also drops the track's upcoming autoplay picks and, when it is playing, skips it (logged
+    /// by the skip rule like any skip).
+    pub(crate) fn mark(&mut self, track_id: i64, mark: Mark, on: bool, by: ControlSource) -> Result<(), DbError> {
+        let db = self.recorder.database();
+        marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+        if mark == Mark::Ban && on {
+            self.queue.drop_autoplay_picks_of(track_id);
+            if self.now.as_ref().is_some_and(|n| n.entry.track.id == track_id) {
+                self.next(by);
+            } else {
+                self.refresh_next();
+            }
+        }
+        Ok(())
     }
 
     // Every intent that can end the play in progress names who asked (`by`): the engine hands

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
-use crate::db::plays;
 use crate::db::tracks;
+use crate::db::{marks, plays};
 use crate::db::{Database, DbError};
+use crate::marks::Marks;
 use crate::summary::TrackPlays;
 use crate::track::Track;
 
@@ -66,6 +67,8 @@ pub struct LibraryIndex {
     pub tracks: Arc<Vec<Track>>,
     pub artists: Vec<Artist>,
     pub plays: HashMap<i64, TrackPlays>,
+    /// Likes and bans, kept in step with the database as the listener changes them.
+    pub marks: Marks,
     /// Lower-cased "title artist album" per track, for search.
     haystacks: Vec<String>,
     by_id: HashMap<i64, usize>,
@@ -76,7 +79,11 @@ impl LibraryIndex {
     pub fn load(db: &Database) -> Result<Self, DbError> {
         let tracks = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
         let plays = plays::plays_per_track(db.conn()).map_err(|e| db.err(e))?;
-        Ok(Self::new(tracks, plays))
+        let marks = marks::load(db.conn()).map_err(|e| db.err(e))?;
+        Ok(Self {
+            marks,
+            ..Self::new(tracks, plays)
+        })
     }
 
     pub(crate) fn new(tracks: Vec<Track>, plays: HashMap<i64, TrackPlays>) -> Self {
@@ -122,6 +129,7 @@ impl LibraryIndex {
             tracks: Arc::new(tracks),
             artists,
             plays,
+            marks: Marks::default(),
             haystacks,
             by_id,
         }

@@ -186,6 +186,18 @@ impl Queue {
         self.entries.extend(picks);
     }
 
+    /// Removes every upcoming autoplay pick of `track_id` (a ban takes effect at once); the
+    /// listener's own entries stay.
+    pub(crate) fn drop_autoplay_picks_of(&mut self, track_id: i64) {
+        let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
+        let upcoming = self.entries.split_off(from);
+        self.entries.extend(
+            upcoming
+                .into_iter()
+                .filter(|e| !(e.source == PlaySource::Autoplay && e.track.id == track_id)),
+        );
+    }
+
     /// Shuffles the upcoming entries with `seed` (Fisher-Yates with a small xorshift).
     pub(crate) fn shuffle_upcoming(&mut self, seed: u64) {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
@@ -220,6 +232,26 @@ mod tests {
 
     fn ids(q: &Queue) -> Vec<i64> {
         q.entries().iter().map(|e| e.track.id).collect()
+    }
+
+    #[test]
+    fn a_ban_drops_the_upcoming_autoplay_picks_of_the_track_but_not_the_listeners_own() {
+        let mut q = Queue::default();
+        q.replace(vec![track(1)], 0, PlaySource::User);
+        q.enqueue(track(2));
+        q.set_autoplay(
+            [2, 3, 2]
+                .into_iter()
+                .map(|id| QueueEntry {
+                    track: track(id),
+                    source: PlaySource::Autoplay,
+                    reason: None,
+                })
+                .collect(),
+        );
+        q.drop_autoplay_picks_of(2);
+        assert_eq!(ids(&q), [1, 2, 3]);
+        assert_eq!(q.entries()[1].source, PlaySource::Queue);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod export;
 mod history;
 mod import;
 mod library;
+mod marks;
 mod recommend;
 mod scan;
 mod simulate;
@@ -20,6 +21,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::Context;
 use crate::config::Config;
+use crate::marks::Mark;
 use crate::paths::Paths;
 
 #[derive(Debug, Parser)]
@@ -143,6 +145,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Like a track: a strong "more like this" for the recommender, shown in the track lists.
+    Like {
+        /// An indexed audio file.
+        path: PathBuf,
+    },
+    /// Take a like back.
+    Unlike { path: PathBuf },
+    /// Ban a track: autoplay never queues it again (the listener still can).
+    Ban { path: PathBuf },
+    /// Take a ban back.
+    Unban { path: PathBuf },
     /// Print the configuration.
     Config {
         /// Print the commented default configuration (the shipped `config.toml`).
@@ -225,6 +238,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             until,
         }) => export::export(&ctx, format, out.as_deref(), since.as_deref(), until.as_deref()),
         Some(Command::Import { source }) => import::import(&ctx, &source),
+        Some(Command::Like { path }) => marks::run(&ctx, &path, Mark::Like, true),
+        Some(Command::Unlike { path }) => marks::run(&ctx, &path, Mark::Like, false),
+        Some(Command::Ban { path }) => marks::run(&ctx, &path, Mark::Ban, true),
+        Some(Command::Unban { path }) => marks::run(&ctx, &path, Mark::Ban, false),
         Some(Command::Config { .. } | Command::Completions { .. } | Command::Man) => Ok(()),
         None => crate::tui::run(&ctx, cli.paths),
     }

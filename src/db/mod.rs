@@ -5,6 +5,7 @@
 //! a foreign SQLite file or a database written by a newer skipless is refused untouched.
 
 pub(crate) mod imports;
+pub(crate) mod marks;
 pub(crate) mod plays;
 pub(crate) mod tracks;
 
@@ -27,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_end_source.sql",
         include_str!("../../migrations/0004_end_source.sql"),
+    ),
+    (
+        "0005_likes_bans.sql",
+        include_str!("../../migrations/0005_likes_bans.sql"),
     ),
 ];
 

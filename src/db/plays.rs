@@ -307,6 +307,11 @@ pub(crate) struct LogRow {
     pub(crate) year: Option<i32>,
     pub(crate) genre: Option<String>,
     pub(crate) track_duration_ms: Option<u64>,
+    /// When the listener liked or banned the track (as of the export), if they did.
+    #[serde(serialize_with = "as_opt_time")]
+    pub(crate) liked_at: Option<i64>,
+    #[serde(serialize_with = "as_opt_time")]
+    pub(crate) banned_at: Option<i64>,
     #[serde(skip)]
     pub(crate) previous_ended_at: Option<i64>,
     #[serde(skip)]
@@ -355,8 +360,9 @@ pub(crate) fn for_each_log_row<E: From<rusqlite::Error>>(
                     t.genre, t.duration_ms,
                     lag(p.ended_at) OVER by_time, lag(p.end_reason) OVER by_time,
                     row_number() OVER (PARTITION BY p.session_id ORDER BY p.position, p.id),
-                    count(*) OVER (PARTITION BY p.session_id), p.end_source
+                    count(*) OVER (PARTITION BY p.session_id), p.end_source, l.liked_at, b.banned_at
              FROM plays p JOIN tracks t ON t.id = p.track_id
+                  LEFT JOIN likes l ON l.track_id = t.id LEFT JOIN bans b ON b.track_id = t.id
              WHERE ?3 = 0 OR p.end_reason IS NOT NULL
              WINDOW by_time AS (ORDER BY p.started_at, p.id))
          WHERE started >= ?1 AND started < ?2
@@ -393,6 +399,8 @@ pub(crate) fn for_each_log_row<E: From<rusqlite::Error>>(
             session_position: r.get(25)?,
             session_length: r.get(26)?,
             end_source: r.get(27)?,
+            liked_at: r.get(28)?,
+            banned_at: r.get(29)?,
         };
         each(&row)?;
     }

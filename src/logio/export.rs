@@ -137,7 +137,8 @@ impl ExportFormat {
 }
 
 const CSV_HEADER: &str = "play_id,session_id,position,started_at,ended_at,played_ms,duration_ms,end_reason,skipped,\
-end_source,source,error,import_key,track_id,path,title,artist,album_artist,album,track_no,disc_no,year,genre,track_duration_ms";
+end_source,source,error,import_key,track_id,path,title,artist,album_artist,album,track_no,disc_no,year,genre,track_duration_ms,\
+liked_at,banned_at";
 
 const MSSD_HEADER: &str = "session_id,session_position,session_length,track_id_clean,skip_1,skip_2,skip_3,not_skipped,\
 context_switch,no_pause_before_play,short_pause_before_play,long_pause_before_play,hist_user_behavior_n_seekfwd,\
@@ -223,6 +224,8 @@ fn write_csv(out: &mut dyn Write, row: &LogRow) -> WriteResult {
         opt(&row.year),
         opt(&row.genre),
         opt(&row.track_duration_ms),
+        row.liked_at.map(crate::fmt::format_time).unwrap_or_default(),
+        row.banned_at.map(crate::fmt::format_time).unwrap_or_default(),
     ];
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
-use crate::db::{plays, tracks, Database};
+use crate::db::{marks, plays, tracks, Database};
 use crate::play::LoggedPlay;
 use crate::track::Track;
 
@@ -152,9 +152,13 @@ pub(crate) fn train_from_log(
     })
 }
 
-/// The playable tracks of the library, as recommendation candidates, in id order.
+/// The playable tracks of the library that the listener has not banned: what may be
+/// recommended, in id order.
 pub(crate) fn library_candidates(db: &Database) -> Result<Vec<Track>, RecommendError> {
-    Ok(tracks::tracks_in_id_order(db.conn(), true).map_err(|e| db.err(e))?)
+    let banned = marks::load(db.conn()).map_err(|e| db.err(e))?.banned;
+    let mut candidates = tracks::tracks_in_id_order(db.conn(), true).map_err(|e| db.err(e))?;
+    candidates.retain(|t| !banned.contains_key(&t.id));
+    Ok(candidates)
 }
 
 /// Display names of the log's tracks, for reasons.

@@ -13,8 +13,10 @@ use crate::app::autoplay::{Autoplay, Request};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::workers::{self, WorkerMsg};
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::keymap::{Action, KeyMap};
+use crate::marks::Mark;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::{Event, SeekTo};
 use crate::track::Track;
@@ -169,6 +171,8 @@ impl App {
                 Some(autoplay) => autoplay.send(Request::Retrain),
                 None => self.state.status = Some("recommendations are off".into()),
             },
+            Action::Like => self.toggle_like(),
+            Action::Ban => self.ask_ban(),
             Action::Export => {
                 let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
                 workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
@@ -199,6 +203,80 @@ impl App {
     }
 
     /// The tracks the selection stands for (an artist's, an album's, or one track).
+    /// The track a like or ban is about: the one selected in a track list, else the one playing.
+    fn mark_target(&self) -> Option<Track> {
+        let in_a_track_list = self.state.search.is_some()
+            || (self.state.pane == Pane::Main && matches!(self.state.view, View::Library | View::Tracks));
+        if in_a_track_list {
+            if let [one] = self.selected_tracks().as_slice() {
+                return Some(one.clone());
+            }
+        }
+        self.controller.now.as_ref().map(|n| n.entry.track.clone())
+    }
+
+    /// Sets or clears a mark through the controller and keeps the screen's copy in step;
+    /// returns whether it was written.
+    fn set_mark(&mut self, track: &Track, mark: Mark, on: bool) -> bool {
+        match self.controller.mark(track.id, mark, on, ControlSource::Key) {
+            Ok(()) => {
+                self.state.library.marks.set(track.id, mark, on, now_ms());
+                true
+            }
+            Err(e) => {
+                self.state.status = Some(format!(
+                    "cannot save the {}: {e}",
+                    if mark == Mark::Like { "like" } else { "ban" }
+                ));
+                false
+            }
+        }
+    }
+
+    fn toggle_like(&mut self) {
+        let Some(track) = self.mark_target() else {
+            self.state.status = Some("nothing selected or playing to like".into());
+            return;
+        };
+        let like = !self.state.library.marks.is_liked(track.id);
+        if self.set_mark(&track, Mark::Like, like) {
+            let verb = if like { "liked" } else { "unliked" };
+            self.state.status = Some(format!("{verb}: {}", track.display_name()));
+        }
+    }
+
+    /// A ban asks first (the next key: `y` bans); taking a ban back does not.
+    fn ask_ban(&mut self) {
+        let Some(track) = self.mark_target() else {
+            self.state.status = Some("nothing selected or playing to ban".into());
+            return;
+        };
+        if self.state.library.marks.is_banned(track.id) {
+            if self.set_mark(&track, Mark::Ban, false) {
+                if let Some(autoplay) = &self.autoplay {
+                    autoplay.send(Request::Reload);
+                }
+                self.state.status = Some(format!("unbanned: {}", track.display_name()));
+            }
+            return;
+        }
+        self.state.status = Some(format!(
+            "ban {}? autoplay will never queue it again (y: ban, any other key: keep)",
+            track.display_name()
+        ));
+        self.state.confirm_ban = Some(track);
+    }
+
+    /// Bans `track`: out of autoplay at once (picks already queued included), skipped if playing.
+    pub(super) fn ban(&mut self, track: &Track) {
+        if self.set_mark(track, Mark::Ban, true) {
+            if let Some(autoplay) = &self.autoplay {
+                autoplay.send(Request::Banned(track.id));
+            }
+            self.state.status = Some(format!("banned: {}", track.display_name()));
+        }
+    }
+
     fn selected_tracks(&self) -> Vec<Track> {
         let s = &self.state;
         let lib = &s.library.tracks;

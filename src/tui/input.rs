@@ -23,6 +23,14 @@ impl App {
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) {
+        if let Some(track) = self.state.confirm_ban.take() {
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                self.ban(&track);
+            } else {
+                self.state.status = Some(format!("not banned: {}", track.display_name()));
+            }
+            return;
+        }
         if self.state.search.is_some() && self.search_input(key) {
             return;
         }

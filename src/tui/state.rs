@@ -3,6 +3,7 @@
 
 use crate::app::library::{LibraryIndex, SortKey};
 use crate::summary::Stats;
+use crate::track::Track;
 
 /// The main views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,6 +87,8 @@ pub struct State {
     pub autoplay: bool,
     pub shuffle: bool,
     pub quitting: bool,
+    /// A ban waiting for the listener's yes (`y`); any other key cancels it.
+    pub confirm_ban: Option<Track>,
 }
 
 impl State {

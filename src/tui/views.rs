@@ -11,6 +11,7 @@ use super::state::{Pane, View};
 use super::App;
 use crate::fmt::{format_duration, truncate};
 use crate::keymap::Action;
+use crate::marks::Marks;
 use crate::play::PlaySource;
 use crate::track::Track;
 
@@ -71,9 +72,21 @@ fn windowed_list(frame: &mut Frame, area: Rect, list: ListWindow, row: impl Fn(u
         .collect();
     frame.render_widget(List::new(items).block(block(title, focused, app)), area);
 }
-fn track_line(track: &Track, width: usize) -> Line<'static> {
+/// "♥ " before a liked track, "⊘ " before a banned one.
+fn mark_of(track_id: i64, marks: &Marks) -> &'static str {
+    if marks.is_banned(track_id) {
+        "⊘ "
+    } else if marks.is_liked(track_id) {
+        "♥ "
+    } else {
+        ""
+    }
+}
+
+fn track_line(track: &Track, width: usize, marks: &Marks) -> Line<'static> {
     let duration = track.duration_ms.map(format_duration).unwrap_or_default();
-    let name = truncate(&track.display_name(), width.saturating_sub(duration.len() + 1));
+    let name = format!("{}{}", mark_of(track.id, marks), track.display_name());
+    let name = truncate(&name, width.saturating_sub(duration.len() + 1));
     let pad = width.saturating_sub(name.chars().count() + duration.len());
     Line::from(format!("{name}{}{duration}", " ".repeat(pad)))
 }
@@ -103,7 +116,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 len: search.results.len(),
                 selected: search.selected,
             },
-            |i| track_line(&lib.tracks[search.results[i]], width),
+            |i| track_line(&lib.tracks[search.results[i]], width, &lib.marks),
             app,
         );
         return;
@@ -223,7 +236,7 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let t = &lib.tracks[s.sorted[i]];
             let plays = lib.plays_of(t.id);
             let stats = format!(" {:>3}▶ {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
-            let mut line = track_line(t, width.saturating_sub(stats.len()));
+            let mut line = track_line(t, width.saturating_sub(stats.len()), &lib.marks);
             line.spans.push(Span::styled(stats, app.theme.dim));
             line
         },
@@ -250,7 +263,11 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let e = &entries[i];
             let mark = if Some(i) == cursor { "▶ " } else { "  " };
             let (source, style) = source_label(e.source, app);
-            let mut line = track_line(&e.track, width.saturating_sub(source.len() + 3));
+            let mut line = track_line(
+                &e.track,
+                width.saturating_sub(source.len() + 3),
+                &app.state.library.marks,
+            );
             line.spans.insert(0, Span::raw(mark));
             line.spans.push(Span::styled(format!(" {source}"), style));
             line
@@ -286,7 +303,7 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 Span::raw("     ")
             };
             let detail = format!(" {} {}", play.end_reason.as_str(), format_duration(play.played_ms));
-            let mut line = track_line(track, width.saturating_sub(detail.len() + 5));
+            let mut line = track_line(track, width.saturating_sub(detail.len() + 5), &app.state.library.marks);
             line.spans.insert(0, mark);
             line.spans.push(Span::styled(detail, app.theme.dim));
             line
@@ -357,7 +374,11 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         |i| {
             let e = &upcoming[i];
             let (source, style) = source_label(e.source, app);
-            let mut line = track_line(&e.track, width.saturating_sub(source.len() + 1));
+            let mut line = track_line(
+                &e.track,
+                width.saturating_sub(source.len() + 1),
+                &app.state.library.marks,
+            );
             line.spans.push(Span::styled(format!(" {source}"), style));
             line
         },

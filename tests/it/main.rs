@@ -12,6 +12,7 @@ mod engine_decode;
 mod export_import;
 mod fuzz_regressions;
 mod history_parsers;
+mod marks;
 mod mpris;
 mod mutated_audio;
 mod playback;

@@ -420,3 +420,48 @@ fn a_worse_model_is_not_swapped_in() {
         "the saved model is untouched"
     );
 }
+
+#[test]
+fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_track() {
+    let mut h = Harness::new(100, 24);
+    // Tracks view, first track: `f` likes it, and the list shows it.
+    h.keys("2");
+    let first = h.app.state.library.tracks[h.app.state.sorted[0]].clone();
+    h.keys("f");
+    assert!(h.app.state.library.marks.is_liked(first.id));
+    let screen = h.screen();
+    assert!(screen.contains(&format!("♥ {}", first.display_name())), "{screen}");
+    assert!(screen.contains("liked:"), "{screen}");
+    h.keys("f");
+    assert!(
+        !h.app.state.library.marks.is_liked(first.id),
+        "a second `f` takes the like back"
+    );
+
+    // Play the first track; a ban asks, and any key but `y` keeps it.
+    h.keys("\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    let playing = h.app.controller.now.as_ref().unwrap().entry.track.clone();
+    h.keys("1");
+    h.keys("b");
+    assert!(h.screen().contains("autoplay will never queue it again"));
+    h.keys("n");
+    assert!(!h.app.state.library.marks.is_banned(playing.id));
+    assert!(h.screen().contains("not banned"));
+    // `y` bans the playing track: it is skipped at once, and the skip is logged.
+    h.keys("b");
+    h.keys("y");
+    assert!(h.app.state.library.marks.is_banned(playing.id));
+    h.pump_until("the banned track's play to be logged", |app| {
+        !app.controller.history.is_empty()
+    });
+    let (track, play) = &h.app.controller.history[0];
+    assert_eq!(track.id, playing.id);
+    assert_eq!(play.end_reason, skipless::play::EndReason::Skipped);
+    assert!(play.skipped);
+    // The database has both marks' history: the like is gone, the ban stays.
+    let conn = rusqlite::Connection::open(h._dir.path().join("skipless.db")).unwrap();
+    let likes: i64 = conn.query_row("SELECT count(*) FROM likes", [], |r| r.get(0)).unwrap();
+    let banned: i64 = conn.query_row("SELECT track_id FROM bans", [], |r| r.get(0)).unwrap();
+    assert_eq!((likes, banned), (0, playing.id));
+}

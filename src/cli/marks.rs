@@ -1,0 +1,33 @@
+//! `skipless like|unlike|ban|unban PATH`: mark an indexed track.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::app::Context;
+use crate::clock::now_ms;
+use crate::db::{marks, tracks};
+use crate::marks::Mark;
+
+/// Sets (`on`) or clears `mark` on the indexed track at `path`.
+pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let track = tracks::track_by_path_any(db.conn(), &file)
+        .map_err(|e| db.err(e))?
+        .with_context(|| {
+            format!(
+                "{}: not in the library; index its folder first (skipless scan DIR)",
+                path.display()
+            )
+        })?;
+    marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+    let verb = match (mark, on) {
+        (Mark::Like, true) => "liked",
+        (Mark::Like, false) => "unliked",
+        (Mark::Ban, true) => "banned (never queued by autoplay)",
+        (Mark::Ban, false) => "unbanned",
+    };
+    println!("{verb}: {}", track.display_name());
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Likes and bans from the command line: stored with their time, shown in the exports, and a
+//! banned track is never recommended.
+
+use serde_json::Value;
+
+use crate::common::{corpus, json_lines, scan_json, skipless, stdout_of};
+
+fn recommended(data: &std::path::Path) -> Vec<i64> {
+    let out = stdout_of(skipless(data).args(["recommend", "-n", "50", "--json"]));
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    v["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["track_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn like_and_ban_through_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    // Tracks played by this test stay recommendable, so only the ban can leave one out.
+    std::fs::write(
+        data.path().join("config.toml"),
+        "[recommend]\nexclude_recent = 0\nmax_per_artist = 0\n",
+    )
+    .unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let sad = corpus().join("sad.ogg");
+    let victory = corpus().join("victory.ogg");
+    let id_of = |path: &std::path::Path| -> i64 {
+        crate::common::library(data.path())
+            .iter()
+            .find(|t| t["path"].as_str() == Some(path.canonicalize().unwrap().to_str().unwrap()))
+            .and_then(|t| t["id"].as_i64())
+            .unwrap()
+    };
+    let defeat = corpus().join("defeat.flac");
+    let (sad_id, victory_id, defeat_id) = (id_of(&sad), id_of(&victory), id_of(&defeat));
+    assert!(recommended(data.path()).contains(&defeat_id));
+
+    let out = stdout_of(skipless(data.path()).arg("like").arg(&sad));
+    assert!(out.starts_with("liked: "), "{out}");
+    let out = stdout_of(skipless(data.path()).arg("ban").arg(&victory));
+    assert!(out.starts_with("banned"), "{out}");
+    stdout_of(skipless(data.path()).arg("ban").arg(&defeat));
+    let picks = recommended(data.path());
+    assert!(
+        !picks.contains(&victory_id) && !picks.contains(&defeat_id),
+        "a banned track was recommended"
+    );
+
+    // The exports carry when a played track was liked or banned.
+    let mut player = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"));
+    player
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--config")
+        .arg(data.path().join("config.toml"))
+        .args(["--audio", "null", "play"])
+        .arg(&sad)
+        .arg(&victory)
+        .env("SKIPLESS_NULL_SPEED", "400")
+        .env_remove("SKIPLESS_DATA_DIR");
+    assert!(player.output().unwrap().status.success());
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["export", "--format", "jsonl"])));
+    let row = |id: i64| rows.iter().find(|r| r["track_id"] == id).unwrap().clone();
+    assert!(row(sad_id)["liked_at"].is_string() && row(sad_id)["banned_at"].is_null());
+    assert!(row(victory_id)["banned_at"].is_string() && row(victory_id)["liked_at"].is_null());
+    let csv = stdout_of(skipless(data.path()).args(["export", "--format", "csv"]));
+    assert!(csv.lines().next().unwrap().ends_with(",liked_at,banned_at"));
+
+    // Taking them back.
+    stdout_of(skipless(data.path()).arg("unlike").arg(&sad));
+    stdout_of(skipless(data.path()).arg("unban").arg(&victory));
+    stdout_of(skipless(data.path()).arg("unban").arg(&defeat));
+    assert!(recommended(data.path()).contains(&defeat_id));
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["export", "--format", "jsonl"])));
+    assert!(rows.iter().all(|r| r["liked_at"].is_null() && r["banned_at"].is_null()));
+}
+
+#[test]
+fn a_file_not_in_the_library_is_refused_in_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let output = skipless(data.path())
+        .arg("like")
+        .arg(corpus().join("sad.ogg"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("sad.ogg: not in the library"), "{stderr}");
+}
