@@ -52,13 +52,17 @@ pub enum HistoryError {
     },
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
-    #[error("{path}: not a listening history (expected Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json or an MSSD .csv)")]
+    #[error("{path}: not a listening history (expected Spotify's JSON history, Extended or basic, or an MSSD .csv)")]
     UnknownFormat { path: PathBuf },
+    #[error("{path}: this is {what}, not a listening history")]
+    NotAHistory { path: PathBuf, what: &'static str },
     #[error("no listening history files found in {paths}")]
     Empty { paths: String },
 }
 
-/// The export formats [`read_file`] recognises, by file name.
+/// The export formats [`read_file`] recognises: by content for a file given by name, by name
+/// for the files of a folder (Spotify's export folders also hold `Playlist1.json`,
+/// `YourLibrary.json` and others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Extended,
@@ -82,6 +86,64 @@ impl Format {
             return Some(Format::Mssd);
         }
         None
+    }
+
+    /// The format of a file given by name, told from its first bytes whatever it is called (an
+    /// export written by `skipless export --format spotify` to `my-listens.json` is a history).
+    /// Content that is no history but a known other thing (a playlist, a ListenBrainz export,
+    /// Spotify's library of liked songs) is named in the error; content too damaged to tell
+    /// falls back to the name, so the parser can say what is wrong with it.
+    pub(crate) fn detect(path: &Path) -> Result<Format, HistoryError> {
+        use std::io::Read;
+        let io = |source| HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut head = Vec::with_capacity(8192);
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(8192)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        let text = String::from_utf8_lossy(&head);
+        let text = text.trim_start_matches('\u{feff}').trim_start();
+        let has_key = |key: &str| text.contains(&format!("\"{key}\""));
+        let not_a_history = |what| HistoryError::NotAHistory {
+            path: path.to_path_buf(),
+            what,
+        };
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if text.starts_with("#EXTM3U") || extension == "m3u" || extension == "m3u8" {
+            return Err(not_a_history("a playlist (M3U)"));
+        }
+        if text.starts_with('[') {
+            if has_key("ts") || has_key("ms_played") || has_key("master_metadata_track_name") {
+                return Ok(Format::Extended);
+            }
+            if has_key("endTime") || has_key("msPlayed") {
+                return Ok(Format::Basic);
+            }
+        }
+        if text.starts_with('{') {
+            if has_key("listened_at") {
+                return Err(not_a_history(
+                    "a ListenBrainz export (import it with `skipless import listenbrainz`)",
+                ));
+            }
+            if has_key("tracks") && (has_key("albums") || has_key("artists") || has_key("bannedTracks")) {
+                return Err(not_a_history("Spotify's library of saved tracks (YourLibrary.json)"));
+            }
+        }
+        let first_line = text.lines().next().unwrap_or_default();
+        if first_line.contains("session_id") && first_line.contains("skip_") {
+            return Ok(Format::Mssd);
+        }
+        Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
+            path: path.to_path_buf(),
+        })
     }
 }
 
@@ -133,9 +195,7 @@ pub(crate) fn stream_spotify<E: From<HistoryError>>(
     path: &Path,
     each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
 ) -> Result<(), E> {
-    let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
-        path: path.to_path_buf(),
-    })?;
+    let format = Format::detect(path)?;
     let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
         path: path.to_path_buf(),
         source,
@@ -167,8 +227,6 @@ pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let format = Format::of(path).ok_or_else(|| HistoryError::UnknownFormat {
-        path: path.to_path_buf(),
-    })?;
+    let format = Format::detect(path)?;
     parse_bytes(format, &bytes, path)
 }

@@ -416,3 +416,48 @@ fn a_30_mb_import_runs_in_constant_memory() {
         "peak RSS grew from {small} to {large} with the file size"
     );
 }
+
+#[test]
+fn a_file_given_by_name_is_read_by_its_content_whatever_it_is_called() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let records = music_records(&mica());
+    make_library(&lib, &top_tracks(&records, 20));
+    let a = data_dir(tmp.path(), "a");
+    crate::common::scan_json(&a, &[&lib]);
+    let (matched, _, _) = import_spotify(&a, &[&mica()]);
+    assert!(matched > 0);
+    // `skipless export --format spotify --out my-listens.json`, then import that file.
+    let mine = tmp.path().join("my-listens.json");
+    stdout_of(skipless(&a).args(["export", "--format", "spotify", "--out"]).arg(&mine));
+    let b = data_dir(tmp.path(), "b");
+    crate::common::scan_json(&b, &[&lib]);
+    assert_eq!(import_spotify(&b, &[&mine]), (matched, 0, 0));
+    // The same plays in the basic format, under a name Spotify never uses.
+    let basic = tmp.path().join("history.txt");
+    std::fs::write(&basic, serde_json::to_vec(&to_basic(&records[..50])).unwrap()).unwrap();
+    let c = data_dir(tmp.path(), "c");
+    let (m, u, d) = import_spotify(&c, &[&basic]);
+    assert_eq!(m + u + d, 50);
+
+    // Things that are not listening histories are named.
+    let playlist = tmp.path().join("mix.m3u8");
+    std::fs::write(&playlist, "#EXTM3U\n#EXTINF:180,A - B\nsong.ogg\n").unwrap();
+    let stderr = import_fails(&c, &["import", "spotify"], &playlist);
+    assert!(
+        stderr.contains("mix.m3u8: this is a playlist (M3U), not a listening history"),
+        "{stderr}"
+    );
+    let listens = tmp.path().join("listens.json");
+    stdout_of(
+        skipless(&a)
+            .args(["export", "--format", "listenbrainz", "--out"])
+            .arg(&listens),
+    );
+    let stderr = import_fails(&c, &["import", "spotify"], &listens);
+    assert!(
+        stderr.contains("ListenBrainz export") && stderr.contains("skipless import listenbrainz"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
