@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::app::Context;
+use crate::clock::now_ms;
 use crate::logio::import::{self, ImportCounts};
+use crate::logio::likes;
 
 /// `skipless import` sources.
 #[derive(Debug, Subcommand)]
@@ -14,6 +16,14 @@ pub enum ImportCommand {
     Spotify {
         #[arg(required = true, value_name = "FILE_OR_DIR")]
         paths: Vec<PathBuf>,
+        /// Print one JSON object with the counts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Liked songs: Spotify's YourLibrary.json, or ListenBrainz loved recordings (feedback with
+    /// track metadata). Songs the library has become likes; the others are listed.
+    Likes {
+        file: PathBuf,
         /// Print one JSON object with the counts.
         #[arg(long)]
         json: bool,
@@ -27,21 +37,22 @@ pub enum ImportCommand {
     },
 }
 
-/// `skipless import spotify|listenbrainz ... [--json]`.
+/// `skipless import spotify|listenbrainz|likes ... [--json]`.
 pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<()> {
     let mut db = ctx.open_database()?;
-    let (counts, json): (ImportCounts, bool) = match command {
-        ImportCommand::Spotify { paths, json } => (
-            import::import_spotify(&mut db, paths, ctx.config.log.session_gap_ms())?,
-            *json,
-        ),
-        ImportCommand::Listenbrainz { file, json } => (
-            import::import_listenbrainz(&mut db, file, ctx.config.log.session_gap_ms())?,
-            *json,
-        ),
-    };
+    let gap_ms = ctx.config.log.session_gap_ms();
+    match command {
+        ImportCommand::Spotify { paths, json } => print_plays(&import::import_spotify(&mut db, paths, gap_ms)?, *json),
+        ImportCommand::Listenbrainz { file, json } => {
+            print_plays(&import::import_listenbrainz(&mut db, file, gap_ms)?, *json)
+        }
+        ImportCommand::Likes { file, json } => print_likes(&likes::import_likes(&mut db, file, now_ms())?, *json),
+    }
+}
+
+fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(&counts)?);
+        println!("{}", serde_json::to_string(counts)?);
     } else {
         println!(
             "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates",
@@ -50,6 +61,22 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
             counts.unmatched,
             counts.duplicate
         );
+    }
+    Ok(())
+}
+
+fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(counts)?);
+    } else {
+        println!(
+            "liked {} tracks; {} liked songs are not in the library",
+            counts.liked,
+            counts.not_in_library.len()
+        );
+        for song in &counts.not_in_library {
+            println!("  not in the library: {song}");
+        }
     }
     Ok(())
 }

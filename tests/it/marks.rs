@@ -92,3 +92,73 @@ fn a_file_not_in_the_library_is_refused_in_one_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("sad.ogg: not in the library"), "{stderr}");
 }
+
+#[test]
+fn liked_songs_import_from_spotify_and_listenbrainz() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let library = crate::common::library(data.path());
+    let named = |title: &str| library.iter().find(|t| t["title"] == title).unwrap().clone();
+    let (sad, victory) = (named("Sad"), named("Victory"));
+    let artist = |t: &Value| t["artist"].as_str().unwrap().to_owned();
+
+    let spotify = data.path().join("YourLibrary.json");
+    std::fs::write(
+        &spotify,
+        serde_json::json!({
+            "tracks": [
+                {"artist": artist(&sad).to_uppercase(), "album": "x", "track": "Sad", "uri": "spotify:track:1"},
+                {"artist": "Nobody Here", "album": "y", "track": "Elsewhere", "uri": "spotify:track:2"},
+            ],
+            "albums": [], "shows": [], "episodes": [], "bannedTracks": [], "artists": [], "bannedArtists": [], "other": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = stdout_of(skipless(data.path()).args(["import", "likes", "--json"]).arg(&spotify));
+    let counts: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(counts["liked"], 1, "{counts}");
+    assert_eq!(counts["not_in_library"], serde_json::json!(["Nobody Here – Elsewhere"]));
+
+    // ListenBrainz feedback, one per line: only score 1 is a like, with its own time.
+    let listenbrainz = data.path().join("feedback.jsonl");
+    let line = |score: i32, title: &str| {
+        serde_json::json!({"created": 1_700_000_000, "recording_mbid": "m", "score": score,
+            "track_metadata": {"artist_name": artist(&victory), "track_name": title}})
+        .to_string()
+    };
+    std::fs::write(&listenbrainz, format!("{}\n{}\n", line(1, "Victory"), line(-1, "Sad"))).unwrap();
+    let out = stdout_of(
+        skipless(data.path())
+            .args(["import", "likes", "--json"])
+            .arg(&listenbrainz),
+    );
+    let counts: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(counts["liked"], 1, "{counts}");
+
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    // The corpus holds each of these songs twice (two formats); either file may be the match.
+    let liked: Vec<(String, i64)> = conn
+        .prepare("SELECT t.title, l.liked_at FROM likes l JOIN tracks t ON t.id = l.track_id ORDER BY t.title")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(liked.len(), 2, "{liked:?}");
+    assert_eq!(liked[0].0, "Sad");
+    assert_eq!(liked[1], ("Victory".to_owned(), 1_700_000_000_000), "{liked:?}");
+
+    // Something else is refused in one line.
+    let junk = data.path().join("junk.json");
+    std::fs::write(&junk, "[1, 2, 3]").unwrap();
+    let output = skipless(data.path())
+        .args(["import", "likes"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("junk.json"), "{stderr}");
+}

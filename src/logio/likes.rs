@@ -1,0 +1,149 @@
+//! Liked songs from other services into the likes ([`import_likes`], [`LikeCounts`]): Spotify's
+//! `YourLibrary.json` (its `tracks` list: artist, album, track) and ListenBrainz loved recordings
+//! (feedback with score 1 and its `track_metadata`, as a JSON object with a `feedback` list or
+//! one feedback object per line). Each is matched to a library track by artist and title, as
+//! plays are; a like keeps the time the service gives (ListenBrainz's `created`), else the time
+//! of the import.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::matching::{match_key, Matcher};
+use super::LogIoError;
+use crate::db::{marks, Database};
+use crate::history::HistoryError;
+use crate::marks::Mark;
+
+/// What an import of likes did (`--json` prints exactly this object).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct LikeCounts {
+    /// Likes of tracks the library has, now stored.
+    pub liked: usize,
+    /// Liked songs the library does not have, by "artist – title".
+    pub not_in_library: Vec<String>,
+}
+
+/// One liked song, before matching.
+struct Liked {
+    artist: String,
+    title: String,
+    album: Option<String>,
+    /// Unix milliseconds, when the service says.
+    at_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct SpotifyLibrary {
+    tracks: Vec<SpotifyTrack>,
+}
+
+#[derive(Deserialize)]
+struct SpotifyTrack {
+    artist: String,
+    track: String,
+    album: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Feedback {
+    score: i32,
+    created: Option<i64>,
+    track_metadata: Option<TrackMetadata>,
+}
+
+#[derive(Deserialize)]
+struct TrackMetadata {
+    artist_name: String,
+    track_name: String,
+    release_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FeedbackList {
+    feedback: Vec<Feedback>,
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> LogIoError {
+    LogIoError::History(HistoryError::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    })
+}
+
+/// The liked songs of `text`, by its content.
+fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim();
+    if let Ok(library) = serde_json::from_str::<SpotifyLibrary>(trimmed) {
+        return Ok(library
+            .tracks
+            .into_iter()
+            .map(|t| Liked {
+                artist: t.artist,
+                title: t.track,
+                album: t.album,
+                at_ms: None,
+            })
+            .collect());
+    }
+    let feedback: Vec<Feedback> = match serde_json::from_str::<FeedbackList>(trimmed) {
+        Ok(list) => list.feedback,
+        Err(_) => trimmed
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(n, line)| {
+                serde_json::from_str::<Feedback>(line).map_err(|e| {
+                    bad(
+                        path,
+                        format!(
+                            "line {}: not Spotify's YourLibrary.json or ListenBrainz feedback ({e})",
+                            n + 1
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if feedback.is_empty() {
+        return Err(bad(path, "no liked songs in it"));
+    }
+    Ok(feedback
+        .into_iter()
+        .filter(|f| f.score == 1)
+        .filter_map(|f| {
+            let meta = f.track_metadata?;
+            Some(Liked {
+                artist: meta.artist_name,
+                title: meta.track_name,
+                album: meta.release_name,
+                at_ms: f.created.map(|s| s.saturating_mul(1000)),
+            })
+        })
+        .collect())
+}
+
+/// Likes every song of `path` that the library has, in one transaction; the others are listed.
+pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Result<LikeCounts, LogIoError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LogIoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let songs = liked_songs(path, &text)?;
+    let matcher = Matcher::load(db.conn())?;
+    let mut counts = LikeCounts::default();
+    let mut likes = Vec::new();
+    for song in songs {
+        match matcher.find(&match_key(&song.artist, &song.title), song.album.as_deref()) {
+            Some(track) => likes.push((track.track_id, song.at_ms.unwrap_or(now_ms))),
+            None => counts.not_in_library.push(format!("{} – {}", song.artist, song.title)),
+        }
+    }
+    let tx = db.conn_mut().transaction()?;
+    for (track_id, at_ms) in &likes {
+        marks::set(&tx, *track_id, Mark::Like, true, *at_ms)?;
+    }
+    tx.commit()?;
+    counts.liked = likes.len();
+    Ok(counts)
+}
