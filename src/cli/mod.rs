@@ -9,6 +9,7 @@ mod import;
 mod library;
 mod marks;
 mod recommend;
+mod roots;
 mod scan;
 mod simulate;
 mod stats;
@@ -54,6 +55,14 @@ pub enum Command {
         paths: Vec<PathBuf>,
         /// Print one JSON object with the counts.
         #[arg(long)]
+        json: bool,
+    },
+    /// The library's folders: list them, add some (and scan them), or remove one.
+    Roots {
+        #[command(subcommand)]
+        action: Option<roots::RootsAction>,
+        /// One JSON object per folder (or the scan's counts for `add`).
+        #[arg(long, global = true)]
         json: bool,
     },
     /// List the indexed tracks.
@@ -219,6 +228,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Scan { paths, json }) => scan::run(&ctx, &paths, json),
         Some(Command::Library { json }) => library::run(&ctx, json),
+        Some(Command::Roots { action, json }) => roots::run(&ctx, action.as_ref(), json),
         Some(Command::Simulate {
             history,
             plays,

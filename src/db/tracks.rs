@@ -192,6 +192,38 @@ pub(crate) fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Re
     Ok(())
 }
 
+/// Removes the library root `path` and marks its tracks gone, except those under another root;
+/// their plays, likes and bans stay. Returns how many tracks went, or `None` when `path` is no
+/// root.
+pub(crate) fn remove_root(conn: &mut Connection, path: &Path, now: i64) -> rusqlite::Result<Option<usize>> {
+    let tx = conn.transaction()?;
+    if tx.execute("DELETE FROM roots WHERE path = ?1", [path_blob(path)])? == 0 {
+        return Ok(None);
+    }
+    let others = {
+        let mut stmt = tx.prepare("SELECT path FROM roots")?;
+        let rows = stmt.query_map([], |row| Ok(path_from_blob(row.get(0)?)))?;
+        rows.collect::<rusqlite::Result<Vec<PathBuf>>>()?
+    };
+    let under: Vec<i64> = {
+        let mut stmt = tx.prepare("SELECT id, path FROM tracks WHERE status != 'gone'")?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, i64>(0)?, path_from_blob(row.get(1)?))))?;
+        let mut under = Vec::new();
+        for row in rows {
+            let (id, file) = row?;
+            if file.starts_with(path) && !others.iter().any(|other| file.starts_with(other)) {
+                under.push(id);
+            }
+        }
+        under
+    };
+    for id in &under {
+        mark_gone(&tx, *id, now)?;
+    }
+    tx.commit()?;
+    Ok(Some(under.len()))
+}
+
 pub(crate) fn roots(conn: &Connection) -> rusqlite::Result<Vec<PathBuf>> {
     let mut stmt = conn.prepare("SELECT path FROM roots ORDER BY id")?;
     let rows = stmt.query_map([], |row| Ok(path_from_blob(row.get(0)?)))?;

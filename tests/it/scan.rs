@@ -231,3 +231,39 @@ fn scanning_a_missing_folder_is_a_clear_warning() {
     );
     assert!(Path::new(data.path()).join("skipless.db").exists());
 }
+
+#[test]
+fn roots_are_listed_added_and_removed() {
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = (data.path().join("a"), data.path().join("b"));
+    copy_corpus(&a);
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(corpus().join("sad.ogg"), b.join("sad.ogg")).unwrap();
+    stdout_of(skipless(data.path()).args(["roots", "add"]).arg(&a).arg(&b));
+    let listed = json_lines(&stdout_of(skipless(data.path()).args(["roots", "--json"])));
+    let counts: Vec<(String, u64)> = listed
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap().to_owned(), r["tracks"].as_u64().unwrap()))
+        .collect();
+    let (a, b) = (a.canonicalize().unwrap(), b.canonicalize().unwrap());
+    assert_eq!(counts, [(a.display().to_string(), 12), (b.display().to_string(), 1)]);
+
+    let out = stdout_of(skipless(data.path()).args(["roots", "remove"]).arg(&a));
+    assert!(out.contains("12 tracks left the library"), "{out}");
+    assert_eq!(library(data.path()).len(), 1);
+    let listed = json_lines(&stdout_of(skipless(data.path()).args(["roots", "--json"])));
+    assert_eq!(listed.len(), 1);
+    // A rescan of the remaining roots does not bring the removed folder back.
+    scan_json(data.path(), &[]);
+    assert_eq!(library(data.path()).len(), 1);
+
+    let output = skipless(data.path())
+        .args(["roots", "remove"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a library folder"), "{stderr}");
+}

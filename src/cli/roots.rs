@@ -1,0 +1,67 @@
+//! `skipless roots [add PATH... | remove PATH] [--json]`: the library's folders.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use crate::app::Context;
+use crate::clock::now_ms;
+use crate::db::tracks;
+
+/// What `skipless roots` does besides listing.
+#[derive(Debug, Subcommand)]
+pub enum RootsAction {
+    /// Add folders to the library (and scan them now).
+    Add {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Take a folder out of the library: its tracks are gone from the lists and from
+    /// recommendations; their plays, likes and bans stay in the log.
+    Remove { path: PathBuf },
+}
+
+/// Lists the roots with their playable tracks, or adds or removes one.
+pub fn run(ctx: &Context, action: Option<&RootsAction>, json: bool) -> anyhow::Result<()> {
+    match action {
+        Some(RootsAction::Add { paths }) => super::scan::run(ctx, paths, json),
+        Some(RootsAction::Remove { path }) => remove(ctx, path),
+        None => list(ctx, json),
+    }
+}
+
+fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
+    let library = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
+    for root in &roots {
+        let count = library.iter().filter(|t| t.path.starts_with(root)).count();
+        if json {
+            let row = serde_json::json!({
+                "path": root.to_string_lossy(),
+                "tracks": count,
+                "exists": root.is_dir(),
+            });
+            println!("{row}");
+        } else {
+            let missing = if root.is_dir() { "" } else { "  (missing)" };
+            println!("{:>7} tracks  {}{missing}", count, root.display());
+        }
+    }
+    if roots.is_empty() && !json {
+        println!("no library folders yet: skipless roots add ~/Music");
+    }
+    Ok(())
+}
+
+fn remove(ctx: &Context, path: &Path) -> anyhow::Result<()> {
+    let mut db = ctx.open_database()?;
+    // A root that no longer exists on disk is named as it was stored.
+    let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let gone = tracks::remove_root(db.conn_mut(), &root, now_ms())
+        .map_err(|e| db.err(e))?
+        .with_context(|| format!("{}: not a library folder (see `skipless roots`)", path.display()))?;
+    println!("removed {}: {gone} tracks left the library", root.display());
+    Ok(())
+}
