@@ -432,6 +432,12 @@ fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_tra
     let screen = h.screen();
     assert!(screen.contains(&format!("♥ {}", first.display_name())), "{screen}");
     assert!(screen.contains("liked:"), "{screen}");
+    // A ban of the second track (not playing) asks, then marks it.
+    h.keys("jby");
+    insta::assert_snapshot!("tracks_liked_and_banned", h.screen());
+    h.keys("kjb");
+    assert!(h.screen().contains("unbanned"), "`b` on a banned track takes the ban back at once");
+    h.keys("k");
     h.keys("f");
     assert!(
         !h.app.state.library.marks.is_liked(first.id),
