@@ -6,7 +6,7 @@
 //!
 //! - front ends: [`cli`], [`tui`], [`headless`];
 //! - [`app`]: what the front ends share (controller, queue, autoplay, workers);
-//! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`mpris`];
+//! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`playlist`], [`mpris`];
 //! - [`db`]: the schema, every SQL statement, the migrations;
 //! - plain data and helpers: [`track`], [`play`], [`marks`], [`summary`], [`clock`], [`fmt`], [`config`],
 //!   [`keymap`], [`paths`], [`history`], [`guard`].
@@ -36,6 +36,7 @@ pub mod mpris;
 pub mod paths;
 pub mod play;
 pub mod player;
+pub mod playlist;
 pub mod recommend;
 pub mod summary;
 pub mod track;

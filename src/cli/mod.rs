@@ -8,6 +8,7 @@ mod history;
 mod import;
 mod library;
 mod marks;
+mod playlist;
 mod recommend;
 mod roots;
 mod scan;
@@ -79,8 +80,16 @@ pub enum Command {
         /// After the given tracks, keep playing recommended tracks (and retrain as the TUI does).
         #[arg(long)]
         autoplay: bool,
-        #[arg(required = true)]
+        /// Play a saved playlist (its files the library has, in order).
+        #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+        playlist: Option<String>,
+        #[arg(required_unless_present = "playlist")]
         paths: Vec<PathBuf>,
+    },
+    /// Saved playlists: list them, import an M3U or M3U8 file, export one.
+    Playlist {
+        #[command(subcommand)]
+        command: playlist::PlaylistCommand,
     },
     /// Show the listening log, newest first.
     History {
@@ -238,7 +247,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval { history, json }) => eval::eval(&history, json),
         Some(Command::Train { json }) => train::train(&ctx, json),
         Some(Command::Recommend { n, json }) => recommend::recommend(&ctx, n, json),
-        Some(Command::Play { json, autoplay, paths }) => crate::headless::run(&ctx, &paths, json, autoplay),
+        Some(Command::Play {
+            json,
+            autoplay,
+            playlist: Some(name),
+            ..
+        }) => crate::headless::run(&ctx, &playlist::playable_paths(&ctx, &name)?, json, autoplay),
+        Some(Command::Play {
+            json, autoplay, paths, ..
+        }) => crate::headless::run(&ctx, &paths, json, autoplay),
+        Some(Command::Playlist { command }) => playlist::run(&ctx, &command),
         Some(Command::History { json, limit }) => history::run(&ctx, json, limit),
         Some(Command::Stats { json }) => stats::run(&ctx, json),
         Some(Command::Export {

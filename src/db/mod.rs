@@ -6,6 +6,7 @@
 
 pub(crate) mod imports;
 pub(crate) mod marks;
+pub(crate) mod playlists;
 pub(crate) mod plays;
 pub(crate) mod tracks;
 
@@ -32,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_likes_bans.sql",
         include_str!("../../migrations/0005_likes_bans.sql"),
+    ),
+    (
+        "0006_playlists.sql",
+        include_str!("../../migrations/0006_playlists.sql"),
     ),
 ];
 

@@ -16,6 +16,7 @@ mod marks;
 mod mpris;
 mod mutated_audio;
 mod playback;
+mod playlists;
 mod recommend_checkpoint;
 mod recommend_fused;
 mod recommend_model;

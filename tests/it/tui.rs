@@ -436,7 +436,10 @@ fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_tra
     h.keys("jby");
     insta::assert_snapshot!("tracks_liked_and_banned", h.screen());
     h.keys("kjb");
-    assert!(h.screen().contains("unbanned"), "`b` on a banned track takes the ban back at once");
+    assert!(
+        h.screen().contains("unbanned"),
+        "`b` on a banned track takes the ban back at once"
+    );
     h.keys("k");
     h.keys("f");
     assert!(

@@ -1,0 +1,157 @@
+//! `skipless playlist list|import|export`: saved playlists and M3U files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use crate::app::Context;
+use crate::clock::now_ms;
+use crate::db::{playlists, tracks, Database};
+use crate::playlist::{parse_m3u, write_m3u, Entry};
+
+/// `skipless playlist` actions.
+#[derive(Debug, Subcommand)]
+pub enum PlaylistCommand {
+    /// The saved playlists, with how many of their entries the library has.
+    List {
+        /// One JSON object per playlist.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save an M3U or M3U8 file as a playlist (named after the file unless --name). Entries
+    /// the library lacks are reported by line and kept: they play once a scan adds them.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Write a playlist as M3U8 (to stdout unless --out).
+    Export {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
+    let mut db = ctx.open_database()?;
+    match command {
+        PlaylistCommand::List { json } => list(&db, *json),
+        PlaylistCommand::Import { file, name } => import(&mut db, file, name.as_deref()),
+        PlaylistCommand::Export { name, out } => export(&db, name, out.as_deref()),
+    }
+}
+
+fn list(db: &Database, json: bool) -> anyhow::Result<()> {
+    for playlist in playlists::list(db.conn()).map_err(|e| db.err(e))? {
+        if json {
+            println!("{}", serde_json::to_string(&playlist)?);
+        } else {
+            println!(
+                "{:>5} entries ({} in the library)  {}",
+                playlist.entries, playlist.in_library, playlist.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let dir = std::fs::canonicalize(file)
+        .ok()
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let mut entries = parse_m3u(&bytes, &dir).with_context(|| file.display().to_string())?;
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .with_context(|| format!("{}: give the playlist a --name", file.display()))?,
+    };
+    let mut missing = Vec::new();
+    for entry in &mut entries {
+        // The index holds canonical paths; an entry whose file is not there stays as written.
+        if let Ok(canonical) = std::fs::canonicalize(&entry.path) {
+            entry.path = canonical;
+        }
+        if tracks::track_by_path_any(db.conn(), &entry.path)
+            .map_err(|e| db.err(e))?
+            .is_none()
+        {
+            missing.push(format!(
+                "  line {}: {} is not in the library (kept: it plays once a scan adds it)",
+                entry.line,
+                entry.path.display()
+            ));
+        }
+    }
+    playlists::create(db.conn_mut(), &name, &entries, now_ms())
+        .map_err(|e| db.err(e))?
+        .with_context(|| format!("a playlist named {name:?} exists already"))?;
+    println!(
+        "saved playlist {name:?}: {} entries, {} in the library",
+        entries.len(),
+        entries.len() - missing.len()
+    );
+    for line in missing {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    let mut entries = playlists::entries(db.conn(), name)
+        .map_err(|e| db.err(e))?
+        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+    // The library's tags for what it has, what the M3U said for the rest.
+    for entry in &mut entries {
+        if let Some(track) = tracks::track_by_path_any(db.conn(), &entry.path).map_err(|e| db.err(e))? {
+            entry.title = Some(match &track.artist {
+                Some(artist) => format!("{artist} - {}", track.title),
+                None => track.title.clone(),
+            });
+            entry.duration_ms = track.duration_ms.or(entry.duration_ms);
+        }
+    }
+    match out {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+            let mut writer = std::io::BufWriter::new(file);
+            write_m3u(&mut writer, &entries).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("exported {} entries to {}", entries.len(), path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut writer = stdout.lock();
+            write_m3u(&mut writer, &entries).context("writing to stdout")?;
+            writer.flush().context("writing to stdout")?;
+        }
+    }
+    Ok(())
+}
+
+/// The files of playlist `name` that the library has, in order, for `skipless play --playlist`.
+pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let db = ctx.open_database()?;
+    let entries: Vec<Entry> = playlists::entries(db.conn(), name)
+        .map_err(|e| db.err(e))?
+        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        if tracks::track_by_path_any(db.conn(), &entry.path)
+            .map_err(|e| db.err(e))?
+            .is_some()
+        {
+            paths.push(entry.path);
+        }
+    }
+    anyhow::ensure!(
+        !paths.is_empty(),
+        "playlist {name:?}: none of its files is in the library"
+    );
+    Ok(paths)
+}

@@ -1,0 +1,176 @@
+//! Playlists as files ([`Entry`], [`parse_m3u`], [`write_m3u`]): M3U and M3U8 read and written
+//! byte for byte, so non-UTF-8 paths survive. Relative paths are taken from the playlist's own
+//! folder, `file://` URIs are percent-decoded, and `#EXTINF` gives an entry's length and title.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// One playlist entry: its file, and what `#EXTINF` said of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub path: PathBuf,
+    /// The line of the playlist file it came from (1-based; 0 for entries made otherwise).
+    pub line: usize,
+    pub title: Option<String>,
+    pub duration_ms: Option<u64>,
+}
+
+/// Why an M3U could not be read: the line and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct M3uError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// The entries of an M3U or M3U8 file's bytes; `dir` is the folder relative paths start from.
+pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, M3uError> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut entries = Vec::new();
+    let mut info: Option<(Option<u64>, Option<String>)> = None;
+    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = index + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let trimmed = raw.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix(b"#EXTINF:") {
+            info = Some(extinf(rest).ok_or_else(|| M3uError {
+                line,
+                message: format!("malformed #EXTINF: {}", String::from_utf8_lossy(trimmed)),
+            })?);
+            continue;
+        }
+        if trimmed.starts_with(b"#") {
+            continue;
+        }
+        let path = entry_path(trimmed, dir).map_err(|message| M3uError { line, message })?;
+        let (duration_ms, title) = info.take().unwrap_or((None, None));
+        entries.push(Entry {
+            path,
+            line,
+            title,
+            duration_ms,
+        });
+    }
+    Ok(entries)
+}
+
+/// `#EXTINF:<seconds>[ attributes],<title>`: (length, title); -1 seconds means unknown.
+fn extinf(rest: &[u8]) -> Option<(Option<u64>, Option<String>)> {
+    let text = String::from_utf8_lossy(rest);
+    let (head, title) = text.split_once(',').unwrap_or((&text, ""));
+    let seconds = head.split_whitespace().next()?;
+    let seconds: f64 = seconds.parse().ok()?;
+    let duration_ms = (seconds >= 0.0 && seconds.is_finite()).then(|| (seconds * 1000.0).round() as u64);
+    let title = title.trim();
+    Some((duration_ms, (!title.is_empty()).then(|| title.to_owned())))
+}
+
+/// An entry line as a path: a `file://` URI percent-decoded, an absolute path as is, a relative
+/// one from `dir`. Other URIs (`http://`) are refused.
+fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
+    if let Some(rest) = line.strip_prefix(b"file://") {
+        // `file:///music/a.ogg` or `file://localhost/music/a.ogg`.
+        let rest = rest.strip_prefix(b"localhost").unwrap_or(rest);
+        if !rest.starts_with(b"/") {
+            return Err(format!("not a local file URI: {}", String::from_utf8_lossy(line)));
+        }
+        let decoded: Vec<u8> = percent_encoding::percent_decode(rest).collect();
+        return Ok(PathBuf::from(OsStr::from_bytes(&decoded)));
+    }
+    if line
+        .windows(3)
+        .position(|w| w == b"://")
+        .is_some_and(|at| line[..at].iter().all(u8::is_ascii_alphanumeric))
+    {
+        return Err(format!("not a local file: {}", String::from_utf8_lossy(line)));
+    }
+    let path = Path::new(OsStr::from_bytes(line));
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
+    })
+}
+
+/// Writes `entries` as an extended M3U: `#EXTINF` with length and title where known, then the
+/// path as its raw bytes.
+pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
+    out.write_all(b"#EXTM3U\n")?;
+    for entry in entries {
+        if entry.title.is_some() || entry.duration_ms.is_some() {
+            let seconds = entry.duration_ms.map_or(-1, |ms| ((ms + 500) / 1000) as i64);
+            let title = entry.title.as_deref().unwrap_or("").replace(['\n', '\r'], " ");
+            writeln!(out, "#EXTINF:{seconds},{title}")?;
+        }
+        out.write_all(entry.path.as_os_str().as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_absolute_uri_extinf_and_non_utf8_entries() {
+        let text = b"#EXTM3U\r\n#EXTINF:183,Artist - Song\r\nsub/a.ogg\r\n\n/abs/b.flac\n# a comment\n\
+file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n";
+        let entries = parse_m3u(text, Path::new("/lists")).unwrap();
+        let paths: Vec<&[u8]> = entries.iter().map(|e| e.path.as_os_str().as_bytes()).collect();
+        assert_eq!(
+            paths,
+            [
+                &b"/lists/sub/a.ogg"[..],
+                b"/abs/b.flac",
+                "/music/Café Song.mp3".as_bytes(),
+                b"/m/x y.opus",
+                b"/lists/caf\xe9.ogg"
+            ]
+        );
+        assert_eq!(entries[0].duration_ms, Some(183_000));
+        assert_eq!(entries[0].title.as_deref(), Some("Artist - Song"));
+        assert_eq!(entries[0].line, 3);
+        assert_eq!(entries[1].title, None);
+    }
+
+    #[test]
+    fn malformed_lines_name_their_line() {
+        let error = parse_m3u(b"#EXTM3U\n#EXTINF:long,x\na.ogg\n", Path::new("/")).unwrap_err();
+        assert_eq!(error.to_string(), "line 2: malformed #EXTINF: #EXTINF:long,x");
+        let error = parse_m3u(b"a.ogg\nhttp://radio.example/stream\n", Path::new("/")).unwrap_err();
+        assert_eq!(error.line, 2);
+    }
+
+    #[test]
+    fn written_playlists_read_back_the_same() {
+        let entries = vec![
+            Entry {
+                path: PathBuf::from(OsStr::from_bytes(b"/m/caf\xe9 1.ogg")),
+                line: 0,
+                title: Some("A - B".into()),
+                duration_ms: Some(61_000),
+            },
+            Entry {
+                path: "/m/2.flac".into(),
+                line: 0,
+                title: None,
+                duration_ms: None,
+            },
+        ];
+        let mut out = Vec::new();
+        write_m3u(&mut out, &entries).unwrap();
+        let back = parse_m3u(&out, Path::new("/")).unwrap();
+        assert_eq!(
+            back.iter().map(|e| &e.path).collect::<Vec<_>>(),
+            entries.iter().map(|e| &e.path).collect::<Vec<_>>()
+        );
+        assert_eq!(back[0].title, entries[0].title);
+        assert_eq!(back[0].duration_ms, entries[0].duration_ms);
+    }
+}

@@ -1,0 +1,125 @@
+//! Playlists from M3U files through the real binary: relative paths, `file://` URIs, non-UTF-8
+//! names and entries the library lacks; the export reads back as the same list; a playlist plays
+//! headless in its order.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::common::{corpus, json_lines, scan_json, skipless, stdout_of};
+
+#[test]
+fn an_m3u_imports_exports_round_trips_and_plays() {
+    let data = tempfile::tempdir().unwrap();
+    let lib = data.path().join("lib");
+    std::fs::create_dir_all(lib.join("sub")).unwrap();
+    std::fs::copy(corpus().join("sad.ogg"), lib.join("sub/sad.ogg")).unwrap();
+    std::fs::copy(corpus().join("victory.ogg"), lib.join("Victory Song.ogg")).unwrap();
+    let latin1 = lib.join(OsStr::from_bytes(b"caf\xe9.ogg"));
+    std::fs::copy(corpus().join("silence.ogg"), &latin1).unwrap();
+    scan_json(data.path(), &[&lib]);
+    let lib = lib.canonicalize().unwrap();
+
+    let mut m3u = b"#EXTM3U\n#EXTINF:45,Tyler Johnson - Sad\nsub/sad.ogg\n".to_vec();
+    m3u.extend(format!("file://{}/Victory%20Song.ogg\n", lib.display()).as_bytes());
+    m3u.extend(b"#EXTINF:200,Someone - Not Here\n/nowhere/missing.flac\ncaf\xe9.ogg\n");
+    let file = lib.join("mix.m3u8");
+    std::fs::write(&file, &m3u).unwrap();
+
+    let out = stdout_of(skipless(data.path()).args(["playlist", "import"]).arg(&file));
+    assert!(
+        out.starts_with("saved playlist \"mix\": 4 entries, 3 in the library"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 6: /nowhere/missing.flac is not in the library"),
+        "{out}"
+    );
+    let listed = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])));
+    assert_eq!(
+        listed,
+        [serde_json::json!({"name": "mix", "entries": 4, "in_library": 3})]
+    );
+
+    // Export, import the export under another name, export that: the same list, byte for byte.
+    let exported = data.path().join("out.m3u8");
+    stdout_of(
+        skipless(data.path())
+            .args(["playlist", "export", "mix", "--out"])
+            .arg(&exported),
+    );
+    let bytes = std::fs::read(&exported).unwrap();
+    assert!(
+        bytes.starts_with(b"#EXTM3U\n#EXTINF:44,Tyler Johnson - Sad\n"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert!(bytes
+        .windows(latin1.as_os_str().len())
+        .any(|w| w == latin1.as_os_str().as_bytes()));
+    assert!(bytes.windows(21).any(|w| w == b"/nowhere/missing.flac"));
+    stdout_of(
+        skipless(data.path())
+            .args(["playlist", "import", "--name", "again"])
+            .arg(&exported),
+    );
+    let again = skipless(data.path())
+        .args(["playlist", "export", "again"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(again.stdout, bytes);
+
+    // A name that exists is refused in one line, and nothing changes.
+    let output = skipless(data.path())
+        .args(["playlist", "import"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "skipless: error: a playlist named \"mix\" exists already"
+    );
+    assert_eq!(
+        json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"]))).len(),
+        2
+    );
+
+    // Played headless, in the playlist's order, the missing entry left out.
+    let played = stdout_of(
+        skipless(data.path())
+            .args(["--audio", "null", "play", "--json", "--playlist", "mix"])
+            .env("SKIPLESS_NULL_SPEED", "400"),
+    );
+    let started: Vec<String> = json_lines(&played)
+        .iter()
+        .filter(|e| e["event"] == "started")
+        .map(|e| e["path"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(started.len(), 3, "{played}");
+    assert!(
+        started[0].ends_with("sub/sad.ogg") && started[1].ends_with("Victory Song.ogg"),
+        "{started:?}"
+    );
+}
+
+#[test]
+fn a_malformed_m3u_line_is_named_and_nothing_is_saved() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("bad.m3u");
+    std::fs::write(&file, "#EXTM3U\n#EXTINF:soon,A - B\na.ogg\n").unwrap();
+    let output = skipless(data.path())
+        .args(["playlist", "import"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("bad.m3u") && stderr.contains("line 2: malformed #EXTINF"),
+        "{stderr}"
+    );
+    assert!(stdout_of(skipless(data.path()).args(["playlist", "list"])).is_empty());
+}
