@@ -209,3 +209,32 @@ fn retraining_in_the_background_while_playing() {
         history.len()
     );
 }
+
+#[test]
+fn like_and_ban_in_a_real_terminal_are_kept_after_a_restart() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let corpus = crate::common::corpus();
+    {
+        let tmux = Tmux::start(data.path(), &format!("--audio null {}", corpus.display()));
+        tmux.wait_for("scanned 12: 12 added");
+        tmux.keys(&["2"]);
+        tmux.wait_for("Tracks (12)");
+        // Like the first track ("menu"), ban the second ("silence") after the question.
+        tmux.keys(&["f"]);
+        tmux.wait_for("♥ menu");
+        tmux.keys(&["j", "b"]);
+        tmux.wait_for("autoplay will never queue it again");
+        tmux.keys(&["y"]);
+        tmux.wait_for("⊘ silence");
+        tmux.keys(&["q"]);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // A new player shows the same marks, read from the database.
+    let tmux = Tmux::start(data.path(), "--audio null");
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_for("⊘ silence");
+    assert!(screen.contains("♥ menu"), "{screen}");
+}
