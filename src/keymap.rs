@@ -44,6 +44,8 @@ pub(crate) enum Action {
     ViewQueue,
     ViewHistory,
     ViewStats,
+    ViewPlaylists,
+    SavePlaylist,
     Help,
     Quit,
 }
@@ -111,6 +113,13 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (Action::ViewQueue, "view_queue", "the queue", &["3"]),
     (Action::ViewHistory, "view_history", "this session's plays", &["4"]),
     (Action::ViewStats, "view_stats", "statistics", &["5"]),
+    (Action::ViewPlaylists, "view_playlists", "saved playlists", &["6"]),
+    (
+        Action::SavePlaylist,
+        "save_playlist",
+        "save the queue as a playlist (asks for a name)",
+        &["S"],
+    ),
     (Action::Help, "help", "this help", &["?"]),
     (Action::Quit, "quit", "quit", &["q", "ctrl-c"]),
 ];

@@ -8,7 +8,7 @@ use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
 use crate::db::tracks;
-use crate::db::{marks, plays};
+use crate::db::{marks, playlists, plays};
 use crate::db::{Database, DbError};
 use crate::marks::Marks;
 use crate::summary::TrackPlays;
@@ -58,6 +58,40 @@ impl SortKey {
             SortKey::SkipRate => "skip rate",
             SortKey::LastPlayed => "last played",
         }
+    }
+}
+
+/// A saved playlist as the screen shows it: its name and, per entry, the library track it names
+/// (`None` for a file the library does not have yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedPlaylist {
+    pub name: String,
+    pub tracks: Vec<Option<i64>>,
+}
+
+impl SavedPlaylist {
+    /// Every saved playlist, its entries resolved to library tracks.
+    pub(crate) fn load_all(db: &Database) -> Result<Vec<SavedPlaylist>, DbError> {
+        let conn = db.conn();
+        let mut all = Vec::new();
+        for summary in playlists::list(conn).map_err(|e| db.err(e))? {
+            let entries = playlists::entries(conn, &summary.name)
+                .map_err(|e| db.err(e))?
+                .unwrap_or_default();
+            let mut tracks = Vec::with_capacity(entries.len());
+            for entry in entries {
+                tracks.push(
+                    tracks::track_by_path_any(conn, &entry.path)
+                        .map_err(|e| db.err(e))?
+                        .map(|t| t.id),
+                );
+            }
+            all.push(SavedPlaylist {
+                name: summary.name,
+                tracks,
+            });
+        }
+        Ok(all)
     }
 }
 

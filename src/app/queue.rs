@@ -49,7 +49,7 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub(crate) fn entries(&self) -> &[QueueEntry] {
+    pub fn entries(&self) -> &[QueueEntry] {
         &self.entries
     }
 

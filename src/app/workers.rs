@@ -5,13 +5,17 @@ use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
 
-use super::library::LibraryIndex;
+use super::library::{LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
+use crate::clock::now_ms;
+use crate::db::playlists;
 use crate::db::Database;
 use crate::library::scan::ScanProgress;
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
 use crate::play::SkipRule;
+use crate::playlist::Entry;
 use crate::summary::Stats;
+use crate::track::Track;
 
 /// A report from a worker to the UI thread.
 #[derive(Debug)]
@@ -42,6 +46,10 @@ pub enum WorkerMsg {
     TrainDone(String),
     /// The whole log was exported to this file.
     ExportDone(PathBuf),
+    /// The saved playlists, read afresh.
+    Playlists(Vec<SavedPlaylist>),
+    /// The queue was saved as the playlist of this name.
+    PlaylistSaved(String),
 }
 
 fn run_worker(
@@ -109,6 +117,37 @@ pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config
         let options = ExportOptions::from_config(&config, ExportFormat::Csv, None, None)?;
         export_to_file(db.conn(), &options, &path, &|_, _| {})?;
         let _ = tx.send(WorkerMsg::ExportDone(path));
+        Ok(())
+    });
+}
+
+/// Reads the saved playlists.
+pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
+    run_worker("playlists", tx, move |tx| {
+        let db = Database::open(&db_path)?;
+        let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
+        Ok(())
+    });
+}
+
+/// Saves `tracks` as the playlist `name` (refused when the name is taken), then reads the
+/// playlists again.
+pub(crate) fn spawn_save_playlist(db_path: PathBuf, name: String, tracks: Vec<Track>, tx: Sender<WorkerMsg>) {
+    run_worker("playlists", tx, move |tx| {
+        let mut db = Database::open(&db_path)?;
+        let entries: Vec<Entry> = tracks
+            .iter()
+            .map(|t| Entry {
+                path: t.path.clone(),
+                line: 0,
+                title: Some(t.display_name()),
+                duration_ms: t.duration_ms,
+            })
+            .collect();
+        let saved = playlists::create(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+        anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
+        let _ = tx.send(WorkerMsg::PlaylistSaved(name));
+        let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
         Ok(())
     });
 }

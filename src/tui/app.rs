@@ -191,6 +191,17 @@ impl App {
                 let rule = crate::play::SkipRule::from_config(&self.config.log);
                 workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
             }
+            Action::ViewPlaylists => {
+                self.state.set_view(View::Playlists);
+                workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
+            }
+            Action::SavePlaylist => {
+                if self.controller.queue.entries().is_empty() {
+                    self.state.status = Some("the queue is empty: nothing to save".into());
+                } else {
+                    self.state.naming_playlist = Some(String::new());
+                }
+            }
             Action::Help => {
                 self.state.help = !self.state.help;
                 self.state.help_scroll = 0;
@@ -203,6 +214,18 @@ impl App {
     }
 
     /// The tracks the selection stands for (an artist's, an album's, or one track).
+    /// Saves the queue, in order, as the playlist `name`, on a worker.
+    pub(super) fn save_queue_as(&mut self, name: String) {
+        let tracks = self
+            .controller
+            .queue
+            .entries()
+            .iter()
+            .map(|e| e.track.clone())
+            .collect();
+        workers::spawn_save_playlist(self.db_path.clone(), name, tracks, self.worker_tx.clone());
+    }
+
     /// The track a like or ban is about: the one selected in a track list, else the one playing.
     fn mark_target(&self) -> Option<Track> {
         let in_a_track_list = self.state.search.is_some()
@@ -333,6 +356,18 @@ impl App {
                     s.album_track,
                 ),
                 (Pane::Main, View::Tracks) => pick(&s.sorted, s.track),
+                (Pane::Main, View::Playlists) => match s.playlists.get(s.playlist) {
+                    Some(playlist) => (
+                        playlist
+                            .tracks
+                            .iter()
+                            .flatten()
+                            .filter_map(|&id| s.library.track(id).cloned())
+                            .collect(),
+                        0,
+                    ),
+                    None => return,
+                },
                 _ => return,
             }
         };
@@ -448,6 +483,11 @@ impl App {
             }
             WorkerMsg::ExportDone(path) => self.state.status = Some(format!("exported the log to {}", path.display())),
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
+            WorkerMsg::Playlists(playlists) => {
+                self.state.playlist = self.state.playlist.min(playlists.len().saturating_sub(1));
+                self.state.playlists = playlists;
+            }
+            WorkerMsg::PlaylistSaved(name) => self.state.status = Some(format!("saved the queue as playlist {name:?}")),
             WorkerMsg::Error(message) => {
                 self.state.progress = None;
                 self.state.status = Some(message);

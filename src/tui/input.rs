@@ -31,6 +31,10 @@ impl App {
             }
             return;
         }
+        if self.state.naming_playlist.is_some() {
+            self.naming_input(key);
+            return;
+        }
         if self.state.search.is_some() && self.search_input(key) {
             return;
         }
@@ -40,6 +44,30 @@ impl App {
         }
         if let Some(action) = self.keys.action(key) {
             self.update(action);
+        }
+    }
+
+    /// Typing the name of a new playlist: Enter saves the queue under it, Esc gives up.
+    fn naming_input(&mut self, key: KeyEvent) {
+        let Some(name) = self.state.naming_playlist.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => self.state.naming_playlist = None,
+            KeyCode::Backspace => {
+                name.pop();
+            }
+            KeyCode::Enter => {
+                let name = name.trim().to_owned();
+                self.state.naming_playlist = None;
+                if name.is_empty() {
+                    self.state.status = Some("a playlist needs a name: not saved".into());
+                } else {
+                    self.save_queue_as(name);
+                }
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => name.push(c),
+            _ => {}
         }
     }
 

@@ -1,7 +1,7 @@
 //! What the screen shows, apart from playback ([`State`], [`View`], [`Pane`], [`Search`]).
 //! Pure data: the UI renders it, actions change it.
 
-use crate::app::library::{LibraryIndex, SortKey};
+use crate::app::library::{LibraryIndex, SavedPlaylist, SortKey};
 use crate::summary::Stats;
 use crate::track::Track;
 
@@ -14,10 +14,18 @@ pub enum View {
     Queue,
     History,
     Stats,
+    Playlists,
 }
 
 impl View {
-    pub(crate) const ALL: [View; 5] = [View::Library, View::Tracks, View::Queue, View::History, View::Stats];
+    pub(crate) const ALL: [View; 6] = [
+        View::Library,
+        View::Tracks,
+        View::Queue,
+        View::History,
+        View::Stats,
+        View::Playlists,
+    ];
 
     pub(crate) fn title(self) -> &'static str {
         match self {
@@ -26,6 +34,7 @@ impl View {
             View::Queue => "Queue",
             View::History => "History",
             View::Stats => "Stats",
+            View::Playlists => "Playlists",
         }
     }
 }
@@ -89,6 +98,11 @@ pub struct State {
     pub quitting: bool,
     /// A ban waiting for the listener's yes (`y`); any other key cancels it.
     pub confirm_ban: Option<Track>,
+    /// The saved playlists, as a worker last read them.
+    pub playlists: Vec<SavedPlaylist>,
+    pub playlist: usize,
+    /// The name being typed for a new playlist (Enter saves, Esc cancels).
+    pub naming_playlist: Option<String>,
 }
 
 impl State {
@@ -164,6 +178,7 @@ impl State {
                 (Pane::Main, View::Queue) => &mut self.queue,
                 (Pane::Main, View::History) => &mut self.history,
                 (Pane::Main, View::Stats) => &mut self.help_scroll,
+                (Pane::Main, View::Playlists) => &mut self.playlist,
             }
         };
         (selected, len)
@@ -185,6 +200,7 @@ impl State {
             (Pane::Main, View::Queue) => queue_len,
             (Pane::Main, View::History) => history_len,
             (Pane::Main, View::Stats) => 0,
+            (Pane::Main, View::Playlists) => self.playlists.len(),
         }
     }
 

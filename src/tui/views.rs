@@ -144,7 +144,41 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         View::Queue => queue_view(frame, layout, app),
         View::History => history_view(frame, layout, app),
         View::Stats => stats(frame, layout.main, app),
+        View::Playlists => playlists_view(frame, layout, app),
     }
+}
+
+/// The Playlists view: every saved playlist, with how many of its files the library has.
+fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
+    let s = &app.state;
+    let title = format!(
+        "Playlists ({}) · Enter plays · {} saves the queue",
+        s.playlists.len(),
+        app.keys.key_for(Action::SavePlaylist)
+    );
+    windowed_list(
+        frame,
+        layout.main,
+        ListWindow {
+            title,
+            focused: s.pane == Pane::Main,
+            len: s.playlists.len(),
+            selected: s.playlist,
+        },
+        |i| {
+            let playlist = &s.playlists[i];
+            let missing = playlist.tracks.iter().filter(|t| t.is_none()).count();
+            let mut line = Line::from(playlist.name.clone());
+            let count = if missing > 0 {
+                format!("  {} tracks, {missing} not in the library", playlist.tracks.len())
+            } else {
+                format!("  {} tracks", playlist.tracks.len())
+            };
+            line.spans.push(Span::styled(count, app.theme.dim));
+            line
+        },
+        app,
+    );
 }
 
 /// The Library view: artists, their albums, the album's tracks.
@@ -464,6 +498,15 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
 
 pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     let s = &app.state;
+    if let Some(name) = &s.naming_playlist {
+        let prompt = Line::from(vec![
+            Span::styled("save the queue as playlist: ", app.theme.accent),
+            Span::raw(name.clone()),
+            Span::raw("▏ (Enter saves, Esc cancels)"),
+        ]);
+        frame.render_widget(Paragraph::new(prompt), area);
+        return;
+    }
     if let Some(progress) = &s.progress {
         let ratio = if progress.total > 0 {
             progress.done as f64 / progress.total as f64

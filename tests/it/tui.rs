@@ -474,3 +474,38 @@ fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_tra
     let banned: i64 = conn.query_row("SELECT track_id FROM bans", [], |r| r.get(0)).unwrap();
     assert_eq!((likes, banned), (0, playing.id));
 }
+
+#[test]
+fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
+    let mut h = Harness::new(100, 24);
+    // Queue two tracks from the Tracks view, then `S` and a name.
+    h.keys("2aja");
+    assert_eq!(h.app.controller.queue.entries().len(), 2);
+    h.keys("S");
+    assert!(h.screen().contains("save the queue as playlist:"));
+    h.keys("evening\n");
+    h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
+    assert!(h.screen().contains("saved the queue as playlist \"evening\""));
+    // View 6 lists it; Enter plays it in order.
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 1);
+    let screen = h.screen();
+    assert!(
+        screen.contains("Playlists (1)") && screen.contains("evening  2 tracks"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("playlists", screen);
+    let queued: Vec<i64> = h.app.controller.queue.entries().iter().map(|e| e.track.id).collect();
+    h.keys("\n");
+    h.pump_until("the playlist to start", |app| app.controller.now.is_some());
+    let playing: Vec<i64> = h.app.controller.queue.entries().iter().map(|e| e.track.id).collect();
+    assert_eq!(playing, queued);
+    // A second save under the same name is refused in the status line.
+    h.keys("Sevening\n");
+    h.pump_until("the refusal", |app| {
+        app.state
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("exists already"))
+    });
+}
