@@ -7,6 +7,46 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// A read-only playlist computed from the log whenever it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Smart {
+    /// The tracks finished most often.
+    MostFinished,
+    /// The tracks skipped most often.
+    MostSkipped,
+    /// Playable tracks never played.
+    NeverPlayed,
+    /// Finished at least three times, but not played for 90 days.
+    Rediscover,
+    /// Skipped within the first 10 seconds, most often first.
+    SkippedEarly,
+}
+
+impl Smart {
+    pub const ALL: [Smart; 5] = [
+        Smart::MostFinished,
+        Smart::MostSkipped,
+        Smart::NeverPlayed,
+        Smart::Rediscover,
+        Smart::SkippedEarly,
+    ];
+
+    /// The name it is shown and played by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Smart::MostFinished => "most finished",
+            Smart::MostSkipped => "most skipped",
+            Smart::NeverPlayed => "never played",
+            Smart::Rediscover => "rediscover",
+            Smart::SkippedEarly => "skipped in the first 10 s",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Smart> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// One playlist entry: its file, and what `#EXTINF` said of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {

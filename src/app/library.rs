@@ -7,10 +7,12 @@ use std::sync::Arc;
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
+use crate::clock::now_ms;
 use crate::db::tracks;
 use crate::db::{marks, playlists, plays};
 use crate::db::{Database, DbError};
 use crate::marks::Marks;
+use crate::playlist::Smart;
 use crate::summary::TrackPlays;
 use crate::track::Track;
 
@@ -67,10 +69,13 @@ impl SortKey {
 pub struct SavedPlaylist {
     pub name: String,
     pub tracks: Vec<Option<i64>>,
+    /// Computed from the log when opened (read-only), not saved.
+    pub smart: bool,
 }
 
 impl SavedPlaylist {
-    /// Every saved playlist, its entries resolved to library tracks.
+    /// Every saved playlist, its entries resolved to library tracks, then the smart playlists
+    /// computed from the log now.
     pub(crate) fn load_all(db: &Database) -> Result<Vec<SavedPlaylist>, DbError> {
         let conn = db.conn();
         let mut all = Vec::new();
@@ -89,6 +94,15 @@ impl SavedPlaylist {
             all.push(SavedPlaylist {
                 name: summary.name,
                 tracks,
+                smart: false,
+            });
+        }
+        for smart in Smart::ALL {
+            let tracks = playlists::smart_tracks(conn, smart, now_ms()).map_err(|e| db.err(e))?;
+            all.push(SavedPlaylist {
+                name: smart.name().to_owned(),
+                tracks: tracks.into_iter().map(Some).collect(),
+                smart: true,
             });
         }
         Ok(all)

@@ -13,7 +13,7 @@ use crate::db::Database;
 use crate::library::scan::ScanProgress;
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
 use crate::play::SkipRule;
-use crate::playlist::Entry;
+use crate::playlist::{Entry, Smart};
 use crate::summary::Stats;
 use crate::track::Track;
 
@@ -134,6 +134,10 @@ pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
 /// playlists again.
 pub(crate) fn spawn_save_playlist(db_path: PathBuf, name: String, tracks: Vec<Track>, tx: Sender<WorkerMsg>) {
     run_worker("playlists", tx, move |tx| {
+        anyhow::ensure!(
+            Smart::named(&name).is_none(),
+            "{name:?} is the name of a smart playlist: not saved"
+        );
         let mut db = Database::open(&db_path)?;
         let entries: Vec<Entry> = tracks
             .iter()

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::app::Context;
 use crate::clock::now_ms;
 use crate::db::{playlists, tracks, Database};
-use crate::playlist::{parse_m3u, write_m3u, Entry};
+use crate::playlist::{parse_m3u, write_m3u, Entry, Smart};
 
 /// `skipless playlist` actions.
 #[derive(Debug, Subcommand)]
@@ -47,7 +47,13 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
 fn list(db: &Database, json: bool) -> anyhow::Result<()> {
     for playlist in playlists::list(db.conn()).map_err(|e| db.err(e))? {
         if json {
-            println!("{}", serde_json::to_string(&playlist)?);
+            let row = serde_json::json!({
+                "name": playlist.name,
+                "entries": playlist.entries,
+                "in_library": playlist.in_library,
+                "smart": false,
+            });
+            println!("{row}");
         } else {
             println!(
                 "{:>5} entries ({} in the library)  {}",
@@ -55,7 +61,40 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
             );
         }
     }
+    for smart in Smart::ALL {
+        let count = playlists::smart_tracks(db.conn(), smart, now_ms())
+            .map_err(|e| db.err(e))?
+            .len();
+        if json {
+            let row = serde_json::json!({"name": smart.name(), "entries": count, "in_library": count, "smart": true});
+            println!("{row}");
+        } else {
+            println!("{count:>5} entries (smart, from the log)  {}", smart.name());
+        }
+    }
     Ok(())
+}
+
+/// The entries of a saved or smart playlist.
+fn entries_of(db: &Database, name: &str) -> anyhow::Result<Vec<Entry>> {
+    if let Some(smart) = Smart::named(name) {
+        let ids = playlists::smart_tracks(db.conn(), smart, now_ms()).map_err(|e| db.err(e))?;
+        let library = tracks::tracks_in_id_order(db.conn(), true).map_err(|e| db.err(e))?;
+        let by_id: std::collections::HashMap<i64, &crate::track::Track> = library.iter().map(|t| (t.id, t)).collect();
+        return Ok(ids
+            .iter()
+            .filter_map(|id| by_id.get(id))
+            .map(|t| Entry {
+                path: t.path.clone(),
+                line: 0,
+                title: None,
+                duration_ms: None,
+            })
+            .collect());
+    }
+    playlists::entries(db.conn(), name)
+        .map_err(|e| db.err(e))?
+        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))
 }
 
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
@@ -72,6 +111,10 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
             .map(|s| s.to_string_lossy().into_owned())
             .with_context(|| format!("{}: give the playlist a --name", file.display()))?,
     };
+    anyhow::ensure!(
+        Smart::named(&name).is_none(),
+        "{name:?} is the name of a smart playlist: give this one another --name"
+    );
     let mut missing = Vec::new();
     for entry in &mut entries {
         // The index holds canonical paths; an entry whose file is not there stays as written.
@@ -104,9 +147,7 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
 }
 
 fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
-    let mut entries = playlists::entries(db.conn(), name)
-        .map_err(|e| db.err(e))?
-        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+    let mut entries = entries_of(db, name)?;
     // The library's tags for what it has, what the M3U said for the rest.
     for entry in &mut entries {
         if let Some(track) = tracks::track_by_path_any(db.conn(), &entry.path).map_err(|e| db.err(e))? {
@@ -137,9 +178,7 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
 /// The files of playlist `name` that the library has, in order, for `skipless play --playlist`.
 pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     let db = ctx.open_database()?;
-    let entries: Vec<Entry> = playlists::entries(db.conn(), name)
-        .map_err(|e| db.err(e))?
-        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+    let entries = entries_of(&db, name)?;
     let mut paths = Vec::new();
     for entry in entries {
         if tracks::track_by_path_any(db.conn(), &entry.path)

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::tracks::{path_blob, path_from_blob};
-use crate::playlist::Entry;
+use crate::playlist::{Entry, Smart};
 
 /// A playlist as listed: its name, how many entries, how many of them the library has now.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -63,6 +63,41 @@ pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> 
             in_library: r.get::<_, i64>(2)? as usize,
         })
     })?;
+    rows.collect()
+}
+
+/// The library tracks of a smart playlist, in its order, from the log as it is at `now_ms`.
+/// Each ranking keeps the 100 first; "never played" keeps every such track, by path.
+pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusqlite::Result<Vec<i64>> {
+    const DAY_MS: i64 = 86_400_000;
+    let ranked = |having: &str, count: &str| {
+        format!(
+            "SELECT t.id FROM plays p JOIN tracks t ON t.id = p.track_id
+             WHERE t.status = 'ok' AND p.end_reason IS NOT NULL
+             GROUP BY t.id HAVING {having}
+             ORDER BY {count} DESC, max(p.started_at) DESC, t.id LIMIT 100"
+        )
+    };
+    let sql = match smart {
+        Smart::MostFinished => ranked("sum(p.end_reason = 'finished') > 0", "sum(p.end_reason = 'finished')"),
+        Smart::MostSkipped => ranked("sum(p.skipped) > 0", "sum(p.skipped)"),
+        Smart::SkippedEarly => ranked(
+            "sum(p.skipped AND p.played_ms < 10000) > 0",
+            "sum(p.skipped AND p.played_ms < 10000)",
+        ),
+        Smart::Rediscover => ranked(
+            &format!(
+                "sum(p.end_reason = 'finished') >= 3 AND max(p.started_at) < {}",
+                now_ms.saturating_sub(90 * DAY_MS)
+            ),
+            "sum(p.end_reason = 'finished')",
+        ),
+        Smart::NeverPlayed => "SELECT t.id FROM tracks t WHERE t.status = 'ok'
+             AND NOT EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id) ORDER BY t.path"
+            .to_owned(),
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
 }
 

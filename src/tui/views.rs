@@ -169,6 +169,9 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let playlist = &s.playlists[i];
             let missing = playlist.tracks.iter().filter(|t| t.is_none()).count();
             let mut line = Line::from(playlist.name.clone());
+            if playlist.smart {
+                line.spans.push(Span::styled(" (smart)", app.theme.accent));
+            }
             let count = if missing > 0 {
                 format!("  {} tracks, {missing} not in the library", playlist.tracks.len())
             } else {

@@ -36,9 +36,10 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
     );
     let listed = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])));
     assert_eq!(
-        listed,
-        [serde_json::json!({"name": "mix", "entries": 4, "in_library": 3})]
+        listed[0],
+        serde_json::json!({"name": "mix", "entries": 4, "in_library": 3, "smart": false})
     );
+    assert_eq!(listed.iter().filter(|p| p["smart"] == true).count(), 5);
 
     // Export, import the export under another name, export that: the same list, byte for byte.
     let exported = data.path().join("out.m3u8");
@@ -82,7 +83,10 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
         "skipless: error: a playlist named \"mix\" exists already"
     );
     assert_eq!(
-        json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"]))).len(),
+        json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])))
+            .iter()
+            .filter(|p| p["smart"] == false)
+            .count(),
         2
     );
 
@@ -121,5 +125,70 @@ fn a_malformed_m3u_line_is_named_and_nothing_is_saved() {
         stderr.contains("bad.m3u") && stderr.contains("line 2: malformed #EXTINF"),
         "{stderr}"
     );
-    assert!(stdout_of(skipless(data.path()).args(["playlist", "list"])).is_empty());
+    assert!(!stdout_of(skipless(data.path()).args(["playlist", "list"])).contains("bad"));
+}
+
+#[test]
+fn smart_playlists_come_from_the_log() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let id = |title: &str| -> i64 {
+        conn.query_row("SELECT min(id) FROM tracks WHERE title = ?1", [title], |r| r.get(0))
+            .unwrap()
+    };
+    let (sad, victory, defeat, menu) = (id("Sad"), id("Victory"), id("Defeat"), id("menu"));
+    let now = skipless::clock::now_ms();
+    let long_ago = now - 200 * 86_400_000;
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, last_at) VALUES (1, ?1, ?1)",
+        [long_ago],
+    )
+    .unwrap();
+    // (track, started, played ms, end reason, skipped)
+    let plays = [
+        (sad, long_ago, 40_000, "finished", false),
+        (sad, long_ago + 1, 40_000, "finished", false),
+        (sad, long_ago + 2, 40_000, "finished", false),
+        (victory, now - 1_000, 5_000, "finished", false),
+        (defeat, now - 900, 3_000, "skipped", true),
+        (defeat, now - 800, 4_000, "skipped", true),
+        (menu, now - 700, 30_000, "skipped", true),
+    ];
+    for (position, (track, started, played, reason, skipped)) in plays.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason,
+                                skipped, source)
+             VALUES (?1, 1, ?2, ?3, ?3 + ?4, ?4, ?5, ?6, 'user')",
+            (track, position as i64, started, played, reason, skipped),
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let titles = |name: &str| -> Vec<String> {
+        let m3u = stdout_of(skipless(data.path()).args(["playlist", "export", name]));
+        m3u.lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .filter_map(|l| l.split_once(','))
+            .map(|(_, name)| name.split_once(" - ").map_or(name, |(_, title)| title).to_owned())
+            .collect()
+    };
+    assert_eq!(titles("most finished"), ["Sad", "Victory"]);
+    assert_eq!(titles("most skipped"), ["Defeat", "menu"]);
+    assert_eq!(titles("skipped in the first 10 s"), ["Defeat"]);
+    assert_eq!(titles("rediscover"), ["Sad"]);
+    let never = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])))
+        .into_iter()
+        .find(|p| p["name"] == "never played")
+        .unwrap();
+    assert_eq!(never["entries"], 12 - 4);
+    // A smart name cannot be taken by a saved playlist.
+    let file = data.path().join("x.m3u");
+    std::fs::write(&file, "a.ogg\n").unwrap();
+    let output = skipless(data.path())
+        .args(["playlist", "import", "--name", "rediscover"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
 }

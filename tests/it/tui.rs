@@ -488,10 +488,10 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
     assert!(h.screen().contains("saved the queue as playlist \"evening\""));
     // View 6 lists it; Enter plays it in order.
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 1);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
     let screen = h.screen();
     assert!(
-        screen.contains("Playlists (1)") && screen.contains("evening  2 tracks"),
+        screen.contains("Playlists (6)") && screen.contains("evening  2 tracks"),
         "{screen}"
     );
     insta::assert_snapshot!("playlists", screen);
