@@ -46,6 +46,7 @@ pub(crate) enum Action {
     ViewStats,
     ViewPlaylists,
     SavePlaylist,
+    AddToPlaylist,
     Help,
     Quit,
 }
@@ -114,6 +115,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (Action::ViewHistory, "view_history", "this session's plays", &["4"]),
     (Action::ViewStats, "view_stats", "statistics", &["5"]),
     (Action::ViewPlaylists, "view_playlists", "saved playlists", &["6"]),
+    (
+        Action::AddToPlaylist,
+        "add_to_playlist",
+        "add the selection to a playlist (a new name creates one)",
+        &["c"],
+    ),
     (
         Action::SavePlaylist,
         "save_playlist",

@@ -48,7 +48,7 @@ pub enum WorkerMsg {
     ExportDone(PathBuf),
     /// The saved playlists, read afresh.
     Playlists(Vec<SavedPlaylist>),
-    /// The queue was saved as the playlist of this name.
+    /// A playlist was saved or grew: what to tell the listener.
     PlaylistSaved(String),
 }
 
@@ -130,9 +130,15 @@ pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
     });
 }
 
-/// Saves `tracks` as the playlist `name` (refused when the name is taken), then reads the
-/// playlists again.
-pub(crate) fn spawn_save_playlist(db_path: PathBuf, name: String, tracks: Vec<Track>, tx: Sender<WorkerMsg>) {
+/// Saves `tracks` as the new playlist `name` (refused when the name is taken), or with `append`
+/// adds them to the end of `name` (created when new); then reads the playlists again.
+pub(crate) fn spawn_save_playlist(
+    db_path: PathBuf,
+    name: String,
+    tracks: Vec<Track>,
+    append: bool,
+    tx: Sender<WorkerMsg>,
+) {
     run_worker("playlists", tx, move |tx| {
         anyhow::ensure!(
             Smart::named(&name).is_none(),
@@ -148,9 +154,20 @@ pub(crate) fn spawn_save_playlist(db_path: PathBuf, name: String, tracks: Vec<Tr
                 duration_ms: t.duration_ms,
             })
             .collect();
-        let saved = playlists::create(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
-        anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
-        let _ = tx.send(WorkerMsg::PlaylistSaved(name));
+        if append {
+            playlists::append(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+            let n = entries.len();
+            let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
+                "added {n} track{} to playlist {name:?}",
+                if n == 1 { "" } else { "s" }
+            )));
+        } else {
+            let saved = playlists::create(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+            anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
+            let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
+                "saved the queue as playlist {name:?}"
+            )));
+        }
         let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
         Ok(())
     });

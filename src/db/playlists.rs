@@ -46,6 +46,37 @@ pub(crate) fn create(conn: &mut Connection, name: &str, entries: &[Entry], now: 
     Ok(Some(id))
 }
 
+/// Adds `entries` to the end of playlist `name`, creating it when new, in one transaction.
+pub(crate) fn append(conn: &mut Connection, name: &str, entries: &[Entry], now: i64) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO playlists (name, created_at, updated_at) VALUES (?1, ?2, ?2)
+         ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+        params![name, now],
+    )?;
+    let id: i64 = tx.query_row("SELECT id FROM playlists WHERE name = ?1", [name], |r| r.get(0))?;
+    let next: i64 = tx.query_row(
+        "SELECT coalesce(max(position) + 1, 0) FROM playlist_entries WHERE playlist_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO playlist_entries (playlist_id, position, path, title, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (offset, entry) in entries.iter().enumerate() {
+            insert.execute(params![
+                id,
+                next + offset as i64,
+                path_blob(&entry.path),
+                entry.title,
+                entry.duration_ms.map(|d| d as i64)
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
 /// Every playlist, by name.
 pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> {
     let mut stmt = conn.prepare(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::render::Theme;
-use super::state::{Pane, Progress, Search, State, View};
+use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State, View};
 use crate::app::autoplay::{Autoplay, Request};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
@@ -199,7 +199,23 @@ impl App {
                 if self.controller.queue.entries().is_empty() {
                     self.state.status = Some("the queue is empty: nothing to save".into());
                 } else {
-                    self.state.naming_playlist = Some(String::new());
+                    self.state.naming_playlist = Some(PlaylistPrompt {
+                        target: PlaylistTarget::SaveQueue,
+                        name: String::new(),
+                    });
+                }
+            }
+            Action::AddToPlaylist => {
+                let tracks = self.selected_tracks();
+                if tracks.is_empty() {
+                    self.state.status = Some("select a track, album or artist to add".into());
+                } else {
+                    // The picker lists the saved playlists as the name is typed.
+                    workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
+                    self.state.naming_playlist = Some(PlaylistPrompt {
+                        target: PlaylistTarget::Add(tracks),
+                        name: String::new(),
+                    });
                 }
             }
             Action::Help => {
@@ -213,17 +229,28 @@ impl App {
         }
     }
 
-    /// The tracks the selection stands for (an artist's, an album's, or one track).
-    /// Saves the queue, in order, as the playlist `name`, on a worker.
-    pub(super) fn save_queue_as(&mut self, name: String) {
-        let tracks = self
-            .controller
-            .queue
-            .entries()
-            .iter()
-            .map(|e| e.track.clone())
-            .collect();
-        workers::spawn_save_playlist(self.db_path.clone(), name, tracks, self.worker_tx.clone());
+    /// Saves the queue as the new playlist `name`, or adds tracks to `name` (creating it), on
+    /// a worker.
+    pub(super) fn finish_playlist_prompt(&mut self, prompt: PlaylistPrompt) {
+        let (tracks, append) = match prompt.target {
+            PlaylistTarget::SaveQueue => (
+                self.controller
+                    .queue
+                    .entries()
+                    .iter()
+                    .map(|e| e.track.clone())
+                    .collect(),
+                false,
+            ),
+            PlaylistTarget::Add(tracks) => (tracks, true),
+        };
+        workers::spawn_save_playlist(
+            self.db_path.clone(),
+            prompt.name,
+            tracks,
+            append,
+            self.worker_tx.clone(),
+        );
     }
 
     /// The track a like or ban is about: the one selected in a track list, else the one playing.
@@ -300,6 +327,7 @@ impl App {
         }
     }
 
+    /// The tracks the selection stands for (an artist's, an album's, or one track).
     fn selected_tracks(&self) -> Vec<Track> {
         let s = &self.state;
         let lib = &s.library.tracks;
@@ -487,7 +515,7 @@ impl App {
                 self.state.playlist = self.state.playlist.min(playlists.len().saturating_sub(1));
                 self.state.playlists = playlists;
             }
-            WorkerMsg::PlaylistSaved(name) => self.state.status = Some(format!("saved the queue as playlist {name:?}")),
+            WorkerMsg::PlaylistSaved(message) => self.state.status = Some(message),
             WorkerMsg::Error(message) => {
                 self.state.progress = None;
                 self.state.status = Some(message);

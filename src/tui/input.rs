@@ -47,26 +47,34 @@ impl App {
         }
     }
 
-    /// Typing the name of a new playlist: Enter saves the queue under it, Esc gives up.
+    /// Typing a playlist name: Tab completes to the first saved playlist that starts with it,
+    /// Enter goes ahead, Esc gives up.
     fn naming_input(&mut self, key: KeyEvent) {
-        let Some(name) = self.state.naming_playlist.as_mut() else {
+        let Some(prompt) = self.state.naming_playlist.as_mut() else {
             return;
         };
         match key.code {
             KeyCode::Esc => self.state.naming_playlist = None,
             KeyCode::Backspace => {
-                name.pop();
+                prompt.name.pop();
             }
-            KeyCode::Enter => {
-                let name = name.trim().to_owned();
-                self.state.naming_playlist = None;
-                if name.is_empty() {
-                    self.state.status = Some("a playlist needs a name: not saved".into());
-                } else {
-                    self.save_queue_as(name);
+            KeyCode::Tab => {
+                if let Some(first) = prompt.matches(&self.state.playlists).first() {
+                    prompt.name = (*first).to_owned();
                 }
             }
-            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => name.push(c),
+            KeyCode::Enter => {
+                let Some(mut prompt) = self.state.naming_playlist.take() else {
+                    return;
+                };
+                prompt.name = prompt.name.trim().to_owned();
+                if prompt.name.is_empty() {
+                    self.state.status = Some("a playlist needs a name: nothing saved".into());
+                } else {
+                    self.finish_playlist_prompt(prompt);
+                }
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => prompt.name.push(c),
             _ => {}
         }
     }

@@ -39,6 +39,34 @@ impl View {
     }
 }
 
+/// What a playlist name is being typed for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaylistTarget {
+    /// Save the queue as a new playlist.
+    SaveQueue,
+    /// Add these tracks to the playlist named (a new name creates it).
+    Add(Vec<Track>),
+}
+
+/// The playlist name prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaylistPrompt {
+    pub target: PlaylistTarget,
+    pub name: String,
+}
+
+impl PlaylistPrompt {
+    /// The saved playlists whose names start with what is typed (case-insensitive).
+    pub fn matches<'a>(&self, playlists: &'a [SavedPlaylist]) -> Vec<&'a str> {
+        let typed = self.name.to_lowercase();
+        playlists
+            .iter()
+            .filter(|p| !p.smart && p.name.to_lowercase().starts_with(&typed))
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+}
+
 /// Which list has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pane {
@@ -101,8 +129,8 @@ pub struct State {
     /// The saved playlists, as a worker last read them.
     pub playlists: Vec<SavedPlaylist>,
     pub playlist: usize,
-    /// The name being typed for a new playlist (Enter saves, Esc cancels).
-    pub naming_playlist: Option<String>,
+    /// The playlist name being typed (Enter goes ahead, Esc cancels).
+    pub naming_playlist: Option<PlaylistPrompt>,
 }
 
 impl State {

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, 
 use ratatui::Frame;
 
 use super::render::{scroll_offset, ScreenLayout};
-use super::state::{Pane, View};
+use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::fmt::{format_duration, truncate};
 use crate::keymap::Action;
@@ -501,13 +501,31 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
 
 pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     let s = &app.state;
-    if let Some(name) = &s.naming_playlist {
-        let prompt = Line::from(vec![
-            Span::styled("save the queue as playlist: ", app.theme.accent),
-            Span::raw(name.clone()),
-            Span::raw("▏ (Enter saves, Esc cancels)"),
+    if let Some(prompt) = &s.naming_playlist {
+        let (label, hint) = match &prompt.target {
+            PlaylistTarget::SaveQueue => ("save the queue as playlist: ".to_owned(), "(Enter saves, Esc cancels)"),
+            PlaylistTarget::Add(tracks) => (
+                format!(
+                    "add {} track{} to playlist: ",
+                    tracks.len(),
+                    if tracks.len() == 1 { "" } else { "s" }
+                ),
+                "(Tab completes, a new name creates one, Esc cancels)",
+            ),
+        };
+        let matches = prompt.matches(&s.playlists);
+        let shown = if matches.is_empty() || prompt.target == PlaylistTarget::SaveQueue {
+            String::new()
+        } else {
+            format!("  [{}]", matches.join(", "))
+        };
+        let line = Line::from(vec![
+            Span::styled(label, app.theme.accent),
+            Span::raw(prompt.name.clone()),
+            Span::raw(format!("▏ {hint}")),
+            Span::styled(shown, app.theme.dim),
         ]);
-        frame.render_widget(Paragraph::new(prompt), area);
+        frame.render_widget(Paragraph::new(line), area);
         return;
     }
     if let Some(progress) = &s.progress {

@@ -509,3 +509,35 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
             .is_some_and(|s| s.contains("exists already"))
     });
 }
+
+#[test]
+fn c_adds_the_selection_to_a_playlist_picked_by_name() {
+    let mut h = Harness::new(100, 24);
+    h.keys("2");
+    // A new name creates the playlist with the selected track.
+    h.keys("croad");
+    assert!(h.screen().contains("add 1 track to playlist: road"));
+    h.keys("\n");
+    h.pump_until("the playlist to be created", |app| {
+        app.state.status.as_deref() == Some("added 1 track to playlist \"road\"")
+    });
+    h.pump_until("the playlists to load", |app| {
+        app.state.playlists.iter().any(|p| p.name == "road")
+    });
+    // Tab completes a saved name; the track goes to its end.
+    h.keys("jcro");
+    assert!(h.screen().contains("[road]"));
+    h.keys("\t\n");
+    h.pump_until("the track to be added", |app| {
+        app.state
+            .playlists
+            .iter()
+            .any(|p| p.name == "road" && p.tracks.len() == 2)
+    });
+    let road = h.app.state.playlists.iter().find(|p| p.name == "road").unwrap();
+    let first_two: Vec<Option<i64>> = h.app.state.sorted[..2]
+        .iter()
+        .map(|&i| Some(h.app.state.library.tracks[i].id))
+        .collect();
+    assert_eq!(road.tracks, first_two);
+}
