@@ -238,3 +238,31 @@ fn like_and_ban_in_a_real_terminal_are_kept_after_a_restart() {
     let screen = tmux.wait_for("⊘ silence");
     assert!(screen.contains("♥ menu"), "{screen}");
 }
+
+#[test]
+fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let corpus = crate::common::corpus();
+    {
+        let tmux = Tmux::start(data.path(), &format!("--audio null {}", corpus.display()));
+        tmux.wait_for("scanned 12: 12 added");
+        // Queue the second and third tracks of the flat list, save the queue as "drive".
+        tmux.keys(&["2"]);
+        tmux.wait_for("Tracks (12)");
+        tmux.keys(&["j", "a", "j", "a", "S"]);
+        tmux.wait_for("save the queue as playlist:");
+        tmux.keys(&["d", "r", "i", "v", "e", "Enter"]);
+        tmux.wait_for("saved the queue as playlist \"drive\"");
+        tmux.keys(&["q"]);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let tmux = Tmux::start(data.path(), "--audio null");
+    tmux.keys(&["6"]);
+    tmux.wait_for("drive  2 tracks");
+    tmux.keys(&["Enter"]);
+    // The playlist's first entry is the flat list's second track, "silence".
+    tmux.wait_for("▶ silence");
+}
