@@ -27,6 +27,10 @@ pub enum PlaylistCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Give a saved playlist another name.
+    Rename { from: String, to: String },
+    /// Delete a saved playlist (the tracks stay in the library).
+    Delete { name: String },
     /// Write a playlist as M3U8 (to stdout unless --out).
     Export {
         name: String,
@@ -41,6 +45,8 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
         PlaylistCommand::List { json } => list(&db, *json),
         PlaylistCommand::Import { file, name } => import(&mut db, file, name.as_deref()),
         PlaylistCommand::Export { name, out } => export(&db, name, out.as_deref()),
+        PlaylistCommand::Rename { from, to } => rename(&db, from, to),
+        PlaylistCommand::Delete { name } => delete(&db, name),
     }
 }
 
@@ -143,6 +149,34 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
     for line in missing {
         println!("{line}");
     }
+    Ok(())
+}
+
+fn rename(db: &Database, from: &str, to: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        Smart::named(from).is_none() && Smart::named(to).is_none(),
+        "smart playlists cannot be renamed, nor their names taken"
+    );
+    anyhow::ensure!(!to.trim().is_empty(), "a playlist needs a name");
+    let taken = playlists::list(db.conn())
+        .map_err(|e| db.err(e))?
+        .iter()
+        .any(|p| p.name == to);
+    anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
+    let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
+    anyhow::ensure!(renamed, "no playlist named {from:?} (see `skipless playlist list`)");
+    println!("renamed {from:?} to {to:?}");
+    Ok(())
+}
+
+fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        Smart::named(name).is_none(),
+        "{name:?} is a smart playlist: it cannot be deleted"
+    );
+    let deleted = playlists::delete(db.conn(), name).map_err(|e| db.err(e))?;
+    anyhow::ensure!(deleted, "no playlist named {name:?} (see `skipless playlist list`)");
+    println!("deleted playlist {name:?}");
     Ok(())
 }
 

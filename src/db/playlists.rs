@@ -77,6 +77,20 @@ pub(crate) fn append(conn: &mut Connection, name: &str, entries: &[Entry], now: 
     tx.commit()
 }
 
+/// Renames playlist `from` to `to`: `Ok(false)` when there is no `from`; an error when `to` is
+/// taken (the UNIQUE name).
+pub(crate) fn rename(conn: &Connection, from: &str, to: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE playlists SET name = ?2, updated_at = ?3 WHERE name = ?1",
+        params![from, to, now],
+    )? > 0)
+}
+
+/// Deletes playlist `name` and its entries; false when there is none.
+pub(crate) fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM playlists WHERE name = ?1", [name])? > 0)
+}
+
 /// Every playlist, by name.
 pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> {
     let mut stmt = conn.prepare(

@@ -192,3 +192,53 @@ fn smart_playlists_come_from_the_log() {
         .unwrap();
     assert!(!output.status.success());
 }
+
+#[test]
+fn playlists_are_renamed_and_deleted_with_their_entries() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let file = data.path().join("two.m3u");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            corpus().join("sad.ogg").display(),
+            corpus().join("victory.ogg").display()
+        ),
+    )
+    .unwrap();
+    stdout_of(
+        skipless(data.path())
+            .args(["playlist", "import", "--name", "a"])
+            .arg(&file),
+    );
+    stdout_of(
+        skipless(data.path())
+            .args(["playlist", "import", "--name", "b"])
+            .arg(&file),
+    );
+    let refused = |args: &[&str]| {
+        let output = skipless(data.path()).args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        stderr
+    };
+    assert!(refused(&["playlist", "rename", "a", "b"]).contains("exists already"));
+    assert!(refused(&["playlist", "rename", "nope", "c"]).contains("no playlist named \"nope\""));
+    assert!(refused(&["playlist", "delete", "rediscover"]).contains("smart playlist"));
+    let out = stdout_of(skipless(data.path()).args(["playlist", "rename", "a", "road trip"]));
+    assert_eq!(out.trim(), "renamed \"a\" to \"road trip\"");
+    stdout_of(skipless(data.path()).args(["playlist", "delete", "b"]));
+    let saved: Vec<String> = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])))
+        .iter()
+        .filter(|p| p["smart"] == false)
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(saved, ["road trip"]);
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let entries: i64 = conn
+        .query_row("SELECT count(*) FROM playlist_entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(entries, 2, "the deleted playlist's entries went with it");
+}
