@@ -10,16 +10,6 @@ pub enum Mark {
     Ban,
 }
 
-impl Mark {
-    /// The verb for messages: "liked", "banned".
-    pub fn past(self) -> &'static str {
-        match self {
-            Mark::Like => "liked",
-            Mark::Ban => "banned",
-        }
-    }
-}
-
 /// Every track's like and ban, as times in Unix milliseconds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Marks {

@@ -83,14 +83,11 @@ impl SavedPlaylist {
             let entries = playlists::entries(conn, &summary.name)
                 .map_err(|e| db.err(e))?
                 .unwrap_or_default();
-            let mut tracks = Vec::with_capacity(entries.len());
-            for entry in entries {
-                tracks.push(
-                    tracks::track_by_path_any(conn, &entry.path)
-                        .map_err(|e| db.err(e))?
-                        .map(|t| t.id),
-                );
-            }
+            let tracks = playlists::resolve(conn, entries)
+                .map_err(|e| db.err(e))?
+                .into_iter()
+                .map(|(_, track)| track.map(|t| t.id))
+                .collect();
             all.push(SavedPlaylist {
                 name: summary.name,
                 tracks,

@@ -250,12 +250,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Play {
             json,
             autoplay,
-            playlist: Some(name),
-            ..
-        }) => crate::headless::run(&ctx, &playlist::playable_paths(&ctx, &name)?, json, autoplay),
-        Some(Command::Play {
-            json, autoplay, paths, ..
-        }) => crate::headless::run(&ctx, &paths, json, autoplay),
+            playlist,
+            paths,
+        }) => {
+            let paths = match playlist {
+                Some(name) => playlist::playable_paths(&ctx, &name)?,
+                None => paths,
+            };
+            crate::headless::run(&ctx, &paths, json, autoplay)
+        }
         Some(Command::Playlist { command }) => playlist::run(&ctx, &command),
         Some(Command::History { json, limit }) => history::run(&ctx, json, limit),
         Some(Command::Stats { json }) => stats::run(&ctx, json),

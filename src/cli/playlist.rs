@@ -1,5 +1,6 @@
 //! `skipless playlist list|import|export`: saved playlists and M3U files.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use crate::app::Context;
 use crate::clock::now_ms;
 use crate::db::{playlists, tracks, Database};
 use crate::playlist::{parse_m3u, write_m3u, Entry, Smart};
+use crate::track::Track;
 
 /// `skipless playlist` actions.
 #[derive(Debug, Subcommand)]
@@ -81,26 +83,33 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The entries of a saved or smart playlist.
-fn entries_of(db: &Database, name: &str) -> anyhow::Result<Vec<Entry>> {
+/// The entries of a saved or smart playlist, each with the library track it names.
+fn resolved_entries(db: &Database, name: &str) -> anyhow::Result<Vec<(Entry, Option<Track>)>> {
     if let Some(smart) = Smart::named(name) {
         let ids = playlists::smart_tracks(db.conn(), smart, now_ms()).map_err(|e| db.err(e))?;
-        let library = tracks::tracks_in_id_order(db.conn(), true).map_err(|e| db.err(e))?;
-        let by_id: std::collections::HashMap<i64, &crate::track::Track> = library.iter().map(|t| (t.id, t)).collect();
+        let mut by_id: HashMap<i64, Track> = tracks::tracks_in_id_order(db.conn(), true)
+            .map_err(|e| db.err(e))?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
         return Ok(ids
             .iter()
-            .filter_map(|id| by_id.get(id))
-            .map(|t| Entry {
-                path: t.path.clone(),
-                line: 0,
-                title: None,
-                duration_ms: None,
+            .filter_map(|id| by_id.remove(id))
+            .map(|track| {
+                let entry = Entry {
+                    path: track.path.clone(),
+                    line: 0,
+                    title: None,
+                    duration_ms: None,
+                };
+                (entry, Some(track))
             })
             .collect());
     }
-    playlists::entries(db.conn(), name)
+    let entries = playlists::entries(db.conn(), name)
         .map_err(|e| db.err(e))?
-        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))
+        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+    Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
@@ -121,23 +130,24 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         Smart::named(&name).is_none(),
         "{name:?} is the name of a smart playlist: give this one another --name"
     );
-    let mut missing = Vec::new();
+    // The index holds canonical paths; an entry whose file is not there stays as written.
     for entry in &mut entries {
-        // The index holds canonical paths; an entry whose file is not there stays as written.
         if let Ok(canonical) = std::fs::canonicalize(&entry.path) {
             entry.path = canonical;
         }
-        if tracks::track_by_path_any(db.conn(), &entry.path)
-            .map_err(|e| db.err(e))?
-            .is_none()
-        {
-            missing.push(format!(
+    }
+    let missing: Vec<String> = playlists::resolve(db.conn(), entries.clone())
+        .map_err(|e| db.err(e))?
+        .into_iter()
+        .filter(|(_, track)| track.is_none())
+        .map(|(entry, _)| {
+            format!(
                 "  line {}: {} is not in the library (kept: it plays once a scan adds it)",
                 entry.line,
                 entry.path.display()
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     playlists::create(db.conn_mut(), &name, &entries, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("a playlist named {name:?} exists already"))?;
@@ -181,17 +191,20 @@ fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
 }
 
 fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
-    let mut entries = entries_of(db, name)?;
     // The library's tags for what it has, what the M3U said for the rest.
-    for entry in &mut entries {
-        if let Some(track) = tracks::track_by_path_any(db.conn(), &entry.path).map_err(|e| db.err(e))? {
-            entry.title = Some(match &track.artist {
-                Some(artist) => format!("{artist} - {}", track.title),
-                None => track.title.clone(),
-            });
-            entry.duration_ms = track.duration_ms.or(entry.duration_ms);
-        }
-    }
+    let entries: Vec<Entry> = resolved_entries(db, name)?
+        .into_iter()
+        .map(|(mut entry, track)| {
+            if let Some(track) = track {
+                entry.title = Some(match &track.artist {
+                    Some(artist) => format!("{artist} - {}", track.title),
+                    None => track.title.clone(),
+                });
+                entry.duration_ms = track.duration_ms.or(entry.duration_ms);
+            }
+            entry
+        })
+        .collect();
     match out {
         Some(path) => {
             let file = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
@@ -212,16 +225,11 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
 /// The files of playlist `name` that the library has, in order, for `skipless play --playlist`.
 pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     let db = ctx.open_database()?;
-    let entries = entries_of(&db, name)?;
-    let mut paths = Vec::new();
-    for entry in entries {
-        if tracks::track_by_path_any(db.conn(), &entry.path)
-            .map_err(|e| db.err(e))?
-            .is_some()
-        {
-            paths.push(entry.path);
-        }
-    }
+    let paths: Vec<PathBuf> = resolved_entries(&db, name)?
+        .into_iter()
+        .filter(|(_, track)| track.is_some())
+        .map(|(entry, _)| entry.path)
+        .collect();
     anyhow::ensure!(
         !paths.is_empty(),
         "playlist {name:?}: none of its files is in the library"

@@ -2,8 +2,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::tracks::{path_blob, path_from_blob};
+use super::tracks::{path_blob, path_from_blob, track_by_path_any};
 use crate::playlist::{Entry, Smart};
+use crate::track::Track;
 
 /// A playlist as listed: its name, how many entries, how many of them the library has now.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -28,22 +29,26 @@ pub(crate) fn create(conn: &mut Connection, name: &str, entries: &[Entry], now: 
         params![name, now],
     )?;
     let id = tx.last_insert_rowid();
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO playlist_entries (playlist_id, position, path, title, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (position, entry) in entries.iter().enumerate() {
-            insert.execute(params![
-                id,
-                position as i64,
-                path_blob(&entry.path),
-                entry.title,
-                entry.duration_ms.map(|d| d as i64)
-            ])?;
-        }
-    }
+    insert_entries(&tx, id, 0, entries)?;
     tx.commit()?;
     Ok(Some(id))
+}
+
+/// Writes `entries` into playlist `id` from position `first` on.
+fn insert_entries(conn: &Connection, id: i64, first: i64, entries: &[Entry]) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare(
+        "INSERT INTO playlist_entries (playlist_id, position, path, title, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (offset, entry) in entries.iter().enumerate() {
+        insert.execute(params![
+            id,
+            first + offset as i64,
+            path_blob(&entry.path),
+            entry.title,
+            entry.duration_ms.map(|d| d as i64)
+        ])?;
+    }
+    Ok(())
 }
 
 /// Adds `entries` to the end of playlist `name`, creating it when new, in one transaction.
@@ -60,20 +65,7 @@ pub(crate) fn append(conn: &mut Connection, name: &str, entries: &[Entry], now: 
         [id],
         |r| r.get(0),
     )?;
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO playlist_entries (playlist_id, position, path, title, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (offset, entry) in entries.iter().enumerate() {
-            insert.execute(params![
-                id,
-                next + offset as i64,
-                path_blob(&entry.path),
-                entry.title,
-                entry.duration_ms.map(|d| d as i64)
-            ])?;
-        }
-    }
+    insert_entries(&tx, id, next, entries)?;
     tx.commit()
 }
 
@@ -144,6 +136,17 @@ pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusq
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
+}
+
+/// Each entry with the library track it names (`None` for a file the library does not have).
+pub(crate) fn resolve(conn: &Connection, entries: Vec<Entry>) -> rusqlite::Result<Vec<(Entry, Option<Track>)>> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let track = track_by_path_any(conn, &entry.path)?;
+            Ok((entry, track))
+        })
+        .collect()
 }
 
 /// The entries of playlist `name` in order, or `None` when there is no such playlist.

@@ -33,6 +33,13 @@ impl Tmux {
         Self { session }
     }
 
+    /// The player on the corpus, once its first scan is done.
+    fn on_corpus(data_dir: &Path) -> Self {
+        let tmux = Self::start(data_dir, &format!("--audio null {}", crate::common::corpus().display()));
+        tmux.wait_for("scanned 12: 12 added");
+        tmux
+    }
+
     fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.session])
@@ -80,9 +87,7 @@ fn navigate_play_skip_listen_quit() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let corpus = crate::common::corpus();
-    let tmux = Tmux::start(data.path(), &format!("--audio null {}", corpus.display()));
-    tmux.wait_for("scanned 12: 12 added");
+    let tmux = Tmux::on_corpus(data.path());
     // The flat track list, first entry ("menu", 3:00), played with Enter.
     tmux.keys(&["2"]);
     tmux.wait_for("Tracks (12)");
@@ -216,10 +221,8 @@ fn like_and_ban_in_a_real_terminal_are_kept_after_a_restart() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let corpus = crate::common::corpus();
     {
-        let tmux = Tmux::start(data.path(), &format!("--audio null {}", corpus.display()));
-        tmux.wait_for("scanned 12: 12 added");
+        let tmux = Tmux::on_corpus(data.path());
         tmux.keys(&["2"]);
         tmux.wait_for("Tracks (12)");
         // Like the first track ("menu"), ban the second ("silence") after the question.
@@ -245,10 +248,8 @@ fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let corpus = crate::common::corpus();
     {
-        let tmux = Tmux::start(data.path(), &format!("--audio null {}", corpus.display()));
-        tmux.wait_for("scanned 12: 12 added");
+        let tmux = Tmux::on_corpus(data.path());
         // Queue the second and third tracks of the flat list, save the queue as "drive".
         tmux.keys(&["2"]);
         tmux.wait_for("Tracks (12)");
