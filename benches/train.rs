@@ -1,8 +1,8 @@
 //! Training-step and scoring speed.
 //!
 //! Train steps at d=64, 2 layers, batch 128, 128 sampled negatives plus the contrastive term: 1
-//! and 2 heads at T=50 over 10k items, and 2 heads at T=200 over 100k items. Then scoring 100k
-//! tracks after a 50-play session against a cached item table. `benches/torch_reference.py`
+//! and 2 heads at T=50 over 10k items, and 2 heads at T=200 over 100k items. Then one autoplay
+//! pick's served ranking of 100k library tracks (most never played) by the default model. `benches/torch_reference.py`
 //! prints the same lines for the same model in PyTorch.
 //!
 //! Wall time is noisy on a shared machine, so each line also gives the process CPU time per step
@@ -13,9 +13,15 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use skipless::play::LoggedPlay;
+use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab};
+use skipless::recommend::infer::{Filters, Recommender};
+use skipless::recommend::log::ListeningLog;
+use skipless::recommend::metrics::Metrics;
 use skipless::recommend::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
+use skipless::recommend::train::TrainConfig;
 use skipless::track::Track;
 
 fn vocab(n: usize) -> Vocab {
@@ -63,10 +69,11 @@ fn config(heads: usize, max_len: usize) -> ModelConfig {
         dropout: 0.2,
         skip_embedding: true,
         side_features: true,
+        ..ModelConfig::sasrec()
     }
 }
 
-const SCORE_LABEL: &str = "score 100k tracks after a 50-play session";
+const SCORE_LABEL: &str = "score 100k tracks for one autoplay pick (served ranking)";
 
 /// Which implementation of the training step a line measures.
 #[derive(Clone, Copy)]
@@ -89,7 +96,7 @@ fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usiz
     let device = Device::Cpu;
     let loss = LossConfig {
         sampled_negatives: Some(128),
-        ..LossConfig::default()
+        ..LossConfig::sasrec(1.0)
     };
     let v = vocab(items);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -114,7 +121,7 @@ fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usiz
     let (mut wall, mut cpu, mut phases) = (Vec::new(), Vec::new(), Vec::new());
     for step in 0..steps + 2 {
         let (start, start_cpu) = (Instant::now(), cpu_seconds());
-        let batch = Batch::new(&refs, false, &device)?;
+        let batch = Batch::new(&refs, false, false, &device)?;
         let gradients_done = match engine {
             Engine::Step => {
                 trainer.loss_and_grads(&batch.host, &loss, Some(&mut dropout), &mut rng);
@@ -124,7 +131,7 @@ fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usiz
                 done
             }
             Engine::Graph => {
-                let (total, _, _) = model.loss(&batch, &loss, Some(&mut dropout), &mut rng)?;
+                let (total, _, _, _) = model.loss(&batch, &loss, Some(&mut dropout), &mut rng)?;
                 let grads = total.backward()?;
                 let done = Instant::now();
                 candle_nn::Optimizer::step(&mut optimizer, &grads)?;
@@ -177,18 +184,72 @@ fn main() -> candle_core::Result<()> {
         return Ok(());
     }
 
-    let device = Device::Cpu;
+    // The served ranking of the default model (history features, finish term) over 100k library
+    // tracks, 2,000 of them played: the work of one autoplay pick.
     let big = vocab(100_000);
-    let model = SeqModel::new(config(2, 50), &big, DType::F32, 1, &device)?;
-    let table = model.item_table()?.narrow(0, 1, big.len())?;
+    let tracks: Vec<Track> = (0..100_000)
+        .map(|i| Track {
+            id: i as i64 + 1,
+            title: format!("t{i}"),
+            artist: Some(format!("a{}", i / 10)),
+            album: Some(format!("b{}", i / 12)),
+            genre: Some(format!("g{}", i % 20)),
+            year: Some(1960 + (i % 60) as i32),
+            ..Track::default()
+        })
+        .collect();
+    let config = TrainConfig::default();
+    let model = SeqModel::new(config.model, &big, DType::F32, 1, &Device::Cpu)?;
+    let checkpoint = Checkpoint {
+        meta: CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            vocab: big,
+            config,
+            validation: Metrics::default(),
+            best_epoch: 1,
+            transformer_kept: true,
+            trained_at: String::new(),
+            plays_seen: 0,
+        },
+        model,
+    };
+    let mut log = ListeningLog::default();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let window: Vec<u32> = (0..50).map(|_| rng.random_range(1..=100_000u32)).collect();
-    let skips = vec![false; 50];
+    for (k, t) in tracks.iter().enumerate() {
+        log.tracks.insert(t.id, t.clone());
+        if k < 2_000 {
+            log.plays.push(LoggedPlay {
+                track_id: rng.random_range(1..=2_000),
+                session_id: k as i64 / 20,
+                skipped: rng.random_bool(0.3),
+                ts_ms: k as i64 * 200_000,
+            });
+        }
+    }
+    let mut recommender = Recommender::new(checkpoint).map_err(candle_core::Error::wrap)?;
+    recommender.replay(&log);
+    let session: Vec<(i64, bool)> = log.plays[log.plays.len() - 20..]
+        .iter()
+        .map(|p| (p.track_id, p.skipped))
+        .collect();
+    let filters = Filters {
+        limit: 10,
+        exclude_current: true,
+        exclude_skipped: true,
+        recent: Vec::new(),
+        max_per_artist: 2,
+        temperature: 0.0,
+        seed: 0,
+        now_ms: Some(2_000 * 200_000),
+        finish_weight: 2.0,
+    };
     let mut timings = Vec::new();
     for _ in 0..9 {
         let start = Instant::now();
-        let scores = model.score_windows_against(&[(window.clone(), skips.clone())], &table)?;
-        let _: Vec<Vec<f32>> = scores.to_vec2()?;
+        let picks = recommender
+            .rank(&session, &tracks, &filters)
+            .map_err(candle_core::Error::wrap)?;
+        assert_eq!(picks.len(), 10);
         timings.push(start.elapsed().as_secs_f64());
     }
     println!("{SCORE_LABEL}: {:.2} ms wall (median of 9)", median(timings) * 1e3);

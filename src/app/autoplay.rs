@@ -35,7 +35,7 @@ pub(crate) enum Request {
     },
     /// A play was completed in the log.
     Played(LoggedPlay),
-    /// The library changed (a scan finished, or a ban was taken back).
+    /// The library or the marks changed (a scan finished, a like, or a ban taken back).
     Reload,
     /// The listener banned this track: it is never picked again.
     Banned(i64),
@@ -354,17 +354,17 @@ impl TrainingJob {
                 cancel,
             )
         });
-        let (checkpoint, previous) = match result {
-            Ok(trained) => (trained.checkpoint, trained.previous_validation),
+        let trained = match result {
+            Ok(trained) => trained,
             Err(RecommendError::Cancelled) => return TrainingOutcome::Cancelled,
             Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),
         };
-        let new = checkpoint.meta.validation.ndcg10;
-        match previous.map(|m| m.ndcg10) {
-            Some(old) if new < old => TrainingOutcome::Kept(format!(
+        let new = trained.checkpoint.meta.validation.ndcg10;
+        match trained.previous_validation.map(|m| m.ndcg10) {
+            Some(old) if !trained.improves() => TrainingOutcome::Kept(format!(
                 "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
             )),
-            _ => match checkpoint.save(&self.models_dir) {
+            _ => match trained.checkpoint.save(&self.models_dir) {
                 Ok(_) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
                 Err(e) => TrainingOutcome::Kept(format!("cannot save the model: {e}")),
             },

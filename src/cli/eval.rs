@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use super::progress_bar;
 use crate::recommend::eval::{run_eval, EvalData, EvalOptions, EvalReport};
 
-/// `skipless eval --history FILE_OR_DIR... [--json]`.
-pub(crate) fn eval(paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+/// `skipless eval --history FILE_OR_DIR... [--json] [--seeds 0,1,2]`.
+pub(crate) fn eval(paths: &[PathBuf], json: bool, seeds: Vec<u64>) -> anyhow::Result<()> {
+    if seeds.is_empty() {
+        anyhow::bail!("--seeds: give at least one seed");
+    }
     let plays = crate::history::read_paths(paths)?;
     let name = paths
         .iter()
@@ -20,7 +23,11 @@ pub(crate) fn eval(paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
         .join("+");
     let data = EvalData::from_plays(&name, &plays);
     let bar = progress_bar(0, "training");
-    let report = run_eval(&data, &EvalOptions::default(), &mut |model, p| {
+    let options = EvalOptions {
+        seeds,
+        ..EvalOptions::default()
+    };
+    let report = run_eval(&data, &options, &mut |model, p| {
         if p.val_ndcg.is_none() {
             bar.set_length((p.steps * p.epochs) as u64);
             bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
@@ -47,14 +54,26 @@ fn print_report(r: &EvalReport) {
         r.dataset, r.plays, r.sessions, r.train_sessions, r.tracks, r.test_listened, r.test_skipped
     );
     println!(
-        "{:<14} {:>7} {:>8} {:>7} {:>9} {:>8}",
-        "model", "HR@10", "NDCG@10", "MRR", "skip-MRR", "train s"
+        "learned rows: mean of seeds {:?}; sd: their standard deviation",
+        r.seeds
+    );
+    println!(
+        "{:<24} {:>7} {:>8} {:>7} {:>9} {:>8}  {}",
+        "model", "HR@10", "NDCG@10", "sd", "MRR", "skip-MRR", "train s"
     );
     for m in &r.models {
         println!(
-            "{:<14} {:>7.4} {:>8.4} {:>7.4} {:>9.4} {:>8.1}",
-            m.name, m.hr10, m.ndcg10, m.mrr, m.skip_mrr, m.train_s
+            "{:<24} {:>7.4} {:>8.4} {:>7.4} {:>9.4} {:>8.4}  {:.1}",
+            m.name, m.hr10, m.ndcg10, m.ndcg10_sd, m.mrr, m.skip_mrr, m.train_s
         );
+    }
+    for m in &r.models {
+        if let Some(ci) = &m.ci95 {
+            println!(
+                "skipless - {}: NDCG@10 95% interval [{:+.4}, {:+.4}], skip-MRR [{:+.4}, {:+.4}] (paired bootstrap over test sessions)",
+                m.name, ci.ndcg10[0], ci.ndcg10[1], ci.skip_mrr[0], ci.skip_mrr[1]
+            );
+        }
     }
     for note in &r.notes {
         println!("  {note}");

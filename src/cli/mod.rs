@@ -128,12 +128,18 @@ pub enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// The seeds every learned model is trained with; its row is their mean.
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+        seeds: Vec<u64>,
     },
     /// Train the recommender on the listening log and save it in the data dir.
     Train {
         /// Print the validation metrics as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Save the new model even when the current one ranks better on the same validation slice.
+        #[arg(long)]
+        force: bool,
     },
     /// Write the listening log in a standard format (to stdout unless --out).
     Export {
@@ -244,8 +250,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             json,
         }) => simulate::run(&ctx, &history, plays, seed, json),
-        Some(Command::Eval { history, json }) => eval::eval(&history, json),
-        Some(Command::Train { json }) => train::train(&ctx, json),
+        Some(Command::Eval { history, json, seeds }) => eval::eval(&history, json, seeds),
+        Some(Command::Train { json, force }) => train::train(&ctx, json, force),
         Some(Command::Recommend { n, json }) => recommend::recommend(&ctx, n, json),
         Some(Command::Play {
             json,

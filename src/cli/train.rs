@@ -9,8 +9,10 @@ use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::log::{train_from_log, ListeningLog};
 use crate::recommend::train::TrainConfig;
 
-/// `skipless train [--json]`: trains on the local log and saves the model under `models/`.
-pub(crate) fn train(ctx: &Context, json: bool) -> anyhow::Result<()> {
+/// `skipless train [--json] [--force]`: trains on the local log and saves the model under
+/// `models/` when its served ranking is at least as good as the current model's on the same
+/// validation slice (or with `--force`).
+pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
     let log = ListeningLog::load(&db)?;
     let min_plays = ctx.config.recommend.min_plays;
@@ -31,7 +33,7 @@ pub(crate) fn train(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let bar = progress_bar(0, "training");
     let cancel = AtomicBool::new(false);
     let start = Instant::now();
-    let checkpoint = train_from_log(
+    let trained = train_from_log(
         &log,
         previous.as_ref(),
         &TrainConfig::default(),
@@ -42,14 +44,23 @@ pub(crate) fn train(ctx: &Context, json: bool) -> anyhow::Result<()> {
             }
         },
         &cancel,
-    )?
-    .checkpoint;
+    )?;
     bar.finish_and_clear();
-    let path = checkpoint.save(&models_dir)?;
+    let keep = force || trained.improves();
+    let checkpoint = &trained.checkpoint;
+    let path = if keep {
+        Some(checkpoint.save(&models_dir)?)
+    } else {
+        None
+    };
     let v = checkpoint.meta.validation;
+    let old = trained.previous_validation;
     if json {
         let out = serde_json::json!({
-            "model": path.display().to_string(),
+            "model": path.as_ref().map(|p| p.display().to_string()),
+            "saved": keep,
+            "previous_ndcg@10": old.map(|m| m.ndcg10),
+            "transformer_kept": checkpoint.meta.transformer_kept,
             "plays": checkpoint.meta.plays_seen,
             "tracks": checkpoint.meta.vocab.len(),
             "best_epoch": checkpoint.meta.best_epoch,
@@ -72,7 +83,16 @@ pub(crate) fn train(ctx: &Context, json: bool) -> anyhow::Result<()> {
             v.mrr,
             v.skip_mrr
         );
-        println!("saved {}", path.display());
+        if let Some(old) = old {
+            println!(
+                "the current model on the same validation slice: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
+                old.hr10, old.ndcg10, old.mrr, old.skip_mrr
+            );
+        }
+        match &path {
+            Some(path) => println!("saved {}", path.display()),
+            None => println!("kept the current model: it ranks better on validation (--force saves the new one)"),
+        }
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Saved models ([`Checkpoint`], [`CheckpointMeta`]): one safetensors file whose header carries the
-//! JSON metadata (format version, vocabulary, hyperparameters, blend weights, validation metrics,
-//! training time, plays seen), plus a `model.json` copy of that metadata for people to read.
+//! JSON metadata (format version, vocabulary, hyperparameters, validation metrics, whether
+//! the Transformer was kept, training time, plays seen), plus a `model.json` copy of that metadata for people to read.
 //!
 //! Files are written to a temporary name, synced and renamed, so a crash never leaves a half
 //! model; a checkpoint that is corrupt or of another format version is refused with one line.
@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use super::data::Vocab;
 use super::metrics::Metrics;
 use super::model::SeqModel;
-use super::signals::BlendWeights;
 use super::train::TrainConfig;
 use super::RecommendError;
 
-/// Bumped whenever the saved layout or the meaning of a field changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the saved layout or the meaning of a field changes. 2: the history-feature
+/// model (feature weights in the model, gap embedding, cross-session input).
+pub const FORMAT_VERSION: u32 = 2;
 /// Marks the safetensors header entry that holds the metadata.
 const META_KEY: &str = "skipless";
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -32,9 +32,12 @@ pub struct CheckpointMeta {
     pub format_version: u32,
     pub vocab: Vocab,
     pub config: TrainConfig,
-    pub blend: BlendWeights,
+    /// The served ranking's metrics on the training run's validation slice.
     pub validation: Metrics,
     pub best_epoch: usize,
+    /// Whether the Transformer's terms beat the history features alone on validation (when not,
+    /// the model scores with the features alone).
+    pub transformer_kept: bool,
     /// RFC 3339, UTC.
     pub trained_at: String,
     pub plays_seen: u64,

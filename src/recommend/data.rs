@@ -216,68 +216,184 @@ pub(crate) fn sessionize(plays: &[Play], gap_ms: i64) -> Vec<Session> {
     sessions
 }
 
-/// One training row: a window of a session, right-padded to the batch length.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// Which session the row comes from (rows of one session share its negatives).
-    pub session: usize,
-    pub ids: Vec<u32>,
-    pub skips: Vec<bool>,
-    /// The next item at each position (0: none).
-    pub targets: Vec<u32>,
-    pub target_skipped: Vec<bool>,
-    /// The next non-skipped item after each non-skipped position (0: no contrastive term here).
-    pub positives: Vec<u32>,
-    /// The distinct items skipped anywhere in the session.
-    pub negatives: Vec<u32>,
+/// Buckets of the time gap before a play: none (the first play known), then up to 1 minute,
+/// 5 minutes, 30 minutes (the same session), 6 hours, a day, a week, and longer.
+pub const GAP_BUCKETS: usize = 8;
+
+/// The [`GAP_BUCKETS`] bucket of the gap between a play at `ts_ms` and the one before it.
+pub fn gap_bucket(previous_ms: Option<i64>, ts_ms: i64) -> u32 {
+    const MINUTE: i64 = 60_000;
+    let Some(previous) = previous_ms else { return 0 };
+    let gap = ts_ms - previous;
+    [
+        MINUTE,
+        5 * MINUTE,
+        30 * MINUTE,
+        360 * MINUTE,
+        1440 * MINUTE,
+        7 * 1440 * MINUTE,
+    ]
+    .iter()
+    .position(|&limit| gap <= limit)
+    .map_or(GAP_BUCKETS as u32 - 1, |i| i as u32 + 1)
 }
 
-/// Most negatives kept per session; sessions rarely skip more distinct tracks than this.
+/// The model's input for one query: the last plays (item, skipped, gap bucket), oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Window {
+    pub ids: Vec<u32>,
+    pub skips: Vec<bool>,
+    pub gaps: Vec<u32>,
+}
+
+impl Window {
+    /// The window over `plays` (consecutive, oldest first); the first play's gap is measured from
+    /// `before`, the play preceding them, when there is one.
+    pub fn of(plays: &[Play], before: Option<&Play>) -> Window {
+        let mut previous = before.map(|p| p.ts_ms);
+        let mut gaps = Vec::with_capacity(plays.len());
+        for p in plays {
+            gaps.push(gap_bucket(previous, p.ts_ms));
+            previous = Some(p.ts_ms);
+        }
+        Window {
+            ids: plays.iter().map(|p| p.item).collect(),
+            skips: plays.iter().map(|p| p.skipped).collect(),
+            gaps,
+        }
+    }
+}
+
+/// One training row: a window of consecutive plays, right-padded to the batch length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub ids: Vec<u32>,
+    pub skips: Vec<bool>,
+    pub gaps: Vec<u32>,
+    /// Each input's number in the training plays (what history features are computed after).
+    pub plays: Vec<u32>,
+    /// Each input's session (an index into the sessions the rows were cut from).
+    pub sessions: Vec<u32>,
+    /// The next item of the same session at each position (0: none).
+    pub targets: Vec<u32>,
+    pub target_skipped: Vec<bool>,
+    /// The next non-skipped item of the same session after each non-skipped position (0: no
+    /// contrastive term here).
+    pub positives: Vec<u32>,
+    /// The distinct items skipped in the row's sessions, and the session of each.
+    pub negatives: Vec<u32>,
+    pub negative_sessions: Vec<u32>,
+}
+
+/// Most negatives kept per row; sessions rarely skip more distinct tracks than this.
 pub(crate) const MAX_NEGATIVES: usize = 64;
 
-/// Cuts each session into windows of at most `max_len` inputs, newest window first aligned to the end.
+/// Cuts each session into windows of at most `max_len` inputs, newest window first aligned to
+/// the end: the session-only input of SASRec.
 pub fn rows_from_sessions(sessions: &[(usize, &Session)], max_len: usize) -> Vec<Row> {
     let mut rows = Vec::new();
     for &(index, session) in sessions {
+        rows.extend(rows_of(&[(index, session)], max_len));
+    }
+    rows
+}
+
+/// Cuts the whole history (all sessions, in order) into windows of at most `max_len` inputs that
+/// cross session boundaries, newest window aligned to the end; targets stay within a session.
+pub fn rows_from_history(sessions: &[Session], max_len: usize) -> Vec<Row> {
+    let indexed: Vec<(usize, &Session)> = sessions.iter().enumerate().collect();
+    rows_of(&indexed, max_len)
+}
+
+fn rows_of(sessions: &[(usize, &Session)], max_len: usize) -> Vec<Row> {
+    struct At {
+        play: Play,
+        number: u32,
+        session: u32,
+        next: Option<Play>,
+        next_listen: u32,
+    }
+    let mut all: Vec<At> = Vec::new();
+    let mut skipped_in: Vec<Vec<u32>> = Vec::new();
+    let mut number = 0u32;
+    for (s, &(_, session)) in sessions.iter().enumerate() {
         let p = &session.plays;
-        if p.len() < 2 {
-            continue;
-        }
         let mut negatives: Vec<u32> = Vec::new();
         for play in p.iter().filter(|p| p.skipped) {
             if !negatives.contains(&play.item) && negatives.len() < MAX_NEGATIVES {
                 negatives.push(play.item);
             }
         }
-        let mut next_listen = vec![0u32; p.len()];
+        skipped_in.push(negatives);
         let mut upcoming = 0u32;
+        let mut next_listen = vec![0u32; p.len()];
         for g in (0..p.len()).rev() {
             next_listen[g] = upcoming;
             if !p[g].skipped {
                 upcoming = p[g].item;
             }
         }
-        let inputs = p.len() - 1;
-        let mut end = inputs;
-        while end > 0 {
-            let start = end.saturating_sub(max_len);
-            let span = start..end;
-            rows.push(Row {
-                session: index,
-                ids: p[span.clone()].iter().map(|q| q.item).collect(),
-                skips: p[span.clone()].iter().map(|q| q.skipped).collect(),
-                targets: p[start + 1..end + 1].iter().map(|q| q.item).collect(),
-                target_skipped: p[start + 1..end + 1].iter().map(|q| q.skipped).collect(),
-                positives: span
-                    .clone()
-                    .map(|g| if p[g].skipped { 0 } else { next_listen[g] })
-                    .collect(),
-                negatives: negatives.clone(),
+        for (g, play) in p.iter().enumerate() {
+            all.push(At {
+                play: *play,
+                number,
+                session: s as u32,
+                next: p.get(g + 1).copied(),
+                next_listen: if play.skipped { 0 } else { next_listen[g] },
             });
-            end = start;
+            number += 1;
         }
     }
+    let index_of: Vec<u32> = sessions.iter().map(|&(i, _)| i as u32).collect();
+    // A row ends at the last play that has a next play in its session.
+    let mut rows = Vec::new();
+    let mut end = all.len();
+    while end > 0 && all[end - 1].next.is_none() {
+        end -= 1;
+    }
+    while end > 0 {
+        let start = end.saturating_sub(max_len);
+        let span = &all[start..end];
+        let previous = start.checked_sub(1).map(|i| &all[i].play);
+        let window = Window::of(&span.iter().map(|a| a.play).collect::<Vec<_>>(), previous);
+        let mut negatives = Vec::new();
+        let mut negative_sessions = Vec::new();
+        let mut seen_sessions: Vec<u32> = span.iter().map(|a| a.session).collect();
+        seen_sessions.dedup();
+        for s in seen_sessions {
+            for &item in &skipped_in[s as usize] {
+                if negatives.len() < MAX_NEGATIVES {
+                    negatives.push(item);
+                    negative_sessions.push(index_of[s as usize]);
+                }
+            }
+        }
+        rows.push(Row {
+            ids: window.ids,
+            skips: window.skips,
+            gaps: window.gaps,
+            plays: span.iter().map(|a| a.number).collect(),
+            sessions: span.iter().map(|a| index_of[a.session as usize]).collect(),
+            targets: span.iter().map(|a| a.next.map_or(0, |n| n.item)).collect(),
+            target_skipped: span.iter().map(|a| a.next.is_some_and(|n| n.skipped)).collect(),
+            positives: span.iter().map(|a| a.next_listen).collect(),
+            negatives,
+            negative_sessions,
+        });
+        end = start;
+    }
     rows
+}
+
+/// A position the history-feature model is trained at: the flat index of its input in the
+/// batch, the play it follows (for the features), the next item (0-based) and whether that next
+/// play was skipped (the not-to-recommend term) or finished (the next-item term).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryAt {
+    pub at: u32,
+    pub play: u32,
+    pub target: u32,
+    pub skipped: bool,
 }
 
 /// Rows stacked into flat vectors, padded to the longest row: what [`Batch`] holds as tensors,
@@ -290,8 +406,11 @@ pub struct HostBatch {
     pub k: usize,
     pub ids: Vec<u32>,
     pub skips: Vec<u32>,
+    pub gaps: Vec<u32>,
     pub rec_positions: Vec<u32>,
     pub rec_targets: Vec<u32>,
+    /// The history-feature model's positions, row by row (see [`QueryAt`]).
+    pub queries: Vec<QueryAt>,
     pub positives: Vec<u32>,
     pub negatives: Vec<u32>,
     /// [B * T, K + 1], 0 or [`MASKED`].
@@ -304,6 +423,7 @@ pub struct HostBatch {
 pub struct Batch {
     pub ids: Tensor,
     pub skips: Tensor,
+    pub gaps: Tensor,
     /// Flat indices (into `B * T`) of positions with a next-item target, and those targets (0-based).
     pub rec_positions: Tensor,
     pub rec_targets: Tensor,
@@ -319,6 +439,8 @@ pub struct Batch {
     pub cl_count: usize,
     pub len: usize,
     pub host: HostBatch,
+    /// The history features of each query ([Q, K, V]), for a model that has them.
+    pub features: Option<Tensor>,
 }
 
 /// Large negative used for masking; finite so that fully masked rows stay finite.
@@ -330,31 +452,45 @@ impl HostBatch {
         self.cl_valid.iter().filter(|&&v| v > 0.0).count()
     }
 
-    /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
-    pub(crate) fn new(rows: &[&Row], rec_on_skipped: bool) -> HostBatch {
+    /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets;
+    /// `skipped_queries` keeps positions whose next play was skipped among the queries.
+    pub fn new(rows: &[&Row], rec_on_skipped: bool, skipped_queries: bool) -> HostBatch {
         let b = rows.len();
         let t = rows.iter().map(|r| r.ids.len()).max().unwrap_or(1).max(1);
         let k = rows.iter().map(|r| r.negatives.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0u32; b * t];
         let mut skips = vec![0u32; b * t];
+        let mut gaps = vec![0u32; b * t];
         let mut positives = vec![0u32; b * t];
         let mut negatives = vec![0u32; b * k];
         let mut cl_mask = vec![MASKED; b * t * (k + 1)];
         let mut cl_valid = vec![0f32; b * t];
         let (mut rec_positions, mut rec_targets) = (Vec::new(), Vec::new());
+        let mut queries = Vec::new();
         for (r, row) in rows.iter().enumerate() {
             negatives[r * k..r * k + row.negatives.len()].copy_from_slice(&row.negatives);
             for (i, &id) in row.ids.iter().enumerate() {
                 let at = r * t + i;
                 ids[at] = id;
                 skips[at] = u32::from(row.skips[i]);
-                if row.targets[i] != 0 && (rec_on_skipped || !row.target_skipped[i]) {
+                gaps[at] = row.gaps[i];
+                let target = row.targets[i];
+                if target != 0 && (rec_on_skipped || !row.target_skipped[i]) {
                     rec_positions.push(at as u32);
-                    rec_targets.push(row.targets[i] - 1);
+                    rec_targets.push(target - 1);
+                }
+                if target != 0 && (skipped_queries || !row.target_skipped[i]) {
+                    queries.push(QueryAt {
+                        at: at as u32,
+                        play: row.plays[i],
+                        target: target - 1,
+                        skipped: row.target_skipped[i],
+                    });
                 }
                 let positive = row.positives[i];
+                // Negatives only from the position's own session, never the positive itself.
                 let usable: Vec<usize> = (0..row.negatives.len())
-                    .filter(|&n| row.negatives[n] != positive)
+                    .filter(|&n| row.negatives[n] != positive && row.negative_sessions[n] == row.sessions[i])
                     .collect();
                 if positive != 0 && !usable.is_empty() {
                     positives[at] = positive;
@@ -373,8 +509,10 @@ impl HostBatch {
             k,
             ids,
             skips,
+            gaps,
             rec_positions,
             rec_targets,
+            queries,
             positives,
             negatives,
             cl_mask,
@@ -386,14 +524,20 @@ impl HostBatch {
 #[cfg(feature = "reference")]
 impl Batch {
     /// Stacks rows; `rec_on_skipped` keeps skipped next tracks as next-item targets.
-    pub fn new(rows: &[&Row], rec_on_skipped: bool, device: &Device) -> candle_core::Result<Batch> {
-        let host = HostBatch::new(rows, rec_on_skipped);
+    pub fn new(
+        rows: &[&Row],
+        rec_on_skipped: bool,
+        skipped_queries: bool,
+        device: &Device,
+    ) -> candle_core::Result<Batch> {
+        let host = HostBatch::new(rows, rec_on_skipped, skipped_queries);
         let (b, t, k) = (host.b, host.t, host.k);
         let rec_count = host.rec_positions.len();
         let cl_count = host.cl_count();
         Ok(Batch {
             ids: Tensor::from_slice(&host.ids, (b, t), device)?,
             skips: Tensor::from_slice(&host.skips, (b, t), device)?,
+            gaps: Tensor::from_slice(&host.gaps, (b, t), device)?,
             rec_positions: Tensor::from_slice(&host.rec_positions, rec_count, device)?,
             rec_targets: Tensor::from_slice(&host.rec_targets, rec_count, device)?,
             rec_count,
@@ -404,6 +548,24 @@ impl Batch {
             cl_count,
             len: t,
             host,
+            features: None,
         })
+    }
+
+    /// Adds the history features of every query, read from `timeline`.
+    pub fn with_features(mut self, timeline: &super::features::Timeline) -> candle_core::Result<Batch> {
+        let n = timeline.n_items();
+        let block = super::features::N_FEATURES * n;
+        let mut values = vec![0f32; self.host.queries.len() * block];
+        for (query, out) in self.host.queries.iter().zip(values.chunks_mut(block)) {
+            timeline.fill(&[query.play], out);
+        }
+        let q = self.host.queries.len();
+        self.features = Some(Tensor::from_vec(
+            values,
+            (q, super::features::N_FEATURES, n),
+            self.ids.device(),
+        )?);
+        Ok(self)
     }
 }

@@ -2,20 +2,22 @@
 //! [`run_eval`]): a listening history split by time into training and test sessions, every
 //! catalogue item ranked at every test position, the same split for every model.
 
-use std::ops::Range;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::history::HistoryPlay;
 
 use super::baselines::{Popularity, SessionKnn};
-use super::data::{sessionize, Play, Session, Vocab};
-use super::metrics::{protocol_rank, Metrics};
+use super::data::{sessionize, Play, Session, Vocab, Window};
+use super::features::FEATURES;
+use super::metrics::Metrics;
 use super::model::SeqModel;
-use super::signals::{blend, log_softmax, BlendWeights, HistoryStats, FEATURES};
-use super::train::{listen_counts, train_model, TrainConfig, TrainProgress};
+use super::rank::{metrics_of, walk_ranks, QueryView, Ranked, ServedRanks, SessionRanker, FINISH_WEIGHT};
+use super::train::{features_model, listen_counts, train_model, TrainConfig, TrainData, TrainOutcome, TrainProgress};
 use super::RecommendError;
 use crate::track::Track;
 
@@ -93,7 +95,22 @@ pub(crate) struct ModelRow {
     pub ndcg10: f64,
     pub mrr: f64,
     pub skip_mrr: f64,
+    /// Mean training time per seed.
     pub train_s: f64,
+    /// Standard deviation of NDCG@10 over the seeds (0 for rows that learn nothing).
+    #[serde(rename = "ndcg@10_sd")]
+    pub ndcg10_sd: f64,
+    /// On an ablation row: the paired bootstrap 95% interval of `skipless` minus this row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<Interval>,
+}
+
+/// Paired bootstrap 95% intervals of a difference in NDCG@10 and in skip-MRR.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Interval {
+    #[serde(rename = "ndcg@10")]
+    pub ndcg10: [f64; 2],
+    pub skip_mrr: [f64; 2],
 }
 
 /// The evaluation's output (`skipless eval --json`).
@@ -106,116 +123,202 @@ pub(crate) struct EvalReport {
     pub train_sessions: usize,
     pub test_listened: usize,
     pub test_skipped: usize,
+    pub seeds: Vec<u64>,
     pub models: Vec<ModelRow>,
-    /// Notes on the trained models (validation metrics, epochs, blend weights).
+    /// Notes on the trained models (validation metrics, epochs, feature weights).
     pub notes: Vec<String>,
 }
 
-/// Options of [`run_eval`]: the sequence models' training configurations.
+/// Options of [`run_eval`]: the seeds and the training configurations.
 #[derive(Debug, Clone)]
 pub(crate) struct EvalOptions {
+    pub seeds: Vec<u64>,
     pub sasrec: TrainConfig,
     pub sasrec_cl: TrainConfig,
-    /// The sequence model inside `skipless`.
+    /// The default model: `skipless`, and with parts removed, its ablations.
     pub skipless: TrainConfig,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        let base = TrainConfig::default();
-        let mut sasrec = base;
-        sasrec.loss.cl_lambda = 0.0;
-        let mut skipless = base;
-        skipless.model.skip_embedding = true;
         EvalOptions {
-            sasrec,
-            sasrec_cl: base,
-            skipless,
+            seeds: vec![0, 1, 2],
+            sasrec: TrainConfig::sasrec(0.0),
+            sasrec_cl: TrainConfig::sasrec(1.0),
+            skipless: TrainConfig::default(),
         }
     }
 }
 
-/// What a ranker sees at one query.
-struct Query<'a> {
-    /// The session so far: (item, skipped).
-    prefix: &'a [(u32, bool)],
-    /// Time of the last play before the query.
-    now_ms: i64,
-    stats: &'a HistoryStats,
-    /// The sequence model's scores, when the ranker uses one.
-    seq: Option<&'a [f32]>,
+impl EvalOptions {
+    /// `skipless` without skip inputs and without the negative-feedback loss terms.
+    fn no_negatives(&self) -> TrainConfig {
+        let mut c = self.skipless;
+        c.model.skip_embedding = false;
+        c.loss.ntr_lambda = 0.0;
+        c.loss.cl_lambda = 0.0;
+        c
+    }
 }
 
-/// Walks all sessions in order, keeping [`HistoryStats`] current, and ranks the catalogue at every
-/// position i >= 1 of the sessions in `range`. `visit` receives each query's scores, target and skip flag.
-fn walk(
-    data: &EvalData,
-    range: Range<usize>,
-    seq: Option<&SeqModel>,
-    score: &mut dyn FnMut(&Query, &mut [f32]),
-    visit: &mut dyn FnMut(&[f32], &Query, Play),
-) -> Result<(), RecommendError> {
-    let n = data.vocab.len();
-    let mut stats = HistoryStats::new(n);
-    stats.popularity = data.popularity.clone();
-    let mut scores = vec![0f32; n];
-    for (index, session) in data.sessions[..range.end].iter().enumerate() {
-        let pairs: Vec<(u32, bool)> = session.plays.iter().map(|p| (p.item, p.skipped)).collect();
-        let seq_rows: Option<Vec<Vec<f32>>> = match seq {
-            Some(model) if range.contains(&index) && pairs.len() > 1 => {
-                let t = model.config.max_len;
-                let windows: Vec<_> = (1..pairs.len())
-                    .map(|i| {
-                        let w = &pairs[i.saturating_sub(t)..i];
-                        (w.iter().map(|p| p.0).collect(), w.iter().map(|p| p.1).collect())
+/// Ranks a model without history features by the session so far (SASRec's input), per session
+/// in one batch.
+struct SessionModelRanks<'a> {
+    model: &'a SeqModel,
+    rows: Vec<Vec<f32>>,
+}
+
+impl SessionRanker for SessionModelRanks<'_> {
+    fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError> {
+        let t = self.model.config.max_len;
+        let Some(last) = histories.last() else { return Ok(()) };
+        let start = last.len() - histories.len();
+        let windows: Vec<Window> = (1..=histories.len())
+            .map(|i| {
+                let from = (start + i).saturating_sub(t).max(start);
+                Window::of(&last[from..start + i], None)
+            })
+            .collect();
+        self.rows = self.model.score_windows(&windows)?.to_vec2()?;
+        Ok(())
+    }
+
+    fn score(&mut self, i: usize, _: &QueryView, out: &mut [f32]) {
+        out.copy_from_slice(&self.rows[i]);
+    }
+}
+
+/// Ranks with a function of the session so far.
+struct PrefixRanks<F: FnMut(&[(u32, bool)], &mut [f32])>(F);
+
+impl<F: FnMut(&[(u32, bool)], &mut [f32])> SessionRanker for PrefixRanks<F> {
+    fn begin_session(&mut self, _: &[&[Play]]) -> Result<(), RecommendError> {
+        Ok(())
+    }
+
+    fn score(&mut self, _: usize, view: &QueryView, out: &mut [f32]) {
+        (self.0)(view.session, out)
+    }
+}
+
+/// One learned model's test results over the seeds.
+struct SeedRuns {
+    name: String,
+    ranked: Vec<Vec<Ranked>>,
+    train_s: Vec<f64>,
+}
+
+impl SeedRuns {
+    fn new(name: &str) -> Self {
+        SeedRuns {
+            name: name.to_owned(),
+            ranked: Vec::new(),
+            train_s: Vec::new(),
+        }
+    }
+
+    fn row(&self) -> ModelRow {
+        let metrics: Vec<Metrics> = self.ranked.iter().map(|r| metrics_of(r)).collect();
+        let k = metrics.len().max(1) as f64;
+        let mean = |f: fn(&Metrics) -> f64| metrics.iter().map(f).sum::<f64>() / k;
+        let ndcg = mean(|m| m.ndcg10);
+        let var = metrics.iter().map(|m| (m.ndcg10 - ndcg).powi(2)).sum::<f64>() / (k - 1.0).max(1.0);
+        ModelRow {
+            name: self.name.clone(),
+            hr10: mean(|m| m.hr10),
+            ndcg10: ndcg,
+            mrr: mean(|m| m.mrr),
+            skip_mrr: mean(|m| m.skip_mrr),
+            train_s: self.train_s.iter().sum::<f64>() / self.train_s.len().max(1) as f64,
+            ndcg10_sd: var.sqrt(),
+            ci95: None,
+        }
+    }
+
+    /// Per position, the seeds' mean of NDCG@10 (listened positions) or reciprocal rank
+    /// (skipped positions).
+    fn per_position(&self) -> Vec<(usize, bool, f64)> {
+        let k = self.ranked.len().max(1) as f64;
+        let first = self.ranked.first().map(Vec::as_slice).unwrap_or_default();
+        first
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let value = self
+                    .ranked
+                    .iter()
+                    .map(|seed| {
+                        let rank = seed[i].rank;
+                        if r.skipped {
+                            1.0 / rank as f64
+                        } else if rank <= 10 {
+                            1.0 / ((rank + 1) as f64).log2()
+                        } else {
+                            0.0
+                        }
                     })
-                    .collect();
-                Some(model.score_windows(&windows)?.to_vec2()?)
+                    .sum::<f64>()
+                    / k;
+                (r.session, r.skipped, value)
+            })
+            .collect()
+    }
+}
+
+/// Resamples of the paired bootstrap, and its seed.
+const BOOTSTRAP_RESAMPLES: usize = 2000;
+const BOOTSTRAP_SEED: u64 = 2023;
+
+/// The paired bootstrap 95% interval of `a` minus `b` over test sessions: sessions are drawn
+/// with replacement (positions within a session are correlated), and the mean differences of
+/// NDCG@10 over listened positions and of reciprocal rank over skipped positions recomputed.
+fn paired_interval(a: &SeedRuns, b: &SeedRuns) -> Interval {
+    let (pa, pb) = (a.per_position(), b.per_position());
+    // Per session: (sum of NDCG differences, listened, sum of RR differences, skipped).
+    let mut sessions: Vec<(usize, [f64; 4])> = Vec::new();
+    for ((session, skipped, x), (_, _, y)) in pa.iter().zip(&pb) {
+        if sessions.last().is_none_or(|(s, _)| s != session) {
+            sessions.push((*session, [0.0; 4]));
+        }
+        if let Some((_, sums)) = sessions.last_mut() {
+            if *skipped {
+                sums[2] += x - y;
+                sums[3] += 1.0;
+            } else {
+                sums[0] += x - y;
+                sums[1] += 1.0;
             }
-            _ => None,
-        };
-        for (i, play) in session.plays.iter().enumerate() {
-            if i >= 1 && range.contains(&index) {
-                let query = Query {
-                    prefix: &pairs[..i],
-                    now_ms: session.plays[i - 1].ts_ms,
-                    stats: &stats,
-                    seq: seq_rows.as_ref().map(|rows| rows[i - 1].as_slice()),
-                };
-                score(&query, &mut scores);
-                visit(&scores, &query, *play);
-            }
-            stats.observe(&pairs[..i], play.item, play.skipped, play.ts_ms);
         }
     }
-    Ok(())
-}
-
-/// The protocol's metrics of one ranker on the test sessions.
-fn test_metrics(
-    data: &EvalData,
-    seq: Option<&SeqModel>,
-    score: &mut dyn FnMut(&Query, &mut [f32]),
-) -> Result<Metrics, RecommendError> {
-    let mut metrics = Metrics::default();
-    walk(
-        data,
-        data.n_train..data.sessions.len(),
-        seq,
-        score,
-        &mut |scores, _, play| {
-            let rank = protocol_rank(scores, play.item as usize - 1, &data.popularity);
-            if play.skipped {
-                metrics.add_skip(rank);
-            } else {
-                metrics.add_listen(rank);
+    let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    let (mut ndcg, mut skip) = (
+        Vec::with_capacity(BOOTSTRAP_RESAMPLES),
+        Vec::with_capacity(BOOTSTRAP_RESAMPLES),
+    );
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let mut total = [0.0; 4];
+        for _ in 0..sessions.len() {
+            let (_, sums) = sessions[rng.random_range(0..sessions.len())];
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += s;
             }
-        },
-    )?;
-    Ok(metrics.finish())
+        }
+        ndcg.push(total[0] / total[1].max(1.0));
+        skip.push(total[2] / total[3].max(1.0));
+    }
+    Interval {
+        ndcg10: percentiles(&mut ndcg),
+        skip_mrr: percentiles(&mut skip),
+    }
 }
 
-fn row(name: &str, m: &Metrics, train_s: f64) -> ModelRow {
+fn percentiles(values: &mut [f64]) -> [f64; 2] {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    [at(0.025), at(0.975)]
+}
+
+fn fixed_row(name: &str, m: &Metrics, train_s: f64) -> ModelRow {
     ModelRow {
         name: name.to_owned(),
         hr10: m.hr10,
@@ -223,6 +326,8 @@ fn row(name: &str, m: &Metrics, train_s: f64) -> ModelRow {
         mrr: m.mrr,
         skip_mrr: m.skip_mrr,
         train_s,
+        ndcg10_sd: 0.0,
+        ci95: None,
     }
 }
 
@@ -238,168 +343,138 @@ pub(crate) fn run_eval(
             data.sessions.len()
         )));
     }
+    let n = data.vocab.len();
+    let test = data.n_train..data.sessions.len();
     let mut models = Vec::new();
     let mut notes = Vec::new();
+    let ranks =
+        |ranker: &mut dyn SessionRanker| walk_ranks(&data.sessions, n, test.clone(), &[], &data.popularity, ranker);
 
-    let start = Instant::now();
     let popularity = Popularity {
         counts: data.popularity.clone(),
     };
-    let fit_s = start.elapsed().as_secs_f64();
-    let m = test_metrics(data, None, &mut |_, out| popularity.score(out))?;
-    models.push(row("popularity", &m, fit_s));
+    let ranked = ranks(&mut PrefixRanks(|_: &[(u32, bool)], out: &mut [f32]| {
+        popularity.score(out)
+    }))?;
+    let m = metrics_of(&ranked);
+    models.push(fixed_row("popularity", &m, 0.0));
     let (test_listened, test_skipped) = (m.listened, m.skipped);
 
     let start = Instant::now();
-    let knn = SessionKnn::fit(&data.sessions[..data.n_train], data.vocab.len(), 5);
+    let knn = SessionKnn::fit(&data.sessions[..data.n_train], n, 5);
     let fit_s = start.elapsed().as_secs_f64();
-    let m = test_metrics(data, None, &mut |q, out| {
-        let prefix: Vec<u32> = q.prefix.iter().map(|p| p.0).collect();
-        knn.score(&prefix, out)
-    })?;
-    models.push(row("cooccurrence", &m, fit_s));
+    let ranked = ranks(&mut PrefixRanks(|prefix: &[(u32, bool)], out: &mut [f32]| {
+        let items: Vec<u32> = prefix.iter().map(|p| p.0).collect();
+        knn.score(&items, out)
+    }))?;
+    models.push(fixed_row("cooccurrence", &metrics_of(&ranked), fit_s));
 
-    let train = &data.sessions[..data.val_start];
-    let validation = &data.sessions[data.val_start..data.n_train];
     let cancel = AtomicBool::new(false);
-    let mut seq_models = Vec::new();
-    for (name, config) in [
-        ("sasrec", &options.sasrec),
-        ("sasrec+cl", &options.sasrec_cl),
-        ("skipless", &options.skipless),
-    ] {
+    let train_data = TrainData {
+        vocab: &data.vocab,
+        sessions: &data.sessions[..data.n_train],
+        val_start: data.val_start,
+        likes: &[],
+    };
+    let mut train = |name: &str, config: &TrainConfig, seed: u64| -> Result<(TrainOutcome, f64), RecommendError> {
+        let mut config = *config;
+        config.seed = seed;
         let start = Instant::now();
-        let outcome = train_model(
-            &data.vocab,
-            train,
-            validation,
-            config,
-            None,
-            &mut |p| progress(name, p),
-            &cancel,
-        )?;
+        let outcome = train_model(train_data, &config, None, &mut |p| progress(name, p), &cancel)?;
         let train_s = start.elapsed().as_secs_f64();
         notes.push(format!(
-            "{name}: best epoch {} of {}, validation ndcg@10 {:.4}, skip-mrr {:.4}",
-            outcome.best_epoch, outcome.epochs_run, outcome.validation.ndcg10, outcome.validation.skip_mrr
+            "{name} seed {seed}: best epoch {} of {}, validation ndcg@10 {:.4}, skip-mrr {:.4}{}",
+            outcome.best_epoch,
+            outcome.epochs_run,
+            outcome.validation.ndcg10,
+            outcome.validation.skip_mrr,
+            match &outcome.features_only {
+                Some((weights, m)) => format!(
+                    "; features alone {:.4} ({}); transformer {}",
+                    m.ndcg10,
+                    FEATURES
+                        .iter()
+                        .zip(weights)
+                        .map(|(f, w)| format!("{f} {w:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if outcome.transformer_kept {
+                        "kept"
+                    } else {
+                        "not kept: no better on validation"
+                    }
+                ),
+                None => String::new(),
+            }
         ));
-        seq_models.push((name, outcome, train_s));
-    }
-    for (name, outcome, train_s) in &seq_models[..2] {
-        let m = test_metrics(data, Some(&outcome.model), &mut |q, out| {
-            out.copy_from_slice(q.seq.unwrap_or(&[]));
-        })?;
-        models.push(row(name, &m, *train_s));
+        Ok((outcome, train_s))
+    };
+
+    let mut learned = Vec::new();
+    for (name, config) in [("sasrec", &options.sasrec), ("sasrec+cl", &options.sasrec_cl)] {
+        let mut runs = SeedRuns::new(name);
+        for &seed in &options.seeds {
+            let (outcome, train_s) = train(name, config, seed)?;
+            runs.ranked.push(ranks(&mut SessionModelRanks {
+                model: &outcome.model,
+                rows: Vec::new(),
+            })?);
+            runs.train_s.push(train_s);
+        }
+        learned.push(runs);
     }
 
-    // skipless: the sequence model blended with history signals; weights fitted on validation only.
-    let (_, outcome, seq_s) = &seq_models[2];
-    let alone = test_metrics(data, Some(&outcome.model), &mut |q, out| {
-        out.copy_from_slice(q.seq.unwrap_or(&[]));
-    })?;
-    notes.push(format!(
-        "skipless sequence model alone (sasrec+cl with the skipped-input embedding): hr@10 {:.4}, ndcg@10 {:.4}, mrr {:.4}, skip-mrr {:.4}",
-        alone.hr10, alone.ndcg10, alone.mrr, alone.skip_mrr
-    ));
-    let start = Instant::now();
-    let weights = fit_blend(data, &outcome.model)?;
-    let fit_s = start.elapsed().as_secs_f64();
-    notes.push(format!(
-        "skipless blend weights: {}",
-        FEATURES
-            .iter()
-            .zip(&weights.weights)
-            .map(|(f, w)| format!("{f} {w}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    let n = data.vocab.len();
-    let mut features = vec![0f32; FEATURES.len() * n];
-    let m = test_metrics(data, Some(&outcome.model), &mut |q, out| {
-        q.stats.features(q.prefix, q.now_ms, &mut features);
-        log_softmax(q.seq.unwrap_or(&[]), &mut features[..n]);
-        blend(&features, &weights, out);
-    })?;
-    models.push(row("skipless", &m, seq_s + fit_s));
+    let mut skipless = SeedRuns::new("skipless");
+    let mut no_transformer = SeedRuns::new("skipless-no-transformer");
+    for &seed in &options.seeds {
+        let (outcome, train_s) = train("skipless", &options.skipless, seed)?;
+        skipless.ranked.push(served_test_ranks(data, &outcome.model)?);
+        skipless.train_s.push(train_s);
+        if let Some((weights, _)) = &outcome.features_only {
+            let mut config = options.skipless;
+            config.seed = seed;
+            let model = features_model(&config, &data.vocab, weights)?;
+            no_transformer.ranked.push(served_test_ranks(data, &model)?);
+            no_transformer.train_s.push(train_s);
+        }
+    }
+    let mut no_negatives = SeedRuns::new("skipless-no-negatives");
+    for &seed in &options.seeds {
+        let (outcome, train_s) = train("skipless-no-negatives", &options.no_negatives(), seed)?;
+        no_negatives.ranked.push(served_test_ranks(data, &outcome.model)?);
+        no_negatives.train_s.push(train_s);
+    }
+
+    for runs in &learned {
+        models.push(runs.row());
+    }
+    models.push(skipless.row());
+    for ablation in [&no_transformer, &no_negatives] {
+        let mut row = ablation.row();
+        row.ci95 = Some(paired_interval(&skipless, ablation));
+        models.push(row);
+    }
 
     Ok(EvalReport {
         dataset: data.name.clone(),
         plays: data.plays,
         sessions: data.sessions.len(),
-        tracks: data.vocab.len(),
+        tracks: n,
         train_sessions: data.n_train,
         test_listened,
         test_skipped,
+        seeds: options.seeds.clone(),
         models,
         notes,
     })
 }
 
-/// Most validation queries kept for fitting the blend (evenly spaced), to bound memory.
-const MAX_FIT_QUERIES: usize = 600;
-
-/// Chooses blend weights by coordinate ascent on NDCG@10 over the validation slice.
-pub(crate) fn fit_blend(data: &EvalData, model: &SeqModel) -> Result<BlendWeights, RecommendError> {
-    let n = data.vocab.len();
-    let f = FEATURES.len();
-    let mut all: Vec<(Vec<f32>, usize)> = Vec::new();
-    let mut features = vec![0f32; f * n];
-    let mut count = 0usize;
-    let total: usize = data.sessions[data.val_start..data.n_train]
-        .iter()
-        .map(|s| s.plays.iter().skip(1).filter(|p| !p.skipped).count())
-        .sum();
-    let stride = total.div_ceil(MAX_FIT_QUERIES).max(1);
-    walk(
-        data,
-        data.val_start..data.n_train,
-        Some(model),
-        &mut |_, _| {},
-        &mut |_, q, play| {
-            if play.skipped {
-                return;
-            }
-            count += 1;
-            if !count.is_multiple_of(stride) {
-                return;
-            }
-            q.stats.features(q.prefix, q.now_ms, &mut features);
-            log_softmax(q.seq.unwrap_or(&[]), &mut features[..n]);
-            all.push((features.clone(), play.item as usize - 1));
-        },
-    )?;
-    let mut weights = BlendWeights::default();
-    if all.is_empty() {
-        return Ok(weights);
-    }
-    let mut scores = vec![0f32; n];
-    let mut objective = |w: &BlendWeights| {
-        let mut m = Metrics::default();
-        for (feat, target) in &all {
-            blend(feat, w, &mut scores);
-            m.add_listen(protocol_rank(&scores, *target, &data.popularity));
-        }
-        m.finish().ndcg10
-    };
-    let grid = [-4.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0];
-    let mut best = objective(&weights);
-    for _ in 0..3 {
-        let mut changed = false;
-        for i in 0..f {
-            for &g in &grid {
-                let mut trial = weights.clone();
-                trial.weights[i] = g;
-                let value = objective(&trial);
-                if value > best + 1e-9 {
-                    best = value;
-                    weights = trial;
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    Ok(weights)
+/// The served ranking of `model` (what autoplay scores by) on the test sessions.
+fn served_test_ranks(data: &EvalData, model: &SeqModel) -> Result<Vec<Ranked>, RecommendError> {
+    ServedRanks::new(model, FINISH_WEIGHT)?.ranks(
+        &data.sessions,
+        data.n_train..data.sessions.len(),
+        &[],
+        &data.popularity,
+    )
 }

@@ -1,14 +1,13 @@
 //! Live recommendation ([`Recommender`], [`Track`], [`Filters`], [`Scored`]) and the
 //! cold-start ranking used when there is no model yet ([`fallback_rank`]).
 //!
-//! [`Recommender::rank`] scores every candidate in one batched pass: the sequence model's score
-//! for the session so far, blended with the history signals of [`HistoryStats`] using the weights
-//! chosen at training time; then the filters, the artist limit and optional sampling.
+//! [`Recommender::rank`] scores every candidate by the served ranking of [`served_scores`] (the
+//! model's score with its history features, plus the chance of a finish), the same function the
+//! evaluation's `skipless` row scores by; then the filters, the artist limit and optional sampling.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -16,9 +15,11 @@ use serde::Serialize;
 use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
-use super::data::item_key_of;
+use super::data::{item_key_of, Play};
+use super::features::{ln_finish, HistoryStats, FEATURES, FOLLOWS, LIKED, TIMES_FINISHED};
 use super::log::{display_names, ListeningLog};
-use super::signals::{blend, log_softmax, HistoryStats, FEATURES};
+use super::model::Scorer;
+use super::rank::{last_plays, served_scores};
 use super::RecommendError;
 use crate::track::Track;
 
@@ -71,17 +72,16 @@ pub struct Scored {
 /// A loaded model with the listening history it reasons over.
 pub struct Recommender {
     checkpoint: Checkpoint,
+    scorer: Scorer,
     stats: HistoryStats,
+    /// Every play observed, oldest first, in the model's items (plays of tracks it has no item
+    /// for are left out): the model's input is the last `max_len` of them, across sessions.
+    history: Vec<Play>,
     /// Library track → model item.
     items: HashMap<i64, u32>,
     names: HashMap<u32, String>,
-    /// (listens, skips) per artist, lower-cased.
-    artists: HashMap<String, (u32, u32)>,
     /// (listens, skips) per library track, including tracks the model has no item for yet.
     plays: HashMap<i64, (u32, u32)>,
-    /// The model's item table (side features summed in, padding row 0), built once: rebuilding
-    /// it per ranking costs more than scoring the whole catalogue.
-    table: Tensor,
 }
 
 impl Recommender {
@@ -93,15 +93,15 @@ impl Recommender {
     /// Wraps a checkpoint with an empty history; call [`Recommender::replay`] next.
     pub fn new(checkpoint: Checkpoint) -> Result<Recommender, RecommendError> {
         let n = checkpoint.meta.vocab.len();
-        let table = checkpoint.model.item_table()?;
+        let scorer = Scorer::new(&checkpoint.model)?;
         Ok(Recommender {
             checkpoint,
+            scorer,
             stats: HistoryStats::new(n),
+            history: Vec::new(),
             items: HashMap::new(),
             names: HashMap::new(),
-            artists: HashMap::new(),
             plays: HashMap::new(),
-            table,
         })
     }
 
@@ -109,18 +109,23 @@ impl Recommender {
         &self.checkpoint.meta
     }
 
-    /// Rebuilds the history signals from the whole log.
+    /// Rebuilds the history from the whole log (plays and likes).
     pub fn replay(&mut self, log: &ListeningLog) {
         let vocab = &self.checkpoint.meta.vocab;
         self.stats = HistoryStats::new(vocab.len());
+        self.history.clear();
         self.items = log
             .tracks
             .values()
             .filter_map(|t| Some((t.id, vocab.id(&item_key_of(t))?)))
             .collect();
         self.names = display_names(log, vocab);
-        self.artists.clear();
         self.plays.clear();
+        for (track, &at) in &log.likes {
+            if let Some(&item) = self.items.get(track) {
+                self.stats.like(item, at);
+            }
+        }
         for session in log.sessions() {
             let mut before: Vec<(i64, bool)> = Vec::new();
             for play in session {
@@ -129,9 +134,6 @@ impl Recommender {
                 }
                 before.push((play.track_id, play.skipped));
             }
-        }
-        for (j, p) in self.stats.popularity.iter_mut().enumerate() {
-            *p = self.stats.listens[j];
         }
     }
 
@@ -143,19 +145,12 @@ impl Recommender {
         } else {
             counts.0 += 1;
         }
-        if let Some(artist) = &track.artist {
-            let c = self.artists.entry(artist.to_lowercase()).or_default();
-            if skipped {
-                c.1 += 1;
-            } else {
-                c.0 += 1;
-            }
-        }
-        let Some(&item) = self.items.get(&track.id) else {
-            return;
-        };
+        let item = self.items.get(&track.id).copied().unwrap_or(0);
         let before = self.session_items(session);
         self.stats.observe(&before, item, skipped, ts_ms);
+        if item != 0 {
+            self.history.push(Play { item, skipped, ts_ms });
+        }
     }
 
     fn session_items(&self, session: &[(i64, bool)]) -> Vec<(u32, bool)> {
@@ -165,7 +160,9 @@ impl Recommender {
             .collect()
     }
 
-    /// Ranks `candidates` for what follows `session` (track id, skipped), best first.
+    /// Ranks `candidates` for what follows `session` (track id, skipped), best first: the served
+    /// score of [`served_scores`] for the candidates the model knows; a candidate it has no item
+    /// for scores by its side features' embedding, with no history features.
     pub fn rank(
         &self,
         session: &[(i64, bool)],
@@ -175,72 +172,46 @@ impl Recommender {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let meta = &self.checkpoint.meta;
         let model = &self.checkpoint.model;
-        let vocab = &meta.vocab;
-        let mut items = self.items.clone();
-        for c in candidates {
-            if let Some(id) = vocab.id(&item_key_of(c)) {
-                items.entry(c.id).or_insert(id);
-            }
-        }
-        let known: Vec<(u32, bool)> = session
-            .iter()
-            .filter_map(|&(t, s)| Some((*items.get(&t)?, s)))
-            .collect();
-        let t = model.config.max_len;
-        let window = &known[known.len().saturating_sub(t)..];
-
-        // One pass: every candidate's embedding (its row of the cached table, or its side features
-        // when unseen) times the session state.
-        let n_c = candidates.len();
-        let mut seq = vec![0f32; n_c];
-        if !window.is_empty() {
-            let ids: Vec<u32> = window.iter().map(|p| p.0).collect();
-            let skips: Vec<bool> = window.iter().map(|p| p.1).collect();
-            let hidden = model.hidden_after(&ids, &skips)?.unsqueeze(1)?;
-            let rows: Vec<u32> = candidates
-                .iter()
-                .map(|c| items.get(&c.id).copied().unwrap_or(0))
-                .collect();
-            let embeddings = self
-                .table
-                .index_select(&Tensor::from_vec(rows, n_c, self.table.device())?, 0)?;
-            let mut raw: Vec<f32> = embeddings.matmul(&hidden)?.squeeze(1)?.to_vec1()?;
-            for (c, cand) in candidates.iter().enumerate() {
-                if !items.contains_key(&cand.id) {
-                    let cold = model.cold_embedding(&vocab.features_of(cand))?;
-                    raw[c] = cold.unsqueeze(0)?.matmul(&hidden)?.flatten_all()?.to_vec1::<f32>()?[0];
-                }
-            }
-            log_softmax(&raw, &mut seq);
-        }
+        let vocab = &self.checkpoint.meta.vocab;
+        let item_of = |c: &Track| self.items.get(&c.id).copied().or_else(|| vocab.id(&item_key_of(c)));
+        let known = self.session_items(session);
+        let window = last_plays(&self.history, model.config.max_len);
+        let hidden: Vec<f32> = model.hidden_windows(&[window])?.flatten_all()?.to_vec1()?;
+        let now_ms = filters.now_ms.unwrap_or_else(crate::clock::now_ms);
 
         let n = vocab.len();
-        let mut all = vec![0f32; FEATURES.len() * n];
-        self.stats
-            .features(&known, filters.now_ms.unwrap_or_else(crate::clock::now_ms), &mut all);
-        let mut features = vec![0f32; FEATURES.len() * n_c];
-        features[..n_c].copy_from_slice(&seq);
-        for (c, cand) in candidates.iter().enumerate() {
-            if let Some(&id) = items.get(&cand.id) {
-                for f in 1..FEATURES.len() {
-                    features[f * n_c + c] = all[f * n + id as usize - 1];
+        let mut served = vec![0f32; n];
+        let mut features = Vec::new();
+        let normaliser = served_scores(
+            &self.scorer,
+            &hidden,
+            &self.stats,
+            &known,
+            now_ms,
+            filters.finish_weight,
+            &mut features,
+            &mut served,
+        );
+        let mut scores = Vec::with_capacity(candidates.len());
+        for cand in candidates {
+            scores.push(match item_of(cand) {
+                Some(item) => served[item as usize - 1],
+                None => {
+                    let cold: Vec<f32> = model.cold_embedding(&vocab.features_of(cand))?.to_vec1()?;
+                    let logit: f32 = cold.iter().zip(&hidden).map(|(a, b)| a * b).sum();
+                    let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
+                    logit - normaliser + filters.finish_weight * self.stats.ln_finish(counts)
                 }
-            }
+            });
         }
-        let mut blended = vec![0f32; n_c];
-        blend(&features, &meta.blend, &mut blended);
-        // The blend says what is likely to come next; autoplay wants what is likely to come next
-        // *and be finished*, so the blend becomes log-probabilities over the candidates and the
-        // log-probability of finishing each one is added.
-        let mut scores = vec![0f32; n_c];
-        log_softmax(&blended, &mut scores);
-        let rates = FinishRates::new(self.plays.values().copied());
-        for (c, cand) in candidates.iter().enumerate() {
-            let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
-            scores[c] += filters.finish_weight * rates.ln_finish(counts);
-        }
+        let weights = self.scorer.feature_weights(&hidden);
+        let terms = Terms {
+            hidden: &hidden,
+            weights: &weights,
+            features: &features,
+            finish_weight: filters.finish_weight,
+        };
         let order = select(&scores, session, candidates, filters);
         Ok(order
             .into_iter()
@@ -249,69 +220,78 @@ impl Recommender {
                 Scored {
                     track_id: cand.id,
                     score: scores[c],
-                    reason: self.reason(cand, items.get(&cand.id).copied(), &known, seq[c], &seq),
+                    reason: self.reason(cand, item_of(cand), &known, &terms),
                 }
             })
             .collect())
     }
 
-    /// The strongest real signal behind a recommendation, in words.
-    fn reason(&self, cand: &Track, item: Option<u32>, known: &[(u32, bool)], seq: f32, all_seq: &[f32]) -> String {
+    /// The term of the score that did most for a pick, in words: the largest of the history
+    /// features' weighted values (`(w_k + u_k · h) f_k`), the Transformer's `h · e`, and the
+    /// finish term's lift over a track never played.
+    fn reason(&self, cand: &Track, item: Option<u32>, known: &[(u32, bool)], terms: &Terms) -> String {
         let Some(item) = item else {
             return "new to you".into();
         };
-        let (follow, from) = self.stats.follow_score(known, item);
-        if follow >= 1.0 {
-            if let Some(name) = from.and_then(|f| self.names.get(&f)) {
-                return format!("often follows {name} in your sessions");
-            }
-        }
+        let n = self.stats.n_items();
         let j = item as usize - 1;
-        if self.stats.listens.get(j).copied().unwrap_or(0) + self.stats.skips.get(j).copied().unwrap_or(0) == 0 {
-            return "new to you".into();
+        let (listens, skips) = self.stats.counts(item);
+        #[derive(PartialEq)]
+        enum Term {
+            Sequence,
+            Finish,
+            Feature(usize),
         }
-        if let Some(&(listens, skips)) = self.plays.get(&cand.id) {
-            if listens >= 2 && listens >= 3 * skips {
-                return format!("you finished it {listens} of {} times", listens + skips);
+        let mut best = (self.scorer.sequence_term(terms.hidden, j), Term::Sequence);
+        let finish = terms.finish_weight * (self.stats.ln_finish((listens, skips)) - self.stats.ln_finish((0, 0)));
+        if finish > best.0 {
+            best = (finish, Term::Finish);
+        }
+        for (k, &w) in terms.weights.iter().enumerate() {
+            let contribution = w * terms.features.get(k * n + j).copied().unwrap_or(0.0);
+            if contribution > best.0 {
+                best = (contribution, Term::Feature(k));
             }
         }
-        if let Some(artist) = &cand.artist {
-            if let Some(&(listens, skips)) = self.artists.get(&artist.to_lowercase()) {
-                if listens >= 3 && listens >= 2 * skips {
-                    return format!("you finish most of {artist}'s tracks");
-                }
+        if best.0 <= 0.0 {
+            return if listens > 0 {
+                "you have enjoyed it before".into()
+            } else {
+                "new to you".into()
+            };
+        }
+        match best.1 {
+            Term::Sequence => "fits how this session is going".into(),
+            Term::Finish | Term::Feature(TIMES_FINISHED) => {
+                format!("you finished it {listens} of {} times", listens + skips)
             }
+            Term::Feature(FOLLOWS) => match self.stats.follow_score(known, item).1.and_then(|f| self.names.get(&f)) {
+                Some(name) => format!("often follows {name} in your sessions"),
+                None => "often follows what you just played".into(),
+            },
+            Term::Feature(LIKED) => "you liked it".into(),
+            Term::Feature(k) => match FEATURES[k] {
+                "recent listens" => "you have played it a lot lately".into(),
+                "long-term listens" => "a favourite of the last months".into(),
+                "finished this session" => "you finished it earlier this session".into(),
+                "days since last play" => "not played for a while".into(),
+                _ if listens > 0 => "you have enjoyed it before".into(),
+                _ => cand
+                    .artist
+                    .as_ref()
+                    .map_or_else(|| "new to you".into(), |a| format!("more from {a}")),
+            },
         }
-        let better = all_seq.iter().filter(|&&s| s > seq).count();
-        if better < 10 && !known.is_empty() {
-            return "fits how this session is going".into();
-        }
-        "you have enjoyed it before".into()
     }
 }
 
-/// How likely a track is to be finished when it plays, from its listens and skips in the log:
-/// the posterior mean under a prior centred on the log's overall finish rate, so that a track
-/// never played counts as average, one finished more often than average as better.
-struct FinishRates {
-    overall: f32,
-}
-
-impl FinishRates {
-    /// Weight of the prior, in plays.
-    const PRIOR_PLAYS: f32 = 2.0;
-
-    fn new(counts: impl Iterator<Item = (u32, u32)>) -> Self {
-        let (listens, skips) = counts.fold((0u64, 0u64), |(l, s), (a, b)| (l + u64::from(a), s + u64::from(b)));
-        FinishRates {
-            overall: (listens as f32 + 1.0) / ((listens + skips) as f32 + 2.0),
-        }
-    }
-
-    fn ln_finish(&self, (listens, skips): (u32, u32)) -> f32 {
-        let p = (listens as f32 + Self::PRIOR_PLAYS * self.overall) / ((listens + skips) as f32 + Self::PRIOR_PLAYS);
-        p.ln()
-    }
+/// What a pick's reason is read from: the head output, the feature weights after it, the
+/// features, and the finish term's weight.
+struct Terms<'a> {
+    hidden: &'a [f32],
+    weights: &'a [f32],
+    features: &'a [f32],
+    finish_weight: f32,
 }
 
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
@@ -372,7 +352,9 @@ pub fn fallback_rank(
     filters: &Filters,
 ) -> Vec<Scored> {
     let counts = log.counts();
-    let rates = FinishRates::new(counts.values().copied());
+    let totals = counts
+        .values()
+        .fold((0u64, 0u64), |(l, s), &(a, b)| (l + u64::from(a), s + u64::from(b)));
     let recent: Vec<&Track> = session
         .iter()
         .rev()
@@ -421,7 +403,7 @@ pub fn fallback_rank(
             // Similarity dominates, then how likely it is to be finished and how often it was;
             // the random part only breaks ties.
             similarity * 1000.0
-                + filters.finish_weight * rates.ln_finish((listens, skips))
+                + filters.finish_weight * ln_finish(totals, (listens, skips))
                 + (listens as f32).ln_1p()
                 + rng.random::<f32>() * 0.01
         })

@@ -12,10 +12,10 @@ use candle_core::{DType, Device};
 
 use super::checkpoint::{now_rfc3339, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use super::data::{item_key_of, Play, Session, Vocab};
-use super::eval::{fit_blend, EvalData};
 use super::metrics::Metrics;
 use super::model::SeqModel;
-use super::train::{evaluate_sessions, listen_counts, train_model, TrainConfig, TrainProgress};
+use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
+use super::train::{evaluate_sessions, listen_counts, train_model, TrainConfig, TrainData, TrainProgress};
 use super::RecommendError;
 
 /// Finished plays in session order, and the metadata of the tracks they name.
@@ -23,6 +23,8 @@ use super::RecommendError;
 pub struct ListeningLog {
     pub tracks: HashMap<i64, Track>,
     pub plays: Vec<LoggedPlay>,
+    /// Liked tracks and when they were liked (Unix ms).
+    pub likes: HashMap<i64, i64>,
 }
 
 impl ListeningLog {
@@ -32,9 +34,11 @@ impl ListeningLog {
         // Every track, gone or failed ones included: old plays still name them.
         let tracks = tracks::tracks_in_id_order(conn, false).map_err(|e| db.err(e))?;
         let plays = plays::finished_plays(conn).map_err(|e| db.err(e))?;
+        let likes = marks::load(conn).map_err(|e| db.err(e))?.liked;
         Ok(ListeningLog {
             tracks: tracks.into_iter().map(|t| (t.id, t)).collect(),
             plays,
+            likes,
         })
     }
 
@@ -67,23 +71,24 @@ impl ListeningLog {
 /// A model trained on the log, and how the model it would replace does on the same validation slice.
 pub(crate) struct LogTraining {
     pub checkpoint: Checkpoint,
-    /// The previous model's metrics on this run's validation slice (`None` without a previous
-    /// model of the same shape). Its own stored metrics came from an older, smaller slice, so
-    /// only these are comparable with the new model's.
+    /// The previous model's served metrics on this run's validation slice (`None` without a
+    /// previous model of the same shape). Its own stored metrics came from an older, smaller
+    /// slice, so only these are comparable with the new model's.
     pub previous_validation: Option<Metrics>,
 }
 
-/// Trains a model on the whole log: the newest tenth of the sessions is the validation slice that
-/// stops training and chooses the blend weights. Warm-starts from `previous` when its shape matches.
-pub(crate) fn train_from_log(
-    log: &ListeningLog,
-    previous: Option<&Checkpoint>,
-    config: &TrainConfig,
-    progress: &mut dyn FnMut(&TrainProgress),
-    cancel: &AtomicBool,
-) -> Result<LogTraining, RecommendError> {
-    let compatible = previous.filter(|p| p.meta.config.model == config.model);
-    let mut vocab = compatible.map(|p| p.meta.vocab.clone()).unwrap_or_default();
+impl LogTraining {
+    /// Whether the new model should replace the previous one: its served ranking is at least as
+    /// good on the same validation slice.
+    pub(crate) fn improves(&self) -> bool {
+        self.previous_validation
+            .is_none_or(|old| self.checkpoint.meta.validation.ndcg10 >= old.ndcg10)
+    }
+}
+
+/// The log's sessions as training data, in the vocabulary `vocab` (new items are added), and the
+/// likes as (item, liked at).
+pub(crate) fn log_sessions(log: &ListeningLog, vocab: &mut Vocab) -> (Vec<Session>, Vec<(u32, i64)>) {
     let mut sessions = Vec::new();
     for plays in log.sessions() {
         let session = Session {
@@ -103,6 +108,27 @@ pub(crate) fn train_from_log(
             sessions.push(session);
         }
     }
+    let likes = log
+        .likes
+        .iter()
+        .filter_map(|(track, &at)| Some((vocab.id(&item_key_of(log.tracks.get(track)?))?, at)))
+        .collect();
+    (sessions, likes)
+}
+
+/// Trains a model on the whole log: the newest tenth of the sessions is the validation slice that
+/// stops training and on which the new and the previous model are compared. Warm-starts from
+/// `previous` when its shape matches.
+pub(crate) fn train_from_log(
+    log: &ListeningLog,
+    previous: Option<&Checkpoint>,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&TrainProgress),
+    cancel: &AtomicBool,
+) -> Result<LogTraining, RecommendError> {
+    let compatible = previous.filter(|p| p.meta.config.model == config.model);
+    let mut vocab = compatible.map(|p| p.meta.vocab.clone()).unwrap_or_default();
+    let (sessions, likes) = log_sessions(log, &mut vocab);
     if sessions.len() < 3 {
         return Err(RecommendError::NotEnoughData(format!(
             "{} listening sessions; at least 3 are needed",
@@ -111,10 +137,14 @@ pub(crate) fn train_from_log(
     }
     let n = sessions.len();
     let val_start = n - (n / 10).max(1);
+    let data = TrainData {
+        vocab: &vocab,
+        sessions: &sessions,
+        val_start,
+        likes: &likes,
+    };
     let outcome = train_model(
-        &vocab,
-        &sessions[..val_start],
-        &sessions[val_start..],
+        data,
         config,
         compatible.map(|p| (&p.model, &p.meta.vocab)),
         progress,
@@ -127,20 +157,18 @@ pub(crate) fn train_from_log(
             let mut old = SeqModel::new(config.model, &vocab, DType::F32, config.seed, &Device::Cpu)?;
             old.warm_start(&p.model, &p.meta.vocab, &vocab)?;
             let popularity = listen_counts(&vocab, &sessions[..val_start]);
-            Some(evaluate_sessions(&old, &sessions[val_start..], &popularity)?)
+            Some(validation_metrics(&old, data, &popularity)?)
         }
         None => None,
     };
-    let data = EvalData::from_sessions("log", vocab.clone(), sessions, n, val_start);
-    let blend = fit_blend(&data, &outcome.model)?;
     let checkpoint = Checkpoint {
         meta: CheckpointMeta {
             format_version: FORMAT_VERSION,
             vocab,
             config: *config,
-            blend,
             validation: outcome.validation,
             best_epoch: outcome.best_epoch,
+            transformer_kept: outcome.transformer_kept,
             trained_at: now_rfc3339(),
             plays_seen: log.plays.len() as u64,
         },
@@ -150,6 +178,21 @@ pub(crate) fn train_from_log(
         checkpoint,
         previous_validation,
     })
+}
+
+/// A model's metrics on the validation slice of `data`, by the ranking it would serve.
+fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> Result<Metrics, RecommendError> {
+    if model.config.history_features {
+        let ranked = ServedRanks::new(model, FINISH_WEIGHT)?.ranks(
+            data.sessions,
+            data.val_start..data.sessions.len(),
+            data.likes,
+            popularity,
+        )?;
+        Ok(metrics_of(&ranked))
+    } else {
+        evaluate_sessions(model, &data.sessions[data.val_start..], popularity)
+    }
 }
 
 /// The playable tracks of the library that the listener has not banned: what may be

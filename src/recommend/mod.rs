@@ -1,21 +1,24 @@
-//! The recommender: a self-attentive sequence model trained with the skip-contrastive loss, the
-//! history signals it is blended with, and the offline evaluation that judges it.
+//! The recommender: a self-attentive sequence model whose score contains the listening history's
+//! features (`Σ_k w_k(h) f_k + h · e`), trained with negative feedback from skips, and the offline
+//! evaluation that judges it.
 //!
 //! Core types: [`RecommendError`]; [`data::Vocab`] and [`data::Session`] (training data);
-//! [`model::SeqModel`] (the network and its losses); [`train::train_model`]; [`eval::run_eval`]
-//! (the protocol of `docs/method.md`); [`signals::HistoryStats`] (co-occurrence, recency,
-//! popularity).
+//! [`features::HistoryStats`] and [`features::Timeline`] (the history features, live and as they
+//! were); [`model::SeqModel`] and [`model::Scorer`] (the network, its losses and its scoring);
+//! [`train::train_model`]; [`rank::served_scores`] (the one served ranking); [`eval::run_eval`]
+//! (the protocol of `docs/method.md`).
 
 pub(crate) mod baselines;
 pub mod checkpoint;
 pub mod data;
 pub(crate) mod eval;
+pub mod features;
 pub(crate) mod fused;
 pub mod infer;
 pub mod log;
 pub mod metrics;
 pub mod model;
-pub mod signals;
+pub(crate) mod rank;
 pub mod step;
 pub mod train;
 

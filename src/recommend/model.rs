@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "reference")]
 use super::data::Batch;
-use super::data::{Vocab, MASKED};
+use super::data::{Vocab, Window, GAP_BUCKETS, MASKED};
+use super::features::N_FEATURES;
 use super::fused;
 
 /// Shape and input options of the model.
@@ -35,8 +36,14 @@ pub struct ModelConfig {
     pub dropout: f32,
     /// Adds a learned "was skipped" embedding to input positions.
     pub skip_embedding: bool,
+    /// Adds a learned embedding of the time gap before each input position (see
+    /// [`super::data::gap_bucket`]), so that the model tells a new session from a continuing one.
+    pub gap_embedding: bool,
     /// Sums artist/album/genre/year embeddings into item embeddings.
     pub side_features: bool,
+    /// Scores `Σ_k (w_k + u_k · h) f_k + h · e` over the history features `f` of
+    /// [`super::features`] instead of `h · e` alone.
+    pub history_features: bool,
 }
 
 impl Default for ModelConfig {
@@ -48,8 +55,23 @@ impl Default for ModelConfig {
             ffn: 64,
             max_len: 50,
             dropout: 0.2,
-            skip_embedding: false,
+            skip_embedding: true,
+            gap_embedding: true,
             side_features: true,
+            history_features: true,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// SASRec as the paper has it: item ids (and side features) only, no skip or gap inputs and
+    /// no history features.
+    pub fn sasrec() -> Self {
+        ModelConfig {
+            skip_embedding: false,
+            gap_embedding: false,
+            history_features: false,
+            ..ModelConfig::default()
         }
     }
 }
@@ -75,16 +97,31 @@ pub struct LossConfig {
     pub sampled_negatives: Option<usize>,
     /// Also train to predict next tracks that were skipped.
     pub rec_on_skipped: bool,
+    /// Weight of the not-to-recommend term: at a position whose next play was skipped,
+    /// `-log(1 - p(skipped track))` under the ranking's own softmax. 0 turns it off.
+    pub ntr_lambda: f32,
+}
+
+impl LossConfig {
+    /// The paper's SASRec + contrastive loss (`cl_lambda` 0: plain SASRec).
+    pub fn sasrec(cl_lambda: f32) -> Self {
+        LossConfig {
+            cl_lambda,
+            ntr_lambda: 0.0,
+            ..LossConfig::default()
+        }
+    }
 }
 
 impl Default for LossConfig {
     fn default() -> Self {
         Self {
-            cl_lambda: 1.0,
+            cl_lambda: 0.0,
             cl_tau: 0.1,
             anchor: Anchor::Hidden,
             sampled_negatives: None,
             rec_on_skipped: false,
+            ntr_lambda: 0.5,
         }
     }
 }
@@ -168,7 +205,7 @@ impl SeqModel {
         for (name, shape) in parameter_shapes(&config, vocab) {
             let init = if name.ends_with(".gain") {
                 Tensor::ones(shape.as_slice(), dtype, device)?
-            } else if name.ends_with(".bias") {
+            } else if name.ends_with(".bias") || name.starts_with("feature.") {
                 Tensor::zeros(shape.as_slice(), dtype, device)?
             } else {
                 normal(&mut rng, &shape, 0.02, device)?.to_dtype(dtype)?
@@ -332,15 +369,16 @@ impl SeqModel {
         rows.reshape(dims)
     }
 
-    /// Runs the encoder on ids/skips [B, T]; dropout only when `dropout` is given.
+    /// Runs the encoder on ids/skips/gap buckets [B, T]; dropout only when `dropout` is given.
     pub fn forward(
         &self,
         ids: &Tensor,
         skips: &Tensor,
+        gaps: &Tensor,
         dropout: Option<&mut DropoutRng>,
     ) -> candle_core::Result<Forward> {
         let inputs = self.embed(ids)?;
-        self.encode(inputs, skips, dropout)
+        self.encode(inputs, skips, gaps, dropout)
     }
 
     /// The encoder over input embeddings [B, T, d] (from [`SeqModel::embed`]).
@@ -348,6 +386,7 @@ impl SeqModel {
         &self,
         inputs: Tensor,
         skips: &Tensor,
+        gaps: &Tensor,
         mut dropout: Option<&mut DropoutRng>,
     ) -> candle_core::Result<Forward> {
         let (b, t, d) = inputs.dims3()?;
@@ -359,6 +398,13 @@ impl SeqModel {
                 .index_select(&skips.flatten_all()?, 0)?
                 .reshape((b, t, d))?;
             x = x.add(&s)?;
+        }
+        if c.gap_embedding {
+            let g = self
+                .p("gap.weight")
+                .index_select(&gaps.flatten_all()?, 0)?
+                .reshape((b, t, d))?;
+            x = x.add(&g)?;
         }
         if let Some(rng) = dropout.as_deref_mut() {
             x = rng.apply(&x, c.dropout)?;
@@ -430,17 +476,22 @@ impl SeqModel {
     }
 
     #[cfg(feature = "reference")]
-    /// The training loss of one batch: (total, L_rec, L_cl).
+    /// The training loss of one batch: (total, L_rec, L_cl, L_ntr). With history features the
+    /// next-item and not-to-recommend terms are taken at the batch's queries, scored with the
+    /// features in `batch.features`.
     pub fn loss(
         &self,
         batch: &Batch,
         loss: &LossConfig,
         dropout: Option<&mut DropoutRng>,
         sample_rng: &mut ChaCha8Rng,
-    ) -> candle_core::Result<(Tensor, f32, f32)> {
+    ) -> candle_core::Result<(Tensor, f32, f32, f32)> {
         let d = self.config.d;
         let (b, t) = batch.ids.dims2()?;
         let use_cl = loss.cl_lambda > 0.0 && batch.cl_count > 0;
+        if self.config.history_features {
+            return self.feature_loss(batch, loss, dropout);
+        }
         // Every item row the step needs, gathered once: inputs, then the contrastive positives
         // and negatives, then the softmax candidates (item j + 1 is candidate j).
         let candidates = match (batch.rec_count > 0, loss.sampled_negatives) {
@@ -463,7 +514,7 @@ impl SeqModel {
         }
         let rows = self.embed(&Tensor::cat(&parts, 0)?)?;
         let inputs = rows.narrow(0, 0, b * t)?.reshape((b, t, d))?;
-        let out = self.encode(inputs, &batch.skips, dropout)?;
+        let out = self.encode(inputs, &batch.skips, &batch.gaps, dropout)?;
         let dtype = out.hidden.dtype();
         let flat = out.hidden.reshape(((), d))?;
         let mut total = Tensor::zeros((), dtype, &self.device)?;
@@ -495,58 +546,129 @@ impl SeqModel {
             cl_value = cl.to_dtype(DType::F32)?.to_scalar::<f32>()?;
             total = total.add(&(cl * loss.cl_lambda as f64)?)?;
         }
-        Ok((total, rec_value, cl_value))
+        Ok((total, rec_value, cl_value, 0.0))
     }
 
-    /// Scores of every item (0-based: column j is item j + 1) after each query window, [N, V].
-    ///
-    /// `windows` holds (ids, skips) of at most `max_len` plays each; the score row is read at
-    /// the window's last position.
-    pub fn score_windows(&self, windows: &[(Vec<u32>, Vec<bool>)]) -> candle_core::Result<Tensor> {
-        self.score_windows_against(windows, &self.item_table()?.narrow(0, 1, self.n_items)?)
-    }
-
-    /// [`SeqModel::score_windows`] against a precomputed `items` [V, d] (the item table without
-    /// its padding row), so that repeated scoring does not rebuild it.
-    pub fn score_windows_against(
+    #[cfg(feature = "reference")]
+    /// [`SeqModel::loss`] of the history-feature model: full softmax over the catalogue of
+    /// `h · e_j + Σ_k (w_k + u_k · h) f_kj` at every query.
+    fn feature_loss(
         &self,
-        windows: &[(Vec<u32>, Vec<bool>)],
-        items: &Tensor,
-    ) -> candle_core::Result<Tensor> {
-        let t = windows.iter().map(|w| w.0.len()).max().unwrap_or(1).max(1);
+        batch: &Batch,
+        loss: &LossConfig,
+        dropout: Option<&mut DropoutRng>,
+    ) -> candle_core::Result<(Tensor, f32, f32, f32)> {
+        let d = self.config.d;
+        let (b, t) = batch.ids.dims2()?;
+        let k = batch.negatives.dim(1)?;
+        let use_cl = loss.cl_lambda > 0.0 && batch.cl_count > 0;
+        let mut parts = vec![batch.ids.flatten_all()?];
+        if use_cl {
+            parts.push(batch.positives.flatten_all()?);
+            parts.push(batch.negatives.flatten_all()?);
+        }
+        parts.push(Tensor::arange(1u32, self.n_items as u32 + 1, &self.device)?);
+        let rows = self.embed(&Tensor::cat(&parts, 0)?)?;
+        let inputs = rows.narrow(0, 0, b * t)?.reshape((b, t, d))?;
+        let out = self.encode(inputs, &batch.skips, &batch.gaps, dropout)?;
+        let dtype = out.hidden.dtype();
+        let mut total = Tensor::zeros((), dtype, &self.device)?;
+        let (mut rec_value, mut ntr_value, mut cl_value) = (0.0, 0.0, 0.0);
+        let host = &batch.host;
+        if let (Some(features), false) = (&batch.features, host.queries.is_empty()) {
+            let q = host.queries.len();
+            let at: Vec<u32> = host.queries.iter().map(|x| x.at).collect();
+            let targets: Vec<u32> = host.queries.iter().map(|x| x.target).collect();
+            let h = out
+                .hidden
+                .reshape(((), d))?
+                .index_select(&Tensor::from_vec(at, q, &self.device)?, 0)?;
+            let items = rows.narrow(0, rows.dim(0)? - self.n_items, self.n_items)?;
+            let context = h
+                .matmul(&self.p("feature.context").t()?)?
+                .broadcast_add(self.p("feature.weight"))?;
+            let feature_term = context.unsqueeze(1)?.matmul(&features.to_dtype(dtype)?)?.squeeze(1)?;
+            let logits = h.matmul(&items.t()?)?.add(&feature_term)?;
+            let lse = log_sum_exp(&logits)?.squeeze(1)?;
+            let picked = logits
+                .gather(&Tensor::from_vec(targets, (q, 1), &self.device)?, 1)?
+                .squeeze(1)?;
+            let nll = lse.sub(&picked)?;
+            let mask = |skipped: bool| -> candle_core::Result<(Tensor, f64)> {
+                let values: Vec<f32> = host
+                    .queries
+                    .iter()
+                    .map(|x| f32::from(u8::from(x.skipped == skipped)))
+                    .collect();
+                let count = values.iter().sum::<f32>() as f64;
+                Ok((Tensor::from_vec(values, q, &self.device)?.to_dtype(dtype)?, count))
+            };
+            let (listened, n_listened) = mask(false)?;
+            if n_listened > 0.0 {
+                let rec = (nll.mul(&listened)?.sum_all()? / n_listened)?;
+                rec_value = rec.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+                total = total.add(&rec)?;
+            }
+            let (skipped, n_skipped) = mask(true)?;
+            if loss.ntr_lambda > 0.0 && n_skipped > 0.0 {
+                // -log(1 - p) with p = exp(-nll), as -log(1 - exp(-nll)).
+                let p = nll.neg()?.exp()?;
+                let ntr = (p.neg()? + 1.0)?.log()?.neg()?;
+                let ntr = (ntr.mul(&skipped)?.sum_all()? / n_skipped)?;
+                ntr_value = ntr.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+                total = total.add(&(ntr * loss.ntr_lambda as f64)?)?;
+            }
+        }
+        if use_cl {
+            let anchors = match loss.anchor {
+                Anchor::Hidden => out.hidden.clone(),
+                Anchor::Input => out.inputs.clone(),
+            };
+            let positives = rows.narrow(0, b * t, b * t)?.reshape((b, t, d))?;
+            let negatives = rows.narrow(0, 2 * b * t, b * k)?.reshape((b, k, d))?;
+            let cl = cl_loss(
+                &anchors,
+                &positives,
+                &negatives,
+                &batch.cl_mask.to_dtype(dtype)?,
+                &batch.cl_valid.to_dtype(dtype)?,
+                loss.cl_tau as f64,
+            )?;
+            cl_value = cl.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+            total = total.add(&(cl * loss.cl_lambda as f64)?)?;
+        }
+        Ok((total, rec_value, cl_value, ntr_value))
+    }
+
+    /// The head output h after each window, [N, d]: read at each window's last position.
+    pub fn hidden_windows(&self, windows: &[Window]) -> candle_core::Result<Tensor> {
+        let t = windows.iter().map(|w| w.ids.len()).max().unwrap_or(1).max(1);
         let n = windows.len();
         let mut ids = vec![0u32; n * t];
         let mut skips = vec![0u32; n * t];
+        let mut gaps = vec![0u32; n * t];
         let mut last = Vec::with_capacity(n);
-        for (r, (w_ids, w_skips)) in windows.iter().enumerate() {
-            for (i, (&id, &s)) in w_ids.iter().zip(w_skips).enumerate() {
-                ids[r * t + i] = id;
-                skips[r * t + i] = u32::from(s);
+        for (r, w) in windows.iter().enumerate() {
+            for i in 0..w.ids.len() {
+                ids[r * t + i] = w.ids[i];
+                skips[r * t + i] = u32::from(w.skips[i]);
+                gaps[r * t + i] = w.gaps[i];
             }
-            last.push((r * t + w_ids.len().max(1) - 1) as u32);
+            last.push((r * t + w.ids.len().max(1) - 1) as u32);
         }
         let ids = Tensor::from_vec(ids, (n, t), &self.device)?;
         let skips = Tensor::from_vec(skips, (n, t), &self.device)?;
-        let out = self.forward(&ids, &skips, None)?;
+        let gaps = Tensor::from_vec(gaps, (n, t), &self.device)?;
+        let out = self.forward(&ids, &skips, &gaps, None)?;
         let last = Tensor::from_vec(last, n, &self.device)?;
-        let h = out.hidden.reshape(((), self.config.d))?.index_select(&last, 0)?;
-        h.matmul(&items.t()?)
+        out.hidden.reshape(((), self.config.d))?.index_select(&last, 0)
     }
 
-    /// The head output after one window of plays, [d].
-    pub(crate) fn hidden_after(&self, ids: &[u32], skips: &[bool]) -> candle_core::Result<Tensor> {
-        let t = ids.len().max(1);
-        let idt = Tensor::from_vec(
-            if ids.is_empty() { vec![0] } else { ids.to_vec() },
-            (1, t),
-            &self.device,
-        )?;
-        let sk: Vec<u32> = (0..t)
-            .map(|i| u32::from(skips.get(i).copied().unwrap_or(false)))
-            .collect();
-        let skt = Tensor::from_vec(sk, (1, t), &self.device)?;
-        let out = self.forward(&idt, &skt, None)?;
-        out.hidden.i((0, t - 1))
+    /// h · e of every item (0-based: column j is item j + 1) after each window, [N, V]: the
+    /// whole score of a model without history features.
+    pub fn score_windows(&self, windows: &[Window]) -> candle_core::Result<Tensor> {
+        let items = self.item_table()?.narrow(0, 1, self.n_items)?;
+        self.hidden_windows(windows)?.matmul(&items.t()?)
     }
 
     /// Side-feature-only embedding of a track the model has not seen, [d].
@@ -567,6 +689,78 @@ impl SeqModel {
     }
 }
 
+/// The model's scoring of the catalogue over plain buffers, built once per loaded model: the
+/// item table, and the feature weights `w` and context map `U` when it has history features.
+///
+/// `score(j) = h · e_j + Σ_k (w_k + u_k · h) f_kj`; this one function scores for autoplay,
+/// `recommend`, `simulate` and the evaluation.
+pub struct Scorer {
+    d: usize,
+    /// [V, d], item j + 1 in row j.
+    items: Vec<f32>,
+    weights: Vec<f32>,
+    /// [K, d]
+    context: Vec<f32>,
+}
+
+impl Scorer {
+    pub fn new(model: &SeqModel) -> candle_core::Result<Scorer> {
+        let items = model.item_table()?.narrow(0, 1, model.n_items)?;
+        let flat = |t: &Tensor| -> candle_core::Result<Vec<f32>> { t.flatten_all()?.to_dtype(DType::F32)?.to_vec1() };
+        let (weights, context) = if model.config.history_features {
+            (flat(model.p("feature.weight"))?, flat(model.p("feature.context"))?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(Scorer {
+            d: model.config.d,
+            items: flat(&items)?,
+            weights,
+            context,
+        })
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.items.len() / self.d
+    }
+
+    /// The weight of each feature after the head output `hidden`: `w + U h` (empty without
+    /// history features).
+    pub fn feature_weights(&self, hidden: &[f32]) -> Vec<f32> {
+        self.weights
+            .iter()
+            .zip(self.context.chunks(self.d.max(1)))
+            .map(|(&w, u)| w + u.iter().zip(hidden).map(|(a, b)| a * b).sum::<f32>())
+            .collect()
+    }
+
+    /// The Transformer's own term `h · e_j` of item j + 1.
+    pub fn sequence_term(&self, hidden: &[f32], j: usize) -> f32 {
+        self.items[j * self.d..(j + 1) * self.d]
+            .iter()
+            .zip(hidden)
+            .map(|(a, b)| a * b)
+            .sum()
+    }
+
+    /// Every item's score after `hidden` [d], with `features` ([K, V], feature-major) when the
+    /// model has history features.
+    pub fn score(&self, hidden: &[f32], features: &[f32], out: &mut [f32]) {
+        let d = self.d;
+        for (o, e) in out.iter_mut().zip(self.items.chunks(d)) {
+            *o = e.iter().zip(hidden).map(|(a, b)| a * b).sum();
+        }
+        let n = out.len();
+        for (k, c) in self.feature_weights(hidden).into_iter().enumerate() {
+            if c != 0.0 {
+                for (o, &f) in out.iter_mut().zip(&features[k * n..(k + 1) * n]) {
+                    *o += c * f;
+                }
+            }
+        }
+    }
+}
+
 /// Every parameter's name and shape, in the order they are created and saved.
 pub(crate) fn parameter_shapes(c: &ModelConfig, vocab: &Vocab) -> Vec<(String, Vec<usize>)> {
     let d = c.d;
@@ -583,6 +777,13 @@ pub(crate) fn parameter_shapes(c: &ModelConfig, vocab: &Vocab) -> Vec<(String, V
     }
     if c.skip_embedding {
         shapes.push(("skip.weight".into(), vec![2, d]));
+    }
+    if c.gap_embedding {
+        shapes.push(("gap.weight".into(), vec![GAP_BUCKETS, d]));
+    }
+    if c.history_features {
+        shapes.push(("feature.weight".into(), vec![N_FEATURES]));
+        shapes.push(("feature.context".into(), vec![N_FEATURES, d]));
     }
     for l in 0..c.layers {
         for name in ["q", "k", "v", "o"] {

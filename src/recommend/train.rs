@@ -1,9 +1,17 @@
-//! Training of the sequence model ([`TrainConfig`], [`train_model`], [`TrainProgress`],
-//! [`TrainOutcome`]): the fused step of [`super::step`] (AdamW, global gradient clipping), early
-//! stopping on a validation slice, seeded throughout so that the same data and seed give the
-//! same model.
+//! Training ([`TrainConfig`], [`train_model`], [`TrainProgress`], [`TrainOutcome`]): the fused
+//! step of [`super::step`] (AdamW, global gradient clipping), early stopping on a validation
+//! slice, seeded throughout so that the same data and seed give the same model.
+//!
+//! A model with history features trains in two stages. First the feature weights alone are fitted
+//! (the head output is held at zero, so the score is `Σ_k w_k f_k`); then the Transformer joins
+//! in, starting from those weights with its own terms at exactly zero (the head's weights and
+//! the context map are zero), so training begins at the features' ranking and moves only where
+//! the sequence helps. The joint model is kept only if its served ranking beats the features'
+//! alone on the validation slice. One validation slice early-stops both stages and makes that
+//! choice; nothing is fitted on it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
@@ -11,10 +19,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::{rows_from_sessions, HostBatch, Session, Vocab};
+use super::data::{rows_from_history, rows_from_sessions, HostBatch, QueryAt, Row, Session, Vocab, Window};
+use super::features::{Timeline, N_FEATURES};
 use super::metrics::{protocol_rank, Metrics};
 use super::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
-use super::step::{AdamWConfig, Trainer};
+use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
+use super::step::{feature_weights_step, AdamWConfig, Trainer};
 use super::RecommendError;
 
 /// Everything that decides a training run.
@@ -34,6 +44,9 @@ pub struct TrainConfig {
     /// Largest global gradient norm.
     pub clip: f64,
     pub seed: u64,
+    /// With history features: train the Transformer after fitting the feature weights (`false`
+    /// stops after the first stage, the `skipless-no-transformer` ablation).
+    pub transformer: bool,
 }
 
 impl Default for TrainConfig {
@@ -49,6 +62,18 @@ impl Default for TrainConfig {
             min_steps: 400,
             clip: 1.0,
             seed: 42,
+            transformer: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The paper's SASRec (`cl_lambda` 0) or SASRec with the contrastive term.
+    pub fn sasrec(cl_lambda: f32) -> Self {
+        TrainConfig {
+            model: ModelConfig::sasrec(),
+            loss: LossConfig::sasrec(cl_lambda),
+            ..TrainConfig::default()
         }
     }
 }
@@ -71,41 +96,298 @@ pub struct TrainOutcome {
     pub validation: Metrics,
     pub best_epoch: usize,
     pub epochs_run: usize,
+    /// With history features: the feature weights of the first stage and their validation
+    /// metrics (see [`features_model`]), and whether the joint model beat them and was kept.
+    pub features_only: Option<(Vec<f32>, Metrics)>,
+    pub transformer_kept: bool,
 }
 
-/// Trains on `train` sessions, early-stopping on `validation` sessions.
+/// The sessions a model trains on: `sessions[..val_start]` train, `sessions[val_start..]`
+/// validate (they follow the training sessions in time), and the likes (item, liked at).
+#[derive(Clone, Copy)]
+pub struct TrainData<'a> {
+    pub vocab: &'a Vocab,
+    pub sessions: &'a [Session],
+    pub val_start: usize,
+    pub likes: &'a [(u32, i64)],
+}
+
+/// Trains on the data's training sessions, early-stopping on its validation sessions.
 ///
 /// `init` warm-starts from an earlier model (see [`SeqModel::warm_start`]). `cancel` is checked
 /// between steps; a cancelled run returns [`RecommendError::Cancelled`].
 pub fn train_model(
-    vocab: &Vocab,
-    train: &[Session],
-    validation: &[Session],
+    data: TrainData,
     config: &TrainConfig,
     init: Option<(&SeqModel, &Vocab)>,
     progress: &mut dyn FnMut(&TrainProgress),
     cancel: &AtomicBool,
 ) -> Result<TrainOutcome, RecommendError> {
-    let device = Device::Cpu;
-    let mut model = SeqModel::new(config.model, vocab, DType::F32, config.seed, &device)?;
-    let mut min_steps = config.min_steps;
-    if let Some((old, old_vocab)) = init {
-        model.warm_start(old, old_vocab, vocab)?;
-        min_steps = 0;
+    let train = &data.sessions[..data.val_start];
+    let popularity = listen_counts(data.vocab, train);
+    if config.model.history_features {
+        return train_history_model(data, config, init, &popularity, progress, cancel);
     }
     let indexed: Vec<(usize, &Session)> = train.iter().enumerate().collect();
     let rows = rows_from_sessions(&indexed, config.model.max_len);
+    let validation = &data.sessions[data.val_start..];
+    let mut model = SeqModel::new(config.model, data.vocab, DType::F32, config.seed, &Device::Cpu)?;
+    let mut min_steps = config.min_steps;
+    if let Some((old, old_vocab)) = init {
+        model.warm_start(old, old_vocab, data.vocab)?;
+        min_steps = 0;
+    }
+    let trainer = Trainer::new(&model, data.vocab, AdamWConfig::new(config.lr, config.weight_decay))?;
+    let mut score = |m: &SeqModel| evaluate_sessions(m, validation, &popularity);
+    let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut score, progress, cancel)?;
+    Ok(TrainOutcome {
+        model,
+        validation: fit.validation,
+        best_epoch: fit.best_epoch,
+        epochs_run: fit.epochs_run,
+        features_only: None,
+        transformer_kept: false,
+    })
+}
+
+/// The two stages of a history-feature model (see the module's description).
+fn train_history_model(
+    data: TrainData,
+    config: &TrainConfig,
+    init: Option<(&SeqModel, &Vocab)>,
+    popularity: &[u32],
+    progress: &mut dyn FnMut(&TrainProgress),
+    cancel: &AtomicBool,
+) -> Result<TrainOutcome, RecommendError> {
+    let train = &data.sessions[..data.val_start];
+    let timeline = Arc::new(Timeline::new(train, data.vocab.len(), data.likes));
+    let rows = rows_from_history(train, config.model.max_len);
     if rows.is_empty() {
         return Err(RecommendError::NotEnoughData(
             "no session has two plays to learn a transition from".into(),
         ));
     }
-    let popularity = listen_counts(vocab, train);
-    let mut trainer = Trainer::new(&model, vocab, AdamWConfig::new(config.lr, config.weight_decay))?;
+    let range = data.val_start..data.sessions.len();
+    let mut served = |m: &SeqModel| -> Result<Metrics, RecommendError> {
+        let ranked = ServedRanks::new(m, FINISH_WEIGHT)?.ranks(data.sessions, range.clone(), data.likes, popularity)?;
+        Ok(metrics_of(&ranked))
+    };
+
+    // Stage 1: the feature weights alone.
+    let features_model = features_model(config, data.vocab, &[0.0; N_FEATURES])?;
+    let with_skipped = config.loss.ntr_lambda > 0.0;
+    let queries: Vec<QueryAt> = HostBatch::new(&rows.iter().collect::<Vec<_>>(), false, with_skipped).queries;
+    let (weights, features_only, stage1_epochs) = fit_feature_weights(
+        &features_model,
+        &timeline,
+        &queries,
+        config,
+        &mut served,
+        progress,
+        cancel,
+    )?;
+    set_param(&features_model, "feature.weight", &weights)?;
+    if !config.transformer {
+        return Ok(TrainOutcome {
+            model: features_model,
+            validation: features_only,
+            best_epoch: stage1_epochs,
+            epochs_run: stage1_epochs,
+            features_only: Some((weights, features_only)),
+            transformer_kept: false,
+        });
+    }
+
+    // Stage 2: the Transformer joins in, from the features' ranking (or from the previous model).
+    let mut model = SeqModel::new(config.model, data.vocab, DType::F32, config.seed, &Device::Cpu)?;
+    let mut min_steps = config.min_steps;
+    match init {
+        Some((old, old_vocab)) => {
+            model.warm_start(old, old_vocab, data.vocab)?;
+            min_steps = 0;
+        }
+        None => {
+            zero_transformer_terms(&model)?;
+            set_param(&model, "feature.weight", &weights)?;
+        }
+    }
+    let trainer =
+        Trainer::new(&model, data.vocab, AdamWConfig::new(config.lr, config.weight_decay))?.with_timeline(timeline);
+    let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut served, progress, cancel)?;
+    if fit.validation.ndcg10 > features_only.ndcg10 {
+        Ok(TrainOutcome {
+            model,
+            validation: fit.validation,
+            best_epoch: fit.best_epoch,
+            epochs_run: fit.epochs_run,
+            features_only: Some((weights, features_only)),
+            transformer_kept: true,
+        })
+    } else {
+        Ok(TrainOutcome {
+            model: features_model,
+            validation: features_only,
+            best_epoch: 0,
+            epochs_run: fit.epochs_run,
+            features_only: Some((weights, features_only)),
+            transformer_kept: false,
+        })
+    }
+}
+
+/// The first stage's model: the feature weights `weights` with the Transformer's terms at zero,
+/// so that it scores `Σ_k w_k f_k`.
+pub(crate) fn features_model(config: &TrainConfig, vocab: &Vocab, weights: &[f32]) -> Result<SeqModel, RecommendError> {
+    let model = SeqModel::new(config.model, vocab, DType::F32, config.seed, &Device::Cpu)?;
+    zero_transformer_terms(&model)?;
+    set_param(&model, "feature.weight", weights)?;
+    Ok(model)
+}
+
+/// Sets the head and the feature context map to zero: the head output h is then exactly 0, and
+/// the score is `Σ_k w_k f_k`.
+fn zero_transformer_terms(model: &SeqModel) -> Result<(), RecommendError> {
+    for (name, tensor) in model.named_tensors() {
+        if name.starts_with("head.") || name == "feature.context" {
+            let zeros = tensor.zeros_like()?;
+            set_param(model, name, &zeros.flatten_all()?.to_vec1::<f32>()?)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_param(model: &SeqModel, name: &str, values: &[f32]) -> Result<(), RecommendError> {
+    let index = model
+        .named_tensors()
+        .position(|(n, _)| n == name)
+        .ok_or_else(|| RecommendError::NotEnoughData(format!("the model has no parameter {name}")))?;
+    let var = &model.vars()[index];
+    var.set(&Tensor::from_slice(values, var.shape(), var.device())?.to_dtype(var.dtype())?)?;
+    Ok(())
+}
+
+/// Queries per step of the feature-weight fit.
+const FEATURE_BATCH: usize = 512;
+const FEATURE_LR: f64 = 0.05;
+const FEATURE_EPOCHS: usize = 20;
+const FEATURE_PATIENCE: usize = 2;
+
+/// Fits the feature weights by Adam on the full-softmax loss with h = 0, early-stopped on the
+/// served validation NDCG@10. Returns the weights, their validation metrics and the epochs run.
+fn fit_feature_weights(
+    model: &SeqModel,
+    timeline: &Arc<Timeline>,
+    queries: &[QueryAt],
+    config: &TrainConfig,
+    served: &mut dyn FnMut(&SeqModel) -> Result<Metrics, RecommendError>,
+    progress: &mut dyn FnMut(&TrainProgress),
+    cancel: &AtomicBool,
+) -> Result<(Vec<f32>, Metrics, usize), RecommendError> {
+    let mut weights = vec![0f32; N_FEATURES];
+    let mut adam = AdamState::new(N_FEATURES);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0xfea7);
+    let mut order: Vec<usize> = (0..queries.len()).collect();
+    let steps = queries.len().div_ceil(FEATURE_BATCH);
+    let mut best: Option<(Metrics, Vec<f32>, usize)> = None;
+    let mut epochs = 0;
+    for epoch in 1..=FEATURE_EPOCHS {
+        order.shuffle(&mut rng);
+        for (step, chunk) in order.chunks(FEATURE_BATCH).enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(RecommendError::Cancelled);
+            }
+            let mut batch: Vec<QueryAt> = chunk.iter().map(|&i| queries[i]).collect();
+            batch.sort_by_key(|q| q.play);
+            let (loss, grad) = feature_weights_step(&batch, timeline, &weights, config.loss.ntr_lambda);
+            adam.step(&mut weights, &grad, FEATURE_LR);
+            progress(&TrainProgress {
+                epoch,
+                epochs: FEATURE_EPOCHS,
+                step: step + 1,
+                steps,
+                loss,
+                val_ndcg: None,
+            });
+        }
+        epochs = epoch;
+        set_param(model, "feature.weight", &weights)?;
+        let metrics = served(model)?;
+        progress(&TrainProgress {
+            epoch,
+            epochs: FEATURE_EPOCHS,
+            step: steps,
+            steps,
+            loss: f32::NAN,
+            val_ndcg: Some(metrics.ndcg10),
+        });
+        if best.as_ref().is_none_or(|(m, ..)| metrics.ndcg10 > m.ndcg10) {
+            best = Some((metrics, weights.clone(), epoch));
+        } else if best.as_ref().is_some_and(|(_, _, e)| epoch - e >= FEATURE_PATIENCE) {
+            break;
+        }
+    }
+    let (metrics, weights, _) = best.ok_or_else(|| RecommendError::NotEnoughData("no training epoch ran".into()))?;
+    Ok((weights, metrics, epochs))
+}
+
+/// Adam over a handful of parameters.
+struct AdamState {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+}
+
+impl AdamState {
+    fn new(n: usize) -> Self {
+        AdamState {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
+    }
+
+    fn step(&mut self, params: &mut [f32], grad: &[f32], lr: f64) {
+        self.t += 1;
+        let (b1, b2) = (0.9f32, 0.999f32);
+        let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
+        for i in 0..params.len() {
+            self.m[i] = b1 * self.m[i] + (1.0 - b1) * grad[i];
+            self.v[i] = b2 * self.v[i] + (1.0 - b2) * grad[i] * grad[i];
+            params[i] -= lr as f32 * (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + 1e-8);
+        }
+    }
+}
+
+/// The best epoch of [`fit_epochs`].
+struct Fit {
+    validation: Metrics,
+    best_epoch: usize,
+    epochs_run: usize,
+}
+
+/// Trains `model` through `trainer` on `rows`, one epoch at a time, keeping the weights of the
+/// epoch whose `score` on validation is best.
+#[allow(clippy::too_many_arguments)]
+fn fit_epochs(
+    model: &SeqModel,
+    mut trainer: Trainer,
+    rows: &[Row],
+    config: &TrainConfig,
+    min_steps: usize,
+    score: &mut dyn FnMut(&SeqModel) -> Result<Metrics, RecommendError>,
+    progress: &mut dyn FnMut(&TrainProgress),
+    cancel: &AtomicBool,
+) -> Result<Fit, RecommendError> {
+    if rows.is_empty() {
+        return Err(RecommendError::NotEnoughData(
+            "no session has two plays to learn a transition from".into(),
+        ));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
     let mut dropout = DropoutRng::new(config.seed ^ 0xd209);
     let mut order: Vec<usize> = (0..rows.len()).collect();
     let steps = rows.len().div_ceil(config.batch_size);
+    let with_skipped = config.loss.ntr_lambda > 0.0;
     let mut best: Option<(f64, usize, Vec<Tensor>, Metrics)> = None;
     let mut epochs_run = 0;
     for epoch in 1..=config.max_epochs {
@@ -121,8 +403,8 @@ pub fn train_model(
                 return Err(RecommendError::Cancelled);
             }
             let batch_rows: Vec<_> = chunk.iter().map(|&i| &rows[i]).collect();
-            let batch = HostBatch::new(&batch_rows, config.loss.rec_on_skipped);
-            if batch.rec_positions.is_empty() && batch.cl_count() == 0 {
+            let batch = HostBatch::new(&batch_rows, config.loss.rec_on_skipped, with_skipped);
+            if batch.rec_positions.is_empty() && batch.queries.is_empty() && batch.cl_count() == 0 {
                 continue;
             }
             let loss = trainer.step(&batch, &config.loss, Some(&mut dropout), &mut rng, config.clip);
@@ -136,8 +418,8 @@ pub fn train_model(
             });
         }
         epochs_run = epoch;
-        trainer.write_to(&model)?;
-        let metrics = evaluate_sessions(&model, validation, &popularity)?;
+        trainer.write_to(model)?;
+        let metrics = score(model)?;
         progress(&TrainProgress {
             epoch,
             epochs: config.max_epochs,
@@ -164,8 +446,7 @@ pub fn train_model(
     for (var, weight) in model.vars().iter().zip(&weights) {
         var.set(weight)?;
     }
-    Ok(TrainOutcome {
-        model,
+    Ok(Fit {
         validation,
         best_epoch,
         epochs_run,
@@ -183,7 +464,8 @@ pub(crate) fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
     counts
 }
 
-/// The protocol's metrics of the model alone on `sessions` (each position i >= 1, session prefix only).
+/// The protocol's metrics of a model without history features on `sessions`: each position
+/// i >= 1, the session so far as input (SASRec's setting).
 pub(crate) fn evaluate_sessions(
     model: &SeqModel,
     sessions: &[Session],
@@ -193,19 +475,13 @@ pub(crate) fn evaluate_sessions(
     let mut queries = Vec::new();
     for session in sessions {
         for i in 1..session.plays.len() {
-            let window = &session.plays[i.saturating_sub(t)..i];
-            queries.push((
-                (
-                    window.iter().map(|p| p.item).collect::<Vec<_>>(),
-                    window.iter().map(|p| p.skipped).collect::<Vec<_>>(),
-                ),
-                session.plays[i],
-            ));
+            let start = i.saturating_sub(t);
+            queries.push((Window::of(&session.plays[start..i], None), session.plays[i]));
         }
     }
     let mut metrics = Metrics::default();
     for chunk in queries.chunks(256) {
-        let windows: Vec<_> = chunk.iter().map(|(w, _)| w.clone()).collect();
+        let windows: Vec<Window> = chunk.iter().map(|(w, _)| w.clone()).collect();
         let scores: Vec<Vec<f32>> = model.score_windows(&windows)?.to_vec2()?;
         for (row, (_, play)) in scores.iter().zip(chunk) {
             let rank = protocol_rank(row, play.item as usize - 1, popularity);

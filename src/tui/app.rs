@@ -290,6 +290,10 @@ impl App {
         };
         let like = !self.state.library.marks.is_liked(track.id);
         if self.set_mark(&track, Mark::Like, like) {
+            // A like is one of the recommender's history features from this moment on.
+            if let Some(autoplay) = &self.autoplay {
+                autoplay.send(Request::Reload);
+            }
             let verb = if like { "liked" } else { "unliked" };
             self.state.status = Some(format!("{verb}: {}", track.display_name()));
         }

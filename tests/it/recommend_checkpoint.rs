@@ -9,7 +9,6 @@ use skipless::recommend::infer::{fallback_rank, Filters, Recommender};
 use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::{protocol_rank, Metrics};
 use skipless::recommend::model::{ModelConfig, SeqModel};
-use skipless::recommend::signals::BlendWeights;
 use skipless::recommend::train::TrainConfig;
 use skipless::recommend::RecommendError;
 use skipless::track::Track;
@@ -42,8 +41,7 @@ fn checkpoint(tracks: &[Track]) -> Checkpoint {
             ffn: 8,
             max_len: 5,
             dropout: 0.0,
-            skip_embedding: true,
-            side_features: true,
+            ..ModelConfig::default()
         },
         ..TrainConfig::default()
     };
@@ -53,9 +51,9 @@ fn checkpoint(tracks: &[Track]) -> Checkpoint {
             format_version: FORMAT_VERSION,
             vocab,
             config,
-            blend: BlendWeights::default(),
             validation: Metrics::default(),
             best_epoch: 1,
+            transformer_kept: true,
             trained_at: "2025-01-01T00:00:00Z".into(),
             plays_seen: 42,
         },
@@ -226,8 +224,27 @@ fn rank_applies_filters_and_gives_reasons() {
 fn tracks_finished_more_often_rank_higher() {
     let tracks = library();
     let mut checkpoint = checkpoint(&tracks);
-    // Nothing but the finish rate separates the tracks.
-    checkpoint.meta.blend.weights = vec![0.0; skipless::recommend::signals::FEATURES.len()];
+    // Nothing but the finish rate separates the tracks: the head output is zero (so is h · e)
+    // and the feature weights are zero.
+    let tensors = checkpoint
+        .model
+        .named_tensors()
+        .map(|(n, t)| {
+            let t = if n.starts_with("head.") || n.starts_with("feature.") {
+                t.zeros_like().unwrap()
+            } else {
+                t.clone()
+            };
+            (n.to_owned(), t)
+        })
+        .collect();
+    checkpoint.model = SeqModel::from_tensors(
+        checkpoint.meta.config.model,
+        &checkpoint.meta.vocab,
+        tensors,
+        &Device::Cpu,
+    )
+    .unwrap();
     let mut recommender = Recommender::new(checkpoint).unwrap();
     let mut log = ListeningLog::default();
     for t in &tracks {

@@ -11,12 +11,14 @@
 //! run on the graph.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab};
+use skipless::recommend::data::{rows_from_history, rows_from_sessions, Batch, Play, Session, Vocab};
+use skipless::recommend::features::{Timeline, N_FEATURES};
 use skipless::recommend::model::{Anchor, DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
 use skipless::track::Track;
@@ -39,23 +41,42 @@ fn vocab(n: usize) -> Vocab {
     v
 }
 
-fn batch(items: usize, max_len: usize, sessions: usize, rec_on_skipped: bool, seed: u64) -> Batch {
+/// Random sessions an hour or more apart, plays a few minutes apart.
+fn sessions(items: usize, sessions: usize, seed: u64) -> Vec<Session> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let sessions: Vec<Session> = (0..sessions)
+    (0..sessions)
         .map(|s| Session {
             plays: (0..6 + 3 * s as i64)
                 .map(|k| Play {
                     item: rng.random_range(1..=items as u32),
                     skipped: rng.random_bool(0.4),
-                    ts_ms: k,
+                    ts_ms: s as i64 * 7_200_000 + k * rng.random_range(20_000..400_000),
                 })
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+fn batch(items: usize, max_len: usize, count: usize, rec_on_skipped: bool, seed: u64) -> Batch {
+    let sessions = sessions(items, count, seed);
     let indexed: Vec<(usize, &Session)> = sessions.iter().enumerate().collect();
     let rows = rows_from_sessions(&indexed, max_len);
     let refs: Vec<_> = rows.iter().collect();
-    Batch::new(&refs, rec_on_skipped, &Device::Cpu).unwrap()
+    Batch::new(&refs, rec_on_skipped, false, &Device::Cpu).unwrap()
+}
+
+/// A batch of cross-session rows of the history-feature model, its queries' features read from
+/// the timeline it returns.
+fn history_batch(items: usize, max_len: usize, count: usize, seed: u64) -> (Batch, Arc<Timeline>) {
+    let sessions = sessions(items, count, seed);
+    let timeline = Timeline::new(&sessions, items, &[(3, 3 * 7_200_000)]);
+    let rows = rows_from_history(&sessions, max_len);
+    let refs: Vec<_> = rows.iter().collect();
+    let batch = Batch::new(&refs, false, true, &Device::Cpu)
+        .unwrap()
+        .with_features(&timeline)
+        .unwrap();
+    (batch, Arc::new(timeline))
 }
 
 /// A fresh f32 model (seed 5) and its copy in f64, which runs the plain graph.
@@ -92,16 +113,30 @@ fn compare(config: ModelConfig, loss: LossConfig, rec_on_skipped: bool, dropout:
     let v = vocab(items);
     let batch = batch(items, config.max_len, 7, rec_on_skipped, 3);
     let model = f64_model(config, &v);
+    compare_on(&model, &v, &batch, None, loss, dropout, case);
+}
 
+fn compare_on(
+    model: &SeqModel,
+    v: &Vocab,
+    batch: &Batch,
+    timeline: Option<Arc<Timeline>>,
+    loss: LossConfig,
+    dropout: bool,
+    case: &str,
+) {
     let mut graph_dropout = DropoutRng::new(7);
     let mut graph_rng = ChaCha8Rng::seed_from_u64(11);
-    let (total, _, _) = model
-        .loss(&batch, &loss, dropout.then_some(&mut graph_dropout), &mut graph_rng)
+    let (total, _, _, _) = model
+        .loss(batch, &loss, dropout.then_some(&mut graph_dropout), &mut graph_rng)
         .unwrap();
     let reference_loss = total.to_scalar::<f64>().unwrap();
     let grads = total.backward().unwrap();
 
-    let mut trainer = Trainer::new(&model, &v, AdamWConfig::new(1e-3, 0.01)).unwrap();
+    let mut trainer = Trainer::new(model, v, AdamWConfig::new(1e-3, 0.01)).unwrap();
+    if let Some(timeline) = timeline {
+        trainer = trainer.with_timeline(timeline);
+    }
     let mut step_dropout = DropoutRng::new(7);
     let mut step_rng = ChaCha8Rng::seed_from_u64(11);
     let value = trainer.loss_and_grads(&batch.host, &loss, dropout.then_some(&mut step_dropout), &mut step_rng);
@@ -131,6 +166,52 @@ fn small_config() -> ModelConfig {
         dropout: 0.2,
         skip_embedding: true,
         side_features: true,
+        ..ModelConfig::sasrec()
+    }
+}
+
+/// The history-feature model: a fresh f64 model whose feature weights and context map are set to
+/// non-zero values (they start at zero), so that every term has a gradient to check.
+fn history_model(config: ModelConfig, v: &Vocab) -> SeqModel {
+    let base = SeqModel::new(config, v, DType::F64, 5, &Device::Cpu).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let tensors: HashMap<String, Tensor> = base
+        .named_tensors()
+        .map(|(n, t)| {
+            let t = if n.starts_with("feature.") {
+                let values: Vec<f64> = (0..t.elem_count()).map(|_| rng.random_range(-0.5..0.5)).collect();
+                Tensor::from_vec(values, t.shape(), &Device::Cpu).unwrap()
+            } else {
+                t.clone()
+            };
+            (n.to_owned(), t)
+        })
+        .collect();
+    SeqModel::from_tensors(config, v, tensors, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn the_step_matches_the_graph_with_history_features_and_negative_feedback() {
+    let items = 30;
+    let v = vocab(items);
+    for (gap_embedding, ntr_lambda, cl_lambda, dropout) in [(true, 0.7, 0.0, true), (false, 0.0, 0.5, false)] {
+        let config = ModelConfig {
+            gap_embedding,
+            history_features: true,
+            ..small_config()
+        };
+        let (batch, timeline) = history_batch(items, config.max_len, 6, 4);
+        assert!(batch.host.queries.iter().any(|q| q.skipped) && batch.host.queries.iter().any(|q| !q.skipped));
+        let features = batch.features.as_ref().unwrap();
+        assert_eq!(features.dims(), &[batch.host.queries.len(), N_FEATURES, items]);
+        let loss = LossConfig {
+            ntr_lambda,
+            cl_lambda,
+            ..LossConfig::default()
+        };
+        let model = history_model(config, &v);
+        let case = format!("history features, gap {gap_embedding}, ntr {ntr_lambda}, cl {cl_lambda}");
+        compare_on(&model, &v, &batch, Some(timeline), loss, dropout, &case);
     }
 }
 
@@ -138,7 +219,7 @@ fn small_config() -> ModelConfig {
 fn the_step_matches_the_graph_with_dropout_and_sampled_negatives() {
     let loss = LossConfig {
         sampled_negatives: Some(8),
-        ..LossConfig::default()
+        ..LossConfig::sasrec(1.0)
     };
     compare(
         small_config(),
@@ -162,7 +243,7 @@ fn the_step_matches_the_graph_with_full_softmax_and_input_anchors() {
         cl_tau: 0.3,
         cl_lambda: 0.5,
         rec_on_skipped: true,
-        ..LossConfig::default()
+        ..LossConfig::sasrec(1.0)
     };
     compare(config, loss, true, false, "full softmax, input anchor, no dropout");
 }
@@ -170,9 +251,8 @@ fn the_step_matches_the_graph_with_full_softmax_and_input_anchors() {
 #[test]
 fn the_step_matches_the_graph_without_the_contrastive_term() {
     let loss = LossConfig {
-        cl_lambda: 0.0,
         sampled_negatives: Some(5),
-        ..LossConfig::default()
+        ..LossConfig::sasrec(0.0)
     };
     let config = ModelConfig {
         heads: 4,
@@ -190,7 +270,7 @@ fn optimiser_steps_match_candle_adamw() {
     let config = small_config();
     let loss = LossConfig {
         sampled_negatives: Some(8),
-        ..LossConfig::default()
+        ..LossConfig::sasrec(1.0)
     };
     for clip in [1e9, 0.05] {
         let graph = f64_model(config, &v);
@@ -208,7 +288,7 @@ fn optimiser_steps_match_candle_adamw() {
         let (mut graph_rng, mut step_rng) = (ChaCha8Rng::seed_from_u64(2), ChaCha8Rng::seed_from_u64(2));
         for step in 0..4 {
             let batch = batch(items, config.max_len, 5, false, 100 + step);
-            let (total, _, _) = graph
+            let (total, _, _, _) = graph
                 .loss(&batch, &loss, Some(&mut graph_dropout), &mut graph_rng)
                 .unwrap();
             let mut grads = total.backward().unwrap();
@@ -251,7 +331,7 @@ fn optimiser_steps_match_candle_adamw() {
 fn graph_loss_and_grads(model: &SeqModel, batch: &Batch, loss: &LossConfig) -> (f64, HashMap<String, Vec<f64>>) {
     let mut dropout = DropoutRng::new(7);
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let (total, _, _) = model.loss(batch, loss, Some(&mut dropout), &mut rng).unwrap();
+    let (total, _, _, _) = model.loss(batch, loss, Some(&mut dropout), &mut rng).unwrap();
     let grads = total.backward().unwrap();
     let value = total.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
     let grads = model
@@ -286,7 +366,7 @@ fn fused_kernels_match_the_plain_graph() {
     for sampled_negatives in [None, Some(8)] {
         let loss = LossConfig {
             sampled_negatives,
-            ..LossConfig::default()
+            ..LossConfig::sasrec(1.0)
         };
         let case = format!("fused kernels, sampled {sampled_negatives:?}");
         let (l32, g32) = graph_loss_and_grads(&fused, &batch, &loss);

@@ -6,9 +6,9 @@ use std::sync::atomic::AtomicBool;
 use candle_core::{DType, Device, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab, MASKED};
+use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab, Window, MASKED};
 use skipless::recommend::model::{cl_loss, normal, rec_loss, Anchor, LossConfig, ModelConfig, SeqModel};
-use skipless::recommend::train::{train_model, TrainConfig};
+use skipless::recommend::train::{train_model, TrainConfig, TrainData};
 use skipless::track::Track;
 
 fn vocab(n: usize) -> Vocab {
@@ -138,6 +138,7 @@ fn tiny_config() -> ModelConfig {
         dropout: 0.1,
         skip_embedding: true,
         side_features: true,
+        ..ModelConfig::sasrec()
     }
 }
 
@@ -150,7 +151,7 @@ fn negatives_come_from_the_same_session_only() {
     let indexed: Vec<(usize, &Session)> = sessions.iter().enumerate().collect();
     let rows = rows_from_sessions(&indexed, 6);
     for row in &rows {
-        let skipped: Vec<u32> = sessions[row.session]
+        let skipped: Vec<u32> = sessions[row.sessions[0] as usize]
             .plays
             .iter()
             .filter(|p| p.skipped)
@@ -168,9 +169,10 @@ fn negatives_come_from_the_same_session_only() {
         anchor: Anchor::Hidden,
         sampled_negatives: None,
         rec_on_skipped: false,
+        ntr_lambda: 0.0,
     };
     let only_first_row = |batch: &Batch| -> f32 {
-        let out = model.forward(&batch.ids, &batch.skips, None).unwrap();
+        let out = model.forward(&batch.ids, &batch.skips, &batch.gaps, None).unwrap();
         let (bsz, t) = batch.ids.dims2().unwrap();
         let k = batch.negatives.dim(1).unwrap();
         let table = &model.item_table().unwrap();
@@ -191,14 +193,14 @@ fn negatives_come_from_the_same_session_only() {
             .to_scalar::<f32>()
             .unwrap()
     };
-    let rows_ab: Vec<_> = rows.iter().filter(|r| r.session != 2).collect();
-    let rows_ac: Vec<_> = rows.iter().filter(|r| r.session != 1).collect();
-    let with_b = only_first_row(&Batch::new(&rows_ab, false, &Device::Cpu).unwrap());
-    let with_c = only_first_row(&Batch::new(&rows_ac, false, &Device::Cpu).unwrap());
+    let rows_ab: Vec<_> = rows.iter().filter(|r| r.sessions[0] != 2).collect();
+    let rows_ac: Vec<_> = rows.iter().filter(|r| r.sessions[0] != 1).collect();
+    let with_b = only_first_row(&Batch::new(&rows_ab, false, false, &Device::Cpu).unwrap());
+    let with_c = only_first_row(&Batch::new(&rows_ac, false, false, &Device::Cpu).unwrap());
     assert!(with_b > 0.0);
     assert_eq!(with_b, with_c, "negatives leaked across sessions");
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let batch = Batch::new(&rows_ab, false, &Device::Cpu).unwrap();
+    let batch = Batch::new(&rows_ab, false, false, &Device::Cpu).unwrap();
     assert!(model.loss(&batch, &loss, None, &mut rng).unwrap().2 > 0.0);
 }
 
@@ -214,14 +216,14 @@ fn every_parameter_receives_a_gradient() {
         let indexed: Vec<(usize, &Session)> = sessions.iter().enumerate().collect();
         let rows = rows_from_sessions(&indexed, 6);
         let refs: Vec<_> = rows.iter().collect();
-        let batch = Batch::new(&refs, false, &Device::Cpu).unwrap();
+        let batch = Batch::new(&refs, false, false, &Device::Cpu).unwrap();
         let loss = LossConfig {
             anchor,
-            ..LossConfig::default()
+            ..LossConfig::sasrec(1.0)
         };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut dropout = skipless::recommend::model::DropoutRng::new(1);
-        let (total, _, _) = model.loss(&batch, &loss, Some(&mut dropout), &mut rng).unwrap();
+        let (total, _, _, _) = model.loss(&batch, &loss, Some(&mut dropout), &mut rng).unwrap();
         let grads = total.backward().unwrap();
         for (name, tensor) in model.named_tensors() {
             let g = grads.get(tensor).unwrap_or_else(|| panic!("{name} has no gradient"));
@@ -251,29 +253,23 @@ fn learns_a_sequential_pattern() {
             ffn: 16,
             max_len: 6,
             dropout: 0.0,
-            skip_embedding: false,
             side_features: false,
+            ..ModelConfig::sasrec()
         },
-        loss: LossConfig {
-            cl_lambda: 0.0,
-            ..LossConfig::default()
-        },
+        loss: LossConfig::sasrec(0.0),
         lr: 1e-2,
         batch_size: 16,
         max_epochs: 40,
         patience: 40,
         ..TrainConfig::default()
     };
-    let outcome = train_model(
-        &v,
-        &sessions[..64],
-        &sessions[64..],
-        &config,
-        None,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let data = TrainData {
+        vocab: &v,
+        sessions: &sessions,
+        val_start: 64,
+        likes: &[],
+    };
+    let outcome = train_model(data, &config, None, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     let mut hits = 0;
     let mut total = 0;
     for s in &sessions[64..] {
@@ -281,7 +277,11 @@ fn learns_a_sequential_pattern() {
             let ids: Vec<u32> = s.plays[..i].iter().map(|p| p.item).collect();
             let scores: Vec<Vec<f32>> = outcome
                 .model
-                .score_windows(&[(ids, vec![false; i])])
+                .score_windows(&[Window {
+                    skips: vec![false; i],
+                    gaps: vec![0; i],
+                    ids,
+                }])
                 .unwrap()
                 .to_vec2()
                 .unwrap();
@@ -319,16 +319,13 @@ fn training_is_deterministic_for_a_seed() {
         ..TrainConfig::default()
     };
     let run = || {
-        let out = train_model(
-            &v,
-            &sessions[..16],
-            &sessions[16..],
-            &config,
-            None,
-            &mut |_| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+        let data = TrainData {
+            vocab: &v,
+            sessions: &sessions,
+            val_start: 16,
+            likes: &[],
+        };
+        let out = train_model(data, &config, None, &mut |_| {}, &AtomicBool::new(false)).unwrap();
         out.model
             .named_tensors()
             .map(|(_, t)| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())

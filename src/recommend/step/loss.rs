@@ -5,6 +5,8 @@ use rayon::prelude::*;
 
 use super::kernels::*;
 use super::simd;
+use crate::recommend::data::QueryAt;
+use crate::recommend::features::{Timeline, N_FEATURES};
 
 /// Most logits held at once by the sampled softmax (64 MB): a step's whole [R, C] block at the
 /// usual shapes, row blocks of it on large catalogues.
@@ -272,4 +274,204 @@ pub(super) fn normalize_backward(dx: &mut [f32], y: &[f32], dy: &[f32], norm: f3
     for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(dy) {
         *dx += (g - y * inner) / norm;
     }
+}
+
+/// What the history-feature head reads at a batch's queries.
+pub(crate) struct FeatureHeadInputs<'a> {
+    /// The encoder's head outputs [N, d] and the item table [V, d]; `None` scores with the
+    /// features alone (h = 0), for fitting their weights before the Transformer joins in.
+    pub(crate) encoder: Option<(&'a [f32], &'a [f32])>,
+    pub(crate) queries: &'a [QueryAt],
+    pub(crate) timeline: &'a Timeline,
+    /// w [K] and U [K, d].
+    pub(crate) weights: &'a [f32],
+    pub(crate) context: &'a [f32],
+    pub(crate) d: usize,
+    /// Weight of each finished query's cross-entropy, and of each skipped query's
+    /// not-to-recommend term.
+    pub(crate) rec_scale: f32,
+    pub(crate) ntr_scale: f32,
+}
+
+/// Gradients of the history-feature head.
+pub(crate) struct FeatureHeadGrads<'a> {
+    /// [N, d], added into; and [V, d], added into.
+    pub(crate) dhidden: &'a mut [f32],
+    pub(crate) ditems: &'a mut [f32],
+    pub(crate) dweights: &'a mut [f32],
+    pub(crate) dcontext: &'a mut [f32],
+}
+
+/// Per-task results of [`feature_softmax`].
+struct HeadShare {
+    rec: f64,
+    ntr: f64,
+    ditems: Vec<f32>,
+    dweights: Vec<f32>,
+    dcontext: Vec<f32>,
+    /// (flat position, gradient of its head output).
+    dhidden: Vec<(u32, Vec<f32>)>,
+}
+
+/// The full softmax of `h · e_j + Σ_k (w_k + u_k · h) f_kj` over the catalogue at every query:
+/// cross-entropy where the next play was finished, `-log(1 - p)` of the skipped track where it
+/// was skipped. Returns the summed (unweighted) next-item and not-to-recommend losses, each
+/// already multiplied by its scale.
+///
+/// Queries run one batch row at a time (their features are rebuilt from the timeline together),
+/// rows split among the cores, each with its own share of the item and weight gradients.
+pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) -> (f32, f32) {
+    let n = x.timeline.n_items();
+    let (d, kf) = (x.d, N_FEATURES);
+    // Queries whose plays ascend closely share one replay of the timeline (a batch row's do).
+    const GROUP: usize = 64;
+    let mut groups: Vec<&[QueryAt]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=x.queries.len() {
+        let split = i == x.queries.len()
+            || i - start >= GROUP
+            || x.queries[i].play <= x.queries[i - 1].play
+            || x.queries[i].play - x.queries[i - 1].play > GROUP as u32;
+        if split {
+            groups.push(&x.queries[start..i]);
+            start = i;
+        }
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let per_task = groups.len().div_ceil(threads).max(1);
+    let shares: Vec<HeadShare> = groups
+        .par_chunks(per_task)
+        .map(|tasks| {
+            let mut share = HeadShare {
+                rec: 0.0,
+                ntr: 0.0,
+                ditems: if x.encoder.is_some() {
+                    vec![0f32; n * d]
+                } else {
+                    Vec::new()
+                },
+                dweights: vec![0f32; kf],
+                dcontext: vec![0f32; kf * d],
+                dhidden: Vec::new(),
+            };
+            let mut features = Vec::new();
+            let mut logits = Vec::new();
+            let mut h = Vec::new();
+            let mut a = Vec::new();
+            let mut dh = Vec::new();
+            for group in tasks {
+                let p = group.len();
+                let plays: Vec<u32> = group.iter().map(|q| q.play).collect();
+                fit_for_overwrite(&mut features, p * kf * n);
+                x.timeline.fill(&plays, &mut features);
+                fit(&mut h, p * d);
+                if let Some((hidden, _)) = x.encoder {
+                    for (r, q) in group.iter().enumerate() {
+                        let at = q.at as usize;
+                        h[r * d..(r + 1) * d].copy_from_slice(&hidden[at * d..(at + 1) * d]);
+                    }
+                }
+                fit(&mut logits, p * n);
+                if let Some((_, items)) = x.encoder {
+                    matmul(&mut logits, n, View::new(&h, p, d), View::new(items, n, d).t(), false);
+                }
+                for (r, q) in group.iter().enumerate() {
+                    let row = &mut logits[r * n..(r + 1) * n];
+                    let hr = &h[r * d..(r + 1) * d];
+                    let f = &features[r * kf * n..(r + 1) * kf * n];
+                    for k in 0..kf {
+                        let c = x.weights[k] + dot(&x.context[k * d..(k + 1) * d], hr);
+                        add_scaled(row, &f[k * n..(k + 1) * n], c);
+                    }
+                    let target = q.target as usize;
+                    if q.skipped {
+                        share.ntr += not_to_recommend_row(row, target, x.ntr_scale);
+                    } else {
+                        share.rec += f64::from(x.rec_scale) * softmax_gradient_row(row, target, x.rec_scale);
+                    }
+                }
+                // a[r, k] = Σ_j g[r, j] f[r, k, j]
+                fit_for_overwrite(&mut a, p * kf);
+                for r in 0..p {
+                    let g = &logits[r * n..(r + 1) * n];
+                    for k in 0..kf {
+                        a[r * kf + k] = dot(g, &features[(r * kf + k) * n..(r * kf + k + 1) * n]);
+                    }
+                }
+                for r in 0..p {
+                    for k in 0..kf {
+                        share.dweights[k] += a[r * kf + k];
+                    }
+                }
+                if let Some((_, items)) = x.encoder {
+                    fit_for_overwrite(&mut dh, p * d);
+                    matmul(&mut dh, d, View::new(&logits, p, n), View::new(items, n, d), false);
+                    matmul(&mut dh, d, View::new(&a, p, kf), View::new(x.context, kf, d), true);
+                    matmul(
+                        &mut share.ditems,
+                        d,
+                        View::new(&logits, p, n).t(),
+                        View::new(&h, p, d),
+                        true,
+                    );
+                    matmul(
+                        &mut share.dcontext,
+                        d,
+                        View::new(&a, p, kf).t(),
+                        View::new(&h, p, d),
+                        true,
+                    );
+                    for (r, q) in group.iter().enumerate() {
+                        share.dhidden.push((q.at, dh[r * d..(r + 1) * d].to_vec()));
+                    }
+                }
+            }
+            share
+        })
+        .collect();
+    let (mut rec, mut ntr) = (0f64, 0f64);
+    for share in shares {
+        rec += share.rec;
+        ntr += share.ntr;
+        add_into(grads.dweights, &share.dweights);
+        if x.encoder.is_some() {
+            add_into(grads.ditems, &share.ditems);
+            add_into(grads.dcontext, &share.dcontext);
+            for (at, g) in share.dhidden {
+                let at = at as usize;
+                add_into(&mut grads.dhidden[at * d..(at + 1) * d], &g);
+            }
+        }
+    }
+    (rec as f32, ntr as f32)
+}
+
+/// `row += c * values`.
+#[inline(always)]
+fn add_scaled(row: &mut [f32], values: &[f32], c: f32) {
+    if c != 0.0 {
+        row.iter_mut().zip(values).for_each(|(o, &v)| *o += c * v);
+    }
+}
+
+/// Turns a row of logits into the gradient of `scale * -log(1 - softmax(row)[target])`;
+/// returns that weighted term. `1 - p` is summed from the other items' shares, which stays
+/// accurate when p is close to 1.
+#[inline(always)]
+pub(super) fn not_to_recommend_row(row: &mut [f32], target: usize, scale: f32) -> f64 {
+    let max = row_max(row);
+    for v in row.iter_mut() {
+        *v = exp(*v - max);
+    }
+    let sum = row_sum(row);
+    let others = (sum - row[target]).max(sum * 1e-7);
+    let p_target = row[target] / sum;
+    let loss = f64::from(sum.ln() - others.ln());
+    // d/dz_j = p_s / (1 - p_s) * ([j = s] - p_j)
+    let factor = scale * p_target * sum / others;
+    for v in row.iter_mut() {
+        *v = -factor * *v / sum;
+    }
+    row[target] += factor;
+    f64::from(scale) * loss
 }

@@ -23,11 +23,13 @@ mod loss;
 mod simd;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::data::{HostBatch, Vocab};
+use super::features::Timeline;
 use super::model::{parameter_shapes, sample_candidate_ids, Anchor, DropoutRng, LossConfig, ModelConfig, SeqModel};
 use super::RecommendError;
 use kernels::*;
@@ -56,13 +58,47 @@ impl AdamWConfig {
     }
 }
 
+/// The loss and the feature weights' gradient of a history-feature model scored with its
+/// features alone (h = 0) at `queries` (sorted by play): the first stage of its training.
+pub(crate) fn feature_weights_step(
+    queries: &[super::data::QueryAt],
+    timeline: &Timeline,
+    weights: &[f32],
+    ntr_lambda: f32,
+) -> (f32, Vec<f32>) {
+    let listened = queries.iter().filter(|q| !q.skipped).count();
+    let skipped = queries.len() - listened;
+    let mut dweights = vec![0f32; weights.len()];
+    let (rec, ntr) = feature_softmax(
+        &FeatureHeadInputs {
+            encoder: None,
+            queries,
+            timeline,
+            weights,
+            context: &[],
+            d: 0,
+            rec_scale: 1.0 / listened.max(1) as f32,
+            ntr_scale: ntr_lambda / skipped.max(1) as f32,
+        },
+        FeatureHeadGrads {
+            dhidden: &mut [],
+            ditems: &mut [],
+            dweights: &mut dweights,
+            dcontext: &mut [],
+        },
+    );
+    (rec + ntr, dweights)
+}
+
 /// Loss values of one step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepLoss {
-    /// L_rec + lambda * L_cl.
+    /// L_rec + cl_lambda * L_cl + ntr_lambda * L_ntr.
     pub total: f32,
     pub rec: f32,
     pub cl: f32,
+    /// The not-to-recommend term (history-feature models only).
+    pub ntr: f32,
 }
 
 /// Where each parameter sits in [`Trainer::params`].
@@ -72,6 +108,9 @@ pub(super) struct ParamIndex {
     /// artist, album, genre, year.
     side: Option<[usize; 4]>,
     skip: Option<usize>,
+    gap: Option<usize>,
+    /// The history features' weights and context map.
+    feature: Option<[usize; 2]>,
     layers: Vec<LayerIndex>,
     head_w: usize,
     head_b: usize,
@@ -123,6 +162,10 @@ impl ParamIndex {
                 ]
             }),
             skip: config.skip_embedding.then(|| at("skip.weight")),
+            gap: config.gap_embedding.then(|| at("gap.weight")),
+            feature: config
+                .history_features
+                .then(|| [at("feature.weight"), at("feature.context")]),
             layers,
             head_w: at("head.weight"),
             head_b: at("head.bias"),
@@ -201,6 +244,8 @@ pub struct Trainer {
     /// Per item (padding row included): artist, album, genre and year ids.
     features: [Vec<u32>; 4],
     n_items: usize,
+    /// Where a history-feature model reads its features.
+    timeline: Option<Arc<Timeline>>,
     ws: Workspace,
 }
 
@@ -244,8 +289,16 @@ impl Trainer {
             adamw,
             features: vocab.feature_columns(),
             n_items: vocab.len(),
+            timeline: None,
             ws: Workspace::default(),
         })
+    }
+
+    /// Gives a history-feature model the timeline of its training plays, whose features its
+    /// batches' queries name.
+    pub fn with_timeline(mut self, timeline: Arc<Timeline>) -> Self {
+        self.timeline = Some(timeline);
+        self
     }
 
     /// Copies the trained parameters into `model`'s variables.
@@ -343,7 +396,11 @@ impl Trainer {
         let use_cl = loss.cl_lambda > 0.0 && cl_count > 0;
         let rec_count = batch.rec_positions.len();
         // The same candidates, drawn from the same generator, as the graph's loss.
+        let history = self.index.feature.zip(self.timeline.clone());
         let candidates = match (rec_count > 0, loss.sampled_negatives) {
+            _ if history.is_some() => {
+                (!batch.queries.is_empty()).then(|| ((1..=self.n_items as u32).collect::<Vec<_>>(), Vec::new()))
+            }
             (false, _) => None,
             (true, None) => Some(((1..=self.n_items as u32).collect::<Vec<_>>(), batch.rec_targets.clone())),
             (true, Some(count)) => Some(sample_candidate_ids(
@@ -384,6 +441,10 @@ impl Trainer {
                     let flag = batch.skips[i] as usize;
                     add_into(row, &self.params[s][flag * d..(flag + 1) * d]);
                 }
+                if let Some(g) = self.index.gap {
+                    let bucket = batch.gaps[i] as usize;
+                    add_into(row, &self.params[g][bucket * d..(bucket + 1) * d]);
+                }
             }
             if let Some(rng) = dropout.as_deref_mut().filter(|_| p_drop > 0.0) {
                 rng.fill_mask(&mut ws.mask0, n * d, p_drop);
@@ -418,7 +479,39 @@ impl Trainer {
         fit(&mut ws.dhidden, n * d);
         fit(&mut ws.drows, n_rows * d);
         let mut rec_value = 0.0;
-        if let Some((ids, targets)) = &candidates {
+        let mut ntr_value = 0.0;
+        if let (Some((ids, _)), Some((feature, timeline))) = (&candidates, &history) {
+            let listened = batch.queries.iter().filter(|q| !q.skipped).count();
+            let skipped = batch.queries.len() - listened;
+            let [dweights, dcontext] = two(&mut self.grads, *feature);
+            let (rec, ntr) = feature_softmax(
+                &FeatureHeadInputs {
+                    encoder: Some((
+                        &ws.hidden,
+                        &ws.rows[candidate_offset * d..(candidate_offset + ids.len()) * d],
+                    )),
+                    queries: &batch.queries,
+                    timeline,
+                    weights: &self.params[feature[0]],
+                    context: &self.params[feature[1]],
+                    d,
+                    rec_scale: 1.0 / listened.max(1) as f32,
+                    ntr_scale: loss.ntr_lambda / skipped.max(1) as f32,
+                },
+                FeatureHeadGrads {
+                    dhidden: &mut ws.dhidden,
+                    ditems: &mut ws.drows[candidate_offset * d..(candidate_offset + ids.len()) * d],
+                    dweights,
+                    dcontext,
+                },
+            );
+            rec_value = rec;
+            ntr_value = if loss.ntr_lambda > 0.0 {
+                ntr / loss.ntr_lambda
+            } else {
+                0.0
+            };
+        } else if let Some((ids, targets)) = &candidates {
             let positions = &batch.rec_positions;
             fit_for_overwrite(&mut ws.rec_hidden, rec_count * d);
             for (r, &p) in positions.iter().enumerate() {
@@ -502,11 +595,19 @@ impl Trainer {
                 add_into(&mut dskip[flag * d..(flag + 1) * d], row);
             }
         }
+        if let Some(g) = self.index.gap {
+            let dgap = &mut self.grads[g];
+            for (i, row) in ws.dx.chunks(d).enumerate() {
+                let bucket = batch.gaps[i] as usize;
+                add_into(&mut dgap[bucket * d..(bucket + 1) * d], row);
+            }
+        }
         scatter_rows(&ws.drows, &ws.all_ids, &mut self.grads, &self.index, &self.features, d);
         StepLoss {
-            total: rec_value + loss.cl_lambda * cl_value,
+            total: rec_value + loss.cl_lambda * cl_value + loss.ntr_lambda * ntr_value,
             rec: rec_value,
             cl: cl_value,
+            ntr: ntr_value,
         }
     }
 

@@ -1,0 +1,452 @@
+//! History features ([`HistoryStats`], [`FEATURES`], [`Timeline`]): what the listening log says
+//! about every track at a given moment, with no neural model. Session co-occurrence with the last
+//! plays, how recently and how often a track was finished or skipped, whether it was finished or
+//! skipped in this session, how long ago it last played, and whether it was liked by then.
+//!
+//! The default model scores a track as `Σ_k w_k(h) · f_k + h · e` (see [`super::model`]): these
+//! are the `f_k`. They are computed by one function, [`fill_features`], at serving time (over the
+//! whole log) and at training time (over the log as it was at each training position, rebuilt
+//! by [`Timeline`] from snapshots), so the model trains on exactly what it is served.
+
+use super::data::{Play, Session};
+
+/// How many earlier plays of a session a play is linked to, with weight 1/distance.
+pub(crate) const WINDOW: usize = 5;
+const DAY_MS: f64 = 86_400_000.0;
+const SHORT_HALF_LIFE_DAYS: f32 = 7.0;
+const LONG_HALF_LIFE_DAYS: f32 = 90.0;
+/// Plays between two snapshots of the per-track state kept by a [`Timeline`].
+const SNAPSHOT_EVERY: usize = 256;
+
+/// The history features, in the order of the model's feature weights. Reasons name them.
+pub const FEATURES: [&str; 11] = [
+    "follows recent plays",
+    "recent listens",
+    "long-term listens",
+    "recent skips",
+    "finished this session",
+    "skipped this session",
+    "times finished",
+    "times skipped",
+    "played before",
+    "days since last play",
+    "liked",
+];
+pub const N_FEATURES: usize = FEATURES.len();
+pub(crate) const FOLLOWS: usize = 0;
+pub(crate) const TIMES_FINISHED: usize = 6;
+pub(crate) const LIKED: usize = 10;
+
+/// A value that halves every `half_life` days, stored at the moment it last changed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Decayed {
+    value: f32,
+    at_ms: i64,
+}
+
+impl Decayed {
+    #[inline(always)]
+    fn at(&self, now_ms: i64, half_life_days: f32) -> f32 {
+        let age_days = ((now_ms - self.at_ms).max(0) as f64 / DAY_MS) as f32;
+        self.value * super::step::kernels::exp(-age_days / half_life_days * std::f32::consts::LN_2)
+    }
+
+    fn bump(&mut self, now_ms: i64, half_life_days: f32) {
+        self.value = self.at(now_ms, half_life_days) + 1.0;
+        self.at_ms = now_ms.max(self.at_ms);
+    }
+}
+
+/// What the log says about one track so far.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ItemHistory {
+    listens: u32,
+    skips: u32,
+    short_listens: Decayed,
+    long_listens: Decayed,
+    short_skips: Decayed,
+    /// `i64::MIN` when never played.
+    last_play_ms: i64,
+    /// `i64::MAX` when not liked.
+    liked_at_ms: i64,
+}
+
+impl Default for ItemHistory {
+    fn default() -> Self {
+        ItemHistory {
+            listens: 0,
+            skips: 0,
+            short_listens: Decayed::default(),
+            long_listens: Decayed::default(),
+            short_skips: Decayed::default(),
+            last_play_ms: i64::MIN,
+            liked_at_ms: i64::MAX,
+        }
+    }
+}
+
+impl ItemHistory {
+    fn observe(&mut self, skipped: bool, ts_ms: i64) {
+        if skipped {
+            self.skips += 1;
+            self.short_skips.bump(ts_ms, SHORT_HALF_LIFE_DAYS);
+        } else {
+            self.listens += 1;
+            self.short_listens.bump(ts_ms, SHORT_HALF_LIFE_DAYS);
+            self.long_listens.bump(ts_ms, LONG_HALF_LIFE_DAYS);
+        }
+        self.last_play_ms = self.last_play_ms.max(ts_ms);
+    }
+}
+
+/// b finished shortly after a in a session: the play's number in the log, b, and 1/distance.
+#[derive(Debug, Clone, Copy)]
+struct Follow {
+    play: u32,
+    next: u32,
+    weight: f32,
+}
+
+/// Per-item history, indexed by item id - 1, as of the plays observed so far.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HistoryStats {
+    items: Vec<ItemHistory>,
+    /// `follows[a]`, in play order: what followed item a + 1. Kept as events (not sums) so that a
+    /// [`Timeline`] can read co-occurrence as it was at any earlier play.
+    follows: Vec<Vec<Follow>>,
+    plays_seen: u32,
+    listens_total: u64,
+    skips_total: u64,
+}
+
+impl HistoryStats {
+    pub(crate) fn new(n_items: usize) -> Self {
+        let mut stats = HistoryStats::default();
+        stats.grow(n_items);
+        stats
+    }
+
+    /// Makes room for items added to the vocabulary.
+    pub(crate) fn grow(&mut self, n_items: usize) {
+        self.items.resize(n_items, ItemHistory::default());
+        self.follows.resize_with(n_items, Vec::new);
+    }
+
+    pub(crate) fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// (listens, skips) of item `item` so far.
+    pub(crate) fn counts(&self, item: u32) -> (u32, u32) {
+        (item as usize)
+            .checked_sub(1)
+            .and_then(|j| self.items.get(j))
+            .map_or((0, 0), |h| (h.listens, h.skips))
+    }
+
+    /// Marks `item` liked from `at_ms` on (a like is a feature only after it was given).
+    pub(crate) fn like(&mut self, item: u32, at_ms: i64) {
+        if let Some(h) = (item as usize).checked_sub(1).and_then(|j| self.items.get_mut(j)) {
+            h.liked_at_ms = at_ms;
+        }
+    }
+
+    /// Records a play that followed `session` (the earlier plays of its session). Plays of items
+    /// outside the vocabulary (id 0) still count as plays, so play numbers match the log's.
+    pub(crate) fn observe(&mut self, session: &[(u32, bool)], item: u32, skipped: bool, ts_ms: i64) {
+        let play = self.plays_seen;
+        self.plays_seen += 1;
+        let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) else {
+            return;
+        };
+        self.items[j].observe(skipped, ts_ms);
+        if skipped {
+            self.skips_total += 1;
+            return;
+        }
+        self.listens_total += 1;
+        for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
+            if let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get_mut(a)) {
+                row.push(Follow {
+                    play,
+                    next: item,
+                    weight: 1.0 / (k + 1) as f32,
+                });
+            }
+        }
+    }
+
+    /// How strongly `item` follows the session's last plays; the largest contributor is returned too.
+    pub(crate) fn follow_score(&self, session: &[(u32, bool)], item: u32) -> (f32, Option<u32>) {
+        let mut best: (f32, Option<u32>) = (0.0, None);
+        let mut total = 0.0;
+        for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
+            let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get(a)) else {
+                continue;
+            };
+            let s: f32 = row.iter().filter(|f| f.next == item).map(|f| f.weight).sum::<f32>() / (k + 1) as f32;
+            total += s;
+            if s > best.0 {
+                best = (s, Some(earlier));
+            }
+        }
+        (total, best.1)
+    }
+
+    /// The log-probability that each of `counts` ((listens, skips) per candidate) is finished
+    /// rather than skipped: the posterior mean under a prior centred on the log's overall finish
+    /// rate, so that a track never played counts as average.
+    pub(crate) fn ln_finish(&self, counts: (u32, u32)) -> f32 {
+        ln_finish((self.listens_total, self.skips_total), counts)
+    }
+
+    /// Fills `out` ([`N_FEATURES`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
+    pub(crate) fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
+        fill_features(&self.items, &self.follows, u32::MAX, session, now_ms, out);
+    }
+}
+
+/// The log-probability that a track with `(listens, skips)` is finished when it plays, given the
+/// log's total listens and skips (see [`HistoryStats::ln_finish`]).
+pub(crate) fn ln_finish((all_listens, all_skips): (u64, u64), (listens, skips): (u32, u32)) -> f32 {
+    const PRIOR_PLAYS: f32 = 2.0;
+    let overall = (all_listens as f32 + 1.0) / ((all_listens + all_skips) as f32 + 2.0);
+    ((listens as f32 + PRIOR_PLAYS * overall) / ((listens + skips) as f32 + PRIOR_PLAYS)).ln()
+}
+
+/// The one computation of the features: per-track state `items`, co-occurrence events before
+/// play number `upto`, the session so far and the moment `now_ms`.
+fn fill_features(
+    items: &[ItemHistory],
+    follows: &[Vec<Follow>],
+    upto: u32,
+    session: &[(u32, bool)],
+    now_ms: i64,
+    out: &mut [f32],
+) {
+    let n = items.len();
+    let column = |k: usize| k * n..(k + 1) * n;
+    out[column(FOLLOWS)].fill(0.0);
+    for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
+        let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| follows.get(a)) else {
+            continue;
+        };
+        let scale = 1.0 / (k + 1) as f32;
+        for f in row.iter().take_while(|f| f.play < upto) {
+            if let Some(slot) = out.get_mut(f.next as usize - 1) {
+                *slot += f.weight * scale;
+            }
+        }
+    }
+    for v in &mut out[column(FOLLOWS)] {
+        *v = ln_1p(*v);
+    }
+    let (_, rest) = out.split_at_mut(n);
+    let mut columns = rest.chunks_mut(n);
+    let mut next = || columns.next().unwrap_or_default();
+    let (short_l, long_l, short_s, finished, skipped, times_l, times_s, played, since, liked) = (
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+    );
+    for (j, h) in items.iter().enumerate() {
+        short_l[j] = ln_1p(h.short_listens.at(now_ms, SHORT_HALF_LIFE_DAYS));
+        long_l[j] = ln_1p(h.long_listens.at(now_ms, LONG_HALF_LIFE_DAYS));
+        short_s[j] = ln_1p(h.short_skips.at(now_ms, SHORT_HALF_LIFE_DAYS));
+        finished[j] = 0.0;
+        skipped[j] = 0.0;
+        times_l[j] = ln_1p(h.listens as f32);
+        times_s[j] = ln_1p(h.skips as f32);
+        let ever = h.last_play_ms != i64::MIN;
+        played[j] = f32::from(u8::from(ever));
+        since[j] = if ever {
+            ln_1p(((now_ms - h.last_play_ms).max(0) as f64 / DAY_MS) as f32)
+        } else {
+            0.0
+        };
+        liked[j] = f32::from(u8::from(h.liked_at_ms <= now_ms));
+    }
+    for &(item, was_skipped) in session {
+        if let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < n) {
+            if was_skipped {
+                skipped[j] = 1.0;
+            } else {
+                finished[j] = 1.0;
+            }
+        }
+    }
+}
+
+/// ln(1 + x) for x >= 0, to about 1e-6, without libm: it runs for every track at every
+/// training position, where libm's `log1pf` was most of the time.
+#[inline(always)]
+fn ln_1p(x: f32) -> f32 {
+    let y = 1.0 + x.max(0.0);
+    let bits = y.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    // ln m = 2 atanh((m - 1) / (m + 1)), with |s| <= 1/3 for m in [1, 2).
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let series = s * (2.0 + s2 * (2.0 / 3.0 + s2 * (0.4 + s2 * (2.0 / 7.0 + s2 * (2.0 / 9.0 + s2 * (2.0 / 11.0))))));
+    exponent as f32 * std::f32::consts::LN_2 + series
+}
+
+/// The history as it was at every play of a training slice: features at any position, rebuilt
+/// from a snapshot of the per-track state and the plays since.
+pub struct Timeline {
+    plays: Vec<Play>,
+    /// Per play, the index of its session's first play.
+    session_start: Vec<u32>,
+    /// The per-track state before play `i * SNAPSHOT_EVERY`.
+    snapshots: Vec<Vec<ItemHistory>>,
+    follows: Vec<Vec<Follow>>,
+}
+
+impl Timeline {
+    /// The timeline of `sessions` (in order) over `n_items` items; `likes` are (item, liked at).
+    pub fn new(sessions: &[Session], n_items: usize, likes: &[(u32, i64)]) -> Timeline {
+        let mut stats = HistoryStats::new(n_items);
+        for &(item, at) in likes {
+            stats.like(item, at);
+        }
+        let mut plays = Vec::new();
+        let mut session_start = Vec::new();
+        let mut snapshots = Vec::new();
+        for session in sessions {
+            let start = plays.len() as u32;
+            let mut prefix: Vec<(u32, bool)> = Vec::with_capacity(session.plays.len());
+            for play in &session.plays {
+                if plays.len().is_multiple_of(SNAPSHOT_EVERY) {
+                    snapshots.push(stats.items.clone());
+                }
+                stats.observe(&prefix, play.item, play.skipped, play.ts_ms);
+                prefix.push((play.item, play.skipped));
+                plays.push(*play);
+                session_start.push(start);
+            }
+        }
+        Timeline {
+            plays,
+            session_start,
+            snapshots,
+            follows: stats.follows,
+        }
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.follows.len()
+    }
+
+    /// Fills `out` ([positions.len(), N_FEATURES, n_items]) with the features after each play
+    /// number in `positions` (ascending), as [`HistoryStats::features`] gave them at that moment.
+    pub fn fill(&self, positions: &[u32], out: &mut [f32]) {
+        let Some(&first) = positions.first() else {
+            return;
+        };
+        let n = self.n_items();
+        let block = N_FEATURES * n;
+        let snapshot = ((first as usize + 1) / SNAPSHOT_EVERY).min(self.snapshots.len().saturating_sub(1));
+        let mut items = self
+            .snapshots
+            .get(snapshot)
+            .cloned()
+            .unwrap_or_else(|| vec![ItemHistory::default(); n]);
+        let mut next = snapshot * SNAPSHOT_EVERY;
+        let mut prefix: Vec<(u32, bool)> = Vec::new();
+        for (&g, out) in positions.iter().zip(out.chunks_mut(block)) {
+            let g = g as usize;
+            while next <= g {
+                let play = self.plays[next];
+                if let Some(h) = (play.item as usize).checked_sub(1).and_then(|j| items.get_mut(j)) {
+                    h.observe(play.skipped, play.ts_ms);
+                }
+                next += 1;
+            }
+            prefix.clear();
+            prefix.extend(
+                self.plays[self.session_start[g] as usize..=g]
+                    .iter()
+                    .map(|p| (p.item, p.skipped)),
+            );
+            fill_features(&items, &self.follows, g as u32 + 1, &prefix, self.plays[g].ts_ms, out);
+        }
+    }
+}
+
+/// log-softmax of a score row; returns the normaliser (the row's log-sum-exp).
+pub(crate) fn log_softmax(row: &[f32], out: &mut [f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max + row.iter().map(|&x| (x - max).exp()).sum::<f32>().ln();
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = x - lse;
+    }
+    lse
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ln_1p_matches_libm() {
+        for x in [0.0f32, 1e-6, 0.3, 1.0, 2.5, 10.0, 1234.5, 1e7] {
+            assert!((ln_1p(x) - x.ln_1p()).abs() < 2e-6 * (1.0 + x.ln_1p()), "{x}");
+        }
+    }
+
+    fn play(item: u32, skipped: bool, minute: i64) -> Play {
+        Play {
+            item,
+            skipped,
+            ts_ms: minute * 60_000,
+        }
+    }
+
+    #[test]
+    fn the_timeline_gives_the_features_the_live_stats_gave() {
+        let sessions: Vec<Session> = (0..40)
+            .map(|s| Session {
+                plays: (0..12)
+                    .map(|i| {
+                        play(
+                            1 + (s * 7 + i * 3) as u32 % 9,
+                            (s + i) % 4 == 0,
+                            s as i64 * 600 + i as i64 * 4,
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        let likes = [(3u32, 100 * 60_000i64)];
+        let timeline = Timeline::new(&sessions, 9, &likes);
+        let mut stats = HistoryStats::new(9);
+        stats.like(3, 100 * 60_000);
+        let mut live = vec![0f32; N_FEATURES * 9];
+        let mut replayed = vec![0f32; N_FEATURES * 9 * 3];
+        let mut g = 0u32;
+        let mut checked = 0;
+        for session in &sessions {
+            let mut prefix = Vec::new();
+            for p in &session.plays {
+                stats.observe(&prefix, p.item, p.skipped, p.ts_ms);
+                prefix.push((p.item, p.skipped));
+                if g % 37 == 5 {
+                    stats.features(&prefix, p.ts_ms, &mut live);
+                    timeline.fill(&[g, g + 1, g + 2], &mut replayed);
+                    assert_eq!(&replayed[..live.len()], &live[..], "after play {g}");
+                    checked += 1;
+                }
+                g += 1;
+            }
+        }
+        assert!(checked > 10);
+    }
+}

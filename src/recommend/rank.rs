@@ -1,0 +1,197 @@
+//! The served ranking ([`served_scores`], [`ServedRanks`]): what autoplay, `recommend`,
+//! `simulate`, the background retrain's keep-or-discard decision and the evaluation's `skipless`
+//! row all score by.
+//!
+//! A served score is the model's score of every track (see [`Scorer`]) turned into a
+//! log-probability, plus `finish_weight` times the log-probability that the track is finished
+//! rather than skipped ([`HistoryStats::ln_finish`]).
+
+use std::ops::Range;
+
+use super::data::{Play, Session, Window};
+use super::features::{log_softmax, HistoryStats, N_FEATURES};
+use super::metrics::{protocol_rank, Metrics};
+use super::model::{Scorer, SeqModel};
+use super::RecommendError;
+
+/// The finish term's weight where it is not configured (the evaluation, training's validation):
+/// the default of `[recommend] finish_weight`.
+pub(crate) const FINISH_WEIGHT: f32 = 2.0;
+
+/// Fills `out` (one score per item) with the served score after the head output `hidden`,
+/// the session so far `session` and the history in `stats`, at `now_ms`; `features` is left
+/// holding the features. Returns the log-softmax's normaliser, so that a track outside the
+/// catalogue can be scored on the same scale.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn served_scores(
+    scorer: &Scorer,
+    hidden: &[f32],
+    stats: &HistoryStats,
+    session: &[(u32, bool)],
+    now_ms: i64,
+    finish_weight: f32,
+    features: &mut Vec<f32>,
+    out: &mut [f32],
+) -> f32 {
+    let n = out.len();
+    features.resize(N_FEATURES * n, 0.0);
+    stats.features(session, now_ms, features);
+    let mut logits = vec![0f32; n];
+    scorer.score(hidden, features, &mut logits);
+    let normaliser = log_softmax(&logits, out);
+    if finish_weight != 0.0 {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o += finish_weight * stats.ln_finish(stats.counts(j as u32 + 1));
+        }
+    }
+    normaliser
+}
+
+/// How one query was ranked: its session (an index into the walked sessions), whether the play
+/// there was skipped, and the rank the play got.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ranked {
+    pub session: usize,
+    pub skipped: bool,
+    pub rank: usize,
+}
+
+/// The protocol's metrics of a list of ranked queries.
+pub(crate) fn metrics_of(ranked: &[Ranked]) -> Metrics {
+    let mut m = Metrics::default();
+    for r in ranked {
+        if r.skipped {
+            m.add_skip(r.rank);
+        } else {
+            m.add_listen(r.rank);
+        }
+    }
+    m.finish()
+}
+
+/// What a query sees: the session so far, the history stats and the moment (the last play's time).
+pub(crate) struct QueryView<'a> {
+    pub session: &'a [(u32, bool)],
+    pub stats: &'a HistoryStats,
+    pub now_ms: i64,
+}
+
+/// A ranker walked over a history by [`walk_ranks`].
+pub(crate) trait SessionRanker {
+    /// Called once per ranked session before its queries: `histories[i]` is every play before
+    /// query i's next play, all sessions, oldest first (a model runs them as one batch here).
+    fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError>;
+    /// Scores every item at query `i` of the session.
+    fn score(&mut self, i: usize, view: &QueryView, out: &mut [f32]);
+}
+
+/// Walks `sessions` in order, keeping [`HistoryStats`] current (with `likes`: item, liked at),
+/// and ranks every item at every position i >= 1 of the sessions in `range`; ties are broken by
+/// `popularity`.
+pub(crate) fn walk_ranks(
+    sessions: &[Session],
+    n_items: usize,
+    range: Range<usize>,
+    likes: &[(u32, i64)],
+    popularity: &[u32],
+    ranker: &mut dyn SessionRanker,
+) -> Result<Vec<Ranked>, RecommendError> {
+    let mut stats = HistoryStats::new(n_items);
+    for &(item, at) in likes {
+        stats.like(item, at);
+    }
+    let history: Vec<Play> = sessions[..range.end]
+        .iter()
+        .flat_map(|s| s.plays.iter().copied())
+        .collect();
+    let mut ranked = Vec::new();
+    let mut row = vec![0f32; n_items];
+    let mut offset = 0;
+    for (index, session) in sessions[..range.end].iter().enumerate() {
+        let pairs: Vec<(u32, bool)> = session.plays.iter().map(|p| (p.item, p.skipped)).collect();
+        let ranked_here = range.contains(&index) && pairs.len() >= 2;
+        if ranked_here {
+            let histories: Vec<&[Play]> = (1..pairs.len()).map(|i| &history[..offset + i]).collect();
+            ranker.begin_session(&histories)?;
+        }
+        for (i, play) in session.plays.iter().enumerate() {
+            if ranked_here && i >= 1 {
+                let view = QueryView {
+                    session: &pairs[..i],
+                    stats: &stats,
+                    now_ms: session.plays[i - 1].ts_ms,
+                };
+                ranker.score(i - 1, &view, &mut row);
+                ranked.push(Ranked {
+                    session: index,
+                    skipped: play.skipped,
+                    rank: protocol_rank(&row, play.item as usize - 1, popularity),
+                });
+            }
+            stats.observe(&pairs[..i], play.item, play.skipped, play.ts_ms);
+        }
+        offset += pairs.len();
+    }
+    Ok(ranked)
+}
+
+/// The served ranking of a history-feature model ([`served_scores`]).
+pub(crate) struct ServedRanks<'a> {
+    model: &'a SeqModel,
+    scorer: Scorer,
+    finish_weight: f32,
+    hidden: Vec<Vec<f32>>,
+    features: Vec<f32>,
+}
+
+impl<'a> ServedRanks<'a> {
+    pub(crate) fn new(model: &'a SeqModel, finish_weight: f32) -> Result<Self, RecommendError> {
+        Ok(ServedRanks {
+            model,
+            scorer: Scorer::new(model)?,
+            finish_weight,
+            hidden: Vec::new(),
+            features: Vec::new(),
+        })
+    }
+
+    /// Ranks at every position i >= 1 of the sessions in `range`.
+    pub(crate) fn ranks(
+        &mut self,
+        sessions: &[Session],
+        range: Range<usize>,
+        likes: &[(u32, i64)],
+        popularity: &[u32],
+    ) -> Result<Vec<Ranked>, RecommendError> {
+        let n = self.scorer.n_items();
+        walk_ranks(sessions, n, range, likes, popularity, self)
+    }
+}
+
+impl SessionRanker for ServedRanks<'_> {
+    fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError> {
+        let t = self.model.config.max_len;
+        let windows: Vec<Window> = histories.iter().map(|h| last_plays(h, t)).collect();
+        self.hidden = self.model.hidden_windows(&windows)?.to_vec2()?;
+        Ok(())
+    }
+
+    fn score(&mut self, i: usize, view: &QueryView, out: &mut [f32]) {
+        served_scores(
+            &self.scorer,
+            &self.hidden[i],
+            view.stats,
+            view.session,
+            view.now_ms,
+            self.finish_weight,
+            &mut self.features,
+            out,
+        );
+    }
+}
+
+/// The model's input for a query: the last `t` plays of the history, across sessions.
+pub(crate) fn last_plays(history: &[Play], t: usize) -> Window {
+    let start = history.len().saturating_sub(t);
+    Window::of(&history[start..], start.checked_sub(1).map(|i| &history[i]))
+}
