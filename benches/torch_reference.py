@@ -19,6 +19,10 @@ is the sampled softmax over the batch's distinct next-item targets plus 128 rand
 skip-contrastive InfoNCE term (cosine / 0.1 against the session's skipped tracks), with AdamW
 (lr 1e-3, weight decay 0.01). Each line prints wall and process CPU time per step like the Rust
 bench.
+
+The default model (`DefaultModel`, `default_loss`) adds a gap-bucket input embedding and scores
+`h.e_j + sum_k (w_k + u_k.h) f_kj` over 13 history features with the full softmax and the
+not-to-recommend term, as src/recommend/step does.
 """
 
 import argparse
@@ -166,6 +170,87 @@ def make_batch(n_items, t, rng):
     )
 
 
+N_FEATURES = 13
+GAP_BUCKETS = 8
+
+
+def default_step_setup(n_items=4517, b=16, t=50, seed=0):
+    """The default model's batch: 16 cross-session rows of 50 plays, every position with a next play
+    a query (45% of them skipped: the not-to-recommend term), and each query's 13 history features
+    over the catalogue. The features are made here, outside the timed step, while the Rust step
+    rebuilds them from its timeline inside the step: the comparison favours PyTorch."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, n_items + 1, (b, t), generator=g)
+    skips = (torch.rand(b, t, generator=g) < 0.45).long()
+    gaps = torch.randint(0, GAP_BUCKETS, (b, t), generator=g)
+    q_at = torch.arange(b * t)
+    q_target = torch.randint(0, n_items, (b * t,), generator=g)
+    q_skipped = torch.rand(b * t, generator=g) < 0.45
+    feats = torch.zeros(b * t, N_FEATURES, n_items)
+    played = torch.rand(n_items, generator=g) < 0.6
+    for k in range(N_FEATURES):
+        if k in (0, 5, 6):  # co-occurrence and in-session flags: sparse
+            cols = torch.randint(0, n_items, (b * t, 8), generator=g)
+            feats[torch.arange(b * t)[:, None], k, cols] = 1.0
+        else:  # per-track history: dense over the tracks played so far
+            feats[:, k, :] = torch.rand(b * t, n_items, generator=g) * played
+    return dict(ids=ids, skips=skips, gaps=gaps, q_at=q_at, q_target=q_target, q_skipped=q_skipped, features=feats)
+
+
+class DefaultModel(SeqModel):
+    """SeqModel with the default model's additions: a gap-bucket input embedding and the history
+    features' weights w [K] and context map U [K, d]."""
+
+    def __init__(self, n_items, features, d, layers, heads, ffn, max_len, dropout):
+        super().__init__(n_items, features, d, layers, heads, ffn, max_len, dropout)
+        self.gap = nn.Embedding(GAP_BUCKETS, d)
+        nn.init.normal_(self.gap.weight, std=0.02)
+        self.w = nn.Parameter(torch.zeros(N_FEATURES))
+        self.u = nn.Parameter(torch.zeros(N_FEATURES, d))
+
+
+def default_loss(model, batch, n_items, ntr_lambda=0.5):
+    """Full softmax of h.e_j + sum_k (w_k + u_k.h) f_kj; cross-entropy where the next play was
+    finished, -log(1 - p) of the skipped track where it was skipped."""
+    ids = batch["ids"]
+    b, t = ids.shape
+    inputs = model.embed(ids) + model.gap(batch["gaps"])
+    hidden = model.encode(inputs, batch["skips"])
+    h = hidden.reshape(b * t, -1)[batch["q_at"]]
+    items = model.embed(torch.arange(1, n_items + 1))
+    context = model.w + h @ model.u.T
+    logits = h @ items.T + torch.einsum("qk,qkv->qv", context, batch["features"])
+    nll = torch.logsumexp(logits, -1) - logits.gather(1, batch["q_target"][:, None]).squeeze(1)
+    skipped = batch["q_skipped"]
+    rec = nll[~skipped].mean()
+    ntr = -torch.log1p(-torch.exp(-nll[skipped]).clamp(max=1 - 1e-6)).mean()
+    return rec + ntr_lambda * ntr
+
+
+def train_default_steps(steps, n_items=4517):
+    torch.manual_seed(1)
+    model = DefaultModel(n_items, features_of(n_items), 64, 2, 2, 64, 50, 0.2)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    batch = default_step_setup(n_items)
+    wall, cpu = [], []
+    for step in range(steps + 2):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        loss = default_loss(model, batch, n_items)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step >= 2:
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    print(
+        f"train default model d=64 layers=2 heads=2 T=50 B=16 items={n_items} full softmax+13 features+NTR: "
+        f"{np.median(wall) * 1e3:.1f} ms/step wall, {np.median(cpu) * 1e3:.1f} ms/step cpu (median of {steps})",
+        flush=True,
+    )
+    return float(np.median(wall) * 1e3)
+
+
 def features_of(n_items):
     """The Rust bench's catalogue: artist i/10, album i/12, genre i%20, year 1960 + i%60 in 5-year buckets."""
     i = torch.arange(n_items)
@@ -202,11 +287,11 @@ def train_steps(heads, t, n_items, steps):
 SHAPES = [(2, 50, 10_000), (1, 50, 10_000), (2, 200, 100_000)]
 
 
-def skipless_step_ms(heads, t, threads, steps):
-    """The fused step's median wall ms/step from `cargo bench --bench train` on `threads` threads."""
+def skipless_step_ms(words, threads, steps):
+    """The fused step's median wall ms/step from `cargo bench --bench train -- WORDS` on `threads` threads."""
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), SKIPLESS_BENCH_STEPS=str(steps))
     out = subprocess.run(
-        ["cargo", "bench", "--quiet", "--bench", "train", "--", "step", f"heads={heads}", f"T={t}"],
+        ["cargo", "bench", "--quiet", "--bench", "train", "--", *words],
         env=env, capture_output=True, text=True, check=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     ).stdout
@@ -224,14 +309,19 @@ def compare(rounds, steps):
             shape_steps = steps if t <= 50 else max(1, (steps + 2) // 3)
             ours, theirs = [], []
             for _ in range(rounds):
-                ours.append(skipless_step_ms(heads, t, threads, shape_steps))
+                ours.append(skipless_step_ms(["step", f"heads={heads}", f"T={t}", "neg=128"], threads, shape_steps))
                 theirs.append(train_steps(heads, t, n_items, shape_steps))
-            rows.append((threads, heads, t, n_items, min(ours), min(theirs)))
+            rows.append((threads, f"SASRec heads={heads} T={t} items={n_items}", min(ours), min(theirs)))
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(skipless_step_ms(["default"], threads, steps))
+            theirs.append(train_default_steps(steps))
+        rows.append((threads, "default model T=50 B=16 items=4517", min(ours), min(theirs)))
     print()
     print("| threads | shape | skipless ms/step | PyTorch ms/step | ratio |")
     print("|---|---|---|---|---|")
-    for threads, heads, t, n_items, ours, theirs in rows:
-        print(f"| {threads} | heads={heads} T={t} items={n_items} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+    for threads, shape, ours, theirs in rows:
+        print(f"| {threads} | {shape} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
 
 
 def main():
@@ -247,6 +337,7 @@ def main():
     torch.set_num_threads(args.threads)
     for heads, t, n_items in SHAPES:
         train_steps(heads, t, n_items, steps if t <= 50 else (steps + 2) // 3)
+    train_default_steps(steps)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 //! Training-step and scoring speed.
 //!
 //! Train steps at d=64, 2 layers, batch 128, 128 sampled negatives plus the contrastive term: 1
-//! and 2 heads at T=50 over 10k items, and 2 heads at T=200 over 100k items. Then one autoplay
+//! and 2 heads at T=50 over 10k items, and 2 heads at T=200 over 100k items (SASRec's step); the
+//! default model's step (history features, full softmax, not-to-recommend term). Then one autoplay
 //! pick's served ranking of 100k library tracks (most never played) by the default model. `benches/torch_reference.py`
 //! prints the same lines for the same model in PyTorch.
 //!
 //! Wall time is noisy on a shared machine, so each line also gives the process CPU time per step
 //! (all threads). `SKIPLESS_BENCH_STEPS` sets the number of measured steps (default 10).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device};
@@ -15,7 +17,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skipless::play::LoggedPlay;
 use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION};
-use skipless::recommend::data::{rows_from_sessions, Batch, Play, Session, Vocab};
+use skipless::recommend::data::{rows_from_history, rows_from_sessions, Batch, HostBatch, Play, Session, Vocab};
+use skipless::recommend::features::Timeline;
 use skipless::recommend::infer::{Filters, Recommender};
 use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::Metrics;
@@ -160,6 +163,60 @@ fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usiz
     Ok(())
 }
 
+const DEFAULT_LABEL: &str =
+    "train[step] default model d=64 layers=2 heads=2 T=50 B=16 items=4517 full softmax+13 features+NTR";
+
+/// The default model's training step: cross-session rows of a synthetic history whose tracks
+/// repeat (a few hundred favourites among 4,517, a khushi-sized catalogue), every query's 13
+/// history features rebuilt from the timeline inside the step, the full softmax over the
+/// catalogue, the not-to-recommend term at skipped next plays.
+fn train_default_steps(steps: usize) -> candle_core::Result<()> {
+    let items = 4_517usize;
+    let v = vocab(items);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let sessions: Vec<Session> = (0..400)
+        .map(|s| Session {
+            plays: (0..12i64)
+                .map(|k| Play {
+                    item: if rng.random_bool(0.7) {
+                        rng.random_range(1..=300)
+                    } else {
+                        rng.random_range(1..=items as u32)
+                    },
+                    skipped: rng.random_bool(0.45),
+                    ts_ms: 1_700_000_000_000 + s * 20_000_000 + k * 200_000,
+                })
+                .collect(),
+        })
+        .collect();
+    let timeline = Arc::new(Timeline::new(&sessions, items, &[]));
+    let rows = rows_from_history(&sessions, 50);
+    let refs: Vec<_> = rows.iter().rev().take(16).collect();
+    let config = TrainConfig::default();
+    let model = SeqModel::new(config.model, &v, DType::F32, 1, &Device::Cpu)?;
+    let mut trainer = Trainer::new(&model, &v, AdamWConfig::new(1e-3, 0.01))
+        .map_err(candle_core::Error::wrap)?
+        .with_timeline(timeline);
+    let batch = HostBatch::new(&refs, false, true);
+    let mut dropout = DropoutRng::new(2);
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for step in 0..steps + 2 {
+        let (start, start_cpu) = (Instant::now(), cpu_seconds());
+        trainer.step(&batch, &config.loss, Some(&mut dropout), &mut rng, 1.0);
+        if step >= 2 {
+            wall.push(start.elapsed().as_secs_f64());
+            cpu.push(cpu_seconds() - start_cpu);
+        }
+    }
+    println!(
+        "{DEFAULT_LABEL}: {:.1} ms/step wall, {:.1} ms/step cpu (median of {steps}; {} queries)",
+        median(wall) * 1e3,
+        median(cpu) * 1e3,
+        batch.queries.len()
+    );
+    Ok(())
+}
+
 fn main() -> candle_core::Result<()> {
     let steps = std::env::var("SKIPLESS_BENCH_STEPS")
         .ok()
@@ -179,6 +236,9 @@ fn main() -> candle_core::Result<()> {
                 train_steps(engine, heads, t, items, steps)?;
             }
         }
+    }
+    if wanted(DEFAULT_LABEL) {
+        train_default_steps(steps)?;
     }
     if !wanted(SCORE_LABEL) {
         return Ok(());

@@ -109,7 +109,7 @@ impl Autoplay {
                         track_id: play.track_id,
                         session_id: play.session_id,
                         skipped: play.skipped,
-                        ts_ms: crate::clock::now_ms(),
+                        ts_ms: play.ended_at,
                     }));
                 }
             }

@@ -60,6 +60,8 @@ pub(crate) struct PolicyReport {
     pub skip_rate_last_500: f64,
     /// Skip rate of each window of 100 plays.
     pub windows: Vec<f64>,
+    /// Share of the plays that were of a track the listener had never played before.
+    pub never_played_share: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -107,11 +109,11 @@ pub(crate) fn run_simulation(
             std::fs::remove_dir_all(&dir)?;
         }
         std::fs::create_dir_all(&dir)?;
-        let skipped = simulate_policy(policy, &catalogue, plays, seed, config, &dir, &mut |n| {
+        let (skipped, new) = simulate_policy(policy, &catalogue, plays, seed, config, &dir, &mut |n| {
             progress(policy.name(), n)
         })?;
         std::fs::remove_dir_all(&dir)?;
-        policies.push(report(policy.name(), &skipped));
+        policies.push(report(policy.name(), &skipped, &new));
     }
     Ok(SimulationReport {
         plays,
@@ -128,7 +130,7 @@ fn display(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-fn report(name: &'static str, skipped: &[bool]) -> PolicyReport {
+fn report(name: &'static str, skipped: &[bool], new: &[bool]) -> PolicyReport {
     let rate = |s: &[bool]| {
         if s.is_empty() {
             0.0
@@ -141,6 +143,7 @@ fn report(name: &'static str, skipped: &[bool]) -> PolicyReport {
         skip_rate: rate(skipped),
         skip_rate_last_500: rate(&skipped[skipped.len().saturating_sub(500)..]),
         windows: skipped.chunks(WINDOW).map(rate).collect(),
+        never_played_share: rate(new),
     }
 }
 
@@ -200,7 +203,7 @@ fn simulate_policy(
     config: &Config,
     dir: &Path,
     progress: &mut dyn FnMut(usize),
-) -> anyhow::Result<Vec<bool>> {
+) -> anyhow::Result<(Vec<bool>, Vec<bool>)> {
     let db_path = dir.join("skipless.db");
     let mut db = Database::open(&db_path)?;
     let tracks: Vec<Track> = catalogue
@@ -238,6 +241,8 @@ fn simulate_policy(
     let mut recent: VecDeque<usize> = VecDeque::with_capacity(REPEAT_WINDOW + 1);
     let mut session: Vec<(i64, bool)> = Vec::new();
     let mut skipped_log = Vec::with_capacity(plays);
+    let mut new_log = Vec::with_capacity(plays);
+    let mut played_ever = vec![false; catalogue.len()];
     let never = AtomicBool::new(false);
 
     for n in 0..plays {
@@ -305,7 +310,7 @@ fn simulate_policy(
                 track_id,
                 session_id: completed.session_id,
                 skipped: completed.skipped,
-                ts_ms: clock.now_ms(),
+                ts_ms: completed.ended_at,
             };
             if core.played(play) {
                 match core.start_training().run(&mut |_, _| {}, &never) {
@@ -320,9 +325,10 @@ fn simulate_policy(
             recent.pop_front();
         }
         skipped_log.push(completed.skipped);
+        new_log.push(!std::mem::replace(&mut played_ever[track], true));
         progress(n + 1);
     }
-    Ok(skipped_log)
+    Ok((skipped_log, new_log))
 }
 
 /// A uniformly random track not among the recent ones (any track if all are recent).

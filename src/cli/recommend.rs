@@ -47,7 +47,14 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({ "source": source, "recommendations": items }));
+        // Picks of tracks the listener has never played: a ranking that only repeats shows as 0.
+        let counts = log.counts();
+        let never_played = ranked.iter().filter(|s| !counts.contains_key(&s.track_id)).count();
+        let share = never_played as f64 / ranked.len().max(1) as f64;
+        println!(
+            "{}",
+            serde_json::json!({ "source": source, "recommendations": items, "never_played_share": share })
+        );
     } else {
         if ranked.is_empty() {
             println!("nothing to recommend: the library is empty or everything is filtered out");

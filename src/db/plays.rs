@@ -4,7 +4,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::play::{ControlSource, EndReason, LoggedPlay, PlaySource, SkipRule};
+use crate::play::{ControlSource, EndReason, PlaySource, SkipRule};
 use crate::summary::{RankedArtist, RankedTrack, Stats, TrackPlays};
 
 /// One play with its track, as `skipless history` shows it.
@@ -154,20 +154,42 @@ pub(crate) fn plays_per_track(conn: &Connection) -> rusqlite::Result<std::collec
     rows.collect()
 }
 
+/// What a finished play in the log played: a library track, or an imported play whose track is
+/// not in the library (yet), known by its artist, title and album.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Played {
+    Track(i64),
+    Unmatched {
+        artist: String,
+        title: String,
+        album: Option<String>,
+    },
+}
+
 /// The finished plays of the log in session order (plays in progress and plays that failed to
-/// decode are left out).
-pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<LoggedPlay>> {
+/// decode are left out), imported plays still waiting for their track included in their place,
+/// each as (what played, session, skipped, time). A play is timed by its end: the convention of
+/// live plays and of Spotify's `ts`, so that recency reads the same before and after a restart.
+pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<(Played, i64, bool, i64)>> {
     let mut stmt = conn.prepare(
-        "SELECT track_id, session_id, skipped, started_at FROM plays \
-         WHERE end_reason IS NOT NULL AND end_reason <> 'error' ORDER BY session_id, position, id",
+        "SELECT track_id, session_id, skipped, COALESCE(ended_at, started_at + played_ms), NULL, NULL, NULL,
+                position, 0 AS waiting, id
+         FROM plays WHERE end_reason IS NOT NULL AND end_reason <> 'error'
+         UNION ALL
+         SELECT NULL, session_id, skipped, ended_at, artist, title, album, position, 1, id
+         FROM unmatched_plays
+         ORDER BY 2, 8, 9, 10",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok(LoggedPlay {
-            track_id: r.get(0)?,
-            session_id: r.get(1)?,
-            skipped: r.get::<_, i64>(2)? != 0,
-            ts_ms: r.get(3)?,
-        })
+        let played = match r.get::<_, Option<i64>>(0)? {
+            Some(track) => Played::Track(track),
+            None => Played::Unmatched {
+                artist: r.get(4)?,
+                title: r.get(5)?,
+                album: r.get(6)?,
+            },
+        };
+        Ok((played, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
     })?;
     rows.collect()
 }

@@ -35,6 +35,8 @@ pub struct CompletedPlay {
     pub skipped: bool,
     /// Who ended it, when the listener did.
     pub end_source: Option<ControlSource>,
+    /// When it ended (Unix ms): the time a play counts from everywhere, live and reloaded.
+    pub ended_at: i64,
 }
 
 struct OpenPlay {
@@ -182,6 +184,7 @@ impl Recorder {
             end_reason: reason,
             skipped,
             end_source,
+            ended_at: now,
         }))
     }
 }

@@ -13,14 +13,16 @@ use super::data::{Play, Session};
 /// How many earlier plays of a session a play is linked to, with weight 1/distance.
 pub(crate) const WINDOW: usize = 5;
 const DAY_MS: f64 = 86_400_000.0;
+const DAY_HALF_LIFE_DAYS: f32 = 1.0;
 const SHORT_HALF_LIFE_DAYS: f32 = 7.0;
 const LONG_HALF_LIFE_DAYS: f32 = 90.0;
 /// Plays between two snapshots of the per-track state kept by a [`Timeline`].
 const SNAPSHOT_EVERY: usize = 256;
 
 /// The history features, in the order of the model's feature weights. Reasons name them.
-pub const FEATURES: [&str; 11] = [
+pub const FEATURES: [&str; 13] = [
     "follows recent plays",
+    "listens today",
     "recent listens",
     "long-term listens",
     "recent skips",
@@ -30,72 +32,90 @@ pub const FEATURES: [&str; 11] = [
     "times skipped",
     "played before",
     "days since last play",
+    "plays since last play",
     "liked",
 ];
 pub const N_FEATURES: usize = FEATURES.len();
 pub(crate) const FOLLOWS: usize = 0;
-pub(crate) const TIMES_FINISHED: usize = 6;
-pub(crate) const LIKED: usize = 10;
+pub(crate) const TIMES_FINISHED: usize = 7;
+pub(crate) const LIKED: usize = 12;
 
-/// A value that halves every `half_life` days, stored at the moment it last changed.
-#[derive(Debug, Clone, Copy, Default)]
-struct Decayed {
-    value: f32,
-    at_ms: i64,
+/// Days since 2000-01-01 as f32: about 90 s of resolution over this century, plenty for decays
+/// measured in weeks, and plain f32 so that the feature loop vectorises.
+fn day_of(ts_ms: i64) -> f32 {
+    const EPOCH_2000_MS: i64 = 946_684_800_000;
+    ((ts_ms - EPOCH_2000_MS) as f64 / DAY_MS) as f32
 }
 
-impl Decayed {
-    #[inline(always)]
-    fn at(&self, now_ms: i64, half_life_days: f32) -> f32 {
-        let age_days = ((now_ms - self.at_ms).max(0) as f64 / DAY_MS) as f32;
-        self.value * super::step::kernels::exp(-age_days / half_life_days * std::f32::consts::LN_2)
+/// "Never" as a day: far enough in the past that every decay from it is 0.
+const NEVER: f32 = -1.0e7;
+/// "Not liked" as a day.
+const NOT_LIKED: f32 = f32::MAX;
+
+/// What the log says about every track so far, one array per field (indexed by item id - 1) so
+/// that [`fill_features`] runs over them in vector lanes. Decayed values are stored as of the
+/// day they last changed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ItemStates {
+    listens: Vec<u32>,
+    skips: Vec<u32>,
+    day_listens: Vec<f32>,
+    short_listens: Vec<f32>,
+    long_listens: Vec<f32>,
+    /// The day of the last listen (both listen decays are bumped together), of the last skip,
+    /// and of the last play of either kind; [`NEVER`] before the first.
+    listen_day: Vec<f32>,
+    short_skips: Vec<f32>,
+    skip_day: Vec<f32>,
+    last_day: Vec<f32>,
+    /// The number of the last play of the track in the log (plays counted from 1), 0 before it.
+    last_play: Vec<u32>,
+    /// [`NOT_LIKED`] when not liked.
+    liked_day: Vec<f32>,
+}
+
+/// `value` decayed over `age_days` with the given half-life.
+#[inline(always)]
+fn decayed(value: f32, age_days: f32, half_life_days: f32) -> f32 {
+    value * super::step::kernels::exp(-age_days.max(0.0) * (std::f32::consts::LN_2 / half_life_days))
+}
+
+impl ItemStates {
+    fn len(&self) -> usize {
+        self.listens.len()
     }
 
-    fn bump(&mut self, now_ms: i64, half_life_days: f32) {
-        self.value = self.at(now_ms, half_life_days) + 1.0;
-        self.at_ms = now_ms.max(self.at_ms);
+    fn resize(&mut self, n: usize) {
+        self.listens.resize(n, 0);
+        self.skips.resize(n, 0);
+        self.day_listens.resize(n, 0.0);
+        self.short_listens.resize(n, 0.0);
+        self.long_listens.resize(n, 0.0);
+        self.listen_day.resize(n, NEVER);
+        self.short_skips.resize(n, 0.0);
+        self.skip_day.resize(n, NEVER);
+        self.last_day.resize(n, NEVER);
+        self.last_play.resize(n, 0);
+        self.liked_day.resize(n, NOT_LIKED);
     }
-}
 
-/// What the log says about one track so far.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ItemHistory {
-    listens: u32,
-    skips: u32,
-    short_listens: Decayed,
-    long_listens: Decayed,
-    short_skips: Decayed,
-    /// `i64::MIN` when never played.
-    last_play_ms: i64,
-    /// `i64::MAX` when not liked.
-    liked_at_ms: i64,
-}
-
-impl Default for ItemHistory {
-    fn default() -> Self {
-        ItemHistory {
-            listens: 0,
-            skips: 0,
-            short_listens: Decayed::default(),
-            long_listens: Decayed::default(),
-            short_skips: Decayed::default(),
-            last_play_ms: i64::MIN,
-            liked_at_ms: i64::MAX,
-        }
-    }
-}
-
-impl ItemHistory {
-    fn observe(&mut self, skipped: bool, ts_ms: i64) {
+    /// Records play number `play` (counted from 1) of item j + 1.
+    fn observe(&mut self, j: usize, play: u32, skipped: bool, ts_ms: i64) {
+        let day = day_of(ts_ms);
+        self.last_play[j] = play;
         if skipped {
-            self.skips += 1;
-            self.short_skips.bump(ts_ms, SHORT_HALF_LIFE_DAYS);
+            self.skips[j] += 1;
+            self.short_skips[j] = decayed(self.short_skips[j], day - self.skip_day[j], SHORT_HALF_LIFE_DAYS) + 1.0;
+            self.skip_day[j] = day.max(self.skip_day[j]);
         } else {
-            self.listens += 1;
-            self.short_listens.bump(ts_ms, SHORT_HALF_LIFE_DAYS);
-            self.long_listens.bump(ts_ms, LONG_HALF_LIFE_DAYS);
+            self.listens[j] += 1;
+            let age = day - self.listen_day[j];
+            self.day_listens[j] = decayed(self.day_listens[j], age, DAY_HALF_LIFE_DAYS) + 1.0;
+            self.short_listens[j] = decayed(self.short_listens[j], age, SHORT_HALF_LIFE_DAYS) + 1.0;
+            self.long_listens[j] = decayed(self.long_listens[j], age, LONG_HALF_LIFE_DAYS) + 1.0;
+            self.listen_day[j] = day.max(self.listen_day[j]);
         }
-        self.last_play_ms = self.last_play_ms.max(ts_ms);
+        self.last_day[j] = day.max(self.last_day[j]);
     }
 }
 
@@ -110,7 +130,7 @@ struct Follow {
 /// Per-item history, indexed by item id - 1, as of the plays observed so far.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HistoryStats {
-    items: Vec<ItemHistory>,
+    items: ItemStates,
     /// `follows[a]`, in play order: what followed item a + 1. Kept as events (not sums) so that a
     /// [`Timeline`] can read co-occurrence as it was at any earlier play.
     follows: Vec<Vec<Follow>>,
@@ -128,7 +148,7 @@ impl HistoryStats {
 
     /// Makes room for items added to the vocabulary.
     pub(crate) fn grow(&mut self, n_items: usize) {
-        self.items.resize(n_items, ItemHistory::default());
+        self.items.resize(n_items);
         self.follows.resize_with(n_items, Vec::new);
     }
 
@@ -138,16 +158,16 @@ impl HistoryStats {
 
     /// (listens, skips) of item `item` so far.
     pub(crate) fn counts(&self, item: u32) -> (u32, u32) {
-        (item as usize)
-            .checked_sub(1)
-            .and_then(|j| self.items.get(j))
-            .map_or((0, 0), |h| (h.listens, h.skips))
+        match (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) {
+            Some(j) => (self.items.listens[j], self.items.skips[j]),
+            None => (0, 0),
+        }
     }
 
     /// Marks `item` liked from `at_ms` on (a like is a feature only after it was given).
     pub(crate) fn like(&mut self, item: u32, at_ms: i64) {
-        if let Some(h) = (item as usize).checked_sub(1).and_then(|j| self.items.get_mut(j)) {
-            h.liked_at_ms = at_ms;
+        if let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) {
+            self.items.liked_day[j] = day_of(at_ms);
         }
     }
 
@@ -159,7 +179,7 @@ impl HistoryStats {
         let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) else {
             return;
         };
-        self.items[j].observe(skipped, ts_ms);
+        self.items.observe(j, play + 1, skipped, ts_ms);
         if skipped {
             self.skips_total += 1;
             return;
@@ -202,7 +222,7 @@ impl HistoryStats {
 
     /// Fills `out` ([`N_FEATURES`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
     pub(crate) fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
-        fill_features(&self.items, &self.follows, u32::MAX, session, now_ms, out);
+        fill_features(&self.items, &self.follows, self.plays_seen, session, now_ms, out);
     }
 }
 
@@ -214,10 +234,11 @@ pub(crate) fn ln_finish((all_listens, all_skips): (u64, u64), (listens, skips): 
     ((listens as f32 + PRIOR_PLAYS * overall) / ((listens + skips) as f32 + PRIOR_PLAYS)).ln()
 }
 
-/// The one computation of the features: per-track state `items`, co-occurrence events before
-/// play number `upto`, the session so far and the moment `now_ms`.
+/// The one computation of the features: per-track state `items` after `upto` plays (so
+/// co-occurrence events from plays before number `upto`), the session so far and the moment
+/// `now_ms`.
 fn fill_features(
-    items: &[ItemHistory],
+    items: &ItemStates,
     follows: &[Vec<Follow>],
     upto: u32,
     session: &[(u32, bool)],
@@ -225,54 +246,49 @@ fn fill_features(
     out: &mut [f32],
 ) {
     let n = items.len();
-    let column = |k: usize| k * n..(k + 1) * n;
-    out[column(FOLLOWS)].fill(0.0);
+    let (follow, rest) = out.split_at_mut(n);
+    follow.fill(0.0);
     for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
         let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| follows.get(a)) else {
             continue;
         };
         let scale = 1.0 / (k + 1) as f32;
         for f in row.iter().take_while(|f| f.play < upto) {
-            if let Some(slot) = out.get_mut(f.next as usize - 1) {
+            if let Some(slot) = follow.get_mut(f.next as usize - 1) {
                 *slot += f.weight * scale;
             }
         }
     }
-    for v in &mut out[column(FOLLOWS)] {
+    for v in follow.iter_mut() {
         *v = ln_1p(*v);
     }
-    let (_, rest) = out.split_at_mut(n);
     let mut columns = rest.chunks_mut(n);
     let mut next = || columns.next().unwrap_or_default();
-    let (short_l, long_l, short_s, finished, skipped, times_l, times_s, played, since, liked) = (
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-    );
-    for (j, h) in items.iter().enumerate() {
-        short_l[j] = ln_1p(h.short_listens.at(now_ms, SHORT_HALF_LIFE_DAYS));
-        long_l[j] = ln_1p(h.long_listens.at(now_ms, LONG_HALF_LIFE_DAYS));
-        short_s[j] = ln_1p(h.short_skips.at(now_ms, SHORT_HALF_LIFE_DAYS));
-        finished[j] = 0.0;
-        skipped[j] = 0.0;
-        times_l[j] = ln_1p(h.listens as f32);
-        times_s[j] = ln_1p(h.skips as f32);
-        let ever = h.last_play_ms != i64::MIN;
-        played[j] = f32::from(u8::from(ever));
-        since[j] = if ever {
-            ln_1p(((now_ms - h.last_play_ms).max(0) as f64 / DAY_MS) as f32)
-        } else {
-            0.0
-        };
-        liked[j] = f32::from(u8::from(h.liked_at_ms <= now_ms));
+    let (day_l, short_l, long_l, short_s, finished, skipped) = (next(), next(), next(), next(), next(), next());
+    let (times_l, times_s, played, since, plays_since, liked) = (next(), next(), next(), next(), next(), next());
+    let today = day_of(now_ms);
+    // One pass per group of columns, over plain f32 arrays, so that each loop vectorises.
+    for j in 0..n {
+        let age = today - items.listen_day[j];
+        day_l[j] = ln_1p(decayed(items.day_listens[j], age, DAY_HALF_LIFE_DAYS));
+        short_l[j] = ln_1p(decayed(items.short_listens[j], age, SHORT_HALF_LIFE_DAYS));
+        long_l[j] = ln_1p(decayed(items.long_listens[j], age, LONG_HALF_LIFE_DAYS));
+        short_s[j] = ln_1p(decayed(items.short_skips[j], today - items.skip_day[j], SHORT_HALF_LIFE_DAYS));
     }
+    for j in 0..n {
+        times_l[j] = ln_1p(items.listens[j] as f32);
+        times_s[j] = ln_1p(items.skips[j] as f32);
+    }
+    for j in 0..n {
+        let ever = items.last_day[j] > NEVER;
+        played[j] = if ever { 1.0 } else { 0.0 };
+        since[j] = if ever { ln_1p(today - items.last_day[j]) } else { 0.0 };
+        let last = items.last_play[j];
+        plays_since[j] = if last > 0 { ln_1p(upto.saturating_sub(last) as f32) } else { 0.0 };
+        liked[j] = if items.liked_day[j] <= today { 1.0 } else { 0.0 };
+    }
+    finished.fill(0.0);
+    skipped.fill(0.0);
     for &(item, was_skipped) in session {
         if let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < n) {
             if was_skipped {
@@ -306,7 +322,7 @@ pub struct Timeline {
     /// Per play, the index of its session's first play.
     session_start: Vec<u32>,
     /// The per-track state before play `i * SNAPSHOT_EVERY`.
-    snapshots: Vec<Vec<ItemHistory>>,
+    snapshots: Vec<ItemStates>,
     follows: Vec<Vec<Follow>>,
 }
 
@@ -354,19 +370,23 @@ impl Timeline {
         let n = self.n_items();
         let block = N_FEATURES * n;
         let snapshot = ((first as usize + 1) / SNAPSHOT_EVERY).min(self.snapshots.len().saturating_sub(1));
-        let mut items = self
+        let mut items: ItemStates = self
             .snapshots
             .get(snapshot)
             .cloned()
-            .unwrap_or_else(|| vec![ItemHistory::default(); n]);
+            .unwrap_or_else(|| {
+                let mut empty = ItemStates::default();
+                empty.resize(n);
+                empty
+            });
         let mut next = snapshot * SNAPSHOT_EVERY;
         let mut prefix: Vec<(u32, bool)> = Vec::new();
         for (&g, out) in positions.iter().zip(out.chunks_mut(block)) {
             let g = g as usize;
             while next <= g {
                 let play = self.plays[next];
-                if let Some(h) = (play.item as usize).checked_sub(1).and_then(|j| items.get_mut(j)) {
-                    h.observe(play.skipped, play.ts_ms);
+                if let Some(j) = (play.item as usize).checked_sub(1).filter(|&j| j < n) {
+                    items.observe(j, next as u32 + 1, play.skipped, play.ts_ms);
                 }
                 next += 1;
             }

@@ -271,10 +271,11 @@ impl Recommender {
             },
             Term::Feature(LIKED) => "you liked it".into(),
             Term::Feature(k) => match FEATURES[k] {
+                "listens today" => "you have been playing it today".into(),
                 "recent listens" => "you have played it a lot lately".into(),
                 "long-term listens" => "a favourite of the last months".into(),
                 "finished this session" => "you finished it earlier this session".into(),
-                "days since last play" => "not played for a while".into(),
+                "days since last play" | "plays since last play" => "not played for a while".into(),
                 _ if listens > 0 => "you have enjoyed it before".into(),
                 _ => cand
                     .artist

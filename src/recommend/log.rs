@@ -11,7 +11,7 @@ use crate::track::Track;
 use candle_core::{DType, Device};
 
 use super::checkpoint::{now_rfc3339, Checkpoint, CheckpointMeta, FORMAT_VERSION};
-use super::data::{item_key_of, Play, Session, Vocab};
+use super::data::{item_key, item_key_of, Play, Session, Vocab};
 use super::metrics::Metrics;
 use super::model::SeqModel;
 use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
@@ -29,17 +29,43 @@ pub struct ListeningLog {
 
 impl ListeningLog {
     /// Reads the finished plays (in-progress and failed plays are left out) and every track.
+    ///
+    /// Imported plays whose track is not in the library still teach the model what the listener
+    /// plays: each distinct (artist, title) becomes a track with a negative id, which the model
+    /// learns from but which is never a candidate (candidates come from the library).
     pub(crate) fn load(db: &Database) -> Result<ListeningLog, RecommendError> {
         let conn = db.conn();
         // Every track, gone or failed ones included: old plays still name them.
         let tracks = tracks::tracks_in_id_order(conn, false).map_err(|e| db.err(e))?;
-        let plays = plays::finished_plays(conn).map_err(|e| db.err(e))?;
+        let mut tracks: HashMap<i64, Track> = tracks.into_iter().map(|t| (t.id, t)).collect();
+        let mut outside: HashMap<String, i64> = HashMap::new();
+        let mut plays = Vec::new();
+        for (played, session_id, skipped, ts_ms) in plays::finished_plays(conn).map_err(|e| db.err(e))? {
+            let track_id = match played {
+                plays::Played::Track(id) => id,
+                plays::Played::Unmatched { artist, title, album } => {
+                    let key = item_key(&artist, &title);
+                    let next = -(outside.len() as i64) - 1;
+                    let id = *outside.entry(key).or_insert(next);
+                    tracks.entry(id).or_insert_with(|| Track {
+                        id,
+                        title,
+                        artist: Some(artist),
+                        album,
+                        ..Track::default()
+                    });
+                    id
+                }
+            };
+            plays.push(LoggedPlay {
+                track_id,
+                session_id,
+                skipped,
+                ts_ms,
+            });
+        }
         let likes = marks::load(conn).map_err(|e| db.err(e))?.liked;
-        Ok(ListeningLog {
-            tracks: tracks.into_iter().map(|t| (t.id, t)).collect(),
-            plays,
-            likes,
-        })
+        Ok(ListeningLog { tracks, plays, likes })
     }
 
     /// Plays grouped by session, in order.

@@ -18,7 +18,7 @@ pub mod infer;
 pub mod log;
 pub mod metrics;
 pub mod model;
-pub(crate) mod rank;
+pub mod rank;
 pub mod step;
 pub mod train;
 

@@ -16,7 +16,7 @@ use super::RecommendError;
 
 /// The finish term's weight where it is not configured (the evaluation, training's validation):
 /// the default of `[recommend] finish_weight`.
-pub(crate) const FINISH_WEIGHT: f32 = 2.0;
+pub const FINISH_WEIGHT: f32 = 2.0;
 
 /// Fills `out` (one score per item) with the served score after the head output `hidden`,
 /// the session so far `session` and the history in `stats`, at `now_ms`; `features` is left
@@ -50,14 +50,14 @@ pub(crate) fn served_scores(
 /// How one query was ranked: its session (an index into the walked sessions), whether the play
 /// there was skipped, and the rank the play got.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Ranked {
+pub struct Ranked {
     pub session: usize,
     pub skipped: bool,
     pub rank: usize,
 }
 
 /// The protocol's metrics of a list of ranked queries.
-pub(crate) fn metrics_of(ranked: &[Ranked]) -> Metrics {
+pub fn metrics_of(ranked: &[Ranked]) -> Metrics {
     let mut m = Metrics::default();
     for r in ranked {
         if r.skipped {
@@ -136,7 +136,7 @@ pub(crate) fn walk_ranks(
 }
 
 /// The served ranking of a history-feature model ([`served_scores`]).
-pub(crate) struct ServedRanks<'a> {
+pub struct ServedRanks<'a> {
     model: &'a SeqModel,
     scorer: Scorer,
     finish_weight: f32,
@@ -145,7 +145,7 @@ pub(crate) struct ServedRanks<'a> {
 }
 
 impl<'a> ServedRanks<'a> {
-    pub(crate) fn new(model: &'a SeqModel, finish_weight: f32) -> Result<Self, RecommendError> {
+    pub fn new(model: &'a SeqModel, finish_weight: f32) -> Result<Self, RecommendError> {
         Ok(ServedRanks {
             model,
             scorer: Scorer::new(model)?,
@@ -156,7 +156,7 @@ impl<'a> ServedRanks<'a> {
     }
 
     /// Ranks at every position i >= 1 of the sessions in `range`.
-    pub(crate) fn ranks(
+    pub fn ranks(
         &mut self,
         sessions: &[Session],
         range: Range<usize>,
@@ -194,4 +194,154 @@ impl SessionRanker for ServedRanks<'_> {
 pub(crate) fn last_plays(history: &[Play], t: usize) -> Window {
     let start = history.len().saturating_sub(t);
     Window::of(&history[start..], start.checked_sub(1).map(|i| &history[i]))
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+
+    use super::*;
+    use crate::play::LoggedPlay;
+    use crate::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION};
+    use crate::recommend::data::{item_key_of, Vocab};
+    use crate::recommend::infer::{Filters, Recommender};
+    use crate::recommend::log::ListeningLog;
+    use crate::recommend::train::TrainConfig;
+    use crate::track::Track;
+
+    /// Records the score rows [`ServedRanks`] gives.
+    struct Recording<'a> {
+        served: ServedRanks<'a>,
+        rows: Vec<Vec<f32>>,
+    }
+
+    impl SessionRanker for Recording<'_> {
+        fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError> {
+            self.served.begin_session(histories)
+        }
+
+        fn score(&mut self, i: usize, view: &QueryView, out: &mut [f32]) {
+            self.served.score(i, view, out);
+            self.rows.push(out.to_vec());
+        }
+    }
+
+    #[test]
+    fn the_evaluation_scores_exactly_what_autoplay_serves() {
+        let tracks: Vec<Track> = (1..=12)
+            .map(|i| Track {
+                id: 100 + i,
+                title: format!("song {i}"),
+                artist: Some(format!("artist {}", i % 4)),
+                ..Track::default()
+            })
+            .collect();
+        let mut vocab = Vocab::default();
+        for t in &tracks {
+            vocab.intern(&item_key_of(t), t);
+        }
+        let config = TrainConfig::default();
+        // Random weights everywhere, feature weights included, so that every term counts.
+        let model = SeqModel::new(config.model, &vocab, DType::F32, 3, &Device::Cpu).unwrap();
+        let weights: Vec<f32> = (0..N_FEATURES).map(|k| (k as f32 * 0.37).sin()).collect();
+        let context = (crate::recommend::model::normal(
+            &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+            &[N_FEATURES, config.model.d],
+            0.3,
+            &Device::Cpu,
+        ))
+        .unwrap();
+        let tensors = model
+            .named_tensors()
+            .map(|(n, t)| {
+                let t = match n {
+                    "feature.weight" => Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
+                    "feature.context" => context.clone(),
+                    _ => t.clone(),
+                };
+                (n.to_owned(), t)
+            })
+            .collect();
+        let model = SeqModel::from_tensors(config.model, &vocab, tensors, &Device::Cpu).unwrap();
+
+        // Four sessions a day apart; the query is after the second play of the last one.
+        let mut sessions = Vec::new();
+        let mut log = ListeningLog::default();
+        for t in &tracks {
+            log.tracks.insert(t.id, t.clone());
+        }
+        for s in 0..4i64 {
+            let len = if s == 3 { 3 } else { 8 };
+            let plays: Vec<Play> = (0..len)
+                .map(|k| Play {
+                    item: ((s * 5 + k * 7) % 12 + 1) as u32,
+                    skipped: (s + k) % 3 == 0,
+                    ts_ms: 1_700_000_000_000 + s * 86_400_000 + k * 200_000,
+                })
+                .collect();
+            for p in plays.iter().take(if s == 3 { 2 } else { len as usize }) {
+                log.plays.push(LoggedPlay {
+                    track_id: 100 + i64::from(p.item),
+                    session_id: s + 1,
+                    skipped: p.skipped,
+                    ts_ms: p.ts_ms,
+                });
+            }
+            sessions.push(Session { plays });
+        }
+
+        let mut recording = Recording {
+            served: ServedRanks::new(&model, FINISH_WEIGHT).unwrap(),
+            rows: Vec::new(),
+        };
+        walk_ranks(&sessions, 12, 3..4, &[], &[0; 12], &mut recording).unwrap();
+        let eval_row = &recording.rows[1];
+
+        let checkpoint = Checkpoint {
+            meta: CheckpointMeta {
+                format_version: FORMAT_VERSION,
+                vocab,
+                config,
+                validation: Default::default(),
+                best_epoch: 1,
+                transformer_kept: true,
+                trained_at: String::new(),
+                plays_seen: 0,
+            },
+            model,
+        };
+        let mut recommender = Recommender::new(checkpoint).unwrap();
+        recommender.replay(&log);
+        let session: Vec<(i64, bool)> = log.plays[log.plays.len() - 2..]
+            .iter()
+            .map(|p| (p.track_id, p.skipped))
+            .collect();
+        let filters = Filters {
+            limit: 12,
+            exclude_current: false,
+            exclude_skipped: false,
+            recent: Vec::new(),
+            max_per_artist: 0,
+            temperature: 0.0,
+            seed: 0,
+            now_ms: Some(log.plays[log.plays.len() - 1].ts_ms),
+            finish_weight: FINISH_WEIGHT,
+        };
+        let picks = recommender.rank(&session, &tracks, &filters).unwrap();
+        assert_eq!(picks.len(), 12);
+        for pick in &picks {
+            let item = (pick.track_id - 100) as usize;
+            assert!(
+                (pick.score - eval_row[item - 1]).abs() < 1e-5,
+                "track {item}: autoplay {} vs eval {}",
+                pick.score,
+                eval_row[item - 1]
+            );
+        }
+        // And so the same order.
+        let mut by_eval: Vec<usize> = (0..12).collect();
+        by_eval.sort_by(|&a, &b| eval_row[b].total_cmp(&eval_row[a]).then(a.cmp(&b)));
+        let by_autoplay: Vec<usize> = picks.iter().map(|p| (p.track_id - 101) as usize).collect();
+        assert_eq!(by_autoplay, by_eval);
+    }
 }

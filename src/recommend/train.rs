@@ -47,6 +47,9 @@ pub struct TrainConfig {
     /// With history features: train the Transformer after fitting the feature weights (`false`
     /// stops after the first stage, the `skipless-no-transformer` ablation).
     pub transformer: bool,
+    /// The item and side-feature tables' learning rate as a share of `lr` (see
+    /// [`AdamWConfig::embedding_lr_scale`]).
+    pub embedding_lr_scale: f64,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +66,7 @@ impl Default for TrainConfig {
             clip: 1.0,
             seed: 42,
             transformer: true,
+            embedding_lr_scale: 0.1,
         }
     }
 }
@@ -73,6 +77,7 @@ impl TrainConfig {
         TrainConfig {
             model: ModelConfig::sasrec(),
             loss: LossConfig::sasrec(cl_lambda),
+            embedding_lr_scale: 1.0,
             ..TrainConfig::default()
         }
     }
@@ -199,21 +204,22 @@ fn train_history_model(
     }
 
     // Stage 2: the Transformer joins in, from the features' ranking (or from the previous model).
+    // Both starts are trained models (the features', or the previous model), so patience alone
+    // stops training.
     let mut model = SeqModel::new(config.model, data.vocab, DType::F32, config.seed, &Device::Cpu)?;
-    let mut min_steps = config.min_steps;
     match init {
-        Some((old, old_vocab)) => {
-            model.warm_start(old, old_vocab, data.vocab)?;
-            min_steps = 0;
-        }
+        Some((old, old_vocab)) => model.warm_start(old, old_vocab, data.vocab)?,
         None => {
             zero_transformer_terms(&model)?;
             set_param(&model, "feature.weight", &weights)?;
         }
     }
-    let trainer =
-        Trainer::new(&model, data.vocab, AdamWConfig::new(config.lr, config.weight_decay))?.with_timeline(timeline);
-    let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut served, progress, cancel)?;
+    let adamw = AdamWConfig {
+        embedding_lr_scale: config.embedding_lr_scale,
+        ..AdamWConfig::new(config.lr, config.weight_decay)
+    };
+    let trainer = Trainer::new(&model, data.vocab, adamw)?.with_timeline(timeline);
+    let fit = fit_epochs(&model, trainer, &rows, config, 0, &mut served, progress, cancel)?;
     if fit.validation.ndcg10 > features_only.ndcg10 {
         Ok(TrainOutcome {
             model,

@@ -195,15 +195,45 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     let history = crate::common::json_lines(&stdout_of(skipless(&a).args(["history", "--json", "--limit", "5"])));
     assert!(history.iter().all(|p| p["source"] == "import"));
 
-    // Training uses imported plays like local ones; a slice of the history keeps it quick.
+    // Training uses imported plays like local ones, and those of tracks the library lacks too:
+    // the model learns from every play, and only the library's tracks are picked. A slice of
+    // the history keeps it quick.
     let part = tmp.path().join("Streaming_History_Audio_part.json");
-    std::fs::write(&part, serde_json::to_vec(&records[..150]).unwrap()).unwrap();
+    std::fs::write(&part, serde_json::to_vec(&records[..400]).unwrap()).unwrap();
     let t = data_dir(tmp.path(), "t");
     crate::common::scan_json(&t, &[&lib]);
-    let (part_matched, _, _) = import_spotify(&t, &[&part]);
-    assert!(part_matched >= 10, "{part_matched} plays matched");
+    let (part_matched, part_unmatched, _) = import_spotify(&t, &[&part]);
+    assert!(part_matched >= 10 && part_unmatched >= 10, "{part_matched} matched, {part_unmatched} not");
     let trained = json_of(&t, &["train", "--json"], &[]);
-    assert_eq!(trained["plays"].as_u64(), Some(part_matched));
+    assert_eq!(trained["plays"].as_u64(), Some(part_matched + part_unmatched));
+    let in_part = distinct(records[..400].iter().map(|r| {
+        (
+            field(r, "master_metadata_album_artist_name").to_lowercase(),
+            field(r, "master_metadata_track_name").to_lowercase(),
+        )
+    })) as u64;
+    let library_played = distinct(
+        records[..400]
+            .iter()
+            .map(|r| (field(r, "master_metadata_album_artist_name"), field(r, "master_metadata_track_name")))
+            .filter(|k| wanted.contains(k)),
+    ) as u64;
+    assert!(
+        trained["tracks"].as_u64().is_some_and(|n| n >= in_part && n > library_played),
+        "{trained}: {in_part} tracks in the history, {library_played} of them in the library"
+    );
+    let library_ids: HashSet<i64> = crate::common::library(&t)
+        .iter()
+        .filter_map(|t| t["id"].as_i64())
+        .collect();
+    let recommended = json_of(&t, &["recommend", "--json", "-n", "20"], &[]);
+    assert_eq!(recommended["source"], "model", "{recommended}");
+    let picks = recommended["recommendations"].as_array().unwrap();
+    assert!(!picks.is_empty());
+    assert!(
+        picks.iter().all(|p| p["track_id"].as_i64().is_some_and(|id| library_ids.contains(&id))),
+        "{recommended}"
+    );
 
     // History first: the scan matches the waiting plays.
     let b = data_dir(tmp.path(), "b");

@@ -19,6 +19,7 @@ mod playback;
 mod playlists;
 mod recommend_checkpoint;
 mod recommend_fused;
+mod recommend_history;
 mod recommend_model;
 mod scan;
 mod simulate;

@@ -300,7 +300,7 @@ fn autoplay_goes_on_after_the_given_track_with_new_picks_after_each_skip() {
 }
 
 #[test]
-fn an_unreadable_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retrain_replaces_it() {
+fn an_older_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retrain_replaces_it() {
     let data = tempfile::tempdir().unwrap();
     // A 12-track library whose every track was played lately: nothing is left out as recent.
     std::fs::write(
@@ -350,7 +350,12 @@ fn an_unreadable_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retra
         .join("models")
         .join(skipless::recommend::checkpoint::MODEL_FILE);
     std::fs::create_dir_all(model.parent().unwrap()).unwrap();
-    std::fs::write(&model, b"a model file from an older skipless").unwrap();
+    // A readable checkpoint of format version 1 (the blend-era model), which this build refuses.
+    let header = br#"{"__metadata__":{"skipless":"{\"format_version\":1}"},"item.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend([0u8; 16]);
+    std::fs::write(&model, &bytes).unwrap();
 
     let mut player = Player::start_with(data.path(), 50.0, &[corpus().join("sad.ogg")], &["--autoplay"]);
     // Autoplay goes on (with the fallback ranking until the refused model is replaced), and the
@@ -379,6 +384,7 @@ fn an_unreadable_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retra
     let refusals: Vec<&str> = log.lines().filter(|l| l.contains("checkpoint refused")).collect();
     assert_eq!(refusals.len(), 1, "{log}");
     assert!(refusals[0].contains("fallback ranking"), "{log}");
+    assert!(refusals[0].contains("format version 1"), "{log}");
     let saved = skipless::recommend::checkpoint::Checkpoint::load(&data.path().join("models")).unwrap();
     assert!(saved.is_some_and(|c| c.meta.plays_seen >= 40));
 }

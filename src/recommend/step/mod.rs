@@ -40,6 +40,10 @@ use loss::*;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamWConfig {
     pub lr: f64,
+    /// The item and side-feature tables' learning rate as a share of `lr`. Under a full softmax
+    /// every item receives a gradient at every step, most of them tiny, and Adam scales each to a
+    /// full step: over thousands of items that is noise a lower rate keeps small.
+    pub embedding_lr_scale: f64,
     pub weight_decay: f64,
     pub beta1: f64,
     pub beta2: f64,
@@ -50,6 +54,7 @@ impl AdamWConfig {
     pub fn new(lr: f64, weight_decay: f64) -> Self {
         Self {
             lr,
+            embedding_lr_scale: 1.0,
             weight_decay,
             beta1: 0.9,
             beta2: 0.999,
@@ -355,16 +360,21 @@ impl Trainer {
         let c = self.adamw;
         let scale_m = (1.0 / (1.0 - c.beta1.powi(self.steps_taken))) as f32;
         let scale_v = (1.0 / (1.0 - c.beta2.powi(self.steps_taken))) as f32;
-        let decay = (1.0 - c.lr * c.weight_decay) as f32;
-        let (b1, b2, lr, eps) = (c.beta1 as f32, c.beta2 as f32, c.lr as f32, c.eps as f32);
+        let (b1, b2, eps) = (c.beta1 as f32, c.beta2 as f32, c.eps as f32);
         const CHUNK: usize = 1 << 14;
-        for (((p, g), m), v) in self
+        let mut tables = vec![self.index.item];
+        tables.extend(self.index.side.iter().flatten());
+        for (i, (((p, g), m), v)) in self
             .params
             .iter_mut()
             .zip(&self.grads)
             .zip(&mut self.first_moment)
             .zip(&mut self.second_moment)
+            .enumerate()
         {
+            let lr = if tables.contains(&i) { c.lr * c.embedding_lr_scale } else { c.lr };
+            let decay = (1.0 - lr * c.weight_decay) as f32;
+            let lr = lr as f32;
             p.par_chunks_mut(CHUNK)
                 .zip(g.par_chunks(CHUNK))
                 .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
