@@ -273,7 +273,11 @@ fn fill_features(
         day_l[j] = ln_1p(decayed(items.day_listens[j], age, DAY_HALF_LIFE_DAYS));
         short_l[j] = ln_1p(decayed(items.short_listens[j], age, SHORT_HALF_LIFE_DAYS));
         long_l[j] = ln_1p(decayed(items.long_listens[j], age, LONG_HALF_LIFE_DAYS));
-        short_s[j] = ln_1p(decayed(items.short_skips[j], today - items.skip_day[j], SHORT_HALF_LIFE_DAYS));
+        short_s[j] = ln_1p(decayed(
+            items.short_skips[j],
+            today - items.skip_day[j],
+            SHORT_HALF_LIFE_DAYS,
+        ));
     }
     for j in 0..n {
         times_l[j] = ln_1p(items.listens[j] as f32);
@@ -284,7 +288,11 @@ fn fill_features(
         played[j] = if ever { 1.0 } else { 0.0 };
         since[j] = if ever { ln_1p(today - items.last_day[j]) } else { 0.0 };
         let last = items.last_play[j];
-        plays_since[j] = if last > 0 { ln_1p(upto.saturating_sub(last) as f32) } else { 0.0 };
+        plays_since[j] = if last > 0 {
+            ln_1p(upto.saturating_sub(last) as f32)
+        } else {
+            0.0
+        };
         liked[j] = if items.liked_day[j] <= today { 1.0 } else { 0.0 };
     }
     finished.fill(0.0);
@@ -370,15 +378,11 @@ impl Timeline {
         let n = self.n_items();
         let block = N_FEATURES * n;
         let snapshot = ((first as usize + 1) / SNAPSHOT_EVERY).min(self.snapshots.len().saturating_sub(1));
-        let mut items: ItemStates = self
-            .snapshots
-            .get(snapshot)
-            .cloned()
-            .unwrap_or_else(|| {
-                let mut empty = ItemStates::default();
-                empty.resize(n);
-                empty
-            });
+        let mut items: ItemStates = self.snapshots.get(snapshot).cloned().unwrap_or_else(|| {
+            let mut empty = ItemStates::default();
+            empty.resize(n);
+            empty
+        });
         let mut next = snapshot * SNAPSHOT_EVERY;
         let mut prefix: Vec<(u32, bool)> = Vec::new();
         for (&g, out) in positions.iter().zip(out.chunks_mut(block)) {

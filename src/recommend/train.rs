@@ -50,6 +50,8 @@ pub struct TrainConfig {
     /// The item and side-feature tables' learning rate as a share of `lr` (see
     /// [`AdamWConfig::embedding_lr_scale`]).
     pub embedding_lr_scale: f64,
+    /// Adam's learning rate for the feature weights in the first stage.
+    pub feature_lr: f64,
 }
 
 impl Default for TrainConfig {
@@ -57,7 +59,7 @@ impl Default for TrainConfig {
         Self {
             model: ModelConfig::default(),
             loss: LossConfig::default(),
-            lr: 3e-3,
+            lr: 1e-3,
             weight_decay: 0.01,
             batch_size: 64,
             max_epochs: 100,
@@ -67,6 +69,7 @@ impl Default for TrainConfig {
             seed: 42,
             transformer: true,
             embedding_lr_scale: 0.1,
+            feature_lr: 0.05,
         }
     }
 }
@@ -77,6 +80,7 @@ impl TrainConfig {
         TrainConfig {
             model: ModelConfig::sasrec(),
             loss: LossConfig::sasrec(cl_lambda),
+            lr: 3e-3,
             embedding_lr_scale: 1.0,
             ..TrainConfig::default()
         }
@@ -274,7 +278,6 @@ fn set_param(model: &SeqModel, name: &str, values: &[f32]) -> Result<(), Recomme
 
 /// Queries per step of the feature-weight fit.
 const FEATURE_BATCH: usize = 512;
-const FEATURE_LR: f64 = 0.05;
 const FEATURE_EPOCHS: usize = 20;
 const FEATURE_PATIENCE: usize = 2;
 
@@ -305,7 +308,7 @@ fn fit_feature_weights(
             let mut batch: Vec<QueryAt> = chunk.iter().map(|&i| queries[i]).collect();
             batch.sort_by_key(|q| q.play);
             let (loss, grad) = feature_weights_step(&batch, timeline, &weights, config.loss.ntr_lambda);
-            adam.step(&mut weights, &grad, FEATURE_LR);
+            adam.step(&mut weights, &grad, config.feature_lr);
             progress(&TrainProgress {
                 epoch,
                 epochs: FEATURE_EPOCHS,

@@ -128,7 +128,10 @@ fn an_order_pattern_is_learned_by_the_transformer_and_not_by_the_features() {
     );
     let popularity = vec![0u32; n as usize];
     let joint = train(&v, &all, 120, true);
-    assert!(joint.transformer_kept, "the Transformer should beat the features on validation");
+    assert!(
+        joint.transformer_kept,
+        "the Transformer should beat the features on validation"
+    );
     let hr = hit_rate_at_1(&joint, &all, 140, &popularity);
     assert!(hr >= 0.9, "HR@1 with the Transformer {hr}");
     let features_only = train(&v, &all, 120, false);
@@ -278,12 +281,22 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
         picks.iter().find(|p| p.track_id == 60).unwrap().score
     };
     let unliked = score_of(None);
-    assert!(score_of(Some(now - 1)) > unliked + 0.05, "a like before the moment counts");
-    assert!((score_of(Some(now + 3_600_000)) - unliked).abs() < 1e-5, "a like from the future does not");
+    assert!(
+        score_of(Some(now - 1)) > unliked + 0.05,
+        "a like before the moment counts"
+    );
+    assert!(
+        (score_of(Some(now + 3_600_000)) - unliked).abs() < 1e-5,
+        "a like from the future does not"
+    );
 }
 
 /// The trained model's weights in a model of its own (checkpoints own their model).
 fn features_model(outcome: &TrainOutcome) -> SeqModel {
-    let tensors = outcome.model.named_tensors().map(|(n, t)| (n.to_owned(), t.copy().unwrap())).collect();
+    let tensors = outcome
+        .model
+        .named_tensors()
+        .map(|(n, t)| (n.to_owned(), t.copy().unwrap()))
+        .collect();
     SeqModel::from_tensors(outcome.model.config, &vocab(80), tensors, &candle_core::Device::Cpu).unwrap()
 }

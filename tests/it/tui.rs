@@ -404,10 +404,12 @@ fn a_worse_model_is_not_swapped_in() {
     let checkpoint = skipless::recommend::checkpoint::Checkpoint::path(&models);
     let saved = std::fs::read(&checkpoint).unwrap();
 
-    // One epoch at a learning rate a hundred times too high wrecks the warm-started model: both
-    // are judged on the same validation slice, and the wreck is thrown away.
+    // Negative learning rates climb the loss instead of descending it, which wrecks the feature
+    // weights and the warm-started model: both models are judged on the same validation slice,
+    // and the wreck is thrown away.
     let mut job = core.start_training();
-    job.train.lr = 0.5;
+    job.train.lr = -0.01;
+    job.train.feature_lr = -0.05;
     job.train.max_epochs = 1;
     job.train.min_steps = 0;
     match job.run(&mut |_, _| {}, &never) {

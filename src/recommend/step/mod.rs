@@ -372,7 +372,11 @@ impl Trainer {
             .zip(&mut self.second_moment)
             .enumerate()
         {
-            let lr = if tables.contains(&i) { c.lr * c.embedding_lr_scale } else { c.lr };
+            let lr = if tables.contains(&i) {
+                c.lr * c.embedding_lr_scale
+            } else {
+                c.lr
+            };
             let decay = (1.0 - lr * c.weight_decay) as f32;
             let lr = lr as f32;
             p.par_chunks_mut(CHUNK)
