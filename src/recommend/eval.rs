@@ -411,38 +411,7 @@ pub(crate) fn run_eval(
     };
 
     let mut learned = Vec::new();
-    let dev_only = std::env::var_os("DEVONLY").is_some();
-    let mut options = options.clone();
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
-    if let Some(v) = env("SKDEV_LR") {
-        options.skipless.lr = v;
-    }
-    if let Some(v) = env("SKDEV_ELR") {
-        options.skipless.embedding_lr_scale = v;
-    }
-    if let Some(v) = env("SKDEV_WD") {
-        options.skipless.weight_decay = v;
-    }
-    if let Some(v) = env("SKDEV_DROP") {
-        options.skipless.model.dropout = v as f32;
-    }
-    if let Some(v) = env("SKDEV_NTR") {
-        options.skipless.loss.ntr_lambda = v as f32;
-    }
-    if let Some(v) = env("SKDEV_CL") {
-        options.skipless.loss.cl_lambda = v as f32;
-    }
-    if let Some(v) = env("SKDEV_BS") {
-        options.skipless.batch_size = v as usize;
-    }
-    if let Some(v) = env("SKDEV_T") {
-        options.skipless.model.max_len = v as usize;
-    }
-    let options = &options;
     for (name, config) in [("sasrec", &options.sasrec), ("sasrec+cl", &options.sasrec_cl)] {
-        if dev_only {
-            continue;
-        }
         let mut runs = SeedRuns::new(name);
         for &seed in &options.seeds {
             let (outcome, train_s) = train(name, config, seed)?;
@@ -471,9 +440,6 @@ pub(crate) fn run_eval(
     }
     let mut no_negatives = SeedRuns::new("skipless-no-negatives");
     for &seed in &options.seeds {
-        if dev_only {
-            break;
-        }
         let (outcome, train_s) = train("skipless-no-negatives", &options.no_negatives(), seed)?;
         no_negatives.ranked.push(served_test_ranks(data, &outcome.model)?);
         no_negatives.train_s.push(train_s);
