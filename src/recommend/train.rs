@@ -277,9 +277,9 @@ fn set_param(model: &SeqModel, name: &str, values: &[f32]) -> Result<(), Recomme
 }
 
 /// Queries per step of the feature-weight fit.
-const FEATURE_BATCH: usize = 512;
+const FEATURE_BATCH: usize = 128;
 const FEATURE_EPOCHS: usize = 20;
-const FEATURE_PATIENCE: usize = 2;
+const FEATURE_PATIENCE: usize = 3;
 
 /// Fits the feature weights by Adam on the full-softmax loss with h = 0, early-stopped on the
 /// served validation NDCG@10. Returns the weights, their validation metrics and the epochs run.

@@ -9,6 +9,7 @@ mod crash_safety;
 mod database;
 mod engine;
 mod engine_decode;
+mod eval;
 mod export_import;
 mod fuzz_regressions;
 mod history_parsers;
