@@ -478,3 +478,14 @@ fn served_test_ranks(data: &EvalData, model: &SeqModel) -> Result<Vec<Ranked>, R
         &data.popularity,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_skipless_row_is_the_default_model_the_player_trains() {
+        assert_eq!(EvalOptions::default().skipless, TrainConfig::default());
+        assert_eq!(EvalOptions::default().seeds, [0, 1, 2]);
+    }
+}

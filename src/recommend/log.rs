@@ -237,3 +237,44 @@ pub(crate) fn display_names(log: &ListeningLog, vocab: &Vocab) -> HashMap<u32, S
         .filter_map(|t| Some((vocab.id(&item_key_of(t))?, t.display_name())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plays_are_timed_by_their_end_and_imported_plays_the_library_lacks_are_kept() {
+        let mut db = Database::open_in_memory().unwrap();
+        let track = Track {
+            id: 1,
+            path: "/music/a.ogg".into(),
+            title: "A".into(),
+            artist: Some("X".into()),
+            ..Track::default()
+        };
+        tracks::insert_tracks(db.conn_mut(), &[track]).unwrap();
+        let conn = db.conn();
+        conn.execute_batch(
+            "INSERT INTO sessions (id, started_at, last_at) VALUES (1, 1000000, 2000000);
+             INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+               VALUES (1, 1, 0, 1000000, 1180000, 180000, 'finished', 0, 'user');
+             INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+               VALUES (1, 1, 2, 1400000, NULL, 5000, 'interrupted', 0, 'user');
+             INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title, album,
+                                          match_key, skipped, end_reason, session_id, position)
+               VALUES ('k1', 'spotify', 1190000, 1390000, 200000, 'Y', 'B', NULL, 'y b', 1, 'skipped', 1, 1);",
+        )
+        .unwrap();
+        let log = ListeningLog::load(&db).unwrap();
+        let ts: Vec<i64> = log.plays.iter().map(|p| p.ts_ms).collect();
+        // The end of each play; a play with no end is timed by its start plus what was played.
+        assert_eq!(ts, [1_180_000, 1_390_000, 1_405_000]);
+        let outside = log.plays[1].track_id;
+        assert!(
+            outside < 0,
+            "an imported play of a track the library lacks keeps its place"
+        );
+        assert_eq!(log.tracks[&outside].title, "B");
+        assert!(log.plays[1].skipped);
+    }
+}
