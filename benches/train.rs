@@ -17,7 +17,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skipless::play::LoggedPlay;
 use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION};
-use skipless::recommend::data::{rows_from_history, rows_from_sessions, Batch, HostBatch, Play, Session, Vocab};
+use skipless::recommend::data::{
+    item_key_of, rows_from_history, rows_from_sessions, Batch, HostBatch, Play, Session, Vocab,
+};
 use skipless::recommend::features::Timeline;
 use skipless::recommend::infer::{Filters, Recommender};
 use skipless::recommend::log::ListeningLog;
@@ -245,8 +247,8 @@ fn main() -> candle_core::Result<()> {
     }
 
     // The served ranking of the default model (history features, finish term) over 100k library
-    // tracks, 2,000 of them played: the work of one autoplay pick.
-    let big = vocab(100_000);
+    // tracks, 2,000 of them played (the model's vocabulary), the rest new to it: the work of one
+    // autoplay pick.
     let tracks: Vec<Track> = (0..100_000)
         .map(|i| Track {
             id: i as i64 + 1,
@@ -258,6 +260,10 @@ fn main() -> candle_core::Result<()> {
             ..Track::default()
         })
         .collect();
+    let mut big = Vocab::default();
+    for t in &tracks[..2_000] {
+        big.intern(&item_key_of(t), t);
+    }
     let config = TrainConfig::default();
     let model = SeqModel::new(config.model, &big, DType::F32, 1, &Device::Cpu)?;
     let checkpoint = Checkpoint {

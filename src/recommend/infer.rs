@@ -5,7 +5,8 @@
 //! model's score with its history features, plus the chance of a finish), the same function the
 //! evaluation's `skipless` row scores by; then the filters, the artist limit and optional sampling.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -15,7 +16,7 @@ use serde::Serialize;
 use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
-use super::data::{item_key_of, Play};
+use super::data::{item_key_of, ItemFeatures, Play};
 use super::features::{ln_finish, HistoryStats, FEATURES, FOLLOWS, LIKED, TIMES_FINISHED};
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
@@ -82,6 +83,17 @@ pub struct Recommender {
     names: HashMap<u32, String>,
     /// (listens, skips) per library track, including tracks the model has no item for yet.
     plays: HashMap<i64, (u32, u32)>,
+    /// The places of the last candidates ranked, by position, with each track's id (see
+    /// [`Recommender::places_of`]).
+    places: RefCell<Vec<(i64, Place)>>,
+}
+
+/// Where the model places a track: an item of its vocabulary, or side features only (and
+/// whether the log has plays of it).
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Item(u32),
+    Cold(ItemFeatures, bool),
 }
 
 impl Recommender {
@@ -102,6 +114,7 @@ impl Recommender {
             items: HashMap::new(),
             names: HashMap::new(),
             plays: HashMap::new(),
+            places: RefCell::new(Vec::new()),
         })
     }
 
@@ -121,6 +134,7 @@ impl Recommender {
             .collect();
         self.names = display_names(log, vocab);
         self.plays.clear();
+        self.places.borrow_mut().clear();
         for (track, &at) in &log.likes {
             if let Some(&item) = self.items.get(track) {
                 self.stats.like(item, at);
@@ -146,10 +160,47 @@ impl Recommender {
             counts.0 += 1;
         }
         let item = self.items.get(&track.id).copied().unwrap_or(0);
+        if item == 0 {
+            // A track the model has no item for now has plays: its cached place says it had none.
+            self.places.get_mut().clear();
+        }
         let before = self.session_items(session);
         self.stats.observe(&before, item, skipped, ts_ms);
         if item != 0 {
             self.history.push(Play { item, skipped, ts_ms });
+        }
+    }
+
+    /// Where the model places each candidate: its item, or (a track it has never seen) the side
+    /// features it scores by. Autoplay ranks the same library again and again, so the places are
+    /// kept by position and only looked up again where the track at a position changed.
+    fn places_of(&self, candidates: &[Track]) -> Vec<Place> {
+        let mut cache = self.places.borrow_mut();
+        cache.truncate(candidates.len());
+        for (i, track) in candidates.iter().enumerate() {
+            match cache.get(i) {
+                Some(&(id, _)) if id == track.id => {}
+                _ => {
+                    let place = self.place_of(track);
+                    if i < cache.len() {
+                        cache[i] = (track.id, place);
+                    } else {
+                        cache.push((track.id, place));
+                    }
+                }
+            }
+        }
+        cache.iter().map(|&(_, place)| place).collect()
+    }
+
+    fn place_of(&self, track: &Track) -> Place {
+        if let Some(&item) = self.items.get(&track.id) {
+            return Place::Item(item);
+        }
+        let vocab = &self.checkpoint.meta.vocab;
+        match vocab.id(&item_key_of(track)) {
+            Some(item) => Place::Item(item),
+            None => Place::Cold(vocab.features_of(track), self.plays.contains_key(&track.id)),
         }
     }
 
@@ -174,7 +225,6 @@ impl Recommender {
         }
         let model = &self.checkpoint.model;
         let vocab = &self.checkpoint.meta.vocab;
-        let item_of = |c: &Track| self.items.get(&c.id).copied().or_else(|| vocab.id(&item_key_of(c)));
         let known = self.session_items(session);
         let window = last_plays(&self.history, model.config.max_len);
         let hidden: Vec<f32> = model.hidden_windows(&[window])?.flatten_all()?.to_vec1()?;
@@ -193,15 +243,22 @@ impl Recommender {
             &mut features,
             &mut served,
         );
+        // A track the model has no item for scores by its side features' embedding alone: h
+        // times each side-feature row once, then four lookups per track.
+        let side = self.scorer.side_logits(&hidden);
+        let unplayed_finish = filters.finish_weight * self.stats.ln_finish((0, 0));
+        let places = self.places_of(candidates);
         let mut scores = Vec::with_capacity(candidates.len());
-        for cand in candidates {
-            scores.push(match item_of(cand) {
-                Some(item) => served[item as usize - 1],
-                None => {
-                    let cold: Vec<f32> = model.cold_embedding(&vocab.features_of(cand))?.to_vec1()?;
-                    let logit: f32 = cold.iter().zip(&hidden).map(|(a, b)| a * b).sum();
-                    let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
-                    logit - normaliser + filters.finish_weight * self.stats.ln_finish(counts)
+        for (cand, &place) in candidates.iter().zip(&places) {
+            scores.push(match place {
+                Place::Item(item) => served[item as usize - 1],
+                Place::Cold(f, played) => {
+                    let logit = self.scorer.cold_logit(&side, &f);
+                    let finish = match self.plays.get(&cand.id).filter(|_| played) {
+                        Some(&counts) => filters.finish_weight * self.stats.ln_finish(counts),
+                        None => unplayed_finish,
+                    };
+                    logit - normaliser + finish
                 }
             });
         }
@@ -220,7 +277,15 @@ impl Recommender {
                 Scored {
                     track_id: cand.id,
                     score: scores[c],
-                    reason: self.reason(cand, item_of(cand), &known, &terms),
+                    reason: self.reason(
+                        cand,
+                        match places[c] {
+                            Place::Item(item) => Some(item),
+                            Place::Cold(..) => None,
+                        },
+                        &known,
+                        &terms,
+                    ),
                 }
             })
             .collect())
@@ -298,14 +363,15 @@ struct Terms<'a> {
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
 fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters: &Filters) -> Vec<usize> {
     let current = session.last().map(|p| p.0);
-    let skipped_now: std::collections::HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
+    let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
+    let recent: HashSet<i64> = filters.recent.iter().copied().collect();
     let eligible_when = |exclude_skipped: bool| -> Vec<(usize, f32)> {
         candidates
             .iter()
             .enumerate()
             .filter(|(_, c)| !(filters.exclude_current && Some(c.id) == current))
             .filter(|(_, c)| !(exclude_skipped && skipped_now.contains(&c.id)))
-            .filter(|(_, c)| !filters.recent.contains(&c.id))
+            .filter(|(_, c)| !recent.contains(&c.id))
             .map(|(i, _)| (i, scores[i]))
             .collect()
     };
@@ -323,10 +389,28 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters
             *s = *s / filters.temperature - (-u.ln()).ln();
         }
     }
-    eligible.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    // Only the best few need sorting; the artist limit rarely reaches past them, and when it
+    // does the rest is sorted too.
+    let head = (filters.limit * 8).max(64);
+    if eligible.len() > head {
+        let (best, _, _) = eligible.select_nth_unstable_by(head, order);
+        let mut best = best.to_vec();
+        best.sort_by(order);
+        let chosen = pick_with_artist_limit(&best, candidates, filters);
+        if chosen.len() >= filters.limit {
+            return chosen;
+        }
+    }
+    eligible.sort_by(order);
+    pick_with_artist_limit(&eligible, candidates, filters)
+}
+
+/// The first `limit` of `ranked`, at most `max_per_artist` per artist.
+fn pick_with_artist_limit(ranked: &[(usize, f32)], candidates: &[Track], filters: &Filters) -> Vec<usize> {
     let mut per_artist: HashMap<String, usize> = HashMap::new();
     let mut chosen = Vec::new();
-    for (i, _) in eligible {
+    for &(i, _) in ranked {
         if chosen.len() >= filters.limit {
             break;
         }

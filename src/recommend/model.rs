@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, IndexOp, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var, D};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -670,23 +670,6 @@ impl SeqModel {
         let items = self.item_table()?.narrow(0, 1, self.n_items)?;
         self.hidden_windows(windows)?.matmul(&items.t()?)
     }
-
-    /// Side-feature-only embedding of a track the model has not seen, [d].
-    pub(crate) fn cold_embedding(&self, features: &super::data::ItemFeatures) -> candle_core::Result<Tensor> {
-        let d = self.config.d;
-        let mut e = Tensor::zeros(d, self.p("item.weight").dtype(), &self.device)?;
-        if self.config.side_features {
-            for (name, id) in [
-                ("artist.weight", features.artist),
-                ("album.weight", features.album),
-                ("genre.weight", features.genre),
-                ("year.weight", features.year),
-            ] {
-                e = e.add(&self.p(name).i(id as usize)?)?;
-            }
-        }
-        Ok(e)
-    }
 }
 
 /// The model's scoring of the catalogue over plain buffers, built once per loaded model: the
@@ -698,6 +681,9 @@ pub struct Scorer {
     d: usize,
     /// [V, d], item j + 1 in row j.
     items: Vec<f32>,
+    /// The artist, album, genre and year tables ([rows, d] each), which embed a track the model
+    /// has no item for (empty without side features).
+    side: Vec<Vec<f32>>,
     weights: Vec<f32>,
     /// [K, d]
     context: Vec<f32>,
@@ -712,9 +698,18 @@ impl Scorer {
         } else {
             (Vec::new(), Vec::new())
         };
+        let side = if model.config.side_features {
+            ["artist.weight", "album.weight", "genre.weight", "year.weight"]
+                .iter()
+                .map(|name| flat(model.p(name)))
+                .collect::<candle_core::Result<_>>()?
+        } else {
+            Vec::new()
+        };
         Ok(Scorer {
             d: model.config.d,
             items: flat(&items)?,
+            side,
             weights,
             context,
         })
@@ -732,6 +727,29 @@ impl Scorer {
             .zip(self.context.chunks(self.d.max(1)))
             .map(|(&w, u)| w + u.iter().zip(hidden).map(|(a, b)| a * b).sum::<f32>())
             .collect()
+    }
+
+    /// `h` times every row of each side-feature table, for [`Scorer::cold_logit`].
+    pub(crate) fn side_logits(&self, hidden: &[f32]) -> Vec<Vec<f32>> {
+        self.side
+            .iter()
+            .map(|table| {
+                table
+                    .chunks(self.d)
+                    .map(|row| row.iter().zip(hidden).map(|(a, b)| a * b).sum())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `h · e` of a track the model has no item for: its embedding is the sum of its side
+    /// features' rows, so the score is the sum of their entries in `side` ([`Scorer::side_logits`]).
+    pub(crate) fn cold_logit(&self, side: &[Vec<f32>], features: &super::data::ItemFeatures) -> f32 {
+        [features.artist, features.album, features.genre, features.year]
+            .iter()
+            .zip(side)
+            .map(|(&id, table)| table.get(id as usize).copied().unwrap_or(0.0))
+            .sum()
     }
 
     /// The Transformer's own term `h · e_j` of item j + 1.
