@@ -256,7 +256,7 @@ fn main() -> candle_core::Result<()> {
             artist: Some(format!("a{}", i / 10)),
             album: Some(format!("b{}", i / 12)),
             genre: Some(format!("g{}", i % 20)),
-            year: Some(1960 + (i % 60) as i32),
+            year: Some(1960 + (i % 60)),
             ..Track::default()
         })
         .collect();

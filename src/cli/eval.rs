@@ -58,8 +58,8 @@ fn print_report(r: &EvalReport) {
         r.seeds
     );
     println!(
-        "{:<24} {:>7} {:>8} {:>7} {:>9} {:>8}  {}",
-        "model", "HR@10", "NDCG@10", "sd", "MRR", "skip-MRR", "train s"
+        "{:<24} {:>7} {:>8} {:>7} {:>9} {:>8}  train s",
+        "model", "HR@10", "NDCG@10", "sd", "MRR", "skip-MRR"
     );
     for m in &r.models {
         println!(
