@@ -124,7 +124,7 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::SavePlaylist,
         "save_playlist",
-        "save the queue as a playlist (asks for a name)",
+        "save the queue (in view 4: the session) as a playlist",
         &["S"],
     ),
     (Action::Help, "help", "this help", &["?"]),

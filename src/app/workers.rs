@@ -132,11 +132,19 @@ pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
 
 /// Saves `tracks` as the new playlist `name` (refused when the name is taken), or with `append`
 /// adds them to the end of `name` (created when new); then reads the playlists again.
+/// How [`spawn_save_playlist`] saves: as a new playlist (the words say what was saved), or
+/// appended to the playlist named (created when new).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SaveAs {
+    New(&'static str),
+    Append,
+}
+
 pub(crate) fn spawn_save_playlist(
     db_path: PathBuf,
     name: String,
     tracks: Vec<Track>,
-    append: bool,
+    save: SaveAs,
     tx: Sender<WorkerMsg>,
 ) {
     run_worker("playlists", tx, move |tx| {
@@ -154,19 +162,20 @@ pub(crate) fn spawn_save_playlist(
                 duration_ms: t.duration_ms,
             })
             .collect();
-        if append {
-            playlists::append(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
-            let n = entries.len();
-            let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
-                "added {n} track{} to playlist {name:?}",
-                if n == 1 { "" } else { "s" }
-            )));
-        } else {
-            let saved = playlists::create(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
-            anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
-            let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
-                "saved the queue as playlist {name:?}"
-            )));
+        match save {
+            SaveAs::Append => {
+                playlists::append(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+                let n = entries.len();
+                let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
+                    "added {n} track{} to playlist {name:?}",
+                    if n == 1 { "" } else { "s" }
+                )));
+            }
+            SaveAs::New(what) => {
+                let saved = playlists::create(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+                anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
+                let _ = tx.send(WorkerMsg::PlaylistSaved(format!("saved {what} as playlist {name:?}")));
+            }
         }
         let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
         Ok(())

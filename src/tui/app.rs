@@ -12,7 +12,7 @@ use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State
 use crate::app::autoplay::{Autoplay, Request};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
-use crate::app::workers::{self, WorkerMsg};
+use crate::app::workers::{self, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::keymap::{Action, KeyMap};
@@ -195,6 +195,23 @@ impl App {
                 self.state.set_view(View::Playlists);
                 workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
             }
+            Action::SavePlaylist if self.state.view == View::History => {
+                let tracks: Vec<Track> = self
+                    .controller
+                    .history
+                    .iter()
+                    .filter(|(_, play)| !play.skipped)
+                    .map(|(track, _)| track.clone())
+                    .collect();
+                if tracks.is_empty() {
+                    self.state.status = Some("no track finished this session: nothing to save".into());
+                } else {
+                    self.state.naming_playlist = Some(PlaylistPrompt {
+                        target: PlaylistTarget::SaveSession(tracks),
+                        name: String::new(),
+                    });
+                }
+            }
             Action::SavePlaylist => {
                 if self.controller.queue.entries().is_empty() {
                     self.state.status = Some("the queue is empty: nothing to save".into());
@@ -229,10 +246,10 @@ impl App {
         }
     }
 
-    /// Saves the queue as the new playlist `name`, or adds tracks to `name` (creating it), on
-    /// a worker.
+    /// Saves the queue or this session's tracks as the new playlist `name`, or adds tracks to
+    /// `name` (creating it), on a worker.
     pub(super) fn finish_playlist_prompt(&mut self, prompt: PlaylistPrompt) {
-        let (tracks, append) = match prompt.target {
+        let (tracks, save) = match prompt.target {
             PlaylistTarget::SaveQueue => (
                 self.controller
                     .queue
@@ -240,17 +257,12 @@ impl App {
                     .iter()
                     .map(|e| e.track.clone())
                     .collect(),
-                false,
+                SaveAs::New("the queue"),
             ),
-            PlaylistTarget::Add(tracks) => (tracks, true),
+            PlaylistTarget::SaveSession(tracks) => (tracks, SaveAs::New("this session's tracks")),
+            PlaylistTarget::Add(tracks) => (tracks, SaveAs::Append),
         };
-        workers::spawn_save_playlist(
-            self.db_path.clone(),
-            prompt.name,
-            tracks,
-            append,
-            self.worker_tx.clone(),
-        );
+        workers::spawn_save_playlist(self.db_path.clone(), prompt.name, tracks, save, self.worker_tx.clone());
     }
 
     /// The track a like or ban is about: the one selected in a track list, else the one playing.

@@ -44,6 +44,8 @@ impl View {
 pub enum PlaylistTarget {
     /// Save the queue as a new playlist.
     SaveQueue,
+    /// Save this session's tracks (those not skipped, in play order) as a new playlist.
+    SaveSession(Vec<Track>),
     /// Add these tracks to the playlist named (a new name creates it).
     Add(Vec<Track>),
 }

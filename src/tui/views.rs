@@ -504,6 +504,14 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(prompt) = &s.naming_playlist {
         let (label, hint) = match &prompt.target {
             PlaylistTarget::SaveQueue => ("save the queue as playlist: ".to_owned(), "(Enter saves, Esc cancels)"),
+            PlaylistTarget::SaveSession(tracks) => (
+                format!(
+                    "save this session's {} track{} as playlist: ",
+                    tracks.len(),
+                    if tracks.len() == 1 { "" } else { "s" }
+                ),
+                "(Enter saves, Esc cancels)",
+            ),
             PlaylistTarget::Add(tracks) => (
                 format!(
                     "add {} track{} to playlist: ",
@@ -514,7 +522,7 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
             ),
         };
         let matches = prompt.matches(&s.playlists);
-        let shown = if matches.is_empty() || prompt.target == PlaylistTarget::SaveQueue {
+        let shown = if matches.is_empty() || !matches!(prompt.target, PlaylistTarget::Add(_)) {
             String::new()
         } else {
             format!("  [{}]", matches.join(", "))

@@ -513,6 +513,59 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
 }
 
 #[test]
+fn s_in_the_history_view_saves_this_sessions_tracks_not_skipped_as_a_playlist() {
+    let mut h = Harness::new(100, 24);
+    h.keys("4S");
+    assert!(h.screen().contains("no track finished this session"), "{}", h.screen());
+    // Play a 5-second track to its end, then skip the one playing after it.
+    h.keys("/victory\n\x1b");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.pump_until("a track to finish", |app| {
+        app.controller.history.iter().any(|(_, p)| !p.skipped)
+    });
+    h.keys("/defeat\n\x1b");
+    // Skipped once it is under way.
+    h.pump_until("defeat to play", |app| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.track.path.ends_with("defeat.flac") && n.position_ms > 0)
+    });
+    h.keys("n");
+    h.pump_until("the skip to be logged", |app| {
+        app.controller
+            .history
+            .last()
+            .is_some_and(|(t, p)| p.skipped && t.path.ends_with("defeat.flac"))
+    });
+    let kept: Vec<Option<i64>> = h
+        .app
+        .controller
+        .history
+        .iter()
+        .filter(|(_, p)| !p.skipped)
+        .map(|(t, _)| Some(t.id))
+        .collect();
+    assert!(!kept.is_empty());
+    h.keys("4S");
+    let prompt = format!(
+        "save this session's {} track{} as playlist:",
+        kept.len(),
+        if kept.len() == 1 { "" } else { "s" }
+    );
+    assert!(h.screen().contains(&prompt), "{}", h.screen());
+    h.keys("night\n");
+    h.pump_until("the playlist to be saved", |app| {
+        app.state.status.as_deref() == Some("saved this session's tracks as playlist \"night\"")
+    });
+    h.pump_until("the playlists to load", |app| {
+        app.state.playlists.iter().any(|p| p.name == "night")
+    });
+    let night = h.app.state.playlists.iter().find(|p| p.name == "night").unwrap();
+    assert_eq!(night.tracks, kept);
+}
+
+#[test]
 fn c_adds_the_selection_to_a_playlist_picked_by_name() {
     let mut h = Harness::new(100, 24);
     h.keys("2");
