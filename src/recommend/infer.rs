@@ -174,7 +174,7 @@ impl Recommender {
     /// Where the model places each candidate: its item, or (a track it has never seen) the side
     /// features it scores by. Autoplay ranks the same library again and again, so the places are
     /// kept by position and only looked up again where the track at a position changed.
-    fn places_of(&self, candidates: &[Track]) -> Vec<Place> {
+    fn places_of(&self, candidates: &[Track]) -> std::cell::Ref<'_, Vec<(i64, Place)>> {
         let mut cache = self.places.borrow_mut();
         cache.truncate(candidates.len());
         for (i, track) in candidates.iter().enumerate() {
@@ -190,7 +190,8 @@ impl Recommender {
                 }
             }
         }
-        cache.iter().map(|&(_, place)| place).collect()
+        drop(cache);
+        self.places.borrow()
     }
 
     fn place_of(&self, track: &Track) -> Place {
@@ -249,7 +250,7 @@ impl Recommender {
         let unplayed_finish = filters.finish_weight * self.stats.ln_finish((0, 0));
         let places = self.places_of(candidates);
         let mut scores = Vec::with_capacity(candidates.len());
-        for (cand, &place) in candidates.iter().zip(&places) {
+        for (cand, &(_, place)) in candidates.iter().zip(places.iter()) {
             scores.push(match place {
                 Place::Item(item) => served[item as usize - 1],
                 Place::Cold(f, played) => {
@@ -279,7 +280,7 @@ impl Recommender {
                     score: scores[c],
                     reason: self.reason(
                         cand,
-                        match places[c] {
+                        match places[c].1 {
                             Place::Item(item) => Some(item),
                             Place::Cold(..) => None,
                         },
@@ -365,45 +366,49 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters
     let current = session.last().map(|p| p.0);
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
-    let eligible_when = |exclude_skipped: bool| -> Vec<(usize, f32)> {
-        candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !(filters.exclude_current && Some(c.id) == current))
-            .filter(|(_, c)| !(exclude_skipped && skipped_now.contains(&c.id)))
-            .filter(|(_, c)| !recent.contains(&c.id))
-            .map(|(i, _)| (i, scores[i]))
-            .collect()
-    };
-    let mut eligible = eligible_when(filters.exclude_skipped);
-    if eligible.len() < filters.limit && filters.exclude_skipped {
-        // A long session can skip its way through a small library; a track skipped earlier
-        // (which the score already holds against it) is then better than silence.
-        eligible = eligible_when(false);
-    }
+    let mut ranked: Vec<(usize, f32)> = scores.iter().copied().enumerate().collect();
     if filters.temperature > 0.0 {
         // Gumbel-max: sorting by score/T + Gumbel noise samples without replacement from softmax(score/T).
         let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
-        for (_, s) in eligible.iter_mut() {
+        for (_, s) in ranked.iter_mut() {
             let u: f32 = rng.random::<f32>().clamp(1e-9, 1.0 - 1e-7);
             *s = *s / filters.temperature - (-u.ln()).ln();
         }
     }
     let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    // Only the best few need sorting; the artist limit rarely reaches past them, and when it
-    // does the rest is sorted too.
-    let head = (filters.limit * 8).max(64);
-    if eligible.len() > head {
-        let (best, _, _) = eligible.select_nth_unstable_by(head, order);
-        let mut best = best.to_vec();
+    let pick = |ranked: &[(usize, f32)], exclude_skipped: bool| -> Vec<usize> {
+        let eligible: Vec<(usize, f32)> = ranked
+            .iter()
+            .copied()
+            .filter(|&(i, _)| {
+                let id = candidates[i].id;
+                !(filters.exclude_current && Some(id) == current)
+                    && !(exclude_skipped && skipped_now.contains(&id))
+                    && !recent.contains(&id)
+            })
+            .collect();
+        pick_with_artist_limit(&eligible, candidates, filters)
+    };
+    // Only the best few need sorting and filtering: the filters leave out a handful of tracks and
+    // the artist limit rarely reaches far; when the head runs short, everything is sorted.
+    let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + 1;
+    if ranked.len() > head {
+        ranked.select_nth_unstable_by(head, order);
+        let mut best = ranked[..head].to_vec();
         best.sort_by(order);
-        let chosen = pick_with_artist_limit(&best, candidates, filters);
+        let chosen = pick(&best, filters.exclude_skipped);
         if chosen.len() >= filters.limit {
             return chosen;
         }
     }
-    eligible.sort_by(order);
-    pick_with_artist_limit(&eligible, candidates, filters)
+    ranked.sort_by(order);
+    let chosen = pick(&ranked, filters.exclude_skipped);
+    if chosen.len() < filters.limit && filters.exclude_skipped {
+        // A long session can skip its way through a small library; a track skipped earlier
+        // (which the score already holds against it) is then better than silence.
+        return pick(&ranked, false);
+    }
+    chosen
 }
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
