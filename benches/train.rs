@@ -308,6 +308,7 @@ fn main() -> candle_core::Result<()> {
         seed: 0,
         now_ms: Some(2_000 * 200_000),
         finish_weight: 2.0,
+        radio: None,
     };
     let mut timings = Vec::new();
     for _ in 0..9 {

@@ -5,14 +5,15 @@
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
 
-use crate::app::autoplay::Autoplay;
+use crate::app::autoplay::{Autoplay, RadioSeed};
+use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
+use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::scan_library;
 use crate::app::workers::WorkerMsg;
 use crate::app::Context;
@@ -21,69 +22,65 @@ use crate::db::Database;
 use crate::fmt::format_duration;
 use crate::mpris::Mpris;
 use crate::play::{ControlSource, PlaySource};
-use crate::player::{Event, SeekTo};
+use crate::player::Event;
 use crate::track::Track;
 
-/// One command read from stdin.
+/// What `skipless play` starts with.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum LineCommand {
-    Next,
-    Previous,
-    Pause,
-    Resume,
-    Toggle,
-    Seek(SeekTo),
-    Volume(u8),
-    Stop,
-    Quit,
+pub(crate) enum Start {
+    /// Files and folders, played in order.
+    Tracks(Vec<PathBuf>),
+    /// A radio from this file: it plays, then autoplay goes on with more like it.
+    RadioTrack(PathBuf),
+    /// A radio from this artist (named as the tags name them, in any case).
+    RadioArtist(String),
 }
 
-impl LineCommand {
-    /// Parses `next`, `prev`, `pause`, `resume`, `toggle`, `seek +5`, `seek -5`, `seek 30`,
-    /// `vol 50`, `stop`, `quit`.
-    pub(crate) fn parse(line: &str) -> Result<Self, String> {
-        let mut words = line.split_whitespace();
-        let verb = words.next().unwrap_or_default();
-        let arg = words.next();
-        let seconds = |s: &str| -> Result<Duration, String> {
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("not a number of seconds: {s}"))
-        };
-        match (verb, arg) {
-            ("next" | "n", None) => Ok(Self::Next),
-            ("prev" | "previous" | "p", None) => Ok(Self::Previous),
-            ("pause", None) => Ok(Self::Pause),
-            ("resume" | "play", None) => Ok(Self::Resume),
-            ("toggle", None) => Ok(Self::Toggle),
-            ("stop", None) => Ok(Self::Stop),
-            ("quit" | "q", None) => Ok(Self::Quit),
-            ("seek", Some(a)) if a.starts_with('+') => Ok(Self::Seek(SeekTo::Forward(seconds(&a[1..])?))),
-            ("seek", Some(a)) if a.starts_with('-') => Ok(Self::Seek(SeekTo::Backward(seconds(&a[1..])?))),
-            ("seek", Some(a)) => Ok(Self::Seek(SeekTo::Absolute(seconds(a)?))),
-            ("vol" | "volume", Some(a)) => a
-                .parse::<u8>()
-                .ok()
-                .filter(|v| *v <= 100)
-                .map(Self::Volume)
-                .ok_or_else(|| format!("volume 0-100: {a}")),
-            _ => Err(format!("unknown command: {line}")),
-        }
-    }
-}
-
-/// `skipless play`: plays `paths` (scanning what is not indexed yet) until the queue ends or `quit`.
-pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) -> anyhow::Result<()> {
+/// `skipless play`: plays what `start` names (scanning files not indexed yet) until the queue
+/// ends or `quit`; a radio always goes on with autoplay.
+pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
     ctx.start_log_file();
     let mut db = Database::open(&ctx.paths.database())?;
-    let queue = resolve_queue(&mut db, paths)?;
-    if queue.is_empty() {
-        anyhow::bail!("nothing to play in {}", display_paths(paths));
-    }
+    let (queue, radio) = match start {
+        Start::Tracks(paths) => {
+            let queue = resolve_queue(&mut db, &paths)?;
+            if queue.is_empty() {
+                anyhow::bail!("nothing to play in {}", display_paths(&paths));
+            }
+            (queue, None)
+        }
+        Start::RadioTrack(path) => {
+            let queue = resolve_queue(&mut db, std::slice::from_ref(&path))?;
+            let [track] = queue.as_slice() else {
+                anyhow::bail!("{}: not a playable file for a radio", path.display());
+            };
+            let seed = RadioSeed {
+                tracks: vec![track.id],
+                artist: track.artist.clone(),
+                name: track.display_name(),
+            };
+            (queue, Some(seed))
+        }
+        Start::RadioArtist(name) => {
+            let theirs: Vec<Track> = tracks::all_tracks(db.conn())
+                .map_err(|e| db.err(e))?
+                .into_iter()
+                .filter(|t| t.artist.as_ref().is_some_and(|a| a.eq_ignore_ascii_case(name.trim())))
+                .collect();
+            let Some(first) = theirs.first().cloned() else {
+                anyhow::bail!("no tracks by {name:?} in the library (see skipless library)");
+            };
+            let seed = RadioSeed {
+                tracks: theirs.iter().map(|t| t.id).collect(),
+                artist: first.artist.clone(),
+                name: first.artist.clone().unwrap_or(name),
+            };
+            (vec![first], Some(seed))
+        }
+    };
+    let autoplay = autoplay || radio.is_some();
     let library: HashMap<i64, Track> = if autoplay {
         tracks::all_tracks(db.conn())
             .map_err(|e| db.err(e))?
@@ -99,7 +96,10 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) 
     if let Some(notice) = notice {
         eprintln!("skipless: {notice}");
     }
-    controller.play_tracks(queue, 0, PlaySource::User, ControlSource::Stdin);
+    match (radio, queue.first().cloned()) {
+        (Some(seed), Some(first)) => controller.start_radio(seed, first, ControlSource::Stdin),
+        _ => controller.play_tracks(queue, 0, PlaySource::User, ControlSource::Stdin),
+    }
     let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
     let mut recommender = autoplay.then(|| {
         Autoplay::start(
@@ -117,6 +117,15 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) 
     let signals = termination_signals()?;
     let mut mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
     let mut mpris_requests = mpris.as_ref().map_or_else(never, Mpris::requests);
+    let remote = match Server::start(&ctx.paths.remote_socket()) {
+        Ok(server) => Some(server),
+        Err(message) => {
+            tracing::warn!("remote control off: {message}");
+            eprintln!("skipless: remote control off: {message}");
+            None
+        }
+    };
+    let remote_requests = remote.as_ref().map_or_else(never, Server::requests);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut quitting = false;
@@ -153,17 +162,37 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) 
                 out.flush()?;
             }
             recv(lines) -> line => match line {
-                Ok(line) if line.trim().is_empty() => {}
-                Ok(line) => match LineCommand::parse(line.trim()) {
-                    Ok(LineCommand::Quit) => { quitting = true; controller.shutdown(); }
-                    Ok(command) => {
-                        stop_requested |= command == LineCommand::Stop;
-                        apply(&mut controller, command);
+                Ok(line) if line.trim_ascii().is_empty() => {}
+                Ok(line) => {
+                    let reply = match LineCommand::parse(&line) {
+                        Ok(command) => {
+                            stop_requested |= command == LineCommand::Stop;
+                            commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Stdin)
+                        }
+                        Err(message) => commands::Reply::error(message),
+                    };
+                    if reply.failed {
+                        eprintln!("skipless: {}", reply.text.trim_start_matches("error: "));
+                    } else if reply.text != "ok" && !reply.text.starts_with("ok ") {
+                        writeln!(out, "{}", reply.text)?;
+                        out.flush()?;
                     }
-                    Err(message) => eprintln!("skipless: {message}"),
-                },
+                    if reply.quit {
+                        quitting = true;
+                        controller.shutdown();
+                    }
+                }
                 // stdin closed: keep playing to the end of the queue.
                 Err(_) => stdin_closed = true,
+            },
+            recv(remote_requests) -> request => if let Ok(RemoteRequest { command, reply }) = request {
+                stop_requested |= command == LineCommand::Stop;
+                let answer = commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Remote);
+                let _ = reply.send(answer.text);
+                if answer.quit {
+                    quitting = true;
+                    controller.shutdown();
+                }
             },
             recv(mpris_requests) -> request => match request {
                 Ok(request) => match mpris_bridge::apply(&mut controller, request) {
@@ -176,7 +205,7 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) 
             recv(signals) -> _ => { quitting = true; controller.shutdown(); }
             recv(worker_rx) -> msg => match msg {
                 Ok(WorkerMsg::Recommendations { seq, source, picks }) if !quitting => {
-                    let accepted = recommender.as_ref().is_some_and(|r| {
+                    let accepted = recommender.as_mut().is_some_and(|r| {
                         r.accept(seq, source, &picks, &mut controller, |id| library.get(&id).cloned())
                     });
                     if accepted && waiting_for_picks {
@@ -216,20 +245,6 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool, autoplay: bool) 
     Ok(())
 }
 
-fn apply(controller: &mut Controller, command: LineCommand) {
-    match command {
-        LineCommand::Next => controller.next(ControlSource::Stdin),
-        LineCommand::Previous => controller.previous(ControlSource::Stdin),
-        LineCommand::Pause => controller.pause(),
-        LineCommand::Resume => controller.resume(),
-        LineCommand::Toggle => controller.toggle(),
-        LineCommand::Seek(to) => controller.seek(to),
-        LineCommand::Volume(v) => controller.set_volume(v),
-        LineCommand::Stop => controller.stop(ControlSource::Stdin),
-        LineCommand::Quit => controller.shutdown(),
-    }
-}
-
 /// The tracks to play, in order: files as given, folders by path. Files not yet indexed (or
 /// changed) are scanned first; a given file that failed to scan is still queued, so that its
 /// play is logged as an error rather than silently dropped.
@@ -244,13 +259,7 @@ fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Tra
             continue;
         };
         if path.is_dir() {
-            let mut under: Vec<Track> = tracks::all_tracks(db.conn())
-                .map_err(|e| db.err(e))?
-                .into_iter()
-                .filter(|t| t.path.starts_with(&path))
-                .collect();
-            under.sort_by(|a, b| a.path.cmp(&b.path));
-            queue.extend(under);
+            queue.extend(tracks::tracks_under(db.conn(), &path).map_err(|e| db.err(e))?);
         } else if let Some(track) = tracks::track_by_path_any(db.conn(), &path).map_err(|e| db.err(e))? {
             queue.push(track);
         }
@@ -266,12 +275,13 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-fn stdin_lines() -> Receiver<String> {
+/// Lines of stdin as bytes: a path given to `queue` need not be UTF-8.
+fn stdin_lines() -> Receiver<Vec<u8>> {
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
-            for line in std::io::stdin().lock().lines() {
+            for line in std::io::stdin().lock().split(b'\n') {
                 let Ok(line) = line else { break };
                 if tx.send(line).is_err() {
                     break;
@@ -373,30 +383,4 @@ fn print_outcome(out: &mut impl Write, outcome: &Outcome, json: bool) -> std::io
         (Outcome::Stopped, false) => "idle".to_owned(),
     };
     writeln!(out, "{line}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_line_commands() {
-        assert_eq!(
-            LineCommand::parse("seek +5"),
-            Ok(LineCommand::Seek(SeekTo::Forward(Duration::from_secs(5))))
-        );
-        assert_eq!(
-            LineCommand::parse("seek -2.5"),
-            Ok(LineCommand::Seek(SeekTo::Backward(Duration::from_millis(2500))))
-        );
-        assert_eq!(
-            LineCommand::parse("seek 30"),
-            Ok(LineCommand::Seek(SeekTo::Absolute(Duration::from_secs(30))))
-        );
-        assert_eq!(LineCommand::parse("vol 50"), Ok(LineCommand::Volume(50)));
-        assert!(LineCommand::parse("vol 500").is_err());
-        assert!(LineCommand::parse("seek x").is_err());
-        assert!(LineCommand::parse("dance").is_err());
-        assert_eq!(LineCommand::parse("quit"), Ok(LineCommand::Quit));
-    }
 }

@@ -39,6 +39,7 @@ pub(crate) enum Action {
     Sort,
     Like,
     Ban,
+    Radio,
     ViewLibrary,
     ViewTracks,
     ViewQueue,
@@ -103,6 +104,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         "ban",
         "ban / unban it: autoplay never queues it (asks)",
         &["b"],
+    ),
+    (
+        Action::Radio,
+        "radio",
+        "radio from the selection: it plays, autoplay goes on with more like it",
+        &["m"],
     ),
     (
         Action::ViewLibrary,

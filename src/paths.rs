@@ -46,6 +46,23 @@ impl Paths {
         self.data_dir.join("models")
     }
 
+    /// The Unix socket a running player listens on for `skipless remote`: in the user's
+    /// runtime dir (`$XDG_RUNTIME_DIR/skipless`, or `/tmp/skipless-UID` without one), named
+    /// after the data dir, so players with different data dirs each have their own.
+    pub(crate) fn remote_socket(&self) -> PathBuf {
+        let dir = directories::BaseDirs::new()
+            .and_then(|dirs| dirs.runtime_dir().map(|d| d.join("skipless")))
+            .unwrap_or_else(|| {
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                PathBuf::from(format!("/tmp/skipless-{}", unsafe { libc::geteuid() }))
+            });
+        let data_dir = std::fs::canonicalize(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        dir.join(format!(
+            "player-{:016x}.sock",
+            fnv1a(data_dir.as_os_str().as_encoded_bytes())
+        ))
+    }
+
     /// The player's log file (MPRIS on or off, panics of background threads).
     pub(crate) fn log_file(&self) -> PathBuf {
         self.data_dir.join("skipless.log")
@@ -69,6 +86,13 @@ impl Paths {
         }
         Ok(&self.data_dir)
     }
+}
+
+/// FNV-1a, 64 bits: a name that stays the same across builds (std's hasher may change).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Whether this process may write to `path` (a read-only mount says so even to root).

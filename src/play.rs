@@ -31,8 +31,8 @@ impl PlaySource {
     }
 }
 
-/// Where a listener's command came from: the player's keys, the desktop through MPRIS, or a
-/// line on the headless player's stdin. The engine carries it from a command that ends a play
+/// Where a listener's command came from: the player's keys, the desktop through MPRIS, a line
+/// on the headless player's stdin, or `skipless remote` through the player's socket. The engine carries it from a command that ends a play
 /// to that play's [`Event::Ended`], so the log can tell which of them skipped a track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +40,7 @@ pub enum ControlSource {
     Key,
     Mpris,
     Stdin,
+    Remote,
 }
 
 impl ControlSource {
@@ -49,6 +50,7 @@ impl ControlSource {
             ControlSource::Key => "key",
             ControlSource::Mpris => "mpris",
             ControlSource::Stdin => "stdin",
+            ControlSource::Remote => "remote",
         }
     }
 }

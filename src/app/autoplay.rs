@@ -13,15 +13,28 @@ use super::controller::{Controller, Outcome};
 use super::workers::WorkerMsg;
 use crate::config::RecommendConfig;
 use crate::db::Database;
+use crate::marks::Mark;
 use crate::play::EndReason;
 use crate::play::LoggedPlay;
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
-use crate::recommend::infer::{fallback_rank, Filters, Recommender, Scored};
+use crate::recommend::infer::{fallback_rank, Filters, Radio, Recommender, Scored};
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog};
 use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
 use crate::track::Track;
+
+/// The share of a radio's picks that are its favoured tracks, before any of them is skipped.
+const RADIO_SHARE: f32 = 0.7;
+
+/// A radio as the listener started it: the seed's tracks (a track, an album, or an artist's),
+/// its artist, and a name for the reasons shown with its picks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadioSeed {
+    pub tracks: Vec<i64>,
+    pub artist: Option<String>,
+    pub name: String,
+}
 
 /// What the player asks of the recommendation thread.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +45,8 @@ pub(crate) enum Request {
         session: Vec<(i64, bool)>,
         exclude: Vec<i64>,
         limit: usize,
+        /// The radio playing, if one is.
+        radio: Option<RadioSeed>,
     },
     /// A play was completed in the log.
     Played(LoggedPlay),
@@ -55,6 +70,8 @@ pub(crate) struct Autoplay {
     seq: u64,
     /// How many picks to keep queued.
     limit: usize,
+    /// What ranked the picks in the queue (the model, or the fallback), once some arrived.
+    source: Option<&'static str>,
 }
 
 impl Autoplay {
@@ -89,6 +106,7 @@ impl Autoplay {
             requests,
             seq: 0,
             limit,
+            source: None,
         }
     }
 
@@ -126,15 +144,16 @@ impl Autoplay {
             session,
             exclude,
             limit: self.limit,
+            radio: controller.radio.clone(),
         });
     }
 
     /// Puts the answer to ranking request `seq` after the listener's own queue entries, unless
     /// a newer request is out; returns whether it was used.
     pub(crate) fn accept(
-        &self,
+        &mut self,
         seq: u64,
-        source: &str,
+        source: &'static str,
         picks: &[Scored],
         controller: &mut Controller,
         track: impl Fn(i64) -> Option<Track>,
@@ -143,7 +162,24 @@ impl Autoplay {
             return false;
         }
         controller.set_autoplay_picks(source, picks, track);
+        self.source = Some(source);
         true
+    }
+
+    /// What ranked the autoplay picks in the queue, once some arrived.
+    pub(crate) fn source(&self) -> Option<&'static str> {
+        self.source
+    }
+
+    /// Tells the thread about a like or a ban the controller wrote: a ban takes the track out of
+    /// every ranking at once; a like, or a ban taken back, changes the history features from
+    /// this moment on, so the log is read again.
+    pub(crate) fn marked(&self, track_id: i64, mark: Mark, on: bool) {
+        if mark == Mark::Ban && on {
+            self.send(Request::Banned(track_id));
+        } else {
+            self.send(Request::Reload);
+        }
     }
 }
 
@@ -264,21 +300,55 @@ impl AutoplayCore {
         exclude: &[i64],
         limit: usize,
         now_ms: i64,
+        radio: Option<&RadioSeed>,
     ) -> (&'static str, Vec<Scored>) {
         let mut filters = Filters::from_config(&self.config, limit);
         filters.now_ms = Some(now_ms);
         filters.recent = self.log.recent(self.config.exclude_recent);
         filters.recent.extend_from_slice(exclude);
         filters.seed = self.log.plays.len() as u64;
-        if let Some(recommender) = self.recommender.as_ref().filter(|_| self.enough_plays()) {
-            if let Ok(picks) = recommender.rank(session, &self.candidates, &filters) {
-                return ("model", picks);
+        filters.radio = radio.map(|seed| self.radio(seed, session));
+        let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
+            Some(recommender) => match recommender.rank(session, &self.candidates, &filters) {
+                Ok(picks) => ("model", picks),
+                Err(_) => (
+                    "fallback",
+                    fallback_rank(session, &self.candidates, &self.log, &filters),
+                ),
+            },
+            None => (
+                "fallback",
+                fallback_rank(session, &self.candidates, &self.log, &filters),
+            ),
+        };
+        if let (Some(radio), Some(seed)) = (&filters.radio, radio) {
+            for pick in picks.iter_mut().filter(|p| radio.favoured.contains(&p.track_id)) {
+                pick.reason = format!("radio from {} · {}", seed.name, pick.reason);
             }
         }
-        (
-            "fallback",
-            fallback_rank(session, &self.candidates, &self.log, &filters),
-        )
+        (source, picks)
+    }
+
+    /// What a radio from `seed` favours now: the seed artist's tracks and the tracks listened
+    /// to with the seed, with a share of the picks that halves with each of them skipped in this
+    /// session, so that skips steer the radio away from its seed.
+    fn radio(&self, seed: &RadioSeed, session: &[(i64, bool)]) -> Radio {
+        let artist = seed.artist.as_ref().map(|a| a.to_lowercase());
+        let mut favoured = self.log.co_listened(&seed.tracks.iter().copied().collect());
+        favoured.extend(
+            self.candidates
+                .iter()
+                .filter(|t| artist.is_some() && t.artist.as_ref().map(|a| a.to_lowercase()) == artist)
+                .map(|t| t.id),
+        );
+        let skipped = session
+            .iter()
+            .filter(|&&(id, skipped)| skipped && favoured.contains(&id))
+            .count();
+        Radio {
+            favoured,
+            share: RADIO_SHARE * 0.5f32.powi(skipped.min(30) as i32),
+        }
     }
 
     /// Folds a completed play into the signals; returns whether a retrain is due.
@@ -414,8 +484,11 @@ impl Worker {
                     session,
                     exclude,
                     limit,
+                    radio,
                 } => {
-                    let (source, picks) = self.core.rank(&session, &exclude, limit, crate::clock::now_ms());
+                    let (source, picks) =
+                        self.core
+                            .rank(&session, &exclude, limit, crate::clock::now_ms(), radio.as_ref());
                     let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
                 }
                 Request::Played(play) => {
@@ -507,5 +580,114 @@ fn lower_priority() {
     // memory effects; failure only leaves the priority unchanged.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tracks::insert_tracks;
+    use rusqlite::params;
+
+    const SEED_ARTIST: &str = "Seed Artist";
+
+    /// 60 tracks: 1-8 by the seed's artist, the rest each by its own artist. The log finishes
+    /// tracks 9-30 again and again, and track 1 once, in a session with 40, 41 and 42.
+    fn core() -> AutoplayCore {
+        let mut db = Database::open_in_memory().unwrap();
+        let tracks: Vec<Track> = (1..=60)
+            .map(|id| Track {
+                id,
+                path: PathBuf::from(format!("/music/{id}.ogg")),
+                title: format!("Song {id}"),
+                artist: Some(if id <= 8 {
+                    SEED_ARTIST.into()
+                } else {
+                    format!("Artist {id}")
+                }),
+                duration_ms: Some(200_000),
+                ..Track::default()
+            })
+            .collect();
+        insert_tracks(db.conn_mut(), &tracks).unwrap();
+        let mut sessions: Vec<Vec<i64>> = (0..30)
+            .map(|s| (9..=30).filter(|t| (t + s) % 3 != 0).collect())
+            .collect();
+        sessions.push(vec![40, 1, 41, 42]);
+        let conn = db.conn();
+        let mut ts = 1_000_000_000_000i64;
+        for (s, plays) in sessions.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO sessions (id, started_at, last_at) VALUES (?1, ?2, ?2)",
+                params![s as i64 + 1, ts],
+            )
+            .unwrap();
+            for (position, track) in plays.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                        end_reason, skipped, source)
+                     VALUES (?1, ?2, ?3, ?4, ?4 + 200000, 200000, 200000, 'finished', 0, 'user')",
+                    params![track, s as i64 + 1, position as i64, ts],
+                )
+                .unwrap();
+                ts += 200_000;
+            }
+            ts += 86_400_000;
+        }
+        let config = RecommendConfig {
+            exclude_recent: 0,
+            ..RecommendConfig::default()
+        };
+        AutoplayCore::new(db, PathBuf::from("/nonexistent/models"), config).unwrap()
+    }
+
+    fn favoured_among(picks: &[Scored]) -> usize {
+        picks
+            .iter()
+            .filter(|p| p.track_id <= 8 || (40..=42).contains(&p.track_id))
+            .count()
+    }
+
+    #[test]
+    fn a_radio_fills_at_least_half_the_picks_with_its_seed_and_skips_loosen_it() {
+        let core = core();
+        let now = 2_000_000_000_000;
+        let seed = RadioSeed {
+            tracks: vec![1],
+            artist: Some(SEED_ARTIST.into()),
+            name: "Song 1".into(),
+        };
+        let (_, plain) = core.rank(&[(1, false)], &[], 10, now, None);
+        let (_, radio) = core.rank(&[(1, false)], &[], 10, now, Some(&seed));
+        assert!(favoured_among(&plain) < 3, "{plain:?}");
+        assert!(favoured_among(&radio) >= 5, "{radio:?}");
+        assert!(radio
+            .iter()
+            .filter(|p| p.track_id <= 8 || (40..=42).contains(&p.track_id))
+            .all(|p| p.reason.starts_with("radio from Song 1")));
+        // A track radio keeps the artist limit for everyone but the seed's artist.
+        let by_seed_artist = radio.iter().filter(|p| p.track_id <= 8).count();
+        assert!(by_seed_artist >= 2, "{radio:?}");
+
+        let skipping = [(1, false), (2, true), (3, true)];
+        let (_, steered) = core.rank(&skipping, &[], 10, now, Some(&seed));
+        assert!(
+            favoured_among(&steered) < favoured_among(&radio),
+            "two skipped seed tracks loosen the radio: {steered:?}"
+        );
+    }
+
+    #[test]
+    fn an_artist_radio_plays_that_artist_beyond_the_artist_limit() {
+        let core = core();
+        let seed = RadioSeed {
+            tracks: (1..=8).collect(),
+            artist: Some(SEED_ARTIST.into()),
+            name: SEED_ARTIST.into(),
+        };
+        let (_, picks) = core.rank(&[(1, false)], &[], 10, 2_000_000_000_000, Some(&seed));
+        let theirs = picks.iter().filter(|p| p.track_id <= 8).count();
+        assert!(theirs >= 5, "{picks:?}");
+        assert_eq!(picks.len(), 10);
     }
 }

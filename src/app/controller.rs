@@ -6,6 +6,7 @@
 
 use crossbeam_channel::Sender;
 
+use super::autoplay::RadioSeed;
 use super::queue::{Queue, QueueEntry};
 use crate::clock::now_ms;
 use crate::config::{PlaybackConfig, ReplayGainMode};
@@ -52,6 +53,8 @@ pub struct Controller {
     /// [`HISTORY_KEPT`] to [`HISTORY_KEPT`] × 2 of them, so that a player running for days
     /// does not grow with every play (the log has them all).
     pub history: Vec<(Track, CompletedPlay)>,
+    /// The radio playing: autoplay favours its seed until the listener plays something else.
+    pub radio: Option<RadioSeed>,
     /// How the last play ended, for the `Idle` after it. After an error, or after a track that
     /// ended before the engine was told what follows it (a file of a few milliseconds, or a
     /// damaged one that decodes to almost nothing), the queue moves on by itself.
@@ -69,6 +72,7 @@ impl Controller {
             now: None,
             volume: playback.volume,
             history: Vec::new(),
+            radio: None,
             last_end: None,
         }
     }
@@ -97,8 +101,9 @@ impl Controller {
     // Every intent that can end the play in progress names who asked (`by`): the engine hands
     // it back with the play's `Ended`, so the log records where a skip came from.
 
-    /// Replaces the queue with `tracks` and plays `start`.
+    /// Replaces the queue with `tracks` and plays `start`; a radio playing ends.
     pub(crate) fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource, by: ControlSource) {
+        self.radio = None;
         self.queue.replace(tracks, start, source);
         if let Some(entry) = self.queue.current().cloned() {
             self.send(Command::Play {
@@ -109,9 +114,23 @@ impl Controller {
         }
     }
 
+    /// Starts a radio: the queue is cleared, `first` plays, and autoplay goes on from `seed`.
+    pub(crate) fn start_radio(&mut self, seed: RadioSeed, first: Track, by: ControlSource) {
+        self.play_tracks(vec![first], 0, PlaySource::User, by);
+        self.radio = Some(seed);
+    }
+
     /// Plays the queue entry at `index` now.
     pub(crate) fn play_index(&mut self, index: usize, by: ControlSource) {
         self.jump(index, EndReason::Skipped, Some(by));
+    }
+
+    /// Starts playing while stopped: the current queue entry again, or the first one.
+    pub(crate) fn start(&mut self, by: ControlSource) {
+        let index = self.queue.cursor().or((!self.queue.entries().is_empty()).then_some(0));
+        if let Some(index) = index {
+            self.play_index(index, by);
+        }
     }
 
     /// Moves on to the next entry; the current play ends as a skip (per the skip rule).

@@ -1,14 +1,17 @@
 //! What the front ends (the TUI, the headless player, the command line) share: the run's
 //! [`Context`], the playback [`controller`] and its play [`queue`], live recommendations
 //! ([`autoplay`]), the in-memory [`library`] index, background [`workers`], scanning
-//! ([`scan`]), desktop requests ([`mpris_bridge`]) and the closed-loop [`simulate`]or.
+//! ([`scan`]), desktop requests ([`mpris_bridge`]), line commands from stdin or a shell
+//! ([`commands`], over the player's socket: [`remote`]) and the closed-loop [`simulate`]or.
 
 pub mod autoplay;
+pub(crate) mod commands;
 mod context;
 pub(crate) mod controller;
 pub mod library;
 pub mod mpris_bridge;
 pub(crate) mod queue;
+pub(crate) mod remote;
 pub(crate) mod scan;
 pub(crate) mod simulate;
 pub(crate) mod workers;

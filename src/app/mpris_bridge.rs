@@ -51,7 +51,7 @@ pub(crate) fn apply(controller: &mut Controller, request: Request) -> Applied {
         Request::PlayPause if now.is_some() => controller.toggle(),
         Request::Play if now.as_ref().is_some_and(|n| n.paused) => controller.resume(),
         Request::Play if now.is_some() => {}
-        Request::PlayPause | Request::Play => start(controller),
+        Request::PlayPause | Request::Play => controller.start(BY),
         Request::Pause => controller.pause(),
         Request::Stop => controller.stop(BY),
         Request::Next => controller.next(BY),
@@ -86,15 +86,6 @@ pub(crate) fn apply(controller: &mut Controller, request: Request) -> Applied {
         Request::Quit => return Applied::Quit,
     }
     Applied::Done
-}
-
-/// `Play` while stopped: the current queue entry again, or the first one.
-fn start(controller: &mut Controller) {
-    let queue = &controller.queue;
-    let index = queue.cursor().or((!queue.entries().is_empty()).then_some(0));
-    if let Some(index) = index {
-        controller.play_index(index, ControlSource::Mpris);
-    }
 }
 
 /// `OpenUri`: plays a file of the library in place of the queue, as choosing it in the player does.

@@ -10,6 +10,7 @@ mod library;
 mod marks;
 mod playlist;
 mod recommend;
+mod remote;
 mod roots;
 mod scan;
 mod simulate;
@@ -23,6 +24,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::Context;
 use crate::config::Config;
+use crate::headless::Start;
 use crate::marks::Mark;
 use crate::paths::Paths;
 
@@ -81,10 +83,22 @@ pub enum Command {
         #[arg(long)]
         autoplay: bool,
         /// Play a saved playlist (its files the library has, in order).
-        #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["paths", "radio_track", "radio_artist"])]
         playlist: Option<String>,
-        #[arg(required_unless_present = "playlist")]
+        /// Radio from a track: it plays, then autoplay goes on with more like it.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["paths", "radio_artist"])]
+        radio_track: Option<PathBuf>,
+        /// Radio from an artist: one of theirs plays, then autoplay goes on favouring them.
+        #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+        radio_artist: Option<String>,
+        #[arg(required_unless_present_any = ["playlist", "radio_track", "radio_artist"])]
         paths: Vec<PathBuf>,
+    },
+    /// Control the running player: next, prev, pause, play, toggle, stop, seek ±S|S, vol N,
+    /// like, unlike, ban, unban, queue PATH..., playlist NAME, status [--json], quit.
+    Remote {
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
+        words: Vec<std::ffi::OsString>,
     },
     /// Saved playlists: list them, import an M3U or M3U8 file, export one.
     Playlist {
@@ -257,15 +271,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             autoplay,
             playlist,
+            radio_track,
+            radio_artist,
             paths,
         }) => {
-            let paths = match playlist {
-                Some(name) => playlist::playable_paths(&ctx, &name)?,
-                None => paths,
+            let start = match (playlist, radio_track, radio_artist) {
+                (Some(name), _, _) => Start::Tracks(playlist::playable_paths(&ctx, &name)?),
+                (_, Some(path), _) => Start::RadioTrack(path),
+                (_, _, Some(artist)) => Start::RadioArtist(artist),
+                _ => Start::Tracks(paths),
             };
-            crate::headless::run(&ctx, &paths, json, autoplay)
+            crate::headless::run(&ctx, start, json, autoplay)
         }
         Some(Command::Playlist { command }) => playlist::run(&ctx, &command),
+        Some(Command::Remote { words }) => remote::run(&ctx, &words),
         Some(Command::History { json, limit }) => history::run(&ctx, json, limit),
         Some(Command::Stats { json }) => stats::run(&ctx, json),
         Some(Command::Export {

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_playlists.sql",
         include_str!("../../migrations/0006_playlists.sql"),
     ),
+    (
+        "0007_remote_end_source.sql",
+        include_str!("../../migrations/0007_remote_end_source.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

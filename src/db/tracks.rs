@@ -80,15 +80,7 @@ pub(crate) fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
 
 /// Indexed tracks (any status) whose path lies under `dir`, keyed by path.
 pub(crate) fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<HashMap<PathBuf, FileState>> {
-    // Paths are byte strings; a range scan on the prefix "dir/" finds everything beneath it.
-    let mut lo = path_blob(dir).to_vec();
-    if lo.last() != Some(&b'/') {
-        lo.push(b'/');
-    }
-    let mut hi = lo.clone();
-    if let Some(last) = hi.last_mut() {
-        *last += 1; // '/' + 1 = '0': the first byte string after every "dir/..."
-    }
+    let (lo, hi) = range_under(dir);
     let mut stmt =
         conn.prepare("SELECT id, path, size, mtime_ns, status FROM tracks WHERE path >= ?1 AND path < ?2")?;
     let rows = stmt.query_map(params![lo, hi], |row| {
@@ -104,6 +96,30 @@ pub(crate) fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Resu
         ))
     })?;
     rows.collect()
+}
+
+/// The playable tracks whose path lies under `dir`, in path order.
+pub(crate) fn tracks_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Vec<Track>> {
+    let (lo, hi) = range_under(dir);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TRACK_COLUMNS} FROM tracks WHERE path >= ?1 AND path < ?2 AND status = 'ok' ORDER BY path"
+    ))?;
+    let rows = stmt.query_map(params![lo, hi], |row| track_from_row(row, 0))?;
+    rows.collect()
+}
+
+/// The byte-string range of the paths beneath `dir`: a range scan on the prefix "dir/" finds
+/// everything there through the unique index on `path`.
+fn range_under(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let mut lo = path_blob(dir).to_vec();
+    if lo.last() != Some(&b'/') {
+        lo.push(b'/');
+    }
+    let mut hi = lo.clone();
+    if let Some(last) = hi.last_mut() {
+        *last += 1; // '/' + 1 = '0': the first byte string after every "dir/..."
+    }
+    (lo, hi)
 }
 
 /// The outcome of reading one file, ready to be written.

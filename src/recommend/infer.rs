@@ -43,6 +43,18 @@ pub struct Filters {
     pub now_ms: Option<i64>,
     /// Weight of the log-probability that a track is finished rather than skipped.
     pub finish_weight: f32,
+    /// A radio from a seed: its tracks get a share of the picks.
+    pub radio: Option<Radio>,
+}
+
+/// What a radio from a seed favours: the tracks by the seed's artist and the tracks listened to
+/// in the same sessions as the seed. At least `share` of the picks, while there are such tracks,
+/// are favoured ones, best first; a pick made to keep that share is exempt from the artist
+/// limit (so an artist's radio plays that artist), the others keep it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Radio {
+    pub favoured: HashSet<i64>,
+    pub share: f32,
 }
 
 impl Filters {
@@ -58,6 +70,7 @@ impl Filters {
             seed: 0,
             now_ms: None,
             finish_weight: config.finish_weight,
+            radio: None,
         }
     }
 }
@@ -382,17 +395,21 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters
             .copied()
             .filter(|&(i, _)| {
                 let id = candidates[i].id;
-                !(filters.exclude_current && Some(id) == current)
-                    && !(exclude_skipped && skipped_now.contains(&id))
-                    && !recent.contains(&id)
+                let playing = filters.exclude_current && Some(id) == current;
+                let skipped = exclude_skipped && skipped_now.contains(&id);
+                !(playing || skipped || recent.contains(&id))
             })
             .collect();
-        pick_with_artist_limit(&eligible, candidates, filters)
+        match &filters.radio {
+            Some(radio) => radio_mix(&eligible, candidates, filters, radio),
+            None => pick_with_artist_limit(&eligible, candidates, filters),
+        }
     };
     // Only the best few need sorting and filtering: the filters leave out a handful of tracks and
-    // the artist limit rarely reaches far; when the head runs short, everything is sorted.
+    // the artist limit rarely reaches far; when the head runs short, everything is sorted. A
+    // radio's favoured tracks may rank anywhere, so a radio sorts everything.
     let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + 1;
-    if ranked.len() > head {
+    if ranked.len() > head && filters.radio.is_none() {
         ranked.select_nth_unstable_by(head, order);
         let mut best = ranked[..head].to_vec();
         best.sort_by(order);
@@ -413,24 +430,72 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
 fn pick_with_artist_limit(ranked: &[(usize, f32)], candidates: &[Track], filters: &Filters) -> Vec<usize> {
-    let mut per_artist: HashMap<String, usize> = HashMap::new();
+    let mut limit = ArtistLimit::new(filters);
     let mut chosen = Vec::new();
     for &(i, _) in ranked {
         if chosen.len() >= filters.limit {
             break;
         }
-        if filters.max_per_artist > 0 {
-            if let Some(artist) = &candidates[i].artist {
-                let n = per_artist.entry(artist.to_lowercase()).or_insert(0);
-                if *n >= filters.max_per_artist {
-                    continue;
-                }
-                *n += 1;
-            }
+        if limit.would_admit(&candidates[i]) {
+            limit.count(&candidates[i]);
+            chosen.push(i);
         }
+    }
+    chosen
+}
+
+/// A radio's picks: in ranked order, except that while the favoured picks so far fall short of
+/// `share` of the picks, the best favoured track comes next.
+fn radio_mix(ranked: &[(usize, f32)], candidates: &[Track], filters: &Filters, radio: &Radio) -> Vec<usize> {
+    let is_favoured = |i: usize| radio.favoured.contains(&candidates[i].id);
+    let mut taken = vec![false; ranked.len()];
+    let mut limit = ArtistLimit::new(filters);
+    let mut chosen = Vec::new();
+    let mut taken_favoured = 0usize;
+    while chosen.len() < filters.limit {
+        let short = (taken_favoured as f32) < radio.share * (chosen.len() + 1) as f32;
+        let for_share = short
+            .then(|| (0..ranked.len()).find(|&place| !taken[place] && is_favoured(ranked[place].0)))
+            .flatten();
+        let place = for_share.or_else(|| {
+            (0..ranked.len()).find(|&place| !taken[place] && limit.would_admit(&candidates[ranked[place].0]))
+        });
+        let Some(place) = place else { break };
+        let i = ranked[place].0;
+        taken[place] = true;
+        limit.count(&candidates[i]);
+        taken_favoured += usize::from(is_favoured(i));
         chosen.push(i);
     }
     chosen
+}
+
+/// At most `max_per_artist` picks per artist (a radio's picks made for its share aside).
+struct ArtistLimit {
+    max: usize,
+    per_artist: HashMap<String, usize>,
+}
+
+impl ArtistLimit {
+    fn new(filters: &Filters) -> Self {
+        Self {
+            max: filters.max_per_artist,
+            per_artist: HashMap::new(),
+        }
+    }
+
+    fn would_admit(&self, track: &Track) -> bool {
+        match track.artist.as_ref().filter(|_| self.max > 0) {
+            Some(artist) => self.per_artist.get(&artist.to_lowercase()).copied().unwrap_or(0) < self.max,
+            None => true,
+        }
+    }
+
+    fn count(&mut self, track: &Track) {
+        if let Some(artist) = &track.artist {
+            *self.per_artist.entry(artist.to_lowercase()).or_insert(0) += 1;
+        }
+    }
 }
 
 /// Ranking without a model: similarity of metadata to the session's recent listens, then how often

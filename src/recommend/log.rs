@@ -1,7 +1,7 @@
 //! The local listening log as training data ([`ListeningLog`]) and training from it
 //! ([`train_from_log`], [`LogTraining`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 
 use crate::db::{marks, plays, tracks, Database};
@@ -85,6 +85,17 @@ impl ListeningLog {
             }
         }
         counts
+    }
+
+    /// The tracks listened to (not skipped) in a session where one of `seeds` was listened to.
+    pub(crate) fn co_listened(&self, seeds: &HashSet<i64>) -> HashSet<i64> {
+        let mut found = HashSet::new();
+        for session in self.sessions() {
+            if session.iter().any(|p| !p.skipped && seeds.contains(&p.track_id)) {
+                found.extend(session.iter().filter(|p| !p.skipped).map(|p| p.track_id));
+            }
+        }
+        found
     }
 
     /// The last `n` tracks played, most recent last.

@@ -326,6 +326,7 @@ mod tests {
             seed: 0,
             now_ms: Some(log.plays[log.plays.len() - 1].ts_ms),
             finish_weight: FINISH_WEIGHT,
+            radio: None,
         };
         let picks = recommender.rank(&session, &tracks, &filters).unwrap();
         assert_eq!(picks.len(), 12);

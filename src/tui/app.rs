@@ -9,7 +9,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::render::Theme;
 use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State, View};
-use crate::app::autoplay::{Autoplay, Request};
+use crate::app::autoplay::{Autoplay, RadioSeed, Request};
+use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::workers::{self, SaveAs, WorkerMsg};
@@ -173,6 +174,7 @@ impl App {
             },
             Action::Like => self.toggle_like(),
             Action::Ban => self.ask_ban(),
+            Action::Radio => self.start_radio(),
             Action::Export => {
                 let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
                 workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
@@ -277,11 +279,14 @@ impl App {
         self.controller.now.as_ref().map(|n| n.entry.track.clone())
     }
 
-    /// Sets or clears a mark through the controller and keeps the screen's copy in step;
-    /// returns whether it was written.
+    /// Sets or clears a mark through the controller, tells the recommender and keeps the
+    /// screen's copy in step; returns whether it was written.
     fn set_mark(&mut self, track: &Track, mark: Mark, on: bool) -> bool {
         match self.controller.mark(track.id, mark, on, ControlSource::Key) {
             Ok(()) => {
+                if let Some(autoplay) = &self.autoplay {
+                    autoplay.marked(track.id, mark, on);
+                }
                 self.state.library.marks.set(track.id, mark, on, now_ms());
                 true
             }
@@ -302,10 +307,6 @@ impl App {
         };
         let like = !self.state.library.marks.is_liked(track.id);
         if self.set_mark(&track, Mark::Like, like) {
-            // A like is one of the recommender's history features from this moment on.
-            if let Some(autoplay) = &self.autoplay {
-                autoplay.send(Request::Reload);
-            }
             let verb = if like { "liked" } else { "unliked" };
             self.state.status = Some(format!("{verb}: {}", track.display_name()));
         }
@@ -319,9 +320,6 @@ impl App {
         };
         if self.state.library.marks.is_banned(track.id) {
             if self.set_mark(&track, Mark::Ban, false) {
-                if let Some(autoplay) = &self.autoplay {
-                    autoplay.send(Request::Reload);
-                }
                 self.state.status = Some(format!("unbanned: {}", track.display_name()));
             }
             return;
@@ -336,11 +334,52 @@ impl App {
     /// Bans `track`: out of autoplay at once (picks already queued included), skipped if playing.
     pub(super) fn ban(&mut self, track: &Track) {
         if self.set_mark(track, Mark::Ban, true) {
-            if let Some(autoplay) = &self.autoplay {
-                autoplay.send(Request::Banned(track.id));
-            }
             self.state.status = Some(format!("banned: {}", track.display_name()));
         }
+    }
+
+    /// "More like this": the selected artist, album or track (else the playing one) seeds a
+    /// radio; its first track plays and autoplay goes on from it.
+    fn start_radio(&mut self) {
+        let s = &self.state;
+        let in_tree = s.search.is_none() && matches!(s.pane, Pane::Artists | Pane::Albums);
+        let (tracks, name) = if in_tree {
+            let tracks = self.selected_tracks();
+            let name = match s.pane {
+                Pane::Artists => s.library.artists.get(s.artist).map(|a| a.name.clone()),
+                _ => s
+                    .library
+                    .artists
+                    .get(s.artist)
+                    .and_then(|a| a.albums.get(s.album))
+                    .map(|a| a.name.clone()),
+            };
+            (tracks, name.unwrap_or_default())
+        } else {
+            match self.mark_target() {
+                Some(track) => {
+                    let name = track.display_name();
+                    (vec![track], name)
+                }
+                None => (Vec::new(), String::new()),
+            }
+        };
+        let Some(first) = tracks.first().cloned() else {
+            self.state.status = Some("nothing selected or playing to start a radio from".into());
+            return;
+        };
+        if !self.state.autoplay || self.autoplay.is_none() {
+            self.state.status = Some("a radio needs autoplay: turn it on first".into());
+            return;
+        }
+        let seed = RadioSeed {
+            tracks: tracks.iter().map(|t| t.id).collect(),
+            artist: first.artist.clone(),
+            name: name.clone(),
+        };
+        self.state.search = None;
+        self.controller.start_radio(seed, first, ControlSource::Key);
+        self.state.status = Some(format!("radio from {name}"));
     }
 
     /// The tracks the selection stands for (an artist's, an album's, or one track).
@@ -479,6 +518,27 @@ impl App {
         }
     }
 
+    /// Carries out a command from `skipless remote` through the controller, as its key would;
+    /// returns the line to answer with.
+    pub(crate) fn handle_remote(&mut self, command: LineCommand) -> String {
+        let reply = commands::apply(
+            &mut self.controller,
+            self.autoplay.as_ref(),
+            command,
+            ControlSource::Remote,
+        );
+        if let Some((track_id, mark, on)) = reply.marked {
+            self.state.library.marks.set(track_id, mark, on, now_ms());
+        }
+        if let Some(done) = reply.text.strip_prefix("ok ") {
+            self.state.status = Some(format!("remote: {done}"));
+        }
+        if reply.quit {
+            self.update(Action::Quit);
+        }
+        reply.text
+    }
+
     pub fn handle_worker(&mut self, msg: WorkerMsg) {
         match msg {
             WorkerMsg::ScanProgress { done, total } => {
@@ -504,7 +564,7 @@ impl App {
                 }
             }
             WorkerMsg::Recommendations { seq, source, picks } => {
-                let (Some(autoplay), true) = (&self.autoplay, self.state.autoplay) else {
+                let (Some(autoplay), true) = (self.autoplay.as_mut(), self.state.autoplay) else {
                     return;
                 };
                 let library = &self.state.library;

@@ -8,7 +8,7 @@
 //! - [`terminal`]: raw mode, the alternate screen, the panic hook and the input thread.
 //!
 //! One UI thread owns the [`App`] and blocks on its channels: terminal input, engine events,
-//! worker reports and desktop requests. It redraws only after one of them delivered something,
+//! worker reports, desktop requests and commands from `skipless remote`. It redraws only after one of them delivered something,
 //! so an idle player sleeps.
 
 mod app;
@@ -28,6 +28,7 @@ pub use app::App;
 pub use render::{draw, Theme};
 
 use crate::app::mpris_bridge;
+use crate::app::remote::{RemoteRequest, Server};
 use crate::app::Context;
 use crate::mpris::Mpris;
 use crate::player::{Engine, Event};
@@ -48,6 +49,14 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
 
     ctx.start_log_file();
     let mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
+    let remote = match Server::start(&ctx.paths.remote_socket()) {
+        Ok(server) => Some(server),
+        Err(message) => {
+            tracing::warn!("remote control off: {message}");
+            app.state.status = Some(format!("remote control off: {message}"));
+            None
+        }
+    };
     let mut terminal = terminal::enter(ctx.paths.log_file())?;
     let input = terminal::input_events();
     // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
@@ -62,6 +71,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         &engine,
         &input,
         mpris,
+        remote.as_ref(),
         test_panic.as_deref() == Some("ui"),
     );
     terminal::leave();
@@ -74,9 +84,11 @@ fn event_loop(
     engine: &Engine,
     input: &Receiver<TermEvent>,
     mut mpris: Option<Mpris>,
+    remote: Option<&Server>,
     test_panic: bool,
 ) -> anyhow::Result<()> {
     let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
+    let remote_requests = remote.map_or_else(crossbeam_channel::never, Server::requests);
     let mut dirty = true;
     loop {
         if let Some(mpris) = mpris.as_mut() {
@@ -128,6 +140,12 @@ fn event_loop(
                 }
                 Err(_) => mpris_gone = true,
             },
+            recv(remote_requests) -> request => {
+                if let Ok(RemoteRequest { command, reply }) = request {
+                    let _ = reply.send(app.handle_remote(command));
+                    dirty = true;
+                }
+            }
             recv(deadline) -> _ => return Ok(()),
         }
         if mpris_gone {

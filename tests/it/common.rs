@@ -1,9 +1,13 @@
 //! Helpers shared by the integration tests: the real binary, the fixtures in
 //! `tests/fixtures`, the tools a test drives, temp dirs.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use serde_json::Value;
 
 /// The 12-track corpus in `tests/fixtures/corpus`.
 pub fn corpus() -> PathBuf {
@@ -70,7 +74,13 @@ pub fn skipless(data_dir: &Path) -> Command {
     cmd.arg("--data-dir").arg(data_dir);
     cmd.arg("--config").arg(data_dir.join("config.toml"));
     cmd.env_remove("SKIPLESS_DATA_DIR");
+    cmd.env("XDG_RUNTIME_DIR", runtime_dir(data_dir));
     cmd
+}
+
+/// The runtime dir (where a player's socket is) of the players and commands of one data dir.
+pub fn runtime_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("run")
 }
 
 /// Copies the corpus into `dir` (so tests may change files).
@@ -116,4 +126,73 @@ pub fn scan_json(data_dir: &Path, paths: &[&Path]) -> serde_json::Value {
 /// `skipless library --json` parsed.
 pub fn library(data_dir: &Path) -> Vec<serde_json::Value> {
     json_lines(&stdout_of(skipless(data_dir).args(["library", "--json"])))
+}
+
+/// A running `skipless play --json`, its stdout read line by line.
+pub struct Player {
+    pub child: Child,
+    stdin: ChildStdin,
+    pub lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Player {
+    pub fn start(data_dir: &Path, speed: f64, paths: &[PathBuf]) -> Self {
+        Self::start_with(data_dir, speed, paths, &[])
+    }
+
+    pub fn start_with(data_dir: &Path, speed: f64, paths: &[PathBuf], options: &[&str]) -> Self {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--config")
+            .arg(data_dir.join("none.toml"))
+            .args(["--audio", "null", "play", "--json"])
+            .args(options)
+            .args(paths)
+            .env("SKIPLESS_NULL_SPEED", speed.to_string())
+            .env("XDG_RUNTIME_DIR", runtime_dir(data_dir))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, stdin, lines }
+    }
+
+    /// Waits for the next event named `name` and returns it.
+    pub fn wait(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{name}` event"));
+            if event["event"] == name {
+                return event;
+            }
+        }
+    }
+
+    pub fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    pub fn finish(self) -> String {
+        let output = self.child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
 }

@@ -138,3 +138,79 @@ fn a_broken_config_names_the_line_and_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_remote_end_source_migration_rebuilds_a_100k_play_log_with_every_row_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    let fingerprint = "SELECT count(*), sum(id), sum(track_id * 7 + session_id * 13 + position), sum(played_ms),
+                              sum(length(end_reason) * skipped), sum(length(coalesce(end_source, 'x'))),
+                              sum(length(coalesce(import_key, ''))), sum(coalesce(ended_at, 0) % 1000003)
+                       FROM plays";
+    let before: Vec<i64> = {
+        let conn = Connection::open(&path).unwrap();
+        for schema in [
+            V1_SCHEMA,
+            include_str!("../../migrations/0002_imports.sql"),
+            include_str!("../../migrations/0003_unmatched_sessions.sql"),
+            include_str!("../../migrations/0004_end_source.sql"),
+            include_str!("../../migrations/0005_likes_bans.sql"),
+            include_str!("../../migrations/0006_playlists.sql"),
+        ] {
+            conn.execute_batch(schema).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 6;
+             BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+             INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+             SELECT i, CAST('/m/' || i || '.ogg' AS BLOB), '/m/' || i || '.ogg', 1, 1, 'ok', 'Song ' || i, 0, 0 FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001)
+             INSERT INTO sessions (id, started_at, last_at) SELECT i, i * 100000, i * 100000 + 5000 FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+             INSERT INTO plays (id, track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                end_reason, skipped, source, error, import_key, end_source)
+             SELECT i, 1 + i % 500, 1 + i / 20, i % 20, i * 5000, CASE WHEN i % 997 = 0 THEN NULL ELSE i * 5000 + 4000 END,
+                    i % 4000, 200000,
+                    CASE i % 3 WHEN 0 THEN 'finished' WHEN 1 THEN 'skipped' ELSE 'quit' END, i % 3 = 1,
+                    CASE WHEN i % 5 = 0 THEN 'import' ELSE 'user' END, NULL,
+                    CASE WHEN i % 5 = 0 THEN 'k' || i END,
+                    CASE i % 4 WHEN 0 THEN 'key' WHEN 1 THEN 'mpris' WHEN 2 THEN 'stdin' END
+             FROM n;
+             COMMIT;",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
+        conn.query_row(fingerprint, [], |r| (0..8).map(|i| r.get(i)).collect())
+            .unwrap()
+    };
+    assert_eq!(before[0], 100_000);
+
+    let rows = json_lines(&stdout_of(
+        skipless(data.path()).args(["history", "--json", "--limit", "3"]),
+    ));
+    assert_eq!(rows.len(), 3);
+
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, skipless::db::SCHEMA_VERSION);
+    let after: Vec<i64> = conn
+        .query_row(fingerprint, [], |r| (0..8).map(|i| r.get(i)).collect())
+        .unwrap();
+    assert_eq!(before, after, "every play kept, field for field");
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'plays' AND sql IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 5, "the plays indexes are rebuilt");
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    conn.execute("UPDATE plays SET end_source = 'remote' WHERE id = 1", [])
+        .unwrap();
+    assert!(conn
+        .execute("UPDATE plays SET end_source = 'telepathy' WHERE id = 2", [])
+        .is_err());
+}

@@ -22,6 +22,7 @@ mod recommend_checkpoint;
 mod recommend_fused;
 mod recommend_history;
 mod recommend_model;
+mod remote;
 mod scan;
 mod simulate;
 mod tui;

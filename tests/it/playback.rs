@@ -1,81 +1,11 @@
 //! Headless playback through the real binary and the null output: every format to its end,
 //! skips timed in real time, pauses, errors, and `kill -9` in the middle of a play.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
 use serde_json::Value;
-
-/// A running `skipless play --json`, its stdout read line by line.
-struct Player {
-    child: Child,
-    stdin: ChildStdin,
-    lines: std::sync::mpsc::Receiver<Value>,
-}
-
-impl Player {
-    fn start(data_dir: &Path, speed: f64, paths: &[PathBuf]) -> Self {
-        Self::start_with(data_dir, speed, paths, &[])
-    }
-
-    fn start_with(data_dir: &Path, speed: f64, paths: &[PathBuf], options: &[&str]) -> Self {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("skipless"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--config")
-            .arg(data_dir.join("none.toml"))
-            .args(["--audio", "null", "play", "--json"])
-            .args(options)
-            .args(paths)
-            .env("SKIPLESS_NULL_SPEED", speed.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, stdin, lines }
-    }
-
-    /// Waits for the next event named `name` and returns it.
-    fn wait(&self, name: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let event = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no `{name}` event"));
-            if event["event"] == name {
-                return event;
-            }
-        }
-    }
-
-    fn send(&mut self, command: &str) {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn finish(self) -> String {
-        let output = self.child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
-}
 
 fn history(data_dir: &Path) -> Vec<Value> {
     let mut rows = json_lines(&stdout_of(
@@ -387,4 +317,48 @@ fn an_older_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retrain_re
     assert!(refusals[0].contains("format version 1"), "{log}");
     let saved = skipless::recommend::checkpoint::Checkpoint::load(&data.path().join("models")).unwrap();
     assert!(saved.is_some_and(|c| c.meta.plays_seen >= 40));
+}
+
+#[test]
+fn a_radio_from_an_artist_plays_that_artist_first_and_keeps_going() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let artist_of = |path: &str| -> Option<String> {
+        library(data.path())
+            .into_iter()
+            .find(|t| t["path"] == path)
+            .and_then(|t| t["artist"].as_str().map(str::to_owned))
+    };
+    let mut player = Player::start_with(data.path(), 50.0, &[], &["--radio-artist", "timothy pinkham"]);
+    let mut started = Vec::new();
+    for _ in 0..5 {
+        let event = player.wait("started");
+        started.push((event["path"].as_str().unwrap().to_owned(), event["source"].clone()));
+    }
+    player.send("quit");
+    player.finish();
+
+    let artists: Vec<Option<String>> = started.iter().map(|(path, _)| artist_of(path)).collect();
+    // The corpus has three tracks by the artist: the seed and both others come first.
+    assert!(
+        artists[..3].iter().all(|a| a.as_deref() == Some("Timothy Pinkham")),
+        "{started:?} {artists:?}"
+    );
+    assert!(
+        artists[3..].iter().all(|a| a.as_deref() != Some("Timothy Pinkham")),
+        "the radio goes on past the artist: {artists:?}"
+    );
+    assert_eq!(started[0].1, "user");
+    assert!(
+        started[1..].iter().all(|(_, source)| source == "autoplay"),
+        "{started:?}"
+    );
+
+    let unknown = skipless(data.path())
+        .args(["--audio", "null", "play", "--radio-artist", "Nobody At All"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("no tracks by \"Nobody At All\""), "{stderr}");
 }

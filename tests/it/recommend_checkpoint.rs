@@ -192,6 +192,7 @@ fn rank_applies_filters_and_gives_reasons() {
         seed: 0,
         now_ms: None,
         finish_weight: 2.0,
+        radio: None,
     };
     let mut extra = tracks.clone();
     extra.push(track(9, "C"));
@@ -271,6 +272,7 @@ fn tracks_finished_more_often_rank_higher() {
         seed: 0,
         now_ms: None,
         finish_weight: 1.0,
+        radio: None,
     };
     let ranked = recommender.rank(&[], &tracks, &filters).unwrap();
     let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
@@ -304,6 +306,7 @@ fn fallback_prefers_similar_then_popular() {
         seed: 1,
         now_ms: None,
         finish_weight: 2.0,
+        radio: None,
     };
     let ranked = fallback_rank(&[(1, false)], &tracks, &log, &filters);
     assert_eq!(ranked.len(), 3);

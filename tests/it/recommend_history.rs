@@ -276,6 +276,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
             seed: 0,
             now_ms: Some(now),
             finish_weight: FINISH_WEIGHT,
+            radio: None,
         };
         let picks = recommender.rank(&[], &tracks, &filters).unwrap();
         picks.iter().find(|p| p.track_id == 60).unwrap().score

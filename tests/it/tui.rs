@@ -596,3 +596,48 @@ fn c_adds_the_selection_to_a_playlist_picked_by_name() {
         .collect();
     assert_eq!(road.tracks, first_two);
 }
+
+#[test]
+fn m_starts_a_radio_from_the_selected_artist_that_autoplay_goes_on_from() {
+    let mut h = Harness::new(100, 30);
+    h.app.start_autoplay(h._dir.path().join("models"));
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    let artist = "Timothy Pinkham";
+    let index = h
+        .app
+        .state
+        .library
+        .artists
+        .iter()
+        .position(|a| a.name == artist)
+        .unwrap();
+    h.keys(&"j".repeat(index));
+    h.keys("m");
+    h.pump_until("the seed to play", |app| app.controller.now.is_some());
+    let seed = h.app.controller.now.as_ref().unwrap().entry.track.clone();
+    assert_eq!(seed.artist.as_deref(), Some(artist));
+    assert!(h.screen().contains(&format!("radio from {artist}")), "{}", h.screen());
+    let picks = |app: &App| -> Vec<(Option<String>, String)> {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
+            .map(|e| (e.track.artist.clone(), e.reason.clone().unwrap_or_default()))
+            .collect()
+    };
+    h.pump_until("three radio picks", |app| picks(app).len() == 3);
+    // The artist has two more tracks: both come next, past the one-per-artist limit.
+    let queued = picks(&h.app);
+    assert!(
+        queued[..2]
+            .iter()
+            .all(|(a, reason)| a.as_deref() == Some(artist) && reason.contains(&format!("radio from {artist}"))),
+        "{queued:?}"
+    );
+    // Playing something else ends the radio.
+    h.keys("2\n");
+    h.pump_until("the radio to end", |app| app.controller.radio.is_none());
+}

@@ -1,0 +1,358 @@
+//! The player's line commands ([`LineCommand`]): one parser for the headless player's stdin and
+//! for `skipless remote`, and what a command does to a running player ([`apply`], [`Reply`]),
+//! through the same [`Controller`] calls as the keys.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::autoplay::Autoplay;
+use super::controller::Controller;
+use crate::db::{playlists, tracks};
+use crate::fmt::format_duration;
+use crate::marks::Mark;
+use crate::play::{ControlSource, PlaySource};
+use crate::player::SeekTo;
+use crate::track::Track;
+
+/// One command, as a line of words.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LineCommand {
+    Next,
+    Previous,
+    Pause,
+    /// `play` or `resume`: resumes, or starts the queue when stopped.
+    Resume,
+    Toggle,
+    Seek(SeekTo),
+    Volume(u8),
+    Stop,
+    Quit,
+    /// `like` / `unlike` the playing track.
+    Like(bool),
+    /// `ban` / `unban` the playing track; a ban skips it.
+    Ban(bool),
+    /// `queue PATH`: a file or a folder of the library, after the listener's own queue.
+    Queue(PathBuf),
+    /// `playlist NAME`: the saved playlist becomes the queue.
+    Playlist(String),
+    /// `status` or `status --json`.
+    Status {
+        json: bool,
+    },
+}
+
+/// The words [`LineCommand::parse`] knows, for messages.
+pub(crate) const COMMAND_WORDS: &str = "next, prev, pause, play, toggle, stop, seek ±S|S, vol N, like, unlike, ban, \
+                                        unban, queue PATH, playlist NAME, status [--json], quit";
+
+impl LineCommand {
+    /// Parses one line: `next`, `prev`, `pause`, `play` (or `resume`), `toggle`, `seek +5`,
+    /// `seek -5`, `seek 30`, `vol 50`, `stop`, `quit`, `like`, `unlike`, `ban`, `unban`,
+    /// `queue PATH`, `playlist NAME`, `status`, `status --json`. A path or a name is the rest of
+    /// the line, spaces included; a path is taken as bytes, so any file name can be given.
+    pub(crate) fn parse(line: &[u8]) -> Result<Self, String> {
+        let line = line.trim_ascii();
+        let split = line.iter().position(u8::is_ascii_whitespace).unwrap_or(line.len());
+        let (verb, rest) = line.split_at(split);
+        let rest = rest.trim_ascii();
+        let verb = std::str::from_utf8(verb).map_err(|_| "unknown command (not text)".to_owned())?;
+        let text = || std::str::from_utf8(rest).map_err(|_| format!("{verb}: the argument is not text"));
+        let seconds = |s: &str| -> Result<Duration, String> {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("not a number of seconds: {s}"))
+        };
+        let bare = |command: Self| {
+            if rest.is_empty() {
+                Ok(command)
+            } else {
+                Err(format!("{verb} takes no argument"))
+            }
+        };
+        match verb {
+            "next" | "n" => bare(Self::Next),
+            "prev" | "previous" | "p" => bare(Self::Previous),
+            "pause" => bare(Self::Pause),
+            "resume" | "play" => bare(Self::Resume),
+            "toggle" => bare(Self::Toggle),
+            "stop" => bare(Self::Stop),
+            "quit" | "q" => bare(Self::Quit),
+            "like" => bare(Self::Like(true)),
+            "unlike" => bare(Self::Like(false)),
+            "ban" => bare(Self::Ban(true)),
+            "unban" => bare(Self::Ban(false)),
+            "seek" => match text()? {
+                "" => Err("seek needs a time: seek +5, seek -5 or seek 30".into()),
+                a if a.starts_with('+') => Ok(Self::Seek(SeekTo::Forward(seconds(&a[1..])?))),
+                a if a.starts_with('-') => Ok(Self::Seek(SeekTo::Backward(seconds(&a[1..])?))),
+                a => Ok(Self::Seek(SeekTo::Absolute(seconds(a)?))),
+            },
+            "vol" | "volume" => {
+                let a = text()?;
+                a.parse::<u8>()
+                    .ok()
+                    .filter(|v| *v <= 100)
+                    .map(Self::Volume)
+                    .ok_or_else(|| format!("volume 0-100: {a}"))
+            }
+            "queue" if rest.is_empty() => Err("queue needs a file or folder".into()),
+            "queue" => Ok(Self::Queue(PathBuf::from(OsString::from_vec(rest.to_vec())))),
+            "playlist" if rest.is_empty() => Err("playlist needs a name".into()),
+            "playlist" => Ok(Self::Playlist(text()?.to_owned())),
+            "status" => match text()? {
+                "" => Ok(Self::Status { json: false }),
+                "--json" => Ok(Self::Status { json: true }),
+                other => Err(format!("status: unknown option {other}")),
+            },
+            _ => Err(format!(
+                "unknown command: {} (known: {COMMAND_WORDS})",
+                String::from_utf8_lossy(line)
+            )),
+        }
+    }
+}
+
+/// What a command did: a line for whoever sent it, and what the front end still has to do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    /// `ok …`, `error: …`, or the status.
+    pub text: String,
+    pub failed: bool,
+    /// The player should quit, as on its own quit command.
+    pub quit: bool,
+    /// A like or ban was written (the screen's copy of the marks follows it).
+    pub marked: Option<(i64, Mark, bool)>,
+}
+
+impl Reply {
+    fn ok(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            failed: false,
+            quit: false,
+            marked: None,
+        }
+    }
+
+    pub(crate) fn error(text: impl std::fmt::Display) -> Self {
+        Self {
+            text: format!("error: {text}"),
+            failed: true,
+            quit: false,
+            marked: None,
+        }
+    }
+}
+
+/// Carries out `command` on a running player; `by` is credited with any play it ends.
+pub(crate) fn apply(
+    controller: &mut Controller,
+    autoplay: Option<&Autoplay>,
+    command: LineCommand,
+    by: ControlSource,
+) -> Reply {
+    match command {
+        LineCommand::Next => controller.next(by),
+        LineCommand::Previous => controller.previous(by),
+        LineCommand::Pause => controller.pause(),
+        LineCommand::Resume if controller.now.is_some() => controller.resume(),
+        LineCommand::Resume => controller.start(by),
+        LineCommand::Toggle if controller.now.is_some() => controller.toggle(),
+        LineCommand::Toggle => controller.start(by),
+        LineCommand::Seek(to) => controller.seek(to),
+        LineCommand::Volume(v) => controller.set_volume(v),
+        LineCommand::Stop => controller.stop(by),
+        LineCommand::Quit => {
+            return Reply {
+                quit: true,
+                ..Reply::ok("ok quitting")
+            }
+        }
+        LineCommand::Like(on) => return mark(controller, autoplay, Mark::Like, on, by),
+        LineCommand::Ban(on) => return mark(controller, autoplay, Mark::Ban, on, by),
+        LineCommand::Queue(path) => return queue(controller, &path),
+        LineCommand::Playlist(name) => return play_playlist(controller, &name, by),
+        LineCommand::Status { json } => return Reply::ok(status(controller, autoplay, json)),
+    }
+    Reply::ok("ok")
+}
+
+fn mark(controller: &mut Controller, autoplay: Option<&Autoplay>, mark: Mark, on: bool, by: ControlSource) -> Reply {
+    let Some(track) = controller.now.as_ref().map(|n| n.entry.track.clone()) else {
+        return Reply::error("nothing is playing");
+    };
+    if let Err(e) = controller.mark(track.id, mark, on, by) {
+        return Reply::error(e);
+    }
+    if let Some(autoplay) = autoplay {
+        autoplay.marked(track.id, mark, on);
+    }
+    let verb = match (mark, on) {
+        (Mark::Like, true) => "liked",
+        (Mark::Like, false) => "unliked",
+        (Mark::Ban, true) => "banned",
+        (Mark::Ban, false) => "unbanned",
+    };
+    Reply {
+        marked: Some((track.id, mark, on)),
+        ..Reply::ok(format!("ok {verb}: {}", track.display_name()))
+    }
+}
+
+/// Queues a library file, or every library file under a folder in path order.
+fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
+    let path = match std::fs::canonicalize(path) {
+        Ok(path) => path,
+        Err(e) => return Reply::error(format!("{}: {e}", path.display())),
+    };
+    let db = controller.recorder().database();
+    let found = if path.is_dir() {
+        tracks::tracks_under(db.conn(), &path)
+    } else {
+        tracks::track_by_path_any(db.conn(), &path).map(|t| t.into_iter().collect())
+    };
+    let found: Vec<Track> = match found {
+        Ok(found) => found,
+        Err(e) => return Reply::error(db.err(e)),
+    };
+    if found.is_empty() {
+        return Reply::error(format!(
+            "{}: not in the library (scan it first: skipless scan PATH)",
+            path.display()
+        ));
+    }
+    let n = found.len();
+    for track in found {
+        controller.queue.enqueue(track);
+    }
+    controller.refresh_next();
+    Reply::ok(format!("ok queued {n} track{}", if n == 1 { "" } else { "s" }))
+}
+
+/// The saved playlist `name` becomes the queue and plays from its first file the library has.
+fn play_playlist(controller: &mut Controller, name: &str, by: ControlSource) -> Reply {
+    let db = controller.recorder().database();
+    let resolved = playlists::entries(db.conn(), name).and_then(|entries| {
+        entries
+            .map(|entries| playlists::resolve(db.conn(), entries))
+            .transpose()
+    });
+    let resolved = match resolved {
+        Ok(Some(resolved)) => resolved,
+        Ok(None) => return Reply::error(format!("no playlist named {name:?} (skipless playlist list)")),
+        Err(e) => return Reply::error(db.err(e)),
+    };
+    let total = resolved.len();
+    let playable: Vec<Track> = resolved.into_iter().filter_map(|(_, track)| track).collect();
+    if playable.is_empty() {
+        return Reply::error(format!("playlist {name:?}: none of its files is in the library"));
+    }
+    let missing = total - playable.len();
+    let n = playable.len();
+    controller.play_tracks(playable, 0, PlaySource::User, by);
+    let missing = if missing > 0 {
+        format!(", {missing} not in the library")
+    } else {
+        String::new()
+    };
+    Reply::ok(format!("ok playing {name:?} ({n} tracks{missing})"))
+}
+
+/// What is playing, where, how much is queued and what ranks autoplay: one line, or JSON.
+fn status(controller: &Controller, autoplay: Option<&Autoplay>, json: bool) -> String {
+    let now = controller.now.as_ref();
+    let state = match now {
+        None => "stopped",
+        Some(n) if n.paused => "paused",
+        Some(_) => "playing",
+    };
+    let queue_length = controller.queue.upcoming().len();
+    let autoplay_source = match autoplay {
+        None => "off",
+        Some(a) => a.source().unwrap_or("waiting"),
+    };
+    if json {
+        let track = now.map(|n| {
+            let t = &n.entry.track;
+            json!({"id": t.id, "path": t.path.to_string_lossy(), "title": t.title, "artist": t.artist,
+                   "album": t.album, "source": n.entry.source})
+        });
+        return json!({
+            "state": state,
+            "track": track,
+            "position_ms": now.map(|n| n.position_ms),
+            "duration_ms": now.and_then(|n| n.duration_ms),
+            "volume": controller.volume,
+            "queue_length": queue_length,
+            "autoplay": autoplay_source,
+        })
+        .to_string();
+    }
+    let playing = now.map_or_else(String::new, |n| {
+        format!(
+            " {} {}/{}",
+            n.entry.track.display_name(),
+            format_duration(n.position_ms),
+            n.duration_ms.map(format_duration).unwrap_or_else(|| "?".into())
+        )
+    });
+    format!(
+        "{state}{playing} · queue {queue_length} · volume {} · autoplay {autoplay_source}",
+        controller.volume
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<LineCommand, String> {
+        LineCommand::parse(line.as_bytes())
+    }
+
+    #[test]
+    fn parses_the_same_words_for_stdin_and_the_socket() {
+        assert_eq!(
+            parse("seek +5"),
+            Ok(LineCommand::Seek(SeekTo::Forward(Duration::from_secs(5))))
+        );
+        assert_eq!(
+            parse("seek -2.5"),
+            Ok(LineCommand::Seek(SeekTo::Backward(Duration::from_millis(2500))))
+        );
+        assert_eq!(
+            parse("seek 30"),
+            Ok(LineCommand::Seek(SeekTo::Absolute(Duration::from_secs(30))))
+        );
+        assert_eq!(parse("vol 50"), Ok(LineCommand::Volume(50)));
+        assert_eq!(parse("play"), parse("resume"));
+        assert_eq!(parse("  next \r"), Ok(LineCommand::Next));
+        assert_eq!(parse("status --json"), Ok(LineCommand::Status { json: true }));
+        assert_eq!(
+            parse("playlist Road trip"),
+            Ok(LineCommand::Playlist("Road trip".into()))
+        );
+        assert_eq!(parse("ban"), Ok(LineCommand::Ban(true)));
+        assert_eq!(parse("unlike"), Ok(LineCommand::Like(false)));
+        assert_eq!(parse("quit"), Ok(LineCommand::Quit));
+        for bad in ["vol 500", "seek x", "seek", "dance", "next 3", "queue", "status --xml"] {
+            assert!(parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_queued_path_is_kept_as_bytes_spaces_included() {
+        let line = b"queue /music/a b/\xff\xfe.flac";
+        let Ok(LineCommand::Queue(path)) = LineCommand::parse(line) else {
+            panic!("not a queue command")
+        };
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(path.as_os_str().as_bytes(), b"/music/a b/\xff\xfe.flac");
+    }
+}

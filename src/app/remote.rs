@@ -1,0 +1,204 @@
+//! Control of a running player from a shell: the player's end of its Unix socket ([`Server`],
+//! [`RemoteRequest`]) and `skipless remote`'s end ([`send`]).
+//!
+//! The protocol is lines: the client writes one [`LineCommand`] per line (the same words as the
+//! headless player's stdin; a path is raw bytes), closes its writing half, and reads one reply
+//! line per command: `ok …`, `error: …`, or the status. The socket lives in a directory only its
+//! user can enter, is itself mode 0600, and the server also refuses a peer whose user id is not
+//! its own, so no other user can drive the player.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::commands::LineCommand;
+
+/// How long a connection may take to send its commands, and the player to answer one.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One command from the socket; the front end answers on `reply` with one line.
+#[derive(Debug)]
+pub(crate) struct RemoteRequest {
+    pub command: LineCommand,
+    pub reply: Sender<String>,
+}
+
+/// The listening socket of a running player; the socket file is removed when it is dropped.
+pub(crate) struct Server {
+    path: PathBuf,
+    requests: Receiver<RemoteRequest>,
+}
+
+impl Server {
+    /// Binds the socket at `path` (replacing a stale one a crashed player left behind) and
+    /// starts accepting on its own thread. Fails with one line when another process answers on
+    /// it or the directory is not safe.
+    pub(crate) fn start(path: &Path) -> Result<Self, String> {
+        let dir = path
+            .parent()
+            .ok_or_else(|| format!("{}: no directory for the socket", path.display()))?;
+        private_dir(dir)?;
+        if std::fs::symlink_metadata(path).is_ok() {
+            if UnixStream::connect(path).is_ok() {
+                return Err(format!("{}: another player answers on this socket", path.display()));
+            }
+            std::fs::remove_file(path)
+                .map_err(|e| format!("{}: cannot replace the stale socket: {e}", path.display()))?;
+        }
+        let listener = UnixListener::bind(path).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let (tx, requests) = crossbeam_channel::unbounded();
+        std::thread::Builder::new()
+            .name("remote".into())
+            .spawn(move || accept(&listener, &tx))
+            .map_err(|e| format!("cannot start the remote thread: {e}"))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            requests,
+        })
+    }
+
+    pub(crate) fn requests(&self) -> Receiver<RemoteRequest> {
+        self.requests.clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Creates `dir` for this user only, or checks that an existing one is this user's and closed
+/// to everyone else (it may be a shared `/tmp`).
+fn private_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) => return Err(format!("{}: cannot create the socket directory: {e}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{}: the socket directory must be a directory of this user, closed to others (mode 0700)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+fn accept(listener: &UnixListener, tx: &Sender<RemoteRequest>) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let tx = tx.clone();
+        // One short-lived thread per connection, so a slow client never holds up another.
+        let spawned = std::thread::Builder::new()
+            .name("remote-client".into())
+            .spawn(move || serve(stream, &tx));
+        if let Err(e) = spawned {
+            tracing::warn!("remote: cannot serve a connection: {e}");
+        }
+    }
+}
+
+/// Answers every command line of one connection, in order.
+fn serve(stream: UnixStream, tx: &Sender<RemoteRequest>) {
+    let mut out = match stream.try_clone() {
+        Ok(out) => out,
+        Err(_) => return,
+    };
+    if !same_user(&stream) {
+        let _ = writeln!(out, "error: permission denied: this player belongs to another user");
+        return;
+    }
+    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let answer = match LineCommand::parse(&line) {
+            Ok(command) => {
+                let (reply, answered) = crossbeam_channel::bounded(1);
+                if tx.send(RemoteRequest { command, reply }).is_err() {
+                    return;
+                }
+                answered
+                    .recv_timeout(TIMEOUT)
+                    .unwrap_or_else(|_| "error: the player did not answer".into())
+            }
+            Err(message) => format!("error: {message}"),
+        };
+        if writeln!(out, "{answer}").is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether the peer runs as this process's user (the socket's mode already keeps others out;
+/// this also holds if the mode were changed).
+fn same_user(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given, and the fd is open.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &raw mut len,
+        )
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    rc == 0 && cred.uid == unsafe { libc::geteuid() }
+}
+
+/// Why [`send`] could not talk to a player.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RemoteError {
+    #[error("no skipless player is running with this data dir (no socket at {0})")]
+    NotRunning(PathBuf),
+    #[error("{0}: permission denied (the player belongs to another user)")]
+    Denied(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Sends command lines to the player listening at `socket` and returns its reply lines.
+pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, RemoteError> {
+    let io = |source: std::io::Error| RemoteError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            RemoteError::NotRunning(socket.to_path_buf())
+        }
+        std::io::ErrorKind::PermissionDenied => RemoteError::Denied(socket.to_path_buf()),
+        _ => io(e),
+    })?;
+    stream.set_read_timeout(Some(TIMEOUT * 2)).map_err(io)?;
+    for line in lines {
+        stream.write_all(line).map_err(io)?;
+        stream.write_all(b"\n").map_err(io)?;
+    }
+    stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
+    BufReader::new(stream)
+        .lines()
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(io)
+}

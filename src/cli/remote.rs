@@ -1,0 +1,56 @@
+//! `skipless remote COMMAND`: drives the player running with this data dir through its socket.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::Context as _;
+
+use crate::app::commands::COMMAND_WORDS;
+use crate::app::remote;
+use crate::app::Context;
+
+/// Sends `words` as one command (a `queue` with several paths as one command per path, each
+/// made absolute here, since the player's working directory is not the shell's) and prints the
+/// player's replies; a refused command is an error.
+pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
+    let lines = command_lines(words)?;
+    let replies = remote::send(&ctx.paths.remote_socket(), &lines)?;
+    let mut failed = None;
+    for reply in replies {
+        match reply.strip_prefix("error: ") {
+            Some(message) => failed = Some(message.to_owned()),
+            None if reply == "ok" => {}
+            None => println!("{}", reply.strip_prefix("ok ").unwrap_or(&reply)),
+        }
+    }
+    match failed {
+        Some(message) => anyhow::bail!("{message}"),
+        None => Ok(()),
+    }
+}
+
+fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let Some((verb, args)) = words.split_first() else {
+        anyhow::bail!("remote needs a command: {COMMAND_WORDS}");
+    };
+    if verb.as_bytes() == b"queue" {
+        anyhow::ensure!(!args.is_empty(), "queue needs a file or folder");
+        return args
+            .iter()
+            .map(|path| {
+                let path = std::fs::canonicalize(path)
+                    .with_context(|| format!("{}: cannot open", std::path::Path::new(path).display()))?;
+                let bytes = path.as_os_str().as_bytes();
+                anyhow::ensure!(
+                    !bytes.contains(&b'\n'),
+                    "{}: a path with a line break cannot be sent",
+                    path.display()
+                );
+                Ok([b"queue ".as_slice(), bytes].concat())
+            })
+            .collect();
+    }
+    let line = words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>().join(&b' ');
+    anyhow::ensure!(!line.contains(&b'\n'), "a command is one line");
+    Ok(vec![line])
+}

@@ -1,0 +1,217 @@
+//! `skipless remote` against a real headless player: the commands, the log's `end_source`, the
+//! socket's permissions, a stale socket, a player that is not running, and another user.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use serde_json::Value;
+
+/// The socket a player of `data_dir` listens on (there is one while it runs).
+fn socket_of(data_dir: &Path) -> PathBuf {
+    let dir = runtime_dir(data_dir).join("skipless");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "sock"));
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no socket in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn remote(data_dir: &Path, words: &[&str]) -> std::process::Output {
+    skipless(data_dir).arg("remote").args(words).output().unwrap()
+}
+
+/// Runs `skipless remote WORDS`, which must succeed, and returns what it printed.
+fn remote_ok(data_dir: &Path, words: &[&str]) -> String {
+    let out = remote(data_dir, words);
+    assert!(
+        out.status.success(),
+        "remote {words:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn status(data_dir: &Path) -> Value {
+    serde_json::from_str(&remote_ok(data_dir, &["status", "--json"])).unwrap()
+}
+
+#[test]
+fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let tracks: Vec<PathBuf> = ["victory.ogg", "sad.ogg", "defeat.flac"]
+        .iter()
+        .map(|f| corpus().join(f))
+        .collect();
+    let player = Player::start(data.path(), 1.0, &tracks);
+    let first = player.wait("started");
+
+    let socket = socket_of(data.path());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&socket), 0o600, "the socket is its user's only");
+    assert_eq!(mode(socket.parent().unwrap()), 0o700);
+
+    let now = status(data.path());
+    assert_eq!(now["state"], "playing");
+    assert_eq!(now["track"]["id"], first["track_id"]);
+    assert!(now["track"]["path"].as_str().unwrap().ends_with("victory.ogg"));
+    assert_eq!(now["queue_length"], 2);
+    assert_eq!(now["autoplay"], "off");
+    assert!(now["position_ms"].is_u64() && now["volume"].is_u64(), "{now}");
+    let line = remote_ok(data.path(), &["status"]);
+    assert!(line.starts_with("playing ") && line.contains("queue 2"), "{line}");
+
+    remote_ok(data.path(), &["next"]);
+    let ended = player.wait("ended");
+    assert_eq!(ended["end_reason"], "skipped");
+    assert_eq!(ended["skipped"], true);
+    assert_eq!(ended["end_source"], "remote");
+    let second = player.wait("started");
+    assert!(second["path"].as_str().unwrap().ends_with("sad.ogg"));
+
+    remote_ok(data.path(), &["pause"]);
+    player.wait("paused");
+    assert_eq!(status(data.path())["state"], "paused");
+    remote_ok(data.path(), &["play"]);
+    player.wait("resumed");
+    remote_ok(data.path(), &["vol", "40"]);
+    assert_eq!(player.wait("volume")["volume"], 40);
+    remote_ok(data.path(), &["seek", "+2"]);
+    player.wait("seeked");
+
+    let queued = remote_ok(data.path(), &["queue", corpus().join("menu.opus").to_str().unwrap()]);
+    assert_eq!(queued.trim(), "queued 1 track");
+    assert_eq!(status(data.path())["queue_length"], 2);
+    let liked = remote_ok(data.path(), &["like"]);
+    assert!(liked.starts_with("liked: "), "{liked}");
+
+    let refused = remote(data.path(), &["dance"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("unknown command: dance") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let missing = remote(data.path(), &["playlist", "No such list"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no playlist named"));
+
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+    assert!(!socket.exists(), "the socket is removed when the player ends");
+
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["history", "--json"])));
+    let victory = rows
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("victory.ogg"))
+        .unwrap();
+    assert_eq!(victory["end_source"], "remote");
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    let liked: String = conn
+        .query_row(
+            "SELECT t.path_text FROM likes l JOIN tracks t ON t.id = l.track_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(liked.ends_with("sad.ogg"), "{liked}");
+
+    let gone = remote(data.path(), &["status"]);
+    assert!(!gone.status.success());
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert!(stderr.contains("no skipless player is running"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_stale_socket_is_replaced_and_a_playlist_plays_from_the_shell() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let list = data.path().join("two.m3u8");
+    std::fs::write(
+        &list,
+        format!(
+            "#EXTM3U\n{}\n{}\n",
+            corpus().join("defeat.flac").display(),
+            corpus().join("menu.opus").display()
+        ),
+    )
+    .unwrap();
+    stdout_of(skipless(data.path()).args(["playlist", "import"]).arg(&list));
+
+    let player = Player::start(data.path(), 1.0, &[corpus().join("victory.ogg")]);
+    player.wait("started");
+    let socket = socket_of(data.path());
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+    // What a crashed player leaves: a socket file nobody listens on.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists());
+
+    let player = Player::start(data.path(), 1.0, &[corpus().join("victory.ogg")]);
+    player.wait("started");
+    let playing = remote_ok(data.path(), &["playlist", "two"]);
+    assert!(playing.contains("\"two\" (2 tracks)"), "{playing}");
+    let ended = player.wait("ended");
+    assert_eq!(ended["end_source"], "remote");
+    let started = player.wait("started");
+    assert!(started["path"].as_str().unwrap().ends_with("defeat.flac"), "{started}");
+    assert_eq!(status(data.path())["queue_length"], 1);
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+}
+
+#[test]
+fn another_user_cannot_drive_the_player() {
+    if !is_root("running a second user with setpriv") || !has_tool("setpriv", "util-linux") {
+        return;
+    }
+    // The other user must be able to run the binary and read the config's folder.
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = shared.path().join("skipless");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("skipless"), &binary).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = std::fs::canonicalize(data.path()).unwrap();
+    scan_json(&data_dir, &[&corpus()]);
+    let player = Player::start(
+        &data_dir,
+        1.0,
+        &[corpus().join("victory.ogg"), corpus().join("sad.ogg")],
+    );
+    let first = player.wait("started");
+    socket_of(&data_dir);
+
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&binary)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--config")
+        .arg(shared.path().join("none.toml"))
+        .args(["remote", "next"])
+        .env("XDG_RUNTIME_DIR", runtime_dir(&data_dir))
+        .env_remove("SKIPLESS_DATA_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "another user drove the player");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let now = status(&data_dir);
+    assert_eq!(now["track"]["id"], first["track_id"], "nothing was skipped");
+    remote_ok(&data_dir, &["quit"]);
+    player.finish();
+}
