@@ -48,6 +48,7 @@ pub(crate) enum Action {
     ViewPlaylists,
     SavePlaylist,
     AddToPlaylist,
+    RenamePlaylist,
     Help,
     Quit,
 }
@@ -133,6 +134,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         "save_playlist",
         "save the queue (in view 4: the session) as a playlist",
         &["S"],
+    ),
+    (
+        Action::RenamePlaylist,
+        "rename_playlist",
+        "rename the playlist selected in view 6 (d deletes it, asks)",
+        &["F2"],
     ),
     (Action::Help, "help", "this help", &["?"]),
     (Action::Quit, "quit", "quit", &["q", "ctrl-c"]),

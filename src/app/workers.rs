@@ -182,6 +182,48 @@ pub(crate) fn spawn_save_playlist(
     });
 }
 
+/// A change to a saved playlist made from the player.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PlaylistChange {
+    Rename { from: String, to: String },
+    Delete(String),
+}
+
+/// Renames or deletes a saved playlist, in one statement each, then reads the playlists again.
+pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx: Sender<WorkerMsg>) {
+    run_worker("playlists", tx, move |tx| {
+        let db = Database::open(&db_path)?;
+        let now = now_ms();
+        let message = match &change {
+            PlaylistChange::Rename { from, to } => {
+                anyhow::ensure!(
+                    Smart::named(to).is_none(),
+                    "{to:?} is the name of a smart playlist: not renamed"
+                );
+                anyhow::ensure!(
+                    playlists::entries(db.conn(), to).map_err(|e| db.err(e))?.is_none() || from == to,
+                    "a playlist named {to:?} exists already: not renamed"
+                );
+                anyhow::ensure!(
+                    playlists::rename(db.conn(), from, to, now).map_err(|e| db.err(e))?,
+                    "no playlist named {from:?}"
+                );
+                format!("renamed playlist {from:?} to {to:?}")
+            }
+            PlaylistChange::Delete(name) => {
+                anyhow::ensure!(
+                    playlists::delete(db.conn(), name).map_err(|e| db.err(e))?,
+                    "no playlist named {name:?}"
+                );
+                format!("deleted playlist {name:?}")
+            }
+        };
+        let _ = tx.send(WorkerMsg::PlaylistSaved(message));
+        let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
+        Ok(())
+    });
+}
+
 /// Computes the statistics view.
 pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) {
     run_worker("stats", tx, move |tx| {

@@ -13,7 +13,7 @@ use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
-use crate::app::workers::{self, SaveAs, WorkerMsg};
+use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::keymap::{Action, KeyMap};
@@ -127,7 +127,23 @@ impl App {
                 self.controller.refresh_next();
                 self.state.status = Some(format!("queued {n} track{}", if n == 1 { "" } else { "s" }));
             }
+            Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
+                if let Some(name) = self.selected_saved_playlist() {
+                    self.state.status = Some(format!("delete playlist {name:?}? (y: delete, any other key: keep)"));
+                    self.state.confirm_delete = Some(name);
+                }
+            }
             Action::Remove => self.remove_selected(),
+            Action::RenamePlaylist => {
+                if self.state.view != View::Playlists {
+                    self.state.status = Some("select a playlist in view 6 to rename it".into());
+                } else if let Some(name) = self.selected_saved_playlist() {
+                    self.state.naming_playlist = Some(PlaylistPrompt {
+                        target: PlaylistTarget::Rename(name.clone()),
+                        name,
+                    });
+                }
+            }
             Action::MoveUp | Action::MoveDown => self.move_selected(if action == Action::MoveUp { -1 } else { 1 }),
             Action::ClearQueue => {
                 self.controller.queue.clear_upcoming();
@@ -263,8 +279,30 @@ impl App {
             ),
             PlaylistTarget::SaveSession(tracks) => (tracks, SaveAs::New("this session's tracks")),
             PlaylistTarget::Add(tracks) => (tracks, SaveAs::Append),
+            PlaylistTarget::Rename(from) => {
+                self.change_playlist(PlaylistChange::Rename { from, to: prompt.name });
+                return;
+            }
         };
         workers::spawn_save_playlist(self.db_path.clone(), prompt.name, tracks, save, self.worker_tx.clone());
+    }
+
+    /// Renames or deletes a saved playlist on a worker, which then reads the playlists again.
+    pub(super) fn change_playlist(&mut self, change: PlaylistChange) {
+        workers::spawn_change_playlist(self.db_path.clone(), change, self.worker_tx.clone());
+    }
+
+    /// The saved playlist selected in view 6, or a line saying why there is none to change.
+    fn selected_saved_playlist(&mut self) -> Option<String> {
+        let playlist = self.state.playlists.get(self.state.playlist);
+        match playlist {
+            Some(p) if !p.smart => Some(p.name.clone()),
+            Some(p) => {
+                self.state.status = Some(format!("{} is computed from the log: it cannot be changed", p.name));
+                None
+            }
+            None => None,
+        }
     }
 
     /// The track a like or ban is about: the one selected in a track list, else the one playing.

@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use super::render::{layout, scroll_offset};
 use super::state::{Pane, View};
 use super::App;
+use crate::app::workers::PlaylistChange;
 
 impl App {
     /// Handles a terminal event; returns whether the screen needs redrawing.
@@ -28,6 +29,14 @@ impl App {
                 self.ban(&track);
             } else {
                 self.state.status = Some(format!("not banned: {}", track.display_name()));
+            }
+            return;
+        }
+        if let Some(name) = self.state.confirm_delete.take() {
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                self.change_playlist(PlaylistChange::Delete(name));
+            } else {
+                self.state.status = Some(format!("kept playlist {name:?}"));
             }
             return;
         }

@@ -48,6 +48,8 @@ pub enum PlaylistTarget {
     SaveSession(Vec<Track>),
     /// Add these tracks to the playlist named (a new name creates it).
     Add(Vec<Track>),
+    /// Give the saved playlist of this name a new one.
+    Rename(String),
 }
 
 /// The playlist name prompt.
@@ -128,6 +130,8 @@ pub struct State {
     pub quitting: bool,
     /// A ban waiting for the listener's yes (`y`); any other key cancels it.
     pub confirm_ban: Option<Track>,
+    /// A saved playlist waiting for `y` to be deleted.
+    pub confirm_delete: Option<String>,
     /// The saved playlists, as a worker last read them.
     pub playlists: Vec<SavedPlaylist>,
     pub playlist: usize,

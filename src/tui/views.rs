@@ -520,6 +520,7 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
                 ),
                 "(Tab completes, a new name creates one, Esc cancels)",
             ),
+            PlaylistTarget::Rename(from) => (format!("rename playlist {from:?} to: "), "(Enter renames, Esc cancels)"),
         };
         let matches = prompt.matches(&s.playlists);
         let shown = if matches.is_empty() || !matches!(prompt.target, PlaylistTarget::Add(_)) {

@@ -513,6 +513,50 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
 }
 
 #[test]
+fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
+    let mut h = Harness::new(100, 24);
+    h.keys("2aS");
+    h.keys("morning\n");
+    h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    let index = h.app.state.playlists.iter().position(|p| p.name == "morning").unwrap();
+    h.keys(&"j".repeat(index));
+    // F2 offers the name to edit; Enter renames.
+    h.key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE));
+    assert!(
+        h.screen().contains("rename playlist \"morning\" to: morning"),
+        "{}",
+        h.screen()
+    );
+    for _ in 0.."morning".len() {
+        h.key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    }
+    h.keys("dawn\n");
+    h.pump_until("the rename", |app| app.state.playlists.iter().any(|p| p.name == "dawn"));
+    assert!(h.screen().contains("renamed playlist \"morning\" to \"dawn\""));
+    // `d` asks; any key but `y` keeps it; `y` deletes it.
+    let index = h.app.state.playlists.iter().position(|p| p.name == "dawn").unwrap();
+    h.keys("g");
+    h.keys(&"j".repeat(index));
+    h.keys("d");
+    assert!(
+        h.screen().contains("delete playlist \"dawn\"? (y: delete"),
+        "{}",
+        h.screen()
+    );
+    h.keys("n");
+    assert!(h.screen().contains("kept playlist \"dawn\""));
+    h.keys("dy");
+    h.pump_until("the delete", |app| app.state.playlists.iter().all(|p| p.name != "dawn"));
+    assert!(h.screen().contains("deleted playlist \"dawn\""));
+    // A smart playlist cannot be renamed or deleted.
+    h.keys("g");
+    h.keys("d");
+    assert!(h.screen().contains("computed from the log"), "{}", h.screen());
+}
+
+#[test]
 fn s_in_the_history_view_saves_this_sessions_tracks_not_skipped_as_a_playlist() {
     let mut h = Harness::new(100, 24);
     h.keys("4S");

@@ -267,3 +267,51 @@ fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
     // The playlist's first entry is the flat list's second track, "silence".
     tmux.wait_for("▶ silence");
 }
+
+#[test]
+fn skipless_remote_drives_the_player_in_a_real_terminal() {
+    use crate::common::{corpus, json_lines, runtime_dir, skipless, stdout_of};
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", corpus().display()),
+        &format!("XDG_RUNTIME_DIR={}", runtime_dir(data.path()).display()),
+    );
+    tmux.wait_for("scanned 12: 12 added");
+    let remote = |words: &[&str]| -> String {
+        let out = skipless(data.path()).arg("remote").args(words).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{words:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    remote(&["queue", corpus().join("sad.ogg").to_str().unwrap()]);
+    tmux.wait_for("remote: queued 1 track");
+    remote(&["play"]);
+    tmux.wait_for("▶ Sad");
+    let status: serde_json::Value = serde_json::from_str(&remote(&["status", "--json"])).unwrap();
+    assert_eq!(status["state"], "playing");
+    assert_eq!(status["track"]["title"], "Sad");
+    remote(&["like"]);
+    tmux.wait_for("remote: liked: Tyler Johnson – Sad");
+    remote(&["next"]);
+    remote(&["quit"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sad = loop {
+        let rows = json_lines(&stdout_of(skipless(data.path()).args(["history", "--json"])));
+        if let Some(row) = rows
+            .into_iter()
+            .find(|r| r["title"] == "Sad" && !r["end_reason"].is_null())
+        {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "the play never reached the log");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(sad["end_source"], "remote", "{sad}");
+}
