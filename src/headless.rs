@@ -64,10 +64,11 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             (queue, Some(seed))
         }
         Start::RadioArtist(name) => {
+            let wanted = name.trim().to_lowercase();
             let theirs: Vec<Track> = tracks::all_tracks(db.conn())
                 .map_err(|e| db.err(e))?
                 .into_iter()
-                .filter(|t| t.artist.as_ref().is_some_and(|a| a.eq_ignore_ascii_case(name.trim())))
+                .filter(|t| t.artist.as_ref().is_some_and(|a| a.to_lowercase() == wanted))
                 .collect();
             let Some(first) = theirs.first().cloned() else {
                 anyhow::bail!("no tracks by {name:?} in the library (see skipless library)");

@@ -141,16 +141,29 @@ impl Player {
     }
 
     pub fn start_with(data_dir: &Path, speed: f64, paths: &[PathBuf], options: &[&str]) -> Self {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        Self::spawn(Self::command(data_dir, speed, paths, options))
+    }
+
+    /// The command [`Player::start_with`] runs, for a test to change (its environment) first.
+    pub fn command(data_dir: &Path, speed: f64, paths: &[PathBuf], options: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"));
+        command
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--config")
-            .arg(data_dir.join("none.toml"))
+            .arg(data_dir.join("config.toml"))
             .args(["--audio", "null", "play", "--json"])
             .args(options)
             .args(paths)
             .env("SKIPLESS_NULL_SPEED", speed.to_string())
             .env("XDG_RUNTIME_DIR", runtime_dir(data_dir))
+            .env_remove("SKIPLESS_DATA_DIR");
+        command
+    }
+
+    /// Starts `command` with its stdout read line by line as JSON events.
+    pub fn spawn(mut command: std::process::Command) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -188,6 +201,12 @@ impl Player {
     pub fn send(&mut self, command: &str) {
         writeln!(self.stdin, "{command}").unwrap();
         self.stdin.flush().unwrap();
+    }
+
+    /// Sends `quit`, waits for the player to end well, and returns its stderr.
+    pub fn quit(mut self) -> String {
+        let _ = writeln!(self.stdin, "quit");
+        self.finish()
     }
 
     pub fn finish(self) -> String {

@@ -6,9 +6,9 @@
 //! installed; `.ci/run` installs it.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -187,86 +187,24 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// A running `skipless play --json` with the null output, its stdout read line by line.
-struct Player {
-    child: Child,
-    stdin: ChildStdin,
-    lines: std::sync::mpsc::Receiver<Value>,
-}
-
-impl Player {
-    fn start(data_dir: &Path, bus_address: Option<&str>, paths: &[PathBuf]) -> Self {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin("skipless"));
-        command
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--config")
-            .arg(data_dir.join("config.toml"))
-            .args(["--audio", "null", "play", "--json"])
-            .args(paths)
-            .env("SKIPLESS_NULL_SPEED", "1")
-            .env_remove("SKIPLESS_DATA_DIR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        match bus_address {
-            Some(address) => command.env("DBUS_SESSION_BUS_ADDRESS", address),
-            // zbus then looks for $XDG_RUNTIME_DIR/bus: point that at an empty dir, so a desktop
-            // session around the test run is not found either.
-            None => command
-                .env_remove("DBUS_SESSION_BUS_ADDRESS")
-                .env("XDG_RUNTIME_DIR", data_dir),
-        };
-        let mut child = command.spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, stdin, lines }
-    }
-
-    /// Waits for the next event named `name` and returns it.
-    fn wait(&self, name: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let event = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no `{name}` event"));
-            if event["event"] == name {
-                return event;
-            }
-        }
-    }
-
-    fn send(&mut self, command: &str) {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Quits and returns stderr.
-    fn quit(mut self) -> String {
-        let _ = writeln!(self.stdin, "quit");
-        let output = self.child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "{stderr}");
-        stderr
-    }
+/// A player on the null output in real time, on the bus at `bus_address`, or with no session
+/// bus to be found when `None`.
+fn start_player(data_dir: &Path, bus_address: Option<&str>, paths: &[PathBuf]) -> Player {
+    let mut command = Player::command(data_dir, 1.0, paths, &[]);
+    match bus_address {
+        Some(address) => command.env("DBUS_SESSION_BUS_ADDRESS", address),
+        // zbus then looks for $XDG_RUNTIME_DIR/bus, which the test's runtime dir does not have:
+        // a desktop session around the test run is not found either.
+        None => command.env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    };
+    Player::spawn(command)
 }
 
 /// Starts a bus and a player on it, and waits until the player holds its MPRIS name.
 fn player_on_a_bus(data_dir: &Path, tracks: &[&str]) -> Option<(Bus, Player)> {
     let bus = Bus::start(data_dir)?;
     let paths: Vec<PathBuf> = tracks.iter().map(|t| corpus().join(t)).collect();
-    let player = Player::start(data_dir, Some(&bus.address), &paths);
+    let player = start_player(data_dir, Some(&bus.address), &paths);
     player.wait("started");
     eventually("the player's MPRIS name", || bus.has_owner(NAME));
     Some((bus, player))
@@ -449,7 +387,7 @@ fn the_config_switch_keeps_the_player_off_the_bus() {
     let Some(bus) = Bus::start(data.path()) else {
         return;
     };
-    let player = Player::start(data.path(), Some(&bus.address), &[corpus().join("sad.ogg")]);
+    let player = start_player(data.path(), Some(&bus.address), &[corpus().join("sad.ogg")]);
     player.wait("position");
     std::thread::sleep(Duration::from_millis(500));
     assert!(!bus.has_owner(NAME));
@@ -462,7 +400,7 @@ fn the_config_switch_keeps_the_player_off_the_bus() {
 fn without_a_session_bus_the_player_plays_and_logs_one_line() {
     for address in [None, Some("unix:path=/nonexistent/skipless-test-bus")] {
         let data = tempfile::tempdir().unwrap();
-        let mut player = Player::start(
+        let mut player = start_player(
             data.path(),
             address,
             &[corpus().join("sad.ogg"), corpus().join("victory.ogg")],

@@ -234,7 +234,7 @@ fn an_older_saved_model_is_refused_in_one_line_autoplay_goes_on_and_a_retrain_re
     let data = tempfile::tempdir().unwrap();
     // A 12-track library whose every track was played lately: nothing is left out as recent.
     std::fs::write(
-        data.path().join("none.toml"),
+        data.path().join("config.toml"),
         "[recommend]\nmin_plays = 20\nexclude_recent = 0\n",
     )
     .unwrap();
