@@ -28,8 +28,8 @@ impl ScanOutcome {
             String::new()
         };
         format!(
-            "scanned {}: {} added, {} updated, {} removed, {} failed{matched}",
-            s.scanned, s.added, s.updated, s.removed, s.failed
+            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{matched}",
+            s.scanned, s.added, s.updated, s.moved, s.removed, s.failed
         )
     }
 }

@@ -40,8 +40,8 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool) -> anyhow::Resul
         println!("{}", serde_json::to_string(&s)?);
     } else {
         println!(
-            "scanned {} files: {} added, {} updated, {} unchanged, {} removed, {} failed",
-            s.scanned, s.added, s.updated, s.unchanged, s.removed, s.failed
+            "scanned {} files: {} added, {} updated, {} unchanged, {} moved, {} removed, {} failed",
+            s.scanned, s.added, s.updated, s.unchanged, s.moved, s.removed, s.failed
         );
         if matched > 0 {
             println!("{matched} imported plays matched to library tracks");

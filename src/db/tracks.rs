@@ -194,6 +194,65 @@ pub(crate) fn upsert_file(
     Ok(())
 }
 
+/// What a file's content is known by when its path changes: its size, duration and tags.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Fingerprint {
+    size: u64,
+    duration_ms: Option<u64>,
+    title: String,
+    artist: Option<String>,
+    album: Option<String>,
+}
+
+impl Fingerprint {
+    pub(crate) fn of(size: u64, track: &Track) -> Self {
+        Fingerprint {
+            size,
+            duration_ms: track.duration_ms,
+            title: track.title.clone(),
+            artist: track.artist.clone(),
+            album: track.album.clone(),
+        }
+    }
+}
+
+/// The gone tracks that a file found at a new path may be, by fingerprint (failed files, whose
+/// tags were never read, are left out), the most recently gone last.
+pub(crate) fn gone_by_fingerprint(conn: &Connection) -> rusqlite::Result<HashMap<Fingerprint, Vec<(i64, PathBuf)>>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, path, size, duration_ms, title, artist, album FROM tracks
+         WHERE status = 'gone' AND error IS NULL ORDER BY updated_at, id",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            Fingerprint {
+                size: row.get(2)?,
+                duration_ms: row.get(3)?,
+                title: row.get(4)?,
+                artist: row.get(5)?,
+                album: row.get(6)?,
+            },
+            (row.get::<_, i64>(0)?, path_from_blob(row.get(1)?)),
+        ))
+    })?;
+    let mut gone: HashMap<Fingerprint, Vec<(i64, PathBuf)>> = HashMap::new();
+    for row in rows {
+        let (fingerprint, track) = row?;
+        gone.entry(fingerprint).or_default().push(track);
+    }
+    Ok(gone)
+}
+
+/// Gives track `id` the path `to`: the row keeps its id, so its plays, likes and bans stay, and
+/// the playlist entries that named the old path `from` name the new one.
+pub(crate) fn move_track(conn: &Connection, id: i64, from: &Path, to: &Path) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE tracks SET path = ?2, path_text = ?3 WHERE id = ?1")?
+        .execute(params![id, path_blob(to), to.to_string_lossy()])?;
+    conn.prepare_cached("UPDATE playlist_entries SET path = ?2 WHERE path = ?1")?
+        .execute(params![path_blob(from), path_blob(to)])?;
+    Ok(())
+}
+
 pub(crate) fn mark_gone(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE tracks SET status = 'gone', updated_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::clock::now_ms;
-use crate::db::tracks::{self, FileState, ScannedFile};
+use crate::db::tracks::{self, FileState, Fingerprint, ScannedFile};
 use crate::db::{Database, DbError};
 use crate::library::{is_audio_file, tags};
 
@@ -24,6 +24,9 @@ pub struct ScanSummary {
     pub updated: usize,
     pub unchanged: usize,
     pub removed: usize,
+    /// Files found at a new path that are a gone track (same size, duration and tags): the
+    /// track moved, keeping its id, plays, likes and playlist entries.
+    pub moved: usize,
     pub failed: usize,
 }
 
@@ -117,28 +120,53 @@ pub fn scan(
         .collect();
 
     let seen: HashSet<&Path> = found.iter().map(|(p, _, _)| p.as_path()).collect();
+    let db_path = db.path().to_path_buf();
     let tx = db.conn_mut().transaction().map_err(|e| DbError::Sqlite {
         path: PathBuf::new(),
         source: e,
     })?;
+    // Vanished files are marked gone first, so that a file found at a new path can be one of
+    // them: moved or renamed, it keeps its track.
+    let mut vanished: HashSet<i64> = HashSet::new();
+    for (path, state) in &known {
+        let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
+        if !state.gone && !seen.contains(path.as_path()) && !beneath_unreadable && !single_files.contains(path) {
+            tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(path, e))?;
+            vanished.insert(state.id);
+        }
+    }
+    let any_new = to_read
+        .iter()
+        .zip(&results)
+        .any(|((path, ..), scanned)| matches!(scanned, ScannedFile::Ok(_)) && !known.contains_key(path));
+    let mut gone = if any_new {
+        tracks::gone_by_fingerprint(&tx).map_err(|e| sqlite_err(&db_path, e))?
+    } else {
+        HashMap::new()
+    };
     for ((path, size, mtime), scanned) in to_read.iter().zip(&results) {
+        let moved_from = match scanned {
+            ScannedFile::Ok(track) if !known.contains_key(path) => gone
+                .get_mut(&Fingerprint::of(*size, track))
+                .and_then(|candidates| candidates.pop()),
+            _ => None,
+        };
+        if let Some((id, from)) = &moved_from {
+            tracks::move_track(&tx, *id, from, path).map_err(|e| sqlite_err(path, e))?;
+            vanished.remove(id);
+        }
         tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(path, e))?;
         match scanned {
             ScannedFile::Failed { error, .. } => {
                 report.summary.failed += 1;
                 report.failed_files.push((path.clone(), error.clone()));
             }
+            ScannedFile::Ok(_) if moved_from.is_some() => report.summary.moved += 1,
             ScannedFile::Ok(_) if known.get(path).is_some_and(|s| !s.gone) => report.summary.updated += 1,
             ScannedFile::Ok(_) => report.summary.added += 1,
         }
     }
-    for (path, state) in &known {
-        let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
-        if !state.gone && !seen.contains(path.as_path()) && !beneath_unreadable && !single_files.contains(path) {
-            tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(path, e))?;
-            report.summary.removed += 1;
-        }
-    }
+    report.summary.removed = vanished.len();
     tx.commit().map_err(|e| sqlite_err(db.path(), e))?;
     Ok(report)
 }

@@ -19,7 +19,7 @@ fn corpus_is_indexed_with_its_real_tags() {
     let summary = scan_json(data.path(), &[&corpus()]);
     assert_eq!(
         summary,
-        json!({"scanned":12,"added":12,"updated":0,"unchanged":0,"removed":0,"failed":0})
+        json!({"scanned":12,"added":12,"updated":0,"unchanged":0,"moved":0,"removed":0,"failed":0})
     );
     let tracks = library(data.path());
     assert_eq!(tracks.len(), 12);
@@ -81,7 +81,7 @@ fn rescans_are_incremental_and_keep_ids() {
     let again = scan_json(data.path(), &[]);
     assert_eq!(
         again,
-        json!({"scanned":12,"added":0,"updated":0,"unchanged":12,"removed":0,"failed":0})
+        json!({"scanned":12,"added":0,"updated":0,"unchanged":12,"moved":0,"removed":0,"failed":0})
     );
     assert_eq!(library(data.path()), before);
 
@@ -266,4 +266,54 @@ fn roots_are_listed_added_and_removed() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("not a library folder"), "{stderr}");
+}
+
+#[test]
+fn a_moved_or_renamed_file_keeps_its_track() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("config.toml"), "").unwrap();
+    let music = data.path().join("music");
+    copy_corpus(&music);
+    scan_json(data.path(), &[&music]);
+    let music = music.canonicalize().unwrap();
+    let old = music.join("sad.ogg");
+    let id = by_file(&library(data.path()), "sad.ogg")["id"].as_i64().unwrap();
+
+    // A play, a like and a playlist entry for the file at its old path.
+    let mut player = crate::common::Player::command(data.path(), 400.0, std::slice::from_ref(&old), &[]);
+    assert!(player.output().unwrap().status.success());
+    stdout_of(skipless(data.path()).arg("like").arg(&old));
+    let m3u = data.path().join("keep.m3u8");
+    std::fs::write(&m3u, format!("{}\n", old.display())).unwrap();
+    stdout_of(skipless(data.path()).args(["playlist", "import"]).arg(&m3u));
+
+    // Renamed into another folder: the same content at a new path is the same track.
+    std::fs::create_dir(music.join("moved")).unwrap();
+    let new = music.join("moved/Tyler Johnson - Sad.ogg");
+    std::fs::rename(&old, &new).unwrap();
+    // A copy of another file is a new track, not a move: its original is still there.
+    std::fs::copy(music.join("victory.ogg"), music.join("moved/victory copy.ogg")).unwrap();
+    let summary = scan_json(data.path(), &[]);
+    assert_eq!(
+        (
+            summary["moved"].as_u64(),
+            summary["added"].as_u64(),
+            summary["removed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{summary}"
+    );
+    let tracks = library(data.path());
+    assert_eq!(by_file(&tracks, "Tyler Johnson - Sad.ogg")["id"].as_i64(), Some(id));
+    assert!(tracks
+        .iter()
+        .all(|t| !t["path"].as_str().unwrap().ends_with("/sad.ogg")));
+
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["export", "--format", "jsonl"])));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["track_id"].as_i64(), Some(id));
+    assert_eq!(rows[0]["path"].as_str(), new.to_str());
+    assert!(rows[0]["liked_at"].is_string(), "{}", rows[0]);
+    let exported = stdout_of(skipless(data.path()).args(["playlist", "export", "keep"]));
+    assert!(exported.contains(new.to_str().unwrap()), "{exported}");
 }
