@@ -34,6 +34,27 @@ pub struct Config {
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
     pub theme: ThemeConfig,
     pub mpris: MprisConfig,
+    pub library: LibraryConfig,
+}
+
+/// The running player's eye on its library roots.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LibraryConfig {
+    /// Watch the roots and rescan what changes.
+    pub watch: bool,
+    /// Minutes between rescans of every root when the system cannot watch them all (inotify
+    /// watches run out); 0 never rescans then.
+    pub rescan_minutes: u64,
+}
+
+impl Default for LibraryConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            rescan_minutes: 10,
+        }
+    }
 }
 
 /// Desktop control over D-Bus (media keys, desktop widgets, `playerctl`).

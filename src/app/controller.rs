@@ -229,6 +229,21 @@ impl Controller {
         self.refresh_next();
     }
 
+    /// Follows a rescan of the library (see [`Queue::follow_library`]); says what it removed.
+    pub(crate) fn follow_library<'a>(&mut self, track: impl Fn(i64) -> Option<&'a Track>) -> Option<String> {
+        let removed = self.queue.follow_library(track);
+        self.refresh_next();
+        let first = removed.first()?;
+        let more = match removed.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        Some(format!(
+            "removed from the queue, the file is gone: {}{more}",
+            first.path.display()
+        ))
+    }
+
     /// Tells the engine what follows the current entry, for gapless playback.
     pub(crate) fn refresh_next(&mut self) {
         let next = self
@@ -287,7 +302,11 @@ impl Controller {
                 item,
                 ..
             } => {
-                let reason = error.clone().unwrap_or_else(|| "cannot play this file".into());
+                let reason = if item.path.exists() {
+                    error.clone().unwrap_or_else(|| "cannot play this file".into())
+                } else {
+                    "the file is gone (moved or deleted): skipped".into()
+                };
                 let reason = if reason.contains(&*item.path.to_string_lossy()) {
                     reason
                 } else {

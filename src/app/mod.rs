@@ -14,6 +14,7 @@ pub(crate) mod queue;
 pub(crate) mod remote;
 pub(crate) mod scan;
 pub(crate) mod simulate;
+pub(crate) mod watch;
 pub(crate) mod workers;
 
 pub(crate) use context::Context;

@@ -186,6 +186,25 @@ impl Queue {
         self.entries.extend(picks);
     }
 
+    /// Follows a rescan of the library: an entry whose track moved gets the new path (and tags),
+    /// and an upcoming entry whose file is gone from the library and the disk is removed.
+    /// Returns the removed tracks.
+    pub(crate) fn follow_library<'a>(&mut self, track: impl Fn(i64) -> Option<&'a Track>) -> Vec<Track> {
+        for entry in &mut self.entries {
+            if let Some(now) = track(entry.track.id).filter(|t| **t != entry.track) {
+                entry.track = now.clone();
+            }
+        }
+        let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
+        let (kept, removed): (Vec<QueueEntry>, Vec<QueueEntry>) = self
+            .entries
+            .split_off(from)
+            .into_iter()
+            .partition(|e| track(e.track.id).is_some() || e.track.path.exists());
+        self.entries.extend(kept);
+        removed.into_iter().map(|e| e.track).collect()
+    }
+
     /// Removes every upcoming autoplay pick of `track_id` (a ban takes effect at once); the
     /// listener's own entries stay.
     pub(crate) fn drop_autoplay_picks_of(&mut self, track_id: i64) {

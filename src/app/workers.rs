@@ -1,7 +1,7 @@
 //! Background jobs of the TUI ([`WorkerMsg`], [`spawn_scan`], [`spawn_load`]): they open their
 //! own database connection, do the slow part, and report back over a channel.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Sender;
 
@@ -81,20 +81,24 @@ pub(crate) fn spawn_test_panic(tx: Sender<WorkerMsg>) {
 
 /// Scans `roots`, then reloads the library.
 pub(crate) fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<WorkerMsg>) {
-    run_worker("scan", tx, move |tx| {
-        let mut db = Database::open(&db_path)?;
-        let outcome = scan_library(&mut db, &roots, &|p| {
-            if let ScanProgress::Reading { done, total } = p {
-                let _ = tx.send(WorkerMsg::ScanProgress { done, total });
-            }
-        })?;
-        let _ = tx.send(WorkerMsg::ScanDone {
-            summary: outcome.status_line(),
-            problems: outcome.problems(),
-        });
-        let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
-        Ok(())
+    run_worker("scan", tx, move |tx| scan_and_report(&db_path, &roots, tx));
+}
+
+/// Scans `roots` (folders in a root are rescanned as part of it), reporting progress, the
+/// outcome and the reloaded library to `tx`.
+pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
+    let mut db = Database::open(db_path)?;
+    let outcome = scan_library(&mut db, roots, &|p| {
+        if let ScanProgress::Reading { done, total } = p {
+            let _ = tx.send(WorkerMsg::ScanProgress { done, total });
+        }
+    })?;
+    let _ = tx.send(WorkerMsg::ScanDone {
+        summary: outcome.status_line(),
+        problems: outcome.problems(),
     });
+    let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
+    Ok(())
 }
 
 /// Loads the library index.

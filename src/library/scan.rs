@@ -49,7 +49,7 @@ pub enum ScanProgress {
     Reading { done: usize, total: usize },
 }
 
-/// Scans `roots` (remembering them as library roots) and updates the index.
+/// Scans `roots` (remembering them as library roots, unless inside one) and updates the index.
 pub fn scan(
     db: &mut Database,
     roots: &[PathBuf],
@@ -63,6 +63,7 @@ pub fn scan(
     let mut unreadable: Vec<PathBuf> = Vec::new();
     let mut single_files: HashSet<PathBuf> = HashSet::new();
 
+    let known_roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     for root in roots {
         let root = match std::fs::canonicalize(root) {
             Ok(root) => root,
@@ -81,7 +82,10 @@ pub fn scan(
             single_files.insert(root);
             continue;
         }
-        tracks::add_root(db.conn(), &root, now).map_err(|e| db.err(e))?;
+        // A folder inside a root is rescanned as part of it, not remembered as a root of its own.
+        if !known_roots.iter().any(|known| root.starts_with(known)) {
+            tracks::add_root(db.conn(), &root, now).map_err(|e| db.err(e))?;
+        }
         known.extend(tracks::file_states_under(db.conn(), &root).map_err(|e| db.err(e))?);
         walk(&root, &mut found, &mut unreadable, &mut report.walk_errors, progress);
     }

@@ -596,6 +596,9 @@ impl App {
                 self.state.status = Some(format!("{summary}{more}"));
             }
             WorkerMsg::Library(library) => {
+                if let Some(message) = self.controller.follow_library(|id| library.track(id)) {
+                    self.state.status = Some(message);
+                }
                 self.state.set_library(library);
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.send(Request::Reload);

@@ -44,10 +44,16 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     app.load_library();
     app.start_autoplay(ctx.paths.models_dir());
     if !paths.is_empty() {
-        app.scan(paths);
+        app.scan(paths.clone());
     }
 
     ctx.start_log_file();
+    crate::app::watch::spawn_watch(
+        ctx.paths.database(),
+        paths,
+        ctx.config.library.clone(),
+        app.worker_tx.clone(),
+    );
     let mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
     let remote = match Server::start(&ctx.paths.remote_socket()) {
         Ok(server) => Some(server),

@@ -315,3 +315,99 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
     };
     assert_eq!(sad["end_source"], "remote", "{sad}");
 }
+
+#[test]
+fn the_library_follows_its_folders_while_the_player_runs() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for name in ["menu.opus", "sad.ogg", "victory.ogg"] {
+        std::fs::copy(crate::common::corpus().join(name), music.join(name)).unwrap();
+    }
+    let tmux = Tmux::start(data.path(), &format!("--audio null {}", music.display()));
+    tmux.wait_for("scanned 3: 3 added");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (3)");
+
+    // A file added to a watched root appears without a restart.
+    std::fs::create_dir(music.join("new album")).unwrap();
+    std::fs::copy(
+        crate::common::corpus().join("defeat.flac"),
+        music.join("new album/defeat.flac"),
+    )
+    .unwrap();
+    tmux.wait_for("1 added");
+    tmux.wait_for("Tracks (4)");
+
+    // Renamed, it is the same track.
+    std::fs::rename(
+        music.join("new album/defeat.flac"),
+        music.join("new album/01 Defeat.flac"),
+    )
+    .unwrap();
+    tmux.wait_for("1 moved");
+    let screen = tmux.wait_for("Tracks (4)");
+    assert!(screen.contains("Defeat"), "{screen}");
+
+    // A queued file that is deleted leaves the queue with a message.
+    tmux.keys(&["g", "Enter"]);
+    let screen = tmux.wait_for("Up next (3)");
+    std::fs::remove_file(music.join("victory.ogg")).unwrap();
+    let after = tmux.wait_for("removed from the queue, the file is gone");
+    assert!(
+        after.contains("victory.ogg") && after.contains("Up next (2)"),
+        "{screen}\n{after}"
+    );
+    tmux.wait_for("Tracks (3)");
+    tmux.keys(&["q"]);
+}
+
+#[test]
+fn without_inotify_watches_the_player_says_so_in_its_log_and_keeps_playing() {
+    if !crate::common::has_tool("tmux", "tmux") || !crate::common::has_tool("unshare", "util-linux") {
+        return;
+    }
+    // A user namespace of its own gets its own inotify limit, here one watch for two folders.
+    let limited = "sh -c 'echo 1 > /proc/sys/user/max_inotify_watches'";
+    let ok = Command::new("unshare")
+        .args(["-U", "-r", "sh", "-c", limited])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        crate::common::skip_or_fail("user namespaces with their own inotify limit (unshare -U -r) are not available");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(music.join("sub")).unwrap();
+    std::fs::copy(crate::common::corpus().join("sad.ogg"), music.join("sub/sad.ogg")).unwrap();
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", music.display()),
+        "unshare -U -r sh -c 'echo 1 > /proc/sys/user/max_inotify_watches; exec \"$0\" \"$@\"'",
+    );
+    tmux.wait_for("scanned 1: 1 added");
+    let log = data.path().join("skipless.log");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("inotify watches ran out") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("inotify watches ran out")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("rescanning every root every 10 minutes"),
+        "{}",
+        lines[0]
+    );
+    tmux.keys(&["2"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("▶ Sad");
+    tmux.keys(&["q"]);
+}
