@@ -7,10 +7,11 @@
 use crossbeam_channel::Sender;
 
 use super::autoplay::RadioSeed;
+use super::library::EntryEdit;
 use super::queue::{Queue, QueueEntry};
 use crate::clock::now_ms;
 use crate::config::{PlaybackConfig, ReplayGainMode};
-use crate::db::{marks, DbError};
+use crate::db::{marks, playlists, DbError};
 use crate::log::{CompletedPlay, Recorder};
 use crate::marks::Mark;
 use crate::play::{ControlSource, EndReason, PlaySource};
@@ -79,6 +80,19 @@ impl Controller {
 
     pub(crate) fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// Removes or swaps entries of the saved playlist `name`: one small transaction on this
+    /// thread, like a like, so that edits land in the order the keys were pressed. False when
+    /// the playlist or an entry is missing.
+    pub(crate) fn edit_playlist(&mut self, name: &str, edit: EntryEdit) -> Result<bool, DbError> {
+        let db = self.recorder.database_mut();
+        let now = now_ms();
+        let done = match edit {
+            EntryEdit::Remove(at) => playlists::remove_entry(db.conn_mut(), name, at, now),
+            EntryEdit::Swap(a, b) => playlists::swap_entries(db.conn_mut(), name, a, b, now),
+        };
+        done.map_err(|e| db.err(e))
     }
 
     /// Likes, unlikes, bans or unbans a track: written to the log's database at once. A ban

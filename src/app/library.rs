@@ -63,17 +63,55 @@ impl SortKey {
     }
 }
 
-/// A saved playlist as the screen shows it: its name and, per entry, the library track it names
-/// (`None` for a file the library does not have yet).
+/// A saved playlist as the screen shows it: its name and its entries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedPlaylist {
     pub name: String,
-    pub tracks: Vec<Option<i64>>,
+    pub entries: Vec<SavedEntry>,
     /// Computed from the log when opened (read-only), not saved.
     pub smart: bool,
 }
 
+/// One entry of a [`SavedPlaylist`]: the library track it names, or for a file the library
+/// does not have (yet) what the playlist says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavedEntry {
+    Track(i64),
+    Missing(String),
+}
+
+/// A change to the entries of a saved playlist, by their place in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryEdit {
+    Remove(usize),
+    Swap(usize, usize),
+}
+
 impl SavedPlaylist {
+    /// The library tracks of the playlist, in its order.
+    pub fn track_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.entries.iter().filter_map(|e| match e {
+            SavedEntry::Track(id) => Some(*id),
+            SavedEntry::Missing(_) => None,
+        })
+    }
+
+    /// Applies `edit` as [`playlists::remove_entry`] and [`playlists::swap_entries`] do to
+    /// the stored playlist; false when an entry is missing.
+    pub(crate) fn apply(&mut self, edit: EntryEdit) -> bool {
+        match edit {
+            EntryEdit::Remove(at) if at < self.entries.len() => {
+                self.entries.remove(at);
+                true
+            }
+            EntryEdit::Swap(a, b) if a.max(b) < self.entries.len() => {
+                self.entries.swap(a, b);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Every saved playlist, its entries resolved to library tracks, then the smart playlists
     /// computed from the log now.
     pub(crate) fn load_all(db: &Database) -> Result<Vec<SavedPlaylist>, DbError> {
@@ -83,14 +121,17 @@ impl SavedPlaylist {
             let entries = playlists::entries(conn, &summary.name)
                 .map_err(|e| db.err(e))?
                 .unwrap_or_default();
-            let tracks = playlists::resolve(conn, entries)
+            let entries = playlists::resolve(conn, entries)
                 .map_err(|e| db.err(e))?
                 .into_iter()
-                .map(|(_, track)| track.map(|t| t.id))
+                .map(|(entry, track)| match track {
+                    Some(track) => SavedEntry::Track(track.id),
+                    None => SavedEntry::Missing(entry.title.unwrap_or_else(|| entry.path.display().to_string())),
+                })
                 .collect();
             all.push(SavedPlaylist {
                 name: summary.name,
-                tracks,
+                entries,
                 smart: false,
             });
         }
@@ -98,7 +139,7 @@ impl SavedPlaylist {
             let tracks = playlists::smart_tracks(conn, smart, now_ms()).map_err(|e| db.err(e))?;
             all.push(SavedPlaylist {
                 name: smart.name().to_owned(),
-                tracks: tracks.into_iter().map(Some).collect(),
+                entries: tracks.into_iter().map(SavedEntry::Track).collect(),
                 smart: true,
             });
         }

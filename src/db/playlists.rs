@@ -1,4 +1,5 @@
-//! Saved playlists: create one with its entries, list them, read one, delete one.
+//! Saved playlists: create one with its entries, list them, read one, remove or reorder its
+//! entries, delete one.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -81,6 +82,55 @@ pub(crate) fn rename(conn: &Connection, from: &str, to: &str, now: i64) -> rusql
 /// Deletes playlist `name` and its entries; false when there is none.
 pub(crate) fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM playlists WHERE name = ?1", [name])? > 0)
+}
+
+/// Removes the `index`-th entry (0-based, in order) of playlist `name`; false when there is
+/// no such entry. The others keep their order (positions may have gaps).
+pub(crate) fn remove_entry(conn: &mut Connection, name: &str, index: usize, now: i64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let Some((id, position)) = entry_at(&tx, name, index)? else {
+        return Ok(false);
+    };
+    tx.execute(
+        "DELETE FROM playlist_entries WHERE playlist_id = ?1 AND position = ?2",
+        params![id, position],
+    )?;
+    touch(&tx, id, now)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Swaps the `a`-th and `b`-th entries of playlist `name`; false when either is missing.
+pub(crate) fn swap_entries(conn: &mut Connection, name: &str, a: usize, b: usize, now: i64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let (Some((id, pa)), Some((_, pb))) = (entry_at(&tx, name, a)?, entry_at(&tx, name, b)?) else {
+        return Ok(false);
+    };
+    // Through a free position, as (playlist_id, position) is the key.
+    let mut set = tx.prepare("UPDATE playlist_entries SET position = ?3 WHERE playlist_id = ?1 AND position = ?2")?;
+    set.execute(params![id, pa, -1])?;
+    set.execute(params![id, pb, pa])?;
+    set.execute(params![id, -1, pb])?;
+    drop(set);
+    touch(&tx, id, now)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// The playlist id and the stored position of the `index`-th entry of playlist `name`.
+fn entry_at(conn: &Connection, name: &str, index: usize) -> rusqlite::Result<Option<(i64, i64)>> {
+    conn.query_row(
+        "SELECT p.id, e.position FROM playlists p JOIN playlist_entries e ON e.playlist_id = p.id
+         WHERE p.name = ?1 ORDER BY e.position LIMIT 1 OFFSET ?2",
+        params![name, index as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+fn touch(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE playlists SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+    Ok(())
 }
 
 /// Every playlist, by name.

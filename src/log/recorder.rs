@@ -73,6 +73,10 @@ impl Recorder {
         &self.db
     }
 
+    pub(crate) fn database_mut(&mut self) -> &mut Database {
+        &mut self.db
+    }
+
     /// Closes plays left open by a crash as `interrupted` at their last saved position.
     pub(crate) fn close_interrupted(&mut self) -> Result<usize, DbError> {
         plays::close_interrupted(self.db.conn()).map_err(|e| self.db.err(e))

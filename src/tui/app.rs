@@ -12,6 +12,7 @@ use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State
 use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
+use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
@@ -477,16 +478,24 @@ impl App {
                     s.album_track,
                 ),
                 (Pane::Main, View::Tracks) => pick(&s.sorted, s.track),
-                (Pane::Main, View::Playlists) => match s.playlists.get(s.playlist) {
-                    Some(playlist) => (
-                        playlist
-                            .tracks
-                            .iter()
-                            .flatten()
-                            .filter_map(|&id| s.library.track(id).cloned())
-                            .collect(),
-                        0,
-                    ),
+                (Pane::Main | Pane::Entries, View::Playlists) => match s.playlists.get(s.playlist) {
+                    Some(playlist) => {
+                        let tracks: Vec<Track> = playlist
+                            .track_ids()
+                            .filter_map(|id| s.library.track(id).cloned())
+                            .collect();
+                        // From the selected entry: the tracks before it are left out of the count.
+                        let start = if s.pane == Pane::Entries {
+                            let before = &playlist.entries[..s.playlist_entry.min(playlist.entries.len())];
+                            before
+                                .iter()
+                                .filter(|e| matches!(e, SavedEntry::Track(id) if s.library.track(*id).is_some()))
+                                .count()
+                        } else {
+                            0
+                        };
+                        (tracks, start)
+                    }
                     None => return,
                 },
                 _ => return,
@@ -501,6 +510,11 @@ impl App {
     }
 
     fn remove_selected(&mut self) {
+        if self.state.pane == Pane::Entries {
+            let at = self.state.playlist_entry;
+            self.edit_selected_playlist(EntryEdit::Remove(at));
+            return;
+        }
         let index = match (self.state.pane, self.state.view) {
             (Pane::UpNext, _) => self.controller.queue.cursor().map_or(0, |c| c + 1) + self.state.up_next,
             (Pane::Main, View::Queue) => self.state.queue,
@@ -512,6 +526,15 @@ impl App {
     }
 
     fn move_selected(&mut self, delta: isize) {
+        if self.state.pane == Pane::Entries {
+            let at = self.state.playlist_entry;
+            if let Some(to) = at.checked_add_signed(delta) {
+                if self.edit_selected_playlist(EntryEdit::Swap(at, to)) {
+                    self.state.playlist_entry = to;
+                }
+            }
+            return;
+        }
         let base = self.controller.queue.cursor().map_or(0, |c| c + 1);
         let (index, selection) = match (self.state.pane, self.state.view) {
             (Pane::UpNext, _) => (base + self.state.up_next, &mut self.state.up_next),
@@ -525,6 +548,32 @@ impl App {
                 moved
             };
             self.controller.refresh_next();
+        }
+    }
+
+    /// Removes or moves an entry of the playlist selected in view 6, in the database and on
+    /// screen; smart playlists are refused with a line saying why.
+    fn edit_selected_playlist(&mut self, edit: EntryEdit) -> bool {
+        let Some(name) = self.selected_saved_playlist() else {
+            return false;
+        };
+        match self.controller.edit_playlist(&name, edit) {
+            Ok(true) => {
+                if let Some(playlist) = self.state.playlists.get_mut(self.state.playlist) {
+                    playlist.apply(edit);
+                    let last = playlist.entries.len().saturating_sub(1);
+                    self.state.playlist_entry = self.state.playlist_entry.min(last);
+                }
+                if let EntryEdit::Remove(_) = edit {
+                    self.state.status = Some(format!("removed an entry from playlist {name:?}"));
+                }
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                self.state.status = Some(format!("cannot change playlist {name:?}: {e}"));
+                false
+            }
         }
     }
 

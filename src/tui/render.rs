@@ -100,6 +100,12 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
             (Pane::Albums, parts[1]),
             (Pane::Main, parts[2]),
         ]);
+    } else if state.view == View::Playlists && state.search.is_none() {
+        let parts = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
+            .split(main);
+        lists.extend([(Pane::Main, parts[0]), (Pane::Entries, parts[1])]);
     } else {
         lists.push((Pane::Main, main));
     }

@@ -79,6 +79,8 @@ pub enum Pane {
     /// The track list of the current view (library column, flat list, history, queue view).
     #[default]
     Main,
+    /// The entries of the playlist selected in the Playlists view.
+    Entries,
     /// The up-next pane on the right.
     UpNext,
 }
@@ -135,6 +137,8 @@ pub struct State {
     /// The saved playlists, as a worker last read them.
     pub playlists: Vec<SavedPlaylist>,
     pub playlist: usize,
+    /// The selected entry of that playlist.
+    pub playlist_entry: usize,
     /// The playlist name being typed (Enter goes ahead, Esc cancels).
     pub naming_playlist: Option<PlaylistPrompt>,
 }
@@ -205,6 +209,7 @@ impl State {
         } else {
             match (self.pane, self.view) {
                 (Pane::UpNext, _) => &mut self.up_next,
+                (Pane::Entries, _) => &mut self.playlist_entry,
                 (Pane::Artists, _) => &mut self.artist,
                 (Pane::Albums, _) => &mut self.album,
                 (Pane::Main, View::Library) => &mut self.album_track,
@@ -227,6 +232,7 @@ impl State {
         }
         match (self.pane, self.view) {
             (Pane::UpNext, _) => queue_len,
+            (Pane::Entries, _) => self.playlists.get(self.playlist).map_or(0, |p| p.entries.len()),
             (Pane::Artists, _) => self.library.artists.len(),
             (Pane::Albums, _) => self.library.artists.get(self.artist).map_or(0, |a| a.albums.len()),
             (Pane::Main, View::Library) => self.album_tracks().len(),
@@ -242,6 +248,7 @@ impl State {
     pub(crate) fn panes(&self) -> &'static [Pane] {
         match self.view {
             View::Library => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
+            View::Playlists => &[Pane::Main, Pane::Entries, Pane::UpNext],
             _ => &[Pane::Main, Pane::UpNext],
         }
     }
@@ -275,6 +282,7 @@ impl State {
                 self.album_track = 0;
             }
             Pane::Albums => self.album_track = 0,
+            Pane::Main if self.view == View::Playlists => self.playlist_entry = 0,
             _ => {}
         }
     }

@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::render::{scroll_offset, ScreenLayout};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
+use crate::app::library::SavedEntry;
 use crate::fmt::{format_duration, truncate};
 use crate::keymap::Action;
 use crate::marks::Marks;
@@ -148,9 +149,18 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     }
 }
 
-/// The Playlists view: every saved playlist, with how many of its files the library has.
+/// The Playlists view: every saved playlist, with how many of its files the library has, and
+/// the entries of the selected one.
 fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
+    let area_of = |pane: Pane| {
+        layout
+            .lists
+            .iter()
+            .find(|(p, _)| *p == pane)
+            .map(|(_, r)| *r)
+            .unwrap_or_default()
+    };
     let title = format!(
         "Playlists ({}) · Enter plays · {} saves the queue",
         s.playlists.len(),
@@ -158,7 +168,7 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     );
     windowed_list(
         frame,
-        layout.main,
+        area_of(Pane::Main),
         ListWindow {
             title,
             focused: s.pane == Pane::Main,
@@ -167,18 +177,61 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         },
         |i| {
             let playlist = &s.playlists[i];
-            let missing = playlist.tracks.iter().filter(|t| t.is_none()).count();
+            let missing = playlist
+                .entries
+                .iter()
+                .filter(|e| matches!(e, SavedEntry::Missing(_)))
+                .count();
             let mut line = Line::from(playlist.name.clone());
             if playlist.smart {
                 line.spans.push(Span::styled(" (smart)", app.theme.accent));
             }
             let count = if missing > 0 {
-                format!("  {} tracks, {missing} not in the library", playlist.tracks.len())
+                format!("  {} tracks, {missing} not in the library", playlist.entries.len())
             } else {
-                format!("  {} tracks", playlist.tracks.len())
+                format!("  {} tracks", playlist.entries.len())
             };
             line.spans.push(Span::styled(count, app.theme.dim));
             line
+        },
+        app,
+    );
+
+    let area = area_of(Pane::Entries);
+    let width = area.width.saturating_sub(2) as usize;
+    let entries = s
+        .playlists
+        .get(s.playlist)
+        .map(|p| p.entries.as_slice())
+        .unwrap_or_default();
+    let title = match s.playlists.get(s.playlist) {
+        Some(p) if p.smart => format!("{} (read-only)", p.name),
+        Some(p) => format!(
+            "{} · {} removes · {}/{} move",
+            p.name,
+            app.keys.key_for(Action::Remove),
+            app.keys.key_for(Action::MoveUp),
+            app.keys.key_for(Action::MoveDown)
+        ),
+        None => "Entries".into(),
+    };
+    windowed_list(
+        frame,
+        area,
+        ListWindow {
+            title,
+            focused: s.pane == Pane::Entries,
+            len: entries.len(),
+            selected: s.playlist_entry,
+        },
+        |i| match &entries[i] {
+            SavedEntry::Track(id) => match s.library.track(*id) {
+                Some(t) => track_line(t, width, &s.library.marks),
+                None => Line::styled(format!("track {id}"), app.theme.dim),
+            },
+            SavedEntry::Missing(label) => {
+                Line::styled(truncate(&format!("{label} (not in the library)"), width), app.theme.dim)
+            }
         },
         app,
     );

@@ -582,13 +582,13 @@ fn s_in_the_history_view_saves_this_sessions_tracks_not_skipped_as_a_playlist() 
             .last()
             .is_some_and(|(t, p)| p.skipped && t.path.ends_with("defeat.flac"))
     });
-    let kept: Vec<Option<i64>> = h
+    let kept: Vec<i64> = h
         .app
         .controller
         .history
         .iter()
         .filter(|(_, p)| !p.skipped)
-        .map(|(t, _)| Some(t.id))
+        .map(|(t, _)| t.id)
         .collect();
     assert!(!kept.is_empty());
     h.keys("4S");
@@ -606,7 +606,7 @@ fn s_in_the_history_view_saves_this_sessions_tracks_not_skipped_as_a_playlist() 
         app.state.playlists.iter().any(|p| p.name == "night")
     });
     let night = h.app.state.playlists.iter().find(|p| p.name == "night").unwrap();
-    assert_eq!(night.tracks, kept);
+    assert_eq!(night.track_ids().collect::<Vec<_>>(), kept);
 }
 
 #[test]
@@ -631,14 +631,14 @@ fn c_adds_the_selection_to_a_playlist_picked_by_name() {
         app.state
             .playlists
             .iter()
-            .any(|p| p.name == "road" && p.tracks.len() == 2)
+            .any(|p| p.name == "road" && p.entries.len() == 2)
     });
     let road = h.app.state.playlists.iter().find(|p| p.name == "road").unwrap();
-    let first_two: Vec<Option<i64>> = h.app.state.sorted[..2]
+    let first_two: Vec<i64> = h.app.state.sorted[..2]
         .iter()
-        .map(|&i| Some(h.app.state.library.tracks[i].id))
+        .map(|&i| h.app.state.library.tracks[i].id)
         .collect();
-    assert_eq!(road.tracks, first_two);
+    assert_eq!(road.track_ids().collect::<Vec<_>>(), first_two);
 }
 
 #[test]
@@ -684,4 +684,45 @@ fn m_starts_a_radio_from_the_selected_artist_that_autoplay_goes_on_from() {
     // Playing something else ends the radio.
     h.keys("2\n");
     h.pump_until("the radio to end", |app| app.controller.radio.is_none());
+}
+
+#[test]
+fn a_playlists_entries_are_reordered_removed_and_played_from_view_6() {
+    let mut h = Harness::new(100, 24);
+    h.keys("2ajaja");
+    let queued: Vec<i64> = h.app.controller.queue.entries().iter().map(|e| e.track.id).collect();
+    assert_eq!(queued.len(), 3);
+    h.keys("Strio\n");
+    h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
+    h.app.state.playlists.clear();
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    assert_eq!(h.app.state.playlists[0].name, "trio");
+    // Tab goes to the entries; J moves the first one down, d removes the last.
+    h.keys("\t");
+    let screen = h.screen();
+    assert!(screen.contains("trio · d removes · K/J move"), "{screen}");
+    insta::assert_snapshot!("playlist_entries", screen);
+    h.keys("J");
+    assert_eq!(h.app.state.playlist_entry, 1);
+    h.keys("jd");
+    assert!(h.screen().contains("removed an entry from playlist \"trio\""));
+    let expected = vec![queued[1], queued[0]];
+    assert_eq!(h.app.state.playlists[0].track_ids().collect::<Vec<_>>(), expected);
+    // The database says the same: read afresh.
+    h.app.state.playlists.clear();
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    assert_eq!(h.app.state.playlists[0].track_ids().collect::<Vec<_>>(), expected);
+    // Enter on an entry plays the playlist from there (the entries keep the keyboard).
+    assert_eq!(h.app.state.pane, skipless::tui::state::Pane::Entries);
+    h.keys("gj\n");
+    h.pump_until("the playlist to start", |app| app.controller.now.is_some());
+    assert_eq!(h.app.controller.now.as_ref().unwrap().entry.track.id, queued[0]);
+    let playing: Vec<i64> = h.app.controller.queue.entries().iter().map(|e| e.track.id).collect();
+    assert_eq!(playing, expected);
+    // A smart playlist's entries cannot be changed.
+    h.keys("\t\tjjj\tJ");
+    assert!(h.screen().contains("never played (read-only)"), "{}", h.screen());
+    assert!(h.screen().contains("computed from the log"), "{}", h.screen());
 }
