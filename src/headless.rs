@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
 
-use crate::app::autoplay::{Autoplay, RadioSeed};
+use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::mpris_bridge::{self, Applied};
@@ -82,7 +82,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         }
     };
     let autoplay = autoplay || radio.is_some();
-    let library: HashMap<i64, Track> = if autoplay {
+    let mut library: HashMap<i64, Track> = if autoplay {
         tracks::all_tracks(db.conn())
             .map_err(|e| db.err(e))?
             .into_iter()
@@ -111,6 +111,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             worker_tx.clone(),
         )
     });
+    crate::app::watch::spawn_watch(
+        ctx.paths.database(),
+        Vec::new(),
+        ctx.config.library.clone(),
+        worker_tx.clone(),
+    );
     let mut waiting_for_picks = false;
     let mut stop_requested = false;
 
@@ -223,6 +229,19 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                     if waiting_for_picks {
                         quitting = true;
                         controller.shutdown();
+                    }
+                }
+                Ok(WorkerMsg::ScanDone { summary, .. }) => {
+                    print_scan(&mut out, &summary, json)?;
+                    out.flush()?;
+                }
+                Ok(WorkerMsg::Library(index)) => {
+                    if let Some(message) = controller.follow_library(|id| index.track(id)) {
+                        eprintln!("skipless: {message}");
+                    }
+                    if let Some(recommender) = recommender.as_ref() {
+                        library = index.tracks.iter().map(|t| (t.id, t.clone())).collect();
+                        recommender.send(Request::Reload);
                     }
                 }
                 Ok(WorkerMsg::TrainDone(message)) => {
@@ -356,6 +375,14 @@ fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, jso
         _ => return Ok(()),
     };
     writeln!(out, "{line}")
+}
+
+fn print_scan(out: &mut impl Write, summary: &str, json: bool) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", json!({"event": "scanned", "summary": summary}))
+    } else {
+        writeln!(out, "{summary}")
+    }
 }
 
 fn print_model(out: &mut impl Write, message: &str, json: bool) -> std::io::Result<()> {

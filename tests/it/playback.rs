@@ -362,3 +362,43 @@ fn a_radio_from_an_artist_plays_that_artist_first_and_keeps_going() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("no tracks by \"Nobody At All\""), "{stderr}");
 }
+
+#[test]
+fn a_headless_player_follows_its_roots_and_drops_a_queued_file_that_is_deleted() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("config.toml"), "").unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::copy(corpus().join("menu.opus"), music.join("menu.opus")).unwrap();
+    std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
+    scan_json(data.path(), &[&music]);
+    // Real time: "menu" (3:00) plays while the files change.
+    let player = Player::start(data.path(), 1.0, &[music.join("menu.opus"), music.join("victory.ogg")]);
+    player.wait("started");
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::copy(corpus().join("sad.ogg"), music.join("sad.ogg")).unwrap();
+    let scanned = player.wait("scanned");
+    assert!(scanned["summary"].as_str().unwrap().contains("1 added"), "{scanned}");
+    assert_eq!(library(data.path()).len(), 3);
+
+    std::fs::remove_file(music.join("victory.ogg")).unwrap();
+    let scanned = player.wait("scanned");
+    assert!(scanned["summary"].as_str().unwrap().contains("1 removed"), "{scanned}");
+    // The queue lost the deleted file: "next" ends the queue instead of playing it.
+    let mut player = player;
+    player.send("status --json");
+    let status = loop {
+        let line = player.lines.recv_timeout(Duration::from_secs(10)).unwrap();
+        if line.get("queue_length").is_some() {
+            break line;
+        }
+    };
+    assert_eq!(status["queue_length"], 0, "{status}");
+    player.send("next");
+    player.wait("idle");
+    let stderr = player.finish();
+    assert!(
+        stderr.contains("removed from the queue, the file is gone:") && stderr.contains("victory.ogg"),
+        "{stderr}"
+    );
+}
