@@ -35,6 +35,15 @@ pub struct Config {
     pub theme: ThemeConfig,
     pub mpris: MprisConfig,
     pub library: LibraryConfig,
+    pub lyrics: LyricsConfig,
+}
+
+/// Where lyrics are looked for besides the track's own `.lrc` and tags.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LyricsConfig {
+    /// A folder of `.lrc` files named "Artist - Title.lrc" (or "Title.lrc").
+    pub folder: Option<PathBuf>,
 }
 
 /// The running player's eye on its library roots.

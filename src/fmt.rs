@@ -27,3 +27,13 @@ pub(crate) fn format_time(ms: i64) -> String {
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| ms.to_string())
 }
+
+/// A timing shift in milliseconds as "0.5 s later", "1.0 s sooner" or "on time".
+pub(crate) fn format_shift(ms: i64) -> String {
+    let seconds = ms.unsigned_abs() as f64 / 1000.0;
+    match ms.signum() {
+        1 => format!("{seconds:.1} s later"),
+        -1 => format!("{seconds:.1} s sooner"),
+        _ => "on time".to_owned(),
+    }
+}

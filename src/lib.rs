@@ -9,7 +9,7 @@
 //! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`playlist`], [`mpris`];
 //! - [`db`]: the schema, every SQL statement, the migrations;
 //! - plain data and helpers: [`track`], [`play`], [`marks`], [`summary`], [`clock`], [`fmt`], [`config`],
-//!   [`keymap`], [`paths`], [`history`], [`guard`].
+//!   [`keymap`], [`paths`], [`history`], [`guard`], [`lyrics`].
 //!
 //! Items are `pub(crate)` unless something outside the crate needs them, so the compiler reports
 //! dead code. The `pub` API is what the integration tests (`tests/it`), the benches, the fuzz
@@ -31,6 +31,7 @@ pub mod keymap;
 pub mod library;
 pub mod log;
 pub mod logio;
+pub mod lyrics;
 pub mod marks;
 pub mod mpris;
 pub mod paths;

@@ -95,6 +95,12 @@ impl Controller {
         done.map_err(|e| db.err(e))
     }
 
+    /// Keeps the listener's timing shift of a track's synced lyrics (a small write, like a like).
+    pub(crate) fn shift_lyrics(&mut self, track_id: i64, shift_ms: i64) -> Result<(), DbError> {
+        let db = self.recorder.database();
+        crate::db::lyrics::set_shift(db.conn(), track_id, shift_ms).map_err(|e| db.err(e))
+    }
+
     /// Likes, unlikes, bans or unbans a track: written to the log's database at once. A ban
     /// also drops the track's upcoming autoplay picks and, when it is playing, skips it (logged
     /// by the skip rule like any skip).

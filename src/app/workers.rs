@@ -10,8 +10,10 @@ use super::scan::scan_library;
 use crate::clock::now_ms;
 use crate::db::playlists;
 use crate::db::Database;
+use crate::library::lyrics::find_lyrics;
 use crate::library::scan::ScanProgress;
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
+use crate::lyrics::Lyrics;
 use crate::play::SkipRule;
 use crate::playlist::{Entry, Smart};
 use crate::summary::Stats;
@@ -50,6 +52,12 @@ pub enum WorkerMsg {
     Playlists(Vec<SavedPlaylist>),
     /// A playlist was saved or grew: what to tell the listener.
     PlaylistSaved(String),
+    /// The lyrics of a track (`None`: it has none) and the listener's timing shift for them.
+    Lyrics {
+        track_id: i64,
+        lyrics: Option<Lyrics>,
+        shift_ms: i64,
+    },
 }
 
 fn run_worker(
@@ -224,6 +232,22 @@ pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx
         };
         let _ = tx.send(WorkerMsg::PlaylistSaved(message));
         let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
+        Ok(())
+    });
+}
+
+/// Finds the lyrics of `track` (its `.lrc`, its tags, then `folder`) and the listener's
+/// timing shift for them.
+pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBuf>, tx: Sender<WorkerMsg>) {
+    run_worker("lyrics", tx, move |tx| {
+        let lyrics = find_lyrics(&track, folder.as_deref());
+        let db = Database::open(&db_path)?;
+        let shift_ms = crate::db::lyrics::shift(db.conn(), track.id).map_err(|e| db.err(e))?;
+        let _ = tx.send(WorkerMsg::Lyrics {
+            track_id: track.id,
+            lyrics,
+            shift_ms,
+        });
         Ok(())
     });
 }

@@ -7,6 +7,7 @@ mod export;
 mod history;
 mod import;
 mod library;
+mod lyrics;
 mod marks;
 mod playlist;
 mod recommend;
@@ -194,6 +195,12 @@ pub enum Command {
     Ban { path: PathBuf },
     /// Take a ban back.
     Unban { path: PathBuf },
+    /// Print a track's lyrics: a .lrc beside it, else the lyrics in its tags, else
+    /// "Artist - Title.lrc" in the [lyrics] folder; synced lines with their times.
+    Lyrics {
+        /// An audio file.
+        path: PathBuf,
+    },
     /// Print the configuration.
     Config {
         /// Print the commented default configuration (the shipped `config.toml`).
@@ -298,6 +305,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Unlike { path }) => marks::run(&ctx, &path, Mark::Like, false),
         Some(Command::Ban { path }) => marks::run(&ctx, &path, Mark::Ban, true),
         Some(Command::Unban { path }) => marks::run(&ctx, &path, Mark::Ban, false),
+        Some(Command::Lyrics { path }) => lyrics::run(&ctx, &path),
         Some(Command::Config { .. } | Command::Completions { .. } | Command::Man) => Ok(()),
         None => crate::tui::run(&ctx, cli.paths),
     }

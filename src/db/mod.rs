@@ -5,6 +5,7 @@
 //! a foreign SQLite file or a database written by a newer skipless is refused untouched.
 
 pub(crate) mod imports;
+pub(crate) mod lyrics;
 pub(crate) mod marks;
 pub(crate) mod playlists;
 pub(crate) mod plays;
@@ -41,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_remote_end_source.sql",
         include_str!("../../migrations/0007_remote_end_source.sql"),
+    ),
+    (
+        "0008_lyrics_shift.sql",
+        include_str!("../../migrations/0008_lyrics_shift.sql"),
     ),
 ];
 

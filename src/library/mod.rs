@@ -1,5 +1,7 @@
-//! The music library on disk: walking folders ([`scan`]) and reading tags ([`tags`]).
+//! The music library on disk: walking folders ([`scan`]), reading tags ([`tags`]) and finding
+//! lyrics ([`lyrics`]).
 
+pub mod lyrics;
 pub mod scan;
 pub mod tags;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::render::Theme;
-use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State, View};
+use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State, TrackLyrics, View};
 use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
@@ -17,6 +17,7 @@ use crate::app::mpris_bridge::{self, Applied};
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::fmt::format_shift;
 use crate::keymap::{Action, KeyMap};
 use crate::marks::Mark;
 use crate::play::{ControlSource, PlaySource};
@@ -25,6 +26,8 @@ use crate::track::Track;
 
 const SEEK_STEP: Duration = Duration::from_secs(5);
 const VOLUME_STEP: u8 = 5;
+/// How far `[` and `]` move synced lyrics.
+const LYRICS_STEP_MS: i64 = 500;
 /// How many tracks of a long list are queued when one of them is played.
 const QUEUE_FROM_LIST: usize = 500;
 
@@ -39,6 +42,8 @@ pub struct App {
     pub(super) worker_tx: Sender<WorkerMsg>,
     pub worker_rx: Receiver<WorkerMsg>,
     autoplay: Option<Autoplay>,
+    /// The track whose lyrics a worker is reading, so that they are asked for once.
+    lyrics_requested: Option<i64>,
 }
 
 impl App {
@@ -66,6 +71,7 @@ impl App {
             worker_tx,
             worker_rx,
             autoplay: None,
+            lyrics_requested: None,
         })
     }
 
@@ -192,6 +198,12 @@ impl App {
             Action::Like => self.toggle_like(),
             Action::Ban => self.ask_ban(),
             Action::Radio => self.start_radio(),
+            Action::Lyrics => {
+                self.state.toggle_lyrics();
+                self.load_lyrics();
+            }
+            Action::LyricsSooner => self.shift_lyrics(-LYRICS_STEP_MS),
+            Action::LyricsLater => self.shift_lyrics(LYRICS_STEP_MS),
             Action::Export => {
                 let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
                 workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
@@ -594,6 +606,48 @@ impl App {
         if self.autoplay.as_ref().is_some_and(|a| a.observe(event, &outcomes)) {
             self.request_rank();
         }
+        if matches!(event, Event::Started { .. }) {
+            self.load_lyrics();
+        }
+    }
+
+    /// Asks a worker for the playing track's lyrics while the lyrics pane is shown, unless they
+    /// are there or on their way.
+    fn load_lyrics(&mut self) {
+        let Some(track) = self.controller.now.as_ref().map(|n| &n.entry.track) else {
+            return;
+        };
+        let have = self.state.lyrics.as_ref().is_some_and(|l| l.track_id == track.id);
+        if !self.state.show_lyrics || have || self.lyrics_requested == Some(track.id) {
+            return;
+        }
+        self.lyrics_requested = Some(track.id);
+        workers::spawn_lyrics(
+            self.db_path.clone(),
+            track.clone(),
+            self.config.lyrics.folder.clone(),
+            self.worker_tx.clone(),
+        );
+    }
+
+    /// Moves the playing track's synced lyrics by `delta_ms` (kept in the database).
+    fn shift_lyrics(&mut self, delta_ms: i64) {
+        let playing = self.controller.now.as_ref().map(|n| n.entry.track.id);
+        let Some(shown) = self
+            .state
+            .lyrics
+            .as_mut()
+            .filter(|l| Some(l.track_id) == playing && l.lyrics.as_ref().is_some_and(|l| l.is_synced()))
+        else {
+            self.state.status = Some("no synced lyrics to shift (l shows the lyrics)".into());
+            return;
+        };
+        shown.shift_ms += delta_ms;
+        let (track_id, shift_ms) = (shown.track_id, shown.shift_ms);
+        self.state.status = Some(match self.controller.shift_lyrics(track_id, shift_ms) {
+            Ok(()) => format!("lyrics {}", format_shift(shift_ms)),
+            Err(e) => format!("cannot keep the lyrics timing: {e}"),
+        });
     }
 
     /// Carries out a request from the desktop (media keys, widgets) through the controller.
@@ -682,6 +736,19 @@ impl App {
                 self.state.playlists = playlists;
             }
             WorkerMsg::PlaylistSaved(message) => self.state.status = Some(message),
+            WorkerMsg::Lyrics {
+                track_id,
+                lyrics,
+                shift_ms,
+            } => {
+                self.lyrics_requested = None;
+                self.state.lyrics_scroll = 0;
+                self.state.lyrics = Some(TrackLyrics {
+                    track_id,
+                    lyrics,
+                    shift_ms,
+                });
+            }
             WorkerMsg::Error(message) => {
                 self.state.progress = None;
                 self.state.status = Some(message);

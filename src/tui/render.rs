@@ -77,6 +77,8 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         .split(area);
     let side_width = if area.width >= 70 {
         (area.width / 3).clamp(24, 48)
+    } else if state.show_lyrics {
+        area.width / 2
     } else {
         0
     };
@@ -110,7 +112,7 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         lists.push((Pane::Main, main));
     }
     if side.width > 0 {
-        lists.push((Pane::UpNext, side));
+        lists.push((if state.show_lyrics { Pane::Lyrics } else { Pane::UpNext }, side));
     }
     ScreenLayout {
         tabs: rows[0],
@@ -141,7 +143,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let layout = layout(area, &app.state);
     views::tabs(frame, layout.tabs, app);
     views::main(frame, &layout, app);
-    if layout.side.width > 0 {
+    if app.state.show_lyrics {
+        views::lyrics(frame, layout.side, app);
+    } else if layout.side.width > 0 {
         views::up_next(frame, layout.side, app);
     }
     views::now_playing(frame, layout.now_playing, app);

@@ -2,6 +2,7 @@
 //! Pure data: the UI renders it, actions change it.
 
 use crate::app::library::{LibraryIndex, SavedPlaylist, SortKey};
+use crate::lyrics::Lyrics;
 use crate::summary::Stats;
 use crate::track::Track;
 
@@ -37,6 +38,14 @@ impl View {
             View::Playlists => "Playlists",
         }
     }
+}
+
+/// The lyrics of one track (`None`: it has none) and the listener's timing shift for them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackLyrics {
+    pub track_id: i64,
+    pub lyrics: Option<Lyrics>,
+    pub shift_ms: i64,
 }
 
 /// What a playlist name is being typed for.
@@ -81,6 +90,8 @@ pub enum Pane {
     Main,
     /// The entries of the playlist selected in the Playlists view.
     Entries,
+    /// The lyrics of the playing track, in place of the up-next pane while shown.
+    Lyrics,
     /// The up-next pane on the right.
     UpNext,
 }
@@ -139,6 +150,12 @@ pub struct State {
     pub playlist: usize,
     /// The selected entry of that playlist.
     pub playlist_entry: usize,
+    /// Whether the lyrics pane is shown (`l`).
+    pub show_lyrics: bool,
+    /// The lyrics of a track as a worker last read them.
+    pub lyrics: Option<TrackLyrics>,
+    /// The first line shown of plain lyrics, scrolled by hand.
+    pub lyrics_scroll: usize,
     /// The playlist name being typed (Enter goes ahead, Esc cancels).
     pub naming_playlist: Option<PlaylistPrompt>,
 }
@@ -210,6 +227,7 @@ impl State {
             match (self.pane, self.view) {
                 (Pane::UpNext, _) => &mut self.up_next,
                 (Pane::Entries, _) => &mut self.playlist_entry,
+                (Pane::Lyrics, _) => &mut self.lyrics_scroll,
                 (Pane::Artists, _) => &mut self.artist,
                 (Pane::Albums, _) => &mut self.album,
                 (Pane::Main, View::Library) => &mut self.album_track,
@@ -233,6 +251,11 @@ impl State {
         match (self.pane, self.view) {
             (Pane::UpNext, _) => queue_len,
             (Pane::Entries, _) => self.playlists.get(self.playlist).map_or(0, |p| p.entries.len()),
+            (Pane::Lyrics, _) => self
+                .lyrics
+                .as_ref()
+                .and_then(|l| l.lyrics.as_ref())
+                .map_or(0, |l| l.lines.len()),
             (Pane::Artists, _) => self.library.artists.len(),
             (Pane::Albums, _) => self.library.artists.get(self.artist).map_or(0, |a| a.albums.len()),
             (Pane::Main, View::Library) => self.album_tracks().len(),
@@ -244,12 +267,24 @@ impl State {
         }
     }
 
-    /// The panes that Tab cycles through in the current view.
+    /// The panes that Tab cycles through in the current view; the lyrics, while shown, take
+    /// the up-next pane's place.
     pub(crate) fn panes(&self) -> &'static [Pane] {
-        match self.view {
-            View::Library => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
-            View::Playlists => &[Pane::Main, Pane::Entries, Pane::UpNext],
-            _ => &[Pane::Main, Pane::UpNext],
+        match (self.view, self.show_lyrics) {
+            (View::Library, false) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
+            (View::Library, true) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::Lyrics],
+            (View::Playlists, false) => &[Pane::Main, Pane::Entries, Pane::UpNext],
+            (View::Playlists, true) => &[Pane::Main, Pane::Entries, Pane::Lyrics],
+            (_, false) => &[Pane::Main, Pane::UpNext],
+            (_, true) => &[Pane::Main, Pane::Lyrics],
+        }
+    }
+
+    /// Shows or hides the lyrics pane, keeping the keyboard on a pane that is there.
+    pub(crate) fn toggle_lyrics(&mut self) {
+        self.show_lyrics = !self.show_lyrics;
+        if !self.panes().contains(&self.pane) {
+            self.pane = Pane::Main;
         }
     }
 

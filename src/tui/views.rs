@@ -10,7 +10,7 @@ use super::render::{scroll_offset, ScreenLayout};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
-use crate::fmt::{format_duration, truncate};
+use crate::fmt::{format_duration, format_shift, truncate};
 use crate::keymap::Action;
 use crate::marks::Marks;
 use crate::play::PlaySource;
@@ -445,6 +445,68 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
             .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
     );
     frame.render_widget(Paragraph::new(lines).block(block("Stats".into(), true, app)), area);
+}
+
+/// The lyrics pane: synced lyrics follow playback with the line being sung highlighted and
+/// kept in the middle; plain lyrics scroll by hand.
+pub(crate) fn lyrics(frame: &mut Frame, area: Rect, app: &App) {
+    let s = &app.state;
+    let focused = s.pane == Pane::Lyrics && s.search.is_none();
+    let playing = app.controller.now.as_ref();
+    let shown = s
+        .lyrics
+        .as_ref()
+        .filter(|l| playing.is_some_and(|n| n.entry.track.id == l.track_id));
+    let Some((lyrics, shift_ms)) = shown.and_then(|l| l.lyrics.as_ref().map(|lyrics| (lyrics, l.shift_ms))) else {
+        let message = match (playing, shown) {
+            (None, _) => "nothing playing",
+            (Some(_), None) => "…",
+            (Some(_), Some(_)) => "no lyrics for this track",
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(message, app.theme.dim)).block(block("Lyrics".into(), focused, app)),
+            area,
+        );
+        return;
+    };
+    let width = area.width.saturating_sub(2) as usize;
+    let lines = &lyrics.lines;
+    if !lyrics.is_synced() {
+        windowed_list(
+            frame,
+            area,
+            ListWindow {
+                title: format!("Lyrics · {}", lyrics.source),
+                focused,
+                len: lines.len(),
+                selected: s.lyrics_scroll,
+            },
+            |i| Line::from(truncate(&lines[i].text, width)),
+            app,
+        );
+        return;
+    }
+    let position = playing.map_or(0, |n| n.position_ms);
+    let current = lyrics.current(position, shift_ms);
+    let height = area.height.saturating_sub(2) as usize;
+    let offset = scroll_offset(current.unwrap_or(0), lines.len(), height);
+    let items: Vec<ListItem> = (offset..lines.len().min(offset + height))
+        .map(|i| {
+            let text = truncate(&lines[i].text, width);
+            match current {
+                Some(c) if c == i => ListItem::new(Line::styled(text, app.theme.accent.add_modifier(Modifier::BOLD))),
+                Some(c) if i < c => ListItem::new(Line::styled(text, app.theme.dim)),
+                _ => ListItem::new(Line::from(text)),
+            }
+        })
+        .collect();
+    let timing = if shift_ms == 0 {
+        String::new()
+    } else {
+        format!(" · {}", format_shift(shift_ms))
+    };
+    let title = format!("Lyrics{timing} · {}", lyrics.source);
+    frame.render_widget(List::new(items).block(block(title, focused, app)), area);
 }
 
 pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {

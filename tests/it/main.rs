@@ -13,6 +13,7 @@ mod eval;
 mod export_import;
 mod fuzz_regressions;
 mod history_parsers;
+mod lyrics;
 mod marks;
 mod mpris;
 mod mutated_audio;

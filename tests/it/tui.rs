@@ -726,3 +726,78 @@ fn a_playlists_entries_are_reordered_removed_and_played_from_view_6() {
     assert!(h.screen().contains("never played (read-only)"), "{}", h.screen());
     assert!(h.screen().contains("computed from the log"), "{}", h.screen());
 }
+
+/// The text of the rows of the right-hand column drawn in bold (the line being sung).
+fn bold_rows_on_the_right(h: &mut Harness) -> Vec<String> {
+    h.screen();
+    let buffer = h.terminal.backend().buffer().clone();
+    let area = buffer.area;
+    let from = area.width - area.width / 3 + 1;
+    (1..area.height)
+        .filter(|&y| {
+            (from..area.width - 1).any(|x| {
+                let cell = &buffer[(x, y)];
+                cell.modifier.contains(ratatui::style::Modifier::BOLD) && !cell.symbol().trim().is_empty()
+            })
+        })
+        .map(|y| {
+            (from..area.width - 1)
+                .map(|x| buffer[(x, y)].symbol().to_owned())
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn synced_lyrics_follow_playback_and_seeks_and_their_timing_is_kept() {
+    let mut h = Harness::new(100, 24);
+    // "menu" (3:00) is first in the Tracks view; menu.lrc lies beside it.
+    h.keys("2\n");
+    h.pump_until("menu to start", |app| app.controller.now.is_some());
+    h.keys("l");
+    h.pump_until("the lyrics", |app| app.state.lyrics.is_some());
+    let screen = h.screen();
+    assert!(screen.contains("Lyrics · menu.lrc"), "{screen}");
+    assert!(!screen.contains("no stamp"), "{screen}");
+    assert_eq!(bold_rows_on_the_right(&mut h), ["Open the menu, pick a song"]);
+
+    // Five seeks of 5 s: the line sung at 25 s, a stamp the chorus shares with 5 s.
+    for step in 1..=5u64 {
+        h.key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+        h.pump_until("a seek", |app| {
+            app.controller
+                .now
+                .as_ref()
+                .is_some_and(|n| n.position_ms >= step * 5_000)
+        });
+    }
+    assert_eq!(bold_rows_on_the_right(&mut h), ["Skip the ones that run too long"]);
+    assert_eq!(
+        h.app
+            .state
+            .lyrics
+            .as_ref()
+            .unwrap()
+            .lyrics
+            .as_ref()
+            .unwrap()
+            .current(25_100, 0),
+        Some(5)
+    );
+
+    // `]` twice: the lines come 1 s later, so the empty line at 20 s is the one being sung.
+    h.keys("]]");
+    assert!(h.screen().contains("lyrics 1.0 s later"), "{}", h.screen());
+    assert!(bold_rows_on_the_right(&mut h).is_empty());
+    assert!(h.screen().contains("Lyrics · 1.0 s later · menu.lrc"));
+    // The shift is kept: read again, the lyrics come with it.
+    h.app.state.lyrics = None;
+    h.keys("ll");
+    h.pump_until("the lyrics again", |app| app.state.lyrics.is_some());
+    assert_eq!(h.app.state.lyrics.as_ref().unwrap().shift_ms, 1_000);
+    // `l` hides them; the up-next pane is back.
+    h.keys("l");
+    assert!(h.screen().contains("Up next"), "{}", h.screen());
+}

@@ -1,0 +1,38 @@
+//! `skipless lyrics PATH`: print a track's lyrics, synced lines with their times.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::app::Context;
+use crate::library::lyrics::find_lyrics;
+use crate::library::tags::read_tags;
+
+pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
+    let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut track = read_tags(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    track.path = file;
+    let folder = ctx.config.lyrics.folder.as_deref();
+    let Some(lyrics) = find_lyrics(&track, folder) else {
+        let also = folder.map(|f| format!(", none in {}", f.display())).unwrap_or_default();
+        anyhow::bail!(
+            "{}: no lyrics (no .lrc beside it, none in its tags{also})",
+            path.display()
+        );
+    };
+    let mut out = String::new();
+    for line in &lyrics.lines {
+        match line.at_ms {
+            Some(at) => out.push_str(&format!(
+                "[{:02}:{:02}.{:02}] {}\n",
+                at / 60_000,
+                at / 1000 % 60,
+                at % 1000 / 10,
+                line.text
+            )),
+            None => out.push_str(&format!("{}\n", line.text)),
+        }
+    }
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Finding a track's lyrics on disk ([`find_lyrics`]): a `.lrc` beside the file (same stem),
+//! then the lyrics in its tags (ID3 `SYLT` and `USLT`, Vorbis `LYRICS` and `UNSYNCEDLYRICS`,
+//! MP4 `©lyr`, read by lofty), then `Artist - Title.lrc` in the configured lyrics folder.
+//! Nothing here uses the network.
+
+use std::path::{Path, PathBuf};
+
+use lofty::config::ParseOptions;
+use lofty::file::TaggedFileExt;
+use lofty::id3::v2::{Frame, SynchronizedTextFrame, TimestampFormat};
+use lofty::tag::ItemKey;
+
+use crate::lyrics::{decode_text, Lyrics};
+use crate::track::Track;
+
+/// The first lyrics found for `track`, looking in `folder` last; `None` when there are none.
+/// A file that cannot be read or parsed is logged (once per call) and passed over.
+pub fn find_lyrics(track: &Track, folder: Option<&Path>) -> Option<Lyrics> {
+    sidecar(&track.path)
+        .or_else(|| embedded(&track.path))
+        .or_else(|| folder.and_then(|dir| in_folder(dir, track)))
+        .filter(|lyrics| !lyrics.is_empty())
+}
+
+/// `song.lrc` (or `.LRC`) beside `song.flac`.
+fn sidecar(path: &Path) -> Option<Lyrics> {
+    ["lrc", "LRC"]
+        .into_iter()
+        .map(|ext| path.with_extension(ext))
+        .find(|p| p.is_file())
+        .and_then(|p| read_lrc(&p))
+}
+
+/// `Artist - Title.lrc` (case-insensitive), else `Title.lrc`, in `dir`.
+fn in_folder(dir: &Path, track: &Track) -> Option<Lyrics> {
+    let mut wanted: Vec<String> = Vec::new();
+    if let Some(artist) = &track.artist {
+        wanted.push(format!("{artist} - {}.lrc", track.title).to_lowercase());
+    }
+    wanted.push(format!("{}.lrc", track.title).to_lowercase());
+    let names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| tracing::warn!("lyrics folder {}: {e}", dir.display()))
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    wanted.iter().find_map(|name| {
+        names
+            .iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|f| f.to_string_lossy().to_lowercase() == *name)
+            })
+            .and_then(|p| read_lrc(p))
+    })
+}
+
+fn read_lrc(path: &Path) -> Option<Lyrics> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(Lyrics::parse(&decode_text(&bytes), name))
+        }
+        Err(e) => {
+            tracing::warn!("lyrics {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// The lyrics in the file's tags: a millisecond-timed `SYLT` frame first (MP3), then the text
+/// tags, which may hold LRC themselves.
+fn embedded(path: &Path) -> Option<Lyrics> {
+    let read = crate::guard::guarded(|| -> Result<Option<Lyrics>, String> {
+        let is_mp3 = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
+        if is_mp3 {
+            if let Some(lyrics) = sylt(path)? {
+                return Ok(Some(lyrics));
+            }
+        }
+        let tagged = lofty::read_from_path(path).map_err(|e| e.to_string())?;
+        for tag in tagged.tags() {
+            for (key, name) in [(ItemKey::Lyrics, "lyrics"), (ItemKey::UnsyncLyrics, "unsynced lyrics")] {
+                if let Some(text) = tag.get_string(key).filter(|t| !t.trim().is_empty()) {
+                    return Ok(Some(Lyrics::parse(text, format!("embedded {name}"))));
+                }
+            }
+        }
+        Ok(None)
+    })
+    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")));
+    read.unwrap_or_else(|e| {
+        tracing::warn!("lyrics in {}: {e}", path.display());
+        None
+    })
+}
+
+/// The first `SYLT` frame of an MP3's ID3v2 tag whose times are in milliseconds.
+fn sylt(path: &Path) -> Result<Option<Lyrics>, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mpeg = <lofty::mpeg::MpegFile as lofty::file::AudioFile>::read_from(&mut file, ParseOptions::new())
+        .map_err(|e| e.to_string())?;
+    let Some(id3) = mpeg.id3v2() else {
+        return Ok(None);
+    };
+    for frame in id3 {
+        let Frame::Binary(binary) = frame else { continue };
+        if binary.id().as_str() != "SYLT" {
+            continue;
+        }
+        match SynchronizedTextFrame::parse(&binary.data, binary.flags()) {
+            Ok(sylt) if sylt.timestamp_format == TimestampFormat::MS => {
+                let lines = sylt
+                    .content
+                    .into_iter()
+                    .map(|(at, text)| (u64::from(at), text))
+                    .collect();
+                return Ok(Some(Lyrics::from_timed(lines, "embedded SYLT")));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("lyrics in {}: SYLT frame: {e}", path.display()),
+        }
+    }
+    Ok(None)
+}

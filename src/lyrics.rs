@@ -1,0 +1,260 @@
+//! Lyrics as the player shows them ([`Lyrics`], [`LyricLine`]): LRC text parsed leniently
+//! (several time stamps per line, `[offset:]`, word stamps dropped, malformed lines skipped),
+//! plain text kept as it is, and the bytes of a lyrics file decoded whatever its encoding
+//! ([`decode_text`]: UTF-8, UTF-16 with a byte-order mark, else Latin-1).
+
+/// One line of lyrics; `at_ms` is when it is sung, for synced lyrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LyricLine {
+    pub at_ms: Option<u64>,
+    pub text: String,
+}
+
+/// A track's lyrics: synced lines in time order, or plain lines in the order written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lyrics {
+    pub lines: Vec<LyricLine>,
+    /// Where they came from, for people ("cover.lrc", "embedded USLT").
+    pub source: String,
+}
+
+impl Lyrics {
+    /// Parses LRC text; text without a single time stamp is plain lyrics, line by line. An
+    /// `[offset:+N]` (milliseconds; positive shows the lines sooner) is applied to the stamps.
+    pub fn parse(text: &str, source: impl Into<String>) -> Lyrics {
+        let mut synced: Vec<LyricLine> = Vec::new();
+        let mut offset_ms: i64 = 0;
+        for raw in text.lines() {
+            let (stamps, rest, offset) = leading_tags(raw.trim());
+            if let Some(offset) = offset {
+                offset_ms = offset;
+            }
+            let words = strip_word_stamps(rest).trim().to_owned();
+            synced.extend(stamps.into_iter().map(|at| LyricLine {
+                at_ms: Some(at),
+                text: words.clone(),
+            }));
+        }
+        if synced.is_empty() {
+            let lines: Vec<LyricLine> = text
+                .lines()
+                .map(|l| LyricLine {
+                    at_ms: None,
+                    text: l.trim_end().to_owned(),
+                })
+                .collect();
+            let end = lines.iter().rposition(|l| !l.text.is_empty()).map_or(0, |i| i + 1);
+            let start = lines.iter().position(|l| !l.text.is_empty()).unwrap_or(end);
+            return Lyrics {
+                lines: lines[start..end].to_vec(),
+                source: source.into(),
+            };
+        }
+        for line in &mut synced {
+            line.at_ms = line.at_ms.map(|at| at.saturating_add_signed(-offset_ms));
+        }
+        synced.sort_by_key(|l| l.at_ms);
+        Lyrics {
+            lines: synced,
+            source: source.into(),
+        }
+    }
+
+    /// Lyrics from lines already timed (an ID3 `SYLT` frame).
+    pub fn from_timed(lines: Vec<(u64, String)>, source: impl Into<String>) -> Lyrics {
+        let mut lines: Vec<LyricLine> = lines
+            .into_iter()
+            .map(|(at, text)| LyricLine {
+                at_ms: Some(at),
+                text: text.trim().to_owned(),
+            })
+            .collect();
+        lines.sort_by_key(|l| l.at_ms);
+        Lyrics {
+            lines,
+            source: source.into(),
+        }
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.lines.first().is_some_and(|l| l.at_ms.is_some())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.iter().all(|l| l.text.is_empty())
+    }
+
+    /// The line being sung at `position_ms` with the listener's `shift_ms` (positive: the
+    /// lines come later): the last one whose time has come; `None` before the first, or for
+    /// plain lyrics.
+    pub fn current(&self, position_ms: u64, shift_ms: i64) -> Option<usize> {
+        let at = position_ms.saturating_add_signed(-shift_ms);
+        let after = self.lines.partition_point(|l| l.at_ms.is_some_and(|t| t <= at));
+        (self.is_synced() && after > 0).then(|| after - 1)
+    }
+}
+
+/// The time stamps and the `[offset:]` at the start of an LRC line, and the rest of it. Other
+/// tags (`[ar:]`, `[ti:]`) and broken stamps leave no stamps: the line is skipped.
+fn leading_tags(mut line: &str) -> (Vec<u64>, &str, Option<i64>) {
+    let mut stamps = Vec::new();
+    let mut offset = None;
+    while let Some(rest) = line.strip_prefix('[') {
+        let Some((tag, after)) = rest.split_once(']') else {
+            break;
+        };
+        if let Some(ms) = parse_stamp(tag) {
+            stamps.push(ms);
+        } else if let Some(value) = tag.strip_prefix("offset:") {
+            offset = value.trim().trim_start_matches('+').parse::<i64>().ok();
+        } else if stamps.is_empty() {
+            // A metadata tag such as [ar:...]: nothing to sing.
+            return (Vec::new(), "", offset);
+        } else {
+            break;
+        }
+        line = after;
+    }
+    (stamps, line, offset)
+}
+
+/// `mm:ss`, `mm:ss.x`, `mm:ss.xx`, `mm:ss.xxx` or `mm:ss:xx`, in milliseconds.
+fn parse_stamp(tag: &str) -> Option<u64> {
+    let (minutes, rest) = tag.split_once(':')?;
+    let minutes: u64 = digits(minutes)?.parse().ok()?;
+    let (seconds, fraction) = match rest.split_once(['.', ':']) {
+        Some((s, f)) => (s, Some(f)),
+        None => (rest, None),
+    };
+    let seconds: u64 = digits(seconds)?.parse().ok()?;
+    if seconds >= 60 {
+        return None;
+    }
+    let fraction_ms = match fraction {
+        None => 0,
+        Some(f) => {
+            let f = digits(f)?;
+            if f.len() > 3 {
+                return None;
+            }
+            f.parse::<u64>().ok()? * 10u64.pow(3 - f.len() as u32)
+        }
+    };
+    Some(minutes * 60_000 + seconds * 1000 + fraction_ms)
+}
+
+fn digits(text: &str) -> Option<&str> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+/// Drops the word stamps of enhanced LRC (`<00:12.34>`).
+fn strip_word_stamps(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else { break };
+        let inner = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        if parse_stamp(inner).is_none() {
+            out.push_str(&rest[open..=open + close]);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text of a lyrics file: UTF-8 (a byte-order mark dropped), UTF-16 with a byte-order mark,
+/// or, when the bytes are not UTF-8, Latin-1.
+pub fn decode_text(bytes: &[u8]) -> String {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8_lossy(rest).into_owned();
+    }
+    let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = rest.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
+        String::from_utf16_lossy(&units)
+    };
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return utf16(rest, u16::from_le_bytes);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return utf16(rest, u16::from_be_bytes);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(lyrics: &Lyrics) -> Vec<(Option<u64>, &str)> {
+        lyrics.lines.iter().map(|l| (l.at_ms, l.text.as_str())).collect()
+    }
+
+    #[test]
+    fn lrc_with_several_stamps_an_offset_and_bad_lines() {
+        let text = "[ar:Someone]\n[ti:A Song]\n[offset:+500]\n\
+                    [00:12.00]First line\n\
+                    [00:20.50][01:05.25]Chorus <00:21.00>word\n\
+                    [0x:12.00]broken stamp\n\
+                    [00:99.00]bad seconds\n\
+                    no stamp at all\n\
+                    [00:15.5]Second line\n\
+                    [00:30:10]Colon fraction\n\
+                    [00:40]\n";
+        let lyrics = Lyrics::parse(text, "test.lrc");
+        assert!(lyrics.is_synced());
+        assert_eq!(
+            texts(&lyrics),
+            [
+                (Some(11_500), "First line"),
+                (Some(15_000), "Second line"),
+                (Some(20_000), "Chorus word"),
+                (Some(29_600), "Colon fraction"),
+                (Some(39_500), ""),
+                (Some(64_750), "Chorus word"),
+            ]
+        );
+        // The line being sung, with the listener's shift (positive: later).
+        assert_eq!(lyrics.current(0, 0), None);
+        assert_eq!(lyrics.current(11_500, 0), Some(0));
+        assert_eq!(lyrics.current(16_000, 0), Some(1));
+        assert_eq!(lyrics.current(16_000, 1_500), Some(0));
+        assert_eq!(lyrics.current(70_000, 0), Some(5));
+        // A negative offset shows the lines later.
+        let later = Lyrics::parse("[offset:-250]\n[00:01.00]x", "");
+        assert_eq!(later.lines[0].at_ms, Some(1_250));
+    }
+
+    #[test]
+    fn text_without_stamps_is_plain_lyrics() {
+        let lyrics = Lyrics::parse("\n\nVerse one\nline two\n\nVerse two\n\n", "embedded");
+        assert!(!lyrics.is_synced());
+        assert_eq!(
+            texts(&lyrics),
+            [(None, "Verse one"), (None, "line two"), (None, ""), (None, "Verse two")]
+        );
+        assert_eq!(lyrics.current(10_000, 0), None);
+        assert!(Lyrics::parse("", "").is_empty());
+    }
+
+    #[test]
+    fn files_in_latin1_and_utf16_are_read() {
+        assert_eq!(decode_text(b"caf\xe9 cr\xe8me"), "café crème");
+        assert_eq!(decode_text("café".as_bytes()), "café");
+        assert_eq!(decode_text(b"\xEF\xBB\xBFhi"), "hi");
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("[00:01.00]é".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(decode_text(&le), "[00:01.00]é");
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("ok".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode_text(&be), "ok");
+    }
+}

@@ -1,0 +1,110 @@
+//! `skipless lyrics PATH` on real files: a `.lrc` beside the file (in Latin-1), lyrics written
+//! into the tags with lofty (ID3 `USLT` and `SYLT`, Vorbis `LYRICS`), the configured lyrics
+//! folder, and a file with none.
+
+use std::path::Path;
+
+use lofty::config::WriteOptions;
+use lofty::id3::v2::{
+    BinaryFrame, Frame, FrameId, Id3v2Tag, SyncTextContentType, SynchronizedTextFrame, TimestampFormat,
+};
+use lofty::prelude::{TagExt, TaggedFileExt};
+use lofty::tag::{ItemKey, Tag};
+use lofty::TextEncoding;
+
+use crate::common::{corpus, skipless, stdout_of};
+
+fn lyrics_of(data: &Path, file: &Path) -> String {
+    stdout_of(skipless(data).arg("lyrics").arg(file))
+}
+
+#[test]
+fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+
+    // A .lrc beside the file, written in Latin-1, with a bad line.
+    let sad = music.join("sad.ogg");
+    std::fs::copy(corpus().join("sad.ogg"), &sad).unwrap();
+    std::fs::write(
+        music.join("sad.lrc"),
+        b"[ar:Tyler Johnson]\n[00:01.50]caf\xe9 cr\xe8me\n[oops]\n[00:03.00][00:00.50]twice\n",
+    )
+    .unwrap();
+    assert_eq!(
+        lyrics_of(data.path(), &sad),
+        "[00:00.50] twice\n[00:01.50] café crème\n[00:03.00] twice\n"
+    );
+
+    // Vorbis LYRICS holding LRC text.
+    let victory = music.join("victory.ogg");
+    std::fs::copy(corpus().join("victory.ogg"), &victory).unwrap();
+    let file = lofty::read_from_path(&victory).unwrap();
+    let mut tag = file
+        .primary_tag()
+        .cloned()
+        .unwrap_or_else(|| Tag::new(file.primary_tag_type()));
+    tag.insert_text(ItemKey::Lyrics, "[00:02.00]we won\n[00:04.00]again".into());
+    tag.save_to_path(&victory, WriteOptions::default()).unwrap();
+    assert_eq!(
+        lyrics_of(data.path(), &victory),
+        "[00:02.00] we won\n[00:04.00] again\n"
+    );
+
+    // ID3 USLT (plain lyrics) in an MP3.
+    let mp3 = music.join("transience.mp3");
+    std::fs::copy(corpus().join("transience.id3v24.mp3"), &mp3).unwrap();
+    let file = lofty::read_from_path(&mp3).unwrap();
+    let mut tag = file.primary_tag().cloned().unwrap();
+    tag.insert_text(ItemKey::UnsyncLyrics, "first verse\nsecond line\n".into());
+    tag.save_to_path(&mp3, WriteOptions::default()).unwrap();
+    assert_eq!(lyrics_of(data.path(), &mp3), "first verse\nsecond line\n");
+
+    // An ID3 SYLT frame (milliseconds) comes before the USLT.
+    // The USLT written above stays.
+    let mut id3: Id3v2Tag = tag.clone().into();
+    let sylt = SynchronizedTextFrame::new(
+        TextEncoding::UTF8,
+        *b"eng",
+        TimestampFormat::MS,
+        SyncTextContentType::Lyrics,
+        None,
+        vec![(1_000, "one".into()), (61_250, "two".into())],
+    );
+    id3.insert(Frame::Binary(BinaryFrame::new(
+        FrameId::new("SYLT").unwrap(),
+        sylt.as_bytes(WriteOptions::default()).unwrap(),
+    )));
+    id3.save_to_path(&mp3, WriteOptions::default()).unwrap();
+    assert_eq!(lyrics_of(data.path(), &mp3), "[00:01.00] one\n[01:01.25] two\n");
+
+    // The lyrics folder: "Artist - Title.lrc", whatever its case.
+    let defeat = music.join("defeat.flac");
+    std::fs::copy(corpus().join("defeat.flac"), &defeat).unwrap();
+    let folder = data.path().join("lyrics");
+    std::fs::create_dir_all(&folder).unwrap();
+    let out = skipless(data.path()).arg("lyrics").arg(&defeat).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("defeat.flac: no lyrics"), "{stderr}");
+
+    let tags = lofty::read_from_path(&defeat).unwrap();
+    let tag = tags.primary_tag().unwrap();
+    let (artist, title) = (
+        tag.get_string(ItemKey::TrackArtist).unwrap(),
+        tag.get_string(ItemKey::TrackTitle).unwrap(),
+    );
+    std::fs::write(
+        folder.join(format!("{} - {}.LRC", artist.to_uppercase(), title)),
+        "[00:10.00]from the folder\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.path().join("config.toml"),
+        format!("[lyrics]\nfolder = {:?}\n", folder.display().to_string()),
+    )
+    .unwrap();
+    assert_eq!(lyrics_of(data.path(), &defeat), "[00:10.00] from the folder\n");
+}
