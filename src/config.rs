@@ -36,6 +36,25 @@ pub struct Config {
     pub mpris: MprisConfig,
     pub library: LibraryConfig,
     pub lyrics: LyricsConfig,
+    pub ui: UiConfig,
+}
+
+/// How the screen looks beyond its colours.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    pub album_art: AlbumArt,
+}
+
+/// How album art is drawn: in the best graphics protocol the terminal answers for, in half
+/// blocks (any terminal, tmux too), or not at all.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AlbumArt {
+    #[default]
+    Auto,
+    Halfblocks,
+    Off,
 }
 
 /// Where lyrics are looked for besides the track's own `.lrc` and tags.

@@ -4,6 +4,7 @@
 //! ([`scan`]), desktop requests ([`mpris_bridge`]), line commands from stdin or a shell
 //! ([`commands`], over the player's socket: [`remote`]) and the closed-loop [`simulate`]or.
 
+pub mod art;
 pub mod autoplay;
 pub(crate) mod commands;
 mod context;

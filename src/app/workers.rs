@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Sender;
 
+use super::art::{art_for, ArtCache, Picture};
 use super::library::{LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
 use crate::clock::now_ms;
@@ -52,6 +53,12 @@ pub enum WorkerMsg {
     Playlists(Vec<SavedPlaylist>),
     /// A playlist was saved or grew: what to tell the listener.
     PlaylistSaved(String),
+    /// The cover of a track as a picture of `size` cells (`None`: it has none).
+    Art {
+        track_id: i64,
+        size: ratatui::layout::Size,
+        picture: Option<Picture>,
+    },
     /// The lyrics of a track (`None`: it has none) and the listener's timing shift for them.
     Lyrics {
         track_id: i64,
@@ -232,6 +239,25 @@ pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx
         };
         let _ = tx.send(WorkerMsg::PlaylistSaved(message));
         let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
+        Ok(())
+    });
+}
+
+/// Finds, decodes (through `cache`) and draws the cover of `track` as a picture of `size` cells.
+pub(crate) fn spawn_art(
+    track: Track,
+    size: ratatui::layout::Size,
+    picker: ratatui_image::picker::Picker,
+    cache: std::sync::Arc<std::sync::Mutex<ArtCache>>,
+    tx: Sender<WorkerMsg>,
+) {
+    run_worker("art", tx, move |tx| {
+        let picture = art_for(&track, size, &picker, &cache);
+        let _ = tx.send(WorkerMsg::Art {
+            track_id: track.id,
+            size,
+            picture,
+        });
         Ok(())
     });
 }

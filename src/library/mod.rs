@@ -1,6 +1,7 @@
-//! The music library on disk: walking folders ([`scan`]), reading tags ([`tags`]) and finding
-//! lyrics ([`lyrics`]).
+//! The music library on disk: walking folders ([`scan`]), reading tags ([`tags`]), and finding
+//! lyrics ([`lyrics`]) and cover pictures ([`cover`]).
 
+pub mod cover;
 pub mod lyrics;
 pub mod scan;
 pub mod tags;

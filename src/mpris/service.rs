@@ -14,7 +14,7 @@ use zbus::fdo;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{ObjectPath, Value};
 
-use super::cover::extract_cover;
+use super::cover::cover_file;
 use super::uri::{file_uri, path_of_file_uri};
 use super::{MprisError, PlayerState, Request, Update, BUS_NAME, OBJECT_PATH};
 use crate::track::Track;
@@ -129,15 +129,16 @@ impl Service {
         )
     }
 
-    /// The cover URL of `track`, extracting the picture the first time the track is shown.
+    /// The cover URL of `track`, looked up (and an embedded picture extracted) the first time
+    /// the track is shown.
     fn art_url(&mut self, track: Option<&Track>) -> Option<String> {
-        let track = track.filter(|t| t.has_cover)?;
+        let track = track?;
         if let Some((id, url)) = &self.cover {
             if *id == track.id {
                 return url.clone();
             }
         }
-        let url = match extract_cover(&track.path, &self.cache_dir) {
+        let url = match cover_file(&track.path, &self.cache_dir) {
             Ok(file) => file.map(|f| file_uri(&f)),
             Err(e) => {
                 tracing::warn!("MPRIS: {e}");

@@ -3,12 +3,17 @@
 //! folded in here too. Rendering reads it, never changes it.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+use ratatui::layout::{Rect, Size};
+use ratatui_image::picker::Picker;
 
 use super::render::Theme;
-use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, State, TrackLyrics, View};
+use super::render::{art_size, side_column};
+use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TrackLyrics, View};
+use crate::app::art::{self, ArtCache};
 use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
@@ -44,6 +49,11 @@ pub struct App {
     autoplay: Option<Autoplay>,
     /// The track whose lyrics a worker is reading, so that they are asked for once.
     lyrics_requested: Option<i64>,
+    /// How album art is drawn in this terminal; `None`: it is not.
+    pub art_picker: Option<Picker>,
+    art_cache: Arc<Mutex<ArtCache>>,
+    /// The cover a worker is drawing (track and size), so that it is asked for once.
+    art_requested: Option<(i64, Size)>,
 }
 
 impl App {
@@ -72,6 +82,9 @@ impl App {
             worker_rx,
             autoplay: None,
             lyrics_requested: None,
+            art_picker: None,
+            art_cache: Arc::new(Mutex::new(ArtCache::new(art::CACHE_BYTES))),
+            art_requested: None,
         })
     }
 
@@ -611,6 +624,31 @@ impl App {
         }
     }
 
+    /// Asks a worker for the playing track's cover, drawn for the side column of a screen of
+    /// `area`, unless it is there or on its way. The event loop calls it before each frame.
+    pub fn want_art(&mut self, area: Rect) {
+        let (Some(picker), Some(track)) = (&self.art_picker, self.controller.now.as_ref().map(|n| &n.entry.track))
+        else {
+            return;
+        };
+        let Some(size) = art_size(side_column(area, &self.state)) else {
+            return;
+        };
+        let wanted = (track.id, size);
+        let have = self.state.art.as_ref().is_some_and(|a| (a.track_id, a.size) == wanted);
+        if have || self.art_requested == Some(wanted) {
+            return;
+        }
+        self.art_requested = Some(wanted);
+        workers::spawn_art(
+            track.clone(),
+            size,
+            picker.clone(),
+            self.art_cache.clone(),
+            self.worker_tx.clone(),
+        );
+    }
+
     /// Asks a worker for the playing track's lyrics while the lyrics pane is shown, unless they
     /// are there or on their way.
     fn load_lyrics(&mut self) {
@@ -736,6 +774,20 @@ impl App {
                 self.state.playlists = playlists;
             }
             WorkerMsg::PlaylistSaved(message) => self.state.status = Some(message),
+            WorkerMsg::Art {
+                track_id,
+                size,
+                picture,
+            } => {
+                if self.art_requested == Some((track_id, size)) {
+                    self.art_requested = None;
+                }
+                self.state.art = Some(ShownArt {
+                    track_id,
+                    size,
+                    picture,
+                });
+            }
             WorkerMsg::Lyrics {
                 track_id,
                 lyrics,

@@ -18,11 +18,15 @@ pub mod state;
 mod terminal;
 mod views;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver};
 use crossterm::event::Event as TermEvent;
+use ratatui::layout::Rect;
+use ratatui_image::picker::cap_parser::QueryStdioOptions;
+use ratatui_image::picker::Picker;
 
 pub use app::App;
 pub use render::{draw, Theme};
@@ -30,6 +34,7 @@ pub use render::{draw, Theme};
 use crate::app::mpris_bridge;
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::Context;
+use crate::config::AlbumArt;
 use crate::mpris::Mpris;
 use crate::player::{Engine, Event};
 
@@ -63,6 +68,8 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
             None
         }
     };
+    // Asked before raw mode and the input thread, which would take the terminal's answer.
+    app.art_picker = art_picker(ctx.config.ui.album_art);
     let mut terminal = terminal::enter(ctx.paths.log_file())?;
     let input = terminal::input_events();
     // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
@@ -84,6 +91,32 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     result
 }
 
+/// How album art is drawn: for `auto`, the graphics protocol the terminal answers for within
+/// 100 ms (half blocks when it answers for none, or inside tmux without passthrough).
+fn art_picker(mode: AlbumArt) -> Option<Picker> {
+    match mode {
+        AlbumArt::Off => None,
+        AlbumArt::Halfblocks => Some(Picker::halfblocks()),
+        AlbumArt::Auto if !std::io::stdout().is_terminal() => Some(Picker::halfblocks()),
+        AlbumArt::Auto => {
+            let options = QueryStdioOptions {
+                timeout: Duration::from_millis(100),
+                ..QueryStdioOptions::default()
+            };
+            match Picker::from_query_stdio_with_options(options) {
+                Ok(picker) => {
+                    tracing::info!("album art as {:?}", picker.protocol_type());
+                    Some(picker)
+                }
+                Err(e) => {
+                    tracing::info!("album art in half blocks: the terminal query failed: {e}");
+                    Some(Picker::halfblocks())
+                }
+            }
+        }
+    }
+}
+
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
@@ -101,6 +134,8 @@ fn event_loop(
             mpris.publish(mpris_bridge::state_of(&app.controller));
         }
         if dirty {
+            let size = terminal.size()?;
+            app.want_art(Rect::new(0, 0, size.width, size.height));
             terminal.draw(|frame| draw(frame, app))?;
             dirty = false;
             if test_panic {

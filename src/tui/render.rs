@@ -53,6 +53,8 @@ pub(crate) struct ScreenLayout {
     pub tabs: Rect,
     pub main: Rect,
     pub side: Rect,
+    /// The cover above the side pane (empty without one).
+    pub art: Rect,
     pub now_playing: Rect,
     pub status: Rect,
     /// Each list with its bordered area, for mouse hit-testing.
@@ -86,7 +88,13 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         .direction(Direction::Horizontal)
         .constraints([Constraint::Min(0), Constraint::Length(side_width)])
         .split(rows[1]);
-    let (main, side) = (columns[0], columns[1]);
+    let (main, column) = (columns[0], columns[1]);
+    let art_rows = state
+        .art
+        .as_ref()
+        .filter(|a| a.picture.is_some() && art_size(column).is_some_and(|s| s == a.size))
+        .map_or(0, |a| a.size.height);
+    let [art, side] = Layout::vertical([Constraint::Length(art_rows), Constraint::Min(0)]).areas(column);
     let mut lists = Vec::new();
     if state.view == View::Library && state.search.is_none() {
         let parts = Layout::default()
@@ -118,9 +126,29 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         tabs: rows[0],
         main,
         side,
+        art,
         now_playing: rows[2],
         status: rows[3],
         lists,
+    }
+}
+
+/// The size in cells of the cover drawn above a side column `column`: as wide as the column
+/// (up to 40 cells) and half as tall, a cell being about twice as tall as wide; `None` when the
+/// column is too small for one.
+pub(crate) fn art_size(column: Rect) -> Option<ratatui::layout::Size> {
+    let width = column.width.min(40);
+    let height = (width / 2).min(column.height / 2);
+    (width >= 8 && height >= 4).then_some(ratatui::layout::Size::new(width, height))
+}
+
+/// The side column of a screen of `area`, where the cover goes: what [`layout`] computes.
+pub(crate) fn side_column(area: Rect, state: &State) -> Rect {
+    let layout = layout(area, state);
+    Rect {
+        y: layout.art.y,
+        height: layout.art.height + layout.side.height,
+        ..layout.side
     }
 }
 
@@ -143,6 +171,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let layout = layout(area, &app.state);
     views::tabs(frame, layout.tabs, app);
     views::main(frame, &layout, app);
+    views::art(frame, layout.art, app);
     if app.state.show_lyrics {
         views::lyrics(frame, layout.side, app);
     } else if layout.side.width > 0 {

@@ -1,6 +1,7 @@
 //! What the screen shows, apart from playback ([`State`], [`View`], [`Pane`], [`Search`]).
 //! Pure data: the UI renders it, actions change it.
 
+use crate::app::art::Picture;
 use crate::app::library::{LibraryIndex, SavedPlaylist, SortKey};
 use crate::lyrics::Lyrics;
 use crate::summary::Stats;
@@ -38,6 +39,14 @@ impl View {
             View::Playlists => "Playlists",
         }
     }
+}
+
+/// The cover of one track as drawn for a size in cells (`picture: None`: it has none).
+#[derive(Debug, Clone)]
+pub struct ShownArt {
+    pub track_id: i64,
+    pub size: ratatui::layout::Size,
+    pub picture: Option<Picture>,
 }
 
 /// The lyrics of one track (`None`: it has none) and the listener's timing shift for them.
@@ -150,6 +159,8 @@ pub struct State {
     pub playlist: usize,
     /// The selected entry of that playlist.
     pub playlist_entry: usize,
+    /// The playing track's cover, once a worker has drawn it.
+    pub art: Option<ShownArt>,
     /// Whether the lyrics pane is shown (`l`).
     pub show_lyrics: bool,
     /// The lyrics of a track as a worker last read them.

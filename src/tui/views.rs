@@ -447,6 +447,15 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines).block(block("Stats".into(), true, app)), area);
 }
 
+/// The playing track's cover, when it has one and a worker has drawn it.
+pub(crate) fn art(frame: &mut Frame, area: Rect, app: &App) {
+    let playing = app.controller.now.as_ref().map(|n| n.entry.track.id);
+    let shown = app.state.art.as_ref().filter(|a| Some(a.track_id) == playing);
+    if let Some(picture) = shown.and_then(|a| a.picture.as_ref()).filter(|_| area.height > 0) {
+        frame.render_widget(ratatui_image::Image::new(&picture.0), area);
+    }
+}
+
 /// The lyrics pane: synced lyrics follow playback with the line being sung highlighted and
 /// kept in the middle; plain lyrics scroll by hand.
 pub(crate) fn lyrics(frame: &mut Frame, area: Rect, app: &App) {

@@ -20,10 +20,15 @@ struct Harness {
 
 impl Harness {
     fn new(width: u16, height: u16) -> Self {
+        Self::on(&crate::common::corpus(), width, height)
+    }
+
+    /// The app on a library of the files in `music`.
+    fn on(music: &std::path::Path, width: u16, height: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("skipless.db");
         let mut db = Database::open(&db_path).unwrap();
-        skipless::library::scan::scan(&mut db, &[crate::common::corpus()], &|_| {}).unwrap();
+        skipless::library::scan::scan(&mut db, &[music.to_path_buf()], &|_| {}).unwrap();
         let mut config = Config::default();
         config.playback.audio = AudioOutput::Null;
         let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).unwrap();
@@ -800,4 +805,117 @@ fn synced_lyrics_follow_playback_and_seeks_and_their_timing_is_kept() {
     // `l` hides them; the up-next pane is back.
     h.keys("l");
     assert!(h.screen().contains("Up next"), "{}", h.screen());
+}
+
+/// The app with album art in half blocks, playing the `n`-th track of the Tracks view, once
+/// its cover (or the word that it has none) is back from the worker.
+fn playing_with_art(h: &mut Harness, n: usize) {
+    h.app.art_picker = Some(ratatui_image::picker::Picker::halfblocks());
+    h.keys("2");
+    h.keys(&"j".repeat(n));
+    h.keys("\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    let area = ratatui::layout::Rect::new(0, 0, 100, 30);
+    h.app.want_art(area);
+    h.pump_until("the art", |app| app.state.art.is_some());
+}
+
+#[test]
+fn the_embedded_cover_is_drawn_in_half_blocks_above_up_next() {
+    let mut h = Harness::new(100, 30);
+    playing_with_art(&mut h, 2);
+    let now = h.app.controller.now.as_ref().unwrap();
+    assert!(now.entry.track.path.ends_with("wz_track3_20s.cover.m4a"));
+    assert!(h.app.state.art.as_ref().unwrap().picture.is_some());
+    let screen = h.screen();
+    assert!(screen.contains('▀') || screen.contains('▄'), "{screen}");
+    insta::assert_snapshot!("album_art", screen);
+
+    // A track without a cover shows none, quietly.
+    h.keys("gj\n");
+    h.pump_until("silence to start", |app| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.track.path.ends_with("silence.ogg"))
+    });
+    h.app.want_art(ratatui::layout::Rect::new(0, 0, 100, 30));
+    h.pump_until("no art", |app| {
+        app.state.art.as_ref().is_some_and(|a| a.picture.is_none())
+    });
+    let screen = h.screen();
+    assert!(!screen.contains('▀') && !screen.contains('▄'), "{screen}");
+    assert!(screen.contains("┌Up next"), "{screen}");
+}
+
+#[test]
+fn a_folder_cover_is_found_and_a_corrupt_one_is_no_art() {
+    let music = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::corpus().join("silence.ogg"),
+        music.path().join("silence.ogg"),
+    )
+    .unwrap();
+    let red = image::RgbImage::from_pixel(64, 64, image::Rgb([200, 20, 20]));
+    red.save(music.path().join("Cover.JPG")).unwrap();
+    let mut h = Harness::on(music.path(), 100, 30);
+    playing_with_art(&mut h, 0);
+    assert!(h.app.state.art.as_ref().unwrap().picture.is_some());
+    // One colour is drawn as coloured cells; up next moves down below them.
+    let up_next_row = |screen: &str| screen.lines().position(|l| l.contains("┌Up next")).unwrap();
+    assert!(up_next_row(&h.screen()) > 10, "{}", h.screen());
+
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::corpus().join("silence.ogg"),
+        broken.path().join("silence.ogg"),
+    )
+    .unwrap();
+    std::fs::write(broken.path().join("folder.jpg"), b"\xFF\xD8\xFF\xE0 not a JPEG").unwrap();
+    let mut h = Harness::on(broken.path(), 100, 30);
+    playing_with_art(&mut h, 0);
+    assert!(h.app.state.art.as_ref().unwrap().picture.is_none());
+    assert_eq!(up_next_row(&h.screen()), 1, "{}", h.screen());
+}
+
+#[test]
+fn a_cover_that_never_arrives_blocks_no_frame() {
+    let music = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::corpus().join("silence.ogg"),
+        music.path().join("silence.ogg"),
+    )
+    .unwrap();
+    // A FIFO named like a cover: reading it blocks until something writes to it.
+    let fifo = music.path().join("cover.jpg");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let mut h = Harness::on(music.path(), 100, 30);
+    h.app.art_picker = Some(ratatui_image::picker::Picker::halfblocks());
+    h.keys("2\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.app.want_art(ratatui::layout::Rect::new(0, 0, 100, 30));
+    // The worker is stuck on the FIFO; the UI goes on drawing and answering keys.
+    let started = Instant::now();
+    for _ in 0..20 {
+        h.keys("3");
+        assert!(h.screen().contains("Queue (1)"));
+        h.keys("2");
+        assert!(h.screen().contains("Tracks (1)"));
+    }
+    h.pump_until("a second of playback", |app| {
+        app.controller.now.as_ref().is_some_and(|n| n.position_ms >= 1_000)
+    });
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(h.app.state.art.is_none());
+    // Something writes a picture at last: it is drawn.
+    let mut jpeg = Vec::new();
+    image::RgbImage::from_pixel(16, 16, image::Rgb([0, 0, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
+    std::fs::write(&fifo, &jpeg).unwrap();
+    h.pump_until("the art", |app| {
+        app.state.art.as_ref().is_some_and(|a| a.picture.is_some())
+    });
 }

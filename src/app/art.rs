@@ -1,0 +1,208 @@
+//! Album art for the player ([`ArtCache`], [`Picture`], [`art_for`]): a track's cover, found
+//! as MPRIS finds it (`library::cover`), decoded within size limits, shrunk, cached per album
+//! within a byte budget, and turned into a terminal picture (`ratatui-image`: Kitty, Sixel,
+//! iTerm2 or half blocks) of a given size in cells. All of it runs on a worker thread.
+
+use std::collections::VecDeque;
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
+
+use image::DynamicImage;
+use ratatui::layout::Size;
+use ratatui_image::picker::Picker;
+use ratatui_image::protocol::Protocol;
+use ratatui_image::Resize;
+
+use crate::library::cover::{find_cover, Cover};
+use crate::track::Track;
+
+/// The memory the decoded covers may take (32 MB): about a hundred albums.
+pub(crate) const CACHE_BYTES: usize = 32 << 20;
+/// Decoded covers are shrunk to this many pixels on their longer side.
+const LONGEST_SIDE: u32 = 512;
+/// A picture wider or taller than this is refused before it is decoded.
+const MAX_SIDE: u32 = 8192;
+/// What decoding one picture may allocate.
+const MAX_ALLOC: u64 = 256 << 20;
+
+/// A terminal picture ready to draw.
+#[derive(Clone)]
+pub struct Picture(pub Protocol);
+
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Picture")
+    }
+}
+
+/// Decoded covers by album, the least recently used dropped first once over the budget. An
+/// album without a usable cover is remembered too, so a broken picture is read (and logged)
+/// once.
+#[derive(Debug)]
+pub struct ArtCache {
+    entries: VecDeque<(String, Option<Arc<DynamicImage>>)>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl ArtCache {
+    pub fn new(budget: usize) -> Self {
+        ArtCache {
+            entries: VecDeque::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    fn get(&mut self, key: &str) -> Option<Option<Arc<DynamicImage>>> {
+        let at = self.entries.iter().position(|(k, _)| k == key)?;
+        let entry = self.entries.remove(at)?;
+        let image = entry.1.clone();
+        self.entries.push_back(entry);
+        Some(image)
+    }
+
+    fn insert(&mut self, key: String, image: Option<Arc<DynamicImage>>) {
+        self.bytes += bytes_of(&image);
+        self.entries.push_back((key, image));
+        while self.bytes > self.budget && self.entries.len() > 1 {
+            if let Some((_, dropped)) = self.entries.pop_front() {
+                self.bytes -= bytes_of(&dropped);
+            }
+        }
+    }
+
+    /// The memory the cached covers take, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+fn bytes_of(image: &Option<Arc<DynamicImage>>) -> usize {
+    image.as_deref().map_or(0, |i| i.as_bytes().len())
+}
+
+/// The tracks of one album share a cover: the folder and the album tag name it.
+fn album_key(track: &Track) -> String {
+    let folder = track.path.parent().unwrap_or(Path::new(""));
+    format!("{}\u{1f}{}", folder.display(), track.album.as_deref().unwrap_or(""))
+}
+
+/// The cover of `track` as a picture of `size` cells for `picker`; `None` when it has none or
+/// it cannot be used (logged once per album).
+pub fn art_for(track: &Track, size: Size, picker: &Picker, cache: &std::sync::Mutex<ArtCache>) -> Option<Picture> {
+    let key = album_key(track);
+    let cached = cache.lock().ok().and_then(|mut c| c.get(&key));
+    let image = match cached {
+        Some(image) => image,
+        None => {
+            let image = match load(&track.path) {
+                Ok(image) => image.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!("album art: {e}");
+                    None
+                }
+            };
+            if let Ok(mut cache) = cache.lock() {
+                cache.insert(key, image.clone());
+            }
+            image
+        }
+    }?;
+    let fitted = picker.new_protocol((*image).clone(), size, Resize::Fit(None));
+    match fitted {
+        Ok(protocol) => Some(Picture(protocol)),
+        Err(e) => {
+            tracing::warn!("album art of {}: {e}", track.path.display());
+            None
+        }
+    }
+}
+
+/// The cover of the audio file at `audio`, decoded and shrunk; `None` when it has none.
+pub fn load(audio: &Path) -> Result<Option<DynamicImage>, String> {
+    let (bytes, origin) = match find_cover(audio)? {
+        None => return Ok(None),
+        Some(Cover::Embedded { data, .. }) => (data, format!("{} (embedded)", audio.display())),
+        Some(Cover::File(file)) => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            (bytes, file.display().to_string())
+        }
+    };
+    decode(&bytes).map(Some).map_err(|e| format!("{origin}: {e}"))
+}
+
+/// Decodes a JPEG or PNG within the limits and shrinks it to [`LONGEST_SIDE`].
+fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| format!("not a usable picture: {e}"))?;
+    Ok(image.thumbnail(LONGEST_SIDE, LONGEST_SIDE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = DynamicImage::new_rgb8(width, height);
+        let mut out = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    /// The CRC of a PNG chunk (type and data), so that the edited header is a valid one.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn covers_are_shrunk_and_corrupt_or_huge_ones_refused() {
+        let image = decode(&png(1200, 600)).unwrap();
+        assert_eq!((image.width(), image.height()), (512, 256));
+        assert!(decode(b"\x89PNG\r\n\x1a\nnot really").is_err());
+        // A PNG whose header says 10,000 x 10,000: refused from the header, nothing allocated.
+        let mut huge = png(1, 1);
+        huge[16..20].copy_from_slice(&10_000u32.to_be_bytes());
+        huge[20..24].copy_from_slice(&10_000u32.to_be_bytes());
+        let crc = crc32(&huge[12..29]);
+        huge[29..33].copy_from_slice(&crc.to_be_bytes());
+        let error = decode(&huge).unwrap_err();
+        assert!(error.contains("limit"), "{error}");
+    }
+
+    #[test]
+    fn the_cache_keeps_the_most_recent_albums_within_its_budget() {
+        let one = Arc::new(DynamicImage::new_rgba8(100, 100)); // 40,000 bytes
+        let mut cache = ArtCache::new(100_000);
+        cache.insert("a".into(), Some(one.clone()));
+        cache.insert("b".into(), Some(one.clone()));
+        cache.insert("none".into(), None);
+        assert!(cache.get("a").is_some());
+        cache.insert("c".into(), Some(one));
+        assert_eq!(cache.bytes(), 80_000);
+        assert!(cache.get("b").is_none(), "the least recently used album went");
+        assert_eq!(cache.get("none"), Some(None));
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+    }
+}
