@@ -91,13 +91,29 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     result
 }
 
-/// How album art is drawn: for `auto`, the graphics protocol the terminal answers for within
-/// 100 ms (half blocks when it answers for none, or inside tmux without passthrough).
+/// How album art is drawn: for `auto`, in a terminal known for pictures (kitty, WezTerm,
+/// iTerm2, foot, ghostty, Konsole), the graphics protocol it answers for within 100 ms;
+/// elsewhere, and inside tmux, in half blocks. Terminals that are not asked cannot leave the
+/// query's reader waiting on the keyboard after its timeout.
 fn art_picker(mode: AlbumArt) -> Option<Picker> {
+    let env = |name: &str| std::env::var(name).unwrap_or_default();
+    let known_for_pictures = [
+        "KITTY_WINDOW_ID",
+        "WEZTERM_EXECUTABLE",
+        "KONSOLE_VERSION",
+        "GHOSTTY_RESOURCES_DIR",
+    ]
+    .iter()
+    .any(|name| !env(name).is_empty())
+        || ["kitty", "foot", "ghostty", "wezterm"]
+            .iter()
+            .any(|t| env("TERM").contains(t))
+        || ["iTerm.app", "WezTerm", "ghostty"].contains(&env("TERM_PROGRAM").as_str());
+    let ask = std::io::stdout().is_terminal() && env("TMUX").is_empty() && known_for_pictures;
     match mode {
         AlbumArt::Off => None,
         AlbumArt::Halfblocks => Some(Picker::halfblocks()),
-        AlbumArt::Auto if !std::io::stdout().is_terminal() => Some(Picker::halfblocks()),
+        AlbumArt::Auto if !ask => Some(Picker::halfblocks()),
         AlbumArt::Auto => {
             let options = QueryStdioOptions {
                 timeout: Duration::from_millis(100),

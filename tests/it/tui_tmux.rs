@@ -411,3 +411,18 @@ fn without_inotify_watches_the_player_says_so_in_its_log_and_keeps_playing() {
     tmux.wait_for("▶ Sad");
     tmux.keys(&["q"]);
 }
+
+#[test]
+fn the_cover_is_drawn_in_half_blocks_inside_tmux() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::on_corpus(data.path());
+    // The third entry of the Tracks view is the file with an embedded cover.
+    tmux.keys(&["2", "j", "j", "Enter"]);
+    tmux.wait_for("▶ Track 3 — Martin Severn");
+    let screen = tmux.wait_for("▀");
+    assert!(screen.contains("Up next"), "{screen}");
+    tmux.keys(&["q"]);
+}
