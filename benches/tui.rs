@@ -65,8 +65,66 @@ fn main() {
     report("library view", "1\t\t", &mut app);
     report("tracks view", "2", &mut app);
     drop(engine);
+    art_frames();
     rerank_time(&db_path);
     idle_cpu(&db_path);
+}
+
+/// Render time with the corpus's embedded cover shown in half blocks, and how long the art
+/// worker takes to have it ready (find, decode, shrink, draw as cells).
+fn art_frames() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("skipless.db");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let mut db = Database::open(&db_path).expect("database");
+    skipless::library::scan::scan(&mut db, &[corpus], &|_| {}).expect("scan");
+    let mut config = Config::default();
+    config.playback.audio = AudioOutput::Null;
+    let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).expect("engine");
+    let mut app = App::new(config, db_path, controller).expect("app");
+    app.art_picker = Some(ratatui_image::picker::Picker::halfblocks());
+    app.state
+        .set_library(skipless::app::library::LibraryIndex::load(&db).expect("library"));
+    for c in "2jj\n".chars() {
+        let code = match c {
+            '\n' => crossterm::event::KeyCode::Enter,
+            c => crossterm::event::KeyCode::Char(c),
+        };
+        app.handle_key(crossterm::event::KeyEvent::from(code));
+    }
+    while app.controller.now.is_none() {
+        let event = engine
+            .events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("playback starts");
+        app.handle_engine(&event);
+    }
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let asked = Instant::now();
+    app.want_art(area);
+    while app.state.art.is_none() {
+        let msg = app
+            .worker_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the art worker answers");
+        app.handle_worker(msg);
+    }
+    let ready = asked.elapsed();
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let mut times = Vec::new();
+    for _ in 0..300 {
+        let t = Instant::now();
+        terminal.draw(|f| skipless::tui::draw(f, &app)).expect("draw");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!("  art ready (worker) {:>8.1} ms", ms(ready));
+    println!(
+        "  render {:<14} p50 {:>7.3} ms   p99 {:>7.3} ms   (target p99 < 10 ms)",
+        "with art",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 99 / 100])
+    );
 }
 
 fn ms(d: Duration) -> f64 {
