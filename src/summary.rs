@@ -30,6 +30,35 @@ pub struct RankedArtist {
     pub count: u64,
 }
 
+/// How many plays were skipped, of some kind or in some week.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Skips {
+    pub plays: u64,
+    pub skips: u64,
+}
+
+impl Skips {
+    /// The share of the plays skipped, 0 without plays.
+    pub fn rate(self) -> f64 {
+        if self.plays == 0 {
+            0.0
+        } else {
+            self.skips as f64 / self.plays as f64
+        }
+    }
+}
+
+/// The plays and skips of one week, Monday 00:00 UTC on.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct WeekSkips {
+    pub week_start_ms: i64,
+    #[serde(flatten)]
+    pub skips: Skips,
+}
+
+/// How many weeks the weekly skip rates go back.
+pub const WEEKS_SHOWN: usize = 26;
+
 /// Totals over the whole log.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stats {
@@ -42,6 +71,13 @@ pub struct Stats {
     pub top_tracks: Vec<RankedTrack>,
     pub top_artists: Vec<RankedArtist>,
     pub most_skipped: Vec<RankedTrack>,
+    /// The last [`WEEKS_SHOWN`] weeks up to the latest play, oldest first; weeks without plays
+    /// are there with none.
+    pub weekly: Vec<WeekSkips>,
+    /// Tracks the listener chose (played at once or queued).
+    pub own_picks: Skips,
+    /// Tracks autoplay chose.
+    pub autoplay_picks: Skips,
 }
 
 impl Stats {

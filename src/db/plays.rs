@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::play::{ControlSource, EndReason, PlaySource, SkipRule};
-use crate::summary::{RankedArtist, RankedTrack, Stats, TrackPlays};
+use crate::summary::{RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, WEEKS_SHOWN};
 
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -122,7 +122,27 @@ pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite:
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let picks = |sources: &str| -> rusqlite::Result<Skips> {
+        conn.query_row(
+            &format!(
+                "SELECT count(*), coalesce(sum(skipped), 0) FROM plays
+                 WHERE end_reason IS NOT NULL AND source IN ({sources})"
+            ),
+            [],
+            |r| {
+                Ok(Skips {
+                    plays: r.get(0)?,
+                    skips: r.get(1)?,
+                })
+            },
+        )
+    };
+    let own_picks = picks("'user', 'queue'")?;
+    let autoplay_picks = picks("'autoplay'")?;
     Ok(Stats {
+        weekly: weekly_skips(conn)?,
+        own_picks,
+        autoplay_picks,
         plays,
         listens,
         skips,
@@ -133,6 +153,43 @@ pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite:
         top_artists,
         most_skipped,
     })
+}
+
+/// Plays and skips per week (Monday 00:00 UTC on) over the last [`WEEKS_SHOWN`] weeks up to the
+/// latest play, the weeks without plays included.
+fn weekly_skips(conn: &Connection) -> rusqlite::Result<Vec<WeekSkips>> {
+    const WEEK_MS: i64 = 7 * 86_400_000;
+    // 1970-01-01 was a Thursday: Monday-based weeks start three days before the epoch.
+    const MONDAY_OFFSET_MS: i64 = 3 * 86_400_000;
+    let mut stmt = conn.prepare(
+        "SELECT (started_at + ?1) / ?2 AS week, count(*), coalesce(sum(skipped), 0) FROM plays
+         WHERE end_reason IS NOT NULL AND started_at >= 0 GROUP BY week ORDER BY week DESC LIMIT ?3",
+    )?;
+    let rows: Vec<(i64, Skips)> = stmt
+        .query_map(params![MONDAY_OFFSET_MS, WEEK_MS, WEEKS_SHOWN as i64], |r| {
+            Ok((
+                r.get(0)?,
+                Skips {
+                    plays: r.get(1)?,
+                    skips: r.get(2)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(&(last, _)) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let first = last - WEEKS_SHOWN as i64 + 1;
+    Ok((first..=last)
+        .map(|week| WeekSkips {
+            week_start_ms: week * WEEK_MS - MONDAY_OFFSET_MS,
+            skips: rows
+                .iter()
+                .find(|(w, _)| *w == week)
+                .map(|(_, s)| *s)
+                .unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Play counts of every track that has been played.

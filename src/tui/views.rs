@@ -419,11 +419,48 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     };
-    let mut lines = vec![
-        Line::from(stats.summary()),
-        Line::from(""),
-        Line::styled("Top tracks", app.theme.accent),
-    ];
+    let outer = block("Stats".into(), true, app);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [head, spark, rest] =
+        Layout::vertical([Constraint::Length(3), Constraint::Length(3), Constraint::Min(0)]).areas(inner);
+    let rate = |s: crate::summary::Skips| {
+        if s.plays == 0 {
+            "no plays".to_owned()
+        } else {
+            format!("{:.0}% of {}", s.rate() * 100.0, s.plays)
+        }
+    };
+    let weeks = stats.weekly.len();
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(stats.summary()),
+            Line::from(format!(
+                "skipped: your picks {} · autoplay's picks {}",
+                rate(stats.own_picks),
+                rate(stats.autoplay_picks)
+            )),
+            Line::styled(format!("skip rate by week, last {weeks} weeks:"), app.theme.accent),
+        ]),
+        head,
+    );
+    // Percent per week; a week without plays is left empty rather than drawn as 0%.
+    let bars: Vec<ratatui::widgets::SparklineBar> = stats
+        .weekly
+        .iter()
+        .map(|w| {
+            let value = (w.skips.plays > 0).then(|| (w.skips.rate() * 100.0).round() as u64);
+            ratatui::widgets::SparklineBar::from(value)
+        })
+        .collect();
+    frame.render_widget(
+        ratatui::widgets::Sparkline::default()
+            .data(bars)
+            .max(100)
+            .style(app.theme.skip),
+        spark,
+    );
+    let mut lines = vec![Line::styled("Top tracks", app.theme.accent)];
     lines.extend(
         stats
             .top_tracks
@@ -444,7 +481,7 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
             .iter()
             .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
     );
-    frame.render_widget(Paragraph::new(lines).block(block("Stats".into(), true, app)), area);
+    frame.render_widget(Paragraph::new(lines), rest);
 }
 
 /// The playing track's cover, when it has one and a worker has drawn it.

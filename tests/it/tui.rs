@@ -919,3 +919,86 @@ fn a_cover_that_never_arrives_blocks_no_frame() {
         app.state.art.as_ref().is_some_and(|a| a.picture.is_some())
     });
 }
+
+#[test]
+fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
+    use skipless::log::{Clock, Recorder};
+    use skipless::play::{ControlSource, EndReason, PlaySource};
+    use skipless::player::{Event, PlayItem};
+    struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
+    impl Clock for Fixed {
+        fn now_ms(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+    let mut h = Harness::new(100, 30);
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let mut recorder = Recorder::new(db, &Config::default().log, Box::new(Fixed(now.clone())));
+    let track = h.app.state.library.tracks[0].clone();
+    let day = 86_400_000;
+    let latest = skipless::clock::now_ms() - day;
+    // Two weeks before the last one: four of the listener's picks, two skipped; the last week:
+    // four of autoplay's, one skipped.
+    for (start, source, skips) in [
+        (latest - 14 * day, PlaySource::User, 2),
+        (latest, PlaySource::Autoplay, 1),
+    ] {
+        now.store(start, std::sync::atomic::Ordering::SeqCst);
+        for k in 0..4 {
+            let item = PlayItem {
+                track_id: track.id,
+                path: track.path.clone(),
+                duration_ms: track.duration_ms,
+                gain_db: 0.0,
+                source,
+            };
+            recorder
+                .record(&Event::Started {
+                    item: item.clone(),
+                    duration_ms: track.duration_ms,
+                })
+                .unwrap();
+            let skipped = k < skips;
+            let played = if skipped { 1_000 } else { track.duration_ms.unwrap() };
+            now.fetch_add(played as i64, std::sync::atomic::Ordering::SeqCst);
+            recorder
+                .record(&Event::Ended {
+                    item,
+                    cause: if skipped {
+                        EndReason::Skipped
+                    } else {
+                        EndReason::Finished
+                    },
+                    position_ms: played,
+                    played_ms: played,
+                    error: None,
+                    by: skipped.then_some(ControlSource::Key),
+                })
+                .unwrap();
+        }
+    }
+    h.keys("5");
+    h.pump_until("the stats", |app| app.state.stats.is_some());
+    let stats = h.app.state.stats.clone().unwrap();
+    assert_eq!(stats.weekly.len(), skipless::summary::WEEKS_SHOWN);
+    let last_three: Vec<(u64, u64)> = stats.weekly[23..]
+        .iter()
+        .map(|w| (w.skips.plays, w.skips.skips))
+        .collect();
+    assert_eq!(last_three, [(4, 2), (0, 0), (4, 1)]);
+    assert!(stats
+        .weekly
+        .windows(2)
+        .all(|w| w[1].week_start_ms - w[0].week_start_ms == 7 * day));
+    let screen = h.screen();
+    assert!(
+        screen.contains("skipped: your picks 50% of 4 · autoplay's picks 25% of 4"),
+        "{screen}"
+    );
+    assert!(screen.contains("skip rate by week, last 26 weeks:"), "{screen}");
+    // The bars: 50% is twice as tall as 25%, and the empty week between them draws nothing.
+    let rows: Vec<&str> = screen.lines().collect();
+    let bar_rows = &rows[5..8];
+    assert!(bar_rows.iter().any(|r| r.contains('█')), "{screen}");
+}
