@@ -757,8 +757,16 @@ fn bold_rows_on_the_right(h: &mut Harness) -> Vec<String> {
 
 #[test]
 fn synced_lyrics_follow_playback_and_seeks_and_their_timing_is_kept() {
-    let mut h = Harness::new(100, 24);
-    // "menu" (3:00) is first in the Tracks view; menu.lrc lies beside it.
+    let music = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::corpus().join("menu.opus"),
+        music.path().join("menu.opus"),
+    )
+    .unwrap();
+    let lrc = crate::common::corpus().join("../lyrics/menu.lrc");
+    std::fs::copy(lrc, music.path().join("menu.lrc")).unwrap();
+    let mut h = Harness::on(music.path(), 100, 24);
+    // "menu" (3:00), with menu.lrc beside it.
     h.keys("2\n");
     h.pump_until("menu to start", |app| app.controller.now.is_some());
     h.keys("l");
