@@ -61,6 +61,17 @@ pub(crate) struct ScreenLayout {
     pub lists: Vec<(Pane, Rect)>,
 }
 
+impl ScreenLayout {
+    /// The bordered area of the list `pane` (empty when this screen has none).
+    pub(crate) fn area_of(&self, pane: Pane) -> Rect {
+        self.lists
+            .iter()
+            .find(|(p, _)| *p == pane)
+            .map(|(_, r)| *r)
+            .unwrap_or_default()
+    }
+}
+
 /// Splits the screen; narrow terminals drop the side pane, short ones shrink "now playing".
 pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
     let now_height = if area.height >= 16 {

@@ -153,14 +153,6 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 /// the entries of the selected one.
 fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
-    let area_of = |pane: Pane| {
-        layout
-            .lists
-            .iter()
-            .find(|(p, _)| *p == pane)
-            .map(|(_, r)| *r)
-            .unwrap_or_default()
-    };
     let title = format!(
         "Playlists ({}) · Enter plays · {} saves the queue",
         s.playlists.len(),
@@ -168,7 +160,7 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     );
     windowed_list(
         frame,
-        area_of(Pane::Main),
+        layout.area_of(Pane::Main),
         ListWindow {
             title,
             focused: s.pane == Pane::Main,
@@ -197,7 +189,7 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         app,
     );
 
-    let area = area_of(Pane::Entries);
+    let area = layout.area_of(Pane::Entries);
     let width = area.width.saturating_sub(2) as usize;
     let entries = s
         .playlists
@@ -241,18 +233,10 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let lib = &s.library;
-    let area_of = |pane: Pane| {
-        layout
-            .lists
-            .iter()
-            .find(|(p, _)| *p == pane)
-            .map(|(_, r)| *r)
-            .unwrap_or_default()
-    };
     let artists = &lib.artists;
     windowed_list(
         frame,
-        area_of(Pane::Artists),
+        layout.area_of(Pane::Artists),
         ListWindow {
             title: format!("Artists ({})", artists.len()),
             focused: s.pane == Pane::Artists,
@@ -265,7 +249,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let albums = artists.get(s.artist).map(|a| a.albums.as_slice()).unwrap_or_default();
     windowed_list(
         frame,
-        area_of(Pane::Albums),
+        layout.area_of(Pane::Albums),
         ListWindow {
             title: "Albums".into(),
             focused: s.pane == Pane::Albums,
@@ -276,7 +260,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         app,
     );
     let tracks = s.album_tracks();
-    let area = area_of(Pane::Main);
+    let area = layout.area_of(Pane::Main);
     let width = area.width.saturating_sub(2) as usize;
     windowed_list(
         frame,

@@ -277,16 +277,19 @@ fn mouse_clicks_select_and_the_wheel_scrolls() {
 
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
 /// database, as the player would.
+/// A clock the test sets: the log's times are the test's.
+struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl skipless::log::Clock for Fixed {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 fn seed_log(h: &Harness, sessions: usize) {
-    use skipless::log::{Clock, Recorder};
+    use skipless::log::Recorder;
     use skipless::play::{EndReason, PlaySource};
     use skipless::player::{Event, PlayItem};
-    struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
-    impl Clock for Fixed {
-        fn now_ms(&self) -> i64 {
-            self.0.load(std::sync::atomic::Ordering::SeqCst)
-        }
-    }
     let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
         skipless::clock::now_ms() - 86_400_000,
     ));
@@ -930,15 +933,9 @@ fn a_cover_that_never_arrives_blocks_no_frame() {
 
 #[test]
 fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
-    use skipless::log::{Clock, Recorder};
+    use skipless::log::Recorder;
     use skipless::play::{ControlSource, EndReason, PlaySource};
     use skipless::player::{Event, PlayItem};
-    struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
-    impl Clock for Fixed {
-        fn now_ms(&self) -> i64 {
-            self.0.load(std::sync::atomic::Ordering::SeqCst)
-        }
-    }
     let mut h = Harness::new(100, 30);
     let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
