@@ -59,6 +59,26 @@ pub struct WeekSkips {
 /// How many weeks the weekly skip rates go back.
 pub const WEEKS_SHOWN: usize = 26;
 
+/// One training run of the recommender, as `db::training` keeps it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrainingRun {
+    pub finished_at_ms: i64,
+    pub plays_seen: u64,
+    /// The new model's served NDCG@10 on the run's validation slice.
+    pub new_ndcg10: f64,
+    /// The current model's on the same slice; `None` when there was none.
+    pub old_ndcg10: Option<f64>,
+    pub transformer_kept: bool,
+    /// Whether the new model replaced the current one.
+    pub saved: bool,
+    pub train_ms: u64,
+    /// "player" or "cli".
+    pub started_by: String,
+}
+
+/// How many training runs the statistics list.
+pub const RUNS_SHOWN: usize = 5;
+
 /// Totals over the whole log.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stats {
@@ -78,6 +98,8 @@ pub struct Stats {
     pub own_picks: Skips,
     /// Tracks autoplay chose.
     pub autoplay_picks: Skips,
+    /// The last [`RUNS_SHOWN`] training runs, newest first.
+    pub training_runs: Vec<TrainingRun>,
 }
 
 impl Stats {

@@ -380,6 +380,7 @@ impl AutoplayCore {
         TrainingJob {
             log: self.log.clone(),
             models_dir: self.models_dir.clone(),
+            db_path: self.db.path().to_path_buf(),
             train: TrainConfig::default(),
         }
     }
@@ -389,6 +390,8 @@ impl AutoplayCore {
 pub struct TrainingJob {
     log: ListeningLog,
     models_dir: PathBuf,
+    /// Where the run is recorded (`db::training`).
+    db_path: PathBuf,
     pub train: TrainConfig,
 }
 
@@ -412,6 +415,7 @@ impl TrainingJob {
             Ok(pool) => pool,
             Err(e) => return TrainingOutcome::Kept(format!("cannot start training: {e}")),
         };
+        let started = std::time::Instant::now();
         let result = pool.install(|| {
             train_from_log(
                 &self.log,
@@ -430,7 +434,7 @@ impl TrainingJob {
             Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),
         };
         let new = trained.checkpoint.meta.validation.ndcg10;
-        match trained.previous_validation.map(|m| m.ndcg10) {
+        let outcome = match trained.previous_validation.map(|m| m.ndcg10) {
             Some(old) if !trained.improves() => TrainingOutcome::Kept(format!(
                 "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
             )),
@@ -438,7 +442,18 @@ impl TrainingJob {
                 Ok(_) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
                 Err(e) => TrainingOutcome::Kept(format!("cannot save the model: {e}")),
             },
+        };
+        let saved = matches!(outcome, TrainingOutcome::Saved(_));
+        let train_ms = started.elapsed().as_millis() as u64;
+        let recorded = Database::open(&self.db_path).map_err(|e| e.to_string()).and_then(|db| {
+            trained
+                .record(&db, saved, train_ms, "player")
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = recorded {
+            tracing::warn!("the training run is not in the record: {e}");
         }
+        outcome
     }
 }
 

@@ -53,6 +53,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     } else {
         None
     };
+    trained.record(&db, keep, start.elapsed().as_millis() as u64, "cli")?;
     let v = checkpoint.meta.validation;
     let old = trained.previous_validation;
     if json {

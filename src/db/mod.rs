@@ -10,6 +10,7 @@ pub(crate) mod marks;
 pub(crate) mod playlists;
 pub(crate) mod plays;
 pub(crate) mod tracks;
+pub(crate) mod training;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_lyrics_shift.sql",
         include_str!("../../migrations/0008_lyrics_shift.sql"),
+    ),
+    (
+        "0009_training_runs.sql",
+        include_str!("../../migrations/0009_training_runs.sql"),
     ),
 ];
 

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::play::{ControlSource, EndReason, PlaySource, SkipRule};
-use crate::summary::{RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, WEEKS_SHOWN};
+use crate::summary::{RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN};
 
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -140,6 +140,7 @@ pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite:
     let own_picks = picks("'user', 'queue'")?;
     let autoplay_picks = picks("'autoplay'")?;
     Ok(Stats {
+        training_runs: super::training::latest(conn, RUNS_SHOWN)?,
         weekly: weekly_skips(conn)?,
         own_picks,
         autoplay_picks,

@@ -4,8 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 
-use crate::db::{marks, plays, tracks, Database};
+use crate::db::{marks, plays, tracks, Database, DbError};
 use crate::play::LoggedPlay;
+use crate::summary::TrainingRun;
 use crate::track::Track;
 
 use candle_core::{DType, Device};
@@ -120,6 +121,22 @@ impl LogTraining {
     pub(crate) fn improves(&self) -> bool {
         self.previous_validation
             .is_none_or(|old| self.checkpoint.meta.validation.ndcg10 >= old.ndcg10)
+    }
+
+    /// Adds this run to the record of training runs in `db`: `saved` if the new model replaced
+    /// the current one, after `train_ms`, started by the "player" or the "cli".
+    pub(crate) fn record(&self, db: &Database, saved: bool, train_ms: u64, started_by: &str) -> Result<(), DbError> {
+        let run = TrainingRun {
+            finished_at_ms: crate::clock::now_ms(),
+            plays_seen: self.checkpoint.meta.plays_seen,
+            new_ndcg10: self.checkpoint.meta.validation.ndcg10,
+            old_ndcg10: self.previous_validation.map(|m| m.ndcg10),
+            transformer_kept: self.checkpoint.meta.transformer_kept,
+            saved,
+            train_ms,
+            started_by: started_by.to_owned(),
+        };
+        crate::db::training::record(db.conn(), &run).map_err(|e| db.err(e))
     }
 }
 

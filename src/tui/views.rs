@@ -10,7 +10,7 @@ use super::render::{scroll_offset, ScreenLayout};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
-use crate::fmt::{format_duration, format_shift, truncate};
+use crate::fmt::{format_duration, format_shift, format_time, truncate};
 use crate::keymap::Action;
 use crate::marks::Marks;
 use crate::play::PlaySource;
@@ -465,6 +465,30 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
             .iter()
             .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
     );
+    lines.push(Line::styled("Recommender: the last training runs", app.theme.accent));
+    if stats.training_runs.is_empty() {
+        lines.push(Line::styled("  none yet (r retrains)", app.theme.dim));
+    }
+    lines.extend(stats.training_runs.iter().map(|run| {
+        let against = run
+            .old_ndcg10
+            .map(|old| format!(" (the model before: {old:.4})"))
+            .unwrap_or_default();
+        // "2026-12-03T07:56:50.443Z" to the minute.
+        let when = format_time(run.finished_at_ms).replace('T', " ");
+        Line::from(format!(
+            "  {} {} · NDCG@10 {:.4}{against} · {} plays{}",
+            when.get(..16).unwrap_or(&when),
+            if run.saved { "saved" } else { "discarded" },
+            run.new_ndcg10,
+            run.plays_seen,
+            if run.transformer_kept {
+                ""
+            } else {
+                " · history features alone"
+            }
+        ))
+    }));
     frame.render_widget(Paragraph::new(lines), rest);
 }
 

@@ -209,6 +209,21 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     );
     let trained = json_of(&t, &["train", "--json"], &[]);
     assert_eq!(trained["plays"].as_u64(), Some(part_matched + part_unmatched));
+    // Every run is on the record, saved or not, beside the current model on the same slice.
+    let again = json_of(&t, &["train", "--json"], &[]);
+    let stats = json_of(&t, &["stats", "--json"], &[]);
+    let runs = stats["training_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{stats}");
+    assert_eq!(
+        (&runs[0]["started_by"], &runs[0]["saved"]),
+        (&"cli".into(), &again["saved"])
+    );
+    assert_eq!(runs[0]["old_ndcg10"], again["previous_ndcg@10"]);
+    assert!(runs[0]["old_ndcg10"].is_f64(), "{stats}");
+    assert_eq!(
+        (&runs[1]["old_ndcg10"], &runs[1]["new_ndcg10"]),
+        (&Value::Null, &trained["ndcg@10"])
+    );
     let in_part = distinct(records[..400].iter().map(|r| {
         (
             field(r, "master_metadata_album_artist_name").to_lowercase(),

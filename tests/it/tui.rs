@@ -400,7 +400,7 @@ fn a_trained_model_drives_autoplay_and_a_skip_reranks_it() {
 #[test]
 fn a_worse_model_is_not_swapped_in() {
     use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
-    let h = Harness::new(80, 24);
+    let mut h = Harness::new(120, 60);
     seed_log(&h, 6);
     let models = h._dir.path().join("models");
     let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
@@ -429,6 +429,19 @@ fn a_worse_model_is_not_swapped_in() {
         saved,
         "the saved model is untouched"
     );
+    // Both runs are on the record, newest first, and the Stats view lists them.
+    h.keys("5");
+    h.pump_until("the stats", |app| app.state.stats.is_some());
+    let runs = &h.app.state.stats.as_ref().unwrap().training_runs;
+    let summary: Vec<(bool, bool, &str)> = runs
+        .iter()
+        .map(|r| (r.saved, r.old_ndcg10.is_some(), r.started_by.as_str()))
+        .collect();
+    assert_eq!(summary, [(false, true, "player"), (true, false, "player")]);
+    assert!(runs[0].new_ndcg10 < runs[0].old_ndcg10.unwrap());
+    let screen = h.screen();
+    assert!(screen.contains("Recommender: the last training runs"), "{screen}");
+    assert!(screen.contains("discarded"), "{screen}");
 }
 
 #[test]
