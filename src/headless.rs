@@ -117,6 +117,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         ctx.config.library.clone(),
         worker_tx.clone(),
     );
+    let mut scanned: Option<String> = None;
     let mut waiting_for_picks = false;
     let mut stop_requested = false;
 
@@ -231,10 +232,9 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         controller.shutdown();
                     }
                 }
-                Ok(WorkerMsg::ScanDone { summary, .. }) => {
-                    print_scan(&mut out, &summary, json)?;
-                    out.flush()?;
-                }
+                // A rescan's outcome is printed once its library is in use, so that what is
+                // asked after the event sees the queue it left.
+                Ok(WorkerMsg::ScanDone { summary, .. }) => scanned = Some(summary),
                 Ok(WorkerMsg::Library(index)) => {
                     if let Some(message) = controller.follow_library(|id| index.track(id)) {
                         eprintln!("skipless: {message}");
@@ -242,6 +242,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                     if let Some(recommender) = recommender.as_ref() {
                         library = index.tracks.iter().map(|t| (t.id, t.clone())).collect();
                         recommender.send(Request::Reload);
+                    }
+                    if let Some(summary) = scanned.take() {
+                        print_scan(&mut out, &summary, json)?;
+                        out.flush()?;
                     }
                 }
                 Ok(WorkerMsg::TrainDone(message)) => {
