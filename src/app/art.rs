@@ -72,11 +72,6 @@ impl ArtCache {
             }
         }
     }
-
-    /// The memory the cached covers take, in bytes.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
 }
 
 fn bytes_of(image: &Option<Arc<DynamicImage>>) -> usize {
@@ -200,7 +195,7 @@ mod tests {
         cache.insert("none".into(), None);
         assert!(cache.get("a").is_some());
         cache.insert("c".into(), Some(one));
-        assert_eq!(cache.bytes(), 80_000);
+        assert_eq!(cache.bytes, 80_000);
         assert!(cache.get("b").is_none(), "the least recently used album went");
         assert_eq!(cache.get("none"), Some(None));
         assert!(cache.get("a").is_some() && cache.get("c").is_some());

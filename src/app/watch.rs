@@ -142,12 +142,7 @@ impl Rescans {
 
     /// Notes the folders an event touches (opening or reading a file changes nothing).
     pub(crate) fn note(&mut self, event: &notify::Event, now: Instant) {
-        let changes = match event.kind {
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-            EventKind::Access(_) => false,
-            _ => true,
-        };
-        if !changes {
+        if matches!(event.kind, EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write)) {
             return;
         }
         let mut noted = false;
