@@ -15,8 +15,11 @@ impl Tmux {
     }
 
     fn start_with(data_dir: &Path, args: &str, env: &str) -> Self {
+        // A restart in the same test gets a session name of its own.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = data_dir.file_name().unwrap().to_string_lossy().replace(['.', ':'], "_");
-        let session = format!("skipless-test-{}-{name}", std::process::id());
+        let session = format!("skipless-test-{}-{name}-{nth}", std::process::id());
         let bin = assert_cmd::cargo::cargo_bin("skipless");
         let command = format!(
             "{env} {} --data-dir {} --config {} {args}; sleep 30",
@@ -24,12 +27,20 @@ impl Tmux {
             data_dir.display(),
             data_dir.join("none.toml").display()
         );
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "100", "-y", "30"])
-            .arg(command)
-            .status()
-            .expect("tmux is installed (apt-get install tmux)");
-        assert!(status.success());
+        // The tmux server may be ending just then (its last session killed by another test):
+        // a new-session that finds it going away is tried again.
+        let started = (0..5).any(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Command::new("tmux")
+                .args(["new-session", "-d", "-s", &session, "-x", "100", "-y", "30"])
+                .arg(&command)
+                .status()
+                .expect("tmux is installed (apt-get install tmux)")
+                .success()
+        });
+        assert!(started, "tmux new-session {session} failed five times");
         Self { session }
     }
 
