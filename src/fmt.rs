@@ -37,3 +37,45 @@ pub(crate) fn format_shift(ms: i64) -> String {
         _ => "on time".to_owned(),
     }
 }
+
+/// A count with thousands separated by commas: "31,778".
+pub(crate) fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A long span of listening as "1,327 h", "31 h 5 min", "45 min" or "20 s" (minutes go once
+/// the hours reach a hundred).
+pub(crate) fn format_listening(ms: u64) -> String {
+    let minutes = ms / 60_000;
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => format!("{} s", ms / 1000),
+        (0, m) => format!("{m} min"),
+        (h, _) if h >= 100 => format!("{} h", group_digits(h)),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_listening_time_read_well() {
+        assert_eq!(
+            [0, 7, 999, 1000, 31_778, 1_234_567].map(group_digits),
+            ["0", "7", "999", "1,000", "31,778", "1,234,567"]
+        );
+        assert_eq!(
+            [20_000, 45 * 60_000, 31 * 3_600_000 + 5 * 60_000, 1_327 * 3_600_000 + 5 * 60_000].map(format_listening),
+            ["20 s", "45 min", "31 h 5 min", "1,327 h"]
+        );
+    }
+}

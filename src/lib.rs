@@ -6,10 +6,10 @@
 //!
 //! - front ends: [`cli`], [`tui`], [`headless`];
 //! - [`app`]: what the front ends share (controller, queue, autoplay, workers);
-//! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`playlist`], [`mpris`];
+//! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`recap`], [`playlist`], [`mpris`];
 //! - [`db`]: the schema, every SQL statement, the migrations;
 //! - plain data and helpers: [`track`], [`play`], [`marks`], [`summary`], [`clock`], [`fmt`], [`config`],
-//!   [`keymap`], [`paths`], [`history`], [`guard`], [`lyrics`].
+//!   [`keymap`], [`paths`], [`history`], [`guard`], [`lyrics`], [`atomic_file`].
 //!
 //! Items are `pub(crate)` unless something outside the crate needs them, so the compiler reports
 //! dead code. The `pub` API is what the integration tests (`tests/it`), the benches, the fuzz
@@ -19,6 +19,7 @@
 //! autoplay, and the player UI ([`tui::App`], [`tui::draw`]).
 
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -38,6 +39,7 @@ pub mod paths;
 pub mod play;
 pub mod player;
 pub mod playlist;
+pub mod recap;
 pub mod recommend;
 pub mod summary;
 pub mod track;

@@ -1,5 +1,6 @@
-//! Summaries of the listening log that the screens show: totals and rankings ([`Stats`]) and
-//! per-track counts ([`TrackPlays`]). `db::plays` computes them; nothing here reads a table.
+//! Summaries of the listening log that the screens show: totals and rankings ([`Stats`]),
+//! per-track counts ([`TrackPlays`]), and the plays a summary counts one by one
+//! ([`CountedPlay`]). `db` computes and reads them; nothing here reads a table.
 
 use serde::Serialize;
 
@@ -133,4 +134,36 @@ impl TrackPlays {
             f64::from(self.skips) / f64::from(self.plays)
         }
     }
+}
+
+/// Who chose a track that was played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PickedBy {
+    /// The listener: played at once or queued.
+    Listener,
+    /// Autoplay.
+    Autoplay,
+    /// Nobody here: the play came from another service's history.
+    Import,
+}
+
+/// One finished play as a summary counts it: a play of the log, or an imported play that is
+/// still waiting for its track (then only its artist, title and album are known).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedPlay {
+    /// `None` for an imported play whose track the library lacks.
+    pub track_id: Option<i64>,
+    pub started_at_ms: i64,
+    pub ended_at_ms: i64,
+    pub played_ms: u64,
+    pub skipped: bool,
+    /// Long enough to count as a listen by the skip rule.
+    pub listen: bool,
+    pub picked_by: PickedBy,
+    pub session_id: i64,
+    pub artist: Option<String>,
+    pub album_artist: Option<String>,
+    pub album: Option<String>,
+    pub title: String,
 }

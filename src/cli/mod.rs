@@ -10,6 +10,7 @@ mod library;
 mod lyrics;
 mod marks;
 mod playlist;
+mod recap;
 mod recommend;
 mod remote;
 mod roots;
@@ -170,6 +171,21 @@ pub enum Command {
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
     },
+    /// A listening recap: one HTML page of charts and top lists (or --json), days in local time.
+    Recap {
+        /// Write the page (or the JSON) to this file; stdout without it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the recap's numbers as one JSON object instead of the page.
+        #[arg(long)]
+        json: bool,
+        /// Plays started on or after this date (YYYY-MM-DD, local midnight) or RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Plays started on or before this date (YYYY-MM-DD, local time) or before this RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+    },
     /// Bring plays from another service's history into the log.
     Import {
         #[command(subcommand)]
@@ -300,6 +316,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             since,
             until,
         }) => export::export(&ctx, format, out.as_deref(), since.as_deref(), until.as_deref()),
+        Some(Command::Recap {
+            out,
+            json,
+            since,
+            until,
+        }) => recap::run(&ctx, out.as_deref(), json, since.as_deref(), until.as_deref()),
         Some(Command::Import { source }) => import::import(&ctx, &source),
         Some(Command::Like { path }) => marks::run(&ctx, &path, Mark::Like, true),
         Some(Command::Unlike { path }) => marks::run(&ctx, &path, Mark::Like, false),

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::play::{ControlSource, EndReason, PlaySource, SkipRule};
-use crate::summary::{RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN};
+use crate::summary::{CountedPlay, PickedBy, RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN};
 
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -191,6 +191,53 @@ fn weekly_skips(conn: &Connection) -> rusqlite::Result<Vec<WeekSkips>> {
                 .unwrap_or_default(),
         })
         .collect())
+}
+
+/// Every finished play that started in `[since, until)`, with the imported plays still waiting
+/// for their track, in order of start.
+pub(crate) fn for_each_counted_play<E: From<rusqlite::Error>>(
+    conn: &Connection,
+    since: i64,
+    until: i64,
+    rule: &SkipRule,
+    mut each: impl FnMut(CountedPlay) -> Result<(), E>,
+) -> Result<(), E> {
+    register_is_listen(conn, *rule)?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT p.started_at, coalesce(p.ended_at, p.started_at + p.played_ms), p.played_ms, p.skipped,
+                {IS_LISTEN}, p.source, p.session_id, t.artist, t.album_artist, t.album, t.title, t.id
+         FROM plays p JOIN tracks t ON t.id = p.track_id
+         WHERE p.end_reason IS NOT NULL AND p.started_at >= ?1 AND p.started_at < ?2
+         UNION ALL
+         SELECT u.started_at, u.ended_at, u.played_ms, u.skipped, is_listen(u.played_ms, NULL), 'import',
+                u.session_id, u.artist, NULL, u.album, u.title, NULL
+         FROM unmatched_plays u WHERE u.started_at >= ?1 AND u.started_at < ?2
+         ORDER BY 1"
+    ))?;
+    let mut rows = stmt.query(params![since, until])?;
+    while let Some(r) = rows.next()? {
+        let source: String = r.get(5)?;
+        let picked_by = match source.as_str() {
+            "autoplay" => PickedBy::Autoplay,
+            "import" => PickedBy::Import,
+            _ => PickedBy::Listener,
+        };
+        each(CountedPlay {
+            track_id: r.get(11)?,
+            started_at_ms: r.get(0)?,
+            ended_at_ms: r.get(1)?,
+            played_ms: r.get::<_, i64>(2)?.max(0) as u64,
+            skipped: r.get(3)?,
+            listen: r.get(4)?,
+            picked_by,
+            session_id: r.get(6)?,
+            artist: r.get(7)?,
+            album_artist: r.get(8)?,
+            album: r.get(9)?,
+            title: r.get(10)?,
+        })?;
+    }
+    Ok(())
 }
 
 /// Play counts of every track that has been played.

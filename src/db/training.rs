@@ -1,4 +1,5 @@
-//! The record of the recommender's training runs ([`TrainingRun`]): add one, read the latest.
+//! The record of the recommender's training runs ([`TrainingRun`]): add one, read the latest or
+//! those of a time range.
 
 use rusqlite::{params, Connection};
 
@@ -26,11 +27,24 @@ pub(crate) fn record(conn: &Connection, run: &TrainingRun) -> rusqlite::Result<(
 
 /// The last `n` training runs, newest first.
 pub(crate) fn latest(conn: &Connection, n: usize) -> rusqlite::Result<Vec<TrainingRun>> {
-    let mut stmt = conn.prepare(
+    runs(conn, "ORDER BY finished_at DESC, id DESC LIMIT ?1", params![n as i64])
+}
+
+/// The training runs that finished in `[since, until)`, oldest first.
+pub(crate) fn between(conn: &Connection, since: i64, until: i64) -> rusqlite::Result<Vec<TrainingRun>> {
+    runs(
+        conn,
+        "WHERE finished_at >= ?1 AND finished_at < ?2 ORDER BY finished_at, id",
+        params![since, until],
+    )
+}
+
+fn runs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> rusqlite::Result<Vec<TrainingRun>> {
+    let mut stmt = conn.prepare(&format!(
         "SELECT finished_at, plays_seen, new_ndcg10, old_ndcg10, transformer_kept, saved, train_ms, started_by
-         FROM training_runs ORDER BY finished_at DESC, id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([n as i64], |r| {
+         FROM training_runs {filter}"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
         Ok(TrainingRun {
             finished_at_ms: r.get(0)?,
             plays_seen: r.get::<_, i64>(1)?.max(0) as u64,

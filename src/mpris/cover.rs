@@ -5,9 +5,9 @@
 //! file is named after a hash of the picture, so the tracks of an album share one file and a
 //! retagged track gets a new one. A folder's image is its own file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_atomic;
 use crate::library::cover::{find_cover, Cover};
 
 /// Why a cover could not be had; logged, and the track is shown without one.
@@ -37,12 +37,8 @@ pub(crate) fn cover_file(audio: &Path, cache_dir: &Path) -> Result<Option<PathBu
         source,
     };
     std::fs::create_dir_all(&dir).map_err(write_error)?;
-    // Written under a temporary name and renamed, so a client never reads half a picture.
-    let partial = dir.join(format!(".{}.partial", std::process::id()));
-    let mut out = std::fs::File::create(&partial).map_err(write_error)?;
-    out.write_all(&data).map_err(write_error)?;
-    drop(out);
-    std::fs::rename(&partial, &file).map_err(write_error)?;
+    // Written whole and renamed, so a client never reads half a picture.
+    write_atomic(&file, &data).map_err(write_error)?;
     Ok(Some(file))
 }
 

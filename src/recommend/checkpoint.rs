@@ -6,7 +6,6 @@
 //! model; a checkpoint that is corrupt or of another format version is refused with one line.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
@@ -17,6 +16,7 @@ use super::metrics::Metrics;
 use super::model::SeqModel;
 use super::train::TrainConfig;
 use super::RecommendError;
+use crate::atomic_file::write_atomic;
 
 /// Bumped whenever the saved layout or the meaning of a field changes. 2: the history-feature
 /// model (feature weights in the model, gap embedding, cross-session input).
@@ -122,28 +122,6 @@ impl Checkpoint {
         write_atomic(&meta_path, &pretty).map_err(io(&meta_path))?;
         Ok(path)
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
-/// the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// Now, as RFC 3339 UTC.

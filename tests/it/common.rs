@@ -215,3 +215,74 @@ impl Player {
         String::from_utf8_lossy(&output.stderr).into_owned()
     }
 }
+
+/// Writes plays into a database's log through the real `Recorder`, at times the test chooses.
+pub struct LogWriter {
+    recorder: skipless::log::Recorder,
+    now: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// A clock the test sets: the log's times are the test's.
+struct SetClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl skipless::log::Clock for SetClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl LogWriter {
+    pub fn open(database: &Path) -> Self {
+        let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let db = skipless::db::Database::open(database).unwrap();
+        let config = skipless::config::Config::default();
+        let recorder = skipless::log::Recorder::new(db, &config.log, Box::new(SetClock(now.clone())));
+        Self { recorder, now }
+    }
+
+    /// Logs a play of `track` chosen by `source` that starts at `start_ms`: skipped with the
+    /// keys after `skipped_after_ms`, or played to its end. Returns when it ended.
+    pub fn play(
+        &mut self,
+        track: &skipless::track::Track,
+        source: skipless::play::PlaySource,
+        start_ms: i64,
+        skipped_after_ms: Option<u64>,
+    ) -> i64 {
+        use skipless::play::{ControlSource, EndReason};
+        use skipless::player::{Event, PlayItem};
+        use std::sync::atomic::Ordering;
+        self.now.store(start_ms, Ordering::SeqCst);
+        let item = PlayItem {
+            track_id: track.id,
+            path: track.path.clone(),
+            duration_ms: track.duration_ms,
+            gain_db: 0.0,
+            source,
+        };
+        self.recorder
+            .record(&Event::Started {
+                item: item.clone(),
+                duration_ms: track.duration_ms,
+            })
+            .unwrap();
+        let played = skipped_after_ms.unwrap_or(track.duration_ms.unwrap_or(10_000));
+        let end = start_ms + played as i64;
+        self.now.store(end, Ordering::SeqCst);
+        self.recorder
+            .record(&Event::Ended {
+                item,
+                cause: if skipped_after_ms.is_some() {
+                    EndReason::Skipped
+                } else {
+                    EndReason::Finished
+                },
+                position_ms: played,
+                played_ms: played,
+                error: None,
+                by: skipped_after_ms.map(|_| ControlSource::Key),
+            })
+            .unwrap();
+        end
+    }
+}

@@ -19,6 +19,7 @@ mod mpris;
 mod mutated_audio;
 mod playback;
 mod playlists;
+mod recap;
 mod recommend_checkpoint;
 mod recommend_fused;
 mod recommend_history;

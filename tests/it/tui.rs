@@ -10,6 +10,7 @@ use skipless::app::library::LibraryIndex;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
 use skipless::tui::App;
+use crate::common::LogWriter;
 
 struct Harness {
     app: App,
@@ -277,64 +278,20 @@ fn mouse_clicks_select_and_the_wheel_scrolls() {
 
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
 /// database, as the player would.
-/// A clock the test sets: the log's times are the test's.
-struct Fixed(std::sync::Arc<std::sync::atomic::AtomicI64>);
-
-impl skipless::log::Clock for Fixed {
-    fn now_ms(&self) -> i64 {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 fn seed_log(h: &Harness, sessions: usize) {
-    use skipless::log::Recorder;
-    use skipless::play::{EndReason, PlaySource};
-    use skipless::player::{Event, PlayItem};
-    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
-        skipless::clock::now_ms() - 86_400_000,
-    ));
-    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
-    let mut recorder = Recorder::new(db, &Config::default().log, Box::new(Fixed(now.clone())));
+    let mut log = LogWriter::open(&h._dir.path().join("skipless.db"));
+    let mut now = skipless::clock::now_ms() - 86_400_000;
     let tracks = h.app.state.library.tracks.clone();
     for s in 0..sessions {
-        now.fetch_add(3_600_000, std::sync::atomic::Ordering::SeqCst);
+        now += 3_600_000;
         for k in 0..10 {
-            let t = &tracks[(s * 3 + k) % tracks.len()];
-            let item = PlayItem {
-                track_id: t.id,
-                path: t.path.clone(),
-                duration_ms: t.duration_ms,
-                gain_db: 0.0,
-                source: PlaySource::User,
-            };
-            recorder
-                .record(&Event::Started {
-                    item: item.clone(),
-                    duration_ms: t.duration_ms,
-                })
-                .unwrap();
             let skipped = (s + k) % 3 == 0;
-            let played = if skipped {
-                1_000
-            } else {
-                t.duration_ms.unwrap_or(10_000)
-            };
-            now.fetch_add(played as i64, std::sync::atomic::Ordering::SeqCst);
-            let cause = if skipped {
-                EndReason::Skipped
-            } else {
-                EndReason::Finished
-            };
-            recorder
-                .record(&Event::Ended {
-                    item,
-                    cause,
-                    position_ms: played,
-                    played_ms: played,
-                    error: None,
-                    by: skipped.then_some(skipless::play::ControlSource::Key),
-                })
-                .unwrap();
+            now = log.play(
+                &tracks[(s * 3 + k) % tracks.len()],
+                skipless::play::PlaySource::User,
+                now,
+                skipped.then_some(1_000),
+            );
         }
     }
 }
@@ -946,13 +903,9 @@ fn a_cover_that_never_arrives_blocks_no_frame() {
 
 #[test]
 fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
-    use skipless::log::Recorder;
-    use skipless::play::{ControlSource, EndReason, PlaySource};
-    use skipless::player::{Event, PlayItem};
+    use skipless::play::PlaySource;
     let mut h = Harness::new(100, 30);
-    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
-    let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
-    let mut recorder = Recorder::new(db, &Config::default().log, Box::new(Fixed(now.clone())));
+    let mut log = LogWriter::open(&h._dir.path().join("skipless.db"));
     let track = h.app.state.library.tracks[0].clone();
     let day = 86_400_000;
     let latest = skipless::clock::now_ms() - day;
@@ -962,38 +915,9 @@ fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
         (latest - 14 * day, PlaySource::User, 2),
         (latest, PlaySource::Autoplay, 1),
     ] {
-        now.store(start, std::sync::atomic::Ordering::SeqCst);
+        let mut now = start;
         for k in 0..4 {
-            let item = PlayItem {
-                track_id: track.id,
-                path: track.path.clone(),
-                duration_ms: track.duration_ms,
-                gain_db: 0.0,
-                source,
-            };
-            recorder
-                .record(&Event::Started {
-                    item: item.clone(),
-                    duration_ms: track.duration_ms,
-                })
-                .unwrap();
-            let skipped = k < skips;
-            let played = if skipped { 1_000 } else { track.duration_ms.unwrap() };
-            now.fetch_add(played as i64, std::sync::atomic::Ordering::SeqCst);
-            recorder
-                .record(&Event::Ended {
-                    item,
-                    cause: if skipped {
-                        EndReason::Skipped
-                    } else {
-                        EndReason::Finished
-                    },
-                    position_ms: played,
-                    played_ms: played,
-                    error: None,
-                    by: skipped.then_some(ControlSource::Key),
-                })
-                .unwrap();
+            now = log.play(&track, source, now, (k < skips).then_some(1_000));
         }
     }
     h.keys("5");

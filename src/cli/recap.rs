@@ -1,0 +1,48 @@
+//! `skipless recap`: the listening log over a time range as one HTML page, or its numbers as
+//! JSON.
+
+use std::path::Path;
+
+use crate::app::Context;
+use crate::play::SkipRule;
+use crate::recap::{self, Range, RecapError};
+
+/// `skipless recap [--out FILE] [--json] [--since DATE] [--until DATE]`.
+pub(crate) fn run(
+    ctx: &Context,
+    out: Option<&Path>,
+    json: bool,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> anyhow::Result<()> {
+    let tz = jiff::tz::TimeZone::system();
+    let range = Range::parse(since, until, &tz)?;
+    let db = ctx.open_database()?;
+    let rule = SkipRule::from_config(&ctx.config.log);
+    let started = std::time::Instant::now();
+    let recap = recap::build(&db, &rule, range, &tz)?;
+    let text = if json {
+        let mut text = serde_json::to_string(&recap)?;
+        text.push('\n');
+        text
+    } else {
+        recap::render(&recap, &tz)
+    };
+    match out {
+        Some(path) => {
+            crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(|source| RecapError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            eprintln!(
+                "recap of {} plays ({}) written to {} in {:.2} s",
+                crate::fmt::group_digits(recap.totals.plays),
+                recap.time_zone,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,502 @@
+//! The listening recap (`skipless recap`): the log over a time range summed up by the
+//! listener's local day, week and hour ([`Recap`], built by [`build`] from the
+//! [`CountedPlay`]s `db` reads), and drawn as one self-contained HTML page with inline SVG
+//! charts (`page::render`, with the charts of `chart`).
+//!
+//! Local time comes from the system's time-zone database through jiff (`TZ` when set), which
+//! is safe to read in a threaded program.
+
+mod chart;
+mod page;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::Serialize;
+
+use crate::db::Database;
+use crate::play::SkipRule;
+use crate::summary::{CountedPlay, PickedBy, Skips, TrainingRun};
+
+pub(crate) use page::render;
+
+/// Why a recap could not be made; one line for the listener.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecapError {
+    #[error("--{flag} {value}: not a date (YYYY-MM-DD) or an RFC 3339 time")]
+    Date { flag: &'static str, value: String },
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("{}: cannot write the recap: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// How many artists, tracks and albums the top lists show.
+const TOP: usize = 10;
+
+/// Seconds played before a skip, in bins of this many seconds up to [`SKIP_BINS`] bins; the
+/// last bin holds everything longer.
+const SKIP_BIN_S: u32 = 10;
+const SKIP_BINS: u32 = 19;
+
+/// Session lengths in minutes: each bucket from its bound up to the next.
+const SESSION_BOUNDS_MIN: [u32; 7] = [0, 5, 15, 30, 60, 120, 240];
+
+/// The recap of the plays that started in a time range.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Recap {
+    /// The time zone days, weeks and hours are counted in.
+    pub time_zone: String,
+    /// The range asked for (`--since`, `--until`), Unix milliseconds.
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub first_play_ms: Option<i64>,
+    pub last_play_ms: Option<i64>,
+    pub totals: Totals,
+    /// Plays and skips by who chose the track.
+    pub kinds: Kinds,
+    /// Every local day from the first play to the last, the days without plays included.
+    pub days: Vec<Day>,
+    /// Every local week (Monday on) from the first play to the last.
+    pub weeks: Vec<Week>,
+    /// How long skipped plays ran before the skip.
+    pub skip_seconds: Vec<SkipBin>,
+    pub top_artists: Vec<TopArtist>,
+    pub top_tracks: Vec<TopTrack>,
+    pub top_albums: Vec<TopAlbum>,
+    /// The tracks skipped most often.
+    pub most_skipped: Vec<TopTrack>,
+    /// Plays by local weekday (Monday first) and hour of the day.
+    pub hour_weekday: Vec<[u64; 24]>,
+    pub sessions_by_length: Vec<SessionBin>,
+    /// The recommender's training runs that finished in the range, oldest first.
+    pub training_runs: Vec<TrainingRun>,
+}
+
+/// Counts over the whole range.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub(crate) struct Totals {
+    pub plays: u64,
+    pub listens: u64,
+    pub skips: u64,
+    pub skip_rate: f64,
+    pub listening_ms: u64,
+    pub sessions: u64,
+    /// Different tracks (by artist and title) and artists played.
+    pub tracks: u64,
+    pub artists: u64,
+    /// Imported plays whose track the library does not have (counted everywhere, by their
+    /// artist and title).
+    pub unmatched_imports: u64,
+}
+
+/// Plays and skips of the listener's own picks, autoplay's picks and imported plays.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub(crate) struct Kinds {
+    pub own: Skips,
+    pub autoplay: Skips,
+    pub imported: Skips,
+}
+
+impl Kinds {
+    fn of(&mut self, picked_by: PickedBy) -> &mut Skips {
+        match picked_by {
+            PickedBy::Listener => &mut self.own,
+            PickedBy::Autoplay => &mut self.autoplay,
+            PickedBy::Import => &mut self.imported,
+        }
+    }
+
+    fn add(&mut self, play: &CountedPlay) {
+        let kind = self.of(play.picked_by);
+        kind.plays += 1;
+        kind.skips += u64::from(play.skipped);
+    }
+}
+
+/// One local day.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Day {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub plays: u64,
+    pub skips: u64,
+    pub listening_ms: u64,
+}
+
+/// One local week, Monday on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Week {
+    /// The Monday, `YYYY-MM-DD`.
+    pub start: String,
+    pub plays: u64,
+    pub skips: u64,
+    pub listening_ms: u64,
+    pub kinds: Kinds,
+}
+
+/// Skipped plays that ran `from_s` up to `to_s` seconds (no bound for the last bin).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct SkipBin {
+    pub from_s: u32,
+    pub to_s: Option<u32>,
+    pub skips: u64,
+}
+
+/// Sessions that lasted `from_min` up to `to_min` minutes (no bound for the last bin).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct SessionBin {
+    pub from_min: u32,
+    pub to_min: Option<u32>,
+    pub sessions: u64,
+}
+
+/// Plays of one artist, track or album.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub(crate) struct Tally {
+    pub plays: u64,
+    pub listens: u64,
+    pub skips: u64,
+    pub listening_ms: u64,
+}
+
+impl Tally {
+    fn add(&mut self, play: &CountedPlay) {
+        self.plays += 1;
+        self.listens += u64::from(play.listen);
+        self.skips += u64::from(play.skipped);
+        self.listening_ms += play.played_ms;
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct TopArtist {
+    pub artist: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct TopTrack {
+    pub artist: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct TopAlbum {
+    /// The album artist, else the track artist.
+    pub artist: String,
+    pub album: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// The time range a recap covers, as the command line gave it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Range {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+impl Range {
+    /// `--since` and `--until` as dates (`2024-05-01`: local midnight; `--until` includes
+    /// that day) or RFC 3339 times.
+    pub fn parse(since: Option<&str>, until: Option<&str>, tz: &TimeZone) -> Result<Self, RecapError> {
+        Ok(Self {
+            since_ms: since.map(|s| parse_bound(s, tz, false, "since")).transpose()?,
+            until_ms: until.map(|s| parse_bound(s, tz, true, "until")).transpose()?,
+        })
+    }
+}
+
+fn parse_bound(text: &str, tz: &TimeZone, end_of_day: bool, flag: &'static str) -> Result<i64, RecapError> {
+    let bad = || RecapError::Date {
+        flag,
+        value: text.to_owned(),
+    };
+    if let Ok(time) = text.parse::<Timestamp>() {
+        return Ok(time.as_millisecond());
+    }
+    let date: Date = text.parse().map_err(|_| bad())?;
+    let date = if end_of_day { date.tomorrow().map_err(|_| bad())? } else { date };
+    let start = date.to_zoned(tz.clone()).map_err(|_| bad())?;
+    Ok(start.timestamp().as_millisecond())
+}
+
+/// The time zone's name for people: its IANA name, else its offset now.
+pub(crate) fn zone_name(tz: &TimeZone) -> String {
+    match tz.iana_name() {
+        Some(name) => name.to_owned(),
+        None => format!("UTC{}", tz.to_offset(Timestamp::now())),
+    }
+}
+
+/// The recap of the plays in `range`, days and hours counted in `tz`.
+pub(crate) fn build(db: &Database, rule: &SkipRule, range: Range, tz: &TimeZone) -> Result<Recap, RecapError> {
+    let since = range.since_ms.unwrap_or(i64::MIN);
+    let until = range.until_ms.unwrap_or(i64::MAX);
+    let mut tally = Tallies::new(tz.clone());
+    crate::db::plays::for_each_counted_play(db.conn(), since, until, rule, |play| {
+        tally.add(&play);
+        Ok::<_, rusqlite::Error>(())
+    })
+    .map_err(|e| db.err(e))?;
+    let runs = crate::db::training::between(db.conn(), since, until).map_err(|e| db.err(e))?;
+    Ok(tally.finish(range, zone_name(tz), runs))
+}
+
+/// A track's or an artist's name as the key that groups its plays: the same song tagged
+/// "The Cure" in one file and "the cure" in a Spotify history is one.
+fn key(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+const UNKNOWN_ARTIST: &str = "Unknown artist";
+
+#[derive(Default)]
+struct WeekTally {
+    tally: Tally,
+    kinds: Kinds,
+}
+
+/// The sums as plays come in, in order of start.
+struct Tallies {
+    tz: TimeZone,
+    totals: Tally,
+    kinds: Kinds,
+    first: Option<i64>,
+    last: Option<i64>,
+    days: BTreeMap<Date, Tally>,
+    weeks: BTreeMap<Date, WeekTally>,
+    skip_bins: [u64; SKIP_BINS as usize],
+    hour_weekday: [[u64; 24]; 7],
+    /// Each session's first start and last end.
+    sessions: HashMap<i64, (i64, i64)>,
+    artists: HashMap<String, (String, Tally)>,
+    tracks: HashMap<(String, String), (String, String, Tally)>,
+    albums: HashMap<(String, String), (String, String, Tally)>,
+    unmatched: u64,
+}
+
+impl Tallies {
+    fn new(tz: TimeZone) -> Self {
+        Self {
+            tz,
+            totals: Tally::default(),
+            kinds: Kinds::default(),
+            first: None,
+            last: None,
+            days: BTreeMap::new(),
+            weeks: BTreeMap::new(),
+            skip_bins: [0; SKIP_BINS as usize],
+            hour_weekday: [[0; 24]; 7],
+            sessions: HashMap::new(),
+            artists: HashMap::new(),
+            tracks: HashMap::new(),
+            albums: HashMap::new(),
+            unmatched: 0,
+        }
+    }
+
+    fn local(&self, ms: i64) -> DateTime {
+        let time = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        self.tz.to_datetime(time)
+    }
+
+    fn add(&mut self, play: &CountedPlay) {
+        self.totals.add(play);
+        self.kinds.add(play);
+        self.first = Some(self.first.map_or(play.started_at_ms, |f| f.min(play.started_at_ms)));
+        self.last = Some(self.last.map_or(play.started_at_ms, |l| l.max(play.started_at_ms)));
+        let local = self.local(play.started_at_ms);
+        self.days.entry(local.date()).or_default().add(play);
+        let week = self.weeks.entry(monday_of(local.date())).or_default();
+        week.tally.add(play);
+        week.kinds.add(play);
+        let weekday = local.weekday().to_monday_zero_offset() as usize;
+        self.hour_weekday[weekday][local.hour() as usize] += 1;
+        if play.skipped {
+            let bin = (play.played_ms / (u64::from(SKIP_BIN_S) * 1000)).min(u64::from(SKIP_BINS) - 1);
+            self.skip_bins[bin as usize] += 1;
+        }
+        let ended = play.ended_at_ms.max(play.started_at_ms);
+        let session = self
+            .sessions
+            .entry(play.session_id)
+            .or_insert((play.started_at_ms, ended));
+        session.0 = session.0.min(play.started_at_ms);
+        session.1 = session.1.max(ended);
+
+        let artist = play.artist.as_deref().unwrap_or(UNKNOWN_ARTIST);
+        self.artists
+            .entry(key(artist))
+            .or_insert_with(|| (artist.to_owned(), Tally::default()))
+            .1
+            .add(play);
+        self.tracks
+            .entry((key(artist), key(&play.title)))
+            .or_insert_with(|| (artist.to_owned(), play.title.clone(), Tally::default()))
+            .2
+            .add(play);
+        if let Some(album) = play.album.as_deref().filter(|a| !a.trim().is_empty()) {
+            let album_artist = play.album_artist.as_deref().unwrap_or(artist);
+            self.albums
+                .entry((key(album_artist), key(album)))
+                .or_insert_with(|| (album_artist.to_owned(), album.to_owned(), Tally::default()))
+                .2
+                .add(play);
+        }
+        self.unmatched += u64::from(play.track_id.is_none());
+    }
+
+    fn finish(self, range: Range, time_zone: String, training_runs: Vec<TrainingRun>) -> Recap {
+        let days = match (self.days.keys().next(), self.days.keys().next_back()) {
+            (Some(&first), Some(&last)) => every_day(first, last, 1)
+                .map(|date| {
+                    let t = self.days.get(&date).copied().unwrap_or_default();
+                    Day {
+                        date: date.to_string(),
+                        plays: t.plays,
+                        skips: t.skips,
+                        listening_ms: t.listening_ms,
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let weeks = match (self.weeks.keys().next(), self.weeks.keys().next_back()) {
+            (Some(&first), Some(&last)) => every_day(first, last, 7)
+                .map(|monday| {
+                    let w = self.weeks.get(&monday);
+                    let t = w.map(|w| w.tally).unwrap_or_default();
+                    Week {
+                        start: monday.to_string(),
+                        plays: t.plays,
+                        skips: t.skips,
+                        listening_ms: t.listening_ms,
+                        kinds: w.map(|w| w.kinds).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let skip_seconds = (0..SKIP_BINS)
+            .map(|bin| SkipBin {
+                from_s: bin * SKIP_BIN_S,
+                to_s: (bin + 1 < SKIP_BINS).then_some((bin + 1) * SKIP_BIN_S),
+                skips: self.skip_bins[bin as usize],
+            })
+            .collect();
+        let mut session_counts = [0u64; SESSION_BOUNDS_MIN.len()];
+        for (start, end) in self.sessions.values() {
+            let minutes = ((end - start).max(0) / 60_000) as u32;
+            let bin = SESSION_BOUNDS_MIN.iter().rposition(|&b| minutes >= b).unwrap_or(0);
+            session_counts[bin] += 1;
+        }
+        let sessions_by_length = SESSION_BOUNDS_MIN
+            .iter()
+            .enumerate()
+            .map(|(i, &from_min)| SessionBin {
+                from_min,
+                to_min: SESSION_BOUNDS_MIN.get(i + 1).copied(),
+                sessions: session_counts[i],
+            })
+            .collect();
+
+        let by_listens = |a: &Tally, b: &Tally| b.listens.cmp(&a.listens).then(b.plays.cmp(&a.plays));
+        let mut top_artists: Vec<TopArtist> = self
+            .artists
+            .values()
+            .map(|(artist, tally)| TopArtist {
+                artist: artist.clone(),
+                tally: *tally,
+            })
+            .collect();
+        top_artists.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| a.artist.cmp(&b.artist)));
+        let tracks: Vec<TopTrack> = self
+            .tracks
+            .values()
+            .map(|(artist, title, tally)| TopTrack {
+                artist: artist.clone(),
+                title: title.clone(),
+                tally: *tally,
+            })
+            .collect();
+        let by_name = |a: &TopTrack, b: &TopTrack| a.artist.cmp(&b.artist).then_with(|| a.title.cmp(&b.title));
+        let mut top_tracks = tracks.clone();
+        top_tracks.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| by_name(a, b)));
+        let mut most_skipped: Vec<TopTrack> = tracks.into_iter().filter(|t| t.tally.skips > 0).collect();
+        most_skipped.sort_by(|a, b| {
+            b.tally
+                .skips
+                .cmp(&a.tally.skips)
+                .then(a.tally.plays.cmp(&b.tally.plays))
+                .then_with(|| by_name(a, b))
+        });
+        let mut top_albums: Vec<TopAlbum> = self
+            .albums
+            .values()
+            .map(|(artist, album, tally)| TopAlbum {
+                artist: artist.clone(),
+                album: album.clone(),
+                tally: *tally,
+            })
+            .collect();
+        top_albums.sort_by(|a, b| {
+            by_listens(&a.tally, &b.tally)
+                .then_with(|| a.album.cmp(&b.album))
+                .then_with(|| a.artist.cmp(&b.artist))
+        });
+
+        let totals = Totals {
+            plays: self.totals.plays,
+            listens: self.totals.listens,
+            skips: self.totals.skips,
+            skip_rate: Skips {
+                plays: self.totals.plays,
+                skips: self.totals.skips,
+            }
+            .rate(),
+            listening_ms: self.totals.listening_ms,
+            sessions: self.sessions.len() as u64,
+            tracks: self.tracks.len() as u64,
+            artists: self.artists.len() as u64,
+            unmatched_imports: self.unmatched,
+        };
+        Recap {
+            time_zone,
+            since_ms: range.since_ms,
+            until_ms: range.until_ms,
+            first_play_ms: self.first,
+            last_play_ms: self.last,
+            totals,
+            kinds: self.kinds,
+            days,
+            weeks,
+            skip_seconds,
+            top_artists: top_artists.into_iter().take(TOP).collect(),
+            top_tracks: top_tracks.into_iter().take(TOP).collect(),
+            top_albums: top_albums.into_iter().take(TOP).collect(),
+            most_skipped: most_skipped.into_iter().take(TOP).collect(),
+            hour_weekday: self.hour_weekday.to_vec(),
+            sessions_by_length,
+            training_runs,
+        }
+    }
+}
+
+/// The Monday of `date`'s week.
+fn monday_of(date: Date) -> Date {
+    let back = i64::from(date.weekday().to_monday_zero_offset());
+    date.checked_sub(back.days()).unwrap_or(date)
+}
+
+/// `first`, then every `step` days up to `last`.
+fn every_day(first: Date, last: Date, step: i64) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(first), move |d| d.checked_add(step.days()).ok()).take_while(move |d| *d <= last)
+}
