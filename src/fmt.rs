@@ -43,7 +43,7 @@ pub(crate) fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -74,7 +74,13 @@ mod tests {
             ["0", "7", "999", "1,000", "31,778", "1,234,567"]
         );
         assert_eq!(
-            [20_000, 45 * 60_000, 31 * 3_600_000 + 5 * 60_000, 1_327 * 3_600_000 + 5 * 60_000].map(format_listening),
+            [
+                20_000,
+                45 * 60_000,
+                31 * 3_600_000 + 5 * 60_000,
+                1_327 * 3_600_000 + 5 * 60_000
+            ]
+            .map(format_listening),
             ["20 s", "45 min", "31 h 5 min", "1,327 h"]
         );
     }

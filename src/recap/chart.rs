@@ -236,7 +236,11 @@ pub(super) fn heat_map(id: &str, title: &str, rows: &[[u64; 24]]) -> String {
     for (row, hours) in rows.iter().enumerate() {
         for (hour, &plays) in hours.iter().enumerate() {
             // A square root spreads the few busy hours from the many quiet ones.
-            let strength = if plays == 0 { 0.0 } else { 0.12 + 0.88 * (plays as f64 / most).sqrt() };
+            let strength = if plays == 0 {
+                0.0
+            } else {
+                0.12 + 0.88 * (plays as f64 / most).sqrt()
+            };
             let _ = write!(
                 out,
                 r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill-opacity="{strength:.3}"><title>{} {hour:02}:00–{:02}:00: {plays} plays</title></rect>"#,

@@ -223,7 +223,11 @@ fn parse_bound(text: &str, tz: &TimeZone, end_of_day: bool, flag: &'static str) 
         return Ok(time.as_millisecond());
     }
     let date: Date = text.parse().map_err(|_| bad())?;
-    let date = if end_of_day { date.tomorrow().map_err(|_| bad())? } else { date };
+    let date = if end_of_day {
+        date.tomorrow().map_err(|_| bad())?
+    } else {
+        date
+    };
     let start = date.to_zoned(tz.clone()).map_err(|_| bad())?;
     Ok(start.timestamp().as_millisecond())
 }
@@ -499,4 +503,94 @@ fn monday_of(date: Date) -> Date {
 /// `first`, then every `step` days up to `last`.
 fn every_day(first: Date, last: Date, step: i64) -> impl Iterator<Item = Date> {
     std::iter::successors(Some(first), move |d| d.checked_add(step.days()).ok()).take_while(move |d| *d <= last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> i64 {
+        text.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    fn play(start: &str, artist: &str, title: &str, played_s: u64, skipped: bool, session: i64) -> CountedPlay {
+        CountedPlay {
+            track_id: Some(1),
+            started_at_ms: at(start),
+            ended_at_ms: at(start) + played_s as i64 * 1000,
+            played_ms: played_s * 1000,
+            skipped,
+            listen: !skipped,
+            picked_by: PickedBy::Listener,
+            session_id: session,
+            artist: Some(artist.to_owned()),
+            album_artist: None,
+            album: Some("Disintegration".to_owned()),
+            title: title.to_owned(),
+        }
+    }
+
+    fn recap_of(plays: &[CountedPlay]) -> Recap {
+        let tz = TimeZone::posix("EST5EDT,M3.2.0,M11.1.0").unwrap();
+        let mut tallies = Tallies::new(tz.clone());
+        for p in plays {
+            tallies.add(p);
+        }
+        tallies.finish(Range::default(), zone_name(&tz), Vec::new())
+    }
+
+    #[test]
+    fn days_follow_daylight_saving_and_names_group_whatever_their_case() {
+        // New York left daylight saving on 3 November 2024: 04:30 UTC was 00:30 EDT on the 2nd
+        // the day before, 05:30 UTC on the 4th is 00:30 EST.
+        let recap = recap_of(&[
+            play("2024-11-02T04:30:00Z", "The Cure", "Pictures of You", 300, false, 1),
+            play("2024-11-04T05:30:00Z", "the cure ", "pictures of you", 20, true, 2),
+            play("2024-11-04T05:40:00Z", "Unknown", "Lullaby", 10, true, 2),
+        ]);
+        let days: Vec<(&str, u64)> = recap.days.iter().map(|d| (d.date.as_str(), d.plays)).collect();
+        assert_eq!(days, [("2024-11-02", 1), ("2024-11-03", 0), ("2024-11-04", 2)]);
+        assert_eq!((recap.hour_weekday[5][0], recap.hour_weekday[0][0]), (1, 2));
+        let weeks: Vec<&str> = recap.weeks.iter().map(|w| w.start.as_str()).collect();
+        assert_eq!(weeks, ["2024-10-28", "2024-11-04"]);
+        assert_eq!(recap.totals.tracks, 2);
+        assert_eq!(recap.totals.artists, 2);
+        let cure = &recap.top_tracks[0];
+        assert_eq!(
+            (cure.title.as_str(), cure.tally.plays, cure.tally.skips),
+            ("Pictures of You", 2, 1)
+        );
+        assert_eq!((recap.top_albums[0].tally.plays, recap.top_albums.len()), (2, 2));
+        // Skipped once each: the track played less often first.
+        let skipped: Vec<&str> = recap.most_skipped.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(skipped, ["Lullaby", "Pictures of You"]);
+        let bins: Vec<u64> = recap.skip_seconds.iter().map(|b| b.skips).collect();
+        assert_eq!((bins[1], bins[2], bins.iter().sum::<u64>()), (1, 1, 2));
+        // Session 1 lasted 5 min (5-15), session 2 from 05:30 to 05:40:10 (5-15 too).
+        assert_eq!(recap.sessions_by_length[1].sessions, 2);
+        assert_eq!(recap.totals.sessions, 2);
+        assert_eq!(
+            recap.time_zone,
+            format!(
+                "UTC{}",
+                TimeZone::posix("EST5EDT,M3.2.0,M11.1.0")
+                    .unwrap()
+                    .to_offset(Timestamp::now())
+            )
+        );
+    }
+
+    #[test]
+    fn a_range_of_dates_is_whole_local_days() {
+        let tz = TimeZone::posix("EST5EDT,M3.2.0,M11.1.0").unwrap();
+        let range = Range::parse(Some("2024-05-05"), Some("2024-05-05"), &tz).unwrap();
+        assert_eq!(range.since_ms, Some(at("2024-05-05T04:00:00Z")));
+        assert_eq!(range.until_ms, Some(at("2024-05-06T04:00:00Z")));
+        let exact = Range::parse(Some("2024-05-05T10:00:00+02:00"), None, &tz).unwrap();
+        assert_eq!(exact.since_ms, Some(at("2024-05-05T08:00:00Z")));
+        assert!(matches!(
+            Range::parse(None, Some("2024-02-30"), &tz),
+            Err(RecapError::Date { flag: "until", .. })
+        ));
+    }
 }

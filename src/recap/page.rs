@@ -49,7 +49,7 @@ td .by{display:block;color:var(--muted);font-size:.85rem}
 .wide{width:6.4em}.time{width:6.6em;text-align:right;white-space:nowrap}
 .empty{font-size:1.1rem;margin-top:28px}
 footer{margin-top:40px;font-size:.85rem}
-.runs .n{width:4.1em}.runs .wide{width:5.8em}
+.runs .n{width:4.1em}.runs .seen{width:4.9em}.runs .wide{width:5.8em}
 @media (max-width:600px){svg text{font-size:21px}svg .alt{display:none}main{padding:20px 12px 32px}}
 "#;
 
@@ -89,17 +89,26 @@ pub(crate) fn render(recap: &Recap, tz: &TimeZone) -> String {
 
 /// A count, as `<data>` with its JSON path.
 fn count(path: &str, value: u64) -> String {
-    format!(r#"<data value="{value}" data-json="{path}">{}</data>"#, group_digits(value))
+    format!(
+        r#"<data value="{value}" data-json="{path}">{}</data>"#,
+        group_digits(value)
+    )
 }
 
 /// A listening time in milliseconds.
 fn listening(path: &str, ms: u64) -> String {
-    format!(r#"<data value="{ms}" data-json="{path}">{}</data>"#, format_listening(ms))
+    format!(
+        r#"<data value="{ms}" data-json="{path}">{}</data>"#,
+        format_listening(ms)
+    )
 }
 
 /// A share, shown as a percentage.
 fn share(path: &str, value: f64) -> String {
-    format!(r#"<data value="{value}" data-json="{path}">{:.0}%</data>"#, value * 100.0)
+    format!(
+        r#"<data value="{value}" data-json="{path}">{:.0}%</data>"#,
+        value * 100.0
+    )
 }
 
 fn range_text(recap: &Recap, tz: &TimeZone) -> String {
@@ -131,7 +140,10 @@ fn totals(out: &mut String, recap: &Recap) {
     let t = &recap.totals;
     let cards = [
         (count("totals.plays", t.plays), "plays".to_owned()),
-        (count("totals.listens", t.listens), "listens (played long enough to count)".to_owned()),
+        (
+            count("totals.listens", t.listens),
+            "listens (played long enough to count)".to_owned(),
+        ),
         (
             count("totals.skips", t.skips),
             format!("skips · {} of plays", share("totals.skip_rate", t.skip_rate)),
@@ -270,7 +282,13 @@ fn over_time(out: &mut String, recap: &Recap) {
     out.push_str(r#"<h2>Plays and listening time</h2><div class="grid">"#);
     for (svg, caption) in [
         (
-            chart::bars("plays-per-day", "Plays per day", &plays_per_day, &day_ticks, &plays_label),
+            chart::bars(
+                "plays-per-day",
+                "Plays per day",
+                &plays_per_day,
+                &day_ticks,
+                &plays_label,
+            ),
             format!("Plays per day, {} days", group_digits(recap.days.len() as u64)),
         ),
         (
@@ -284,8 +302,17 @@ fn over_time(out: &mut String, recap: &Recap) {
             "Listening time per day".to_owned(),
         ),
         (
-            chart::bars("plays-per-week", "Plays per week", &plays_per_week, &week_ticks, &plays_label),
-            format!("Plays per week (Monday on), {} weeks", group_digits(recap.weeks.len() as u64)),
+            chart::bars(
+                "plays-per-week",
+                "Plays per week",
+                &plays_per_week,
+                &week_ticks,
+                &plays_label,
+            ),
+            format!(
+                "Plays per week (Monday on), {} weeks",
+                group_digits(recap.weeks.len() as u64)
+            ),
         ),
         (
             chart::bars(
@@ -305,7 +332,14 @@ fn over_time(out: &mut String, recap: &Recap) {
 
 fn skips(out: &mut String, recap: &Recap) {
     let week_dates = dates(recap.weeks.iter().map(|w| w.start.clone()));
-    let kinds: [(&str, &str, &str, fn(&super::Kinds) -> crate::summary::Skips); 3] = [
+    // Each kind: its CSS class, its name, its field in the JSON, and how to read it.
+    type Kind = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&super::Kinds) -> crate::summary::Skips,
+    );
+    let kinds: [Kind; 3] = [
         ("own", "Your picks", "own", |k| k.own),
         ("autoplay", "Autoplay's picks", "autoplay", |k| k.autoplay),
         ("import", "Imported plays", "imported", |k| k.imported),
@@ -389,10 +423,9 @@ fn skips(out: &mut String, recap: &Recap) {
         &bin_ticks,
         &plays_label,
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        r#"<h2>Skips</h2><div class="grid"><figure>{rate_chart}<figcaption>Share of plays skipped each week, by who chose the track. {legend}</figcaption></figure><figure>{histogram}<figcaption>When you skip: seconds played before each skip, in 10-second bins.</figcaption></figure></div>
-"#
+        r#"<h2>Skips</h2><div class="grid"><figure>{rate_chart}<figcaption>Share of plays skipped each week, by who chose the track. {legend}</figcaption></figure><figure>{histogram}<figcaption>When you skip: seconds played before each skip, in 10-second bins.</figcaption></figure></div>"#
     );
 }
 
@@ -401,11 +434,7 @@ fn share_text(rate: f64) -> String {
 }
 
 fn track_cell(t: &TopTrack) -> String {
-    format!(
-        r#"{}<span class="by">{}</span>"#,
-        escape(&t.title),
-        escape(&t.artist)
-    )
+    format!(r#"{}<span class="by">{}</span>"#, escape(&t.title), escape(&t.artist))
 }
 
 fn favourites(out: &mut String, recap: &Recap) {
@@ -511,7 +540,7 @@ fn habits(out: &mut String, recap: &Recap) {
         .iter()
         .map(|b| {
             let label = |m: u32| {
-                if m >= 60 && m % 60 == 0 {
+                if m >= 60 && m.is_multiple_of(60) {
                     format!("{} h", m / 60)
                 } else {
                     format!("{m} min")
@@ -526,10 +555,9 @@ fn habits(out: &mut String, recap: &Recap) {
         })
         .collect();
     let sessions = chart::hbars("sessions-by-length", "Sessions by length", &rows, "sessions");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        r#"<h2>When you listen</h2><div class="grid"><figure>{heat}<figcaption>Plays by weekday and hour, in {}; darker is more.</figcaption></figure><figure>{sessions}<figcaption>Sessions by length, from the first play's start to the last one's end.</figcaption></figure></div>
-"#,
+        r#"<h2>When you listen</h2><div class="grid"><figure>{heat}<figcaption>Plays by weekday and hour, in {}; darker is more.</figcaption></figure><figure>{sessions}<figcaption>Sessions by length, from the first play's start to the last one's end.</figcaption></figure></div>"#,
         escape(&recap.time_zone)
     );
 }
@@ -559,7 +587,10 @@ fn training(out: &mut String, recap: &Recap, tz: &TimeZone) {
             class: "old",
             points: runs
                 .iter()
-                .map(|r| r.old_ndcg10.map(|v| point(v, "model it replaced or kept", r.finished_at_ms)))
+                .map(|r| {
+                    r.old_ndcg10
+                        .map(|v| point(v, "model it replaced or kept", r.finished_at_ms))
+                })
                 .collect(),
         },
     ];
@@ -574,7 +605,7 @@ fn training(out: &mut String, recap: &Recap, tz: &TimeZone) {
     );
     let _ = write!(
         out,
-        r#"<div class="grid"><figure>{svg}<figcaption>Each run's new model (blue) beside the model it would replace (grey), on the same validation plays. <ul class="legend"><li class="new"><span class="swatch"></span><span>new model</span></li><li class="old"><span class="swatch"></span><span>current model</span></li></ul></figcaption></figure><div class="panel runs"><h3>Training runs</h3><table><thead><tr><th class="wide">When</th><th class="n">Plays</th><th class="n">New</th><th class="n">Current</th><th class="result">Result</th></tr></thead><tbody>"#
+        r#"<div class="grid"><figure>{svg}<figcaption>Each run's new model (blue) beside the model it would replace (grey), on the same validation plays. <ul class="legend"><li class="new"><span class="swatch"></span><span>new model</span></li><li class="old"><span class="swatch"></span><span>current model</span></li></ul></figcaption></figure><div class="panel runs"><h3>Training runs</h3><table><thead><tr><th class="wide">When</th><th class="n seen">Plays</th><th class="n">New</th><th class="n">Current</th><th class="result">Result</th></tr></thead><tbody>"#
     );
     for (i, run) in runs.iter().enumerate().rev() {
         let old = match run.old_ndcg10 {
@@ -583,9 +614,13 @@ fn training(out: &mut String, recap: &Recap, tz: &TimeZone) {
         };
         let _ = write!(
             out,
-            r#"<tr><td class="wide">{}<span class="by">{}</span></td><td class="n">{}</td><td class="n"><data value="{}" data-json="training_runs.{i}.new_ndcg10">{:.3}</data></td><td class="n">{old}</td><td>{}</td></tr>"#,
+            r#"<tr><td class="wide">{}<span class="by">{}</span></td><td class="n seen">{}</td><td class="n"><data value="{}" data-json="training_runs.{i}.new_ndcg10">{:.3}</data></td><td class="n">{old}</td><td>{}</td></tr>"#,
             local_time(run.finished_at_ms, tz),
-            if run.started_by == "cli" { "skipless train" } else { "the player" },
+            if run.started_by == "cli" {
+                "skipless train"
+            } else {
+                "the player"
+            },
             count(&format!("training_runs.{i}.plays_seen"), run.plays_seen),
             run.new_ndcg10,
             run.new_ndcg10,

@@ -81,9 +81,14 @@ fn data_elements(html: &str) -> Vec<(String, String, String)> {
 
 /// The text of every mark's `<title>` in the chart with this id (the chart's own has an id).
 fn chart_titles<'a>(html: &'a str, id: &str) -> Vec<&'a str> {
-    let start = html.find(&format!("<svg id=\"{id}\"")).unwrap_or_else(|| panic!("no chart {id}"));
+    let start = html
+        .find(&format!("<svg id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
     let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
-    svg.split("<title>").skip(1).map(|t| &t[..t.find("</title>").unwrap()]).collect()
+    svg.split("<title>")
+        .skip(1)
+        .map(|t| &t[..t.find("</title>").unwrap()])
+        .collect()
 }
 
 /// The number before " plays" at the end of a mark's title.
@@ -96,7 +101,11 @@ fn plays_in(title: &str) -> u64 {
 fn chromium(args: &[&str]) -> String {
     let mut child = std::process::Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
-        .args(["--no-first-run", "--disable-extensions", "--allow-file-access-from-files"])
+        .args([
+            "--no-first-run",
+            "--disable-extensions",
+            "--allow-file-access-from-files",
+        ])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -116,8 +125,9 @@ fn chromium(args: &[&str]) -> String {
 
 /// Opens `page` in a frame exactly `width` CSS pixels wide (Chromium's headless window is never
 /// narrower than 500 px, a frame can be) and reads what a script found there: whether the page
-/// is wider than its viewport, and how many of its charts are drawn with a size and a title.
-fn measure(page: &Path, width: u32) -> Value {
+/// is wider than its viewport, how many of its charts are drawn with a size and a title, and
+/// its background colour (in the browser's dark scheme with `dark`).
+fn measure(page: &Path, width: u32, dark: bool) -> Value {
     let wrapper = page.with_file_name(format!("frame-{width}.html"));
     let name = page.file_name().unwrap().to_str().unwrap();
     std::fs::write(
@@ -137,6 +147,7 @@ frame.addEventListener('load', () => {{
   }});
   document.body.setAttribute('data-result', JSON.stringify({{
     fits: doc.documentElement.scrollWidth <= win.innerWidth,
+    background: win.getComputedStyle(doc.body).backgroundColor,
     scrollWidth: doc.documentElement.scrollWidth, innerWidth: win.innerWidth,
     charts: charts.map(svg => svg.id), drawn: drawn.map(svg => svg.id),
     overflowing: [...doc.querySelectorAll('body *')]
@@ -149,7 +160,17 @@ frame.addEventListener('load', () => {{
     )
     .unwrap();
     let url = format!("file://{}", wrapper.display());
-    let dom = chromium(&[&format!("--window-size={},900", width.max(500) + 20), "--dump-dom", &url]);
+    let scheme = if dark {
+        "--force-dark-mode"
+    } else {
+        "--blink-settings=preferredColorScheme=1"
+    };
+    let dom = chromium(&[
+        &format!("--window-size={},900", width.max(500) + 20),
+        scheme,
+        "--dump-dom",
+        &url,
+    ]);
     let start = dom
         .find("data-result=\"")
         .unwrap_or_else(|| panic!("the page at {width} px did not report: {dom}"))
@@ -178,8 +199,15 @@ fn screenshot(page: &Path, width: u32) -> PathBuf {
         .unwrap();
         (format!("file://{}", frame.display()), "520,9000".to_owned())
     };
-    chromium(&[&format!("--window-size={window}"), &format!("--screenshot={}", shot.display()), &url]);
-    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000), "no screenshot at {width} px");
+    chromium(&[
+        &format!("--window-size={window}"),
+        &format!("--screenshot={}", shot.display()),
+        &url,
+    ]);
+    assert!(
+        std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+        "no screenshot at {width} px"
+    );
     shot
 }
 
@@ -211,7 +239,12 @@ fn the_recap_page_fits_a_desktop_and_a_phone_and_shows_what_the_json_says() {
         for k in 0..6 {
             let source = [PlaySource::User, PlaySource::Queue, PlaySource::Autoplay][(day + k) % 3];
             let skipped = (day * 7 + k) % 4 == 0;
-            at = log.play(&tracks[(day + k) % tracks.len()], source, at, skipped.then_some(4_000 + k as u64 * 9_000));
+            at = log.play(
+                &tracks[(day + k) % tracks.len()],
+                source,
+                at,
+                skipped.then_some(4_000 + k as u64 * 9_000),
+            );
         }
     }
     drop(log);
@@ -238,11 +271,35 @@ fn the_recap_page_fits_a_desktop_and_a_phone_and_shows_what_the_json_says() {
     let kinds = ["own", "autoplay", "imported"].map(|k| json["kinds"][k]["plays"].as_u64().unwrap());
     assert_eq!(kinds, [84, 42, plays - 126]);
     assert_eq!(totals["unmatched_imports"], imported["unmatched"]);
-    let day_sum: u64 = json["days"].as_array().unwrap().iter().map(|d| d["plays"].as_u64().unwrap()).sum();
-    let hour_sum: u64 = json["hour_weekday"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
-    let skip_sum: u64 = json["skip_seconds"].as_array().unwrap().iter().map(|b| b["skips"].as_u64().unwrap()).sum();
-    assert_eq!((day_sum, hour_sum, skip_sum), (plays, plays, totals["skips"].as_u64().unwrap()));
-    assert_eq!(json["training_runs"].as_array().unwrap().len(), 2, "{}", json["training_runs"]);
+    let day_sum: u64 = json["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["plays"].as_u64().unwrap())
+        .sum();
+    let hour_sum: u64 = json["hour_weekday"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let skip_sum: u64 = json["skip_seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["skips"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (day_sum, hour_sum, skip_sum),
+        (plays, plays, totals["skips"].as_u64().unwrap())
+    );
+    assert_eq!(
+        json["training_runs"].as_array().unwrap().len(),
+        2,
+        "{}",
+        json["training_runs"]
+    );
 
     // Every number in the page is the JSON's.
     let numbers = data_elements(&html);
@@ -256,28 +313,46 @@ fn the_recap_page_fits_a_desktop_and_a_phone_and_shows_what_the_json_says() {
     }
     let paths: Vec<&str> = numbers.iter().map(|(p, _, _)| p.as_str()).collect();
     for key in json["totals"].as_object().unwrap().keys() {
-        assert!(paths.contains(&format!("totals.{key}").as_str()), "totals.{key} is not on the page");
+        assert!(
+            paths.contains(&format!("totals.{key}").as_str()),
+            "totals.{key} is not on the page"
+        );
     }
-    for list in ["top_artists", "top_tracks", "top_albums", "most_skipped", "training_runs"] {
+    for list in [
+        "top_artists",
+        "top_tracks",
+        "top_albums",
+        "most_skipped",
+        "training_runs",
+    ] {
         let shown = paths.iter().filter(|p| p.starts_with(&format!("{list}."))).count();
-        assert!(shown >= json[list].as_array().unwrap().len(), "{list}: {shown} numbers shown");
+        assert!(
+            shown >= json[list].as_array().unwrap().len(),
+            "{list}: {shown} numbers shown"
+        );
     }
     // And so are the charts' marks.
     let per_day: u64 = chart_titles(&html, "plays-per-day").iter().map(|t| plays_in(t)).sum();
     let per_hour: u64 = chart_titles(&html, "hour-weekday").iter().map(|t| plays_in(t)).sum();
     assert_eq!((per_day, per_hour), (plays, plays));
     for artist in json["top_artists"].as_array().unwrap() {
-        let name = artist["artist"].as_str().unwrap().replace('&', "&amp;").replace('\'', "&#39;");
+        let name = artist["artist"]
+            .as_str()
+            .unwrap()
+            .replace('&', "&amp;")
+            .replace('\'', "&#39;");
         assert!(html.contains(&name), "{name} is not on the page");
     }
 
     // Nothing leaves the page.
-    for external in ["http://", "https://", "src=", "href=", "url(", "@import", "<script", "<link"] {
+    for external in [
+        "http://", "https://", "src=", "href=", "url(", "@import", "<script", "<link",
+    ] {
         assert!(!html.contains(external), "the page has {external:?}");
     }
 
     for width in [1280, 390] {
-        let found = measure(&page, width);
+        let found = measure(&page, width, false);
         assert_eq!(found["innerWidth"], width, "{found}");
         assert_eq!(found["fits"], true, "overflow at {width} px: {found}");
         for id in CHARTS {
@@ -286,8 +361,13 @@ fn the_recap_page_fits_a_desktop_and_a_phone_and_shows_what_the_json_says() {
                 "{id} is not drawn at {width} px: {found}"
             );
         }
+        assert_eq!(found["background"], "rgb(246, 247, 249)", "{found}");
         eprintln!("recap at {width} px: {}", screenshot(&page, width).display());
     }
+    // Dark when the browser prefers it.
+    let dark = measure(&page, 1280, true);
+    assert_eq!(dark["background"], "rgb(14, 16, 20)", "{dark}");
+    assert_eq!(dark["fits"], true, "{dark}");
 }
 
 #[test]
@@ -309,12 +389,23 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     assert_eq!(sunday["totals"]["plays"], 2, "{sunday}");
     assert_eq!(sunday["days"].as_array().unwrap().len(), 1);
     assert_eq!(sunday["days"][0]["date"], "2024-05-05");
-    assert_eq!((&sunday["hour_weekday"][6][8], &sunday["hour_weekday"][6][23]), (&1.into(), &1.into()));
+    assert_eq!(
+        (&sunday["hour_weekday"][6][8], &sunday["hour_weekday"][6][23]),
+        (&1.into(), &1.into())
+    );
     assert_eq!(sunday["kinds"]["own"], serde_json::json!({"plays": 2, "skips": 1}));
-    assert_eq!(sunday["skip_seconds"][2], serde_json::json!({"from_s": 20, "to_s": 30, "skips": 1}));
+    assert_eq!(
+        sunday["skip_seconds"][2],
+        serde_json::json!({"from_s": 20, "to_s": 30, "skips": 1})
+    );
 
     let all = recap_json(&data, EASTERN, &[]);
-    let weeks: Vec<&str> = all["weeks"].as_array().unwrap().iter().map(|w| w["start"].as_str().unwrap()).collect();
+    let weeks: Vec<&str> = all["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["start"].as_str().unwrap())
+        .collect();
     assert_eq!(weeks, ["2024-04-29", "2024-05-06"], "{all}");
     let in_utc = recap_json(&data, "UTC", &[]);
     let days: Vec<(&str, u64)> = in_utc["days"]
@@ -327,7 +418,10 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     assert!(in_utc["time_zone"].as_str().unwrap().contains("UTC"), "{in_utc}");
     assert_eq!(in_utc["hour_weekday"][0][3], 1, "{in_utc}");
 
-    let bad = skipless(&data).args(["recap", "--since", "last tuesday"]).output().unwrap();
+    let bad = skipless(&data)
+        .args(["recap", "--since", "last tuesday"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert_eq!(
         String::from_utf8_lossy(&bad.stderr).trim(),

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::LogWriter;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -10,7 +11,6 @@ use skipless::app::library::LibraryIndex;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
 use skipless::tui::App;
-use crate::common::LogWriter;
 
 struct Harness {
     app: App,
