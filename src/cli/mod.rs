@@ -277,6 +277,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         config.playback.audio = audio.into();
     }
     let ctx = Context { paths, config };
+    if !matches!(
+        cli.command,
+        None | Some(Command::Play { .. }) | Some(Command::Remote { .. })
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     match cli.command {
         Some(Command::Scan { paths, json }) => scan::run(&ctx, &paths, json),
         Some(Command::Library { json }) => library::run(&ctx, json),
@@ -335,6 +341,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Refuses, before anything is opened, a player run that cannot work: a word that is neither a
 /// command nor a folder (with the closest command named), or no terminal to draw on.
+/// Makes a listing piped into `head` end quietly when the pipe closes, as other Unix tools do,
+/// instead of a panic on the failed write. The players keep SIGPIPE ignored: a remote client
+/// that goes away must not end the music.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions, and this runs
+    // before any thread of this command starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn check_player_arguments(paths: &[PathBuf]) -> anyhow::Result<()> {
     for path in paths {
         if !path.exists() {

@@ -67,3 +67,25 @@ fn man_prints_a_manual_page() {
     assert!(page.contains(".TH skipless"), "{}", &page[..200.min(page.len())]);
     assert!(page.contains("learns from your skips"));
 }
+
+#[test]
+fn output_piped_into_a_reader_that_is_gone_ends_quietly() {
+    let data = tempfile::tempdir().unwrap();
+    crate::common::stdout_of(
+        crate::common::skipless(data.path())
+            .args(["import", "spotify"])
+            .arg(crate::common::histories().join("khushi")),
+    );
+    let bin = assert_cmd::cargo::cargo_bin("skipless");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --data-dir '{}' recap | true",
+            bin.display(),
+            data.path().display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+}
