@@ -282,7 +282,7 @@ fn main() -> candle_core::Result<()> {
     let mut log = ListeningLog::default();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     for (k, t) in tracks.iter().enumerate() {
-        log.tracks.insert(t.id, t.clone());
+        log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
         if k < 2_000 {
             log.plays.push(LoggedPlay {
                 track_id: rng.random_range(1..=2_000),

@@ -197,7 +197,7 @@ pub struct AutoplayCore {
     models_dir: PathBuf,
     config: RecommendConfig,
     log: ListeningLog,
-    candidates: Vec<Track>,
+    candidates: Vec<Arc<Track>>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
     /// Counted from the start of the last training run, kept or not, so that a discarded model
@@ -210,7 +210,7 @@ pub struct AutoplayCore {
 impl AutoplayCore {
     pub fn new(db: Database, models_dir: PathBuf, config: RecommendConfig) -> Result<Self, RecommendError> {
         let log = ListeningLog::load(&db)?;
-        let candidates = library_candidates(&db)?;
+        let candidates = library_candidates(&db, &log)?;
         let mut core = Self {
             db,
             models_dir,
@@ -248,8 +248,11 @@ impl AutoplayCore {
 
     /// Re-reads the library and the log (after a scan).
     pub(crate) fn reload(&mut self) -> Result<(), RecommendError> {
-        self.candidates = library_candidates(&self.db)?;
+        // The old copies go first, so a reload never holds the library twice.
+        self.candidates = Vec::new();
+        self.log = ListeningLog::default();
         self.log = ListeningLog::load(&self.db)?;
+        self.candidates = library_candidates(&self.db, &self.log)?;
         if let Some(r) = self.recommender.as_mut() {
             r.replay(&self.log);
         }

@@ -1,11 +1,8 @@
 //! The library as the UI browses it ([`LibraryIndex`], [`SortKey`]): tracks grouped by
-//! artist and album, play counts per track, and fuzzy search. Built off the UI thread.
+//! artist and album, and play counts per track. Built off the UI thread; `search` searches it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
 use crate::clock::now_ms;
 use crate::db::tracks;
@@ -155,8 +152,6 @@ pub struct LibraryIndex {
     pub plays: HashMap<i64, TrackPlays>,
     /// Likes and bans, kept in step with the database as the listener changes them.
     pub marks: Marks,
-    /// Lower-cased "title artist album" per track, for search.
-    haystacks: Vec<String>,
     by_id: HashMap<i64, usize>,
 }
 
@@ -199,24 +194,12 @@ impl LibraryIndex {
                 album.tracks.push(i);
             }
         }
-        let haystacks = tracks
-            .iter()
-            .map(|t| {
-                format!(
-                    "{} {} {}",
-                    t.title,
-                    t.artist.as_deref().unwrap_or(""),
-                    t.album.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
         let by_id = tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
         Self {
             tracks: Arc::new(tracks),
             artists,
             plays,
             marks: Marks::default(),
-            haystacks,
             by_id,
         }
     }
@@ -245,27 +228,5 @@ impl LibraryIndex {
             SortKey::LastPlayed => order.sort_by_key(|&i| std::cmp::Reverse(self.plays_of(t[i].id).last_played)),
         }
         order
-    }
-
-    /// Track indices matching `query` fuzzily over title, artist and album, best first.
-    pub(crate) fn search(&self, query: &str, limit: usize) -> Vec<usize> {
-        if query.trim().is_empty() {
-            return Vec::new();
-        }
-        let pattern = Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy);
-        let mut matcher = Matcher::new(MatcherConfig::DEFAULT);
-        let mut buf = Vec::new();
-        let mut scored: Vec<(u32, usize)> = self
-            .haystacks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, hay)| {
-                pattern
-                    .score(Utf32Str::new(hay, &mut buf), &mut matcher)
-                    .map(|s| (s, i))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().take(limit).map(|(_, i)| i).collect()
     }
 }

@@ -14,6 +14,7 @@ pub mod mpris_bridge;
 pub(crate) mod queue;
 pub(crate) mod remote;
 pub(crate) mod scan;
+pub mod search;
 pub(crate) mod simulate;
 pub(crate) mod watch;
 pub(crate) mod workers;

@@ -59,6 +59,13 @@ pub enum WorkerMsg {
         size: ratatui::layout::Size,
         picture: Option<Picture>,
     },
+    /// Track indices matching the search numbered `generation`, best first; `complete` is
+    /// false while the search thread is still going through the library.
+    SearchResults {
+        generation: u64,
+        results: Vec<usize>,
+        complete: bool,
+    },
     /// The lyrics of a track (`None`: it has none) and the listener's timing shift for them.
     Lyrics {
         track_id: i64,

@@ -10,7 +10,7 @@ use crate::track::Track;
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
     let log = ListeningLog::load(&db)?;
-    let candidates = library_candidates(&db)?;
+    let candidates = library_candidates(&db, &log)?;
     let session: Vec<(i64, bool)> = log
         .sessions()
         .last()
@@ -32,7 +32,7 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         }
         None => ("fallback", fallback_rank(&session, &candidates, &log, &filters)),
     };
-    let by_id: std::collections::HashMap<i64, &Track> = candidates.iter().map(|c| (c.id, c)).collect();
+    let by_id: std::collections::HashMap<i64, &Track> = candidates.iter().map(|c| (c.id, &**c)).collect();
     if json {
         let items: Vec<_> = ranked
             .iter()

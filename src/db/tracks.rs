@@ -67,6 +67,13 @@ pub(crate) fn tracks_in_id_order(conn: &Connection, playable_only: bool) -> rusq
     rows.collect()
 }
 
+/// The ids of the playable tracks, in order.
+pub(crate) fn playable_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM tracks WHERE status = 'ok' ORDER BY id")?;
+    let rows = stmt.query_map([], |row| row.get(0))?;
+    rows.collect()
+}
+
 /// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number.
 pub(crate) fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
     let mut stmt = conn.prepare(&format!(

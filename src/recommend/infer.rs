@@ -5,6 +5,7 @@
 //! model's score with its history features, plus the chance of a finish), the same function the
 //! evaluation's `skipless` row scores by; then the filters, the artist limit and optional sampling.
 
+use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -187,10 +188,11 @@ impl Recommender {
     /// Where the model places each candidate: its item, or (a track it has never seen) the side
     /// features it scores by. Autoplay ranks the same library again and again, so the places are
     /// kept by position and only looked up again where the track at a position changed.
-    fn places_of(&self, candidates: &[Track]) -> std::cell::Ref<'_, Vec<(i64, Place)>> {
+    fn places_of<C: Borrow<Track>>(&self, candidates: &[C]) -> std::cell::Ref<'_, Vec<(i64, Place)>> {
         let mut cache = self.places.borrow_mut();
         cache.truncate(candidates.len());
         for (i, track) in candidates.iter().enumerate() {
+            let track: &Track = track.borrow();
             match cache.get(i) {
                 Some(&(id, _)) if id == track.id => {}
                 _ => {
@@ -228,10 +230,10 @@ impl Recommender {
     /// Ranks `candidates` for what follows `session` (track id, skipped), best first: the served
     /// score of [`served_scores`] for the candidates the model knows; a candidate it has no item
     /// for scores by its side features' embedding, with no history features.
-    pub fn rank(
+    pub fn rank<C: Borrow<Track>>(
         &self,
         session: &[(i64, bool)],
-        candidates: &[Track],
+        candidates: &[C],
         filters: &Filters,
     ) -> Result<Vec<Scored>, RecommendError> {
         if candidates.is_empty() {
@@ -268,7 +270,7 @@ impl Recommender {
                 Place::Item(item) => served[item as usize - 1],
                 Place::Cold(f, played) => {
                     let logit = self.scorer.cold_logit(&side, &f);
-                    let finish = match self.plays.get(&cand.id).filter(|_| played) {
+                    let finish = match self.plays.get(&cand.borrow().id).filter(|_| played) {
                         Some(&counts) => filters.finish_weight * self.stats.ln_finish(counts),
                         None => unplayed_finish,
                     };
@@ -287,7 +289,7 @@ impl Recommender {
         Ok(order
             .into_iter()
             .map(|c| {
-                let cand = &candidates[c];
+                let cand: &Track = candidates[c].borrow();
                 Scored {
                     track_id: cand.id,
                     score: scores[c],
@@ -375,7 +377,7 @@ struct Terms<'a> {
 }
 
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
-fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters: &Filters) -> Vec<usize> {
+fn select<C: Borrow<Track>>(scores: &[f32], session: &[(i64, bool)], candidates: &[C], filters: &Filters) -> Vec<usize> {
     let current = session.last().map(|p| p.0);
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
@@ -394,7 +396,7 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters
             .iter()
             .copied()
             .filter(|&(i, _)| {
-                let id = candidates[i].id;
+                let id = candidates[i].borrow().id;
                 let playing = filters.exclude_current && Some(id) == current;
                 let skipped = exclude_skipped && skipped_now.contains(&id);
                 !(playing || skipped || recent.contains(&id))
@@ -429,15 +431,15 @@ fn select(scores: &[f32], session: &[(i64, bool)], candidates: &[Track], filters
 }
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
-fn pick_with_artist_limit(ranked: &[(usize, f32)], candidates: &[Track], filters: &Filters) -> Vec<usize> {
+fn pick_with_artist_limit<C: Borrow<Track>>(ranked: &[(usize, f32)], candidates: &[C], filters: &Filters) -> Vec<usize> {
     let mut limit = ArtistLimit::new(filters);
     let mut chosen = Vec::new();
     for &(i, _) in ranked {
         if chosen.len() >= filters.limit {
             break;
         }
-        if limit.would_admit(&candidates[i]) {
-            limit.count(&candidates[i]);
+        if limit.would_admit(candidates[i].borrow()) {
+            limit.count(candidates[i].borrow());
             chosen.push(i);
         }
     }
@@ -446,8 +448,8 @@ fn pick_with_artist_limit(ranked: &[(usize, f32)], candidates: &[Track], filters
 
 /// A radio's picks: in ranked order, except that while the favoured picks so far fall short of
 /// `share` of the picks, the best favoured track comes next.
-fn radio_mix(ranked: &[(usize, f32)], candidates: &[Track], filters: &Filters, radio: &Radio) -> Vec<usize> {
-    let is_favoured = |i: usize| radio.favoured.contains(&candidates[i].id);
+fn radio_mix<C: Borrow<Track>>(ranked: &[(usize, f32)], candidates: &[C], filters: &Filters, radio: &Radio) -> Vec<usize> {
+    let is_favoured = |i: usize| radio.favoured.contains(&candidates[i].borrow().id);
     let mut taken = vec![false; ranked.len()];
     let mut limit = ArtistLimit::new(filters);
     let mut chosen = Vec::new();
@@ -458,12 +460,12 @@ fn radio_mix(ranked: &[(usize, f32)], candidates: &[Track], filters: &Filters, r
             .then(|| (0..ranked.len()).find(|&place| !taken[place] && is_favoured(ranked[place].0)))
             .flatten();
         let place = for_share.or_else(|| {
-            (0..ranked.len()).find(|&place| !taken[place] && limit.would_admit(&candidates[ranked[place].0]))
+            (0..ranked.len()).find(|&place| !taken[place] && limit.would_admit(candidates[ranked[place].0].borrow()))
         });
         let Some(place) = place else { break };
         let i = ranked[place].0;
         taken[place] = true;
-        limit.count(&candidates[i]);
+        limit.count(candidates[i].borrow());
         taken_favoured += usize::from(is_favoured(i));
         chosen.push(i);
     }
@@ -499,13 +501,22 @@ impl ArtistLimit {
 }
 
 /// Ranking without a model: similarity of metadata to the session's recent listens, then how often
-/// the track was finished in the log, then a seeded shuffle.
-pub fn fallback_rank(
+/// the track was finished in the log, then a seeded shuffle. Only the picks get their reasons in
+/// words: scoring a candidate allocates nothing.
+pub fn fallback_rank<C: Borrow<Track>>(
     session: &[(i64, bool)],
-    candidates: &[Track],
+    candidates: &[C],
     log: &ListeningLog,
     filters: &Filters,
 ) -> Vec<Scored> {
+    /// Why a candidate scored as it did: what it shares with which recent listen, or its count.
+    #[derive(Clone, Copy)]
+    enum Why {
+        Artist(usize),
+        Album(usize),
+        Genre(usize),
+        Finished(u32),
+    }
     let counts = log.counts();
     let totals = counts
         .values()
@@ -515,7 +526,7 @@ pub fn fallback_rank(
         .rev()
         .filter(|p| !p.1)
         .take(3)
-        .filter_map(|p| log.tracks.get(&p.0))
+        .filter_map(|p| log.tracks.get(&p.0).map(|t| &**t))
         .collect();
     let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
@@ -526,21 +537,22 @@ pub fn fallback_rank(
     let scores: Vec<f32> = candidates
         .iter()
         .map(|c| {
+            let c: &Track = c.borrow();
             let mut similarity = 0.0f32;
-            let mut reason = None;
-            for r in &recent {
+            let mut why = None;
+            for (k, r) in recent.iter().enumerate() {
                 let mut s = 0.0;
                 if same(&c.artist, &r.artist) {
                     s += 3.0;
-                    reason.get_or_insert_with(|| format!("same artist as {}", r.display_name()));
+                    why.get_or_insert(Why::Artist(k));
                 }
                 if same(&c.album, &r.album) {
                     s += 2.0;
-                    reason.get_or_insert_with(|| format!("from the album of {}", r.display_name()));
+                    why.get_or_insert(Why::Album(k));
                 }
                 if same(&c.genre, &r.genre) {
                     s += 1.0;
-                    reason.get_or_insert_with(|| format!("same genre as {}", r.display_name()));
+                    why.get_or_insert(Why::Genre(k));
                 }
                 if let (Some(a), Some(b)) = (c.year, r.year) {
                     if (a - b).abs() <= 5 {
@@ -550,11 +562,7 @@ pub fn fallback_rank(
                 similarity = similarity.max(s);
             }
             let (listens, skips) = counts.get(&c.id).copied().unwrap_or((0, 0));
-            let reason = reason.unwrap_or_else(|| match listens {
-                0 => "new to you".into(),
-                n => format!("you have finished it {n} times"),
-            });
-            reasons.push(reason);
+            reasons.push(why.unwrap_or(Why::Finished(listens)));
             // Similarity dominates, then how likely it is to be finished and how often it was;
             // the random part only breaks ties.
             similarity * 1000.0
@@ -568,9 +576,15 @@ pub fn fallback_rank(
     select(&scores, session, candidates, &plain)
         .into_iter()
         .map(|i| Scored {
-            track_id: candidates[i].id,
+            track_id: candidates[i].borrow().id,
             score: scores[i],
-            reason: reasons[i].clone(),
+            reason: match reasons[i] {
+                Why::Artist(k) => format!("same artist as {}", recent[k].display_name()),
+                Why::Album(k) => format!("from the album of {}", recent[k].display_name()),
+                Why::Genre(k) => format!("same genre as {}", recent[k].display_name()),
+                Why::Finished(0) => "new to you".into(),
+                Why::Finished(n) => format!("you have finished it {n} times"),
+            },
         })
         .collect()
 }

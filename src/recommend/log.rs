@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::db::{marks, plays, tracks, Database, DbError};
 use crate::play::LoggedPlay;
@@ -22,7 +23,8 @@ use super::RecommendError;
 /// Finished plays in session order, and the metadata of the tracks they name.
 #[derive(Debug, Clone, Default)]
 pub struct ListeningLog {
-    pub tracks: HashMap<i64, Track>,
+    /// Shared with the candidates autoplay ranks, so the library is held once.
+    pub tracks: HashMap<i64, Arc<Track>>,
     pub plays: Vec<LoggedPlay>,
     /// Liked tracks and when they were liked (Unix ms).
     pub likes: HashMap<i64, i64>,
@@ -38,7 +40,7 @@ impl ListeningLog {
         let conn = db.conn();
         // Every track, gone or failed ones included: old plays still name them.
         let tracks = tracks::tracks_in_id_order(conn, false).map_err(|e| db.err(e))?;
-        let mut tracks: HashMap<i64, Track> = tracks.into_iter().map(|t| (t.id, t)).collect();
+        let mut tracks: HashMap<i64, Arc<Track>> = tracks.into_iter().map(|t| (t.id, Arc::new(t))).collect();
         let mut outside: HashMap<String, i64> = HashMap::new();
         let mut plays = Vec::new();
         for (played, session_id, skipped, ts_ms) in plays::finished_plays(conn).map_err(|e| db.err(e))? {
@@ -48,12 +50,14 @@ impl ListeningLog {
                     let key = item_key(&artist, &title);
                     let next = -(outside.len() as i64) - 1;
                     let id = *outside.entry(key).or_insert(next);
-                    tracks.entry(id).or_insert_with(|| Track {
-                        id,
-                        title,
-                        artist: Some(artist),
-                        album,
-                        ..Track::default()
+                    tracks.entry(id).or_insert_with(|| {
+                        Arc::new(Track {
+                            id,
+                            title,
+                            artist: Some(artist),
+                            album,
+                            ..Track::default()
+                        })
                     });
                     id
                 }
@@ -250,12 +254,16 @@ fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> 
 }
 
 /// The playable tracks of the library that the listener has not banned: what may be
-/// recommended, in id order.
-pub(crate) fn library_candidates(db: &Database) -> Result<Vec<Track>, RecommendError> {
+/// recommended, in id order, shared with `log` (a track added since `log` was read waits for
+/// the next reload).
+pub(crate) fn library_candidates(db: &Database, log: &ListeningLog) -> Result<Vec<Arc<Track>>, RecommendError> {
     let banned = marks::load(db.conn()).map_err(|e| db.err(e))?.banned;
-    let mut candidates = tracks::tracks_in_id_order(db.conn(), true).map_err(|e| db.err(e))?;
-    candidates.retain(|t| !banned.contains_key(&t.id));
-    Ok(candidates)
+    let ids = tracks::playable_ids(db.conn()).map_err(|e| db.err(e))?;
+    Ok(ids
+        .into_iter()
+        .filter(|id| !banned.contains_key(id))
+        .filter_map(|id| log.tracks.get(&id).cloned())
+        .collect())
 }
 
 /// Display names of the log's tracks, for reasons.

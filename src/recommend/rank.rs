@@ -268,7 +268,7 @@ mod tests {
         let mut sessions = Vec::new();
         let mut log = ListeningLog::default();
         for t in &tracks {
-            log.tracks.insert(t.id, t.clone());
+            log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
         }
         for s in 0..4i64 {
             let len = if s == 3 { 3 } else { 8 };

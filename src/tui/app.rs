@@ -19,6 +19,7 @@ use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
+use crate::app::search::{self, Searcher};
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -54,6 +55,10 @@ pub struct App {
     art_cache: Arc<Mutex<ArtCache>>,
     /// The cover a worker is drawing (track and size), so that it is asked for once.
     art_requested: Option<(i64, Size)>,
+    /// Searches a large library off this thread.
+    searcher: Searcher,
+    /// The number of the last query given to the searcher.
+    search_generation: u64,
 }
 
 impl App {
@@ -65,6 +70,7 @@ impl App {
             std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         );
         let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
+        let searcher = Searcher::start(worker_tx.clone());
         let state = State {
             autoplay: config.recommend.autoplay,
             pane: Pane::Artists,
@@ -85,7 +91,28 @@ impl App {
             art_picker: None,
             art_cache: Arc::new(Mutex::new(ArtCache::new(art::CACHE_BYTES))),
             art_requested: None,
+            searcher,
+            search_generation: 0,
         })
+    }
+
+    /// Runs the search box's query: here for a small library, else on the search thread,
+    /// whose answers arrive as `WorkerMsg::SearchResults` and replace the results shown.
+    pub(super) fn run_search(&mut self) {
+        let Some(search_box) = self.state.search.as_mut() else {
+            return;
+        };
+        let tracks = &self.state.library.tracks;
+        if tracks.len() <= search::INLINE_LIMIT {
+            search_box.results = search::search(tracks, &search_box.query, search::RESULTS);
+            search_box.searching = false;
+        } else {
+            self.search_generation += 1;
+            search_box.generation = self.search_generation;
+            search_box.searching = true;
+            self.searcher.ask(self.search_generation, &search_box.query, tracks.clone());
+        }
+        search_box.selected = search_box.selected.min(search_box.results.len().saturating_sub(1));
     }
 
     /// Starts live recommendations (the ranking thread and, when due, the trainer).
@@ -741,6 +768,7 @@ impl App {
                     self.state.status = Some(message);
                 }
                 self.state.set_library(library);
+                self.run_search();
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.send(Request::Reload);
                 }
@@ -787,6 +815,17 @@ impl App {
                     size,
                     picture,
                 });
+            }
+            WorkerMsg::SearchResults {
+                generation,
+                results,
+                complete,
+            } => {
+                if let Some(search) = self.state.search.as_mut().filter(|s| s.generation == generation) {
+                    search.results = results;
+                    search.searching = !complete;
+                    search.selected = search.selected.min(search.results.len().saturating_sub(1));
+                }
             }
             WorkerMsg::Lyrics {
                 track_id,

@@ -97,13 +97,13 @@ impl App {
             KeyCode::Esc => self.state.search = None,
             KeyCode::Backspace => {
                 search.query.pop();
-                search.results = self.state.library.search(&search.query, 1000);
                 search.selected = 0;
+                self.run_search();
             }
             KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
                 search.query.push(c);
-                search.results = self.state.library.search(&search.query, 1000);
                 search.selected = 0;
+                self.run_search();
             }
             _ => return false,
         }

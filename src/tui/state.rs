@@ -112,6 +112,10 @@ pub struct Search {
     /// Indices into the library's tracks, best match first.
     pub results: Vec<usize>,
     pub selected: usize,
+    /// The number of the query the search thread was last asked, whose answer is awaited.
+    pub generation: u64,
+    /// The search thread is still going through the library for this query.
+    pub searching: bool,
 }
 
 /// Progress of a background job shown as a gauge.
@@ -178,10 +182,6 @@ impl State {
         self.library = library;
         self.library_loaded = true;
         self.clamp();
-        if let Some(search) = self.search.as_mut() {
-            search.results = self.library.search(&search.query, 1000);
-            search.selected = search.selected.min(search.results.len().saturating_sub(1));
-        }
     }
 
     pub(crate) fn cycle_sort(&mut self) {

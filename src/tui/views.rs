@@ -107,7 +107,11 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             input,
         );
         let width = results.width.saturating_sub(2) as usize;
-        let title = format!("{} matches", search.results.len());
+        let title = if search.searching {
+            format!("{} matches so far, searching…", search.results.len())
+        } else {
+            format!("{} matches", search.results.len())
+        };
         windowed_list(
             frame,
             results,

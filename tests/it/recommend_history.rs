@@ -232,7 +232,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
         .collect();
     let mut log = ListeningLog::default();
     for t in &tracks {
-        log.tracks.insert(t.id, t.clone());
+        log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
     }
     for (s, session) in all.iter().enumerate() {
         for p in &session.plays {

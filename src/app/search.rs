@@ -1,0 +1,235 @@
+//! Fuzzy search of the library over title, artist and album ([`search`]), and the search
+//! thread that runs it for large libraries ([`Searcher`]), so typing never waits for a scan of
+//! a million tracks.
+//!
+//! Each track's text is put together in a reused buffer as it is scored, so no second copy of
+//! the library's text is kept for search. The thread scores in chunks and looks for a newer
+//! query between them: a stale query is dropped mid-way, and a long search sends what it has
+//! found so far while it goes on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
+
+use super::workers::WorkerMsg;
+use crate::track::Track;
+
+/// Libraries up to this size are searched on the UI thread as the listener types (a few
+/// milliseconds); larger ones on the search thread.
+pub const INLINE_LIMIT: usize = 20_000;
+
+/// How many results a search keeps, best first.
+pub const RESULTS: usize = 1000;
+
+/// Tracks scored between two looks for a newer query.
+const CHUNK: usize = 32_768;
+
+/// A search still running sends what it has after this long, then at each chunk.
+const FIRST_RESULTS_AFTER: Duration = Duration::from_millis(30);
+
+/// Track indices matching `query` fuzzily over "title artist album", best first (ties in
+/// library order); none for a blank query.
+pub fn search(tracks: &[Track], query: &str, limit: usize) -> Vec<usize> {
+    let mut scoring = Scoring::new(query, limit);
+    scoring.add(tracks, 0..tracks.len());
+    scoring.best()
+}
+
+/// A search under way: the pattern, and the best matches found so far.
+struct Scoring {
+    pattern: Option<Pattern>,
+    matcher: Matcher,
+    text: String,
+    chars: Vec<char>,
+    limit: usize,
+    best: Vec<(u32, usize)>,
+}
+
+impl Scoring {
+    fn new(query: &str, limit: usize) -> Self {
+        let pattern = (!query.trim().is_empty())
+            .then(|| Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy));
+        Self {
+            pattern,
+            matcher: Matcher::new(MatcherConfig::DEFAULT),
+            text: String::new(),
+            chars: Vec::new(),
+            limit,
+            best: Vec::new(),
+        }
+    }
+
+    /// Scores the tracks at `range` and keeps the best `limit` of everything scored.
+    fn add(&mut self, tracks: &[Track], range: std::ops::Range<usize>) {
+        let Some(pattern) = &self.pattern else { return };
+        let start = self.best.len();
+        for i in range {
+            let t = &tracks[i];
+            self.text.clear();
+            self.text.push_str(&t.title);
+            self.text.push(' ');
+            self.text.push_str(t.artist.as_deref().unwrap_or(""));
+            self.text.push(' ');
+            self.text.push_str(t.album.as_deref().unwrap_or(""));
+            if let Some(score) = pattern.score(Utf32Str::new(&self.text, &mut self.chars), &mut self.matcher) {
+                self.best.push((score, i));
+            }
+        }
+        if self.best.len() > start {
+            self.best.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            self.best.truncate(self.limit);
+        }
+    }
+
+    fn best(&self) -> Vec<usize> {
+        self.best.iter().map(|&(_, i)| i).collect()
+    }
+}
+
+/// A query for the search thread, numbered so the screen keeps only the latest answer.
+struct Query {
+    generation: u64,
+    text: String,
+    tracks: Arc<Vec<Track>>,
+}
+
+/// The search thread: queries in, [`WorkerMsg::SearchResults`] out.
+pub struct Searcher {
+    queries: Sender<Query>,
+}
+
+impl Searcher {
+    /// Starts the thread; it ends when the `Searcher` is dropped.
+    pub fn start(results: Sender<WorkerMsg>) -> Self {
+        let (queries, rx) = crossbeam_channel::unbounded();
+        let spawned = std::thread::Builder::new()
+            .name("search".into())
+            .spawn(move || run(&rx, &results));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the search thread: {e}");
+        }
+        Self { queries }
+    }
+
+    /// Searches `tracks` for `text`; the answer carries `generation`.
+    pub fn ask(&self, generation: u64, text: &str, tracks: Arc<Vec<Track>>) {
+        let _ = self.queries.send(Query {
+            generation,
+            text: text.to_owned(),
+            tracks,
+        });
+    }
+}
+
+/// The newest of the queries waiting, if any.
+fn newest(rx: &Receiver<Query>) -> Option<Query> {
+    rx.try_iter().last()
+}
+
+fn run(rx: &Receiver<Query>, results: &Sender<WorkerMsg>) {
+    let mut next = None;
+    loop {
+        let query = match next.take() {
+            Some(query) => query,
+            None => match rx.recv() {
+                Ok(query) => newest(rx).unwrap_or(query),
+                Err(_) => return,
+            },
+        };
+        let started = Instant::now();
+        let mut scoring = Scoring::new(&query.text, RESULTS);
+        let len = query.tracks.len();
+        let mut done = 0;
+        while done < len {
+            let end = (done + CHUNK).min(len);
+            scoring.add(&query.tracks, done..end);
+            done = end;
+            if let Some(newer) = newest(rx) {
+                next = Some(newer);
+                break;
+            }
+            if done < len && started.elapsed() >= FIRST_RESULTS_AFTER {
+                let partial = WorkerMsg::SearchResults {
+                    generation: query.generation,
+                    results: scoring.best(),
+                    complete: false,
+                };
+                if results.send(partial).is_err() {
+                    return;
+                }
+            }
+        }
+        if next.is_none() {
+            let answer = WorkerMsg::SearchResults {
+                generation: query.generation,
+                results: scoring.best(),
+                complete: true,
+            };
+            if results.send(answer).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(title: &str, artist: &str, album: &str) -> Track {
+        Track {
+            title: title.to_owned(),
+            artist: Some(artist.to_owned()),
+            album: Some(album.to_owned()),
+            ..Track::default()
+        }
+    }
+
+    #[test]
+    fn chunks_find_what_one_pass_finds() {
+        let words = ["blue", "night", "river", "echo", "glass", "summer"];
+        let tracks: Vec<Track> = (0..100_000)
+            .map(|i| track(&format!("{} {i}", words[i % 6]), words[i / 6 % 6], words[i / 36 % 6]))
+            .collect();
+        for query in ["river echo", "glass 99", "nght", "zzz", " "] {
+            let whole = search(&tracks, query, RESULTS);
+            let mut chunked = Scoring::new(query, RESULTS);
+            for start in (0..tracks.len()).step_by(7_000) {
+                chunked.add(&tracks, start..(start + 7_000).min(tracks.len()));
+            }
+            assert_eq!(chunked.best(), whole, "{query}");
+        }
+        assert!(search(&tracks, "zzz", RESULTS).is_empty());
+        assert_eq!(search(&tracks, "glass 99", 3).len(), 3);
+    }
+
+    #[test]
+    fn the_thread_answers_the_newest_query() {
+        let tracks: Arc<Vec<Track>> = Arc::new(
+            (0..300_000)
+                .map(|i| track(&format!("song {i}"), "someone", "something"))
+                .collect(),
+        );
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let searcher = Searcher::start(tx);
+        for (generation, text) in ["s", "so", "son", "song 123"].iter().enumerate() {
+            searcher.ask(generation as u64, text, tracks.clone());
+        }
+        let last = loop {
+            match rx.recv_timeout(Duration::from_secs(30)).unwrap() {
+                WorkerMsg::SearchResults {
+                    generation,
+                    results,
+                    complete: true,
+                } if generation == 3 => break results,
+                WorkerMsg::SearchResults { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(last, search(&tracks, "song 123", RESULTS));
+        assert_eq!(tracks[last[0]].title, "song 123");
+    }
+}
