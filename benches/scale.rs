@@ -110,7 +110,10 @@ fn scan_figures(n: usize, figures: &mut Figures) {
         if i % 100 == 0 {
             std::fs::create_dir_all(&folder).expect("create folder");
         }
-        let ext = sources[i % sources.len()].extension().and_then(|e| e.to_str()).unwrap_or("ogg");
+        let ext = sources[i % sources.len()]
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("ogg");
         std::fs::hard_link(&source, folder.join(format!("track{i:07}.{ext}"))).expect("hard link");
     }
     for source in &sources {
@@ -186,7 +189,7 @@ fn fill_library(db_path: &Path, n: usize) {
                 state ^= state >> 7;
                 state ^= state << 17;
                 let track = (base + (state % 40) as usize) % played + 1;
-                let skipped = state % 5 == 0;
+                let skipped = state.is_multiple_of(5);
                 let begin = at + k as i64 * 200_000;
                 let length = if skipped { 8_000 } else { 200_000 };
                 play.execute(params![
@@ -233,7 +236,11 @@ fn library_figures(n: usize, figures: &mut Figures) {
     app.handle_key(KeyEvent::from(KeyCode::Char('2')));
     app.handle_key(KeyEvent::from(KeyCode::Char('/')));
     let mut times = Vec::new();
-    for c in "velvet ghost 4".chars().chain(std::iter::repeat_n('\u{8}', 6)).chain("echo".chars()) {
+    for c in "velvet ghost 4"
+        .chars()
+        .chain(std::iter::repeat_n('\u{8}', 6))
+        .chain("echo".chars())
+    {
         let key = if c == '\u{8}' {
             KeyEvent::from(KeyCode::Backspace)
         } else {
@@ -300,7 +307,10 @@ fn player_rss(data: &Path, n: usize) -> f64 {
         if pane.contains("Artist 000000") {
             break;
         }
-        assert!(Instant::now() < deadline, "the player never showed its library:\n{pane}");
+        assert!(
+            Instant::now() < deadline,
+            "the player never showed its library:\n{pane}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The recommender loads its model and candidates beside the UI: let it settle.
@@ -336,20 +346,42 @@ fn print_table(all: &[Figures]) {
         }
         println!("{line}   {target}");
     };
-    let mut head = format!("scale bench, {} threads\n  {:<34}", rayon::current_num_threads(), "tracks");
+    let mut head = format!(
+        "scale bench, {} threads\n  {:<34}",
+        rayon::current_num_threads(),
+        "tracks"
+    );
     for f in all {
         head.push_str(&format!("{:>14}", f.tracks));
     }
     println!("{head}   target (100k / 1M)");
     row("scan, first (files/s)", "", &|f| format!("{:.0}", f.scan_files_per_s));
-    row("unchanged rescan (s)", "< 1 / < 10", &|f| format!("{:.2}", f.unchanged_rescan_s));
-    row("first frame (ms)", "< 100 / < 200", &|f| format!("{:.1}", f.first_frame_ms));
-    row("library browsable (ms)", "< 500 / < 3000", &|f| format!("{:.0}", f.browsable_ms));
-    row("search keystroke p50 (ms)", "", &|f| format!("{:.2}", f.search_keystroke_p50_ms));
-    row("search keystroke p99 (ms)", "< 16 / < 50", &|f| format!("{:.2}", f.search_keystroke_p99_ms));
-    row("player RSS after load (MB)", "<= 60 / <= 400", &|f| format!("{:.1}", f.rss_after_load_mb));
-    row("player RSS with a model (MB)", "", &|f| format!("{:.1}", f.rss_with_model_mb));
-    row("score all candidates p50 (ms)", "", &|f| format!("{:.2}", f.score_all_candidates_p50_ms));
-    row("score all candidates p99 (ms)", "< 5 / < 40", &|f| format!("{:.2}", f.score_all_candidates_p99_ms));
+    row("unchanged rescan (s)", "< 1 / < 10", &|f| {
+        format!("{:.2}", f.unchanged_rescan_s)
+    });
+    row("first frame (ms)", "< 100 / < 200", &|f| {
+        format!("{:.1}", f.first_frame_ms)
+    });
+    row("library browsable (ms)", "< 500 / < 3000", &|f| {
+        format!("{:.0}", f.browsable_ms)
+    });
+    row("search keystroke p50 (ms)", "", &|f| {
+        format!("{:.2}", f.search_keystroke_p50_ms)
+    });
+    row("search keystroke p99 (ms)", "< 16 / < 50", &|f| {
+        format!("{:.2}", f.search_keystroke_p99_ms)
+    });
+    row("player RSS after load (MB)", "<= 60 / <= 400", &|f| {
+        format!("{:.1}", f.rss_after_load_mb)
+    });
+    row("player RSS with a model (MB)", "", &|f| {
+        format!("{:.1}", f.rss_with_model_mb)
+    });
+    row("score all candidates p50 (ms)", "", &|f| {
+        format!("{:.2}", f.score_all_candidates_p50_ms)
+    });
+    row("score all candidates p99 (ms)", "< 5 / < 40", &|f| {
+        format!("{:.2}", f.score_all_candidates_p99_ms)
+    });
     row("database (MB)", "", &|f| format!("{:.1}", f.database_mb));
 }

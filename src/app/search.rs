@@ -221,10 +221,10 @@ mod tests {
         let last = loop {
             match rx.recv_timeout(Duration::from_secs(30)).unwrap() {
                 WorkerMsg::SearchResults {
-                    generation,
+                    generation: 3,
                     results,
                     complete: true,
-                } if generation == 3 => break results,
+                } => break results,
                 WorkerMsg::SearchResults { .. } => {}
                 other => panic!("{other:?}"),
             }

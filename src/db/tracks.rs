@@ -59,12 +59,26 @@ pub(crate) fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
 /// Tracks in id order: the playable ones, or every row (gone and failed ones too, which old
 /// plays still name).
 pub(crate) fn tracks_in_id_order(conn: &Connection, playable_only: bool) -> rusqlite::Result<Vec<Track>> {
+    let mut tracks = Vec::new();
+    each_track_in_id_order(conn, playable_only, |t| tracks.push(t))?;
+    Ok(tracks)
+}
+
+/// Hands each track to `each` in id order, as [`tracks_in_id_order`] lists them, without
+/// holding them all at once.
+pub(crate) fn each_track_in_id_order(
+    conn: &Connection,
+    playable_only: bool,
+    mut each: impl FnMut(Track),
+) -> rusqlite::Result<()> {
     let condition = if playable_only { "status = 'ok'" } else { "1" };
     let mut stmt = conn.prepare(&format!(
         "SELECT {TRACK_COLUMNS} FROM tracks WHERE {condition} ORDER BY id"
     ))?;
-    let rows = stmt.query_map([], |row| track_from_row(row, 0))?;
-    rows.collect()
+    for track in stmt.query_map([], |row| track_from_row(row, 0))? {
+        each(track?);
+    }
+    Ok(())
 }
 
 /// The ids of the playable tracks, in order.
@@ -76,13 +90,18 @@ pub(crate) fn playable_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
 
 /// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number.
 pub(crate) fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
+    // Sized once: a growing vector of a million tracks would hold up to twice their size.
+    let count: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE status = 'ok'", [], |r| r.get(0))?;
+    let mut tracks = Vec::with_capacity(count.max(0) as usize);
     let mut stmt = conn.prepare(&format!(
         "SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'ok'
          ORDER BY coalesce(album_artist, artist) COLLATE NOCASE, album COLLATE NOCASE,
                   disc_no, track_no, title COLLATE NOCASE, id"
     ))?;
-    let rows = stmt.query_map([], |row| track_from_row(row, 0))?;
-    rows.collect()
+    for track in stmt.query_map([], |row| track_from_row(row, 0))? {
+        tracks.push(track?);
+    }
+    Ok(tracks)
 }
 
 /// Indexed tracks (any status) whose path lies under `dir`, keyed by path.

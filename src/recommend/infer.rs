@@ -377,7 +377,12 @@ struct Terms<'a> {
 }
 
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
-fn select<C: Borrow<Track>>(scores: &[f32], session: &[(i64, bool)], candidates: &[C], filters: &Filters) -> Vec<usize> {
+fn select<C: Borrow<Track>>(
+    scores: &[f32],
+    session: &[(i64, bool)],
+    candidates: &[C],
+    filters: &Filters,
+) -> Vec<usize> {
     let current = session.last().map(|p| p.0);
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
@@ -431,7 +436,11 @@ fn select<C: Borrow<Track>>(scores: &[f32], session: &[(i64, bool)], candidates:
 }
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
-fn pick_with_artist_limit<C: Borrow<Track>>(ranked: &[(usize, f32)], candidates: &[C], filters: &Filters) -> Vec<usize> {
+fn pick_with_artist_limit<C: Borrow<Track>>(
+    ranked: &[(usize, f32)],
+    candidates: &[C],
+    filters: &Filters,
+) -> Vec<usize> {
     let mut limit = ArtistLimit::new(filters);
     let mut chosen = Vec::new();
     for &(i, _) in ranked {
@@ -448,7 +457,12 @@ fn pick_with_artist_limit<C: Borrow<Track>>(ranked: &[(usize, f32)], candidates:
 
 /// A radio's picks: in ranked order, except that while the favoured picks so far fall short of
 /// `share` of the picks, the best favoured track comes next.
-fn radio_mix<C: Borrow<Track>>(ranked: &[(usize, f32)], candidates: &[C], filters: &Filters, radio: &Radio) -> Vec<usize> {
+fn radio_mix<C: Borrow<Track>>(
+    ranked: &[(usize, f32)],
+    candidates: &[C],
+    filters: &Filters,
+    radio: &Radio,
+) -> Vec<usize> {
     let is_favoured = |i: usize| radio.favoured.contains(&candidates[i].borrow().id);
     let mut taken = vec![false; ranked.len()];
     let mut limit = ArtistLimit::new(filters);

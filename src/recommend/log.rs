@@ -39,8 +39,11 @@ impl ListeningLog {
     pub(crate) fn load(db: &Database) -> Result<ListeningLog, RecommendError> {
         let conn = db.conn();
         // Every track, gone or failed ones included: old plays still name them.
-        let tracks = tracks::tracks_in_id_order(conn, false).map_err(|e| db.err(e))?;
-        let mut tracks: HashMap<i64, Arc<Track>> = tracks.into_iter().map(|t| (t.id, Arc::new(t))).collect();
+        let mut tracks: HashMap<i64, Arc<Track>> = HashMap::new();
+        tracks::each_track_in_id_order(conn, false, |t| {
+            tracks.insert(t.id, Arc::new(t));
+        })
+        .map_err(|e| db.err(e))?;
         let mut outside: HashMap<String, i64> = HashMap::new();
         let mut plays = Vec::new();
         for (played, session_id, skipped, ts_ms) in plays::finished_plays(conn).map_err(|e| db.err(e))? {

@@ -110,7 +110,8 @@ impl App {
             self.search_generation += 1;
             search_box.generation = self.search_generation;
             search_box.searching = true;
-            self.searcher.ask(self.search_generation, &search_box.query, tracks.clone());
+            self.searcher
+                .ask(self.search_generation, &search_box.query, tracks.clone());
         }
         search_box.selected = search_box.selected.min(search_box.results.len().saturating_sub(1));
     }

@@ -944,3 +944,78 @@ fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
     let bar_rows = &rows[5..8];
     assert!(bar_rows.iter().any(|r| r.contains('█')), "{screen}");
 }
+
+/// The search as it was before it moved off the UI thread: every track's "title artist album"
+/// scored in one pass, best first, ties in library order.
+fn search_in_one_pass(tracks: &[skipless::track::Track], query: &str) -> Vec<usize> {
+    use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
+    let pattern = Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy);
+    let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
+    let mut buf = Vec::new();
+    let mut scored: Vec<(u32, usize)> = tracks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let hay = format!(
+                "{} {} {}",
+                t.title,
+                t.artist.as_deref().unwrap_or(""),
+                t.album.as_deref().unwrap_or("")
+            );
+            pattern
+                .score(nucleo_matcher::Utf32Str::new(&hay, &mut buf), &mut matcher)
+                .map(|s| (s, i))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(1000).map(|(_, i)| i).collect()
+}
+
+#[test]
+fn a_search_of_a_large_library_runs_off_the_ui_thread_and_finds_what_one_pass_finds() {
+    let mut h = Harness::new(100, 30);
+    let mut db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let tx = db.conn_mut().transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, artist, album, duration_ms,
+                     added_at, updated_at)
+                 VALUES (?1, ?2, 1, 1, 'ok', ?3, ?4, ?5, 200000, 0, 0)",
+            )
+            .unwrap();
+        let words = ["blue", "night", "river", "echo", "glass", "velvet", "ghost"];
+        for i in 0..200_000usize {
+            let path = format!("/generated/{i}.flac");
+            insert
+                .execute(rusqlite::params![
+                    path.as_bytes(),
+                    path,
+                    format!("{} {} {i}", words[i % 7], words[i / 7 % 7]),
+                    format!("Artist {} {}", i / 100, words[i / 49 % 7]),
+                    format!("{} {}", words[i / 10 % 7], words[i / 343 % 7]),
+                ])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    h.app.state.set_library(LibraryIndex::load(&db).unwrap());
+    assert_eq!(h.app.state.library.tracks.len(), 200_012);
+
+    h.keys("2/velvet gh");
+    // The query went to the search thread and the key returned at once: the results are not in.
+    let search = h.app.state.search.as_ref().unwrap();
+    assert!(search.searching, "{search:?}");
+    // A key typed while it runs is taken at once, and its query replaces the stale one.
+    h.keys("o");
+    assert_eq!(h.app.state.search.as_ref().unwrap().query, "velvet gho");
+    assert!(h.screen().contains("searching…"));
+    h.pump_until("the search's answer", |app| {
+        app.state.search.as_ref().is_some_and(|s| !s.searching)
+    });
+    let results = &h.app.state.search.as_ref().unwrap().results;
+    let expected = search_in_one_pass(&h.app.state.library.tracks, "velvet gho");
+    assert!(expected.len() > 100, "{}", expected.len());
+    assert_eq!(results, &expected);
+    assert!(h.screen().contains(&format!("{} matches", expected.len())));
+}
