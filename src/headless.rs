@@ -65,7 +65,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         }
         Start::RadioArtist(name) => {
             let wanted = name.trim().to_lowercase();
-            let theirs: Vec<Track> = tracks::all_tracks(db.conn())
+            let theirs: Vec<Track> = tracks::all_tracks::<Track>(db.conn())
                 .map_err(|e| db.err(e))?
                 .into_iter()
                 .filter(|t| t.artist.as_ref().is_some_and(|a| a.to_lowercase() == wanted))
@@ -83,7 +83,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
     };
     let autoplay = autoplay || radio.is_some();
     let mut library: HashMap<i64, Track> = if autoplay {
-        tracks::all_tracks(db.conn())
+        tracks::all_tracks::<Track>(db.conn())
             .map_err(|e| db.err(e))?
             .into_iter()
             .map(|t| (t.id, t))
@@ -109,6 +109,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             ctx.config.recommend.clone(),
             // The sender stays open here too, so that the select below never sees a closed channel.
             worker_tx.clone(),
+            false,
         )
     });
     crate::app::watch::spawn_watch(
@@ -240,8 +241,8 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         eprintln!("skipless: {message}");
                     }
                     if let Some(recommender) = recommender.as_ref() {
-                        library = index.tracks.iter().map(|t| (t.id, t.clone())).collect();
-                        recommender.send(Request::Reload);
+                        library = index.tracks.iter().map(|t| (t.id, Track::clone(t))).collect();
+                        recommender.send(Request::Reload(Some(index.tracks.clone())));
                     }
                     if let Some(summary) = scanned.take() {
                         print_scan(&mut out, &summary, json)?;

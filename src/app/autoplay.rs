@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::controller::{Controller, Outcome};
+use super::library::SharedLibrary;
 use super::workers::WorkerMsg;
 use crate::config::RecommendConfig;
 use crate::db::Database;
@@ -50,8 +51,9 @@ pub(crate) enum Request {
     },
     /// A play was completed in the log.
     Played(LoggedPlay),
-    /// The library or the marks changed (a scan finished, a like, or a ban taken back).
-    Reload,
+    /// The library or the marks changed (a scan finished, a like, or a ban taken back): the log
+    /// is read again. With the player's library, its tracks are shared rather than read again.
+    Reload(Option<SharedLibrary>),
     /// The listener banned this track: it is never picked again.
     Banned(i64),
     /// Retrain now.
@@ -76,12 +78,33 @@ pub(crate) struct Autoplay {
 
 impl Autoplay {
     /// Starts the thread; it reports on `tx` and never blocks the caller.
-    pub(crate) fn start(db_path: PathBuf, models_dir: PathBuf, config: RecommendConfig, tx: Sender<WorkerMsg>) -> Self {
+    /// With `wait_for_library`, the thread reads nothing until the first request, which is
+    /// the player's library to share (`Request::Reload(Some(_))`), so the library is never held
+    /// twice; any other first request starts it from the database alone.
+    pub(crate) fn start(
+        db_path: PathBuf,
+        models_dir: PathBuf,
+        config: RecommendConfig,
+        tx: Sender<WorkerMsg>,
+        wait_for_library: bool,
+    ) -> Self {
         let limit = config.autoplay_queue;
         let (requests, rx) = crossbeam_channel::unbounded();
         let own = requests.clone();
         let spawned = std::thread::Builder::new().name("recommender".into()).spawn(move || {
-            let mut worker = match Worker::new(db_path, models_dir, config, tx.clone(), own) {
+            let first = if wait_for_library {
+                match rx.recv() {
+                    Ok(request) => Some(request),
+                    Err(_) => return,
+                }
+            } else {
+                None
+            };
+            let (library, first) = match first {
+                Some(Request::Reload(Some(library))) => (Some(library), None),
+                other => (None, other),
+            };
+            let mut worker = match Worker::new(db_path, models_dir, config, library, tx.clone(), own) {
                 Ok(worker) => worker,
                 Err(e) => {
                     let _ = tx.send(WorkerMsg::ModelStatus(format!("recommendations off: {e}")));
@@ -90,7 +113,10 @@ impl Autoplay {
             };
             let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 worker.start();
-                worker.run(&rx)
+                if first.is_none_or(|request| worker.handle(request)) {
+                    worker.run(&rx);
+                }
+                worker.stop_training();
             }))
             .is_err();
             if crashed {
@@ -178,7 +204,7 @@ impl Autoplay {
         if mark == Mark::Ban && on {
             self.send(Request::Banned(track_id));
         } else {
-            self.send(Request::Reload);
+            self.send(Request::Reload(None));
         }
     }
 }
@@ -197,6 +223,8 @@ pub struct AutoplayCore {
     models_dir: PathBuf,
     config: RecommendConfig,
     log: ListeningLog,
+    /// The player's library, whose tracks the log and the candidates share.
+    library: Option<SharedLibrary>,
     candidates: Vec<Arc<Track>>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
@@ -209,13 +237,24 @@ pub struct AutoplayCore {
 
 impl AutoplayCore {
     pub fn new(db: Database, models_dir: PathBuf, config: RecommendConfig) -> Result<Self, RecommendError> {
-        let log = ListeningLog::load(&db)?;
+        Self::sharing(db, models_dir, config, None)
+    }
+
+    /// [`AutoplayCore::new`], holding the tracks of `library` rather than copies of them.
+    pub(crate) fn sharing(
+        db: Database,
+        models_dir: PathBuf,
+        config: RecommendConfig,
+        library: Option<SharedLibrary>,
+    ) -> Result<Self, RecommendError> {
+        let log = ListeningLog::load(&db, library.as_deref().map_or(&[], |l| l.as_slice()))?;
         let candidates = library_candidates(&db, &log)?;
         let mut core = Self {
             db,
             models_dir,
             config,
             log,
+            library,
             candidates,
             recommender: None,
             plays_since_model: 0,
@@ -246,12 +285,16 @@ impl AutoplayCore {
         self.model_refused && self.enough_plays()
     }
 
-    /// Re-reads the library and the log (after a scan).
-    pub(crate) fn reload(&mut self) -> Result<(), RecommendError> {
+    /// Re-reads the log and the candidates (after a scan, a like, a ban taken back), sharing
+    /// the tracks of `library` when given, else of the library shared before.
+    pub(crate) fn reload(&mut self, library: Option<SharedLibrary>) -> Result<(), RecommendError> {
+        if library.is_some() {
+            self.library = library;
+        }
         // The old copies go first, so a reload never holds the library twice.
         self.candidates = Vec::new();
         self.log = ListeningLog::default();
-        self.log = ListeningLog::load(&self.db)?;
+        self.log = ListeningLog::load(&self.db, self.library.as_deref().map_or(&[], |l| l.as_slice()))?;
         self.candidates = library_candidates(&self.db, &self.log)?;
         if let Some(r) = self.recommender.as_mut() {
             r.replay(&self.log);
@@ -472,11 +515,12 @@ impl Worker {
         db_path: PathBuf,
         models_dir: PathBuf,
         config: RecommendConfig,
+        library: Option<SharedLibrary>,
         tx: Sender<WorkerMsg>,
         own: Sender<Request>,
     ) -> anyhow::Result<Self> {
         let db = Database::open(&db_path)?;
-        let core = AutoplayCore::new(db, models_dir, config)?;
+        let core = AutoplayCore::sharing(db, models_dir, config, library)?;
         let worker = Self {
             core,
             tx,
@@ -496,43 +540,55 @@ impl Worker {
 
     fn run(&mut self, rx: &Receiver<Request>) {
         while let Ok(request) = rx.recv() {
-            match request {
-                Request::Rank {
-                    seq,
-                    session,
-                    exclude,
-                    limit,
-                    radio,
-                } => {
-                    let (source, picks) =
-                        self.core
-                            .rank(&session, &exclude, limit, crate::clock::now_ms(), radio.as_ref());
-                    let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
-                }
-                Request::Played(play) => {
-                    if self.core.played(play) && self.training.is_none() {
-                        self.retrain();
-                    } else {
-                        self.status(self.core.describe());
-                    }
-                }
-                Request::Banned(track_id) => self.core.ban(track_id),
-                Request::Reload => {
-                    if let Err(e) = self.core.reload() {
-                        self.status(format!("cannot reload the library for recommendations: {e}"));
-                    }
-                }
-                Request::Retrain => self.retrain(),
-                Request::ModelSaved => {
-                    self.training = None;
-                    match self.core.load_model() {
-                        Ok(()) => self.status(self.core.describe()),
-                        Err(e) => self.status(format!("{e}; using the fallback until the next training")),
-                    }
-                }
-                Request::Shutdown => break,
+            if !self.handle(request) {
+                break;
             }
         }
+    }
+
+    /// Answers one request; false when it was the last (shutdown).
+    fn handle(&mut self, request: Request) -> bool {
+        match request {
+            Request::Rank {
+                seq,
+                session,
+                exclude,
+                limit,
+                radio,
+            } => {
+                let (source, picks) = self
+                    .core
+                    .rank(&session, &exclude, limit, crate::clock::now_ms(), radio.as_ref());
+                let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
+            }
+            Request::Played(play) => {
+                if self.core.played(play) && self.training.is_none() {
+                    self.retrain();
+                } else {
+                    self.status(self.core.describe());
+                }
+            }
+            Request::Banned(track_id) => self.core.ban(track_id),
+            Request::Reload(library) => {
+                if let Err(e) = self.core.reload(library) {
+                    self.status(format!("cannot reload the library for recommendations: {e}"));
+                }
+            }
+            Request::Retrain => self.retrain(),
+            Request::ModelSaved => {
+                self.training = None;
+                match self.core.load_model() {
+                    Ok(()) => self.status(self.core.describe()),
+                    Err(e) => self.status(format!("{e}; using the fallback until the next training")),
+                }
+            }
+            Request::Shutdown => return false,
+        }
+        true
+    }
+
+    /// Cancels a training run in progress (the player is quitting).
+    fn stop_training(&mut self) {
         if let Some((_, cancel)) = self.training.take() {
             cancel.store(true, Ordering::SeqCst);
         }

@@ -144,10 +144,14 @@ impl SavedPlaylist {
     }
 }
 
+/// The library's tracks in the order the screen lists them, each held once in the process and
+/// shared by the screen, the search thread and the recommender.
+pub type SharedLibrary = Arc<Vec<Arc<Track>>>;
+
 #[derive(Debug, Clone, Default)]
 pub struct LibraryIndex {
-    /// In artist / album / disc / track order.
-    pub tracks: Arc<Vec<Track>>,
+    /// In artist / album / disc / track order; each track shared with the recommender.
+    pub tracks: SharedLibrary,
     pub artists: Vec<Artist>,
     pub plays: HashMap<i64, TrackPlays>,
     /// Likes and bans, kept in step with the database as the listener changes them.
@@ -158,7 +162,7 @@ pub struct LibraryIndex {
 impl LibraryIndex {
     /// Reads the playable tracks and their play counts.
     pub fn load(db: &Database) -> Result<Self, DbError> {
-        let tracks = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
+        let tracks: Vec<Arc<Track>> = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
         let plays = plays::plays_per_track(db.conn()).map_err(|e| db.err(e))?;
         let marks = marks::load(db.conn()).map_err(|e| db.err(e))?;
         Ok(Self {
@@ -167,7 +171,7 @@ impl LibraryIndex {
         })
     }
 
-    pub(crate) fn new(tracks: Vec<Track>, plays: HashMap<i64, TrackPlays>) -> Self {
+    pub(crate) fn new(tracks: Vec<Arc<Track>>, plays: HashMap<i64, TrackPlays>) -> Self {
         let mut artists: Vec<Artist> = Vec::new();
         for (i, track) in tracks.iter().enumerate() {
             let artist_name = track
@@ -205,7 +209,7 @@ impl LibraryIndex {
     }
 
     pub(crate) fn track(&self, id: i64) -> Option<&Track> {
-        self.by_id.get(&id).and_then(|&i| self.tracks.get(i))
+        self.by_id.get(&id).and_then(|&i| self.tracks.get(i)).map(|t| &**t)
     }
 
     pub(crate) fn plays_of(&self, track_id: i64) -> TrackPlays {

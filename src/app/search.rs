@@ -7,13 +7,14 @@
 //! query between them: a stale query is dropped mid-way, and a long search sends what it has
 //! found so far while it goes on.
 
-use std::sync::Arc;
+use std::borrow::Borrow;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config as MatcherConfig, Matcher, Utf32Str};
 
+use super::library::SharedLibrary;
 use super::workers::WorkerMsg;
 use crate::track::Track;
 
@@ -32,7 +33,7 @@ const FIRST_RESULTS_AFTER: Duration = Duration::from_millis(30);
 
 /// Track indices matching `query` fuzzily over "title artist album", best first (ties in
 /// library order); none for a blank query.
-pub fn search(tracks: &[Track], query: &str, limit: usize) -> Vec<usize> {
+pub fn search<T: Borrow<Track>>(tracks: &[T], query: &str, limit: usize) -> Vec<usize> {
     let mut scoring = Scoring::new(query, limit);
     scoring.add(tracks, 0..tracks.len());
     scoring.best()
@@ -63,11 +64,11 @@ impl Scoring {
     }
 
     /// Scores the tracks at `range` and keeps the best `limit` of everything scored.
-    fn add(&mut self, tracks: &[Track], range: std::ops::Range<usize>) {
+    fn add<T: Borrow<Track>>(&mut self, tracks: &[T], range: std::ops::Range<usize>) {
         let Some(pattern) = &self.pattern else { return };
         let start = self.best.len();
         for i in range {
-            let t = &tracks[i];
+            let t: &Track = tracks[i].borrow();
             self.text.clear();
             self.text.push_str(&t.title);
             self.text.push(' ');
@@ -93,7 +94,7 @@ impl Scoring {
 struct Query {
     generation: u64,
     text: String,
-    tracks: Arc<Vec<Track>>,
+    tracks: SharedLibrary,
 }
 
 /// The search thread: queries in, [`WorkerMsg::SearchResults`] out.
@@ -115,7 +116,7 @@ impl Searcher {
     }
 
     /// Searches `tracks` for `text`; the answer carries `generation`.
-    pub fn ask(&self, generation: u64, text: &str, tracks: Arc<Vec<Track>>) {
+    pub fn ask(&self, generation: u64, text: &str, tracks: SharedLibrary) {
         let _ = self.queries.send(Query {
             generation,
             text: text.to_owned(),
@@ -178,6 +179,7 @@ fn run(rx: &Receiver<Query>, results: &Sender<WorkerMsg>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn track(title: &str, artist: &str, album: &str) -> Track {
         Track {
@@ -208,9 +210,9 @@ mod tests {
 
     #[test]
     fn the_thread_answers_the_newest_query() {
-        let tracks: Arc<Vec<Track>> = Arc::new(
+        let tracks: Arc<Vec<Arc<Track>>> = Arc::new(
             (0..300_000)
-                .map(|i| track(&format!("song {i}"), "someone", "something"))
+                .map(|i| Arc::new(track(&format!("song {i}"), "someone", "something")))
                 .collect(),
         );
         let (tx, rx) = crossbeam_channel::unbounded();

@@ -9,7 +9,7 @@ use crate::track::Track;
 /// `skipless recommend [-n N] [--json]`: the next tracks for the current or last session.
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
-    let log = ListeningLog::load(&db)?;
+    let log = ListeningLog::load(&db, &[])?;
     let candidates = library_candidates(&db, &log)?;
     let session: Vec<(i64, bool)> = log
         .sessions()

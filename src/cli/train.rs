@@ -14,7 +14,7 @@ use crate::recommend::train::TrainConfig;
 /// validation slice (or with `--force`).
 pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
-    let log = ListeningLog::load(&db)?;
+    let log = ListeningLog::load(&db, &[])?;
     let min_plays = ctx.config.recommend.min_plays;
     if (log.plays.len() as u64) < min_plays {
         anyhow::bail!(

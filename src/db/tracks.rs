@@ -88,8 +88,9 @@ pub(crate) fn playable_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
     rows.collect()
 }
 
-/// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number.
-pub(crate) fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
+/// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number,
+/// as `Track`s or as shared `Arc<Track>`s.
+pub(crate) fn all_tracks<T: From<Track>>(conn: &Connection) -> rusqlite::Result<Vec<T>> {
     // Sized once: a growing vector of a million tracks would hold up to twice their size.
     let count: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE status = 'ok'", [], |r| r.get(0))?;
     let mut tracks = Vec::with_capacity(count.max(0) as usize);
@@ -99,7 +100,7 @@ pub(crate) fn all_tracks(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
                   disc_no, track_no, title COLLATE NOCASE, id"
     ))?;
     for track in stmt.query_map([], |row| track_from_row(row, 0))? {
-        tracks.push(track?);
+        tracks.push(T::from(track?));
     }
     Ok(tracks)
 }

@@ -36,12 +36,14 @@ impl ListeningLog {
     /// Imported plays whose track is not in the library still teach the model what the listener
     /// plays: each distinct (artist, title) becomes a track with a negative id, which the model
     /// learns from but which is never a candidate (candidates come from the library).
-    pub(crate) fn load(db: &Database) -> Result<ListeningLog, RecommendError> {
+    ///
+    /// The tracks of `library` (the player's, when it holds one) are shared, not read again.
+    pub(crate) fn load(db: &Database, library: &[Arc<Track>]) -> Result<ListeningLog, RecommendError> {
         let conn = db.conn();
-        // Every track, gone or failed ones included: old plays still name them.
-        let mut tracks: HashMap<i64, Arc<Track>> = HashMap::new();
+        let mut tracks: HashMap<i64, Arc<Track>> = library.iter().map(|t| (t.id, t.clone())).collect();
+        // Every other track, gone or failed ones included: old plays still name them.
         tracks::each_track_in_id_order(conn, false, |t| {
-            tracks.insert(t.id, Arc::new(t));
+            tracks.entry(t.id).or_insert_with(|| Arc::new(t));
         })
         .map_err(|e| db.err(e))?;
         let mut outside: HashMap<String, i64> = HashMap::new();
@@ -304,7 +306,7 @@ mod tests {
                VALUES ('k1', 'spotify', 1190000, 1390000, 200000, 'Y', 'B', NULL, 'y b', 1, 'skipped', 1, 1);",
         )
         .unwrap();
-        let log = ListeningLog::load(&db).unwrap();
+        let log = ListeningLog::load(&db, &[]).unwrap();
         let ts: Vec<i64> = log.plays.iter().map(|p| p.ts_ms).collect();
         // The end of each play; a play with no end is timed by its start plus what was played.
         assert_eq!(ts, [1_180_000, 1_390_000, 1_405_000]);

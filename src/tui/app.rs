@@ -117,13 +117,19 @@ impl App {
     }
 
     /// Starts live recommendations (the ranking thread and, when due, the trainer).
+    /// The thread shares the library's tracks: it starts once the library is loaded.
     pub fn start_autoplay(&mut self, models_dir: PathBuf) {
-        self.autoplay = Some(Autoplay::start(
+        let autoplay = Autoplay::start(
             self.db_path.clone(),
             models_dir,
             self.config.recommend.clone(),
             self.worker_tx.clone(),
-        ));
+            true,
+        );
+        if self.state.library_loaded {
+            autoplay.send(Request::Reload(Some(self.state.library.tracks.clone())));
+        }
+        self.autoplay = Some(autoplay);
     }
 
     /// Asks for a fresh ranking of what follows the current session.
@@ -489,7 +495,10 @@ impl App {
                 _ => Vec::new(),
             }
         };
-        indices.into_iter().filter_map(|i| lib.get(i).cloned()).collect()
+        indices
+            .into_iter()
+            .filter_map(|i| lib.get(i).map(|t| Track::clone(t)))
+            .collect()
     }
 
     fn play_selection(&mut self) {
@@ -500,7 +509,7 @@ impl App {
             (
                 list[at.min(end)..end]
                     .iter()
-                    .filter_map(|&i| lib.get(i).cloned())
+                    .filter_map(|&i| lib.get(i).map(|t| Track::clone(t)))
                     .collect(),
                 0,
             )
@@ -519,15 +528,24 @@ impl App {
                     return;
                 }
                 (Pane::Artists, _) => (
-                    s.artist_tracks().iter().filter_map(|&i| lib.get(i).cloned()).collect(),
+                    s.artist_tracks()
+                        .iter()
+                        .filter_map(|&i| lib.get(i).map(|t| Track::clone(t)))
+                        .collect(),
                     0,
                 ),
                 (Pane::Albums, _) => (
-                    s.album_tracks().iter().filter_map(|&i| lib.get(i).cloned()).collect(),
+                    s.album_tracks()
+                        .iter()
+                        .filter_map(|&i| lib.get(i).map(|t| Track::clone(t)))
+                        .collect(),
                     0,
                 ),
                 (Pane::Main, View::Library) => (
-                    s.album_tracks().iter().filter_map(|&i| lib.get(i).cloned()).collect(),
+                    s.album_tracks()
+                        .iter()
+                        .filter_map(|&i| lib.get(i).map(|t| Track::clone(t)))
+                        .collect(),
                     s.album_track,
                 ),
                 (Pane::Main, View::Tracks) => pick(&s.sorted, s.track),
@@ -768,10 +786,11 @@ impl App {
                 if let Some(message) = self.controller.follow_library(|id| library.track(id)) {
                     self.state.status = Some(message);
                 }
+                let shared = library.tracks.clone();
                 self.state.set_library(library);
                 self.run_search();
                 if let Some(autoplay) = &self.autoplay {
-                    autoplay.send(Request::Reload);
+                    autoplay.send(Request::Reload(Some(shared)));
                 }
             }
             WorkerMsg::Recommendations { seq, source, picks } => {

@@ -947,7 +947,7 @@ fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
 
 /// The search as it was before it moved off the UI thread: every track's "title artist album"
 /// scored in one pass, best first, ties in library order.
-fn search_in_one_pass(tracks: &[skipless::track::Track], query: &str) -> Vec<usize> {
+fn search_in_one_pass(tracks: &[std::sync::Arc<skipless::track::Track>], query: &str) -> Vec<usize> {
     use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
     let pattern = Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy);
     let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
