@@ -58,6 +58,15 @@ pub(crate) fn item_key(artist: &str, title: &str) -> String {
     format!("{}\u{1f}{}", artist.trim().to_lowercase(), title.trim().to_lowercase())
 }
 
+/// The name an album is known by among the features: its artist's and its own, since albums
+/// of different artists often share a title ("Greatest Hits").
+fn album_key(track: &Track) -> Option<String> {
+    track
+        .album
+        .as_deref()
+        .map(|a| format!("{}\u{1f}{}", track.artist.as_deref().unwrap_or("").trim(), a.trim()))
+}
+
 /// The [`item_key`] of a library track.
 pub fn item_key_of(track: &Track) -> String {
     item_key(track.artist.as_deref().unwrap_or(""), &track.title)
@@ -114,27 +123,21 @@ impl Vocab {
 
     /// Feature ids of `info` without adding anything: unseen names map to 0 (unknown).
     pub(crate) fn features_of(&self, info: &Track) -> ItemFeatures {
-        let look = |slot: usize, name: &Option<String>| {
-            name.as_ref()
-                .and_then(|n| self.feature_index[slot].get(&n.trim().to_lowercase()).copied())
+        let look = |slot: usize, name: Option<&str>| {
+            name.and_then(|n| self.feature_index[slot].get(&n.trim().to_lowercase()).copied())
                 .unwrap_or(0)
         };
         ItemFeatures {
-            artist: look(0, &info.artist),
-            album: look(1, &info.album),
-            genre: look(2, &info.genre),
+            artist: look(0, info.artist.as_deref()),
+            album: look(1, album_key(info).as_deref()),
+            genre: look(2, info.genre.as_deref()),
             year: year_bucket(info.year),
         }
     }
 
     fn features_adding(&mut self, info: &Track) -> ItemFeatures {
         let artist = self.feature_adding(0, info.artist.as_deref());
-        // Albums of different artists often share a title ("Greatest Hits").
-        let album = info
-            .album
-            .as_deref()
-            .map(|a| format!("{}\u{1f}{a}", info.artist.as_deref().unwrap_or("")));
-        let album = self.feature_adding(1, album.as_deref());
+        let album = self.feature_adding(1, album_key(info).as_deref());
         let genre = self.feature_adding(2, info.genre.as_deref());
         ItemFeatures {
             artist,
@@ -567,5 +570,41 @@ impl Batch {
             self.ids.device(),
         )?);
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(title: &str, artist: &str, album: &str) -> Track {
+        Track {
+            title: title.to_owned(),
+            artist: Some(artist.to_owned()),
+            album: Some(album.to_owned()),
+            genre: Some("Folk".to_owned()),
+            year: Some(1999),
+            ..Track::default()
+        }
+    }
+
+    #[test]
+    fn a_track_never_played_finds_the_features_its_album_and_artist_were_learned_under() {
+        let mut vocab = Vocab::default();
+        let played = track("One", "Low", "Things We Lost in the Fire");
+        let id = vocab.intern(&item_key_of(&played), &played);
+        let learned = vocab.items[id as usize - 1].features;
+        assert_eq!(vocab.features_of(&played), learned);
+        // Another song of that album, never played: same artist, album, genre and era.
+        let cold = vocab.features_of(&track("Sunflower", "LOW ", "things we lost in the fire"));
+        assert_eq!(cold, learned);
+        assert!(learned.album > 0 && learned.artist > 0);
+        // The same album title by someone else is another album.
+        assert_eq!(
+            vocab
+                .features_of(&track("X", "Other", "Things We Lost in the Fire"))
+                .album,
+            0
+        );
     }
 }
