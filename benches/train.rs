@@ -310,11 +310,12 @@ fn main() -> candle_core::Result<()> {
         finish_weight: 2.0,
         radio: None,
     };
+    let candidates: Vec<_> = tracks.iter().cloned().map(std::sync::Arc::new).collect();
     let mut timings = Vec::new();
     for _ in 0..9 {
         let start = Instant::now();
         let picks = recommender
-            .rank(&session, &tracks, &filters)
+            .rank(&session, &candidates, &filters)
             .map_err(candle_core::Error::wrap)?;
         assert_eq!(picks.len(), 10);
         timings.push(start.elapsed().as_secs_f64());

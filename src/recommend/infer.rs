@@ -9,6 +9,7 @@ use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -97,9 +98,9 @@ pub struct Recommender {
     names: HashMap<u32, String>,
     /// (listens, skips) per library track, including tracks the model has no item for yet.
     plays: HashMap<i64, (u32, u32)>,
-    /// The places of the last candidates ranked, by position, with each track's id (see
-    /// [`Recommender::places_of`]).
-    places: RefCell<Vec<(i64, Place)>>,
+    /// The places of the last candidates ranked, by position, with the track each is for
+    /// (see [`Recommender::places_of`]).
+    places: RefCell<Vec<(Arc<Track>, Place)>>,
 }
 
 /// Where the model places a track: an item of its vocabulary, or side features only (and
@@ -188,19 +189,22 @@ impl Recommender {
     /// Where the model places each candidate: its item, or (a track it has never seen) the side
     /// features it scores by. Autoplay ranks the same library again and again, so the places are
     /// kept by position and only looked up again where the track at a position changed.
-    fn places_of<C: Borrow<Track>>(&self, candidates: &[C]) -> std::cell::Ref<'_, Vec<(i64, Place)>> {
+    ///
+    /// A position is checked by the identity of its shared track, not by reading the track: a
+    /// million candidates are a million pointers compared, with no track's memory touched. The
+    /// cache holds the tracks it names, so an identity is never reused while it is cached.
+    fn places_of(&self, candidates: &[Arc<Track>]) -> std::cell::Ref<'_, Vec<(Arc<Track>, Place)>> {
         let mut cache = self.places.borrow_mut();
         cache.truncate(candidates.len());
         for (i, track) in candidates.iter().enumerate() {
-            let track: &Track = track.borrow();
             match cache.get(i) {
-                Some(&(id, _)) if id == track.id => {}
+                Some((cached, _)) if Arc::ptr_eq(cached, track) => {}
                 _ => {
                     let place = self.place_of(track);
                     if i < cache.len() {
-                        cache[i] = (track.id, place);
+                        cache[i] = (track.clone(), place);
                     } else {
-                        cache.push((track.id, place));
+                        cache.push((track.clone(), place));
                     }
                 }
             }
@@ -230,10 +234,10 @@ impl Recommender {
     /// Ranks `candidates` for what follows `session` (track id, skipped), best first: the served
     /// score of [`served_scores`] for the candidates the model knows; a candidate it has no item
     /// for scores by its side features' embedding, with no history features.
-    pub fn rank<C: Borrow<Track>>(
+    pub fn rank(
         &self,
         session: &[(i64, bool)],
-        candidates: &[C],
+        candidates: &[Arc<Track>],
         filters: &Filters,
     ) -> Result<Vec<Scored>, RecommendError> {
         if candidates.is_empty() {
@@ -265,12 +269,14 @@ impl Recommender {
         let unplayed_finish = filters.finish_weight * self.stats.ln_finish((0, 0));
         let places = self.places_of(candidates);
         let mut scores = Vec::with_capacity(candidates.len());
-        for (cand, &(_, place)) in candidates.iter().zip(places.iter()) {
-            scores.push(match place {
+        for (cand, (_, place)) in candidates.iter().zip(places.iter()) {
+            scores.push(match *place {
                 Place::Item(item) => served[item as usize - 1],
                 Place::Cold(f, played) => {
                     let logit = self.scorer.cold_logit(&side, &f);
-                    let finish = match self.plays.get(&cand.borrow().id).filter(|_| played) {
+                    // Only a track with plays is looked at: the rest score alike, untouched.
+                    let counts = if played { self.plays.get(&cand.id) } else { None };
+                    let finish = match counts {
                         Some(&counts) => filters.finish_weight * self.stats.ln_finish(counts),
                         None => unplayed_finish,
                     };
@@ -289,7 +295,7 @@ impl Recommender {
         Ok(order
             .into_iter()
             .map(|c| {
-                let cand: &Track = candidates[c].borrow();
+                let cand: &Track = &candidates[c];
                 Scored {
                     track_id: cand.id,
                     score: scores[c],

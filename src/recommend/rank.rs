@@ -328,7 +328,8 @@ mod tests {
             finish_weight: FINISH_WEIGHT,
             radio: None,
         };
-        let picks = recommender.rank(&session, &tracks, &filters).unwrap();
+        let candidates: Vec<_> = tracks.iter().cloned().map(std::sync::Arc::new).collect();
+        let picks = recommender.rank(&session, &candidates, &filters).unwrap();
         assert_eq!(picks.len(), 12);
         for pick in &picks {
             let item = (pick.track_id - 100) as usize;

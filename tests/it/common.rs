@@ -286,3 +286,8 @@ impl LogWriter {
         end
     }
 }
+
+/// Tracks as the player holds them: each shared, so the recommender and the screen hold one copy.
+pub fn shared(tracks: &[skipless::track::Track]) -> Vec<std::sync::Arc<skipless::track::Track>> {
+    tracks.iter().cloned().map(std::sync::Arc::new).collect()
+}

@@ -194,8 +194,8 @@ fn rank_applies_filters_and_gives_reasons() {
         finish_weight: 2.0,
         radio: None,
     };
-    let mut extra = tracks.clone();
-    extra.push(track(9, "C"));
+    let mut extra = crate::common::shared(&tracks);
+    extra.push(std::sync::Arc::new(track(9, "C")));
     let ranked = recommender.rank(&session, &extra, &filters).unwrap();
     let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
     assert!(!ids.contains(&6) && !ids.contains(&4), "{ids:?}");
@@ -274,7 +274,9 @@ fn tracks_finished_more_often_rank_higher() {
         finish_weight: 1.0,
         radio: None,
     };
-    let ranked = recommender.rank(&[], &tracks, &filters).unwrap();
+    let ranked = recommender
+        .rank(&[], &crate::common::shared(&tracks), &filters)
+        .unwrap();
     let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
     assert_eq!(ids.first(), Some(&7), "{ids:?}");
     assert_eq!(ids.last(), Some(&6), "{ids:?}");
@@ -285,7 +287,7 @@ fn tracks_finished_more_often_rank_higher() {
         finish_weight: 0.0,
         ..filters
     };
-    let ranked = recommender.rank(&[], &tracks, &plain).unwrap();
+    let ranked = recommender.rank(&[], &crate::common::shared(&tracks), &plain).unwrap();
     assert!(
         ranked.windows(2).all(|w| (w[0].score - w[1].score).abs() < 1e-6),
         "{ranked:?}"

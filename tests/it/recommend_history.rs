@@ -278,7 +278,9 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
             finish_weight: FINISH_WEIGHT,
             radio: None,
         };
-        let picks = recommender.rank(&[], &tracks, &filters).unwrap();
+        let picks = recommender
+            .rank(&[], &crate::common::shared(&tracks), &filters)
+            .unwrap();
         picks.iter().find(|p| p.track_id == 60).unwrap().score
     };
     let unliked = score_of(None);
