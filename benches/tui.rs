@@ -4,12 +4,14 @@
 //!
 //! `cargo bench --bench tui` (SKIPLESS_BENCH_TRACKS changes the library size).
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{fill_library, ms, open_app, Opened};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use rusqlite::params;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
 use skipless::tui::App;
@@ -21,23 +23,14 @@ fn main() {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("skipless.db");
-    fill_library(&db_path, n);
-
-    let mut config = Config::default();
-    config.playback.audio = AudioOutput::Null;
-    let start = Instant::now();
-    let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).expect("engine");
-    let mut app = App::new(config, db_path.clone(), controller).expect("app");
-    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    terminal.draw(|f| skipless::tui::draw(f, &app)).expect("draw");
-    let first_frame = start.elapsed();
-    app.load_library();
-    let msg = app
-        .worker_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("library loads");
-    app.handle_worker(msg);
-    let loaded = start.elapsed();
+    fill_library(&db_path, n, 0);
+    let Opened {
+        engine,
+        mut app,
+        mut terminal,
+        first_frame,
+        browsable,
+    } = open_app(&db_path);
     assert_eq!(app.state.library.tracks.len(), n);
 
     let mut report = |name: &str, keys: &str, app: &mut App| {
@@ -61,7 +54,7 @@ fn main() {
     };
     println!("tui bench: {n} tracks");
     println!("  first frame        {:>8.1} ms   (target < 200 ms)", ms(first_frame));
-    println!("  library loaded     {:>8.1} ms", ms(loaded));
+    println!("  library loaded     {:>8.1} ms", ms(browsable));
     report("library view", "1\t\t", &mut app);
     report("tracks view", "2", &mut app);
     drop(engine);
@@ -125,38 +118,6 @@ fn art_frames() {
         ms(times[times.len() / 2]),
         ms(times[times.len() * 99 / 100])
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn fill_library(db_path: &Path, n: usize) {
-    let mut db = Database::open(db_path).expect("database");
-    let tx = db.conn_mut().transaction().expect("transaction");
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, artist, album, track_no,
-                     duration_ms, added_at, updated_at)
-                 VALUES (?1, ?2, 1, 1, 'ok', ?3, ?4, ?5, ?6, 200000, 0, 0)",
-            )
-            .expect("prepare");
-        for i in 0..n {
-            let path = format!("/music/artist{:04}/album{:02}/track{i:06}.flac", i / 100, i / 10 % 10);
-            insert
-                .execute(params![
-                    path.as_bytes(),
-                    path,
-                    format!("Track {i}"),
-                    format!("Artist {:04}", i / 100),
-                    format!("Album {:02}", i / 10 % 10),
-                    (i % 10 + 1) as i64
-                ])
-                .expect("insert");
-        }
-    }
-    tx.commit().expect("commit");
 }
 
 /// CPU of the real binary playing a long track through the null output in tmux for 10 s.

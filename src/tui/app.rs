@@ -102,6 +102,7 @@ impl App {
         let Some(search_box) = self.state.search.as_mut() else {
             return;
         };
+        search_box.play_when_found = false;
         let tracks = &self.state.library.tracks;
         if tracks.len() <= search::INLINE_LIMIT {
             search_box.results = search::search(tracks, &search_box.query, search::RESULTS);
@@ -502,6 +503,17 @@ impl App {
     }
 
     fn play_selection(&mut self) {
+        // Enter typed before the search thread has answered plays the best match once it has, as
+        // it would have in a small library.
+        if let Some(search) = self
+            .state
+            .search
+            .as_mut()
+            .filter(|s| s.searching && s.results.is_empty())
+        {
+            search.play_when_found = true;
+            return;
+        }
         let s = &self.state;
         let lib = s.library.tracks.clone();
         let pick = |list: &[usize], at: usize| -> (Vec<Track>, usize) {
@@ -845,6 +857,10 @@ impl App {
                     search.results = results;
                     search.searching = !complete;
                     search.selected = search.selected.min(search.results.len().saturating_sub(1));
+                    if search.play_when_found && complete {
+                        search.play_when_found = false;
+                        self.play_selection();
+                    }
                 }
             }
             WorkerMsg::Lyrics {

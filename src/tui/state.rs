@@ -116,6 +116,8 @@ pub struct Search {
     pub generation: u64,
     /// The search thread is still going through the library for this query.
     pub searching: bool,
+    /// Enter was pressed before the search thread answered: play the best match when it does.
+    pub play_when_found: bool,
 }
 
 /// Progress of a background job shown as a gauge.

@@ -1018,4 +1018,12 @@ fn a_search_of_a_large_library_runs_off_the_ui_thread_and_finds_what_one_pass_fi
     assert!(expected.len() > 100, "{}", expected.len());
     assert_eq!(results, &expected);
     assert!(h.screen().contains(&format!("{} matches", expected.len())));
+
+    // Enter typed before the answer plays the best match once it comes.
+    h.keys("\x1b/glass ri\n");
+    assert!(h.app.controller.now.is_none());
+    h.pump_until("the best match playing", |app| app.controller.now.is_some());
+    let best = search_in_one_pass(&h.app.state.library.tracks, "glass ri")[0];
+    let playing = &h.app.controller.now.as_ref().unwrap().entry.track;
+    assert_eq!(playing.id, h.app.state.library.tracks[best].id);
 }
