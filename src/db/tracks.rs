@@ -1,11 +1,14 @@
 //! Queries on library roots and the track index ([`Track`], [`FileState`]).
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::track::{ReplayGain, Track};
+use rayon::slice::ParallelSliceMut;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// What the scanner remembers about a file to decide whether to open it again.
@@ -90,19 +93,45 @@ pub(crate) fn playable_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
 
 /// Every playable (not gone, not failed) track, ordered by artist, album, disc, track number,
 /// as `Track`s or as shared `Arc<Track>`s.
-pub(crate) fn all_tracks<T: From<Track>>(conn: &Connection) -> rusqlite::Result<Vec<T>> {
+pub(crate) fn all_tracks<T>(conn: &Connection) -> rusqlite::Result<Vec<T>>
+where
+    T: From<Track> + Borrow<Track> + Send,
+{
     // Sized once: a growing vector of a million tracks would hold up to twice their size.
     let count: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE status = 'ok'", [], |r| r.get(0))?;
     let mut tracks = Vec::with_capacity(count.max(0) as usize);
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'ok'
-         ORDER BY coalesce(album_artist, artist) COLLATE NOCASE, album COLLATE NOCASE,
-                  disc_no, track_no, title COLLATE NOCASE, id"
-    ))?;
+    let mut stmt = conn.prepare(&format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'ok'"))?;
     for track in stmt.query_map([], |row| track_from_row(row, 0))? {
         tracks.push(T::from(track?));
     }
+    // Sorted here on every core rather than by SQLite's sorter on one: a third of the time for
+    // a million tracks.
+    tracks.par_sort_unstable_by(|a, b| library_order(a.borrow(), b.borrow()));
     Ok(tracks)
+}
+
+/// The order of the library's lists: what `ORDER BY coalesce(album_artist, artist) COLLATE
+/// NOCASE, album COLLATE NOCASE, disc_no, track_no, title COLLATE NOCASE, id` gives (missing
+/// values first; case folded for ASCII letters only, as SQLite's NOCASE does).
+fn library_order(a: &Track, b: &Track) -> Ordering {
+    fn nocase(a: Option<&str>, b: Option<&str>) -> Ordering {
+        match (a, b) {
+            (Some(a), Some(b)) => a
+                .bytes()
+                .map(|c| c.to_ascii_lowercase())
+                .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
+            (a, b) => a.is_some().cmp(&b.is_some()),
+        }
+    }
+    fn artist(t: &Track) -> Option<&str> {
+        t.album_artist.as_deref().or(t.artist.as_deref())
+    }
+    nocase(artist(a), artist(b))
+        .then_with(|| nocase(a.album.as_deref(), b.album.as_deref()))
+        .then(a.disc_no.cmp(&b.disc_no))
+        .then(a.track_no.cmp(&b.track_no))
+        .then_with(|| nocase(Some(&a.title), Some(&b.title)))
+        .then(a.id.cmp(&b.id))
 }
 
 /// Indexed tracks (any status) whose path lies under `dir`, keyed by path.
@@ -383,4 +412,57 @@ pub(crate) fn insert_tracks(conn: &mut Connection, tracks: &[Track]) -> rusqlite
         }
     }
     tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_order_is_sqlites_nocase_order() {
+        let mut db = crate::db::Database::open_in_memory().unwrap();
+        let names = [
+            None,
+            Some(""),
+            Some("abba"),
+            Some("ABBA"),
+            Some("Ábba"),
+            Some("abb"),
+            Some("Zed"),
+            Some("_x"),
+        ];
+        let mut tracks = Vec::new();
+        let mut id = 0;
+        for (i, artist) in names.iter().enumerate() {
+            for (j, album) in names.iter().enumerate().step_by(2) {
+                for (disc, track_no) in [(None, Some(2)), (Some(1), None), (Some(1), Some(1)), (None, None)] {
+                    id += 1;
+                    tracks.push(Track {
+                        id,
+                        path: PathBuf::from(format!("/m/{id}.ogg")),
+                        title: ["b", "B", "a", "é"][(i + j + id as usize) % 4].to_owned(),
+                        artist: artist.map(str::to_owned),
+                        album_artist: (i % 3 == 0).then(|| "Various".to_owned()),
+                        album: album.map(str::to_owned),
+                        disc_no: disc,
+                        track_no,
+                        ..Track::default()
+                    });
+                }
+            }
+        }
+        insert_tracks(db.conn_mut(), &tracks).unwrap();
+        let mut stmt = db
+            .conn()
+            .prepare(
+                "SELECT id FROM tracks WHERE status = 'ok'
+                 ORDER BY coalesce(album_artist, artist) COLLATE NOCASE, album COLLATE NOCASE,
+                          disc_no, track_no, title COLLATE NOCASE, id",
+            )
+            .unwrap();
+        let by_sqlite: Vec<i64> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let ours: Vec<Track> = all_tracks(db.conn()).unwrap();
+        assert_eq!(ours.iter().map(|t| t.id).collect::<Vec<_>>(), by_sqlite);
+        assert_eq!(by_sqlite.len(), names.len() * names.len().div_ceil(2) * 4);
+    }
 }
