@@ -87,7 +87,7 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
 fn resolved_entries(db: &Database, name: &str) -> anyhow::Result<Vec<(Entry, Option<Track>)>> {
     if let Some(smart) = Smart::named(name) {
         let ids = playlists::smart_tracks(db.conn(), smart, now_ms()).map_err(|e| db.err(e))?;
-        let mut by_id: HashMap<i64, Track> = tracks::tracks_in_id_order(db.conn(), true)
+        let mut by_id: HashMap<i64, Track> = tracks::tracks_in_id_order(db.conn())
             .map_err(|e| db.err(e))?
             .into_iter()
             .map(|t| (t.id, t))

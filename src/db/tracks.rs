@@ -59,22 +59,35 @@ pub(crate) fn track_from_row(row: &Row, at: usize) -> rusqlite::Result<Track> {
     })
 }
 
-/// Tracks in id order: the playable ones, or every row (gone and failed ones too, which old
-/// plays still name).
-pub(crate) fn tracks_in_id_order(conn: &Connection, playable_only: bool) -> rusqlite::Result<Vec<Track>> {
+/// Which rows of the track index a read takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrackRows {
+    /// The playable tracks.
+    Playable,
+    /// The gone and failed ones, which old plays still name.
+    NotPlayable,
+    /// Every row.
+    All,
+}
+
+/// The playable tracks in id order.
+pub(crate) fn tracks_in_id_order(conn: &Connection) -> rusqlite::Result<Vec<Track>> {
     let mut tracks = Vec::new();
-    each_track_in_id_order(conn, playable_only, |t| tracks.push(t))?;
+    each_track_in_id_order(conn, TrackRows::Playable, |t| tracks.push(t))?;
     Ok(tracks)
 }
 
-/// Hands each track to `each` in id order, as [`tracks_in_id_order`] lists them, without
-/// holding them all at once.
+/// Hands each track of `rows` to `each` in id order, without holding them all at once.
 pub(crate) fn each_track_in_id_order(
     conn: &Connection,
-    playable_only: bool,
+    rows: TrackRows,
     mut each: impl FnMut(Track),
 ) -> rusqlite::Result<()> {
-    let condition = if playable_only { "status = 'ok'" } else { "1" };
+    let condition = match rows {
+        TrackRows::Playable => "status = 'ok'",
+        TrackRows::NotPlayable => "status != 'ok'",
+        TrackRows::All => "1",
+    };
     let mut stmt = conn.prepare(&format!(
         "SELECT {TRACK_COLUMNS} FROM tracks WHERE {condition} ORDER BY id"
     ))?;

@@ -162,7 +162,7 @@ impl Matcher {
     /// Indexes the library's playable tracks under their artist and, when different, their
     /// album artist.
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Matcher> {
-        Ok(Matcher::of(&tracks::tracks_in_id_order(conn, true)?))
+        Ok(Matcher::of(&tracks::tracks_in_id_order(conn)?))
     }
 
     /// Indexes `tracks` (in their order) under their artist and, when different, their album

@@ -106,8 +106,8 @@ fn listening(path: &str, ms: u64) -> String {
 /// A share, shown as a percentage.
 fn share(path: &str, value: f64) -> String {
     format!(
-        r#"<data value="{value}" data-json="{path}">{:.0}%</data>"#,
-        value * 100.0
+        r#"<data value="{value}" data-json="{path}">{}</data>"#,
+        share_text(value)
     )
 }
 

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::db::tracks::TrackRows;
 use crate::db::{marks, plays, tracks, Database, DbError};
 use crate::play::LoggedPlay;
 use crate::summary::TrainingRun;
@@ -41,8 +42,14 @@ impl ListeningLog {
     pub(crate) fn load(db: &Database, library: &[Arc<Track>]) -> Result<ListeningLog, RecommendError> {
         let conn = db.conn();
         let mut tracks: HashMap<i64, Arc<Track>> = library.iter().map(|t| (t.id, t.clone())).collect();
-        // Every other track, gone or failed ones included: old plays still name them.
-        tracks::each_track_in_id_order(conn, false, |t| {
+        // The rest of the index, gone and failed tracks included (old plays still name them); the
+        // playable rows are the library's when it was given.
+        let rows = if library.is_empty() {
+            TrackRows::All
+        } else {
+            TrackRows::NotPlayable
+        };
+        tracks::each_track_in_id_order(conn, rows, |t| {
             tracks.entry(t.id).or_insert_with(|| Arc::new(t));
         })
         .map_err(|e| db.err(e))?;
