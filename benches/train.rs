@@ -36,10 +36,10 @@ fn vocab(n: usize) -> Vocab {
             &format!("t{i}"),
             &Track {
                 title: format!("t{i}"),
-                artist: Some(format!("a{}", i / 10)),
-                album: Some(format!("b{}", i / 12)),
-                genre: Some(format!("g{}", i % 20)),
-                year: Some(1960 + (i % 60) as i32),
+                artist: Some(format!("a{}", i / 10).into()),
+                album: Some(format!("b{}", i / 12).into()),
+                genre: Some(format!("g{}", i % 20).into()),
+                year: Some(1960 + (i % 60) as i16),
                 ..Track::default()
             },
         );
@@ -253,10 +253,10 @@ fn main() -> candle_core::Result<()> {
         .map(|i| Track {
             id: i as i64 + 1,
             title: format!("t{i}"),
-            artist: Some(format!("a{}", i / 10)),
-            album: Some(format!("b{}", i / 12)),
-            genre: Some(format!("g{}", i % 20)),
-            year: Some(1960 + (i % 60)),
+            artist: Some(format!("a{}", i / 10).into()),
+            album: Some(format!("b{}", i / 12).into()),
+            genre: Some(format!("g{}", i % 20).into()),
+            year: Some(1960 + (i % 60) as i16),
             ..Track::default()
         })
         .collect();
@@ -282,7 +282,7 @@ fn main() -> candle_core::Result<()> {
     let mut log = ListeningLog::default();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     for (k, t) in tracks.iter().enumerate() {
-        log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
         if k < 2_000 {
             log.plays.push(LoggedPlay {
                 track_id: rng.random_range(1..=2_000),

@@ -2,9 +2,9 @@
 //! one line per event on stdout, logged exactly as in the TUI; with `--autoplay`, recommended
 //! tracks follow the given ones and the model retrains in the background, as in the TUI.
 
-use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
+use crate::app::library::SharedLibrary;
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::scan_library;
@@ -23,7 +24,7 @@ use crate::fmt::format_duration;
 use crate::mpris::Mpris;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::Event;
-use crate::track::Track;
+use crate::track::{Track, TracksById};
 
 /// What `skipless play` starts with.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,21 +77,19 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             let seed = RadioSeed {
                 tracks: theirs.iter().map(|t| t.id).collect(),
                 artist: first.artist.clone(),
-                name: first.artist.clone().unwrap_or(name),
+                name: first.artist.as_deref().map_or(name, str::to_string),
             };
             (vec![first], Some(seed))
         }
     };
     let autoplay = autoplay || radio.is_some();
-    let mut library: HashMap<i64, Track> = if autoplay {
-        tracks::all_tracks::<Track>(db.conn())
-            .map_err(|e| db.err(e))?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect()
+    // Read once and shared with the recommender, which picks from it.
+    let shared: SharedLibrary = if autoplay {
+        Arc::new(tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?)
     } else {
-        HashMap::new()
+        SharedLibrary::default()
     };
+    let mut library: TracksById = shared.iter().cloned().collect();
 
     drop(db);
     let (engine, mut controller, notice) = crate::app::start_playback(&ctx.config, &ctx.paths.database())?;
@@ -109,9 +108,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             ctx.config.recommend.clone(),
             // The sender stays open here too, so that the select below never sees a closed channel.
             worker_tx.clone(),
-            false,
+            true,
         )
     });
+    if let Some(recommender) = recommender.as_ref() {
+        recommender.send(Request::Reload(Some(shared)));
+    }
     crate::app::watch::spawn_watch(
         ctx.paths.database(),
         Vec::new(),
@@ -215,7 +217,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             recv(worker_rx) -> msg => match msg {
                 Ok(WorkerMsg::Recommendations { seq, source, picks }) if !quitting => {
                     let accepted = recommender.as_mut().is_some_and(|r| {
-                        r.accept(seq, source, &picks, &mut controller, |id| library.get(&id).cloned())
+                        r.accept(seq, source, &picks, &mut controller, |id| library.get(id).map(|t| Track::clone(t)))
                     });
                     if accepted && waiting_for_picks {
                         waiting_for_picks = false;
@@ -241,7 +243,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         eprintln!("skipless: {message}");
                     }
                     if let Some(recommender) = recommender.as_ref() {
-                        library = index.tracks.iter().map(|t| (t.id, Track::clone(t))).collect();
+                        library = index.tracks.iter().cloned().collect();
                         recommender.send(Request::Reload(Some(index.tracks.clone())));
                     }
                     if let Some(summary) = scanned.take() {

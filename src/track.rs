@@ -2,7 +2,9 @@
 //! as the scanner reads it, the index stores it and every other part shows, plays, recommends
 //! and publishes it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,6 +21,61 @@ pub struct ReplayGain {
     pub album_peak: Option<f32>,
 }
 
+/// An artist, album or genre name. Read from the index through [`Names`], each distinct name
+/// is held once, however many tracks carry it.
+pub type Name = Arc<str>;
+
+/// Hands out one shared copy of each distinct name it is given.
+#[derive(Debug, Default)]
+pub struct Names(HashSet<Name>);
+
+impl Names {
+    pub fn intern(&mut self, name: &str) -> Name {
+        if let Some(known) = self.0.get(name) {
+            return known.clone();
+        }
+        let name: Name = Arc::from(name);
+        self.0.insert(name.clone());
+        name
+    }
+}
+
+/// Shared tracks found by id: kept sorted by id, a pointer a track where a hash map takes
+/// three times that.
+#[derive(Debug, Clone, Default)]
+pub struct TracksById(Vec<Arc<Track>>);
+
+impl TracksById {
+    pub fn get(&self, id: i64) -> Option<&Arc<Track>> {
+        let at = self.0.binary_search_by_key(&id, |t| t.id).ok()?;
+        self.0.get(at)
+    }
+
+    /// Adds `track`, or replaces the one with its id.
+    pub fn insert(&mut self, track: Arc<Track>) {
+        match self.0.binary_search_by_key(&track.id, |t| t.id) {
+            Ok(at) => self.0[at] = track,
+            Err(at) => self.0.insert(at, track),
+        }
+    }
+
+    /// In id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Track>> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<Arc<Track>> for TracksById {
+    /// Where two tracks share an id, the first is kept.
+    fn from_iter<I: IntoIterator<Item = Arc<Track>>>(tracks: I) -> Self {
+        let mut tracks: Vec<Arc<Track>> = tracks.into_iter().collect();
+        tracks.sort_by_key(|t| t.id);
+        tracks.dedup_by_key(|t| t.id);
+        tracks.shrink_to_fit();
+        TracksById(tracks)
+    }
+}
+
 /// One music file. `id` is its row in the index, 0 for a file not stored there (a file just
 /// read by the scanner, or a play known only by its tags, as in a listening-history export).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -27,13 +84,13 @@ pub struct Track {
     #[serde(serialize_with = "serialize_path")]
     pub path: PathBuf,
     pub title: String,
-    pub artist: Option<String>,
-    pub album: Option<String>,
-    pub album_artist: Option<String>,
-    pub track_no: Option<u32>,
-    pub disc_no: Option<u32>,
-    pub year: Option<i32>,
-    pub genre: Option<String>,
+    pub artist: Option<Name>,
+    pub album: Option<Name>,
+    pub album_artist: Option<Name>,
+    pub track_no: Option<u16>,
+    pub disc_no: Option<u16>,
+    pub year: Option<i16>,
+    pub genre: Option<Name>,
     pub duration_ms: Option<u64>,
     pub sample_rate: Option<u32>,
     pub channels: Option<u8>,
@@ -55,5 +112,50 @@ impl Track {
             Some(artist) => format!("{artist} – {}", self.title),
             None => self.title.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(id: i64, title: &str) -> Arc<Track> {
+        Arc::new(Track {
+            id,
+            title: title.into(),
+            ..Track::default()
+        })
+    }
+
+    #[test]
+    fn tracks_are_found_by_id_whatever_order_they_came_in() {
+        let mut by_id: TracksById = [track(7, "g"), track(-2, "outside"), track(3, "c"), track(7, "second g")]
+            .into_iter()
+            .collect();
+        assert_eq!(by_id.iter().map(|t| t.id).collect::<Vec<_>>(), [-2, 3, 7]);
+        assert_eq!(
+            by_id.get(7).map(|t| t.title.as_str()),
+            Some("g"),
+            "the first of two with one id is kept"
+        );
+        assert!(by_id.get(4).is_none());
+        by_id.insert(track(4, "d"));
+        by_id.insert(track(3, "new c"));
+        assert_eq!(
+            by_id.iter().map(|t| (t.id, t.title.as_str())).collect::<Vec<_>>(),
+            [(-2, "outside"), (3, "new c"), (4, "d"), (7, "g")]
+        );
+    }
+
+    #[test]
+    fn a_name_is_interned_once() {
+        let mut names = Names::default();
+        let a = names.intern("Nina Simone");
+        let b = names.intern("Nina Simone");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(
+            !Arc::ptr_eq(&a, &names.intern("nina simone")),
+            "names are kept as written"
+        );
     }
 }

@@ -23,7 +23,7 @@ use crate::recommend::infer::{fallback_rank, Filters, Radio, Recommender, Scored
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog};
 use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
-use crate::track::Track;
+use crate::track::{Name, Track};
 
 /// The share of a radio's picks that are its favoured tracks, before any of them is skipped.
 const RADIO_SHARE: f32 = 0.7;
@@ -33,7 +33,7 @@ const RADIO_SHARE: f32 = 0.7;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RadioSeed {
     pub tracks: Vec<i64>,
-    pub artist: Option<String>,
+    pub artist: Option<Name>,
     pub name: String,
 }
 
@@ -410,7 +410,7 @@ impl AutoplayCore {
             .into_iter()
             .rev()
             .collect();
-        if let (Some(r), Some(track)) = (self.recommender.as_mut(), self.log.tracks.get(&play.track_id)) {
+        if let (Some(r), Some(track)) = (self.recommender.as_mut(), self.log.tracks.get(play.track_id)) {
             r.observe(&before, track, play.skipped, play.ts_ms);
         }
         self.log.plays.push(play);
@@ -677,7 +677,7 @@ mod tests {
                 artist: Some(if id <= 8 {
                     SEED_ARTIST.into()
                 } else {
-                    format!("Artist {id}")
+                    format!("Artist {id}").into()
                 }),
                 duration_ms: Some(200_000),
                 ..Track::default()

@@ -184,8 +184,8 @@ mod tests {
     fn track(title: &str, artist: &str, album: &str) -> Track {
         Track {
             title: title.to_owned(),
-            artist: Some(artist.to_owned()),
-            album: Some(album.to_owned()),
+            artist: Some(artist.into()),
+            album: Some(album.into()),
             ..Track::default()
         }
     }

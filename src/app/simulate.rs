@@ -23,7 +23,7 @@ use crate::db::{tracks, Database};
 use crate::log::{Clock, Recorder};
 use crate::play::{EndReason, LoggedPlay, PlaySource};
 use crate::player::{Event, PlayItem};
-use crate::track::Track;
+use crate::track::{Name, Track};
 
 const SESSION_LENGTH: usize = 20;
 const REPEAT_WINDOW: usize = 20;
@@ -213,8 +213,8 @@ fn simulate_policy(
             id: i as i64 + 1,
             path: format!("sim://{i}").into(),
             title: t.title.clone(),
-            artist: Some(t.artist.clone()),
-            album: t.album.clone(),
+            artist: Some(t.artist.as_str().into()),
+            album: t.album.as_deref().map(Name::from),
             duration_ms: Some(t.duration_ms),
             ..Track::default()
         })

@@ -11,7 +11,7 @@ use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
-use crate::track::{ReplayGain, Track};
+use crate::track::{Name, ReplayGain, Track};
 
 /// Reads tags and properties; a file without a title is named after its file stem.
 pub(crate) fn read_tags(path: &Path) -> Result<Track, String> {
@@ -122,13 +122,13 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
         id: 0,
         path: path.to_path_buf(),
         title,
-        artist: text(ItemKey::TrackArtist),
-        album_artist: text(ItemKey::AlbumArtist),
-        album: text(ItemKey::AlbumTitle),
+        artist: text(ItemKey::TrackArtist).map(Name::from),
+        album_artist: text(ItemKey::AlbumArtist).map(Name::from),
+        album: text(ItemKey::AlbumTitle).map(Name::from),
         track_no: text(ItemKey::TrackNumber).and_then(|s| parse_index(&s)),
         disc_no: text(ItemKey::DiscNumber).and_then(|s| parse_index(&s)),
         year,
-        genre: text(ItemKey::Genre),
+        genre: text(ItemKey::Genre).map(Name::from),
         duration_ms: (!duration.is_zero()).then_some(duration.as_millis() as u64),
         sample_rate: props.sample_rate().filter(|&r| r > 0),
         channels: props.channels().filter(|&c| c > 0),
@@ -170,19 +170,19 @@ pub(crate) fn title_from_file_name(path: &Path) -> String {
 }
 
 /// Track or disc number: "3", "03", "3/12". Zero, negative or absurd values are unknown.
-pub(crate) fn parse_index(s: &str) -> Option<u32> {
+pub(crate) fn parse_index(s: &str) -> Option<u16> {
     let head = s.split('/').next()?.trim();
-    let n: u32 = head.parse().ok()?;
+    let n: u16 = head.parse().ok()?;
     (1..=9_999).contains(&n).then_some(n)
 }
 
 /// The year in "2011", "2011-03-04", "2011-03-04T10:00:00"; plausible years only.
-pub(crate) fn parse_year(s: &str) -> Option<i32> {
+pub(crate) fn parse_year(s: &str) -> Option<i16> {
     let digits: String = s.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.len() != 4 {
         return None;
     }
-    let year: i32 = digits.parse().ok()?;
+    let year: i16 = digits.parse().ok()?;
     (1000..=2999).contains(&year).then_some(year)
 }
 

@@ -239,10 +239,10 @@ fn metadata(shown: &Shown) -> HashMap<String, Value<'static>> {
     if let Some(genre) = &track.genre {
         map.insert("xesam:genre".into(), Value::from(vec![genre.clone()]));
     }
-    if let Some(n) = track.track_no.and_then(|n| i32::try_from(n).ok()) {
+    if let Some(n) = track.track_no.map(i32::from) {
         map.insert("xesam:trackNumber".into(), Value::from(n));
     }
-    if let Some(n) = track.disc_no.and_then(|n| i32::try_from(n).ok()) {
+    if let Some(n) = track.disc_no.map(i32::from) {
         map.insert("xesam:discNumber".into(), Value::from(n));
     }
     if let Some(ms) = track.duration_ms {

@@ -46,7 +46,7 @@ pub struct Vocab {
 /// Year buckets: unknown, then five-year spans from 1950 (earlier years share the first).
 pub(crate) const YEAR_BUCKETS: usize = 1 + 17;
 
-fn year_bucket(year: Option<i32>) -> u32 {
+fn year_bucket(year: Option<i16>) -> u32 {
     match year {
         None => 0,
         Some(y) => 1 + ((y.clamp(1950, 2034) - 1950) / 5) as u32,
@@ -580,9 +580,9 @@ mod tests {
     fn track(title: &str, artist: &str, album: &str) -> Track {
         Track {
             title: title.to_owned(),
-            artist: Some(artist.to_owned()),
-            album: Some(album.to_owned()),
-            genre: Some("Folk".to_owned()),
+            artist: Some(artist.into()),
+            album: Some(album.into()),
+            genre: Some("Folk".into()),
             year: Some(1999),
             ..Track::default()
         }

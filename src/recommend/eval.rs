@@ -19,7 +19,7 @@ use super::model::SeqModel;
 use super::rank::{metrics_of, walk_ranks, QueryView, Ranked, ServedRanks, SessionRanker, FINISH_WEIGHT};
 use super::train::{features_model, listen_counts, train_model, TrainConfig, TrainData, TrainOutcome, TrainProgress};
 use super::RecommendError;
-use crate::track::Track;
+use crate::track::{Name, Track};
 
 /// The protocol's session gap: a new session after more than 30 minutes.
 pub(crate) const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -49,8 +49,8 @@ impl EvalData {
                     &format!("{}\u{1f}{}", h.artist, h.track),
                     &Track {
                         title: h.track.clone(),
-                        artist: Some(h.artist.clone()),
-                        album: h.album.clone(),
+                        artist: Some(h.artist.as_str().into()),
+                        album: h.album.as_deref().map(Name::from),
                         ..Track::default()
                     },
                 ),

@@ -24,7 +24,7 @@ use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
 use super::RecommendError;
-use crate::track::Track;
+use crate::track::{Name, Track};
 
 /// What may be recommended, and how many.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,7 +144,7 @@ impl Recommender {
         self.history.clear();
         self.items = log
             .tracks
-            .values()
+            .iter()
             .filter_map(|t| Some((t.id, vocab.id(&item_key_of(t))?)))
             .collect();
         self.names = display_names(log, vocab);
@@ -158,7 +158,7 @@ impl Recommender {
         for session in log.sessions() {
             let mut before: Vec<(i64, bool)> = Vec::new();
             for play in session {
-                if let Some(track) = log.tracks.get(&play.track_id) {
+                if let Some(track) = log.tracks.get(play.track_id) {
                     self.observe(&before, track, play.skipped, play.ts_ms);
                 }
                 before.push((play.track_id, play.skipped));
@@ -546,9 +546,9 @@ pub fn fallback_rank<C: Borrow<Track>>(
         .rev()
         .filter(|p| !p.1)
         .take(3)
-        .filter_map(|p| log.tracks.get(&p.0).map(|t| &**t))
+        .filter_map(|p| log.tracks.get(p.0).map(|t| &**t))
         .collect();
-    let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+    let same = |a: &Option<Name>, b: &Option<Name>| match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
         _ => false,
     };

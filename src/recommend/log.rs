@@ -9,7 +9,7 @@ use crate::db::tracks::TrackRows;
 use crate::db::{marks, plays, tracks, Database, DbError};
 use crate::play::LoggedPlay;
 use crate::summary::TrainingRun;
-use crate::track::Track;
+use crate::track::{Name, Track, TracksById};
 
 use candle_core::{DType, Device};
 
@@ -25,7 +25,7 @@ use super::RecommendError;
 #[derive(Debug, Clone, Default)]
 pub struct ListeningLog {
     /// Shared with the candidates autoplay ranks, so the library is held once.
-    pub tracks: HashMap<i64, Arc<Track>>,
+    pub tracks: TracksById,
     pub plays: Vec<LoggedPlay>,
     /// Liked tracks and when they were liked (Unix ms).
     pub likes: HashMap<i64, i64>,
@@ -41,7 +41,7 @@ impl ListeningLog {
     /// The tracks of `library` (the player's, when it holds one) are shared, not read again.
     pub(crate) fn load(db: &Database, library: &[Arc<Track>]) -> Result<ListeningLog, RecommendError> {
         let conn = db.conn();
-        let mut tracks: HashMap<i64, Arc<Track>> = library.iter().map(|t| (t.id, t.clone())).collect();
+        let mut tracks: Vec<Arc<Track>> = library.to_vec();
         // The rest of the index, gone and failed tracks included (old plays still name them); the
         // playable rows are the library's when it was given.
         let rows = if library.is_empty() {
@@ -49,10 +49,7 @@ impl ListeningLog {
         } else {
             TrackRows::NotPlayable
         };
-        tracks::each_track_in_id_order(conn, rows, |t| {
-            tracks.entry(t.id).or_insert_with(|| Arc::new(t));
-        })
-        .map_err(|e| db.err(e))?;
+        tracks::each_track_in_id_order(conn, rows, |t| tracks.push(Arc::new(t))).map_err(|e| db.err(e))?;
         let mut outside: HashMap<String, i64> = HashMap::new();
         let mut plays = Vec::new();
         for (played, session_id, skipped, ts_ms) in plays::finished_plays(conn).map_err(|e| db.err(e))? {
@@ -62,15 +59,15 @@ impl ListeningLog {
                     let key = item_key(&artist, &title);
                     let next = -(outside.len() as i64) - 1;
                     let id = *outside.entry(key).or_insert(next);
-                    tracks.entry(id).or_insert_with(|| {
-                        Arc::new(Track {
+                    if id == next {
+                        tracks.push(Arc::new(Track {
                             id,
                             title,
-                            artist: Some(artist),
-                            album,
+                            artist: Some(artist.into()),
+                            album: album.map(Name::from),
                             ..Track::default()
-                        })
-                    });
+                        }));
+                    }
                     id
                 }
             };
@@ -82,7 +79,11 @@ impl ListeningLog {
             });
         }
         let likes = marks::load(conn).map_err(|e| db.err(e))?.liked;
-        Ok(ListeningLog { tracks, plays, likes })
+        Ok(ListeningLog {
+            tracks: tracks.into_iter().collect(),
+            plays,
+            likes,
+        })
     }
 
     /// Plays grouped by session, in order.
@@ -165,7 +166,7 @@ pub(crate) fn log_sessions(log: &ListeningLog, vocab: &mut Vocab) -> (Vec<Sessio
             plays: plays
                 .iter()
                 .filter_map(|p| {
-                    let track = log.tracks.get(&p.track_id)?;
+                    let track = log.tracks.get(p.track_id)?;
                     Some(Play {
                         item: vocab.intern(&item_key_of(track), track),
                         skipped: p.skipped,
@@ -181,7 +182,7 @@ pub(crate) fn log_sessions(log: &ListeningLog, vocab: &mut Vocab) -> (Vec<Sessio
     let likes = log
         .likes
         .iter()
-        .filter_map(|(track, &at)| Some((vocab.id(&item_key_of(log.tracks.get(track)?))?, at)))
+        .filter_map(|(track, &at)| Some((vocab.id(&item_key_of(log.tracks.get(*track)?))?, at)))
         .collect();
     (sessions, likes)
 }
@@ -274,14 +275,14 @@ pub(crate) fn library_candidates(db: &Database, log: &ListeningLog) -> Result<Ve
     Ok(ids
         .into_iter()
         .filter(|id| !banned.contains_key(id))
-        .filter_map(|id| log.tracks.get(&id).cloned())
+        .filter_map(|id| log.tracks.get(id).cloned())
         .collect())
 }
 
 /// Display names of the log's tracks, for reasons.
 pub(crate) fn display_names(log: &ListeningLog, vocab: &Vocab) -> HashMap<u32, String> {
     log.tracks
-        .values()
+        .iter()
         .filter_map(|t| Some((vocab.id(&item_key_of(t))?, t.display_name())))
         .collect()
 }
@@ -322,7 +323,7 @@ mod tests {
             outside < 0,
             "an imported play of a track the library lacks keeps its place"
         );
-        assert_eq!(log.tracks[&outside].title, "B");
+        assert_eq!(log.tracks.get(outside).unwrap().title, "B");
         assert!(log.plays[1].skipped);
     }
 }

@@ -232,7 +232,7 @@ mod tests {
             .map(|i| Track {
                 id: 100 + i,
                 title: format!("song {i}"),
-                artist: Some(format!("artist {}", i % 4)),
+                artist: Some(format!("artist {}", i % 4).into()),
                 ..Track::default()
             })
             .collect();
@@ -268,7 +268,7 @@ mod tests {
         let mut sessions = Vec::new();
         let mut log = ListeningLog::default();
         for t in &tracks {
-            log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
+            log.tracks.insert(std::sync::Arc::new(t.clone()));
         }
         for s in 0..4i64 {
             let len = if s == 3 { 3 } else { 8 };

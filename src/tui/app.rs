@@ -445,13 +445,13 @@ impl App {
         let (tracks, name) = if in_tree {
             let tracks = self.selected_tracks();
             let name = match s.pane {
-                Pane::Artists => s.library.artists.get(s.artist).map(|a| a.name.clone()),
+                Pane::Artists => s.library.artists.get(s.artist).map(|a| a.name.to_string()),
                 _ => s
                     .library
                     .artists
                     .get(s.artist)
                     .and_then(|a| a.albums.get(s.album))
-                    .map(|a| a.name.clone()),
+                    .map(|a| a.name.to_string()),
             };
             (tracks, name.unwrap_or_default())
         } else {
@@ -490,8 +490,8 @@ impl App {
         } else {
             match (s.pane, s.view) {
                 (Pane::Artists, _) => s.artist_tracks(),
-                (Pane::Albums, _) => s.album_tracks().to_vec(),
-                (Pane::Main, View::Library) => s.album_tracks().get(s.album_track).copied().into_iter().collect(),
+                (Pane::Albums, _) => s.album_tracks().collect(),
+                (Pane::Main, View::Library) => s.album_tracks().nth(s.album_track).into_iter().collect(),
                 (Pane::Main, View::Tracks) => s.sorted.get(s.track).copied().into_iter().collect(),
                 _ => Vec::new(),
             }
@@ -548,15 +548,13 @@ impl App {
                 ),
                 (Pane::Albums, _) => (
                     s.album_tracks()
-                        .iter()
-                        .filter_map(|&i| lib.get(i).map(|t| Track::clone(t)))
+                        .filter_map(|i| lib.get(i).map(|t| Track::clone(t)))
                         .collect(),
                     0,
                 ),
                 (Pane::Main, View::Library) => (
                     s.album_tracks()
-                        .iter()
-                        .filter_map(|&i| lib.get(i).map(|t| Track::clone(t)))
+                        .filter_map(|i| lib.get(i).map(|t| Track::clone(t)))
                         .collect(),
                     s.album_track,
                 ),

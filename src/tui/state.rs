@@ -1,6 +1,8 @@
 //! What the screen shows, apart from playback ([`State`], [`View`], [`Pane`], [`Search`]).
 //! Pure data: the UI renders it, actions change it.
 
+use std::ops::Range;
+
 use crate::app::art::Picture;
 use crate::app::library::{LibraryIndex, SavedPlaylist, SortKey};
 use crate::lyrics::Lyrics;
@@ -197,18 +199,17 @@ impl State {
         self.library
             .artists
             .get(self.artist)
-            .map(|a| a.albums.iter().flat_map(|al| al.tracks.iter().copied()).collect())
+            .map(|a| a.albums.iter().flat_map(|al| al.tracks.clone()).collect())
             .unwrap_or_default()
     }
 
     /// Track indices of the selected album.
-    pub(crate) fn album_tracks(&self) -> &[usize] {
+    pub(crate) fn album_tracks(&self) -> Range<usize> {
         self.library
             .artists
             .get(self.artist)
             .and_then(|a| a.albums.get(self.album))
-            .map(|al| al.tracks.as_slice())
-            .unwrap_or_default()
+            .map_or(0..0, |al| al.tracks.clone())
     }
 
     /// Moves the selection of the list with the keyboard by `delta` (clamped).

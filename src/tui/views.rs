@@ -247,7 +247,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             len: artists.len(),
             selected: s.artist,
         },
-        |i| Line::from(artists[i].name.clone()),
+        |i| Line::from(artists[i].name.to_string()),
         app,
     );
     let albums = artists.get(s.artist).map(|a| a.albums.as_slice()).unwrap_or_default();
@@ -260,7 +260,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             len: albums.len(),
             selected: s.album,
         },
-        |i| Line::from(albums[i].name.clone()),
+        |i| Line::from(albums[i].name.to_string()),
         app,
     );
     let tracks = s.album_tracks();
@@ -276,7 +276,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             selected: s.album_track,
         },
         |i| {
-            let t = &lib.tracks[tracks[i]];
+            let t = &lib.tracks[tracks.start + i];
             let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
             let duration = t.duration_ms.map(format_duration).unwrap_or_default();
             let title = truncate(

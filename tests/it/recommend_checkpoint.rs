@@ -18,7 +18,7 @@ fn track(id: i64, artist: &str) -> Track {
         id,
         title: format!("song {id}"),
         artist: Some(artist.into()),
-        album: Some(format!("{artist} album")),
+        album: Some(format!("{artist} album").into()),
         year: Some(2000),
         ..Track::default()
     }
@@ -161,7 +161,7 @@ fn metrics_on_a_hand_computed_case() {
 fn log(tracks: &[Track]) -> ListeningLog {
     let mut log = ListeningLog::default();
     for t in tracks {
-        log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
     }
     for (session, ids) in [[1, 2, 3], [1, 2, 5], [1, 2, 3]].iter().enumerate() {
         for (k, &id) in ids.iter().enumerate() {
@@ -249,7 +249,7 @@ fn tracks_finished_more_often_rank_higher() {
     let mut recommender = Recommender::new(checkpoint).unwrap();
     let mut log = ListeningLog::default();
     for t in &tracks {
-        log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
     }
     for session in 0..3i64 {
         for (k, (id, skipped)) in [(6, true), (7, false)].into_iter().enumerate() {

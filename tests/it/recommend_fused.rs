@@ -30,10 +30,10 @@ fn vocab(n: usize) -> Vocab {
             &format!("track{i}"),
             &Track {
                 title: format!("track{i}"),
-                artist: Some(format!("artist{}", i % 7)),
-                album: Some(format!("album{}", i % 11)),
-                genre: Some(format!("genre{}", i % 3)),
-                year: Some(1970 + i as i32),
+                artist: Some(format!("artist{}", i % 7).into()),
+                album: Some(format!("album{}", i % 11).into()),
+                genre: Some(format!("genre{}", i % 3).into()),
+                year: Some(1970 + i as i16),
                 ..Track::default()
             },
         );

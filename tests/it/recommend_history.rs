@@ -24,7 +24,7 @@ fn vocab(n: usize) -> Vocab {
     for i in 0..n {
         let track = Track {
             title: format!("t{i}"),
-            artist: Some(format!("a{i}")),
+            artist: Some(format!("a{i}").into()),
             ..Track::default()
         };
         v.intern(&item_key_of(&track), &track);
@@ -226,13 +226,13 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
         .map(|i| Track {
             id: i64::from(i),
             title: format!("t{}", i - 1),
-            artist: Some(format!("a{}", i - 1)),
+            artist: Some(format!("a{}", i - 1).into()),
             ..Track::default()
         })
         .collect();
     let mut log = ListeningLog::default();
     for t in &tracks {
-        log.tracks.insert(t.id, std::sync::Arc::new(t.clone()));
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
     }
     for (s, session) in all.iter().enumerate() {
         for p in &session.plays {

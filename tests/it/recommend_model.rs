@@ -18,10 +18,10 @@ fn vocab(n: usize) -> Vocab {
             &format!("track{i}"),
             &Track {
                 title: format!("track{i}"),
-                artist: Some(format!("artist{}", i % 3)),
-                album: Some(format!("album{}", i % 5)),
+                artist: Some(format!("artist{}", i % 3).into()),
+                album: Some(format!("album{}", i % 5).into()),
                 genre: Some("rock".into()),
-                year: Some(1990 + i as i32),
+                year: Some(1990 + i as i16),
                 ..Track::default()
             },
         );

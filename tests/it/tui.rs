@@ -633,7 +633,7 @@ fn m_starts_a_radio_from_the_selected_artist_that_autoplay_goes_on_from() {
         .library
         .artists
         .iter()
-        .position(|a| a.name == artist)
+        .position(|a| *a.name == *artist)
         .unwrap();
     h.keys(&"j".repeat(index));
     h.keys("m");
@@ -647,7 +647,12 @@ fn m_starts_a_radio_from_the_selected_artist_that_autoplay_goes_on_from() {
             .upcoming()
             .iter()
             .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
-            .map(|e| (e.track.artist.clone(), e.reason.clone().unwrap_or_default()))
+            .map(|e| {
+                (
+                    e.track.artist.as_deref().map(str::to_string),
+                    e.reason.clone().unwrap_or_default(),
+                )
+            })
             .collect()
     };
     h.pump_until("three radio picks", |app| picks(app).len() == 3);
