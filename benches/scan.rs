@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use skipless::db::Database;
-use skipless::library::scan::scan;
+use skipless::library::scan::{scan, Reread};
 
 fn main() {
     let files: usize = std::env::var("SKIPLESS_BENCH_FILES")
@@ -35,10 +35,10 @@ fn main() {
         let _ = std::fs::read(source);
     }
     let start = Instant::now();
-    let first = scan(&mut db, &roots, &|_| {}).expect("first scan");
+    let first = scan(&mut db, &roots, Reread::Changed, &|_| {}).expect("first scan");
     let first_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let again = scan(&mut db, &roots, &|_| {}).expect("rescan");
+    let again = scan(&mut db, &roots, Reread::Changed, &|_| {}).expect("rescan");
     let rescan_s = start.elapsed().as_secs_f64();
     assert_eq!(first.summary.added, files);
     assert_eq!(again.summary.unchanged, files);

@@ -70,7 +70,7 @@ fn art_frames() {
     let db_path = dir.path().join("skipless.db");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let mut db = Database::open(&db_path).expect("database");
-    skipless::library::scan::scan(&mut db, &[corpus], &|_| {}).expect("scan");
+    skipless::library::scan::scan(&mut db, &[corpus], skipless::library::scan::Reread::Changed, &|_| {}).expect("scan");
     let mut config = Config::default();
     config.playback.audio = AudioOutput::Null;
     let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).expect("engine");

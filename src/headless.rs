@@ -21,6 +21,7 @@ use crate::app::Context;
 use crate::db::tracks;
 use crate::db::Database;
 use crate::fmt::format_duration;
+use crate::library::scan::Reread;
 use crate::mpris::Mpris;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::Event;
@@ -276,7 +277,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
 /// changed) are scanned first; a given file that failed to scan is still queued, so that its
 /// play is logged as an error rather than silently dropped.
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
-    let report = scan_library(db, paths, &|_| {})?.report;
+    let report = scan_library(db, paths, Reread::Changed, &|_| {})?.report;
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }

@@ -277,6 +277,14 @@ impl AutoplayCore {
     /// Leaves a banned track out of every ranking from now on.
     pub(crate) fn ban(&mut self, track_id: i64) {
         self.candidates.retain(|t| t.id != track_id);
+        self.prepare_places();
+    }
+
+    /// Where the model places each candidate, found now rather than at the next pick.
+    fn prepare_places(&self) {
+        if let Some(r) = &self.recommender {
+            r.prepare(&self.candidates);
+        }
     }
 
     /// Whether the saved model was refused at start and the log is long enough to train a new
@@ -299,6 +307,7 @@ impl AutoplayCore {
         if let Some(r) = self.recommender.as_mut() {
             r.replay(&self.log);
         }
+        self.prepare_places();
         Ok(())
     }
 
@@ -311,6 +320,7 @@ impl AutoplayCore {
             self.plays_since_training = self.plays_since_training.min(self.plays_since_model);
             self.recommender = Some(recommender);
         }
+        self.prepare_places();
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::db::Database;
-use crate::library::scan::{self, ScanProgress, ScanReport};
+use crate::library::scan::{self, Reread, ScanProgress, ScanReport};
 
 /// What a scan found, and how many waiting imported plays it matched.
 #[derive(Debug)]
@@ -38,9 +38,10 @@ impl ScanOutcome {
 pub(crate) fn scan_library(
     db: &mut Database,
     roots: &[PathBuf],
+    reread: Reread,
     progress: &(dyn Fn(ScanProgress) + Sync),
 ) -> anyhow::Result<ScanOutcome> {
-    let report = scan::scan(db, roots, progress)?;
+    let report = scan::scan(db, roots, reread, progress)?;
     let matched = crate::logio::rematch::match_unmatched(db)?;
     Ok(ScanOutcome { report, matched })
 }

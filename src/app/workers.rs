@@ -12,7 +12,7 @@ use crate::clock::now_ms;
 use crate::db::playlists;
 use crate::db::Database;
 use crate::library::lyrics::find_lyrics;
-use crate::library::scan::ScanProgress;
+use crate::library::scan::{Reread, ScanProgress};
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
 use crate::lyrics::Lyrics;
 use crate::play::SkipRule;
@@ -110,7 +110,7 @@ pub(crate) fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<Worke
 /// outcome and the reloaded library to `tx`.
 pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
     let mut db = Database::open(db_path)?;
-    let outcome = scan_library(&mut db, roots, &|p| {
+    let outcome = scan_library(&mut db, roots, Reread::Changed, &|p| {
         if let ScanProgress::Reading { done, total } = p {
             let _ = tx.send(WorkerMsg::ScanProgress { done, total });
         }

@@ -27,6 +27,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::app::Context;
 use crate::config::Config;
 use crate::headless::Start;
+use crate::library::scan::Reread;
 use crate::marks::Mark;
 use crate::paths::Paths;
 
@@ -58,6 +59,10 @@ pub enum Command {
     /// Index music folders (a bare `scan` rescans the known library roots).
     Scan {
         paths: Vec<PathBuf>,
+        /// Read every file again, also those whose size and modification time are unchanged
+        /// (tags rewritten by a tool that kept the mtime).
+        #[arg(long)]
+        full: bool,
         /// Print one JSON object with the counts.
         #[arg(long)]
         json: bool,
@@ -284,7 +289,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         end_quietly_on_a_closed_pipe();
     }
     match cli.command {
-        Some(Command::Scan { paths, json }) => scan::run(&ctx, &paths, json),
+        Some(Command::Scan { paths, full, json }) => {
+            let reread = if full { Reread::All } else { Reread::Changed };
+            scan::run(&ctx, &paths, reread, json)
+        }
         Some(Command::Library { json }) => library::run(&ctx, json),
         Some(Command::Roots { action, json }) => roots::run(&ctx, action.as_ref(), json),
         Some(Command::Simulate {

@@ -25,7 +25,7 @@ pub enum RootsAction {
 /// Lists the roots with their playable tracks, or adds or removes one.
 pub fn run(ctx: &Context, action: Option<&RootsAction>, json: bool) -> anyhow::Result<()> {
     match action {
-        Some(RootsAction::Add { paths }) => super::scan::run(ctx, paths, json),
+        Some(RootsAction::Add { paths }) => super::scan::run(ctx, paths, crate::library::scan::Reread::Changed, json),
         Some(RootsAction::Remove { path }) => remove(ctx, path),
         None => list(ctx, json),
     }

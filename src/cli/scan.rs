@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use super::progress_bar;
 use crate::app::scan::scan_library;
 use crate::app::Context;
-use crate::library::scan::ScanProgress;
+use crate::library::scan::{Reread, ScanProgress};
 
-/// `skipless scan [--json] [PATH...]`.
-pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+/// `skipless scan [--full] [--json] [PATH...]`.
+pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) -> anyhow::Result<()> {
     let mut db = ctx.open_database()?;
     let roots = if paths.is_empty() {
         crate::db::tracks::roots(db.conn()).map_err(|e| db.err(e))?
@@ -19,7 +19,7 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], json: bool) -> anyhow::Resul
         anyhow::bail!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
     }
     let bar = progress_bar(0, "scanning");
-    let outcome = scan_library(&mut db, &roots, &|p| match p {
+    let outcome = scan_library(&mut db, &roots, reread, &|p| match p {
         ScanProgress::Walking { found } => bar.set_message(if found > 0 { "walking" } else { "scanning" }),
         ScanProgress::Reading { done, total } => {
             bar.set_length(total as u64);

@@ -220,6 +220,11 @@ impl Placer<'_> {
     }
 }
 
+/// Whether any imported play waits for its track.
+pub(crate) fn any_waiting(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM unmatched_plays)", [], |r| r.get(0))
+}
+
 /// Moves every waiting imported play for which `find(match_key, album)` names a library track
 /// (its id and duration) into `plays`, in the session and at the position it was imported with,
 /// in one transaction. Returns how many moved.
@@ -228,10 +233,6 @@ pub(crate) fn match_waiting(
     find: impl Fn(&str, Option<&str>) -> Option<(i64, Option<u64>)>,
 ) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
-    let waiting: i64 = tx.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get(0))?;
-    if waiting == 0 {
-        return Ok(0);
-    }
     let mut found = Vec::new();
     {
         let mut stmt = tx.prepare("SELECT id, match_key, album FROM unmatched_plays ORDER BY id")?;

@@ -162,10 +162,10 @@ fn library_order(a: &Track, b: &Track) -> Ordering {
 }
 
 /// Indexed tracks (any status) whose path lies under `dir`, keyed by path.
-pub(crate) fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<HashMap<PathBuf, FileState>> {
+pub(crate) fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Vec<(PathBuf, FileState)>> {
     let (lo, hi) = range_under(dir);
-    let mut stmt =
-        conn.prepare("SELECT id, path, size, mtime_ns, status FROM tracks WHERE path >= ?1 AND path < ?2")?;
+    let mut stmt = conn
+        .prepare("SELECT id, path, size, mtime_ns, status FROM tracks WHERE path >= ?1 AND path < ?2 ORDER BY path")?;
     let rows = stmt.query_map(params![lo, hi], |row| {
         let status: String = row.get(4)?;
         Ok((

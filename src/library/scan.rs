@@ -5,6 +5,7 @@
 //! Unreadable folders, symlink loops and unreadable files are reported, never fatal.
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -49,16 +50,33 @@ pub enum ScanProgress {
     Reading { done: usize, total: usize },
 }
 
+/// Which files a scan opens and reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reread {
+    /// New files and those whose size or modification time changed; the rest are only stat'ed.
+    #[default]
+    Changed,
+    /// Every file (`skipless scan --full`): for tags rewritten by a tool that kept the mtime.
+    All,
+}
+
+/// A file the walk found: its path, size and modification time.
+type Found = (PathBuf, u64, i64);
+
 /// Scans `roots` (remembering them as library roots, unless inside one) and updates the index.
+///
+/// The files found and the files indexed are both sorted by path bytes (SQLite's order of the
+/// path column) and walked side by side once: no table keyed by path is built.
 pub fn scan(
     db: &mut Database,
     roots: &[PathBuf],
+    reread: Reread,
     progress: &(dyn Fn(ScanProgress) + Sync),
 ) -> Result<ScanReport, DbError> {
     let mut report = ScanReport::default();
     let now = now_ms();
-    let mut found: Vec<(PathBuf, u64, i64)> = Vec::new();
-    let mut known: HashMap<PathBuf, FileState> = HashMap::new();
+    let mut found: Vec<Found> = Vec::new();
+    let mut known: Vec<(PathBuf, FileState)> = Vec::new();
     // Folders that could not be read: files indexed beneath them are not declared gone.
     let mut unreadable: Vec<PathBuf> = Vec::new();
     let mut single_files: HashSet<PathBuf> = HashSet::new();
@@ -74,7 +92,7 @@ pub fn scan(
         };
         if root.is_file() {
             if let Some(state) = tracks::file_state(db.conn(), &root).map_err(|e| db.err(e))? {
-                known.insert(root.clone(), state);
+                known.push((root.clone(), state));
             }
             if let Ok(meta) = std::fs::metadata(&root) {
                 found.push((root.clone(), meta.len(), mtime_ns(&meta)));
@@ -89,17 +107,33 @@ pub fn scan(
         known.extend(tracks::file_states_under(db.conn(), &root).map_err(|e| db.err(e))?);
         walk(&root, &mut found, &mut unreadable, &mut report.walk_errors, progress);
     }
-    found.sort();
+    found.par_sort_unstable_by(|a, b| path_bytes(&a.0).cmp(path_bytes(&b.0)));
     found.dedup_by(|a, b| a.0 == b.0);
+    // Roots may overlap or come in any order.
+    known.par_sort_by(|a, b| path_bytes(&a.0).cmp(path_bytes(&b.0)));
+    known.dedup_by(|a, b| a.0 == b.0);
     report.summary.scanned = found.len();
 
-    let to_read: Vec<&(PathBuf, u64, i64)> = found
-        .iter()
-        .filter(|(path, size, mtime)| match known.get(path) {
-            Some(state) => state.gone || state.size != *size || state.mtime_ns != *mtime,
-            None => true,
-        })
-        .collect();
+    // One pass over both: what to read (with what the index knew of it), and what vanished.
+    let mut to_read: Vec<(&Found, Option<&FileState>)> = Vec::new();
+    let mut vanished_states: Vec<(&Path, &FileState)> = Vec::new();
+    let mut indexed = known.iter().peekable();
+    for file in &found {
+        let mut state = None;
+        while let Some((path, known_state)) = indexed.peek() {
+            match path_bytes(path).cmp(path_bytes(&file.0)) {
+                std::cmp::Ordering::Less => vanished_states.push((path, known_state)),
+                std::cmp::Ordering::Equal => state = Some(known_state),
+                std::cmp::Ordering::Greater => break,
+            }
+            indexed.next();
+        }
+        let unchanged = state.is_some_and(|s| !s.gone && s.size == file.1 && s.mtime_ns == file.2);
+        if !unchanged || reread == Reread::All {
+            to_read.push((file, state));
+        }
+    }
+    vanished_states.extend(indexed.map(|(path, state)| (path.as_path(), state)));
     report.summary.unchanged = found.len() - to_read.len();
 
     let total = to_read.len();
@@ -107,7 +141,7 @@ pub fn scan(
     progress(ScanProgress::Reading { done: 0, total });
     let results: Vec<ScannedFile> = to_read
         .par_iter()
-        .map(|(path, _, _)| {
+        .map(|((path, _, _), _)| {
             let scanned = match tags::read_tags(path) {
                 Ok(tags) => ScannedFile::Ok(Box::new(tags)),
                 Err(error) => ScannedFile::Failed {
@@ -123,7 +157,6 @@ pub fn scan(
         })
         .collect();
 
-    let seen: HashSet<&Path> = found.iter().map(|(p, _, _)| p.as_path()).collect();
     let db_path = db.path().to_path_buf();
     let tx = db.conn_mut().transaction().map_err(|e| DbError::Sqlite {
         path: PathBuf::new(),
@@ -132,9 +165,9 @@ pub fn scan(
     // Vanished files are marked gone first, so that a file found at a new path can be one of
     // them: moved or renamed, it keeps its track.
     let mut vanished: HashSet<i64> = HashSet::new();
-    for (path, state) in &known {
+    for (path, state) in vanished_states {
         let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
-        if !state.gone && !seen.contains(path.as_path()) && !beneath_unreadable && !single_files.contains(path) {
+        if !state.gone && !beneath_unreadable && !single_files.contains(path) {
             tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(path, e))?;
             vanished.insert(state.id);
         }
@@ -142,15 +175,15 @@ pub fn scan(
     let any_new = to_read
         .iter()
         .zip(&results)
-        .any(|((path, ..), scanned)| matches!(scanned, ScannedFile::Ok(_)) && !known.contains_key(path));
+        .any(|((_, state), scanned)| matches!(scanned, ScannedFile::Ok(_)) && state.is_none());
     let mut gone = if any_new {
         tracks::gone_by_fingerprint(&tx).map_err(|e| sqlite_err(&db_path, e))?
     } else {
         HashMap::new()
     };
-    for ((path, size, mtime), scanned) in to_read.iter().zip(&results) {
+    for (((path, size, mtime), state), scanned) in to_read.iter().zip(&results) {
         let moved_from = match scanned {
-            ScannedFile::Ok(track) if !known.contains_key(path) => gone
+            ScannedFile::Ok(track) if state.is_none() => gone
                 .get_mut(&Fingerprint::of(*size, track))
                 .and_then(|candidates| candidates.pop()),
             _ => None,
@@ -166,13 +199,18 @@ pub fn scan(
                 report.failed_files.push((path.clone(), error.clone()));
             }
             ScannedFile::Ok(_) if moved_from.is_some() => report.summary.moved += 1,
-            ScannedFile::Ok(_) if known.get(path).is_some_and(|s| !s.gone) => report.summary.updated += 1,
+            ScannedFile::Ok(_) if state.is_some_and(|s| !s.gone) => report.summary.updated += 1,
             ScannedFile::Ok(_) => report.summary.added += 1,
         }
     }
     report.summary.removed = vanished.len();
     tx.commit().map_err(|e| sqlite_err(db.path(), e))?;
     Ok(report)
+}
+
+/// A path as the index stores and orders it.
+fn path_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
 }
 
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
@@ -185,7 +223,7 @@ fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
 /// Walks one root, following symlinks (walkdir detects loops), collecting audio files.
 fn walk(
     root: &Path,
-    found: &mut Vec<(PathBuf, u64, i64)>,
+    found: &mut Vec<Found>,
     unreadable: &mut Vec<PathBuf>,
     errors: &mut Vec<String>,
     progress: &(dyn Fn(ScanProgress) + Sync),

@@ -13,12 +13,13 @@ use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
-use super::data::{item_key_of, ItemFeatures, Play};
+use super::data::{item_key_of, ItemFeatures, Play, Vocab};
 use super::features::{ln_finish, HistoryStats, FEATURES, FOLLOWS, LIKED, TIMES_FINISHED};
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
@@ -101,6 +102,25 @@ pub struct Recommender {
     /// The places of the last candidates ranked, by position, with the track each is for
     /// (see [`Recommender::places_of`]).
     places: RefCell<Vec<(Arc<Track>, Place)>>,
+}
+
+/// What [`Place`]s are found from, shareable across threads.
+struct PlaceFinder<'a> {
+    items: &'a HashMap<i64, u32>,
+    vocab: &'a Vocab,
+    plays: &'a HashMap<i64, (u32, u32)>,
+}
+
+impl PlaceFinder<'_> {
+    fn place_of(&self, track: &Track) -> Place {
+        if let Some(&item) = self.items.get(&track.id) {
+            return Place::Item(item);
+        }
+        match self.vocab.id(&item_key_of(track)) {
+            Some(item) => Place::Item(item),
+            None => Place::Cold(self.vocab.features_of(track), self.plays.contains_key(&track.id)),
+        }
+    }
 }
 
 /// Where the model places a track: an item of its vocabulary, or side features only (and
@@ -193,35 +213,41 @@ impl Recommender {
     /// A position is checked by the identity of its shared track, not by reading the track: a
     /// million candidates are a million pointers compared, with no track's memory touched. The
     /// cache holds the tracks it names, so an identity is never reused while it is cached.
+    ///
+    /// Places found anew are looked up on every core: after a load that is the whole library.
     fn places_of(&self, candidates: &[Arc<Track>]) -> std::cell::Ref<'_, Vec<(Arc<Track>, Place)>> {
         let mut cache = self.places.borrow_mut();
         cache.truncate(candidates.len());
-        for (i, track) in candidates.iter().enumerate() {
-            match cache.get(i) {
-                Some((cached, _)) if Arc::ptr_eq(cached, track) => {}
-                _ => {
-                    let place = self.place_of(track);
-                    if i < cache.len() {
-                        cache[i] = (track.clone(), place);
-                    } else {
-                        cache.push((track.clone(), place));
-                    }
-                }
+        let changed: Vec<usize> = (0..candidates.len())
+            .filter(|&i| {
+                cache
+                    .get(i)
+                    .is_none_or(|(cached, _)| !Arc::ptr_eq(cached, &candidates[i]))
+            })
+            .collect();
+        let finder = PlaceFinder {
+            items: &self.items,
+            vocab: &self.checkpoint.meta.vocab,
+            plays: &self.plays,
+        };
+        let found: Vec<Place> = changed.par_iter().map(|&i| finder.place_of(&candidates[i])).collect();
+        for (i, place) in changed.into_iter().zip(found) {
+            let entry = (candidates[i].clone(), place);
+            if i < cache.len() {
+                cache[i] = entry;
+            } else {
+                cache.push(entry);
             }
         }
         drop(cache);
         self.places.borrow()
     }
 
-    fn place_of(&self, track: &Track) -> Place {
-        if let Some(&item) = self.items.get(&track.id) {
-            return Place::Item(item);
-        }
-        let vocab = &self.checkpoint.meta.vocab;
-        match vocab.id(&item_key_of(track)) {
-            Some(item) => Place::Item(item),
-            None => Place::Cold(vocab.features_of(track), self.plays.contains_key(&track.id)),
-        }
+    /// Finds where the model places each of `candidates` now, so that the picks that follow
+    /// only compare identities: called when the library or the model changes, so that the first
+    /// pick after a load costs what every pick does.
+    pub fn prepare(&self, candidates: &[Arc<Track>]) {
+        drop(self.places_of(candidates));
     }
 
     fn session_items(&self, session: &[(i64, bool)]) -> Vec<(u32, bool)> {

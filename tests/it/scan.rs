@@ -317,3 +317,57 @@ fn a_moved_or_renamed_file_keeps_its_track() {
     let exported = stdout_of(skipless(data.path()).args(["playlist", "export", "keep"]));
     assert!(exported.contains(new.to_str().unwrap()), "{exported}");
 }
+
+#[test]
+fn a_file_retagged_with_its_mtime_kept_is_read_again_only_by_a_full_scan() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    copy_corpus(&music);
+    scan_json(data.path(), &[&music]);
+    let ids = || {
+        let mut ids: Vec<u64> = library(data.path()).iter().map(|t| t["id"].as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let ids_before = ids();
+    let title = |name: &str| by_file(&library(data.path()), name)["title"].clone();
+    assert_eq!(title("victory.wav"), "Victory");
+
+    // The title rewritten in place, same size, and the modification time put back.
+    let wav = music.join("victory.wav");
+    let mtime = std::fs::metadata(&wav).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&wav).unwrap();
+    let at = bytes.windows(7).position(|w| w == b"Victory").expect("the INAM tag");
+    bytes[at..at + 7].copy_from_slice(b"Vandals");
+    std::fs::write(&wav, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&wav)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+
+    let plain = scan_json(data.path(), &[]);
+    assert_eq!(
+        (plain["unchanged"].as_u64(), plain["updated"].as_u64()),
+        (Some(12), Some(0))
+    );
+    assert_eq!(
+        title("victory.wav"),
+        "Victory",
+        "a plain scan only stats an unchanged file"
+    );
+
+    let output = skipless(data.path())
+        .args(["scan", "--full", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let full: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        full,
+        json!({"scanned":12,"added":0,"updated":12,"unchanged":0,"moved":0,"removed":0,"failed":0})
+    );
+    assert_eq!(title("victory.wav"), "Vandals");
+    assert_eq!(ids(), ids_before, "read again, every file keeps its track");
+}

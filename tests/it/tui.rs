@@ -29,7 +29,13 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("skipless.db");
         let mut db = Database::open(&db_path).unwrap();
-        skipless::library::scan::scan(&mut db, &[music.to_path_buf()], &|_| {}).unwrap();
+        skipless::library::scan::scan(
+            &mut db,
+            &[music.to_path_buf()],
+            skipless::library::scan::Reread::Changed,
+            &|_| {},
+        )
+        .unwrap();
         let mut config = Config::default();
         config.playback.audio = AudioOutput::Null;
         let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).unwrap();
