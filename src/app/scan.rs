@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::db::Database;
-use crate::library::scan::{self, Reread, ScanProgress, ScanReport};
+pub(crate) use crate::library::scan::Reread;
+use crate::library::scan::{self, ScanProgress, ScanReport};
 
 /// What a scan found, and how many waiting imported plays it matched.
 #[derive(Debug)]
