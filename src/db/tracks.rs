@@ -161,24 +161,28 @@ fn library_order(a: &Track, b: &Track) -> Ordering {
         .then(a.id.cmp(&b.id))
 }
 
-/// Indexed tracks (any status) whose path lies under `dir`, keyed by path.
-pub(crate) fn file_states_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Vec<(PathBuf, FileState)>> {
+/// Hands each indexed file under `dir` to `each` in path-byte order (the order of the path
+/// index), one row at a time.
+pub(crate) fn each_file_state_under(
+    conn: &Connection,
+    dir: &Path,
+    mut each: impl FnMut(PathBuf, FileState),
+) -> rusqlite::Result<()> {
     let (lo, hi) = range_under(dir);
     let mut stmt = conn
         .prepare("SELECT id, path, size, mtime_ns, status FROM tracks WHERE path >= ?1 AND path < ?2 ORDER BY path")?;
-    let rows = stmt.query_map(params![lo, hi], |row| {
-        let status: String = row.get(4)?;
-        Ok((
-            path_from_blob(row.get(1)?),
-            FileState {
-                id: row.get(0)?,
-                size: row.get(2)?,
-                mtime_ns: row.get(3)?,
-                gone: status == "gone",
-            },
-        ))
-    })?;
-    rows.collect()
+    let mut rows = stmt.query(params![lo, hi])?;
+    while let Some(row) = rows.next()? {
+        let status = row.get_ref(4)?.as_str()?;
+        let state = FileState {
+            id: row.get(0)?,
+            size: row.get(2)?,
+            mtime_ns: row.get(3)?,
+            gone: status == "gone",
+        };
+        each(path_from_blob(row.get(1)?), state);
+    }
+    Ok(())
 }
 
 /// The playable tracks whose path lies under `dir`, in path order.

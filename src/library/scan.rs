@@ -63,10 +63,37 @@ pub enum Reread {
 /// A file the walk found: its path, size and modification time.
 type Found = (PathBuf, u64, i64);
 
+/// Files read per round: their tags are read on every core, then written, so a first scan of a
+/// million files never holds a million tracks.
+const READ_ROUND: usize = 4096;
+
+/// What differs between the folders and the index: all a scan keeps of a walk, so a rescan of an
+/// unchanged library holds nothing per file.
+#[derive(Default)]
+struct Differences {
+    /// Files to read, with what the index knew of each (none for a new file).
+    to_read: Vec<(Found, Option<FileState>)>,
+    /// Indexed files the walk did not find.
+    missing: Vec<(PathBuf, FileState)>,
+    /// Folders that could not be read: files indexed beneath them are not declared gone.
+    unreadable: Vec<PathBuf>,
+    found: usize,
+}
+
+impl Differences {
+    fn compare(&mut self, file: Found, state: Option<FileState>, reread: Reread) {
+        self.found += 1;
+        let unchanged = state.is_some_and(|s| !s.gone && s.size == file.1 && s.mtime_ns == file.2);
+        if !unchanged || reread == Reread::All {
+            self.to_read.push((file, state));
+        }
+    }
+}
+
 /// Scans `roots` (remembering them as library roots, unless inside one) and updates the index.
 ///
-/// The files found and the files indexed are both sorted by path bytes (SQLite's order of the
-/// path column) and walked side by side once: no table keyed by path is built.
+/// Each folder is walked in the order of the index's path column (bytes), beside a cursor over
+/// the files indexed under it, so only the differences are kept.
 pub fn scan(
     db: &mut Database,
     roots: &[PathBuf],
@@ -75,11 +102,9 @@ pub fn scan(
 ) -> Result<ScanReport, DbError> {
     let mut report = ScanReport::default();
     let now = now_ms();
-    let mut found: Vec<Found> = Vec::new();
-    let mut known: Vec<(PathBuf, FileState)> = Vec::new();
-    // Folders that could not be read: files indexed beneath them are not declared gone.
-    let mut unreadable: Vec<PathBuf> = Vec::new();
+    let mut differences = Differences::default();
     let mut single_files: HashSet<PathBuf> = HashSet::new();
+    let mut folders: Vec<PathBuf> = Vec::new();
 
     let known_roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     for root in roots {
@@ -91,71 +116,38 @@ pub fn scan(
             }
         };
         if root.is_file() {
-            if let Some(state) = tracks::file_state(db.conn(), &root).map_err(|e| db.err(e))? {
-                known.push((root.clone(), state));
+            if single_files.insert(root.clone()) {
+                let state = tracks::file_state(db.conn(), &root).map_err(|e| db.err(e))?;
+                if let Ok(meta) = std::fs::metadata(&root) {
+                    differences.compare((root, meta.len(), mtime_ns(&meta)), state, reread);
+                }
             }
-            if let Ok(meta) = std::fs::metadata(&root) {
-                found.push((root.clone(), meta.len(), mtime_ns(&meta)));
-            }
-            single_files.insert(root);
             continue;
         }
         // A folder inside a root is rescanned as part of it, not remembered as a root of its own.
         if !known_roots.iter().any(|known| root.starts_with(known)) {
             tracks::add_root(db.conn(), &root, now).map_err(|e| db.err(e))?;
         }
-        known.extend(tracks::file_states_under(db.conn(), &root).map_err(|e| db.err(e))?);
-        walk(&root, &mut found, &mut unreadable, &mut report.walk_errors, progress);
+        folders.push(root);
     }
-    found.par_sort_unstable_by(|a, b| path_bytes(&a.0).cmp(path_bytes(&b.0)));
-    found.dedup_by(|a, b| a.0 == b.0);
-    // Roots may overlap or come in any order.
-    known.par_sort_by(|a, b| path_bytes(&a.0).cmp(path_bytes(&b.0)));
-    known.dedup_by(|a, b| a.0 == b.0);
-    report.summary.scanned = found.len();
-
-    // One pass over both: what to read (with what the index knew of it), and what vanished.
-    let mut to_read: Vec<(&Found, Option<&FileState>)> = Vec::new();
-    let mut vanished_states: Vec<(&Path, &FileState)> = Vec::new();
-    let mut indexed = known.iter().peekable();
-    for file in &found {
-        let mut state = None;
-        while let Some((path, known_state)) = indexed.peek() {
-            match path_bytes(path).cmp(path_bytes(&file.0)) {
-                std::cmp::Ordering::Less => vanished_states.push((path, known_state)),
-                std::cmp::Ordering::Equal => state = Some(known_state),
-                std::cmp::Ordering::Greater => break,
-            }
-            indexed.next();
-        }
-        let unchanged = state.is_some_and(|s| !s.gone && s.size == file.1 && s.mtime_ns == file.2);
-        if !unchanged || reread == Reread::All {
-            to_read.push((file, state));
-        }
-    }
-    vanished_states.extend(indexed.map(|(path, state)| (path.as_path(), state)));
-    report.summary.unchanged = found.len() - to_read.len();
-
-    let total = to_read.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    progress(ScanProgress::Reading { done: 0, total });
-    let results: Vec<ScannedFile> = to_read
-        .par_iter()
-        .map(|((path, _, _), _)| {
-            let scanned = match tags::read_tags(path) {
-                Ok(tags) => ScannedFile::Ok(Box::new(tags)),
-                Err(error) => ScannedFile::Failed {
-                    title: tags::title_from_file_name(path),
-                    error,
-                },
-            };
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n.is_multiple_of(64) || n == total {
-                progress(ScanProgress::Reading { done: n, total });
-            }
-            scanned
-        })
+    // A folder inside another of this scan's is walked once, as part of the outer one.
+    folders.sort();
+    folders.dedup();
+    let outermost: Vec<&PathBuf> = folders
+        .iter()
+        .filter(|f| !folders.iter().any(|other| *f != other && f.starts_with(other)))
         .collect();
+    for folder in outermost {
+        compare_folder(db, folder, reread, &mut differences, &mut report.walk_errors, progress)?;
+    }
+    let Differences {
+        to_read,
+        missing,
+        unreadable,
+        found,
+    } = differences;
+    report.summary.scanned = found;
+    report.summary.unchanged = found - to_read.len();
 
     let db_path = db.path().to_path_buf();
     let tx = db.conn_mut().transaction().map_err(|e| DbError::Sqlite {
@@ -165,42 +157,62 @@ pub fn scan(
     // Vanished files are marked gone first, so that a file found at a new path can be one of
     // them: moved or renamed, it keeps its track.
     let mut vanished: HashSet<i64> = HashSet::new();
-    for (path, state) in vanished_states {
+    for (path, state) in &missing {
         let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
         if !state.gone && !beneath_unreadable && !single_files.contains(path) {
             tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(path, e))?;
             vanished.insert(state.id);
         }
     }
-    let any_new = to_read
-        .iter()
-        .zip(&results)
-        .any(|((_, state), scanned)| matches!(scanned, ScannedFile::Ok(_)) && state.is_none());
-    let mut gone = if any_new {
-        tracks::gone_by_fingerprint(&tx).map_err(|e| sqlite_err(&db_path, e))?
-    } else {
-        HashMap::new()
-    };
-    for (((path, size, mtime), state), scanned) in to_read.iter().zip(&results) {
-        let moved_from = match scanned {
-            ScannedFile::Ok(track) if state.is_none() => gone
-                .get_mut(&Fingerprint::of(*size, track))
-                .and_then(|candidates| candidates.pop()),
-            _ => None,
-        };
-        if let Some((id, from)) = &moved_from {
-            tracks::move_track(&tx, *id, from, path).map_err(|e| sqlite_err(path, e))?;
-            vanished.remove(id);
-        }
-        tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(path, e))?;
-        match scanned {
-            ScannedFile::Failed { error, .. } => {
-                report.summary.failed += 1;
-                report.failed_files.push((path.clone(), error.clone()));
+    // The gone tracks by fingerprint, read at the first new file.
+    let mut gone: Option<HashMap<Fingerprint, Vec<(i64, PathBuf)>>> = None;
+    let total = to_read.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(ScanProgress::Reading { done: 0, total });
+    for round in to_read.chunks(READ_ROUND) {
+        let results: Vec<ScannedFile> = round
+            .par_iter()
+            .map(|((path, _, _), _)| {
+                let scanned = match tags::read_tags(path) {
+                    Ok(tags) => ScannedFile::Ok(Box::new(tags)),
+                    Err(error) => ScannedFile::Failed {
+                        title: tags::title_from_file_name(path),
+                        error,
+                    },
+                };
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n.is_multiple_of(64) || n == total {
+                    progress(ScanProgress::Reading { done: n, total });
+                }
+                scanned
+            })
+            .collect();
+        for (((path, size, mtime), state), scanned) in round.iter().zip(&results) {
+            let moved_from = match scanned {
+                ScannedFile::Ok(track) if state.is_none() => {
+                    let gone = match &mut gone {
+                        Some(gone) => gone,
+                        None => gone.insert(tracks::gone_by_fingerprint(&tx).map_err(|e| sqlite_err(&db_path, e))?),
+                    };
+                    gone.get_mut(&Fingerprint::of(*size, track))
+                        .and_then(|candidates| candidates.pop())
+                }
+                _ => None,
+            };
+            if let Some((id, from)) = &moved_from {
+                tracks::move_track(&tx, *id, from, path).map_err(|e| sqlite_err(path, e))?;
+                vanished.remove(id);
             }
-            ScannedFile::Ok(_) if moved_from.is_some() => report.summary.moved += 1,
-            ScannedFile::Ok(_) if state.is_some_and(|s| !s.gone) => report.summary.updated += 1,
-            ScannedFile::Ok(_) => report.summary.added += 1,
+            tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(path, e))?;
+            match scanned {
+                ScannedFile::Failed { error, .. } => {
+                    report.summary.failed += 1;
+                    report.failed_files.push((path.clone(), error.clone()));
+                }
+                ScannedFile::Ok(_) if moved_from.is_some() => report.summary.moved += 1,
+                ScannedFile::Ok(_) if state.is_some_and(|s| !s.gone) => report.summary.updated += 1,
+                ScannedFile::Ok(_) => report.summary.added += 1,
+            }
         }
     }
     report.summary.removed = vanished.len();
@@ -208,9 +220,59 @@ pub fn scan(
     Ok(report)
 }
 
+/// Walks `folder` beside the index's files under it, both in path-byte order, keeping what
+/// differs.
+fn compare_folder(
+    db: &Database,
+    folder: &Path,
+    reread: Reread,
+    differences: &mut Differences,
+    errors: &mut Vec<String>,
+    progress: &(dyn Fn(ScanProgress) + Sync),
+) -> Result<(), DbError> {
+    let mut unreadable = Vec::new();
+    let mut files = Walk {
+        entries: walkdir::WalkDir::new(folder)
+            .follow_links(true)
+            .sort_by(|a, b| order_key(a).cmp(&order_key(b)))
+            .into_iter(),
+        unreadable: &mut unreadable,
+        errors,
+        found: 0,
+        progress,
+    }
+    .peekable();
+    tracks::each_file_state_under(db.conn(), folder, |path, state| {
+        // Files walked before this indexed one are new to the index.
+        while let Some(file) = files.next_if(|f| path_bytes(&f.0) < path_bytes(&path)) {
+            differences.compare(file, None, reread);
+        }
+        match files.next_if(|f| f.0 == path) {
+            Some(file) => differences.compare(file, Some(state), reread),
+            None => differences.missing.push((path, state)),
+        }
+    })
+    .map_err(|e| db.err(e))?;
+    for file in files {
+        differences.compare(file, None, reread);
+    }
+    differences.unreadable.append(&mut unreadable);
+    Ok(())
+}
+
 /// A path as the index stores and orders it.
 fn path_bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
+}
+
+/// Sorting each folder's entries by this walks a tree in the byte order of the full paths: a
+/// folder's files all start with its name and a '/', so it sorts as that.
+fn order_key(entry: &walkdir::DirEntry) -> Vec<u8> {
+    let mut key = entry.file_name().as_bytes().to_vec();
+    if entry.file_type().is_dir() {
+        key.push(b'/');
+    }
+    key
 }
 
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
@@ -220,37 +282,46 @@ fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
     }
 }
 
-/// Walks one root, following symlinks (walkdir detects loops), collecting audio files.
-fn walk(
-    root: &Path,
-    found: &mut Vec<Found>,
-    unreadable: &mut Vec<PathBuf>,
-    errors: &mut Vec<String>,
-    progress: &(dyn Fn(ScanProgress) + Sync),
-) {
-    for entry in walkdir::WalkDir::new(root).follow_links(true) {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                if let Some(path) = e.path() {
-                    unreadable.push(path.to_path_buf());
+/// The audio files under a folder, following symlinks (walkdir detects loops), with their size
+/// and modification time; what cannot be walked is noted, never fatal.
+struct Walk<'a> {
+    entries: walkdir::IntoIter,
+    unreadable: &'a mut Vec<PathBuf>,
+    errors: &'a mut Vec<String>,
+    found: usize,
+    progress: &'a (dyn Fn(ScanProgress) + Sync),
+}
+
+impl Iterator for Walk<'_> {
+    type Item = Found;
+
+    fn next(&mut self) -> Option<Found> {
+        for entry in self.entries.by_ref() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    if let Some(path) = e.path() {
+                        self.unreadable.push(path.to_path_buf());
+                    }
+                    self.errors.push(walk_error_text(&e));
+                    continue;
                 }
-                errors.push(walk_error_text(&e));
+            };
+            if !entry.file_type().is_file() || !is_audio_file(entry.path()) {
                 continue;
             }
-        };
-        if !entry.file_type().is_file() || !is_audio_file(entry.path()) {
-            continue;
-        }
-        match entry.metadata() {
-            Ok(meta) => {
-                found.push((entry.into_path(), meta.len(), mtime_ns(&meta)));
-                if found.len().is_multiple_of(256) {
-                    progress(ScanProgress::Walking { found: found.len() });
+            match entry.metadata() {
+                Ok(meta) => {
+                    self.found += 1;
+                    if self.found.is_multiple_of(256) {
+                        (self.progress)(ScanProgress::Walking { found: self.found });
+                    }
+                    return Some((entry.into_path(), meta.len(), mtime_ns(&meta)));
                 }
+                Err(e) => self.errors.push(walk_error_text(&e)),
             }
-            Err(e) => errors.push(walk_error_text(&e)),
         }
+        None
     }
 }
 
@@ -269,4 +340,93 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime()
         .saturating_mul(1_000_000_000)
         .saturating_add(meta.mtime_nsec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names whose bytes sort differently from their folders' order in a plain walk: ' ', '-',
+    /// '.' and '0' fall on both sides of '/'.
+    fn tricky_tree(root: &Path) -> Vec<PathBuf> {
+        let files = [
+            "a/x.ogg",
+            "a b/x.ogg",
+            "a-c/y/z.ogg",
+            "a.ogg",
+            "a0.ogg",
+            "a/b/c.ogg",
+            "a/b c.ogg",
+            "ab/x.ogg",
+            "Z.ogg",
+            "é/x.ogg",
+        ];
+        files
+            .iter()
+            .map(|f| {
+                let path = root.join(f);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, b"not audio").unwrap();
+                path
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_folder_is_walked_in_the_byte_order_of_its_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = tricky_tree(dir.path());
+        expected.sort_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
+        let (mut unreadable, mut errors) = (Vec::new(), Vec::new());
+        let walked: Vec<PathBuf> = Walk {
+            entries: walkdir::WalkDir::new(dir.path())
+                .sort_by(|a, b| order_key(a).cmp(&order_key(b)))
+                .into_iter(),
+            unreadable: &mut unreadable,
+            errors: &mut errors,
+            found: 0,
+            progress: &|_| {},
+        }
+        .map(|f| f.0)
+        .collect();
+        assert_eq!(walked, expected);
+    }
+
+    #[test]
+    fn a_rescan_of_an_unchanged_tree_finds_every_file_where_the_index_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let music = dir.path().join("music");
+        let files = tricky_tree(&music);
+        let mut db = Database::open(&dir.path().join("skipless.db")).unwrap();
+        let first = scan(&mut db, std::slice::from_ref(&music), Reread::Changed, &|_| {}).unwrap();
+        assert_eq!(
+            (first.summary.scanned, first.summary.failed),
+            (files.len(), files.len())
+        );
+        let again = scan(&mut db, std::slice::from_ref(&music), Reread::Changed, &|_| {}).unwrap();
+        assert_eq!(
+            again.summary,
+            ScanSummary {
+                scanned: files.len(),
+                unchanged: files.len(),
+                ..ScanSummary::default()
+            }
+        );
+        // The same folder given twice, and a folder inside it, walk each file once.
+        let inner = music.join("a");
+        let overlapping = scan(
+            &mut db,
+            &[music.clone(), inner, music.clone()],
+            Reread::Changed,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(overlapping.summary, again.summary);
+        std::fs::remove_file(&files[4]).unwrap();
+        let after_removal = scan(&mut db, &[music], Reread::Changed, &|_| {}).unwrap();
+        assert_eq!(
+            (after_removal.summary.removed, after_removal.summary.unchanged),
+            (1, files.len() - 1)
+        );
+    }
 }
