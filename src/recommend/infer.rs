@@ -418,15 +418,20 @@ fn select<C: Borrow<Track>>(
     let current = session.last().map(|p| p.0);
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
-    let mut ranked: Vec<(usize, f32)> = scores.iter().copied().enumerate().collect();
-    if filters.temperature > 0.0 {
-        // Gumbel-max: sorting by score/T + Gumbel noise samples without replacement from softmax(score/T).
+    // Each candidate's sort key: its score, or with a temperature its score/T plus Gumbel noise
+    // (Gumbel-max: sorting by it samples without replacement from softmax(score/T)). The noise
+    // comes from one stream in candidate order, so every pass over the keys sees the same keys.
+    let keyed = || {
         let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
-        for (_, s) in ranked.iter_mut() {
-            let u: f32 = rng.random::<f32>().clamp(1e-9, 1.0 - 1e-7);
-            *s = *s / filters.temperature - (-u.ln()).ln();
-        }
-    }
+        scores.iter().copied().enumerate().map(move |(i, s)| {
+            if filters.temperature > 0.0 {
+                let u: f32 = rng.random::<f32>().clamp(1e-9, 1.0 - 1e-7);
+                (i, s / filters.temperature - (-u.ln()).ln())
+            } else {
+                (i, s)
+            }
+        })
+    };
     let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let pick = |ranked: &[(usize, f32)], exclude_skipped: bool| -> Vec<usize> {
         let eligible: Vec<(usize, f32)> = ranked
@@ -446,17 +451,17 @@ fn select<C: Borrow<Track>>(
     };
     // Only the best few need sorting and filtering: the filters leave out a handful of tracks and
     // the artist limit rarely reaches far; when the head runs short, everything is sorted. A
-    // radio's favoured tracks may rank anywhere, so a radio sorts everything.
+    // radio's favoured tracks may rank anywhere, so a radio sorts everything. The head is kept in
+    // one pass, with nothing allocated per candidate.
     let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + 1;
-    if ranked.len() > head && filters.radio.is_none() {
-        ranked.select_nth_unstable_by(head, order);
-        let mut best = ranked[..head].to_vec();
-        best.sort_by(order);
+    if scores.len() > head && filters.radio.is_none() {
+        let best = best_of(keyed(), head, order);
         let chosen = pick(&best, filters.exclude_skipped);
         if chosen.len() >= filters.limit {
             return chosen;
         }
     }
+    let mut ranked: Vec<(usize, f32)> = keyed().collect();
     ranked.sort_by(order);
     let chosen = pick(&ranked, filters.exclude_skipped);
     if chosen.len() < filters.limit && filters.exclude_skipped {
@@ -465,6 +470,42 @@ fn select<C: Borrow<Track>>(
         return pick(&ranked, false);
     }
     chosen
+}
+
+/// The first `k` of `keyed` in `order`, in that order.
+fn best_of(
+    keyed: impl Iterator<Item = (usize, f32)>,
+    k: usize,
+    order: impl Fn(&(usize, f32), &(usize, f32)) -> std::cmp::Ordering + Copy,
+) -> Vec<(usize, f32)> {
+    /// Ordered so that the heap's top is the last of the kept ones.
+    struct Kept<F>((usize, f32), F);
+    impl<F: Fn(&(usize, f32), &(usize, f32)) -> std::cmp::Ordering> PartialEq for Kept<F> {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other).is_eq()
+        }
+    }
+    impl<F: Fn(&(usize, f32), &(usize, f32)) -> std::cmp::Ordering> Eq for Kept<F> {}
+    impl<F: Fn(&(usize, f32), &(usize, f32)) -> std::cmp::Ordering> PartialOrd for Kept<F> {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl<F: Fn(&(usize, f32), &(usize, f32)) -> std::cmp::Ordering> Ord for Kept<F> {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            (self.1)(&self.0, &other.0)
+        }
+    }
+    let mut kept: std::collections::BinaryHeap<Kept<_>> = std::collections::BinaryHeap::with_capacity(k + 1);
+    for entry in keyed {
+        if kept.len() < k {
+            kept.push(Kept(entry, order));
+        } else if kept.peek().is_some_and(|last| order(&entry, &last.0).is_lt()) {
+            kept.pop();
+            kept.push(Kept(entry, order));
+        }
+    }
+    kept.into_sorted_vec().into_iter().map(|Kept(entry, _)| entry).collect()
 }
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
@@ -633,4 +674,26 @@ pub fn fallback_rank<C: Borrow<Track>>(
             },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_of_one_pass_are_the_head_of_a_full_sort() {
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // Few distinct values, so that ties are decided by the index.
+        let keyed: Vec<(usize, f32)> = (0..5_000).map(|i| (i, rng.random_range(0..40) as f32)).collect();
+        let mut sorted = keyed.clone();
+        sorted.sort_by(order);
+        for k in [1, 7, 100, 4_999, 5_000, 6_000] {
+            assert_eq!(
+                best_of(keyed.iter().copied(), k, order),
+                sorted[..k.min(5_000)],
+                "k = {k}"
+            );
+        }
+    }
 }

@@ -160,6 +160,54 @@ fn unchanged_rescan_opens_no_audio_file() {
 }
 
 #[test]
+fn a_rescan_after_one_file_changed_among_many_folders_opens_that_file_alone() {
+    if !has_tool("strace", "strace") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    for folder in ["a", "b", "c", "d"] {
+        copy_corpus(&music.join(folder));
+    }
+    assert_eq!(scan_json(data.path(), &[&music])["added"], 48);
+    let changed = music.join("c/sad.ogg");
+    let file = std::fs::OpenOptions::new().write(true).open(&changed).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(file);
+    let trace = data.path().join("trace");
+    let output = std::process::Command::new("strace")
+        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&trace)
+        .arg(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["scan", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (summary["updated"].as_u64(), summary["unchanged"].as_u64()),
+        (Some(1), Some(47))
+    );
+    let opened = std::fs::read_to_string(&trace).unwrap();
+    let audio: Vec<&str> = opened
+        .lines()
+        .filter(|l| {
+            [".ogg\"", ".mp3\"", ".flac\"", ".opus\"", ".m4a\"", ".wav\""]
+                .iter()
+                .any(|e| l.contains(e))
+        })
+        .collect();
+    assert!(!audio.is_empty(), "the changed file is read");
+    assert!(
+        audio.iter().all(|l| l.contains("/music/c/sad.ogg\"")),
+        "only the changed file is opened: {audio:#?}"
+    );
+}
+
+#[test]
 fn odd_names_loops_and_unreadable_folders() {
     let data = tempfile::tempdir().unwrap();
     let music = data.path().join("music");
