@@ -20,7 +20,7 @@
 pub(super) mod kernels;
 mod layer;
 mod loss;
-mod simd;
+pub(super) mod simd;
 
 use std::collections::HashMap;
 use std::sync::Arc;
