@@ -128,6 +128,33 @@ fn rescans_are_incremental_and_keep_ids() {
     assert_eq!(scan_json(data.path(), &[])["unchanged"], 13);
 }
 
+/// A bare `skipless scan --json` of `data` under strace: its counts and the open calls of
+/// audio files.
+fn rescan_traced(data: &Path) -> (Value, Vec<String>) {
+    let trace = data.join("trace");
+    let output = std::process::Command::new("strace")
+        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&trace)
+        .arg(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["scan", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let audio = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            [".ogg\"", ".mp3\"", ".flac\"", ".opus\"", ".m4a\"", ".wav\""]
+                .iter()
+                .any(|e| l.contains(e))
+        })
+        .map(str::to_owned)
+        .collect();
+    (serde_json::from_slice(&output.stdout).unwrap(), audio)
+}
+
 #[test]
 fn unchanged_rescan_opens_no_audio_file() {
     if !has_tool("strace", "strace") {
@@ -135,27 +162,8 @@ fn unchanged_rescan_opens_no_audio_file() {
     }
     let data = tempfile::tempdir().unwrap();
     scan_json(data.path(), &[&corpus()]);
-    let trace = data.path().join("trace");
-    let bin = assert_cmd::cargo::cargo_bin("skipless");
-    let status = std::process::Command::new("strace")
-        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
-        .arg(&trace)
-        .arg(bin)
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["scan", "--json"])
-        .output()
-        .unwrap();
-    assert!(status.status.success());
-    let opened = std::fs::read_to_string(&trace).unwrap();
-    let audio: Vec<&str> = opened
-        .lines()
-        .filter(|l| {
-            [".ogg\"", ".mp3\"", ".flac\"", ".opus\"", ".m4a\"", ".wav\""]
-                .iter()
-                .any(|e| l.contains(e))
-        })
-        .collect();
+    let (summary, audio) = rescan_traced(data.path());
+    assert_eq!(summary["unchanged"], 12);
     assert!(audio.is_empty(), "rescan opened audio files: {audio:#?}");
 }
 
@@ -175,31 +183,11 @@ fn a_rescan_after_one_file_changed_among_many_folders_opens_that_file_alone() {
     file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
         .unwrap();
     drop(file);
-    let trace = data.path().join("trace");
-    let output = std::process::Command::new("strace")
-        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
-        .arg(&trace)
-        .arg(assert_cmd::cargo::cargo_bin("skipless"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["scan", "--json"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (summary, audio) = rescan_traced(data.path());
     assert_eq!(
         (summary["updated"].as_u64(), summary["unchanged"].as_u64()),
         (Some(1), Some(47))
     );
-    let opened = std::fs::read_to_string(&trace).unwrap();
-    let audio: Vec<&str> = opened
-        .lines()
-        .filter(|l| {
-            [".ogg\"", ".mp3\"", ".flac\"", ".opus\"", ".m4a\"", ".wav\""]
-                .iter()
-                .any(|e| l.contains(e))
-        })
-        .collect();
     assert!(!audio.is_empty(), "the changed file is read");
     assert!(
         audio.iter().all(|l| l.contains("/music/c/sad.ogg\"")),
