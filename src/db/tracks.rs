@@ -310,14 +310,15 @@ pub(crate) fn gone_by_fingerprint(conn: &Connection) -> rusqlite::Result<HashMap
         "SELECT id, path, size, duration_ms, title, artist, album FROM tracks
          WHERE status = 'gone' AND error IS NULL ORDER BY updated_at, id",
     )?;
+    let mut names = Names::default();
     let rows = stmt.query_map([], |row| {
         Ok((
             Fingerprint {
                 size: row.get(2)?,
                 duration_ms: row.get(3)?,
                 title: row.get(4)?,
-                artist: name_at(row, 5, &mut Names::default())?,
-                album: name_at(row, 6, &mut Names::default())?,
+                artist: name_at(row, 5, &mut names)?,
+                album: name_at(row, 6, &mut names)?,
             },
             (row.get::<_, i64>(0)?, path_from_blob(row.get(1)?)),
         ))

@@ -116,12 +116,7 @@ pub fn scan(
             }
         };
         if root.is_file() {
-            if single_files.insert(root.clone()) {
-                let state = tracks::file_state(db.conn(), &root).map_err(|e| db.err(e))?;
-                if let Ok(meta) = std::fs::metadata(&root) {
-                    differences.compare((root, meta.len(), mtime_ns(&meta)), state, reread);
-                }
-            }
+            single_files.insert(root);
             continue;
         }
         // A folder inside a root is rescanned as part of it, not remembered as a root of its own.
@@ -137,8 +132,18 @@ pub fn scan(
         .iter()
         .filter(|f| !folders.iter().any(|other| *f != other && f.starts_with(other)))
         .collect();
-    for folder in outermost {
+    for folder in &outermost {
         compare_folder(db, folder, reread, &mut differences, &mut report.walk_errors, progress)?;
+    }
+    // A file given on its own is compared once, and not again when a folder of this scan holds it.
+    for file in single_files
+        .iter()
+        .filter(|f| !outermost.iter().any(|folder| f.starts_with(folder)))
+    {
+        let state = tracks::file_state(db.conn(), file).map_err(|e| db.err(e))?;
+        if let Ok(meta) = std::fs::metadata(file) {
+            differences.compare((file.clone(), meta.len(), mtime_ns(&meta)), state, reread);
+        }
     }
     let Differences {
         to_read,
@@ -412,11 +417,11 @@ mod tests {
                 ..ScanSummary::default()
             }
         );
-        // The same folder given twice, and a folder inside it, walk each file once.
+        // The same folder given twice, a folder inside it and a file inside it: each file once.
         let inner = music.join("a");
         let overlapping = scan(
             &mut db,
-            &[music.clone(), inner, music.clone()],
+            &[music.clone(), inner, music.clone(), files[0].clone()],
             Reread::Changed,
             &|_| {},
         )
