@@ -344,18 +344,15 @@ pub(crate) fn run_eval(
         )));
     }
     let n = data.vocab.len();
-    let test = data.n_train..data.sessions.len();
     let mut models = Vec::new();
     let mut notes = Vec::new();
-    let ranks =
-        |ranker: &mut dyn SessionRanker| walk_ranks(&data.sessions, n, test.clone(), &[], &data.popularity, ranker);
 
     let popularity = Popularity {
         counts: data.popularity.clone(),
     };
-    let ranked = ranks(&mut PrefixRanks(|_: &[(u32, bool)], out: &mut [f32]| {
-        popularity.score(out)
-    }))?;
+    let ranked = test_ranks(data, &|| {
+        PrefixRanks(|_: &[(u32, bool)], out: &mut [f32]| popularity.score(out))
+    })?;
     let m = metrics_of(&ranked);
     models.push(fixed_row("popularity", &m, 0.0));
     let (test_listened, test_skipped) = (m.listened, m.skipped);
@@ -363,10 +360,12 @@ pub(crate) fn run_eval(
     let start = Instant::now();
     let knn = SessionKnn::fit(&data.sessions[..data.n_train], n, 5);
     let fit_s = start.elapsed().as_secs_f64();
-    let ranked = ranks(&mut PrefixRanks(|prefix: &[(u32, bool)], out: &mut [f32]| {
-        let items: Vec<u32> = prefix.iter().map(|p| p.0).collect();
-        knn.score(&items, out)
-    }))?;
+    let ranked = test_ranks(data, &|| {
+        PrefixRanks(|prefix: &[(u32, bool)], out: &mut [f32]| {
+            let items: Vec<u32> = prefix.iter().map(|p| p.0).collect();
+            knn.score(&items, out)
+        })
+    })?;
     models.push(fixed_row("cooccurrence", &metrics_of(&ranked), fit_s));
 
     let cancel = AtomicBool::new(false);
@@ -415,7 +414,7 @@ pub(crate) fn run_eval(
         let mut runs = SeedRuns::new(name);
         for &seed in &options.seeds {
             let (outcome, train_s) = train(name, config, seed)?;
-            runs.ranked.push(ranks(&mut SessionModelRanks {
+            runs.ranked.push(test_ranks(data, &|| SessionModelRanks {
                 model: &outcome.model,
                 rows: Vec::new(),
             })?);
@@ -467,6 +466,21 @@ pub(crate) fn run_eval(
         models,
         notes,
     })
+}
+
+/// The ranks a ranker from `make_ranker` gives on the test sessions.
+fn test_ranks<R: SessionRanker + Send>(
+    data: &EvalData,
+    make_ranker: &(dyn Fn() -> R + Sync),
+) -> Result<Vec<Ranked>, RecommendError> {
+    walk_ranks(
+        &data.sessions,
+        data.vocab.len(),
+        data.n_train..data.sessions.len(),
+        &[],
+        &data.popularity,
+        make_ranker,
+    )
 }
 
 /// The served ranking of `model` (what autoplay scores by) on the test sessions.

@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use super::data::{Play, Session, Window};
 use super::features::{log_softmax, HistoryStats, N_FEATURES};
 use super::metrics::{protocol_rank, Metrics};
@@ -88,51 +90,126 @@ pub(crate) trait SessionRanker {
 /// Walks `sessions` in order, keeping [`HistoryStats`] current (with `likes`: item, liked at),
 /// and ranks every item at every position i >= 1 of the sessions in `range`; ties are broken by
 /// `popularity`.
-pub(crate) fn walk_ranks(
+///
+/// The ranked sessions are cut into parts of about equal work that run on every core, each
+/// with its own ranker from `make_ranker` and its own copy of the stats as they were where the
+/// part begins; every query sees exactly what a walk in one pass would give it.
+pub(crate) fn walk_ranks<R: SessionRanker + Send>(
     sessions: &[Session],
     n_items: usize,
     range: Range<usize>,
     likes: &[(u32, i64)],
     popularity: &[u32],
-    ranker: &mut dyn SessionRanker,
+    make_ranker: &(dyn Fn() -> R + Sync),
 ) -> Result<Vec<Ranked>, RecommendError> {
+    let parts = rayon::current_num_threads() * PARTS_PER_THREAD;
+    walk_ranks_in_parts(sessions, n_items, range, likes, popularity, make_ranker, parts)
+}
+
+/// [`walk_ranks`] over at most `parts` parts.
+fn walk_ranks_in_parts<R: SessionRanker + Send>(
+    sessions: &[Session],
+    n_items: usize,
+    range: Range<usize>,
+    likes: &[(u32, i64)],
+    popularity: &[u32],
+    make_ranker: &(dyn Fn() -> R + Sync),
+    parts: usize,
+) -> Result<Vec<Ranked>, RecommendError> {
+    let sessions = &sessions[..range.end];
+    let history: Vec<Play> = sessions.iter().flat_map(|s| s.plays.iter().copied()).collect();
+    let mut offsets = Vec::with_capacity(sessions.len());
+    let mut offset = 0;
+    for session in sessions {
+        offsets.push(offset);
+        offset += session.plays.len();
+    }
+
     let mut stats = HistoryStats::new(n_items);
     for &(item, at) in likes {
         stats.like(item, at);
     }
-    let history: Vec<Play> = sessions[..range.end]
-        .iter()
-        .flat_map(|s| s.plays.iter().copied())
+    let parts = balanced_parts(sessions, range, parts);
+    let mut starts = Vec::with_capacity(parts.len());
+    let mut next = 0;
+    for part in &parts {
+        for session in &sessions[next..part.start] {
+            observe_session(&mut stats, session);
+        }
+        next = part.start;
+        starts.push(stats.clone());
+    }
+    let walked: Vec<Result<Vec<Ranked>, RecommendError>> = parts
+        .into_par_iter()
+        .zip(starts)
+        .map(|(part, mut stats)| {
+            let mut ranker = make_ranker();
+            let mut ranked = Vec::new();
+            let mut row = vec![0f32; n_items];
+            for index in part {
+                let session = &sessions[index];
+                let pairs: Vec<(u32, bool)> = session.plays.iter().map(|p| (p.item, p.skipped)).collect();
+                if pairs.len() >= 2 {
+                    let offset = offsets[index];
+                    let histories: Vec<&[Play]> = (1..pairs.len()).map(|i| &history[..offset + i]).collect();
+                    ranker.begin_session(&histories)?;
+                }
+                for (i, play) in session.plays.iter().enumerate() {
+                    if i >= 1 {
+                        let view = QueryView {
+                            session: &pairs[..i],
+                            stats: &stats,
+                            now_ms: session.plays[i - 1].ts_ms,
+                        };
+                        ranker.score(i - 1, &view, &mut row);
+                        ranked.push(Ranked {
+                            session: index,
+                            skipped: play.skipped,
+                            rank: protocol_rank(&row, play.item as usize - 1, popularity),
+                        });
+                    }
+                    stats.observe(&pairs[..i], play.item, play.skipped, play.ts_ms);
+                }
+            }
+            Ok(ranked)
+        })
         .collect();
     let mut ranked = Vec::new();
-    let mut row = vec![0f32; n_items];
-    let mut offset = 0;
-    for (index, session) in sessions[..range.end].iter().enumerate() {
-        let pairs: Vec<(u32, bool)> = session.plays.iter().map(|p| (p.item, p.skipped)).collect();
-        let ranked_here = range.contains(&index) && pairs.len() >= 2;
-        if ranked_here {
-            let histories: Vec<&[Play]> = (1..pairs.len()).map(|i| &history[..offset + i]).collect();
-            ranker.begin_session(&histories)?;
-        }
-        for (i, play) in session.plays.iter().enumerate() {
-            if ranked_here && i >= 1 {
-                let view = QueryView {
-                    session: &pairs[..i],
-                    stats: &stats,
-                    now_ms: session.plays[i - 1].ts_ms,
-                };
-                ranker.score(i - 1, &view, &mut row);
-                ranked.push(Ranked {
-                    session: index,
-                    skipped: play.skipped,
-                    rank: protocol_rank(&row, play.item as usize - 1, popularity),
-                });
-            }
-            stats.observe(&pairs[..i], play.item, play.skipped, play.ts_ms);
-        }
-        offset += pairs.len();
+    for part in walked {
+        ranked.extend(part?);
     }
     Ok(ranked)
+}
+
+/// Parts per core in [`walk_ranks`]: a few, so that one slow part does not leave a core idle.
+const PARTS_PER_THREAD: usize = 4;
+
+/// Cuts the sessions in `range` into at most `parts` runs holding about equal numbers of queries.
+fn balanced_parts(sessions: &[Session], range: Range<usize>, parts: usize) -> Vec<Range<usize>> {
+    let queries = |s: &Session| s.plays.len().saturating_sub(1);
+    let total: usize = sessions[range.clone()].iter().map(queries).sum();
+    let per_part = total.div_ceil(parts.max(1)).max(1);
+    let mut cut = Vec::new();
+    let (mut start, mut held) = (range.start, 0);
+    for index in range.clone() {
+        held += queries(&sessions[index]);
+        if held >= per_part {
+            cut.push(start..index + 1);
+            (start, held) = (index + 1, 0);
+        }
+    }
+    if start < range.end || cut.is_empty() {
+        cut.push(start..range.end);
+    }
+    cut
+}
+
+/// Records every play of `session` in `stats`.
+fn observe_session(stats: &mut HistoryStats, session: &Session) {
+    let pairs: Vec<(u32, bool)> = session.plays.iter().map(|p| (p.item, p.skipped)).collect();
+    for (i, play) in session.plays.iter().enumerate() {
+        stats.observe(&pairs[..i], play.item, play.skipped, play.ts_ms);
+    }
 }
 
 /// The served ranking of a history-feature model ([`served_scores`]).
@@ -140,8 +217,6 @@ pub struct ServedRanks<'a> {
     model: &'a SeqModel,
     scorer: Scorer,
     finish_weight: f32,
-    hidden: Vec<Vec<f32>>,
-    features: Vec<f32>,
 }
 
 impl<'a> ServedRanks<'a> {
@@ -150,40 +225,54 @@ impl<'a> ServedRanks<'a> {
             model,
             scorer: Scorer::new(model)?,
             finish_weight,
-            hidden: Vec::new(),
-            features: Vec::new(),
         })
     }
 
     /// Ranks at every position i >= 1 of the sessions in `range`.
     pub fn ranks(
-        &mut self,
+        &self,
         sessions: &[Session],
         range: Range<usize>,
         likes: &[(u32, i64)],
         popularity: &[u32],
     ) -> Result<Vec<Ranked>, RecommendError> {
-        let n = self.scorer.n_items();
-        walk_ranks(sessions, n, range, likes, popularity, self)
+        walk_ranks(sessions, self.scorer.n_items(), range, likes, popularity, &|| {
+            self.session_ranker()
+        })
+    }
+
+    fn session_ranker(&self) -> ServedSession<'_> {
+        ServedSession {
+            served: self,
+            hidden: Vec::new(),
+            features: Vec::new(),
+        }
     }
 }
 
-impl SessionRanker for ServedRanks<'_> {
+/// One part of a [`ServedRanks`] walk: the head outputs of the session being ranked.
+struct ServedSession<'a> {
+    served: &'a ServedRanks<'a>,
+    hidden: Vec<Vec<f32>>,
+    features: Vec<f32>,
+}
+
+impl SessionRanker for ServedSession<'_> {
     fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError> {
-        let t = self.model.config.max_len;
+        let t = self.served.model.config.max_len;
         let windows: Vec<Window> = histories.iter().map(|h| last_plays(h, t)).collect();
-        self.hidden = self.model.hidden_windows(&windows)?.to_vec2()?;
+        self.hidden = self.served.model.hidden_windows(&windows)?.to_vec2()?;
         Ok(())
     }
 
     fn score(&mut self, i: usize, view: &QueryView, out: &mut [f32]) {
         served_scores(
-            &self.scorer,
+            &self.served.scorer,
             &self.hidden[i],
             view.stats,
             view.session,
             view.now_ms,
-            self.finish_weight,
+            self.served.finish_weight,
             &mut self.features,
             out,
         );
@@ -211,8 +300,8 @@ mod tests {
 
     /// Records the score rows [`ServedRanks`] gives.
     struct Recording<'a> {
-        served: ServedRanks<'a>,
-        rows: Vec<Vec<f32>>,
+        served: ServedSession<'a>,
+        rows: &'a std::sync::Mutex<Vec<Vec<f32>>>,
     }
 
     impl SessionRanker for Recording<'_> {
@@ -222,12 +311,12 @@ mod tests {
 
         fn score(&mut self, i: usize, view: &QueryView, out: &mut [f32]) {
             self.served.score(i, view, out);
-            self.rows.push(out.to_vec());
+            self.rows.lock().unwrap().push(out.to_vec());
         }
     }
 
-    #[test]
-    fn the_evaluation_scores_exactly_what_autoplay_serves() {
+    /// Twelve tracks, four artists, and their vocabulary.
+    fn catalogue() -> (Vec<Track>, Vocab) {
         let tracks: Vec<Track> = (1..=12)
             .map(|i| Track {
                 id: 100 + i,
@@ -240,9 +329,14 @@ mod tests {
         for t in &tracks {
             vocab.intern(&item_key_of(t), t);
         }
+        (tracks, vocab)
+    }
+
+    /// The default model with random weights everywhere, feature weights included, so that
+    /// every term counts.
+    fn random_model(vocab: &Vocab) -> SeqModel {
         let config = TrainConfig::default();
-        // Random weights everywhere, feature weights included, so that every term counts.
-        let model = SeqModel::new(config.model, &vocab, DType::F32, 3, &Device::Cpu).unwrap();
+        let model = SeqModel::new(config.model, vocab, DType::F32, 3, &Device::Cpu).unwrap();
         let weights: Vec<f32> = (0..N_FEATURES).map(|k| (k as f32 * 0.37).sin()).collect();
         let context = (crate::recommend::model::normal(
             &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
@@ -262,7 +356,53 @@ mod tests {
                 (n.to_owned(), t)
             })
             .collect();
-        let model = SeqModel::from_tensors(config.model, &vocab, tensors, &Device::Cpu).unwrap();
+        SeqModel::from_tensors(config.model, vocab, tensors, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn a_walk_in_parts_ranks_every_query_as_one_pass_does() {
+        let (_, vocab) = catalogue();
+        let model = random_model(&vocab);
+        // Sessions of 1 to 9 plays, hours apart, some skipped: 40 sessions, the last 30 ranked.
+        let sessions: Vec<Session> = (0..40i64)
+            .map(|s| Session {
+                plays: (0..1 + s % 9)
+                    .map(|k| Play {
+                        item: ((s * 5 + k * 7) % 12 + 1) as u32,
+                        skipped: (s + k) % 3 == 0,
+                        ts_ms: 1_700_000_000_000 + s * 7_200_000 + k * 200_000,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let served = ServedRanks::new(&model, FINISH_WEIGHT).unwrap();
+        let popularity: Vec<u32> = (0..12).map(|j| (j * 7) % 5).collect();
+        let likes = [(4u32, 1_700_000_000_000i64 + 20 * 7_200_000)];
+        let walk = |parts| {
+            walk_ranks_in_parts(
+                &sessions,
+                12,
+                10..40,
+                &likes,
+                &popularity,
+                &|| served.session_ranker(),
+                parts,
+            )
+            .unwrap()
+        };
+        let one_pass = walk(1);
+        assert_eq!(one_pass.len(), (10..40).map(|s| s % 9).sum::<usize>());
+        for parts in [2, 3, 7, 30, 100] {
+            assert_eq!(walk(parts), one_pass, "{parts} parts");
+        }
+        assert_eq!(balanced_parts(&sessions, 10..40, 7).len(), 7);
+    }
+
+    #[test]
+    fn the_evaluation_scores_exactly_what_autoplay_serves() {
+        let (tracks, vocab) = catalogue();
+        let config = TrainConfig::default();
+        let model = random_model(&vocab);
 
         // Four sessions a day apart; the query is after the second play of the last one.
         let mut sessions = Vec::new();
@@ -290,12 +430,15 @@ mod tests {
             sessions.push(Session { plays });
         }
 
-        let mut recording = Recording {
-            served: ServedRanks::new(&model, FINISH_WEIGHT).unwrap(),
-            rows: Vec::new(),
+        let served = ServedRanks::new(&model, FINISH_WEIGHT).unwrap();
+        let rows = std::sync::Mutex::new(Vec::new());
+        let recording = || Recording {
+            served: served.session_ranker(),
+            rows: &rows,
         };
-        walk_ranks(&sessions, 12, 3..4, &[], &[0; 12], &mut recording).unwrap();
-        let eval_row = &recording.rows[1];
+        walk_ranks(&sessions, 12, 3..4, &[], &[0; 12], &recording).unwrap();
+        let rows = rows.into_inner().unwrap();
+        let eval_row = &rows[1];
 
         let checkpoint = Checkpoint {
             meta: CheckpointMeta {
