@@ -395,11 +395,25 @@ impl Timeline {
     /// Fills `out` ([positions.len(), N_FEATURES, n_items]) with the features after each play
     /// number in `positions` (ascending), as [`HistoryStats::features`] gave them at that moment.
     pub fn fill(&self, positions: &[u32], out: &mut [f32]) {
+        let block = N_FEATURES * self.n_items();
+        let mut rows = out.chunks_mut(block);
+        let mut features = Vec::new();
+        self.for_each(positions, &mut features, |_, f| {
+            if let Some(row) = rows.next() {
+                row.copy_from_slice(f);
+            }
+        });
+    }
+
+    /// Calls `visit(r, features)` with the features ([N_FEATURES, n_items]) after each play
+    /// number `positions[r]` (ascending), in order, built one at a time in `buffer`: a consumer
+    /// that uses each before the next reads them while they are still in cache.
+    pub fn for_each(&self, positions: &[u32], buffer: &mut Vec<f32>, mut visit: impl FnMut(usize, &[f32])) {
         let Some(&first) = positions.first() else {
             return;
         };
         let n = self.n_items();
-        let block = N_FEATURES * n;
+        buffer.resize(N_FEATURES * n, 0.0);
         let snapshot = ((first as usize + 1) / SNAPSHOT_EVERY).min(self.snapshots.len().saturating_sub(1));
         let mut items: ItemStates = self.snapshots.get(snapshot).cloned().unwrap_or_else(|| {
             let mut empty = ItemStates::default();
@@ -408,7 +422,7 @@ impl Timeline {
         });
         let mut next = snapshot * SNAPSHOT_EVERY;
         let mut prefix: Vec<(u32, bool)> = Vec::new();
-        for (&g, out) in positions.iter().zip(out.chunks_mut(block)) {
+        for (r, &g) in positions.iter().enumerate() {
             let g = g as usize;
             while next <= g {
                 let play = self.plays[next];
@@ -423,7 +437,8 @@ impl Timeline {
                     .iter()
                     .map(|p| (p.item, p.skipped)),
             );
-            fill_features(&items, &self.follows, g as u32 + 1, &prefix, self.plays[g].ts_ms, out);
+            fill_features(&items, &self.follows, g as u32 + 1, &prefix, self.plays[g].ts_ms, buffer);
+            visit(r, buffer);
         }
     }
 }

@@ -362,8 +362,6 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
             for group in tasks {
                 let p = group.len();
                 let plays: Vec<u32> = group.iter().map(|q| q.play).collect();
-                fit_for_overwrite(&mut features, p * kf * n);
-                x.timeline.fill(&plays, &mut features);
                 fit(&mut h, p * d);
                 if let Some((hidden, _)) = x.encoder {
                     for (r, q) in group.iter().enumerate() {
@@ -375,10 +373,12 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                 if let Some((_, items)) = x.encoder {
                     matmul(&mut logits, n, View::new(&h, p, d), View::new(items, n, d).t(), false);
                 }
-                for (r, q) in group.iter().enumerate() {
+                fit_for_overwrite(&mut a, p * kf);
+                // Each row's features are used up before the next row's are built.
+                x.timeline.for_each(&plays, &mut features, |r, f| {
+                    let q = &group[r];
                     let row = &mut logits[r * n..(r + 1) * n];
                     let hr = &h[r * d..(r + 1) * d];
-                    let f = &features[r * kf * n..(r + 1) * kf * n];
                     for k in 0..kf {
                         let c = x.weights[k] + dot(&x.context[k * d..(k + 1) * d], hr);
                         add_scaled(row, &f[k * n..(k + 1) * n], c);
@@ -389,15 +389,11 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                     } else {
                         share.rec += f64::from(x.rec_scale) * softmax_gradient_row(row, target, x.rec_scale);
                     }
-                }
-                // a[r, k] = Σ_j g[r, j] f[r, k, j]
-                fit_for_overwrite(&mut a, p * kf);
-                for r in 0..p {
-                    let g = &logits[r * n..(r + 1) * n];
+                    // a[r, k] = Σ_j g[r, j] f[r, k, j]
                     for k in 0..kf {
-                        a[r * kf + k] = dot(g, &features[(r * kf + k) * n..(r * kf + k + 1) * n]);
+                        a[r * kf + k] = dot(row, &f[k * n..(k + 1) * n]);
                     }
-                }
+                });
                 for r in 0..p {
                     for k in 0..kf {
                         share.dweights[k] += a[r * kf + k];
