@@ -72,6 +72,9 @@ pub(crate) struct ItemStates {
     last_play: Vec<u32>,
     /// [`NOT_LIKED`] when not liked.
     liked_day: Vec<f32>,
+    /// One past the highest index of an item played or liked so far: every feature of the items
+    /// from here on is 0.
+    touched: usize,
 }
 
 /// `value` decayed over `age_days` with the given half-life.
@@ -102,6 +105,7 @@ impl ItemStates {
     /// Records play number `play` (counted from 1) of item j + 1.
     fn observe(&mut self, j: usize, play: u32, skipped: bool, ts_ms: i64) {
         let day = day_of(ts_ms);
+        self.touched = self.touched.max(j + 1);
         self.last_play[j] = play;
         if skipped {
             self.skips[j] += 1;
@@ -168,6 +172,7 @@ impl HistoryStats {
     pub(crate) fn like(&mut self, item: u32, at_ms: i64) {
         if let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) {
             self.items.liked_day[j] = day_of(at_ms);
+            self.items.touched = self.items.touched.max(j + 1);
         }
     }
 
@@ -238,6 +243,9 @@ pub(crate) fn ln_finish((all_listens, all_skips): (u64, u64), (listens, skips): 
 /// co-occurrence events from plays before number `upto`), the session so far and the moment
 /// `now_ms`. It runs for every track at every training and validation position: most of a
 /// retrain, so it is compiled for AVX2 where the CPU has it (the same results, twice the lanes).
+///
+/// Returns a multiple of 8 (or the item count) from which on every feature is 0: the tracks
+/// never played or liked yet, which a training position early in the log has many of.
 fn fill_features(
     items: &ItemStates,
     follows: &[Vec<Follow>],
@@ -245,8 +253,8 @@ fn fill_features(
     session: &[(u32, bool)],
     now_ms: i64,
     out: &mut [f32],
-) {
-    super::step::simd::dispatch(|| fill_features_kernel(items, follows, upto, session, now_ms, out));
+) -> usize {
+    super::step::simd::dispatch(|| fill_features_kernel(items, follows, upto, session, now_ms, out))
 }
 
 #[inline(always)]
@@ -257,10 +265,21 @@ fn fill_features_kernel(
     session: &[(u32, bool)],
     now_ms: i64,
     out: &mut [f32],
-) {
+) -> usize {
     let n = items.len();
+    // Items from `m` on were never played or liked, nor are in the session: all their features
+    // are 0. A multiple of 8 keeps sums over the first `m` in the same lanes as over all n.
+    let in_session = session
+        .iter()
+        .map(|&(item, _)| item as usize)
+        .filter(|&item| item <= n)
+        .max();
+    let m = items.touched.max(in_session.unwrap_or(0)).next_multiple_of(8).min(n);
+    for column in out.chunks_mut(n) {
+        column[m..].fill(0.0);
+    }
     let (follow, rest) = out.split_at_mut(n);
-    follow.fill(0.0);
+    follow[..m].fill(0.0);
     for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
         let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| follows.get(a)) else {
             continue;
@@ -272,7 +291,7 @@ fn fill_features_kernel(
             }
         }
     }
-    for v in follow.iter_mut() {
+    for v in follow[..m].iter_mut() {
         *v = ln_1p(*v);
     }
     let mut columns = rest.chunks_mut(n);
@@ -282,31 +301,31 @@ fn fill_features_kernel(
     let today = day_of(now_ms);
     // One pass per group of columns, over plain f32 arrays cut to one length first, so that no
     // bounds check stays in a loop and each loop vectorises.
-    let (day_l, short_l, long_l, short_s) = (&mut day_l[..n], &mut short_l[..n], &mut long_l[..n], &mut short_s[..n]);
-    let (listen_day, skip_day) = (&items.listen_day[..n], &items.skip_day[..n]);
-    let (day_listens, short_listens) = (&items.day_listens[..n], &items.short_listens[..n]);
-    let (long_listens, short_skips) = (&items.long_listens[..n], &items.short_skips[..n]);
-    for j in 0..n {
+    let (day_l, short_l, long_l, short_s) = (&mut day_l[..m], &mut short_l[..m], &mut long_l[..m], &mut short_s[..m]);
+    let (listen_day, skip_day) = (&items.listen_day[..m], &items.skip_day[..m]);
+    let (day_listens, short_listens) = (&items.day_listens[..m], &items.short_listens[..m]);
+    let (long_listens, short_skips) = (&items.long_listens[..m], &items.short_skips[..m]);
+    for j in 0..m {
         let age = today - listen_day[j];
         day_l[j] = ln_1p(decayed(day_listens[j], age, DAY_HALF_LIFE_DAYS));
         short_l[j] = ln_1p(decayed(short_listens[j], age, SHORT_HALF_LIFE_DAYS));
         long_l[j] = ln_1p(decayed(long_listens[j], age, LONG_HALF_LIFE_DAYS));
         short_s[j] = ln_1p(decayed(short_skips[j], today - skip_day[j], SHORT_HALF_LIFE_DAYS));
     }
-    let (times_l, times_s) = (&mut times_l[..n], &mut times_s[..n]);
-    let (listens, skips) = (&items.listens[..n], &items.skips[..n]);
-    for j in 0..n {
+    let (times_l, times_s) = (&mut times_l[..m], &mut times_s[..m]);
+    let (listens, skips) = (&items.listens[..m], &items.skips[..m]);
+    for j in 0..m {
         times_l[j] = ln_1p(listens[j] as f32);
         times_s[j] = ln_1p(skips[j] as f32);
     }
     let (played, since, plays_since, liked) = (
-        &mut played[..n],
-        &mut since[..n],
-        &mut plays_since[..n],
-        &mut liked[..n],
+        &mut played[..m],
+        &mut since[..m],
+        &mut plays_since[..m],
+        &mut liked[..m],
     );
-    let (last_day, last_play, liked_day) = (&items.last_day[..n], &items.last_play[..n], &items.liked_day[..n]);
-    for j in 0..n {
+    let (last_day, last_play, liked_day) = (&items.last_day[..m], &items.last_play[..m], &items.liked_day[..m]);
+    for j in 0..m {
         let ever = last_day[j] > NEVER;
         played[j] = if ever { 1.0 } else { 0.0 };
         since[j] = if ever { ln_1p(today - last_day[j]) } else { 0.0 };
@@ -318,8 +337,8 @@ fn fill_features_kernel(
         };
         liked[j] = if liked_day[j] <= today { 1.0 } else { 0.0 };
     }
-    finished.fill(0.0);
-    skipped.fill(0.0);
+    finished[..m].fill(0.0);
+    skipped[..m].fill(0.0);
     for &(item, was_skipped) in session {
         if let Some(j) = (item as usize).checked_sub(1).filter(|&j| j < n) {
             if was_skipped {
@@ -329,6 +348,7 @@ fn fill_features_kernel(
             }
         }
     }
+    m
 }
 
 /// ln(1 + x) for x >= 0, to about 1e-6, without libm: it runs for every track at every
@@ -398,17 +418,18 @@ impl Timeline {
         let block = N_FEATURES * self.n_items();
         let mut rows = out.chunks_mut(block);
         let mut features = Vec::new();
-        self.for_each(positions, &mut features, |_, f| {
+        self.for_each(positions, &mut features, |_, f, _| {
             if let Some(row) = rows.next() {
                 row.copy_from_slice(f);
             }
         });
     }
 
-    /// Calls `visit(r, features)` with the features ([N_FEATURES, n_items]) after each play
+    /// Calls `visit(r, features, m)` with the features ([N_FEATURES, n_items]) after each play
     /// number `positions[r]` (ascending), in order, built one at a time in `buffer`: a consumer
-    /// that uses each before the next reads them while they are still in cache.
-    pub fn for_each(&self, positions: &[u32], buffer: &mut Vec<f32>, mut visit: impl FnMut(usize, &[f32])) {
+    /// that uses each before the next reads them while they are still in cache. Every feature
+    /// of the items from `m` on is 0.
+    pub fn for_each(&self, positions: &[u32], buffer: &mut Vec<f32>, mut visit: impl FnMut(usize, &[f32], usize)) {
         let Some(&first) = positions.first() else {
             return;
         };
@@ -437,8 +458,15 @@ impl Timeline {
                     .iter()
                     .map(|p| (p.item, p.skipped)),
             );
-            fill_features(&items, &self.follows, g as u32 + 1, &prefix, self.plays[g].ts_ms, buffer);
-            visit(r, buffer);
+            let m = fill_features(
+                &items,
+                &self.follows,
+                g as u32 + 1,
+                &prefix,
+                self.plays[g].ts_ms,
+                buffer,
+            );
+            visit(r, buffer, m);
         }
     }
 }
@@ -510,5 +538,46 @@ mod tests {
             }
         }
         assert!(checked > 10);
+    }
+
+    #[test]
+    fn the_features_of_tracks_never_played_or_liked_are_zero_past_the_mark() {
+        // 40 items first played one a session, in id order, except item 30 liked up front:
+        // early positions have most items untouched.
+        let sessions: Vec<Session> = (0..40u32)
+            .map(|s| Session {
+                plays: (0..4)
+                    .map(|i| {
+                        play(
+                            1 + (s.saturating_sub(i) % 40),
+                            i == 2,
+                            i64::from(s) * 600 + i64::from(i) * 4,
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        let timeline = Timeline::new(&sessions, 40, &[(30, 0)]);
+        let positions: Vec<u32> = (0..160).step_by(7).collect();
+        let mut whole = vec![0f32; N_FEATURES * 40 * positions.len()];
+        timeline.fill(&positions, &mut whole);
+        let mut marks = Vec::new();
+        timeline.for_each(&positions, &mut Vec::new(), |r, features, m| {
+            assert_eq!(features, &whole[r * N_FEATURES * 40..(r + 1) * N_FEATURES * 40]);
+            for column in features.chunks(40) {
+                assert!(
+                    column[m..].iter().all(|&v| v == 0.0),
+                    "position {}: past {m}",
+                    positions[r]
+                );
+            }
+            // The liked item 30 counts from the first position; the mark is a multiple of 8.
+            assert!(m >= 30 && (m % 8 == 0 || m == 40), "{m}");
+            marks.push(m);
+        });
+        assert_eq!(marks.first(), Some(&32));
+        assert_eq!(marks.last(), Some(&40));
+        // Untouched items have all-zero features wherever the mark falls short of all 40.
+        assert!(marks.iter().filter(|&&m| m < 40).count() >= 5);
     }
 }

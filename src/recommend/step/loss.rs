@@ -375,13 +375,14 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                 }
                 fit_for_overwrite(&mut a, p * kf);
                 // Each row's features are used up before the next row's are built.
-                x.timeline.for_each(&plays, &mut features, |r, f| {
+                // Features past `m` are 0, so the sums over the features stop there.
+                x.timeline.for_each(&plays, &mut features, |r, f, m| {
                     let q = &group[r];
                     let row = &mut logits[r * n..(r + 1) * n];
                     let hr = &h[r * d..(r + 1) * d];
                     for k in 0..kf {
                         let c = x.weights[k] + dot(&x.context[k * d..(k + 1) * d], hr);
-                        add_scaled(row, &f[k * n..(k + 1) * n], c);
+                        add_scaled(&mut row[..m], &f[k * n..k * n + m], c);
                     }
                     let target = q.target as usize;
                     if q.skipped {
@@ -391,7 +392,7 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                     }
                     // a[r, k] = Σ_j g[r, j] f[r, k, j]
                     for k in 0..kf {
-                        a[r * kf + k] = dot(row, &f[k * n..(k + 1) * n]);
+                        a[r * kf + k] = dot(&row[..m], &f[k * n..k * n + m]);
                     }
                 });
                 for r in 0..p {
