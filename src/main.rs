@@ -1,6 +1,14 @@
 use clap::Parser;
 
 fn main() {
+    // Candle gives its CPU ops a thread pool of their own that spins between ops. The
+    // recommender already spreads its work over every core at a coarser grain (rayon: parts of
+    // a walk, rows of a batch), and the two pools spinning against each other cost a retrain a
+    // sixth of its time; so candle's ops run on the thread that calls them, unless asked.
+    // This runs before any thread is started, so no one reads the environment meanwhile.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     let cli = skipless::cli::Cli::parse();
     if let Err(error) = skipless::cli::run(cli) {
         // One line: the error and its causes, joined.
