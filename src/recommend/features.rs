@@ -254,7 +254,10 @@ fn fill_features(
     now_ms: i64,
     out: &mut [f32],
 ) -> usize {
-    super::step::simd::dispatch(|| fill_features_kernel(items, follows, upto, session, now_ms, out))
+    super::step::simd::dispatch(
+        #[inline(always)]
+        || fill_features_kernel(items, follows, upto, session, now_ms, out),
+    )
 }
 
 #[inline(always)]

@@ -3,6 +3,7 @@
 //! into the kernel gets the features: kernels use plain `for` loops over `#[inline(always)]`
 //! helpers, since adapters like `for_each` or `sum` can stay out-of-line, compiled for SSE.
 /// Calls `kernel`, inlined into a function compiled with AVX2 and FMA if this CPU has both.
+/// The closure must be `#[inline(always)]`: a large one left out of line is compiled for SSE.
 #[inline(always)]
 pub(crate) fn dispatch<R>(kernel: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
