@@ -53,6 +53,7 @@ pub(super) fn copy_through_mask(dst: &mut Vec<f32>, src: &[f32], mask: &[f32]) {
     }
 }
 
+#[inline(always)]
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight lanes so that the sum vectorises (a single accumulator is a serial chain).
     let mut lanes = [0f32; 8];

@@ -380,20 +380,31 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                     let q = &group[r];
                     let row = &mut logits[r * n..(r + 1) * n];
                     let hr = &h[r * d..(r + 1) * d];
-                    for k in 0..kf {
-                        let c = x.weights[k] + dot(&x.context[k * d..(k + 1) * d], hr);
-                        add_scaled(&mut row[..m], &f[k * n..k * n + m], c);
-                    }
-                    let target = q.target as usize;
-                    if q.skipped {
-                        share.ntr += not_to_recommend_row(row, target, x.ntr_scale);
-                    } else {
-                        share.rec += f64::from(x.rec_scale) * softmax_gradient_row(row, target, x.rec_scale);
-                    }
-                    // a[r, k] = Σ_j g[r, j] f[r, k, j]
-                    for k in 0..kf {
-                        a[r * kf + k] = dot(&row[..m], &f[k * n..k * n + m]);
-                    }
+                    let (rec, ntr) = simd::dispatch(
+                        #[inline(always)]
+                        || {
+                            for k in 0..kf {
+                                let c = x.weights[k] + dot(&x.context[k * d..(k + 1) * d], hr);
+                                add_scaled(&mut row[..m], &f[k * n..k * n + m], c);
+                            }
+                            let target = q.target as usize;
+                            let terms = if q.skipped {
+                                (0.0, not_to_recommend_row(row, target, x.ntr_scale))
+                            } else {
+                                (
+                                    f64::from(x.rec_scale) * softmax_gradient_row(row, target, x.rec_scale),
+                                    0.0,
+                                )
+                            };
+                            // a[r, k] = Σ_j g[r, j] f[r, k, j]
+                            for k in 0..kf {
+                                a[r * kf + k] = dot(&row[..m], &f[k * n..k * n + m]);
+                            }
+                            terms
+                        },
+                    );
+                    share.rec += rec;
+                    share.ntr += ntr;
                 });
                 for r in 0..p {
                     for k in 0..kf {
@@ -447,7 +458,9 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
 #[inline(always)]
 fn add_scaled(row: &mut [f32], values: &[f32], c: f32) {
     if c != 0.0 {
-        row.iter_mut().zip(values).for_each(|(o, &v)| *o += c * v);
+        for (o, &v) in row.iter_mut().zip(values) {
+            *o += c * v;
+        }
     }
 }
 
