@@ -102,7 +102,11 @@ pub(crate) fn walk_ranks<R: SessionRanker + Send>(
     popularity: &[u32],
     make_ranker: &(dyn Fn() -> R + Sync),
 ) -> Result<Vec<Ranked>, RecommendError> {
-    let parts = rayon::current_num_threads() * PARTS_PER_THREAD;
+    // One thread (the background retrain's) gains nothing from parts but their copies of the stats.
+    let parts = match rayon::current_num_threads() {
+        1 => 1,
+        threads => threads * PARTS_PER_THREAD,
+    };
     walk_ranks_in_parts(sessions, n_items, range, likes, popularity, make_ranker, parts)
 }
 
