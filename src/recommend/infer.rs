@@ -688,7 +688,7 @@ mod tests {
         let keyed: Vec<(usize, f32)> = (0..5_000).map(|i| (i, rng.random_range(0..40) as f32)).collect();
         let mut sorted = keyed.clone();
         sorted.sort_by(order);
-        for k in [1, 7, 100, 4_999, 5_000, 6_000] {
+        for k in [0, 1, 7, 100, 4_999, 5_000, 6_000] {
             assert_eq!(
                 best_of(keyed.iter().copied(), k, order),
                 sorted[..k.min(5_000)],

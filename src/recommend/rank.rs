@@ -103,23 +103,10 @@ pub(crate) fn walk_ranks<R: SessionRanker + Send>(
     make_ranker: &(dyn Fn() -> R + Sync),
 ) -> Result<Vec<Ranked>, RecommendError> {
     // One thread (the background retrain's) gains nothing from parts but their copies of the stats.
-    let parts = match rayon::current_num_threads() {
+    let part_count = match rayon::current_num_threads() {
         1 => 1,
         threads => threads * PARTS_PER_THREAD,
     };
-    walk_ranks_in_parts(sessions, n_items, range, likes, popularity, make_ranker, parts)
-}
-
-/// [`walk_ranks`] over at most `parts` parts.
-fn walk_ranks_in_parts<R: SessionRanker + Send>(
-    sessions: &[Session],
-    n_items: usize,
-    range: Range<usize>,
-    likes: &[(u32, i64)],
-    popularity: &[u32],
-    make_ranker: &(dyn Fn() -> R + Sync),
-    parts: usize,
-) -> Result<Vec<Ranked>, RecommendError> {
     let sessions = &sessions[..range.end];
     let history: Vec<Play> = sessions.iter().flat_map(|s| s.plays.iter().copied()).collect();
     let mut offsets = Vec::with_capacity(sessions.len());
@@ -133,7 +120,7 @@ fn walk_ranks_in_parts<R: SessionRanker + Send>(
     for &(item, at) in likes {
         stats.like(item, at);
     }
-    let parts = balanced_parts(sessions, range, parts);
+    let parts = balanced_parts(sessions, range, part_count);
     let mut starts = Vec::with_capacity(parts.len());
     let mut next = 0;
     for part in &parts {
@@ -382,22 +369,17 @@ mod tests {
         let served = ServedRanks::new(&model, FINISH_WEIGHT).unwrap();
         let popularity: Vec<u32> = (0..12).map(|j| (j * 7) % 5).collect();
         let likes = [(4u32, 1_700_000_000_000i64 + 20 * 7_200_000)];
-        let walk = |parts| {
-            walk_ranks_in_parts(
-                &sessions,
-                12,
-                10..40,
-                &likes,
-                &popularity,
-                &|| served.session_ranker(),
-                parts,
-            )
-            .unwrap()
+        // The parts follow the threads: 1 part on one thread, 4 a thread beyond.
+        let walk = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                walk_ranks(&sessions, 12, 10..40, &likes, &popularity, &|| served.session_ranker()).unwrap()
+            })
         };
         let one_pass = walk(1);
         assert_eq!(one_pass.len(), (10..40).map(|s| s % 9).sum::<usize>());
-        for parts in [2, 3, 7, 30, 100] {
-            assert_eq!(walk(parts), one_pass, "{parts} parts");
+        for threads in [2, 3, 8] {
+            assert_eq!(walk(threads), one_pass, "{threads} threads");
         }
         assert_eq!(balanced_parts(&sessions, 10..40, 7).len(), 7);
     }
