@@ -21,8 +21,8 @@ skip-contrastive InfoNCE term (cosine / 0.1 against the session's skipped tracks
 bench.
 
 The default model (`DefaultModel`, `default_loss`) adds a gap-bucket input embedding and scores
-`h.e_j + sum_k (w_k + u_k.h) f_kj` over 13 history features with the full softmax and the
-not-to-recommend term, as src/recommend/step does.
+`h.e_j + sum_k (w_k + u_k.h) f_kj + 2 p_j` over 13 history features and the finish prior p with
+the full softmax and the not-to-recommend term, as src/recommend/step does.
 """
 
 import argparse
@@ -172,12 +172,14 @@ def make_batch(n_items, t, rng):
 
 N_FEATURES = 13
 GAP_BUCKETS = 8
+# The served finish term's weight: training adds the finish prior to the logits with it.
+FINISH_PRIOR_WEIGHT = 2.0
 
 
 def default_step_setup(n_items=4517, b=16, t=50, seed=0):
     """The default model's batch: 16 cross-session rows of 50 plays, every position with a next play
     a query (45% of them skipped: the not-to-recommend term), and each query's 13 history features
-    over the catalogue. The features are made here, outside the timed step, while the Rust step
+    and finish prior over the catalogue. The features are made here, outside the timed step, while the Rust step
     rebuilds them from its timeline inside the step: the comparison favours PyTorch."""
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, n_items + 1, (b, t), generator=g)
@@ -194,7 +196,11 @@ def default_step_setup(n_items=4517, b=16, t=50, seed=0):
             feats[torch.arange(b * t)[:, None], k, cols] = 1.0
         else:  # per-track history: dense over the tracks played so far
             feats[:, k, :] = torch.rand(b * t, n_items, generator=g) * played
-    return dict(ids=ids, skips=skips, gaps=gaps, q_at=q_at, q_target=q_target, q_skipped=q_skipped, features=feats)
+    prior = (torch.rand(b * t, n_items, generator=g) - 0.5) * played
+    return dict(
+        ids=ids, skips=skips, gaps=gaps, q_at=q_at, q_target=q_target, q_skipped=q_skipped,
+        features=feats, finish_prior=prior,
+    )
 
 
 class DefaultModel(SeqModel):
@@ -210,8 +216,8 @@ class DefaultModel(SeqModel):
 
 
 def default_loss(model, batch, n_items, ntr_lambda=0.5):
-    """Full softmax of h.e_j + sum_k (w_k + u_k.h) f_kj; cross-entropy where the next play was
-    finished, -log(1 - p) of the skipped track where it was skipped."""
+    """Full softmax of h.e_j + sum_k (w_k + u_k.h) f_kj + 2 finish_prior_j; cross-entropy where the
+    next play was finished, -log(1 - p) of the skipped track where it was skipped."""
     ids = batch["ids"]
     b, t = ids.shape
     inputs = model.embed(ids) + model.gap(batch["gaps"])
@@ -219,7 +225,11 @@ def default_loss(model, batch, n_items, ntr_lambda=0.5):
     h = hidden.reshape(b * t, -1)[batch["q_at"]]
     items = model.embed(torch.arange(1, n_items + 1))
     context = model.w + h @ model.u.T
-    logits = h @ items.T + torch.einsum("qk,qkv->qv", context, batch["features"])
+    logits = (
+        h @ items.T
+        + torch.einsum("qk,qkv->qv", context, batch["features"])
+        + FINISH_PRIOR_WEIGHT * batch["finish_prior"]
+    )
     nll = torch.logsumexp(logits, -1) - logits.gather(1, batch["q_target"][:, None]).squeeze(1)
     skipped = batch["q_skipped"]
     rec = nll[~skipped].mean()
@@ -244,7 +254,7 @@ def train_default_steps(steps, n_items=4517):
             wall.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
     print(
-        f"train default model d=64 layers=2 heads=2 T=50 B=16 items={n_items} full softmax+13 features+NTR: "
+        f"train default model d=64 layers=2 heads=2 T=50 B=16 items={n_items} full softmax+13 features+finish prior+NTR: "
         f"{np.median(wall) * 1e3:.1f} ms/step wall, {np.median(cpu) * 1e3:.1f} ms/step cpu (median of {steps})",
         flush=True,
     )

@@ -166,11 +166,11 @@ fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usiz
 }
 
 const DEFAULT_LABEL: &str =
-    "train[step] default model d=64 layers=2 heads=2 T=50 B=16 items=4517 full softmax+13 features+NTR";
+    "train[step] default model d=64 layers=2 heads=2 T=50 B=16 items=4517 full softmax+13 features+finish prior+NTR";
 
 /// The default model's training step: cross-session rows of a synthetic history whose tracks
 /// repeat (a few hundred favourites among 4,517, a khushi-sized catalogue), every query's 13
-/// history features rebuilt from the timeline inside the step, the full softmax over the
+/// history features and finish prior rebuilt from the timeline inside the step, the full softmax over the
 /// catalogue, the not-to-recommend term at skipped next plays.
 fn train_default_steps(steps: usize) -> candle_core::Result<()> {
     let items = 4_517usize;

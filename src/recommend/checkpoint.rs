@@ -19,8 +19,10 @@ use super::RecommendError;
 use crate::atomic_file::write_atomic;
 
 /// Bumped whenever the saved layout or the meaning of a field changes. 2: the history-feature
-/// model (feature weights in the model, gap embedding, cross-session input).
-pub const FORMAT_VERSION: u32 = 2;
+/// model (feature weights in the model, gap embedding, cross-session input). 3: the feature
+/// weights are trained under the finish prior (a version-2 model would be served a finish term
+/// it did not learn with).
+pub const FORMAT_VERSION: u32 = 3;
 /// Marks the safetensors header entry that holds the metadata.
 const META_KEY: &str = "skipless";
 pub const MODEL_FILE: &str = "model.safetensors";

@@ -558,7 +558,7 @@ impl Batch {
     /// Adds the history features of every query, read from `timeline`.
     pub fn with_features(mut self, timeline: &super::features::Timeline) -> candle_core::Result<Batch> {
         let n = timeline.n_items();
-        let block = super::features::N_FEATURES * n;
+        let block = super::features::N_COLUMNS * n;
         let mut values = vec![0f32; self.host.queries.len() * block];
         for (query, out) in self.host.queries.iter().zip(values.chunks_mut(block)) {
             timeline.fill(&[query.play], out);
@@ -566,7 +566,7 @@ impl Batch {
         let q = self.host.queries.len();
         self.features = Some(Tensor::from_vec(
             values,
-            (q, super::features::N_FEATURES, n),
+            (q, super::features::N_COLUMNS, n),
             self.ids.device(),
         )?);
         Ok(self)

@@ -36,6 +36,13 @@ pub const FEATURES: [&str; 13] = [
     "liked",
 ];
 pub const N_FEATURES: usize = FEATURES.len();
+/// The column after the learned features: the finish prior, `ln_finish` of a track's counts less
+/// that of a track never played. It has no learned weight: training adds it to the logits with
+/// the weight serving adds it with, so that the model learns what the served score lacks
+/// (see [`super::rank::served_scores`]).
+pub(crate) const FINISH_PRIOR: usize = N_FEATURES;
+/// Columns [`fill_features`] writes per track: the features, then the finish prior.
+pub const N_COLUMNS: usize = N_FEATURES + 1;
 pub(crate) const FOLLOWS: usize = 0;
 pub(crate) const TIMES_FINISHED: usize = 7;
 pub(crate) const LIKED: usize = 12;
@@ -75,6 +82,8 @@ pub(crate) struct ItemStates {
     /// One past the highest index of an item played or liked so far: every feature of the items
     /// from here on is 0.
     touched: usize,
+    listens_total: u64,
+    skips_total: u64,
 }
 
 /// `value` decayed over `age_days` with the given half-life.
@@ -108,10 +117,12 @@ impl ItemStates {
         self.touched = self.touched.max(j + 1);
         self.last_play[j] = play;
         if skipped {
+            self.skips_total += 1;
             self.skips[j] += 1;
             self.short_skips[j] = decayed(self.short_skips[j], day - self.skip_day[j], SHORT_HALF_LIFE_DAYS) + 1.0;
             self.skip_day[j] = day.max(self.skip_day[j]);
         } else {
+            self.listens_total += 1;
             self.listens[j] += 1;
             let age = day - self.listen_day[j];
             self.day_listens[j] = decayed(self.day_listens[j], age, DAY_HALF_LIFE_DAYS) + 1.0;
@@ -139,8 +150,6 @@ pub(crate) struct HistoryStats {
     /// [`Timeline`] can read co-occurrence as it was at any earlier play.
     follows: Vec<Vec<Follow>>,
     plays_seen: u32,
-    listens_total: u64,
-    skips_total: u64,
 }
 
 impl HistoryStats {
@@ -186,10 +195,8 @@ impl HistoryStats {
         };
         self.items.observe(j, play + 1, skipped, ts_ms);
         if skipped {
-            self.skips_total += 1;
             return;
         }
-        self.listens_total += 1;
         for (k, &(earlier, _)) in session.iter().rev().take(WINDOW).enumerate() {
             if let Some(row) = (earlier as usize).checked_sub(1).and_then(|a| self.follows.get_mut(a)) {
                 row.push(Follow {
@@ -222,10 +229,10 @@ impl HistoryStats {
     /// rather than skipped: the posterior mean under a prior centred on the log's overall finish
     /// rate, so that a track never played counts as average.
     pub(crate) fn ln_finish(&self, counts: (u32, u32)) -> f32 {
-        ln_finish((self.listens_total, self.skips_total), counts)
+        ln_finish((self.items.listens_total, self.items.skips_total), counts)
     }
 
-    /// Fills `out` ([`N_FEATURES`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
+    /// Fills `out` ([`N_COLUMNS`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
     pub(crate) fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
         fill_features(&self.items, &self.follows, self.plays_seen, session, now_ms, out);
     }
@@ -233,10 +240,25 @@ impl HistoryStats {
 
 /// The log-probability that a track with `(listens, skips)` is finished when it plays, given the
 /// log's total listens and skips (see [`HistoryStats::ln_finish`]).
-pub(crate) fn ln_finish((all_listens, all_skips): (u64, u64), (listens, skips): (u32, u32)) -> f32 {
-    const PRIOR_PLAYS: f32 = 2.0;
+pub(crate) fn ln_finish(totals: (u64, u64), (listens, skips): (u32, u32)) -> f32 {
+    ln_finish_after(prior_listens(totals), listens as f32, skips as f32)
+}
+
+/// [`ln_finish`] given the prior's listens ([`prior_listens`]): the one formula, which the
+/// features' kernel runs for every track.
+#[inline(always)]
+fn ln_finish_after(prior: f32, listens: f32, skips: f32) -> f32 {
+    fast_ln(listens + prior) - fast_ln(listens + skips + PRIOR_PLAYS)
+}
+
+/// Plays a track's finish rate is shrunk with, towards the log's overall rate.
+const PRIOR_PLAYS: f32 = 2.0;
+
+/// The prior's share of listens in [`PRIOR_PLAYS`]: the log's overall finish rate (from totals
+/// of listens and skips), smoothed.
+fn prior_listens((all_listens, all_skips): (u64, u64)) -> f32 {
     let overall = (all_listens as f32 + 1.0) / ((all_listens + all_skips) as f32 + 2.0);
-    ((listens as f32 + PRIOR_PLAYS * overall) / ((listens + skips) as f32 + PRIOR_PLAYS)).ln()
+    PRIOR_PLAYS * overall
 }
 
 /// The one computation of the features: per-track state `items` after `upto` plays (so
@@ -301,6 +323,7 @@ fn fill_features_kernel(
     let mut next = || columns.next().unwrap_or_default();
     let (day_l, short_l, long_l, short_s, finished, skipped) = (next(), next(), next(), next(), next(), next());
     let (times_l, times_s, played, since, plays_since, liked) = (next(), next(), next(), next(), next(), next());
+    let finish_prior = next();
     let today = day_of(now_ms);
     // One pass per group of columns, over plain f32 arrays cut to one length first, so that no
     // bounds check stays in a loop and each loop vectorises.
@@ -317,9 +340,14 @@ fn fill_features_kernel(
     }
     let (times_l, times_s) = (&mut times_l[..m], &mut times_s[..m]);
     let (listens, skips) = (&items.listens[..m], &items.skips[..m]);
+    let finish_prior = &mut finish_prior[..m];
+    let prior = prior_listens((items.listens_total, items.skips_total));
+    let unplayed = ln_finish_after(prior, 0.0, 0.0);
     for j in 0..m {
-        times_l[j] = ln_1p(listens[j] as f32);
-        times_s[j] = ln_1p(skips[j] as f32);
+        let (l, s) = (listens[j] as f32, skips[j] as f32);
+        times_l[j] = ln_1p(l);
+        times_s[j] = ln_1p(s);
+        finish_prior[j] = ln_finish_after(prior, l, s) - unplayed;
     }
     let (played, since, plays_since, liked) = (
         &mut played[..m],
@@ -358,7 +386,12 @@ fn fill_features_kernel(
 /// training position, where libm's `log1pf` was most of the time.
 #[inline(always)]
 fn ln_1p(x: f32) -> f32 {
-    let y = 1.0 + x.max(0.0);
+    fast_ln(1.0 + x.max(0.0))
+}
+
+/// ln y for a normal, positive y, to about 1e-6 (see [`ln_1p`]).
+#[inline(always)]
+fn fast_ln(y: f32) -> f32 {
     let bits = y.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32 - 127;
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
@@ -415,10 +448,10 @@ impl Timeline {
         self.follows.len()
     }
 
-    /// Fills `out` ([positions.len(), N_FEATURES, n_items]) with the features after each play
+    /// Fills `out` ([positions.len(), N_COLUMNS, n_items]) with the features after each play
     /// number in `positions` (ascending), as [`HistoryStats::features`] gave them at that moment.
     pub fn fill(&self, positions: &[u32], out: &mut [f32]) {
-        let block = N_FEATURES * self.n_items();
+        let block = N_COLUMNS * self.n_items();
         let mut rows = out.chunks_mut(block);
         let mut features = Vec::new();
         self.for_each(positions, &mut features, |_, f, _| {
@@ -428,7 +461,7 @@ impl Timeline {
         });
     }
 
-    /// Calls `visit(r, features, m)` with the features ([N_FEATURES, n_items]) after each play
+    /// Calls `visit(r, features, m)` with the features ([N_COLUMNS, n_items]) after each play
     /// number `positions[r]` (ascending), in order, built one at a time in `buffer`: a consumer
     /// that uses each before the next reads them while they are still in cache. Every feature
     /// of the items from `m` on is 0.
@@ -437,7 +470,7 @@ impl Timeline {
             return;
         };
         let n = self.n_items();
-        buffer.resize(N_FEATURES * n, 0.0);
+        buffer.resize(N_COLUMNS * n, 0.0);
         let snapshot = ((first as usize + 1) / SNAPSHOT_EVERY).min(self.snapshots.len().saturating_sub(1));
         let mut items: ItemStates = self.snapshots.get(snapshot).cloned().unwrap_or_else(|| {
             let mut empty = ItemStates::default();
@@ -522,8 +555,8 @@ mod tests {
         let timeline = Timeline::new(&sessions, 9, &likes);
         let mut stats = HistoryStats::new(9);
         stats.like(3, 100 * 60_000);
-        let mut live = vec![0f32; N_FEATURES * 9];
-        let mut replayed = vec![0f32; N_FEATURES * 9 * 3];
+        let mut live = vec![0f32; N_COLUMNS * 9];
+        let mut replayed = vec![0f32; N_COLUMNS * 9 * 3];
         let mut g = 0u32;
         let mut checked = 0;
         for session in &sessions {
@@ -541,6 +574,39 @@ mod tests {
             }
         }
         assert!(checked > 10);
+    }
+
+    #[test]
+    fn the_finish_prior_column_is_the_served_finish_term_less_an_unplayed_tracks() {
+        let mut stats = HistoryStats::new(4);
+        let plays = [
+            (1, false),
+            (1, false),
+            (2, true),
+            (2, true),
+            (2, false),
+            (3, true),
+            (1, false),
+        ];
+        for (i, &(item, skipped)) in plays.iter().enumerate() {
+            stats.observe(&[], item, skipped, i as i64 * 60_000);
+        }
+        let mut columns = vec![0f32; N_COLUMNS * 4];
+        stats.features(&[], 10 * 60_000, &mut columns);
+        let prior = &columns[FINISH_PRIOR * 4..];
+        for item in 1..=4u32 {
+            let expected = stats.ln_finish(stats.counts(item)) - stats.ln_finish((0, 0));
+            assert!((prior[item as usize - 1] - expected).abs() < 1e-6, "item {item}");
+        }
+        // Finished more than average ranks above a track never played; skipped more, below.
+        assert!(
+            prior[0] > 0.1 && prior[1] < -0.1 && prior[2] < -0.1 && prior[3] == 0.0,
+            "{prior:?}"
+        );
+        // 4 listens and 3 skips: an overall finish rate of (4 + 1) / (7 + 2), two plays' worth.
+        let prior_listens = 2.0 * 5.0 / 9.0f32;
+        let exact = ((3.0 + prior_listens) / 5.0f32).ln() - (prior_listens / 2.0).ln();
+        assert!((prior[0] - exact).abs() < 1e-5, "{} against {exact}", prior[0]);
     }
 
     #[test]
@@ -562,11 +628,11 @@ mod tests {
             .collect();
         let timeline = Timeline::new(&sessions, 40, &[(30, 0)]);
         let positions: Vec<u32> = (0..160).step_by(7).collect();
-        let mut whole = vec![0f32; N_FEATURES * 40 * positions.len()];
+        let mut whole = vec![0f32; N_COLUMNS * 40 * positions.len()];
         timeline.fill(&positions, &mut whole);
         let mut marks = Vec::new();
         timeline.for_each(&positions, &mut Vec::new(), |r, features, m| {
-            assert_eq!(features, &whole[r * N_FEATURES * 40..(r + 1) * N_FEATURES * 40]);
+            assert_eq!(features, &whole[r * N_COLUMNS * 40..(r + 1) * N_COLUMNS * 40]);
             for column in features.chunks(40) {
                 assert!(
                     column[m..].iter().all(|&v| v == 0.0),

@@ -100,6 +100,10 @@ pub struct LossConfig {
     /// Weight of the not-to-recommend term: at a position whose next play was skipped,
     /// `-log(1 - p(skipped track))` under the ranking's own softmax. 0 turns it off.
     pub ntr_lambda: f32,
+    /// With history features: the weight of the finish prior in the training logits. The served
+    /// score adds the finish term with weight [`super::rank::FINISH_WEIGHT`]; training under the
+    /// same prior makes the model learn the rest of the ranking around it, not twice over.
+    pub finish_prior: f32,
 }
 
 impl LossConfig {
@@ -108,6 +112,7 @@ impl LossConfig {
         LossConfig {
             cl_lambda,
             ntr_lambda: 0.0,
+            finish_prior: 0.0,
             ..LossConfig::default()
         }
     }
@@ -122,6 +127,7 @@ impl Default for LossConfig {
             sampled_negatives: None,
             rec_on_skipped: false,
             ntr_lambda: 0.5,
+            finish_prior: super::rank::FINISH_WEIGHT,
         }
     }
 }
@@ -551,7 +557,7 @@ impl SeqModel {
 
     #[cfg(feature = "reference")]
     /// [`SeqModel::loss`] of the history-feature model: full softmax over the catalogue of
-    /// `h · e_j + Σ_k (w_k + u_k · h) f_kj` at every query.
+    /// `h · e_j + Σ_k (w_k + u_k · h) f_kj` plus the finish prior at every query.
     fn feature_loss(
         &self,
         batch: &Batch,
@@ -587,7 +593,14 @@ impl SeqModel {
             let context = h
                 .matmul(&self.p("feature.context").t()?)?
                 .broadcast_add(self.p("feature.weight"))?;
-            let feature_term = context.unsqueeze(1)?.matmul(&features.to_dtype(dtype)?)?.squeeze(1)?;
+            let features = features.to_dtype(dtype)?;
+            let learned = features.narrow(1, 0, N_FEATURES)?;
+            let prior = features.narrow(1, N_FEATURES, 1)?.squeeze(1)?;
+            let feature_term = context
+                .unsqueeze(1)?
+                .matmul(&learned.contiguous()?)?
+                .squeeze(1)?
+                .add(&prior.affine(f64::from(loss.finish_prior), 0.0)?)?;
             let logits = h.matmul(&items.t()?)?.add(&feature_term)?;
             let lse = log_sum_exp(&logits)?.squeeze(1)?;
             let picked = logits

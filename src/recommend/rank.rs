@@ -11,7 +11,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::data::{Play, Session, Window};
-use super::features::{log_softmax, HistoryStats, N_FEATURES};
+use super::features::{log_softmax, HistoryStats, N_COLUMNS};
 use super::metrics::{protocol_rank, Metrics};
 use super::model::{Scorer, SeqModel};
 use super::RecommendError;
@@ -36,7 +36,7 @@ pub(crate) fn served_scores(
     out: &mut [f32],
 ) -> f32 {
     let n = out.len();
-    features.resize(N_FEATURES * n, 0.0);
+    features.resize(N_COLUMNS * n, 0.0);
     stats.features(session, now_ms, features);
     let mut logits = vec![0f32; n];
     scorer.score(hidden, features, &mut logits);
@@ -284,6 +284,7 @@ mod tests {
     use crate::play::LoggedPlay;
     use crate::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION};
     use crate::recommend::data::{item_key_of, Vocab};
+    use crate::recommend::features::N_FEATURES;
     use crate::recommend::infer::{Filters, Recommender};
     use crate::recommend::log::ListeningLog;
     use crate::recommend::train::TrainConfig;

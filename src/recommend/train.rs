@@ -307,7 +307,7 @@ fn fit_feature_weights(
             }
             let mut batch: Vec<QueryAt> = chunk.iter().map(|&i| queries[i]).collect();
             batch.sort_by_key(|q| q.play);
-            let (loss, grad) = feature_weights_step(&batch, timeline, &weights, config.loss.ntr_lambda);
+            let (loss, grad) = feature_weights_step(&batch, timeline, &weights, &config.loss);
             adam.step(&mut weights, &grad, config.feature_lr);
             progress(&TrainProgress {
                 epoch,

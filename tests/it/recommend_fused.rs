@@ -18,7 +18,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skipless::recommend::data::{rows_from_history, rows_from_sessions, Batch, Play, Session, Vocab};
-use skipless::recommend::features::{Timeline, N_FEATURES};
+use skipless::recommend::features::{Timeline, N_COLUMNS, N_FEATURES};
 use skipless::recommend::model::{Anchor, DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
 use skipless::track::Track;
@@ -194,7 +194,9 @@ fn history_model(config: ModelConfig, v: &Vocab) -> SeqModel {
 fn the_step_matches_the_graph_with_history_features_and_negative_feedback() {
     let items = 30;
     let v = vocab(items);
-    for (gap_embedding, ntr_lambda, cl_lambda, dropout) in [(true, 0.7, 0.0, true), (false, 0.0, 0.5, false)] {
+    for (gap_embedding, ntr_lambda, cl_lambda, finish_prior, dropout) in
+        [(true, 0.7, 0.0, 2.0, true), (false, 0.0, 0.5, 0.0, false)]
+    {
         let config = ModelConfig {
             gap_embedding,
             history_features: true,
@@ -203,14 +205,26 @@ fn the_step_matches_the_graph_with_history_features_and_negative_feedback() {
         let (batch, timeline) = history_batch(items, config.max_len, 6, 4);
         assert!(batch.host.queries.iter().any(|q| q.skipped) && batch.host.queries.iter().any(|q| !q.skipped));
         let features = batch.features.as_ref().unwrap();
-        assert_eq!(features.dims(), &[batch.host.queries.len(), N_FEATURES, items]);
+        assert_eq!(features.dims(), &[batch.host.queries.len(), N_COLUMNS, items]);
+        // The finish prior varies by track, so a step that left it out of the logits would differ.
+        let prior = features
+            .narrow(1, N_FEATURES, 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(prior.iter().any(|&p| p > 0.01) && prior.iter().any(|&p| p < -0.01));
         let loss = LossConfig {
             ntr_lambda,
             cl_lambda,
+            finish_prior,
             ..LossConfig::default()
         };
         let model = history_model(config, &v);
-        let case = format!("history features, gap {gap_embedding}, ntr {ntr_lambda}, cl {cl_lambda}");
+        let case = format!(
+            "history features, gap {gap_embedding}, ntr {ntr_lambda}, cl {cl_lambda}, finish prior {finish_prior}"
+        );
         compare_on(&model, &v, &batch, Some(timeline), loss, dropout, &case);
     }
 }

@@ -170,6 +170,7 @@ fn negatives_come_from_the_same_session_only() {
         sampled_negatives: None,
         rec_on_skipped: false,
         ntr_lambda: 0.0,
+        finish_prior: 0.0,
     };
     let only_first_row = |batch: &Batch| -> f32 {
         let out = model.forward(&batch.ids, &batch.skips, &batch.gaps, None).unwrap();

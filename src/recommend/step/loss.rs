@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::kernels::*;
 use super::simd;
 use crate::recommend::data::QueryAt;
-use crate::recommend::features::{Timeline, N_FEATURES};
+use crate::recommend::features::{Timeline, FINISH_PRIOR, N_FEATURES};
 
 /// Most logits held at once by the sampled softmax (64 MB): a step's whole [R, C] block at the
 /// usual shapes, row blocks of it on large catalogues.
@@ -291,6 +291,8 @@ pub(crate) struct FeatureHeadInputs<'a> {
     /// not-to-recommend term.
     pub(crate) rec_scale: f32,
     pub(crate) ntr_scale: f32,
+    /// Weight of the fixed finish-prior column ([`FINISH_PRIOR`]) in the logits.
+    pub(crate) finish_prior: f32,
 }
 
 /// Gradients of the history-feature head.
@@ -387,6 +389,8 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                                 let c = x.weights[k] + dot(&x.context[k * d..(k + 1) * d], hr);
                                 add_scaled(&mut row[..m], &f[k * n..k * n + m], c);
                             }
+                            let prior = &f[FINISH_PRIOR * n..FINISH_PRIOR * n + m];
+                            add_scaled(&mut row[..m], prior, x.finish_prior);
                             let target = q.target as usize;
                             let terms = if q.skipped {
                                 (0.0, not_to_recommend_row(row, target, x.ntr_scale))

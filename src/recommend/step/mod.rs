@@ -69,7 +69,7 @@ pub(crate) fn feature_weights_step(
     queries: &[super::data::QueryAt],
     timeline: &Timeline,
     weights: &[f32],
-    ntr_lambda: f32,
+    loss: &LossConfig,
 ) -> (f32, Vec<f32>) {
     let listened = queries.iter().filter(|q| !q.skipped).count();
     let skipped = queries.len() - listened;
@@ -83,7 +83,8 @@ pub(crate) fn feature_weights_step(
             context: &[],
             d: 0,
             rec_scale: 1.0 / listened.max(1) as f32,
-            ntr_scale: ntr_lambda / skipped.max(1) as f32,
+            ntr_scale: loss.ntr_lambda / skipped.max(1) as f32,
+            finish_prior: loss.finish_prior,
         },
         FeatureHeadGrads {
             dhidden: &mut [],
@@ -511,6 +512,7 @@ impl Trainer {
                     d,
                     rec_scale: 1.0 / listened.max(1) as f32,
                     ntr_scale: loss.ntr_lambda / skipped.max(1) as f32,
+                    finish_prior: loss.finish_prior,
                 },
                 FeatureHeadGrads {
                     dhidden: &mut ws.dhidden,
