@@ -165,7 +165,7 @@ pub struct RecommendConfig {
     pub max_per_artist: usize,
     pub temperature: f32,
     /// How strongly the chance that a track is finished, learned from the log's skips, weighs
-    /// against how well it fits the session.
+    /// against how well it fits the session. The model is trained with it at the default.
     pub finish_weight: f32,
 }
 

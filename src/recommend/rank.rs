@@ -4,7 +4,9 @@
 //!
 //! A served score is the model's score of every track (see [`Scorer`]) turned into a
 //! log-probability, plus `finish_weight` times the log-probability that the track is finished
-//! rather than skipped ([`HistoryStats::ln_finish`]).
+//! rather than skipped ([`HistoryStats::ln_finish`]). Training puts the same term in its logits
+//! at [`FINISH_WEIGHT`] ([`super::model::LossConfig::finish_prior`]), so at the default weight
+//! the served ranking is the softmax the model was trained as.
 
 use std::ops::Range;
 
@@ -16,8 +18,8 @@ use super::metrics::{protocol_rank, Metrics};
 use super::model::{Scorer, SeqModel};
 use super::RecommendError;
 
-/// The finish term's weight where it is not configured (the evaluation, training's validation):
-/// the default of `[recommend] finish_weight`.
+/// The finish term's weight where it is not configured (the evaluation, training's validation,
+/// and the training logits): the default of `[recommend] finish_weight`.
 pub const FINISH_WEIGHT: f32 = 2.0;
 
 /// Fills `out` (one score per item) with the served score after the head output `hidden`,
