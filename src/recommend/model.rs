@@ -655,8 +655,13 @@ impl SeqModel {
 
     /// The head output h after each window, [N, d]: read at each window's last position.
     pub fn hidden_windows(&self, windows: &[Window]) -> candle_core::Result<Tensor> {
-        let t = windows.iter().map(|w| w.ids.len()).max().unwrap_or(1).max(1);
         let n = windows.len();
+        if self.head_is_zero()? {
+            // The head outputs GELU(0) = 0 whatever the encoder says: a features-only model (the
+            // first stage, or a model whose Transformer was not kept) needs no forward pass.
+            return Tensor::zeros((n, self.config.d), self.p("head.bias").dtype(), &self.device);
+        }
+        let t = windows.iter().map(|w| w.ids.len()).max().unwrap_or(1).max(1);
         let mut ids = vec![0u32; n * t];
         let mut skips = vec![0u32; n * t];
         let mut gaps = vec![0u32; n * t];
@@ -675,6 +680,17 @@ impl SeqModel {
         let out = self.forward(&ids, &skips, &gaps, None)?;
         let last = Tensor::from_vec(last, n, &self.device)?;
         out.hidden.reshape(((), self.config.d))?.index_select(&last, 0)
+    }
+
+    /// Whether the head's weights and bias are all exactly zero, so that every head output is 0.
+    fn head_is_zero(&self) -> candle_core::Result<bool> {
+        for name in ["head.weight", "head.bias"] {
+            let values: Vec<f32> = self.p(name).flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+            if values.iter().any(|&v| v != 0.0) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// h · e of every item (0-based: column j is item j + 1) after each window, [N, V]: the
@@ -778,8 +794,12 @@ impl Scorer {
     /// model has history features.
     pub fn score(&self, hidden: &[f32], features: &[f32], out: &mut [f32]) {
         let d = self.d;
-        for (o, e) in out.iter_mut().zip(self.items.chunks(d)) {
-            *o = e.iter().zip(hidden).map(|(a, b)| a * b).sum();
+        if hidden.iter().all(|&h| h == 0.0) {
+            out.fill(0.0);
+        } else {
+            for (o, e) in out.iter_mut().zip(self.items.chunks(d)) {
+                *o = e.iter().zip(hidden).map(|(a, b)| a * b).sum();
+            }
         }
         let n = out.len();
         for (k, c) in self.feature_weights(hidden).into_iter().enumerate() {

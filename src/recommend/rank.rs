@@ -387,6 +387,63 @@ mod tests {
         assert_eq!(balanced_parts(&sessions, 10..40, 7).len(), 7);
     }
 
+    /// `model` with the head's weights and bias replaced by `head(name)`.
+    fn with_head(model: &SeqModel, vocab: &Vocab, head: impl Fn(&str, &Tensor) -> Tensor) -> SeqModel {
+        let tensors = model
+            .named_tensors()
+            .map(|(n, t)| {
+                let t = if n.starts_with("head.") { head(n, t) } else { t.clone() };
+                (n.to_owned(), t)
+            })
+            .collect();
+        SeqModel::from_tensors(model.config, vocab, tensors, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn a_head_at_zero_gives_the_zero_outputs_of_a_forward_pass_without_one() {
+        let (_, vocab) = catalogue();
+        let random = random_model(&vocab);
+        let plays: Vec<Play> = (0..9i64)
+            .map(|k| Play {
+                item: (k * 5 % 12 + 1) as u32,
+                skipped: k % 4 == 1,
+                ts_ms: 1_700_000_000_000 + k * 200_000,
+            })
+            .collect();
+        let windows: Vec<Window> = (1..plays.len()).map(|i| last_plays(&plays[..i], 50)).collect();
+        let ids: Vec<u32> = plays.iter().map(|p| p.item).collect();
+        let ids = Tensor::from_vec(ids, (1, plays.len()), &Device::Cpu).unwrap();
+        let zeros = ids.zeros_like().unwrap();
+
+        let zero_head = with_head(&random, &vocab, |_, t| t.zeros_like().unwrap());
+        let shortcut: Vec<Vec<f32>> = zero_head.hidden_windows(&windows).unwrap().to_vec2().unwrap();
+        assert_eq!(shortcut.len(), windows.len());
+        assert!(shortcut.iter().flatten().all(|&h| h == 0.0));
+        // The whole forward pass agrees: GELU(0 · x + 0) is 0 whatever the encoder gives.
+        let full = zero_head.forward(&ids, &zeros, &zeros, None).unwrap().hidden;
+        assert!(full
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&h| h == 0.0));
+
+        // A head with only a bias is no zero head.
+        let bias_only = with_head(&random, &vocab, |n, t| {
+            if n == "head.bias" {
+                t.ones_like().unwrap()
+            } else {
+                t.zeros_like().unwrap()
+            }
+        });
+        let hidden: Vec<Vec<f32>> = bias_only.hidden_windows(&windows).unwrap().to_vec2().unwrap();
+        assert!(hidden.iter().flatten().all(|&h| h > 0.8), "GELU(1) is about 0.84");
+        // And the random model's outputs vary with the window.
+        let hidden: Vec<Vec<f32>> = random.hidden_windows(&windows).unwrap().to_vec2().unwrap();
+        assert_ne!(hidden[0], hidden[1]);
+    }
+
     #[test]
     fn the_evaluation_scores_exactly_what_autoplay_serves() {
         let (tracks, vocab) = catalogue();
