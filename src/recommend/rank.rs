@@ -339,18 +339,17 @@ mod tests {
             &Device::Cpu,
         ))
         .unwrap();
-        let tensors = model
-            .named_tensors()
-            .map(|(n, t)| {
-                let t = match n {
-                    "feature.weight" => Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
-                    "feature.context" => context.clone(),
-                    _ => t.clone(),
-                };
-                (n.to_owned(), t)
-            })
-            .collect();
-        SeqModel::from_tensors(config.model, vocab, tensors, &Device::Cpu).unwrap()
+        replaced(&model, vocab, |n, t| match n {
+            "feature.weight" => Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
+            "feature.context" => context.clone(),
+            _ => t.clone(),
+        })
+    }
+
+    /// `model` with each parameter replaced by `with(name, tensor)`.
+    fn replaced(model: &SeqModel, vocab: &Vocab, with: impl Fn(&str, &Tensor) -> Tensor) -> SeqModel {
+        let tensors = model.named_tensors().map(|(n, t)| (n.to_owned(), with(n, t))).collect();
+        SeqModel::from_tensors(model.config, vocab, tensors, &Device::Cpu).unwrap()
     }
 
     #[test]
@@ -387,18 +386,6 @@ mod tests {
         assert_eq!(balanced_parts(&sessions, 10..40, 7).len(), 7);
     }
 
-    /// `model` with the head's weights and bias replaced by `head(name)`.
-    fn with_head(model: &SeqModel, vocab: &Vocab, head: impl Fn(&str, &Tensor) -> Tensor) -> SeqModel {
-        let tensors = model
-            .named_tensors()
-            .map(|(n, t)| {
-                let t = if n.starts_with("head.") { head(n, t) } else { t.clone() };
-                (n.to_owned(), t)
-            })
-            .collect();
-        SeqModel::from_tensors(model.config, vocab, tensors, &Device::Cpu).unwrap()
-    }
-
     #[test]
     fn a_head_at_zero_gives_the_zero_outputs_of_a_forward_pass_without_one() {
         let (_, vocab) = catalogue();
@@ -415,7 +402,13 @@ mod tests {
         let ids = Tensor::from_vec(ids, (1, plays.len()), &Device::Cpu).unwrap();
         let zeros = ids.zeros_like().unwrap();
 
-        let zero_head = with_head(&random, &vocab, |_, t| t.zeros_like().unwrap());
+        let zero_head = replaced(&random, &vocab, |n, t| {
+            if n.starts_with("head.") {
+                t.zeros_like().unwrap()
+            } else {
+                t.clone()
+            }
+        });
         let shortcut: Vec<Vec<f32>> = zero_head.hidden_windows(&windows).unwrap().to_vec2().unwrap();
         assert_eq!(shortcut.len(), windows.len());
         assert!(shortcut.iter().flatten().all(|&h| h == 0.0));
@@ -430,12 +423,10 @@ mod tests {
             .all(|&h| h == 0.0));
 
         // A head with only a bias is no zero head.
-        let bias_only = with_head(&random, &vocab, |n, t| {
-            if n == "head.bias" {
-                t.ones_like().unwrap()
-            } else {
-                t.zeros_like().unwrap()
-            }
+        let bias_only = replaced(&random, &vocab, |n, t| match n {
+            "head.bias" => t.ones_like().unwrap(),
+            "head.weight" => t.zeros_like().unwrap(),
+            _ => t.clone(),
         });
         let hidden: Vec<Vec<f32>> = bias_only.hidden_windows(&windows).unwrap().to_vec2().unwrap();
         assert!(hidden.iter().flatten().all(|&h| h > 0.8), "GELU(1) is about 0.84");
