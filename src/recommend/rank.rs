@@ -44,9 +44,7 @@ pub(crate) fn served_scores(
     scorer.score(hidden, features, &mut logits);
     let normaliser = log_softmax(&logits, out);
     if finish_weight != 0.0 {
-        for (j, o) in out.iter_mut().enumerate() {
-            *o += finish_weight * stats.ln_finish(stats.counts(j as u32 + 1));
-        }
+        stats.add_ln_finish(finish_weight, out);
     }
     normaliser
 }
