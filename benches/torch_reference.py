@@ -21,7 +21,7 @@ skip-contrastive InfoNCE term (cosine / 0.1 against the session's skipped tracks
 bench.
 
 The default model (`DefaultModel`, `default_loss`) adds a gap-bucket input embedding and scores
-`h.e_j + sum_k (w_k + u_k.h) f_kj + 2 p_j` over 13 history features and the finish prior p with
+`h.e_j + sum_k (w_k + u_k.h) f_kj + 2 p_j` over 17 history features and the finish prior p with
 the full softmax and the not-to-recommend term, as src/recommend/step does.
 """
 
@@ -170,7 +170,7 @@ def make_batch(n_items, t, rng):
     )
 
 
-N_FEATURES = 13
+N_FEATURES = 17
 GAP_BUCKETS = 8
 # The served finish term's weight: training adds the finish prior to the logits with it.
 FINISH_PRIOR_WEIGHT = 2.0
@@ -178,7 +178,7 @@ FINISH_PRIOR_WEIGHT = 2.0
 
 def default_step_setup(n_items=4517, b=16, t=50, seed=0):
     """The default model's batch: 16 cross-session rows of 50 plays, every position with a next play
-    a query (45% of them skipped: the not-to-recommend term), and each query's 13 history features
+    a query (45% of them skipped: the not-to-recommend term), and each query's 17 history features
     and finish prior over the catalogue. The features are made here, outside the timed step, while the Rust step
     rebuilds them from its timeline inside the step: the comparison favours PyTorch."""
     g = torch.Generator().manual_seed(seed)
@@ -191,7 +191,7 @@ def default_step_setup(n_items=4517, b=16, t=50, seed=0):
     feats = torch.zeros(b * t, N_FEATURES, n_items)
     played = torch.rand(n_items, generator=g) < 0.6
     for k in range(N_FEATURES):
-        if k in (0, 5, 6):  # co-occurrence and in-session flags: sparse
+        if k in (0, 5, 6, 13, 16):  # co-occurrence, in-session flags, same artist and album: sparse
             cols = torch.randint(0, n_items, (b * t, 8), generator=g)
             feats[torch.arange(b * t)[:, None], k, cols] = 1.0
         else:  # per-track history: dense over the tracks played so far
@@ -254,7 +254,7 @@ def train_default_steps(steps, n_items=4517):
             wall.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
     print(
-        f"train default model d=64 layers=2 heads=2 T=50 B=16 items={n_items} full softmax+13 features+finish prior+NTR: "
+        f"train default model d=64 layers=2 heads=2 T=50 B=16 items={n_items} full softmax+17 features+finish prior+NTR: "
         f"{np.median(wall) * 1e3:.1f} ms/step wall, {np.median(cpu) * 1e3:.1f} ms/step cpu (median of {steps})",
         flush=True,
     )

@@ -20,7 +20,7 @@ use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION
 use skipless::recommend::data::{
     item_key_of, rows_from_history, rows_from_sessions, Batch, HostBatch, Play, Session, Vocab,
 };
-use skipless::recommend::features::Timeline;
+use skipless::recommend::features::{ItemGroups, Timeline};
 use skipless::recommend::infer::{Filters, Recommender};
 use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::Metrics;
@@ -166,10 +166,10 @@ fn train_steps(engine: Engine, heads: usize, t: usize, items: usize, steps: usiz
 }
 
 const DEFAULT_LABEL: &str =
-    "train[step] default model d=64 layers=2 heads=2 T=50 B=16 items=4517 full softmax+13 features+finish prior+NTR";
+    "train[step] default model d=64 layers=2 heads=2 T=50 B=16 items=4517 full softmax+17 features+finish prior+NTR";
 
 /// The default model's training step: cross-session rows of a synthetic history whose tracks
-/// repeat (a few hundred favourites among 4,517, a khushi-sized catalogue), every query's 13
+/// repeat (a few hundred favourites among 4,517, a khushi-sized catalogue), every query's 17
 /// history features and finish prior rebuilt from the timeline inside the step, the full softmax over the
 /// catalogue, the not-to-recommend term at skipped next plays.
 fn train_default_steps(steps: usize) -> candle_core::Result<()> {
@@ -191,7 +191,7 @@ fn train_default_steps(steps: usize) -> candle_core::Result<()> {
                 .collect(),
         })
         .collect();
-    let timeline = Arc::new(Timeline::new(&sessions, items, &[]));
+    let timeline = Arc::new(Timeline::new(&sessions, ItemGroups::of(&v), &[]));
     let rows = rows_from_history(&sessions, 50);
     let refs: Vec<_> = rows.iter().rev().take(16).collect();
     let config = TrainConfig::default();

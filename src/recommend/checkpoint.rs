@@ -22,7 +22,7 @@ use crate::atomic_file::write_atomic;
 /// model (feature weights in the model, gap embedding, cross-session input). 3: the feature
 /// weights are trained under the finish prior (a version-2 model would be served a finish term
 /// it did not learn with).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Marks the safetensors header entry that holds the metadata.
 const META_KEY: &str = "skipless";
 pub const MODEL_FILE: &str = "model.safetensors";

@@ -13,7 +13,7 @@ use crate::history::HistoryPlay;
 
 use super::baselines::{Popularity, SessionKnn};
 use super::data::{sessionize, Play, Session, Vocab, Window};
-use super::features::FEATURES;
+use super::features::{ItemGroups, FEATURES};
 use super::metrics::Metrics;
 use super::model::SeqModel;
 use super::rank::{metrics_of, walk_ranks, QueryView, Ranked, ServedRanks, SessionRanker, FINISH_WEIGHT};
@@ -475,7 +475,7 @@ fn test_ranks<R: SessionRanker + Send>(
 ) -> Result<Vec<Ranked>, RecommendError> {
     walk_ranks(
         &data.sessions,
-        data.vocab.len(),
+        &ItemGroups::of(&data.vocab),
         data.n_train..data.sessions.len(),
         &[],
         &data.popularity,
@@ -487,6 +487,7 @@ fn test_ranks<R: SessionRanker + Send>(
 fn served_test_ranks(data: &EvalData, model: &SeqModel) -> Result<Vec<Ranked>, RecommendError> {
     ServedRanks::new(model, FINISH_WEIGHT)?.ranks(
         &data.sessions,
+        &ItemGroups::of(&data.vocab),
         data.n_train..data.sessions.len(),
         &[],
         &data.popularity,

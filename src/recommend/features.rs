@@ -1,14 +1,17 @@
-//! History features ([`HistoryStats`], [`FEATURES`], [`Timeline`]): what the listening log says
-//! about every track at a given moment, with no neural model. Session co-occurrence with the last
-//! plays, how recently and how often a track was finished or skipped, whether it was finished or
-//! skipped in this session, how long ago it last played, and whether it was liked by then.
+//! History features ([`HistoryStats`], [`FEATURES`], [`Timeline`], [`ItemGroups`]): what the
+//! listening log says about every track at a given moment, with no neural model. Session
+//! co-occurrence with the last plays, how recently and how often a track was finished or skipped,
+//! whether it was finished or skipped in this session, how long ago it last played, whether it
+//! was liked by then, and whether its artist or album is the one playing.
 //!
 //! The default model scores a track as `Σ_k w_k(h) · f_k + h · e` (see [`super::model`]): these
 //! are the `f_k`. They are computed by one function, [`fill_features`], at serving time (over the
 //! whole log) and at training time (over the log as it was at each training position, rebuilt
 //! by [`Timeline`] from snapshots), so the model trains on exactly what it is served.
 
-use super::data::{Play, Session};
+use std::sync::Arc;
+
+use super::data::{Play, Session, Vocab};
 
 /// How many earlier plays of a session a play is linked to, with weight 1/distance.
 pub(crate) const WINDOW: usize = 5;
@@ -20,7 +23,7 @@ const LONG_HALF_LIFE_DAYS: f32 = 90.0;
 const SNAPSHOT_EVERY: usize = 256;
 
 /// The history features, in the order of the model's feature weights. Reasons name them.
-pub const FEATURES: [&str; 13] = [
+pub const FEATURES: [&str; 17] = [
     "follows recent plays",
     "listens today",
     "recent listens",
@@ -34,6 +37,10 @@ pub const FEATURES: [&str; 13] = [
     "days since last play",
     "plays since last play",
     "liked",
+    "same artist as the last play",
+    "artist finished this session",
+    "artist skipped this session",
+    "same album as the last play",
 ];
 pub const N_FEATURES: usize = FEATURES.len();
 /// The column after the learned features: the finish prior, `ln_finish` of a track's counts less
@@ -46,6 +53,85 @@ pub const N_COLUMNS: usize = N_FEATURES + 1;
 pub(crate) const FOLLOWS: usize = 0;
 pub(crate) const TIMES_FINISHED: usize = 7;
 pub(crate) const LIKED: usize = 12;
+
+/// The artist and the album of every item (item id - 1 at index; 0 when unknown): what the
+/// session's artist and album features compare. Music is heard by the album and the artist, so
+/// what plays next is often the next track of the same record, or more of the same artist,
+/// including tracks never played before.
+#[derive(Debug, Clone, Default)]
+pub struct ItemGroups {
+    artist: Vec<u32>,
+    album: Vec<u32>,
+    /// Per artist id and per album id: one past the highest index of an item of it, so that
+    /// the features' mark covers every track the session's artists and albums have.
+    artist_end: Vec<u32>,
+    album_end: Vec<u32>,
+}
+
+impl ItemGroups {
+    pub fn of(vocab: &Vocab) -> Arc<ItemGroups> {
+        Arc::new(Self::new(
+            vocab.items.iter().map(|i| i.features.artist).collect(),
+            vocab.items.iter().map(|i| i.features.album).collect(),
+        ))
+    }
+
+    /// `n` items of no known artist or album.
+    pub fn unknown(n: usize) -> Arc<ItemGroups> {
+        Arc::new(Self::new(vec![0; n], vec![0; n]))
+    }
+
+    fn new(artist: Vec<u32>, album: Vec<u32>) -> ItemGroups {
+        let ends = |ids: &[u32]| {
+            let mut end = vec![0u32; ids.iter().max().map_or(0, |&m| m as usize + 1)];
+            for (j, &id) in ids.iter().enumerate() {
+                end[id as usize] = j as u32 + 1;
+            }
+            end
+        };
+        ItemGroups {
+            artist_end: ends(&artist),
+            album_end: ends(&album),
+            artist,
+            album,
+        }
+    }
+
+    /// One past the highest item index that shares an artist with a play of `session` or the
+    /// album of its last play (0 when none is known).
+    fn end_of(&self, session: &[(u32, bool)]) -> usize {
+        let end = |ends: &[u32], id: u32| {
+            if id == 0 {
+                0
+            } else {
+                ends.get(id as usize).copied().unwrap_or(0) as usize
+            }
+        };
+        let artists = session
+            .iter()
+            .map(|&(item, _)| end(&self.artist_end, self.of_item(item).0));
+        let album = session
+            .last()
+            .map_or(0, |&(item, _)| end(&self.album_end, self.of_item(item).1));
+        artists.max().unwrap_or(0).max(album)
+    }
+
+    pub fn len(&self) -> usize {
+        self.artist.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.artist.is_empty()
+    }
+
+    /// (artist, album) of item `item`; (0, 0) outside the items.
+    fn of_item(&self, item: u32) -> (u32, u32) {
+        (item as usize)
+            .checked_sub(1)
+            .and_then(|j| Some((*self.artist.get(j)?, *self.album.get(j)?)))
+            .unwrap_or((0, 0))
+    }
+}
 
 /// Days since 2000-01-01 as f32: about 90 s of resolution over this century, plenty for decays
 /// measured in weeks, and plain f32 so that the feature loop vectorises.
@@ -150,19 +236,19 @@ pub(crate) struct HistoryStats {
     /// [`Timeline`] can read co-occurrence as it was at any earlier play.
     follows: Vec<Vec<Follow>>,
     plays_seen: u32,
+    groups: Arc<ItemGroups>,
 }
 
 impl HistoryStats {
-    pub(crate) fn new(n_items: usize) -> Self {
-        let mut stats = HistoryStats::default();
-        stats.grow(n_items);
+    pub(crate) fn new(groups: Arc<ItemGroups>) -> Self {
+        let n_items = groups.len();
+        let mut stats = HistoryStats {
+            groups,
+            ..HistoryStats::default()
+        };
+        stats.items.resize(n_items);
+        stats.follows.resize_with(n_items, Vec::new);
         stats
-    }
-
-    /// Makes room for items added to the vocabulary.
-    pub(crate) fn grow(&mut self, n_items: usize) {
-        self.items.resize(n_items);
-        self.follows.resize_with(n_items, Vec::new);
     }
 
     pub(crate) fn n_items(&self) -> usize {
@@ -248,7 +334,15 @@ impl HistoryStats {
 
     /// Fills `out` ([`N_COLUMNS`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
     pub(crate) fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
-        fill_features(&self.items, &self.follows, self.plays_seen, session, now_ms, out);
+        fill_features(
+            &self.items,
+            &self.follows,
+            &self.groups,
+            self.plays_seen,
+            session,
+            now_ms,
+            out,
+        );
     }
 }
 
@@ -285,6 +379,7 @@ fn prior_listens((all_listens, all_skips): (u64, u64)) -> f32 {
 fn fill_features(
     items: &ItemStates,
     follows: &[Vec<Follow>],
+    groups: &ItemGroups,
     upto: u32,
     session: &[(u32, bool)],
     now_ms: i64,
@@ -292,7 +387,7 @@ fn fill_features(
 ) -> usize {
     super::step::simd::dispatch(
         #[inline(always)]
-        || fill_features_kernel(items, follows, upto, session, now_ms, out),
+        || fill_features_kernel(items, follows, groups, upto, session, now_ms, out),
     )
 }
 
@@ -300,6 +395,7 @@ fn fill_features(
 fn fill_features_kernel(
     items: &ItemStates,
     follows: &[Vec<Follow>],
+    groups: &ItemGroups,
     upto: u32,
     session: &[(u32, bool)],
     now_ms: i64,
@@ -313,7 +409,13 @@ fn fill_features_kernel(
         .map(|&(item, _)| item as usize)
         .filter(|&item| item <= n)
         .max();
-    let m = items.touched.max(in_session.unwrap_or(0)).next_multiple_of(8).min(n);
+    // The session's artists and album give their tracks features, played or not.
+    let m = items
+        .touched
+        .max(in_session.unwrap_or(0))
+        .max(groups.end_of(session))
+        .next_multiple_of(8)
+        .min(n);
     for column in out.chunks_mut(n) {
         column[m..].fill(0.0);
     }
@@ -337,6 +439,7 @@ fn fill_features_kernel(
     let mut next = || columns.next().unwrap_or_default();
     let (day_l, short_l, long_l, short_s, finished, skipped) = (next(), next(), next(), next(), next(), next());
     let (times_l, times_s, played, since, plays_since, liked) = (next(), next(), next(), next(), next(), next());
+    let (same_artist, artist_finished, artist_skipped, same_album) = (next(), next(), next(), next());
     let finish_prior = next();
     let today = day_of(now_ms);
     // One pass per group of columns, over plain f32 arrays cut to one length first, so that no
@@ -393,7 +496,80 @@ fn fill_features_kernel(
             }
         }
     }
+    fill_group_features(
+        groups,
+        session,
+        [
+            &mut same_artist[..m],
+            &mut artist_finished[..m],
+            &mut artist_skipped[..m],
+            &mut same_album[..m],
+        ],
+    );
     m
+}
+
+/// The artist and album columns over the first m tracks (every track of the session's artists
+/// and its last album is among them): whether a track is by the last play's artist or on its
+/// album, and ln(1 + the session's finished and skipped plays of its artist).
+#[inline(always)]
+fn fill_group_features(groups: &ItemGroups, session: &[(u32, bool)], columns: [&mut [f32]; 4]) {
+    let [same_artist, artist_finished, artist_skipped, same_album] = columns;
+    let m = same_artist.len();
+    let (artist, album) = (
+        &groups.artist[..m.min(groups.len())],
+        &groups.album[..m.min(groups.len())],
+    );
+    for column in [
+        &mut *same_artist,
+        &mut *artist_finished,
+        &mut *artist_skipped,
+        &mut *same_album,
+    ] {
+        column.fill(0.0);
+    }
+    if artist.len() < m {
+        return;
+    }
+    let (last_artist, last_album) = session.last().map_or((0, 0), |&(item, _)| groups.of_item(item));
+    if last_artist != 0 {
+        for j in 0..m {
+            same_artist[j] = if artist[j] == last_artist { 1.0 } else { 0.0 };
+        }
+    }
+    if last_album != 0 {
+        for j in 0..m {
+            same_album[j] = if album[j] == last_album { 1.0 } else { 0.0 };
+        }
+    }
+    // (artist, finished, skipped) of the session: a few artists, each one pass over the tracks.
+    let mut counts: Vec<(u32, f32, f32)> = Vec::new();
+    for &(item, skipped) in session {
+        let (a, _) = groups.of_item(item);
+        if a == 0 {
+            continue;
+        }
+        let slot = match counts.iter().position(|c| c.0 == a) {
+            Some(i) => i,
+            None => {
+                counts.push((a, 0.0, 0.0));
+                counts.len() - 1
+            }
+        };
+        if skipped {
+            counts[slot].2 += 1.0;
+        } else {
+            counts[slot].1 += 1.0;
+        }
+    }
+    for (a, finished, skipped) in counts {
+        let (f, s) = (ln_1p(finished), ln_1p(skipped));
+        for j in 0..m {
+            let hit = artist[j] == a;
+            artist_finished[j] += if hit { f } else { 0.0 };
+            artist_skipped[j] += if hit { s } else { 0.0 };
+        }
+    }
 }
 
 /// ln(1 + x) for x >= 0, to about 1e-6, without libm: it runs for every track at every
@@ -425,12 +601,13 @@ pub struct Timeline {
     /// The per-track state before play `i * SNAPSHOT_EVERY`.
     snapshots: Vec<ItemStates>,
     follows: Vec<Vec<Follow>>,
+    groups: Arc<ItemGroups>,
 }
 
 impl Timeline {
-    /// The timeline of `sessions` (in order) over `n_items` items; `likes` are (item, liked at).
-    pub fn new(sessions: &[Session], n_items: usize, likes: &[(u32, i64)]) -> Timeline {
-        let mut stats = HistoryStats::new(n_items);
+    /// The timeline of `sessions` (in order) over the items of `groups`; `likes` are (item, liked at).
+    pub fn new(sessions: &[Session], groups: Arc<ItemGroups>, likes: &[(u32, i64)]) -> Timeline {
+        let mut stats = HistoryStats::new(groups);
         for &(item, at) in likes {
             stats.like(item, at);
         }
@@ -455,6 +632,7 @@ impl Timeline {
             session_start,
             snapshots,
             follows: stats.follows,
+            groups: stats.groups,
         }
     }
 
@@ -511,6 +689,7 @@ impl Timeline {
             let m = fill_features(
                 &items,
                 &self.follows,
+                &self.groups,
                 g as u32 + 1,
                 &prefix,
                 self.plays[g].ts_ms,
@@ -566,8 +745,13 @@ mod tests {
             })
             .collect();
         let likes = [(3u32, 100 * 60_000i64)];
-        let timeline = Timeline::new(&sessions, 9, &likes);
-        let mut stats = HistoryStats::new(9);
+        // Three artists, two albums, one track of neither: the session's artist and album columns too.
+        let groups = Arc::new(ItemGroups::new(
+            vec![1, 1, 2, 2, 3, 3, 1, 2, 0],
+            vec![1, 1, 0, 2, 2, 0, 1, 0, 0],
+        ));
+        let timeline = Timeline::new(&sessions, groups.clone(), &likes);
+        let mut stats = HistoryStats::new(groups);
         stats.like(3, 100 * 60_000);
         let mut live = vec![0f32; N_COLUMNS * 9];
         let mut replayed = vec![0f32; N_COLUMNS * 9 * 3];
@@ -591,8 +775,51 @@ mod tests {
     }
 
     #[test]
+    fn the_artist_and_album_columns_follow_the_session_to_tracks_never_played() {
+        // 20 items: 1, 2 and 10 by artist 1, 3 by artist 2; 1 and 10 on album 1; 10 never played.
+        let mut artist = vec![0; 20];
+        let mut album = vec![0; 20];
+        (artist[0], artist[1], artist[2], artist[9]) = (1, 1, 2, 1);
+        (album[0], album[9]) = (1, 1);
+        let mut stats = HistoryStats::new(Arc::new(ItemGroups::new(artist, album)));
+        let session = [(2, false), (3, true), (1, false)];
+        for (i, &(item, skipped)) in session.iter().enumerate() {
+            stats.observe(&session[..i], item, skipped, i as i64 * 60_000);
+        }
+        let mut columns = vec![0f32; N_COLUMNS * 20];
+        let m = fill_features(
+            &stats.items,
+            &stats.follows,
+            &stats.groups,
+            stats.plays_seen,
+            &session,
+            3 * 60_000,
+            &mut columns,
+        );
+        assert_eq!(m, 16, "the mark covers item 10, by the artist playing");
+        let column = |name: &str| {
+            let k = FEATURES.iter().position(|&f| f == name).unwrap();
+            columns[k * 20..(k + 1) * 20].to_vec()
+        };
+        let mut expected = vec![0f32; 20];
+        (expected[0], expected[1], expected[9]) = (1.0, 1.0, 1.0);
+        assert_eq!(column("same artist as the last play"), expected);
+        (expected[0], expected[1], expected[9]) = (3f32.ln(), 3f32.ln(), 3f32.ln());
+        let finished = column("artist finished this session");
+        assert!(
+            finished.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-5),
+            "{finished:?}"
+        );
+        let skipped = column("artist skipped this session");
+        assert!((skipped[2] - 2f32.ln()).abs() < 1e-5 && skipped.iter().filter(|&&s| s != 0.0).count() == 1);
+        let mut on_album = vec![0f32; 20];
+        (on_album[0], on_album[9]) = (1.0, 1.0);
+        assert_eq!(column("same album as the last play"), on_album);
+    }
+
+    #[test]
     fn the_finish_prior_column_is_the_served_finish_term_less_an_unplayed_tracks() {
-        let mut stats = HistoryStats::new(4);
+        let mut stats = HistoryStats::new(ItemGroups::unknown(4));
         let plays = [
             (1, false),
             (1, false),
@@ -640,7 +867,7 @@ mod tests {
                     .collect(),
             })
             .collect();
-        let timeline = Timeline::new(&sessions, 40, &[(30, 0)]);
+        let timeline = Timeline::new(&sessions, ItemGroups::unknown(40), &[(30, 0)]);
         let positions: Vec<u32> = (0..160).step_by(7).collect();
         let mut whole = vec![0f32; N_COLUMNS * 40 * positions.len()];
         timeline.fill(&positions, &mut whole);

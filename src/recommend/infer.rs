@@ -20,7 +20,7 @@ use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
 use super::data::{item_key_of, ItemFeatures, Play, Vocab};
-use super::features::{ln_finish, HistoryStats, FEATURES, FOLLOWS, LIKED, TIMES_FINISHED};
+use super::features::{ln_finish, HistoryStats, ItemGroups, FEATURES, FOLLOWS, LIKED, TIMES_FINISHED};
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
@@ -139,12 +139,12 @@ impl Recommender {
 
     /// Wraps a checkpoint with an empty history; call [`Recommender::replay`] next.
     pub fn new(checkpoint: Checkpoint) -> Result<Recommender, RecommendError> {
-        let n = checkpoint.meta.vocab.len();
+        let stats = HistoryStats::new(ItemGroups::of(&checkpoint.meta.vocab));
         let scorer = Scorer::new(&checkpoint.model)?;
         Ok(Recommender {
             checkpoint,
             scorer,
-            stats: HistoryStats::new(n),
+            stats,
             history: Vec::new(),
             items: HashMap::new(),
             names: HashMap::new(),
@@ -160,7 +160,7 @@ impl Recommender {
     /// Rebuilds the history from the whole log (plays and likes).
     pub fn replay(&mut self, log: &ListeningLog) {
         let vocab = &self.checkpoint.meta.vocab;
-        self.stats = HistoryStats::new(vocab.len());
+        self.stats = HistoryStats::new(ItemGroups::of(vocab));
         self.history.clear();
         self.items = log
             .tracks
@@ -389,6 +389,14 @@ impl Recommender {
                 "long-term listens" => "a favourite of the last months".into(),
                 "finished this session" => "you finished it earlier this session".into(),
                 "days since last play" | "plays since last play" => "not played for a while".into(),
+                "same album as the last play" => match &cand.album {
+                    Some(album) => format!("next from {album}"),
+                    None => "from the album playing".into(),
+                },
+                "same artist as the last play" | "artist finished this session" => match &cand.artist {
+                    Some(artist) => format!("more from {artist}"),
+                    None => "by the artist playing".into(),
+                },
                 _ if listens > 0 => "you have enjoyed it before".into(),
                 _ => cand
                     .artist

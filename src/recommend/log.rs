@@ -15,6 +15,7 @@ use candle_core::{DType, Device};
 
 use super::checkpoint::{now_rfc3339, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use super::data::{item_key, item_key_of, Play, Session, Vocab};
+use super::features::ItemGroups;
 use super::metrics::Metrics;
 use super::model::SeqModel;
 use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
@@ -256,6 +257,7 @@ fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> 
     if model.config.history_features {
         let ranked = ServedRanks::new(model, FINISH_WEIGHT)?.ranks(
             data.sessions,
+            &ItemGroups::of(data.vocab),
             data.val_start..data.sessions.len(),
             data.likes,
             popularity,

@@ -13,7 +13,9 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::data::{Play, Session, Window};
-use super::features::{log_softmax, HistoryStats, N_COLUMNS};
+use std::sync::Arc;
+
+use super::features::{log_softmax, HistoryStats, ItemGroups, N_COLUMNS};
 use super::metrics::{protocol_rank, Metrics};
 use super::model::{Scorer, SeqModel};
 use super::RecommendError;
@@ -96,7 +98,7 @@ pub(crate) trait SessionRanker {
 /// part begins; every query sees exactly what a walk in one pass would give it.
 pub(crate) fn walk_ranks<R: SessionRanker + Send>(
     sessions: &[Session],
-    n_items: usize,
+    groups: &Arc<ItemGroups>,
     range: Range<usize>,
     likes: &[(u32, i64)],
     popularity: &[u32],
@@ -116,7 +118,8 @@ pub(crate) fn walk_ranks<R: SessionRanker + Send>(
         offset += session.plays.len();
     }
 
-    let mut stats = HistoryStats::new(n_items);
+    let n_items = groups.len();
+    let mut stats = HistoryStats::new(groups.clone());
     for &(item, at) in likes {
         stats.like(item, at);
     }
@@ -219,17 +222,16 @@ impl<'a> ServedRanks<'a> {
         })
     }
 
-    /// Ranks at every position i >= 1 of the sessions in `range`.
+    /// Ranks at every position i >= 1 of the sessions in `range`, over the items of `groups`.
     pub fn ranks(
         &self,
         sessions: &[Session],
+        groups: &Arc<ItemGroups>,
         range: Range<usize>,
         likes: &[(u32, i64)],
         popularity: &[u32],
     ) -> Result<Vec<Ranked>, RecommendError> {
-        walk_ranks(sessions, self.scorer.n_items(), range, likes, popularity, &|| {
-            self.session_ranker()
-        })
+        walk_ranks(sessions, groups, range, likes, popularity, &|| self.session_ranker())
     }
 
     fn session_ranker(&self) -> ServedSession<'_> {
@@ -373,7 +375,10 @@ mod tests {
         let walk = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
-                walk_ranks(&sessions, 12, 10..40, &likes, &popularity, &|| served.session_ranker()).unwrap()
+                walk_ranks(&sessions, &ItemGroups::of(&vocab), 10..40, &likes, &popularity, &|| {
+                    served.session_ranker()
+                })
+                .unwrap()
             })
         };
         let one_pass = walk(1);
@@ -471,7 +476,7 @@ mod tests {
             served: served.session_ranker(),
             rows: &rows,
         };
-        walk_ranks(&sessions, 12, 3..4, &[], &[0; 12], &recording).unwrap();
+        walk_ranks(&sessions, &ItemGroups::of(&vocab), 3..4, &[], &[0; 12], &recording).unwrap();
         let rows = rows.into_inner().unwrap();
         let eval_row = &rows[1];
 

@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::data::{rows_from_history, rows_from_sessions, HostBatch, QueryAt, Row, Session, Vocab, Window};
-use super::features::{Timeline, N_FEATURES};
+use super::features::{ItemGroups, Timeline, N_FEATURES};
 use super::metrics::{protocol_rank, Metrics};
 use super::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
 use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
@@ -169,7 +169,8 @@ fn train_history_model(
     cancel: &AtomicBool,
 ) -> Result<TrainOutcome, RecommendError> {
     let train = &data.sessions[..data.val_start];
-    let timeline = Arc::new(Timeline::new(train, data.vocab.len(), data.likes));
+    let groups = ItemGroups::of(data.vocab);
+    let timeline = Arc::new(Timeline::new(train, groups.clone(), data.likes));
     let rows = rows_from_history(train, config.model.max_len);
     if rows.is_empty() {
         return Err(RecommendError::NotEnoughData(
@@ -178,7 +179,8 @@ fn train_history_model(
     }
     let range = data.val_start..data.sessions.len();
     let mut served = |m: &SeqModel| -> Result<Metrics, RecommendError> {
-        let ranked = ServedRanks::new(m, FINISH_WEIGHT)?.ranks(data.sessions, range.clone(), data.likes, popularity)?;
+        let ranked =
+            ServedRanks::new(m, FINISH_WEIGHT)?.ranks(data.sessions, &groups, range.clone(), data.likes, popularity)?;
         Ok(metrics_of(&ranked))
     };
 

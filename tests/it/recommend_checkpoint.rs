@@ -315,3 +315,68 @@ fn fallback_prefers_similar_then_popular() {
     assert!(ranked.iter().all(|s| s.track_id != 1 && s.track_id <= 4), "{ranked:?}");
     assert_eq!(ranked[0].track_id, 2, "most listened among the same artist's tracks");
 }
+
+#[test]
+fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
+    use skipless::recommend::features::FEATURES;
+    let tracks = library();
+    for (feature, reason) in [
+        ("same artist as the last play", "more from B"),
+        ("same album as the last play", "next from B album"),
+    ] {
+        let mut checkpoint = checkpoint(&tracks);
+        // Only `feature` counts: the head output is zero (so is h · e), and so is every other weight.
+        let weights: Vec<f32> = FEATURES.iter().map(|&f| if f == feature { 3.0 } else { 0.0 }).collect();
+        let tensors = checkpoint
+            .model
+            .named_tensors()
+            .map(|(n, t)| {
+                let t = match n {
+                    "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
+                    _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
+                    _ => t.clone(),
+                };
+                (n.to_owned(), t)
+            })
+            .collect();
+        checkpoint.model = SeqModel::from_tensors(
+            checkpoint.meta.config.model,
+            &checkpoint.meta.vocab,
+            tensors,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mut recommender = Recommender::new(checkpoint).unwrap();
+        let mut log = ListeningLog::default();
+        for t in &tracks {
+            log.tracks.insert(std::sync::Arc::new(t.clone()));
+        }
+        // Track 5, by B, is the only track ever played.
+        log.plays.push(LoggedPlay {
+            track_id: 5,
+            session_id: 1,
+            skipped: false,
+            ts_ms: 1_700_000_000_000,
+        });
+        recommender.replay(&log);
+        let filters = Filters {
+            limit: 3,
+            exclude_current: true,
+            exclude_skipped: false,
+            recent: vec![],
+            max_per_artist: 0,
+            temperature: 0.0,
+            seed: 0,
+            now_ms: Some(1_700_000_100_000),
+            finish_weight: 0.0,
+            radio: None,
+        };
+        let ranked = recommender
+            .rank(&[(5, false)], &crate::common::shared(&tracks), &filters)
+            .unwrap();
+        let mut ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
+        ids.sort();
+        assert_eq!(ids, [6, 7, 8], "{feature}: {ranked:?}");
+        assert!(ranked.iter().all(|s| s.reason == reason), "{feature}: {ranked:?}");
+    }
+}

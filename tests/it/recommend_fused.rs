@@ -18,7 +18,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skipless::recommend::data::{rows_from_history, rows_from_sessions, Batch, Play, Session, Vocab};
-use skipless::recommend::features::{Timeline, N_COLUMNS, N_FEATURES};
+use skipless::recommend::features::{ItemGroups, Timeline, FEATURES, N_COLUMNS, N_FEATURES};
 use skipless::recommend::model::{Anchor, DropoutRng, LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::step::{AdamWConfig, Trainer};
 use skipless::track::Track;
@@ -67,9 +67,9 @@ fn batch(items: usize, max_len: usize, count: usize, rec_on_skipped: bool, seed:
 
 /// A batch of cross-session rows of the history-feature model, its queries' features read from
 /// the timeline it returns.
-fn history_batch(items: usize, max_len: usize, count: usize, seed: u64) -> (Batch, Arc<Timeline>) {
-    let sessions = sessions(items, count, seed);
-    let timeline = Timeline::new(&sessions, items, &[(3, 3 * 7_200_000)]);
+fn history_batch(vocab: &Vocab, max_len: usize, count: usize, seed: u64) -> (Batch, Arc<Timeline>) {
+    let sessions = sessions(vocab.len(), count, seed);
+    let timeline = Timeline::new(&sessions, ItemGroups::of(vocab), &[(3, 3 * 7_200_000)]);
     let rows = rows_from_history(&sessions, max_len);
     let refs: Vec<_> = rows.iter().collect();
     let batch = Batch::new(&refs, false, true, &Device::Cpu)
@@ -202,7 +202,7 @@ fn the_step_matches_the_graph_with_history_features_and_negative_feedback() {
             history_features: true,
             ..small_config()
         };
-        let (batch, timeline) = history_batch(items, config.max_len, 6, 4);
+        let (batch, timeline) = history_batch(&v, config.max_len, 6, 4);
         assert!(batch.host.queries.iter().any(|q| q.skipped) && batch.host.queries.iter().any(|q| !q.skipped));
         let features = batch.features.as_ref().unwrap();
         assert_eq!(features.dims(), &[batch.host.queries.len(), N_COLUMNS, items]);
@@ -215,6 +215,17 @@ fn the_step_matches_the_graph_with_history_features_and_negative_feedback() {
             .to_vec1::<f32>()
             .unwrap();
         assert!(prior.iter().any(|&p| p > 0.01) && prior.iter().any(|&p| p < -0.01));
+        // Every learned feature is exercised: nonzero at some query's track.
+        for (k, name) in FEATURES.iter().enumerate() {
+            let column = features
+                .narrow(1, k, 1)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert!(column.iter().any(|&f| f != 0.0), "{name} is 0 throughout");
+        }
         let loss = LossConfig {
             ntr_lambda,
             cl_lambda,

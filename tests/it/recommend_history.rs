@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use skipless::play::LoggedPlay;
 use skipless::recommend::checkpoint::{Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use skipless::recommend::data::{item_key_of, Play, Session, Vocab};
+use skipless::recommend::features::ItemGroups;
 use skipless::recommend::infer::{Filters, Recommender};
 use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::Metrics;
@@ -100,10 +101,22 @@ fn train(v: &Vocab, sessions: &[Session], val_start: usize, transformer: bool) -
 }
 
 /// HR@1 of the served ranking over the listened positions of the last half of the held-out sessions.
-fn hit_rate_at_1(outcome: &TrainOutcome, sessions: &[Session], test_start: usize, popularity: &[u32]) -> f64 {
+fn hit_rate_at_1(
+    outcome: &TrainOutcome,
+    vocab: &Vocab,
+    sessions: &[Session],
+    test_start: usize,
+    popularity: &[u32],
+) -> f64 {
     let ranked: Vec<Ranked> = ServedRanks::new(&outcome.model, FINISH_WEIGHT)
         .unwrap()
-        .ranks(sessions, test_start..sessions.len(), &[], popularity)
+        .ranks(
+            sessions,
+            &ItemGroups::of(vocab),
+            test_start..sessions.len(),
+            &[],
+            popularity,
+        )
         .unwrap();
     let listened: Vec<&Ranked> = ranked.iter().filter(|r| !r.skipped).collect();
     listened.iter().filter(|r| r.rank == 1).count() as f64 / listened.len() as f64
@@ -132,10 +145,10 @@ fn an_order_pattern_is_learned_by_the_transformer_and_not_by_the_features() {
         joint.transformer_kept,
         "the Transformer should beat the features on validation"
     );
-    let hr = hit_rate_at_1(&joint, &all, 140, &popularity);
+    let hr = hit_rate_at_1(&joint, &v, &all, 140, &popularity);
     assert!(hr >= 0.9, "HR@1 with the Transformer {hr}");
     let features_only = train(&v, &all, 120, false);
-    let hr_features = hit_rate_at_1(&features_only, &all, 140, &popularity);
+    let hr_features = hit_rate_at_1(&features_only, &v, &all, 140, &popularity);
     assert!(hr_features < 0.7, "HR@1 of the features alone {hr_features}");
 }
 
@@ -155,7 +168,7 @@ fn repeats_are_learned_by_the_features() {
     let features_only = train(&v, &all, 90, false);
     let ranked = ServedRanks::new(&features_only.model, FINISH_WEIGHT)
         .unwrap()
-        .ranks(&all, 105..all.len(), &[], &vec![0; n as usize])
+        .ranks(&all, &ItemGroups::of(&v), 105..all.len(), &[], &vec![0; n as usize])
         .unwrap();
     let m = metrics_of(&ranked);
     // A favourite is next 90% of the time and the ten favourites fill the top ten.
@@ -211,7 +224,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
         let outcome = train_model(data, &config, None, &mut |_| {}, &AtomicBool::new(false)).unwrap();
         let ranked = ServedRanks::new(&outcome.model, FINISH_WEIGHT)
             .unwrap()
-            .ranks(&all, 105..all.len(), likes, &vec![0; n as usize])
+            .ranks(&all, &ItemGroups::of(&v), 105..all.len(), likes, &vec![0; n as usize])
             .unwrap();
         (outcome, metrics_of(&ranked))
     };
