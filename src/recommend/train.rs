@@ -41,6 +41,10 @@ pub struct TrainConfig {
     /// Steps always taken before early stopping may end training (small logs have few steps per
     /// epoch). A warm-started run, which begins from a trained model, stops on patience alone.
     pub min_steps: usize,
+    /// The same for the Transformer's stage of a history-feature model, which starts from the
+    /// features' ranking with its own terms at zero: a log of a few thousand plays makes one or
+    /// two steps an epoch, and patience alone would stop it before the Transformer has moved.
+    pub transformer_min_steps: usize,
     /// Largest global gradient norm.
     pub clip: f64,
     pub seed: u64,
@@ -48,7 +52,10 @@ pub struct TrainConfig {
     /// stops after the first stage, the `skipless-no-transformer` ablation).
     pub transformer: bool,
     /// The item and side-feature tables' learning rate as a share of `lr` (see
-    /// [`AdamWConfig::embedding_lr_scale`]).
+    /// [`AdamWConfig::embedding_lr_scale`]). The default model keeps them at their random start
+    /// (0): tables learnt from one listener's plays over thousands of tracks overfit, while fixed
+    /// random rows still tell every track, artist and album apart for the Transformer, whose part
+    /// is the context; what is learnt per track is in the history features.
     pub embedding_lr_scale: f64,
     /// Adam's learning rate for the feature weights in the first stage.
     pub feature_lr: f64,
@@ -59,16 +66,17 @@ impl Default for TrainConfig {
         Self {
             model: ModelConfig::default(),
             loss: LossConfig::default(),
-            lr: 1e-3,
+            lr: 3e-3,
             weight_decay: 0.01,
             batch_size: 64,
             max_epochs: 100,
             patience: 5,
             min_steps: 400,
+            transformer_min_steps: 100,
             clip: 1.0,
             seed: 42,
             transformer: true,
-            embedding_lr_scale: 0.1,
+            embedding_lr_scale: 0.0,
             feature_lr: 0.05,
         }
     }
@@ -209,23 +217,26 @@ fn train_history_model(
         });
     }
 
-    // Stage 2: the Transformer joins in, from the features' ranking (or from the previous model).
-    // Both starts are trained models (the features', or the previous model), so patience alone
-    // stops training.
+    // Stage 2: the Transformer joins in, from the features' ranking (or from the previous model,
+    // which patience alone stops).
     let mut model = SeqModel::new(config.model, data.vocab, DType::F32, config.seed, &Device::Cpu)?;
-    match init {
-        Some((old, old_vocab)) => model.warm_start(old, old_vocab, data.vocab)?,
+    let min_steps = match init {
+        Some((old, old_vocab)) => {
+            model.warm_start(old, old_vocab, data.vocab)?;
+            0
+        }
         None => {
             zero_transformer_terms(&model)?;
             set_param(&model, "feature.weight", &weights)?;
+            config.transformer_min_steps
         }
-    }
+    };
     let adamw = AdamWConfig {
         embedding_lr_scale: config.embedding_lr_scale,
         ..AdamWConfig::new(config.lr, config.weight_decay)
     };
     let trainer = Trainer::new(&model, data.vocab, adamw)?.with_timeline(timeline);
-    let fit = fit_epochs(&model, trainer, &rows, config, 0, &mut served, progress, cancel)?;
+    let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut served, progress, cancel)?;
     if fit.validation.ndcg10 > features_only.ndcg10 {
         Ok(TrainOutcome {
             model,
