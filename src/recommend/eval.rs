@@ -400,7 +400,7 @@ pub(crate) fn run_eval(
                     if outcome.transformer_kept {
                         "kept"
                     } else {
-                        "not kept: no better on validation"
+                        "not kept: no better on validation beyond chance"
                     }
                 ),
                 None => String::new(),

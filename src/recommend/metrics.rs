@@ -16,6 +16,15 @@ pub fn protocol_rank(scores: &[f32], target: usize, popularity: &[u32]) -> usize
     ahead + 1
 }
 
+/// The NDCG@10 of one listened query whose target got `rank`.
+pub fn ndcg10_gain(rank: usize) -> f64 {
+    if rank <= 10 {
+        1.0 / ((rank + 1) as f64).log2()
+    } else {
+        0.0
+    }
+}
+
 /// Accumulates HR@10, NDCG@10, MRR over listened positions and the reciprocal rank of skipped ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -35,7 +44,7 @@ impl Metrics {
         self.listened += 1;
         if rank <= 10 {
             self.hr10 += 1.0;
-            self.ndcg10 += 1.0 / ((rank + 1) as f64).log2();
+            self.ndcg10 += ndcg10_gain(rank);
         }
         self.mrr += 1.0 / rank as f64;
     }

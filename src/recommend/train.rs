@@ -7,7 +7,7 @@
 //! in, starting from those weights with its own terms at exactly zero (the head's weights and
 //! the context map are zero), so training begins at the features' ranking and moves only where
 //! the sequence helps. The joint model is kept only if its served ranking beats the features'
-//! alone on the validation slice. One validation slice early-stops both stages and makes that
+//! alone on the validation slice by more than chance (see [`gains_beyond_noise`]). One validation slice early-stops both stages and makes that
 //! choice; nothing is fitted on it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{rows_from_history, rows_from_sessions, HostBatch, QueryAt, Row, Session, Vocab, Window};
 use super::features::{ItemGroups, Timeline, N_FEATURES};
-use super::metrics::{protocol_rank, Metrics};
+use super::metrics::{ndcg10_gain, protocol_rank, Metrics};
 use super::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
-use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
+use super::rank::{metrics_of, Ranked, ServedRanks, FINISH_WEIGHT};
 use super::step::{feature_weights_step, AdamWConfig, Trainer};
 use super::RecommendError;
 
@@ -186,11 +186,10 @@ fn train_history_model(
         ));
     }
     let range = data.val_start..data.sessions.len();
-    let mut served = |m: &SeqModel| -> Result<Metrics, RecommendError> {
-        let ranked =
-            ServedRanks::new(m, FINISH_WEIGHT)?.ranks(data.sessions, &groups, range.clone(), data.likes, popularity)?;
-        Ok(metrics_of(&ranked))
+    let ranks = |m: &SeqModel| -> Result<Vec<Ranked>, RecommendError> {
+        ServedRanks::new(m, FINISH_WEIGHT)?.ranks(data.sessions, &groups, range.clone(), data.likes, popularity)
     };
+    let mut served = |m: &SeqModel| -> Result<Metrics, RecommendError> { Ok(metrics_of(&ranks(m)?)) };
 
     // Stage 1: the feature weights alone.
     let features_model = features_model(config, data.vocab, &[0.0; N_FEATURES])?;
@@ -237,7 +236,7 @@ fn train_history_model(
     };
     let trainer = Trainer::new(&model, data.vocab, adamw)?.with_timeline(timeline);
     let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut served, progress, cancel)?;
-    if fit.validation.ndcg10 > features_only.ndcg10 {
+    if gains_beyond_noise(&ranks(&model)?, &ranks(&features_model)?) {
         Ok(TrainOutcome {
             model,
             validation: fit.validation,
@@ -256,6 +255,33 @@ fn train_history_model(
             transformer_kept: false,
         })
     }
+}
+
+/// Whether the ranking `joint` beats `features` on the same validation queries by more than
+/// chance: its mean NDCG@10 gain over the listened queries exceeds 1.645 standard errors (a
+/// one-sided 95% test), sessions taken as the independent units, since a session's queries rise
+/// and fall together. The joint model is the best of many epochs on this same slice, so a plain
+/// "higher" would keep a Transformer that only fits the slice's noise, as on a small log it does.
+fn gains_beyond_noise(joint: &[Ranked], features: &[Ranked]) -> bool {
+    let mut sessions: Vec<(f64, f64)> = Vec::new();
+    let mut current = None;
+    for (j, f) in joint.iter().zip(features).filter(|(j, _)| !j.skipped) {
+        if current != Some(j.session) {
+            current = Some(j.session);
+            sessions.push((0.0, 0.0));
+        }
+        if let Some(last) = sessions.last_mut() {
+            last.0 += ndcg10_gain(j.rank) - ndcg10_gain(f.rank);
+            last.1 += 1.0;
+        }
+    }
+    let queries: f64 = sessions.iter().map(|s| s.1).sum();
+    if queries == 0.0 {
+        return false;
+    }
+    let mean = sessions.iter().map(|s| s.0).sum::<f64>() / queries;
+    let spread: f64 = sessions.iter().map(|&(gain, n)| (gain - mean * n).powi(2)).sum();
+    mean > 1.645 * spread.sqrt() / queries
 }
 
 /// The first stage's model: the feature weights `weights` with the Transformer's terms at zero,
@@ -515,4 +541,49 @@ pub(crate) fn evaluate_sessions(
         }
     }
     Ok(metrics.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queries of `sessions` sessions, four listened and one skipped each, ranked by `rank(session, query)`.
+    fn ranked(sessions: usize, rank: impl Fn(usize, usize) -> usize) -> Vec<Ranked> {
+        (0..sessions)
+            .flat_map(|s| {
+                (0..5).map(move |q| (s, q)).map(|(s, q)| Ranked {
+                    session: s,
+                    skipped: q == 4,
+                    rank: if q == 4 { 1 } else { rank(s, q) },
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_transformer_is_kept_only_for_a_gain_beyond_the_sessions_noise() {
+        let features = ranked(30, |_, _| 3);
+        // No gain: not kept.
+        assert!(!gains_beyond_noise(&features, &features));
+        // One rank better at every listened query of every session: kept.
+        assert!(gains_beyond_noise(&ranked(30, |_, _| 2), &features));
+        // A higher mean that comes from three sessions, the rest a little worse: chance, not kept.
+        let lucky = ranked(30, |s, q| match (s < 3, q) {
+            (true, _) => 1,
+            (false, 0) => 4,
+            (false, _) => 3,
+        });
+        let mean = |r: &[Ranked]| metrics_of(r).ndcg10;
+        assert!(mean(&lucky) > mean(&features));
+        assert!(!gains_beyond_noise(&lucky, &features));
+        // The skipped queries do not count: a better rank for them alone is no gain.
+        let skips_only: Vec<Ranked> = features
+            .iter()
+            .map(|r| Ranked {
+                rank: if r.skipped { 50 } else { r.rank },
+                ..*r
+            })
+            .collect();
+        assert!(!gains_beyond_noise(&skips_only, &features));
+    }
 }
