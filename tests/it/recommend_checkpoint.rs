@@ -221,23 +221,12 @@ fn rank_applies_filters_and_gives_reasons() {
     );
 }
 
-#[test]
-fn tracks_finished_more_often_rank_higher() {
-    let tracks = library();
-    let mut checkpoint = checkpoint(&tracks);
-    // Nothing but the finish rate separates the tracks: the head output is zero (so is h · e)
-    // and the feature weights are zero.
+/// Replaces each of the checkpoint model's parameters with `with(name, tensor)`.
+fn replace_tensors(checkpoint: &mut Checkpoint, with: impl Fn(&str, &candle_core::Tensor) -> candle_core::Tensor) {
     let tensors = checkpoint
         .model
         .named_tensors()
-        .map(|(n, t)| {
-            let t = if n.starts_with("head.") || n.starts_with("feature.") {
-                t.zeros_like().unwrap()
-            } else {
-                t.clone()
-            };
-            (n.to_owned(), t)
-        })
+        .map(|(n, t)| (n.to_owned(), with(n, t)))
         .collect();
     checkpoint.model = SeqModel::from_tensors(
         checkpoint.meta.config.model,
@@ -246,6 +235,21 @@ fn tracks_finished_more_often_rank_higher() {
         &Device::Cpu,
     )
     .unwrap();
+}
+
+#[test]
+fn tracks_finished_more_often_rank_higher() {
+    let tracks = library();
+    let mut checkpoint = checkpoint(&tracks);
+    // Nothing but the finish rate separates the tracks: the head output is zero (so is h · e)
+    // and the feature weights are zero.
+    replace_tensors(&mut checkpoint, |n, t| {
+        if n.starts_with("head.") || n.starts_with("feature.") {
+            t.zeros_like().unwrap()
+        } else {
+            t.clone()
+        }
+    });
     let mut recommender = Recommender::new(checkpoint).unwrap();
     let mut log = ListeningLog::default();
     for t in &tracks {
@@ -327,25 +331,11 @@ fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
         let mut checkpoint = checkpoint(&tracks);
         // Only `feature` counts: the head output is zero (so is h · e), and so is every other weight.
         let weights: Vec<f32> = FEATURES.iter().map(|&f| if f == feature { 3.0 } else { 0.0 }).collect();
-        let tensors = checkpoint
-            .model
-            .named_tensors()
-            .map(|(n, t)| {
-                let t = match n {
-                    "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
-                    _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
-                    _ => t.clone(),
-                };
-                (n.to_owned(), t)
-            })
-            .collect();
-        checkpoint.model = SeqModel::from_tensors(
-            checkpoint.meta.config.model,
-            &checkpoint.meta.vocab,
-            tensors,
-            &Device::Cpu,
-        )
-        .unwrap();
+        replace_tensors(&mut checkpoint, |n, t| match n {
+            "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
+            _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
+            _ => t.clone(),
+        });
         let mut recommender = Recommender::new(checkpoint).unwrap();
         let mut log = ListeningLog::default();
         for t in &tracks {
