@@ -196,7 +196,12 @@ fn train_default_steps(steps: usize) -> candle_core::Result<()> {
     let refs: Vec<_> = rows.iter().rev().take(16).collect();
     let config = TrainConfig::default();
     let model = SeqModel::new(config.model, &v, DType::F32, 1, &Device::Cpu)?;
-    let mut trainer = Trainer::new(&model, &v, AdamWConfig::new(1e-3, 0.01))
+    // The Transformer's stage as `skipless train` runs it: its learning rate, the tables fixed.
+    let adamw = AdamWConfig {
+        embedding_lr_scale: config.embedding_lr_scale,
+        ..AdamWConfig::new(config.lr, config.weight_decay)
+    };
+    let mut trainer = Trainer::new(&model, &v, adamw)
         .map_err(candle_core::Error::wrap)?
         .with_timeline(timeline);
     let batch = HostBatch::new(&refs, false, true);

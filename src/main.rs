@@ -9,6 +9,13 @@ fn main() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
+    // Every candle matrix product asks how many threads rayon has: without this variable the
+    // answer is worked out by reading /proc/cpuinfo, a file read per product (tens of thousands
+    // in a retrain). Set to what rayon would choose anyway, it is read from memory.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
+    }
     let cli = skipless::cli::Cli::parse();
     if let Err(error) = skipless::cli::run(cli) {
         // One line: the error and its causes, joined.
