@@ -297,7 +297,7 @@ pub(crate) struct FeatureHeadInputs<'a> {
 
 /// Gradients of the history-feature head.
 pub(crate) struct FeatureHeadGrads<'a> {
-    /// [N, d], added into; and [V, d], added into, or empty where the item table is fixed.
+    /// [N, d], added into; and [V, d], added into.
     pub(crate) dhidden: &'a mut [f32],
     pub(crate) ditems: &'a mut [f32],
     pub(crate) dweights: &'a mut [f32],
@@ -341,14 +341,17 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
     }
     let threads = rayon::current_num_threads().max(1);
     let per_task = groups.len().div_ceil(threads).max(1);
-    let learn_items = x.encoder.is_some() && !grads.ditems.is_empty();
     let shares: Vec<HeadShare> = groups
         .par_chunks(per_task)
         .map(|tasks| {
             let mut share = HeadShare {
                 rec: 0.0,
                 ntr: 0.0,
-                ditems: if learn_items { vec![0f32; n * d] } else { Vec::new() },
+                ditems: if x.encoder.is_some() {
+                    vec![0f32; n * d]
+                } else {
+                    Vec::new()
+                },
                 dweights: vec![0f32; kf],
                 dcontext: vec![0f32; kf * d],
                 dhidden: Vec::new(),
@@ -416,15 +419,13 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
                     fit_for_overwrite(&mut dh, p * d);
                     matmul(&mut dh, d, View::new(&logits, p, n), View::new(items, n, d), false);
                     matmul(&mut dh, d, View::new(&a, p, kf), View::new(x.context, kf, d), true);
-                    if learn_items {
-                        matmul(
-                            &mut share.ditems,
-                            d,
-                            View::new(&logits, p, n).t(),
-                            View::new(&h, p, d),
-                            true,
-                        );
-                    }
+                    matmul(
+                        &mut share.ditems,
+                        d,
+                        View::new(&logits, p, n).t(),
+                        View::new(&h, p, d),
+                        true,
+                    );
                     matmul(
                         &mut share.dcontext,
                         d,
@@ -445,10 +446,8 @@ pub(crate) fn feature_softmax(x: &FeatureHeadInputs, grads: FeatureHeadGrads) ->
         rec += share.rec;
         ntr += share.ntr;
         add_into(grads.dweights, &share.dweights);
-        if learn_items {
-            add_into(grads.ditems, &share.ditems);
-        }
         if x.encoder.is_some() {
+            add_into(grads.ditems, &share.ditems);
             add_into(grads.dcontext, &share.dcontext);
             for (at, g) in share.dhidden {
                 let at = at as usize;
