@@ -395,6 +395,60 @@ impl SeqModel {
         gaps: &Tensor,
         mut dropout: Option<&mut DropoutRng>,
     ) -> candle_core::Result<Forward> {
+        let (_, t, _) = inputs.dims3()?;
+        let mut x = self.encoder_inputs(&inputs, skips, gaps, dropout.as_deref_mut())?;
+        let mask = causal_mask(t, x.dtype(), &self.device)?;
+        for l in 0..self.config.layers {
+            x = self.block(&x, &x, l, &mask, dropout.as_deref_mut())?;
+        }
+        let hidden = self.head(&x)?;
+        Ok(Forward { hidden, inputs })
+    }
+
+    /// The head outputs at one position per window, [B, d]: row r at position `last[r]` of
+    /// inputs [B, T, d], as [`SeqModel::encode`] gives them there. Nothing after the last
+    /// position reaches it, and only the keys and values of the final layer are needed at the
+    /// others, so the final layer's queries, feed-forward and head run on the B rows alone
+    /// instead of B · T: validation and eval score thousands of windows for their last position.
+    fn encode_last(
+        &self,
+        inputs: &Tensor,
+        skips: &Tensor,
+        gaps: &Tensor,
+        last: &[usize],
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, d) = inputs.dims3()?;
+        let mut x = self.encoder_inputs(inputs, skips, gaps, None)?;
+        let mask = causal_mask(t, x.dtype(), &self.device)?;
+        let final_layer = self.config.layers.saturating_sub(1);
+        for l in 0..final_layer {
+            x = self.block(&x, &x, l, &mask, None)?;
+        }
+        let flat: Vec<u32> = last.iter().enumerate().map(|(r, &p)| (r * t + p) as u32).collect();
+        let mut rows = x
+            .reshape((b * t, d))?
+            .index_select(&Tensor::from_vec(flat, b, &self.device)?, 0)?
+            .reshape((b, 1, d))?;
+        if self.config.layers > 0 {
+            // Row r's query sees the keys up to its own position, as in the causal mask.
+            let visible: Vec<f32> = last
+                .iter()
+                .flat_map(|&p| (0..t).map(move |j| if j > p { MASKED } else { 0.0 }))
+                .collect();
+            let mask = Tensor::from_vec(visible, (b, 1, 1, t), &self.device)?.to_dtype(x.dtype())?;
+            rows = self.block(&rows, &x, final_layer, &mask, None)?;
+        }
+        self.head(&rows)?.reshape((b, d))
+    }
+
+    /// Item embeddings plus the position, skip and gap embeddings, with input dropout.
+    fn encoder_inputs(
+        &self,
+        inputs: &Tensor,
+        skips: &Tensor,
+        gaps: &Tensor,
+        dropout: Option<&mut DropoutRng>,
+    ) -> candle_core::Result<Tensor> {
         let (b, t, d) = inputs.dims3()?;
         let c = &self.config;
         let mut x = inputs.broadcast_add(&self.p("position.weight").narrow(0, 0, t)?)?;
@@ -412,50 +466,63 @@ impl SeqModel {
                 .reshape((b, t, d))?;
             x = x.add(&g)?;
         }
-        if let Some(rng) = dropout.as_deref_mut() {
-            x = rng.apply(&x, c.dropout)?;
+        match dropout {
+            Some(rng) => rng.apply(&x, c.dropout),
+            None => Ok(x),
         }
-        let mask = causal_mask(t, x.dtype(), &self.device)?;
-        for l in 0..c.layers {
-            let a = self.attention(&x, l, &mask, b, t)?;
-            let a = match dropout.as_deref_mut() {
-                Some(rng) => rng.apply(&a, c.dropout)?,
-                None => a,
-            };
-            x = layer_norm(
-                &x.add(&a)?,
-                self.p(&format!("block{l}.ln1.gain")),
-                self.p(&format!("block{l}.ln1.bias")),
-            )?;
-            let f = linear(
-                &x,
-                self.p(&format!("block{l}.ffn1.weight")),
-                self.p(&format!("block{l}.ffn1.bias")),
-            )?
-            .relu()?;
-            let f = linear(
-                &f,
-                self.p(&format!("block{l}.ffn2.weight")),
-                self.p(&format!("block{l}.ffn2.bias")),
-            )?;
-            let f = match dropout.as_deref_mut() {
-                Some(rng) => rng.apply(&f, c.dropout)?,
-                None => f,
-            };
-            x = layer_norm(
-                &x.add(&f)?,
-                self.p(&format!("block{l}.ln2.gain")),
-                self.p(&format!("block{l}.ln2.bias")),
-            )?;
-        }
-        let hidden = linear(&x, self.p("head.weight"), self.p("head.bias"))?.gelu()?;
-        Ok(Forward { hidden, inputs })
     }
 
-    fn attention(&self, x: &Tensor, l: usize, mask: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
+    /// Transformer block `l` at `queries` [B, Tq, d], attending over `keys` [B, T, d] under
+    /// `mask` ([T, T] causal when the queries are the keys, else broadcast to [B, heads, Tq, T]).
+    fn block(
+        &self,
+        queries: &Tensor,
+        keys: &Tensor,
+        l: usize,
+        mask: &Tensor,
+        mut dropout: Option<&mut DropoutRng>,
+    ) -> candle_core::Result<Tensor> {
+        let a = self.attention(queries, keys, l, mask)?;
+        let a = match dropout.as_deref_mut() {
+            Some(rng) => rng.apply(&a, self.config.dropout)?,
+            None => a,
+        };
+        let x = layer_norm(
+            &queries.add(&a)?,
+            self.p(&format!("block{l}.ln1.gain")),
+            self.p(&format!("block{l}.ln1.bias")),
+        )?;
+        let f = linear(
+            &x,
+            self.p(&format!("block{l}.ffn1.weight")),
+            self.p(&format!("block{l}.ffn1.bias")),
+        )?
+        .relu()?;
+        let f = linear(
+            &f,
+            self.p(&format!("block{l}.ffn2.weight")),
+            self.p(&format!("block{l}.ffn2.bias")),
+        )?;
+        let f = match dropout {
+            Some(rng) => rng.apply(&f, self.config.dropout)?,
+            None => f,
+        };
+        layer_norm(
+            &x.add(&f)?,
+            self.p(&format!("block{l}.ln2.gain")),
+            self.p(&format!("block{l}.ln2.bias")),
+        )
+    }
+
+    fn head(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        linear(x, self.p("head.weight"), self.p("head.bias"))?.gelu()
+    }
+
+    fn attention(&self, queries: &Tensor, keys: &Tensor, l: usize, mask: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.config.heads;
         let dh = self.config.d / h;
-        let split = |name: &str| -> candle_core::Result<Tensor> {
+        let split = |x: &Tensor, name: &str| -> candle_core::Result<Tensor> {
+            let (b, t, _) = x.dims3()?;
             linear(
                 x,
                 self.p(&format!("block{l}.{name}.weight")),
@@ -465,15 +532,17 @@ impl SeqModel {
             .transpose(1, 2)?
             .contiguous()
         };
-        let (q, k, v) = (split("q")?, split("k")?, split("v")?);
+        let (q, k, v) = (split(queries, "q")?, split(keys, "k")?, split(keys, "v")?);
         let raw = q.matmul(&k.t()?)?;
-        let weights = if fused::applies(&raw) {
+        let causal = queries.dims() == keys.dims();
+        let weights = if causal && fused::applies(&raw) {
             fused::causal_softmax(&raw, 1.0 / (dh as f32).sqrt())?
         } else {
             softmax(&(raw / (dh as f64).sqrt())?.broadcast_add(mask)?)?
         };
+        let (b, tq, d) = queries.dims3()?;
         let out = weights.matmul(&v)?;
-        let out = out.transpose(1, 2)?.contiguous()?.reshape((b, t, self.config.d))?;
+        let out = out.transpose(1, 2)?.contiguous()?.reshape((b, tq, d))?;
         linear(
             &out,
             self.p(&format!("block{l}.o.weight")),
@@ -672,14 +741,12 @@ impl SeqModel {
                 skips[r * t + i] = u32::from(w.skips[i]);
                 gaps[r * t + i] = w.gaps[i];
             }
-            last.push((r * t + w.ids.len().max(1) - 1) as u32);
+            last.push(w.ids.len().max(1) - 1);
         }
         let ids = Tensor::from_vec(ids, (n, t), &self.device)?;
         let skips = Tensor::from_vec(skips, (n, t), &self.device)?;
         let gaps = Tensor::from_vec(gaps, (n, t), &self.device)?;
-        let out = self.forward(&ids, &skips, &gaps, None)?;
-        let last = Tensor::from_vec(last, n, &self.device)?;
-        out.hidden.reshape(((), self.config.d))?.index_select(&last, 0)
+        self.encode_last(&self.embed(&ids)?, &skips, &gaps, &last)
     }
 
     /// Whether the head's weights and bias are all exactly zero, so that every head output is 0.

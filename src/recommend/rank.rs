@@ -439,6 +439,37 @@ mod tests {
     }
 
     #[test]
+    fn the_last_position_pass_gives_what_a_full_forward_pass_gives_at_each_windows_end() {
+        let (_, vocab) = catalogue();
+        let model = random_model(&vocab);
+        let plays: Vec<Play> = (0..12i64)
+            .map(|k| Play {
+                item: (k * 7 % 12 + 1) as u32,
+                skipped: k % 3 == 1,
+                ts_ms: 1_700_000_000_000 + k * k * 400_000,
+            })
+            .collect();
+        // Windows of every length up to 8 in one batch: the shorter ones are padded after their
+        // end, which their last position must not see.
+        let windows: Vec<Window> = (1..plays.len()).map(|i| last_plays(&plays[..i], 8)).collect();
+        let batched: Vec<Vec<f32>> = model.hidden_windows(&windows).unwrap().to_vec2().unwrap();
+        for (w, got) in windows.iter().zip(&batched) {
+            let n = w.ids.len();
+            let tensor = |v: Vec<u32>| Tensor::from_vec(v, (1, n), &Device::Cpu).unwrap();
+            let skips = w.skips.iter().map(|&s| u32::from(s)).collect();
+            let full = model
+                .forward(&tensor(w.ids.clone()), &tensor(skips), &tensor(w.gaps.clone()), None)
+                .unwrap()
+                .hidden;
+            let want: Vec<f32> = full.get(0).unwrap().get(n - 1).unwrap().to_vec1().unwrap();
+            assert!(want.iter().any(|&h| h != 0.0));
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "window of {n}: {a} against {b}");
+            }
+        }
+    }
+
+    #[test]
     fn the_evaluation_scores_exactly_what_autoplay_serves() {
         let (tracks, vocab) = catalogue();
         let config = TrainConfig::default();
