@@ -144,6 +144,15 @@ pub struct SeqModel {
     device: Device,
 }
 
+/// Which keys each query of an attention layer sees.
+#[derive(Clone, Copy)]
+enum Visible<'a> {
+    /// The queries are the keys; each sees itself and those before it ([T, T] additive mask).
+    Causal(&'a Tensor),
+    /// An additive mask broadcast to [B, heads, Tq, T].
+    Masked(&'a Tensor),
+}
+
 /// The outputs of one forward pass.
 pub struct Forward {
     /// Head outputs x_t, [B, T, d].
@@ -399,7 +408,7 @@ impl SeqModel {
         let mut x = self.encoder_inputs(&inputs, skips, gaps, dropout.as_deref_mut())?;
         let mask = causal_mask(t, x.dtype(), &self.device)?;
         for l in 0..self.config.layers {
-            x = self.block(&x, &x, l, &mask, dropout.as_deref_mut())?;
+            x = self.block(&x, &x, l, Visible::Causal(&mask), dropout.as_deref_mut())?;
         }
         let hidden = self.head(&x)?;
         Ok(Forward { hidden, inputs })
@@ -422,7 +431,7 @@ impl SeqModel {
         let mask = causal_mask(t, x.dtype(), &self.device)?;
         let final_layer = self.config.layers.saturating_sub(1);
         for l in 0..final_layer {
-            x = self.block(&x, &x, l, &mask, None)?;
+            x = self.block(&x, &x, l, Visible::Causal(&mask), None)?;
         }
         let flat: Vec<u32> = last.iter().enumerate().map(|(r, &p)| (r * t + p) as u32).collect();
         let mut rows = x
@@ -436,7 +445,7 @@ impl SeqModel {
                 .flat_map(|&p| (0..t).map(move |j| if j > p { MASKED } else { 0.0 }))
                 .collect();
             let mask = Tensor::from_vec(visible, (b, 1, 1, t), &self.device)?.to_dtype(x.dtype())?;
-            rows = self.block(&rows, &x, final_layer, &mask, None)?;
+            rows = self.block(&rows, &x, final_layer, Visible::Masked(&mask), None)?;
         }
         self.head(&rows)?.reshape((b, d))
     }
@@ -472,17 +481,17 @@ impl SeqModel {
         }
     }
 
-    /// Transformer block `l` at `queries` [B, Tq, d], attending over `keys` [B, T, d] under
-    /// `mask` ([T, T] causal when the queries are the keys, else broadcast to [B, heads, Tq, T]).
+    /// Transformer block `l` at `queries` [B, Tq, d], attending over `keys` [B, T, d] as far as
+    /// `visible` lets each query see.
     fn block(
         &self,
         queries: &Tensor,
         keys: &Tensor,
         l: usize,
-        mask: &Tensor,
+        visible: Visible,
         mut dropout: Option<&mut DropoutRng>,
     ) -> candle_core::Result<Tensor> {
-        let a = self.attention(queries, keys, l, mask)?;
+        let a = self.attention(queries, keys, l, visible)?;
         let a = match dropout.as_deref_mut() {
             Some(rng) => rng.apply(&a, self.config.dropout)?,
             None => a,
@@ -518,7 +527,7 @@ impl SeqModel {
         linear(x, self.p("head.weight"), self.p("head.bias"))?.gelu()
     }
 
-    fn attention(&self, queries: &Tensor, keys: &Tensor, l: usize, mask: &Tensor) -> candle_core::Result<Tensor> {
+    fn attention(&self, queries: &Tensor, keys: &Tensor, l: usize, visible: Visible) -> candle_core::Result<Tensor> {
         let h = self.config.heads;
         let dh = self.config.d / h;
         let split = |x: &Tensor, name: &str| -> candle_core::Result<Tensor> {
@@ -534,11 +543,11 @@ impl SeqModel {
         };
         let (q, k, v) = (split(queries, "q")?, split(keys, "k")?, split(keys, "v")?);
         let raw = q.matmul(&k.t()?)?;
-        let causal = queries.dims() == keys.dims();
-        let weights = if causal && fused::applies(&raw) {
-            fused::causal_softmax(&raw, 1.0 / (dh as f32).sqrt())?
-        } else {
-            softmax(&(raw / (dh as f64).sqrt())?.broadcast_add(mask)?)?
+        let weights = match visible {
+            Visible::Causal(_) if fused::applies(&raw) => fused::causal_softmax(&raw, 1.0 / (dh as f32).sqrt())?,
+            Visible::Causal(mask) | Visible::Masked(mask) => {
+                softmax(&(raw / (dh as f64).sqrt())?.broadcast_add(mask)?)?
+            }
         };
         let (b, tq, d) = queries.dims3()?;
         let out = weights.matmul(&v)?;
