@@ -21,7 +21,7 @@ use crate::atomic_file::write_atomic;
 /// Bumped whenever the saved layout or the meaning of a field changes. 2: the history-feature
 /// model (feature weights in the model, gap embedding, cross-session input). 3: the feature
 /// weights are trained under the finish prior (a version-2 model would be served a finish term
-/// it did not learn with).
+/// it did not learn with). 4: seventeen features, the artist and album ones added.
 pub const FORMAT_VERSION: u32 = 4;
 /// Marks the safetensors header entry that holds the metadata.
 const META_KEY: &str = "skipless";
@@ -93,6 +93,14 @@ impl Checkpoint {
         let mut meta: CheckpointMeta =
             serde_json::from_value(version).map_err(|e| refuse(format!("metadata is incomplete ({e})")))?;
         meta.vocab.reindex();
+        if let Some(reason) = meta
+            .config
+            .model
+            .invalid()
+            .or_else(|| meta.vocab.feature_out_of_range())
+        {
+            return Err(refuse(format!("metadata is inconsistent: {reason}")));
+        }
         let tensors: HashMap<String, candle_core::Tensor> = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
             .map_err(|e| refuse(format!("weights are unreadable ({e})")))?;
         let model = SeqModel::from_tensors(meta.config.model, &meta.vocab, tensors, &Device::Cpu).map_err(refuse)?;

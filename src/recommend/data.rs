@@ -180,6 +180,25 @@ impl Vocab {
         ]
     }
 
+    /// The first item whose artist, album, genre or year id is past its table, as "item N's
+    /// FEATURE id": what a hand-edited or damaged vocabulary would make the model index out of.
+    pub(crate) fn feature_out_of_range(&self) -> Option<String> {
+        let sizes = self.feature_sizes();
+        self.items.iter().enumerate().find_map(|(i, m)| {
+            let f = &m.features;
+            [
+                ("artist", f.artist),
+                ("album", f.album),
+                ("genre", f.genre),
+                ("year", f.year),
+            ]
+            .into_iter()
+            .zip(sizes)
+            .find(|&((_, id), size)| id as usize >= size)
+            .map(|((name, id), size)| format!("item {}'s {name} id {id} is past its {size} rows", i + 1))
+        })
+    }
+
     /// Sizes of the feature tables, padding/unknown row included.
     pub(crate) fn feature_sizes(&self) -> [usize; 4] {
         [

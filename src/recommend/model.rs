@@ -74,6 +74,21 @@ impl ModelConfig {
             ..ModelConfig::default()
         }
     }
+
+    /// Why a model of this shape cannot run, if it cannot: the sizes a saved model's metadata
+    /// carries, which its tensors' shapes do not all pin down.
+    pub(crate) fn invalid(&self) -> Option<String> {
+        if self.d == 0 || self.heads == 0 || !self.d.is_multiple_of(self.heads) {
+            Some(format!(
+                "width {} does not split into {} attention heads",
+                self.d, self.heads
+            ))
+        } else if self.max_len == 0 {
+            Some("an input window of 0 plays".into())
+        } else {
+            None
+        }
+    }
 }
 
 /// Which vector anchors the contrastive term.

@@ -110,6 +110,37 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
     assert!(Checkpoint::load(dir.path()).is_err());
 }
 
+/// Sizes the tensors' shapes do not pin down (the head count, feature ids) would otherwise load
+/// and panic at the first pick: they are refused at load time, in one line.
+#[test]
+fn a_checkpoint_whose_metadata_contradicts_its_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut headless = checkpoint(&library());
+    headless.meta.config.model.heads = 0;
+    headless.save(dir.path()).unwrap();
+    let err = Checkpoint::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("width 8 does not split into 0 attention heads"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+
+    let mut uneven = checkpoint(&library());
+    uneven.meta.config.model.heads = 3;
+    uneven.save(dir.path()).unwrap();
+    let err = Checkpoint::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("width 8 does not split into 3 attention heads"), "{err}");
+
+    let mut stray = checkpoint(&library());
+    stray.meta.vocab.items[2].features.artist = u32::MAX;
+    stray.save(dir.path()).unwrap();
+    let err = Checkpoint::load(dir.path()).err().unwrap().to_string();
+    assert!(
+        err.contains(&format!("item 3's artist id {} is past its 3 rows", u32::MAX)),
+        "{err}"
+    );
+
+    checkpoint(&library()).save(dir.path()).unwrap();
+    assert!(Checkpoint::load(dir.path()).unwrap().is_some());
+}
+
 #[test]
 fn warm_start_keeps_known_rows_and_seeds_new_ones_from_features() {
     let tracks = library();
