@@ -113,6 +113,13 @@ impl Track {
             None => self.title.clone(),
         }
     }
+
+    /// Whom the track's album is filed under: its album artist, or else its own artist. Two
+    /// tracks are on one album when the album title and this agree: a "Greatest Hits" of one
+    /// artist is not another's, while a compilation's tracks share it across their artists.
+    pub fn album_owner(&self) -> Option<&Name> {
+        self.album_artist.as_ref().or(self.artist.as_ref())
+    }
 }
 
 #[cfg(test)]

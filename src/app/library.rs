@@ -180,12 +180,7 @@ impl LibraryIndex {
         let unknown_artist: Name = "Unknown artist".into();
         let unknown_album: Name = "Unknown album".into();
         for (i, track) in tracks.iter().enumerate() {
-            let artist_name = track
-                .album_artist
-                .as_ref()
-                .or(track.artist.as_ref())
-                .cloned()
-                .unwrap_or_else(|| unknown_artist.clone());
+            let artist_name = track.album_owner().cloned().unwrap_or_else(|| unknown_artist.clone());
             let album_name = track.album.clone().unwrap_or_else(|| unknown_album.clone());
             // Tracks arrive grouped by artist and album, so only the last group can match.
             if artists.last().is_none_or(|a| a.name != artist_name) {

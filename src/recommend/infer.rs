@@ -623,7 +623,7 @@ pub fn fallback_rank<C: Borrow<Track>>(
         .take(3)
         .filter_map(|p| log.tracks.get(p.0).map(|t| &**t))
         .collect();
-    let same = |a: &Option<Name>, b: &Option<Name>| match (a, b) {
+    let same = |a: Option<&Name>, b: Option<&Name>| match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
         _ => false,
     };
@@ -637,15 +637,15 @@ pub fn fallback_rank<C: Borrow<Track>>(
             let mut why = None;
             for (k, r) in recent.iter().enumerate() {
                 let mut s = 0.0;
-                if same(&c.artist, &r.artist) {
+                if same(c.artist.as_ref(), r.artist.as_ref()) {
                     s += 3.0;
                     why.get_or_insert(Why::Artist(k));
                 }
-                if same(&c.album, &r.album) {
+                if same(c.album.as_ref(), r.album.as_ref()) && same(c.album_owner(), r.album_owner()) {
                     s += 2.0;
                     why.get_or_insert(Why::Album(k));
                 }
-                if same(&c.genre, &r.genre) {
+                if same(c.genre.as_ref(), r.genre.as_ref()) {
                     s += 1.0;
                     why.get_or_insert(Why::Genre(k));
                 }

@@ -352,6 +352,49 @@ fn fallback_prefers_similar_then_popular() {
 }
 
 #[test]
+fn without_a_model_one_album_title_of_two_artists_is_two_albums_and_a_compilation_is_one() {
+    let on = |id: i64, artist: &str, album: &str, album_artist: Option<&str>| Track {
+        id,
+        title: format!("song {id}"),
+        artist: Some(artist.into()),
+        album: Some(album.into()),
+        album_artist: album_artist.map(Into::into),
+        ..Track::default()
+    };
+    let tracks = [
+        on(1, "X", "Greatest Hits", None),
+        on(2, "Y", "Greatest Hits", None),
+        on(3, "Z", "Now 99", Some("Various Artists")),
+        on(4, "W", "Now 99", Some("Various Artists")),
+    ];
+    let mut log = ListeningLog::default();
+    for t in &tracks {
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
+    }
+    let filters = Filters {
+        limit: 4,
+        exclude_current: true,
+        exclude_skipped: true,
+        recent: vec![],
+        max_per_artist: 0,
+        temperature: 0.0,
+        seed: 1,
+        now_ms: None,
+        finish_weight: 2.0,
+        radio: None,
+    };
+    let reason_of = |session: i64, id: i64| {
+        fallback_rank(&[(session, false)], &tracks, &log, &filters)
+            .into_iter()
+            .find(|s| s.track_id == id)
+            .map(|s| s.reason)
+            .unwrap()
+    };
+    assert_eq!(reason_of(1, 2), "new to you", "another artist's Greatest Hits");
+    assert_eq!(reason_of(3, 4), "from the album of Z – song 3", "one compilation");
+}
+
+#[test]
 fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
     use skipless::recommend::features::FEATURES;
     let tracks = library();
