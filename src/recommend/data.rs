@@ -1,5 +1,5 @@
 //! Training data: the vocabulary ([`Vocab`], [`ItemMeta`]), sessions ([`Session`], [`Play`]) and
-//! the padded rows and batches the model trains on ([`Row`], [`Batch`]).
+//! the padded rows and batches the model trains on ([`Row`], [`HostBatch`]).
 //!
 //! Item ids are dense and start at 1; 0 is padding. Side features (artist, album, genre, year
 //! bucket) have their own small vocabularies where 0 means unknown.
@@ -292,7 +292,9 @@ pub struct Row {
     pub ids: Vec<u32>,
     pub skips: Vec<bool>,
     pub gaps: Vec<u32>,
-    /// Each input's number in the training plays (what history features are computed after).
+    /// Each input's number in the plays the rows were cut from (what history features are
+    /// computed after): across all sessions for [`rows_from_history`], within each session for
+    /// [`rows_from_sessions`].
     pub plays: Vec<u32>,
     /// Each input's session (an index into the sessions the rows were cut from).
     pub sessions: Vec<u32>,

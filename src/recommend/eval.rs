@@ -1,6 +1,8 @@
-//! The offline evaluation protocol of `docs/method.md` ([`EvalData`], [`EvalReport`],
-//! [`run_eval`]): a listening history split by time into training and test sessions, every
-//! catalogue item ranked at every test position, the same split for every model.
+//! The fixed offline evaluation protocol ([`EvalData`], [`EvalReport`], [`run_eval`]): the music
+//! rows of a listening history, an item per (artist, track name) pair as the history spells it,
+//! sessions cut at gaps over 30 minutes, the first 80% of sessions to train (their newest tenth
+//! to validate) and the rest to test; every catalogue item ranked at every test position, ties
+//! broken by training popularity, the same split for every model.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -14,10 +16,12 @@ use crate::history::HistoryPlay;
 use super::baselines::{Popularity, SessionKnn};
 use super::data::{sessionize, Play, Session, Vocab, Window};
 use super::features::{ItemGroups, FEATURES};
-use super::metrics::Metrics;
+use super::metrics::{ndcg10_gain, Metrics};
 use super::model::SeqModel;
 use super::rank::{metrics_of, walk_ranks, QueryView, Ranked, ServedRanks, SessionRanker, FINISH_WEIGHT};
-use super::train::{features_model, listen_counts, train_model, TrainConfig, TrainData, TrainOutcome, TrainProgress};
+use super::train::{
+    features_model, listen_counts, train_model, validation_start, TrainConfig, TrainData, TrainOutcome, TrainProgress,
+};
 use super::RecommendError;
 use crate::track::{Name, Track};
 
@@ -45,6 +49,9 @@ impl EvalData {
         let plays: Vec<Play> = history
             .iter()
             .map(|h| Play {
+                // The protocol's item is the pair exactly as the history spells it, not the
+                // player's case-folded key: its catalogue sizes are fixed by that (folding case
+                // would merge 5 of khushi's 4,517 pairs).
                 item: vocab.intern(
                     &format!("{}\u{1f}{}", h.artist, h.track),
                     &Track {
@@ -60,7 +67,7 @@ impl EvalData {
             .collect();
         let sessions = sessionize(&plays, SESSION_GAP_MS);
         let n_train = sessions.len() * 8 / 10;
-        let val_start = n_train - (n_train / 10).max(1).min(n_train);
+        let val_start = validation_start(n_train);
         EvalData::from_sessions(name, vocab, sessions, n_train, val_start)
     }
 
@@ -251,10 +258,8 @@ impl SeedRuns {
                         let rank = seed[i].rank;
                         if r.skipped {
                             1.0 / rank as f64
-                        } else if rank <= 10 {
-                            1.0 / ((rank + 1) as f64).log2()
                         } else {
-                            0.0
+                            ndcg10_gain(rank)
                         }
                     })
                     .sum::<f64>()

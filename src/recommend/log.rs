@@ -19,7 +19,9 @@ use super::features::ItemGroups;
 use super::metrics::Metrics;
 use super::model::SeqModel;
 use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
-use super::train::{evaluate_sessions, listen_counts, train_model, TrainConfig, TrainData, TrainProgress};
+use super::train::{
+    evaluate_sessions, listen_counts, train_model, validation_start, TrainConfig, TrainData, TrainProgress,
+};
 use super::RecommendError;
 
 /// Finished plays in session order, and the metadata of the tracks they name.
@@ -207,8 +209,7 @@ pub(crate) fn train_from_log(
             sessions.len()
         )));
     }
-    let n = sessions.len();
-    let val_start = n - (n / 10).max(1);
+    let val_start = validation_start(sessions.len());
     let data = TrainData {
         vocab: &vocab,
         sessions: &sessions,

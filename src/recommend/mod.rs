@@ -6,7 +6,7 @@
 //! [`features::HistoryStats`] and [`features::Timeline`] (the history features, live and as they
 //! were); [`model::SeqModel`] and [`model::Scorer`] (the network, its losses and its scoring);
 //! [`train::train_model`]; [`rank::served_scores`] (the one served ranking); [`eval::run_eval`]
-//! (the protocol of `docs/method.md`).
+//! (the fixed evaluation protocol).
 
 pub(crate) mod baselines;
 pub mod checkpoint;

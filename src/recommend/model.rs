@@ -1,14 +1,15 @@
-//! The sequence model ([`SeqModel`], [`ModelConfig`]) and its two losses ([`rec_loss`],
-//! [`cl_loss`]).
+//! The sequence model ([`SeqModel`], [`ModelConfig`]), its training objective ([`LossConfig`])
+//! and its scoring of every track ([`Scorer`]).
 //!
 //! A SASRec-style causal Transformer (post-LayerNorm, ReLU FFN) over item embeddings that are
 //! the sum of an id embedding and side-feature embeddings (artist, album, genre, year bucket).
 //! The head (Linear + GELU) is scored against the same item table (tied weights).
 //!
-//! On f32 CPU tensors, layer norm, the attention softmax and the next-item cross-entropy run as
-//! the fused kernels of [`super::fused`], which have hand-written backward passes. Elsewhere
-//! (f64 gradient checks) they are built from basic tensor ops: candle's own fused versions have
-//! no backward pass, so a model built with them would silently train only its embeddings.
+//! Training runs in the fused step of [`super::step`]. The candle graph here is its forward pass
+//! for validation, evaluation and autoplay, and, with the `reference` feature, the loss
+//! (`SeqModel::loss`, `rec_loss`, `cl_loss`) that the step's gradients are checked against in
+//! f64. On f32 CPU tensors, layer norm and the attention softmax run as the fused kernels of
+//! [`super::fused`]; elsewhere they are built from basic tensor ops.
 
 use std::collections::HashMap;
 
@@ -833,10 +834,6 @@ impl Scorer {
             weights,
             context,
         })
-    }
-
-    pub fn n_items(&self) -> usize {
-        self.items.len() / self.d
     }
 
     /// The weight of each feature after the head output `hidden`: `w + U h` (empty without

@@ -119,6 +119,12 @@ pub struct TrainOutcome {
     pub transformer_kept: bool,
 }
 
+/// Where the validation slice of `n` time-ordered sessions starts: the newest tenth, at least
+/// one session (none when there are none).
+pub(crate) fn validation_start(n: usize) -> usize {
+    n - (n / 10).max(1).min(n)
+}
+
 /// The sessions a model trains on: `sessions[..val_start]` train, `sessions[val_start..]`
 /// validate (they follow the training sessions in time), and the likes (item, liked at).
 #[derive(Clone, Copy)]

@@ -127,7 +127,7 @@ fn compare_on(
 ) {
     let mut graph_dropout = DropoutRng::new(7);
     let mut graph_rng = ChaCha8Rng::seed_from_u64(11);
-    let (total, _, _, _) = model
+    let (total, rec, cl, ntr) = model
         .loss(batch, &loss, dropout.then_some(&mut graph_dropout), &mut graph_rng)
         .unwrap();
     let reference_loss = total.to_scalar::<f64>().unwrap();
@@ -145,6 +145,12 @@ fn compare_on(
         "loss {} (step) vs {reference_loss} (graph), {case}",
         value.total
     );
+    for (part, step, graph) in [("rec", value.rec, rec), ("cl", value.cl, cl), ("ntr", value.ntr, ntr)] {
+        assert!(
+            (step - graph).abs() <= 1e-4 * graph.abs().max(1.0),
+            "{part} {step} (step) vs {graph} (graph), {case}"
+        );
+    }
     let step_grads: HashMap<&str, &[f32]> = trainer.gradients().collect();
     for (name, tensor) in model.named_tensors() {
         let reference: Vec<f64> = match grads.get(tensor) {

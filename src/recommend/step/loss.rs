@@ -1,5 +1,7 @@
-//! The losses of the step, with their gradients: the next-item softmax over sampled
-//! candidates, computed row block by row block, and the skip-contrastive InfoNCE term.
+//! The losses of the step, with their gradients: the default model's full softmax over history
+//! features and the Transformer's terms with its not-to-recommend term ([`feature_softmax`]), the
+//! next-item softmax over sampled candidates computed row block by row block ([`sampled_softmax`]),
+//! and the skip-contrastive InfoNCE term ([`contrastive`]).
 
 use rayon::prelude::*;
 
@@ -317,8 +319,8 @@ struct HeadShare {
 
 /// The full softmax of `h · e_j + Σ_k (w_k + u_k · h) f_kj` over the catalogue at every query:
 /// cross-entropy where the next play was finished, `-log(1 - p)` of the skipped track where it
-/// was skipped. Returns the summed (unweighted) next-item and not-to-recommend losses, each
-/// already multiplied by its scale.
+/// was skipped. Returns the next-item and not-to-recommend losses, each summed and multiplied by
+/// its scale (so the second includes `ntr_lambda`).
 ///
 /// Queries run one batch row at a time (their features are rebuilt from the timeline together),
 /// rows split among the cores, each with its own share of the item and weight gradients.

@@ -11,7 +11,8 @@
 //!
 //! Modules: [`kernels`] (matrix products, element-wise helpers and the vectorisable exp, shared
 //! with the candle ops of `fused`), [`layer`] (each layer's forward and backward pass), [`loss`]
-//! (the sampled softmax and the skip-contrastive term), [`simd`] (AVX2 dispatch).
+//! (the history-feature softmax with its not-to-recommend term, the sampled softmax and the
+//! skip-contrastive term), [`simd`] (AVX2 dispatch).
 //!
 //! The model is the same as [`SeqModel`]'s graph, which stays the reference: `tests/it/recommend_fused.rs`
 //! checks this step's loss and gradients against it. The trainer holds its own copy of the
