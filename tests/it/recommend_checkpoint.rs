@@ -329,12 +329,10 @@ fn tracks_finished_more_often_rank_higher() {
     );
 }
 
-#[test]
-fn fallback_prefers_similar_then_popular() {
-    let tracks = library();
-    let log = log(&tracks);
-    let filters = Filters {
-        limit: 3,
+/// The first `limit` picks, leaving out the playing and skipped tracks, with no other filter.
+fn picks(limit: usize) -> Filters {
+    Filters {
+        limit,
         exclude_current: true,
         exclude_skipped: true,
         recent: vec![],
@@ -344,7 +342,14 @@ fn fallback_prefers_similar_then_popular() {
         now_ms: None,
         finish_weight: 2.0,
         radio: None,
-    };
+    }
+}
+
+#[test]
+fn fallback_prefers_similar_then_popular() {
+    let tracks = library();
+    let log = log(&tracks);
+    let filters = picks(3);
     let ranked = fallback_rank(&[(1, false)], &tracks, &log, &filters);
     assert_eq!(ranked.len(), 3);
     assert!(ranked.iter().all(|s| s.track_id != 1 && s.track_id <= 4), "{ranked:?}");
@@ -371,18 +376,7 @@ fn without_a_model_one_album_title_of_two_artists_is_two_albums_and_a_compilatio
     for t in &tracks {
         log.tracks.insert(std::sync::Arc::new(t.clone()));
     }
-    let filters = Filters {
-        limit: 4,
-        exclude_current: true,
-        exclude_skipped: true,
-        recent: vec![],
-        max_per_artist: 0,
-        temperature: 0.0,
-        seed: 1,
-        now_ms: None,
-        finish_weight: 2.0,
-        radio: None,
-    };
+    let filters = picks(4);
     let reason_of = |session: i64, id: i64| {
         fallback_rank(&[(session, false)], &tracks, &log, &filters)
             .into_iter()
