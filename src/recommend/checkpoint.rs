@@ -93,14 +93,6 @@ impl Checkpoint {
         let mut meta: CheckpointMeta =
             serde_json::from_value(version).map_err(|e| refuse(format!("metadata is incomplete ({e})")))?;
         meta.vocab.reindex();
-        if let Some(reason) = meta
-            .config
-            .model
-            .invalid()
-            .or_else(|| meta.vocab.feature_out_of_range())
-        {
-            return Err(refuse(format!("metadata is inconsistent: {reason}")));
-        }
         let tensors: HashMap<String, candle_core::Tensor> = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
             .map_err(|e| refuse(format!("weights are unreadable ({e})")))?;
         let model = SeqModel::from_tensors(meta.config.model, &meta.vocab, tensors, &Device::Cpu).map_err(refuse)?;

@@ -246,13 +246,18 @@ impl SeqModel {
         Ok(model)
     }
 
-    /// A model with the given parameter tensors (checkpoint loading); every expected name must be present.
+    /// A model with the given parameter tensors (checkpoint loading); every expected name must be
+    /// present with its shape, and the sizes no shape pins down (heads, window, feature ids) must
+    /// be ones the model can run with.
     pub fn from_tensors(
         config: ModelConfig,
         vocab: &Vocab,
         mut tensors: HashMap<String, Tensor>,
         device: &Device,
     ) -> Result<Self, String> {
+        if let Some(reason) = config.invalid().or_else(|| vocab.feature_out_of_range()) {
+            return Err(format!("metadata is inconsistent: {reason}"));
+        }
         let mut model = SeqModel::empty(config, vocab, device).map_err(|e| e.to_string())?;
         for (name, shape) in parameter_shapes(&config, vocab) {
             let tensor = tensors.remove(&name).ok_or_else(|| format!("missing tensor {name}"))?;
