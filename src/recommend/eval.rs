@@ -14,11 +14,11 @@ use serde::Serialize;
 use crate::history::HistoryPlay;
 
 use super::baselines::{Popularity, SessionKnn};
-use super::data::{sessionize, Play, Session, Vocab, Window};
+use super::data::{sessionize, Play, Session, Vocab};
 use super::features::{ItemGroups, FEATURES};
 use super::metrics::{ndcg10_gain, Metrics};
 use super::model::SeqModel;
-use super::rank::{metrics_of, walk_ranks, QueryView, Ranked, ServedRanks, SessionRanker, FINISH_WEIGHT};
+use super::rank::{metrics_of, model_ranks, walk_ranks, QueryView, Ranked, SessionRanker};
 use super::train::{
     features_model, listen_counts, train_model, validation_start, TrainConfig, TrainData, TrainOutcome, TrainProgress,
 };
@@ -165,33 +165,6 @@ impl EvalOptions {
         c.loss.ntr_lambda = 0.0;
         c.loss.cl_lambda = 0.0;
         c
-    }
-}
-
-/// Ranks a model without history features by the session so far (SASRec's input), per session
-/// in one batch.
-struct SessionModelRanks<'a> {
-    model: &'a SeqModel,
-    rows: Vec<Vec<f32>>,
-}
-
-impl SessionRanker for SessionModelRanks<'_> {
-    fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError> {
-        let t = self.model.config.max_len;
-        let Some(last) = histories.last() else { return Ok(()) };
-        let start = last.len() - histories.len();
-        let windows: Vec<Window> = (1..=histories.len())
-            .map(|i| {
-                let from = (start + i).saturating_sub(t).max(start);
-                Window::of(&last[from..start + i], None)
-            })
-            .collect();
-        self.rows = self.model.score_windows(&windows)?.to_vec2()?;
-        Ok(())
-    }
-
-    fn score(&mut self, i: usize, _: &QueryView, out: &mut [f32]) {
-        out.copy_from_slice(&self.rows[i]);
     }
 }
 
@@ -419,10 +392,7 @@ pub(crate) fn run_eval(
         let mut runs = SeedRuns::new(name);
         for &seed in &options.seeds {
             let (outcome, train_s) = train(name, config, seed)?;
-            runs.ranked.push(test_ranks(data, &|| SessionModelRanks {
-                model: &outcome.model,
-                rows: Vec::new(),
-            })?);
+            runs.ranked.push(model_test_ranks(data, &outcome.model)?);
             runs.train_s.push(train_s);
         }
         learned.push(runs);
@@ -432,20 +402,20 @@ pub(crate) fn run_eval(
     let mut no_transformer = SeedRuns::new("skipless-no-transformer");
     for &seed in &options.seeds {
         let (outcome, train_s) = train("skipless", &options.skipless, seed)?;
-        skipless.ranked.push(served_test_ranks(data, &outcome.model)?);
+        skipless.ranked.push(model_test_ranks(data, &outcome.model)?);
         skipless.train_s.push(train_s);
         if let Some((weights, _)) = &outcome.features_only {
             let mut config = options.skipless;
             config.seed = seed;
             let model = features_model(&config, &data.vocab, weights)?;
-            no_transformer.ranked.push(served_test_ranks(data, &model)?);
+            no_transformer.ranked.push(model_test_ranks(data, &model)?);
             no_transformer.train_s.push(train_s);
         }
     }
     let mut no_negatives = SeedRuns::new("skipless-no-negatives");
     for &seed in &options.seeds {
         let (outcome, train_s) = train("skipless-no-negatives", &options.no_negatives(), seed)?;
-        no_negatives.ranked.push(served_test_ranks(data, &outcome.model)?);
+        no_negatives.ranked.push(model_test_ranks(data, &outcome.model)?);
         no_negatives.train_s.push(train_s);
     }
 
@@ -488,9 +458,11 @@ fn test_ranks<R: SessionRanker + Send>(
     )
 }
 
-/// The served ranking of `model` (what autoplay scores by) on the test sessions.
-fn served_test_ranks(data: &EvalData, model: &SeqModel) -> Result<Vec<Ranked>, RecommendError> {
-    ServedRanks::new(model, FINISH_WEIGHT)?.ranks(
+/// `model`'s ranks of the test sessions, as training validates it: `skipless` and its
+/// ablations by the served score (what autoplay scores by), SASRec by the session so far.
+fn model_test_ranks(data: &EvalData, model: &SeqModel) -> Result<Vec<Ranked>, RecommendError> {
+    model_ranks(
+        model,
         &data.sessions,
         &ItemGroups::of(&data.vocab),
         data.n_train..data.sessions.len(),

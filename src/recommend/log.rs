@@ -18,10 +18,8 @@ use super::data::{item_key, item_key_of, Play, Session, Vocab};
 use super::features::ItemGroups;
 use super::metrics::Metrics;
 use super::model::SeqModel;
-use super::rank::{metrics_of, ServedRanks, FINISH_WEIGHT};
-use super::train::{
-    evaluate_sessions, listen_counts, train_model, validation_start, TrainConfig, TrainData, TrainProgress,
-};
+use super::rank::{metrics_of, model_ranks};
+use super::train::{listen_counts, train_model, validation_start, TrainConfig, TrainData, TrainProgress};
 use super::RecommendError;
 
 /// Finished plays in session order, and the metadata of the tracks they name.
@@ -255,18 +253,15 @@ pub(crate) fn train_from_log(
 
 /// A model's metrics on the validation slice of `data`, by the ranking it would serve.
 fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> Result<Metrics, RecommendError> {
-    if model.config.history_features {
-        let ranked = ServedRanks::new(model, FINISH_WEIGHT)?.ranks(
-            data.sessions,
-            &ItemGroups::of(data.vocab),
-            data.val_start..data.sessions.len(),
-            data.likes,
-            popularity,
-        )?;
-        Ok(metrics_of(&ranked))
-    } else {
-        evaluate_sessions(model, &data.sessions[data.val_start..], popularity)
-    }
+    let ranked = model_ranks(
+        model,
+        data.sessions,
+        &ItemGroups::of(data.vocab),
+        data.val_start..data.sessions.len(),
+        data.likes,
+        popularity,
+    )?;
+    Ok(metrics_of(&ranked))
 }
 
 /// The playable tracks of the library that the listener has not banned: what may be

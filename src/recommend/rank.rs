@@ -206,6 +206,55 @@ fn observe_session(stats: &mut HistoryStats, session: &Session) {
     }
 }
 
+/// Ranks every position i >= 1 of the sessions in `range` by what `model` is used with: a
+/// history-feature model by its served score ([`ServedRanks`]), a plain sequence model (SASRec)
+/// by the session so far, its protocol input. Training's validation, the retrain's comparison
+/// and the evaluation's test rows all rank a model through here.
+pub(crate) fn model_ranks(
+    model: &SeqModel,
+    sessions: &[Session],
+    groups: &Arc<ItemGroups>,
+    range: Range<usize>,
+    likes: &[(u32, i64)],
+    popularity: &[u32],
+) -> Result<Vec<Ranked>, RecommendError> {
+    if model.config.history_features {
+        ServedRanks::new(model, FINISH_WEIGHT)?.ranks(sessions, groups, range, likes, popularity)
+    } else {
+        walk_ranks(sessions, groups, range, likes, popularity, &|| SessionPrefixRanks {
+            model,
+            rows: Vec::new(),
+        })
+    }
+}
+
+/// Ranks by a model without history features over the session so far (at most its window),
+/// each session's queries in one batch.
+struct SessionPrefixRanks<'a> {
+    model: &'a SeqModel,
+    rows: Vec<Vec<f32>>,
+}
+
+impl SessionRanker for SessionPrefixRanks<'_> {
+    fn begin_session(&mut self, histories: &[&[Play]]) -> Result<(), RecommendError> {
+        let t = self.model.config.max_len;
+        let Some(last) = histories.last() else { return Ok(()) };
+        let start = last.len() - histories.len();
+        let windows: Vec<Window> = (1..=histories.len())
+            .map(|i| {
+                let from = (start + i).saturating_sub(t).max(start);
+                Window::of(&last[from..start + i], None)
+            })
+            .collect();
+        self.rows = self.model.score_windows(&windows)?.to_vec2()?;
+        Ok(())
+    }
+
+    fn score(&mut self, i: usize, _: &QueryView, out: &mut [f32]) {
+        out.copy_from_slice(&self.rows[i]);
+    }
+}
+
 /// The served ranking of a history-feature model ([`served_scores`]).
 pub struct ServedRanks<'a> {
     model: &'a SeqModel,

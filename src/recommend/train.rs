@@ -19,11 +19,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::{rows_from_history, rows_from_sessions, HostBatch, QueryAt, Row, Session, Vocab, Window};
+use super::data::{rows_from_history, rows_from_sessions, HostBatch, QueryAt, Row, Session, Vocab};
 use super::features::{ItemGroups, Timeline, N_FEATURES};
-use super::metrics::{ndcg10_gain, protocol_rank, Metrics};
+use super::metrics::{ndcg10_gain, Metrics};
 use super::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
-use super::rank::{metrics_of, Ranked, ServedRanks, FINISH_WEIGHT};
+use super::rank::{metrics_of, model_ranks, Ranked};
 use super::step::{feature_weights_step, AdamWConfig, Trainer};
 use super::RecommendError;
 
@@ -153,7 +153,8 @@ pub fn train_model(
     }
     let indexed: Vec<(usize, &Session)> = train.iter().enumerate().collect();
     let rows = rows_from_sessions(&indexed, config.model.max_len);
-    let validation = &data.sessions[data.val_start..];
+    let groups = ItemGroups::of(data.vocab);
+    let validation = data.val_start..data.sessions.len();
     let mut model = SeqModel::new(config.model, data.vocab, DType::F32, config.seed, &Device::Cpu)?;
     let mut min_steps = config.min_steps;
     if let Some((old, old_vocab)) = init {
@@ -161,7 +162,10 @@ pub fn train_model(
         min_steps = 0;
     }
     let trainer = Trainer::new(&model, data.vocab, AdamWConfig::new(config.lr, config.weight_decay))?;
-    let mut score = |m: &SeqModel| evaluate_sessions(m, validation, &popularity);
+    let mut score = |m: &SeqModel| -> Result<Metrics, RecommendError> {
+        let ranked = model_ranks(m, data.sessions, &groups, validation.clone(), data.likes, &popularity)?;
+        Ok(metrics_of(&ranked))
+    };
     let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut score, progress, cancel)?;
     Ok(TrainOutcome {
         model,
@@ -193,7 +197,7 @@ fn train_history_model(
     }
     let range = data.val_start..data.sessions.len();
     let ranks = |m: &SeqModel| -> Result<Vec<Ranked>, RecommendError> {
-        ServedRanks::new(m, FINISH_WEIGHT)?.ranks(data.sessions, &groups, range.clone(), data.likes, popularity)
+        model_ranks(m, data.sessions, &groups, range.clone(), data.likes, popularity)
     };
     let mut served = |m: &SeqModel| -> Result<Metrics, RecommendError> { Ok(metrics_of(&ranks(m)?)) };
 
@@ -516,37 +520,6 @@ pub(crate) fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
         }
     }
     counts
-}
-
-/// The protocol's metrics of a model without history features on `sessions`: each position
-/// i >= 1, the session so far as input (SASRec's setting).
-pub(crate) fn evaluate_sessions(
-    model: &SeqModel,
-    sessions: &[Session],
-    popularity: &[u32],
-) -> Result<Metrics, RecommendError> {
-    let t = model.config.max_len;
-    let mut queries = Vec::new();
-    for session in sessions {
-        for i in 1..session.plays.len() {
-            let start = i.saturating_sub(t);
-            queries.push((Window::of(&session.plays[start..i], None), session.plays[i]));
-        }
-    }
-    let mut metrics = Metrics::default();
-    for chunk in queries.chunks(256) {
-        let windows: Vec<Window> = chunk.iter().map(|(w, _)| w.clone()).collect();
-        let scores: Vec<Vec<f32>> = model.score_windows(&windows)?.to_vec2()?;
-        for (row, (_, play)) in scores.iter().zip(chunk) {
-            let rank = protocol_rank(row, play.item as usize - 1, popularity);
-            if play.skipped {
-                metrics.add_skip(rank);
-            } else {
-                metrics.add_listen(rank);
-            }
-        }
-    }
-    Ok(metrics.finish())
 }
 
 #[cfg(test)]
