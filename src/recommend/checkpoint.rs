@@ -21,8 +21,10 @@ use crate::atomic_file::write_atomic;
 /// Bumped whenever the saved layout or the meaning of a field changes. 2: the history-feature
 /// model (feature weights in the model, gap embedding, cross-session input). 3: the feature
 /// weights are trained under the finish prior (a version-2 model would be served a finish term
-/// it did not learn with). 4: seventeen features, the artist and album ones added.
-pub const FORMAT_VERSION: u32 = 4;
+/// it did not learn with). 4: seventeen features, the artist and album ones added. 5: albums are
+/// keyed by their album artist where the tags name one (a version-4 vocabulary keys a
+/// compilation once per track artist, so its albums would not be found for new tracks).
+pub const FORMAT_VERSION: u32 = 5;
 /// Marks the safetensors header entry that holds the metadata.
 const META_KEY: &str = "skipless";
 pub const MODEL_FILE: &str = "model.safetensors";

@@ -58,13 +58,14 @@ pub(crate) fn item_key(artist: &str, title: &str) -> String {
     format!("{}\u{1f}{}", artist.trim().to_lowercase(), title.trim().to_lowercase())
 }
 
-/// The name an album is known by among the features: its artist's and its own, since albums
-/// of different artists often share a title ("Greatest Hits").
+/// The name an album is known by among the features: its owner's ([`Track::album_owner`]) and
+/// its own, since albums of different artists often share a title ("Greatest Hits"), while a
+/// compilation's tracks of many artists are one album.
 fn album_key(track: &Track) -> Option<String> {
-    track
-        .album
-        .as_deref()
-        .map(|a| format!("{}\u{1f}{}", track.artist.as_deref().unwrap_or("").trim(), a.trim()))
+    track.album.as_deref().map(|a| {
+        let owner = track.album_owner().map_or("", |n| n.trim());
+        format!("{owner}\u{1f}{}", a.trim())
+    })
 }
 
 /// The [`item_key`] of a library track.
@@ -624,6 +625,30 @@ mod tests {
         assert_eq!(
             vocab
                 .features_of(&track("X", "Other", "Things We Lost in the Fire"))
+                .album,
+            0
+        );
+    }
+
+    #[test]
+    fn a_compilations_tracks_of_many_artists_are_one_album() {
+        let mut vocab = Vocab::default();
+        let on_compilation = |title: &str, artist: &str| Track {
+            album_artist: Some("Various Artists".into()),
+            ..track(title, artist, "Kompakt Total 3")
+        };
+        let first = on_compilation("Can", "Superpitcher");
+        let id = vocab.intern(&item_key_of(&first), &first);
+        let album = vocab.items[id as usize - 1].features.album;
+        assert!(album > 0);
+        assert_eq!(
+            vocab.features_of(&on_compilation("Tuning", "Jürgen Paape")).album,
+            album
+        );
+        // Without the album artist, the track is filed under its own artist's album of that title.
+        assert_eq!(
+            vocab
+                .features_of(&track("Tuning", "Jürgen Paape", "Kompakt Total 3"))
                 .album,
             0
         );
