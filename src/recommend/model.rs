@@ -608,7 +608,6 @@ impl SeqModel {
                 Some((candidates, Some(targets)))
             }
         };
-        let k = batch.negatives.dim(1)?;
         let mut parts = vec![batch.ids.flatten_all()?];
         if use_cl {
             parts.push(batch.positives.flatten_all()?);
@@ -634,22 +633,9 @@ impl SeqModel {
         }
         let mut cl_value = 0.0;
         if use_cl {
-            let anchors = match loss.anchor {
-                Anchor::Hidden => out.hidden.clone(),
-                Anchor::Input => out.inputs.clone(),
-            };
-            let positives = rows.narrow(0, b * t, b * t)?.reshape((b, t, d))?;
-            let negatives = rows.narrow(0, 2 * b * t, b * k)?.reshape((b, k, d))?;
-            let cl = cl_loss(
-                &anchors,
-                &positives,
-                &negatives,
-                &batch.cl_mask.to_dtype(dtype)?,
-                &batch.cl_valid.to_dtype(dtype)?,
-                loss.cl_tau as f64,
-            )?;
-            cl_value = cl.to_dtype(DType::F32)?.to_scalar::<f32>()?;
-            total = total.add(&(cl * loss.cl_lambda as f64)?)?;
+            let (cl, value) = self.cl_term(&out, &rows, batch, loss)?;
+            cl_value = value;
+            total = total.add(&cl)?;
         }
         Ok((total, rec_value, cl_value, 0.0))
     }
@@ -665,7 +651,6 @@ impl SeqModel {
     ) -> candle_core::Result<(Tensor, f32, f32, f32)> {
         let d = self.config.d;
         let (b, t) = batch.ids.dims2()?;
-        let k = batch.negatives.dim(1)?;
         let use_cl = loss.cl_lambda > 0.0 && batch.cl_count > 0;
         let mut parts = vec![batch.ids.flatten_all()?];
         if use_cl {
@@ -732,24 +717,43 @@ impl SeqModel {
             }
         }
         if use_cl {
-            let anchors = match loss.anchor {
-                Anchor::Hidden => out.hidden.clone(),
-                Anchor::Input => out.inputs.clone(),
-            };
-            let positives = rows.narrow(0, b * t, b * t)?.reshape((b, t, d))?;
-            let negatives = rows.narrow(0, 2 * b * t, b * k)?.reshape((b, k, d))?;
-            let cl = cl_loss(
-                &anchors,
-                &positives,
-                &negatives,
-                &batch.cl_mask.to_dtype(dtype)?,
-                &batch.cl_valid.to_dtype(dtype)?,
-                loss.cl_tau as f64,
-            )?;
-            cl_value = cl.to_dtype(DType::F32)?.to_scalar::<f32>()?;
-            total = total.add(&(cl * loss.cl_lambda as f64)?)?;
+            let (cl, value) = self.cl_term(&out, &rows, batch, loss)?;
+            cl_value = value;
+            total = total.add(&cl)?;
         }
         Ok((total, rec_value, cl_value, ntr_value))
+    }
+
+    #[cfg(feature = "reference")]
+    /// The skip-contrastive term of [`SeqModel::loss`], weighted by `cl_lambda`, and its
+    /// unweighted value; `rows` holds the batch's input rows, then its positives and negatives.
+    fn cl_term(
+        &self,
+        out: &Forward,
+        rows: &Tensor,
+        batch: &Batch,
+        loss: &LossConfig,
+    ) -> candle_core::Result<(Tensor, f32)> {
+        let d = self.config.d;
+        let (b, t) = batch.ids.dims2()?;
+        let k = batch.negatives.dim(1)?;
+        let dtype = out.hidden.dtype();
+        let anchors = match loss.anchor {
+            Anchor::Hidden => &out.hidden,
+            Anchor::Input => &out.inputs,
+        };
+        let positives = rows.narrow(0, b * t, b * t)?.reshape((b, t, d))?;
+        let negatives = rows.narrow(0, 2 * b * t, b * k)?.reshape((b, k, d))?;
+        let cl = cl_loss(
+            anchors,
+            &positives,
+            &negatives,
+            &batch.cl_mask.to_dtype(dtype)?,
+            &batch.cl_valid.to_dtype(dtype)?,
+            loss.cl_tau as f64,
+        )?;
+        let value = cl.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        Ok(((cl * loss.cl_lambda as f64)?, value))
     }
 
     /// The head output h after each window, [N, d]: read at each window's last position.
