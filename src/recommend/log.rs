@@ -18,8 +18,10 @@ use super::data::{item_key, item_key_of, Play, Session, Vocab};
 use super::features::ItemGroups;
 use super::metrics::Metrics;
 use super::model::SeqModel;
-use super::rank::{metrics_of, model_ranks};
-use super::train::{listen_counts, train_model, validation_start, TrainConfig, TrainData, TrainProgress};
+use super::rank::metrics_of;
+use super::train::{
+    listen_counts, train_model, validation_ranks, validation_start, TrainConfig, TrainData, TrainProgress,
+};
 use super::RecommendError;
 
 /// Finished plays in session order, and the metadata of the tracks they name.
@@ -253,14 +255,7 @@ pub(crate) fn train_from_log(
 
 /// A model's metrics on the validation slice of `data`, by the ranking it would serve.
 fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> Result<Metrics, RecommendError> {
-    let ranked = model_ranks(
-        model,
-        data.sessions,
-        &ItemGroups::of(data.vocab),
-        data.val_start..data.sessions.len(),
-        data.likes,
-        popularity,
-    )?;
+    let ranked = validation_ranks(model, data, &ItemGroups::of(data.vocab), popularity)?;
     Ok(metrics_of(&ranked))
 }
 

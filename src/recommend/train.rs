@@ -125,6 +125,24 @@ pub(crate) fn validation_start(n: usize) -> usize {
     n - (n / 10).max(1).min(n)
 }
 
+/// `model`'s ranks of the validation sessions of `data` (see [`model_ranks`]): what early
+/// stopping, the Transformer's keep rule and the retrain's old-against-new comparison read.
+pub(crate) fn validation_ranks(
+    model: &SeqModel,
+    data: TrainData,
+    groups: &Arc<ItemGroups>,
+    popularity: &[u32],
+) -> Result<Vec<Ranked>, RecommendError> {
+    model_ranks(
+        model,
+        data.sessions,
+        groups,
+        data.val_start..data.sessions.len(),
+        data.likes,
+        popularity,
+    )
+}
+
 /// The sessions a model trains on: `sessions[..val_start]` train, `sessions[val_start..]`
 /// validate (they follow the training sessions in time), and the likes (item, liked at).
 #[derive(Clone, Copy)]
@@ -154,7 +172,6 @@ pub fn train_model(
     let indexed: Vec<(usize, &Session)> = train.iter().enumerate().collect();
     let rows = rows_from_sessions(&indexed, config.model.max_len);
     let groups = ItemGroups::of(data.vocab);
-    let validation = data.val_start..data.sessions.len();
     let mut model = SeqModel::new(config.model, data.vocab, DType::F32, config.seed, &Device::Cpu)?;
     let mut min_steps = config.min_steps;
     if let Some((old, old_vocab)) = init {
@@ -163,8 +180,7 @@ pub fn train_model(
     }
     let trainer = Trainer::new(&model, data.vocab, AdamWConfig::new(config.lr, config.weight_decay))?;
     let mut score = |m: &SeqModel| -> Result<Metrics, RecommendError> {
-        let ranked = model_ranks(m, data.sessions, &groups, validation.clone(), data.likes, &popularity)?;
-        Ok(metrics_of(&ranked))
+        Ok(metrics_of(&validation_ranks(m, data, &groups, &popularity)?))
     };
     let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut score, progress, cancel)?;
     Ok(TrainOutcome {
@@ -195,10 +211,7 @@ fn train_history_model(
             "no session has two plays to learn a transition from".into(),
         ));
     }
-    let range = data.val_start..data.sessions.len();
-    let ranks = |m: &SeqModel| -> Result<Vec<Ranked>, RecommendError> {
-        model_ranks(m, data.sessions, &groups, range.clone(), data.likes, popularity)
-    };
+    let ranks = |m: &SeqModel| validation_ranks(m, data, &groups, popularity);
     let mut served = |m: &SeqModel| -> Result<Metrics, RecommendError> { Ok(metrics_of(&ranks(m)?)) };
 
     // Stage 1: the feature weights alone.
