@@ -60,7 +60,8 @@ pub(crate) fn item_key(artist: &str, title: &str) -> String {
 
 /// The name an album is known by among the features: its owner's ([`Track::album_owner`]) and
 /// its own, since albums of different artists often share a title ("Greatest Hits"), while a
-/// compilation's tracks of many artists are one album.
+/// compilation's tracks of many artists are one album. Imported plays of tracks the library
+/// lacks name no album artist, so a compilation heard only there is one album per artist.
 fn album_key(track: &Track) -> Option<String> {
     track.album.as_deref().map(|a| {
         let owner = track.album_owner().map_or("", |n| n.trim());

@@ -7,6 +7,11 @@
 //! rather than skipped ([`HistoryStats::ln_finish`]). Training puts the same term in its logits
 //! at [`FINISH_WEIGHT`] ([`super::model::LossConfig::finish_prior`]), so at the default weight
 //! the served ranking is the softmax the model was trained as.
+//!
+//! [`model_ranks`] walks a slice of sessions and ranks every position the way a model is used:
+//! the served ranking for a history-feature model, the session so far for a plain sequence model
+//! (the evaluation's SASRec rows). Validation, the retrain's comparison and the evaluation's test
+//! rows all rank through it, over [`walk_ranks`].
 
 use std::ops::Range;
 
