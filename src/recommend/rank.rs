@@ -215,7 +215,7 @@ fn observe_session(stats: &mut HistoryStats, session: &Session) {
 /// history-feature model by its served score ([`ServedRanks`]), a plain sequence model (SASRec)
 /// by the session so far, its protocol input. Training's validation, the retrain's comparison
 /// and the evaluation's test rows all rank a model through here.
-pub(crate) fn model_ranks(
+pub fn model_ranks(
     model: &SeqModel,
     sessions: &[Session],
     groups: &Arc<ItemGroups>,
@@ -224,7 +224,8 @@ pub(crate) fn model_ranks(
     popularity: &[u32],
 ) -> Result<Vec<Ranked>, RecommendError> {
     if model.config.history_features {
-        ServedRanks::new(model, FINISH_WEIGHT)?.ranks(sessions, groups, range, likes, popularity)
+        let served = ServedRanks::new(model, FINISH_WEIGHT)?;
+        walk_ranks(sessions, groups, range, likes, popularity, &|| served.session_ranker())
     } else {
         walk_ranks(sessions, groups, range, likes, popularity, &|| SessionPrefixRanks {
             model,
@@ -274,18 +275,6 @@ impl<'a> ServedRanks<'a> {
             scorer: Scorer::new(model)?,
             finish_weight,
         })
-    }
-
-    /// Ranks at every position i >= 1 of the sessions in `range`, over the items of `groups`.
-    pub fn ranks(
-        &self,
-        sessions: &[Session],
-        groups: &Arc<ItemGroups>,
-        range: Range<usize>,
-        likes: &[(u32, i64)],
-        popularity: &[u32],
-    ) -> Result<Vec<Ranked>, RecommendError> {
-        walk_ranks(sessions, groups, range, likes, popularity, &|| self.session_ranker())
     }
 
     fn session_ranker(&self) -> ServedSession<'_> {

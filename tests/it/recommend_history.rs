@@ -16,7 +16,7 @@ use skipless::recommend::infer::{Filters, Recommender};
 use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::Metrics;
 use skipless::recommend::model::{LossConfig, ModelConfig, SeqModel};
-use skipless::recommend::rank::{metrics_of, Ranked, ServedRanks, FINISH_WEIGHT};
+use skipless::recommend::rank::{metrics_of, model_ranks, Ranked, FINISH_WEIGHT};
 use skipless::recommend::train::{train_model, TrainConfig, TrainData, TrainOutcome};
 use skipless::track::Track;
 
@@ -108,16 +108,15 @@ fn hit_rate_at_1(
     test_start: usize,
     popularity: &[u32],
 ) -> f64 {
-    let ranked: Vec<Ranked> = ServedRanks::new(&outcome.model, FINISH_WEIGHT)
-        .unwrap()
-        .ranks(
-            sessions,
-            &ItemGroups::of(vocab),
-            test_start..sessions.len(),
-            &[],
-            popularity,
-        )
-        .unwrap();
+    let ranked: Vec<Ranked> = model_ranks(
+        &outcome.model,
+        sessions,
+        &ItemGroups::of(vocab),
+        test_start..sessions.len(),
+        &[],
+        popularity,
+    )
+    .unwrap();
     let listened: Vec<&Ranked> = ranked.iter().filter(|r| !r.skipped).collect();
     listened.iter().filter(|r| r.rank == 1).count() as f64 / listened.len() as f64
 }
@@ -166,10 +165,15 @@ fn repeats_are_learned_by_the_features() {
     };
     let all = sessions(120, 10, 2, pick, |rng, _| (pick(rng), rng.random_bool(0.2)));
     let features_only = train(&v, &all, 90, false);
-    let ranked = ServedRanks::new(&features_only.model, FINISH_WEIGHT)
-        .unwrap()
-        .ranks(&all, &ItemGroups::of(&v), 105..all.len(), &[], &vec![0; n as usize])
-        .unwrap();
+    let ranked = model_ranks(
+        &features_only.model,
+        &all,
+        &ItemGroups::of(&v),
+        105..all.len(),
+        &[],
+        &vec![0; n as usize],
+    )
+    .unwrap();
     let m = metrics_of(&ranked);
     // A favourite is next 90% of the time and the ten favourites fill the top ten.
     assert!(m.hr10 >= 0.85, "HR@10 of the features {}", m.hr10);
@@ -222,10 +226,15 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
             likes,
         };
         let outcome = train_model(data, &config, None, &mut |_| {}, &AtomicBool::new(false)).unwrap();
-        let ranked = ServedRanks::new(&outcome.model, FINISH_WEIGHT)
-            .unwrap()
-            .ranks(&all, &ItemGroups::of(&v), 105..all.len(), likes, &vec![0; n as usize])
-            .unwrap();
+        let ranked = model_ranks(
+            &outcome.model,
+            &all,
+            &ItemGroups::of(&v),
+            105..all.len(),
+            likes,
+            &vec![0; n as usize],
+        )
+        .unwrap();
         (outcome, metrics_of(&ranked))
     };
     let (with_likes, ranked) = fit(&likes);
