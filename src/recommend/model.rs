@@ -109,7 +109,8 @@ pub struct LossConfig {
     pub cl_lambda: f32,
     pub cl_tau: f32,
     pub anchor: Anchor,
-    /// Sampled softmax with this many random negatives; `None`: full softmax over the catalogue.
+    /// Sampled softmax with this many random negatives (the paper's SASRec); `None`: full softmax
+    /// over the catalogue, which the default model uses at every catalogue size (see the README).
     pub sampled_negatives: Option<usize>,
     /// Also train to predict next tracks that were skipped.
     pub rec_on_skipped: bool,
