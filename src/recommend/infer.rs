@@ -20,7 +20,7 @@ use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
 use super::data::{item_key_of, ItemFeatures, Play, Vocab};
-use super::features::{ln_finish, HistoryStats, ItemGroups, FEATURES, FOLLOWS, LIKED, TIMES_FINISHED};
+use super::features::{ln_finish, HistoryStats, ItemGroups, FEATURES, FINISH_PRIOR, FOLLOWS, LIKED, TIMES_FINISHED};
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
@@ -356,7 +356,8 @@ impl Recommender {
             Feature(usize),
         }
         let mut best = (self.scorer.sequence_term(terms.hidden, j), Term::Sequence);
-        let finish = terms.finish_weight * (self.stats.ln_finish((listens, skips)) - self.stats.ln_finish((0, 0)));
+        // The finish column is the finish term less that of a track never played: its lift.
+        let finish = terms.finish_weight * terms.features.get(FINISH_PRIOR * n + j).copied().unwrap_or(0.0);
         if finish > best.0 {
             best = (finish, Term::Finish);
         }
