@@ -331,20 +331,6 @@ impl HistoryStats {
         ln_finish((self.items.listens_total, self.items.skips_total), counts)
     }
 
-    /// Adds `weight` × [`HistoryStats::ln_finish`] of every item to `out` (item j + 1 at j),
-    /// with the prior worked out once.
-    pub(crate) fn add_ln_finish(&self, weight: f32, out: &mut [f32]) {
-        let prior = prior_listens((self.items.listens_total, self.items.skips_total));
-        let unplayed = ln_finish_after(prior, 0.0, 0.0);
-        for (j, o) in out.iter_mut().enumerate() {
-            let finish = match (self.items.listens.get(j), self.items.skips.get(j)) {
-                (Some(&listens), Some(&skips)) => ln_finish_after(prior, listens as f32, skips as f32),
-                _ => unplayed,
-            };
-            *o += weight * finish;
-        }
-    }
-
     /// Fills `out` ([`N_COLUMNS`] × n_items, feature-major) for the moment after `session`, at `now_ms`.
     pub(crate) fn features(&self, session: &[(u32, bool)], now_ms: i64, out: &mut [f32]) {
         fill_features(

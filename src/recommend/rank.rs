@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::data::{Play, Session, Window};
 use std::sync::Arc;
 
-use super::features::{log_softmax, HistoryStats, ItemGroups, N_COLUMNS};
+use super::features::{log_softmax, HistoryStats, ItemGroups, FINISH_PRIOR, N_COLUMNS};
 use super::metrics::{protocol_rank, Metrics};
 use super::model::{Scorer, SeqModel};
 use super::RecommendError;
@@ -51,7 +51,12 @@ pub(crate) fn served_scores(
     scorer.score(hidden, features, &mut logits);
     let normaliser = log_softmax(&logits, out);
     if finish_weight != 0.0 {
-        stats.add_ln_finish(finish_weight, out);
+        // The finish column is the finish term less that of a track never played.
+        let unplayed = stats.ln_finish((0, 0));
+        let lifts = &features[FINISH_PRIOR * n..(FINISH_PRIOR + 1) * n];
+        for (o, &lift) in out.iter_mut().zip(lifts) {
+            *o += finish_weight * (lift + unplayed);
+        }
     }
     normaliser
 }
