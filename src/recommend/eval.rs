@@ -366,12 +366,12 @@ pub(crate) fn run_eval(
             outcome.validation.ndcg10,
             outcome.validation.skip_mrr,
             match &outcome.features_only {
-                Some((weights, m)) => format!(
+                Some(stage) => format!(
                     "; features alone {:.4} ({}); transformer {}",
-                    m.ndcg10,
+                    stage.validation.ndcg10,
                     FEATURES
                         .iter()
-                        .zip(weights)
+                        .zip(&stage.weights)
                         .map(|(f, w)| format!("{f} {w:.2}"))
                         .collect::<Vec<_>>()
                         .join(", "),
@@ -404,12 +404,12 @@ pub(crate) fn run_eval(
         let (outcome, train_s) = train("skipless", &options.skipless, seed)?;
         skipless.ranked.push(model_test_ranks(data, &outcome.model)?);
         skipless.train_s.push(train_s);
-        if let Some((weights, _)) = &outcome.features_only {
+        if let Some(stage) = &outcome.features_only {
             let mut config = options.skipless;
             config.seed = seed;
-            let model = features_model(&config, &data.vocab, weights)?;
+            let model = features_model(&config, &data.vocab, &stage.weights)?;
             no_transformer.ranked.push(model_test_ranks(data, &model)?);
-            no_transformer.train_s.push(train_s);
+            no_transformer.train_s.push(stage.seconds);
         }
     }
     let mut no_negatives = SeedRuns::new("skipless-no-negatives");

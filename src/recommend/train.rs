@@ -12,6 +12,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
@@ -113,10 +114,18 @@ pub struct TrainOutcome {
     pub validation: Metrics,
     pub best_epoch: usize,
     pub epochs_run: usize,
-    /// With history features: the feature weights of the first stage and their validation
-    /// metrics (see [`features_model`]), and whether the joint model beat them and was kept.
-    pub features_only: Option<(Vec<f32>, Metrics)>,
+    /// With history features: the first stage (see [`features_model`]), and whether the joint
+    /// model beat it and was kept.
+    pub features_only: Option<FeatureStage>,
     pub transformer_kept: bool,
+}
+
+/// The first stage of a history-feature model: the feature weights alone.
+pub struct FeatureStage {
+    pub weights: Vec<f32>,
+    pub validation: Metrics,
+    /// From the start of training to the end of this stage: what the features model alone costs.
+    pub seconds: f64,
 }
 
 /// Where the validation slice of `n` time-ordered sessions starts: the newest tenth, at least
@@ -202,6 +211,7 @@ fn train_history_model(
     progress: &mut dyn FnMut(&TrainProgress),
     cancel: &AtomicBool,
 ) -> Result<TrainOutcome, RecommendError> {
+    let start = Instant::now();
     let train = &data.sessions[..data.val_start];
     let groups = ItemGroups::of(data.vocab);
     let timeline = Arc::new(Timeline::new(train, groups.clone(), data.likes));
@@ -228,13 +238,18 @@ fn train_history_model(
         cancel,
     )?;
     set_param(&features_model, "feature.weight", &weights)?;
+    let stage1 = FeatureStage {
+        weights,
+        validation: features_only,
+        seconds: start.elapsed().as_secs_f64(),
+    };
     if !config.transformer {
         return Ok(TrainOutcome {
             model: features_model,
             validation: features_only,
             best_epoch: stage1_epochs,
             epochs_run: stage1_epochs,
-            features_only: Some((weights, features_only)),
+            features_only: Some(stage1),
             transformer_kept: false,
         });
     }
@@ -249,7 +264,7 @@ fn train_history_model(
         }
         None => {
             zero_transformer_terms(&model)?;
-            set_param(&model, "feature.weight", &weights)?;
+            set_param(&model, "feature.weight", &stage1.weights)?;
             config.transformer_min_steps
         }
     };
@@ -265,7 +280,7 @@ fn train_history_model(
             validation: fit.validation,
             best_epoch: fit.best_epoch,
             epochs_run: fit.epochs_run,
-            features_only: Some((weights, features_only)),
+            features_only: Some(stage1),
             transformer_kept: true,
         })
     } else {
@@ -274,7 +289,7 @@ fn train_history_model(
             validation: features_only,
             best_epoch: 0,
             epochs_run: fit.epochs_run,
-            features_only: Some((weights, features_only)),
+            features_only: Some(stage1),
             transformer_kept: false,
         })
     }

@@ -41,13 +41,19 @@ fn eval_reports_every_row_with_seeds_spread_and_intervals() {
             }
         }
     }
-    let ndcg = |name: &str| {
+    let field = |name: &str, field: &str| {
         models
             .iter()
             .find(|m| m["name"] == name)
-            .and_then(|m| m["ndcg@10"].as_f64())
+            .and_then(|m| m[field].as_f64())
             .unwrap()
     };
+    let ndcg = |name: &str| field(name, "ndcg@10");
+    // The features model is the first stage of the served model's runs: it costs that stage only.
+    assert!(
+        field("skipless-no-transformer", "train_s") < field("skipless", "train_s"),
+        "{out}"
+    );
     assert_eq!(models[0]["ndcg@10_sd"].as_f64(), Some(0.0), "popularity learns nothing");
     // The served model, which knows the listener's repeats, is above popularity and SASRec.
     for baseline in ["popularity", "sasrec", "sasrec+cl"] {

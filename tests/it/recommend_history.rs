@@ -238,7 +238,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
         (outcome, metrics_of(&ranked))
     };
     let (with_likes, ranked) = fit(&likes);
-    let liked_weight = with_likes.features_only.as_ref().unwrap().0[12];
+    let liked_weight = with_likes.features_only.as_ref().unwrap().weights[12];
     assert!(liked_weight > 0.1, "weight of the like feature {liked_weight}");
     assert!(ranked.hr10 > 0.3, "{ranked:?}");
 
