@@ -18,8 +18,7 @@ fn main() {
     }
     let cli = skipless::cli::Cli::parse();
     if let Err(error) = skipless::cli::run(cli) {
-        // One line: the error and its causes, joined.
-        eprintln!("skipless: error: {error:#}");
+        eprintln!("skipless: error: {}", skipless::cli::error_line(&error));
         std::process::exit(1);
     }
 }

@@ -87,6 +87,13 @@ pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, M3uError> {
         if trimmed.starts_with(b"#") {
             continue;
         }
+        // A path never holds a NUL byte; a line that does is binary data, not a playlist.
+        if trimmed.contains(&0) {
+            return Err(M3uError {
+                line,
+                message: "binary data: not an M3U playlist".into(),
+            });
+        }
         let path = entry_path(trimmed, dir).map_err(|message| M3uError { line, message })?;
         let (duration_ms, title) = info.take().unwrap_or((None, None));
         entries.push(Entry {
@@ -156,6 +163,13 @@ pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_data_is_not_a_playlist() {
+        let ogg = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\n\x01vorbis";
+        let error = parse_m3u(ogg, Path::new("/music")).unwrap_err();
+        assert_eq!(error.to_string(), "line 1: binary data: not an M3U playlist");
+    }
 
     #[test]
     fn relative_absolute_uri_extinf_and_non_utf8_entries() {

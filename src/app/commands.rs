@@ -64,8 +64,8 @@ impl LineCommand {
         let seconds = |s: &str| -> Result<Duration, String> {
             s.parse::<f64>()
                 .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .map(Duration::from_secs_f64)
+                .filter(|v| *v >= 0.0)
+                .and_then(|v| Duration::try_from_secs_f64(v).ok())
                 .ok_or_else(|| format!("not a number of seconds: {s}"))
         };
         let bare = |command: Self| {
@@ -341,7 +341,19 @@ mod tests {
         assert_eq!(parse("ban"), Ok(LineCommand::Ban(true)));
         assert_eq!(parse("unlike"), Ok(LineCommand::Like(false)));
         assert_eq!(parse("quit"), Ok(LineCommand::Quit));
-        for bad in ["vol 500", "seek x", "seek", "dance", "next 3", "queue", "status --xml"] {
+        for bad in [
+            "vol 500",
+            "seek x",
+            "seek",
+            "seek 1e20",
+            "seek +18446744073709551616",
+            "seek inf",
+            "seek NaN",
+            "dance",
+            "next 3",
+            "queue",
+            "status --xml",
+        ] {
             assert!(parse(bad).is_err(), "{bad} was accepted");
         }
     }

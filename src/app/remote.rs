@@ -176,6 +176,8 @@ pub(crate) enum RemoteError {
     Denied(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}: the player closed the connection without answering")]
+    NoAnswer(PathBuf),
 }
 
 /// Sends command lines to the player listening at `socket` and returns its reply lines.
@@ -197,8 +199,13 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, Remo
         stream.write_all(b"\n").map_err(io)?;
     }
     stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
-    BufReader::new(stream)
+    let replies = BufReader::new(stream)
         .lines()
         .collect::<Result<Vec<String>, _>>()
-        .map_err(io)
+        .map_err(io)?;
+    // Every command is answered with a line; fewer lines mean the player went away mid-way.
+    if replies.len() < lines.len() {
+        return Err(RemoteError::NoAnswer(socket.to_path_buf()));
+    }
+    Ok(replies)
 }

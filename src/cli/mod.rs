@@ -199,8 +199,8 @@ pub enum Command {
     /// Recommend the next tracks for the current or last session.
     Recommend {
         /// How many tracks.
-        #[arg(short = 'n', default_value_t = 10)]
-        n: usize,
+        #[arg(short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+        n: u16,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -222,7 +222,7 @@ pub enum Command {
         /// An audio file.
         path: PathBuf,
     },
-    /// Print the configuration.
+    /// Print the commented default configuration (`skipless config --default`).
     Config {
         /// Print the commented default configuration (the shipped `config.toml`).
         #[arg(long, required = true)]
@@ -256,6 +256,24 @@ impl From<AudioArg> for crate::config::AudioOutput {
 }
 
 /// Runs the parsed command line.
+/// The error and its causes on one line, joined by ": ". A cause whose text the line already
+/// ends with is left out: many errors name their cause in their own message (`{path}: {source}`),
+/// and the source would otherwise be printed twice.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     // Commands that print what the program is made of need no data dir or config.
     match &cli.command {
@@ -303,7 +321,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }) => simulate::run(&ctx, &history, plays, seed, json),
         Some(Command::Eval { history, json, seeds }) => eval::eval(&history, json, seeds),
         Some(Command::Train { json, force }) => train::train(&ctx, json, force),
-        Some(Command::Recommend { n, json }) => recommend::recommend(&ctx, n, json),
+        Some(Command::Recommend { n, json }) => recommend::recommend(&ctx, usize::from(n), json),
         Some(Command::Play {
             json,
             autoplay,
@@ -416,5 +434,23 @@ mod tests {
         assert_eq!(closest_command("histroy").as_deref(), Some("history"));
         assert_eq!(closest_command("frobnicate"), None);
         assert_eq!(closest_command("some/folder"), None);
+    }
+
+    #[test]
+    fn an_error_line_names_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("{path}: cannot read: {source}")]
+        struct Unreadable {
+            path: &'static str,
+            source: std::io::Error,
+        }
+        let missing = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let named = anyhow::Error::new(Unreadable {
+            path: "a.json",
+            source: missing(),
+        });
+        assert_eq!(error_line(&named), "a.json: cannot read: No such file");
+        let wrapped = anyhow::Error::new(missing()).context("importing a.json");
+        assert_eq!(error_line(&wrapped), "importing a.json: No such file");
     }
 }

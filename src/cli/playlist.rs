@@ -126,6 +126,7 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
             .map(|s| s.to_string_lossy().into_owned())
             .with_context(|| format!("{}: give the playlist a --name", file.display()))?,
     };
+    anyhow::ensure!(!name.trim().is_empty(), "a playlist needs a name: give it a --name");
     anyhow::ensure!(
         Smart::named(&name).is_none(),
         "{name:?} is the name of a smart playlist: give this one another --name"

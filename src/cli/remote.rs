@@ -33,6 +33,15 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Vec<u8>>> {
     let Some((verb, args)) = words.split_first() else {
         anyhow::bail!("remote needs a command: {COMMAND_WORDS}");
     };
+    // The command's words are taken whole (so that `seek -5` is a command, not an option), which
+    // would send a player option given after them to the player as words, and the command to
+    // whichever player the default data dir names.
+    if let Some(option) = words.iter().find(|w| is_player_option(w.as_bytes())) {
+        anyhow::bail!(
+            "remote: {} must come before the command, e.g. skipless --data-dir DIR remote status",
+            String::from_utf8_lossy(option.as_bytes())
+        );
+    }
     if verb.as_bytes() == b"queue" {
         anyhow::ensure!(!args.is_empty(), "queue needs a file or folder");
         return args
@@ -53,4 +62,11 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Vec<u8>>> {
     let line = words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>().join(&b' ');
     anyhow::ensure!(!line.contains(&b'\n'), "a command is one line");
     Ok(vec![line])
+}
+
+/// Whether `word` is one of the global options that choose which player `remote` talks to.
+fn is_player_option(word: &[u8]) -> bool {
+    ["--data-dir", "--config", "--audio"]
+        .iter()
+        .any(|option| word == option.as_bytes() || word.starts_with(format!("{option}=").as_bytes()))
 }

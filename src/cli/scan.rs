@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use super::progress_bar;
 use crate::app::scan::scan_library;
 use crate::app::Context;
@@ -10,6 +12,11 @@ use crate::library::scan::{Reread, ScanProgress};
 /// `skipless scan [--full] [--json] [PATH...]`.
 pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) -> anyhow::Result<()> {
     let mut db = ctx.open_database()?;
+    // A folder named here that cannot be opened is a mistake to report, not a root to keep:
+    // a known root that is gone for now (an unplugged disk) only warns, and keeps its tracks.
+    for path in paths {
+        std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    }
     let roots = if paths.is_empty() {
         crate::db::tracks::roots(db.conn()).map_err(|e| db.err(e))?
     } else {

@@ -40,13 +40,23 @@ impl<'c> ImportFile<'c> {
         Ok(Self { tx })
     }
 
-    /// Stages plays; a play whose key is already staged is left out.
+    /// Stages plays; of plays with the same key, the longest is kept.
     pub(crate) fn stager(&self) -> rusqlite::Result<Stager<'_>> {
         Ok(Stager {
+            staged: self
+                .tx
+                .prepare("SELECT 1 FROM temp.import_stage WHERE import_key = ?1")?,
+            // One play reported twice (Spotify logs it from each device of a Connect session,
+            // one of them often with a few ms): the report of the longest listening is the play.
             insert: self.tx.prepare(
-                "INSERT OR IGNORE INTO temp.import_stage
+                "INSERT INTO temp.import_stage
                  (import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (import_key) DO UPDATE SET
+                     started_at = excluded.started_at, ended_at = excluded.ended_at,
+                     played_ms = excluded.played_ms, album = excluded.album,
+                     skipped = excluded.skipped, end_reason = excluded.end_reason
+                 WHERE excluded.played_ms > import_stage.played_ms",
             )?,
         })
     }
@@ -114,13 +124,15 @@ impl<'c> ImportFile<'c> {
 
 /// The staging statement of an [`ImportFile`].
 pub(crate) struct Stager<'t> {
+    staged: Statement<'t>,
     insert: Statement<'t>,
 }
 
 impl Stager<'_> {
     /// Stages `play`; false when a play with its key is already staged.
     pub(crate) fn stage(&mut self, play: &StagedPlay) -> rusqlite::Result<bool> {
-        let added = self.insert.execute(params![
+        let known = self.staged.exists([&play.import_key])?;
+        self.insert.execute(params![
             play.import_key,
             play.started_at,
             play.ended_at,
@@ -131,7 +143,7 @@ impl Stager<'_> {
             play.skipped,
             play.end_reason.as_str()
         ])?;
-        Ok(added > 0)
+        Ok(!known)
     }
 }
 

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{HistoryError, HistoryPlay};
+use super::{HistoryError, HistoryPlay, MAX_PLAY_MS};
 
 #[derive(Deserialize)]
 struct ExtendedRecord {
@@ -49,6 +49,7 @@ fn extended_play(r: ExtendedRecord, record: usize, path: &Path) -> Result<Option
     let Some(track) = r.master_metadata_track_name.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
+    check_ms_played(r.ms_played, record, path)?;
     let ts = OffsetDateTime::parse(&r.ts, &Rfc3339).map_err(|e| HistoryError::Record {
         path: path.to_path_buf(),
         record,
@@ -72,6 +73,7 @@ fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<Histo
     if r.track_name.is_empty() {
         return Ok(None);
     }
+    check_ms_played(r.ms_played, record, path)?;
     let format = format_description!("[year]-[month]-[day] [hour]:[minute]");
     let ts = PrimitiveDateTime::parse(&r.end_time, &format).map_err(|e| HistoryError::Record {
         path: path.to_path_buf(),
@@ -90,6 +92,19 @@ fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<Histo
         shuffle: None,
         session: None,
     }))
+}
+
+/// Refuses a play time no play can have ([`MAX_PLAY_MS`]): it would put the play's start
+/// before the epoch and its length in every total.
+fn check_ms_played(ms_played: u64, record: usize, path: &Path) -> Result<(), HistoryError> {
+    if ms_played > MAX_PLAY_MS {
+        return Err(HistoryError::Record {
+            path: path.to_path_buf(),
+            record,
+            message: format!("ms_played {ms_played} is more than a week"),
+        });
+    }
+    Ok(())
 }
 
 /// Streams the music plays of an Extended history with their 1-based record numbers.

@@ -33,6 +33,9 @@ pub struct HistoryPlay {
     pub session: Option<String>,
 }
 
+/// The longest a play can last, in ms (a week): a history record beyond it is malformed.
+pub(crate) const MAX_PLAY_MS: u64 = 7 * 24 * 3600 * 1000;
+
 impl HistoryPlay {
     /// The protocol's skip rule: the export's flag, or less than 30 s played where it has none.
     pub fn is_skip(&self) -> bool {

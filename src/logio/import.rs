@@ -16,7 +16,7 @@ use super::matching::{match_key, Matcher};
 use super::LogIoError;
 use crate::db::imports::{ImportFile, Slot, StagedPlay};
 use crate::db::Database;
-use crate::history::{self, Format, HistoryPlay};
+use crate::history::{self, Format, HistoryPlay, MAX_PLAY_MS};
 use crate::play::EndReason;
 
 /// What an import did, summed over its files (`--json` prints exactly this object).
@@ -145,6 +145,9 @@ struct AdditionalInfo {
     duration: Option<u64>,
 }
 
+/// The last second a listen can carry (the end of year 9999, as the other formats' timestamps).
+const LAST_LISTENED_AT: i64 = 253_402_300_799;
+
 /// Reads listens line by line. A listen is by definition not a skip; it played for the track's
 /// duration where the listen gives one.
 fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>) -> Result<(), LogIoError> {
@@ -171,12 +174,18 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
             continue;
         }
         let listen: Listen = serde_json::from_str(&line).map_err(|e| bad(format!("not a listen: {e}")))?;
+        if !(0..=LAST_LISTENED_AT).contains(&listen.listened_at) {
+            return Err(bad(format!("listened_at {} is not a time", listen.listened_at)));
+        }
         let meta = listen.track_metadata;
         let played_ms = meta
             .additional_info
             .as_ref()
             .and_then(|i| i.duration_ms.or(i.duration.map(|s| s.saturating_mul(1000))))
             .unwrap_or(0);
+        if played_ms > MAX_PLAY_MS {
+            return Err(bad(format!("a duration of {played_ms} ms is more than a week")));
+        }
         let started_at = listen.listened_at.saturating_mul(1000);
         stage(StagedPlay {
             import_key: format!(

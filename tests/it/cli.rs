@@ -35,6 +35,15 @@ fn the_player_without_a_terminal_says_it_needs_one_and_points_at_play() {
 }
 
 #[test]
+fn remote_refuses_a_player_option_after_its_command() {
+    let stderr = refusal(&["remote", "status", "--data-dir", "/elsewhere"]);
+    assert_eq!(
+        stderr.trim(),
+        "skipless: error: remote: --data-dir must come before the command, e.g. skipless --data-dir DIR remote status"
+    );
+}
+
+#[test]
 fn config_default_prints_the_shipped_config() {
     let data = tempfile::tempdir().unwrap();
     let printed = stdout_of(skipless(data.path()).args(["config", "--default"]));

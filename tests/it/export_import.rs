@@ -335,7 +335,8 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
     let good = r#"{"ts": "2024-01-01T10:00:00Z", "ms_played": 200000, "master_metadata_track_name": "A", "master_metadata_album_artist_name": "X", "skipped": false}"#;
     let good2 = r#"{"ts": "2024-01-01T10:04:00Z", "ms_played": 1000, "master_metadata_track_name": "B", "master_metadata_album_artist_name": "X", "skipped": true}"#;
     let bad = r#"{"ts": "2024-01-01T10:08:00Z", "ms_played": "long", "master_metadata_track_name": "C"}"#;
-    let cases: [(&str, String, &str); 5] = [
+    let endless = good2.replace("\"ms_played\": 1000", "\"ms_played\": 9223372036854775807");
+    let cases: [(&str, String, &str); 6] = [
         (
             "Streaming_History_Audio_bad.json",
             format!("[{good},\n{good2},\n{bad}]"),
@@ -356,6 +357,11 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
             "Streaming_History_Audio_time.json",
             format!("[{good},\n{}]", good2.replace("10:04", "10h04")),
             "record 2",
+        ),
+        (
+            "Streaming_History_Audio_long.json",
+            format!("[{good},\n{endless}]"),
+            "record 2: ms_played 9223372036854775807 is more than a week",
         ),
     ];
     for (name, text, expected) in &cases {
@@ -378,12 +384,59 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
         stderr.contains("listens.jsonl") && stderr.contains("record 2"),
         "{stderr}"
     );
+    let far = listen.replace("1700000000", "99999999999999999");
+    std::fs::write(&listens, format!("{listen}\n{far}\n")).unwrap();
+    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+    assert!(
+        stderr.contains("record 2: listened_at 99999999999999999 is not a time"),
+        "{stderr}"
+    );
+    let long = listen.replace("}}", r#", "additional_info": {"duration_ms": 18446744073709551615}}}"#);
+    std::fs::write(&listens, format!("{long}\n")).unwrap();
+    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+    assert!(stderr.contains("record 1: a duration of"), "{stderr}");
     std::fs::write(&listens, "").unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
     assert!(stderr.contains("empty file"), "{stderr}");
+    // A file that is not there: one line, its cause named once.
+    let stderr = import_fails(&dir, &["import", "spotify"], &tmp.path().join("gone.json"));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
     std::fs::write(&listens, format!("{listen}\n")).unwrap();
     let v = json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens]);
     assert_eq!(v["unmatched"], 1);
+}
+
+#[test]
+fn one_play_reported_by_two_devices_is_imported_once_with_its_longest_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path(), "log");
+    let report = |ms: u32, platform: &str| {
+        format!(
+            r#"{{"ts": "2024-03-18T08:06:03Z", "ms_played": {ms}, "platform": "{platform}", "master_metadata_track_name": "Sukoon", "master_metadata_album_artist_name": "X", "skipped": null}}"#
+        )
+    };
+    let path = tmp.path().join("Streaming_History_Audio_2024.json");
+    std::fs::write(
+        &path,
+        format!("[{},\n{}]", report(26, "windows"), report(28_530, "android")),
+    )
+    .unwrap();
+    assert_eq!(import_spotify(&dir, &[&path]), (0, 1, 1));
+    let conn = rusqlite::Connection::open(dir.join("skipless.db")).unwrap();
+    let (played, skipped): (i64, bool) = conn
+        .query_row("SELECT played_ms, skipped FROM unmatched_plays", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((played, skipped), (28_530, true));
+    // Imported again, in the other order, it is known.
+    std::fs::write(
+        &path,
+        format!("[{},\n{}]", report(28_530, "android"), report(26, "windows")),
+    )
+    .unwrap();
+    assert_eq!(import_spotify(&dir, &[&path]), (0, 0, 2));
 }
 
 /// Writes an Extended history of about `bytes` bytes with distinct plays; returns how many.

@@ -253,19 +253,21 @@ fn odd_names_loops_and_unreadable_folders() {
 }
 
 #[test]
-fn scanning_a_missing_folder_is_a_clear_warning() {
+fn scanning_a_missing_folder_is_an_error_that_scans_nothing() {
     let data = tempfile::tempdir().unwrap();
     let output = skipless(data.path())
-        .args(["scan", "--json", "/nonexistent/music"])
+        .args(["scan", "--json"])
+        .arg(corpus())
+        .arg("/nonexistent/music")
         .output()
         .unwrap();
-    assert!(output.status.success());
+    assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("/nonexistent/music") && stderr.contains("No such file"),
-        "{stderr}"
+    assert_eq!(
+        stderr.trim(),
+        "skipless: error: /nonexistent/music: cannot open: No such file or directory (os error 2)"
     );
-    assert!(Path::new(data.path()).join("skipless.db").exists());
+    assert!(library(data.path()).is_empty());
 }
 
 #[test]
