@@ -65,9 +65,12 @@ pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<H
     rows.collect()
 }
 
-/// The SQL function `is_listen(played_ms, duration_ms)`: the skip rule's
-/// [`SkipRule::is_listen`] itself, so the statistics never restate the rule in SQL.
-const IS_LISTEN: &str = "is_listen(p.played_ms, p.duration_ms)";
+/// A listen: a play the skip rule counts as one ([`SkipRule::is_listen`], registered as the SQL
+/// function `is_listen(played_ms, duration_ms)` so the statistics never restate the rule in SQL)
+/// that is not a skip. The player's own plays agree on both; an imported play carries its
+/// service's skip flag, which can mark a play the rule alone would count (Spotify's skips
+/// after half a track), and a play is a listen or a skip, never both.
+const IS_LISTEN: &str = "(is_listen(p.played_ms, p.duration_ms) AND NOT p.skipped)";
 
 fn register_is_listen(conn: &Connection, rule: SkipRule) -> rusqlite::Result<()> {
     conn.create_scalar_function(
@@ -211,7 +214,7 @@ pub(crate) fn for_each_counted_play<E: From<rusqlite::Error>>(
          FROM plays p JOIN tracks t ON t.id = p.track_id
          WHERE p.end_reason IS NOT NULL AND p.started_at >= ?1 AND p.started_at < ?2
          UNION ALL
-         SELECT u.started_at, u.ended_at, u.played_ms, u.skipped, is_listen(u.played_ms, NULL), 'import',
+         SELECT u.started_at, u.ended_at, u.played_ms, u.skipped, is_listen(u.played_ms, NULL) AND NOT u.skipped, 'import',
                 u.session_id, u.artist, NULL, u.album, u.title, NULL
          FROM unmatched_plays u WHERE u.started_at >= ?1 AND u.started_at < ?2
          ORDER BY 1"

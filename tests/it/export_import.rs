@@ -192,6 +192,12 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     assert_eq!(matched + unmatched + duplicate, records.len() as u64);
     let stats = json_of(&a, &["stats", "--json"], &[]);
     assert_eq!(stats["plays"].as_u64(), Some(matched));
+    // A play is a listen or a skip (or neither, stopped early), never both.
+    let (listens, skips) = (stats["listens"].as_u64().unwrap(), stats["skips"].as_u64().unwrap());
+    assert!(
+        listens + skips <= matched,
+        "{listens} listens and {skips} skips of {matched} plays"
+    );
     let history = crate::common::json_lines(&stdout_of(skipless(&a).args(["history", "--json", "--limit", "5"])));
     assert!(history.iter().all(|p| p["source"] == "import"));
 
