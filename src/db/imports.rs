@@ -190,13 +190,14 @@ impl Placer<'_> {
         duration_ms: Option<u64>,
         slot: Slot,
     ) -> rusqlite::Result<()> {
+        let played_ms = played_of(play.played_ms, play.skipped, play.end_reason, duration_ms);
         self.matched.execute(params![
             track_id,
             slot.session_id,
             slot.position,
             play.started_at,
-            play.ended_at,
-            play.played_ms as i64,
+            play.started_at.saturating_add(played_ms as i64).max(play.ended_at),
+            played_ms as i64,
             duration_ms.map(|d| d as i64),
             play.end_reason.as_str(),
             play.skipped,
@@ -232,6 +233,17 @@ impl Placer<'_> {
     }
 }
 
+/// How long an imported play of a track of `duration_ms` played: as recorded, or, for a
+/// finished play that records no length (a ListenBrainz listen without a duration), the whole
+/// track. Left at 0, such a listen would count as neither a listen nor a skip, and an export
+/// that keeps listens only would drop it.
+fn played_of(played_ms: u64, skipped: bool, end_reason: EndReason, duration_ms: Option<u64>) -> u64 {
+    match duration_ms {
+        Some(duration) if played_ms == 0 && !skipped && end_reason == EndReason::Finished => duration,
+        _ => played_ms,
+    }
+}
+
 /// Whether any imported play waits for its track.
 pub(crate) fn any_waiting(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM unmatched_plays)", [], |r| r.get(0))
@@ -247,27 +259,45 @@ pub(crate) fn match_waiting(
     let tx = conn.transaction()?;
     let mut found = Vec::new();
     {
-        let mut stmt = tx.prepare("SELECT id, match_key, album FROM unmatched_plays ORDER BY id")?;
+        let mut stmt = tx.prepare(
+            "SELECT id, match_key, album, started_at, ended_at, played_ms, skipped, end_reason
+             FROM unmatched_plays ORDER BY id",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let key: String = row.get(1)?;
             let album: Option<String> = row.get(2)?;
-            if let Some(track) = find(&key, album.as_deref()) {
-                found.push((row.get::<_, i64>(0)?, track));
-            }
+            let Some((track_id, duration_ms)) = find(&key, album.as_deref()) else {
+                continue;
+            };
+            let (started_at, ended_at): (i64, i64) = (row.get(3)?, row.get(4)?);
+            let reason: String = row.get(7)?;
+            let played_ms = played_of(
+                row.get::<_, i64>(5)?.max(0) as u64,
+                row.get(6)?,
+                EndReason::parse(&reason).unwrap_or(EndReason::Finished),
+                duration_ms,
+            );
+            let ended_at = started_at.saturating_add(played_ms as i64).max(ended_at);
+            found.push((row.get::<_, i64>(0)?, track_id, duration_ms, played_ms, ended_at));
         }
     }
     {
         let mut insert = tx.prepare(
             "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
                                 end_reason, skipped, source, import_key)
-             SELECT ?2, session_id, position, started_at, ended_at, played_ms, ?3, end_reason, skipped, 'import',
-                    import_key
+             SELECT ?2, session_id, position, started_at, ?4, ?5, ?3, end_reason, skipped, 'import', import_key
              FROM unmatched_plays WHERE id = ?1",
         )?;
         let mut delete = tx.prepare("DELETE FROM unmatched_plays WHERE id = ?1")?;
-        for (id, (track_id, duration_ms)) in &found {
-            insert.execute(params![id, track_id, duration_ms.map(|d| d as i64)])?;
+        for (id, track_id, duration_ms, played_ms, ended_at) in &found {
+            insert.execute(params![
+                id,
+                track_id,
+                duration_ms.map(|d| d as i64),
+                ended_at,
+                *played_ms as i64
+            ])?;
             delete.execute([id])?;
         }
     }

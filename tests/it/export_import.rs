@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::common::{skipless, stdout_of};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn mica() -> PathBuf {
     crate::common::histories().join("mica/Streaming_History_Audio_2024_4.json")
@@ -443,6 +443,42 @@ fn one_play_reported_by_two_devices_is_imported_once_with_its_longest_report() {
     )
     .unwrap();
     assert_eq!(import_spotify(&dir, &[&path]), (0, 0, 2));
+}
+
+#[test]
+fn a_listen_without_a_duration_played_its_whole_track_matched_now_or_after_a_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listens = tmp.path().join("listens.jsonl");
+    std::fs::write(
+        &listens,
+        r#"{"listened_at": 1700000000, "track_metadata": {"artist_name": "Timothy Pinkham", "track_name": "Defeat"}}"#,
+    )
+    .unwrap();
+    let library_first = data_dir(tmp.path(), "library-first");
+    crate::common::scan_json(&library_first, &[&crate::common::corpus()]);
+    assert_eq!(
+        json_of(&library_first, &["import", "listenbrainz", "--json"], &[&listens])["matched"],
+        1
+    );
+    let listens_first = data_dir(tmp.path(), "listens-first");
+    assert_eq!(
+        json_of(&listens_first, &["import", "listenbrainz", "--json"], &[&listens])["unmatched"],
+        1
+    );
+    crate::common::scan_json(&listens_first, &[&crate::common::corpus()]);
+    for dir in [&library_first, &listens_first] {
+        let history = crate::common::json_lines(&stdout_of(skipless(dir).args(["history", "--json"])));
+        assert_eq!(history.len(), 1, "{history:?}");
+        let (played, duration) = (&history[0]["played_ms"], &history[0]["duration_ms"]);
+        assert!(
+            played.as_u64().is_some_and(|p| p > 8_000) && played == duration,
+            "{history:?}"
+        );
+        let stats = json_of(dir, &["stats", "--json"], &[]);
+        assert_eq!((&stats["listens"], &stats["skips"]), (&json!(1), &json!(0)), "{stats}");
+        let exported = stdout_of(skipless(dir).args(["export", "--format", "listenbrainz"]));
+        assert!(exported.contains("\"listened_at\":1700000000"), "{exported}");
+    }
 }
 
 /// Writes an Extended history of about `bytes` bytes with distinct plays; returns how many.
