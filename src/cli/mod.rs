@@ -257,13 +257,13 @@ impl From<AudioArg> for crate::config::AudioOutput {
 
 /// Runs the parsed command line.
 /// The error and its causes on one line, joined by ": ". A cause whose text the line already
-/// ends with is left out: many errors name their cause in their own message (`{path}: {source}`),
+/// holds is left out: many errors name their cause in their own message (`{path}: {source}`),
 /// and the source would otherwise be printed twice.
 pub fn error_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if line.ends_with(&text) {
+        if line.contains(&text) {
             continue;
         }
         if !line.is_empty() {

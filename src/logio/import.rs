@@ -42,10 +42,19 @@ struct OpenSession {
 pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
     let files = spotify_files(paths)?;
     let mut importer = Importer::new(db, gap_ms)?;
-    for file in &files {
-        importer.file(file, "spotify", |path, stage| {
-            history::stream_spotify(path, &mut |_, play| stage(spotify_play(play)))
-        })?;
+    for (done, file) in files.iter().enumerate() {
+        importer
+            .file(file, "spotify", |path, stage| {
+                history::stream_spotify(path, &mut |_, play| stage(spotify_play(play)))
+            })
+            .map_err(|error| match done {
+                0 => error,
+                files => LogIoError::AfterSome {
+                    source: Box::new(error),
+                    files,
+                    plays: importer.counts.matched + importer.counts.unmatched,
+                },
+            })?;
     }
     Ok(importer.counts)
 }

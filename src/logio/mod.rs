@@ -46,4 +46,14 @@ pub(crate) enum LogIoError {
         "no Spotify history files (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json) in {0}"
     )]
     NoFiles(String),
+    /// A file failed after earlier ones of the same import were committed (each file is one
+    /// transaction); says what was kept, so that a rerun's duplicates are no surprise.
+    #[error(
+        "{source} (the {files} file(s) before it were imported: {plays} plays kept; importing them again adds nothing)"
+    )]
+    AfterSome {
+        source: Box<LogIoError>,
+        files: usize,
+        plays: usize,
+    },
 }

@@ -377,6 +377,24 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(name) && stderr.contains(expected), "{name}: {stderr}");
     }
+    // A failing file after a good one: the good one is kept, and the error says so.
+    let first = tmp.path().join("Streaming_History_Audio_2023.json");
+    std::fs::write(&first, format!("[{}]", good.replace("2024-", "2023-"))).unwrap();
+    let output = skipless(&dir)
+        .args(["import", "spotify"])
+        .arg(&first)
+        .arg(tmp.path().join("Streaming_History_Audio_bad.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("record 3") && stderr.contains("the 1 file(s) before it were imported: 1 plays kept"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("record 3").count(), 1, "{stderr}");
+    assert_eq!(import_spotify(&dir, &[&first]), (0, 0, 1));
     // Nothing from the failed files was kept: the good records are new.
     let valid = tmp.path().join("Streaming_History_Audio_good.json");
     std::fs::write(&valid, format!("[{good},\n{good2}]")).unwrap();
