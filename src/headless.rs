@@ -125,7 +125,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
     let mut stop_requested = false;
 
     let mut lines = stdin_lines();
-    let signals = termination_signals()?;
+    let signals = crate::app::termination_signals()?;
     let mut mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
     let mut mpris_requests = mpris.as_ref().map_or_else(never, Mpris::requests);
     let remote = match Server::start(&ctx.paths.remote_socket()) {
@@ -317,21 +317,6 @@ fn stdin_lines() -> Receiver<Vec<u8>> {
         })
         .ok();
     rx
-}
-
-/// SIGINT, SIGTERM and SIGHUP end playback cleanly (the current play is logged as `quit`).
-fn termination_signals() -> anyhow::Result<Receiver<i32>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    let (tx, rx) = crossbeam_channel::bounded(4);
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        for signal in signals.forever() {
-            if tx.send(signal).is_err() {
-                break;
-            }
-        }
-    })?;
-    Ok(rx)
 }
 
 fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, json: bool) -> std::io::Result<()> {

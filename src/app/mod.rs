@@ -50,3 +50,20 @@ pub fn start_playback(
     let controller = Controller::new(engine.commands.clone(), recorder, &config.playback);
     Ok((engine, controller, (!notices.is_empty()).then(|| notices.join("; "))))
 }
+
+/// SIGINT, SIGTERM and SIGHUP, as they arrive: both players end on them as on a quit (the
+/// current play logged as `quit`, the terminal restored), where the default action would leave
+/// the play open and the terminal raw.
+pub(crate) fn termination_signals() -> std::io::Result<crossbeam_channel::Receiver<i32>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            if tx.send(signal).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(rx)
+}

@@ -8,7 +8,8 @@
 //! - [`terminal`]: raw mode, the alternate screen, the panic hook and the input thread.
 //!
 //! One UI thread owns the [`App`] and blocks on its channels: terminal input, engine events,
-//! worker reports, desktop requests and commands from `skipless remote`. It redraws only after one of them delivered something,
+//! worker reports, desktop requests, commands from `skipless remote` and the termination
+//! signals (which quit as `q` does). It redraws only after one of them delivered something,
 //! so an idle player sleeps.
 
 mod app;
@@ -35,6 +36,7 @@ use crate::app::mpris_bridge;
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::Context;
 use crate::config::AlbumArt;
+use crate::keymap::Action;
 use crate::mpris::Mpris;
 use crate::player::{Engine, Event};
 
@@ -70,6 +72,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     };
     // Asked before raw mode and the input thread, which would take the terminal's answer.
     app.art_picker = art_picker(ctx.config.ui.album_art);
+    let signals = crate::app::termination_signals()?;
     let mut terminal = terminal::enter(ctx.paths.log_file())?;
     let input = terminal::input_events();
     // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
@@ -83,6 +86,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         &mut app,
         &engine,
         &input,
+        &signals,
         mpris,
         remote.as_ref(),
         test_panic.as_deref() == Some("ui"),
@@ -138,6 +142,7 @@ fn event_loop(
     app: &mut App,
     engine: &Engine,
     input: &Receiver<TermEvent>,
+    signals: &Receiver<i32>,
     mut mpris: Option<Mpris>,
     remote: Option<&Server>,
     test_panic: bool,
@@ -200,6 +205,12 @@ fn event_loop(
             recv(remote_requests) -> request => {
                 if let Ok(RemoteRequest { command, reply }) = request {
                     let _ = reply.send(app.handle_remote(command));
+                    dirty = true;
+                }
+            }
+            recv(signals) -> signal => {
+                if signal.is_ok() && !app.state.quitting {
+                    app.update(Action::Quit);
                     dirty = true;
                 }
             }

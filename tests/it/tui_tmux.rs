@@ -279,6 +279,66 @@ fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
     tmux.wait_for("▶ silence");
 }
 
+/// The pid of the `skipless` process run with `data_dir`, found in /proc.
+fn player_pid(data_dir: &Path) -> Option<u32> {
+    let wanted = data_dir.as_os_str().as_encoded_bytes();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let holds = cmdline.windows(wanted.len()).any(|w| w == wanted);
+        (comm.trim() == "skipless" && holds).then_some(pid)
+    })
+}
+
+#[test]
+fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    for signal in ["TERM", "HUP"] {
+        let data = tempfile::tempdir().unwrap();
+        let tmux = Tmux::on_corpus(data.path());
+        tmux.keys(&["2"]);
+        tmux.wait_for("Tracks (12)");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("▶ menu");
+        let pid = player_pid(data.path()).expect("the player runs");
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let pane = |format: &str| -> String {
+            let out = Command::new("tmux")
+                .args(["display-message", "-p", "-t", &tmux.session, format])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while player_pid(data.path()).is_some() {
+            assert!(Instant::now() < deadline, "SIG{signal}: the player is still running");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Off the alternate screen, mouse reporting off, the cursor shown.
+        assert_eq!(
+            pane("#{alternate_on} #{mouse_any_flag} #{cursor_flag}"),
+            "0 0 1",
+            "SIG{signal}: the terminal was left as the player had set it"
+        );
+        let history = crate::common::json_lines(&crate::common::stdout_of(
+            crate::common::skipless(data.path()).args(["history", "--json"]),
+        ));
+        assert_eq!(history.len(), 1, "{history:?}");
+        assert_eq!(
+            (&history[0]["title"], &history[0]["end_reason"]),
+            (&serde_json::json!("menu"), &serde_json::json!("quit")),
+            "SIG{signal}: {history:?}"
+        );
+    }
+}
+
 #[test]
 fn skipless_remote_drives_the_player_in_a_real_terminal() {
     use crate::common::{corpus, json_lines, runtime_dir, skipless, stdout_of};
