@@ -81,14 +81,17 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     if test_panic.as_deref() == Some("worker") {
         crate::app::workers::spawn_test_panic(app.worker_tx.clone());
     }
+    let outside = Outside {
+        input: &input,
+        signals: &signals,
+        remote: remote.as_ref(),
+    };
     let result = event_loop(
         &mut terminal,
         &mut app,
         &engine,
-        &input,
-        &signals,
+        &outside,
         mpris,
-        remote.as_ref(),
         test_panic.as_deref() == Some("ui"),
     );
     terminal::leave();
@@ -137,16 +140,23 @@ fn art_picker(mode: AlbumArt) -> Option<Picker> {
     }
 }
 
+/// What the player hears from outside its process: the terminal's keys and mouse, the
+/// termination signals and `skipless remote`'s commands (when the socket could be opened).
+struct Outside<'a> {
+    input: &'a Receiver<TermEvent>,
+    signals: &'a Receiver<i32>,
+    remote: Option<&'a Server>,
+}
+
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     engine: &Engine,
-    input: &Receiver<TermEvent>,
-    signals: &Receiver<i32>,
+    outside: &Outside,
     mut mpris: Option<Mpris>,
-    remote: Option<&Server>,
     test_panic: bool,
 ) -> anyhow::Result<()> {
+    let Outside { input, signals, remote } = *outside;
     let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
     let remote_requests = remote.map_or_else(crossbeam_channel::never, Server::requests);
     let mut dirty = true;
