@@ -42,6 +42,9 @@ pub(crate) enum Outcome {
     Stopped,
 }
 
+/// How many of the entries sent as next since the last `Started` are kept.
+const NEXT_SENT_KEPT: usize = 8;
+
 pub struct Controller {
     commands: Sender<Command>,
     recorder: Recorder,
@@ -60,6 +63,10 @@ pub struct Controller {
     /// ended before the engine was told what follows it (a file of a few milliseconds, or a
     /// damaged one that decodes to almost nothing), the queue moves on by itself.
     last_end: Option<EndReason>,
+    /// The entries the engine was told follow the current one since the last `Started`: it may
+    /// have gone on to any of them, gaplessly, before hearing of the next. Kept in case the
+    /// queue lets go of one before its `Started` arrives.
+    next_sent: Vec<QueueEntry>,
 }
 
 impl Controller {
@@ -75,6 +82,7 @@ impl Controller {
             history: Vec::new(),
             radio: None,
             last_end: None,
+            next_sent: Vec::new(),
         }
     }
 
@@ -271,8 +279,32 @@ impl Controller {
             .next_index()
             .and_then(|i| self.queue.entries().get(i))
             .cloned();
-        let item = next.map(|entry| self.item(&entry));
+        let item = next.as_ref().map(|entry| self.item(entry));
+        if let Some(entry) = next {
+            // Without a `Started` (stopped, the queue edited over and over) only the last few
+            // can matter.
+            if self.next_sent.len() == NEXT_SENT_KEPT {
+                self.next_sent.remove(0);
+            }
+            self.next_sent.push(entry);
+        }
         self.send(Command::SetNext(item));
+    }
+
+    /// Moves the queue onto the entry the engine started. That may be the entry it was told
+    /// follows, which the queue no longer holds: autoplay's new picks replace the upcoming ones,
+    /// and they can arrive after the engine already went on to the old first pick but before
+    /// its `Started`. That entry is put back where it plays, so that the screen, `status` and
+    /// the session's history name the track that is heard.
+    fn follow_engine_to(&mut self, track_id: i64) {
+        let sent = std::mem::take(&mut self.next_sent);
+        if self.queue.sync_to(track_id) {
+            return;
+        }
+        if let Some(entry) = sent.into_iter().rev().find(|e| e.track.id == track_id) {
+            self.queue.insert_playing(entry);
+            self.queue.drop_autoplay_picks_of(track_id);
+        }
     }
 
     /// Folds an engine event into the state and the log.
@@ -290,7 +322,7 @@ impl Controller {
         match event {
             Event::Started { item, duration_ms } => {
                 self.last_end = None;
-                self.queue.sync_to(item.track_id);
+                self.follow_engine_to(item.track_id);
                 if let Some(entry) = self.queue.current().cloned() {
                     let duration_ms = duration_ms.or(entry.track.duration_ms);
                     self.now = Some(NowPlaying {
@@ -385,5 +417,88 @@ impl Controller {
     fn send(&self, command: Command) {
         // The engine thread only goes away at shutdown; a command sent after that has nothing to do.
         let _ = self.commands.send(command);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LogConfig;
+    use crate::db::Database;
+    use crate::log::SystemClock;
+
+    fn track(id: i64) -> Track {
+        Track {
+            id,
+            path: format!("/m/{id}.ogg").into(),
+            title: format!("t{id}"),
+            ..Track::default()
+        }
+    }
+
+    fn controller() -> (Controller, crossbeam_channel::Receiver<Command>) {
+        let db = Database::open_in_memory().unwrap();
+        for id in 1..=4 {
+            db.conn()
+                .execute(
+                    "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+                     VALUES (?1, CAST(?1 AS BLOB), ?1, 1, 1, 'ok', 't', 0, 0)",
+                    [id],
+                )
+                .unwrap();
+        }
+        let recorder = Recorder::new(db, &LogConfig::default(), Box::new(SystemClock));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        (Controller::new(tx, recorder, &PlaybackConfig::default()), rx)
+    }
+
+    fn pick(track_id: i64) -> Scored {
+        Scored {
+            track_id,
+            score: 1.0,
+            reason: String::new(),
+        }
+    }
+
+    fn ended(item: PlayItem) -> Event {
+        Event::Ended {
+            item,
+            cause: EndReason::Finished,
+            position_ms: 1_000,
+            played_ms: 1_000,
+            error: None,
+            by: None,
+        }
+    }
+
+    /// The engine goes on gaplessly to the first autoplay pick (2); new picks (3, 4) replace the
+    /// upcoming ones after that, before the engine's `Started` for 2 is handled.
+    #[test]
+    fn new_picks_that_arrive_as_the_engine_goes_on_to_the_old_first_pick_leave_it_playing() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        let first = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item: first.clone(),
+            duration_ms: None,
+        })
+        .unwrap();
+        c.set_autoplay_picks("model", &[pick(2)], |id| Some(track(id)));
+        let gapless = c.item(&c.queue.entries()[1].clone());
+        c.handle(&ended(first)).unwrap();
+        c.set_autoplay_picks("model", &[pick(3), pick(4)], |id| Some(track(id)));
+        c.handle(&Event::Started {
+            item: gapless.clone(),
+            duration_ms: None,
+        })
+        .unwrap();
+        let now = c.now.as_ref().map(|n| n.entry.track.id);
+        assert_eq!(now, Some(2), "the track heard is the one playing");
+        let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
+        c.handle(&ended(gapless)).unwrap();
+        let history: Vec<i64> = c.history.iter().map(|(t, _)| t.id).collect();
+        assert_eq!(history, [1, 2], "both plays are in the session's history");
     }
 }

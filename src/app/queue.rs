@@ -131,7 +131,7 @@ impl Queue {
     }
 
     /// Moves the cursor to the entry holding `track_id`, searching forward from the cursor first.
-    pub(crate) fn sync_to(&mut self, track_id: i64) {
+    pub(crate) fn sync_to(&mut self, track_id: i64) -> bool {
         let start = self.cursor.unwrap_or(0);
         let found = (start..self.entries.len())
             .chain(0..start)
@@ -139,6 +139,14 @@ impl Queue {
         if let Some(i) = found {
             self.cursor = Some(i);
         }
+        found.is_some()
+    }
+
+    /// Puts `entry`, which is playing, right after the cursor and moves the cursor onto it.
+    pub(crate) fn insert_playing(&mut self, entry: QueueEntry) {
+        let at = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
+        self.entries.insert(at, entry);
+        self.cursor = Some(at);
     }
 
     /// Removes the entry at `index` (not the one playing).
