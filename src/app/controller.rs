@@ -186,16 +186,24 @@ impl Controller {
         });
     }
 
-    pub(crate) fn toggle(&mut self) {
-        self.send(Command::Toggle);
+    /// Pauses or resumes; while stopped, starts playing (see [`Controller::start`]).
+    pub(crate) fn toggle(&mut self, by: ControlSource) {
+        match self.now {
+            Some(_) => self.send(Command::Toggle),
+            None => self.start(by),
+        }
     }
 
     pub(crate) fn pause(&mut self) {
         self.send(Command::Pause);
     }
 
-    pub(crate) fn resume(&mut self) {
-        self.send(Command::Resume);
+    /// Resumes a paused play; while stopped, starts playing (see [`Controller::start`]).
+    pub(crate) fn resume(&mut self, by: ControlSource) {
+        match self.now {
+            Some(_) => self.send(Command::Resume),
+            None => self.start(by),
+        }
     }
 
     pub(crate) fn seek(&mut self, to: SeekTo) {

@@ -48,10 +48,9 @@ pub(crate) fn apply(controller: &mut Controller, request: Request) -> Applied {
     const BY: ControlSource = ControlSource::Mpris;
     let now = controller.now.clone();
     match request {
-        Request::PlayPause if now.is_some() => controller.toggle(),
-        Request::Play if now.as_ref().is_some_and(|n| n.paused) => controller.resume(),
-        Request::Play if now.is_some() => {}
-        Request::PlayPause | Request::Play => controller.start(BY),
+        Request::PlayPause => controller.toggle(BY),
+        Request::Play if now.as_ref().is_some_and(|n| !n.paused) => {}
+        Request::Play => controller.resume(BY),
         Request::Pause => controller.pause(),
         Request::Stop => controller.stop(BY),
         Request::Next => controller.next(BY),

@@ -205,7 +205,7 @@ impl App {
                 self.controller.refresh_next();
                 self.state.status = Some("queue cleared".into());
             }
-            Action::TogglePause => self.controller.toggle(),
+            Action::TogglePause => self.controller.toggle(ControlSource::Key),
             Action::Next => self.controller.next(ControlSource::Key),
             Action::Previous => self.controller.previous(ControlSource::Key),
             Action::Stop => self.controller.stop(ControlSource::Key),
@@ -756,12 +756,13 @@ impl App {
     /// Carries out a command from `skipless remote` through the controller, as its key would;
     /// returns the line to answer with.
     pub(crate) fn handle_remote(&mut self, command: LineCommand) -> String {
-        let reply = commands::apply(
-            &mut self.controller,
-            self.autoplay.as_ref(),
-            command,
-            ControlSource::Remote,
-        );
+        // `A` switches autoplay off without stopping the recommender (likes and bans still
+        // reach it), so what `status` reports is the switch's.
+        let autoplay = match command {
+            LineCommand::Status { .. } => self.autoplay.as_ref().filter(|_| self.state.autoplay),
+            _ => self.autoplay.as_ref(),
+        };
+        let reply = commands::apply(&mut self.controller, autoplay, command, ControlSource::Remote);
         if let Some((track_id, mark, on)) = reply.marked {
             self.state.library.marks.set(track_id, mark, on, now_ms());
         }

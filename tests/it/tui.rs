@@ -1038,3 +1038,14 @@ fn a_search_of_a_large_library_runs_off_the_ui_thread_and_finds_what_one_pass_fi
     let playing = &h.app.controller.now.as_ref().unwrap().entry.track;
     assert_eq!(playing.id, h.app.state.library.tracks[best].id);
 }
+
+#[test]
+fn space_while_stopped_plays_the_queue() {
+    let mut h = Harness::new(100, 30);
+    h.keys("2a");
+    assert!(h.app.controller.now.is_none());
+    h.keys(" ");
+    h.pump_until("the queued track to start", |app| app.controller.now.is_some());
+    let screen = h.screen();
+    assert!(screen.contains("▶ menu"), "{screen}");
+}

@@ -370,6 +370,10 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
     assert_eq!(status["track"]["title"], "Sad");
     remote(&["like"]);
     tmux.wait_for("remote: liked: Tyler Johnson – Sad");
+    tmux.keys(&["A"]);
+    tmux.wait_for("autoplay off");
+    let status: serde_json::Value = serde_json::from_str(&remote(&["status", "--json"])).unwrap();
+    assert_eq!(status["autoplay"], "off", "{status}");
     remote(&["next"]);
     remote(&["quit"]);
     let deadline = Instant::now() + Duration::from_secs(30);
