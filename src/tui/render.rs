@@ -127,6 +127,9 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
             .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
             .split(main);
         lists.extend([(Pane::Main, parts[0]), (Pane::Entries, parts[1])]);
+    } else if state.search.is_some() {
+        let [_, results] = search_areas(main);
+        lists.push((Pane::Main, results));
     } else {
         lists.push((Pane::Main, main));
     }
@@ -193,4 +196,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.state.help {
         views::help(frame, area, app);
     }
+}
+
+/// The search box and, below it, its results, in the main area.
+pub(crate) fn search_areas(main: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(main)
 }

@@ -96,7 +96,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let lib = &s.library;
     if let Some(search) = &s.search {
-        let [input, results] = Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(layout.main);
+        let [input, results] = super::render::search_areas(layout.main);
         let text = Line::from(vec![
             Span::styled("/", app.theme.accent),
             Span::raw(search.query.clone()),

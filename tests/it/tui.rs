@@ -280,6 +280,30 @@ fn mouse_clicks_select_and_the_wheel_scrolls() {
     assert_eq!(h.app.state.artist, 4, "the wheel moves by three, clamped to the list");
     h.app.handle_terminal(mouse(MouseEventKind::ScrollUp, 3, 4), area);
     assert_eq!(h.app.state.artist, 1);
+
+    // Search results start under the search box (tabs, the box's three rows, the border).
+    h.keys("/e");
+    h.pump_until("the search results", |app| {
+        app.state
+            .search
+            .as_ref()
+            .is_some_and(|s| !s.searching && s.results.len() > 3)
+    });
+    h.screen();
+    h.app
+        .handle_terminal(mouse(MouseEventKind::Down(MouseButton::Left), 3, 5), area);
+    assert_eq!(
+        h.app.state.search.as_ref().map(|s| s.selected),
+        Some(0),
+        "the first result"
+    );
+    h.app
+        .handle_terminal(mouse(MouseEventKind::Down(MouseButton::Left), 3, 6), area);
+    assert_eq!(
+        h.app.state.search.as_ref().map(|s| s.selected),
+        Some(1),
+        "the second result"
+    );
 }
 
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
