@@ -324,7 +324,13 @@ impl State {
         }
     }
 
+    /// Resets what depends on the moved selection: the albums under a new artist, the tracks
+    /// under a new album, the entries of a new playlist. Moving in the search results or the
+    /// help moves none of those.
     fn after_selection_change(&mut self) {
+        if self.search.is_some() || self.help {
+            return;
+        }
         match self.pane {
             Pane::Artists => {
                 self.album = 0;

@@ -1073,3 +1073,22 @@ fn space_while_stopped_plays_the_queue() {
     let screen = h.screen();
     assert!(screen.contains("▶ menu"), "{screen}");
 }
+
+#[test]
+fn scrolling_the_help_leaves_the_library_selection_alone() {
+    use skipless::tui::state::Pane;
+    let mut h = Harness::new(100, 30);
+    // The first album's second track, then back to the albums.
+    h.keys("\t\tj");
+    assert_eq!((h.app.state.pane, h.app.state.album_track), (Pane::Main, 1));
+    h.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(h.app.state.pane, Pane::Albums);
+    h.keys("?jjG\x1b");
+    assert_eq!(h.app.state.album_track, 1, "the help's scroll reset the album's track");
+    h.keys("/e");
+    h.keys("j\x1b");
+    assert_eq!(
+        h.app.state.album_track, 1,
+        "the search's selection reset the album's track"
+    );
+}
