@@ -151,6 +151,8 @@ pub struct State {
     pub help: bool,
     pub help_scroll: usize,
     pub stats: Option<Stats>,
+    /// The first line of the stats' lists shown (the view scrolls, it has nothing to select).
+    pub stats_scroll: usize,
     pub status: Option<String>,
     pub progress: Option<Progress>,
     /// What feeds autoplay and the state of the model, for the status line.
@@ -248,7 +250,7 @@ impl State {
                 (Pane::Main, View::Tracks) => &mut self.track,
                 (Pane::Main, View::Queue) => &mut self.queue,
                 (Pane::Main, View::History) => &mut self.history,
-                (Pane::Main, View::Stats) => &mut self.help_scroll,
+                (Pane::Main, View::Stats) => &mut self.stats_scroll,
                 (Pane::Main, View::Playlists) => &mut self.playlist,
             }
         };
@@ -276,7 +278,7 @@ impl State {
             (Pane::Main, View::Tracks) => self.sorted.len(),
             (Pane::Main, View::Queue) => queue_len,
             (Pane::Main, View::History) => history_len,
-            (Pane::Main, View::Stats) => 0,
+            (Pane::Main, View::Stats) => self.stats.as_ref().map_or(0, stats_list_lines),
             (Pane::Main, View::Playlists) => self.playlists.len(),
         }
     }
@@ -350,4 +352,10 @@ impl State {
         self.album_track = self.album_track.min(self.album_tracks().len().saturating_sub(1));
         self.track = self.track.min(self.sorted.len().saturating_sub(1));
     }
+}
+
+/// The lines of the stats view's lists: a heading and the rows of each of top tracks, top
+/// artists and most skipped, then the training runs (or the line saying there are none).
+pub(crate) fn stats_list_lines(stats: &Stats) -> usize {
+    4 + stats.top_tracks.len() + stats.top_artists.len() + stats.most_skipped.len() + stats.training_runs.len().max(1)
 }

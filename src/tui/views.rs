@@ -493,7 +493,13 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
             }
         ))
     }));
-    frame.render_widget(Paragraph::new(lines), rest);
+    debug_assert_eq!(lines.len(), crate::tui::state::stats_list_lines(stats));
+    // The scroll is the first line shown, up to the last screenful.
+    let top = app
+        .state
+        .stats_scroll
+        .min(lines.len().saturating_sub(rest.height as usize));
+    frame.render_widget(Paragraph::new(lines).scroll((top as u16, 0)), rest);
 }
 
 /// The playing track's cover, when it has one and a worker has drawn it.

@@ -1092,3 +1092,24 @@ fn scrolling_the_help_leaves_the_library_selection_alone() {
         "the search's selection reset the album's track"
     );
 }
+
+#[test]
+fn the_stats_view_scrolls_to_its_last_line() {
+    let mut h = Harness::new(100, 24);
+    seed_log(&h, 20);
+    h.keys("5");
+    h.pump_until("the stats", |app| app.state.stats.is_some());
+    let screen = h.screen();
+    assert!(
+        screen.contains("Top tracks") && !screen.contains("Recommender"),
+        "{screen}"
+    );
+    h.keys("G");
+    let screen = h.screen();
+    assert!(
+        screen.contains("Recommender: the last training runs") && screen.contains("none yet"),
+        "{screen}"
+    );
+    h.keys("g");
+    assert!(h.screen().contains("Top tracks"));
+}
