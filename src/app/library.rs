@@ -223,6 +223,14 @@ impl LibraryIndex {
         self.plays.get(&track_id).copied().unwrap_or_default()
     }
 
+    /// Counts a play just logged, as a reload from the log would count it.
+    pub(crate) fn count_play(&mut self, track_id: i64, skipped: bool, ended_at: i64) {
+        let counts = self.plays.entry(track_id).or_default();
+        counts.plays += 1;
+        counts.skips += u32::from(skipped);
+        counts.last_played = counts.last_played.max(Some(ended_at));
+    }
+
     /// Track indices in the given order.
     pub(crate) fn sorted(&self, key: SortKey) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.tracks.len()).collect();

@@ -248,7 +248,7 @@ pub(crate) fn for_each_counted_play<E: From<rusqlite::Error>>(
 /// Play counts of every track that has been played.
 pub(crate) fn plays_per_track(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<i64, TrackPlays>> {
     let mut stmt = conn.prepare(
-        "SELECT track_id, count(*), sum(skipped), max(started_at) FROM plays
+        "SELECT track_id, count(*), sum(skipped), max(coalesce(ended_at, started_at + played_ms)) FROM plays
          WHERE end_reason IS NOT NULL GROUP BY track_id",
     )?;
     let rows = stmt.query_map([], |r| {

@@ -668,8 +668,13 @@ impl App {
             }
         };
         for outcome in &outcomes {
-            if let Outcome::TrackError(message) = outcome {
-                self.state.status = Some(message.clone());
+            match outcome {
+                Outcome::TrackError(message) => self.state.status = Some(message.clone()),
+                Outcome::Logged(play) => self
+                    .state
+                    .library
+                    .count_play(play.track_id, play.skipped, play.ended_at),
+                _ => {}
             }
         }
         if self.autoplay.as_ref().is_some_and(|a| a.observe(event, &outcomes)) {

@@ -179,6 +179,11 @@ fn playing_pausing_and_history() {
     h.keys("5");
     h.pump_until("stats", |app| app.state.stats.is_some());
     assert!(h.screen().contains("1 plays · 0 listens · 1 skips (100%)"));
+    // The track lists count the play at once, as a restart would.
+    let skipped = h.app.controller.history[0].1.track_id;
+    let counts = h.app.state.library.plays.get(&skipped).copied().unwrap_or_default();
+    assert_eq!((counts.plays, counts.skips), (1, 1));
+    assert!(counts.last_played.is_some());
 }
 
 #[test]
