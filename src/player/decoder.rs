@@ -77,7 +77,7 @@ impl DecoderThread {
                 }
             };
             match job {
-                Job::Ctrl(c) => self.control(c),
+                Job::Ctrl(c) => self.control(c, epoch),
                 Job::Decode => self.decode(epoch),
                 Job::StartNext(play, item) => {
                     self.previous = self.active.take();
@@ -87,13 +87,14 @@ impl DecoderThread {
         }
     }
 
-    fn control(&mut self, ctrl: Ctrl) {
+    /// Carries out `ctrl`, taken from the queue at `epoch`: what it decodes is dropped if the
+    /// engine flushed since, as it does for each new seek.
+    fn control(&mut self, ctrl: Ctrl, epoch: u64) {
         match ctrl {
             Ctrl::Load { play, item } => {
                 self.previous = None;
                 self.active = None;
                 self.idle_queued = false;
-                let epoch = self.shared.lock().epoch;
                 self.start(play, item, epoch, None);
             }
             Ctrl::Stop => {
@@ -102,7 +103,7 @@ impl DecoderThread {
                 self.idle_queued = false;
             }
             Ctrl::SetNext(next) => self.set_next(next),
-            Ctrl::Seek { play, item, ms } => self.seek(play, item, ms),
+            Ctrl::Seek { play, item, ms } => self.seek(play, item, ms, epoch),
         }
     }
 
@@ -139,8 +140,7 @@ impl DecoderThread {
         drop(st);
     }
 
-    fn seek(&mut self, play: u64, item: PlayItem, ms: u64) {
-        let epoch = self.shared.lock().epoch;
+    fn seek(&mut self, play: u64, item: PlayItem, ms: u64, epoch: u64) {
         if self.active.as_ref().is_some_and(|a| a.play != play)
             && self.previous.as_ref().is_some_and(|p| p.play == play)
         {

@@ -122,6 +122,7 @@ impl Engine {
             paused: false,
             interval: options.position_interval.max(Duration::from_millis(10)),
             next_tick: None,
+            seek_target: None,
         };
         let s = shared.clone();
         let thread = spawn("skipless-engine", move || {
@@ -201,6 +202,10 @@ struct EngineThread {
     paused: bool,
     interval: Duration,
     next_tick: Option<Instant>,
+    /// (play, ms): where the last seek goes, until the output reaches it. Until then the head
+    /// still reports the position before it (a paused output takes nothing), and a relative
+    /// seek counts from here, so that seeks in a row add up.
+    seek_target: Option<(u64, u64)>,
 }
 
 impl EngineThread {
@@ -363,18 +368,31 @@ impl EngineThread {
                 // Not audible yet: nothing to seek from; the play starts at its beginning.
                 return;
             }
-            st.head.position_ms()
+            match self.seek_target {
+                Some((target_play, ms)) if target_play == play => ms,
+                _ => st.head.position_ms(),
+            }
         };
         let ms = match to {
             SeekTo::Absolute(d) => d.as_millis() as u64,
             SeekTo::Forward(d) => position_ms.saturating_add(d.as_millis() as u64),
             SeekTo::Backward(d) => position_ms.saturating_sub(d.as_millis() as u64),
         };
+        self.seek_target = Some((play, ms));
+        if self.paused {
+            // Nothing plays until resumed: the play now stands where it will resume.
+            self.emit(Event::Seeked {
+                track_id: item.track_id,
+                position_ms: ms,
+            });
+        }
         let mut st = self.shared.lock();
         let next = st.next.take();
         st.flush(&self.shared);
         st.active = true;
         st.next = next;
+        // A seek not yet taken by the decoder is superseded: this one counts from its target.
+        st.ctrl.retain(|c| !matches!(c, Ctrl::Seek { .. }));
         st.ctrl.push_back(Ctrl::Seek { play, item, ms });
         self.epoch = st.epoch;
         drop(st);
@@ -437,6 +455,8 @@ impl EngineThread {
                 self.emit(Event::Started { item, duration_ms });
             }
             Note::Seeked { play, position_ms } => {
+                // Notes of earlier epochs never arrive here, so this is the last seek's.
+                self.seek_target = None;
                 if let Some(c) = self.current.as_ref().filter(|c| c.play == play) {
                     self.emit(Event::Seeked {
                         track_id: c.item.track_id,

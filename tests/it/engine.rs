@@ -178,6 +178,53 @@ fn pauses_do_not_count_as_played() {
 }
 
 #[test]
+fn seeks_in_a_row_add_up_while_paused_and_playing() {
+    let engine = engine(1.0);
+    play(&engine, item(&corpus("menu.opus"), 1));
+    until(&engine, Duration::from_secs(10), is_started);
+    std::thread::sleep(Duration::from_millis(500));
+    engine.send(Command::Pause);
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Paused { .. }));
+    let Some(&Event::Paused {
+        position_ms: paused_at, ..
+    }) = events.last()
+    else {
+        unreachable!()
+    };
+    for _ in 0..2 {
+        engine.send(Command::Seek(SeekTo::Forward(Duration::from_secs(3))));
+    }
+    // While paused, each seek is reported where the play will resume.
+    let events = until(
+        &engine,
+        Duration::from_secs(5),
+        |e| matches!(e, Event::Seeked { position_ms, .. } if *position_ms == paused_at + 6_000),
+    );
+    assert!(!events.is_empty());
+    engine.send(Command::Resume);
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Position { .. }));
+    let Some(&Event::Position { position_ms, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert!(
+        position_ms.abs_diff(paused_at + 6_000) <= 600,
+        "paused at {paused_at}, two seeks of 3 s, resumed at {position_ms}"
+    );
+    // Playing, a burst of seeks faster than the output takes them adds up too.
+    for _ in 0..4 {
+        engine.send(Command::Seek(SeekTo::Forward(Duration::from_secs(5))));
+    }
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Position { .. }));
+    let Some(&Event::Position { position_ms: after, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert!(
+        after.abs_diff(position_ms + 20_000) <= 1_000,
+        "four seeks of 5 s from {position_ms} reached {after}"
+    );
+}
+
+#[test]
 fn seeks_land_within_100_ms_in_every_format() {
     for name in [
         "transience.id3v24.mp3",
