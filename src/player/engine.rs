@@ -123,6 +123,7 @@ impl Engine {
             interval: options.position_interval.max(Duration::from_millis(10)),
             next_tick: None,
             seek_target: None,
+            pause_on_start: false,
         };
         let s = shared.clone();
         let thread = spawn("skipless-engine", move || {
@@ -206,6 +207,8 @@ struct EngineThread {
     /// still reports the position before it (a paused output takes nothing), and a relative
     /// seek counts from here, so that seeks in a row add up.
     seek_target: Option<(u64, u64)>,
+    /// A pause asked for before the current play was heard, carried out when it starts.
+    pause_on_start: bool,
 }
 
 impl EngineThread {
@@ -295,7 +298,7 @@ impl EngineThread {
             }
             Command::Pause => self.set_paused(true, true),
             Command::Resume => self.set_paused(false, true),
-            Command::Toggle => self.set_paused(!self.paused, true),
+            Command::Toggle => self.set_paused(!(self.paused || self.pause_on_start), true),
             Command::Stop { ended_by, by } => {
                 let was_playing = self.current.is_some();
                 self.end_current(ended_by, by);
@@ -332,6 +335,14 @@ impl EngineThread {
     }
 
     fn set_paused(&mut self, paused: bool, report: bool) {
+        // A play not heard yet: a paused output would never take its start, leaving it neither
+        // started nor ended. The pause waits for the start (a few ms of audio), so the player
+        // reports `Started`, then `Paused`.
+        if !self.paused && self.current.as_ref().is_some_and(|c| !c.started) {
+            self.pause_on_start = paused;
+            return;
+        }
+        self.pause_on_start = false;
         if paused == self.paused {
             return;
         }
@@ -453,6 +464,9 @@ impl EngineThread {
                 }
                 self.next_tick = None;
                 self.emit(Event::Started { item, duration_ms });
+                if std::mem::take(&mut self.pause_on_start) {
+                    self.set_paused(true, true);
+                }
             }
             Note::Seeked { play, position_ms } => {
                 // Notes of earlier epochs never arrive here, so this is the last seek's.

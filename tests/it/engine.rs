@@ -178,6 +178,33 @@ fn pauses_do_not_count_as_played() {
 }
 
 #[test]
+fn a_pause_before_the_play_is_heard_takes_effect_when_it_starts() {
+    let engine = engine(1.0);
+    play(&engine, item(&corpus("menu.opus"), 1));
+    engine.send(Command::Pause);
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Paused { .. }));
+    assert!(
+        events.iter().any(is_started),
+        "the play starts, then pauses: {events:?}"
+    );
+    let quiet_until = Instant::now() + Duration::from_millis(700);
+    let quiet: Vec<Event> = std::iter::from_fn(|| engine.events.recv_deadline(quiet_until).ok()).collect();
+    assert!(
+        !quiet.iter().any(|e| matches!(e, Event::Position { .. })),
+        "nothing plays while paused: {quiet:?}"
+    );
+    // A pause asked for and taken back before the start leaves the play playing.
+    play(&engine, item(&corpus("sad.ogg"), 2));
+    engine.send(Command::Pause);
+    engine.send(Command::Toggle);
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Position { .. }));
+    assert!(
+        events.iter().any(is_started) && !events.iter().any(|e| matches!(e, Event::Paused { .. })),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn seeks_in_a_row_add_up_while_paused_and_playing() {
     let engine = engine(1.0);
     play(&engine, item(&corpus("menu.opus"), 1));
