@@ -13,6 +13,12 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{}", stats.summary());
+    // Plays imported for tracks the library lacks teach the recommender but are no library
+    // track's yet, so no count above has them.
+    let waiting = crate::db::imports::count_waiting(db.conn()).map_err(|e| db.err(e))?;
+    if waiting > 0 {
+        println!("{waiting} imported plays wait for their tracks: a scan of the folder that holds them matches them");
+    }
     println!("\nTop tracks (listens):");
     for t in &stats.top_tracks {
         println!("  {:>4}  {}", t.count, t.name());

@@ -54,12 +54,9 @@ pub(crate) fn parse_time(text: &str, end_of_day: bool) -> Result<i64, LogIoError
         return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
     }
     let date = time::Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
-    let date = if end_of_day {
-        date.next_day().ok_or_else(bad)?
-    } else {
-        date
-    };
-    Ok(date.midnight().assume_utc().unix_timestamp() * 1000)
+    let midnight = date.midnight().assume_utc().unix_timestamp() * 1000;
+    // The day after the last date there is (9999-12-31) is still a day later.
+    Ok(if end_of_day { midnight + 86_400_000 } else { midnight })
 }
 
 /// What an export needs besides the format.
@@ -469,6 +466,7 @@ mod tests {
         assert_eq!(parse_time("2024-05-01", true).ok(), Some(1_714_608_000_000));
         assert_eq!(parse_time("2024-05-01T00:00:01Z", true).ok(), Some(1_714_521_601_000));
         assert!(parse_time("May 1st", false).is_err());
+        assert_eq!(parse_time("9999-12-31", true).ok(), Some(253_402_300_800_000));
     }
 
     #[test]

@@ -99,6 +99,11 @@ fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
         assert_eq!(import_spotify(&dir, &[&path]), (0, 0, total), "{name}: re-import");
         let stats = json_of(&dir, &["stats", "--json"], &[]);
         assert_eq!(stats["plays"], 0, "{name}");
+        let text = stdout_of(skipless(&dir).arg("stats"));
+        assert!(
+            text.contains(" imported plays wait for their tracks: a scan"),
+            "{name}: {text}"
+        );
     }
 }
 
