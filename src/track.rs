@@ -106,6 +106,17 @@ fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::E
 }
 
 impl Track {
+    /// A track with only an id, a path and a title, for the tests of what holds tracks.
+    #[cfg(test)]
+    pub(crate) fn placeholder(id: i64) -> Track {
+        Track {
+            id,
+            path: format!("/m/{id}.ogg").into(),
+            title: format!("t{id}"),
+            ..Track::default()
+        }
+    }
+
     /// "Artist – Title", or the title alone.
     pub fn display_name(&self) -> String {
         match &self.artist {

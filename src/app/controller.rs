@@ -436,25 +436,11 @@ mod tests {
     use crate::log::SystemClock;
 
     fn track(id: i64) -> Track {
-        Track {
-            id,
-            path: format!("/m/{id}.ogg").into(),
-            title: format!("t{id}"),
-            ..Track::default()
-        }
+        Track::placeholder(id)
     }
 
     fn controller() -> (Controller, crossbeam_channel::Receiver<Command>) {
-        let db = Database::open_in_memory().unwrap();
-        for id in 1..=4 {
-            db.conn()
-                .execute(
-                    "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
-                     VALUES (?1, CAST(?1 AS BLOB), ?1, 1, 1, 'ok', 't', 0, 0)",
-                    [id],
-                )
-                .unwrap();
-        }
+        let db = Database::in_memory_with_tracks(1..=4);
         let recorder = Recorder::new(db, &LogConfig::default(), Box::new(SystemClock));
         let (tx, rx) = crossbeam_channel::unbounded();
         (Controller::new(tx, recorder, &PlaybackConfig::default()), rx)

@@ -249,12 +249,7 @@ mod tests {
     use super::*;
 
     fn track(id: i64) -> Track {
-        Track {
-            id,
-            path: format!("/m/{id}.ogg").into(),
-            title: format!("t{id}"),
-            ..Track::default()
-        }
+        Track::placeholder(id)
     }
 
     fn ids(q: &Queue) -> Vec<i64> {

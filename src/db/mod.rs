@@ -110,6 +110,23 @@ impl Database {
         Ok(db)
     }
 
+    /// An in-memory database holding placeholder tracks with the ids `ids`, for the tests of
+    /// what refers to tracks (plays, the log).
+    #[cfg(test)]
+    pub(crate) fn in_memory_with_tracks(ids: std::ops::RangeInclusive<i64>) -> Self {
+        let db = Self::open_in_memory().expect("an in-memory database");
+        for id in ids {
+            db.conn()
+                .execute(
+                    "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+                     VALUES (?1, CAST(?1 AS BLOB), ?1, 1, 1, 'ok', 't', 0, 0)",
+                    [id],
+                )
+                .expect("a placeholder track");
+        }
+        db
+    }
+
     /// An in-memory database with the full schema, for tests and the simulator.
     #[cfg(test)]
     pub(crate) fn open_in_memory() -> Result<Self, DbError> {

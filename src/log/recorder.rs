@@ -228,16 +228,7 @@ mod tests {
     }
 
     fn setup() -> (Recorder, Arc<AtomicI64>) {
-        let db = Database::open_in_memory().unwrap();
-        for id in 1..=3 {
-            db.conn()
-                .execute(
-                    "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
-                     VALUES (?1, CAST(?1 AS BLOB), ?1, 1, 1, 'ok', 't', 0, 0)",
-                    [id],
-                )
-                .unwrap();
-        }
+        let db = Database::in_memory_with_tracks(1..=3);
         let now = Arc::new(AtomicI64::new(1_000_000));
         let recorder = Recorder::new(db, &LogConfig::default(), Box::new(FakeClock(now.clone())));
         (recorder, now)

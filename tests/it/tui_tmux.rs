@@ -51,6 +51,14 @@ impl Tmux {
         tmux
     }
 
+    /// Plays the flat track list's first entry ("menu", 3:00) with Enter.
+    fn play_the_first_track(&self) {
+        self.keys(&["2"]);
+        self.wait_for("Tracks (12)");
+        self.keys(&["Enter"]);
+        self.wait_for("▶ menu");
+    }
+
     fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.session])
@@ -99,11 +107,7 @@ fn navigate_play_skip_listen_quit() {
     }
     let data = tempfile::tempdir().unwrap();
     let tmux = Tmux::on_corpus(data.path());
-    // The flat track list, first entry ("menu", 3:00), played with Enter.
-    tmux.keys(&["2"]);
-    tmux.wait_for("Tracks (12)");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("▶ menu");
+    tmux.play_the_first_track();
     std::thread::sleep(Duration::from_secs(3));
     tmux.keys(&["n"]);
     // "silence" (10 s) plays to its end, then "Track 3" starts.
@@ -299,10 +303,7 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
     for signal in ["TERM", "HUP"] {
         let data = tempfile::tempdir().unwrap();
         let tmux = Tmux::on_corpus(data.path());
-        tmux.keys(&["2"]);
-        tmux.wait_for("Tracks (12)");
-        tmux.keys(&["Enter"]);
-        tmux.wait_for("▶ menu");
+        tmux.play_the_first_track();
         let pid = player_pid(data.path()).expect("the player runs");
         let killed = Command::new("kill")
             .args([&format!("-{signal}"), &pid.to_string()])
