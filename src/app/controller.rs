@@ -67,6 +67,9 @@ pub struct Controller {
     /// have gone on to any of them, gaplessly, before hearing of the next. Kept in case the
     /// queue lets go of one before its `Started` arrives.
     next_sent: Vec<QueueEntry>,
+    /// The engine has a play: from a `Play` sent until its `Idle`. `now` alone would say
+    /// "stopped" while a play is on its way, and between two plays joined gaplessly.
+    engine_busy: bool,
 }
 
 impl Controller {
@@ -83,6 +86,7 @@ impl Controller {
             radio: None,
             last_end: None,
             next_sent: Vec::new(),
+            engine_busy: false,
         }
     }
 
@@ -133,12 +137,8 @@ impl Controller {
     pub(crate) fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource, by: ControlSource) {
         self.radio = None;
         self.queue.replace(tracks, start, source);
-        if let Some(entry) = self.queue.current().cloned() {
-            self.send(Command::Play {
-                item: self.item(&entry),
-                ended_by: EndReason::Skipped,
-                by: Some(by),
-            });
+        if self.queue.current().is_some() {
+            self.jump(start, EndReason::Skipped, Some(by));
         }
     }
 
@@ -165,10 +165,7 @@ impl Controller {
     pub(crate) fn next(&mut self, by: ControlSource) {
         match self.queue.skip_index() {
             Some(index) => self.jump(index, EndReason::Skipped, Some(by)),
-            None => self.send(Command::Stop {
-                ended_by: EndReason::Skipped,
-                by: Some(by),
-            }),
+            None => self.send_stop(EndReason::Skipped, by),
         }
     }
 
@@ -180,17 +177,20 @@ impl Controller {
     }
 
     pub(crate) fn stop(&mut self, by: ControlSource) {
-        self.send(Command::Stop {
-            ended_by: EndReason::Stopped,
-            by: Some(by),
-        });
+        self.send_stop(EndReason::Stopped, by);
+    }
+
+    /// Whether the engine plays or is about to (paused counts).
+    fn has_play(&self) -> bool {
+        self.engine_busy || self.now.is_some()
     }
 
     /// Pauses or resumes; while stopped, starts playing (see [`Controller::start`]).
     pub(crate) fn toggle(&mut self, by: ControlSource) {
-        match self.now {
-            Some(_) => self.send(Command::Toggle),
-            None => self.start(by),
+        if self.has_play() {
+            self.send(Command::Toggle);
+        } else {
+            self.start(by);
         }
     }
 
@@ -200,9 +200,10 @@ impl Controller {
 
     /// Resumes a paused play; while stopped, starts playing (see [`Controller::start`]).
     pub(crate) fn resume(&mut self, by: ControlSource) {
-        match self.now {
-            Some(_) => self.send(Command::Resume),
-            None => self.start(by),
+        if self.has_play() {
+            self.send(Command::Resume);
+        } else {
+            self.start(by);
         }
     }
 
@@ -379,6 +380,7 @@ impl Controller {
             Event::Volume(volume) => self.volume = *volume,
             Event::Idle => {
                 self.now = None;
+                self.engine_busy = false;
                 let next = match self.last_end.take() {
                     Some(EndReason::Error) => self.queue.skip_index(),
                     Some(EndReason::Finished) => self.queue.next_index(),
@@ -415,11 +417,20 @@ impl Controller {
             return;
         };
         self.queue.set_cursor(index);
+        // The engine drops whatever it had as next for this play.
+        self.next_sent.clear();
+        self.engine_busy = true;
         self.send(Command::Play {
             item: self.item(&entry),
             ended_by,
             by,
         });
+    }
+
+    /// Stops the engine: once it takes this, it has no play, whatever it still reports.
+    fn send_stop(&mut self, ended_by: EndReason, by: ControlSource) {
+        self.engine_busy = false;
+        self.send(Command::Stop { ended_by, by: Some(by) });
     }
 
     fn send(&self, command: Command) {
@@ -463,6 +474,20 @@ mod tests {
             error: None,
             by: None,
         }
+    }
+
+    #[test]
+    fn toggle_starts_the_queue_only_when_the_engine_has_no_play() {
+        let (mut c, commands) = controller();
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        let sent = |commands: &crossbeam_channel::Receiver<Command>| commands.try_iter().collect::<Vec<_>>();
+        assert!(matches!(sent(&commands)[..], [.., Command::Play { .. }]));
+        // The play is on its way (no `Started` yet): a toggle pauses it, it does not play it again.
+        c.toggle(ControlSource::Key);
+        assert!(matches!(sent(&commands)[..], [Command::Toggle]));
+        c.handle(&Event::Idle).unwrap();
+        c.toggle(ControlSource::Key);
+        assert!(matches!(sent(&commands)[..], [.., Command::Play { .. }]));
     }
 
     /// The engine goes on gaplessly to the first autoplay pick (2); new picks (3, 4) replace the

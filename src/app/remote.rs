@@ -203,8 +203,9 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, Remo
         .lines()
         .collect::<Result<Vec<String>, _>>()
         .map_err(io)?;
-    // Every command is answered with a line; fewer lines mean the player went away mid-way.
-    if replies.len() < lines.len() {
+    // Every command is answered with a line (a refusal of the whole connection with one):
+    // none means the player went away before answering.
+    if replies.is_empty() {
         return Err(RemoteError::NoAnswer(socket.to_path_buf()));
     }
     Ok(replies)

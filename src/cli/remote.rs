@@ -14,7 +14,11 @@ use crate::app::Context;
 /// player's replies; a refused command is an error.
 pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
     let lines = command_lines(words)?;
-    let replies = remote::send(&ctx.paths.remote_socket(), &lines)?;
+    let replies = match remote::send(&ctx.paths.remote_socket(), &lines) {
+        // A player asked to quit may be gone before its answer is written.
+        Err(remote::RemoteError::NoAnswer(_)) if matches!(&lines[..], [l] if l == b"quit" || l == b"q") => Vec::new(),
+        other => other?,
+    };
     let mut failed = None;
     for reply in replies {
         match reply.strip_prefix("error: ") {

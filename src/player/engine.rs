@@ -204,8 +204,8 @@ struct EngineThread {
     interval: Duration,
     next_tick: Option<Instant>,
     /// (play, ms): where the last seek goes, until the output reaches it. Until then the head
-    /// still reports the position before it (a paused output takes nothing), and a relative
-    /// seek counts from here, so that seeks in a row add up.
+    /// still holds the position before it (a paused output takes nothing): the position
+    /// reported is this one, and a relative seek counts from here, so that seeks in a row add up.
     seek_target: Option<(u64, u64)>,
     /// A pause asked for before the current play was heard, carried out when it starts.
     pause_on_start: bool,
@@ -354,7 +354,10 @@ impl EngineThread {
             let mut st = self.shared.lock();
             st.paused = paused;
             self.shared.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
-            st.head.position_ms()
+            match (self.seek_target, &self.current) {
+                (Some((play, ms)), Some(c)) if c.play == play => ms,
+                _ => st.head.position_ms(),
+            }
         };
         self.shared.output_cv.notify_all();
         if !report {
@@ -437,9 +440,13 @@ impl EngineThread {
         let Some(current) = &self.current else { return };
         let head = self.shared.lock().head;
         if head.play == Some(current.play) {
+            let position_ms = match self.seek_target {
+                Some((play, ms)) if play == current.play => ms,
+                _ => head.position_ms(),
+            };
             self.emit(Event::Position {
                 track_id: current.item.track_id,
-                position_ms: head.position_ms(),
+                position_ms,
                 played_ms: head.played_ms(),
             });
         }
@@ -497,11 +504,18 @@ impl EngineThread {
                         error,
                         by: None,
                     });
+                    // Paused, the output takes nothing, so a play ends under a pause only when
+                    // it failed at once after a pause that waited for its start: that pause
+                    // had no play to hold, and the output goes on to what follows.
+                    if self.paused {
+                        self.set_paused(false, false);
+                    }
                 }
             }
             Note::Idle => {
                 if self.current.is_none() {
-                    self.paused = false;
+                    // The output's flag too: left set, it would hold every later play.
+                    self.set_paused(false, false);
                     self.emit(Event::Idle);
                 }
             }

@@ -156,7 +156,8 @@ fn event_loop(
     mut mpris: Option<Mpris>,
     test_panic: bool,
 ) -> anyhow::Result<()> {
-    let Outside { input, signals, remote } = *outside;
+    let Outside { signals, remote, .. } = *outside;
+    let mut input = outside.input.clone();
     let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
     let remote_requests = remote.map_or_else(crossbeam_channel::never, Server::requests);
     let mut dirty = true;
@@ -164,7 +165,9 @@ fn event_loop(
         if let Some(mpris) = mpris.as_mut() {
             mpris.publish(mpris_bridge::state_of(&app.controller));
         }
-        if dirty {
+        // Once quitting, the terminal may be gone (a hang-up): nothing is drawn while the
+        // engine reports the last play.
+        if dirty && !app.state.quitting {
             let size = terminal.size()?;
             app.want_art(Rect::new(0, 0, size.width, size.height));
             terminal.draw(|frame| draw(frame, app))?;
@@ -183,11 +186,19 @@ fn event_loop(
         // it is swapped for one that never delivers.
         let mut mpris_gone = false;
         select! {
-            recv(input) -> event => {
-                let Ok(event) = event else { return Ok(()) };
-                let area = terminal.get_frame().area();
-                dirty = app.handle_terminal(event, area);
-            }
+            recv(input) -> event => match event {
+                Ok(event) => {
+                    let area = terminal.get_frame().area();
+                    dirty = app.handle_terminal(event, area);
+                }
+                // The terminal is gone: quit as on `q`, so that the last play is logged.
+                Err(_) => {
+                    input = crossbeam_channel::never();
+                    if !app.state.quitting {
+                        app.update(Action::Quit);
+                    }
+                }
+            },
             recv(engine.events) -> event => match event {
                 Ok(event) => {
                     if let (Some(mpris), Event::Seeked { position_ms, .. }) = (&mpris, &event) {

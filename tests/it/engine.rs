@@ -193,6 +193,12 @@ fn a_pause_before_the_play_is_heard_takes_effect_when_it_starts() {
         !quiet.iter().any(|e| matches!(e, Event::Position { .. })),
         "nothing plays while paused: {quiet:?}"
     );
+    // A play that fails at once, with a pause waiting for its start, leaves the next one free.
+    play(&engine, item(Path::new("/nonexistent/gone.ogg"), 3));
+    engine.send(Command::Pause);
+    until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Idle));
+    play(&engine, item(&corpus("sad.ogg"), 4));
+    until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Position { .. }));
     // A pause asked for and taken back before the start leaves the play playing.
     play(&engine, item(&corpus("sad.ogg"), 2));
     engine.send(Command::Pause);
@@ -229,25 +235,35 @@ fn seeks_in_a_row_add_up_while_paused_and_playing() {
     );
     assert!(!events.is_empty());
     engine.send(Command::Resume);
-    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Position { .. }));
-    let Some(&Event::Position { position_ms, .. }) = events.last() else {
+    // Resumed, the output reaches the place, and says where it landed.
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Seeked { .. }));
+    let Some(&Event::Seeked { position_ms, .. }) = events.last() else {
         unreachable!()
     };
     assert!(
         position_ms.abs_diff(paused_at + 6_000) <= 600,
         "paused at {paused_at}, two seeks of 3 s, resumed at {position_ms}"
     );
-    // Playing, a burst of seeks faster than the output takes them adds up too.
+    assert!(
+        events.iter().all(|e| match e {
+            Event::Resumed { position_ms, .. } | Event::Position { position_ms, .. } =>
+                position_ms.abs_diff(paused_at + 6_000) <= 600,
+            _ => true,
+        }),
+        "nothing reports the place before the seeks: {events:?}"
+    );
+    // Playing, a burst of seeks faster than the output takes them adds up too: the output
+    // lands once, 20 s on.
     for _ in 0..4 {
         engine.send(Command::Seek(SeekTo::Forward(Duration::from_secs(5))));
     }
-    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Position { .. }));
-    let Some(&Event::Position { position_ms: after, .. }) = events.last() else {
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Seeked { .. }));
+    let Some(&Event::Seeked { position_ms: after, .. }) = events.last() else {
         unreachable!()
     };
     assert!(
         after.abs_diff(position_ms + 20_000) <= 1_000,
-        "four seeks of 5 s from {position_ms} reached {after}"
+        "four seeks of 5 s from {position_ms} landed at {after}"
     );
 }
 
