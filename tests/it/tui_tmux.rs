@@ -300,16 +300,14 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
     if !crate::common::has_tool("tmux", "tmux") {
         return;
     }
-    for signal in ["TERM", "HUP"] {
+    for (signal, number) in [("TERM", libc::SIGTERM), ("HUP", libc::SIGHUP)] {
         let data = tempfile::tempdir().unwrap();
         let tmux = Tmux::on_corpus(data.path());
         tmux.play_the_first_track();
         let pid = player_pid(data.path()).expect("the player runs");
-        let killed = Command::new("kill")
-            .args([&format!("-{signal}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        // SAFETY: kill has no memory preconditions; the pid is the player this test started.
+        let killed = unsafe { libc::kill(pid as libc::pid_t, number) };
+        assert_eq!(killed, 0, "SIG{signal}: {}", std::io::Error::last_os_error());
         let pane = |format: &str| -> String {
             let out = Command::new("tmux")
                 .args(["display-message", "-p", "-t", &tmux.session, format])
