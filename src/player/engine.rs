@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::decoder::DecoderThread;
 use super::device::DeviceOutput;
-use super::output::{run_null, Ctrl, Note, NullStats, Shared};
+use super::output::{run_null, Ctrl, Note, NullStats, Playhead, Shared};
 use super::{Command, Event, PlayItem, PlayerError, SeekTo};
 use crate::config::AudioOutput;
 use crate::play::{ControlSource, EndReason};
@@ -354,10 +354,9 @@ impl EngineThread {
             let mut st = self.shared.lock();
             st.paused = paused;
             self.shared.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
-            match (self.seek_target, &self.current) {
-                (Some((play, ms)), Some(c)) if c.play == play => ms,
-                _ => st.head.position_ms(),
-            }
+            self.current
+                .as_ref()
+                .map_or(st.head.position_ms(), |c| self.position_of(c.play, &st.head))
         };
         self.shared.output_cv.notify_all();
         if !report {
@@ -382,10 +381,7 @@ impl EngineThread {
                 // Not audible yet: nothing to seek from; the play starts at its beginning.
                 return;
             }
-            match self.seek_target {
-                Some((target_play, ms)) if target_play == play => ms,
-                _ => st.head.position_ms(),
-            }
+            self.position_of(play, &st.head)
         };
         let ms = match to {
             SeekTo::Absolute(d) => d.as_millis() as u64,
@@ -436,17 +432,22 @@ impl EngineThread {
         });
     }
 
+    /// Where `play` stands: the last seek's target while the output has not reached it, else
+    /// the output's head.
+    fn position_of(&self, play: u64, head: &Playhead) -> u64 {
+        match self.seek_target {
+            Some((target_play, ms)) if target_play == play => ms,
+            _ => head.position_ms(),
+        }
+    }
+
     fn position(&self) {
         let Some(current) = &self.current else { return };
         let head = self.shared.lock().head;
         if head.play == Some(current.play) {
-            let position_ms = match self.seek_target {
-                Some((play, ms)) if play == current.play => ms,
-                _ => head.position_ms(),
-            };
             self.emit(Event::Position {
                 track_id: current.item.track_id,
-                position_ms,
+                position_ms: self.position_of(current.play, &head),
                 played_ms: head.played_ms(),
             });
         }
