@@ -190,13 +190,19 @@ impl Placer<'_> {
         duration_ms: Option<u64>,
         slot: Slot,
     ) -> rusqlite::Result<()> {
-        let played_ms = played_of(play.played_ms, play.skipped, play.end_reason, duration_ms);
+        let (played_ms, ended_at) = played_of(
+            (play.started_at, play.ended_at),
+            play.played_ms,
+            play.skipped,
+            play.end_reason,
+            duration_ms,
+        );
         self.matched.execute(params![
             track_id,
             slot.session_id,
             slot.position,
             play.started_at,
-            play.started_at.saturating_add(played_ms as i64).max(play.ended_at),
+            ended_at,
             played_ms as i64,
             duration_ms.map(|d| d as i64),
             play.end_reason.as_str(),
@@ -233,14 +239,22 @@ impl Placer<'_> {
     }
 }
 
-/// How long an imported play of a track of `duration_ms` played: as recorded, or, for a
-/// finished play that records no length (a ListenBrainz listen without a duration), the whole
-/// track. Left at 0, such a listen would count as neither a listen nor a skip, and an export
-/// that keeps listens only would drop it.
-fn played_of(played_ms: u64, skipped: bool, end_reason: EndReason, duration_ms: Option<u64>) -> u64 {
+/// How long an imported play of a track of `duration_ms` played, and when it ended: as
+/// recorded, or, for a finished play that records no length (a ListenBrainz listen without a
+/// duration), the whole track from its start. Left at 0, such a listen would count as neither a
+/// listen nor a skip, and an export that keeps listens only would drop it.
+fn played_of(
+    (started_at, ended_at): (i64, i64),
+    played_ms: u64,
+    skipped: bool,
+    end_reason: EndReason,
+    duration_ms: Option<u64>,
+) -> (u64, i64) {
     match duration_ms {
-        Some(duration) if played_ms == 0 && !skipped && end_reason == EndReason::Finished => duration,
-        _ => played_ms,
+        Some(duration) if played_ms == 0 && !skipped && end_reason == EndReason::Finished => {
+            (duration, started_at.saturating_add(duration as i64).max(ended_at))
+        }
+        _ => (played_ms, ended_at),
     }
 }
 
@@ -275,15 +289,14 @@ pub(crate) fn match_waiting(
             let Some((track_id, duration_ms)) = find(&key, album.as_deref()) else {
                 continue;
             };
-            let (started_at, ended_at): (i64, i64) = (row.get(3)?, row.get(4)?);
             let reason: String = row.get(7)?;
-            let played_ms = played_of(
+            let (played_ms, ended_at) = played_of(
+                (row.get(3)?, row.get(4)?),
                 row.get::<_, i64>(5)?.max(0) as u64,
                 row.get(6)?,
                 EndReason::parse(&reason).unwrap_or(EndReason::Finished),
                 duration_ms,
             );
-            let ended_at = started_at.saturating_add(played_ms as i64).max(ended_at);
             found.push((row.get::<_, i64>(0)?, track_id, duration_ms, played_ms, ended_at));
         }
     }
