@@ -55,19 +55,6 @@ pub fn is_root(why: &str) -> bool {
     root
 }
 
-/// The folder of whole listening histories (`mica/`, `khushi/`) named by
-/// `SKIPLESS_HISTORIES`, for the checks that need a whole history; `None` skips (or fails in
-/// CI).
-pub fn full_histories() -> Option<PathBuf> {
-    match std::env::var_os("SKIPLESS_HISTORIES") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => {
-            skip_or_fail("SKIPLESS_HISTORIES does not name the folder of whole histories");
-            None
-        }
-    }
-}
-
 /// The real `skipless` binary with its own data dir and no user config.
 pub fn skipless(data_dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("skipless").expect("the skipless binary is built");

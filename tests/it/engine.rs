@@ -349,7 +349,7 @@ fn gapless_join_inserts_no_silence() {
         kinds,
         ["started 1", "ended 1 Finished", "started 2", "ended 2 Finished", "Idle"]
     );
-    let stats = engine.null_stats();
+    let stats = engine.output_stats();
     assert_eq!(stats.silence_frames, 0, "silence inserted: {stats:?}");
     assert_eq!(stats.frames, 2 * 240_640, "{stats:?}");
 }
@@ -436,11 +436,11 @@ fn volume_scales_the_samples() {
     engine.send(Command::Volume(0));
     play(&engine, item(&corpus("victory.wav"), 1));
     until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Idle));
-    assert_eq!(engine.null_stats().peak, 0.0);
+    assert_eq!(engine.output_stats().peak, 0.0);
     engine.send(Command::Volume(100));
     play(&engine, item(&corpus("victory.wav"), 1));
     until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Idle));
-    assert!(engine.null_stats().peak > 0.1);
+    assert!(engine.output_stats().peak > 0.1);
 }
 
 #[test]
