@@ -108,7 +108,6 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             ctx.config.recommend.clone(),
             // The sender stays open here too, so that the select below never sees a closed channel.
             worker_tx.clone(),
-            true,
         )
     });
     if let Some(recommender) = recommender.as_ref() {

@@ -78,31 +78,20 @@ pub(crate) struct Autoplay {
 
 impl Autoplay {
     /// Starts the thread; it reports on `tx` and never blocks the caller.
-    /// With `wait_for_library`, the thread reads nothing until the first request, which is
-    /// the player's library to share (`Request::Reload(Some(_))`), so the library is never held
-    /// twice; any other first request starts it from the database alone.
-    pub(crate) fn start(
-        db_path: PathBuf,
-        models_dir: PathBuf,
-        config: RecommendConfig,
-        tx: Sender<WorkerMsg>,
-        wait_for_library: bool,
-    ) -> Self {
+    /// The thread reads nothing until the first request, which is the player's library to share
+    /// (`Request::Reload(Some(_))`), so the library is never held twice; any other first request
+    /// starts it from the database alone.
+    pub(crate) fn start(db_path: PathBuf, models_dir: PathBuf, config: RecommendConfig, tx: Sender<WorkerMsg>) -> Self {
         let limit = config.autoplay_queue;
         let (requests, rx) = crossbeam_channel::unbounded();
         let own = requests.clone();
         let spawned = std::thread::Builder::new().name("recommender".into()).spawn(move || {
-            let first = if wait_for_library {
-                match rx.recv() {
-                    Ok(request) => Some(request),
-                    Err(_) => return,
-                }
-            } else {
-                None
+            let Ok(first) = rx.recv() else {
+                return;
             };
             let (library, first) = match first {
-                Some(Request::Reload(Some(library))) => (Some(library), None),
-                other => (None, other),
+                Request::Reload(Some(library)) => (Some(library), None),
+                other => (None, Some(other)),
             };
             let mut worker = match Worker::new(db_path, models_dir, config, library, tx.clone(), own) {
                 Ok(worker) => worker,

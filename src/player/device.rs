@@ -70,14 +70,18 @@ impl QueueSource {
     /// always describes what `next` returns.
     fn advance(&mut self, finished: bool) {
         let (rate, channels) = self.format();
-        let mut st = self.shared.lock();
-        if let (true, Current::Audio(chunk)) = (finished, &self.current) {
-            if st.epoch == self.epoch {
-                st.consumed(chunk.play, chunk.frames() as u64);
-                let volume = self.shared.volume();
-                let peak = chunk.samples.iter().fold(0.0f32, |m, s| m.max(s.abs())) * volume;
-                st.stats.peak = st.stats.peak.max(peak);
+        // The chunk's peak is found before the lock, which the decoder thread also takes.
+        let finished_chunk = match (finished, &self.current) {
+            (true, Current::Audio(chunk)) => {
+                let peak = chunk.samples.iter().fold(0.0f32, |m, s| m.max(s.abs())) * self.shared.volume();
+                Some((chunk.play, chunk.frames() as u64, peak))
             }
+            _ => None,
+        };
+        let mut st = self.shared.lock();
+        if let Some((play, frames, peak)) = finished_chunk.filter(|_| st.epoch == self.epoch) {
+            st.consumed(play, frames);
+            st.stats.peak = st.stats.peak.max(peak);
         }
         self.epoch = st.epoch;
         self.at = 0;

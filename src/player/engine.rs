@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::decoder::DecoderThread;
 use super::device::DeviceOutput;
-use super::output::{run_null, Ctrl, Note, NullStats, Playhead, Shared};
+use super::output::{run_null, Ctrl, Note, OutputStats, Playhead, Shared};
 use super::{Command, Event, PlayItem, PlayerError, SeekTo};
 use crate::config::AudioOutput;
 use crate::play::{ControlSource, EndReason};
@@ -159,7 +159,7 @@ impl Engine {
     }
 
     /// Frames consumed and silence inserted by the output so far.
-    pub fn null_stats(&self) -> NullStats {
+    pub fn output_stats(&self) -> OutputStats {
         self.shared.lock().stats
     }
 

@@ -94,9 +94,10 @@ impl Playhead {
     }
 }
 
-/// Counters kept by the output, for tests and the benchmark.
+/// Counters kept by either output (device or null): what it consumed, the gaps it filled with
+/// silence and its loudest sample, which the engine's tests and the benchmark read.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct NullStats {
+pub struct OutputStats {
     /// Audio frames consumed.
     pub frames: u64,
     /// Frames of silence inserted because the buffer ran dry while a play was going on: a gap.
@@ -124,7 +125,7 @@ pub struct State {
     /// now is an underrun, not the end.
     pub active: bool,
     pub head: Playhead,
-    pub stats: NullStats,
+    pub stats: OutputStats,
     pub ctrl: VecDeque<Ctrl>,
     /// The play to follow the current one, claimed by the decoder thread when it gets there.
     pub next: Option<(u64, PlayItem)>,
@@ -156,7 +157,7 @@ impl Shared {
                 paused: false,
                 active: false,
                 head: Playhead::default(),
-                stats: NullStats::default(),
+                stats: OutputStats::default(),
                 ctrl: VecDeque::new(),
                 next: None,
                 shutdown: false,

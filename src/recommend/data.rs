@@ -579,6 +579,7 @@ impl Batch {
     }
 
     /// Adds the history features of every query, read from `timeline`.
+    #[cfg(feature = "reference")]
     pub fn with_features(mut self, timeline: &super::features::Timeline) -> candle_core::Result<Batch> {
         let n = timeline.n_items();
         let block = super::features::N_COLUMNS * n;

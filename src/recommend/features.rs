@@ -77,6 +77,7 @@ impl ItemGroups {
     }
 
     /// `n` items of no known artist or album.
+    #[cfg(test)]
     pub fn unknown(n: usize) -> Arc<ItemGroups> {
         Arc::new(Self::new(vec![0; n], vec![0; n]))
     }

@@ -407,6 +407,7 @@ impl SeqModel {
     }
 
     /// Runs the encoder on ids/skips/gap buckets [B, T]; dropout only when `dropout` is given.
+    #[cfg(any(test, feature = "reference"))]
     pub fn forward(
         &self,
         ids: &Tensor,
@@ -419,6 +420,7 @@ impl SeqModel {
     }
 
     /// The encoder over input embeddings [B, T, d] (from [`SeqModel::embed`]).
+    #[cfg(any(test, feature = "reference"))]
     fn encode(
         &self,
         inputs: Tensor,

@@ -125,7 +125,6 @@ impl App {
             models_dir,
             self.config.recommend.clone(),
             self.worker_tx.clone(),
-            true,
         );
         if self.state.library_loaded {
             autoplay.send(Request::Reload(Some(self.state.library.tracks.clone())));

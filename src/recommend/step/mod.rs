@@ -243,6 +243,7 @@ struct Workspace {
 /// Trains a [`SeqModel`]'s parameters with the fused step.
 pub struct Trainer {
     config: ModelConfig,
+    #[cfg(feature = "reference")]
     names: Vec<String>,
     shapes: Vec<Vec<usize>>,
     params: Vec<Vec<f32>>,
@@ -293,6 +294,7 @@ impl Trainer {
             first_moment: zeros(),
             second_moment: zeros(),
             config,
+            #[cfg(feature = "reference")]
             names,
             shapes,
             params,
@@ -322,6 +324,7 @@ impl Trainer {
     }
 
     /// The gradients of the last [`Trainer::loss_and_grads`], by parameter name.
+    #[cfg(feature = "reference")]
     pub fn gradients(&self) -> impl Iterator<Item = (&str, &[f32])> {
         self.names
             .iter()
