@@ -1,4 +1,5 @@
-//! The system clock as the log stores time: milliseconds since the Unix epoch ([`now_ms`]).
+//! The system clock as the log stores time: milliseconds since the Unix epoch ([`now_ms`]), and
+//! the span of time a command covers ([`TimeRange`], from `--since` and `--until`).
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -6,4 +7,93 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// A span of time as `--since` and `--until` give it, each bound in Unix milliseconds (`None`:
+/// unbounded); a play lies in it when its start is in `[since_ms, until_ms)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// A `--since` or `--until` value that is neither a date nor an RFC 3339 time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--{flag} {value}: not a date (YYYY-MM-DD) or an RFC 3339 time such as 2024-05-01T18:00:00Z")]
+pub struct BadTime {
+    pub flag: &'static str,
+    pub value: String,
+}
+
+impl TimeRange {
+    /// `--since` and `--until` as dates in the time zone `tz` (`2024-05-01`: its midnight, and
+    /// `--until` includes that day) or RFC 3339 times. Every command reads them this way, so a
+    /// date means the listener's day wherever it is used.
+    pub fn parse(since: Option<&str>, until: Option<&str>, tz: &jiff::tz::TimeZone) -> Result<Self, BadTime> {
+        Ok(Self {
+            since_ms: since.map(|s| bound(s, tz, false, "since")).transpose()?.flatten(),
+            until_ms: until.map(|s| bound(s, tz, true, "until")).transpose()?.flatten(),
+        })
+    }
+
+    /// The bounds with the open ends filled in.
+    pub fn bounds(&self) -> (i64, i64) {
+        (self.since_ms.unwrap_or(i64::MIN), self.until_ms.unwrap_or(i64::MAX))
+    }
+}
+
+/// One bound in Unix milliseconds. Times end late on 9999-12-30 (UTC), so a date past them
+/// starts after every play, and ends with no bound.
+fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static str) -> Result<Option<i64>, BadTime> {
+    let bad = || BadTime {
+        flag,
+        value: text.to_owned(),
+    };
+    if let Ok(time) = text.parse::<jiff::Timestamp>() {
+        return Ok(Some(time.as_millisecond()));
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| bad())?;
+    let past_the_end = Ok(if end_of_day { None } else { Some(i64::MAX) });
+    let date = match (end_of_day, date.tomorrow()) {
+        (false, _) => date,
+        (true, Ok(next)) => next,
+        (true, Err(_)) => return past_the_end,
+    };
+    match date.to_zoned(tz.clone()) {
+        Ok(start) => Ok(Some(start.timestamp().as_millisecond())),
+        Err(_) => past_the_end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> i64 {
+        text.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn dates_are_the_zones_days_and_times_are_exact() {
+        let tz = jiff::tz::TimeZone::posix("EST5EDT,M3.2.0,M11.1.0").unwrap();
+        let range = TimeRange::parse(Some("2024-05-05"), Some("2024-05-05"), &tz).unwrap();
+        assert_eq!(range.since_ms, Some(at("2024-05-05T04:00:00Z")));
+        assert_eq!(range.until_ms, Some(at("2024-05-06T04:00:00Z")));
+        let exact = TimeRange::parse(Some("2024-05-05T10:00:00+02:00"), None, &tz).unwrap();
+        assert_eq!(exact.since_ms, Some(at("2024-05-05T08:00:00Z")));
+        assert_eq!(exact.bounds(), (at("2024-05-05T08:00:00Z"), i64::MAX));
+        let utc = jiff::tz::TimeZone::UTC;
+        let last_day = TimeRange::parse(Some("9999-12-31"), Some("9999-12-31"), &utc).unwrap();
+        assert_eq!(last_day.since_ms, Some(i64::MAX));
+        assert_eq!(last_day.until_ms, None);
+        assert_eq!(
+            TimeRange::parse(None, Some("2024-02-30"), &utc),
+            Err(BadTime {
+                flag: "until",
+                value: "2024-02-30".into()
+            })
+        );
+        let message = TimeRange::parse(Some("May 1st"), None, &utc).unwrap_err().to_string();
+        assert!(message.starts_with("--since May 1st: not a date"), "{message}");
+    }
 }

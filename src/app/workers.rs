@@ -9,6 +9,7 @@ use super::art::{art_for, ArtCache, Picture};
 use super::library::{LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
 use crate::clock::now_ms;
+use crate::clock::TimeRange;
 use crate::db::playlists;
 use crate::db::Database;
 use crate::library::lyrics::find_lyrics;
@@ -140,7 +141,7 @@ pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config
             "[year][month][day]-[hour][minute][second]"
         ))?;
         let path = dir.join(format!("skipless-export-{stamp}.csv"));
-        let options = ExportOptions::from_config(&config, ExportFormat::Csv, None, None)?;
+        let options = ExportOptions::from_config(&config, ExportFormat::Csv, TimeRange::default());
         export_to_file(db.conn(), &options, &path, &|_, _| {})?;
         let _ = tx.send(WorkerMsg::ExportDone(path));
         Ok(())

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::progress_bar;
 use crate::app::Context;
+use crate::clock::TimeRange;
 use crate::logio::export::{self, ExportFormat, ExportOptions};
 
 /// `skipless export --format F [--out FILE] [--since DATE] [--until DATE]`.
@@ -14,7 +15,8 @@ pub(crate) fn export(
     since: Option<&str>,
     until: Option<&str>,
 ) -> anyhow::Result<()> {
-    let options = ExportOptions::from_config(&ctx.config, format, since, until)?;
+    let range = TimeRange::parse(since, until, &jiff::tz::TimeZone::system())?;
+    let options = ExportOptions::from_config(&ctx.config, format, range);
     let db = ctx.open_database()?;
     match out {
         Some(path) => {

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use crate::app::Context;
+use crate::clock::TimeRange;
 use crate::play::SkipRule;
-use crate::recap::{self, Range, RecapError};
+use crate::recap::{self, RecapError};
 
 /// `skipless recap [--out FILE] [--json] [--since DATE] [--until DATE]`.
 pub(crate) fn run(
@@ -16,7 +17,7 @@ pub(crate) fn run(
     until: Option<&str>,
 ) -> anyhow::Result<()> {
     let tz = jiff::tz::TimeZone::system();
-    let range = Range::parse(since, until, &tz)?;
+    let range = TimeRange::parse(since, until, &tz)?;
     let db = ctx.open_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);
     let started = std::time::Instant::now();

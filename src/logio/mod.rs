@@ -40,8 +40,6 @@ pub(crate) enum LogIoError {
     Db(#[from] DbError),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("bad date {0:?}: expected YYYY-MM-DD or an RFC 3339 time such as 2024-05-01T18:00:00Z")]
-    Date(String),
     #[error(
         "no Spotify history files (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json) in {0}"
     )]

@@ -17,6 +17,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
+use crate::clock::TimeRange;
 use crate::db::Database;
 use crate::play::SkipRule;
 use crate::summary::{CountedPlay, PickedBy, Skips, TrainingRun};
@@ -26,8 +27,6 @@ pub(crate) use page::render;
 /// Why a recap could not be made; one line for the listener.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RecapError {
-    #[error("--{flag} {value}: not a date (YYYY-MM-DD) or an RFC 3339 time")]
-    Date { flag: &'static str, value: String },
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error("{}: cannot write the recap: {source}", path.display())]
@@ -196,42 +195,6 @@ pub(crate) struct TopAlbum {
     pub tally: Tally,
 }
 
-/// The time range a recap covers, as the command line gave it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Range {
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
-}
-
-impl Range {
-    /// `--since` and `--until` as dates (`2024-05-01`: local midnight; `--until` includes
-    /// that day) or RFC 3339 times.
-    pub fn parse(since: Option<&str>, until: Option<&str>, tz: &TimeZone) -> Result<Self, RecapError> {
-        Ok(Self {
-            since_ms: since.map(|s| parse_bound(s, tz, false, "since")).transpose()?,
-            until_ms: until.map(|s| parse_bound(s, tz, true, "until")).transpose()?,
-        })
-    }
-}
-
-fn parse_bound(text: &str, tz: &TimeZone, end_of_day: bool, flag: &'static str) -> Result<i64, RecapError> {
-    let bad = || RecapError::Date {
-        flag,
-        value: text.to_owned(),
-    };
-    if let Ok(time) = text.parse::<Timestamp>() {
-        return Ok(time.as_millisecond());
-    }
-    let date: Date = text.parse().map_err(|_| bad())?;
-    let date = if end_of_day {
-        date.tomorrow().map_err(|_| bad())?
-    } else {
-        date
-    };
-    let start = date.to_zoned(tz.clone()).map_err(|_| bad())?;
-    Ok(start.timestamp().as_millisecond())
-}
-
 /// The time zone's name for people: its IANA name, else its offset now.
 pub(crate) fn zone_name(tz: &TimeZone) -> String {
     match tz.iana_name() {
@@ -241,9 +204,8 @@ pub(crate) fn zone_name(tz: &TimeZone) -> String {
 }
 
 /// The recap of the plays in `range`, days and hours counted in `tz`.
-pub(crate) fn build(db: &Database, rule: &SkipRule, range: Range, tz: &TimeZone) -> Result<Recap, RecapError> {
-    let since = range.since_ms.unwrap_or(i64::MIN);
-    let until = range.until_ms.unwrap_or(i64::MAX);
+pub(crate) fn build(db: &Database, rule: &SkipRule, range: TimeRange, tz: &TimeZone) -> Result<Recap, RecapError> {
+    let (since, until) = range.bounds();
     let mut tally = Tallies::new(tz.clone());
     crate::db::plays::for_each_counted_play(db.conn(), since, until, rule, |play| {
         tally.add(&play);
@@ -358,7 +320,7 @@ impl Tallies {
         self.unmatched += u64::from(play.track_id.is_none());
     }
 
-    fn finish(self, range: Range, time_zone: String, training_runs: Vec<TrainingRun>) -> Recap {
+    fn finish(self, range: TimeRange, time_zone: String, training_runs: Vec<TrainingRun>) -> Recap {
         let days = match (self.days.keys().next(), self.days.keys().next_back()) {
             (Some(&first), Some(&last)) => every_day(first, last, 1)
                 .map(|date| {
@@ -536,7 +498,7 @@ mod tests {
         for p in plays {
             tallies.add(p);
         }
-        tallies.finish(Range::default(), zone_name(&tz), Vec::new())
+        tallies.finish(TimeRange::default(), zone_name(&tz), Vec::new())
     }
 
     #[test]
@@ -578,19 +540,5 @@ mod tests {
                     .to_offset(Timestamp::now())
             )
         );
-    }
-
-    #[test]
-    fn a_range_of_dates_is_whole_local_days() {
-        let tz = TimeZone::posix("EST5EDT,M3.2.0,M11.1.0").unwrap();
-        let range = Range::parse(Some("2024-05-05"), Some("2024-05-05"), &tz).unwrap();
-        assert_eq!(range.since_ms, Some(at("2024-05-05T04:00:00Z")));
-        assert_eq!(range.until_ms, Some(at("2024-05-06T04:00:00Z")));
-        let exact = Range::parse(Some("2024-05-05T10:00:00+02:00"), None, &tz).unwrap();
-        assert_eq!(exact.since_ms, Some(at("2024-05-05T08:00:00Z")));
-        assert!(matches!(
-            Range::parse(None, Some("2024-02-30"), &tz),
-            Err(RecapError::Date { flag: "until", .. })
-        ));
     }
 }

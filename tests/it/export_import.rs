@@ -317,7 +317,7 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     assert_eq!(lb["unmatched"], 0);
 
     // A period: only plays that started in it.
-    let june = crate::common::json_lines(&stdout_of(skipless(&a).args([
+    let june = crate::common::json_lines(&stdout_of(skipless(&a).env("TZ", "UTC0").args([
         "export",
         "--format",
         "jsonl",

@@ -387,6 +387,17 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
 
     let sunday = recap_json(&data, EASTERN, &["--since", "2024-05-05", "--until", "2024-05-05"]);
     assert_eq!(sunday["totals"]["plays"], 2, "{sunday}");
+    // An export of the same dates covers the same local day.
+    let exported = stdout_of(skipless(&data).env("TZ", EASTERN).args([
+        "export",
+        "--format",
+        "jsonl",
+        "--since",
+        "2024-05-05",
+        "--until",
+        "2024-05-05",
+    ]));
+    assert_eq!(exported.lines().count(), 2, "{exported}");
     assert_eq!(sunday["days"].as_array().unwrap().len(), 1);
     assert_eq!(sunday["days"][0]["date"], "2024-05-05");
     assert_eq!(
@@ -425,7 +436,7 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     assert!(!bad.status.success());
     assert_eq!(
         String::from_utf8_lossy(&bad.stderr).trim(),
-        "skipless: error: --since last tuesday: not a date (YYYY-MM-DD) or an RFC 3339 time"
+        "skipless: error: --since last tuesday: not a date (YYYY-MM-DD) or an RFC 3339 time such as 2024-05-01T18:00:00Z"
     );
 }
 
