@@ -365,10 +365,14 @@ impl App {
         }
     }
 
-    /// The track a like or ban is about: the one selected in a track list, else the one playing.
+    /// The track a like, ban or radio is about: the one selected in a list of tracks (the
+    /// library's, the queue, up next, the history, a playlist's entries), else the one playing.
     fn mark_target(&self) -> Option<Track> {
         let in_a_track_list = self.state.search.is_some()
-            || (self.state.pane == Pane::Main && matches!(self.state.view, View::Library | View::Tracks));
+            || !matches!(
+                (self.state.pane, self.state.view),
+                (Pane::Artists | Pane::Albums | Pane::Lyrics, _) | (Pane::Main, View::Stats | View::Playlists)
+            );
         if in_a_track_list {
             if let [one] = self.selected_tracks().as_slice() {
                 return Some(one.clone());
@@ -480,7 +484,7 @@ impl App {
         self.state.status = Some(format!("radio from {name}"));
     }
 
-    /// The tracks the selection stands for (an artist's, an album's, or one track).
+    /// The tracks the selection stands for (an artist's, an album's, or one track of a list).
     fn selected_tracks(&self) -> Vec<Track> {
         let s = &self.state;
         let lib = &s.library.tracks;
@@ -492,6 +496,47 @@ impl App {
                 (Pane::Albums, _) => s.album_tracks().collect(),
                 (Pane::Main, View::Library) => s.album_tracks().nth(s.album_track).into_iter().collect(),
                 (Pane::Main, View::Tracks) => s.sorted.get(s.track).copied().into_iter().collect(),
+                (Pane::UpNext, _) => {
+                    return self
+                        .controller
+                        .queue
+                        .upcoming()
+                        .get(s.up_next)
+                        .map(|e| e.track.clone())
+                        .into_iter()
+                        .collect()
+                }
+                (Pane::Main, View::Queue) => {
+                    return self
+                        .controller
+                        .queue
+                        .entries()
+                        .get(s.queue)
+                        .map(|e| e.track.clone())
+                        .into_iter()
+                        .collect()
+                }
+                (Pane::Main, View::History) => {
+                    // The history is shown newest first.
+                    let history = &self.controller.history;
+                    return history
+                        .len()
+                        .checked_sub(s.history + 1)
+                        .and_then(|i| history.get(i))
+                        .map(|(t, _)| t.clone())
+                        .into_iter()
+                        .collect();
+                }
+                (Pane::Entries, _) => {
+                    let entry = s
+                        .playlists
+                        .get(s.playlist)
+                        .and_then(|p| p.entries.get(s.playlist_entry));
+                    return match entry {
+                        Some(SavedEntry::Track(id)) => s.library.track(*id).cloned().into_iter().collect(),
+                        _ => Vec::new(),
+                    };
+                }
                 _ => Vec::new(),
             }
         };

@@ -1118,3 +1118,50 @@ fn the_stats_view_scrolls_to_its_last_line() {
     h.keys("g");
     assert!(h.screen().contains("Top tracks"));
 }
+
+#[test]
+fn likes_bans_and_adds_act_on_the_row_selected_in_the_queue_up_next_and_history() {
+    use skipless::tui::state::Pane;
+    let mut h = Harness::new(100, 30);
+    // Queue three tracks from the tracks view and play the first.
+    h.keys("2ajaja");
+    h.keys("3\n");
+    h.pump_until("the first track to start", |app| app.controller.now.is_some());
+    let playing = h.app.controller.now.as_ref().unwrap().entry.track.clone();
+    let queued: Vec<_> = h
+        .app
+        .controller
+        .queue
+        .entries()
+        .iter()
+        .map(|e| e.track.clone())
+        .collect();
+    assert_eq!(queued.len(), 3);
+    // The queue view, last row: `f` likes that track, not the one playing.
+    h.keys("Gf");
+    assert!(h.app.state.library.marks.is_liked(queued[2].id), "{}", h.screen());
+    assert!(!h.app.state.library.marks.is_liked(playing.id));
+    // Up next, its first row (the queue's second track): `b` asks about that track.
+    h.keys("\t");
+    assert_eq!(h.app.state.pane, Pane::UpNext);
+    h.keys("gb");
+    assert!(
+        h.screen().contains(&format!("ban {}?", queued[1].display_name())),
+        "{}",
+        h.screen()
+    );
+    h.keys("y");
+    assert!(h.app.state.library.marks.is_banned(queued[1].id));
+    assert!(!h.app.state.library.marks.is_banned(playing.id));
+    // After a skip, the history's row is the skipped track: `a` queues it again.
+    h.keys("n");
+    h.pump_until("the skip to be logged", |app| !app.controller.history.is_empty());
+    h.keys("4\t");
+    assert_eq!(h.app.state.pane, Pane::Main);
+    let before = h.app.controller.queue.entries().len();
+    h.keys("a");
+    let entries = h.app.controller.queue.entries();
+    assert_eq!(entries.len(), before + 1, "{}", h.screen());
+    let times_queued = entries.iter().filter(|e| e.track.id == playing.id).count();
+    assert_eq!(times_queued, 2, "{}", h.screen());
+}
