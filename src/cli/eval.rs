@@ -41,41 +41,59 @@ pub(crate) fn eval(paths: &[PathBuf], json: bool, seeds: Vec<u64>) -> anyhow::Re
     })?;
     bar.finish_and_clear();
     if json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     Ok(())
 }
 
-fn print_report(r: &EvalReport) {
-    println!(
+fn print_report(r: &EvalReport) -> Result<(), super::StdoutError> {
+    outln!(
         "{}: {} plays, {} sessions ({} train), {} tracks; test positions: {} listened, {} skipped",
-        r.dataset, r.plays, r.sessions, r.train_sessions, r.tracks, r.test_listened, r.test_skipped
-    );
-    println!(
+        r.dataset,
+        r.plays,
+        r.sessions,
+        r.train_sessions,
+        r.tracks,
+        r.test_listened,
+        r.test_skipped
+    )?;
+    outln!(
         "learned rows: mean of seeds {:?}; sd: their standard deviation",
         r.seeds
-    );
-    println!(
+    )?;
+    outln!(
         "{:<24} {:>7} {:>8} {:>7} {:>9} {:>8}  train s",
-        "model", "HR@10", "NDCG@10", "sd", "MRR", "skip-MRR"
-    );
+        "model",
+        "HR@10",
+        "NDCG@10",
+        "sd",
+        "MRR",
+        "skip-MRR"
+    )?;
     for m in &r.models {
-        println!(
+        outln!(
             "{:<24} {:>7.4} {:>8.4} {:>7.4} {:>9.4} {:>8.4}  {:.1}",
-            m.name, m.hr10, m.ndcg10, m.ndcg10_sd, m.mrr, m.skip_mrr, m.train_s
-        );
+            m.name,
+            m.hr10,
+            m.ndcg10,
+            m.ndcg10_sd,
+            m.mrr,
+            m.skip_mrr,
+            m.train_s
+        )?;
     }
     for m in &r.models {
         if let Some(ci) = &m.ci95 {
-            println!(
+            outln!(
                 "skipless - {}: NDCG@10 95% interval [{:+.4}, {:+.4}], skip-MRR [{:+.4}, {:+.4}] (paired bootstrap over test sessions)",
                 m.name, ci.ndcg10[0], ci.ndcg10[1], ci.skip_mrr[0], ci.skip_mrr[1]
-            );
+            )?;
         }
     }
     for note in &r.notes {
-        println!("  {note}");
+        outln!("  {note}")?;
     }
+    Ok(())
 }

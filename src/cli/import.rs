@@ -52,30 +52,30 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
 
 fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(counts)?);
+        outln!("{}", serde_json::to_string(counts)?)?;
     } else {
-        println!(
+        outln!(
             "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates",
             counts.matched + counts.unmatched,
             counts.matched,
             counts.unmatched,
             counts.duplicate
-        );
+        )?;
     }
     Ok(())
 }
 
 fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(counts)?);
+        outln!("{}", serde_json::to_string(counts)?)?;
     } else {
-        println!(
+        outln!(
             "liked {} tracks; {} liked songs are not in the library",
             counts.liked,
             counts.not_in_library.len()
-        );
+        )?;
         for song in &counts.not_in_library {
-            println!("  not in the library: {song}");
+            outln!("  not in the library: {song}")?;
         }
     }
     Ok(())

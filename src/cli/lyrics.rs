@@ -33,6 +33,6 @@ pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
             None => out.push_str(&format!("{}\n", line.text)),
         }
     }
-    print!("{out}");
+    out!("{out}")?;
     Ok(())
 }

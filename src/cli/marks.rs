@@ -28,6 +28,6 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
         (Mark::Ban, true) => "banned (never queued by autoplay)",
         (Mark::Ban, false) => "unbanned",
     };
-    println!("{verb}: {}", track.display_name());
+    outln!("{verb}: {}", track.display_name())?;
     Ok(())
 }

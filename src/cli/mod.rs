@@ -2,6 +2,23 @@
 //! module per subcommand here, the player UI in [`crate::tui`], `skipless play` in
 //! [`crate::headless`].
 
+/// `print!` that returns a failed write to stdout (a full disk, a closed pipe) as an error
+/// instead of panicking: `out!(...)?`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)
+    }};
+}
+
+/// `println!` that returns a failed write to stdout as an error: `outln!(...)?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)
+    }};
+}
+
 mod eval;
 mod export;
 mod history;
@@ -255,7 +272,11 @@ impl From<AudioArg> for crate::config::AudioOutput {
     }
 }
 
-/// Runs the parsed command line.
+/// A write to stdout that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to stdout: {0}")]
+pub(crate) struct StdoutError(#[source] pub std::io::Error);
+
 /// The error and its causes on one line, joined by ": ". A cause whose text the line already
 /// holds is left out: many errors name their cause in their own message (`{path}: {source}`),
 /// and the source would otherwise be printed twice.
@@ -274,19 +295,31 @@ pub fn error_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if !matches!(
+        cli.command,
+        None | Some(Command::Play { .. }) | Some(Command::Remote { .. })
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     // Commands that print what the program is made of need no data dir or config.
     match &cli.command {
         Some(Command::Config { .. }) => {
-            print!("{}", crate::config::DEFAULT_CONFIG);
+            out!("{}", crate::config::DEFAULT_CONFIG)?;
             return Ok(());
         }
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(*shell, &mut Cli::command(), "skipless", &mut std::io::stdout());
+            // Written whole, so that a failed write is an error, not clap_complete's panic.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "skipless", &mut script);
+            out!("{}", String::from_utf8_lossy(&script))?;
             return Ok(());
         }
         Some(Command::Man) => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(StdoutError)?;
             return Ok(());
         }
         _ => {}
@@ -300,12 +333,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         config.playback.audio = audio.into();
     }
     let ctx = Context { paths, config };
-    if !matches!(
-        cli.command,
-        None | Some(Command::Play { .. }) | Some(Command::Remote { .. })
-    ) {
-        end_quietly_on_a_closed_pipe();
-    }
     match cli.command {
         Some(Command::Scan { paths, full, json }) => {
             let reread = if full { Reread::All } else { Reread::Changed };
@@ -365,8 +392,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Refuses, before anything is opened, a player run that cannot work: a word that is neither a
-/// command nor a folder (with the closest command named), or no terminal to draw on.
 /// Makes a listing piped into `head` end quietly when the pipe closes, as other Unix tools do,
 /// instead of a panic on the failed write. The players keep SIGPIPE ignored: a remote client
 /// that goes away must not end the music.
@@ -378,6 +403,8 @@ fn end_quietly_on_a_closed_pipe() {
     }
 }
 
+/// Refuses, before anything is opened, a player run that cannot work: a word that is neither a
+/// command nor a folder (with the closest command named), or no terminal to draw on.
 fn check_player_arguments(paths: &[PathBuf]) -> anyhow::Result<()> {
     for path in paths {
         if !path.exists() {

@@ -61,12 +61,14 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
                 "in_library": playlist.in_library,
                 "smart": false,
             });
-            println!("{row}");
+            outln!("{row}")?;
         } else {
-            println!(
+            outln!(
                 "{:>5} entries ({} in the library)  {}",
-                playlist.entries, playlist.in_library, playlist.name
-            );
+                playlist.entries,
+                playlist.in_library,
+                playlist.name
+            )?;
         }
     }
     for smart in Smart::ALL {
@@ -75,9 +77,9 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
             .len();
         if json {
             let row = serde_json::json!({"name": smart.name(), "entries": count, "in_library": count, "smart": true});
-            println!("{row}");
+            outln!("{row}")?;
         } else {
-            println!("{count:>5} entries (smart, from the log)  {}", smart.name());
+            outln!("{count:>5} entries (smart, from the log)  {}", smart.name())?;
         }
     }
     Ok(())
@@ -152,13 +154,13 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
     playlists::create(db.conn_mut(), &name, &entries, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("a playlist named {name:?} exists already"))?;
-    println!(
+    outln!(
         "saved playlist {name:?}: {} entries, {} in the library",
         entries.len(),
         entries.len() - missing.len()
-    );
+    )?;
     for line in missing {
-        println!("{line}");
+        outln!("{line}")?;
     }
     Ok(())
 }
@@ -176,7 +178,7 @@ fn rename(db: &Database, from: &str, to: &str) -> anyhow::Result<()> {
     anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
     let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
     anyhow::ensure!(renamed, "no playlist named {from:?} (see `skipless playlist list`)");
-    println!("renamed {from:?} to {to:?}");
+    outln!("renamed {from:?} to {to:?}")?;
     Ok(())
 }
 
@@ -187,7 +189,7 @@ fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
     );
     let deleted = playlists::delete(db.conn(), name).map_err(|e| db.err(e))?;
     anyhow::ensure!(deleted, "no playlist named {name:?} (see `skipless playlist list`)");
-    println!("deleted playlist {name:?}");
+    outln!("deleted playlist {name:?}")?;
     Ok(())
 }
 

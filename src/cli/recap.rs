@@ -43,7 +43,7 @@ pub(crate) fn run(
                 started.elapsed().as_secs_f64()
             );
         }
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
     Ok(())
 }

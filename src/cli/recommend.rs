@@ -51,23 +51,23 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         let counts = log.counts();
         let never_played = ranked.iter().filter(|s| !counts.contains_key(&s.track_id)).count();
         let share = never_played as f64 / ranked.len().max(1) as f64;
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "source": source, "recommendations": items, "never_played_share": share })
-        );
+        )?;
     } else {
         if ranked.is_empty() {
-            println!("nothing to recommend: the library is empty or everything is filtered out");
+            outln!("nothing to recommend: the library is empty or everything is filtered out")?;
         }
         for (i, s) in ranked.iter().enumerate() {
             let name = by_id.get(&s.track_id).map(|c| c.display_name()).unwrap_or_default();
-            println!(
+            outln!(
                 "{:>3}. {:>8.3}  {}  ({})",
                 i + 1,
                 s.score,
                 truncate(&name, 60),
                 s.reason
-            );
+            )?;
         }
     }
     Ok(())

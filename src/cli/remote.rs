@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
         match reply.strip_prefix("error: ") {
             Some(message) => failed = Some(message.to_owned()),
             None if reply == "ok" => {}
-            None => println!("{}", reply.strip_prefix("ok ").unwrap_or(&reply)),
+            None => outln!("{}", reply.strip_prefix("ok ").unwrap_or(&reply))?,
         }
     }
     match failed {

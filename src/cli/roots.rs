@@ -43,14 +43,14 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 "tracks": count,
                 "exists": root.is_dir(),
             });
-            println!("{row}");
+            outln!("{row}")?;
         } else {
             let missing = if root.is_dir() { "" } else { "  (missing)" };
-            println!("{:>7} tracks  {}{missing}", count, root.display());
+            outln!("{:>7} tracks  {}{missing}", count, root.display())?;
         }
     }
     if roots.is_empty() && !json {
-        println!("no library folders yet: skipless roots add ~/Music");
+        outln!("no library folders yet: skipless roots add ~/Music")?;
     }
     Ok(())
 }
@@ -62,6 +62,6 @@ fn remove(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     let gone = tracks::remove_root(db.conn_mut(), &root, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("{}: not a library folder (see `skipless roots`)", path.display()))?;
-    println!("removed {}: {gone} tracks left the library", root.display());
+    outln!("removed {}: {gone} tracks left the library", root.display())?;
     Ok(())
 }

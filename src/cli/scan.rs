@@ -44,14 +44,20 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     }
     let s = report.summary;
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?)?;
     } else {
-        println!(
+        outln!(
             "scanned {} files: {} added, {} updated, {} unchanged, {} moved, {} removed, {} failed",
-            s.scanned, s.added, s.updated, s.unchanged, s.moved, s.removed, s.failed
-        );
+            s.scanned,
+            s.added,
+            s.updated,
+            s.unchanged,
+            s.moved,
+            s.removed,
+            s.failed
+        )?;
         if matched > 0 {
-            println!("{matched} imported plays matched to library tracks");
+            outln!("{matched} imported plays matched to library tracks")?;
         }
     }
     Ok(())

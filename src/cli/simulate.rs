@@ -26,24 +26,27 @@ pub(crate) fn run(ctx: &Context, history: &[PathBuf], plays: usize, seed: u64, j
     let _ = std::fs::remove_dir_all(&work_dir);
     let report = result?;
     if json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
         return Ok(());
     }
-    println!("{} plays per policy over {} tracks", report.plays, report.tracks);
-    println!(
+    outln!("{} plays per policy over {} tracks", report.plays, report.tracks)?;
+    outln!(
         "{:<10} {:>10} {:>9} {:>13}  skip rate per 100 plays",
-        "policy", "skip rate", "last 500", "never played"
-    );
+        "policy",
+        "skip rate",
+        "last 500",
+        "never played"
+    )?;
     for p in &report.policies {
         let windows: Vec<String> = p.windows.iter().map(|w| format!("{w:.2}")).collect();
-        println!(
+        outln!(
             "{:<10} {:>10.3} {:>9.3} {:>13.3}  {}",
             p.name,
             p.skip_rate,
             p.skip_rate_last_500,
             p.never_played_share,
             windows.join(" ")
-        );
+        )?;
     }
     Ok(())
 }

@@ -9,27 +9,27 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let rule = SkipRule::from_config(&ctx.config.log);
     let stats = crate::db::plays::stats(db.conn(), &rule, 10).map_err(|e| db.err(e))?;
     if json {
-        println!("{}", serde_json::to_string(&stats)?);
+        outln!("{}", serde_json::to_string(&stats)?)?;
         return Ok(());
     }
-    println!("{}", stats.summary());
+    outln!("{}", stats.summary())?;
     // Plays imported for tracks the library lacks teach the recommender but are no library
     // track's yet, so no count above has them.
     let waiting = crate::db::imports::count_waiting(db.conn()).map_err(|e| db.err(e))?;
     if waiting > 0 {
-        println!("{waiting} imported plays wait for their tracks: a scan of the folder that holds them matches them");
+        outln!("{waiting} imported plays wait for their tracks: a scan of the folder that holds them matches them")?;
     }
-    println!("\nTop tracks (listens):");
+    outln!("\nTop tracks (listens):")?;
     for t in &stats.top_tracks {
-        println!("  {:>4}  {}", t.count, t.name());
+        outln!("  {:>4}  {}", t.count, t.name())?;
     }
-    println!("\nTop artists (listens):");
+    outln!("\nTop artists (listens):")?;
     for a in &stats.top_artists {
-        println!("  {:>4}  {}", a.count, a.artist);
+        outln!("  {:>4}  {}", a.count, a.artist)?;
     }
-    println!("\nMost skipped:");
+    outln!("\nMost skipped:")?;
     for t in &stats.most_skipped {
-        println!("  {:>4}  {}", t.count, t.name());
+        outln!("  {:>4}  {}", t.count, t.name())?;
     }
     Ok(())
 }

@@ -71,9 +71,9 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             "skip_mrr": v.skip_mrr,
             "train_s": start.elapsed().as_secs_f64(),
         });
-        println!("{out}");
+        outln!("{out}")?;
     } else {
-        println!(
+        outln!(
             "trained on {} plays of {} tracks in {:.1} s (best epoch {}); validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
             checkpoint.meta.plays_seen,
             checkpoint.meta.vocab.len(),
@@ -83,16 +83,19 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             v.ndcg10,
             v.mrr,
             v.skip_mrr
-        );
+        )?;
         if let Some(old) = old {
-            println!(
+            outln!(
                 "the current model on the same validation slice: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
-                old.hr10, old.ndcg10, old.mrr, old.skip_mrr
-            );
+                old.hr10,
+                old.ndcg10,
+                old.mrr,
+                old.skip_mrr
+            )?;
         }
         match &path {
-            Some(path) => println!("saved {}", path.display()),
-            None => println!("kept the current model: it ranks better on validation (--force saves the new one)"),
+            Some(path) => outln!("saved {}", path.display())?,
+            None => outln!("kept the current model: it ranks better on validation (--force saves the new one)")?,
         }
     }
     Ok(())

@@ -97,4 +97,53 @@ fn output_piped_into_a_reader_that_is_gone_ends_quietly() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+    // The commands that print before they open the data dir, too.
+    for command in ["config --default", "completions bash", "man"] {
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("'{}' {command} | true", bin.display()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success() && stderr.is_empty(), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn a_full_disk_under_stdout_is_one_line_not_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        crate::common::skip_or_fail("this check writes to /dev/full, which this machine lacks");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    crate::common::stdout_of(
+        crate::common::skipless(data.path())
+            .args(["import", "spotify"])
+            .arg(crate::common::histories().join("mica")),
+    );
+    for args in [
+        &["config", "--default"][..],
+        &["completions", "zsh"],
+        &["man"],
+        &["stats"],
+        &["stats", "--json"],
+        &["recap", "--json"],
+        &["recommend"],
+        &["roots"],
+        &["playlist", "list"],
+        &["export", "--format", "csv"],
+    ] {
+        let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
+    }
 }
