@@ -1,4 +1,5 @@
-//! Text for people: durations, times and cut-to-width strings, shared by every front end.
+//! Text for people: durations, times, cut-to-width and terminal-safe strings ([`printable`]),
+//! shared by every front end.
 
 /// "m:ss" (or "h:mm:ss") for a duration in milliseconds.
 pub(crate) fn format_duration(ms: u64) -> String {
@@ -8,6 +9,23 @@ pub(crate) fn format_duration(ms: u64) -> String {
     } else {
         format!("{}:{:02}", s / 60, s % 60)
     }
+}
+
+/// `text` safe to print on a terminal: control characters (an escape sequence in a tag, a
+/// lyric or a playlist name would move the cursor or retitle the window) become "�"; line
+/// breaks and tabs stay.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unprintable) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if is_unprintable(c) { '\u{fffd}' } else { c })
+        .collect::<String>()
+        .into()
+}
+
+fn is_unprintable(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
 }
 
 /// Cuts `s` to at most `width` characters, marking the cut with "…".
@@ -66,6 +84,12 @@ pub(crate) fn format_listening(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_not_printed_but_line_breaks_and_tabs_are() {
+        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
+        assert_eq!(printable("\x1b[31mred\x07\u{9b}"), "\u{fffd}[31mred\u{fffd}\u{fffd}");
+    }
 
     #[test]
     fn counts_and_listening_time_read_well() {

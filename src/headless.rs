@@ -20,7 +20,7 @@ use crate::app::workers::WorkerMsg;
 use crate::app::Context;
 use crate::db::tracks;
 use crate::db::Database;
-use crate::fmt::format_duration;
+use crate::fmt::{format_duration, printable};
 use crate::mpris::Mpris;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::Event;
@@ -184,7 +184,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                     if reply.failed {
                         eprintln!("skipless: {}", reply.text.trim_start_matches("error: "));
                     } else if reply.text != "ok" && !reply.text.starts_with("ok ") {
-                        writeln!(out, "{}", reply.text)?;
+                        writeln!(out, "{}", printable(&reply.text))?;
                         out.flush()?;
                     }
                     if reply.quit {
@@ -365,14 +365,14 @@ fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, jso
         Event::Volume(v) => format!("volume {v}"),
         _ => return Ok(()),
     };
-    writeln!(out, "{line}")
+    writeln!(out, "{}", printable(&line))
 }
 
 fn print_scan(out: &mut impl Write, summary: &str, json: bool) -> std::io::Result<()> {
     if json {
         writeln!(out, "{}", json!({"event": "scanned", "summary": summary}))
     } else {
-        writeln!(out, "{summary}")
+        writeln!(out, "{}", printable(summary))
     }
 }
 
@@ -380,7 +380,7 @@ fn print_model(out: &mut impl Write, message: &str, json: bool) -> std::io::Resu
     if json {
         writeln!(out, "{}", json!({"event": "model", "message": message}))
     } else {
-        writeln!(out, "model {message}")
+        writeln!(out, "model {}", printable(message))
     }
 }
 
@@ -401,5 +401,5 @@ fn print_outcome(out: &mut impl Write, outcome: &Outcome, json: bool) -> std::io
         (Outcome::Stopped, true) => json!({"event": "idle"}).to_string(),
         (Outcome::Stopped, false) => "idle".to_owned(),
     };
-    writeln!(out, "{line}")
+    writeln!(out, "{}", printable(&line))
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use crate::app::Context;
-use crate::fmt::{format_duration, format_time};
+use crate::fmt::{format_duration, format_time, printable};
 
 /// `skipless history [--json] [--limit N]`.
 pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()> {
@@ -22,8 +22,7 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
             writeln!(out)?;
         } else {
             let mark = if row.skipped { "skip" } else { "    " };
-            writeln!(
-                out,
+            let line = format!(
                 "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}",
                 format_time(row.started_at),
                 row.end_reason.as_deref().unwrap_or("playing"),
@@ -31,7 +30,8 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
                 row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),
                 row.artist.as_deref().unwrap_or("Unknown artist"),
                 row.title,
-            )?;
+            );
+            writeln!(out, "{}", printable(&line))?;
         }
     }
     out.flush().context("writing to stdout")?;

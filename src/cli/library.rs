@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use crate::app::Context;
-use crate::fmt::{format_duration, truncate};
+use crate::fmt::{format_duration, printable, truncate};
 
 /// `skipless library [--json]`.
 pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
@@ -19,14 +19,14 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
             writeln!(out)?;
         } else {
             let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
-            writeln!(
-                out,
+            let line = format!(
                 "{:>6}  {:<30}  {:<30}  {:<30}  {duration}",
                 track.id,
                 truncate(track.artist.as_deref().unwrap_or("Unknown artist"), 30),
                 truncate(track.album.as_deref().unwrap_or(""), 30),
                 truncate(&track.title, 30),
-            )?;
+            );
+            writeln!(out, "{}", printable(&line))?;
         }
     }
     out.flush().context("writing to stdout")?;

@@ -4,18 +4,22 @@
 
 /// `print!` that returns a failed write to stdout (a full disk, a closed pipe) as an error
 /// instead of panicking: `out!(...)?`.
+/// What it prints passes through [`crate::fmt::printable`]: names and lyrics come from files.
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)
+        let text = format!($($arg)*);
+        std::io::stdout()
+            .lock()
+            .write_all($crate::fmt::printable(&text).as_bytes())
+            .map_err($crate::cli::StdoutError)
     }};
 }
 
 /// `println!` that returns a failed write to stdout as an error: `outln!(...)?`.
 macro_rules! outln {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)
+        out!("{}\n", format_args!($($arg)*))
     }};
 }
 

@@ -36,6 +36,12 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
         lyrics_of(data.path(), &sad),
         "[00:00.50] twice\n[00:01.50] café crème\n[00:03.00] twice\n"
     );
+    // An escape sequence in a lyric does not reach the terminal.
+    std::fs::write(music.join("sad.lrc"), "[00:01.00]\x1b[2J\x1b]0;title\x07clear\n").unwrap();
+    assert_eq!(
+        lyrics_of(data.path(), &sad),
+        "[00:01.00] \u{fffd}[2J\u{fffd}]0;title\u{fffd}clear\n"
+    );
 
     // Vorbis LYRICS holding LRC text.
     let victory = music.join("victory.ogg");
