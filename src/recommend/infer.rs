@@ -474,9 +474,13 @@ fn select<C: Borrow<Track>>(
     ranked.sort_by(order);
     let chosen = pick(&ranked, filters.exclude_skipped);
     if chosen.len() < filters.limit && filters.exclude_skipped {
-        // A long session can skip its way through a small library; a track skipped earlier
-        // (which the score already holds against it) is then better than silence.
-        return pick(&ranked, false);
+        // A long session can skip its way through a small library; a track skipped earlier is
+        // then better than silence. It comes after every track not skipped, so that the picks
+        // for a smaller limit are the head of these.
+        let (fresh, skipped): (Vec<_>, Vec<_>) = ranked
+            .iter()
+            .partition(|&&(i, _)| !skipped_now.contains(&candidates[i].borrow().id));
+        return pick(&[fresh, skipped].concat(), false);
     }
     chosen
 }

@@ -357,6 +357,27 @@ fn fallback_prefers_similar_then_popular() {
 }
 
 #[test]
+fn picks_for_a_smaller_limit_are_the_head_of_the_picks_when_skipped_tracks_must_fill_in() {
+    let tracks = library();
+    let log = log(&tracks);
+    // Artist A's most played tracks were skipped this session and its fourth plays: B's four
+    // tracks come first, then the skipped ones, however similar to the playing track they are.
+    let session = [(1, true), (2, true), (3, true), (4, false)];
+    let ids = |limit| -> Vec<i64> {
+        fallback_rank(&session, &tracks, &log, &picks(limit))
+            .iter()
+            .map(|s| s.track_id)
+            .collect()
+    };
+    let all = ids(tracks.len());
+    assert_eq!(all.len(), tracks.len() - 1, "every track but the playing one");
+    for limit in 1..all.len() {
+        assert_eq!(ids(limit), all[..limit], "limit {limit}");
+    }
+    assert!(all[..4].iter().all(|&id| id >= 5), "{all:?}");
+}
+
+#[test]
 fn without_a_model_one_album_title_of_two_artists_is_two_albums_and_a_compilation_is_one() {
     let on = |id: i64, artist: &str, album: &str, album_artist: Option<&str>| Track {
         id,
