@@ -202,6 +202,9 @@ impl App {
             Action::ClearQueue => {
                 self.controller.queue.clear_upcoming();
                 self.controller.refresh_next();
+                // With autoplay on, music goes on after the playing track: new picks now, not
+                // when it has ended.
+                self.request_rank();
                 self.state.status = Some("queue cleared".into());
             }
             Action::TogglePause => self.controller.toggle(ControlSource::Key),
@@ -647,6 +650,9 @@ impl App {
         };
         if self.controller.queue.remove(index).is_some() {
             self.controller.refresh_next();
+            if self.controller.queue.upcoming().is_empty() {
+                self.request_rank();
+            }
         }
     }
 

@@ -257,6 +257,15 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
         ids.len() == 3 && !ids.contains(&first_picks[0])
     });
     assert!(h.app.controller.history.iter().all(|(_, p)| p.skipped));
+    // `C` clears up next; autoplay fills it again while the track plays on. (Once the playing
+    // track is under way, so that its start, which also asks for picks, is behind us.)
+    h.pump_until("the next pick to be under way", |app| {
+        app.controller.now.as_ref().is_some_and(|n| n.position_ms >= 1_000)
+    });
+    h.keys("C");
+    assert!(h.app.controller.queue.upcoming().is_empty());
+    h.pump_until("new picks after the clear", |app| autoplay_ids(app).len() == 3);
+    assert_eq!(h.app.controller.history.len(), 2, "the playing track went on");
 }
 
 #[test]
