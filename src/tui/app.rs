@@ -75,6 +75,7 @@ impl App {
             autoplay: config.recommend.autoplay,
             pane: Pane::Artists,
             model_status: "no recommendations yet".into(),
+            help_rows: keys.help().len(),
             ..State::default()
         };
         Ok(Self {

@@ -179,7 +179,9 @@ pub(crate) fn scroll_offset(selected: usize, len: usize, height: usize) -> usize
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     if area.width < 20 || area.height < 5 {
-        frame.render_widget(ratatui::widgets::Paragraph::new("skipless: terminal too small"), area);
+        let message = ratatui::widgets::Paragraph::new("skipless: terminal too small")
+            .wrap(ratatui::widgets::Wrap { trim: true });
+        frame.render_widget(message, area);
         return;
     }
     let layout = layout(area, &app.state);

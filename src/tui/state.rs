@@ -150,6 +150,8 @@ pub struct State {
     pub search: Option<Search>,
     pub help: bool,
     pub help_scroll: usize,
+    /// The help's rows: one per action of the key map.
+    pub help_rows: usize,
     pub stats: Option<Stats>,
     /// The first line of the stats' lists shown (the view scrolls, it has nothing to select).
     pub stats_scroll: usize,
@@ -262,7 +264,7 @@ impl State {
             return search.results.len();
         }
         if self.help {
-            return 64;
+            return self.help_rows;
         }
         match (self.pane, self.view) {
             (Pane::UpNext, _) => queue_len,

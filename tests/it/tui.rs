@@ -151,6 +151,14 @@ fn small_terminals_degrade_without_panicking() {
         harness.keys("\x1b3?");
         harness.screen();
     }
+    // Too small to draw: the reason is shown whole, wrapped.
+    let screen = Harness::new(19, 5).screen();
+    let words = screen
+        .replace('"', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(words.contains("skipless: terminal too small"), "{screen}");
 }
 
 #[test]
@@ -1105,6 +1113,20 @@ fn scrolling_the_help_leaves_the_library_selection_alone() {
         h.app.state.album_track, 1,
         "the search's selection reset the album's track"
     );
+}
+
+#[test]
+fn the_help_scrolls_to_its_last_row_and_back_one_row_a_key() {
+    let mut h = Harness::new(100, 30);
+    h.keys("?G");
+    let rows = h.app.keys.help();
+    let last = &rows[rows.len() - 1];
+    let screen = h.screen();
+    assert!(screen.contains(last.1), "{screen}");
+    // Each `k` after `G` shows one more row: none is spent under the end.
+    h.keys("k");
+    let screen = h.screen();
+    assert!(screen.contains(rows[rows.len() - 2].1), "{screen}");
 }
 
 #[test]
