@@ -344,6 +344,7 @@ impl App {
             PlaylistTarget::SaveSession(tracks) => (tracks, SaveAs::New("this session's tracks")),
             PlaylistTarget::Add(tracks) => (tracks, SaveAs::Append),
             PlaylistTarget::Rename(from) => {
+                self.state.renamed_playlist = Some(prompt.name.clone());
                 self.change_playlist(PlaylistChange::Rename { from, to: prompt.name });
                 return;
             }
@@ -885,7 +886,18 @@ impl App {
             WorkerMsg::ExportDone(path) => self.state.status = Some(format!("exported the log to {}", path.display())),
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
             WorkerMsg::Playlists(playlists) => {
-                self.state.playlist = self.state.playlist.min(playlists.len().saturating_sub(1));
+                // The selection stays on its playlist (by its new name once a rename shows) as
+                // the sorted list changes around it.
+                let position = |name: &str| playlists.iter().position(|p| p.name == name);
+                let renamed = self.state.renamed_playlist.as_deref().and_then(position);
+                if renamed.is_some() {
+                    self.state.renamed_playlist = None;
+                }
+                let selected = self.state.playlists.get(self.state.playlist);
+                self.state.playlist = renamed
+                    .or_else(|| selected.and_then(|p| position(&p.name)))
+                    .unwrap_or(self.state.playlist)
+                    .min(playlists.len().saturating_sub(1));
                 self.state.playlists = playlists;
             }
             WorkerMsg::PlaylistSaved(message) => self.state.status = Some(message),

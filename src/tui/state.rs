@@ -168,6 +168,8 @@ pub struct State {
     pub confirm_delete: Option<String>,
     /// The saved playlists, as a worker last read them.
     pub playlists: Vec<SavedPlaylist>,
+    /// The new name of a playlist being renamed, to select once the list is read again.
+    pub renamed_playlist: Option<String>,
     pub playlist: usize,
     /// The selected entry of that playlist.
     pub playlist_entry: usize,

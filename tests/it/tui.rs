@@ -546,10 +546,15 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
 fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
     let mut h = Harness::new(100, 24);
     h.keys("2aS");
-    h.keys("morning\n");
+    h.keys("evening\n");
     h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
+    h.keys("S");
+    h.keys("morning\n");
+    h.pump_until("the second playlist", |app| {
+        app.state.playlists.iter().any(|p| p.name == "morning")
+    });
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 7);
     let index = h.app.state.playlists.iter().position(|p| p.name == "morning").unwrap();
     h.keys(&"j".repeat(index));
     // F2 offers the name to edit; Enter renames.
@@ -565,10 +570,10 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
     h.keys("dawn\n");
     h.pump_until("the rename", |app| app.state.playlists.iter().any(|p| p.name == "dawn"));
     assert!(h.screen().contains("renamed playlist \"morning\" to \"dawn\""));
+    // The selection follows the playlist to its new place (before "evening" now).
+    let names: Vec<&str> = h.app.state.playlists.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names[h.app.state.playlist], "dawn", "{names:?}");
     // `d` asks; any key but `y` keeps it; `y` deletes it.
-    let index = h.app.state.playlists.iter().position(|p| p.name == "dawn").unwrap();
-    h.keys("g");
-    h.keys(&"j".repeat(index));
     h.keys("d");
     assert!(
         h.screen().contains("delete playlist \"dawn\"? (y: delete"),
@@ -581,7 +586,7 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
     h.pump_until("the delete", |app| app.state.playlists.iter().all(|p| p.name != "dawn"));
     assert!(h.screen().contains("deleted playlist \"dawn\""));
     // A smart playlist cannot be renamed or deleted.
-    h.keys("g");
+    h.keys("G");
     h.keys("d");
     assert!(h.screen().contains("computed from the log"), "{}", h.screen());
 }
