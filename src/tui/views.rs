@@ -280,7 +280,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
             let duration = t.duration_ms.map(format_duration).unwrap_or_default();
             let title = truncate(
-                &format!("{number}{}", t.title),
+                &format!("{}{number}{}", mark_of(t.id, &lib.marks), t.title),
                 width.saturating_sub(duration.len() + 1),
             );
             let pad = width.saturating_sub(title.chars().count() + duration.len());

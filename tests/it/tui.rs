@@ -94,6 +94,11 @@ fn library_view_browses_artists_albums_tracks() {
     insta::assert_snapshot!("library_start", h.screen());
     h.keys("jj\t");
     insta::assert_snapshot!("library_artist_album", h.screen());
+    // A like of the album's first track shows beside it there.
+    h.keys("\tf");
+    let screen = h.screen();
+    let liked = screen.lines().filter(|l| l.contains("♥")).count();
+    assert_eq!(liked, 1, "{screen}");
 }
 
 #[test]
