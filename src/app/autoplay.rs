@@ -20,7 +20,7 @@ use crate::play::LoggedPlay;
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::infer::{fallback_rank, Filters, Radio, Recommender, Scored};
-use crate::recommend::log::{library_candidates, train_from_log, ListeningLog};
+use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
 use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
 use crate::track::{Name, Track};
@@ -327,15 +327,18 @@ impl AutoplayCore {
                 self.plays_since_model
             ),
             _ => format!(
-                "fallback: similar tracks, then your most finished (model after {} plays, {} so far)",
+                "fallback: similar tracks, then your most finished (model after {} plays in {MIN_TRAINING_SESSIONS} sessions; {} plays in {} so far)",
                 self.config.min_plays,
-                self.log.plays.len()
+                self.log.plays.len(),
+                self.log.sessions().len()
             ),
         }
     }
 
+    /// Whether the log is long enough to train on: `min_plays` plays, in as many sessions as
+    /// the training split needs.
     pub(crate) fn enough_plays(&self) -> bool {
-        self.log.plays.len() as u64 >= self.config.min_plays
+        self.log.plays.len() as u64 >= self.config.min_plays && self.log.sessions().len() >= MIN_TRAINING_SESSIONS
     }
 
     /// The best `limit` tracks to follow `session`, and which ranking produced them.
@@ -598,15 +601,20 @@ impl Worker {
     }
 
     fn retrain(&mut self) {
+        // The listener asked (or the play counter did): a refusal is said where they look.
+        let refuse = |why: String| {
+            let _ = self.tx.send(WorkerMsg::RetrainRefused(why));
+        };
         if self.training.is_some() {
-            self.status("already training".into());
+            refuse("already training".into());
             return;
         }
         if !self.core.enough_plays() {
-            self.status(format!(
-                "training needs {} finished plays; the log has {}",
+            refuse(format!(
+                "training needs {} plays in {MIN_TRAINING_SESSIONS} sessions; the log has {} in {}",
                 self.core.config.min_plays,
-                self.core.log.plays.len()
+                self.core.log.plays.len(),
+                self.core.log.sessions().len()
             ));
             return;
         }

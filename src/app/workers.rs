@@ -48,6 +48,8 @@ pub enum WorkerMsg {
         total: usize,
     },
     TrainDone(String),
+    /// A retrain was asked for and cannot start: why (already training, too little listening).
+    RetrainRefused(String),
     /// The whole log was exported to this file.
     ExportDone(PathBuf),
     /// The saved playlists, read afresh.

@@ -18,7 +18,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     let min_plays = ctx.config.recommend.min_plays;
     if (log.plays.len() as u64) < min_plays {
         anyhow::bail!(
-            "{} finished plays in the log; training needs at least {min_plays} (recommend.min_plays)",
+            "{} plays in the log; training needs at least {min_plays} (recommend.min_plays)",
             log.plays.len()
         );
     }

@@ -190,6 +190,9 @@ pub(crate) fn log_sessions(log: &ListeningLog, vocab: &mut Vocab) -> (Vec<Sessio
     (sessions, likes)
 }
 
+/// The fewest sessions a log can be trained on: fewer leave no newer session to validate on.
+pub(crate) const MIN_TRAINING_SESSIONS: usize = 3;
+
 /// Trains a model on the whole log: the newest tenth of the sessions is the validation slice that
 /// stops training and on which the new and the previous model are compared. Warm-starts from
 /// `previous` when its shape matches.
@@ -203,9 +206,9 @@ pub(crate) fn train_from_log(
     let compatible = previous.filter(|p| p.meta.config.model == config.model);
     let mut vocab = compatible.map(|p| p.meta.vocab.clone()).unwrap_or_default();
     let (sessions, likes) = log_sessions(log, &mut vocab);
-    if sessions.len() < 3 {
+    if sessions.len() < MIN_TRAINING_SESSIONS {
         return Err(RecommendError::NotEnoughData(format!(
-            "{} listening sessions; at least 3 are needed",
+            "{} listening sessions; at least {MIN_TRAINING_SESSIONS} are needed",
             sessions.len()
         )));
     }

@@ -871,6 +871,7 @@ impl App {
                 });
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
+            WorkerMsg::RetrainRefused(why) => self.state.status = Some(why),
             WorkerMsg::TrainProgress { done, total } => {
                 self.state.progress = Some(Progress {
                     label: "training".into(),

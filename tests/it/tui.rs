@@ -1206,3 +1206,23 @@ fn likes_bans_and_adds_act_on_the_row_selected_in_the_queue_up_next_and_history(
     let times_queued = entries.iter().filter(|e| e.track.id == playing.id).count();
     assert_eq!(times_queued, 2, "{}", h.screen());
 }
+
+#[test]
+fn a_retrain_that_cannot_start_says_why_on_the_status_line() {
+    let mut h = Harness::new(100, 30);
+    let models = h._dir.path().join("models");
+    h.app.start_autoplay(models);
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    // The lyrics pane hides the recommender's box: the answer must reach the status line.
+    h.keys("lr");
+    h.pump_until("the refusal", |app| {
+        app.state
+            .status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("training needs"))
+    });
+    let screen = h.screen();
+    assert!(screen.contains("the log has 0 in 0"), "{screen}");
+}
