@@ -65,10 +65,19 @@ pub struct M3uError {
     pub message: String,
 }
 
+/// What an M3U file holds: its entries, and the lines left out (a stream URL, a malformed
+/// `#EXTINF`), each with why, so that one such line costs the listener that line only.
+#[derive(Debug, Default)]
+pub struct M3u {
+    pub entries: Vec<Entry>,
+    pub skipped: Vec<M3uError>,
+}
+
 /// The entries of an M3U or M3U8 file's bytes; `dir` is the folder relative paths start from.
-pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, M3uError> {
+/// Only a file that is not a playlist at all (binary data) is an error.
+pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<M3u, M3uError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut entries = Vec::new();
+    let mut m3u = M3u::default();
     let mut info: Option<(Option<u64>, Option<String>)> = None;
     for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = index + 1;
@@ -78,10 +87,13 @@ pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, M3uError> {
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix(b"#EXTINF:") {
-            info = Some(extinf(rest).ok_or_else(|| M3uError {
-                line,
-                message: format!("malformed #EXTINF: {}", String::from_utf8_lossy(trimmed)),
-            })?);
+            info = extinf(rest);
+            if info.is_none() {
+                m3u.skipped.push(M3uError {
+                    line,
+                    message: format!("malformed #EXTINF: {}", String::from_utf8_lossy(trimmed)),
+                });
+            }
             continue;
         }
         if trimmed.starts_with(b"#") {
@@ -94,16 +106,22 @@ pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, M3uError> {
                 message: "binary data: not an M3U playlist".into(),
             });
         }
-        let path = entry_path(trimmed, dir).map_err(|message| M3uError { line, message })?;
         let (duration_ms, title) = info.take().unwrap_or((None, None));
-        entries.push(Entry {
+        let path = match entry_path(trimmed, dir) {
+            Ok(path) => path,
+            Err(message) => {
+                m3u.skipped.push(M3uError { line, message });
+                continue;
+            }
+        };
+        m3u.entries.push(Entry {
             path,
             line,
             title,
             duration_ms,
         });
     }
-    Ok(entries)
+    Ok(m3u)
 }
 
 /// `#EXTINF:<seconds>[ attributes],<title>`: (length, title); -1 seconds means unknown.
@@ -137,11 +155,43 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
         return Err(format!("not a local file: {}", String::from_utf8_lossy(line)));
     }
     let path = Path::new(OsStr::from_bytes(line));
-    Ok(if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        dir.join(path)
-    })
+    Ok(lexically_normal(&dir.join(path)))
+}
+
+/// `path` without `.` and with each `..` taking off the name before it, as written: an entry
+/// whose file does not exist yet cannot be resolved on disk, and must still name the path a
+/// later scan will index.
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() {
+                    normal.push(component);
+                }
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// A playlist name as given, trimmed; why not when it is empty, holds a control character (it
+/// could not be typed back, or printed safely) or is a smart playlist's.
+pub fn checked_name(name: &str) -> Result<&str, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("a playlist needs a name".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("a playlist name cannot hold control characters: {name:?}"));
+    }
+    if Smart::named(name).is_some() {
+        return Err(format!("{name:?} is the name of a smart playlist: choose another name"));
+    }
+    Ok(name)
 }
 
 /// Writes `entries` as an extended M3U: `#EXTINF` with length and title where known, then the
@@ -175,7 +225,7 @@ mod tests {
     fn relative_absolute_uri_extinf_and_non_utf8_entries() {
         let text = b"#EXTM3U\r\n#EXTINF:183,Artist - Song\r\nsub/a.ogg\r\n\n/abs/b.flac\n# a comment\n\
 file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n";
-        let entries = parse_m3u(text, Path::new("/lists")).unwrap();
+        let entries = parse_m3u(text, Path::new("/lists")).unwrap().entries;
         let paths: Vec<&[u8]> = entries.iter().map(|e| e.path.as_os_str().as_bytes()).collect();
         assert_eq!(
             paths,
@@ -194,11 +244,45 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
     }
 
     #[test]
-    fn malformed_lines_name_their_line() {
-        let error = parse_m3u(b"#EXTM3U\n#EXTINF:long,x\na.ogg\n", Path::new("/")).unwrap_err();
-        assert_eq!(error.to_string(), "line 2: malformed #EXTINF: #EXTINF:long,x");
-        let error = parse_m3u(b"a.ogg\nhttp://radio.example/stream\n", Path::new("/")).unwrap_err();
-        assert_eq!(error.line, 2);
+    fn malformed_lines_and_streams_are_left_out_by_their_line_and_the_rest_kept() {
+        let m3u = parse_m3u(
+            b"#EXTM3U\n#EXTINF:long,x\na.ogg\nhttp://radio.example/stream\nb.ogg\n",
+            Path::new("/"),
+        )
+        .unwrap();
+        let paths: Vec<&Path> = m3u.entries.iter().map(|e| e.path.as_path()).collect();
+        assert_eq!(paths, [Path::new("/a.ogg"), Path::new("/b.ogg")]);
+        let skipped: Vec<String> = m3u.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            skipped,
+            [
+                "line 2: malformed #EXTINF: #EXTINF:long,x",
+                "line 4: not a local file: http://radio.example/stream"
+            ]
+        );
+    }
+
+    #[test]
+    fn relative_entries_are_normal_paths_whether_or_not_their_files_exist() {
+        let m3u = parse_m3u(b"../lib/a.ogg\n./b.ogg\nsub/../c.ogg\n", Path::new("/m/lists")).unwrap();
+        let paths: Vec<&Path> = m3u.entries.iter().map(|e| e.path.as_path()).collect();
+        assert_eq!(
+            paths,
+            [
+                Path::new("/m/lib/a.ogg"),
+                Path::new("/m/lists/b.ogg"),
+                Path::new("/m/lists/c.ogg")
+            ]
+        );
+    }
+
+    #[test]
+    fn playlist_names_are_trimmed_and_refused_when_blank_smart_or_holding_controls() {
+        assert_eq!(checked_name("  morning  "), Ok("morning"));
+        assert!(checked_name("  ").is_err());
+        assert!(checked_name("new\nline").is_err());
+        assert!(checked_name("\x1b[31mred").is_err());
+        assert!(checked_name("most finished").unwrap_err().contains("smart playlist"));
     }
 
     #[test]
@@ -219,7 +303,7 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         ];
         let mut out = Vec::new();
         write_m3u(&mut out, &entries).unwrap();
-        let back = parse_m3u(&out, Path::new("/")).unwrap();
+        let back = parse_m3u(&out, Path::new("/")).unwrap().entries;
         assert_eq!(
             back.iter().map(|e| &e.path).collect::<Vec<_>>(),
             entries.iter().map(|e| &e.path).collect::<Vec<_>>()

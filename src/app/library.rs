@@ -10,7 +10,7 @@ use crate::db::tracks;
 use crate::db::{marks, playlists, plays};
 use crate::db::{Database, DbError};
 use crate::marks::Marks;
-use crate::playlist::Smart;
+use crate::playlist::{checked_name, Smart};
 use crate::summary::TrackPlays;
 use crate::track::{Name, Track};
 
@@ -84,6 +84,24 @@ pub enum SavedEntry {
 pub enum EntryEdit {
     Remove(usize),
     Swap(usize, usize),
+}
+
+/// Renames the saved playlist `from` to `to` (trimmed); the name it now has, or why not: `from`
+/// is smart or unknown, `to` is no good name (see [`checked_name`]) or is taken. The command
+/// line and the player rename through this.
+pub(crate) fn rename_playlist(db: &Database, from: &str, to: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        Smart::named(from).is_none(),
+        "{from:?} is computed from the log: it cannot be renamed"
+    );
+    let to = checked_name(to).map_err(anyhow::Error::msg)?;
+    if from != to {
+        let taken = playlists::entries(db.conn(), to).map_err(|e| db.err(e))?.is_some();
+        anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
+        let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
+        anyhow::ensure!(renamed, "no playlist named {from:?}");
+    }
+    Ok(to.to_owned())
 }
 
 impl SavedPlaylist {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crossbeam_channel::Sender;
 
 use super::art::{art_for, ArtCache, Picture};
-use super::library::{LibraryIndex, SavedPlaylist};
+use super::library::{rename_playlist, LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
 use crate::clock::now_ms;
 use crate::clock::TimeRange;
@@ -17,9 +17,10 @@ use crate::library::scan::{Reread, ScanProgress};
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
 use crate::lyrics::Lyrics;
 use crate::play::SkipRule;
-use crate::playlist::{Entry, Smart};
+use crate::playlist::{checked_name, Entry};
 use crate::summary::Stats;
 use crate::track::Track;
+use anyhow::Context as _;
 
 /// A report from a worker to the UI thread.
 #[derive(Debug)]
@@ -159,8 +160,6 @@ pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
     });
 }
 
-/// Saves `tracks` as the new playlist `name` (refused when the name is taken), or with `append`
-/// adds them to the end of `name` (created when new); then reads the playlists again.
 /// How [`spawn_save_playlist`] saves: as a new playlist (the words say what was saved), or
 /// appended to the playlist named (created when new).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +168,8 @@ pub(crate) enum SaveAs {
     Append,
 }
 
+/// Saves `tracks` as playlist `name` as `save` says (a new one is refused when the name is
+/// taken); then reads the playlists again.
 pub(crate) fn spawn_save_playlist(
     db_path: PathBuf,
     name: String,
@@ -177,10 +178,7 @@ pub(crate) fn spawn_save_playlist(
     tx: Sender<WorkerMsg>,
 ) {
     run_worker("playlists", tx, move |tx| {
-        anyhow::ensure!(
-            Smart::named(&name).is_none(),
-            "{name:?} is the name of a smart playlist: not saved"
-        );
+        let name = checked_name(&name).map_err(anyhow::Error::msg).context("not saved")?;
         let mut db = Database::open(&db_path)?;
         let entries: Vec<Entry> = tracks
             .iter()
@@ -222,21 +220,9 @@ pub(crate) enum PlaylistChange {
 pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx: Sender<WorkerMsg>) {
     run_worker("playlists", tx, move |tx| {
         let db = Database::open(&db_path)?;
-        let now = now_ms();
         let message = match &change {
             PlaylistChange::Rename { from, to } => {
-                anyhow::ensure!(
-                    Smart::named(to).is_none(),
-                    "{to:?} is the name of a smart playlist: not renamed"
-                );
-                anyhow::ensure!(
-                    playlists::entries(db.conn(), to).map_err(|e| db.err(e))?.is_none() || from == to,
-                    "a playlist named {to:?} exists already: not renamed"
-                );
-                anyhow::ensure!(
-                    playlists::rename(db.conn(), from, to, now).map_err(|e| db.err(e))?,
-                    "no playlist named {from:?}"
-                );
+                let to = rename_playlist(&db, from, to).context("not renamed")?;
                 format!("renamed playlist {from:?} to {to:?}")
             }
             PlaylistChange::Delete(name) => {

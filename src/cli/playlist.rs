@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Subcommand;
 
+use crate::app::library::rename_playlist;
 use crate::app::Context;
 use crate::clock::now_ms;
 use crate::db::{playlists, tracks, Database};
-use crate::playlist::{parse_m3u, write_m3u, Entry, Smart};
+use crate::playlist::{checked_name, parse_m3u, write_m3u, Entry, M3u, Smart};
 use crate::track::Track;
 
 /// `skipless playlist` actions.
@@ -120,7 +121,7 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         .ok()
         .and_then(|f| f.parent().map(Path::to_path_buf))
         .unwrap_or_default();
-    let mut entries = parse_m3u(&bytes, &dir).with_context(|| file.display().to_string())?;
+    let M3u { mut entries, skipped } = parse_m3u(&bytes, &dir).with_context(|| file.display().to_string())?;
     let name = match name {
         Some(name) => name.to_owned(),
         None => file
@@ -128,11 +129,9 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
             .map(|s| s.to_string_lossy().into_owned())
             .with_context(|| format!("{}: give the playlist a --name", file.display()))?,
     };
-    anyhow::ensure!(!name.trim().is_empty(), "a playlist needs a name: give it a --name");
-    anyhow::ensure!(
-        Smart::named(&name).is_none(),
-        "{name:?} is the name of a smart playlist: give this one another --name"
-    );
+    let name = checked_name(&name)
+        .map_err(anyhow::Error::msg)
+        .context("give it another --name")?;
     // The index holds canonical paths; an entry whose file is not there stays as written.
     for entry in &mut entries {
         if let Ok(canonical) = std::fs::canonicalize(&entry.path) {
@@ -154,30 +153,26 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
     playlists::create(db.conn_mut(), &name, &entries, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("a playlist named {name:?} exists already"))?;
+    let left_out = match skipped.len() {
+        0 => String::new(),
+        n => format!("; {n} line{} left out", if n == 1 { "" } else { "s" }),
+    };
     outln!(
-        "saved playlist {name:?}: {} entries, {} in the library",
+        "saved playlist {name:?}: {} entries, {} in the library{left_out}",
         entries.len(),
         entries.len() - missing.len()
     )?;
     for line in missing {
         outln!("{line}")?;
     }
+    for problem in skipped {
+        outln!("  {problem} (left out)")?;
+    }
     Ok(())
 }
 
 fn rename(db: &Database, from: &str, to: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        Smart::named(from).is_none() && Smart::named(to).is_none(),
-        "smart playlists cannot be renamed, nor their names taken"
-    );
-    anyhow::ensure!(!to.trim().is_empty(), "a playlist needs a name");
-    let taken = playlists::list(db.conn())
-        .map_err(|e| db.err(e))?
-        .iter()
-        .any(|p| p.name == to);
-    anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
-    let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
-    anyhow::ensure!(renamed, "no playlist named {from:?} (see `skipless playlist list`)");
+    let to = rename_playlist(db, from, to)?;
     outln!("renamed {from:?} to {to:?}")?;
     Ok(())
 }

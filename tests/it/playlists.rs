@@ -109,23 +109,64 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
 }
 
 #[test]
-fn a_malformed_m3u_line_is_named_and_nothing_is_saved() {
+fn malformed_and_stream_lines_are_left_out_by_line_and_relative_entries_match_after_a_scan() {
     let data = tempfile::tempdir().unwrap();
-    let file = data.path().join("bad.m3u");
-    std::fs::write(&file, "#EXTM3U\n#EXTINF:soon,A - B\na.ogg\n").unwrap();
+    let lists = data.path().join("lists");
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::create_dir_all(&music).unwrap();
+    let file = lists.join("mixed.m3u");
+    std::fs::write(
+        &file,
+        "#EXTM3U\n#EXTINF:soon,A - B\n../music/later.ogg\nhttps://radio.example/stream\n./here.ogg\n",
+    )
+    .unwrap();
+    let out = stdout_of(skipless(data.path()).args(["playlist", "import"]).arg(&file));
+    assert!(
+        out.starts_with("saved playlist \"mixed\": 2 entries, 0 in the library; 2 lines left out"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 2: malformed #EXTINF: #EXTINF:soon,A - B (left out)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 4: not a local file: https://radio.example/stream (left out)"),
+        "{out}"
+    );
+    // The files arrive; a scan attaches both entries, written with `..` and `.` as they were.
+    std::fs::copy(corpus().join("sad.ogg"), music.join("later.ogg")).unwrap();
+    std::fs::copy(corpus().join("victory.ogg"), lists.join("here.ogg")).unwrap();
+    scan_json(data.path(), &[&music, &lists]);
+    let exported = stdout_of(skipless(data.path()).args(["playlist", "export", "mixed"]));
+    let paths: Vec<&str> = exported.lines().filter(|l| !l.starts_with('#')).collect();
+    let canonical = |p: std::path::PathBuf| std::fs::canonicalize(p).unwrap().display().to_string();
+    assert_eq!(
+        paths,
+        [canonical(music.join("later.ogg")), canonical(lists.join("here.ogg"))]
+    );
+}
+
+#[test]
+fn a_playlist_name_with_control_characters_is_refused_and_one_with_spaces_trimmed() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("a.m3u");
+    std::fs::write(&file, "a.ogg\n").unwrap();
     let output = skipless(data.path())
-        .args(["playlist", "import"])
+        .args(["playlist", "import", "--name", "new\nline"])
         .arg(&file)
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("bad.m3u") && stderr.contains("line 2: malformed #EXTINF"),
-        "{stderr}"
+    assert!(stderr.contains("control characters"), "{stderr}");
+    let out = stdout_of(
+        skipless(data.path())
+            .args(["playlist", "import", "--name", "  padded  "])
+            .arg(&file),
     );
-    assert!(!stdout_of(skipless(data.path()).args(["playlist", "list"])).contains("bad"));
+    assert!(out.starts_with("saved playlist \"padded\""), "{out}");
 }
 
 #[test]
