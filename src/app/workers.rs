@@ -191,7 +191,7 @@ pub(crate) fn spawn_save_playlist(
             .collect();
         match save {
             SaveAs::Append => {
-                playlists::append(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+                playlists::append(db.conn_mut(), name, &entries, now_ms()).map_err(|e| db.err(e))?;
                 let n = entries.len();
                 let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
                     "added {n} track{} to playlist {name:?}",
@@ -199,7 +199,7 @@ pub(crate) fn spawn_save_playlist(
                 )));
             }
             SaveAs::New(what) => {
-                let saved = playlists::create(db.conn_mut(), &name, &entries, now_ms()).map_err(|e| db.err(e))?;
+                let saved = playlists::create(db.conn_mut(), name, &entries, now_ms()).map_err(|e| db.err(e))?;
                 anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
                 let _ = tx.send(WorkerMsg::PlaylistSaved(format!("saved {what} as playlist {name:?}")));
             }

@@ -150,7 +150,7 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
             )
         })
         .collect();
-    playlists::create(db.conn_mut(), &name, &entries, now_ms())
+    playlists::create(db.conn_mut(), name, &entries, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("a playlist named {name:?} exists already"))?;
     let left_out = match skipped.len() {
