@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::autoplay::Autoplay;
 use super::controller::Controller;
-use crate::db::{playlists, tracks};
+use super::library::playlist_entries;
+use crate::db::tracks;
 use crate::fmt::format_duration;
 use crate::marks::Mark;
 use crate::play::{ControlSource, PlaySource};
@@ -235,16 +236,9 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
 
 /// The saved playlist `name` becomes the queue and plays from its first file the library has.
 fn play_playlist(controller: &mut Controller, name: &str, by: ControlSource) -> Reply {
-    let db = controller.recorder().database();
-    let resolved = playlists::entries(db.conn(), name).and_then(|entries| {
-        entries
-            .map(|entries| playlists::resolve(db.conn(), entries))
-            .transpose()
-    });
-    let resolved = match resolved {
-        Ok(Some(resolved)) => resolved,
-        Ok(None) => return Reply::error(format!("no playlist named {name:?} (skipless playlist list)")),
-        Err(e) => return Reply::error(db.err(e)),
+    let resolved = match playlist_entries(controller.recorder().database(), name) {
+        Ok(resolved) => resolved,
+        Err(e) => return Reply::error(format!("{e:#}")),
     };
     let total = resolved.len();
     let playable: Vec<Track> = resolved.into_iter().filter_map(|(_, track)| track).collect();

@@ -2,6 +2,8 @@
 //! artist and album, and play counts per track. Built off the UI thread; `search` searches it.
 
 use std::collections::HashMap;
+
+use anyhow::Context as _;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use crate::db::tracks;
 use crate::db::{marks, playlists, plays};
 use crate::db::{Database, DbError};
 use crate::marks::Marks;
-use crate::playlist::{checked_name, Smart};
+use crate::playlist::{checked_name, Entry, Smart};
 use crate::summary::TrackPlays;
 use crate::track::{Name, Track};
 
@@ -84,6 +86,36 @@ pub enum SavedEntry {
 pub enum EntryEdit {
     Remove(usize),
     Swap(usize, usize),
+}
+
+/// The entries of the saved or smart playlist `name`, each with the library track it names:
+/// what the command line exports and plays, and what the remote plays.
+pub(crate) fn playlist_entries(db: &Database, name: &str) -> anyhow::Result<Vec<(Entry, Option<Track>)>> {
+    if let Some(smart) = Smart::named(name) {
+        let ids = playlists::smart_tracks(db.conn(), smart, now_ms()).map_err(|e| db.err(e))?;
+        let mut by_id: HashMap<i64, Track> = tracks::tracks_in_id_order(db.conn())
+            .map_err(|e| db.err(e))?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        return Ok(ids
+            .iter()
+            .filter_map(|id| by_id.remove(id))
+            .map(|track| {
+                let entry = Entry {
+                    path: track.path.clone(),
+                    line: 0,
+                    title: None,
+                    duration_ms: None,
+                };
+                (entry, Some(track))
+            })
+            .collect());
+    }
+    let entries = playlists::entries(db.conn(), name)
+        .map_err(|e| db.err(e))?
+        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+    Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
 /// Renames the saved playlist `from` to `to` (trimmed); the name it now has, or why not: `from`

@@ -1,18 +1,16 @@
 //! `skipless playlist list|import|export`: saved playlists and M3U files.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::app::library::rename_playlist;
+use crate::app::library::{playlist_entries, rename_playlist};
 use crate::app::Context;
 use crate::clock::now_ms;
-use crate::db::{playlists, tracks, Database};
+use crate::db::{playlists, Database};
 use crate::playlist::{checked_name, parse_m3u, write_m3u, Entry, M3u, Smart};
-use crate::track::Track;
 
 /// `skipless playlist` actions.
 #[derive(Debug, Subcommand)]
@@ -84,35 +82,6 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The entries of a saved or smart playlist, each with the library track it names.
-fn resolved_entries(db: &Database, name: &str) -> anyhow::Result<Vec<(Entry, Option<Track>)>> {
-    if let Some(smart) = Smart::named(name) {
-        let ids = playlists::smart_tracks(db.conn(), smart, now_ms()).map_err(|e| db.err(e))?;
-        let mut by_id: HashMap<i64, Track> = tracks::tracks_in_id_order(db.conn())
-            .map_err(|e| db.err(e))?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect();
-        return Ok(ids
-            .iter()
-            .filter_map(|id| by_id.remove(id))
-            .map(|track| {
-                let entry = Entry {
-                    path: track.path.clone(),
-                    line: 0,
-                    title: None,
-                    duration_ms: None,
-                };
-                (entry, Some(track))
-            })
-            .collect());
-    }
-    let entries = playlists::entries(db.conn(), name)
-        .map_err(|e| db.err(e))?
-        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
-    Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
@@ -190,7 +159,7 @@ fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
 
 fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
     // The library's tags for what it has, what the M3U said for the rest.
-    let entries: Vec<Entry> = resolved_entries(db, name)?
+    let entries: Vec<Entry> = playlist_entries(db, name)?
         .into_iter()
         .map(|(mut entry, track)| {
             if let Some(track) = track {
@@ -223,7 +192,7 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
 /// The files of playlist `name` that the library has, in order, for `skipless play --playlist`.
 pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     let db = ctx.open_database()?;
-    let paths: Vec<PathBuf> = resolved_entries(&db, name)?
+    let paths: Vec<PathBuf> = playlist_entries(&db, name)?
         .into_iter()
         .filter(|(_, track)| track.is_some())
         .map(|(entry, _)| entry.path)

@@ -168,6 +168,9 @@ fn a_stale_socket_is_replaced_and_a_playlist_plays_from_the_shell() {
     let started = player.wait("started");
     assert!(started["path"].as_str().unwrap().ends_with("defeat.flac"), "{started}");
     assert_eq!(status(data.path())["queue_length"], 1);
+    // A smart playlist plays by its name too, as `play --playlist` plays it.
+    let smart = remote_ok(data.path(), &["playlist", "never played"]);
+    assert!(smart.contains("playing \"never played\""), "{smart}");
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }
