@@ -1,3 +1,6 @@
+//! The `skipless` binary: parses the command line and runs it ([`skipless::cli::run`]), printing
+//! an error as one line.
+
 use clap::Parser;
 
 fn main() {

@@ -58,8 +58,9 @@ pub(crate) enum Request {
     Banned(i64),
     /// Retrain now.
     Retrain,
-    /// A trainer finished and saved a better model.
-    ModelSaved,
+    /// A training run is over, whatever came of it: the saved model (a new one, or the one kept)
+    /// is loaded again.
+    TrainingOver,
     Shutdown,
 }
 
@@ -577,7 +578,7 @@ impl Worker {
                 }
             }
             Request::Retrain => self.retrain(),
-            Request::ModelSaved => {
+            Request::TrainingOver => {
                 self.training = None;
                 match self.core.load_model() {
                     Ok(()) => self.status(self.core.describe()),
@@ -637,7 +638,7 @@ impl Worker {
                 &flag,
             );
             // Whatever the outcome, the recommender thread learns that this run is over.
-            let _ = own.send(Request::ModelSaved);
+            let _ = own.send(Request::TrainingOver);
             match outcome {
                 TrainingOutcome::Saved(message) | TrainingOutcome::Kept(message) => {
                     let _ = tx.send(WorkerMsg::TrainDone(message));

@@ -127,7 +127,7 @@ impl Database {
         db
     }
 
-    /// An in-memory database with the full schema, for tests and the simulator.
+    /// An in-memory database with the full schema, for unit tests.
     #[cfg(test)]
     pub(crate) fn open_in_memory() -> Result<Self, DbError> {
         let path = PathBuf::from(":memory:");

@@ -945,7 +945,6 @@ fn a_cover_that_never_arrives_blocks_no_frame() {
     h.pump_until("the track to start", |app| app.controller.now.is_some());
     h.app.want_art(ratatui::layout::Rect::new(0, 0, 100, 30));
     // The worker is stuck on the FIFO; the UI goes on drawing and answering keys.
-    let started = Instant::now();
     for _ in 0..20 {
         h.keys("3");
         assert!(h.screen().contains("Queue (1)"));
@@ -955,7 +954,6 @@ fn a_cover_that_never_arrives_blocks_no_frame() {
     h.pump_until("a second of playback", |app| {
         app.controller.now.as_ref().is_some_and(|n| n.position_ms >= 1_000)
     });
-    assert!(started.elapsed() < Duration::from_secs(15));
     assert!(h.app.state.art.is_none());
     // Something writes a picture at last: it is drawn.
     let mut jpeg = Vec::new();
