@@ -71,8 +71,14 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 .into_iter()
                 .filter(|t| t.artist.as_ref().is_some_and(|a| a.to_lowercase() == wanted))
                 .collect();
-            let Some(first) = theirs.first().cloned() else {
-                anyhow::bail!("no tracks by {name:?} in the library (see skipless library)");
+            anyhow::ensure!(
+                !theirs.is_empty(),
+                "no tracks by {name:?} in the library (see skipless library)"
+            );
+            // The radio opens on a track the listener has not banned.
+            let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
+            let Some(first) = theirs.iter().find(|t| !marks.is_banned(t.id)).cloned() else {
+                anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
             };
             let seed = RadioSeed {
                 tracks: theirs.iter().map(|t| t.id).collect(),

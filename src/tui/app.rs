@@ -471,8 +471,19 @@ impl App {
                 None => (Vec::new(), String::new()),
             }
         };
-        let Some(first) = tracks.first().cloned() else {
-            self.state.status = Some("nothing selected or playing to start a radio from".into());
+        // An artist's or album's radio opens on a track the listener has not banned; a track
+        // chosen by itself opens its own radio, as the listener may still play a banned track.
+        let marks = &self.state.library.marks;
+        let first = match tracks.as_slice() {
+            [one] => Some(one.clone()),
+            many => many.iter().find(|t| !marks.is_banned(t.id)).cloned(),
+        };
+        let Some(first) = first else {
+            self.state.status = Some(if tracks.is_empty() {
+                "nothing selected or playing to start a radio from".into()
+            } else {
+                format!("every track of {name} is banned")
+            });
             return;
         };
         if !self.state.autoplay || self.autoplay.is_none() {

@@ -361,6 +361,30 @@ fn a_radio_from_an_artist_plays_that_artist_first_and_keeps_going() {
     assert!(!unknown.status.success());
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("no tracks by \"Nobody At All\""), "{stderr}");
+
+    // A ban on the track it opened with: the radio opens on another of the artist's.
+    stdout_of(skipless(data.path()).args(["ban", &started[0].0]));
+    let mut player = Player::start_with(data.path(), 50.0, &[], &["--radio-artist", "timothy pinkham"]);
+    let first = player.wait("started");
+    player.send("quit");
+    player.finish();
+    let first = first["path"].as_str().unwrap();
+    assert_ne!(first, started[0].0);
+    assert_eq!(artist_of(first).as_deref(), Some("Timothy Pinkham"));
+    // With every one of them banned, it says so.
+    for (path, _) in &started[1..3] {
+        stdout_of(skipless(data.path()).args(["ban", path]));
+    }
+    let all_banned = skipless(data.path())
+        .args(["--audio", "null", "play", "--radio-artist", "timothy pinkham"])
+        .output()
+        .unwrap();
+    assert!(!all_banned.status.success());
+    let stderr = String::from_utf8_lossy(&all_banned.stderr);
+    assert!(
+        stderr.contains("every track by \"timothy pinkham\" is banned"),
+        "{stderr}"
+    );
 }
 
 #[test]
