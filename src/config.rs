@@ -298,6 +298,10 @@ fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
 fn key_at_line(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let current = lines.get(line.checked_sub(1)?)?.trim();
+    // A table header names itself (an unknown table is reported on its header).
+    if current.starts_with('[') && current.ends_with(']') {
+        return Some(current.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    }
     let table = lines[..line - 1]
         .iter()
         .rev()
@@ -338,6 +342,20 @@ mod tests {
         let err = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.starts_with("c.toml: line 3, key `playback.replaygain`:"), "{err}");
         assert_eq!(err.lines().count(), 1);
+    }
+
+    #[test]
+    fn an_unknown_table_is_named_by_its_header() {
+        for (text, line) in [
+            ("[playback]\nvolume = 50\n\n\n[recomend]\nautoplay = true\n", 5),
+            ("[recomend]\nautoplay = true\n", 1),
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("c.toml: line {line}, key `recomend`: unknown field `recomend`")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
