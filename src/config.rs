@@ -267,6 +267,7 @@ impl Config {
             let key = match &e {
                 crate::keymap::KeyMapError::UnknownAction(a) => a.clone(),
                 crate::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
+                crate::keymap::KeyMapError::LeftWithoutKey { taker, .. } => taker.clone(),
             };
             return Err((format!("keys.{key}"), e.to_string()));
         }

@@ -182,6 +182,8 @@ pub(crate) enum KeyMapError {
     UnknownAction(String),
     #[error("[keys] {action}: unknown key `{key}`")]
     UnknownKey { action: String, key: String },
+    #[error("[keys] {taker}: takes `{key}` from {action}, which is left with no key (give {action} a key, or `{action} = []`)")]
+    LeftWithoutKey { taker: String, key: String, action: String },
 }
 
 /// The key bindings in force.
@@ -204,6 +206,7 @@ impl KeyMap {
     /// The defaults with the config's overrides (`action = ["key", ...]`) applied.
     pub(crate) fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, KeyMapError> {
         let mut map = Self::default();
+        let mut taken: BTreeMap<Action, (String, String)> = BTreeMap::new();
         for (name, keys) in overrides {
             let action = ACTIONS
                 .iter()
@@ -220,10 +223,25 @@ impl KeyMap {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             // A key given to this action is taken away from any other one.
-            for bound in map.bindings.values_mut() {
+            for (other, bound) in map.bindings.iter_mut() {
+                if let Some(key) = bound.iter().find(|k| parsed.contains(k)) {
+                    taken.insert(*other, (name.clone(), key_name(key)));
+                }
                 bound.retain(|k| !parsed.contains(k));
             }
             map.bindings.insert(action, parsed);
+        }
+        // An action whose every key was taken, and which the config gives none, could no longer
+        // be reached: say so rather than lose it (an explicit `action = []` unbinds it).
+        for (action, name, _, _) in ACTIONS {
+            let unbound = map.bindings.get(action).is_none_or(Vec::is_empty);
+            if let Some((taker, key)) = taken.get(action).filter(|_| unbound && !overrides.contains_key(*name)) {
+                return Err(KeyMapError::LeftWithoutKey {
+                    taker: taker.clone(),
+                    key: key.clone(),
+                    action: (*name).to_owned(),
+                });
+            }
         }
         Ok(map)
     }
@@ -365,8 +383,26 @@ mod tests {
 
     #[test]
     fn overrides_move_keys_and_reject_nonsense() {
+        // `l` is the lyrics' one key: taking it leaves them none, unless the config gives them one.
         let overrides = BTreeMap::from([("next".to_owned(), vec!["ctrl-n".to_owned(), "l".to_owned()])]);
+        assert_eq!(
+            KeyMap::with_overrides(&overrides).unwrap_err().to_string(),
+            "[keys] next: takes `l` from lyrics, which is left with no key (give lyrics a key, or `lyrics = []`)"
+        );
+        let overrides = BTreeMap::from([
+            ("next".to_owned(), vec!["ctrl-n".to_owned(), "l".to_owned()]),
+            ("lyrics".to_owned(), vec!["ctrl-l".to_owned()]),
+        ]);
         let map = KeyMap::with_overrides(&overrides).unwrap();
+        assert_eq!(
+            map.action(press(KeyCode::Char('l'), KeyModifiers::NONE)),
+            Some(Action::Next)
+        );
+        let unbound = BTreeMap::from([
+            ("next".to_owned(), vec!["l".to_owned()]),
+            ("lyrics".to_owned(), vec![]),
+        ]);
+        assert!(KeyMap::with_overrides(&unbound).is_ok(), "an explicit [] unbinds");
         assert_eq!(
             map.action(press(KeyCode::Char('n'), KeyModifiers::CONTROL)),
             Some(Action::Next)
