@@ -65,6 +65,15 @@ pub struct LyricsConfig {
     pub folder: Option<PathBuf>,
 }
 
+/// `~/x` as the home folder's `x`, as a shell would read it (the config is not read by one).
+fn in_home(path: &Path) -> PathBuf {
+    let home = directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf());
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
 /// The running player's eye on its library roots.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -229,7 +238,8 @@ impl Config {
 
     /// Parses config text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
+        let mut config: Config = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
+        config.lyrics.folder = config.lyrics.folder.map(|folder| in_home(&folder));
         config.validate().map_err(|(key, message)| ConfigError::Invalid {
             path: path.to_path_buf(),
             line: line_of_key(text, &key).unwrap_or(0),
@@ -346,6 +356,15 @@ mod tests {
     }
 
     #[test]
+    fn a_lyrics_folder_under_the_home_folder_may_start_with_a_tilde() {
+        let config = Config::parse("[lyrics]\nfolder = \"~/lyrics\"\n", Path::new("c.toml")).unwrap();
+        let home = directories::BaseDirs::new().unwrap().home_dir().to_path_buf();
+        assert_eq!(config.lyrics.folder, Some(home.join("lyrics")));
+        let config = Config::parse("[lyrics]\nfolder = \"/srv/~x\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!(config.lyrics.folder, Some(PathBuf::from("/srv/~x")));
+    }
+
+    #[test]
     fn an_unknown_table_is_named_by_its_header() {
         for (text, line) in [
             ("[playback]\nvolume = 50\n\n\n[recomend]\nautoplay = true\n", 5),
@@ -353,7 +372,9 @@ mod tests {
         ] {
             let err = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
             assert!(
-                err.starts_with(&format!("c.toml: line {line}, key `recomend`: unknown field `recomend`")),
+                err.starts_with(&format!(
+                    "c.toml: line {line}, key `recomend`: unknown field `recomend`"
+                )),
                 "{err}"
             );
         }

@@ -398,10 +398,7 @@ mod tests {
             map.action(press(KeyCode::Char('l'), KeyModifiers::NONE)),
             Some(Action::Next)
         );
-        let unbound = BTreeMap::from([
-            ("next".to_owned(), vec!["l".to_owned()]),
-            ("lyrics".to_owned(), vec![]),
-        ]);
+        let unbound = BTreeMap::from([("next".to_owned(), vec!["l".to_owned()]), ("lyrics".to_owned(), vec![])]);
         assert!(KeyMap::with_overrides(&unbound).is_ok(), "an explicit [] unbinds");
         assert_eq!(
             map.action(press(KeyCode::Char('n'), KeyModifiers::CONTROL)),

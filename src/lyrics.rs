@@ -38,6 +38,7 @@ impl Lyrics {
         if synced.is_empty() {
             let lines: Vec<LyricLine> = text
                 .lines()
+                .filter(|l| !is_id_tag(l.trim()))
                 .map(|l| LyricLine {
                     at_ms: None,
                     text: l.trim_end().to_owned(),
@@ -116,6 +117,15 @@ fn leading_tags(mut line: &str) -> (Vec<u64>, &str, Option<i64>) {
         line = after;
     }
     (stamps, line, offset)
+}
+
+/// An LRC line that is only a tag about the song (`[ar:Artist]`, `[ti:Title]`, `[offset:+250]`),
+/// not words to show.
+fn is_id_tag(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|tag| tag.split_once(':'))
+        .is_some_and(|(key, _)| !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
 /// `mm:ss`, `mm:ss.x`, `mm:ss.xx`, `mm:ss.xxx` or `mm:ss:xx`, in milliseconds.
@@ -239,6 +249,10 @@ mod tests {
         );
         assert_eq!(lyrics.current(10_000, 0), None);
         assert!(Lyrics::parse("", "").is_empty());
+        // The song's tags of an unsynced LRC are not words to show; a bracket in the words is.
+        let tagged = Lyrics::parse("[ar:Someone]\n[ti:Song]\nplain words\n[chorus]\n", "x.lrc");
+        assert_eq!(texts(&tagged), [(None, "plain words"), (None, "[chorus]")]);
+        assert!(Lyrics::parse("[ar:Someone]\n[ti:Song]\n", "x.lrc").is_empty());
     }
 
     #[test]

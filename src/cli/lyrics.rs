@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::app::Context;
-use crate::library::lyrics::find_lyrics;
+use crate::library::lyrics::{find_lyrics, sidecar_problem};
 use crate::library::tags::read_tags;
 
 pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
@@ -14,6 +14,9 @@ pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     track.path = file;
     let folder = ctx.config.lyrics.folder.as_deref();
     let Some(lyrics) = find_lyrics(&track, folder) else {
+        if let Some(problem) = sidecar_problem(&track.path) {
+            anyhow::bail!("{}: no lyrics: {problem}", path.display());
+        }
         let also = folder.map(|f| format!(", none in {}", f.display())).unwrap_or_default();
         anyhow::bail!(
             "{}: no lyrics (no .lrc beside it, none in its tags{also})",

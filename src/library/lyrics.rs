@@ -1,4 +1,5 @@
-//! Finding a track's lyrics on disk ([`find_lyrics`]): a `.lrc` beside the file (same stem),
+//! Finding a track's lyrics on disk ([`find_lyrics`], and [`sidecar_problem`] when a `.lrc` is
+//! there but of no use): a `.lrc` beside the file (same stem),
 //! then the lyrics in its tags (ID3 `SYLT` and `USLT`, Vorbis `LYRICS` and `UNSYNCEDLYRICS`,
 //! MP4 `©lyr`, read by lofty), then `Artist - Title.lrc` in the configured lyrics folder.
 //! Nothing here uses the network.
@@ -29,6 +30,25 @@ fn sidecar(path: &Path) -> Option<Lyrics> {
         .map(|ext| path.with_extension(ext))
         .find(|p| p.is_file())
         .and_then(|p| read_lrc(&p))
+}
+
+/// Why the `.lrc` beside `path` gave no lyrics, when there is one: it is a folder, cannot be
+/// read, or holds no words.
+pub fn sidecar_problem(path: &Path) -> Option<String> {
+    let lrc = ["lrc", "LRC"]
+        .into_iter()
+        .map(|ext| path.with_extension(ext))
+        .find(|p| p.exists())?;
+    if lrc.is_dir() {
+        return Some(format!("{} is a folder, not a .lrc file", lrc.display()));
+    }
+    match std::fs::read(&lrc) {
+        Err(e) => Some(format!("cannot read {}: {e}", lrc.display())),
+        Ok(bytes) if Lyrics::parse(&decode_text(&bytes), "").is_empty() => {
+            Some(format!("{} holds no lyrics", lrc.display()))
+        }
+        Ok(_) => None,
+    }
 }
 
 /// `Artist - Title.lrc` (case-insensitive), else `Title.lrc`, in `dir`.

@@ -95,6 +95,22 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("defeat.flac: no lyrics"), "{stderr}");
+    // A .lrc beside it that is of no use is named, not passed over in silence.
+    for (make, why) in [
+        (
+            Box::new(|p: &Path| std::fs::write(p, "")) as Box<dyn Fn(&Path) -> std::io::Result<()>>,
+            "holds no lyrics",
+        ),
+        (Box::new(|p: &Path| std::fs::create_dir(p)), "is a folder"),
+    ] {
+        let lrc = music.join("defeat.lrc");
+        make(&lrc).unwrap();
+        let out = skipless(data.path()).arg("lyrics").arg(&defeat).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why) && stderr.contains("defeat.lrc"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        let _ = std::fs::remove_file(&lrc).or_else(|_| std::fs::remove_dir(&lrc));
+    }
 
     let tags = lofty::read_from_path(&defeat).unwrap();
     let tag = tags.primary_tag().unwrap();
