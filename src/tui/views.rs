@@ -635,10 +635,17 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
         c.queue.repeat.label(),
         if app.state.autoplay { "on" } else { "off" }
     );
-    let outer = Block::default()
-        .borders(if area.height >= 5 { Borders::ALL } else { Borders::NONE })
-        .border_style(app.theme.dim)
-        .title("Now playing");
+    // A short terminal gives it three rows: the track, its progress and the modes, no frame (a
+    // title would take the progress's row).
+    let framed = area.height >= 5;
+    let outer = if framed {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(app.theme.dim)
+            .title("Now playing")
+    } else {
+        Block::default()
+    };
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let [top, gauge_row, bottom] =

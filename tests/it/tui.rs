@@ -148,6 +148,16 @@ fn help_lists_every_key_from_the_key_map() {
 }
 
 #[test]
+fn a_short_terminal_still_shows_where_the_track_is() {
+    let mut h = Harness::new(100, 12);
+    h.keys("2\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    let screen = h.screen();
+    assert!(screen.contains(" / "), "no position shown: {screen}");
+    assert!(screen.contains("autoplay"), "{screen}");
+}
+
+#[test]
 fn small_terminals_degrade_without_panicking() {
     for (w, h) in [(80, 24), (60, 15), (40, 10), (20, 5), (10, 3), (1, 1)] {
         let mut harness = Harness::new(w, h);
