@@ -103,7 +103,52 @@ pub struct Stats {
     pub training_runs: Vec<TrainingRun>,
 }
 
+impl TrainingRun {
+    /// The run in one line: when (to the minute, UTC), whether its model was saved, how it
+    /// ranked against the model before and on how many plays.
+    pub fn line(&self) -> String {
+        let against = self
+            .old_ndcg10
+            .map(|old| format!(" (the model before: {old:.4})"))
+            .unwrap_or_default();
+        // "2026-12-03T07:56:50.443Z" to the minute.
+        let when = crate::fmt::format_time(self.finished_at_ms).replace('T', " ");
+        format!(
+            "{} {} · NDCG@10 {:.4}{against} · {} plays{}",
+            when.get(..16).unwrap_or(&when),
+            if self.saved { "saved" } else { "discarded" },
+            self.new_ndcg10,
+            self.plays_seen,
+            if self.transformer_kept {
+                ""
+            } else {
+                " · history features alone"
+            }
+        )
+    }
+}
+
+impl Skips {
+    /// "12% of 340", or "no plays".
+    pub fn share_line(self) -> String {
+        if self.plays == 0 {
+            "no plays".to_owned()
+        } else {
+            format!("{:.0}% of {}", self.rate() * 100.0, self.plays)
+        }
+    }
+}
+
 impl Stats {
+    /// Who skips more: the listener's own picks or autoplay's, in one line.
+    pub fn picks_line(&self) -> String {
+        format!(
+            "skipped: your picks {} · autoplay's picks {}",
+            self.own_picks.share_line(),
+            self.autoplay_picks.share_line()
+        )
+    }
+
     /// The totals in one line.
     pub fn summary(&self) -> String {
         format!(

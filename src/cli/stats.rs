@@ -13,6 +13,7 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     outln!("{}", stats.summary())?;
+    outln!("{}", stats.picks_line())?;
     // Plays imported for tracks the library lacks teach the recommender but are no library
     // track's yet, so no count above has them.
     let waiting = crate::db::imports::count_waiting(db.conn()).map_err(|e| db.err(e))?;
@@ -30,6 +31,19 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     outln!("\nMost skipped:")?;
     for t in &stats.most_skipped {
         outln!("  {:>4}  {}", t.count, t.name())?;
+    }
+    // The weeks that had plays; the JSON has every week.
+    outln!("\nSkips by week (the week from):")?;
+    for week in stats.weekly.iter().filter(|w| w.skips.plays > 0) {
+        let start = crate::fmt::format_time(week.week_start_ms);
+        outln!("  {}  {}", start.get(..10).unwrap_or(&start), week.skips.share_line())?;
+    }
+    outln!("\nRecommender: the last training runs")?;
+    if stats.training_runs.is_empty() {
+        outln!("  none yet (skipless train)")?;
+    }
+    for run in &stats.training_runs {
+        outln!("  {}", run.line())?;
     }
     Ok(())
 }

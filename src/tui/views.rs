@@ -10,7 +10,7 @@ use super::render::{scroll_offset, ScreenLayout};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
-use crate::fmt::{format_duration, format_shift, format_time, truncate};
+use crate::fmt::{format_duration, format_shift, truncate};
 use crate::keymap::Action;
 use crate::marks::Marks;
 use crate::play::PlaySource;
@@ -412,22 +412,11 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(outer, area);
     let [head, spark, rest] =
         Layout::vertical([Constraint::Length(3), Constraint::Length(3), Constraint::Min(0)]).areas(inner);
-    let rate = |s: crate::summary::Skips| {
-        if s.plays == 0 {
-            "no plays".to_owned()
-        } else {
-            format!("{:.0}% of {}", s.rate() * 100.0, s.plays)
-        }
-    };
     let weeks = stats.weekly.len();
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(stats.summary()),
-            Line::from(format!(
-                "skipped: your picks {} · autoplay's picks {}",
-                rate(stats.own_picks),
-                rate(stats.autoplay_picks)
-            )),
+            Line::from(stats.picks_line()),
             Line::styled(format!("skip rate by week, last {weeks} weeks:"), app.theme.accent),
         ]),
         head,
@@ -473,26 +462,12 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
     if stats.training_runs.is_empty() {
         lines.push(Line::styled("  none yet (r retrains)", app.theme.dim));
     }
-    lines.extend(stats.training_runs.iter().map(|run| {
-        let against = run
-            .old_ndcg10
-            .map(|old| format!(" (the model before: {old:.4})"))
-            .unwrap_or_default();
-        // "2026-12-03T07:56:50.443Z" to the minute.
-        let when = format_time(run.finished_at_ms).replace('T', " ");
-        Line::from(format!(
-            "  {} {} · NDCG@10 {:.4}{against} · {} plays{}",
-            when.get(..16).unwrap_or(&when),
-            if run.saved { "saved" } else { "discarded" },
-            run.new_ndcg10,
-            run.plays_seen,
-            if run.transformer_kept {
-                ""
-            } else {
-                " · history features alone"
-            }
-        ))
-    }));
+    lines.extend(
+        stats
+            .training_runs
+            .iter()
+            .map(|run| Line::from(format!("  {}", run.line()))),
+    );
     debug_assert_eq!(lines.len(), crate::tui::state::stats_list_lines(stats));
     // The scroll is the first line shown, up to the last screenful.
     let top = app

@@ -203,6 +203,29 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         listens + skips <= matched,
         "{listens} listens and {skips} skips of {matched} plays"
     );
+    // The text says what the JSON says: whose picks are skipped, the weeks, the training runs.
+    let text = stdout_of(skipless(&a).arg("stats"));
+    for heading in [
+        "skipped: your picks",
+        "Skips by week",
+        "Recommender: the last training runs",
+    ] {
+        assert!(text.contains(heading), "{heading}: {text}");
+    }
+    let weeks_with_plays = stats["weekly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["plays"].as_u64() > Some(0))
+        .count();
+    let week_lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Skips by week"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .count();
+    assert!(weeks_with_plays > 0);
+    assert_eq!(week_lines, weeks_with_plays, "{text}");
     let history = crate::common::json_lines(&stdout_of(skipless(&a).args(["history", "--json", "--limit", "5"])));
     assert!(history.iter().all(|p| p["source"] == "import"));
 
