@@ -155,17 +155,14 @@ pub fn scan(
     report.summary.unchanged = found - to_read.len();
 
     let db_path = db.path().to_path_buf();
-    let tx = db.conn_mut().transaction().map_err(|e| DbError::Sqlite {
-        path: PathBuf::new(),
-        source: e,
-    })?;
+    let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
     // Vanished files are marked gone first, so that a file found at a new path can be one of
     // them: moved or renamed, it keeps its track.
     let mut vanished: HashSet<i64> = HashSet::new();
     for (path, state) in &missing {
         let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
         if !state.gone && !beneath_unreadable && !single_files.contains(path) {
-            tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(path, e))?;
+            tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(&db_path, e))?;
             vanished.insert(state.id);
         }
     }
@@ -205,10 +202,10 @@ pub fn scan(
                 _ => None,
             };
             if let Some((id, from)) = &moved_from {
-                tracks::move_track(&tx, *id, from, path).map_err(|e| sqlite_err(path, e))?;
+                tracks::move_track(&tx, *id, from, path).map_err(|e| sqlite_err(&db_path, e))?;
                 vanished.remove(id);
             }
-            tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(path, e))?;
+            tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(&db_path, e))?;
             match scanned {
                 ScannedFile::Failed { error, .. } => {
                     report.summary.failed += 1;
@@ -280,6 +277,7 @@ fn order_key(entry: &walkdir::DirEntry) -> Vec<u8> {
     key
 }
 
+/// A failed statement of the scan's transaction, named by the database it ran on.
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
     DbError::Sqlite {
         path: path.to_path_buf(),

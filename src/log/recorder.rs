@@ -137,7 +137,7 @@ impl Recorder {
             now,
             self.session_gap_ms,
         )
-        .map_err(sqlite)?;
+        .map_err(|e| self.db.err(e))?;
         self.open = Some(OpenPlay {
             play_id,
             track_id: item.track_id,
@@ -153,7 +153,8 @@ impl Recorder {
         let now = self.clock.now_ms();
         let Some(open) = self.open.as_mut() else { return Ok(()) };
         open.saved_at = now;
-        plays::save_progress(self.db.conn_mut(), open.play_id, open.session_id, open.played_ms, now).map_err(sqlite)
+        plays::save_progress(self.db.conn_mut(), open.play_id, open.session_id, open.played_ms, now)
+            .map_err(|e| self.db.err(e))
     }
 
     fn complete(
@@ -179,7 +180,7 @@ impl Recorder {
                 end_source,
             },
         )
-        .map_err(sqlite)?;
+        .map_err(|e| self.db.err(e))?;
         Ok(Some(CompletedPlay {
             play_id: open.play_id,
             track_id: open.track_id,
@@ -190,13 +191,6 @@ impl Recorder {
             end_source,
             ended_at: now,
         }))
-    }
-}
-
-fn sqlite(source: rusqlite::Error) -> DbError {
-    DbError::Sqlite {
-        path: "listening log".into(),
-        source,
     }
 }
 
