@@ -2,6 +2,7 @@
 //! library for the session as it unfolds, and a low-priority trainer thread that retrains the
 //! model every K plays or on request and swaps it in only when it is at least as good.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -357,19 +358,29 @@ impl AutoplayCore {
         filters.recent.extend_from_slice(exclude);
         filters.seed = self.log.plays.len() as u64;
         filters.radio = radio.map(|seed| self.radio(seed, session));
-        let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
-            Some(recommender) => match recommender.rank(session, &self.candidates, &filters) {
+        let ranked = |filters: &Filters| match self.recommender.as_ref().filter(|_| self.enough_plays()) {
+            Some(recommender) => match recommender.rank(session, &self.candidates, filters) {
                 Ok(picks) => ("model", picks),
-                Err(_) => (
-                    "fallback",
-                    fallback_rank(session, &self.candidates, &self.log, &filters),
-                ),
+                Err(_) => ("fallback", fallback_rank(session, &self.candidates, &self.log, filters)),
             },
-            None => (
-                "fallback",
-                fallback_rank(session, &self.candidates, &self.log, &filters),
-            ),
+            None => ("fallback", fallback_rank(session, &self.candidates, &self.log, filters)),
         };
+        let (source, mut picks) = ranked(&filters);
+        if picks.len() < limit {
+            // A small library runs out of tracks not played lately: the music goes on with
+            // recent ones after them, rather than stopping (the queued ones stay out).
+            let recent_too = Filters {
+                recent: exclude.to_vec(),
+                ..filters.clone()
+            };
+            let (_, more) = ranked(&recent_too);
+            let have: HashSet<i64> = picks.iter().map(|p| p.track_id).collect();
+            picks.extend(
+                more.into_iter()
+                    .filter(|p| !have.contains(&p.track_id))
+                    .take(limit - picks.len()),
+            );
+        }
         if let (Some(radio), Some(seed)) = (&filters.radio, radio) {
             for pick in picks.iter_mut().filter(|p| radio.favoured.contains(&p.track_id)) {
                 pick.reason = format!("radio from {} · {}", seed.name, pick.reason);
@@ -676,6 +687,11 @@ mod tests {
     /// 60 tracks: 1-8 by the seed's artist, the rest each by its own artist. The log finishes
     /// tracks 9-30 again and again, and track 1 once, in a session with 40, 41 and 42.
     fn core() -> AutoplayCore {
+        core_with(0)
+    }
+
+    /// [`core`] with `exclude_recent` set.
+    fn core_with(exclude_recent: usize) -> AutoplayCore {
         let mut db = Database::open_in_memory().unwrap();
         let tracks: Vec<Track> = (1..=60)
             .map(|id| Track {
@@ -717,7 +733,7 @@ mod tests {
             ts += 86_400_000;
         }
         let config = RecommendConfig {
-            exclude_recent: 0,
+            exclude_recent,
             ..RecommendConfig::default()
         };
         AutoplayCore::new(db, PathBuf::from("/nonexistent/models"), config).unwrap()
@@ -757,6 +773,22 @@ mod tests {
             favoured_among(&steered) < favoured_among(&radio),
             "two skipped seed tracks loosen the radio: {steered:?}"
         );
+    }
+
+    #[test]
+    fn a_library_that_runs_out_of_tracks_not_played_lately_goes_on_with_recent_ones() {
+        // Every played track is recent, and all but two of the others (31 and 32, each by
+        // an artist of its own) are queued.
+        let core = core_with(1_000);
+        let unplayed: Vec<i64> = (31..=39).chain(2..=8).chain(43..=60).collect();
+        let queued = &unplayed[2..];
+        let (_, picks) = core.rank(&[(1, false)], queued, 10, 2_000_000_000_000, None);
+        let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
+        assert_eq!(ids.len(), 10, "{ids:?}");
+        let mut first_two = ids[..2].to_vec();
+        first_two.sort_unstable();
+        assert_eq!(first_two, unplayed[..2], "the tracks not played lately come first");
+        assert!(ids.iter().all(|id| !queued.contains(id) && *id != 1), "{ids:?}");
     }
 
     #[test]
