@@ -366,9 +366,11 @@ impl AutoplayCore {
             None => ("fallback", fallback_rank(session, &self.candidates, &self.log, filters)),
         };
         let (source, mut picks) = ranked(&filters);
-        if picks.len() < limit {
-            // A small library runs out of tracks not played lately: the music goes on with
-            // recent ones after them, rather than stopping (the queued ones stay out).
+        let playing = session.last().map(|p| p.0);
+        let nothing_queued = exclude.iter().all(|&id| Some(id) == playing);
+        if picks.len() < limit && nothing_queued {
+            // A small library runs out of tracks not played lately: once nothing else is
+            // queued, the music goes on with recent ones after them rather than stopping.
             let recent_too = Filters {
                 recent: exclude.to_vec(),
                 ..filters.clone()
@@ -777,18 +779,20 @@ mod tests {
 
     #[test]
     fn a_library_that_runs_out_of_tracks_not_played_lately_goes_on_with_recent_ones() {
-        // Every played track is recent, and all but two of the others (31 and 32, each by
-        // an artist of its own) are queued.
+        // Every played track is recent. 28 others may be picked (one per artist: one of the
+        // seed artist's), fewer than the 40 asked for.
         let core = core_with(1_000);
-        let unplayed: Vec<i64> = (31..=39).chain(2..=8).chain(43..=60).collect();
-        let queued = &unplayed[2..];
-        let (_, picks) = core.rank(&[(1, false)], queued, 10, 2_000_000_000_000, None);
+        let now = 2_000_000_000_000;
+        let played = |id: &i64| (9..=30).contains(id) || (40..=42).contains(id);
+        let (_, picks) = core.rank(&[(1, false)], &[1], 40, now, None);
         let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
-        assert_eq!(ids.len(), 10, "{ids:?}");
-        let mut first_two = ids[..2].to_vec();
-        first_two.sort_unstable();
-        assert_eq!(first_two, unplayed[..2], "the tracks not played lately come first");
-        assert!(ids.iter().all(|id| !queued.contains(id) && *id != 1), "{ids:?}");
+        assert_eq!(ids.len(), 40, "{ids:?}");
+        assert!(ids[..28].iter().all(|id| !played(id)), "the others first: {ids:?}");
+        assert!(ids[28..].iter().all(played), "then recent ones: {ids:?}");
+        assert!(!ids.contains(&1), "not the playing track");
+        // While the listener has something queued, recent tracks wait.
+        let (_, picks) = core.rank(&[(1, false)], &[1, 31], 40, now, None);
+        assert_eq!(picks.len(), 27, "{picks:?}");
     }
 
     #[test]

@@ -88,13 +88,23 @@ impl App {
         }
     }
 
-    /// Typing in the search box; returns false for keys that act as usual (arrows, Enter).
+    /// Typing in the search box; returns false for keys that act as usual (arrows, Enter). Tab
+    /// moves the keys to the results, where they act through the key map, and back.
     fn search_input(&mut self, key: KeyEvent) -> bool {
         let Some(search) = self.state.search.as_mut() else {
             return false;
         };
+        if search.in_results {
+            match key.code {
+                KeyCode::Esc => self.state.search = None,
+                KeyCode::Tab | KeyCode::BackTab => search.in_results = false,
+                _ => return false,
+            }
+            return true;
+        }
         match key.code {
             KeyCode::Esc => self.state.search = None,
+            KeyCode::Tab | KeyCode::BackTab => search.in_results = !search.results.is_empty(),
             KeyCode::Backspace => {
                 search.query.pop();
                 search.selected = 0;

@@ -120,6 +120,9 @@ pub struct Search {
     pub searching: bool,
     /// Enter was pressed before the search thread answered: play the best match when it does.
     pub play_when_found: bool,
+    /// The keys act on the selected result through the key map (like, queue, add to a
+    /// playlist...) instead of typing.
+    pub in_results: bool,
 }
 
 /// Progress of a background job shown as a gauge.

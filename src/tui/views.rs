@@ -97,13 +97,22 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let lib = &s.library;
     if let Some(search) = &s.search {
         let [input, results] = super::render::search_areas(layout.main);
+        // A query longer than the box shows its end, where the typing is.
+        let room = (input.width as usize).saturating_sub(4);
+        let typed = search.query.chars().count();
+        let shown: String = search.query.chars().skip(typed.saturating_sub(room)).collect();
         let text = Line::from(vec![
             Span::styled("/", app.theme.accent),
-            Span::raw(search.query.clone()),
-            Span::raw("▏"),
+            Span::raw(shown),
+            Span::raw(if search.in_results { "" } else { "▏" }),
         ]);
+        let title = if search.in_results {
+            "Search · keys act on the result (Tab: back to typing, Esc leaves)"
+        } else {
+            "Search (Tab: act on the results, Esc leaves)"
+        };
         frame.render_widget(
-            Paragraph::new(text).block(block("Search (Esc leaves)".into(), true, app)),
+            Paragraph::new(text).block(block(title.into(), !search.in_results, app)),
             input,
         );
         let width = results.width.saturating_sub(2) as usize;

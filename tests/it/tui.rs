@@ -1234,3 +1234,28 @@ fn a_retrain_that_cannot_start_says_why_on_the_status_line() {
     let screen = h.screen();
     assert!(screen.contains("the log has 0 in 0"), "{screen}");
 }
+
+#[test]
+fn tab_in_a_search_lets_the_keys_act_on_the_selected_result() {
+    let mut h = Harness::new(60, 24);
+    h.keys("/victory");
+    h.pump_until("the results", |app| {
+        app.state.search.as_ref().is_some_and(|s| !s.results.is_empty())
+    });
+    let first = {
+        let search = h.app.state.search.as_ref().unwrap();
+        h.app.state.library.tracks[search.results[0]].clone()
+    };
+    // Tab: `f` likes the result and `a` queues it, instead of being typed.
+    h.keys("\tfa");
+    assert_eq!(h.app.state.search.as_ref().map(|s| s.query.as_str()), Some("victory"));
+    assert!(h.app.state.library.marks.is_liked(first.id));
+    assert_eq!(h.app.controller.queue.entries().len(), 1);
+    // Tab again: typing goes on.
+    h.keys("\tx");
+    assert_eq!(h.app.state.search.as_ref().map(|s| s.query.as_str()), Some("victoryx"));
+    // A query longer than the box shows its end.
+    h.keys(&"y".repeat(80));
+    let screen = h.screen();
+    assert!(screen.contains("yyyy▏"), "{screen}");
+}
