@@ -512,25 +512,14 @@ impl App {
                 (Pane::Albums, _) => s.album_tracks().collect(),
                 (Pane::Main, View::Library) => s.album_tracks().nth(s.album_track).into_iter().collect(),
                 (Pane::Main, View::Tracks) => s.sorted.get(s.track).copied().into_iter().collect(),
-                (Pane::UpNext, _) => {
-                    return self
-                        .controller
-                        .queue
-                        .upcoming()
-                        .get(s.up_next)
-                        .map(|e| e.track.clone())
-                        .into_iter()
-                        .collect()
-                }
-                (Pane::Main, View::Queue) => {
-                    return self
-                        .controller
-                        .queue
-                        .entries()
-                        .get(s.queue)
-                        .map(|e| e.track.clone())
-                        .into_iter()
-                        .collect()
+                (Pane::UpNext, _) | (Pane::Main, View::Queue) => {
+                    let queue = &self.controller.queue;
+                    let entry = if s.pane == Pane::UpNext {
+                        queue.upcoming().get(s.up_next)
+                    } else {
+                        queue.entries().get(s.queue)
+                    };
+                    return entry.map(|e| e.track.clone()).into_iter().collect();
                 }
                 (Pane::Main, View::History) => {
                     // The history is shown newest first.
