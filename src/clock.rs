@@ -17,12 +17,13 @@ pub struct TimeRange {
     pub until_ms: Option<i64>,
 }
 
-/// A `--since` or `--until` value that is neither a date nor an RFC 3339 time.
+/// Why `--since` and `--until` make no range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--{flag} {value}: not a date (YYYY-MM-DD) or an RFC 3339 time such as 2024-05-01T18:00:00Z")]
-pub struct BadTime {
-    pub flag: &'static str,
-    pub value: String,
+pub enum BadTime {
+    #[error("--{flag} {value}: not a date (YYYY-MM-DD) or an RFC 3339 time such as 2024-05-01T18:00:00Z")]
+    Unreadable { flag: &'static str, value: String },
+    #[error("--since {since} is not before --until {until}: no time lies between them")]
+    Empty { since: String, until: String },
 }
 
 impl TimeRange {
@@ -30,10 +31,20 @@ impl TimeRange {
     /// `--until` includes that day) or RFC 3339 times. Every command reads them this way, so a
     /// date means the listener's day wherever it is used.
     pub fn parse(since: Option<&str>, until: Option<&str>, tz: &jiff::tz::TimeZone) -> Result<Self, BadTime> {
-        Ok(Self {
+        let range = Self {
             since_ms: since.map(|s| bound(s, tz, false, "since")).transpose()?.flatten(),
             until_ms: until.map(|s| bound(s, tz, true, "until")).transpose()?.flatten(),
-        })
+        };
+        if let (Some(since), Some(until)) = (since, until) {
+            let (from, to) = range.bounds();
+            if from >= to {
+                return Err(BadTime::Empty {
+                    since: since.to_owned(),
+                    until: until.to_owned(),
+                });
+            }
+        }
+        Ok(range)
     }
 
     /// The bounds with the open ends filled in.
@@ -45,7 +56,7 @@ impl TimeRange {
 /// One bound in Unix milliseconds. Times end late on 9999-12-30 (UTC), so a date past them
 /// starts after every play, and ends with no bound.
 fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static str) -> Result<Option<i64>, BadTime> {
-    let bad = || BadTime {
+    let bad = || BadTime::Unreadable {
         flag,
         value: text.to_owned(),
     };
@@ -83,12 +94,20 @@ mod tests {
         assert_eq!(exact.since_ms, Some(at("2024-05-05T08:00:00Z")));
         assert_eq!(exact.bounds(), (at("2024-05-05T08:00:00Z"), i64::MAX));
         let utc = jiff::tz::TimeZone::UTC;
-        let last_day = TimeRange::parse(Some("9999-12-31"), Some("9999-12-31"), &utc).unwrap();
-        assert_eq!(last_day.since_ms, Some(i64::MAX));
+        let last_day = TimeRange::parse(None, Some("9999-12-31"), &utc).unwrap();
         assert_eq!(last_day.until_ms, None);
+        let past_the_end = TimeRange::parse(Some("9999-12-31"), None, &utc).unwrap();
+        assert_eq!(past_the_end.since_ms, Some(i64::MAX));
+        assert_eq!(
+            TimeRange::parse(Some("2026-12-01"), Some("2026-11-01"), &utc),
+            Err(BadTime::Empty {
+                since: "2026-12-01".into(),
+                until: "2026-11-01".into()
+            })
+        );
         assert_eq!(
             TimeRange::parse(None, Some("2024-02-30"), &utc),
-            Err(BadTime {
+            Err(BadTime::Unreadable {
                 flag: "until",
                 value: "2024-02-30".into()
             })
