@@ -226,11 +226,7 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
             path.display()
         ));
     }
-    let n = found.len();
-    for track in found {
-        controller.queue.enqueue(track);
-    }
-    controller.refresh_next();
+    let n = controller.enqueue(found);
     Reply::ok(format!("ok queued {n} track{}", if n == 1 { "" } else { "s" }))
 }
 

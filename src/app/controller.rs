@@ -281,6 +281,16 @@ impl Controller {
         ))
     }
 
+    /// Adds `tracks` to the queue, before autoplay's picks; returns how many.
+    pub(crate) fn enqueue(&mut self, tracks: Vec<Track>) -> usize {
+        let n = tracks.len();
+        for track in tracks {
+            self.queue.enqueue(track);
+        }
+        self.refresh_next();
+        n
+    }
+
     /// Tells the engine what follows the current entry, for gapless playback.
     pub(crate) fn refresh_next(&mut self) {
         let next = self

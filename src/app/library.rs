@@ -101,21 +101,27 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> anyhow::Result<Vec<
         return Ok(ids
             .iter()
             .filter_map(|id| by_id.remove(id))
-            .map(|track| {
-                let entry = Entry {
-                    path: track.path.clone(),
-                    line: 0,
-                    title: None,
-                    duration_ms: None,
-                };
-                (entry, Some(track))
-            })
+            .map(|track| (entry_of(&track), Some(track)))
             .collect());
     }
     let entries = playlists::entries(db.conn(), name)
         .map_err(|e| db.err(e))?
         .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
+}
+
+/// A library track as a playlist entry: its file, and the length and "Artist - Title" an M3U's
+/// `#EXTINF` gives.
+pub(crate) fn entry_of(track: &Track) -> Entry {
+    Entry {
+        path: track.path.clone(),
+        line: 0,
+        title: Some(match &track.artist {
+            Some(artist) => format!("{artist} - {}", track.title),
+            None => track.title.clone(),
+        }),
+        duration_ms: track.duration_ms,
+    }
 }
 
 /// Renames the saved playlist `from` to `to` (trimmed); the name it now has, or why not: `from`

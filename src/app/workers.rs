@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crossbeam_channel::Sender;
 
 use super::art::{art_for, ArtCache, Picture};
-use super::library::{rename_playlist, LibraryIndex, SavedPlaylist};
+use super::library::{entry_of, rename_playlist, LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
 use crate::clock::now_ms;
 use crate::clock::TimeRange;
@@ -180,15 +180,7 @@ pub(crate) fn spawn_save_playlist(
     run_worker("playlists", tx, move |tx| {
         let name = checked_name(&name).map_err(anyhow::Error::msg).context("not saved")?;
         let mut db = Database::open(&db_path)?;
-        let entries: Vec<Entry> = tracks
-            .iter()
-            .map(|t| Entry {
-                path: t.path.clone(),
-                line: 0,
-                title: Some(t.display_name()),
-                duration_ms: t.duration_ms,
-            })
-            .collect();
+        let entries: Vec<Entry> = tracks.iter().map(entry_of).collect();
         match save {
             SaveAs::Append => {
                 playlists::append(db.conn_mut(), name, &entries, now_ms()).map_err(|e| db.err(e))?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::app::library::{playlist_entries, rename_playlist};
+use crate::app::library::{entry_of, playlist_entries, rename_playlist};
 use crate::app::Context;
 use crate::clock::now_ms;
 use crate::db::{playlists, Database};
@@ -161,15 +161,13 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
     // The library's tags for what it has, what the M3U said for the rest.
     let entries: Vec<Entry> = playlist_entries(db, name)?
         .into_iter()
-        .map(|(mut entry, track)| {
-            if let Some(track) = track {
-                entry.title = Some(match &track.artist {
-                    Some(artist) => format!("{artist} - {}", track.title),
-                    None => track.title.clone(),
-                });
-                entry.duration_ms = track.duration_ms.or(entry.duration_ms);
-            }
-            entry
+        .map(|(entry, track)| match track {
+            Some(track) => Entry {
+                line: entry.line,
+                duration_ms: track.duration_ms.or(entry.duration_ms),
+                ..entry_of(&track)
+            },
+            None => entry,
         })
         .collect();
     match out {

@@ -174,12 +174,7 @@ impl App {
             Action::PreviousPane => self.state.cycle_pane(false),
             Action::Play => self.play_selection(),
             Action::Enqueue => {
-                let tracks = self.selected_tracks();
-                let n = tracks.len();
-                for track in tracks {
-                    self.controller.queue.enqueue(track);
-                }
-                self.controller.refresh_next();
+                let n = self.controller.enqueue(self.selected_tracks());
                 self.state.status = Some(format!("queued {n} track{}", if n == 1 { "" } else { "s" }));
             }
             Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
