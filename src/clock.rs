@@ -35,8 +35,7 @@ impl TimeRange {
             since_ms: since.map(|s| bound(s, tz, false, "since")).transpose()?.flatten(),
             until_ms: until.map(|s| bound(s, tz, true, "until")).transpose()?.flatten(),
         };
-        if let (Some(since), Some(until)) = (since, until) {
-            let (from, to) = range.bounds();
+        if let (Some(from), Some(to), Some(since), Some(until)) = (range.since_ms, range.until_ms, since, until) {
             if from >= to {
                 return Err(BadTime::Empty {
                     since: since.to_owned(),
@@ -53,8 +52,9 @@ impl TimeRange {
     }
 }
 
-/// One bound in Unix milliseconds. Times end late on 9999-12-30 (UTC), so a date past them
-/// starts after every play, and ends with no bound.
+/// One bound in Unix milliseconds. Times run from early on -9999-01-02 to late on 9999-12-30
+/// (UTC): a date past the end starts after every play and ends with no bound; a date before
+/// the start starts with no bound and ends before every play.
 fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static str) -> Result<Option<i64>, BadTime> {
     let bad = || BadTime::Unreadable {
         flag,
@@ -65,6 +65,7 @@ fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static s
     }
     let date: jiff::civil::Date = text.parse().map_err(|_| bad())?;
     let past_the_end = Ok(if end_of_day { None } else { Some(i64::MAX) });
+    let before_the_start = Ok(if end_of_day { Some(i64::MIN) } else { None });
     let date = match (end_of_day, date.tomorrow()) {
         (false, _) => date,
         (true, Ok(next)) => next,
@@ -72,6 +73,7 @@ fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static s
     };
     match date.to_zoned(tz.clone()) {
         Ok(start) => Ok(Some(start.timestamp().as_millisecond())),
+        Err(_) if date.year() < 0 => before_the_start,
         Err(_) => past_the_end,
     }
 }
@@ -96,8 +98,10 @@ mod tests {
         let utc = jiff::tz::TimeZone::UTC;
         let last_day = TimeRange::parse(None, Some("9999-12-31"), &utc).unwrap();
         assert_eq!(last_day.until_ms, None);
-        let past_the_end = TimeRange::parse(Some("9999-12-31"), None, &utc).unwrap();
-        assert_eq!(past_the_end.since_ms, Some(i64::MAX));
+        let past_the_end = TimeRange::parse(Some("9999-12-31"), Some("9999-12-31"), &utc).unwrap();
+        assert_eq!((past_the_end.since_ms, past_the_end.until_ms), (Some(i64::MAX), None));
+        let before_the_start = TimeRange::parse(Some("-009999-01-01"), Some("-009999-01-01"), &utc);
+        assert_eq!(before_the_start.map(|r| r.bounds()), Ok((i64::MIN, i64::MIN)));
         assert_eq!(
             TimeRange::parse(Some("2026-12-01"), Some("2026-11-01"), &utc),
             Err(BadTime::Empty {

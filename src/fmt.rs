@@ -11,9 +11,9 @@ pub(crate) fn format_duration(ms: u64) -> String {
     }
 }
 
-/// `text` safe to print on a terminal: control characters (an escape sequence in a tag, a
+/// `text` safe to print on a terminal: C0 control characters (an escape sequence in a tag, a
 /// lyric or a playlist name would move the cursor or retitle the window) become "�"; line
-/// breaks and tabs stay.
+/// breaks and tabs stay. JSON escapes exactly these, so a JSON line passes through unchanged.
 pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(is_unprintable) {
         return text.into();
@@ -25,7 +25,7 @@ pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn is_unprintable(c: char) -> bool {
-    c.is_control() && c != '\n' && c != '\t'
+    c < ' ' && c != '\n' && c != '\t'
 }
 
 /// Cuts `s` to at most `width` characters, marking the cut with "…".
@@ -88,7 +88,9 @@ mod tests {
     #[test]
     fn control_characters_are_not_printed_but_line_breaks_and_tabs_are() {
         assert_eq!(printable("a\tb\nc"), "a\tb\nc");
-        assert_eq!(printable("\x1b[31mred\x07\u{9b}"), "\u{fffd}[31mred\u{fffd}\u{fffd}");
+        assert_eq!(printable("\x1b[31mred\x07"), "\u{fffd}[31mred\u{fffd}");
+        // What JSON leaves unescaped is left as it is: a cp1252 quote read as U+0092, DEL.
+        assert_eq!(printable("it\u{92}s\x7f"), "it\u{92}s\x7f");
     }
 
     #[test]

@@ -235,7 +235,8 @@ impl KeyMap {
         // be reached: say so rather than lose it (an explicit `action = []` unbinds it).
         for (action, name, _, _) in ACTIONS {
             let unbound = map.bindings.get(action).is_none_or(Vec::is_empty);
-            if let Some((taker, key)) = taken.get(action).filter(|_| unbound && !overrides.contains_key(*name)) {
+            let unbound_on_purpose = overrides.get(*name).is_some_and(Vec::is_empty);
+            if let Some((taker, key)) = taken.get(action).filter(|_| unbound && !unbound_on_purpose) {
                 return Err(KeyMapError::LeftWithoutKey {
                     taker: taker.clone(),
                     key: key.clone(),
@@ -400,6 +401,12 @@ mod tests {
         );
         let unbound = BTreeMap::from([("next".to_owned(), vec!["l".to_owned()]), ("lyrics".to_owned(), vec![])]);
         assert!(KeyMap::with_overrides(&unbound).is_ok(), "an explicit [] unbinds");
+        // Given a key of its own that another action then takes, it is left with none too.
+        let taken_back = BTreeMap::from([
+            ("lyrics".to_owned(), vec!["x".to_owned()]),
+            ("next".to_owned(), vec!["x".to_owned()]),
+        ]);
+        assert!(KeyMap::with_overrides(&taken_back).is_err());
         assert_eq!(
             map.action(press(KeyCode::Char('n'), KeyModifiers::CONTROL)),
             Some(Action::Next)

@@ -119,13 +119,14 @@ fn leading_tags(mut line: &str) -> (Vec<u64>, &str, Option<i64>) {
     (stamps, line, offset)
 }
 
-/// An LRC line that is only a tag about the song (`[ar:Artist]`, `[ti:Title]`, `[offset:+250]`),
-/// not words to show.
+/// An LRC line that is only one of LRC's tags about the song (`[ar:Artist]`, `[ti:Title]`,
+/// `[offset:+250]`), not words to show; `[Chorus: Singer]` in lyrics is words.
 fn is_id_tag(line: &str) -> bool {
+    const LRC_TAGS: [&str; 10] = ["ar", "ti", "al", "au", "by", "offset", "re", "ve", "length", "la"];
     line.strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
         .and_then(|tag| tag.split_once(':'))
-        .is_some_and(|(key, _)| !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()))
+        .is_some_and(|(key, _)| LRC_TAGS.contains(&key.trim().to_ascii_lowercase().as_str()))
 }
 
 /// `mm:ss`, `mm:ss.x`, `mm:ss.xx`, `mm:ss.xxx` or `mm:ss:xx`, in milliseconds.
@@ -250,8 +251,8 @@ mod tests {
         assert_eq!(lyrics.current(10_000, 0), None);
         assert!(Lyrics::parse("", "").is_empty());
         // The song's tags of an unsynced LRC are not words to show; a bracket in the words is.
-        let tagged = Lyrics::parse("[ar:Someone]\n[ti:Song]\nplain words\n[chorus]\n", "x.lrc");
-        assert_eq!(texts(&tagged), [(None, "plain words"), (None, "[chorus]")]);
+        let tagged = Lyrics::parse("[ar:Someone]\n[ti:Song]\nplain words\n[Chorus: Singer]\n", "x.lrc");
+        assert_eq!(texts(&tagged), [(None, "plain words"), (None, "[Chorus: Singer]")]);
         assert!(Lyrics::parse("[ar:Someone]\n[ti:Song]\n", "x.lrc").is_empty());
     }
 

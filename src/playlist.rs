@@ -154,8 +154,10 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     {
         return Err(format!("not a local file: {}", String::from_utf8_lossy(line)));
     }
-    let path = Path::new(OsStr::from_bytes(line));
-    Ok(lexically_normal(&dir.join(path)))
+    let path = dir.join(Path::new(OsStr::from_bytes(line)));
+    // Through the file system where the file is (a `..` after a symlinked folder goes where
+    // the link leads), as written otherwise.
+    Ok(std::fs::canonicalize(&path).unwrap_or_else(|_| lexically_normal(&path)))
 }
 
 /// `path` without `.` and with each `..` taking off the name before it, as written: an entry
@@ -168,7 +170,8 @@ fn lexically_normal(path: &Path) -> PathBuf {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
-                if !normal.pop() {
+                // Above the root is the root; a relative path keeps a leading `..`.
+                if !normal.pop() && !normal.has_root() {
                     normal.push(component);
                 }
             }
@@ -264,14 +267,19 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
 
     #[test]
     fn relative_entries_are_normal_paths_whether_or_not_their_files_exist() {
-        let m3u = parse_m3u(b"../lib/a.ogg\n./b.ogg\nsub/../c.ogg\n", Path::new("/m/lists")).unwrap();
+        let m3u = parse_m3u(
+            b"../lib/a.ogg\n./b.ogg\nsub/../c.ogg\n../../../d.ogg\n",
+            Path::new("/m/lists"),
+        )
+        .unwrap();
         let paths: Vec<&Path> = m3u.entries.iter().map(|e| e.path.as_path()).collect();
         assert_eq!(
             paths,
             [
                 Path::new("/m/lib/a.ogg"),
                 Path::new("/m/lists/b.ogg"),
-                Path::new("/m/lists/c.ogg")
+                Path::new("/m/lists/c.ogg"),
+                Path::new("/d.ogg")
             ]
         );
     }

@@ -2,7 +2,7 @@
 //! library for the session as it unfolds, and a low-priority trainer thread that retrains the
 //! model every K plays or on request and swaps it in only when it is at least as good.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -376,12 +376,32 @@ impl AutoplayCore {
                 ..filters.clone()
             };
             let (_, more) = ranked(&recent_too);
+            // The artist limit holds over both lists together.
+            let artist_of: HashMap<i64, String> = self
+                .candidates
+                .iter()
+                .filter_map(|t| Some((t.id, t.artist.as_ref()?.to_lowercase())))
+                .collect();
+            let mut per_artist: HashMap<&str, usize> = HashMap::new();
+            for pick in &picks {
+                if let Some(artist) = artist_of.get(&pick.track_id) {
+                    *per_artist.entry(artist).or_default() += 1;
+                }
+            }
             let have: HashSet<i64> = picks.iter().map(|p| p.track_id).collect();
-            picks.extend(
-                more.into_iter()
-                    .filter(|p| !have.contains(&p.track_id))
-                    .take(limit - picks.len()),
-            );
+            for pick in more.into_iter().filter(|p| !have.contains(&p.track_id)) {
+                if picks.len() >= limit {
+                    break;
+                }
+                if let Some(artist) = artist_of.get(&pick.track_id) {
+                    let count = per_artist.entry(artist).or_default();
+                    if self.config.max_per_artist > 0 && *count >= self.config.max_per_artist {
+                        continue;
+                    }
+                    *count += 1;
+                }
+                picks.push(pick);
+            }
         }
         if let (Some(radio), Some(seed)) = (&filters.radio, radio) {
             for pick in picks.iter_mut().filter(|p| radio.favoured.contains(&p.track_id)) {
@@ -783,15 +803,17 @@ mod tests {
         // seed artist's), fewer than the 40 asked for.
         let core = core_with(1_000);
         let now = 2_000_000_000_000;
-        let played = |id: &i64| (9..=30).contains(id) || (40..=42).contains(id);
-        let (_, picks) = core.rank(&[(1, false)], &[1], 40, now, None);
+        let played = |id: &i64| *id == 1 || (9..=30).contains(id) || (40..=42).contains(id);
+        let (_, picks) = core.rank(&[(40, false)], &[40], 40, now, None);
         let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
         assert_eq!(ids.len(), 40, "{ids:?}");
         assert!(ids[..28].iter().all(|id| !played(id)), "the others first: {ids:?}");
         assert!(ids[28..].iter().all(played), "then recent ones: {ids:?}");
-        assert!(!ids.contains(&1), "not the playing track");
+        assert!(!ids.contains(&40), "not the playing track");
+        // One track of the seed's artist over both: track 1, recent, waits behind the limit.
+        assert_eq!(ids.iter().filter(|&&id| id <= 8).count(), 1, "{ids:?}");
         // While the listener has something queued, recent tracks wait.
-        let (_, picks) = core.rank(&[(1, false)], &[1, 31], 40, now, None);
+        let (_, picks) = core.rank(&[(40, false)], &[40, 31], 40, now, None);
         assert_eq!(picks.len(), 27, "{picks:?}");
     }
 

@@ -133,12 +133,15 @@ pub(crate) fn rename_playlist(db: &Database, from: &str, to: &str) -> anyhow::Re
         "{from:?} is computed from the log: it cannot be renamed"
     );
     let to = checked_name(to).map_err(anyhow::Error::msg)?;
-    if from != to {
-        let taken = playlists::entries(db.conn(), to).map_err(|e| db.err(e))?.is_some();
-        anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
-        let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
-        anyhow::ensure!(renamed, "no playlist named {from:?}");
+    if from == to {
+        let exists = playlists::entries(db.conn(), from).map_err(|e| db.err(e))?.is_some();
+        anyhow::ensure!(exists, "no playlist named {from:?}");
+        return Ok(to.to_owned());
     }
+    let taken = playlists::entries(db.conn(), to).map_err(|e| db.err(e))?.is_some();
+    anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
+    let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
+    anyhow::ensure!(renamed, "no playlist named {from:?}");
     Ok(to.to_owned())
 }
 

@@ -17,10 +17,11 @@ use crate::track::Track;
 /// The first lyrics found for `track`, looking in `folder` last; `None` when there are none.
 /// A file that cannot be read or parsed is logged (once per call) and passed over.
 pub fn find_lyrics(track: &Track, folder: Option<&Path>) -> Option<Lyrics> {
+    let words = |lyrics: &Lyrics| !lyrics.is_empty();
     sidecar(&track.path)
-        .or_else(|| embedded(&track.path))
-        .or_else(|| folder.and_then(|dir| in_folder(dir, track)))
-        .filter(|lyrics| !lyrics.is_empty())
+        .filter(words)
+        .or_else(|| embedded(&track.path).filter(words))
+        .or_else(|| folder.and_then(|dir| in_folder(dir, track)).filter(words))
 }
 
 /// `song.lrc` (or `.LRC`) beside `song.flac`.

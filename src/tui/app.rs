@@ -469,9 +469,10 @@ impl App {
         // An artist's or album's radio opens on a track the listener has not banned; a track
         // chosen by itself opens its own radio, as the listener may still play a banned track.
         let marks = &self.state.library.marks;
-        let first = match tracks.as_slice() {
-            [one] => Some(one.clone()),
-            many => many.iter().find(|t| !marks.is_banned(t.id)).cloned(),
+        let first = if in_tree {
+            tracks.iter().find(|t| !marks.is_banned(t.id)).cloned()
+        } else {
+            tracks.first().cloned()
         };
         let Some(first) = first else {
             self.state.status = Some(if tracks.is_empty() {
@@ -941,6 +942,8 @@ impl App {
             }
             WorkerMsg::Error(message) => {
                 self.state.progress = None;
+                // A rename that failed will not show its new name.
+                self.state.renamed_playlist = None;
                 self.state.status = Some(message);
             }
         }

@@ -8,6 +8,7 @@ use super::render::{layout, scroll_offset};
 use super::state::{Pane, View};
 use super::App;
 use crate::app::workers::PlaylistChange;
+use crate::keymap::Action;
 
 impl App {
     /// Handles a terminal event; returns whether the screen needs redrawing.
@@ -98,7 +99,20 @@ impl App {
             match key.code {
                 KeyCode::Esc => self.state.search = None,
                 KeyCode::Tab | KeyCode::BackTab => search.in_results = false,
-                _ => return false,
+                // Edits of a list (remove, move, clear, rename) would reach the one hidden
+                // behind the search.
+                _ => {
+                    return matches!(
+                        self.keys.action(key),
+                        Some(
+                            Action::Remove
+                                | Action::MoveUp
+                                | Action::MoveDown
+                                | Action::ClearQueue
+                                | Action::RenamePlaylist
+                        )
+                    )
+                }
             }
             return true;
         }
