@@ -308,6 +308,7 @@ fn main() -> candle_core::Result<()> {
         exclude_current: true,
         exclude_skipped: true,
         recent: Vec::new(),
+        queued: Vec::new(),
         max_per_artist: 2,
         temperature: 0.0,
         seed: 0,

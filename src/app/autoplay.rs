@@ -2,7 +2,6 @@
 //! library for the session as it unfolds, and a low-priority trainer thread that retrains the
 //! model every K plays or on request and swaps it in only when it is at least as good.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -355,54 +354,22 @@ impl AutoplayCore {
         let mut filters = Filters::from_config(&self.config, limit);
         filters.now_ms = Some(now_ms);
         filters.recent = self.log.recent(self.config.exclude_recent);
-        filters.recent.extend_from_slice(exclude);
+        filters.queued = exclude.to_vec();
         filters.seed = self.log.plays.len() as u64;
         filters.radio = radio.map(|seed| self.radio(seed, session));
-        let ranked = |filters: &Filters| match self.recommender.as_ref().filter(|_| self.enough_plays()) {
-            Some(recommender) => match recommender.rank(session, &self.candidates, filters) {
+        let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
+            Some(recommender) => match recommender.rank(session, &self.candidates, &filters) {
                 Ok(picks) => ("model", picks),
-                Err(_) => ("fallback", fallback_rank(session, &self.candidates, &self.log, filters)),
+                Err(_) => (
+                    "fallback",
+                    fallback_rank(session, &self.candidates, &self.log, &filters),
+                ),
             },
-            None => ("fallback", fallback_rank(session, &self.candidates, &self.log, filters)),
+            None => (
+                "fallback",
+                fallback_rank(session, &self.candidates, &self.log, &filters),
+            ),
         };
-        let (source, mut picks) = ranked(&filters);
-        let playing = session.last().map(|p| p.0);
-        let nothing_queued = exclude.iter().all(|&id| Some(id) == playing);
-        if picks.len() < limit && nothing_queued {
-            // A small library runs out of tracks not played lately: once nothing else is
-            // queued, the music goes on with recent ones after them rather than stopping.
-            let recent_too = Filters {
-                recent: exclude.to_vec(),
-                ..filters.clone()
-            };
-            let (_, more) = ranked(&recent_too);
-            // The artist limit holds over both lists together.
-            let artist_of: HashMap<i64, String> = self
-                .candidates
-                .iter()
-                .filter_map(|t| Some((t.id, t.artist.as_ref()?.to_lowercase())))
-                .collect();
-            let mut per_artist: HashMap<&str, usize> = HashMap::new();
-            for pick in &picks {
-                if let Some(artist) = artist_of.get(&pick.track_id) {
-                    *per_artist.entry(artist).or_default() += 1;
-                }
-            }
-            let have: HashSet<i64> = picks.iter().map(|p| p.track_id).collect();
-            for pick in more.into_iter().filter(|p| !have.contains(&p.track_id)) {
-                if picks.len() >= limit {
-                    break;
-                }
-                if let Some(artist) = artist_of.get(&pick.track_id) {
-                    let count = per_artist.entry(artist).or_default();
-                    if self.config.max_per_artist > 0 && *count >= self.config.max_per_artist {
-                        continue;
-                    }
-                    *count += 1;
-                }
-                picks.push(pick);
-            }
-        }
         if let (Some(radio), Some(seed)) = (&filters.radio, radio) {
             for pick in picks.iter_mut().filter(|p| radio.favoured.contains(&p.track_id)) {
                 pick.reason = format!("radio from {} · {}", seed.name, pick.reason);

@@ -35,8 +35,11 @@ pub struct Filters {
     pub exclude_current: bool,
     /// Leave out tracks skipped in this session.
     pub exclude_skipped: bool,
-    /// Tracks played lately (e.g. [`ListeningLog::recent`]), left out.
+    /// Tracks played lately (e.g. [`ListeningLog::recent`]), left out until the others run
+    /// short while nothing is queued.
     pub recent: Vec<i64>,
+    /// Tracks waiting in the queue (the one about to play included), always left out.
+    pub queued: Vec<i64>,
     /// At most this many tracks per artist (0: no limit).
     pub max_per_artist: usize,
     /// 0 ranks by score; above 0 samples with probabilities softmax(score / temperature).
@@ -68,6 +71,7 @@ impl Filters {
             exclude_current: true,
             exclude_skipped: true,
             recent: Vec::new(),
+            queued: Vec::new(),
             max_per_artist: config.max_per_artist,
             temperature: config.temperature,
             seed: 0,
@@ -427,6 +431,7 @@ fn select<C: Borrow<Track>>(
     let current = session.last().map(|p| p.0);
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
+    let queued: HashSet<i64> = filters.queued.iter().copied().collect();
     // Each candidate's sort key: its score, or with a temperature its score/T plus Gumbel noise
     // (Gumbel-max: sorting by it samples without replacement from softmax(score/T)). The noise
     // comes from one stream in candidate order, so every pass over the keys sees the same keys.
@@ -442,7 +447,7 @@ fn select<C: Borrow<Track>>(
         })
     };
     let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    let pick = |ranked: &[(usize, f32)], exclude_skipped: bool| -> Vec<usize> {
+    let pick = |ranked: &[(usize, f32)], exclude_skipped: bool, exclude_recent: bool| -> Vec<usize> {
         let eligible: Vec<(usize, f32)> = ranked
             .iter()
             .copied()
@@ -450,7 +455,7 @@ fn select<C: Borrow<Track>>(
                 let id = candidates[i].borrow().id;
                 let playing = filters.exclude_current && Some(id) == current;
                 let skipped = exclude_skipped && skipped_now.contains(&id);
-                !(playing || skipped || recent.contains(&id))
+                !(playing || skipped || (exclude_recent && recent.contains(&id)) || queued.contains(&id))
             })
             .collect();
         match &filters.radio {
@@ -462,25 +467,31 @@ fn select<C: Borrow<Track>>(
     // the artist limit rarely reaches far; when the head runs short, everything is sorted. A
     // radio's favoured tracks may rank anywhere, so a radio sorts everything. The head is kept in
     // one pass, with nothing allocated per candidate.
-    let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + 1;
+    let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + 1;
     if scores.len() > head && filters.radio.is_none() {
         let best = best_of(keyed(), head, order);
-        let chosen = pick(&best, filters.exclude_skipped);
+        let chosen = pick(&best, filters.exclude_skipped, true);
         if chosen.len() >= filters.limit {
             return chosen;
         }
     }
     let mut ranked: Vec<(usize, f32)> = keyed().collect();
     ranked.sort_by(order);
-    let chosen = pick(&ranked, filters.exclude_skipped);
-    if chosen.len() < filters.limit && filters.exclude_skipped {
-        // A long session can skip its way through a small library; a track skipped earlier is
-        // then better than silence. It comes after every track not skipped, so that the picks
-        // for a smaller limit are the head of these.
-        let (fresh, skipped): (Vec<_>, Vec<_>) = ranked
-            .iter()
-            .partition(|&&(i, _)| !skipped_now.contains(&candidates[i].borrow().id));
-        return pick(&[fresh, skipped].concat(), false);
+    let chosen = pick(&ranked, filters.exclude_skipped, true);
+    // A small library runs short: a long session skips its way through it, or every track has
+    // played lately. A track skipped earlier is then better than silence, and once nothing is
+    // queued, so is one played lately. They come after every other track, skipped ones first,
+    // so that the picks for a smaller limit are the head of these.
+    let nothing_queued = queued.iter().all(|&id| Some(id) == current);
+    let fill_skipped = filters.exclude_skipped;
+    let fill_recent = nothing_queued && !recent.is_empty();
+    if chosen.len() < filters.limit && (fill_skipped || fill_recent) {
+        let tier = |&(i, _): &(usize, f32)| {
+            let id = candidates[i].borrow().id;
+            2 * u8::from(fill_recent && recent.contains(&id)) + u8::from(fill_skipped && skipped_now.contains(&id))
+        };
+        ranked.sort_by_key(tier);
+        return pick(&ranked, false, !fill_recent);
     }
     chosen
 }

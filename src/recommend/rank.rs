@@ -583,6 +583,7 @@ mod tests {
             exclude_current: false,
             exclude_skipped: false,
             recent: Vec::new(),
+            queued: Vec::new(),
             max_per_artist: 0,
             temperature: 0.0,
             seed: 0,
