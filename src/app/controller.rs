@@ -251,9 +251,16 @@ impl Controller {
 
     /// Replaces the autoplay part of the queue with `picks` (ranked by `source`), looking their
     /// tracks up with `track`, and tells the engine what now comes next.
+    ///
+    /// Picks ranked before a skip arrive after it, when the queue has moved on: a pick that is
+    /// now the queue's current entry, the playing track or a listener-queued one is left out,
+    /// so that a skipped track never plays again at once.
     pub(crate) fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
+        let (_, mut taken) = self.autoplay_context();
+        taken.extend(self.now.as_ref().map(|now| now.entry.track.id));
         let entries = picks
             .iter()
+            .filter(|pick| !taken.contains(&pick.track_id))
             .filter_map(|pick| {
                 Some(QueueEntry {
                     track: track(pick.track_id)?,
@@ -529,5 +536,25 @@ mod tests {
         c.handle(&ended(gapless)).unwrap();
         let history: Vec<i64> = c.history.iter().map(|(t, _)| t.id).collect();
         assert_eq!(history, [1, 2], "both plays are in the session's history");
+    }
+
+    /// Picks ranked while 1 played arrive after the listener skipped to 2, the old first pick:
+    /// 2 must not follow itself, nor 1, still playing until the engine's `Ended`.
+    #[test]
+    fn picks_ranked_before_a_skip_do_not_repeat_the_entry_the_skip_went_to() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        let first = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item: first,
+            duration_ms: None,
+        })
+        .unwrap();
+        c.set_autoplay_picks("model", &[pick(2), pick(3)], |id| Some(track(id)));
+        c.next(ControlSource::Key);
+        assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
+        c.set_autoplay_picks("model", &[pick(2), pick(1), pick(3), pick(4)], |id| Some(track(id)));
+        let upcoming: Vec<i64> = c.queue.upcoming().iter().map(|e| e.track.id).collect();
+        assert_eq!(upcoming, [3, 4]);
     }
 }
