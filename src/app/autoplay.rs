@@ -339,7 +339,7 @@ impl AutoplayCore {
     /// Whether the log is long enough to train on: `min_plays` plays, in as many sessions as
     /// the training split needs.
     pub(crate) fn enough_plays(&self) -> bool {
-        self.log.plays.len() as u64 >= self.config.min_plays && self.log.sessions().len() >= MIN_TRAINING_SESSIONS
+        self.log.too_short_to_train(self.config.min_plays).is_none()
     }
 
     /// The best `limit` tracks to follow `session`, and which ranking produced them.
@@ -483,14 +483,13 @@ impl TrainingJob {
             Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),
         };
         let new = trained.checkpoint.meta.validation.ndcg10;
-        let outcome = match trained.previous_validation.map(|m| m.ndcg10) {
-            Some(old) if !trained.improves() => TrainingOutcome::Kept(format!(
-                "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {old:.4}"
+        let outcome = match trained.settle(&self.models_dir, false) {
+            Ok(Some(_)) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
+            Ok(None) => TrainingOutcome::Kept(format!(
+                "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {:.4}",
+                trained.previous_validation.map_or(0.0, |m| m.ndcg10)
             )),
-            _ => match trained.checkpoint.save(&self.models_dir) {
-                Ok(_) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
-                Err(e) => TrainingOutcome::Kept(format!("cannot save the model: {e}")),
-            },
+            Err(e) => TrainingOutcome::Kept(format!("cannot save the model: {e}")),
         };
         let saved = matches!(outcome, TrainingOutcome::Saved(_));
         let train_ms = started.elapsed().as_millis() as u64;
@@ -610,13 +609,8 @@ impl Worker {
             refuse("already training".into());
             return;
         }
-        if !self.core.enough_plays() {
-            refuse(format!(
-                "training needs {} plays in {MIN_TRAINING_SESSIONS} sessions; the log has {} in {}",
-                self.core.config.min_plays,
-                self.core.log.plays.len(),
-                self.core.log.sessions().len()
-            ));
+        if let Some(why) = self.core.log.too_short_to_train(self.core.config.min_plays) {
+            refuse(why);
             return;
         }
         let cancel = Arc::new(AtomicBool::new(false));

@@ -15,12 +15,8 @@ use crate::recommend::train::TrainConfig;
 pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
     let log = ListeningLog::load(&db, &[])?;
-    let min_plays = ctx.config.recommend.min_plays;
-    if (log.plays.len() as u64) < min_plays {
-        anyhow::bail!(
-            "{} plays in the log; training needs at least {min_plays} (recommend.min_plays)",
-            log.plays.len()
-        );
+    if let Some(why) = log.too_short_to_train(ctx.config.recommend.min_plays) {
+        anyhow::bail!("{why} (recommend.min_plays)");
     }
     let models_dir = ctx.paths.models_dir();
     let previous = match Checkpoint::load(&models_dir) {
@@ -46,13 +42,9 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         &cancel,
     )?;
     bar.finish_and_clear();
-    let keep = force || trained.improves();
+    let path = trained.settle(&models_dir, force)?;
+    let keep = path.is_some();
     let checkpoint = &trained.checkpoint;
-    let path = if keep {
-        Some(checkpoint.save(&models_dir)?)
-    } else {
-        None
-    };
     trained.record(&db, keep, start.elapsed().as_millis() as u64, "cli")?;
     let v = checkpoint.meta.validation;
     let old = trained.previous_validation;

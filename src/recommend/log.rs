@@ -2,6 +2,7 @@
 //! ([`train_from_log`], [`LogTraining`]).
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -94,6 +95,18 @@ impl ListeningLog {
         self.plays.chunk_by(|a, b| a.session_id == b.session_id).collect()
     }
 
+    /// Why the log is too short to train on, when it has fewer than `min_plays` plays or fewer
+    /// sessions than the training split needs; `None` when it is long enough.
+    pub(crate) fn too_short_to_train(&self, min_plays: u64) -> Option<String> {
+        let (plays, sessions) = (self.plays.len(), self.sessions().len());
+        if plays as u64 >= min_plays && sessions >= MIN_TRAINING_SESSIONS {
+            return None;
+        }
+        Some(format!(
+            "training needs {min_plays} plays in {MIN_TRAINING_SESSIONS} sessions; the log has {plays} in {sessions}"
+        ))
+    }
+
     /// (listens, skips) per track.
     pub(crate) fn counts(&self) -> HashMap<i64, (u32, u32)> {
         let mut counts: HashMap<i64, (u32, u32)> = HashMap::new();
@@ -138,9 +151,19 @@ pub(crate) struct LogTraining {
 impl LogTraining {
     /// Whether the new model should replace the previous one: its served ranking is at least as
     /// good on the same validation slice.
-    pub(crate) fn improves(&self) -> bool {
+    fn improves(&self) -> bool {
         self.previous_validation
             .is_none_or(|old| self.checkpoint.meta.validation.ndcg10 >= old.ndcg10)
+    }
+
+    /// Saves the new model under `models_dir` when it [`improves`](Self::improves) on the
+    /// previous one, or when `force`d; returns where, or `None` when the previous one stays.
+    pub(crate) fn settle(&self, models_dir: &Path, force: bool) -> Result<Option<PathBuf>, RecommendError> {
+        if force || self.improves() {
+            self.checkpoint.save(models_dir).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Adds this run to the record of training runs in `db`: `saved` if the new model replaced

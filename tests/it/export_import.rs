@@ -241,6 +241,14 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         part_matched >= 10 && part_unmatched >= 10,
         "{part_matched} matched, {part_unmatched} not"
     );
+    // A log too short to train on is refused in one line that says what it has.
+    let empty = data_dir(tmp.path(), "empty");
+    let refused = skipless(&empty).args(["train"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim_end(),
+        "skipless: error: training needs 10 plays in 3 sessions; the log has 0 in 0 (recommend.min_plays)"
+    );
     let trained = json_of(&t, &["train", "--json"], &[]);
     assert_eq!(trained["plays"].as_u64(), Some(part_matched + part_unmatched));
     // Every run is on the record, saved or not, beside the current model on the same slice.
