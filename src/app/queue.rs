@@ -166,7 +166,8 @@ impl Queue {
     pub(crate) fn move_entry(&mut self, index: usize, delta: isize) -> Option<usize> {
         let target = index.checked_add_signed(delta)?;
         let first_movable = self.cursor.map_or(0, |c| c + 1);
-        if index < first_movable || target < first_movable || target >= self.entries.len() {
+        let len = self.entries.len();
+        if index < first_movable || target < first_movable || index >= len || target >= len {
             return None;
         }
         self.entries.swap(index, target);

@@ -158,6 +158,7 @@ impl App {
         let queue_len = self.controller.queue.upcoming().len();
         let history_len = self.controller.history.len();
         let queue_view_len = self.controller.queue.entries().len();
+        self.state.follow_lists(queue_len, queue_view_len, history_len);
         let list_len = if self.state.view == View::Queue && self.state.pane == Pane::Main {
             queue_view_len
         } else {

@@ -351,6 +351,14 @@ impl State {
         }
     }
 
+    /// Keeps the selections of up next, the queue view and the history on a row after the lists
+    /// changed under them (a track ended, autoplay's picks arrived, an entry was removed).
+    pub(crate) fn follow_lists(&mut self, upcoming: usize, entries: usize, history: usize) {
+        self.up_next = self.up_next.min(upcoming.saturating_sub(1));
+        self.queue = self.queue.min(entries.saturating_sub(1));
+        self.history = self.history.min(history.saturating_sub(1));
+    }
+
     fn clamp(&mut self) {
         let artists = self.library.artists.len();
         self.artist = self.artist.min(artists.saturating_sub(1));

@@ -133,6 +133,24 @@ fn queue_add_reorder_remove() {
     assert!(!h.screen().contains("silence"));
 }
 
+/// Up next shrinks under its selection when the queue moves on: the selection follows it, and a
+/// move acts on the last entry rather than past it.
+#[test]
+fn a_move_after_up_next_shrank_under_the_selection_acts_on_its_last_entry() {
+    let mut h = Harness::new(80, 24);
+    h.keys("2ajajaja ");
+    h.pump_until("the first track to start", |app| app.controller.now.is_some());
+    h.keys("\tjj");
+    let upcoming = |h: &Harness| -> Vec<i64> { h.app.controller.queue.upcoming().iter().map(|e| e.track.id).collect() };
+    let before = upcoming(&h);
+    assert_eq!(before.len(), 3, "{before:?}");
+    h.keys("n");
+    assert_eq!(upcoming(&h), before[1..]);
+    h.keys("K");
+    assert_eq!(upcoming(&h), [before[2], before[1]]);
+    assert_eq!(h.app.state.up_next, 0);
+}
+
 #[test]
 fn help_lists_every_key_from_the_key_map() {
     let mut h = Harness::new(100, 50);
