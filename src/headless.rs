@@ -127,7 +127,6 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
     );
     let mut scanned: Option<String> = None;
     let mut waiting_for_picks = false;
-    let mut stop_requested = false;
 
     let mut lines = stdin_lines();
     let signals = crate::app::termination_signals()?;
@@ -166,8 +165,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         recommender.request_rank(&controller);
                     }
                 }
-                if outcomes.contains(&Outcome::Stopped) && !quitting {
-                    if recommender.is_some() && !stop_requested {
+                let over = outcomes.iter().find_map(|o| match o {
+                    Outcome::Stopped { stopped } => Some(*stopped),
+                    _ => None,
+                });
+                if let (Some(stopped), false) = (over, quitting) {
+                    if recommender.is_some() && !stopped {
                         // The queue ran out before autoplay's picks arrived: play them when they do.
                         waiting_for_picks = true;
                     } else {
@@ -182,7 +185,6 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Ok(line) => {
                     let reply = match LineCommand::parse(&line) {
                         Ok(command) => {
-                            stop_requested |= command == LineCommand::Stop;
                             commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Stdin)
                         }
                         Err(message) => commands::Reply::error(message),
@@ -202,7 +204,6 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Err(_) => stdin_closed = true,
             },
             recv(remote_requests) -> request => if let Ok(RemoteRequest { command, reply }) = request {
-                stop_requested |= command == LineCommand::Stop;
                 let answer = commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Remote);
                 let _ = reply.send(answer.text);
                 if answer.quit {
@@ -404,8 +405,8 @@ fn print_outcome(out: &mut impl Write, outcome: &Outcome, json: bool) -> std::io
         ),
         (Outcome::TrackError(message), true) => json!({"event": "error", "message": message}).to_string(),
         (Outcome::TrackError(message), false) => format!("error {message}"),
-        (Outcome::Stopped, true) => json!({"event": "idle"}).to_string(),
-        (Outcome::Stopped, false) => "idle".to_owned(),
+        (Outcome::Stopped { .. }, true) => json!({"event": "idle"}).to_string(),
+        (Outcome::Stopped { .. }, false) => "idle".to_owned(),
     };
     writeln!(out, "{}", printable(&line))
 }

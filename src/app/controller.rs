@@ -38,8 +38,9 @@ pub(crate) enum Outcome {
     Logged(CompletedPlay),
     /// A track could not be played; playback went on with the next one.
     TrackError(String),
-    /// The queue ran out, or playback was stopped.
-    Stopped,
+    /// Playback is over: the queue ran out, or it was `stopped` on request (a key, a command,
+    /// the desktop).
+    Stopped { stopped: bool },
 }
 
 /// How many of the entries sent as next since the last `Started` are kept.
@@ -398,14 +399,17 @@ impl Controller {
             Event::Idle => {
                 self.now = None;
                 self.engine_busy = false;
-                let next = match self.last_end.take() {
+                let last_end = self.last_end.take();
+                let next = match last_end {
                     Some(EndReason::Error) => self.queue.skip_index(),
                     Some(EndReason::Finished) => self.queue.next_index(),
                     _ => None,
                 };
                 match next {
                     Some(index) => self.jump(index, EndReason::Finished, None),
-                    None => outcomes.push(Outcome::Stopped),
+                    None => outcomes.push(Outcome::Stopped {
+                        stopped: last_end == Some(EndReason::Stopped),
+                    }),
                 }
             }
         }

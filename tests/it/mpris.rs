@@ -291,6 +291,35 @@ fn next_from_mpris_is_a_logged_skip_and_the_metadata_follows_the_queue() {
     assert_eq!(rows[2]["end_source"], Value::Null);
 }
 
+/// With autoplay, a queue that runs out waits for its picks; a Stop from the desktop ends the
+/// play session as a `stop` on stdin does, and nothing starts again when the picks arrive.
+#[test]
+fn a_stop_from_the_desktop_ends_an_autoplay_session_that_a_queue_running_out_would_go_on_from() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let Some(bus) = Bus::start(data.path()) else {
+        return;
+    };
+    let mut command = Player::command(data.path(), 1.0, &[corpus().join("sad.ogg")], &["--autoplay"]);
+    command.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    let mut player = Player::spawn(command);
+    player.wait("started");
+    eventually("the player's MPRIS name", || bus.has_owner(NAME));
+    bus.call("Stop", &[]);
+    player.wait("idle");
+    eventually("the player to end", || player.child.try_wait().unwrap().is_some());
+    assert!(
+        player.lines.try_iter().all(|event| event["event"] != "started"),
+        "nothing started after the stop"
+    );
+    let rows = history(data.path());
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(
+        (&rows[0]["end_reason"], &rows[0]["end_source"]),
+        (&"stopped".into(), &"mpris".into())
+    );
+}
+
 #[test]
 fn pause_and_play_change_the_status_and_signal_it() {
     let data = tempfile::tempdir().unwrap();
