@@ -14,6 +14,7 @@ pub(crate) mod training;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -81,12 +82,72 @@ pub enum DbError {
 pub struct Database {
     conn: Connection,
     path: PathBuf,
+    /// Declared after `conn`, so that the connection is closed before it is no longer counted.
+    _counted: Option<OpenFile>,
+}
+
+/// The database files this process has connections to, each with how many.
+///
+/// SQLite's locks are POSIX locks, which belong to the process: closing any descriptor of the
+/// file drops all of them. The header check reads the file through a descriptor of its own; if
+/// it closed that while a connection was open (the player opens one per worker), the open
+/// connection would lose its lock, and another program reading the database (a `skipless`
+/// command, `sqlite3`, a backup) would find no one else there and delete the write-ahead log
+/// from under it. So the header is checked only while the process has no connection to it.
+static OPEN_FILES: Mutex<Vec<(PathBuf, usize)>> = Mutex::new(Vec::new());
+
+/// One connection counted in [`OPEN_FILES`] until dropped.
+struct OpenFile(PathBuf);
+
+impl OpenFile {
+    /// Counts a connection to `path` about to be opened, running `check` first when it is the
+    /// process's only one.
+    fn count(path: &Path, check: impl FnOnce() -> Result<(), DbError>) -> Result<OpenFile, DbError> {
+        let key = file_key(path);
+        let mut open = OPEN_FILES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match open.iter_mut().find(|(file, _)| *file == key) {
+            Some((_, n)) => *n += 1,
+            None => {
+                check()?;
+                open.push((key.clone(), 1));
+            }
+        }
+        Ok(OpenFile(key))
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        let mut open = OPEN_FILES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(at) = open.iter().position(|(file, _)| *file == self.0) {
+            open[at].1 -= 1;
+            if open[at].1 == 0 {
+                open.swap_remove(at);
+            }
+        }
+    }
+}
+
+/// One name for a database file however it is reached: the canonical path, or that of its
+/// folder and its name while the file does not exist yet.
+fn file_key(path: &Path) -> PathBuf {
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return canonical;
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(dir), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 impl Database {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
-        check_header(path)?;
+        let counted = OpenFile::count(path, || check_header(path))?;
         let _ = DATABASE_DIR.set(path.parent().unwrap_or(Path::new(".")).to_path_buf());
         let sqlite = |source| DbError::Sqlite {
             path: path.to_path_buf(),
@@ -101,6 +162,7 @@ impl Database {
         let mut db = Database {
             conn,
             path: path.to_path_buf(),
+            _counted: Some(counted),
         };
         db.check_identity()?;
         db.conn
@@ -140,7 +202,11 @@ impl Database {
                 path: path.clone(),
                 source,
             })?;
-        let mut db = Database { conn, path };
+        let mut db = Database {
+            conn,
+            path,
+            _counted: None,
+        };
         db.migrate()?;
         Ok(db)
     }

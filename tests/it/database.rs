@@ -214,3 +214,57 @@ fn the_remote_end_source_migration_rebuilds_a_100k_play_log_with_every_row_kept(
         .execute("UPDATE plays SET end_source = 'telepathy' WHERE id = 2", [])
         .is_err());
 }
+
+/// The player opens the database on several threads while its first connection stays open.
+/// SQLite's locks belong to the process, and a second connection coming and going must leave
+/// the first one's lock on the file: without it, another program that reads the database (a
+/// `skipless` command, `sqlite3`, a backup) deletes the write-ahead log from under the player.
+#[test]
+fn a_connection_that_comes_and_goes_leaves_the_open_ones_locked_and_their_writes_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    let mut kept = skipless::db::Database::open(&path).unwrap();
+    let insert = |db: &mut skipless::db::Database, name: &str| {
+        db.conn_mut()
+            .execute(
+                "INSERT INTO playlists (name, created_at, updated_at) VALUES (?1, 0, 0)",
+                [name],
+            )
+            .unwrap();
+    };
+    insert(&mut kept, "before");
+    // Lines of /proc/locks: "1: POSIX  ADVISORY  READ PID MAJOR:MINOR:INODE START END".
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    let locks_on_the_file = || {
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .filter(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.get(4) == Some(&std::process::id().to_string().as_str())
+                    && fields.get(5).is_some_and(|f| f.ends_with(&format!(":{inode}")))
+            })
+            .count()
+    };
+    assert!(locks_on_the_file() > 0, "an open connection locks the file");
+    drop(skipless::db::Database::open(&path).unwrap());
+    assert!(locks_on_the_file() > 0, "the open connection lost its lock");
+
+    stdout_of(skipless(data.path()).args(["playlist", "list"]));
+    insert(&mut kept, "after");
+    let names = |conn: &Connection| -> Vec<String> {
+        conn.prepare("SELECT name FROM playlists ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // A worker's connection, opened now, sees the write; and so does the next run.
+    let mut worker = skipless::db::Database::open(&path).unwrap();
+    assert_eq!(names(worker.conn_mut()), ["after", "before"]);
+    drop(kept);
+    drop(worker);
+    assert_eq!(names(&Connection::open(&path).unwrap()), ["after", "before"]);
+}
