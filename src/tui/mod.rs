@@ -94,6 +94,12 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         mpris,
         test_panic.as_deref() == Some("ui"),
     );
+    // ratatui's Terminal prints to stderr when it cannot show the cursor as it is dropped, and
+    // printing panics once the terminal is gone (a hang-up): the cursor is shown here, and a
+    // terminal that cannot take it is not dropped.
+    if terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    }
     terminal::leave();
     result
 }

@@ -44,7 +44,9 @@ pub(crate) fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::De
         }
         if ui {
             let first = message.lines().next().unwrap_or_default();
-            eprintln!(
+            // Not eprintln!, which panics (here: aborts) when the terminal is gone.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipless: internal error: {first}{location}; details in {}",
                 panic_log.display()
             );

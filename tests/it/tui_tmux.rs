@@ -338,6 +338,35 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
     }
 }
 
+/// Closing the terminal window (here its tmux pane) hangs up on the player: it logs its play and
+/// ends without an internal error, though the terminal it would restore is gone.
+#[test]
+fn a_player_whose_terminal_is_closed_logs_its_play_and_ends_cleanly() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::on_corpus(data.path());
+    tmux.play_the_first_track();
+    let closed = Command::new("tmux")
+        .args(["kill-pane", "-t", &tmux.session])
+        .status()
+        .unwrap();
+    assert!(closed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while player_pid(data.path()).is_some() {
+        assert!(Instant::now() < deadline, "the player is still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let history = crate::common::json_lines(&crate::common::stdout_of(
+        crate::common::skipless(data.path()).args(["history", "--json"]),
+    ));
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["end_reason"], "quit", "{history:?}");
+    let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
 #[test]
 fn skipless_remote_drives_the_player_in_a_real_terminal() {
     use crate::common::{corpus, json_lines, runtime_dir, skipless, stdout_of};
