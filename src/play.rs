@@ -117,8 +117,9 @@ impl EndReason {
 
 /// A play counts as a listen once it has played `listen_fraction` of the track or
 /// `listen_ms`, whichever comes first. A play the listener ends (next, previous, another
-/// track, stop) before that is a skip. Finishing, quitting, errors and crashes are never skips:
-/// they say nothing about whether the listener liked the track.
+/// track, stop) before that is a skip, and so is one that finishes because the listener
+/// sought through it. Finishing unsought, quitting, errors and crashes are never skips: they say
+/// nothing about whether the listener liked the track.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SkipRule {
     pub listen_fraction: f64,
@@ -144,9 +145,14 @@ impl SkipRule {
         }
     }
 
-    /// Whether a play that ended this way is a skip.
-    pub(crate) fn is_skip(&self, reason: EndReason, played_ms: u64, duration_ms: Option<u64>) -> bool {
-        let ended_by_listener = matches!(reason, EndReason::Skipped | EndReason::Previous | EndReason::Stopped);
+    /// Whether a play that ended this way is a skip; `sought` when the listener moved its
+    /// position (a track reached its end by seeking forward was not listened to either).
+    pub(crate) fn is_skip(&self, reason: EndReason, played_ms: u64, duration_ms: Option<u64>, sought: bool) -> bool {
+        let ended_by_listener = match reason {
+            EndReason::Skipped | EndReason::Previous | EndReason::Stopped => true,
+            EndReason::Finished => sought,
+            EndReason::Quit | EndReason::Error | EndReason::Interrupted => false,
+        };
         ended_by_listener && !self.is_listen(played_ms, duration_ms)
     }
 }
@@ -162,12 +168,12 @@ mod tests {
 
     #[test]
     fn half_the_track_or_four_minutes() {
-        assert!(RULE.is_skip(EndReason::Skipped, 2_000, Some(180_000)));
-        assert!(!RULE.is_skip(EndReason::Skipped, 90_000, Some(180_000)));
-        assert!(RULE.is_skip(EndReason::Skipped, 239_999, Some(600_000)));
-        assert!(!RULE.is_skip(EndReason::Skipped, 240_000, Some(600_000)));
-        assert!(RULE.is_skip(EndReason::Previous, 1_000, Some(180_000)));
-        assert!(RULE.is_skip(EndReason::Stopped, 1_000, None));
+        assert!(RULE.is_skip(EndReason::Skipped, 2_000, Some(180_000), false));
+        assert!(!RULE.is_skip(EndReason::Skipped, 90_000, Some(180_000), false));
+        assert!(RULE.is_skip(EndReason::Skipped, 239_999, Some(600_000), false));
+        assert!(!RULE.is_skip(EndReason::Skipped, 240_000, Some(600_000), false));
+        assert!(RULE.is_skip(EndReason::Previous, 1_000, Some(180_000), false));
+        assert!(RULE.is_skip(EndReason::Stopped, 1_000, None, false));
     }
 
     #[test]
@@ -178,7 +184,14 @@ mod tests {
             EndReason::Error,
             EndReason::Interrupted,
         ] {
-            assert!(!RULE.is_skip(reason, 1_000, Some(180_000)), "{reason:?}");
+            assert!(!RULE.is_skip(reason, 1_000, Some(180_000), false), "{reason:?}");
         }
+    }
+
+    #[test]
+    fn a_track_finished_by_seeking_through_it_is_a_skip_and_one_heard_after_a_seek_is_not() {
+        assert!(RULE.is_skip(EndReason::Finished, 5_000, Some(180_000), true));
+        assert!(!RULE.is_skip(EndReason::Finished, 170_000, Some(180_000), true));
+        assert!(!RULE.is_skip(EndReason::Quit, 5_000, Some(180_000), true));
     }
 }

@@ -46,6 +46,8 @@ struct OpenPlay {
     duration_ms: Option<u64>,
     played_ms: u64,
     saved_at: i64,
+    /// The listener moved the position (see [`SkipRule::is_skip`]).
+    sought: bool,
 }
 
 /// Turns engine [`Event`]s into rows.
@@ -123,7 +125,13 @@ impl Recorder {
                 }
                 self.complete(*cause, *played_ms, error.as_deref(), *by)
             }
-            Event::Resumed { .. } | Event::Seeked { .. } | Event::Volume(_) | Event::Idle => Ok(None),
+            Event::Seeked { track_id, .. } => {
+                if let Some(open) = self.open.as_mut().filter(|o| o.track_id == *track_id) {
+                    open.sought = true;
+                }
+                Ok(None)
+            }
+            Event::Resumed { .. } | Event::Volume(_) | Event::Idle => Ok(None),
         }
     }
 
@@ -145,6 +153,7 @@ impl Recorder {
             duration_ms,
             played_ms: 0,
             saved_at: now,
+            sought: false,
         });
         Ok(())
     }
@@ -166,7 +175,7 @@ impl Recorder {
     ) -> Result<Option<CompletedPlay>, DbError> {
         let Some(open) = self.open.take() else { return Ok(None) };
         let now = self.clock.now_ms();
-        let skipped = self.rule.is_skip(reason, played_ms, open.duration_ms);
+        let skipped = self.rule.is_skip(reason, played_ms, open.duration_ms, open.sought);
         plays::complete_play(
             self.db.conn_mut(),
             &plays::Ending {

@@ -426,3 +426,39 @@ fn a_headless_player_follows_its_roots_and_drops_a_queued_file_that_is_deleted()
         "{stderr}"
     );
 }
+
+/// A track reached by seeking to its end after a few seconds was not listened to: it is logged
+/// as finished and counted as a skip; one heard on after a short seek forward is a listen.
+#[test]
+fn a_track_finished_by_seeking_to_its_end_is_a_skip() {
+    let data = tempfile::tempdir().unwrap();
+    let tracks = [
+        corpus().join("menu.opus"),
+        corpus().join("menu.opus"),
+        corpus().join("sad.ogg"),
+    ];
+    let mut player = Player::start(data.path(), 40.0, &tracks);
+    let first = player.wait("started");
+    let duration_s = first["duration_ms"].as_u64().unwrap() / 1000;
+    player.send(&format!("seek {}", duration_s - 2));
+    player.wait("started");
+    player.send("seek +10");
+    player.wait("seeked");
+    player.wait("started");
+    player.send("quit");
+    player.finish();
+    let rows = history(data.path());
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(
+        (&rows[0]["end_reason"], &rows[0]["skipped"]),
+        (&"finished".into(), &true.into()),
+        "{:#}",
+        rows[0]
+    );
+    assert_eq!(
+        (&rows[1]["end_reason"], &rows[1]["skipped"]),
+        (&"finished".into(), &false.into()),
+        "{:#}",
+        rows[1]
+    );
+}
