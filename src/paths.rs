@@ -71,6 +71,12 @@ impl Paths {
     /// Creates the data dir if needed and checks that skipless can write there (the database,
     /// its write-ahead log and the lock live in it), with a one-line error naming it.
     pub(crate) fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
+        if self.data_dir.exists() && !self.data_dir.is_dir() {
+            anyhow::bail!(
+                "{}: not a folder; the data directory must be one",
+                self.data_dir.display()
+            );
+        }
         std::fs::create_dir_all(&self.data_dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the data directory: {e}", self.data_dir.display()))?;
         writable(&self.data_dir).map_err(|e| {

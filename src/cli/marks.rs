@@ -13,6 +13,9 @@ use crate::marks::Mark;
 pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
     let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    if file.is_dir() {
+        anyhow::bail!("{}: a folder, not a track", path.display());
+    }
     let track = tracks::track_by_path_any(db.conn(), &file)
         .map_err(|e| db.err(e))?
         .with_context(|| {

@@ -190,10 +190,10 @@ pub enum Command {
         /// Write to this file, with a progress bar on a terminal.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Plays started on or after this date (YYYY-MM-DD, UTC) or RFC 3339 time.
+        /// Plays started on or after this date (YYYY-MM-DD, local midnight) or RFC 3339 time.
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        /// Plays started on or before this date (YYYY-MM-DD, UTC) or before this RFC 3339 time.
+        /// Plays started on or before this date (YYYY-MM-DD, local time) or before this RFC 3339 time.
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
     },

@@ -160,10 +160,16 @@ const LAST_LISTENED_AT: i64 = 253_402_300_799;
 /// Reads listens line by line. A listen is by definition not a skip; it played for the track's
 /// duration where the listen gives one.
 fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>) -> Result<(), LogIoError> {
-    let file = std::fs::File::open(path).map_err(|source| LogIoError::Read {
+    let read = |source| LogIoError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    if path.is_dir() {
+        return Err(read(std::io::Error::other(
+            "a folder; a ListenBrainz export is one file of listens, one per line",
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(read)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut line = String::new();
     let mut record = 0;

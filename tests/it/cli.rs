@@ -22,6 +22,38 @@ fn a_word_that_is_no_command_or_folder_is_named_with_the_closest_command() {
     );
 }
 
+/// A folder where a file is wanted, and a file where a folder is wanted, are named as such.
+#[test]
+fn a_folder_given_for_a_file_and_a_file_for_a_folder_are_named_in_one_line() {
+    let corpus = crate::common::corpus();
+    let folder = corpus.display();
+    assert_eq!(
+        refusal(&["like", &folder.to_string()]).trim(),
+        format!("skipless: error: {folder}: a folder, not a track")
+    );
+    assert_eq!(
+        refusal(&["import", "listenbrainz", &folder.to_string()]).trim(),
+        format!(
+            "skipless: error: {folder}: cannot read: a folder; a ListenBrainz export is one file of listens, one per line"
+        )
+    );
+    let file = corpus.join("sad.ogg");
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(&file)
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        format!(
+            "skipless: error: {}: not a folder; the data directory must be one",
+            file.display()
+        )
+    );
+}
+
 #[test]
 fn the_player_without_a_terminal_says_it_needs_one_and_points_at_play() {
     // The test's stdout is a pipe, as in a cron job or `skipless | less`.
