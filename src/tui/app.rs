@@ -204,6 +204,15 @@ impl App {
                 self.request_rank();
                 self.state.status = Some("queue cleared".into());
             }
+            Action::TogglePause | Action::Next
+                if self.controller.now.is_none() && self.controller.queue.entries().is_empty() =>
+            {
+                self.state.status = Some(format!(
+                    "nothing queued: {} plays the selected track, {} queues it",
+                    self.keys.key_for(Action::Play),
+                    self.keys.key_for(Action::Enqueue)
+                ));
+            }
             Action::TogglePause => self.controller.toggle(ControlSource::Key),
             Action::Next => self.controller.next(ControlSource::Key),
             Action::Previous => self.controller.previous(ControlSource::Key),

@@ -1124,6 +1124,14 @@ fn a_search_of_a_large_library_runs_off_the_ui_thread_and_finds_what_one_pass_fi
 #[test]
 fn space_while_stopped_plays_the_queue() {
     let mut h = Harness::new(100, 30);
+    // With nothing queued, Space and n say how to start.
+    for key in [" ", "n"] {
+        h.app.state.status = None;
+        h.keys(key);
+        assert!(h
+            .screen()
+            .contains("nothing queued: Enter plays the selected track, a queues it"));
+    }
     h.keys("2a");
     assert!(h.app.controller.now.is_none());
     h.keys(" ");
