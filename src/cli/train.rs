@@ -76,6 +76,14 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             v.mrr,
             v.skip_mrr
         )?;
+        outln!(
+            "{}",
+            if checkpoint.meta.transformer_kept {
+                "the model ranks by the history features and the Transformer's terms"
+            } else {
+                "the model ranks by the history features alone: with the Transformer's terms it ranked no better on validation"
+            }
+        )?;
         if let Some(old) = old {
             outln!(
                 "the current model on the same validation slice: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",

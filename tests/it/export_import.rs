@@ -289,6 +289,24 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
             .is_some_and(|n| n > library_played && n + in_part / 20 >= in_part),
         "{trained}: {in_part} tracks in the history, {library_played} of them in the library"
     );
+    // In words: the run, whether the Transformer's terms are in the model, the current model
+    // on the same slice, and which one is kept.
+    let text = stdout_of(skipless(&t).args(["train"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("trained on "), "{text}");
+    assert!(
+        [
+            "the model ranks by the history features and the Transformer's terms",
+            "the model ranks by the history features alone: with the Transformer's terms it ranked no better on validation"
+        ]
+        .contains(&lines[1]),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("the current model on the same validation slice"),
+        "{text}"
+    );
     let library_ids: HashSet<i64> = crate::common::library(&t)
         .iter()
         .filter_map(|t| t["id"].as_i64())
