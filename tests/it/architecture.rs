@@ -51,18 +51,67 @@ fn module_of(file: &Path) -> Option<String> {
     (name != "lib" && name != "main").then_some(name)
 }
 
+/// How deep a file of `src/` sits in the module tree: `headless.rs` and `app/mod.rs` are 1,
+/// `app/queue.rs` is 2. A chain of that many `super::` names the crate root.
+fn depth_of(file: &Path) -> usize {
+    let relative = file.strip_prefix(root().join("src")).unwrap();
+    let parts = relative.components().count();
+    if relative.file_name().is_some_and(|n| n == "mod.rs") {
+        parts - 1
+    } else {
+        parts
+    }
+}
+
+/// `line` up to a `//` comment; a `//` inside a string literal (a `file://` URL) is code.
+fn code_of(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        match (bytes[i], in_string) {
+            (b'\\', true) => i += 1,
+            (b'"', _) => in_string = !in_string,
+            // A character literal ('"' or '\''), not a lifetime.
+            (b'\'', false) if bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            (b'\'', false) if bytes.get(i + 1) == Some(&b'\\') => i += 3,
+            (b'/', false) if bytes.get(i + 1) == Some(&b'/') => return &line[..i],
+            _ => {}
+        }
+        i += 1;
+    }
+    line
+}
+
 /// The leading identifier of `text`.
 fn ident(text: &str) -> String {
     text.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
 }
 
-/// The modules named by `crate::` paths in the code of `text` (comments left out), with the
-/// line of each. Braced lists (`use crate::{a::X, b::{Y, Z}};`) count the first name of each
-/// item.
-fn crate_paths(text: &str) -> Vec<(usize, String)> {
+/// The modules named by `crate::` paths in the code of `text` (comments left out), and by
+/// `super::` chains that reach the crate root from a file `depth` modules deep, with the line
+/// of each. Braced lists (`use crate::{a::X, b::{Y, Z}};`) count the first name of each item.
+fn crate_paths(text: &str, depth: usize) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     for (number, line) in text.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
+        let code = code_of(line);
+        // Each maximal chain of `super::`; only one exactly as long as the file is deep
+        // reaches the root (an inline `mod tests` is one deeper, which this leaves unchecked).
+        let mut at = 0;
+        while let Some(found_at) = code[at..].find("super::") {
+            let start = at + found_at;
+            let mut end = start;
+            while code[end..].starts_with("super::") {
+                end += "super::".len();
+            }
+            let joined = code[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c == ':' || c.is_alphanumeric() || c == '_');
+            if !joined && (end - start) / "super::".len() == depth {
+                found.push((number + 1, ident(&code[end..])));
+            }
+            at = end;
+        }
         let mut rest = code;
         while let Some(at) = rest.find("crate::") {
             rest = &rest[at + "crate::".len()..];
@@ -119,8 +168,9 @@ fn imports_follow_the_arrows_of_the_architecture() {
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
-        for (line, target) in crate_paths(&text) {
-            if target == module || target == "self" {
+        for (line, target) in crate_paths(&text, depth_of(file)) {
+            // `super::*` or `super::helper` in a file's inline `mod tests` names no module.
+            if target == module || target == "self" || !modules.contains(&target) {
                 continue;
             }
             if !arrows[&module].contains(&target) {
@@ -160,7 +210,16 @@ fn the_arrows_have_no_cycle() {
 #[test]
 fn the_checker_sees_braced_and_plain_paths() {
     let text = "use crate::{\n    db::{X, Y},\n    track,\n};\n// crate::tui in a comment\nlet x = crate::fmt::y();";
-    let found = crate_paths(text);
+    let found = crate_paths(text, 1);
     let names: Vec<(usize, &str)> = found.iter().map(|(l, n)| (*l, n.as_str())).collect();
     assert_eq!(names, [(1, "db"), (1, "track"), (6, "fmt")]);
+}
+
+#[test]
+fn the_checker_sees_paths_after_a_url_and_super_paths_to_the_root() {
+    let text = "let u = \"file://x\"; let c = '\"'; crate::db::open(); // crate::tui\nuse super::super::db;\nuse super::queue;";
+    let names = |depth| -> Vec<(usize, String)> { crate_paths(text, depth) };
+    assert_eq!(names(2), [(1, "db".to_owned()), (2, "db".to_owned())]);
+    // One level up from a file two deep is its own folder; from one deep, the root.
+    assert_eq!(names(1), [(1, "db".to_owned()), (3, "queue".to_owned())]);
 }
