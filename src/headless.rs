@@ -1,4 +1,4 @@
-//! Headless playback for scripts and tests ([`run`], [`LineCommand`]): line commands on stdin,
+//! Headless playback for scripts and tests ([`run`]): line commands ([`LineCommand`]) on stdin,
 //! one line per event on stdout, logged exactly as in the TUI; with `--autoplay`, recommended
 //! tracks follow the given ones and the model retrains in the background, as in the TUI.
 

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -509,7 +508,9 @@ struct Worker {
     core: AutoplayCore,
     tx: Sender<WorkerMsg>,
     own: Sender<Request>,
-    training: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
+    /// The cancel flag of the training run in progress. The run is not waited for at quit: its
+    /// checkpoint is written whole or not at all, and its record in one transaction.
+    training: Option<Arc<AtomicBool>>,
 }
 
 impl Worker {
@@ -591,7 +592,7 @@ impl Worker {
 
     /// Cancels a training run in progress (the player is quitting).
     fn stop_training(&mut self) {
-        if let Some((_, cancel)) = self.training.take() {
+        if let Some(cancel) = self.training.take() {
             cancel.store(true, Ordering::SeqCst);
         }
     }
@@ -641,8 +642,8 @@ impl Worker {
             }
         });
         match spawned {
-            Ok(handle) => {
-                self.training = Some((handle, cancel));
+            Ok(_) => {
+                self.training = Some(cancel);
                 self.status("training…".into());
             }
             Err(e) => self.status(format!("cannot start training: {e}")),
