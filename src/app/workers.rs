@@ -255,8 +255,13 @@ pub(crate) fn spawn_art(
 pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBuf>, tx: Sender<WorkerMsg>) {
     run_worker("lyrics", tx, move |tx| {
         let lyrics = find_lyrics(&track, folder.as_deref());
-        let db = Database::open(&db_path)?;
-        let shift_ms = crate::db::lyrics::shift(db.conn(), track.id).map_err(|e| db.err(e))?;
+        // The lyrics are shown whatever happens to their timing: the screen asks once a track.
+        let shift_ms = Database::open(&db_path)
+            .and_then(|db| crate::db::lyrics::shift(db.conn(), track.id).map_err(|e| db.err(e)))
+            .unwrap_or_else(|e| {
+                tracing::warn!("the lyrics' timing shift is not read: {e}");
+                0
+            });
         let _ = tx.send(WorkerMsg::Lyrics {
             track_id: track.id,
             lyrics,
