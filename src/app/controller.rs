@@ -292,9 +292,7 @@ impl Controller {
     /// Adds `tracks` to the queue, before autoplay's picks; returns how many.
     pub(crate) fn enqueue(&mut self, tracks: Vec<Track>) -> usize {
         let n = tracks.len();
-        for track in tracks {
-            self.queue.enqueue(track);
-        }
+        self.queue.enqueue(tracks);
         self.refresh_next();
         n
     }

@@ -74,17 +74,16 @@ impl Queue {
         self.cursor = (start < self.entries.len()).then_some(start);
     }
 
-    /// Adds a track after the listener's queued entries (before autoplay picks).
-    pub(crate) fn enqueue(&mut self, track: Track) {
+    /// Adds tracks, in order, after the listener's queued entries (before autoplay picks), in
+    /// one splice however many they are.
+    pub(crate) fn enqueue(&mut self, tracks: impl IntoIterator<Item = Track>) {
         let at = self.first_autoplay_after_cursor().unwrap_or(self.entries.len());
-        self.entries.insert(
-            at,
-            QueueEntry {
-                track,
-                source: PlaySource::Queue,
-                reason: None,
-            },
-        );
+        let entries = tracks.into_iter().map(|track| QueueEntry {
+            track,
+            source: PlaySource::Queue,
+            reason: None,
+        });
+        self.entries.splice(at..at, entries);
     }
 
     /// The upcoming entries (after the cursor).
@@ -261,7 +260,7 @@ mod tests {
     fn a_ban_drops_the_upcoming_autoplay_picks_of_the_track_but_not_the_listeners_own() {
         let mut q = Queue::default();
         q.replace(vec![track(1)], 0, PlaySource::User);
-        q.enqueue(track(2));
+        q.enqueue([track(2)]);
         q.set_autoplay(
             [2, 3, 2]
                 .into_iter()
@@ -286,7 +285,7 @@ mod tests {
             source: PlaySource::Autoplay,
             reason: None,
         }]);
-        q.enqueue(track(2));
+        q.enqueue([track(2)]);
         assert_eq!(ids(&q), [1, 2, 10]);
         q.set_autoplay(vec![QueueEntry {
             track: track(11),
@@ -294,6 +293,9 @@ mod tests {
             reason: None,
         }]);
         assert_eq!(ids(&q), [1, 2, 11]);
+        // Many at once keep their order, after the queued one and before the pick.
+        q.enqueue([3, 4, 5].map(track));
+        assert_eq!(ids(&q), [1, 2, 3, 4, 5, 11]);
     }
 
     #[test]
