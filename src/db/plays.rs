@@ -410,10 +410,12 @@ pub(crate) fn complete_play(conn: &mut Connection, ending: &Ending) -> rusqlite:
     tx.commit()
 }
 
-/// One play with its track and its neighbours, as every format needs it.
+/// One play with its track and its neighbours, as every format needs it. An imported play
+/// whose track the library lacks has no play id, track id or path, and only the artist, title
+/// and album it was imported with.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct LogRow {
-    pub(crate) play_id: i64,
+    pub(crate) play_id: Option<i64>,
     pub(crate) session_id: i64,
     pub(crate) position: i64,
     #[serde(serialize_with = "as_time")]
@@ -428,8 +430,8 @@ pub(crate) struct LogRow {
     pub(crate) source: String,
     pub(crate) error: Option<String>,
     pub(crate) import_key: Option<String>,
-    pub(crate) track_id: i64,
-    pub(crate) path: String,
+    pub(crate) track_id: Option<i64>,
+    pub(crate) path: Option<String>,
     pub(crate) title: String,
     pub(crate) artist: Option<String>,
     pub(crate) album_artist: Option<String>,
@@ -452,6 +454,10 @@ pub(crate) struct LogRow {
     pub(crate) session_position: i64,
     #[serde(skip)]
     pub(crate) session_length: i64,
+    /// Names the track in formats that need one for every play: the track id, or for a track
+    /// the library lacks `i` and a number shared by the plays imported with its artist and title.
+    #[serde(skip)]
+    pub(crate) track_ref: String,
 }
 
 fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -468,7 +474,9 @@ fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S:
 /// How many plays started in `since..until` (all, or only ended ones).
 pub(crate) fn count_log_rows(conn: &Connection, since: i64, until: i64, finished_only: bool) -> rusqlite::Result<u64> {
     conn.query_row(
-        "SELECT count(*) FROM plays WHERE started_at >= ?1 AND started_at < ?2 AND (?3 = 0 OR end_reason IS NOT NULL)",
+        "SELECT (SELECT count(*) FROM plays
+                 WHERE started_at >= ?1 AND started_at < ?2 AND (?3 = 0 OR end_reason IS NOT NULL))
+              + (SELECT count(*) FROM unmatched_plays WHERE started_at >= ?1 AND started_at < ?2)",
         params![since, until, finished_only],
         |r| r.get(0),
     )
@@ -484,21 +492,34 @@ pub(crate) fn for_each_log_row<E: From<rusqlite::Error>>(
     finished_only: bool,
     mut each: impl FnMut(&LogRow) -> Result<(), E>,
 ) -> Result<(), E> {
+    // Imported plays whose track the library lacks come with the artist, title and album they
+    // were imported with, in their place in their session.
     let mut stmt = conn.prepare(
-        "SELECT * FROM (
-             SELECT p.id AS play_id, p.session_id, p.position, p.started_at AS started, p.ended_at, p.played_ms,
-                    p.duration_ms, p.end_reason, p.skipped, p.source, p.error, p.import_key,
-                    t.id, t.path_text, t.title, t.artist, t.album_artist, t.album, t.track_no, t.disc_no, t.year,
-                    t.genre, t.duration_ms,
-                    lag(p.ended_at) OVER by_time, lag(p.end_reason) OVER by_time,
-                    row_number() OVER (PARTITION BY p.session_id ORDER BY p.position, p.id),
-                    count(*) OVER (PARTITION BY p.session_id), p.end_source, l.liked_at, b.banned_at
-             FROM plays p JOIN tracks t ON t.id = p.track_id
+        "WITH every_play AS (
+             SELECT p.id AS play_id, p.session_id, p.position, p.started_at, p.ended_at, p.played_ms,
+                    p.duration_ms, p.end_reason, p.skipped, p.source, p.error, p.import_key, p.end_source,
+                    p.track_id, NULL AS u_title, NULL AS u_artist, NULL AS u_album, 0 AS tie,
+                    CAST(p.track_id AS TEXT) AS track_ref
+             FROM plays p WHERE ?3 = 0 OR p.end_reason IS NOT NULL
+             UNION ALL
+             SELECT NULL, u.session_id, u.position, u.started_at, u.ended_at, u.played_ms,
+                    NULL, u.end_reason, u.skipped, 'import', NULL, u.import_key, NULL,
+                    NULL, u.title, u.artist, u.album, u.id, 'i' || dense_rank() OVER (ORDER BY u.match_key)
+             FROM unmatched_plays u)
+         SELECT * FROM (
+             SELECT a.play_id, a.session_id, a.position, a.started_at AS started, a.ended_at, a.played_ms,
+                    a.duration_ms, a.end_reason, a.skipped, a.source, a.error, a.import_key,
+                    t.id, t.path_text, coalesce(t.title, a.u_title), coalesce(t.artist, a.u_artist), t.album_artist,
+                    coalesce(t.album, a.u_album), t.track_no, t.disc_no, t.year, t.genre, t.duration_ms,
+                    lag(a.ended_at) OVER by_time, lag(a.end_reason) OVER by_time,
+                    row_number() OVER (PARTITION BY a.session_id ORDER BY a.position, a.play_id, a.tie),
+                    count(*) OVER (PARTITION BY a.session_id), a.end_source, l.liked_at, b.banned_at, a.track_ref,
+                    a.tie
+             FROM every_play a LEFT JOIN tracks t ON t.id = a.track_id
                   LEFT JOIN likes l ON l.track_id = t.id LEFT JOIN bans b ON b.track_id = t.id
-             WHERE ?3 = 0 OR p.end_reason IS NOT NULL
-             WINDOW by_time AS (ORDER BY p.started_at, p.id))
+             WINDOW by_time AS (ORDER BY a.started_at, a.play_id, a.tie))
          WHERE started >= ?1 AND started < ?2
-         ORDER BY started, play_id",
+         ORDER BY started, play_id, tie",
     )?;
     let mut rows = stmt.query(params![since, until, finished_only])?;
     while let Some(r) = rows.next()? {
@@ -533,6 +554,7 @@ pub(crate) fn for_each_log_row<E: From<rusqlite::Error>>(
             end_source: r.get(27)?,
             liked_at: r.get(28)?,
             banned_at: r.get(29)?,
+            track_ref: r.get(30)?,
         };
         each(&row)?;
     }

@@ -62,16 +62,32 @@ pub(crate) fn export_to_file(
     path: &std::path::Path,
     progress: &dyn Fn(u64, u64),
 ) -> Result<u64, LogIoError> {
-    let file = std::fs::File::create(path).map_err(|source| LogIoError::Create {
+    // Written beside `path` and renamed over it once whole: a failed export leaves no partial
+    // file, and an earlier export at `path` stays as it was.
+    let partial = path.with_file_name(format!(
+        ".{}.partial",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let file = std::fs::File::create(&partial).map_err(|source| LogIoError::Create {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut out = std::io::BufWriter::new(file);
-    let total = count(conn, options)?;
-    progress(0, total);
-    let written = export(conn, options, &mut out, &|n| progress(n, total))?;
-    out.flush().map_err(LogIoError::Write)?;
-    Ok(written)
+    let result = (|| {
+        let mut out = std::io::BufWriter::new(file);
+        let total = count(conn, options)?;
+        progress(0, total);
+        let written = export(conn, options, &mut out, &|n| progress(n, total))?;
+        out.flush().map_err(LogIoError::Write)?;
+        std::fs::rename(&partial, path).map_err(|source| LogIoError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(written)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 /// How many plays [`export`] will consider.
@@ -156,7 +172,7 @@ fn write_csv(out: &mut dyn Write, row: &LogRow) -> WriteResult {
         v.as_ref().map(T::to_string).unwrap_or_default()
     }
     let fields = [
-        row.play_id.to_string(),
+        opt(&row.play_id),
         row.session_id.to_string(),
         row.position.to_string(),
         crate::fmt::format_time(row.started_at),
@@ -169,8 +185,8 @@ fn write_csv(out: &mut dyn Write, row: &LogRow) -> WriteResult {
         row.source.clone(),
         opt(&row.error),
         opt(&row.import_key),
-        row.track_id.to_string(),
-        row.path.clone(),
+        opt(&row.track_id),
+        opt(&row.path),
         row.title.clone(),
         opt(&row.artist),
         opt(&row.album_artist),
@@ -225,7 +241,13 @@ struct ListenInfo {
 
 fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResult {
     let duration = row.track_duration_ms.or(row.duration_ms);
-    if !rule.is_listen(row.played_ms, duration) {
+    // An imported play of a track the library lacks has no duration to measure it against:
+    // whether it was a skip was settled when it was imported.
+    let listened = match duration {
+        None if row.source == "import" => !row.skipped,
+        _ => rule.is_listen(row.played_ms, duration),
+    };
+    if !listened {
         return Ok(false);
     }
     let listen = Listen {
@@ -378,7 +400,7 @@ fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
         row.session_id,
         row.session_position,
         row.session_length,
-        row.track_id,
+        row.track_ref,
         b(skips.skip_1),
         b(skips.skip_2),
         b(skips.skip_3),
