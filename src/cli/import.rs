@@ -54,8 +54,12 @@ fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
     if json {
         outln!("{}", serde_json::to_string(counts)?)?;
     } else {
+        let without_track = match counts.without_track {
+            0 => String::new(),
+            n => format!("; {n} records without a track (podcasts, audiobooks, unavailable tracks) left out"),
+        };
         outln!(
-            "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates",
+            "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates{without_track}",
             counts.matched + counts.unmatched,
             counts.matched,
             counts.unmatched,

@@ -111,38 +111,29 @@ fn check_ms_played(ms_played: u64, record: usize, path: &Path) -> Result<(), His
 pub(super) fn stream_extended<E: From<HistoryError>>(
     reader: impl Read,
     path: &Path,
-    each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
+    each: &mut dyn FnMut(usize, Option<HistoryPlay>) -> Result<(), E>,
 ) -> Result<(), E> {
-    stream_array(
-        reader,
-        path,
-        &mut |record, r: ExtendedRecord| match extended_play(r, record, path)? {
-            Some(play) => each(record, play),
-            None => Ok(()),
-        },
-    )
+    stream_array(reader, path, &mut |record, r: ExtendedRecord| {
+        each(record, extended_play(r, record, path)?)
+    })
 }
 
-/// Streams the music plays of a basic history with their 1-based record numbers.
+/// Streams the records of a basic history with their 1-based record numbers: the play of each,
+/// or `None` for one with no track name.
 pub(super) fn stream_basic<E: From<HistoryError>>(
     reader: impl Read,
     path: &Path,
-    each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
+    each: &mut dyn FnMut(usize, Option<HistoryPlay>) -> Result<(), E>,
 ) -> Result<(), E> {
-    stream_array(
-        reader,
-        path,
-        &mut |record, r: BasicRecord| match basic_play(r, record, path)? {
-            Some(play) => each(record, play),
-            None => Ok(()),
-        },
-    )
+    stream_array(reader, path, &mut |record, r: BasicRecord| {
+        each(record, basic_play(r, record, path)?)
+    })
 }
 
 pub(super) fn parse_extended(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     let mut plays = Vec::new();
     stream_extended(bytes, path, &mut |_, play| {
-        plays.push(play);
+        plays.extend(play);
         Ok::<_, HistoryError>(())
     })?;
     Ok(plays)
@@ -151,7 +142,7 @@ pub(super) fn parse_extended(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPla
 pub(super) fn parse_basic(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     let mut plays = Vec::new();
     stream_basic(bytes, path, &mut |_, play| {
-        plays.push(play);
+        plays.extend(play);
         Ok::<_, HistoryError>(())
     })?;
     Ok(plays)

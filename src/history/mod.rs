@@ -191,12 +191,13 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
     Ok(plays)
 }
 
-/// Streams the music plays of one Spotify JSON history (Extended, `endsong_*.json` or basic) in
-/// file order, with their 1-based record numbers. The file is read piece by piece, so memory stays
+/// Streams the records of one Spotify JSON history (Extended, `endsong_*.json` or basic) in file
+/// order, with their 1-based record numbers: the play of each, or `None` for a record with no
+/// track (a podcast episode, an audiobook, a track no longer available). The file is read piece by piece, so memory stays
 /// flat whatever its size; an error from `each` stops the read and is returned as is.
 pub(crate) fn stream_spotify<E: From<HistoryError>>(
     path: &Path,
-    each: &mut dyn FnMut(usize, HistoryPlay) -> Result<(), E>,
+    each: &mut dyn FnMut(usize, Option<HistoryPlay>) -> Result<(), E>,
 ) -> Result<(), E> {
     let format = Format::detect(path)?;
     let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {

@@ -28,6 +28,8 @@ pub(crate) struct ImportCounts {
     pub unmatched: usize,
     /// Plays already imported (by an earlier run, or twice in the same file).
     pub duplicate: usize,
+    /// Records with no track (podcast episodes, audiobooks, tracks no longer available): left out.
+    pub without_track: usize,
 }
 
 /// The import session being filled; it carries over from one file to the next.
@@ -42,10 +44,17 @@ struct OpenSession {
 pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
     let files = spotify_files(paths)?;
     let mut importer = Importer::new(db, gap_ms)?;
+    let without_track = std::cell::Cell::new(0);
     for (done, file) in files.iter().enumerate() {
         importer
             .file(file, "spotify", |path, stage| {
-                history::stream_spotify(path, &mut |_, play| stage(spotify_play(play)))
+                history::stream_spotify(path, &mut |_, play| match play {
+                    Some(play) => stage(spotify_play(play)),
+                    None => {
+                        without_track.set(without_track.get() + 1);
+                        Ok(())
+                    }
+                })
             })
             .map_err(|error| match done {
                 0 => error,
@@ -56,6 +65,7 @@ pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) 
                 },
             })?;
     }
+    importer.counts.without_track = without_track.get();
     Ok(importer.counts)
 }
 

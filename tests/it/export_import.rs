@@ -195,6 +195,21 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         "{matched} matched, {exact} plays of the library's tracks"
     );
     assert_eq!(matched + unmatched + duplicate, records.len() as u64);
+    // The records without a track (podcasts) are counted, not imported, and said so.
+    let all: Vec<Value> = serde_json::from_slice(&std::fs::read(mica()).unwrap()).unwrap();
+    let without_track = all.len() - records.len();
+    assert!(without_track > 0);
+    let said = stdout_of(
+        skipless(&data_dir(tmp.path(), "e"))
+            .args(["import", "spotify"])
+            .arg(mica()),
+    );
+    assert!(
+        said.trim_end().ends_with(&format!(
+            "; {without_track} records without a track (podcasts, audiobooks, unavailable tracks) left out"
+        )),
+        "{said}"
+    );
     let stats = json_of(&a, &["stats", "--json"], &[]);
     assert_eq!(stats["plays"].as_u64(), Some(matched));
     // A play is a listen or a skip (or neither, stopped early), never both.
