@@ -154,7 +154,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 if let (Some(mpris), Event::Seeked { position_ms, .. }) = (&mpris, &event) {
                     mpris.seeked(*position_ms);
                 }
-                let outcomes = controller.handle(&event)?;
+                let outcomes = controller.handle(&event);
                 print_event(&mut out, &event, &controller, json)?;
                 for outcome in &outcomes {
                     print_outcome(&mut out, outcome, json)?;
@@ -407,6 +407,8 @@ fn print_outcome(out: &mut impl Write, outcome: &Outcome, json: bool) -> std::io
         (Outcome::TrackError(message), false) => format!("error {message}"),
         (Outcome::Stopped { .. }, true) => json!({"event": "idle"}).to_string(),
         (Outcome::Stopped { .. }, false) => "idle".to_owned(),
+        (Outcome::LogFailed(message), true) => json!({"event": "log_failed", "message": message}).to_string(),
+        (Outcome::LogFailed(message), false) => format!("log failed {message}"),
     };
     writeln!(out, "{}", printable(&line))
 }

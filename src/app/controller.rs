@@ -41,6 +41,9 @@ pub(crate) enum Outcome {
     /// Playback is over: the queue ran out, or it was `stopped` on request (a key, a command,
     /// the desktop).
     Stopped { stopped: bool },
+    /// The event could not be written to the log (the database's error, in one line); playback
+    /// state followed it all the same.
+    LogFailed(String),
 }
 
 /// How many of the entries sent as next since the last `Started` are kept.
@@ -333,9 +336,15 @@ impl Controller {
     }
 
     /// Folds an engine event into the state and the log.
-    pub(crate) fn handle(&mut self, event: &Event) -> Result<Vec<Outcome>, DbError> {
+    pub(crate) fn handle(&mut self, event: &Event) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
-        if let Some(completed) = self.recorder.record(event)? {
+        // A failed write does not stop the state from following the engine: otherwise the
+        // queue would stay on the old entry and play it again.
+        let recorded = self.recorder.record(event).unwrap_or_else(|e| {
+            outcomes.push(Outcome::LogFailed(e.to_string()));
+            None
+        });
+        if let Some(completed) = recorded {
             if let Some(now) = self.now.take().filter(|n| n.entry.track.id == completed.track_id) {
                 self.history.push((now.entry.track, completed.clone()));
                 if self.history.len() >= 2 * HISTORY_KEPT {
@@ -411,7 +420,7 @@ impl Controller {
                 }
             }
         }
-        Ok(outcomes)
+        outcomes
     }
 
     /// The engine item for a queue entry, with the configured ReplayGain.
@@ -504,7 +513,7 @@ mod tests {
         // The play is on its way (no `Started` yet): a toggle pauses it, it does not play it again.
         c.toggle(ControlSource::Key);
         assert!(matches!(sent(&commands)[..], [Command::Toggle]));
-        c.handle(&Event::Idle).unwrap();
+        c.handle(&Event::Idle);
         c.toggle(ControlSource::Key);
         assert!(matches!(sent(&commands)[..], [.., Command::Play { .. }]));
     }
@@ -519,25 +528,56 @@ mod tests {
         c.handle(&Event::Started {
             item: first.clone(),
             duration_ms: None,
-        })
-        .unwrap();
+        });
         c.set_autoplay_picks("model", &[pick(2)], |id| Some(track(id)));
         let gapless = c.item(&c.queue.entries()[1].clone());
-        c.handle(&ended(first)).unwrap();
+        c.handle(&ended(first));
         c.set_autoplay_picks("model", &[pick(3), pick(4)], |id| Some(track(id)));
         c.handle(&Event::Started {
             item: gapless.clone(),
             duration_ms: None,
-        })
-        .unwrap();
+        });
         let now = c.now.as_ref().map(|n| n.entry.track.id);
         assert_eq!(now, Some(2), "the track heard is the one playing");
         let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
         assert_eq!(ids, [1, 2, 3, 4]);
         assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
-        c.handle(&ended(gapless)).unwrap();
+        c.handle(&ended(gapless));
         let history: Vec<i64> = c.history.iter().map(|(t, _)| t.id).collect();
         assert_eq!(history, [1, 2], "both plays are in the session's history");
+    }
+
+    /// A log that cannot be written (here: the database refuses writes) is reported, and the
+    /// playback state follows the engine all the same.
+    #[test]
+    fn a_failed_log_write_is_an_outcome_and_the_state_follows_the_engine() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(vec![track(1), track(2)], 0, PlaySource::User, ControlSource::Key);
+        c.recorder()
+            .database()
+            .conn()
+            .execute_batch("PRAGMA query_only = ON")
+            .unwrap();
+        let first = c.item(&c.queue.entries()[0].clone());
+        let outcomes = c.handle(&Event::Started {
+            item: first,
+            duration_ms: None,
+        });
+        assert!(
+            matches!(&outcomes[..], [Outcome::LogFailed(message)] if message.contains("readonly")),
+            "{outcomes:?}"
+        );
+        assert_eq!(c.now.as_ref().map(|n| n.entry.track.id), Some(1));
+        let gapless = c.item(&c.queue.entries()[1].clone());
+        c.handle(&Event::Started {
+            item: gapless,
+            duration_ms: None,
+        });
+        assert_eq!(
+            c.queue.current().map(|e| e.track.id),
+            Some(2),
+            "the queue went on with the engine"
+        );
     }
 
     /// Picks ranked while 1 played arrive after the listener skipped to 2, the old first pick:
@@ -550,8 +590,7 @@ mod tests {
         c.handle(&Event::Started {
             item: first,
             duration_ms: None,
-        })
-        .unwrap();
+        });
         c.set_autoplay_picks("model", &[pick(2), pick(3)], |id| Some(track(id)));
         c.next(ControlSource::Key);
         assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));

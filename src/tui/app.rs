@@ -718,16 +718,13 @@ impl App {
 
     /// Folds an engine event into playback state and the log.
     pub fn handle_engine(&mut self, event: &Event) {
-        let outcomes = match self.controller.handle(event) {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                self.state.status = Some(format!("cannot write the listening log: {e}"));
-                Vec::new()
-            }
-        };
+        let outcomes = self.controller.handle(event);
         for outcome in &outcomes {
             match outcome {
                 Outcome::TrackError(message) => self.state.status = Some(message.clone()),
+                Outcome::LogFailed(message) => {
+                    self.state.status = Some(format!("cannot write the listening log: {message}"));
+                }
                 Outcome::Logged(play) => self
                     .state
                     .library
