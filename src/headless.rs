@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::app::autoplay::{Autoplay, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
-use crate::app::library::SharedLibrary;
+use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::{scan_library, Reread};
@@ -288,14 +288,7 @@ fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Tra
     }
     let mut queue = Vec::new();
     for path in paths {
-        let Ok(path) = std::fs::canonicalize(path) else {
-            continue;
-        };
-        if path.is_dir() {
-            queue.extend(tracks::tracks_under(db.conn(), &path).map_err(|e| db.err(e))?);
-        } else if let Some(track) = tracks::track_by_path_any(db.conn(), &path).map_err(|e| db.err(e))? {
-            queue.push(track);
-        }
+        queue.extend(tracks_at(db, path)?);
     }
     Ok(queue)
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::autoplay::Autoplay;
 use super::controller::Controller;
 use super::library::playlist_entries;
-use crate::db::tracks;
+use crate::app::library::tracks_at;
 use crate::fmt::format_duration;
 use crate::marks::Mark;
 use crate::play::{ControlSource, PlaySource};
@@ -210,15 +210,9 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
         Ok(path) => path,
         Err(e) => return Reply::error(format!("{}: {e}", path.display())),
     };
-    let db = controller.recorder().database();
-    let found = if path.is_dir() {
-        tracks::tracks_under(db.conn(), &path)
-    } else {
-        tracks::track_by_path_any(db.conn(), &path).map(|t| t.into_iter().collect())
-    };
-    let found: Vec<Track> = match found {
+    let found = match tracks_at(controller.recorder().database(), &path) {
         Ok(found) => found,
-        Err(e) => return Reply::error(db.err(e)),
+        Err(e) => return Reply::error(e),
     };
     if found.is_empty() {
         return Reply::error(format!(

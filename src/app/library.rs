@@ -110,6 +110,21 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> anyhow::Result<Vec<
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
+/// The library's tracks at `path`: the file's track, or every track under the folder in path
+/// order; none when the path is not in the library or does not exist (a file gone since the
+/// last scan is not played). The one way every front end turns a path it was given into tracks.
+pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Track>, DbError> {
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return Ok(Vec::new());
+    };
+    let found = if path.is_dir() {
+        tracks::tracks_under(db.conn(), &path)
+    } else {
+        tracks::track_by_path_any(db.conn(), &path).map(|t| t.into_iter().collect())
+    };
+    found.map_err(|e| db.err(e))
+}
+
 /// A library track as a playlist entry: its file, and the length and "Artist - Title" an M3U's
 /// `#EXTINF` gives.
 pub(crate) fn entry_of(track: &Track) -> Entry {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::controller::Controller;
-use crate::db::tracks;
+use crate::app::library::tracks_at;
 use crate::mpris::{PlayerState, Request, Status};
 use crate::play::{ControlSource, PlaySource};
 use crate::player::SeekTo;
@@ -87,19 +87,18 @@ pub(crate) fn apply(controller: &mut Controller, request: Request) -> Applied {
     Applied::Done
 }
 
-/// `OpenUri`: plays a file of the library in place of the queue, as choosing it in the player does.
+/// `OpenUri`: plays a file (or a folder) of the library in place of the queue, as choosing it in
+/// the player does.
 fn open(controller: &mut Controller, path: &std::path::Path) -> Applied {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let db = controller.recorder().database();
-    match tracks::track_by_path_any(db.conn(), &path) {
-        Ok(Some(track)) => {
-            controller.play_tracks(vec![track], 0, PlaySource::User, ControlSource::Mpris);
+    match tracks_at(controller.recorder().database(), path) {
+        Ok(tracks) if !tracks.is_empty() => {
+            controller.play_tracks(tracks, 0, PlaySource::User, ControlSource::Mpris);
             Applied::Done
         }
-        Ok(None) => Applied::Notice(format!(
+        Ok(_) => Applied::Notice(format!(
             "{}: not in the library (scan its folder first)",
             path.display()
         )),
-        Err(e) => Applied::Notice(db.err(e).to_string()),
+        Err(e) => Applied::Notice(e.to_string()),
     }
 }
