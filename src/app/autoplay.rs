@@ -220,8 +220,8 @@ pub struct AutoplayCore {
     /// Counted from the start of the last training run, kept or not, so that a discarded model
     /// waits for K more plays like a saved one.
     plays_since_training: u64,
-    /// The saved model could not be read (an older format, or damaged): a retrain is due now.
-    model_refused: bool,
+    /// Why the saved model could not be read (an older format, or damaged): a retrain is due now.
+    model_refused: Option<String>,
 }
 
 impl AutoplayCore {
@@ -248,7 +248,7 @@ impl AutoplayCore {
             recommender: None,
             plays_since_model: 0,
             plays_since_training: 0,
-            model_refused: false,
+            model_refused: None,
         };
         match core.load_model() {
             Ok(()) => {}
@@ -256,11 +256,26 @@ impl AutoplayCore {
             // retrain replace it, rather than turning recommendations off.
             Err(e @ RecommendError::Checkpoint { .. }) => {
                 tracing::warn!("{e}; autoplay uses the fallback ranking until a retrain replaces the model");
-                core.model_refused = true;
+                core.model_refused = Some(e.to_string());
             }
             Err(e) => return Err(e),
         }
         Ok(core)
+    }
+
+    /// The listening log the rankings read.
+    pub(crate) fn log(&self) -> &ListeningLog {
+        &self.log
+    }
+
+    /// The tracks a ranking chooses from (the library's, banned ones left out).
+    pub(crate) fn candidates(&self) -> &[Arc<Track>] {
+        &self.candidates
+    }
+
+    /// Why the saved model could not be read (an older format, or damaged), if it could not.
+    pub(crate) fn model_refused(&self) -> Option<&str> {
+        self.model_refused.as_deref()
     }
 
     /// Leaves a banned track out of every ranking from now on.
@@ -279,7 +294,7 @@ impl AutoplayCore {
     /// Whether the saved model was refused at start and the log is long enough to train a new
     /// one now.
     pub(crate) fn retrain_due_at_start(&self) -> bool {
-        self.model_refused && self.enough_plays()
+        self.model_refused.is_some() && self.enough_plays()
     }
 
     /// Re-reads the log and the candidates (after a scan, a like, a ban taken back), sharing
@@ -424,7 +439,7 @@ impl AutoplayCore {
     /// What a training run needs, to run on another thread; the next one is due K plays from now.
     pub fn start_training(&mut self) -> TrainingJob {
         self.plays_since_training = 0;
-        self.model_refused = false;
+        self.model_refused = None;
         TrainingJob {
             log: self.log.clone(),
             models_dir: self.models_dir.clone(),

@@ -1,38 +1,27 @@
 //! `skipless recommend`: what would play next, with scores and reasons.
 
+use crate::app::autoplay::AutoplayCore;
 use crate::app::Context;
 use crate::fmt::truncate;
-use crate::recommend::infer::{fallback_rank, Filters, Recommender};
-use crate::recommend::log::{library_candidates, ListeningLog};
 use crate::track::Track;
 
-/// `skipless recommend [-n N] [--json]`: the next tracks for the current or last session.
+/// `skipless recommend [-n N] [--json]`: the next tracks for the current or last session, ranked
+/// by autoplay's own ranking, as the player would queue them now.
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
-    let log = ListeningLog::load(&db, &[])?;
-    let candidates = library_candidates(&db, &log)?;
+    let config = &ctx.config.recommend;
+    let core = AutoplayCore::new(db, ctx.paths.models_dir(), config.clone())?;
+    if let Some(why) = core.model_refused() {
+        eprintln!("skipless: warning: {why}; using the fallback ranking until skipless train replaces the model");
+    }
+    let log = core.log();
     let session: Vec<(i64, bool)> = log
         .sessions()
         .last()
         .map(|s| s.iter().map(|p| (p.track_id, p.skipped)).collect())
         .unwrap_or_default();
-    let mut filters = Filters::from_config(&ctx.config.recommend, n);
-    filters.recent = log.recent(ctx.config.recommend.exclude_recent);
-    let recommender = match Recommender::load(&ctx.paths.models_dir()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("skipless: warning: {e}; using the fallback ranking");
-            None
-        }
-    };
-    let (source, ranked) = match recommender {
-        Some(mut r) => {
-            r.replay(&log);
-            ("model", r.rank(&session, &candidates, &filters)?)
-        }
-        None => ("fallback", fallback_rank(&session, &candidates, &log, &filters)),
-    };
-    let by_id: std::collections::HashMap<i64, &Track> = candidates.iter().map(|c| (c.id, &**c)).collect();
+    let (source, ranked) = core.rank(&session, &[], n, crate::clock::now_ms(), None);
+    let by_id: std::collections::HashMap<i64, &Track> = core.candidates().iter().map(|c| (c.id, &**c)).collect();
     if json {
         let items: Vec<_> = ranked
             .iter()
@@ -68,6 +57,15 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
                 truncate(&name, 60),
                 s.reason
             )?;
+        }
+        if (1..n).contains(&ranked.len()) {
+            let why = match config.max_per_artist {
+                0 => "the library has no other track that is not banned".to_owned(),
+                most => format!(
+                    "the others are by an artist already picked (at most {most} each, recommend.max_per_artist) or banned"
+                ),
+            };
+            outln!("only {} of {n}: {why}", ranked.len())?;
         }
     }
     Ok(())

@@ -162,3 +162,24 @@ fn liked_songs_import_from_spotify_and_listenbrainz() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("junk.json"), "{stderr}");
 }
+
+/// A list shorter than asked says why: the artist limit (one each by default) left the others
+/// out, not a failure.
+#[test]
+fn a_short_list_of_recommendations_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let text = stdout_of(skipless(data.path()).args(["recommend", "-n", "50"]));
+    let lines: Vec<&str> = text.lines().collect();
+    let picks = lines.len() - 1;
+    assert!(picks > 1, "{text}");
+    assert_eq!(
+        lines[picks],
+        format!(
+            "only {picks} of 50: the others are by an artist already picked (at most 1 each, recommend.max_per_artist) or banned"
+        )
+    );
+    // Without the limit, the whole library.
+    std::fs::write(data.path().join("config.toml"), "[recommend]\nmax_per_artist = 0\n").unwrap();
+    assert_eq!(recommended(data.path()).len(), crate::common::library(data.path()).len());
+}
