@@ -1,5 +1,6 @@
-//! The system clock as the log stores time: milliseconds since the Unix epoch ([`now_ms`]), and
-//! the span of time a command covers ([`TimeRange`], from `--since` and `--until`).
+//! The system clock as the log stores time: milliseconds since the Unix epoch ([`now_ms`]), the
+//! span of time a command covers ([`TimeRange`], from `--since` and `--until`), and the
+//! listener's weeks ([`monday_of`], [`week_start_ms`]).
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -7,6 +8,20 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The Monday of `date`'s week: weeks run Monday to Sunday, in the listener's days.
+pub fn monday_of(date: jiff::civil::Date) -> jiff::civil::Date {
+    let back = i64::from(date.weekday().to_monday_zero_offset());
+    date.checked_sub(jiff::Span::new().days(back)).unwrap_or(date)
+}
+
+/// When the week holding the instant `ms` began (its Monday's midnight in `tz`), in Unix ms.
+pub fn week_start_ms(ms: i64, tz: &jiff::tz::TimeZone) -> i64 {
+    let time = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    monday_of(tz.to_datetime(time).date())
+        .to_zoned(tz.clone())
+        .map_or(ms, |monday| monday.timestamp().as_millisecond())
 }
 
 /// A span of time as `--since` and `--until` give it, each bound in Unix milliseconds (`None`:

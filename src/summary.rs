@@ -49,7 +49,7 @@ impl Skips {
     }
 }
 
-/// The plays and skips of one week, Monday 00:00 UTC on.
+/// The plays and skips of one week, from its Monday midnight in the listener's time zone.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct WeekSkips {
     pub week_start_ms: i64,

@@ -275,7 +275,9 @@ pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBu
 pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) {
     run_worker("stats", tx, move |tx| {
         let db = Database::open(&db_path)?;
-        let stats = crate::db::plays::stats(db.conn(), &rule, 10).map_err(|e| db.err(e))?;
+        let tz = jiff::tz::TimeZone::system();
+        let week_of = |ms| crate::clock::week_start_ms(ms, &tz);
+        let stats = crate::db::plays::stats(db.conn(), &rule, 10, &week_of).map_err(|e| db.err(e))?;
         let _ = tx.send(WorkerMsg::Stats(stats));
         Ok(())
     });

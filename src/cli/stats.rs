@@ -7,7 +7,9 @@ use crate::play::SkipRule;
 pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);
-    let stats = crate::db::plays::stats(db.conn(), &rule, 10).map_err(|e| db.err(e))?;
+    let tz = jiff::tz::TimeZone::system();
+    let week_of = |ms| crate::clock::week_start_ms(ms, &tz);
+    let stats = crate::db::plays::stats(db.conn(), &rule, 10, &week_of).map_err(|e| db.err(e))?;
     if json {
         outln!("{}", serde_json::to_string(&stats)?)?;
         return Ok(());
@@ -35,8 +37,8 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     // The weeks that had plays; the JSON has every week.
     outln!("\nSkips by week (the week from):")?;
     for week in stats.weekly.iter().filter(|w| w.skips.plays > 0) {
-        let start = crate::fmt::format_time(week.week_start_ms);
-        outln!("  {}  {}", start.get(..10).unwrap_or(&start), week.skips.share_line())?;
+        let start = jiff::Timestamp::from_millisecond(week.week_start_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        outln!("  {}  {}", tz.to_datetime(start).date(), week.skips.share_line())?;
     }
     outln!("\nRecommender: the last training runs")?;
     if stats.training_runs.is_empty() {

@@ -85,7 +85,12 @@ fn register_is_listen(conn: &Connection, rule: SkipRule) -> rusqlite::Result<()>
     )
 }
 
-pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite::Result<Stats> {
+pub(crate) fn stats(
+    conn: &Connection,
+    rule: &SkipRule,
+    top: usize,
+    week_of: &dyn Fn(i64) -> i64,
+) -> rusqlite::Result<Stats> {
     register_is_listen(conn, *rule)?;
     let top = top as i64;
     let (plays, listens, skips, listening_ms, sessions): (u64, u64, u64, u64, u64) = conn.query_row(
@@ -146,7 +151,7 @@ pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite:
     let autoplay_picks = picks("'autoplay'")?;
     Ok(Stats {
         training_runs: super::training::latest(conn, RUNS_SHOWN)?,
-        weekly: weekly_skips(conn)?,
+        weekly: weekly_skips(conn, week_of)?,
         own_picks,
         autoplay_picks,
         plays,
@@ -161,41 +166,45 @@ pub(crate) fn stats(conn: &Connection, rule: &SkipRule, top: usize) -> rusqlite:
     })
 }
 
-/// Plays and skips per week (Monday 00:00 UTC on) over the last [`WEEKS_SHOWN`] weeks up to the
-/// latest play, the weeks without plays included.
-fn weekly_skips(conn: &Connection) -> rusqlite::Result<Vec<WeekSkips>> {
-    const WEEK_MS: i64 = 7 * 86_400_000;
-    // 1970-01-01 was a Thursday: Monday-based weeks start three days before the epoch.
-    const MONDAY_OFFSET_MS: i64 = 3 * 86_400_000;
-    let mut stmt = conn.prepare(
-        "SELECT (started_at + ?1) / ?2 AS week, count(*), coalesce(sum(skipped), 0) FROM plays
-         WHERE end_reason IS NOT NULL AND started_at >= 0 GROUP BY week ORDER BY week DESC LIMIT ?3",
+/// Plays and skips per week over the last [`WEEKS_SHOWN`] weeks up to the latest play, the
+/// weeks without plays included. `week_of` gives the start of the week holding an instant (the
+/// listener's Monday midnight, which the caller knows the time zone of).
+fn weekly_skips(conn: &Connection, week_of: &dyn Fn(i64) -> i64) -> rusqlite::Result<Vec<WeekSkips>> {
+    let latest: Option<i64> = conn.query_row(
+        "SELECT max(started_at) FROM plays WHERE end_reason IS NOT NULL",
+        [],
+        |r| r.get(0),
     )?;
-    let rows: Vec<(i64, Skips)> = stmt
-        .query_map(params![MONDAY_OFFSET_MS, WEEK_MS, WEEKS_SHOWN as i64], |r| {
-            Ok((
-                r.get(0)?,
-                Skips {
-                    plays: r.get(1)?,
-                    skips: r.get(2)?,
-                },
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let Some(&(last, _)) = rows.first() else {
+    let Some(latest) = latest else {
         return Ok(Vec::new());
     };
-    let first = last - WEEKS_SHOWN as i64 + 1;
-    Ok((first..=last)
-        .map(|week| WeekSkips {
-            week_start_ms: week * WEEK_MS - MONDAY_OFFSET_MS,
-            skips: rows
-                .iter()
-                .find(|(w, _)| *w == week)
-                .map(|(_, s)| *s)
-                .unwrap_or_default(),
+    // The weeks' starts, newest first; a week is a day longer or shorter at most.
+    let mut starts = vec![week_of(latest)];
+    while starts.len() < WEEKS_SHOWN {
+        let newest_so_far = starts[starts.len() - 1];
+        starts.push(week_of(newest_so_far - 1));
+    }
+    let oldest = starts[starts.len() - 1];
+    let mut weeks: Vec<WeekSkips> = starts
+        .iter()
+        .rev()
+        .map(|&week_start_ms| WeekSkips {
+            week_start_ms,
+            skips: Skips::default(),
         })
-        .collect())
+        .collect();
+    let mut stmt =
+        conn.prepare("SELECT started_at, skipped FROM plays WHERE end_reason IS NOT NULL AND started_at >= ?1")?;
+    let mut rows = stmt.query(params![oldest])?;
+    while let Some(row) = rows.next()? {
+        let (started_at, skipped): (i64, bool) = (row.get(0)?, row.get(1)?);
+        let start = week_of(started_at);
+        if let Some(week) = weeks.iter_mut().find(|w| w.week_start_ms == start) {
+            week.skips.plays += 1;
+            week.skips.skips += u64::from(skipped);
+        }
+    }
+    Ok(weeks)
 }
 
 /// Every finished play that started in `[since, until)`, with the imported plays still waiting

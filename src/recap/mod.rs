@@ -17,7 +17,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
-use crate::clock::TimeRange;
+use crate::clock::{monday_of, TimeRange};
 use crate::db::Database;
 use crate::play::SkipRule;
 use crate::summary::{CountedPlay, PickedBy, Skips, TrainingRun};
@@ -454,12 +454,6 @@ impl Tallies {
             training_runs,
         }
     }
-}
-
-/// The Monday of `date`'s week.
-fn monday_of(date: Date) -> Date {
-    let back = i64::from(date.weekday().to_monday_zero_offset());
-    date.checked_sub(back.days()).unwrap_or(date)
 }
 
 /// `first`, then every `step` days up to `last`.

@@ -181,5 +181,8 @@ fn a_short_list_of_recommendations_says_why() {
     );
     // Without the limit, the whole library.
     std::fs::write(data.path().join("config.toml"), "[recommend]\nmax_per_artist = 0\n").unwrap();
-    assert_eq!(recommended(data.path()).len(), crate::common::library(data.path()).len());
+    assert_eq!(
+        recommended(data.path()).len(),
+        crate::common::library(data.path()).len()
+    );
 }

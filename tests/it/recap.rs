@@ -418,6 +418,24 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
         .map(|w| w["start"].as_str().unwrap())
         .collect();
     assert_eq!(weeks, ["2024-04-29", "2024-05-06"], "{all}");
+    // `skipless stats` counts the same local weeks: two plays in the week of 29 April (the
+    // Sunday), one in the next (Monday 00:30), where UTC would put all three in one week.
+    let stats_text = stdout_of(skipless(&data).env("TZ", EASTERN).arg("stats"));
+    let stats_weeks: Vec<&str> = stats_text
+        .lines()
+        .skip_while(|l| !l.starts_with("Skips by week"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(stats_weeks.len(), 2, "{stats_text}");
+    assert!(
+        stats_weeks[0].trim_start().starts_with("2024-04-29  50% of 2"),
+        "{stats_text}"
+    );
+    assert!(
+        stats_weeks[1].trim_start().starts_with("2024-05-06  0% of 1"),
+        "{stats_text}"
+    );
     let in_utc = recap_json(&data, "UTC", &[]);
     let days: Vec<(&str, u64)> = in_utc["days"]
         .as_array()
