@@ -12,11 +12,12 @@ pub(crate) const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: line {line}, key `{key}`: {message}")]
+    #[error("{path}: line {line}{}: {message}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
     Invalid {
         path: PathBuf,
         line: usize,
-        key: String,
+        /// The dotted key the line defines, when it defines one.
+        key: Option<String>,
         message: String,
     },
     #[error("{path}: cannot read: {source}")]
@@ -243,7 +244,7 @@ impl Config {
         config.validate().map_err(|(key, message)| ConfigError::Invalid {
             path: path.to_path_buf(),
             line: line_of_key(text, &key).unwrap_or(0),
-            key,
+            key: Some(key),
             message,
         })?;
         Ok(config)
@@ -295,14 +296,27 @@ impl Config {
 fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
     let offset = error.span().map(|s| s.start).unwrap_or(0).min(text.len());
     let line = text[..offset].matches('\n').count() + 1;
-    let message = error.message().lines().next().unwrap_or("invalid").to_owned();
-    let key = key_at_line(text, line).unwrap_or_else(|| "?".into());
+    let message = plain_types(error.message().lines().next().unwrap_or("invalid"));
+    let key = key_at_line(text, line);
     ConfigError::Invalid {
         path: path.to_path_buf(),
         line,
         key,
         message,
     }
+}
+
+/// A parser's message with Rust's type names in words: "expected u8" means a whole number.
+fn plain_types(message: &str) -> String {
+    let whole = ["u8", "u16", "u32", "u64", "usize", "i32", "i64"];
+    let mut plain = message.to_owned();
+    for name in whole {
+        plain = plain.replace(&format!("expected {name}"), "expected a whole number");
+    }
+    for name in ["f32", "f64"] {
+        plain = plain.replace(&format!("expected {name}"), "expected a number");
+    }
+    plain
 }
 
 /// The dotted key defined on (1-based) `line`: the enclosing `[table]` plus the key before `=`.
@@ -362,6 +376,17 @@ mod tests {
         assert_eq!(config.lyrics.folder, Some(home.join("lyrics")));
         let config = Config::parse("[lyrics]\nfolder = \"/srv/~x\"\n", Path::new("c.toml")).unwrap();
         assert_eq!(config.lyrics.folder, Some(PathBuf::from("/srv/~x")));
+    }
+
+    #[test]
+    fn a_broken_header_and_a_wrong_type_are_said_in_words() {
+        let err = Config::parse("[playback\nvolume = 5\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(err.to_string(), "c.toml: line 1: unclosed table, expected `]`");
+        let err = Config::parse("[playback]\nvolume = \"loud\"\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: line 2, key `playback.volume`: invalid type: string \"loud\", expected a whole number"
+        );
     }
 
     #[test]
