@@ -42,6 +42,11 @@ impl Paths {
         self.data_dir.join("skipless.db")
     }
 
+    /// What the player remembers between runs (`app::remembered`).
+    pub(crate) fn remembered_file(&self) -> PathBuf {
+        self.data_dir.join("state.json")
+    }
+
     pub(crate) fn models_dir(&self) -> PathBuf {
         self.data_dir.join("models")
     }

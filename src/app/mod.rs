@@ -12,6 +12,7 @@ pub(crate) mod controller;
 pub mod library;
 pub mod mpris_bridge;
 pub(crate) mod queue;
+pub(crate) mod remembered;
 pub(crate) mod remote;
 pub(crate) mod scan;
 pub mod search;

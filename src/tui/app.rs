@@ -19,6 +19,7 @@ use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
+use crate::app::remembered::Remembered;
 use crate::app::search::{self, Searcher};
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
@@ -151,6 +152,22 @@ impl App {
             total: 0,
         });
         workers::spawn_scan(self.db_path.clone(), roots, self.worker_tx.clone());
+    }
+
+    /// Takes the settings the listener left at the end of the last run.
+    pub(crate) fn remember(&mut self, remembered: Remembered) {
+        self.controller.set_volume(remembered.volume);
+        self.controller.queue.repeat = remembered.repeat;
+        self.state.autoplay = remembered.autoplay;
+    }
+
+    /// The settings to take into the next run.
+    pub(crate) fn remembered(&self) -> Remembered {
+        Remembered {
+            volume: self.controller.volume,
+            repeat: self.controller.queue.repeat,
+            autoplay: self.state.autoplay,
+        }
     }
 
     /// Applies one action to the state or to playback.

@@ -33,6 +33,7 @@ pub use app::App;
 pub use render::{draw, Theme};
 
 use crate::app::mpris_bridge;
+use crate::app::remembered::Remembered;
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::Context;
 use crate::config::AlbumArt;
@@ -47,6 +48,10 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let db_path = ctx.paths.database();
     let (engine, controller, notice) = crate::app::start_playback(&ctx.config, &db_path)?;
     let mut app = App::new(ctx.config.clone(), db_path, controller)?;
+    let remembered_file = ctx.paths.remembered_file();
+    if let Some(remembered) = Remembered::load(&remembered_file) {
+        app.remember(remembered);
+    }
     app.state.status = notice;
     app.load_library();
     app.start_autoplay(ctx.paths.models_dir());
@@ -94,6 +99,12 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         mpris,
         test_panic.as_deref() == Some("ui"),
     );
+    if let Err(e) = app.remembered().save(&remembered_file) {
+        tracing::warn!(
+            "{}: the player's settings are not saved: {e}",
+            remembered_file.display()
+        );
+    }
     // ratatui's Terminal prints to stderr when it cannot show the cursor as it is dropped, and
     // printing panics once the terminal is gone (a hang-up): the cursor is shown here, and a
     // terminal that cannot take it is not dropped.

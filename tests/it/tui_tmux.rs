@@ -283,6 +283,30 @@ fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
     tmux.wait_for("▶ silence");
 }
 
+/// The volume, the repeat mode and the autoplay switch are as the listener left them at the
+/// last quit.
+#[test]
+fn the_volume_repeat_mode_and_autoplay_switch_are_kept_from_one_run_to_the_next() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    {
+        let tmux = Tmux::on_corpus(data.path());
+        tmux.wait_for("vol 100%  shuffle off  repeat off  autoplay on");
+        tmux.keys(&["-", "-", "-", "R", "A"]);
+        tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
+        tmux.keys(&["q"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while player_pid(data.path()).is_some() {
+            assert!(Instant::now() < deadline, "the player is still running");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let tmux = Tmux::start(data.path(), "--audio null");
+    tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
+}
+
 /// The pid of the `skipless` process run with `data_dir`, found in /proc.
 fn player_pid(data_dir: &Path) -> Option<u32> {
     let wanted = data_dir.as_os_str().as_encoded_bytes();
