@@ -67,7 +67,7 @@ mod tests {
         };
         settings.save(&path).unwrap();
         assert_eq!(Remembered::load(&path), Some(settings));
-        std::fs::write(&path, b"{\"volume\": 900, \"repeat\": \"all\", \"autoplay\": true}").unwrap();
+        std::fs::write(&path, b"{\"volume\": 250, \"repeat\": \"all\", \"autoplay\": true}").unwrap();
         assert_eq!(Remembered::load(&path).map(|r| r.volume), Some(100));
         std::fs::write(&path, b"{\"volume\": ").unwrap();
         assert_eq!(Remembered::load(&path), None);
