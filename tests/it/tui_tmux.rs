@@ -297,14 +297,19 @@ fn the_volume_repeat_mode_and_autoplay_switch_are_kept_from_one_run_to_the_next(
         tmux.keys(&["-", "-", "-", "R", "A"]);
         tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
         tmux.keys(&["q"]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while player_pid(data.path()).is_some() {
-            assert!(Instant::now() < deadline, "the player is still running");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_exit(data.path(), "the player");
     }
     let tmux = Tmux::start(data.path(), "--audio null");
     tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
+}
+
+/// Waits up to 10 s for the player run with `data_dir` to end; `who` names it if it does not.
+fn wait_for_exit(data_dir: &Path, who: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while player_pid(data_dir).is_some() {
+        assert!(Instant::now() < deadline, "{who} is still running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The pid of the `skipless` process run with `data_dir`, found in /proc.
@@ -339,11 +344,7 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while player_pid(data.path()).is_some() {
-            assert!(Instant::now() < deadline, "SIG{signal}: the player is still running");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_exit(data.path(), &format!("SIG{signal}: the player"));
         // Off the alternate screen, mouse reporting off, the cursor shown.
         assert_eq!(
             pane("#{alternate_on} #{mouse_any_flag} #{cursor_flag}"),
@@ -377,11 +378,7 @@ fn a_player_whose_terminal_is_closed_logs_its_play_and_ends_cleanly() {
         .status()
         .unwrap();
     assert!(closed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while player_pid(data.path()).is_some() {
-        assert!(Instant::now() < deadline, "the player is still running");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_exit(data.path(), "the player");
     let history = crate::common::json_lines(&crate::common::stdout_of(
         crate::common::skipless(data.path()).args(["history", "--json"]),
     ));
