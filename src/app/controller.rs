@@ -38,8 +38,8 @@ pub(crate) enum Outcome {
     Logged(CompletedPlay),
     /// A track could not be played; playback went on with the next one.
     TrackError(String),
-    /// Playback is over: the queue ran out, or it was `stopped` on request (a key, a command,
-    /// the desktop).
+    /// Playback is over: the queue ran out (or `next` went past its end), or it was `stopped`
+    /// on request (a key, a command, the desktop).
     Stopped { stopped: bool },
     /// The event could not be written to the log (the database's error, in one line); playback
     /// state followed it all the same.
@@ -458,6 +458,9 @@ impl Controller {
     /// Stops the engine: once it takes this, it has no play, whatever it still reports.
     fn send_stop(&mut self, ended_by: EndReason, by: ControlSource) {
         self.engine_busy = false;
+        // A play stopped before its `Started` ends with no `Ended`: the `Idle` that follows
+        // must still know why playback is over.
+        self.last_end = Some(ended_by);
         self.send(Command::Stop { ended_by, by: Some(by) });
     }
 
@@ -502,6 +505,19 @@ mod tests {
             error: None,
             by: None,
         }
+    }
+
+    /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a
+    /// stop; `next` past the end of the queue is the queue running out.
+    #[test]
+    fn a_stop_before_the_play_started_is_told_from_the_queue_running_out() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        c.stop(ControlSource::Mpris);
+        assert_eq!(c.handle(&Event::Idle), [Outcome::Stopped { stopped: true }]);
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        c.next(ControlSource::Stdin);
+        assert_eq!(c.handle(&Event::Idle), [Outcome::Stopped { stopped: false }]);
     }
 
     #[test]
