@@ -62,32 +62,30 @@ pub(crate) fn export_to_file(
     path: &std::path::Path,
     progress: &dyn Fn(u64, u64),
 ) -> Result<u64, LogIoError> {
+    /// What stopped the export: the file system (creating, syncing, renaming) or the export.
+    enum Failed {
+        File(std::io::Error),
+        Export(LogIoError),
+    }
+    impl From<std::io::Error> for Failed {
+        fn from(e: std::io::Error) -> Self {
+            Failed::File(e)
+        }
+    }
     // Written beside `path` and renamed over it once whole: a failed export leaves no partial
     // file, and an earlier export at `path` stays as it was.
-    let partial = path.with_file_name(format!(
-        ".{}.partial",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-    ));
-    let file = std::fs::File::create(&partial).map_err(|source| LogIoError::Create {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let result = (|| {
-        let mut out = std::io::BufWriter::new(file);
-        let total = count(conn, options)?;
+    crate::atomic_file::write_atomic_with(path, |out| {
+        let total = count(conn, options).map_err(Failed::Export)?;
         progress(0, total);
-        let written = export(conn, options, &mut out, &|n| progress(n, total))?;
-        out.flush().map_err(LogIoError::Write)?;
-        std::fs::rename(&partial, path).map_err(|source| LogIoError::Create {
+        export(conn, options, out, &|n| progress(n, total)).map_err(Failed::Export)
+    })
+    .map_err(|failed| match failed {
+        Failed::File(source) => LogIoError::Create {
             path: path.to_path_buf(),
             source,
-        })?;
-        Ok(written)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
+        },
+        Failed::Export(e) => e,
+    })
 }
 
 /// How many plays [`export`] will consider.

@@ -367,7 +367,12 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(csv.starts_with("play_id,session_id,position,started_at"));
     // Written beside and renamed over: nothing else is left.
-    assert!(!tmp.path().join(".log.csv.partial").exists());
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(".log.csv"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let jsonl = crate::common::json_lines(&stdout_of(skipless(&a).args(["export", "--format", "jsonl"])));
     assert_eq!(jsonl.len() as u64, matched + unmatched);
     assert_eq!(
