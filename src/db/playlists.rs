@@ -166,7 +166,10 @@ pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusq
         )
     };
     let sql = match smart {
-        Smart::MostFinished => ranked("sum(p.end_reason = 'finished') > 0", "sum(p.end_reason = 'finished')"),
+        Smart::MostFinished => ranked(
+            "sum(p.end_reason = 'finished' AND NOT p.skipped) > 0",
+            "sum(p.end_reason = 'finished' AND NOT p.skipped)",
+        ),
         Smart::MostSkipped => ranked("sum(p.skipped) > 0", "sum(p.skipped)"),
         Smart::SkippedEarly => ranked(
             "sum(p.skipped AND p.played_ms < 10000) > 0",
@@ -174,10 +177,10 @@ pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusq
         ),
         Smart::Rediscover => ranked(
             &format!(
-                "sum(p.end_reason = 'finished') >= 3 AND max(p.started_at) < {}",
+                "sum(p.end_reason = 'finished' AND NOT p.skipped) >= 3 AND max(p.started_at) < {}",
                 now_ms.saturating_sub(90 * DAY_MS)
             ),
-            "sum(p.end_reason = 'finished')",
+            "sum(p.end_reason = 'finished' AND NOT p.skipped)",
         ),
         Smart::NeverPlayed => "SELECT t.id FROM tracks t WHERE t.status = 'ok'
              AND NOT EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id) ORDER BY t.path"

@@ -344,7 +344,7 @@ fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) ->
 /// nest: `skip_1` (played very briefly) implies `skip_2` (played briefly), which implies `skip_3`
 /// (ended before the end, however late); `not_skipped` is its opposite.
 ///
-/// - `not_skipped`: the play finished, or reached 95% of the track;
+/// - `not_skipped`: the play finished (not sought through to its end), or reached 95% of the track;
 /// - `skip_1`: under 10% played; `skip_2`: under 50% (the default listen fraction), so that
 ///   `skip_2`, the dataset's prediction target, agrees with skipless's own skip rule;
 /// - with no known duration, `skip_2` is the logged skip flag and `skip_1` a skip under 10 s.
@@ -376,7 +376,8 @@ fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
     let skips = mssd_skips(
         row.played_ms,
         row.track_duration_ms.or(row.duration_ms),
-        reason == Some(EndReason::Finished),
+        // A track sought through to its end finished, but as a skip.
+        reason == Some(EndReason::Finished) && !row.skipped,
         row.skipped,
     );
     let pause = row

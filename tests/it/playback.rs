@@ -461,4 +461,8 @@ fn a_track_finished_by_seeking_to_its_end_is_a_skip() {
         "{:#}",
         rows[1]
     );
+    // The dataset export agrees: the first is no finished play there either.
+    let mssd = stdout_of(skipless(data.path()).args(["export", "--format", "mssd"]));
+    let not_skipped: Vec<&str> = mssd.lines().skip(1).filter_map(|l| l.split(',').nth(7)).collect();
+    assert_eq!(not_skipped[..2], ["False", "True"], "{mssd}");
 }
