@@ -480,7 +480,8 @@ fn as_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S:
     }
 }
 
-/// How many plays started in `since..until` (all, or only ended ones).
+/// How many plays started in `since..until` (all, or only ended ones), imported plays still
+/// waiting for their track included.
 pub(crate) fn count_log_rows(conn: &Connection, since: i64, until: i64, finished_only: bool) -> rusqlite::Result<u64> {
     conn.query_row(
         "SELECT (SELECT count(*) FROM plays
@@ -491,8 +492,8 @@ pub(crate) fn count_log_rows(conn: &Connection, since: i64, until: i64, finished
     )
 }
 
-/// Calls `each` with every play started in `since..until` (all, or only ended ones), oldest
-/// first, streamed from SQLite. Neighbours and session positions are computed over the whole log
+/// Calls `each` with every play started in `since..until` (all, or only ended ones; imported
+/// plays still waiting for their track included), oldest first, streamed from SQLite. Neighbours and session positions are computed over the whole log
 /// before the range cuts it, so a period says the same about its plays as the whole log.
 pub(crate) fn for_each_log_row<E: From<rusqlite::Error>>(
     conn: &Connection,
