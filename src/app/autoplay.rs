@@ -250,15 +250,11 @@ impl AutoplayCore {
             plays_since_training: 0,
             model_refused: None,
         };
-        match core.load_model() {
-            Ok(()) => {}
-            // A checkpoint of an older format or a damaged one: rank with the fallback and let a
-            // retrain replace it, rather than turning recommendations off.
-            Err(e @ RecommendError::Checkpoint { .. }) => {
-                tracing::warn!("{e}; autoplay uses the fallback ranking until a retrain replaces the model");
-                core.model_refused = Some(e.to_string());
-            }
-            Err(e) => return Err(e),
+        // A checkpoint of an older format, a damaged or an unreadable one: rank with the
+        // fallback and let a retrain replace it, rather than turning recommendations off.
+        if let Err(e) = core.load_model() {
+            tracing::warn!("{e}; autoplay uses the fallback ranking until a retrain replaces the model");
+            core.model_refused = Some(e.to_string());
         }
         Ok(core)
     }

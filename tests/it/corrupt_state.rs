@@ -123,6 +123,18 @@ fn a_checkpoint_truncated_mid_file_is_a_warning_and_is_left_alone() {
     );
     assert!(!output.stdout.is_empty(), "recommendations from the fallback");
     assert_eq!(std::fs::read(&model).unwrap(), bytes);
+
+    // A model that cannot be read at all (a folder in its place) is the same warning.
+    std::fs::remove_file(&model).unwrap();
+    std::fs::create_dir(&model).unwrap();
+    let output = skipless(data.path()).args(["recommend", "--json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("model.safetensors") && stderr.contains("fallback"),
+        "{stderr}"
+    );
 }
 
 /// A mount that is undone when dropped.
