@@ -276,8 +276,7 @@ pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg
     run_worker("stats", tx, move |tx| {
         let db = Database::open(&db_path)?;
         let tz = jiff::tz::TimeZone::system();
-        let week_of = |ms| crate::clock::week_start_ms(ms, &tz);
-        let stats = crate::db::plays::stats(db.conn(), &rule, 10, &week_of).map_err(|e| db.err(e))?;
+        let stats = crate::db::plays::stats(db.conn(), &rule, 10, &tz).map_err(|e| db.err(e))?;
         let _ = tx.send(WorkerMsg::Stats(stats));
         Ok(())
     });

@@ -8,8 +8,7 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);
     let tz = jiff::tz::TimeZone::system();
-    let week_of = |ms| crate::clock::week_start_ms(ms, &tz);
-    let stats = crate::db::plays::stats(db.conn(), &rule, 10, &week_of).map_err(|e| db.err(e))?;
+    let stats = crate::db::plays::stats(db.conn(), &rule, 10, &tz).map_err(|e| db.err(e))?;
     if json {
         outln!("{}", serde_json::to_string(&stats)?)?;
         return Ok(());

@@ -89,7 +89,7 @@ pub(crate) fn stats(
     conn: &Connection,
     rule: &SkipRule,
     top: usize,
-    week_of: &dyn Fn(i64) -> i64,
+    tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<Stats> {
     register_is_listen(conn, *rule)?;
     let top = top as i64;
@@ -151,7 +151,7 @@ pub(crate) fn stats(
     let autoplay_picks = picks("'autoplay'")?;
     Ok(Stats {
         training_runs: super::training::latest(conn, RUNS_SHOWN)?,
-        weekly: weekly_skips(conn, week_of)?,
+        weekly: weekly_skips(conn, &|ms| crate::clock::week_start_ms(ms, tz))?,
         own_picks,
         autoplay_picks,
         plays,
@@ -168,7 +168,7 @@ pub(crate) fn stats(
 
 /// Plays and skips per week over the last [`WEEKS_SHOWN`] weeks up to the latest play, the
 /// weeks without plays included. `week_of` gives the start of the week holding an instant (the
-/// listener's Monday midnight, which the caller knows the time zone of).
+/// listener's Monday midnight).
 fn weekly_skips(conn: &Connection, week_of: &dyn Fn(i64) -> i64) -> rusqlite::Result<Vec<WeekSkips>> {
     let latest: Option<i64> = conn.query_row(
         "SELECT max(started_at) FROM plays WHERE end_reason IS NOT NULL",
