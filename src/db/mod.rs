@@ -128,12 +128,10 @@ impl Drop for OpenFile {
     }
 }
 
-/// One name for a database file however it is reached: the canonical path, or that of its
-/// folder and its name while the file does not exist yet.
+/// One name for a database file, the same before and after the file exists: its folder's
+/// canonical path and its own name (a symlink is not followed, so its name does not change
+/// when its target comes to exist).
 fn file_key(path: &Path) -> PathBuf {
-    if let Ok(canonical) = std::fs::canonicalize(path) {
-        return canonical;
-    }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
