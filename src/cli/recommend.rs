@@ -60,9 +60,9 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         }
         if (1..n).contains(&ranked.len()) {
             let why = match config.max_per_artist {
-                0 => "the library has no other track that is not banned".to_owned(),
+                0 => "the others are banned or the track last played".to_owned(),
                 most => format!(
-                    "the others are by an artist already picked (at most {most} each, recommend.max_per_artist) or banned"
+                    "the others are by an artist already picked (at most {most} each, recommend.max_per_artist), banned, or the track last played"
                 ),
             };
             outln!("only {} of {n}: {why}", ranked.len())?;

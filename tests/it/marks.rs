@@ -176,7 +176,7 @@ fn a_short_list_of_recommendations_says_why() {
     assert_eq!(
         lines[picks],
         format!(
-            "only {picks} of 50: the others are by an artist already picked (at most 1 each, recommend.max_per_artist) or banned"
+            "only {picks} of 50: the others are by an artist already picked (at most 1 each, recommend.max_per_artist), banned, or the track last played"
         )
     );
     // Without the limit, the whole library.
