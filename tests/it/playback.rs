@@ -437,7 +437,7 @@ fn a_track_finished_by_seeking_to_its_end_is_a_skip() {
         corpus().join("menu.opus"),
         corpus().join("sad.ogg"),
     ];
-    let mut player = Player::start(data.path(), 40.0, &tracks);
+    let mut player = Player::start(data.path(), 20.0, &tracks);
     let first = player.wait("started");
     let duration_s = first["duration_ms"].as_u64().unwrap() / 1000;
     player.send(&format!("seek {}", duration_s - 2));
