@@ -2,6 +2,7 @@
 //! library for the session as it unfolds, and a low-priority trainer thread that retrains the
 //! model every K plays or on request and swaps it in only when it is at least as good.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::play::EndReason;
 use crate::play::LoggedPlay;
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
+use crate::recommend::data::item_key_of;
 use crate::recommend::infer::{fallback_rank, Filters, Radio, Recommender, Scored};
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
 use crate::recommend::train::TrainConfig;
@@ -215,6 +217,9 @@ pub struct AutoplayCore {
     /// The player's library, whose tracks the log and the candidates share.
     library: Option<SharedLibrary>,
     candidates: Vec<Arc<Track>>,
+    /// For each candidate that is one of several files of a song (the same artist and title),
+    /// the others: what leaves one out of a ranking leaves them out too.
+    copies: HashMap<i64, Vec<i64>>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
     /// Counted from the start of the last training run, kept or not, so that a discarded model
@@ -244,6 +249,7 @@ impl AutoplayCore {
             config,
             log,
             library,
+            copies: copies_of(&candidates),
             candidates,
             recommender: None,
             plays_since_model: 0,
@@ -304,6 +310,7 @@ impl AutoplayCore {
         self.log = ListeningLog::default();
         self.log = ListeningLog::load(&self.db, self.library.as_deref().map_or(&[], |l| l.as_slice()))?;
         self.candidates = library_candidates(&self.db, &self.log)?;
+        self.copies = copies_of(&self.candidates);
         if let Some(r) = self.recommender.as_mut() {
             r.replay(&self.log);
         }
@@ -365,6 +372,17 @@ impl AutoplayCore {
         filters.now_ms = Some(now_ms);
         filters.recent = self.log.recent(self.config.exclude_recent);
         filters.queued = exclude.to_vec();
+        // Another file of a song is that song: the copies of the playing track, of the tracks
+        // skipped this session and of the queued ones are never picked, and those of recent
+        // tracks wait with them.
+        let copies = |ids: &mut dyn Iterator<Item = i64>| -> Vec<i64> {
+            ids.filter_map(|id| self.copies.get(&id)).flatten().copied().collect()
+        };
+        let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
+        let left_out = copies(&mut skipped_or_playing.chain(exclude.iter().copied()));
+        filters.queued.extend(left_out);
+        let waiting = copies(&mut filters.recent.iter().copied());
+        filters.recent.extend(waiting);
         filters.seed = self.log.plays.len() as u64;
         filters.radio = radio.map(|seed| self.radio(seed, session));
         let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
@@ -443,6 +461,21 @@ impl AutoplayCore {
             train: TrainConfig::default(),
         }
     }
+}
+
+/// The other files of each song that has several among `candidates`, by track id.
+fn copies_of(candidates: &[Arc<Track>]) -> HashMap<i64, Vec<i64>> {
+    let mut songs: HashMap<String, Vec<i64>> = HashMap::new();
+    for track in candidates {
+        songs.entry(item_key_of(track)).or_default().push(track.id);
+    }
+    let mut copies = HashMap::new();
+    for ids in songs.into_values().filter(|ids| ids.len() > 1) {
+        for &id in &ids {
+            copies.insert(id, ids.iter().copied().filter(|&other| other != id).collect());
+        }
+    }
+    copies
 }
 
 /// A training run's inputs: a snapshot of the log, where the model to beat is saved, and how to train.
@@ -768,6 +801,35 @@ mod tests {
             favoured_among(&steered) < favoured_among(&radio),
             "two skipped seed tracks loosen the radio: {steered:?}"
         );
+    }
+
+    /// A second file of a song (61, "Song 9" by "Artist 9" again) is that song: it does not
+    /// follow the first one playing, nor one skipped, though the first is its closest match.
+    #[test]
+    fn another_file_of_the_playing_or_a_skipped_song_is_not_picked() {
+        let mut core = core();
+        let copy = Track {
+            id: 61,
+            path: PathBuf::from("/music/copies/9.flac"),
+            title: "Song 9".into(),
+            artist: Some("Artist 9".into()),
+            duration_ms: Some(200_000),
+            ..Track::default()
+        };
+        insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
+        core.reload(None).unwrap();
+        let now = 2_000_000_000_000;
+        for session in [vec![(9, false)], vec![(9, true), (12, false)]] {
+            let (_, picks) = core.rank(&session, &[session[session.len() - 1].0], 20, now, None);
+            let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
+            assert!(!ids.contains(&61), "{session:?}: {ids:?}");
+            assert!(!ids.is_empty());
+        }
+        // The copy of a track that is neither playing nor skipped may still be picked (beside
+        // it, once the artist limit allows two).
+        core.config.max_per_artist = 0;
+        let (_, picks) = core.rank(&[(12, false)], &[12], 60, now, None);
+        assert!(picks.iter().any(|p| p.track_id == 61), "{picks:?}");
     }
 
     #[test]
