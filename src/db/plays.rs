@@ -151,7 +151,7 @@ pub(crate) fn stats(
     let autoplay_picks = picks("'autoplay'")?;
     Ok(Stats {
         training_runs: super::training::latest(conn, RUNS_SHOWN)?,
-        weekly: weekly_skips(conn, &|ms| crate::clock::week_start_ms(ms, tz))?,
+        weekly: weekly_skips(conn, tz)?,
         own_picks,
         autoplay_picks,
         plays,
@@ -167,9 +167,8 @@ pub(crate) fn stats(
 }
 
 /// Plays and skips per week over the last [`WEEKS_SHOWN`] weeks up to the latest play, the
-/// weeks without plays included. `week_of` gives the start of the week holding an instant (the
-/// listener's Monday midnight).
-fn weekly_skips(conn: &Connection, week_of: &dyn Fn(i64) -> i64) -> rusqlite::Result<Vec<WeekSkips>> {
+/// weeks without plays included; a week runs from its Monday midnight in `tz`.
+fn weekly_skips(conn: &Connection, tz: &jiff::tz::TimeZone) -> rusqlite::Result<Vec<WeekSkips>> {
     let latest: Option<i64> = conn.query_row(
         "SELECT max(started_at) FROM plays WHERE end_reason IS NOT NULL",
         [],
@@ -178,16 +177,15 @@ fn weekly_skips(conn: &Connection, week_of: &dyn Fn(i64) -> i64) -> rusqlite::Re
     let Some(latest) = latest else {
         return Ok(Vec::new());
     };
-    // The weeks' starts, newest first; a week is a day longer or shorter at most.
-    let mut starts = vec![week_of(latest)];
+    // The weeks' starts, found once, oldest first; a week is an hour longer or shorter at most.
+    let mut starts = vec![crate::clock::week_start_ms(latest, tz)];
     while starts.len() < WEEKS_SHOWN {
-        let newest_so_far = starts[starts.len() - 1];
-        starts.push(week_of(newest_so_far - 1));
+        let oldest_so_far = starts[starts.len() - 1];
+        starts.push(crate::clock::week_start_ms(oldest_so_far - 1, tz));
     }
-    let oldest = starts[starts.len() - 1];
+    starts.reverse();
     let mut weeks: Vec<WeekSkips> = starts
         .iter()
-        .rev()
         .map(|&week_start_ms| WeekSkips {
             week_start_ms,
             skips: Skips::default(),
@@ -195,14 +193,13 @@ fn weekly_skips(conn: &Connection, week_of: &dyn Fn(i64) -> i64) -> rusqlite::Re
         .collect();
     let mut stmt =
         conn.prepare("SELECT started_at, skipped FROM plays WHERE end_reason IS NOT NULL AND started_at >= ?1")?;
-    let mut rows = stmt.query(params![oldest])?;
+    let mut rows = stmt.query(params![starts[0]])?;
     while let Some(row) = rows.next()? {
         let (started_at, skipped): (i64, bool) = (row.get(0)?, row.get(1)?);
-        let start = week_of(started_at);
-        if let Some(week) = weeks.iter_mut().find(|w| w.week_start_ms == start) {
-            week.skips.plays += 1;
-            week.skips.skips += u64::from(skipped);
-        }
+        // The last week starting at or before the play: every play is at or after the first.
+        let week = starts.partition_point(|&start| start <= started_at).saturating_sub(1);
+        weeks[week].skips.plays += 1;
+        weeks[week].skips.skips += u64::from(skipped);
     }
     Ok(weeks)
 }
