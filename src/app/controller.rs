@@ -226,7 +226,7 @@ impl Controller {
     }
 
     /// What autoplay ranks for: the session so far (track, skipped) with the playing track last,
-    /// and the tracks it must not pick: the ones the listener queued and the queue's current entry.
+    /// and the tracks it must not pick ([`Controller::not_to_pick`]).
     pub(crate) fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
         let last_session = self.history.last().map(|(_, p)| p.session_id);
         let mut session: Vec<(i64, bool)> = self
@@ -238,19 +238,22 @@ impl Controller {
         if let Some(now) = &self.now {
             session.push((now.entry.track.id, false));
         }
-        let mut queued: Vec<i64> = self
+        (session, self.not_to_pick())
+    }
+
+    /// The tracks autoplay must not pick: the ones the listener queued, and the queue's current
+    /// entry, which between a skip and the engine's `Started` is the one about to play while
+    /// `now` still names the old one (the old one is the session's last).
+    fn not_to_pick(&self) -> Vec<i64> {
+        let mut taken: Vec<i64> = self
             .queue
             .upcoming()
             .iter()
             .filter(|e| e.source != PlaySource::Autoplay)
             .map(|e| e.track.id)
             .collect();
-        // Between a skip and the engine's `Started` the queue is already on the next entry while
-        // `now` still names the old one: that entry is about to play and must not be picked again.
-        if let Some(current) = self.queue.current() {
-            queued.push(current.track.id);
-        }
-        (session, queued)
+        taken.extend(self.queue.current().map(|current| current.track.id));
+        taken
     }
 
     /// Replaces the autoplay part of the queue with `picks` (ranked by `source`), looking their
@@ -260,7 +263,7 @@ impl Controller {
     /// now the queue's current entry, the playing track or a listener-queued one is left out,
     /// so that a skipped track never plays again at once.
     pub(crate) fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
-        let (_, mut taken) = self.autoplay_context();
+        let mut taken = self.not_to_pick();
         taken.extend(self.now.as_ref().map(|now| now.entry.track.id));
         let entries = picks
             .iter()
