@@ -359,6 +359,15 @@ impl AutoplayCore {
         self.log.too_short_to_train(self.config.min_plays).is_none()
     }
 
+    /// The other files of the songs of the tracks `ids`.
+    fn other_files(&self, ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
+        ids.into_iter()
+            .filter_map(|id| self.copies.get(&id))
+            .flatten()
+            .copied()
+            .collect()
+    }
+
     /// The best `limit` tracks to follow `session`, and which ranking produced them.
     pub fn rank(
         &self,
@@ -375,13 +384,11 @@ impl AutoplayCore {
         // Another file of a song is that song: the copies of the playing track, of the tracks
         // skipped this session and of the queued ones are never picked, and those of recent
         // tracks wait with them.
-        let copies = |ids: &mut dyn Iterator<Item = i64>| -> Vec<i64> {
-            ids.filter_map(|id| self.copies.get(&id)).flatten().copied().collect()
-        };
         let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
-        let left_out = copies(&mut skipped_or_playing.chain(exclude.iter().copied()));
-        filters.queued.extend(left_out);
-        let waiting = copies(&mut filters.recent.iter().copied());
+        filters
+            .queued
+            .extend(self.other_files(skipped_or_playing.chain(exclude.iter().copied())));
+        let waiting = self.other_files(filters.recent.iter().copied());
         filters.recent.extend(waiting);
         filters.seed = self.log.plays.len() as u64;
         filters.radio = radio.map(|seed| self.radio(seed, session));
