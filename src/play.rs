@@ -2,12 +2,12 @@
 //! ended ([`EndReason`]), and when it counts as a listen or a skip ([`SkipRule`]). Plain data
 //! shared by the engine, the log, the database and the front ends.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::LogConfig;
 
 /// Where a play came from; stored with the play in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlaySource {
     /// Chosen directly (Enter on a track, `skipless play FILE`).

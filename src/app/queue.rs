@@ -75,6 +75,12 @@ impl Queue {
         self.cursor = (start < self.entries.len()).then_some(start);
     }
 
+    /// Takes `entries` back as they were at the end of the last run, the cursor on `cursor`.
+    pub(crate) fn restore(&mut self, entries: Vec<QueueEntry>, cursor: Option<usize>) {
+        self.cursor = cursor.filter(|&c| c < entries.len());
+        self.entries = entries;
+    }
+
     /// Adds tracks, in order, after the listener's queued entries (before autoplay picks), in
     /// one splice however many they are.
     pub(crate) fn enqueue(&mut self, tracks: impl IntoIterator<Item = Track>) {

@@ -1,19 +1,60 @@
-//! What the player remembers from one run to the next ([`Remembered`]): the volume, the repeat
-//! mode and whether autoplay is on, in `state.json` beside the database. The config's values
-//! are those of the first run.
+//! What the player remembers from one run to the next ([`Remembered`], [`SavedQueue`]): the
+//! volume, the repeat mode, whether autoplay is on and the queue, in `state.json` beside the
+//! database. The config's values are those of the first run.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::queue::Repeat;
+use super::queue::{Queue, QueueEntry, Repeat};
+use crate::play::PlaySource;
+use crate::track::Track;
 
-/// The player's settings as the listener left them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The player's settings and queue as the listener left them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Remembered {
     pub volume: u8,
     pub repeat: Repeat,
     pub autoplay: bool,
+    /// Absent in the files of versions that did not keep the queue.
+    #[serde(default)]
+    pub queue: SavedQueue,
+}
+
+/// The queue by track id: what was played, the entry playing (it starts again from its
+/// beginning) and what was up next, autoplay's picks included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SavedQueue {
+    pub entries: Vec<(i64, PlaySource)>,
+    pub cursor: Option<usize>,
+}
+
+impl SavedQueue {
+    pub(crate) fn of(queue: &Queue) -> SavedQueue {
+        SavedQueue {
+            entries: queue.entries().iter().map(|e| (e.track.id, e.source)).collect(),
+            cursor: queue.cursor(),
+        }
+    }
+
+    /// The entries whose tracks the library still has (`track`), and where the cursor falls
+    /// among them: on the entry it was on, else on the one that followed it.
+    pub(crate) fn entries_in(&self, track: impl Fn(i64) -> Option<Track>) -> (Vec<QueueEntry>, Option<usize>) {
+        let mut entries = Vec::new();
+        let mut cursor = None;
+        for (i, &(id, source)) in self.entries.iter().enumerate() {
+            let Some(track) = track(id) else { continue };
+            if cursor.is_none() && self.cursor.is_some_and(|c| i >= c) {
+                cursor = Some(entries.len());
+            }
+            entries.push(QueueEntry {
+                track,
+                source,
+                reason: None,
+            });
+        }
+        (entries, cursor)
+    }
 }
 
 impl Remembered {
@@ -64,12 +105,62 @@ mod tests {
             volume: 35,
             repeat: Repeat::One,
             autoplay: false,
+            queue: SavedQueue {
+                entries: vec![(4, PlaySource::User), (9, PlaySource::Queue), (2, PlaySource::Autoplay)],
+                cursor: Some(1),
+            },
         };
         settings.save(&path).unwrap();
-        assert_eq!(Remembered::load(&path), Some(settings));
+        assert_eq!(Remembered::load(&path), Some(settings.clone()));
+        // A file from before the queue was kept.
+        std::fs::write(&path, b"{\"volume\": 35, \"repeat\": \"one\", \"autoplay\": false}").unwrap();
+        assert_eq!(Remembered::load(&path).map(|r| r.queue), Some(SavedQueue::default()));
         std::fs::write(&path, b"{\"volume\": 250, \"repeat\": \"all\", \"autoplay\": true}").unwrap();
         assert_eq!(Remembered::load(&path).map(|r| r.volume), Some(100));
         std::fs::write(&path, b"{\"volume\": ").unwrap();
         assert_eq!(Remembered::load(&path), None);
+    }
+
+    fn track(id: i64) -> Track {
+        Track {
+            id,
+            path: format!("/music/{id}.flac").into(),
+            ..Track::default()
+        }
+    }
+
+    #[test]
+    fn a_saved_queue_leaves_out_tracks_gone_from_the_library_and_keeps_its_place() {
+        let saved = SavedQueue {
+            entries: vec![
+                (1, PlaySource::User),
+                (2, PlaySource::User),
+                (3, PlaySource::Queue),
+                (4, PlaySource::Autoplay),
+            ],
+            cursor: Some(2),
+        };
+        let ids = |(entries, cursor): (Vec<QueueEntry>, Option<usize>)| {
+            (
+                entries.iter().map(|e| (e.track.id, e.source)).collect::<Vec<_>>(),
+                cursor,
+            )
+        };
+        let all = saved.entries_in(|id| Some(track(id)));
+        assert_eq!(ids(all), (saved.entries.clone(), Some(2)));
+        // The entry that played went from the library: the cursor goes to the one after it.
+        let without_3 = saved.entries_in(|id| (id != 3).then(|| track(id)));
+        assert_eq!(
+            ids(without_3),
+            (
+                vec![(1, PlaySource::User), (2, PlaySource::User), (4, PlaySource::Autoplay)],
+                Some(2)
+            )
+        );
+        let without_1 = saved.entries_in(|id| (id != 1).then(|| track(id)));
+        assert_eq!(ids(without_1).1, Some(1));
+        // Nothing after the cursor is left: no entry is current.
+        let only_played = saved.entries_in(|id| (id < 3).then(|| track(id)));
+        assert_eq!(ids(only_played).1, None);
     }
 }

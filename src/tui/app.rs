@@ -19,7 +19,7 @@ use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
-use crate::app::remembered::Remembered;
+use crate::app::remembered::{Remembered, SavedQueue};
 use crate::app::search::{self, Searcher};
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
@@ -56,6 +56,8 @@ pub struct App {
     art_cache: Arc<Mutex<ArtCache>>,
     /// The cover a worker is drawing (track and size), so that it is asked for once.
     art_requested: Option<(i64, Size)>,
+    /// The last run's queue, taken back once the library is loaded.
+    saved_queue: Option<SavedQueue>,
     /// Searches a large library off this thread.
     searcher: Searcher,
     /// The number of the last query given to the searcher.
@@ -93,6 +95,7 @@ impl App {
             art_picker: None,
             art_cache: Arc::new(Mutex::new(ArtCache::new(art::CACHE_BYTES))),
             art_requested: None,
+            saved_queue: None,
             searcher,
             search_generation: 0,
         })
@@ -154,20 +157,46 @@ impl App {
         workers::spawn_scan(self.db_path.clone(), roots, self.worker_tx.clone());
     }
 
-    /// Takes the settings the listener left at the end of the last run.
+    /// Takes the settings the listener left at the end of the last run; the queue comes back
+    /// when the library is loaded.
     pub(crate) fn remember(&mut self, remembered: Remembered) {
         self.controller.set_volume(remembered.volume);
         self.controller.queue.repeat = remembered.repeat;
         self.state.autoplay = remembered.autoplay;
+        self.saved_queue = Some(remembered.queue);
     }
 
-    /// The settings to take into the next run.
+    /// The settings and the queue to take into the next run.
     pub(crate) fn remembered(&self) -> Remembered {
         Remembered {
             volume: self.controller.volume,
             repeat: self.controller.queue.repeat,
             autoplay: self.state.autoplay,
+            queue: SavedQueue::of(&self.controller.queue),
         }
+    }
+
+    /// Puts the last run's queue back, with the tracks the library still has, unless something
+    /// was queued meanwhile. Nothing plays until the listener says so.
+    fn restore_queue(&mut self) {
+        let Some(saved) = self.saved_queue.take() else { return };
+        if !self.controller.queue.entries().is_empty() {
+            return;
+        }
+        let library = &self.state.library;
+        let (entries, cursor) = saved.entries_in(|id| library.track(id).cloned());
+        if entries.is_empty() {
+            return;
+        }
+        let (n, left_out) = (entries.len(), saved.entries.len() - entries.len());
+        self.controller.queue.restore(entries, cursor);
+        let gone = match left_out {
+            0 => String::new(),
+            n => format!(" ({n} no longer in the library)"),
+        };
+        self.state.status = Some(format!(
+            "the queue of the last run is back: {n} tracks{gone}; Space plays"
+        ));
     }
 
     /// Applies one action to the state or to playback.
@@ -876,6 +905,7 @@ impl App {
                 }
                 let shared = library.tracks.clone();
                 self.state.set_library(library);
+                self.restore_queue();
                 self.run_search();
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.send(Request::Reload(Some(shared)));

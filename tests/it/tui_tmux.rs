@@ -303,6 +303,46 @@ fn the_volume_repeat_mode_and_autoplay_switch_are_kept_from_one_run_to_the_next(
     tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
 }
 
+#[test]
+fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    // The queue's rows, without the mark of the playing entry.
+    let queue_view = |tmux: &Tmux| -> Vec<String> {
+        tmux.keys(&["3"]);
+        let screen = tmux.wait_for("Queue (6)");
+        screen
+            .lines()
+            .filter(|l| l.starts_with('│') && l.contains(" you│"))
+            .map(|l| l.replace('▶', " "))
+            .collect()
+    };
+    let before = {
+        let tmux = Tmux::on_corpus(data.path());
+        // Autoplay off, so that no new picks replace the queue's while it is compared. Enter on
+        // the flat track list's seventh entry queues it and the five after it; two skips later
+        // "Sad" (0:44) plays.
+        tmux.keys(&["A", "2"]);
+        tmux.wait_for("Tracks (12)");
+        tmux.keys(&["j", "j", "j", "j", "j", "j", "Enter"]);
+        tmux.wait_for("▶ Elf Land");
+        tmux.keys(&["n", "n"]);
+        tmux.wait_for("▶ Sad");
+        let before = queue_view(&tmux);
+        tmux.keys(&["q"]);
+        wait_for_exit(data.path(), "the player");
+        before
+    };
+    assert_eq!(before.len(), 6, "{before:?}");
+    let tmux = Tmux::start(data.path(), "--audio null");
+    tmux.wait_for("the queue of the last run is back: 6 tracks; Space plays");
+    assert_eq!(queue_view(&tmux), before);
+    tmux.keys(&["Space"]);
+    tmux.wait_for("▶ Sad");
+}
+
 /// Waits up to 10 s for the player run with `data_dir` to end; `who` names it if it does not.
 fn wait_for_exit(data_dir: &Path, who: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
