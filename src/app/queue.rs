@@ -232,10 +232,13 @@ impl Queue {
         );
     }
 
-    /// Shuffles the upcoming entries with `seed` (Fisher-Yates with a small xorshift).
+    /// Shuffles the listener's upcoming entries with `seed` (Fisher-Yates with a small
+    /// xorshift). Autoplay's picks stay after them in their ranked order: the next ranking
+    /// replaces them anyway.
     pub(crate) fn shuffle_upcoming(&mut self, seed: u64) {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
-        let upcoming = &mut self.entries[from..];
+        let to = self.first_autoplay_after_cursor().unwrap_or(self.entries.len());
+        let upcoming = &mut self.entries[from..to];
         let mut state = seed | 1;
         for i in (1..upcoming.len()).rev() {
             state ^= state << 13;
@@ -281,6 +284,30 @@ mod tests {
         q.drop_autoplay_picks_of(2);
         assert_eq!(ids(&q), [1, 2, 3]);
         assert_eq!(q.entries()[1].source, PlaySource::Queue);
+    }
+
+    #[test]
+    fn a_shuffle_mixes_the_listeners_upcoming_entries_and_leaves_autoplays_picks_after_them() {
+        let mut q = Queue::default();
+        q.replace((1..=2).map(track).collect(), 1, PlaySource::User);
+        q.enqueue((3..=20).map(track));
+        q.set_autoplay(
+            (100..105)
+                .map(|id| QueueEntry {
+                    track: track(id),
+                    source: PlaySource::Autoplay,
+                    reason: None,
+                })
+                .collect(),
+        );
+        q.shuffle_upcoming(7);
+        let after = ids(&q);
+        assert_eq!(after[..2], [1, 2], "what played and what plays stay");
+        let mut listeners = after[2..20].to_vec();
+        assert_ne!(listeners, (3..=20).collect::<Vec<_>>(), "mixed");
+        listeners.sort_unstable();
+        assert_eq!(listeners, (3..=20).collect::<Vec<_>>());
+        assert_eq!(after[20..], [100, 101, 102, 103, 104]);
     }
 
     #[test]
