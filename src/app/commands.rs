@@ -29,7 +29,7 @@ pub(crate) enum LineCommand {
     Resume,
     Toggle,
     Seek(SeekTo),
-    Volume(u8),
+    Volume(VolumeTo),
     Stop,
     Quit,
     /// `like` / `unlike` the playing track.
@@ -46,13 +46,34 @@ pub(crate) enum LineCommand {
     },
 }
 
+/// A volume level, or a step up or down from the current one (`vol 50`, `vol +5`, `vol -5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VolumeTo {
+    Level(u8),
+    Up(u8),
+    Down(u8),
+}
+
+impl VolumeTo {
+    /// The level this gives from `current`, within 0-100.
+    pub(crate) fn from(self, current: u8) -> u8 {
+        match self {
+            VolumeTo::Level(level) => level,
+            VolumeTo::Up(step) => current.saturating_add(step),
+            VolumeTo::Down(step) => current.saturating_sub(step),
+        }
+        .min(100)
+    }
+}
+
 /// The words [`LineCommand::parse`] knows, for messages.
-pub(crate) const COMMAND_WORDS: &str = "next, prev, pause, play, toggle, stop, seek ±S|S, vol N, like, unlike, ban, \
+pub(crate) const COMMAND_WORDS: &str =
+    "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, like, unlike, ban, \
                                         unban, queue PATH, playlist NAME, status [--json], quit";
 
 impl LineCommand {
     /// Parses one line: `next`, `prev`, `pause`, `play` (or `resume`), `toggle`, `seek +5`,
-    /// `seek -5`, `seek 30`, `vol 50`, `stop`, `quit`, `like`, `unlike`, `ban`, `unban`,
+    /// `seek -5`, `seek 30`, `vol 50`, `vol +5`, `vol -5`, `stop`, `quit`, `like`, `unlike`, `ban`, `unban`,
     /// `queue PATH`, `playlist NAME`, `status`, `status --json`. A path or a name is the rest of
     /// the line, spaces included; a path is taken as bytes, so any file name can be given.
     pub(crate) fn parse(line: &[u8]) -> Result<Self, String> {
@@ -95,12 +116,21 @@ impl LineCommand {
                 a => Ok(Self::Seek(SeekTo::Absolute(seconds(a)?))),
             },
             "vol" | "volume" => {
-                let a = text()?;
-                a.parse::<u8>()
-                    .ok()
-                    .filter(|v| *v <= 100)
+                let level = |s: &str| {
+                    s.parse::<u8>()
+                        .ok()
+                        .filter(|v| *v <= 100 && s.bytes().all(|b| b.is_ascii_digit()))
+                };
+                match text()? {
+                    "" => Err("vol needs a level: vol 50, vol +5 or vol -5".into()),
+                    a => match a.split_at(1) {
+                        ("+", step) => level(step).map(VolumeTo::Up),
+                        ("-", step) => level(step).map(VolumeTo::Down),
+                        _ => level(a).map(VolumeTo::Level),
+                    }
                     .map(Self::Volume)
-                    .ok_or_else(|| format!("volume 0-100: {a}"))
+                    .ok_or_else(|| format!("volume 0-100, or a step of up to 100 after + or -: {a}")),
+                }
             }
             "queue" if rest.is_empty() => Err("queue needs a file or folder".into()),
             "queue" => Ok(Self::Queue(PathBuf::from(OsString::from_vec(rest.to_vec())))),
@@ -165,7 +195,7 @@ pub(crate) fn apply(
         LineCommand::Resume => controller.resume(by),
         LineCommand::Toggle => controller.toggle(by),
         LineCommand::Seek(to) => controller.seek(to),
-        LineCommand::Volume(v) => controller.set_volume(v),
+        LineCommand::Volume(to) => controller.set_volume(to.from(controller.volume)),
         LineCommand::Stop => controller.stop(by),
         LineCommand::Quit => {
             return Reply {
@@ -271,6 +301,7 @@ fn status(controller: &Controller, autoplay: Option<&Autoplay>, json: bool) -> S
             "position_ms": now.map(|n| n.position_ms),
             "duration_ms": now.and_then(|n| n.duration_ms),
             "volume": controller.volume,
+            "repeat": controller.queue.repeat,
             "queue_length": queue_length,
             "autoplay": autoplay_source,
         })
@@ -312,7 +343,12 @@ mod tests {
             parse("seek 30"),
             Ok(LineCommand::Seek(SeekTo::Absolute(Duration::from_secs(30))))
         );
-        assert_eq!(parse("vol 50"), Ok(LineCommand::Volume(50)));
+        assert_eq!(parse("vol 50"), Ok(LineCommand::Volume(VolumeTo::Level(50))));
+        assert_eq!(parse("vol +10"), Ok(LineCommand::Volume(VolumeTo::Up(10))));
+        assert_eq!(parse("volume -5"), Ok(LineCommand::Volume(VolumeTo::Down(5))));
+        assert_eq!(VolumeTo::Up(10).from(95), 100);
+        assert_eq!(VolumeTo::Down(10).from(5), 0);
+        assert_eq!(VolumeTo::Down(10).from(30), 20);
         assert_eq!(parse("play"), parse("resume"));
         assert_eq!(parse("  next \r"), Ok(LineCommand::Next));
         assert_eq!(parse("status --json"), Ok(LineCommand::Status { json: true }));
@@ -325,6 +361,10 @@ mod tests {
         assert_eq!(parse("quit"), Ok(LineCommand::Quit));
         for bad in [
             "vol 500",
+            "vol",
+            "vol +-5",
+            "vol ++5",
+            "vol +500",
             "seek x",
             "seek",
             "seek 1e20",

@@ -87,6 +87,11 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     player.wait("resumed");
     remote_ok(data.path(), &["vol", "40"]);
     assert_eq!(player.wait("volume")["volume"], 40);
+    remote_ok(data.path(), &["vol", "+15"]);
+    assert_eq!(player.wait("volume")["volume"], 55);
+    remote_ok(data.path(), &["vol", "-20"]);
+    assert_eq!(player.wait("volume")["volume"], 35);
+    assert_eq!(status(data.path())["repeat"], "off");
     remote_ok(data.path(), &["seek", "+2"]);
     player.wait("seeked");
 
