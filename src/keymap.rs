@@ -56,6 +56,23 @@ pub(crate) enum Action {
     Quit,
 }
 
+impl Action {
+    /// Whether the action acts while the help is open: scrolling it, closing it, quitting.
+    pub(crate) fn acts_in_help(self) -> bool {
+        matches!(
+            self,
+            Action::Down
+                | Action::Up
+                | Action::PageDown
+                | Action::PageUp
+                | Action::Top
+                | Action::Bottom
+                | Action::Help
+                | Action::Quit
+        )
+    }
+}
+
 /// (action, config name, description, default keys), in help order.
 const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (

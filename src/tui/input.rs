@@ -52,7 +52,13 @@ impl App {
             self.state.help = false;
             return;
         }
-        if let Some(action) = self.keys.action(key) {
+        let action = self.keys.action(key);
+        if self.state.help && !action.is_some_and(Action::acts_in_help) {
+            // The help covers the screen: a key must not stop playback or clear a list unseen.
+            self.state.status = Some(format!("{} or Esc closes the help", self.keys.key_for(Action::Help)));
+            return;
+        }
+        if let Some(action) = action {
             self.update(action);
         }
     }

@@ -1170,6 +1170,27 @@ fn scrolling_the_help_leaves_the_library_selection_alone() {
 }
 
 #[test]
+fn keys_other_than_scrolling_and_closing_do_nothing_behind_the_help() {
+    let mut h = Harness::new(100, 30);
+    h.keys("2");
+    h.keys("aj");
+    h.keys("a");
+    assert_eq!(h.app.controller.queue.upcoming().len(), 2);
+    h.keys("?C3x");
+    assert_eq!(
+        h.app.controller.queue.upcoming().len(),
+        2,
+        "C cleared the queue behind the help"
+    );
+    assert!(h.app.state.help);
+    assert_eq!(h.app.state.status.as_deref(), Some("? or Esc closes the help"));
+    h.keys("j?");
+    assert!(!h.app.state.help);
+    h.keys("C");
+    assert_eq!(h.app.controller.queue.upcoming().len(), 0);
+}
+
+#[test]
 fn the_help_scrolls_to_its_last_row_and_back_one_row_a_key() {
     let mut h = Harness::new(100, 30);
     h.keys("?G");
