@@ -151,12 +151,16 @@ impl Database {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
+        // Every transaction here writes. A deferred one that reads first and then writes fails at
+        // once, without waiting out the busy timeout, when another connection writes meanwhile:
+        // one that takes the write lock at its start waits its turn instead.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let mut db = Database {
             conn,
             path: path.to_path_buf(),

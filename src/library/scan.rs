@@ -100,6 +100,10 @@ pub fn scan(
     reread: Reread,
     progress: &(dyn Fn(ScanProgress) + Sync),
 ) -> Result<ScanReport, DbError> {
+    // A scan commits round by round, so two in one process (the player's, and a watched folder's
+    // rescan) run one after the other: each compares the folders with what the last one wrote.
+    static SCANNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _scanning = SCANNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut report = ScanReport::default();
     let now = now_ms();
     let mut differences = Differences::default();
@@ -155,10 +159,12 @@ pub fn scan(
     report.summary.unchanged = found - to_read.len();
 
     let db_path = db.path().to_path_buf();
-    let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
+    // Each step writes in a transaction of its own, taken only once the step's tags are read:
+    // the player logs plays into this database while a scan runs, and waits for its write lock.
     // Vanished files are marked gone first, so that a file found at a new path can be one of
-    // them: moved or renamed, it keeps its track.
+    // them: moved or renamed, it keeps its track (also in a later scan, if this one stops).
     let mut vanished: HashSet<i64> = HashSet::new();
+    let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
     for (path, state) in &missing {
         let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
         if !state.gone && !beneath_unreadable && !single_files.contains(path) {
@@ -166,6 +172,7 @@ pub fn scan(
             vanished.insert(state.id);
         }
     }
+    tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
     // The gone tracks by fingerprint, read at the first new file.
     let mut gone: Option<HashMap<Fingerprint, Vec<(i64, PathBuf)>>> = None;
     let total = to_read.len();
@@ -189,6 +196,7 @@ pub fn scan(
                 scanned
             })
             .collect();
+        let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
         for (((path, size, mtime), state), scanned) in round.iter().zip(&results) {
             let moved_from = match scanned {
                 ScannedFile::Ok(track) if state.is_none() => {
@@ -216,9 +224,9 @@ pub fn scan(
                 ScannedFile::Ok(_) => report.summary.added += 1,
             }
         }
+        tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
     }
     report.summary.removed = vanished.len();
-    tx.commit().map_err(|e| sqlite_err(db.path(), e))?;
     Ok(report)
 }
 

@@ -268,3 +268,43 @@ fn a_connection_that_comes_and_goes_leaves_the_open_ones_locked_and_their_writes
     drop(worker);
     assert_eq!(names(&Connection::open(&path).unwrap()), ["after", "before"]);
 }
+
+/// A transaction that reads and then writes (as starting a play does) waits for another
+/// connection's write to end, as a scan's round holds it, instead of failing at once.
+#[test]
+fn a_transaction_that_reads_then_writes_waits_for_another_connections_write() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    let mut writer = skipless::db::Database::open(&path).unwrap();
+    let mut player = skipless::db::Database::open(&path).unwrap();
+    let (held, release) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let tx = writer.conn_mut().transaction().unwrap();
+        tx.execute(
+            "INSERT INTO playlists (name, created_at, updated_at) VALUES ('scan', 0, 0)",
+            [],
+        )
+        .unwrap();
+        held.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tx.commit().unwrap();
+    });
+    release.recv().unwrap();
+    let tx = player.conn_mut().transaction().unwrap();
+    let before: i64 = tx
+        .query_row("SELECT count(*) FROM playlists", [], |r| r.get(0))
+        .unwrap();
+    tx.execute(
+        "INSERT INTO playlists (name, created_at, updated_at) VALUES ('play', 0, 0)",
+        [],
+    )
+    .expect("the write waits for the other one");
+    tx.commit().unwrap();
+    holder.join().unwrap();
+    assert_eq!(before, 1, "it began once the other write had committed");
+    let count: i64 = player
+        .conn_mut()
+        .query_row("SELECT count(*) FROM playlists", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 2);
+}
