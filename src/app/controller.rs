@@ -71,6 +71,9 @@ pub struct Controller {
     /// have gone on to any of them, gaplessly, before hearing of the next. Kept in case the
     /// queue lets go of one before its `Started` arrives.
     next_sent: Vec<QueueEntry>,
+    /// A `Play` was sent whose `Started` has not come: the next `Started` is for the entry the
+    /// cursor was put on, not one the engine went on to by itself.
+    play_sent: bool,
     /// The engine has a play: from a `Play` sent until its `Idle`. `now` alone would say
     /// "stopped" while a play is on its way, and between two plays joined gaplessly.
     engine_busy: bool,
@@ -90,6 +93,7 @@ impl Controller {
             radio: None,
             last_end: None,
             next_sent: Vec::new(),
+            play_sent: false,
             engine_busy: false,
         }
     }
@@ -329,6 +333,14 @@ impl Controller {
     /// the session's history name the track that is heard.
     fn follow_engine_to(&mut self, track_id: i64) {
         let sent = std::mem::take(&mut self.next_sent);
+        // Gone on by itself, the engine plays the entry after the cursor, even when that is the
+        // same track again (queued twice, or a playlist that repeats it).
+        let went_on = !std::mem::take(&mut self.play_sent);
+        let next = self.queue.next_index();
+        if let Some(next) = next.filter(|&i| went_on && self.queue.entries()[i].track.id == track_id) {
+            self.queue.set_cursor(next);
+            return;
+        }
         if self.queue.sync_to(track_id) {
             return;
         }
@@ -450,6 +462,7 @@ impl Controller {
         self.queue.set_cursor(index);
         // The engine drops whatever it had as next for this play.
         self.next_sent.clear();
+        self.play_sent = true;
         self.engine_busy = true;
         self.send(Command::Play {
             item: self.item(&entry),
@@ -597,6 +610,36 @@ mod tests {
             Some(2),
             "the queue went on with the engine"
         );
+    }
+
+    /// A track queued twice in a row plays twice, then the queue goes on: the gapless `Started`
+    /// of the second copy moves the cursor onto it, not back onto the first.
+    #[test]
+    fn the_same_track_twice_in_a_row_plays_twice_and_the_queue_goes_on() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(
+            vec![track(1), track(1), track(2)],
+            0,
+            PlaySource::User,
+            ControlSource::Key,
+        );
+        let started = |c: &mut Controller, index: usize| {
+            let item = c.item(&c.queue.entries()[index].clone());
+            c.handle(&Event::Started {
+                item,
+                duration_ms: None,
+            });
+        };
+        started(&mut c, 0);
+        assert_eq!(c.queue.cursor(), Some(0));
+        started(&mut c, 1);
+        assert_eq!(c.queue.cursor(), Some(1), "the second copy is playing");
+        started(&mut c, 2);
+        assert_eq!(c.queue.cursor(), Some(2));
+        // A skip back onto a copy: the `Started` of that play is the entry skipped to.
+        c.play_index(0, ControlSource::Key);
+        started(&mut c, 0);
+        assert_eq!(c.queue.cursor(), Some(0));
     }
 
     /// Picks ranked while 1 played arrive after the listener skipped to 2, the old first pick:
