@@ -52,7 +52,9 @@ impl Lyrics {
             };
         }
         for line in &mut synced {
-            line.at_ms = line.at_ms.map(|at| at.saturating_add_signed(-offset_ms));
+            line.at_ms = line
+                .at_ms
+                .map(|at| at.saturating_add_signed(offset_ms.saturating_neg()));
         }
         synced.sort_by_key(|l| l.at_ms);
         Lyrics {
@@ -151,7 +153,7 @@ fn parse_stamp(tag: &str) -> Option<u64> {
             f.parse::<u64>().ok()? * 10u64.pow(3 - f.len() as u32)
         }
     };
-    Some(minutes * 60_000 + seconds * 1000 + fraction_ms)
+    minutes.checked_mul(60_000)?.checked_add(seconds * 1000 + fraction_ms)
 }
 
 fn digits(text: &str) -> Option<&str> {
@@ -254,6 +256,16 @@ mod tests {
         let tagged = Lyrics::parse("[ar:Someone]\n[ti:Song]\nplain words\n[Chorus: Singer]\n", "x.lrc");
         assert_eq!(texts(&tagged), [(None, "plain words"), (None, "[Chorus: Singer]")]);
         assert!(Lyrics::parse("[ar:Someone]\n[ti:Song]\n", "x.lrc").is_empty());
+    }
+
+    #[test]
+    fn stamps_and_offsets_too_large_for_a_time_do_not_overflow() {
+        let lyrics = Lyrics::parse("[99999999999999999:00]too late\n[00:02]fine\n", "x.lrc");
+        assert_eq!(texts(&lyrics), [(Some(2000), "fine")]);
+        let early = Lyrics::parse("[offset:-9223372036854775808]\n[00:02]held\n", "x.lrc");
+        assert_eq!(texts(&early), [(Some(2000 + i64::MAX as u64), "held")]);
+        let late = Lyrics::parse("[offset:9223372036854775807]\n[00:02]held\n", "x.lrc");
+        assert_eq!(texts(&late), [(Some(0), "held")]);
     }
 
     #[test]
