@@ -141,8 +141,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         }
     };
     let remote_requests = remote.as_ref().map_or_else(never, Server::requests);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = Output {
+        out: std::io::stdout().lock(),
+        failed: None,
+    };
     let mut quitting = false;
     loop {
         // A closed stdin or an ended D-Bus thread would make its channel ready forever: it is
@@ -264,6 +266,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 _ => {}
             },
         }
+        if out.failed.is_some() && !quitting {
+            quitting = true;
+            controller.shutdown();
+        }
         if stdin_closed {
             lines = never();
         }
@@ -275,7 +281,42 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             mpris.publish(mpris_bridge::state_of(&controller));
         }
     }
-    Ok(())
+    // A reader that went away wanted no more; any other failure to write is said.
+    match out.failed {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::anyhow!("standard output: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// Standard output that, once it cannot be written (its reader gone, as `| head -1` leaves it),
+/// takes no more: the player then quits as on `quit`, so that the play in progress is logged.
+struct Output<W: Write> {
+    out: W,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failed.is_some() {
+            return Ok(buf.len());
+        }
+        match self.out.write(buf) {
+            Err(e) if e.kind() != std::io::ErrorKind::Interrupted => {
+                self.failed = Some(e);
+                Ok(buf.len())
+            }
+            written => written,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.failed = Some(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The tracks to play, in order: files as given, folders by path. Files not yet indexed (or

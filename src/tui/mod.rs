@@ -178,6 +178,8 @@ fn event_loop(
     let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
     let remote_requests = remote.map_or_else(crossbeam_channel::never, Server::requests);
     let mut dirty = true;
+    // Set once quitting begins: however many messages come meanwhile, the wait ends then.
+    let mut quit_deadline: Option<crossbeam_channel::Receiver<std::time::Instant>> = None;
     loop {
         if let Some(mpris) = mpris.as_mut() {
             mpris.publish(mpris_bridge::state_of(&app.controller));
@@ -185,9 +187,15 @@ fn event_loop(
         // Once quitting, the terminal may be gone (a hang-up): nothing is drawn while the
         // engine reports the last play.
         if dirty && !app.state.quitting {
-            let size = terminal.size()?;
-            app.want_art(Rect::new(0, 0, size.width, size.height));
-            terminal.draw(|frame| draw(frame, app))?;
+            let drawn = terminal.size().and_then(|size| {
+                app.want_art(Rect::new(0, 0, size.width, size.height));
+                terminal.draw(|frame| draw(frame, app)).map(|_| ())
+            });
+            if let Err(e) = drawn {
+                // As when the terminal hangs up: quit, so that the last play is logged.
+                tracing::warn!("the terminal cannot be drawn on ({e}): quitting");
+                app.update(Action::Quit);
+            }
             dirty = false;
             if test_panic {
                 panic!("test panic in the UI thread (SKIPLESS_TEST_PANIC=ui)");
@@ -195,7 +203,9 @@ fn event_loop(
         }
         // After quit, wait (briefly) for the engine to report the last play so it is logged.
         let deadline = if app.state.quitting {
-            crossbeam_channel::after(Duration::from_secs(3))
+            quit_deadline
+                .get_or_insert_with(|| crossbeam_channel::after(Duration::from_secs(3)))
+                .clone()
         } else {
             crossbeam_channel::never()
         };

@@ -170,6 +170,38 @@ fn kill_9_loses_nothing_and_the_open_play_is_closed_as_interrupted() {
     assert_eq!(check, "ok");
 }
 
+/// `skipless play --json … | head -1`: once its output is closed, the player quits as on `quit`
+/// and logs the play in progress, rather than leaving it open.
+#[test]
+fn a_player_whose_output_is_closed_quits_and_logs_its_play() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Player::command(data.path(), 1.0, &[corpus().join("menu.opus")], &[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.contains("\"started\""), "{first}");
+    drop(stdout);
+    // The answer to `status` is the first write after the reader went.
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"status\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the player went on with no one reading it");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let rows = history(data.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["end_reason"], "quit", "{rows:?}");
+}
+
 #[test]
 fn a_second_player_on_the_same_data_dir_is_refused() {
     let data = tempfile::tempdir().unwrap();
