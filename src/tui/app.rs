@@ -986,6 +986,11 @@ impl App {
                 lyrics,
                 shift_ms,
             } => {
+                // The answer for a track skipped while its lyrics were read would stand in for
+                // those of the track playing, which are on their way.
+                if self.lyrics_requested != Some(track_id) {
+                    return;
+                }
                 self.lyrics_requested = None;
                 self.state.lyrics_scroll = 0;
                 self.state.lyrics = Some(TrackLyrics {
