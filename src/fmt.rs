@@ -28,13 +28,31 @@ fn is_unprintable(c: char) -> bool {
     c < ' ' && c != '\n' && c != '\t'
 }
 
-/// Cuts `s` to at most `width` characters, marking the cut with "…".
+/// The columns `s` takes on a terminal: two for a CJK character or an emoji, none for a
+/// combining mark.
+pub(crate) fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Cuts `s` to at most `width` columns, marking the cut with "…".
 pub(crate) fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
+    if self::width(s) <= width {
         return s.to_owned();
     }
-    let mut cut: String = s.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    let mut cut = String::new();
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
+    if width > 0 {
+        cut.push('…');
+    }
     cut
 }
 
@@ -91,6 +109,17 @@ mod tests {
         assert_eq!(printable("\x1b[31mred\x07"), "\u{fffd}[31mred\u{fffd}");
         // What JSON leaves unescaped is left as it is: a cp1252 quote read as U+0092, DEL.
         assert_eq!(printable("it\u{92}s\x7f"), "it\u{92}s\x7f");
+    }
+
+    #[test]
+    fn wide_characters_count_as_the_columns_they_take() {
+        assert_eq!(width("日本語の歌 🎵"), 13);
+        assert_eq!(truncate("日本語の歌", 10), "日本語の歌");
+        assert_eq!(truncate("日本語の歌", 9), "日本語の…");
+        assert_eq!(truncate("日本語の歌", 8), "日本語…");
+        assert_eq!(width(&truncate("日本語の歌 🎵 and more", 12)), 12);
+        assert_eq!(truncate("plain text", 6), "plain…");
+        assert_eq!(truncate("plain", 0), "");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::render::{scroll_offset, ScreenLayout};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
-use crate::fmt::{format_duration, format_shift, truncate};
+use crate::fmt::{format_duration, format_shift, truncate, width as text_width};
 use crate::keymap::Action;
 use crate::marks::Marks;
 use crate::play::PlaySource;
@@ -88,7 +88,7 @@ fn track_line(track: &Track, width: usize, marks: &Marks) -> Line<'static> {
     let duration = track.duration_ms.map(format_duration).unwrap_or_default();
     let name = format!("{}{}", mark_of(track.id, marks), track.display_name());
     let name = truncate(&name, width.saturating_sub(duration.len() + 1));
-    let pad = width.saturating_sub(name.chars().count() + duration.len());
+    let pad = width.saturating_sub(text_width(&name) + duration.len());
     Line::from(format!("{name}{}{duration}", " ".repeat(pad)))
 }
 /// The main area: the search results, a loading or empty-library notice, or the current view.
@@ -292,7 +292,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 &format!("{}{number}{}", mark_of(t.id, &lib.marks), t.title),
                 width.saturating_sub(duration.len() + 1),
             );
-            let pad = width.saturating_sub(title.chars().count() + duration.len());
+            let pad = width.saturating_sub(text_width(&title) + duration.len());
             Line::from(format!("{title}{}{duration}", " ".repeat(pad)))
         },
         app,
@@ -323,7 +323,7 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let t = &lib.tracks[s.sorted[i]];
             let plays = lib.plays_of(t.id);
             let stats = format!(" {:>3}▶ {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
-            let mut line = track_line(t, width.saturating_sub(stats.len()), &lib.marks);
+            let mut line = track_line(t, width.saturating_sub(text_width(&stats)), &lib.marks);
             line.spans.push(Span::styled(stats, app.theme.dim));
             line
         },
@@ -752,4 +752,25 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(lines).block(block("Keys (Esc or ? closes, j/k scroll)".into(), true, app)),
         popup,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_track_line_with_wide_characters_keeps_its_duration_in_the_last_columns() {
+        for title in ["日本語の歌 🎵", "a title far too long for the space given to it"] {
+            let track = Track {
+                id: 1,
+                title: title.into(),
+                duration_ms: Some(5_000),
+                ..Track::default()
+            };
+            let line = track_line(&track, 30, &Marks::default());
+            let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+            assert_eq!(text_width(&text), 30, "{text:?}");
+            assert!(text.ends_with(" 0:05"), "{text:?}");
+        }
+    }
 }
