@@ -8,7 +8,7 @@ use crossbeam_channel::Sender;
 
 use super::autoplay::RadioSeed;
 use super::library::EntryEdit;
-use super::queue::{Queue, QueueEntry};
+use super::queue::{Queue, QueueEntry, Repeat};
 use crate::clock::now_ms;
 use crate::config::{PlaybackConfig, ReplayGainMode};
 use crate::db::{marks, playlists, DbError};
@@ -265,8 +265,12 @@ impl Controller {
     ///
     /// Picks ranked before a skip arrive after it, when the queue has moved on: a pick that is
     /// now the queue's current entry, the playing track or a listener-queued one is left out,
-    /// so that a skipped track never plays again at once.
+    /// so that a skipped track never plays again at once. While the queue repeats, autoplay
+    /// adds nothing: its picks would keep the queue from ever coming round again.
     pub(crate) fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
+        if self.queue.repeat != Repeat::Off {
+            return;
+        }
         let mut taken = self.not_to_pick();
         taken.extend(self.now.as_ref().map(|now| now.entry.track.id));
         let entries = picks
@@ -281,6 +285,16 @@ impl Controller {
             })
             .collect();
         self.queue.set_autoplay(entries);
+        self.refresh_next();
+    }
+
+    /// Sets the repeat mode. Repeating, the queue is the listener's alone: autoplay's upcoming
+    /// picks leave it (see [`Controller::set_autoplay_picks`]).
+    pub(crate) fn set_repeat(&mut self, repeat: Repeat) {
+        self.queue.repeat = repeat;
+        if repeat != Repeat::Off {
+            self.queue.set_autoplay(Vec::new());
+        }
         self.refresh_next();
     }
 

@@ -19,6 +19,7 @@ use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
+use crate::app::queue::Repeat;
 use crate::app::remembered::{Remembered, SavedQueue};
 use crate::app::search::{self, Searcher};
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
@@ -161,7 +162,7 @@ impl App {
     /// when the library is loaded.
     pub(crate) fn remember(&mut self, remembered: Remembered) {
         self.controller.set_volume(remembered.volume);
-        self.controller.queue.repeat = remembered.repeat;
+        self.controller.set_repeat(remembered.repeat);
         self.state.autoplay = remembered.autoplay;
         self.saved_queue = Some(remembered.queue);
     }
@@ -280,8 +281,16 @@ impl App {
                 }
             }
             Action::Repeat => {
-                self.controller.queue.repeat = self.controller.queue.repeat.cycle();
-                self.controller.refresh_next();
+                let repeat = self.controller.queue.repeat.cycle();
+                self.controller.set_repeat(repeat);
+                if repeat == Repeat::Off {
+                    self.request_rank();
+                } else if self.state.autoplay {
+                    self.state.status = Some(format!(
+                        "repeat {}: autoplay adds nothing while the queue repeats",
+                        repeat.label()
+                    ));
+                }
             }
             Action::Autoplay => {
                 self.state.autoplay = !self.state.autoplay;

@@ -309,6 +309,44 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     assert_eq!(h.app.controller.history.len(), 2, "the playing track went on");
 }
 
+/// With autoplay on, its picks would keep a repeating queue from ever coming round: while the
+/// queue repeats they leave it and no new ones come, and they are back once repeat is off.
+#[test]
+fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
+    let mut h = Harness::new(100, 30);
+    let models = h._dir.path().join("models");
+    h.app.start_autoplay(models);
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    let autoplay_picks = |app: &App| -> usize {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
+            .count()
+    };
+    h.keys("j\n");
+    h.pump_until("three autoplay picks", |app| autoplay_picks(app) == 3);
+    h.keys("R");
+    assert!(h.screen().contains("repeat all"));
+    assert_eq!(autoplay_picks(&h.app), 0);
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("repeat all: autoplay adds nothing while the queue repeats")
+    );
+    // A skip asks autoplay for picks; its answer is not taken.
+    h.keys("n");
+    h.pump_until("the skip logged", |app| app.controller.history.len() == 1);
+    let until = Instant::now() + Duration::from_millis(1500);
+    h.pump_until("a while", |_| Instant::now() >= until);
+    assert_eq!(autoplay_picks(&h.app), 0);
+    h.keys("RR");
+    assert!(h.screen().contains("repeat off"));
+    h.pump_until("picks again", |app| autoplay_picks(app) == 3);
+}
+
 #[test]
 fn mouse_clicks_select_and_the_wheel_scrolls() {
     use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
