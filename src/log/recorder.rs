@@ -90,11 +90,15 @@ impl Recorder {
             Event::Started { item, duration_ms } => {
                 // A Started without the Ended of the previous play cannot come from the engine,
                 // but if it did, the earlier play must not stay open.
+                // The new play is logged even when closing that one fails (it then stays open in
+                // the database, for the next start to close as interrupted).
                 let closed = match self.open.as_ref().map(|open| open.played_ms) {
-                    Some(played) => self.complete(EndReason::Interrupted, played, None, None)?,
-                    None => None,
+                    Some(played) => self.complete(EndReason::Interrupted, played, None, None),
+                    None => Ok(None),
                 };
-                self.start(item, duration_ms.or(item.duration_ms))?;
+                let started = self.start(item, duration_ms.or(item.duration_ms));
+                let closed = closed?;
+                started?;
                 Ok(closed)
             }
             Event::Position {
@@ -281,6 +285,38 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(positions, [0, 1, 0]);
+    }
+
+    /// A `Started` that finds a play still open closes it; when that write fails, the new play
+    /// is still logged, and the failure reported.
+    #[test]
+    fn a_failed_close_of_a_stray_open_play_does_not_lose_the_next_one() {
+        let (mut recorder, _now) = setup();
+        let started = |track| Event::Started {
+            item: item(track),
+            duration_ms: Some(200_000),
+        };
+        recorder.record(&started(1)).unwrap();
+        recorder
+            .database()
+            .conn()
+            .execute_batch(
+                "CREATE TRIGGER refuse_endings BEFORE UPDATE OF ended_at ON plays
+                 WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        assert!(recorder.record(&started(2)).is_err());
+        let tracks: Vec<i64> = recorder
+            .database()
+            .conn()
+            .prepare("SELECT track_id FROM plays ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tracks, [1, 2], "the second play was not logged");
+        assert_eq!(recorder.open.as_ref().map(|o| o.track_id), Some(2));
     }
 
     #[test]
