@@ -16,7 +16,7 @@ use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::{scan_library, Reread};
-use crate::app::workers::WorkerMsg;
+use crate::app::workers::{self, WorkerMsg};
 use crate::app::Context;
 use crate::db::tracks;
 use crate::db::Database;
@@ -191,6 +191,9 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         }
                         Err(message) => commands::Reply::error(message),
                     };
+                    if reply.reload {
+                        workers::spawn_load(ctx.paths.database(), worker_tx.clone());
+                    }
                     if reply.failed {
                         eprintln!("skipless: {}", reply.text.trim_start_matches("error: "));
                     } else if reply.text != "ok" && !reply.text.starts_with("ok ") {
@@ -208,6 +211,9 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             recv(remote_requests) -> request => if let Ok(RemoteRequest { command, reply }) = request {
                 let answer = commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Remote);
                 let _ = reply.send(answer.text);
+                if answer.reload {
+                    workers::spawn_load(ctx.paths.database(), worker_tx.clone());
+                }
                 if answer.quit {
                     quitting = true;
                     controller.shutdown();
@@ -250,6 +256,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                     if let Some(message) = controller.follow_library(|id| index.track(id)) {
                         eprintln!("skipless: {message}");
                     }
+                    controller.drop_banned_picks(&index.marks);
                     if let Some(recommender) = recommender.as_ref() {
                         library = index.tracks.iter().cloned().collect();
                         recommender.send(Request::Reload(Some(index.tracks.clone())));

@@ -52,6 +52,8 @@ pub(crate) enum Request {
     },
     /// A play was completed in the log.
     Played(LoggedPlay),
+    /// Another process may have saved a model (`skipless train`): load the saved one.
+    ReloadModel,
     /// The library or the marks changed (a scan finished, a like, or a ban taken back): the log
     /// is read again. With the player's library, its tracks are shared rather than read again.
     Reload(Option<SharedLibrary>),
@@ -181,6 +183,11 @@ impl Autoplay {
         controller.set_autoplay_picks(source, picks, track);
         self.source = Some(source);
         true
+    }
+
+    /// Loads the saved model again (see [`Request::ReloadModel`]).
+    pub(crate) fn reload_model(&self) {
+        self.send(Request::ReloadModel);
     }
 
     /// What ranked the autoplay picks in the queue, once some arrived.
@@ -628,6 +635,10 @@ impl Worker {
                     self.status(format!("cannot reload the library for recommendations: {e}"));
                 }
             }
+            Request::ReloadModel => match self.core.load_model() {
+                Ok(()) => self.status(self.core.describe()),
+                Err(e) => self.status(format!("{e}; using the fallback until the next training")),
+            },
             Request::Retrain => self.retrain(),
             Request::TrainingOver => {
                 self.training = None;

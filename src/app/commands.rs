@@ -40,6 +40,9 @@ pub(crate) enum LineCommand {
     Queue(PathBuf),
     /// `playlist NAME`: the saved playlist becomes the queue.
     Playlist(String),
+    /// `reload`: read the marks and the saved model again, after a `skipless like`, `ban` or
+    /// `train` in another process.
+    Reload,
     /// `status` or `status --json`.
     Status {
         json: bool,
@@ -69,7 +72,7 @@ impl VolumeTo {
 /// The words [`LineCommand::parse`] knows, for messages.
 pub(crate) const COMMAND_WORDS: &str =
     "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, like, unlike, ban, \
-                                        unban, queue PATH, playlist NAME, status [--json], quit";
+                                        unban, queue PATH, playlist NAME, reload, status [--json], quit";
 
 impl LineCommand {
     /// Parses one line: `next`, `prev`, `pause`, `play` (or `resume`), `toggle`, `seek +5`,
@@ -109,6 +112,7 @@ impl LineCommand {
             "unlike" => bare(Self::Like(false)),
             "ban" => bare(Self::Ban(true)),
             "unban" => bare(Self::Ban(false)),
+            "reload" => bare(Self::Reload),
             "seek" => match text()? {
                 "" => Err("seek needs a time: seek +5, seek -5 or seek 30".into()),
                 a if a.starts_with('+') => Ok(Self::Seek(SeekTo::Forward(seconds(&a[1..])?))),
@@ -159,6 +163,8 @@ pub(crate) struct Reply {
     pub quit: bool,
     /// A like or ban was written (the screen's copy of the marks follows it).
     pub marked: Option<(i64, Mark, bool)>,
+    /// The library's marks are to be read again (see [`LineCommand::Reload`]).
+    pub reload: bool,
 }
 
 impl Reply {
@@ -168,6 +174,7 @@ impl Reply {
             failed: false,
             quit: false,
             marked: None,
+            reload: false,
         }
     }
 
@@ -177,6 +184,7 @@ impl Reply {
             failed: true,
             quit: false,
             marked: None,
+            reload: false,
         }
     }
 }
@@ -197,6 +205,15 @@ pub(crate) fn apply(
         LineCommand::Seek(to) => controller.seek(to),
         LineCommand::Volume(to) => controller.set_volume(to.from(controller.volume)),
         LineCommand::Stop => controller.stop(by),
+        LineCommand::Reload => {
+            if let Some(autoplay) = autoplay {
+                autoplay.reload_model();
+            }
+            return Reply {
+                reload: true,
+                ..Reply::ok("ok reading the marks and the saved model again")
+            };
+        }
         LineCommand::Quit => {
             return Reply {
                 quit: true,

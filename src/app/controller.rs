@@ -298,6 +298,25 @@ impl Controller {
         self.refresh_next();
     }
 
+    /// Drops the upcoming autoplay picks of tracks banned in `marks` (a ban made elsewhere, which
+    /// a new copy of the library brings).
+    pub(crate) fn drop_banned_picks(&mut self, marks: &crate::marks::Marks) {
+        let banned: Vec<i64> = self
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == PlaySource::Autoplay && marks.is_banned(e.track.id))
+            .map(|e| e.track.id)
+            .collect();
+        if banned.is_empty() {
+            return;
+        }
+        for id in banned {
+            self.queue.drop_autoplay_picks_of(id);
+        }
+        self.refresh_next();
+    }
+
     /// Follows a rescan of the library (see [`Queue::follow_library`]); says what it removed.
     pub(crate) fn follow_library<'a>(&mut self, track: impl Fn(i64) -> Option<&'a Track>) -> Option<String> {
         let removed = self.queue.follow_library(track);

@@ -180,6 +180,16 @@ pub(crate) enum RemoteError {
     NoAnswer(PathBuf),
 }
 
+/// Asks a player running at `socket`, if one is, to read the marks and the saved model again
+/// (after a like, a ban or a training run in this process); false when none is running.
+pub(crate) fn tell_reload(socket: &Path) -> Result<bool, RemoteError> {
+    match send(socket, &[b"reload".to_vec()]) {
+        Ok(_) => Ok(true),
+        Err(RemoteError::NotRunning(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Sends command lines to the player listening at `socket` and returns its reply lines.
 pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, RemoteError> {
     let io = |source: std::io::Error| RemoteError::Io {

@@ -881,6 +881,9 @@ impl App {
         if let Some((track_id, mark, on)) = reply.marked {
             self.state.library.marks.set(track_id, mark, on, now_ms());
         }
+        if reply.reload {
+            self.load_library();
+        }
         if let Some(done) = reply.text.strip_prefix("ok ") {
             self.state.status = Some(format!("remote: {done}"));
         }
@@ -912,6 +915,7 @@ impl App {
                 if let Some(message) = self.controller.follow_library(|id| library.track(id)) {
                     self.state.status = Some(message);
                 }
+                self.controller.drop_banned_picks(&library.marks);
                 let shared = library.tracks.clone();
                 self.state.set_library(library);
                 self.restore_queue();

@@ -428,6 +428,28 @@ fn a_player_whose_terminal_is_closed_logs_its_play_and_ends_cleanly() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
+/// A like or a ban made with `skipless like|ban PATH` while the player runs shows in it at once.
+#[test]
+fn likes_and_bans_from_the_command_line_reach_the_running_player() {
+    use crate::common::{corpus, runtime_dir, skipless, stdout_of};
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", corpus().display()),
+        &format!("XDG_RUNTIME_DIR={}", runtime_dir(data.path()).display()),
+    );
+    tmux.wait_for("scanned 12: 12 added");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (12)");
+    stdout_of(skipless(data.path()).args(["like", corpus().join("menu.opus").to_str().unwrap()]));
+    tmux.wait_for("♥ menu");
+    stdout_of(skipless(data.path()).args(["ban", corpus().join("silence.ogg").to_str().unwrap()]));
+    tmux.wait_for("⊘ silence");
+}
+
 #[test]
 fn skipless_remote_drives_the_player_in_a_real_terminal() {
     use crate::common::{corpus, json_lines, runtime_dir, skipless, stdout_of};
