@@ -72,6 +72,11 @@ pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<H
 /// after half a track), and a play is a listen or a skip, never both.
 const IS_LISTEN: &str = "(is_listen(p.played_ms, p.duration_ms) AND NOT p.skipped)";
 
+/// The same of an imported play whose track the library lacks, which has no length to measure
+/// it against: one that ran to its end was heard whole, so its length is what was played.
+const IMPORTED_LISTEN: &str =
+    "(is_listen(u.played_ms, CASE WHEN u.end_reason = 'finished' THEN u.played_ms END) AND NOT u.skipped)";
+
 fn register_is_listen(conn: &Connection, rule: SkipRule) -> rusqlite::Result<()> {
     conn.create_scalar_function(
         "is_listen",
@@ -220,7 +225,7 @@ pub(crate) fn for_each_counted_play<E: From<rusqlite::Error>>(
          FROM plays p JOIN tracks t ON t.id = p.track_id
          WHERE p.end_reason IS NOT NULL AND p.started_at >= ?1 AND p.started_at < ?2
          UNION ALL
-         SELECT u.started_at, u.ended_at, u.played_ms, u.skipped, is_listen(u.played_ms, NULL) AND NOT u.skipped, 'import',
+         SELECT u.started_at, u.ended_at, u.played_ms, u.skipped, {IMPORTED_LISTEN}, 'import',
                 u.session_id, u.artist, NULL, u.album, u.title, NULL
          FROM unmatched_plays u WHERE u.started_at >= ?1 AND u.started_at < ?2
          ORDER BY 1"

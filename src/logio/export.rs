@@ -238,13 +238,14 @@ struct ListenInfo {
 }
 
 fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResult {
-    let duration = row.track_duration_ms.or(row.duration_ms);
-    // An imported play of a track the library lacks has no duration to measure it against:
-    // whether it was a skip was settled when it was imported.
-    let listened = match duration {
-        None if row.source == "import" => !row.skipped,
-        _ => rule.is_listen(row.played_ms, duration),
-    };
+    // A listen as the statistics count one (`db::plays::IMPORTED_LISTEN`): an imported play of
+    // a track the library lacks that ran to its end was heard whole.
+    let finished = row.end_reason.as_deref() == Some("finished");
+    let duration = row
+        .track_duration_ms
+        .or(row.duration_ms)
+        .or(finished.then_some(row.played_ms));
+    let listened = rule.is_listen(row.played_ms, duration) && !row.skipped;
     if !listened {
         return Ok(false);
     }

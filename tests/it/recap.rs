@@ -271,6 +271,10 @@ fn the_recap_page_fits_a_desktop_and_a_phone_and_shows_what_the_json_says() {
     let kinds = ["own", "autoplay", "imported"].map(|k| json["kinds"][k]["plays"].as_u64().unwrap());
     assert_eq!(kinds, [84, 42, plays - 126]);
     assert_eq!(totals["unmatched_imports"], imported["unmatched"]);
+    // A listen is one thing in the recap and in a ListenBrainz export (which writes listens
+    // only), imported plays of tracks the library lacks included: one that ran to its end counts.
+    let exported = stdout_of(skipless(&data).args(["export", "--format", "listenbrainz"]));
+    assert_eq!(totals["listens"].as_u64(), Some(exported.lines().count() as u64));
     let day_sum: u64 = json["days"]
         .as_array()
         .unwrap()
