@@ -256,15 +256,24 @@ impl LibraryIndex {
         for (i, track) in tracks.iter().enumerate() {
             let artist_name = track.album_owner().cloned().unwrap_or_else(|| unknown_artist.clone());
             let album_name = track.album.clone().unwrap_or_else(|| unknown_album.clone());
-            // Tracks arrive grouped by artist and album, so only the last group can match.
-            if artists.last().is_none_or(|a| a.name != artist_name) {
+            // Tracks arrive grouped by artist and album, so only the last group can match. The
+            // order ignores ASCII case (`COLLATE NOCASE`), so the groups do too: "The Beatles"
+            // and "the Beatles" interleave there, and are one artist under its first spelling.
+            if artists
+                .last()
+                .is_none_or(|a| !a.name.eq_ignore_ascii_case(&artist_name))
+            {
                 artists.push(Artist {
                     name: artist_name,
                     albums: Vec::new(),
                 });
             }
             let Some(artist) = artists.last_mut() else { continue };
-            if artist.albums.last().is_none_or(|a| a.name != album_name) {
+            if artist
+                .albums
+                .last()
+                .is_none_or(|a| !a.name.eq_ignore_ascii_case(&album_name))
+            {
                 artist.albums.push(Album {
                     name: album_name,
                     tracks: i..i,
@@ -330,10 +339,10 @@ mod tests {
 
     #[test]
     fn albums_are_runs_of_the_ordered_tracks_and_tracks_are_found_by_id() {
-        // In library order, with ids that are not.
+        // In library order (which ignores ASCII case), with ids that are not.
         let rows = [
             (30, "A", "One"),
-            (10, "A", "One"),
+            (10, "a", "one"),
             (20, "A", "Two"),
             (50, "B", "One"),
             (40, "B", "Three"),
