@@ -78,10 +78,16 @@ fn bytes_of(image: &Option<Arc<DynamicImage>>) -> usize {
     image.as_deref().map_or(0, |i| i.as_bytes().len())
 }
 
-/// The tracks of one album share a cover: the folder and the album tag name it.
+/// The tracks of one album share a cover: the folder and the album tag name it. A track with no
+/// album tag is a single of its own, whose embedded picture is its own: its path names it.
 fn album_key(track: &Track) -> String {
-    let folder = track.path.parent().unwrap_or(Path::new(""));
-    format!("{}\u{1f}{}", folder.display(), track.album.as_deref().unwrap_or(""))
+    match track.album.as_deref() {
+        Some(album) => {
+            let folder = track.path.parent().unwrap_or(Path::new(""));
+            format!("{}\u{1f}{album}", folder.display())
+        }
+        None => track.path.display().to_string(),
+    }
 }
 
 /// The cover of `track` as a picture of `size` cells for `picker`; `None` when it has none or
@@ -145,6 +151,22 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_album_shares_one_cover_and_each_untagged_single_has_its_own() {
+        let track = |path: &str, album: Option<&str>| Track {
+            path: path.into(),
+            album: album.map(Into::into),
+            ..Track::default()
+        };
+        let a = album_key(&track("/m/x/1.mp3", Some("Album")));
+        assert_eq!(a, album_key(&track("/m/x/2.mp3", Some("Album"))));
+        assert_ne!(a, album_key(&track("/m/y/1.mp3", Some("Album"))));
+        assert_ne!(
+            album_key(&track("/m/x/single1.mp3", None)),
+            album_key(&track("/m/x/single2.mp3", None))
+        );
+    }
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let image = DynamicImage::new_rgb8(width, height);
