@@ -338,11 +338,13 @@ impl App {
                 workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
             }
             Action::SavePlaylist if self.state.view == View::History => {
+                // The listens, as the log counts them: not the plays that failed or were cut short.
+                let rule = crate::play::SkipRule::from_config(&self.config.log);
                 let tracks: Vec<Track> = self
                     .controller
                     .history
                     .iter()
-                    .filter(|(_, play)| !play.skipped)
+                    .filter(|(track, play)| !play.skipped && rule.is_listen(play.played_ms, track.duration_ms))
                     .map(|(track, _)| track.clone())
                     .collect();
                 if tracks.is_empty() {

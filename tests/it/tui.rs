@@ -663,7 +663,7 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
 }
 
 #[test]
-fn s_in_the_history_view_saves_this_sessions_tracks_not_skipped_as_a_playlist() {
+fn s_in_the_history_view_saves_this_sessions_listens_as_a_playlist() {
     let mut h = Harness::new(100, 24);
     h.keys("4S");
     assert!(h.screen().contains("no track finished this session"), "{}", h.screen());
