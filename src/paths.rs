@@ -99,8 +99,8 @@ impl Paths {
     }
 }
 
-/// FNV-1a, 64 bits: a name that stays the same across builds (std's hasher may change).
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a, 64 bits: for file names that stay the same across builds (std's hasher may change).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

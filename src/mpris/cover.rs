@@ -28,7 +28,8 @@ pub(crate) fn cover_file(audio: &Path, cache_dir: &Path) -> Result<Option<PathBu
         Some(Cover::Embedded { data, ext }) => (data, ext),
     };
     let dir = cache_dir.join("covers");
-    let file = dir.join(format!("{:016x}.{ext}", fnv1a(&data)));
+    // Named by a hash that is stable across builds, so cached names stay valid.
+    let file = dir.join(format!("{:016x}.{ext}", crate::paths::fnv1a(&data)));
     if file.exists() {
         return Ok(Some(file));
     }
@@ -40,13 +41,6 @@ pub(crate) fn cover_file(audio: &Path, cache_dir: &Path) -> Result<Option<PathBu
     // Written whole and renamed, so a client never reads half a picture.
     write_atomic(&file, &data).map_err(write_error)?;
     Ok(Some(file))
-}
-
-/// FNV-1a, 64 bits: stable across builds (unlike `DefaultHasher`), so cached names stay valid.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
