@@ -53,6 +53,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_training_runs.sql",
         include_str!("../../migrations/0009_training_runs.sql"),
     ),
+    (
+        "0010_session_lookup.sql",
+        include_str!("../../migrations/0010_session_lookup.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -336,10 +336,13 @@ pub(crate) fn start_play(
     session_gap_ms: i64,
 ) -> rusqlite::Result<(i64, i64)> {
     let tx = conn.transaction()?;
+    // The session last active, by time: an import adds sessions of past listening after it.
     let last: Option<(i64, i64)> = tx
-        .query_row("SELECT id, last_at FROM sessions ORDER BY id DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, last_at FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     let session_id = match last {
         Some((id, last_at)) if now - last_at <= session_gap_ms => id,
@@ -348,9 +351,13 @@ pub(crate) fn start_play(
             tx.last_insert_rowid()
         }
     };
-    let position: i64 = tx.query_row("SELECT count(*) FROM plays WHERE session_id = ?1", [session_id], |r| {
-        r.get(0)
-    })?;
+    // After every play of the session, imported plays of tracks the library lacks included.
+    let position: i64 = tx.query_row(
+        "SELECT 1 + max(coalesce((SELECT max(position) FROM plays WHERE session_id = ?1), -1),
+                        coalesce((SELECT max(position) FROM unmatched_plays WHERE session_id = ?1), -1))",
+        [session_id],
+        |r| r.get(0),
+    )?;
     tx.execute(
         "INSERT INTO plays (track_id, session_id, position, started_at, duration_ms, source)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -287,6 +287,33 @@ mod tests {
         assert_eq!(positions, [0, 1, 0]);
     }
 
+    /// An import adds sessions of past listening, with newer ids and older times: the next play
+    /// goes on in the session last active, after every play of it, imported ones included.
+    #[test]
+    fn a_play_after_an_import_goes_on_in_the_session_that_was_active() {
+        let (mut recorder, now) = setup();
+        let first = play(&mut recorder, &now, 1, 200_000, EndReason::Finished);
+        let conn = recorder.database().conn();
+        conn.execute_batch(
+            "INSERT INTO sessions (started_at, last_at) VALUES (1000, 2000);
+             INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title,
+                                          match_key, skipped, end_reason, session_id, position)
+             VALUES ('k', 'spotify', 1000, 2000, 1000, 'a', 't', 'a t', 0, 'finished', 1, 4);",
+        )
+        .unwrap();
+        now.fetch_add(60_000, Ordering::SeqCst);
+        let second = play(&mut recorder, &now, 2, 200_000, EndReason::Finished);
+        assert_eq!(second.session_id, first.session_id);
+        let position: i64 = recorder
+            .database()
+            .conn()
+            .query_row("SELECT position FROM plays WHERE id = ?1", [second.play_id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(position, 5);
+    }
+
     /// A `Started` that finds a play still open closes it; when that write fails, the new play
     /// is still logged, and the failure reported.
     #[test]
