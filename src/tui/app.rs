@@ -196,7 +196,8 @@ impl App {
             n => format!(" ({n} no longer in the library)"),
         };
         self.state.status = Some(format!(
-            "the queue of the last run is back: {n} tracks{gone}; Space plays"
+            "the queue of the last run is back: {n} track{}{gone}; Space plays",
+            if n == 1 { "" } else { "s" }
         ));
     }
 

@@ -90,6 +90,10 @@ impl App {
                     self.finish_playlist_prompt(prompt);
                 }
             }
+            // Ctrl-U clears the line, as in a shell.
+            KeyCode::Char('u') if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                prompt.name.clear()
+            }
             KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => prompt.name.push(c),
             _ => {}
         }

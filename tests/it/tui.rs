@@ -635,9 +635,10 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
         "{}",
         h.screen()
     );
-    for _ in 0.."morning".len() {
-        h.key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
-    }
+    // Backspace takes a character, Ctrl-U the whole line.
+    h.key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    assert!(h.screen().contains("to: mornin"), "{}", h.screen());
+    h.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     h.keys("dawn\n");
     h.pump_until("the rename", |app| app.state.playlists.iter().any(|p| p.name == "dawn"));
     assert!(h.screen().contains("renamed playlist \"morning\" to \"dawn\""));
