@@ -51,6 +51,18 @@ impl Tmux {
         tmux
     }
 
+    /// [`Tmux::on_corpus`], its remote-control socket where `skipless` commands run with the
+    /// same data dir look for it.
+    fn on_corpus_with_socket(data_dir: &Path) -> Self {
+        let tmux = Self::start_with(
+            data_dir,
+            &format!("--audio null {}", crate::common::corpus().display()),
+            &format!("XDG_RUNTIME_DIR={}", crate::common::runtime_dir(data_dir).display()),
+        );
+        tmux.wait_for("scanned 12: 12 added");
+        tmux
+    }
+
     /// Plays the flat track list's first entry ("menu", 3:00) with Enter.
     fn play_the_first_track(&self) {
         self.keys(&["2"]);
@@ -431,17 +443,12 @@ fn a_player_whose_terminal_is_closed_logs_its_play_and_ends_cleanly() {
 /// A like or a ban made with `skipless like|ban PATH` while the player runs shows in it at once.
 #[test]
 fn likes_and_bans_from_the_command_line_reach_the_running_player() {
-    use crate::common::{corpus, runtime_dir, skipless, stdout_of};
+    use crate::common::{corpus, skipless, stdout_of};
     if !crate::common::has_tool("tmux", "tmux") {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start_with(
-        data.path(),
-        &format!("--audio null {}", corpus().display()),
-        &format!("XDG_RUNTIME_DIR={}", runtime_dir(data.path()).display()),
-    );
-    tmux.wait_for("scanned 12: 12 added");
+    let tmux = Tmux::on_corpus_with_socket(data.path());
     tmux.keys(&["2"]);
     tmux.wait_for("Tracks (12)");
     stdout_of(skipless(data.path()).args(["like", corpus().join("menu.opus").to_str().unwrap()]));
@@ -452,17 +459,12 @@ fn likes_and_bans_from_the_command_line_reach_the_running_player() {
 
 #[test]
 fn skipless_remote_drives_the_player_in_a_real_terminal() {
-    use crate::common::{corpus, json_lines, runtime_dir, skipless, stdout_of};
+    use crate::common::{corpus, json_lines, skipless, stdout_of};
     if !crate::common::has_tool("tmux", "tmux") {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start_with(
-        data.path(),
-        &format!("--audio null {}", corpus().display()),
-        &format!("XDG_RUNTIME_DIR={}", runtime_dir(data.path()).display()),
-    );
-    tmux.wait_for("scanned 12: 12 added");
+    let tmux = Tmux::on_corpus_with_socket(data.path());
     let remote = |words: &[&str]| -> String {
         let out = skipless(data.path()).arg("remote").args(words).output().unwrap();
         assert!(
