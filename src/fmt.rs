@@ -39,16 +39,16 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
     if self::width(s) <= width {
         return s.to_owned();
     }
+    // The cut is measured whole, as the check above measures `s`: a character's width can
+    // depend on the one after it (an emoji's variation selector).
     let room = width.saturating_sub(1);
-    let mut used = 0;
     let mut cut = String::new();
     for c in s.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w > room {
+        cut.push(c);
+        if self::width(&cut) > room {
+            cut.pop();
             break;
         }
-        used += w;
-        cut.push(c);
     }
     if width > 0 {
         cut.push('…');
@@ -120,6 +120,8 @@ mod tests {
         assert_eq!(width(&truncate("日本語の歌 🎵 and more", 12)), 12);
         assert_eq!(truncate("plain text", 6), "plain…");
         assert_eq!(truncate("plain", 0), "");
+        let hearts = truncate("❤️❤️❤️❤️❤️❤️❤️❤️ love song", 10);
+        assert!(width(&hearts) <= 10, "{hearts}: {}", width(&hearts));
     }
 
     #[test]

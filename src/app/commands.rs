@@ -76,8 +76,8 @@ pub(crate) const COMMAND_WORDS: &str =
 
 impl LineCommand {
     /// Parses one line: `next`, `prev`, `pause`, `play` (or `resume`), `toggle`, `seek +5`,
-    /// `seek -5`, `seek 30`, `vol 50`, `vol +5`, `vol -5`, `stop`, `quit`, `like`, `unlike`, `ban`, `unban`,
-    /// `queue PATH`, `playlist NAME`, `status`, `status --json`. A path or a name is the rest of
+    /// `seek -5`, `seek 30`, `vol 50`, `vol +5`, `vol -5`, `stop`, `quit`, `like`, `unlike`,
+    /// `ban`, `unban`, `reload`, `queue PATH`, `playlist NAME`, `status`, `status --json`. A path or a name is the rest of
     /// the line, spaces included; a path is taken as bytes, so any file name can be given.
     pub(crate) fn parse(line: &[u8]) -> Result<Self, String> {
         let line = line.trim_ascii();
@@ -127,9 +127,9 @@ impl LineCommand {
                 };
                 match text()? {
                     "" => Err("vol needs a level: vol 50, vol +5 or vol -5".into()),
-                    a => match a.split_at(1) {
-                        ("+", step) => level(step).map(VolumeTo::Up),
-                        ("-", step) => level(step).map(VolumeTo::Down),
+                    a => match (a.strip_prefix('+'), a.strip_prefix('-')) {
+                        (Some(step), _) => level(step).map(VolumeTo::Up),
+                        (_, Some(step)) => level(step).map(VolumeTo::Down),
                         _ => level(a).map(VolumeTo::Level),
                     }
                     .map(Self::Volume)
@@ -382,6 +382,8 @@ mod tests {
             "vol +-5",
             "vol ++5",
             "vol +500",
+            "vol ±5",
+            "vol é",
             "seek x",
             "seek",
             "seek 1e20",

@@ -71,8 +71,9 @@ pub struct Controller {
     /// have gone on to any of them, gaplessly, before hearing of the next. Kept in case the
     /// queue lets go of one before its `Started` arrives.
     next_sent: Vec<QueueEntry>,
-    /// A `Play` was sent whose `Started` has not come: the next `Started` is for the entry the
-    /// cursor was put on, not one the engine went on to by itself.
+    /// A `Play` was sent whose `Started` has not come: the next `Started` is taken for the entry
+    /// the cursor was put on. (A gapless `Started` already on its way when the `Play` was sent
+    /// takes the flag instead; it is then found by track id, as before the flag.)
     play_sent: bool,
     /// The engine has a play: from a `Play` sent until its `Idle`. `now` alone would say
     /// "stopped" while a play is on its way, and between two plays joined gaplessly.

@@ -178,14 +178,20 @@ pub(crate) enum RemoteError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}: the player closed the connection without answering")]
     NoAnswer(PathBuf),
+    #[error("the player refused: {0}")]
+    Refused(String),
 }
 
 /// Asks a player running at `socket`, if one is, to read the marks and the saved model again
-/// (after a like, a ban or a training run in this process); false when none is running.
-pub(crate) fn tell_reload(socket: &Path) -> Result<bool, RemoteError> {
+/// (after a like, a ban or a training run in this process). None running is no error; one
+/// that refuses (an older player, which has no `reload`) is.
+pub(crate) fn tell_reload(socket: &Path) -> Result<(), RemoteError> {
     match send(socket, &[b"reload".to_vec()]) {
-        Ok(_) => Ok(true),
-        Err(RemoteError::NotRunning(_)) => Ok(false),
+        Ok(replies) => match replies.iter().find_map(|r| r.strip_prefix("error: ")) {
+            Some(refusal) => Err(RemoteError::Refused(refusal.to_owned())),
+            None => Ok(()),
+        },
+        Err(RemoteError::NotRunning(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }

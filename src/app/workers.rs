@@ -123,17 +123,25 @@ pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<Wor
         summary: outcome.status_line(),
         problems: outcome.problems(),
     });
-    let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
-    Ok(())
+    send_library(&db, tx)
 }
 
 /// Loads the library index.
 pub(crate) fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
     run_worker("library", tx, move |tx| {
         let db = Database::open(&db_path)?;
-        let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(&db)?));
-        Ok(())
+        send_library(&db, tx)
     });
+}
+
+/// Reads the library and sends it, one reader at a time, so that copies arrive in the order
+/// they were read: a load begun before a scan committed never lands after the scan's own copy
+/// and empties the screen of what the scan found.
+fn send_library(db: &Database, tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
+    static READING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _in_order = READING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(db)?));
+    Ok(())
 }
 
 /// Exports the whole log as CSV to a timestamped file in `dir`.

@@ -29,7 +29,9 @@ pub(crate) struct ImportFile<'c> {
 
 impl<'c> ImportFile<'c> {
     pub(crate) fn begin(conn: &'c mut Connection) -> rusqlite::Result<Self> {
-        let tx = conn.transaction()?;
+        // Staging a whole history file is long and writes only the temporary table: the write
+        // lock, which a running player's plays wait for, is taken when the plays are placed.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
         tx.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS import_stage (
                  import_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,
@@ -275,7 +277,9 @@ pub(crate) fn match_waiting(
     conn: &mut Connection,
     find: impl Fn(&str, Option<&str>) -> Option<(i64, Option<u64>)>,
 ) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
+    // Matching every waiting play is long and reads only: the write lock, which a running
+    // player's plays wait for, is taken when the matched ones move.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
     let mut found = Vec::new();
     {
         let mut stmt = tx.prepare(

@@ -73,9 +73,9 @@ pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<H
 const IS_LISTEN: &str = "(is_listen(p.played_ms, p.duration_ms) AND NOT p.skipped)";
 
 /// The same of an imported play whose track the library lacks, which has no length to measure
-/// it against: one that ran to its end was heard whole, so its length is what was played.
-const IMPORTED_LISTEN: &str =
-    "(is_listen(u.played_ms, CASE WHEN u.end_reason = 'finished' THEN u.played_ms END) AND NOT u.skipped)";
+/// it against: one that ran to its end was heard whole (a ListenBrainz listen carries no time
+/// played at all).
+const IMPORTED_LISTEN: &str = "((u.end_reason = 'finished' OR is_listen(u.played_ms, NULL)) AND NOT u.skipped)";
 
 fn register_is_listen(conn: &Connection, rule: SkipRule) -> rusqlite::Result<()> {
     conn.create_scalar_function(

@@ -159,20 +159,26 @@ pub fn scan(
     report.summary.unchanged = found - to_read.len();
 
     let db_path = db.path().to_path_buf();
-    // Each step writes in a transaction of its own, taken only once the step's tags are read:
-    // the player logs plays into this database while a scan runs, and waits for its write lock.
-    // Vanished files are marked gone first, so that a file found at a new path can be one of
-    // them: moved or renamed, it keeps its track (also in a later scan, if this one stops).
-    let mut vanished: HashSet<i64> = HashSet::new();
-    let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
-    for (path, state) in &missing {
-        let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
-        if !state.gone && !beneath_unreadable && !single_files.contains(path) {
-            tracks::mark_gone(&tx, state.id, now).map_err(|e| sqlite_err(&db_path, e))?;
-            vanished.insert(state.id);
+    // Each round writes in a transaction of its own, taken only once its tags are read: the
+    // player logs plays into this database while a scan runs, and waits for its write lock.
+    // Vanished files are marked gone in the first one, so that a file found at a new path can be
+    // one of them: moved or renamed, it keeps its track (also in a later scan, if this one stops).
+    let vanishing: Vec<i64> = missing
+        .iter()
+        .filter(|(path, state)| {
+            let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
+            !state.gone && !beneath_unreadable && !single_files.contains(path)
+        })
+        .map(|(_, state)| state.id)
+        .collect();
+    let mut vanished: HashSet<i64> = vanishing.iter().copied().collect();
+    let mut to_mark = Some(vanishing);
+    let mark_gone = |tx: &rusqlite::Transaction, ids: Option<Vec<i64>>| -> Result<(), DbError> {
+        for id in ids.into_iter().flatten() {
+            tracks::mark_gone(tx, id, now).map_err(|e| sqlite_err(&db_path, e))?;
         }
-    }
-    tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
+        Ok(())
+    };
     // The gone tracks by fingerprint, read at the first new file.
     let mut gone: Option<HashMap<Fingerprint, Vec<(i64, PathBuf)>>> = None;
     let total = to_read.len();
@@ -197,6 +203,7 @@ pub fn scan(
             })
             .collect();
         let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
+        mark_gone(&tx, to_mark.take())?;
         for (((path, size, mtime), state), scanned) in round.iter().zip(&results) {
             let moved_from = match scanned {
                 ScannedFile::Ok(track) if state.is_none() => {
@@ -224,6 +231,11 @@ pub fn scan(
                 ScannedFile::Ok(_) => report.summary.added += 1,
             }
         }
+        tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
+    }
+    if let Some(ids) = to_mark.take().filter(|ids| !ids.is_empty()) {
+        let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
+        mark_gone(&tx, Some(ids))?;
         tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
     }
     report.summary.removed = vanished.len();

@@ -238,14 +238,13 @@ struct ListenInfo {
 }
 
 fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResult {
-    // A listen as the statistics count one (`db::plays::IMPORTED_LISTEN`): an imported play of
-    // a track the library lacks that ran to its end was heard whole.
-    let finished = row.end_reason.as_deref() == Some("finished");
-    let duration = row
-        .track_duration_ms
-        .or(row.duration_ms)
-        .or(finished.then_some(row.played_ms));
-    let listened = rule.is_listen(row.played_ms, duration) && !row.skipped;
+    // A listen as the statistics count one (`db::plays::IS_LISTEN`, `IMPORTED_LISTEN`): an
+    // imported play of a track the library lacks that ran to its end was heard whole.
+    let heard = match row.track_id {
+        None => row.end_reason.as_deref() == Some("finished") || rule.is_listen(row.played_ms, None),
+        Some(_) => rule.is_listen(row.played_ms, row.duration_ms),
+    };
+    let listened = heard && !row.skipped;
     if !listened {
         return Ok(false);
     }
@@ -256,7 +255,7 @@ fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResu
             track_name: &row.title,
             release_name: row.album.as_deref(),
             additional_info: ListenInfo {
-                duration_ms: duration,
+                duration_ms: row.track_duration_ms.or(row.duration_ms),
                 media_player: "skipless",
                 submission_client: "skipless",
                 submission_client_version: env!("CARGO_PKG_VERSION"),

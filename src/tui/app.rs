@@ -173,7 +173,11 @@ impl App {
             volume: self.controller.volume,
             repeat: self.controller.queue.repeat,
             autoplay: self.state.autoplay,
-            queue: SavedQueue::of(&self.controller.queue),
+            // Quit before the library came, the last run's queue is still the one to keep.
+            queue: match &self.saved_queue {
+                Some(waiting) if self.controller.queue.entries().is_empty() => waiting.clone(),
+                _ => SavedQueue::of(&self.controller.queue),
+            },
         }
     }
 
@@ -195,10 +199,15 @@ impl App {
             0 => String::new(),
             n => format!(" ({n} no longer in the library)"),
         };
-        self.state.status = Some(format!(
+        let back = format!(
             "the queue of the last run is back: {n} track{}{gone}; Space plays",
             if n == 1 { "" } else { "s" }
-        ));
+        );
+        // After what the start had to say (no sound card, plays closed as interrupted), not over it.
+        self.state.status = Some(match self.state.status.take() {
+            Some(earlier) => format!("{earlier} · {back}"),
+            None => back,
+        });
     }
 
     /// Applies one action to the state or to playback.

@@ -566,6 +566,11 @@ fn a_listen_without_a_duration_played_its_whole_track_matched_now_or_after_a_sca
         json_of(&listens_first, &["import", "listenbrainz", "--json"], &[&listens])["unmatched"],
         1
     );
+    // Waiting for its track, it is a listen already: the recap counts it and the export writes it.
+    let waiting = stdout_of(skipless(&listens_first).args(["export", "--format", "listenbrainz"]));
+    assert!(waiting.contains("\"listened_at\":1700000000"), "{waiting}");
+    let recap = json_of(&listens_first, &["recap", "--json"], &[]);
+    assert_eq!(recap["totals"]["listens"], 1, "{recap}");
     crate::common::scan_json(&listens_first, &[&crate::common::corpus()]);
     for dir in [&library_first, &listens_first] {
         let history = crate::common::json_lines(&stdout_of(skipless(dir).args(["history", "--json"])));
