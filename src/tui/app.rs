@@ -931,6 +931,11 @@ impl App {
                 let shared = library.tracks.clone();
                 self.state.set_library(library);
                 self.restore_queue();
+                // Results are places in the library they were found in: kept while a large one
+                // is searched again, they would name other tracks of the new one.
+                if let Some(search) = self.state.search.as_mut() {
+                    search.results.clear();
+                }
                 self.run_search();
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.send(Request::Reload(Some(shared)));
