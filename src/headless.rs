@@ -253,10 +253,9 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 // asked after the event sees the queue it left.
                 Ok(WorkerMsg::ScanDone { summary, .. }) => scanned = Some(summary),
                 Ok(WorkerMsg::Library(index)) => {
-                    if let Some(message) = controller.follow_library(|id| index.track(id)) {
+                    if let Some(message) = controller.follow_library(&index) {
                         eprintln!("skipless: {message}");
                     }
-                    controller.drop_banned_picks(&index.marks);
                     if let Some(recommender) = recommender.as_ref() {
                         library = index.tracks.iter().cloned().collect();
                         recommender.send(Request::Reload(Some(index.tracks.clone())));

@@ -635,21 +635,23 @@ impl Worker {
                     self.status(format!("cannot reload the library for recommendations: {e}"));
                 }
             }
-            Request::ReloadModel => match self.core.load_model() {
-                Ok(()) => self.status(self.core.describe()),
-                Err(e) => self.status(format!("{e}; using the fallback until the next training")),
-            },
+            Request::ReloadModel => self.load_saved_model(),
             Request::Retrain => self.retrain(),
             Request::TrainingOver => {
                 self.training = None;
-                match self.core.load_model() {
-                    Ok(()) => self.status(self.core.describe()),
-                    Err(e) => self.status(format!("{e}; using the fallback until the next training")),
-                }
+                self.load_saved_model();
             }
             Request::Shutdown => return false,
         }
         true
+    }
+
+    /// Loads the saved model and says what now ranks, or why the fallback does.
+    fn load_saved_model(&mut self) {
+        match self.core.load_model() {
+            Ok(()) => self.status(self.core.describe()),
+            Err(e) => self.status(format!("{e}; using the fallback until the next training")),
+        }
     }
 
     /// Cancels a training run in progress (the player is quitting).

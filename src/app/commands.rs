@@ -70,15 +70,15 @@ impl VolumeTo {
 }
 
 /// The words [`LineCommand::parse`] knows, for messages.
-pub(crate) const COMMAND_WORDS: &str =
-    "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, like, unlike, ban, \
-                                        unban, queue PATH, playlist NAME, reload, status [--json], quit";
+pub(crate) const COMMAND_WORDS: &str = "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, like, \
+                                        unlike, ban, unban, queue PATH, playlist NAME, reload, status [--json], quit";
 
 impl LineCommand {
     /// Parses one line: `next`, `prev`, `pause`, `play` (or `resume`), `toggle`, `seek +5`,
     /// `seek -5`, `seek 30`, `vol 50`, `vol +5`, `vol -5`, `stop`, `quit`, `like`, `unlike`,
-    /// `ban`, `unban`, `reload`, `queue PATH`, `playlist NAME`, `status`, `status --json`. A path or a name is the rest of
-    /// the line, spaces included; a path is taken as bytes, so any file name can be given.
+    /// `ban`, `unban`, `reload`, `queue PATH`, `playlist NAME`, `status`, `status --json`. A path
+    /// or a name is the rest of the line, spaces included; a path is taken as bytes, so any file
+    /// name can be given.
     pub(crate) fn parse(line: &[u8]) -> Result<Self, String> {
         let line = line.trim_ascii();
         let split = line.iter().position(u8::is_ascii_whitespace).unwrap_or(line.len());

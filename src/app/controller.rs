@@ -7,7 +7,7 @@
 use crossbeam_channel::Sender;
 
 use super::autoplay::RadioSeed;
-use super::library::EntryEdit;
+use super::library::{EntryEdit, LibraryIndex};
 use super::queue::{Queue, QueueEntry, Repeat};
 use crate::clock::now_ms;
 use crate::config::{PlaybackConfig, ReplayGainMode};
@@ -129,7 +129,7 @@ impl Controller {
         let db = self.recorder.database();
         marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
         if mark == Mark::Ban && on {
-            self.queue.drop_autoplay_picks_of(track_id);
+            self.queue.drop_autoplay_picks(|id| id == track_id);
             if self.now.as_ref().is_some_and(|n| n.entry.track.id == track_id) {
                 self.next(by);
             } else {
@@ -299,28 +299,11 @@ impl Controller {
         self.refresh_next();
     }
 
-    /// Drops the upcoming autoplay picks of tracks banned in `marks` (a ban made elsewhere, which
-    /// a new copy of the library brings).
-    pub(crate) fn drop_banned_picks(&mut self, marks: &crate::marks::Marks) {
-        let banned: Vec<i64> = self
-            .queue
-            .upcoming()
-            .iter()
-            .filter(|e| e.source == PlaySource::Autoplay && marks.is_banned(e.track.id))
-            .map(|e| e.track.id)
-            .collect();
-        if banned.is_empty() {
-            return;
-        }
-        for id in banned {
-            self.queue.drop_autoplay_picks_of(id);
-        }
-        self.refresh_next();
-    }
-
-    /// Follows a rescan of the library (see [`Queue::follow_library`]); says what it removed.
-    pub(crate) fn follow_library<'a>(&mut self, track: impl Fn(i64) -> Option<&'a Track>) -> Option<String> {
-        let removed = self.queue.follow_library(track);
+    /// Follows a new copy of the library (see [`Queue::follow_library`]), and drops the autoplay
+    /// picks of tracks it has banned (a ban made in another process); says what it removed.
+    pub(crate) fn follow_library(&mut self, library: &LibraryIndex) -> Option<String> {
+        let removed = self.queue.follow_library(|id| library.track(id));
+        self.queue.drop_autoplay_picks(|id| library.marks.is_banned(id));
         self.refresh_next();
         let first = removed.first()?;
         let more = match removed.len() {
@@ -380,7 +363,7 @@ impl Controller {
         }
         if let Some(entry) = sent.into_iter().rev().find(|e| e.track.id == track_id) {
             self.queue.insert_playing(entry);
-            self.queue.drop_autoplay_picks_of(track_id);
+            self.queue.drop_autoplay_picks(|id| id == track_id);
         }
     }
 

@@ -220,15 +220,15 @@ impl Queue {
         removed.into_iter().map(|e| e.track).collect()
     }
 
-    /// Removes every upcoming autoplay pick of `track_id` (a ban takes effect at once); the
-    /// listener's own entries stay.
-    pub(crate) fn drop_autoplay_picks_of(&mut self, track_id: i64) {
+    /// Removes every upcoming autoplay pick of a track `drop` names (a ban takes effect at
+    /// once); the listener's own entries stay.
+    pub(crate) fn drop_autoplay_picks(&mut self, drop: impl Fn(i64) -> bool) {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
         let upcoming = self.entries.split_off(from);
         self.entries.extend(
             upcoming
                 .into_iter()
-                .filter(|e| !(e.source == PlaySource::Autoplay && e.track.id == track_id)),
+                .filter(|e| !(e.source == PlaySource::Autoplay && drop(e.track.id))),
         );
     }
 
@@ -281,7 +281,7 @@ mod tests {
                 })
                 .collect(),
         );
-        q.drop_autoplay_picks_of(2);
+        q.drop_autoplay_picks(|id| id == 2);
         assert_eq!(ids(&q), [1, 2, 3]);
         assert_eq!(q.entries()[1].source, PlaySource::Queue);
     }

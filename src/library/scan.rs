@@ -163,7 +163,7 @@ pub fn scan(
     // player logs plays into this database while a scan runs, and waits for its write lock.
     // Vanished files are marked gone in the first one, so that a file found at a new path can be
     // one of them: moved or renamed, it keeps its track (also in a later scan, if this one stops).
-    let vanishing: Vec<i64> = missing
+    let mut to_mark: Vec<i64> = missing
         .iter()
         .filter(|(path, state)| {
             let beneath_unreadable = unreadable.iter().any(|dir| path.starts_with(dir));
@@ -171,10 +171,9 @@ pub fn scan(
         })
         .map(|(_, state)| state.id)
         .collect();
-    let mut vanished: HashSet<i64> = vanishing.iter().copied().collect();
-    let mut to_mark = Some(vanishing);
-    let mark_gone = |tx: &rusqlite::Transaction, ids: Option<Vec<i64>>| -> Result<(), DbError> {
-        for id in ids.into_iter().flatten() {
+    let mut vanished: HashSet<i64> = to_mark.iter().copied().collect();
+    let mark_gone = |tx: &rusqlite::Transaction, ids: &[i64]| -> Result<(), DbError> {
+        for &id in ids {
             tracks::mark_gone(tx, id, now).map_err(|e| sqlite_err(&db_path, e))?;
         }
         Ok(())
@@ -203,7 +202,7 @@ pub fn scan(
             })
             .collect();
         let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
-        mark_gone(&tx, to_mark.take())?;
+        mark_gone(&tx, &std::mem::take(&mut to_mark))?;
         for (((path, size, mtime), state), scanned) in round.iter().zip(&results) {
             let moved_from = match scanned {
                 ScannedFile::Ok(track) if state.is_none() => {
@@ -233,9 +232,10 @@ pub fn scan(
         }
         tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
     }
-    if let Some(ids) = to_mark.take().filter(|ids| !ids.is_empty()) {
+    // No file to read: the vanished ones are all the scan writes.
+    if !to_mark.is_empty() {
         let tx = db.conn_mut().transaction().map_err(|e| sqlite_err(&db_path, e))?;
-        mark_gone(&tx, Some(ids))?;
+        mark_gone(&tx, &to_mark)?;
         tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
     }
     report.summary.removed = vanished.len();

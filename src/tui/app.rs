@@ -924,10 +924,9 @@ impl App {
                 self.state.status = Some(format!("{summary}{more}"));
             }
             WorkerMsg::Library(library) => {
-                if let Some(message) = self.controller.follow_library(|id| library.track(id)) {
+                if let Some(message) = self.controller.follow_library(&library) {
                     self.state.status = Some(message);
                 }
-                self.controller.drop_banned_picks(&library.marks);
                 let shared = library.tracks.clone();
                 self.state.set_library(library);
                 self.restore_queue();
