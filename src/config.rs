@@ -225,11 +225,13 @@ impl Default for RecommendConfig {
 }
 
 impl Config {
-    /// Loads `path`; a file that does not exist gives the defaults.
-    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
+    /// Loads `path`. The default place may hold no file, which gives the defaults; a file named
+    /// on the command line (`named`) must exist, so a mistyped `--config` is not run silently
+    /// on the defaults.
+    pub(crate) fn load(path: &Path, named: bool) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => Ok(Self::default()),
             Err(source) => Err(ConfigError::Io {
                 path: path.to_path_buf(),
                 source,
@@ -418,10 +420,10 @@ mod tests {
     }
 
     #[test]
-    fn missing_file_is_defaults() {
-        assert_eq!(
-            Config::load(Path::new("/nonexistent/skipless.toml")).unwrap(),
-            Config::default()
-        );
+    fn a_missing_file_in_the_default_place_is_the_defaults_and_a_named_one_an_error() {
+        let missing = Path::new("/nonexistent/skipless.toml");
+        assert_eq!(Config::load(missing, false).unwrap(), Config::default());
+        let err = Config::load(missing, true).unwrap_err().to_string();
+        assert_eq!(err, "/nonexistent/skipless.toml: cannot read: No such file or directory (os error 2)");
     }
 }

@@ -26,16 +26,22 @@ impl Marks {
         self.banned.contains_key(&track_id)
     }
 
-    /// Sets or clears `mark` on a track in memory, as [`crate::db::marks::set`] does on disk.
+    /// Sets or clears `mark` on a track in memory, as [`crate::db::marks::set`] and the
+    /// database's triggers do on disk: a track is liked or banned, not both, and of the two the
+    /// one said last stands.
     pub fn set(&mut self, track_id: i64, mark: Mark, on: bool, now_ms: i64) {
-        let map = match mark {
-            Mark::Like => &mut self.liked,
-            Mark::Ban => &mut self.banned,
+        let (map, other) = match mark {
+            Mark::Like => (&mut self.liked, &mut self.banned),
+            Mark::Ban => (&mut self.banned, &mut self.liked),
         };
-        if on {
-            map.entry(track_id).or_insert(now_ms);
-        } else {
+        if !on {
             map.remove(&track_id);
+            return;
         }
+        if map.contains_key(&track_id) || other.get(&track_id).is_some_and(|&at| at > now_ms) {
+            return;
+        }
+        map.insert(track_id, now_ms);
+        other.remove(&track_id);
     }
 }

@@ -331,8 +331,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.command.is_none() {
         check_player_arguments(&cli.paths)?;
     }
+    let config_named = cli.config.is_some();
     let paths = Paths::resolve(cli.data_dir, cli.config)?;
-    let mut config = Config::load(&paths.config_file)?;
+    let mut config = Config::load(&paths.config_file, config_named)?;
     if let Some(audio) = cli.audio {
         config.playback.audio = audio.into();
     }

@@ -37,3 +37,65 @@ pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Marks> {
         banned: read("SELECT track_id, banned_at FROM bans")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+
+    /// Adds a track to the library and returns its id.
+    fn track(db: &Database, n: i64) -> i64 {
+        db.conn()
+            .execute(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, added_at, updated_at) \
+                 VALUES (?1, ?1, 1, 1, 'ok', 't', 0, 0)",
+                [format!("/m/{n}.ogg")],
+            )
+            .unwrap();
+        db.conn().last_insert_rowid()
+    }
+
+    #[test]
+    fn a_track_is_liked_or_banned_and_the_mark_said_last_stands_on_disk_and_in_memory() {
+        let db = Database::open_in_memory().unwrap();
+        let (a, b, c) = (track(&db, 1), track(&db, 2), track(&db, 3));
+        let mut memory = Marks::default();
+        let mut both = |track_id, mark, at| {
+            set(db.conn(), track_id, mark, true, at).unwrap();
+            memory.set(track_id, mark, true, at);
+        };
+        // A ban takes a like back, and a like a ban.
+        both(a, Mark::Like, 100);
+        both(a, Mark::Ban, 200);
+        both(b, Mark::Ban, 100);
+        both(b, Mark::Like, 200);
+        // A like older than the ban (an import of last year's likes) is dropped.
+        both(c, Mark::Ban, 300);
+        both(c, Mark::Like, 50);
+        let disk = load(db.conn()).unwrap();
+        assert_eq!(disk, memory);
+        assert_eq!(disk.banned, [(a, 200), (c, 300)].into_iter().collect());
+        assert_eq!(disk.liked, [(b, 200)].into_iter().collect());
+    }
+
+    #[test]
+    fn marks_that_disagree_before_the_rule_keep_the_later_one() {
+        let db = Database::open_in_memory().unwrap();
+        let (a, b) = (track(&db, 1), track(&db, 2));
+        db.conn()
+            .execute_batch(&format!(
+                "DROP TRIGGER a_like_takes_back_the_ban; DROP TRIGGER a_ban_takes_back_the_like;
+                 DROP TRIGGER a_like_older_than_its_ban_is_dropped;
+                 DROP TRIGGER a_ban_older_than_its_like_is_dropped;
+                 INSERT INTO likes VALUES ({a}, 100), ({b}, 300);
+                 INSERT INTO bans VALUES ({a}, 200), ({b}, 100);"
+            ))
+            .unwrap();
+        db.conn()
+            .execute_batch(include_str!("../../migrations/0011_like_or_ban.sql").split("CREATE TRIGGER").next().unwrap())
+            .unwrap();
+        let marks = load(db.conn()).unwrap();
+        assert_eq!(marks.banned, [(a, 200)].into_iter().collect());
+        assert_eq!(marks.liked, [(b, 300)].into_iter().collect());
+    }
+}

@@ -57,6 +57,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_session_lookup.sql",
         include_str!("../../migrations/0010_session_lookup.sql"),
     ),
+    (
+        "0011_like_or_ban.sql",
+        include_str!("../../migrations/0011_like_or_ban.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -59,10 +59,23 @@ pub fn is_root(why: &str) -> bool {
 pub fn skipless(data_dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("skipless").expect("the skipless binary is built");
     cmd.arg("--data-dir").arg(data_dir);
-    cmd.arg("--config").arg(data_dir.join("config.toml"));
+    cmd.arg("--config").arg(config_file(data_dir));
     cmd.env_remove("SKIPLESS_DATA_DIR");
     cmd.env("XDG_RUNTIME_DIR", runtime_dir(data_dir));
     cmd
+}
+
+/// The config file of a test's data dir: empty (the defaults) unless the test wrote one. It
+/// exists, as a file named with `--config` must.
+pub fn config_file(data_dir: &Path) -> PathBuf {
+    let file = data_dir.join("config.toml");
+    std::fs::create_dir_all(data_dir).expect("the test's data dir can be made");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .expect("the test's config file can be made");
+    file
 }
 
 /// The runtime dir (where a player's socket is) of the players and commands of one data dir.
@@ -138,7 +151,7 @@ impl Player {
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--config")
-            .arg(data_dir.join("config.toml"))
+            .arg(config_file(data_dir))
             .args(["--audio", "null", "play", "--json"])
             .args(options)
             .args(paths)

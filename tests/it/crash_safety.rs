@@ -52,7 +52,7 @@ fn start(data: &Path) -> Child {
         .arg("--data-dir")
         .arg(data)
         .arg("--config")
-        .arg(data.join("none.toml"))
+        .arg("/dev/null")
         .args(["--audio", "null", "play", "--json"])
         .arg(crate::common::corpus())
         .env("SKIPLESS_NULL_SPEED", "80")

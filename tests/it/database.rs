@@ -140,6 +140,28 @@ fn a_broken_config_names_the_line_and_key() {
 }
 
 #[test]
+fn a_config_file_named_on_the_command_line_that_does_not_exist_is_refused_in_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let missing = data.path().join("confg.toml");
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--config")
+        .arg(&missing)
+        .arg("library")
+        .env_remove("SKIPLESS_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: cannot read: No such file", missing.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_remote_end_source_migration_rebuilds_a_100k_play_log_with_every_row_kept() {
     let data = tempfile::tempdir().unwrap();
     let path = data.path().join("skipless.db");

@@ -657,7 +657,7 @@ fn a_30_mb_import_runs_in_constant_memory() {
         cmd.arg("--data-dir")
             .arg(&dir)
             .arg("--config")
-            .arg(dir.join("config.toml"));
+            .arg(crate::common::config_file(&dir));
         cmd.args(["import", "spotify"])
             .arg(&file)
             .env_remove("SKIPLESS_DATA_DIR");

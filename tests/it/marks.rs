@@ -56,7 +56,7 @@ fn like_and_ban_through_the_command_line() {
         .arg("--data-dir")
         .arg(data.path())
         .arg("--config")
-        .arg(data.path().join("config.toml"))
+        .arg(crate::common::config_file(data.path()))
         .args(["--audio", "null", "play"])
         .arg(&sad)
         .arg(&victory)
@@ -73,8 +73,12 @@ fn like_and_ban_through_the_command_line() {
     // Taking them back.
     stdout_of(skipless(data.path()).arg("unlike").arg(&sad));
     stdout_of(skipless(data.path()).arg("unban").arg(&victory));
-    stdout_of(skipless(data.path()).arg("unban").arg(&defeat));
+    // A like takes a ban back: a track is liked or banned, not both.
+    stdout_of(skipless(data.path()).arg("like").arg(&defeat));
     assert!(recommended(data.path()).contains(&defeat_id));
+    let out = stdout_of(skipless(data.path()).arg("unban").arg(&defeat));
+    assert!(out.starts_with("unbanned"), "{out}");
+    stdout_of(skipless(data.path()).arg("unlike").arg(&defeat));
     let rows = json_lines(&stdout_of(skipless(data.path()).args(["export", "--format", "jsonl"])));
     assert!(rows.iter().all(|r| r["liked_at"].is_null() && r["banned_at"].is_null()));
 }

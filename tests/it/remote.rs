@@ -207,7 +207,7 @@ fn another_user_cannot_drive_the_player() {
         .arg("--data-dir")
         .arg(&data_dir)
         .arg("--config")
-        .arg(shared.path().join("none.toml"))
+        .arg("/dev/null")
         .args(["remote", "next"])
         .env("XDG_RUNTIME_DIR", runtime_dir(&data_dir))
         .env_remove("SKIPLESS_DATA_DIR")

@@ -118,7 +118,7 @@ fn command(data: &Path, panic: &str) -> String {
         "SKIPLESS_TEST_PANIC={panic} {} --data-dir {} --config {} --audio null",
         assert_cmd::cargo::cargo_bin("skipless").display(),
         data.display(),
-        data.join("none.toml").display()
+        crate::common::config_file(data).display()
     )
 }
 

@@ -25,7 +25,7 @@ impl Tmux {
             "{env} {} --data-dir {} --config {} {args}; sleep 30",
             bin.display(),
             data_dir.display(),
-            data_dir.join("none.toml").display()
+            crate::common::config_file(data_dir).display()
         );
         // The tmux server may be ending just then (its last session killed by another test):
         // a new-session that finds it going away is tried again.
@@ -171,7 +171,7 @@ fn retraining_in_the_background_while_playing() {
     let data = tempfile::tempdir().unwrap();
     // A retrain every 3 plays, so training starts within seconds of playing.
     std::fs::write(
-        data.path().join("none.toml"),
+        data.path().join("config.toml"),
         "[recommend]\nmin_plays = 3\nretrain_every = 3\nexclude_recent = 2\n",
     )
     .unwrap();
