@@ -21,7 +21,7 @@ mod views;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 use crossterm::event::Event as TermEvent;
@@ -40,6 +40,7 @@ use crate::config::AlbumArt;
 use crate::keymap::Action;
 use crate::mpris::Mpris;
 use crate::player::{Engine, Event};
+use state::State;
 
 /// `skipless [PATH...]`: the interactive player.
 pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
@@ -179,7 +180,8 @@ fn event_loop(
     let remote_requests = remote.map_or_else(crossbeam_channel::never, Server::requests);
     let mut dirty = true;
     // Set once quitting begins: however many messages come meanwhile, the wait ends then.
-    let mut quit_deadline: Option<crossbeam_channel::Receiver<std::time::Instant>> = None;
+    let mut quit_deadline: Option<crossbeam_channel::Receiver<Instant>> = None;
+    let mut status_timer = StatusTimer::new(STATUS_SHOWN_FOR);
     loop {
         if let Some(mpris) = mpris.as_mut() {
             mpris.publish(mpris_bridge::state_of(&app.controller));
@@ -209,6 +211,7 @@ fn event_loop(
         } else {
             crossbeam_channel::never()
         };
+        let status_expiry = status_timer.expiry(&app.state);
         // The D-Bus thread ends when there is no session bus; its channel then stays ready, so
         // it is swapped for one that never delivers.
         let mut mpris_gone = false;
@@ -262,11 +265,72 @@ fn event_loop(
                     dirty = true;
                 }
             }
+            recv(status_expiry) -> _ => {
+                app.state.status = None;
+                dirty = true;
+            }
             recv(deadline) -> _ => return Ok(()),
         }
         if mpris_gone {
             mpris = None;
             mpris_requests = crossbeam_channel::never();
         }
+    }
+}
+
+/// How long a message stays on the status line.
+const STATUS_SHOWN_FOR: Duration = Duration::from_secs(10);
+
+/// When the status line's message goes: a while after it appeared, as in other players, so an
+/// old "liked: …" does not read as news; a question stays until it is answered.
+pub(crate) struct StatusTimer {
+    shown_for: Duration,
+    text: Option<String>,
+    since: Instant,
+}
+
+impl StatusTimer {
+    pub(crate) fn new(shown_for: Duration) -> Self {
+        Self {
+            shown_for,
+            text: None,
+            since: Instant::now(),
+        }
+    }
+
+    /// A channel that delivers when the message `state` shows is due to go (never when there is
+    /// none, or it asks a question). A new message starts its own while.
+    pub(crate) fn expiry(&mut self, state: &State) -> Receiver<Instant> {
+        if state.status != self.text {
+            self.text.clone_from(&state.status);
+            self.since = Instant::now();
+        }
+        if self.text.is_some() && !state.awaiting_answer() {
+            crossbeam_channel::at(self.since + self.shown_for)
+        } else {
+            crossbeam_channel::never()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::track::Track;
+
+    #[test]
+    fn a_message_goes_after_its_while_and_a_question_stays_until_answered() {
+        let shown_for = Duration::from_millis(50);
+        let mut timer = StatusTimer::new(shown_for);
+        let mut state = State::default();
+        assert!(timer.expiry(&state).recv_timeout(shown_for * 4).is_err());
+
+        state.status = Some("liked: a song".into());
+        let expiry = timer.expiry(&state);
+        assert!(expiry.recv_timeout(Duration::from_secs(5)).is_ok());
+
+        state.status = Some("ban a song? (y: ban, any other key: keep)".into());
+        state.confirm_ban = Some(Track::default());
+        assert!(timer.expiry(&state).recv_timeout(shown_for * 4).is_err());
     }
 }

@@ -189,6 +189,11 @@ pub struct State {
 }
 
 impl State {
+    /// Whether the status line asks a question the next key answers (a ban, a deletion).
+    pub fn awaiting_answer(&self) -> bool {
+        self.confirm_ban.is_some() || self.confirm_delete.is_some()
+    }
+
     /// Installs a freshly loaded library, keeping selections in range.
     pub fn set_library(&mut self, library: LibraryIndex) {
         self.sorted = library.sorted(self.sort);
