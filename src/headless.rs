@@ -329,7 +329,11 @@ impl<W: Write> Write for Output<W> {
 /// changed) are scanned first; a given file that failed to scan is still queued, so that its
 /// play is logged as an error rather than silently dropped.
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
-    let report = scan_library(db, paths, Reread::Changed, &|_| {})?.report;
+    let outcome = scan_library(db, paths, Reread::Changed, &|_| {})?;
+    if let Some(error) = &outcome.match_error {
+        eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
+    }
+    let report = outcome.report;
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }

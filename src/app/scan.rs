@@ -12,6 +12,9 @@ use crate::library::scan::{self, ScanProgress, ScanReport};
 pub(crate) struct ScanOutcome {
     pub report: ScanReport,
     pub matched: usize,
+    /// Why matching the waiting plays failed: the scan stands (it is committed), the plays wait
+    /// for the next scan.
+    pub match_error: Option<String>,
 }
 
 impl ScanOutcome {
@@ -23,10 +26,10 @@ impl ScanOutcome {
     /// The counts in one short line, for a status bar.
     pub(crate) fn status_line(&self) -> String {
         let s = &self.report.summary;
-        let matched = if self.matched > 0 {
-            format!("; {} imported plays matched", self.matched)
-        } else {
-            String::new()
+        let matched = match (&self.match_error, self.matched) {
+            (Some(error), _) => format!("; imported plays not matched: {error}"),
+            (None, 0) => String::new(),
+            (None, matched) => format!("; {matched} imported plays matched"),
         };
         format!(
             "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{matched}",
@@ -35,7 +38,8 @@ impl ScanOutcome {
     }
 }
 
-/// Scans `roots` into the index, then matches waiting imported plays to the tracks now there.
+/// Scans `roots` into the index, then matches waiting imported plays to the tracks now there. A
+/// failed match does not fail the scan, which is committed: it is told in the outcome.
 pub(crate) fn scan_library(
     db: &mut Database,
     roots: &[PathBuf],
@@ -43,6 +47,13 @@ pub(crate) fn scan_library(
     progress: &(dyn Fn(ScanProgress) + Sync),
 ) -> anyhow::Result<ScanOutcome> {
     let report = scan::scan(db, roots, reread, progress)?;
-    let matched = crate::logio::rematch::match_unmatched(db)?;
-    Ok(ScanOutcome { report, matched })
+    let (matched, match_error) = match crate::logio::rematch::match_unmatched(db) {
+        Ok(matched) => (matched, None),
+        Err(e) => (0, Some(e.to_string())),
+    };
+    Ok(ScanOutcome {
+        report,
+        matched,
+        match_error,
+    })
 }

@@ -36,6 +36,9 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     })?;
     bar.finish_and_clear();
     let (report, matched) = (outcome.report, outcome.matched);
+    if let Some(error) = &outcome.match_error {
+        eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
+    }
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }

@@ -20,108 +20,116 @@ pub(crate) struct StagedPlay {
     pub end_reason: EndReason,
 }
 
-/// One file's import: a transaction whose plays are first staged in a temporary table (so memory
-/// stays flat and a malformed record leaves nothing behind), then read back in time order and
-/// placed.
+/// One file's import. Its plays are first staged in a temporary table, so memory stays flat and
+/// a malformed record leaves nothing behind: the log is not touched until the whole file has
+/// been read. They are then placed in time order, in rounds of [`PLACE_ROUND`] plays, each its
+/// own transaction: a running player's plays, which wait for the write lock, never wait long. An
+/// import cut short between rounds leaves whole plays and sessions, and running it again places
+/// the rest (a play already imported is known by its key).
 pub(crate) struct ImportFile<'c> {
-    tx: Transaction<'c>,
+    conn: &'c mut Connection,
 }
+
+/// How many staged plays one transaction places.
+pub(crate) const PLACE_ROUND: usize = 2_000;
 
 impl<'c> ImportFile<'c> {
     pub(crate) fn begin(conn: &'c mut Connection) -> rusqlite::Result<Self> {
-        // Staging a whole history file is long and writes only the temporary table: the write
-        // lock, which a running player's plays wait for, is taken when the plays are placed.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
-        tx.execute_batch(
+        conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS import_stage (
                  import_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,
                  played_ms INTEGER NOT NULL, artist TEXT NOT NULL, title TEXT NOT NULL, album TEXT,
                  skipped INTEGER NOT NULL, end_reason TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS temp.import_stage_in_time ON import_stage (started_at, import_key);
              DELETE FROM temp.import_stage;",
         )?;
-        Ok(Self { tx })
+        Ok(Self { conn })
     }
 
-    /// Stages plays; of plays with the same key, the longest is kept.
-    pub(crate) fn stager(&self) -> rusqlite::Result<Stager<'_>> {
-        Ok(Stager {
-            staged: self
-                .tx
-                .prepare("SELECT 1 FROM temp.import_stage WHERE import_key = ?1")?,
-            // One play reported twice (Spotify logs it from each device of a Connect session,
-            // one of them often with a few ms): the report of the longest listening is the play.
-            insert: self.tx.prepare(
-                "INSERT INTO temp.import_stage
-                 (import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (import_key) DO UPDATE SET
-                     started_at = excluded.started_at, ended_at = excluded.ended_at,
-                     played_ms = excluded.played_ms, album = excluded.album,
-                     skipped = excluded.skipped, end_reason = excluded.end_reason
-                 WHERE excluded.played_ms > import_stage.played_ms",
-            )?,
-        })
-    }
-
-    /// Writes placed plays and their sessions.
-    pub(crate) fn placer(&self) -> rusqlite::Result<Placer<'_>> {
-        Ok(Placer {
-            tx: &self.tx,
-            known: self.tx.prepare(
-                "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
-            )?,
-            new_session: self.tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
-            touch_session: self
-                .tx
-                .prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
-            matched: self.tx.prepare(
-                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
-                                    end_reason, skipped, source, import_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'import', ?10)",
-            )?,
-            unmatched: self.tx.prepare(
-                "INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title,
-                                              album, match_key, skipped, end_reason, session_id, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?,
-        })
-    }
-
-    /// Calls `each` with the staged plays in time order.
-    pub(crate) fn for_each_staged<E: From<rusqlite::Error>>(
-        &self,
-        mut each: impl FnMut(StagedPlay) -> Result<(), E>,
+    /// Stages plays through `fill`; of plays with the same key, the longest is kept.
+    pub(crate) fn stage<E: From<rusqlite::Error>>(
+        &mut self,
+        fill: impl FnOnce(&mut Stager<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut staged = self.tx.prepare(
-            "SELECT import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason
-             FROM temp.import_stage ORDER BY started_at, import_key",
-        )?;
-        let mut rows = staged.query([])?;
-        while let Some(row) = rows.next()? {
-            let end_reason: String = row.get(8)?;
-            let end_reason = EndReason::parse(&end_reason).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, end_reason.into())
-            })?;
-            each(StagedPlay {
-                import_key: row.get(0)?,
-                started_at: row.get(1)?,
-                ended_at: row.get(2)?,
-                played_ms: row.get::<_, i64>(3)?.max(0) as u64,
-                artist: row.get(4)?,
-                title: row.get(5)?,
-                album: row.get(6)?,
-                skipped: row.get(7)?,
-                end_reason,
-            })?;
+        // Only the temporary table is written: the log's write lock is not taken.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        {
+            let mut stager = Stager {
+                staged: tx.prepare("SELECT 1 FROM temp.import_stage WHERE import_key = ?1")?,
+                // One play reported twice (Spotify logs it from each device of a Connect session,
+                // one of them often with a few ms): the report of the longest listening is the play.
+                insert: tx.prepare(
+                    "INSERT INTO temp.import_stage
+                     (import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (import_key) DO UPDATE SET
+                         started_at = excluded.started_at, ended_at = excluded.ended_at,
+                         played_ms = excluded.played_ms, album = excluded.album,
+                         skipped = excluded.skipped, end_reason = excluded.end_reason
+                     WHERE excluded.played_ms > import_stage.played_ms",
+                )?,
+            };
+            fill(&mut stager)?;
         }
+        tx.commit()?;
         Ok(())
     }
 
-    /// Empties the stage and commits everything placed.
-    pub(crate) fn commit(self) -> rusqlite::Result<()> {
-        self.tx.execute_batch("DELETE FROM temp.import_stage;")?;
-        self.tx.commit()
+    /// Calls `each` with every staged play, in time order, and the statements that write it,
+    /// round by round (see [`ImportFile`]); the stage is emptied at the end.
+    pub(crate) fn place<E: From<rusqlite::Error>>(
+        &mut self,
+        mut each: impl FnMut(&mut Placer<'_>, StagedPlay) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let tx = self.conn.transaction()?;
+            let round = staged_after(&tx, after.as_ref())?;
+            let Some(last) = round.last() else { break };
+            after = Some((last.started_at, last.import_key.clone()));
+            {
+                let mut placer = Placer::new(&tx)?;
+                for play in round {
+                    each(&mut placer, play)?;
+                }
+            }
+            tx.commit()?;
+        }
+        self.conn.execute_batch("DELETE FROM temp.import_stage;")?;
+        Ok(())
     }
+}
+
+/// The next round of staged plays after `after` (a start time and key), in time order.
+fn staged_after(conn: &Connection, after: Option<&(i64, String)>) -> rusqlite::Result<Vec<StagedPlay>> {
+    let (started_at, key) = after.map_or((i64::MIN, ""), |(at, key)| (*at, key.as_str()));
+    let mut staged = conn.prepare_cached(
+        "SELECT import_key, started_at, ended_at, played_ms, artist, title, album, skipped, end_reason
+         FROM temp.import_stage WHERE (started_at, import_key) > (?1, ?2)
+         ORDER BY started_at, import_key LIMIT ?3",
+    )?;
+    let mut rows = staged.query(params![started_at, key, PLACE_ROUND as i64])?;
+    let mut round = Vec::with_capacity(PLACE_ROUND);
+    while let Some(row) = rows.next()? {
+        let end_reason: String = row.get(8)?;
+        let end_reason = EndReason::parse(&end_reason).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, end_reason.into())
+        })?;
+        round.push(StagedPlay {
+            import_key: row.get(0)?,
+            started_at: row.get(1)?,
+            ended_at: row.get(2)?,
+            played_ms: row.get::<_, i64>(3)?.max(0) as u64,
+            artist: row.get(4)?,
+            title: row.get(5)?,
+            album: row.get(6)?,
+            skipped: row.get(7)?,
+            end_reason,
+        });
+    }
+    Ok(round)
 }
 
 /// The staging statement of an [`ImportFile`].
@@ -156,7 +164,7 @@ pub(crate) struct Slot {
     pub position: i64,
 }
 
-/// The statements that place staged plays.
+/// The statements that place staged plays, in one round's transaction.
 pub(crate) struct Placer<'t> {
     tx: &'t Transaction<'t>,
     known: Statement<'t>,
@@ -166,7 +174,28 @@ pub(crate) struct Placer<'t> {
     unmatched: Statement<'t>,
 }
 
-impl Placer<'_> {
+impl<'t> Placer<'t> {
+    fn new(tx: &'t Transaction<'t>) -> rusqlite::Result<Self> {
+        Ok(Placer {
+            tx,
+            known: tx.prepare(
+                "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
+            )?,
+            new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
+            touch_session: tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
+            matched: tx.prepare(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                    end_reason, skipped, source, import_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'import', ?10)",
+            )?,
+            unmatched: tx.prepare(
+                "INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title,
+                                              album, match_key, skipped, end_reason, session_id, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?,
+        })
+    }
+
     /// Whether a play with this key is in the log or waiting already.
     pub(crate) fn is_known(&mut self, import_key: &str) -> rusqlite::Result<bool> {
         Ok(self.known.query_row([import_key], |_| Ok(())).optional()?.is_some())
@@ -277,12 +306,14 @@ pub(crate) fn match_waiting(
     conn: &mut Connection,
     find: impl Fn(&str, Option<&str>) -> Option<(i64, Option<u64>)>,
 ) -> rusqlite::Result<usize> {
-    // Matching every waiting play is long and reads only: the write lock, which a running
-    // player's plays wait for, is taken when the matched ones move.
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+    // Matching every waiting play is long and reads only, so it runs before the transaction that
+    // moves the matched ones: the write lock, which a running player's plays wait for, is held
+    // only to write. (A transaction that read first would fail at its first write if another
+    // connection wrote meanwhile.) A play another process moved meanwhile is moved by neither
+    // statement below.
     let mut found = Vec::new();
     {
-        let mut stmt = tx.prepare(
+        let mut stmt = conn.prepare(
             "SELECT id, match_key, album, started_at, ended_at, played_ms, skipped, end_reason
              FROM unmatched_plays ORDER BY id",
         )?;
@@ -304,6 +335,8 @@ pub(crate) fn match_waiting(
             found.push((row.get::<_, i64>(0)?, track_id, duration_ms, played_ms, ended_at));
         }
     }
+    let tx = conn.transaction()?;
+    let mut moved = 0;
     {
         let mut insert = tx.prepare(
             "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
@@ -313,7 +346,7 @@ pub(crate) fn match_waiting(
         )?;
         let mut delete = tx.prepare("DELETE FROM unmatched_plays WHERE id = ?1")?;
         for (id, track_id, duration_ms, played_ms, ended_at) in &found {
-            insert.execute(params![
+            moved += insert.execute(params![
                 id,
                 track_id,
                 duration_ms.map(|d| d as i64),
@@ -324,5 +357,95 @@ pub(crate) fn match_waiting(
         }
     }
     tx.commit()?;
-    Ok(found.len())
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+
+    fn staged(n: usize) -> StagedPlay {
+        StagedPlay {
+            import_key: format!("test\u{1f}{n}"),
+            started_at: n as i64 * 1000,
+            ended_at: n as i64 * 1000 + 500,
+            played_ms: 500,
+            artist: "artist".into(),
+            title: format!("title {n}"),
+            album: None,
+            skipped: false,
+            end_reason: EndReason::Finished,
+        }
+    }
+
+    /// Another connection to the same file, as a running player has.
+    fn other(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        conn
+    }
+
+    fn count(conn: &Connection, table: &str) -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_import_commits_round_by_round_and_a_match_survives_a_write_between_its_read_and_its_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skipless.db");
+        let mut db = Database::open(&path).unwrap();
+        let plays = 2 * PLACE_ROUND + 1;
+
+        let mut file = ImportFile::begin(db.conn_mut()).unwrap();
+        file.stage(|stager| {
+            for n in 0..plays {
+                stager.stage(&staged(n))?;
+            }
+            Ok::<(), rusqlite::Error>(())
+        })
+        .unwrap();
+        let mut placed = 0;
+        let mut seen_by_another_connection = Vec::new();
+        file.place(|placer, play| {
+            if placed % PLACE_ROUND == 0 {
+                seen_by_another_connection.push(count(&other(&path), "unmatched_plays"));
+            }
+            let session_id = placer.new_session(play.started_at, play.ended_at)?;
+            placer.insert_unmatched(&play, "test", &play.title, Slot { session_id, position: 0 })?;
+            placed += 1;
+            Ok::<(), rusqlite::Error>(())
+        })
+        .unwrap();
+        // Each round was committed before the next began: the write lock was let go between.
+        let round = PLACE_ROUND as i64;
+        assert_eq!(seen_by_another_connection, [0, round, 2 * round]);
+        assert_eq!(count(db.conn(), "unmatched_plays"), plays as i64);
+        assert_eq!(count(db.conn(), "temp.import_stage"), 0);
+
+        // A player writes while the waiting plays are being matched.
+        db.conn()
+            .execute(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, added_at, updated_at) \
+                 VALUES ('/m/a.ogg', '/m/a.ogg', 1, 1, 'ok', 't', 0, 0)",
+                [],
+            )
+            .unwrap();
+        let track_id = db.conn().last_insert_rowid();
+        let player = other(&path);
+        let wrote = std::cell::Cell::new(false);
+        let moved = match_waiting(db.conn_mut(), |_, _| {
+            if !wrote.replace(true) {
+                player
+                    .execute("INSERT INTO sessions (started_at, last_at) VALUES (1, 1)", [])
+                    .unwrap();
+            }
+            Some((track_id, Some(60_000)))
+        })
+        .unwrap();
+        assert_eq!(moved, plays);
+        assert_eq!(count(db.conn(), "plays"), plays as i64);
+        assert_eq!(count(db.conn(), "unmatched_plays"), 0);
+    }
 }

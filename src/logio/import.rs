@@ -1,8 +1,8 @@
 //! Importing other services' histories into the log ([`import_spotify`], [`import_listenbrainz`],
 //! [`ImportCounts`]).
 //!
-//! Each file is one transaction: its plays are first staged in a temporary table (so memory stays
-//! flat and a malformed record leaves nothing behind), then walked in time order to split
+//! Each file's plays are first staged in a temporary table (so memory stays flat and a malformed
+//! record leaves nothing behind), then walked in time order, in short transactions, to split
 //! sessions by the configured gap, match tracks and skip plays already imported. Matched plays go
 //! to `plays` with `source = 'import'`; the others wait in `unmatched_plays`, with their session
 //! and position, until a scan adds their track ([`super::rematch`]).
@@ -256,26 +256,25 @@ impl<'a> Importer<'a> {
         })
     }
 
-    /// Imports one file in one transaction: all of it, or nothing and the error.
+    /// Imports one file: a malformed record leaves nothing of it in the log; placed, its plays
+    /// are written round by round ([`ImportFile`]).
     fn file(
         &mut self,
         path: &Path,
         format: &str,
         read: impl FnOnce(&Path, &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>) -> Result<(), LogIoError>,
     ) -> Result<(), LogIoError> {
-        let file = ImportFile::begin(self.db.conn_mut())?;
+        let mut file = ImportFile::begin(self.db.conn_mut())?;
         let mut counts = ImportCounts::default();
-        {
-            let mut stager = file.stager()?;
+        file.stage(|stager| {
             read(path, &mut |play| {
                 if !stager.stage(&play)? {
                     counts.duplicate += 1;
                 }
                 Ok(())
-            })?;
-        }
-        let session = place(&file, &self.matcher, self.gap_ms, self.session, format, &mut counts)?;
-        file.commit()?;
+            })
+        })?;
+        let session = place(&mut file, &self.matcher, self.gap_ms, self.session, format, &mut counts)?;
         self.session = session;
         self.counts.matched += counts.matched;
         self.counts.unmatched += counts.unmatched;
@@ -287,15 +286,14 @@ impl<'a> Importer<'a> {
 /// Walks the staged plays in time order: skips those already imported, splits sessions, and
 /// writes each play to the log or keeps it waiting for its track. Returns the session left open.
 fn place(
-    file: &ImportFile,
+    file: &mut ImportFile,
     matcher: &Matcher,
     gap_ms: i64,
     mut session: Option<OpenSession>,
     format: &str,
     counts: &mut ImportCounts,
 ) -> Result<Option<OpenSession>, LogIoError> {
-    let mut placer = file.placer()?;
-    file.for_each_staged(|play| {
+    file.place(|placer, play| {
         if placer.is_known(&play.import_key)? {
             counts.duplicate += 1;
             return Ok(());

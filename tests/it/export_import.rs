@@ -337,6 +337,27 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         "{recommended}"
     );
 
+    // A scan whose matching of waiting plays fails still stands, and says why they wait.
+    let f = data_dir(tmp.path(), "f");
+    import_spotify(&f, &[&mica()]);
+    rusqlite::Connection::open(f.join("skipless.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER no_imports BEFORE INSERT ON plays WHEN NEW.source = 'import'
+             BEGIN SELECT RAISE(ABORT, 'the disk said no'); END;",
+        )
+        .unwrap();
+    let output = skipless(&f).arg("scan").arg(&lib).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("scanned "));
+    assert!(
+        stderr.contains("imported plays waiting for their tracks were not matched")
+            && stderr.contains("the disk said no"),
+        "{stderr}"
+    );
+    assert!(!crate::common::library(&f).is_empty());
+
     // History first: the scan matches the waiting plays.
     let b = data_dir(tmp.path(), "b");
     assert_eq!(import_spotify(&b, &[&mica()]), (0, matched + unmatched, duplicate));
