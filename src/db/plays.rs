@@ -287,19 +287,22 @@ pub(crate) enum Played {
     },
 }
 
-/// The finished plays of the log in session order (plays in progress and plays that failed to
-/// decode are left out), imported plays still waiting for their track included in their place,
+/// The finished plays of the log, session by session in the order the sessions began (an import
+/// adds sessions of past listening after the newer ones, so ids are no order), each in its
+/// order (plays in progress and plays that failed to decode are left out), imported plays still waiting for their track included in their place,
 /// each as (what played, session, skipped, time). A play is timed by its end: the convention of
 /// live plays and of Spotify's `ts`, so that recency reads the same before and after a restart.
 pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<(Played, i64, bool, i64)>> {
     let mut stmt = conn.prepare(
-        "SELECT track_id, session_id, skipped, COALESCE(ended_at, started_at + played_ms), NULL, NULL, NULL,
-                position, 0 AS waiting, id
-         FROM plays WHERE end_reason IS NOT NULL AND end_reason <> 'error'
-         UNION ALL
-         SELECT NULL, session_id, skipped, ended_at, artist, title, album, position, 1, id
-         FROM unmatched_plays
-         ORDER BY 2, 8, 9, 10",
+        "SELECT p.* FROM (
+             SELECT track_id, session_id, skipped, COALESCE(ended_at, started_at + played_ms) AS at,
+                    NULL AS artist, NULL AS title, NULL AS album, position, 0 AS waiting, id
+             FROM plays WHERE end_reason IS NOT NULL AND end_reason <> 'error'
+             UNION ALL
+             SELECT NULL, session_id, skipped, ended_at, artist, title, album, position, 1, id
+             FROM unmatched_plays WHERE end_reason <> 'error'
+         ) AS p JOIN sessions AS s ON s.id = p.session_id
+         ORDER BY s.started_at, p.session_id, p.position, p.waiting, p.id",
     )?;
     let rows = stmt.query_map([], |r| {
         let played = match r.get::<_, Option<i64>>(0)? {

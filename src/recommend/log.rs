@@ -345,4 +345,35 @@ mod tests {
         assert_eq!(log.tracks.get(outside).unwrap().title, "B");
         assert!(log.plays[1].skipped);
     }
+
+    #[test]
+    fn sessions_come_in_the_order_they_began_whatever_their_ids() {
+        let mut db = Database::open_in_memory().unwrap();
+        let track = |id: i64| Track {
+            id,
+            path: format!("/music/{id}.ogg").into(),
+            title: format!("{id}"),
+            ..Track::default()
+        };
+        tracks::insert_tracks(db.conn_mut(), &[track(1), track(2)]).unwrap();
+        // Session 1 is this week's listening; session 2, imported after it, was last year's.
+        // A play that failed to decode teaches nothing, imported or not.
+        db.conn()
+            .execute_batch(
+                "INSERT INTO sessions (id, started_at, last_at) VALUES (1, 9000000, 9200000), (2, 1000000, 1400000);
+                 INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+                   VALUES (1, 1, 0, 9000000, 9180000, 180000, 'finished', 0, 'user');
+                 INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source, import_key)
+                   VALUES (2, 2, 1, 1200000, 1380000, 180000, 'finished', 0, 'import', 'k2');
+                 INSERT INTO unmatched_plays (import_key, format, started_at, ended_at, played_ms, artist, title, album,
+                                              match_key, skipped, end_reason, session_id, position)
+                   VALUES ('k1', 'spotify', 1000000, 1190000, 190000, 'Y', 'B', NULL, 'y b', 0, 'finished', 2, 0),
+                          ('k3', 'spotify', 1390000, 1400000, 10000, 'Y', 'C', NULL, 'y c', 1, 'error', 2, 2);",
+            )
+            .unwrap();
+        let log = ListeningLog::load(&db, &[]).unwrap();
+        let ts: Vec<i64> = log.plays.iter().map(|p| p.ts_ms).collect();
+        assert_eq!(ts, [1_190_000, 1_380_000, 9_180_000]);
+        assert_eq!(log.sessions().len(), 2);
+    }
 }
