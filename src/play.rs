@@ -61,7 +61,7 @@ pub struct LoggedPlay {
     pub track_id: i64,
     pub session_id: i64,
     pub skipped: bool,
-    /// When it started, in Unix milliseconds.
+    /// When it ended, in Unix milliseconds.
     pub ts_ms: i64,
 }
 

@@ -50,8 +50,8 @@ pub(crate) enum Request {
         /// The radio playing, if one is.
         radio: Option<RadioSeed>,
     },
-    /// A play was completed in the log.
-    Played(LoggedPlay),
+    /// A play was completed in the log, as row `play_id`.
+    Played { play: LoggedPlay, play_id: i64 },
     /// Another process may have saved a model (`skipless train`): load the saved one.
     ReloadModel,
     /// The library or the marks changed (a scan finished, a like, or a ban taken back): the log
@@ -142,12 +142,10 @@ impl Autoplay {
             if let Outcome::Logged(play) = outcome {
                 rerank = true;
                 if play.end_reason != EndReason::Error {
-                    self.send(Request::Played(LoggedPlay {
-                        track_id: play.track_id,
-                        session_id: play.session_id,
-                        skipped: play.skipped,
-                        ts_ms: play.ended_at,
-                    }));
+                    self.send(Request::Played {
+                        play: play.logged(),
+                        play_id: play.play_id,
+                    });
                 }
             }
         }
@@ -442,8 +440,13 @@ impl AutoplayCore {
         }
     }
 
-    /// Folds a completed play into the signals; returns whether a retrain is due.
-    pub(crate) fn played(&mut self, play: LoggedPlay) -> bool {
+    /// Folds a completed play, row `play_id` of the log, into the signals; returns whether a
+    /// retrain is due. A play the last reload read already (it was committed before the reload,
+    /// which came first) is not folded twice.
+    pub(crate) fn played(&mut self, play: LoggedPlay, play_id: i64) -> bool {
+        if play_id <= self.log.last_live_play {
+            return false;
+        }
         let before: Vec<(i64, bool)> = self
             .log
             .plays
@@ -622,8 +625,8 @@ impl Worker {
                     .rank(&session, &exclude, limit, crate::clock::now_ms(), radio.as_ref());
                 let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
             }
-            Request::Played(play) => {
-                if self.core.played(play) && self.training.is_none() {
+            Request::Played { play, play_id } => {
+                if self.core.played(play, play_id) && self.training.is_none() {
                     self.retrain();
                 } else {
                     self.status(self.core.describe());
@@ -792,6 +795,39 @@ mod tests {
             .iter()
             .filter(|p| p.track_id <= 8 || (40..=42).contains(&p.track_id))
             .count()
+    }
+
+    /// The player commits a play, then a reload queued before its report reads the log: the
+    /// report that follows does not add the play a second time.
+    #[test]
+    fn a_play_the_reload_read_already_is_not_folded_in_twice() {
+        let mut core = core();
+        let plays = core.log.plays.len();
+        let log_play = |db: &Database, position: i64| {
+            db.conn()
+                .execute(
+                    "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                        end_reason, skipped, source)
+                     VALUES (12, 31, ?1, 2000000000000, 2000000200000, 200000, 200000, 'finished', 0, 'user')",
+                    [position],
+                )
+                .unwrap();
+            db.conn().last_insert_rowid()
+        };
+        let first = log_play(&core.db, 4);
+        let play = LoggedPlay {
+            track_id: 12,
+            session_id: 31,
+            skipped: false,
+            ts_ms: 2_000_000_200_000,
+        };
+        core.reload(None).unwrap();
+        assert_eq!(core.log.plays.len(), plays + 1);
+        core.played(play, first);
+        assert_eq!(core.log.plays.len(), plays + 1, "the reload had read it");
+        let second = log_play(&core.db, 5);
+        core.played(play, second);
+        assert_eq!(core.log.plays.len(), plays + 2);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::app::autoplay::{AutoplayCore, TrainingOutcome};
 use crate::config::Config;
 use crate::db::{tracks, Database};
 use crate::log::{Clock, Recorder};
-use crate::play::{EndReason, LoggedPlay, PlaySource};
+use crate::play::{EndReason, PlaySource};
 use crate::player::{Event, PlayItem};
 use crate::track::{Name, Track};
 
@@ -306,13 +306,7 @@ fn simulate_policy(
             .ok_or_else(|| anyhow::anyhow!("play {n} was not logged"))?;
 
         if let Some(core) = core.as_mut() {
-            let play = LoggedPlay {
-                track_id,
-                session_id: completed.session_id,
-                skipped: completed.skipped,
-                ts_ms: completed.ended_at,
-            };
-            if core.played(play) {
+            if core.played(completed.logged(), completed.play_id) {
                 match core.start_training().run(&mut |_, _| {}, &never) {
                     TrainingOutcome::Saved(_) => core.load_model()?,
                     TrainingOutcome::Kept(_) | TrainingOutcome::Cancelled => {}

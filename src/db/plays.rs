@@ -287,19 +287,32 @@ pub(crate) enum Played {
     },
 }
 
+/// A finished play of the log, as [`finished_plays`] reads it.
+pub(crate) struct FinishedPlay {
+    pub played: Played,
+    pub session_id: i64,
+    pub skipped: bool,
+    /// When it ended (Unix ms).
+    pub at_ms: i64,
+    /// The row id of a play logged by a player here (not imported).
+    pub live_id: Option<i64>,
+}
+
 /// The finished plays of the log, session by session in the order the sessions began (an import
-/// adds sessions of past listening after the newer ones, so ids are no order), each in its
-/// order (plays in progress and plays that failed to decode are left out), imported plays still waiting for their track included in their place,
-/// each as (what played, session, skipped, time). A play is timed by its end: the convention of
-/// live plays and of Spotify's `ts`, so that recency reads the same before and after a restart.
-pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<(Played, i64, bool, i64)>> {
+/// adds sessions of past listening after the newer ones, so ids are no order), each session in
+/// its order. Plays in progress and plays that failed to decode are left out; imported plays
+/// still waiting for their track are in their place. A play is timed by its end: the convention
+/// of live plays and of Spotify's `ts`, so that recency reads the same before and after a
+/// restart.
+pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<FinishedPlay>> {
     let mut stmt = conn.prepare(
         "SELECT p.* FROM (
              SELECT track_id, session_id, skipped, COALESCE(ended_at, started_at + played_ms) AS at,
-                    NULL AS artist, NULL AS title, NULL AS album, position, 0 AS waiting, id
+                    NULL AS artist, NULL AS title, NULL AS album, position, 0 AS waiting, id,
+                    CASE WHEN source <> 'import' THEN id END AS live_id
              FROM plays WHERE end_reason IS NOT NULL AND end_reason <> 'error'
              UNION ALL
-             SELECT NULL, session_id, skipped, ended_at, artist, title, album, position, 1, id
+             SELECT NULL, session_id, skipped, ended_at, artist, title, album, position, 1, id, NULL
              FROM unmatched_plays WHERE end_reason <> 'error'
          ) AS p JOIN sessions AS s ON s.id = p.session_id
          ORDER BY s.started_at, p.session_id, p.position, p.waiting, p.id",
@@ -313,7 +326,13 @@ pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<(Played,
                 album: r.get(6)?,
             },
         };
-        Ok((played, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
+        Ok(FinishedPlay {
+            played,
+            session_id: r.get(1)?,
+            skipped: r.get::<_, i64>(2)? != 0,
+            at_ms: r.get(3)?,
+            live_id: r.get(10)?,
+        })
     })?;
     rows.collect()
 }

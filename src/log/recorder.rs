@@ -2,7 +2,7 @@
 
 use crate::config::LogConfig;
 use crate::db::{plays, Database, DbError};
-use crate::play::{ControlSource, EndReason, SkipRule};
+use crate::play::{ControlSource, EndReason, LoggedPlay, SkipRule};
 use crate::player::{Event, PlayItem};
 
 /// Progress of an open play is saved at least this often (wall time).
@@ -37,6 +37,18 @@ pub struct CompletedPlay {
     pub end_source: Option<ControlSource>,
     /// When it ended (Unix ms): the time a play counts from everywhere, live and reloaded.
     pub ended_at: i64,
+}
+
+impl CompletedPlay {
+    /// The play as the recommender learns from it.
+    pub fn logged(&self) -> LoggedPlay {
+        LoggedPlay {
+            track_id: self.track_id,
+            session_id: self.session_id,
+            skipped: self.skipped,
+            ts_ms: self.ended_at,
+        }
+    }
 }
 
 struct OpenPlay {

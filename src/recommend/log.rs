@@ -33,6 +33,10 @@ pub struct ListeningLog {
     pub plays: Vec<LoggedPlay>,
     /// Liked tracks and when they were liked (Unix ms).
     pub likes: HashMap<i64, i64>,
+    /// The highest row id of a play logged here (not imported) that the load read. A player
+    /// logs one play at a time, so a play it reports later with an id at or below this one is
+    /// in the log already: it was committed before the load read it.
+    pub last_live_play: i64,
 }
 
 impl ListeningLog {
@@ -56,8 +60,10 @@ impl ListeningLog {
         tracks::each_track_in_id_order(conn, rows, |t| tracks.push(Arc::new(t))).map_err(|e| db.err(e))?;
         let mut outside: HashMap<String, i64> = HashMap::new();
         let mut plays = Vec::new();
-        for (played, session_id, skipped, ts_ms) in plays::finished_plays(conn).map_err(|e| db.err(e))? {
-            let track_id = match played {
+        let mut last_live_play = 0;
+        for finished in plays::finished_plays(conn).map_err(|e| db.err(e))? {
+            last_live_play = last_live_play.max(finished.live_id.unwrap_or(0));
+            let track_id = match finished.played {
                 plays::Played::Track(id) => id,
                 plays::Played::Unmatched { artist, title, album } => {
                     let key = item_key(&artist, &title);
@@ -77,9 +83,9 @@ impl ListeningLog {
             };
             plays.push(LoggedPlay {
                 track_id,
-                session_id,
-                skipped,
-                ts_ms,
+                session_id: finished.session_id,
+                skipped: finished.skipped,
+                ts_ms: finished.at_ms,
             });
         }
         let likes = marks::load(conn).map_err(|e| db.err(e))?.liked;
@@ -87,6 +93,7 @@ impl ListeningLog {
             tracks: tracks.into_iter().collect(),
             plays,
             likes,
+            last_live_play,
         })
     }
 
