@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
 
-use crate::app::autoplay::{Autoplay, RadioSeed, Request};
+use crate::app::autoplay::{Autoplay, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{tracks_at, SharedLibrary};
@@ -126,7 +126,6 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         worker_tx.clone(),
     );
     let mut scanned: Option<String> = None;
-    let mut waiting_for_picks = false;
 
     let mut lines = stdin_lines();
     let signals = crate::app::termination_signals()?;
@@ -161,24 +160,18 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 for outcome in &outcomes {
                     print_outcome(&mut out, outcome, json)?;
                 }
-                if let Some(recommender) = recommender.as_mut() {
-                    let rerank = recommender.observe(&event, &outcomes);
-                    if (rerank || waiting_for_picks) && !quitting {
+                let rerank = recommender.as_mut().is_some_and(|r| r.observe(&event, &outcomes, true));
+                if rerank && !quitting {
+                    if let Some(recommender) = recommender.as_mut() {
                         recommender.request_rank(&controller);
                     }
                 }
-                let over = outcomes.iter().find_map(|o| match o {
-                    Outcome::Stopped { stopped } => Some(*stopped),
-                    _ => None,
-                });
-                if let (Some(stopped), false) = (over, quitting) {
-                    if recommender.is_some() && !stopped {
-                        // The queue ran out before autoplay's picks arrived: play them when they do.
-                        waiting_for_picks = true;
-                    } else {
-                        quitting = true;
-                        controller.shutdown();
-                    }
+                let over = outcomes.iter().any(|o| matches!(o, Outcome::Stopped { .. }));
+                // The queue ran out before autoplay's picks came: they play when they do.
+                let waiting = recommender.as_ref().is_some_and(Autoplay::waiting_for_picks);
+                if over && !waiting && !quitting {
+                    quitting = true;
+                    controller.shutdown();
                 }
                 out.flush()?;
             }
@@ -230,21 +223,17 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             recv(signals) -> _ => { quitting = true; controller.shutdown(); }
             recv(worker_rx) -> msg => match msg {
                 Ok(WorkerMsg::Recommendations { seq, source, picks }) if !quitting => {
-                    let accepted = recommender.as_mut().is_some_and(|r| {
-                        r.accept(seq, source, &picks, &mut controller, |id| library.get(id).map(|t| Track::clone(t)))
+                    let picked = recommender.as_mut().map(|r| {
+                        r.accept(seq, source, &picks, &mut controller, |id| library.get(id).map(|t| Track::clone(t)), ControlSource::Stdin)
                     });
-                    if accepted && waiting_for_picks {
-                        waiting_for_picks = false;
-                        match controller.queue.next_index() {
-                            // Nothing is playing, so no play is ended and credited to stdin.
-                            Some(index) => controller.play_index(index, ControlSource::Stdin),
-                            None => { quitting = true; controller.shutdown(); }
-                        }
+                    if picked == Some(Picked::NothingLeft) {
+                        quitting = true;
+                        controller.shutdown();
                     }
                 }
                 Ok(WorkerMsg::ModelStatus(status)) if status.starts_with("recommendations off") => {
                     eprintln!("skipless: {status}");
-                    if waiting_for_picks {
+                    if recommender.as_ref().is_some_and(Autoplay::waiting_for_picks) {
                         quitting = true;
                         controller.shutdown();
                     }

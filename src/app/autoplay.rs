@@ -15,8 +15,7 @@ use super::workers::WorkerMsg;
 use crate::config::RecommendConfig;
 use crate::db::Database;
 use crate::marks::Mark;
-use crate::play::EndReason;
-use crate::play::LoggedPlay;
+use crate::play::{ControlSource, EndReason, LoggedPlay};
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::data::item_key_of;
@@ -78,6 +77,22 @@ pub(crate) struct Autoplay {
     limit: usize,
     /// What ranked the picks in the queue (the model, or the fallback), once some arrived.
     source: Option<&'static str>,
+    /// The queue ran out before the picks came (skips faster than the rankings): the next picks
+    /// to come play at once.
+    play_when_picked: bool,
+}
+
+/// What became of a ranking's picks ([`Autoplay::accept`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Picked {
+    /// A newer ranking is on its way: these were dropped.
+    Stale,
+    /// Queued after the listener's own entries.
+    Queued,
+    /// The queue had run out: the first pick plays.
+    Playing,
+    /// The queue had run out and there is nothing to pick: playback is over.
+    NothingLeft,
 }
 
 impl Autoplay {
@@ -126,6 +141,7 @@ impl Autoplay {
             seq: 0,
             limit,
             source: None,
+            play_when_picked: false,
         }
     }
 
@@ -135,21 +151,42 @@ impl Autoplay {
 
     /// Tells the thread about the plays an engine event completed (a play that failed to
     /// decode says nothing about the listener); returns whether the picks should be ranked
-    /// again, which is after every start and every logged play.
-    pub(crate) fn observe(&self, event: &Event, outcomes: &[Outcome]) -> bool {
+    /// again, which is after every start and every logged play. When the queue ran out (not
+    /// stopped by the listener) while autoplay is `picking`, the next picks play as they come.
+    pub(crate) fn observe(&mut self, event: &Event, outcomes: &[Outcome], picking: bool) -> bool {
         let mut rerank = matches!(event, Event::Started { .. });
+        if rerank {
+            self.play_when_picked = false;
+        }
         for outcome in outcomes {
-            if let Outcome::Logged(play) = outcome {
-                rerank = true;
-                if play.end_reason != EndReason::Error {
-                    self.send(Request::Played {
-                        play: play.logged(),
-                        play_id: play.play_id,
-                    });
+            match outcome {
+                Outcome::Logged(play) => {
+                    rerank = true;
+                    if play.end_reason != EndReason::Error {
+                        self.send(Request::Played {
+                            play: play.logged(),
+                            play_id: play.play_id,
+                        });
+                    }
                 }
+                Outcome::Stopped { stopped } => {
+                    self.play_when_picked = picking && !stopped;
+                    rerank |= self.play_when_picked;
+                }
+                _ => {}
             }
         }
         rerank
+    }
+
+    /// Whether the queue ran out and waits for the next picks to play.
+    pub(crate) fn waiting_for_picks(&self) -> bool {
+        self.play_when_picked
+    }
+
+    /// Autoplay was switched off: picks that come later do not start playing.
+    pub(crate) fn stop_waiting(&mut self) {
+        self.play_when_picked = false;
     }
 
     /// Asks for a fresh ranking of what follows the controller's session.
@@ -166,7 +203,8 @@ impl Autoplay {
     }
 
     /// Puts the answer to ranking request `seq` after the listener's own queue entries, unless
-    /// a newer request is out; returns whether it was used.
+    /// a newer request is out; if the queue had run out waiting for them, the first pick plays
+    /// (for `by`, though no play is ended: nothing is playing).
     pub(crate) fn accept(
         &mut self,
         seq: u64,
@@ -174,13 +212,23 @@ impl Autoplay {
         picks: &[Scored],
         controller: &mut Controller,
         track: impl Fn(i64) -> Option<Track>,
-    ) -> bool {
+        by: ControlSource,
+    ) -> Picked {
         if seq != self.seq {
-            return false;
+            return Picked::Stale;
         }
         controller.set_autoplay_picks(source, picks, track);
         self.source = Some(source);
-        true
+        if !std::mem::take(&mut self.play_when_picked) {
+            return Picked::Queued;
+        }
+        match controller.queue.next_index() {
+            Some(index) => {
+                controller.play_index(index, by);
+                Picked::Playing
+            }
+            None => Picked::NothingLeft,
+        }
     }
 
     /// Loads the saved model again (see [`Request::ReloadModel`]).

@@ -14,7 +14,7 @@ use super::render::Theme;
 use super::render::{art_size, side_column};
 use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TrackLyrics, View};
 use crate::app::art::{self, ArtCache};
-use crate::app::autoplay::{Autoplay, RadioSeed, Request};
+use crate::app::autoplay::{Autoplay, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
@@ -310,6 +310,9 @@ impl App {
                 } else {
                     self.controller.queue.set_autoplay(Vec::new());
                     self.controller.refresh_next();
+                    if let Some(autoplay) = self.autoplay.as_mut() {
+                        autoplay.stop_waiting();
+                    }
                 }
             }
             Action::Retrain => match &self.autoplay {
@@ -799,7 +802,8 @@ impl App {
                 _ => {}
             }
         }
-        if self.autoplay.as_ref().is_some_and(|a| a.observe(event, &outcomes)) {
+        let picking = self.state.autoplay;
+        if self.autoplay.as_mut().is_some_and(|a| a.observe(event, &outcomes, picking)) {
             self.request_rank();
         }
         if matches!(event, Event::Started { .. }) {
@@ -945,9 +949,17 @@ impl App {
                     return;
                 };
                 let library = &self.state.library;
-                autoplay.accept(seq, source, &picks, &mut self.controller, |id| {
-                    library.track(id).cloned()
-                });
+                let picked = autoplay.accept(
+                    seq,
+                    source,
+                    &picks,
+                    &mut self.controller,
+                    |id| library.track(id).cloned(),
+                    ControlSource::Key,
+                );
+                if picked == Picked::NothingLeft {
+                    self.state.status = Some("autoplay has nothing left to pick: playback stopped".into());
+                }
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
             WorkerMsg::RetrainRefused(why) => self.state.status = Some(why),

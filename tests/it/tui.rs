@@ -347,6 +347,30 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
     h.pump_until("picks again", |app| autoplay_picks(app) == 3);
 }
 
+/// Skips faster than autoplay can rank (keys that arrive together) run the queue out: the
+/// next picks play as they come, and playback goes on.
+#[test]
+fn skips_that_outrun_autoplay_go_on_with_its_next_picks() {
+    let mut h = Harness::new(100, 30);
+    h.app.start_autoplay(h._dir.path().join("models"));
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    h.keys("j\n");
+    h.pump_until("three autoplay picks", |app| app.controller.queue.upcoming().len() == 3);
+    h.keys("nnnnnn");
+    let playing = |app: &App| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|now| now.entry.source == skipless::play::PlaySource::Autoplay)
+    };
+    h.pump_until("an autoplay pick playing after the burst", |app| {
+        playing(app) && app.controller.queue.upcoming().len() == 3
+    });
+    assert!(h.screen().contains("│▶ "), "{}", h.screen());
+}
+
 #[test]
 fn mouse_clicks_select_and_the_wheel_scrolls() {
     use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
