@@ -24,7 +24,11 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    // Two writers of one path in one process (two exports in the same second) each have their
+    // own temporary file: the last rename wins whole.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = dir.join(format!(".{name}.tmp{}.{nth}", std::process::id()));
     let result = (|| {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&temp)?);
         let written = write(&mut out)?;

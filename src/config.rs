@@ -424,6 +424,9 @@ mod tests {
         let missing = Path::new("/nonexistent/skipless.toml");
         assert_eq!(Config::load(missing, false).unwrap(), Config::default());
         let err = Config::load(missing, true).unwrap_err().to_string();
-        assert_eq!(err, "/nonexistent/skipless.toml: cannot read: No such file or directory (os error 2)");
+        assert_eq!(
+            err,
+            "/nonexistent/skipless.toml: cannot read: No such file or directory (os error 2)"
+        );
     }
 }

@@ -50,7 +50,10 @@ pub(crate) enum Request {
         radio: Option<RadioSeed>,
     },
     /// A play was completed in the log, as row `play_id`.
-    Played { play: LoggedPlay, play_id: i64 },
+    Played {
+        play: LoggedPlay,
+        play_id: i64,
+    },
     /// Another process may have saved a model (`skipless train`): load the saved one.
     ReloadModel,
     /// The library or the marks changed (a scan finished, a like, or a ban taken back): the log

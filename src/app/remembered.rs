@@ -2,7 +2,7 @@
 //! volume, the repeat mode, whether autoplay is on and the queue, in `state.json` beside the
 //! database. The config's values are those of the first run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +89,76 @@ impl Remembered {
     pub(crate) fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::atomic_file::write_atomic(path, &json)
+    }
+}
+
+/// Keeps `state.json` in step with the running player ([`Keeper::keep`] after each change), so
+/// a crash or `kill -9` loses at most the last moment's change, not the queue and the volume.
+/// A write syncs the disk, so it runs on the keeper's own thread, which writes the latest
+/// settings only; [`Keeper::finish`] waits for the last one.
+pub(crate) struct Keeper {
+    path: PathBuf,
+    tx: Option<crossbeam_channel::Sender<Remembered>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    last: Option<Remembered>,
+}
+
+impl Keeper {
+    /// Starts the thread, which writes to `path`; `kept` is what the file holds already.
+    pub(crate) fn start(path: PathBuf, kept: Option<Remembered>) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded::<Remembered>();
+        let file = path.clone();
+        let spawned = std::thread::Builder::new().name("state keeper".into()).spawn(move || {
+            while let Ok(mut latest) = rx.recv() {
+                // Only the newest of the changes waiting is worth a write.
+                while let Ok(newer) = rx.try_recv() {
+                    latest = newer;
+                }
+                save_or_warn(&latest, &file);
+            }
+        });
+        let (tx, thread) = match spawned {
+            Ok(thread) => (Some(tx), Some(thread)),
+            Err(e) => {
+                tracing::warn!("the player's settings are kept at quit only: {e}");
+                (None, None)
+            }
+        };
+        Self {
+            path,
+            tx,
+            thread,
+            last: kept,
+        }
+    }
+
+    /// Has `remembered` written if it differs from what was.
+    pub(crate) fn keep(&mut self, remembered: Remembered) {
+        if self.last.as_ref() == Some(&remembered) {
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(remembered.clone());
+        }
+        self.last = Some(remembered);
+    }
+
+    /// Has `remembered` written, and waits until it is.
+    pub(crate) fn finish(mut self, remembered: Remembered) {
+        match self.thread.take() {
+            Some(thread) => {
+                self.keep(remembered);
+                drop(self.tx.take());
+                let _ = thread.join();
+            }
+            None => save_or_warn(&remembered, &self.path),
+        }
+    }
+}
+
+fn save_or_warn(remembered: &Remembered, path: &Path) {
+    if let Err(e) = remembered.save(path) {
+        tracing::warn!("{}: the player's settings are not saved: {e}", path.display());
     }
 }
 

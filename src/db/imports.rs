@@ -413,7 +413,15 @@ mod tests {
                 seen_by_another_connection.push(count(&other(&path), "unmatched_plays"));
             }
             let session_id = placer.new_session(play.started_at, play.ended_at)?;
-            placer.insert_unmatched(&play, "test", &play.title, Slot { session_id, position: 0 })?;
+            placer.insert_unmatched(
+                &play,
+                "test",
+                &play.title,
+                Slot {
+                    session_id,
+                    position: 0,
+                },
+            )?;
             placed += 1;
             Ok::<(), rusqlite::Error>(())
         })

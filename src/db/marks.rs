@@ -92,7 +92,12 @@ mod tests {
             ))
             .unwrap();
         db.conn()
-            .execute_batch(include_str!("../../migrations/0011_like_or_ban.sql").split("CREATE TRIGGER").next().unwrap())
+            .execute_batch(
+                include_str!("../../migrations/0011_like_or_ban.sql")
+                    .split("CREATE TRIGGER")
+                    .next()
+                    .unwrap(),
+            )
             .unwrap();
         let marks = load(db.conn()).unwrap();
         assert_eq!(marks.banned, [(a, 200)].into_iter().collect());

@@ -803,7 +803,11 @@ impl App {
             }
         }
         let picking = self.state.autoplay;
-        if self.autoplay.as_mut().is_some_and(|a| a.observe(event, &outcomes, picking)) {
+        if self
+            .autoplay
+            .as_mut()
+            .is_some_and(|a| a.observe(event, &outcomes, picking))
+        {
             self.request_rank();
         }
         if matches!(event, Event::Started { .. }) {

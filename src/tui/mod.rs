@@ -33,7 +33,7 @@ pub use app::App;
 pub use render::{draw, Theme};
 
 use crate::app::mpris_bridge;
-use crate::app::remembered::Remembered;
+use crate::app::remembered::{Keeper, Remembered};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::Context;
 use crate::config::AlbumArt;
@@ -50,9 +50,11 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let (engine, controller, notice) = crate::app::start_playback(&ctx.config, &db_path)?;
     let mut app = App::new(ctx.config.clone(), db_path, controller)?;
     let remembered_file = ctx.paths.remembered_file();
-    if let Some(remembered) = Remembered::load(&remembered_file) {
+    let remembered = Remembered::load(&remembered_file);
+    if let Some(remembered) = remembered.clone() {
         app.remember(remembered);
     }
+    let mut keeper = Keeper::start(remembered_file, remembered);
     app.state.status = notice;
     app.load_library();
     app.start_autoplay(ctx.paths.models_dir());
@@ -98,14 +100,10 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         &engine,
         &outside,
         mpris,
+        &mut keeper,
         test_panic.as_deref() == Some("ui"),
     );
-    if let Err(e) = app.remembered().save(&remembered_file) {
-        tracing::warn!(
-            "{}: the player's settings are not saved: {e}",
-            remembered_file.display()
-        );
-    }
+    keeper.finish(app.remembered());
     // ratatui's Terminal prints to stderr when it cannot show the cursor as it is dropped, and
     // printing panics once the terminal is gone (a hang-up): the cursor is shown here, and a
     // terminal that cannot take it is not dropped.
@@ -172,6 +170,7 @@ fn event_loop(
     engine: &Engine,
     outside: &Outside,
     mut mpris: Option<Mpris>,
+    keeper: &mut Keeper,
     test_panic: bool,
 ) -> anyhow::Result<()> {
     let Outside { signals, remote, .. } = *outside;
@@ -186,6 +185,7 @@ fn event_loop(
         if let Some(mpris) = mpris.as_mut() {
             mpris.publish(mpris_bridge::state_of(&app.controller));
         }
+        keeper.keep(app.remembered());
         // Once quitting, the terminal may be gone (a hang-up): nothing is drawn while the
         // engine reports the last play.
         if dirty && !app.state.quitting {

@@ -308,8 +308,9 @@ fn the_volume_repeat_mode_and_autoplay_switch_are_kept_from_one_run_to_the_next(
         tmux.wait_for("vol 100%  shuffle off  repeat off  autoplay on");
         tmux.keys(&["-", "-", "-", "R", "A"]);
         tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
+        let pid = player_pid(data.path()).expect("the player runs");
         tmux.keys(&["q"]);
-        wait_for_exit(data.path(), "the player");
+        wait_for_exit(pid, "the player");
     }
     let tmux = Tmux::start(data.path(), "--audio null");
     tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
@@ -343,8 +344,9 @@ fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
         tmux.keys(&["n", "n"]);
         tmux.wait_for("▶ Sad");
         let before = queue_view(&tmux);
+        let pid = player_pid(data.path()).expect("the player runs");
         tmux.keys(&["q"]);
-        wait_for_exit(data.path(), "the player");
+        wait_for_exit(pid, "the player");
         before
     };
     assert_eq!(before.len(), 6, "{before:?}");
@@ -355,12 +357,53 @@ fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
     tmux.wait_for("▶ Sad");
 }
 
-/// Waits up to 10 s for the player run with `data_dir` to end; `who` names it if it does not.
-fn wait_for_exit(data_dir: &Path, who: &str) {
+#[test]
+fn the_queue_and_the_volume_survive_a_kill_9() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let killed = Tmux::on_corpus(data.path());
+    killed.keys(&["A", "2"]);
+    killed.wait_for("Tracks (12)");
+    killed.keys(&["j", "j", "j", "j", "j", "j", "Enter"]);
+    killed.wait_for("▶ Elf Land");
+    killed.keys(&["-", "-"]);
+    killed.wait_for("vol 90%");
+    // Kept while the player runs: there is no quit to save it.
+    let state = data.path().join("state.json");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while player_pid(data_dir).is_some() {
-        assert!(Instant::now() < deadline, "{who} is still running");
+    while !std::fs::read_to_string(&state).is_ok_and(|s| s.contains("\"volume\": 90")) {
+        assert!(
+            Instant::now() < deadline,
+            "state.json was not kept while the player ran"
+        );
         std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = player_pid(data.path()).expect("the player runs");
+    // SAFETY: kill has no memory preconditions; the pid is the player's, found just now.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    wait_for_exit(pid, "the killed player");
+    // The first session stays until the second runs: the tmux server ends with its last one.
+    let tmux = Tmux::start(data.path(), "--audio null");
+    drop(killed);
+    tmux.wait_for("closed 1 play(s) left open by an earlier crash");
+    tmux.keys(&["3"]);
+    let screen = tmux.wait_for("Queue (6)");
+    assert!(
+        screen.contains("vol 90%") && screen.contains("autoplay off"),
+        "{screen}"
+    );
+}
+
+/// Waits up to 10 s for the player `pid` ([`player_pid`], read before it was told to end) to
+/// end; `who` names it if it does not. Its command line goes, and its main thread is a zombie, before its last thread ends and its
+/// files close (its lock with them): it has ended once its shell has reaped it.
+fn wait_for_exit(pid: u32, who: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "{who} is still running");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -396,7 +439,7 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         };
-        wait_for_exit(data.path(), &format!("SIG{signal}: the player"));
+        wait_for_exit(pid, &format!("SIG{signal}: the player"));
         // Off the alternate screen, mouse reporting off, the cursor shown.
         assert_eq!(
             pane("#{alternate_on} #{mouse_any_flag} #{cursor_flag}"),
@@ -425,12 +468,13 @@ fn a_player_whose_terminal_is_closed_logs_its_play_and_ends_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let tmux = Tmux::on_corpus(data.path());
     tmux.play_the_first_track();
+    let pid = player_pid(data.path()).expect("the player runs");
     let closed = Command::new("tmux")
         .args(["kill-pane", "-t", &tmux.session])
         .status()
         .unwrap();
     assert!(closed.success());
-    wait_for_exit(data.path(), "the player");
+    wait_for_exit(pid, "the player");
     let history = crate::common::json_lines(&crate::common::stdout_of(
         crate::common::skipless(data.path()).args(["history", "--json"]),
     ));
