@@ -16,6 +16,7 @@ use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::{scan_library, Reread};
+use crate::app::watch::RootsChanged;
 use crate::app::workers::{self, WorkerMsg};
 use crate::app::Context;
 use crate::db::tracks;
@@ -119,12 +120,20 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
     if let Some(recommender) = recommender.as_ref() {
         recommender.send(Request::Reload(Some(shared)));
     }
-    crate::app::watch::spawn_watch(
+    let roots_changed = crate::app::watch::spawn_watch(
         ctx.paths.database(),
         Vec::new(),
         ctx.config.library.clone(),
         worker_tx.clone(),
     );
+    // A reload (`skipless scan`, `roots add`, `import` in another process) reads the library,
+    // and the roots to watch, again.
+    let reload = || {
+        workers::spawn_load(ctx.paths.database(), worker_tx.clone());
+        if let Some(watch) = &roots_changed {
+            let _ = watch.send(RootsChanged);
+        }
+    };
     let mut scanned: Option<String> = None;
 
     let mut lines = stdin_lines();
@@ -185,7 +194,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         Err(message) => commands::Reply::error(message),
                     };
                     if reply.reload {
-                        workers::spawn_load(ctx.paths.database(), worker_tx.clone());
+                        reload();
                     }
                     if reply.failed {
                         eprintln!("skipless: {}", reply.text.trim_start_matches("error: "));
@@ -205,7 +214,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 let answer = commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Remote);
                 let _ = reply.send(answer.text);
                 if answer.reload {
-                    workers::spawn_load(ctx.paths.database(), worker_tx.clone());
+                    reload();
                 }
                 if answer.quit {
                     quitting = true;

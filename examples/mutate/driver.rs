@@ -164,7 +164,7 @@ fn base(opts: &Options) -> Command {
     cmd.arg("--data-dir")
         .arg(&opts.data_dir)
         .arg("--config")
-        .arg(opts.data_dir.join("none.toml"))
+        .arg("/dev/null")
         .args(["--audio", "null"])
         .env("SKIPLESS_NULL_SPEED", opts.speed.to_string())
         .env_remove("SKIPLESS_DATA_DIR");

@@ -40,8 +40,9 @@ pub(crate) enum LineCommand {
     Queue(PathBuf),
     /// `playlist NAME`: the saved playlist becomes the queue.
     Playlist(String),
-    /// `reload`: read the marks and the saved model again, after a `skipless like`, `ban` or
-    /// `train` in another process.
+    /// `reload`: read the library (its marks and roots), the log and the saved model again, after
+    /// a command in another process changed them (`like`, `ban`, `train`, `scan`, `roots`,
+    /// `import`).
     Reload,
     /// `status` or `status --json`.
     Status {
@@ -163,7 +164,8 @@ pub(crate) struct Reply {
     pub quit: bool,
     /// A like or ban was written (the screen's copy of the marks follows it).
     pub marked: Option<(i64, Mark, bool)>,
-    /// The library's marks are to be read again (see [`LineCommand::Reload`]).
+    /// The library (its marks and roots with it) is to be read again (see
+    /// [`LineCommand::Reload`]).
     pub reload: bool,
 }
 
@@ -211,7 +213,7 @@ pub(crate) fn apply(
             }
             return Reply {
                 reload: true,
-                ..Reply::ok("ok reading the marks and the saved model again")
+                ..Reply::ok("ok reading the library, the log, the marks and the saved model again")
             };
         }
         LineCommand::Quit => {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, Receiver, Sender};
 use notify::event::{AccessKind, AccessMode, RemoveKind};
-use notify::{EventKind, RecursiveMode, Watcher};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::workers::{scan_and_report, WorkerMsg};
 use crate::config::LibraryConfig;
@@ -25,24 +25,43 @@ const QUIET: Duration = Duration::from_millis(700);
 /// A rescan starts this long after the first change even while changes go on.
 const LONGEST_WAIT: Duration = Duration::from_secs(5);
 
+/// How often roots that are not there (an unplugged disk, a folder deleted) are looked for.
+const LOOK_FOR_MISSING: Duration = Duration::from_secs(3);
+
+/// Tells the watch thread that the library's roots changed in another process (`skipless roots
+/// add|remove`, `skipless scan NEW_FOLDER`): it reads them again.
+pub(crate) struct RootsChanged;
+
 /// Starts the watch thread for the library roots and the folders in `extra` (given on the
-/// command line, perhaps not yet remembered as roots). It reports over `tx` and ends when the
-/// player does.
-pub(crate) fn spawn_watch(db_path: PathBuf, extra: Vec<PathBuf>, config: LibraryConfig, tx: Sender<WorkerMsg>) {
+/// command line, perhaps not yet remembered as roots). It reports over `tx`, reads the roots
+/// again on the returned channel's word, and ends when the player does. `None` when watching is
+/// off.
+pub(crate) fn spawn_watch(
+    db_path: PathBuf,
+    extra: Vec<PathBuf>,
+    config: LibraryConfig,
+    tx: Sender<WorkerMsg>,
+) -> Option<Sender<RootsChanged>> {
     if !config.watch {
-        return;
+        return None;
     }
+    let (changed_tx, changed) = crossbeam_channel::unbounded();
     let spawned = std::thread::Builder::new().name("watch".into()).spawn(move || {
-        if let Err(e) = watch(&db_path, extra, &config, &tx) {
+        if let Err(e) = watch(&db_path, &extra, &config, &tx, changed) {
             tracing::warn!("library watching stopped: {e:#}");
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the library watch thread: {e}");
+    match spawned {
+        Ok(_) => Some(changed_tx),
+        Err(e) => {
+            tracing::error!("cannot start the library watch thread: {e}");
+            None
+        }
     }
 }
 
-fn watch(db_path: &Path, extra: Vec<PathBuf>, config: &LibraryConfig, tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
+/// The remembered roots and the folders of `extra` that exist.
+fn read_roots(db_path: &Path, extra: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut roots = tracks::roots(Database::open(db_path)?.conn())?;
     roots.extend(
         extra
@@ -52,52 +71,156 @@ fn watch(db_path: &Path, extra: Vec<PathBuf>, config: &LibraryConfig, tx: &Sende
     );
     roots.sort();
     roots.dedup();
-    if roots.is_empty() {
-        return Ok(());
-    }
+    Ok(roots)
+}
 
-    let (raw_tx, raw_rx) = crossbeam_channel::unbounded();
-    let mut watcher = Some(notify::recommended_watcher(move |event| {
-        let _ = raw_tx.send(event);
-    })?);
-    let mut events: Receiver<notify::Result<notify::Event>> = raw_rx;
-    for root in &roots {
-        let Some(w) = watcher.as_mut() else { break };
-        match w.watch(root, RecursiveMode::Recursive) {
-            Ok(()) => {}
-            // Dropping the watcher frees the watches it holds: with some folders unwatched,
-            // only a timer sees every change.
-            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => watcher = None,
-            Err(e) => tracing::warn!("cannot watch {}: {e}", root.display()),
+/// The watches on the roots, and the roots that are not there now.
+struct Watches {
+    /// `None` once the system's inotify watches ran out: a timer rescans instead.
+    watcher: Option<RecommendedWatcher>,
+    watched: BTreeSet<PathBuf>,
+    missing: BTreeSet<PathBuf>,
+}
+
+impl Watches {
+    /// Watches `roots`, and lets go of roots no longer among them.
+    fn follow(&mut self, roots: &[PathBuf], config: &LibraryConfig) {
+        let wanted: BTreeSet<PathBuf> = roots.iter().cloned().collect();
+        for gone in self.watched.difference(&wanted).cloned().collect::<Vec<_>>() {
+            if let Some(watcher) = self.watcher.as_mut() {
+                let _ = watcher.unwatch(&gone);
+            }
+            self.watched.remove(&gone);
+        }
+        self.missing.retain(|root| wanted.contains(root));
+        for root in wanted.difference(&self.watched).cloned().collect::<Vec<_>>() {
+            if !self.missing.contains(&root) {
+                self.add(root, config);
+            }
         }
     }
-    if watcher.is_none() {
+
+    /// Watches `root`, or notes it missing; returns whether it is watched.
+    fn add(&mut self, root: PathBuf, config: &LibraryConfig) -> bool {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return false;
+        };
+        if !root.is_dir() {
+            self.missing.insert(root);
+            return false;
+        }
+        match watcher.watch(&root, RecursiveMode::Recursive) {
+            Ok(()) => {
+                self.missing.remove(&root);
+                self.watched.insert(root);
+                true
+            }
+            // Dropping the watcher frees the watches it holds: with some folders unwatched,
+            // only a timer sees every change.
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                self.watcher = None;
+                self.watched.clear();
+                log_fallback(config);
+                false
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch {}: {e}", root.display());
+                false
+            }
+        }
+    }
+
+    /// Watched roots that went (their watch went with them) are looked for from now on.
+    fn note_gone(&mut self) {
+        let gone: Vec<PathBuf> = self.watched.iter().filter(|r| !r.is_dir()).cloned().collect();
+        for root in gone {
+            tracing::info!("library root {} is gone; watching for it to come back", root.display());
+            self.watched.remove(&root);
+            self.missing.insert(root);
+        }
+    }
+
+    /// Missing roots that are back, now watched again.
+    fn found_again(&mut self, config: &LibraryConfig) -> Vec<PathBuf> {
+        let back: Vec<PathBuf> = self.missing.iter().filter(|r| r.is_dir()).cloned().collect();
+        back.into_iter().filter(|root| self.add(root.clone(), config)).collect()
+    }
+}
+
+fn watch(
+    db_path: &Path,
+    extra: &[PathBuf],
+    config: &LibraryConfig,
+    tx: &Sender<WorkerMsg>,
+    mut changed: Receiver<RootsChanged>,
+) -> anyhow::Result<()> {
+    let mut roots = read_roots(db_path, extra)?;
+    let (raw_tx, raw_rx) = crossbeam_channel::unbounded();
+    let mut watches = Watches {
+        watcher: Some(notify::recommended_watcher(move |event| {
+            let _ = raw_tx.send(event);
+        })?),
+        watched: BTreeSet::new(),
+        missing: BTreeSet::new(),
+    };
+    watches.follow(&roots, config);
+    let mut events: Receiver<notify::Result<notify::Event>> = raw_rx;
+    if watches.watcher.is_none() {
         events = never();
-        log_fallback(config);
     } else {
-        tracing::info!("watching {} library roots", roots.len());
+        tracing::info!("watching {} library roots", watches.watched.len());
     }
     let poll_every = (config.rescan_minutes > 0).then(|| Duration::from_secs(config.rescan_minutes * 60));
     let mut rescans = Rescans::new(roots.clone());
+    let mut look_at: Option<Instant> = None;
 
     loop {
-        let wake = match (rescans.due(), &watcher, poll_every) {
+        let wake = match (rescans.due(), &watches.watcher, poll_every) {
             (Some(at), _, _) => after(at.saturating_duration_since(Instant::now())),
             (None, None, Some(every)) => after(every),
             (None, _, _) => never(),
         };
+        // Missing roots are looked for every few seconds, whatever else comes meanwhile.
+        if watches.missing.is_empty() || watches.watcher.is_none() {
+            look_at = None;
+        }
+        if !watches.missing.is_empty() && look_at.is_none() {
+            look_at = Some(Instant::now() + LOOK_FOR_MISSING);
+        }
+        let look = look_at.map_or_else(never, |at| after(at.saturating_duration_since(Instant::now())));
         select! {
             recv(events) -> event => match event {
-                Ok(Ok(event)) => rescans.note(&event, Instant::now()),
+                Ok(Ok(event)) => {
+                    rescans.note(&event, Instant::now());
+                    if matches!(event.kind, EventKind::Remove(_)) {
+                        watches.note_gone();
+                    }
+                }
                 Ok(Err(e)) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
-                    watcher = None;
-                    events = never();
+                    watches.watcher = None;
+                    watches.watched.clear();
                     log_fallback(config);
                     rescans.all(Instant::now());
                 }
                 Ok(Err(e)) => tracing::warn!("library watch: {e}"),
                 Err(_) => return Ok(()),
             },
+            recv(changed) -> word => match word {
+                Ok(RootsChanged) => {
+                    roots = read_roots(db_path, extra)?;
+                    watches.follow(&roots, config);
+                    rescans.set_roots(roots.clone());
+                }
+                // The player is ending.
+                Err(_) => changed = never(),
+            },
+            recv(look) -> _ => {
+                look_at = None;
+                for root in watches.found_again(config) {
+                    tracing::info!("library root {} is back: rescanning it", root.display());
+                    rescans.folder(root, Instant::now());
+                }
+            }
             recv(wake) -> _ => {
                 let folders = rescans.take().unwrap_or_else(|| roots.clone());
                 if tx.send(WorkerMsg::ScanProgress { done: 0, total: 0 }).is_err() {
@@ -166,9 +289,21 @@ impl Rescans {
 
     /// Asks for a rescan of every root at once.
     pub(crate) fn all(&mut self, now: Instant) {
-        self.folders.extend(self.roots.iter().cloned());
+        for root in self.roots.clone() {
+            self.folder(root, now);
+        }
+    }
+
+    /// Asks for a rescan of `folder`.
+    fn folder(&mut self, folder: PathBuf, now: Instant) {
+        self.folders.insert(folder);
         self.first.get_or_insert(now);
         self.last = Some(now);
+    }
+
+    /// The roots changed: changes are noted within these from now on.
+    fn set_roots(&mut self, roots: Vec<PathBuf>) {
+        self.roots = roots;
     }
 
     /// When the waiting rescan is due: the roots quiet for [`QUIET`], or [`LONGEST_WAIT`] after

@@ -47,7 +47,9 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
             print_plays(&import::import_listenbrainz(&mut db, file, gap_ms)?, *json)
         }
         ImportCommand::Likes { file, json } => print_likes(&likes::import_likes(&mut db, file, now_ms())?, *json),
-    }
+    }?;
+    super::tell_running_player(ctx);
+    Ok(())
 }
 
 fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {

@@ -32,8 +32,6 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
         (Mark::Ban, false) => "unbanned",
     };
     outln!("{verb}: {}", track.display_name())?;
-    if let Err(e) = crate::app::remote::tell_reload(&ctx.paths.remote_socket()) {
-        eprintln!("skipless: warning: the running player did not hear of it: {e}");
-    }
+    super::tell_running_player(ctx);
     Ok(())
 }

@@ -23,6 +23,15 @@ macro_rules! outln {
     }};
 }
 
+/// Asks a running player to read the library, the log, the marks and the saved model again,
+/// after a command changed them; says so in one line when it did not hear. No player running
+/// is no news.
+fn tell_running_player(ctx: &crate::app::Context) {
+    if let Err(e) = crate::app::remote::tell_reload(&ctx.paths.remote_socket()) {
+        eprintln!("skipless: warning: the running player did not hear of it: {e}");
+    }
+}
+
 mod eval;
 mod export;
 mod history;

@@ -63,5 +63,6 @@ fn remove(ctx: &Context, path: &Path) -> anyhow::Result<()> {
         .map_err(|e| db.err(e))?
         .with_context(|| format!("{}: not a library folder (see `skipless roots`)", path.display()))?;
     outln!("removed {}: {gone} tracks left the library", root.display())?;
+    super::tell_running_player(ctx);
     Ok(())
 }

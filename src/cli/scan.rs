@@ -63,5 +63,6 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
             outln!("{matched} imported plays matched to library tracks")?;
         }
     }
+    super::tell_running_player(ctx);
     Ok(())
 }

@@ -47,9 +47,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     let checkpoint = &trained.checkpoint;
     trained.record(&db, keep, start.elapsed().as_millis() as u64, "cli")?;
     if keep {
-        if let Err(e) = crate::app::remote::tell_reload(&ctx.paths.remote_socket()) {
-            eprintln!("skipless: warning: the running player did not load the new model: {e}");
-        }
+        super::tell_running_player(ctx);
     }
     let v = checkpoint.meta.validation;
     let old = trained.previous_validation;

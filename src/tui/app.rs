@@ -22,6 +22,7 @@ use crate::app::mpris_bridge::{self, Applied};
 use crate::app::queue::Repeat;
 use crate::app::remembered::{Remembered, SavedQueue};
 use crate::app::search::{self, Searcher};
+use crate::app::watch::RootsChanged;
 use crate::app::workers::{self, PlaylistChange, SaveAs, WorkerMsg};
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -63,6 +64,8 @@ pub struct App {
     searcher: Searcher,
     /// The number of the last query given to the searcher.
     search_generation: u64,
+    /// Tells the watch thread to read the library's roots again, when it runs.
+    pub(super) roots_changed: Option<Sender<RootsChanged>>,
 }
 
 impl App {
@@ -90,6 +93,7 @@ impl App {
             db_path,
             config,
             worker_tx,
+            roots_changed: None,
             worker_rx,
             autoplay: None,
             lyrics_requested: None,
@@ -901,8 +905,13 @@ impl App {
         if let Some((track_id, mark, on)) = reply.marked {
             self.state.library.marks.set(track_id, mark, on, now_ms());
         }
+        // A reload (`skipless scan`, `roots add`, `import` in another process) reads the
+        // library, and the roots to watch, again.
         if reply.reload {
             self.load_library();
+            if let Some(watch) = &self.roots_changed {
+                let _ = watch.send(RootsChanged);
+            }
         }
         if let Some(done) = reply.text.strip_prefix("ok ") {
             self.state.status = Some(format!("remote: {done}"));

@@ -63,7 +63,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     }
 
     ctx.start_log_file();
-    crate::app::watch::spawn_watch(
+    app.roots_changed = crate::app::watch::spawn_watch(
         ctx.paths.database(),
         paths,
         ctx.config.library.clone(),

@@ -69,12 +69,10 @@ pub fn skipless(data_dir: &Path) -> Command {
 /// exists, as a file named with `--config` must.
 pub fn config_file(data_dir: &Path) -> PathBuf {
     let file = data_dir.join("config.toml");
-    std::fs::create_dir_all(data_dir).expect("the test's data dir can be made");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&file)
-        .expect("the test's config file can be made");
+    if !file.exists() {
+        std::fs::create_dir_all(data_dir).expect("the test's data dir can be made");
+        std::fs::write(&file, "").expect("the test's config file can be made");
+    }
     file
 }
 

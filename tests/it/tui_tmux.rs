@@ -501,6 +501,42 @@ fn likes_and_bans_from_the_command_line_reach_the_running_player() {
     tmux.wait_for("⊘ silence");
 }
 
+/// A folder scanned from another shell reaches a player started with none, which then watches
+/// it, also after it was deleted and came back (a disk unplugged and plugged in again).
+#[test]
+fn a_folder_scanned_from_the_command_line_is_shown_and_watched_by_the_running_player() {
+    use crate::common::{corpus, skipless, stdout_of};
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let music = tempfile::tempdir().unwrap();
+    let folder = music.path().join("music");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["sad.ogg", "menu.opus"] {
+        std::fs::copy(corpus().join(name), folder.join(name)).unwrap();
+    }
+    let tmux = Tmux::start_with(
+        data.path(),
+        "--audio null",
+        &format!("XDG_RUNTIME_DIR={}", crate::common::runtime_dir(data.path()).display()),
+    );
+    tmux.wait_for("No tracks yet");
+    stdout_of(skipless(data.path()).arg("scan").arg(&folder));
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (2)");
+    std::fs::copy(corpus().join("victory.ogg"), folder.join("victory.ogg")).unwrap();
+    tmux.wait_for("Tracks (3)");
+    // Gone and back: what it holds when it is back is found.
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["sad.ogg", "menu.opus", "victory.ogg", "defeat.flac"] {
+        std::fs::copy(corpus().join(name), folder.join(name)).unwrap();
+    }
+    tmux.wait_for("Tracks (4)");
+}
+
 #[test]
 fn skipless_remote_drives_the_player_in_a_real_terminal() {
     use crate::common::{corpus, json_lines, skipless, stdout_of};
