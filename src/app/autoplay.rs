@@ -61,6 +61,9 @@ pub(crate) enum Request {
     Reload(Option<SharedLibrary>),
     /// The listener banned this track: it is never picked again.
     Banned(i64),
+    /// This track failed to play (a damaged file, a folder gone): it is not picked again until
+    /// a rescan reads its file again (see [`crate::db::tracks::pickable_ids`]).
+    Failed(i64),
     /// Retrain now.
     Retrain,
     /// A training run is over, whatever came of it: the saved model (a new one, or the one kept)
@@ -165,12 +168,14 @@ impl Autoplay {
             match outcome {
                 Outcome::Logged(play) => {
                     rerank = true;
-                    if play.end_reason != EndReason::Error {
-                        self.send(Request::Played {
+                    self.send(if play.end_reason == EndReason::Error {
+                        Request::Failed(play.track_id)
+                    } else {
+                        Request::Played {
                             play: play.logged(),
                             play_id: play.play_id,
-                        });
-                    }
+                        }
+                    });
                 }
                 Outcome::Stopped { stopped } => {
                     self.play_when_picked = picking && !stopped;
@@ -326,7 +331,8 @@ impl AutoplayCore {
         &self.log
     }
 
-    /// The tracks a ranking chooses from (the library's, banned ones left out).
+    /// The tracks a ranking chooses from (the library's, banned ones and ones that failed to
+    /// play left out).
     pub(crate) fn candidates(&self) -> &[Arc<Track>] {
         &self.candidates
     }
@@ -336,8 +342,8 @@ impl AutoplayCore {
         self.model_refused.as_deref()
     }
 
-    /// Leaves a banned track out of every ranking from now on.
-    pub(crate) fn ban(&mut self, track_id: i64) {
+    /// Leaves a track out of every ranking from now on: banned, or failed to play.
+    pub(crate) fn leave_out(&mut self, track_id: i64) {
         self.candidates.retain(|t| t.id != track_id);
         self.prepare_places();
     }
@@ -683,7 +689,7 @@ impl Worker {
                     self.status(self.core.describe());
                 }
             }
-            Request::Banned(track_id) => self.core.ban(track_id),
+            Request::Banned(track_id) | Request::Failed(track_id) => self.core.leave_out(track_id),
             Request::Reload(library) => {
                 if let Err(e) = self.core.reload(library) {
                     self.status(format!("cannot reload the library for recommendations: {e}"));
@@ -846,6 +852,40 @@ mod tests {
             .iter()
             .filter(|p| p.track_id <= 8 || (40..=42).contains(&p.track_id))
             .count()
+    }
+
+    /// A track whose last play failed (a damaged file) is not picked, until a play of it goes
+    /// well; a failure before its file was last read does not count.
+    #[test]
+    fn a_track_that_failed_to_play_since_its_file_was_read_is_not_a_candidate() {
+        let mut core = core();
+        let candidate = |core: &AutoplayCore, id: i64| core.candidates().iter().any(|t| t.id == id);
+        let play = |core: &AutoplayCore, track: i64, position: i64, at: i64, end_reason: &str| {
+            core.db
+                .conn()
+                .execute(
+                    "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                        end_reason, skipped, source)
+                     VALUES (?1, 31, ?2, ?3, ?3 + 1000, 1000, 200000, ?4, 0, 'user')",
+                    params![track, position, at, end_reason],
+                )
+                .unwrap();
+        };
+        let now = crate::clock::now_ms() + 60_000;
+        play(&core, 50, 4, now, "error");
+        play(&core, 51, 5, 1_000, "error");
+        core.db
+            .conn()
+            .execute("UPDATE tracks SET updated_at = 5000 WHERE id = 51", [])
+            .unwrap();
+        core.reload(None).unwrap();
+        assert!(!candidate(&core, 50), "failed since its file was read");
+        assert!(candidate(&core, 51), "failed before its file was read again");
+        play(&core, 50, 6, now + 10_000, "finished");
+        core.reload(None).unwrap();
+        assert!(candidate(&core, 50), "played well since");
+        core.leave_out(52);
+        assert!(!candidate(&core, 52));
     }
 
     /// The player commits a play, then a reload queued before its report reads the log: the

@@ -297,7 +297,7 @@ fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> 
 /// the next reload).
 pub(crate) fn library_candidates(db: &Database, log: &ListeningLog) -> Result<Vec<Arc<Track>>, RecommendError> {
     let banned = marks::load(db.conn()).map_err(|e| db.err(e))?.banned;
-    let ids = tracks::playable_ids(db.conn()).map_err(|e| db.err(e))?;
+    let ids = tracks::pickable_ids(db.conn()).map_err(|e| db.err(e))?;
     Ok(ids
         .into_iter()
         .filter(|id| !banned.contains_key(id))
