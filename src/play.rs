@@ -113,6 +113,15 @@ impl EndReason {
             EndReason::Interrupted => "interrupted",
         }
     }
+
+    /// How the play ended, for people: a play the listener went on from is "next", since it may
+    /// still have counted as a listen (the skip rule, not the key, makes a skip).
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            EndReason::Skipped => "next",
+            other => other.as_str(),
+        }
+    }
 }
 
 /// A play counts as a listen once it has played `listen_fraction` of the track or

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use crate::app::Context;
 use crate::fmt::{format_duration, format_time, printable};
+use crate::play::EndReason;
 
 /// `skipless history [--json] [--limit N]`.
 pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()> {
@@ -22,10 +23,17 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
             writeln!(out)?;
         } else {
             let mark = if row.skipped { "skip" } else { "    " };
+            let ended: &str = match row.end_reason.as_deref() {
+                None => "playing",
+                Some(reason) => match EndReason::parse(reason) {
+                    Some(known) => known.word(),
+                    None => reason,
+                },
+            };
             let line = format!(
                 "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}",
                 format_time(row.started_at),
-                row.end_reason.as_deref().unwrap_or("playing"),
+                ended,
                 format_duration(row.played_ms),
                 row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),
                 row.artist.as_deref().unwrap_or("Unknown artist"),

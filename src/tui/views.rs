@@ -389,7 +389,7 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             } else {
                 Span::raw("     ")
             };
-            let detail = format!(" {} {}", play.end_reason.as_str(), format_duration(play.played_ms));
+            let detail = format!(" {} {}", play.end_reason.word(), format_duration(play.played_ms));
             let mut line = track_line(track, width.saturating_sub(detail.len() + 5), &app.state.library.marks);
             line.spans.insert(0, mark);
             line.spans.push(Span::styled(detail, app.theme.dim));

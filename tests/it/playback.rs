@@ -90,6 +90,13 @@ fn next_after_two_seconds_is_a_timed_skip_and_pauses_do_not_count() {
     );
     let played = rows[0]["played_ms"].as_i64().unwrap();
     assert!((1_700..=2_300).contains(&played), "played {played} ms of a 2 s skip");
+    // In words the key is "next"; the skip rule's verdict is the mark before it.
+    let text = stdout_of(skipless(data.path()).arg("history"));
+    let line = text.lines().last().unwrap();
+    assert!(
+        line.contains("  skip  next  ") && line.ends_with("Tyler Johnson – Sad"),
+        "{text}"
+    );
     assert_eq!(
         (rows[1]["end_reason"].as_str(), rows[1]["skipped"].as_bool()),
         (Some("quit"), Some(false))
