@@ -60,8 +60,12 @@ fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
             0 => String::new(),
             n => format!("; {n} records without a track (podcasts, audiobooks, unavailable tracks) left out"),
         };
+        let basic = match counts.basic_files_left_out {
+            0 => String::new(),
+            n => format!("; {n} basic-history files left out: the Extended history beside them has their plays"),
+        };
         outln!(
-            "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates{without_track}",
+            "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates{without_track}{basic}",
             counts.matched + counts.unmatched,
             counts.matched,
             counts.unmatched,

@@ -120,7 +120,16 @@ pub fn scan(
             }
         };
         if root.is_file() {
-            single_files.insert(root);
+            // As in a folder, only audio files are tracks: a cover or a text file named here is
+            // said, not indexed as a track that fails.
+            if is_audio_file(&root) {
+                single_files.insert(root);
+            } else {
+                report.walk_errors.push(format!(
+                    "{}: not an audio file (MP3, FLAC, Ogg, Opus, M4A or WAV)",
+                    root.display()
+                ));
+            }
             continue;
         }
         // A folder inside a root is rescanned as part of it, not remembered as a root of its own.

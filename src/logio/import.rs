@@ -30,6 +30,10 @@ pub(crate) struct ImportCounts {
     pub duplicate: usize,
     /// Records with no track (podcast episodes, audiobooks, tracks no longer available): left out.
     pub without_track: usize,
+    /// Basic-history files (`StreamingHistory*.json`) of a folder that also holds the Extended
+    /// history: left out, as the Extended one has the same plays, timed to the second (the
+    /// basic one's minutes would make them new plays).
+    pub basic_files_left_out: usize,
 }
 
 /// The import session being filled; it carries over from one file to the next.
@@ -42,8 +46,9 @@ struct OpenSession {
 
 /// Imports Spotify histories: files, or folders whose history files are taken in name order.
 pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
-    let files = spotify_files(paths)?;
+    let (files, basic_files_left_out) = spotify_files(paths)?;
     let mut importer = Importer::new(db, gap_ms)?;
+    importer.counts.basic_files_left_out = basic_files_left_out;
     let without_track = std::cell::Cell::new(0);
     for (done, file) in files.iter().enumerate() {
         importer
@@ -76,9 +81,12 @@ pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -
     Ok(importer.counts)
 }
 
-/// The files to import, in name order; folders contribute the Spotify histories directly inside.
-fn spotify_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LogIoError> {
+/// The files to import, in name order; folders contribute the Spotify histories directly inside,
+/// the Extended history alone where a folder has both kinds. Also returns how many basic files
+/// were left out so.
+fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError> {
     let mut files = Vec::new();
+    let mut left_out = 0;
     for path in paths {
         if !path.is_dir() {
             files.push(path.clone());
@@ -88,20 +96,28 @@ fn spotify_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LogIoError> {
             path: path.clone(),
             source,
         };
-        let mut found = Vec::new();
+        let (mut extended, mut basic) = (Vec::new(), Vec::new());
         for entry in std::fs::read_dir(path).map_err(read_err)? {
             let file = entry.map_err(read_err)?.path();
-            if file.is_file() && matches!(Format::of(&file), Some(Format::Extended | Format::Basic)) {
-                found.push(file);
+            match Format::of(&file) {
+                Some(Format::Extended) if file.is_file() => extended.push(file),
+                Some(Format::Basic) if file.is_file() => basic.push(file),
+                _ => {}
             }
         }
+        let mut found = if extended.is_empty() {
+            basic
+        } else {
+            left_out += basic.len();
+            extended
+        };
         if found.is_empty() {
             return Err(LogIoError::NoFiles(path.display().to_string()));
         }
         found.sort();
         files.extend(found);
     }
-    Ok(files)
+    Ok((files, left_out))
 }
 
 /// Spotify's `ts` is the end of the play.

@@ -66,6 +66,39 @@ fn to_basic(records: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// Spotify's two downloads unpacked into one folder: the Extended history's plays are imported
+/// once, and the basic files, whose minute-timed copies of them would be new plays, are left out
+/// and said.
+#[test]
+fn a_folder_with_both_spotify_histories_imports_the_extended_one_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records = music_records(&mica());
+    let folder = tmp.path().join("MyData");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(mica(), folder.join("Streaming_History_Audio_2024_4.json")).unwrap();
+    std::fs::write(
+        folder.join("StreamingHistory_music_0.json"),
+        serde_json::to_vec(&to_basic(&records)).unwrap(),
+    )
+    .unwrap();
+    let both = data_dir(tmp.path(), "both");
+    let counts = json_of(&both, &["import", "spotify", "--json"], &[&folder]);
+    let extended_only = data_dir(tmp.path(), "extended");
+    let alone = json_of(&extended_only, &["import", "spotify", "--json"], &[&mica()]);
+    assert_eq!(counts["unmatched"], alone["unmatched"], "{counts} against {alone}");
+    assert_eq!(counts["basic_files_left_out"], 1);
+    let text = stdout_of(
+        skipless(&data_dir(tmp.path(), "text"))
+            .args(["import", "spotify"])
+            .arg(&folder),
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("1 basic-history files left out: the Extended history beside them has their plays"),
+        "{text}"
+    );
+}
+
 #[test]
 fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
     let tmp = tempfile::tempdir().unwrap();

@@ -271,6 +271,31 @@ fn scanning_a_missing_folder_is_an_error_that_scans_nothing() {
 }
 
 #[test]
+fn a_file_named_that_is_not_audio_is_said_and_not_indexed() {
+    let data = tempfile::tempdir().unwrap();
+    let cover = data.path().join("cover.jpg");
+    std::fs::write(&cover, b"not music").unwrap();
+    let output = skipless(data.path())
+        .arg("scan")
+        .arg(&cover)
+        .arg(corpus().join("sad.ogg"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "skipless: warning: {}: not an audio file (MP3, FLAC, Ogg, Opus, M4A or WAV)",
+            cover.display()
+        )
+    );
+    let tracks = library(data.path());
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0]["title"], "Sad");
+}
+
+#[test]
 fn roots_are_listed_added_and_removed() {
     let data = tempfile::tempdir().unwrap();
     let (a, b) = (data.path().join("a"), data.path().join("b"));
