@@ -730,11 +730,18 @@ impl App {
             (Pane::Main, View::Queue) => self.state.queue,
             _ => return,
         };
-        if self.controller.queue.remove(index).is_some() {
-            self.controller.refresh_next();
-            if self.controller.queue.upcoming().is_empty() {
-                self.request_rank();
+        match self.controller.queue.remove(index) {
+            Some(removed) => {
+                self.state.status = Some(format!("removed from the queue: {}", removed.track.display_name()));
+                self.controller.refresh_next();
+                if self.controller.queue.upcoming().is_empty() {
+                    self.request_rank();
+                }
             }
+            None if self.controller.queue.cursor() == Some(index) => {
+                self.state.status = Some("the playing track stays in the queue (n plays the next)".into());
+            }
+            None => {}
         }
     }
 

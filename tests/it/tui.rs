@@ -130,7 +130,14 @@ fn queue_add_reorder_remove() {
     let second = screen.find("menu").unwrap();
     assert!(first < second, "K moved silence above menu:\n{screen}");
     h.keys("d");
-    assert!(!h.screen().contains("silence"));
+    assert!(h
+        .app
+        .controller
+        .queue
+        .entries()
+        .iter()
+        .all(|e| e.track.title != "silence"));
+    assert_eq!(h.app.state.status.as_deref(), Some("removed from the queue: silence"));
 }
 
 /// Up next shrinks under its selection when the queue moves on: the selection follows it, and a
