@@ -324,8 +324,9 @@ impl<W: Write> Write for Output<W> {
 }
 
 /// The tracks to play, in order: files as given, folders by path. Files not yet indexed (or
-/// changed) are scanned first; a given file that failed to scan is still queued, so that its
-/// play is logged as an error rather than silently dropped.
+/// changed) are scanned first; a given audio file that failed to scan is still queued, so that
+/// its play is logged as an error rather than silently dropped (one that is not audio is said
+/// and left out).
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
     let outcome = scan_library(db, paths, Reread::Changed, &|_| {})?;
     if let Some(error) = &outcome.match_error {

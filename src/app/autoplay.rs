@@ -62,7 +62,8 @@ pub(crate) enum Request {
     /// The listener banned this track: it is never picked again.
     Banned(i64),
     /// This track failed to play (a damaged file, a folder gone): it is not picked again until
-    /// a rescan reads its file again (see [`crate::db::tracks::pickable_ids`]).
+    /// a rescan reads its file again, or its file is back (see
+    /// [`crate::recommend::log::library_candidates`]).
     Failed(i64),
     /// Retrain now.
     Retrain,
@@ -227,7 +228,8 @@ impl Autoplay {
         }
         controller.set_autoplay_picks(source, picks, track);
         self.source = Some(source);
-        if !std::mem::take(&mut self.play_when_picked) {
+        // A stop while the picks were on their way is the listener's last word.
+        if !std::mem::take(&mut self.play_when_picked) || controller.stopped_by_listener() {
             return Picked::Queued;
         }
         match controller.queue.next_index() {
@@ -854,36 +856,61 @@ mod tests {
             .count()
     }
 
-    /// A track whose last play failed (a damaged file) is not picked, until a play of it goes
-    /// well; a failure before its file was last read does not count.
+    /// A track whose last play failed is not picked: a damaged file until a play of it goes
+    /// well, a file that could not be opened until it is there again; a failure before its
+    /// file was last read does not count.
     #[test]
-    fn a_track_that_failed_to_play_since_its_file_was_read_is_not_a_candidate() {
+    fn a_track_that_keeps_failing_to_play_is_not_a_candidate() {
         let mut core = core();
+        let dir = tempfile::tempdir().unwrap();
+        let back = dir.path().join("back.ogg");
         let candidate = |core: &AutoplayCore, id: i64| core.candidates().iter().any(|t| t.id == id);
-        let play = |core: &AutoplayCore, track: i64, position: i64, at: i64, end_reason: &str| {
-            core.db
+        let play =
+            |core: &AutoplayCore, track: i64, position: i64, at: i64, error: Option<&str>| {
+                core.db
                 .conn()
                 .execute(
                     "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
-                                        end_reason, skipped, source)
-                     VALUES (?1, 31, ?2, ?3, ?3 + 1000, 1000, 200000, ?4, 0, 'user')",
-                    params![track, position, at, end_reason],
+                                        end_reason, skipped, source, error)
+                     VALUES (?1, 31, ?2, ?3, ?3 + 1000, 1000, 200000, ?4, 0, 'user', ?5)",
+                    params![track, position, at, if error.is_some() { "error" } else { "finished" }, error],
                 )
                 .unwrap();
-        };
+            };
         let now = crate::clock::now_ms() + 60_000;
-        play(&core, 50, 4, now, "error");
-        play(&core, 51, 5, 1_000, "error");
+        play(
+            &core,
+            50,
+            4,
+            now,
+            Some("decoding failed: file ends at 1.9 s of 8.5 s (truncated?)"),
+        );
+        play(&core, 51, 5, 1_000, Some("decoding failed"));
         core.db
             .conn()
             .execute("UPDATE tracks SET updated_at = 5000 WHERE id = 51", [])
             .unwrap();
+        core.db
+            .conn()
+            .execute(
+                "UPDATE tracks SET path = ?1 WHERE id = 53",
+                [back.as_os_str().as_encoded_bytes()],
+            )
+            .unwrap();
+        let cannot_open = format!(
+            "{}: cannot open: No such file or directory (os error 2)",
+            back.display()
+        );
+        play(&core, 53, 6, now, Some(&cannot_open));
         core.reload(None).unwrap();
-        assert!(!candidate(&core, 50), "failed since its file was read");
+        assert!(!candidate(&core, 50), "failed to decode since its file was read");
         assert!(candidate(&core, 51), "failed before its file was read again");
-        play(&core, 50, 6, now + 10_000, "finished");
+        assert!(!candidate(&core, 53), "its file cannot be found");
+        std::fs::write(&back, b"back").unwrap();
+        play(&core, 50, 7, now + 10_000, None);
         core.reload(None).unwrap();
         assert!(candidate(&core, 50), "played well since");
+        assert!(candidate(&core, 53), "its file is back");
         core.leave_out(52);
         assert!(!candidate(&core, 52));
     }

@@ -67,6 +67,11 @@ pub struct Controller {
     /// ended before the engine was told what follows it (a file of a few milliseconds, or a
     /// damaged one that decodes to almost nothing), the queue moves on by itself.
     last_end: Option<EndReason>,
+    /// Why the listener stopped the engine, until the `Idle` that follows (or, with nothing
+    /// playing, until the next play): it outlives the `Started` of a play the engine began
+    /// before it took the stop, which would otherwise make the stop read as the queue running
+    /// out.
+    stopping: Option<EndReason>,
     /// The entries the engine was told follow the current one since the last `Started`: it may
     /// have gone on to any of them, gaplessly, before hearing of the next. Kept in case the
     /// queue lets go of one before its `Started` arrives.
@@ -93,6 +98,7 @@ impl Controller {
             history: Vec::new(),
             radio: None,
             last_end: None,
+            stopping: None,
             next_sent: Vec::new(),
             play_sent: false,
             engine_busy: false,
@@ -187,6 +193,12 @@ impl Controller {
 
     pub(crate) fn stop(&mut self, by: ControlSource) {
         self.send_stop(EndReason::Stopped, by);
+    }
+
+    /// Whether the listener stopped playback since the last play ended (a stop with nothing
+    /// playing reaches the engine as no event at all).
+    pub(crate) fn stopped_by_listener(&self) -> bool {
+        !self.has_play() && self.stopping == Some(EndReason::Stopped)
     }
 
     /// Whether the engine plays or is about to (paused counts).
@@ -438,7 +450,7 @@ impl Controller {
             Event::Idle => {
                 self.now = None;
                 self.engine_busy = false;
-                let last_end = self.last_end.take();
+                let last_end = self.stopping.take().or(self.last_end.take());
                 let next = match last_end {
                     Some(EndReason::Error) => self.queue.skip_index(),
                     Some(EndReason::Finished) => self.queue.next_index(),
@@ -477,6 +489,7 @@ impl Controller {
             return;
         };
         self.queue.set_cursor(index);
+        self.stopping = None;
         // The engine drops whatever it had as next for this play.
         self.next_sent.clear();
         self.play_sent = true;
@@ -493,7 +506,7 @@ impl Controller {
         self.engine_busy = false;
         // A play stopped before its `Started` ends with no `Ended`: the `Idle` that follows
         // must still know why playback is over.
-        self.last_end = Some(ended_by);
+        self.stopping = Some(ended_by);
         self.send(Command::Stop { ended_by, by: Some(by) });
     }
 

@@ -164,27 +164,33 @@ fn watch(
         missing: BTreeSet::new(),
     };
     watches.follow(&roots, config);
-    let mut events: Receiver<notify::Result<notify::Event>> = raw_rx;
-    if watches.watcher.is_none() {
-        events = never();
-    } else {
+    if watches.watcher.is_some() {
         tracing::info!("watching {} library roots", watches.watched.len());
     }
+    let mut events: Receiver<notify::Result<notify::Event>> = raw_rx;
+    let mut watching = true;
     let poll_every = (config.rescan_minutes > 0).then(|| Duration::from_secs(config.rescan_minutes * 60));
     let mut rescans = Rescans::new(roots.clone());
     let mut look_at: Option<Instant> = None;
 
     loop {
+        // The watches ran out (at the start, as a root was added or came back, or as folders
+        // were made): the watcher and its events are gone, and every root is rescanned now
+        // and, with `rescan_minutes`, on the timer.
+        if watching && watches.watcher.is_none() {
+            watching = false;
+            events = never();
+            rescans.all(Instant::now());
+        }
         let wake = match (rescans.due(), &watches.watcher, poll_every) {
             (Some(at), _, _) => after(at.saturating_duration_since(Instant::now())),
             (None, None, Some(every)) => after(every),
             (None, _, _) => never(),
         };
         // Missing roots are looked for every few seconds, whatever else comes meanwhile.
-        if watches.missing.is_empty() || watches.watcher.is_none() {
+        if watches.missing.is_empty() || !watching {
             look_at = None;
-        }
-        if !watches.missing.is_empty() && look_at.is_none() {
+        } else if look_at.is_none() {
             look_at = Some(Instant::now() + LOOK_FOR_MISSING);
         }
         let look = look_at.map_or_else(never, |at| after(at.saturating_duration_since(Instant::now())));
@@ -200,7 +206,6 @@ fn watch(
                     watches.watcher = None;
                     watches.watched.clear();
                     log_fallback(config);
-                    rescans.all(Instant::now());
                 }
                 Ok(Err(e)) => tracing::warn!("library watch: {e}"),
                 Err(_) => return Ok(()),
@@ -301,8 +306,11 @@ impl Rescans {
         self.last = Some(now);
     }
 
-    /// The roots changed: changes are noted within these from now on.
+    /// The roots changed: changes are noted within these from now on, and a rescan waiting for
+    /// a folder of a root taken out is dropped (it would add the root back).
     fn set_roots(&mut self, roots: Vec<PathBuf>) {
+        self.folders
+            .retain(|folder| roots.iter().any(|root| folder.starts_with(root)));
         self.roots = roots;
     }
 

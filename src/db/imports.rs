@@ -301,7 +301,7 @@ pub(crate) fn count_waiting(conn: &Connection) -> rusqlite::Result<u64> {
 
 /// Moves every waiting imported play for which `find(match_key, album)` names a library track
 /// (its id and duration) into `plays`, in the session and at the position it was imported with,
-/// in one transaction. Returns how many moved.
+/// in rounds of [`PLACE_ROUND`]. Returns how many moved.
 pub(crate) fn match_waiting(
     conn: &mut Connection,
     find: impl Fn(&str, Option<&str>) -> Option<(i64, Option<u64>)>,
@@ -335,28 +335,32 @@ pub(crate) fn match_waiting(
             found.push((row.get::<_, i64>(0)?, track_id, duration_ms, played_ms, ended_at));
         }
     }
-    let tx = conn.transaction()?;
+    // Moved in rounds, each its own transaction, as imports are placed: the write lock is
+    // never held long.
     let mut moved = 0;
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
-                                end_reason, skipped, source, import_key)
-             SELECT ?2, session_id, position, started_at, ?4, ?5, ?3, end_reason, skipped, 'import', import_key
-             FROM unmatched_plays WHERE id = ?1",
-        )?;
-        let mut delete = tx.prepare("DELETE FROM unmatched_plays WHERE id = ?1")?;
-        for (id, track_id, duration_ms, played_ms, ended_at) in &found {
-            moved += insert.execute(params![
-                id,
-                track_id,
-                duration_ms.map(|d| d as i64),
-                ended_at,
-                *played_ms as i64
-            ])?;
-            delete.execute([id])?;
+    for round in found.chunks(PLACE_ROUND) {
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                    end_reason, skipped, source, import_key)
+                 SELECT ?2, session_id, position, started_at, ?4, ?5, ?3, end_reason, skipped, 'import', import_key
+                 FROM unmatched_plays WHERE id = ?1",
+            )?;
+            let mut delete = tx.prepare("DELETE FROM unmatched_plays WHERE id = ?1")?;
+            for (id, track_id, duration_ms, played_ms, ended_at) in round {
+                moved += insert.execute(params![
+                    id,
+                    track_id,
+                    duration_ms.map(|d| d as i64),
+                    ended_at,
+                    *played_ms as i64
+                ])?;
+                delete.execute([id])?;
+            }
         }
+        tx.commit()?;
     }
-    tx.commit()?;
     Ok(moved)
 }
 

@@ -1,5 +1,7 @@
 //! Queries on the listening log ([`HistoryRow`], [`Stats`]).
 
+use std::path::PathBuf;
+
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -332,6 +334,35 @@ pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<Finished
             skipped: r.get::<_, i64>(2)? != 0,
             at_ms: r.get(3)?,
             live_id: r.get(10)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A track whose last play here failed, as [`last_failures`] reads it.
+pub(crate) struct Failure {
+    pub track_id: i64,
+    pub path: PathBuf,
+    /// The file could not be opened (gone, or not readable), as against failing to decode: the
+    /// player's `PlayerError::Open` says "PATH: cannot open: …".
+    pub could_not_open: bool,
+}
+
+/// The tracks whose last play logged here (imported plays left out) failed since their file
+/// was last read by a scan.
+pub(crate) fn last_failures(conn: &Connection) -> rusqlite::Result<Vec<Failure>> {
+    let mut stmt = conn.prepare(
+        "SELECT t.id, t.path, coalesce(p.error, '') LIKE '%: cannot open: %'
+         FROM plays AS p JOIN tracks AS t ON t.id = p.track_id
+         WHERE p.end_reason = 'error' AND p.source <> 'import' AND p.started_at >= t.updated_at
+           AND p.id = (SELECT id FROM plays WHERE track_id = p.track_id AND source <> 'import'
+                       ORDER BY started_at DESC, id DESC LIMIT 1)",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Failure {
+            track_id: r.get(0)?,
+            path: super::tracks::path_from_blob(r.get(1)?),
+            could_not_open: r.get(2)?,
         })
     })?;
     rows.collect()

@@ -109,17 +109,9 @@ pub(crate) fn each_track_in_id_order(
     Ok(())
 }
 
-/// The tracks autoplay may pick, by id: playable, and not failed to play since their file was
-/// last read (a truncated file or a folder gone keeps failing, and its failures are no plays;
-/// a rescan that reads the file again, or a play of it that goes well, lets it back in).
-pub(crate) fn pickable_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM tracks WHERE status = 'ok' AND id NOT IN (
-             SELECT p.track_id FROM plays AS p JOIN tracks AS t ON t.id = p.track_id
-             WHERE p.end_reason = 'error' AND p.started_at >= t.updated_at
-               AND p.id = (SELECT max(id) FROM plays WHERE track_id = p.track_id))
-         ORDER BY id",
-    )?;
+/// The ids of the playable tracks, in order.
+pub(crate) fn playable_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM tracks WHERE status = 'ok' ORDER BY id")?;
     let rows = stmt.query_map([], |row| row.get(0))?;
     rows.collect()
 }

@@ -44,8 +44,10 @@ pub(crate) enum LogIoError {
         "no Spotify history files (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json) in {0}"
     )]
     NoFiles(String),
-    /// A file failed after earlier ones of the same import were committed (each file is one
-    /// transaction); says what was kept, so that a rerun's duplicates are no surprise.
+    /// A file failed after earlier ones of the same import were committed; says what was kept,
+    /// so that a rerun's duplicates are no surprise. (A file that cannot be read adds nothing:
+    /// its plays are written only once all of it was read. One that fails while they are
+    /// written, a full disk, keeps the rounds written, and a rerun places the rest.)
     #[error(
         "{source} (the {files} file(s) before it were imported: {plays} plays kept; importing them again adds nothing)"
     )]

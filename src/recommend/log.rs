@@ -292,15 +292,24 @@ fn validation_metrics(model: &SeqModel, data: TrainData, popularity: &[u32]) -> 
     Ok(metrics_of(&ranked))
 }
 
-/// The playable tracks of the library that the listener has not banned: what may be
-/// recommended, in id order, shared with `log` (a track added since `log` was read waits for
+/// The playable tracks of the library that the listener has not banned and that do not keep
+/// failing to play: what may be recommended, in id order, shared with `log` (a track added since `log` was read waits for
 /// the next reload).
 pub(crate) fn library_candidates(db: &Database, log: &ListeningLog) -> Result<Vec<Arc<Track>>, RecommendError> {
     let banned = marks::load(db.conn()).map_err(|e| db.err(e))?.banned;
-    let ids = tracks::pickable_ids(db.conn()).map_err(|e| db.err(e))?;
+    // A track whose last play failed keeps failing, and its failures are no plays: a damaged
+    // file is left out until a scan reads it again (or a play of it goes well), a file that
+    // could not be opened while it still cannot be (a folder gone, a disk unplugged).
+    let failing: HashSet<i64> = plays::last_failures(db.conn())
+        .map_err(|e| db.err(e))?
+        .into_iter()
+        .filter(|f| !f.could_not_open || std::fs::File::open(&f.path).is_err())
+        .map(|f| f.track_id)
+        .collect();
+    let ids = tracks::playable_ids(db.conn()).map_err(|e| db.err(e))?;
     Ok(ids
         .into_iter()
-        .filter(|id| !banned.contains_key(id))
+        .filter(|id| !banned.contains_key(id) && !failing.contains(id))
         .filter_map(|id| log.tracks.get(id).cloned())
         .collect())
 }

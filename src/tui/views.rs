@@ -12,6 +12,7 @@ use super::App;
 use crate::app::library::SavedEntry;
 use crate::fmt::{format_duration, format_shift, truncate, width as text_width};
 use crate::keymap::Action;
+use crate::lyrics::LyricLine;
 use crate::marks::Marks;
 use crate::play::PlaySource;
 use crate::track::Track;
@@ -518,32 +519,29 @@ pub(crate) fn lyrics(frame: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let width = area.width.saturating_sub(2) as usize;
-    let lines = &lyrics.lines;
-    if !lyrics.is_synced() {
-        windowed_list(
-            frame,
-            area,
-            ListWindow {
-                title: format!("Lyrics · {}", lyrics.source),
-                focused,
-                len: lines.len(),
-                selected: s.lyrics_scroll,
-            },
-            |i| Line::from(truncate(&lines[i].text, width)),
-            app,
-        );
-        return;
-    }
-    let position = playing.map_or(0, |n| n.position_ms);
-    let current = lyrics.current(position, shift_ms);
     let height = area.height.saturating_sub(2) as usize;
-    let offset = scroll_offset(current.unwrap_or(0), lines.len(), height);
-    let items: Vec<ListItem> = (offset..lines.len().min(offset + height))
-        .map(|i| {
-            let text = truncate(&lines[i].text, width);
+    let rows = lyric_rows(&lyrics.lines, width);
+    let first_row_of = |line: usize| rows.iter().position(|(i, _)| *i >= line).unwrap_or(rows.len());
+    // Synced lyrics follow the song, the line being sung in the middle; plain ones scroll by
+    // hand, the line scrolled to at the top.
+    let current = lyrics
+        .is_synced()
+        .then(|| lyrics.current(playing.map_or(0, |n| n.position_ms), shift_ms))
+        .flatten();
+    let offset = if lyrics.is_synced() {
+        scroll_offset(current.map_or(0, first_row_of), rows.len(), height)
+    } else {
+        first_row_of(s.lyrics_scroll).min(rows.len().saturating_sub(height))
+    };
+    let items: Vec<ListItem> = rows
+        .iter()
+        .skip(offset)
+        .take(height)
+        .map(|(i, text)| {
+            let text = text.clone();
             match current {
-                Some(c) if c == i => ListItem::new(Line::styled(text, app.theme.accent.add_modifier(Modifier::BOLD))),
-                Some(c) if i < c => ListItem::new(Line::styled(text, app.theme.dim)),
+                Some(c) if c == *i => ListItem::new(Line::styled(text, app.theme.accent.add_modifier(Modifier::BOLD))),
+                Some(c) if *i < c => ListItem::new(Line::styled(text, app.theme.dim)),
                 _ => ListItem::new(Line::from(text)),
             }
         })
@@ -555,6 +553,24 @@ pub(crate) fn lyrics(frame: &mut Frame, area: Rect, app: &App) {
     };
     let title = format!("Lyrics{timing} · {}", lyrics.source);
     frame.render_widget(List::new(items).block(block(title, focused, app)), area);
+}
+
+/// Each lyric line in rows of at most `width` columns, cut at word breaks (a word wider than
+/// the pane is broken): (the line's index, one row). An empty line keeps its row.
+fn lyric_rows(lines: &[LyricLine], width: usize) -> Vec<(usize, String)> {
+    lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, line)| {
+            let rows = textwrap::wrap(&line.text, width.max(1));
+            let rows: Vec<String> = if rows.is_empty() {
+                vec![String::new()]
+            } else {
+                rows.into_iter().map(|row| row.into_owned()).collect()
+            };
+            rows.into_iter().map(move |row| (i, row))
+        })
+        .collect()
 }
 
 pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
@@ -757,6 +773,34 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_lyric_line_wraps_at_word_breaks_and_an_empty_one_keeps_its_row() {
+        let line = |text: &str| LyricLine {
+            at_ms: None,
+            text: text.into(),
+        };
+        let lines = [
+            line("I walked the length of the longest road"),
+            line(""),
+            line("雨の日も風の日も"),
+        ];
+        let rows = lyric_rows(&lines, 12);
+        let texts: Vec<(usize, &str)> = rows.iter().map(|(i, row)| (*i, row.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (0, "I walked the"),
+                (0, "length of"),
+                (0, "the longest"),
+                (0, "road"),
+                (1, ""),
+                (2, "雨の日も風の"),
+                (2, "日も"),
+            ]
+        );
+        assert!(rows.iter().all(|(_, row)| text_width(row) <= 12));
+    }
 
     #[test]
     fn a_track_line_with_wide_characters_keeps_its_duration_in_the_last_columns() {

@@ -376,6 +376,14 @@ fn skips_that_outrun_autoplay_go_on_with_its_next_picks() {
         playing(app) && app.controller.queue.upcoming().len() == 3
     });
     assert!(h.screen().contains("│▶ "), "{}", h.screen());
+
+    // A stop while the picks are on their way is the last word: they do not start playing.
+    h.keys("nnnnnnx");
+    let picks_back = |app: &App| app.controller.queue.upcoming().len() == 3;
+    h.pump_until("the picks after the stop", picks_back);
+    let until = Instant::now() + Duration::from_millis(500);
+    h.pump_until("a while", |_| Instant::now() >= until);
+    assert!(h.app.controller.now.is_none(), "{}", h.screen());
 }
 
 #[test]
