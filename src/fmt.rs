@@ -11,21 +11,34 @@ pub(crate) fn format_duration(ms: u64) -> String {
     }
 }
 
-/// `text` safe to print on a terminal: C0 control characters (an escape sequence in a tag, a
+/// `text` safe to print on a terminal. C0 control characters (an escape sequence in a tag, a
 /// lyric or a playlist name would move the cursor or retitle the window) become "�"; line
-/// breaks and tabs stay. JSON escapes exactly these, so a JSON line passes through unchanged.
+/// breaks and tabs stay. C1 control characters (U+0080 to U+009F, which some terminals also
+/// take as the start of a sequence) are written as JSON escapes them, `\u009b`: JSON escapes
+/// C0 itself and writes C1 as it is, so a JSON line passes through as the same JSON.
 pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(is_unprintable) {
+    if !text.chars().any(|c| is_c0(c) || is_c1(c)) {
         return text.into();
     }
-    text.chars()
-        .map(|c| if is_unprintable(c) { '\u{fffd}' } else { c })
-        .collect::<String>()
-        .into()
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_c0(c) {
+            safe.push('\u{fffd}');
+        } else if is_c1(c) {
+            safe.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            safe.push(c);
+        }
+    }
+    safe.into()
 }
 
-fn is_unprintable(c: char) -> bool {
+fn is_c0(c: char) -> bool {
     c < ' ' && c != '\n' && c != '\t'
+}
+
+fn is_c1(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
 }
 
 /// The columns `s` takes on a terminal: two for a CJK character or an emoji, none for a
@@ -107,8 +120,12 @@ mod tests {
     fn control_characters_are_not_printed_but_line_breaks_and_tabs_are() {
         assert_eq!(printable("a\tb\nc"), "a\tb\nc");
         assert_eq!(printable("\x1b[31mred\x07"), "\u{fffd}[31mred\u{fffd}");
-        // What JSON leaves unescaped is left as it is: a cp1252 quote read as U+0092, DEL.
-        assert_eq!(printable("it\u{92}s\x7f"), "it\u{92}s\x7f");
+        // A C1 control (a cp1252 quote read as U+0092, or CSI) is written as a JSON escape; DEL
+        // is no control to a terminal.
+        assert_eq!(printable("it\u{92}s\x7f \u{9b}2J"), "it\\u0092s\x7f \\u009b2J");
+        let json = serde_json::json!({"title": "a\u{9b}b\u{1b}c"}).to_string();
+        let printed: serde_json::Value = serde_json::from_str(&printable(&json)).unwrap();
+        assert_eq!(printed["title"], "a\u{9b}b\u{1b}c", "the same JSON");
     }
 
     #[test]

@@ -19,8 +19,7 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
             let mut value = serde_json::to_value(row)?;
             value["started_at"] = format_time(row.started_at).into();
             value["ended_at"] = row.ended_at.map(format_time).into();
-            serde_json::to_writer(&mut out, &value)?;
-            writeln!(out)?;
+            writeln!(out, "{}", printable(&serde_json::to_string(&value)?))?;
         } else {
             let mark = if row.skipped { "skip" } else { "    " };
             let ended: &str = match row.end_reason.as_deref() {

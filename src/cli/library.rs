@@ -15,8 +15,7 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for track in &tracks {
         if json {
-            serde_json::to_writer(&mut out, track)?;
-            writeln!(out)?;
+            writeln!(out, "{}", printable(&serde_json::to_string(track)?))?;
         } else {
             let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
             let line = format!(
