@@ -26,7 +26,12 @@ pub(crate) fn export(
                 bar.set_position(done);
             })?;
             bar.finish_and_clear();
-            eprintln!("exported {written} plays to {}", path.display());
+            let what = if format == ExportFormat::Feedback {
+                "likes and bans"
+            } else {
+                "plays"
+            };
+            eprintln!("exported {written} {what} to {}", path.display());
         }
         None => {
             let stdout = std::io::stdout();

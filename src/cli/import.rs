@@ -79,8 +79,12 @@ fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
     if json {
         outln!("{}", serde_json::to_string(counts)?)?;
     } else {
+        let banned = match counts.banned {
+            0 => String::new(),
+            n => format!(", banned {n}"),
+        };
         outln!(
-            "liked {} tracks; {} liked songs are not in the library",
+            "liked {} tracks{banned}; {} liked songs are not in the library",
             counts.liked,
             counts.not_in_library.len()
         )?;

@@ -25,6 +25,42 @@ pub(crate) fn set(conn: &Connection, track_id: i64, mark: Mark, on: bool, now_ms
     Ok(())
 }
 
+/// A like or ban with the tags of its track, as an export writes it.
+pub(crate) struct MarkedTrack {
+    pub mark: Mark,
+    pub at_ms: i64,
+    pub artist: Option<String>,
+    pub title: String,
+    pub album: Option<String>,
+}
+
+/// The likes and bans given in `[since, until)` (Unix ms), oldest first.
+pub(crate) fn marked_tracks(conn: &Connection, since: i64, until: i64) -> rusqlite::Result<Vec<MarkedTrack>> {
+    let mut stmt = conn.prepare(
+        "SELECT m.mark, m.at, t.artist, t.title, t.album FROM (
+             SELECT track_id, 'like' AS mark, liked_at AS at FROM likes
+             UNION ALL
+             SELECT track_id, 'ban', banned_at FROM bans
+         ) AS m JOIN tracks AS t ON t.id = m.track_id
+         WHERE m.at >= ?1 AND m.at < ?2
+         ORDER BY m.at, t.id",
+    )?;
+    let rows = stmt.query_map(params![since, until], |r| {
+        Ok(MarkedTrack {
+            mark: if r.get::<_, String>(0)? == "like" {
+                Mark::Like
+            } else {
+                Mark::Ban
+            },
+            at_ms: r.get(1)?,
+            artist: r.get(2)?,
+            title: r.get(3)?,
+            album: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
 /// Every like and ban.
 pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Marks> {
     let read = |sql: &str| -> rusqlite::Result<_> {

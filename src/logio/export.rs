@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 
 use super::LogIoError;
 use crate::clock::TimeRange;
+use crate::db::marks;
 use crate::db::plays::{self, LogRow};
+use crate::marks::Mark;
 use crate::play::{EndReason, SkipRule};
 
 /// `skipless export --format` values.
@@ -28,6 +30,9 @@ pub enum ExportFormat {
     Spotify,
     /// The session CSV of Spotify's Music Streaming Sessions Dataset.
     Mssd,
+    /// Likes and bans as ListenBrainz feedback, one per line (score 1 a like, -1 a ban), given
+    /// in the range: what `skipless import likes` reads back.
+    Feedback,
 }
 
 /// What an export needs besides the format.
@@ -88,9 +93,12 @@ pub(crate) fn export_to_file(
     })
 }
 
-/// How many plays [`export`] will consider.
+/// How many plays (or, for feedback, marks) [`export`] will consider.
 pub(crate) fn count(conn: &Connection, options: &ExportOptions) -> Result<u64, LogIoError> {
     let (since, until) = options.range.bounds();
+    if options.format == ExportFormat::Feedback {
+        return Ok(marks::marked_tracks(conn, since, until)?.len() as u64);
+    }
     Ok(plays::count_log_rows(
         conn,
         since,
@@ -128,6 +136,7 @@ pub(crate) fn export(
         ExportFormat::Csv => write(writeln!(out, "{CSV_HEADER}"))?,
         ExportFormat::Mssd => write(writeln!(out, "{MSSD_HEADER}"))?,
         ExportFormat::Spotify => write(out.write_all(b"["))?,
+        ExportFormat::Feedback => return export_feedback(conn, options, out, progress),
         ExportFormat::Jsonl | ExportFormat::Listenbrainz => {}
     }
     let (mut read, mut written) = (0u64, 0u64);
@@ -141,6 +150,7 @@ pub(crate) fn export(
             ExportFormat::Listenbrainz => write_listen(out, row, &options.rule),
             ExportFormat::Spotify => write_spotify(out, row, written == 0, options.session_gap_ms),
             ExportFormat::Mssd => write_mssd(out, row, options.session_gap_ms),
+            ExportFormat::Feedback => unreachable!("feedback is written from the marks"),
         }
         .map_err(LogIoError::Write)?;
         written += u64::from(wrote);
@@ -265,6 +275,49 @@ fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResu
     serde_json::to_writer(&mut *out, &listen)?;
     out.write_all(b"\n")?;
     Ok(true)
+}
+
+/// One ListenBrainz feedback: a loved (1) or hated (-1) recording, by its metadata.
+#[derive(Serialize)]
+struct FeedbackOut<'a> {
+    score: i8,
+    created: i64,
+    track_metadata: FeedbackMetadata<'a>,
+}
+
+#[derive(Serialize)]
+struct FeedbackMetadata<'a> {
+    artist_name: &'a str,
+    track_name: &'a str,
+    release_name: Option<&'a str>,
+}
+
+/// Writes the likes and bans given in `options.range`, oldest first, as ListenBrainz feedback
+/// lines; returns how many.
+fn export_feedback(
+    conn: &Connection,
+    options: &ExportOptions,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<u64, LogIoError> {
+    let (since, until) = options.range.bounds();
+    let marked = marks::marked_tracks(conn, since, until)?;
+    for (n, track) in marked.iter().enumerate() {
+        let feedback = FeedbackOut {
+            score: if track.mark == Mark::Like { 1 } else { -1 },
+            created: track.at_ms.div_euclid(1000),
+            track_metadata: FeedbackMetadata {
+                artist_name: track.artist.as_deref().unwrap_or(""),
+                track_name: &track.title,
+                release_name: track.album.as_deref(),
+            },
+        };
+        serde_json::to_writer(&mut *out, &feedback).map_err(|e| LogIoError::Write(e.into()))?;
+        out.write_all(b"\n").map_err(LogIoError::Write)?;
+        progress(n as u64 + 1);
+    }
+    out.flush().map_err(LogIoError::Write)?;
+    Ok(marked.len() as u64)
 }
 
 /// Spotify's `reason_end` for an end reason; the inverse of [`super::import::end_reason_of`].

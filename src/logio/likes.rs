@@ -1,9 +1,10 @@
 //! Liked songs from other services into the likes ([`import_likes`], [`LikeCounts`]): Spotify's
-//! `YourLibrary.json` (its `tracks` list: artist, album, track) and ListenBrainz loved recordings
-//! (feedback with score 1 and its `track_metadata`, as a JSON object with a `feedback` list or
-//! one feedback object per line). Each is matched to a library track by artist and title, as
-//! plays are; a like keeps the time the service gives (ListenBrainz's `created`), else the time
-//! of the import.
+//! `YourLibrary.json` (its `tracks` list: artist, album, track) and ListenBrainz feedback (with
+//! its `track_metadata`, as a JSON object with a `feedback` list or one feedback object per
+//! line, as `skipless export --format feedback` writes it): a loved recording (score 1) is a
+//! like, a hated one (score -1) a ban. Each is matched to a library track by artist and title,
+//! as plays are; a mark keeps the time the service gives (ListenBrainz's `created`), else the
+//! time of the import.
 
 use std::path::Path;
 
@@ -20,12 +21,15 @@ use crate::marks::Mark;
 pub(crate) struct LikeCounts {
     /// Likes of tracks the library has, now stored.
     pub liked: usize,
+    /// Bans (hated recordings) of tracks the library has, now stored.
+    pub banned: usize,
     /// Liked songs the library does not have, by "artist – title".
     pub not_in_library: Vec<String>,
 }
 
-/// One liked song, before matching.
+/// One liked (or, from ListenBrainz, hated) song, before matching.
 struct Liked {
+    mark: Mark,
     artist: String,
     title: String,
     album: Option<String>,
@@ -79,6 +83,7 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
             .tracks
             .into_iter()
             .map(|t| Liked {
+                mark: Mark::Like,
                 artist: t.artist,
                 title: t.track,
                 album: t.album,
@@ -110,10 +115,15 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
     }
     Ok(feedback
         .into_iter()
-        .filter(|f| f.score == 1)
         .filter_map(|f| {
+            let mark = match f.score {
+                1 => Mark::Like,
+                -1 => Mark::Ban,
+                _ => return None,
+            };
             let meta = f.track_metadata?;
             Some(Liked {
+                mark,
                 artist: meta.artist_name,
                 title: meta.track_name,
                 album: meta.release_name,
@@ -123,7 +133,8 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
         .collect())
 }
 
-/// Likes every song of `path` that the library has, in one transaction; the others are listed.
+/// Likes (or bans) every song of `path` that the library has, in one transaction; the others
+/// are listed.
 pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Result<LikeCounts, LogIoError> {
     let text = std::fs::read_to_string(path).map_err(|source| LogIoError::Read {
         path: path.to_path_buf(),
@@ -132,18 +143,19 @@ pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Resul
     let songs = liked_songs(path, &text)?;
     let matcher = Matcher::load(db.conn())?;
     let mut counts = LikeCounts::default();
-    let mut likes = Vec::new();
+    let mut marked = Vec::new();
     for song in songs {
         match matcher.find(&match_key(&song.artist, &song.title), song.album.as_deref()) {
-            Some(track) => likes.push((track.track_id, song.at_ms.unwrap_or(now_ms))),
+            Some(track) => marked.push((track.track_id, song.mark, song.at_ms.unwrap_or(now_ms))),
             None => counts.not_in_library.push(format!("{} – {}", song.artist, song.title)),
         }
     }
     let tx = db.conn_mut().transaction()?;
-    for (track_id, at_ms) in &likes {
-        marks::set(&tx, *track_id, Mark::Like, true, *at_ms)?;
+    for (track_id, mark, at_ms) in &marked {
+        marks::set(&tx, *track_id, *mark, true, *at_ms)?;
     }
     tx.commit()?;
-    counts.liked = likes.len();
+    counts.liked = marked.iter().filter(|(_, mark, _)| *mark == Mark::Like).count();
+    counts.banned = marked.len() - counts.liked;
     Ok(counts)
 }

@@ -83,6 +83,48 @@ fn like_and_ban_through_the_command_line() {
     assert!(rows.iter().all(|r| r["liked_at"].is_null() && r["banned_at"].is_null()));
 }
 
+/// Likes and bans leave as ListenBrainz feedback (a like loved, a ban hated) and come back
+/// through `import likes` into another log with the same library, times and all.
+#[test]
+fn likes_and_bans_export_as_feedback_and_import_back() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    scan_json(a.path(), &[&corpus()]);
+    scan_json(b.path(), &[&corpus()]);
+    stdout_of(skipless(a.path()).arg("like").arg(corpus().join("sad.ogg")));
+    stdout_of(skipless(a.path()).arg("ban").arg(corpus().join("victory.ogg")));
+    let exported = stdout_of(skipless(a.path()).args(["export", "--format", "feedback"]));
+    let lines = json_lines(&exported);
+    assert_eq!(lines.len(), 2, "{exported}");
+    assert_eq!(
+        (
+            lines[0]["score"].as_i64(),
+            lines[0]["track_metadata"]["track_name"].as_str()
+        ),
+        (Some(1), Some("Sad"))
+    );
+    assert_eq!(
+        (
+            lines[1]["score"].as_i64(),
+            lines[1]["track_metadata"]["track_name"].as_str()
+        ),
+        (Some(-1), Some("Victory"))
+    );
+    let file = a.path().join("feedback.jsonl");
+    std::fs::write(&file, &exported).unwrap();
+    let counts: Value =
+        serde_json::from_str(stdout_of(skipless(b.path()).args(["import", "likes", "--json"]).arg(&file)).trim())
+            .unwrap();
+    assert_eq!(
+        (counts["liked"].as_u64(), counts["banned"].as_u64()),
+        (Some(1), Some(1)),
+        "{counts}"
+    );
+    assert_eq!(
+        stdout_of(skipless(b.path()).args(["export", "--format", "feedback"])),
+        exported
+    );
+}
+
 #[test]
 fn a_file_not_in_the_library_is_refused_in_one_line() {
     let data = tempfile::tempdir().unwrap();
@@ -124,7 +166,8 @@ fn liked_songs_import_from_spotify_and_listenbrainz() {
     assert_eq!(counts["liked"], 1, "{counts}");
     assert_eq!(counts["not_in_library"], serde_json::json!(["Nobody Here – Elsewhere"]));
 
-    // ListenBrainz feedback, one per line: only score 1 is a like, with its own time.
+    // ListenBrainz feedback, one per line: score 1 is a like, with its own time (-1 would be a
+    // ban; this one names a song the library lacks).
     let listenbrainz = data.path().join("feedback.jsonl");
     let line = |score: i32, title: &str| {
         serde_json::json!({"created": 1_700_000_000, "recording_mbid": "m", "score": score,
