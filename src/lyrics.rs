@@ -1,7 +1,7 @@
 //! Lyrics as the player shows them ([`Lyrics`], [`LyricLine`]): LRC text parsed leniently
 //! (several time stamps per line, `[offset:]`, word stamps dropped, malformed lines skipped),
 //! plain text kept as it is, and the bytes of a lyrics file decoded whatever its encoding
-//! ([`decode_text`]: UTF-8, UTF-16 with a byte-order mark, else Latin-1).
+//! ([`decode_text`]: UTF-8, UTF-16 with a byte-order mark, else Windows-1252, the usual "Latin-1").
 
 /// One line of lyrics; `at_ms` is when it is sung, for synced lyrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +178,9 @@ fn strip_word_stamps(text: &str) -> String {
 }
 
 /// The text of a lyrics file: UTF-8 (a byte-order mark dropped), UTF-16 with a byte-order mark,
-/// or, when the bytes are not UTF-8, Latin-1.
+/// or, when the bytes are not UTF-8, Windows-1252: what "Latin-1" files mostly are, their
+/// curly quotes and dashes in bytes 0x80 to 0x9F, which Latin-1 proper makes control
+/// characters.
 pub fn decode_text(bytes: &[u8]) -> String {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return String::from_utf8_lossy(rest).into_owned();
@@ -195,7 +197,10 @@ pub fn decode_text(bytes: &[u8]) -> String {
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        Err(_) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
     }
 }
 
@@ -271,6 +276,10 @@ mod tests {
     #[test]
     fn files_in_latin1_and_utf16_are_read() {
         assert_eq!(decode_text(b"caf\xe9 cr\xe8me"), "café crème");
+        assert_eq!(
+            decode_text(b"it\x92s \x93sung\x94 \x96 here"),
+            "it\u{2019}s \u{201c}sung\u{201d} \u{2013} here"
+        );
         assert_eq!(decode_text("café".as_bytes()), "café");
         assert_eq!(decode_text(b"\xEF\xBB\xBFhi"), "hi");
         let le: Vec<u8> = [0xFF, 0xFE]

@@ -84,7 +84,7 @@ fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
             n => format!(", banned {n}"),
         };
         outln!(
-            "liked {} tracks{banned}; {} liked songs are not in the library",
+            "liked {} tracks{banned}; {} of the songs are not in the library",
             counts.liked,
             counts.not_in_library.len()
         )?;

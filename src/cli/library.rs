@@ -21,11 +21,11 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
             let line = format!(
                 "{:>6}  {:<30}  {:<30}  {:<30}  {duration}",
                 track.id,
-                truncate(track.artist.as_deref().unwrap_or("Unknown artist"), 30),
-                truncate(track.album.as_deref().unwrap_or(""), 30),
-                truncate(&track.title, 30),
+                truncate(&printable(track.artist.as_deref().unwrap_or("Unknown artist")), 30),
+                truncate(&printable(track.album.as_deref().unwrap_or("")), 30),
+                truncate(&printable(&track.title), 30),
             );
-            writeln!(out, "{}", printable(&line))?;
+            writeln!(out, "{line}")?;
         }
     }
     out.flush().context("writing to stdout")?;

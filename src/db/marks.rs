@@ -11,24 +11,27 @@ fn table(mark: Mark) -> (&'static str, &'static str) {
     }
 }
 
-/// Sets (keeping the first time it was set) or clears `mark` on a track.
-pub(crate) fn set(conn: &Connection, track_id: i64, mark: Mark, on: bool, now_ms: i64) -> rusqlite::Result<()> {
+/// Sets (keeping the first time it was set) or clears `mark` on a track; returns whether that
+/// changed anything (a mark older than the other mark of the track is dropped, see migration
+/// 0011).
+pub(crate) fn set(conn: &Connection, track_id: i64, mark: Mark, on: bool, now_ms: i64) -> rusqlite::Result<bool> {
     let (table, column) = table(mark);
-    if on {
+    let changed = if on {
         conn.execute(
             &format!("INSERT OR IGNORE INTO {table} (track_id, {column}) VALUES (?1, ?2)"),
             params![track_id, now_ms],
-        )?;
+        )?
     } else {
-        conn.execute(&format!("DELETE FROM {table} WHERE track_id = ?1"), [track_id])?;
-    }
-    Ok(())
+        conn.execute(&format!("DELETE FROM {table} WHERE track_id = ?1"), [track_id])?
+    };
+    Ok(changed > 0)
 }
 
 /// A like or ban with the tags of its track, as an export writes it.
 pub(crate) struct MarkedTrack {
     pub mark: Mark,
     pub at_ms: i64,
+    /// The track's artist, else its album artist, as tracks are matched by.
     pub artist: Option<String>,
     pub title: String,
     pub album: Option<String>,
@@ -37,7 +40,7 @@ pub(crate) struct MarkedTrack {
 /// The likes and bans given in `[since, until)` (Unix ms), oldest first.
 pub(crate) fn marked_tracks(conn: &Connection, since: i64, until: i64) -> rusqlite::Result<Vec<MarkedTrack>> {
     let mut stmt = conn.prepare(
-        "SELECT m.mark, m.at, t.artist, t.title, t.album FROM (
+        "SELECT m.mark, m.at, coalesce(t.artist, t.album_artist), t.title, t.album FROM (
              SELECT track_id, 'like' AS mark, liked_at AS at FROM likes
              UNION ALL
              SELECT track_id, 'ban', banned_at FROM bans

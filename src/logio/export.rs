@@ -132,27 +132,32 @@ pub(crate) fn export(
     progress: &dyn Fn(u64),
 ) -> Result<u64, LogIoError> {
     let write = |r: std::io::Result<()>| r.map_err(LogIoError::Write);
-    match options.format {
-        ExportFormat::Csv => write(writeln!(out, "{CSV_HEADER}"))?,
-        ExportFormat::Mssd => write(writeln!(out, "{MSSD_HEADER}"))?,
-        ExportFormat::Spotify => write(out.write_all(b"["))?,
+    let gap_ms = options.session_gap_ms;
+    // Each format's header, and how it writes a play (`first`: no play written before it).
+    type WriteRow<'a> = Box<dyn Fn(&mut dyn Write, &LogRow, bool) -> WriteResult + 'a>;
+    let write_row: WriteRow = match options.format {
         ExportFormat::Feedback => return export_feedback(conn, options, out, progress),
-        ExportFormat::Jsonl | ExportFormat::Listenbrainz => {}
-    }
+        ExportFormat::Csv => {
+            write(writeln!(out, "{CSV_HEADER}"))?;
+            Box::new(|out, row, _| write_csv(out, row))
+        }
+        ExportFormat::Mssd => {
+            write(writeln!(out, "{MSSD_HEADER}"))?;
+            Box::new(move |out, row, _| write_mssd(out, row, gap_ms))
+        }
+        ExportFormat::Spotify => {
+            write(out.write_all(b"["))?;
+            Box::new(move |out, row, first| write_spotify(out, row, first, gap_ms))
+        }
+        ExportFormat::Jsonl => Box::new(|out, row, _| write_json_line(out, row)),
+        ExportFormat::Listenbrainz => Box::new(|out, row, _| write_listen(out, row, &options.rule)),
+    };
     let (mut read, mut written) = (0u64, 0u64);
     let (since, until) = options.range.bounds();
     plays::for_each_log_row(conn, since, until, options.format.finished_only(), |row| {
         read += 1;
         progress(read);
-        let wrote = match options.format {
-            ExportFormat::Csv => write_csv(out, row),
-            ExportFormat::Jsonl => write_json_line(out, row),
-            ExportFormat::Listenbrainz => write_listen(out, row, &options.rule),
-            ExportFormat::Spotify => write_spotify(out, row, written == 0, options.session_gap_ms),
-            ExportFormat::Mssd => write_mssd(out, row, options.session_gap_ms),
-            ExportFormat::Feedback => unreachable!("feedback is written from the marks"),
-        }
-        .map_err(LogIoError::Write)?;
+        let wrote = write_row(out, row, written == 0).map_err(LogIoError::Write)?;
         written += u64::from(wrote);
         Ok::<(), LogIoError>(())
     })?;

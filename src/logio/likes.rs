@@ -19,11 +19,11 @@ use crate::marks::Mark;
 /// What an import of likes did (`--json` prints exactly this object).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct LikeCounts {
-    /// Likes of tracks the library has, now stored.
+    /// Likes of tracks the library has, stored now (not those the track had already).
     pub liked: usize,
-    /// Bans (hated recordings) of tracks the library has, now stored.
+    /// Bans (hated recordings) of tracks the library has, stored now.
     pub banned: usize,
-    /// Liked songs the library does not have, by "artist – title".
+    /// Songs the library does not have, by "artist – title".
     pub not_in_library: Vec<String>,
 }
 
@@ -110,9 +110,6 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
             })
             .collect::<Result<_, _>>()?,
     };
-    if feedback.is_empty() {
-        return Err(bad(path, "no liked songs in it"));
-    }
     Ok(feedback
         .into_iter()
         .filter_map(|f| {
@@ -152,10 +149,15 @@ pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Resul
     }
     let tx = db.conn_mut().transaction()?;
     for (track_id, mark, at_ms) in &marked {
-        marks::set(&tx, *track_id, *mark, true, *at_ms)?;
+        // Counted as stored: a mark the track has already, or one older than its other mark,
+        // changes nothing.
+        if marks::set(&tx, *track_id, *mark, true, *at_ms)? {
+            match mark {
+                Mark::Like => counts.liked += 1,
+                Mark::Ban => counts.banned += 1,
+            }
+        }
     }
     tx.commit()?;
-    counts.liked = marked.iter().filter(|(_, mark, _)| *mark == Mark::Like).count();
-    counts.banned = marked.len() - counts.liked;
     Ok(counts)
 }

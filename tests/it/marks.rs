@@ -84,7 +84,8 @@ fn like_and_ban_through_the_command_line() {
 }
 
 /// Likes and bans leave as ListenBrainz feedback (a like loved, a ban hated) and come back
-/// through `import likes` into another log with the same library, times and all.
+/// through `import likes` into another log with the same library, with their times to the
+/// second. Only what changes a mark is counted.
 #[test]
 fn likes_and_bans_export_as_feedback_and_import_back() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -123,6 +124,25 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
         stdout_of(skipless(b.path()).args(["export", "--format", "feedback"])),
         exported
     );
+    let again = stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&file));
+    assert!(
+        again.starts_with("liked 0 tracks; 0 of the songs are not in the library"),
+        "{again}"
+    );
+    // A ban older than the track's like (last year's feedback) is dropped, and not counted.
+    let old_ban = a.path().join("old.jsonl");
+    let mut feedback: Value = serde_json::from_str(exported.lines().next().unwrap()).unwrap();
+    feedback["score"] = (-1).into();
+    feedback["created"] = 1_000_000_000.into();
+    std::fs::write(&old_ban, feedback.to_string()).unwrap();
+    let counts = stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&old_ban));
+    assert!(counts.starts_with("liked 0 tracks; 0 of"), "{counts}");
+    // An export of nothing reads back as nothing.
+    let nothing = stdout_of(skipless(b.path()).args(["export", "--format", "feedback", "--until", "2000-01-01"]));
+    assert_eq!(nothing, "");
+    let empty = a.path().join("empty.jsonl");
+    std::fs::write(&empty, nothing).unwrap();
+    assert!(stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&empty)).starts_with("liked 0 tracks"));
 }
 
 #[test]
