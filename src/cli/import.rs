@@ -41,15 +41,20 @@ pub enum ImportCommand {
 pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<()> {
     let mut db = ctx.open_database()?;
     let gap_ms = ctx.config.log.session_gap_ms();
-    match command {
-        ImportCommand::Spotify { paths, json } => print_plays(&import::import_spotify(&mut db, paths, gap_ms)?, *json),
-        ImportCommand::Listenbrainz { file, json } => {
-            print_plays(&import::import_listenbrainz(&mut db, file, gap_ms)?, *json)
+    let imported = match command {
+        ImportCommand::Spotify { paths, json } => {
+            import::import_spotify(&mut db, paths, gap_ms).map(|counts| print_plays(&counts, *json))
         }
-        ImportCommand::Likes { file, json } => print_likes(&likes::import_likes(&mut db, file, now_ms())?, *json),
-    }?;
+        ImportCommand::Listenbrainz { file, json } => {
+            import::import_listenbrainz(&mut db, file, gap_ms).map(|counts| print_plays(&counts, *json))
+        }
+        ImportCommand::Likes { file, json } => {
+            likes::import_likes(&mut db, file, now_ms()).map(|counts| print_likes(&counts, *json))
+        }
+    };
+    // Also after a failure: earlier files, or rounds of the failed one, may have been kept.
     super::tell_running_player(ctx);
-    Ok(())
+    imported?
 }
 
 fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
