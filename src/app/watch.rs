@@ -115,12 +115,8 @@ impl Watches {
                 self.watched.insert(root);
                 true
             }
-            // Dropping the watcher frees the watches it holds: with some folders unwatched,
-            // only a timer sees every change.
             Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
-                self.watcher = None;
-                self.watched.clear();
-                log_fallback(config);
+                self.give_up(config);
                 false
             }
             Err(e) => {
@@ -128,6 +124,14 @@ impl Watches {
                 false
             }
         }
+    }
+
+    /// The system's inotify watches ran out. Dropping the watcher frees the watches it holds:
+    /// with some folders unwatched, only a timer sees every change.
+    fn give_up(&mut self, config: &LibraryConfig) {
+        self.watcher = None;
+        self.watched.clear();
+        log_fallback(config);
     }
 
     /// Watched roots that went (their watch went with them) are looked for from now on.
@@ -202,11 +206,7 @@ fn watch(
                         watches.note_gone();
                     }
                 }
-                Ok(Err(e)) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
-                    watches.watcher = None;
-                    watches.watched.clear();
-                    log_fallback(config);
-                }
+                Ok(Err(e)) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => watches.give_up(config),
                 Ok(Err(e)) => tracing::warn!("library watch: {e}"),
                 Err(_) => return Ok(()),
             },

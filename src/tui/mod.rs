@@ -181,11 +181,16 @@ fn event_loop(
     // Set once quitting begins: however many messages come meanwhile, the wait ends then.
     let mut quit_deadline: Option<crossbeam_channel::Receiver<Instant>> = None;
     let mut status_timer = StatusTimer::new(STATUS_SHOWN_FOR);
+    // Whether the last message could have changed what `state.json` keeps: a position tick,
+    // four a second while playing, cannot, and the whole queue is not compared for it.
+    let mut settings_touched = true;
     loop {
         if let Some(mpris) = mpris.as_mut() {
             mpris.publish(mpris_bridge::state_of(&app.controller));
         }
-        keeper.keep(app.remembered());
+        if std::mem::take(&mut settings_touched) {
+            keeper.keep(app.remembered());
+        }
         // Once quitting, the terminal may be gone (a hang-up): nothing is drawn while the
         // engine reports the last play.
         if dirty && !app.state.quitting {
@@ -215,6 +220,7 @@ fn event_loop(
         // The D-Bus thread ends when there is no session bus; its channel then stays ready, so
         // it is swapped for one that never delivers.
         let mut mpris_gone = false;
+        settings_touched = true;
         select! {
             recv(input) -> event => match event {
                 Ok(event) => {
@@ -234,6 +240,7 @@ fn event_loop(
                     if let (Some(mpris), Event::Seeked { position_ms, .. }) = (&mpris, &event) {
                         mpris.seeked(*position_ms);
                     }
+                    settings_touched = !matches!(event, Event::Position { .. });
                     app.handle_engine(&event);
                     dirty = true;
                 }
