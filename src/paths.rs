@@ -1,6 +1,28 @@
-//! Where skipless keeps its files ([`Paths`]): the data dir (database, models) and the config.
+//! Where skipless keeps its files ([`Paths`], [`PathsError`]): the data dir (database, models)
+//! and the config.
 
 use std::path::{Path, PathBuf};
+
+/// Why the data dir cannot be used, in one line that names it.
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    #[error("no home directory: pass --data-dir DIR")]
+    NoHome,
+    #[error("{0}: not a folder; the data directory must be one")]
+    NotAFolder(PathBuf),
+    #[error("{path}: cannot create the data directory: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot write to the data directory ({source}); skipless keeps its database there")]
+    DataDirReadOnly { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot write to the database ({source})")]
+    DatabaseReadOnly { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot open the lock file: {source}")]
+    LockFile { path: PathBuf, source: std::io::Error },
+    #[error("{0}: another skipless player is already running with this data dir")]
+    Locked(PathBuf),
+    #[error("{path}: cannot lock: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+}
 
 /// Resolved locations for one run.
 #[derive(Debug, Clone)]
@@ -14,7 +36,7 @@ pub(crate) struct Paths {
 
 impl Paths {
     /// Uses the given overrides, or the platform's directories (XDG on Linux).
-    pub(crate) fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> Result<Self, PathsError> {
         let dirs = directories::ProjectDirs::from("", "", "skipless");
         let cache_dir = match (&data_dir, &dirs) {
             (None, Some(dirs)) => dirs.cache_dir().to_path_buf(),
@@ -24,7 +46,7 @@ impl Paths {
         let data_dir = match (data_dir, &dirs) {
             (Some(dir), _) => dir,
             (None, Some(dirs)) => dirs.data_dir().to_path_buf(),
-            (None, None) => anyhow::bail!("no home directory: pass --data-dir DIR"),
+            (None, None) => return Err(PathsError::NoHome),
         };
         let config_file = match (config_file, &dirs) {
             (Some(file), _) => file,
@@ -75,25 +97,16 @@ impl Paths {
 
     /// Creates the data dir if needed and checks that skipless can write there (the database,
     /// its write-ahead log and the lock live in it), with a one-line error naming it.
-    pub(crate) fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
+    pub(crate) fn ensure_data_dir(&self) -> Result<&Path, PathsError> {
+        let path = || self.data_dir.clone();
         if self.data_dir.exists() && !self.data_dir.is_dir() {
-            anyhow::bail!(
-                "{}: not a folder; the data directory must be one",
-                self.data_dir.display()
-            );
+            return Err(PathsError::NotAFolder(path()));
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| anyhow::anyhow!("{}: cannot create the data directory: {e}", self.data_dir.display()))?;
-        writable(&self.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: cannot write to the data directory ({e}); skipless keeps its database there",
-                self.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| PathsError::Create { path: path(), source })?;
+        writable(&self.data_dir).map_err(|source| PathsError::DataDirReadOnly { path: path(), source })?;
         let database = self.database();
         if database.exists() {
-            writable(&database)
-                .map_err(|e| anyhow::anyhow!("{}: cannot write to the database ({e})", database.display()))?;
+            writable(&database).map_err(|source| PathsError::DatabaseReadOnly { path: database, source })?;
         }
         Ok(&self.data_dir)
     }
@@ -126,21 +139,21 @@ pub(crate) struct InstanceLock {
 
 impl Paths {
     /// Takes the exclusive player lock of the data dir, or says who holds it.
-    pub(crate) fn lock_instance(&self) -> anyhow::Result<InstanceLock> {
+    pub(crate) fn lock_instance(&self) -> Result<InstanceLock, PathsError> {
         let path = self.data_dir.join("skipless.lock");
-        let file = std::fs::OpenOptions::new()
+        let opened = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot open the lock file: {e}", path.display()))?;
+            .open(&path);
+        let file = match opened {
+            Ok(file) => file,
+            Err(source) => return Err(PathsError::LockFile { path, source }),
+        };
         match file.try_lock() {
             Ok(()) => Ok(InstanceLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "{}: another skipless player is already running with this data dir",
-                self.data_dir.display()
-            ),
-            Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("{}: cannot lock: {e}", path.display()),
+            Err(std::fs::TryLockError::WouldBlock) => Err(PathsError::Locked(self.data_dir.clone())),
+            Err(std::fs::TryLockError::Error(source)) => Err(PathsError::Lock { path, source }),
         }
     }
 }

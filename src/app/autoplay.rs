@@ -641,7 +641,7 @@ impl Worker {
         library: Option<SharedLibrary>,
         tx: Sender<WorkerMsg>,
         own: Sender<Request>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, super::AppError> {
         let db = Database::open(&db_path)?;
         let core = AutoplayCore::sharing(db, models_dir, config, library)?;
         let worker = Self {

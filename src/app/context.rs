@@ -13,7 +13,7 @@ pub(crate) struct Context {
 
 impl Context {
     /// Opens the database in the data dir, creating both if needed.
-    pub(crate) fn open_database(&self) -> anyhow::Result<Database> {
+    pub(crate) fn open_database(&self) -> Result<Database, super::AppError> {
         self.paths.ensure_data_dir()?;
         Ok(Database::open(&self.paths.database())?)
     }

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context as _;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::AppError;
 use crate::clock::now_ms;
 use crate::db::tracks;
 use crate::db::{marks, playlists, plays};
@@ -90,7 +90,7 @@ pub enum EntryEdit {
 
 /// The entries of the saved or smart playlist `name`, each with the library track it names:
 /// what the command line exports and plays, and what the remote plays.
-pub(crate) fn playlist_entries(db: &Database, name: &str) -> anyhow::Result<Vec<(Entry, Option<Track>)>> {
+pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, Option<Track>)>, AppError> {
     if let Some(smart) = Smart::named(name) {
         let ids = playlists::smart_tracks(db.conn(), smart, now_ms()).map_err(|e| db.err(e))?;
         let mut by_id: HashMap<i64, Track> = tracks::tracks_in_id_order(db.conn())
@@ -106,7 +106,7 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> anyhow::Result<Vec<
     }
     let entries = playlists::entries(db.conn(), name)
         .map_err(|e| db.err(e))?
-        .with_context(|| format!("no playlist named {name:?} (see `skipless playlist list`)"))?;
+        .ok_or_else(|| AppError::Refused(format!("no playlist named {name:?} (see `skipless playlist list`)")))?;
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
@@ -142,21 +142,28 @@ pub(crate) fn entry_of(track: &Track) -> Entry {
 /// Renames the saved playlist `from` to `to` (trimmed); the name it now has, or why not: `from`
 /// is smart or unknown, `to` is no good name (see [`checked_name`]) or is taken. The command
 /// line and the player rename through this.
-pub(crate) fn rename_playlist(db: &Database, from: &str, to: &str) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        Smart::named(from).is_none(),
-        "{from:?} is computed from the log: it cannot be renamed"
-    );
-    let to = checked_name(to).map_err(anyhow::Error::msg)?;
-    if from == to {
-        let exists = playlists::entries(db.conn(), from).map_err(|e| db.err(e))?.is_some();
-        anyhow::ensure!(exists, "no playlist named {from:?}");
-        return Ok(to.to_owned());
+pub(crate) fn rename_playlist(db: &Database, from: &str, to: &str) -> Result<String, AppError> {
+    let refused = |why: String| Err(AppError::Refused(why));
+    if Smart::named(from).is_some() {
+        return refused(format!("{from:?} is computed from the log: it cannot be renamed"));
     }
-    let taken = playlists::entries(db.conn(), to).map_err(|e| db.err(e))?.is_some();
-    anyhow::ensure!(!taken, "a playlist named {to:?} exists already");
-    let renamed = playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))?;
-    anyhow::ensure!(renamed, "no playlist named {from:?}");
+    let to = checked_name(to).map_err(AppError::Refused)?;
+    let exists = |name: &str| -> Result<bool, AppError> {
+        Ok(playlists::entries(db.conn(), name).map_err(|e| db.err(e))?.is_some())
+    };
+    if from == to {
+        return if exists(from)? {
+            Ok(to.to_owned())
+        } else {
+            refused(format!("no playlist named {from:?}"))
+        };
+    }
+    if exists(to)? {
+        return refused(format!("a playlist named {to:?} exists already"));
+    }
+    if !playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))? {
+        return refused(format!("no playlist named {from:?}"));
+    }
     Ok(to.to_owned())
 }
 

@@ -2,13 +2,15 @@
 //! [`Context`], the playback [`controller`] and its play [`queue`], live recommendations
 //! ([`autoplay`]), the in-memory [`library`] index, background [`workers`], scanning
 //! ([`scan`]), desktop requests ([`mpris_bridge`]), line commands from stdin or a shell
-//! ([`commands`], over the player's socket: [`remote`]) and the closed-loop [`simulate`]or.
+//! ([`commands`], over the player's socket: [`remote`]) and the closed-loop [`simulate`]or; their
+//! one error type, [`AppError`].
 
 pub mod art;
 pub mod autoplay;
 pub(crate) mod commands;
 mod context;
 pub(crate) mod controller;
+mod error;
 pub mod library;
 pub mod mpris_bridge;
 pub(crate) mod queue;
@@ -21,6 +23,7 @@ pub(crate) mod watch;
 pub(crate) mod workers;
 
 pub(crate) use context::Context;
+pub use error::AppError;
 
 use crate::config::Config;
 use crate::db::Database;
@@ -32,7 +35,7 @@ use controller::Controller;
 pub fn start_playback(
     config: &Config,
     db_path: &std::path::Path,
-) -> anyhow::Result<(Engine, Controller, Option<String>)> {
+) -> Result<(Engine, Controller, Option<String>), AppError> {
     let db = Database::open(db_path)?;
     let mut recorder = Recorder::new(db, &config.log, Box::new(SystemClock));
     let closed = recorder.close_interrupted()?;

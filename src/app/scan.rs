@@ -45,7 +45,7 @@ pub(crate) fn scan_library(
     roots: &[PathBuf],
     reread: Reread,
     progress: &(dyn Fn(ScanProgress) + Sync),
-) -> anyhow::Result<ScanOutcome> {
+) -> Result<ScanOutcome, crate::db::DbError> {
     let report = scan::scan(db, roots, reread, progress)?;
     let (matched, match_error) = match crate::logio::rematch::match_unmatched(db) {
         Ok(matched) => (matched, None),

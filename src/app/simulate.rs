@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::app::autoplay::{AutoplayCore, TrainingOutcome};
+use crate::app::AppError;
 use crate::config::Config;
 use crate::db::{tracks, Database};
 use crate::log::{Clock, Recorder};
@@ -97,22 +98,25 @@ pub(crate) fn run_simulation(
     config: &Config,
     work_dir: &Path,
     progress: &mut dyn FnMut(&'static str, usize),
-) -> anyhow::Result<SimulationReport> {
+) -> Result<SimulationReport, AppError> {
     let catalogue = catalogue(history)?;
     if catalogue.is_empty() {
-        anyhow::bail!("{}: no music plays in this history", display(history));
+        return Err(AppError::Simulation(format!(
+            "{}: no music plays in this history",
+            display(history)
+        )));
     }
     let mut policies = Vec::new();
     for policy in Policy::ALL {
         let dir = work_dir.join(policy.name());
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+            std::fs::remove_dir_all(&dir).map_err(AppError::io_at(&dir))?;
         }
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&dir).map_err(AppError::io_at(&dir))?;
         let (skipped, new) = simulate_policy(policy, &catalogue, plays, seed, config, &dir, &mut |n| {
             progress(policy.name(), n)
         })?;
-        std::fs::remove_dir_all(&dir)?;
+        std::fs::remove_dir_all(&dir).map_err(AppError::io_at(&dir))?;
         policies.push(report(policy.name(), &skipped, &new));
     }
     Ok(SimulationReport {
@@ -148,7 +152,7 @@ fn report(name: &'static str, skipped: &[bool], new: &[bool]) -> PolicyReport {
 }
 
 /// The history's tracks with their skip chance and median listened duration.
-fn catalogue(history: &[PathBuf]) -> anyhow::Result<Vec<SimTrack>> {
+fn catalogue(history: &[PathBuf]) -> Result<Vec<SimTrack>, AppError> {
     struct Tally<'a> {
         play: &'a crate::history::HistoryPlay,
         plays: u32,
@@ -203,7 +207,7 @@ fn simulate_policy(
     config: &Config,
     dir: &Path,
     progress: &mut dyn FnMut(usize),
-) -> anyhow::Result<(Vec<bool>, Vec<bool>)> {
+) -> Result<(Vec<bool>, Vec<bool>), AppError> {
     let db_path = dir.join("skipless.db");
     let mut db = Database::open(&db_path)?;
     let tracks: Vec<Track> = catalogue
@@ -303,7 +307,7 @@ fn simulate_policy(
         };
         let completed = recorder
             .record(&ended)?
-            .ok_or_else(|| anyhow::anyhow!("play {n} was not logged"))?;
+            .ok_or_else(|| AppError::Simulation(format!("play {n} was not logged")))?;
 
         if let Some(core) = core.as_mut() {
             if core.played(completed.logged(), completed.play_id) {

@@ -16,6 +16,7 @@ use notify::event::{AccessKind, AccessMode, RemoveKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::workers::{scan_and_report, WorkerMsg};
+use super::AppError;
 use crate::config::LibraryConfig;
 use crate::db::{tracks, Database};
 use crate::library::is_audio_file;
@@ -61,8 +62,9 @@ pub(crate) fn spawn_watch(
 }
 
 /// The remembered roots and the folders of `extra` that exist.
-fn read_roots(db_path: &Path, extra: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut roots = tracks::roots(Database::open(db_path)?.conn())?;
+fn read_roots(db_path: &Path, extra: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
+    let db = Database::open(db_path)?;
+    let mut roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     roots.extend(
         extra
             .iter()
@@ -157,7 +159,7 @@ fn watch(
     config: &LibraryConfig,
     tx: &Sender<WorkerMsg>,
     mut changed: Receiver<RootsChanged>,
-) -> anyhow::Result<()> {
+) -> Result<(), AppError> {
     let mut roots = read_roots(db_path, extra)?;
     let (raw_tx, raw_rx) = crossbeam_channel::unbounded();
     let mut watches = Watches {

@@ -8,6 +8,7 @@ use crossbeam_channel::Sender;
 use super::art::{art_for, ArtCache, Picture};
 use super::library::{entry_of, rename_playlist, LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
+use super::AppError;
 use crate::clock::now_ms;
 use crate::clock::TimeRange;
 use crate::db::playlists;
@@ -20,7 +21,6 @@ use crate::play::SkipRule;
 use crate::playlist::{checked_name, Entry};
 use crate::summary::Stats;
 use crate::track::Track;
-use anyhow::Context as _;
 
 /// A report from a worker to the UI thread.
 #[derive(Debug)]
@@ -81,14 +81,14 @@ pub enum WorkerMsg {
 fn run_worker(
     name: &str,
     tx: Sender<WorkerMsg>,
-    job: impl FnOnce(&Sender<WorkerMsg>) -> anyhow::Result<()> + Send + 'static,
+    job: impl FnOnce(&Sender<WorkerMsg>) -> Result<(), AppError> + Send + 'static,
 ) {
     let name = name.to_owned();
     let spawned = std::thread::Builder::new().name(name.clone()).spawn(move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx)));
         let message = match result {
             Ok(Ok(())) => return,
-            Ok(Err(e)) => format!("{e:#}"),
+            Ok(Err(e)) => e.to_string(),
             Err(_) => format!("the {name} worker failed unexpectedly (details in skipless.log)"),
         };
         let _ = tx.send(WorkerMsg::Error(message));
@@ -112,7 +112,7 @@ pub(crate) fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<Worke
 
 /// Scans `roots` (folders in a root are rescanned as part of it), reporting progress, the
 /// outcome and the reloaded library to `tx`.
-pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
+pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<WorkerMsg>) -> Result<(), AppError> {
     let mut db = Database::open(db_path)?;
     let outcome = scan_library(&mut db, roots, Reread::Changed, &|p| {
         if let ScanProgress::Reading { done, total } = p {
@@ -137,7 +137,7 @@ pub(crate) fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
 /// Reads the library and sends it, one reader at a time, so that copies arrive in the order
 /// they were read: a load begun before a scan committed never lands after the scan's own copy
 /// and empties the screen of what the scan found.
-fn send_library(db: &Database, tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
+fn send_library(db: &Database, tx: &Sender<WorkerMsg>) -> Result<(), AppError> {
     static READING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _in_order = READING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let _ = tx.send(WorkerMsg::Library(LibraryIndex::load(db)?));
@@ -148,9 +148,7 @@ fn send_library(db: &Database, tx: &Sender<WorkerMsg>) -> anyhow::Result<()> {
 pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config::Config, tx: Sender<WorkerMsg>) {
     run_worker("export", tx, move |tx| {
         let db = Database::open(&db_path)?;
-        let stamp = time::OffsetDateTime::now_utc().format(time::macros::format_description!(
-            "[year][month][day]-[hour][minute][second]"
-        ))?;
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
         let path = dir.join(format!("skipless-export-{stamp}.csv"));
         let options = ExportOptions::from_config(&config, ExportFormat::Csv, TimeRange::default());
         export_to_file(db.conn(), &options, &path, &|_, _| {})?;
@@ -186,7 +184,7 @@ pub(crate) fn spawn_save_playlist(
     tx: Sender<WorkerMsg>,
 ) {
     run_worker("playlists", tx, move |tx| {
-        let name = checked_name(&name).map_err(anyhow::Error::msg).context("not saved")?;
+        let name = checked_name(&name).map_err(|why| AppError::Refused(why).not_done("not saved"))?;
         let mut db = Database::open(&db_path)?;
         let entries: Vec<Entry> = tracks.iter().map(entry_of).collect();
         match save {
@@ -200,7 +198,9 @@ pub(crate) fn spawn_save_playlist(
             }
             SaveAs::New(what) => {
                 let saved = playlists::create(db.conn_mut(), name, &entries, now_ms()).map_err(|e| db.err(e))?;
-                anyhow::ensure!(saved.is_some(), "a playlist named {name:?} exists already");
+                if saved.is_none() {
+                    return Err(AppError::Refused(format!("a playlist named {name:?} exists already")));
+                }
                 let _ = tx.send(WorkerMsg::PlaylistSaved(format!("saved {what} as playlist {name:?}")));
             }
         }
@@ -222,14 +222,13 @@ pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx
         let db = Database::open(&db_path)?;
         let message = match &change {
             PlaylistChange::Rename { from, to } => {
-                let to = rename_playlist(&db, from, to).context("not renamed")?;
+                let to = rename_playlist(&db, from, to).map_err(|e| e.not_done("not renamed"))?;
                 format!("renamed playlist {from:?} to {to:?}")
             }
             PlaylistChange::Delete(name) => {
-                anyhow::ensure!(
-                    playlists::delete(db.conn(), name).map_err(|e| db.err(e))?,
-                    "no playlist named {name:?}"
-                );
+                if !playlists::delete(db.conn(), name).map_err(|e| db.err(e))? {
+                    return Err(AppError::Refused(format!("no playlist named {name:?}")));
+                }
                 format!("deleted playlist {name:?}")
             }
         };

@@ -21,7 +21,7 @@ use crate::db::DbError;
 use crate::history::HistoryError;
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum LogIoError {
+pub enum LogIoError {
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error("{path}: record {record}: {message}")]

@@ -1,0 +1,58 @@
+//! The app layer's error ([`AppError`]): each failure of its functions and workers, said in one
+//! line that names what failed and where.
+
+use std::path::PathBuf;
+
+use crate::db::DbError;
+use crate::history::HistoryError;
+use crate::logio::LogIoError;
+use crate::paths::PathsError;
+use crate::player::PlayerError;
+use crate::recommend::RecommendError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Paths(#[from] PathsError),
+    #[error(transparent)]
+    Player(#[from] PlayerError),
+    #[error(transparent)]
+    Recommend(#[from] RecommendError),
+    #[error(transparent)]
+    LogIo(#[from] LogIoError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("cannot watch the library's folders: {0}")]
+    Watch(#[from] notify::Error),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A request that cannot be carried out as asked: a name taken, a playlist that is not there.
+    #[error("{0}")]
+    Refused(String),
+    /// The closed-loop simulation could not go on.
+    #[error("simulation: {0}")]
+    Simulation(String),
+    /// What was not done, and why.
+    #[error("{what}: {source}")]
+    NotDone { what: &'static str, source: Box<AppError> },
+}
+
+impl AppError {
+    /// Reads an I/O error as one on `path`.
+    pub(crate) fn io_at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> AppError + '_ {
+        move |source| AppError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// This error as the reason `what` was not done.
+    pub(crate) fn not_done(self, what: &'static str) -> AppError {
+        AppError::NotDone {
+            what,
+            source: Box::new(self),
+        }
+    }
+}
