@@ -164,10 +164,16 @@ pub(crate) struct Slot {
     pub position: i64,
 }
 
+/// How far apart the start or the end of one play may read in two sources: both time it to the
+/// second, one rounding where the other truncates.
+pub(crate) const SAME_PLAY_MS: i64 = 1_000;
+
 /// The statements that place staged plays, in one round's transaction.
 pub(crate) struct Placer<'t> {
     tx: &'t Transaction<'t>,
     known: Statement<'t>,
+    logged_elsewhere: Statement<'t>,
+    waiting_elsewhere: Statement<'t>,
     new_session: Statement<'t>,
     touch_session: Statement<'t>,
     matched: Statement<'t>,
@@ -180,6 +186,15 @@ impl<'t> Placer<'t> {
             tx,
             known: tx.prepare(
                 "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
+            )?,
+            logged_elsewhere: tx.prepare(
+                "SELECT 1 FROM plays
+                 WHERE track_id = ?1 AND (abs(started_at - ?2) <= ?4 OR abs(ended_at - ?3) <= ?4)
+                   AND (import_key IS NULL OR substr(import_key, 1, length(?5)) != ?5)",
+            )?,
+            waiting_elsewhere: tx.prepare(
+                "SELECT 1 FROM unmatched_plays
+                 WHERE match_key = ?1 AND format != ?5 AND (abs(started_at - ?2) <= ?4 OR abs(ended_at - ?3) <= ?4)",
             )?,
             new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
             touch_session: tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
@@ -199,6 +214,33 @@ impl<'t> Placer<'t> {
     /// Whether a play with this key is in the log or waiting already.
     pub(crate) fn is_known(&mut self, import_key: &str) -> rusqlite::Result<bool> {
         Ok(self.known.query_row([import_key], |_| Ok(())).optional()?.is_some())
+    }
+
+    /// Whether `play`, a play of one of the library tracks `track_ids` or waiting under
+    /// `match_key`, is in the log already from another source: a play of the player's own, or one imported in another
+    /// format. Formats time a play differently (Spotify by its end, ListenBrainz by its start,
+    /// both to the second), so a play that starts or ends within [`SAME_PLAY_MS`] of one of the
+    /// same track is that play come back (an export of the log imported again, or one listening
+    /// downloaded from two services). Within one format the import key decides, exactly.
+    pub(crate) fn is_logged_elsewhere(
+        &mut self,
+        play: &StagedPlay,
+        format: &str,
+        track_ids: &[i64],
+        match_key: &str,
+    ) -> rusqlite::Result<bool> {
+        let (start, end, within) = (play.started_at, play.ended_at, SAME_PLAY_MS);
+        let prefix = format!("{format}\u{1f}");
+        for &track_id in track_ids {
+            if self
+                .logged_elsewhere
+                .exists(params![track_id, start, end, within, prefix])?
+            {
+                return Ok(true);
+            }
+        }
+        self.waiting_elsewhere
+            .exists(params![match_key, start, end, within, format])
     }
 
     /// A new session from `started_at` to `ended_at`; returns its id.

@@ -310,7 +310,11 @@ fn place(
     counts: &mut ImportCounts,
 ) -> Result<Option<OpenSession>, LogIoError> {
     file.place(|placer, play| {
-        if placer.is_known(&play.import_key)? {
+        let key = match_key(&play.artist, &play.title);
+        let track = matcher.find(&key, play.album.as_deref());
+        if placer.is_known(&play.import_key)?
+            || placer.is_logged_elsewhere(&play, format, &matcher.tracks_of(&key), &key)?
+        {
             counts.duplicate += 1;
             return Ok(());
         }
@@ -332,8 +336,7 @@ fn place(
             session_id: open.id,
             position: open.next_position,
         };
-        let key = match_key(&play.artist, &play.title);
-        match matcher.find(&key, play.album.as_deref()) {
+        match track {
             Some(track) => {
                 placer.insert_matched(&play, track.track_id, track.duration_ms, slot)?;
                 counts.matched += 1;

@@ -188,6 +188,13 @@ impl Matcher {
         matcher
     }
 
+    /// Every library track of `key` ([`match_key`]): several files can hold one song.
+    pub(crate) fn tracks_of(&self, key: &str) -> Vec<i64> {
+        self.by_key
+            .get(key)
+            .map_or_else(Vec::new, |c| c.iter().map(|c| c.track_id).collect())
+    }
+
     /// The track for `key` ([`match_key`]); among several, the one on `album`, else the first indexed.
     pub(crate) fn find(&self, key: &str, album: Option<&str>) -> Option<MatchedTrack> {
         let candidates = self.by_key.get(key)?;

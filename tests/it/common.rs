@@ -126,6 +126,20 @@ pub fn library(data_dir: &Path) -> Vec<serde_json::Value> {
     json_lines(&stdout_of(skipless(data_dir).args(["library", "--json"])))
 }
 
+/// The library's tracks as the player logs them (id, path, title, length).
+pub fn library_tracks(data_dir: &Path) -> Vec<skipless::track::Track> {
+    library(data_dir)
+        .iter()
+        .map(|t| skipless::track::Track {
+            id: t["id"].as_i64().unwrap(),
+            path: PathBuf::from(t["path"].as_str().unwrap()),
+            title: t["title"].as_str().unwrap().to_owned(),
+            duration_ms: t["duration_ms"].as_u64(),
+            ..skipless::track::Track::default()
+        })
+        .collect()
+}
+
 /// A running `skipless play --json`, its stdout read line by line.
 pub struct Player {
     pub child: Child,

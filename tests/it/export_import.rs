@@ -773,3 +773,62 @@ fn a_file_given_by_name_is_read_by_its_content_whatever_it_is_called() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn the_logs_own_exports_imported_back_add_nothing() {
+    use skipless::play::PlaySource;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = data_dir(tmp.path(), "a");
+    crate::common::scan_json(&a, &[&crate::common::corpus()]);
+    let tracks = crate::common::library_tracks(&a);
+    let mut log = crate::common::LogWriter::open(&a.join("skipless.db"));
+    // Times with milliseconds, which the exports cut to the second.
+    let mut at = 1_717_000_000_789;
+    for k in 0..9 {
+        let skipped = (k % 3 == 0).then_some(4_567);
+        at = log.play(&tracks[k % tracks.len()], PlaySource::User, at + 1_234, skipped) + 1_001;
+    }
+    drop(log);
+    let plays = || json_of(&a, &["stats", "--json"], &[])["plays"].as_u64().unwrap();
+    assert_eq!(plays(), 9);
+    for format in ["spotify", "listenbrainz"] {
+        let file = tmp.path().join(format!("mine.{format}"));
+        stdout_of(skipless(&a).args(["export", "--format", format, "--out"]).arg(&file));
+        let exported = match format {
+            "spotify" => serde_json::from_slice::<Vec<Value>>(&std::fs::read(&file).unwrap())
+                .unwrap()
+                .len(),
+            _ => std::fs::read_to_string(&file).unwrap().lines().count(),
+        } as u64;
+        assert!(exported >= 6, "{format}: {exported} plays exported");
+        let counts = json_of(&a, &["import", format, "--json"], &[&file]);
+        assert_eq!(
+            (
+                counts["matched"].as_u64(),
+                counts["unmatched"].as_u64(),
+                counts["duplicate"].as_u64()
+            ),
+            (Some(0), Some(0), Some(exported)),
+            "{format}: {counts}"
+        );
+        assert_eq!(plays(), 9, "{format}");
+    }
+
+    // Plays imported from Spotify, waiting for their tracks, come back from ListenBrainz as the
+    // same plays; a fresh log takes them all.
+    let b = data_dir(tmp.path(), "b");
+    let (_, waiting, _) = import_spotify(&b, &[&mica()]);
+    let listens = tmp.path().join("listens.jsonl");
+    stdout_of(
+        skipless(&b)
+            .args(["export", "--format", "listenbrainz", "--out"])
+            .arg(&listens),
+    );
+    let exported = std::fs::read_to_string(&listens).unwrap().lines().count() as u64;
+    assert!(exported > 100 && exported <= waiting, "{exported} of {waiting}");
+    let again = json_of(&b, &["import", "listenbrainz", "--json"], &[&listens]);
+    assert_eq!(again["duplicate"].as_u64(), Some(exported), "{again}");
+    let c = data_dir(tmp.path(), "c");
+    let fresh = json_of(&c, &["import", "listenbrainz", "--json"], &[&listens]);
+    assert_eq!(fresh["unmatched"].as_u64(), Some(exported), "{fresh}");
+}

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use skipless::play::PlaySource;
-use skipless::track::Track;
 
-use crate::common::{has_tool, histories, library, scan_json, skipless, stdout_of, LogWriter};
+use crate::common::{has_tool, histories, library_tracks, scan_json, skipless, stdout_of, LogWriter};
 
 /// Eastern time with its daylight saving rule, as a POSIX `TZ` string: it needs no time-zone
 /// database on the machine.
@@ -29,19 +28,6 @@ const CHARTS: [&str; 9] = [
     "sessions-by-length",
     "training-runs",
 ];
-
-fn tracks(data: &Path) -> Vec<Track> {
-    library(data)
-        .iter()
-        .map(|t| Track {
-            id: t["id"].as_i64().unwrap(),
-            path: PathBuf::from(t["path"].as_str().unwrap()),
-            title: t["title"].as_str().unwrap().to_owned(),
-            duration_ms: t["duration_ms"].as_u64(),
-            ..Track::default()
-        })
-        .collect()
-}
 
 fn recap_json(data: &Path, tz: &str, args: &[&str]) -> Value {
     let text = stdout_of(skipless(data).env("TZ", tz).args(["recap", "--json"]).args(args));
@@ -230,7 +216,7 @@ fn the_recap_page_fits_a_desktop_and_a_phone_and_shows_what_the_json_says() {
     assert!(imported_plays > 900, "{imported}");
     // ... then the player's own: the listener's picks and autoplay's over three weeks, some
     // skipped, and two training runs.
-    let tracks = tracks(&data);
+    let tracks = library_tracks(&data);
     let mut log = LogWriter::open(&data.join("skipless.db"));
     let mut now = ms("2025-03-03T18:00:00Z");
     for day in 0..21 {
@@ -379,7 +365,7 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     scan_json(&data, &[&crate::common::corpus()]);
-    let mut tracks = tracks(&data);
+    let mut tracks = library_tracks(&data);
     // The longest first: 25 s of it is a skip.
     tracks.sort_by_key(|t| std::cmp::Reverse(t.duration_ms));
     let mut log = LogWriter::open(&data.join("skipless.db"));
