@@ -29,8 +29,13 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
                     None => reason,
                 },
             };
+            let waiting = if row.path.is_none() {
+                "  (waits for its track)"
+            } else {
+                ""
+            };
             let line = format!(
-                "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}",
+                "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}{waiting}",
                 format_time(row.started_at),
                 ended,
                 format_duration(row.played_ms),

@@ -14,11 +14,12 @@ use crate::summary::{
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct HistoryRow {
-    pub play_id: i64,
+    /// None for an imported play that waits for its track (so has no track nor path either).
+    pub play_id: Option<i64>,
     pub started_at: i64,
     pub ended_at: Option<i64>,
-    pub track_id: i64,
-    pub path: String,
+    pub track_id: Option<i64>,
+    pub path: Option<String>,
     pub artist: Option<String>,
     pub title: String,
     pub album: Option<String>,
@@ -34,14 +35,20 @@ pub(crate) struct HistoryRow {
     pub end_source: Option<String>,
 }
 
-/// The newest `limit` plays, newest first.
+/// The newest `limit` plays, newest first: the log's, and the imported ones that wait for their
+/// track (as the exports and the stats count them).
 pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryRow>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.started_at, p.ended_at, p.track_id, t.path_text, t.artist, t.title, t.album,
                 p.duration_ms, p.played_ms, p.end_reason, p.skipped, p.session_id, p.position, p.source, p.error,
-                p.end_source
+                p.end_source, 1 AS logged, p.id AS n
          FROM plays p JOIN tracks t ON t.id = p.track_id
-         ORDER BY p.started_at DESC, p.id DESC LIMIT ?1",
+         UNION ALL
+         SELECT NULL, u.started_at, u.ended_at, NULL, NULL, u.artist, u.title, u.album,
+                NULL, u.played_ms, u.end_reason, u.skipped, u.session_id, u.position, 'import', NULL,
+                NULL, 0, u.id
+         FROM unmatched_plays u
+         ORDER BY 2 DESC, 18 DESC, 19 DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {
         Ok(HistoryRow {

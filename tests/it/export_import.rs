@@ -137,6 +137,21 @@ fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
             text.contains(" imported plays wait for their tracks: a scan"),
             "{name}: {text}"
         );
+        // The history lists them too, newest first, as waiting.
+        let history = stdout_of(skipless(&dir).args(["history", "--limit", "5"]));
+        assert_eq!(history.lines().count(), 5, "{name}: {history}");
+        assert!(
+            history.lines().all(|l| l.ends_with("(waits for its track)")),
+            "{name}: {history}"
+        );
+        let rows = crate::common::json_lines(&stdout_of(skipless(&dir).args(["history", "--json", "--limit", "3"])));
+        assert!(rows
+            .iter()
+            .all(|r| r["path"].is_null() && r["play_id"].is_null() && r["source"] == "import"));
+        assert!(
+            rows[0]["started_at"].as_str() >= rows[2]["started_at"].as_str(),
+            "{rows:?}"
+        );
     }
 }
 
