@@ -10,6 +10,31 @@ pub enum Mark {
     Ban,
 }
 
+impl Mark {
+    /// The verb: `like` or `ban`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Mark::Like => "like",
+            Mark::Ban => "ban",
+        }
+    }
+
+    /// What setting (`on`) or clearing the mark did, in the words the player answers with: a
+    /// mark that was already so (`changed` false) is said to have been.
+    pub fn outcome(self, on: bool, changed: bool) -> &'static str {
+        match (self, on, changed) {
+            (Mark::Like, true, true) => "liked",
+            (Mark::Like, true, false) => "already liked",
+            (Mark::Like, false, true) => "unliked",
+            (Mark::Like, false, false) => "not liked",
+            (Mark::Ban, true, true) => "banned",
+            (Mark::Ban, true, false) => "already banned",
+            (Mark::Ban, false, true) => "unbanned",
+            (Mark::Ban, false, false) => "not banned",
+        }
+    }
+}
+
 /// Every track's like and ban, as times in Unix milliseconds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Marks {

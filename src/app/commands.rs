@@ -235,21 +235,26 @@ fn mark(controller: &mut Controller, autoplay: Option<&Autoplay>, mark: Mark, on
     let Some(track) = controller.now.as_ref().map(|n| n.entry.track.clone()) else {
         return Reply::error("nothing is playing");
     };
-    if let Err(e) = controller.mark(track.id, mark, on, by) {
-        return Reply::error(e);
-    }
+    let changed = match controller.mark(track.id, mark, on, by) {
+        Ok(changed) => changed,
+        Err(e) => return Reply::error(e),
+    };
     if let Some(autoplay) = autoplay {
         autoplay.marked(track.id, mark, on);
     }
-    let verb = match (mark, on) {
-        (Mark::Like, true) => "liked",
-        (Mark::Like, false) => "unliked",
-        (Mark::Ban, true) => "banned",
-        (Mark::Ban, false) => "unbanned",
+    let said = mark.outcome(on, changed);
+    let name = track.display_name();
+    let reply = match (changed, on) {
+        (true, _) | (false, true) => format!("ok {said}: {name}"),
+        // The track playing is what the command acts on; after a ban skipped it, that is the next.
+        (false, false) => format!(
+            "ok {said}: {name} (this acts on the track playing; skipless un{} PATH names another)",
+            mark.word()
+        ),
     };
     Reply {
         marked: Some((track.id, mark, on)),
-        ..Reply::ok(format!("ok {verb}: {}", track.display_name()))
+        ..Reply::ok(reply)
     }
 }
 

@@ -131,9 +131,9 @@ impl Controller {
     /// Likes, unlikes, bans or unbans a track: written to the log's database at once. A ban
     /// also drops the track's upcoming autoplay picks and, when it is playing, skips it (logged
     /// by the skip rule like any skip).
-    pub(crate) fn mark(&mut self, track_id: i64, mark: Mark, on: bool, by: ControlSource) -> Result<(), DbError> {
+    pub(crate) fn mark(&mut self, track_id: i64, mark: Mark, on: bool, by: ControlSource) -> Result<bool, DbError> {
         let db = self.recorder.database();
-        marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+        let changed = marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
         if mark == Mark::Ban && on {
             self.queue.drop_autoplay_picks(|id| id == track_id);
             if self.now.as_ref().is_some_and(|n| n.entry.track.id == track_id) {
@@ -142,7 +142,7 @@ impl Controller {
                 self.refresh_next();
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     // Every intent that can end the play in progress names who asked (`by`): the engine hands

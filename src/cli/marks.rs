@@ -24,14 +24,14 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
                 path.display()
             )
         })?;
-    marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
-    let verb = match (mark, on) {
-        (Mark::Like, true) => "liked",
-        (Mark::Like, false) => "unliked",
-        (Mark::Ban, true) => "banned (never queued by autoplay)",
-        (Mark::Ban, false) => "unbanned",
+    let changed = marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+    let said = mark.outcome(on, changed);
+    let note = if changed && mark == Mark::Ban && on {
+        " (never queued by autoplay)"
+    } else {
+        ""
     };
-    outln!("{verb}: {}", track.display_name())?;
+    outln!("{said}{note}: {}", track.display_name())?;
     super::tell_running_player(ctx);
     Ok(())
 }

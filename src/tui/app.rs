@@ -469,7 +469,7 @@ impl App {
     /// screen's copy in step; returns whether it was written.
     fn set_mark(&mut self, track: &Track, mark: Mark, on: bool) -> bool {
         match self.controller.mark(track.id, mark, on, ControlSource::Key) {
-            Ok(()) => {
+            Ok(_) => {
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.marked(track.id, mark, on);
                 }
@@ -493,8 +493,7 @@ impl App {
         };
         let like = !self.state.library.marks.is_liked(track.id);
         if self.set_mark(&track, Mark::Like, like) {
-            let verb = if like { "liked" } else { "unliked" };
-            self.state.status = Some(format!("{verb}: {}", track.display_name()));
+            self.state.status = Some(format!("{}: {}", Mark::Like.outcome(like, true), track.display_name()));
         }
     }
 
@@ -506,7 +505,7 @@ impl App {
         };
         if self.state.library.marks.is_banned(track.id) {
             if self.set_mark(&track, Mark::Ban, false) {
-                self.state.status = Some(format!("unbanned: {}", track.display_name()));
+                self.state.status = Some(format!("{}: {}", Mark::Ban.outcome(false, true), track.display_name()));
             }
             return;
         }

@@ -77,7 +77,9 @@ fn like_and_ban_through_the_command_line() {
     stdout_of(skipless(data.path()).arg("like").arg(&defeat));
     assert!(recommended(data.path()).contains(&defeat_id));
     let out = stdout_of(skipless(data.path()).arg("unban").arg(&defeat));
-    assert!(out.starts_with("unbanned"), "{out}");
+    assert!(out.starts_with("not banned: "), "the like took the ban back: {out}");
+    let out = stdout_of(skipless(data.path()).arg("like").arg(&defeat));
+    assert!(out.starts_with("already liked: "), "{out}");
     stdout_of(skipless(data.path()).arg("unlike").arg(&defeat));
     let rows = json_lines(&stdout_of(skipless(data.path()).args(["export", "--format", "jsonl"])));
     assert!(rows.iter().all(|r| r["liked_at"].is_null() && r["banned_at"].is_null()));

@@ -100,6 +100,13 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     assert_eq!(status(data.path())["queue_length"], 2);
     let liked = remote_ok(data.path(), &["like"]);
     assert!(liked.starts_with("liked: "), "{liked}");
+    let again = remote_ok(data.path(), &["like"]);
+    assert!(again.starts_with("already liked: "), "{again}");
+    let not_banned = remote_ok(data.path(), &["unban"]);
+    assert!(
+        not_banned.starts_with("not banned: ") && not_banned.contains("skipless unban PATH"),
+        "{not_banned}"
+    );
 
     let refused = remote(data.path(), &["dance"]);
     assert!(!refused.status.success());
