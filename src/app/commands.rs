@@ -274,8 +274,13 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
             path.display()
         ));
     }
-    let n = controller.enqueue(found);
-    Reply::ok(format!("ok queued {n} track{}", if n == 1 { "" } else { "s" }))
+    // Each path of a `remote queue` gets its own reply, so each names what it queued.
+    let said = match &found[..] {
+        [track] if !path.is_dir() => format!("ok queued: {}", track.display_name()),
+        _ => format!("ok queued {} tracks from {}", found.len(), path.display()),
+    };
+    controller.enqueue(found);
+    Reply::ok(said)
 }
 
 /// The saved playlist `name` becomes the queue and plays from its first file the library has.

@@ -96,8 +96,26 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     player.wait("seeked");
 
     let queued = remote_ok(data.path(), &["queue", corpus().join("menu.opus").to_str().unwrap()]);
-    assert_eq!(queued.trim(), "queued 1 track");
+    assert_eq!(queued.trim(), "queued: menu");
     assert_eq!(status(data.path())["queue_length"], 2);
+    // Each path of a queue is answered on its own line, naming what it queued.
+    let sad = corpus().join("sad.ogg");
+    let folder = remote_ok(
+        data.path(),
+        &["queue", corpus().to_str().unwrap(), sad.to_str().unwrap()],
+    );
+    let lines: Vec<&str> = folder.lines().collect();
+    let n = crate::common::library(data.path()).len();
+    assert_eq!(
+        lines[0],
+        format!("queued {n} tracks from {}", corpus().canonicalize().unwrap().display()),
+        "{folder}"
+    );
+    assert!(
+        lines[1].starts_with("queued: ") && lines[1].ends_with("Sad"),
+        "{folder}"
+    );
+    assert_eq!(status(data.path())["queue_length"], 2 + n + 1);
     let liked = remote_ok(data.path(), &["like"]);
     assert!(liked.starts_with("liked: "), "{liked}");
     let again = remote_ok(data.path(), &["like"]);

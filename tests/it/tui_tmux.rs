@@ -555,7 +555,7 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
         String::from_utf8(out.stdout).unwrap()
     };
     remote(&["queue", corpus().join("sad.ogg").to_str().unwrap()]);
-    tmux.wait_for("remote: queued 1 track");
+    tmux.wait_for("remote: queued: ");
     remote(&["play"]);
     tmux.wait_for("▶ Sad");
     let status: serde_json::Value = serde_json::from_str(&remote(&["status", "--json"])).unwrap();
