@@ -77,6 +77,17 @@ pub struct M3u {
 /// Only a file that is not a playlist at all (binary data) is an error.
 pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<M3u, M3uError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    if let Some(other) = other_format(bytes) {
+        let line = 1 + bytes
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .filter(|&&b| b == b'\n')
+            .count();
+        return Err(M3uError {
+            line,
+            message: format!("{other}, not an M3U playlist"),
+        });
+    }
     let mut m3u = M3u::default();
     let mut info: Option<(Option<u64>, Option<String>)> = None;
     for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -122,6 +133,19 @@ pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<M3u, M3uError> {
         });
     }
     Ok(m3u)
+}
+
+/// What a file that is not an M3U is, told by its first character, which no path or M3U tag
+/// starts with: a JSON document (a listening history), XML (an XSPF playlist), a PLS playlist.
+fn other_format(bytes: &[u8]) -> Option<&'static str> {
+    let start = bytes.trim_ascii_start();
+    match start.first()? {
+        b'{' => Some("JSON data"),
+        b'[' if start.starts_with(b"[playlist]") => Some("a PLS playlist"),
+        b'[' => Some("JSON data"),
+        b'<' => Some("XML (an XSPF playlist or another document)"),
+        _ => None,
+    }
 }
 
 /// `#EXTINF:<seconds>[ attributes],<title>`: (length, title); -1 seconds means unknown.
@@ -222,6 +246,27 @@ mod tests {
         let ogg = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\n\x01vorbis";
         let error = parse_m3u(ogg, Path::new("/music")).unwrap_err();
         assert_eq!(error.to_string(), "line 1: binary data: not an M3U playlist");
+    }
+
+    #[test]
+    fn json_xml_and_pls_files_are_not_m3u_playlists() {
+        let said = |bytes: &[u8]| parse_m3u(bytes, Path::new("/music")).unwrap_err().to_string();
+        let history = b"[\n{\"ts\":\"2024-05-29T16:26:46Z\",\"ms_played\":4567}\n]\n";
+        assert_eq!(said(history), "line 1: JSON data, not an M3U playlist");
+        assert_eq!(
+            said(b"\n\n  {\"listened_at\": 1}"),
+            "line 3: JSON data, not an M3U playlist"
+        );
+        assert_eq!(
+            said(b"\xef\xbb\xbf<?xml version=\"1.0\"?><playlist/>"),
+            "line 1: XML (an XSPF playlist or another document), not an M3U playlist"
+        );
+        assert_eq!(
+            said(b"[playlist]\nFile1=a.ogg\n"),
+            "line 1: a PLS playlist, not an M3U playlist"
+        );
+        // A playlist's first entry may be a plain name.
+        assert_eq!(parse_m3u(b"song.ogg\n", Path::new("/music")).unwrap().entries.len(), 1);
     }
 
     #[test]

@@ -107,16 +107,17 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
             entry.path = canonical;
         }
     }
-    let missing: Vec<String> = playlists::resolve(db.conn(), entries.clone())
+    let missing: Vec<(usize, String)> = playlists::resolve(db.conn(), entries.clone())
         .map_err(|e| db.err(e))?
         .into_iter()
         .filter(|(_, track)| track.is_none())
         .map(|(entry, _)| {
-            format!(
+            let said = format!(
                 "  line {}: {} is not in the library (kept: it plays once a scan adds it)",
                 entry.line,
                 entry.path.display()
-            )
+            );
+            (entry.line, said)
         })
         .collect();
     playlists::create(db.conn_mut(), name, &entries, now_ms())
@@ -131,11 +132,13 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         entries.len(),
         entries.len() - missing.len()
     )?;
-    for line in missing {
-        outln!("{line}")?;
-    }
-    for problem in skipped {
-        outln!("  {problem} (left out)")?;
+    let left_out_lines = skipped
+        .iter()
+        .map(|problem| (problem.line, format!("  {problem} (left out)")));
+    let mut problems: Vec<(usize, String)> = missing.into_iter().chain(left_out_lines).collect();
+    problems.sort_by_key(|(line, _)| *line);
+    for (_, said) in problems {
+        outln!("{said}")?;
     }
     Ok(())
 }

@@ -134,6 +134,29 @@ fn malformed_and_stream_lines_are_left_out_by_line_and_relative_entries_match_af
         out.contains("line 4: not a local file: https://radio.example/stream (left out)"),
         "{out}"
     );
+    // Entries not in the library and lines left out are told together, in line order.
+    let told: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_start().split(':').next().unwrap())
+        .collect();
+    assert_eq!(told, ["line 2", "line 3", "line 4", "line 5"], "{out}");
+    // A file that is no M3U is refused, naming it and what it is, and saves nothing.
+    let history = lists.join("listens.json");
+    std::fs::write(&history, "[{\"ts\":\"2024-05-29T16:26:46Z\"}]").unwrap();
+    let refused = skipless(data.path())
+        .args(["playlist", "import"])
+        .arg(&history)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("listens.json: line 1: JSON data, not an M3U playlist") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+    let listed = stdout_of(skipless(data.path()).args(["playlist", "list"]));
+    assert!(!listed.contains("listens"), "{listed}");
     // The files arrive; a scan attaches both entries, written with `..` and `.` as they were.
     std::fs::copy(corpus().join("sad.ogg"), music.join("later.ogg")).unwrap();
     std::fs::copy(corpus().join("victory.ogg"), lists.join("here.ogg")).unwrap();
