@@ -270,7 +270,12 @@ fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResu
             track_name: &row.title,
             release_name: row.album.as_deref(),
             additional_info: ListenInfo {
-                duration_ms: row.track_duration_ms.or(row.duration_ms),
+                // The track's length; of a track the library lacks, a play that ran to its end
+                // tells it (an imported history keeps its listening time through the round trip).
+                duration_ms: row
+                    .track_duration_ms
+                    .or(row.duration_ms)
+                    .or_else(|| (row.end_reason.as_deref() == Some("finished")).then_some(row.played_ms)),
                 media_player: "skipless",
                 submission_client: "skipless",
                 submission_client_version: env!("CARGO_PKG_VERSION"),

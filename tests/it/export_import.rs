@@ -846,4 +846,11 @@ fn the_logs_own_exports_imported_back_add_nothing() {
     let c = data_dir(tmp.path(), "c");
     let fresh = json_of(&c, &["import", "listenbrainz", "--json"], &[&listens]);
     assert_eq!(fresh["unmatched"].as_u64(), Some(exported), "{fresh}");
+    // Their listening time comes with them: a play that ran to its end tells its track's length.
+    let heard = |dir: &Path| {
+        json_of(dir, &["recap", "--json"], &[])["totals"]["listening_ms"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(heard(&c) > heard(&b) / 2, "{} ms of {}", heard(&c), heard(&b));
 }
