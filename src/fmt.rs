@@ -77,6 +77,18 @@ pub(crate) fn format_time(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// Unix milliseconds as the listener's wall-clock time (the system time zone, `TZ`), to the
+/// second: "2024-05-29 18:26:46", for text a person reads (JSON keeps [`format_time`]'s UTC).
+pub(crate) fn local_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ms.to_string())
+}
+
 /// A timing shift in milliseconds as "0.5 s later", "1.0 s sooner" or "on time".
 pub(crate) fn format_shift(ms: i64) -> String {
     let seconds = ms.unsigned_abs() as f64 / 1000.0;

@@ -104,15 +104,15 @@ pub struct Stats {
 }
 
 impl TrainingRun {
-    /// The run in one line: when (to the minute, UTC), whether its model was saved, how it
+    /// The run in one line: when (to the minute, in local time), whether its model was saved, how it
     /// ranked against the model before and on how many plays.
     pub fn line(&self) -> String {
         let against = self
             .old_ndcg10
             .map(|old| format!(" (the model before: {old:.4})"))
             .unwrap_or_default();
-        // "2026-12-03T07:56:50.443Z" to the minute.
-        let when = crate::fmt::format_time(self.finished_at_ms).replace('T', " ");
+        // "2026-12-03 07:56:50" to the minute.
+        let when = crate::fmt::local_time(self.finished_at_ms);
         format!(
             "{} {} · NDCG@10 {:.4}{against} · {} plays{}",
             when.get(..16).unwrap_or(&when),

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use crate::app::Context;
-use crate::fmt::{format_duration, format_time, printable};
+use crate::fmt::{format_duration, format_time, local_time, printable};
 use crate::play::EndReason;
 
 /// `skipless history [--json] [--limit N]`.
@@ -36,7 +36,7 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
             };
             let line = format!(
                 "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}{waiting}",
-                format_time(row.started_at),
+                local_time(row.started_at),
                 ended,
                 format_duration(row.played_ms),
                 row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),

@@ -375,6 +375,12 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     log.play(&tracks[2], PlaySource::Autoplay, ms("2024-05-06T04:30:00Z"), None);
     drop(log);
 
+    // The history's text tells the same local times.
+    let history = stdout_of(skipless(&data).env("TZ", EASTERN).arg("history"));
+    assert!(
+        history.contains("2024-05-05 08:00:00") && history.contains("2024-05-05 23:30:00"),
+        "{history}"
+    );
     let sunday = recap_json(&data, EASTERN, &["--since", "2024-05-05", "--until", "2024-05-05"]);
     assert_eq!(sunday["totals"]["plays"], 2, "{sunday}");
     // An export of the same dates covers the same local day.
