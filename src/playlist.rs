@@ -150,7 +150,11 @@ fn other_format(bytes: &[u8]) -> Option<&'static str> {
 
 /// `#EXTINF:<seconds>[ attributes],<title>`: (length, title); -1 seconds means unknown.
 fn extinf(rest: &[u8]) -> Option<(Option<u64>, Option<String>)> {
-    let text = String::from_utf8_lossy(rest);
+    // An `.m3u` is in the writer's legacy encoding, most often Windows-1252 (Latin-1's superset).
+    let text = match std::str::from_utf8(rest) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest).0,
+    };
     let (head, title) = text.split_once(',').unwrap_or((&text, ""));
     let seconds = head.split_whitespace().next()?;
     let seconds: f64 = seconds.parse().ok()?;
@@ -160,9 +164,12 @@ fn extinf(rest: &[u8]) -> Option<(Option<u64>, Option<String>)> {
 }
 
 /// An entry line as a path: a `file://` URI percent-decoded, an absolute path as is, a relative
-/// one from `dir`. Other URIs (`http://`) are refused.
+/// one from `dir`; written on Windows (backslashes and no slash), with its backslashes read as
+/// separators. Other URIs (`http://`) are refused.
 fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
-    if let Some(rest) = line.strip_prefix(b"file://") {
+    let scheme = b"file://";
+    if line.len() >= scheme.len() && line[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        let rest = &line[scheme.len()..];
         // `file:///music/a.ogg` or `file://localhost/music/a.ogg`.
         let rest = rest.strip_prefix(b"localhost").unwrap_or(rest);
         if !rest.starts_with(b"/") {
@@ -178,6 +185,13 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     {
         return Err(format!("not a local file: {}", String::from_utf8_lossy(line)));
     }
+    let windows: Vec<u8>;
+    let line = if line.contains(&b'\\') && !line.contains(&b'/') {
+        windows = line.iter().map(|&b| if b == b'\\' { b'/' } else { b }).collect();
+        &windows
+    } else {
+        line
+    };
     let path = dir.join(Path::new(OsStr::from_bytes(line)));
     // Through the file system where the file is (a `..` after a symlinked folder goes where
     // the link leads), as written otherwise.
@@ -222,7 +236,8 @@ pub fn checked_name(name: &str) -> Result<&str, String> {
 }
 
 /// Writes `entries` as an extended M3U: `#EXTINF` with length and title where known, then the
-/// path as its raw bytes.
+/// path as its bytes, or, for a path that is not UTF-8 (which an M3U8 must be), as a `file://`
+/// URI with those bytes percent-encoded.
 pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
     out.write_all(b"#EXTM3U\n")?;
     for entry in entries {
@@ -231,7 +246,18 @@ pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> 
             let title = entry.title.as_deref().unwrap_or("").replace(['\n', '\r'], " ");
             writeln!(out, "#EXTINF:{seconds},{title}")?;
         }
-        out.write_all(entry.path.as_os_str().as_bytes())?;
+        let bytes = entry.path.as_os_str().as_bytes();
+        if std::str::from_utf8(bytes).is_ok() {
+            out.write_all(bytes)?;
+        } else {
+            const IN_URI_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+                .remove(b'/')
+                .remove(b'-')
+                .remove(b'_')
+                .remove(b'.')
+                .remove(b'~');
+            write!(out, "file://{}", percent_encoding::percent_encode(bytes, IN_URI_PATH))?;
+        }
         out.write_all(b"\n")?;
     }
     out.flush()
@@ -363,5 +389,18 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         );
         assert_eq!(back[0].title, entries[0].title);
         assert_eq!(back[0].duration_ms, entries[0].duration_ms);
+        // An M3U8 is UTF-8: the path that is not is written as a URI.
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\nfile:///m/caf%E9%201.ogg\n"), "{text}");
+    }
+
+    #[test]
+    fn windows_separators_latin_1_titles_and_an_upper_case_scheme() {
+        let text = b"#EXTINF:100,Caf\xe9 Artist - Song\r\n..\\music\\sad.ogg\r\nFILE:///m/a.ogg\n";
+        let m3u = parse_m3u(text, Path::new("/lists")).unwrap();
+        assert!(m3u.skipped.is_empty(), "{:?}", m3u.skipped);
+        assert_eq!(m3u.entries[0].path, Path::new("/music/sad.ogg"));
+        assert_eq!(m3u.entries[0].title.as_deref(), Some("Café Artist - Song"));
+        assert_eq!(m3u.entries[1].path, Path::new("/m/a.ogg"));
     }
 }
