@@ -119,6 +119,9 @@ impl Format {
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
             .unwrap_or_default();
+        if text.is_empty() {
+            return Err(not_a_history("an empty file"));
+        }
         if text.starts_with("#EXTM3U") || extension == "m3u" || extension == "m3u8" {
             return Err(not_a_history("a playlist (M3U)"));
         }

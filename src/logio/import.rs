@@ -214,7 +214,13 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
             record -= 1;
             continue;
         }
-        let listen: Listen = serde_json::from_str(&line).map_err(|e| bad(format!("not a listen: {e}")))?;
+        let listen: Listen = serde_json::from_str(&line).map_err(|e| {
+            if record == 1 && line.trim_start_matches('\u{feff}').trim_start().starts_with('[') {
+                bad("a JSON array, not ListenBrainz listens (one JSON object per line); a Spotify history imports with `skipless import spotify`".into())
+            } else {
+                bad(format!("not a listen: {e}"))
+            }
+        })?;
         if !(0..=LAST_LISTENED_AT).contains(&listen.listened_at) {
             return Err(bad(format!("listened_at {} is not a time", listen.listened_at)));
         }

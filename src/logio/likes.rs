@@ -99,13 +99,13 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(n, line)| {
                 serde_json::from_str::<Feedback>(line).map_err(|e| {
-                    bad(
-                        path,
-                        format!(
-                            "line {}: not Spotify's YourLibrary.json or ListenBrainz feedback ({e})",
-                            n + 1
-                        ),
-                    )
+                    let what = if line.contains("\"listened_at\"") {
+                        "ListenBrainz listens, not feedback (they import with `skipless import listenbrainz`)"
+                            .to_owned()
+                    } else {
+                        format!("not Spotify's YourLibrary.json or ListenBrainz feedback ({e})")
+                    };
+                    bad(path, format!("line {}: {what}", n + 1))
                 })
             })
             .collect::<Result<_, _>>()?,

@@ -510,7 +510,11 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
             "this is not JSON".into(),
             "not a JSON array",
         ),
-        ("Streaming_History_Audio_empty.json", String::new(), "not a JSON array"),
+        (
+            "Streaming_History_Audio_empty.json",
+            String::new(),
+            "this is an empty file, not a listening history",
+        ),
         (
             "Streaming_History_Audio_time.json",
             format!("[{good},\n{}]", good2.replace("10:04", "10h04")),
@@ -574,6 +578,21 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
     std::fs::write(&listens, "").unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
     assert!(stderr.contains("empty file"), "{stderr}");
+    // The wrong importer says which one the file is for.
+    std::fs::write(&listens, format!("[{good},\n{good2}]")).unwrap();
+    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+    assert!(
+        stderr.contains("record 1: a JSON array, not ListenBrainz listens")
+            && stderr.contains("skipless import spotify"),
+        "{stderr}"
+    );
+    std::fs::write(&listens, format!("{listen}\n")).unwrap();
+    let stderr = import_fails(&dir, &["import", "likes"], &listens);
+    assert!(
+        stderr.contains("line 1: ListenBrainz listens, not feedback")
+            && stderr.contains("skipless import listenbrainz"),
+        "{stderr}"
+    );
     // A file that is not there: one line, its cause named once.
     let stderr = import_fails(&dir, &["import", "spotify"], &tmp.path().join("gone.json"));
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
