@@ -198,6 +198,10 @@ pub(crate) fn apply(
     command: LineCommand,
     by: ControlSource,
 ) -> Reply {
+    let starts_playing = matches!(command, LineCommand::Next | LineCommand::Resume | LineCommand::Toggle);
+    if starts_playing && controller.now.is_none() && controller.queue.entries().is_empty() {
+        return Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play");
+    }
     match command {
         LineCommand::Next => controller.next(by),
         LineCommand::Previous => controller.previous(by),

@@ -554,6 +554,14 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    // Nothing queued, nothing to play: said, not silently done.
+    let nothing = skipless(data.path()).args(["remote", "play"]).output().unwrap();
+    assert!(!nothing.status.success());
+    assert!(
+        String::from_utf8_lossy(&nothing.stderr).contains("nothing queued"),
+        "{}",
+        String::from_utf8_lossy(&nothing.stderr)
+    );
     remote(&["queue", corpus().join("sad.ogg").to_str().unwrap()]);
     tmux.wait_for("remote: queued: ");
     remote(&["play"]);
@@ -561,6 +569,10 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
     let status: serde_json::Value = serde_json::from_str(&remote(&["status", "--json"])).unwrap();
     assert_eq!(status["state"], "playing");
     assert_eq!(status["track"]["title"], "Sad");
+    // A status right after a seek tells where it went.
+    remote(&["seek", "20"]);
+    let status: serde_json::Value = serde_json::from_str(&remote(&["status", "--json"])).unwrap();
+    assert!(status["position_ms"].as_u64().unwrap() >= 20_000, "{status}");
     remote(&["like"]);
     tmux.wait_for("remote: liked: Tyler Johnson – Sad");
     tmux.keys(&["A"]);
