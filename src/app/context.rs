@@ -18,6 +18,16 @@ impl Context {
         Ok(Database::open(&self.paths.database())?)
     }
 
+    /// Opens the database for a command that only reads it (history, stats, an export): a data
+    /// dir that is not there is refused, as a mistyped `--data-dir` most often is, rather than
+    /// made and read as an empty log.
+    pub(crate) fn open_existing_database(&self) -> Result<Database, super::AppError> {
+        if !self.paths.data_dir.exists() || self.paths.data_dir.is_dir() && !self.paths.database().exists() {
+            return Err(super::AppError::NoData(self.paths.data_dir.clone()));
+        }
+        self.open_database()
+    }
+
     /// Sends the `tracing` lines of a player run (MPRIS on or off, warnings of background
     /// threads) to `skipless.log` in the data dir, appended, so they never write over the screen.
     /// A log that cannot be opened is left out: it is a diagnostic aid, not a reason to refuse to

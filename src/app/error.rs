@@ -28,6 +28,11 @@ pub enum AppError {
     Watch(#[from] notify::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{}: no skipless data here yet (the player, `skipless scan` or `skipless import` start it; is --data-dir right?)",
+        .0.display()
+    )]
+    NoData(PathBuf),
     /// A request that cannot be carried out as asked: a name taken, a playlist that is not there.
     #[error("{0}")]
     Refused(String),

@@ -17,7 +17,7 @@ pub(crate) fn export(
 ) -> anyhow::Result<()> {
     let range = TimeRange::parse(since, until, &jiff::tz::TimeZone::system())?;
     let options = ExportOptions::from_config(&ctx.config, format, range);
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     match out {
         Some(path) => {
             let bar = progress_bar(0, "export");

@@ -10,7 +10,7 @@ use crate::play::EndReason;
 
 /// `skipless history [--json] [--limit N]`.
 pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let rows = crate::db::plays::history(db.conn(), limit).map_err(|e| db.err(e))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -9,7 +9,7 @@ use crate::fmt::{format_duration, printable, truncate};
 
 /// `skipless library [--json]`.
 pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let tracks: Vec<crate::track::Track> = crate::db::tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -18,7 +18,7 @@ pub(crate) fn run(
 ) -> anyhow::Result<()> {
     let tz = jiff::tz::TimeZone::system();
     let range = TimeRange::parse(since, until, &tz)?;
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);
     let started = std::time::Instant::now();
     let recap = recap::build(&db, &rule, range, &tz)?;

@@ -8,7 +8,7 @@ use crate::track::Track;
 /// `skipless recommend [-n N] [--json]`: the next tracks for the current or last session, ranked
 /// by autoplay's own ranking, as the player would queue them now.
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let config = &ctx.config.recommend;
     let core = AutoplayCore::new(db, ctx.paths.models_dir(), config.clone())?;
     if let Some(why) = core.model_refused() {

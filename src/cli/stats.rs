@@ -5,7 +5,7 @@ use crate::play::SkipRule;
 
 /// `skipless stats [--json]`.
 pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);
     let tz = jiff::tz::TimeZone::system();
     let stats = crate::db::plays::stats(db.conn(), &rule, 10, &tz).map_err(|e| db.err(e))?;

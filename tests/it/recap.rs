@@ -459,6 +459,18 @@ fn an_empty_log_gets_a_page_that_says_so_and_an_unwritable_out_leaves_nothing() 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let page = tmp.path().join("recap.html");
+    // A data dir with no log is refused, as a mistyped --data-dir would be.
+    let refused = skipless(&data).args(["recap", "--out"]).arg(&page).output().unwrap();
+    assert!(!refused.status.success() && !page.exists());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no skipless data here yet"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // An empty library makes an empty log.
+    let music = tmp.path().join("music");
+    std::fs::create_dir(&music).unwrap();
+    scan_json(&data, &[&music]);
     let made = skipless(&data).args(["recap", "--out"]).arg(&page).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let html = std::fs::read_to_string(&page).unwrap();
@@ -486,6 +498,6 @@ fn an_empty_log_gets_a_page_that_says_so_and_an_unwritable_out_leaves_nothing() 
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["data", "recap.html", "taken"]);
+    assert_eq!(left, ["data", "music", "recap.html", "taken"]);
     assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 1);
 }
