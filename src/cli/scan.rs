@@ -26,14 +26,17 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
         anyhow::bail!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
     }
     let bar = progress_bar(0, "scanning");
-    let outcome = scan_library(&mut db, &roots, reread, &|p| match p {
+    let scanned = scan_library(&mut db, &roots, reread, &|p| match p {
         ScanProgress::Walking { found } => bar.set_message(if found > 0 { "walking" } else { "scanning" }),
         ScanProgress::Reading { done, total } => {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
             bar.set_message("reading");
         }
-    })?;
+    });
+    // A scan commits round by round: one that fails may have changed the library already.
+    super::tell_running_player(ctx);
+    let outcome = scanned?;
     bar.finish_and_clear();
     let (report, matched) = (outcome.report, outcome.matched);
     if let Some(error) = &outcome.match_error {
@@ -63,6 +66,5 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
             outln!("{matched} imported plays matched to library tracks")?;
         }
     }
-    super::tell_running_player(ctx);
     Ok(())
 }
