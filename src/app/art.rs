@@ -123,7 +123,7 @@ pub fn art_for(track: &Track, size: Size, picker: &Picker, cache: &std::sync::Mu
 
 /// The cover of the audio file at `audio`, decoded and shrunk; `None` when it has none.
 pub fn load(audio: &Path) -> Result<Option<DynamicImage>, String> {
-    let (bytes, origin) = match find_cover(audio)? {
+    let (bytes, origin) = match find_cover(audio).map_err(|e| e.to_string())? {
         None => return Ok(None),
         Some(Cover::Embedded { data, .. }) => (data, format!("{} (embedded)", audio.display())),
         Some(Cover::File(file)) => {

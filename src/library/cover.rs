@@ -9,6 +9,8 @@ use lofty::file::TaggedFileExt;
 use lofty::picture::{Picture, PictureType};
 use lofty::probe::Probe;
 
+use super::LibraryError;
+
 /// A cover picture's encoded bytes and where they came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cover {
@@ -20,22 +22,19 @@ pub enum Cover {
 
 /// The cover of the audio file at `audio`; `None` when it has none. An error says what could
 /// not be read (the file's tags, or the folder).
-pub fn find_cover(audio: &Path) -> Result<Option<Cover>, String> {
+pub fn find_cover(audio: &Path) -> Result<Option<Cover>, LibraryError> {
     if let Some(cover) = embedded(audio)? {
         return Ok(Some(cover));
     }
     Ok(beside(audio).map(Cover::File))
 }
 
-fn embedded(audio: &Path) -> Result<Option<Cover>, String> {
-    let read = crate::guard::guarded(|| -> Result<Option<Cover>, String> {
-        let tagged = Probe::open(audio)
-            .map_err(|e| e.to_string())?
+fn embedded(audio: &Path) -> Result<Option<Cover>, LibraryError> {
+    let read = crate::guard::guarded(|| -> Result<Option<Cover>, LibraryError> {
+        let tagged = Probe::open(audio)?
             .options(ParseOptions::new().read_cover_art(true).read_properties(false))
-            .guess_file_type()
-            .map_err(|e| e.to_string())?
-            .read()
-            .map_err(|e| e.to_string())?;
+            .guess_file_type()?
+            .read()?;
         let pictures: Vec<&Picture> = tagged.tags().iter().flat_map(|t| t.pictures()).collect();
         let picture = pictures
             .iter()
@@ -53,8 +52,11 @@ fn embedded(audio: &Path) -> Result<Option<Cover>, String> {
             },
         }))
     });
-    read.unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")))
-        .map_err(|e| format!("{}: cannot read the cover: {e}", audio.display()))
+    read.unwrap_or_else(|panic| Err(LibraryError::Panicked(panic)))
+        .map_err(|source| LibraryError::Cover {
+            path: audio.to_owned(),
+            source: Box::new(source),
+        })
 }
 
 /// The folder's cover image, by the names players and rippers use, best first.

@@ -11,6 +11,7 @@ use lofty::file::TaggedFileExt;
 use lofty::id3::v2::{Frame, SynchronizedTextFrame, TimestampFormat};
 use lofty::tag::ItemKey;
 
+use super::LibraryError;
 use crate::lyrics::{decode_text, Lyrics};
 use crate::track::Track;
 
@@ -94,14 +95,14 @@ fn read_lrc(path: &Path) -> Option<Lyrics> {
 /// The lyrics in the file's tags: a millisecond-timed `SYLT` frame first (MP3), then the text
 /// tags, which may hold LRC themselves.
 fn embedded(path: &Path) -> Option<Lyrics> {
-    let read = crate::guard::guarded(|| -> Result<Option<Lyrics>, String> {
+    let read = crate::guard::guarded(|| -> Result<Option<Lyrics>, LibraryError> {
         let is_mp3 = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
         if is_mp3 {
             if let Some(lyrics) = sylt(path)? {
                 return Ok(Some(lyrics));
             }
         }
-        let tagged = lofty::read_from_path(path).map_err(|e| e.to_string())?;
+        let tagged = lofty::read_from_path(path)?;
         for tag in tagged.tags() {
             for (key, name) in [(ItemKey::Lyrics, "lyrics"), (ItemKey::UnsyncLyrics, "unsynced lyrics")] {
                 if let Some(text) = tag.get_string(key).filter(|t| !t.trim().is_empty()) {
@@ -111,7 +112,7 @@ fn embedded(path: &Path) -> Option<Lyrics> {
         }
         Ok(None)
     })
-    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")));
+    .unwrap_or_else(|panic| Err(LibraryError::Panicked(panic)));
     read.unwrap_or_else(|e| {
         tracing::warn!("lyrics in {}: {e}", path.display());
         None
@@ -119,10 +120,9 @@ fn embedded(path: &Path) -> Option<Lyrics> {
 }
 
 /// The first `SYLT` frame of an MP3's ID3v2 tag whose times are in milliseconds.
-fn sylt(path: &Path) -> Result<Option<Lyrics>, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mpeg = <lofty::mpeg::MpegFile as lofty::file::AudioFile>::read_from(&mut file, ParseOptions::new())
-        .map_err(|e| e.to_string())?;
+fn sylt(path: &Path) -> Result<Option<Lyrics>, LibraryError> {
+    let mut file = std::fs::File::open(path)?;
+    let mpeg = <lofty::mpeg::MpegFile as lofty::file::AudioFile>::read_from(&mut file, ParseOptions::new())?;
     let Some(id3) = mpeg.id3v2() else {
         return Ok(None);
     };

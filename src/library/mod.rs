@@ -1,10 +1,29 @@
 //! The music library on disk: walking folders ([`scan`]), reading tags ([`tags`]), and finding
-//! lyrics ([`lyrics`]) and cover pictures ([`cover`]).
+//! lyrics ([`lyrics`]) and cover pictures ([`cover`]); why a file's tags could not be read
+//! ([`LibraryError`]).
 
 pub mod cover;
 pub mod lyrics;
 pub mod scan;
 pub mod tags;
+
+/// Why a file's tags (its title, its cover, its lyrics) could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tags(#[from] lofty::error::FileParseError),
+    #[error("the tag reader failed on damaged data ({0})")]
+    Panicked(String),
+    #[error("the tag reader went round in circles on damaged data; gave up")]
+    Endless,
+    #[error("{}: cannot read the cover: {source}", path.display())]
+    Cover {
+        path: std::path::PathBuf,
+        source: Box<LibraryError>,
+    },
+}
 
 /// File extensions the scanner indexes and the player decodes.
 pub(crate) const AUDIO_EXTENSIONS: &[&str] = &[

@@ -200,7 +200,7 @@ pub fn scan(
                     Ok(tags) => ScannedFile::Ok(Box::new(tags)),
                     Err(error) => ScannedFile::Failed {
                         title: tags::title_from_file_name(path),
-                        error,
+                        error: error.to_string(),
                     },
                 };
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

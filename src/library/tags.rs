@@ -11,25 +11,26 @@ use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
+use super::LibraryError;
 use crate::track::{Name, ReplayGain, Track};
 
 /// Reads tags and properties; a file without a title is named after its file stem.
-pub(crate) fn read_tags(path: &Path) -> Result<Track, String> {
+pub(crate) fn read_tags(path: &Path) -> Result<Track, LibraryError> {
     // lofty can panic on a damaged file; that file fails with the reason, the scan goes on.
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let file = std::fs::File::open(path)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     read_guarded(std::io::BufReader::new(file), len, path)
 }
 
 /// [`read_tags`] for a file's bytes (the format is told from its content); `path` names the
 /// file for a title from its name.
-pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Track, String> {
+pub fn read_tags_from_bytes(bytes: &[u8], path: &Path) -> Result<Track, LibraryError> {
     read_guarded(std::io::Cursor::new(bytes), bytes.len() as u64, path)
 }
 
 /// lofty on `reader` (a file of `len` bytes), with its panics caught and its reads budgeted:
 /// on some damaged ADTS streams lofty's frame search never ends, seeking and reading in a loop.
-fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Track, String> {
+fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Track, LibraryError> {
     let exhausted = std::rc::Rc::new(std::cell::Cell::new(false));
     let reader = Budgeted {
         inner: reader,
@@ -37,17 +38,12 @@ fn read_guarded<R: Read + Seek>(reader: R, len: u64, path: &Path) -> Result<Trac
         exhausted: exhausted.clone(),
     };
     let tagged = crate::guard::guarded(|| {
-        Probe::new(reader)
-            .options(parse_options())
-            .guess_file_type()
-            .map_err(|e| e.to_string())?
-            .read()
-            .map_err(|e| e.to_string())
+        Ok::<_, LibraryError>(Probe::new(reader).options(parse_options()).guess_file_type()?.read()?)
     })
-    .unwrap_or_else(|panic| Err(format!("the tag reader failed on damaged data ({panic})")));
+    .unwrap_or_else(|panic| Err(LibraryError::Panicked(panic)));
     match tagged {
         Ok(tagged) => Ok(tags_of(&tagged, path)),
-        Err(_) if exhausted.get() => Err("the tag reader went round in circles on damaged data; gave up".into()),
+        Err(_) if exhausted.get() => Err(LibraryError::Endless),
         Err(e) => Err(e),
     }
 }

@@ -7,22 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
+use super::MprisError;
 use crate::atomic_file::write_atomic;
 use crate::library::cover::{find_cover, Cover};
 
-/// Why a cover could not be had; logged, and the track is shown without one.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum CoverError {
-    #[error("{0}")]
-    Read(String),
-    #[error("{}: cannot write the cover: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
-}
-
 /// The cover of `audio` as a file: an embedded picture written under `cache_dir/covers/`, or
 /// the folder's image; `None` when there is neither.
-pub(crate) fn cover_file(audio: &Path, cache_dir: &Path) -> Result<Option<PathBuf>, CoverError> {
-    let (data, ext) = match find_cover(audio).map_err(CoverError::Read)? {
+pub(crate) fn cover_file(audio: &Path, cache_dir: &Path) -> Result<Option<PathBuf>, MprisError> {
+    let (data, ext) = match find_cover(audio)? {
         None => return Ok(None),
         Some(Cover::File(file)) => return Ok(Some(file)),
         Some(Cover::Embedded { data, ext }) => (data, ext),
@@ -33,7 +25,7 @@ pub(crate) fn cover_file(audio: &Path, cache_dir: &Path) -> Result<Option<PathBu
     if file.exists() {
         return Ok(Some(file));
     }
-    let write_error = |source| CoverError::Write {
+    let write_error = |source| MprisError::WriteCover {
         path: file.clone(),
         source,
     };

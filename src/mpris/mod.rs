@@ -97,9 +97,17 @@ enum Update {
     },
 }
 
-/// Why the D-Bus side could not start; logged, never shown on screen.
+/// Why the D-Bus side could not start, or a track's cover could not be had (the track is then
+/// shown without one); logged, never shown on screen.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MprisError {
+    #[error(transparent)]
+    ReadCover(#[from] crate::library::LibraryError),
+    #[error("{}: cannot write the cover: {source}", path.display())]
+    WriteCover {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("no session bus ({0})")]
     NoBus(zbus::Error),
     #[error("cannot serve the MPRIS interfaces: {0}")]
