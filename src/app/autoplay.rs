@@ -449,9 +449,7 @@ impl AutoplayCore {
         // skipped this session and of the queued ones are never picked, and those of recent
         // tracks wait with them.
         let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
-        filters
-            .queued
-            .extend(self.other_files(skipped_or_playing.chain(exclude.iter().copied())));
+        filters.copies = self.other_files(skipped_or_playing.chain(exclude.iter().copied()));
         let waiting = self.other_files(filters.recent.iter().copied());
         filters.recent.extend(waiting);
         filters.seed = self.log.plays.len() as u64;
@@ -1024,6 +1022,25 @@ mod tests {
         // While the listener has something queued, recent tracks wait.
         let (_, picks) = core.rank(&[(40, false)], &[40, 31], 40, now, None);
         assert_eq!(picks.len(), 27, "{picks:?}");
+    }
+
+    /// The playing song's second file is left out, and is no queue: with nothing queued, tracks
+    /// played lately still fill the picks (they ran dry, and playback stopped).
+    #[test]
+    fn a_playing_song_with_a_second_file_still_goes_on_with_recent_tracks() {
+        let mut core = core_with(1_000);
+        let playing = core.candidates().iter().find(|t| t.id == 40).unwrap().as_ref().clone();
+        let copy = Track {
+            id: 61,
+            path: PathBuf::from("/music/copies/40.flac"),
+            ..playing
+        };
+        insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
+        core.reload(None).unwrap();
+        let (_, picks) = core.rank(&[(40, false)], &[40], 40, 2_000_000_000_000, None);
+        let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
+        assert_eq!(ids.len(), 40, "{ids:?}");
+        assert!(!ids.contains(&61) && !ids.contains(&40), "{ids:?}");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Filters {
     pub recent: Vec<i64>,
     /// Tracks waiting in the queue (the one about to play included), always left out.
     pub queued: Vec<i64>,
+    /// Other files of the songs playing, skipped this session or queued: always left out, but
+    /// not queued (with nothing queued, the tracks played lately still fill the picks).
+    pub copies: Vec<i64>,
     /// At most this many tracks per artist (0: no limit).
     pub max_per_artist: usize,
     /// 0 ranks by score; above 0 samples with probabilities softmax(score / temperature).
@@ -72,6 +75,7 @@ impl Filters {
             exclude_skipped: true,
             recent: Vec::new(),
             queued: Vec::new(),
+            copies: Vec::new(),
             max_per_artist: config.max_per_artist,
             temperature: config.temperature,
             seed: 0,
@@ -432,6 +436,7 @@ fn select<C: Borrow<Track>>(
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
     let queued: HashSet<i64> = filters.queued.iter().copied().collect();
+    let copies: HashSet<i64> = filters.copies.iter().copied().collect();
     // Each candidate's sort key: its score, or with a temperature its score/T plus Gumbel noise
     // (Gumbel-max: sorting by it samples without replacement from softmax(score/T)). The noise
     // comes from one stream in candidate order, so every pass over the keys sees the same keys.
@@ -455,7 +460,8 @@ fn select<C: Borrow<Track>>(
                 let id = candidates[i].borrow().id;
                 let playing = filters.exclude_current && Some(id) == current;
                 let skipped = exclude_skipped && skipped_now.contains(&id);
-                !(playing || skipped || (exclude_recent && recent.contains(&id)) || queued.contains(&id))
+                let left_out = queued.contains(&id) || copies.contains(&id);
+                !(playing || skipped || (exclude_recent && recent.contains(&id)) || left_out)
             })
             .collect();
         match &filters.radio {
@@ -467,7 +473,7 @@ fn select<C: Borrow<Track>>(
     // the artist limit rarely reaches far; when the head runs short, everything is sorted. A
     // radio's favoured tracks may rank anywhere, so a radio sorts everything. The head is kept in
     // one pass, with nothing allocated per candidate.
-    let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + 1;
+    let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + copies.len() + 1;
     if scores.len() > head && filters.radio.is_none() {
         let best = best_of(keyed(), head, order);
         let chosen = pick(&best, filters.exclude_skipped, true);
