@@ -147,12 +147,18 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
     }
 }
 
+/// Rows of the side column the cover leaves to the lists below it: the recommendations' box and
+/// four entries of up next with their borders.
+const SIDE_ROWS_KEPT: u16 = 7 + 6;
+
 /// The size in cells of the cover drawn above a side column `column`: as wide as the column
-/// (up to 40 cells) and half as tall, a cell being about twice as tall as wide; `None` when the
-/// column is too small for one.
+/// (up to 40 cells) and half as tall, a cell being about twice as tall as wide, and no taller
+/// than leaves [`SIDE_ROWS_KEPT`] rows below it; `None` when the column is too small for one.
 pub(crate) fn art_size(column: Rect) -> Option<ratatui::layout::Size> {
-    let width = column.width.min(40);
-    let height = (width / 2).min(column.height / 2);
+    let height = (column.width.min(40) / 2)
+        .min(column.height / 2)
+        .min(column.height.saturating_sub(SIDE_ROWS_KEPT));
+    let width = column.width.min(40).min(height * 2);
     (width >= 8 && height >= 4).then_some(ratatui::layout::Size::new(width, height))
 }
 
@@ -203,4 +209,30 @@ pub fn draw(frame: &mut Frame, app: &App) {
 /// The search box and, below it, its results, in the main area.
 pub(crate) fn search_areas(main: Rect) -> [Rect; 2] {
     Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(main)
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::layout::{Rect, Size};
+
+    use super::*;
+
+    #[test]
+    fn the_cover_leaves_the_side_column_room_for_up_next_and_the_recommendations() {
+        // 80x24's side column: a small cover, where one as wide as the column left up next no row.
+        assert_eq!(art_size(Rect::new(0, 0, 26, 17)), Some(Size::new(8, 4)));
+        // A tall column gets the full cover.
+        assert_eq!(art_size(Rect::new(0, 0, 48, 60)), Some(Size::new(40, 20)));
+        assert_eq!(art_size(Rect::new(0, 0, 26, 15)), None);
+        for (width, height) in [(80, 24), (100, 30), (120, 40), (200, 60)] {
+            let column = side_column(Rect::new(0, 0, width, height), &State::default());
+            if let Some(size) = art_size(column) {
+                assert!(
+                    column.height - size.height >= SIDE_ROWS_KEPT,
+                    "{width}x{height}: {size:?}"
+                );
+                assert!(size.width <= 2 * size.height, "{width}x{height}: {size:?}");
+            }
+        }
+    }
 }
