@@ -234,8 +234,8 @@ impl Queue {
 
     /// Shuffles the listener's upcoming entries with `seed` (Fisher-Yates with a small
     /// xorshift). Autoplay's picks stay after them in their ranked order: the next ranking
-    /// replaces them anyway.
-    pub(crate) fn shuffle_upcoming(&mut self, seed: u64) {
+    /// replaces them anyway. Returns how many entries were shuffled.
+    pub(crate) fn shuffle_upcoming(&mut self, seed: u64) -> usize {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
         let to = self.first_autoplay_after_cursor().unwrap_or(self.entries.len());
         let upcoming = &mut self.entries[from..to];
@@ -246,6 +246,7 @@ impl Queue {
             state ^= state << 17;
             upcoming.swap(i, (state % (i as u64 + 1)) as usize);
         }
+        upcoming.len()
     }
 
     fn first_autoplay_after_cursor(&self) -> Option<usize> {

@@ -287,12 +287,16 @@ impl App {
                 .controller
                 .set_volume(self.controller.volume.saturating_sub(VOLUME_STEP)),
             Action::Search => self.state.search = Some(Search::default()),
+            // A one-off reordering of what is queued, not a mode: tracks queued later keep their
+            // place, and the screen shows no "shuffle on" that nothing would follow.
             Action::Shuffle => {
-                self.state.shuffle = !self.state.shuffle;
-                if self.state.shuffle {
-                    self.controller.queue.shuffle_upcoming(crate::clock::now_ms() as u64);
-                    self.controller.refresh_next();
-                }
+                let shuffled = self.controller.queue.shuffle_upcoming(crate::clock::now_ms() as u64);
+                self.controller.refresh_next();
+                self.state.status = Some(if shuffled > 1 {
+                    format!("shuffled the {shuffled} upcoming tracks")
+                } else {
+                    "nothing to shuffle: fewer than two tracks are queued after this one".to_owned()
+                });
             }
             Action::Repeat => {
                 let repeat = self.controller.queue.repeat.cycle();

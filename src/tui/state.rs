@@ -163,7 +163,6 @@ pub struct State {
     /// What feeds autoplay and the state of the model, for the status line.
     pub model_status: String,
     pub autoplay: bool,
-    pub shuffle: bool,
     pub quitting: bool,
     /// A ban waiting for the listener's yes (`y`); any other key cancels it.
     pub confirm_ban: Option<Track>,

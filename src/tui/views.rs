@@ -629,9 +629,8 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
 pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let c = &app.controller;
     let modes = format!(
-        "vol {}%  shuffle {}  repeat {}  autoplay {}",
+        "vol {}%  repeat {}  autoplay {}",
         c.volume,
-        if app.state.shuffle { "on" } else { "off" },
         c.queue.repeat.label(),
         if app.state.autoplay { "on" } else { "off" }
     );

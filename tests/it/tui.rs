@@ -138,6 +138,15 @@ fn queue_add_reorder_remove() {
         .iter()
         .all(|e| e.track.title != "silence"));
     assert_eq!(h.app.state.status.as_deref(), Some("removed from the queue: silence"));
+    // Shuffling is a one-off that says what it did; there is no mode to show.
+    h.keys("s");
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("nothing to shuffle: fewer than two tracks are queued after this one")
+    );
+    h.keys("2ajajaja3s");
+    assert_eq!(h.app.state.status.as_deref(), Some("shuffled the 5 upcoming tracks"));
+    assert!(!h.screen().contains("shuffle o"));
 }
 
 /// Up next shrinks under its selection when the queue moves on: the selection follows it, and a

@@ -305,15 +305,15 @@ fn the_volume_repeat_mode_and_autoplay_switch_are_kept_from_one_run_to_the_next(
     let data = tempfile::tempdir().unwrap();
     {
         let tmux = Tmux::on_corpus(data.path());
-        tmux.wait_for("vol 100%  shuffle off  repeat off  autoplay on");
+        tmux.wait_for("vol 100%  repeat off  autoplay on");
         tmux.keys(&["-", "-", "-", "R", "A"]);
-        tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
+        tmux.wait_for("vol 85%  repeat all  autoplay off");
         let pid = player_pid(data.path()).expect("the player runs");
         tmux.keys(&["q"]);
         wait_for_exit(pid, "the player");
     }
     let tmux = Tmux::start(data.path(), "--audio null");
-    tmux.wait_for("vol 85%  shuffle off  repeat all  autoplay off");
+    tmux.wait_for("vol 85%  repeat all  autoplay off");
 }
 
 #[test]
