@@ -301,13 +301,18 @@ impl App {
             Action::Repeat => {
                 let repeat = self.controller.queue.repeat.cycle();
                 self.controller.set_repeat(repeat);
-                if repeat == Repeat::Off {
-                    self.request_rank();
-                } else if self.state.autoplay {
-                    self.state.status = Some(format!(
+                // Said each time, so that what the last press said never outlives it.
+                let said = match (repeat, self.state.autoplay) {
+                    (Repeat::Off, true) => "repeat off: autoplay picks what follows again".to_owned(),
+                    (_, true) => format!(
                         "repeat {}: autoplay adds nothing while the queue repeats",
                         repeat.label()
-                    ));
+                    ),
+                    (_, false) => format!("repeat {}", repeat.label()),
+                };
+                self.state.status = Some(said);
+                if repeat == Repeat::Off {
+                    self.request_rank();
                 }
             }
             Action::Autoplay => {

@@ -360,6 +360,11 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
     assert_eq!(autoplay_picks(&h.app), 0);
     h.keys("RR");
     assert!(h.screen().contains("repeat off"));
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("repeat off: autoplay picks what follows again"),
+        "the message of the last press, not of an earlier one"
+    );
     h.pump_until("picks again", |app| autoplay_picks(app) == 3);
 }
 
