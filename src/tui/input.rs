@@ -95,6 +95,13 @@ impl App {
                 prompt.name.clear()
             }
             KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => prompt.name.push(c),
+            // Ctrl-C quits from here too, as from the search box and everywhere else.
+            _ if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+                && self.keys.action(key) == Some(Action::Quit) =>
+            {
+                self.state.naming_playlist = None;
+                self.update(Action::Quit);
+            }
             _ => {}
         }
     }

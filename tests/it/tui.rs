@@ -664,6 +664,11 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
             .as_deref()
             .is_some_and(|s| s.contains("exists already"))
     });
+    // Ctrl-C quits from the name prompt too, as the help says it does everywhere.
+    h.keys("Sq");
+    assert!(h.app.state.naming_playlist.is_some() && !h.app.state.quitting);
+    h.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(h.app.state.quitting && h.app.state.naming_playlist.is_none());
 }
 
 #[test]
