@@ -168,7 +168,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     ),
     (Action::ViewTracks, "view_tracks", "all tracks, sortable", &["2"]),
     (Action::ViewQueue, "view_queue", "the queue", &["3"]),
-    (Action::ViewHistory, "view_history", "this session's plays", &["4"]),
+    (
+        Action::ViewHistory,
+        "view_history",
+        "the plays since the player started",
+        &["4"],
+    ),
     (Action::ViewStats, "view_stats", "statistics", &["5"]),
     (Action::ViewPlaylists, "view_playlists", "saved playlists", &["6"]),
     (

@@ -64,8 +64,9 @@ pub struct TrackLyrics {
 pub enum PlaylistTarget {
     /// Save the queue as a new playlist.
     SaveQueue,
-    /// Save this session's tracks (those not skipped, in play order) as a new playlist.
-    SaveSession(Vec<Track>),
+    /// Save the tracks listened to since the player started (not skipped, in play order) as a
+    /// new playlist.
+    SaveHistory(Vec<Track>),
     /// Add these tracks to the playlist named (a new name creates it).
     Add(Vec<Track>),
     /// Give the saved playlist of this name a new one.

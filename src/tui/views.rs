@@ -364,13 +364,14 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     );
 }
 
-/// The History view: this session's plays, newest first.
+/// The History view: the plays since the player started, newest first (`skipless history` has
+/// them all).
 fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let history = &app.controller.history;
     let width = layout.main.width.saturating_sub(2) as usize;
     let title = format!(
-        "History: this session ({} plays, {} skipped)",
+        "History: since the player started ({} plays, {} skipped)",
         history.len(),
         history.iter().filter(|(_, p)| p.skipped).count()
     );
@@ -689,9 +690,9 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(prompt) = &s.naming_playlist {
         let (label, hint) = match &prompt.target {
             PlaylistTarget::SaveQueue => ("save the queue as playlist: ".to_owned(), "(Enter saves, Esc cancels)"),
-            PlaylistTarget::SaveSession(tracks) => (
+            PlaylistTarget::SaveHistory(tracks) => (
                 format!(
-                    "save this session's {} track{} as playlist: ",
+                    "save the {} track{} listened to since the player started as playlist: ",
                     tracks.len(),
                     if tracks.len() == 1 { "" } else { "s" }
                 ),

@@ -725,7 +725,11 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
 fn s_in_the_history_view_saves_this_sessions_listens_as_a_playlist() {
     let mut h = Harness::new(100, 24);
     h.keys("4S");
-    assert!(h.screen().contains("no track finished this session"), "{}", h.screen());
+    assert!(
+        h.screen().contains("no track finished since the player started"),
+        "{}",
+        h.screen()
+    );
     // Play a 5-second track to its end, then skip the one playing after it.
     h.keys("/victory\n\x1b");
     h.pump_until("the track to start", |app| app.controller.now.is_some());
@@ -758,14 +762,14 @@ fn s_in_the_history_view_saves_this_sessions_listens_as_a_playlist() {
     assert!(!kept.is_empty());
     h.keys("4S");
     let prompt = format!(
-        "save this session's {} track{} as playlist:",
+        "save the {} track{} listened to since the player started as playlist:",
         kept.len(),
         if kept.len() == 1 { "" } else { "s" }
     );
     assert!(h.screen().contains(&prompt), "{}", h.screen());
     h.keys("night\n");
     h.pump_until("the playlist to be saved", |app| {
-        app.state.status.as_deref() == Some("saved this session's tracks as playlist \"night\"")
+        app.state.status.as_deref() == Some("saved the listens since the player started as playlist \"night\"")
     });
     h.pump_until("the playlists to load", |app| {
         app.state.playlists.iter().any(|p| p.name == "night")
