@@ -135,15 +135,23 @@ pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<M3u, M3uError> {
     Ok(m3u)
 }
 
-/// What a file that is not an M3U is, told by its first character, which no path or M3U tag
-/// starts with: a JSON document (a listening history), XML (an XSPF playlist), a PLS playlist.
+/// What a file that is not an M3U is, told by how it starts: a JSON document (a listening
+/// history), XML (an XSPF playlist), a PLS playlist. A file name may start with `[`, `{` or
+/// `<` too (`[FLAC] Album/01.flac`), so it takes what follows them to say so.
 fn other_format(bytes: &[u8]) -> Option<&'static str> {
     let start = bytes.trim_ascii_start();
+    let after = |open: usize| start.get(open..).map(<[u8]>::trim_ascii_start).and_then(<[u8]>::first);
+    let xml = [b"<?xml".as_slice(), b"<!DOCTYPE", b"<playlist", b"<html"];
     match start.first()? {
-        b'{' => Some("JSON data"),
-        b'[' if start.starts_with(b"[playlist]") => Some("a PLS playlist"),
-        b'[' => Some("JSON data"),
-        b'<' => Some("XML (an XSPF playlist or another document)"),
+        b'[' if start.len() >= 10 && start[..10].eq_ignore_ascii_case(b"[playlist]") => Some("a PLS playlist"),
+        b'[' if after(1).is_some_and(|b| b"{[\"]-0123456789".contains(b)) => Some("JSON data"),
+        b'{' if after(1).is_some_and(|b| b"\"}".contains(b)) => Some("JSON data"),
+        b'<' if xml
+            .iter()
+            .any(|x| start.len() >= x.len() && start[..x.len()].eq_ignore_ascii_case(x)) =>
+        {
+            Some("XML (an XSPF playlist or another document)")
+        }
         _ => None,
     }
 }
@@ -185,14 +193,13 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     {
         return Err(format!("not a local file: {}", String::from_utf8_lossy(line)));
     }
-    let windows: Vec<u8>;
-    let line = if line.contains(&b'\\') && !line.contains(&b'/') {
-        windows = line.iter().map(|&b| if b == b'\\' { b'/' } else { b }).collect();
-        &windows
-    } else {
-        line
-    };
-    let path = dir.join(Path::new(OsStr::from_bytes(line)));
+    let mut path = dir.join(Path::new(OsStr::from_bytes(line)));
+    // A backslash is a letter of a Linux file name (`AC\DC - Song.mp3`): only where no file has
+    // the name as written is it read as a Windows separator.
+    if line.contains(&b'\\') && !line.contains(&b'/') && !path.exists() {
+        let separated: Vec<u8> = line.iter().map(|&b| if b == b'\\' { b'/' } else { b }).collect();
+        path = dir.join(Path::new(OsStr::from_bytes(&separated)));
+    }
     // Through the file system where the file is (a `..` after a symlinked folder goes where
     // the link leads), as written otherwise.
     Ok(std::fs::canonicalize(&path).unwrap_or_else(|_| lexically_normal(&path)))
@@ -291,8 +298,19 @@ mod tests {
             said(b"[playlist]\nFile1=a.ogg\n"),
             "line 1: a PLS playlist, not an M3U playlist"
         );
-        // A playlist's first entry may be a plain name.
-        assert_eq!(parse_m3u(b"song.ogg\n", Path::new("/music")).unwrap().entries.len(), 1);
+        // A playlist's first entry may be a plain name, or one that starts with a bracket.
+        for first in [
+            b"song.ogg\n".as_slice(),
+            b"[FLAC] Album/01.flac\n",
+            b"{live} 02.ogg\n",
+            b"<untitled>.mp3\n",
+        ] {
+            assert_eq!(
+                parse_m3u(first, Path::new("/music")).unwrap().entries.len(),
+                1,
+                "{first:?}"
+            );
+        }
     }
 
     #[test]
@@ -402,5 +420,13 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         assert_eq!(m3u.entries[0].path, Path::new("/music/sad.ogg"));
         assert_eq!(m3u.entries[0].title.as_deref(), Some("Café Artist - Song"));
         assert_eq!(m3u.entries[1].path, Path::new("/m/a.ogg"));
+        // A backslash in a Linux name whose file is there stays a letter.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("AC\\DC - Song.mp3"), b"").unwrap();
+        let m3u = parse_m3u(b"AC\\DC - Song.mp3\n", dir.path()).unwrap();
+        assert_eq!(
+            m3u.entries[0].path,
+            dir.path().canonicalize().unwrap().join("AC\\DC - Song.mp3")
+        );
     }
 }
