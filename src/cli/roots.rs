@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, action: Option<&RootsAction>, json: bool) -> anyhow::R
 }
 
 fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
-    let db = ctx.open_existing_database()?;
+    let db = ctx.open_database()?;
     let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     let library: Vec<crate::track::Track> = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
     for root in &roots {

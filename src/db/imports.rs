@@ -189,12 +189,14 @@ impl<'t> Placer<'t> {
             )?,
             logged_elsewhere: tx.prepare(
                 "SELECT 1 FROM plays
-                 WHERE track_id = ?1 AND (abs(started_at - ?2) <= ?4 OR abs(ended_at - ?3) <= ?4)
+                 WHERE track_id = ?1
+                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4))
                    AND (import_key IS NULL OR substr(import_key, 1, length(?5)) != ?5)",
             )?,
             waiting_elsewhere: tx.prepare(
                 "SELECT 1 FROM unmatched_plays
-                 WHERE match_key = ?1 AND format != ?5 AND (abs(started_at - ?2) <= ?4 OR abs(ended_at - ?3) <= ?4)",
+                 WHERE match_key = ?1 AND format != ?5
+                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4))",
             )?,
             new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
             touch_session: tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
@@ -221,7 +223,9 @@ impl<'t> Placer<'t> {
     /// format. Formats time a play differently (Spotify by its end, ListenBrainz by its start,
     /// both to the second), so a play that starts or ends within [`SAME_PLAY_MS`] of one of the
     /// same track is that play come back (an export of the log imported again, or one listening
-    /// downloaded from two services). Within one format the import key decides, exactly.
+    /// downloaded from two services). Ends are compared only where both plays have a length: a
+    /// listen without one ends where it starts, and the play after it must not read as it.
+    /// Within one format the import key decides, exactly.
     pub(crate) fn is_logged_elsewhere(
         &mut self,
         play: &StagedPlay,
@@ -229,18 +233,18 @@ impl<'t> Placer<'t> {
         track_ids: &[i64],
         match_key: &str,
     ) -> rusqlite::Result<bool> {
-        let (start, end, within) = (play.started_at, play.ended_at, SAME_PLAY_MS);
+        let (start, end, within, length) = (play.started_at, play.ended_at, SAME_PLAY_MS, play.played_ms as i64);
         let prefix = format!("{format}\u{1f}");
         for &track_id in track_ids {
             if self
                 .logged_elsewhere
-                .exists(params![track_id, start, end, within, prefix])?
+                .exists(params![track_id, start, end, within, prefix, length])?
             {
                 return Ok(true);
             }
         }
         self.waiting_elsewhere
-            .exists(params![match_key, start, end, within, format])
+            .exists(params![match_key, start, end, within, format, length])
     }
 
     /// A new session from `started_at` to `ended_at`; returns its id.

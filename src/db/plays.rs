@@ -36,18 +36,23 @@ pub(crate) struct HistoryRow {
 }
 
 /// The newest `limit` plays, newest first: the log's, and the imported ones that wait for their
-/// track (as the exports and the stats count them).
+/// track (as the exports and the stats count them). Each side's newest are taken first, so a
+/// short history of a long log need not sort every play.
 pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<HistoryRow>> {
     let mut stmt = conn.prepare(
-        "SELECT p.id, p.started_at, p.ended_at, p.track_id, t.path_text, t.artist, t.title, t.album,
-                p.duration_ms, p.played_ms, p.end_reason, p.skipped, p.session_id, p.position, p.source, p.error,
-                p.end_source, 1 AS logged, p.id AS n
-         FROM plays p JOIN tracks t ON t.id = p.track_id
+        "SELECT * FROM (
+             SELECT p.id, p.started_at, p.ended_at, p.track_id, t.path_text, t.artist, t.title, t.album,
+                    p.duration_ms, p.played_ms, p.end_reason, p.skipped, p.session_id, p.position, p.source,
+                    p.error, p.end_source, 1 AS logged, p.id AS n
+             FROM plays p JOIN tracks t ON t.id = p.track_id
+             ORDER BY p.started_at DESC, p.id DESC LIMIT ?1)
          UNION ALL
-         SELECT NULL, u.started_at, u.ended_at, NULL, NULL, u.artist, u.title, u.album,
-                NULL, u.played_ms, u.end_reason, u.skipped, u.session_id, u.position, 'import', NULL,
-                NULL, 0, u.id
-         FROM unmatched_plays u
+         SELECT * FROM (
+             SELECT NULL, u.started_at, u.ended_at, NULL, NULL, u.artist, u.title, u.album,
+                    NULL, u.played_ms, u.end_reason, u.skipped, u.session_id, u.position, 'import', NULL,
+                    NULL, 0, u.id
+             FROM unmatched_plays u
+             ORDER BY u.started_at DESC, u.id DESC LIMIT ?1)
          ORDER BY 2 DESC, 18 DESC, 19 DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {

@@ -873,3 +873,37 @@ fn the_logs_own_exports_imported_back_add_nothing() {
     };
     assert!(heard(&c) > heard(&b) / 2, "{} ms of {}", heard(&c), heard(&b));
 }
+
+/// A listen without a length ends where it starts: the Spotify play of the same song that ends
+/// at that moment is the one before it, not the same play, and is kept.
+#[test]
+fn a_play_ending_where_a_listen_without_a_length_starts_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path(), "log");
+    let listens = tmp.path().join("listens.jsonl");
+    let at = 1_700_000_000_i64;
+    std::fs::write(
+        &listens,
+        format!("{{\"listened_at\": {at}, \"track_metadata\": {{\"artist_name\": \"X\", \"track_name\": \"A\"}}}}\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens])["unmatched"],
+        1
+    );
+    let ts = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let row = |end_ms: i64| {
+        json!({"ts": ts(end_ms), "ms_played": 200_000, "master_metadata_track_name": "A",
+               "master_metadata_album_artist_name": "X", "skipped": false, "reason_end": "trackdone"})
+    };
+    let spotify = tmp.path().join("Streaming_History_Audio_2023.json");
+    // One ends as the listen starts (the play before it); one starts with it (the same play).
+    let rows = json!([row(at * 1000), row(at * 1000 + 200_000)]);
+    std::fs::write(&spotify, rows.to_string()).unwrap();
+    assert_eq!(import_spotify(&dir, &[&spotify]), (0, 1, 1));
+}
