@@ -34,10 +34,10 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
             bar.set_message("reading");
         }
     });
+    bar.finish_and_clear();
     // A scan commits round by round: one that fails may have changed the library already.
     super::tell_running_player(ctx);
     let outcome = scanned?;
-    bar.finish_and_clear();
     let (report, matched) = (outcome.report, outcome.matched);
     if let Some(error) = &outcome.match_error {
         eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");

@@ -95,7 +95,8 @@ impl App {
                 prompt.name.clear()
             }
             KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => prompt.name.push(c),
-            // Ctrl-C quits from here too, as from the search box and everywhere else.
+            // Ctrl-C quits from here too, as from the search box and the lists (a yes-or-no
+            // question takes any other key as no).
             _ if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
                 && self.keys.action(key) == Some(Action::Quit) =>
             {
