@@ -171,7 +171,7 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::ViewHistory,
         "view_history",
-        "the plays since the player started",
+        "recent plays: this session's and all since the player started",
         &["4"],
     ),
     (Action::ViewStats, "view_stats", "statistics", &["5"]),

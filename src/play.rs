@@ -53,6 +53,18 @@ impl ControlSource {
             ControlSource::Remote => "remote",
         }
     }
+
+    /// The source named `text` in `plays.end_source`.
+    pub(crate) fn parse(text: &str) -> Option<ControlSource> {
+        [
+            ControlSource::Key,
+            ControlSource::Mpris,
+            ControlSource::Stdin,
+            ControlSource::Remote,
+        ]
+        .into_iter()
+        .find(|source| source.as_str() == text)
+    }
 }
 
 /// One finished play of the log, as the recommender learns from it.

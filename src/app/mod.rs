@@ -51,7 +51,9 @@ pub fn start_playback(
             "closed {closed} play(s) left open by an earlier crash as interrupted"
         ));
     }
-    let controller = Controller::new(engine.commands.clone(), recorder, &config.playback);
+    let carried = recorder.session_so_far()?;
+    let mut controller = Controller::new(engine.commands.clone(), recorder, &config.playback);
+    controller.history = carried;
     Ok((engine, controller, (!notices.is_empty()).then(|| notices.join("; "))))
 }
 

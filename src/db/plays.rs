@@ -6,6 +6,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::tracks::{track_from_row, TRACK_COLUMNS};
 use crate::play::{ControlSource, EndReason, PlaySource, SkipRule};
 use crate::summary::{
     CountedPlay, PickedBy, RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN,
@@ -455,6 +456,48 @@ pub(crate) fn save_progress(
         params![session_id, now],
     )?;
     tx.commit()
+}
+
+/// A finished play of the player's own, with its track: see [`open_session_plays`].
+pub(crate) struct SessionPlay {
+    pub track: crate::track::Track,
+    pub play_id: i64,
+    pub session_id: i64,
+    pub played_ms: u64,
+    pub end_reason: EndReason,
+    pub skipped: bool,
+    pub end_source: Option<ControlSource>,
+    pub ended_at: i64,
+}
+
+/// The finished plays, in order, of the session a play started at `now` would join (the newest
+/// one, if it ended within `gap_ms`, as [`start_play`] decides): what a player started again
+/// within the session gap carries on from. Imported plays are not the player's session.
+pub(crate) fn open_session_plays(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Vec<SessionPlay>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT p.id, p.session_id, p.played_ms, p.end_reason, p.skipped, p.end_source,
+                coalesce(p.ended_at, p.started_at + p.played_ms), t.*
+         FROM plays p JOIN (SELECT {TRACK_COLUMNS} FROM tracks) t ON t.id = p.track_id
+         WHERE p.session_id = (SELECT id FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1)
+           AND ?1 - (SELECT max(last_at) FROM sessions) <= ?2
+           AND p.end_reason IS NOT NULL AND p.source <> 'import'
+         ORDER BY p.position"
+    ))?;
+    let rows = stmt.query_map(params![now, gap_ms], |r| {
+        let reason: String = r.get(3)?;
+        let source: Option<String> = r.get(5)?;
+        Ok(SessionPlay {
+            play_id: r.get(0)?,
+            session_id: r.get(1)?,
+            played_ms: r.get(2)?,
+            end_reason: EndReason::parse(&reason).unwrap_or(EndReason::Interrupted),
+            skipped: r.get(4)?,
+            end_source: source.as_deref().and_then(ControlSource::parse),
+            ended_at: r.get(6)?,
+            track: track_from_row(r, 7)?,
+        })
+    })?;
+    rows.collect()
 }
 
 /// How an open play ended, as [`complete_play`] writes it.

@@ -4,6 +4,7 @@ use crate::config::LogConfig;
 use crate::db::{plays, Database, DbError};
 use crate::play::{ControlSource, EndReason, LoggedPlay, SkipRule};
 use crate::player::{Event, PlayItem};
+use crate::track::Track;
 
 /// Progress of an open play is saved at least this often (wall time).
 const SAVE_EVERY_MS: i64 = 5_000;
@@ -89,6 +90,30 @@ impl Recorder {
 
     pub(crate) fn database_mut(&mut self) -> &mut Database {
         &mut self.db
+    }
+
+    /// The plays so far of the session the next play would join, with their tracks: a player
+    /// started again within the session gap carries on that session (its in-session signals, its
+    /// history), as the log does.
+    pub(crate) fn session_so_far(&self) -> Result<Vec<(Track, CompletedPlay)>, DbError> {
+        let rows = plays::open_session_plays(self.db.conn(), self.clock.now_ms(), self.session_gap_ms)
+            .map_err(|e| self.db.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let play = CompletedPlay {
+                    play_id: row.play_id,
+                    track_id: row.track.id,
+                    session_id: row.session_id,
+                    played_ms: row.played_ms,
+                    end_reason: row.end_reason,
+                    skipped: row.skipped,
+                    end_source: row.end_source,
+                    ended_at: row.ended_at,
+                };
+                (row.track, play)
+            })
+            .collect())
     }
 
     /// Closes plays left open by a crash as `interrupted` at their last saved position.
@@ -297,6 +322,27 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(positions, [0, 1, 0]);
+    }
+
+    /// A player started again within the session gap carries on the session: its plays so far,
+    /// with their tracks; past the gap, a new session has none.
+    #[test]
+    fn the_session_so_far_is_carried_over_a_restart_within_the_gap() {
+        let (mut recorder, now) = setup();
+        play(&mut recorder, &now, 1, 200_000, EndReason::Finished);
+        now.fetch_add(60 * 60_000, Ordering::SeqCst);
+        let first = play(&mut recorder, &now, 2, 5_000, EndReason::Skipped);
+        let second = play(&mut recorder, &now, 3, 200_000, EndReason::Finished);
+        now.fetch_add(20 * 60_000, Ordering::SeqCst);
+        let carried = recorder.session_so_far().unwrap();
+        let plays: Vec<&CompletedPlay> = carried.iter().map(|(_, p)| p).collect();
+        assert_eq!(plays, [&first, &second], "the last session's plays, in order");
+        assert_eq!(carried[1].0.id, 3);
+        now.fetch_add(11 * 60_000, Ordering::SeqCst);
+        assert!(
+            recorder.session_so_far().unwrap().is_empty(),
+            "past the gap: a new session"
+        );
     }
 
     /// An import adds sessions of past listening, with newer ids and older times: the next play

@@ -374,7 +374,7 @@ impl App {
                     .map(|(track, _)| track.clone())
                     .collect();
                 if tracks.is_empty() {
-                    self.state.status = Some("no track finished since the player started: nothing to save".into());
+                    self.state.status = Some("no recent play was a listen: nothing to save".into());
                 } else {
                     self.state.naming_playlist = Some(PlaylistPrompt {
                         target: PlaylistTarget::SaveHistory(tracks),
@@ -416,7 +416,7 @@ impl App {
         }
     }
 
-    /// Saves the queue or the listens since the player started as the new playlist `name`, or adds tracks to
+    /// Saves the queue or the recent listens as the new playlist `name`, or adds tracks to
     /// `name` (creating it), on a worker.
     pub(super) fn finish_playlist_prompt(&mut self, prompt: PlaylistPrompt) {
         let (tracks, save) = match prompt.target {
@@ -429,7 +429,7 @@ impl App {
                     .collect(),
                 SaveAs::New("the queue"),
             ),
-            PlaylistTarget::SaveHistory(tracks) => (tracks, SaveAs::New("the listens since the player started")),
+            PlaylistTarget::SaveHistory(tracks) => (tracks, SaveAs::New("the recent listens")),
             PlaylistTarget::Add(tracks) => (tracks, SaveAs::Append),
             PlaylistTarget::Rename(from) => {
                 self.state.renamed_playlist = Some(prompt.name.clone());

@@ -64,7 +64,7 @@ pub struct TrackLyrics {
 pub enum PlaylistTarget {
     /// Save the queue as a new playlist.
     SaveQueue,
-    /// Save the tracks listened to since the player started (not skipped, in play order) as a
+    /// Save the recent listens (view 4's plays not skipped, in play order) as a
     /// new playlist.
     SaveHistory(Vec<Track>),
     /// Add these tracks to the playlist named (a new name creates it).

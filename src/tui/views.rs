@@ -364,14 +364,15 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     );
 }
 
-/// The History view: the plays since the player started, newest first (`skipless history` has
+/// The History view: the recent plays (this session's, carried over a restart within the session
+/// gap, and every one since the player started), newest first (`skipless history` has
 /// them all).
 fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let history = &app.controller.history;
     let width = layout.main.width.saturating_sub(2) as usize;
     let title = format!(
-        "History: since the player started ({} plays, {} skipped)",
+        "History: recent plays ({} plays, {} skipped)",
         history.len(),
         history.iter().filter(|(_, p)| p.skipped).count()
     );
@@ -692,7 +693,7 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
             PlaylistTarget::SaveQueue => ("save the queue as playlist: ".to_owned(), "(Enter saves, Esc cancels)"),
             PlaylistTarget::SaveHistory(tracks) => (
                 format!(
-                    "save the {} track{} listened to since the player started as playlist: ",
+                    "save the {} recent listen{} as playlist: ",
                     tracks.len(),
                     if tracks.len() == 1 { "" } else { "s" }
                 ),

@@ -472,6 +472,37 @@ fn seed_log(h: &Harness, sessions: usize) {
     }
 }
 
+/// A player started again within the session gap carries on the session: view 4 (and what
+/// autoplay ranks for) has its plays so far.
+#[test]
+fn a_player_started_again_within_the_session_gap_carries_on_its_session() {
+    let mut h = Harness::new(100, 30);
+    let database = h._dir.path().join("skipless.db");
+    let tracks = h.app.state.library.tracks.clone();
+    let mut log = LogWriter::open(&database);
+    let mut at = skipless::clock::now_ms() - 10 * 60_000;
+    for k in 0..3 {
+        let skipped = (k == 1).then_some(1_000);
+        at = log.play(&tracks[k], skipless::play::PlaySource::User, at, skipped) + 500;
+    }
+    drop(log);
+    let mut config = Config::default();
+    config.playback.audio = AudioOutput::Null;
+    let (engine, controller, _) = skipless::app::start_playback(&config, &database).unwrap();
+    h.engine = engine;
+    h.app = App::new(config, database.clone(), controller).unwrap();
+    assert_eq!(h.app.controller.history.len(), 3);
+    h.app
+        .state
+        .set_library(LibraryIndex::load(&Database::open(&database).unwrap()).unwrap());
+    h.keys("4");
+    let screen = h.screen();
+    assert!(
+        screen.contains("History: recent plays (3 plays, 1 skipped)"),
+        "{screen}"
+    );
+}
+
 fn small_model_config() -> skipless::config::RecommendConfig {
     let mut config = Config::default().recommend;
     config.min_plays = 20;
@@ -725,11 +756,7 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
 fn s_in_the_history_view_saves_this_sessions_listens_as_a_playlist() {
     let mut h = Harness::new(100, 24);
     h.keys("4S");
-    assert!(
-        h.screen().contains("no track finished since the player started"),
-        "{}",
-        h.screen()
-    );
+    assert!(h.screen().contains("no recent play was a listen"), "{}", h.screen());
     // Play a 5-second track to its end, then skip the one playing after it.
     h.keys("/victory\n\x1b");
     h.pump_until("the track to start", |app| app.controller.now.is_some());
@@ -762,14 +789,14 @@ fn s_in_the_history_view_saves_this_sessions_listens_as_a_playlist() {
     assert!(!kept.is_empty());
     h.keys("4S");
     let prompt = format!(
-        "save the {} track{} listened to since the player started as playlist:",
+        "save the {} recent listen{} as playlist:",
         kept.len(),
         if kept.len() == 1 { "" } else { "s" }
     );
     assert!(h.screen().contains(&prompt), "{}", h.screen());
     h.keys("night\n");
     h.pump_until("the playlist to be saved", |app| {
-        app.state.status.as_deref() == Some("saved the listens since the player started as playlist \"night\"")
+        app.state.status.as_deref() == Some("saved the recent listens as playlist \"night\"")
     });
     h.pump_until("the playlists to load", |app| {
         app.state.playlists.iter().any(|p| p.name == "night")
