@@ -189,7 +189,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Ok(line) => {
                     let reply = match LineCommand::parse(&line) {
                         Ok(command) => {
-                            commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Stdin)
+                            commands::apply(&mut controller, recommender.as_mut(), true, command, ControlSource::Stdin)
                         }
                         Err(message) => commands::Reply::error(message),
                     };
@@ -211,7 +211,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Err(_) => stdin_closed = true,
             },
             recv(remote_requests) -> request => if let Ok(RemoteRequest { command, reply }) = request {
-                let answer = commands::apply(&mut controller, recommender.as_ref(), command, ControlSource::Remote);
+                let answer = commands::apply(&mut controller, recommender.as_mut(), true, command, ControlSource::Remote);
                 let _ = reply.send(answer.text);
                 if answer.reload {
                     reload();

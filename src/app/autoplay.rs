@@ -188,6 +188,13 @@ impl Autoplay {
         rerank
     }
 
+    /// The listener asked to play with nothing queued and nothing playing: autoplay's next picks
+    /// play as they come, ranked for the session so far (one carried over a restart included).
+    pub(crate) fn play_picks(&mut self, controller: &Controller) {
+        self.play_when_picked = true;
+        self.request_rank(controller);
+    }
+
     /// Whether the queue ran out and waits for the next picks to play.
     pub(crate) fn waiting_for_picks(&self) -> bool {
         self.play_when_picked

@@ -194,14 +194,22 @@ impl Reply {
 /// Carries out `command` on a running player; `by` is credited with any play it ends.
 pub(crate) fn apply(
     controller: &mut Controller,
-    autoplay: Option<&Autoplay>,
+    mut autoplay: Option<&mut Autoplay>,
+    picking: bool,
     command: LineCommand,
     by: ControlSource,
 ) -> Reply {
     let starts_playing = matches!(command, LineCommand::Next | LineCommand::Resume | LineCommand::Toggle);
     if starts_playing && controller.now.is_none() && controller.queue.entries().is_empty() {
-        return Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play");
+        return match autoplay.as_deref_mut().filter(|_| picking) {
+            Some(autoplay) => {
+                autoplay.play_picks(controller);
+                Reply::ok("ok autoplay chooses what to play")
+            }
+            None => Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play"),
+        };
     }
+    let autoplay = autoplay.as_deref();
     match command {
         LineCommand::Next => controller.next(by),
         LineCommand::Previous => controller.previous(by),
@@ -230,7 +238,8 @@ pub(crate) fn apply(
         LineCommand::Ban(on) => return mark(controller, autoplay, Mark::Ban, on, by),
         LineCommand::Queue(path) => return queue(controller, &path),
         LineCommand::Playlist(name) => return play_playlist(controller, &name, by),
-        LineCommand::Status { json } => return Reply::ok(status(controller, autoplay, json)),
+        // Autoplay switched off still hears likes and bans; what `status` reports is the switch.
+        LineCommand::Status { json } => return Reply::ok(status(controller, autoplay.filter(|_| picking), json)),
     }
     Reply::ok("ok")
 }

@@ -268,11 +268,19 @@ impl App {
             Action::TogglePause | Action::Next
                 if self.controller.now.is_none() && self.controller.queue.entries().is_empty() =>
             {
-                self.state.status = Some(format!(
-                    "nothing queued: {} plays the selected track, {} queues it",
-                    self.keys.key_for(Action::Play),
-                    self.keys.key_for(Action::Enqueue)
-                ));
+                match self.autoplay.as_mut().filter(|_| self.state.autoplay) {
+                    Some(autoplay) => {
+                        autoplay.play_picks(&self.controller);
+                        self.state.status = Some("autoplay chooses what to play".into());
+                    }
+                    None => {
+                        self.state.status = Some(format!(
+                            "nothing queued: {} plays the selected track, {} queues it",
+                            self.keys.key_for(Action::Play),
+                            self.keys.key_for(Action::Enqueue)
+                        ))
+                    }
+                }
             }
             Action::TogglePause => self.controller.toggle(ControlSource::Key),
             Action::Next => self.controller.next(ControlSource::Key),
@@ -911,12 +919,15 @@ impl App {
     /// returns the line to answer with.
     pub(crate) fn handle_remote(&mut self, command: LineCommand) -> String {
         // `A` switches autoplay off without stopping the recommender (likes and bans still
-        // reach it), so what `status` reports is the switch's.
-        let autoplay = match command {
-            LineCommand::Status { .. } => self.autoplay.as_ref().filter(|_| self.state.autoplay),
-            _ => self.autoplay.as_ref(),
-        };
-        let reply = commands::apply(&mut self.controller, autoplay, command, ControlSource::Remote);
+        // reach it): whether it picks is the switch's.
+        let picking = self.state.autoplay;
+        let reply = commands::apply(
+            &mut self.controller,
+            self.autoplay.as_mut(),
+            picking,
+            command,
+            ControlSource::Remote,
+        );
         if let Some((track_id, mark, on)) = reply.marked {
             self.state.library.marks.set(track_id, mark, on, now_ms());
         }

@@ -275,6 +275,36 @@ fn desktop_requests_drive_the_player_like_its_keys() {
     assert!(h.app.state.quitting);
 }
 
+/// Play with nothing queued: autoplay's picks play, or, with autoplay off, the status says how
+/// to give the player something.
+#[test]
+fn play_with_nothing_queued_plays_autoplays_picks() {
+    let mut h = Harness::new(100, 30);
+    h.app.start_autoplay(h._dir.path().join("models"));
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    h.keys("A ");
+    assert!(h.app.controller.now.is_none());
+    assert!(
+        h.app
+            .state
+            .status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("nothing queued")),
+        "{:?}",
+        h.app.state.status
+    );
+    h.keys("A ");
+    assert_eq!(h.app.state.status.as_deref(), Some("autoplay chooses what to play"));
+    h.pump_until("an autoplay pick to play", |app| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.source == skipless::play::PlaySource::Autoplay)
+    });
+}
+
 #[test]
 fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     let mut h = Harness::new(100, 30);

@@ -554,7 +554,9 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    // Nothing queued, nothing to play: said, not silently done.
+    // Nothing queued, nothing to play and autoplay off: said, not silently done.
+    tmux.keys(&["A"]);
+    tmux.wait_for("autoplay off");
     let nothing = skipless(data.path()).args(["remote", "play"]).output().unwrap();
     assert!(!nothing.status.success());
     assert!(
@@ -562,6 +564,8 @@ fn skipless_remote_drives_the_player_in_a_real_terminal() {
         "{}",
         String::from_utf8_lossy(&nothing.stderr)
     );
+    tmux.keys(&["A"]);
+    tmux.wait_for("autoplay on");
     remote(&["queue", corpus().join("sad.ogg").to_str().unwrap()]);
     tmux.wait_for("remote: queued: ");
     remote(&["play"]);
