@@ -222,7 +222,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 }
             },
             recv(mpris_requests) -> request => match request {
-                Ok(request) => match mpris_bridge::apply(&mut controller, request) {
+                Ok(request) => match mpris_bridge::apply(&mut controller, recommender.as_mut(), true, request) {
                     Applied::Quit => { quitting = true; controller.shutdown(); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
                     Applied::Done => {}

@@ -185,7 +185,7 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::SavePlaylist,
         "save_playlist",
-        "save the queue (in view 4: the session) as a playlist",
+        "save the queue (in view 4: the recent listens) as a playlist",
         &["S"],
     ),
     (

@@ -144,7 +144,8 @@ fn other_format(bytes: &[u8]) -> Option<&'static str> {
     let xml = [b"<?xml".as_slice(), b"<!DOCTYPE", b"<playlist", b"<html"];
     match start.first()? {
         b'[' if start.len() >= 10 && start[..10].eq_ignore_ascii_case(b"[playlist]") => Some("a PLS playlist"),
-        b'[' if after(1).is_some_and(|b| b"{[\"]-0123456789".contains(b)) => Some("JSON data"),
+        // A history is an array of objects; `[1999] Album/01.flac` is a name.
+        b'[' if after(1).is_some_and(|b| b"{[\"]".contains(b)) => Some("JSON data"),
         b'{' if after(1).is_some_and(|b| b"\"}".contains(b)) => Some("JSON data"),
         b'<' if xml
             .iter()
@@ -302,6 +303,8 @@ mod tests {
         for first in [
             b"song.ogg\n".as_slice(),
             b"[FLAC] Album/01.flac\n",
+            b"[1999] Album/01.flac\n",
+            b"[01] Song.mp3\n",
             b"{live} 02.ogg\n",
             b"<untitled>.mp3\n",
         ] {

@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::controller::{Controller, Outcome};
 use super::library::SharedLibrary;
+use super::queue::Repeat;
 use super::workers::WorkerMsg;
 use crate::config::RecommendConfig;
 use crate::db::Database;
@@ -190,7 +191,9 @@ impl Autoplay {
 
     /// The listener asked to play with nothing queued and nothing playing: autoplay's next picks
     /// play as they come, ranked for the session so far (one carried over a restart included).
-    pub(crate) fn play_picks(&mut self, controller: &Controller) {
+    /// The ask is newer than any stop pressed before it.
+    fn play_picks(&mut self, controller: &mut Controller) {
+        controller.forget_stop();
         self.play_when_picked = true;
         self.request_rank(controller);
     }
@@ -273,6 +276,36 @@ impl Autoplay {
 impl Drop for Autoplay {
     fn drop(&mut self) {
         let _ = self.requests.send(Request::Shutdown);
+    }
+}
+
+/// What a press of play (a key, the remote, stdin, a media key) finds with nothing playing and
+/// nothing queued, and has done about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FromNothing {
+    /// Something is playing or queued: the press acts as usual.
+    NotEmpty,
+    /// Autoplay's next picks play as they come.
+    Picking,
+    /// Nothing to play: autoplay is off (or cannot pick yet, or repeat is on).
+    NothingQueued,
+}
+
+impl FromNothing {
+    /// Carries out a press of play: with nothing playing or queued, autoplay's picks are asked to
+    /// play when `picking` (autoplay on, its library there) and repeat is off. The one path every
+    /// front end and the media keys take.
+    pub(crate) fn press(controller: &mut Controller, autoplay: Option<&mut Autoplay>, picking: bool) -> FromNothing {
+        if controller.now.is_some() || !controller.queue.entries().is_empty() {
+            return FromNothing::NotEmpty;
+        }
+        match autoplay.filter(|_| picking && controller.queue.repeat == Repeat::Off) {
+            Some(autoplay) => {
+                autoplay.play_picks(controller);
+                FromNothing::Picking
+            }
+            None => FromNothing::NothingQueued,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::autoplay::Autoplay;
+use super::autoplay::{Autoplay, FromNothing};
 use super::controller::Controller;
 use super::library::playlist_entries;
 use crate::app::library::tracks_at;
@@ -199,15 +199,14 @@ pub(crate) fn apply(
     command: LineCommand,
     by: ControlSource,
 ) -> Reply {
-    let starts_playing = matches!(command, LineCommand::Next | LineCommand::Resume | LineCommand::Toggle);
-    if starts_playing && controller.now.is_none() && controller.queue.entries().is_empty() {
-        return match autoplay.as_deref_mut().filter(|_| picking) {
-            Some(autoplay) => {
-                autoplay.play_picks(controller);
-                Reply::ok("ok autoplay chooses what to play")
+    if matches!(command, LineCommand::Next | LineCommand::Resume | LineCommand::Toggle) {
+        match FromNothing::press(controller, autoplay.as_deref_mut(), picking) {
+            FromNothing::NotEmpty => {}
+            FromNothing::Picking => return Reply::ok("ok autoplay chooses what to play"),
+            FromNothing::NothingQueued => {
+                return Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play")
             }
-            None => Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play"),
-        };
+        }
     }
     let autoplay = autoplay.as_deref();
     match command {

@@ -57,7 +57,8 @@ pub struct Controller {
     pub queue: Queue,
     pub now: Option<NowPlaying>,
     pub volume: u8,
-    /// Plays completed since this controller started, oldest first; the last
+    /// Plays completed since this controller started, after those of the session it carried on
+    /// (a restart within the session gap), oldest first; the last
     /// [`HISTORY_KEPT`] to [`HISTORY_KEPT`] × 2 of them, so that a player running for days
     /// does not grow with every play (the log has them all).
     pub history: Vec<(Track, CompletedPlay)>,
@@ -199,6 +200,14 @@ impl Controller {
     /// playing reaches the engine as no event at all).
     pub(crate) fn stopped_by_listener(&self) -> bool {
         !self.has_play() && self.stopping == Some(EndReason::Stopped)
+    }
+
+    /// A stop pressed with nothing playing (which no engine event answers) is forgotten: the
+    /// listener asked to play since.
+    pub(crate) fn forget_stop(&mut self) {
+        if !self.has_play() {
+            self.stopping = None;
+        }
     }
 
     /// Whether the engine plays or is about to (paused counts).

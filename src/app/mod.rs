@@ -51,7 +51,7 @@ pub fn start_playback(
             "closed {closed} play(s) left open by an earlier crash as interrupted"
         ));
     }
-    let carried = recorder.session_so_far()?;
+    let carried = recorder.session_so_far(controller::HISTORY_KEPT)?;
     let mut controller = Controller::new(engine.commands.clone(), recorder, &config.playback);
     controller.history = carried;
     Ok((engine, controller, (!notices.is_empty()).then(|| notices.join("; "))))

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::autoplay::{Autoplay, FromNothing};
 use super::controller::Controller;
 use crate::app::library::tracks_at;
 use crate::mpris::{PlayerState, Request, Status};
@@ -43,9 +44,22 @@ pub fn state_of(controller: &Controller) -> PlayerState {
     }
 }
 
-/// Carries out one request from the desktop.
-pub(crate) fn apply(controller: &mut Controller, request: Request) -> Applied {
+/// Carries out one request from the desktop; play with nothing queued goes to `autoplay`'s
+/// picks when it is `picking`, as the keys do.
+pub(crate) fn apply(
+    controller: &mut Controller,
+    autoplay: Option<&mut Autoplay>,
+    picking: bool,
+    request: Request,
+) -> Applied {
     const BY: ControlSource = ControlSource::Mpris;
+    if matches!(request, Request::PlayPause | Request::Play | Request::Next) {
+        match FromNothing::press(controller, autoplay, picking) {
+            FromNothing::NotEmpty => {}
+            FromNothing::Picking => return Applied::Notice("autoplay chooses what to play".into()),
+            FromNothing::NothingQueued => return Applied::Done,
+        }
+    }
     let now = controller.now.clone();
     match request {
         Request::PlayPause => controller.toggle(BY),

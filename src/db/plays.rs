@@ -470,20 +470,25 @@ pub(crate) struct SessionPlay {
     pub ended_at: i64,
 }
 
-/// The finished plays, in order, of the session a play started at `now` would join (the newest
-/// one, if it ended within `gap_ms`, as [`start_play`] decides): what a player started again
-/// within the session gap carries on from. Imported plays are not the player's session.
-pub(crate) fn open_session_plays(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Vec<SessionPlay>> {
+/// The last `limit` finished plays, in order, of the session a play started at `now` would join
+/// (the newest one, if it ended within `gap_ms`, as [`start_play`] decides): what a player
+/// started again within the session gap carries on from.
+pub(crate) fn open_session_plays(
+    conn: &Connection,
+    now: i64,
+    gap_ms: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<SessionPlay>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT p.id, p.session_id, p.played_ms, p.end_reason, p.skipped, p.end_source,
                 coalesce(p.ended_at, p.started_at + p.played_ms), t.*
          FROM plays p JOIN (SELECT {TRACK_COLUMNS} FROM tracks) t ON t.id = p.track_id
          WHERE p.session_id = (SELECT id FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1)
            AND ?1 - (SELECT max(last_at) FROM sessions) <= ?2
-           AND p.end_reason IS NOT NULL AND p.source <> 'import'
-         ORDER BY p.position"
+           AND p.end_reason IS NOT NULL
+         ORDER BY p.position DESC LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![now, gap_ms], |r| {
+    let rows = stmt.query_map(params![now, gap_ms, limit as i64], |r| {
         let reason: String = r.get(3)?;
         let source: Option<String> = r.get(5)?;
         Ok(SessionPlay {
@@ -497,7 +502,9 @@ pub(crate) fn open_session_plays(conn: &Connection, now: i64, gap_ms: i64) -> ru
             track: track_from_row(r, 7)?,
         })
     })?;
-    rows.collect()
+    let mut plays = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    plays.reverse();
+    Ok(plays)
 }
 
 /// How an open play ended, as [`complete_play`] writes it.

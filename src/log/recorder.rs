@@ -92,11 +92,11 @@ impl Recorder {
         &mut self.db
     }
 
-    /// The plays so far of the session the next play would join, with their tracks: a player
-    /// started again within the session gap carries on that session (its in-session signals, its
-    /// history), as the log does.
-    pub(crate) fn session_so_far(&self) -> Result<Vec<(Track, CompletedPlay)>, DbError> {
-        let rows = plays::open_session_plays(self.db.conn(), self.clock.now_ms(), self.session_gap_ms)
+    /// The last `limit` plays of the session the next play would join, with their tracks: a
+    /// player started again within the session gap carries on that session (its in-session
+    /// signals, its history), as the log does.
+    pub(crate) fn session_so_far(&self, limit: usize) -> Result<Vec<(Track, CompletedPlay)>, DbError> {
+        let rows = plays::open_session_plays(self.db.conn(), self.clock.now_ms(), self.session_gap_ms, limit)
             .map_err(|e| self.db.err(e))?;
         Ok(rows
             .into_iter()
@@ -334,13 +334,14 @@ mod tests {
         let first = play(&mut recorder, &now, 2, 5_000, EndReason::Skipped);
         let second = play(&mut recorder, &now, 3, 200_000, EndReason::Finished);
         now.fetch_add(20 * 60_000, Ordering::SeqCst);
-        let carried = recorder.session_so_far().unwrap();
+        let carried = recorder.session_so_far(10).unwrap();
         let plays: Vec<&CompletedPlay> = carried.iter().map(|(_, p)| p).collect();
         assert_eq!(plays, [&first, &second], "the last session's plays, in order");
         assert_eq!(carried[1].0.id, 3);
+        assert_eq!(recorder.session_so_far(1).unwrap()[0].1, second, "the last ones");
         now.fetch_add(11 * 60_000, Ordering::SeqCst);
         assert!(
-            recorder.session_so_far().unwrap().is_empty(),
+            recorder.session_so_far(10).unwrap().is_empty(),
             "past the gap: a new session"
         );
     }

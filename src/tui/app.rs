@@ -14,7 +14,7 @@ use super::render::Theme;
 use super::render::{art_size, side_column};
 use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TrackLyrics, View};
 use crate::app::art::{self, ArtCache};
-use crate::app::autoplay::{Autoplay, Picked, RadioSeed, Request};
+use crate::app::autoplay::{Autoplay, FromNothing, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
@@ -142,6 +142,12 @@ impl App {
         self.autoplay = Some(autoplay);
     }
 
+    /// Whether autoplay picks: its switch is on (`A` switches it off without stopping the
+    /// recommender, which likes and bans still reach) and the library it picks from is loaded.
+    fn picking(&self) -> bool {
+        self.state.autoplay && self.state.library_loaded
+    }
+
     /// Asks for a fresh ranking of what follows the current session.
     fn request_rank(&mut self) {
         if let Some(autoplay) = self.autoplay.as_mut().filter(|_| self.state.autoplay) {
@@ -265,15 +271,13 @@ impl App {
                 self.request_rank();
                 self.state.status = Some("queue cleared".into());
             }
-            Action::TogglePause | Action::Next
-                if self.controller.now.is_none() && self.controller.queue.entries().is_empty() =>
-            {
-                match self.autoplay.as_mut().filter(|_| self.state.autoplay) {
-                    Some(autoplay) => {
-                        autoplay.play_picks(&self.controller);
-                        self.state.status = Some("autoplay chooses what to play".into());
-                    }
-                    None => {
+            Action::TogglePause | Action::Next => {
+                let picking = self.picking();
+                match FromNothing::press(&mut self.controller, self.autoplay.as_mut(), picking) {
+                    FromNothing::NotEmpty if action == Action::Next => self.controller.next(ControlSource::Key),
+                    FromNothing::NotEmpty => self.controller.toggle(ControlSource::Key),
+                    FromNothing::Picking => self.state.status = Some("autoplay chooses what to play".into()),
+                    FromNothing::NothingQueued => {
                         self.state.status = Some(format!(
                             "nothing queued: {} plays the selected track, {} queues it",
                             self.keys.key_for(Action::Play),
@@ -282,8 +286,6 @@ impl App {
                     }
                 }
             }
-            Action::TogglePause => self.controller.toggle(ControlSource::Key),
-            Action::Next => self.controller.next(ControlSource::Key),
             Action::Previous => self.controller.previous(ControlSource::Key),
             Action::Stop => self.controller.stop(ControlSource::Key),
             Action::SeekBack => self.controller.seek(SeekTo::Backward(SEEK_STEP)),
@@ -908,7 +910,8 @@ impl App {
 
     /// Carries out a request from the desktop (media keys, widgets) through the controller.
     pub fn handle_mpris(&mut self, request: crate::mpris::Request) {
-        match mpris_bridge::apply(&mut self.controller, request) {
+        let picking = self.picking();
+        match mpris_bridge::apply(&mut self.controller, self.autoplay.as_mut(), picking, request) {
             Applied::Quit => self.update(Action::Quit),
             Applied::Notice(message) => self.state.status = Some(message),
             Applied::Done => {}
@@ -918,9 +921,7 @@ impl App {
     /// Carries out a command from `skipless remote` through the controller, as its key would;
     /// returns the line to answer with.
     pub(crate) fn handle_remote(&mut self, command: LineCommand) -> String {
-        // `A` switches autoplay off without stopping the recommender (likes and bans still
-        // reach it): whether it picks is the switch's.
-        let picking = self.state.autoplay;
+        let picking = self.picking();
         let reply = commands::apply(
             &mut self.controller,
             self.autoplay.as_mut(),

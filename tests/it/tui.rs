@@ -295,7 +295,38 @@ fn play_with_nothing_queued_plays_autoplays_picks() {
         "{:?}",
         h.app.state.status
     );
-    h.keys("A ");
+    // Repeat on: autoplay adds nothing, so nothing is promised.
+    h.keys("AR ");
+    assert!(
+        h.app
+            .state
+            .status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("nothing queued")),
+        "{:?}",
+        h.app.state.status
+    );
+    // A stop pressed with nothing playing is older than the play pressed after it.
+    h.keys("RRx ");
+    assert_eq!(h.app.state.status.as_deref(), Some("autoplay chooses what to play"));
+    let autoplay_playing = |app: &App| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.source == skipless::play::PlaySource::Autoplay)
+    };
+    h.pump_until("an autoplay pick to play", autoplay_playing);
+}
+
+/// A media key's play with nothing queued takes the keys' path to autoplay's picks.
+#[test]
+fn a_media_keys_play_with_nothing_queued_plays_autoplays_picks() {
+    let mut h = Harness::new(100, 30);
+    h.app.start_autoplay(h._dir.path().join("models"));
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    h.app.handle_mpris(skipless::mpris::Request::Play);
     assert_eq!(h.app.state.status.as_deref(), Some("autoplay chooses what to play"));
     h.pump_until("an autoplay pick to play", |app| {
         app.controller
