@@ -51,6 +51,16 @@ impl Harness {
         }
     }
 
+    /// A harness whose autoplay runs, on the fallback (no model yet).
+    fn with_fallback_autoplay() -> Self {
+        let mut h = Harness::new(100, 30);
+        h.app.start_autoplay(h._dir.path().join("models"));
+        h.pump_until("the fallback status", |app| {
+            app.state.model_status.starts_with("fallback")
+        });
+        h
+    }
+
     fn keys(&mut self, keys: &str) -> &mut Self {
         for c in keys.chars() {
             let code = match c {
@@ -275,65 +285,41 @@ fn desktop_requests_drive_the_player_like_its_keys() {
     assert!(h.app.state.quitting);
 }
 
+fn autoplay_pick_playing(app: &App) -> bool {
+    app.controller
+        .now
+        .as_ref()
+        .is_some_and(|n| n.entry.source == skipless::play::PlaySource::Autoplay)
+}
+
 /// Play with nothing queued: autoplay's picks play, or, with autoplay off, the status says how
 /// to give the player something.
 #[test]
 fn play_with_nothing_queued_plays_autoplays_picks() {
-    let mut h = Harness::new(100, 30);
-    h.app.start_autoplay(h._dir.path().join("models"));
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
+    let says_nothing_queued = |h: &Harness| {
+        let status = h.app.state.status.as_deref().unwrap_or_default();
+        assert!(status.starts_with("nothing queued"), "{status}");
+    };
     h.keys("A ");
     assert!(h.app.controller.now.is_none());
-    assert!(
-        h.app
-            .state
-            .status
-            .as_deref()
-            .is_some_and(|s| s.starts_with("nothing queued")),
-        "{:?}",
-        h.app.state.status
-    );
+    says_nothing_queued(&h);
     // Repeat on: autoplay adds nothing, so nothing is promised.
     h.keys("AR ");
-    assert!(
-        h.app
-            .state
-            .status
-            .as_deref()
-            .is_some_and(|s| s.starts_with("nothing queued")),
-        "{:?}",
-        h.app.state.status
-    );
+    says_nothing_queued(&h);
     // A stop pressed with nothing playing is older than the play pressed after it.
     h.keys("RRx ");
     assert_eq!(h.app.state.status.as_deref(), Some("autoplay chooses what to play"));
-    let autoplay_playing = |app: &App| {
-        app.controller
-            .now
-            .as_ref()
-            .is_some_and(|n| n.entry.source == skipless::play::PlaySource::Autoplay)
-    };
-    h.pump_until("an autoplay pick to play", autoplay_playing);
+    h.pump_until("an autoplay pick to play", autoplay_pick_playing);
 }
 
 /// A media key's play with nothing queued takes the keys' path to autoplay's picks.
 #[test]
 fn a_media_keys_play_with_nothing_queued_plays_autoplays_picks() {
-    let mut h = Harness::new(100, 30);
-    h.app.start_autoplay(h._dir.path().join("models"));
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     h.app.handle_mpris(skipless::mpris::Request::Play);
     assert_eq!(h.app.state.status.as_deref(), Some("autoplay chooses what to play"));
-    h.pump_until("an autoplay pick to play", |app| {
-        app.controller
-            .now
-            .as_ref()
-            .is_some_and(|n| n.entry.source == skipless::play::PlaySource::Autoplay)
-    });
+    h.pump_until("an autoplay pick to play", autoplay_pick_playing);
 }
 
 #[test]
@@ -433,11 +419,7 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
 /// next picks play as they come, and playback goes on.
 #[test]
 fn skips_that_outrun_autoplay_go_on_with_its_next_picks() {
-    let mut h = Harness::new(100, 30);
-    h.app.start_autoplay(h._dir.path().join("models"));
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     h.keys("j\n");
     h.pump_until("three autoplay picks", |app| app.controller.queue.upcoming().len() == 3);
     h.keys("nnnnnn");
@@ -900,11 +882,7 @@ fn c_adds_the_selection_to_a_playlist_picked_by_name() {
 
 #[test]
 fn m_starts_a_radio_from_the_selected_artist_that_autoplay_goes_on_from() {
-    let mut h = Harness::new(100, 30);
-    h.app.start_autoplay(h._dir.path().join("models"));
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     let artist = "Timothy Pinkham";
     let index = h
         .app
