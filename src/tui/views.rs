@@ -754,9 +754,11 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
         height,
     };
     let rows = app.keys.help();
+    // Scrolled no further than the last screenful, so `G` shows the end of the list, not one row.
+    let shown = height.saturating_sub(2) as usize;
     let lines: Vec<Line> = rows
         .iter()
-        .skip(app.state.help_scroll.min(rows.len().saturating_sub(1)))
+        .skip(app.state.help_scroll.min(rows.len().saturating_sub(shown)))
         .map(|(keys, description)| {
             Line::from(vec![
                 Span::styled(format!("{keys:>16}  "), app.theme.accent),

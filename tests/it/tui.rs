@@ -189,6 +189,17 @@ fn help_lists_every_key_from_the_key_map() {
         );
     }
     insta::assert_snapshot!("help", screen);
+    // On a short screen, G scrolls to the last screenful: the end of the list, every row used.
+    let mut h = Harness::new(100, 16);
+    h.keys("?G");
+    let screen = h.screen();
+    let help = h.app.keys.help();
+    for (keys, description) in &help[help.len() - 12..] {
+        assert!(
+            screen.contains(description),
+            "{keys}: {description} not shown after G:\n{screen}"
+        );
+    }
 }
 
 #[test]
