@@ -652,7 +652,18 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let [top, gauge_row, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).areas(inner);
     let Some(now) = &c.now else {
-        frame.render_widget(Paragraph::new("Stopped"), top);
+        // What play would start (the queue's current entry, else its first): a restored queue
+        // says where it stands.
+        let next = c.queue.current().or(c.queue.entries().first());
+        let stopped = match next {
+            Some(entry) => Line::from(vec![
+                Span::raw("Stopped · "),
+                Span::styled(app.keys.key_for(Action::TogglePause), app.theme.accent),
+                Span::raw(format!(" plays {}", entry.track.display_name())),
+            ]),
+            None => Line::from("Stopped"),
+        };
+        frame.render_widget(Paragraph::new(stopped), top);
         frame.render_widget(Paragraph::new(modes).style(app.theme.dim), gauge_row);
         return;
     };
