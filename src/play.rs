@@ -1,6 +1,7 @@
 //! What a play is: where it came from ([`PlaySource`]), who ended it ([`ControlSource`]), how it
-//! ended ([`EndReason`]), and when it counts as a listen or a skip ([`SkipRule`]). Plain data
-//! shared by the engine, the log, the database and the front ends.
+//! ended ([`EndReason`]), when it counts as a listen or a skip ([`SkipRule`]), and a play completed
+//! in the log ([`CompletedPlay`]). Plain data shared by the engine, the log, the database and the
+//! front ends.
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,34 @@ impl ControlSource {
         ]
         .into_iter()
         .find(|source| source.as_str() == text)
+    }
+}
+
+/// A play completed in the log: just now by the recorder, or earlier in the session a player
+/// carries on (`db::plays::open_session_plays`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedPlay {
+    pub play_id: i64,
+    pub track_id: i64,
+    pub session_id: i64,
+    pub played_ms: u64,
+    pub end_reason: EndReason,
+    pub skipped: bool,
+    /// Who ended it, when the listener did.
+    pub end_source: Option<ControlSource>,
+    /// When it ended (Unix ms): the time a play counts from everywhere, live and reloaded.
+    pub ended_at: i64,
+}
+
+impl CompletedPlay {
+    /// The play as the recommender learns from it.
+    pub fn logged(&self) -> LoggedPlay {
+        LoggedPlay {
+            track_id: self.track_id,
+            session_id: self.session_id,
+            skipped: self.skipped,
+            ts_ms: self.ended_at,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::tracks::{track_from_row, TRACK_COLUMNS};
-use crate::play::{ControlSource, EndReason, PlaySource, SkipRule};
+use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource, SkipRule};
 use crate::summary::{
     CountedPlay, PickedBy, RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN,
 };
@@ -458,18 +458,6 @@ pub(crate) fn save_progress(
     tx.commit()
 }
 
-/// A finished play of the player's own, with its track: see [`open_session_plays`].
-pub(crate) struct SessionPlay {
-    pub track: crate::track::Track,
-    pub play_id: i64,
-    pub session_id: i64,
-    pub played_ms: u64,
-    pub end_reason: EndReason,
-    pub skipped: bool,
-    pub end_source: Option<ControlSource>,
-    pub ended_at: i64,
-}
-
 /// The last `limit` finished plays, in order, of the session a play started at `now` would join
 /// (the newest one, if it ended within `gap_ms`, as [`start_play`] decides): what a player
 /// started again within the session gap carries on from.
@@ -478,7 +466,7 @@ pub(crate) fn open_session_plays(
     now: i64,
     gap_ms: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<SessionPlay>> {
+) -> rusqlite::Result<Vec<(crate::track::Track, CompletedPlay)>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT p.id, p.session_id, p.played_ms, p.end_reason, p.skipped, p.end_source,
                 coalesce(p.ended_at, p.started_at + p.played_ms), t.*
@@ -491,16 +479,18 @@ pub(crate) fn open_session_plays(
     let rows = stmt.query_map(params![now, gap_ms, limit as i64], |r| {
         let reason: String = r.get(3)?;
         let source: Option<String> = r.get(5)?;
-        Ok(SessionPlay {
+        let track = track_from_row(r, 7)?;
+        let play = CompletedPlay {
             play_id: r.get(0)?,
+            track_id: track.id,
             session_id: r.get(1)?,
             played_ms: r.get(2)?,
             end_reason: EndReason::parse(&reason).unwrap_or(EndReason::Interrupted),
             skipped: r.get(4)?,
             end_source: source.as_deref().and_then(ControlSource::parse),
             ended_at: r.get(6)?,
-            track: track_from_row(r, 7)?,
-        })
+        };
+        Ok((track, play))
     })?;
     let mut plays = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     plays.reverse();

@@ -2,7 +2,7 @@
 
 use crate::config::LogConfig;
 use crate::db::{plays, Database, DbError};
-use crate::play::{ControlSource, EndReason, LoggedPlay, SkipRule};
+use crate::play::{CompletedPlay, ControlSource, EndReason, SkipRule};
 use crate::player::{Event, PlayItem};
 use crate::track::Track;
 
@@ -22,33 +22,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         crate::clock::now_ms()
-    }
-}
-
-/// A play that has just been completed in the log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompletedPlay {
-    pub play_id: i64,
-    pub track_id: i64,
-    pub session_id: i64,
-    pub played_ms: u64,
-    pub end_reason: EndReason,
-    pub skipped: bool,
-    /// Who ended it, when the listener did.
-    pub end_source: Option<ControlSource>,
-    /// When it ended (Unix ms): the time a play counts from everywhere, live and reloaded.
-    pub ended_at: i64,
-}
-
-impl CompletedPlay {
-    /// The play as the recommender learns from it.
-    pub fn logged(&self) -> LoggedPlay {
-        LoggedPlay {
-            track_id: self.track_id,
-            session_id: self.session_id,
-            skipped: self.skipped,
-            ts_ms: self.ended_at,
-        }
     }
 }
 
@@ -96,24 +69,8 @@ impl Recorder {
     /// player started again within the session gap carries on that session (its in-session
     /// signals, its history), as the log does.
     pub(crate) fn session_so_far(&self, limit: usize) -> Result<Vec<(Track, CompletedPlay)>, DbError> {
-        let rows = plays::open_session_plays(self.db.conn(), self.clock.now_ms(), self.session_gap_ms, limit)
-            .map_err(|e| self.db.err(e))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let play = CompletedPlay {
-                    play_id: row.play_id,
-                    track_id: row.track.id,
-                    session_id: row.session_id,
-                    played_ms: row.played_ms,
-                    end_reason: row.end_reason,
-                    skipped: row.skipped,
-                    end_source: row.end_source,
-                    ended_at: row.ended_at,
-                };
-                (row.track, play)
-            })
-            .collect())
+        plays::open_session_plays(self.db.conn(), self.clock.now_ms(), self.session_gap_ms, limit)
+            .map_err(|e| self.db.err(e))
     }
 
     /// Closes plays left open by a crash as `interrupted` at their last saved position.
