@@ -393,6 +393,20 @@ pub(crate) fn close_interrupted(conn: &Connection) -> rusqlite::Result<usize> {
 
 /// Inserts a play starting `now`, in the last session if it was active within `session_gap_ms`
 /// or in a new one, all in one transaction; returns (session id, play id).
+/// The session a play started at `now` joins: the one last active, by time (an import adds
+/// sessions of past listening after it), if it was active within `gap_ms`; else none, and the
+/// play opens a new one.
+fn session_to_join(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Option<i64>> {
+    let last: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT id, last_at FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(last.filter(|&(_, last_at)| now - last_at <= gap_ms).map(|(id, _)| id))
+}
+
 pub(crate) fn start_play(
     conn: &mut Connection,
     track_id: i64,
@@ -402,17 +416,9 @@ pub(crate) fn start_play(
     session_gap_ms: i64,
 ) -> rusqlite::Result<(i64, i64)> {
     let tx = conn.transaction()?;
-    // The session last active, by time: an import adds sessions of past listening after it.
-    let last: Option<(i64, i64)> = tx
-        .query_row(
-            "SELECT id, last_at FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let session_id = match last {
-        Some((id, last_at)) if now - last_at <= session_gap_ms => id,
-        _ => {
+    let session_id = match session_to_join(&tx, now, session_gap_ms)? {
+        Some(id) => id,
+        None => {
             tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now])?;
             tx.last_insert_rowid()
         }
@@ -459,24 +465,25 @@ pub(crate) fn save_progress(
 }
 
 /// The last `limit` finished plays, in order, of the session a play started at `now` would join
-/// (the newest one, if it ended within `gap_ms`, as [`start_play`] decides): what a player
-/// started again within the session gap carries on from.
+/// ([`session_to_join`], as [`start_play`] decides): what a player started again within the
+/// session gap carries on from.
 pub(crate) fn open_session_plays(
     conn: &Connection,
     now: i64,
     gap_ms: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<(crate::track::Track, CompletedPlay)>> {
+    let Some(session_id) = session_to_join(conn, now, gap_ms)? else {
+        return Ok(Vec::new());
+    };
     let mut stmt = conn.prepare(&format!(
         "SELECT p.id, p.session_id, p.played_ms, p.end_reason, p.skipped, p.end_source,
                 coalesce(p.ended_at, p.started_at + p.played_ms), t.*
          FROM plays p JOIN (SELECT {TRACK_COLUMNS} FROM tracks) t ON t.id = p.track_id
-         WHERE p.session_id = (SELECT id FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1)
-           AND ?1 - (SELECT max(last_at) FROM sessions) <= ?2
-           AND p.end_reason IS NOT NULL
-         ORDER BY p.position DESC LIMIT ?3"
+         WHERE p.session_id = ?1 AND p.end_reason IS NOT NULL
+         ORDER BY p.position DESC LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(params![now, gap_ms, limit as i64], |r| {
+    let rows = stmt.query_map(params![session_id, limit as i64], |r| {
         let reason: String = r.get(3)?;
         let source: Option<String> = r.get(5)?;
         let track = track_from_row(r, 7)?;
