@@ -292,6 +292,9 @@ pub(crate) enum FromNothing {
 }
 
 impl FromNothing {
+    /// What the listener is told when the picks are on their way.
+    pub(crate) const PICKING: &'static str = "autoplay chooses what to play";
+
     /// Carries out a press of play: with nothing playing or queued, autoplay's picks are asked to
     /// play when `picking` (autoplay on, its library there) and repeat is off. The one path every
     /// front end and the media keys take.

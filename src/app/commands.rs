@@ -202,7 +202,7 @@ pub(crate) fn apply(
     if matches!(command, LineCommand::Next | LineCommand::Resume | LineCommand::Toggle) {
         match FromNothing::press(controller, autoplay.as_deref_mut(), picking) {
             FromNothing::NotEmpty => {}
-            FromNothing::Picking => return Reply::ok("ok autoplay chooses what to play"),
+            FromNothing::Picking => return Reply::ok(format!("ok {}", FromNothing::PICKING)),
             FromNothing::NothingQueued => {
                 return Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play")
             }

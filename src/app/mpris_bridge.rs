@@ -56,7 +56,7 @@ pub(crate) fn apply(
     if matches!(request, Request::PlayPause | Request::Play | Request::Next) {
         match FromNothing::press(controller, autoplay, picking) {
             FromNothing::NotEmpty => {}
-            FromNothing::Picking => return Applied::Notice("autoplay chooses what to play".into()),
+            FromNothing::Picking => return Applied::Notice(FromNothing::PICKING.into()),
             FromNothing::NothingQueued => return Applied::Done,
         }
     }

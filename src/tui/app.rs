@@ -276,7 +276,7 @@ impl App {
                 match FromNothing::press(&mut self.controller, self.autoplay.as_mut(), picking) {
                     FromNothing::NotEmpty if action == Action::Next => self.controller.next(ControlSource::Key),
                     FromNothing::NotEmpty => self.controller.toggle(ControlSource::Key),
-                    FromNothing::Picking => self.state.status = Some("autoplay chooses what to play".into()),
+                    FromNothing::Picking => self.state.status = Some(FromNothing::PICKING.into()),
                     FromNothing::NothingQueued => {
                         self.state.status = Some(format!(
                             "nothing queued: {} plays the selected track, {} queues it",
