@@ -241,12 +241,7 @@ impl Controller {
     /// engine's `Seeked` sets where it landed.
     pub(crate) fn seek(&mut self, to: SeekTo) {
         if let Some(now) = self.now.as_mut() {
-            let at = now.position_ms;
-            let target = match to {
-                SeekTo::Absolute(to) => to.as_millis() as u64,
-                SeekTo::Forward(by) => at.saturating_add(by.as_millis() as u64),
-                SeekTo::Backward(by) => at.saturating_sub(by.as_millis() as u64),
-            };
+            let target = to.target_ms(now.position_ms);
             now.position_ms = now.duration_ms.map_or(target, |d| target.min(d));
         }
         self.send(Command::Seek(to));

@@ -383,11 +383,7 @@ impl EngineThread {
             }
             self.position_of(play, &st.head)
         };
-        let ms = match to {
-            SeekTo::Absolute(d) => d.as_millis() as u64,
-            SeekTo::Forward(d) => position_ms.saturating_add(d.as_millis() as u64),
-            SeekTo::Backward(d) => position_ms.saturating_sub(d.as_millis() as u64),
-        };
+        let ms = to.target_ms(position_ms);
         self.seek_target = Some((play, ms));
         if self.paused {
             // Nothing plays until resumed: the play now stands where it will resume.

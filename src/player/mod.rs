@@ -59,6 +59,17 @@ pub enum SeekTo {
     Backward(Duration),
 }
 
+impl SeekTo {
+    /// Where the seek goes from `position_ms` (not bounded by the track's end).
+    pub fn target_ms(self, position_ms: u64) -> u64 {
+        match self {
+            SeekTo::Absolute(to) => to.as_millis() as u64,
+            SeekTo::Forward(by) => position_ms.saturating_add(by.as_millis() as u64),
+            SeekTo::Backward(by) => position_ms.saturating_sub(by.as_millis() as u64),
+        }
+    }
+}
+
 /// What the engine is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
