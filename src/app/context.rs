@@ -22,7 +22,8 @@ impl Context {
     /// dir that is not there is refused, as a mistyped `--data-dir` most often is, rather than
     /// made and read as an empty log.
     pub(crate) fn open_existing_database(&self) -> Result<Database, super::AppError> {
-        if !self.paths.data_dir.exists() || self.paths.data_dir.is_dir() && !self.paths.database().exists() {
+        // A data dir that is a file is refused below, by name.
+        if !self.paths.database().exists() && !self.paths.data_dir.is_file() {
             return Err(super::AppError::NoData(self.paths.data_dir.clone()));
         }
         self.open_database()
