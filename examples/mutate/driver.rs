@@ -39,6 +39,8 @@ pub struct Report {
     pub scan_failed: usize,
     pub played_to_end: usize,
     pub play_errors: usize,
+    /// Files the player would not queue, saying they could not be read at their scan.
+    pub refused: usize,
     pub crashes: Vec<String>,
     pub hangs: Vec<String>,
     pub panics: Vec<String>,
@@ -73,11 +75,12 @@ impl Report {
             }
         };
         format!(
-            "files tried: {}\nscan: {} failed with a reason\nplay: {} played to their end, {} ended as `error` with a reason\n\
+            "files tried: {}\nscan: {} failed with a reason\nplay: {} refused as unreadable, {} played to their end, {} ended as `error` with a reason\n\
              crashes: {}\nhangs: {}\npanics: {}\nnot logged / no reason: {}\nplayback did not go on: {}\n\
              slowest file: {:.1} s ({})\nper kind (played to the end, error):\n{}\ncommon error reasons:\n{}{}{}{}{}{}",
             self.tried,
             self.scan_failed,
+            self.refused,
             self.played_to_end,
             self.play_errors,
             self.crashes.len(),
@@ -358,44 +361,52 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
                 _ => {}
             }
         }
-        for (i, (path, mutant)) in paths.iter().zip(batch).enumerate() {
+        // Each mutated file starts a play unless it is refused, and the sentinel after it plays.
+        let mut next = 0;
+        for (path, mutant) in paths.iter().zip(batch) {
             let file = format!("{} (from {})", name(path), mutant.source);
-            let Some(play) = plays.get(2 * i) else {
-                report.note(v, |r| &mut r.not_logged, format!("{file}: never started"));
-                continue;
-            };
-            if Path::new(&play.0) != path.as_path() {
-                report.note(
-                    v,
-                    |r| &mut r.not_logged,
-                    format!("{file}: play {} was {}", 2 * i, play.0),
-                );
-                continue;
-            }
-            match play.1.as_deref() {
-                Some("finished") => {
-                    report.played_to_end += 1;
-                    report.by_kind.entry(mutant.kind.name()).or_default().0 += 1;
+            let refusal = format!("{}: not playable: it could not be read", path.display());
+            if ran.stderr.lines().any(|l| l.contains(&refusal)) {
+                report.refused += 1;
+            } else {
+                let Some(play) = plays.get(next) else {
+                    report.note(v, |r| &mut r.not_logged, format!("{file}: never started"));
+                    break;
+                };
+                next += 1;
+                if Path::new(&play.0) != path.as_path() {
+                    report.note(
+                        v,
+                        |r| &mut r.not_logged,
+                        format!("{file}: play {} was {}", next - 1, play.0),
+                    );
+                    break;
                 }
-                Some("error") => {
-                    report.play_errors += 1;
-                    report.by_kind.entry(mutant.kind.name()).or_default().1 += 1;
-                    let message = play.3.iter().find(|m| !m.trim().is_empty());
-                    match message {
-                        Some(m) => *report.reasons.entry(first_words(m)).or_default() += 1,
-                        None => report.note(v, |r| &mut r.not_logged, format!("{file}: error without a reason")),
+                match play.1.as_deref() {
+                    Some("finished") => {
+                        report.played_to_end += 1;
+                        report.by_kind.entry(mutant.kind.name()).or_default().0 += 1;
                     }
-                    if let Some(id) = play.2 {
-                        error_plays.push(id);
+                    Some("error") => {
+                        report.play_errors += 1;
+                        report.by_kind.entry(mutant.kind.name()).or_default().1 += 1;
+                        let message = play.3.iter().find(|m| !m.trim().is_empty());
+                        match message {
+                            Some(m) => *report.reasons.entry(first_words(m)).or_default() += 1,
+                            None => report.note(v, |r| &mut r.not_logged, format!("{file}: error without a reason")),
+                        }
+                        if let Some(id) = play.2 {
+                            error_plays.push(id);
+                        }
                     }
+                    other => report.note(
+                        v,
+                        |r| &mut r.not_logged,
+                        format!("{file}: ended as {other:?}, expected finished or error"),
+                    ),
                 }
-                other => report.note(
-                    v,
-                    |r| &mut r.not_logged,
-                    format!("{file}: ended as {other:?}, expected finished or error"),
-                ),
             }
-            match plays.get(2 * i + 1) {
+            match plays.get(next) {
                 Some((p, Some(reason), _, _)) if Path::new(p) == sentinel && reason == "finished" => {}
                 other => report.note(
                     v,
@@ -403,6 +414,7 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
                     format!("{file}: the next track did not play to its end: {other:?}"),
                 ),
             }
+            next += 1;
         }
     }
 

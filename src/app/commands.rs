@@ -12,7 +12,7 @@ use serde_json::json;
 use super::autoplay::{Autoplay, FromNothing};
 use super::controller::Controller;
 use super::library::playlist_entries;
-use crate::app::library::tracks_at;
+use crate::app::library::{nothing_at, tracks_at};
 use crate::fmt::format_duration;
 use crate::marks::Mark;
 use crate::play::{ControlSource, PlaySource};
@@ -281,10 +281,7 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
         Err(e) => return Reply::error(e),
     };
     if found.is_empty() {
-        return Reply::error(format!(
-            "{}: not in the library (scan it first: skipless scan PATH)",
-            path.display()
-        ));
+        return Reply::error(nothing_at(controller.recorder().database(), &path));
     }
     // Each path of a `remote queue` gets its own reply, so each names what it queued.
     let said = match &found[..] {

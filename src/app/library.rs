@@ -110,9 +110,10 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
-/// The library's tracks at `path`: the file's track, or every track under the folder in path
-/// order; none when the path is not in the library or does not exist (a file gone since the
-/// last scan is not played). The one way every front end turns a path it was given into tracks.
+/// The library's playable tracks at `path`: the file's track, or every track under the folder in
+/// path order; none when the path is not in the library, does not exist (a file gone since the
+/// last scan is not played) or failed to read at its last scan. The one way every front end turns
+/// a path it was given into tracks.
 pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Track>, DbError> {
     let Ok(path) = std::fs::canonicalize(path) else {
         return Ok(Vec::new());
@@ -120,9 +121,29 @@ pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Tra
     let found = if path.is_dir() {
         tracks::tracks_under(db.conn(), &path)
     } else {
-        tracks::track_by_path_any(db.conn(), &path).map(|t| t.into_iter().collect())
+        tracks::playable_track_at(db.conn(), &path).map(|t| t.into_iter().collect())
     };
     found.map_err(|e| db.err(e))
+}
+
+/// Why [`tracks_at`] found nothing at `path`, as one line for the listener.
+pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> String {
+    let unreadable = std::fs::canonicalize(path)
+        .ok()
+        .filter(|file| !file.is_dir())
+        .and_then(|file| tracks::track_by_path_any(db.conn(), &file).ok().flatten())
+        .is_some();
+    if unreadable {
+        format!(
+            "{}: not playable: it could not be read at the last scan",
+            path.display()
+        )
+    } else {
+        format!(
+            "{}: not in the library (scan it first: skipless scan PATH)",
+            path.display()
+        )
+    }
 }
 
 /// A library track as a playlist entry: its file, and the length and "Artist - Title" an M3U's

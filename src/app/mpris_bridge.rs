@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::autoplay::{Autoplay, FromNothing};
 use super::controller::Controller;
-use crate::app::library::tracks_at;
+use crate::app::library::{nothing_at, tracks_at};
 use crate::mpris::{PlayerState, Request, Status};
 use crate::play::{ControlSource, PlaySource};
 use crate::player::SeekTo;
@@ -109,10 +109,7 @@ fn open(controller: &mut Controller, path: &std::path::Path) -> Applied {
             controller.play_tracks(tracks, 0, PlaySource::User, ControlSource::Mpris);
             Applied::Done
         }
-        Ok(_) => Applied::Notice(format!(
-            "{}: not in the library (scan its folder first)",
-            path.display()
-        )),
+        Ok(_) => Applied::Notice(nothing_at(controller.recorder().database(), path)),
         Err(e) => Applied::Notice(e.to_string()),
     }
 }

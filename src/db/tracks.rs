@@ -411,10 +411,21 @@ pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
     .optional()
 }
 
-/// The track at `path` whatever its status except gone (a failed file is still playable, as an error).
+/// The track at `path` whatever its status except gone: also a file that failed to read at its
+/// last scan, which keeps its plays, marks and playlist entries.
 pub(crate) fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
+    track_at(conn, path, "status != 'gone'")
+}
+
+/// The track at `path` if it read at its last scan: what can be queued, as a folder's
+/// [`tracks_under`] are.
+pub(crate) fn playable_track_at(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
+    track_at(conn, path, "status = 'ok'")
+}
+
+fn track_at(conn: &Connection, path: &Path, status: &str) -> rusqlite::Result<Option<Track>> {
     conn.query_row(
-        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE path = ?1 AND status != 'gone'"),
+        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE path = ?1 AND {status}"),
         [path_blob(path)],
         |row| track_from_row(row, 0),
     )
