@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::app::autoplay::{Autoplay, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
-use crate::app::library::{tracks_at, SharedLibrary};
+use crate::app::library::{nothing_at, tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::{scan_library, Reread};
@@ -188,6 +188,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Ok(line) if line.trim_ascii().is_empty() => {}
                 Ok(line) => {
                     let reply = match LineCommand::parse(&line) {
+                        // Every line of a JSON stream is JSON: the status too.
+                        Ok(LineCommand::Status { .. }) if json => {
+                            commands::apply(&mut controller, recommender.as_mut(), true, LineCommand::Status { json: true }, ControlSource::Stdin)
+                        }
                         Ok(command) => {
                             commands::apply(&mut controller, recommender.as_mut(), true, command, ControlSource::Stdin)
                         }
@@ -196,12 +200,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                     if reply.reload {
                         reload();
                     }
-                    if reply.failed {
-                        eprintln!("skipless: {}", reply.text.trim_start_matches("error: "));
-                    } else if reply.text != "ok" && !reply.text.starts_with("ok ") {
-                        writeln!(out, "{}", printable(&reply.text))?;
-                        out.flush()?;
-                    }
+                    print_reply(&mut out, &reply, json)?;
                     if reply.quit {
                         quitting = true;
                         controller.shutdown();
@@ -324,9 +323,8 @@ impl<W: Write> Write for Output<W> {
 }
 
 /// The tracks to play, in order: files as given, folders by path. Files not yet indexed (or
-/// changed) are scanned first; a given audio file that failed to scan is still queued, so that
-/// its play is logged as an error rather than silently dropped (one that is not audio is said
-/// and left out).
+/// changed) are scanned first; a path that gives no playable track (a file that cannot be read,
+/// one that is not audio) is said on stderr and left out.
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
     let outcome = scan_library(db, paths, Reread::Changed, &|_| {})?;
     if let Some(error) = &outcome.match_error {
@@ -338,7 +336,11 @@ fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Tra
     }
     let mut queue = Vec::new();
     for path in paths {
-        queue.extend(tracks_at(db, path)?);
+        let found = tracks_at(db, path)?;
+        if found.is_empty() {
+            eprintln!("skipless: {}", nothing_at(db, path));
+        }
+        queue.extend(found);
     }
     Ok(queue)
 }
@@ -416,6 +418,32 @@ fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, jso
         _ => return Ok(()),
     };
     writeln!(out, "{}", printable(&line))
+}
+
+/// A stdin command's reply: an error on stderr (in a JSON stream, a `command_error` event on
+/// stdout); any other reply but an "ok" on stdout (in a JSON stream, the status as a `status`
+/// event, the rest as a `reply` event).
+fn print_reply(out: &mut impl Write, reply: &commands::Reply, json: bool) -> std::io::Result<()> {
+    let text = reply.text.trim_start_matches("error: ");
+    let line = match (reply.failed, json) {
+        (true, false) => {
+            eprintln!("skipless: {text}");
+            return Ok(());
+        }
+        (true, true) => json!({"event": "command_error", "message": text}).to_string(),
+        (false, _) if reply.text == "ok" || reply.text.starts_with("ok ") => return Ok(()),
+        (false, false) => printable(text).into_owned(),
+        (false, true) if text.starts_with('{') => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(mut status)) => {
+                status.insert("event".into(), "status".into());
+                serde_json::Value::Object(status).to_string()
+            }
+            _ => json!({"event": "reply", "text": text}).to_string(),
+        },
+        (false, true) => json!({"event": "reply", "text": text}).to_string(),
+    };
+    writeln!(out, "{line}")?;
+    out.flush()
 }
 
 fn print_scan(out: &mut impl Write, summary: &str, json: bool) -> std::io::Result<()> {

@@ -108,6 +108,8 @@ fn next_after_two_seconds_is_a_timed_skip_and_pauses_do_not_count() {
     );
 }
 
+/// A file that cannot be read at all is refused when queued, saying why; one that breaks while
+/// it plays (cut short) and one gone since the scan are errors, and playback goes on.
 #[test]
 fn broken_and_missing_files_are_errors_and_playback_goes_on() {
     let data = tempfile::tempdir().unwrap();
@@ -117,6 +119,8 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect();
     std::fs::write(music.join("noise.mp3"), noise).unwrap();
+    let whole = std::fs::read(corpus().join("transience.id3v24.mp3")).unwrap();
+    std::fs::write(music.join("cut.mp3"), &whole[..whole.len() / 3]).unwrap();
     std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
     std::fs::copy(corpus().join("defeat.flac"), music.join("defeat.flac")).unwrap();
     scan_json(data.path(), &[&music]);
@@ -126,13 +130,18 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
         20.0,
         &[
             music.join("noise.mp3"),
+            music.join("cut.mp3"),
             music.join("defeat.flac"),
             music.join("victory.ogg"),
         ],
     );
     let error = player.wait("error");
-    assert!(error["message"].as_str().unwrap().contains("noise.mp3"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("cut.mp3"), "{error}");
     let stderr = player.finish();
+    assert!(
+        stderr.contains("noise.mp3: not playable: it could not be read at the last scan"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("defeat.flac") && stderr.contains("No such file"),
         "{stderr}"
@@ -142,8 +151,8 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
         .iter()
         .map(|r| (r["title"].as_str().unwrap(), r["end_reason"].as_str().unwrap()))
         .collect();
-    assert_eq!(summary, [("noise", "error"), ("Victory", "finished")]);
-    assert!(rows[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert_eq!(summary, [("Transience", "error"), ("Victory", "finished")]);
+    assert!(rows[0]["error"].as_str().is_some_and(|e| e.contains("cut.mp3")));
 }
 
 #[test]
@@ -513,4 +522,39 @@ fn a_track_finished_by_seeking_to_its_end_is_a_skip() {
     let mssd = stdout_of(skipless(data.path()).args(["export", "--format", "mssd"]));
     let not_skipped: Vec<&str> = mssd.lines().skip(1).filter_map(|l| l.split(',').nth(7)).collect();
     assert_eq!(not_skipped[..2], ["False", "True"], "{mssd}");
+}
+
+/// In a JSON stream every stdout line is JSON: the status is a `status` event, and a command
+/// that fails (a file the scan could not read, a word the player does not know) a
+/// `command_error` event.
+#[test]
+fn in_a_json_stream_the_status_and_refused_commands_are_events_too() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::write(music.join("noise.mp3"), vec![0x55u8; 20_000]).unwrap();
+    std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
+    scan_json(data.path(), &[&music]);
+    let mut player = Player::start(data.path(), 1.0, &[music.join("victory.ogg")]);
+    player.wait("started");
+    player.send("status");
+    let status = player.wait("status");
+    assert_eq!(status["state"], "playing", "{status}");
+    assert!(
+        status["track"]["path"].as_str().unwrap().ends_with("victory.ogg"),
+        "{status}"
+    );
+    player.send(&format!("queue {}", music.join("noise.mp3").display()));
+    let refused = player.wait("command_error");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("noise.mp3: not playable: it could not be read at the last scan"),
+        "{refused}"
+    );
+    player.send("dance");
+    let unknown = player.wait("command_error");
+    assert!(unknown["message"].as_str().unwrap().contains("dance"), "{unknown}");
+    player.quit();
 }
