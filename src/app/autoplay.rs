@@ -333,6 +333,10 @@ pub struct AutoplayCore {
     plays_since_training: u64,
     /// Why the saved model could not be read (an older format, or damaged): a retrain is due now.
     model_refused: Option<String>,
+    /// A training run has started since this core was made: with no model yet, the first one is
+    /// due as soon as the log is long enough, but only once (a run that saves nothing, or
+    /// fails, waits for the play counter like any other).
+    trained_once: bool,
 }
 
 impl AutoplayCore {
@@ -361,6 +365,7 @@ impl AutoplayCore {
             plays_since_model: 0,
             plays_since_training: 0,
             model_refused: None,
+            trained_once: false,
         };
         // A checkpoint of an older format, a damaged or an unreadable one: rank with the
         // fallback and let a retrain replace it, rather than turning recommendations off.
@@ -400,10 +405,14 @@ impl AutoplayCore {
         }
     }
 
-    /// Whether the saved model was refused at start and the log is long enough to train a new
-    /// one now.
-    pub(crate) fn retrain_due_at_start(&self) -> bool {
-        self.model_refused.is_some() && self.enough_plays()
+    /// Whether a training run is due: every `retrain_every` plays, and at once where there is no
+    /// model to rank with (the saved one was refused, or none was trained yet and periodic
+    /// training is on), once the log is long enough to train on.
+    pub(crate) fn retrain_due(&self) -> bool {
+        let periodic = self.config.retrain_every > 0;
+        let every_k = periodic && self.plays_since_training >= self.config.retrain_every;
+        let first = periodic && self.recommender.is_none() && !self.trained_once;
+        (every_k || first || self.model_refused.is_some()) && self.enough_plays()
     }
 
     /// Re-reads the log and the candidates (after a scan, a like, a ban taken back), sharing
@@ -451,6 +460,9 @@ impl AutoplayCore {
                 r.meta().plays_seen,
                 self.plays_since_model
             ),
+            None if self.enough_plays() => {
+                "fallback: similar tracks, then your most finished (no model trained yet)".to_owned()
+            }
             _ => format!(
                 "fallback: similar tracks, then your most finished (model after {} plays in {MIN_TRAINING_SESSIONS} sessions; {} plays in {} so far)",
                 self.config.min_plays,
@@ -564,13 +576,14 @@ impl AutoplayCore {
         self.log.plays.push(play);
         self.plays_since_model += 1;
         self.plays_since_training += 1;
-        self.config.retrain_every > 0 && self.plays_since_training >= self.config.retrain_every && self.enough_plays()
+        self.retrain_due()
     }
 
     /// What a training run needs, to run on another thread; the next one is due K plays from now.
     pub fn start_training(&mut self) -> TrainingJob {
         self.plays_since_training = 0;
         self.model_refused = None;
+        self.trained_once = true;
         TrainingJob {
             log: self.log.clone(),
             models_dir: self.models_dir.clone(),
@@ -695,9 +708,10 @@ impl Worker {
         Ok(worker)
     }
 
-    /// Starts a retrain at once when the saved model was refused at start.
+    /// Starts a retrain at once when there is no model to rank with (see
+    /// [`AutoplayCore::retrain_due`]).
     fn start(&mut self) {
-        if self.core.retrain_due_at_start() {
+        if self.core.retrain_due() {
             self.retrain();
         }
     }
@@ -733,11 +747,12 @@ impl Worker {
                 }
             }
             Request::Banned(track_id) | Request::Failed(track_id) => self.core.leave_out(track_id),
-            Request::Reload(library) => {
-                if let Err(e) = self.core.reload(library) {
-                    self.status(format!("cannot reload the library for recommendations: {e}"));
-                }
-            }
+            Request::Reload(library) => match self.core.reload(library) {
+                // An import may have made the log long enough for a first model.
+                Ok(()) if self.core.retrain_due() && self.training.is_none() => self.retrain(),
+                Ok(()) => {}
+                Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
+            },
             Request::ReloadModel => self.load_saved_model(),
             Request::Retrain => self.retrain(),
             Request::TrainingOver => {
@@ -954,6 +969,29 @@ mod tests {
         assert!(candidate(&core, 53), "its file is back");
         core.leave_out(52);
         assert!(!candidate(&core, 52));
+    }
+
+    /// A log long enough to train on with no model (a history just imported) trains at once,
+    /// once; after that the play counter decides, and with periodic training off nothing does.
+    #[test]
+    fn with_no_model_a_long_enough_log_trains_at_once_and_only_once() {
+        let mut core = core();
+        assert!(core.enough_plays() && core.recommender.is_none());
+        assert!(core.retrain_due(), "no model yet");
+        assert!(core.describe().contains("no model trained yet"), "{}", core.describe());
+        let _job = core.start_training();
+        assert!(
+            !core.retrain_due(),
+            "the first run was started; the counter decides now"
+        );
+        core.plays_since_training = core.config.retrain_every;
+        assert!(core.retrain_due(), "K plays since");
+
+        let mut off = core_with(0);
+        off.config.retrain_every = 0;
+        assert!(!off.retrain_due(), "periodic training is off");
+        off.model_refused = Some("an older format".into());
+        assert!(off.retrain_due(), "a refused model is replaced whatever the setting");
     }
 
     /// The player commits a play, then a reload queued before its report reads the log: the
