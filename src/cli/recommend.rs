@@ -1,26 +1,30 @@
 //! `skipless recommend`: what would play next, with scores and reasons.
 
 use crate::app::autoplay::AutoplayCore;
+use crate::app::controller::HISTORY_KEPT;
 use crate::app::Context;
 use crate::fmt::truncate;
 use crate::track::Track;
 
-/// `skipless recommend [-n N] [--json]`: the next tracks for the current or last session, ranked
-/// by autoplay's own ranking, as the player would queue them now.
+/// `skipless recommend [-n N] [--json]`: the next tracks, ranked by autoplay's own ranking, as a
+/// player started now would queue them: for the session it would carry on (the last one, if it
+/// was active within the session gap), else for a new session.
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_existing_database()?;
+    let now = crate::clock::now_ms();
+    let session: Vec<(i64, bool)> =
+        crate::db::plays::open_session_plays(db.conn(), now, ctx.config.log.session_gap_ms(), HISTORY_KEPT)
+            .map_err(|e| db.err(e))?
+            .into_iter()
+            .map(|(track, play)| (track.id, play.skipped))
+            .collect();
     let config = &ctx.config.recommend;
     let core = AutoplayCore::new(db, ctx.paths.models_dir(), config.clone())?;
     if let Some(why) = core.model_refused() {
         eprintln!("skipless: warning: {why}; using the fallback ranking until skipless train replaces the model");
     }
     let log = core.log();
-    let session: Vec<(i64, bool)> = log
-        .sessions()
-        .last()
-        .map(|s| s.iter().map(|p| (p.track_id, p.skipped)).collect())
-        .unwrap_or_default();
-    let (source, ranked) = core.rank(&session, &[], n, crate::clock::now_ms(), None);
+    let (source, ranked) = core.rank(&session, &[], n, now, None);
     let by_id: std::collections::HashMap<i64, &Track> = core.candidates().iter().map(|c| (c.id, &**c)).collect();
     if json {
         let items: Vec<_> = ranked

@@ -255,3 +255,35 @@ fn a_short_list_of_recommendations_says_why() {
         crate::common::library(data.path()).len()
     );
 }
+
+/// `recommend` ranks as a player started now would: for the last session while it is within
+/// the session gap, for a new one after it (what was played two days ago is no reason now).
+#[test]
+fn recommend_ranks_for_the_last_session_only_within_the_session_gap() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let tracks = crate::common::library_tracks(data.path());
+    let victory = tracks.iter().find(|t| t.title == "Victory").unwrap();
+    let reasons = || -> Vec<String> {
+        let out: serde_json::Value =
+            serde_json::from_str(&stdout_of(skipless(data.path()).args(["recommend", "--json"]))).unwrap();
+        out["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reason"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let from_victory = |reasons: &[String]| reasons.iter().any(|r| r.contains("Victory"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut log = crate::common::LogWriter::open(&data.path().join("skipless.db"));
+    log.play(victory, skipless::play::PlaySource::User, now - 2 * 86_400_000, None);
+    let old = reasons();
+    assert!(!from_victory(&old), "a session of two days ago: {old:?}");
+    log.play(victory, skipless::play::PlaySource::User, now - 60_000, None);
+    let current = reasons();
+    assert!(from_victory(&current), "the session going on: {current:?}");
+}
