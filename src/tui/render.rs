@@ -55,6 +55,9 @@ pub(crate) struct ScreenLayout {
     pub side: Rect,
     /// The cover above the side pane (empty without one).
     pub art: Rect,
+    /// The side column as it is with a one-row status line: what the cover's size is chosen
+    /// for, so that a message taking more rows for a while does not change the cover.
+    pub art_column: Rect,
     pub now_playing: Rect,
     pub status: Rect,
     /// Each list with its bordered area, for mouse hit-testing.
@@ -85,7 +88,7 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
             Constraint::Length(1),
             Constraint::Min(0),
             Constraint::Length(now_height),
-            Constraint::Length(1),
+            Constraint::Length(status_rows(state, area)),
         ])
         .split(area);
     let side_width = if area.width >= 70 {
@@ -100,11 +103,15 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         .constraints([Constraint::Min(0), Constraint::Length(side_width)])
         .split(rows[1]);
     let (main, column) = (columns[0], columns[1]);
+    let art_column = Rect {
+        height: column.height + rows[3].height.saturating_sub(1),
+        ..column
+    };
     let art_rows = state
         .art
         .as_ref()
-        .filter(|a| a.picture.is_some() && art_size(column).is_some_and(|s| s == a.size))
-        .map_or(0, |a| a.size.height);
+        .filter(|a| a.picture.is_some() && art_size(art_column).is_some_and(|s| s == a.size))
+        .map_or(0, |a| a.size.height.min(column.height));
     let [art, side] = Layout::vertical([Constraint::Length(art_rows), Constraint::Min(0)]).areas(column);
     let mut lists = Vec::new();
     if state.view == View::Library && state.search.is_none() {
@@ -141,9 +148,22 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         main,
         side,
         art,
+        art_column,
         now_playing: rows[2],
         status: rows[3],
         lists,
+    }
+}
+
+/// The status line's rows: a message wrapped at word breaks, on up to three rows where the
+/// screen has room (16 rows or more), else one; a prompt or a progress gauge takes one.
+fn status_rows(state: &State, area: Rect) -> u16 {
+    let most = if area.height >= 16 { 3 } else { 1 };
+    match &state.status {
+        Some(text) if state.naming_playlist.is_none() && state.progress.is_none() => {
+            (textwrap::wrap(text, area.width.max(1) as usize).len().clamp(1, most)) as u16
+        }
+        _ => 1,
     }
 }
 
@@ -164,12 +184,7 @@ pub(crate) fn art_size(column: Rect) -> Option<ratatui::layout::Size> {
 
 /// The side column of a screen of `area`, where the cover goes: what [`layout`] computes.
 pub(crate) fn side_column(area: Rect, state: &State) -> Rect {
-    let layout = layout(area, state);
-    Rect {
-        y: layout.art.y,
-        height: layout.art.height + layout.side.height,
-        ..layout.side
-    }
+    layout(area, state).art_column
 }
 
 /// The first visible row of a list of `len` rows, `height` tall, keeping `selected` in view

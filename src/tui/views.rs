@@ -751,8 +751,22 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let text = s.status.clone().unwrap_or_default();
-    frame.render_widget(Paragraph::new(text), area);
+    let text = s.status.as_deref().unwrap_or_default();
+    let (width, height) = (area.width.max(1) as usize, area.height.max(1) as usize);
+    let mut rows: Vec<String> = textwrap::wrap(text, width)
+        .into_iter()
+        .map(|r| r.into_owned())
+        .collect();
+    // What does not fit is cut with "…", never silently (a cut number would read as another).
+    if rows.len() > height {
+        let rest = rows[height - 1..].join(" ");
+        rows.truncate(height - 1);
+        rows.push(crate::fmt::truncate(&rest, width));
+    }
+    frame.render_widget(
+        Paragraph::new(rows.into_iter().map(Line::from).collect::<Vec<_>>()),
+        area,
+    );
 }
 
 pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {

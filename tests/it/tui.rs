@@ -1494,3 +1494,37 @@ fn tab_in_a_search_lets_the_keys_act_on_the_selected_result() {
     let screen = h.screen();
     assert!(screen.contains("yyyy▏"), "{screen}");
 }
+
+/// A message wider than the screen wraps at word breaks onto up to three rows where the screen
+/// has room; what still does not fit ends with "…", so a cut is never taken for the whole.
+#[test]
+fn a_long_message_wraps_and_what_does_not_fit_is_marked_as_cut() {
+    let long = "closed 1 play(s) left open by an earlier crash as interrupted · the queue of the last run \
+                is back: 20 tracks (1 no longer in the library); Space plays";
+    let bottom = |h: &mut Harness, rows: usize| -> Vec<String> {
+        let screen = h.screen();
+        let lines: Vec<String> = screen
+            .lines()
+            .map(|l| l.trim_matches('"').trim_end().to_owned())
+            .collect();
+        lines[lines.len() - rows..].to_vec()
+    };
+    let mut tall = Harness::new(80, 24);
+    tall.app.state.status = Some(long.into());
+    let rows = bottom(&mut tall, 2);
+    assert!(rows[0].starts_with("closed 1 play(s)"), "{rows:?}");
+    assert!(
+        rows[1].ends_with("20 tracks (1 no longer in the library); Space plays"),
+        "{rows:?}"
+    );
+    assert!(
+        bottom(&mut tall, 3)[0].starts_with('└'),
+        "the box above keeps its border"
+    );
+
+    let mut short = Harness::new(80, 12);
+    short.app.state.status = Some(long.into());
+    let row = &bottom(&mut short, 1)[0];
+    assert!(row.starts_with("closed 1 play(s)") && row.ends_with('…'), "{row}");
+    assert!(!row.contains("20"), "{row}");
+}
