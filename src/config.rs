@@ -151,6 +151,7 @@ pub enum ReplayGainMode {
 #[serde(default, deny_unknown_fields)]
 pub struct PlaybackConfig {
     pub audio: AudioOutput,
+    #[serde(deserialize_with = "percent")]
     pub volume: u8,
     pub replaygain: ReplayGainMode,
     pub replaygain_fallback_db: f32,
@@ -253,12 +254,6 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.playback.volume > 100 {
-            return Err((
-                "playback.volume".into(),
-                format!("{} is not in 0-100", self.playback.volume),
-            ));
-        }
         if !(0.0..=1.0).contains(&self.log.listen_fraction) {
             return Err((
                 "log.listen_fraction".into(),
@@ -278,7 +273,8 @@ impl Config {
         }
         if let Err(e) = crate::keymap::KeyMap::with_overrides(&self.keys) {
             let key = match &e {
-                crate::keymap::KeyMapError::UnknownAction(a) => a.clone(),
+                crate::keymap::KeyMapError::UnknownAction { name, .. } => name.clone(),
+                crate::keymap::KeyMapError::Unquittable(action) => action.clone(),
                 crate::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
                 crate::keymap::KeyMapError::LeftWithoutKey { taker, .. } => taker.clone(),
             };
@@ -308,12 +304,30 @@ fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
     }
 }
 
-/// A parser's message with Rust's type names in words: "expected u8" means a whole number.
+/// A whole number from 0 to 100, or an error that says so (whatever the number given).
+fn percent<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    u8::try_from(value)
+        .ok()
+        .filter(|v| *v <= 100)
+        .ok_or_else(|| serde::de::Error::custom(format!("{value} is not in 0-100")))
+}
+
+/// A parser's message with Rust's type names in words: "expected u8" means a whole number
+/// from 0 to 255.
 fn plain_types(message: &str) -> String {
-    let whole = ["u8", "u16", "u32", "u64", "usize", "i32", "i64"];
+    let whole = [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+    ];
     let mut plain = message.to_owned();
-    for name in whole {
-        plain = plain.replace(&format!("expected {name}"), "expected a whole number");
+    for (name, words) in whole {
+        plain = plain.replace(&format!("expected {name}"), &format!("expected {words}"));
     }
     for name in ["f32", "f64"] {
         plain = plain.replace(&format!("expected {name}"), "expected a number");
@@ -417,6 +431,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3") && err.contains("playback.volume"), "{err}");
+        for (volume, said) in [
+            ("500", "500 is not in 0-100"),
+            ("-5", "-5 is not in 0-100"),
+            ("101", "101 is not in 0-100"),
+        ] {
+            let err = Config::parse(&format!("[playback]\nvolume = {volume}\n"), Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.ends_with(said), "{err}");
+        }
+        let err = Config::parse("[recommend]\nretrain_every = -1\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("expected a whole number, 0 or more"), "{err}");
     }
 
     #[test]

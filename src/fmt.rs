@@ -47,6 +47,16 @@ pub(crate) fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
+/// The one of `names` most like `word`, if one is close enough to be a likely typo.
+pub(crate) fn closest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .into_iter()
+        .map(|name| (strsim::jaro_winkler(word, name), name))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
 /// Cuts `s` to at most `width` columns, marking the cut with "…".
 pub(crate) fn truncate(s: &str, width: usize) -> String {
     if self::width(s) <= width {

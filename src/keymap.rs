@@ -200,8 +200,10 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum KeyMapError {
-    #[error("[keys]: unknown action `{0}`")]
-    UnknownAction(String),
+    #[error("[keys]: unknown action `{name}`{hint} (the help screen, ?, names every action)")]
+    UnknownAction { name: String, hint: String },
+    #[error("[keys] {0} = []: {0} cannot be left without a key, or the player could not be left")]
+    Unquittable(String),
     #[error("[keys] {action}: unknown key `{key}`")]
     UnknownKey { action: String, key: String },
     #[error("[keys] {taker}: takes `{key}` from {action}, which is left with no key (give {action} a key, or `{action} = []`)")]
@@ -234,7 +236,11 @@ impl KeyMap {
                 .iter()
                 .find(|(_, n, _, _)| n == name)
                 .map(|(a, _, _, _)| *a)
-                .ok_or_else(|| KeyMapError::UnknownAction(name.clone()))?;
+                .ok_or_else(|| KeyMapError::UnknownAction {
+                    name: name.clone(),
+                    hint: crate::fmt::closest(name, ACTIONS.iter().map(|(_, n, _, _)| *n))
+                        .map_or_else(String::new, |n| format!(": did you mean `{n}`?")),
+                })?;
             let parsed = keys
                 .iter()
                 .map(|k| {
@@ -252,6 +258,9 @@ impl KeyMap {
                 bound.retain(|k| !parsed.contains(k));
             }
             map.bindings.insert(action, parsed);
+        }
+        if map.bindings.get(&Action::Quit).is_none_or(Vec::is_empty) {
+            return Err(KeyMapError::Unquittable("quit".into()));
         }
         // An action whose every key was taken, and which the config gives none, could no longer
         // be reached: say so rather than lose it (an explicit `action = []` unbinds it).
@@ -278,16 +287,16 @@ impl KeyMap {
             .map(|(action, _)| *action)
     }
 
-    /// (keys, description) for every action, in help order.
-    pub fn help(&self) -> Vec<(String, &'static str)> {
+    /// (keys, description, the action's name in `[keys]`) for every action, in help order.
+    pub fn help(&self) -> Vec<(String, &'static str, &'static str)> {
         ACTIONS
             .iter()
-            .map(|(action, _, description, _)| {
+            .map(|(action, name, description, _)| {
                 let keys = self
                     .bindings
                     .get(action)
                     .map(|k| k.iter().map(key_name).collect::<Vec<_>>().join(", "));
-                (keys.unwrap_or_default(), *description)
+                (keys.unwrap_or_default(), *description, *name)
             })
             .collect()
     }
@@ -436,6 +445,15 @@ mod tests {
         assert_eq!(map.action(press(KeyCode::Char('n'), KeyModifiers::NONE)), None);
         let bad = BTreeMap::from([("dance".to_owned(), vec!["d".to_owned()])]);
         assert!(KeyMap::with_overrides(&bad).is_err());
+        let typo = BTreeMap::from([("nxt".to_owned(), vec!["d".to_owned()])]);
+        let said = KeyMap::with_overrides(&typo).unwrap_err().to_string();
+        assert!(said.contains("unknown action `nxt`: did you mean `next`?"), "{said}");
+        // Without quit's keys, the player could not be left.
+        let unquittable = BTreeMap::from([("quit".to_owned(), vec![])]);
+        let said = KeyMap::with_overrides(&unquittable).unwrap_err().to_string();
+        assert!(said.contains("quit cannot be left without a key"), "{said}");
+        let taken = BTreeMap::from([("next".to_owned(), vec!["q".to_owned(), "ctrl-c".to_owned()])]);
+        assert!(KeyMap::with_overrides(&taken).is_err(), "quit's keys all taken");
         let bad = BTreeMap::from([("next".to_owned(), vec!["hyper-x".to_owned()])]);
         assert!(KeyMap::with_overrides(&bad).is_err());
     }
@@ -444,8 +462,10 @@ mod tests {
     fn help_lists_every_action_with_its_keys() {
         let help = KeyMap::default().help();
         assert_eq!(help.len(), ACTIONS.len());
-        assert!(help.iter().any(|(keys, d)| keys == "n" && d.starts_with("next track")));
-        for (keys, description) in &help {
+        assert!(help
+            .iter()
+            .any(|(keys, d, name)| keys == "n" && d.starts_with("next track") && *name == "next"));
+        for (keys, description, _) in &help {
             assert!(!keys.is_empty(), "{description} has no key");
             for key in keys.split(", ") {
                 assert!(

@@ -442,13 +442,8 @@ fn closest_command(word: &str) -> Option<String> {
     if Path::new(word).components().count() > 1 {
         return None;
     }
-    Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .map(|name| (strsim::jaro_winkler(word, &name), name))
-        .filter(|(score, _)| *score > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
+    let command = Cli::command();
+    crate::fmt::closest(word, command.get_subcommands().map(|c| c.get_name())).map(str::to_owned)
 }
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.

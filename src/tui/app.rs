@@ -210,8 +210,9 @@ impl App {
             n => format!(" ({n} no longer in the library)"),
         };
         let back = format!(
-            "the queue of the last run is back: {n} track{}{gone}; Space plays",
-            if n == 1 { "" } else { "s" }
+            "the queue of the last run is back: {n} track{}{gone}; {} plays",
+            if n == 1 { "" } else { "s" },
+            self.keys.key_for(Action::TogglePause)
         );
         // After what the start had to say (no sound card, plays closed as interrupted), not over it.
         self.state.status = Some(match self.state.status.take() {
@@ -757,7 +758,10 @@ impl App {
                 }
             }
             None if self.controller.queue.cursor() == Some(index) => {
-                self.state.status = Some("the playing track stays in the queue (n plays the next)".into());
+                self.state.status = Some(format!(
+                    "the playing track stays in the queue ({} plays the next)",
+                    self.keys.key_for(Action::Next)
+                ));
             }
             None => {}
         }

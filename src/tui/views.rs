@@ -770,7 +770,7 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let width = area.width.saturating_sub(4).min(90);
+    let width = area.width.saturating_sub(4).min(110);
     let height = area.height.saturating_sub(2);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
@@ -784,18 +784,22 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
     let lines: Vec<Line> = rows
         .iter()
         .skip(app.state.help_scroll.min(rows.len().saturating_sub(shown)))
-        .map(|(keys, description)| {
+        .map(|(keys, description, name)| {
             Line::from(vec![
                 Span::styled(format!("{keys:>16}  "), app.theme.accent),
                 Span::raw(*description),
+                Span::styled(format!("  [{name}]"), app.theme.dim),
             ])
         })
         .collect();
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(block("Keys (Esc or ? closes, j/k scroll)".into(), true, app)),
-        popup,
+    let title = format!(
+        "Keys ([name] for the config's [keys]; {} or Esc closes, {}/{} scroll)",
+        app.keys.key_for(Action::Help),
+        app.keys.key_for(Action::Down),
+        app.keys.key_for(Action::Up)
     );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block(title, true, app)), popup);
 }
 
 #[cfg(test)]

@@ -26,6 +26,11 @@ impl Harness {
 
     /// The app on a library of the files in `music`.
     fn on(music: &std::path::Path, width: u16, height: u16) -> Self {
+        Self::configured(music, width, height, |_| {})
+    }
+
+    /// [`Harness::on`] with the default config changed by `change`.
+    fn configured(music: &std::path::Path, width: u16, height: u16, change: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("skipless.db");
         let mut db = Database::open(&db_path).unwrap();
@@ -38,6 +43,7 @@ impl Harness {
         .unwrap();
         let mut config = Config::default();
         config.playback.audio = AudioOutput::Null;
+        change(&mut config);
         let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).unwrap();
         let mut app = App::new(config, db_path, controller).unwrap();
         app.theme = skipless::tui::Theme::from_config(&Default::default(), true);
@@ -179,13 +185,14 @@ fn a_move_after_up_next_shrank_under_the_selection_acts_on_its_last_entry() {
 
 #[test]
 fn help_lists_every_key_from_the_key_map() {
-    let mut h = Harness::new(100, 50);
+    let mut h = Harness::new(120, 50);
     h.keys("?");
     let screen = h.screen();
-    for (keys, description) in h.app.keys.help() {
+    // With each action's name, the word a `[keys]` line of the config takes.
+    for (keys, description, name) in h.app.keys.help() {
         assert!(
-            screen.contains(&keys) && screen.contains(description),
-            "help misses {keys}: {description}"
+            screen.contains(&keys) && screen.contains(description) && screen.contains(&format!("[{name}]")),
+            "help misses {keys}: {description} [{name}]"
         );
     }
     insta::assert_snapshot!("help", screen);
@@ -194,7 +201,7 @@ fn help_lists_every_key_from_the_key_map() {
     h.keys("?G");
     let screen = h.screen();
     let help = h.app.keys.help();
-    for (keys, description) in &help[help.len() - 12..] {
+    for (keys, description, _) in &help[help.len() - 12..] {
         assert!(
             screen.contains(description),
             "{keys}: {description} not shown after G:\n{screen}"
@@ -1527,4 +1534,22 @@ fn a_long_message_wraps_and_what_does_not_fit_is_marked_as_cut() {
     let row = &bottom(&mut short, 1)[0];
     assert!(row.starts_with("closed 1 play(s)") && row.ends_with('…'), "{row}");
     assert!(!row.contains("20"), "{row}");
+}
+
+/// Hints name the keys in force, not the defaults: the help's title, and what removing the
+/// playing track says to press.
+#[test]
+fn hints_name_the_keys_the_config_binds() {
+    let mut h = Harness::configured(&crate::common::corpus(), 120, 30, |config| {
+        config.keys.insert("help".into(), vec!["F1".into()]);
+        config.keys.insert("next".into(), vec!["N".into()]);
+    });
+    h.key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    let screen = h.screen();
+    assert!(screen.contains("F1 or Esc closes"), "{screen}");
+    h.keys("\x1b2\n3d");
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("the playing track stays in the queue (N plays the next)")
+    );
 }
