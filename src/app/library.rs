@@ -260,6 +260,8 @@ pub struct LibraryIndex {
     pub plays: HashMap<i64, TrackPlays>,
     /// Likes and bans, kept in step with the database as the listener changes them.
     pub marks: Marks,
+    /// The library's folders: with none, an empty library is one with no folder yet.
+    pub roots: Vec<std::path::PathBuf>,
     /// Places in `tracks`, sorted by the track's id: four bytes a track where a hash map of ids
     /// takes six times that.
     by_id: Vec<u32>,
@@ -271,8 +273,10 @@ impl LibraryIndex {
         let tracks: Vec<Arc<Track>> = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
         let plays = plays::plays_per_track(db.conn()).map_err(|e| db.err(e))?;
         let marks = marks::load(db.conn()).map_err(|e| db.err(e))?;
+        let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
         Ok(Self {
             marks,
+            roots,
             ..Self::new(tracks, plays)
         })
     }
@@ -318,6 +322,7 @@ impl LibraryIndex {
             artists,
             plays,
             marks: Marks::default(),
+            roots: Vec::new(),
             by_id,
         }
     }

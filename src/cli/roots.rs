@@ -25,10 +25,37 @@ pub enum RootsAction {
 /// Lists the roots with their playable tracks, or adds or removes one.
 pub fn run(ctx: &Context, action: Option<&RootsAction>, json: bool) -> anyhow::Result<()> {
     match action {
-        Some(RootsAction::Add { paths }) => super::scan::run(ctx, paths, crate::library::scan::Reread::Changed, json),
+        Some(RootsAction::Add { paths }) => {
+            say_what_is_not_a_new_root(ctx, paths)?;
+            super::scan::run(ctx, paths, crate::library::scan::Reread::Changed, json)
+        }
         Some(RootsAction::Remove { path }) => remove(ctx, path),
         None => list(ctx, json),
     }
+}
+
+/// A root is a folder: a file is refused, and a folder inside a root is scanned but said to stay
+/// part of that root.
+fn say_what_is_not_a_new_root(ctx: &Context, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let db = ctx.open_database()?;
+    let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
+    for path in paths {
+        let folder = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        if !folder.is_dir() {
+            anyhow::bail!(
+                "{}: a file, not a folder (`skipless scan FILE` indexes a file on its own)",
+                path.display()
+            );
+        }
+        if let Some(root) = roots.iter().find(|root| folder.starts_with(root) && folder != **root) {
+            eprintln!(
+                "skipless: {} is inside the library folder {}: scanned as part of it",
+                path.display(),
+                root.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {

@@ -18,6 +18,8 @@ pub(crate) struct FileState {
     pub size: u64,
     pub mtime_ns: i64,
     pub gone: bool,
+    /// Could not be read at its last scan.
+    pub failed: bool,
 }
 
 pub(crate) const TRACK_COLUMNS: &str = "id, path, title, artist, album, album_artist, track_no, disc_no, year, genre, \
@@ -179,6 +181,7 @@ pub(crate) fn each_file_state_under(
             size: row.get(2)?,
             mtime_ns: row.get(3)?,
             gone: status == "gone",
+            failed: status == "failed",
         };
         each(path_from_blob(row.get(1)?), state);
     }
@@ -215,7 +218,8 @@ pub(crate) enum ScannedFile {
     Failed { title: String, error: String },
 }
 
-/// Inserts or updates (same id) the row for `path`.
+/// Inserts or updates (same id) the row for `path`; returns whether it changed (a file read
+/// again with the same tags, size and time leaves its row as it was).
 pub(crate) fn upsert_file(
     conn: &Connection,
     path: &Path,
@@ -223,11 +227,11 @@ pub(crate) fn upsert_file(
     mtime_ns: i64,
     scanned: &ScannedFile,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let path_text = path.to_string_lossy();
-    match scanned {
-        ScannedFile::Ok(track) => {
-            conn.prepare_cached(
+    let changed = match scanned {
+        ScannedFile::Ok(track) => conn
+            .prepare_cached(
                 "INSERT INTO tracks (path, path_text, size, mtime_ns, status, error, title, artist, album_artist,
                      album, track_no, disc_no, year, genre, duration_ms, sample_rate, channels, bitrate_kbps,
                      has_cover, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, added_at, updated_at)
@@ -241,7 +245,15 @@ pub(crate) fn upsert_file(
                      channels = excluded.channels, bitrate_kbps = excluded.bitrate_kbps,
                      has_cover = excluded.has_cover, rg_track_gain = excluded.rg_track_gain,
                      rg_track_peak = excluded.rg_track_peak, rg_album_gain = excluded.rg_album_gain,
-                     rg_album_peak = excluded.rg_album_peak, updated_at = excluded.updated_at",
+                     rg_album_peak = excluded.rg_album_peak, updated_at = excluded.updated_at
+                 WHERE (size, mtime_ns, status, title, artist, album_artist, album, track_no, disc_no, year,
+                        genre, duration_ms, sample_rate, channels, bitrate_kbps, has_cover, rg_track_gain,
+                        rg_track_peak, rg_album_gain, rg_album_peak)
+                    IS NOT (excluded.size, excluded.mtime_ns, 'ok', excluded.title, excluded.artist,
+                        excluded.album_artist, excluded.album, excluded.track_no, excluded.disc_no, excluded.year,
+                        excluded.genre, excluded.duration_ms, excluded.sample_rate, excluded.channels,
+                        excluded.bitrate_kbps, excluded.has_cover, excluded.rg_track_gain, excluded.rg_track_peak,
+                        excluded.rg_album_gain, excluded.rg_album_peak)",
             )?
             .execute(params![
                 path_blob(path),
@@ -266,19 +278,17 @@ pub(crate) fn upsert_file(
                 track.replay_gain.album_gain,
                 track.replay_gain.album_peak,
                 now,
-            ])?;
-        }
-        ScannedFile::Failed { title, error } => {
-            conn.prepare_cached(
+            ])?,
+        ScannedFile::Failed { title, error } => conn
+            .prepare_cached(
                 "INSERT INTO tracks (path, path_text, size, mtime_ns, status, error, title, added_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, 'failed', ?5, ?6, ?7, ?7)
                  ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                      status = 'failed', error = excluded.error, updated_at = excluded.updated_at",
             )?
-            .execute(params![path_blob(path), path_text, size, mtime_ns, error, title, now])?;
-        }
-    }
-    Ok(())
+            .execute(params![path_blob(path), path_text, size, mtime_ns, error, title, now])?,
+    };
+    Ok(changed > 0)
 }
 
 /// What a file's content is known by when its path changes: its size, duration and tags.
@@ -356,8 +366,8 @@ pub(crate) fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Re
 }
 
 /// Removes the library root `path` and marks its tracks gone, except those under another root;
-/// their plays, likes and bans stay. Returns how many tracks went, or `None` when `path` is no
-/// root.
+/// their plays, likes and bans stay. Returns how many playable tracks went (as `skipless roots`
+/// counts them), or `None` when `path` is no root.
 pub(crate) fn remove_root(conn: &mut Connection, path: &Path, now: i64) -> rusqlite::Result<Option<usize>> {
     let tx = conn.transaction()?;
     if tx.execute("DELETE FROM roots WHERE path = ?1", [path_blob(path)])? == 0 {
@@ -368,23 +378,29 @@ pub(crate) fn remove_root(conn: &mut Connection, path: &Path, now: i64) -> rusql
         let rows = stmt.query_map([], |row| Ok(path_from_blob(row.get(0)?)))?;
         rows.collect::<rusqlite::Result<Vec<PathBuf>>>()?
     };
-    let under: Vec<i64> = {
-        let mut stmt = tx.prepare("SELECT id, path FROM tracks WHERE status != 'gone'")?;
-        let rows = stmt.query_map([], |row| Ok((row.get::<_, i64>(0)?, path_from_blob(row.get(1)?))))?;
+    let under: Vec<(i64, bool)> = {
+        let mut stmt = tx.prepare("SELECT id, path, status = 'ok' FROM tracks WHERE status != 'gone'")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                path_from_blob(row.get(1)?),
+                row.get::<_, bool>(2)?,
+            ))
+        })?;
         let mut under = Vec::new();
         for row in rows {
-            let (id, file) = row?;
+            let (id, file, playable) = row?;
             if file.starts_with(path) && !others.iter().any(|other| file.starts_with(other)) {
-                under.push(id);
+                under.push((id, playable));
             }
         }
         under
     };
-    for id in &under {
+    for (id, _) in &under {
         mark_gone(&tx, *id, now)?;
     }
     tx.commit()?;
-    Ok(Some(under.len()))
+    Ok(Some(under.iter().filter(|(_, playable)| *playable).count()))
 }
 
 pub(crate) fn roots(conn: &Connection) -> rusqlite::Result<Vec<PathBuf>> {
@@ -405,6 +421,7 @@ pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
                 size: row.get(1)?,
                 mtime_ns: row.get(2)?,
                 gone: status == "gone",
+                failed: status == "failed",
             })
         },
     )

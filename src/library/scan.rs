@@ -83,7 +83,9 @@ struct Differences {
 impl Differences {
     fn compare(&mut self, file: Found, state: Option<FileState>, reread: Reread) {
         self.found += 1;
-        let unchanged = state.is_some_and(|s| !s.gone && s.size == file.1 && s.mtime_ns == file.2);
+        // A file that failed is read again: each scan says which files it cannot read, and a
+        // newer decoder may read it now.
+        let unchanged = state.is_some_and(|s| !s.gone && !s.failed && s.size == file.1 && s.mtime_ns == file.2);
         if !unchanged || reread == Reread::All {
             self.to_read.push((file, state));
         }
@@ -228,13 +230,16 @@ pub fn scan(
                 tracks::move_track(&tx, *id, from, path).map_err(|e| sqlite_err(&db_path, e))?;
                 vanished.remove(id);
             }
-            tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(&db_path, e))?;
+            let changed =
+                tracks::upsert_file(&tx, path, *size, *mtime, scanned, now).map_err(|e| sqlite_err(&db_path, e))?;
             match scanned {
                 ScannedFile::Failed { error, .. } => {
                     report.summary.failed += 1;
                     report.failed_files.push((path.clone(), error.clone()));
                 }
                 ScannedFile::Ok(_) if moved_from.is_some() => report.summary.moved += 1,
+                // Read again by `--full` and found as it was.
+                ScannedFile::Ok(_) if !changed => report.summary.unchanged += 1,
                 ScannedFile::Ok(_) if state.is_some_and(|s| !s.gone) => report.summary.updated += 1,
                 ScannedFile::Ok(_) => report.summary.added += 1,
             }

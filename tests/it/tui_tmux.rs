@@ -532,7 +532,8 @@ fn a_folder_scanned_from_the_command_line_is_shown_and_watched_by_the_running_pl
         "--audio null",
         &format!("XDG_RUNTIME_DIR={}", crate::common::runtime_dir(data.path()).display()),
     );
-    tmux.wait_for("No tracks yet");
+    // No folder yet: it says how to give one.
+    tmux.wait_for("No library folders yet");
     stdout_of(skipless(data.path()).arg("scan").arg(&folder));
     tmux.keys(&["2"]);
     tmux.wait_for("Tracks (2)");
