@@ -163,8 +163,8 @@ pub enum Command {
         #[arg(long, required = true, num_args = 1..)]
         history: Vec<PathBuf>,
         /// Simulated plays per policy.
-        #[arg(long, default_value_t = 2000)]
-        plays: usize,
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+        plays: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Print one JSON object.
@@ -359,7 +359,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             plays,
             seed,
             json,
-        }) => simulate::run(&ctx, &history, plays, seed, json),
+        }) => simulate::run(&ctx, &history, plays as usize, seed, json),
         Some(Command::Eval { history, json, seeds }) => eval::eval(&history, json, seeds),
         Some(Command::Train { json, force }) => train::train(&ctx, json, force),
         Some(Command::Recommend { n, json }) => recommend::recommend(&ctx, usize::from(n), json),

@@ -34,7 +34,8 @@ pub(crate) fn run(ctx: &Context, history: &[PathBuf], plays: usize, seed: u64, j
         "{:<10} {:>10} {:>9} {:>13}  skip rate per 100 plays",
         "policy",
         "skip rate",
-        "last 500",
+        // The last 500 plays, or all of a shorter run.
+        format!("last {}", report.plays.min(500)),
         "never played"
     )?;
     for p in &report.policies {

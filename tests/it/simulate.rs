@@ -36,3 +36,23 @@ fn the_simulator_is_deterministic_for_a_seed() {
     assert_eq!(simulate(data.path(), "7"), first);
     assert_ne!(simulate(data.path(), "8"), first);
 }
+
+/// The table's window column says the window it is (a run shorter than 500 plays is its own
+/// window), and a run of no plays is refused rather than read as a 0 % skip rate.
+#[test]
+fn the_table_names_its_window_and_no_plays_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let mica = crate::common::histories().join("mica");
+    let mut cmd = crate::common::skipless(data.path());
+    cmd.args(["simulate", "--plays", "40", "--history"]).arg(&mica);
+    let table = crate::common::stdout_of(&mut cmd);
+    let header = table.lines().nth(1).unwrap();
+    assert!(header.contains("last 40") && !header.contains("last 500"), "{table}");
+    let none = crate::common::skipless(data.path())
+        .args(["simulate", "--plays", "0", "--history"])
+        .arg(&mica)
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--plays"));
+}
