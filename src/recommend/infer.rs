@@ -333,15 +333,17 @@ impl Recommender {
                 Scored {
                     track_id: cand.id,
                     score: scores[c],
-                    reason: self.reason(
-                        cand,
-                        match places[c].1 {
-                            Place::Item(item) => Some(item),
-                            Place::Cold(..) => None,
-                        },
-                        &known,
-                        &terms,
-                    ),
+                    reason: filler_reason(cand.id, session, filters).unwrap_or_else(|| {
+                        self.reason(
+                            cand,
+                            match places[c].1 {
+                                Place::Item(item) => Some(item),
+                                Place::Cold(..) => None,
+                            },
+                            &known,
+                            &terms,
+                        )
+                    }),
                 }
             })
             .collect())
@@ -406,14 +408,27 @@ impl Recommender {
                     Some(artist) => format!("more from {artist}"),
                     None => "by the artist playing".into(),
                 },
+                // A term of the track's own history that does not name a reason of its own:
+                // say what its history is, never a reason it does not have.
                 _ if listens > 0 => "you have enjoyed it before".into(),
-                _ => cand
-                    .artist
-                    .as_ref()
-                    .map_or_else(|| "new to you".into(), |a| format!("more from {a}")),
+                _ if skips > 0 => "you have played it before".into(),
+                _ => "new to you".into(),
             },
         }
     }
+}
+
+/// Why a pick that [`select`] took after every other track is there at all: it was played lately
+/// or skipped this session, and nothing else was left to pick.
+fn filler_reason(id: i64, session: &[(i64, bool)], filters: &Filters) -> Option<String> {
+    let why = if filters.recent.contains(&id) {
+        "played lately"
+    } else if filters.exclude_skipped && session.iter().any(|&(t, skipped)| t == id && skipped) {
+        "skipped earlier this session"
+    } else {
+        return None;
+    };
+    Some(format!("{why}; nothing else is left to pick"))
 }
 
 /// What a pick's reason is read from: the head output, the feature weights after it, the
@@ -695,13 +710,13 @@ pub fn fallback_rank<C: Borrow<Track>>(
         .map(|i| Scored {
             track_id: candidates[i].borrow().id,
             score: scores[i],
-            reason: match reasons[i] {
+            reason: filler_reason(candidates[i].borrow().id, session, filters).unwrap_or_else(|| match reasons[i] {
                 Why::Artist(k) => format!("same artist as {}", recent[k].display_name()),
                 Why::Album(k) => format!("from the album of {}", recent[k].display_name()),
                 Why::Genre(k) => format!("same genre as {}", recent[k].display_name()),
                 Why::Finished(0) => "new to you".into(),
                 Why::Finished(n) => format!("you have finished it {n} times"),
-            },
+            }),
         })
         .collect()
 }

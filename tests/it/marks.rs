@@ -287,3 +287,43 @@ fn recommend_ranks_for_the_last_session_only_within_the_session_gap() {
     let current = reasons();
     assert!(from_victory(&current), "the session going on: {current:?}");
 }
+
+/// A track that ranks only because nothing else was left (played lately) says so, rather than
+/// a reason it would have had otherwise.
+#[test]
+fn a_pick_that_only_fills_in_says_why_it_is_there() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    std::fs::write(data.path().join("config.toml"), "[recommend]\nmax_per_artist = 0\n").unwrap();
+    let tracks = crate::common::library_tracks(data.path());
+    let track = |title: &str| tracks.iter().find(|t| t.title == title).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut log = crate::common::LogWriter::open(&data.path().join("skipless.db"));
+    let sad = log.play(track("Sad"), skipless::play::PlaySource::User, now - 120_000, None);
+    log.play(track("Victory"), skipless::play::PlaySource::User, sad + 1_000, None);
+    let out: Value = serde_json::from_str(&stdout_of(skipless(data.path()).args([
+        "recommend",
+        "-n",
+        "50",
+        "--json",
+    ])))
+    .unwrap();
+    let picks = out["recommendations"].as_array().unwrap();
+    let (fillers, others): (Vec<&Value>, Vec<&Value>) = picks
+        .iter()
+        .partition(|p| p["reason"] == "played lately; nothing else is left to pick");
+    assert!(!fillers.is_empty(), "{out}");
+    assert!(
+        fillers.iter().all(|p| p["title"].as_str().unwrap().starts_with("Sad")),
+        "{out}"
+    );
+    assert!(others.iter().all(|p| p["title"] != "Sad"), "{out}");
+    assert_eq!(
+        picks.last().unwrap()["title"],
+        fillers.last().unwrap()["title"],
+        "they come last"
+    );
+}

@@ -467,3 +467,59 @@ fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
         assert!(ranked.iter().all(|s| s.reason == reason), "{feature}: {ranked:?}");
     }
 }
+
+/// A track lifted by a term of its own history that names no reason (here "times skipped") is
+/// said to have been played before, never "more from" its artist.
+#[test]
+fn a_track_only_ever_skipped_is_not_said_to_be_more_from_its_artist() {
+    use skipless::recommend::features::FEATURES;
+    let tracks = library();
+    let mut checkpoint = checkpoint(&tracks);
+    let weights: Vec<f32> = FEATURES
+        .iter()
+        .map(|&f| if f == "times skipped" { 3.0 } else { 0.0 })
+        .collect();
+    replace_tensors(&mut checkpoint, |n, t| match n {
+        "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
+        _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
+        _ => t.clone(),
+    });
+    let mut recommender = Recommender::new(checkpoint).unwrap();
+    let mut log = ListeningLog::default();
+    for t in &tracks {
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
+    }
+    // Track 6 was only ever skipped; track 5 was listened to.
+    for (track_id, skipped, at) in [(6, true, 0), (6, true, 1), (5, false, 2)] {
+        log.plays.push(LoggedPlay {
+            track_id,
+            session_id: 1,
+            skipped,
+            ts_ms: 1_700_000_000_000 + at * 60_000,
+        });
+    }
+    recommender.replay(&log);
+    let filters = Filters {
+        limit: 1,
+        exclude_current: true,
+        exclude_skipped: false,
+        recent: vec![],
+        queued: Vec::new(),
+        copies: Vec::new(),
+        max_per_artist: 0,
+        temperature: 0.0,
+        seed: 0,
+        now_ms: Some(1_700_000_300_000),
+        finish_weight: 0.0,
+        radio: None,
+    };
+    let ranked = recommender
+        .rank(
+            &[(6, true), (6, true), (5, false)],
+            &crate::common::shared(&tracks),
+            &filters,
+        )
+        .unwrap();
+    assert_eq!(ranked[0].track_id, 6, "{ranked:?}");
+    assert_eq!(ranked[0].reason, "you have played it before", "{ranked:?}");
+}
