@@ -26,6 +26,11 @@ use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
 use crate::track::{Name, Track};
 
+/// The ranking autoplay's picks come from: the trained model, whose scores are log-probabilities.
+pub(crate) const MODEL: &str = "model";
+/// The ranking without a model: its scores order the picks and mean nothing on their own.
+pub(crate) const FALLBACK: &str = "fallback";
+
 /// The share of a radio's picks that are its favoured tracks, before any of them is skipped.
 const RADIO_SHARE: f32 = 0.7;
 
@@ -511,16 +516,10 @@ impl AutoplayCore {
         filters.radio = radio.map(|seed| self.radio(seed, session));
         let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
             Some(recommender) => match recommender.rank(session, &self.candidates, &filters) {
-                Ok(picks) => ("model", picks),
-                Err(_) => (
-                    "fallback",
-                    fallback_rank(session, &self.candidates, &self.log, &filters),
-                ),
+                Ok(picks) => (MODEL, picks),
+                Err(_) => (FALLBACK, fallback_rank(session, &self.candidates, &self.log, &filters)),
             },
-            None => (
-                "fallback",
-                fallback_rank(session, &self.candidates, &self.log, &filters),
-            ),
+            None => (FALLBACK, fallback_rank(session, &self.candidates, &self.log, &filters)),
         };
         if let (Some(radio), Some(seed)) = (&filters.radio, radio) {
             for pick in picks.iter_mut().filter(|p| radio.favoured.contains(&p.track_id)) {

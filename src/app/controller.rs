@@ -308,7 +308,10 @@ impl Controller {
                 Some(QueueEntry {
                     track: track(pick.track_id)?,
                     source: PlaySource::Autoplay,
-                    reason: Some(format!("{source} {:.2} · {}", pick.score, pick.reason)),
+                    reason: Some(match source {
+                        super::autoplay::MODEL => format!("{source} {:.2} · {}", pick.score, pick.reason),
+                        _ => format!("{source} · {}", pick.reason),
+                    }),
                 })
             })
             .collect();

@@ -54,13 +54,12 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         }
         for (i, s) in ranked.iter().enumerate() {
             let name = by_id.get(&s.track_id).map(|c| c.display_name()).unwrap_or_default();
-            outln!(
-                "{:>3}. {:>8.3}  {}  ({})",
-                i + 1,
-                s.score,
-                truncate(&name, 60),
-                s.reason
-            )?;
+            // The fallback's scores only order its picks: no number is shown for them.
+            let score = match source {
+                crate::app::autoplay::MODEL => format!("{:>8.3}", s.score),
+                _ => format!("{:>8}", "·"),
+            };
+            outln!("{:>3}. {score}  {}  ({})", i + 1, truncate(&name, 60), s.reason)?;
         }
         if (1..n).contains(&ranked.len()) {
             let why = match config.max_per_artist {

@@ -362,6 +362,16 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     h.pump_until("three autoplay picks", |app| autoplay_ids(app).len() == 3);
     let screen = h.screen();
     assert!(screen.contains("autoplay") && screen.contains("fallback"), "{screen}");
+    // The fallback's scores only order its picks, so its reasons show none.
+    let reasons: Vec<String> = h
+        .app
+        .controller
+        .queue
+        .upcoming()
+        .iter()
+        .filter_map(|e| e.reason.clone())
+        .collect();
+    assert!(reasons.iter().all(|r| r.starts_with("fallback · ")), "{reasons:?}");
     let first_picks = autoplay_ids(&h.app);
     // Skip into the first pick, then skip it too: it must not come back, and the picks are
     // re-ranked for the new session context.
