@@ -79,14 +79,27 @@ fn bytes_of(image: &Option<Arc<DynamicImage>>) -> usize {
 }
 
 /// The tracks of one album share a cover: the folder and the album tag name it. A track with no
-/// album tag is a single of its own, whose embedded picture is its own: its path names it.
+/// album tag is a single of its own, whose embedded picture is its own: its path names it. The
+/// folder's modification time (and a single's own) is part of the key: a cover file added to
+/// the folder, or a picture written into the file, is looked up afresh, never hidden behind a
+/// "no cover" remembered from before.
 fn album_key(track: &Track) -> String {
+    let folder = track.path.parent().unwrap_or(Path::new(""));
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos())
+    };
     match track.album.as_deref() {
-        Some(album) => {
-            let folder = track.path.parent().unwrap_or(Path::new(""));
-            format!("{}\u{1f}{album}", folder.display())
-        }
-        None => track.path.display().to_string(),
+        Some(album) => format!("{}\u{1f}{album}\u{1f}{}", folder.display(), modified(folder)),
+        None => format!(
+            "{}\u{1f}{}\u{1f}{}",
+            track.path.display(),
+            modified(&track.path),
+            modified(folder)
+        ),
     }
 }
 
@@ -166,6 +179,17 @@ mod tests {
             album_key(&track("/m/x/single1.mp3", None)),
             album_key(&track("/m/x/single2.mp3", None))
         );
+        // A cover file added to the folder makes a new key, for an album and for a single.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("1.mp3");
+        std::fs::write(&file, b"x").unwrap();
+        let in_album = track(file.to_str().unwrap(), Some("Album"));
+        let single = track(file.to_str().unwrap(), None);
+        let before = (album_key(&in_album), album_key(&single));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::write(dir.path().join("cover.jpg"), b"jpeg").unwrap();
+        assert_ne!(album_key(&in_album), before.0);
+        assert_ne!(album_key(&single), before.1);
     }
 
     fn png(width: u32, height: u32) -> Vec<u8> {
