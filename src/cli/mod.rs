@@ -263,8 +263,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), e.g. `skipless man | man -l -`.
-    Man,
+    /// Print the manual page (roff), e.g. `skipless man | man -l -`, or a command's page, the
+    /// skipless-scan(1) the main page names (`skipless man scan`, `skipless man import spotify`).
+    Man {
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 /// `--audio` values.
@@ -329,8 +333,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             out!("{}", String::from_utf8_lossy(&script))?;
             return Ok(());
         }
-        Some(Command::Man) => {
-            clap_mangen::Man::new(Cli::command())
+        Some(Command::Man { command }) => {
+            let mut page = Cli::command();
+            page.build();
+            let mut name = "skipless".to_owned();
+            for word in command {
+                let Some(found) = page.find_subcommand(word).cloned() else {
+                    anyhow::bail!(
+                        "man: `{} {word}` is no command (see `{0} --help`)",
+                        name.replace('-', " ")
+                    );
+                };
+                name = format!("{name}-{}", found.get_name());
+                page = found;
+            }
+            // Leaked once per run: clap names a command with a `'static` string.
+            clap_mangen::Man::new(page.name(&*name.leak()))
                 .render(&mut std::io::stdout())
                 .map_err(StdoutError)?;
             return Ok(());
@@ -401,7 +419,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Ban { path }) => marks::run(&ctx, &path, Mark::Ban, true),
         Some(Command::Unban { path }) => marks::run(&ctx, &path, Mark::Ban, false),
         Some(Command::Lyrics { path }) => lyrics::run(&ctx, &path),
-        Some(Command::Config { .. } | Command::Completions { .. } | Command::Man) => Ok(()),
+        Some(Command::Config { .. } | Command::Completions { .. } | Command::Man { .. }) => Ok(()),
         None => crate::tui::run(&ctx, cli.paths),
     }
 }

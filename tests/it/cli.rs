@@ -107,6 +107,16 @@ fn man_prints_a_manual_page() {
     let page = stdout_of(skipless(data.path()).arg("man"));
     assert!(page.contains(".TH skipless"), "{}", &page[..200.min(page.len())]);
     assert!(page.contains("learns from your skips"));
+    // Every page the main one refers to (skipless-scan(1), ...) is there.
+    for command in ["scan", "roots", "remote", "export"] {
+        assert!(page.contains(&format!("skipless\\-{command}(1)")), "{command}");
+        let sub = stdout_of(skipless(data.path()).args(["man", command]));
+        assert!(sub.contains(&format!(".TH skipless-{command} 1")), "{sub}");
+    }
+    let nested = stdout_of(skipless(data.path()).args(["man", "import", "spotify"]));
+    assert!(nested.contains(".TH skipless-import-spotify 1"), "{nested}");
+    let stderr = refusal(&["man", "dance"]);
+    assert!(stderr.contains("`skipless dance` is no command"), "{stderr}");
 }
 
 #[test]
