@@ -19,18 +19,37 @@ use crate::track::Track;
 
 pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
-    let mut spans = vec![Span::styled(" skipless ", theme.accent)];
-    for (i, view) in View::ALL.iter().enumerate() {
-        let style = if *view == app.state.view {
-            theme.selection
-        } else {
-            Style::new()
-        };
-        spans.push(Span::styled(format!(" {} {} ", i + 1, view.title()), style));
-    }
     let help = format!("{} help ", app.keys.key_for(Action::Help));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
-    frame.render_widget(Paragraph::new(help).style(theme.dim).alignment(Alignment::Right), area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(text_width(&help) as u16)]).areas(area);
+    // Where the names do not all fit beside the help hint, the other views keep their numbers.
+    let label = |i: usize, view: &View, named: bool| match named {
+        true => format!(" {} {} ", i + 1, view.title()),
+        false => format!(" {} ", i + 1),
+    };
+    let widths = |name_all: bool| -> usize {
+        View::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, v)| text_width(&label(i, v, name_all || *v == app.state.view)))
+            .sum()
+    };
+    const BRAND: &str = " skipless ";
+    let room = left.width as usize;
+    let name_all = BRAND.len() + widths(true) <= room;
+    // The program's name goes first when even the numbers leave it no room.
+    let mut spans = if BRAND.len() + widths(name_all) <= room {
+        vec![Span::styled(BRAND, theme.accent)]
+    } else {
+        Vec::new()
+    };
+    for (i, view) in View::ALL.iter().enumerate() {
+        let current = *view == app.state.view;
+        let style = if current { theme.selection } else { Style::new() };
+        spans.push(Span::styled(label(i, view, name_all || current), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(Paragraph::new(help).style(theme.dim).alignment(Alignment::Right), right);
 }
 
 fn block<'a>(title: String, focused: bool, app: &App) -> Block<'a> {

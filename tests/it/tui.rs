@@ -1563,3 +1563,22 @@ fn hints_name_the_keys_the_config_binds() {
         Some("the playing track stays in the queue (N plays the next)")
     );
 }
+
+/// On a narrow screen the tabs give way to the help hint: the other views keep their numbers,
+/// the one shown keeps its name, and the hint is never run into.
+#[test]
+fn narrow_tabs_keep_their_numbers_and_leave_the_help_hint_alone() {
+    let top = |width: u16| -> String {
+        let mut h = Harness::new(width, 20);
+        h.keys("2");
+        let screen = h.screen();
+        let top = screen.lines().next().unwrap().trim_matches('"').to_owned();
+        top.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(top(40), "1 2 Tracks 3 4 5 6 ? help");
+    assert_eq!(top(60), "skipless 1 2 Tracks 3 4 5 6 ? help");
+    assert_eq!(
+        top(80),
+        "skipless 1 Library 2 Tracks 3 Queue 4 History 5 Stats 6 Playlists ? help"
+    );
+}
