@@ -216,7 +216,17 @@ impl SymphoniaTrack {
             .format(&hint, mss, &format_opts, &MetadataOptions::default())
             .map_err(|e| PlayerError::Format {
                 path: path.to_path_buf(),
-                message: e.to_string(),
+                message: match e {
+                    // The probe's own words ("unsupported feature: core (probe): no suitable
+                    // format reader found") say nothing to a listener.
+                    symphonia::core::errors::Error::Unsupported(_) => {
+                        "its content is no audio format the player knows (empty, damaged, or not audio)".into()
+                    }
+                    symphonia::core::errors::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        "it ends before any audio was found (cut short, or not audio)".into()
+                    }
+                    e => e.to_string(),
+                },
             })?;
         let format = probed.format;
         let track = format

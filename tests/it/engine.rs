@@ -372,13 +372,19 @@ fn broken_files_end_in_error_and_the_next_one_plays() {
     let truncated = dir.path().join("truncated.mp3");
     let whole = std::fs::read(corpus("transience.id3v24.mp3")).expect("read");
     std::fs::write(&truncated, &whole[..whole.len() / 3]).expect("write");
+    let empty = dir.path().join("empty.flac");
+    std::fs::write(&empty, b"").expect("write");
     let deleted = dir.path().join("deleted.wav");
     std::fs::copy(corpus("victory.wav"), &deleted).expect("copy");
     std::fs::remove_file(&deleted).expect("remove");
 
     for (broken, what) in [
-        (&noise, "not a playable"),
+        (&noise, "not a playable audio file: it ends before any audio was found"),
         (&truncated, "truncated"),
+        (
+            &empty,
+            "not a playable audio file: its content is no audio format the player knows",
+        ),
         (&deleted, "cannot open"),
     ] {
         let engine = engine(20.0);
