@@ -113,11 +113,16 @@ pub(crate) fn stats(
 ) -> rusqlite::Result<Stats> {
     register_is_listen(conn, *rule)?;
     let top = top as i64;
+    // The totals and the artists count the imported plays still waiting for their tracks, as
+    // the recap and the recommender do; the track lists name library tracks only.
     let (plays, listens, skips, listening_ms, sessions): (u64, u64, u64, u64, u64) = conn.query_row(
         &format!(
-            "SELECT count(*), coalesce(sum({IS_LISTEN}), 0), coalesce(sum(p.skipped), 0),
-                    coalesce(sum(p.played_ms), 0), count(DISTINCT p.session_id)
-             FROM plays p WHERE p.end_reason IS NOT NULL"
+            "SELECT count(*), coalesce(sum(listen), 0), coalesce(sum(skipped), 0),
+                    coalesce(sum(played_ms), 0), count(DISTINCT session_id)
+             FROM (SELECT {IS_LISTEN} AS listen, p.skipped, p.played_ms, p.session_id
+                   FROM plays p WHERE p.end_reason IS NOT NULL
+                   UNION ALL
+                   SELECT {IMPORTED_LISTEN}, u.skipped, u.played_ms, u.session_id FROM unmatched_plays u)"
         ),
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -141,8 +146,12 @@ pub(crate) fn stats(
     let top_tracks = ranked_tracks(IS_LISTEN)?;
     let most_skipped = ranked_tracks("p.skipped = 1")?;
     let mut stmt = conn.prepare(&format!(
-        "SELECT coalesce(t.artist, 'Unknown artist') AS a, count(*) AS n FROM plays p JOIN tracks t ON t.id = p.track_id
-         WHERE p.end_reason IS NOT NULL AND {IS_LISTEN} GROUP BY a ORDER BY n DESC, a LIMIT ?1"
+        "SELECT a, count(*) AS n FROM
+            (SELECT coalesce(t.artist, 'Unknown artist') AS a FROM plays p JOIN tracks t ON t.id = p.track_id
+             WHERE p.end_reason IS NOT NULL AND {IS_LISTEN}
+             UNION ALL
+             SELECT coalesce(u.artist, 'Unknown artist') FROM unmatched_plays u WHERE {IMPORTED_LISTEN})
+         GROUP BY a ORDER BY n DESC, a LIMIT ?1"
     ))?;
     let top_artists = stmt
         .query_map([top], |r| {

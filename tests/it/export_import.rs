@@ -130,11 +130,20 @@ fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
         let counts = import_spotify(&dir, &[&path]);
         assert_eq!(counts, (0, keys as u64, total - keys as u64), "{name}");
         assert_eq!(import_spotify(&dir, &[&path]), (0, 0, total), "{name}: re-import");
+        // The totals count them, as the recap and training do; the track lists cannot name them.
         let stats = json_of(&dir, &["stats", "--json"], &[]);
-        assert_eq!(stats["plays"], 0, "{name}");
+        let recap = json_of(&dir, &["recap", "--json"], &[]);
+        assert_eq!(stats["plays"], keys as u64, "{name}");
+        for total in ["plays", "listens", "skips", "sessions"] {
+            assert_eq!(stats[total], recap["totals"][total], "{name}: {total}");
+        }
+        assert!(stats["top_tracks"].as_array().unwrap().is_empty(), "{name}");
+        assert!(!stats["top_artists"].as_array().unwrap().is_empty(), "{name}");
         let text = stdout_of(skipless(&dir).arg("stats"));
         assert!(
-            text.contains(" imported plays wait for their tracks: a scan"),
+            text.contains(&format!(
+                "{keys} of the plays are imported ones waiting for their tracks"
+            )),
             "{name}: {text}"
         );
         // The history lists them too, newest first, as waiting.
