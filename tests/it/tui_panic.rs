@@ -161,10 +161,10 @@ fn a_panic_in_a_worker_leaves_the_ui_running_and_the_terminal_restored_at_quit()
     shell.wait_for("the test worker failed unexpectedly");
     // The UI goes on: it answers keys, then quits normally.
     shell.keys(&["?"]);
-    shell.wait_for("Esc or ? closes");
+    shell.wait_for("? or Esc closes");
     // Esc and a key sent together read as Alt and the key: q goes once the help is closed.
     shell.keys(&["Escape"]);
-    shell.wait_until("the help closed", |s| !s.contains("Esc or ? closes"));
+    shell.wait_until("the help closed", |s| !s.contains("? or Esc closes"));
     shell.keys(&["q"]);
     shell.assert_restored();
     let logged = std::fs::read_to_string(data.path().join("skipless.log")).unwrap();
