@@ -35,8 +35,15 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
         }
     });
     bar.finish_and_clear();
-    // A scan commits round by round: one that fails may have changed the library already.
-    super::tell_running_player(ctx);
+    // A scan commits round by round: one that fails may have changed the library already. One
+    // that changed nothing (no track, no waiting play, no root) leaves a running player alone.
+    let changed = scanned.as_ref().map_or(true, |outcome| {
+        let s = outcome.report.summary;
+        s.added + s.updated + s.moved + s.removed + outcome.matched > 0 || !paths.is_empty()
+    });
+    if changed {
+        super::tell_running_player(ctx);
+    }
     let outcome = scanned?;
     let (report, matched) = (outcome.report, outcome.matched);
     if let Some(error) = &outcome.match_error {

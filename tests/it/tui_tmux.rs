@@ -722,3 +722,35 @@ fn the_cover_is_drawn_in_half_blocks_inside_tmux() {
     assert!(screen.contains("Up next"), "{screen}");
     tmux.keys(&["q"]);
 }
+
+/// A `skipless scan` that changed nothing leaves a running player alone; one that changed a
+/// track tells it to read the library again.
+#[test]
+fn a_scan_that_changed_nothing_does_not_reload_the_player() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for name in ["sad.ogg", "victory.ogg"] {
+        std::fs::copy(crate::common::corpus().join(name), music.join(name)).unwrap();
+    }
+    crate::common::scan_json(data.path(), &[&music]);
+    let tmux = Tmux::start_with(
+        data.path(),
+        "--audio null",
+        &format!("XDG_RUNTIME_DIR={}", crate::common::runtime_dir(data.path()).display()),
+    );
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (2)");
+    let unchanged = crate::common::stdout_of(crate::common::skipless(data.path()).arg("scan"));
+    assert!(unchanged.contains("0 added, 0 updated, 2 unchanged"), "{unchanged}");
+    std::thread::sleep(Duration::from_millis(1000));
+    let screen = tmux.screen();
+    assert!(!screen.contains("remote: reading"), "{screen}");
+    std::fs::copy(crate::common::corpus().join("menu.opus"), music.join("menu.opus")).unwrap();
+    crate::common::stdout_of(crate::common::skipless(data.path()).arg("scan"));
+    tmux.wait_for("remote: reading");
+    tmux.wait_for("Tracks (3)");
+}
