@@ -274,7 +274,7 @@ impl Config {
         if let Err(e) = crate::keymap::KeyMap::with_overrides(&self.keys) {
             let key = match &e {
                 crate::keymap::KeyMapError::UnknownAction { name, .. } => name.clone(),
-                crate::keymap::KeyMapError::Unquittable(action) => action.clone(),
+                crate::keymap::KeyMapError::Unquittable { at, .. } => at.clone(),
                 crate::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
                 crate::keymap::KeyMapError::LeftWithoutKey { taker, .. } => taker.clone(),
             };

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::app::autoplay::{Autoplay, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
-use crate::app::library::{nothing_at, tracks_at, SharedLibrary};
+use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::{scan_library, Reread};
@@ -322,9 +322,9 @@ impl<W: Write> Write for Output<W> {
     }
 }
 
-/// The tracks to play, in order: files as given, folders by path. Files not yet indexed (or
-/// changed) are scanned first; a path that gives no playable track (a file that cannot be read,
-/// one that is not audio) is said on stderr and left out.
+/// The tracks to play, in order: files as given, folders by path. The paths are scanned first
+/// (files not yet indexed, changed, or unreadable before); what the scan cannot read or find is
+/// said on stderr with its reason and left out.
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
     let outcome = scan_library(db, paths, Reread::Changed, &|_| {})?;
     if let Some(error) = &outcome.match_error {
@@ -334,13 +334,12 @@ fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Tra
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }
+    for (path, reason) in &report.failed_files {
+        eprintln!("skipless: cannot read {}: {reason}; left out", path.display());
+    }
     let mut queue = Vec::new();
     for path in paths {
-        let found = tracks_at(db, path)?;
-        if found.is_empty() {
-            eprintln!("skipless: {}", nothing_at(db, path));
-        }
-        queue.extend(found);
+        queue.extend(tracks_at(db, path)?);
     }
     Ok(queue)
 }

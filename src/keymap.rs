@@ -202,8 +202,9 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
 pub(crate) enum KeyMapError {
     #[error("[keys]: unknown action `{name}`{hint} (the help screen, ?, names every action)")]
     UnknownAction { name: String, hint: String },
-    #[error("[keys] {0} = []: {0} cannot be left without a key, or the player could not be left")]
-    Unquittable(String),
+    /// `at` is the action whose line left quit with no key: quit's own `[]`, or one that took its keys.
+    #[error("[keys] {at}: {why}, and quit cannot be left without a key: the player could not be left")]
+    Unquittable { at: String, why: String },
     #[error("[keys] {action}: unknown key `{key}`")]
     UnknownKey { action: String, key: String },
     #[error("[keys] {taker}: takes `{key}` from {action}, which is left with no key (give {action} a key, or `{action} = []`)")]
@@ -260,7 +261,16 @@ impl KeyMap {
             map.bindings.insert(action, parsed);
         }
         if map.bindings.get(&Action::Quit).is_none_or(Vec::is_empty) {
-            return Err(KeyMapError::Unquittable("quit".into()));
+            return Err(match taken.get(&Action::Quit) {
+                Some((taker, key)) if !overrides.contains_key("quit") => KeyMapError::Unquittable {
+                    at: taker.clone(),
+                    why: format!("takes `{key}` from quit"),
+                },
+                _ => KeyMapError::Unquittable {
+                    at: "quit".into(),
+                    why: "`quit = []`".into(),
+                },
+            });
         }
         // An action whose every key was taken, and which the config gives none, could no longer
         // be reached: say so rather than lose it (an explicit `action = []` unbinds it).
@@ -451,9 +461,14 @@ mod tests {
         // Without quit's keys, the player could not be left.
         let unquittable = BTreeMap::from([("quit".to_owned(), vec![])]);
         let said = KeyMap::with_overrides(&unquittable).unwrap_err().to_string();
-        assert!(said.contains("quit cannot be left without a key"), "{said}");
+        assert!(
+            said.starts_with("[keys] quit: `quit = []`, and quit cannot be left without a key"),
+            "{said}"
+        );
+        // Its keys all taken, the line that took them is named.
         let taken = BTreeMap::from([("next".to_owned(), vec!["q".to_owned(), "ctrl-c".to_owned()])]);
-        assert!(KeyMap::with_overrides(&taken).is_err(), "quit's keys all taken");
+        let said = KeyMap::with_overrides(&taken).unwrap_err().to_string();
+        assert!(said.starts_with("[keys] next: takes `"), "{said}");
         let bad = BTreeMap::from([("next".to_owned(), vec!["hyper-x".to_owned()])]);
         assert!(KeyMap::with_overrides(&bad).is_err());
     }

@@ -365,8 +365,12 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
         let mut next = 0;
         for (path, mutant) in paths.iter().zip(batch) {
             let file = format!("{} (from {})", name(path), mutant.source);
-            let refusal = format!("{}: not playable: it could not be read", path.display());
-            if ran.stderr.lines().any(|l| l.contains(&refusal)) {
+            let refusal = format!("cannot read {}: ", path.display());
+            if ran
+                .stderr
+                .lines()
+                .any(|l| l.contains(&refusal) && l.ends_with("; left out"))
+            {
                 report.refused += 1;
             } else {
                 let Some(play) = plays.get(next) else {

@@ -36,6 +36,9 @@ impl std::fmt::Debug for Picture {
     }
 }
 
+/// Most albums the cache remembers, covers or not.
+const MOST_ENTRIES: usize = 512;
+
 /// Decoded covers by album, the least recently used dropped first once over the budget. An
 /// album without a usable cover is remembered too, so a broken picture is read (and logged)
 /// once.
@@ -66,7 +69,9 @@ impl ArtCache {
     fn insert(&mut self, key: String, image: Option<Arc<DynamicImage>>) {
         self.bytes += bytes_of(&image);
         self.entries.push_back((key, image));
-        while self.bytes > self.budget && self.entries.len() > 1 {
+        // Albums without a cover take no bytes: the count bounds them (a folder changed keys its
+        // album afresh, so old keys go this way too).
+        while (self.bytes > self.budget || self.entries.len() > MOST_ENTRIES) && self.entries.len() > 1 {
             if let Some((_, dropped)) = self.entries.pop_front() {
                 self.bytes -= bytes_of(&dropped);
             }
@@ -80,9 +85,10 @@ fn bytes_of(image: &Option<Arc<DynamicImage>>) -> usize {
 
 /// The tracks of one album share a cover: the folder and the album tag name it. A track with no
 /// album tag is a single of its own, whose embedded picture is its own: its path names it. The
-/// folder's modification time (and a single's own) is part of the key: a cover file added to
-/// the folder, or a picture written into the file, is looked up afresh, never hidden behind a
-/// "no cover" remembered from before.
+/// folder's modification time is part of the key, and a single's own: a cover file added to the
+/// folder, or a picture written into a single, is looked up afresh, never hidden behind a "no
+/// cover" remembered from before. (A picture written into one track of an album, which changes
+/// no folder, shows at the next start.)
 fn album_key(track: &Track) -> String {
     let folder = track.path.parent().unwrap_or(Path::new(""));
     let modified = |path: &Path| {

@@ -281,7 +281,10 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
         Err(e) => return Reply::error(e),
     };
     if found.is_empty() {
-        return Reply::error(nothing_at(controller.recorder().database(), &path));
+        return match nothing_at(controller.recorder().database(), &path) {
+            Ok(said) => Reply::error(said),
+            Err(e) => Reply::error(e),
+        };
     }
     // Each path of a `remote queue` gets its own reply, so each names what it queued.
     let said = match &found[..] {
@@ -301,13 +304,15 @@ fn play_playlist(controller: &mut Controller, name: &str, by: ControlSource) -> 
     let total = resolved.len();
     let playable: Vec<Track> = resolved.into_iter().filter_map(|(_, track)| track).collect();
     if playable.is_empty() {
-        return Reply::error(format!("playlist {name:?}: none of its files is in the library"));
+        return Reply::error(format!(
+            "playlist {name:?}: none of its files is playable from the library"
+        ));
     }
     let missing = total - playable.len();
     let n = playable.len();
     controller.play_tracks(playable, 0, PlaySource::User, by);
     let missing = if missing > 0 {
-        format!(", {missing} not in the library")
+        format!(", {missing} not playable from the library")
     } else {
         String::new()
     };

@@ -127,23 +127,28 @@ pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Tra
 }
 
 /// Why [`tracks_at`] found nothing at `path`, as one line for the listener.
-pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> String {
-    let unreadable = std::fs::canonicalize(path)
-        .ok()
-        .filter(|file| !file.is_dir())
-        .and_then(|file| tracks::track_by_path_any(db.conn(), &file).ok().flatten())
-        .is_some();
-    if unreadable {
-        format!(
-            "{}: not playable: it could not be read at the last scan",
+pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> Result<String, DbError> {
+    let said = match std::fs::canonicalize(path) {
+        Ok(folder) if folder.is_dir() => format!(
+            "{}: no playable file of the library in it (a folder not scanned yet: skipless scan PATH)",
             path.display()
-        )
-    } else {
-        format!(
+        ),
+        Ok(file)
+            if tracks::track_by_path_any(db.conn(), &file)
+                .map_err(|e| db.err(e))?
+                .is_some() =>
+        {
+            format!(
+                "{}: not playable: it could not be read at the last scan",
+                path.display()
+            )
+        }
+        _ => format!(
             "{}: not in the library (scan it first: skipless scan PATH)",
             path.display()
-        )
-    }
+        ),
+    };
+    Ok(said)
 }
 
 /// A library track as a playlist entry: its file, and the length and "Artist - Title" an M3U's

@@ -109,7 +109,10 @@ fn open(controller: &mut Controller, path: &std::path::Path) -> Applied {
             controller.play_tracks(tracks, 0, PlaySource::User, ControlSource::Mpris);
             Applied::Done
         }
-        Ok(_) => Applied::Notice(nothing_at(controller.recorder().database(), path)),
+        Ok(_) => Applied::Notice(match nothing_at(controller.recorder().database(), path) {
+            Ok(said) => said,
+            Err(e) => e.to_string(),
+        }),
         Err(e) => Applied::Notice(e.to_string()),
     }
 }

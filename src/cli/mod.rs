@@ -266,8 +266,11 @@ pub enum Command {
     /// Print the manual page (roff), e.g. `skipless man | man -l -`, or a command's page, the
     /// skipless-scan(1) the main page names (`skipless man scan`, `skipless man import spotify`).
     Man {
-        #[arg(value_name = "COMMAND")]
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
         command: Vec<String>,
+        /// Write every page (skipless.1 and one per command) into this folder.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -333,22 +336,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             out!("{}", String::from_utf8_lossy(&script))?;
             return Ok(());
         }
-        Some(Command::Man { command }) => {
+        Some(Command::Man { command, dir }) => {
+            // Built, every command knows its page's name (skipless-import-spotify).
             let mut page = Cli::command();
             page.build();
-            let mut name = "skipless".to_owned();
+            if let Some(dir) = dir {
+                let written = write_man_pages(&page, dir)?;
+                outln!("wrote {written} manual pages to {}", dir.display())?;
+                return Ok(());
+            }
             for word in command {
                 let Some(found) = page.find_subcommand(word).cloned() else {
-                    anyhow::bail!(
-                        "man: `{} {word}` is no command (see `{0} --help`)",
-                        name.replace('-', " ")
-                    );
+                    let name = page.get_display_name().unwrap_or(page.get_name()).replace('-', " ");
+                    anyhow::bail!("man: `{name} {word}` is no command (see `{name} --help`)");
                 };
-                name = format!("{name}-{}", found.get_name());
                 page = found;
             }
-            // Leaked once per run: clap names a command with a `'static` string.
-            clap_mangen::Man::new(page.name(&*name.leak()))
+            clap_mangen::Man::new(page)
                 .render(&mut std::io::stdout())
                 .map_err(StdoutError)?;
             return Ok(());
@@ -453,6 +457,22 @@ fn check_player_arguments(paths: &[PathBuf]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Writes the manual page of `command` and of each of its commands into `dir`; returns how many.
+fn write_man_pages(command: &clap::Command, dir: &Path) -> anyhow::Result<usize> {
+    let name = command.get_display_name().unwrap_or(command.get_name());
+    let file = dir.join(format!("{name}.1"));
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    anyhow::Context::with_context(std::fs::write(&file, page), || {
+        format!("{}: cannot write", file.display())
+    })?;
+    let mut written = 1;
+    for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+        written += write_man_pages(sub, dir)?;
+    }
+    Ok(written)
 }
 
 /// The subcommand most like `word`, if one is close enough to be a likely typo.

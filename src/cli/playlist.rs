@@ -113,7 +113,7 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         .filter(|(_, track)| track.is_none())
         .map(|(entry, _)| {
             let said = format!(
-                "  line {}: {} is not in the library (kept: it plays once a scan adds it)",
+                "  line {}: {} is not a playable file of the library (kept: it plays once a scan reads it)",
                 entry.line,
                 entry.path.display()
             );
@@ -200,7 +200,7 @@ pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>>
         .collect();
     anyhow::ensure!(
         !paths.is_empty(),
-        "playlist {name:?}: none of its files is in the library"
+        "playlist {name:?}: none of its files is playable from the library"
     );
     Ok(paths)
 }

@@ -35,7 +35,8 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
                     "track_id": s.track_id,
                     "artist": c.and_then(|c| c.artist.clone()),
                     "title": c.map(|c| c.title.clone()),
-                    "score": s.score,
+                    // The fallback's scores only order its picks: none is given for them.
+                    "score": (source == crate::app::autoplay::MODEL).then_some(s.score),
                     "reason": s.reason,
                 })
             })

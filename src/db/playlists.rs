@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::tracks::{path_blob, path_from_blob, track_by_path_any};
+use super::tracks::{path_blob, path_from_blob, playable_track_at};
 use crate::playlist::{Entry, Smart};
 use crate::track::Track;
 
@@ -191,12 +191,13 @@ pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusq
     rows.collect()
 }
 
-/// Each entry with the library track it names (`None` for a file the library does not have).
+/// Each entry with the playable library track it names (`None` for a file the library does not
+/// have, or could not read at its last scan: it would only fail when it came up).
 pub(crate) fn resolve(conn: &Connection, entries: Vec<Entry>) -> rusqlite::Result<Vec<(Entry, Option<Track>)>> {
     entries
         .into_iter()
         .map(|entry| {
-            let track = track_by_path_any(conn, &entry.path)?;
+            let track = playable_track_at(conn, &entry.path)?;
             Ok((entry, track))
         })
         .collect()

@@ -198,8 +198,10 @@ pub(crate) fn stats(
 /// Plays and skips per week over the last [`WEEKS_SHOWN`] weeks up to the latest play, the
 /// weeks without plays included; a week runs from its Monday midnight in `tz`.
 fn weekly_skips(conn: &Connection, tz: &jiff::tz::TimeZone) -> rusqlite::Result<Vec<WeekSkips>> {
+    // With the imported plays waiting for their tracks, as the totals count them.
     let latest: Option<i64> = conn.query_row(
-        "SELECT max(started_at) FROM plays WHERE end_reason IS NOT NULL",
+        "SELECT max(latest) FROM (SELECT max(started_at) AS latest FROM plays WHERE end_reason IS NOT NULL
+                                   UNION ALL SELECT max(started_at) FROM unmatched_plays)",
         [],
         |r| r.get(0),
     )?;
@@ -220,8 +222,10 @@ fn weekly_skips(conn: &Connection, tz: &jiff::tz::TimeZone) -> rusqlite::Result<
             skips: Skips::default(),
         })
         .collect();
-    let mut stmt =
-        conn.prepare("SELECT started_at, skipped FROM plays WHERE end_reason IS NOT NULL AND started_at >= ?1")?;
+    let mut stmt = conn.prepare(
+        "SELECT started_at, skipped FROM plays WHERE end_reason IS NOT NULL AND started_at >= ?1
+         UNION ALL SELECT started_at, skipped FROM unmatched_plays WHERE started_at >= ?1",
+    )?;
     let mut rows = stmt.query(params![starts[0]])?;
     while let Some(row) = rows.next()? {
         let (started_at, skipped): (i64, bool) = (row.get(0)?, row.get(1)?);

@@ -219,7 +219,7 @@ impl SymphoniaTrack {
                 message: match e {
                     // The probe's own words ("unsupported feature: core (probe): no suitable
                     // format reader found") say nothing to a listener.
-                    symphonia::core::errors::Error::Unsupported(_) => {
+                    symphonia::core::errors::Error::Unsupported(what) if what.contains("no suitable format reader") => {
                         "its content is no audio format the player knows (empty, damaged, or not audio)".into()
                     }
                     symphonia::core::errors::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {

@@ -647,7 +647,8 @@ pub fn fallback_rank<C: Borrow<Track>>(
         Artist(usize),
         Album(usize),
         Genre(usize),
-        Finished(u32),
+        /// Its own history: (listens, skips).
+        History(u32, u32),
     }
     let counts = log.counts();
     let totals = counts
@@ -694,7 +695,7 @@ pub fn fallback_rank<C: Borrow<Track>>(
                 similarity = similarity.max(s);
             }
             let (listens, skips) = counts.get(&c.id).copied().unwrap_or((0, 0));
-            reasons.push(why.unwrap_or(Why::Finished(listens)));
+            reasons.push(why.unwrap_or(Why::History(listens, skips)));
             // Similarity dominates, then how likely it is to be finished and how often it was;
             // the random part only breaks ties.
             similarity * 1000.0
@@ -714,8 +715,9 @@ pub fn fallback_rank<C: Borrow<Track>>(
                 Why::Artist(k) => format!("same artist as {}", recent[k].display_name()),
                 Why::Album(k) => format!("from the album of {}", recent[k].display_name()),
                 Why::Genre(k) => format!("same genre as {}", recent[k].display_name()),
-                Why::Finished(0) => "new to you".into(),
-                Why::Finished(n) => format!("you have finished it {n} times"),
+                Why::History(0, 0) => "new to you".into(),
+                Why::History(0, _) => "you have played it before".into(),
+                Why::History(n, _) => format!("you have finished it {n} times"),
             }),
         })
         .collect()

@@ -111,7 +111,7 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         .art
         .as_ref()
         .filter(|a| a.picture.is_some() && art_size(art_column).is_some_and(|s| s == a.size))
-        .map_or(0, |a| a.size.height.min(column.height));
+        .map_or(0, |a| a.size.height);
     let [art, side] = Layout::vertical([Constraint::Length(art_rows), Constraint::Min(0)]).areas(column);
     let mut lists = Vec::new();
     if state.view == View::Library && state.search.is_none() {

@@ -163,7 +163,9 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         return;
     }
     if lib.tracks.is_empty() && matches!(s.view, View::Library | View::Tracks) {
-        let text = if lib.roots.is_empty() {
+        let text = if s.progress.is_some() {
+            "Scanning the library…"
+        } else if lib.roots.is_empty() {
             "No library folders yet.\n\nStart skipless with a music folder:  skipless ~/Music\nor add one with:                    skipless roots add ~/Music"
         } else {
             "No tracks yet: the library's folders hold no MP3, FLAC, Ogg, Opus, M4A or WAV files.\n\nStart skipless with a music folder:  skipless ~/Music\nor index one with:                  skipless scan ~/Music"

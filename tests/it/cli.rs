@@ -117,6 +117,23 @@ fn man_prints_a_manual_page() {
     assert!(nested.contains(".TH skipless-import-spotify 1"), "{nested}");
     let stderr = refusal(&["man", "dance"]);
     assert!(stderr.contains("`skipless dance` is no command"), "{stderr}");
+    // Every page into a folder: the main one, each command's and each command's command.
+    let pages = data.path().join("man1");
+    std::fs::create_dir_all(&pages).unwrap();
+    let said = stdout_of(skipless(data.path()).arg("man").arg("--dir").arg(&pages));
+    assert!(said.starts_with("wrote "), "{said}");
+    for name in [
+        "skipless.1",
+        "skipless-scan.1",
+        "skipless-import-spotify.1",
+        "skipless-roots-add.1",
+    ] {
+        let page = std::fs::read_to_string(pages.join(name)).unwrap();
+        assert!(
+            page.contains(&format!(".TH {} 1", name.trim_end_matches(".1"))),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -139,6 +139,13 @@ fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
         }
         assert!(stats["top_tracks"].as_array().unwrap().is_empty(), "{name}");
         assert!(!stats["top_artists"].as_array().unwrap().is_empty(), "{name}");
+        let weekly: u64 = stats["weekly"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["plays"].as_u64().unwrap())
+            .sum();
+        assert!(weekly > 0, "{name}: the weeks count them too");
         let text = stdout_of(skipless(&dir).arg("stats"));
         assert!(
             text.contains(&format!(

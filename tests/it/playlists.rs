@@ -31,7 +31,7 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
         "{out}"
     );
     assert!(
-        out.contains("line 6: /nowhere/missing.flac is not in the library"),
+        out.contains("line 6: /nowhere/missing.flac is not a playable file of the library"),
         "{out}"
     );
     let listed = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])));
@@ -320,4 +320,28 @@ fn playlists_are_renamed_and_deleted_with_their_entries() {
         .query_row("SELECT count(*) FROM playlist_entries", [], |r| r.get(0))
         .unwrap();
     assert_eq!(entries, 2, "the deleted playlist's entries went with it");
+}
+
+/// A playlist entry whose file the scan could not read is not counted as playable, and a
+/// playlist played headless leaves it out rather than failing on it.
+#[test]
+fn an_entry_the_scan_could_not_read_is_not_playable() {
+    let data = tempfile::tempdir().unwrap();
+    let lib = data.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(corpus().join("victory.ogg"), lib.join("victory.ogg")).unwrap();
+    std::fs::write(lib.join("noise.mp3"), vec![0x55u8; 20_000]).unwrap();
+    scan_json(data.path(), &[&lib]);
+    let file = lib.join("two.m3u");
+    std::fs::write(&file, "noise.mp3\nvictory.ogg\n").unwrap();
+    let out = stdout_of(skipless(data.path()).args(["playlist", "import"]).arg(&file));
+    assert!(
+        out.starts_with("saved playlist \"two\": 2 entries, 1 in the library"),
+        "{out}"
+    );
+    assert!(out.contains("noise.mp3 is not a playable file of the library"), "{out}");
+    let played = crate::common::Player::start_with(data.path(), 20.0, &[], &["--playlist", "two"]);
+    let started = played.wait("started");
+    assert!(started["path"].as_str().unwrap().ends_with("victory.ogg"), "{started}");
+    played.finish();
 }

@@ -523,3 +523,22 @@ fn a_track_only_ever_skipped_is_not_said_to_be_more_from_its_artist() {
     assert_eq!(ranked[0].track_id, 6, "{ranked:?}");
     assert_eq!(ranked[0].reason, "you have played it before", "{ranked:?}");
 }
+
+/// The fallback says what a track's own history is, as the model does: a track only ever
+/// skipped was played before, not new.
+#[test]
+fn the_fallback_tells_a_track_only_skipped_from_one_never_played() {
+    let tracks = library();
+    let log = log(&tracks);
+    let ranked = fallback_rank(&[], &tracks, &log, &picks(8));
+    let reason = |id: i64| {
+        ranked
+            .iter()
+            .find(|s| s.track_id == id)
+            .map(|s| s.reason.as_str())
+            .unwrap()
+    };
+    assert_eq!(reason(5), "you have played it before", "{ranked:?}");
+    assert_eq!(reason(8), "new to you", "{ranked:?}");
+    assert_eq!(reason(1), "you have finished it 3 times", "{ranked:?}");
+}

@@ -1582,3 +1582,17 @@ fn narrow_tabs_keep_their_numbers_and_leave_the_help_hint_alone() {
         "skipless 1 Library 2 Tracks 3 Queue 4 History 5 Stats 6 Playlists ? help"
     );
 }
+
+/// An empty library says why: no folder yet, or a first scan still running (not "no folder").
+#[test]
+fn an_empty_library_says_whether_it_has_a_folder_or_is_being_scanned() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut h = Harness::on(empty.path(), 80, 24);
+    assert!(h.screen().contains("No tracks yet"), "a folder with no audio in it");
+    h.app.state.progress = Some(skipless::tui::state::Progress {
+        label: "scanning".into(),
+        done: 0,
+        total: 10,
+    });
+    assert!(h.screen().contains("Scanning the library…"));
+}
