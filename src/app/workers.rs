@@ -157,9 +157,18 @@ pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config
     });
 }
 
+/// Held by each playlist worker from its first read to its last report: the lists they send
+/// arrive in the order they were read, so a load begun before an edit never lands after it.
+static PLAYLIST_WORK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn playlist_turn() -> std::sync::MutexGuard<'static, ()> {
+    PLAYLIST_WORK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Reads the saved playlists.
 pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
     run_worker("playlists", tx, move |tx| {
+        let _turn = playlist_turn();
         let db = Database::open(&db_path)?;
         let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
         Ok(())
@@ -185,6 +194,7 @@ pub(crate) fn spawn_save_playlist(
 ) {
     run_worker("playlists", tx, move |tx| {
         let name = checked_name(&name).map_err(|why| AppError::Refused(why).not_done("not saved"))?;
+        let _turn = playlist_turn();
         let mut db = Database::open(&db_path)?;
         let entries: Vec<Entry> = tracks.iter().map(entry_of).collect();
         match save {
@@ -219,6 +229,7 @@ pub(crate) enum PlaylistChange {
 /// Renames or deletes a saved playlist, in one statement each, then reads the playlists again.
 pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx: Sender<WorkerMsg>) {
     run_worker("playlists", tx, move |tx| {
+        let _turn = playlist_turn();
         let db = Database::open(&db_path)?;
         let message = match &change {
             PlaylistChange::Rename { from, to } => {
