@@ -415,23 +415,28 @@ fn without_a_model_one_album_title_of_two_artists_is_two_albums_and_a_compilatio
     assert_eq!(reason_of(3, 4), "from the album of Z – song 3", "one compilation");
 }
 
+/// A recommender over `tracks` in which only `feature` counts, with weight 3: the head output is
+/// zero (so is h · e), and so is every other weight.
+fn one_feature_recommender(tracks: &[Track], feature: &str) -> Recommender {
+    use skipless::recommend::features::FEATURES;
+    let mut checkpoint = checkpoint(tracks);
+    let weights: Vec<f32> = FEATURES.iter().map(|&f| if f == feature { 3.0 } else { 0.0 }).collect();
+    replace_tensors(&mut checkpoint, |n, t| match n {
+        "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
+        _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
+        _ => t.clone(),
+    });
+    Recommender::new(checkpoint).unwrap()
+}
+
 #[test]
 fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
-    use skipless::recommend::features::FEATURES;
     let tracks = library();
     for (feature, reason) in [
         ("same artist as the last play", "more from B"),
         ("same album as the last play", "next from B album"),
     ] {
-        let mut checkpoint = checkpoint(&tracks);
-        // Only `feature` counts: the head output is zero (so is h · e), and so is every other weight.
-        let weights: Vec<f32> = FEATURES.iter().map(|&f| if f == feature { 3.0 } else { 0.0 }).collect();
-        replace_tensors(&mut checkpoint, |n, t| match n {
-            "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
-            _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
-            _ => t.clone(),
-        });
-        let mut recommender = Recommender::new(checkpoint).unwrap();
+        let mut recommender = one_feature_recommender(&tracks, feature);
         let mut log = ListeningLog::default();
         for t in &tracks {
             log.tracks.insert(std::sync::Arc::new(t.clone()));
@@ -472,19 +477,8 @@ fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
 /// said to have been played before, never "more from" its artist.
 #[test]
 fn a_track_only_ever_skipped_is_not_said_to_be_more_from_its_artist() {
-    use skipless::recommend::features::FEATURES;
     let tracks = library();
-    let mut checkpoint = checkpoint(&tracks);
-    let weights: Vec<f32> = FEATURES
-        .iter()
-        .map(|&f| if f == "times skipped" { 3.0 } else { 0.0 })
-        .collect();
-    replace_tensors(&mut checkpoint, |n, t| match n {
-        "feature.weight" => candle_core::Tensor::new(weights.as_slice(), &Device::Cpu).unwrap(),
-        _ if n.starts_with("head.") || n.starts_with("feature.") => t.zeros_like().unwrap(),
-        _ => t.clone(),
-    });
-    let mut recommender = Recommender::new(checkpoint).unwrap();
+    let mut recommender = one_feature_recommender(&tracks, "times skipped");
     let mut log = ListeningLog::default();
     for t in &tracks {
         log.tracks.insert(std::sync::Arc::new(t.clone()));
@@ -500,18 +494,11 @@ fn a_track_only_ever_skipped_is_not_said_to_be_more_from_its_artist() {
     }
     recommender.replay(&log);
     let filters = Filters {
-        limit: 1,
-        exclude_current: true,
         exclude_skipped: false,
-        recent: vec![],
-        queued: Vec::new(),
-        copies: Vec::new(),
-        max_per_artist: 0,
-        temperature: 0.0,
         seed: 0,
         now_ms: Some(1_700_000_300_000),
         finish_weight: 0.0,
-        radio: None,
+        ..picks(1)
     };
     let ranked = recommender
         .rank(
