@@ -507,9 +507,14 @@ fn select<C: Borrow<Track>>(
     let fill_skipped = filters.exclude_skipped;
     let fill_recent = nothing_queued && !recent.is_empty();
     if chosen.len() < filters.limit && (fill_skipped || fill_recent) {
+        // Tracks played lately come back the longest ago first, so that a library played through
+        // goes round whole rather than between its two best tracks.
+        let last_played: HashMap<i64, usize> = filters.recent.iter().enumerate().map(|(at, &id)| (id, at)).collect();
         let tier = |&(i, _): &(usize, f32)| {
             let id = candidates[i].borrow().id;
-            2 * u8::from(fill_recent && recent.contains(&id)) + u8::from(fill_skipped && skipped_now.contains(&id))
+            let played_at = last_played.get(&id).copied().filter(|_| fill_recent);
+            let skipped = u8::from(fill_skipped && skipped_now.contains(&id));
+            (2 * u8::from(played_at.is_some()) + skipped, played_at.unwrap_or(0))
         };
         ranked.sort_by_key(tier);
         return pick(&ranked, false, !fill_recent);

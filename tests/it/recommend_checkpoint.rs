@@ -529,3 +529,21 @@ fn the_fallback_tells_a_track_only_skipped_from_one_never_played() {
     assert_eq!(reason(8), "new to you", "{ranked:?}");
     assert_eq!(reason(1), "you have finished it 3 times", "{ranked:?}");
 }
+
+/// A library played through comes round whole: once every track has played lately, the one
+/// played the longest ago comes back first, whatever its score, so autoplay never bounces
+/// between its two best tracks.
+#[test]
+fn once_everything_played_lately_the_longest_ago_comes_back_first() {
+    let tracks = library();
+    let log = log(&tracks);
+    let filters = Filters {
+        recent: vec![1, 2, 3, 5, 6, 7, 4, 8],
+        ..picks(3)
+    };
+    // By score, 5, 6 and 7 would come first: by B, as the playing track 8 is.
+    let ranked = fallback_rank(&[(8, false)], &tracks, &log, &filters);
+    let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
+    assert_eq!(ids, [1, 2, 3], "{ranked:?}");
+    assert!(ranked.iter().all(|s| s.reason == "played lately; nothing else is left to pick"));
+}
