@@ -3,37 +3,58 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use anyhow::Context as _;
-
 use crate::app::commands::COMMAND_WORDS;
 use crate::app::remote;
 use crate::app::Context;
 
 /// Sends `words` as one command (a `queue` with several paths as one command per path, each
 /// made absolute here, since the player's working directory is not the shell's) and prints the
-/// player's replies; a refused command is an error.
+/// player's replies. Each refusal is said on its own line, and the others still go: a path that
+/// cannot be opened does not keep the rest of a `queue` from the player. Any refusal makes the
+/// exit status an error.
 pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
-    let lines = command_lines(words)?;
-    let replies = match remote::send(&ctx.paths.remote_socket(), &lines) {
-        // A player asked to quit may be gone before its answer is written.
-        Err(remote::RemoteError::NoAnswer(_)) if matches!(&lines[..], [l] if l == b"quit" || l == b"q") => Vec::new(),
-        other => other?,
+    let (lines, mut refusals): (Vec<Vec<u8>>, Vec<String>) =
+        command_lines(words)?
+            .into_iter()
+            .fold((Vec::new(), Vec::new()), |(mut lines, mut refusals), line| {
+                match line {
+                    Ok(line) => lines.push(line),
+                    Err(refusal) => refusals.push(refusal),
+                }
+                (lines, refusals)
+            });
+    let replies = if lines.is_empty() {
+        Vec::new()
+    } else {
+        match remote::send(&ctx.paths.remote_socket(), &lines) {
+            // A player asked to quit may be gone before its answer is written.
+            Err(remote::RemoteError::NoAnswer(_)) if matches!(&lines[..], [l] if l == b"quit" || l == b"q") => {
+                Vec::new()
+            }
+            other => other?,
+        }
     };
-    let mut failed = None;
     for reply in replies {
         match reply.strip_prefix("error: ") {
-            Some(message) => failed = Some(message.to_owned()),
+            Some(message) => refusals.push(message.to_owned()),
             None if reply == "ok" => {}
             None => outln!("{}", reply.strip_prefix("ok ").unwrap_or(&reply))?,
         }
     }
-    match failed {
-        Some(message) => anyhow::bail!("{message}"),
+    match refusals.split_last() {
+        Some((last, earlier)) => {
+            for refusal in earlier {
+                eprintln!("skipless: error: {refusal}");
+            }
+            anyhow::bail!("{last}")
+        }
         None => Ok(()),
     }
 }
 
-fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Vec<u8>>> {
+/// The lines of the command `words`: one, or one per path of a `queue`, where a path that cannot
+/// be sent is its refusal instead.
+fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, String>>> {
     let Some((verb, args)) = words.split_first() else {
         anyhow::bail!("remote needs a command: {COMMAND_WORDS}");
     };
@@ -48,24 +69,22 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Vec<u8>>> {
     }
     if verb.as_bytes() == b"queue" {
         anyhow::ensure!(!args.is_empty(), "queue needs a file or folder");
-        return args
+        return Ok(args
             .iter()
             .map(|path| {
                 let path = std::fs::canonicalize(path)
-                    .with_context(|| format!("{}: cannot open", std::path::Path::new(path).display()))?;
+                    .map_err(|e| format!("{}: cannot open: {e}", std::path::Path::new(path).display()))?;
                 let bytes = path.as_os_str().as_bytes();
-                anyhow::ensure!(
-                    !bytes.contains(&b'\n'),
-                    "{}: a path with a line break cannot be sent",
-                    path.display()
-                );
+                if bytes.contains(&b'\n') {
+                    return Err(format!("{}: a path with a line break cannot be sent", path.display()));
+                }
                 Ok([b"queue ".as_slice(), bytes].concat())
             })
-            .collect();
+            .collect());
     }
     let line = words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>().join(&b' ');
     anyhow::ensure!(!line.contains(&b'\n'), "a command is one line");
-    Ok(vec![line])
+    Ok(vec![Ok(line)])
 }
 
 /// Whether `word` is one of the global options that choose which player `remote` talks to.

@@ -545,5 +545,7 @@ fn once_everything_played_lately_the_longest_ago_comes_back_first() {
     let ranked = fallback_rank(&[(8, false)], &tracks, &log, &filters);
     let ids: Vec<i64> = ranked.iter().map(|s| s.track_id).collect();
     assert_eq!(ids, [1, 2, 3], "{ranked:?}");
-    assert!(ranked.iter().all(|s| s.reason == "played lately; nothing else is left to pick"));
+    assert!(ranked
+        .iter()
+        .all(|s| s.reason == "played lately; nothing else is left to pick"));
 }

@@ -116,6 +116,20 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
         "{folder}"
     );
     assert_eq!(status(data.path())["queue_length"], 2 + n + 1);
+    // A path that cannot be opened is refused on its own line; the others are still queued.
+    let mixed = remote(
+        data.path(),
+        &[
+            "queue",
+            "/nowhere/gone.ogg",
+            corpus().join("menu.opus").to_str().unwrap(),
+        ],
+    );
+    assert!(!mixed.status.success());
+    assert_eq!(String::from_utf8_lossy(&mixed.stdout).trim(), "queued: menu");
+    let stderr = String::from_utf8_lossy(&mixed.stderr);
+    assert!(stderr.contains("/nowhere/gone.ogg: cannot open"), "{stderr}");
+    assert_eq!(status(data.path())["queue_length"], 2 + n + 2);
     let liked = remote_ok(data.path(), &["like"]);
     assert!(liked.starts_with("liked: "), "{liked}");
     let again = remote_ok(data.path(), &["like"]);
