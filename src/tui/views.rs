@@ -806,19 +806,22 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
     let rows = app.keys.help();
     // Scrolled no further than the last screenful, so `G` shows the end of the list, not one row.
     let shown = height.saturating_sub(2) as usize;
+    // The names in a column of their own before the descriptions: a narrow screen cuts a
+    // description's end, never the name a `[keys]` line needs.
+    let name_width = rows.iter().map(|(_, _, name)| name.len()).max().unwrap_or(0);
     let lines: Vec<Line> = rows
         .iter()
         .skip(app.state.help_scroll.min(rows.len().saturating_sub(shown)))
         .map(|(keys, description, name)| {
             Line::from(vec![
                 Span::styled(format!("{keys:>16}  "), app.theme.accent),
+                Span::styled(format!("{name:<name_width$}  "), app.theme.dim),
                 Span::raw(*description),
-                Span::styled(format!("  [{name}]"), app.theme.dim),
             ])
         })
         .collect();
     let title = format!(
-        "Keys ([name] for the config's [keys]; {} or Esc closes, {}/{} scroll)",
+        "Keys, their names in the config's [keys], and what they do ({} or Esc closes, {}/{} scroll)",
         app.keys.key_for(Action::Help),
         app.keys.key_for(Action::Down),
         app.keys.key_for(Action::Up)
