@@ -70,6 +70,19 @@ pub struct App {
 
 impl App {
     /// Builds the app around a running engine's command channel and a recorder.
+
+    /// What the status line says to a key the help does not take.
+    pub(crate) fn help_closing_hint(&self) -> String {
+        format!("{} or Esc closes the help", self.keys.key_for(Action::Help))
+    }
+
+    /// Closes the help, and with it the hint on how to close it.
+    pub(crate) fn close_help(&mut self) {
+        self.state.help = false;
+        if self.state.status.as_deref() == Some(self.help_closing_hint().as_str()) {
+            self.state.status = None;
+        }
+    }
     pub fn new(config: Config, db_path: PathBuf, controller: Controller) -> anyhow::Result<Self> {
         let keys = KeyMap::with_overrides(&config.keys)?;
         let theme = Theme::from_config(
@@ -416,8 +429,9 @@ impl App {
                     });
                 }
             }
+            Action::Help if self.state.help => self.close_help(),
             Action::Help => {
-                self.state.help = !self.state.help;
+                self.state.help = true;
                 self.state.help_scroll = 0;
             }
             Action::Quit => {

@@ -49,13 +49,13 @@ impl App {
             return;
         }
         if self.state.help && key.code == KeyCode::Esc {
-            self.state.help = false;
+            self.close_help();
             return;
         }
         let action = self.keys.action(key);
         if self.state.help && !action.is_some_and(Action::acts_in_help) {
             // The help covers the screen: a key must not stop playback or clear a list unseen.
-            self.state.status = Some(format!("{} or Esc closes the help", self.keys.key_for(Action::Help)));
+            self.state.status = Some(self.help_closing_hint());
             return;
         }
         if let Some(action) = action {

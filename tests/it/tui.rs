@@ -1388,8 +1388,12 @@ fn keys_other_than_scrolling_and_closing_do_nothing_behind_the_help() {
     assert_eq!(h.app.state.status.as_deref(), Some("? or Esc closes the help"));
     h.keys("j?");
     assert!(!h.app.state.help);
+    // Closed, the help takes its hint with it.
+    assert_eq!(h.app.state.status, None);
     h.keys("C");
     assert_eq!(h.app.controller.queue.upcoming().len(), 0);
+    h.keys("?x\x1b");
+    assert!(!h.app.state.help && h.app.state.status.is_none(), "Esc too");
 }
 
 #[test]
