@@ -12,12 +12,15 @@ use crate::track::Track;
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_existing_database()?;
     let now = crate::clock::now_ms();
-    let session: Vec<(i64, bool)> =
-        crate::db::plays::open_session_plays(db.conn(), now, ctx.config.log.session_gap_ms(), HISTORY_KEPT)
-            .map_err(|e| db.err(e))?
-            .into_iter()
-            .map(|(track, play)| (track.id, play.skipped))
-            .collect();
+    let gap_ms = ctx.config.log.session_gap_ms();
+    let mut session: Vec<(i64, bool)> = crate::db::plays::open_session_plays(db.conn(), now, gap_ms, HISTORY_KEPT)
+        .map_err(|e| db.err(e))?
+        .into_iter()
+        .map(|(track, play)| (track.id, play.skipped))
+        .collect();
+    // A running player's track is the session's last, as the player ranks (and never picks it).
+    let playing = crate::db::plays::playing_in_open_session(db.conn(), now, gap_ms).map_err(|e| db.err(e))?;
+    session.extend(playing.map(|track_id| (track_id, false)));
     let config = &ctx.config.recommend;
     let core = AutoplayCore::new(db, ctx.paths.models_dir(), config.clone())?;
     if let Some(why) = core.model_refused() {

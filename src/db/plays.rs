@@ -477,6 +477,20 @@ pub(crate) fn save_progress(
     tx.commit()
 }
 
+/// The track playing now in the session a play started at `now` would join ([`session_to_join`]):
+/// the play a running player has open there.
+pub(crate) fn playing_in_open_session(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Option<i64>> {
+    let Some(session_id) = session_to_join(conn, now, gap_ms)? else {
+        return Ok(None);
+    };
+    conn.query_row(
+        "SELECT track_id FROM plays WHERE session_id = ?1 AND end_reason IS NULL ORDER BY position DESC LIMIT 1",
+        [session_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 /// The last `limit` finished plays, in order, of the session a play started at `now` would join
 /// ([`session_to_join`], as [`start_play`] decides): what a player started again within the
 /// session gap carries on from.

@@ -327,3 +327,18 @@ fn a_pick_that_only_fills_in_says_why_it_is_there() {
         "they come last"
     );
 }
+
+/// The track a running player is playing is the session's last for `recommend`, as for the
+/// player: it is never the first pick.
+#[test]
+fn recommend_leaves_out_the_track_a_running_player_plays() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    std::fs::write(data.path().join("config.toml"), "[recommend]\nmax_per_artist = 0\n").unwrap();
+    let player = crate::common::Player::start(data.path(), 1.0, &[corpus().join("menu.opus")]);
+    let started = player.wait("started");
+    let playing = started["track_id"].as_i64().unwrap();
+    assert!(recommended(data.path()).len() > 1);
+    assert!(!recommended(data.path()).contains(&playing), "{playing}");
+    player.quit();
+}
