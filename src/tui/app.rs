@@ -69,8 +69,6 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the app around a running engine's command channel and a recorder.
-
     /// What the status line says to a key the help does not take.
     pub(crate) fn help_closing_hint(&self) -> String {
         format!("{} or Esc closes the help", self.keys.key_for(Action::Help))
@@ -83,6 +81,8 @@ impl App {
             self.state.status = None;
         }
     }
+
+    /// Builds the app around a running engine's command channel and a recorder.
     pub fn new(config: Config, db_path: PathBuf, controller: Controller) -> anyhow::Result<Self> {
         let keys = KeyMap::with_overrides(&config.keys)?;
         let theme = Theme::from_config(
