@@ -89,6 +89,9 @@ pub struct Stats {
     pub skip_rate: f64,
     pub listening_ms: u64,
     pub sessions: u64,
+    /// Of the plays, those imported for tracks the library lacks: counted in the totals and the
+    /// artists (they teach the recommender too), not in the track lists.
+    pub waiting: u64,
     pub top_tracks: Vec<RankedTrack>,
     pub top_artists: Vec<RankedArtist>,
     pub most_skipped: Vec<RankedTrack>,
@@ -150,6 +153,17 @@ impl Stats {
     }
 
     /// The totals in one line.
+    /// What the waiting imported plays are, when there are any.
+    pub fn waiting_line(&self) -> Option<String> {
+        (self.waiting > 0).then(|| {
+            format!(
+                "{} of the plays are imported ones waiting for their tracks (counted above and in the artists, \
+                 not in the track lists): a scan of the folder that holds them matches them",
+                self.waiting
+            )
+        })
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "{} plays · {} listens · {} skips ({:.0}%) · {} listened · {} sessions",

@@ -15,14 +15,8 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     }
     outln!("{}", stats.summary())?;
     outln!("{}", stats.picks_line())?;
-    // Plays imported for tracks the library lacks count above and teach the recommender, but
-    // are no library track's yet.
-    let waiting = crate::db::imports::count_waiting(db.conn()).map_err(|e| db.err(e))?;
-    if waiting > 0 {
-        outln!(
-            "{waiting} of the plays are imported ones waiting for their tracks (counted above and in the artists, \
-             not in the track lists): a scan of the folder that holds them matches them"
-        )?;
+    if let Some(line) = stats.waiting_line() {
+        outln!("{line}")?;
     }
     outln!("\nTop tracks (listens):")?;
     for t in &stats.top_tracks {

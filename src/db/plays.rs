@@ -176,6 +176,7 @@ pub(crate) fn stats(
             },
         )
     };
+    let waiting = super::imports::count_waiting(conn)?;
     let own_picks = picks("'user', 'queue'")?;
     let autoplay_picks = picks("'autoplay'")?;
     Ok(Stats {
@@ -189,6 +190,7 @@ pub(crate) fn stats(
         skip_rate: if plays > 0 { skips as f64 / plays as f64 } else { 0.0 },
         listening_ms,
         sessions,
+        waiting,
         top_tracks,
         top_artists,
         most_skipped,

@@ -447,17 +447,26 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
     let outer = block("Stats".into(), true, app);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let [head, spark, rest] =
-        Layout::vertical([Constraint::Length(3), Constraint::Length(3), Constraint::Min(0)]).areas(inner);
     let weeks = stats.weekly.len();
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::from(stats.summary()),
-            Line::from(stats.picks_line()),
-            Line::styled(format!("skip rate by week, last {weeks} weeks:"), app.theme.accent),
-        ]),
-        head,
-    );
+    let mut said = vec![stats.summary(), stats.picks_line()];
+    said.extend(stats.waiting_line());
+    // Each line wrapped to the width: the head takes the rows they need.
+    let mut lines: Vec<Line> = said
+        .iter()
+        .flat_map(|line| textwrap::wrap(line, inner.width.max(1) as usize))
+        .map(|row| Line::from(row.into_owned()))
+        .collect();
+    lines.push(Line::styled(
+        format!("skip rate by week, the {weeks} weeks to the last play:"),
+        app.theme.accent,
+    ));
+    let [head, spark, rest] = Layout::vertical([
+        Constraint::Length(lines.len() as u16),
+        Constraint::Length(3),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(lines), head);
     // Percent per week; a week without plays is left empty rather than drawn as 0%.
     let bars: Vec<ratatui::widgets::SparklineBar> = stats
         .weekly

@@ -1243,7 +1243,10 @@ fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
         screen.contains("skipped: your picks 50% of 4 · autoplay's picks 25% of 4"),
         "{screen}"
     );
-    assert!(screen.contains("skip rate by week, last 26 weeks:"), "{screen}");
+    assert!(
+        screen.contains("skip rate by week, the 26 weeks to the last play:"),
+        "{screen}"
+    );
     // The bars: 50% is twice as tall as 25%, and the empty week between them draws nothing.
     let rows: Vec<&str> = screen.lines().collect();
     let bar_rows = &rows[5..8];
@@ -1606,4 +1609,24 @@ fn an_empty_library_says_whether_it_has_a_folder_or_is_being_scanned() {
         total: 10,
     });
     assert!(h.screen().contains("Scanning the library…"));
+}
+
+/// View 5 says, as `skipless stats` does, how many of its plays are imported ones waiting for
+/// their tracks (counted in the totals, not in the track lists).
+#[test]
+fn the_stats_view_says_how_many_plays_wait_for_their_tracks() {
+    let mut h = Harness::new(100, 40);
+    let imported = crate::common::skipless(h._dir.path())
+        .args(["import", "spotify"])
+        .arg(crate::common::histories().join("mica"))
+        .output()
+        .unwrap();
+    assert!(imported.status.success());
+    h.keys("5");
+    h.pump_until("the stats", |app| app.state.stats.is_some());
+    let screen = h.screen();
+    assert!(
+        screen.contains("of the plays are imported ones waiting for their"),
+        "{screen}"
+    );
 }
