@@ -52,6 +52,7 @@ mod train;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::Context;
@@ -341,6 +342,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut page = Cli::command();
             page.build();
             if let Some(dir) = dir {
+                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
                 let written = write_man_pages(&page, dir)?;
                 outln!("wrote {written} manual pages to {}", dir.display())?;
                 return Ok(());

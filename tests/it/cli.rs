@@ -118,8 +118,8 @@ fn man_prints_a_manual_page() {
     let stderr = refusal(&["man", "dance"]);
     assert!(stderr.contains("`skipless dance` is no command"), "{stderr}");
     // Every page into a folder: the main one, each command's and each command's command.
-    let pages = data.path().join("man1");
-    std::fs::create_dir_all(&pages).unwrap();
+    // The folder is made when it is not there.
+    let pages = data.path().join("share/man/man1");
     let said = stdout_of(skipless(data.path()).arg("man").arg("--dir").arg(&pages));
     assert!(said.starts_with("wrote "), "{said}");
     for name in [
