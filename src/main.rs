@@ -21,7 +21,7 @@ fn main() {
     }
     let cli = skipless::cli::Cli::parse();
     if let Err(error) = skipless::cli::run(cli) {
-        eprintln!("skipless: error: {}", skipless::cli::error_line(&error));
+        skipless::cli::say_error(&error);
         std::process::exit(1);
     }
 }

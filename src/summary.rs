@@ -152,7 +152,6 @@ impl Stats {
         )
     }
 
-    /// The totals in one line.
     /// What the waiting imported plays are, when there are any.
     pub fn waiting_line(&self) -> Option<String> {
         (self.waiting > 0).then(|| {
@@ -164,6 +163,7 @@ impl Stats {
         })
     }
 
+    /// The totals in one line.
     pub fn summary(&self) -> String {
         format!(
             "{} plays · {} listens · {} skips ({:.0}%) · {} listened · {} sessions",

@@ -298,10 +298,15 @@ impl From<AudioArg> for crate::config::AudioOutput {
 #[error("cannot write to stdout: {0}")]
 pub(crate) struct StdoutError(#[source] pub std::io::Error);
 
+/// Says `error` on stderr, as every failure of the program is said.
+pub fn say_error(error: &anyhow::Error) {
+    eprintln!("skipless: error: {}", error_line(error));
+}
+
 /// The error and its causes on one line, joined by ": ". A cause whose text the line already
 /// holds is left out: many errors name their cause in their own message (`{path}: {source}`),
 /// and the source would otherwise be printed twice.
-pub fn error_line(error: &anyhow::Error) -> String {
+fn error_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
@@ -467,9 +472,7 @@ fn write_man_pages(command: &clap::Command, dir: &Path) -> anyhow::Result<usize>
     let file = dir.join(format!("{name}.1"));
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
-    anyhow::Context::with_context(std::fs::write(&file, page), || {
-        format!("{}: cannot write", file.display())
-    })?;
+    std::fs::write(&file, page).with_context(|| format!("{}: cannot write", file.display()))?;
     let mut written = 1;
     for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
         written += write_man_pages(sub, dir)?;

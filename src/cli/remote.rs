@@ -13,16 +13,13 @@ use crate::app::Context;
 /// cannot be opened does not keep the rest of a `queue` from the player. Any refusal makes the
 /// exit status an error.
 pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
-    let (lines, mut refusals): (Vec<Vec<u8>>, Vec<String>) =
-        command_lines(words)?
-            .into_iter()
-            .fold((Vec::new(), Vec::new()), |(mut lines, mut refusals), line| {
-                match line {
-                    Ok(line) => lines.push(line),
-                    Err(refusal) => refusals.push(refusal),
-                }
-                (lines, refusals)
-            });
+    let (mut lines, mut refusals) = (Vec::new(), Vec::new());
+    for line in command_lines(words)? {
+        match line {
+            Ok(line) => lines.push(line),
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
     let replies = if lines.is_empty() {
         Vec::new()
     } else {
@@ -31,7 +28,12 @@ pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
             Err(remote::RemoteError::NoAnswer(_)) if matches!(&lines[..], [l] if l == b"quit" || l == b"q") => {
                 Vec::new()
             }
-            other => other?,
+            Ok(replies) => replies,
+            // The paths refused here are said before the player that could not be reached.
+            Err(e) => {
+                refusals.push(e.to_string());
+                Vec::new()
+            }
         }
     };
     for reply in replies {
@@ -44,7 +46,7 @@ pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
     match refusals.split_last() {
         Some((last, earlier)) => {
             for refusal in earlier {
-                eprintln!("skipless: error: {refusal}");
+                super::say_error(&anyhow::anyhow!("{refusal}"));
             }
             anyhow::bail!("{last}")
         }

@@ -35,8 +35,9 @@ pub struct Filters {
     pub exclude_current: bool,
     /// Leave out tracks skipped in this session.
     pub exclude_skipped: bool,
-    /// Tracks played lately (e.g. [`ListeningLog::recent`]), left out until the others run
-    /// short while nothing is queued.
+    /// Tracks played lately (e.g. [`ListeningLog::recent`]), oldest first, left out until the
+    /// others run short while nothing is queued; then they come back in that order (a track's
+    /// last place counts).
     pub recent: Vec<i64>,
     /// Tracks waiting in the queue (the one about to play included), always left out.
     pub queued: Vec<i64>,

@@ -830,7 +830,7 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     let title = format!(
-        "Keys, their names in the config's [keys], and what they do ({} or Esc closes, {}/{} scroll)",
+        "{} or Esc closes, {}/{} scroll · keys, their names in [keys], what they do",
         app.keys.key_for(Action::Help),
         app.keys.key_for(Action::Down),
         app.keys.key_for(Action::Up)

@@ -123,12 +123,16 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
             "queue",
             "/nowhere/gone.ogg",
             corpus().join("menu.opus").to_str().unwrap(),
+            "/nowhere/lost.ogg",
         ],
     );
     assert!(!mixed.status.success());
     assert_eq!(String::from_utf8_lossy(&mixed.stdout).trim(), "queued: menu");
     let stderr = String::from_utf8_lossy(&mixed.stderr);
-    assert!(stderr.contains("/nowhere/gone.ogg: cannot open"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].contains("/nowhere/gone.ogg: cannot open"), "{stderr}");
+    assert!(lines[1].contains("/nowhere/lost.ogg: cannot open"), "{stderr}");
     assert_eq!(status(data.path())["queue_length"], 2 + n + 2);
     let liked = remote_ok(data.path(), &["like"]);
     assert!(liked.starts_with("liked: "), "{liked}");

@@ -200,17 +200,22 @@ fn help_lists_every_key_from_the_key_map() {
     let mut narrow = Harness::new(80, 50);
     narrow.keys("?");
     let screen = narrow.screen();
-    for (_, _, name) in narrow.app.keys.help() {
-        assert!(screen.contains(&format!(" {name} ")), "{name} cut:\n{screen}");
+    let help = narrow.app.keys.help();
+    let width = help.iter().map(|(_, _, name)| name.len()).max().unwrap();
+    for (keys, _, name) in &help {
+        let row = format!("{keys:>16}  {name:<width$}  ");
+        assert!(screen.contains(&row), "{name} cut:\n{screen}");
     }
+    assert!(screen.contains("? or Esc closes, j/k scroll"), "{screen}");
     // On a short screen, G scrolls to the last screenful: the end of the list, every row used.
     let mut h = Harness::new(100, 16);
     h.keys("?G");
     let screen = h.screen();
     let help = h.app.keys.help();
+    let width = help.iter().map(|(_, _, name)| name.len()).max().unwrap();
     for (keys, _, name) in &help[help.len() - 12..] {
         assert!(
-            screen.contains(&format!(" {name} ")),
+            screen.contains(&format!("{keys:>16}  {name:<width$}  ")),
             "{keys}: {name} not shown after G:\n{screen}"
         );
     }
