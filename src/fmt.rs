@@ -47,6 +47,11 @@ pub(crate) fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
+/// `n` and a noun that takes an "s" in the plural: "1 play", "2 plays".
+pub(crate) fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The one of `names` most like `word`, if one is close enough to be a likely typo.
 pub(crate) fn closest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     names
@@ -137,6 +142,15 @@ pub(crate) fn format_listening(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(count(1, "play"), "1 play");
+        assert_eq!(
+            (count(0, "session"), count(2, "track")),
+            ("0 sessions".into(), "2 tracks".into())
+        );
+    }
 
     #[test]
     fn control_characters_are_not_printed_but_line_breaks_and_tabs_are() {

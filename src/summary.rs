@@ -166,13 +166,13 @@ impl Stats {
     /// The totals in one line.
     pub fn summary(&self) -> String {
         format!(
-            "{} plays · {} listens · {} skips ({:.0}%) · {} listened · {} sessions",
-            self.plays,
-            self.listens,
-            self.skips,
+            "{} · {} · {} ({:.0}%) · {} listened · {}",
+            crate::fmt::count(self.plays, "play"),
+            crate::fmt::count(self.listens, "listen"),
+            crate::fmt::count(self.skips, "skip"),
             self.skip_rate * 100.0,
             crate::fmt::format_duration(self.listening_ms),
-            self.sessions
+            crate::fmt::count(self.sessions, "session")
         )
     }
 }

@@ -456,23 +456,23 @@ impl AutoplayCore {
     pub(crate) fn describe(&self) -> String {
         match &self.recommender {
             Some(r) if self.enough_plays() => format!(
-                "model trained {} on {} plays · {} plays since",
+                "model trained {} on {} · {} since",
                 r.meta()
                     .trained_at
                     .get(..16)
                     .unwrap_or(&r.meta().trained_at)
                     .replace('T', " "),
-                r.meta().plays_seen,
-                self.plays_since_model
+                crate::fmt::count(r.meta().plays_seen, "play"),
+                crate::fmt::count(self.plays_since_model, "play")
             ),
             None if self.enough_plays() => {
                 "fallback: similar tracks, then your most finished (no model trained yet)".to_owned()
             }
             _ => format!(
-                "fallback: similar tracks, then your most finished (model after {} plays in {MIN_TRAINING_SESSIONS} sessions; {} plays in {} so far)",
+                "fallback: similar tracks, then your most finished (model after {} plays in {MIN_TRAINING_SESSIONS} sessions; {} in {} so far)",
                 self.config.min_plays,
-                self.log.plays.len(),
-                self.log.sessions().len()
+                crate::fmt::count(self.log.plays.len() as u64, "play"),
+                crate::fmt::count(self.log.sessions().len() as u64, "session")
             ),
         }
     }

@@ -202,8 +202,8 @@ pub(crate) fn spawn_save_playlist(
                 playlists::append(db.conn_mut(), name, &entries, now_ms()).map_err(|e| db.err(e))?;
                 let n = entries.len();
                 let _ = tx.send(WorkerMsg::PlaylistSaved(format!(
-                    "added {n} track{} to playlist {name:?}",
-                    if n == 1 { "" } else { "s" }
+                    "added {} to playlist {name:?}",
+                    crate::fmt::count(n as u64, "track")
                 )));
             }
             SaveAs::New(what) => {

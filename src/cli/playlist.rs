@@ -125,7 +125,7 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         .with_context(|| format!("a playlist named {name:?} exists already"))?;
     let left_out = match skipped.len() {
         0 => String::new(),
-        n => format!("; {n} line{} left out", if n == 1 { "" } else { "s" }),
+        n => format!("; {} left out", crate::fmt::count(n as u64, "line")),
     };
     outln!(
         "saved playlist {name:?}: {} entries, {} in the library{left_out}",

@@ -223,8 +223,8 @@ impl App {
             n => format!(" ({n} no longer in the library)"),
         };
         let back = format!(
-            "the queue of the last run is back: {n} track{}{gone}; {} plays",
-            if n == 1 { "" } else { "s" },
+            "the queue of the last run is back: {}{gone}; {} plays",
+            crate::fmt::count(n as u64, "track"),
             self.keys.key_for(Action::TogglePause)
         );
         // After what the start had to say (no sound card, plays closed as interrupted), not over it.
@@ -257,7 +257,7 @@ impl App {
             Action::Play => self.play_selection(),
             Action::Enqueue => {
                 let n = self.controller.enqueue(self.selected_tracks());
-                self.state.status = Some(format!("queued {n} track{}", if n == 1 { "" } else { "s" }));
+                self.state.status = Some(format!("queued {}", crate::fmt::count(n as u64, "track")));
             }
             Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
                 if let Some(name) = self.selected_saved_playlist() {

@@ -275,7 +275,7 @@ fn playing_pausing_and_history() {
     assert!(screen.contains("skip") && screen.contains("Track 3"), "{screen}");
     h.keys("5");
     h.pump_until("stats", |app| app.state.stats.is_some());
-    assert!(h.screen().contains("1 plays · 0 listens · 1 skips (100%)"));
+    assert!(h.screen().contains("1 play · 0 listens · 1 skip (100%)"));
     // The track lists count the play at once, as a restart would.
     let skipped = h.app.controller.history[0].1.track_id;
     let counts = h.app.state.library.plays.get(&skipped).copied().unwrap_or_default();
