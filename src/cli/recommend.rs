@@ -12,18 +12,9 @@ use crate::track::Track;
 pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_existing_database()?;
     let now = crate::clock::now_ms();
-    let gap_ms = ctx.config.log.session_gap_ms();
-    // Both read in one snapshot, so a play that ends meanwhile is in one of them, not both or none.
-    let snapshot = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
-    let mut session: Vec<(i64, bool)> = crate::db::plays::open_session_plays(&snapshot, now, gap_ms, HISTORY_KEPT)
-        .map_err(|e| db.err(e))?
-        .into_iter()
-        .map(|(track, play)| (track.id, play.skipped))
-        .collect();
     // A running player's track is the session's last, as the player ranks (and never picks it).
-    let playing = crate::db::plays::playing_in_open_session(&snapshot, now, gap_ms).map_err(|e| db.err(e))?;
-    session.extend(playing.map(|track_id| (track_id, false)));
-    drop(snapshot);
+    let session = crate::db::plays::open_session_to_rank(db.conn(), now, ctx.config.log.session_gap_ms(), HISTORY_KEPT)
+        .map_err(|e| db.err(e))?;
     let config = &ctx.config.recommend;
     let core = AutoplayCore::new(db, ctx.paths.models_dir(), config.clone())?;
     if let Some(why) = core.model_refused() {

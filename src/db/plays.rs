@@ -479,18 +479,27 @@ pub(crate) fn save_progress(
     tx.commit()
 }
 
-/// The track playing now in the session a play started at `now` would join ([`session_to_join`]):
-/// the play a running player has open there.
-pub(crate) fn playing_in_open_session(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Option<i64>> {
+/// The last `limit` plays, in order, of the session a play started at `now` would join
+/// ([`session_to_join`]), as (track, skipped) for a ranking: the finished ones, and last the one a
+/// running player has open there (not skipped), read in one query.
+pub(crate) fn open_session_to_rank(
+    conn: &Connection,
+    now: i64,
+    gap_ms: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, bool)>> {
     let Some(session_id) = session_to_join(conn, now, gap_ms)? else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    conn.query_row(
-        "SELECT track_id FROM plays WHERE session_id = ?1 AND end_reason IS NULL ORDER BY position DESC LIMIT 1",
-        [session_id],
-        |r| r.get(0),
-    )
-    .optional()
+    let mut stmt = conn.prepare(
+        "SELECT track_id, skipped AND end_reason IS NOT NULL FROM plays WHERE session_id = ?1
+         ORDER BY position DESC LIMIT ?2",
+    )?;
+    let mut plays = stmt
+        .query_map(params![session_id, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(i64, bool)>>>()?;
+    plays.reverse();
+    Ok(plays)
 }
 
 /// The last `limit` finished plays, in order, of the session a play started at `now` would join
