@@ -258,13 +258,17 @@ impl Controller {
     }
 
     /// What autoplay ranks for: the session so far (track, skipped) with the playing track last,
-    /// and the tracks it must not pick ([`Controller::not_to_pick`]).
+    /// and the tracks it must not pick ([`Controller::not_to_pick`]). The session is the one the
+    /// log puts the playing or next play in ([`Recorder::session_now`]), so a player left idle
+    /// past the session gap ranks for a new session, not for the one it carried on at start.
     pub(crate) fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
         let last_session = self.history.last().map(|(_, p)| p.session_id);
+        // A log that cannot be read now ranks for the session last seen, as before it failed.
+        let session_now = self.recorder.session_now().unwrap_or(last_session);
         let mut session: Vec<(i64, bool)> = self
             .history
             .iter()
-            .filter(|(_, p)| Some(p.session_id) == last_session)
+            .filter(|(_, p)| Some(p.session_id) == session_now)
             .map(|(t, p)| (t.id, p.skipped))
             .collect();
         if let Some(now) = &self.now {
@@ -569,6 +573,49 @@ mod tests {
             error: None,
             by: None,
         }
+    }
+
+    fn carried(track_id: i64, session_id: i64, ended_ago_minutes: i64) -> (Track, CompletedPlay) {
+        let play = CompletedPlay {
+            play_id: track_id,
+            track_id,
+            session_id,
+            played_ms: 1_000,
+            end_reason: EndReason::Finished,
+            skipped: track_id == 2,
+            end_source: None,
+            ended_at: crate::clock::now_ms() - ended_ago_minutes * 60_000,
+        };
+        (track(track_id), play)
+    }
+
+    /// The session autoplay ranks for is the one the next play joins: the carried session while
+    /// its last play ended within the gap, a new one after, and the playing play's own.
+    #[test]
+    fn autoplay_ranks_for_the_session_the_next_play_joins() {
+        let (mut c, _commands) = controller();
+        let session_ended = |c: &Controller, ago_minutes: i64| {
+            let last_at = crate::clock::now_ms() - ago_minutes * 60_000;
+            let conn = c.recorder.database().conn();
+            conn.execute("DELETE FROM sessions", []).unwrap();
+            conn.execute("INSERT INTO sessions (id, started_at, last_at) VALUES (7, ?1, ?1)", [last_at])
+                .unwrap();
+        };
+        session_ended(&c, 10);
+        c.history = vec![carried(1, 7, 50), carried(2, 7, 10)];
+        assert_eq!(c.autoplay_context().0, [(1, false), (2, true)], "within the gap: carried on");
+
+        session_ended(&c, 45);
+        c.history = vec![carried(1, 7, 90), carried(2, 7, 45)];
+        assert!(c.autoplay_context().0.is_empty(), "idle past the gap: a new session");
+
+        c.play_tracks(vec![track(3)], 0, PlaySource::User, ControlSource::Key);
+        let item = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item,
+            duration_ms: Some(60_000),
+        });
+        assert_eq!(c.autoplay_context().0, [(3, false)], "the playing track starts the new session");
     }
 
     /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a

@@ -406,12 +406,10 @@ pub(crate) fn close_interrupted(conn: &Connection) -> rusqlite::Result<usize> {
     )
 }
 
-/// Inserts a play starting `now`, in the last session if it was active within `session_gap_ms`
-/// or in a new one, all in one transaction; returns (session id, play id).
 /// The session a play started at `now` joins: the one last active, by time (an import adds
 /// sessions of past listening after it), if it was active within `gap_ms`; else none, and the
 /// play opens a new one.
-fn session_to_join(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn session_to_join(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Option<i64>> {
     let last: Option<(i64, i64)> = conn
         .query_row(
             "SELECT id, last_at FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1",
@@ -422,6 +420,8 @@ fn session_to_join(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result
     Ok(last.filter(|&(_, last_at)| now - last_at <= gap_ms).map(|(id, _)| id))
 }
 
+/// Inserts a play starting `now`, in the last session if it was active within `session_gap_ms`
+/// or in a new one, all in one transaction; returns (session id, play id).
 pub(crate) fn start_play(
     conn: &mut Connection,
     track_id: i64,

@@ -73,6 +73,17 @@ impl Recorder {
             .map_err(|e| self.db.err(e))
     }
 
+    /// The session a play starting now is in, as the log writes it: the open play's, else the
+    /// one [`plays::session_to_join`] names (`None`: a new one). A player left idle past the gap
+    /// starts afresh, whatever session it carried on at start.
+    pub(crate) fn session_now(&self) -> Result<Option<i64>, DbError> {
+        match &self.open {
+            Some(open) => Ok(Some(open.session_id)),
+            None => plays::session_to_join(self.db.conn(), self.clock.now_ms(), self.session_gap_ms)
+                .map_err(|e| self.db.err(e)),
+        }
+    }
+
     /// Closes plays left open by a crash as `interrupted` at their last saved position.
     pub(crate) fn close_interrupted(&mut self) -> Result<usize, DbError> {
         plays::close_interrupted(self.db.conn()).map_err(|e| self.db.err(e))
