@@ -126,13 +126,15 @@ impl App {
             return;
         };
         search_box.play_when_found = false;
+        // Every search is a new generation, also one answered here: an answer the search thread
+        // still owes for an earlier (larger) library must not land on this one's results.
+        self.search_generation += 1;
+        search_box.generation = self.search_generation;
         let tracks = &self.state.library.tracks;
         if tracks.len() <= search::INLINE_LIMIT {
             search_box.results = search::search(tracks, &search_box.query, search::RESULTS);
             search_box.searching = false;
         } else {
-            self.search_generation += 1;
-            search_box.generation = self.search_generation;
             search_box.searching = true;
             self.searcher
                 .ask(self.search_generation, &search_box.query, tracks.clone());
@@ -1105,5 +1107,59 @@ impl App {
                 self.state.status = Some(message);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::library::LibraryIndex;
+    use crate::config::AudioOutput;
+    use crate::db::Database;
+    use std::time::{Duration, Instant};
+
+    /// A search the search thread still answers for a large library must not land on the
+    /// results of the smaller library a rescan left (searched on this thread at once): its
+    /// places would be past that library's end, and drawing them would panic.
+    #[test]
+    fn a_late_answer_for_a_larger_library_does_not_land_on_the_smaller_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("skipless.db");
+        let mut db = Database::open(&db_path).unwrap();
+        let tx = db.conn_mut().transaction().unwrap();
+        for i in 0..(search::INLINE_LIMIT + 5_000) {
+            let path = format!("/generated/{i}.flac");
+            tx.execute(
+                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, artist, album,
+                     duration_ms, added_at, updated_at)
+                 VALUES (?1, ?2, 1, 1, 'ok', ?3, 'Velvet', 'Velvet', 200000, 0, 0)",
+                rusqlite::params![path.as_bytes(), path, format!("velvet {i}")],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let mut config = Config::default();
+        config.playback.audio = AudioOutput::Null;
+        let (_engine, controller, _) = crate::app::start_playback(&config, &db_path).unwrap();
+        let mut app = App::new(config, db_path, controller).unwrap();
+        app.state.set_library(LibraryIndex::load(&db).unwrap());
+        app.state.search = Some(crate::tui::state::Search {
+            query: "velvet".into(),
+            ..crate::tui::state::Search::default()
+        });
+        app.run_search();
+        assert!(app.state.search.as_ref().unwrap().searching, "asked of the search thread");
+
+        db.conn().execute("DELETE FROM tracks WHERE id > 5", []).unwrap();
+        app.handle_worker(WorkerMsg::Library(LibraryIndex::load(&db).unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while let Ok(message) = app.worker_rx.recv_deadline(deadline) {
+            app.handle_worker(message);
+        }
+        let library = app.state.library.tracks.len();
+        let results = &app.state.search.as_ref().unwrap().results;
+        assert_eq!(library, 5);
+        assert_eq!(results.len(), 5, "the smaller library's own matches");
+        assert!(results.iter().all(|&i| i < library), "{results:?} in a library of {library}");
     }
 }
