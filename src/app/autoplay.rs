@@ -616,6 +616,36 @@ pub struct TrainingJob {
     pub train: TrainConfig,
 }
 
+/// The trainer thread's work: runs `train`, reports its progress and outcome, and tells the
+/// recommender thread (`own`) that the run is over whatever happened, a panic included: else it
+/// would refuse every later retrain as "already training".
+fn train_and_report(
+    train: impl FnOnce(&mut (dyn FnMut(usize, usize) + Send)) -> TrainingOutcome,
+    tx: &Sender<WorkerMsg>,
+    own: &Sender<Request>,
+) {
+    let mut last_percent = usize::MAX;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(&mut |done, total| {
+            let percent = done * 100 / total.max(1);
+            if percent != last_percent {
+                last_percent = percent;
+                let _ = tx.send(WorkerMsg::TrainProgress { done, total });
+            }
+        })
+    }))
+    .unwrap_or_else(|_| {
+        TrainingOutcome::Kept("training stopped after an internal error (details in skipless.log)".into())
+    });
+    let _ = own.send(Request::TrainingOver);
+    match outcome {
+        TrainingOutcome::Saved(message) | TrainingOutcome::Kept(message) => {
+            let _ = tx.send(WorkerMsg::TrainDone(message));
+        }
+        TrainingOutcome::Cancelled => {}
+    }
+}
+
 /// How a training run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainingOutcome {
@@ -802,25 +832,7 @@ impl Worker {
         let flag = cancel.clone();
         let spawned = std::thread::Builder::new().name("trainer".into()).spawn(move || {
             lower_priority();
-            let mut last_percent = usize::MAX;
-            let outcome = job.run(
-                &mut |done, total| {
-                    let percent = done * 100 / total.max(1);
-                    if percent != last_percent {
-                        last_percent = percent;
-                        let _ = tx.send(WorkerMsg::TrainProgress { done, total });
-                    }
-                },
-                &flag,
-            );
-            // Whatever the outcome, the recommender thread learns that this run is over.
-            let _ = own.send(Request::TrainingOver);
-            match outcome {
-                TrainingOutcome::Saved(message) | TrainingOutcome::Kept(message) => {
-                    let _ = tx.send(WorkerMsg::TrainDone(message));
-                }
-                TrainingOutcome::Cancelled => {}
-            }
+            train_and_report(|progress| job.run(progress, &flag), &tx, &own);
         });
         match spawned {
             Ok(_) => {
@@ -848,6 +860,29 @@ mod tests {
     use rusqlite::params;
 
     const SEED_ARTIST: &str = "Seed Artist";
+
+    /// A training run that panics still ends: the recommender thread hears that it is over (so
+    /// the next retrain is not refused as "already training"), and the listener why.
+    #[test]
+    fn a_training_run_that_panics_is_over_and_says_so() {
+        let (tx, reports) = crossbeam_channel::unbounded();
+        let (own, requests) = crossbeam_channel::unbounded();
+        train_and_report(
+            |progress| {
+                progress(1, 4);
+                panic!("a bug in training");
+            },
+            &tx,
+            &own,
+        );
+        assert!(matches!(requests.try_recv(), Ok(Request::TrainingOver)));
+        let reports: Vec<WorkerMsg> = reports.try_iter().collect();
+        assert!(
+            matches!(&reports[..], [WorkerMsg::TrainProgress { done: 1, total: 4 }, WorkerMsg::TrainDone(why)]
+                if why.starts_with("training stopped after an internal error")),
+            "{reports:?}"
+        );
+    }
 
     /// 60 tracks: 1-8 by the seed's artist, the rest each by its own artist. The log finishes
     /// tracks 9-30 again and again, and track 1 once, in a session with 40, 41 and 42.
