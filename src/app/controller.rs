@@ -169,6 +169,17 @@ impl Controller {
         self.jump(index, EndReason::Skipped, Some(by));
     }
 
+    /// Plays `track` now, put right after the current entry: the rest of the queue stays to
+    /// follow it (a search's pick, where the other matches are no list to play on through).
+    pub(crate) fn play_now(&mut self, track: Track, by: ControlSource) {
+        let at = self.queue.insert_next(QueueEntry {
+            track,
+            source: PlaySource::User,
+            reason: None,
+        });
+        self.jump(at, EndReason::Skipped, Some(by));
+    }
+
     /// Starts playing while stopped: the current queue entry again, or the first one.
     pub(crate) fn start(&mut self, by: ControlSource) {
         let index = self.queue.cursor().or((!self.queue.entries().is_empty()).then_some(0));

@@ -148,10 +148,16 @@ impl Queue {
         found.is_some()
     }
 
-    /// Puts `entry`, which is playing, right after the cursor and moves the cursor onto it.
-    pub(crate) fn insert_playing(&mut self, entry: QueueEntry) {
+    /// Puts `entry` right after the cursor (first when nothing is current); returns its index.
+    pub(crate) fn insert_next(&mut self, entry: QueueEntry) -> usize {
         let at = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
         self.entries.insert(at, entry);
+        at
+    }
+
+    /// Puts `entry`, which is playing, right after the cursor and moves the cursor onto it.
+    pub(crate) fn insert_playing(&mut self, entry: QueueEntry) {
+        let at = self.insert_next(entry);
         self.cursor = Some(at);
     }
 

@@ -691,7 +691,11 @@ impl App {
             )
         };
         let (tracks, start) = if let Some(search) = &s.search {
-            pick(&search.results, search.selected)
+            let chosen = search.results.get(search.selected).and_then(|&i| lib.get(i));
+            if let Some(track) = chosen {
+                self.controller.play_now(Track::clone(track), ControlSource::Key);
+            }
+            return;
         } else {
             match (s.pane, s.view) {
                 (Pane::UpNext, _) => {
