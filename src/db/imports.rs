@@ -168,6 +168,12 @@ pub(crate) struct Slot {
 /// second, one rounding where the other truncates.
 pub(crate) const SAME_PLAY_MS: i64 = 1_000;
 
+/// The import format of Spotify's basic history, which times a play's end to the minute only
+/// (`endTime`); its plays are matched with the other formats' by that minute and their length.
+pub(crate) const MINUTE_TIMED_FORMAT: &str = "spotify-basic";
+
+const MINUTE_MS: i64 = 60_000;
+
 /// The statements that place staged plays, in one round's transaction.
 pub(crate) struct Placer<'t> {
     tx: &'t Transaction<'t>,
@@ -187,17 +193,21 @@ impl<'t> Placer<'t> {
             known: tx.prepare(
                 "SELECT 1 FROM plays WHERE import_key = ?1 UNION ALL SELECT 1 FROM unmatched_plays WHERE import_key = ?1",
             )?,
-            logged_elsewhere: tx.prepare(
+            logged_elsewhere: tx.prepare(&format!(
                 "SELECT 1 FROM plays
                  WHERE track_id = ?1
-                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4))
-                   AND (import_key IS NULL OR substr(import_key, 1, length(?5)) != ?5)",
-            )?,
-            waiting_elsewhere: tx.prepare(
+                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
+                        OR ((?7 OR substr(import_key, 1, length(?8)) = ?8)
+                            AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))
+                   AND (import_key IS NULL OR substr(import_key, 1, length(?5)) != ?5)"
+            ))?,
+            waiting_elsewhere: tx.prepare(&format!(
                 "SELECT 1 FROM unmatched_plays
                  WHERE match_key = ?1 AND format != ?5
-                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4))",
-            )?,
+                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
+                        OR ((?7 OR format = ?8)
+                            AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))"
+            ))?,
             new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
             touch_session: tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
             matched: tx.prepare(
@@ -225,7 +235,9 @@ impl<'t> Placer<'t> {
     /// same track is that play come back (an export of the log imported again, or one listening
     /// downloaded from two services). Ends are compared only where both plays have a length: a
     /// listen without one ends where it starts, and the play after it must not read as it.
-    /// Within one format the import key decides, exactly.
+    /// Within one format the import key decides, exactly. A play of a format timed to the
+    /// minute ([`MINUTE_TIMED_FORMAT`]), on either side, is the same play as one of the same
+    /// length (within [`SAME_PLAY_MS`]) ending within that minute.
     pub(crate) fn is_logged_elsewhere(
         &mut self,
         play: &StagedPlay,
@@ -235,16 +247,32 @@ impl<'t> Placer<'t> {
     ) -> rusqlite::Result<bool> {
         let (start, end, within, length) = (play.started_at, play.ended_at, SAME_PLAY_MS, play.played_ms as i64);
         let prefix = format!("{format}\u{1f}");
+        let minute_timed = format == MINUTE_TIMED_FORMAT;
+        let minute_prefix = format!("{MINUTE_TIMED_FORMAT}\u{1f}");
         for &track_id in track_ids {
-            if self
-                .logged_elsewhere
-                .exists(params![track_id, start, end, within, prefix, length])?
-            {
+            if self.logged_elsewhere.exists(params![
+                track_id,
+                start,
+                end,
+                within,
+                prefix,
+                length,
+                minute_timed,
+                minute_prefix
+            ])? {
                 return Ok(true);
             }
         }
-        self.waiting_elsewhere
-            .exists(params![match_key, start, end, within, format, length])
+        self.waiting_elsewhere.exists(params![
+            match_key,
+            start,
+            end,
+            within,
+            format,
+            length,
+            minute_timed,
+            MINUTE_TIMED_FORMAT
+        ])
     }
 
     /// A new session from `started_at` to `ended_at`; returns its id.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::matching::{match_key, Matcher};
 use super::LogIoError;
-use crate::db::imports::{ImportFile, Slot, StagedPlay};
+use crate::db::imports::{ImportFile, Slot, StagedPlay, MINUTE_TIMED_FORMAT};
 use crate::db::Database;
 use crate::history::{self, Format, HistoryPlay, MAX_PLAY_MS};
 use crate::play::EndReason;
@@ -51,10 +51,15 @@ pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) 
     importer.counts.basic_files_left_out = basic_files_left_out;
     let without_track = std::cell::Cell::new(0);
     for (done, file) in files.iter().enumerate() {
+        // The basic history times plays to the minute: its own format, matched by that minute.
+        let format = match Format::detect(file) {
+            Ok(Format::Basic) => MINUTE_TIMED_FORMAT,
+            _ => "spotify",
+        };
         importer
-            .file(file, "spotify", |path, stage| {
+            .file(file, format, |path, stage| {
                 history::stream_spotify(path, &mut |_, play| match play {
-                    Some(play) => stage(spotify_play(play)),
+                    Some(play) => stage(spotify_play(play, format)),
                     None => {
                         without_track.set(without_track.get() + 1);
                         Ok(())
@@ -120,11 +125,18 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
     Ok((files, left_out))
 }
 
-/// Spotify's `ts` is the end of the play.
-fn spotify_play(play: HistoryPlay) -> StagedPlay {
+/// Spotify's `ts` is the end of the play. The basic history's is a minute, where two plays of
+/// one song can end: their lengths tell them apart.
+fn spotify_play(play: HistoryPlay, format: &str) -> StagedPlay {
     let skipped = play.is_skip();
+    let import_key = if format == MINUTE_TIMED_FORMAT {
+        let (ts, length, artist, track) = (play.ts_ms, play.ms_played, &play.artist, &play.track);
+        format!("{format}\u{1f}{ts}\u{1f}{length}\u{1f}{artist}\u{1f}{track}")
+    } else {
+        format!("{format}\u{1f}{}\u{1f}{}\u{1f}{}", play.ts_ms, play.artist, play.track)
+    };
     StagedPlay {
-        import_key: format!("spotify\u{1f}{}\u{1f}{}\u{1f}{}", play.ts_ms, play.artist, play.track),
+        import_key,
         started_at: play
             .ts_ms
             .saturating_sub(i64::try_from(play.ms_played).unwrap_or(i64::MAX)),
