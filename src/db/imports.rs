@@ -174,6 +174,15 @@ pub(crate) const MINUTE_TIMED_FORMAT: &str = "spotify-basic";
 
 const MINUTE_MS: i64 = 60_000;
 
+/// The import format whose plays may have no length (a listen without a duration): theirs is 0.
+/// Every other format gives a play's length, 0 for a play left at once.
+pub(crate) const LENGTHLESS_FORMAT: &str = "listenbrainz";
+
+/// Two plays starting together are one only if their lengths agree this far: the shorter is at
+/// least a tenth of the longer, or this long. (A listen of a service's counts from half the
+/// track or 4 minutes; a play left in a second and the listen started after it are two.)
+const ONE_LISTENING_MS: i64 = 240_000;
+
 /// The statements that place staged plays, in one round's transaction.
 pub(crate) struct Placer<'t> {
     tx: &'t Transaction<'t>,
@@ -196,7 +205,10 @@ impl<'t> Placer<'t> {
             logged_elsewhere: tx.prepare(&format!(
                 "SELECT 1 FROM plays
                  WHERE track_id = ?1
-                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
+                   AND ((abs(started_at - ?2) <= ?4
+                          AND (played_ms = 0 OR NOT ?9 OR 10 * min(played_ms, ?6) >= max(played_ms, ?6)
+                               OR min(played_ms, ?6) >= {ONE_LISTENING_MS}))
+                        OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
                         OR ((?7 OR substr(import_key, 1, length(?8)) = ?8)
                             AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))
                    AND (import_key IS NULL OR substr(import_key, 1, length(?5)) != ?5)"
@@ -204,7 +216,10 @@ impl<'t> Placer<'t> {
             waiting_elsewhere: tx.prepare(&format!(
                 "SELECT 1 FROM unmatched_plays
                  WHERE match_key = ?1 AND format != ?5
-                   AND (abs(started_at - ?2) <= ?4 OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
+                   AND ((abs(started_at - ?2) <= ?4
+                          AND (played_ms = 0 OR NOT ?9 OR 10 * min(played_ms, ?6) >= max(played_ms, ?6)
+                               OR min(played_ms, ?6) >= {ONE_LISTENING_MS}))
+                        OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
                         OR ((?7 OR format = ?8)
                             AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))"
             ))?,
@@ -235,6 +250,8 @@ impl<'t> Placer<'t> {
     /// same track is that play come back (an export of the log imported again, or one listening
     /// downloaded from two services). Ends are compared only where both plays have a length: a
     /// listen without one ends where it starts, and the play after it must not read as it.
+    /// Two plays starting together whose lengths are far apart ([`ONE_LISTENING_MS`]) are two:
+    /// a song left at once and played again, where one source has both and the other the listen.
     /// Within one format the import key decides, exactly. A play of a format timed to the
     /// minute ([`MINUTE_TIMED_FORMAT`]), on either side, is the same play as one of the same
     /// length (within [`SAME_PLAY_MS`]) ending within that minute.
@@ -248,6 +265,7 @@ impl<'t> Placer<'t> {
         let (start, end, within, length) = (play.started_at, play.ended_at, SAME_PLAY_MS, play.played_ms as i64);
         let prefix = format!("{format}\u{1f}");
         let minute_timed = format == MINUTE_TIMED_FORMAT;
+        let length_known = length > 0 || format != LENGTHLESS_FORMAT;
         let minute_prefix = format!("{MINUTE_TIMED_FORMAT}\u{1f}");
         for &track_id in track_ids {
             if self.logged_elsewhere.exists(params![
@@ -258,7 +276,8 @@ impl<'t> Placer<'t> {
                 prefix,
                 length,
                 minute_timed,
-                minute_prefix
+                minute_prefix,
+                length_known
             ])? {
                 return Ok(true);
             }
@@ -271,7 +290,8 @@ impl<'t> Placer<'t> {
             format,
             length,
             minute_timed,
-            MINUTE_TIMED_FORMAT
+            MINUTE_TIMED_FORMAT,
+            length_known
         ])
     }
 

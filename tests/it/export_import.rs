@@ -953,3 +953,40 @@ fn a_play_ending_where_a_listen_without_a_length_starts_is_kept() {
     std::fs::write(&spotify, rows.to_string()).unwrap();
     assert_eq!(import_spotify(&dir, &[&spotify]), (0, 1, 1));
 }
+
+/// A song left at once and played again starts where the listen after it starts. A service that
+/// counts listens only (ListenBrainz) has the listen; the Spotify history has both: the listen is
+/// the same play, and the short one is a skip of its own, kept.
+#[test]
+fn a_song_left_at_once_and_played_again_is_two_plays_beside_a_listen_of_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listens = tmp.path().join("listens.jsonl");
+    let at = 1_700_000_000_i64;
+    std::fs::write(
+        &listens,
+        format!(
+            "{{\"listened_at\": {at}, \"track_metadata\": {{\"artist_name\": \"X\", \"track_name\": \"A\", \
+             \"additional_info\": {{\"duration_ms\": 200000}}}}}}\n"
+        ),
+    )
+    .unwrap();
+    let ts = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let row = |end_ms: i64, played: i64, skipped: bool| {
+        json!({"ts": ts(end_ms), "ms_played": played, "master_metadata_track_name": "A",
+               "master_metadata_album_artist_name": "X", "skipped": skipped,
+               "reason_end": if skipped { "backbtn" } else { "trackdone" }})
+    };
+    let spotify = tmp.path().join("Streaming_History_Audio_2023.json");
+    for (played, name) in [(0, "left at once"), (760, "left in under a second")] {
+        let dir = data_dir(tmp.path(), name);
+        assert_eq!(json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens])["unmatched"], 1);
+        let rows = json!([row(at * 1000 + played, played, true), row(at * 1000 + 200_000, 200_000, false)]);
+        std::fs::write(&spotify, rows.to_string()).unwrap();
+        assert_eq!(import_spotify(&dir, &[&spotify]), (0, 1, 1), "{name}: the skip is new, the listen known");
+    }
+}
