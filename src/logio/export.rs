@@ -403,14 +403,15 @@ fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) ->
     Ok(true)
 }
 
-/// MSSD's skip columns for a play, from the fraction of the track played. The dataset's flags
-/// nest: `skip_1` (played very briefly) implies `skip_2` (played briefly), which implies `skip_3`
-/// (ended before the end, however late); `not_skipped` is its opposite.
+/// MSSD's skip columns for a play. The dataset's flags nest: `skip_1` (played very briefly)
+/// implies `skip_2` (played briefly), which implies `skip_3` (ended before the end, however
+/// late); `not_skipped` is its opposite.
 ///
-/// - `not_skipped`: the play finished (not sought through to its end), or reached 95% of the track;
-/// - `skip_1`: under 10% played; `skip_2`: under 50% (the default listen fraction), so that
-///   `skip_2`, the dataset's prediction target, agrees with skipless's own skip rule;
-/// - with no known duration, `skip_2` is the logged skip flag and `skip_1` a skip under 10 s.
+/// - `skip_2`, the dataset's prediction target, is the log's own skip flag (skipless's skip rule,
+///   or the imported history's), so that the export agrees with `stats`;
+/// - `skip_1`: a skip under 10% of the track (under 10 s when its duration is unknown);
+/// - `skip_3`: a skip, or a play the listener ended before 95% of the track. A play the listener
+///   did not end (a quit, a crash, an error) is no skip at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MssdSkips {
     pub skip_1: bool,
@@ -419,30 +420,23 @@ pub(crate) struct MssdSkips {
     pub not_skipped: bool,
 }
 
-pub(crate) fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, finished: bool, skipped: bool) -> MssdSkips {
+pub(crate) fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, reason: Option<EndReason>, skipped: bool) -> MssdSkips {
     let fraction = duration_ms.filter(|d| *d > 0).map(|d| played_ms as f64 / d as f64);
-    let not_skipped = finished || fraction.is_some_and(|f| f >= 0.95);
-    let (brief, very_brief) = match fraction {
-        Some(f) => (f < 0.5, f < 0.1),
-        None => (skipped, skipped && played_ms < 10_000),
-    };
+    let very_brief = fraction.map_or(played_ms < 10_000, |f| f < 0.1);
+    let ended_early_by_listener = matches!(reason, Some(EndReason::Skipped | EndReason::Previous | EndReason::Stopped))
+        && fraction.is_none_or(|f| f < 0.95);
+    let skip_3 = skipped || ended_early_by_listener;
     MssdSkips {
-        skip_1: !not_skipped && very_brief,
-        skip_2: !not_skipped && brief,
-        skip_3: !not_skipped,
-        not_skipped,
+        skip_1: skipped && very_brief,
+        skip_2: skipped,
+        skip_3,
+        not_skipped: !skip_3,
     }
 }
 
 fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
     let reason = row.end_reason.as_deref().and_then(EndReason::parse);
-    let skips = mssd_skips(
-        row.played_ms,
-        row.track_duration_ms.or(row.duration_ms),
-        // A track sought through to its end finished, but as a skip.
-        reason == Some(EndReason::Finished) && !row.skipped,
-        row.skipped,
-    );
+    let skips = mssd_skips(row.played_ms, row.track_duration_ms.or(row.duration_ms), reason, row.skipped);
     let pause = row
         .previous_ended_at
         .filter(|_| row.session_position > 1)
@@ -482,25 +476,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mssd_flags_nest() {
-        let s = mssd_skips(5_000, Some(200_000), false, true);
-        assert_eq!((s.skip_1, s.skip_2, s.skip_3, s.not_skipped), (true, true, true, false));
-        let s = mssd_skips(60_000, Some(200_000), false, true);
-        assert_eq!(
-            (s.skip_1, s.skip_2, s.skip_3, s.not_skipped),
-            (false, true, true, false)
-        );
-        let s = mssd_skips(150_000, Some(200_000), false, false);
-        assert_eq!(
-            (s.skip_1, s.skip_2, s.skip_3, s.not_skipped),
-            (false, false, true, false)
-        );
-        let s = mssd_skips(195_000, Some(200_000), false, false);
-        assert!(s.not_skipped && !s.skip_3);
-        let s = mssd_skips(1_000, Some(200_000), true, false);
-        assert!(s.not_skipped && !s.skip_1);
-        let s = mssd_skips(3_000, None, false, true);
-        assert!(s.skip_1 && s.skip_2);
+    fn mssd_flags_nest_and_skip_2_is_the_logs_skip() {
+        let flags = |s: MssdSkips| (s.skip_1, s.skip_2, s.skip_3, s.not_skipped);
+        let skipped = Some(EndReason::Skipped);
+        assert_eq!(flags(mssd_skips(5_000, Some(200_000), skipped, true)), (true, true, true, false));
+        assert_eq!(flags(mssd_skips(60_000, Some(200_000), skipped, true)), (false, true, true, false));
+        // A skip by the log's rule however far it went (4 minutes of a long track are a listen).
+        assert_eq!(flags(mssd_skips(150_000, Some(200_000), skipped, false)), (false, false, true, false));
+        assert_eq!(flags(mssd_skips(195_000, Some(200_000), skipped, false)), (false, false, false, true));
+        assert_eq!(flags(mssd_skips(1_000, Some(200_000), Some(EndReason::Finished), false)), (false, false, false, true));
+        assert_eq!(flags(mssd_skips(3_000, None, skipped, true)), (true, true, true, false));
+        // Nobody skipped a play cut short by a quit, a crash or an error.
+        for reason in [EndReason::Quit, EndReason::Interrupted, EndReason::Error] {
+            assert_eq!(flags(mssd_skips(5_000, Some(180_000), Some(reason), false)), (false, false, false, true));
+        }
     }
 
     #[test]
