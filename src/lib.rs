@@ -44,3 +44,4 @@ pub mod recommend;
 pub mod summary;
 pub mod track;
 pub mod tui;
+pub mod uri;

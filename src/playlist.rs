@@ -176,16 +176,9 @@ fn extinf(rest: &[u8]) -> Option<(Option<u64>, Option<String>)> {
 /// one from `dir`; written on Windows (backslashes and no slash), with its backslashes read as
 /// separators. Other URIs (`http://`) are refused.
 fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
-    let scheme = b"file://";
-    if line.len() >= scheme.len() && line[..scheme.len()].eq_ignore_ascii_case(scheme) {
-        let rest = &line[scheme.len()..];
-        // `file:///music/a.ogg` or `file://localhost/music/a.ogg`.
-        let rest = rest.strip_prefix(b"localhost").unwrap_or(rest);
-        if !rest.starts_with(b"/") {
-            return Err(format!("not a local file URI: {}", String::from_utf8_lossy(line)));
-        }
-        let decoded: Vec<u8> = percent_encoding::percent_decode(rest).collect();
-        return Ok(PathBuf::from(OsStr::from_bytes(&decoded)));
+    if line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"file://") {
+        return crate::uri::path_of_file_uri(line)
+            .ok_or_else(|| format!("not a local file URI: {}", String::from_utf8_lossy(line)));
     }
     if line
         .windows(3)
@@ -244,8 +237,9 @@ pub fn checked_name(name: &str) -> Result<&str, String> {
 }
 
 /// Writes `entries` as an extended M3U: `#EXTINF` with length and title where known, then the
-/// path as its bytes, or, for a path that is not UTF-8 (which an M3U8 must be), as a `file://`
-/// URI with those bytes percent-encoded.
+/// path as its bytes, or, for a path that is not UTF-8 (which an M3U8 must be), holds a control
+/// character (a line break) or starts or ends with a space, as a `file://` URI with its bytes
+/// percent-encoded.
 pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
     out.write_all(b"#EXTM3U\n")?;
     for entry in entries {
@@ -255,16 +249,15 @@ pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> 
             writeln!(out, "#EXTINF:{seconds},{title}")?;
         }
         let bytes = entry.path.as_os_str().as_bytes();
-        if std::str::from_utf8(bytes).is_ok() {
+        // A line holds a path only if it is UTF-8 (an M3U8 must be), breaks no line and keeps
+        // its ends (a line is read trimmed); any other is written as a URI.
+        let holds = std::str::from_utf8(bytes).is_ok_and(|text| {
+            !text.chars().any(char::is_control) && text.trim() == text
+        });
+        if holds {
             out.write_all(bytes)?;
         } else {
-            const IN_URI_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-                .remove(b'/')
-                .remove(b'-')
-                .remove(b'_')
-                .remove(b'.')
-                .remove(b'~');
-            write!(out, "file://{}", percent_encoding::percent_encode(bytes, IN_URI_PATH))?;
+            out.write_all(crate::uri::file_uri(&entry.path).as_bytes())?;
         }
         out.write_all(b"\n")?;
     }
@@ -413,6 +406,27 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         // An M3U8 is UTF-8: the path that is not is written as a URI.
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\nfile:///m/caf%E9%201.ogg\n"), "{text}");
+    }
+
+    /// A path a line cannot hold as it is (a line break in a file name, a space at its end) is
+    /// written as a URI and read back whole.
+    #[test]
+    fn paths_with_line_breaks_or_spaces_at_their_ends_come_back_whole() {
+        let entries: Vec<Entry> = ["/m/new\nline.ogg", "/m/cr\r.ogg", "/m/ends with a space .ogg", "/m/tab\there.ogg"]
+            .into_iter()
+            .map(|path| Entry {
+                path: PathBuf::from(path),
+                line: 0,
+                title: None,
+                duration_ms: None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_m3u(&mut out, &entries).unwrap();
+        let back = parse_m3u(&out, Path::new("/")).unwrap().entries;
+        let paths = |entries: &[Entry]| entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+        assert_eq!(paths(&back), paths(&entries), "{}", String::from_utf8_lossy(&out));
+        assert!(String::from_utf8_lossy(&out).contains("\nfile:///m/new%0Aline.ogg\n"));
     }
 
     #[test]

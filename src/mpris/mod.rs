@@ -16,7 +16,6 @@
 
 mod cover;
 mod service;
-pub(crate) mod uri;
 
 use std::path::PathBuf;
 

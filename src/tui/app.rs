@@ -1119,8 +1119,18 @@ mod tests {
     use super::*;
     use crate::app::library::LibraryIndex;
     use crate::config::AudioOutput;
-    use crate::db::Database;
     use std::time::{Duration, Instant};
+
+    fn library_of(size: usize) -> LibraryIndex {
+        let tracks = (1..=size as i64)
+            .map(|id| {
+                let mut track = Track::placeholder(id);
+                track.title = format!("velvet {id}");
+                Arc::new(track)
+            })
+            .collect();
+        LibraryIndex::new(tracks, std::collections::HashMap::new())
+    }
 
     /// A search the search thread still answers for a large library must not land on the
     /// results of the smaller library a rescan left (searched on this thread at once): its
@@ -1129,24 +1139,11 @@ mod tests {
     fn a_late_answer_for_a_larger_library_does_not_land_on_the_smaller_one() {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("skipless.db");
-        let mut db = Database::open(&db_path).unwrap();
-        let tx = db.conn_mut().transaction().unwrap();
-        for i in 0..(search::INLINE_LIMIT + 5_000) {
-            let path = format!("/generated/{i}.flac");
-            tx.execute(
-                "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, artist, album,
-                     duration_ms, added_at, updated_at)
-                 VALUES (?1, ?2, 1, 1, 'ok', ?3, 'Velvet', 'Velvet', 200000, 0, 0)",
-                rusqlite::params![path.as_bytes(), path, format!("velvet {i}")],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
         let mut config = Config::default();
         config.playback.audio = AudioOutput::Null;
         let (_engine, controller, _) = crate::app::start_playback(&config, &db_path).unwrap();
         let mut app = App::new(config, db_path, controller).unwrap();
-        app.state.set_library(LibraryIndex::load(&db).unwrap());
+        app.state.set_library(library_of(search::INLINE_LIMIT + 5_000));
         app.state.search = Some(crate::tui::state::Search {
             query: "velvet".into(),
             ..crate::tui::state::Search::default()
@@ -1154,8 +1151,7 @@ mod tests {
         app.run_search();
         assert!(app.state.search.as_ref().unwrap().searching, "asked of the search thread");
 
-        db.conn().execute("DELETE FROM tracks WHERE id > 5", []).unwrap();
-        app.handle_worker(WorkerMsg::Library(LibraryIndex::load(&db).unwrap()));
+        app.handle_worker(WorkerMsg::Library(library_of(5)));
         let deadline = Instant::now() + Duration::from_secs(3);
         while let Ok(message) = app.worker_rx.recv_deadline(deadline) {
             app.handle_worker(message);

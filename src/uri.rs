@@ -1,5 +1,5 @@
 //! `file://` URIs for paths and back ([`file_uri`], [`path_of_file_uri`]), as MPRIS uses them in
-//! `xesam:url`, `mpris:artUrl` and `OpenUri`.
+//! `xesam:url`, `mpris:artUrl` and `OpenUri`, and playlists for paths a line cannot hold.
 //!
 //! Paths are bytes on Unix, so each byte outside the unreserved set is percent-encoded; a
 //! non-UTF-8 file name survives the round trip.
@@ -21,25 +21,24 @@ pub(crate) fn file_uri(path: &Path) -> String {
     uri
 }
 
-/// The absolute path of a `file://` URI (`file:///x` or `file://localhost/x`); `None` for any
-/// other scheme, a remote host, a relative path or a broken escape.
-pub(crate) fn path_of_file_uri(uri: &str) -> Option<PathBuf> {
-    let rest = uri.strip_prefix("file://")?;
-    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
-    if !rest.starts_with('/') {
+/// The absolute path of a `file://` URI (`file:///x` or `file://localhost/x`, the scheme in any
+/// case); `None` for any other scheme, a remote host, a relative path or a broken escape.
+pub(crate) fn path_of_file_uri(uri: &[u8]) -> Option<PathBuf> {
+    const SCHEME: &[u8] = b"file://";
+    let rest = uri.get(SCHEME.len()..).filter(|_| uri[..SCHEME.len()].eq_ignore_ascii_case(SCHEME))?;
+    let rest = rest.strip_prefix(b"localhost").unwrap_or(rest);
+    if !rest.starts_with(b"/") {
         return None;
     }
-    let bytes = rest.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
+    let hex = |byte: u8| char::from(byte).to_digit(16);
+    let mut decoded = Vec::with_capacity(rest.len());
+    let mut bytes = rest.iter().copied();
+    while let Some(byte) = bytes.next() {
+        if byte == b'%' {
+            let (high, low) = (hex(bytes.next()?)?, hex(bytes.next()?)?);
+            decoded.push((high * 16 + low) as u8);
         } else {
-            decoded.push(bytes[i]);
-            i += 1;
+            decoded.push(byte);
         }
     }
     Some(PathBuf::from(OsString::from_vec(decoded)))
@@ -60,17 +59,20 @@ mod tests {
             let path = PathBuf::from(OsString::from_vec(name.to_vec()));
             let uri = file_uri(&path);
             assert!(uri.is_ascii() && !uri.contains(' '), "{uri}");
-            assert_eq!(path_of_file_uri(&uri), Some(path));
+            assert_eq!(path_of_file_uri(uri.as_bytes()), Some(path));
         }
         assert_eq!(file_uri(Path::new("/m/A B.flac")), "file:///m/A%20B.flac");
     }
 
     #[test]
     fn other_schemes_and_broken_escapes_are_refused() {
-        assert_eq!(path_of_file_uri("file://localhost/a%20b"), Some(PathBuf::from("/a b")));
-        assert_eq!(path_of_file_uri("http://example.org/a.mp3"), None);
-        assert_eq!(path_of_file_uri("file://host/a.mp3"), None);
-        assert_eq!(path_of_file_uri("file:///a%2"), None);
-        assert_eq!(path_of_file_uri("file:///a%zz"), None);
+        let path = |uri: &str| path_of_file_uri(uri.as_bytes());
+        assert_eq!(path("file://localhost/a%20b"), Some(PathBuf::from("/a b")));
+        assert_eq!(path("FILE:///a%2fb"), Some(PathBuf::from("/a/b")));
+        assert_eq!(path("http://example.org/a.mp3"), None);
+        assert_eq!(path("file://host/a.mp3"), None);
+        assert_eq!(path("file:///a%2"), None);
+        assert_eq!(path("file:///a%zz"), None);
+        assert_eq!(path("file:///a%+f"), None);
     }
 }
