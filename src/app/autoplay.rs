@@ -2,7 +2,7 @@
 //! library for the session as it unfolds, and a low-priority trainer thread that retrains the
 //! model every K plays or on request and swaps it in only when it is at least as good.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -397,9 +397,17 @@ impl AutoplayCore {
         self.model_refused.as_deref()
     }
 
-    /// Leaves a track out of every ranking from now on: banned, or failed to play.
+    /// Leaves a file that failed to play out of every ranking from now on.
     pub(crate) fn leave_out(&mut self, track_id: i64) {
         self.candidates.retain(|t| t.id != track_id);
+        self.prepare_places();
+    }
+
+    /// Leaves a banned track out of every ranking from now on, with its song's other files: a
+    /// ban is of the song, as [`library_candidates`] reads it at the next load.
+    pub(crate) fn ban(&mut self, track_id: i64) {
+        let song: HashSet<i64> = self.other_files([track_id]).into_iter().chain([track_id]).collect();
+        self.candidates.retain(|t| !song.contains(&t.id));
         self.prepare_places();
     }
 
@@ -775,7 +783,8 @@ impl Worker {
                     self.status(self.core.describe());
                 }
             }
-            Request::Banned(track_id) | Request::Failed(track_id) => self.core.leave_out(track_id),
+            Request::Banned(track_id) => self.core.ban(track_id),
+            Request::Failed(track_id) => self.core.leave_out(track_id),
             Request::Reload(library) => match self.core.reload(library) {
                 // An import may have made the log long enough for a first model.
                 Ok(()) if self.core.retrain_due() && self.training.is_none() => self.retrain(),
@@ -1117,6 +1126,37 @@ mod tests {
         core.config.max_per_artist = 0;
         let (_, picks) = core.rank(&[(12, false)], &[12], 60, now, None);
         assert!(picks.iter().any(|p| p.track_id == 61), "{picks:?}");
+    }
+
+    /// A ban is of the song: its other file (61, "Song 9" again) is never picked either, from the
+    /// ban on and after a reload.
+    #[test]
+    fn a_banned_songs_other_files_are_never_picked() {
+        let mut core = core();
+        let copy = Track {
+            id: 61,
+            path: PathBuf::from("/music/copies/9.flac"),
+            title: "Song 9".into(),
+            artist: Some("Artist 9".into()),
+            duration_ms: Some(200_000),
+            ..Track::default()
+        };
+        insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
+        core.reload(None).unwrap();
+        core.config.max_per_artist = 0;
+        let now = 2_000_000_000_000;
+        let picked = |core: &AutoplayCore| -> Vec<i64> {
+            let (_, picks) = core.rank(&[(12, false)], &[12], 60, now, None);
+            picks.iter().map(|p| p.track_id).collect()
+        };
+        assert!(picked(&core).contains(&61) && picked(&core).contains(&9));
+        crate::db::marks::set(core.db.conn(), 9, Mark::Ban, true, now).unwrap();
+        core.ban(9);
+        let ids = picked(&core);
+        assert!(!ids.contains(&9) && !ids.contains(&61), "{ids:?}");
+        core.reload(None).unwrap();
+        let ids = picked(&core);
+        assert!(!ids.contains(&9) && !ids.contains(&61), "after a reload: {ids:?}");
     }
 
     #[test]

@@ -306,11 +306,18 @@ pub(crate) fn library_candidates(db: &Database, log: &ListeningLog) -> Result<Ve
         .filter(|f| !f.could_not_open || std::fs::File::open(&f.path).is_err())
         .map(|f| f.track_id)
         .collect();
+    // A ban is of the song: its other files are left out with the one banned.
+    let banned_songs: HashSet<String> = banned
+        .keys()
+        .filter_map(|&id| log.tracks.get(id))
+        .map(|track| item_key_of(track))
+        .collect();
     let ids = tracks::playable_ids(db.conn()).map_err(|e| db.err(e))?;
     Ok(ids
         .into_iter()
-        .filter(|id| !banned.contains_key(id) && !failing.contains(id))
+        .filter(|id| !failing.contains(id))
         .filter_map(|id| log.tracks.get(id).cloned())
+        .filter(|track| !banned.contains_key(&track.id) && !banned_songs.contains(&item_key_of(track)))
         .collect())
 }
 
