@@ -15,7 +15,7 @@ use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::remote::{RemoteRequest, Server};
-use crate::app::scan::{scan_library, Reread};
+use crate::app::scan::scan_changed;
 use crate::app::watch::RootsChanged;
 use crate::app::workers::{self, WorkerMsg};
 use crate::app::Context;
@@ -326,7 +326,7 @@ impl<W: Write> Write for Output<W> {
 /// (files not yet indexed, changed, or unreadable before); what the scan cannot read or find is
 /// said on stderr with its reason and left out.
 fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
-    let outcome = scan_library(db, paths, Reread::Changed, &|_| {})?;
+    let outcome = scan_changed(db, paths)?;
     if let Some(error) = &outcome.match_error {
         eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
     }

@@ -251,9 +251,8 @@ pub fn write_m3u(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> 
         let bytes = entry.path.as_os_str().as_bytes();
         // A line holds a path only if it is UTF-8 (an M3U8 must be), breaks no line and keeps
         // its ends (a line is read trimmed); any other is written as a URI.
-        let holds = std::str::from_utf8(bytes).is_ok_and(|text| {
-            !text.chars().any(char::is_control) && text.trim() == text
-        });
+        let holds =
+            std::str::from_utf8(bytes).is_ok_and(|text| !text.chars().any(char::is_control) && text.trim() == text);
         if holds {
             out.write_all(bytes)?;
         } else {
@@ -412,15 +411,20 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
     /// written as a URI and read back whole.
     #[test]
     fn paths_with_line_breaks_or_spaces_at_their_ends_come_back_whole() {
-        let entries: Vec<Entry> = ["/m/new\nline.ogg", "/m/cr\r.ogg", "/m/ends with a space .ogg", "/m/tab\there.ogg"]
-            .into_iter()
-            .map(|path| Entry {
-                path: PathBuf::from(path),
-                line: 0,
-                title: None,
-                duration_ms: None,
-            })
-            .collect();
+        let entries: Vec<Entry> = [
+            "/m/new\nline.ogg",
+            "/m/cr\r.ogg",
+            "/m/ends with a space .ogg",
+            "/m/tab\there.ogg",
+        ]
+        .into_iter()
+        .map(|path| Entry {
+            path: PathBuf::from(path),
+            line: 0,
+            title: None,
+            duration_ms: None,
+        })
+        .collect();
         let mut out = Vec::new();
         write_m3u(&mut out, &entries).unwrap();
         let back = parse_m3u(&out, Path::new("/")).unwrap().entries;

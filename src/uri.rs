@@ -25,7 +25,9 @@ pub(crate) fn file_uri(path: &Path) -> String {
 /// case); `None` for any other scheme, a remote host, a relative path or a broken escape.
 pub(crate) fn path_of_file_uri(uri: &[u8]) -> Option<PathBuf> {
     const SCHEME: &[u8] = b"file://";
-    let rest = uri.get(SCHEME.len()..).filter(|_| uri[..SCHEME.len()].eq_ignore_ascii_case(SCHEME))?;
+    let rest = uri
+        .get(SCHEME.len()..)
+        .filter(|_| uri[..SCHEME.len()].eq_ignore_ascii_case(SCHEME))?;
     let rest = rest.strip_prefix(b"localhost").unwrap_or(rest);
     if !rest.starts_with(b"/") {
         return None;

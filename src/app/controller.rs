@@ -609,12 +609,19 @@ mod tests {
             let last_at = crate::clock::now_ms() - ago_minutes * 60_000;
             let conn = c.recorder.database().conn();
             conn.execute("DELETE FROM sessions", []).unwrap();
-            conn.execute("INSERT INTO sessions (id, started_at, last_at) VALUES (7, ?1, ?1)", [last_at])
-                .unwrap();
+            conn.execute(
+                "INSERT INTO sessions (id, started_at, last_at) VALUES (7, ?1, ?1)",
+                [last_at],
+            )
+            .unwrap();
         };
         session_ended(&c, 10);
         c.history = vec![carried(1, 7, 50), carried(2, 7, 10)];
-        assert_eq!(c.autoplay_context().0, [(1, false), (2, true)], "within the gap: carried on");
+        assert_eq!(
+            c.autoplay_context().0,
+            [(1, false), (2, true)],
+            "within the gap: carried on"
+        );
 
         session_ended(&c, 45);
         c.history = vec![carried(1, 7, 90), carried(2, 7, 45)];
@@ -626,7 +633,11 @@ mod tests {
             item,
             duration_ms: Some(60_000),
         });
-        assert_eq!(c.autoplay_context().0, [(3, false)], "the playing track starts the new session");
+        assert_eq!(
+            c.autoplay_context().0,
+            [(3, false)],
+            "the playing track starts the new session"
+        );
     }
 
     /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a

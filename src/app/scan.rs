@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use crate::db::Database;
-pub(crate) use crate::library::scan::Reread;
-use crate::library::scan::{self, ScanProgress, ScanReport};
+use crate::library::scan::{self, Reread, ScanProgress, ScanReport};
 
 /// What a scan found, and how many waiting imported plays it matched.
 #[derive(Debug)]
@@ -36,6 +35,12 @@ impl ScanOutcome {
             s.scanned, s.added, s.updated, s.moved, s.removed, s.failed
         )
     }
+}
+
+/// [`scan_library`] of the files changed since the last scan, without progress: what a player
+/// started on files or folders does before it plays them.
+pub(crate) fn scan_changed(db: &mut Database, roots: &[PathBuf]) -> Result<ScanOutcome, crate::db::DbError> {
+    scan_library(db, roots, Reread::Changed, &|_| {})
 }
 
 /// Scans `roots` into the index, then matches waiting imported plays to the tracks now there. A

@@ -420,11 +420,18 @@ pub(crate) struct MssdSkips {
     pub not_skipped: bool,
 }
 
-pub(crate) fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, reason: Option<EndReason>, skipped: bool) -> MssdSkips {
+pub(crate) fn mssd_skips(
+    played_ms: u64,
+    duration_ms: Option<u64>,
+    reason: Option<EndReason>,
+    skipped: bool,
+) -> MssdSkips {
     let fraction = duration_ms.filter(|d| *d > 0).map(|d| played_ms as f64 / d as f64);
     let very_brief = fraction.map_or(played_ms < 10_000, |f| f < 0.1);
-    let ended_early_by_listener = matches!(reason, Some(EndReason::Skipped | EndReason::Previous | EndReason::Stopped))
-        && fraction.is_none_or(|f| f < 0.95);
+    let ended_early_by_listener = matches!(
+        reason,
+        Some(EndReason::Skipped | EndReason::Previous | EndReason::Stopped)
+    ) && fraction.is_none_or(|f| f < 0.95);
     let skip_3 = skipped || ended_early_by_listener;
     MssdSkips {
         skip_1: skipped && very_brief,
@@ -436,7 +443,12 @@ pub(crate) fn mssd_skips(played_ms: u64, duration_ms: Option<u64>, reason: Optio
 
 fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
     let reason = row.end_reason.as_deref().and_then(EndReason::parse);
-    let skips = mssd_skips(row.played_ms, row.track_duration_ms.or(row.duration_ms), reason, row.skipped);
+    let skips = mssd_skips(
+        row.played_ms,
+        row.track_duration_ms.or(row.duration_ms),
+        reason,
+        row.skipped,
+    );
     let pause = row
         .previous_ended_at
         .filter(|_| row.session_position > 1)
@@ -479,16 +491,34 @@ mod tests {
     fn mssd_flags_nest_and_skip_2_is_the_logs_skip() {
         let flags = |s: MssdSkips| (s.skip_1, s.skip_2, s.skip_3, s.not_skipped);
         let skipped = Some(EndReason::Skipped);
-        assert_eq!(flags(mssd_skips(5_000, Some(200_000), skipped, true)), (true, true, true, false));
-        assert_eq!(flags(mssd_skips(60_000, Some(200_000), skipped, true)), (false, true, true, false));
+        assert_eq!(
+            flags(mssd_skips(5_000, Some(200_000), skipped, true)),
+            (true, true, true, false)
+        );
+        assert_eq!(
+            flags(mssd_skips(60_000, Some(200_000), skipped, true)),
+            (false, true, true, false)
+        );
         // A skip by the log's rule however far it went (4 minutes of a long track are a listen).
-        assert_eq!(flags(mssd_skips(150_000, Some(200_000), skipped, false)), (false, false, true, false));
-        assert_eq!(flags(mssd_skips(195_000, Some(200_000), skipped, false)), (false, false, false, true));
-        assert_eq!(flags(mssd_skips(1_000, Some(200_000), Some(EndReason::Finished), false)), (false, false, false, true));
+        assert_eq!(
+            flags(mssd_skips(150_000, Some(200_000), skipped, false)),
+            (false, false, true, false)
+        );
+        assert_eq!(
+            flags(mssd_skips(195_000, Some(200_000), skipped, false)),
+            (false, false, false, true)
+        );
+        assert_eq!(
+            flags(mssd_skips(1_000, Some(200_000), Some(EndReason::Finished), false)),
+            (false, false, false, true)
+        );
         assert_eq!(flags(mssd_skips(3_000, None, skipped, true)), (true, true, true, false));
         // Nobody skipped a play cut short by a quit, a crash or an error.
         for reason in [EndReason::Quit, EndReason::Interrupted, EndReason::Error] {
-            assert_eq!(flags(mssd_skips(5_000, Some(180_000), Some(reason), false)), (false, false, false, true));
+            assert_eq!(
+                flags(mssd_skips(5_000, Some(180_000), Some(reason), false)),
+                (false, false, false, true)
+            );
         }
     }
 

@@ -15,9 +15,9 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{ObjectPath, Value};
 
 use super::cover::cover_file;
-use crate::uri::{file_uri, path_of_file_uri};
 use super::{MprisError, PlayerState, Request, Update, BUS_NAME, OBJECT_PATH};
 use crate::track::Track;
+use crate::uri::{file_uri, path_of_file_uri};
 
 const PLAYER_INTERFACE: &str = "org.mpris.MediaPlayer2.Player";
 /// The `mpris:trackid` of "no track", fixed by the specification.
@@ -375,8 +375,8 @@ impl Player {
 
     /// Plays a library file given as a `file://` URI.
     fn open_uri(&self, uri: &str) -> fdo::Result<()> {
-        let path =
-            path_of_file_uri(uri.as_bytes()).ok_or_else(|| fdo::Error::InvalidArgs(format!("not a local file:// URI: {uri}")))?;
+        let path = path_of_file_uri(uri.as_bytes())
+            .ok_or_else(|| fdo::Error::InvalidArgs(format!("not a local file:// URI: {uri}")))?;
         ask(&self.requests, Request::Open(path))
     }
 

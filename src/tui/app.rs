@@ -1149,7 +1149,10 @@ mod tests {
             ..crate::tui::state::Search::default()
         });
         app.run_search();
-        assert!(app.state.search.as_ref().unwrap().searching, "asked of the search thread");
+        assert!(
+            app.state.search.as_ref().unwrap().searching,
+            "asked of the search thread"
+        );
 
         app.handle_worker(WorkerMsg::Library(library_of(5)));
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -1160,6 +1163,9 @@ mod tests {
         let results = &app.state.search.as_ref().unwrap().results;
         assert_eq!(library, 5);
         assert_eq!(results.len(), 5, "the smaller library's own matches");
-        assert!(results.iter().all(|&i| i < library), "{results:?} in a library of {library}");
+        assert!(
+            results.iter().all(|&i| i < library),
+            "{results:?} in a library of {library}"
+        );
     }
 }

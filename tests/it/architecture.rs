@@ -63,23 +63,61 @@ fn depth_of(file: &Path) -> usize {
     }
 }
 
-/// `line` up to a `//` comment; a `//` inside a string literal (a `file://` URL) is code.
-fn code_of(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    let (mut i, mut in_string) = (0, false);
+/// `text` with its comments (`//` to the line's end, `/* */` however nested) blanked out and its
+/// lines kept; a `//` inside a string literal (a `file://` URL) is code.
+fn code_of(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut code = bytes.to_vec();
+    let (mut i, mut in_string, mut block) = (0, false, 0usize);
+    let blank = |code: &mut Vec<u8>, from: usize, to: usize| {
+        for byte in &mut code[from..to.min(bytes.len())] {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
+    };
     while i < bytes.len() {
+        let next = bytes.get(i + 1).copied();
+        if block > 0 {
+            match (bytes[i], next) {
+                (b'*', Some(b'/')) => {
+                    block -= 1;
+                    blank(&mut code, i, i + 2);
+                    i += 1;
+                }
+                (b'/', Some(b'*')) => {
+                    block += 1;
+                    blank(&mut code, i, i + 2);
+                    i += 1;
+                }
+                _ => blank(&mut code, i, i + 1),
+            }
+            i += 1;
+            continue;
+        }
         match (bytes[i], in_string) {
             (b'\\', true) => i += 1,
             (b'"', _) => in_string = !in_string,
             // A character literal ('"' or '\''), not a lifetime.
             (b'\'', false) if bytes.get(i + 2) == Some(&b'\'') => i += 2,
-            (b'\'', false) if bytes.get(i + 1) == Some(&b'\\') => i += 3,
-            (b'/', false) if bytes.get(i + 1) == Some(&b'/') => return &line[..i],
+            (b'\'', false) if next == Some(b'\\') => i += 3,
+            (b'/', false) if next == Some(b'/') => {
+                let end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                blank(&mut code, i, end);
+                i = end;
+                continue;
+            }
+            (b'/', false) if next == Some(b'*') => {
+                block = 1;
+                blank(&mut code, i, i + 2);
+                i += 2;
+                continue;
+            }
             _ => {}
         }
         i += 1;
     }
-    line
+    String::from_utf8_lossy(&code).into_owned()
 }
 
 /// The leading identifier of `text`.
@@ -92,10 +130,10 @@ fn ident(text: &str) -> String {
 /// of each. Braced lists (`use crate::{a::X, b::{Y, Z}};`) count the first name of each item.
 fn crate_paths(text: &str, depth: usize) -> Vec<(usize, String)> {
     let mut found = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let code = code_of(line);
-        // Each maximal chain of `super::`; only one exactly as long as the file is deep
-        // reaches the root (an inline `mod tests` is one deeper, which this leaves unchecked).
+    let text = &code_of(text);
+    for (number, code) in text.lines().enumerate() {
+        // Each maximal chain of `super::`; one as long as the file is deep reaches the root, and
+        // a longer one, from an inline module (`mod tests`), does too.
         let mut at = 0;
         while let Some(found_at) = code[at..].find("super::") {
             let start = at + found_at;
@@ -109,7 +147,7 @@ fn crate_paths(text: &str, depth: usize) -> Vec<(usize, String)> {
                 .is_some_and(|c| c == ':' || c.is_alphanumeric() || c == '_');
             // `super::*` names no module (in a file one deep, an inline `mod tests` uses it).
             let name = ident(&code[end..]);
-            if !joined && (end - start) / "super::".len() == depth && !name.is_empty() {
+            if !joined && (end - start) / "super::".len() >= depth && !name.is_empty() {
                 found.push((number + 1, name));
             }
             at = end;
@@ -222,5 +260,64 @@ fn the_checker_sees_paths_after_a_url_and_super_paths_to_the_root() {
     let names = |depth| -> Vec<(usize, String)> { crate_paths(text, depth) };
     assert_eq!(names(2), [(1, "db".to_owned()), (2, "db".to_owned())]);
     // One level up from a file two deep is its own folder; from one deep, the root.
-    assert_eq!(names(1), [(1, "db".to_owned()), (3, "queue".to_owned())]);
+    assert_eq!(
+        names(1),
+        [(1, "db".to_owned()), (2, "db".to_owned()), (3, "queue".to_owned())]
+    );
+}
+
+/// Comments inside a braced list hide no name, nor do block comments, and a chain of `super::`
+/// longer than the file is deep (from an inline `mod tests`) reaches the root too.
+#[test]
+fn the_checker_sees_past_comments_and_out_of_inline_modules() {
+    let text = "use crate::{\n    // a note\n    player::Engine, /* x */ tui::App,\n};\n/* crate::fmt\n in a block */\nuse super::super::super::log;";
+    let found = crate_paths(text, 2);
+    let names: Vec<(usize, &str)> = found.iter().map(|(l, n)| (*l, n.as_str())).collect();
+    assert_eq!(names, [(1, "player"), (1, "tui"), (7, "log")]);
+}
+
+/// The modules a file's public `use` re-exports from other top-level modules, with the line of
+/// each: a path through such a re-export would hide an arrow.
+fn reexports(text: &str, module: &str) -> Vec<(usize, String)> {
+    code_of(text)
+        .lines()
+        .enumerate()
+        .filter_map(|(number, line)| {
+            let line = line.trim_start().strip_prefix("pub")?;
+            let line = if line.starts_with('(') {
+                &line[line.find(')')? + 1..]
+            } else {
+                line
+            };
+            let target = ident(line.trim_start().strip_prefix("use crate::")?);
+            (target != module).then_some((number + 1, target))
+        })
+        .collect()
+}
+
+#[test]
+fn no_module_re_exports_another() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let Some(module) = module_of(file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, target) in reexports(&text, &module) {
+            found.push(format!(
+                "{}:{line}: {module} re-exports {target}",
+                file.strip_prefix(root()).unwrap().display()
+            ));
+        }
+    }
+    assert!(found.is_empty(), "re-exports that hide an arrow:\n{}", found.join("\n"));
+    assert_eq!(
+        reexports(
+            "pub(crate) use crate::library::scan::Reread;\npub use crate::app::X;\nuse crate::db;",
+            "app"
+        ),
+        [(1, "library".to_owned())]
+    );
 }

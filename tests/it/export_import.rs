@@ -117,7 +117,10 @@ fn the_basic_and_extended_histories_imported_one_after_the_other_are_one_log() {
         let dir = data_dir(tmp.path(), name);
         let (_, placed, _) = import_spotify(&dir, &[first]);
         let (_, added, _) = import_spotify(&dir, &[second]);
-        assert!(placed + added <= most, "{name}: {placed} + {added} plays, {most} in the larger history");
+        assert!(
+            placed + added <= most,
+            "{name}: {placed} + {added} plays, {most} in the larger history"
+        );
     }
 }
 
@@ -137,11 +140,14 @@ fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
     let basic_records = to_basic(&records);
     let basic = tmp.path().join("StreamingHistory0.json");
     std::fs::write(&basic, serde_json::to_vec(&basic_records).unwrap()).unwrap();
-    let basic_keys = distinct(
-        basic_records
-            .iter()
-            .map(|r| (field(r, "endTime"), r["msPlayed"].to_string(), field(r, "artistName"), field(r, "trackName"))),
-    );
+    let basic_keys = distinct(basic_records.iter().map(|r| {
+        (
+            field(r, "endTime"),
+            r["msPlayed"].to_string(),
+            field(r, "artistName"),
+            field(r, "trackName"),
+        )
+    }));
     let total = records.len() as u64;
     for (name, path, keys) in [
         ("extended", mica().parent().unwrap().to_path_buf(), extended_keys),
@@ -984,9 +990,19 @@ fn a_song_left_at_once_and_played_again_is_two_plays_beside_a_listen_of_it() {
     let spotify = tmp.path().join("Streaming_History_Audio_2023.json");
     for (played, name) in [(0, "left at once"), (760, "left in under a second")] {
         let dir = data_dir(tmp.path(), name);
-        assert_eq!(json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens])["unmatched"], 1);
-        let rows = json!([row(at * 1000 + played, played, true), row(at * 1000 + 200_000, 200_000, false)]);
+        assert_eq!(
+            json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens])["unmatched"],
+            1
+        );
+        let rows = json!([
+            row(at * 1000 + played, played, true),
+            row(at * 1000 + 200_000, 200_000, false)
+        ]);
         std::fs::write(&spotify, rows.to_string()).unwrap();
-        assert_eq!(import_spotify(&dir, &[&spotify]), (0, 1, 1), "{name}: the skip is new, the listen known");
+        assert_eq!(
+            import_spotify(&dir, &[&spotify]),
+            (0, 1, 1),
+            "{name}: the skip is new, the listen known"
+        );
     }
 }
