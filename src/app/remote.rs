@@ -7,7 +7,7 @@
 //! user can enter, is itself mode 0600, and the server also refuses a peer whose user id is not
 //! its own, so no other user can drive the player.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,12 @@ use super::commands::LineCommand;
 
 /// How long a connection may take to send its commands, and the player to answer one.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait before accepting again after a failed accept.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// The longest command line a client may send: a line of queued paths fits many times over.
+const LONGEST_LINE: u64 = 1 << 20;
 
 /// One command from the socket; the front end answers on `reply` with one line.
 #[derive(Debug)]
@@ -95,7 +101,15 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 
 fn accept(listener: &UnixListener, tx: &Sender<RemoteRequest>) {
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // An error that lasts (no file descriptors left) must not spin a core.
+                tracing::warn!("remote: cannot accept a connection: {e}");
+                std::thread::sleep(ACCEPT_RETRY);
+                continue;
+            }
+        };
         let tx = tx.clone();
         // One short-lived thread per connection, so a slow client never holds up another.
         let spawned = std::thread::Builder::new()
@@ -118,12 +132,17 @@ fn serve(stream: UnixStream, tx: &Sender<RemoteRequest>) {
         return;
     }
     let _ = stream.set_read_timeout(Some(TIMEOUT));
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(stream).take(LONGEST_LINE);
     let mut line = Vec::new();
     loop {
         line.clear();
+        reader.set_limit(LONGEST_LINE);
         match reader.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => return,
+            Ok(_) if !line.ends_with(b"\n") && reader.limit() == 0 => {
+                let _ = writeln!(out, "error: a command line is at most {LONGEST_LINE} bytes");
+                return;
+            }
             Ok(_) => {}
         }
         if line.trim_ascii().is_empty() {

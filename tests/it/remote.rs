@@ -266,3 +266,29 @@ fn another_user_cannot_drive_the_player() {
     remote_ok(&data_dir, &["quit"]);
     player.finish();
 }
+
+/// A client that sends a line without end is answered with an error once the line is over the
+/// limit, and the player goes on answering others.
+#[test]
+fn a_command_line_without_end_is_refused_and_the_player_goes_on() {
+    use std::io::{BufRead, Write};
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let player = Player::start(data.path(), 1.0, &[corpus().join("victory.ogg")]);
+    player.wait("started");
+    let stream = std::os::unix::net::UnixStream::connect(socket_of(data.path())).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    // The player stops reading at its limit and closes: a write past it may fail.
+    for _ in 0..20 {
+        if writer.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let mut answer = String::new();
+    std::io::BufReader::new(stream).read_line(&mut answer).unwrap();
+    assert!(answer.starts_with("error: a command line is at most"), "{answer:?}");
+    assert!(status(data.path())["track"].is_object());
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+}
