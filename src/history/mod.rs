@@ -115,6 +115,11 @@ impl Format {
             path: path.to_path_buf(),
             what,
         };
+        if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
+            return Err(not_a_history(
+                "UTF-16 text; skipless reads UTF-8 (save the file as UTF-8)",
+            ));
+        }
         let extension = path
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
@@ -126,6 +131,10 @@ impl Format {
             return Err(not_a_history("a playlist (M3U)"));
         }
         if text.starts_with('[') {
+            // An export of a span with no plays: a history, empty.
+            if text[1..].trim_start().starts_with(']') {
+                return Ok(Format::Extended);
+            }
             if has_key("ts") || has_key("ms_played") || has_key("master_metadata_track_name") {
                 return Ok(Format::Extended);
             }
@@ -194,6 +203,9 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
     Ok(plays)
 }
 
+/// UTF-8's byte order mark.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Streams the records of one Spotify JSON history (Extended, `endsong_*.json` or basic) in file
 /// order, with their 1-based record numbers: the play of each, or `None` for a record with no
 /// track (a podcast episode, an audiobook, a track no longer available). The file is read piece by piece, so memory stays
@@ -207,7 +219,18 @@ pub(crate) fn stream_spotify<E: From<HistoryError>>(
         path: path.to_path_buf(),
         source,
     })?;
-    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    // A byte order mark, as some editors save UTF-8, is no part of the JSON.
+    let io = |source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if std::io::BufRead::fill_buf(&mut reader)
+        .map_err(io)?
+        .starts_with(UTF8_BOM)
+    {
+        std::io::BufRead::consume(&mut reader, UTF8_BOM.len());
+    }
     match format {
         Format::Extended => json::stream_extended(reader, path, each),
         Format::Basic => json::stream_basic(reader, path, each),
@@ -221,6 +244,7 @@ pub(crate) fn stream_spotify<E: From<HistoryError>>(
 
 /// Parses the bytes of a history file of `format`; `path` only names it in errors.
 pub fn parse_bytes(format: Format, bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     match format {
         Format::Extended => json::parse_extended(bytes, path),
         Format::Basic => json::parse_basic(bytes, path),

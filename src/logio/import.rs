@@ -226,7 +226,9 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
             record -= 1;
             continue;
         }
-        let listen: Listen = serde_json::from_str(&line).map_err(|e| {
+        // A byte order mark, as some editors save UTF-8, is no part of the first listen.
+        let line = line.strip_prefix('\u{feff}').unwrap_or(&line);
+        let listen: Listen = serde_json::from_str(line).map_err(|e| {
             if record == 1 && line.trim_start_matches('\u{feff}').trim_start().starts_with('[') {
                 bad("a JSON array, not ListenBrainz listens (one JSON object per line); a Spotify history imports with `skipless import spotify`".into())
             } else {

@@ -1006,3 +1006,43 @@ fn a_song_left_at_once_and_played_again_is_two_plays_beside_a_listen_of_it() {
         );
     }
 }
+
+/// Files as editors save them: UTF-8 with a byte order mark imports as without one, UTF-16 is
+/// named in the error, and an export of a span with no plays imports nothing, without error.
+#[test]
+fn a_byte_order_mark_utf_16_and_an_empty_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = r#"{"ts": "2024-01-01T10:00:00Z", "ms_played": 200000, "master_metadata_track_name": "A", "master_metadata_album_artist_name": "X", "skipped": false}"#;
+    let with_bom = tmp.path().join("Streaming_History_Audio_bom.json");
+    std::fs::write(&with_bom, format!("\u{feff}[{good}]")).unwrap();
+    assert_eq!(import_spotify(&data_dir(tmp.path(), "bom"), &[&with_bom]), (0, 1, 0));
+
+    let listens = tmp.path().join("listens.jsonl");
+    std::fs::write(
+        &listens,
+        "\u{feff}{\"listened_at\": 1700000000, \"track_metadata\": {\"artist_name\": \"X\", \"track_name\": \"A\"}}\n",
+    )
+    .unwrap();
+    let counts = json_of(
+        &data_dir(tmp.path(), "lb"),
+        &["import", "listenbrainz", "--json"],
+        &[&listens],
+    );
+    assert_eq!(counts["unmatched"], 1, "{counts}");
+
+    let utf16 = tmp.path().join("Streaming_History_Audio_16.json");
+    let text: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(format!("[{good}]").encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(&utf16, text).unwrap();
+    let stderr = import_fails(&data_dir(tmp.path(), "16"), &["import", "spotify"], &utf16);
+    assert!(
+        stderr.contains("UTF-16") && stderr.contains("save the file as UTF-8"),
+        "{stderr}"
+    );
+
+    let empty = tmp.path().join("Streaming_History_Audio_none.json");
+    std::fs::write(&empty, "[ ]\n").unwrap();
+    assert_eq!(import_spotify(&data_dir(tmp.path(), "none"), &[&empty]), (0, 0, 0));
+}
