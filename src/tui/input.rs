@@ -71,9 +71,6 @@ impl App {
         };
         match key.code {
             KeyCode::Esc => self.state.naming_playlist = None,
-            KeyCode::Backspace => {
-                prompt.name.pop();
-            }
             KeyCode::Tab => {
                 if let Some(first) = prompt.matches(&self.state.playlists).first() {
                     prompt.name = (*first).to_owned();
@@ -90,11 +87,7 @@ impl App {
                     self.finish_playlist_prompt(prompt);
                 }
             }
-            // Ctrl-U clears the line, as in a shell.
-            KeyCode::Char('u') if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
-                prompt.name.clear()
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => prompt.name.push(c),
+            _ if edit_line(&mut prompt.name, key) => {}
             // Ctrl-C quits from here too, as from the search box and the lists (a yes-or-no
             // question takes any other key as no).
             _ if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
@@ -137,13 +130,7 @@ impl App {
         match key.code {
             KeyCode::Esc => self.state.search = None,
             KeyCode::Tab | KeyCode::BackTab => search.in_results = !search.results.is_empty(),
-            KeyCode::Backspace => {
-                search.query.pop();
-                search.selected = 0;
-                self.run_search();
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
-                search.query.push(c);
+            _ if edit_line(&mut search.query, key) => {
                 search.selected = 0;
                 self.run_search();
             }
@@ -199,5 +186,50 @@ impl App {
         } else {
             self.controller.queue.upcoming().len()
         }
+    }
+}
+
+/// One key's edit of a line being typed (the search box, a playlist's name), as in a shell:
+/// Backspace deletes a letter, Ctrl-W a word, Ctrl-U the line; a letter is added. Returns
+/// whether the key was such an edit.
+fn edit_line(text: &mut String, key: KeyEvent) -> bool {
+    let control = key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('u') if control => text.clear(),
+        KeyCode::Char('w') if control => {
+            let kept = text.trim_end().rfind(char::is_whitespace).map_or(0, |space| space + 1);
+            text.truncate(kept);
+        }
+        KeyCode::Char(c) if !control => text.push(c),
+        _ => return false,
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    #[test]
+    fn a_line_is_edited_as_in_a_shell() {
+        let mut text = String::new();
+        let type_key = |text: &mut String, code, modifiers| edit_line(text, KeyEvent::new(code, modifiers));
+        for c in "bjork  song 10".chars() {
+            assert!(type_key(&mut text, KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        type_key(&mut text, KeyCode::Char('w'), KeyModifiers::CONTROL);
+        assert_eq!(text, "bjork  song ");
+        type_key(&mut text, KeyCode::Char('w'), KeyModifiers::CONTROL);
+        assert_eq!(text, "bjork  ");
+        type_key(&mut text, KeyCode::Backspace, KeyModifiers::NONE);
+        assert_eq!(text, "bjork ");
+        type_key(&mut text, KeyCode::Char('u'), KeyModifiers::CONTROL);
+        assert_eq!(text, "");
+        assert!(!type_key(&mut text, KeyCode::Char('c'), KeyModifiers::CONTROL), "Ctrl-C is no edit");
+        assert!(!type_key(&mut text, KeyCode::Enter, KeyModifiers::NONE));
     }
 }
