@@ -23,7 +23,7 @@ macro_rules! outln {
     }};
 }
 
-/// Asks a running player to read the library, the log, the marks and the saved model again,
+/// Asks a running player to read the library, the log, the marks, the playlists and the saved model again,
 /// after a command changed them; says so in one line when it did not hear. No player running
 /// is no news.
 fn tell_running_player(ctx: &crate::app::Context) {

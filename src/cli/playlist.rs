@@ -43,12 +43,15 @@ pub enum PlaylistCommand {
 pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
     let mut db = ctx.open_database()?;
     match command {
-        PlaylistCommand::List { json } => list(&db, *json),
-        PlaylistCommand::Import { file, name } => import(&mut db, file, name.as_deref()),
-        PlaylistCommand::Export { name, out } => export(&db, name, out.as_deref()),
-        PlaylistCommand::Rename { from, to } => rename(&db, from, to),
-        PlaylistCommand::Delete { name } => delete(&db, name),
+        PlaylistCommand::List { json } => return list(&db, *json),
+        PlaylistCommand::Export { name, out } => return export(&db, name, out.as_deref()),
+        PlaylistCommand::Import { file, name } => import(&mut db, file, name.as_deref())?,
+        PlaylistCommand::Rename { from, to } => rename(&db, from, to)?,
+        PlaylistCommand::Delete { name } => delete(&db, name)?,
     }
+    // A running player's playlists view shows the change.
+    super::tell_running_player(ctx);
+    Ok(())
 }
 
 fn list(db: &Database, json: bool) -> anyhow::Result<()> {

@@ -956,10 +956,11 @@ impl App {
         if let Some((track_id, mark, on)) = reply.marked {
             self.state.library.marks.set(track_id, mark, on, now_ms());
         }
-        // A reload (`skipless scan`, `roots add`, `import` in another process) reads the
-        // library, and the roots to watch, again.
+        // A reload (`skipless scan`, `roots add`, `import`, `playlist import` in another
+        // process) reads the library, the saved playlists and the roots to watch again.
         if reply.reload {
             self.load_library();
+            workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
             if let Some(watch) = &self.roots_changed {
                 let _ = watch.send(RootsChanged);
             }

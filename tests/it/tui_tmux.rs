@@ -512,6 +512,32 @@ fn likes_and_bans_from_the_command_line_reach_the_running_player() {
     tmux.wait_for("⊘ silence");
 }
 
+/// A playlist imported, renamed or deleted from another shell shows in the running player's
+/// playlists view at once.
+#[test]
+fn playlists_changed_from_the_command_line_reach_the_running_player() {
+    use crate::common::{corpus, skipless, stdout_of};
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::on_corpus_with_socket(data.path());
+    tmux.keys(&["6"]);
+    tmux.wait_for("Playlists (");
+    let list = data.path().join("road trip.m3u8");
+    std::fs::write(&list, format!("#EXTM3U\n{}\n", corpus().join("menu.opus").display())).unwrap();
+    stdout_of(skipless(data.path()).args(["playlist", "import"]).arg(&list));
+    tmux.wait_for("road trip");
+    stdout_of(skipless(data.path()).args(["playlist", "rename", "road trip", "night drive"]));
+    tmux.wait_for("night drive");
+    stdout_of(skipless(data.path()).args(["playlist", "delete", "night drive"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tmux.screen().contains("night drive") {
+        assert!(std::time::Instant::now() < deadline, "{}", tmux.screen());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// A folder scanned from another shell reaches a player started with none, which then watches
 /// it, also after it was deleted and came back (a disk unplugged and plugged in again).
 #[test]
