@@ -852,6 +852,13 @@ impl App {
                     .state
                     .library
                     .count_play(play.track_id, play.skipped, play.ended_at),
+                // With autoplay on, its picks carry on; off, the silence is said.
+                Outcome::Stopped { stopped: false } if !self.state.autoplay => {
+                    self.state.status = Some(format!(
+                        "end of the queue ({} turns autoplay on)",
+                        self.keys.key_for(Action::Autoplay)
+                    ));
+                }
                 _ => {}
             }
         }

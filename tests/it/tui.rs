@@ -1669,3 +1669,16 @@ fn enter_on_a_search_result_plays_it_and_keeps_the_queue() {
         "the pick first, then the queue as it was"
     );
 }
+
+/// `n` past the end of the queue with autoplay off stops, and says why the music stopped.
+#[test]
+fn the_end_of_the_queue_is_said_when_autoplay_is_off() {
+    let mut h = Harness::new(100, 30);
+    h.app.state.autoplay = false;
+    h.keys("2a ");
+    h.pump_until("the queued track to start", |app| app.controller.now.is_some());
+    h.keys("n");
+    h.pump_until("the end of the queue said", |app| {
+        app.state.status.as_deref() == Some("end of the queue (A turns autoplay on)")
+    });
+}
