@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::db::Database;
-use crate::paths::Paths;
+use crate::paths::{Paths, PathsError};
 
 /// The data dir, config file and the loaded config of one run.
 pub(crate) struct Context {
@@ -20,13 +20,20 @@ impl Context {
 
     /// Opens the database for a command that only reads it (history, stats, an export): a data
     /// dir that is not there is refused, as a mistyped `--data-dir` most often is, rather than
-    /// made and read as an empty log.
+    /// made and read as an empty log. One that cannot be written (a backup, a disk remounted
+    /// read-only) is read as it is, so the log can still be looked at and exported.
     pub(crate) fn open_existing_database(&self) -> Result<Database, super::AppError> {
         // A data dir that is a file is refused below, by name.
         if !self.paths.database().exists() && !self.paths.data_dir.is_file() {
             return Err(super::AppError::NoData(self.paths.data_dir.clone()));
         }
-        self.open_database()
+        match self.paths.ensure_data_dir() {
+            Ok(_) => Ok(Database::open(&self.paths.database())?),
+            Err(PathsError::DataDirReadOnly { .. } | PathsError::DatabaseReadOnly { .. }) => {
+                Ok(Database::open_read_only(&self.paths.database())?)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends the `tracing` lines of a player run (MPRIS on or off, warnings of background

@@ -78,6 +78,8 @@ pub enum DbError {
     Truncated { path: PathBuf, have: u64, want: u64 },
     #[error("{path}: cannot read: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: written by an older skipless (schema {found}); open it once where it can be written to bring it up to date")]
+    OlderReadOnly { path: PathBuf, found: i64 },
     #[error("{path}: migration {name} failed: {source}")]
     Migration {
         path: PathBuf,
@@ -179,6 +181,51 @@ impl Database {
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(sqlite)?;
         db.migrate()?;
+        Ok(db)
+    }
+
+    /// Opens the database at `path` to read only, for a folder that cannot be written (a backup
+    /// on read-only media, a disk the kernel remounted read-only): nothing is migrated or
+    /// written. Without a write-ahead log the file is all there is, read as it stands
+    /// (`immutable`: SQLite needs no lock files then); with one, SQLite reads through it, which
+    /// needs its index (`-shm`) beside it.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Self, DbError> {
+        let counted = OpenFile::count(path, || check_header(path))?;
+        let io = |source| DbError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let sqlite = |source| DbError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let absolute = std::path::absolute(path).map_err(io)?;
+        let mut log = absolute.clone().into_os_string();
+        log.push("-wal");
+        let has_log = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
+        let uri = format!(
+            "{}?{}",
+            crate::uri::file_uri(&absolute),
+            if has_log { "mode=ro" } else { "immutable=1" }
+        );
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        let db = Database {
+            conn,
+            path: path.to_path_buf(),
+            _counted: Some(counted),
+        };
+        db.check_identity()?;
+        let found: i64 = db.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sqlite)?;
+        if found < SCHEMA_VERSION {
+            return Err(DbError::OlderReadOnly {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
         Ok(db)
     }
 
