@@ -158,6 +158,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         // A closed stdin or an ended D-Bus thread would make its channel ready forever: it is
         // replaced by one that never delivers, so the loop keeps sleeping between events.
         let (mut stdin_closed, mut mpris_gone) = (false, false);
+        // Commands wait while a track is switched to, to act on the one switched to.
+        let (commands, remote_commands) = if controller.switching() {
+            (never(), never())
+        } else {
+            (lines.clone(), remote_requests.clone())
+        };
         select! {
             recv(engine.events) -> event => {
                 let Ok(event) = event else { break };
@@ -184,7 +190,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 }
                 out.flush()?;
             }
-            recv(lines) -> line => match line {
+            recv(commands) -> line => match line {
                 Ok(line) if line.trim_ascii().is_empty() => {}
                 Ok(line) => {
                     let reply = match LineCommand::parse(&line) {
@@ -209,7 +215,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 // stdin closed: keep playing to the end of the queue.
                 Err(_) => stdin_closed = true,
             },
-            recv(remote_requests) -> request => if let Ok(RemoteRequest { command, reply }) = request {
+            recv(remote_commands) -> request => if let Ok(RemoteRequest { command, reply }) = request {
                 let answer = commands::apply(&mut controller, recommender.as_mut(), true, command, ControlSource::Remote);
                 let _ = reply.send(answer.text);
                 if answer.reload {

@@ -221,6 +221,12 @@ impl Controller {
         }
     }
 
+    /// Whether a play was sent to the engine that has not started yet. Line commands wait for
+    /// it, so that a `status` or a `seek` sent after a `next` is about the track `next` went to.
+    pub(crate) fn switching(&self) -> bool {
+        self.play_sent && self.engine_busy
+    }
+
     /// Whether the engine plays or is about to (paused counts).
     fn has_play(&self) -> bool {
         self.engine_busy || self.now.is_some()

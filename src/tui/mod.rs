@@ -221,6 +221,12 @@ fn event_loop(
         // it is swapped for one that never delivers.
         let mut mpris_gone = false;
         settings_touched = true;
+        // A remote command waits while a track is switched to, to act on the one switched to.
+        let remote_commands = if app.controller.switching() {
+            crossbeam_channel::never()
+        } else {
+            remote_requests.clone()
+        };
         select! {
             recv(input) -> event => match event {
                 Ok(event) => {
@@ -260,7 +266,7 @@ fn event_loop(
                 }
                 Err(_) => mpris_gone = true,
             },
-            recv(remote_requests) -> request => {
+            recv(remote_commands) -> request => {
                 if let Ok(RemoteRequest { command, reply }) = request {
                     let _ = reply.send(app.handle_remote(command));
                     dirty = true;

@@ -558,3 +558,20 @@ fn in_a_json_stream_the_status_and_refused_commands_are_events_too() {
     assert!(unknown["message"].as_str().unwrap().contains("dance"), "{unknown}");
     player.quit();
 }
+
+/// Commands sent together wait for a switch of track to land: a `status` or a `seek` after a
+/// `next` is about the track `next` went to, not the one it left.
+#[test]
+fn a_command_after_next_acts_on_the_track_next_went_to() {
+    let data = tempfile::tempdir().unwrap();
+    let mut player = Player::start(data.path(), 1.0, &[corpus().join("menu.opus"), corpus().join("sad.ogg")]);
+    player.wait("started");
+    player.send("next\nseek 3\nstatus");
+    let status = player.wait("status");
+    let path = status["track"]["path"].as_str().unwrap_or_default();
+    assert!(path.ends_with("sad.ogg"), "{status}");
+    assert!(status["position_ms"].as_u64().is_some_and(|p| p >= 2_500), "{status}");
+    player.quit();
+    let rows = history(data.path());
+    assert_eq!(rows[0]["end_reason"], "skipped", "{rows:?}");
+}
