@@ -257,11 +257,11 @@ impl Controller {
     /// Seeks; the position shown moves at once (a status asked for next reads it), and the
     /// engine's `Seeked` sets where it landed.
     pub(crate) fn seek(&mut self, to: SeekTo) {
-        if let Some(now) = self.now.as_mut() {
-            let target = to.target_ms(now.position_ms);
-            now.position_ms = now.duration_ms.map_or(target, |d| target.min(d));
-        }
-        self.send(Command::Seek(to));
+        let Some(now) = self.now.as_mut() else { return };
+        let target = to.target_ms(now.position_ms);
+        now.position_ms = now.duration_ms.map_or(target, |d| target.min(d));
+        let track_id = now.entry.track.id;
+        self.send(Command::Seek { track_id, to });
     }
 
     pub(crate) fn set_volume(&mut self, volume: u8) {

@@ -219,7 +219,10 @@ impl Database {
             _counted: Some(counted),
         };
         db.check_identity()?;
-        let found: i64 = db.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sqlite)?;
+        let found: i64 = db
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
         if found < SCHEMA_VERSION {
             return Err(DbError::OlderReadOnly {
                 path: path.to_path_buf(),

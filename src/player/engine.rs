@@ -308,7 +308,7 @@ impl EngineThread {
                     self.emit(Event::Idle);
                 }
             }
-            Command::Seek(to) => self.seek(to),
+            Command::Seek { track_id, to } => self.seek(track_id, to),
             Command::Volume(v) => {
                 let v = v.min(100);
                 self.shared.set_volume(v);
@@ -372,8 +372,10 @@ impl EngineThread {
         }
     }
 
-    fn seek(&mut self, to: SeekTo) {
-        let Some(current) = &self.current else { return };
+    fn seek(&mut self, track_id: i64, to: SeekTo) {
+        let Some(current) = self.current.as_ref().filter(|c| c.item.track_id == track_id) else {
+            return;
+        };
         let (play, item) = (current.play, current.item.clone());
         let position_ms = {
             let st = self.shared.lock();

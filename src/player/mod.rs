@@ -89,7 +89,12 @@ pub enum Command {
         ended_by: EndReason,
         by: Option<ControlSource>,
     },
-    Seek(SeekTo),
+    /// Seek in the play of `track_id`; a seek that arrives once another track plays (the one it
+    /// was meant for ended, by itself or by an earlier seek past its end) is dropped.
+    Seek {
+        track_id: i64,
+        to: SeekTo,
+    },
     /// Volume in percent, 0-100.
     Volume(u8),
     /// End the engine thread; a play in progress ends as [`EndReason::Quit`].

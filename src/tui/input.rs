@@ -229,7 +229,10 @@ mod tests {
         assert_eq!(text, "bjork ");
         type_key(&mut text, KeyCode::Char('u'), KeyModifiers::CONTROL);
         assert_eq!(text, "");
-        assert!(!type_key(&mut text, KeyCode::Char('c'), KeyModifiers::CONTROL), "Ctrl-C is no edit");
+        assert!(
+            !type_key(&mut text, KeyCode::Char('c'), KeyModifiers::CONTROL),
+            "Ctrl-C is no edit"
+        );
         assert!(!type_key(&mut text, KeyCode::Enter, KeyModifiers::NONE));
     }
 }

@@ -200,7 +200,11 @@ fn a_read_only_data_dir_is_read_and_refuses_writes_in_one_line() {
     assert_eq!(String::from_utf8_lossy(&history.stdout).lines().count(), before.len());
     for format in ["csv", "spotify", "listenbrainz"] {
         let export = skipless(&data).args(["export", "--format", format]).output().unwrap();
-        assert!(export.status.success(), "{format}: {}", String::from_utf8_lossy(&export.stderr));
+        assert!(
+            export.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&export.stderr)
+        );
     }
     let stats = skipless(&data).args(["stats", "--json"]).output().unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();

@@ -225,7 +225,10 @@ fn seeks_in_a_row_add_up_while_paused_and_playing() {
         unreachable!()
     };
     for _ in 0..2 {
-        engine.send(Command::Seek(SeekTo::Forward(Duration::from_secs(3))));
+        engine.send(Command::Seek {
+            track_id: 1,
+            to: SeekTo::Forward(Duration::from_secs(3)),
+        });
     }
     // While paused, each seek is reported where the play will resume.
     let events = until(
@@ -255,7 +258,10 @@ fn seeks_in_a_row_add_up_while_paused_and_playing() {
     // Playing, a burst of seeks faster than the output takes them adds up too: the output
     // lands once, 20 s on.
     for _ in 0..4 {
-        engine.send(Command::Seek(SeekTo::Forward(Duration::from_secs(5))));
+        engine.send(Command::Seek {
+            track_id: 1,
+            to: SeekTo::Forward(Duration::from_secs(5)),
+        });
     }
     let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Seeked { .. }));
     let Some(&Event::Seeked { position_ms: after, .. }) = events.last() else {
@@ -288,7 +294,10 @@ fn seeks_land_within_100_ms_in_every_format() {
             panic!("{name}: no duration")
         };
         let target = duration / 2;
-        engine.send(Command::Seek(SeekTo::Absolute(Duration::from_millis(target))));
+        engine.send(Command::Seek {
+            track_id: 1,
+            to: SeekTo::Absolute(Duration::from_millis(target)),
+        });
         let events = until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Seeked { .. }));
         let Some(Event::Seeked { position_ms, .. }) = events.last() else {
             unreachable!()
@@ -316,7 +325,10 @@ fn seeks_land_within_100_ms_in_every_format() {
             "{name}: position {position_ms} after seek to {target}"
         );
         assert!(*played_ms < 3000, "{name}: played {played_ms} ms includes the jump");
-        engine.send(Command::Seek(SeekTo::Backward(Duration::from_secs(2))));
+        engine.send(Command::Seek {
+            track_id: 1,
+            to: SeekTo::Backward(Duration::from_secs(2)),
+        });
         let events = until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Seeked { .. }));
         let Some(Event::Seeked { position_ms: back, .. }) = events.last() else {
             unreachable!()
@@ -462,4 +474,29 @@ fn auto_output_falls_back_to_null_with_a_notice() {
         assert!(notice.ends_with("playing silently through the null output"), "{notice}");
         assert!(!notice.contains('\n'));
     }
+}
+
+/// A seek meant for another track (the one it was meant for has ended, by itself or by an
+/// earlier seek past its end) is dropped: the track playing stays where it is.
+#[test]
+fn a_seek_meant_for_another_track_is_dropped() {
+    let engine = engine(1.0);
+    play(&engine, item(&corpus("menu.opus"), 1));
+    until(&engine, Duration::from_secs(10), is_started);
+    engine.send(Command::Seek {
+        track_id: 2,
+        to: SeekTo::Absolute(Duration::from_secs(60)),
+    });
+    engine.send(Command::Seek {
+        track_id: 1,
+        to: SeekTo::Forward(Duration::from_secs(10)),
+    });
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Seeked { .. }));
+    let Some(&Event::Seeked { position_ms, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert!(
+        (9_000..=12_000).contains(&position_ms),
+        "the seek for track 2 moved track 1: it landed at {position_ms}"
+    );
 }

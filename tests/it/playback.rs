@@ -564,7 +564,11 @@ fn in_a_json_stream_the_status_and_refused_commands_are_events_too() {
 #[test]
 fn a_command_after_next_acts_on_the_track_next_went_to() {
     let data = tempfile::tempdir().unwrap();
-    let mut player = Player::start(data.path(), 1.0, &[corpus().join("menu.opus"), corpus().join("sad.ogg")]);
+    let mut player = Player::start(
+        data.path(),
+        1.0,
+        &[corpus().join("menu.opus"), corpus().join("sad.ogg")],
+    );
     player.wait("started");
     player.send("next\nseek 3\nstatus");
     let status = player.wait("status");
