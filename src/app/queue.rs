@@ -255,6 +255,18 @@ impl Queue {
         upcoming.len()
     }
 
+    /// The queue's tracks but autoplay's picks still to come, which are a guess, not a choice:
+    /// what saving the queue keeps.
+    pub(crate) fn chosen_tracks(&self) -> Vec<Track> {
+        let coming = self.cursor.map_or(0, |c| c + 1);
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| *i < coming || e.source != PlaySource::Autoplay)
+            .map(|(_, e)| e.track.clone())
+            .collect()
+    }
+
     fn first_autoplay_after_cursor(&self) -> Option<usize> {
         let from = self.cursor.map_or(0, |c| c + 1);
         (from..self.entries.len()).find(|&i| self.entries[i].source == PlaySource::Autoplay)
@@ -271,6 +283,25 @@ mod tests {
 
     fn ids(q: &Queue) -> Vec<i64> {
         q.entries().iter().map(|e| e.track.id).collect()
+    }
+
+    /// Saving the queue keeps the listener's tracks and autoplay's picks already reached, not
+    /// the ones still to come.
+    #[test]
+    fn the_chosen_tracks_leave_out_autoplays_coming_picks() {
+        let mut q = Queue::default();
+        q.replace(vec![track(1)], 0, PlaySource::User);
+        let pick = |id| QueueEntry {
+            track: track(id),
+            source: PlaySource::Autoplay,
+            reason: None,
+        };
+        q.set_autoplay(vec![pick(5), pick(6)]);
+        q.set_cursor(1);
+        q.enqueue([track(2)]);
+        assert_eq!(ids(&q), [1, 5, 2, 6]);
+        let chosen: Vec<i64> = q.chosen_tracks().iter().map(|t| t.id).collect();
+        assert_eq!(chosen, [1, 5, 2], "the pick reached stays, the one to come goes");
     }
 
     #[test]

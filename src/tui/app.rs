@@ -409,11 +409,12 @@ impl App {
                 }
             }
             Action::SavePlaylist => {
-                if self.controller.queue.entries().is_empty() {
-                    self.state.status = Some("the queue is empty: nothing to save".into());
+                let tracks = self.controller.queue.chosen_tracks();
+                if tracks.is_empty() {
+                    self.state.status = Some("the queue holds none of your picks: nothing to save".into());
                 } else {
                     self.state.naming_playlist = Some(PlaylistPrompt {
-                        target: PlaylistTarget::SaveQueue,
+                        target: PlaylistTarget::SaveQueue(tracks),
                         name: String::new(),
                     });
                 }
@@ -447,15 +448,7 @@ impl App {
     /// `name` (creating it), on a worker.
     pub(super) fn finish_playlist_prompt(&mut self, prompt: PlaylistPrompt) {
         let (tracks, save) = match prompt.target {
-            PlaylistTarget::SaveQueue => (
-                self.controller
-                    .queue
-                    .entries()
-                    .iter()
-                    .map(|e| e.track.clone())
-                    .collect(),
-                SaveAs::New("the queue"),
-            ),
+            PlaylistTarget::SaveQueue(tracks) => (tracks, SaveAs::New("the queue")),
             PlaylistTarget::SaveHistory(tracks) => (tracks, SaveAs::New("the recent listens")),
             PlaylistTarget::Add(tracks) => (tracks, SaveAs::Append),
             PlaylistTarget::Rename(from) => {

@@ -62,8 +62,9 @@ pub struct TrackLyrics {
 /// What a playlist name is being typed for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlaylistTarget {
-    /// Save the queue as a new playlist.
-    SaveQueue,
+    /// Save the queue as a new playlist: these tracks, the queue without autoplay's picks still
+    /// to come (a guess, not a choice).
+    SaveQueue(Vec<Track>),
     /// Save the recent listens (view 4's plays not skipped, in play order) as a
     /// new playlist.
     SaveHistory(Vec<Track>),

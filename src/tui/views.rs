@@ -735,7 +735,10 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     let s = &app.state;
     if let Some(prompt) = &s.naming_playlist {
         let (label, hint) = match &prompt.target {
-            PlaylistTarget::SaveQueue => ("save the queue as playlist: ".to_owned(), "(Enter saves, Esc cancels)"),
+            PlaylistTarget::SaveQueue(tracks) => (
+                format!("save the queue's {} as playlist: ", crate::fmt::count(tracks.len() as u64, "track")),
+                "(autoplay's coming picks left out; Enter saves, Esc cancels)",
+            ),
             PlaylistTarget::SaveHistory(tracks) => (
                 format!(
                     "save the {} recent listen{} as playlist: ",

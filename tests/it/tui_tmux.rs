@@ -292,7 +292,7 @@ fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
         tmux.keys(&["2"]);
         tmux.wait_for("Tracks (12)");
         tmux.keys(&["j", "a", "j", "a", "S"]);
-        tmux.wait_for("save the queue as playlist:");
+        tmux.wait_for("save the queue's 2 tracks as playlist:");
         tmux.keys(&["d", "r", "i", "v", "e", "Enter"]);
         tmux.wait_for("saved the queue as playlist \"drive\"");
         tmux.keys(&["q"]);
