@@ -4,6 +4,8 @@
 //! (next, previous, play this) into engine [`Command`]s, and folds engine [`Event`]s back into
 //! its state and the log. It never touches audio itself.
 
+use std::collections::HashSet;
+
 use crossbeam_channel::Sender;
 
 use super::autoplay::RadioSeed;
@@ -294,16 +296,20 @@ impl Controller {
         (session, self.not_to_pick())
     }
 
-    /// The tracks autoplay must not pick: the ones the listener queued, and the queue's current
+    /// The tracks autoplay must not pick: the ones the listener queued, those of their entries
+    /// passed over unheard (a list started from its fifth track), and the queue's current
     /// entry, which between a skip and the engine's `Started` is the one about to play while
     /// `now` still names the old one (the old one is the session's last).
     fn not_to_pick(&self) -> Vec<i64> {
+        let heard: HashSet<i64> = self.history.iter().map(|(track, _)| track.id).collect();
+        let cursor = self.queue.cursor().unwrap_or(0);
         let mut taken: Vec<i64> = self
             .queue
-            .upcoming()
+            .entries()
             .iter()
-            .filter(|e| e.source != PlaySource::Autoplay)
-            .map(|e| e.track.id)
+            .enumerate()
+            .filter(|(i, e)| e.source != PlaySource::Autoplay && (*i > cursor || !heard.contains(&e.track.id)))
+            .map(|(_, e)| e.track.id)
             .collect();
         taken.extend(self.queue.current().map(|current| current.track.id));
         taken
@@ -644,6 +650,20 @@ mod tests {
             [(3, false)],
             "the playing track starts the new session"
         );
+    }
+
+    /// Autoplay picks none of the listener's entries: those to come, the current one, and those
+    /// passed over unheard (a list started from its third track); a track heard earlier may
+    /// come back.
+    #[test]
+    fn autoplay_picks_none_of_the_listeners_entries_passed_over_or_to_come() {
+        let (mut c, _commands) = controller();
+        c.history = vec![carried(1, 7, 5)];
+        c.play_tracks((1..=4).map(track).collect(), 2, PlaySource::User, ControlSource::Key);
+        let mut taken = c.autoplay_context().1;
+        taken.sort_unstable();
+        taken.dedup();
+        assert_eq!(taken, [2, 3, 4], "1 was heard; 2 passed over, 3 current, 4 to come");
     }
 
     /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a
