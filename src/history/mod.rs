@@ -143,6 +143,9 @@ impl Format {
             }
         }
         if text.starts_with('{') {
+            if has_key("play_id") && has_key("end_reason") {
+                return Err(not_a_history(SKIPLESS_EXPORT));
+            }
             if has_key("listened_at") {
                 return Err(not_a_history(
                     "a ListenBrainz export (import it with `skipless import listenbrainz`)",
@@ -153,6 +156,9 @@ impl Format {
             }
         }
         let first_line = text.lines().next().unwrap_or_default();
+        if first_line.starts_with("play_id,session_id,") {
+            return Err(not_a_history(SKIPLESS_EXPORT));
+        }
         if first_line.contains("session_id") && first_line.contains("skip_") {
             return Ok(Format::Mssd);
         }
@@ -202,6 +208,10 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<HistoryPlay>, HistoryError> {
     plays.sort_by_key(|p| p.ts_ms);
     Ok(plays)
 }
+
+/// What a `csv` or `jsonl` export of skipless is to an import, and what imports back instead.
+pub(crate) const SKIPLESS_EXPORT: &str =
+    "a skipless CSV or JSON Lines export (a log imports back from its Spotify export, skips and end reasons with it: `skipless export --format spotify`)";
 
 /// UTF-8's byte order mark.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";

@@ -229,7 +229,9 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
         // A byte order mark, as some editors save UTF-8, is no part of the first listen.
         let line = line.strip_prefix('\u{feff}').unwrap_or(&line);
         let listen: Listen = serde_json::from_str(line).map_err(|e| {
-            if record == 1 && line.trim_start_matches('\u{feff}').trim_start().starts_with('[') {
+            if record == 1 && line.contains("\"play_id\"") && line.contains("\"end_reason\"") {
+                bad(format!("this is {}, not ListenBrainz listens", history::SKIPLESS_EXPORT))
+            } else if record == 1 && line.trim_start().starts_with('[') {
                 bad("a JSON array, not ListenBrainz listens (one JSON object per line); a Spotify history imports with `skipless import spotify`".into())
             } else {
                 bad(format!("not a listen: {e}"))

@@ -1046,3 +1046,22 @@ fn a_byte_order_mark_utf_16_and_an_empty_history() {
     std::fs::write(&empty, "[ ]\n").unwrap();
     assert_eq!(import_spotify(&data_dir(tmp.path(), "none"), &[&empty]), (0, 0, 0));
 }
+
+/// The log's own CSV and JSON Lines exports given to an import are named, with what imports
+/// back instead, in one line.
+#[test]
+fn the_logs_csv_and_jsonl_exports_given_to_an_import_say_what_imports_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path(), "log");
+    import_spotify(&dir, &[&mica()]);
+    for (format, import) in [("csv", "spotify"), ("jsonl", "spotify"), ("jsonl", "listenbrainz")] {
+        let out = tmp.path().join(format!("log.{format}"));
+        stdout_of(skipless(&dir).args(["export", "--format", format, "--out"]).arg(&out));
+        let stderr = import_fails(&data_dir(tmp.path(), "other"), &["import", import], &out);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("a skipless CSV or JSON Lines export") && stderr.contains("--format spotify"),
+            "{format} to {import}: {stderr}"
+        );
+    }
+}
