@@ -58,11 +58,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             let [track] = queue.as_slice() else {
                 anyhow::bail!("{}: not a playable file for a radio", path.display());
             };
-            let seed = RadioSeed {
-                tracks: vec![track.id],
-                artist: track.artist.clone(),
-                name: track.display_name(),
-            };
+            let seed = RadioSeed::of_track(track);
             (queue, Some(seed))
         }
         Start::RadioArtist(name) => {
@@ -76,15 +72,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 !theirs.is_empty(),
                 "no tracks by {name:?} in the library (see skipless library)"
             );
-            // The radio opens on a track the listener has not banned.
+            // The radio opens on a track the listener has not banned, under the library's
+            // spelling of the name.
             let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
-            let Some(first) = theirs.iter().find(|t| !marks.is_banned(t.id)).cloned() else {
+            let spelled = theirs.iter().find_map(|t| t.artist.as_deref()).map_or(name.clone(), str::to_string);
+            let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
                 anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
-            };
-            let seed = RadioSeed {
-                tracks: theirs.iter().map(|t| t.id).collect(),
-                artist: first.artist.clone(),
-                name: first.artist.as_deref().map_or(name, str::to_string),
             };
             (vec![first], Some(seed))
         }

@@ -43,6 +43,29 @@ pub struct RadioSeed {
     pub name: String,
 }
 
+impl RadioSeed {
+    /// A radio from one track, which opens it (banned or not: the listener chose it).
+    pub(crate) fn of_track(track: &Track) -> RadioSeed {
+        RadioSeed {
+            tracks: vec![track.id],
+            artist: track.artist.clone(),
+            name: track.display_name(),
+        }
+    }
+
+    /// A radio from a group of tracks (an album, an artist's) called `name`, and the track it
+    /// opens on: the first one not `banned`; `None` when every one is.
+    pub(crate) fn of_group(tracks: &[Track], name: String, banned: impl Fn(i64) -> bool) -> Option<(RadioSeed, Track)> {
+        let first = tracks.iter().find(|t| !banned(t.id))?.clone();
+        let seed = RadioSeed {
+            tracks: tracks.iter().map(|t| t.id).collect(),
+            artist: first.artist.clone(),
+            name,
+        };
+        Some((seed, first))
+    }
+}
+
 /// What the player asks of the recommendation thread.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Request {

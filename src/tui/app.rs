@@ -581,12 +581,12 @@ impl App {
         // An artist's or album's radio opens on a track the listener has not banned; a track
         // chosen by itself opens its own radio, as the listener may still play a banned track.
         let marks = &self.state.library.marks;
-        let first = if in_tree {
-            tracks.iter().find(|t| !marks.is_banned(t.id)).cloned()
+        let radio = if in_tree {
+            RadioSeed::of_group(&tracks, name.clone(), |id| marks.is_banned(id))
         } else {
-            tracks.first().cloned()
+            tracks.first().map(|track| (RadioSeed::of_track(track), track.clone()))
         };
-        let Some(first) = first else {
+        let Some((seed, first)) = radio else {
             self.state.status = Some(if tracks.is_empty() {
                 "nothing selected or playing to start a radio from".into()
             } else {
@@ -598,11 +598,6 @@ impl App {
             self.state.status = Some("a radio needs autoplay: turn it on first".into());
             return;
         }
-        let seed = RadioSeed {
-            tracks: tracks.iter().map(|t| t.id).collect(),
-            artist: first.artist.clone(),
-            name: name.clone(),
-        };
         self.state.search = None;
         self.controller.start_radio(seed, first, ControlSource::Key);
         self.state.status = Some(format!("radio from {name}"));
