@@ -36,6 +36,13 @@ pub enum AppError {
     /// A request that cannot be carried out as asked: a name taken, a playlist that is not there.
     #[error("{0}")]
     Refused(String),
+    /// `skipless remote` (or a command telling a running player) found no player to ask.
+    #[error("no skipless player is running with this data dir (no socket at {})", .0.display())]
+    NoPlayer(PathBuf),
+    #[error("{}: permission denied (the player belongs to another user)", .0.display())]
+    PlayerDenied(PathBuf),
+    #[error("{}: the player closed the connection without answering", .0.display())]
+    NoAnswer(PathBuf),
     /// The closed-loop simulation could not go on.
     #[error("simulation: {0}")]
     Simulation(String),

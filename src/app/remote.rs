@@ -16,6 +16,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::commands::LineCommand;
+use super::AppError;
 
 /// How long a connection may take to send its commands, and the player to answer one.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -186,46 +187,31 @@ fn same_user(stream: &UnixStream) -> bool {
     rc == 0 && cred.uid == unsafe { libc::geteuid() }
 }
 
-/// Why [`send`] could not talk to a player.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RemoteError {
-    #[error("no skipless player is running with this data dir (no socket at {0})")]
-    NotRunning(PathBuf),
-    #[error("{0}: permission denied (the player belongs to another user)")]
-    Denied(PathBuf),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}: the player closed the connection without answering")]
-    NoAnswer(PathBuf),
-    #[error("the player refused: {0}")]
-    Refused(String),
-}
-
 /// Asks a player running at `socket`, if one is, to read the marks and the saved model again
 /// (after a like, a ban or a training run in this process). None running is no error; one
 /// that refuses (an older player, which has no `reload`) is.
-pub(crate) fn tell_reload(socket: &Path) -> Result<(), RemoteError> {
+pub(crate) fn tell_reload(socket: &Path) -> Result<(), AppError> {
     match send(socket, &[b"reload".to_vec()]) {
         Ok(replies) => match replies.iter().find_map(|r| r.strip_prefix("error: ")) {
-            Some(refusal) => Err(RemoteError::Refused(refusal.to_owned())),
+            Some(refusal) => Err(AppError::Refused(format!("the player refused: {refusal}"))),
             None => Ok(()),
         },
-        Err(RemoteError::NotRunning(_)) => Ok(()),
+        Err(AppError::NoPlayer(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }
 
 /// Sends command lines to the player listening at `socket` and returns its reply lines.
-pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, RemoteError> {
-    let io = |source: std::io::Error| RemoteError::Io {
+pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, AppError> {
+    let io = |source: std::io::Error| AppError::Io {
         path: socket.to_path_buf(),
         source,
     };
     let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            RemoteError::NotRunning(socket.to_path_buf())
+            AppError::NoPlayer(socket.to_path_buf())
         }
-        std::io::ErrorKind::PermissionDenied => RemoteError::Denied(socket.to_path_buf()),
+        std::io::ErrorKind::PermissionDenied => AppError::PlayerDenied(socket.to_path_buf()),
         _ => io(e),
     })?;
     stream.set_read_timeout(Some(TIMEOUT * 2)).map_err(io)?;
@@ -241,7 +227,7 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, Remo
     // Every command is answered with a line (a refusal of the whole connection with one):
     // none means the player went away before answering.
     if replies.is_empty() {
-        return Err(RemoteError::NoAnswer(socket.to_path_buf()));
+        return Err(AppError::NoAnswer(socket.to_path_buf()));
     }
     Ok(replies)
 }

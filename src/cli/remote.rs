@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
     } else {
         match remote::send(&ctx.paths.remote_socket(), &lines) {
             // A player asked to quit may be gone before its answer is written.
-            Err(remote::RemoteError::NoAnswer(_)) if matches!(&lines[..], [l] if l == b"quit" || l == b"q") => {
+            Err(crate::app::AppError::NoAnswer(_)) if matches!(&lines[..], [l] if l == b"quit" || l == b"q") => {
                 Vec::new()
             }
             Ok(replies) => replies,
