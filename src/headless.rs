@@ -75,7 +75,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             // The radio opens on a track the listener has not banned, under the library's
             // spelling of the name.
             let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
-            let spelled = theirs.iter().find_map(|t| t.artist.as_deref()).map_or(name.clone(), str::to_string);
+            let spelled = theirs
+                .iter()
+                .find_map(|t| t.artist.as_deref())
+                .map_or(name.clone(), str::to_string);
             let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
                 anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
             };

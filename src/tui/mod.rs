@@ -181,8 +181,9 @@ fn event_loop(
     // Set once quitting begins: however many messages come meanwhile, the wait ends then.
     let mut quit_deadline: Option<crossbeam_channel::Receiver<Instant>> = None;
     let mut status_timer = StatusTimer::new(STATUS_SHOWN_FOR);
-    // Whether the last message could have changed what `state.json` keeps: a position tick,
-    // four a second while playing, cannot, and the whole queue is not compared for it.
+    // Whether the last message could have changed what `state.json` keeps: a position tick
+    // (four a second while playing), a progress report, a search's answer or a message that
+    // expired cannot, and the whole queue is not compared for them.
     let mut settings_touched = true;
     loop {
         if let Some(mpris) = mpris.as_mut() {
@@ -255,6 +256,10 @@ fn event_loop(
             },
             recv(app.worker_rx) -> msg => {
                 if let Ok(msg) = msg {
+                    settings_touched = !matches!(
+                        msg,
+                        crate::app::workers::WorkerMsg::ScanProgress { .. } | crate::app::workers::WorkerMsg::TrainProgress { .. } | crate::app::workers::WorkerMsg::SearchResults { .. }
+                    );
                     app.handle_worker(msg);
                     dirty = true;
                 }
@@ -280,6 +285,7 @@ fn event_loop(
             }
             recv(status_expiry) -> _ => {
                 app.state.status = None;
+                settings_touched = false;
                 dirty = true;
             }
             recv(deadline) -> _ => return Ok(()),

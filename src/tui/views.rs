@@ -736,7 +736,10 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(prompt) = &s.naming_playlist {
         let (label, hint) = match &prompt.target {
             PlaylistTarget::SaveQueue(tracks) => (
-                format!("save the queue's {} as playlist: ", crate::fmt::count(tracks.len() as u64, "track")),
+                format!(
+                    "save the queue's {} as playlist: ",
+                    crate::fmt::count(tracks.len() as u64, "track")
+                ),
                 "(autoplay's coming picks left out; Enter saves, Esc cancels)",
             ),
             PlaylistTarget::SaveHistory(tracks) => (

@@ -752,7 +752,11 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
     h.keys("2aja");
     assert_eq!(h.app.controller.queue.entries().len(), 2);
     h.keys("S");
-    assert!(h.screen().contains("save the queue's 2 tracks as playlist:"), "{}", h.screen());
+    assert!(
+        h.screen().contains("save the queue's 2 tracks as playlist:"),
+        "{}",
+        h.screen()
+    );
     h.keys("evening\n");
     h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
     assert!(h.screen().contains("saved the queue as playlist \"evening\""));
