@@ -230,10 +230,11 @@ impl App {
             self.keys.key_for(Action::TogglePause)
         );
         // After what the start had to say (no sound card, plays closed as interrupted), not over it.
-        self.state.status = Some(match self.state.status.take() {
+        let message = match self.state.status.take() {
             Some(earlier) => format!("{earlier} · {back}"),
             None => back,
-        });
+        };
+        self.state.say(message);
     }
 
     /// Applies one action to the state or to playback.
@@ -259,18 +260,20 @@ impl App {
             Action::Play => self.play_selection(),
             Action::Enqueue => {
                 let n = self.controller.enqueue(self.selected_tracks());
-                self.state.status = Some(format!("queued {}", crate::fmt::count(n as u64, "track")));
+                self.state
+                    .say(format!("queued {}", crate::fmt::count(n as u64, "track")));
             }
             Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
                 if let Some(name) = self.selected_saved_playlist() {
-                    self.state.status = Some(format!("delete playlist {name:?}? (y: delete, any other key: keep)"));
+                    self.state
+                        .say(format!("delete playlist {name:?}? (y: delete, any other key: keep)"));
                     self.state.confirm_delete = Some(name);
                 }
             }
             Action::Remove => self.remove_selected(),
             Action::RenamePlaylist => {
                 if self.state.view != View::Playlists {
-                    self.state.status = Some("select a playlist in view 6 to rename it".into());
+                    self.state.say("select a playlist in view 6 to rename it");
                 } else if let Some(name) = self.selected_saved_playlist() {
                     self.state.naming_playlist = Some(PlaylistPrompt {
                         target: PlaylistTarget::Rename(name.clone()),
@@ -285,21 +288,19 @@ impl App {
                 // With autoplay on, music goes on after the playing track: new picks now, not
                 // when it has ended.
                 self.request_rank();
-                self.state.status = Some("queue cleared".into());
+                self.state.say("queue cleared");
             }
             Action::TogglePause | Action::Next => {
                 let picking = self.picking();
                 match FromNothing::press(&mut self.controller, self.autoplay.as_mut(), picking) {
                     FromNothing::NotEmpty if action == Action::Next => self.controller.next(ControlSource::Key),
                     FromNothing::NotEmpty => self.controller.toggle(ControlSource::Key),
-                    FromNothing::Picking => self.state.status = Some(FromNothing::PICKING.into()),
-                    FromNothing::NothingQueued => {
-                        self.state.status = Some(format!(
-                            "nothing queued: {} plays the selected track, {} queues it",
-                            self.keys.key_for(Action::Play),
-                            self.keys.key_for(Action::Enqueue)
-                        ))
-                    }
+                    FromNothing::Picking => self.state.say(FromNothing::PICKING),
+                    FromNothing::NothingQueued => self.state.say(format!(
+                        "nothing queued: {} plays the selected track, {} queues it",
+                        self.keys.key_for(Action::Play),
+                        self.keys.key_for(Action::Enqueue)
+                    )),
                 }
             }
             Action::Previous => self.controller.previous(ControlSource::Key),
@@ -318,7 +319,7 @@ impl App {
             Action::Shuffle => {
                 let shuffled = self.controller.queue.shuffle_upcoming(crate::clock::now_ms() as u64);
                 self.controller.refresh_next();
-                self.state.status = Some(if shuffled > 1 {
+                self.state.say(if shuffled > 1 {
                     format!("shuffled the {shuffled} upcoming tracks")
                 } else {
                     "nothing to shuffle: fewer than two tracks are queued after this one".to_owned()
@@ -336,14 +337,15 @@ impl App {
                     ),
                     (_, false) => format!("repeat {}", repeat.label()),
                 };
-                self.state.status = Some(said);
+                self.state.say(said);
                 if repeat == Repeat::Off {
                     self.request_rank();
                 }
             }
             Action::Autoplay => {
                 self.state.autoplay = !self.state.autoplay;
-                self.state.status = Some(format!("autoplay {}", if self.state.autoplay { "on" } else { "off" }));
+                self.state
+                    .say(format!("autoplay {}", if self.state.autoplay { "on" } else { "off" }));
                 if self.state.autoplay {
                     self.request_rank();
                 } else {
@@ -356,7 +358,7 @@ impl App {
             }
             Action::Retrain => match &self.autoplay {
                 Some(autoplay) => autoplay.send(Request::Retrain),
-                None => self.state.status = Some("recommendations are off".into()),
+                None => self.state.say("recommendations are off"),
             },
             Action::Like => self.toggle_like(),
             Action::Ban => self.ask_ban(),
@@ -370,11 +372,11 @@ impl App {
             Action::Export => {
                 let dir = self.db_path.parent().map(Path::to_path_buf).unwrap_or_default();
                 workers::spawn_export(self.db_path.clone(), dir, self.config.clone(), self.worker_tx.clone());
-                self.state.status = Some("exporting the log…".into());
+                self.state.say("exporting the log…");
             }
             Action::Sort => {
                 self.state.cycle_sort();
-                self.state.status = Some(format!("sorted by {}", self.state.sort.label()));
+                self.state.say(format!("sorted by {}", self.state.sort.label()));
             }
             Action::ViewLibrary => self.state.set_view(View::Library),
             Action::ViewTracks => self.state.set_view(View::Tracks),
@@ -400,7 +402,7 @@ impl App {
                     .map(|(track, _)| track.clone())
                     .collect();
                 if tracks.is_empty() {
-                    self.state.status = Some("no recent play was a listen: nothing to save".into());
+                    self.state.say("no recent play was a listen: nothing to save");
                 } else {
                     self.state.naming_playlist = Some(PlaylistPrompt {
                         target: PlaylistTarget::SaveHistory(tracks),
@@ -411,7 +413,7 @@ impl App {
             Action::SavePlaylist => {
                 let tracks = self.controller.queue.chosen_tracks();
                 if tracks.is_empty() {
-                    self.state.status = Some("the queue holds none of your picks: nothing to save".into());
+                    self.state.say("the queue holds none of your picks: nothing to save");
                 } else {
                     self.state.naming_playlist = Some(PlaylistPrompt {
                         target: PlaylistTarget::SaveQueue(tracks),
@@ -422,7 +424,7 @@ impl App {
             Action::AddToPlaylist => {
                 let tracks = self.selected_tracks();
                 if tracks.is_empty() {
-                    self.state.status = Some("select a track, album or artist to add".into());
+                    self.state.say("select a track, album or artist to add");
                 } else {
                     // The picker lists the saved playlists as the name is typed.
                     workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
@@ -471,7 +473,8 @@ impl App {
         match playlist {
             Some(p) if !p.smart => Some(p.name.clone()),
             Some(p) => {
-                self.state.status = Some(format!("{} is computed from the log: it cannot be changed", p.name));
+                self.state
+                    .say(format!("{} is computed from the log: it cannot be changed", p.name));
                 None
             }
             None => None,
@@ -506,7 +509,7 @@ impl App {
                 true
             }
             Err(e) => {
-                self.state.status = Some(format!(
+                self.state.say(format!(
                     "cannot save the {}: {e}",
                     if mark == Mark::Like { "like" } else { "ban" }
                 ));
@@ -517,28 +520,30 @@ impl App {
 
     fn toggle_like(&mut self) {
         let Some(track) = self.mark_target() else {
-            self.state.status = Some("nothing selected or playing to like".into());
+            self.state.say("nothing selected or playing to like");
             return;
         };
         let like = !self.state.library.marks.is_liked(track.id);
         if self.set_mark(&track, Mark::Like, like) {
-            self.state.status = Some(format!("{}: {}", Mark::Like.outcome(like, true), track.display_name()));
+            self.state
+                .say(format!("{}: {}", Mark::Like.outcome(like, true), track.display_name()));
         }
     }
 
     /// A ban asks first (the next key: `y` bans); taking a ban back does not.
     fn ask_ban(&mut self) {
         let Some(track) = self.mark_target() else {
-            self.state.status = Some("nothing selected or playing to ban".into());
+            self.state.say("nothing selected or playing to ban");
             return;
         };
         if self.state.library.marks.is_banned(track.id) {
             if self.set_mark(&track, Mark::Ban, false) {
-                self.state.status = Some(format!("{}: {}", Mark::Ban.outcome(false, true), track.display_name()));
+                self.state
+                    .say(format!("{}: {}", Mark::Ban.outcome(false, true), track.display_name()));
             }
             return;
         }
-        self.state.status = Some(format!(
+        self.state.say(format!(
             "ban {}? autoplay will never queue it again (y: ban, any other key: keep)",
             track.display_name()
         ));
@@ -548,7 +553,7 @@ impl App {
     /// Bans `track`: out of autoplay at once (picks already queued included), skipped if playing.
     pub(super) fn ban(&mut self, track: &Track) {
         if self.set_mark(track, Mark::Ban, true) {
-            self.state.status = Some(format!("banned: {}", track.display_name()));
+            self.state.say(format!("banned: {}", track.display_name()));
         }
     }
 
@@ -587,7 +592,7 @@ impl App {
             tracks.first().map(|track| (RadioSeed::of_track(track), track.clone()))
         };
         let Some((seed, first)) = radio else {
-            self.state.status = Some(if tracks.is_empty() {
+            self.state.say(if tracks.is_empty() {
                 "nothing selected or playing to start a radio from".into()
             } else {
                 format!("every track of {name} is banned")
@@ -595,12 +600,12 @@ impl App {
             return;
         };
         if !self.state.autoplay || self.autoplay.is_none() {
-            self.state.status = Some("a radio needs autoplay: turn it on first".into());
+            self.state.say("a radio needs autoplay: turn it on first");
             return;
         }
         self.state.search = None;
         self.controller.start_radio(seed, first, ControlSource::Key);
-        self.state.status = Some(format!("radio from {name}"));
+        self.state.say(format!("radio from {name}"));
     }
 
     /// The tracks the selection stands for (an artist's, an album's, or one track of a list).
@@ -759,14 +764,15 @@ impl App {
         };
         match self.controller.queue.remove(index) {
             Some(removed) => {
-                self.state.status = Some(format!("removed from the queue: {}", removed.track.display_name()));
+                self.state
+                    .say(format!("removed from the queue: {}", removed.track.display_name()));
                 self.controller.refresh_next();
                 if self.controller.queue.upcoming().is_empty() {
                     self.request_rank();
                 }
             }
             None if self.controller.queue.cursor() == Some(index) => {
-                self.state.status = Some(format!(
+                self.state.say(format!(
                     "the playing track stays in the queue ({} plays the next)",
                     self.keys.key_for(Action::Next)
                 ));
@@ -815,13 +821,13 @@ impl App {
                     self.state.playlist_entry = self.state.playlist_entry.min(last);
                 }
                 if let EntryEdit::Remove(_) = edit {
-                    self.state.status = Some(format!("removed an entry from playlist {name:?}"));
+                    self.state.say(format!("removed an entry from playlist {name:?}"));
                 }
                 true
             }
             Ok(false) => false,
             Err(e) => {
-                self.state.status = Some(format!("cannot change playlist {name:?}: {e}"));
+                self.state.say(format!("cannot change playlist {name:?}: {e}"));
                 false
             }
         }
@@ -832,9 +838,9 @@ impl App {
         let outcomes = self.controller.handle(event);
         for outcome in &outcomes {
             match outcome {
-                Outcome::TrackError(message) => self.state.status = Some(message.clone()),
+                Outcome::TrackError(message) => self.state.say(message.clone()),
                 Outcome::LogFailed(message) => {
-                    self.state.status = Some(format!("cannot write the listening log: {message}"));
+                    self.state.say(format!("cannot write the listening log: {message}"));
                 }
                 Outcome::Logged(play) => self
                     .state
@@ -842,7 +848,7 @@ impl App {
                     .count_play(play.track_id, play.skipped, play.ended_at),
                 // With autoplay on, its picks carry on; off, the silence is said.
                 Outcome::Stopped { stopped: false } if !self.state.autoplay => {
-                    self.state.status = Some(format!(
+                    self.state.say(format!(
                         "end of the queue ({} turns autoplay on)",
                         self.keys.key_for(Action::Autoplay)
                     ));
@@ -916,12 +922,12 @@ impl App {
             .as_mut()
             .filter(|l| Some(l.track_id) == playing && l.lyrics.as_ref().is_some_and(|l| l.is_synced()))
         else {
-            self.state.status = Some("no synced lyrics to shift (l shows the lyrics)".into());
+            self.state.say("no synced lyrics to shift (l shows the lyrics)");
             return;
         };
         shown.shift_ms += delta_ms;
         let (track_id, shift_ms) = (shown.track_id, shown.shift_ms);
-        self.state.status = Some(match self.controller.shift_lyrics(track_id, shift_ms) {
+        self.state.say(match self.controller.shift_lyrics(track_id, shift_ms) {
             Ok(()) => format!("lyrics {}", format_shift(shift_ms)),
             Err(e) => format!("cannot keep the lyrics timing: {e}"),
         });
@@ -932,7 +938,7 @@ impl App {
         let picking = self.picking();
         match mpris_bridge::apply(&mut self.controller, self.autoplay.as_mut(), picking, request) {
             Applied::Quit => self.update(Action::Quit),
-            Applied::Notice(message) => self.state.status = Some(message),
+            Applied::Notice(message) => self.state.say(message),
             Applied::Done => {}
         }
     }
@@ -961,7 +967,7 @@ impl App {
             }
         }
         if let Some(done) = reply.text.strip_prefix("ok ") {
-            self.state.status = Some(format!("remote: {done}"));
+            self.state.say(format!("remote: {done}"));
         }
         if reply.quit {
             self.update(Action::Quit);
@@ -985,11 +991,11 @@ impl App {
                 } else {
                     String::new()
                 };
-                self.state.status = Some(format!("{summary}{more}"));
+                self.state.say(format!("{summary}{more}"));
             }
             WorkerMsg::Library(library) => {
                 if let Some(message) = self.controller.follow_library(&library) {
-                    self.state.status = Some(message);
+                    self.state.say(message);
                 }
                 let shared = library.tracks.clone();
                 self.state.set_library(library);
@@ -1018,11 +1024,11 @@ impl App {
                     ControlSource::Key,
                 );
                 if picked == Picked::NothingLeft {
-                    self.state.status = Some("autoplay has nothing left to pick: playback stopped".into());
+                    self.state.say("autoplay has nothing left to pick: playback stopped");
                 }
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
-            WorkerMsg::RetrainRefused(why) => self.state.status = Some(why),
+            WorkerMsg::RetrainRefused(why) => self.state.say(why),
             WorkerMsg::TrainProgress { done, total } => {
                 self.state.progress = Some(Progress {
                     label: "training".into(),
@@ -1032,10 +1038,10 @@ impl App {
             }
             WorkerMsg::TrainDone(message) => {
                 self.state.progress = None;
-                self.state.status = Some(message);
+                self.state.say(message);
                 self.request_rank();
             }
-            WorkerMsg::ExportDone(path) => self.state.status = Some(format!("exported the log to {}", path.display())),
+            WorkerMsg::ExportDone(path) => self.state.say(format!("exported the log to {}", path.display())),
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
             WorkerMsg::Playlists(playlists) => {
                 // The selection stays on its playlist (by its new name once a rename shows) as
@@ -1052,7 +1058,7 @@ impl App {
                     .min(playlists.len().saturating_sub(1));
                 self.state.playlists = playlists;
             }
-            WorkerMsg::PlaylistSaved(message) => self.state.status = Some(message),
+            WorkerMsg::PlaylistSaved(message) => self.state.say(message),
             WorkerMsg::Art {
                 track_id,
                 size,
@@ -1104,7 +1110,7 @@ impl App {
                 self.state.progress = None;
                 // A rename that failed will not show its new name.
                 self.state.renamed_playlist = None;
-                self.state.status = Some(message);
+                self.state.say(message);
             }
         }
     }

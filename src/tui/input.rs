@@ -29,7 +29,7 @@ impl App {
             if matches!(key.code, KeyCode::Char('y' | 'Y')) {
                 self.ban(&track);
             } else {
-                self.state.status = Some(format!("not banned: {}", track.display_name()));
+                self.state.say(format!("not banned: {}", track.display_name()));
             }
             return;
         }
@@ -37,7 +37,7 @@ impl App {
             if matches!(key.code, KeyCode::Char('y' | 'Y')) {
                 self.change_playlist(PlaylistChange::Delete(name));
             } else {
-                self.state.status = Some(format!("kept playlist {name:?}"));
+                self.state.say(format!("kept playlist {name:?}"));
             }
             return;
         }
@@ -55,7 +55,7 @@ impl App {
         let action = self.keys.action(key);
         if self.state.help && !action.is_some_and(Action::acts_in_help) {
             // The help covers the screen: a key must not stop playback or clear a list unseen.
-            self.state.status = Some(self.help_closing_hint());
+            self.state.say(self.help_closing_hint());
             return;
         }
         if let Some(action) = action {
@@ -82,7 +82,7 @@ impl App {
                 };
                 prompt.name = prompt.name.trim().to_owned();
                 if prompt.name.is_empty() {
-                    self.state.status = Some("a playlist needs a name: nothing saved".into());
+                    self.state.say("a playlist needs a name: nothing saved");
                 } else {
                     self.finish_playlist_prompt(prompt);
                 }

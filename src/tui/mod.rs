@@ -74,7 +74,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         Ok(server) => Some(server),
         Err(message) => {
             tracing::warn!("remote control off: {message}");
-            app.state.status = Some(format!("remote control off: {message}"));
+            app.state.say(format!("remote control off: {message}"));
             None
         }
     };
@@ -304,7 +304,8 @@ const STATUS_SHOWN_FOR: Duration = Duration::from_secs(10);
 /// old "liked: …" does not read as news; a question stays until it is answered.
 pub(crate) struct StatusTimer {
     shown_for: Duration,
-    text: Option<String>,
+    /// The message timed: its text and its count ([`State::said`]).
+    message: (Option<String>, u64),
     since: Instant,
 }
 
@@ -312,19 +313,19 @@ impl StatusTimer {
     pub(crate) fn new(shown_for: Duration) -> Self {
         Self {
             shown_for,
-            text: None,
+            message: (None, 0),
             since: Instant::now(),
         }
     }
 
     /// A channel that delivers when the message `state` shows is due to go (never when there is
-    /// none, or it asks a question). A new message starts its own while.
+    /// none, or it asks a question). A new message starts its own while, also one said again.
     pub(crate) fn expiry(&mut self, state: &State) -> Receiver<Instant> {
-        if state.status != self.text {
-            self.text.clone_from(&state.status);
+        if (state.status.as_ref(), state.said) != (self.message.0.as_ref(), self.message.1) {
+            self.message = (state.status.clone(), state.said);
             self.since = Instant::now();
         }
-        if self.text.is_some() && !state.awaiting_answer() {
+        if self.message.0.is_some() && !state.awaiting_answer() {
             crossbeam_channel::at(self.since + self.shown_for)
         } else {
             crossbeam_channel::never()
@@ -344,11 +345,19 @@ mod tests {
         let mut state = State::default();
         assert!(timer.expiry(&state).recv_timeout(shown_for * 4).is_err());
 
-        state.status = Some("liked: a song".into());
+        state.say("liked: a song");
         let expiry = timer.expiry(&state);
         assert!(expiry.recv_timeout(Duration::from_secs(5)).is_ok());
 
-        state.status = Some("ban a song? (y: ban, any other key: keep)".into());
+        // The same message said again a while later has its own while from then.
+        std::thread::sleep(shown_for);
+        state.say("liked: a song");
+        let said_again = Instant::now();
+        let expiry = timer.expiry(&state);
+        let due = expiry.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(due >= said_again + shown_for, "it kept the first one's while");
+
+        state.say("ban a song? (y: ban, any other key: keep)");
         state.confirm_ban = Some(Track::default());
         assert!(timer.expiry(&state).recv_timeout(shown_for * 4).is_err());
     }

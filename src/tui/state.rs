@@ -160,7 +160,10 @@ pub struct State {
     pub stats: Option<Stats>,
     /// The first line of the stats' lists shown (the view scrolls, it has nothing to select).
     pub stats_scroll: usize,
+    /// The status line's message: set with [`State::say`], cleared with `None`.
     pub status: Option<String>,
+    /// How many messages were said: one said again with the same text is still a new one.
+    pub said: u64,
     pub progress: Option<Progress>,
     /// What feeds autoplay and the state of the model, for the status line.
     pub model_status: String,
@@ -196,6 +199,12 @@ impl State {
     }
 
     /// Installs a freshly loaded library, keeping selections in range.
+    /// Shows `message` on the status line, for its while from now.
+    pub(crate) fn say(&mut self, message: impl Into<String>) {
+        self.status = Some(message.into());
+        self.said += 1;
+    }
+
     pub fn set_library(&mut self, library: LibraryIndex) {
         self.sorted = library.sorted(self.sort);
         self.library = library;
