@@ -130,9 +130,9 @@ impl Format {
         if text.starts_with("#EXTM3U") || extension == "m3u" || extension == "m3u8" {
             return Err(not_a_history("a playlist (M3U)"));
         }
-        if text.starts_with('[') {
+        if let Some(inside) = text.strip_prefix('[') {
             // An export of a span with no plays: a history, empty.
-            if text[1..].trim_start().starts_with(']') {
+            if inside.trim_start().starts_with(']') {
                 return Ok(Format::Extended);
             }
             if has_key("ts") || has_key("ms_played") || has_key("master_metadata_track_name") {
