@@ -1122,10 +1122,8 @@ mod tests {
         );
     }
 
-    /// A second file of a song (61, "Song 9" by "Artist 9" again) is that song: it does not
-    /// follow the first one playing, nor one skipped, though the first is its closest match.
-    #[test]
-    fn another_file_of_the_playing_or_a_skipped_song_is_not_picked() {
+    /// [`core`] with a second file of "Song 9" by "Artist 9", track 61.
+    fn core_with_a_second_file_of_song_9() -> AutoplayCore {
         let mut core = core();
         let copy = Track {
             id: 61,
@@ -1137,6 +1135,14 @@ mod tests {
         };
         insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
         core.reload(None).unwrap();
+        core
+    }
+
+    /// A second file of a song (61, "Song 9" by "Artist 9" again) is that song: it does not
+    /// follow the first one playing, nor one skipped, though the first is its closest match.
+    #[test]
+    fn another_file_of_the_playing_or_a_skipped_song_is_not_picked() {
+        let mut core = core_with_a_second_file_of_song_9();
         let now = 2_000_000_000_000;
         for session in [vec![(9, false)], vec![(9, true), (12, false)]] {
             let (_, picks) = core.rank(&session, &[session[session.len() - 1].0], 20, now, None);
@@ -1155,17 +1161,7 @@ mod tests {
     /// ban on and after a reload.
     #[test]
     fn a_banned_songs_other_files_are_never_picked() {
-        let mut core = core();
-        let copy = Track {
-            id: 61,
-            path: PathBuf::from("/music/copies/9.flac"),
-            title: "Song 9".into(),
-            artist: Some("Artist 9".into()),
-            duration_ms: Some(200_000),
-            ..Track::default()
-        };
-        insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
-        core.reload(None).unwrap();
+        let mut core = core_with_a_second_file_of_song_9();
         core.config.max_per_artist = 0;
         let now = 2_000_000_000_000;
         let picked = |core: &AutoplayCore| -> Vec<i64> {

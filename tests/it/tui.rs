@@ -1646,29 +1646,24 @@ fn the_stats_view_says_how_many_plays_wait_for_their_tracks() {
 fn enter_on_a_search_result_plays_it_and_keeps_the_queue() {
     let mut h = Harness::new(100, 30);
     h.keys("2aja");
-    let queued: Vec<String> = h
-        .app
-        .controller
-        .queue
-        .entries()
-        .iter()
-        .map(|e| e.track.title.clone())
-        .collect();
+    let titles = |h: &Harness| -> Vec<String> {
+        h.app
+            .controller
+            .queue
+            .entries()
+            .iter()
+            .map(|e| e.track.title.clone())
+            .collect()
+    };
+    let queued = titles(&h);
     assert_eq!(queued.len(), 2);
     h.keys("/sad\n");
     h.pump_until("the search's pick playing", |app| app.controller.now.is_some());
     let now = h.app.controller.now.as_ref().unwrap().entry.track.title.clone();
     assert_eq!(now, "Sad");
-    let titles: Vec<String> = h
-        .app
-        .controller
-        .queue
-        .entries()
-        .iter()
-        .map(|e| e.track.title.clone())
-        .collect();
+
     assert_eq!(
-        titles,
+        titles(&h),
         [vec![now], queued].concat(),
         "the pick first, then the queue as it was"
     );
