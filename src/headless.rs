@@ -154,12 +154,15 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         // A closed stdin or an ended D-Bus thread would make its channel ready forever: it is
         // replaced by one that never delivers, so the loop keeps sleeping between events.
         let (mut stdin_closed, mut mpris_gone) = (false, false);
-        // Commands wait while a track is switched to, to act on the one switched to.
-        let (commands, remote_commands) = if controller.switching() {
+        // Commands wait while a track is switched to, to act on the one switched to, for a
+        // while at most.
+        let switching = controller.switching_until();
+        let (commands, remote_commands) = if switching.is_some() {
             (never(), never())
         } else {
             (lines.clone(), remote_requests.clone())
         };
+        let switch_wait = switching.map_or_else(never, crossbeam_channel::at);
         select! {
             recv(engine.events) -> event => {
                 let Ok(event) = event else { break };
@@ -231,6 +234,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Err(_) => mpris_gone = true,
             },
             recv(signals) -> _ => { quitting = true; controller.shutdown(); }
+            recv(switch_wait) -> _ => {}
             recv(worker_rx) -> msg => match msg {
                 Ok(WorkerMsg::Recommendations { seq, source, picks }) if !quitting => {
                     let picked = recommender.as_mut().map(|r| {

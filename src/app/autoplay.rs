@@ -427,9 +427,16 @@ impl AutoplayCore {
     }
 
     /// Leaves a banned track out of every ranking from now on, with its song's other files: a
-    /// ban is of the song, as [`library_candidates`] reads it at the next load.
+    /// ban is of the song, as [`library_candidates`] reads it at the next load. A track without
+    /// an artist is only itself (an untagged "Intro" is no other's).
     pub(crate) fn ban(&mut self, track_id: i64) {
-        let song: HashSet<i64> = self.other_files([track_id]).into_iter().chain([track_id]).collect();
+        let has_artist = self.log.tracks.get(track_id).is_some_and(|t| t.artist.is_some());
+        let copies = if has_artist {
+            self.other_files([track_id])
+        } else {
+            Vec::new()
+        };
+        let song: HashSet<i64> = copies.into_iter().chain([track_id]).collect();
         self.candidates.retain(|t| !song.contains(&t.id));
         self.prepare_places();
     }

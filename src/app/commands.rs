@@ -224,7 +224,7 @@ pub(crate) fn apply(
             }
             return Reply {
                 reload: true,
-                ..Reply::ok("ok reading the library, the log, the marks, the playlists and the saved model again")
+                ..Reply::ok("ok reading the library, the log, the marks and the saved model again")
             };
         }
         LineCommand::Quit => {

@@ -5,6 +5,7 @@
 //! its state and the log. It never touches audio itself.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
@@ -51,6 +52,10 @@ pub(crate) enum Outcome {
 /// How many of the entries sent as next since the last `Started` are kept.
 const NEXT_SENT_KEPT: usize = 8;
 
+/// The longest line commands wait for a track switched to to start: an output starts one in
+/// milliseconds.
+const SWITCH_WAIT: Duration = Duration::from_secs(2);
+
 pub struct Controller {
     commands: Sender<Command>,
     recorder: Recorder,
@@ -83,6 +88,8 @@ pub struct Controller {
     /// the cursor was put on. (A gapless `Started` already on its way when the `Play` was sent
     /// takes the flag instead; it is then found by track id, as before the flag.)
     play_sent: bool,
+    /// When the last play was sent.
+    play_sent_at: Option<Instant>,
     /// The engine has a play: from a `Play` sent until its `Idle`. `now` alone would say
     /// "stopped" while a play is on its way, and between two plays joined gaplessly.
     engine_busy: bool,
@@ -104,6 +111,7 @@ impl Controller {
             stopping: None,
             next_sent: Vec::new(),
             play_sent: false,
+            play_sent_at: None,
             engine_busy: false,
         }
     }
@@ -174,6 +182,7 @@ impl Controller {
     /// Plays `track` now, put right after the current entry: the rest of the queue stays to
     /// follow it (a search's pick, where the other matches are no list to play on through).
     pub(crate) fn play_now(&mut self, track: Track, by: ControlSource) {
+        self.radio = None;
         let at = self.queue.insert_next(QueueEntry {
             track,
             source: PlaySource::User,
@@ -223,10 +232,15 @@ impl Controller {
         }
     }
 
-    /// Whether a play was sent to the engine that has not started yet. Line commands wait for
-    /// it, so that a `status` or a `seek` sent after a `next` is about the track `next` went to.
-    pub(crate) fn switching(&self) -> bool {
-        self.play_sent && self.engine_busy
+    /// Until when line commands wait for a play sent to the engine to start, so that a `status`
+    /// or a `seek` sent after a `next` is about the track `next` went to; `None` when none is
+    /// on its way. The wait is bounded ([`SWITCH_WAIT`]): an output that stalls must not hold
+    /// back `quit`.
+    pub(crate) fn switching_until(&self) -> Option<Instant> {
+        self.play_sent_at
+            .filter(|_| self.play_sent && self.engine_busy)
+            .map(|sent| sent + SWITCH_WAIT)
+            .filter(|&until| Instant::now() < until)
     }
 
     /// Whether the engine plays or is about to (paused counts).
@@ -538,6 +552,7 @@ impl Controller {
         // The engine drops whatever it had as next for this play.
         self.next_sent.clear();
         self.play_sent = true;
+        self.play_sent_at = Some(Instant::now());
         self.engine_busy = true;
         self.send(Command::Play {
             item: self.item(&entry),
@@ -664,6 +679,22 @@ mod tests {
         taken.sort_unstable();
         taken.dedup();
         assert_eq!(taken, [2, 3, 4], "1 was heard; 2 passed over, 3 current, 4 to come");
+    }
+
+    /// Line commands wait for a play on its way, for a bounded while, and not once it started.
+    #[test]
+    fn line_commands_wait_for_a_play_on_its_way_for_a_while_at_most() {
+        let (mut c, _commands) = controller();
+        assert_eq!(c.switching_until(), None);
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        let until = c.switching_until().expect("a play on its way");
+        assert!(until <= Instant::now() + SWITCH_WAIT);
+        let item = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item,
+            duration_ms: None,
+        });
+        assert_eq!(c.switching_until(), None);
     }
 
     /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a

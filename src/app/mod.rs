@@ -2,7 +2,7 @@
 //! [`Context`], the playback [`controller`] and its play [`queue`], live recommendations
 //! ([`autoplay`]), the in-memory [`library`] index, background [`workers`], scanning
 //! ([`scan`]), desktop requests ([`mpris_bridge`]), line commands from stdin or a shell
-//! ([`commands`], over the player's socket: [`remote`]) and the closed-loop [`simulate`] or; their
+//! ([`commands`], over the player's socket: [`remote`]) and the closed-loop simulation ([`simulate`]); their
 //! one error type, [`AppError`].
 
 pub mod art;

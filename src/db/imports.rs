@@ -175,7 +175,7 @@ pub(crate) const MINUTE_TIMED_FORMAT: &str = "spotify-basic";
 const MINUTE_MS: i64 = 60_000;
 
 /// The import format whose plays may have no length (a listen without a duration): theirs is 0.
-/// Every other format gives a play's length, 0 for a play left at once.
+/// Every other format, and the player, gives a play's length, 0 for a play left at once.
 pub(crate) const LENGTHLESS_FORMAT: &str = "listenbrainz";
 
 /// Two plays starting together are one only if their lengths agree this far: the shorter is at
@@ -206,7 +206,8 @@ impl<'t> Placer<'t> {
                 "SELECT 1 FROM plays
                  WHERE track_id = ?1
                    AND ((abs(started_at - ?2) <= ?4
-                          AND (played_ms = 0 OR NOT ?9 OR 10 * min(played_ms, ?6) >= max(played_ms, ?6)
+                          AND ((played_ms = 0 AND substr(import_key, 1, length(?10)) = ?10) OR NOT ?9
+                               OR 10 * min(played_ms, ?6) >= max(played_ms, ?6)
                                OR min(played_ms, ?6) >= {ONE_LISTENING_MS}))
                         OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
                         OR ((?7 OR substr(import_key, 1, length(?8)) = ?8)
@@ -217,7 +218,8 @@ impl<'t> Placer<'t> {
                 "SELECT 1 FROM unmatched_plays
                  WHERE match_key = ?1 AND format != ?5
                    AND ((abs(started_at - ?2) <= ?4
-                          AND (played_ms = 0 OR NOT ?9 OR 10 * min(played_ms, ?6) >= max(played_ms, ?6)
+                          AND ((played_ms = 0 AND format = ?10) OR NOT ?9
+                               OR 10 * min(played_ms, ?6) >= max(played_ms, ?6)
                                OR min(played_ms, ?6) >= {ONE_LISTENING_MS}))
                         OR (?6 > 0 AND played_ms > 0 AND abs(ended_at - ?3) <= ?4)
                         OR ((?7 OR format = ?8)
@@ -277,7 +279,8 @@ impl<'t> Placer<'t> {
                 length,
                 minute_timed,
                 minute_prefix,
-                length_known
+                length_known,
+                format!("{LENGTHLESS_FORMAT}\u{1f}")
             ])? {
                 return Ok(true);
             }
@@ -291,7 +294,8 @@ impl<'t> Placer<'t> {
             length,
             minute_timed,
             MINUTE_TIMED_FORMAT,
-            length_known
+            length_known,
+            LENGTHLESS_FORMAT
         ])
     }
 

@@ -499,7 +499,7 @@ mod tests {
             flags(mssd_skips(60_000, Some(200_000), skipped, true)),
             (false, true, true, false)
         );
-        // A skip by the log's rule however far it went (4 minutes of a long track are a listen).
+        // Ended by the listener before 95 %, not a skip by the log's rule: skip_3 only.
         assert_eq!(
             flags(mssd_skips(150_000, Some(200_000), skipped, false)),
             (false, false, true, false)

@@ -306,10 +306,12 @@ pub(crate) fn library_candidates(db: &Database, log: &ListeningLog) -> Result<Ve
         .filter(|f| !f.could_not_open || std::fs::File::open(&f.path).is_err())
         .map(|f| f.track_id)
         .collect();
-    // A ban is of the song: its other files are left out with the one banned.
+    // A ban is of the song: its other files are left out with the one banned (a track without
+    // an artist is only itself: an untagged "Intro" is no other's).
     let banned_songs: HashSet<String> = banned
         .keys()
         .filter_map(|&id| log.tracks.get(id))
+        .filter(|track| track.artist.is_some())
         .map(|track| item_key_of(track))
         .collect();
     let ids = tracks::playable_ids(db.conn()).map_err(|e| db.err(e))?;

@@ -200,7 +200,11 @@ fn edit_line(text: &mut String, key: KeyEvent) -> bool {
         }
         KeyCode::Char('u') if control => text.clear(),
         KeyCode::Char('w') if control => {
-            let kept = text.trim_end().rfind(char::is_whitespace).map_or(0, |space| space + 1);
+            let kept = text
+                .trim_end()
+                .char_indices()
+                .rfind(|(_, c)| c.is_whitespace())
+                .map_or(0, |(at, space)| at + space.len_utf8());
             text.truncate(kept);
         }
         KeyCode::Char(c) if !control => text.push(c),
@@ -229,6 +233,12 @@ mod tests {
         assert_eq!(text, "bjork ");
         type_key(&mut text, KeyCode::Char('u'), KeyModifiers::CONTROL);
         assert_eq!(text, "");
+        // Spaces of more than one byte (no-break, ideographic) end a word too.
+        text.push_str("坂本\u{3000}龍一\u{a0}song");
+        type_key(&mut text, KeyCode::Char('w'), KeyModifiers::CONTROL);
+        assert_eq!(text, "坂本\u{3000}龍一\u{a0}");
+        type_key(&mut text, KeyCode::Char('w'), KeyModifiers::CONTROL);
+        assert_eq!(text, "坂本\u{3000}");
         assert!(
             !type_key(&mut text, KeyCode::Char('c'), KeyModifiers::CONTROL),
             "Ctrl-C is no edit"

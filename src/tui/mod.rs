@@ -182,8 +182,8 @@ fn event_loop(
     let mut quit_deadline: Option<crossbeam_channel::Receiver<Instant>> = None;
     let mut status_timer = StatusTimer::new(STATUS_SHOWN_FOR);
     // Whether the last message could have changed what `state.json` keeps: a position tick
-    // (four a second while playing), a progress report, a search's answer or a message that
-    // expired cannot, and the whole queue is not compared for them.
+    // (four a second while playing), a progress report or a message that expired cannot, and
+    // the whole queue is not compared for them.
     let mut settings_touched = true;
     loop {
         if let Some(mpris) = mpris.as_mut() {
@@ -222,12 +222,15 @@ fn event_loop(
         // it is swapped for one that never delivers.
         let mut mpris_gone = false;
         settings_touched = true;
-        // A remote command waits while a track is switched to, to act on the one switched to.
-        let remote_commands = if app.controller.switching() {
+        // A remote command waits while a track is switched to, to act on the one switched to,
+        // for a while at most.
+        let switching = app.controller.switching_until();
+        let remote_commands = if switching.is_some() {
             crossbeam_channel::never()
         } else {
             remote_requests.clone()
         };
+        let switch_wait = switching.map_or_else(crossbeam_channel::never, crossbeam_channel::at);
         select! {
             recv(input) -> event => match event {
                 Ok(event) => {
@@ -258,7 +261,7 @@ fn event_loop(
                 if let Ok(msg) = msg {
                     settings_touched = !matches!(
                         msg,
-                        crate::app::workers::WorkerMsg::ScanProgress { .. } | crate::app::workers::WorkerMsg::TrainProgress { .. } | crate::app::workers::WorkerMsg::SearchResults { .. }
+                        crate::app::workers::WorkerMsg::ScanProgress { .. } | crate::app::workers::WorkerMsg::TrainProgress { .. }
                     );
                     app.handle_worker(msg);
                     dirty = true;
@@ -288,6 +291,7 @@ fn event_loop(
                 settings_touched = false;
                 dirty = true;
             }
+            recv(switch_wait) -> _ => {}
             recv(deadline) -> _ => return Ok(()),
         }
         if mpris_gone {

@@ -198,13 +198,13 @@ impl State {
         self.confirm_ban.is_some() || self.confirm_delete.is_some()
     }
 
-    /// Installs a freshly loaded library, keeping selections in range.
     /// Shows `message` on the status line, for its while from now.
     pub(crate) fn say(&mut self, message: impl Into<String>) {
         self.status = Some(message.into());
         self.said += 1;
     }
 
+    /// Installs a freshly loaded library, keeping selections in range.
     pub fn set_library(&mut self, library: LibraryIndex) {
         self.sorted = library.sorted(self.sort);
         self.library = library;
