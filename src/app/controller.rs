@@ -505,7 +505,9 @@ impl Controller {
                 self.last_end = Some(EndReason::Error);
             }
             Event::Ended { cause, .. } => self.last_end = Some(*cause),
-            Event::Volume(volume) => self.volume = *volume,
+            // The engine's echo of a volume set here: in a burst of changes, the late echoes of
+            // the first ones must not move it back (nor have the last run's volume saved).
+            Event::Volume(_) => {}
             Event::Idle => {
                 self.now = None;
                 self.engine_busy = false;
@@ -695,6 +697,19 @@ mod tests {
             duration_ms: None,
         });
         assert_eq!(c.switching_until(), None);
+    }
+
+    /// The engine's echoes of a burst of volume changes, arriving late, leave the last one.
+    #[test]
+    fn late_echoes_of_a_burst_of_volume_changes_leave_the_last_one() {
+        let (mut c, _commands) = controller();
+        for volume in [95, 90, 85] {
+            c.set_volume(volume);
+        }
+        for echo in [95, 90] {
+            c.handle(&Event::Volume(echo));
+        }
+        assert_eq!(c.volume, 85);
     }
 
     /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a
