@@ -37,6 +37,7 @@ pub(crate) enum Action {
     Retrain,
     Export,
     Sort,
+    GoToPlaying,
     Like,
     Ban,
     Radio,
@@ -124,6 +125,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (Action::Retrain, "retrain", "retrain the recommender now", &["r"]),
     (Action::Export, "export", "export the listening log", &["e"]),
     (Action::Sort, "sort", "change the sort order of the track list", &["o"]),
+    (
+        Action::GoToPlaying,
+        "go_to_playing",
+        "select the playing track in this view's list",
+        &["i"],
+    ),
     (
         Action::Like,
         "like",

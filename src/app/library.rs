@@ -333,11 +333,16 @@ impl LibraryIndex {
     }
 
     pub(crate) fn track(&self, id: i64) -> Option<&Track> {
+        Some(&self.tracks[self.position(id)?])
+    }
+
+    /// The place of track `id` in `tracks`.
+    pub(crate) fn position(&self, id: i64) -> Option<usize> {
         let at = self
             .by_id
             .binary_search_by_key(&id, |&i| self.tracks[i as usize].id)
             .ok()?;
-        Some(&self.tracks[self.by_id[at] as usize])
+        Some(self.by_id[at] as usize)
     }
 
     pub(crate) fn plays_of(&self, track_id: i64) -> TrackPlays {

@@ -378,6 +378,13 @@ impl App {
                 self.state.cycle_sort();
                 self.state.say(format!("sorted by {}", self.state.sort.label()));
             }
+            Action::GoToPlaying => {
+                let playing = self.controller.now.as_ref().map(|now| now.entry.track.id);
+                let cursor = self.controller.queue.cursor();
+                if let Err(why) = self.state.select_playing(playing, cursor) {
+                    self.state.say(why);
+                }
+            }
             Action::ViewLibrary => self.state.set_view(View::Library),
             Action::ViewTracks => self.state.set_view(View::Tracks),
             Action::ViewQueue => self.state.set_view(View::Queue),

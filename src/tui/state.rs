@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use crate::app::art::Picture;
-use crate::app::library::{LibraryIndex, SavedPlaylist, SortKey};
+use crate::app::library::{LibraryIndex, SavedEntry, SavedPlaylist, SortKey};
 use crate::lyrics::Lyrics;
 use crate::summary::Stats;
 use crate::track::Track;
@@ -363,6 +363,63 @@ impl State {
             Pane::Albums => self.album_track = 0,
             Pane::Main if self.view == View::Playlists => self.playlist_entry = 0,
             _ => {}
+        }
+    }
+
+    /// Selects the playing track (`track_id`, at `cursor` in the queue) in the list of the current
+    /// view: its row in the library's panes, the track list, the queue, a search's results or
+    /// the selected playlist. Says why not when nothing plays or the view does not list it.
+    pub(crate) fn select_playing(&mut self, track_id: Option<i64>, cursor: Option<usize>) -> Result<(), &'static str> {
+        let Some(track_id) = track_id else {
+            return Err("nothing is playing");
+        };
+        let place = self.library.position(track_id);
+        if let Some(search) = self.search.as_mut() {
+            let at = place.and_then(|place| search.results.iter().position(|&i| i == place));
+            search.selected = at.ok_or("the playing track is not among the results")?;
+            return Ok(());
+        }
+        self.help = false;
+        match self.view {
+            View::Library => {
+                let place = place.ok_or("the playing track is not in the library")?;
+                for (a, artist) in self.library.artists.iter().enumerate() {
+                    if let Some(b) = artist.albums.iter().position(|album| album.tracks.contains(&place)) {
+                        self.artist = a;
+                        self.album = b;
+                        self.album_track = place - artist.albums[b].tracks.start;
+                        self.pane = Pane::Main;
+                        return Ok(());
+                    }
+                }
+                Err("the playing track is not in the library")
+            }
+            View::Tracks => {
+                let place = place.ok_or("the playing track is not in the library")?;
+                self.track = self
+                    .sorted
+                    .iter()
+                    .position(|&i| i == place)
+                    .ok_or("the playing track is not in the library")?;
+                self.pane = Pane::Main;
+                Ok(())
+            }
+            View::Queue => {
+                self.queue = cursor.ok_or("the playing track is not in the queue")?;
+                self.pane = Pane::Main;
+                Ok(())
+            }
+            View::Playlists => {
+                let playlist = self.playlists.get(self.playlist).ok_or("no playlist is selected")?;
+                self.playlist_entry = playlist
+                    .entries
+                    .iter()
+                    .position(|entry| *entry == SavedEntry::Track(track_id))
+                    .ok_or("the playing track is not in this playlist")?;
+                self.pane = Pane::Entries;
+                Ok(())
+            }
+            View::History | View::Stats => Err("this view does not list the playing track (views 1, 2, 3 and 6 do)"),
         }
     }
 

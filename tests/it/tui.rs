@@ -185,7 +185,7 @@ fn a_move_after_up_next_shrank_under_the_selection_acts_on_its_last_entry() {
 
 #[test]
 fn help_lists_every_key_from_the_key_map() {
-    let mut h = Harness::new(130, 50);
+    let mut h = Harness::new(130, 52);
     h.keys("?");
     let screen = h.screen();
     // With each action's name, the word a `[keys]` line of the config takes.
@@ -197,7 +197,7 @@ fn help_lists_every_key_from_the_key_map() {
     }
     insta::assert_snapshot!("help", screen);
     // At 80 columns a description's end may be cut, never a name.
-    let mut narrow = Harness::new(80, 50);
+    let mut narrow = Harness::new(80, 52);
     narrow.keys("?");
     let screen = narrow.screen();
     let help = narrow.app.keys.help();
@@ -1680,4 +1680,37 @@ fn the_end_of_the_queue_is_said_when_autoplay_is_off() {
     h.pump_until("the end of the queue said", |app| {
         app.state.status.as_deref() == Some("end of the queue (A turns autoplay on)")
     });
+}
+
+/// `i` selects the playing track wherever the view lists it: its artist, album and row in the
+/// library, its row in the track list and in the queue; a view without it says so.
+#[test]
+fn i_selects_the_playing_track_in_each_view() {
+    let mut h = Harness::new(80, 24);
+    h.keys("i");
+    assert_eq!(h.app.state.status.as_deref(), Some("nothing is playing"));
+    h.keys("2jjjjj\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    let playing = h.app.controller.now.as_ref().unwrap().entry.track.id;
+    let place = h.app.state.library.tracks.iter().position(|t| t.id == playing).unwrap();
+    h.keys("gk");
+    assert_eq!(h.app.state.track, 0);
+    h.keys("i");
+    assert_eq!(h.app.state.sorted[h.app.state.track], place);
+
+    h.keys("1").keys("\tg\tg");
+    h.keys("i");
+    let state = &h.app.state;
+    let album = &state.library.artists[state.artist].albums[state.album];
+    assert_eq!(album.tracks.start + state.album_track, place);
+    assert_eq!(state.pane, skipless::tui::state::Pane::Main);
+
+    h.keys("3gi");
+    assert_eq!(h.app.controller.queue.entries()[h.app.state.queue].track.id, playing);
+
+    h.keys("4i");
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("this view does not list the playing track (views 1, 2, 3 and 6 do)")
+    );
 }
