@@ -128,7 +128,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    const ALL: [EndReason; 7] = [
+    pub(crate) const ALL: [EndReason; 7] = [
         EndReason::Finished,
         EndReason::Skipped,
         EndReason::Previous,

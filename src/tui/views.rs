@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::render::{scroll_offset, ScreenLayout};
+use super::render::{scroll_offset, ScreenLayout, Theme};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
@@ -14,7 +14,7 @@ use crate::fmt::{format_duration, format_shift, truncate, width as text_width};
 use crate::keymap::Action;
 use crate::lyrics::LyricLine;
 use crate::marks::Marks;
-use crate::play::PlaySource;
+use crate::play::{EndReason, PlaySource};
 use crate::track::Track;
 
 pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
@@ -104,13 +104,59 @@ fn mark_of(track_id: i64, marks: &Marks) -> &'static str {
     }
 }
 
-fn track_line(track: &Track, width: usize, marks: &Marks) -> Line<'static> {
-    let duration = track.duration_ms.map(format_duration).unwrap_or_default();
-    let name = format!("{}{}", mark_of(track.id, marks), track.display_name());
-    let name = truncate(&name, width.saturating_sub(duration.len() + 1));
-    let pad = width.saturating_sub(text_width(&name) + duration.len());
-    Line::from(format!("{name}{}{duration}", " ".repeat(pad)))
+/// How a list draws its tracks: the marks beside them, the playing one in the accent.
+struct TrackRows<'a> {
+    marks: &'a Marks,
+    playing: Option<i64>,
+    theme: &'a Theme,
 }
+
+/// Below this many columns for the name, a row shows no album.
+const ALBUM_FROM_WIDTH: usize = 30;
+
+/// The fewest columns an album is shown in, " · " and "…" included.
+const ALBUM_SHOWN_FROM: usize = 7;
+
+impl<'a> TrackRows<'a> {
+    fn of(app: &'a App) -> Self {
+        TrackRows {
+            marks: &app.state.library.marks,
+            playing: app.controller.now.as_ref().map(|now| now.entry.track.id),
+            theme: &app.theme,
+        }
+    }
+
+    /// "Artist – Title · Album" and the length in the row's last columns, `width` in all. The
+    /// album tells two songs of one title apart. The name comes first: the album has the room it
+    /// leaves, when that is a few columns; each cut is marked with "…".
+    fn line(&self, track: &Track, width: usize) -> Line<'static> {
+        let duration = track.duration_ms.map(format_duration).unwrap_or_default();
+        let room = width.saturating_sub(duration.len() + 1);
+        let name = format!("{}{}", mark_of(track.id, self.marks), track.display_name());
+        let left = room.saturating_sub(text_width(&name) + 3);
+        let album = match track.album.as_deref() {
+            Some(album) if room >= ALBUM_FROM_WIDTH && left + 3 >= ALBUM_SHOWN_FROM => {
+                Some(format!(" · {}", truncate(album, left)))
+            }
+            _ => None,
+        };
+        let name = truncate(&name, room);
+        let used = text_width(&name) + album.as_deref().map_or(0, text_width);
+        let pad = width.saturating_sub(used + duration.len());
+        let name_style = if self.playing == Some(track.id) {
+            self.theme.accent
+        } else {
+            Style::new()
+        };
+        let mut spans = vec![Span::styled(name, name_style)];
+        if let Some(album) = album {
+            spans.push(Span::styled(album, self.theme.dim));
+        }
+        spans.push(Span::raw(format!("{}{duration}", " ".repeat(pad))));
+        Line::from(spans)
+    }
+}
+
 /// The main area: the search results, a loading or empty-library notice, or the current view.
 pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
@@ -136,6 +182,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             input,
         );
         let width = results.width.saturating_sub(2) as usize;
+        let rows = TrackRows::of(app);
         let title = if search.searching {
             format!("{} matches so far, searching…", search.results.len())
         } else {
@@ -150,7 +197,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 len: search.results.len(),
                 selected: search.selected,
             },
-            |i| track_line(&lib.tracks[search.results[i]], width, &lib.marks),
+            |i| rows.line(&lib.tracks[search.results[i]], width),
             app,
         );
         return;
@@ -230,6 +277,7 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 
     let area = layout.area_of(Pane::Entries);
     let width = area.width.saturating_sub(2) as usize;
+    let rows = TrackRows::of(app);
     let entries = s
         .playlists
         .get(s.playlist)
@@ -257,7 +305,7 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         },
         |i| match &entries[i] {
             SavedEntry::Track(id) => match s.library.track(*id) {
-                Some(t) => track_line(t, width, &s.library.marks),
+                Some(t) => rows.line(t, width),
                 None => Line::styled(format!("track {id}"), app.theme.dim),
             },
             SavedEntry::Missing(label) => {
@@ -273,6 +321,8 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let lib = &s.library;
     let artists = &lib.artists;
+    let inner_width = |pane| layout.area_of(pane).width.saturating_sub(2) as usize;
+    let (artist_width, album_width) = (inner_width(Pane::Artists), inner_width(Pane::Albums));
     windowed_list(
         frame,
         layout.area_of(Pane::Artists),
@@ -282,7 +332,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             len: artists.len(),
             selected: s.artist,
         },
-        |i| Line::from(artists[i].name.to_string()),
+        |i| Line::from(truncate(&artists[i].name, artist_width)),
         app,
     );
     let albums = artists.get(s.artist).map(|a| a.albums.as_slice()).unwrap_or_default();
@@ -295,10 +345,11 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             len: albums.len(),
             selected: s.album,
         },
-        |i| Line::from(albums[i].name.to_string()),
+        |i| Line::from(truncate(&albums[i].name, album_width)),
         app,
     );
     let tracks = s.album_tracks();
+    let playing = app.controller.now.as_ref().map(|now| now.entry.track.id);
     let area = layout.area_of(Pane::Main);
     let width = area.width.saturating_sub(2) as usize;
     windowed_list(
@@ -319,7 +370,15 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 width.saturating_sub(duration.len() + 1),
             );
             let pad = width.saturating_sub(text_width(&title) + duration.len());
-            Line::from(format!("{title}{}{duration}", " ".repeat(pad)))
+            let style = if playing == Some(t.id) {
+                app.theme.accent
+            } else {
+                Style::new()
+            };
+            Line::from(vec![
+                Span::styled(title, style),
+                Span::raw(format!("{}{duration}", " ".repeat(pad))),
+            ])
         },
         app,
     );
@@ -330,6 +389,7 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let lib = &s.library;
     let width = layout.main.width.saturating_sub(2) as usize;
+    let rows = TrackRows::of(app);
     let title = format!(
         "Tracks ({}) · sorted by {} ({})",
         s.sorted.len(),
@@ -348,8 +408,8 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         |i| {
             let t = &lib.tracks[s.sorted[i]];
             let plays = lib.plays_of(t.id);
-            let stats = format!(" {:>3}▶ {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
-            let mut line = track_line(t, width.saturating_sub(text_width(&stats)), &lib.marks);
+            let stats = format!(" {:>3}× {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
+            let mut line = rows.line(t, width.saturating_sub(text_width(&stats)));
             line.spans.push(Span::styled(stats, app.theme.dim));
             line
         },
@@ -363,6 +423,7 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let entries = app.controller.queue.entries();
     let cursor = app.controller.queue.cursor();
     let width = layout.main.width.saturating_sub(2) as usize;
+    let rows = TrackRows::of(app);
     windowed_list(
         frame,
         layout.main,
@@ -376,13 +437,10 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let e = &entries[i];
             let mark = if Some(i) == cursor { "▶ " } else { "  " };
             let (source, style) = source_label(e.source, app);
-            let mut line = track_line(
-                &e.track,
-                width.saturating_sub(source.len() + 3),
-                &app.state.library.marks,
-            );
+            let mut line = rows.line(&e.track, width.saturating_sub(SOURCE_WIDTH + 3));
             line.spans.insert(0, Span::raw(mark));
-            line.spans.push(Span::styled(format!(" {source}"), style));
+            line.spans
+                .push(Span::styled(format!(" {source:<SOURCE_WIDTH$}"), style));
             line
         },
         app,
@@ -396,6 +454,9 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let history = &app.controller.history;
     let width = layout.main.width.saturating_sub(2) as usize;
+    let rows = TrackRows::of(app);
+    // Every row's end word in one column, so that the lengths before it line up.
+    let word_width = EndReason::ALL.iter().map(|r| r.word().len()).max().unwrap_or(0);
     let title = format!(
         "History: recent plays ({} plays, {} skipped)",
         history.len(),
@@ -417,14 +478,32 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             } else {
                 Span::raw("     ")
             };
-            let detail = format!(" {} {}", play.end_reason.word(), format_duration(play.played_ms));
-            let mut line = track_line(track, width.saturating_sub(detail.len() + 5), &app.state.library.marks);
+            let detail = format!(
+                " {:<word_width$} {:>5}",
+                play.end_reason.word(),
+                format_duration(play.played_ms)
+            );
+            let mut line = rows.line(track, width.saturating_sub(text_width(&detail) + 5));
             line.spans.insert(0, mark);
             line.spans.push(Span::styled(detail, app.theme.dim));
             line
         },
         app,
     );
+}
+
+/// The columns of [`source_label`]'s longest word, "autoplay".
+const SOURCE_WIDTH: usize = 8;
+
+/// The columns of [`short_source_label`]'s longest word.
+const SHORT_SOURCE_WIDTH: usize = 4;
+
+/// Who chose an entry, in the narrow up-next pane.
+fn short_source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
+    match source {
+        PlaySource::Autoplay => ("auto", app.theme.autoplay),
+        other => source_label(other, app),
+    }
 }
 
 fn source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
@@ -613,6 +692,7 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
     let upcoming = app.controller.queue.upcoming();
     let focused = app.state.pane == Pane::UpNext && app.state.search.is_none();
     let width = area.width.saturating_sub(2) as usize;
+    let rows = TrackRows::of(app);
     let [list, note] = Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(area);
     windowed_list(
         frame,
@@ -625,13 +705,10 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         },
         |i| {
             let e = &upcoming[i];
-            let (source, style) = source_label(e.source, app);
-            let mut line = track_line(
-                &e.track,
-                width.saturating_sub(source.len() + 1),
-                &app.state.library.marks,
-            );
-            line.spans.push(Span::styled(format!(" {source}"), style));
+            let (source, style) = short_source_label(e.source, app);
+            let mut line = rows.line(&e.track, width.saturating_sub(SHORT_SOURCE_WIDTH + 1));
+            line.spans
+                .push(Span::styled(format!(" {source:>SHORT_SOURCE_WIDTH$}"), style));
             line
         },
         app,
@@ -704,9 +781,13 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let t = &now.entry.track;
     let state = if now.paused { "⏸" } else { "▶" };
     let album = t.album.as_deref().map(|a| format!(" · {a}")).unwrap_or_default();
+    let by = format!(" — {}{album}", t.artist.as_deref().unwrap_or("Unknown artist"));
+    // A long title leaves the artist in sight: it keeps at most what the rest leaves it, or half.
+    let room = top.width as usize;
+    let title_room = room.saturating_sub(text_width(&by)).max(room / 2);
     let title = Line::from(vec![
-        Span::styled(format!("{state} {}", t.title), app.theme.accent),
-        Span::raw(format!(" — {}{album}", t.artist.as_deref().unwrap_or("Unknown artist"))),
+        Span::styled(truncate(&format!("{state} {}", t.title), title_room), app.theme.accent),
+        Span::raw(by),
     ]);
     frame.render_widget(Paragraph::new(title), top);
     let total = now.duration_ms.unwrap_or(0);
@@ -877,6 +958,51 @@ mod tests {
         assert!(rows.iter().all(|(_, row)| text_width(row) <= 12));
     }
 
+    fn text_of(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_row_shows_the_album_in_the_room_the_name_leaves() {
+        let theme = Theme::from_config(&Default::default(), true);
+        let marks = Marks::default();
+        let rows = TrackRows {
+            marks: &marks,
+            playing: Some(2),
+            theme: &theme,
+        };
+        let song = |id, album: &str| Track {
+            id,
+            title: "Intro".into(),
+            artist: Some("Dup Artist".into()),
+            album: Some(album.into()),
+            duration_ms: Some(180_000),
+            ..Track::default()
+        };
+        let (first, second) = (song(1, "First Album"), song(2, "Second Album (Deluxe Edition)"));
+        assert_eq!(
+            text_of(&rows.line(&first, 50)),
+            "Dup Artist – Intro · First Album              3:00"
+        );
+        assert_eq!(
+            text_of(&rows.line(&second, 40)),
+            "Dup Artist – Intro · Second Album … 3:00"
+        );
+        // The playing track's name is in the accent.
+        assert_eq!(rows.line(&second, 40).spans[0].style, theme.accent);
+        assert_eq!(rows.line(&first, 40).spans[0].style, Style::new());
+        // Too narrow for the album to say anything: the name alone, never cut for it.
+        assert_eq!(text_of(&rows.line(&first, 30)), "Dup Artist – Intro        3:00");
+        let long = Track {
+            title: "A Title Long Enough to Fill the Row".into(),
+            ..first.clone()
+        };
+        assert_eq!(
+            text_of(&rows.line(&long, 50)),
+            "Dup Artist – A Title Long Enough to Fill the… 3:00"
+        );
+    }
+
     #[test]
     fn a_track_line_with_wide_characters_keeps_its_duration_in_the_last_columns() {
         for title in ["日本語の歌 🎵", "a title far too long for the space given to it"] {
@@ -886,7 +1012,13 @@ mod tests {
                 duration_ms: Some(5_000),
                 ..Track::default()
             };
-            let line = track_line(&track, 30, &Marks::default());
+            let theme = Theme::from_config(&Default::default(), true);
+            let rows = TrackRows {
+                marks: &Marks::default(),
+                playing: None,
+                theme: &theme,
+            };
+            let line = rows.line(&track, 30);
             let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
             assert_eq!(text_width(&text), 30, "{text:?}");
             assert!(text.ends_with(" 0:05"), "{text:?}");

@@ -339,7 +339,7 @@ fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
         let screen = tmux.wait_for("Queue (6)");
         screen
             .lines()
-            .filter(|l| l.starts_with('│') && l.contains(" you│"))
+            .filter(|l| l.starts_with('│') && l.contains(" you "))
             .map(|l| l.replace('▶', " "))
             .collect()
     };
