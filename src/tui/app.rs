@@ -96,6 +96,7 @@ impl App {
             pane: Pane::Artists,
             model_status: "no recommendations yet".into(),
             help_rows: keys.help().len(),
+            page_rows: 1,
             ..State::default()
         };
         Ok(Self {
@@ -251,8 +252,12 @@ impl App {
         match action {
             Action::Down => self.state.move_selection(1, list_len, history_len),
             Action::Up => self.state.move_selection(-1, list_len, history_len),
-            Action::PageDown => self.state.move_selection(10, list_len, history_len),
-            Action::PageUp => self.state.move_selection(-10, list_len, history_len),
+            Action::PageDown => self
+                .state
+                .move_selection(self.state.page_rows as isize, list_len, history_len),
+            Action::PageUp => self
+                .state
+                .move_selection(-(self.state.page_rows as isize), list_len, history_len),
             Action::Top => self.state.jump(false, list_len, history_len),
             Action::Bottom => self.state.jump(true, list_len, history_len),
             Action::NextPane => self.state.cycle_pane(true),

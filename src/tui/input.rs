@@ -4,7 +4,7 @@
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 
-use super::render::{layout, scroll_offset};
+use super::render::{help_area, layout, scroll_offset, search_areas};
 use super::state::{Pane, View};
 use super::App;
 use crate::app::workers::PlaylistChange;
@@ -15,6 +15,7 @@ impl App {
     pub fn handle_terminal(&mut self, event: TermEvent, area: Rect) -> bool {
         match event {
             TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+                self.state.page_rows = self.page_rows(area);
                 self.handle_key(key);
                 true
             }
@@ -178,6 +179,22 @@ impl App {
             }
             _ => false,
         }
+    }
+
+    /// The rows the list with the keyboard shows on a screen of `area`: the help's, the search
+    /// results', or the focused pane's (at least one).
+    fn page_rows(&self, area: Rect) -> usize {
+        let list = if self.state.help {
+            help_area(area)
+        } else {
+            let layout = layout(area, &self.state);
+            if self.state.search.is_some() {
+                search_areas(layout.main)[1]
+            } else {
+                layout.area_of(self.state.pane)
+            }
+        };
+        (list.height.saturating_sub(2) as usize).max(1)
     }
 
     fn list_len_for(&self, pane: Pane) -> usize {

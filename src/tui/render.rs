@@ -222,6 +222,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 /// The search box and, below it, its results, in the main area.
+/// Where the help covers a screen of `area`.
+pub(crate) fn help_area(area: Rect) -> Rect {
+    let width = area.width.saturating_sub(4).min(110);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + 1,
+        width,
+        height: area.height.saturating_sub(2),
+    }
+}
+
 pub(crate) fn search_areas(main: Rect) -> [Rect; 2] {
     Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(main)
 }

@@ -157,6 +157,9 @@ pub struct State {
     pub help_scroll: usize,
     /// The help's rows: one per action of the key map.
     pub help_rows: usize,
+    /// The rows the list with the keyboard shows at a time, as the screen last laid it out:
+    /// how far a page key moves.
+    pub page_rows: usize,
     pub stats: Option<Stats>,
     /// The first line of the stats' lists shown (the view scrolls, it has nothing to select).
     pub stats_scroll: usize,

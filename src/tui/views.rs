@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::render::{scroll_offset, ScreenLayout, Theme};
+use super::render::{help_area, scroll_offset, ScreenLayout, Theme};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
@@ -891,14 +891,8 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let width = area.width.saturating_sub(4).min(110);
-    let height = area.height.saturating_sub(2);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + 1,
-        width,
-        height,
-    };
+    let popup = help_area(area);
+    let height = popup.height;
     let rows = app.keys.help();
     // Scrolled no further than the last screenful, so `G` shows the end of the list, not one row.
     let shown = height.saturating_sub(2) as usize;

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::common::LogWriter;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
 use ratatui::Terminal;
 use skipless::app::library::LibraryIndex;
 use skipless::config::{AudioOutput, Config};
@@ -80,8 +81,11 @@ impl Harness {
         self
     }
 
+    /// One key, as the terminal delivers it: with the screen's size, as the event loop does.
     fn key(&mut self, key: KeyEvent) -> &mut Self {
-        self.app.handle_key(key);
+        let size = self.terminal.size().unwrap();
+        self.app
+            .handle_terminal(TermEvent::Key(key), Rect::new(0, 0, size.width, size.height));
         self
     }
 
@@ -1713,4 +1717,31 @@ fn i_selects_the_playing_track_in_each_view() {
         h.app.state.status.as_deref(),
         Some("this view does not list the playing track (views 1, 2, 3 and 6 do)")
     );
+}
+
+/// A page key moves by the rows the list shows: after PageDown the selection is on the first
+/// row the screen did not show, at any height.
+#[test]
+fn a_page_key_moves_by_the_rows_the_list_shows() {
+    for (width, height) in [(60, 15), (80, 24), (120, 40)] {
+        let mut h = Harness::new(width, height);
+        h.keys("2\n3g");
+        let entries: Vec<String> = h
+            .app
+            .controller
+            .queue
+            .entries()
+            .iter()
+            .map(|e| e.track.display_name())
+            .collect();
+        let first = h.screen();
+        let shown = (0..entries.len())
+            .take_while(|&i| first.lines().filter(|l| l.contains(&entries[i])).count() > 0)
+            .count();
+        h.key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+        let expected = shown.min(entries.len() - 1);
+        assert_eq!(h.app.state.queue, expected, "{width}x{height}:\n{first}");
+        h.key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
+        assert_eq!(h.app.state.queue, 0, "{width}x{height}");
+    }
 }
