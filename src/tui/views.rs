@@ -104,6 +104,18 @@ fn mark_of(track_id: i64, marks: &Marks) -> &'static str {
     }
 }
 
+/// The end of `text` that fits in `width` columns: where a line being typed grows.
+fn tail(text: &str, width: usize) -> String {
+    let mut start = text.len();
+    for (at, _) in text.char_indices().rev() {
+        if text_width(&text[at..]) > width {
+            break;
+        }
+        start = at;
+    }
+    text[start..].to_owned()
+}
+
 /// How a list draws its tracks: the marks beside them, the playing one in the accent.
 struct TrackRows<'a> {
     marks: &'a Marks,
@@ -164,9 +176,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     if let Some(search) = &s.search {
         let [input, results] = super::render::search_areas(layout.main);
         // A query longer than the box shows its end, where the typing is.
-        let room = (input.width as usize).saturating_sub(4);
-        let typed = search.query.chars().count();
-        let shown: String = search.query.chars().skip(typed.saturating_sub(room)).collect();
+        let shown = tail(&search.query, (input.width as usize).saturating_sub(4));
         let text = Line::from(vec![
             Span::styled("/", app.theme.accent),
             Span::raw(shown),
@@ -213,9 +223,9 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         let text = if s.progress.is_some() {
             "Scanning the library…"
         } else if lib.roots.is_empty() {
-            "No library folders yet.\n\nStart skipless with a music folder:  skipless ~/Music\nor add one with:                    skipless roots add ~/Music"
+            "No library folders yet.\n\nStart skipless with a music folder:\n  skipless ~/Music\nor add one with:\n  skipless roots add ~/Music"
         } else {
-            "No tracks yet: the library's folders hold no MP3, FLAC, Ogg, Opus, M4A or WAV files.\n\nStart skipless with a music folder:  skipless ~/Music\nor index one with:                  skipless scan ~/Music"
+            "No tracks yet: the library's folders hold no MP3, FLAC, Ogg, Opus, M4A or WAV files.\n\nStart skipless with a music folder:\n  skipless ~/Music\nor index one with:\n  skipless scan ~/Music"
         };
         frame.render_widget(
             Paragraph::new(text)
@@ -239,6 +249,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 /// the entries of the selected one.
 fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
+    let list_width = layout.area_of(Pane::Main).width.saturating_sub(2) as usize;
     let title = format!(
         "Playlists ({}) · Enter plays · {} saves the queue",
         s.playlists.len(),
@@ -260,17 +271,30 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 .iter()
                 .filter(|e| matches!(e, SavedEntry::Missing(_)))
                 .count();
-            let mut line = Line::from(playlist.name.clone());
-            if playlist.smart {
-                line.spans.push(Span::styled(" (smart)", app.theme.accent));
-            }
+            let tracks = crate::fmt::count(playlist.entries.len() as u64, "track");
             let count = if missing > 0 {
-                format!("  {} tracks, {missing} not in the library", playlist.entries.len())
+                format!(" {tracks}, {missing} missing")
             } else {
-                format!("  {} tracks", playlist.entries.len())
+                format!(" {tracks}")
             };
-            line.spans.push(Span::styled(count, app.theme.dim));
-            line
+            // The name comes first, then the count in the row's last columns, then "(smart)":
+            // what does not fit whole is left out, so a cut never runs one into the other.
+            let name_width = text_width(&playlist.name);
+            let smart = if playlist.smart { " (smart)" } else { "" };
+            let (name, smart, count) = if name_width + smart.len() + count.len() <= list_width {
+                (playlist.name.clone(), smart, count)
+            } else if name_width + count.len() <= list_width {
+                (playlist.name.clone(), "", count)
+            } else {
+                (truncate(&playlist.name, list_width), "", String::new())
+            };
+            let pad = list_width.saturating_sub(text_width(&name) + smart.len() + text_width(&count));
+            Line::from(vec![
+                Span::raw(name),
+                Span::styled(smart, app.theme.accent),
+                Span::raw(" ".repeat(pad)),
+                Span::styled(count, app.theme.dim),
+            ])
         },
         app,
     );
@@ -847,10 +871,18 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             format!("  [{}]", matches.join(", "))
         };
+        // A name longer than the row shows its end, where the typing is; the hint and the
+        // matching names take what is left.
+        let room = (area.width as usize).saturating_sub(text_width(&label) + 1);
+        let name = tail(&prompt.name, room);
+        let left = room.saturating_sub(text_width(&name));
+        let hint = truncate(&format!(" {hint}"), left);
+        let shown = truncate(&shown, left.saturating_sub(text_width(&hint)));
         let line = Line::from(vec![
             Span::styled(label, app.theme.accent),
-            Span::raw(prompt.name.clone()),
-            Span::raw(format!("▏ {hint}")),
+            Span::raw(name),
+            Span::raw("▏"),
+            Span::raw(hint),
             Span::styled(shown, app.theme.dim),
         ]);
         frame.render_widget(Paragraph::new(line), area);
@@ -954,6 +986,15 @@ mod tests {
 
     fn text_of(line: &Line) -> String {
         line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_line_being_typed_shows_its_end_in_the_room_there_is() {
+        assert_eq!(tail("my very long playlist name", 9), "list name");
+        assert_eq!(tail("short", 9), "short");
+        // A wide character is shown whole or not at all.
+        assert_eq!(tail("歌の歌詞", 5), "歌詞");
+        assert_eq!(tail("anything", 0), "");
     }
 
     #[test]

@@ -769,7 +769,7 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
     h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
     let screen = h.screen();
     assert!(
-        screen.contains("Playlists (6)") && screen.contains("evening  2 tracks"),
+        screen.contains("Playlists (6)") && screen.contains("evening          2 tracks"),
         "{screen}"
     );
     insta::assert_snapshot!("playlists", screen);
@@ -1744,4 +1744,22 @@ fn a_page_key_moves_by_the_rows_the_list_shows() {
         h.key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
         assert_eq!(h.app.state.queue, 0, "{width}x{height}");
     }
+}
+
+/// A playlist's name typed past the row's end shows its end, where the typing is, and the
+/// first-run screen keeps each command it suggests on a line of its own at 80 columns.
+#[test]
+fn a_long_name_being_typed_shows_its_end_on_a_narrow_screen() {
+    let mut h = Harness::new(60, 15);
+    h.keys("2aS").keys("my very long playlist name for the evening drive");
+    let screen = h.screen();
+    let prompt = screen.lines().find(|l| l.contains("as playlist:")).unwrap();
+    assert!(prompt.contains("for the evening drive▏"), "{screen}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let mut h = Harness::on(empty.path(), 80, 24);
+    h.app.state.library.roots.clear();
+    let screen = h.screen();
+    assert!(screen.contains("  skipless ~/Music "), "{screen}");
+    assert!(screen.contains("  skipless roots add ~/Music "), "{screen}");
 }

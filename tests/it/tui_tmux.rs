@@ -300,7 +300,13 @@ fn a_playlist_made_from_the_queue_is_there_after_a_restart_and_plays() {
     }
     let tmux = Tmux::start(data.path(), "--audio null");
     tmux.keys(&["6"]);
-    tmux.wait_for("drive  2 tracks");
+    let screen = tmux.wait_for(" 2 tracks");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("│drive ") && l.contains(" 2 tracks│")),
+        "{screen}"
+    );
     tmux.keys(&["Enter"]);
     // The playlist's first entry is the flat list's second track, "silence".
     tmux.wait_for("▶ silence");
