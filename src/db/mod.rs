@@ -66,6 +66,9 @@ const MIGRATIONS: &[(&str, &str)] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// How long a connection waits for another's write lock before it gives up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("{path}: not a skipless database ({why}); it was left untouched")]
@@ -166,7 +169,7 @@ impl Database {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
         // Every transaction here writes. A deferred one that reads first and then writes fails at
         // once, without waiting out the busy timeout, when another connection writes meanwhile:
         // one that takes the write lock at its start waits its turn instead.
@@ -177,8 +180,9 @@ impl Database {
             _counted: Some(counted),
         };
         db.check_identity()?;
+        db.use_write_ahead_log().map_err(sqlite)?;
         db.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(sqlite)?;
         db.migrate()?;
         Ok(db)
@@ -291,14 +295,36 @@ impl Database {
         }
     }
 
+    /// Puts the file in write-ahead-log mode (it stays so). Two processes creating the file at
+    /// once may both try: SQLite answers the later one "busy" at once, without its busy handler,
+    /// so it tries again for as long as the busy timeout would have waited.
+    fn use_write_ahead_log(&self) -> rusqlite::Result<()> {
+        let until = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match self.conn.execute_batch("PRAGMA journal_mode = WAL;") {
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && std::time::Instant::now() < until =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                done => return done,
+            }
+        }
+    }
+
     fn check_identity(&self) -> Result<(), DbError> {
-        let pragma = |name: &str| -> Result<i64, DbError> {
-            self.conn
-                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
-                .map_err(|source| self.foreign_or_sqlite(source))
-        };
-        let app_id = pragma("application_id")?;
-        let version = pragma("user_version")?;
+        // One statement, so one read: another process may migrate the file between two.
+        let (app_id, version, objects): (i64, i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT application_id FROM pragma_application_id()),
+                        (SELECT user_version FROM pragma_user_version()),
+                        (SELECT count(*) FROM sqlite_master)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|source| self.foreign_or_sqlite(source))?;
         if app_id == i64::from(APPLICATION_ID) {
             if version > SCHEMA_VERSION {
                 return Err(DbError::TooNew {
@@ -308,10 +334,6 @@ impl Database {
             }
             return Ok(());
         }
-        let objects: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|source| self.foreign_or_sqlite(source))?;
         if app_id == 0 && version == 0 && objects == 0 {
             return Ok(()); // a new, empty file
         }
@@ -348,6 +370,12 @@ impl Database {
                 source,
             };
             let tx = self.conn.transaction().map_err(fail)?;
+            // Another process opening the database at the same time may have migrated it since
+            // the version was read: under the write lock, the version read again decides.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
+            if now >= to {
+                continue;
+            }
             tx.execute_batch(sql).map_err(fail)?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {to};"

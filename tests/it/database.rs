@@ -330,3 +330,27 @@ fn a_transaction_that_reads_then_writes_waits_for_another_connections_write() {
         .unwrap();
     assert_eq!(count, 2);
 }
+
+/// Processes that open a new database at the same moment (three scans started together, a
+/// player and a command after an upgrade) each find it migrated: one migrates, the others wait
+/// for it and find nothing left to do.
+#[test]
+fn databases_opened_together_are_migrated_once() {
+    for round in 0..20 {
+        let data = tempfile::tempdir().unwrap();
+        let path = data.path().join("skipless.db");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    skipless::db::Database::open(&path).map(drop).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for open in opened {
+            open.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+    }
+}
