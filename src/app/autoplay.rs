@@ -2,7 +2,7 @@
 //! library for the session as it unfolds, and a low-priority trainer thread that retrains the
 //! model every K plays or on request and swaps it in only when it is at least as good.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -745,6 +745,39 @@ impl TrainingJob {
     }
 }
 
+/// The recommendation thread's requests, in order, less the rankings already asked again: the
+/// player drops every answer but the latest request's, so ranking the ones before it (a held
+/// `n`, a burst of remote `next`s) would only keep the thread busy.
+struct Inbox<'a> {
+    rx: &'a Receiver<Request>,
+    waiting: VecDeque<Request>,
+}
+
+impl<'a> Inbox<'a> {
+    fn new(rx: &'a Receiver<Request>) -> Self {
+        Inbox {
+            rx,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// The next request to answer; none once every sender is gone.
+    fn next(&mut self) -> Option<Request> {
+        loop {
+            let request = match self.waiting.pop_front() {
+                Some(request) => request,
+                None => self.rx.recv().ok()?,
+            };
+            self.waiting.extend(self.rx.try_iter());
+            let asked_again = matches!(request, Request::Rank { .. })
+                && self.waiting.iter().any(|later| matches!(later, Request::Rank { .. }));
+            if !asked_again {
+                return Some(request);
+            }
+        }
+    }
+}
+
 struct Worker {
     core: AutoplayCore,
     tx: Sender<WorkerMsg>,
@@ -784,7 +817,8 @@ impl Worker {
     }
 
     fn run(&mut self, rx: &Receiver<Request>) {
-        while let Ok(request) = rx.recv() {
+        let mut inbox = Inbox::new(rx);
+        while let Some(request) = inbox.next() {
             if !self.handle(request) {
                 break;
             }
@@ -899,6 +933,32 @@ mod tests {
     use rusqlite::params;
 
     const SEED_ARTIST: &str = "Seed Artist";
+
+    /// Rankings asked again before the thread came to them are answered once, for the latest;
+    /// every other request is answered, in order.
+    #[test]
+    fn a_ranking_asked_again_is_answered_for_the_latest_only() {
+        let rank = |seq| Request::Rank {
+            seq,
+            session: vec![(1, false)],
+            exclude: Vec::new(),
+            limit: 5,
+            radio: None,
+        };
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for request in [rank(1), Request::Banned(7), rank(2), rank(3), Request::Retrain] {
+            tx.send(request).unwrap();
+        }
+        let mut inbox = Inbox::new(&rx);
+        assert_eq!(inbox.next(), Some(Request::Banned(7)));
+        assert_eq!(inbox.next(), Some(rank(3)));
+        assert_eq!(inbox.next(), Some(Request::Retrain));
+        // One asked alone is answered.
+        tx.send(rank(4)).unwrap();
+        assert_eq!(inbox.next(), Some(rank(4)));
+        drop(tx);
+        assert_eq!(inbox.next(), None);
+    }
 
     /// A training run that panics still ends: the recommender thread hears that it is over (so
     /// the next retrain is not refused as "already training"), and the listener why.
