@@ -43,6 +43,8 @@ pub enum AppError {
     PlayerDenied(PathBuf),
     #[error("{}: the player closed the connection without answering", .0.display())]
     NoAnswer(PathBuf),
+    #[error("{}: the player did not answer within {} s (is it stopped or hung?)", .0.display(), .1.as_secs())]
+    AnswerLate(PathBuf, std::time::Duration),
     /// The closed-loop simulation could not go on.
     #[error("simulation: {0}")]
     Simulation(String),

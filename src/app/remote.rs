@@ -11,7 +11,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -26,6 +28,10 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// The longest command line a client may send: a line of queued paths fits many times over.
 const LONGEST_LINE: u64 = 1 << 20;
+
+/// The most connections served at once; one more is told so and closed. Each has a thread and
+/// may hold a line of up to [`LONGEST_LINE`].
+const MOST_CONNECTIONS: usize = 32;
 
 /// One command from the socket; the front end answers on `reply` with one line.
 #[derive(Debug)]
@@ -101,6 +107,7 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 }
 
 fn accept(listener: &UnixListener, tx: &Sender<RemoteRequest>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
@@ -111,14 +118,44 @@ fn accept(listener: &UnixListener, tx: &Sender<RemoteRequest>) {
                 continue;
             }
         };
-        let tx = tx.clone();
+        if open.fetch_add(1, Ordering::SeqCst) >= MOST_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            let mut stream = stream;
+            let _ = stream.set_write_timeout(Some(TIMEOUT));
+            let _ = writeln!(
+                stream,
+                "error: the player serves {MOST_CONNECTIONS} connections at once already: try again"
+            );
+            continue;
+        }
+        let (tx, served) = (tx.clone(), open.clone());
         // One short-lived thread per connection, so a slow client never holds up another.
-        let spawned = std::thread::Builder::new()
-            .name("remote-client".into())
-            .spawn(move || serve(stream, &tx));
+        let spawned = std::thread::Builder::new().name("remote-client".into()).spawn(move || {
+            serve(stream, &tx);
+            served.fetch_sub(1, Ordering::SeqCst);
+        });
         if let Err(e) = spawned {
+            open.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!("remote: cannot serve a connection: {e}");
         }
+    }
+}
+
+/// A client's stream whose reads end at `until`: a line must arrive whole by then, however
+/// slowly its bytes trickle in.
+struct LineDeadline {
+    stream: UnixStream,
+    until: Instant,
+}
+
+impl Read for LineDeadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
     }
 }
 
@@ -132,12 +169,17 @@ fn serve(stream: UnixStream, tx: &Sender<RemoteRequest>) {
         let _ = writeln!(out, "error: permission denied: this player belongs to another user");
         return;
     }
-    let _ = stream.set_read_timeout(Some(TIMEOUT));
-    let mut reader = BufReader::new(stream).take(LONGEST_LINE);
+    let _ = out.set_write_timeout(Some(TIMEOUT));
+    let mut reader = BufReader::new(LineDeadline {
+        stream,
+        until: Instant::now() + TIMEOUT,
+    })
+    .take(LONGEST_LINE);
     let mut line = Vec::new();
     loop {
         line.clear();
         reader.set_limit(LONGEST_LINE);
+        reader.get_mut().get_mut().until = Instant::now() + TIMEOUT;
         match reader.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) if !line.ends_with(b"\n") && reader.limit() == 0 => {
@@ -203,9 +245,15 @@ pub(crate) fn tell_reload(socket: &Path) -> Result<(), AppError> {
 
 /// Sends command lines to the player listening at `socket` and returns its reply lines.
 pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, AppError> {
-    let io = |source: std::io::Error| AppError::Io {
-        path: socket.to_path_buf(),
-        source,
+    let wait = TIMEOUT * 2;
+    let io = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            AppError::AnswerLate(socket.to_path_buf(), wait)
+        }
+        _ => AppError::Io {
+            path: socket.to_path_buf(),
+            source,
+        },
     };
     let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
@@ -214,7 +262,8 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, AppE
         std::io::ErrorKind::PermissionDenied => AppError::PlayerDenied(socket.to_path_buf()),
         _ => io(e),
     })?;
-    stream.set_read_timeout(Some(TIMEOUT * 2)).map_err(io)?;
+    stream.set_read_timeout(Some(wait)).map_err(io)?;
+    stream.set_write_timeout(Some(wait)).map_err(io)?;
     for line in lines {
         stream.write_all(line).map_err(io)?;
         stream.write_all(b"\n").map_err(io)?;

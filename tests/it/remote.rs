@@ -292,3 +292,55 @@ fn a_command_line_without_end_is_refused_and_the_player_goes_on() {
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }
+
+/// The player serves 32 connections at once and tells the next one so; a client that trickles
+/// a line in a byte at a time is closed once the line has taken 10 s, and the player then
+/// answers again.
+#[test]
+fn connections_are_capped_and_a_line_must_arrive_within_its_time() {
+    use std::io::{BufRead, Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let player = Player::start(data.path(), 1.0, &[corpus().join("menu.opus")]);
+    player.wait("started");
+    let socket = socket_of(data.path());
+    let mut slow: Vec<std::os::unix::net::UnixStream> = (0..32)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
+    let started = Instant::now();
+    // Wait until all 32 are served: one more is refused then.
+    let refused = loop {
+        for stream in &mut slow {
+            let _ = stream.write_all(b"s");
+        }
+        let extra = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        let mut answer = String::new();
+        extra.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = std::io::BufReader::new(extra).read_line(&mut answer);
+        if !answer.is_empty() {
+            break answer;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no connection was refused");
+    };
+    assert!(
+        refused.starts_with("error: the player serves 32 connections at once already"),
+        "{refused:?}"
+    );
+    // A byte every half second is no line: each is closed 10 s after it was accepted.
+    let closed = |stream: &mut std::os::unix::net::UnixStream| {
+        stream.set_nonblocking(true).unwrap();
+        matches!(stream.read(&mut [0u8; 64]), Ok(0))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !slow.iter_mut().all(|s| closed(s)) {
+        assert!(Instant::now() < deadline, "trickling clients are still served");
+        for stream in &mut slow {
+            let _ = stream.write_all(b"s");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(started.elapsed() >= Duration::from_secs(9), "closed before their time");
+    assert!(status(data.path())["track"].is_object());
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+}
