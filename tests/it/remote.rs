@@ -332,7 +332,7 @@ fn connections_are_capped_and_a_line_must_arrive_within_its_time() {
         matches!(stream.read(&mut [0u8; 64]), Ok(0))
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !slow.iter_mut().all(|s| closed(s)) {
+    while !slow.iter_mut().all(&closed) {
         assert!(Instant::now() < deadline, "trickling clients are still served");
         for stream in &mut slow {
             let _ = stream.write_all(b"s");
