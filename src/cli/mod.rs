@@ -495,13 +495,22 @@ fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    let style =
-        indicatif::ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, about {eta} left)")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> ");
-    bar.set_style(style);
+    bar.set_style(bar_style());
     bar.set_message(message);
     bar
+}
+
+/// A bar of work whose size is known, in 80 columns.
+fn bar_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{msg:>8} [{bar:30}] {pos}/{len} (about {eta} left)")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// A count of what is found so far, while its total is not known.
+fn count_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{msg:>8} {spinner} {pos} found")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
 }
 
 #[cfg(test)]

@@ -25,13 +25,19 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     if roots.is_empty() {
         anyhow::bail!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
     }
-    let bar = progress_bar(0, "scanning");
+    let bar = progress_bar(0, "walking");
+    bar.set_style(super::count_style());
+    let reading = std::sync::atomic::AtomicBool::new(false);
     let scanned = scan_library(&mut db, &roots, reread, &|p| match p {
-        ScanProgress::Walking { found } => bar.set_message(if found > 0 { "walking" } else { "scanning" }),
+        ScanProgress::Walking { found } => bar.set_position(found as u64),
         ScanProgress::Reading { done, total } => {
+            if !reading.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                bar.set_style(super::bar_style());
+                bar.set_message("reading");
+                bar.reset_eta();
+            }
             bar.set_length(total as u64);
             bar.set_position(done as u64);
-            bar.set_message("reading");
         }
     });
     bar.finish_and_clear();
