@@ -129,6 +129,9 @@ pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Tra
 /// Why [`tracks_at`] found nothing at `path`, as one line for the listener.
 pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> Result<String, DbError> {
     let said = match std::fs::canonicalize(path) {
+        Ok(special) if !special.is_dir() && !special.is_file() => {
+            format!("{}: not a regular file (a device, a pipe or a socket)", path.display())
+        }
         Ok(folder) if folder.is_dir() => format!(
             "{}: no playable file of the library in it (a folder not scanned yet: skipless scan PATH)",
             path.display()

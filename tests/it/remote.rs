@@ -344,3 +344,29 @@ fn connections_are_capped_and_a_line_must_arrive_within_its_time() {
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }
+
+/// What cannot be queued says why in one line: a pipe is no file a scan would add, a file
+/// outside the library is to be scanned first.
+#[test]
+fn queueing_what_is_not_a_track_of_the_library_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let player = Player::start(data.path(), 1.0, &[corpus().join("menu.opus")]);
+    player.wait("started");
+    let pipe = data.path().join("stream.mp3");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success());
+    let out = remote(data.path(), &["queue", pipe.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("stream.mp3: not a regular file"), "{said}");
+    let outside = data.path().join("outside.ogg");
+    std::fs::copy(corpus().join("victory.ogg"), &outside).unwrap();
+    let out = remote(data.path(), &["queue", outside.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("outside.ogg: not in the library (scan it first"),
+        "{said}"
+    );
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+}
