@@ -128,15 +128,16 @@ pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Tra
 
 /// Why [`tracks_at`] found nothing at `path`, as one line for the listener.
 pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> Result<String, DbError> {
-    let said = match std::fs::canonicalize(path) {
-        Ok(special) if !special.is_dir() && !special.is_file() => {
+    let found = std::fs::canonicalize(path).and_then(|at| Ok((std::fs::metadata(&at)?.file_type(), at)));
+    let said = match found {
+        Ok((kind, _)) if !kind.is_dir() && !kind.is_file() => {
             format!("{}: not a regular file (a device, a pipe or a socket)", path.display())
         }
-        Ok(folder) if folder.is_dir() => format!(
+        Ok((kind, _)) if kind.is_dir() => format!(
             "{}: no playable file of the library in it (a folder not scanned yet: skipless scan PATH)",
             path.display()
         ),
-        Ok(file)
+        Ok((_, file))
             if tracks::track_by_path_any(db.conn(), &file)
                 .map_err(|e| db.err(e))?
                 .is_some() =>

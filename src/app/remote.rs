@@ -20,7 +20,8 @@ use crossbeam_channel::{Receiver, Sender};
 use super::commands::LineCommand;
 use super::AppError;
 
-/// How long a connection may take to send its commands, and the player to answer one.
+/// How long a connection may take to send one command line, a reply to be taken, and the
+/// player to answer one.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long to wait before accepting again after a failed accept.
@@ -118,8 +119,7 @@ fn accept(listener: &UnixListener, tx: &Sender<RemoteRequest>) {
                 continue;
             }
         };
-        if open.fetch_add(1, Ordering::SeqCst) >= MOST_CONNECTIONS {
-            open.fetch_sub(1, Ordering::SeqCst);
+        let Some(slot) = Slot::take(&open) else {
             let mut stream = stream;
             let _ = stream.set_write_timeout(Some(TIMEOUT));
             let _ = writeln!(
@@ -127,17 +127,37 @@ fn accept(listener: &UnixListener, tx: &Sender<RemoteRequest>) {
                 "error: the player serves {MOST_CONNECTIONS} connections at once already: try again"
             );
             continue;
-        }
-        let (tx, served) = (tx.clone(), open.clone());
-        // One short-lived thread per connection, so a slow client never holds up another.
+        };
+        let tx = tx.clone();
+        // One short-lived thread per connection, so a slow client never holds up another. The
+        // slot goes with the thread, and is given back however it ends (or if it never starts).
         let spawned = std::thread::Builder::new().name("remote-client".into()).spawn(move || {
+            let _slot = slot;
             serve(stream, &tx);
-            served.fetch_sub(1, Ordering::SeqCst);
         });
         if let Err(e) = spawned {
-            open.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!("remote: cannot serve a connection: {e}");
         }
+    }
+}
+
+/// One of the [`MOST_CONNECTIONS`] connections served at once, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// A slot, unless all are taken.
+    fn take(open: &Arc<AtomicUsize>) -> Option<Slot> {
+        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < MOST_CONNECTIONS).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Slot(open.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -264,15 +284,31 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, AppE
     })?;
     stream.set_read_timeout(Some(wait)).map_err(io)?;
     stream.set_write_timeout(Some(wait)).map_err(io)?;
+    // A player that refuses the connection (too many, another user, a line too long) answers
+    // with one line and closes: the rest of the commands cannot be written, and reading after
+    // its line may find the connection reset. The line it wrote is the answer.
+    let mut refused = false;
     for line in lines {
-        stream.write_all(line).map_err(io)?;
-        stream.write_all(b"\n").map_err(io)?;
+        let written = stream.write_all(line).and_then(|()| stream.write_all(b"\n"));
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                refused = true;
+                break;
+            }
+            other => other.map_err(io)?,
+        }
     }
-    stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
-    let replies = BufReader::new(stream)
-        .lines()
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(io)?;
+    if !refused {
+        stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
+    }
+    let mut replies = Vec::new();
+    for line in BufReader::new(stream).lines() {
+        match line {
+            Ok(line) => replies.push(line),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !replies.is_empty() => break,
+            Err(e) => return Err(io(e)),
+        }
+    }
     // Every command is answered with a line (a refusal of the whole connection with one):
     // none means the player went away before answering.
     if replies.is_empty() {

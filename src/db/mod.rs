@@ -373,6 +373,12 @@ impl Database {
             // Another process opening the database at the same time may have migrated it since
             // the version was read: under the write lock, the version read again decides.
             let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
+            if now > SCHEMA_VERSION {
+                return Err(DbError::TooNew {
+                    path: self.path.clone(),
+                    found: now,
+                });
+            }
             if now >= to {
                 continue;
             }

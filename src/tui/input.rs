@@ -181,18 +181,16 @@ impl App {
         }
     }
 
-    /// The rows the list with the keyboard shows on a screen of `area`: the help's, the search
-    /// results', or the focused pane's (at least one).
+    /// The rows the list with the keyboard shows on a screen of `area`: the search results', the
+    /// help's, or the focused pane's (at least one).
     fn page_rows(&self, area: Rect) -> usize {
-        let list = if self.state.help {
+        // In the order `State::selection_mut` picks the list with the keyboard.
+        let list = if self.state.search.is_some() {
+            search_areas(layout(area, &self.state).main)[1]
+        } else if self.state.help {
             help_area(area)
         } else {
-            let layout = layout(area, &self.state);
-            if self.state.search.is_some() {
-                search_areas(layout.main)[1]
-            } else {
-                layout.area_of(self.state.pane)
-            }
+            layout(area, &self.state).area_of(self.state.pane)
         };
         (list.height.saturating_sub(2) as usize).max(1)
     }

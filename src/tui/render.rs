@@ -140,8 +140,10 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
     } else {
         lists.push((Pane::Main, main));
     }
-    if side.width > 0 {
-        lists.push((if state.show_lyrics { Pane::Lyrics } else { Pane::UpNext }, side));
+    if side.width > 0 && state.show_lyrics {
+        lists.push((Pane::Lyrics, side));
+    } else if side.width > 0 {
+        lists.push((Pane::UpNext, up_next_areas(side)[0]));
     }
     ScreenLayout {
         tabs: rows[0],
@@ -221,7 +223,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// The search box and, below it, its results, in the main area.
+/// Up next's list and, below it, the box of what autoplay says, in the side column.
+pub(crate) fn up_next_areas(side: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(side)
+}
+
 /// Where the help covers a screen of `area`.
 pub(crate) fn help_area(area: Rect) -> Rect {
     let width = area.width.saturating_sub(4).min(110);
@@ -233,6 +239,7 @@ pub(crate) fn help_area(area: Rect) -> Rect {
     }
 }
 
+/// The search box and, below it, its results, in the main area.
 pub(crate) fn search_areas(main: Rect) -> [Rect; 2] {
     Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(main)
 }

@@ -382,7 +382,6 @@ impl State {
             search.selected = at.ok_or("the playing track is not among the results")?;
             return Ok(());
         }
-        self.help = false;
         match self.view {
             View::Library => {
                 let place = place.ok_or("the playing track is not in the library")?;

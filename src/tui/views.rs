@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::render::{help_area, scroll_offset, ScreenLayout, Theme};
+use super::render::{help_area, scroll_offset, up_next_areas, ScreenLayout, Theme};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
@@ -123,7 +123,7 @@ struct TrackRows<'a> {
     theme: &'a Theme,
 }
 
-/// Below this many columns for the name, a row shows no album.
+/// Below this many columns for the name and the album together, a row shows no album.
 const ALBUM_FROM_WIDTH: usize = 30;
 
 /// The fewest columns an album is shown in, " · " and "…" included.
@@ -135,6 +135,15 @@ impl<'a> TrackRows<'a> {
             marks: &app.state.library.marks,
             playing: app.controller.now.as_ref().map(|now| now.entry.track.id),
             theme: &app.theme,
+        }
+    }
+
+    /// The playing track's name in the accent, the others plain.
+    fn name_style(&self, track: &Track) -> Style {
+        if self.playing == Some(track.id) {
+            self.theme.accent
+        } else {
+            Style::new()
         }
     }
 
@@ -155,12 +164,7 @@ impl<'a> TrackRows<'a> {
         let name = truncate(&name, room);
         let used = text_width(&name) + album.as_deref().map_or(0, text_width);
         let pad = width.saturating_sub(used + duration.len());
-        let name_style = if self.playing == Some(track.id) {
-            self.theme.accent
-        } else {
-            Style::new()
-        };
-        let mut spans = vec![Span::styled(name, name_style)];
+        let mut spans = vec![Span::styled(name, self.name_style(track))];
         if let Some(album) = album {
             spans.push(Span::styled(album, self.theme.dim));
         }
@@ -373,7 +377,7 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         app,
     );
     let tracks = s.album_tracks();
-    let playing = app.controller.now.as_ref().map(|now| now.entry.track.id);
+    let rows = TrackRows::of(app);
     let area = layout.area_of(Pane::Main);
     let width = area.width.saturating_sub(2) as usize;
     windowed_list(
@@ -394,13 +398,8 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 width.saturating_sub(duration.len() + 1),
             );
             let pad = width.saturating_sub(text_width(&title) + duration.len());
-            let style = if playing == Some(t.id) {
-                app.theme.accent
-            } else {
-                Style::new()
-            };
             Line::from(vec![
-                Span::styled(title, style),
+                Span::styled(title, rows.name_style(t)),
                 Span::raw(format!("{}{duration}", " ".repeat(pad))),
             ])
         },
@@ -448,6 +447,7 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let cursor = app.controller.queue.cursor();
     let width = layout.main.width.saturating_sub(2) as usize;
     let rows = TrackRows::of(app);
+    let source_width = label_width(source_label, app);
     windowed_list(
         frame,
         layout.main,
@@ -461,10 +461,10 @@ fn queue_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             let e = &entries[i];
             let mark = if Some(i) == cursor { "▶ " } else { "  " };
             let (source, style) = source_label(e.source, app);
-            let mut line = rows.line(&e.track, width.saturating_sub(SOURCE_WIDTH + 3));
+            let mut line = rows.line(&e.track, width.saturating_sub(source_width + 3));
             line.spans.insert(0, Span::raw(mark));
             line.spans
-                .push(Span::styled(format!(" {source:<SOURCE_WIDTH$}"), style));
+                .push(Span::styled(format!(" {source:<source_width$}"), style));
             line
         },
         app,
@@ -516,18 +516,21 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     );
 }
 
-/// The columns of [`source_label`]'s longest word, "autoplay".
-const SOURCE_WIDTH: usize = 8;
-
-/// The columns of [`short_source_label`]'s longest word.
-const SHORT_SOURCE_WIDTH: usize = 4;
-
 /// Who chose an entry, in the narrow up-next pane.
 fn short_source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
     match source {
         PlaySource::Autoplay => ("auto", app.theme.autoplay),
         other => source_label(other, app),
     }
+}
+
+/// Who can choose a queue entry (an imported play is never queued).
+const QUEUE_SOURCES: [PlaySource; 3] = [PlaySource::User, PlaySource::Queue, PlaySource::Autoplay];
+
+/// The columns of the longest word `label` gives a queue entry, so that the lengths before it
+/// line up.
+fn label_width(label: fn(PlaySource, &App) -> (&'static str, Style), app: &App) -> usize {
+    QUEUE_SOURCES.iter().map(|&s| label(s, app).0.len()).max().unwrap_or(0)
 }
 
 fn source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
@@ -717,7 +720,8 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.state.pane == Pane::UpNext && app.state.search.is_none();
     let width = area.width.saturating_sub(2) as usize;
     let rows = TrackRows::of(app);
-    let [list, note] = Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(area);
+    let [list, note] = up_next_areas(area);
+    let source_width = label_width(short_source_label, app);
     windowed_list(
         frame,
         list,
@@ -730,9 +734,9 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         |i| {
             let e = &upcoming[i];
             let (source, style) = short_source_label(e.source, app);
-            let mut line = rows.line(&e.track, width.saturating_sub(SHORT_SOURCE_WIDTH + 1));
+            let mut line = rows.line(&e.track, width.saturating_sub(source_width + 1));
             line.spans
-                .push(Span::styled(format!(" {source:>SHORT_SOURCE_WIDTH$}"), style));
+                .push(Span::styled(format!(" {source:>source_width$}"), style));
             line
         },
         app,

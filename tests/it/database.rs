@@ -352,5 +352,10 @@ fn databases_opened_together_are_migrated_once() {
         for open in opened {
             open.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
         }
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, skipless::db::SCHEMA_VERSION);
     }
 }

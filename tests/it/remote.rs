@@ -326,10 +326,18 @@ fn connections_are_capped_and_a_line_must_arrive_within_its_time() {
         refused.starts_with("error: the player serves 32 connections at once already"),
         "{refused:?}"
     );
+    // The command line's client says the same, whatever it had still to write.
+    let out = remote(data.path(), &["status"]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("serves 32 connections at once already"), "{said}");
     // A byte every half second is no line: each is closed 10 s after it was accepted.
     let closed = |stream: &mut std::os::unix::net::UnixStream| {
         stream.set_nonblocking(true).unwrap();
-        matches!(stream.read(&mut [0u8; 64]), Ok(0))
+        match stream.read(&mut [0u8; 64]) {
+            Ok(0) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => false,
+        }
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while !slow.iter_mut().all(&closed) {

@@ -1709,13 +1709,38 @@ fn i_selects_the_playing_track_in_each_view() {
     assert_eq!(album.tracks.start + state.album_track, place);
     assert_eq!(state.pane, skipless::tui::state::Pane::Main);
 
-    h.keys("3gi");
+    h.keys("3Gi");
     assert_eq!(h.app.controller.queue.entries()[h.app.state.queue].track.id, playing);
 
     h.keys("4i");
     assert_eq!(
         h.app.state.status.as_deref(),
         Some("this view does not list the playing track (views 1, 2, 3 and 6 do)")
+    );
+
+    // Among search results, when it is one.
+    let title = h.app.controller.now.as_ref().unwrap().entry.track.title.clone();
+    h.keys("/").keys(&title).keys("\t").keys("gi");
+    let search = h.app.state.search.as_ref().unwrap();
+    assert_eq!(search.results[search.selected], place);
+    h.keys("\x1b");
+
+    // In a playlist holding it, its entry.
+    h.keys("2gaja").keys(&"j".repeat(5)).keys("a3").keys("S").keys("mix\n");
+    h.pump_until("the playlist to be saved", |app| {
+        app.state.playlists.iter().any(|p| p.name == "mix")
+    });
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| {
+        app.state.playlists.iter().any(|p| p.name == "mix")
+    });
+    let at = h.app.state.playlists.iter().position(|p| p.name == "mix").unwrap();
+    h.app.state.playlist = at;
+    h.keys("i");
+    assert_eq!(h.app.state.pane, skipless::tui::state::Pane::Entries);
+    assert_eq!(
+        h.app.state.playlists[at].entries[h.app.state.playlist_entry],
+        skipless::app::library::SavedEntry::Track(playing)
     );
 }
 
