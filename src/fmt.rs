@@ -78,6 +78,8 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
             break;
         }
     }
+    // "most…", not "most …": the mark stands for what was cut, not after a space.
+    cut.truncate(cut.trim_end().len());
     if width > 0 {
         cut.push('…');
     }
@@ -170,7 +172,8 @@ mod tests {
         assert_eq!(truncate("日本語の歌", 10), "日本語の歌");
         assert_eq!(truncate("日本語の歌", 9), "日本語の…");
         assert_eq!(truncate("日本語の歌", 8), "日本語…");
-        assert_eq!(width(&truncate("日本語の歌 🎵 and more", 12)), 12);
+        // A cut after a space leaves the space out.
+        assert_eq!(truncate("日本語の歌 🎵 and more", 12), "日本語の歌…");
         assert_eq!(truncate("plain text", 6), "plain…");
         assert_eq!(truncate("plain", 0), "");
         let hearts = truncate("❤️❤️❤️❤️❤️❤️❤️❤️ love song", 10);

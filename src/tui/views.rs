@@ -741,22 +741,24 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         },
         app,
     );
-    let mut text = vec![Line::from(if app.state.autoplay {
+    let status = if app.state.autoplay {
         app.state.model_status.clone()
     } else {
         "autoplay off".to_owned()
-    })];
+    };
     // Why each recommended track is there: score and the signal behind it.
-    text.extend(
-        upcoming
-            .iter()
-            .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))
-            .map(|(title, reason)| Line::from(format!("{}: {reason}", truncate(title, 12)))),
+    let reasons = upcoming
+        .iter()
+        .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))
+        .map(|(title, reason)| format!("{}: {reason}", truncate(title, 12)));
+    let box_inner = (
+        note.width.saturating_sub(2) as usize,
+        note.height.saturating_sub(2) as usize,
     );
+    let rows = fit_rows(std::iter::once(status).chain(reasons), box_inner.0, box_inner.1);
     frame.render_widget(
-        Paragraph::new(text)
+        Paragraph::new(rows.into_iter().map(Line::from).collect::<Vec<_>>())
             .style(app.theme.dim)
-            .wrap(Wrap { trim: true })
             .block(
                 Block::default()
                     .borders(Borders::ALL)
@@ -765,6 +767,30 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
             ),
         note,
     );
+}
+
+/// `texts` wrapped at word breaks into `width` columns, each from a row of its own, in at most
+/// `height` rows: what does not fit is cut with "…", never silently (a cut number would read as
+/// another).
+fn fit_rows(texts: impl IntoIterator<Item = String>, width: usize, height: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows: Vec<String> = texts
+        .into_iter()
+        .flat_map(|text| {
+            textwrap::wrap(&text, width)
+                .into_iter()
+                .map(|row| row.into_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if rows.len() > height {
+        let rest = rows[height.saturating_sub(1)..].join(" ");
+        rows.truncate(height.saturating_sub(1));
+        if height > 0 {
+            rows.push(truncate(&rest, width));
+        }
+    }
+    rows
 }
 
 pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
@@ -908,18 +934,8 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let text = s.status.as_deref().unwrap_or_default();
-    let (width, height) = (area.width.max(1) as usize, area.height.max(1) as usize);
-    let mut rows: Vec<String> = textwrap::wrap(text, width)
-        .into_iter()
-        .map(|r| r.into_owned())
-        .collect();
-    // What does not fit is cut with "…", never silently (a cut number would read as another).
-    if rows.len() > height {
-        let rest = rows[height - 1..].join(" ");
-        rows.truncate(height - 1);
-        rows.push(crate::fmt::truncate(&rest, width));
-    }
+    let text = s.status.clone().unwrap_or_default();
+    let rows = fit_rows([text], area.width as usize, area.height.max(1) as usize);
     frame.render_widget(
         Paragraph::new(rows.into_iter().map(Line::from).collect::<Vec<_>>()),
         area,
@@ -993,6 +1009,20 @@ mod tests {
     }
 
     #[test]
+    fn texts_cut_to_their_rows_end_with_an_ellipsis() {
+        let texts = [
+            "fallback: similar tracks, then your most finished".to_owned(),
+            "Sad: 0.91".to_owned(),
+        ];
+        assert_eq!(
+            fit_rows(texts.clone(), 24, 4),
+            ["fallback: similar", "tracks, then your most", "finished", "Sad: 0.91"]
+        );
+        assert_eq!(fit_rows(texts, 24, 2), ["fallback: similar", "tracks, then your most…"]);
+        assert!(fit_rows(["anything".to_owned()], 10, 0).is_empty());
+    }
+
+    #[test]
     fn a_line_being_typed_shows_its_end_in_the_room_there_is() {
         assert_eq!(tail("my very long playlist name", 9), "list name");
         assert_eq!(tail("short", 9), "short");
@@ -1025,7 +1055,7 @@ mod tests {
         );
         assert_eq!(
             text_of(&rows.line(&second, 40)),
-            "Dup Artist – Intro · Second Album … 3:00"
+            "Dup Artist – Intro · Second Album…  3:00"
         );
         // The playing track's name is in the accent.
         assert_eq!(rows.line(&second, 40).spans[0].style, theme.accent);
