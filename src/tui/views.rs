@@ -187,9 +187,9 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             Span::raw(if search.in_results { "" } else { "▏" }),
         ]);
         let title = if search.in_results {
-            "Search · keys act on the result (Tab: back to typing, Esc leaves)"
+            "Search · keys act on the result (Tab: type, Esc: leave)"
         } else {
-            "Search (Tab: act on the results, Esc leaves)"
+            "Search (Tab: act on the results, Esc: leave)"
         };
         frame.render_widget(
             Paragraph::new(text).block(block(title.into(), !search.in_results, app)),
@@ -829,7 +829,7 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
             None => Line::from("Stopped"),
         };
         frame.render_widget(Paragraph::new(stopped), top);
-        frame.render_widget(Paragraph::new(modes).style(app.theme.dim), gauge_row);
+        frame.render_widget(Paragraph::new(modes).style(app.theme.dim), bottom);
         return;
     };
     let t = &now.entry.track;
@@ -955,10 +955,11 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .skip(app.state.help_scroll.min(rows.len().saturating_sub(shown)))
         .map(|(keys, description, name)| {
+            let room = (popup.width as usize).saturating_sub(2 + 16 + 2 + name_width + 2);
             Line::from(vec![
                 Span::styled(format!("{keys:>16}  "), app.theme.accent),
                 Span::styled(format!("{name:<name_width$}  "), app.theme.dim),
-                Span::raw(*description),
+                Span::raw(truncate(description, room)),
             ])
         })
         .collect();
