@@ -745,6 +745,18 @@ impl TrainingJob {
     }
 }
 
+/// Returns to the system the memory the last library and log left free. A reload (after every
+/// like, ban, scan or `train` from a shell) builds the new ones before the old go, on two
+/// threads, so glibc's per-thread heaps keep the freed pages: the player's resident memory
+/// doubled over 20 reloads without it.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The recommendation thread's requests, in order, less the rankings already asked again: the
 /// player drops every answer but the latest request's, so ranking the ones before it (a held
 /// `n`, a burst of remote `next`s) would only keep the thread busy.
@@ -849,12 +861,16 @@ impl Worker {
             }
             Request::Banned(track_id) => self.core.ban(track_id),
             Request::Failed(track_id) => self.core.leave_out(track_id),
-            Request::Reload(library) => match self.core.reload(library) {
-                // An import may have made the log long enough for a first model.
-                Ok(()) if self.core.retrain_due() && self.training.is_none() => self.retrain(),
-                Ok(()) => {}
-                Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
-            },
+            Request::Reload(library) => {
+                let reloaded = self.core.reload(library);
+                give_back_freed_memory();
+                match reloaded {
+                    // An import may have made the log long enough for a first model.
+                    Ok(()) if self.core.retrain_due() && self.training.is_none() => self.retrain(),
+                    Ok(()) => {}
+                    Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
+                }
+            }
             Request::ReloadModel => self.load_saved_model(),
             Request::Retrain => self.retrain(),
             Request::TrainingOver => {
