@@ -125,6 +125,15 @@ pub(crate) struct Mpris {
     published: Option<PlayerState>,
 }
 
+/// Whether there is a session bus to try, where the D-Bus library would look: the address in
+/// `DBUS_SESSION_BUS_ADDRESS`, else the socket `$XDG_RUNTIME_DIR/bus`.
+fn session_bus_named() -> bool {
+    match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        Some(address) => !address.is_empty(),
+        None => std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists()),
+    }
+}
+
 impl Mpris {
     /// Starts the D-Bus thread, or says in the log why MPRIS is off. `enabled` is the config
     /// switch; `cache_dir` receives extracted cover pictures. Returns at once: connecting
@@ -132,6 +141,13 @@ impl Mpris {
     pub(crate) fn start(enabled: bool, cache_dir: PathBuf) -> Option<Mpris> {
         if !enabled {
             tracing::info!("MPRIS is off: disabled in the config ([mpris] enabled = false)");
+            return None;
+        }
+        if !session_bus_named() {
+            // Trying anyway would leave a thread of the D-Bus library waking twice a second.
+            tracing::info!(
+                "MPRIS is off: no session bus (DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus is not there)"
+            );
             return None;
         }
         let (request_tx, requests) = crossbeam_channel::unbounded();

@@ -437,6 +437,17 @@ fn without_a_session_bus_the_player_plays_and_logs_one_line() {
             &[corpus().join("sad.ogg"), corpus().join("victory.ogg")],
         );
         player.wait("started");
+        if address.is_none() {
+            // No bus named: nothing of the D-Bus library runs (its thread would wake twice a
+            // second for the rest of the run).
+            let tasks = format!("/proc/{}/task", player.child.id());
+            let names: Vec<String> = std::fs::read_dir(&tasks)
+                .unwrap()
+                .flatten()
+                .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .collect();
+            assert!(!names.iter().any(|n| n.starts_with("blocking")), "{names:?}");
+        }
         player.send("next");
         player.wait("started");
         let stderr = player.quit();
