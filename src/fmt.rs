@@ -86,6 +86,15 @@ pub(crate) fn truncate(s: &str, width: usize) -> String {
     cut
 }
 
+/// `s` cut to `width` columns (see [`truncate`]) and padded with spaces to take exactly that
+/// many: a column of a table, whatever the width of its characters (`{:<30}` counts
+/// characters, and a wide one takes two columns).
+pub(crate) fn column(s: &str, width: usize) -> String {
+    let cut = truncate(s, width);
+    let pad = width.saturating_sub(self::width(&cut));
+    format!("{cut}{}", " ".repeat(pad))
+}
+
 /// RFC 3339 UTC time for Unix milliseconds.
 pub(crate) fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -176,6 +185,9 @@ mod tests {
         assert_eq!(truncate("日本語の歌 🎵 and more", 12), "日本語の歌…");
         assert_eq!(truncate("plain text", 6), "plain…");
         assert_eq!(truncate("plain", 0), "");
+        assert_eq!(column("日本語", 8), "日本語  ");
+        assert_eq!(width(&column("日本語の歌とその他", 8)), 8);
+        assert_eq!(column("abc", 5), "abc  ");
         let hearts = truncate("❤️❤️❤️❤️❤️❤️❤️❤️ love song", 10);
         assert!(width(&hearts) <= 10, "{hearts}: {}", width(&hearts));
     }

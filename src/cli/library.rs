@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use crate::app::Context;
-use crate::fmt::{format_duration, printable, truncate};
+use crate::fmt::{column, format_duration, printable};
 
 /// `skipless library [--json]`.
 pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
@@ -19,11 +19,11 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
         } else {
             let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
             let line = format!(
-                "{:>6}  {:<30}  {:<30}  {:<30}  {duration}",
+                "{:>6}  {}  {}  {}  {duration}",
                 track.id,
-                truncate(&printable(track.artist.as_deref().unwrap_or("Unknown artist")), 30),
-                truncate(&printable(track.album.as_deref().unwrap_or("")), 30),
-                truncate(&printable(&track.title), 30),
+                column(&printable(track.artist.as_deref().unwrap_or("Unknown artist")), 30),
+                column(&printable(track.album.as_deref().unwrap_or("")), 30),
+                column(&printable(&track.title), 30),
             );
             writeln!(out, "{line}")?;
         }
