@@ -11,6 +11,7 @@ use crate::fmt::{column, format_duration, printable};
 pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let db = ctx.open_existing_database()?;
     let tracks: Vec<crate::track::Track> = crate::db::tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
+    let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for track in &tracks {
@@ -18,8 +19,15 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
             writeln!(out, "{}", printable(&serde_json::to_string(track)?))?;
         } else {
             let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
+            let mark = if marks.is_banned(track.id) {
+                "⊘"
+            } else if marks.is_liked(track.id) {
+                "♥"
+            } else {
+                " "
+            };
             let line = format!(
-                "{:>6}  {}  {}  {}  {duration}",
+                "{:>6} {mark} {}  {}  {}  {duration}",
                 track.id,
                 column(&printable(track.artist.as_deref().unwrap_or("Unknown artist")), 30),
                 column(&printable(track.album.as_deref().unwrap_or("")), 30),

@@ -44,6 +44,17 @@ fn like_and_ban_through_the_command_line() {
     let out = stdout_of(skipless(data.path()).arg("ban").arg(&victory));
     assert!(out.starts_with("banned"), "{out}");
     stdout_of(skipless(data.path()).arg("ban").arg(&defeat));
+    // The library's listing marks them.
+    let listing = stdout_of(skipless(data.path()).arg("library"));
+    let row_of = |id: i64| {
+        listing
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&id.to_string()))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row_of(sad_id).contains(&format!("{sad_id} ♥ ")), "{listing}");
+    assert!(row_of(victory_id).contains(&format!("{victory_id} ⊘ ")), "{listing}");
     let picks = recommended(data.path());
     assert!(
         !picks.contains(&victory_id) && !picks.contains(&defeat_id),
