@@ -34,14 +34,17 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
             } else {
                 ""
             };
+            // Named as the player's lists name it: an untagged track by its title alone.
+            let name = match row.artist.as_deref() {
+                Some(artist) => format!("{artist} – {}", row.title),
+                None => row.title.clone(),
+            };
             let line = format!(
-                "{}  {mark}  {:<11} {:>5}/{:<5}  {} – {}{waiting}",
+                "{}  {mark}  {:<11} {:>5}/{:<5}  {name}{waiting}",
                 local_time(row.started_at),
                 ended,
                 format_duration(row.played_ms),
                 row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),
-                row.artist.as_deref().unwrap_or("Unknown artist"),
-                row.title,
             );
             writeln!(out, "{}", printable(&line))?;
         }

@@ -579,3 +579,14 @@ fn a_command_after_next_acts_on_the_track_next_went_to() {
     let rows = history(data.path());
     assert_eq!(rows[0]["end_reason"], "skipped", "{rows:?}");
 }
+
+/// `history` names an untagged track as the player's lists do: by its title alone.
+#[test]
+fn history_names_an_untagged_track_by_its_title() {
+    let data = tempfile::tempdir().unwrap();
+    let player = Player::start(data.path(), 400.0, &[corpus().join("menu.opus")]);
+    player.finish();
+    let text = stdout_of(skipless(data.path()).arg("history"));
+    let line = text.lines().last().unwrap();
+    assert!(line.ends_with("  menu") && !line.contains("Unknown artist"), "{text}");
+}
