@@ -267,6 +267,8 @@ pub enum Command {
     /// Print the manual page (roff), e.g. `skipless man | man -l -`, or a command's page, the
     /// skipless-scan(1) the main page names (`skipless man scan`, `skipless man import spotify`).
     Man {
+        /// The command whose page to print (`scan`, `import spotify`); none: the main page.
+        /// Not with `--dir`, which writes them all.
         #[arg(value_name = "COMMAND", conflicts_with = "dir")]
         command: Vec<String>,
         /// Write every page (skipless.1 and one per command) into this folder.
