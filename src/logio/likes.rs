@@ -78,9 +78,6 @@ fn bad(path: &Path, message: impl Into<String>) -> LogIoError {
 /// The liked songs of `text`, by its content.
 fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim();
-    if trimmed.is_empty() {
-        return Err(bad(path, "empty file: no liked songs"));
-    }
     if let Ok(library) = serde_json::from_str::<SpotifyLibrary>(trimmed) {
         return Ok(library
             .tracks
