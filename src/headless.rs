@@ -100,7 +100,14 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         eprintln!("skipless: {notice}");
     }
     match (radio, queue.first().cloned()) {
-        (Some(seed), Some(first)) => controller.start_radio(seed, first, ControlSource::Stdin),
+        (Some(seed), Some(first)) => {
+            if let Some(mode) = controller.start_radio(seed, first, ControlSource::Stdin) {
+                eprintln!(
+                    "skipless: repeat {} is off: a radio goes on to new tracks",
+                    mode.label()
+                );
+            }
+        }
         _ => controller.play_tracks(queue, 0, PlaySource::User, ControlSource::Stdin),
     }
     let (worker_tx, worker_rx) = crossbeam_channel::unbounded();

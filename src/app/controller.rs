@@ -169,9 +169,13 @@ impl Controller {
     }
 
     /// Starts a radio: the queue is cleared, `first` plays, and autoplay goes on from `seed`.
-    pub(crate) fn start_radio(&mut self, seed: RadioSeed, first: Track, by: ControlSource) {
+    /// A radio goes on to new tracks, so a repeat mode (which would loop `first` and hold
+    /// autoplay back) is turned off; returns the one turned off, for the listener to be told.
+    pub(crate) fn start_radio(&mut self, seed: RadioSeed, first: Track, by: ControlSource) -> Option<Repeat> {
+        let repeat = std::mem::replace(&mut self.queue.repeat, Repeat::Off);
         self.play_tracks(vec![first], 0, PlaySource::User, by);
         self.radio = Some(seed);
+        (repeat != Repeat::Off).then_some(repeat)
     }
 
     /// Plays the queue entry at `index` now.
@@ -681,6 +685,22 @@ mod tests {
         taken.sort_unstable();
         taken.dedup();
         assert_eq!(taken, [2, 3, 4], "1 was heard; 2 passed over, 3 current, 4 to come");
+    }
+
+    /// A radio under a repeat mode would loop its first track: starting one turns repeat off
+    /// and says which mode it was.
+    #[test]
+    fn a_radio_turns_repeat_off_and_says_so() {
+        let (mut c, _commands) = controller();
+        c.queue.repeat = Repeat::One;
+        let seed = RadioSeed::of_track(&track(2));
+        assert_eq!(
+            c.start_radio(seed.clone(), track(2), ControlSource::Key),
+            Some(Repeat::One)
+        );
+        assert_eq!(c.queue.repeat, Repeat::Off);
+        assert_eq!(c.radio, Some(seed.clone()));
+        assert_eq!(c.start_radio(seed, track(3), ControlSource::Key), None);
     }
 
     /// Line commands wait for a play on its way, for a bounded while, and not once it started.

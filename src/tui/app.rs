@@ -616,8 +616,14 @@ impl App {
             return;
         }
         self.state.search = None;
-        self.controller.start_radio(seed, first, ControlSource::Key);
-        self.state.say(format!("radio from {name}"));
+        let repeat = self.controller.start_radio(seed, first, ControlSource::Key);
+        self.state.say(match repeat {
+            Some(mode) => format!(
+                "radio from {name} (repeat {} is off: a radio goes on to new tracks)",
+                mode.label()
+            ),
+            None => format!("radio from {name}"),
+        });
     }
 
     /// The tracks the selection stands for (an artist's, an album's, or one track of a list).
