@@ -4,7 +4,7 @@
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 
-use super::render::{help_area, layout, scroll_offset, search_areas};
+use super::render::{help_area, layout, scroll_offset};
 use super::state::{Pane, View};
 use super::App;
 use crate::app::workers::PlaylistChange;
@@ -184,11 +184,12 @@ impl App {
     /// The rows the list with the keyboard shows on a screen of `area`: the search results', the
     /// help's, or the focused pane's (at least one).
     fn page_rows(&self, area: Rect) -> usize {
-        // In the order `State::selection_mut` picks the list with the keyboard.
-        let list = if self.state.search.is_some() {
-            search_areas(layout(area, &self.state).main)[1]
-        } else if self.state.help {
+        // In the order `State::selection_mut` picks the list with the keyboard; while searching,
+        // the layout's main list is the results.
+        let list = if self.state.help && self.state.search.is_none() {
             help_area(area)
+        } else if self.state.search.is_some() {
+            layout(area, &self.state).area_of(Pane::Main)
         } else {
             layout(area, &self.state).area_of(self.state.pane)
         };

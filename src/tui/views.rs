@@ -151,11 +151,16 @@ impl<'a> TrackRows<'a> {
     /// album tells two songs of one title apart. The name comes first: the album has the room it
     /// leaves, when that is a few columns; each cut is marked with "…".
     fn line(&self, track: &Track, width: usize) -> Line<'static> {
+        self.row(track, &track.display_name(), track.album.as_deref(), width)
+    }
+
+    /// A row of `track` named `name`, with `album` where it fits (see [`TrackRows::line`]).
+    fn row(&self, track: &Track, name: &str, album: Option<&str>, width: usize) -> Line<'static> {
         let duration = track.duration_ms.map(format_duration).unwrap_or_default();
         let room = width.saturating_sub(duration.len() + 1);
-        let name = format!("{}{}", mark_of(track.id, self.marks), track.display_name());
+        let name = format!("{}{name}", mark_of(track.id, self.marks));
         let left = room.saturating_sub(text_width(&name) + 3);
-        let album = match track.album.as_deref() {
+        let album = match album {
             Some(album) if room >= ALBUM_FROM_WIDTH && left + 3 >= ALBUM_SHOWN_FROM => {
                 Some(format!(" · {}", truncate(album, left)))
             }
@@ -392,16 +397,8 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         |i| {
             let t = &lib.tracks[tracks.start + i];
             let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
-            let duration = t.duration_ms.map(format_duration).unwrap_or_default();
-            let title = truncate(
-                &format!("{}{number}{}", mark_of(t.id, &lib.marks), t.title),
-                width.saturating_sub(duration.len() + 1),
-            );
-            let pad = width.saturating_sub(text_width(&title) + duration.len());
-            Line::from(vec![
-                Span::styled(title, rows.name_style(t)),
-                Span::raw(format!("{}{duration}", " ".repeat(pad))),
-            ])
+            // The album is the pane beside it.
+            rows.row(t, &format!("{number}{}", t.title), None, width)
         },
         app,
     );
