@@ -28,8 +28,10 @@ pub enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
-    /// A ListenBrainz export: one listen (JSON object) per line.
+    /// A ListenBrainz export: the zip ListenBrainz gives, the folder it unpacks to, or a file of
+    /// listens (one JSON object per line).
     Listenbrainz {
+        #[arg(value_name = "EXPORT")]
         file: PathBuf,
         /// Print one JSON object with the counts.
         #[arg(long)]

@@ -79,7 +79,9 @@ pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) 
     Ok(importer.counts)
 }
 
-/// Imports a ListenBrainz export: one listen per line, as ListenBrainz writes its exports.
+/// Imports a ListenBrainz export: the zip ListenBrainz gives, the folder it unpacks to, or one
+/// file of listens (one per line). The whole export is one unit: a malformed listen anywhere in
+/// it leaves nothing of it in the log.
 pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -> Result<ImportCounts, LogIoError> {
     let mut importer = Importer::new(db, gap_ms)?;
     importer.file(path, "listenbrainz", read_listens)?;
@@ -169,7 +171,9 @@ pub(crate) fn end_reason_of(reason_end: Option<&str>, skipped: bool) -> EndReaso
 
 #[derive(Deserialize)]
 struct Listen {
-    listened_at: i64,
+    /// Seconds. ListenBrainz's own exports write them with a fraction (`1700000000.0`); clients
+    /// and older exports, as whole seconds.
+    listened_at: serde_json::Number,
     track_metadata: TrackMetadata,
 }
 
@@ -193,22 +197,107 @@ struct AdditionalInfo {
 }
 
 /// The last second a listen can carry (the end of year 9999, as the other formats' timestamps).
-const LAST_LISTENED_AT: i64 = 253_402_300_799;
+const LAST_LISTENED_AT: f64 = 253_402_300_799.0;
 
-/// Reads listens line by line. A listen is by definition not a skip; it played for the track's
-/// duration where the listen gives one.
+/// Files of a ListenBrainz export that hold no listens: the likes and hates (named by MusicBrainz
+/// id alone, with no artist or title to match) and the pinned recordings.
+const NOT_LISTENS: [&str; 2] = ["feedback.jsonl", "pinned_recording.jsonl"];
+
+/// Whether `name`, a path inside an export, holds listens: ListenBrainz writes them to
+/// `listens/<year>/<month>.jsonl`.
+fn holds_listens(name: &Path) -> bool {
+    name.extension().is_some_and(|e| e == "jsonl")
+        && name
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| !NOT_LISTENS.contains(&n))
+}
+
+/// Reads a ListenBrainz export's listens, from any of the forms [`import_listenbrainz`] takes.
 fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>) -> Result<(), LogIoError> {
     let read = |source| LogIoError::Read {
         path: path.to_path_buf(),
         source,
     };
+    let mut listens = 0;
     if path.is_dir() {
-        return Err(read(std::io::Error::other(
-            "a folder; a ListenBrainz export is one file of listens, one per line",
-        )));
+        let mut files = Vec::new();
+        for entry in walkdir::WalkDir::new(path).follow_links(true) {
+            let entry = entry.map_err(|e| read(e.into()))?;
+            if entry.file_type().is_file() && holds_listens(entry.path()) {
+                files.push(entry.into_path());
+            }
+        }
+        if files.is_empty() {
+            return Err(read(std::io::Error::other(
+                "a folder without ListenBrainz listens (listens/<year>/<month>.jsonl)",
+            )));
+        }
+        files.sort();
+        for file in files {
+            let opened = std::fs::File::open(&file).map_err(|source| LogIoError::Read {
+                path: file.clone(),
+                source,
+            })?;
+            listens += read_listen_lines(&file, std::io::BufReader::with_capacity(1 << 16, opened), stage)?;
+        }
+    } else {
+        let mut file = std::fs::File::open(path).map_err(read)?;
+        if is_zip(&mut file).map_err(read)? {
+            let mut archive = zip::ZipArchive::new(file).map_err(|e| read(std::io::Error::other(e)))?;
+            let mut names: Vec<String> = archive
+                .file_names()
+                .map(|name| name.map(|n| n.into_owned()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| read(std::io::Error::other(e)))?;
+            names.retain(|name| !name.ends_with('/') && holds_listens(Path::new(name)));
+            if names.is_empty() {
+                return Err(read(std::io::Error::other(
+                    "a zip without ListenBrainz listens (listens/<year>/<month>.jsonl)",
+                )));
+            }
+            names.sort();
+            for name in names {
+                let entry = archive.by_name(&name).map_err(|e| read(std::io::Error::other(e)))?;
+                let inside = path.join(&name);
+                listens += read_listen_lines(&inside, std::io::BufReader::with_capacity(1 << 16, entry), stage)?;
+            }
+        } else {
+            listens += read_listen_lines(path, std::io::BufReader::with_capacity(1 << 16, file), stage)?;
+        }
     }
-    let file = std::fs::File::open(path).map_err(read)?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    if listens == 0 {
+        return Err(LogIoError::History(history::HistoryError::File {
+            path: path.to_path_buf(),
+            message: "empty file: no listens".into(),
+        }));
+    }
+    Ok(())
+}
+
+/// Whether `file` starts as a zip archive does; leaves it at its start.
+fn is_zip(file: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek};
+    let mut magic = [0u8; 4];
+    let mut read = 0;
+    while read < magic.len() {
+        match file.read(&mut magic[read..])? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    file.rewind()?;
+    Ok(read == magic.len() && magic == *b"PK\x03\x04")
+}
+
+/// Reads listens line by line from `reader` (named `path` in errors); returns how many it read.
+/// A listen is by definition not a skip; it played for the track's duration where the listen
+/// gives one.
+fn read_listen_lines(
+    path: &Path,
+    mut reader: impl BufRead,
+    stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>,
+) -> Result<usize, LogIoError> {
     let mut line = String::new();
     let mut record = 0;
     loop {
@@ -234,12 +323,14 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
             } else if record == 1 && line.trim_start().starts_with('[') {
                 bad("a JSON array, not ListenBrainz listens (one JSON object per line); a Spotify history imports with `skipless import spotify`".into())
             } else {
-                bad(format!("not a listen: {e}"))
+                // Each line is a document of its own: its column says where, its line never does.
+                bad(format!("not a listen: {}", e.to_string().replace(" at line 1 column", " at column")))
             }
         })?;
-        if !(0..=LAST_LISTENED_AT).contains(&listen.listened_at) {
-            return Err(bad(format!("listened_at {} is not a time", listen.listened_at)));
-        }
+        let listened_at = match listen.listened_at.as_f64() {
+            Some(seconds) if (0.0..=LAST_LISTENED_AT).contains(&seconds) => seconds,
+            _ => return Err(bad(format!("listened_at {} is not a time", listen.listened_at))),
+        };
         let meta = listen.track_metadata;
         let played_ms = meta
             .additional_info
@@ -249,11 +340,15 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
         if played_ms > MAX_PLAY_MS {
             return Err(bad(format!("a duration of {played_ms} ms is more than a week")));
         }
-        let started_at = listen.listened_at.saturating_mul(1000);
+        let started_at = (listened_at * 1000.0).round() as i64;
         stage(StagedPlay {
+            // Whole seconds, as in the keys of listens imported before fractions were read: the
+            // same listen from either export is one play.
             import_key: format!(
                 "listenbrainz\u{1f}{}\u{1f}{}\u{1f}{}",
-                listen.listened_at, meta.artist_name, meta.track_name
+                listened_at.floor() as i64,
+                meta.artist_name,
+                meta.track_name
             ),
             started_at,
             ended_at: started_at.saturating_add(played_ms as i64),
@@ -265,13 +360,7 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
             end_reason: EndReason::Finished,
         })?;
     }
-    if record == 1 {
-        return Err(LogIoError::History(history::HistoryError::File {
-            path: path.to_path_buf(),
-            message: "empty file: no listens".into(),
-        }));
-    }
-    Ok(())
+    Ok(record - 1)
 }
 
 struct Importer<'a> {

@@ -34,7 +34,7 @@ fn a_folder_given_for_a_file_and_a_file_for_a_folder_are_named_in_one_line() {
     assert_eq!(
         refusal(&["import", "listenbrainz", &folder.to_string()]).trim(),
         format!(
-            "skipless: error: {folder}: cannot read: a folder; a ListenBrainz export is one file of listens, one per line"
+            "skipless: error: {folder}: cannot read: a folder without ListenBrainz listens (listens/<year>/<month>.jsonl)"
         )
     );
     let file = corpus.join("sad.ogg");

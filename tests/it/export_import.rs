@@ -1065,3 +1065,110 @@ fn the_logs_csv_and_jsonl_exports_given_to_an_import_say_what_imports_back() {
         );
     }
 }
+
+/// Writes `files` (name, text) into a zip at `path`, compressed as ListenBrainz compresses its exports.
+fn write_zip(path: &Path, files: &[(&str, String)]) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, text) in files {
+        zip.start_file(*name, options).unwrap();
+        std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[test]
+fn a_listenbrainz_export_imports_as_downloaded_as_unpacked_and_as_one_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    // As ListenBrainz writes a user's export: seconds with a fraction, a file per month, the
+    // likes by MusicBrainz id alone beside them.
+    let listen = |at: &str, title: &str| {
+        format!(
+            r#"{{"inserted_at": 1700000100, "listened_at": {at}, "recording_msid": "m", "track_metadata": {{"artist_name": "X", "track_name": "{title}", "release_name": "R", "additional_info": {{"duration_ms": 180000}}, "mbid_mapping": null}}}}"#
+        )
+    };
+    let november = format!("{}\n{}\n", listen("1700000000.0", "A"), listen("1700000200.5", "B"));
+    let december = format!("{}\n", listen("1702000000.0", "C"));
+    let files = [
+        ("user.json", r#"{"user_id": 1, "username": "u"}"#.to_owned()),
+        ("listens/2023/11.jsonl", november.clone()),
+        ("listens/2023/12.jsonl", december.clone()),
+        (
+            "feedback.jsonl",
+            r#"{"recording_msid": "m", "recording_mbid": null, "score": 1, "created": 1700000300}"#.to_owned() + "\n",
+        ),
+    ];
+    let zipped = tmp.path().join("listenbrainz_u_1700000400.zip");
+    write_zip(&zipped, &files);
+    let unpacked = tmp.path().join("listenbrainz_u");
+    for (name, text) in &files {
+        let path = unpacked.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    let from_zip = data_dir(tmp.path(), "zip");
+    let v = json_of(&from_zip, &["import", "listenbrainz", "--json"], &[&zipped]);
+    assert_eq!(
+        (v["unmatched"].as_u64(), v["duplicate"].as_u64()),
+        (Some(3), Some(0)),
+        "{v}"
+    );
+    let v = json_of(&from_zip, &["import", "listenbrainz", "--json"], &[&unpacked]);
+    assert_eq!(
+        (v["unmatched"].as_u64(), v["duplicate"].as_u64()),
+        (Some(0), Some(3)),
+        "{v}"
+    );
+    // The same listens timed in whole seconds, as clients and older exports write them, are
+    // the same plays.
+    let whole = tmp.path().join("whole.jsonl");
+    std::fs::write(&whole, november.replace(".0,", ",").replace(".5,", ",")).unwrap();
+    let v = json_of(&from_zip, &["import", "listenbrainz", "--json"], &[&whole]);
+    assert_eq!(
+        (v["unmatched"].as_u64(), v["duplicate"].as_u64()),
+        (Some(0), Some(2)),
+        "{v}"
+    );
+    let exported = stdout_of(skipless(&from_zip).args(["export", "--format", "listenbrainz"]));
+    assert!(exported.contains(r#""listened_at":1700000200,"#), "{exported}");
+
+    let from_folder = data_dir(tmp.path(), "folder");
+    let v = json_of(&from_folder, &["import", "listenbrainz", "--json"], &[&unpacked]);
+    assert_eq!(v["unmatched"].as_u64(), Some(3), "{v}");
+
+    // A malformed listen in any month leaves nothing of the export, and says where it is.
+    let broken = tmp.path().join("broken.zip");
+    let mut bad_files = files.clone();
+    bad_files[2].1 = format!("{}\n{{\"listened_at\": \"soon\"}}\n", december.trim());
+    write_zip(&broken, &bad_files);
+    let fresh = data_dir(tmp.path(), "fresh");
+    let stderr = import_fails(&fresh, &["import", "listenbrainz"], &broken);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: record 2", broken.join("listens/2023/12.jsonl").display())),
+        "{stderr}"
+    );
+    let v = json_of(&fresh, &["import", "listenbrainz", "--json"], &[&zipped]);
+    assert_eq!(
+        v["unmatched"].as_u64(),
+        Some(3),
+        "nothing of the broken export was kept: {v}"
+    );
+
+    // An archive or a folder with no listens in it, and a damaged archive, are each one line.
+    let no_listens = tmp.path().join("other.zip");
+    write_zip(&no_listens, &files[..1]);
+    let stderr = import_fails(&fresh, &["import", "listenbrainz"], &no_listens);
+    assert!(stderr.contains("a zip without ListenBrainz listens"), "{stderr}");
+    let empty_folder = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty_folder).unwrap();
+    let stderr = import_fails(&fresh, &["import", "listenbrainz"], &empty_folder);
+    assert!(stderr.contains("a folder without ListenBrainz listens"), "{stderr}");
+    let cut = tmp.path().join("cut.zip");
+    let bytes = std::fs::read(&zipped).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let stderr = import_fails(&fresh, &["import", "listenbrainz"], &cut);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cut.zip: cannot read"), "{stderr}");
+}
