@@ -35,7 +35,9 @@ pub struct TimeRange {
 /// Why `--since` and `--until` make no range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadTime {
-    #[error("--{flag} {value}: not a date (YYYY-MM-DD) or an RFC 3339 time such as 2024-05-01T18:00:00Z")]
+    #[error(
+        "--{flag} {value}: not a date (YYYY-MM-DD), a local time (2024-05-01T18:00) or an RFC 3339 time such as 2024-05-01T18:00:00Z"
+    )]
     Unreadable { flag: &'static str, value: String },
     #[error("--since {since} is not before --until {until}: no time lies between them")]
     Empty { since: String, until: String },
@@ -43,7 +45,7 @@ pub enum BadTime {
 
 impl TimeRange {
     /// `--since` and `--until` as dates in the time zone `tz` (`2024-05-01`: its midnight, and
-    /// `--until` includes that day) or RFC 3339 times. Every command reads them this way, so a
+    /// `--until` includes that day), times of day there (`2024-05-01T18:00`) or RFC 3339 times. Every command reads them this way, so a
     /// date means the listener's day wherever it is used.
     pub fn parse(since: Option<&str>, until: Option<&str>, tz: &jiff::tz::TimeZone) -> Result<Self, BadTime> {
         let range = Self {
@@ -78,6 +80,16 @@ fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static s
     if let Ok(time) = text.parse::<jiff::Timestamp>() {
         return Ok(Some(time.as_millisecond()));
     }
+    // A time of day without an offset is the listener's, as a date is. (A date's parser would
+    // take it too, and drop the time.)
+    if text.contains(['T', 't', ' ']) {
+        let time: jiff::civil::DateTime = text.parse().map_err(|_| bad())?;
+        return match time.to_zoned(tz.clone()) {
+            Ok(zoned) => Ok(Some(zoned.timestamp().as_millisecond())),
+            Err(_) if time.year() < 0 => Ok(if end_of_day { Some(i64::MIN) } else { None }),
+            Err(_) => Ok(if end_of_day { None } else { Some(i64::MAX) }),
+        };
+    }
     let date: jiff::civil::Date = text.parse().map_err(|_| bad())?;
     let past_the_end = Ok(if end_of_day { None } else { Some(i64::MAX) });
     let before_the_start = Ok(if end_of_day { Some(i64::MIN) } else { None });
@@ -110,6 +122,22 @@ mod tests {
         let exact = TimeRange::parse(Some("2024-05-05T10:00:00+02:00"), None, &tz).unwrap();
         assert_eq!(exact.since_ms, Some(at("2024-05-05T08:00:00Z")));
         assert_eq!(exact.bounds(), (at("2024-05-05T08:00:00Z"), i64::MAX));
+        // A time without an offset is the zone's, exact, at either end; never its date alone.
+        for (since, until) in [
+            ("2024-05-05T10:00:00", "2024-05-05T23:30"),
+            ("2024-05-05 10:00", "2024-05-05t23:30"),
+        ] {
+            let local = TimeRange::parse(Some(since), Some(until), &tz).unwrap();
+            assert_eq!(
+                local.bounds(),
+                (at("2024-05-05T14:00:00Z"), at("2024-05-06T03:30:00Z")),
+                "{since} {until}"
+            );
+        }
+        assert!(matches!(
+            TimeRange::parse(Some("2024-05-05T25:00"), None, &tz),
+            Err(BadTime::Unreadable { .. })
+        ));
         let utc = jiff::tz::TimeZone::UTC;
         let last_day = TimeRange::parse(None, Some("9999-12-31"), &utc).unwrap();
         assert_eq!(last_day.until_ms, None);

@@ -200,10 +200,10 @@ pub enum Command {
         /// Write to this file, with a progress bar on a terminal.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Plays started on or after this date (YYYY-MM-DD, local midnight) or RFC 3339 time.
+        /// Plays started on or after this date (YYYY-MM-DD, local midnight), local time (2024-05-01T18:00) or RFC 3339 time.
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        /// Plays started on or before this date (YYYY-MM-DD, local time) or before this RFC 3339 time.
+        /// Plays started on or before this date (YYYY-MM-DD, local time) or before this local or RFC 3339 time.
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
     },
@@ -215,10 +215,10 @@ pub enum Command {
         /// Print the recap's numbers as one JSON object instead of the page.
         #[arg(long)]
         json: bool,
-        /// Plays started on or after this date (YYYY-MM-DD, local midnight) or RFC 3339 time.
+        /// Plays started on or after this date (YYYY-MM-DD, local midnight), local time (2024-05-01T18:00) or RFC 3339 time.
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        /// Plays started on or before this date (YYYY-MM-DD, local time) or before this RFC 3339 time.
+        /// Plays started on or before this date (YYYY-MM-DD, local time) or before this local or RFC 3339 time.
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
     },
