@@ -450,7 +450,7 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     assert!(!bad.status.success());
     assert_eq!(
         String::from_utf8_lossy(&bad.stderr).trim(),
-        "skipless: error: --since last tuesday: not a date (YYYY-MM-DD) or an RFC 3339 time such as 2024-05-01T18:00:00Z"
+        "skipless: error: --since last tuesday: not a date (YYYY-MM-DD), a local time (2024-05-01T18:00) or an RFC 3339 time such as 2024-05-01T18:00:00Z"
     );
 }
 
