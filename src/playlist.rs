@@ -194,15 +194,16 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
         let separated: Vec<u8> = line.iter().map(|&b| if b == b'\\' { b'/' } else { b }).collect();
         path = dir.join(Path::new(OsStr::from_bytes(&separated)));
     }
-    // Through the file system where the file is (a `..` after a symlinked folder goes where
-    // the link leads), as written otherwise.
-    Ok(std::fs::canonicalize(&path).unwrap_or_else(|_| lexically_normal(&path)))
+    // As written where no file is; where one is, as joined, for the library to find it by its
+    // own rule (`db::tracks::index_path`: a `..` after a symlinked folder goes where the link
+    // leads, and a file reached through a link inside a root is known by the link's name).
+    Ok(if path.exists() { path } else { lexically_normal(&path) })
 }
 
 /// `path` without `.` and with each `..` taking off the name before it, as written: an entry
 /// whose file does not exist yet cannot be resolved on disk, and must still name the path a
 /// later scan will index.
-fn lexically_normal(path: &Path) -> PathBuf {
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut normal = PathBuf::new();
     for component in path.components() {

@@ -272,16 +272,15 @@ fn mark(controller: &mut Controller, autoplay: Option<&Autoplay>, mark: Mark, on
 
 /// Queues a library file, or every library file under a folder in path order.
 fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
-    let path = match std::fs::canonicalize(path) {
-        Ok(path) => path,
-        Err(e) => return Reply::error(format!("{}: {e}", path.display())),
-    };
-    let found = match tracks_at(controller.recorder().database(), &path) {
+    if let Err(e) = std::fs::metadata(path) {
+        return Reply::error(format!("{}: {e}", path.display()));
+    }
+    let found = match tracks_at(controller.recorder().database(), path) {
         Ok(found) => found,
         Err(e) => return Reply::error(e),
     };
     if found.is_empty() {
-        return match nothing_at(controller.recorder().database(), &path) {
+        return match nothing_at(controller.recorder().database(), path) {
             Ok(said) => Reply::error(said),
             Err(e) => Reply::error(e),
         };

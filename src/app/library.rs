@@ -115,7 +115,7 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
 /// last scan is not played) or failed to read at its last scan. The one way every front end turns
 /// a path it was given into tracks.
 pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Track>, DbError> {
-    let Ok(path) = std::fs::canonicalize(path) else {
+    let Some(path) = tracks::index_path(db.conn(), path).map_err(|e| db.err(e))? else {
         return Ok(Vec::new());
     };
     let found = if path.is_dir() {

@@ -12,11 +12,12 @@ use crate::marks::Mark;
 /// Sets (`on`) or clears `mark` on the indexed track at `path`.
 pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<()> {
     let db = ctx.open_database()?;
-    let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    if file.is_dir() {
+    let kind = std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    if kind.is_dir() {
         anyhow::bail!("{}: a folder, not a track", path.display());
     }
-    let track = tracks::track_by_path_any(db.conn(), &file)
+    let track = tracks::index_path(db.conn(), path)
+        .and_then(|file| file.map_or(Ok(None), |file| tracks::track_by_path_any(db.conn(), &file)))
         .map_err(|e| db.err(e))?
         .with_context(|| {
             format!(

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::app::library::{entry_of, playlist_entries, rename_playlist};
 use crate::app::Context;
 use crate::clock::now_ms;
-use crate::db::{playlists, Database};
+use crate::db::{playlists, tracks, Database};
 use crate::playlist::{checked_name, parse_m3u, write_m3u, Entry, M3u, Smart};
 
 /// `skipless playlist` actions.
@@ -89,7 +89,7 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
 
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-    let dir = std::fs::canonicalize(file)
+    let dir = std::path::absolute(file)
         .ok()
         .and_then(|f| f.parent().map(Path::to_path_buf))
         .unwrap_or_default();
@@ -104,10 +104,10 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
     let name = checked_name(&name)
         .map_err(anyhow::Error::msg)
         .context("give it another --name")?;
-    // The index holds canonical paths; an entry whose file is not there stays as written.
+    // As the index knows each file; an entry whose file is not there stays as written.
     for entry in &mut entries {
-        if let Ok(canonical) = std::fs::canonicalize(&entry.path) {
-            entry.path = canonical;
+        if let Some(known) = tracks::index_path(db.conn(), &entry.path).map_err(|e| db.err(e))? {
+            entry.path = known;
         }
     }
     let missing: Vec<(usize, String)> = playlists::resolve(db.conn(), entries.clone())

@@ -74,8 +74,14 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
         return Ok(args
             .iter()
             .map(|path| {
-                let path = std::fs::canonicalize(path)
-                    .map_err(|e| format!("{}: cannot open: {e}", std::path::Path::new(path).display()))?;
+                // Absolute, for the player's working folder is not this one; links kept, for the
+                // library may know a file by a link inside a root.
+                let cannot_open =
+                    |e: std::io::Error| format!("{}: cannot open: {e}", std::path::Path::new(path).display());
+                std::fs::metadata(path).map_err(cannot_open)?;
+                let path = std::path::absolute(path)
+                    .map(|p| crate::playlist::lexically_normal(&p))
+                    .map_err(cannot_open)?;
                 let bytes = path.as_os_str().as_bytes();
                 if bytes.contains(&b'\n') {
                     return Err(format!("{}: a path with a line break cannot be sent", path.display()));

@@ -428,6 +428,29 @@ pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
     .optional()
 }
 
+/// The path the index knows the file or folder at `path` by: a scan stores what it finds under
+/// a root's canonical path, following symbolic links inside the root but keeping their names,
+/// so what is reached through such a link is known by the path as given (made absolute, without
+/// `.` and `..`), not by where the link leads. Anything else by its canonical path. `None` when
+/// nothing is at `path`.
+pub(crate) fn index_path(conn: &Connection, path: &Path) -> rusqlite::Result<Option<PathBuf>> {
+    let Ok(canonical) = std::fs::canonicalize(path) else {
+        return Ok(None);
+    };
+    let roots = roots(conn)?;
+    let under_a_root = |p: &Path| roots.iter().any(|root| p.starts_with(root));
+    if under_a_root(&canonical) {
+        return Ok(Some(canonical));
+    }
+    Ok(Some(
+        std::path::absolute(path)
+            .map(|p| crate::playlist::lexically_normal(&p))
+            .ok()
+            .filter(|as_given| under_a_root(as_given))
+            .unwrap_or(canonical),
+    ))
+}
+
 /// The track at `path` whatever its status except gone: also a file that failed to read at its
 /// last scan, which keeps its plays, marks and playlist entries.
 pub(crate) fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {

@@ -353,3 +353,47 @@ fn recommend_leaves_out_the_track_a_running_player_plays() {
     assert!(!recommended(data.path()).contains(&playing), "{playing}");
     player.quit();
 }
+
+/// A folder linked into a library root is indexed under the link's name; every command that
+/// takes a path finds its files by that name, and none indexes them a second time.
+#[test]
+fn files_behind_a_link_inside_a_root_are_found_by_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (root, elsewhere) = (tmp.path().join("music"), tmp.path().join("elsewhere/Album"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for name in ["sad.ogg", "victory.ogg"] {
+        std::fs::copy(corpus().join(name), elsewhere.join(name)).unwrap();
+    }
+    std::fs::write(elsewhere.join("sad.lrc"), "[00:01.00]a line beside the file\n").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, root.join("Album")).unwrap();
+    scan_json(&data, &[&root]);
+    let tracks_now = || crate::common::library(&data).len();
+    assert_eq!(tracks_now(), 2);
+    let linked = root.join("Album");
+
+    let out = stdout_of(skipless(&data).arg("like").arg(linked.join("sad.ogg")));
+    assert!(out.starts_with("liked: "), "{out}");
+    let out = stdout_of(skipless(&data).arg("lyrics").arg(linked.join("sad.ogg")));
+    assert!(out.contains("a line beside the file"), "{out}");
+
+    let list = root.join("list.m3u");
+    std::fs::write(&list, "Album/sad.ogg\nAlbum/../Album/victory.ogg\n").unwrap();
+    let out = stdout_of(skipless(&data).args(["playlist", "import"]).arg(&list));
+    assert!(out.contains("2 in the library"), "{out}");
+
+    // Played by the link's name, the file is the indexed track, not a new one; so is a queued one.
+    let mut player = crate::common::Player::start(&data, 50.0, &[linked.join("sad.ogg")]);
+    player.send(&format!("queue {}", linked.join("victory.ogg").display()));
+    let first = player.wait("started");
+    let second = player.wait("started");
+    player.quit();
+    assert_eq!(tracks_now(), 2, "{first} {second}");
+    let liked = crate::common::library(&data)
+        .into_iter()
+        .find(|t| t["title"] == first["title"])
+        .unwrap();
+    assert_eq!(first["track_id"], liked["id"], "{first}");
+    assert_eq!(second["path"].as_str(), linked.join("victory.ogg").to_str(), "{second}");
+}
