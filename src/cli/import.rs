@@ -90,10 +90,20 @@ fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
             0 => String::new(),
             n => format!(", banned {n}"),
         };
+        let kept = match counts.kept_as_marked {
+            0 => String::new(),
+            n => format!(
+                "; {} you marked the other way here left so (undated, they cannot be the later word)",
+                crate::fmt::count(n as u64, "song")
+            ),
+        };
         outln!(
-            "liked {} tracks{banned}; {} of the songs are not in the library",
-            counts.liked,
-            counts.not_in_library.len()
+            "liked {}{banned}{kept}; {} not in the library",
+            crate::fmt::count(counts.liked as u64, "track"),
+            match counts.not_in_library.len() {
+                1 => "1 of the songs is".to_owned(),
+                n => format!("{n} of the songs are"),
+            }
         )?;
         for song in &counts.not_in_library {
             outln!("  not in the library: {song}")?;

@@ -25,6 +25,9 @@ pub(crate) struct LikeCounts {
     pub banned: usize,
     /// Songs the library does not have, by "artist – title".
     pub not_in_library: Vec<String>,
+    /// Undated marks (Spotify's liked songs) of tracks the listener had marked the other way
+    /// here: left as the listener said, for an undated mark cannot be said to be the later one.
+    pub kept_as_marked: usize,
 }
 
 /// One liked (or, from ListenBrainz, hated) song, before matching.
@@ -139,12 +142,22 @@ pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Resul
     })?;
     let songs = liked_songs(path, &text)?;
     let matcher = Matcher::load(db.conn())?;
+    let present = crate::db::marks::load(db.conn())?;
     let mut counts = LikeCounts::default();
     let mut marked = Vec::new();
     for song in songs {
-        match matcher.find(&match_key(&song.artist, &song.title), song.album.as_deref()) {
-            Some(track) => marked.push((track.track_id, song.mark, song.at_ms.unwrap_or(now_ms))),
-            None => counts.not_in_library.push(format!("{} – {}", song.artist, song.title)),
+        let Some(track) = matcher.find(&match_key(&song.artist, &song.title), song.album.as_deref()) else {
+            counts.not_in_library.push(format!("{} – {}", song.artist, song.title));
+            continue;
+        };
+        let marked_otherwise = match song.mark {
+            Mark::Like => present.is_banned(track.track_id),
+            Mark::Ban => present.is_liked(track.track_id),
+        };
+        match song.at_ms {
+            Some(at_ms) => marked.push((track.track_id, song.mark, at_ms)),
+            None if marked_otherwise => counts.kept_as_marked += 1,
+            None => marked.push((track.track_id, song.mark, now_ms)),
         }
     }
     let tx = db.conn_mut().transaction()?;

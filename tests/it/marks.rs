@@ -229,6 +229,31 @@ fn liked_songs_import_from_spotify_and_listenbrainz() {
     assert_eq!(liked[0].0, "Sad");
     assert_eq!(liked[1], ("Victory".to_owned(), 1_700_000_000_000), "{liked:?}");
 
+    // A song banned here stays banned: Spotify's liked songs carry no time, so none of them is
+    // the later word. The ban's time is now, well after the ListenBrainz like above.
+    let sad_path = sad["path"].as_str().unwrap();
+    stdout_of(skipless(data.path()).arg("ban").arg(sad_path));
+    let out = stdout_of(skipless(data.path()).args(["import", "likes", "--json"]).arg(&spotify));
+    let counts: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (counts["liked"].as_u64(), counts["kept_as_marked"].as_u64()),
+        (Some(0), Some(1)),
+        "{counts}"
+    );
+    let out = stdout_of(skipless(data.path()).args(["import", "likes"]).arg(&spotify));
+    assert!(
+        out.starts_with("liked 0 tracks; 1 song you marked the other way here left so"),
+        "{out}"
+    );
+    let banned: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM bans WHERE track_id = ?1",
+            [sad["id"].as_i64()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(banned, 1);
+
     // Something else is refused in one line.
     let junk = data.path().join("junk.json");
     std::fs::write(&junk, "[1, 2, 3]").unwrap();
