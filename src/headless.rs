@@ -433,17 +433,19 @@ fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, jso
 }
 
 /// A stdin command's reply: an error on stderr (in a JSON stream, a `command_error` event on
-/// stdout); any other reply but an "ok" on stdout (in a JSON stream, the status as a `status`
-/// event, the rest as a `reply` event).
+/// stdout); any other on stdout (in a JSON stream, the status as a `status` event, the rest as
+/// a `reply` event), what follows an "ok" where it says more (`liked: …`, `queued: …`). A bare
+/// "ok" is left out: the events it brings (`paused`, `started`) say it.
 fn print_reply(out: &mut impl Write, reply: &commands::Reply, json: bool) -> std::io::Result<()> {
     let text = reply.text.trim_start_matches("error: ");
+    let text = text.strip_prefix("ok ").unwrap_or(text);
     let line = match (reply.failed, json) {
         (true, false) => {
             eprintln!("skipless: {text}");
             return Ok(());
         }
         (true, true) => json!({"event": "command_error", "message": text}).to_string(),
-        (false, _) if reply.text == "ok" || reply.text.starts_with("ok ") => return Ok(()),
+        (false, _) if text == "ok" => return Ok(()),
         (false, false) => printable(text).into_owned(),
         (false, true) if text.starts_with('{') => match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(mut status)) => {

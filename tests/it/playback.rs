@@ -556,6 +556,21 @@ fn in_a_json_stream_the_status_and_refused_commands_are_events_too() {
     player.send("dance");
     let unknown = player.wait("command_error");
     assert!(unknown["message"].as_str().unwrap().contains("dance"), "{unknown}");
+    // A command that did something says what, without its "ok".
+    player.send("like");
+    let liked = player.wait("reply");
+    assert_eq!(
+        liked["text"].as_str(),
+        Some("liked: Timothy Pinkham – Victory"),
+        "{liked}"
+    );
+    player.send(&format!("queue {}", music.join("victory.ogg").display()));
+    let queued = player.wait("reply");
+    assert_eq!(
+        queued["text"].as_str(),
+        Some("queued: Timothy Pinkham – Victory"),
+        "{queued}"
+    );
     player.quit();
 }
 
