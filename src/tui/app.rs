@@ -263,11 +263,14 @@ impl App {
             Action::NextPane => self.state.cycle_pane(true),
             Action::PreviousPane => self.state.cycle_pane(false),
             Action::Play => self.play_selection(),
-            Action::Enqueue => {
-                let n = self.controller.enqueue(self.selected_tracks());
-                self.state
-                    .say(format!("queued {}", crate::fmt::count(n as u64, "track")));
-            }
+            Action::Enqueue => match self.unplayable_selection() {
+                Some(why) => self.state.say(why),
+                None => {
+                    let n = self.controller.enqueue(self.selected_tracks());
+                    self.state
+                        .say(format!("queued {}", crate::fmt::count(n as u64, "track")));
+                }
+            },
             Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
                 if let Some(name) = self.selected_saved_playlist() {
                     self.state
@@ -370,6 +373,11 @@ impl App {
             Action::Radio => self.start_radio(),
             Action::Lyrics => {
                 self.state.toggle_lyrics();
+                // Read afresh each time the pane opens: a .lrc written or changed since shows.
+                if self.state.show_lyrics {
+                    self.state.lyrics = None;
+                    self.lyrics_requested = None;
+                }
                 self.load_lyrics();
             }
             Action::LyricsSooner => self.shift_lyrics(-LYRICS_STEP_MS),
@@ -668,6 +676,13 @@ impl App {
                         _ => Vec::new(),
                     };
                 }
+                (Pane::Main, View::Playlists) => {
+                    return s
+                        .playlists
+                        .get(s.playlist)
+                        .map(|p| p.track_ids().filter_map(|id| s.library.track(id).cloned()).collect())
+                        .unwrap_or_default();
+                }
                 _ => Vec::new(),
             }
         };
@@ -677,7 +692,36 @@ impl App {
             .collect()
     }
 
+    /// Why the selected saved playlist, or entry of one, has nothing to play or queue; `None`
+    /// for any other selection, and for one that has.
+    fn unplayable_selection(&self) -> Option<String> {
+        let s = &self.state;
+        if s.search.is_some() || s.view != View::Playlists {
+            return None;
+        }
+        let playlist = s.playlists.get(s.playlist)?;
+        match s.pane {
+            Pane::Entries => match playlist.entries.get(s.playlist_entry)? {
+                SavedEntry::Missing(path) => Some(format!("not a playable file of the library: {path}")),
+                SavedEntry::Track(id) if s.library.track(*id).is_none() => {
+                    Some("this entry's track is no longer in the library".into())
+                }
+                SavedEntry::Track(_) => None,
+            },
+            Pane::Main if playlist.entries.is_empty() => Some(format!("{:?} is empty", playlist.name)),
+            Pane::Main if playlist.track_ids().all(|id| s.library.track(id).is_none()) => Some(format!(
+                "{:?}: none of its files is playable from the library",
+                playlist.name
+            )),
+            _ => None,
+        }
+    }
+
     fn play_selection(&mut self) {
+        if let Some(why) = self.unplayable_selection() {
+            self.state.say(why);
+            return;
+        }
         // Enter typed before the search thread has answered plays the best match once it has, as
         // it would have in a small library.
         if let Some(search) = self

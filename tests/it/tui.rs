@@ -1098,11 +1098,13 @@ fn synced_lyrics_follow_playback_and_seeks_and_their_timing_is_kept() {
     assert!(h.screen().contains("lyrics 1.0 s later"), "{}", h.screen());
     assert!(bold_rows_on_the_right(&mut h).is_empty());
     assert!(h.screen().contains("Lyrics · 1.0 s later · menu.lrc"));
-    // The shift is kept: read again, the lyrics come with it.
-    h.app.state.lyrics = None;
+    // Opened again, the pane reads the file again (here changed meanwhile), and the shift is
+    // kept with it.
+    std::fs::write(music.path().join("menu.lrc"), "[00:01.00]a line written since\n").unwrap();
     h.keys("ll");
     h.pump_until("the lyrics again", |app| app.state.lyrics.is_some());
     assert_eq!(h.app.state.lyrics.as_ref().unwrap().shift_ms, 1_000);
+    assert!(h.screen().contains("a line written since"), "{}", h.screen());
     // `l` hides them; the up-next pane is back.
     h.keys("l");
     assert!(h.screen().contains("Up next"), "{}", h.screen());
@@ -1787,4 +1789,36 @@ fn a_long_name_being_typed_shows_its_end_on_a_narrow_screen() {
     let screen = h.screen();
     assert!(screen.contains("  skipless ~/Music "), "{screen}");
     assert!(screen.contains("  skipless roots add ~/Music "), "{screen}");
+}
+
+#[test]
+fn a_on_a_playlist_queues_its_tracks_and_one_with_nothing_to_play_says_so() {
+    let mut h = Harness::new(100, 24);
+    h.keys("2ajaja");
+    h.keys("Strio\n");
+    h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
+    h.app.state.playlists.clear();
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    let before = h.app.controller.queue.entries().len();
+    h.keys("a");
+    assert_eq!(h.app.controller.queue.entries().len(), before + 3);
+    assert!(h.screen().contains("queued 3 tracks"), "{}", h.screen());
+    // Nothing has been skipped yet: the smart playlist of the most skipped holds nothing, and
+    // Enter and `a` say so rather than doing nothing.
+    let empty = h
+        .app
+        .state
+        .playlists
+        .iter()
+        .position(|p| p.name == "most skipped")
+        .unwrap();
+    assert!(h.app.state.playlists[empty].entries.is_empty());
+    h.app.state.playlist = empty;
+    h.keys("\n");
+    assert!(h.screen().contains("\"most skipped\" is empty"), "{}", h.screen());
+    assert!(h.app.controller.now.is_none());
+    h.keys("a");
+    assert!(h.screen().contains("\"most skipped\" is empty"), "{}", h.screen());
+    assert_eq!(h.app.controller.queue.entries().len(), before + 3);
 }
