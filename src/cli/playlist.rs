@@ -131,8 +131,8 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         n => format!("; {} left out", crate::fmt::count(n as u64, "line")),
     };
     outln!(
-        "saved playlist {name:?}: {} entries, {} in the library{left_out}",
-        entries.len(),
+        "saved playlist {name:?}: {}, {} in the library{left_out}",
+        entries_count(entries.len()),
         entries.len() - missing.len()
     )?;
     let left_out_lines = skipped
@@ -163,6 +163,10 @@ fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn entries_count(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "entry" } else { "entries" })
+}
+
 fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
     // The library's tags for what it has, what the M3U said for the rest.
     let entries: Vec<Entry> = playlist_entries(db, name)?
@@ -178,10 +182,10 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
         .collect();
     match out {
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
-            let mut writer = std::io::BufWriter::new(file);
-            write_m3u(&mut writer, &entries).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("exported {} entries to {}", entries.len(), path.display());
+            // Whole or not at all: a full disk leaves an earlier export as it was.
+            crate::atomic_file::write_atomic_with(path, |out| write_m3u(out, &entries))
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            eprintln!("exported {} to {}", entries_count(entries.len()), path.display());
         }
         None => {
             let stdout = std::io::stdout();
