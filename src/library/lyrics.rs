@@ -53,13 +53,22 @@ pub fn sidecar_problem(path: &Path) -> Option<String> {
     }
 }
 
+/// A lyrics file's name as compared: lower case, with each letter a file name cannot hold here
+/// or on Windows (`AC/DC`, `Why?`) as `_`, as lyrics tools save them, on either side.
+fn comparable(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| if "/\\:*?\"<>|".contains(c) { '_' } else { c })
+        .collect()
+}
+
 /// `Artist - Title.lrc` (case-insensitive), else `Title.lrc`, in `dir`.
 fn in_folder(dir: &Path, track: &Track) -> Option<Lyrics> {
     let mut wanted: Vec<String> = Vec::new();
     if let Some(artist) = &track.artist {
-        wanted.push(format!("{artist} - {}.lrc", track.title).to_lowercase());
+        wanted.push(comparable(&format!("{artist} - {}.lrc", track.title)));
     }
-    wanted.push(format!("{}.lrc", track.title).to_lowercase());
+    wanted.push(comparable(&format!("{}.lrc", track.title)));
     let names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| tracing::warn!("lyrics folder {}: {e}", dir.display()))
         .ok()?
@@ -68,10 +77,7 @@ fn in_folder(dir: &Path, track: &Track) -> Option<Lyrics> {
     wanted.iter().find_map(|name| {
         names
             .iter()
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|f| f.to_string_lossy().to_lowercase() == *name)
-            })
+            .find(|p| p.file_name().is_some_and(|f| comparable(&f.to_string_lossy()) == *name))
             .and_then(|p| read_lrc(p))
     })
 }

@@ -129,4 +129,15 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
     )
     .unwrap();
     assert_eq!(lyrics_of(data.path(), &defeat), "[00:10.00] from the folder\n");
+
+    // Letters a file name cannot hold are saved as `_`, as lyrics tools save them.
+    let slashed = music.join("slashed.flac");
+    std::fs::copy(&defeat, &slashed).unwrap();
+    let mut tagged = lofty::read_from_path(&slashed).unwrap();
+    let tag = tagged.primary_tag_mut().unwrap();
+    tag.insert_text(ItemKey::TrackArtist, "AC/DC".into());
+    tag.insert_text(ItemKey::TrackTitle, "Why? Because".into());
+    lofty::file::AudioFile::save_to_path(&tagged, &slashed, WriteOptions::default()).unwrap();
+    std::fs::write(folder.join("ac_dc - Why_ Because.lrc"), "[00:01.00]saved by a tool\n").unwrap();
+    assert_eq!(lyrics_of(data.path(), &slashed), "[00:01.00] saved by a tool\n");
 }
