@@ -14,7 +14,7 @@ use ratatui_image::picker::Picker;
 use ratatui_image::protocol::Protocol;
 use ratatui_image::Resize;
 
-use crate::library::cover::{find_cover, Cover};
+use crate::library::cover::{beside, find_cover, Cover};
 use crate::track::Track;
 
 /// The memory the decoded covers may take (32 MB): about a hundred albums.
@@ -86,34 +86,46 @@ fn bytes_of(image: &Option<Arc<DynamicImage>>) -> usize {
 /// The tracks of one album share a cover: the folder and the album tag name it. A track with no
 /// album tag is a single of its own, whose embedded picture is its own: its path names it. The
 /// folder's modification time is part of the key, and a single's own: a cover file added to the
-/// folder, or a picture written into a single, is looked up afresh, never hidden behind a "no
-/// cover" remembered from before. (A picture written into one track of an album, which changes
-/// no folder, shows at the next start.)
+/// folder, or a picture written into a single, is looked up afresh. A cover missing is
+/// remembered per track ([`single_key`]), so it never hides the picture of another track of
+/// the album.
 fn album_key(track: &Track) -> String {
     let folder = track.path.parent().unwrap_or(Path::new(""));
-    let modified = |path: &Path| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos())
-    };
     match track.album.as_deref() {
-        Some(album) => format!("{}\u{1f}{album}\u{1f}{}", folder.display(), modified(folder)),
-        None => format!(
-            "{}\u{1f}{}\u{1f}{}",
-            track.path.display(),
-            modified(&track.path),
-            modified(folder)
-        ),
+        Some(album) => format!("{}\u{1f}{album}\u{1f}{}", folder.display(), modified_ns(folder)),
+        None => single_key(track),
     }
+}
+
+/// The key of one track's own cover: its path, its own modification time and its folder's.
+fn single_key(track: &Track) -> String {
+    let folder = track.path.parent().unwrap_or(Path::new(""));
+    format!(
+        "{}\u{1f}{}\u{1f}{}",
+        track.path.display(),
+        modified_ns(&track.path),
+        modified_ns(folder)
+    )
+}
+
+fn modified_ns(path: &Path) -> u128 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// The cover of `track` as a picture of `size` cells for `picker`; `None` when it has none or
 /// it cannot be used (logged once per album).
 pub fn art_for(track: &Track, size: Size, picker: &Picker, cache: &std::sync::Mutex<ArtCache>) -> Option<Picture> {
-    let key = album_key(track);
-    let cached = cache.lock().ok().and_then(|mut c| c.get(&key));
+    // A cover found stands for the album; a cover missing, for the track alone: another track
+    // of the album may carry one in its tags.
+    let (key, without) = (album_key(track), single_key(track));
+    let cached = cache
+        .lock()
+        .ok()
+        .and_then(|mut c| c.get(&key).filter(Option::is_some).or_else(|| c.get(&without)));
     let image = match cached {
         Some(image) => image,
         None => {
@@ -125,7 +137,7 @@ pub fn art_for(track: &Track, size: Size, picker: &Picker, cache: &std::sync::Mu
                 }
             };
             if let Ok(mut cache) = cache.lock() {
-                cache.insert(key, image.clone());
+                cache.insert(if image.is_some() { key } else { without }, image.clone());
             }
             image
         }
@@ -142,15 +154,28 @@ pub fn art_for(track: &Track, size: Size, picker: &Picker, cache: &std::sync::Mu
 
 /// The cover of the audio file at `audio`, decoded and shrunk; `None` when it has none.
 pub fn load(audio: &Path) -> Result<Option<DynamicImage>, String> {
-    let (bytes, origin) = match find_cover(audio).map_err(|e| e.to_string())? {
-        None => return Ok(None),
-        Some(Cover::Embedded { data, .. }) => (data, format!("{} (embedded)", audio.display())),
-        Some(Cover::File(file)) => {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            (bytes, file.display().to_string())
-        }
+    let from_file = |file: &Path| -> Result<DynamicImage, String> {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        decode(&bytes).map_err(|e| format!("{}: {e}", file.display()))
     };
-    decode(&bytes).map(Some).map_err(|e| format!("{origin}: {e}"))
+    match find_cover(audio).map_err(|e| e.to_string())? {
+        None => Ok(None),
+        Some(Cover::File(file)) => from_file(&file).map(Some),
+        // A damaged embedded picture gives way to the folder's image, where there is one.
+        Some(Cover::Embedded { data, .. }) => match decode(&data) {
+            Ok(image) => Ok(Some(image)),
+            Err(e) => {
+                let damaged = format!("{} (embedded): {e}", audio.display());
+                match beside(audio) {
+                    Some(file) => {
+                        tracing::warn!("album art: {damaged}; the folder's image is shown");
+                        from_file(&file).map(Some)
+                    }
+                    None => Err(damaged),
+                }
+            }
+        },
+    }
 }
 
 /// Decodes a JPEG or PNG within the limits and shrinks it to [`LONGEST_SIDE`].

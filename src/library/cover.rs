@@ -59,8 +59,9 @@ fn embedded(audio: &Path) -> Result<Option<Cover>, LibraryError> {
         })
 }
 
-/// The folder's cover image, by the names players and rippers use, best first.
-fn beside(audio: &Path) -> Option<PathBuf> {
+/// The cover image in the folder of `audio`, by the names players and rippers use, best first:
+/// what stands for the album where the file's own picture is missing or damaged.
+pub fn beside(audio: &Path) -> Option<PathBuf> {
     let dir = audio.parent()?;
     let images: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .ok()?

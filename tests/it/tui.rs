@@ -1181,6 +1181,81 @@ fn a_folder_cover_is_found_and_a_corrupt_one_is_no_art() {
     assert_eq!(up_next_row(&h.screen()), 1, "{}", h.screen());
 }
 
+/// Copies the corpus's `silence.ogg` to `path` tagged as `title` of album "Pictures", with
+/// `picture` embedded as its front cover.
+fn tagged_copy(path: &std::path::Path, title: &str, picture: Option<Vec<u8>>) {
+    use lofty::file::{AudioFile, TaggedFileExt};
+    use lofty::picture::{MimeType, Picture, PictureType};
+    use lofty::tag::Accessor;
+    std::fs::copy(crate::common::corpus().join("silence.ogg"), path).unwrap();
+    let mut file = lofty::read_from_path(path).unwrap();
+    let tag = file.primary_tag_mut().unwrap();
+    tag.set_title(title.into());
+    tag.set_album("Pictures".into());
+    if let Some(data) = picture {
+        tag.push_picture(
+            Picture::unchecked(data)
+                .pic_type(PictureType::CoverFront)
+                .mime_type(MimeType::Png)
+                .build(),
+        );
+    }
+    file.save_to_path(path, lofty::config::WriteOptions::default()).unwrap();
+}
+
+#[test]
+fn a_track_without_a_cover_hides_no_other_tracks_and_a_damaged_one_gives_way_to_the_folders() {
+    let png = |colour: [u8; 3]| {
+        let mut out = Vec::new();
+        image::RgbImage::from_pixel(32, 32, image::Rgb(colour))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let music = tempfile::tempdir().unwrap();
+    tagged_copy(&music.path().join("1.ogg"), "One", None);
+    tagged_copy(&music.path().join("2.ogg"), "Two", Some(png([20, 200, 20])));
+    let mut h = Harness::on(music.path(), 100, 30);
+    let position = |h: &Harness, title: &str| {
+        h.app
+            .state
+            .sorted
+            .iter()
+            .position(|&i| h.app.state.library.tracks[i].title == title)
+            .unwrap()
+    };
+    let one = position(&h, "One");
+    playing_with_art(&mut h, one);
+    assert!(h.app.state.art.as_ref().unwrap().picture.is_none());
+    let two = position(&h, "Two");
+    h.keys("g");
+    h.keys(&"j".repeat(two));
+    h.keys("\n");
+    h.pump_until("Two to start", |app| {
+        app.controller
+            .now
+            .as_ref()
+            .is_some_and(|n| n.entry.track.title == "Two")
+    });
+    h.app.want_art(Rect::new(0, 0, 100, 30));
+    h.pump_until("Two's own cover", |app| {
+        app.state.art.as_ref().is_some_and(|a| a.picture.is_some())
+    });
+
+    let damaged = tempfile::tempdir().unwrap();
+    tagged_copy(
+        &damaged.path().join("3.ogg"),
+        "Three",
+        Some(b"\x89PNG\r\n\x1a\n damaged".to_vec()),
+    );
+    image::RgbImage::from_pixel(32, 32, image::Rgb([200, 20, 20]))
+        .save(damaged.path().join("cover.jpg"))
+        .unwrap();
+    let mut h = Harness::on(damaged.path(), 100, 30);
+    playing_with_art(&mut h, 0);
+    assert!(h.app.state.art.as_ref().unwrap().picture.is_some());
+}
+
 #[test]
 fn a_cover_that_never_arrives_blocks_no_frame() {
     let music = tempfile::tempdir().unwrap();
