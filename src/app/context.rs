@@ -18,6 +18,16 @@ impl Context {
         Ok(Database::open(&self.paths.database())?)
     }
 
+    /// Opens the database for a command that changes what is in it (a like, a playlist renamed,
+    /// a model trained on the log): refused where there is none yet, as by
+    /// [`Context::open_existing_database`], and opened for writing.
+    pub(crate) fn open_database_there(&self) -> Result<Database, super::AppError> {
+        if !self.paths.database().exists() && !self.paths.data_dir.is_file() {
+            return Err(super::AppError::NoData(self.paths.data_dir.clone()));
+        }
+        self.open_database()
+    }
+
     /// Opens the database for a command that only reads it (history, stats, an export): a data
     /// dir that is not there is refused, as a mistyped `--data-dir` most often is, rather than
     /// made and read as an empty log. One that cannot be written (a backup, a disk remounted

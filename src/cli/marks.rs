@@ -11,7 +11,7 @@ use crate::marks::Mark;
 
 /// Sets (`on`) or clears `mark` on the indexed track at `path`.
 pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_database_there()?;
     let kind = std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
     if kind.is_dir() {
         anyhow::bail!("{}: a folder, not a track", path.display());

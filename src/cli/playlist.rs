@@ -41,7 +41,12 @@ pub enum PlaylistCommand {
 }
 
 pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
-    let mut db = ctx.open_database()?;
+    // Only an import starts a data dir; the rest read or change playlists that must be there.
+    let mut db = match command {
+        PlaylistCommand::Import { .. } => ctx.open_database()?,
+        PlaylistCommand::List { .. } | PlaylistCommand::Export { .. } => ctx.open_existing_database()?,
+        _ => ctx.open_database_there()?,
+    };
     match command {
         PlaylistCommand::List { json } => return list(&db, *json),
         PlaylistCommand::Export { name, out } => return export(&db, name, out.as_deref()),
@@ -199,7 +204,7 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
 
 /// The files of playlist `name` that the library has, in order, for `skipless play --playlist`.
 pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let paths: Vec<PathBuf> = playlist_entries(&db, name)?
         .into_iter()
         .filter(|(_, track)| track.is_some())

@@ -59,7 +59,7 @@ fn say_what_is_not_a_new_root(ctx: &Context, paths: &[PathBuf]) -> anyhow::Resul
 }
 
 fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_existing_database()?;
     let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     let library: Vec<crate::track::Track> = tracks::all_tracks(db.conn()).map_err(|e| db.err(e))?;
     for root in &roots {
@@ -83,7 +83,7 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
 }
 
 fn remove(ctx: &Context, path: &Path) -> anyhow::Result<()> {
-    let mut db = ctx.open_database()?;
+    let mut db = ctx.open_database_there()?;
     // A root that no longer exists on disk is named as it was stored.
     let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let gone = tracks::remove_root(db.conn_mut(), &root, now_ms())

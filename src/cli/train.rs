@@ -13,7 +13,7 @@ use crate::recommend::train::TrainConfig;
 /// `models/` when its served ranking is at least as good as the current model's on the same
 /// validation slice (or with `--force`).
 pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database()?;
+    let db = ctx.open_database_there()?;
     let log = ListeningLog::load(&db, &[])?;
     if let Some(why) = log.too_short_to_train(ctx.config.recommend.min_plays) {
         anyhow::bail!("{why} (recommend.min_plays)");

@@ -210,3 +210,35 @@ fn a_full_disk_under_stdout_is_one_line_not_a_panic() {
         assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
     }
 }
+
+/// A mistyped `--data-dir` is said, not made: only the commands that bring data in start one.
+#[test]
+fn commands_that_read_or_change_data_refuse_a_data_dir_that_is_not_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let typo = tmp.path().join("typo");
+    let sad = crate::common::corpus().join("sad.ogg");
+    let sad = sad.to_str().unwrap();
+    for args in [
+        vec!["roots"],
+        vec!["roots", "remove", "/x"],
+        vec!["playlist", "list"],
+        vec!["playlist", "export", "x"],
+        vec!["playlist", "delete", "x"],
+        vec!["playlist", "rename", "x", "y"],
+        vec!["train"],
+        vec!["like", sad],
+        vec!["ban", sad],
+    ] {
+        let output = crate::common::skipless(&typo).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains("no skipless data here yet"), "{args:?}: {stderr}");
+        assert!(!typo.join("skipless.db").exists(), "{args:?} made a database");
+    }
+    crate::common::skipless(&typo)
+        .args(["roots", "add"])
+        .arg(crate::common::corpus())
+        .output()
+        .unwrap();
+    assert!(typo.join("skipless.db").exists());
+}
