@@ -11,11 +11,11 @@ use crate::marks::Mark;
 
 /// Sets (`on`) or clears `mark` on the indexed track at `path`.
 pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<()> {
-    let db = ctx.open_database_there()?;
     let kind = std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
     if kind.is_dir() {
         anyhow::bail!("{}: a folder, not a track", path.display());
     }
+    let db = ctx.open_database_there()?;
     let track = tracks::index_path(db.conn(), path)
         .and_then(|file| file.map_or(Ok(None), |file| tracks::track_by_path_any(db.conn(), &file)))
         .map_err(|e| db.err(e))?

@@ -345,8 +345,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::Man { command, dir }) => {
-            // Built, every command knows its page's name (skipless-import-spotify).
-            let mut page = Cli::command();
+            // Built, every command knows its page's name (skipless-import-spotify). Without the
+            // `help` commands, which have no page of their own for a page to point at.
+            let mut page = without_help_commands(Cli::command());
             page.build();
             if let Some(dir) = dir {
                 std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
@@ -476,10 +477,16 @@ fn write_man_pages(command: &clap::Command, dir: &Path) -> anyhow::Result<usize>
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
     std::fs::write(&file, page).with_context(|| format!("{}: cannot write", file.display()))?;
     let mut written = 1;
-    for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+    for sub in command.get_subcommands() {
         written += write_man_pages(sub, dir)?;
     }
     Ok(written)
+}
+
+fn without_help_commands(command: clap::Command) -> clap::Command {
+    command
+        .disable_help_subcommand(true)
+        .mut_subcommands(without_help_commands)
 }
 
 /// The subcommand most like `word`, if one is close enough to be a likely typo.

@@ -134,6 +134,18 @@ fn man_prints_a_manual_page() {
             "{name}"
         );
     }
+    // Every page a page points at is there.
+    for entry in std::fs::read_dir(&pages).unwrap() {
+        let page = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for token in page.split_whitespace().filter(|t| t.ends_with("(1)")) {
+            let named = token.replace("\\-", "-");
+            let named = named.trim_end_matches("(1)");
+            assert!(
+                pages.join(format!("{named}.1")).exists(),
+                "{named}(1) is named but not written"
+            );
+        }
+    }
 }
 
 #[test]

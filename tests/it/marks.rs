@@ -161,6 +161,7 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
 #[test]
 fn a_file_not_in_the_library_is_refused_in_one_line() {
     let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus().join("victory.ogg")]);
     let output = skipless(data.path())
         .arg("like")
         .arg(corpus().join("sad.ogg"))
