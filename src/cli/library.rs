@@ -16,7 +16,12 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for track in &tracks {
         if json {
-            writeln!(out, "{}", printable(&serde_json::to_string(track)?))?;
+            let mut object = serde_json::to_value(track)?;
+            if let Some(fields) = object.as_object_mut() {
+                fields.insert("liked".into(), marks.is_liked(track.id).into());
+                fields.insert("banned".into(), marks.is_banned(track.id).into());
+            }
+            writeln!(out, "{}", printable(&object.to_string()))?;
         } else {
             let duration = track.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into());
             let mark = if marks.is_banned(track.id) {

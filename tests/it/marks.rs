@@ -55,6 +55,15 @@ fn like_and_ban_through_the_command_line() {
     };
     assert!(row_of(sad_id).contains(&format!("{sad_id} ♥ ")), "{listing}");
     assert!(row_of(victory_id).contains(&format!("{victory_id} ⊘ ")), "{listing}");
+    let marks_of = |id: i64| {
+        let track = crate::common::library(data.path())
+            .into_iter()
+            .find(|t| t["id"] == id)
+            .unwrap();
+        (track["liked"].as_bool(), track["banned"].as_bool())
+    };
+    assert_eq!(marks_of(sad_id), (Some(true), Some(false)));
+    assert_eq!(marks_of(victory_id), (Some(false), Some(true)));
     let picks = recommended(data.path());
     assert!(
         !picks.contains(&victory_id) && !picks.contains(&defeat_id),
