@@ -253,11 +253,16 @@ pub enum Command {
         /// An audio file.
         path: PathBuf,
     },
-    /// Print the commented default configuration (`skipless config --default`).
+    /// Print the commented default configuration (`skipless config --default`), or where the
+    /// configuration is read from (`skipless config --path`).
+    #[command(group(clap::ArgGroup::new("what").required(true)))]
     Config {
         /// Print the commented default configuration (the shipped `config.toml`).
-        #[arg(long, required = true)]
+        #[arg(long, group = "what")]
         default: bool,
+        /// Print the configuration file's path (it need not exist: every setting is optional).
+        #[arg(long, group = "what")]
+        path: bool,
     },
     /// Print a shell completion script (e.g. `skipless completions bash > ~/.local/share/bash-completion/completions/skipless`).
     Completions {
@@ -333,6 +338,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // Commands that print what the program is made of need no data dir or config.
     match &cli.command {
+        Some(Command::Config { path: true, .. }) => {
+            let paths = Paths::resolve(cli.data_dir.clone(), cli.config.clone())?;
+            outln!("{}", paths.config_file.display())?;
+            return Ok(());
+        }
         Some(Command::Config { .. }) => {
             out!("{}", crate::config::DEFAULT_CONFIG)?;
             return Ok(());

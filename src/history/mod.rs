@@ -55,7 +55,9 @@ pub enum HistoryError {
     },
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
-    #[error("{path}: not a listening history (expected Spotify's JSON history, Extended or basic, or an MSSD .csv)")]
+    #[error(
+        "{path}: not a listening history (expected Spotify's JSON history, Extended or basic; `skipless eval` also reads an MSSD .csv)"
+    )]
     UnknownFormat { path: PathBuf },
     #[error("{path}: this is {what}, not a listening history")]
     NotAHistory { path: PathBuf, what: &'static str },

@@ -86,6 +86,18 @@ fn config_default_prints_the_shipped_config() {
         skipless::config::Config::parse(&printed, std::path::Path::new("config.toml")).unwrap(),
         skipless::config::Config::default()
     );
+    // Where the file is read from: the one named, else the config directory's.
+    let named = stdout_of(skipless(data.path()).args(["config", "--path"]));
+    assert_eq!(named.trim(), crate::common::config_file(data.path()).to_str().unwrap());
+    let config_home = data.path().join("xdg");
+    let found = stdout_of(
+        assert_cmd::Command::cargo_bin("skipless")
+            .unwrap()
+            .args(["config", "--path"])
+            .env("XDG_CONFIG_HOME", &config_home),
+    );
+    assert_eq!(found.trim(), config_home.join("skipless/config.toml").to_str().unwrap());
+    assert!(refusal(&["config"]).contains("--default"));
 }
 
 #[test]
