@@ -257,6 +257,8 @@ fn mark(controller: &mut Controller, autoplay: Option<&Autoplay>, mark: Mark, on
     let said = mark.outcome(on, changed);
     let name = track.display_name();
     let reply = match (changed, on) {
+        // Banned already or just now, the track playing is skipped all the same.
+        (_, true) if mark == Mark::Ban => format!("ok {said}: {name}; skipped"),
         (true, _) | (false, true) => format!("ok {said}: {name}"),
         // The track playing is what the command acts on; after a ban skipped it, that is the next.
         (false, false) => format!(

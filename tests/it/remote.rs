@@ -143,6 +143,24 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
         not_banned.starts_with("not banned: ") && not_banned.contains("skipless unban PATH"),
         "{not_banned}"
     );
+    // A ban skips the track playing, and says so (the one liked above keeps its like).
+    let wait_past = |playing: &serde_json::Value| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while status(data.path())["track"]["id"] == *playing {
+            assert!(std::time::Instant::now() < deadline, "{playing} still plays");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let liked_track = status(data.path())["track"]["id"].clone();
+    remote_ok(data.path(), &["next"]);
+    wait_past(&liked_track);
+    let playing = status(data.path())["track"]["id"].clone();
+    let banned = remote_ok(data.path(), &["ban"]);
+    assert!(
+        banned.starts_with("banned: ") && banned.trim_end().ends_with("; skipped"),
+        "{banned}"
+    );
+    wait_past(&playing);
 
     let refused = remote(data.path(), &["dance"]);
     assert!(!refused.status.success());
