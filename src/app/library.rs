@@ -128,7 +128,8 @@ pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Tra
 
 /// Why [`tracks_at`] found nothing at `path`, as one line for the listener.
 pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> Result<String, DbError> {
-    let found = std::fs::canonicalize(path).and_then(|at| Ok((std::fs::metadata(&at)?.file_type(), at)));
+    let known = tracks::index_path(db.conn(), path).map_err(|e| db.err(e))?;
+    let found = std::fs::metadata(path).map(|m| (m.file_type(), known));
     let said = match found {
         Ok((kind, _)) if !kind.is_dir() && !kind.is_file() => {
             format!("{}: not a regular file (a device, a pipe or a socket)", path.display())
@@ -137,7 +138,10 @@ pub(crate) fn nothing_at(db: &Database, path: &std::path::Path) -> Result<String
             "{}: no playable file of the library in it (a folder not scanned yet: skipless scan PATH)",
             path.display()
         ),
-        Ok((_, file))
+        Ok(_) if !crate::library::is_audio_file(path) => {
+            format!("{}: {}", path.display(), crate::library::not_audio(path))
+        }
+        Ok((_, Some(file)))
             if tracks::track_by_path_any(db.conn(), &file)
                 .map_err(|e| db.err(e))?
                 .is_some() =>

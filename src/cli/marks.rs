@@ -15,6 +15,9 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
     if kind.is_dir() {
         anyhow::bail!("{}: a folder, not a track", path.display());
     }
+    if !crate::library::is_audio_file(path) {
+        anyhow::bail!("{}: {}", path.display(), crate::library::not_audio(path));
+    }
     let db = ctx.open_database_there()?;
     let track = tracks::index_path(db.conn(), path)
         .and_then(|file| file.map_or(Ok(None), |file| tracks::track_by_path_any(db.conn(), &file)))

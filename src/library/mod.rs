@@ -30,6 +30,20 @@ pub(crate) const AUDIO_EXTENSIONS: &[&str] = &[
     "mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "mp4", "aac", "wav", "wave",
 ];
 
+/// Why `path`, which has none of the [`AUDIO_EXTENSIONS`], is not a track, for a message after
+/// its name; a playlist file is pointed to the command that reads it.
+pub(crate) fn not_audio(path: &std::path::Path) -> &'static str {
+    let is_playlist = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("m3u") || e.eq_ignore_ascii_case("m3u8"));
+    if is_playlist {
+        "a playlist, not an audio file (`skipless playlist import FILE` saves it to play by name)"
+    } else {
+        "not an audio file (MP3, FLAC, Ogg, Opus, M4A or WAV)"
+    }
+}
+
 /// Whether a path has one of the [`AUDIO_EXTENSIONS`], whatever its case.
 pub(crate) fn is_audio_file(path: &std::path::Path) -> bool {
     path.extension()

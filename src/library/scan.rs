@@ -131,10 +131,9 @@ pub fn scan(
             if is_audio_file(&root) {
                 single_files.insert(root);
             } else {
-                report.walk_errors.push(format!(
-                    "{}: not an audio file (MP3, FLAC, Ogg, Opus, M4A or WAV)",
-                    root.display()
-                ));
+                report
+                    .walk_errors
+                    .push(format!("{}: {}", root.display(), super::not_audio(&root)));
             }
             continue;
         }

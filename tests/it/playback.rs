@@ -553,6 +553,16 @@ fn in_a_json_stream_the_status_and_refused_commands_are_events_too() {
             .ends_with("noise.mp3: not playable: it could not be read at the last scan"),
         "{refused}"
     );
+    let list = music.join("list.m3u");
+    std::fs::write(&list, "victory.ogg\n").unwrap();
+    player.send(&format!("queue {}", list.display()));
+    let refused = player.wait("command_error");
+    assert!(
+        refused["message"].as_str().unwrap().ends_with(
+            "list.m3u: a playlist, not an audio file (`skipless playlist import FILE` saves it to play by name)"
+        ),
+        "{refused}"
+    );
     player.send("dance");
     let unknown = player.wait("command_error");
     assert!(unknown["message"].as_str().unwrap().contains("dance"), "{unknown}");
