@@ -76,7 +76,19 @@ pub struct M3u {
 /// The entries of an M3U or M3U8 file's bytes; `dir` is the folder relative paths start from.
 /// Only a file that is not a playlist at all (binary data) is an error.
 pub fn parse_m3u(bytes: &[u8], dir: &Path) -> Result<M3u, M3uError> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    // A UTF-16 file (as Windows tools save "Unicode" text) says so by its byte order mark.
+    let decoded: Vec<u8>;
+    let bytes = match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, bom)) if encoding != encoding_rs::UTF_8 => {
+            decoded = encoding
+                .decode_without_bom_handling(&bytes[bom..])
+                .0
+                .into_owned()
+                .into_bytes();
+            &decoded[..]
+        }
+        _ => bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes),
+    };
     if let Some(other) = other_format(bytes) {
         let line = 1 + bytes
             .iter()
@@ -187,12 +199,29 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     {
         return Err(format!("not a local file: {}", String::from_utf8_lossy(line)));
     }
-    let mut path = dir.join(Path::new(OsStr::from_bytes(line)));
+    let mut line = std::borrow::Cow::Borrowed(line);
+    let mut path = dir.join(Path::new(OsStr::from_bytes(&line)));
+    // A legacy M3U from Windows names files in its code page: where the bytes as written name
+    // no file and are not UTF-8, they are read as Windows-1252 (`caf\xe9.ogg` is `café.ogg`).
+    if !path.exists() && std::str::from_utf8(&line).is_err() {
+        let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&line);
+        let as_1252 = dir.join(text.as_ref());
+        if as_1252.exists() || text.contains('\\') {
+            line = std::borrow::Cow::Owned(text.into_owned().into_bytes());
+            path = as_1252;
+        }
+    }
     // A backslash is a letter of a Linux file name (`AC\DC - Song.mp3`): only where no file has
     // the name as written is it read as a Windows separator.
     if line.contains(&b'\\') && !line.contains(&b'/') && !path.exists() {
         let separated: Vec<u8> = line.iter().map(|&b| if b == b'\\' { b'/' } else { b }).collect();
         path = dir.join(Path::new(OsStr::from_bytes(&separated)));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{}: a folder, not a file (a playlist lists files)",
+            path.display()
+        ));
     }
     // As written where no file is; where one is, as joined, for the library to find it by its
     // own rule (`db::tracks::index_path`: a `..` after a symlinked folder goes where the link
@@ -449,6 +478,35 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         assert_eq!(
             m3u.entries[0].path,
             dir.path().canonicalize().unwrap().join("AC\\DC - Song.mp3")
+        );
+    }
+
+    #[test]
+    fn windows_1252_names_utf_16_files_and_folders_as_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("enc")).unwrap();
+        std::fs::write(dir.path().join("enc/café.ogg"), b"").unwrap();
+        // A name in Windows-1252, with Windows separators, names the UTF-8 file.
+        let m3u = parse_m3u(b"enc\\caf\xe9.ogg\r\n", dir.path()).unwrap();
+        assert!(m3u.skipped.is_empty(), "{:?}", m3u.skipped);
+        assert_eq!(m3u.entries[0].path, dir.path().join("enc/café.ogg"));
+        // A UTF-16 file with its byte order mark, as Windows saves "Unicode" text.
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("#EXTM3U\r\nenc/café.ogg\r\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let m3u = parse_m3u(&utf16, dir.path()).unwrap();
+        assert_eq!(m3u.entries.len(), 1, "{:?}", m3u.skipped);
+        assert_eq!(m3u.entries[0].path, dir.path().join("enc/café.ogg"));
+        // A folder is no entry: a playlist lists files.
+        let m3u = parse_m3u(b"enc\nenc/caf\xc3\xa9.ogg\n", dir.path()).unwrap();
+        assert_eq!(m3u.entries.len(), 1);
+        assert_eq!(
+            (
+                m3u.skipped[0].line,
+                m3u.skipped[0].message.contains("a folder, not a file")
+            ),
+            (1, true)
         );
     }
 }
