@@ -47,17 +47,25 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
     let mut db = Database::open(&ctx.paths.database())?;
     let (queue, radio) = match start {
         Start::Tracks(paths) => {
-            let queue = resolve_queue(&mut db, &paths)?;
+            let (queue, problems) = resolve_queue(&mut db, &paths)?;
             if queue.is_empty() {
-                anyhow::bail!("nothing to play in {}", display_paths(&paths));
+                match problems.is_empty() {
+                    true => anyhow::bail!("nothing to play in {}", display_paths(&paths)),
+                    false => anyhow::bail!("nothing to play: {}", problems.join("; ")),
+                }
             }
+            warn_of(&problems);
             (queue, None)
         }
         Start::RadioTrack(path) => {
-            let queue = resolve_queue(&mut db, std::slice::from_ref(&path))?;
+            let (queue, problems) = resolve_queue(&mut db, std::slice::from_ref(&path))?;
             let [track] = queue.as_slice() else {
-                anyhow::bail!("{}: not a playable file for a radio", path.display());
+                match problems.is_empty() {
+                    true => anyhow::bail!("{}: not a playable file for a radio", path.display()),
+                    false => anyhow::bail!("nothing for a radio: {}", problems.join("; ")),
+                }
             };
+            warn_of(&problems);
             let seed = RadioSeed::of_track(track);
             (queue, Some(seed))
         }
@@ -337,24 +345,29 @@ impl<W: Write> Write for Output<W> {
 
 /// The tracks to play, in order: files as given, folders by path. The paths are scanned first
 /// (files not yet indexed, changed, or unreadable before); what the scan cannot read or find is
-/// said on stderr with its reason and left out.
-fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<Vec<Track>> {
+/// left out, and returned as one line each with its reason, for a warning beside the music or
+/// the one line of an error where nothing is left to play.
+fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<(Vec<Track>, Vec<String>)> {
     let outcome = scan_changed(db, paths)?;
     if let Some(error) = &outcome.match_error {
         eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
     }
     let report = outcome.report;
-    for error in &report.walk_errors {
-        eprintln!("skipless: warning: {error}");
-    }
+    let mut problems = report.walk_errors;
     for (path, reason) in &report.failed_files {
-        eprintln!("skipless: cannot read {}: {reason}; left out", path.display());
+        problems.push(format!("cannot read {}: {reason}; left out", path.display()));
     }
     let mut queue = Vec::new();
     for path in paths {
         queue.extend(tracks_at(db, path)?);
     }
-    Ok(queue)
+    Ok((queue, problems))
+}
+
+fn warn_of(problems: &[String]) {
+    for problem in problems {
+        eprintln!("skipless: warning: {problem}");
+    }
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

@@ -138,7 +138,7 @@ pub enum Command {
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
         words: Vec<std::ffi::OsString>,
     },
-    /// Saved playlists: list them, import an M3U or M3U8 file, export one.
+    /// Saved playlists: list them, import an M3U or M3U8 file, export, rename or delete one.
     Playlist {
         #[command(subcommand)]
         command: playlist::PlaylistCommand,

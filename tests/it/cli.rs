@@ -266,3 +266,19 @@ fn commands_that_read_or_change_data_refuse_a_data_dir_that_is_not_there() {
         .unwrap();
     assert!(typo.join("skipless.db").exists());
 }
+
+/// Nothing to play is one line that says why, not a warning and then an error.
+#[test]
+fn play_with_nothing_playable_says_why_in_one_line() {
+    for args in [
+        &["--audio", "null", "play", "/nowhere/gone.ogg"][..],
+        &["--audio", "null", "play", "--radio-track", "/nowhere/gone.ogg"][..],
+    ] {
+        let stderr = refusal(args);
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("/nowhere/gone.ogg: No such file or directory"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

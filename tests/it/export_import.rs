@@ -352,6 +352,7 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     );
     // A log too short to train on is refused in one line that says what it has.
     let empty = data_dir(tmp.path(), "empty");
+    crate::common::scan_json(&empty, &[&lib]);
     let refused = skipless(&empty).args(["train"]).output().unwrap();
     assert!(!refused.status.success());
     assert_eq!(
