@@ -837,7 +837,13 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let room = top.width as usize;
     let title_room = room.saturating_sub(text_width(&by)).max(room / 2);
     let title = Line::from(vec![
-        Span::styled(truncate(&format!("{state} {}", t.title), title_room), app.theme.accent),
+        Span::styled(
+            truncate(
+                &format!("{state} {}{}", mark_of(t.id, &app.state.library.marks), t.title),
+                title_room,
+            ),
+            app.theme.accent,
+        ),
         Span::raw(by),
     ]);
     frame.render_widget(Paragraph::new(title), top);

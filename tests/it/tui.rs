@@ -725,6 +725,10 @@ fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_tra
     h.keys("\n");
     h.pump_until("the track to start", |app| app.controller.now.is_some());
     let playing = h.app.controller.now.as_ref().unwrap().entry.track.clone();
+    // A like shows on the now-playing line too.
+    h.keys("f");
+    assert!(h.screen().contains(&format!("▶ ♥ {}", playing.title)), "{}", h.screen());
+    h.keys("f");
     h.keys("1");
     h.keys("b");
     assert!(h.screen().contains("autoplay will never queue it again"));
