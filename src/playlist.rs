@@ -260,7 +260,9 @@ pub fn checked_name(name: &str) -> Result<&str, String> {
     if name.chars().any(char::is_control) {
         return Err(format!("a playlist name cannot hold control characters: {name:?}"));
     }
-    if Smart::named(name).is_some() {
+    // In any case: "Most Skipped" beside the smart "most skipped" would be two lists no one
+    // could tell apart in view 6.
+    if Smart::ALL.iter().any(|smart| smart.name().eq_ignore_ascii_case(name)) {
         return Err(format!("{name:?} is the name of a smart playlist: choose another name"));
     }
     Ok(name)
@@ -405,6 +407,7 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         assert!(checked_name("new\nline").is_err());
         assert!(checked_name("\x1b[31mred").is_err());
         assert!(checked_name("most finished").unwrap_err().contains("smart playlist"));
+        assert!(checked_name("Most Finished").unwrap_err().contains("smart playlist"));
     }
 
     #[test]
