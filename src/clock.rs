@@ -80,6 +80,10 @@ fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static s
     if let Ok(time) = text.parse::<jiff::Timestamp>() {
         return Ok(Some(time.as_millisecond()));
     }
+    // A time in a named zone (`2024-05-01T18:00[Asia/Tokyo]`) is that zone's.
+    if let Ok(zoned) = text.parse::<jiff::Zoned>() {
+        return Ok(Some(zoned.timestamp().as_millisecond()));
+    }
     // A time of day without an offset is the listener's, as a date is. (A date's parser would
     // take it too, and drop the time.)
     if text.contains(['T', 't', ' ']) {
@@ -134,6 +138,9 @@ mod tests {
                 "{since} {until}"
             );
         }
+        // A named zone is that zone's, not the listener's.
+        let named = TimeRange::parse(Some("2024-05-05T10:00:00[UTC]"), None, &tz).unwrap();
+        assert_eq!(named.since_ms, Some(at("2024-05-05T10:00:00Z")));
         assert!(matches!(
             TimeRange::parse(Some("2024-05-05T25:00"), None, &tz),
             Err(BadTime::Unreadable { .. })

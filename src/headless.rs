@@ -60,9 +60,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
         Start::RadioTrack(path) => {
             let (queue, problems) = resolve_queue(&mut db, std::slice::from_ref(&path))?;
             let [track] = queue.as_slice() else {
-                match problems.is_empty() {
-                    true => anyhow::bail!("{}: not a playable file for a radio", path.display()),
-                    false => anyhow::bail!("nothing for a radio: {}", problems.join("; ")),
+                match queue.is_empty() && !problems.is_empty() {
+                    true => anyhow::bail!("nothing for a radio: {}", problems.join("; ")),
+                    false => anyhow::bail!(
+                        "{}: not a playable file for a radio (a radio starts from one file)",
+                        path.display()
+                    ),
                 }
             };
             warn_of(&problems);

@@ -188,6 +188,21 @@ fn extinf(rest: &[u8]) -> Option<(Option<u64>, Option<String>)> {
 /// one from `dir`; written on Windows (backslashes and no slash), with its backslashes read as
 /// separators. Other URIs (`http://`) are refused.
 fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
+    let path = written_path(line, dir)?;
+    if path.is_dir() {
+        return Err(format!(
+            "{}: a folder, not a file (a playlist lists files)",
+            lexically_normal(&path).display()
+        ));
+    }
+    // As written where no file is; where one is, as joined, for the library to find it by its
+    // own rule (`db::tracks::index_path`: a `..` after a symlinked folder goes where the link
+    // leads, and a file reached through a link inside a root is known by the link's name).
+    Ok(if path.exists() { path } else { lexically_normal(&path) })
+}
+
+/// The path an entry line names, before it is checked (see [`entry_path`]).
+fn written_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     if line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"file://") {
         return crate::uri::path_of_file_uri(line)
             .ok_or_else(|| format!("not a local file URI: {}", String::from_utf8_lossy(line)));
@@ -217,22 +232,23 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
         let separated: Vec<u8> = line.iter().map(|&b| if b == b'\\' { b'/' } else { b }).collect();
         path = dir.join(Path::new(OsStr::from_bytes(&separated)));
     }
-    if path.is_dir() {
-        return Err(format!(
-            "{}: a folder, not a file (a playlist lists files)",
-            path.display()
-        ));
-    }
-    // As written where no file is; where one is, as joined, for the library to find it by its
-    // own rule (`db::tracks::index_path`: a `..` after a symlinked folder goes where the link
-    // leads, and a file reached through a link inside a root is known by the link's name).
-    Ok(if path.exists() { path } else { lexically_normal(&path) })
+    Ok(path)
 }
 
 /// `path` without `.` and with each `..` taking off the name before it, as written: an entry
 /// whose file does not exist yet cannot be resolved on disk, and must still name the path a
 /// later scan will index.
-pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
+/// `path` as given, made absolute and without `.` and `..`, where that names the very file
+/// `path` does (a `..` after a symbolic link goes where the link leads, and then it does not):
+/// the name a file reached through a link is known by. `None` otherwise.
+pub(crate) fn as_given(path: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let named = lexically_normal(&std::path::absolute(path).ok()?);
+    let (a, b) = (std::fs::metadata(path).ok()?, std::fs::metadata(&named).ok()?);
+    (a.dev() == b.dev() && a.ino() == b.ino()).then_some(named)
+}
+
+fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut normal = PathBuf::new();
     for component in path.components() {

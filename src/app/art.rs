@@ -36,12 +36,13 @@ impl std::fmt::Debug for Picture {
     }
 }
 
-/// Most albums the cache remembers, covers or not.
+/// Most entries the cache remembers: albums' covers, and tracks without one.
 const MOST_ENTRIES: usize = 512;
 
-/// Decoded covers by album, the least recently used dropped first once over the budget. An
-/// album without a usable cover is remembered too, so a broken picture is read (and logged)
-/// once.
+/// Decoded covers by album, the least recently used dropped first once over the budget. A
+/// track without a usable cover is remembered too, so a broken picture is read (and logged)
+/// once. (A track without one shows its album's cover once another track of the album has
+/// shown it; until then, none.)
 #[derive(Debug)]
 pub struct ArtCache {
     entries: VecDeque<(String, Option<Arc<DynamicImage>>)>,
@@ -117,7 +118,7 @@ fn modified_ns(path: &Path) -> u128 {
 }
 
 /// The cover of `track` as a picture of `size` cells for `picker`; `None` when it has none or
-/// it cannot be used (logged once per album).
+/// it cannot be used (logged once per track).
 pub fn art_for(track: &Track, size: Size, picker: &Picker, cache: &std::sync::Mutex<ArtCache>) -> Option<Picture> {
     // A cover found stands for the album; a cover missing, for the track alone: another track
     // of the album may carry one in its tags.

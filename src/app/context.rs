@@ -22,10 +22,17 @@ impl Context {
     /// a model trained on the log): refused where there is none yet, as by
     /// [`Context::open_existing_database`], and opened for writing.
     pub(crate) fn open_database_there(&self) -> Result<Database, super::AppError> {
+        self.refuse_no_data()?;
+        self.open_database()
+    }
+
+    /// A data dir with no database is refused, as a mistyped `--data-dir` most often is. (One
+    /// that is a file is refused when it is opened, by name.)
+    fn refuse_no_data(&self) -> Result<(), super::AppError> {
         if !self.paths.database().exists() && !self.paths.data_dir.is_file() {
             return Err(super::AppError::NoData(self.paths.data_dir.clone()));
         }
-        self.open_database()
+        Ok(())
     }
 
     /// Opens the database for a command that only reads it (history, stats, an export): a data
@@ -33,10 +40,7 @@ impl Context {
     /// made and read as an empty log. One that cannot be written (a backup, a disk remounted
     /// read-only) is read as it is, so the log can still be looked at and exported.
     pub(crate) fn open_existing_database(&self) -> Result<Database, super::AppError> {
-        // A data dir that is a file is refused below, by name.
-        if !self.paths.database().exists() && !self.paths.data_dir.is_file() {
-            return Err(super::AppError::NoData(self.paths.data_dir.clone()));
-        }
+        self.refuse_no_data()?;
         match self.paths.ensure_data_dir() {
             Ok(_) => Ok(Database::open(&self.paths.database())?),
             Err(PathsError::DataDirReadOnly { .. } | PathsError::DatabaseReadOnly { .. }) => {

@@ -11,10 +11,8 @@ use crate::library::tags::read_tags;
 pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     // As named, links kept: a sidecar lies beside the file where the listener put it, which is
     // where the player, knowing the file by that path, looks for it too.
-    let file = std::fs::metadata(path)
-        .and_then(|_| std::path::absolute(path))
-        .map(|p| crate::playlist::lexically_normal(&p))
-        .with_context(|| format!("{}: cannot open", path.display()))?;
+    let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let file = crate::playlist::as_given(path).unwrap_or(file);
     let mut track = read_tags(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     track.path = file;
     let folder = ctx.config.lyrics.folder.as_deref();

@@ -94,7 +94,15 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
 
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-    let dir = std::path::absolute(file)
+    // Relative entries start where the file is: a playlist linked from elsewhere, in its
+    // target's folder; one in a folder reached through a link, in that folder as named.
+    let is_link = std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink());
+    let located = if is_link {
+        std::fs::canonicalize(file)
+    } else {
+        std::path::absolute(file)
+    };
+    let dir = located
         .ok()
         .and_then(|f| f.parent().map(Path::to_path_buf))
         .unwrap_or_default();
@@ -205,7 +213,9 @@ fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {
 /// The files of playlist `name` that the library has, in order, for `skipless play --playlist`.
 pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     let db = ctx.open_existing_database()?;
-    let paths: Vec<PathBuf> = playlist_entries(&db, name)?
+    let entries = playlist_entries(&db, name)?;
+    let all = entries.len();
+    let paths: Vec<PathBuf> = entries
         .into_iter()
         .filter(|(_, track)| track.is_some())
         .map(|(entry, _)| entry.path)
@@ -214,5 +224,13 @@ pub fn playable_paths(ctx: &Context, name: &str) -> anyhow::Result<Vec<PathBuf>>
         !paths.is_empty(),
         "playlist {name:?}: none of its files is playable from the library"
     );
+    // Said as `remote playlist` says it: what the queue lacks is no surprise.
+    if paths.len() < all {
+        eprintln!(
+            "skipless: warning: playlist {name:?}: {} of {} not playable from the library, left out",
+            all - paths.len(),
+            entries_count(all)
+        );
+    }
     Ok(paths)
 }

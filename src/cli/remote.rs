@@ -79,9 +79,7 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
                 let cannot_open =
                     |e: std::io::Error| format!("{}: cannot open: {e}", std::path::Path::new(path).display());
                 std::fs::metadata(path).map_err(cannot_open)?;
-                let path = std::path::absolute(path)
-                    .map(|p| crate::playlist::lexically_normal(&p))
-                    .map_err(cannot_open)?;
+                let path = std::path::absolute(path).map_err(cannot_open)?;
                 let bytes = path.as_os_str().as_bytes();
                 if bytes.contains(&b'\n') {
                     return Err(format!("{}: a path with a line break cannot be sent", path.display()));

@@ -40,7 +40,9 @@ fn say_what_is_not_a_new_root(ctx: &Context, paths: &[PathBuf]) -> anyhow::Resul
     let db = ctx.open_database()?;
     let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     for path in paths {
-        let folder = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let folder = tracks::index_path(db.conn(), path)
+            .map_err(|e| db.err(e))?
+            .with_context(|| format!("{}: cannot open: no such file or folder", path.display()))?;
         if !folder.is_dir() {
             anyhow::bail!(
                 "{}: a file, not a folder (`skipless scan FILE` indexes a file on its own)",

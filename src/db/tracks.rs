@@ -430,8 +430,8 @@ pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
 
 /// The path the index knows the file or folder at `path` by: a scan stores what it finds under
 /// a root's canonical path, following symbolic links inside the root but keeping their names,
-/// so what is reached through such a link is known by the path as given (made absolute, without
-/// `.` and `..`), not by where the link leads. Anything else by its canonical path. `None` when
+/// so what is reached through such a link is known by the path as given (see
+/// [`crate::playlist::as_given`]), not by where the link leads. Anything else by its canonical path. `None` when
 /// nothing is at `path`.
 pub(crate) fn index_path(conn: &Connection, path: &Path) -> rusqlite::Result<Option<PathBuf>> {
     let Ok(canonical) = std::fs::canonicalize(path) else {
@@ -443,9 +443,7 @@ pub(crate) fn index_path(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
         return Ok(Some(canonical));
     }
     Ok(Some(
-        std::path::absolute(path)
-            .map(|p| crate::playlist::lexically_normal(&p))
-            .ok()
+        crate::playlist::as_given(path)
             .filter(|as_given| under_a_root(as_given))
             .unwrap_or(canonical),
     ))

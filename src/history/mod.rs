@@ -56,7 +56,7 @@ pub enum HistoryError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error(
-        "{path}: not a listening history (expected Spotify's JSON history, Extended or basic; `skipless eval` also reads an MSSD .csv)"
+        "{path}: not a listening history (expected Spotify's JSON history, Extended or basic; `skipless eval` and `simulate` also read an MSSD .csv)"
     )]
     UnknownFormat { path: PathBuf },
     #[error("{path}: this is {what}, not a listening history")]

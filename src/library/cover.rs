@@ -61,7 +61,7 @@ fn embedded(audio: &Path) -> Result<Option<Cover>, LibraryError> {
 
 /// The cover image in the folder of `audio`, by the names players and rippers use, best first:
 /// what stands for the album where the file's own picture is missing or damaged.
-pub fn beside(audio: &Path) -> Option<PathBuf> {
+pub(crate) fn beside(audio: &Path) -> Option<PathBuf> {
     let dir = audio.parent()?;
     let images: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .ok()?

@@ -199,18 +199,11 @@ struct AdditionalInfo {
 /// The last second a listen can carry (the end of year 9999, as the other formats' timestamps).
 const LAST_LISTENED_AT: f64 = 253_402_300_799.0;
 
-/// Files of a ListenBrainz export that hold no listens: the likes and hates (named by MusicBrainz
-/// id alone, with no artist or title to match) and the pinned recordings.
-const NOT_LISTENS: [&str; 2] = ["feedback.jsonl", "pinned_recording.jsonl"];
-
-/// Whether `name`, a path inside an export, holds listens: ListenBrainz writes them to
-/// `listens/<year>/<month>.jsonl`.
+/// Whether `name`, a path inside an export (or the folder given), holds listens: ListenBrainz
+/// writes them to `listens/<year>/<month>.jsonl`, beside files of other things (its
+/// `feedback.jsonl` names recordings by MusicBrainz id alone, with nothing to match).
 fn holds_listens(name: &Path) -> bool {
-    name.extension().is_some_and(|e| e == "jsonl")
-        && name
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_none_or(|n| !NOT_LISTENS.contains(&n))
+    name.extension().is_some_and(|e| e == "jsonl") && name.components().any(|c| c.as_os_str() == "listens")
 }
 
 /// Reads a ListenBrainz export's listens, from any of the forms [`import_listenbrainz`] takes.
@@ -221,10 +214,14 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
     };
     let mut listens = 0;
     if path.is_dir() {
+        // The `listens` folder itself may be given, as well as the export's.
+        let is_listens_folder = path.file_name().is_some_and(|n| n == "listens");
         let mut files = Vec::new();
         for entry in walkdir::WalkDir::new(path).follow_links(true) {
             let entry = entry.map_err(|e| read(e.into()))?;
-            if entry.file_type().is_file() && holds_listens(entry.path()) {
+            let inside = entry.path().strip_prefix(path).unwrap_or(entry.path());
+            let named = Path::new("listens").join(inside);
+            if entry.file_type().is_file() && (holds_listens(inside) || is_listens_folder && holds_listens(&named)) {
                 files.push(entry.into_path());
             }
         }
@@ -267,9 +264,14 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
         }
     }
     if listens == 0 {
+        let what = if path.is_dir() {
+            "no listens in its files"
+        } else {
+            "empty file: no listens"
+        };
         return Err(LogIoError::History(history::HistoryError::File {
             path: path.to_path_buf(),
-            message: "empty file: no listens".into(),
+            message: what.into(),
         }));
     }
     Ok(())
@@ -287,7 +289,8 @@ fn is_zip(file: &mut std::fs::File) -> std::io::Result<bool> {
         }
     }
     file.rewind()?;
-    Ok(read == magic.len() && magic == *b"PK\x03\x04")
+    // A file's first entry, or the end record alone of an archive with none.
+    Ok(read == magic.len() && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06"))
 }
 
 /// Reads listens line by line from `reader` (named `path` in errors); returns how many it read.

@@ -418,6 +418,18 @@ fn files_behind_a_link_inside_a_root_are_found_by_every_command() {
     let out = stdout_of(skipless(&data).args(["playlist", "import"]).arg(&list));
     assert!(out.contains("2 in the library"), "{out}");
 
+    // A playlist linked from elsewhere reads its entries from its own folder.
+    let lists = tmp.path().join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("real.m3u"), "../music/Album/sad.ogg\n").unwrap();
+    std::os::unix::fs::symlink(lists.join("real.m3u"), tmp.path().join("linked.m3u")).unwrap();
+    let out = stdout_of(
+        skipless(&data)
+            .args(["playlist", "import"])
+            .arg(tmp.path().join("linked.m3u")),
+    );
+    assert!(out.contains("1 entry, 1 in the library"), "{out}");
+
     // Played by the link's name, the file is the indexed track, not a new one; so is a queued one.
     let mut player = crate::common::Player::start(&data, 50.0, &[linked.join("sad.ogg")]);
     player.send(&format!("queue {}", linked.join("victory.ogg").display()));
@@ -431,4 +443,19 @@ fn files_behind_a_link_inside_a_root_are_found_by_every_command() {
         .unwrap();
     assert_eq!(first["track_id"], liked["id"], "{first}");
     assert_eq!(second["path"].as_str(), linked.join("victory.ogg").to_str(), "{second}");
+    // A `..` after the link goes where the link leads, as the system reads the path: there,
+    // outside the root, no file of the library is, though the root has one of that name.
+    std::fs::copy(corpus().join("victory.ogg"), tmp.path().join("elsewhere/sad.ogg")).unwrap();
+    std::fs::copy(corpus().join("defeat.flac"), root.join("sad.ogg")).unwrap();
+    scan_json(&data, &[&root]);
+    let refused = skipless(&data)
+        .arg("like")
+        .arg(linked.join("../sad.ogg"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("not in the library"),
+        "{stderr}"
+    );
 }

@@ -105,12 +105,19 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
         2
     );
 
-    // Played headless, in the playlist's order, the missing entry left out.
-    let played = stdout_of(
-        skipless(data.path())
-            .args(["--audio", "null", "play", "--json", "--playlist", "mix"])
-            .env("SKIPLESS_NULL_SPEED", "400"),
+    // Played headless, in the playlist's order, the missing entry left out, and said so.
+    let output = skipless(data.path())
+        .args(["--audio", "null", "play", "--json", "--playlist", "mix"])
+        .env("SKIPLESS_NULL_SPEED", "400")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("playlist \"mix\": 1 of 4 entries not playable from the library, left out"),
+        "{stderr}"
     );
+    let played = String::from_utf8(output.stdout).unwrap();
     let started: Vec<String> = json_lines(&played)
         .iter()
         .filter(|e| e["event"] == "started")
