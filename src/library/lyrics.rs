@@ -25,22 +25,29 @@ pub fn find_lyrics(track: &Track, folder: Option<&Path>) -> Option<Lyrics> {
         .or_else(|| folder.and_then(|dir| in_folder(dir, track)).filter(words))
 }
 
-/// `song.lrc` (or `.LRC`) beside `song.flac`.
-fn sidecar(path: &Path) -> Option<Lyrics> {
-    ["lrc", "LRC"]
+/// `song.lrc` beside `song.flac`, its extension in any case (`.LRC`, `.Lrc`).
+fn sidecar_path(path: &Path) -> Option<PathBuf> {
+    let common = ["lrc", "LRC"]
         .into_iter()
         .map(|ext| path.with_extension(ext))
-        .find(|p| p.is_file())
-        .and_then(|p| read_lrc(&p))
+        .find(|p| p.exists());
+    common.or_else(|| {
+        let stem = path.file_stem()?;
+        std::fs::read_dir(path.parent()?)
+            .ok()?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .find(|p| p.file_stem() == Some(stem) && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("lrc")))
+    })
+}
+
+fn sidecar(path: &Path) -> Option<Lyrics> {
+    sidecar_path(path).filter(|p| p.is_file()).and_then(|p| read_lrc(&p))
 }
 
 /// Why the `.lrc` beside `path` gave no lyrics, when there is one: it is a folder, cannot be
 /// read, or holds no words.
 pub fn sidecar_problem(path: &Path) -> Option<String> {
-    let lrc = ["lrc", "LRC"]
-        .into_iter()
-        .map(|ext| path.with_extension(ext))
-        .find(|p| p.exists())?;
+    let lrc = sidecar_path(path)?;
     if lrc.is_dir() {
         return Some(format!("{} is a folder, not a .lrc file", lrc.display()));
     }

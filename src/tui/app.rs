@@ -373,10 +373,10 @@ impl App {
             Action::Radio => self.start_radio(),
             Action::Lyrics => {
                 self.state.toggle_lyrics();
-                // Read afresh each time the pane opens: a .lrc written or changed since shows.
-                if self.state.show_lyrics {
+                // Read afresh each time the pane opens: a .lrc written or changed since shows. A
+                // read still on its way is that fresh read already.
+                if self.state.show_lyrics && self.lyrics_requested.is_none() {
                     self.state.lyrics = None;
-                    self.lyrics_requested = None;
                 }
                 self.load_lyrics();
             }

@@ -36,6 +36,11 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
         lyrics_of(data.path(), &sad),
         "[00:00.50] twice\n[00:01.50] café crème\n[00:03.00] twice\n"
     );
+    // Its extension in any case.
+    let mixed = music.join("mixed.ogg");
+    std::fs::copy(corpus().join("sad.ogg"), &mixed).unwrap();
+    std::fs::write(music.join("mixed.Lrc"), "[00:02.00]a mixed case\n").unwrap();
+    assert_eq!(lyrics_of(data.path(), &mixed), "[00:02.00] a mixed case\n");
     // An escape sequence in a lyric does not reach the terminal.
     std::fs::write(music.join("sad.lrc"), "[00:01.00]\x1b[2J\x1b]0;title\x07clear\n").unwrap();
     assert_eq!(
