@@ -45,7 +45,8 @@ pub enum BadTime {
 
 impl TimeRange {
     /// `--since` and `--until` as dates in the time zone `tz` (`2024-05-01`: its midnight, and
-    /// `--until` includes that day), times of day there (`2024-05-01T18:00`) or RFC 3339 times. Every command reads them this way, so a
+    /// `--until` includes that day), times of day there (`2024-05-01T18:00`), RFC 3339 times, or
+    /// dates and times in a named zone (`2024-05-01T18:00[Asia/Tokyo]`). Every command reads them this way, so a
     /// date means the listener's day wherever it is used.
     pub fn parse(since: Option<&str>, until: Option<&str>, tz: &jiff::tz::TimeZone) -> Result<Self, BadTime> {
         let range = Self {
@@ -80,9 +81,16 @@ fn bound(text: &str, tz: &jiff::tz::TimeZone, end_of_day: bool, flag: &'static s
     if let Ok(time) = text.parse::<jiff::Timestamp>() {
         return Ok(Some(time.as_millisecond()));
     }
-    // A time in a named zone (`2024-05-01T18:00[Asia/Tokyo]`) is that zone's.
-    if let Ok(zoned) = text.parse::<jiff::Zoned>() {
-        return Ok(Some(zoned.timestamp().as_millisecond()));
+    // A time or a date in a named zone (`2024-05-01T18:00[Asia/Tokyo]`) is that zone's; a zone
+    // that cannot be read is an error, never the listener's zone in its place.
+    if text.contains('[') {
+        let zoned = text.parse::<jiff::Zoned>().map_err(|_| bad())?;
+        let date_alone = !text.split('[').next().unwrap_or_default().contains(['T', 't', ' ']);
+        return Ok(match (date_alone && end_of_day, zoned.tomorrow()) {
+            (false, _) => Some(zoned.timestamp().as_millisecond()),
+            (true, Ok(next)) => Some(next.timestamp().as_millisecond()),
+            (true, Err(_)) => None,
+        });
     }
     // A time of day without an offset is the listener's, as a date is. (A date's parser would
     // take it too, and drop the time.)
@@ -139,8 +147,12 @@ mod tests {
             );
         }
         // A named zone is that zone's, not the listener's.
-        let named = TimeRange::parse(Some("2024-05-05T10:00:00[UTC]"), None, &tz).unwrap();
-        assert_eq!(named.since_ms, Some(at("2024-05-05T10:00:00Z")));
+        let named = TimeRange::parse(Some("2024-05-05T10:00:00[UTC]"), Some("2024-05-05[UTC]"), &tz).unwrap();
+        assert_eq!(named.bounds(), (at("2024-05-05T10:00:00Z"), at("2024-05-06T00:00:00Z")));
+        assert!(matches!(
+            TimeRange::parse(Some("2024-05-05T10:00[Nowhere/Atlantis]"), None, &tz),
+            Err(BadTime::Unreadable { .. })
+        ));
         assert!(matches!(
             TimeRange::parse(Some("2024-05-05T25:00"), None, &tz),
             Err(BadTime::Unreadable { .. })

@@ -58,14 +58,14 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             (queue, None)
         }
         Start::RadioTrack(path) => {
+            if path.is_dir() {
+                anyhow::bail!("{}: a folder; a radio starts from one file", path.display());
+            }
             let (queue, problems) = resolve_queue(&mut db, std::slice::from_ref(&path))?;
             let [track] = queue.as_slice() else {
                 match queue.is_empty() && !problems.is_empty() {
                     true => anyhow::bail!("nothing for a radio: {}", problems.join("; ")),
-                    false => anyhow::bail!(
-                        "{}: not a playable file for a radio (a radio starts from one file)",
-                        path.display()
-                    ),
+                    false => anyhow::bail!("{}: not a playable file for a radio", path.display()),
                 }
             };
             warn_of(&problems);

@@ -235,9 +235,6 @@ fn written_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// `path` without `.` and with each `..` taking off the name before it, as written: an entry
-/// whose file does not exist yet cannot be resolved on disk, and must still name the path a
-/// later scan will index.
 /// `path` as given, made absolute and without `.` and `..`, where that names the very file
 /// `path` does (a `..` after a symbolic link goes where the link leads, and then it does not):
 /// the name a file reached through a link is known by. `None` otherwise.
@@ -248,6 +245,9 @@ pub(crate) fn as_given(path: &Path) -> Option<PathBuf> {
     (a.dev() == b.dev() && a.ino() == b.ino()).then_some(named)
 }
 
+/// `path` without `.` and with each `..` taking off the name before it, as written: an entry
+/// whose file does not exist yet cannot be resolved on disk, and must still name the path a
+/// later scan will index.
 fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut normal = PathBuf::new();

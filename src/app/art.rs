@@ -70,7 +70,7 @@ impl ArtCache {
     fn insert(&mut self, key: String, image: Option<Arc<DynamicImage>>) {
         self.bytes += bytes_of(&image);
         self.entries.push_back((key, image));
-        // Albums without a cover take no bytes: the count bounds them (a folder changed keys its
+        // Tracks without a cover take no bytes: the count bounds them (a folder changed keys its
         // album afresh, so old keys go this way too).
         while (self.bytes > self.budget || self.entries.len() > MOST_ENTRIES) && self.entries.len() > 1 {
             if let Some((_, dropped)) = self.entries.pop_front() {

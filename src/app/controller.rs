@@ -32,6 +32,8 @@ pub struct NowPlaying {
     pub position_ms: u64,
     pub duration_ms: Option<u64>,
     pub paused: bool,
+    /// When it started (Unix ms): a ban given since, from anywhere, is a ban of this play.
+    pub started_ms: i64,
 }
 
 /// Something the caller may want to show or act on after an engine event.
@@ -379,6 +381,18 @@ impl Controller {
     pub(crate) fn follow_library(&mut self, library: &LibraryIndex) -> Option<String> {
         let removed = self.queue.follow_library(|id| library.track(id));
         self.queue.drop_autoplay_picks(|id| library.marks.is_banned(id));
+        // A ban given from a shell (`skipless ban PATH`) to the track playing skips it, as one
+        // given here does. One older than the play stands for a track played on purpose.
+        let banned_while_playing = self.now.as_ref().is_some_and(|now| {
+            library
+                .marks
+                .banned
+                .get(&now.entry.track.id)
+                .is_some_and(|&at| at >= now.started_ms)
+        });
+        if banned_while_playing {
+            self.next(ControlSource::Remote);
+        }
         self.refresh_next();
         let first = removed.first()?;
         let more = match removed.len() {
@@ -471,6 +485,7 @@ impl Controller {
                         position_ms: 0,
                         duration_ms,
                         paused: false,
+                        started_ms: now_ms(),
                     });
                 }
                 self.refresh_next();

@@ -9,8 +9,8 @@ use crate::library::lyrics::{find_lyrics, sidecar_problem};
 use crate::library::tags::read_tags;
 
 pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
-    // As named, links kept: a sidecar lies beside the file where the listener put it, which is
-    // where the player, knowing the file by that path, looks for it too.
+    // As named, links kept, where that is the same file: a sidecar lies beside the file where
+    // the listener reached it, as for a file behind a link inside a library root.
     let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let file = crate::playlist::as_given(path).unwrap_or(file);
     let mut track = read_tags(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

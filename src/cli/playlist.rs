@@ -95,17 +95,16 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
     // Relative entries start where the file is: a playlist linked from elsewhere, in its
-    // target's folder; one in a folder reached through a link, in that folder as named.
-    let is_link = std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink());
-    let located = if is_link {
-        std::fs::canonicalize(file)
-    } else {
-        std::path::absolute(file)
-    };
-    let dir = located
-        .ok()
-        .and_then(|f| f.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
+    // target's folder; one in a folder reached through a link, in that folder as named (only
+    // the file's own links are followed, as the system does for a relative link's target).
+    let mut located = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&located) else {
+            break;
+        };
+        located = located.parent().map_or(target.clone(), |dir| dir.join(&target));
+    }
+    let dir = located.parent().map(Path::to_path_buf).unwrap_or_default();
     let M3u { mut entries, skipped } = parse_m3u(&bytes, &dir).with_context(|| file.display().to_string())?;
     let name = match name {
         Some(name) => name.to_owned(),

@@ -40,9 +40,12 @@ fn say_what_is_not_a_new_root(ctx: &Context, paths: &[PathBuf]) -> anyhow::Resul
     let db = ctx.open_database()?;
     let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     for path in paths {
-        let folder = tracks::index_path(db.conn(), path)
-            .map_err(|e| db.err(e))?
-            .with_context(|| format!("{}: cannot open: no such file or folder", path.display()))?;
+        let Some(folder) = tracks::index_path(db.conn(), path).map_err(|e| db.err(e))? else {
+            let why = std::fs::metadata(path)
+                .err()
+                .map_or("not there".into(), |e| e.to_string());
+            anyhow::bail!("{}: cannot open: {why}", path.display());
+        };
         if !folder.is_dir() {
             anyhow::bail!(
                 "{}: a file, not a folder (`skipless scan FILE` indexes a file on its own)",

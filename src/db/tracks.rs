@@ -431,8 +431,8 @@ pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
 /// The path the index knows the file or folder at `path` by: a scan stores what it finds under
 /// a root's canonical path, following symbolic links inside the root but keeping their names,
 /// so what is reached through such a link is known by the path as given (see
-/// [`crate::playlist::as_given`]), not by where the link leads. Anything else by its canonical path. `None` when
-/// nothing is at `path`.
+/// [`crate::playlist::as_given`]), not by where the link leads. Anything else by its canonical
+/// path. `None` when nothing is at `path`.
 pub(crate) fn index_path(conn: &Connection, path: &Path) -> rusqlite::Result<Option<PathBuf>> {
     let Ok(canonical) = std::fs::canonicalize(path) else {
         return Ok(None);

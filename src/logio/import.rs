@@ -215,7 +215,10 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
     let mut listens = 0;
     if path.is_dir() {
         // The `listens` folder itself may be given, as well as the export's.
-        let is_listens_folder = path.file_name().is_some_and(|n| n == "listens");
+        let is_listens_folder = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n == "listens"))
+            .unwrap_or(false);
         let mut files = Vec::new();
         for entry in walkdir::WalkDir::new(path).follow_links(true) {
             let entry = entry.map_err(|e| read(e.into()))?;

@@ -375,8 +375,10 @@ impl App {
                 self.state.toggle_lyrics();
                 // Read afresh each time the pane opens: a .lrc written or changed since shows. A
                 // read still on its way is that fresh read already.
-                if self.state.show_lyrics && self.lyrics_requested.is_none() {
+                let playing = self.controller.now.as_ref().map(|n| n.entry.track.id);
+                if self.state.show_lyrics && self.lyrics_requested != playing {
                     self.state.lyrics = None;
+                    self.lyrics_requested = None;
                 }
                 self.load_lyrics();
             }

@@ -281,4 +281,7 @@ fn play_with_nothing_playable_says_why_in_one_line() {
             "{args:?}: {stderr}"
         );
     }
+    let folder = crate::common::corpus();
+    let stderr = refusal(&["--audio", "null", "play", "--radio-track", folder.to_str().unwrap()]);
+    assert!(stderr.contains("a folder; a radio starts from one file"), "{stderr}");
 }

@@ -1134,9 +1134,18 @@ fn a_listenbrainz_export_imports_as_downloaded_as_unpacked_and_as_one_file() {
     let exported = stdout_of(skipless(&from_zip).args(["export", "--format", "listenbrainz"]));
     assert!(exported.contains(r#""listened_at":1700000200,"#), "{exported}");
 
+    // A file of something else beside the listens is no listens; the listens folder itself
+    // may be given too.
+    std::fs::write(unpacked.join("notes.jsonl"), "not a listen\n").unwrap();
     let from_folder = data_dir(tmp.path(), "folder");
     let v = json_of(&from_folder, &["import", "listenbrainz", "--json"], &[&unpacked]);
     assert_eq!(v["unmatched"].as_u64(), Some(3), "{v}");
+    let v = json_of(
+        &from_folder,
+        &["import", "listenbrainz", "--json"],
+        &[&unpacked.join("listens")],
+    );
+    assert_eq!(v["duplicate"].as_u64(), Some(3), "{v}");
 
     // A malformed listen in any month leaves nothing of the export, and says where it is.
     let broken = tmp.path().join("broken.zip");

@@ -429,6 +429,15 @@ fn files_behind_a_link_inside_a_root_are_found_by_every_command() {
             .arg(tmp.path().join("linked.m3u")),
     );
     assert!(out.contains("1 entry, 1 in the library"), "{out}");
+    // One linked to a playlist in the linked folder reads its entries from there, as named.
+    std::fs::write(elsewhere.join("here.m3u"), "victory.ogg\n").unwrap();
+    std::os::unix::fs::symlink(linked.join("here.m3u"), tmp.path().join("here.m3u")).unwrap();
+    let out = stdout_of(
+        skipless(&data)
+            .args(["playlist", "import"])
+            .arg(tmp.path().join("here.m3u")),
+    );
+    assert!(out.contains("1 entry, 1 in the library"), "{out}");
 
     // Played by the link's name, the file is the indexed track, not a new one; so is a queued one.
     let mut player = crate::common::Player::start(&data, 50.0, &[linked.join("sad.ogg")]);
@@ -458,4 +467,43 @@ fn files_behind_a_link_inside_a_root_are_found_by_every_command() {
         !refused.status.success() && stderr.contains("not in the library"),
         "{stderr}"
     );
+}
+
+/// `skipless ban PATH` from a shell, of the track a player is playing, skips it there, as a ban
+/// in the player does; a track banned before it started plays on (it was chosen on purpose).
+#[test]
+fn a_ban_from_the_shell_of_the_track_playing_skips_it() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let (sad, victory) = (corpus().join("sad.ogg"), corpus().join("victory.ogg"));
+    stdout_of(skipless(data.path()).arg("ban").arg(&victory));
+    let mut player = crate::common::Player::start(data.path(), 1.0, &[victory.clone(), sad.clone()]);
+    let first = player.wait("started");
+    assert!(first["path"].as_str().unwrap().ends_with("victory.ogg"), "{first}");
+    // Anything that makes the player read the library again leaves it playing.
+    stdout_of(skipless(data.path()).arg("like").arg(&sad));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    player.send("status");
+    let status = player.wait("status");
+    assert!(
+        status["track"]["path"].as_str().unwrap().ends_with("victory.ogg"),
+        "{status}"
+    );
+    // Skipped to sad.ogg, which a ban from the shell now skips in turn.
+    player.send("next");
+    let second = player.wait("started");
+    assert!(second["path"].as_str().unwrap().ends_with("sad.ogg"), "{second}");
+    stdout_of(skipless(data.path()).arg("ban").arg(&sad));
+    let ended = loop {
+        let ended = player.wait("ended");
+        if ended["track_id"] == second["track_id"] {
+            break ended;
+        }
+    };
+    assert_eq!(
+        (ended["end_source"].as_str(), ended["skipped"].as_bool()),
+        (Some("remote"), Some(true)),
+        "{ended}"
+    );
+    player.finish();
 }
