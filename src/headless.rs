@@ -48,12 +48,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
     let (queue, radio) = match start {
         Start::Tracks(paths) => {
             let (queue, problems) = resolve_queue(&mut db, &paths)?;
-            if queue.is_empty() {
-                match problems.is_empty() {
-                    true => anyhow::bail!("nothing to play in {}", display_paths(&paths)),
-                    false => anyhow::bail!("nothing to play: {}", problems.join("; ")),
-                }
+            if queue.is_empty() && problems.is_empty() {
+                anyhow::bail!("nothing to play in {}", display_paths(&paths));
             }
+            anyhow::ensure!(!queue.is_empty(), "nothing to play: {}", problems.join("; "));
             warn_of(&problems);
             (queue, None)
         }
@@ -62,11 +60,13 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 anyhow::bail!("{}: a folder; a radio starts from one file", path.display());
             }
             let (queue, problems) = resolve_queue(&mut db, std::slice::from_ref(&path))?;
+            anyhow::ensure!(
+                !queue.is_empty() || problems.is_empty(),
+                "nothing for a radio: {}",
+                problems.join("; ")
+            );
             let [track] = queue.as_slice() else {
-                match queue.is_empty() && !problems.is_empty() {
-                    true => anyhow::bail!("nothing for a radio: {}", problems.join("; ")),
-                    false => anyhow::bail!("{}: not a playable file for a radio", path.display()),
-                }
+                anyhow::bail!("{}: not a playable file for a radio", path.display());
             };
             warn_of(&problems);
             let seed = RadioSeed::of_track(track);

@@ -117,8 +117,9 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
         .map_err(anyhow::Error::msg)
         .context("give it another --name")?;
     // As the index knows each file; an entry whose file is not there stays as written.
+    let roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     for entry in &mut entries {
-        if let Some(known) = tracks::index_path(db.conn(), &entry.path).map_err(|e| db.err(e))? {
+        if let Some(known) = tracks::index_path_among(&roots, &entry.path) {
             entry.path = known;
         }
     }

@@ -434,19 +434,21 @@ pub(crate) fn file_state(conn: &Connection, path: &Path) -> rusqlite::Result<Opt
 /// [`crate::playlist::as_given`]), not by where the link leads. Anything else by its canonical
 /// path. `None` when nothing is at `path`.
 pub(crate) fn index_path(conn: &Connection, path: &Path) -> rusqlite::Result<Option<PathBuf>> {
-    let Ok(canonical) = std::fs::canonicalize(path) else {
-        return Ok(None);
-    };
-    let roots = roots(conn)?;
+    Ok(index_path_among(&roots(conn)?, path))
+}
+
+/// [`index_path`] with the library's `roots` read once, for many paths (a playlist's entries).
+pub(crate) fn index_path_among(roots: &[PathBuf], path: &Path) -> Option<PathBuf> {
+    let canonical = std::fs::canonicalize(path).ok()?;
     let under_a_root = |p: &Path| roots.iter().any(|root| p.starts_with(root));
     if under_a_root(&canonical) {
-        return Ok(Some(canonical));
+        return Some(canonical);
     }
-    Ok(Some(
+    Some(
         crate::playlist::as_given(path)
             .filter(|as_given| under_a_root(as_given))
             .unwrap_or(canonical),
-    ))
+    )
 }
 
 /// The track at `path` whatever its status except gone: also a file that failed to read at its

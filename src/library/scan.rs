@@ -114,16 +114,12 @@ pub fn scan(
 
     let known_roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
     for root in roots {
-        let root = match tracks::index_path(db.conn(), root) {
-            Ok(Some(known)) => known,
-            Ok(None) => {
-                let e = std::fs::metadata(root)
-                    .err()
-                    .unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
-                report.walk_errors.push(format!("{}: {e}", root.display()));
-                continue;
-            }
-            Err(e) => return Err(db.err(e)),
+        let Some(root) = tracks::index_path_among(&known_roots, root) else {
+            let e = std::fs::metadata(root)
+                .err()
+                .unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
+            report.walk_errors.push(format!("{}: {e}", root.display()));
+            continue;
         };
         if root.is_file() {
             // As in a folder, only audio files are tracks: a cover or a text file named here is
