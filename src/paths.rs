@@ -37,6 +37,9 @@ pub(crate) struct Paths {
 impl Paths {
     /// Uses the given overrides, or the platform's directories (XDG on Linux).
     pub(crate) fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> Result<Self, PathsError> {
+        // Paths made from the data dir leave the process (a cover's `file://` URI for the
+        // desktop), so a relative one is made absolute once, here.
+        let data_dir = data_dir.map(|dir| std::path::absolute(&dir).unwrap_or(dir));
         let dirs = directories::ProjectDirs::from("", "", "skipless");
         let cache_dir = match (&data_dir, &dirs) {
             (None, Some(dirs)) => dirs.cache_dir().to_path_buf(),

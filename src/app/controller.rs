@@ -250,7 +250,7 @@ impl Controller {
     }
 
     /// Whether the engine plays or is about to (paused counts).
-    fn has_play(&self) -> bool {
+    pub(crate) fn has_play(&self) -> bool {
         self.engine_busy || self.now.is_some()
     }
 

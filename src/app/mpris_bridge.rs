@@ -23,10 +23,15 @@ pub(crate) enum Applied {
     Notice(String),
 }
 
-/// The player's state as MPRIS shows it.
-pub fn state_of(controller: &Controller) -> PlayerState {
+/// The player's state as MPRIS shows it, or `None` while the engine goes from one track to the
+/// next (a play has ended, the next has not started): the desktop keeps showing the last state
+/// until the next track starts, as a status bar would otherwise flash "Stopped" at every track.
+pub fn state_of(controller: &Controller) -> Option<PlayerState> {
     let now = controller.now.as_ref();
-    PlayerState {
+    if now.is_none() && controller.has_play() {
+        return None;
+    }
+    Some(PlayerState {
         status: match now {
             None => Status::Stopped,
             Some(n) if n.paused => Status::Paused,
@@ -41,7 +46,7 @@ pub fn state_of(controller: &Controller) -> PlayerState {
         can_go_next: controller.queue.skip_index().is_some(),
         can_go_previous: controller.queue.previous_index().is_some(),
         can_play: now.is_some() || !controller.queue.entries().is_empty(),
-    }
+    })
 }
 
 /// Carries out one request from the desktop; play with nothing queued goes to `autoplay`'s

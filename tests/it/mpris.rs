@@ -366,6 +366,100 @@ fn pause_and_play_change_the_status_and_signal_it() {
     player.quit();
 }
 
+/// A track that ends and the next that starts are one change for the desktop: the status stays
+/// Playing and the metadata goes from one track to the next, with no "Stopped" and no empty
+/// metadata in between (status bars hide or flicker on those).
+#[test]
+fn going_on_to_the_next_track_shows_no_stop_in_between() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(bus) = Bus::start(data.path()) else {
+        return;
+    };
+    let paths = [
+        corpus().join("victory.ogg"),
+        corpus().join("silence.ogg"),
+        corpus().join("elf-land.ogg"),
+    ];
+    let mut command = Player::command(data.path(), 4.0, &paths, &[]);
+    command.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    let player = Player::spawn(command);
+    player.wait("started");
+    eventually("the player's MPRIS name", || bus.has_owner(NAME));
+    let client = bus.client();
+    let properties = zbus::blocking::fdo::PropertiesProxy::builder(&client)
+        .destination(NAME)
+        .unwrap()
+        .path(PATH)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut changes = properties.receive_properties_changed().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for signal in &mut changes {
+            let args = signal.args().unwrap();
+            let changed = args.changed_properties();
+            let status = changed.get("PlaybackStatus").map(|v| v.to_string());
+            let trackid = changed
+                .get("Metadata")
+                .map(|m| format!("{m:?}"))
+                .map(|m| m.contains("NoTrack"));
+            if tx.send((status, trackid)).is_err() {
+                break;
+            }
+        }
+    });
+    // The first track ends by itself; the second is skipped from the desktop.
+    player.wait("started");
+    bus.call("Next", &[]);
+    player.wait("started");
+    std::thread::sleep(Duration::from_millis(500));
+    let signals: Vec<_> = rx.try_iter().collect();
+    assert!(
+        signals.iter().any(|(_, trackid)| trackid.is_some()),
+        "the metadata changed: {signals:?}"
+    );
+    for (status, no_track) in &signals {
+        assert_ne!(status.as_deref(), Some("\"Stopped\""), "{signals:?}");
+        assert_ne!(*no_track, Some(true), "no empty metadata between tracks: {signals:?}");
+    }
+    assert_eq!(bus.status(), "Playing");
+    player.quit();
+}
+
+/// A data dir given as a relative path still gives the desktop a cover it can open: an absolute
+/// `file:///` URI (a relative one reads as a host name).
+#[test]
+fn a_relative_data_dir_gives_an_absolute_cover_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let Some(bus) = Bus::start(dir.path()) else {
+        return;
+    };
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"));
+    command
+        .current_dir(dir.path())
+        .args(["--data-dir", "data", "--config"])
+        .arg(config_file(&data))
+        .args(["--audio", "null", "play", "--json"])
+        .arg(corpus().join("wz_track3_20s.cover.m4a"))
+        .env("XDG_RUNTIME_DIR", runtime_dir(&data))
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env_remove("SKIPLESS_DATA_DIR");
+    let player = Player::spawn(command);
+    player.wait("started");
+    eventually("the player's MPRIS name", || bus.has_owner(NAME));
+    eventually("the cover's URL", || bus.metadata().contains_key("mpris:artUrl"));
+    let art_url = &bus.metadata()["mpris:artUrl"];
+    let art_file = art_url.strip_prefix("file://").expect("a file URL");
+    assert!(
+        art_file.starts_with(data.to_str().unwrap()),
+        "an absolute path in the data dir: {art_url}"
+    );
+    assert!(Path::new(art_file).is_file(), "{art_url}");
+    player.quit();
+}
+
 #[test]
 fn seek_and_set_position_move_the_position() {
     let data = tempfile::tempdir().unwrap();

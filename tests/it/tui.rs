@@ -292,13 +292,14 @@ fn desktop_requests_drive_the_player_like_its_keys() {
     use skipless::app::mpris_bridge as bridge;
     use skipless::mpris::{Request, Status};
     let mut h = Harness::new(80, 24);
-    assert_eq!(bridge::state_of(&h.app.controller).status, Status::Stopped);
+    let shown = |h: &Harness| bridge::state_of(&h.app.controller).expect("a state: no track is on its way");
+    assert_eq!(shown(&h).status, Status::Stopped);
     // Library -> "Martin Severn" -> Enter plays the artist's one track; then the first album.
     h.keys("j\n");
     h.pump_until("the track to start", |app| app.controller.now.is_some());
     h.app.handle_mpris(Request::Pause);
     h.pump_until("pause", |app| app.controller.now.as_ref().is_some_and(|n| n.paused));
-    let state = bridge::state_of(&h.app.controller);
+    let state = shown(&h);
     assert_eq!(state.status, Status::Paused);
     assert_eq!(state.track.map(|t| t.title), Some("Track 3".to_owned()));
     h.app.handle_mpris(Request::PlayPause);
