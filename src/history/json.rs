@@ -151,7 +151,7 @@ pub(super) fn parse_basic(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>,
 /// Reads a top-level JSON array of `T` one element at a time, handing each to `each` with its
 /// (1-based) number; a parse error names the record that fails. An error from `each` stops the
 /// read and is returned as is.
-fn stream_array<T: DeserializeOwned, E: From<HistoryError>>(
+pub(crate) fn stream_array<T: DeserializeOwned, E: From<HistoryError>>(
     reader: impl Read,
     path: &Path,
     each: &mut dyn FnMut(usize, T) -> Result<(), E>,

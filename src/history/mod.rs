@@ -8,6 +8,8 @@
 //! and the record number.
 
 mod json;
+
+pub(crate) use json::stream_array;
 mod mssd;
 
 use std::path::{Path, PathBuf};
@@ -83,7 +85,9 @@ impl Format {
             if name.starts_with("streaming_history_audio") || name.starts_with("endsong") {
                 return Some(Format::Extended);
             }
-            if name.starts_with("streaminghistory") {
+            // Since 2023 the basic export splits music from podcasts (`StreamingHistory_music_0`,
+            // `StreamingHistory_podcast_0`); episodes are no plays of the library's tracks.
+            if name.starts_with("streaminghistory") && !name.starts_with("streaminghistory_podcast") {
                 return Some(Format::Basic);
             }
         }
@@ -139,6 +143,16 @@ impl Format {
             }
             if has_key("ts") || has_key("ms_played") || has_key("master_metadata_track_name") {
                 return Ok(Format::Extended);
+            }
+            if has_key("listened_at") {
+                return Err(not_a_history(
+                    "a ListenBrainz export (import it with `skipless import listenbrainz`)",
+                ));
+            }
+            if has_key("podcastName") && !has_key("artistName") {
+                return Err(not_a_history(
+                    "Spotify's podcast history (episodes; skipless reads the music files beside it)",
+                ));
             }
             if has_key("endTime") || has_key("msPlayed") {
                 return Ok(Format::Basic);

@@ -252,6 +252,9 @@ struct ListenInfo {
     submission_client_version: &'static str,
 }
 
+/// The artist name MusicBrainz and ListenBrainz give a recording whose artist is not known.
+pub(crate) const UNKNOWN_ARTIST: &str = "[unknown]";
+
 fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResult {
     // A listen as the statistics count one (`db::plays::IS_LISTEN`, `IMPORTED_LISTEN`): an
     // imported play of a track the library lacks that ran to its end was heard whole.
@@ -266,16 +269,25 @@ fn write_listen(out: &mut dyn Write, row: &LogRow, rule: &SkipRule) -> WriteResu
     let listen = Listen {
         listened_at: row.started_at.div_euclid(1000),
         track_metadata: ListenMetadata {
-            artist_name: row.artist.as_deref().or(row.album_artist.as_deref()).unwrap_or(""),
+            // ListenBrainz refuses a listen without an artist; MusicBrainz names the unknown
+            // one `[unknown]`, which the importer reads back as none.
+            artist_name: row
+                .artist
+                .as_deref()
+                .or(row.album_artist.as_deref())
+                .filter(|a| !a.is_empty())
+                .unwrap_or(UNKNOWN_ARTIST),
             track_name: &row.title,
             release_name: row.album.as_deref(),
             additional_info: ListenInfo {
                 // The track's length; of a track the library lacks, a play that ran to its end
                 // tells it (an imported history keeps its listening time through the round trip).
+                // ListenBrainz refuses a length that is not positive: an unknown one is left out.
                 duration_ms: row
                     .track_duration_ms
                     .or(row.duration_ms)
-                    .or_else(|| (row.end_reason.as_deref() == Some("finished")).then_some(row.played_ms)),
+                    .or_else(|| (row.end_reason.as_deref() == Some("finished")).then_some(row.played_ms))
+                    .filter(|&ms| ms > 0),
                 media_player: "skipless",
                 submission_client: "skipless",
                 submission_client_version: env!("CARGO_PKG_VERSION"),
@@ -361,17 +373,34 @@ fn spotify_reason_start(row: &LogRow, gap_ms: i64) -> &'static str {
     }
 }
 
+/// An Extended Streaming History record, with every key Spotify writes, in its order: tools
+/// made for these exports index them directly. What the log cannot know (the country, the
+/// Spotify ids) is `null`, as Spotify writes it for a field it lacks.
 #[derive(Serialize)]
 struct SpotifyRecord<'a> {
     ts: String,
+    platform: &'static str,
     ms_played: u64,
+    conn_country: Option<&'static str>,
+    ip_addr: Option<&'static str>,
     master_metadata_track_name: &'a str,
     master_metadata_album_artist_name: Option<&'a str>,
     master_metadata_album_album_name: Option<&'a str>,
+    spotify_track_uri: Option<&'static str>,
+    episode_name: Option<&'static str>,
+    episode_show_name: Option<&'static str>,
+    spotify_episode_uri: Option<&'static str>,
+    audiobook_title: Option<&'static str>,
+    audiobook_uri: Option<&'static str>,
+    audiobook_chapter_uri: Option<&'static str>,
+    audiobook_chapter_title: Option<&'static str>,
     reason_start: &'static str,
     reason_end: &'static str,
     shuffle: bool,
     skipped: bool,
+    offline: bool,
+    offline_timestamp: Option<i64>,
+    incognito_mode: bool,
 }
 
 /// Spotify writes whole seconds in UTC.
@@ -388,15 +417,29 @@ fn spotify_ts(ms: i64) -> String {
 fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) -> WriteResult {
     let record = SpotifyRecord {
         ts: spotify_ts(row.ended_at.unwrap_or(row.started_at + row.played_ms as i64)),
+        platform: "skipless",
         ms_played: row.played_ms,
+        conn_country: None,
+        ip_addr: None,
         master_metadata_track_name: &row.title,
         master_metadata_album_artist_name: row.artist.as_deref().or(row.album_artist.as_deref()),
         master_metadata_album_album_name: row.album.as_deref(),
+        spotify_track_uri: None,
+        episode_name: None,
+        episode_show_name: None,
+        spotify_episode_uri: None,
+        audiobook_title: None,
+        audiobook_uri: None,
+        audiobook_chapter_uri: None,
+        audiobook_chapter_title: None,
         reason_start: spotify_reason_start(row, gap_ms),
         reason_end: spotify_reason_end(row.end_reason.as_deref().and_then(EndReason::parse)),
         // The log does not keep whether the queue was shuffled.
         shuffle: false,
         skipped: row.skipped,
+        offline: false,
+        offline_timestamp: None,
+        incognito_mode: false,
     };
     out.write_all(if first { b"\n" } else { b",\n" })?;
     serde_json::to_writer(&mut *out, &record)?;

@@ -190,10 +190,30 @@ struct TrackMetadata {
 #[derive(Deserialize)]
 struct AdditionalInfo {
     #[serde(default)]
-    duration_ms: Option<u64>,
+    duration_ms: Option<serde_json::Value>,
     /// Seconds; some clients send this instead of `duration_ms`.
     #[serde(default)]
-    duration: Option<u64>,
+    duration: Option<serde_json::Value>,
+}
+
+impl AdditionalInfo {
+    /// The listen's length, where it gives one. ListenBrainz kept durations as clients sent them
+    /// until 2022: whole or fractional numbers, or numbers in strings (its Last.fm-compatible
+    /// API), so exports of long-time listeners hold all of these; what is no positive number is
+    /// no length.
+    fn played_ms(&self) -> Option<u64> {
+        let number = |value: &serde_json::Value| {
+            match value {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            }
+            .filter(|n| n.is_finite() && *n > 0.0)
+        };
+        let ms = self.duration_ms.as_ref().and_then(number);
+        let seconds = self.duration.as_ref().and_then(number).map(|s| s * 1000.0);
+        ms.or(seconds).map(|ms| ms.round().min(u64::MAX as f64) as u64)
+    }
 }
 
 /// The last second a listen can carry (the end of year 9999, as the other formats' timestamps).
@@ -262,6 +282,8 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
                 let inside = path.join(&name);
                 listens += read_listen_lines(&inside, std::io::BufReader::with_capacity(1 << 16, entry), stage)?;
             }
+        } else if starts_as_array(&mut file).map_err(read)? {
+            listens += read_listen_array(path, std::io::BufReader::with_capacity(1 << 16, file), stage)?;
         } else {
             listens += read_listen_lines(path, std::io::BufReader::with_capacity(1 << 16, file), stage)?;
         }
@@ -296,9 +318,54 @@ fn is_zip(file: &mut std::fs::File) -> std::io::Result<bool> {
     Ok(read == magic.len() && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06"))
 }
 
+/// Whether `file`'s text opens with `[` (after a byte order mark and blanks): ListenBrainz's
+/// export before August 2024, one JSON array of listens. Leaves `file` at its start.
+fn starts_as_array(file: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek};
+    let mut head = Vec::with_capacity(4096);
+    file.by_ref().take(4096).read_to_end(&mut head)?;
+    file.rewind()?;
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&head);
+    Ok(head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
+}
+
+/// Reads listens from one JSON array (ListenBrainz's export before August 2024); returns how
+/// many it read.
+fn read_listen_array(
+    path: &Path,
+    mut reader: impl BufRead,
+    stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>,
+) -> Result<usize, LogIoError> {
+    let head = reader.fill_buf().map_err(|source| LogIoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(head);
+    if !text.contains("\"listened_at\"")
+        && ["\"ts\"", "\"ms_played\"", "\"endTime\""]
+            .iter()
+            .any(|k| text.contains(k))
+    {
+        return Err(LogIoError::History(history::HistoryError::File {
+            path: path.to_path_buf(),
+            message: "a Spotify listening history, not ListenBrainz listens; import it with `skipless import spotify`"
+                .into(),
+        }));
+    }
+    let mut listens = 0;
+    history::stream_array(reader, path, &mut |record, listen: Listen| {
+        listens = record;
+        let bad = |message: String| LogIoError::Record {
+            path: path.to_path_buf(),
+            record,
+            message,
+        };
+        stage(staged_listen(listen, &bad)?)
+    })?;
+    Ok(listens)
+}
+
 /// Reads listens line by line from `reader` (named `path` in errors); returns how many it read.
-/// A listen is by definition not a skip; it played for the track's duration where the listen
-/// gives one.
 fn read_listen_lines(
     path: &Path,
     mut reader: impl BufRead,
@@ -325,48 +392,62 @@ fn read_listen_lines(
         let line = line.strip_prefix('\u{feff}').unwrap_or(&line);
         let listen: Listen = serde_json::from_str(line).map_err(|e| {
             if record == 1 && line.contains("\"play_id\"") && line.contains("\"end_reason\"") {
-                bad(format!("this is {}, not ListenBrainz listens", history::SKIPLESS_EXPORT))
-            } else if record == 1 && line.trim_start().starts_with('[') {
-                bad("a JSON array, not ListenBrainz listens (one JSON object per line); a Spotify history imports with `skipless import spotify`".into())
+                bad(format!(
+                    "this is {}, not ListenBrainz listens",
+                    history::SKIPLESS_EXPORT
+                ))
             } else {
                 // Each line is a document of its own: its column says where, its line never does.
-                bad(format!("not a listen: {}", e.to_string().replace(" at line 1 column", " at column")))
+                bad(format!(
+                    "not a listen: {}",
+                    e.to_string().replace(" at line 1 column", " at column")
+                ))
             }
         })?;
-        let listened_at = match listen.listened_at.as_f64() {
-            Some(seconds) if (0.0..=LAST_LISTENED_AT).contains(&seconds) => seconds,
-            _ => return Err(bad(format!("listened_at {} is not a time", listen.listened_at))),
-        };
-        let meta = listen.track_metadata;
-        let played_ms = meta
-            .additional_info
-            .as_ref()
-            .and_then(|i| i.duration_ms.or(i.duration.map(|s| s.saturating_mul(1000))))
-            .unwrap_or(0);
-        if played_ms > MAX_PLAY_MS {
-            return Err(bad(format!("a duration of {played_ms} ms is more than a week")));
-        }
-        let started_at = (listened_at * 1000.0).round() as i64;
-        stage(StagedPlay {
-            // Whole seconds, as in the keys of listens imported before fractions were read: the
-            // same listen from either export is one play.
-            import_key: format!(
-                "listenbrainz\u{1f}{}\u{1f}{}\u{1f}{}",
-                listened_at.floor() as i64,
-                meta.artist_name,
-                meta.track_name
-            ),
-            started_at,
-            ended_at: started_at.saturating_add(played_ms as i64),
-            played_ms,
-            artist: meta.artist_name,
-            title: meta.track_name,
-            album: meta.release_name,
-            skipped: false,
-            end_reason: EndReason::Finished,
-        })?;
+        stage(staged_listen(listen, &bad)?)?;
     }
     Ok(record - 1)
+}
+
+/// The play of one listen. A listen is by definition not a skip; it played for the track's
+/// duration where the listen gives one.
+fn staged_listen(listen: Listen, bad: &dyn Fn(String) -> LogIoError) -> Result<StagedPlay, LogIoError> {
+    let listened_at = match listen.listened_at.as_f64() {
+        Some(seconds) if (0.0..=LAST_LISTENED_AT).contains(&seconds) => seconds,
+        _ => return Err(bad(format!("listened_at {} is not a time", listen.listened_at))),
+    };
+    let meta = listen.track_metadata;
+    let played_ms = meta
+        .additional_info
+        .as_ref()
+        .and_then(AdditionalInfo::played_ms)
+        .unwrap_or(0);
+    if played_ms > MAX_PLAY_MS {
+        return Err(bad(format!("a duration of {played_ms} ms is more than a week")));
+    }
+    let started_at = (listened_at * 1000.0).round() as i64;
+    Ok(StagedPlay {
+        // Whole seconds, as in the keys of listens imported before fractions were read: the
+        // same listen from either export is one play.
+        import_key: format!(
+            "listenbrainz\u{1f}{}\u{1f}{}\u{1f}{}",
+            listened_at.floor() as i64,
+            meta.artist_name,
+            meta.track_name
+        ),
+        started_at,
+        ended_at: started_at.saturating_add(played_ms as i64),
+        played_ms,
+        artist: if meta.artist_name == super::export::UNKNOWN_ARTIST {
+            String::new()
+        } else {
+            meta.artist_name
+        },
+        title: meta.track_name,
+        album: meta.release_name,
+        skipped: false,
+        end_reason: EndReason::Finished,
+    })
 }
 
 struct Importer<'a> {

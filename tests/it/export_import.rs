@@ -473,6 +473,42 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     let first = stdout_of(skipless(&a).args(["export", "--format", "spotify"]));
     let exported: Vec<Value> = serde_json::from_str(&first).unwrap();
     assert_eq!(exported.len() as u64, matched + unmatched);
+    // Every key of Spotify's own records, in its order: tools made for them index each.
+    let spotify_keys = [
+        "ts",
+        "platform",
+        "ms_played",
+        "conn_country",
+        "ip_addr",
+        "master_metadata_track_name",
+        "master_metadata_album_artist_name",
+        "master_metadata_album_album_name",
+        "spotify_track_uri",
+        "episode_name",
+        "episode_show_name",
+        "spotify_episode_uri",
+        "audiobook_title",
+        "audiobook_uri",
+        "audiobook_chapter_uri",
+        "audiobook_chapter_title",
+        "reason_start",
+        "reason_end",
+        "shuffle",
+        "skipped",
+        "offline",
+        "offline_timestamp",
+        "incognito_mode",
+    ];
+    for record in &exported {
+        let keys: Vec<&str> = record.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut sorted = spotify_keys.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted, "{record}");
+    }
+    assert!(
+        first.lines().nth(1).unwrap().starts_with(r#"{"ts":"#)
+            && first.contains(r#""platform":"skipless","ms_played":"#)
+    );
     assert_eq!(stdout_of(skipless(&b).args(["export", "--format", "spotify"])), first);
     let file = tmp.path().join("Streaming_History_Audio_roundtrip.json");
     std::fs::write(&file, &first).unwrap();
@@ -513,6 +549,16 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         lb["matched"].as_u64().unwrap() + lb["unmatched"].as_u64().unwrap(),
         listens.lines().count() as u64
     );
+    // What ListenBrainz's own check of a listen asks: an artist, and a length only if positive.
+    for listen in crate::common::json_lines(&listens) {
+        let meta = &listen["track_metadata"];
+        assert!(meta["artist_name"].as_str().is_some_and(|a| !a.is_empty()), "{listen}");
+        let duration = &meta["additional_info"]["duration_ms"];
+        assert!(
+            duration.is_null() || duration.as_u64().is_some_and(|d| d > 0),
+            "{listen}"
+        );
+    }
 
     // A period: only plays that started in it.
     let june = crate::common::json_lines(&stdout_of(skipless(&a).env("TZ", "UTC0").args([
@@ -633,7 +679,7 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
     std::fs::write(&listens, format!("[{good},\n{good2}]")).unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
     assert!(
-        stderr.contains("record 1: a JSON array, not ListenBrainz listens")
+        stderr.contains("a Spotify listening history, not ListenBrainz listens")
             && stderr.contains("skipless import spotify"),
         "{stderr}"
     );
@@ -1076,6 +1122,99 @@ fn write_zip(path: &Path, files: &[(&str, String)]) {
         std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
     }
     zip.finish().unwrap();
+}
+
+/// ListenBrainz's export before August 2024 was one JSON array of listens, and until 2022 it kept
+/// durations as clients sent them (fractions, numbers in strings): such exports import, and a
+/// duration that is no number is no length, not a refusal of the whole export.
+#[test]
+fn an_older_listenbrainz_export_imports_with_its_durations_as_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listen = |at: u64, title: &str, info: &str| {
+        format!(
+            r#"{{"listened_at": {at}, "recording_msid": "m", "user_name": "u", "inserted_at": "Mon, 13 Nov 2023 10:00:00 GMT", "track_metadata": {{"artist_name": "X", "track_name": "{title}", "additional_info": {info}}}}}"#
+        )
+    };
+    let array = tmp.path().join("user_lb-2024-01-01.json");
+    std::fs::write(
+        &array,
+        format!(
+            "[{},\n{},\n{},\n{}]",
+            listen(1700000000, "A", r#"{"duration": "245"}"#),
+            listen(1700000300, "B", r#"{"duration_ms": 200000.0}"#),
+            listen(1700000600, "C", r#"{"duration_ms": "n/a"}"#),
+            listen(1700000900, "D", r#"{"duration_ms": -5}"#),
+        ),
+    )
+    .unwrap();
+    let data = data_dir(tmp.path(), "old");
+    let v = json_of(&data, &["import", "listenbrainz", "--json"], &[&array]);
+    assert_eq!(v["unmatched"].as_u64(), Some(4), "{v}");
+    let exported = crate::common::json_lines(&stdout_of(skipless(&data).args(["export", "--format", "jsonl"])));
+    let played: Vec<(String, u64)> = exported
+        .iter()
+        .map(|p| {
+            (
+                p["title"].as_str().unwrap().to_owned(),
+                p["played_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        played,
+        [
+            ("A".into(), 245_000),
+            ("B".into(), 200_000),
+            ("C".into(), 0),
+            ("D".into(), 0)
+        ],
+        "{exported:?}"
+    );
+    // The same listens as JSON Lines are the same plays.
+    let lines = tmp.path().join("listens.jsonl");
+    let text = std::fs::read_to_string(&array).unwrap();
+    let text = text.trim_start_matches('[').trim_end_matches(']').replace(",\n", "\n");
+    std::fs::write(&lines, text + "\n").unwrap();
+    let v = json_of(&data, &["import", "listenbrainz", "--json"], &[&lines]);
+    assert_eq!(v["duplicate"].as_u64(), Some(4), "{v}");
+    // Exported, a listen of no known length leaves its length out (ListenBrainz refuses 0), and
+    // one of no known artist is MusicBrainz's `[unknown]`, read back as none.
+    let unknown = tmp.path().join("unknown.jsonl");
+    std::fs::write(
+        &unknown,
+        r#"{"listened_at": 1700001200, "track_metadata": {"artist_name": "[unknown]", "track_name": "E"}}"#.to_owned()
+            + "\n",
+    )
+    .unwrap();
+    json_of(&data, &["import", "listenbrainz", "--json"], &[&unknown]);
+    let listens = crate::common::json_lines(&stdout_of(skipless(&data).args(["export", "--format", "listenbrainz"])));
+    let of = |title: &str| {
+        listens
+            .iter()
+            .find(|l| l["track_metadata"]["track_name"] == title)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        of("C")["track_metadata"]["additional_info"]["duration_ms"].is_null(),
+        "{listens:?}"
+    );
+    assert_eq!(of("A")["track_metadata"]["additional_info"]["duration_ms"], 245_000);
+    assert_eq!(of("E")["track_metadata"]["artist_name"], "[unknown]");
+    let jsonl = crate::common::json_lines(&stdout_of(skipless(&data).args(["export", "--format", "jsonl"])));
+    let e = jsonl.iter().find(|p| p["title"] == "E").unwrap();
+    assert!(e["artist"].is_null() || e["artist"] == "", "{e}");
+    // Given to the Spotify importer, the array is named for what it is.
+    let output = skipless(&data)
+        .args(["import", "spotify"])
+        .arg(&array)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("skipless import listenbrainz"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -58,6 +58,28 @@ fn basic_history_uses_the_30_second_rule() {
     assert!(plays[0].is_skip() && !plays[1].is_skip());
 }
 
+/// Spotify's basic download since 2023 holds music and podcast files side by side: a folder of
+/// both imports the music, and the podcast file given by name is said to be one.
+#[test]
+fn the_podcast_file_of_a_basic_download_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("StreamingHistory_music_0.json"),
+        r#"[{"endTime":"2024-01-02 10:00","artistName":"A","trackName":"x","msPlayed":200000}]"#,
+    )
+    .unwrap();
+    let podcast = dir.path().join("StreamingHistory_podcast_0.json");
+    std::fs::write(
+        &podcast,
+        r#"[{"endTime":"2024-01-02 11:00","podcastName":"P","episodeName":"E","msPlayed":900000}]"#,
+    )
+    .unwrap();
+    let plays = read_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(plays.iter().map(|p| p.track.as_str()).collect::<Vec<_>>(), ["x"]);
+    let message = read_file(&podcast).unwrap_err().to_string();
+    assert!(message.contains("podcast history"), "{message}");
+}
+
 fn error_of(name: &str, text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
