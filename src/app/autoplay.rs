@@ -20,7 +20,7 @@ use crate::play::{ControlSource, EndReason, LoggedPlay};
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::data::item_key_of;
-use crate::recommend::infer::{fallback_rank, Filters, Radio, Recommender, Scored};
+use crate::recommend::infer::{fallback_rank, turned_down_artists, Filters, Radio, Recommender, Scored};
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
 use crate::recommend::train::TrainConfig;
 use crate::recommend::RecommendError;
@@ -548,6 +548,9 @@ impl AutoplayCore {
         // tracks wait with them.
         let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
         filters.copies = self.other_files(skipped_or_playing.chain(exclude.iter().copied()));
+        filters.turned_down = turned_down_artists(session, |id| {
+            self.log.tracks.get(id).and_then(|track| track.artist.as_ref())
+        });
         let waiting = self.other_files(filters.recent.iter().copied());
         filters.recent.extend(waiting);
         filters.seed = self.log.plays.len() as u64;
@@ -1298,6 +1301,49 @@ mod tests {
         let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
         assert_eq!(ids.len(), 40, "{ids:?}");
         assert!(!ids.contains(&61) && !ids.contains(&40), "{ids:?}");
+    }
+
+    /// Two picks of one artist skipped in a row turn the artist down for the session: its tracks
+    /// wait until nothing else is left, and a play of it heard takes it back. One skip, or a
+    /// skip followed by the artist's track now playing, is not yet a no.
+    #[test]
+    fn an_artist_skipped_twice_in_a_row_is_left_out_until_one_of_theirs_is_heard() {
+        let mut core = core();
+        core.config.max_per_artist = 0;
+        let now = 2_000_000_000_000;
+        let theirs = |session: &[(i64, bool)], limit: usize| -> Vec<(usize, String)> {
+            let (_, picks) = core.rank(session, &[], limit, now, None);
+            picks
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.track_id <= 8)
+                .map(|(at, p)| (at, p.reason.clone()))
+                .collect()
+        };
+        // Finished, the seed artist's track 1 makes the others by that artist the best picks.
+        assert_eq!(theirs(&[(1, false), (12, false)], 5).len(), 5);
+        assert!(!theirs(&[(1, false), (2, true), (12, false)], 5).is_empty(), "one skip");
+        assert!(
+            !theirs(&[(1, false), (2, true), (3, false)], 5).is_empty(),
+            "one skip, 3 playing"
+        );
+        let turned_down = [(1, false), (2, true), (3, true), (12, false)];
+        assert_eq!(theirs(&turned_down, 10), [], "two skips in a row");
+        assert_eq!(
+            theirs(&[(1, false), (2, true), (3, true)], 10),
+            [],
+            "the second skip last"
+        );
+        // With every track asked for, theirs come last, and say why.
+        let all = theirs(&turned_down, 60);
+        assert!(!all.is_empty());
+        let (first, _) = all[0];
+        assert!(first >= 60 - 8 - 4, "{all:?}");
+        let count = |why: &str| all.iter().filter(|(_, reason)| reason.starts_with(why)).count();
+        assert_eq!(count("skipped earlier this session; nothing else"), 2, "{all:?}");
+        assert_eq!(count("by an artist skipped this session; nothing else"), 6, "{all:?}");
+        // A track of theirs heard after the skips takes the artist back.
+        assert!(!theirs(&[(1, false), (2, true), (3, true), (4, false), (12, false)], 5).is_empty());
     }
 
     #[test]

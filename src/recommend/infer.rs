@@ -41,6 +41,9 @@ pub struct Filters {
     pub recent: Vec<i64>,
     /// Tracks waiting in the queue (the one about to play included), always left out.
     pub queued: Vec<i64>,
+    /// Artists the listener turned down this session (lowercase; see [`turned_down_artists`]):
+    /// their tracks wait with the skipped ones, picked only when nothing else is left.
+    pub turned_down: Vec<String>,
     /// Other files of the songs playing, skipped this session or queued: always left out, but
     /// not queued (with nothing queued, the tracks played lately still fill the picks).
     pub copies: Vec<i64>,
@@ -76,6 +79,7 @@ impl Filters {
             exclude_skipped: true,
             recent: Vec::new(),
             queued: Vec::new(),
+            turned_down: Vec::new(),
             copies: Vec::new(),
             max_per_artist: config.max_per_artist,
             temperature: config.temperature,
@@ -334,7 +338,7 @@ impl Recommender {
                 Scored {
                     track_id: cand.id,
                     score: scores[c],
-                    reason: filler_reason(cand.id, session, filters).unwrap_or_else(|| {
+                    reason: filler_reason(cand, session, filters).unwrap_or_else(|| {
                         self.reason(
                             cand,
                             match places[c].1 {
@@ -419,13 +423,68 @@ impl Recommender {
     }
 }
 
-/// Why a pick that [`select`] took after every other track is there at all: it was played lately
-/// or skipped this session, and nothing else was left to pick.
-fn filler_reason(id: i64, session: &[(i64, bool)], filters: &Filters) -> Option<String> {
+/// Skips in a row of one artist's tracks in a session after which autoplay leaves the artist
+/// out for the rest of the session, until a play of the artist is heard.
+pub const TURNED_DOWN_AFTER: usize = 2;
+
+/// The artists (lowercase) whose last [`TURNED_DOWN_AFTER`] plays in `session` (track, skipped)
+/// were all skipped; `artist_of` names a track's artist. The session's last entry is left out
+/// when it is no skip: for the player it is the track playing, neither skipped nor heard yet.
+///
+/// The model ranks by what listening histories show, and in them a skipped artist's tracks often
+/// come next (a listener skips through an album to the song they want). Autoplay's picks are
+/// another matter: a listener who skips two of its picks by one artist is turning that artist
+/// down, whatever the ranking thinks.
+pub(crate) fn turned_down_artists<'a>(
+    session: &[(i64, bool)],
+    artist_of: impl Fn(i64) -> Option<&'a Name>,
+) -> Vec<String> {
+    let done = match session.last() {
+        Some(&(_, false)) => &session[..session.len() - 1],
+        _ => session,
+    };
+    // Per artist: skips since its last heard play, and whether a heard play ended the count.
+    let mut runs: HashMap<String, (usize, bool)> = HashMap::new();
+    for &(id, skipped) in done.iter().rev() {
+        let Some(artist) = artist_of(id) else { continue };
+        let run = runs.entry(artist.to_lowercase()).or_default();
+        if run.1 {
+            continue;
+        }
+        if skipped {
+            run.0 += 1;
+        } else {
+            run.1 = true;
+        }
+    }
+    let mut artists: Vec<String> = runs
+        .into_iter()
+        .filter(|(_, (skips, _))| *skips >= TURNED_DOWN_AFTER)
+        .map(|(artist, _)| artist)
+        .collect();
+    artists.sort_unstable();
+    artists
+}
+
+/// Whether `track` is by an artist of `turned_down`.
+fn by_turned_down(track: &Track, turned_down: &[String]) -> bool {
+    !turned_down.is_empty()
+        && track
+            .artist
+            .as_ref()
+            .is_some_and(|artist| turned_down.contains(&artist.to_lowercase()))
+}
+
+/// Why a pick that [`select`] took after every other track is there at all: it was played lately,
+/// skipped this session or by an artist turned down in it, and nothing else was left to pick.
+fn filler_reason(track: &Track, session: &[(i64, bool)], filters: &Filters) -> Option<String> {
+    let id = track.id;
     let why = if filters.recent.contains(&id) {
         "played lately"
     } else if filters.exclude_skipped && session.iter().any(|&(t, skipped)| t == id && skipped) {
         "skipped earlier this session"
+    } else if filters.exclude_skipped && by_turned_down(track, &filters.turned_down) {
+        "by an artist skipped this session"
     } else {
         return None;
     };
@@ -475,7 +534,8 @@ fn select<C: Borrow<Track>>(
             .filter(|&(i, _)| {
                 let id = candidates[i].borrow().id;
                 let playing = filters.exclude_current && Some(id) == current;
-                let skipped = exclude_skipped && skipped_now.contains(&id);
+                let skipped = exclude_skipped
+                    && (skipped_now.contains(&id) || by_turned_down(candidates[i].borrow(), &filters.turned_down));
                 let left_out = queued.contains(&id) || copies.contains(&id);
                 !(playing || skipped || (exclude_recent && recent.contains(&id)) || left_out)
             })
@@ -514,7 +574,10 @@ fn select<C: Borrow<Track>>(
         let tier = |&(i, _): &(usize, f32)| {
             let id = candidates[i].borrow().id;
             let played_at = last_played.get(&id).copied().filter(|_| fill_recent);
-            let skipped = u8::from(fill_skipped && skipped_now.contains(&id));
+            let skipped = u8::from(
+                fill_skipped
+                    && (skipped_now.contains(&id) || by_turned_down(candidates[i].borrow(), &filters.turned_down)),
+            );
             (2 * u8::from(played_at.is_some()) + skipped, played_at.unwrap_or(0))
         };
         ranked.sort_by_key(tier);
@@ -717,7 +780,7 @@ pub fn fallback_rank<C: Borrow<Track>>(
         .map(|i| Scored {
             track_id: candidates[i].borrow().id,
             score: scores[i],
-            reason: filler_reason(candidates[i].borrow().id, session, filters).unwrap_or_else(|| match reasons[i] {
+            reason: filler_reason(candidates[i].borrow(), session, filters).unwrap_or_else(|| match reasons[i] {
                 Why::Artist(k) => format!("same artist as {}", recent[k].display_name()),
                 Why::Album(k) => format!("from the album of {}", recent[k].display_name()),
                 Why::Genre(k) => format!("same genre as {}", recent[k].display_name()),
