@@ -156,11 +156,19 @@ pub(crate) struct LogTraining {
 }
 
 impl LogTraining {
-    /// Whether the new model should replace the previous one: its served ranking is at least as
-    /// good on the same validation slice.
+    /// Whether the new model should replace the previous one (or the fallback ranking): its
+    /// served ranking is at least as good on the same validation slice, and that slice holds a
+    /// heard play to measure it by (a slice of skips alone reads 0 for any model).
     fn improves(&self) -> bool {
-        self.previous_validation
-            .is_none_or(|old| self.checkpoint.meta.validation.ndcg10 >= old.ndcg10)
+        self.measured()
+            && self
+                .previous_validation
+                .is_none_or(|old| self.checkpoint.meta.validation.ndcg10 >= old.ndcg10)
+    }
+
+    /// Whether the validation slice holds a heard play, so that the metrics say anything.
+    pub(crate) fn measured(&self) -> bool {
+        self.checkpoint.meta.validation.listened > 0
     }
 
     /// Saves the new model under `models_dir` when it [`improves`](Self::improves) on the

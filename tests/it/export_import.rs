@@ -1321,3 +1321,45 @@ fn a_listenbrainz_export_imports_as_downloaded_as_unpacked_and_as_one_file() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cut.zip: cannot read"), "{stderr}");
 }
+
+/// A log whose newest sessions are skips alone gives validation nothing to measure a model by
+/// (any model reads 0 there): the new model is not put in use, and says why, unless forced.
+#[test]
+fn a_model_with_no_heard_play_to_be_measured_by_is_not_put_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = 86_400i64;
+    let mut records = Vec::new();
+    for session in 0..10i64 {
+        for play in 0..6i64 {
+            let skipped = session == 9;
+            let at = 1_700_000_000 + session * day + play * 300;
+            let ts = time::OffsetDateTime::from_unix_timestamp(at)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            records.push(json!({
+                "ts": ts,
+                "ms_played": if skipped { 2_000 } else { 200_000 },
+                "master_metadata_track_name": format!("Song {}", (session + play) % 8),
+                "master_metadata_album_artist_name": "Artist",
+                "reason_start": "trackdone",
+                "reason_end": if skipped { "fwdbtn" } else { "trackdone" },
+                "skipped": skipped,
+            }));
+        }
+    }
+    let file = tmp.path().join("Streaming_History_Audio_2023.json");
+    std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
+    let data = data_dir(tmp.path(), "skips-last");
+    import_spotify(&data, &[&file]);
+    let trained = json_of(&data, &["train", "--json"], &[]);
+    assert_eq!(trained["saved"], false, "{trained}");
+    let text = stdout_of(skipless(&data).arg("train"));
+    assert!(
+        text.trim_end()
+            .ends_with("not saved: the newest sessions hold no heard play to measure the model by (--force saves it)"),
+        "{text}"
+    );
+    let forced = json_of(&data, &["train", "--json", "--force"], &[]);
+    assert_eq!(forced["saved"], true, "{forced}");
+}
