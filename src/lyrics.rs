@@ -108,7 +108,11 @@ fn leading_tags(mut line: &str) -> (Vec<u64>, &str, Option<i64>) {
         };
         if let Some(ms) = parse_stamp(tag) {
             stamps.push(ms);
-        } else if let Some(value) = tag.strip_prefix("offset:") {
+        } else if let Some(value) = tag
+            .get(..7)
+            .filter(|t| t.eq_ignore_ascii_case("offset:"))
+            .map(|_| &tag[7..])
+        {
             offset = value.trim().trim_start_matches('+').parse::<i64>().ok();
         } else if stamps.is_empty() {
             // A metadata tag such as [ar:...]: nothing to sing.
@@ -245,6 +249,9 @@ mod tests {
         // A negative offset shows the lines later.
         let later = Lyrics::parse("[offset:-250]\n[00:01.00]x", "");
         assert_eq!(later.lines[0].at_ms, Some(1_250));
+        // The tag's name in any case, as some editors write it.
+        let capital = Lyrics::parse("[Offset: -250]\n[00:01.00]x", "");
+        assert_eq!(capital.lines[0].at_ms, Some(1_250));
     }
 
     #[test]

@@ -176,7 +176,16 @@ fn extinf(rest: &[u8]) -> Option<(Option<u64>, Option<String>)> {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest).0,
     };
-    let (head, title) = text.split_once(',').unwrap_or((&text, ""));
+    // The title follows the first comma outside the attributes' quotes (`tvg-name="a, b"`).
+    let mut quoted = false;
+    let comma = text.char_indices().find(|&(_, c)| {
+        quoted ^= c == '"';
+        c == ',' && !quoted
+    });
+    let (head, title) = match comma {
+        Some((at, _)) => (&text[..at], &text[at + 1..]),
+        None => (&*text, ""),
+    };
     let seconds = head.split_whitespace().next()?;
     let seconds: f64 = seconds.parse().ok()?;
     let duration_ms = (seconds >= 0.0 && seconds.is_finite()).then(|| (seconds * 1000.0).round() as u64);
@@ -203,9 +212,16 @@ fn entry_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
 
 /// The path an entry line names, before it is checked (see [`entry_path`]).
 fn written_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
-    if line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"file://") {
+    if line.len() >= 6 && line[..6].eq_ignore_ascii_case(b"file:/") {
         return crate::uri::path_of_file_uri(line)
             .ok_or_else(|| format!("not a local file URI: {}", String::from_utf8_lossy(line)));
+    }
+    // `C:\Music\a.flac` or `C:/Music/a.flac`: a drive of the Windows machine that wrote the list.
+    if line.len() >= 3 && line[0].is_ascii_alphabetic() && line[1] == b':' && matches!(line[2], b'\\' | b'/') {
+        return Err(format!(
+            "{}: a Windows path, not a file of this machine",
+            String::from_utf8_lossy(line)
+        ));
     }
     if line
         .windows(3)
@@ -224,6 +240,16 @@ fn written_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
         if as_1252.exists() || text.contains('\\') {
             line = std::borrow::Cow::Owned(text.into_owned().into_bytes());
             path = as_1252;
+        }
+    }
+    // VLC writes an entry inside the playlist's folder as the tail of its URI, percent-encoded
+    // (`Bj%C3%B6rk/01%20Song.ogg`): where no file has the name as written, the decoded one may.
+    if !path.exists() && line.contains(&b'%') {
+        if let Some(decoded) = crate::uri::percent_decoded(&line) {
+            let as_decoded = dir.join(Path::new(OsStr::from_bytes(&decoded)));
+            if as_decoded.exists() {
+                return Ok(as_decoded);
+            }
         }
     }
     // A backslash is a letter of a Linux file name (`AC\DC - Song.mp3`): only where no file has
@@ -376,6 +402,35 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         assert_eq!(entries[0].title.as_deref(), Some("Artist - Song"));
         assert_eq!(entries[0].line, 3);
         assert_eq!(entries[1].title, None);
+    }
+
+    /// What other players write: VLC's percent-encoded names inside the playlist's folder, RFC
+    /// 8089's `file:/x`, quoted attributes holding commas; a Windows drive is said to be one.
+    #[test]
+    fn entries_as_vlc_and_iptv_lists_write_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let album = dir.path().join("Bj\u{f6}rk/Album 1");
+        std::fs::create_dir_all(&album).unwrap();
+        std::fs::write(album.join("01 - Song.ogg"), b"").unwrap();
+        let text = "#EXTM3U\n\
+#EXTINF:95 tvg-name=\"a, b\" group-title=\"x\",Artist - Title, with comma\n\
+Bj%C3%B6rk/Album%201/01%20-%20Song.ogg\n\
+file:/m/A%20B.flac\n\
+Z:\\Music\\Bj\u{f6}rk\\06.flac\n\
+C:/Music/07.flac\n";
+        let m3u = parse_m3u(text.as_bytes(), dir.path()).unwrap();
+        let paths: Vec<PathBuf> = m3u.entries.iter().map(|e| e.path.clone()).collect();
+        assert_eq!(paths, [album.join("01 - Song.ogg"), PathBuf::from("/m/A B.flac")]);
+        assert_eq!(m3u.entries[0].title.as_deref(), Some("Artist - Title, with comma"));
+        assert_eq!(m3u.entries[0].duration_ms, Some(95_000));
+        let skipped: Vec<String> = m3u.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            skipped,
+            [
+                "line 5: Z:\\Music\\Bj\u{f6}rk\\06.flac: a Windows path, not a file of this machine",
+                "line 6: C:/Music/07.flac: a Windows path, not a file of this machine",
+            ]
+        );
     }
 
     #[test]

@@ -21,20 +21,26 @@ pub(crate) fn file_uri(path: &Path) -> String {
     uri
 }
 
-/// The absolute path of a `file://` URI (`file:///x` or `file://localhost/x`, the scheme in any
-/// case); `None` for any other scheme, a remote host, a relative path or a broken escape.
+/// The absolute path of a `file:` URI (`file:///x`, `file://localhost/x`, or `file:/x` as RFC
+/// 8089 allows, the scheme in any case); `None` for any other scheme, a remote host, a relative
+/// path or a broken escape.
 pub(crate) fn path_of_file_uri(uri: &[u8]) -> Option<PathBuf> {
-    const SCHEME: &[u8] = b"file://";
-    let rest = uri
-        .get(SCHEME.len()..)
-        .filter(|_| uri[..SCHEME.len()].eq_ignore_ascii_case(SCHEME))?;
-    let rest = rest.strip_prefix(b"localhost").unwrap_or(rest);
+    let rest = uri.get(5..).filter(|_| uri[..5].eq_ignore_ascii_case(b"file:"))?;
+    let rest = match rest.strip_prefix(b"//") {
+        Some(authority) => authority.strip_prefix(b"localhost").unwrap_or(authority),
+        None => rest,
+    };
     if !rest.starts_with(b"/") {
         return None;
     }
+    percent_decoded(rest).map(|decoded| PathBuf::from(OsString::from_vec(decoded)))
+}
+
+/// `text` with its `%XX` escapes decoded; `None` for a broken escape.
+pub(crate) fn percent_decoded(text: &[u8]) -> Option<Vec<u8>> {
     let hex = |byte: u8| char::from(byte).to_digit(16);
-    let mut decoded = Vec::with_capacity(rest.len());
-    let mut bytes = rest.iter().copied();
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut bytes = text.iter().copied();
     while let Some(byte) = bytes.next() {
         if byte == b'%' {
             let (high, low) = (hex(bytes.next()?)?, hex(bytes.next()?)?);
@@ -43,7 +49,7 @@ pub(crate) fn path_of_file_uri(uri: &[u8]) -> Option<PathBuf> {
             decoded.push(byte);
         }
     }
-    Some(PathBuf::from(OsString::from_vec(decoded)))
+    Some(decoded)
 }
 
 #[cfg(test)]
@@ -69,6 +75,8 @@ mod tests {
     #[test]
     fn other_schemes_and_broken_escapes_are_refused() {
         let path = |uri: &str| path_of_file_uri(uri.as_bytes());
+        assert_eq!(path("file:/m/A%20B.flac"), Some(PathBuf::from("/m/A B.flac")));
+        assert_eq!(path("file:m/a.flac"), None);
         assert_eq!(path("file://localhost/a%20b"), Some(PathBuf::from("/a b")));
         assert_eq!(path("FILE:///a%2fb"), Some(PathBuf::from("/a/b")));
         assert_eq!(path("http://example.org/a.mp3"), None);
