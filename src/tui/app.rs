@@ -406,8 +406,7 @@ impl App {
             Action::ViewHistory => self.state.set_view(View::History),
             Action::ViewStats => {
                 self.state.set_view(View::Stats);
-                let rule = crate::play::SkipRule::from_config(&self.config.log);
-                workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
+                self.refresh_stats();
             }
             Action::ViewPlaylists => {
                 self.state.set_view(View::Playlists);
@@ -897,6 +896,15 @@ impl App {
         }
     }
 
+    /// Reads the statistics again while they are on screen: a play logged or a training run
+    /// recorded changes them.
+    fn refresh_stats(&self) {
+        if self.state.view == View::Stats {
+            let rule = crate::play::SkipRule::from_config(&self.config.log);
+            workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
+        }
+    }
+
     /// Folds an engine event into playback state and the log.
     pub fn handle_engine(&mut self, event: &Event) {
         let outcomes = self.controller.handle(event);
@@ -906,10 +914,12 @@ impl App {
                 Outcome::LogFailed(message) => {
                     self.state.say(format!("cannot write the listening log: {message}"));
                 }
-                Outcome::Logged(play) => self
-                    .state
-                    .library
-                    .count_play(play.track_id, play.skipped, play.ended_at),
+                Outcome::Logged(play) => {
+                    self.state
+                        .library
+                        .count_play(play.track_id, play.skipped, play.ended_at);
+                    self.refresh_stats();
+                }
                 // With autoplay on, its picks carry on; off, the silence is said.
                 Outcome::Stopped { stopped: false } if !self.state.autoplay => {
                     self.state.say(format!(
@@ -1104,6 +1114,7 @@ impl App {
                 self.state.progress = None;
                 self.state.say(message);
                 self.request_rank();
+                self.refresh_stats();
             }
             WorkerMsg::ExportDone(path) => self.state.say(format!("exported the log to {}", path.display())),
             WorkerMsg::Stats(stats) => self.state.stats = Some(stats),

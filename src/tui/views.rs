@@ -767,25 +767,50 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// `texts` wrapped at word breaks into `width` columns, each from a row of its own, in at most
-/// `height` rows: what does not fit is cut with "…", never silently (a cut number would read as
-/// another).
+/// `height` rows. When they do not all fit, every text keeps at least its first row (a pick's
+/// reason is not pushed out by a long status), the rows left go to the first texts, and what
+/// is cut ends with "…", never silently (a cut number would read as another); with more texts
+/// than rows, the last row holds the rest.
 fn fit_rows(texts: impl IntoIterator<Item = String>, width: usize, height: usize) -> Vec<String> {
     let width = width.max(1);
-    let mut rows: Vec<String> = texts
+    let wrapped: Vec<Vec<String>> = texts
         .into_iter()
-        .flat_map(|text| {
+        .map(|text| {
             textwrap::wrap(&text, width)
                 .into_iter()
                 .map(|row| row.into_owned())
                 .collect::<Vec<_>>()
         })
         .collect();
-    if rows.len() > height {
-        let rest = rows[height.saturating_sub(1)..].join(" ");
-        rows.truncate(height.saturating_sub(1));
-        if height > 0 {
-            rows.push(truncate(&rest, width));
+    if wrapped.iter().map(Vec::len).sum::<usize>() <= height {
+        return wrapped.into_iter().flatten().collect();
+    }
+    // Rows of `text` in `rows` rows at most, the last one holding the rest, cut.
+    let cut = |text: &[String], rows: usize| -> Vec<String> {
+        if text.len() <= rows {
+            return text.to_vec();
         }
+        let mut kept = text[..rows - 1].to_vec();
+        kept.push(truncate(&text[rows - 1..].join(" "), width));
+        kept
+    };
+    if wrapped.len() >= height {
+        let mut rows: Vec<String> = wrapped[..height.saturating_sub(1)]
+            .iter()
+            .map(|t| cut(t, 1).remove(0))
+            .collect();
+        if height > 0 {
+            let rest: Vec<String> = wrapped[height - 1..].iter().flatten().cloned().collect();
+            rows.extend(cut(&rest, 1));
+        }
+        return rows;
+    }
+    let mut spare = height - wrapped.len();
+    let mut rows = Vec::with_capacity(height);
+    for text in &wrapped {
+        let extra = text.len().saturating_sub(1).min(spare);
+        spare -= extra;
+        rows.extend(cut(text, 1 + extra));
     }
     rows
 }
@@ -1022,7 +1047,19 @@ mod tests {
             fit_rows(texts.clone(), 24, 4),
             ["fallback: similar", "tracks, then your most", "finished", "Sad: 0.91"]
         );
-        assert_eq!(fit_rows(texts, 24, 2), ["fallback: similar", "tracks, then your most…"]);
+        assert_eq!(
+            fit_rows(texts.clone(), 24, 2),
+            ["fallback: similar track…", "Sad: 0.91"]
+        );
+        assert_eq!(
+            fit_rows(texts.clone(), 24, 3),
+            ["fallback: similar", "tracks, then your most…", "Sad: 0.91"]
+        );
+        let three = [texts[0].clone(), texts[1].clone(), "Song: 0.5".to_owned()];
+        assert_eq!(
+            fit_rows(three, 24, 2),
+            ["fallback: similar track…", "Sad: 0.91 Song: 0.5"]
+        );
         assert!(fit_rows(["anything".to_owned()], 10, 0).is_empty());
     }
 

@@ -254,6 +254,24 @@ fn small_terminals_degrade_without_panicking() {
     assert!(words.contains("skipless: terminal too small"), "{screen}");
 }
 
+/// The stats view follows the log while it is shown: a play logged meanwhile is counted without
+/// leaving the view.
+#[test]
+fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
+    let mut h = Harness::new(80, 24);
+    h.keys("j\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.keys("5");
+    h.pump_until("stats", |app| app.state.stats.is_some());
+    assert!(!h.screen().contains("1 play ·"), "{}", h.screen());
+    h.app.state.stats = None;
+    h.keys("n");
+    h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
+    h.pump_until("the stats again", |app| app.state.stats.is_some());
+    let screen = h.screen();
+    assert!(screen.contains("1 play · 0 listens · 1 skip (100%)"), "{screen}");
+}
+
 #[test]
 fn playing_pausing_and_history() {
     let mut h = Harness::new(80, 24);
