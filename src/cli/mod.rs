@@ -38,6 +38,7 @@ mod history;
 mod import;
 mod library;
 mod lyrics;
+mod man;
 mod marks;
 mod playlist;
 mod recap;
@@ -361,7 +362,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             page.build();
             if let Some(dir) = dir {
                 std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
-                let written = write_man_pages(&page, dir)?;
+                let written = man::write_all(&page, dir)?;
                 outln!("wrote {written} manual pages to {}", dir.display())?;
                 return Ok(());
             }
@@ -372,9 +373,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 page = found;
             }
-            clap_mangen::Man::new(page)
-                .render(&mut std::io::stdout())
-                .map_err(StdoutError)?;
+            man::render(&page, &mut std::io::stdout()).map_err(StdoutError)?;
             return Ok(());
         }
         _ => {}
@@ -477,20 +476,6 @@ fn check_player_arguments(paths: &[PathBuf]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Writes the manual page of `command` and of each of its commands into `dir`; returns how many.
-fn write_man_pages(command: &clap::Command, dir: &Path) -> anyhow::Result<usize> {
-    let name = command.get_display_name().unwrap_or(command.get_name());
-    let file = dir.join(format!("{name}.1"));
-    let mut page = Vec::new();
-    clap_mangen::Man::new(command.clone()).render(&mut page)?;
-    std::fs::write(&file, page).with_context(|| format!("{}: cannot write", file.display()))?;
-    let mut written = 1;
-    for sub in command.get_subcommands() {
-        written += write_man_pages(sub, dir)?;
-    }
-    Ok(written)
 }
 
 fn without_help_commands(command: clap::Command) -> clap::Command {

@@ -225,9 +225,12 @@ impl App {
             0 => String::new(),
             n => format!(" ({n} no longer in the library)"),
         };
+        // The whole queue, played entries included, with what is still to come (what "Up next"
+        // counts).
         let back = format!(
-            "the queue of the last run is back: {}{gone}; {} plays",
+            "the queue of the last run is back: {}, {} up next{gone}; {} plays",
             crate::fmt::count(n as u64, "track"),
+            self.controller.queue.upcoming().len(),
             self.keys.key_for(Action::TogglePause)
         );
         // After what the start had to say (no sound card, plays closed as interrupted), not over it.

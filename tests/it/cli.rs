@@ -125,6 +125,26 @@ fn man_prints_a_manual_page() {
         let sub = stdout_of(skipless(data.path()).args(["man", command]));
         assert!(sub.contains(&format!(".TH skipless-{command} 1")), "{sub}");
     }
+    // The player's page holds what a player's manual does: its keys (with their names in the
+    // config's [keys]), its files and where its settings are described.
+    for section in [".SH KEYS", ".SH FILES", ".SH CONFIGURATION", ".SH \"SEE ALSO\""] {
+        assert!(page.contains(section), "{section}");
+    }
+    for (key, name) in [("n", "next"), ("q, ctrl\\-c", "quit"), ("?", "help")] {
+        assert!(page.contains(&format!("\\fB{key}\\fR\n")), "{key}");
+        assert!(page.contains(&format!("\\fI[{name}]\\fR")), "{name}");
+    }
+    assert!(page.contains("skipless.db"));
+    let see_also = page.split(".SH \"SEE ALSO\"").nth(1).unwrap();
+    for named in see_also.split([',', ' ', '\n']).filter(|t| t.ends_with("(1)")) {
+        let command = named.replace("\\-", "-");
+        let words: Vec<&str> = command.trim_end_matches("(1)").split('-').skip(1).collect();
+        let sub = stdout_of(skipless(data.path()).arg("man").args(&words));
+        assert!(
+            sub.contains(&format!(".TH {} 1", command.trim_end_matches("(1)"))),
+            "{named}"
+        );
+    }
     let nested = stdout_of(skipless(data.path()).args(["man", "import", "spotify"]));
     assert!(nested.contains(".TH skipless-import-spotify 1"), "{nested}");
     let stderr = refusal(&["man", "dance"]);

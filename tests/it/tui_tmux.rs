@@ -368,7 +368,7 @@ fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
     };
     assert_eq!(before.len(), 6, "{before:?}");
     let tmux = Tmux::start(data.path(), "--audio null");
-    tmux.wait_for("the queue of the last run is back: 6 tracks; Space plays");
+    tmux.wait_for("the queue of the last run is back: 6 tracks, 3 up next; Space plays");
     assert_eq!(queue_view(&tmux), before);
     tmux.keys(&["Space"]);
     tmux.wait_for("▶ Sad");

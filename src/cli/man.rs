@@ -1,0 +1,93 @@
+//! The manual pages ([`render`], [`write_all`]): clap's page of each command, and for the
+//! player's own page, skipless(1), what a player's manual holds beyond its options: the keys,
+//! the files and where the configuration is described.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+use roff::{bold, italic, roman, Roff};
+
+use crate::keymap::KeyMap;
+
+/// Writes the manual page of `command` to `out`: clap's page, and for the top command the
+/// sections of [`player_sections`].
+pub(super) fn render(command: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(command.clone()).render(out)?;
+    if command.get_name() == "skipless" {
+        out.write_all(player_sections().render().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes the manual page of `command` and of each of its commands into `dir`; returns how many.
+pub(super) fn write_all(command: &clap::Command, dir: &Path) -> anyhow::Result<usize> {
+    let name = command.get_display_name().unwrap_or(command.get_name());
+    let file = dir.join(format!("{name}.1"));
+    let mut page = Vec::new();
+    render(command, &mut page)?;
+    std::fs::write(&file, page).with_context(|| format!("{}: cannot write", file.display()))?;
+    let mut written = 1;
+    for sub in command.get_subcommands() {
+        written += write_all(sub, dir)?;
+    }
+    Ok(written)
+}
+
+/// KEYS (the default key map, as the `?` screen lists it), FILES, CONFIGURATION and SEE ALSO.
+fn player_sections() -> Roff {
+    let mut page = Roff::new();
+    page.control("SH", ["KEYS"]);
+    page.text([roman(
+        "The player's default keys; each action can be bound to other keys in the [keys] table of the \
+         configuration file, under the name given in brackets. ? shows the same list in the player.",
+    )]);
+    for (keys, description, name) in KeyMap::default().help() {
+        page.control("TP", [] as [&str; 0]);
+        page.text([bold(if keys.is_empty() { "(unbound)".to_owned() } else { keys })]);
+        page.text([roman(format!("{description} ")), italic(format!("[{name}]"))]);
+    }
+    page.control("SH", ["FILES"]);
+    for (path, what) in [
+        (
+            "$XDG_CONFIG_HOME/skipless/config.toml",
+            "the configuration (skipless config --path prints where it is read from)",
+        ),
+        (
+            "$XDG_DATA_HOME/skipless/skipless.db",
+            "the library index and the listening log (SQLite); --data-dir DIR puts it and the files below in DIR",
+        ),
+        ("$XDG_DATA_HOME/skipless/models/", "the trained recommendation model"),
+        (
+            "$XDG_DATA_HOME/skipless/state.json",
+            "the queue, volume and modes kept between runs",
+        ),
+        (
+            "$XDG_DATA_HOME/skipless/skipless.log",
+            "what the player reports beside the screen (MPRIS, retraining, errors of background work)",
+        ),
+        (
+            "$XDG_CACHE_HOME/skipless/",
+            "cover pictures for the desktop (DIR/cache with --data-dir)",
+        ),
+        (
+            "$XDG_RUNTIME_DIR/skipless/",
+            "the socket of a running player, which skipless remote talks to",
+        ),
+    ] {
+        page.control("TP", [] as [&str; 0]);
+        page.text([bold(path)]);
+        page.text([roman(what)]);
+    }
+    page.control("SH", ["CONFIGURATION"]);
+    page.text([roman(
+        "skipless config --default prints the configuration with every setting at its default and what it \
+         does; a file needs only the settings it changes. A setting it does not know is refused with its line.",
+    )]);
+    page.control("SH", ["SEE ALSO"]);
+    page.text([roman(
+        "skipless-play(1), skipless-remote(1), skipless-import(1), skipless-export(1), skipless-train(1), \
+         skipless-recommend(1), skipless-config(1)",
+    )]);
+    page
+}
