@@ -590,12 +590,12 @@ impl App {
             let tracks = self.selected_tracks();
             let name = match s.pane {
                 Pane::Artists => s.library.artists.get(s.artist).map(|a| a.name.to_string()),
+                // An album's title alone often names no one ("Greatest Hits"): its artist too.
                 _ => s
                     .library
                     .artists
                     .get(s.artist)
-                    .and_then(|a| a.albums.get(s.album))
-                    .map(|a| a.name.to_string()),
+                    .and_then(|artist| Some(format!("{} by {}", artist.albums.get(s.album)?.name, artist.name))),
             };
             (tracks, name.unwrap_or_default())
         } else {

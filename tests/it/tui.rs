@@ -1005,6 +1005,22 @@ fn m_starts_a_radio_from_the_selected_artist_that_autoplay_goes_on_from() {
     // Playing something else ends the radio.
     h.keys("2\n");
     h.pump_until("the radio to end", |app| app.controller.radio.is_none());
+    // An album's radio names its artist too: an album's title alone often names no one.
+    h.keys("1");
+    for _ in 0..5 {
+        if h.app.state.pane == skipless::tui::state::Pane::Albums {
+            break;
+        }
+        h.keys("\t");
+    }
+    h.keys("m");
+    let album = {
+        let state = &h.app.state;
+        let artist = &state.library.artists[state.artist];
+        format!("radio from {} by {}", artist.albums[state.album].name, artist.name)
+    };
+    h.pump_until("the album's radio", |app| app.controller.radio.is_some());
+    assert_eq!(h.app.state.status.as_deref(), Some(album.as_str()));
 }
 
 #[test]
