@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::autoplay::{Autoplay, FromNothing};
 use super::controller::Controller;
+use super::queue::Repeat;
 use crate::app::library::{nothing_at, tracks_at};
-use crate::mpris::{PlayerState, Request, Status};
+use crate::mpris::{Loop, PlayerState, Request, Status};
 use crate::play::{ControlSource, PlaySource};
 use crate::player::SeekTo;
 use crate::track::Track;
@@ -46,7 +47,21 @@ pub fn state_of(controller: &Controller) -> Option<PlayerState> {
         can_go_next: controller.queue.skip_index().is_some(),
         can_go_previous: controller.queue.previous_index().is_some(),
         can_play: now.is_some() || !controller.queue.entries().is_empty(),
+        loop_status: match controller.queue.repeat {
+            Repeat::Off => Loop::None,
+            Repeat::One => Loop::Track,
+            Repeat::All => Loop::Playlist,
+        },
     })
+}
+
+/// The repeat mode a `LoopStatus` asks for.
+pub(crate) fn repeat_of(status: Loop) -> Repeat {
+    match status {
+        Loop::None => Repeat::Off,
+        Loop::Track => Repeat::One,
+        Loop::Playlist => Repeat::All,
+    }
 }
 
 /// Carries out one request from the desktop; play with nothing queued goes to `autoplay`'s
@@ -101,6 +116,11 @@ pub(crate) fn apply(
         }
         Request::Open(path) => return open(controller, &path),
         Request::Volume(percent) => controller.set_volume(percent),
+        Request::Loop(status) => {
+            let repeat = repeat_of(status);
+            controller.set_repeat(repeat);
+            return Applied::Notice(format!("repeat {}", repeat.label()));
+        }
         Request::Quit => return Applied::Quit,
     }
     Applied::Done

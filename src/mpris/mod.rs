@@ -50,6 +50,8 @@ pub enum Request {
     Open(PathBuf),
     /// Volume in percent, 0-100.
     Volume(u8),
+    /// `LoopStatus` set: repeat nothing, the track or the whole queue.
+    Loop(Loop),
     /// End the player (`Quit` on the root interface).
     Quit,
 }
@@ -73,6 +75,31 @@ impl Status {
     }
 }
 
+/// `LoopStatus`: what repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Loop {
+    #[default]
+    None,
+    Track,
+    Playlist,
+}
+
+impl Loop {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Loop::None => "None",
+            Loop::Track => "Track",
+            Loop::Playlist => "Playlist",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Loop> {
+        [Loop::None, Loop::Track, Loop::Playlist]
+            .into_iter()
+            .find(|l| l.as_str() == text)
+    }
+}
+
 /// Everything the MPRIS properties are made of, as the front end last saw it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlayerState {
@@ -84,6 +111,7 @@ pub struct PlayerState {
     pub can_go_next: bool,
     pub can_go_previous: bool,
     pub can_play: bool,
+    pub loop_status: Loop,
 }
 
 /// A message from the front end to the D-Bus thread.

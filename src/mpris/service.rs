@@ -15,7 +15,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{ObjectPath, Value};
 
 use super::cover::cover_file;
-use super::{MprisError, PlayerState, Request, Update, BUS_NAME, OBJECT_PATH};
+use super::{Loop, MprisError, PlayerState, Request, Update, BUS_NAME, OBJECT_PATH};
 use crate::track::Track;
 use crate::uri::{file_uri, path_of_file_uri};
 
@@ -181,6 +181,9 @@ fn changed_properties(old: &Shown, new: &Shown) -> HashMap<&'static str, Value<'
     }
     if o.volume != n.volume {
         changed.insert("Volume", Value::from(volume(n)));
+    }
+    if o.loop_status != n.loop_status {
+        changed.insert("LoopStatus", Value::from(n.loop_status.as_str()));
     }
     for (name, before, after) in [
         ("CanGoNext", o.can_go_next, n.can_go_next),
@@ -428,6 +431,20 @@ impl Player {
         ask(&self.requests, Request::Volume(percent))
     }
 
+    #[zbus(property)]
+    fn loop_status(&self) -> &'static str {
+        lock(&self.shown).state.loop_status.as_str()
+    }
+
+    /// Sets the repeat mode ("None", "Track" or "Playlist"), shown at once as the volume is.
+    #[zbus(property)]
+    fn set_loop_status(&self, status: &str) -> fdo::Result<()> {
+        let status = Loop::parse(status)
+            .ok_or_else(|| fdo::Error::InvalidArgs(format!("{status}: a loop status is None, Track or Playlist")))?;
+        lock(&self.shown).state.loop_status = status;
+        ask(&self.requests, Request::Loop(status))
+    }
+
     /// Microseconds into the track, as of the player's last position report (4 a second).
     #[zbus(property(emits_changed_signal = "false"))]
     fn position(&self) -> i64 {
@@ -493,6 +510,7 @@ mod tests {
                 can_go_next: true,
                 can_go_previous: true,
                 can_play: true,
+                loop_status: Loop::None,
             },
             art_url: None,
         };
@@ -502,10 +520,12 @@ mod tests {
 
         later.state.status = Status::Paused;
         later.state.volume = 50;
+        later.state.loop_status = Loop::Track;
         let changed = changed_properties(&playing, &later);
         let mut names: Vec<&str> = changed.keys().copied().collect();
         names.sort_unstable();
-        assert_eq!(names, ["PlaybackStatus", "Volume"]);
+        assert_eq!(names, ["LoopStatus", "PlaybackStatus", "Volume"]);
+        assert_eq!(changed["LoopStatus"], Value::from("Track"));
         assert_eq!(changed["Volume"], Value::from(0.5));
 
         later.state.track = Some(track(2));

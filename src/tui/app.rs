@@ -336,23 +336,7 @@ impl App {
                     "nothing to shuffle: fewer than two tracks are queued after this one".to_owned()
                 });
             }
-            Action::Repeat => {
-                let repeat = self.controller.queue.repeat.cycle();
-                self.controller.set_repeat(repeat);
-                // Said each time, so that what the last press said never outlives it.
-                let said = match (repeat, self.state.autoplay) {
-                    (Repeat::Off, true) => "repeat off: autoplay picks what follows again".to_owned(),
-                    (_, true) => format!(
-                        "repeat {}: autoplay adds nothing while the queue repeats",
-                        repeat.label()
-                    ),
-                    (_, false) => format!("repeat {}", repeat.label()),
-                };
-                self.state.say(said);
-                if repeat == Repeat::Off {
-                    self.request_rank();
-                }
-            }
+            Action::Repeat => self.set_repeat(self.controller.queue.repeat.cycle()),
             Action::Autoplay => {
                 self.state.autoplay = !self.state.autoplay;
                 self.state
@@ -1010,8 +994,29 @@ impl App {
         });
     }
 
+    /// Sets the repeat mode, from a key or the desktop, and says what it means for autoplay.
+    fn set_repeat(&mut self, repeat: Repeat) {
+        self.controller.set_repeat(repeat);
+        // Said each time, so that what the last change said never outlives it.
+        let said = match (repeat, self.state.autoplay) {
+            (Repeat::Off, true) => "repeat off: autoplay picks what follows again".to_owned(),
+            (_, true) => format!(
+                "repeat {}: autoplay adds nothing while the queue repeats",
+                repeat.label()
+            ),
+            (_, false) => format!("repeat {}", repeat.label()),
+        };
+        self.state.say(said);
+        if repeat == Repeat::Off {
+            self.request_rank();
+        }
+    }
+
     /// Carries out a request from the desktop (media keys, widgets) through the controller.
     pub fn handle_mpris(&mut self, request: crate::mpris::Request) {
+        if let crate::mpris::Request::Loop(status) = request {
+            return self.set_repeat(mpris_bridge::repeat_of(status));
+        }
         let picking = self.picking();
         match mpris_bridge::apply(&mut self.controller, self.autoplay.as_mut(), picking, request) {
             Applied::Quit => self.update(Action::Quit),

@@ -505,6 +505,35 @@ fn the_volume_is_read_and_set() {
     player.quit();
 }
 
+/// `LoopStatus` is the repeat mode: read, set from the desktop (it stays set while the player
+/// goes on publishing its state), and a status that is none of the three is refused.
+#[test]
+fn the_loop_status_is_the_repeat_mode() {
+    let data = tempfile::tempdir().unwrap();
+    let Some((bus, player)) = player_on_a_bus(data.path(), &["hr-savino-ocean.ogg"]) else {
+        return;
+    };
+    assert_eq!(first_value(&bus.get("LoopStatus")), "None");
+    for status in ["Track", "Playlist", "None"] {
+        bus.set("LoopStatus", &format!("variant:string:{status}"));
+        // Four position reports a second republish the player's state: what it shows after a
+        // second is the player's mode, not the value the call set.
+        std::thread::sleep(Duration::from_millis(1200));
+        assert_eq!(first_value(&bus.get("LoopStatus")), status);
+    }
+    let dest = format!("--dest={NAME}");
+    let refused = bus.send(&[
+        &dest,
+        PATH,
+        "org.freedesktop.DBus.Properties.Set",
+        &format!("string:{PLAYER}"),
+        "string:LoopStatus",
+        "variant:string:Forever",
+    ]);
+    assert!(refused.is_err_and(|e| e.contains("None, Track or Playlist")));
+    player.quit();
+}
+
 #[test]
 fn the_config_switch_keeps_the_player_off_the_bus() {
     let data = tempfile::tempdir().unwrap();

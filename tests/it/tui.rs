@@ -324,6 +324,10 @@ fn desktop_requests_drive_the_player_like_its_keys() {
     h.pump_until("resume", |app| app.controller.now.as_ref().is_some_and(|n| !n.paused));
     h.app.handle_mpris(Request::Volume(40));
     h.pump_until("the volume", |app| app.controller.volume == 40);
+    h.app.handle_mpris(Request::Loop(skipless::mpris::Loop::Track));
+    assert_eq!(shown(&h).loop_status, skipless::mpris::Loop::Track);
+    assert!(h.screen().contains("repeat one"), "{}", h.screen());
+    h.app.handle_mpris(Request::Loop(skipless::mpris::Loop::None));
     h.app.handle_mpris(Request::Stop);
     h.pump_until("the play to be logged", |app| !app.controller.history.is_empty());
     let (_, play) = &h.app.controller.history[0];
