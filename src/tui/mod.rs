@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver};
 use crossterm::event::Event as TermEvent;
 use ratatui::layout::Rect;
-use ratatui_image::picker::cap_parser::QueryStdioOptions;
-use ratatui_image::picker::Picker;
+use ratatui_image::picker::{Picker, ProtocolType};
 
 pub use app::App;
 pub use render::{draw, Theme};
@@ -78,7 +77,6 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
             None
         }
     };
-    // Asked before raw mode and the input thread, which would take the terminal's answer.
     app.art_picker = art_picker(ctx.config.ui.album_art);
     let signals = crate::app::termination_signals()?;
     let mut terminal = terminal::enter(ctx.paths.log_file())?;
@@ -115,45 +113,62 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// How album art is drawn: for `auto`, in a terminal known for pictures (kitty, WezTerm,
-/// iTerm2, foot, ghostty, Konsole), the graphics protocol it answers for within 100 ms;
-/// elsewhere, and inside tmux, in half blocks. Terminals that are not asked cannot leave the
-/// query's reader waiting on the keyboard after its timeout.
+/// iTerm2, foot, ghostty, Konsole) and not inside tmux, with the graphics protocol that
+/// terminal is known for, sized by the cell size the kernel's window size reports; elsewhere,
+/// or where the size has no pixels, in half blocks.
+///
+/// The terminal is not asked: a query's reader thread (ratatui-image's) puts the terminal's
+/// modes back after it has answered, that is after the player has switched to raw mode, and
+/// left the keyboard in line mode; on a slow answer it also kept reading the keyboard.
 fn art_picker(mode: AlbumArt) -> Option<Picker> {
-    let env = |name: &str| std::env::var(name).unwrap_or_default();
-    let known_for_pictures = [
-        "KITTY_WINDOW_ID",
-        "WEZTERM_EXECUTABLE",
-        "KONSOLE_VERSION",
-        "GHOSTTY_RESOURCES_DIR",
-    ]
-    .iter()
-    .any(|name| !env(name).is_empty())
-        || ["kitty", "foot", "ghostty", "wezterm"]
-            .iter()
-            .any(|t| env("TERM").contains(t))
-        || ["iTerm.app", "WezTerm", "ghostty"].contains(&env("TERM_PROGRAM").as_str());
-    let ask = std::io::stdout().is_terminal() && env("TMUX").is_empty() && known_for_pictures;
     match mode {
         AlbumArt::Off => None,
         AlbumArt::Halfblocks => Some(Picker::halfblocks()),
-        AlbumArt::Auto if !ask => Some(Picker::halfblocks()),
         AlbumArt::Auto => {
-            let options = QueryStdioOptions {
-                timeout: Duration::from_millis(100),
-                ..QueryStdioOptions::default()
+            let env = |name: &str| std::env::var(name).unwrap_or_default();
+            let protocol = known_protocol(&env).filter(|_| env("TMUX").is_empty() && std::io::stdout().is_terminal());
+            let picker = match (protocol, cell_pixels()) {
+                (Some(protocol), Some(cell)) => {
+                    // Deprecated in favour of the query, which is what is avoided here.
+                    #[allow(deprecated)]
+                    let mut picker = Picker::from_fontsize(cell);
+                    picker.set_protocol_type(protocol);
+                    picker
+                }
+                _ => Picker::halfblocks(),
             };
-            match Picker::from_query_stdio_with_options(options) {
-                Ok(picker) => {
-                    tracing::info!("album art as {:?}", picker.protocol_type());
-                    Some(picker)
-                }
-                Err(e) => {
-                    tracing::info!("album art in half blocks: the terminal query failed: {e}");
-                    Some(Picker::halfblocks())
-                }
-            }
+            tracing::info!("album art as {:?}", picker.protocol_type());
+            Some(picker)
         }
     }
+}
+
+/// The graphics protocol of a terminal known for pictures, told by the variables it sets.
+fn known_protocol(env: &dyn Fn(&str) -> String) -> Option<ProtocolType> {
+    let set = |name: &str| !env(name).is_empty();
+    let (term, program) = (env("TERM"), env("TERM_PROGRAM"));
+    if set("KITTY_WINDOW_ID") || term.contains("kitty") || set("GHOSTTY_RESOURCES_DIR") || term.contains("ghostty") {
+        Some(ProtocolType::Kitty)
+    } else if set("WEZTERM_EXECUTABLE")
+        || term.contains("wezterm")
+        || ["iTerm.app", "WezTerm"].contains(&program.as_str())
+    {
+        Some(ProtocolType::Iterm2)
+    } else if set("KONSOLE_VERSION") || term.contains("foot") {
+        Some(ProtocolType::Sixel)
+    } else {
+        None
+    }
+}
+
+/// A character cell's size in pixels, from the window size the terminal gives the kernel;
+/// `None` where it gives no pixels.
+fn cell_pixels() -> Option<ratatui_image::FontSize> {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given and reads nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let read = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (read == 0 && size.ws_col > 0 && size.ws_row > 0 && size.ws_xpixel > 0 && size.ws_ypixel > 0)
+        .then(|| ratatui_image::FontSize::new(size.ws_xpixel / size.ws_col, size.ws_ypixel / size.ws_row))
 }
 
 /// What the player hears from outside its process: the terminal's keys and mouse, the
@@ -341,6 +356,32 @@ impl StatusTimer {
 mod tests {
     use super::*;
     use crate::track::Track;
+
+    #[test]
+    fn terminals_known_for_pictures_are_told_by_their_variables() {
+        let with = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+                    .unwrap_or_default()
+            }
+        };
+        assert_eq!(
+            known_protocol(&with(&[("KITTY_WINDOW_ID", "1")])),
+            Some(ProtocolType::Kitty)
+        );
+        assert_eq!(
+            known_protocol(&with(&[("TERM", "xterm-ghostty")])),
+            Some(ProtocolType::Kitty)
+        );
+        assert_eq!(
+            known_protocol(&with(&[("TERM_PROGRAM", "iTerm.app")])),
+            Some(ProtocolType::Iterm2)
+        );
+        assert_eq!(known_protocol(&with(&[("TERM", "foot")])), Some(ProtocolType::Sixel));
+        assert_eq!(known_protocol(&with(&[("TERM", "xterm-256color")])), None);
+    }
 
     #[test]
     fn a_message_goes_after_its_while_and_a_question_stays_until_answered() {

@@ -374,6 +374,27 @@ fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
     tmux.wait_for("▶ Sad");
 }
 
+/// In a terminal known for pictures (here one that says it is kitty, and answers nothing), the
+/// keyboard is the player's from the start: choosing the art's protocol asks the terminal
+/// nothing, so no reader is left to put the terminal back in line mode or to take a key.
+#[test]
+fn keys_work_at_once_in_a_terminal_known_for_pictures() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", crate::common::corpus().display()),
+        "TMUX= KITTY_WINDOW_ID=1 TERM=xterm-kitty",
+    );
+    tmux.wait_for("scanned 12: 12 added");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Tracks (12)");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("▶ menu");
+}
+
 #[test]
 fn the_queue_and_the_volume_survive_a_kill_9() {
     if !crate::common::has_tool("tmux", "tmux") {
