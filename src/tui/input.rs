@@ -20,6 +20,10 @@ impl App {
                 true
             }
             TermEvent::Mouse(mouse) => self.handle_mouse(mouse, area),
+            TermEvent::Paste(text) => {
+                self.paste(&text);
+                true
+            }
             TermEvent::Resize(..) => true,
             _ => false,
         }
@@ -61,6 +65,24 @@ impl App {
         }
         if let Some(action) = action {
             self.update(action);
+        }
+    }
+
+    /// Pasted text goes into the line being typed (the search box, a playlist's name), on one
+    /// line; anywhere else it is refused, so that its letters never run as keys.
+    fn paste(&mut self, text: &str) {
+        let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        if let Some(prompt) = self.state.naming_playlist.as_mut() {
+            prompt.name.push_str(&line);
+        } else if let Some(search) = self.state.search.as_mut().filter(|s| !s.in_results) {
+            search.query.push_str(&line);
+            search.selected = 0;
+            self.run_search();
+        } else {
+            self.state.say(format!(
+                "pasted text goes into the search box ({} opens it)",
+                self.keys.key_for(Action::Search)
+            ));
         }
     }
 
@@ -107,24 +129,17 @@ impl App {
         let Some(search) = self.state.search.as_mut() else {
             return false;
         };
+        // Edits of a list (remove, move, clear, rename) would reach the one hidden behind the
+        // search.
+        let edits_a_list = matches!(
+            self.keys.action(key),
+            Some(Action::Remove | Action::MoveUp | Action::MoveDown | Action::ClearQueue | Action::RenamePlaylist)
+        );
         if search.in_results {
             match key.code {
                 KeyCode::Esc => self.state.search = None,
                 KeyCode::Tab | KeyCode::BackTab => search.in_results = false,
-                // Edits of a list (remove, move, clear, rename) would reach the one hidden
-                // behind the search.
-                _ => {
-                    return matches!(
-                        self.keys.action(key),
-                        Some(
-                            Action::Remove
-                                | Action::MoveUp
-                                | Action::MoveDown
-                                | Action::ClearQueue
-                                | Action::RenamePlaylist
-                        )
-                    )
-                }
+                _ => return edits_a_list,
             }
             return true;
         }
@@ -135,6 +150,10 @@ impl App {
                 search.selected = 0;
                 self.run_search();
             }
+            // In a line being typed, Left, Right and Delete are the line's keys (which has no
+            // cursor to move), not seeks and removals behind it.
+            KeyCode::Left | KeyCode::Right | KeyCode::Delete => {}
+            _ if edits_a_list => {}
             _ => return false,
         }
         true
@@ -210,23 +229,32 @@ impl App {
 /// whether the key was such an edit.
 fn edit_line(text: &mut String, key: KeyEvent) -> bool {
     let control = key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(crossterm::event::KeyModifiers::ALT);
     match key.code {
+        KeyCode::Backspace if alt => delete_word(text),
+        // Ctrl-H is the Backspace of terminals that send ^H for it.
         KeyCode::Backspace => {
             text.pop();
         }
-        KeyCode::Char('u') if control => text.clear(),
-        KeyCode::Char('w') if control => {
-            let kept = text
-                .trim_end()
-                .char_indices()
-                .rfind(|(_, c)| c.is_whitespace())
-                .map_or(0, |(at, space)| at + space.len_utf8());
-            text.truncate(kept);
+        KeyCode::Char('h') if control => {
+            text.pop();
         }
+        KeyCode::Char('u') if control => text.clear(),
+        KeyCode::Char('w') if control => delete_word(text),
         KeyCode::Char(c) if !control => text.push(c),
         _ => return false,
     }
     true
+}
+
+/// Deletes the last word of `text` and the blanks after it, as Ctrl-W does in a shell.
+fn delete_word(text: &mut String) {
+    let kept = text
+        .trim_end()
+        .char_indices()
+        .rfind(|(_, c)| c.is_whitespace())
+        .map_or(0, |(at, space)| at + space.len_utf8());
+    text.truncate(kept);
 }
 
 #[cfg(test)]
@@ -247,6 +275,11 @@ mod tests {
         assert_eq!(text, "bjork  ");
         type_key(&mut text, KeyCode::Backspace, KeyModifiers::NONE);
         assert_eq!(text, "bjork ");
+        type_key(&mut text, KeyCode::Char('h'), KeyModifiers::CONTROL);
+        assert_eq!(text, "bjork", "^H, as some terminals send Backspace");
+        text.push_str(" song");
+        type_key(&mut text, KeyCode::Backspace, KeyModifiers::ALT);
+        assert_eq!(text, "bjork ", "Alt-Backspace deletes a word");
         type_key(&mut text, KeyCode::Char('u'), KeyModifiers::CONTROL);
         assert_eq!(text, "");
         // Spaces of more than one byte (no-break, ideographic) end a word too.

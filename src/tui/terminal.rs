@@ -4,11 +4,11 @@
 use std::io::Write;
 
 use crossbeam_channel::Receiver;
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event};
 use crossterm::execute;
 use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 
-/// Switches to the alternate screen with raw input and mouse reporting.
+/// Switches to the alternate screen with raw input, mouse reporting and bracketed paste.
 ///
 /// The panic hook installed here restores the terminal first when the UI thread panics, writes
 /// the details (with a backtrace) to `panic_log` and prints one line pointing there. A panic on
@@ -53,7 +53,13 @@ pub(crate) fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::De
         }
     }));
     enable_raw_mode()?;
-    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    // Pasted text arrives as one event (see `App::paste`), not as keys that would run as commands.
+    execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste
+    )?;
     let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
     Ok(ratatui::Terminal::new(backend)?)
 }
@@ -63,6 +69,7 @@ pub(crate) fn leave() {
     let mut stdout = std::io::stdout();
     let _ = execute!(
         stdout,
+        DisableBracketedPaste,
         DisableMouseCapture,
         LeaveAlternateScreen,
         crossterm::cursor::Show

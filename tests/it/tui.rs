@@ -272,6 +272,36 @@ fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
     assert!(screen.contains("1 play · 0 listens · 1 skip (100%)"), "{screen}");
 }
 
+/// Pasted text is text: into the search box on one line, and nowhere else, where its letters
+/// would run as commands (n skips, x stops, e exports). Keys typed in the search box stay there:
+/// Delete removes nothing from the list behind it.
+#[test]
+fn pasted_text_and_keys_in_the_search_box_never_act_on_the_lists() {
+    let mut h = Harness::new(100, 30);
+    let area = Rect::new(0, 0, 100, 30);
+    h.keys("2aaa3");
+    let queued = h.app.controller.queue.entries().len();
+    assert_eq!(queued, 3);
+    h.app.handle_terminal(TermEvent::Paste("nonsense text".into()), area);
+    assert_eq!(h.app.controller.queue.entries().len(), queued);
+    assert!(h.app.controller.now.is_none() && h.app.controller.history.is_empty());
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("pasted text goes into the search box (/ opens it)")
+    );
+    h.keys("/");
+    h.app.handle_terminal(TermEvent::Paste("sad\nxq".into()), area);
+    assert_eq!(h.app.state.search.as_ref().map(|s| s.query.as_str()), Some("sad xq"));
+    assert!(h.app.controller.now.is_none() && !h.app.state.quitting);
+    h.key(KeyEvent::new(KeyCode::Delete, KeyModifiers::NONE));
+    h.key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+    assert_eq!(
+        h.app.controller.queue.entries().len(),
+        queued,
+        "Delete in the search box"
+    );
+}
+
 #[test]
 fn playing_pausing_and_history() {
     let mut h = Harness::new(80, 24);

@@ -80,6 +80,17 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Pastes `text` as the terminal does when the program asked for bracketed paste.
+    fn paste(&self, text: &str) {
+        let buffer = format!("{}-paste", self.session);
+        for args in [
+            vec!["set-buffer", "-b", &buffer, text],
+            vec!["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &self.session],
+        ] {
+            assert!(Command::new("tmux").args(&args).status().unwrap().success(), "{args:?}");
+        }
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.session])
@@ -393,6 +404,24 @@ fn keys_work_at_once_in_a_terminal_known_for_pictures() {
     tmux.wait_for("Tracks (12)");
     tmux.keys(&["Enter"]);
     tmux.wait_for("▶ menu");
+}
+
+/// A real terminal's paste: outside the search box its letters run nothing (here `n`, `x` and
+/// `e` would skip, stop and export); in the box it is the query.
+#[test]
+fn a_paste_is_text_not_keys() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::on_corpus(data.path());
+    tmux.play_the_first_track();
+    tmux.paste("nxe");
+    tmux.wait_for("pasted text goes into the search box (/ opens it)");
+    assert!(tmux.screen().contains("▶ menu"), "{}", tmux.screen());
+    tmux.keys(&["/"]);
+    tmux.paste("sad");
+    tmux.wait_for("sad▏");
 }
 
 #[test]
