@@ -54,11 +54,16 @@ pub(crate) enum Action {
     AddToPlaylist,
     RenamePlaylist,
     Help,
+    /// Leave the terminal to the shell until `fg`.
+    Suspend,
+    /// Draw the whole screen again (after another program wrote over it).
+    Redraw,
     Quit,
 }
 
 impl Action {
-    /// Whether the action acts while the help is open: scrolling it, closing it, quitting.
+    /// Whether the action acts while the help is open: scrolling it, closing it, the terminal's
+    /// own (suspend, redraw), quitting.
     pub(crate) fn acts_in_help(self) -> bool {
         matches!(
             self,
@@ -69,6 +74,8 @@ impl Action {
                 | Action::Top
                 | Action::Bottom
                 | Action::Help
+                | Action::Suspend
+                | Action::Redraw
                 | Action::Quit
         )
     }
@@ -202,6 +209,13 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
         &["F2"],
     ),
     (Action::Help, "help", "this help", &["?"]),
+    (
+        Action::Suspend,
+        "suspend",
+        "suspend to the shell (fg comes back; playback waits)",
+        &["ctrl-z"],
+    ),
+    (Action::Redraw, "redraw", "draw the whole screen again", &["ctrl-l"]),
     (Action::Quit, "quit", "quit", &["q", "ctrl-c"]),
 ];
 
@@ -440,7 +454,7 @@ mod tests {
         );
         let overrides = BTreeMap::from([
             ("next".to_owned(), vec!["ctrl-n".to_owned(), "l".to_owned()]),
-            ("lyrics".to_owned(), vec!["ctrl-l".to_owned()]),
+            ("lyrics".to_owned(), vec!["ctrl-y".to_owned()]),
         ]);
         let map = KeyMap::with_overrides(&overrides).unwrap();
         assert_eq!(

@@ -12,7 +12,9 @@ use ratatui_image::picker::Picker;
 
 use super::render::Theme;
 use super::render::{art_size, side_column};
-use super::state::{Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TrackLyrics, View};
+use super::state::{
+    Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TerminalRequest, TrackLyrics, View,
+};
 use crate::app::art::{self, ArtCache};
 use crate::app::autoplay::{Autoplay, FromNothing, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
@@ -447,6 +449,8 @@ impl App {
                 self.state.help = true;
                 self.state.help_scroll = 0;
             }
+            Action::Suspend => self.state.terminal_request = Some(TerminalRequest::Suspend),
+            Action::Redraw => self.state.terminal_request = Some(TerminalRequest::Redraw),
             Action::Quit => {
                 self.state.quitting = true;
                 self.controller.shutdown();

@@ -39,7 +39,7 @@ use crate::config::AlbumArt;
 use crate::keymap::Action;
 use crate::mpris::Mpris;
 use crate::player::{Engine, Event};
-use state::State;
+use state::{State, TerminalRequest};
 
 /// `skipless [PATH...]`: the interactive player.
 pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
@@ -79,6 +79,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     };
     app.art_picker = art_picker(ctx.config.ui.album_art);
     let signals = crate::app::termination_signals()?;
+    let stops = stop_signals()?;
     let mut terminal = terminal::enter(ctx.paths.log_file())?;
     let input = terminal::input_events();
     // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
@@ -90,6 +91,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let outside = Outside {
         input: &input,
         signals: &signals,
+        stops: &stops,
         remote: remote.as_ref(),
     };
     let result = event_loop(
@@ -171,11 +173,27 @@ fn cell_pixels() -> Option<ratatui_image::FontSize> {
         .then(|| ratatui_image::FontSize::new(size.ws_xpixel / size.ws_col, size.ws_ypixel / size.ws_row))
 }
 
+/// `SIGTSTP` as it arrives: caught, so that the terminal is given back before the process stops.
+fn stop_signals() -> std::io::Result<Receiver<i32>> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTSTP])?;
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new().name("stop-signal".into()).spawn(move || {
+        for signal in signals.forever() {
+            if tx.send(signal).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
 /// What the player hears from outside its process: the terminal's keys and mouse, the
 /// termination signals and `skipless remote`'s commands (when the socket could be opened).
 struct Outside<'a> {
     input: &'a Receiver<TermEvent>,
     signals: &'a Receiver<i32>,
+    /// `SIGTSTP`, which the terminal's raw mode leaves to `kill` alone.
+    stops: &'a Receiver<i32>,
     remote: Option<&'a Server>,
 }
 
@@ -188,7 +206,9 @@ fn event_loop(
     keeper: &mut Keeper,
     test_panic: bool,
 ) -> anyhow::Result<()> {
-    let Outside { signals, remote, .. } = *outside;
+    let Outside {
+        signals, stops, remote, ..
+    } = *outside;
     let mut input = outside.input.clone();
     let mut mpris_requests = mpris.as_ref().map_or_else(crossbeam_channel::never, Mpris::requests);
     let remote_requests = remote.map_or_else(crossbeam_channel::never, Server::requests);
@@ -206,6 +226,17 @@ fn event_loop(
         }
         if std::mem::take(&mut settings_touched) {
             keeper.keep(app.remembered());
+        }
+        if let Some(request) = app.state.terminal_request.take() {
+            let done = match request {
+                TerminalRequest::Suspend => terminal::suspend(terminal),
+                TerminalRequest::Redraw => terminal::redraw_all(terminal),
+            };
+            if let Err(e) = done {
+                tracing::warn!("the terminal cannot be taken back ({e}): quitting");
+                app.update(Action::Quit);
+            }
+            dirty = true;
         }
         // Once quitting, the terminal may be gone (a hang-up): nothing is drawn while the
         // engine reports the last play.
@@ -299,6 +330,12 @@ fn event_loop(
                 if signal.is_ok() && !app.state.quitting {
                     app.update(Action::Quit);
                     dirty = true;
+                }
+            }
+            // `kill -TSTP` (a job control stop from outside): as Ctrl-Z.
+            recv(stops) -> stop => {
+                if stop.is_ok() {
+                    app.update(Action::Suspend);
                 }
             }
             recv(status_expiry) -> _ => {

@@ -172,6 +172,8 @@ pub struct State {
     pub model_status: String,
     pub autoplay: bool,
     pub quitting: bool,
+    /// What the event loop is to do with the terminal itself before the next frame.
+    pub terminal_request: Option<TerminalRequest>,
     /// A ban waiting for the listener's yes (`y`); any other key cancels it.
     pub confirm_ban: Option<Track>,
     /// A saved playlist waiting for `y` to be deleted.
@@ -447,4 +449,13 @@ impl State {
 /// artists and most skipped, then the training runs (or the line saying there are none).
 pub(crate) fn stats_list_lines(stats: &Stats) -> usize {
     4 + stats.top_tracks.len() + stats.top_artists.len() + stats.most_skipped.len() + stats.training_runs.len().max(1)
+}
+
+/// Work on the terminal that only the event loop, which holds it, can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalRequest {
+    /// Give the terminal back to the shell and stop until continued (`fg`).
+    Suspend,
+    /// Clear the screen and draw every cell again.
+    Redraw,
 }

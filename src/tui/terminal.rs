@@ -6,7 +6,9 @@ use std::io::Write;
 use crossbeam_channel::Receiver;
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen,
+};
 
 /// Switches to the alternate screen with raw input, mouse reporting and bracketed paste.
 ///
@@ -52,6 +54,27 @@ pub(crate) fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::De
             );
         }
     }));
+    take_over()?;
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut terminal = ratatui::Terminal::new(backend)?;
+    // A terminal that ignores the alternate screen (GNU screen's default) still shows the shell's
+    // text: frames write only the cells that change, so every cell starts blank.
+    redraw_all(&mut terminal)?;
+    Ok(terminal)
+}
+
+/// Blanks the screen and has the next frame written whole. Not `Terminal::clear`, which asks
+/// the terminal where its cursor is: the input thread would take the answer.
+pub(crate) fn redraw_all(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    execute!(std::io::stdout(), Clear(ClearType::All))?;
+    // After a frame, the buffer compared against holds that frame: swapped once more, both are
+    // blank, and every cell of the next frame is written.
+    terminal.swap_buffers();
+    Ok(())
+}
+
+/// Raw input, the alternate screen, mouse reporting and bracketed paste.
+fn take_over() -> std::io::Result<()> {
     enable_raw_mode()?;
     // Pasted text arrives as one event (see `App::paste`), not as keys that would run as commands.
     execute!(
@@ -59,9 +82,19 @@ pub(crate) fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::De
         EnterAlternateScreen,
         EnableMouseCapture,
         EnableBracketedPaste
-    )?;
-    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
-    Ok(ratatui::Terminal::new(backend)?)
+    )
+}
+
+/// Gives the terminal back to the shell and stops the process, as Ctrl-Z does to a program in
+/// cooked mode; once continued (`fg`), takes the terminal again and draws every cell anew.
+pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    leave();
+    // SAFETY: raise has no preconditions; SIGSTOP stops the process until SIGCONT.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
+    take_over()?;
+    redraw_all(terminal)
 }
 
 /// Restores the terminal; safe to call more than once.

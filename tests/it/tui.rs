@@ -189,7 +189,7 @@ fn a_move_after_up_next_shrank_under_the_selection_acts_on_its_last_entry() {
 
 #[test]
 fn help_lists_every_key_from_the_key_map() {
-    let mut h = Harness::new(130, 52);
+    let mut h = Harness::new(130, 56);
     h.keys("?");
     let screen = h.screen();
     // With each action's name, the word a `[keys]` line of the config takes.
@@ -201,7 +201,7 @@ fn help_lists_every_key_from_the_key_map() {
     }
     insta::assert_snapshot!("help", screen);
     // At 80 columns a description's end may be cut, never a name.
-    let mut narrow = Harness::new(80, 52);
+    let mut narrow = Harness::new(80, 56);
     narrow.keys("?");
     let screen = narrow.screen();
     let help = narrow.app.keys.help();

@@ -424,6 +424,61 @@ fn a_paste_is_text_not_keys() {
     tmux.wait_for("sad▏");
 }
 
+/// The state letter of process `pid` in /proc (`T` when stopped).
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+        .unwrap_or('?')
+}
+
+/// Ctrl-Z, and a `kill -TSTP` from outside, give the terminal back and stop the player; once
+/// continued it takes the terminal again, draws the whole screen and takes keys. Ctrl-L draws
+/// over what another program wrote.
+#[test]
+fn ctrl_z_suspends_and_the_player_comes_back_whole() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::on_corpus(data.path());
+    tmux.play_the_first_track();
+    let pid = player_pid(data.path()).expect("the player runs");
+    let stopped = |how: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_state(pid) != 'T' {
+            assert!(Instant::now() < deadline, "{how} did not stop the player");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The alternate screen is left: the player's frame is gone from the pane.
+        assert!(!tmux.screen().contains("Now playing"), "{how}:\n{}", tmux.screen());
+        let resumed = Command::new("kill").args(["-CONT", &pid.to_string()]).status().unwrap();
+        assert!(resumed.success());
+        tmux.wait_for("▶ menu");
+    };
+    tmux.keys(&["C-z"]);
+    stopped("Ctrl-Z");
+    tmux.keys(&["3"]);
+    tmux.wait_for("Queue (");
+    let tstp = Command::new("kill").args(["-TSTP", &pid.to_string()]).status().unwrap();
+    assert!(tstp.success());
+    stopped("kill -TSTP");
+    // Text written over the screen by another program goes with Ctrl-L.
+    let tty = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&tty)
+        .and_then(|mut t| std::io::Write::write_all(&mut t, b"\x1b[5;5HGARBAGE FROM ELSEWHERE"))
+        .unwrap();
+    tmux.wait_for("GARBAGE FROM ELSEWHERE");
+    tmux.keys(&["C-l"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.screen().contains("GARBAGE") {
+        assert!(Instant::now() < deadline, "Ctrl-L left it:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn the_queue_and_the_volume_survive_a_kill_9() {
     if !crate::common::has_tool("tmux", "tmux") {
