@@ -470,6 +470,15 @@ fn check_player_arguments(paths: &[PathBuf]) -> anyhow::Result<()> {
             anyhow::bail!("no such command or folder: {word}{suggestion}");
         }
     }
+    // A terminal that says it can draw nothing (`TERM=dumb`, as editors' shells and some CI
+    // runners set, or no TERM) would show the escape codes as text.
+    let term = std::env::var("TERM").unwrap_or_default();
+    if term.is_empty() || term == "dumb" {
+        anyhow::bail!(
+            "the player needs a terminal that can draw a screen (TERM is {}); to play without one, use `skipless play PATH...`",
+            if term.is_empty() { "not set" } else { "dumb" }
+        );
+    }
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
             "the player needs a terminal; to play without one, use `skipless play PATH...` (see `skipless play --help`)"

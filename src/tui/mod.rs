@@ -117,7 +117,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
 /// How album art is drawn: for `auto`, in a terminal known for pictures (kitty, WezTerm,
 /// iTerm2, foot, ghostty, Konsole) and not inside tmux, with the graphics protocol that
 /// terminal is known for, sized by the cell size the kernel's window size reports; elsewhere,
-/// or where the size has no pixels, in half blocks.
+/// or where the size has no pixels, in half blocks (none under `NO_COLOR`).
 ///
 /// The terminal is not asked: a query's reader thread (ratatui-image's) puts the terminal's
 /// modes back after it has answered, that is after the player has switched to raw mode, and
@@ -136,6 +136,11 @@ fn art_picker(mode: AlbumArt) -> Option<Picker> {
                     let mut picker = Picker::from_fontsize(cell);
                     picker.set_protocol_type(protocol);
                     picker
+                }
+                // Half blocks are a picture in colours: under `NO_COLOR` they are noise.
+                _ if !env("NO_COLOR").is_empty() => {
+                    tracing::info!("no album art: NO_COLOR is set and the terminal draws no pictures");
+                    return None;
                 }
                 _ => Picker::halfblocks(),
             };

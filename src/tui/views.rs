@@ -202,10 +202,14 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         );
         let width = results.width.saturating_sub(2) as usize;
         let rows = TrackRows::of(app);
+        let found = match search.results.len() {
+            1 => "1 match".to_owned(),
+            n => format!("{n} matches"),
+        };
         let title = if search.searching {
-            format!("{} matches so far, searching…", search.results.len())
+            format!("{found} so far, searching…")
         } else {
-            format!("{} matches", search.results.len())
+            found
         };
         windowed_list(
             frame,

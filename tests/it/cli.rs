@@ -64,6 +64,15 @@ fn the_player_without_a_terminal_says_it_needs_one_and_points_at_play() {
         "{stderr}"
     );
     assert!(!stderr.contains("os error"), "{stderr}");
+    // A terminal that can draw nothing is said to be one, before any escape code reaches it.
+    let data = tempfile::tempdir().unwrap();
+    let output = skipless(data.path()).env("TERM", "dumb").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr.trim(),
+        "skipless: error: the player needs a terminal that can draw a screen (TERM is dumb); to play without one, use `skipless play PATH...`"
+    );
 }
 
 #[test]

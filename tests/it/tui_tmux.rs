@@ -860,6 +860,29 @@ fn the_cover_is_drawn_in_half_blocks_inside_tmux() {
     tmux.keys(&["q"]);
 }
 
+/// Under `NO_COLOR` half blocks would draw the cover as colourless noise: there is none.
+#[test]
+fn no_cover_in_half_blocks_under_no_color() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_with(
+        data.path(),
+        &format!("--audio null {}", crate::common::corpus().display()),
+        "NO_COLOR=1",
+    );
+    tmux.wait_for("scanned 12: 12 added");
+    tmux.keys(&["2", "j", "j", "Enter"]);
+    tmux.wait_for("▶ Track 3 — Martin Severn");
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.screen();
+    assert!(!screen.contains('▀') && !screen.contains('▄'), "{screen}");
+    let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap_or_default();
+    assert!(log.contains("no album art: NO_COLOR is set"), "{log}");
+    tmux.keys(&["q"]);
+}
+
 /// A `skipless scan` that changed nothing leaves a running player alone; one that changed a
 /// track tells it to read the library again.
 #[test]
