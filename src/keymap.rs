@@ -294,8 +294,13 @@ impl KeyMap {
             });
         }
         // An action whose every key was taken, and which the config gives none, could no longer
-        // be reached: say so rather than lose it (an explicit `action = []` unbinds it).
+        // be reached: say so rather than lose it (an explicit `action = []` unbinds it). The
+        // terminal's own keys (Ctrl-Z, Ctrl-L) give way quietly: configs written before they
+        // were bound took them for other actions, and must go on loading.
         for (action, name, _, _) in ACTIONS {
+            if matches!(action, Action::Suspend | Action::Redraw) {
+                continue;
+            }
             let unbound = map.bindings.get(action).is_none_or(Vec::is_empty);
             let unbound_on_purpose = overrides.get(*name).is_some_and(Vec::is_empty);
             if let Some((taker, key)) = taken.get(action).filter(|_| unbound && !unbound_on_purpose) {
@@ -454,9 +459,14 @@ mod tests {
         );
         let overrides = BTreeMap::from([
             ("next".to_owned(), vec!["ctrl-n".to_owned(), "l".to_owned()]),
-            ("lyrics".to_owned(), vec!["ctrl-y".to_owned()]),
+            ("lyrics".to_owned(), vec!["ctrl-l".to_owned()]),
         ]);
+        // Ctrl-L was free before it redrew: a config that took it for the lyrics still loads.
         let map = KeyMap::with_overrides(&overrides).unwrap();
+        assert_eq!(
+            map.action(press(KeyCode::Char('l'), KeyModifiers::CONTROL)),
+            Some(Action::Lyrics)
+        );
         assert_eq!(
             map.action(press(KeyCode::Char('l'), KeyModifiers::NONE)),
             Some(Action::Next)

@@ -87,11 +87,23 @@ fn take_over() -> std::io::Result<()> {
 
 /// Gives the terminal back to the shell and stops the process, as Ctrl-Z does to a program in
 /// cooked mode; once continued (`fg`), takes the terminal again and draws every cell anew.
+///
+/// The stop is `SIGTSTP` with its default action, not `SIGSTOP`: with no shell to come back to
+/// (a terminal that runs the player itself, `sh -c`), the kernel discards it, and the player
+/// takes the terminal straight back instead of stopping where nothing can continue it.
 pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
     leave();
-    // SAFETY: raise has no preconditions; SIGSTOP stops the process until SIGCONT.
+    // SAFETY: sigaction is given a valid action and a place for the old one, which is put back
+    // as it was (the handler that turns a `kill -TSTP` into this suspend); raise has no
+    // preconditions, and returns once the process is continued or the stop is discarded.
     unsafe {
-        libc::raise(libc::SIGSTOP);
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        let mut caught: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGTSTP, &default, &mut caught) == 0 {
+            libc::raise(libc::SIGTSTP);
+            libc::sigaction(libc::SIGTSTP, &caught, std::ptr::null_mut());
+        }
     }
     take_over()?;
     redraw_all(terminal)

@@ -1323,9 +1323,10 @@ fn a_listenbrainz_export_imports_as_downloaded_as_unpacked_and_as_one_file() {
 }
 
 /// A log whose newest sessions are skips alone gives validation nothing to measure a model by
-/// (any model reads 0 there): the new model is not put in use, and says why, unless forced.
+/// (any model reads 0 there): a new model does not replace the one in use, and says why, unless
+/// forced. The first model, with none in use, is saved.
 #[test]
-fn a_model_with_no_heard_play_to_be_measured_by_is_not_put_in_use() {
+fn a_model_with_no_heard_play_to_be_measured_by_does_not_replace_the_one_in_use() {
     let tmp = tempfile::tempdir().unwrap();
     let day = 86_400i64;
     let mut records = Vec::new();
@@ -1352,12 +1353,14 @@ fn a_model_with_no_heard_play_to_be_measured_by_is_not_put_in_use() {
     std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
     let data = data_dir(tmp.path(), "skips-last");
     import_spotify(&data, &[&file]);
+    let first = json_of(&data, &["train", "--json"], &[]);
+    assert_eq!(first["saved"], true, "{first}");
     let trained = json_of(&data, &["train", "--json"], &[]);
     assert_eq!(trained["saved"], false, "{trained}");
     let text = stdout_of(skipless(&data).arg("train"));
     assert!(
         text.trim_end()
-            .ends_with("not saved: the newest sessions hold no heard play to measure the model by (--force saves it)"),
+            .ends_with("kept the current model: the newest sessions hold no heard play to measure the new one by (--force saves it)"),
         "{text}"
     );
     let forced = json_of(&data, &["train", "--json", "--force"], &[]);

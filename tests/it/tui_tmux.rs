@@ -432,37 +432,48 @@ fn process_state(pid: u32) -> char {
         .unwrap_or('?')
 }
 
-/// Ctrl-Z, and a `kill -TSTP` from outside, give the terminal back and stop the player; once
-/// continued it takes the terminal again, draws the whole screen and takes keys. Ctrl-L draws
-/// over what another program wrote.
+/// In a shell with job control, Ctrl-Z and a `kill -TSTP` from outside give the terminal back
+/// and stop the player; `fg` brings it back whole, taking keys. Ctrl-L draws over what another
+/// program wrote.
 #[test]
-fn ctrl_z_suspends_and_the_player_comes_back_whole() {
-    if !crate::common::has_tool("tmux", "tmux") {
+fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_player_back_whole() {
+    if !crate::common::has_tool("tmux", "tmux") || !crate::common::has_tool("bash", "bash") {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::on_corpus(data.path());
+    // An interactive shell in the pane, as a listener has, and the player started from it.
+    let tmux = Tmux::start_with(data.path(), "", "true; exec env PS1='shell$ ' bash --norc -i #");
+    tmux.wait_for("shell$");
+    let bin = assert_cmd::cargo::cargo_bin("skipless");
+    let command = format!(
+        "{} --data-dir {} --config {} --audio null {}",
+        bin.display(),
+        data.path().display(),
+        crate::common::config_file(data.path()).display(),
+        crate::common::corpus().display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    tmux.wait_for("scanned 12: 12 added");
     tmux.play_the_first_track();
     let pid = player_pid(data.path()).expect("the player runs");
-    let stopped = |how: &str| {
+    let suspended = |how: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while process_state(pid) != 'T' {
             assert!(Instant::now() < deadline, "{how} did not stop the player");
             std::thread::sleep(Duration::from_millis(20));
         }
-        // The alternate screen is left: the player's frame is gone from the pane.
-        assert!(!tmux.screen().contains("Now playing"), "{how}:\n{}", tmux.screen());
-        let resumed = Command::new("kill").args(["-CONT", &pid.to_string()]).status().unwrap();
-        assert!(resumed.success());
+        let screen = tmux.wait_for("Stopped");
+        assert!(!screen.contains("Now playing"), "{how}:\n{screen}");
+        tmux.keys(&["fg", "Enter"]);
         tmux.wait_for("▶ menu");
     };
     tmux.keys(&["C-z"]);
-    stopped("Ctrl-Z");
+    suspended("Ctrl-Z");
     tmux.keys(&["3"]);
     tmux.wait_for("Queue (");
     let tstp = Command::new("kill").args(["-TSTP", &pid.to_string()]).status().unwrap();
     assert!(tstp.success());
-    stopped("kill -TSTP");
+    suspended("kill -TSTP");
     // Text written over the screen by another program goes with Ctrl-L.
     let tty = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
     std::fs::OpenOptions::new()
@@ -477,6 +488,27 @@ fn ctrl_z_suspends_and_the_player_comes_back_whole() {
         assert!(Instant::now() < deadline, "Ctrl-L left it:\n{}", tmux.screen());
         std::thread::sleep(Duration::from_millis(50));
     }
+    tmux.keys(&["q"]);
+    wait_for_exit(pid, "the player");
+}
+
+/// With no shell to come back to (the player run by `sh -c`, as a terminal or a launcher runs
+/// it), Ctrl-Z cannot stop it for good: the stop is discarded and the player goes on.
+#[test]
+fn ctrl_z_with_no_shell_to_return_to_leaves_the_player_running() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::on_corpus(data.path());
+    tmux.play_the_first_track();
+    let pid = player_pid(data.path()).expect("the player runs");
+    tmux.keys(&["C-z"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_ne!(process_state(pid), 'T', "stopped with nothing to continue it");
+    tmux.keys(&["3"]);
+    tmux.wait_for("Queue (");
+    tmux.wait_for("▶ menu");
 }
 
 #[test]
