@@ -246,17 +246,10 @@ pub(crate) fn stream_spotify<E: From<HistoryError>>(
         source,
     })?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-    // A byte order mark, as some editors save UTF-8, is no part of the JSON.
-    let io = |source| HistoryError::Io {
+    skip_bom(&mut reader).map_err(|source| HistoryError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    if std::io::BufRead::fill_buf(&mut reader)
-        .map_err(io)?
-        .starts_with(UTF8_BOM)
-    {
-        std::io::BufRead::consume(&mut reader, UTF8_BOM.len());
-    }
+    })?;
     match format {
         Format::Extended => json::stream_extended(reader, path, each),
         Format::Basic => json::stream_basic(reader, path, each),
@@ -286,4 +279,13 @@ pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     })?;
     let format = Format::detect(path)?;
     parse_bytes(format, &bytes, path)
+}
+
+/// Moves `reader` past a byte order mark at its start: some editors save UTF-8 with one, and it
+/// is no part of the JSON.
+pub(crate) fn skip_bom(reader: &mut impl std::io::BufRead) -> std::io::Result<()> {
+    if reader.fill_buf()?.starts_with(UTF8_BOM) {
+        reader.consume(UTF8_BOM.len());
+    }
+    Ok(())
 }

@@ -336,11 +336,12 @@ fn read_listen_array(
     mut reader: impl BufRead,
     stage: &mut dyn FnMut(StagedPlay) -> Result<(), LogIoError>,
 ) -> Result<usize, LogIoError> {
-    let head = reader.fill_buf().map_err(|source| LogIoError::Read {
+    let read = |source| LogIoError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    let text = String::from_utf8_lossy(head);
+    };
+    history::skip_bom(&mut reader).map_err(read)?;
+    let text = String::from_utf8_lossy(reader.fill_buf().map_err(read)?);
     if !text.contains("\"listened_at\"")
         && ["\"ts\"", "\"ms_played\"", "\"endTime\""]
             .iter()

@@ -1170,6 +1170,13 @@ fn an_older_listenbrainz_export_imports_with_its_durations_as_sent() {
         ],
         "{exported:?}"
     );
+    // Saved with a byte order mark, as some editors do, the array is the same listens.
+    let marked = tmp.path().join("marked.json");
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(std::fs::read(&array).unwrap());
+    std::fs::write(&marked, bytes).unwrap();
+    let v = json_of(&data, &["import", "listenbrainz", "--json"], &[&marked]);
+    assert_eq!(v["duplicate"].as_u64(), Some(4), "{v}");
     // The same listens as JSON Lines are the same plays.
     let lines = tmp.path().join("listens.jsonl");
     let text = std::fs::read_to_string(&array).unwrap();
