@@ -47,8 +47,8 @@ pub struct UiConfig {
     pub album_art: AlbumArt,
 }
 
-/// How album art is drawn: in the best graphics protocol the terminal answers for, in half
-/// blocks (any terminal, tmux too), or not at all.
+/// How album art is drawn: in the graphics protocol of a terminal known for pictures, else in
+/// half blocks (`auto`); in half blocks always (any terminal, tmux too); or not at all.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AlbumArt {

@@ -115,7 +115,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// How album art is drawn: for `auto`, in a terminal known for pictures (kitty, WezTerm,
-/// iTerm2, foot, ghostty, Konsole) and not inside tmux, with the graphics protocol that
+/// iTerm2, foot, ghostty, Konsole) and not inside a multiplexer, with the graphics protocol that
 /// terminal is known for, sized by the cell size the kernel's window size reports; elsewhere,
 /// or where the size has no pixels, in half blocks (none under `NO_COLOR`).
 ///
@@ -128,7 +128,7 @@ fn art_picker(mode: AlbumArt) -> Option<Picker> {
         AlbumArt::Halfblocks => Some(Picker::halfblocks()),
         AlbumArt::Auto => {
             let env = |name: &str| std::env::var(name).unwrap_or_default();
-            let protocol = known_protocol(&env).filter(|_| env("TMUX").is_empty() && std::io::stdout().is_terminal());
+            let protocol = known_protocol(&env).filter(|_| std::io::stdout().is_terminal());
             let picker = match (protocol, cell_pixels()) {
                 (Some(protocol), Some(cell)) => {
                     // Deprecated in favour of the query, which is what is avoided here.
@@ -151,17 +151,29 @@ fn art_picker(mode: AlbumArt) -> Option<Picker> {
 }
 
 /// The graphics protocol of a terminal known for pictures, told by the variables it sets.
+///
+/// `TERM` and `TERM_PROGRAM` are read first: they are set by the terminal the player runs in,
+/// whereas a variable like `KITTY_WINDOW_ID` is inherited by every terminal started from that
+/// terminal's shell, which would be sent pictures it prints as text. A multiplexer (tmux, GNU
+/// screen, zellij) passes no pictures through.
 fn known_protocol(env: &dyn Fn(&str) -> String) -> Option<ProtocolType> {
     let set = |name: &str| !env(name).is_empty();
     let (term, program) = (env("TERM"), env("TERM_PROGRAM"));
-    if set("KITTY_WINDOW_ID") || term.contains("kitty") || set("GHOSTTY_RESOURCES_DIR") || term.contains("ghostty") {
+    let multiplexed = ["TMUX", "STY", "ZELLIJ"].iter().any(|name| set(name))
+        || ["screen", "tmux"].iter().any(|name| term.starts_with(name));
+    // Konsole draws Sixel from 22.04 on; it sets no `TERM_PROGRAM`, so one that is set names
+    // another terminal started from Konsole's shell.
+    let konsole_sixel = program.is_empty()
+        && env("KONSOLE_VERSION")
+            .parse::<u32>()
+            .is_ok_and(|version| version >= 220_400);
+    if multiplexed {
+        None
+    } else if term.contains("kitty") || term.contains("ghostty") || program == "ghostty" {
         Some(ProtocolType::Kitty)
-    } else if set("WEZTERM_EXECUTABLE")
-        || term.contains("wezterm")
-        || ["iTerm.app", "WezTerm"].contains(&program.as_str())
-    {
+    } else if term.contains("wezterm") || ["iTerm.app", "WezTerm"].contains(&program.as_str()) {
         Some(ProtocolType::Iterm2)
-    } else if set("KONSOLE_VERSION") || term.contains("foot") {
+    } else if term.starts_with("foot") || konsole_sixel {
         Some(ProtocolType::Sixel)
     } else {
         None
@@ -401,28 +413,54 @@ mod tests {
 
     #[test]
     fn terminals_known_for_pictures_are_told_by_their_variables() {
-        let with = |vars: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
+        let cases: &[(&[(&str, &str)], Option<ProtocolType>)] = &[
+            (
+                &[("TERM", "xterm-kitty"), ("KITTY_WINDOW_ID", "1")],
+                Some(ProtocolType::Kitty),
+            ),
+            (&[("TERM", "xterm-ghostty")], Some(ProtocolType::Kitty)),
+            (
+                &[("TERM", "xterm-256color"), ("TERM_PROGRAM", "ghostty")],
+                Some(ProtocolType::Kitty),
+            ),
+            (&[("TERM_PROGRAM", "iTerm.app")], Some(ProtocolType::Iterm2)),
+            (
+                &[("TERM", "xterm-256color"), ("TERM_PROGRAM", "WezTerm")],
+                Some(ProtocolType::Iterm2),
+            ),
+            (&[("TERM", "foot")], Some(ProtocolType::Sixel)),
+            (
+                &[("TERM", "xterm-256color"), ("KONSOLE_VERSION", "240802")],
+                Some(ProtocolType::Sixel),
+            ),
+            (&[("TERM", "xterm-256color")], None),
+            // Konsole before 22.04 draws no Sixel.
+            (&[("TERM", "xterm-256color"), ("KONSOLE_VERSION", "211201")], None),
+            // Alacritty started from a kitty or Konsole shell inherits their variables.
+            (&[("TERM", "alacritty"), ("KITTY_WINDOW_ID", "1")], None),
+            (
+                &[
+                    ("TERM", "xterm-256color"),
+                    ("TERM_PROGRAM", "vscode"),
+                    ("KONSOLE_VERSION", "240802"),
+                ],
+                None,
+            ),
+            // Multiplexers pass no pictures through.
+            (&[("TERM", "xterm-kitty"), ("TMUX", "/tmp/tmux-1000/default,1,0")], None),
+            (&[("TERM", "xterm-kitty"), ("STY", "1.pts-0.host")], None),
+            (&[("TERM", "xterm-kitty"), ("ZELLIJ", "0")], None),
+            (&[("TERM", "screen-256color"), ("KONSOLE_VERSION", "240802")], None),
+        ];
+        for (vars, protocol) in cases {
+            let env = |name: &str| {
                 vars.iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| (*v).to_owned())
                     .unwrap_or_default()
-            }
-        };
-        assert_eq!(
-            known_protocol(&with(&[("KITTY_WINDOW_ID", "1")])),
-            Some(ProtocolType::Kitty)
-        );
-        assert_eq!(
-            known_protocol(&with(&[("TERM", "xterm-ghostty")])),
-            Some(ProtocolType::Kitty)
-        );
-        assert_eq!(
-            known_protocol(&with(&[("TERM_PROGRAM", "iTerm.app")])),
-            Some(ProtocolType::Iterm2)
-        );
-        assert_eq!(known_protocol(&with(&[("TERM", "foot")])), Some(ProtocolType::Sixel));
-        assert_eq!(known_protocol(&with(&[("TERM", "xterm-256color")])), None);
+            };
+            assert_eq!(known_protocol(&env), *protocol, "{vars:?}");
+        }
     }
 
     #[test]
