@@ -69,12 +69,14 @@ impl App {
     }
 
     /// Pasted text goes into the line being typed (the search box, a playlist's name), on one
-    /// line; anywhere else it is refused, so that its letters never run as keys.
+    /// line; anywhere else it is refused, so that its letters never run as keys. A paste while
+    /// the keys are on the search's results goes on the query, with the keys back in the box.
     fn paste(&mut self, text: &str) {
         let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         if let Some(prompt) = self.state.naming_playlist.as_mut() {
             prompt.name.push_str(&line);
-        } else if let Some(search) = self.state.search.as_mut().filter(|s| !s.in_results) {
+        } else if let Some(search) = self.state.search.as_mut() {
+            search.in_results = false;
             search.query.push_str(&line);
             search.selected = 0;
             self.run_search();

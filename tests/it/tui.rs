@@ -293,6 +293,19 @@ fn pasted_text_and_keys_in_the_search_box_never_act_on_the_lists() {
     h.app.handle_terminal(TermEvent::Paste("sad\nxq".into()), area);
     assert_eq!(h.app.state.search.as_ref().map(|s| s.query.as_str()), Some("sad xq"));
     assert!(h.app.controller.now.is_none() && !h.app.state.quitting);
+    // With the keys on the results, a paste still goes on the query, and the keys go back to
+    // the box.
+    h.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    h.app.handle_terminal(TermEvent::Paste("Sa".into()), area);
+    h.pump_until("the search's results", |app| {
+        app.state.search.as_ref().is_some_and(|s| !s.results.is_empty())
+    });
+    h.key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    assert!(h.app.state.search.as_ref().is_some_and(|s| s.in_results));
+    h.app.handle_terminal(TermEvent::Paste("d".into()), area);
+    let search = h.app.state.search.as_ref().expect("the search box stays open");
+    assert_eq!((search.query.as_str(), search.in_results), ("Sad", false));
+    assert_eq!(h.app.controller.queue.entries().len(), queued);
     h.key(KeyEvent::new(KeyCode::Delete, KeyModifiers::NONE));
     h.key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
     assert_eq!(
