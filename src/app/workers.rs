@@ -34,7 +34,8 @@ pub enum WorkerMsg {
         problems: usize,
     },
     Library(LibraryIndex),
-    Stats(Stats),
+    /// The statistics view, or why it could not be read.
+    Stats(Result<Stats, String>),
     Error(String),
     /// Ranked tracks for the request numbered `seq`, from the model or the fallback.
     Recommendations {
@@ -289,13 +290,17 @@ pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBu
     });
 }
 
-/// Computes the statistics view.
+/// Computes the statistics view; it always answers, also with an error, so that the UI knows
+/// the read has ended.
 pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) {
     run_worker("stats", tx, move |tx| {
-        let db = Database::open(&db_path)?;
-        let tz = jiff::tz::TimeZone::system();
-        let stats = crate::db::plays::stats(db.conn(), &rule, 10, &tz).map_err(|e| db.err(e))?;
-        let _ = tx.send(WorkerMsg::Stats(stats));
+        let read = || -> Result<Stats, AppError> {
+            let db = Database::open(&db_path)?;
+            let tz = jiff::tz::TimeZone::system();
+            let stats = crate::db::plays::stats(db.conn(), &rule, 10, &tz).map_err(|e| db.err(e))?;
+            Ok(stats)
+        };
+        let _ = tx.send(WorkerMsg::Stats(read().map_err(|e| e.to_string())));
         Ok(())
     });
 }

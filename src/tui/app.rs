@@ -33,6 +33,7 @@ use crate::keymap::{Action, KeyMap};
 use crate::marks::Mark;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::{Event, SeekTo};
+use crate::summary::Stats;
 use crate::track::Track;
 
 const SEEK_STEP: Duration = Duration::from_secs(5);
@@ -62,12 +63,24 @@ pub struct App {
     art_requested: Option<(i64, Size)>,
     /// The last run's queue, taken back once the library is loaded.
     saved_queue: Option<SavedQueue>,
+    /// Whether a worker is reading the statistics, and whether the log has grown since it
+    /// started: one read at a time, so that an older read never lands over a newer one.
+    stats_reading: StatsReading,
     /// Searches a large library off this thread.
     searcher: Searcher,
     /// The number of the last query given to the searcher.
     search_generation: u64,
     /// Tells the watch thread to read the library's roots again, when it runs.
     pub(super) roots_changed: Option<Sender<RootsChanged>>,
+}
+
+/// Where the statistics view's read stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatsReading {
+    Idle,
+    Reading,
+    /// Reading, and the log has grown since the read started.
+    ReadingStale,
 }
 
 impl App {
@@ -119,6 +132,7 @@ impl App {
             saved_queue: None,
             searcher,
             search_generation: 0,
+            stats_reading: StatsReading::Idle,
         })
     }
 
@@ -889,10 +903,30 @@ impl App {
 
     /// Reads the statistics again while they are on screen: a play logged or a training run
     /// recorded changes them.
-    fn refresh_stats(&self) {
-        if self.state.view == View::Stats {
-            let rule = crate::play::SkipRule::from_config(&self.config.log);
-            workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
+    fn refresh_stats(&mut self) {
+        if self.state.view != View::Stats {
+            return;
+        }
+        match self.stats_reading {
+            StatsReading::Idle => {
+                let rule = crate::play::SkipRule::from_config(&self.config.log);
+                workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
+                self.stats_reading = StatsReading::Reading;
+            }
+            StatsReading::Reading | StatsReading::ReadingStale => self.stats_reading = StatsReading::ReadingStale,
+        }
+    }
+
+    /// Takes a finished read of the statistics, and reads again if the log grew meanwhile.
+    fn stats_read(&mut self, stats: Result<Stats, String>) {
+        match stats {
+            Ok(stats) => self.state.stats = Some(stats),
+            Err(message) => self.state.say(message),
+        }
+        let stale = self.stats_reading == StatsReading::ReadingStale;
+        self.stats_reading = StatsReading::Idle;
+        if stale {
+            self.refresh_stats();
         }
     }
 
@@ -1129,7 +1163,7 @@ impl App {
                 self.refresh_stats();
             }
             WorkerMsg::ExportDone(path) => self.state.say(format!("exported the log to {}", path.display())),
-            WorkerMsg::Stats(stats) => self.state.stats = Some(stats),
+            WorkerMsg::Stats(stats) => self.stats_read(stats),
             WorkerMsg::Playlists(playlists) => {
                 // The selection stays on its playlist (by its new name once a rename shows) as
                 // the sorted list changes around it.

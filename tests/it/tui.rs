@@ -259,7 +259,7 @@ fn small_terminals_degrade_without_panicking() {
 #[test]
 fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
     let mut h = Harness::new(80, 24);
-    h.keys("j\n");
+    h.keys("2ajajaja ");
     h.pump_until("the track to start", |app| app.controller.now.is_some());
     h.keys("5");
     h.pump_until("stats", |app| app.state.stats.is_some());
@@ -270,6 +270,23 @@ fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
     h.pump_until("the stats again", |app| app.state.stats.is_some());
     let screen = h.screen();
     assert!(screen.contains("1 play · 0 listens · 1 skip (100%)"), "{screen}");
+    // Plays logged one on another while a read is under way: the view ends at the last count.
+    for logged in [2, 3] {
+        h.pump_until("the next track to start", |app| {
+            let last = app.controller.history.last().map(|(_, play)| play.track_id);
+            app.controller
+                .now
+                .as_ref()
+                .is_some_and(|n| Some(n.entry.track.id) != last)
+        });
+        h.keys("n");
+        h.pump_until("one more play logged", |app| app.controller.history.len() == logged);
+    }
+    h.pump_until("the stats of all three", |app| {
+        app.state.stats.as_ref().is_some_and(|s| s.plays == 3)
+    });
+    let screen = h.screen();
+    assert!(screen.contains("3 plays · 0 listens · 3 skips (100%)"), "{screen}");
 }
 
 /// Pasted text is text: into the search box on one line, and nowhere else, where its letters
