@@ -244,10 +244,13 @@ fn written_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     }
     // VLC writes an entry inside the playlist's folder as the tail of its URI, percent-encoded
     // (`Bj%C3%B6rk/01%20Song.ogg`): where no file has the name as written, the decoded one may.
+    // Where neither exists yet, a name as VLC writes one (ASCII, no space, UTF-8 once decoded)
+    // is kept decoded, the name a later scan will find the file by.
     if !path.exists() && line.contains(&b'%') {
         if let Some(decoded) = crate::uri::percent_decoded(&line) {
             let as_decoded = dir.join(Path::new(OsStr::from_bytes(&decoded)));
-            if as_decoded.exists() {
+            let written_as_vlc = line.iter().all(|b| b.is_ascii_graphic()) && std::str::from_utf8(&decoded).is_ok();
+            if as_decoded.exists() || written_as_vlc {
                 return Ok(as_decoded);
             }
         }
@@ -415,20 +418,32 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
         let text = "#EXTM3U\n\
 #EXTINF:95 tvg-name=\"a, b\" group-title=\"x\",Artist - Title, with comma\n\
 Bj%C3%B6rk/Album%201/01%20-%20Song.ogg\n\
+Bj%C3%B6rk/Album%201/02%20-%20Not%20Yet%20Copied.ogg\n\
+100%.ogg\n\
 file:/m/A%20B.flac\n\
 Z:\\Music\\Bj\u{f6}rk\\06.flac\n\
 C:/Music/07.flac\n";
         let m3u = parse_m3u(text.as_bytes(), dir.path()).unwrap();
         let paths: Vec<PathBuf> = m3u.entries.iter().map(|e| e.path.clone()).collect();
-        assert_eq!(paths, [album.join("01 - Song.ogg"), PathBuf::from("/m/A B.flac")]);
+        // A file not there yet keeps the name it will have once decoded; a `%` that starts no
+        // escape is a letter.
+        assert_eq!(
+            paths,
+            [
+                album.join("01 - Song.ogg"),
+                album.join("02 - Not Yet Copied.ogg"),
+                dir.path().join("100%.ogg"),
+                PathBuf::from("/m/A B.flac")
+            ]
+        );
         assert_eq!(m3u.entries[0].title.as_deref(), Some("Artist - Title, with comma"));
         assert_eq!(m3u.entries[0].duration_ms, Some(95_000));
         let skipped: Vec<String> = m3u.skipped.iter().map(ToString::to_string).collect();
         assert_eq!(
             skipped,
             [
-                "line 5: Z:\\Music\\Bj\u{f6}rk\\06.flac: a Windows path, not a file of this machine",
-                "line 6: C:/Music/07.flac: a Windows path, not a file of this machine",
+                "line 7: Z:\\Music\\Bj\u{f6}rk\\06.flac: a Windows path, not a file of this machine",
+                "line 8: C:/Music/07.flac: a Windows path, not a file of this machine",
             ]
         );
     }
