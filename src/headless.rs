@@ -247,6 +247,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Ok(request) => match mpris_bridge::apply(&mut controller, recommender.as_mut(), true, request) {
                     Applied::Quit => { quitting = true; controller.shutdown(); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
+                    Applied::Repeat(repeat) => eprintln!("skipless: repeat {}", repeat.label()),
                     Applied::Done => {}
                 },
                 Err(_) => mpris_gone = true,

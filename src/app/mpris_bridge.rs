@@ -22,6 +22,8 @@ pub(crate) enum Applied {
     Quit,
     /// Something to tell the listener (the status line, or stderr in the headless player).
     Notice(String),
+    /// The repeat mode was set: what that means for autoplay is the front end's to say.
+    Repeat(Repeat),
 }
 
 /// The player's state as MPRIS shows it, or `None` while the engine goes from one track to the
@@ -56,7 +58,7 @@ pub fn state_of(controller: &Controller) -> Option<PlayerState> {
 }
 
 /// The repeat mode a `LoopStatus` asks for.
-pub(crate) fn repeat_of(status: Loop) -> Repeat {
+fn repeat_of(status: Loop) -> Repeat {
     match status {
         Loop::None => Repeat::Off,
         Loop::Track => Repeat::One,
@@ -119,7 +121,7 @@ pub(crate) fn apply(
         Request::Loop(status) => {
             let repeat = repeat_of(status);
             controller.set_repeat(repeat);
-            return Applied::Notice(format!("repeat {}", repeat.label()));
+            return Applied::Repeat(repeat);
         }
         Request::Quit => return Applied::Quit,
     }

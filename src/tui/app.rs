@@ -1032,9 +1032,15 @@ impl App {
         });
     }
 
-    /// Sets the repeat mode, from a key or the desktop, and says what it means for autoplay.
+    /// Sets the repeat mode from a key.
     fn set_repeat(&mut self, repeat: Repeat) {
         self.controller.set_repeat(repeat);
+        self.repeat_set(repeat);
+    }
+
+    /// Says what a repeat mode just set (from a key or the desktop) means for autoplay, and
+    /// has autoplay pick again once the queue no longer repeats.
+    fn repeat_set(&mut self, repeat: Repeat) {
         // Said each time, so that what the last change said never outlives it.
         let said = match (repeat, self.state.autoplay) {
             (Repeat::Off, true) => "repeat off: autoplay picks what follows again".to_owned(),
@@ -1052,13 +1058,11 @@ impl App {
 
     /// Carries out a request from the desktop (media keys, widgets) through the controller.
     pub fn handle_mpris(&mut self, request: crate::mpris::Request) {
-        if let crate::mpris::Request::Loop(status) = request {
-            return self.set_repeat(mpris_bridge::repeat_of(status));
-        }
         let picking = self.picking();
         match mpris_bridge::apply(&mut self.controller, self.autoplay.as_mut(), picking, request) {
             Applied::Quit => self.update(Action::Quit),
             Applied::Notice(message) => self.state.say(message),
+            Applied::Repeat(repeat) => self.repeat_set(repeat),
             Applied::Done => {}
         }
     }
