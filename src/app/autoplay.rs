@@ -728,9 +728,6 @@ impl TrainingJob {
         let new = trained.checkpoint.meta.validation.ndcg10;
         let outcome = match trained.settle(&self.models_dir, false) {
             Ok(Some(_)) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
-            Ok(None) if !trained.measured() => TrainingOutcome::Kept(
-                "the new model was discarded: the newest sessions hold no heard play to measure it by; the current one stays".into(),
-            ),
             Ok(None) => TrainingOutcome::Kept(format!(
                 "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {:.4}",
                 trained.previous_validation.map_or(0.0, |m| m.ndcg10)

@@ -98,9 +98,6 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         }
         match &path {
             Some(path) => outln!("saved {}", path.display())?,
-            None if !trained.measured() => {
-                outln!("kept the current model: the newest sessions hold no heard play to measure the new one by (--force saves it)")?
-            }
             None => outln!("kept the current model: it ranks better on validation (--force saves the new one)")?,
         }
     }

@@ -157,22 +157,12 @@ pub(crate) struct LogTraining {
 
 impl LogTraining {
     /// Whether the new model should replace the previous one: its served ranking is at least as
-    /// good on the same validation slice, and that slice holds a heard play to measure them by
-    /// (a slice of skips alone reads 0 for any model, and such a tie would replace a working
-    /// model with any other). The first model is put in use whatever its slice holds: its
-    /// features know each track's own listens and skips, which the fallback ranking reads only
-    /// in part, and waiting for a slice that can measure it left `simulate` on the fallback
-    /// longer and closing less of its gap.
+    /// good on the same validation slice. A tie goes to the new model, which was trained on the
+    /// log as it is now; that includes a slice of skips alone, where any model reads 0 (keeping
+    /// the older model there held `simulate`'s listener to a model of its first plays).
     fn improves(&self) -> bool {
-        match self.previous_validation {
-            None => true,
-            Some(old) => self.measured() && self.checkpoint.meta.validation.ndcg10 >= old.ndcg10,
-        }
-    }
-
-    /// Whether the validation slice holds a heard play, so that the metrics say anything.
-    pub(crate) fn measured(&self) -> bool {
-        self.checkpoint.meta.validation.listened > 0
+        self.previous_validation
+            .is_none_or(|old| self.checkpoint.meta.validation.ndcg10 >= old.ndcg10)
     }
 
     /// Saves the new model under `models_dir` when it [`improves`](Self::improves) on the
