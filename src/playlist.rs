@@ -244,12 +244,16 @@ fn written_path(line: &[u8], dir: &Path) -> Result<PathBuf, String> {
     }
     // VLC writes an entry inside the playlist's folder as the tail of its URI, percent-encoded
     // (`Bj%C3%B6rk/01%20Song.ogg`): where no file has the name as written, the decoded one may.
-    // Where neither exists yet, a name as VLC writes one (ASCII, no space, UTF-8 once decoded)
-    // is kept decoded, the name a later scan will find the file by.
+    // Where neither exists yet, a name as VLC writes one (ASCII, no space; once decoded UTF-8,
+    // with no NUL, which no file name holds, and no `/` VLC would have left as it is) is kept
+    // decoded, the name a later scan will find the file by.
     if !path.exists() && line.contains(&b'%') {
         if let Some(decoded) = crate::uri::percent_decoded(&line) {
             let as_decoded = dir.join(Path::new(OsStr::from_bytes(&decoded)));
-            let written_as_vlc = line.iter().all(|b| b.is_ascii_graphic()) && std::str::from_utf8(&decoded).is_ok();
+            let written_as_vlc = line.iter().all(|b| b.is_ascii_graphic())
+                && std::str::from_utf8(&decoded).is_ok()
+                && !decoded.contains(&0)
+                && decoded.iter().filter(|&&b| b == b'/').count() == line.iter().filter(|&&b| b == b'/').count();
             if as_decoded.exists() || written_as_vlc {
                 return Ok(as_decoded);
             }
@@ -420,6 +424,8 @@ file:///music/Caf%C3%A9%20Song.mp3\nfile://localhost/m/x%20y.opus\ncaf\xe9.ogg\n
 Bj%C3%B6rk/Album%201/01%20-%20Song.ogg\n\
 Bj%C3%B6rk/Album%201/02%20-%20Not%20Yet%20Copied.ogg\n\
 100%.ogg\n\
+a%00b.ogg\n\
+x%2F..%2Fy.ogg\n\
 file:/m/A%20B.flac\n\
 Z:\\Music\\Bj\u{f6}rk\\06.flac\n\
 C:/Music/07.flac\n";
@@ -433,6 +439,8 @@ C:/Music/07.flac\n";
                 album.join("01 - Song.ogg"),
                 album.join("02 - Not Yet Copied.ogg"),
                 dir.path().join("100%.ogg"),
+                dir.path().join("a%00b.ogg"),
+                dir.path().join("x%2F..%2Fy.ogg"),
                 PathBuf::from("/m/A B.flac")
             ]
         );
@@ -442,8 +450,8 @@ C:/Music/07.flac\n";
         assert_eq!(
             skipped,
             [
-                "line 7: Z:\\Music\\Bj\u{f6}rk\\06.flac: a Windows path, not a file of this machine",
-                "line 8: C:/Music/07.flac: a Windows path, not a file of this machine",
+                "line 9: Z:\\Music\\Bj\u{f6}rk\\06.flac: a Windows path, not a file of this machine",
+                "line 10: C:/Music/07.flac: a Windows path, not a file of this machine",
             ]
         );
     }

@@ -79,11 +79,12 @@ pub enum WorkerMsg {
     },
 }
 
+/// Returns whether the thread started.
 fn run_worker(
     name: &str,
     tx: Sender<WorkerMsg>,
     job: impl FnOnce(&Sender<WorkerMsg>) -> Result<(), AppError> + Send + 'static,
-) {
+) -> bool {
     let name = name.to_owned();
     let spawned = std::thread::Builder::new().name(name.clone()).spawn(move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx)));
@@ -94,9 +95,10 @@ fn run_worker(
         };
         let _ = tx.send(WorkerMsg::Error(message));
     });
-    if let Err(e) = spawned {
+    if let Err(e) = &spawned {
         tracing::error!("cannot start a worker thread: {e}");
     }
+    spawned.is_ok()
 }
 
 /// Test hook (`SKIPLESS_TEST_PANIC=worker`): a worker that panics, to show that the UI goes on.
@@ -290,9 +292,9 @@ pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBu
     });
 }
 
-/// Computes the statistics view; it always answers, also with an error, so that the UI knows
-/// the read has ended.
-pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) {
+/// Computes the statistics view; once started (it returns whether it did), it always answers,
+/// also with an error or a panic, so that the UI knows the read has ended.
+pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) -> bool {
     run_worker("stats", tx, move |tx| {
         let read = || -> Result<Stats, AppError> {
             let db = Database::open(&db_path)?;
@@ -300,7 +302,11 @@ pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg
             let stats = crate::db::plays::stats(db.conn(), &rule, 10, &tz).map_err(|e| db.err(e))?;
             Ok(stats)
         };
-        let _ = tx.send(WorkerMsg::Stats(read().map_err(|e| e.to_string())));
+        let stats = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+            Ok(read) => read.map_err(|e| e.to_string()),
+            Err(_) => Err("the stats worker failed unexpectedly (details in skipless.log)".to_owned()),
+        };
+        let _ = tx.send(WorkerMsg::Stats(stats));
         Ok(())
-    });
+    })
 }

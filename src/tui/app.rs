@@ -910,8 +910,9 @@ impl App {
         match self.stats_reading {
             StatsReading::Idle => {
                 let rule = crate::play::SkipRule::from_config(&self.config.log);
-                workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone());
-                self.stats_reading = StatsReading::Reading;
+                if workers::spawn_stats(self.db_path.clone(), rule, self.worker_tx.clone()) {
+                    self.stats_reading = StatsReading::Reading;
+                }
             }
             StatsReading::Reading | StatsReading::ReadingStale => self.stats_reading = StatsReading::ReadingStale,
         }

@@ -1,7 +1,9 @@
 //! Terminal input: keys through the key map to an [`Action`], typing in the search box, and
 //! mouse clicks and scrolling hit-tested against the same layout the renderer draws.
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::Rect;
 
 use super::render::{help_area, layout, scroll_offset};
@@ -30,6 +32,14 @@ impl App {
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) {
+        // Suspending and redrawing act wherever the keys are, leaving a question unanswered and
+        // a line being typed as it was: they are Control keys, which no line takes as text.
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            if let Some(action @ (Action::Suspend | Action::Redraw)) = self.keys.action(key) {
+                self.update(action);
+                return;
+            }
+        }
         if let Some(track) = self.state.confirm_ban.take() {
             if matches!(key.code, KeyCode::Char('y' | 'Y')) {
                 self.ban(&track);
@@ -50,9 +60,7 @@ impl App {
             self.naming_input(key);
             return;
         }
-        if self.state.search.is_some() && self.search_input(key) {
-            return;
-        }
+        // The help, opened from the search's results, covers the search: it takes the keys first.
         if self.state.help && key.code == KeyCode::Esc {
             self.close_help();
             return;
@@ -63,6 +71,9 @@ impl App {
             self.state.say(self.help_closing_hint());
             return;
         }
+        if !self.state.help && self.state.search.is_some() && self.search_input(key) {
+            return;
+        }
         if let Some(action) = action {
             self.update(action);
         }
@@ -70,10 +81,13 @@ impl App {
 
     /// Pasted text goes into the line being typed (the search box, a playlist's name), on one
     /// line; anywhere else it is refused, so that its letters never run as keys. A paste while
-    /// the keys are on the search's results goes on the query, with the keys back in the box.
+    /// the keys are on the search's results goes on the query, with the keys back in the box;
+    /// one while the help covers the screen is refused, as the help keeps the keys.
     fn paste(&mut self, text: &str) {
         let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        if let Some(prompt) = self.state.naming_playlist.as_mut() {
+        if self.state.help && self.state.naming_playlist.is_none() {
+            self.state.say(self.help_closing_hint());
+        } else if let Some(prompt) = self.state.naming_playlist.as_mut() {
             prompt.name.push_str(&line);
         } else if let Some(search) = self.state.search.as_mut() {
             search.in_results = false;
@@ -207,7 +221,7 @@ impl App {
     fn page_rows(&self, area: Rect) -> usize {
         // In the order `State::selection_mut` picks the list with the keyboard; while searching,
         // the layout's main list is the results.
-        let list = if self.state.help && self.state.search.is_none() {
+        let list = if self.state.help {
             help_area(area)
         } else if self.state.search.is_some() {
             layout(area, &self.state).area_of(Pane::Main)

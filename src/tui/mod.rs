@@ -152,18 +152,26 @@ fn art_picker(mode: AlbumArt) -> Option<Picker> {
 
 /// The graphics protocol of a terminal known for pictures, told by the variables it sets.
 ///
-/// `TERM` and `TERM_PROGRAM` are read first: they are set by the terminal the player runs in,
-/// whereas a variable like `KITTY_WINDOW_ID` is inherited by every terminal started from that
-/// terminal's shell, which would be sent pictures it prints as text. A multiplexer (tmux, GNU
-/// screen, zellij) passes no pictures through.
+/// Every terminal sets `TERM`; the other variables are inherited by a terminal started from
+/// another's shell, which would be sent pictures it prints as text. So `KITTY_WINDOW_ID` is not
+/// read at all, and `TERM_PROGRAM` and `KONSOLE_VERSION` only where `TERM` is the generic xterm
+/// one that iTerm2, WezTerm and Konsole set and no xterm or VTE terminal (GNOME Terminal and
+/// others) says it is itself. A multiplexer (tmux, GNU screen, zellij) passes no pictures through.
 fn known_protocol(env: &dyn Fn(&str) -> String) -> Option<ProtocolType> {
     let set = |name: &str| !env(name).is_empty();
-    let (term, program) = (env("TERM"), env("TERM_PROGRAM"));
+    let term = env("TERM");
     let multiplexed = ["TMUX", "STY", "ZELLIJ"].iter().any(|name| set(name))
         || ["screen", "tmux"].iter().any(|name| term.starts_with(name));
+    let told_by_term_only = !term.starts_with("xterm") || set("VTE_VERSION") || set("XTERM_VERSION");
+    let program = if told_by_term_only {
+        String::new()
+    } else {
+        env("TERM_PROGRAM")
+    };
     // Konsole draws Sixel from 22.04 on; it sets no `TERM_PROGRAM`, so one that is set names
     // another terminal started from Konsole's shell.
-    let konsole_sixel = program.is_empty()
+    let konsole_sixel = !told_by_term_only
+        && program.is_empty()
         && env("KONSOLE_VERSION")
             .parse::<u32>()
             .is_ok_and(|version| version >= 220_400);
@@ -423,7 +431,10 @@ mod tests {
                 &[("TERM", "xterm-256color"), ("TERM_PROGRAM", "ghostty")],
                 Some(ProtocolType::Kitty),
             ),
-            (&[("TERM_PROGRAM", "iTerm.app")], Some(ProtocolType::Iterm2)),
+            (
+                &[("TERM", "xterm-256color"), ("TERM_PROGRAM", "iTerm.app")],
+                Some(ProtocolType::Iterm2),
+            ),
             (
                 &[("TERM", "xterm-256color"), ("TERM_PROGRAM", "WezTerm")],
                 Some(ProtocolType::Iterm2),
@@ -442,6 +453,34 @@ mod tests {
                 &[
                     ("TERM", "xterm-256color"),
                     ("TERM_PROGRAM", "vscode"),
+                    ("KONSOLE_VERSION", "240802"),
+                ],
+                None,
+            ),
+            // Nor do other terminals' variables, where TERM or the terminal's own say it is
+            // another.
+            (&[("TERM", "alacritty"), ("TERM_PROGRAM", "ghostty")], None),
+            (&[("TERM", "alacritty"), ("TERM_PROGRAM", "WezTerm")], None),
+            (
+                &[
+                    ("TERM", "xterm-256color"),
+                    ("VTE_VERSION", "7600"),
+                    ("TERM_PROGRAM", "WezTerm"),
+                ],
+                None,
+            ),
+            (
+                &[
+                    ("TERM", "xterm"),
+                    ("XTERM_VERSION", "XTerm(390)"),
+                    ("KONSOLE_VERSION", "240802"),
+                ],
+                None,
+            ),
+            (
+                &[
+                    ("TERM", "xterm-256color"),
+                    ("VTE_VERSION", "7600"),
                     ("KONSOLE_VERSION", "240802"),
                 ],
                 None,

@@ -262,10 +262,10 @@ impl State {
     /// The selection and length of the list that has the keyboard.
     pub(crate) fn selection_mut(&mut self, queue_len: usize, history_len: usize) -> (&mut usize, usize) {
         let len = self.selection_len(queue_len, history_len);
-        let selected = if let Some(search) = self.search.as_mut() {
-            &mut search.selected
-        } else if self.help {
+        let selected = if self.help {
             &mut self.help_scroll
+        } else if let Some(search) = self.search.as_mut() {
+            &mut search.selected
         } else {
             match (self.pane, self.view) {
                 (Pane::UpNext, _) => &mut self.up_next,
@@ -285,11 +285,11 @@ impl State {
     }
 
     fn selection_len(&self, queue_len: usize, history_len: usize) -> usize {
-        if let Some(search) = &self.search {
-            return search.results.len();
-        }
         if self.help {
             return self.help_rows;
+        }
+        if let Some(search) = &self.search {
+            return search.results.len();
         }
         match (self.pane, self.view) {
             (Pane::UpNext, _) => queue_len,

@@ -93,6 +93,7 @@ fn take_over() -> std::io::Result<()> {
 /// takes the terminal straight back instead of stopping where nothing can continue it.
 pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
     leave();
+    tracing::info!("suspended: the terminal is the shell's until the player is continued");
     // SAFETY: sigaction is given a valid action and a place for the old one, which is put back
     // as it was (the handler that turns a `kill -TSTP` into this suspend); raise has no
     // preconditions, and returns once the process is continued or the stop is discarded.
@@ -105,6 +106,7 @@ pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Resul
             libc::sigaction(libc::SIGTSTP, &caught, std::ptr::null_mut());
         }
     }
+    tracing::info!("continued: the terminal is the player's again");
     take_over()?;
     redraw_all(terminal)
 }

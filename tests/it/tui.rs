@@ -11,6 +11,7 @@ use ratatui::Terminal;
 use skipless::app::library::LibraryIndex;
 use skipless::config::{AudioOutput, Config};
 use skipless::db::Database;
+use skipless::tui::state::TerminalRequest;
 use skipless::tui::App;
 
 struct Harness {
@@ -103,6 +104,17 @@ impl Harness {
                 recv(self.engine.events) -> e => { if let Ok(e) = e { self.app.handle_engine(&e) } }
                 recv(self.app.worker_rx) -> m => { if let Ok(m) = m { self.app.handle_worker(m) } }
                 default(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    /// Feeds engine events alone until `done` holds: worker reports wait in their channel.
+    fn pump_engine_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(&self.app) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if let Ok(e) = self.engine.events.recv_timeout(Duration::from_millis(50)) {
+                self.app.handle_engine(&e);
             }
         }
     }
@@ -270,9 +282,11 @@ fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
     h.pump_until("the stats again", |app| app.state.stats.is_some());
     let screen = h.screen();
     assert!(screen.contains("1 play · 0 listens · 1 skip (100%)"), "{screen}");
-    // Plays logged one on another while a read is under way: the view ends at the last count.
+    // A play logged while the read of the one before has not been taken in: the view still
+    // ends at the last count. Worker reports wait until both plays are logged, the first read's
+    // answer (two plays) among them.
     for logged in [2, 3] {
-        h.pump_until("the next track to start", |app| {
+        h.pump_engine_until("the next track to start", |app| {
             let last = app.controller.history.last().map(|(_, play)| play.track_id);
             app.controller
                 .now
@@ -280,7 +294,10 @@ fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
                 .is_some_and(|n| Some(n.entry.track.id) != last)
         });
         h.keys("n");
-        h.pump_until("one more play logged", |app| app.controller.history.len() == logged);
+        h.pump_engine_until("one more play logged", |app| app.controller.history.len() == logged);
+        if logged == 2 {
+            h.pump_engine_until("the read of two plays", |app| !app.worker_rx.is_empty());
+        }
     }
     h.pump_until("the stats of all three", |app| {
         app.state.stats.as_ref().is_some_and(|s| s.plays == 3)
@@ -319,6 +336,17 @@ fn pasted_text_and_keys_in_the_search_box_never_act_on_the_lists() {
     });
     h.key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     assert!(h.app.state.search.as_ref().is_some_and(|s| s.in_results));
+    // Under the help, which keeps the keys, a paste is refused, `j` scrolls the help and not
+    // the results below it, and Esc closes the help, not the search.
+    assert!(h.app.state.search.as_ref().is_some_and(|s| s.results.len() > 1));
+    h.keys("?");
+    h.keys("j");
+    assert_eq!(h.app.state.search.as_ref().map(|s| s.selected), Some(0));
+    h.app.handle_terminal(TermEvent::Paste("x".into()), area);
+    assert_eq!(h.app.state.search.as_ref().map(|s| s.query.as_str()), Some("Sa"));
+    assert_eq!(h.app.state.status.as_deref(), Some("? or Esc closes the help"));
+    h.key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(!h.app.state.help && h.app.state.search.as_ref().is_some_and(|s| s.in_results));
     h.app.handle_terminal(TermEvent::Paste("d".into()), area);
     let search = h.app.state.search.as_ref().expect("the search box stays open");
     assert_eq!((search.query.as_str(), search.in_results), ("Sad", false));
@@ -818,8 +846,11 @@ fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_tra
     h.keys("n");
     assert!(!h.app.state.library.marks.is_banned(playing.id));
     assert!(h.screen().contains("not banned"));
-    // `y` bans the playing track: it is skipped at once, and the skip is logged.
+    // `y` bans the playing track: it is skipped at once, and the skip is logged. A Ctrl-L
+    // meanwhile redraws and leaves the question waiting.
     h.keys("b");
+    h.key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL));
+    assert_eq!(h.app.state.terminal_request.take(), Some(TerminalRequest::Redraw));
     h.keys("y");
     assert!(h.app.state.library.marks.is_banned(playing.id));
     h.pump_until("the banned track's play to be logged", |app| {
@@ -876,6 +907,13 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
     // Ctrl-C quits from the name prompt too, as the help says it does everywhere.
     h.keys("Sq");
     assert!(h.app.state.naming_playlist.is_some() && !h.app.state.quitting);
+    // Ctrl-Z and Ctrl-L act from the prompt and leave it as it was.
+    for (key, request) in [('z', TerminalRequest::Suspend), ('l', TerminalRequest::Redraw)] {
+        h.key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::CONTROL));
+        assert_eq!(h.app.state.terminal_request.take(), Some(request));
+        let name = h.app.state.naming_playlist.as_ref().map(|p| p.name.as_str());
+        assert_eq!(name, Some("q"));
+    }
     h.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(h.app.state.quitting && h.app.state.naming_playlist.is_none());
 }

@@ -504,7 +504,15 @@ fn ctrl_z_with_no_shell_to_return_to_leaves_the_player_running() {
     tmux.play_the_first_track();
     let pid = player_pid(data.path()).expect("the player runs");
     tmux.keys(&["C-z"]);
-    std::thread::sleep(Duration::from_millis(500));
+    let log = data.path().join("skipless.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("continued: the terminal")
+    {
+        assert!(Instant::now() < deadline, "Ctrl-Z did not suspend");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_ne!(process_state(pid), 'T', "stopped with nothing to continue it");
     tmux.keys(&["3"]);
     tmux.wait_for("Queue (");
