@@ -1,6 +1,6 @@
 //! `skipless import`: plays from another service's history into the log.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
@@ -12,7 +12,8 @@ use crate::logio::likes;
 /// `skipless import` sources.
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Spotify histories: Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json, or folders of them.
+    /// Spotify histories: Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json, or folders of them;
+    /// `-` reads one from standard input.
     Spotify {
         #[arg(required = true, value_name = "FILE_OR_DIR")]
         paths: Vec<PathBuf>,
@@ -21,7 +22,8 @@ pub enum ImportCommand {
         json: bool,
     },
     /// Liked songs: Spotify's YourLibrary.json, or ListenBrainz loved recordings (feedback with
-    /// track metadata). Songs the library has become likes; the others are listed.
+    /// track metadata). Songs the library has become likes; the others are listed. `-` reads the
+    /// file from standard input.
     Likes {
         file: PathBuf,
         /// Print one JSON object with the counts.
@@ -29,7 +31,7 @@ pub enum ImportCommand {
         json: bool,
     },
     /// A ListenBrainz export: the zip ListenBrainz gives, the folder it unpacks to, or a file of
-    /// listens (one JSON object per line).
+    /// listens (one JSON object per line); `-` reads it from standard input.
     Listenbrainz {
         #[arg(value_name = "EXPORT")]
         file: PathBuf,
@@ -41,22 +43,65 @@ pub enum ImportCommand {
 
 /// `skipless import spotify|listenbrainz|likes ... [--json]`.
 pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<()> {
+    let given = match command {
+        ImportCommand::Spotify { paths, .. } => paths.as_slice(),
+        ImportCommand::Listenbrainz { file, .. } | ImportCommand::Likes { file, .. } => std::slice::from_ref(file),
+    };
+    // A file that is not there is said before a data dir is made for it: a mistyped
+    // `--data-dir` beside a mistyped file would otherwise be left holding an empty log.
+    for path in given.iter().filter(|p| !is_stdin(p)) {
+        std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    }
+    if given.iter().filter(|p| is_stdin(p)).count() > 1 {
+        anyhow::bail!("standard input (-) can be given once");
+    }
     let mut db = ctx.open_database()?;
+    // A history is read more than once (its kind from its start, then its records; a zip from
+    // its end), which a pipe cannot be: what standard input brings is kept in a file beside the
+    // database while it is imported.
+    let stdin = match given.iter().any(|p| is_stdin(p)) {
+        true => Some(copy_of_stdin(&ctx.paths.data_dir)?),
+        false => None,
+    };
+    let named = |path: &PathBuf| match &stdin {
+        Some(copy) if is_stdin(path) => copy.path().to_path_buf(),
+        _ => path.clone(),
+    };
     let gap_ms = ctx.config.log.session_gap_ms();
     let imported = match command {
         ImportCommand::Spotify { paths, json } => {
-            import::import_spotify(&mut db, paths, gap_ms).map(|counts| print_plays(&counts, *json))
+            let paths: Vec<PathBuf> = paths.iter().map(named).collect();
+            import::import_spotify(&mut db, &paths, gap_ms).map(|counts| print_plays(&counts, *json))
         }
         ImportCommand::Listenbrainz { file, json } => {
-            import::import_listenbrainz(&mut db, file, gap_ms).map(|counts| print_plays(&counts, *json))
+            import::import_listenbrainz(&mut db, &named(file), gap_ms).map(|counts| print_plays(&counts, *json))
         }
         ImportCommand::Likes { file, json } => {
-            likes::import_likes(&mut db, file, now_ms()).map(|counts| print_likes(&counts, *json))
+            likes::import_likes(&mut db, &named(file), now_ms()).map(|counts| print_likes(&counts, *json))
         }
     };
     // Also after a failure: earlier files, or rounds of the failed one, may have been kept.
     super::tell_running_player(ctx);
-    imported?
+    match (imported, &stdin) {
+        // An error names the copy's path, which is gone: it is standard input's.
+        (Err(e), Some(copy)) => {
+            let copy = copy.path().display().to_string();
+            Err(anyhow::anyhow!("{}", e.to_string().replace(&copy, "standard input")))
+        }
+        (imported, _) => imported?,
+    }
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Standard input, read to its end into a file in `dir` that is removed when dropped.
+fn copy_of_stdin(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut copy = tempfile::Builder::new().prefix(".import-stdin").tempfile_in(dir)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut copy)
+        .map_err(|e| anyhow::anyhow!("standard input: cannot read: {e}"))?;
+    Ok(copy)
 }
 
 fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {

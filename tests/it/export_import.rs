@@ -1367,3 +1367,58 @@ fn a_tie_on_a_validation_slice_of_skips_goes_to_the_new_model() {
     assert_eq!(trained["previous_ndcg@10"], 0.0, "{trained}");
     assert_eq!(trained["saved"], true, "{trained}");
 }
+
+/// `-` imports what a pipe brings, as a script passes one export on to another data dir; an
+/// error names standard input, and a missing file is said before any data dir is made.
+#[test]
+fn an_export_piped_into_import_arrives_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = data_dir(tmp.path(), "from");
+    let (matched, unmatched, _) = import_spotify(&from, &[&mica()]);
+    let plays = matched + unmatched;
+    assert!(plays > 100);
+    for format in ["spotify", "listenbrainz"] {
+        let export = stdout_of(skipless(&from).args(["export", "--format", format]));
+        // ListenBrainz's listens are the plays heard, not the skips.
+        let sent = match format {
+            "spotify" => plays,
+            _ => export.lines().count() as u64,
+        };
+        let to = data_dir(tmp.path(), &format!("to-{format}"));
+        let out = skipless(&to)
+            .args(["import", format, "--json", "-"])
+            .write_stdin(export)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let imported = v["matched"].as_u64().unwrap() + v["unmatched"].as_u64().unwrap();
+        assert_eq!(imported, sent, "{format}: {v}");
+        // The copy of standard input is gone.
+        let left: Vec<_> = std::fs::read_dir(&to)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("stdin"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    let to = data_dir(tmp.path(), "bad");
+    let out = skipless(&to)
+        .args(["import", "spotify", "-"])
+        .write_stdin("[{\"ts\": 5}]")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("error: standard input: record 1:"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let missing = tmp.path().join("typo");
+    let out = skipless(&missing)
+        .args(["import", "spotify"])
+        .arg(tmp.path().join("nowhere.json"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.json: cannot read"));
+    let made = missing.join("skipless.db");
+    assert!(!made.exists(), "a log was made for a file that is not there");
+}
