@@ -198,7 +198,7 @@ pub enum Command {
     Export {
         #[arg(long, value_enum)]
         format: crate::logio::ExportFormat,
-        /// Write to this file, with a progress bar on a terminal.
+        /// Write to this file, with a progress bar on a terminal (`-`: stdout).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Plays started on or after this date (YYYY-MM-DD, local midnight), local time (2024-05-01T18:00) or RFC 3339 time.
@@ -210,7 +210,7 @@ pub enum Command {
     },
     /// A listening recap: one HTML page of charts and top lists (or --json), days in local time.
     Recap {
-        /// Write the page (or the JSON) to this file; stdout without it.
+        /// Write the page (or the JSON) to this file; stdout without it, or with `-`.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Print the recap's numbers as one JSON object instead of the page.
@@ -429,13 +429,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             since,
             until,
-        }) => export::export(&ctx, format, out.as_deref(), since.as_deref(), until.as_deref()),
+        }) => export::export(&ctx, format, file_or_stdout(&out), since.as_deref(), until.as_deref()),
         Some(Command::Recap {
             out,
             json,
             since,
             until,
-        }) => recap::run(&ctx, out.as_deref(), json, since.as_deref(), until.as_deref()),
+        }) => recap::run(&ctx, file_or_stdout(&out), json, since.as_deref(), until.as_deref()),
         Some(Command::Import { source }) => import::import(&ctx, &source),
         Some(Command::Like { path }) => marks::run(&ctx, &path, Mark::Like, true),
         Some(Command::Unlike { path }) => marks::run(&ctx, &path, Mark::Like, false),
@@ -524,6 +524,11 @@ fn bar_style() -> indicatif::ProgressStyle {
 fn count_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template("{msg:>8} {spinner} {pos} found")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+}
+
+/// An `--out` file, or `None` for stdout: without the option, or given `-`, as tools take it.
+pub(crate) fn file_or_stdout(out: &Option<PathBuf>) -> Option<&Path> {
+    out.as_deref().filter(|path| path.as_os_str() != "-")
 }
 
 #[cfg(test)]

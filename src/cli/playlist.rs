@@ -32,7 +32,7 @@ pub enum PlaylistCommand {
     Rename { from: String, to: String },
     /// Delete a saved playlist (the tracks stay in the library).
     Delete { name: String },
-    /// Write a playlist as M3U8 (to stdout unless --out).
+    /// Write a playlist as M3U8 (to stdout unless --out, or with --out -).
     Export {
         name: String,
         #[arg(long, value_name = "FILE")]
@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
     };
     match command {
         PlaylistCommand::List { json } => return list(&db, *json),
-        PlaylistCommand::Export { name, out } => return export(&db, name, out.as_deref()),
+        PlaylistCommand::Export { name, out } => return export(&db, name, super::file_or_stdout(out)),
         PlaylistCommand::Import { file, name } => import(&mut db, file, name.as_deref())?,
         PlaylistCommand::Rename { from, to } => rename(&db, from, to)?,
         PlaylistCommand::Delete { name } => delete(&db, name)?,

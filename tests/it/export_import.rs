@@ -1369,7 +1369,8 @@ fn a_tie_on_a_validation_slice_of_skips_goes_to_the_new_model() {
 }
 
 /// `-` imports what a pipe brings, as a script passes one export on to another data dir; an
-/// error names standard input, and a missing file is said before any data dir is made.
+/// error names standard input, and a missing file is said before any data dir is made. `--out -`
+/// is standard output.
 #[test]
 fn an_export_piped_into_import_arrives_whole() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1377,6 +1378,12 @@ fn an_export_piped_into_import_arrives_whole() {
     let (matched, unmatched, _) = import_spotify(&from, &[&mica()]);
     let plays = matched + unmatched;
     assert!(plays > 100);
+    // `--out -` is stdout, as tools take it, not a file named `-`.
+    let dashed = stdout_of(skipless(&from).args(["export", "--format", "csv", "--out", "-"]));
+    assert_eq!(dashed, stdout_of(skipless(&from).args(["export", "--format", "csv"])));
+    let recap = stdout_of(skipless(&from).args(["recap", "--json", "--out", "-"]));
+    assert!(serde_json::from_str::<Value>(&recap).is_ok(), "{recap}");
+    assert!(!from.join("-").exists() && !std::path::Path::new("-").exists());
     for format in ["spotify", "listenbrainz"] {
         let export = stdout_of(skipless(&from).args(["export", "--format", format]));
         // ListenBrainz's listens are the plays heard, not the skips.
