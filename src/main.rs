@@ -19,6 +19,12 @@ fn main() {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
     }
+    // An empty SKIPLESS_DATA_DIR (`SKIPLESS_DATA_DIR= skipless …`, or a script's unset
+    // variable exported empty) means the default, as an empty XDG_DATA_HOME does, not a
+    // `--data-dir` given no value.
+    if std::env::var_os("SKIPLESS_DATA_DIR").is_some_and(|dir| dir.is_empty()) {
+        std::env::remove_var("SKIPLESS_DATA_DIR");
+    }
     let cli = skipless::cli::Cli::parse();
     if let Err(error) = skipless::cli::run(cli) {
         skipless::cli::say_error(&error);

@@ -359,3 +359,22 @@ fn databases_opened_together_are_migrated_once() {
         assert_eq!(version, skipless::db::SCHEMA_VERSION);
     }
 }
+
+/// An empty `SKIPLESS_DATA_DIR` means the default data dir, not a `--data-dir` with no value.
+#[test]
+fn an_empty_data_dir_variable_means_the_default() {
+    let home = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("library")
+        .env("SKIPLESS_DATA_DIR", "")
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    let default = home.path().join(".local/share/skipless");
+    assert!(stderr.contains(&default.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("a value is required"), "{stderr}");
+}
