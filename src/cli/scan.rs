@@ -11,19 +11,24 @@ use crate::library::scan::{Reread, ScanProgress};
 
 /// `skipless scan [--full] [--json] [PATH...]`.
 pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) -> anyhow::Result<()> {
-    let mut db = ctx.open_database()?;
     // A folder named here that cannot be opened is a mistake to report, not a root to keep:
     // a known root that is gone for now (an unplugged disk) only warns, and keeps its tracks.
+    // Both mistakes are said before a data dir is made for them.
     for path in paths {
         std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
     }
+    let no_roots = || anyhow::anyhow!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
+    if paths.is_empty() && !ctx.paths.database().exists() {
+        return Err(no_roots());
+    }
+    let mut db = ctx.open_database()?;
     let roots = if paths.is_empty() {
         crate::db::tracks::roots(db.conn()).map_err(|e| db.err(e))?
     } else {
         paths.to_vec()
     };
     if roots.is_empty() {
-        anyhow::bail!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
+        return Err(no_roots());
     }
     let bar = progress_bar(0, "walking");
     bar.set_style(super::count_style());

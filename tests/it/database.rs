@@ -378,3 +378,29 @@ fn an_empty_data_dir_variable_means_the_default() {
     assert!(stderr.contains(&default.display().to_string()), "{stderr}");
     assert!(!stderr.contains("a value is required"), "{stderr}");
 }
+
+/// A command that fails on its input before it has anything to keep (a bare scan with no
+/// roots, a file that is not there) makes no log at a mistyped `--data-dir`, which the next
+/// command would otherwise read as an empty one.
+#[test]
+fn a_command_failing_on_its_input_makes_no_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("typo");
+    let nowhere = dir.path().join("nowhere");
+    for args in [
+        vec!["scan".to_owned()],
+        vec!["scan".to_owned(), nowhere.display().to_string()],
+        vec![
+            "playlist".to_owned(),
+            "import".to_owned(),
+            nowhere.display().to_string(),
+        ],
+        vec!["import".to_owned(), "likes".to_owned(), nowhere.display().to_string()],
+    ] {
+        let output = crate::common::skipless(&data).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!data.join("skipless.db").exists(), "{args:?} made a log");
+    }
+}
