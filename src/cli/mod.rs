@@ -313,7 +313,8 @@ pub fn say_error(error: &anyhow::Error) {
 
 /// The error and its causes on one line, joined by ": ". A cause whose text the line already
 /// holds is left out: many errors name their cause in their own message (`{path}: {source}`),
-/// and the source would otherwise be printed twice.
+/// and the source would otherwise be printed twice. A line break inside (a file name may hold
+/// one) is written as `\n`, so the error stays one line.
 fn error_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
@@ -326,7 +327,7 @@ fn error_line(error: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
-    line
+    line.replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// Runs the parsed command line.
@@ -559,5 +560,10 @@ mod tests {
         assert_eq!(error_line(&named), "a.json: cannot read: No such file");
         let wrapped = anyhow::Error::new(missing()).context("importing a.json");
         assert_eq!(error_line(&wrapped), "importing a.json: No such file");
+        let broken = anyhow::anyhow!("/m/new\nline.ogg: a path with a line break cannot be sent");
+        assert_eq!(
+            error_line(&broken),
+            "/m/new\\nline.ogg: a path with a line break cannot be sent"
+        );
     }
 }
