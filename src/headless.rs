@@ -14,6 +14,7 @@ use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
+use crate::app::queue::Repeat;
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::scan_changed;
 use crate::app::watch::RootsChanged;
@@ -247,7 +248,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Ok(request) => match mpris_bridge::apply(&mut controller, recommender.as_mut(), true, request) {
                     Applied::Quit => { quitting = true; controller.shutdown(); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
-                    Applied::Repeat(repeat) => eprintln!("skipless: repeat {}", repeat.label()),
+                    Applied::Repeat(repeat) => {
+                        eprintln!("skipless: {}", repeat.said(recommender.is_some()));
+                        if let Some(recommender) = recommender.as_mut().filter(|_| repeat == Repeat::Off) {
+                            recommender.request_rank(&controller);
+                        }
+                    }
                     Applied::Done => {}
                 },
                 Err(_) => mpris_gone = true,

@@ -33,6 +33,15 @@ impl Repeat {
         }
     }
 
+    /// What setting this mode says, with autoplay on or off: a repeating queue takes no picks.
+    pub(crate) fn said(self, autoplay: bool) -> String {
+        match (self, autoplay) {
+            (Repeat::Off, true) => "repeat off: autoplay picks what follows again".to_owned(),
+            (_, true) => format!("repeat {}: autoplay adds nothing while the queue repeats", self.label()),
+            (_, false) => format!("repeat {}", self.label()),
+        }
+    }
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             Repeat::Off => "off",

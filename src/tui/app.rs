@@ -1043,15 +1043,7 @@ impl App {
     /// has autoplay pick again once the queue no longer repeats.
     fn repeat_set(&mut self, repeat: Repeat) {
         // Said each time, so that what the last change said never outlives it.
-        let said = match (repeat, self.state.autoplay) {
-            (Repeat::Off, true) => "repeat off: autoplay picks what follows again".to_owned(),
-            (_, true) => format!(
-                "repeat {}: autoplay adds nothing while the queue repeats",
-                repeat.label()
-            ),
-            (_, false) => format!("repeat {}", repeat.label()),
-        };
-        self.state.say(said);
+        self.state.say(repeat.said(self.state.autoplay));
         if repeat == Repeat::Off {
             self.request_rank();
         }
