@@ -421,7 +421,8 @@ mod tests {
 
     #[test]
     fn terminals_known_for_pictures_are_told_by_their_variables() {
-        let cases: &[(&[(&str, &str)], Option<ProtocolType>)] = &[
+        type Variables = &'static [(&'static str, &'static str)];
+        let cases: &[(Variables, Option<ProtocolType>)] = &[
             (
                 &[("TERM", "xterm-kitty"), ("KITTY_WINDOW_ID", "1")],
                 Some(ProtocolType::Kitty),
