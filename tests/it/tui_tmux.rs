@@ -54,10 +54,16 @@ impl Tmux {
     /// [`Tmux::on_corpus`], its remote-control socket where `skipless` commands run with the
     /// same data dir look for it.
     fn on_corpus_with_socket(data_dir: &Path) -> Self {
+        let runtime = format!("XDG_RUNTIME_DIR={}", crate::common::runtime_dir(data_dir).display());
+        Self::on_corpus_with(data_dir, &runtime)
+    }
+
+    /// [`Tmux::on_corpus`] with these variables (`NAME=value ...`) in the player's environment.
+    fn on_corpus_with(data_dir: &Path, env: &str) -> Self {
         let tmux = Self::start_with(
             data_dir,
             &format!("--audio null {}", crate::common::corpus().display()),
-            &format!("XDG_RUNTIME_DIR={}", crate::common::runtime_dir(data_dir).display()),
+            env,
         );
         tmux.wait_for("scanned 12: 12 added");
         tmux
@@ -394,12 +400,7 @@ fn keys_work_at_once_in_a_terminal_known_for_pictures() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start_with(
-        data.path(),
-        &format!("--audio null {}", crate::common::corpus().display()),
-        "TMUX= KITTY_WINDOW_ID=1 TERM=xterm-kitty",
-    );
-    tmux.wait_for("scanned 12: 12 added");
+    let tmux = Tmux::on_corpus_with(data.path(), "TMUX= KITTY_WINDOW_ID=1 TERM=xterm-kitty");
     tmux.keys(&["2"]);
     tmux.wait_for("Tracks (12)");
     tmux.keys(&["Enter"]);
@@ -907,12 +908,7 @@ fn no_cover_in_half_blocks_under_no_color() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start_with(
-        data.path(),
-        &format!("--audio null {}", crate::common::corpus().display()),
-        "NO_COLOR=1",
-    );
-    tmux.wait_for("scanned 12: 12 added");
+    let tmux = Tmux::on_corpus_with(data.path(), "NO_COLOR=1");
     tmux.keys(&["2", "j", "j", "Enter"]);
     tmux.wait_for("▶ Track 3 — Martin Severn");
     std::thread::sleep(Duration::from_millis(500));
