@@ -1,6 +1,6 @@
 //! `skipless import`: plays from another service's history into the log.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Subcommand;
 
@@ -47,24 +47,19 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
         ImportCommand::Spotify { paths, .. } => paths.as_slice(),
         ImportCommand::Listenbrainz { file, .. } | ImportCommand::Likes { file, .. } => std::slice::from_ref(file),
     };
-    // A file that is not there is said before a data dir is made for it: a mistyped
-    // `--data-dir` beside a mistyped file would otherwise be left holding an empty log.
-    for path in given.iter().filter(|p| !is_stdin(p)) {
-        std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    // What cannot be read is said before a data dir is made for it: a mistyped `--data-dir`
+    // beside a mistyped file would otherwise be left holding an empty log.
+    for path in given.iter().filter(|p| !super::is_dash(p)) {
+        super::check_openable(path)?;
     }
-    if given.iter().filter(|p| is_stdin(p)).count() > 1 {
-        anyhow::bail!("standard input (-) can be given once");
-    }
-    let mut db = ctx.open_database()?;
-    // A history is read more than once (its kind from its start, then its records; a zip from
-    // its end), which a pipe cannot be: what standard input brings is kept in a file beside the
-    // database while it is imported.
-    let stdin = match given.iter().any(|p| is_stdin(p)) {
-        true => Some(copy_of_stdin(&ctx.paths.data_dir)?),
-        false => None,
+    let stdin = match given.iter().filter(|p| super::is_dash(p)).count() {
+        0 => None,
+        1 => Some(StdinCopy::read()?),
+        _ => anyhow::bail!("standard input (-) can be given once"),
     };
+    let mut db = ctx.open_database()?;
     let named = |path: &PathBuf| match &stdin {
-        Some(copy) if is_stdin(path) => copy.path().to_path_buf(),
+        Some(copy) if super::is_dash(path) => copy.path(),
         _ => path.clone(),
     };
     let gap_ms = ctx.config.log.session_gap_ms();
@@ -83,7 +78,7 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
     // Also after a failure: earlier files, or rounds of the failed one, may have been kept.
     super::tell_running_player(ctx);
     match (imported, &stdin) {
-        // An error names the copy's path, which is gone: it is standard input's.
+        // An error names the copy by a path of this process: it is standard input.
         (Err(e), Some(copy)) => {
             let copy = copy.path().display().to_string();
             Err(anyhow::anyhow!("{}", e.to_string().replace(&copy, "standard input")))
@@ -92,16 +87,46 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
     }
 }
 
-fn is_stdin(path: &Path) -> bool {
-    path.as_os_str() == "-"
-}
+/// What standard input brings, kept in a file with no name in the temporary folder: a history
+/// is read more than once (its kind from its start, then its records; a zip from its end),
+/// which a pipe cannot be, and a file with no name is gone however the import ends.
+struct StdinCopy(std::fs::File);
 
-/// Standard input, read to its end into a file in `dir` that is removed when dropped.
-fn copy_of_stdin(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
-    let mut copy = tempfile::Builder::new().prefix(".import-stdin").tempfile_in(dir)?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut copy)
-        .map_err(|e| anyhow::anyhow!("standard input: cannot read: {e}"))?;
-    Ok(copy)
+impl StdinCopy {
+    fn read() -> anyhow::Result<Self> {
+        use std::io::{IsTerminal, Read, Write};
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            anyhow::bail!("standard input (-) is the terminal: pipe a history into it, e.g. `skipless export --format spotify | skipless --data-dir OTHER import spotify -`");
+        }
+        let temp = std::env::temp_dir();
+        let cannot_write =
+            |e: std::io::Error| anyhow::anyhow!("{}: cannot keep a copy of standard input: {e}", temp.display());
+        let mut file = tempfile::tempfile().map_err(cannot_write)?;
+        let mut reader = stdin.lock();
+        let mut chunk = vec![0; 1 << 16];
+        let mut total = 0;
+        loop {
+            let read = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => anyhow::bail!("standard input: cannot read: {e}"),
+            };
+            file.write_all(&chunk[..read]).map_err(cannot_write)?;
+            total += read;
+        }
+        if total == 0 {
+            anyhow::bail!("standard input: nothing came (an empty pipe)");
+        }
+        Ok(Self(file))
+    }
+
+    /// A path that opens the copy afresh, from its start, as the importers open a file.
+    fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
+    }
 }
 
 fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {

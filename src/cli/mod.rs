@@ -314,7 +314,8 @@ pub fn say_error(error: &anyhow::Error) {
 /// The error and its causes on one line, joined by ": ". A cause whose text the line already
 /// holds is left out: many errors name their cause in their own message (`{path}: {source}`),
 /// and the source would otherwise be printed twice. A line break inside (a file name may hold
-/// one) is written as `\n`, so the error stays one line.
+/// one) is written as `\n`, so the error stays one line, and other control characters as
+/// [`fmt::printable`](crate::fmt::printable) writes them, so none reaches the terminal.
 fn error_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
@@ -327,7 +328,8 @@ fn error_line(error: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
-    line.replace('\n', "\\n").replace('\r', "\\r")
+    let line = line.replace('\n', "\\n").replace('\r', "\\r");
+    crate::fmt::printable(&line).into_owned()
 }
 
 /// Runs the parsed command line.
@@ -527,9 +529,24 @@ fn count_style() -> indicatif::ProgressStyle {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
 }
 
-/// An `--out` file, or `None` for stdout: without the option, or given `-`, as tools take it.
+/// Whether `path` is `-`, which stands for standard input or output where a file is asked
+/// for, as tools take it.
+pub(crate) fn is_dash(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// An `--out` file, or `None` for stdout: without the option, or given `-`.
 pub(crate) fn file_or_stdout(out: &Option<PathBuf>) -> Option<&Path> {
-    out.as_deref().filter(|path| path.as_os_str() != "-")
+    out.as_deref().filter(|path| !is_dash(path))
+}
+
+/// Opens a file or folder named on the command line, so that one that cannot be opened is said
+/// before anything is made for it (a data dir at a mistyped `--data-dir` would be left holding
+/// an empty log).
+pub(crate) fn check_openable(path: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(path)
+        .map(drop)
+        .with_context(|| format!("{}: cannot open", path.display()))
 }
 
 #[cfg(test)]
@@ -565,5 +582,7 @@ mod tests {
             error_line(&broken),
             "/m/new\\nline.ogg: a path with a line break cannot be sent"
         );
+        let titled = anyhow::anyhow!("/m/\u{1b}]0;x\u{7}.ogg: cannot open");
+        assert_eq!(error_line(&titled), "/m/\u{fffd}]0;x\u{fffd}.ogg: cannot open");
     }
 }

@@ -44,8 +44,7 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
     // Only an import starts a data dir; the rest read or change playlists that must be there.
     let mut db = match command {
         PlaylistCommand::Import { file, .. } => {
-            // Said before a data dir is made for it.
-            std::fs::metadata(file).with_context(|| format!("{}: cannot read", file.display()))?;
+            super::check_openable(file)?;
             ctx.open_database()?
         }
         PlaylistCommand::List { .. } | PlaylistCommand::Export { .. } => ctx.open_existing_database()?,

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use super::progress_bar;
 use crate::app::scan::scan_library;
 use crate::app::Context;
@@ -15,10 +13,11 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     // a known root that is gone for now (an unplugged disk) only warns, and keeps its tracks.
     // Both mistakes are said before a data dir is made for them.
     for path in paths {
-        std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        super::check_openable(path)?;
     }
     let no_roots = || anyhow::anyhow!("no library roots yet: give the folders to scan, e.g. `skipless scan ~/Music`");
-    if paths.is_empty() && !ctx.paths.database().exists() {
+    // (A data dir that is a file is said as such when it is opened.)
+    if paths.is_empty() && !ctx.paths.database().exists() && !ctx.paths.data_dir.is_file() {
         return Err(no_roots());
     }
     let mut db = ctx.open_database()?;

@@ -26,7 +26,7 @@ pub(super) struct Series {
     pub points: Vec<Option<(f64, String)>>,
 }
 
-/// Text for HTML and SVG: `&`, `<`, `>` and quotes escaped.
+/// Text for HTML and SVG: `&`, `<`, `>` and quotes escaped, control characters replaced.
 pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -36,6 +36,9 @@ pub(super) fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // A control character (a mis-decoded tag) has no place in a page: the same
+            // replacement character on stdout and in a file.
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

@@ -1378,12 +1378,25 @@ fn an_export_piped_into_import_arrives_whole() {
     let (matched, unmatched, _) = import_spotify(&from, &[&mica()]);
     let plays = matched + unmatched;
     assert!(plays > 100);
-    // `--out -` is stdout, as tools take it, not a file named `-`.
-    let dashed = stdout_of(skipless(&from).args(["export", "--format", "csv", "--out", "-"]));
-    assert_eq!(dashed, stdout_of(skipless(&from).args(["export", "--format", "csv"])));
-    let recap = stdout_of(skipless(&from).args(["recap", "--json", "--out", "-"]));
-    assert!(serde_json::from_str::<Value>(&recap).is_ok(), "{recap}");
-    assert!(!from.join("-").exists() && !std::path::Path::new("-").exists());
+    // `--out -` is stdout, as tools take it, not a file named `-` (run in a folder of their
+    // own, where one would be made).
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let to_stdout = |args: &[&str]| {
+        let dashed = stdout_of(skipless(&from).current_dir(&cwd).args(args).args(["--out", "-"]));
+        assert_eq!(
+            dashed,
+            stdout_of(skipless(&from).current_dir(&cwd).args(args)),
+            "{args:?}"
+        );
+    };
+    to_stdout(&["export", "--format", "csv"]);
+    to_stdout(&["recap"]);
+    let m3u = tmp.path().join("mix.m3u");
+    std::fs::write(&m3u, format!("{}\n", crate::common::corpus().join("sad.ogg").display())).unwrap();
+    stdout_of(skipless(&from).args(["playlist", "import"]).arg(&m3u));
+    to_stdout(&["playlist", "export", "mix"]);
+    assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "a file named -");
     for format in ["spotify", "listenbrainz"] {
         let export = stdout_of(skipless(&from).args(["export", "--format", format]));
         // ListenBrainz's listens are the plays heard, not the skips.
@@ -1409,23 +1422,41 @@ fn an_export_piped_into_import_arrives_whole() {
             .collect();
         assert!(left.is_empty(), "{left:?}");
     }
-    let to = data_dir(tmp.path(), "bad");
+    // Likes too (Spotify's YourLibrary.json; the library lacks the song, which is listed).
+    let liked = r#"{"tracks": [{"artist": "Nobody", "album": "None", "track": "Nothing"}]}"#;
+    let to = data_dir(tmp.path(), "likes");
     let out = skipless(&to)
-        .args(["import", "spotify", "-"])
-        .write_stdin("[{\"ts\": 5}]")
+        .args(["import", "likes", "--json", "-"])
+        .write_stdin(liked)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["not_in_library"].as_array().map(Vec::len), Some(1), "{v}");
+    // Refusals, each in one line: a malformed history named as standard input; `-` twice; an
+    // empty pipe, which makes no log.
+    let refused = |args: &[&str], stdin: &str| {
+        let to = tmp.path().join(format!("refused-{}", stdin.len()));
+        let out = skipless(&to).args(args).write_stdin(stdin).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        stderr
+    };
+    let stderr = refused(&["import", "spotify", "-"], "[{\"ts\": 5}]");
     assert!(stderr.contains("error: standard input: record 1:"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let stderr = refused(&["import", "spotify", "-", "-"], "[ ]");
+    assert!(stderr.contains("standard input (-) can be given once"), "{stderr}");
+    let stderr = refused(&["import", "listenbrainz", "-"], "");
+    assert!(stderr.contains("standard input: nothing came"), "{stderr}");
+    assert!(!tmp.path().join("refused-0/skipless.db").exists());
     let missing = tmp.path().join("typo");
     let out = skipless(&missing)
         .args(["import", "spotify"])
         .arg(tmp.path().join("nowhere.json"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.json: cannot read"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.json: cannot open"));
     let made = missing.join("skipless.db");
     assert!(!made.exists(), "a log was made for a file that is not there");
 }

@@ -46,9 +46,7 @@ impl Tmux {
 
     /// The player on the corpus, once its first scan is done.
     fn on_corpus(data_dir: &Path) -> Self {
-        let tmux = Self::start(data_dir, &format!("--audio null {}", crate::common::corpus().display()));
-        tmux.wait_for("scanned 12: 12 added");
-        tmux
+        Self::on_corpus_with(data_dir, "")
     }
 
     /// [`Tmux::on_corpus`], its remote-control socket where `skipless` commands run with the
@@ -949,4 +947,17 @@ fn a_scan_that_changed_nothing_does_not_reload_the_player() {
     crate::common::stdout_of(crate::common::skipless(data.path()).arg("scan"));
     tmux.wait_for("remote: reading");
     tmux.wait_for("Tracks (3)");
+}
+
+/// `import … -` in a terminal, with nothing piped in, says how to pipe a history instead of
+/// waiting for one typed.
+#[test]
+fn an_import_from_standard_input_in_a_terminal_says_to_pipe_one() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(data.path(), "import spotify -");
+    tmux.wait_for("standard input (-) is the terminal: pipe a history into it");
+    assert!(!data.path().join("skipless.db").exists());
 }
