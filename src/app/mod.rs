@@ -62,10 +62,16 @@ pub fn start_playback(
 /// the play open and the terminal raw.
 pub(crate) fn termination_signals() -> std::io::Result<crossbeam_channel::Receiver<i32>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    let (tx, rx) = crossbeam_channel::bounded(4);
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        for signal in signals.forever() {
+    signals_on_a_channel("signals", &[SIGINT, SIGTERM, SIGHUP])
+}
+
+/// `signals`, caught from now on and sent, as they arrive, by a thread named `name` to the
+/// channel returned.
+pub(crate) fn signals_on_a_channel(name: &str, signals: &[i32]) -> std::io::Result<crossbeam_channel::Receiver<i32>> {
+    let mut caught = signal_hook::iterator::Signals::new(signals)?;
+    let (tx, rx) = crossbeam_channel::bounded(signals.len());
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        for signal in caught.forever() {
             if tx.send(signal).is_err() {
                 break;
             }

@@ -200,16 +200,7 @@ fn cell_pixels() -> Option<ratatui_image::FontSize> {
 
 /// `SIGTSTP` as it arrives: caught, so that the terminal is given back before the process stops.
 fn stop_signals() -> std::io::Result<Receiver<i32>> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTSTP])?;
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new().name("stop-signal".into()).spawn(move || {
-        for signal in signals.forever() {
-            if tx.send(signal).is_err() {
-                break;
-            }
-        }
-    })?;
-    Ok(rx)
+    crate::app::signals_on_a_channel("stop-signal", &[signal_hook::consts::SIGTSTP])
 }
 
 /// What the player hears from outside its process: the terminal's keys and mouse, the
