@@ -263,7 +263,7 @@ pub(crate) fn stream_spotify<E: From<HistoryError>>(
 
 /// Parses the bytes of a history file of `format`; `path` only names it in errors.
 pub fn parse_bytes(format: Format, bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    let bytes = without_bom(bytes);
     match format {
         Format::Extended => json::parse_extended(bytes, path),
         Format::Basic => json::parse_basic(bytes, path),
@@ -279,6 +279,11 @@ pub fn read_file(path: &Path) -> Result<Vec<HistoryPlay>, HistoryError> {
     })?;
     let format = Format::detect(path)?;
     parse_bytes(format, &bytes, path)
+}
+
+/// `bytes` without a byte order mark at their start (some editors save UTF-8 with one).
+pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
 /// Moves `reader` past a byte order mark at its start: some editors save UTF-8 with one, and it

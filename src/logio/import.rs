@@ -325,8 +325,7 @@ fn starts_as_array(file: &mut std::fs::File) -> std::io::Result<bool> {
     let mut head = Vec::with_capacity(4096);
     file.by_ref().take(4096).read_to_end(&mut head)?;
     file.rewind()?;
-    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&head);
-    Ok(head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
+    Ok(history::without_bom(&head).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
 }
 
 /// Reads listens from one JSON array (ListenBrainz's export before August 2024); returns how
