@@ -311,8 +311,11 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
             mpris = None;
             mpris_requests = never();
         }
-        if let Some((mpris, state)) = mpris.as_mut().zip(mpris_bridge::state_of(&controller)) {
-            mpris.publish(state);
+        if let Some(mpris) = mpris.as_mut() {
+            mpris.publish(
+                mpris_bridge::state_of(&controller),
+                mpris_bridge::between_tracks(&controller),
+            );
         }
     }
     // A reader that went away wanted no more; any other failure to write is said.

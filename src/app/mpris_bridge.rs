@@ -26,15 +26,16 @@ pub(crate) enum Applied {
     Repeat(Repeat),
 }
 
-/// The player's state as MPRIS shows it, or `None` while the engine goes from one track to the
-/// next (a play has ended, the next has not started): the desktop keeps showing the last state
-/// until the next track starts, as a status bar would otherwise flash "Stopped" at every track.
-pub fn state_of(controller: &Controller) -> Option<PlayerState> {
+/// Whether the engine is going from one track to the next (a play has ended, or is asked for,
+/// and has not started): the desktop keeps showing what it showed (`Mpris::publish`).
+pub fn between_tracks(controller: &Controller) -> bool {
+    controller.now.is_none() && controller.has_play()
+}
+
+/// The player's state as MPRIS shows it.
+pub fn state_of(controller: &Controller) -> PlayerState {
     let now = controller.now.as_ref();
-    if now.is_none() && controller.has_play() {
-        return None;
-    }
-    Some(PlayerState {
+    PlayerState {
         status: match now {
             None => Status::Stopped,
             Some(n) if n.paused => Status::Paused,
@@ -54,7 +55,7 @@ pub fn state_of(controller: &Controller) -> Option<PlayerState> {
             Repeat::One => Loop::Track,
             Repeat::All => Loop::Playlist,
         },
-    })
+    }
 }
 
 /// The repeat mode a `LoopStatus` asks for.

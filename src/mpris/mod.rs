@@ -199,8 +199,12 @@ impl Mpris {
     }
 
     /// Sends the player's state to the D-Bus side if it changed; never blocks.
-    pub(crate) fn publish(&mut self, state: PlayerState) {
-        if self.published.as_ref() == Some(&state) {
+    /// Shows `state`, unless the player is `between_tracks` and a state is shown already: that
+    /// one stays until the next track starts, as a status bar would otherwise flash "Stopped"
+    /// and an empty title at every track. At start, with nothing shown, the state is (its
+    /// volume, repeat mode and what can be played are true before any track starts).
+    pub(crate) fn publish(&mut self, state: PlayerState, between_tracks: bool) {
+        if self.published.as_ref() == Some(&state) || (between_tracks && self.published.is_some()) {
             return;
         }
         self.published = Some(state.clone());

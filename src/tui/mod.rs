@@ -237,8 +237,9 @@ fn event_loop(
     // the whole queue is not compared for them.
     let mut settings_touched = true;
     loop {
-        if let Some((mpris, state)) = mpris.as_mut().zip(mpris_bridge::state_of(&app.controller)) {
-            mpris.publish(state);
+        if let Some(mpris) = mpris.as_mut() {
+            let between_tracks = mpris_bridge::between_tracks(&app.controller);
+            mpris.publish(mpris_bridge::state_of(&app.controller), between_tracks);
         }
         if std::mem::take(&mut settings_touched) {
             keeper.keep(app.remembered());

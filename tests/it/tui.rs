@@ -398,7 +398,10 @@ fn desktop_requests_drive_the_player_like_its_keys() {
     use skipless::app::mpris_bridge as bridge;
     use skipless::mpris::{Request, Status};
     let mut h = Harness::new(80, 24);
-    let shown = |h: &Harness| bridge::state_of(&h.app.controller).expect("a state: no track is on its way");
+    let shown = |h: &Harness| {
+        assert!(!bridge::between_tracks(&h.app.controller), "a track is on its way");
+        bridge::state_of(&h.app.controller)
+    };
     assert_eq!(shown(&h).status, Status::Stopped);
     // Library -> "Martin Severn" -> Enter plays the artist's one track; then the first album.
     h.keys("j\n");
