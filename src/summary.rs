@@ -1,35 +1,11 @@
-//! Summaries of the listening log that the screens show: totals and rankings ([`Stats`]),
-//! per-track counts ([`TrackPlays`]), and the plays a summary counts one by one
-//! ([`CountedPlay`]). `db` computes and reads them; nothing here reads a table.
+//! Summaries of the listening log that the screens show: the plays a summary counts one by one
+//! ([`CountedPlay`], which `db` reads), summed up one way ([`Counts`]: the totals, who chose
+//! the tracks, and the top artists, tracks and albums) for the statistics ([`Stats`]) and the
+//! recap alike, and per-track counts ([`TrackPlays`]). Nothing here reads a table.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
-
-/// A ranked track in the statistics.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RankedTrack {
-    pub track_id: i64,
-    pub artist: Option<String>,
-    pub title: String,
-    pub count: u64,
-}
-
-impl RankedTrack {
-    /// "Artist – Title".
-    pub fn name(&self) -> String {
-        format!(
-            "{} – {}",
-            self.artist.as_deref().unwrap_or("Unknown artist"),
-            self.title
-        )
-    }
-}
-
-/// A ranked artist in the statistics.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RankedArtist {
-    pub artist: String,
-    pub count: u64,
-}
 
 /// How many plays were skipped, of some kind or in some week.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -80,28 +56,19 @@ pub struct TrainingRun {
 /// How many training runs the statistics list.
 pub const RUNS_SHOWN: usize = 5;
 
-/// Totals over the whole log.
+/// The whole log summed up: the statistics view and `skipless stats`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stats {
-    pub plays: u64,
-    pub listens: u64,
-    pub skips: u64,
-    pub skip_rate: f64,
-    pub listening_ms: u64,
-    pub sessions: u64,
-    /// Of the plays, those imported for tracks the library lacks: counted in the totals and the
-    /// artists (they teach the recommender too), not in the track lists.
-    pub waiting: u64,
-    pub top_tracks: Vec<RankedTrack>,
-    pub top_artists: Vec<RankedArtist>,
-    pub most_skipped: Vec<RankedTrack>,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Plays and skips by who chose the track.
+    pub kinds: Kinds,
+    pub top_tracks: Vec<TopTrack>,
+    pub top_artists: Vec<TopArtist>,
+    pub most_skipped: Vec<TopTrack>,
     /// The last [`WEEKS_SHOWN`] weeks up to the latest play, oldest first; weeks without plays
     /// are there with none.
     pub weekly: Vec<WeekSkips>,
-    /// Tracks the listener chose (played at once or queued).
-    pub own_picks: Skips,
-    /// Tracks autoplay chose.
-    pub autoplay_picks: Skips,
     /// The last [`RUNS_SHOWN`] training runs, newest first.
     pub training_runs: Vec<TrainingRun>,
 }
@@ -147,32 +114,33 @@ impl Stats {
     pub fn picks_line(&self) -> String {
         format!(
             "skipped: your picks {} · autoplay's picks {}",
-            self.own_picks.share_line(),
-            self.autoplay_picks.share_line()
+            self.kinds.own.share_line(),
+            self.kinds.autoplay.share_line()
         )
     }
 
     /// What the waiting imported plays are, when there are any.
     pub fn waiting_line(&self) -> Option<String> {
-        (self.waiting > 0).then(|| {
+        let waiting = self.totals.unmatched_imports;
+        (waiting > 0).then(|| {
             format!(
-                "{} of the plays are imported ones waiting for their tracks (counted above and in the artists, \
-                 not in the track lists): a scan of the folder that holds them matches them",
-                self.waiting
+                "{waiting} of the plays are imported ones waiting for their tracks (counted by artist and title): \
+                 a scan of the folder that holds them matches them"
             )
         })
     }
 
     /// The totals in one line.
     pub fn summary(&self) -> String {
+        let t = &self.totals;
         format!(
             "{} · {} · {} ({:.0}%) · {} listened · {}",
-            crate::fmt::count(self.plays, "play"),
-            crate::fmt::count(self.listens, "listen"),
-            crate::fmt::count(self.skips, "skip"),
-            self.skip_rate * 100.0,
-            crate::fmt::format_duration(self.listening_ms),
-            crate::fmt::count(self.sessions, "session")
+            crate::fmt::count(t.plays, "play"),
+            crate::fmt::count(t.listens, "listen"),
+            crate::fmt::count(t.skips, "skip"),
+            t.skip_rate * 100.0,
+            crate::fmt::format_duration(t.listening_ms),
+            crate::fmt::count(t.sessions, "session")
         )
     }
 }
@@ -225,4 +193,246 @@ pub struct CountedPlay {
     pub album_artist: Option<String>,
     pub album: Option<String>,
     pub title: String,
+}
+
+/// Counts over the whole log or a range of it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub plays: u64,
+    pub listens: u64,
+    pub skips: u64,
+    pub skip_rate: f64,
+    pub listening_ms: u64,
+    pub sessions: u64,
+    /// Different tracks (by artist and title) and artists played.
+    pub tracks: u64,
+    pub artists: u64,
+    /// Imported plays whose track the library does not have (counted everywhere, by their
+    /// artist and title).
+    pub unmatched_imports: u64,
+}
+
+/// Plays and skips of the listener's own picks, autoplay's picks and imported plays.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Kinds {
+    pub own: Skips,
+    pub autoplay: Skips,
+    pub imported: Skips,
+}
+
+impl Kinds {
+    pub fn add(&mut self, play: &CountedPlay) {
+        let kind = match play.picked_by {
+            PickedBy::Listener => &mut self.own,
+            PickedBy::Autoplay => &mut self.autoplay,
+            PickedBy::Import => &mut self.imported,
+        };
+        kind.plays += 1;
+        kind.skips += u64::from(play.skipped);
+    }
+}
+
+/// Plays of one artist, track or album.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Tally {
+    pub plays: u64,
+    pub listens: u64,
+    pub skips: u64,
+    pub listening_ms: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, play: &CountedPlay) {
+        self.plays += 1;
+        self.listens += u64::from(play.listen);
+        self.skips += u64::from(play.skipped);
+        self.listening_ms += play.played_ms;
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TopArtist {
+    pub artist: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TopTrack {
+    pub artist: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+impl TopTrack {
+    /// "Artist – Title".
+    pub fn name(&self) -> String {
+        format!("{} – {}", self.artist, self.title)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TopAlbum {
+    /// The album artist, else the track artist.
+    pub artist: String,
+    pub album: String,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+const UNKNOWN_ARTIST: &str = "Unknown artist";
+
+/// A track's or an artist's name as the key that groups its plays: the same song tagged
+/// "The Cure" in one file and "the cure" in a Spotify history is one, and so are two files of
+/// one song.
+fn key(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+/// The sums every summary of plays shares, as plays come in.
+#[derive(Debug, Default)]
+pub struct Counts {
+    totals: Tally,
+    kinds: Kinds,
+    /// Each session's first start and last end.
+    sessions: HashMap<i64, (i64, i64)>,
+    artists: HashMap<String, (String, Tally)>,
+    tracks: HashMap<(String, String), (String, String, Tally)>,
+    albums: HashMap<(String, String), (String, String, Tally)>,
+    unmatched: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, play: &CountedPlay) {
+        self.totals.add(play);
+        self.kinds.add(play);
+        let ended = play.ended_at_ms.max(play.started_at_ms);
+        let session = self
+            .sessions
+            .entry(play.session_id)
+            .or_insert((play.started_at_ms, ended));
+        session.0 = session.0.min(play.started_at_ms);
+        session.1 = session.1.max(ended);
+        let artist = play.artist.as_deref().unwrap_or(UNKNOWN_ARTIST);
+        self.artists
+            .entry(key(artist))
+            .or_insert_with(|| (artist.to_owned(), Tally::default()))
+            .1
+            .add(play);
+        self.tracks
+            .entry((key(artist), key(&play.title)))
+            .or_insert_with(|| (artist.to_owned(), play.title.clone(), Tally::default()))
+            .2
+            .add(play);
+        if let Some(album) = play.album.as_deref().filter(|a| !a.trim().is_empty()) {
+            let album_artist = play.album_artist.as_deref().unwrap_or(artist);
+            self.albums
+                .entry((key(album_artist), key(album)))
+                .or_insert_with(|| (album_artist.to_owned(), album.to_owned(), Tally::default()))
+                .2
+                .add(play);
+        }
+        self.unmatched += u64::from(play.track_id.is_none());
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals {
+            plays: self.totals.plays,
+            listens: self.totals.listens,
+            skips: self.totals.skips,
+            skip_rate: Skips {
+                plays: self.totals.plays,
+                skips: self.totals.skips,
+            }
+            .rate(),
+            listening_ms: self.totals.listening_ms,
+            sessions: self.sessions.len() as u64,
+            tracks: self.tracks.len() as u64,
+            artists: self.artists.len() as u64,
+            unmatched_imports: self.unmatched,
+        }
+    }
+
+    pub fn kinds(&self) -> Kinds {
+        self.kinds
+    }
+
+    /// Each session's length in milliseconds, from its first start to its last end.
+    pub fn session_lengths_ms(&self) -> impl Iterator<Item = i64> + '_ {
+        self.sessions.values().map(|(start, end)| (end - start).max(0))
+    }
+
+    /// The `n` artists listened to most.
+    pub fn top_artists(&self, n: usize) -> Vec<TopArtist> {
+        let mut artists: Vec<TopArtist> = self
+            .artists
+            .values()
+            .map(|(artist, tally)| TopArtist {
+                artist: artist.clone(),
+                tally: *tally,
+            })
+            .collect();
+        artists.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| a.artist.cmp(&b.artist)));
+        artists.truncate(n);
+        artists
+    }
+
+    fn tracks(&self) -> impl Iterator<Item = TopTrack> + '_ {
+        self.tracks.values().map(|(artist, title, tally)| TopTrack {
+            artist: artist.clone(),
+            title: title.clone(),
+            tally: *tally,
+        })
+    }
+
+    /// The `n` tracks listened to most.
+    pub fn top_tracks(&self, n: usize) -> Vec<TopTrack> {
+        let mut tracks: Vec<TopTrack> = self.tracks().collect();
+        tracks.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| by_name(a, b)));
+        tracks.truncate(n);
+        tracks
+    }
+
+    /// The `n` tracks skipped most often; of two skipped as often, the one played less first.
+    pub fn most_skipped(&self, n: usize) -> Vec<TopTrack> {
+        let mut tracks: Vec<TopTrack> = self.tracks().filter(|t| t.tally.skips > 0).collect();
+        tracks.sort_by(|a, b| {
+            b.tally
+                .skips
+                .cmp(&a.tally.skips)
+                .then(a.tally.plays.cmp(&b.tally.plays))
+                .then_with(|| by_name(a, b))
+        });
+        tracks.truncate(n);
+        tracks
+    }
+
+    /// The `n` albums listened to most.
+    pub fn top_albums(&self, n: usize) -> Vec<TopAlbum> {
+        let mut albums: Vec<TopAlbum> = self
+            .albums
+            .values()
+            .map(|(artist, album, tally)| TopAlbum {
+                artist: artist.clone(),
+                album: album.clone(),
+                tally: *tally,
+            })
+            .collect();
+        albums.sort_by(|a, b| {
+            by_listens(&a.tally, &b.tally)
+                .then_with(|| a.album.cmp(&b.album))
+                .then_with(|| a.artist.cmp(&b.artist))
+        });
+        albums.truncate(n);
+        albums
+    }
+}
+
+fn by_listens(a: &Tally, b: &Tally) -> std::cmp::Ordering {
+    b.listens.cmp(&a.listens).then(b.plays.cmp(&a.plays))
+}
+
+fn by_name(a: &TopTrack, b: &TopTrack) -> std::cmp::Ordering {
+    a.artist.cmp(&b.artist).then_with(|| a.title.cmp(&b.title))
 }

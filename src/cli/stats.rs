@@ -20,15 +20,15 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
     }
     outln!("\nTop tracks (listens):")?;
     for t in &stats.top_tracks {
-        outln!("  {:>4}  {}", t.count, t.name())?;
+        outln!("  {:>4}  {}", t.tally.listens, t.name())?;
     }
     outln!("\nTop artists (listens):")?;
     for a in &stats.top_artists {
-        outln!("  {:>4}  {}", a.count, a.artist)?;
+        outln!("  {:>4}  {}", a.tally.listens, a.artist)?;
     }
     outln!("\nMost skipped:")?;
     for t in &stats.most_skipped {
-        outln!("  {:>4}  {}", t.count, t.name())?;
+        outln!("  {:>4}  {}", t.tally.skips, t.name())?;
     }
     // The weeks that had plays; the JSON has every week.
     outln!("\nSkips by week (the week from):")?;

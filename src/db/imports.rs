@@ -392,11 +392,6 @@ pub(crate) fn any_waiting(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM unmatched_plays)", [], |r| r.get(0))
 }
 
-/// How many imported plays wait for their track.
-pub(crate) fn count_waiting(conn: &Connection) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT count(*) FROM unmatched_plays", [], |r| r.get(0))
-}
-
 /// Moves every waiting imported play for which `find(match_key, album)` names a library track
 /// (its id and duration) into `plays`, in the session and at the position it was imported with,
 /// in rounds of [`PLACE_ROUND`]. Returns how many moved.

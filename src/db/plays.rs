@@ -8,9 +8,7 @@ use serde::Serialize;
 
 use super::tracks::{track_from_row, TRACK_COLUMNS};
 use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource, SkipRule};
-use crate::summary::{
-    CountedPlay, PickedBy, RankedArtist, RankedTrack, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN,
-};
+use crate::summary::{CountedPlay, Counts, PickedBy, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN};
 
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -105,139 +103,102 @@ fn register_is_listen(conn: &Connection, rule: SkipRule) -> rusqlite::Result<()>
     )
 }
 
+/// The whole log summed up, with the [`Counts`] the recap sums a range with: the plays of the
+/// log and the imported plays waiting for their tracks, counted by artist and title.
 pub(crate) fn stats(
     conn: &Connection,
     rule: &SkipRule,
     top: usize,
     tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<Stats> {
-    register_is_listen(conn, *rule)?;
-    let top = top as i64;
-    // The totals and the artists count the imported plays still waiting for their tracks, as
-    // the recap and the recommender do; the track lists name library tracks only.
-    let (plays, listens, skips, listening_ms, sessions): (u64, u64, u64, u64, u64) = conn.query_row(
-        &format!(
-            "SELECT count(*), coalesce(sum(listen), 0), coalesce(sum(skipped), 0),
-                    coalesce(sum(played_ms), 0), count(DISTINCT session_id)
-             FROM (SELECT {IS_LISTEN} AS listen, p.skipped, p.played_ms, p.session_id
-                   FROM plays p WHERE p.end_reason IS NOT NULL
-                   UNION ALL
-                   SELECT {IMPORTED_LISTEN}, u.skipped, u.played_ms, u.session_id FROM unmatched_plays u)"
-        ),
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-    )?;
-    let ranked_tracks = |filter: &str| -> rusqlite::Result<Vec<RankedTrack>> {
-        let mut stmt = conn.prepare(&format!(
-            "SELECT t.id, t.artist, t.title, count(*) AS n FROM plays p JOIN tracks t ON t.id = p.track_id
-             WHERE p.end_reason IS NOT NULL AND {filter}
-             GROUP BY t.id ORDER BY n DESC, t.title LIMIT ?1"
-        ))?;
-        let rows = stmt.query_map([top], |r| {
-            Ok(RankedTrack {
-                track_id: r.get(0)?,
-                artist: r.get(1)?,
-                title: r.get(2)?,
-                count: r.get(3)?,
-            })
-        })?;
-        rows.collect()
-    };
-    let top_tracks = ranked_tracks(IS_LISTEN)?;
-    let most_skipped = ranked_tracks("p.skipped = 1")?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT a, count(*) AS n FROM
-            (SELECT coalesce(t.artist, 'Unknown artist') AS a FROM plays p JOIN tracks t ON t.id = p.track_id
-             WHERE p.end_reason IS NOT NULL AND {IS_LISTEN}
-             UNION ALL
-             SELECT coalesce(u.artist, 'Unknown artist') FROM unmatched_plays u WHERE {IMPORTED_LISTEN})
-         GROUP BY a ORDER BY n DESC, a LIMIT ?1"
-    ))?;
-    let top_artists = stmt
-        .query_map([top], |r| {
-            Ok(RankedArtist {
-                artist: r.get(0)?,
-                count: r.get(1)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let picks = |sources: &str| -> rusqlite::Result<Skips> {
-        conn.query_row(
-            &format!(
-                "SELECT count(*), coalesce(sum(skipped), 0) FROM plays
-                 WHERE end_reason IS NOT NULL AND source IN ({sources})"
-            ),
-            [],
-            |r| {
-                Ok(Skips {
-                    plays: r.get(0)?,
-                    skips: r.get(1)?,
-                })
-            },
-        )
-    };
-    let waiting = super::imports::count_waiting(conn)?;
-    let own_picks = picks("'user', 'queue'")?;
-    let autoplay_picks = picks("'autoplay'")?;
+    let mut counts = Counts::default();
+    let mut weeks = Weeks::new(tz);
+    for_each_counted_play(conn, i64::MIN, i64::MAX, rule, |play| {
+        counts.add(&play);
+        weeks.add(&play);
+        Ok::<_, rusqlite::Error>(())
+    })?;
     Ok(Stats {
+        totals: counts.totals(),
+        kinds: counts.kinds(),
+        top_tracks: counts.top_tracks(top),
+        top_artists: counts.top_artists(top),
+        most_skipped: counts.most_skipped(top),
+        weekly: weeks.last_weeks(),
         training_runs: super::training::latest(conn, RUNS_SHOWN)?,
-        weekly: weekly_skips(conn, tz)?,
-        own_picks,
-        autoplay_picks,
-        plays,
-        listens,
-        skips,
-        skip_rate: if plays > 0 { skips as f64 / plays as f64 } else { 0.0 },
-        listening_ms,
-        sessions,
-        waiting,
-        top_tracks,
-        top_artists,
-        most_skipped,
     })
 }
 
-/// Plays and skips per week over the last [`WEEKS_SHOWN`] weeks up to the latest play, the
-/// weeks without plays included; a week runs from its Monday midnight in `tz`.
-fn weekly_skips(conn: &Connection, tz: &jiff::tz::TimeZone) -> rusqlite::Result<Vec<WeekSkips>> {
-    // With the imported plays waiting for their tracks, as the totals count them.
-    let latest: Option<i64> = conn.query_row(
-        "SELECT max(latest) FROM (SELECT max(started_at) AS latest FROM plays WHERE end_reason IS NOT NULL
-                                   UNION ALL SELECT max(started_at) FROM unmatched_plays)",
-        [],
-        |r| r.get(0),
-    )?;
-    let Some(latest) = latest else {
-        return Ok(Vec::new());
-    };
-    // The weeks' starts, found once, oldest first; a week is an hour longer or shorter at most.
-    let mut starts = vec![crate::clock::week_start_ms(latest, tz)];
-    while starts.len() < WEEKS_SHOWN {
-        let oldest_so_far = starts[starts.len() - 1];
-        starts.push(crate::clock::week_start_ms(oldest_so_far - 1, tz));
-    }
-    starts.reverse();
-    let mut weeks: Vec<WeekSkips> = starts
-        .iter()
-        .map(|&week_start_ms| WeekSkips {
-            week_start_ms,
-            skips: Skips::default(),
-        })
-        .collect();
-    let mut stmt = conn.prepare(
-        "SELECT started_at, skipped FROM plays WHERE end_reason IS NOT NULL AND started_at >= ?1
-         UNION ALL SELECT started_at, skipped FROM unmatched_plays WHERE started_at >= ?1",
-    )?;
-    let mut rows = stmt.query(params![starts[0]])?;
-    while let Some(row) = rows.next()? {
-        let (started_at, skipped): (i64, bool) = (row.get(0)?, row.get(1)?);
-        // The last week starting at or before the play: every play is at or after the first.
-        let week = starts.partition_point(|&start| start <= started_at).saturating_sub(1);
-        weeks[week].skips.plays += 1;
-        weeks[week].skips.skips += u64::from(skipped);
-    }
-    Ok(weeks)
+/// Plays and skips per week, a week from its Monday midnight in the listener's time zone.
+struct Weeks<'a> {
+    tz: &'a jiff::tz::TimeZone,
+    /// Each week with plays by its start, and the week the last play fell in (the plays come
+    /// in order of start, so most find their week without a time-zone lookup).
+    weeks: Vec<WeekSkips>,
+    current_end: i64,
+    latest: Option<i64>,
 }
+
+impl<'a> Weeks<'a> {
+    fn new(tz: &'a jiff::tz::TimeZone) -> Self {
+        Self {
+            tz,
+            weeks: Vec::new(),
+            current_end: i64::MIN,
+            latest: None,
+        }
+    }
+
+    fn add(&mut self, play: &CountedPlay) {
+        let at = play.started_at_ms;
+        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+        let in_current = self
+            .weeks
+            .last()
+            .is_some_and(|w| w.week_start_ms <= at && at < self.current_end);
+        if !in_current {
+            let week_start_ms = crate::clock::week_start_ms(at, self.tz);
+            // A week is an hour longer or shorter at most: the next one starts in 7 days ± 1 h.
+            self.current_end = crate::clock::week_start_ms(week_start_ms + 7 * DAY_MS + HOUR_MS, self.tz);
+            self.weeks.push(WeekSkips {
+                week_start_ms,
+                skips: Skips::default(),
+            });
+        }
+        if let Some(week) = self.weeks.last_mut() {
+            week.skips.plays += 1;
+            week.skips.skips += u64::from(play.skipped);
+        }
+    }
+
+    /// The last [`WEEKS_SHOWN`] weeks up to the latest play, oldest first, the weeks without
+    /// plays included.
+    fn last_weeks(self) -> Vec<WeekSkips> {
+        let Some(latest) = self.latest else {
+            return Vec::new();
+        };
+        let mut starts = vec![crate::clock::week_start_ms(latest, self.tz)];
+        while starts.len() < WEEKS_SHOWN {
+            let oldest_so_far = starts[starts.len() - 1];
+            starts.push(crate::clock::week_start_ms(oldest_so_far - 1, self.tz));
+        }
+        starts.reverse();
+        starts
+            .into_iter()
+            .map(|week_start_ms| {
+                let skips = self
+                    .weeks
+                    .iter()
+                    .find(|w| w.week_start_ms == week_start_ms)
+                    .map_or_else(Skips::default, |w| w.skips);
+                WeekSkips { week_start_ms, skips }
+            })
+            .collect()
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Every finished play that started in `[since, until)`, with the imported plays still waiting
 /// for their track, in order of start.

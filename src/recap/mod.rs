@@ -9,7 +9,7 @@
 mod chart;
 mod page;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::civil::{Date, DateTime};
@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::clock::{monday_of, TimeRange};
 use crate::db::Database;
 use crate::play::SkipRule;
-use crate::summary::{CountedPlay, PickedBy, Skips, TrainingRun};
+use crate::summary::{CountedPlay, Counts, Kinds, Tally, TopAlbum, TopArtist, TopTrack, Totals, TrainingRun};
 
 pub(crate) use page::render;
 
@@ -75,47 +75,6 @@ pub(crate) struct Recap {
     pub training_runs: Vec<TrainingRun>,
 }
 
-/// Counts over the whole range.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub(crate) struct Totals {
-    pub plays: u64,
-    pub listens: u64,
-    pub skips: u64,
-    pub skip_rate: f64,
-    pub listening_ms: u64,
-    pub sessions: u64,
-    /// Different tracks (by artist and title) and artists played.
-    pub tracks: u64,
-    pub artists: u64,
-    /// Imported plays whose track the library does not have (counted everywhere, by their
-    /// artist and title).
-    pub unmatched_imports: u64,
-}
-
-/// Plays and skips of the listener's own picks, autoplay's picks and imported plays.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub(crate) struct Kinds {
-    pub own: Skips,
-    pub autoplay: Skips,
-    pub imported: Skips,
-}
-
-impl Kinds {
-    fn of(&mut self, picked_by: PickedBy) -> &mut Skips {
-        match picked_by {
-            PickedBy::Listener => &mut self.own,
-            PickedBy::Autoplay => &mut self.autoplay,
-            PickedBy::Import => &mut self.imported,
-        }
-    }
-
-    fn add(&mut self, play: &CountedPlay) {
-        let kind = self.of(play.picked_by);
-        kind.plays += 1;
-        kind.skips += u64::from(play.skipped);
-    }
-}
-
 /// One local day.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Day {
@@ -153,48 +112,6 @@ pub(crate) struct SessionBin {
     pub sessions: u64,
 }
 
-/// Plays of one artist, track or album.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub(crate) struct Tally {
-    pub plays: u64,
-    pub listens: u64,
-    pub skips: u64,
-    pub listening_ms: u64,
-}
-
-impl Tally {
-    fn add(&mut self, play: &CountedPlay) {
-        self.plays += 1;
-        self.listens += u64::from(play.listen);
-        self.skips += u64::from(play.skipped);
-        self.listening_ms += play.played_ms;
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub(crate) struct TopArtist {
-    pub artist: String,
-    #[serde(flatten)]
-    pub tally: Tally,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub(crate) struct TopTrack {
-    pub artist: String,
-    pub title: String,
-    #[serde(flatten)]
-    pub tally: Tally,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub(crate) struct TopAlbum {
-    /// The album artist, else the track artist.
-    pub artist: String,
-    pub album: String,
-    #[serde(flatten)]
-    pub tally: Tally,
-}
-
 /// The time zone's name for people: its IANA name, else its offset now.
 pub(crate) fn zone_name(tz: &TimeZone) -> String {
     match tz.iana_name() {
@@ -216,56 +133,36 @@ pub(crate) fn build(db: &Database, rule: &SkipRule, range: TimeRange, tz: &TimeZ
     Ok(tally.finish(range, zone_name(tz), runs))
 }
 
-/// A track's or an artist's name as the key that groups its plays: the same song tagged
-/// "The Cure" in one file and "the cure" in a Spotify history is one.
-fn key(text: &str) -> String {
-    text.trim().to_lowercase()
-}
-
-const UNKNOWN_ARTIST: &str = "Unknown artist";
-
 #[derive(Default)]
 struct WeekTally {
     tally: Tally,
     kinds: Kinds,
 }
 
-/// The sums as plays come in, in order of start.
+/// The sums as plays come in, in order of start: the [`Counts`] every summary shares, and what
+/// the recap adds by local time.
 struct Tallies {
     tz: TimeZone,
-    totals: Tally,
-    kinds: Kinds,
+    counts: Counts,
     first: Option<i64>,
     last: Option<i64>,
     days: BTreeMap<Date, Tally>,
     weeks: BTreeMap<Date, WeekTally>,
     skip_bins: [u64; SKIP_BINS as usize],
     hour_weekday: [[u64; 24]; 7],
-    /// Each session's first start and last end.
-    sessions: HashMap<i64, (i64, i64)>,
-    artists: HashMap<String, (String, Tally)>,
-    tracks: HashMap<(String, String), (String, String, Tally)>,
-    albums: HashMap<(String, String), (String, String, Tally)>,
-    unmatched: u64,
 }
 
 impl Tallies {
     fn new(tz: TimeZone) -> Self {
         Self {
             tz,
-            totals: Tally::default(),
-            kinds: Kinds::default(),
+            counts: Counts::default(),
             first: None,
             last: None,
             days: BTreeMap::new(),
             weeks: BTreeMap::new(),
             skip_bins: [0; SKIP_BINS as usize],
             hour_weekday: [[0; 24]; 7],
-            sessions: HashMap::new(),
-            artists: HashMap::new(),
-            tracks: HashMap::new(),
-            albums: HashMap::new(),
-            unmatched: 0,
         }
     }
 
@@ -275,8 +172,7 @@ impl Tallies {
     }
 
     fn add(&mut self, play: &CountedPlay) {
-        self.totals.add(play);
-        self.kinds.add(play);
+        self.counts.add(play);
         self.first = Some(self.first.map_or(play.started_at_ms, |f| f.min(play.started_at_ms)));
         self.last = Some(self.last.map_or(play.started_at_ms, |l| l.max(play.started_at_ms)));
         let local = self.local(play.started_at_ms);
@@ -290,34 +186,6 @@ impl Tallies {
             let bin = (play.played_ms / (u64::from(SKIP_BIN_S) * 1000)).min(u64::from(SKIP_BINS) - 1);
             self.skip_bins[bin as usize] += 1;
         }
-        let ended = play.ended_at_ms.max(play.started_at_ms);
-        let session = self
-            .sessions
-            .entry(play.session_id)
-            .or_insert((play.started_at_ms, ended));
-        session.0 = session.0.min(play.started_at_ms);
-        session.1 = session.1.max(ended);
-
-        let artist = play.artist.as_deref().unwrap_or(UNKNOWN_ARTIST);
-        self.artists
-            .entry(key(artist))
-            .or_insert_with(|| (artist.to_owned(), Tally::default()))
-            .1
-            .add(play);
-        self.tracks
-            .entry((key(artist), key(&play.title)))
-            .or_insert_with(|| (artist.to_owned(), play.title.clone(), Tally::default()))
-            .2
-            .add(play);
-        if let Some(album) = play.album.as_deref().filter(|a| !a.trim().is_empty()) {
-            let album_artist = play.album_artist.as_deref().unwrap_or(artist);
-            self.albums
-                .entry((key(album_artist), key(album)))
-                .or_insert_with(|| (album_artist.to_owned(), album.to_owned(), Tally::default()))
-                .2
-                .add(play);
-        }
-        self.unmatched += u64::from(play.track_id.is_none());
     }
 
     fn finish(self, range: TimeRange, time_zone: String, training_runs: Vec<TrainingRun>) -> Recap {
@@ -359,8 +227,8 @@ impl Tallies {
             })
             .collect();
         let mut session_counts = [0u64; SESSION_BOUNDS_MIN.len()];
-        for (start, end) in self.sessions.values() {
-            let minutes = ((end - start).max(0) / 60_000) as u32;
+        for length_ms in self.counts.session_lengths_ms() {
+            let minutes = (length_ms / 60_000) as u32;
             let bin = SESSION_BOUNDS_MIN.iter().rposition(|&b| minutes >= b).unwrap_or(0);
             session_counts[bin] += 1;
         }
@@ -374,81 +242,21 @@ impl Tallies {
             })
             .collect();
 
-        let by_listens = |a: &Tally, b: &Tally| b.listens.cmp(&a.listens).then(b.plays.cmp(&a.plays));
-        let mut top_artists: Vec<TopArtist> = self
-            .artists
-            .values()
-            .map(|(artist, tally)| TopArtist {
-                artist: artist.clone(),
-                tally: *tally,
-            })
-            .collect();
-        top_artists.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| a.artist.cmp(&b.artist)));
-        let tracks: Vec<TopTrack> = self
-            .tracks
-            .values()
-            .map(|(artist, title, tally)| TopTrack {
-                artist: artist.clone(),
-                title: title.clone(),
-                tally: *tally,
-            })
-            .collect();
-        let by_name = |a: &TopTrack, b: &TopTrack| a.artist.cmp(&b.artist).then_with(|| a.title.cmp(&b.title));
-        let mut top_tracks = tracks.clone();
-        top_tracks.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| by_name(a, b)));
-        let mut most_skipped: Vec<TopTrack> = tracks.into_iter().filter(|t| t.tally.skips > 0).collect();
-        most_skipped.sort_by(|a, b| {
-            b.tally
-                .skips
-                .cmp(&a.tally.skips)
-                .then(a.tally.plays.cmp(&b.tally.plays))
-                .then_with(|| by_name(a, b))
-        });
-        let mut top_albums: Vec<TopAlbum> = self
-            .albums
-            .values()
-            .map(|(artist, album, tally)| TopAlbum {
-                artist: artist.clone(),
-                album: album.clone(),
-                tally: *tally,
-            })
-            .collect();
-        top_albums.sort_by(|a, b| {
-            by_listens(&a.tally, &b.tally)
-                .then_with(|| a.album.cmp(&b.album))
-                .then_with(|| a.artist.cmp(&b.artist))
-        });
-
-        let totals = Totals {
-            plays: self.totals.plays,
-            listens: self.totals.listens,
-            skips: self.totals.skips,
-            skip_rate: Skips {
-                plays: self.totals.plays,
-                skips: self.totals.skips,
-            }
-            .rate(),
-            listening_ms: self.totals.listening_ms,
-            sessions: self.sessions.len() as u64,
-            tracks: self.tracks.len() as u64,
-            artists: self.artists.len() as u64,
-            unmatched_imports: self.unmatched,
-        };
         Recap {
             time_zone,
             since_ms: range.since_ms,
             until_ms: range.until_ms,
             first_play_ms: self.first,
             last_play_ms: self.last,
-            totals,
-            kinds: self.kinds,
+            totals: self.counts.totals(),
+            kinds: self.counts.kinds(),
             days,
             weeks,
             skip_seconds,
-            top_artists: top_artists.into_iter().take(TOP).collect(),
-            top_tracks: top_tracks.into_iter().take(TOP).collect(),
-            top_albums: top_albums.into_iter().take(TOP).collect(),
-            most_skipped: most_skipped.into_iter().take(TOP).collect(),
+            top_artists: self.counts.top_artists(TOP),
+            top_tracks: self.counts.top_tracks(TOP),
+            top_albums: self.counts.top_albums(TOP),
+            most_skipped: self.counts.most_skipped(TOP),
             hour_weekday: self.hour_weekday.to_vec(),
             sessions_by_length,
             training_runs,
@@ -464,6 +272,7 @@ fn every_day(first: Date, last: Date, step: i64) -> impl Iterator<Item = Date> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::PickedBy;
 
     fn at(text: &str) -> i64 {
         text.parse::<Timestamp>().unwrap().as_millisecond()

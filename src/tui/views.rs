@@ -595,21 +595,21 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
         stats
             .top_tracks
             .iter()
-            .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
+            .map(|t| Line::from(format!("{:>4}  {}", t.tally.listens, t.name()))),
     );
     lines.push(Line::styled("Top artists", app.theme.accent));
     lines.extend(
         stats
             .top_artists
             .iter()
-            .map(|a| Line::from(format!("{:>4}  {}", a.count, a.artist))),
+            .map(|a| Line::from(format!("{:>4}  {}", a.tally.listens, a.artist))),
     );
     lines.push(Line::styled("Most skipped", app.theme.accent));
     lines.extend(
         stats
             .most_skipped
             .iter()
-            .map(|t| Line::from(format!("{:>4}  {}", t.count, t.name()))),
+            .map(|t| Line::from(format!("{:>4}  {}", t.tally.skips, t.name()))),
     );
     lines.push(Line::styled("Recommender: the last training runs", app.theme.accent));
     if stats.training_runs.is_empty() {

@@ -50,7 +50,7 @@ fn every_format_plays_to_its_end() {
     let total: i64 = rows.iter().map(|r| r["played_ms"].as_i64().unwrap()).sum();
     assert_eq!(stats["listening_ms"].as_i64(), Some(total));
     assert_eq!(stats["top_artists"][0]["artist"], "Aleksi Aubry-Carlson");
-    assert_eq!(stats["top_artists"][0]["count"], 3);
+    assert_eq!(stats["top_artists"][0]["listens"], 3);
     let limited = json_lines(&stdout_of(
         skipless(data.path()).args(["history", "--json", "--limit", "2"]),
     ));

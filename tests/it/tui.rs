@@ -300,7 +300,7 @@ fn the_stats_view_counts_a_play_logged_while_it_is_shown() {
         }
     }
     h.pump_until("the stats of all three", |app| {
-        app.state.stats.as_ref().is_some_and(|s| s.plays == 3)
+        app.state.stats.as_ref().is_some_and(|s| s.totals.plays == 3)
     });
     let screen = h.screen();
     assert!(screen.contains("3 plays · 0 listens · 3 skips (100%)"), "{screen}");
