@@ -40,13 +40,15 @@ pub(crate) enum Start {
 }
 
 /// `skipless play`: plays what `start` names (scanning files not indexed yet) until the queue
-/// ends or `quit`; a radio always goes on with autoplay.
-pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> anyhow::Result<()> {
+/// ends, a `stop` or `quit`; a radio always goes on with autoplay. When `idle`, it stays after
+/// the queue ends or a `stop`, until `quit` or a signal, and `start` may name nothing.
+pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle: bool) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
     ctx.start_log_file();
     let mut db = Database::open(&ctx.paths.database())?;
     let (queue, radio) = match start {
+        Start::Tracks(paths) if paths.is_empty() && idle => (Vec::new(), None),
         Start::Tracks(paths) => {
             let (queue, problems) = resolve_queue(&mut db, &paths)?;
             if queue.is_empty() && problems.is_empty() {
@@ -202,7 +204,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 let over = outcomes.iter().any(|o| matches!(o, Outcome::Stopped { .. }));
                 // The queue ran out before autoplay's picks came: they play when they do.
                 let waiting = recommender.as_ref().is_some_and(Autoplay::waiting_for_picks);
-                if over && !waiting && !quitting {
+                if over && !waiting && !quitting && !idle {
                     quitting = true;
                     controller.shutdown();
                 }
@@ -214,10 +216,10 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                     let reply = match LineCommand::parse(&line) {
                         // Every line of a JSON stream is JSON: the status too.
                         Ok(LineCommand::Status { .. }) if json => {
-                            commands::apply(&mut controller, recommender.as_mut(), true, LineCommand::Status { json: true }, ControlSource::Stdin)
+                            commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), LineCommand::Status { json: true }, ControlSource::Stdin)
                         }
                         Ok(command) => {
-                            commands::apply(&mut controller, recommender.as_mut(), true, command, ControlSource::Stdin)
+                            commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), command, ControlSource::Stdin)
                         }
                         Err(message) => commands::Reply::error(message),
                     };
@@ -234,7 +236,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 Err(_) => stdin_closed = true,
             },
             recv(remote_commands) -> request => if let Ok(RemoteRequest { command, reply }) = request {
-                let answer = commands::apply(&mut controller, recommender.as_mut(), true, command, ControlSource::Remote);
+                let answer = commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), command, ControlSource::Remote);
                 let _ = reply.send(answer.text);
                 if answer.reload {
                     reload();
@@ -245,7 +247,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                 }
             },
             recv(mpris_requests) -> request => match request {
-                Ok(request) => match mpris_bridge::apply(&mut controller, recommender.as_mut(), true, request) {
+                Ok(request) => match mpris_bridge::apply(&mut controller, recommender.as_mut(), !library.is_empty(), request) {
                     Applied::Quit => { quitting = true; controller.shutdown(); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
                     Applied::Repeat(repeat) => {
@@ -266,13 +268,17 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool) -> an
                         r.accept(seq, source, &picks, &mut controller, |id| library.get(id).map(|t| Track::clone(t)), ControlSource::Stdin)
                     });
                     if picked == Some(Picked::NothingLeft) {
-                        quitting = true;
-                        controller.shutdown();
+                        if idle {
+                            eprintln!("skipless: autoplay has nothing left to pick: playback stopped");
+                        } else {
+                            quitting = true;
+                            controller.shutdown();
+                        }
                     }
                 }
                 Ok(WorkerMsg::ModelStatus(status)) if status.starts_with("recommendations off") => {
                     eprintln!("skipless: {status}");
-                    if recommender.as_ref().is_some_and(Autoplay::waiting_for_picks) {
+                    if recommender.as_ref().is_some_and(Autoplay::waiting_for_picks) && !idle {
                         quitting = true;
                         controller.shutdown();
                     }

@@ -63,6 +63,10 @@ impl TracksById {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Track>> {
         self.0.iter()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl FromIterator<Arc<Track>> for TracksById {

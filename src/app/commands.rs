@@ -210,13 +210,28 @@ pub(crate) fn apply(
     }
     let autoplay = autoplay.as_deref();
     match command {
+        LineCommand::Next if controller.queue.skip_index().is_none() => {
+            controller.next(by);
+            return Reply::ok(if picking && autoplay.is_some() {
+                "ok end of the queue: autoplay goes on"
+            } else {
+                "ok end of the queue: playback stopped"
+            });
+        }
         LineCommand::Next => controller.next(by),
         LineCommand::Previous => controller.previous(by),
+        LineCommand::Pause | LineCommand::Seek(_) if !controller.has_play() => {
+            return Reply::error("nothing is playing")
+        }
         LineCommand::Pause => controller.pause(),
         LineCommand::Resume => controller.resume(by),
         LineCommand::Toggle => controller.toggle(by),
         LineCommand::Seek(to) => controller.seek(to),
-        LineCommand::Volume(to) => controller.set_volume(to.from(controller.volume)),
+        LineCommand::Volume(to) => {
+            controller.set_volume(to.from(controller.volume));
+            return Reply::ok(format!("ok volume {}", controller.volume));
+        }
+        LineCommand::Stop if !controller.has_play() => return Reply::ok("ok nothing was playing"),
         LineCommand::Stop => controller.stop(by),
         LineCommand::Reload => {
             if let Some(autoplay) = autoplay {

@@ -82,6 +82,9 @@ pub struct Controller {
     /// before it took the stop, which would otherwise make the stop read as the queue running
     /// out.
     stopping: Option<EndReason>,
+    /// Playback last ended because the queue ran out (not on a stop): a press of play then goes
+    /// on to whatever was queued since, rather than playing the last track again.
+    ran_out: bool,
     /// The entries the engine was told follow the current one since the last `Started`: it may
     /// have gone on to any of them, gaplessly, before hearing of the next. Kept in case the
     /// queue lets go of one before its `Started` arrives.
@@ -111,6 +114,7 @@ impl Controller {
             radio: None,
             last_end: None,
             stopping: None,
+            ran_out: false,
             next_sent: Vec::new(),
             play_sent: false,
             play_sent_at: None,
@@ -197,9 +201,13 @@ impl Controller {
         self.jump(at, EndReason::Skipped, Some(by));
     }
 
-    /// Starts playing while stopped: the current queue entry again, or the first one.
+    /// Starts playing while stopped: the current queue entry again, or the first one; after the
+    /// queue ran out, the first entry queued since, if any.
     pub(crate) fn start(&mut self, by: ControlSource) {
-        let index = self.queue.cursor().or((!self.queue.entries().is_empty()).then_some(0));
+        let queued_since = self.ran_out.then(|| self.queue.next_index()).flatten();
+        let index = queued_since
+            .or(self.queue.cursor())
+            .or((!self.queue.entries().is_empty()).then_some(0));
         if let Some(index) = index {
             self.play_index(index, by);
         }
@@ -538,9 +546,11 @@ impl Controller {
                 };
                 match next {
                     Some(index) => self.jump(index, EndReason::Finished, None),
-                    None => outcomes.push(Outcome::Stopped {
-                        stopped: last_end == Some(EndReason::Stopped),
-                    }),
+                    None => {
+                        let stopped = last_end == Some(EndReason::Stopped);
+                        self.ran_out = !stopped;
+                        outcomes.push(Outcome::Stopped { stopped });
+                    }
                 }
             }
         }

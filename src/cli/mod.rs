@@ -130,7 +130,12 @@ pub enum Command {
         /// Radio from an artist: one of theirs plays, then autoplay goes on favouring them.
         #[arg(long, value_name = "NAME", conflicts_with = "paths")]
         radio_artist: Option<String>,
-        #[arg(required_unless_present_any = ["playlist", "radio_track", "radio_artist"])]
+        /// Stay when the queue runs out or on `stop`, until `quit` or a signal, so that `remote
+        /// queue`, `remote playlist` and media keys can give it something to play; with no
+        /// PATH it starts with nothing.
+        #[arg(long)]
+        idle: bool,
+        #[arg(required_unless_present_any = ["playlist", "radio_track", "radio_artist", "idle"])]
         paths: Vec<PathBuf>,
     },
     /// Control the running player: next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N,
@@ -413,6 +418,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             playlist,
             radio_track,
             radio_artist,
+            idle,
             paths,
         }) => {
             let start = match (playlist, radio_track, radio_artist) {
@@ -421,7 +427,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 (_, _, Some(artist)) => Start::RadioArtist(artist),
                 _ => Start::Tracks(paths),
             };
-            crate::headless::run(&ctx, start, json, autoplay)
+            crate::headless::run(&ctx, start, json, autoplay, idle)
         }
         Some(Command::Playlist { command }) => playlist::run(&ctx, &command),
         Some(Command::Remote { words }) => remote::run(&ctx, &words),

@@ -175,9 +175,10 @@ impl App {
     }
 
     /// Whether autoplay picks: its switch is on (`A` switches it off without stopping the
-    /// recommender, which likes and bans still reach) and the library it picks from is loaded.
+    /// recommender, which likes and bans still reach) and the library it picks from is loaded
+    /// and has tracks.
     fn picking(&self) -> bool {
-        self.state.autoplay && self.state.library_loaded
+        self.state.autoplay && self.state.library_loaded && !self.state.library.tracks.is_empty()
     }
 
     /// Asks for a fresh ranking of what follows the current session.

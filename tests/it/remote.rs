@@ -401,3 +401,56 @@ fn queueing_what_is_not_a_track_of_the_library_says_why() {
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }
+
+/// `skipless play --idle` starts with nothing, takes what the remote queues, and stays after a
+/// `stop` and after its queue ran out, until `quit`; commands that find nothing to act on say so.
+#[test]
+fn an_idle_player_waits_for_what_the_remote_queues_and_stays_after_a_stop() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let player = Player::start_with(data.path(), 1.0, &[], &["--idle"]);
+    socket_of(data.path());
+    let now = status(data.path());
+    assert_eq!((&now["state"], &now["queue_length"]), (&"stopped".into(), &0.into()));
+    for (words, said) in [
+        (&["play"][..], "nothing queued"),
+        (&["seek", "10"][..], "nothing is playing"),
+        (&["pause"][..], "nothing is playing"),
+    ] {
+        let refused = remote(data.path(), words);
+        assert!(!refused.status.success(), "{words:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(said) && stderr.lines().count() == 1,
+            "{words:?}: {stderr}"
+        );
+    }
+    assert_eq!(remote_ok(data.path(), &["stop"]).trim(), "nothing was playing");
+
+    let victory = corpus().join("victory.ogg");
+    remote_ok(data.path(), &["queue", victory.to_str().unwrap()]);
+    remote_ok(data.path(), &["play"]);
+    player.wait("started");
+    // `next` on the last track of the queue says where that leaves playback.
+    assert_eq!(
+        remote_ok(data.path(), &["next"]).trim(),
+        "end of the queue: playback stopped"
+    );
+    player.wait("idle");
+    assert_eq!(status(data.path())["state"], "stopped");
+
+    let sad = corpus().join("sad.ogg");
+    remote_ok(data.path(), &["queue", sad.to_str().unwrap()]);
+    remote_ok(data.path(), &["play"]);
+    let started = player.wait("started");
+    assert!(started["path"].as_str().unwrap().ends_with("sad.ogg"), "{started}");
+    assert_eq!(remote_ok(data.path(), &["vol", "30"]).trim(), "volume 30");
+    remote_ok(data.path(), &["stop"]);
+    player.wait("idle");
+    // Still there after the stop: the queue is as it was, and play starts it again.
+    assert_eq!(status(data.path())["state"], "stopped");
+    remote_ok(data.path(), &["play"]);
+    player.wait("started");
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+}
