@@ -38,10 +38,23 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
                 })
             })
             .collect();
-        // Picks of tracks the listener has never played: a ranking that only repeats shows as 0.
-        let counts = log.counts();
-        let never_played = ranked.iter().filter(|s| !counts.contains_key(&s.track_id)).count();
-        let share = never_played as f64 / ranked.len().max(1) as f64;
+        // Picks of songs the listener has never played (through any of their files): a ranking
+        // that only repeats shows as 0, and no picks as none.
+        let played: std::collections::HashSet<String> = log
+            .counts()
+            .keys()
+            .filter_map(|&id| log.tracks.get(id))
+            .map(|t| crate::recommend::data::item_key_of(t))
+            .collect();
+        let never_played = ranked
+            .iter()
+            .filter(|s| {
+                by_id
+                    .get(&s.track_id)
+                    .is_none_or(|t| !played.contains(&crate::recommend::data::item_key_of(t)))
+            })
+            .count();
+        let share = (!ranked.is_empty()).then(|| never_played as f64 / ranked.len() as f64);
         outln!(
             "{}",
             serde_json::json!({ "source": source, "recommendations": items, "never_played_share": share })

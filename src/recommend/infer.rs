@@ -359,7 +359,11 @@ impl Recommender {
     /// finish term's lift over a track never played.
     fn reason(&self, cand: &Track, item: Option<u32>, known: &[(u32, bool)], terms: &Terms) -> String {
         let Some(item) = item else {
-            return "new to you".into();
+            return if self.plays.contains_key(&cand.id) {
+                "new to the model (played since it was trained)".into()
+            } else {
+                "new to you".into()
+            };
         };
         let n = self.stats.n_items();
         let j = item as usize - 1;
@@ -628,7 +632,7 @@ fn pick_with_artist_limit<C: Borrow<Track>>(
     candidates: &[C],
     filters: &Filters,
 ) -> Vec<usize> {
-    let mut limit = ArtistLimit::new(filters);
+    let mut limit = PickLimit::new(filters);
     let mut chosen = Vec::new();
     for &(i, _) in ranked {
         if chosen.len() >= filters.limit {
@@ -652,13 +656,18 @@ fn radio_mix<C: Borrow<Track>>(
 ) -> Vec<usize> {
     let is_favoured = |i: usize| radio.favoured.contains(&candidates[i].borrow().id);
     let mut taken = vec![false; ranked.len()];
-    let mut limit = ArtistLimit::new(filters);
+    let mut limit = PickLimit::new(filters);
     let mut chosen = Vec::new();
     let mut taken_favoured = 0usize;
     while chosen.len() < filters.limit {
         let short = (taken_favoured as f32) < radio.share * (chosen.len() + 1) as f32;
         let for_share = short
-            .then(|| (0..ranked.len()).find(|&place| !taken[place] && is_favoured(ranked[place].0)))
+            .then(|| {
+                (0..ranked.len()).find(|&place| {
+                    let i = ranked[place].0;
+                    !taken[place] && is_favoured(i) && !limit.song_picked(candidates[i].borrow())
+                })
+            })
             .flatten();
         let place = for_share.or_else(|| {
             (0..ranked.len()).find(|&place| !taken[place] && limit.would_admit(candidates[ranked[place].0].borrow()))
@@ -673,30 +682,40 @@ fn radio_mix<C: Borrow<Track>>(
     chosen
 }
 
-/// At most `max_per_artist` picks per artist (a radio's picks made for its share aside).
-struct ArtistLimit {
+/// What the picks so far admit: at most `max_per_artist` picks per artist (a radio's picks made
+/// for its share aside), and one file of a song (its artist and title), since two files of one
+/// song are one song to the listener. A track without an artist is only itself.
+struct PickLimit {
     max: usize,
     per_artist: HashMap<String, usize>,
+    songs: HashSet<String>,
 }
 
-impl ArtistLimit {
+impl PickLimit {
     fn new(filters: &Filters) -> Self {
         Self {
             max: filters.max_per_artist,
             per_artist: HashMap::new(),
+            songs: HashSet::new(),
         }
     }
 
+    fn song_picked(&self, track: &Track) -> bool {
+        track.artist.is_some() && self.songs.contains(&item_key_of(track))
+    }
+
     fn would_admit(&self, track: &Track) -> bool {
-        match track.artist.as_ref().filter(|_| self.max > 0) {
-            Some(artist) => self.per_artist.get(&artist.to_lowercase()).copied().unwrap_or(0) < self.max,
-            None => true,
-        }
+        let artist_full = match track.artist.as_ref().filter(|_| self.max > 0) {
+            Some(artist) => self.per_artist.get(&artist.to_lowercase()).copied().unwrap_or(0) >= self.max,
+            None => false,
+        };
+        !artist_full && !self.song_picked(track)
     }
 
     fn count(&mut self, track: &Track) {
         if let Some(artist) = &track.artist {
             *self.per_artist.entry(artist.to_lowercase()).or_insert(0) += 1;
+            self.songs.insert(item_key_of(track));
         }
     }
 }
