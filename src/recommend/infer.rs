@@ -307,21 +307,32 @@ impl Recommender {
         let side = self.scorer.side_logits(&hidden);
         let unplayed_finish = filters.finish_weight * self.stats.ln_finish((0, 0));
         let places = self.places_of(candidates);
+        // Scores are first relative to the model's catalogue; the candidates it has no item for
+        // then join the softmax's normaliser, so that every score is a log-probability over the
+        // catalogue and these tracks together.
         let mut scores = Vec::with_capacity(candidates.len());
+        let mut cold_shift = ColdShift::default();
         for (cand, (_, place)) in candidates.iter().zip(places.iter()) {
             scores.push(match *place {
                 Place::Item(item) => served[item as usize - 1],
                 Place::Cold(f, played) => {
-                    let logit = self.scorer.cold_logit(&side, &f);
+                    let logit = self.scorer.cold_logit(&side, &f) - normaliser;
+                    cold_shift.add(logit);
                     // Only a track with plays is looked at: the rest score alike, untouched.
                     let counts = if played { self.plays.get(&cand.id) } else { None };
                     let finish = match counts {
                         Some(&counts) => filters.finish_weight * self.stats.ln_finish(counts),
                         None => unplayed_finish,
                     };
-                    logit - normaliser + finish
+                    logit + finish
                 }
             });
+        }
+        let shift = cold_shift.value();
+        if shift != 0.0 {
+            for score in &mut scores {
+                *score -= shift;
+            }
         }
         let weights = self.scorer.feature_weights(&hidden);
         let terms = Terms {
@@ -505,6 +516,39 @@ struct Terms<'a> {
 }
 
 /// Applies the filters and picks up to `limit` candidates (indices), best first.
+/// How much the softmax's normaliser grows when tracks outside the catalogue join it:
+/// ln(1 + Σ exp(l)) over their logits `l` taken relative to the catalogue's normaliser, summed
+/// stably (a running maximum, as a streaming log-sum-exp).
+#[derive(Default)]
+struct ColdShift {
+    max: f32,
+    sum: f32,
+}
+
+impl ColdShift {
+    fn add(&mut self, logit: f32) {
+        // `sum` holds Σ exp(l - max) over the catalogue's share (exp(0 - max)) and the tracks so
+        // far; it starts as the catalogue's 1 at a maximum of 0.
+        if self.sum == 0.0 {
+            self.sum = 1.0;
+        }
+        if logit > self.max {
+            self.sum = self.sum * (self.max - logit).exp() + 1.0;
+            self.max = logit;
+        } else {
+            self.sum += (logit - self.max).exp();
+        }
+    }
+
+    fn value(&self) -> f32 {
+        if self.sum == 0.0 {
+            0.0
+        } else {
+            self.max + self.sum.ln()
+        }
+    }
+}
+
 fn select<C: Borrow<Track>>(
     scores: &[f32],
     session: &[(i64, bool)],

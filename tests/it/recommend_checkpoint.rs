@@ -207,6 +207,40 @@ fn log(tracks: &[Track]) -> ListeningLog {
     log
 }
 
+/// Scores are log-probabilities over the model's catalogue and the tracks it has no item for,
+/// together: with every one of them a candidate, their probabilities sum to 1, and none is
+/// above 1 however the unseen tracks' side features score.
+#[test]
+fn scores_are_log_probabilities_over_the_catalogue_and_the_unseen_tracks() {
+    let tracks = library();
+    let mut recommender = Recommender::new(checkpoint(&tracks)).unwrap();
+    recommender.replay(&log(&tracks));
+    let filters = Filters {
+        limit: 100,
+        exclude_current: false,
+        exclude_skipped: false,
+        recent: Vec::new(),
+        queued: Vec::new(),
+        turned_down: Vec::new(),
+        copies: Vec::new(),
+        max_per_artist: 0,
+        temperature: 0.0,
+        seed: 0,
+        now_ms: None,
+        finish_weight: 0.0,
+        radio: None,
+    };
+    let mut all = crate::common::shared(&tracks);
+    // Unseen tracks of a known artist (their side features score) and of a new one.
+    all.extend((9..=12).map(|id| std::sync::Arc::new(track(id, "A"))));
+    all.extend((13..=14).map(|id| std::sync::Arc::new(track(id, "C"))));
+    let ranked = recommender.rank(&[(1, false), (2, false)], &all, &filters).unwrap();
+    assert_eq!(ranked.len(), all.len());
+    let total: f64 = ranked.iter().map(|s| f64::from(s.score).exp()).sum();
+    assert!((total - 1.0).abs() < 1e-4, "{total}: {ranked:?}");
+    assert!(ranked.iter().all(|s| s.score < 0.0), "{ranked:?}");
+}
+
 #[test]
 fn rank_applies_filters_and_gives_reasons() {
     let tracks = library();
