@@ -67,7 +67,7 @@ impl EvalData {
             .collect();
         let sessions = sessionize(&plays, SESSION_GAP_MS);
         let n_train = sessions.len() * 8 / 10;
-        let val_start = validation_start(n_train);
+        let val_start = validation_start(&sessions[..n_train]);
         EvalData::from_sessions(name, vocab, sessions, n_train, val_start)
     }
 

@@ -21,7 +21,8 @@ use super::metrics::Metrics;
 use super::model::SeqModel;
 use super::rank::metrics_of;
 use super::train::{
-    listen_counts, train_model, validation_ranks, validation_start, TrainConfig, TrainData, TrainProgress,
+    listen_counts, listened_queries, train_model, validation_ranks, validation_start, TrainConfig, TrainData,
+    TrainProgress,
 };
 use super::RecommendError;
 
@@ -244,7 +245,14 @@ pub(crate) fn train_from_log(
             sessions.len()
         )));
     }
-    let val_start = validation_start(sessions.len());
+    let val_start = validation_start(&sessions);
+    if listened_queries(&sessions[val_start..]) == 0 {
+        return Err(RecommendError::NotEnoughData(
+            "the newest sessions hold no play listened to after a session's first, to judge a model on; \
+             a few more plays will"
+                .into(),
+        ));
+    }
     let data = TrainData {
         vocab: &vocab,
         sessions: &sessions,

@@ -128,10 +128,32 @@ pub struct FeatureStage {
     pub seconds: f64,
 }
 
-/// Where the validation slice of `n` time-ordered sessions starts: the newest tenth, at least
-/// one session (none when there are none).
-pub(crate) fn validation_start(n: usize) -> usize {
-    n - (n / 10).max(1).min(n)
+/// Listened plays after a session's first (the queries NDCG@10 is measured on) a validation
+/// slice holds at least, where the sessions allow: a slice with none judges every model 0.
+const MIN_VALIDATION_LISTENS: usize = 10;
+
+/// Where the validation slice of the time-ordered `sessions` starts: the newest tenth, at least
+/// one session (none when there are none), and further back until it holds
+/// [`MIN_VALIDATION_LISTENS`] listened queries, never more than half of the sessions (and never
+/// the first).
+pub(crate) fn validation_start(sessions: &[Session]) -> usize {
+    let n = sessions.len();
+    let mut start = n - (n / 10).max(1).min(n);
+    let mut held = listened_queries(&sessions[start..]);
+    while held < MIN_VALIDATION_LISTENS && start > (n / 2).max(1) {
+        start -= 1;
+        held += listened_queries(&sessions[start..=start]);
+    }
+    start
+}
+
+/// The queries of `sessions` NDCG@10 is measured on: plays after a session's first, listened to.
+pub(crate) fn listened_queries(sessions: &[Session]) -> usize {
+    sessions
+        .iter()
+        .flat_map(|s| s.plays.iter().skip(1))
+        .filter(|p| !p.skipped)
+        .count()
 }
 
 /// `model`'s ranks of the validation sessions of `data` (see [`model_ranks`]): what early
@@ -296,10 +318,13 @@ fn train_history_model(
 }
 
 /// Whether the ranking `joint` beats `features` on the same validation queries by more than
-/// chance: its mean NDCG@10 gain over the listened queries exceeds 1.645 standard errors (a
-/// one-sided 95% test), sessions taken as the independent units, since a session's queries rise
-/// and fall together. The joint model is the best of many epochs on this same slice, so a plain
-/// "higher" would keep a Transformer that only fits the slice's noise, as on a small log it does.
+/// chance: its mean NDCG@10 gain over the listened queries exceeds the one-sided 95% threshold,
+/// sessions taken as the independent units, since a session's queries rise and fall together.
+/// The joint model is the best of many epochs on this same slice, so a plain "higher" would keep
+/// a Transformer that only fits the slice's noise, as on a small log it does. With G sessions
+/// the standard error is the cluster one with the small-sample factor G/(G-1), against Student's
+/// t with G-1 degrees of freedom, as for any mean of few clusters: one session cannot tell a
+/// gain from chance, and a few need a larger one.
 fn gains_beyond_noise(joint: &[Ranked], features: &[Ranked]) -> bool {
     let mut sessions: Vec<(f64, f64)> = Vec::new();
     let mut current = None;
@@ -314,12 +339,34 @@ fn gains_beyond_noise(joint: &[Ranked], features: &[Ranked]) -> bool {
         }
     }
     let queries: f64 = sessions.iter().map(|s| s.1).sum();
-    if queries == 0.0 {
+    let g = sessions.len();
+    if g < 2 {
         return false;
     }
     let mean = sessions.iter().map(|s| s.0).sum::<f64>() / queries;
     let spread: f64 = sessions.iter().map(|&(gain, n)| (gain - mean * n).powi(2)).sum();
-    mean > 1.645 * spread.sqrt() / queries
+    let standard_error = (spread * g as f64 / (g - 1) as f64).sqrt() / queries;
+    mean > t_95(g - 1) * standard_error
+}
+
+/// The one-sided 95% quantile of Student's t with `df` degrees of freedom (at least 1): exact for
+/// 1 and 2, else the Cornish-Fisher series in 1/df (Abramowitz and Stegun 26.7.5, four terms),
+/// within 0.0011 of the exact value at 3, 0.0003 at 4 and 0.0001 from 5 on.
+fn t_95(df: usize) -> f64 {
+    const Z: f64 = 1.644_853_626_951_472_2;
+    match df {
+        0 | 1 => 6.313_751_514_675_04,
+        2 => 2.919_985_580_353_725,
+        _ => {
+            let v = df as f64;
+            let z2 = Z * Z;
+            let g1 = (z2 + 1.0) * Z / 4.0;
+            let g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * Z / 96.0;
+            let g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * Z / 384.0;
+            let g4 = ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) * Z / 92160.0;
+            Z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v)
+        }
+    }
 }
 
 /// The first stage's model: the feature weights `weights` with the Transformer's terms at zero,
@@ -553,6 +600,7 @@ pub(crate) fn listen_counts(vocab: &Vocab, sessions: &[Session]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recommend::data::Play;
 
     /// Queries of `sessions` sessions, four listened and one skipped each, ranked by `rank(session, query)`.
     fn ranked(sessions: usize, rank: impl Fn(usize, usize) -> usize) -> Vec<Ranked> {
@@ -592,5 +640,71 @@ mod tests {
             })
             .collect();
         assert!(!gains_beyond_noise(&skips_only, &features));
+        // One session: a gain at every query of it cannot be told from chance.
+        assert!(!gains_beyond_noise(&ranked(1, |_, _| 1), &ranked(1, |_, _| 3)));
+        // A gain in 4 sessions of 5 is 1.88 standard errors of the plain cluster estimate (which
+        // the normal's 1.645 would keep), 1.68 of the corrected one: short of Student's t with 4
+        // degrees of freedom (2.13). The same pattern over 100 sessions is kept.
+        let few = ranked(5, |s, _| if s == 0 { 5 } else { 2 });
+        let baseline = ranked(5, |_, _| 3);
+        let many = ranked(100, |s, _| if s % 5 == 0 { 5 } else { 2 });
+        assert!(!gains_beyond_noise(&few, &baseline));
+        assert!(gains_beyond_noise(&many, &ranked(100, |_, _| 3)));
+    }
+
+    fn sessions_of(lengths: &[usize]) -> Vec<Session> {
+        lengths
+            .iter()
+            .map(|&n| Session {
+                plays: (0..n)
+                    .map(|k| Play {
+                        item: k as u32 + 1,
+                        skipped: false,
+                        ts_ms: 0,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The newest tenth validates, unless it holds too few listened queries to judge a model:
+    /// then older sessions join it, up to half of them.
+    #[test]
+    fn the_validation_slice_holds_queries_to_judge_a_model_on() {
+        // A session of one play has no query: the one before it joins the slice.
+        assert_eq!(validation_start(&sessions_of(&[20, 15, 1])), 1);
+        // Enough in the newest tenth: it alone.
+        let long: Vec<usize> = std::iter::repeat_n(12, 40).collect();
+        assert_eq!(validation_start(&sessions_of(&long)), 36);
+        // Short sessions: as many as it takes, never more than half.
+        assert_eq!(validation_start(&sessions_of(&[3; 10])), 5);
+        assert_eq!(validation_start(&sessions_of(&[2; 40])), 30);
+        assert_eq!(listened_queries(&sessions_of(&[2; 40])[30..]), 10);
+    }
+
+    #[test]
+    fn the_t_quantiles_are_students() {
+        // Exact values (R's qt(0.95, df)).
+        for (df, exact) in [
+            (1, 6.313_752),
+            (2, 2.919_986),
+            (3, 2.353_363),
+            (4, 2.131_847),
+            (5, 2.015_048),
+            (10, 1.812_461),
+            (27, 1.703_288),
+            (100, 1.660_234),
+        ] {
+            let tolerance = match df {
+                3 => 1.2e-3,
+                4 => 3e-4,
+                _ => 1e-4,
+            };
+            assert!(
+                (t_95(df) - exact).abs() < tolerance,
+                "{df}: {} against {exact}",
+                t_95(df)
+            );
+        }
     }
 }
