@@ -4,7 +4,7 @@
 //! (next, previous, play this) into engine [`Command`]s, and folds engine [`Event`]s back into
 //! its state and the log. It never touches audio itself.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -19,8 +19,8 @@ use crate::log::Recorder;
 use crate::marks::Mark;
 use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource};
 use crate::player::{Command, Event, PlayItem, SeekTo};
-use crate::recommend::infer::Scored;
-use crate::track::Track;
+use crate::recommend::infer::{turned_down_artists, Scored};
+use crate::track::{Name, Track};
 
 /// How many completed plays [`Controller::history`] keeps at least.
 pub(crate) const HISTORY_KEPT: usize = 1_000;
@@ -152,7 +152,7 @@ impl Controller {
         let db = self.recorder.database();
         let changed = marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
         if mark == Mark::Ban && on {
-            self.queue.drop_autoplay_picks(|id| id == track_id);
+            self.queue.drop_autoplay_picks(|t| t.id == track_id);
             if self.now.as_ref().is_some_and(|n| n.entry.track.id == track_id) {
                 self.next(by);
             } else {
@@ -213,12 +213,45 @@ impl Controller {
         }
     }
 
-    /// Moves on to the next entry; the current play ends as a skip (per the skip rule).
+    /// Moves on to the next entry; the current play ends as a skip (per the skip rule). Where
+    /// that skip turns its artist down for the session (see [`turned_down_artists`]), autoplay's
+    /// upcoming picks by that artist leave the queue first: they were ranked before the skip.
     pub(crate) fn next(&mut self, by: ControlSource) {
+        self.drop_picks_turned_down_by_a_skip();
         match self.queue.skip_index() {
             Some(index) => self.jump(index, EndReason::Skipped, Some(by)),
             None => self.send_stop(EndReason::Skipped, by),
         }
+    }
+
+    fn drop_picks_turned_down_by_a_skip(&mut self) {
+        let Some(now) = &self.now else { return };
+        let rule = self.recorder.skip_rule();
+        if !rule.is_skip(EndReason::Skipped, now.position_ms, now.duration_ms, false) {
+            return;
+        }
+        let (mut session, _) = self.autoplay_context();
+        if let Some(last) = session.last_mut() {
+            last.1 = true;
+        }
+        let artists: HashMap<i64, &Name> = self
+            .history
+            .iter()
+            .map(|(track, _)| track)
+            .chain([&now.entry.track])
+            .filter_map(|track| Some((track.id, track.artist.as_ref()?)))
+            .collect();
+        let turned_down = turned_down_artists(&session, |id| artists.get(&id).copied());
+        if turned_down.is_empty() {
+            return;
+        }
+        self.queue.drop_autoplay_picks(|track| {
+            track
+                .artist
+                .as_ref()
+                .is_some_and(|artist| turned_down.contains(&artist.to_lowercase()))
+        });
+        self.refresh_next();
     }
 
     /// Goes back to the previous entry (the first one restarts).
@@ -388,7 +421,7 @@ impl Controller {
     /// picks of tracks it has banned (a ban made in another process); says what it removed.
     pub(crate) fn follow_library(&mut self, library: &LibraryIndex) -> Option<String> {
         let removed = self.queue.follow_library(|id| library.track(id));
-        self.queue.drop_autoplay_picks(|id| library.marks.is_banned(id));
+        self.queue.drop_autoplay_picks(|t| library.marks.is_banned(t.id));
         // A ban given from a shell (`skipless ban PATH`) to the track playing skips it, as one
         // given here does. One older than the play stands for a track played on purpose.
         let banned_while_playing = self.now.as_ref().is_some_and(|now| {
@@ -460,7 +493,7 @@ impl Controller {
         }
         if let Some(entry) = sent.into_iter().rev().find(|e| e.track.id == track_id) {
             self.queue.insert_playing(entry);
-            self.queue.drop_autoplay_picks(|id| id == track_id);
+            self.queue.drop_autoplay_picks(|t| t.id == track_id);
         }
     }
 
@@ -782,6 +815,55 @@ mod tests {
         c.handle(&Event::Idle);
         c.toggle(ControlSource::Key);
         assert!(matches!(sent(&commands)[..], [.., Command::Play { .. }]));
+    }
+
+    /// A skip that turns an artist down for the session (two of theirs skipped in a row) drops
+    /// autoplay's upcoming picks by them before the next one plays: they were ranked before it.
+    #[test]
+    fn a_skip_that_turns_an_artist_down_drops_their_picks_before_the_next_plays() {
+        let by = |id: i64, artist: &str| Track {
+            artist: Some(artist.into()),
+            ..track(id)
+        };
+        for first_skipped in [true, false] {
+            let (mut c, _commands) = controller();
+            c.play_tracks(vec![by(1, "A"), by(2, "A")], 0, PlaySource::User, ControlSource::Key);
+            let first = c.item(&c.queue.entries()[0].clone());
+            c.handle(&Event::Started {
+                item: first.clone(),
+                duration_ms: Some(200_000),
+            });
+            if first_skipped {
+                c.next(ControlSource::Key);
+            }
+            c.handle(&Event::Ended {
+                item: first,
+                cause: if first_skipped {
+                    EndReason::Skipped
+                } else {
+                    EndReason::Finished
+                },
+                position_ms: if first_skipped { 1_000 } else { 200_000 },
+                played_ms: if first_skipped { 1_000 } else { 200_000 },
+                error: None,
+                by: None,
+            });
+            let second = c.item(&c.queue.entries()[1].clone());
+            c.handle(&Event::Started {
+                item: second,
+                duration_ms: Some(200_000),
+            });
+            let artist = |id: i64| if id == 3 { by(3, "a") } else { by(4, "B") };
+            c.set_autoplay_picks("model", &[pick(3), pick(4)], |id| Some(artist(id)));
+            c.next(ControlSource::Key);
+            let upcoming: Vec<i64> = c.queue.entries()[2..].iter().map(|e| e.track.id).collect();
+            let next = c.queue.current().map(|e| e.track.id);
+            if first_skipped {
+                assert_eq!((upcoming, next), (vec![4], Some(4)), "A turned down");
+            } else {
+                assert_eq!((upcoming, next), (vec![3, 4], Some(3)), "one skip of A only");
+            }
+        }
     }
 
     /// The engine goes on gaplessly to the first autoplay pick (2); new picks (3, 4) replace the

@@ -237,13 +237,13 @@ impl Queue {
 
     /// Removes every upcoming autoplay pick of a track `drop` names (a ban takes effect at
     /// once); the listener's own entries stay.
-    pub(crate) fn drop_autoplay_picks(&mut self, drop: impl Fn(i64) -> bool) {
+    pub(crate) fn drop_autoplay_picks(&mut self, drop: impl Fn(&Track) -> bool) {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
         let upcoming = self.entries.split_off(from);
         self.entries.extend(
             upcoming
                 .into_iter()
-                .filter(|e| !(e.source == PlaySource::Autoplay && drop(e.track.id))),
+                .filter(|e| !(e.source == PlaySource::Autoplay && drop(&e.track))),
         );
     }
 
@@ -328,7 +328,7 @@ mod tests {
                 })
                 .collect(),
         );
-        q.drop_autoplay_picks(|id| id == 2);
+        q.drop_autoplay_picks(|t| t.id == 2);
         assert_eq!(ids(&q), [1, 2, 3]);
         assert_eq!(q.entries()[1].source, PlaySource::Queue);
     }

@@ -61,6 +61,11 @@ impl Recorder {
         &self.db
     }
 
+    /// The rule that tells a skip from a listen.
+    pub(crate) fn skip_rule(&self) -> SkipRule {
+        self.rule
+    }
+
     pub(crate) fn database_mut(&mut self) -> &mut Database {
         &mut self.db
     }
