@@ -91,7 +91,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     ),
     (Action::TogglePause, "pause", "pause / resume", &["Space"]),
     (Action::Next, "next", "next track (logged per the skip rule)", &["n"]),
-    (Action::Previous, "previous", "previous track", &["p"]),
+    (
+        Action::Previous,
+        "previous",
+        "previous track (after 3 s, this one again)",
+        &["p"],
+    ),
     (Action::Stop, "stop", "stop", &["x"]),
     (Action::SeekBack, "seek_back", "seek back 5 s", &["Left"]),
     (Action::SeekForward, "seek_forward", "seek forward 5 s", &["Right"]),

@@ -100,6 +100,9 @@ pub struct Controller {
     engine_busy: bool,
 }
 
+/// Past this far into a track, "previous" restarts it rather than going back.
+const RESTART_AFTER_MS: u64 = 3_000;
+
 impl Controller {
     pub(crate) fn new(commands: Sender<Command>, recorder: Recorder, playback: &PlaybackConfig) -> Self {
         Self {
@@ -254,9 +257,14 @@ impl Controller {
         self.refresh_next();
     }
 
-    /// Goes back to the previous entry (the first one restarts).
+    /// Goes back to the previous entry; past the first seconds of a track, or on the first
+    /// entry, restarts the track instead, as one play (a replay is no skip).
     pub(crate) fn previous(&mut self, by: ControlSource) {
-        if let Some(index) = self.queue.previous_index() {
+        let restart = self.now.as_ref().is_some_and(|now| now.position_ms > RESTART_AFTER_MS)
+            || (self.now.is_some() && self.queue.previous_index() == self.queue.cursor());
+        if restart {
+            self.seek(SeekTo::Absolute(Duration::ZERO));
+        } else if let Some(index) = self.queue.previous_index() {
             self.jump(index, EndReason::Previous, Some(by));
         }
     }
@@ -593,16 +601,30 @@ impl Controller {
     /// The engine item for a queue entry, with the configured ReplayGain.
     pub(crate) fn item(&self, entry: &QueueEntry) -> PlayItem {
         let track = &entry.track;
+        let rg = &track.replay_gain;
         let tagged = match self.replaygain {
-            ReplayGainMode::Track => track.replay_gain.track_gain.or(track.replay_gain.album_gain),
-            ReplayGainMode::Album => track.replay_gain.album_gain.or(track.replay_gain.track_gain),
-            ReplayGainMode::Off => Some(0.0),
+            ReplayGainMode::Track => rg
+                .track_gain
+                .map(|g| (g, rg.track_peak))
+                .or(rg.album_gain.map(|g| (g, rg.album_peak))),
+            ReplayGainMode::Album => rg
+                .album_gain
+                .map(|g| (g, rg.album_peak))
+                .or(rg.track_gain.map(|g| (g, rg.track_peak))),
+            ReplayGainMode::Off => Some((0.0, None)),
+        };
+        // The gain may lift the loudest sample to full scale, no further: the tagged peak caps it,
+        // as the ReplayGain specification has players do, rather than clipping.
+        let gain_db = match tagged {
+            Some((gain, Some(peak))) if peak > 0.0 => gain.min(-20.0 * peak.log10()),
+            Some((gain, _)) => gain,
+            None => self.fallback_gain_db,
         };
         PlayItem {
             track_id: track.id,
             path: track.path.clone(),
             duration_ms: track.duration_ms,
-            gain_db: tagged.unwrap_or(self.fallback_gain_db),
+            gain_db,
             source: entry.source,
         }
     }
@@ -815,6 +837,76 @@ mod tests {
         c.handle(&Event::Idle);
         c.toggle(ControlSource::Key);
         assert!(matches!(sent(&commands)[..], [.., Command::Play { .. }]));
+    }
+
+    /// "Previous" past the first seconds, or on the first entry, restarts the track within its
+    /// play (a replay is no skip); early in a later entry it goes back one.
+    #[test]
+    fn previous_restarts_a_track_under_way_and_goes_back_from_its_start() {
+        let (mut c, commands) = controller();
+        c.play_tracks(vec![track(1), track(2)], 1, PlaySource::User, ControlSource::Key);
+        let second = c.item(&c.queue.entries()[1].clone());
+        c.handle(&Event::Started {
+            item: second,
+            duration_ms: Some(200_000),
+        });
+        let sent = || commands.try_iter().collect::<Vec<_>>();
+        drop(sent());
+        if let Some(now) = c.now.as_mut() {
+            now.position_ms = 10_000;
+        }
+        c.previous(ControlSource::Key);
+        assert!(
+            matches!(
+                sent()[..],
+                [Command::Seek {
+                    track_id: 2,
+                    to: SeekTo::Absolute(Duration::ZERO)
+                }]
+            ),
+            "restarted"
+        );
+        if let Some(now) = c.now.as_mut() {
+            now.position_ms = 1_000;
+        }
+        c.previous(ControlSource::Key);
+        let played = sent();
+        assert!(
+            matches!(&played[..], [Command::Play { item, ended_by: EndReason::Previous, .. }] if item.track_id == 1),
+            "{played:?}"
+        );
+        // On the first entry, early or not, it restarts.
+        let first = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item: first,
+            duration_ms: Some(200_000),
+        });
+        c.previous(ControlSource::Key);
+        let restarted = sent();
+        assert!(
+            matches!(restarted[..], [.., Command::Seek { track_id: 1, .. }]),
+            "{restarted:?}"
+        );
+    }
+
+    /// ReplayGain lifts a track only as far as its tagged peak allows: full scale, no clipping.
+    #[test]
+    fn the_tagged_peak_caps_the_replaygain() {
+        let (c, _commands) = controller();
+        let mut loud = track(1);
+        loud.replay_gain.track_gain = Some(10.0);
+        loud.replay_gain.track_peak = Some(0.95);
+        let entry = |track: Track| QueueEntry {
+            track,
+            source: PlaySource::User,
+            reason: None,
+        };
+        let capped = c.item(&entry(loud.clone())).gain_db;
+        assert!((capped - 0.4455).abs() < 1e-3, "{capped}");
+        loud.replay_gain.track_peak = Some(0.1);
+        assert_eq!(c.item(&entry(loud.clone())).gain_db, 10.0, "room below the peak");
+        loud.replay_gain.track_peak = None;
+        assert_eq!(c.item(&entry(loud)).gain_db, 10.0, "no peak tagged");
     }
 
     /// A skip that turns an artist down for the session (two of theirs skipped in a row) drops
