@@ -277,6 +277,8 @@ impl Config {
                 crate::keymap::KeyMapError::Unquittable { at, .. } => at.clone(),
                 crate::keymap::KeyMapError::UnknownKey { action, .. } => action.clone(),
                 crate::keymap::KeyMapError::LeftWithoutKey { taker, .. } => taker.clone(),
+                crate::keymap::KeyMapError::BoundTwice { second, .. } => second.clone(),
+                crate::keymap::KeyMapError::CtrlCapital { action, .. } => action.clone(),
             };
             return Err((format!("keys.{key}"), e.to_string()));
         }
@@ -285,6 +287,21 @@ impl Config {
         }
         if self.recommend.finish_weight.is_nan() || self.recommend.finish_weight < 0.0 {
             return Err(("recommend.finish_weight".into(), "must be 0 or more".into()));
+        }
+        // The player plays gains from -30 to +12 dB: beyond them, a tag error more likely than a
+        // master so quiet.
+        let fallback = self.playback.replaygain_fallback_db;
+        if !(-30.0..=12.0).contains(&fallback) {
+            return Err((
+                "playback.replaygain_fallback_db".into(),
+                format!("{fallback} is not in -30 to 12 (dB)"),
+            ));
+        }
+        if self.recommend.autoplay_queue == 0 {
+            return Err((
+                "recommend.autoplay_queue".into(),
+                "must be 1 or more (autoplay = false turns autoplay off)".into(),
+            ));
         }
         Ok(())
     }
@@ -445,6 +462,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.ends_with("expected a whole number, 0 or more"), "{err}");
+        for (text, said) in [
+            (
+                "[playback]\nreplaygain_fallback_db = nan\n",
+                "line 2, key `playback.replaygain_fallback_db`: NaN is not in -30 to 12 (dB)",
+            ),
+            (
+                "[playback]\nreplaygain_fallback_db = 1000.0\n",
+                "key `playback.replaygain_fallback_db`: 1000 is not in -30 to 12 (dB)",
+            ),
+            (
+                "[recommend]\nautoplay_queue = 0\n",
+                "line 2, key `recommend.autoplay_queue`: must be 1 or more (autoplay = false turns autoplay off)",
+            ),
+            (
+                "[keys]\nnext = [\"N\"]\nprevious = [\"N\"]\n",
+                "`N` is given to both next and previous; a key does one thing",
+            ),
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(err.ends_with(said), "{err}");
+            assert_eq!(err.lines().count(), 1);
+        }
     }
 
     #[test]

@@ -235,6 +235,10 @@ pub(crate) enum KeyMapError {
     UnknownKey { action: String, key: String },
     #[error("[keys] {taker}: takes `{key}` from {action}, which is left with no key (give {action} a key, or `{action} = []`)")]
     LeftWithoutKey { taker: String, key: String, action: String },
+    #[error("[keys]: `{key}` is given to both {first} and {second}; a key does one thing")]
+    BoundTwice { key: String, first: String, second: String },
+    #[error("[keys] {action}: `{key}` is sent by a terminal as `{lower}` (Ctrl with Shift cannot be told apart); write `{lower}`")]
+    CtrlCapital { action: String, key: String, lower: String },
 }
 
 /// The key bindings in force.
@@ -258,6 +262,8 @@ impl KeyMap {
     pub(crate) fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, KeyMapError> {
         let mut map = Self::default();
         let mut taken: BTreeMap<Action, (String, String)> = BTreeMap::new();
+        // Which action of the config each key is given to: one key, one action.
+        let mut given: Vec<(KeyEvent, &str)> = Vec::new();
         for (name, keys) in overrides {
             let action = ACTIONS
                 .iter()
@@ -277,6 +283,25 @@ impl KeyMap {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            for (key, text) in parsed.iter().zip(keys) {
+                if let KeyCode::Char(c) = key.code {
+                    if key.modifiers.contains(KeyModifiers::CONTROL) && c.is_uppercase() {
+                        return Err(KeyMapError::CtrlCapital {
+                            action: name.clone(),
+                            key: text.clone(),
+                            lower: key_name(&KeyEvent::new(KeyCode::Char(c.to_ascii_lowercase()), key.modifiers)),
+                        });
+                    }
+                }
+                if let Some((_, first)) = given.iter().find(|(k, other)| k == key && *other != name) {
+                    return Err(KeyMapError::BoundTwice {
+                        key: key_name(key),
+                        first: (*first).to_owned(),
+                        second: name.clone(),
+                    });
+                }
+                given.push((*key, name));
+            }
             // A key given to this action is taken away from any other one.
             for (other, bound) in map.bindings.iter_mut() {
                 if let Some(key) = bound.iter().find(|k| parsed.contains(k)) {
@@ -507,6 +532,21 @@ mod tests {
         assert!(said.starts_with("[keys] next: takes `"), "{said}");
         let bad = BTreeMap::from([("next".to_owned(), vec!["hyper-x".to_owned()])]);
         assert!(KeyMap::with_overrides(&bad).is_err());
+        // One key for two actions of the config is refused, whichever comes first.
+        let twice = BTreeMap::from([
+            ("next".to_owned(), vec!["N".to_owned(), "n".to_owned()]),
+            ("previous".to_owned(), vec!["N".to_owned(), "p".to_owned()]),
+        ]);
+        assert_eq!(
+            KeyMap::with_overrides(&twice).unwrap_err().to_string(),
+            "[keys]: `N` is given to both next and previous; a key does one thing"
+        );
+        // Ctrl with a capital letter never arrives from a terminal.
+        let capital = BTreeMap::from([("next".to_owned(), vec!["ctrl-N".to_owned()])]);
+        assert_eq!(
+            KeyMap::with_overrides(&capital).unwrap_err().to_string(),
+            "[keys] next: `ctrl-N` is sent by a terminal as `ctrl-n` (Ctrl with Shift cannot be told apart); write `ctrl-n`"
+        );
     }
 
     #[test]

@@ -74,8 +74,8 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
             outln!("{row}")?;
         } else {
             outln!(
-                "{:>5} entries ({} in the library)  {}",
-                playlist.entries,
+                "{:>13} ({} in the library)  {}",
+                entries_count(playlist.entries as usize),
                 playlist.in_library,
                 playlist.name
             )?;
@@ -89,7 +89,7 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
             let row = serde_json::json!({"name": smart.name(), "entries": count, "in_library": count, "smart": true});
             outln!("{row}")?;
         } else {
-            outln!("{count:>5} entries (smart, from the log)  {}", smart.name())?;
+            outln!("{:>13} (smart, from the log)  {}", entries_count(count), smart.name())?;
         }
     }
     Ok(())

@@ -191,6 +191,8 @@ struct Current {
     item: PlayItem,
     /// Set once the output reached its first sample; a play never heard gets no `Ended`.
     started: bool,
+    /// The length the decoder found, once it started: where a seek ends at the latest.
+    duration_ms: Option<u64>,
 }
 
 struct EngineThread {
@@ -279,6 +281,7 @@ impl EngineThread {
                     play,
                     item: item.clone(),
                     started: false,
+                    duration_ms: None,
                 });
                 self.flush_with(Some(Ctrl::Load { play, item }), false);
             }
@@ -376,7 +379,7 @@ impl EngineThread {
         let Some(current) = self.current.as_ref().filter(|c| c.item.track_id == track_id) else {
             return;
         };
-        let (play, item) = (current.play, current.item.clone());
+        let (play, item, duration_ms) = (current.play, current.item.clone(), current.duration_ms);
         let position_ms = {
             let st = self.shared.lock();
             if st.head.play != Some(play) {
@@ -385,7 +388,9 @@ impl EngineThread {
             }
             self.position_of(play, &st.head)
         };
-        let ms = to.target_ms(position_ms);
+        // Past the end is the end: a paused play shows where it stands, and the next relative
+        // seek counts from there.
+        let ms = duration_ms.map_or(to.target_ms(position_ms), |d| to.target_ms(position_ms).min(d));
         self.seek_target = Some((play, ms));
         if self.paused {
             // Nothing plays until resumed: the play now stands where it will resume.
@@ -459,12 +464,16 @@ impl EngineThread {
                 duration_ms,
             } => {
                 match &mut self.current {
-                    Some(c) if c.play == play => c.started = true,
+                    Some(c) if c.play == play => {
+                        c.started = true;
+                        c.duration_ms = duration_ms;
+                    }
                     _ => {
                         self.current = Some(Current {
                             play,
                             item: item.clone(),
                             started: true,
+                            duration_ms,
                         })
                     }
                 }

@@ -210,6 +210,42 @@ fn a_pause_before_the_play_is_heard_takes_effect_when_it_starts() {
     );
 }
 
+/// A seek past the end of a paused play stands at the end, and the next seek back counts from
+/// there, not from the overshoot.
+#[test]
+fn a_seek_past_the_end_while_paused_stands_at_the_end() {
+    let engine = engine(1.0);
+    play(&engine, item(&corpus("menu.opus"), 1));
+    let started = until(&engine, Duration::from_secs(10), is_started);
+    let Some(&Event::Started {
+        duration_ms: Some(duration_ms),
+        ..
+    }) = started.last()
+    else {
+        panic!("no length: {started:?}")
+    };
+    engine.send(Command::Pause);
+    until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Paused { .. }));
+    engine.send(Command::Seek {
+        track_id: 1,
+        to: SeekTo::Forward(Duration::from_secs(600)),
+    });
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Seeked { .. }));
+    assert!(
+        matches!(events.last(), Some(&Event::Seeked { position_ms, .. }) if position_ms == duration_ms),
+        "{events:?}"
+    );
+    engine.send(Command::Seek {
+        track_id: 1,
+        to: SeekTo::Backward(Duration::from_secs(5)),
+    });
+    let events = until(&engine, Duration::from_secs(5), |e| matches!(e, Event::Seeked { .. }));
+    assert!(
+        matches!(events.last(), Some(&Event::Seeked { position_ms, .. }) if position_ms == duration_ms - 5_000),
+        "{events:?}"
+    );
+}
+
 #[test]
 fn seeks_in_a_row_add_up_while_paused_and_playing() {
     let engine = engine(1.0);
