@@ -75,7 +75,7 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
         } else {
             outln!(
                 "{:>13} ({} in the library)  {}",
-                entries_count(playlist.entries as usize),
+                entries_count(playlist.entries),
                 playlist.in_library,
                 playlist.name
             )?;
