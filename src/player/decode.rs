@@ -10,7 +10,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{
+    CodecType, Decoder, DecoderOptions, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_NULL,
+};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSourceStream;
@@ -191,6 +193,7 @@ struct SymphoniaTrack {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn Decoder>,
     track_id: u32,
+    codec: CodecType,
     sample_rate: u32,
     channels: u16,
     n_frames: Option<u64>,
@@ -203,13 +206,31 @@ struct SymphoniaTrack {
 
 impl SymphoniaTrack {
     fn open(file: File, path: &Path) -> Result<Self, PlayerError> {
+        let mut opened = Self::open_with(file, path, true)?;
+        // An MP3 without a Xing, Info or VBRI header states no length: symphonia guesses one from
+        // its first frames' bitrate and, with gapless trimming on, cuts the audio at the guess.
+        // Such a file is decoded whole, and its length is counted from its frame headers.
+        if [CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3].contains(&opened.codec) {
+            if let Some(frames) = frames_of_mp3_without_header(path) {
+                let file = File::open(path).map_err(|source| PlayerError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                opened = Self::open_with(file, path, false)?;
+                opened.n_frames = Some(frames).filter(|&n| n > 0);
+            }
+        }
+        Ok(opened)
+    }
+
+    fn open_with(file: File, path: &Path, gapless: bool) -> Result<Self, PlayerError> {
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
         let format_opts = FormatOptions {
-            enable_gapless: true,
+            enable_gapless: gapless,
             ..Default::default()
         };
         let probed = symphonia::default::get_probe()
@@ -258,6 +279,7 @@ impl SymphoniaTrack {
             format,
             decoder,
             track_id,
+            codec: params.codec,
             sample_rate,
             channels,
             n_frames,
@@ -395,5 +417,99 @@ impl SymphoniaTrack {
         self.skip_until = frame.max(seeked.required_ts);
         self.end_frame = seeked.actual_ts;
         Ok(self.skip_until)
+    }
+}
+
+/// The length in frames (samples per channel) of an MPEG audio file that has no Xing, Info or
+/// VBRI header, summed over its frame headers from the first frame after an ID3v2 tag to the
+/// first place that is no frame (an ID3v1 or APE tag, or the end). `None` when the file has
+/// such a header, whose length symphonia reads, or cannot be read.
+fn frames_of_mp3_without_header(path: &Path) -> Option<u64> {
+    let mut file = std::io::BufReader::with_capacity(1 << 16, File::open(path).ok()?);
+    let mut head = [0u8; 10];
+    file.read_exact(&mut head).ok()?;
+    let start = if &head[..3] == b"ID3" {
+        let size = head[6..10].iter().fold(0u64, |n, &b| (n << 7) | u64::from(b & 0x7f));
+        let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
+        10 + size + footer
+    } else {
+        0
+    };
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut frames = 0u64;
+    let mut first = true;
+    let mut header = [0u8; 4];
+    while file.read_exact(&mut header).is_ok() {
+        let Some(frame) = MpegFrame::parse(header) else { break };
+        if first {
+            // A Xing or Info header sits after the side information of the first frame, a VBRI
+            // header 32 bytes in: both within its first 40 bytes.
+            let mut body = vec![0u8; frame.bytes.saturating_sub(4).min(64)];
+            file.read_exact(&mut body).ok()?;
+            if body.windows(4).any(|w| matches!(w, b"Xing" | b"Info" | b"VBRI")) {
+                return None;
+            }
+            file.seek_relative(frame.bytes as i64 - 4 - body.len() as i64).ok()?;
+            first = false;
+        } else {
+            file.seek_relative(frame.bytes as i64 - 4).ok()?;
+        }
+        frames += frame.samples;
+    }
+    Some(frames)
+}
+
+/// One MPEG audio frame header's length in bytes and in samples per channel.
+struct MpegFrame {
+    bytes: usize,
+    samples: u64,
+}
+
+impl MpegFrame {
+    fn parse(h: [u8; 4]) -> Option<Self> {
+        if h[0] != 0xff || h[1] & 0xe0 != 0xe0 {
+            return None;
+        }
+        // Version: 0 MPEG 2.5, 2 MPEG 2, 3 MPEG 1; layer: 1 III, 2 II, 3 I.
+        let version = (h[1] >> 3) & 3;
+        let layer = (h[1] >> 1) & 3;
+        let bitrate_index = usize::from(h[2] >> 4);
+        let rate_index = usize::from((h[2] >> 2) & 3);
+        if version == 1 || layer == 0 || bitrate_index == 0 || bitrate_index == 15 || rate_index == 3 {
+            return None;
+        }
+        let mpeg1 = version == 3;
+        const KBPS: [[u32; 15]; 5] = [
+            [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+            [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+            [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+            [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+            [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+        ];
+        let table = match (mpeg1, layer) {
+            (true, 3) => 0,
+            (true, 2) => 1,
+            (true, _) => 2,
+            (false, 3) => 3,
+            (false, _) => 4,
+        };
+        let bitrate = KBPS[table][bitrate_index] * 1000;
+        let rate = [
+            [11_025, 12_000, 8_000],
+            [0, 0, 0],
+            [22_050, 24_000, 16_000],
+            [44_100, 48_000, 32_000],
+        ][usize::from(version)][rate_index];
+        let padding = u32::from((h[2] >> 1) & 1);
+        let (bytes, samples) = match layer {
+            3 => ((12 * bitrate / rate + padding) * 4, 384),
+            2 => (144 * bitrate / rate + padding, 1152),
+            _ if mpeg1 => (144 * bitrate / rate + padding, 1152),
+            _ => (72 * bitrate / rate + padding, 576),
+        };
+        (bytes > 4).then_some(MpegFrame {
+            bytes: bytes as usize,
+            samples,
+        })
     }
 }

@@ -179,3 +179,43 @@ fn seeks_land_on_the_requested_sample() {
         }
     }
 }
+
+/// An MP3 without a Xing, Info or VBRI header states no length: one whose first seconds are
+/// louder (so at a higher bitrate) than the rest, and one quieter, decode whole, to the length
+/// their frames hold, as ffmpeg decodes them (a guess from the first frames' bitrate cut the
+/// first short and called the second truncated).
+#[test]
+fn an_mp3_without_a_length_header_decodes_whole_and_states_its_length() {
+    if !crate::common::has_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, first, then) in [
+        ("loud_first.mp3", "anoisesrc=d=2:c=pink:a=0.3", "sine=f=440:d=12"),
+        ("quiet_first.mp3", "sine=f=440:d=2", "anoisesrc=d=12:c=pink:a=0.3"),
+    ] {
+        let path = dir.path().join(name);
+        let made = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i", first, "-f", "lavfi", "-i", then])
+            .args([
+                "-filter_complex",
+                "[0][1]concat=n=2:v=0:a=1,aformat=channel_layouts=stereo",
+            ])
+            .args(["-c:a", "libmp3lame", "-q:a", "2", "-write_xing", "0"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success(), "ffmpeg could not make {name}");
+        let stated = TrackDecoder::open(&path).unwrap().duration_frames().unwrap();
+        let (frames, rate, channels, _) = decode_all(&path);
+        let reference = ffmpeg_decode(&path).unwrap().len() as u64 / u64::from(channels);
+        assert_eq!(frames, stated, "{name}");
+        // 14 s of audio; ffmpeg trims the encoder's delay, which a file without a header does
+        // not state: within one frame and the delay.
+        assert!(frames >= 14 * u64::from(rate), "{name}: {frames} frames at {rate} Hz");
+        assert!(
+            frames.abs_diff(reference) <= 2 * 1152,
+            "{name}: {frames} against ffmpeg's {reference}"
+        );
+    }
+}
