@@ -309,6 +309,7 @@ fn main() -> candle_core::Result<()> {
         exclude_skipped: true,
         recent: Vec::new(),
         queued: Vec::new(),
+        passed_over: Vec::new(),
         turned_down: Vec::new(),
         copies: Vec::new(),
         max_per_artist: 2,

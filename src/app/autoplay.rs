@@ -73,7 +73,7 @@ pub(crate) enum Request {
     Rank {
         seq: u64,
         session: Vec<(i64, bool)>,
-        exclude: Vec<i64>,
+        not_to_pick: NotToPick,
         limit: usize,
         /// The radio playing, if one is.
         radio: Option<RadioSeed>,
@@ -238,12 +238,12 @@ impl Autoplay {
 
     /// Asks for a fresh ranking of what follows the controller's session.
     pub(crate) fn request_rank(&mut self, controller: &Controller) {
-        let (session, exclude) = controller.autoplay_context();
+        let (session, not_to_pick) = controller.autoplay_context();
         self.seq += 1;
         self.send(Request::Rank {
             seq: self.seq,
             session,
-            exclude,
+            not_to_pick,
             limit: self.limit,
             radio: controller.radio.clone(),
         });
@@ -305,6 +305,14 @@ impl Drop for Autoplay {
     fn drop(&mut self) {
         let _ = self.requests.send(Request::Shutdown);
     }
+}
+
+/// What of the queue autoplay must not pick ([`Controller::autoplay_context`]): the entries
+/// waiting in it (the current one included), and the listener's entries passed over unheard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NotToPick {
+    pub waiting: Vec<i64>,
+    pub passed_over: Vec<i64>,
 }
 
 /// What a press of play (a key, the remote, stdin, a media key) finds with nothing playing and
@@ -544,7 +552,7 @@ impl AutoplayCore {
     pub fn rank(
         &self,
         session: &[(i64, bool)],
-        exclude: &[i64],
+        not_to_pick: &NotToPick,
         limit: usize,
         now_ms: i64,
         radio: Option<&RadioSeed>,
@@ -552,12 +560,14 @@ impl AutoplayCore {
         let mut filters = Filters::from_config(&self.config, limit);
         filters.now_ms = Some(now_ms);
         filters.recent = self.log.recent(self.config.exclude_recent);
-        filters.queued = exclude.to_vec();
+        filters.queued = not_to_pick.waiting.clone();
+        filters.passed_over = not_to_pick.passed_over.clone();
+        let exclude = not_to_pick.waiting.iter().chain(&not_to_pick.passed_over).copied();
         // Another file of a song is that song: the copies of the playing track, of the tracks
         // skipped this session and of the queued ones are never picked, and those of recent
         // tracks wait with them.
         let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
-        filters.copies = self.other_files(skipped_or_playing.chain(exclude.iter().copied()));
+        filters.copies = self.other_files(skipped_or_playing.chain(exclude));
         filters.turned_down = turned_down_artists(session, |id| {
             self.log.tracks.get(id).and_then(|track| track.artist.as_ref())
         });
@@ -856,13 +866,13 @@ impl Worker {
             Request::Rank {
                 seq,
                 session,
-                exclude,
+                not_to_pick,
                 limit,
                 radio,
             } => {
-                let (source, picks) = self
-                    .core
-                    .rank(&session, &exclude, limit, crate::clock::now_ms(), radio.as_ref());
+                let (source, picks) =
+                    self.core
+                        .rank(&session, &not_to_pick, limit, crate::clock::now_ms(), radio.as_ref());
                 let _ = self.tx.send(WorkerMsg::Recommendations { seq, source, picks });
             }
             Request::Played { play, play_id } => {
@@ -960,6 +970,13 @@ mod tests {
     use super::*;
     use crate::db::tracks::insert_tracks;
     use crate::summary::TrainingRun;
+
+    fn waiting(ids: Vec<i64>) -> NotToPick {
+        NotToPick {
+            waiting: ids,
+            passed_over: Vec::new(),
+        }
+    }
     use rusqlite::params;
 
     const SEED_ARTIST: &str = "Seed Artist";
@@ -971,7 +988,7 @@ mod tests {
         let rank = |seq| Request::Rank {
             seq,
             session: vec![(1, false)],
-            exclude: Vec::new(),
+            not_to_pick: NotToPick::default(),
             limit: 5,
             radio: None,
         };
@@ -1157,6 +1174,23 @@ mod tests {
         assert!(off.retrain_due(), "a refused model is replaced whatever the setting");
     }
 
+    /// Entries the listener passed over unheard are never picked, but wait for nothing: when
+    /// every other track has played lately, those tracks fill the picks rather than none.
+    #[test]
+    fn entries_passed_over_do_not_hold_back_the_tracks_played_lately() {
+        let core = core_with(1_000);
+        let played: HashSet<i64> = core.log.plays.iter().map(|p| p.track_id).collect();
+        let unplayed: Vec<i64> = (1..=60).filter(|id| !played.contains(id)).collect();
+        let not_to_pick = NotToPick {
+            waiting: vec![40],
+            passed_over: unplayed.clone(),
+        };
+        let (_, picks) = core.rank(&[(40, false)], &not_to_pick, 5, 2_000_000_000_000, None);
+        let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        assert!(ids.iter().all(|id| played.contains(id) && *id != 40), "{ids:?}");
+    }
+
     /// The plays since the last training run, kept or discarded, are counted from the log at
     /// a start, so that a player quit before `retrain_every` plays still retrains in time.
     #[test]
@@ -1221,8 +1255,8 @@ mod tests {
             artist: Some(SEED_ARTIST.into()),
             name: "Song 1".into(),
         };
-        let (_, plain) = core.rank(&[(1, false)], &[], 10, now, None);
-        let (_, radio) = core.rank(&[(1, false)], &[], 10, now, Some(&seed));
+        let (_, plain) = core.rank(&[(1, false)], &NotToPick::default(), 10, now, None);
+        let (_, radio) = core.rank(&[(1, false)], &NotToPick::default(), 10, now, Some(&seed));
         assert!(favoured_among(&plain) < 3, "{plain:?}");
         assert!(favoured_among(&radio) >= 5, "{radio:?}");
         assert!(radio
@@ -1234,7 +1268,7 @@ mod tests {
         assert!(by_seed_artist >= 2, "{radio:?}");
 
         let skipping = [(1, false), (2, true), (3, true)];
-        let (_, steered) = core.rank(&skipping, &[], 10, now, Some(&seed));
+        let (_, steered) = core.rank(&skipping, &NotToPick::default(), 10, now, Some(&seed));
         assert!(
             favoured_among(&steered) < favoured_among(&radio),
             "two skipped seed tracks loosen the radio: {steered:?}"
@@ -1264,7 +1298,7 @@ mod tests {
         let mut core = core_with_a_second_file_of_song_9();
         let now = 2_000_000_000_000;
         for session in [vec![(9, false)], vec![(9, true), (12, false)]] {
-            let (_, picks) = core.rank(&session, &[session[session.len() - 1].0], 20, now, None);
+            let (_, picks) = core.rank(&session, &waiting(vec![session[session.len() - 1].0]), 20, now, None);
             let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
             assert!(!ids.contains(&61), "{session:?}: {ids:?}");
             assert!(!ids.is_empty());
@@ -1272,7 +1306,7 @@ mod tests {
         // A song neither playing nor skipped may still be picked, by one of its files only,
         // even with no artist limit and room for every track.
         core.config.max_per_artist = 0;
-        let (_, picks) = core.rank(&[(12, false)], &[12], 60, now, None);
+        let (_, picks) = core.rank(&[(12, false)], &waiting(vec![12]), 60, now, None);
         let files_of_song_9 = picks.iter().filter(|p| [9, 61].contains(&p.track_id)).count();
         assert_eq!(files_of_song_9, 1, "{picks:?}");
     }
@@ -1285,7 +1319,7 @@ mod tests {
         core.config.max_per_artist = 0;
         let now = 2_000_000_000_000;
         let picked = |core: &AutoplayCore| -> Vec<i64> {
-            let (_, picks) = core.rank(&[(12, false)], &[12], 60, now, None);
+            let (_, picks) = core.rank(&[(12, false)], &waiting(vec![12]), 60, now, None);
             picks.iter().map(|p| p.track_id).collect()
         };
         assert!(picked(&core).contains(&61) != picked(&core).contains(&9));
@@ -1305,7 +1339,7 @@ mod tests {
         let core = core_with(1_000);
         let now = 2_000_000_000_000;
         let played = |id: &i64| *id == 1 || (9..=30).contains(id) || (40..=42).contains(id);
-        let (_, picks) = core.rank(&[(40, false)], &[40], 40, now, None);
+        let (_, picks) = core.rank(&[(40, false)], &waiting(vec![40]), 40, now, None);
         let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
         assert_eq!(ids.len(), 40, "{ids:?}");
         assert!(ids[..28].iter().all(|id| !played(id)), "the others first: {ids:?}");
@@ -1314,7 +1348,7 @@ mod tests {
         // One track of the seed's artist over both: track 1, recent, waits behind the limit.
         assert_eq!(ids.iter().filter(|&&id| id <= 8).count(), 1, "{ids:?}");
         // While the listener has something queued, recent tracks wait.
-        let (_, picks) = core.rank(&[(40, false)], &[40, 31], 40, now, None);
+        let (_, picks) = core.rank(&[(40, false)], &waiting(vec![40, 31]), 40, now, None);
         assert_eq!(picks.len(), 27, "{picks:?}");
     }
 
@@ -1331,7 +1365,7 @@ mod tests {
         };
         insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
         core.reload(None).unwrap();
-        let (_, picks) = core.rank(&[(40, false)], &[40], 40, 2_000_000_000_000, None);
+        let (_, picks) = core.rank(&[(40, false)], &waiting(vec![40]), 40, 2_000_000_000_000, None);
         let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
         assert_eq!(ids.len(), 40, "{ids:?}");
         assert!(!ids.contains(&61) && !ids.contains(&40), "{ids:?}");
@@ -1346,7 +1380,7 @@ mod tests {
         core.config.max_per_artist = 0;
         let now = 2_000_000_000_000;
         let theirs = |session: &[(i64, bool)], limit: usize| -> Vec<(usize, String)> {
-            let (_, picks) = core.rank(session, &[], limit, now, None);
+            let (_, picks) = core.rank(session, &NotToPick::default(), limit, now, None);
             picks
                 .iter()
                 .enumerate()
@@ -1388,7 +1422,7 @@ mod tests {
             artist: Some(SEED_ARTIST.into()),
             name: SEED_ARTIST.into(),
         };
-        let (_, picks) = core.rank(&[(1, false)], &[], 10, 2_000_000_000_000, Some(&seed));
+        let (_, picks) = core.rank(&[(1, false)], &NotToPick::default(), 10, 2_000_000_000_000, Some(&seed));
         let theirs = picks.iter().filter(|p| p.track_id <= 8).count();
         assert!(theirs >= 5, "{picks:?}");
         assert_eq!(picks.len(), 10);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::autoplay::RadioSeed;
+use super::autoplay::{NotToPick, RadioSeed};
 use super::library::{EntryEdit, LibraryIndex};
 use super::queue::{Queue, QueueEntry, Repeat};
 use crate::clock::now_ms;
@@ -349,7 +349,7 @@ impl Controller {
     /// and the tracks it must not pick ([`Controller::not_to_pick`]). The session is the one the
     /// log puts the playing or next play in ([`Recorder::session_now`]), so a player left idle
     /// past the session gap ranks for a new session, not for the one it carried on at start.
-    pub(crate) fn autoplay_context(&self) -> (Vec<(i64, bool)>, Vec<i64>) {
+    pub(crate) fn autoplay_context(&self) -> (Vec<(i64, bool)>, NotToPick) {
         let last_session = self.history.last().map(|(_, p)| p.session_id);
         // A log that cannot be read now ranks for the session last seen, as before it failed.
         let session_now = self.recorder.session_now().unwrap_or(last_session);
@@ -369,19 +369,25 @@ impl Controller {
     /// passed over unheard (a list started from its fifth track), and the queue's current
     /// entry, which between a skip and the engine's `Started` is the one about to play while
     /// `now` still names the old one (the old one is the session's last).
-    fn not_to_pick(&self) -> Vec<i64> {
+    fn not_to_pick(&self) -> NotToPick {
         let heard: HashSet<i64> = self.history.iter().map(|(track, _)| track.id).collect();
-        let cursor = self.queue.cursor().unwrap_or(0);
-        let mut taken: Vec<i64> = self
-            .queue
-            .entries()
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| e.source != PlaySource::Autoplay && (*i > cursor || !heard.contains(&e.track.id)))
-            .map(|(_, e)| e.track.id)
-            .collect();
-        taken.extend(self.queue.current().map(|current| current.track.id));
-        taken
+        let cursor = self.queue.cursor();
+        let mut not_to_pick = NotToPick::default();
+        for (i, e) in self.queue.entries().iter().enumerate() {
+            let before_cursor = cursor.is_some_and(|c| i < c);
+            if e.source == PlaySource::Autoplay || Some(i) == cursor {
+                continue;
+            }
+            if !before_cursor {
+                not_to_pick.waiting.push(e.track.id);
+            } else if !heard.contains(&e.track.id) {
+                not_to_pick.passed_over.push(e.track.id);
+            }
+        }
+        not_to_pick
+            .waiting
+            .extend(self.queue.current().map(|current| current.track.id));
+        not_to_pick
     }
 
     /// Replaces the autoplay part of the queue with `picks` (ranked by `source`), looking their
@@ -395,7 +401,8 @@ impl Controller {
         if self.queue.repeat != Repeat::Off {
             return;
         }
-        let mut taken = self.not_to_pick();
+        let not_to_pick = self.not_to_pick();
+        let mut taken: Vec<i64> = not_to_pick.waiting.into_iter().chain(not_to_pick.passed_over).collect();
         taken.extend(self.now.as_ref().map(|now| now.entry.track.id));
         let entries = picks
             .iter()
@@ -761,7 +768,9 @@ mod tests {
         let (mut c, _commands) = controller();
         c.history = vec![carried(1, 7, 5)];
         c.play_tracks((1..=4).map(track).collect(), 2, PlaySource::User, ControlSource::Key);
-        let mut taken = c.autoplay_context().1;
+        let not_to_pick = c.autoplay_context().1;
+        assert_eq!(not_to_pick.passed_over, [2], "passed over, waiting for nothing");
+        let mut taken: Vec<i64> = not_to_pick.waiting.into_iter().chain(not_to_pick.passed_over).collect();
         taken.sort_unstable();
         taken.dedup();
         assert_eq!(taken, [2, 3, 4], "1 was heard; 2 passed over, 3 current, 4 to come");

@@ -258,7 +258,13 @@ fn simulate_policy(
         let pick = match (policy, core.as_ref()) {
             (Policy::Oracle, _) => oracle_order.iter().copied().find(|i| !recent.contains(i)),
             (Policy::Skipless, Some(core)) => {
-                let (_, picks) = core.rank(&session, &[], 1, clock.now_ms(), None);
+                let (_, picks) = core.rank(
+                    &session,
+                    &crate::app::autoplay::NotToPick::default(),
+                    1,
+                    clock.now_ms(),
+                    None,
+                );
                 picks.first().map(|p| (p.track_id - 1) as usize)
             }
             _ => None,

@@ -21,7 +21,7 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         eprintln!("skipless: warning: {why}; using the fallback ranking until skipless train replaces the model");
     }
     let log = core.log();
-    let (source, ranked) = core.rank(&session, &[], n, now, None);
+    let (source, ranked) = core.rank(&session, &crate::app::autoplay::NotToPick::default(), n, now, None);
     let by_id: std::collections::HashMap<i64, &Track> = core.candidates().iter().map(|c| (c.id, &**c)).collect();
     if json {
         let items: Vec<_> = ranked

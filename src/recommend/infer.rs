@@ -41,6 +41,10 @@ pub struct Filters {
     pub recent: Vec<i64>,
     /// Tracks waiting in the queue (the one about to play included), always left out.
     pub queued: Vec<i64>,
+    /// The listener's queue entries passed over unheard (a list started from its fifth track):
+    /// always left out, but waiting for nothing, so with nothing else queued the tracks played
+    /// lately still fill the picks.
+    pub passed_over: Vec<i64>,
     /// Artists the listener turned down this session (lowercase; see [`turned_down_artists`]):
     /// their tracks wait with the skipped ones, picked only when nothing else is left.
     pub turned_down: Vec<String>,
@@ -79,6 +83,7 @@ impl Filters {
             exclude_skipped: true,
             recent: Vec::new(),
             queued: Vec::new(),
+            passed_over: Vec::new(),
             turned_down: Vec::new(),
             copies: Vec::new(),
             max_per_artist: config.max_per_artist,
@@ -559,6 +564,7 @@ fn select<C: Borrow<Track>>(
     let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
     let queued: HashSet<i64> = filters.queued.iter().copied().collect();
+    let passed_over: HashSet<i64> = filters.passed_over.iter().copied().collect();
     let copies: HashSet<i64> = filters.copies.iter().copied().collect();
     // Each candidate's sort key: its score, or with a temperature its score/T plus Gumbel noise
     // (Gumbel-max: sorting by it samples without replacement from softmax(score/T)). The noise
@@ -584,7 +590,7 @@ fn select<C: Borrow<Track>>(
                 let playing = filters.exclude_current && Some(id) == current;
                 let skipped = exclude_skipped
                     && (skipped_now.contains(&id) || by_turned_down(candidates[i].borrow(), &filters.turned_down));
-                let left_out = queued.contains(&id) || copies.contains(&id);
+                let left_out = queued.contains(&id) || passed_over.contains(&id) || copies.contains(&id);
                 !(playing || skipped || (exclude_recent && recent.contains(&id)) || left_out)
             })
             .collect();
@@ -597,7 +603,8 @@ fn select<C: Borrow<Track>>(
     // the artist limit rarely reaches far; when the head runs short, everything is sorted. A
     // radio's favoured tracks may rank anywhere, so a radio sorts everything. The head is kept in
     // one pass, with nothing allocated per candidate.
-    let head = filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + copies.len() + 1;
+    let head =
+        filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + passed_over.len() + copies.len() + 1;
     if scores.len() > head && filters.radio.is_none() {
         let best = best_of(keyed(), head, order);
         let chosen = pick(&best, filters.exclude_skipped, true);

@@ -584,6 +584,7 @@ mod tests {
             exclude_skipped: false,
             recent: Vec::new(),
             queued: Vec::new(),
+            passed_over: Vec::new(),
             turned_down: Vec::new(),
             copies: Vec::new(),
             max_per_artist: 0,

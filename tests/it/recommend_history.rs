@@ -294,6 +294,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
             exclude_skipped: false,
             recent: Vec::new(),
             queued: Vec::new(),
+            passed_over: Vec::new(),
             turned_down: Vec::new(),
             copies: Vec::new(),
             max_per_artist: 0,
