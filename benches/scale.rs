@@ -189,7 +189,13 @@ fn library_figures(n: usize, figures: &mut Figures) {
     for i in 0..30i64 {
         let session = [(i % 50 + 1, false), (i % 50 + 2, i % 3 == 0), (i % 50 + 3, false)];
         let t = Instant::now();
-        let (ranker, picks) = core.rank(&session, &skipless::app::autoplay::NotToPick::default(), 3, skipless::clock::now_ms(), None);
+        let (ranker, picks) = core.rank(
+            &session,
+            &skipless::app::autoplay::NotToPick::default(),
+            3,
+            skipless::clock::now_ms(),
+            None,
+        );
         times.push(t.elapsed());
         assert_eq!(picks.len(), 3, "{ranker}");
     }

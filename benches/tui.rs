@@ -185,7 +185,13 @@ fn rerank_time(db_path: &Path) {
     for i in 0..50i64 {
         let session = [(i + 1, true), (i + 2, false)];
         let t = Instant::now();
-        let (_, picks) = core.rank(&session, &skipless::app::autoplay::NotToPick::default(), 3, skipless::clock::now_ms(), None);
+        let (_, picks) = core.rank(
+            &session,
+            &skipless::app::autoplay::NotToPick::default(),
+            3,
+            skipless::clock::now_ms(),
+            None,
+        );
         times.push(t.elapsed());
         assert_eq!(picks.len(), 3);
     }

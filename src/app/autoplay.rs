@@ -22,7 +22,7 @@ use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::data::item_key_of;
 use crate::recommend::infer::{fallback_rank, turned_down_artists, Filters, Radio, Recommender, Scored};
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
-use crate::recommend::train::TrainConfig;
+use crate::recommend::train::{TrainConfig, TrainStage};
 use crate::recommend::RecommendError;
 use crate::track::{Name, Track};
 
@@ -681,17 +681,21 @@ pub struct TrainingJob {
 /// recommender thread (`own`) that the run is over whatever happened, a panic included: else it
 /// would refuse every later retrain as "already training".
 fn train_and_report(
-    train: impl FnOnce(&mut (dyn FnMut(usize, usize) + Send)) -> TrainingOutcome,
+    train: impl FnOnce(&mut (dyn FnMut(TrainStage, usize, usize) + Send)) -> TrainingOutcome,
     tx: &Sender<WorkerMsg>,
     own: &Sender<Request>,
 ) {
-    let mut last_percent = usize::MAX;
+    let mut last = None;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train(&mut |done, total| {
+        train(&mut |stage, done, total| {
             let percent = done * 100 / total.max(1);
-            if percent != last_percent {
-                last_percent = percent;
-                let _ = tx.send(WorkerMsg::TrainProgress { done, total });
+            if last != Some((stage, percent)) {
+                last = Some((stage, percent));
+                let _ = tx.send(WorkerMsg::TrainProgress {
+                    stage: stage.label(),
+                    done,
+                    total,
+                });
             }
         })
     }))
@@ -721,7 +725,11 @@ impl TrainingJob {
     /// Trains on one thread (the other core keeps decoding and the UI) and saves the model when
     /// it is at least as good as the current one on validation NDCG@10, both measured on this
     /// run's validation slice.
-    pub fn run(&self, progress: &mut (dyn FnMut(usize, usize) + Send), cancel: &AtomicBool) -> TrainingOutcome {
+    pub fn run(
+        &self,
+        progress: &mut (dyn FnMut(TrainStage, usize, usize) + Send),
+        cancel: &AtomicBool,
+    ) -> TrainingOutcome {
         let previous = Checkpoint::load(&self.models_dir).unwrap_or_default();
         let pool = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
             Ok(pool) => pool,
@@ -735,7 +743,7 @@ impl TrainingJob {
                 &self.train,
                 &mut |p| {
                     let total = (p.steps * p.epochs).max(1);
-                    progress((p.epoch.saturating_sub(1)) * p.steps + p.step, total);
+                    progress(p.stage, (p.epoch.saturating_sub(1)) * p.steps + p.step, total);
                 },
                 cancel,
             )
@@ -1015,7 +1023,7 @@ mod tests {
         let (own, requests) = crossbeam_channel::unbounded();
         train_and_report(
             |progress| {
-                progress(1, 4);
+                progress(TrainStage::Features, 1, 4);
                 panic!("a bug in training");
             },
             &tx,
@@ -1024,7 +1032,7 @@ mod tests {
         assert!(matches!(requests.try_recv(), Ok(Request::TrainingOver)));
         let reports: Vec<WorkerMsg> = reports.try_iter().collect();
         assert!(
-            matches!(&reports[..], [WorkerMsg::TrainProgress { done: 1, total: 4 }, WorkerMsg::TrainDone(why)]
+            matches!(&reports[..], [WorkerMsg::TrainProgress { stage: "history features (1 of 2)", done: 1, total: 4 }, WorkerMsg::TrainDone(why)]
                 if why.starts_with("training stopped after an internal error")),
             "{reports:?}"
         );

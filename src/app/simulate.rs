@@ -317,7 +317,7 @@ fn simulate_policy(
 
         if let Some(core) = core.as_mut() {
             if core.played(completed.logged(), completed.play_id) {
-                match core.start_training().run(&mut |_, _| {}, &never) {
+                match core.start_training().run(&mut |_, _, _| {}, &never) {
                     TrainingOutcome::Saved(_) => core.load_model()?,
                     TrainingOutcome::Kept(_) | TrainingOutcome::Cancelled => {}
                 }

@@ -45,7 +45,10 @@ pub enum WorkerMsg {
     },
     /// What feeds autoplay, for the status line.
     ModelStatus(String),
+    /// Steps of the training stage named, of the most it may run (early stopping may end it
+    /// sooner).
     TrainProgress {
+        stage: &'static str,
         done: usize,
         total: usize,
     },

@@ -27,6 +27,11 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         }
     };
     let bar = progress_bar(0, "training");
+    // Early stopping ends a stage before its last epoch: the bar counts steps of the most a
+    // stage may take, with no time left that it could not keep to.
+    if let Ok(style) = indicatif::ProgressStyle::with_template("training {msg} [{bar:20}] {pos}/{len} steps at most") {
+        bar.set_style(style.progress_chars("=> "));
+    }
     let cancel = AtomicBool::new(false);
     let start = Instant::now();
     let trained = train_from_log(
@@ -35,6 +40,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         &TrainConfig::default(),
         &mut |p| {
             if p.val_ndcg.is_none() {
+                bar.set_message(p.stage.label());
                 bar.set_length((p.steps * p.epochs) as u64);
                 bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
             }

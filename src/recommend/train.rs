@@ -96,9 +96,33 @@ impl TrainConfig {
     }
 }
 
-/// Reported after every step and at the end of every epoch.
+/// Which part of a model is being trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainStage {
+    /// The history features' weights, the first of a history-feature model's two stages.
+    Features,
+    /// The Transformer with the features, the second stage.
+    Transformer,
+    /// A sequence model without history features (the `sasrec` baselines): one stage.
+    Sequence,
+}
+
+impl TrainStage {
+    /// What is being trained, for a progress bar: "history features (1 of 2)".
+    pub fn label(self) -> &'static str {
+        match self {
+            TrainStage::Features => "history features (1 of 2)",
+            TrainStage::Transformer => "the Transformer (2 of 2)",
+            TrainStage::Sequence => "the sequence model",
+        }
+    }
+}
+
+/// Reported after every step and at the end of every epoch. `epochs` is the most the stage
+/// runs: early stopping may end it sooner.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainProgress {
+    pub stage: TrainStage,
     pub epoch: usize,
     pub epochs: usize,
     pub step: usize,
@@ -213,7 +237,17 @@ pub fn train_model(
     let mut score = |m: &SeqModel| -> Result<Metrics, RecommendError> {
         Ok(metrics_of(&validation_ranks(m, data, &groups, &popularity)?))
     };
-    let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut score, progress, cancel)?;
+    let fit = fit_epochs(
+        &model,
+        trainer,
+        &rows,
+        config,
+        TrainStage::Sequence,
+        min_steps,
+        &mut score,
+        progress,
+        cancel,
+    )?;
     Ok(TrainOutcome {
         model,
         validation: fit.validation,
@@ -295,7 +329,17 @@ fn train_history_model(
         ..AdamWConfig::new(config.lr, config.weight_decay)
     };
     let trainer = Trainer::new(&model, data.vocab, adamw)?.with_timeline(timeline);
-    let fit = fit_epochs(&model, trainer, &rows, config, min_steps, &mut served, progress, cancel)?;
+    let fit = fit_epochs(
+        &model,
+        trainer,
+        &rows,
+        config,
+        TrainStage::Transformer,
+        min_steps,
+        &mut served,
+        progress,
+        cancel,
+    )?;
     if gains_beyond_noise(&ranks(&model)?, &ranks(&features_model)?) {
         Ok(TrainOutcome {
             model,
@@ -434,6 +478,7 @@ fn fit_feature_weights(
             let (loss, grad) = feature_weights_step(&batch, timeline, &weights, &config.loss);
             adam.step(&mut weights, &grad, config.feature_lr);
             progress(&TrainProgress {
+                stage: TrainStage::Features,
                 epoch,
                 epochs: FEATURE_EPOCHS,
                 step: step + 1,
@@ -446,6 +491,7 @@ fn fit_feature_weights(
         set_param(model, "feature.weight", &weights)?;
         let metrics = served(model)?;
         progress(&TrainProgress {
+            stage: TrainStage::Features,
             epoch,
             epochs: FEATURE_EPOCHS,
             step: steps,
@@ -506,6 +552,7 @@ fn fit_epochs(
     mut trainer: Trainer,
     rows: &[Row],
     config: &TrainConfig,
+    stage: TrainStage,
     min_steps: usize,
     score: &mut dyn FnMut(&SeqModel) -> Result<Metrics, RecommendError>,
     progress: &mut dyn FnMut(&TrainProgress),
@@ -542,6 +589,7 @@ fn fit_epochs(
             }
             let loss = trainer.step(&batch, &config.loss, Some(&mut dropout), &mut rng, config.clip);
             progress(&TrainProgress {
+                stage,
                 epoch,
                 epochs: config.max_epochs,
                 step: step + 1,
@@ -554,6 +602,7 @@ fn fit_epochs(
         trainer.write_to(model)?;
         let metrics = score(model)?;
         progress(&TrainProgress {
+            stage,
             epoch,
             epochs: config.max_epochs,
             step: steps,

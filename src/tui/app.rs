@@ -1147,9 +1147,9 @@ impl App {
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
             WorkerMsg::RetrainRefused(why) => self.state.say(why),
-            WorkerMsg::TrainProgress { done, total } => {
+            WorkerMsg::TrainProgress { stage, done, total } => {
                 self.state.progress = Some(Progress {
-                    label: "training".into(),
+                    label: format!("training {stage}"),
                     done,
                     total,
                 });
