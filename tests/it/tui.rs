@@ -722,7 +722,7 @@ fn a_trained_model_drives_autoplay_and_a_skip_reranks_it() {
     let mut core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
     let outcome = core
         .start_training()
-        .run(&mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false));
+        .run(&mut |_, _, _| {}, &std::sync::atomic::AtomicBool::new(false));
     assert!(matches!(outcome, TrainingOutcome::Saved(_)), "{outcome:?}");
 
     let mut config = Config::default();
@@ -771,7 +771,7 @@ fn a_worse_model_is_not_swapped_in() {
     let db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
     let mut core = AutoplayCore::new(db, models.clone(), small_model_config()).unwrap();
     let never = std::sync::atomic::AtomicBool::new(false);
-    let first = core.start_training().run(&mut |_, _| {}, &never);
+    let first = core.start_training().run(&mut |_, _, _| {}, &never);
     assert!(matches!(first, TrainingOutcome::Saved(_)), "{first:?}");
     core.load_model().unwrap();
     let checkpoint = skipless::recommend::checkpoint::Checkpoint::path(&models);
@@ -785,7 +785,7 @@ fn a_worse_model_is_not_swapped_in() {
     job.train.feature_lr = -0.05;
     job.train.max_epochs = 1;
     job.train.min_steps = 0;
-    match job.run(&mut |_, _| {}, &never) {
+    match job.run(&mut |_, _, _| {}, &never) {
         TrainingOutcome::Kept(message) => assert!(message.contains("discarded"), "{message}"),
         other => panic!("expected the model to be discarded, got {other:?}"),
     }
