@@ -292,9 +292,13 @@ impl Autoplay {
     /// Tells the thread about a like or a ban the controller wrote: a ban takes the track out of
     /// every ranking at once; a like, or a ban taken back, changes the history features from
     /// this moment on, so the log is read again.
-    pub(crate) fn marked(&self, track_id: i64, mark: Mark, on: bool) {
+    /// After a ban, when autoplay picks, a fresh ranking refills the picks the ban dropped.
+    pub(crate) fn marked(&mut self, controller: &Controller, track_id: i64, mark: Mark, on: bool, picking: bool) {
         if mark == Mark::Ban && on {
             self.send(Request::Banned(track_id));
+            if picking {
+                self.request_rank(controller);
+            }
         } else {
             self.send(Request::Reload(None));
         }

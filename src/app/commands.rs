@@ -208,6 +208,11 @@ pub(crate) fn apply(
             }
         }
     }
+    match command {
+        LineCommand::Like(on) => return mark(controller, autoplay, picking, Mark::Like, on, by),
+        LineCommand::Ban(on) => return mark(controller, autoplay, picking, Mark::Ban, on, by),
+        _ => {}
+    }
     let autoplay = autoplay.as_deref();
     match command {
         LineCommand::Next if controller.queue.skip_index().is_none() => {
@@ -248,8 +253,7 @@ pub(crate) fn apply(
                 ..Reply::ok("ok quitting")
             }
         }
-        LineCommand::Like(on) => return mark(controller, autoplay, Mark::Like, on, by),
-        LineCommand::Ban(on) => return mark(controller, autoplay, Mark::Ban, on, by),
+        LineCommand::Like(_) | LineCommand::Ban(_) => {}
         LineCommand::Queue(path) => return queue(controller, &path),
         LineCommand::Playlist(name) => return play_playlist(controller, &name, by),
         // Autoplay switched off still hears likes and bans; what `status` reports is the switch.
@@ -258,7 +262,14 @@ pub(crate) fn apply(
     Reply::ok("ok")
 }
 
-fn mark(controller: &mut Controller, autoplay: Option<&Autoplay>, mark: Mark, on: bool, by: ControlSource) -> Reply {
+fn mark(
+    controller: &mut Controller,
+    autoplay: Option<&mut Autoplay>,
+    picking: bool,
+    mark: Mark,
+    on: bool,
+    by: ControlSource,
+) -> Reply {
     let Some(track) = controller.now.as_ref().map(|n| n.entry.track.clone()) else {
         return Reply::error("nothing is playing");
     };
@@ -267,7 +278,7 @@ fn mark(controller: &mut Controller, autoplay: Option<&Autoplay>, mark: Mark, on
         Err(e) => return Reply::error(e),
     };
     if let Some(autoplay) = autoplay {
-        autoplay.marked(track.id, mark, on);
+        autoplay.marked(controller, track.id, mark, on, picking);
     }
     let said = mark.outcome(on, changed);
     let name = track.display_name();

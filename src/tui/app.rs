@@ -529,8 +529,9 @@ impl App {
     fn set_mark(&mut self, track: &Track, mark: Mark, on: bool) -> bool {
         match self.controller.mark(track.id, mark, on, ControlSource::Key) {
             Ok(_) => {
-                if let Some(autoplay) = &self.autoplay {
-                    autoplay.marked(track.id, mark, on);
+                let picking = self.picking();
+                if let Some(autoplay) = self.autoplay.as_mut() {
+                    autoplay.marked(&self.controller, track.id, mark, on, picking);
                 }
                 self.state.library.marks.set(track.id, mark, on, now_ms());
                 true

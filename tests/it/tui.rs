@@ -573,6 +573,41 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
     h.pump_until("picks again", |app| autoplay_picks(app) == 3);
 }
 
+/// A ban of one of autoplay's upcoming picks drops it, and a fresh ranking fills its place.
+#[test]
+fn a_banned_pick_leaves_the_queue_and_autoplay_fills_its_place() {
+    let mut h = Harness::new(100, 30);
+    let models = h._dir.path().join("models");
+    h.app.start_autoplay(models);
+    h.pump_until("the fallback status", |app| {
+        app.state.model_status.starts_with("fallback")
+    });
+    let picks = |app: &App| -> Vec<i64> {
+        app.controller
+            .queue
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
+            .map(|e| e.track.id)
+            .collect()
+    };
+    h.keys("j\n");
+    h.pump_until("three autoplay picks", |app| picks(app).len() == 3);
+    let first_pick = picks(&h.app)[0];
+    h.keys("3");
+    h.pump_until("the queue view", |app| {
+        app.state.view == skipless::tui::state::View::Queue
+    });
+    // The queue view opens on the playing entry: the next row is the first pick.
+    h.keys("jb");
+    h.keys("y");
+    h.pump_until("the ban", |app| app.state.library.marks.is_banned(first_pick));
+    h.pump_until("three picks again, the banned one not among them", |app| {
+        let now = picks(app);
+        now.len() == 3 && !now.contains(&first_pick)
+    });
+}
+
 /// Skips faster than autoplay can rank (keys that arrive together) run the queue out: the
 /// next picks play as they come, and playback goes on.
 #[test]
