@@ -120,6 +120,17 @@ impl Harness {
     }
 }
 
+/// The autoplay picks waiting in the queue, in order.
+fn autoplay_picks(app: &App) -> Vec<i64> {
+    app.controller
+        .queue
+        .upcoming()
+        .iter()
+        .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
+        .map(|e| e.track.id)
+        .collect()
+}
+
 #[test]
 fn library_view_browses_artists_albums_tracks() {
     let mut h = Harness::new(80, 24);
@@ -480,16 +491,7 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     });
     // Play the one track of "Martin Severn": autoplay queues three more after it.
     h.keys("j\n");
-    let autoplay_ids = |app: &App| -> Vec<i64> {
-        app.controller
-            .queue
-            .upcoming()
-            .iter()
-            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
-            .map(|e| e.track.id)
-            .collect()
-    };
-    h.pump_until("three autoplay picks", |app| autoplay_ids(app).len() == 3);
+    h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
     let screen = h.screen();
     assert!(screen.contains("autoplay") && screen.contains("fallback"), "{screen}");
     // The fallback's scores only order its picks, so its reasons show none.
@@ -502,7 +504,7 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
         .filter_map(|e| e.reason.clone())
         .collect();
     assert!(reasons.iter().all(|r| r.starts_with("fallback · ")), "{reasons:?}");
-    let first_picks = autoplay_ids(&h.app);
+    let first_picks = autoplay_picks(&h.app);
     // Skip into the first pick, then skip it too: it must not come back, and the picks are
     // re-ranked for the new session context.
     h.keys("n");
@@ -515,7 +517,7 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     h.keys("n");
     h.pump_until("two skips logged", |app| app.controller.history.len() == 2);
     h.pump_until("a re-ranked up next", |app| {
-        let ids = autoplay_ids(app);
+        let ids = autoplay_picks(app);
         ids.len() == 3 && !ids.contains(&first_picks[0])
     });
     assert!(h.app.controller.history.iter().all(|(_, p)| p.skipped));
@@ -526,7 +528,7 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     });
     h.keys("C");
     assert!(h.app.controller.queue.upcoming().is_empty());
-    h.pump_until("new picks after the clear", |app| autoplay_ids(app).len() == 3);
+    h.pump_until("new picks after the clear", |app| autoplay_picks(app).len() == 3);
     assert_eq!(h.app.controller.history.len(), 2, "the playing track went on");
 }
 
@@ -540,19 +542,11 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
     h.pump_until("the fallback status", |app| {
         app.state.model_status.starts_with("fallback")
     });
-    let autoplay_picks = |app: &App| -> usize {
-        app.controller
-            .queue
-            .upcoming()
-            .iter()
-            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
-            .count()
-    };
     h.keys("j\n");
-    h.pump_until("three autoplay picks", |app| autoplay_picks(app) == 3);
+    h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
     h.keys("R");
     assert!(h.screen().contains("repeat all"));
-    assert_eq!(autoplay_picks(&h.app), 0);
+    assert_eq!(autoplay_picks(&h.app).len(), 0);
     assert_eq!(
         h.app.state.status.as_deref(),
         Some("repeat all: autoplay adds nothing while the queue repeats")
@@ -562,7 +556,7 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
     h.pump_until("the skip logged", |app| app.controller.history.len() == 1);
     let until = Instant::now() + Duration::from_millis(1500);
     h.pump_until("a while", |_| Instant::now() >= until);
-    assert_eq!(autoplay_picks(&h.app), 0);
+    assert_eq!(autoplay_picks(&h.app).len(), 0);
     h.keys("RR");
     assert!(h.screen().contains("repeat off"));
     assert_eq!(
@@ -570,7 +564,7 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
         Some("repeat off: autoplay picks what follows again"),
         "the message of the last press, not of an earlier one"
     );
-    h.pump_until("picks again", |app| autoplay_picks(app) == 3);
+    h.pump_until("picks again", |app| autoplay_picks(app).len() == 3);
 }
 
 /// A ban of one of autoplay's upcoming picks drops it, and a fresh ranking fills its place.
@@ -582,18 +576,9 @@ fn a_banned_pick_leaves_the_queue_and_autoplay_fills_its_place() {
     h.pump_until("the fallback status", |app| {
         app.state.model_status.starts_with("fallback")
     });
-    let picks = |app: &App| -> Vec<i64> {
-        app.controller
-            .queue
-            .upcoming()
-            .iter()
-            .filter(|e| e.source == skipless::play::PlaySource::Autoplay)
-            .map(|e| e.track.id)
-            .collect()
-    };
     h.keys("j\n");
-    h.pump_until("three autoplay picks", |app| picks(app).len() == 3);
-    let first_pick = picks(&h.app)[0];
+    h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
+    let first_pick = autoplay_picks(&h.app)[0];
     h.keys("3");
     h.pump_until("the queue view", |app| {
         app.state.view == skipless::tui::state::View::Queue
@@ -603,7 +588,7 @@ fn a_banned_pick_leaves_the_queue_and_autoplay_fills_its_place() {
     h.keys("y");
     h.pump_until("the ban", |app| app.state.library.marks.is_banned(first_pick));
     h.pump_until("three picks again, the banned one not among them", |app| {
-        let now = picks(app);
+        let now = autoplay_picks(app);
         now.len() == 3 && !now.contains(&first_pick)
     });
 }
