@@ -256,7 +256,12 @@ impl SymphoniaTrack {
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
             .ok_or_else(|| PlayerError::Format {
                 path: path.to_path_buf(),
-                message: "no audio track".into(),
+                // A track the demuxer names no codec for is one it cannot decode (AC-3 in an M4A).
+                message: if format.tracks().is_empty() {
+                    "no audio track".into()
+                } else {
+                    "its audio is in a codec the player cannot decode".into()
+                },
             })?;
         let params = track.codec_params.clone();
         let track_id = track.id;

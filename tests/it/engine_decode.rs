@@ -219,3 +219,26 @@ fn an_mp3_without_a_length_header_decodes_whole_and_states_its_length() {
         );
     }
 }
+
+/// A file whose audio is in a codec the player has no decoder for (AC-3 in an M4A) says so,
+/// rather than that it has no audio.
+#[test]
+fn audio_in_a_codec_without_a_decoder_is_named_as_such() {
+    if !crate::common::has_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ac3.m4a");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=2", "-c:a", "ac3"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg could not make an AC-3 M4A");
+    let Err(e) = TrackDecoder::open(&path) else {
+        panic!("an AC-3 track decoded")
+    };
+    let said = e.to_string();
+    assert!(said.contains("a codec the player cannot decode"), "{said}");
+    assert_eq!(said.lines().count(), 1);
+}
