@@ -209,12 +209,6 @@ pub(crate) fn apply(
         }
     }
     match command {
-        LineCommand::Like(on) => return mark(controller, autoplay, picking, Mark::Like, on, by),
-        LineCommand::Ban(on) => return mark(controller, autoplay, picking, Mark::Ban, on, by),
-        _ => {}
-    }
-    let autoplay = autoplay.as_deref();
-    match command {
         LineCommand::Next if controller.queue.skip_index().is_none() => {
             controller.next(by);
             return Reply::ok(if picking && autoplay.is_some() {
@@ -253,11 +247,14 @@ pub(crate) fn apply(
                 ..Reply::ok("ok quitting")
             }
         }
-        LineCommand::Like(_) | LineCommand::Ban(_) => {}
+        LineCommand::Like(on) => return mark(controller, autoplay, picking, Mark::Like, on, by),
+        LineCommand::Ban(on) => return mark(controller, autoplay, picking, Mark::Ban, on, by),
         LineCommand::Queue(path) => return queue(controller, &path),
         LineCommand::Playlist(name) => return play_playlist(controller, &name, by),
         // Autoplay switched off still hears likes and bans; what `status` reports is the switch.
-        LineCommand::Status { json } => return Reply::ok(status(controller, autoplay.filter(|_| picking), json)),
+        LineCommand::Status { json } => {
+            return Reply::ok(status(controller, autoplay.as_deref().filter(|_| picking), json))
+        }
     }
     Reply::ok("ok")
 }

@@ -216,20 +216,10 @@ fn scores_are_log_probabilities_over_the_catalogue_and_the_unseen_tracks() {
     let mut recommender = Recommender::new(checkpoint(&tracks)).unwrap();
     recommender.replay(&log(&tracks));
     let filters = Filters {
-        limit: 100,
         exclude_current: false,
         exclude_skipped: false,
-        recent: Vec::new(),
-        queued: Vec::new(),
-        passed_over: Vec::new(),
-        turned_down: Vec::new(),
-        copies: Vec::new(),
-        max_per_artist: 0,
-        temperature: 0.0,
-        seed: 0,
-        now_ms: None,
         finish_weight: 0.0,
-        radio: None,
+        ..picks(100)
     };
     let mut all = crate::common::shared(&tracks);
     // Unseen tracks of a known artist (their side features score) and of a new one.
@@ -337,20 +327,11 @@ fn tracks_finished_more_often_rank_higher() {
     }
     recommender.replay(&log);
     let filters = Filters {
-        limit: 8,
         exclude_current: false,
         exclude_skipped: false,
-        recent: vec![],
-        queued: Vec::new(),
-        passed_over: Vec::new(),
-        turned_down: Vec::new(),
-        copies: Vec::new(),
-        max_per_artist: 0,
-        temperature: 0.0,
         seed: 0,
-        now_ms: None,
         finish_weight: 1.0,
-        radio: None,
+        ..picks(8)
     };
     let ranked = recommender
         .rank(&[], &crate::common::shared(&tracks), &filters)

@@ -483,12 +483,7 @@ fn a_media_keys_play_with_nothing_queued_plays_autoplays_picks() {
 
 #[test]
 fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
-    let mut h = Harness::new(100, 30);
-    let models = h._dir.path().join("models");
-    h.app.start_autoplay(models);
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     // Play the one track of "Martin Severn": autoplay queues three more after it.
     h.keys("j\n");
     h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
@@ -536,12 +531,7 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
 /// queue repeats they leave it and no new ones come, and they are back once repeat is off.
 #[test]
 fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
-    let mut h = Harness::new(100, 30);
-    let models = h._dir.path().join("models");
-    h.app.start_autoplay(models);
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     h.keys("j\n");
     h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
     h.keys("R");
@@ -570,12 +560,7 @@ fn a_repeating_queue_gets_no_autoplay_picks_until_repeat_is_off() {
 /// A ban of one of autoplay's upcoming picks drops it, and a fresh ranking fills its place.
 #[test]
 fn a_banned_pick_leaves_the_queue_and_autoplay_fills_its_place() {
-    let mut h = Harness::new(100, 30);
-    let models = h._dir.path().join("models");
-    h.app.start_autoplay(models);
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     h.keys("j\n");
     h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
     let first_pick = autoplay_picks(&h.app)[0];
@@ -1737,12 +1722,7 @@ fn likes_bans_and_adds_act_on_the_row_selected_in_the_queue_up_next_and_history(
 
 #[test]
 fn a_retrain_that_cannot_start_says_why_on_the_status_line() {
-    let mut h = Harness::new(100, 30);
-    let models = h._dir.path().join("models");
-    h.app.start_autoplay(models);
-    h.pump_until("the fallback status", |app| {
-        app.state.model_status.starts_with("fallback")
-    });
+    let mut h = Harness::with_fallback_autoplay();
     // The lyrics pane hides the recommender's box: the answer must reach the status line.
     h.keys("lr");
     h.pump_until("the refusal", |app| {
