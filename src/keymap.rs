@@ -204,13 +204,13 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::SavePlaylist,
         "save_playlist",
-        "save the queue (in view 4: the recent listens) as a playlist",
+        "save the queue (in History: the recent listens) as a playlist",
         &["S"],
     ),
     (
         Action::RenamePlaylist,
         "rename_playlist",
-        "rename the playlist selected in view 6 (d deletes it, asks)",
+        "rename the playlist selected in Playlists (remove deletes it, asks)",
         &["F2"],
     ),
     (Action::Help, "help", "this help", &["?"]),
@@ -369,11 +369,12 @@ impl KeyMap {
 
     /// The first key bound to `action`, for hints.
     pub(crate) fn key_for(&self, action: Action) -> String {
-        self.bindings
-            .get(&action)
-            .and_then(|k| k.first())
-            .map(key_name)
-            .unwrap_or_else(|| "unbound".into())
+        self.first_key(action).unwrap_or_else(|| "unbound".into())
+    }
+
+    /// The first key bound to `action`; `None` when `[keys]` left it without one.
+    pub(crate) fn first_key(&self, action: Action) -> Option<String> {
+        self.bindings.get(&action).and_then(|k| k.first()).map(key_name)
     }
 }
 

@@ -301,7 +301,10 @@ impl App {
             Action::Remove => self.remove_selected(),
             Action::RenamePlaylist => {
                 if self.state.view != View::Playlists {
-                    self.state.say("select a playlist in view 6 to rename it");
+                    self.state.say(format!(
+                        "select a playlist in Playlists ({}) to rename it",
+                        self.keys.key_for(Action::ViewPlaylists)
+                    ));
                 } else if let Some(name) = self.selected_saved_playlist() {
                     self.state.naming_playlist = Some(PlaylistPrompt {
                         target: PlaylistTarget::Rename(name.clone()),

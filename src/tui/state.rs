@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use crate::app::art::Picture;
 use crate::app::library::{LibraryIndex, SavedEntry, SavedPlaylist, SortKey};
+use crate::keymap::Action;
 use crate::lyrics::Lyrics;
 use crate::summary::Stats;
 use crate::track::Track;
@@ -39,6 +40,18 @@ impl View {
             View::History => "History",
             View::Stats => "Stats",
             View::Playlists => "Playlists",
+        }
+    }
+
+    /// The action that opens the view, whose key the tab bar shows.
+    pub(crate) fn action(self) -> Action {
+        match self {
+            View::Library => Action::ViewLibrary,
+            View::Tracks => Action::ViewTracks,
+            View::Queue => Action::ViewQueue,
+            View::History => Action::ViewHistory,
+            View::Stats => Action::ViewStats,
+            View::Playlists => Action::ViewPlaylists,
         }
     }
 }

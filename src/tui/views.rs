@@ -22,16 +22,17 @@ pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
     let help = format!("{} help ", app.keys.key_for(Action::Help));
     let [left, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(text_width(&help) as u16)]).areas(area);
-    // Where the names do not all fit beside the help hint, the other views keep their numbers.
-    let label = |i: usize, view: &View, named: bool| match named {
-        true => format!(" {} {} ", i + 1, view.title()),
-        false => format!(" {} ", i + 1),
+    // Each view shows the key that opens it. Where the names do not all fit beside the help
+    // hint, the other views keep only their keys; a view left without a key keeps its name.
+    let label = |view: &View, named: bool| match (app.keys.first_key(view.action()), named) {
+        (Some(key), true) => format!(" {key} {} ", view.title()),
+        (Some(key), false) => format!(" {key} "),
+        (None, _) => format!(" {} ", view.title()),
     };
     let widths = |name_all: bool| -> usize {
         View::ALL
             .iter()
-            .enumerate()
-            .map(|(i, v)| text_width(&label(i, v, name_all || *v == app.state.view)))
+            .map(|v| text_width(&label(v, name_all || *v == app.state.view)))
             .sum()
     };
     const BRAND: &str = " skipless ";
@@ -43,10 +44,10 @@ pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         Vec::new()
     };
-    for (i, view) in View::ALL.iter().enumerate() {
+    for view in &View::ALL {
         let current = *view == app.state.view;
         let style = if current { theme.selection } else { Style::new() };
-        spans.push(Span::styled(label(i, view, name_all || current), style));
+        spans.push(Span::styled(label(view, name_all || current), style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(help).style(theme.dim).alignment(Alignment::Right), right);
@@ -264,8 +265,9 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let list_width = layout.area_of(Pane::Main).width.saturating_sub(2) as usize;
     let title = format!(
-        "Playlists ({}) · Enter plays · {} saves the queue",
+        "Playlists ({}) · {} plays · {} saves the queue",
         s.playlists.len(),
+        app.keys.key_for(Action::Play),
         app.keys.key_for(Action::SavePlaylist)
     );
     windowed_list(

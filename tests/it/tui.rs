@@ -249,6 +249,49 @@ fn help_lists_every_key_from_the_key_map() {
 }
 
 #[test]
+fn the_screen_names_the_keys_of_the_config_not_the_defaults() {
+    let music = crate::common::corpus();
+    let mut h = Harness::configured(&music, 200, 30, |config| {
+        for (action, keys) in [
+            ("view_library", vec!["F1"]),
+            ("view_stats", vec![]),
+            ("view_playlists", vec!["F6"]),
+            ("play", vec!["ctrl-p"]),
+            ("save_playlist", vec!["W"]),
+        ] {
+            config
+                .keys
+                .insert(action.to_owned(), keys.into_iter().map(str::to_owned).collect());
+        }
+    });
+    let tabs = h.screen().lines().next().unwrap().to_owned();
+    assert!(
+        tabs.contains(" F1 Library ") && tabs.contains(" 2 Tracks ") && tabs.contains(" F6 Playlists "),
+        "{tabs}"
+    );
+    // A view left without a key is named, with no number that would not open it.
+    assert!(tabs.contains(" Stats ") && !tabs.contains('5'), "{tabs}");
+    h.key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE));
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("select a playlist in Playlists (F6) to rename it")
+    );
+    h.key(KeyEvent::new(KeyCode::F(6), KeyModifiers::NONE));
+    let screen = h.screen();
+    assert!(
+        screen.contains("Playlists (0) · ctrl-p plays · W saves the queue"),
+        "{screen}"
+    );
+    // Narrow, the other views keep their keys alone.
+    let mut narrow = Harness::configured(&music, 40, 20, |config| {
+        config.keys.insert("view_library".to_owned(), vec!["F1".to_owned()]);
+    });
+    narrow.keys("2");
+    let tabs = narrow.screen().lines().next().unwrap().to_owned();
+    assert!(tabs.contains(" F1 ") && tabs.contains(" 2 Tracks "), "{tabs}");
+}
+
+#[test]
 fn a_short_terminal_still_shows_where_the_track_is() {
     let mut h = Harness::new(100, 12);
     h.keys("2\n");
