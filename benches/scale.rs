@@ -197,7 +197,7 @@ fn library_figures(n: usize, figures: &mut Figures) {
             None,
         );
         times.push(t.elapsed());
-        assert_eq!(picks.len(), 3, "{ranker}");
+        assert_eq!(picks.len(), 3, "{ranker:?}");
     }
     figures.score_all_candidates_p50_ms = percentile(&mut times, 50);
     figures.score_all_candidates_p99_ms = percentile(&mut times, 99);

@@ -52,7 +52,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
         Start::Tracks(paths) => {
             let (queue, problems) = resolve_queue(&mut db, &paths)?;
             if queue.is_empty() && problems.is_empty() {
-                anyhow::bail!("nothing to play in {}", display_paths(&paths));
+                anyhow::bail!("nothing to play in {}", crate::fmt::paths(&paths));
             }
             anyhow::ensure!(!queue.is_empty(), "nothing to play: {}", problems.join("; "));
             warn_of(&problems);
@@ -276,7 +276,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                         }
                     }
                 }
-                Ok(WorkerMsg::ModelStatus(status)) if status.starts_with("recommendations off") => {
+                Ok(WorkerMsg::RecommenderOff(status)) => {
                     eprintln!("skipless: {status}");
                     if recommender.as_ref().is_some_and(Autoplay::waiting_for_picks) && !idle {
                         quitting = true;
@@ -387,14 +387,6 @@ fn warn_of(problems: &[String]) {
     for problem in problems {
         eprintln!("skipless: warning: {problem}");
     }
-}
-
-fn display_paths(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Lines of stdin as bytes: a path given to `queue` need not be UTF-8.

@@ -26,10 +26,24 @@ use crate::recommend::train::{TrainConfig, TrainStage};
 use crate::recommend::RecommendError;
 use crate::track::{Name, Track};
 
-/// The ranking autoplay's picks come from: the trained model, whose scores are log-probabilities.
-pub(crate) const MODEL: &str = "model";
-/// The ranking without a model: its scores order the picks and mean nothing on their own.
-pub(crate) const FALLBACK: &str = "fallback";
+/// The ranking autoplay's picks come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankedBy {
+    /// The trained model, whose scores are log-probabilities.
+    Model,
+    /// The ranking without a model: its scores order the picks and mean nothing on their own.
+    Fallback,
+}
+
+impl RankedBy {
+    /// The word shown with the picks and in `recommend --json`'s `source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankedBy::Model => "model",
+            RankedBy::Fallback => "fallback",
+        }
+    }
+}
 
 /// The share of a radio's picks that are its favoured tracks, before any of them is skipped.
 const RADIO_SHARE: f32 = 0.7;
@@ -112,7 +126,7 @@ pub(crate) struct Autoplay {
     /// How many picks to keep queued.
     limit: usize,
     /// What ranked the picks in the queue (the model, or the fallback), once some arrived.
-    source: Option<&'static str>,
+    source: Option<RankedBy>,
     /// The queue ran out before the picks came (skips faster than the rankings): the next picks
     /// to come play at once.
     play_when_picked: bool,
@@ -151,7 +165,7 @@ impl Autoplay {
             let mut worker = match Worker::new(db_path, models_dir, config, library, tx.clone(), own) {
                 Ok(worker) => worker,
                 Err(e) => {
-                    let _ = tx.send(WorkerMsg::ModelStatus(format!("recommendations off: {e}")));
+                    let _ = tx.send(WorkerMsg::RecommenderOff(format!("recommendations off: {e}")));
                     return;
                 }
             };
@@ -164,7 +178,7 @@ impl Autoplay {
             }))
             .is_err();
             if crashed {
-                let _ = tx.send(WorkerMsg::ModelStatus(
+                let _ = tx.send(WorkerMsg::RecommenderOff(
                     "recommendations stopped after an internal error".into(),
                 ));
             }
@@ -255,7 +269,7 @@ impl Autoplay {
     pub(crate) fn accept(
         &mut self,
         seq: u64,
-        source: &'static str,
+        source: RankedBy,
         picks: &[Scored],
         controller: &mut Controller,
         track: impl Fn(i64) -> Option<Track>,
@@ -285,7 +299,7 @@ impl Autoplay {
     }
 
     /// What ranked the autoplay picks in the queue, once some arrived.
-    pub(crate) fn source(&self) -> Option<&'static str> {
+    pub(crate) fn source(&self) -> Option<RankedBy> {
         self.source
     }
 
@@ -560,7 +574,7 @@ impl AutoplayCore {
         limit: usize,
         now_ms: i64,
         radio: Option<&RadioSeed>,
-    ) -> (&'static str, Vec<Scored>) {
+    ) -> (RankedBy, Vec<Scored>) {
         let mut filters = Filters::from_config(&self.config, limit);
         filters.now_ms = Some(now_ms);
         filters.recent = self.log.recent(self.config.exclude_recent);
@@ -581,10 +595,19 @@ impl AutoplayCore {
         filters.radio = radio.map(|seed| self.radio(seed, session));
         let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
             Some(recommender) => match recommender.rank(session, &self.candidates, &filters) {
-                Ok(picks) => (MODEL, picks),
-                Err(_) => (FALLBACK, fallback_rank(session, &self.candidates, &self.log, &filters)),
+                Ok(picks) => (RankedBy::Model, picks),
+                Err(e) => {
+                    tracing::warn!("the model could not rank ({e}): the fallback ranks this time");
+                    (
+                        RankedBy::Fallback,
+                        fallback_rank(session, &self.candidates, &self.log, &filters),
+                    )
+                }
             },
-            None => (FALLBACK, fallback_rank(session, &self.candidates, &self.log, &filters)),
+            None => (
+                RankedBy::Fallback,
+                fallback_rank(session, &self.candidates, &self.log, &filters),
+            ),
         };
         if let (Some(radio), Some(seed)) = (&filters.radio, radio) {
             for pick in picks.iter_mut().filter(|p| radio.favoured.contains(&p.track_id)) {

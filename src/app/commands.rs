@@ -354,7 +354,7 @@ fn status(controller: &Controller, autoplay: Option<&Autoplay>, json: bool) -> S
     let queue_length = controller.queue.upcoming().len();
     let autoplay_source = match autoplay {
         None => "off",
-        Some(a) => a.source().unwrap_or("waiting"),
+        Some(a) => a.source().map_or("waiting", super::autoplay::RankedBy::as_str),
     };
     if json {
         let track = now.map(|n| {

@@ -397,7 +397,12 @@ impl Controller {
     /// now the queue's current entry, the playing track or a listener-queued one is left out,
     /// so that a skipped track never plays again at once. While the queue repeats, autoplay
     /// adds nothing: its picks would keep the queue from ever coming round again.
-    pub(crate) fn set_autoplay_picks(&mut self, source: &str, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
+    pub(crate) fn set_autoplay_picks(
+        &mut self,
+        source: super::autoplay::RankedBy,
+        picks: &[Scored],
+        track: impl Fn(i64) -> Option<Track>,
+    ) {
         if self.queue.repeat != Repeat::Off {
             return;
         }
@@ -412,8 +417,10 @@ impl Controller {
                     track: track(pick.track_id)?,
                     source: PlaySource::Autoplay,
                     reason: Some(match source {
-                        super::autoplay::MODEL => format!("{source} {:.2} · {}", pick.score, pick.reason),
-                        _ => format!("{source} · {}", pick.reason),
+                        super::autoplay::RankedBy::Model => {
+                            format!("{} {:.2} · {}", source.as_str(), pick.score, pick.reason)
+                        }
+                        super::autoplay::RankedBy::Fallback => format!("{} · {}", source.as_str(), pick.reason),
                     }),
                 })
             })
@@ -955,7 +962,9 @@ mod tests {
                 duration_ms: Some(200_000),
             });
             let artist = |id: i64| if id == 3 { by(3, "a") } else { by(4, "B") };
-            c.set_autoplay_picks("model", &[pick(3), pick(4)], |id| Some(artist(id)));
+            c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(3), pick(4)], |id| {
+                Some(artist(id))
+            });
             c.next(ControlSource::Key);
             let upcoming: Vec<i64> = c.queue.entries()[2..].iter().map(|e| e.track.id).collect();
             let next = c.queue.current().map(|e| e.track.id);
@@ -978,10 +987,12 @@ mod tests {
             item: first.clone(),
             duration_ms: None,
         });
-        c.set_autoplay_picks("model", &[pick(2)], |id| Some(track(id)));
+        c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(2)], |id| Some(track(id)));
         let gapless = c.item(&c.queue.entries()[1].clone());
         c.handle(&ended(first));
-        c.set_autoplay_picks("model", &[pick(3), pick(4)], |id| Some(track(id)));
+        c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(3), pick(4)], |id| {
+            Some(track(id))
+        });
         c.handle(&Event::Started {
             item: gapless.clone(),
             duration_ms: None,
@@ -1070,10 +1081,16 @@ mod tests {
             item: first,
             duration_ms: None,
         });
-        c.set_autoplay_picks("model", &[pick(2), pick(3)], |id| Some(track(id)));
+        c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(2), pick(3)], |id| {
+            Some(track(id))
+        });
         c.next(ControlSource::Key);
         assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
-        c.set_autoplay_picks("model", &[pick(2), pick(1), pick(3), pick(4)], |id| Some(track(id)));
+        c.set_autoplay_picks(
+            crate::app::autoplay::RankedBy::Model,
+            &[pick(2), pick(1), pick(3), pick(4)],
+            |id| Some(track(id)),
+        );
         let upcoming: Vec<i64> = c.queue.upcoming().iter().map(|e| e.track.id).collect();
         assert_eq!(upcoming, [3, 4]);
     }

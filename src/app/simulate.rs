@@ -103,7 +103,7 @@ pub(crate) fn run_simulation(
     if catalogue.is_empty() {
         return Err(AppError::Simulation(format!(
             "{}: no music plays in this history",
-            display(history)
+            crate::fmt::paths(history)
         )));
     }
     let mut policies = Vec::new();
@@ -124,14 +124,6 @@ pub(crate) fn run_simulation(
         tracks: catalogue.len(),
         policies,
     })
-}
-
-fn display(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn report(name: &'static str, skipped: &[bool], new: &[bool]) -> PolicyReport {

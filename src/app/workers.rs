@@ -1,4 +1,4 @@
-//! Background jobs of the TUI ([`WorkerMsg`], [`spawn_scan`], [`spawn_load`]): they open their
+//! Background jobs of the players ([`WorkerMsg`], [`spawn_scan`], [`spawn_load`]): they open their
 //! own database connection, do the slow part, and report back over a channel.
 
 use std::path::{Path, PathBuf};
@@ -40,11 +40,14 @@ pub enum WorkerMsg {
     /// Ranked tracks for the request numbered `seq`, from the model or the fallback.
     Recommendations {
         seq: u64,
-        source: &'static str,
+        source: super::autoplay::RankedBy,
         picks: Vec<crate::recommend::infer::Scored>,
     },
     /// What feeds autoplay, for the status line.
     ModelStatus(String),
+    /// The recommendation thread could not start or stopped: autoplay picks nothing more (why,
+    /// for the status line).
+    RecommenderOff(String),
     /// Steps of the training stage named, of the most it may run (early stopping may end it
     /// sooner).
     TrainProgress {

@@ -1,6 +1,6 @@
 //! `skipless recommend`: what would play next, with scores and reasons.
 
-use crate::app::autoplay::AutoplayCore;
+use crate::app::autoplay::{AutoplayCore, RankedBy};
 use crate::app::controller::HISTORY_KEPT;
 use crate::app::Context;
 use crate::fmt::truncate;
@@ -33,7 +33,7 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
                     "artist": c.and_then(|c| c.artist.clone()),
                     "title": c.map(|c| c.title.clone()),
                     // The fallback's scores only order its picks: none is given for them.
-                    "score": (source == crate::app::autoplay::MODEL).then_some(s.score),
+                    "score": (source == RankedBy::Model).then_some(s.score),
                     "reason": s.reason,
                 })
             })
@@ -57,7 +57,7 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         let share = (!ranked.is_empty()).then(|| never_played as f64 / ranked.len() as f64);
         outln!(
             "{}",
-            serde_json::json!({ "source": source, "recommendations": items, "never_played_share": share })
+            serde_json::json!({ "source": source.as_str(), "recommendations": items, "never_played_share": share })
         )?;
     } else {
         if ranked.is_empty() {
@@ -67,8 +67,8 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
             let name = by_id.get(&s.track_id).map(|c| c.display_name()).unwrap_or_default();
             // The fallback's scores only order its picks: no number is shown for them.
             let score = match source {
-                crate::app::autoplay::MODEL => format!("{:>8.3}", s.score),
-                _ => format!("{:>8}", "·"),
+                RankedBy::Model => format!("{:>8.3}", s.score),
+                RankedBy::Fallback => format!("{:>8}", "·"),
             };
             outln!("{:>3}. {score}  {}  ({})", i + 1, truncate(&name, 60), s.reason)?;
         }

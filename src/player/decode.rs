@@ -108,31 +108,26 @@ impl TrackDecoder {
 
     /// Appends the next decoded samples to `out`; `None` at the end of the track.
     pub fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<Option<Decoded>, PlayerError> {
-        let path = &self.path;
-        let inner = &mut self.inner;
-        // Decoders fed a damaged file can panic (an index out of range); that ends this play
-        // with an error instead of taking the decoder thread down with it.
-        crate::guard::guarded(|| match inner {
+        self.guarded(|inner, path| match inner {
             Inner::Symphonia(t) => t.next_chunk(out, path),
             Inner::Opus(t) => t.next_chunk(out, path),
-        })
-        .unwrap_or_else(|panic| {
-            Err(decode_error(
-                path,
-                format!("the decoder failed on damaged data ({panic})"),
-            ))
         })
     }
 
     /// Moves to `frame`; returns the frame the next chunk starts at.
     pub fn seek(&mut self, frame: u64) -> Result<u64, PlayerError> {
-        let path = &self.path;
-        let inner = &mut self.inner;
-        crate::guard::guarded(|| match inner {
+        self.guarded(|inner, path| match inner {
             Inner::Symphonia(t) => t.seek(frame, path),
             Inner::Opus(t) => t.seek(frame, path),
         })
-        .unwrap_or_else(|panic| {
+    }
+
+    /// Runs `step` on the decoder. Decoders fed a damaged file can panic (an index out of
+    /// range); that ends this play with an error instead of taking the decoder thread down.
+    fn guarded<T>(&mut self, step: impl FnOnce(&mut Inner, &Path) -> Result<T, PlayerError>) -> Result<T, PlayerError> {
+        let path = &self.path;
+        let inner = &mut self.inner;
+        crate::guard::guarded(|| step(inner, path)).unwrap_or_else(|panic| {
             Err(decode_error(
                 path,
                 format!("the decoder failed on damaged data ({panic})"),

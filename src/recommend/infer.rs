@@ -1,4 +1,4 @@
-//! Live recommendation ([`Recommender`], [`Track`], [`Filters`], [`Scored`]) and the
+//! Live recommendation ([`Recommender`], [`Filters`], [`Scored`]) and the
 //! cold-start ranking used when there is no model yet ([`fallback_rank`]).
 //!
 //! [`Recommender::rank`] scores every candidate by the served ranking of [`served_scores`] (the

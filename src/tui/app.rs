@@ -1149,7 +1149,7 @@ impl App {
                     self.state.say("autoplay has nothing left to pick: playback stopped");
                 }
             }
-            WorkerMsg::ModelStatus(status) => self.state.model_status = status,
+            WorkerMsg::ModelStatus(status) | WorkerMsg::RecommenderOff(status) => self.state.model_status = status,
             WorkerMsg::RetrainRefused(why) => self.state.say(why),
             WorkerMsg::TrainProgress { stage, done, total } => {
                 self.state.progress = Some(Progress {

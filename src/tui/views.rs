@@ -61,8 +61,7 @@ fn block<'a>(title: String, focused: bool, app: &App) -> Block<'a> {
         .title(Span::styled(title, style))
 }
 
-/// A bordered list that builds only its visible rows.
-/// A list drawn a window at a time: its title, whether it has the keyboard, its length and the
+/// A bordered list drawn a window at a time: its title, whether it has the keyboard, its length and the
 /// selected row.
 struct ListWindow {
     title: String,
@@ -913,18 +912,13 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
             ),
             PlaylistTarget::SaveHistory(tracks) => (
                 format!(
-                    "save the {} recent listen{} as playlist: ",
-                    tracks.len(),
-                    if tracks.len() == 1 { "" } else { "s" }
+                    "save the {} as playlist: ",
+                    crate::fmt::count(tracks.len() as u64, "recent listen")
                 ),
                 "(Enter saves, Esc cancels)",
             ),
             PlaylistTarget::Add(tracks) => (
-                format!(
-                    "add {} track{} to playlist: ",
-                    tracks.len(),
-                    if tracks.len() == 1 { "" } else { "s" }
-                ),
+                format!("add {} to playlist: ", crate::fmt::count(tracks.len() as u64, "track")),
                 "(Tab completes, a new name creates one, Esc cancels)",
             ),
             PlaylistTarget::Rename(from) => (format!("rename playlist {from:?} to: "), "(Enter renames, Esc cancels)"),
