@@ -25,6 +25,43 @@ pub struct ReplayGain {
 /// is held once, however many tracks carry it.
 pub type Name = Arc<str>;
 
+/// The order of names in the lists: letters first as their base letters in any case ("É" with
+/// "E", full-width "ＡＢ" with "AB"), then as written in any case, so that an artist spelled with
+/// and without accents makes two neighbouring groups and "ÉLAN" and "élan" one.
+pub fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
+    }
+    base_letters(a)
+        .cmp(base_letters(b))
+        .then_with(|| any_case(a).cmp(any_case(b)))
+}
+
+/// Whether two names are one in the lists: equal in any case (see [`name_order`]).
+pub fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    any_case(a).eq(any_case(b))
+}
+
+fn any_case(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().flat_map(char::to_lowercase)
+}
+
+/// Compatibility forms unfolded (full-width letters, ligatures), the combining diacritics
+/// dropped (only that block: the vowel signs of Indic scripts are marks too, and make other
+/// words), in any case.
+pub fn base_letters(s: &str) -> impl Iterator<Item = char> + '_ {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfkd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .flat_map(char::to_lowercase)
+}
+
 /// Hands out one shared copy of each distinct name it is given.
 #[derive(Debug, Default)]
 pub struct Names(HashSet<Name>);
@@ -179,5 +216,47 @@ mod tests {
             !Arc::ptr_eq(&a, &names.intern("nina simone")),
             "names are kept as written"
         );
+    }
+
+    #[test]
+    fn names_sort_by_their_base_letters_then_in_any_case() {
+        let mut names = vec![
+            "Zed",
+            "élan",
+            "Elan",
+            "ÉLAN",
+            "Ezra",
+            "Ｅｌａｎ",
+            "abba",
+            "Ábba",
+            "ABBA",
+            "Åsa",
+        ];
+        names.sort_by(|a, b| name_order(a, b));
+        // "É" sorts with "E", not after "Z"; names equal in any case stay neighbours, so the lists
+        // group them as one.
+        assert_eq!(
+            names,
+            [
+                "abba",
+                "ABBA",
+                "Ábba",
+                "Åsa",
+                "Elan",
+                "élan",
+                "ÉLAN",
+                "Ｅｌａｎ",
+                "Ezra",
+                "Zed"
+            ]
+        );
+        assert!(same_name("élan", "ÉLAN") && same_name("abba", "ABBA"));
+        assert!(!same_name("Elan", "élan") && !same_name("Ábba", "abba"));
+        // Grouping follows the order: the same name, and only it, compares equal.
+        for a in &names {
+            for b in &names {
+                assert_eq!(same_name(a, b), name_order(a, b).is_eq(), "{a} {b}");
+            }
+        }
     }
 }

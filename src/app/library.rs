@@ -14,7 +14,7 @@ use crate::db::{Database, DbError};
 use crate::marks::Marks;
 use crate::playlist::{checked_name, Entry, Smart};
 use crate::summary::TrackPlays;
-use crate::track::{Name, Track};
+use crate::track::{same_name, Name, Track};
 
 /// An album of one artist: its tracks are a run of [`LibraryIndex::tracks`], which is in
 /// artist and album order.
@@ -302,23 +302,16 @@ impl LibraryIndex {
             let artist_name = track.album_owner().cloned().unwrap_or_else(|| unknown_artist.clone());
             let album_name = track.album.clone().unwrap_or_else(|| unknown_album.clone());
             // Tracks arrive grouped by artist and album, so only the last group can match. The
-            // order ignores ASCII case (`COLLATE NOCASE`), so the groups do too: "The Beatles"
-            // and "the Beatles" interleave there, and are one artist under its first spelling.
-            if artists
-                .last()
-                .is_none_or(|a| !a.name.eq_ignore_ascii_case(&artist_name))
-            {
+            // order ignores case (`name_order`), so the groups do too: "The Beatles" and "the
+            // Beatles" interleave there, and are one artist under its first spelling.
+            if artists.last().is_none_or(|a| !same_name(&a.name, &artist_name)) {
                 artists.push(Artist {
                     name: artist_name,
                     albums: Vec::new(),
                 });
             }
             let Some(artist) = artists.last_mut() else { continue };
-            if artist
-                .albums
-                .last()
-                .is_none_or(|a| !a.name.eq_ignore_ascii_case(&album_name))
-            {
+            if artist.albums.last().is_none_or(|a| !same_name(&a.name, &album_name)) {
                 artist.albums.push(Album {
                     name: album_name,
                     tracks: i..i,

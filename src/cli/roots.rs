@@ -78,7 +78,12 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
             outln!("{row}")?;
         } else {
             let missing = if root.is_dir() { "" } else { "  (missing)" };
-            outln!("{:>7} tracks  {}{missing}", count, root.display())?;
+            outln!(
+                "{:>7} {:<6}  {}{missing}",
+                count,
+                if count == 1 { "track" } else { "tracks" },
+                root.display()
+            )?;
         }
     }
     if roots.is_empty() && !json {
@@ -94,7 +99,11 @@ fn remove(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     let gone = tracks::remove_root(db.conn_mut(), &root, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("{}: not a library folder (see `skipless roots`)", path.display()))?;
-    outln!("removed {}: {gone} tracks left the library", root.display())?;
+    outln!(
+        "removed {}: {} left the library",
+        root.display(),
+        crate::fmt::count(gone as u64, "track")
+    )?;
     super::tell_running_player(ctx);
     Ok(())
 }

@@ -63,15 +63,18 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
         eprintln!("skipless: warning: {error}");
     }
     for (path, reason) in &report.failed_files {
-        eprintln!("skipless: cannot read {}: {reason}", path.display());
+        eprintln!(
+            "skipless: cannot read {}: {reason}",
+            crate::fmt::printable(&path.display().to_string())
+        );
     }
     let s = report.summary;
     if json {
         outln!("{}", serde_json::to_string(&s)?)?;
     } else {
         outln!(
-            "scanned {} files: {} added, {} updated, {} unchanged, {} moved, {} removed, {} failed",
-            s.scanned,
+            "scanned {}: {} added, {} updated, {} unchanged, {} moved, {} removed, {} failed",
+            crate::fmt::count(s.scanned as u64, "file"),
             s.added,
             s.updated,
             s.unchanged,

@@ -61,6 +61,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_like_or_ban.sql",
         include_str!("../../migrations/0011_like_or_ban.sql"),
     ),
+    (
+        "0012_tags_read_again.sql",
+        include_str!("../../migrations/0012_tags_read_again.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

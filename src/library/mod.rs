@@ -12,7 +12,7 @@ pub mod tags;
 pub enum LibraryError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error(transparent)]
+    #[error("{}", unreadable(.0))]
     Tags(#[from] lofty::error::FileParseError),
     #[error("the tag reader failed on damaged data ({0})")]
     Panicked(String),
@@ -23,6 +23,23 @@ pub enum LibraryError {
         path: std::path::PathBuf,
         source: Box<LibraryError>,
     },
+}
+
+/// The tag reader's error in words for the listener: what it found wrong, with its reasons.
+fn unreadable(error: &lofty::error::FileParseError) -> String {
+    if error.is_unknown_format() {
+        return "not audio in any format skipless reads (damaged, or another kind of file under an audio name)".into();
+    }
+    let mut reasons = Vec::new();
+    let mut cause = std::error::Error::source(error);
+    while let Some(reason) = cause {
+        reasons.push(reason.to_string());
+        cause = reason.source();
+    }
+    match reasons.is_empty() {
+        true => format!("damaged: {error}"),
+        false => format!("damaged: {error} ({})", reasons.join(": ")),
+    }
 }
 
 /// File extensions the scanner indexes and the player decodes.

@@ -101,13 +101,7 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
             .iter()
             .filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(|p| p.tag_type())),
     );
-    let text = |key: ItemKey| -> Option<String> {
-        tags.iter()
-            .filter_map(|t| t.get_string(key))
-            .map(|s| s.trim_matches(char::from(0)).trim())
-            .find(|s| !s.is_empty())
-            .map(clip)
-    };
+    let text = |key: ItemKey| -> Option<String> { tags.iter().filter_map(|t| t.get_string(key)).find_map(tag_text) };
     let title = text(ItemKey::TrackTitle).unwrap_or_else(|| title_from_file_name(path));
     let year = text(ItemKey::Year)
         .or_else(|| text(ItemKey::RecordingDate))
@@ -151,18 +145,51 @@ pub(crate) fn clip(text: &str) -> String {
     }
 }
 
-/// "03 - Some_Song.flac" -> "03 - Some Song".
+/// A tag's text as the index keeps it, or `None` when nothing visible is left (a tag of
+/// spaces, NULs or zero-width characters). One line, in Unicode's composed form (NFC: an "é"
+/// written as "e" and an accent is the same name as the one character), each run of white space
+/// (line breaks and tabs too) one space, without control characters or the invisible ones that
+/// reorder or hide text (bidirectional overrides, zero-width spaces, byte-order marks), and
+/// clipped to [`MAX_TAG_CHARS`]. Joiners stay: emoji sequences and several scripts need them.
+pub(crate) fn tag_text(raw: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut text = String::with_capacity(raw.len());
+    let mut space = false;
+    for c in raw.nfc() {
+        // NUL separates the values of a tag in some formats.
+        if c.is_whitespace() || c == '\0' {
+            space = true;
+        } else if !(c.is_control() || is_hidden(c)) {
+            if space && !text.is_empty() {
+                text.push(' ');
+            }
+            space = false;
+            text.push(c);
+        }
+    }
+    text.chars().any(|c| !is_joiner(c)).then(|| clip(&text))
+}
+
+/// Characters that show nothing and change how the rest reads: bidirectional embeddings,
+/// overrides and isolates, zero-width spaces and byte-order marks.
+fn is_hidden(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{202a}'..='\u{202e}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Zero-width joiners and direction marks: kept inside a name, but no name on their own.
+fn is_joiner(c: char) -> bool {
+    matches!(c, '\u{200c}'..='\u{200f}')
+}
+
+/// "03 - Some_Song.flac" -> "03 - Some Song"; the whole path where the name has nothing to show.
 pub(crate) fn title_from_file_name(path: &Path) -> String {
     let stem = path
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| s.to_string_lossy().replace('_', " "))
         .unwrap_or_default();
-    let title = stem.replace('_', " ").trim().to_owned();
-    if title.is_empty() {
-        path.to_string_lossy().into_owned()
-    } else {
-        title
-    }
+    tag_text(&stem)
+        .or_else(|| tag_text(&path.to_string_lossy()))
+        .unwrap_or_default()
 }
 
 /// Track or disc number: "3", "03", "3/12". Zero, negative or absurd values are unknown.
@@ -223,5 +250,31 @@ mod tests {
     #[test]
     fn title_from_name() {
         assert_eq!(title_from_file_name(Path::new("/m/03_Some_Song.flac")), "03 Some Song");
+        assert_eq!(title_from_file_name(Path::new("/m/new\nline\t.ogg")), "new line");
+        // A name with nothing to show gives the path.
+        assert_eq!(title_from_file_name(Path::new("/m/\u{200b}.ogg")), "/m/.ogg");
+    }
+
+    #[test]
+    fn tag_text_is_one_line_in_one_form_without_hidden_characters() {
+        // An "é" written as "e" and a combining accent is the one character.
+        assert_eq!(tag_text("Beyonce\u{301}").as_deref(), Some("Beyoncé"));
+        assert_eq!(
+            tag_text("  Line one\r\n\tLine two  ").as_deref(),
+            Some("Line one Line two")
+        );
+        assert_eq!(
+            tag_text("Evil\x1b]0;pwned\x07\x1b[2J").as_deref(),
+            Some("Evil]0;pwned[2J")
+        );
+        assert_eq!(tag_text("abc\u{202e}dcba\u{9b}").as_deref(), Some("abcdcba"));
+        assert_eq!(tag_text("\u{feff}Title\u{200b}").as_deref(), Some("Title"));
+        assert_eq!(tag_text("One\0Two\0").as_deref(), Some("One Two"));
+        // Joiners make emoji and words in several scripts: kept inside, no name alone.
+        let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}";
+        assert_eq!(tag_text(family).as_deref(), Some(family));
+        for nothing in ["", " \t\n", "\u{200b}\u{200b}", "\u{200d}", "\0\0", "\u{202e}"] {
+            assert_eq!(tag_text(nothing), None, "{nothing:?}");
+        }
     }
 }

@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 use crate::db::tracks;
-use crate::track::Track;
+use crate::track::{base_letters, Track};
 use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
 
 /// Separates the artist and title parts of a key; never left in a folded string.
 const SEP: char = '\u{1f}';
@@ -52,14 +51,9 @@ pub(crate) fn album_key(album: &str) -> String {
     words(&bare)
 }
 
-/// Lower case, compatibility forms (full-width letters, ligatures) unfolded, accents removed.
-/// Only the combining diacritics block is dropped: the vowel signs of Indic scripts are marks too,
-/// and dropping them would merge different words.
+/// Lower case, compatibility forms unfolded, accents removed ([`base_letters`]).
 fn fold(s: &str) -> String {
-    s.nfkd()
-        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
-        .flat_map(char::to_lowercase)
-        .collect()
+    base_letters(s).collect()
 }
 
 /// Cuts a folded string at its first featuring credit.

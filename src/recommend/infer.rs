@@ -25,7 +25,7 @@ use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
 use super::RecommendError;
-use crate::track::{Name, Track};
+use crate::track::{same_name, Name, Track};
 
 /// What may be recommended, and how many.
 #[derive(Debug, Clone, PartialEq)]
@@ -801,7 +801,7 @@ pub fn fallback_rank<C: Borrow<Track>>(
         .filter_map(|p| log.tracks.get(p.0).map(|t| &**t))
         .collect();
     let same = |a: Option<&Name>, b: Option<&Name>| match (a, b) {
-        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (Some(a), Some(b)) => same_name(a, b),
         _ => false,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
