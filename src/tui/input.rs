@@ -249,18 +249,22 @@ fn edit_line(text: &mut String, key: KeyEvent) -> bool {
     match key.code {
         KeyCode::Backspace if alt => delete_word(text),
         // Ctrl-H is the Backspace of terminals that send ^H for it.
-        KeyCode::Backspace => {
-            text.pop();
-        }
-        KeyCode::Char('h') if control => {
-            text.pop();
-        }
+        KeyCode::Backspace => delete_character(text),
+        KeyCode::Char('h') if control => delete_character(text),
         KeyCode::Char('u') if control => text.clear(),
         KeyCode::Char('w') if control => delete_word(text),
         KeyCode::Char(c) if !control => text.push(c),
         _ => return false,
     }
     true
+}
+
+/// Deletes the last character of `text` as the listener sees it: a flag, an emoji with its
+/// joiners or a letter with its accents goes whole.
+fn delete_character(text: &mut String) {
+    use unicode_segmentation::UnicodeSegmentation;
+    let kept = text.grapheme_indices(true).next_back().map_or(0, |(at, _)| at);
+    text.truncate(kept);
 }
 
 /// Deletes the last word of `text` and the blanks after it, as Ctrl-W does in a shell.
@@ -303,6 +307,14 @@ mod tests {
         type_key(&mut text, KeyCode::Char('w'), KeyModifiers::CONTROL);
         assert_eq!(text, "坂本\u{3000}龍一\u{a0}");
         type_key(&mut text, KeyCode::Char('w'), KeyModifiers::CONTROL);
+        assert_eq!(text, "坂本\u{3000}");
+        // Backspace takes what shows as one character: a flag, a family, an accented letter.
+        text.push_str("\u{1f1ef}\u{1f1f5}e\u{301}\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}");
+        type_key(&mut text, KeyCode::Backspace, KeyModifiers::NONE);
+        assert_eq!(text, "坂本\u{3000}\u{1f1ef}\u{1f1f5}e\u{301}");
+        type_key(&mut text, KeyCode::Backspace, KeyModifiers::NONE);
+        assert_eq!(text, "坂本\u{3000}\u{1f1ef}\u{1f1f5}");
+        type_key(&mut text, KeyCode::Backspace, KeyModifiers::NONE);
         assert_eq!(text, "坂本\u{3000}");
         assert!(
             !type_key(&mut text, KeyCode::Char('c'), KeyModifiers::CONTROL),
