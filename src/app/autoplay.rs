@@ -775,7 +775,7 @@ impl TrainingJob {
                 cancel,
             )
         });
-        let trained = match result {
+        let mut trained = match result {
             Ok(trained) => trained,
             Err(RecommendError::Cancelled) => return TrainingOutcome::Cancelled,
             Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),

@@ -34,7 +34,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     }
     let cancel = AtomicBool::new(false);
     let start = Instant::now();
-    let trained = train_from_log(
+    let mut trained = train_from_log(
         &log,
         previous.as_ref(),
         &TrainConfig::default(),

@@ -128,6 +128,32 @@ impl Checkpoint {
     }
 }
 
+/// A hold on a models folder, for one training run at a time to compare its model with the
+/// saved one and save it (the player's and `skipless train`'s alike); released when dropped.
+pub(crate) struct ModelsLock {
+    _held: std::fs::File,
+}
+
+impl ModelsLock {
+    /// Waits for the hold: another run keeps it only while it judges and saves a model.
+    pub(crate) fn take(models_dir: &Path) -> Result<Self, RecommendError> {
+        let path = models_dir.join("settle.lock");
+        let io = |source| RecommendError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(models_dir).map_err(io)?;
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(Self { _held: file })
+    }
+}
+
 /// Now, as RFC 3339 UTC.
 pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()

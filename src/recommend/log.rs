@@ -14,7 +14,7 @@ use crate::track::{Name, Track, TracksById};
 
 use candle_core::{DType, Device};
 
-use super::checkpoint::{now_rfc3339, Checkpoint, CheckpointMeta, FORMAT_VERSION};
+use super::checkpoint::{now_rfc3339, Checkpoint, CheckpointMeta, ModelsLock, FORMAT_VERSION};
 use super::data::{item_key, item_key_of, Play, Session, Vocab};
 use super::features::ItemGroups;
 use super::metrics::Metrics;
@@ -154,6 +154,14 @@ pub(crate) struct LogTraining {
     /// previous model of the same shape). Its own stored metrics came from an older, smaller
     /// slice, so only these are comparable with the new model's.
     pub previous_validation: Option<Metrics>,
+    /// When the model judged as the previous one was trained (`None`: there was none), to tell
+    /// whether another run saved one since.
+    previous_trained_at: Option<String>,
+    /// The sessions and likes of this run, to judge a model saved by another run meanwhile on
+    /// the same slice.
+    sessions: Vec<Session>,
+    likes: Vec<(u32, i64)>,
+    val_start: usize,
 }
 
 impl LogTraining {
@@ -167,13 +175,46 @@ impl LogTraining {
     }
 
     /// Saves the new model under `models_dir` when it [`improves`](Self::improves) on the
-    /// previous one, or when `force`d; returns where, or `None` when the previous one stays.
-    pub(crate) fn settle(&self, models_dir: &Path, force: bool) -> Result<Option<PathBuf>, RecommendError> {
+    /// model saved there, or when `force`d; returns where, or `None` when the saved one stays.
+    /// Runs of the player and of `skipless train` settle one at a time; one that finds a model
+    /// saved by another while it trained judges that one on its own slice before comparing.
+    pub(crate) fn settle(&mut self, models_dir: &Path, force: bool) -> Result<Option<PathBuf>, RecommendError> {
+        let _one_at_a_time = ModelsLock::take(models_dir)?;
+        // One that cannot be read is replaced, as at the start of a run.
+        let current = Checkpoint::load(models_dir).ok().flatten();
+        if current.as_ref().map(|c| &c.meta.trained_at) != self.previous_trained_at.as_ref() {
+            self.previous_trained_at = current.as_ref().map(|c| c.meta.trained_at.clone());
+            self.previous_validation = match current.as_ref() {
+                Some(current) => self.served_metrics_of(current)?,
+                None => None,
+            };
+        }
         if force || self.improves() {
             self.checkpoint.save(models_dir).map(Some)
         } else {
             Ok(None)
         }
+    }
+
+    /// `previous`'s served metrics on this run's validation slice, in this run's vocabulary
+    /// (items new since it was trained score from their side features, as they would if it
+    /// stayed in use); `None` for a model of another shape, which the new one replaces.
+    fn served_metrics_of(&self, previous: &Checkpoint) -> Result<Option<Metrics>, RecommendError> {
+        let config = &self.checkpoint.meta.config;
+        if previous.meta.config.model != config.model {
+            return Ok(None);
+        }
+        let vocab = &self.checkpoint.meta.vocab;
+        let mut old = SeqModel::new(config.model, vocab, DType::F32, config.seed, &Device::Cpu)?;
+        old.warm_start(&previous.model, &previous.meta.vocab, vocab)?;
+        let data = TrainData {
+            vocab,
+            sessions: &self.sessions,
+            val_start: self.val_start,
+            likes: &self.likes,
+        };
+        let popularity = listen_counts(vocab, &self.sessions[..self.val_start]);
+        validation_metrics(&old, data, &popularity).map(Some)
     }
 
     /// Adds this run to the record of training runs in `db`: `saved` if the new model replaced
@@ -266,17 +307,6 @@ pub(crate) fn train_from_log(
         progress,
         cancel,
     )?;
-    let previous_validation = match compatible {
-        Some(p) => {
-            // The previous model in this run's vocabulary: items new since then score from their
-            // side features, as they would if it stayed in use.
-            let mut old = SeqModel::new(config.model, &vocab, DType::F32, config.seed, &Device::Cpu)?;
-            old.warm_start(&p.model, &p.meta.vocab, &vocab)?;
-            let popularity = listen_counts(&vocab, &sessions[..val_start]);
-            Some(validation_metrics(&old, data, &popularity)?)
-        }
-        None => None,
-    };
     let checkpoint = Checkpoint {
         meta: CheckpointMeta {
             format_version: FORMAT_VERSION,
@@ -290,10 +320,18 @@ pub(crate) fn train_from_log(
         },
         model: outcome.model,
     };
-    Ok(LogTraining {
+    let mut trained = LogTraining {
         checkpoint,
-        previous_validation,
-    })
+        previous_validation: None,
+        previous_trained_at: previous.map(|p| p.meta.trained_at.clone()),
+        sessions,
+        likes,
+        val_start,
+    };
+    if let Some(previous) = previous {
+        trained.previous_validation = trained.served_metrics_of(previous)?;
+    }
+    Ok(trained)
 }
 
 /// A model's metrics on the validation slice of `data`, by the ranking it would serve.

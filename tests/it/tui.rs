@@ -811,6 +811,54 @@ fn a_trained_model_drives_autoplay_and_a_skip_reranks_it() {
 }
 
 #[test]
+fn a_run_that_ends_after_another_saved_a_model_is_judged_against_that_model() {
+    use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
+    let h = Harness::new(120, 60);
+    seed_log(&h, 6);
+    let models = h._dir.path().join("models");
+    let open = || Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    let mut core = AutoplayCore::new(open(), models.clone(), small_model_config()).unwrap();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    // Two runs start with no model saved: a wreck (its learning rates climb the loss) and a
+    // sound one. The wreck waits in its first step until the sound one has saved its model.
+    let mut wreck = core.start_training();
+    wreck.train.lr = -0.01;
+    wreck.train.feature_lr = -0.05;
+    wreck.train.max_epochs = 1;
+    wreck.train.min_steps = 0;
+    let sound = core.start_training();
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go_on, go) = crossbeam_channel::bounded::<()>(1);
+    let wrecked = std::thread::scope(|scope| {
+        let never = &never;
+        let waiting = scope.spawn(move || {
+            let mut first = true;
+            wreck.run(
+                &mut |_, _, _| {
+                    if std::mem::take(&mut first) {
+                        started_tx.send(()).unwrap();
+                        go.recv().unwrap();
+                    }
+                },
+                never,
+            )
+        });
+        started.recv().unwrap();
+        let saved = sound.run(&mut |_, _, _| {}, never);
+        assert!(matches!(saved, TrainingOutcome::Saved(_)), "{saved:?}");
+        go_on.send(()).unwrap();
+        waiting.join().unwrap()
+    });
+    let checkpoint = skipless::recommend::checkpoint::Checkpoint::path(&models);
+    let saved = std::fs::read(&checkpoint).unwrap();
+    match wrecked {
+        TrainingOutcome::Kept(message) => assert!(message.contains("discarded"), "{message}"),
+        other => panic!("the wreck replaced the model saved while it trained: {other:?}"),
+    }
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), saved);
+}
+
+#[test]
 fn a_worse_model_is_not_swapped_in() {
     use skipless::app::autoplay::{AutoplayCore, TrainingOutcome};
     let mut h = Harness::new(120, 60);
