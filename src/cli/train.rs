@@ -74,12 +74,16 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         });
         outln!("{out}")?;
     } else {
+        // The best epoch is the Transformer stage's: a model of the features alone kept none of it.
+        let best_epoch = match checkpoint.meta.transformer_kept {
+            true => format!(" (best epoch {})", checkpoint.meta.best_epoch),
+            false => String::new(),
+        };
         outln!(
-            "trained on {} plays of {} tracks in {:.1} s (best epoch {}); validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
+            "trained on {} plays of {} tracks in {:.1} s{best_epoch}; validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
             checkpoint.meta.plays_seen,
             checkpoint.meta.vocab.len(),
             start.elapsed().as_secs_f64(),
-            checkpoint.meta.best_epoch,
             v.hr10,
             v.ndcg10,
             v.mrr,
