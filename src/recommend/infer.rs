@@ -804,6 +804,24 @@ pub fn fallback_rank<C: Borrow<Track>>(
         (Some(a), Some(b)) => same_name(a, b),
         _ => false,
     };
+    // A track's likeness to the recent listens counts a fifth for each listen of its artist this
+    // session past the second: the session moves on to the artists like them, rather than
+    // playing one artist (or a few, in turn) through a large library.
+    let mut listens_of_artist: HashMap<String, i32> = HashMap::new();
+    for artist in session
+        .iter()
+        .filter(|p| !p.1)
+        .filter_map(|p| log.tracks.get(p.0)?.artist.as_ref())
+    {
+        *listens_of_artist.entry(artist.to_lowercase()).or_default() += 1;
+    }
+    let pull = |artist: Option<&Name>| {
+        let listens = artist
+            .and_then(|a| listens_of_artist.get(&a.to_lowercase()))
+            .copied()
+            .unwrap_or(0);
+        0.2f32.powi((listens - 2).max(0))
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(filters.seed);
     let mut reasons = Vec::with_capacity(candidates.len());
     let scores: Vec<f32> = candidates
@@ -833,6 +851,7 @@ pub fn fallback_rank<C: Borrow<Track>>(
                 }
                 similarity = similarity.max(s);
             }
+            similarity *= pull(c.artist.as_ref());
             let (listens, skips) = counts.get(&c.id).copied().unwrap_or((0, 0));
             reasons.push(why.unwrap_or(Why::History(listens, skips)));
             // Similarity dominates, then how likely it is to be finished and how often it was;

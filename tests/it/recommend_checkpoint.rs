@@ -385,6 +385,34 @@ fn fallback_prefers_similar_then_popular() {
 }
 
 #[test]
+fn without_a_model_a_session_moves_on_from_an_artist_played_three_times() {
+    let in_genre = |id: i64, artist: &str, genre: &str| Track {
+        genre: Some(genre.into()),
+        ..track(id, artist)
+    };
+    let tracks: Vec<Track> = (1..=8)
+        .map(|id| in_genre(id, "A", "rock"))
+        .chain((9..=11).map(|id| in_genre(id, "B", "rock")))
+        .chain((12..=14).map(|id| in_genre(id, "C", "jazz")))
+        .collect();
+    let mut log = ListeningLog::default();
+    for t in &tracks {
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
+    }
+    let artist_of = |id: i64| tracks[id as usize - 1].artist.as_deref().unwrap().to_owned();
+    let first_pick = |session: &[(i64, bool)]| {
+        let ranked = fallback_rank(session, &tracks, &log, &picks(1));
+        (artist_of(ranked[0].track_id), ranked[0].reason.clone())
+    };
+    // Two of A's tracks listened to: more of A, from its album.
+    assert_eq!(first_pick(&[(1, false), (2, false)]).0, "A");
+    // A third, and the session goes on to the artist of the same genre; skipped ones do not count.
+    assert_eq!(first_pick(&[(1, true), (2, false), (3, false)]).0, "A");
+    let (artist, reason) = first_pick(&[(1, false), (2, false), (3, false)]);
+    assert_eq!((artist.as_str(), reason.as_str()), ("B", "same genre as A – song 3"));
+}
+
+#[test]
 fn picks_for_a_smaller_limit_are_the_head_of_the_picks_when_skipped_tracks_must_fill_in() {
     let tracks = library();
     let log = log(&tracks);
