@@ -8,6 +8,7 @@
 //! and position, until a scan adds their track ([`super::rematch`]).
 
 use std::io::BufRead;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,9 @@ pub(crate) struct ImportCounts {
 #[derive(Debug, Clone, Copy)]
 struct OpenSession {
     id: i64,
+    /// When its first play started: an older play (from a file of older plays given after a
+    /// newer one) starts a session of its own.
+    first_at: i64,
     last_at: i64,
     next_position: i64,
 }
@@ -121,10 +125,37 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
         if found.is_empty() {
             return Err(LogIoError::NoFiles(path.display().to_string()));
         }
-        found.sort();
+        // Spotify numbers the files of a large export `_0` to `_11`: `_10` comes after `_9`.
+        found.sort_by(|a, b| numbered_order(a.as_os_str().as_bytes(), b.as_os_str().as_bytes()));
         files.extend(found);
     }
     Ok((files, left_out))
+}
+
+/// Byte order, except that runs of digits compare as numbers: "_2.json" before "_10.json".
+fn numbered_order(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
+    let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let number = |s: &[u8]| {
+        let zeros = s.iter().take_while(|&&c| c == b'0').count();
+        s.len() - zeros
+    };
+    loop {
+        let (da, db) = (digits(a), digits(b));
+        let (order, taken_a, taken_b) = if da > 0 && db > 0 {
+            let (na, nb) = (&a[da - number(&a[..da])..da], &b[db - number(&b[..db])..db]);
+            // More digits past the leading zeros is a larger number; as many compare as text.
+            (na.len().cmp(&nb.len()).then(na.cmp(nb)).then(da.cmp(&db)), da, db)
+        } else {
+            match (a.first(), b.first()) {
+                (Some(x), Some(y)) => (x.cmp(y), 1, 1),
+                (x, y) => return x.is_some().cmp(&y.is_some()),
+            }
+        };
+        if order.is_ne() {
+            return order;
+        }
+        (a, b) = (&a[taken_a..], &b[taken_b..]);
+    }
 }
 
 /// Spotify's `ts` is the end of the play. The basic history's is a minute, where two plays of
@@ -517,18 +548,19 @@ fn place(
             return Ok(());
         }
         let open = match session {
-            Some(open) if play.started_at - open.last_at <= gap_ms => open,
+            Some(open) if play.started_at >= open.first_at && play.started_at - open.last_at <= gap_ms => open,
             _ => OpenSession {
                 id: placer.new_session(play.started_at, play.ended_at)?,
+                first_at: play.started_at,
                 last_at: play.ended_at,
                 next_position: 0,
             },
         };
         placer.touch_session(open.id, play.ended_at)?;
         session = Some(OpenSession {
-            id: open.id,
             last_at: open.last_at.max(play.ended_at),
             next_position: open.next_position + 1,
+            ..open
         });
         let slot = Slot {
             session_id: open.id,
@@ -563,5 +595,31 @@ mod tests {
         assert_eq!(end_reason_of(Some("unexpected-exit"), false), EndReason::Interrupted);
         assert_eq!(end_reason_of(None, true), EndReason::Skipped);
         assert_eq!(end_reason_of(Some("unknown"), false), EndReason::Finished);
+    }
+
+    #[test]
+    fn numbered_files_come_in_the_order_of_their_numbers() {
+        let mut names = [
+            "Streaming_History_Audio_2023-2026_10.json",
+            "Streaming_History_Audio_2023-2026_2.json",
+            "Streaming_History_Audio_2018-2023_11.json",
+            "Streaming_History_Audio_2023-2026_0.json",
+            "Streaming_History_Audio_2023-2026_02.json",
+            "Streaming_History_Audio_2023-2026_1.json",
+            "Streaming_History_Audio_2023-2026.json",
+        ];
+        names.sort_by(|a, b| numbered_order(a.as_bytes(), b.as_bytes()));
+        assert_eq!(
+            names,
+            [
+                "Streaming_History_Audio_2018-2023_11.json",
+                "Streaming_History_Audio_2023-2026.json",
+                "Streaming_History_Audio_2023-2026_0.json",
+                "Streaming_History_Audio_2023-2026_1.json",
+                "Streaming_History_Audio_2023-2026_2.json",
+                "Streaming_History_Audio_2023-2026_02.json",
+                "Streaming_History_Audio_2023-2026_10.json",
+            ]
+        );
     }
 }

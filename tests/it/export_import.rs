@@ -1479,3 +1479,55 @@ fn an_export_piped_into_import_arrives_whole() {
     let made = missing.join("skipless.db");
     assert!(!made.exists(), "a log was made for a file that is not there");
 }
+
+/// The records of mica's fixture in three files cut where the listener paused for over an hour,
+/// oldest first.
+fn mica_in_three_parts(dir: &Path) -> Vec<PathBuf> {
+    let mut records: Vec<Value> = serde_json::from_slice(&std::fs::read(mica()).unwrap()).unwrap();
+    records.sort_by(|a, b| a["ts"].as_str().cmp(&b["ts"].as_str()));
+    let time = |r: &Value| {
+        time::OffsetDateTime::parse(
+            r["ts"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+    };
+    let pause_after = |from: usize| {
+        (from..records.len() - 1)
+            .find(|&i| time(&records[i + 1]) - time(&records[i]) > 3600)
+            .unwrap()
+            + 1
+    };
+    let first = pause_after(records.len() / 3);
+    let second = pause_after(2 * records.len() / 3);
+    // Named as Spotify numbers a large export: in byte order, "_9" would come after "_11".
+    [(0, first, 9), (first, second, 10), (second, records.len(), 11)]
+        .into_iter()
+        .map(|(from, to, number)| {
+            let path = dir.join(format!("Streaming_History_Audio_2024_{number}.json"));
+            std::fs::write(&path, serde_json::to_vec(&records[from..to]).unwrap()).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn a_history_in_parts_makes_the_same_sessions_whatever_order_its_files_come_in() {
+    let sessions = |data: &Path| json_of(data, &["stats", "--json"], &[])["sessions"].as_u64().unwrap();
+    let whole = tempfile::tempdir().unwrap();
+    import_spotify(whole.path(), &[&mica()]);
+    let expected = sessions(whole.path());
+    assert!(expected > 50, "{expected}");
+
+    let parts_dir = tempfile::tempdir().unwrap();
+    let parts = mica_in_three_parts(parts_dir.path());
+    // The export's folder: its files in the order of their numbers.
+    let folder = tempfile::tempdir().unwrap();
+    import_spotify(folder.path(), &[parts_dir.path()]);
+    assert_eq!(sessions(folder.path()), expected);
+    // Files named newest first: an older play never joins a newer session.
+    let newest_first = tempfile::tempdir().unwrap();
+    import_spotify(newest_first.path(), &[&parts[2], &parts[1], &parts[0]]);
+    assert_eq!(sessions(newest_first.path()), expected);
+}
