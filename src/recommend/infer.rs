@@ -20,7 +20,9 @@ use crate::config::RecommendConfig;
 
 use super::checkpoint::{Checkpoint, CheckpointMeta};
 use super::data::{item_key_of, ItemFeatures, Play, Vocab};
-use super::features::{ln_finish, HistoryStats, ItemGroups, FEATURES, FINISH_PRIOR, FOLLOWS, LIKED, TIMES_FINISHED};
+use super::features::{
+    ln_finish, HistoryStats, ItemGroups, FEATURES, FINISH_PRIOR, FOLLOWS, LIKED, TIMES_FINISHED, WINDOW,
+};
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
@@ -217,7 +219,15 @@ impl Recommender {
             // A track the model has no item for now has plays: its cached place says it had none.
             self.places.get_mut().clear();
         }
-        let before = self.session_items(session);
+        // The history counts what follows the session's last few plays only: a replay of a long
+        // session looks up those, not the whole session again at every play.
+        let mut before: Vec<(u32, bool)> = session
+            .iter()
+            .rev()
+            .filter_map(|&(t, s)| Some((*self.items.get(&t)?, s)))
+            .take(WINDOW)
+            .collect();
+        before.reverse();
         self.stats.observe(&before, item, skipped, ts_ms);
         if item != 0 {
             self.history.push(Play { item, skipped, ts_ms });
