@@ -246,6 +246,40 @@ fn a_seek_past_the_end_while_paused_stands_at_the_end() {
     );
 }
 
+/// A seek past the end of a playing track ends it, in every format; a `Seeked` before the end,
+/// if any, says where the play ended, never where it was before the seek.
+#[test]
+fn a_seek_past_the_end_while_playing_ends_the_play_and_reports_no_stale_position() {
+    for name in [
+        "transience.id3v24.mp3",
+        "elf-land.ogg",
+        "menu.opus",
+        "defeat.flac",
+        "victory.wav",
+    ] {
+        let engine = engine(1.0);
+        play(&engine, item(&corpus(name), 1));
+        until(&engine, Duration::from_secs(10), |e| {
+            matches!(e, Event::Position { .. })
+        });
+        engine.send(Command::Seek {
+            track_id: 1,
+            to: SeekTo::Forward(Duration::from_secs(600)),
+        });
+        let events = until(&engine, Duration::from_secs(10), |e| matches!(e, Event::Ended { .. }));
+        let Some(&Event::Ended { position_ms: end, .. }) = events.last() else {
+            panic!("{name}: {events:?}")
+        };
+        assert!(
+            events.iter().all(|e| match e {
+                Event::Seeked { position_ms, .. } => position_ms.abs_diff(end) <= 1_000,
+                _ => true,
+            }),
+            "{name}: {events:?}"
+        );
+    }
+}
+
 #[test]
 fn seeks_in_a_row_add_up_while_paused_and_playing() {
     let engine = engine(1.0);
