@@ -866,16 +866,13 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     // A long title leaves the artist in sight: it keeps at most what the rest leaves it, or half.
     let room = top.width as usize;
     let title_room = room.saturating_sub(text_width(&by)).max(room / 2);
-    let title = Line::from(vec![
-        Span::styled(
-            truncate(
-                &format!("{state} {}{}", mark_of(t.id, &app.state.library.marks), t.title),
-                title_room,
-            ),
-            app.theme.accent,
-        ),
-        Span::raw(by),
-    ]);
+    let title = truncate(
+        &format!("{state} {}{}", mark_of(t.id, &app.state.library.marks), t.title),
+        title_room,
+    );
+    // The artist and album get the rest, cut with "…" like the title.
+    let by = truncate(&by, room.saturating_sub(text_width(&title)));
+    let title = Line::from(vec![Span::styled(title, app.theme.accent), Span::raw(by)]);
     frame.render_widget(Paragraph::new(title), top);
     let total = now.duration_ms.unwrap_or(0);
     let ratio = if total > 0 {

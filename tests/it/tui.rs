@@ -302,6 +302,20 @@ fn a_short_terminal_still_shows_where_the_track_is() {
 }
 
 #[test]
+fn a_long_artist_and_album_are_cut_with_an_ellipsis_in_the_now_playing_line() {
+    let mut h = Harness::new(50, 20);
+    h.keys("/transience\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    let screen = h.screen();
+    let line = screen.lines().find(|l| l.contains("▶")).unwrap().to_owned();
+    // "▶ Transience — Aleksi Aubry-Carlson · The Battle for Wesnoth OST" is 64 columns.
+    assert!(
+        line.contains("│▶ Transience — Aleksi Aubry-Carlson · The Battl…│"),
+        "{line}"
+    );
+}
+
+#[test]
 fn small_terminals_degrade_without_panicking() {
     for (w, h) in [(80, 24), (60, 15), (40, 10), (20, 5), (10, 3), (1, 1)] {
         let mut harness = Harness::new(w, h);
