@@ -281,8 +281,6 @@ pub struct TopAlbum {
     pub tally: Tally,
 }
 
-const UNKNOWN_ARTIST: &str = "Unknown artist";
-
 /// A track's or an artist's name as the key that groups its plays: the same song tagged
 /// "The Cure" in one file and "the cure" in a Spotify history is one, and so are two files of
 /// one song.
@@ -314,7 +312,7 @@ impl Counts {
             .or_insert((play.started_at_ms, ended));
         session.0 = session.0.min(play.started_at_ms);
         session.1 = session.1.max(ended);
-        let artist = play.artist.as_deref().unwrap_or(UNKNOWN_ARTIST);
+        let artist = play.artist.as_deref().unwrap_or(crate::track::UNKNOWN_ARTIST);
         self.artists
             .entry(key(artist))
             .or_insert_with(|| (artist.to_owned(), Tally::default()))

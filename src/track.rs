@@ -21,6 +21,10 @@ pub struct ReplayGain {
     pub album_peak: Option<f32>,
 }
 
+/// What the lists call a track's artist and album when its tags give none.
+pub const UNKNOWN_ARTIST: &str = "Unknown artist";
+pub const UNKNOWN_ALBUM: &str = "Unknown album";
+
 /// An artist, album or genre name. Read from the index through [`Names`], each distinct name
 /// is held once, however many tracks carry it.
 pub type Name = Arc<str>;

@@ -296,8 +296,8 @@ impl LibraryIndex {
 
     pub(crate) fn new(tracks: Vec<Arc<Track>>, plays: HashMap<i64, TrackPlays>) -> Self {
         let mut artists: Vec<Artist> = Vec::new();
-        let unknown_artist: Name = "Unknown artist".into();
-        let unknown_album: Name = "Unknown album".into();
+        let unknown_artist: Name = crate::track::UNKNOWN_ARTIST.into();
+        let unknown_album: Name = crate::track::UNKNOWN_ALBUM.into();
         for (i, track) in tracks.iter().enumerate() {
             let artist_name = track.album_owner().cloned().unwrap_or_else(|| unknown_artist.clone());
             let album_name = track.album.clone().unwrap_or_else(|| unknown_album.clone());

@@ -72,9 +72,12 @@ impl Scoring {
             self.text.clear();
             self.text.push_str(&t.title);
             self.text.push(' ');
-            self.text.push_str(t.artist.as_deref().unwrap_or(""));
+            // The names the lists show for missing tags find their tracks too.
+            self.text
+                .push_str(t.artist.as_deref().unwrap_or(crate::track::UNKNOWN_ARTIST));
             self.text.push(' ');
-            self.text.push_str(t.album.as_deref().unwrap_or(""));
+            self.text
+                .push_str(t.album.as_deref().unwrap_or(crate::track::UNKNOWN_ALBUM));
             if let Some(score) = pattern.score(Utf32Str::new(&self.text, &mut self.chars), &mut self.matcher) {
                 self.best.push((score, i));
             }
@@ -206,6 +209,19 @@ mod tests {
         }
         assert!(search(&tracks, "zzz", RESULTS).is_empty());
         assert_eq!(search(&tracks, "glass 99", 3).len(), 3);
+    }
+
+    #[test]
+    fn untagged_tracks_are_found_by_the_names_the_lists_give_them() {
+        let tracks = [
+            track("Halo", "Beyoncé", "I Am... Sasha Fierce"),
+            Track {
+                title: "field recording".into(),
+                ..Track::default()
+            },
+        ];
+        assert_eq!(search(&tracks, "unknown artist", RESULTS), [1]);
+        assert_eq!(search(&tracks, "unknown album", RESULTS), [1]);
     }
 
     #[test]

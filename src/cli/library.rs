@@ -34,7 +34,10 @@ pub(crate) fn run(ctx: &Context, json: bool) -> anyhow::Result<()> {
             let line = format!(
                 "{:>6} {mark} {}  {}  {}  {duration}",
                 track.id,
-                column(&printable(track.artist.as_deref().unwrap_or("Unknown artist")), 30),
+                column(
+                    &printable(track.artist.as_deref().unwrap_or(crate::track::UNKNOWN_ARTIST)),
+                    30
+                ),
                 column(&printable(track.album.as_deref().unwrap_or("")), 30),
                 column(&printable(&track.title), 30),
             );

@@ -862,7 +862,10 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let t = &now.entry.track;
     let state = if now.paused { "⏸" } else { "▶" };
     let album = t.album.as_deref().map(|a| format!(" · {a}")).unwrap_or_default();
-    let by = format!(" — {}{album}", t.artist.as_deref().unwrap_or("Unknown artist"));
+    let by = format!(
+        " — {}{album}",
+        t.artist.as_deref().unwrap_or(crate::track::UNKNOWN_ARTIST)
+    );
     // A long title leaves the artist in sight: it keeps at most what the rest leaves it, or half.
     let room = top.width as usize;
     let title_room = room.saturating_sub(text_width(&by)).max(room / 2);
