@@ -107,7 +107,9 @@ fn run_worker(
     spawned.is_ok()
 }
 
-/// Test hook (`SKIPLESS_TEST_PANIC=worker`): a worker that panics, to show that the UI goes on.
+/// Test hook (`SKIPLESS_TEST_PANIC=worker`, in builds with debug assertions): a worker that
+/// panics, to show that the UI goes on.
+#[cfg(debug_assertions)]
 pub(crate) fn spawn_test_panic(tx: Sender<WorkerMsg>) {
     run_worker("test", tx, |_| {
         panic!("test panic in a worker thread (SKIPLESS_TEST_PANIC=worker)")

@@ -83,8 +83,13 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let mut terminal = terminal::enter(ctx.paths.log_file())?;
     let input = terminal::input_events();
     // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
-    // for the tests that check the terminal is restored. Nothing else reads it.
+    // for the tests that check the terminal is restored. Only builds with debug assertions (as
+    // `cargo test` makes) have it: a release build reads no such variable.
+    #[cfg(debug_assertions)]
     let test_panic = std::env::var("SKIPLESS_TEST_PANIC").ok();
+    #[cfg(not(debug_assertions))]
+    let test_panic: Option<String> = None;
+    #[cfg(debug_assertions)]
     if test_panic.as_deref() == Some("worker") {
         crate::app::workers::spawn_test_panic(app.worker_tx.clone());
     }
