@@ -221,7 +221,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                         Ok(command) => {
                             commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), command, ControlSource::Stdin)
                         }
-                        Err(message) => commands::Reply::error(message),
+                        Err(message) => commands::Reply::refused(message),
                     };
                     if reply.reload {
                         reload();
@@ -237,7 +237,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
             },
             recv(remote_commands) -> request => if let Ok(RemoteRequest { command, reply }) = request {
                 let answer = commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), command, ControlSource::Remote);
-                let _ = reply.send(answer.text);
+                let _ = reply.send(answer.line());
                 if answer.reload {
                     reload();
                 }
@@ -461,24 +461,23 @@ fn print_event(out: &mut impl Write, event: &Event, controller: &Controller, jso
 /// a `reply` event), what follows an "ok" where it says more (`liked: …`, `queued: …`). A bare
 /// "ok" is left out: the events it brings (`paused`, `started`) say it.
 fn print_reply(out: &mut impl Write, reply: &commands::Reply, json: bool) -> std::io::Result<()> {
-    let text = reply.text.trim_start_matches("error: ");
-    let text = text.strip_prefix("ok ").unwrap_or(text);
-    let line = match (reply.failed, json) {
-        (true, false) => {
-            eprintln!("skipless: {text}");
+    use commands::Said;
+    let line = match (&reply.said, json) {
+        (Said::Refused(why), false) => {
+            eprintln!("skipless: {why}");
             return Ok(());
         }
-        (true, true) => json!({"event": "command_error", "message": text}).to_string(),
-        (false, _) if text == "ok" => return Ok(()),
-        (false, false) => printable(text).into_owned(),
-        (false, true) if text.starts_with('{') => match serde_json::from_str::<serde_json::Value>(text) {
+        (Said::Refused(why), true) => json!({"event": "command_error", "message": why}).to_string(),
+        (Said::Done(text), _) if text.is_empty() => return Ok(()),
+        (Said::Done(text) | Said::Status(text), false) => printable(text).into_owned(),
+        (Said::Status(status), true) => match serde_json::from_str::<serde_json::Value>(status) {
             Ok(serde_json::Value::Object(mut status)) => {
                 status.insert("event".into(), "status".into());
                 serde_json::Value::Object(status).to_string()
             }
-            _ => json!({"event": "reply", "text": text}).to_string(),
+            _ => json!({"event": "reply", "text": status}).to_string(),
         },
-        (false, true) => json!({"event": "reply", "text": text}).to_string(),
+        (Said::Done(text), true) => json!({"event": "reply", "text": text}).to_string(),
     };
     writeln!(out, "{line}")?;
     out.flush()

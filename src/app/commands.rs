@@ -154,12 +154,22 @@ impl LineCommand {
     }
 }
 
-/// What a command did: a line for whoever sent it, and what the front end still has to do.
+/// What a command did, as every front end says it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Said {
+    /// Carried out; what it did in words where the events it brings do not say it all (empty:
+    /// nothing to add).
+    Done(String),
+    /// The player's status: a line, or a JSON object.
+    Status(String),
+    /// Not carried out, and why.
+    Refused(String),
+}
+
+/// The outcome of one command, and what the front end does after it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Reply {
-    /// `ok …`, `error: …`, or the status.
-    pub text: String,
-    pub failed: bool,
+    pub said: Said,
     /// The player should quit, as on its own quit command.
     pub quit: bool,
     /// A like or ban was written (the screen's copy of the marks follows it).
@@ -170,23 +180,31 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn ok(text: impl Into<String>) -> Self {
+    fn saying(said: Said) -> Self {
         Self {
-            text: text.into(),
-            failed: false,
+            said,
             quit: false,
             marked: None,
             reload: false,
         }
     }
 
-    pub(crate) fn error(text: impl std::fmt::Display) -> Self {
-        Self {
-            text: format!("error: {text}"),
-            failed: true,
-            quit: false,
-            marked: None,
-            reload: false,
+    fn done(text: impl Into<String>) -> Self {
+        Self::saying(Said::Done(text.into()))
+    }
+
+    pub(crate) fn refused(text: impl std::fmt::Display) -> Self {
+        Self::saying(Said::Refused(text.to_string()))
+    }
+
+    /// The reply as one line of the player's socket, which `skipless remote` reads: `ok`,
+    /// `ok …`, `error: …`, or the status.
+    pub(crate) fn line(&self) -> String {
+        match &self.said {
+            Said::Done(text) if text.is_empty() => "ok".into(),
+            Said::Done(text) => format!("ok {text}"),
+            Said::Status(status) => status.clone(),
+            Said::Refused(why) => format!("error: {why}"),
         }
     }
 }
@@ -202,25 +220,25 @@ pub(crate) fn apply(
     if matches!(command, LineCommand::Next | LineCommand::Resume | LineCommand::Toggle) {
         match FromNothing::press(controller, autoplay.as_deref_mut(), picking) {
             FromNothing::NotEmpty => {}
-            FromNothing::Picking => return Reply::ok(format!("ok {}", FromNothing::PICKING)),
+            FromNothing::Picking => return Reply::done(FromNothing::PICKING),
             FromNothing::NothingQueued => {
-                return Reply::error("nothing queued: `queue PATH` or `playlist NAME` gives it something to play")
+                return Reply::refused("nothing queued: `queue PATH` or `playlist NAME` gives it something to play")
             }
         }
     }
     match command {
         LineCommand::Next if controller.queue.skip_index().is_none() => {
             controller.next(by);
-            return Reply::ok(if picking && autoplay.is_some() {
-                "ok end of the queue: autoplay goes on"
+            return Reply::done(if picking && autoplay.is_some() {
+                "end of the queue: autoplay goes on"
             } else {
-                "ok end of the queue: playback stopped"
+                "end of the queue: playback stopped"
             });
         }
         LineCommand::Next => controller.next(by),
         LineCommand::Previous => controller.previous(by),
         LineCommand::Pause | LineCommand::Seek(_) if !controller.has_play() => {
-            return Reply::error("nothing is playing")
+            return Reply::refused("nothing is playing")
         }
         LineCommand::Pause => controller.pause(),
         LineCommand::Resume => controller.resume(by),
@@ -228,9 +246,9 @@ pub(crate) fn apply(
         LineCommand::Seek(to) => controller.seek(to),
         LineCommand::Volume(to) => {
             controller.set_volume(to.from(controller.volume));
-            return Reply::ok(format!("ok volume {}", controller.volume));
+            return Reply::done(format!("volume {}", controller.volume));
         }
-        LineCommand::Stop if !controller.has_play() => return Reply::ok("ok nothing was playing"),
+        LineCommand::Stop if !controller.has_play() => return Reply::done("nothing was playing"),
         LineCommand::Stop => controller.stop(by),
         LineCommand::Reload => {
             if let Some(autoplay) = autoplay {
@@ -238,13 +256,13 @@ pub(crate) fn apply(
             }
             return Reply {
                 reload: true,
-                ..Reply::ok("ok reading the library, the log, the marks and the saved model again")
+                ..Reply::done("reading the library, the log, the marks and the saved model again")
             };
         }
         LineCommand::Quit => {
             return Reply {
                 quit: true,
-                ..Reply::ok("ok quitting")
+                ..Reply::done("quitting")
             }
         }
         LineCommand::Like(on) => return mark(controller, autoplay, picking, Mark::Like, on, by),
@@ -253,10 +271,14 @@ pub(crate) fn apply(
         LineCommand::Playlist(name) => return play_playlist(controller, &name, by),
         // Autoplay switched off still hears likes and bans; what `status` reports is the switch.
         LineCommand::Status { json } => {
-            return Reply::ok(status(controller, autoplay.as_deref().filter(|_| picking), json))
+            return Reply::saying(Said::Status(status(
+                controller,
+                autoplay.as_deref().filter(|_| picking),
+                json,
+            )))
         }
     }
-    Reply::ok("ok")
+    Reply::done("")
 }
 
 fn mark(
@@ -268,11 +290,11 @@ fn mark(
     by: ControlSource,
 ) -> Reply {
     let Some(track) = controller.now.as_ref().map(|n| n.entry.track.clone()) else {
-        return Reply::error("nothing is playing");
+        return Reply::refused("nothing is playing");
     };
     let changed = match controller.mark(track.id, mark, on, by) {
         Ok(changed) => changed,
-        Err(e) => return Reply::error(e),
+        Err(e) => return Reply::refused(e),
     };
     if let Some(autoplay) = autoplay {
         autoplay.marked(controller, track.id, mark, on, picking);
@@ -281,54 +303,54 @@ fn mark(
     let name = track.display_name();
     let reply = match (changed, on) {
         // Banned already or just now, the track playing is skipped all the same.
-        (_, true) if mark == Mark::Ban => format!("ok {said}: {name}; skipped"),
-        (true, _) | (false, true) => format!("ok {said}: {name}"),
+        (_, true) if mark == Mark::Ban => format!("{said}: {name}; skipped"),
+        (true, _) | (false, true) => format!("{said}: {name}"),
         // The track playing is what the command acts on; after a ban skipped it, that is the next.
         (false, false) => format!(
-            "ok {said}: {name} (this acts on the track playing; skipless un{} PATH names another)",
+            "{said}: {name} (this acts on the track playing; skipless un{} PATH names another)",
             mark.word()
         ),
     };
     Reply {
         marked: Some((track.id, mark, on)),
-        ..Reply::ok(reply)
+        ..Reply::done(reply)
     }
 }
 
 /// Queues a library file, or every library file under a folder in path order.
 fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
     if let Err(e) = std::fs::metadata(path) {
-        return Reply::error(format!("{}: {e}", path.display()));
+        return Reply::refused(format!("{}: {e}", path.display()));
     }
     let found = match tracks_at(controller.recorder().database(), path) {
         Ok(found) => found,
-        Err(e) => return Reply::error(e),
+        Err(e) => return Reply::refused(e),
     };
     if found.is_empty() {
         return match nothing_at(controller.recorder().database(), path) {
-            Ok(said) => Reply::error(said),
-            Err(e) => Reply::error(e),
+            Ok(said) => Reply::refused(said),
+            Err(e) => Reply::refused(e),
         };
     }
     // Each path of a `remote queue` gets its own reply, so each names what it queued.
     let said = match &found[..] {
-        [track] if !path.is_dir() => format!("ok queued: {}", track.display_name()),
-        _ => format!("ok queued {} tracks from {}", found.len(), path.display()),
+        [track] if !path.is_dir() => format!("queued: {}", track.display_name()),
+        _ => format!("queued {} tracks from {}", found.len(), path.display()),
     };
     controller.enqueue(found);
-    Reply::ok(said)
+    Reply::done(said)
 }
 
 /// The saved playlist `name` becomes the queue and plays from its first file the library has.
 fn play_playlist(controller: &mut Controller, name: &str, by: ControlSource) -> Reply {
     let resolved = match playlist_entries(controller.recorder().database(), name) {
         Ok(resolved) => resolved,
-        Err(e) => return Reply::error(format!("{e:#}")),
+        Err(e) => return Reply::refused(format!("{e:#}")),
     };
     let total = resolved.len();
     let playable: Vec<Track> = resolved.into_iter().filter_map(|(_, track)| track).collect();
     if playable.is_empty() {
-        return Reply::error(format!(
+        return Reply::refused(format!(
             "playlist {name:?}: none of its files is playable from the library"
         ));
     }
@@ -340,7 +362,7 @@ fn play_playlist(controller: &mut Controller, name: &str, by: ControlSource) -> 
     } else {
         String::new()
     };
-    Reply::ok(format!("ok playing {name:?} ({n} tracks{missing})"))
+    Reply::done(format!("playing {name:?} ({n} tracks{missing})"))
 }
 
 /// What is playing, where, how much is queued and what ranks autoplay: one line, or JSON.

@@ -1088,13 +1088,15 @@ impl App {
                 let _ = watch.send(RootsChanged);
             }
         }
-        if let Some(done) = reply.text.strip_prefix("ok ") {
-            self.state.say(format!("remote: {done}"));
+        if let commands::Said::Done(done) = &reply.said {
+            if !done.is_empty() {
+                self.state.say(format!("remote: {done}"));
+            }
         }
         if reply.quit {
             self.update(Action::Quit);
         }
-        reply.text
+        reply.line()
     }
 
     pub fn handle_worker(&mut self, msg: WorkerMsg) {
