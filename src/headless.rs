@@ -47,58 +47,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     let _lock = ctx.paths.lock_instance()?;
     ctx.start_log_file();
     let mut db = Database::open(&ctx.paths.database())?;
-    let (queue, radio) = match start {
-        Start::Tracks(paths) if paths.is_empty() && idle => (Vec::new(), None),
-        Start::Tracks(paths) => {
-            let (queue, problems) = resolve_queue(&mut db, &paths)?;
-            if queue.is_empty() && problems.is_empty() {
-                anyhow::bail!("nothing to play in {}", crate::fmt::paths(&paths));
-            }
-            anyhow::ensure!(!queue.is_empty(), "nothing to play: {}", problems.join("; "));
-            warn_of(&problems);
-            (queue, None)
-        }
-        Start::RadioTrack(path) => {
-            if path.is_dir() {
-                anyhow::bail!("{}: a folder; a radio starts from one file", path.display());
-            }
-            let (queue, problems) = resolve_queue(&mut db, std::slice::from_ref(&path))?;
-            anyhow::ensure!(
-                !queue.is_empty() || problems.is_empty(),
-                "nothing for a radio: {}",
-                problems.join("; ")
-            );
-            let [track] = queue.as_slice() else {
-                anyhow::bail!("{}: not a playable file for a radio", path.display());
-            };
-            warn_of(&problems);
-            let seed = RadioSeed::of_track(track);
-            (queue, Some(seed))
-        }
-        Start::RadioArtist(name) => {
-            let wanted = name.trim().to_lowercase();
-            let theirs: Vec<Track> = tracks::all_tracks::<Track>(db.conn())
-                .map_err(|e| db.err(e))?
-                .into_iter()
-                .filter(|t| t.artist.as_ref().is_some_and(|a| a.to_lowercase() == wanted))
-                .collect();
-            anyhow::ensure!(
-                !theirs.is_empty(),
-                "no tracks by {name:?} in the library (see skipless library)"
-            );
-            // The radio opens on a track the listener has not banned, under the library's
-            // spelling of the name.
-            let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
-            let spelled = theirs
-                .iter()
-                .find_map(|t| t.artist.as_deref())
-                .map_or(name.clone(), str::to_string);
-            let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
-                anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
-            };
-            (vec![first], Some(seed))
-        }
-    };
+    let (queue, radio) = resolve_start(&mut db, start, idle)?;
     let autoplay = autoplay || radio.is_some();
     // Read once and shared with the recommender, which picks from it.
     let shared: SharedLibrary = if autoplay {
@@ -205,8 +154,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 // The queue ran out before autoplay's picks came: they play when they do.
                 let waiting = recommender.as_ref().is_some_and(Autoplay::waiting_for_picks);
                 if over && !waiting && !quitting && !idle {
-                    quitting = true;
-                    controller.shutdown();
+                    quit(&mut controller, &mut quitting);
                 }
                 out.flush()?;
             }
@@ -214,11 +162,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 Ok(line) if line.trim_ascii().is_empty() => {}
                 Ok(line) => {
                     let reply = match LineCommand::parse(&line) {
-                        // Every line of a JSON stream is JSON: the status too.
-                        Ok(LineCommand::Status { .. }) if json => {
-                            commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), LineCommand::Status { json: true }, ControlSource::Stdin)
-                        }
                         Ok(command) => {
+                            // Every line of a JSON stream is JSON: the status too.
+                            let command = match command {
+                                LineCommand::Status { .. } if json => LineCommand::Status { json: true },
+                                command => command,
+                            };
                             commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), command, ControlSource::Stdin)
                         }
                         Err(message) => commands::Reply::refused(message),
@@ -228,8 +177,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                     }
                     print_reply(&mut out, &reply, json)?;
                     if reply.quit {
-                        quitting = true;
-                        controller.shutdown();
+                        quit(&mut controller, &mut quitting);
                     }
                 }
                 // stdin closed: keep playing to the end of the queue.
@@ -242,13 +190,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                     reload();
                 }
                 if answer.quit {
-                    quitting = true;
-                    controller.shutdown();
+                    quit(&mut controller, &mut quitting);
                 }
             },
             recv(mpris_requests) -> request => match request {
                 Ok(request) => match mpris_bridge::apply(&mut controller, recommender.as_mut(), !library.is_empty(), request) {
-                    Applied::Quit => { quitting = true; controller.shutdown(); }
+                    Applied::Quit => { quit(&mut controller, &mut quitting); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
                     Applied::Repeat(repeat) => {
                         eprintln!("skipless: {}", repeat.said(recommender.is_some()));
@@ -260,7 +207,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 },
                 Err(_) => mpris_gone = true,
             },
-            recv(signals) -> _ => { quitting = true; controller.shutdown(); }
+            recv(signals) -> _ => { quit(&mut controller, &mut quitting); }
             recv(switch_wait) -> _ => {}
             recv(worker_rx) -> msg => match msg {
                 Ok(WorkerMsg::Recommendations { seq, source, picks }) if !quitting => {
@@ -271,16 +218,16 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                         if idle {
                             eprintln!("skipless: autoplay has nothing left to pick: playback stopped");
                         } else {
-                            quitting = true;
-                            controller.shutdown();
+                            quit(&mut controller, &mut quitting);
                         }
                     }
                 }
+                // No picks will come: the player goes on as without autoplay, and ends with the
+                // queue (now, if it ran out waiting for them).
                 Ok(WorkerMsg::RecommenderOff(status)) => {
                     eprintln!("skipless: {status}");
-                    if recommender.as_ref().is_some_and(Autoplay::waiting_for_picks) && !idle {
-                        quitting = true;
-                        controller.shutdown();
+                    if recommender.take().is_some_and(|r| r.waiting_for_picks()) && !idle {
+                        quit(&mut controller, &mut quitting);
                     }
                 }
                 // A rescan's outcome is printed once its library is in use, so that what is
@@ -307,8 +254,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
             },
         }
         if out.failed.is_some() && !quitting {
-            quitting = true;
-            controller.shutdown();
+            quit(&mut controller, &mut quitting);
         }
         if stdin_closed {
             lines = never();
@@ -381,6 +327,69 @@ fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<(Vec<Tr
         queue.extend(tracks_at(db, path)?);
     }
     Ok((queue, problems))
+}
+
+/// Ends playback for good: the player quits once the engine has reported the last play.
+fn quit(controller: &mut Controller, quitting: &mut bool) {
+    *quitting = true;
+    controller.shutdown();
+}
+
+/// What `start` names to play: the queue (files not indexed yet are scanned first), and the
+/// radio's seed when it starts one.
+fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<(Vec<Track>, Option<RadioSeed>)> {
+    Ok(match start {
+        Start::Tracks(paths) if paths.is_empty() && idle => (Vec::new(), None),
+        Start::Tracks(paths) => {
+            let (queue, problems) = resolve_queue(db, &paths)?;
+            if queue.is_empty() && problems.is_empty() {
+                anyhow::bail!("nothing to play in {}", crate::fmt::paths(&paths));
+            }
+            anyhow::ensure!(!queue.is_empty(), "nothing to play: {}", problems.join("; "));
+            warn_of(&problems);
+            (queue, None)
+        }
+        Start::RadioTrack(path) => {
+            if path.is_dir() {
+                anyhow::bail!("{}: a folder; a radio starts from one file", path.display());
+            }
+            let (queue, problems) = resolve_queue(db, std::slice::from_ref(&path))?;
+            anyhow::ensure!(
+                !queue.is_empty() || problems.is_empty(),
+                "nothing for a radio: {}",
+                problems.join("; ")
+            );
+            let [track] = queue.as_slice() else {
+                anyhow::bail!("{}: not a playable file for a radio", path.display());
+            };
+            warn_of(&problems);
+            let seed = RadioSeed::of_track(track);
+            (queue, Some(seed))
+        }
+        Start::RadioArtist(name) => {
+            let wanted = name.trim().to_lowercase();
+            let theirs: Vec<Track> = tracks::all_tracks::<Track>(db.conn())
+                .map_err(|e| db.err(e))?
+                .into_iter()
+                .filter(|t| t.artist.as_ref().is_some_and(|a| a.to_lowercase() == wanted))
+                .collect();
+            anyhow::ensure!(
+                !theirs.is_empty(),
+                "no tracks by {name:?} in the library (see skipless library)"
+            );
+            // The radio opens on a track the listener has not banned, under the library's
+            // spelling of the name.
+            let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
+            let spelled = theirs
+                .iter()
+                .find_map(|t| t.artist.as_deref())
+                .map_or(name.clone(), str::to_string);
+            let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
+                anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
+            };
+            (vec![first], Some(seed))
+        }
+    })
 }
 
 fn warn_of(problems: &[String]) {

@@ -1151,7 +1151,12 @@ impl App {
                     self.state.say("autoplay has nothing left to pick: playback stopped");
                 }
             }
-            WorkerMsg::ModelStatus(status) | WorkerMsg::RecommenderOff(status) => self.state.model_status = status,
+            WorkerMsg::ModelStatus(status) => self.state.model_status = status,
+            // No picks will come: the player goes on as without autoplay.
+            WorkerMsg::RecommenderOff(status) => {
+                self.autoplay = None;
+                self.state.model_status = status;
+            }
             WorkerMsg::RetrainRefused(why) => self.state.say(why),
             WorkerMsg::TrainProgress { stage, done, total } => {
                 self.state.progress = Some(Progress {
