@@ -285,7 +285,7 @@ pub struct TopAlbum {
 /// "The Cure" in one file and "the cure" in a Spotify history is one, and so are two files of
 /// one song.
 fn key(text: &str) -> String {
-    text.trim().to_lowercase()
+    crate::track::name_key(text)
 }
 
 /// The sums every summary of plays shares, as plays come in.

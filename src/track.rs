@@ -29,10 +29,84 @@ pub const UNKNOWN_ALBUM: &str = "Unknown album";
 /// is held once, however many tracks carry it.
 pub type Name = Arc<str>;
 
+/// The longest tag text kept, in characters. lofty reads text fields of any size (a damaged or
+/// hostile file can carry a 1 MB title); the index, the screen and the recommender keep this much.
+pub const MAX_TAG_CHARS: usize = 1_000;
+
+/// A tag's text as the index keeps it, or `None` when nothing visible is left (a tag of
+/// spaces, NULs or invisible characters). One line, in Unicode's composed form (NFC: an "é"
+/// written as "e" and an accent is the same name as the one character), each run of white space
+/// (line breaks and tabs too) one space, without control characters or the invisible ones that
+/// reorder or hide text (bidirectional overrides, zero-width spaces, byte-order marks), and
+/// clipped to [`MAX_TAG_CHARS`] characters with "…". Joiners stay: emoji sequences and several
+/// scripts need them. U+0080 to U+009F, control characters in Unicode, are what a Latin-1 tag
+/// written by Windows software holds for its punctuation (’ – … “ ”): they are read as such.
+pub fn tag_text(raw: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut text = String::with_capacity(raw.len());
+    let mut space = false;
+    let windows_1252 = raw.chars().map(|c| match c {
+        '\u{80}'..='\u{9f}' => {
+            let byte = [c as u8];
+            let (decoded, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+            decoded.chars().next().filter(|d| !d.is_control()).unwrap_or(' ')
+        }
+        c => c,
+    });
+    // NUL separates the values of a tag in some formats.
+    for c in windows_1252.nfc() {
+        if c.is_whitespace() || c == '\0' {
+            space = true;
+        } else if !(c.is_control() || is_hidden(c)) {
+            if space && !text.is_empty() {
+                text.push(' ');
+            }
+            space = false;
+            text.push(c);
+        }
+    }
+    if text.chars().all(is_invisible) {
+        return None;
+    }
+    Some(match text.char_indices().nth(MAX_TAG_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    })
+}
+
+/// Characters that show nothing and change how the rest reads: bidirectional embeddings,
+/// overrides and isolates, zero-width spaces and byte-order marks.
+fn is_hidden(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{202a}'..='\u{202e}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Characters that show nothing on their own: joiners, direction marks, soft hyphens, invisible
+/// operators, variation selectors, Hangul fillers and tag characters. Kept inside a name, but no
+/// name alone.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{115f}'
+            | '\u{180e}'
+            | '\u{200c}'..='\u{200f}'
+            | '\u{2061}'..='\u{2064}'
+            | '\u{061c}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{ffa0}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
 /// The order of names in the lists: letters first as their base letters in any case ("É" with
 /// "E", full-width "ＡＢ" with "AB"), then as written in any case, so that an artist spelled with
 /// and without accents makes two neighbouring groups and "ÉLAN" and "élan" one.
 pub fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    // Most comparisons in a sorted library are of one artist's or album's name with itself.
+    if a == b {
+        return std::cmp::Ordering::Equal;
+    }
     if a.is_ascii() && b.is_ascii() {
         return a
             .bytes()
@@ -53,7 +127,23 @@ pub fn same_name(a: &str, b: &str) -> bool {
 }
 
 fn any_case(s: &str) -> impl Iterator<Item = char> + '_ {
-    s.chars().flat_map(char::to_lowercase)
+    s.chars().flat_map(char::to_lowercase).flat_map(folded)
+}
+
+/// The letters a lower-case letter compares as: a final sigma as a sigma ("ΦΩΣ" is "Φως"), "ß"
+/// as "ss" ("STRASSE" is "Straße").
+fn folded(c: char) -> impl Iterator<Item = char> {
+    let (first, second) = match c {
+        'ς' => ('σ', None),
+        'ß' => ('s', Some('s')),
+        c => (c, None),
+    };
+    std::iter::once(first).chain(second)
+}
+
+/// A name as the key of a map that must group what [`same_name`] calls one name.
+pub fn name_key(s: &str) -> String {
+    any_case(s.trim()).collect()
 }
 
 /// Compatibility forms unfolded (full-width letters, ligatures), the combining diacritics
@@ -64,6 +154,7 @@ pub fn base_letters(s: &str) -> impl Iterator<Item = char> + '_ {
     s.nfkd()
         .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
         .flat_map(char::to_lowercase)
+        .flat_map(folded)
 }
 
 /// Hands out one shared copy of each distinct name it is given.
@@ -223,6 +314,12 @@ mod tests {
     }
 
     #[test]
+    fn names_equal_in_any_case_are_one_in_every_script() {
+        assert!(same_name("ΦΩΣ", "Φως") && name_key("ΦΩΣ") == name_key(" Φως "));
+        assert!(same_name("STRASSE", "Straße") && name_order("STRASSE", "Straße").is_eq());
+    }
+
+    #[test]
     fn names_sort_by_their_base_letters_then_in_any_case() {
         let mut names = vec![
             "Zed",
@@ -261,6 +358,43 @@ mod tests {
             for b in &names {
                 assert_eq!(same_name(a, b), name_order(a, b).is_eq(), "{a} {b}");
             }
+        }
+    }
+    #[test]
+    fn tag_text_is_one_line_in_one_form_without_hidden_characters() {
+        // An "é" written as "e" and a combining accent is the one character.
+        assert_eq!(tag_text("Beyonce\u{301}").as_deref(), Some("Beyoncé"));
+        assert_eq!(
+            tag_text("  Line one\r\n\tLine two  ").as_deref(),
+            Some("Line one Line two")
+        );
+        assert_eq!(
+            tag_text("Evil\x1b]0;pwned\x07\x1b[2J").as_deref(),
+            Some("Evil]0;pwned[2J")
+        );
+        assert_eq!(tag_text("abc\u{202e}dcba").as_deref(), Some("abcdcba"));
+        // A Latin-1 tag written by Windows software: its punctuation is read as such; a byte
+        // Windows-1252 leaves undefined separates words.
+        assert_eq!(
+            tag_text("Don\u{92}t Stop \u{96} Rock\u{85}\u{81}Roll").as_deref(),
+            Some("Don’t Stop – Rock… Roll")
+        );
+        assert_eq!(tag_text("\u{feff}Title\u{200b}").as_deref(), Some("Title"));
+        assert_eq!(tag_text("One\0Two\0").as_deref(), Some("One Two"));
+        // Joiners make emoji and words in several scripts: kept inside, no name alone.
+        let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}";
+        assert_eq!(tag_text(family).as_deref(), Some(family));
+        for nothing in [
+            "",
+            " \t\n",
+            "\u{200b}\u{200b}",
+            "\u{200d}",
+            "\0\0",
+            "\u{202e}",
+            "\u{ad}\u{fe0f}",
+            "\u{3164}",
+        ] {
+            assert_eq!(tag_text(nothing), None, "{nothing:?}");
         }
     }
 }

@@ -781,7 +781,8 @@ impl TrainingJob {
             Err(e) => return TrainingOutcome::Kept(format!("training failed: {e}")),
         };
         let new = trained.checkpoint.meta.validation.ndcg10;
-        let outcome = match trained.settle(&self.models_dir, false) {
+        // On the run's one thread too: judging a model another run saved meanwhile is work.
+        let outcome = match pool.install(|| trained.settle(&self.models_dir, false)) {
             Ok(Some(_)) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
             Ok(None) => TrainingOutcome::Kept(format!(
                 "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {:.4}",
@@ -875,7 +876,7 @@ impl Worker {
             own,
             training: None,
         };
-        worker.status(worker.core.describe());
+        worker.status(worker.describe());
         Ok(worker)
     }
 
@@ -915,7 +916,7 @@ impl Worker {
                 if self.core.played(play, play_id) && self.training.is_none() {
                     self.retrain();
                 } else {
-                    self.status(self.core.describe());
+                    self.status(self.describe());
                 }
             }
             Request::Banned(track_id) => self.core.ban(track_id),
@@ -945,7 +946,7 @@ impl Worker {
     /// Loads the saved model and says what now ranks, or why the fallback does.
     fn load_saved_model(&mut self) {
         match self.core.load_model() {
-            Ok(()) => self.status(self.core.describe()),
+            Ok(()) => self.status(self.describe()),
             Err(e) => self.status(format!("{e}; using the fallback until the next training")),
         }
     }
@@ -959,6 +960,15 @@ impl Worker {
 
     fn status(&self, text: String) {
         let _ = self.tx.send(WorkerMsg::ModelStatus(text));
+    }
+
+    /// What ranks, and that a training run is going on while one is: a play finished during
+    /// the run does not hide it.
+    fn describe(&self) -> String {
+        match self.training {
+            Some(_) => format!("{} · training…", self.core.describe()),
+            None => self.core.describe(),
+        }
     }
 
     fn retrain(&mut self) {
@@ -986,7 +996,7 @@ impl Worker {
         match spawned {
             Ok(_) => {
                 self.training = Some(cancel);
-                self.status("training…".into());
+                self.status(self.describe());
             }
             Err(e) => self.status(format!("cannot start training: {e}")),
         }
@@ -1186,6 +1196,46 @@ mod tests {
         assert!(candidate(&core, 53), "its file is back");
         core.leave_out(52);
         assert!(!candidate(&core, 52));
+    }
+
+    /// A play finished while a training run goes on keeps the status saying that it does.
+    #[test]
+    fn a_play_finished_during_training_leaves_the_status_saying_so() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (own, _requests) = crossbeam_channel::unbounded();
+        let mut worker = Worker {
+            core: core(),
+            tx,
+            own,
+            training: Some(Arc::new(AtomicBool::new(false))),
+        };
+        let play = LoggedPlay {
+            track_id: 9,
+            session_id: 1_000,
+            skipped: false,
+            ts_ms: crate::clock::now_ms(),
+        };
+        worker.handle(Request::Played {
+            play,
+            play_id: i64::MAX,
+        });
+        let said: Vec<String> = rx
+            .try_iter()
+            .filter_map(|m| match m {
+                WorkerMsg::ModelStatus(status) => Some(status),
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(&said[..], [one] if one.ends_with(" · training…")), "{said:?}");
+        worker.handle(Request::TrainingOver);
+        let said: Vec<String> = rx
+            .try_iter()
+            .filter_map(|m| match m {
+                WorkerMsg::ModelStatus(status) => Some(status),
+                _ => None,
+            })
+            .collect();
+        assert!(said.iter().all(|s| !s.contains("training…")), "{said:?}");
     }
 
     /// A log long enough to train on with no model (a history just imported) trains at once,

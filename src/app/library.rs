@@ -364,7 +364,7 @@ impl LibraryIndex {
         let t = &self.tracks;
         match key {
             SortKey::Album => {}
-            SortKey::Title => order.sort_by_cached_key(|&i| t[i].title.to_lowercase()),
+            SortKey::Title => order.sort_by(|&a, &b| crate::track::name_order(&t[a].title, &t[b].title)),
             SortKey::PlayCount => order.sort_by_key(|&i| std::cmp::Reverse(self.plays_of(t[i].id).plays)),
             SortKey::SkipRate => order.sort_by(|&a, &b| {
                 self.plays_of(t[b].id)

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::track::{name_order, Name, Names, ReplayGain, Track};
+use crate::track::{name_order, tag_text, Name, Names, ReplayGain, Track};
 use rayon::slice::ParallelSliceMut;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -325,14 +325,20 @@ pub(crate) fn gone_by_fingerprint(conn: &Connection) -> rusqlite::Result<HashMap
          WHERE status = 'gone' AND error IS NULL ORDER BY updated_at, id",
     )?;
     let mut names = Names::default();
+    // Text stored before tags were kept in one form (`tag_text`) is put in that form, as a moved
+    // file's tags are read in it.
+    let kept_form = |text: Option<String>| text.map(|t| tag_text(&t).unwrap_or(t));
     let rows = stmt.query_map([], |row| {
+        let name = |at: usize, names: &mut Names| -> rusqlite::Result<Option<Name>> {
+            Ok(kept_form(row.get(at)?).map(|n| names.intern(&n)))
+        };
         Ok((
             Fingerprint {
                 size: row.get(2)?,
                 duration_ms: row.get(3)?,
-                title: row.get(4)?,
-                artist: name_at(row, 5, &mut names)?,
-                album: name_at(row, 6, &mut names)?,
+                title: kept_form(row.get(4)?).unwrap_or_default(),
+                artist: name(5, &mut names)?,
+                album: name(6, &mut names)?,
             },
             (row.get::<_, i64>(0)?, path_from_blob(row.get(1)?)),
         ))

@@ -60,10 +60,13 @@ pub fn sidecar_problem(path: &Path) -> Option<String> {
     }
 }
 
-/// A lyrics file's name as compared: lower case, with each letter a file name cannot hold here
+/// A lyrics file's name as compared: one line in one form, lower case, with each letter a file name cannot hold here
 /// or on Windows (`AC/DC`, `Why?`) as `_`, as lyrics tools save them, on either side.
 fn comparable(name: &str) -> String {
-    name.to_lowercase()
+    // In the form tags are kept in (`tag_text`), as the names of the tags it is compared with.
+    crate::track::tag_text(name)
+        .unwrap_or_default()
+        .to_lowercase()
         .chars()
         .map(|c| if "/\\:*?\"<>|".contains(c) { '_' } else { c })
         .collect()

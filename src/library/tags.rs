@@ -12,7 +12,7 @@ use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
 use super::LibraryError;
-use crate::track::{Name, ReplayGain, Track};
+use crate::track::{tag_text, Name, ReplayGain, Track};
 
 /// Reads tags and properties; a file without a title is named after its file stem.
 pub(crate) fn read_tags(path: &Path) -> Result<Track, LibraryError> {
@@ -133,54 +133,6 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
     }
 }
 
-/// The longest tag text kept, in characters. lofty reads text fields of any size (a damaged or
-/// hostile file can carry a 1 MB title); the index, the screen and the recommender keep this much.
-pub(crate) const MAX_TAG_CHARS: usize = 1_000;
-
-/// `text` cut to [`MAX_TAG_CHARS`] characters, with "…" where it was cut.
-pub(crate) fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_TAG_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
-/// A tag's text as the index keeps it, or `None` when nothing visible is left (a tag of
-/// spaces, NULs or zero-width characters). One line, in Unicode's composed form (NFC: an "é"
-/// written as "e" and an accent is the same name as the one character), each run of white space
-/// (line breaks and tabs too) one space, without control characters or the invisible ones that
-/// reorder or hide text (bidirectional overrides, zero-width spaces, byte-order marks), and
-/// clipped to [`MAX_TAG_CHARS`]. Joiners stay: emoji sequences and several scripts need them.
-pub(crate) fn tag_text(raw: &str) -> Option<String> {
-    use unicode_normalization::UnicodeNormalization;
-    let mut text = String::with_capacity(raw.len());
-    let mut space = false;
-    for c in raw.nfc() {
-        // NUL separates the values of a tag in some formats.
-        if c.is_whitespace() || c == '\0' {
-            space = true;
-        } else if !(c.is_control() || is_hidden(c)) {
-            if space && !text.is_empty() {
-                text.push(' ');
-            }
-            space = false;
-            text.push(c);
-        }
-    }
-    text.chars().any(|c| !is_joiner(c)).then(|| clip(&text))
-}
-
-/// Characters that show nothing and change how the rest reads: bidirectional embeddings,
-/// overrides and isolates, zero-width spaces and byte-order marks.
-fn is_hidden(c: char) -> bool {
-    matches!(c, '\u{200b}' | '\u{202a}'..='\u{202e}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-}
-
-/// Zero-width joiners and direction marks: kept inside a name, but no name on their own.
-fn is_joiner(c: char) -> bool {
-    matches!(c, '\u{200c}'..='\u{200f}')
-}
-
 /// "03 - Some_Song.flac" -> "03 - Some Song"; the whole path where the name has nothing to show.
 pub(crate) fn title_from_file_name(path: &Path) -> String {
     let stem = path
@@ -241,10 +193,10 @@ mod tests {
     #[test]
     fn huge_text_is_clipped_on_a_character_boundary() {
         let huge = "é".repeat(1 << 20);
-        let clipped = clip(&huge);
-        assert_eq!(clipped.chars().count(), MAX_TAG_CHARS + 1);
+        let clipped = tag_text(&huge).unwrap();
+        assert_eq!(clipped.chars().count(), crate::track::MAX_TAG_CHARS + 1);
         assert!(clipped.ends_with('…'));
-        assert_eq!(clip("short"), "short");
+        assert_eq!(tag_text("short").as_deref(), Some("short"));
     }
 
     #[test]
@@ -253,28 +205,5 @@ mod tests {
         assert_eq!(title_from_file_name(Path::new("/m/new\nline\t.ogg")), "new line");
         // A name with nothing to show gives the path.
         assert_eq!(title_from_file_name(Path::new("/m/\u{200b}.ogg")), "/m/.ogg");
-    }
-
-    #[test]
-    fn tag_text_is_one_line_in_one_form_without_hidden_characters() {
-        // An "é" written as "e" and a combining accent is the one character.
-        assert_eq!(tag_text("Beyonce\u{301}").as_deref(), Some("Beyoncé"));
-        assert_eq!(
-            tag_text("  Line one\r\n\tLine two  ").as_deref(),
-            Some("Line one Line two")
-        );
-        assert_eq!(
-            tag_text("Evil\x1b]0;pwned\x07\x1b[2J").as_deref(),
-            Some("Evil]0;pwned[2J")
-        );
-        assert_eq!(tag_text("abc\u{202e}dcba\u{9b}").as_deref(), Some("abcdcba"));
-        assert_eq!(tag_text("\u{feff}Title\u{200b}").as_deref(), Some("Title"));
-        assert_eq!(tag_text("One\0Two\0").as_deref(), Some("One Two"));
-        // Joiners make emoji and words in several scripts: kept inside, no name alone.
-        let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}";
-        assert_eq!(tag_text(family).as_deref(), Some(family));
-        for nothing in ["", " \t\n", "\u{200b}\u{200b}", "\u{200d}", "\0\0", "\u{202e}"] {
-            assert_eq!(tag_text(nothing), None, "{nothing:?}");
-        }
     }
 }

@@ -135,22 +135,24 @@ pub(crate) struct ModelsLock {
 }
 
 impl ModelsLock {
-    /// Waits for the hold: another run keeps it only while it judges and saves a model.
-    pub(crate) fn take(models_dir: &Path) -> Result<Self, RecommendError> {
+    /// Waits for the hold: another run keeps it only while it judges and saves a model. `None`
+    /// where the folder cannot be written and holds no lock file: such a run saves nothing, and
+    /// says why when it tries.
+    pub(crate) fn take(models_dir: &Path) -> Option<Self> {
         let path = models_dir.join("settle.lock");
-        let io = |source| RecommendError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(models_dir).map_err(io)?;
-        let file = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        file.lock().map_err(io)?;
-        Ok(Self { _held: file })
+        let file = std::fs::create_dir_all(models_dir)
+            .and_then(|()| {
+                std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+            })
+            // A lock file is held by reading it as well as by writing it.
+            .or_else(|_| std::fs::File::open(&path))
+            .ok()?;
+        file.lock().ok()?;
+        Some(Self { _held: file })
     }
 }
 

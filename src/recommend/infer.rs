@@ -27,7 +27,7 @@ use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
 use super::RecommendError;
-use crate::track::{same_name, Name, Track};
+use crate::track::{name_key, same_name, Name, Track};
 
 /// What may be recommended, and how many.
 #[derive(Debug, Clone, PartialEq)]
@@ -823,11 +823,11 @@ pub fn fallback_rank<C: Borrow<Track>>(
         .filter(|p| !p.1)
         .filter_map(|p| log.tracks.get(p.0)?.artist.as_ref())
     {
-        *listens_of_artist.entry(artist.to_lowercase()).or_default() += 1;
+        *listens_of_artist.entry(name_key(artist)).or_default() += 1;
     }
     let pull = |artist: Option<&Name>| {
         let listens = artist
-            .and_then(|a| listens_of_artist.get(&a.to_lowercase()))
+            .and_then(|a| listens_of_artist.get(&name_key(a)))
             .copied()
             .unwrap_or(0);
         0.2f32.powi((listens - 2).max(0))

@@ -179,7 +179,7 @@ impl LogTraining {
     /// Runs of the player and of `skipless train` settle one at a time; one that finds a model
     /// saved by another while it trained judges that one on its own slice before comparing.
     pub(crate) fn settle(&mut self, models_dir: &Path, force: bool) -> Result<Option<PathBuf>, RecommendError> {
-        let _one_at_a_time = ModelsLock::take(models_dir)?;
+        let _one_at_a_time = ModelsLock::take(models_dir);
         // One that cannot be read is replaced, as at the start of a run.
         let current = Checkpoint::load(models_dir).ok().flatten();
         if current.as_ref().map(|c| &c.meta.trained_at) != self.previous_trained_at.as_ref() {

@@ -564,4 +564,26 @@ fn tags_are_kept_as_one_line_in_one_form_and_names_sort_by_their_letters() {
         Some(6),
         "read again once"
     );
+
+    // A file moved before that first scan keeps its track, though the index still holds its
+    // tags as they were written before.
+    let id_of = |title: &str| {
+        library(data.path())
+            .iter()
+            .find(|t| t["title"] == title)
+            .map(|t| t["id"].clone())
+    };
+    let zed = id_of("Last").unwrap();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "UPDATE tracks SET artist = 'Zed' || char(8203) WHERE artist = 'Zed';
+             PRAGMA user_version = 11;",
+        )
+        .unwrap();
+    }
+    std::fs::rename(music.join("zed.ogg"), music.join("zed, moved.ogg")).unwrap();
+    let moved = scan_json(data.path(), &[]);
+    assert_eq!(moved["moved"].as_u64(), Some(1), "{moved}");
+    assert_eq!(id_of("Last"), Some(zed));
 }
