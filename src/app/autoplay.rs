@@ -1215,27 +1215,26 @@ mod tests {
             skipped: false,
             ts_ms: crate::clock::now_ms(),
         };
+        let said = || -> Vec<String> {
+            rx.try_iter()
+                .filter_map(|m| match m {
+                    WorkerMsg::ModelStatus(status) => Some(status),
+                    _ => None,
+                })
+                .collect()
+        };
         worker.handle(Request::Played {
             play,
             play_id: i64::MAX,
         });
-        let said: Vec<String> = rx
-            .try_iter()
-            .filter_map(|m| match m {
-                WorkerMsg::ModelStatus(status) => Some(status),
-                _ => None,
-            })
-            .collect();
-        assert!(matches!(&said[..], [one] if one.ends_with(" · training…")), "{said:?}");
+        let during = said();
+        assert!(
+            matches!(&during[..], [one] if one.ends_with(" · training…")),
+            "{during:?}"
+        );
         worker.handle(Request::TrainingOver);
-        let said: Vec<String> = rx
-            .try_iter()
-            .filter_map(|m| match m {
-                WorkerMsg::ModelStatus(status) => Some(status),
-                _ => None,
-            })
-            .collect();
-        assert!(said.iter().all(|s| !s.contains("training…")), "{said:?}");
+        let after = said();
+        assert!(after.iter().all(|s| !s.contains("training…")), "{after:?}");
     }
 
     /// A log long enough to train on with no model (a history just imported) trains at once,
