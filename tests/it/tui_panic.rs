@@ -115,8 +115,13 @@ impl Drop for Shell {
 
 /// Whether the binary under test has the panic hooks: builds with debug assertions have them
 /// (`cargo test`); a release build (`cargo test --release`) has none, and says so once here.
+/// In CI (`CI` set) a build without them fails, so CI always runs these tests.
 fn has_panic_hooks() -> bool {
     if !cfg!(debug_assertions) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the SKIPLESS_TEST_PANIC hooks are only in builds with debug assertions: run `cargo test` without --release"
+        );
         eprintln!("skipped: the SKIPLESS_TEST_PANIC hooks are only in builds with debug assertions");
     }
     cfg!(debug_assertions)
