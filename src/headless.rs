@@ -367,11 +367,14 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             (queue, Some(seed))
         }
         Start::RadioArtist(name) => {
-            let wanted = name.trim().to_lowercase();
             let theirs: Vec<Track> = tracks::all_tracks::<Track>(db.conn())
                 .map_err(|e| db.err(e))?
                 .into_iter()
-                .filter(|t| t.artist.as_ref().is_some_and(|a| a.to_lowercase() == wanted))
+                .filter(|t| {
+                    t.artist
+                        .as_ref()
+                        .is_some_and(|a| crate::track::same_name(a, name.trim()))
+                })
                 .collect();
             anyhow::ensure!(
                 !theirs.is_empty(),

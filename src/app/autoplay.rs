@@ -621,12 +621,16 @@ impl AutoplayCore {
     /// to with the seed, with a share of the picks that halves with each of them skipped in this
     /// session, so that skips steer the radio away from its seed.
     fn radio(&self, seed: &RadioSeed, session: &[(i64, bool)]) -> Radio {
-        let artist = seed.artist.as_ref().map(|a| a.to_lowercase());
+        let artist = seed.artist.as_deref();
         let mut favoured = self.log.co_listened(&seed.tracks.iter().copied().collect());
         favoured.extend(
             self.candidates
                 .iter()
-                .filter(|t| artist.is_some() && t.artist.as_ref().map(|a| a.to_lowercase()) == artist)
+                .filter(|t| {
+                    artist
+                        .zip(t.artist.as_deref())
+                        .is_some_and(|(seed, theirs)| crate::track::same_name(seed, theirs))
+                })
                 .map(|t| t.id),
         );
         let skipped = session

@@ -252,7 +252,7 @@ impl Controller {
             track
                 .artist
                 .as_ref()
-                .is_some_and(|artist| turned_down.contains(&artist.to_lowercase()))
+                .is_some_and(|artist| turned_down.contains(&crate::track::name_key(artist)))
         });
         self.refresh_next();
     }

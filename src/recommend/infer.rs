@@ -47,7 +47,7 @@ pub struct Filters {
     /// always left out, but waiting for nothing, so with nothing else queued the tracks played
     /// lately still fill the picks.
     pub passed_over: Vec<i64>,
-    /// Artists the listener turned down this session (lowercase; see [`turned_down_artists`]):
+    /// Artists the listener turned down this session (as [`name_key`]s; see [`turned_down_artists`]):
     /// their tracks wait with the skipped ones, picked only when nothing else is left.
     pub turned_down: Vec<String>,
     /// Other files of the songs playing, skipped this session or queued: always left out, but
@@ -457,7 +457,7 @@ impl Recommender {
 /// out for the rest of the session, until a play of the artist is heard.
 pub const TURNED_DOWN_AFTER: usize = 2;
 
-/// The artists (lowercase) whose last [`TURNED_DOWN_AFTER`] plays in `session` (track, skipped)
+/// The artists (as [`name_key`]s) whose last [`TURNED_DOWN_AFTER`] plays in `session` (track, skipped)
 /// were all skipped; `artist_of` names a track's artist. The session's last entry is left out
 /// when it is no skip: for the player it is the track playing, neither skipped nor heard yet.
 ///
@@ -477,7 +477,7 @@ pub(crate) fn turned_down_artists<'a>(
     let mut runs: HashMap<String, (usize, bool)> = HashMap::new();
     for &(id, skipped) in done.iter().rev() {
         let Some(artist) = artist_of(id) else { continue };
-        let run = runs.entry(artist.to_lowercase()).or_default();
+        let run = runs.entry(name_key(artist)).or_default();
         if run.1 {
             continue;
         }
@@ -502,7 +502,7 @@ fn by_turned_down(track: &Track, turned_down: &[String]) -> bool {
         && track
             .artist
             .as_ref()
-            .is_some_and(|artist| turned_down.contains(&artist.to_lowercase()))
+            .is_some_and(|artist| turned_down.contains(&name_key(artist)))
 }
 
 /// Why a pick that [`select`] took after every other track is there at all: it was played lately,
@@ -767,7 +767,7 @@ impl PickLimit {
 
     fn would_admit(&self, track: &Track) -> bool {
         let artist_full = match track.artist.as_ref().filter(|_| self.max > 0) {
-            Some(artist) => self.per_artist.get(&artist.to_lowercase()).copied().unwrap_or(0) >= self.max,
+            Some(artist) => self.per_artist.get(&name_key(artist)).copied().unwrap_or(0) >= self.max,
             None => false,
         };
         !artist_full && !self.song_picked(track)
@@ -775,7 +775,7 @@ impl PickLimit {
 
     fn count(&mut self, track: &Track) {
         if let Some(artist) = &track.artist {
-            *self.per_artist.entry(artist.to_lowercase()).or_insert(0) += 1;
+            *self.per_artist.entry(name_key(artist)).or_insert(0) += 1;
             self.songs.insert(item_key_of(track));
         }
     }
@@ -910,5 +910,15 @@ mod tests {
                 "k = {k}"
             );
         }
+    }
+
+    #[test]
+    fn an_artist_is_turned_down_by_two_skips_of_their_name_in_any_case_and_form() {
+        let names = [Name::from("Straße"), Name::from("STRASSE"), Name::from("Other")];
+        let artist_of = |id: i64| names.get(id as usize);
+        let turned_down = turned_down_artists(&[(2, false), (0, true), (1, true)], artist_of);
+        assert_eq!(turned_down, [name_key("Straße")]);
+        // A heard play of the artist, in either form, ends the count.
+        assert!(turned_down_artists(&[(0, true), (1, false), (0, true)], artist_of).is_empty());
     }
 }
