@@ -12,6 +12,7 @@ use serde_json::json;
 use super::autoplay::{Autoplay, FromNothing};
 use super::controller::Controller;
 use super::library::playlist_entries;
+use super::queue::Repeat;
 use crate::app::library::{nothing_at, tracks_at};
 use crate::fmt::format_duration;
 use crate::marks::Mark;
@@ -44,6 +45,10 @@ pub(crate) enum LineCommand {
     /// a command in another process changed them (`like`, `ban`, `train`, `scan`, `roots`,
     /// `import`).
     Reload,
+    /// `repeat off|all|one`, or a bare `repeat` for the next mode in the order the key cycles.
+    Repeat(Option<Repeat>),
+    /// `shuffle`: the upcoming tracks in a new order, once (as the key does).
+    Shuffle,
     /// `status` or `status --json`.
     Status {
         json: bool,
@@ -72,12 +77,13 @@ impl VolumeTo {
 
 /// The words [`LineCommand::parse`] knows, for messages.
 pub(crate) const COMMAND_WORDS: &str = "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, like, \
-                                        unlike, ban, unban, queue PATH, playlist NAME, reload, status [--json], quit";
+                                        unlike, ban, unban, repeat [off|all|one], shuffle, queue PATH, playlist NAME, reload, status [--json], quit";
 
 impl LineCommand {
     /// Parses one line: `next`, `prev`, `pause`, `play` (or `resume`), `toggle`, `seek +5`,
     /// `seek -5`, `seek 30`, `vol 50`, `vol +5`, `vol -5`, `stop`, `quit`, `like`, `unlike`,
-    /// `ban`, `unban`, `reload`, `queue PATH`, `playlist NAME`, `status`, `status --json`. A path
+    /// `ban`, `unban`, `repeat`, `repeat off|all|one`, `shuffle`, `reload`, `queue PATH`,
+    /// `playlist NAME`, `status`, `status --json`. A path
     /// or a name is the rest of the line, spaces included; a path is taken as bytes, so any file
     /// name can be given.
     pub(crate) fn parse(line: &[u8]) -> Result<Self, String> {
@@ -114,6 +120,14 @@ impl LineCommand {
             "ban" => bare(Self::Ban(true)),
             "unban" => bare(Self::Ban(false)),
             "reload" => bare(Self::Reload),
+            "shuffle" => bare(Self::Shuffle),
+            "repeat" => match text()? {
+                "" => Ok(Self::Repeat(None)),
+                "off" => Ok(Self::Repeat(Some(Repeat::Off))),
+                "all" => Ok(Self::Repeat(Some(Repeat::All))),
+                "one" => Ok(Self::Repeat(Some(Repeat::One))),
+                other => Err(format!("repeat off, all or one, not {other}")),
+            },
             "seek" => match text()? {
                 "" => Err("seek needs a time: seek +5, seek -5 or seek 30".into()),
                 a if a.starts_with('+') => Ok(Self::Seek(SeekTo::Forward(seconds(&a[1..])?))),
@@ -247,6 +261,22 @@ pub(crate) fn apply(
         LineCommand::Volume(to) => {
             controller.set_volume(to.from(controller.volume));
             return Reply::done(format!("volume {}", controller.volume));
+        }
+        LineCommand::Repeat(mode) => {
+            let repeat = mode.unwrap_or(controller.queue.repeat.cycle());
+            controller.set_repeat(repeat);
+            let autoplay = autoplay.filter(|_| picking);
+            let said = repeat.said(autoplay.is_some());
+            if let Some(autoplay) = autoplay.filter(|_| repeat == Repeat::Off) {
+                autoplay.request_rank(controller);
+            }
+            return Reply::done(said);
+        }
+        LineCommand::Shuffle => {
+            return match controller.shuffle_upcoming() {
+                Ok(said) => Reply::done(said),
+                Err(why) => Reply::refused(why),
+            }
         }
         LineCommand::Stop if !controller.has_play() => return Reply::done("nothing was playing"),
         LineCommand::Stop => controller.stop(by),

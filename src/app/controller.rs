@@ -439,6 +439,19 @@ impl Controller {
         self.refresh_next();
     }
 
+    /// Puts the upcoming tracks in a new order: a one-off reordering of what is queued, not a
+    /// mode (tracks queued later keep their place, and nothing shows a "shuffle on" that nothing
+    /// would follow). Says what it did, or why it did nothing.
+    pub(crate) fn shuffle_upcoming(&mut self) -> Result<String, String> {
+        let shuffled = self.queue.shuffle_upcoming(now_ms() as u64);
+        self.refresh_next();
+        if shuffled > 1 {
+            Ok(format!("shuffled the {shuffled} upcoming tracks"))
+        } else {
+            Err("nothing to shuffle: fewer than two tracks are queued after this one".to_owned())
+        }
+    }
+
     /// Follows a new copy of the library (see [`Queue::follow_library`]), and drops the autoplay
     /// picks of tracks it has banned (a ban made in another process); says what it removed.
     pub(crate) fn follow_library(&mut self, library: &LibraryIndex) -> Option<String> {

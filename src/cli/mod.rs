@@ -139,7 +139,8 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Control the running player: next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N,
-    /// like, unlike, ban, unban, queue PATH..., playlist NAME, reload, status [--json], quit.
+    /// like, unlike, ban, unban, repeat [off|all|one], shuffle, queue PATH..., playlist NAME, reload,
+    /// status [--json], quit.
     Remote {
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
         words: Vec<std::ffi::OsString>,

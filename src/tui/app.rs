@@ -345,17 +345,9 @@ impl App {
                 .controller
                 .set_volume(self.controller.volume.saturating_sub(VOLUME_STEP)),
             Action::Search => self.state.search = Some(Search::default()),
-            // A one-off reordering of what is queued, not a mode: tracks queued later keep their
-            // place, and the screen shows no "shuffle on" that nothing would follow.
-            Action::Shuffle => {
-                let shuffled = self.controller.queue.shuffle_upcoming(crate::clock::now_ms() as u64);
-                self.controller.refresh_next();
-                self.state.say(if shuffled > 1 {
-                    format!("shuffled the {shuffled} upcoming tracks")
-                } else {
-                    "nothing to shuffle: fewer than two tracks are queued after this one".to_owned()
-                });
-            }
+            Action::Shuffle => self
+                .state
+                .say(self.controller.shuffle_upcoming().unwrap_or_else(|why| why)),
             Action::Repeat => self.set_repeat(self.controller.queue.repeat.cycle()),
             Action::Autoplay => {
                 self.state.autoplay = !self.state.autoplay;

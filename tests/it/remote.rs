@@ -454,3 +454,35 @@ fn an_idle_player_waits_for_what_the_remote_queues_and_stays_after_a_stop() {
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }
+
+/// `repeat` sets a mode or moves to the next, `shuffle` reorders what is queued once; both are
+/// refused in words where there is nothing to act on.
+#[test]
+fn the_remote_sets_repeat_and_shuffles_the_queue() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let player = Player::start_with(data.path(), 1.0, &[], &["--idle"]);
+    socket_of(data.path());
+    let refused = remote(data.path(), &["shuffle"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing to shuffle"));
+
+    assert_eq!(remote_ok(data.path(), &["repeat", "one"]).trim(), "repeat one");
+    assert_eq!(status(data.path())["repeat"], "one");
+    // A bare `repeat` goes on in the key's order: off, all, one, off.
+    assert_eq!(remote_ok(data.path(), &["repeat"]).trim(), "repeat off");
+    assert_eq!(remote_ok(data.path(), &["repeat"]).trim(), "repeat all");
+    assert_eq!(status(data.path())["repeat"], "all");
+    let wrong = remote(data.path(), &["repeat", "sometimes"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("repeat off, all or one"));
+    assert_eq!(status(data.path())["repeat"], "all");
+
+    remote_ok(data.path(), &["queue", corpus().to_str().unwrap()]);
+    let n = crate::common::library(data.path()).len();
+    let shuffled = remote_ok(data.path(), &["shuffle"]);
+    assert!(shuffled.starts_with("shuffled the "), "{shuffled}");
+    assert_eq!(status(data.path())["queue_length"], n);
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+}
