@@ -41,10 +41,22 @@ pub struct Config {
 }
 
 /// How the screen looks beyond its colours.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct UiConfig {
     pub album_art: AlbumArt,
+    /// Clicks and the wheel act on the screen; off, the terminal keeps the mouse for selecting
+    /// text.
+    pub mouse: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            album_art: AlbumArt::default(),
+            mouse: true,
+        }
+    }
 }
 
 /// How album art is drawn: in the graphics protocol of a terminal known for pictures, else in

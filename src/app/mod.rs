@@ -57,12 +57,12 @@ pub fn start_playback(
     Ok((engine, controller, (!notices.is_empty()).then(|| notices.join("; "))))
 }
 
-/// SIGINT, SIGTERM and SIGHUP, as they arrive: both players end on them as on a quit (the
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT, as they arrive: both players end on them as on a quit (the
 /// current play logged as `quit`, the terminal restored), where the default action would leave
 /// the play open and the terminal raw.
 pub(crate) fn termination_signals() -> std::io::Result<crossbeam_channel::Receiver<i32>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    signals_on_a_channel("signals", &[SIGINT, SIGTERM, SIGHUP])
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    signals_on_a_channel("signals", &[SIGINT, SIGTERM, SIGHUP, SIGQUIT])
 }
 
 /// `signals`, caught from now on and sent, as they arrive, by a thread named `name` to the

@@ -8,9 +8,12 @@ use ratatui::layout::Rect;
 
 use super::render::{help_area, layout, scroll_offset};
 use super::state::{Pane, View};
+use super::views;
 use super::App;
 use crate::app::workers::PlaylistChange;
 use crate::keymap::Action;
+use crate::player::SeekTo;
+use std::time::Duration;
 
 impl App {
     /// Handles a terminal event; returns whether the screen needs redrawing.
@@ -177,6 +180,39 @@ impl App {
 
     fn handle_mouse(&mut self, mouse: MouseEvent, area: Rect) -> bool {
         let layout = layout(area, &self.state);
+        let click = mouse.kind == MouseEventKind::Down(MouseButton::Left);
+        // The help covers the screen: the wheel scrolls it, and nothing behind it takes a click.
+        if self.state.help {
+            let delta = match mouse.kind {
+                MouseEventKind::ScrollDown => 3,
+                MouseEventKind::ScrollUp => -3,
+                _ => return false,
+            };
+            self.state
+                .move_selection(delta, self.list_len_for(self.state.pane), self.controller.history.len());
+            return true;
+        }
+        // A question or a name being typed waits for its keys; the lists below still take clicks.
+        let answering = self.state.naming_playlist.is_some()
+            || self.state.confirm_ban.is_some()
+            || self.state.confirm_delete.is_some();
+        if click && !answering && mouse.row == layout.tabs.y {
+            return match views::tab_at(layout.tabs, mouse.column, self) {
+                Some(action) => {
+                    self.update(action);
+                    true
+                }
+                None => false,
+            };
+        }
+        if click && !answering {
+            if let Some(fraction) = views::progress_at(layout.now_playing, mouse.column, mouse.row, self) {
+                let duration_ms = self.controller.now.as_ref().and_then(|n| n.duration_ms).unwrap_or(0);
+                let to = Duration::from_millis((fraction * duration_ms as f64) as u64);
+                self.controller.seek(SeekTo::Absolute(to));
+                return true;
+            }
+        }
         let hit = |rect: Rect| {
             rect.width > 0
                 && mouse.column >= rect.x

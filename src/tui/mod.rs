@@ -80,7 +80,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     app.art_picker = art_picker(ctx.config.ui.album_art);
     let signals = crate::app::termination_signals()?;
     let stops = stop_signals()?;
-    let mut terminal = terminal::enter(ctx.paths.log_file())?;
+    let mut terminal = terminal::enter(ctx.paths.log_file(), ctx.config.ui.mouse)?;
     let input = terminal::input_events();
     // Test hook: `SKIPLESS_TEST_PANIC=ui` or `=worker` panics on purpose after the first frame,
     // for the tests that check the terminal is restored. Only builds with debug assertions (as

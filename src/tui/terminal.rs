@@ -2,13 +2,14 @@
 //! panic hook that restores the terminal first, and the input reader thread.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Receiver;
-use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event};
-use crossterm::execute;
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, Event};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen,
 };
+use crossterm::{execute, Command};
 
 /// Switches to the alternate screen with raw input, mouse reporting and bracketed paste.
 ///
@@ -17,7 +18,8 @@ use crossterm::terminal::{
 /// another thread (a worker, the decoder) is caught and reported by that thread's owner, so the
 /// hook only appends it to `panic_log`: printing it would scribble over the screen, and
 /// restoring the terminal would leave a running UI without one.
-pub(crate) fn enter(panic_log: std::path::PathBuf) -> anyhow::Result<ratatui::DefaultTerminal> {
+pub(crate) fn enter(panic_log: std::path::PathBuf, mouse: bool) -> anyhow::Result<ratatui::DefaultTerminal> {
+    MOUSE.store(mouse, Ordering::Relaxed);
     let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
         if crate::guard::is_guarded() {
@@ -73,16 +75,29 @@ pub(crate) fn redraw_all(terminal: &mut ratatui::DefaultTerminal) -> std::io::Re
     Ok(())
 }
 
+/// Whether the mouse is the player's (`[ui] mouse`), for each time it takes the terminal.
+static MOUSE: AtomicBool = AtomicBool::new(true);
+
 /// Raw input, the alternate screen, mouse reporting and bracketed paste.
 fn take_over() -> std::io::Result<()> {
     enable_raw_mode()?;
     // Pasted text arrives as one event (see `App::paste`), not as keys that would run as commands.
-    execute!(
-        std::io::stdout(),
-        EnterAlternateScreen,
-        EnableMouseCapture,
-        EnableBracketedPaste
-    )
+    execute!(std::io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    if MOUSE.load(Ordering::Relaxed) {
+        execute!(std::io::stdout(), ClicksAndWheel)?;
+    }
+    Ok(())
+}
+
+/// Mouse reporting of buttons and the wheel only, in SGR coordinates (any column). Not
+/// crossterm's `EnableMouseCapture`, which also reports every movement: a stream of events the
+/// player has no use for, each one a wake-up.
+struct ClicksAndWheel;
+
+impl Command for ClicksAndWheel {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str("\x1b[?1000h\x1b[?1006h")
+    }
 }
 
 /// Gives the terminal back to the shell and stops the process, as Ctrl-Z does to a program in
@@ -114,10 +129,14 @@ pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Resul
 /// Restores the terminal; safe to call more than once.
 pub(crate) fn leave() {
     let mut stdout = std::io::stdout();
+    // The screen is cleared before it is left: a terminal without an alternate screen (GNU
+    // screen's default) would keep the player's last frame, with the shell's prompt in it.
     let _ = execute!(
         stdout,
         DisableBracketedPaste,
         DisableMouseCapture,
+        Clear(ClearType::All),
+        crossterm::cursor::MoveTo(0, 0),
         LeaveAlternateScreen,
         crossterm::cursor::Show
     );

@@ -18,10 +18,45 @@ use crate::play::{EndReason, PlaySource};
 use crate::track::Track;
 
 pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+    let (help, [left, right]) = tab_bar_areas(area, app);
+    let spans: Vec<Span> = tab_spans(left.width, app).into_iter().map(|(_, span)| span).collect();
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(
+        Paragraph::new(help).style(app.theme.dim).alignment(Alignment::Right),
+        right,
+    );
+}
+
+/// The help hint at the right of the tab bar, and the bar's two parts: the views, the hint.
+fn tab_bar_areas(area: Rect, app: &App) -> (String, [Rect; 2]) {
     let help = format!("{} help ", app.keys.key_for(Action::Help));
-    let [left, right] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(text_width(&help) as u16)]).areas(area);
+    let width = text_width(&help) as u16;
+    (
+        help,
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area),
+    )
+}
+
+/// What a click on the tab bar at `column` asks for: a view, or the help (`Action::Help`).
+pub(crate) fn tab_at(area: Rect, column: u16, app: &App) -> Option<Action> {
+    let (_, [left, right]) = tab_bar_areas(area, app);
+    if column >= right.x {
+        return Some(Action::Help);
+    }
+    let mut x = left.x;
+    for (view, span) in tab_spans(left.width, app) {
+        x += span.width() as u16;
+        if column < x {
+            return view.map(|v| v.action());
+        }
+    }
+    None
+}
+
+/// The tab bar's pieces in a room of `room` columns, each with the view it opens (none for the
+/// program's name).
+fn tab_spans(room: u16, app: &App) -> Vec<(Option<View>, Span<'static>)> {
+    let theme = &app.theme;
     // Each view shows the key that opens it. Where the names do not all fit beside the help
     // hint, the other views keep only their keys; a view left without a key keeps its name.
     let label = |view: &View, named: bool| match (app.keys.first_key(view.action()), named) {
@@ -36,21 +71,20 @@ pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
             .sum()
     };
     const BRAND: &str = " skipless ";
-    let room = left.width as usize;
+    let room = room as usize;
     let name_all = BRAND.len() + widths(true) <= room;
     // The program's name goes first when even the numbers leave it no room.
     let mut spans = if BRAND.len() + widths(name_all) <= room {
-        vec![Span::styled(BRAND, theme.accent)]
+        vec![(None, Span::styled(BRAND, theme.accent))]
     } else {
         Vec::new()
     };
-    for view in &View::ALL {
-        let current = *view == app.state.view;
+    for view in View::ALL {
+        let current = view == app.state.view;
         let style = if current { theme.selection } else { Style::new() };
-        spans.push(Span::styled(label(view, name_all || current), style));
+        spans.push((Some(view), Span::styled(label(&view, name_all || current), style)));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), left);
-    frame.render_widget(Paragraph::new(help).style(theme.dim).alignment(Alignment::Right), right);
+    spans
 }
 
 fn block<'a>(title: String, focused: bool, app: &App) -> Block<'a> {
@@ -83,7 +117,13 @@ fn windowed_list(frame: &mut Frame, area: Rect, list: ListWindow, row: impl Fn(u
         .map(|i| {
             let line = row(i);
             if i == selected && focused {
-                ListItem::new(line).style(app.theme.selection)
+                // Every piece of the row takes the selection's colours: a dim album or a red
+                // "skip" kept on the selection's background would be unreadable.
+                let spans = line.spans.into_iter().map(|span| {
+                    let style = span.style.patch(app.theme.selection);
+                    span.style(style)
+                });
+                ListItem::new(Line::from(spans.collect::<Vec<_>>())).style(app.theme.selection)
             } else if i == selected {
                 ListItem::new(line).style(Style::new().add_modifier(Modifier::BOLD))
             } else {
@@ -828,21 +868,8 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
         c.queue.repeat.label(),
         if app.state.autoplay { "on" } else { "off" }
     );
-    // A short terminal gives it three rows: the track, its progress and the modes, no frame (a
-    // title would take the progress's row).
-    let framed = area.height >= 5;
-    let outer = if framed {
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(app.theme.dim)
-            .title("Now playing")
-    } else {
-        Block::default()
-    };
-    let inner = outer.inner(area);
+    let (outer, [top, gauge_row, bottom]) = now_playing_rows(area, app);
     frame.render_widget(outer, area);
-    let [top, gauge_row, bottom] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).areas(inner);
     let Some(now) = &c.now else {
         // What play would start (the queue's current entry, else its first): a restored queue
         // says where it stands.
@@ -883,20 +910,70 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         0.0
     };
-    let label = format!(
-        "{} / {}",
-        format_duration(now.position_ms),
-        if total > 0 {
-            format_duration(total)
-        } else {
-            "--:--".into()
-        }
+    gauge(frame, gauge_row, ratio, progress_label(now.position_ms, total), app);
+    frame.render_widget(Paragraph::new(modes).style(app.theme.dim), bottom);
+}
+
+/// The now-playing box's frame and its three rows: the track, its progress, the modes. A short
+/// terminal gives it no frame (a title would take the progress's row).
+fn now_playing_rows(area: Rect, app: &App) -> (Block<'static>, [Rect; 3]) {
+    let outer = if area.height >= 5 {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(app.theme.dim)
+            .title("Now playing")
+    } else {
+        Block::default()
+    };
+    let rows = Layout::vertical([Constraint::Length(1); 3]).areas(outer.inner(area));
+    (outer, rows)
+}
+
+fn progress_label(position_ms: u64, total_ms: u64) -> String {
+    let total = if total_ms > 0 {
+        format_duration(total_ms)
+    } else {
+        "--:--".into()
+    };
+    format!("{} / {total}", format_duration(position_ms))
+}
+
+/// Where in the playing track a click on its progress bar at `column` (on the bar's row) asks
+/// to go, as a fraction of its length; `None` off the bar, or with nothing playing whose length
+/// is known.
+pub(crate) fn progress_at(area: Rect, column: u16, row: u16, app: &App) -> Option<f64> {
+    let now = app.controller.now.as_ref()?;
+    let total = now.duration_ms.filter(|&d| d > 0)?;
+    let (_, [_, gauge_row, _]) = now_playing_rows(area, app);
+    let [bar, _] = gauge_areas(gauge_row, &progress_label(now.position_ms, total));
+    let on_bar = row == bar.y && column >= bar.x && column < bar.x + bar.width;
+    on_bar.then(|| f64::from(column - bar.x) / f64::from(bar.width))
+}
+
+/// A gauge's bar and, after it, its label's place.
+fn gauge_areas(area: Rect, label: &str) -> [Rect; 2] {
+    let label_width = (text_width(label) as u16 + 1).min(area.width / 2);
+    Layout::horizontal([Constraint::Min(0), Constraint::Length(label_width)]).areas(area)
+}
+
+/// A bar filled to `ratio` with `label` after it. The label is not drawn over the bar: there it
+/// would be the terminal's own text colour on the accent colour, unreadable on many palettes, and
+/// without colours a hole in the bar.
+fn gauge(frame: &mut Frame, area: Rect, ratio: f64, label: String, app: &App) {
+    let [bar, text] = gauge_areas(area, &label);
+    let label_width = text.width;
+    frame.render_widget(
+        Gauge::default()
+            .ratio(ratio)
+            .label(Span::raw(""))
+            .use_unicode(true)
+            .gauge_style(app.theme.accent),
+        bar,
     );
     frame.render_widget(
-        Gauge::default().ratio(ratio).label(label).gauge_style(app.theme.accent),
-        gauge_row,
+        Paragraph::new(truncate(&label, label_width.saturating_sub(1) as usize)).alignment(Alignment::Right),
+        text,
     );
-    frame.render_widget(Paragraph::new(modes).style(app.theme.dim), bottom);
 }
 
 pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
@@ -953,13 +1030,7 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
             0.0
         };
         let label = format!("{} {}/{}", progress.label, progress.done, progress.total);
-        frame.render_widget(
-            Gauge::default()
-                .ratio(ratio.clamp(0.0, 1.0))
-                .label(label)
-                .gauge_style(app.theme.accent),
-            area,
-        );
+        gauge(frame, area, ratio.clamp(0.0, 1.0), label, app);
         return;
     }
     let text = s.status.clone().unwrap_or_default();

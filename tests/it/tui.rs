@@ -715,6 +715,93 @@ fn mouse_clicks_select_and_the_wheel_scrolls() {
     );
 }
 
+/// A click on a tab opens its view, one on the help hint opens the help, whose cover takes no
+/// clicks (the wheel scrolls it), and one on the progress bar seeks there.
+#[test]
+fn clicks_open_views_and_the_help_and_seek_in_the_track() {
+    use crossterm::event::{Event, MouseButton, MouseEvent, MouseEventKind};
+    use skipless::tui::state::View;
+    let mut h = Harness::new(80, 24);
+    let area = ratatui::layout::Rect::new(0, 0, 80, 24);
+    let mouse = |kind, column: usize, row: usize| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column: column as u16,
+            row: row as u16,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let click = |column, row| mouse(MouseEventKind::Down(MouseButton::Left), column, row);
+    let tabs = h.screen().lines().next().unwrap().trim_matches('"').to_owned();
+    // The tab bar is ASCII: a byte offset is a column.
+    let column_of = |text: &str| tabs.find(text).unwrap();
+    h.app.handle_terminal(click(column_of("3 Queue") + 2, 0), area);
+    assert_eq!(h.app.state.view, View::Queue);
+    h.app.handle_terminal(click(column_of("2 Tracks") + 2, 0), area);
+    assert_eq!(h.app.state.view, View::Tracks);
+
+    h.app.handle_terminal(click(column_of("? help") + 1, 0), area);
+    assert!(h.app.state.help, "the help hint opens the help");
+    let selected = h.app.state.track;
+    h.app.handle_terminal(click(3, 6), area);
+    h.app.handle_terminal(click(column_of("1 Library") + 1, 0), area);
+    assert_eq!(
+        (h.app.state.view, h.app.state.track),
+        (View::Tracks, selected),
+        "a click behind the help acts on nothing"
+    );
+    h.app.handle_terminal(mouse(MouseEventKind::ScrollDown, 3, 6), area);
+    assert_eq!(h.app.state.help_scroll, 3, "the wheel scrolls the help");
+    h.keys("\x1b");
+
+    // menu is 3:00 long; the bar is the now-playing box's second inner row.
+    h.keys("/menu\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    let screen = h.screen();
+    let lines: Vec<&str> = screen.lines().collect();
+    let bar_row = lines.iter().position(|l| l.contains(" / 3:00")).unwrap();
+    let bar = lines[bar_row].trim_matches('"');
+    // The box's border, then the bar, then the time after it.
+    let label_at = bar.find(" 0:").unwrap();
+    let bar_width = bar[..label_at].chars().count() - 1;
+    h.app.handle_terminal(click(1 + bar_width / 2, bar_row), area);
+    let position = h.app.controller.now.as_ref().unwrap().position_ms;
+    assert!(
+        (80_000..=100_000).contains(&position),
+        "a click halfway along the bar seeks near 1:30, not to {position} ms"
+    );
+}
+
+/// The selected row is drawn in the selection's colours whole: its dim counts and album too,
+/// which in their own colour on the selection's background could not be read.
+#[test]
+fn every_piece_of_the_selected_row_takes_the_selection_colours() {
+    use ratatui::style::Color;
+    let mut h = Harness::new(100, 24);
+    h.app.theme = skipless::tui::Theme::from_config(&Default::default(), false);
+    h.keys("2");
+    let screen = h.screen();
+    // The first track is selected: the list's first row, under the tabs and the border.
+    let row = 2;
+    let first = screen.lines().nth(row).unwrap();
+    assert!(first.contains("0×"), "the counts, drawn dim elsewhere: {first}");
+    let buffer = h.terminal.backend().buffer().clone();
+    let cells: Vec<_> = (1..100)
+        .map(|x| &buffer[(x, row as u16)])
+        .take_while(|c| c.symbol() != "│")
+        .filter(|c| c.symbol() != " ")
+        .collect();
+    assert!(cells.len() > 10, "{screen}");
+    for cell in cells {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::White, Color::Blue),
+            "{:?} on row {row}: {screen}",
+            cell.symbol()
+        );
+    }
+}
+
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
 /// database, as the player would.
 fn seed_log(h: &Harness, sessions: usize) {

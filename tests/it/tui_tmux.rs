@@ -585,14 +585,11 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
     if !crate::common::has_tool("tmux", "tmux") {
         return;
     }
-    for (signal, number) in [("TERM", libc::SIGTERM), ("HUP", libc::SIGHUP)] {
+    for (signal, number) in [("TERM", libc::SIGTERM), ("HUP", libc::SIGHUP), ("QUIT", libc::SIGQUIT)] {
         let data = tempfile::tempdir().unwrap();
         let tmux = Tmux::on_corpus(data.path());
         tmux.play_the_first_track();
         let pid = player_pid(data.path()).expect("the player runs");
-        // SAFETY: kill has no memory preconditions; the pid is the player this test started.
-        let killed = unsafe { libc::kill(pid as libc::pid_t, number) };
-        assert_eq!(killed, 0, "SIG{signal}: {}", std::io::Error::last_os_error());
         let pane = |format: &str| -> String {
             let out = Command::new("tmux")
                 .args(["display-message", "-p", "-t", &tmux.session, format])
@@ -600,6 +597,11 @@ fn a_player_ended_by_a_signal_restores_the_terminal_and_logs_its_play() {
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         };
+        // Clicks and the wheel are reported while it runs, not every movement of the mouse.
+        assert_eq!(pane("#{mouse_standard_flag} #{mouse_all_flag}"), "1 0");
+        // SAFETY: kill has no memory preconditions; the pid is the player this test started.
+        let killed = unsafe { libc::kill(pid as libc::pid_t, number) };
+        assert_eq!(killed, 0, "SIG{signal}: {}", std::io::Error::last_os_error());
         wait_for_exit(pid, &format!("SIG{signal}: the player"));
         // Off the alternate screen, mouse reporting off, the cursor shown.
         assert_eq!(
