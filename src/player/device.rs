@@ -1,11 +1,12 @@
 //! The sound-card output ([`DeviceOutput`], [`QueueSource`]): rodio's mixer pulling from the
 //! engine's queue.
 //!
-//! [`QueueSource`] reports each chunk as a span with the chunk's own sample rate and channel
-//! count, and rodio converts to the device format, as it does for its own decoders. The
-//! conversion restarts at span edges, which is inaudible at our chunk sizes, and it keeps the
-//! decoder thread free of a resampler and of the device's format; when the track's rate matches
-//! the device the samples pass through untouched, so gapless joins stay sample-exact.
+//! [`QueueSource`] hands rodio the device's own format at all times, so rodio converts nothing:
+//! a track at the device's rate passes through untouched (gapless joins stay sample-exact), and
+//! one at another rate goes through one band-limited resampler (rubato's FFT resampler) that
+//! runs on across chunks and across the joins of tracks of one rate. rodio's own conversion
+//! restarts at every span and filters nothing: a buzz at every chunk and aliasing. Channels are
+//! mapped by [`map_frame`]: surround is mixed down, not cut.
 //!
 //! ALSA and cpal write diagnostics straight to the process's stderr, which would scribble over
 //! the terminal UI; they are sent to /dev/null instead.
@@ -15,133 +16,282 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use audioadapter_buffers::direct::InterleavedSlice;
 use crossbeam_channel::{Receiver, Sender};
 use rodio::{DeviceSinkBuilder, Source};
+use rubato::{Fft, FixedSync, Resampler};
 
 use super::output::{Chunk, Shared};
 use super::PlayerError;
 
-/// Silence played when the queue is empty, in milliseconds: short, so audio that arrives is
-/// heard promptly.
-const SILENCE_MS: u32 = 10;
+/// Frames made at a time: about 10 ms, so that audio that arrives is heard promptly.
+const BLOCK_FRAMES: usize = 512;
 
-enum Current {
-    Audio(Chunk),
-    Silence { rate: u32, channels: u16, len: usize },
-}
-
-/// A never-ending source that plays whatever the decoder queued, silence when it queued nothing.
+/// A never-ending source in the device's format that plays whatever the decoder queued, silence
+/// when it queued nothing.
 pub(crate) struct QueueSource {
     shared: Arc<Shared>,
-    current: Current,
+    /// The device's format.
+    rate: u32,
+    channels: u16,
+    /// The chunk being read and the frame reached in it.
+    chunk: Option<Chunk>,
     at: usize,
     epoch: u64,
+    /// The resampler for chunks at another rate than the device's, with that rate.
+    resampler: Option<(u32, Fft<f32>)>,
+    /// Frames gathered for the resampler, in the device's channels.
+    input: Vec<f32>,
+    /// Frames ready for the device, and how far the device has taken them.
+    block: Vec<f32>,
+    block_len: usize,
+    block_at: usize,
 }
 
 impl QueueSource {
     fn new(shared: Arc<Shared>, rate: u32, channels: u16) -> Self {
         Self {
             shared,
-            current: Current::Silence {
-                rate,
-                channels,
-                len: silence_len(rate, channels),
-            },
+            rate,
+            channels: channels.max(1),
+            chunk: None,
             at: 0,
             epoch: 0,
+            resampler: None,
+            input: Vec::new(),
+            block: vec![0.0; BLOCK_FRAMES * usize::from(channels.max(1))],
+            block_len: 0,
+            block_at: 0,
         }
     }
 
-    fn format(&self) -> (u32, u16) {
-        match &self.current {
-            Current::Audio(c) => (c.rate, c.channels),
-            Current::Silence { rate, channels, .. } => (*rate, *channels),
+    /// Drops what was queued before a flush (a seek, a stop, a new track chosen): the chunk,
+    /// the frames made from it and the resampler's memory of it.
+    fn restart(&mut self) {
+        self.chunk = None;
+        self.block_len = 0;
+        self.block_at = 0;
+        if let Some((_, resampler)) = self.resampler.as_mut() {
+            resampler.reset();
         }
+        self.epoch = self.shared.epoch.load(Ordering::Relaxed);
     }
 
-    fn len(&self) -> usize {
-        match &self.current {
-            Current::Audio(c) => c.samples.len(),
-            Current::Silence { len, .. } => *len,
-        }
-    }
-
-    /// Moves to the next chunk; called as soon as one is used up so that `current_span_len`
-    /// always describes what `next` returns.
-    fn advance(&mut self, finished: bool) {
-        let (rate, channels) = self.format();
-        // The chunk's peak is found before the lock, which the decoder thread also takes.
-        let finished_chunk = match (finished, &self.current) {
-            (true, Current::Audio(chunk)) => {
-                let peak = chunk.samples.iter().fold(0.0f32, |m, s| m.max(s.abs())) * self.shared.volume();
-                Some((chunk.play, chunk.frames() as u64, peak))
+    /// The rate of the audio that comes next, popping a chunk when none is being read.
+    fn next_rate(&mut self) -> Option<u32> {
+        if self.chunk.is_none() {
+            let mut st = self.shared.lock();
+            if st.epoch != self.epoch {
+                return None;
             }
-            _ => None,
-        };
+            self.chunk = st.pop_audio(&self.shared);
+            self.at = 0;
+        }
+        self.chunk.as_ref().map(|c| c.rate)
+    }
+
+    /// Copies up to `frames` frames of audio at `rate` into `out`, in the device's channels, and
+    /// counts each chunk used up as heard; stops early at a chunk of another rate or when nothing
+    /// is queued. Returns the frames copied.
+    fn pull(&mut self, rate: u32, frames: usize, out: &mut [f32]) -> usize {
+        let out_channels = usize::from(self.channels);
+        let mut copied = 0;
+        while copied < frames && self.next_rate() == Some(rate) {
+            let Some(chunk) = self.chunk.as_ref() else { break };
+            let in_channels = usize::from(chunk.channels.max(1));
+            let take = (chunk.frames() - self.at).min(frames - copied);
+            for i in 0..take {
+                let from = &chunk.samples[(self.at + i) * in_channels..][..in_channels];
+                map_frame(from, &mut out[(copied + i) * out_channels..][..out_channels]);
+            }
+            self.at += take;
+            copied += take;
+            if self.at >= chunk.frames() {
+                self.used_up();
+            }
+        }
+        copied
+    }
+
+    /// Counts the chunk just read to its end as heard.
+    fn used_up(&mut self) {
+        let Some(chunk) = self.chunk.take() else { return };
+        // The chunk's peak is found before the lock, which the decoder thread also takes.
+        let peak = chunk.samples.iter().fold(0.0f32, |m, s| m.max(s.abs())) * self.shared.volume();
         let mut st = self.shared.lock();
-        if let Some((play, frames, peak)) = finished_chunk.filter(|_| st.epoch == self.epoch) {
-            st.consumed(play, frames);
+        if st.epoch == self.epoch {
+            st.consumed(chunk.play, chunk.frames() as u64);
             st.stats.peak = st.stats.peak.max(peak);
         }
-        self.epoch = st.epoch;
-        self.at = 0;
-        self.current = match st.pop_audio(&self.shared) {
-            Some(chunk) => Current::Audio(chunk),
-            None => {
-                if st.active && !st.paused {
-                    st.stats.silence_frames += u64::from(rate * SILENCE_MS / 1000);
+    }
+
+    /// Makes the next block of frames for the device.
+    fn fill(&mut self) {
+        let channels = usize::from(self.channels);
+        self.block_at = 0;
+        let frames = match self.next_rate() {
+            Some(rate) if rate == self.rate => {
+                // The resampler's last frames belong to a track of another rate that ended.
+                self.resampler = None;
+                let mut block = std::mem::take(&mut self.block);
+                let frames = self.pull(rate, BLOCK_FRAMES, &mut block);
+                self.block = block;
+                frames
+            }
+            Some(rate) => self.resampled(rate),
+            // Nothing queued: a resampler still holds the last few milliseconds of its track.
+            None => match self.resampler.as_ref().map(|(rate, _)| *rate) {
+                Some(rate) => {
+                    let frames = self.resampled(rate);
+                    self.resampler = None;
+                    frames
                 }
-                Current::Silence {
-                    rate,
-                    channels,
-                    len: silence_len(rate, channels),
+                None => 0,
+            },
+        };
+        if frames == 0 {
+            self.block.fill(0.0);
+            let st = &mut *self.shared.lock();
+            if st.active && !st.paused {
+                st.stats.silence_frames += BLOCK_FRAMES as u64;
+            }
+            self.block_len = BLOCK_FRAMES * channels;
+        } else {
+            self.block_len = frames * channels;
+        }
+    }
+
+    /// Resamples the next frames at `rate` into the block; silence fills in for audio that has
+    /// not come, so that the resampler gives out what it holds. Returns the frames made.
+    fn resampled(&mut self, rate: u32) -> usize {
+        let channels = usize::from(self.channels);
+        if self.resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
+            match Fft::<f32>::new(
+                rate as usize,
+                self.rate as usize,
+                BLOCK_FRAMES,
+                channels,
+                FixedSync::Output,
+            ) {
+                Ok(resampler) => {
+                    self.input = vec![0.0; resampler.input_frames_max() * channels];
+                    self.resampler = Some((rate, resampler));
+                }
+                Err(e) => {
+                    tracing::warn!("no resampler from {rate} Hz to {} Hz: {e}", self.rate);
+                    // The chunk cannot be played here: it is passed over as heard.
+                    self.used_up();
+                    return 0;
                 }
             }
+        }
+        let Some((_, resampler)) = self.resampler.as_mut() else {
+            return 0;
         };
+        let needed = resampler.input_frames_next();
+        let mut input = std::mem::take(&mut self.input);
+        let got = self.pull(rate, needed, &mut input);
+        input[got * channels..needed * channels].fill(0.0);
+        let Some((_, resampler)) = self.resampler.as_mut() else {
+            return 0;
+        };
+        let made = InterleavedSlice::new(&input[..], channels, needed)
+            .ok()
+            .zip(InterleavedSlice::new_mut(&mut self.block[..], channels, BLOCK_FRAMES).ok())
+            .and_then(|(from, mut to)| resampler.process_into_buffer(&from, &mut to, None).ok())
+            .map_or(0, |(_, made)| made);
+        self.input = input;
+        made
     }
 }
 
-fn silence_len(rate: u32, channels: u16) -> usize {
-    (rate * SILENCE_MS / 1000) as usize * usize::from(channels)
+/// Maps one frame to the device's channels. Channels are in the WAVE order symphonia decodes to
+/// (front left, front right, centre, LFE, back or side pairs); more channels than the device has
+/// are mixed down to a front pair (ITU-R BS.775: centre and surrounds at -3 dB, the LFE left
+/// out, scaled so that a full-scale frame cannot clip), and mono goes to both front channels.
+fn map_frame(from: &[f32], to: &mut [f32]) {
+    const MINUS_3_DB: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    to.fill(0.0);
+    match (from.len(), to.len()) {
+        (a, b) if a == b => to.copy_from_slice(from),
+        (1, _) => {
+            to[0] = from[0];
+            if let Some(right) = to.get_mut(1) {
+                *right = from[0];
+            }
+        }
+        (a, b) if a < b => to[..a].copy_from_slice(from),
+        (n, out) => {
+            let (left, right) = front_pair(from, n, MINUS_3_DB);
+            if out == 1 {
+                to[0] = 0.5 * (left + right);
+            } else {
+                to[0] = left;
+                to[1] = right;
+            }
+        }
+    }
+}
+
+/// A front pair mixed down from `n` channels of WAVE order; `c` is the weight of the centre and
+/// of each surround.
+fn front_pair(from: &[f32], n: usize, c: f32) -> (f32, f32) {
+    let at = |i: usize| from.get(i).copied().unwrap_or(0.0);
+    // (centre, [(left surround, right surround)]) by layout.
+    let (centre, surrounds): (Option<usize>, &[(usize, usize)]) = match n {
+        2 => (None, &[]),
+        3 => (Some(2), &[]),
+        4 => (None, &[(2, 3)]),
+        5 => (Some(2), &[(3, 4)]),
+        6 => (Some(2), &[(4, 5)]),
+        7 => (Some(2), &[(5, 6)]),
+        _ => (Some(2), &[(4, 5), (6, 7)]),
+    };
+    let centre_level = centre.map_or(0.0, at) * c;
+    let mut left = at(0) + centre_level;
+    let mut right = at(1) + centre_level;
+    for &(l, r) in surrounds {
+        left += c * at(l);
+        right += c * at(r);
+    }
+    let gain = 1.0 + centre.map_or(0.0, |_| c) + c * surrounds.len() as f32;
+    (left / gain, right / gain)
 }
 
 impl Iterator for QueueSource {
     type Item = f32;
 
     fn next(&mut self) -> Option<f32> {
-        let channels = usize::from(self.format().1.max(1));
         // Pauses and flushes take effect on frame boundaries, or the channels would swap.
-        if self.at.is_multiple_of(channels) {
+        if self.block_at.is_multiple_of(usize::from(self.channels)) {
             if self.shared.epoch.load(Ordering::Relaxed) != self.epoch {
-                self.advance(false);
+                self.restart();
             }
             if self.shared.paused.load(Ordering::Relaxed) {
                 return Some(0.0);
             }
         }
-        let sample = match &self.current {
-            Current::Audio(c) => c.samples[self.at] * self.shared.volume(),
-            Current::Silence { .. } => 0.0,
-        };
-        self.at += 1;
-        if self.at >= self.len() {
-            self.advance(true);
+        if self.block_at >= self.block_len {
+            self.fill();
         }
+        let sample = self.block[self.block_at] * self.shared.volume();
+        self.block_at += 1;
         Some(sample)
     }
 }
 
 impl Source for QueueSource {
+    /// One span without end: the format never changes.
     fn current_span_len(&self) -> Option<usize> {
-        Some(self.len().saturating_sub(self.at).max(1))
+        None
     }
 
     fn channels(&self) -> rodio::ChannelCount {
-        NonZero::new(self.format().1).unwrap_or(NonZero::<u16>::MIN)
+        NonZero::new(self.channels).unwrap_or(NonZero::<u16>::MIN)
     }
 
     fn sample_rate(&self) -> rodio::SampleRate {
-        NonZero::new(self.format().0).unwrap_or(NonZero::<u32>::MIN)
+        NonZero::new(self.rate).unwrap_or(NonZero::<u32>::MIN)
     }
 
     fn total_duration(&self) -> Option<Duration> {

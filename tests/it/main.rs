@@ -7,6 +7,7 @@ mod common;
 mod corrupt_state;
 mod crash_safety;
 mod database;
+mod device_output;
 mod engine;
 mod engine_decode;
 mod eval;
