@@ -65,6 +65,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_tags_read_again.sql",
         include_str!("../../migrations/0012_tags_read_again.sql"),
     ),
+    (
+        "0013_opus_gains_read.sql",
+        include_str!("../../migrations/0013_opus_gains_read.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

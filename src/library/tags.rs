@@ -108,6 +108,13 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
         .or_else(|| text(ItemKey::OriginalReleaseDate))
         .and_then(|s| parse_year(&s));
     let gain = |key: ItemKey| text(key).and_then(|s| parse_decibels(&s));
+    // Opus files carry their gain as R128_TRACK_GAIN / R128_ALBUM_GAIN (RFC 7845): a Q7.8 number
+    // of dB to EBU R128's -23 LUFS, 5 dB below ReplayGain's reference of -18 LUFS.
+    let r128 = |key: ItemKey| {
+        text(key)
+            .and_then(|s| s.trim().parse::<i16>().ok())
+            .map(|q78| f32::from(q78) / 256.0 + 5.0)
+    };
     Track {
         id: 0,
         path: path.to_path_buf(),
@@ -125,9 +132,9 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
         bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()).filter(|&b| b > 0),
         has_cover: tags.iter().any(|t| !t.pictures().is_empty()),
         replay_gain: ReplayGain {
-            track_gain: gain(ItemKey::ReplayGainTrackGain),
+            track_gain: gain(ItemKey::ReplayGainTrackGain).or_else(|| r128(ItemKey::R128TrackGain)),
             track_peak: gain(ItemKey::ReplayGainTrackPeak),
-            album_gain: gain(ItemKey::ReplayGainAlbumGain),
+            album_gain: gain(ItemKey::ReplayGainAlbumGain).or_else(|| r128(ItemKey::R128AlbumGain)),
             album_peak: gain(ItemKey::ReplayGainAlbumPeak),
         },
     }
@@ -188,6 +195,27 @@ mod tests {
         assert_eq!(parse_decibels("-6.50 dB"), Some(-6.5));
         assert_eq!(parse_decibels("+1.25 dB"), Some(1.25));
         assert_eq!(parse_decibels("NaN"), None);
+    }
+
+    #[test]
+    fn opus_gains_in_r128_tags_are_read_as_replaygain() {
+        use lofty::file::{AudioFile, TaggedFileExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r128.opus");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/menu.opus"),
+            &path,
+        )
+        .unwrap();
+        let mut file = lofty::read_from_path(&path).unwrap();
+        let tag = file.primary_tag_mut().unwrap();
+        tag.insert_text(ItemKey::R128TrackGain, "-2432".into());
+        tag.insert_text(ItemKey::R128AlbumGain, "256".into());
+        file.save_to_path(&path, lofty::config::WriteOptions::default())
+            .unwrap();
+        let gains = read_tags(&path).unwrap().replay_gain;
+        // -2432/256 = -9.5 dB to -23 LUFS: -4.5 dB to ReplayGain's -18 LUFS.
+        assert_eq!((gains.track_gain, gains.album_gain), (Some(-4.5), Some(6.0)));
     }
 
     #[test]
