@@ -15,6 +15,7 @@ use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{tracks_at, SharedLibrary};
 use crate::app::mpris_bridge::{self, Applied};
 use crate::app::queue::Repeat;
+use crate::app::remembered::{Keeper, Remembered, SavedQueue};
 use crate::app::remote::{RemoteRequest, Server};
 use crate::app::scan::scan_changed;
 use crate::app::watch::RootsChanged;
@@ -62,6 +63,21 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     if let Some(notice) = notice {
         eprintln!("skipless: {notice}");
     }
+    // The volume is the listener's, wherever they set it last: the interactive player's (the
+    // two never run at once on one data dir), and a change made here is kept for it. The rest
+    // of what it remembers, its queue among them, is left as it was.
+    let remembered_file = ctx.paths.remembered_file();
+    let loaded = Remembered::load(&remembered_file);
+    let mut remembered = loaded.clone().unwrap_or_else(|| Remembered {
+        volume: controller.volume,
+        repeat: Repeat::Off,
+        autoplay: ctx.config.recommend.autoplay,
+        queue: SavedQueue::default(),
+    });
+    if remembered.volume != controller.volume {
+        controller.set_volume(remembered.volume);
+    }
+    let mut keeper = Keeper::start(remembered_file, loaded);
     match (radio, queue.first().cloned()) {
         (Some(seed), Some(first)) => {
             if let Some(mode) = controller.start_radio(seed, first, ControlSource::Stdin) {
@@ -269,7 +285,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 mpris_bridge::between_tracks(&controller),
             );
         }
+        if remembered.volume != controller.volume {
+            remembered.volume = controller.volume;
+            keeper.keep(remembered.clone());
+        }
     }
+    keeper.finish(remembered);
     // A reader that went away wanted no more; any other failure to write is said.
     match out.failed {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::anyhow!("standard output: {e}")),

@@ -486,3 +486,27 @@ fn the_remote_sets_repeat_and_shuffles_the_queue() {
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }
+
+/// The headless player starts at the volume the listener left, and keeps a change for the next
+/// run, leaving the rest of what the interactive player remembers (its queue) as it was.
+#[test]
+fn the_headless_player_starts_at_the_volume_left_and_keeps_a_change() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let state = data.path().join("state.json");
+    let queue = serde_json::json!({"entries": [[1, "user"]], "cursor": 0});
+    std::fs::write(
+        &state,
+        serde_json::json!({"volume": 20, "repeat": "all", "autoplay": false, "queue": queue}).to_string(),
+    )
+    .unwrap();
+    let player = Player::start_with(data.path(), 1.0, &[], &["--idle"]);
+    socket_of(data.path());
+    assert_eq!(status(data.path())["volume"], 20);
+    remote_ok(data.path(), &["vol", "45"]);
+    remote_ok(data.path(), &["quit"]);
+    player.finish();
+    let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(kept["volume"], 45);
+    assert_eq!((&kept["repeat"], &kept["queue"]), (&"all".into(), &queue), "{kept}");
+}
