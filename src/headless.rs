@@ -285,8 +285,8 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 mpris_bridge::between_tracks(&controller),
             );
         }
-        if remembered.volume != controller.volume {
-            remembered.volume = controller.volume;
+        if remembered.volume != controller.set_level() {
+            remembered.volume = controller.set_level();
             keeper.keep(remembered.clone());
         }
     }

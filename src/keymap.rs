@@ -17,6 +17,7 @@ pub(crate) enum Action {
     SeekForward,
     VolumeUp,
     VolumeDown,
+    Mute,
     Search,
     NextPane,
     PreviousPane,
@@ -102,6 +103,7 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (Action::SeekForward, "seek_forward", "seek forward 5 s", &["Right"]),
     (Action::VolumeUp, "volume_up", "volume up", &["+", "="]),
     (Action::VolumeDown, "volume_down", "volume down", &["-"]),
+    (Action::Mute, "mute", "mute / unmute", &["M"]),
     (
         Action::Search,
         "search",

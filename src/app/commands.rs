@@ -31,6 +31,8 @@ pub(crate) enum LineCommand {
     Toggle,
     Seek(SeekTo),
     Volume(VolumeTo),
+    /// `mute`: mutes, or unmutes back to the volume before.
+    Mute,
     Stop,
     Quit,
     /// `like` / `unlike` the playing track.
@@ -76,7 +78,7 @@ impl VolumeTo {
 }
 
 /// The words [`LineCommand::parse`] knows, for messages.
-pub(crate) const COMMAND_WORDS: &str = "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, like, \
+pub(crate) const COMMAND_WORDS: &str = "next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, mute, like, \
                                         unlike, ban, unban, repeat [off|all|one], shuffle, queue PATH, playlist NAME, reload, status [--json], quit";
 
 impl LineCommand {
@@ -120,6 +122,7 @@ impl LineCommand {
             "ban" => bare(Self::Ban(true)),
             "unban" => bare(Self::Ban(false)),
             "reload" => bare(Self::Reload),
+            "mute" => bare(Self::Mute),
             "shuffle" => bare(Self::Shuffle),
             "repeat" => match text()? {
                 "" => Ok(Self::Repeat(None)),
@@ -262,6 +265,7 @@ pub(crate) fn apply(
             controller.set_volume(to.from(controller.volume));
             return Reply::done(format!("volume {}", controller.volume));
         }
+        LineCommand::Mute => return Reply::done(controller.toggle_mute()),
         LineCommand::Repeat(mode) => {
             let repeat = mode.unwrap_or(controller.queue.repeat.cycle());
             controller.set_repeat(repeat);
@@ -420,6 +424,7 @@ fn status(controller: &Controller, autoplay: Option<&Autoplay>, json: bool) -> S
             "position_ms": now.map(|n| n.position_ms),
             "duration_ms": now.and_then(|n| n.duration_ms),
             "volume": controller.volume,
+            "muted": controller.muted_at.is_some(),
             "repeat": controller.queue.repeat,
             "queue_length": queue_length,
             "autoplay": autoplay_source,

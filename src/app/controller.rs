@@ -66,6 +66,8 @@ pub struct Controller {
     pub queue: Queue,
     pub now: Option<NowPlaying>,
     pub volume: u8,
+    /// Muted, the volume to come back to.
+    pub muted_at: Option<u8>,
     /// Plays completed since this controller started, after those of the session it carried on
     /// (a restart within the session gap), oldest first; the last
     /// [`HISTORY_KEPT`] to [`HISTORY_KEPT`] × 2 of them, so that a player running for days
@@ -113,6 +115,7 @@ impl Controller {
             queue: Queue::default(),
             now: None,
             volume: playback.volume,
+            muted_at: None,
             history: Vec::new(),
             radio: None,
             last_end: None,
@@ -335,9 +338,32 @@ impl Controller {
         self.send(Command::Seek { track_id, to });
     }
 
+    /// Sets the volume; a muted player is unmuted by it.
     pub(crate) fn set_volume(&mut self, volume: u8) {
+        self.muted_at = None;
         self.volume = volume.min(100);
         self.send(Command::Volume(self.volume));
+    }
+
+    /// Mutes, or unmutes back to the volume before; says which, in the player's words.
+    pub(crate) fn toggle_mute(&mut self) -> String {
+        match self.muted_at {
+            Some(level) => {
+                self.set_volume(level);
+                format!("volume {level}")
+            }
+            None => {
+                let level = self.volume;
+                self.set_volume(0);
+                self.muted_at = Some(level);
+                format!("muted (volume {level} when unmuted)")
+            }
+        }
+    }
+
+    /// The volume the listener has set: while muted, the one unmuting goes back to.
+    pub(crate) fn set_level(&self) -> u8 {
+        self.muted_at.unwrap_or(self.volume)
     }
 
     /// Asks the engine to end; the play in progress is logged as `quit` when its `Ended` arrives.

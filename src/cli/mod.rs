@@ -138,7 +138,7 @@ pub enum Command {
         #[arg(required_unless_present_any = ["playlist", "radio_track", "radio_artist", "idle"])]
         paths: Vec<PathBuf>,
     },
-    /// Control the running player: next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N,
+    /// Control the running player: next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, mute,
     /// like, unlike, ban, unban, repeat [off|all|one], shuffle, queue PATH..., playlist NAME, reload,
     /// status [--json], quit.
     Remote {

@@ -213,7 +213,7 @@ impl App {
     /// The settings and the queue to take into the next run.
     pub(crate) fn remembered(&self) -> Remembered {
         Remembered {
-            volume: self.controller.volume,
+            volume: self.controller.set_level(),
             repeat: self.controller.queue.repeat,
             autoplay: self.state.autoplay,
             // Quit before the library came, the last run's queue is still the one to keep.
@@ -341,6 +341,10 @@ impl App {
             Action::VolumeUp => self
                 .controller
                 .set_volume(self.controller.volume.saturating_add(VOLUME_STEP).min(100)),
+            Action::Mute => {
+                let said = self.controller.toggle_mute();
+                self.state.say(said);
+            }
             Action::VolumeDown => self
                 .controller
                 .set_volume(self.controller.volume.saturating_sub(VOLUME_STEP)),

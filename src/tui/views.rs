@@ -862,9 +862,12 @@ fn fit_rows(texts: impl IntoIterator<Item = String>, width: usize, height: usize
 
 pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let c = &app.controller;
+    let volume = match c.muted_at {
+        Some(level) => format!("muted ({level}%)"),
+        None => format!("vol {}%", c.volume),
+    };
     let modes = format!(
-        "vol {}%  repeat {}  autoplay {}",
-        c.volume,
+        "{volume}  repeat {}  autoplay {}",
         c.queue.repeat.label(),
         if app.state.autoplay { "on" } else { "off" }
     );

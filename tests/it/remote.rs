@@ -487,8 +487,8 @@ fn the_remote_sets_repeat_and_shuffles_the_queue() {
     player.finish();
 }
 
-/// The headless player starts at the volume the listener left, and keeps a change for the next
-/// run, leaving the rest of what the interactive player remembers (its queue) as it was.
+/// The headless player starts at the volume the listener left, mutes and unmutes, and keeps a
+/// change for the next run, leaving the rest of what the interactive player remembers (its queue) as it was.
 #[test]
 fn the_headless_player_starts_at_the_volume_left_and_keeps_a_change() {
     let data = tempfile::tempdir().unwrap();
@@ -504,6 +504,15 @@ fn the_headless_player_starts_at_the_volume_left_and_keeps_a_change() {
     socket_of(data.path());
     assert_eq!(status(data.path())["volume"], 20);
     remote_ok(data.path(), &["vol", "45"]);
+    assert_eq!(
+        remote_ok(data.path(), &["mute"]).trim(),
+        "muted (volume 45 when unmuted)"
+    );
+    let muted = status(data.path());
+    assert_eq!((&muted["volume"], &muted["muted"]), (&0.into(), &true.into()));
+    assert_eq!(remote_ok(data.path(), &["mute"]).trim(), "volume 45");
+    remote_ok(data.path(), &["mute"]);
+    // Quit muted, the volume kept is the one unmuting goes back to.
     remote_ok(data.path(), &["quit"]);
     player.finish();
     let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();

@@ -802,6 +802,23 @@ fn every_piece_of_the_selected_row_takes_the_selection_colours() {
     }
 }
 
+#[test]
+fn m_mutes_and_unmutes_back_to_the_volume_before() {
+    let mut h = Harness::new(80, 24);
+    h.keys("-");
+    let before = h.app.controller.volume;
+    h.keys("M");
+    assert_eq!(h.app.controller.volume, 0);
+    assert!(h.screen().contains(&format!("muted ({before}%)")));
+    h.keys("M");
+    assert_eq!(h.app.controller.volume, before);
+    assert!(h.screen().contains(&format!("vol {before}%")));
+    // A volume key unmutes from silence, as a volume set anywhere does.
+    h.keys("M+");
+    assert_eq!(h.app.controller.muted_at, None);
+    assert!(h.app.controller.volume > 0);
+}
+
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
 /// database, as the player would.
 fn seed_log(h: &Harness, sessions: usize) {
