@@ -240,9 +240,15 @@ pub(crate) fn help_area(area: Rect) -> Rect {
 }
 
 /// The search box and, below it, its results, in the main area.
+/// The search box and the results under it. In a short main area the box is its one line of
+/// text, without a frame, so that the results keep rows to show.
 pub(crate) fn search_areas(main: Rect) -> [Rect; 2] {
-    Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(main)
+    let framed = main.height >= SEARCH_FRAMED_FROM;
+    Layout::vertical([Constraint::Length(if framed { 3 } else { 1 }), Constraint::Min(0)]).areas(main)
 }
+
+/// The main area's height from which the search box has its frame and title.
+const SEARCH_FRAMED_FROM: u16 = 10;
 
 #[cfg(test)]
 mod tests {

@@ -236,8 +236,13 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         } else {
             "Search (Tab: act on the results, Esc: leave)"
         };
+        let paragraph = Paragraph::new(text);
         frame.render_widget(
-            Paragraph::new(text).block(block(title.into(), !search.in_results, app)),
+            if input.height >= 3 {
+                paragraph.block(block(title.into(), !search.in_results, app))
+            } else {
+                paragraph
+            },
             input,
         );
         let width = results.width.saturating_sub(2) as usize;

@@ -334,6 +334,22 @@ fn small_terminals_degrade_without_panicking() {
     assert!(words.contains("skipless: terminal too small"), "{screen}");
 }
 
+/// In a short terminal the search box is one line without a frame, and the results show.
+#[test]
+fn a_short_terminal_shows_the_search_results() {
+    let mut h = Harness::new(40, 10);
+    h.keys("/sad");
+    h.pump_until("the search results", |app| {
+        app.state
+            .search
+            .as_ref()
+            .is_some_and(|s| !s.searching && !s.results.is_empty())
+    });
+    let screen = h.screen();
+    assert!(screen.contains("/sad"), "{screen}");
+    assert!(screen.lines().filter(|l| l.contains("Sad")).count() >= 2, "{screen}");
+}
+
 /// The stats view follows the log while it is shown: a play logged meanwhile is counted without
 /// leaving the view.
 #[test]
