@@ -77,7 +77,9 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     if remembered.volume != controller.volume {
         controller.set_volume(remembered.volume);
     }
-    let mut keeper = Keeper::start(remembered_file, loaded);
+    // A file there but unreadable (another version's) is left as it is.
+    let keeping = loaded.is_some() || !remembered_file.exists();
+    let mut keeper = Keeper::start(remembered_file, Some(remembered.clone()));
     match (radio, queue.first().cloned()) {
         (Some(seed), Some(first)) => {
             if let Some(mode) = controller.start_radio(seed, first, ControlSource::Stdin) {
@@ -285,12 +287,14 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 mpris_bridge::between_tracks(&controller),
             );
         }
-        if remembered.volume != controller.set_level() {
+        if keeping && remembered.volume != controller.set_level() {
             remembered.volume = controller.set_level();
             keeper.keep(remembered.clone());
         }
     }
-    keeper.finish(remembered);
+    if keeping {
+        keeper.finish(remembered);
+    }
     // A reader that went away wanted no more; any other failure to write is said.
     match out.failed {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::anyhow!("standard output: {e}")),

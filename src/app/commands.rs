@@ -262,7 +262,8 @@ pub(crate) fn apply(
         LineCommand::Toggle => controller.toggle(by),
         LineCommand::Seek(to) => controller.seek(to),
         LineCommand::Volume(to) => {
-            controller.set_volume(to.from(controller.volume));
+            // A step while muted is a step from the volume unmuting goes back to.
+            controller.set_volume(to.from(controller.set_level()));
             return Reply::done(format!("volume {}", controller.volume));
         }
         LineCommand::Mute => return Reply::done(controller.toggle_mute()),

@@ -19,7 +19,7 @@ use crate::log::Recorder;
 use crate::marks::Mark;
 use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource};
 use crate::player::{Command, Event, PlayItem, SeekTo};
-use crate::recommend::infer::{turned_down_artists, Scored};
+use crate::recommend::infer::{by_turned_down, turned_down_artists, Scored};
 use crate::track::{Name, Track};
 
 /// How many completed plays [`Controller::history`] keeps at least.
@@ -251,12 +251,8 @@ impl Controller {
         if turned_down.is_empty() {
             return;
         }
-        self.queue.drop_autoplay_picks(|track| {
-            track
-                .artist
-                .as_ref()
-                .is_some_and(|artist| turned_down.contains(&crate::track::name_key(artist)))
-        });
+        self.queue
+            .drop_autoplay_picks(|track| by_turned_down(track, &turned_down));
         self.refresh_next();
     }
 

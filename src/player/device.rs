@@ -27,6 +27,55 @@ use super::PlayerError;
 /// Frames made at a time: about 10 ms, so that audio that arrives is heard promptly.
 const BLOCK_FRAMES: usize = 512;
 
+/// A resampler from one rate to the device's, with what it was fed and gave: its delay is cut
+/// from the start of what it gives, and what it holds at the end is given out to the last frame
+/// and no further, so that a join to audio of another rate has no gap.
+struct Resampling {
+    rate: u32,
+    resampler: Fft<f32>,
+    /// Frames of audio fed since it was last cleared, and frames of it given out.
+    fed: u64,
+    given: u64,
+    /// Frames still to cut from the start of its output: its delay.
+    skip: usize,
+}
+
+impl Resampling {
+    /// A rate pair with a small common divisor (44,056 Hz to 48 kHz) makes a long FFT (6,000
+    /// frames), still a fraction of a millisecond's work, done once per as many frames.
+    fn new(rate: u32, device_rate: u32, channels: usize) -> Result<Self, String> {
+        let resampler = Fft::<f32>::new(
+            rate as usize,
+            device_rate as usize,
+            BLOCK_FRAMES,
+            channels,
+            FixedSync::Output,
+        )
+        .map_err(|e| e.to_string())?;
+        let skip = resampler.output_delay();
+        Ok(Self {
+            rate,
+            resampler,
+            fed: 0,
+            given: 0,
+            skip,
+        })
+    }
+
+    /// Frames of the audio fed still inside, to give out.
+    fn holds(&self, device_rate: u32) -> u64 {
+        (self.fed * u64::from(device_rate) / u64::from(self.rate)).saturating_sub(self.given)
+    }
+
+    /// Forgets what it holds (a flush: a seek, a stop, another track chosen).
+    fn clear(&mut self) {
+        self.resampler.reset();
+        self.fed = 0;
+        self.given = 0;
+        self.skip = self.resampler.output_delay();
+    }
+}
+
 /// A never-ending source in the device's format that plays whatever the decoder queued, silence
 /// when it queued nothing.
 pub(crate) struct QueueSource {
@@ -38,8 +87,9 @@ pub(crate) struct QueueSource {
     chunk: Option<Chunk>,
     at: usize,
     epoch: u64,
-    /// The resampler for chunks at another rate than the device's, with that rate.
-    resampler: Option<(u32, Fft<f32>)>,
+    /// The resampler for chunks at another rate than the device's: kept while its rate comes
+    /// again, and given out to its end before audio of another rate.
+    resampling: Option<Resampling>,
     /// Frames gathered for the resampler, in the device's channels.
     input: Vec<f32>,
     /// Frames ready for the device, and how far the device has taken them.
@@ -57,7 +107,7 @@ impl QueueSource {
             chunk: None,
             at: 0,
             epoch: 0,
-            resampler: None,
+            resampling: None,
             input: Vec::new(),
             block: vec![0.0; BLOCK_FRAMES * usize::from(channels.max(1))],
             block_len: 0,
@@ -71,8 +121,8 @@ impl QueueSource {
         self.chunk = None;
         self.block_len = 0;
         self.block_at = 0;
-        if let Some((_, resampler)) = self.resampler.as_mut() {
-            resampler.reset();
+        if let Some(resampling) = self.resampling.as_mut() {
+            resampling.clear();
         }
         self.epoch = self.shared.epoch.load(Ordering::Relaxed);
     }
@@ -129,25 +179,24 @@ impl QueueSource {
     fn fill(&mut self) {
         let channels = usize::from(self.channels);
         self.block_at = 0;
-        let frames = match self.next_rate() {
-            Some(rate) if rate == self.rate => {
-                // The resampler's last frames belong to a track of another rate that ended.
-                self.resampler = None;
+        let holding = self
+            .resampling
+            .as_ref()
+            .filter(|r| r.holds(self.rate) > 0)
+            .map(|r| r.rate);
+        let frames = match (self.next_rate(), holding) {
+            // What the resampler holds of the audio before is heard first, as it would be with
+            // more audio of its rate after it.
+            (Some(rate), Some(held)) if rate != held => self.resampled(None),
+            (None, Some(_)) => self.resampled(None),
+            (Some(rate), _) if rate == self.rate => {
                 let mut block = std::mem::take(&mut self.block);
                 let frames = self.pull(rate, BLOCK_FRAMES, &mut block);
                 self.block = block;
                 frames
             }
-            Some(rate) => self.resampled(rate),
-            // Nothing queued: a resampler still holds the last few milliseconds of its track.
-            None => match self.resampler.as_ref().map(|(rate, _)| *rate) {
-                Some(rate) => {
-                    let frames = self.resampled(rate);
-                    self.resampler = None;
-                    frames
-                }
-                None => 0,
-            },
+            (Some(rate), _) => self.resampled(Some(rate)),
+            (None, None) => 0,
         };
         if frames == 0 {
             self.block.fill(0.0);
@@ -161,45 +210,61 @@ impl QueueSource {
         }
     }
 
-    /// Resamples the next frames at `rate` into the block; silence fills in for audio that has
-    /// not come, so that the resampler gives out what it holds. Returns the frames made.
-    fn resampled(&mut self, rate: u32) -> usize {
+    /// Resamples the next frames at `rate` into the block, or with `None` gives out what the
+    /// resampler holds (fed silence). Silence also fills in for audio that has not come.
+    /// Returns the frames made.
+    fn resampled(&mut self, rate: Option<u32>) -> usize {
         let channels = usize::from(self.channels);
-        if self.resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
-            match Fft::<f32>::new(
-                rate as usize,
-                self.rate as usize,
-                BLOCK_FRAMES,
-                channels,
-                FixedSync::Output,
-            ) {
-                Ok(resampler) => {
-                    self.input = vec![0.0; resampler.input_frames_max() * channels];
-                    self.resampler = Some((rate, resampler));
+        if let Some(rate) = rate.filter(|&r| self.resampling.as_ref().is_none_or(|s| s.rate != r)) {
+            match Resampling::new(rate, self.rate, channels) {
+                Ok(resampling) => {
+                    self.input = vec![0.0; resampling.resampler.input_frames_max() * channels];
+                    self.resampling = Some(resampling);
                 }
                 Err(e) => {
                     tracing::warn!("no resampler from {rate} Hz to {} Hz: {e}", self.rate);
                     // The chunk cannot be played here: it is passed over as heard.
+                    self.resampling = None;
                     self.used_up();
                     return 0;
                 }
             }
         }
-        let Some((_, resampler)) = self.resampler.as_mut() else {
+        let Some(needed) = self.resampling.as_ref().map(|r| r.resampler.input_frames_next()) else {
             return 0;
         };
-        let needed = resampler.input_frames_next();
         let mut input = std::mem::take(&mut self.input);
-        let got = self.pull(rate, needed, &mut input);
-        input[got * channels..needed * channels].fill(0.0);
-        let Some((_, resampler)) = self.resampler.as_mut() else {
-            return 0;
+        let got = match rate {
+            Some(rate) => self.pull(rate, needed, &mut input),
+            None => 0,
         };
-        let made = InterleavedSlice::new(&input[..], channels, needed)
-            .ok()
-            .zip(InterleavedSlice::new_mut(&mut self.block[..], channels, BLOCK_FRAMES).ok())
-            .and_then(|(from, mut to)| resampler.process_into_buffer(&from, &mut to, None).ok())
-            .map_or(0, |(_, made)| made);
+        input[got * channels..needed * channels].fill(0.0);
+        let made = match self.resampling.as_mut() {
+            Some(resampling) => {
+                let made = InterleavedSlice::new(&input[..], channels, needed)
+                    .ok()
+                    .zip(InterleavedSlice::new_mut(&mut self.block[..], channels, BLOCK_FRAMES).ok())
+                    .and_then(|(from, mut to)| resampling.resampler.process_into_buffer(&from, &mut to, None).ok())
+                    .map_or(0, |(_, made)| made);
+                resampling.fed += got as u64;
+                // The delay's frames come before any of the audio: cut.
+                let cut = resampling.skip.min(made);
+                self.block.copy_within(cut * channels..made * channels, 0);
+                resampling.skip -= cut;
+                let mut made = made - cut;
+                if rate.is_none() {
+                    // Given out to the audio's last frame: what follows is the silence fed.
+                    made = made.min(usize::try_from(resampling.holds(self.rate)).unwrap_or(usize::MAX));
+                }
+                resampling.given += made as u64;
+                if got == 0 && resampling.holds(self.rate) == 0 {
+                    // Drained: kept for more audio of its rate, from a clean start.
+                    resampling.clear();
+                }
+                made
+            }
+            None => 0,
+        };
         self.input = input;
         made
     }
@@ -415,3 +480,87 @@ fn silence_alsa_errors() {
 
 #[cfg(not(target_os = "linux"))]
 fn silence_alsa_errors() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::player::output::Item;
+
+    /// A second of a full-level tone at `rate`, in chunks of 1,000 frames, as the decoder queues.
+    fn tone(play: u64, rate: u32, hz: f64) -> Vec<Item> {
+        let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+        let frames: Vec<f32> = (0..rate as usize)
+            .flat_map(|i| {
+                let v = (0.5 * (w * i as f64).cos()) as f32;
+                [v, v]
+            })
+            .collect();
+        frames
+            .chunks(2_000)
+            .enumerate()
+            .map(|(i, samples)| {
+                Item::Audio(Chunk {
+                    play,
+                    rate,
+                    channels: 2,
+                    start_frame: i as u64 * 1_000,
+                    samples: samples.to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    /// What the device takes in `seconds` at 48 kHz stereo, left channel, with `items` queued.
+    fn device_takes(items: Vec<Item>, seconds: usize) -> Vec<f32> {
+        let (notes, _) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared::new(notes, 100));
+        {
+            let mut st = shared.lock();
+            for item in items {
+                st.push(item);
+            }
+        }
+        let mut source = QueueSource::new(shared, 48_000, 2);
+        (0..seconds * 48_000 * 2)
+            .filter_map(|_| source.next())
+            .step_by(2)
+            .collect()
+    }
+
+    #[test]
+    fn a_resampled_track_is_given_out_to_its_end_before_a_track_of_another_rate() {
+        for first_rate in [44_100, 11_025, 44_056] {
+            let items = tone(1, first_rate, 1000.0)
+                .into_iter()
+                .chain(tone(2, 48_000, 500.0))
+                .collect();
+            let left = device_takes(items, 3);
+            let heard: Vec<usize> = (0..left.len()).filter(|&i| left[i].abs() > 1e-3).collect();
+            let (start, end) = (heard[0], heard[heard.len() - 1]);
+            // Two seconds at 48 kHz: the first's last frames were held in the resampler when the
+            // second came, and are heard before it, not dropped.
+            assert!(
+                (end + 1 - start).abs_diff(96_000) < 20,
+                "from {first_rate} Hz: {} frames from the first sound to the last",
+                end + 1 - start
+            );
+            let longest_quiet = heard.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+            assert!(
+                longest_quiet < 5,
+                "from {first_rate} Hz: a gap of {longest_quiet} frames"
+            );
+        }
+    }
+
+    #[test]
+    fn surround_keeps_its_centre_and_mono_sounds_on_both_sides() {
+        let mut stereo = [0.0; 2];
+        map_frame(&[0.0, 0.0, 1.0, 0.0, 0.0, 0.0], &mut stereo);
+        assert!(stereo[0] > 0.2 && stereo[0] == stereo[1], "{stereo:?}");
+        map_frame(&[0.5], &mut stereo);
+        assert_eq!(stereo, [0.5, 0.5]);
+        let mut quad = [9.0; 4];
+        map_frame(&[0.25, -0.25], &mut quad);
+        assert_eq!(quad, [0.25, -0.25, 0.0, 0.0]);
+    }
+}

@@ -4,7 +4,8 @@
 //! The decoder pushes audio and markers (a play starts, a seek landed, a play ends, nothing
 //! follows) into one queue; whichever output runs pops them in order. Markers are reported to the
 //! engine thread as [`Note`]s at the moment the output reaches them, so `Started` comes with the
-//! first audible sample and `Ended` with the last, also across a gapless join.
+//! first sample and `Ended` with the last, also across a gapless join: for the device, as they
+//! go into its next block of about 10 ms (or into the resampler, a few milliseconds more).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

@@ -497,7 +497,7 @@ pub(crate) fn turned_down_artists<'a>(
 }
 
 /// Whether `track` is by an artist of `turned_down`.
-fn by_turned_down(track: &Track, turned_down: &[String]) -> bool {
+pub(crate) fn by_turned_down(track: &Track, turned_down: &[String]) -> bool {
     !turned_down.is_empty()
         && track
             .artist

@@ -10,8 +10,8 @@ use crossbeam_channel::{Receiver, Sender};
 use ratatui::layout::{Rect, Size};
 use ratatui_image::picker::Picker;
 
-use super::render::Theme;
 use super::render::{art_size, side_column};
+use super::render::{ColourDepth, Theme};
 use super::state::{
     Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TerminalRequest, TrackLyrics, View,
 };
@@ -100,10 +100,7 @@ impl App {
     /// Builds the app around a running engine's command channel and a recorder.
     pub fn new(config: Config, db_path: PathBuf, controller: Controller) -> anyhow::Result<Self> {
         let keys = KeyMap::with_overrides(&config.keys)?;
-        let theme = Theme::from_config(
-            &config.theme,
-            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-        );
+        let theme = Theme::from_config(&config.theme, ColourDepth::of_terminal());
         let (worker_tx, worker_rx) = crossbeam_channel::unbounded();
         let searcher = Searcher::start(worker_tx.clone());
         let state = State {
@@ -338,16 +335,17 @@ impl App {
             Action::Stop => self.controller.stop(ControlSource::Key),
             Action::SeekBack => self.controller.seek(SeekTo::Backward(SEEK_STEP)),
             Action::SeekForward => self.controller.seek(SeekTo::Forward(SEEK_STEP)),
+            // A step while muted is a step from the volume unmuting goes back to.
             Action::VolumeUp => self
                 .controller
-                .set_volume(self.controller.volume.saturating_add(VOLUME_STEP).min(100)),
+                .set_volume(self.controller.set_level().saturating_add(VOLUME_STEP).min(100)),
             Action::Mute => {
                 let said = self.controller.toggle_mute();
                 self.state.say(said);
             }
             Action::VolumeDown => self
                 .controller
-                .set_volume(self.controller.volume.saturating_sub(VOLUME_STEP)),
+                .set_volume(self.controller.set_level().saturating_sub(VOLUME_STEP)),
             Action::Search => self.state.search = Some(Search::default()),
             Action::Shuffle => self
                 .state

@@ -13,7 +13,6 @@ use super::App;
 use crate::app::workers::PlaylistChange;
 use crate::keymap::Action;
 use crate::player::SeekTo;
-use std::time::Duration;
 
 impl App {
     /// Handles a terminal event; returns whether the screen needs redrawing.
@@ -206,9 +205,7 @@ impl App {
             };
         }
         if click && !answering {
-            if let Some(fraction) = views::progress_at(layout.now_playing, mouse.column, mouse.row, self) {
-                let duration_ms = self.controller.now.as_ref().and_then(|n| n.duration_ms).unwrap_or(0);
-                let to = Duration::from_millis((fraction * duration_ms as f64) as u64);
+            if let Some(to) = views::progress_at(layout.now_playing, mouse.column, mouse.row, self) {
                 self.controller.seek(SeekTo::Absolute(to));
                 return true;
             }

@@ -29,7 +29,7 @@ use ratatui::layout::Rect;
 use ratatui_image::picker::{Picker, ProtocolType};
 
 pub use app::App;
-pub use render::{draw, Theme};
+pub use render::{draw, ColourDepth, Theme};
 
 use crate::app::mpris_bridge;
 use crate::app::remembered::{Keeper, Remembered};

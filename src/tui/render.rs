@@ -11,6 +11,63 @@ use super::views;
 use super::App;
 use crate::config::ThemeConfig;
 
+/// The colours a terminal shows: none (`NO_COLOR`), the 256 of its palette, or any (24-bit,
+/// where `COLORTERM` says so). A 24-bit colour sent to a terminal that does not read it is
+/// misread (GNU screen 4 turns it into stray attributes), so one is sent only where it is said
+/// to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourDepth {
+    None,
+    Palette,
+    TrueColour,
+}
+
+impl ColourDepth {
+    /// The terminal's, from its environment.
+    pub fn of_terminal() -> Self {
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        if !var("NO_COLOR").is_empty() {
+            ColourDepth::None
+        } else if matches!(var("COLORTERM").as_str(), "truecolor" | "24bit") {
+            ColourDepth::TrueColour
+        } else {
+            ColourDepth::Palette
+        }
+    }
+
+    /// `colour` as this terminal can show it: a 24-bit one as the nearest of the 256.
+    pub fn shown(self, colour: Color) -> Color {
+        match (self, colour) {
+            (ColourDepth::Palette, Color::Rgb(r, g, b)) => Color::Indexed(nearest_of_256(r, g, b)),
+            _ => colour,
+        }
+    }
+}
+
+/// The nearest colour of the xterm 256-colour palette: of its 6×6×6 cube and its 24 greys.
+fn nearest_of_256(r: u8, g: u8, b: u8) -> u8 {
+    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    let level = |v: u8| {
+        (0..6)
+            .min_by_key(|&i| (i32::from(LEVELS[i]) - i32::from(v)).abs())
+            .unwrap_or(0)
+    };
+    let (ri, gi, bi) = (level(r), level(g), level(b));
+    let distance = |(x, y, z): (u8, u8, u8)| {
+        let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
+        d(x, r) + d(y, g) + d(z, b)
+    };
+    let cube = (LEVELS[ri], LEVELS[gi], LEVELS[bi]);
+    let mean = (u16::from(r) + u16::from(g) + u16::from(b)) / 3;
+    let grey_step = ((mean.saturating_sub(3)) / 10).min(23) as u8;
+    let grey_level = 8 + 10 * grey_step;
+    if distance((grey_level, grey_level, grey_level)) < distance(cube) {
+        232 + grey_step
+    } else {
+        16 + 36 * ri as u8 + 6 * gi as u8 + bi as u8
+    }
+}
+
 /// Colours and styles of the screen.
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
@@ -19,22 +76,27 @@ pub struct Theme {
     pub dim: Style,
     pub skip: Style,
     pub autoplay: Style,
+    /// What the terminal shows, for colours that do not come from here (album art).
+    pub depth: ColourDepth,
 }
 
 impl Theme {
-    /// The configured colours, or plain text attributes only when `no_color`.
-    pub fn from_config(config: &ThemeConfig, no_color: bool) -> Self {
-        if no_color {
+    /// The configured colours as a terminal of `depth` shows them; plain text attributes only
+    /// without colours.
+    pub fn from_config(config: &ThemeConfig, depth: ColourDepth) -> Self {
+        if depth == ColourDepth::None {
             return Self {
                 accent: Style::new().add_modifier(Modifier::BOLD),
                 selection: Style::new().add_modifier(Modifier::REVERSED),
                 dim: Style::new(),
                 skip: Style::new().add_modifier(Modifier::ITALIC),
                 autoplay: Style::new().add_modifier(Modifier::ITALIC),
+                depth,
             };
         }
-        let color = |s: &str| s.parse::<Color>().unwrap_or(Color::Reset);
+        let color = |s: &str| depth.shown(s.parse::<Color>().unwrap_or(Color::Reset));
         Self {
+            depth,
             accent: Style::new().fg(color(&config.accent)).add_modifier(Modifier::BOLD),
             selection: Style::new()
                 .bg(color(&config.selection))
@@ -255,6 +317,17 @@ mod tests {
     use ratatui::layout::{Rect, Size};
 
     use super::*;
+
+    #[test]
+    fn a_24_bit_colour_is_shown_as_the_nearest_of_the_palette_where_it_would_be_misread() {
+        let palette = ColourDepth::Palette;
+        assert_eq!(palette.shown(Color::Rgb(0, 0, 0)), Color::Indexed(16));
+        assert_eq!(palette.shown(Color::Rgb(255, 255, 255)), Color::Indexed(231));
+        assert_eq!(palette.shown(Color::Rgb(209, 69, 38)), Color::Indexed(166));
+        assert_eq!(palette.shown(Color::Rgb(128, 128, 128)), Color::Indexed(244));
+        assert_eq!(palette.shown(Color::Blue), Color::Blue);
+        assert_eq!(ColourDepth::TrueColour.shown(Color::Rgb(1, 2, 3)), Color::Rgb(1, 2, 3));
+    }
 
     #[test]
     fn the_cover_leaves_the_side_column_room_for_up_next_and_the_recommendations() {

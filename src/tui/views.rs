@@ -1,5 +1,7 @@
 //! The panes of the screen, each drawn from the app's state.
 
+use std::time::Duration;
+
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -682,6 +684,15 @@ pub(crate) fn art(frame: &mut Frame, area: Rect, app: &App) {
     let shown = app.state.art.as_ref().filter(|a| Some(a.track_id) == playing);
     if let Some(picture) = shown.and_then(|a| a.picture.as_ref()).filter(|_| area.height > 0) {
         frame.render_widget(ratatui_image::Image::new(&picture.0), area);
+        // Half blocks are drawn in 24-bit colours, which a terminal that does not read them
+        // misreads; there they are drawn in the palette's nearest.
+        let buffer = frame.buffer_mut();
+        for position in area.positions() {
+            if let Some(cell) = buffer.cell_mut(position) {
+                cell.fg = app.theme.depth.shown(cell.fg);
+                cell.bg = app.theme.depth.shown(cell.bg);
+            }
+        }
     }
 }
 
@@ -947,15 +958,15 @@ fn progress_label(position_ms: u64, total_ms: u64) -> String {
 }
 
 /// Where in the playing track a click on its progress bar at `column` (on the bar's row) asks
-/// to go, as a fraction of its length; `None` off the bar, or with nothing playing whose length
-/// is known.
-pub(crate) fn progress_at(area: Rect, column: u16, row: u16, app: &App) -> Option<f64> {
+/// to go; `None` off the bar, or with nothing playing whose length is known.
+pub(crate) fn progress_at(area: Rect, column: u16, row: u16, app: &App) -> Option<Duration> {
     let now = app.controller.now.as_ref()?;
     let total = now.duration_ms.filter(|&d| d > 0)?;
     let (_, [_, gauge_row, _]) = now_playing_rows(area, app);
     let [bar, _] = gauge_areas(gauge_row, &progress_label(now.position_ms, total));
-    let on_bar = row == bar.y && column >= bar.x && column < bar.x + bar.width;
-    on_bar.then(|| f64::from(column - bar.x) / f64::from(bar.width))
+    let on_bar = bar.height > 0 && row == bar.y && column >= bar.x && column < bar.x + bar.width;
+    let fraction = on_bar.then(|| f64::from(column - bar.x) / f64::from(bar.width))?;
+    Some(Duration::from_millis((fraction * total as f64) as u64))
 }
 
 /// A gauge's bar and, after it, its label's place.
@@ -1083,6 +1094,7 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::render::ColourDepth;
 
     #[test]
     fn a_long_lyric_line_wraps_at_word_breaks_and_an_empty_one_keeps_its_row() {
@@ -1153,7 +1165,7 @@ mod tests {
 
     #[test]
     fn a_row_shows_the_album_in_the_room_the_name_leaves() {
-        let theme = Theme::from_config(&Default::default(), true);
+        let theme = Theme::from_config(&Default::default(), ColourDepth::None);
         let marks = Marks::default();
         let rows = TrackRows {
             marks: &marks,
@@ -1201,7 +1213,7 @@ mod tests {
                 duration_ms: Some(5_000),
                 ..Track::default()
             };
-            let theme = Theme::from_config(&Default::default(), true);
+            let theme = Theme::from_config(&Default::default(), ColourDepth::None);
             let rows = TrackRows {
                 marks: &Marks::default(),
                 playing: None,

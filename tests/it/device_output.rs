@@ -53,15 +53,15 @@ fn write_wav(path: &Path, rate: u32, channels: u16, frames: usize, frame: impl F
     std::fs::write(path, wav).unwrap();
 }
 
-/// Plays `file` to the ALSA file device and returns the card's two channels (32-bit float, the
+/// Plays `files` to the ALSA file device and returns the card's two channels (32-bit float, the
 /// format cpal opens the null device with).
-fn played_on_the_card(dir: &Path, file: &Path) -> (Vec<f32>, Vec<f32>) {
+fn played_on_the_card(dir: &Path, files: &[&Path]) -> (Vec<f32>, Vec<f32>) {
     let (home, out) = card_to_file(dir);
     let data = dir.join("data");
     let played = skipless(&data)
         .env("HOME", &home)
         .args(["--audio", "device", "play"])
-        .arg(file)
+        .args(files)
         .output()
         .unwrap();
     assert!(played.status.success(), "{}", String::from_utf8_lossy(&played.stderr));
@@ -102,7 +102,7 @@ fn a_track_at_another_rate_than_the_cards_is_resampled_cleanly() {
         let v = (0.5 * (w * i as f64).sin()) as f32;
         vec![v, v]
     });
-    let (left, _) = played_on_the_card(dir.path(), &tone);
+    let (left, _) = played_on_the_card(dir.path(), &[&tone]);
     let db = not_a_sine_db(steady(&left, 10_000, 48_000));
     // rodio's own conversion, restarted at every chunk, left -62 dB here; rubato's, -136 dB.
     assert!(db < -100.0, "the 1 kHz tone came out with {db:.1} dB of something else");
@@ -119,7 +119,7 @@ fn surround_is_mixed_down_to_the_front_pair_not_cut() {
         frame[2] = (0.5 * (w * i as f64).sin()) as f32;
         frame
     });
-    let (left, right) = played_on_the_card(dir.path(), &centre);
+    let (left, right) = played_on_the_card(dir.path(), &[&centre]);
     let rms = |x: &[f32]| (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
     let (l, r) = (rms(steady(&left, 1_000, 20_000)), rms(steady(&right, 1_000, 20_000)));
     // The centre at -3 dB into each side, scaled down with the rest of the 5.1 mix.

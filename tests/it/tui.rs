@@ -48,7 +48,7 @@ impl Harness {
         change(&mut config);
         let (engine, controller, _) = skipless::app::start_playback(&config, &db_path).unwrap();
         let mut app = App::new(config, db_path, controller).unwrap();
-        app.theme = skipless::tui::Theme::from_config(&Default::default(), true);
+        app.theme = skipless::tui::Theme::from_config(&Default::default(), skipless::tui::ColourDepth::None);
         app.state.set_library(LibraryIndex::load(&db).unwrap());
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         Self {
@@ -794,7 +794,7 @@ fn clicks_open_views_and_the_help_and_seek_in_the_track() {
 fn every_piece_of_the_selected_row_takes_the_selection_colours() {
     use ratatui::style::Color;
     let mut h = Harness::new(100, 24);
-    h.app.theme = skipless::tui::Theme::from_config(&Default::default(), false);
+    h.app.theme = skipless::tui::Theme::from_config(&Default::default(), skipless::tui::ColourDepth::TrueColour);
     h.keys("2");
     let screen = h.screen();
     // The first track is selected: the list's first row, under the tabs and the border.
@@ -829,10 +829,10 @@ fn m_mutes_and_unmutes_back_to_the_volume_before() {
     h.keys("M");
     assert_eq!(h.app.controller.volume, before);
     assert!(h.screen().contains(&format!("vol {before}%")));
-    // A volume key unmutes from silence, as a volume set anywhere does.
-    h.keys("M+");
+    // A volume key unmutes, a step from the volume before the mute, as a volume set anywhere does.
+    h.keys("M-");
     assert_eq!(h.app.controller.muted_at, None);
-    assert!(h.app.controller.volume > 0);
+    assert!(h.app.controller.volume > 0 && h.app.controller.volume < before);
 }
 
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
