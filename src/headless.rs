@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crossbeam_channel::{never, select, Receiver};
 use serde_json::json;
 
-use crate::app::autoplay::{Autoplay, Picked, RadioSeed, Request};
+use crate::app::autoplay::{repeat_set, Autoplay, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{tracks_at, SharedLibrary};
@@ -216,10 +216,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                     Applied::Quit => { quit(&mut controller, &mut quitting); }
                     Applied::Notice(message) => eprintln!("skipless: {message}"),
                     Applied::Repeat(repeat) => {
-                        eprintln!("skipless: {}", repeat.said(recommender.is_some()));
-                        if let Some(recommender) = recommender.as_mut().filter(|_| repeat == Repeat::Off) {
-                            recommender.request_rank(&controller);
-                        }
+                        eprintln!("skipless: {}", repeat_set(repeat, &controller, recommender.as_mut()));
                     }
                     Applied::Done => {}
                 },

@@ -333,6 +333,17 @@ pub struct NotToPick {
     pub passed_over: Vec<i64>,
 }
 
+/// What a repeat mode just set means for autoplay, in the player's words; once the queue no
+/// longer repeats, `autoplay` (given when it picks) ranks again. The one path of the keys, the
+/// remote and the desktop.
+pub(crate) fn repeat_set(repeat: Repeat, controller: &Controller, autoplay: Option<&mut Autoplay>) -> String {
+    let said = repeat.said(autoplay.is_some());
+    if let Some(autoplay) = autoplay.filter(|_| repeat == Repeat::Off) {
+        autoplay.request_rank(controller);
+    }
+    said
+}
+
 /// What a press of play (a key, the remote, stdin, a media key) finds with nothing playing and
 /// nothing queued, and has done about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::autoplay::{Autoplay, FromNothing};
+use super::autoplay::{repeat_set, Autoplay, FromNothing};
 use super::controller::Controller;
 use super::library::playlist_entries;
 use super::queue::Repeat;
@@ -270,12 +270,7 @@ pub(crate) fn apply(
         LineCommand::Repeat(mode) => {
             let repeat = mode.unwrap_or(controller.queue.repeat.cycle());
             controller.set_repeat(repeat);
-            let autoplay = autoplay.filter(|_| picking);
-            let said = repeat.said(autoplay.is_some());
-            if let Some(autoplay) = autoplay.filter(|_| repeat == Repeat::Off) {
-                autoplay.request_rank(controller);
-            }
-            return Reply::done(said);
+            return Reply::done(repeat_set(repeat, controller, autoplay.filter(|_| picking)));
         }
         LineCommand::Shuffle => {
             return match controller.shuffle_upcoming() {

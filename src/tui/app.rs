@@ -16,7 +16,7 @@ use super::state::{
     Pane, PlaylistPrompt, PlaylistTarget, Progress, Search, ShownArt, State, TerminalRequest, TrackLyrics, View,
 };
 use crate::app::art::{self, ArtCache};
-use crate::app::autoplay::{Autoplay, FromNothing, Picked, RadioSeed, Request};
+use crate::app::autoplay::{repeat_set, Autoplay, FromNothing, Picked, RadioSeed, Request};
 use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
@@ -1042,10 +1042,9 @@ impl App {
     /// has autoplay pick again once the queue no longer repeats.
     fn repeat_set(&mut self, repeat: Repeat) {
         // Said each time, so that what the last change said never outlives it.
-        self.state.say(repeat.said(self.state.autoplay));
-        if repeat == Repeat::Off {
-            self.request_rank();
-        }
+        let autoplay = self.autoplay.as_mut().filter(|_| self.state.autoplay);
+        let said = repeat_set(repeat, &self.controller, autoplay);
+        self.state.say(said);
     }
 
     /// Carries out a request from the desktop (media keys, widgets) through the controller.
