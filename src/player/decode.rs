@@ -20,6 +20,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::Time;
 
+use super::mp4_trim;
 use super::opus::OpusTrack;
 use super::PlayerError;
 
@@ -197,6 +198,11 @@ struct SymphoniaTrack {
     skip_until: u64,
     /// Where the last decoded packet ended, to tell a truncated file from a finished one.
     end_frame: u64,
+    /// The stream's first heard frame, in its own timestamps: an MP4's encoder priming before
+    /// it is dropped, and positions are counted from it.
+    first: u64,
+    /// Where an MP4's edit ends, in the stream's timestamps: the padding after it is dropped.
+    last: Option<u64>,
 }
 
 impl SymphoniaTrack {
@@ -271,10 +277,14 @@ impl SymphoniaTrack {
         // A broken granule or header can state an absurd length; a length over a day is
         // treated as unknown rather than shown.
         let sane = |n: &u64| *n > 0 && *n < u64::from(sample_rate) * 86_400;
-        let n_frames = params
+        let mut n_frames = params
             .n_frames
             .filter(sane)
             .or_else(|| last_ogg_granule(path).filter(sane));
+        let trim = mp4_trim::read(path).filter(|t| sane(&t.frames));
+        if let Some(trim) = trim {
+            n_frames = Some(trim.frames);
+        }
         Ok(Self {
             format,
             decoder,
@@ -286,6 +296,8 @@ impl SymphoniaTrack {
             sample_buf: None,
             skip_until: 0,
             end_frame: 0,
+            first: trim.map_or(0, |t| t.first),
+            last: trim.map(|t| t.first + t.frames),
         })
     }
 
@@ -336,23 +348,26 @@ impl SymphoniaTrack {
             };
             buf.copy_interleaved_ref(decoded);
             let channels = spec.channels.count().max(1);
-            let mut samples = buf.samples();
-            let mut start = ts;
-            if start < self.skip_until {
-                let drop = ((self.skip_until - start) as usize).min(frames);
-                samples = &samples[drop * channels..];
-                start += drop as u64;
+            // What is heard of this packet: from the seek target or the edit's start, to the
+            // edit's end.
+            let end = self.last.unwrap_or(u64::MAX);
+            let packet_end = ts + frames as u64;
+            let from = ts.max(self.skip_until).max(self.first).min(packet_end);
+            let to = packet_end.min(end).max(from);
+            self.end_frame = packet_end.min(end).saturating_sub(self.first);
+            if ts >= end {
+                return self.at_end(path);
             }
-            self.end_frame = ts + frames as u64;
-            if samples.is_empty() {
+            if from == to {
                 continue;
             }
+            let samples = &buf.samples()[(from - ts) as usize * channels..(to - ts) as usize * channels];
             out.extend_from_slice(samples);
             self.sample_rate = spec.rate;
             self.channels = channels as u16;
             return Ok(Some(Decoded {
-                start_frame: start,
-                frames: samples.len() / channels,
+                start_frame: from - self.first,
+                frames: to as usize - from as usize,
                 sample_rate: spec.rate,
                 channels: channels as u16,
             }));
@@ -381,7 +396,7 @@ impl SymphoniaTrack {
         let frame = match self.n_frames {
             Some(n) => frame.min(n),
             None => frame,
-        };
+        } + self.first;
         let rate = u64::from(self.sample_rate.max(1));
         // Land a little early and decode up to the target: lapped codecs (AAC, Vorbis) and the
         // MP3 bit reservoir need the packets before it to rebuild their first samples.
@@ -397,14 +412,14 @@ impl SymphoniaTrack {
             Ok(s) => s,
             // A stream with broken timestamps (a bad Ogg granule) refuses to seek; decoding from
             // the start up to the target is slower but lands all the same.
-            Err(SymError::SeekError(_)) if self.n_frames.is_none_or(|n| frame < n) => {
+            Err(SymError::SeekError(_)) if self.n_frames.is_none_or(|n| frame < n + self.first) => {
                 let file = File::open(path).map_err(|source| PlayerError::Open {
                     path: path.to_path_buf(),
                     source,
                 })?;
                 *self = Self::open(file, path)?;
                 self.skip_until = frame;
-                return Ok(frame);
+                return Ok(frame - self.first);
             }
             Err(e) => {
                 return Err(PlayerError::Seek {
@@ -415,8 +430,8 @@ impl SymphoniaTrack {
         };
         self.decoder.reset();
         self.skip_until = frame.max(seeked.required_ts);
-        self.end_frame = seeked.actual_ts;
-        Ok(self.skip_until)
+        self.end_frame = seeked.actual_ts.saturating_sub(self.first);
+        Ok(self.skip_until - self.first)
     }
 }
 

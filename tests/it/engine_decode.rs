@@ -95,12 +95,21 @@ fn decoded_length_matches_ffmpeg() {
         let (frames, _, channels, _) = decode_all(&path);
         let ref_frames = reference.len() as u64 / u64::from(channels);
         eprintln!("{}: ours {frames}, ffmpeg {ref_frames}", path.display());
-        // AAC priming is trimmed by ffmpeg but not by symphonia 0.5: within 50 ms.
         assert!(
-            frames.abs_diff(ref_frames) < 2400,
+            (frames..=frames + padding_kept_by_ffmpeg(&path)).contains(&ref_frames),
             "{}: {frames} vs ffmpeg {ref_frames}",
             path.display()
         );
+    }
+}
+
+/// ffmpeg cuts an MP4's priming as its edit list says but keeps the padding of its last AAC
+/// packet (up to 1,024 frames), which the edit list also cuts.
+fn padding_kept_by_ffmpeg(path: &Path) -> u64 {
+    if path.extension().is_some_and(|e| e == "m4a") {
+        1023
+    } else {
+        0
     }
 }
 
@@ -116,26 +125,55 @@ fn relative_error(ours: &[f32], reference: &[f32]) -> f64 {
     (diff / power.max(1e-12)).sqrt()
 }
 
+fn rms(samples: &[f32]) -> f64 {
+    let power: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (power / samples.len().max(1) as f64).sqrt().max(1e-9)
+}
+
 #[test]
 fn opus_matches_ffmpeg_sample_for_sample() {
+    matches_ffmpeg_sample_for_sample("opus");
+}
+
+/// The encoder's priming before an AAC track and the padding after it are cut as the file's
+/// edit list says: two tracks of an album join without a gap.
+#[test]
+fn aac_matches_ffmpeg_sample_for_sample() {
+    matches_ffmpeg_sample_for_sample("m4a");
+}
+
+fn matches_ffmpeg_sample_for_sample(extension: &str) {
     if !crate::common::has_tool("ffmpeg", "ffmpeg") {
         return;
     }
     for path in corpus_files()
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "opus"))
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
     {
         let reference = ffmpeg_decode(&path).unwrap_or_else(|| panic!("ffmpeg cannot decode {}", path.display()));
         let (frames, _, channels, samples) = decode_all(&path);
-        assert_eq!(
-            frames * u64::from(channels),
-            reference.len() as u64,
-            "{}",
+        let ref_frames = reference.len() as u64 / u64::from(channels);
+        assert!(
+            (frames..=frames + padding_kept_by_ffmpeg(&path)).contains(&ref_frames),
+            "{}: {frames} vs ffmpeg {ref_frames}",
             path.display()
         );
-        let err = relative_error(&samples, &reference);
-        eprintln!("{}: relative error {err:.5}", path.display());
-        assert!(err < 0.01, "{}: relative error {err}", path.display());
+        // symphonia 0.5's AAC decoder departs from ffmpeg's in a few packets (6 of elf-land's
+        // 1,156), so blocks are compared, each against the track's loudness; a track off by even
+        // one frame departs in all of them.
+        let block = 1024 * usize::from(channels);
+        let loudness = rms(&reference);
+        let blocks: Vec<f64> = samples
+            .chunks(block)
+            .zip(reference.chunks(block))
+            .map(|(ours, theirs)| {
+                let diff: Vec<f32> = ours.iter().zip(theirs).map(|(a, b)| a - b).collect();
+                rms(&diff) / loudness
+            })
+            .collect();
+        let close = blocks.iter().filter(|&&e| e < 0.01).count() as f64 / blocks.len() as f64;
+        eprintln!("{}: {:.2} % of blocks within 1 %", path.display(), close * 100.0);
+        assert!(close > 0.99, "{}: {close} of blocks match", path.display());
     }
 }
 
