@@ -95,13 +95,7 @@ impl LineCommand {
         let rest = rest.trim_ascii();
         let verb = std::str::from_utf8(verb).map_err(|_| "unknown command (not text)".to_owned())?;
         let text = || std::str::from_utf8(rest).map_err(|_| format!("{verb}: the argument is not text"));
-        let seconds = |s: &str| -> Result<Duration, String> {
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| *v >= 0.0)
-                .and_then(|v| Duration::try_from_secs_f64(v).ok())
-                .ok_or_else(|| format!("not a number of seconds: {s}"))
-        };
+        let seconds = |s: &str| time_of(s).ok_or_else(|| format!("not a time (seconds, M:SS or H:MM:SS): {s}"));
         let bare = |command: Self| {
             if rest.is_empty() {
                 Ok(command)
@@ -161,7 +155,7 @@ impl LineCommand {
             "status" => match text()? {
                 "" => Ok(Self::Status { json: false }),
                 "--json" => Ok(Self::Status { json: true }),
-                other => Err(format!("status: unknown option {other}")),
+                other => Err(format!("status takes only --json, not {other}")),
             },
             _ => Err(format!(
                 "unknown command: {} (known: {COMMAND_WORDS})",
@@ -169,6 +163,25 @@ impl LineCommand {
             )),
         }
     }
+}
+
+/// A time given as seconds (`90`, `1.5`), `M:SS` or `H:MM:SS`.
+fn time_of(text: &str) -> Option<Duration> {
+    let mut parts = text.rsplit(':');
+    let seconds: f64 = parts.next()?.parse().ok().filter(|s: &f64| *s >= 0.0)?;
+    let mut whole = 0u64;
+    for (unit, part) in [60, 3600].into_iter().zip(parts.by_ref()) {
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        whole = whole.checked_add(part.parse::<u64>().ok()?.checked_mul(unit)?)?;
+    }
+    if parts.next().is_some() || (text.contains(':') && seconds >= 60.0) {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds)
+        .ok()?
+        .checked_add(Duration::from_secs(whole))
 }
 
 /// What a command did, as every front end says it.
@@ -463,6 +476,14 @@ mod tests {
             parse("seek 30"),
             Ok(LineCommand::Seek(SeekTo::Absolute(Duration::from_secs(30))))
         );
+        assert_eq!(
+            parse("seek 1:30"),
+            Ok(LineCommand::Seek(SeekTo::Absolute(Duration::from_secs(90))))
+        );
+        assert_eq!(
+            parse("seek +1:02:03.5"),
+            Ok(LineCommand::Seek(SeekTo::Forward(Duration::from_millis(3_723_500))))
+        );
         assert_eq!(parse("vol 50"), Ok(LineCommand::Volume(VolumeTo::Level(50))));
         assert_eq!(parse("vol +10"), Ok(LineCommand::Volume(VolumeTo::Up(10))));
         assert_eq!(parse("volume -5"), Ok(LineCommand::Volume(VolumeTo::Down(5))));
@@ -493,6 +514,11 @@ mod tests {
             "seek +18446744073709551616",
             "seek inf",
             "seek NaN",
+            "seek 1:75",
+            "seek :30",
+            "seek 1:2:3:4",
+            "seek 1:-5",
+            "seek a:30",
             "dance",
             "next 3",
             "queue",

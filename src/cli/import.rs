@@ -167,8 +167,12 @@ fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
                 crate::fmt::count(n as u64, "song")
             ),
         };
+        let already = match counts.already_marked {
+            0 => String::new(),
+            n => format!(", {} marked so already", crate::fmt::count(n as u64, "song")),
+        };
         outln!(
-            "liked {}{banned}{kept}; {} not in the library",
+            "liked {}{banned}{already}{kept}; {} not in the library",
             crate::fmt::count(counts.liked as u64, "track"),
             match counts.not_in_library.len() {
                 1 => "1 of the songs is".to_owned(),

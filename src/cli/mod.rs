@@ -131,8 +131,8 @@ pub enum Command {
         #[arg(long, value_name = "NAME", conflicts_with = "paths")]
         radio_artist: Option<String>,
         /// Stay when the queue runs out or on `stop`, until `quit` or a signal, so that `remote
-        /// queue`, `remote playlist` and media keys can give it something to play; with no
-        /// PATH it starts with nothing.
+        /// queue` (then `remote play`), `remote playlist` (which plays at once) and media keys
+        /// can give it something to play; with no PATH it starts with nothing.
         #[arg(long)]
         idle: bool,
         #[arg(required_unless_present_any = ["playlist", "radio_track", "radio_artist", "idle"])]
@@ -234,7 +234,9 @@ pub enum Command {
         #[command(subcommand)]
         source: import::ImportCommand,
     },
-    /// Recommend the next tracks for the current or last session.
+    /// Recommend the next tracks for the current or last session, in the order autoplay would
+    /// queue them: tracks that only fill the list (played lately, skipped earlier this session)
+    /// come after the rest, whatever their score.
     Recommend {
         /// How many tracks.
         #[arg(short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]

@@ -24,7 +24,10 @@ pub enum PlaylistCommand {
     /// Save an M3U or M3U8 file as a playlist (named after the file unless --name). Entries
     /// the library lacks are reported by line and kept: they play once a scan adds them.
     Import {
+        /// The playlist file, or - for standard input (relative entries then start in the
+        /// current folder, and --name is needed).
         file: PathBuf,
+        /// The playlist's name (default: the file's name without its extension).
         #[arg(long)]
         name: Option<String>,
     },
@@ -35,6 +38,7 @@ pub enum PlaylistCommand {
     /// Write a playlist as M3U8 (to stdout unless --out, or with --out -).
     Export {
         name: String,
+        /// The file to write (replaced whole once written; - for standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -43,8 +47,12 @@ pub enum PlaylistCommand {
 pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
     // Only an import starts a data dir; the rest read or change playlists that must be there.
     let mut db = match command {
-        PlaylistCommand::Import { file, .. } => {
-            super::check_openable(file)?;
+        PlaylistCommand::Import { file, name } => {
+            if super::is_dash(file) {
+                anyhow::ensure!(name.is_some(), "-: give the playlist read from standard input a --name");
+            } else {
+                super::check_openable(file)?;
+            }
             ctx.open_database()?
         }
         PlaylistCommand::List { .. } | PlaylistCommand::Export { .. } => ctx.open_existing_database()?,
@@ -96,10 +104,17 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
 }
 
 fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-    // Relative entries start where the file is: a playlist linked from elsewhere, in its
-    // target's folder; one in a folder reached through a link, in that folder as named (only
-    // the file's own links are followed, as the system does for a relative link's target).
+    let bytes = if super::is_dash(file) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).context("standard input: cannot read")?;
+        bytes
+    } else {
+        std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?
+    };
+    // Relative entries start where the file is (standard input's: the current folder): a
+    // playlist linked from elsewhere, in its target's folder; one in a folder reached through a
+    // link, in that folder as named (only the file's own links are followed, as the system does
+    // for a relative link's target).
     let mut located = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     for _ in 0..40 {
         let Ok(target) = std::fs::read_link(&located) else {
@@ -109,6 +124,13 @@ fn import(db: &mut Database, file: &Path, name: Option<&str>) -> anyhow::Result<
     }
     let dir = located.parent().map(Path::to_path_buf).unwrap_or_default();
     let M3u { mut entries, skipped } = parse_m3u(&bytes, &dir).with_context(|| file.display().to_string())?;
+    if entries.is_empty() {
+        let why = match skipped.first() {
+            None => "it is empty".to_owned(),
+            Some(first) => format!("line {}: {}", first.line, first.message),
+        };
+        anyhow::bail!("{}: no file to play in it ({why})", file.display());
+    }
     let name = match name {
         Some(name) => name.to_owned(),
         None => file

@@ -32,6 +32,8 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
                     "track_id": s.track_id,
                     "artist": c.and_then(|c| c.artist.clone()),
                     "title": c.map(|c| c.title.clone()),
+                    // What `remote queue` and `play` take.
+                    "path": c.map(|c| c.path.to_string_lossy()),
                     // The fallback's scores only order its picks: none is given for them.
                     "score": (source == RankedBy::Model).then_some(s.score),
                     "reason": s.reason,

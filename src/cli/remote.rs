@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::app::commands::COMMAND_WORDS;
+use crate::app::commands::{LineCommand, COMMAND_WORDS};
 use crate::app::remote;
 use crate::app::Context;
 
@@ -90,6 +90,8 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
     }
     let line = words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>().join(&b' ');
     anyhow::ensure!(!line.contains(&b'\n'), "a command is one line");
+    // A command the player would refuse is refused here, whether or not a player runs.
+    LineCommand::parse(&line).map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
     Ok(vec![Ok(line)])
 }
 

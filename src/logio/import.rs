@@ -323,7 +323,7 @@ fn read_listens(path: &Path, stage: &mut dyn FnMut(StagedPlay) -> Result<(), Log
         let what = if path.is_dir() {
             "no listens in its files"
         } else {
-            "empty file: no listens"
+            "no listens in it"
         };
         return Err(LogIoError::History(history::HistoryError::File {
             path: path.to_path_buf(),

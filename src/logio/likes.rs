@@ -23,11 +23,26 @@ pub(crate) struct LikeCounts {
     pub liked: usize,
     /// Bans (hated recordings) of tracks the library has, stored now.
     pub banned: usize,
-    /// Songs the library does not have, by "artist – title".
-    pub not_in_library: Vec<String>,
+    /// Songs the library has that were marked so already (or marked the other way later).
+    pub already_marked: usize,
+    /// Songs the library does not have.
+    pub not_in_library: Vec<Song>,
     /// Undated marks (Spotify's liked songs) of tracks the listener had marked the other way
     /// here: left as the listener said, for an undated mark cannot be said to be the later one.
     pub kept_as_marked: usize,
+}
+
+/// A song named in the file, as it names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Song {
+    pub artist: String,
+    pub title: String,
+}
+
+impl std::fmt::Display for Song {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} – {}", self.artist, self.title)
+    }
 }
 
 /// One liked (or, from ListenBrainz, hated) song, before matching.
@@ -96,6 +111,8 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
     }
     let feedback: Vec<Feedback> = match serde_json::from_str::<FeedbackList>(trimmed) {
         Ok(list) => list.feedback,
+        Err(_) if trimmed.starts_with('[') => serde_json::from_str(trimmed)
+            .map_err(|e| bad(path, format!("not a list of ListenBrainz feedback ({e})")))?,
         Err(_) => trimmed
             .lines()
             .enumerate()
@@ -141,13 +158,22 @@ pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Resul
         source,
     })?;
     let songs = liked_songs(path, &text)?;
+    if songs.is_empty() {
+        return Err(bad(
+            path,
+            "no liked songs in it (Spotify's YourLibrary.json or ListenBrainz feedback)",
+        ));
+    }
     let matcher = Matcher::load(db.conn())?;
     let present = crate::db::marks::load(db.conn())?;
     let mut counts = LikeCounts::default();
     let mut marked = Vec::new();
     for song in songs {
         let Some(track) = matcher.find(&match_key(&song.artist, &song.title), song.album.as_deref()) else {
-            counts.not_in_library.push(format!("{} – {}", song.artist, song.title));
+            counts.not_in_library.push(Song {
+                artist: song.artist,
+                title: song.title,
+            });
             continue;
         };
         let marked_otherwise = match song.mark {
@@ -169,6 +195,8 @@ pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Resul
                 Mark::Like => counts.liked += 1,
                 Mark::Ban => counts.banned += 1,
             }
+        } else {
+            counts.already_marked += 1;
         }
     }
     tx.commit()?;

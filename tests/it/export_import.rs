@@ -687,9 +687,11 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
     std::fs::write(&listens, format!("{long}\n")).unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
     assert!(stderr.contains("record 1: a duration of"), "{stderr}");
-    std::fs::write(&listens, "").unwrap();
-    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
-    assert!(stderr.contains("empty file"), "{stderr}");
+    for empty in ["", "[]"] {
+        std::fs::write(&listens, empty).unwrap();
+        let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+        assert!(stderr.contains("listens.jsonl: no listens in it"), "{stderr}");
+    }
     // The wrong importer says which one the file is for.
     std::fs::write(&listens, format!("[{good},\n{good2}]")).unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);

@@ -207,7 +207,28 @@ fn liked_songs_import_from_spotify_and_listenbrainz() {
     let out = stdout_of(skipless(data.path()).args(["import", "likes", "--json"]).arg(&spotify));
     let counts: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(counts["liked"], 1, "{counts}");
-    assert_eq!(counts["not_in_library"], serde_json::json!(["Nobody Here – Elsewhere"]));
+    assert_eq!(
+        counts["not_in_library"],
+        serde_json::json!([{"artist": "Nobody Here", "title": "Elsewhere"}])
+    );
+    // Again: the song liked is counted as liked already, and a file with no songs is refused.
+    let out = stdout_of(skipless(data.path()).args(["import", "likes"]).arg(&spotify));
+    assert!(
+        out.starts_with("liked 0 tracks, 1 song marked so already; 1 of the songs is not in the library"),
+        "{out}"
+    );
+    for empty in ["", "[]", "{\"feedback\": []}"] {
+        let file = data.path().join("empty.json");
+        std::fs::write(&file, empty).unwrap();
+        let refused = skipless(data.path())
+            .args(["import", "likes"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{empty}");
+        assert!(stderr.contains("empty.json: no liked songs in it"), "{empty}: {stderr}");
+    }
 
     // ListenBrainz feedback, one per line: score 1 is a like, with its own time (-1 would be a
     // ban; this one names a song the library lacks).
@@ -362,6 +383,13 @@ fn a_pick_that_only_fills_in_says_why_it_is_there() {
     ])))
     .unwrap();
     let picks = out["recommendations"].as_array().unwrap();
+    // Each pick names its file, which `remote queue` and `play` take.
+    assert!(
+        picks
+            .iter()
+            .all(|p| std::path::Path::new(p["path"].as_str().unwrap()).starts_with(corpus())),
+        "{out}"
+    );
     let (fillers, others): (Vec<&Value>, Vec<&Value>) = picks
         .iter()
         .partition(|p| p["reason"] == "played lately; nothing else is left to pick");

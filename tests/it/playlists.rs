@@ -34,6 +34,50 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
         out.contains("line 6: /nowhere/missing.flac is not a playable file of the library"),
         "{out}"
     );
+    // The same file on standard input: relative entries start in the current folder, and the
+    // playlist needs a name.
+    let unnamed = skipless(data.path())
+        .args(["playlist", "import", "-"])
+        .output()
+        .unwrap();
+    assert!(!unnamed.status.success());
+    assert!(
+        String::from_utf8_lossy(&unnamed.stderr).contains("--name"),
+        "{unnamed:?}"
+    );
+    let piped = skipless(data.path())
+        .args(["playlist", "import", "-", "--name", "piped"])
+        .current_dir(&lib)
+        .pipe_stdin(&file)
+        .unwrap()
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&piped.stdout);
+    assert!(
+        said.starts_with("saved playlist \"piped\": 4 entries, 3 in the library"),
+        "{said} {}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    stdout_of(skipless(data.path()).args(["playlist", "delete", "piped"]));
+    // A file with nothing to play is no playlist.
+    for (text, why) in [
+        ("", "(it is empty)"),
+        ("#EXTM3U\nhttp://radio.example/stream\n", "(line 2: "),
+    ] {
+        let empty = lib.join("empty.m3u");
+        std::fs::write(&empty, text).unwrap();
+        let refused = skipless(data.path())
+            .args(["playlist", "import"])
+            .arg(&empty)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{text}");
+        assert!(
+            stderr.contains("empty.m3u: no file to play in it ") && stderr.contains(why),
+            "{stderr}"
+        );
+    }
     let listed = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])));
     assert_eq!(
         listed[0],

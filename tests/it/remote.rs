@@ -203,6 +203,11 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     let stderr = String::from_utf8_lossy(&gone.stderr);
     assert!(stderr.contains("no skipless player is running"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // A command no player would take is named as such, player or not.
+    let bogus = remote(data.path(), &["dance"]);
+    let stderr = String::from_utf8_lossy(&bogus.stderr);
+    assert!(!bogus.status.success());
+    assert!(stderr.contains("unknown command: dance"), "{stderr}");
 }
 
 #[test]
