@@ -181,6 +181,17 @@ fn strip_word_stamps(text: &str) -> String {
     out
 }
 
+/// Whether decoded text is text: binary data holds NUL bytes and decodes (as Windows-1252) into
+/// control characters, about one in seven of its letters; a lyrics file has no NUL and few
+/// controls but line ends and tabs.
+pub fn is_text(text: &str) -> bool {
+    let control = text
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
+        .count();
+    !text.contains('\0') && control * 10 <= text.chars().count()
+}
+
 /// The text of a lyrics file: UTF-8 (a byte-order mark dropped), UTF-16 with a byte-order mark,
 /// or, when the bytes are not UTF-8, Windows-1252: what "Latin-1" files mostly are, their
 /// curly quotes and dashes in bytes 0x80 to 0x9F, which Latin-1 proper makes control

@@ -72,7 +72,9 @@ impl ControlSource {
 /// carries on (`db::plays::open_session_plays`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompletedPlay {
-    pub play_id: i64,
+    /// Its row; `None` while the database could not take it (it waits in the recorder, to be
+    /// written once the database takes writes again).
+    pub play_id: Option<i64>,
     pub track_id: i64,
     pub session_id: i64,
     pub played_ms: u64,

@@ -95,7 +95,7 @@ pub(crate) enum Request {
     /// A play was completed in the log, as row `play_id`.
     Played {
         play: LoggedPlay,
-        play_id: i64,
+        play_id: Option<i64>,
     },
     /// Another process may have saved a model (`skipless train`): load the saved one.
     ReloadModel,
@@ -654,11 +654,11 @@ impl AutoplayCore {
         }
     }
 
-    /// Folds a completed play, row `play_id` of the log, into the signals; returns whether a
-    /// retrain is due. A play the last reload read already (it was committed before the reload,
-    /// which came first) is not folded twice.
-    pub(crate) fn played(&mut self, play: LoggedPlay, play_id: i64) -> bool {
-        if play_id <= self.log.last_live_play {
+    /// Folds a completed play, row `play_id` of the log (`None`: one the database has not
+    /// taken yet), into the signals; returns whether a retrain is due. A play the last reload
+    /// read already (it was committed before the reload, which came first) is not folded twice.
+    pub(crate) fn played(&mut self, play: LoggedPlay, play_id: Option<i64>) -> bool {
+        if play_id.is_some_and(|id| id <= self.log.last_live_play) {
             return false;
         }
         let before: Vec<(i64, bool)> = self
@@ -1240,7 +1240,7 @@ mod tests {
         };
         worker.handle(Request::Played {
             play,
-            play_id: i64::MAX,
+            play_id: Some(i64::MAX),
         });
         let during = said();
         assert!(
@@ -1340,10 +1340,10 @@ mod tests {
         };
         core.reload(None).unwrap();
         assert_eq!(core.log.plays.len(), plays + 1);
-        core.played(play, first);
+        core.played(play, Some(first));
         assert_eq!(core.log.plays.len(), plays + 1, "the reload had read it");
         let second = log_play(&core.db, 5);
-        core.played(play, second);
+        core.played(play, Some(second));
         assert_eq!(core.log.plays.len(), plays + 2);
     }
 

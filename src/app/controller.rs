@@ -559,11 +559,18 @@ impl Controller {
         let mut outcomes = Vec::new();
         // A failed write does not stop the state from following the engine: otherwise the
         // queue would stay on the old entry and play it again.
-        let recorded = self.recorder.record(event).unwrap_or_else(|e| {
-            outcomes.push(Outcome::LogFailed(e.to_string()));
-            None
-        });
-        if let Some(completed) = recorded {
+        let recorded = self.recorder.record(event);
+        if let Some(e) = recorded.error {
+            let waiting = match self.recorder.unwritten() {
+                0 => String::new(),
+                n => format!(
+                    " ({} kept, to be written when the database takes them)",
+                    crate::fmt::count(n as u64, "play")
+                ),
+            };
+            outcomes.push(Outcome::LogFailed(format!("{e}{waiting}")));
+        }
+        if let Some(completed) = recorded.completed {
             if let Some(now) = self.now.take().filter(|n| n.entry.track.id == completed.track_id) {
                 self.history.push((now.entry.track, completed.clone()));
                 if self.history.len() >= 2 * HISTORY_KEPT {
@@ -750,7 +757,7 @@ mod tests {
 
     fn carried(track_id: i64, session_id: i64, ended_ago_minutes: i64) -> (Track, CompletedPlay) {
         let play = CompletedPlay {
-            play_id: track_id,
+            play_id: Some(track_id),
             track_id,
             session_id,
             played_ms: 1_000,

@@ -285,10 +285,15 @@ fn simulate_policy(
             gain_db: 0.0,
             source: PlaySource::Autoplay,
         };
-        recorder.record(&Event::Started {
-            item: item.clone(),
-            duration_ms: Some(catalogue[track].duration_ms),
-        })?;
+        if let Some(e) = recorder
+            .record(&Event::Started {
+                item: item.clone(),
+                duration_ms: Some(catalogue[track].duration_ms),
+            })
+            .error
+        {
+            return Err(e.into());
+        }
         clock.0.fetch_add(played_ms as i64, Ordering::SeqCst);
         let cause = if skipped {
             EndReason::Skipped
@@ -303,8 +308,12 @@ fn simulate_policy(
             error: None,
             by: skipped.then_some(crate::play::ControlSource::Key),
         };
-        let completed = recorder
-            .record(&ended)?
+        let recorded = recorder.record(&ended);
+        if let Some(e) = recorded.error {
+            return Err(e.into());
+        }
+        let completed = recorded
+            .completed
             .ok_or_else(|| AppError::Simulation(format!("play {n} was not logged")))?;
 
         if let Some(core) = core.as_mut() {

@@ -135,18 +135,24 @@ fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
     } else {
         let without_track = match counts.without_track {
             0 => String::new(),
-            n => format!("; {n} records without a track (podcasts, audiobooks, unavailable tracks) left out"),
+            n => format!(
+                "; {} without a track (podcasts, audiobooks, unavailable tracks) left out",
+                crate::fmt::count(n as u64, "record")
+            ),
         };
         let basic = match counts.basic_files_left_out {
             0 => String::new(),
-            n => format!("; {n} basic-history files left out: the Extended history beside them has their plays"),
+            n => format!(
+                "; {} left out: the Extended history beside them has their plays",
+                crate::fmt::count(n as u64, "basic-history file")
+            ),
         };
         outln!(
-            "imported {} plays: {} matched, {} unmatched (matched when a scan adds their tracks), {} duplicates{without_track}{basic}",
-            counts.matched + counts.unmatched,
+            "imported {}: {} matched, {} unmatched (matched when a scan adds their tracks), {}{without_track}{basic}",
+            crate::fmt::count((counts.matched + counts.unmatched) as u64, "play"),
             counts.matched,
             counts.unmatched,
-            counts.duplicate
+            crate::fmt::count(counts.duplicate as u64, "duplicate")
         )?;
     }
     Ok(())

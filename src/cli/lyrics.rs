@@ -12,6 +12,7 @@ pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     // As named, links kept, where that is the same file: a sidecar lies beside the file where
     // the listener reached it, as for a file behind a link inside a library root.
     let file = std::fs::canonicalize(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    anyhow::ensure!(!file.is_dir(), "{}: a folder, not a track", path.display());
     let file = crate::playlist::as_given(path).unwrap_or(file);
     let mut track = read_tags(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     track.path = file;

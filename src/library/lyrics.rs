@@ -12,7 +12,7 @@ use lofty::id3::v2::{Frame, SynchronizedTextFrame, TimestampFormat};
 use lofty::tag::ItemKey;
 
 use super::LibraryError;
-use crate::lyrics::{decode_text, Lyrics};
+use crate::lyrics::{decode_text, is_text, Lyrics};
 use crate::track::Track;
 
 /// The first lyrics found for `track`, looking in `folder` last; `None` when there are none.
@@ -53,6 +53,7 @@ pub fn sidecar_problem(path: &Path) -> Option<String> {
     }
     match std::fs::read(&lrc) {
         Err(e) => Some(format!("cannot read {}: {e}", lrc.display())),
+        Ok(bytes) if !is_text(&decode_text(&bytes)) => Some(format!("{} is not text (binary data)", lrc.display())),
         Ok(bytes) if Lyrics::parse(&decode_text(&bytes), "").is_empty() => {
             Some(format!("{} holds no lyrics", lrc.display()))
         }
@@ -99,7 +100,12 @@ fn read_lrc(path: &Path) -> Option<Lyrics> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            Some(Lyrics::parse(&decode_text(&bytes), name))
+            let text = decode_text(&bytes);
+            if !is_text(&text) {
+                tracing::warn!("lyrics {}: not text (binary data)", path.display());
+                return None;
+            }
+            Some(Lyrics::parse(&text, name))
         }
         Err(e) => {
             tracing::warn!("lyrics {}: {e}", path.display());

@@ -5,4 +5,4 @@
 
 mod recorder;
 
-pub use recorder::{Clock, Recorder, SystemClock};
+pub use recorder::{Clock, Recorded, Recorder, SystemClock};

@@ -2,7 +2,7 @@
 
 use crate::config::LogConfig;
 use crate::db::{plays, Database, DbError};
-use crate::play::{CompletedPlay, ControlSource, EndReason, SkipRule};
+use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource, SkipRule};
 use crate::player::{Event, PlayItem};
 use crate::track::Track;
 
@@ -25,9 +25,22 @@ impl Clock for SystemClock {
     }
 }
 
-struct OpenPlay {
+/// A play the database has: its row and its session's.
+#[derive(Debug, Clone, Copy)]
+struct Written {
     play_id: i64,
+    session_id: i64,
+}
+
+struct OpenPlay {
+    /// `None` while the database could not take its start (locked by another program, or the
+    /// disk full): it is written once the database takes writes again.
+    written: Option<Written>,
     track_id: i64,
+    source: PlaySource,
+    started_at: i64,
+    /// Its session: as written, or while it waits, the one it is expected to join (an unwritten
+    /// new session has the placeholder `-started_at`, which no row has).
     session_id: i64,
     duration_ms: Option<u64>,
     played_ms: u64,
@@ -36,6 +49,28 @@ struct OpenPlay {
     sought: bool,
 }
 
+/// How a play ended, kept with a play that waits to be written.
+struct Ended {
+    at: i64,
+    played_ms: u64,
+    reason: EndReason,
+    skipped: bool,
+    error: Option<String>,
+    end_source: Option<ControlSource>,
+}
+
+/// What [`Recorder::record`] did: the play an event completed, and a write that failed. A play
+/// the database could not take is kept, in order, and written at a later event.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub completed: Option<CompletedPlay>,
+    pub error: Option<DbError>,
+}
+
+/// While plays wait, a write is tried again at most this often: each try can wait out the
+/// database's busy timeout, on the thread that drives the player.
+const RETRY_EVERY_MS: i64 = 10_000;
+
 /// Turns engine [`Event`]s into rows.
 pub struct Recorder {
     db: Database,
@@ -43,6 +78,10 @@ pub struct Recorder {
     session_gap_ms: i64,
     clock: Box<dyn Clock>,
     open: Option<OpenPlay>,
+    /// Finished plays the database has not taken yet, oldest first.
+    waiting: Vec<(OpenPlay, Ended)>,
+    /// No write is tried before this time while plays wait.
+    retry_at: i64,
 }
 
 impl Recorder {
@@ -54,6 +93,8 @@ impl Recorder {
             session_gap_ms: config.session_gap_ms(),
             clock,
             open: None,
+            waiting: Vec::new(),
+            retry_at: 0,
         }
     }
 
@@ -68,6 +109,12 @@ impl Recorder {
 
     pub(crate) fn database_mut(&mut self) -> &mut Database {
         &mut self.db
+    }
+
+    /// Plays not yet in the database (finished ones, and the open one if its start is not):
+    /// they are written, in order, once it takes writes again.
+    pub fn unwritten(&self) -> usize {
+        self.waiting.len() + usize::from(self.open.as_ref().is_some_and(|o| o.written.is_none()))
     }
 
     /// The last `limit` plays of the session the next play would join, with their tracks: a
@@ -94,38 +141,48 @@ impl Recorder {
         plays::close_interrupted(self.db.conn()).map_err(|e| self.db.err(e))
     }
 
-    /// Records one engine event; returns the play it completed, if any.
-    pub fn record(&mut self, event: &Event) -> Result<Option<CompletedPlay>, DbError> {
+    /// Records one engine event: the play it completed, and the first write that failed. Plays
+    /// that wait to be written are tried first, so that the log keeps their order.
+    pub fn record(&mut self, event: &Event) -> Recorded {
+        let caught_up = self.catch_up();
+        let mut recorded = self.apply(event);
+        if recorded.error.is_none() {
+            recorded.error = caught_up.err();
+        }
+        recorded
+    }
+
+    fn apply(&mut self, event: &Event) -> Recorded {
         match event {
             Event::Started { item, duration_ms } => {
                 // A Started without the Ended of the previous play cannot come from the engine,
                 // but if it did, the earlier play must not stay open.
-                // The new play is logged even when closing that one fails (it then stays open in
-                // the database, for the next start to close as interrupted).
                 let closed = match self.open.as_ref().map(|open| open.played_ms) {
                     Some(played) => self.complete(EndReason::Interrupted, played, None, None),
-                    None => Ok(None),
+                    None => Recorded::default(),
                 };
                 let started = self.start(item, duration_ms.or(item.duration_ms));
-                let closed = closed?;
-                started?;
-                Ok(closed)
+                Recorded {
+                    completed: closed.completed,
+                    error: closed.error.or(started.err()),
+                }
             }
             Event::Position {
                 track_id, played_ms, ..
             } => {
+                let mut recorded = Recorded::default();
                 if let Some(open) = self.open.as_mut().filter(|o| o.track_id == *track_id) {
                     open.played_ms = *played_ms;
                     if self.clock.now_ms() - open.saved_at >= SAVE_EVERY_MS {
-                        self.save_progress()?;
+                        recorded.error = self.save_progress().err();
                     }
                 }
-                Ok(None)
+                recorded
             }
-            Event::Paused { .. } => {
-                self.save_progress()?;
-                Ok(None)
-            }
+            Event::Paused { .. } => Recorded {
+                completed: None,
+                error: self.save_progress().err(),
+            },
             Event::Ended {
                 item,
                 cause,
@@ -135,7 +192,7 @@ impl Recorder {
                 ..
             } => {
                 if self.open.as_ref().is_none_or(|o| o.track_id != item.track_id) {
-                    return Ok(None);
+                    return Recorded::default();
                 }
                 self.complete(*cause, *played_ms, error.as_deref(), *by)
             }
@@ -143,40 +200,106 @@ impl Recorder {
                 if let Some(open) = self.open.as_mut().filter(|o| o.track_id == *track_id) {
                     open.sought = true;
                 }
-                Ok(None)
+                Recorded::default()
             }
-            Event::Resumed { .. } | Event::Volume(_) | Event::Idle => Ok(None),
+            Event::Resumed { .. } | Event::Volume(_) | Event::Idle => Recorded::default(),
         }
+    }
+
+    /// Writes the plays that wait, oldest first, then the open play's start; at most once per
+    /// [`RETRY_EVERY_MS`] while a write fails.
+    fn catch_up(&mut self) -> Result<(), DbError> {
+        if self.unwritten() == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        if now < self.retry_at {
+            return Ok(());
+        }
+        let written = self.write_waiting();
+        if written.is_err() {
+            self.retry_at = now + RETRY_EVERY_MS;
+        }
+        written
+    }
+
+    fn write_waiting(&mut self) -> Result<(), DbError> {
+        let gap = self.session_gap_ms;
+        while let Some((play, ended)) = self.waiting.first_mut() {
+            let at = match play.written {
+                Some(at) => at,
+                None => *play.written.insert(write_start(&mut self.db, play, gap)?),
+            };
+            write_end(&mut self.db, at, ended)?;
+            self.waiting.remove(0);
+        }
+        if let Some(open) = self.open.as_mut().filter(|o| o.written.is_none()) {
+            let at = write_start(&mut self.db, open, gap)?;
+            open.written = Some(at);
+            open.session_id = at.session_id;
+            if open.played_ms > 0 {
+                plays::save_progress(
+                    self.db.conn_mut(),
+                    at.play_id,
+                    at.session_id,
+                    open.played_ms,
+                    open.saved_at,
+                )
+                .map_err(|e| self.db.err(e))?;
+            }
+        }
+        Ok(())
     }
 
     fn start(&mut self, item: &PlayItem, duration_ms: Option<u64>) -> Result<(), DbError> {
         let now = self.clock.now_ms();
-        let (session_id, play_id) = plays::start_play(
-            self.db.conn_mut(),
-            item.track_id,
-            item.source,
-            duration_ms,
-            now,
-            self.session_gap_ms,
-        )
-        .map_err(|e| self.db.err(e))?;
-        self.open = Some(OpenPlay {
-            play_id,
+        let mut open = OpenPlay {
+            written: None,
             track_id: item.track_id,
-            session_id,
+            source: item.source,
+            started_at: now,
+            session_id: -now,
             duration_ms,
             played_ms: 0,
             saved_at: now,
             sought: false,
-        });
-        Ok(())
+        };
+        if !self.waiting.is_empty() {
+            // After the plays that wait, in order: its session is the last one's, within the gap.
+            if let Some((last, ended)) = self.waiting.last() {
+                if now - ended.at <= self.session_gap_ms {
+                    open.session_id = last.session_id;
+                }
+            }
+            self.open = Some(open);
+            return Ok(());
+        }
+        let written = write_start(&mut self.db, &open, self.session_gap_ms);
+        match &written {
+            Ok(at) => {
+                open.written = Some(*at);
+                open.session_id = at.session_id;
+            }
+            Err(_) => {
+                self.retry_at = now + RETRY_EVERY_MS;
+                if let Ok(Some(session)) = plays::session_to_join(self.db.conn(), now, self.session_gap_ms) {
+                    open.session_id = session;
+                }
+            }
+        }
+        self.open = Some(open);
+        written.map(drop)
     }
 
     fn save_progress(&mut self) -> Result<(), DbError> {
         let now = self.clock.now_ms();
         let Some(open) = self.open.as_mut() else { return Ok(()) };
         open.saved_at = now;
-        plays::save_progress(self.db.conn_mut(), open.play_id, open.session_id, open.played_ms, now)
+        // An open play that waits is written with its progress when the database takes it.
+        let Some(at) = open.written.filter(|_| self.waiting.is_empty()) else {
+            return Ok(());
+        };
+        plays::save_progress(self.db.conn_mut(), at.play_id, at.session_id, open.played_ms, now)
             .map_err(|e| self.db.err(e))
     }
 
@@ -186,26 +309,22 @@ impl Recorder {
         played_ms: u64,
         error: Option<&str>,
         end_source: Option<ControlSource>,
-    ) -> Result<Option<CompletedPlay>, DbError> {
-        let Some(open) = self.open.take() else { return Ok(None) };
+    ) -> Recorded {
+        let Some(open) = self.open.take() else {
+            return Recorded::default();
+        };
         let now = self.clock.now_ms();
         let skipped = self.rule.is_skip(reason, played_ms, open.duration_ms, open.sought);
-        plays::complete_play(
-            self.db.conn_mut(),
-            &plays::Ending {
-                play_id: open.play_id,
-                session_id: open.session_id,
-                now,
-                played_ms,
-                reason,
-                skipped,
-                error,
-                end_source,
-            },
-        )
-        .map_err(|e| self.db.err(e))?;
-        Ok(Some(CompletedPlay {
-            play_id: open.play_id,
+        let ended = Ended {
+            at: now,
+            played_ms,
+            reason,
+            skipped,
+            error: error.map(str::to_owned),
+            end_source,
+        };
+        let completed = CompletedPlay {
+            play_id: open.written.map(|at| at.play_id),
             track_id: open.track_id,
             session_id: open.session_id,
             played_ms,
@@ -213,8 +332,67 @@ impl Recorder {
             skipped,
             end_source,
             ended_at: now,
-        }))
+        };
+        let failed = match open.written.filter(|_| self.waiting.is_empty()) {
+            Some(at) => write_end(&mut self.db, at, &ended).err(),
+            None => None,
+        };
+        if open.written.is_none() || !self.waiting.is_empty() || failed.is_some() {
+            if failed.is_some() {
+                self.retry_at = now + RETRY_EVERY_MS;
+            }
+            self.waiting.push((open, ended));
+        }
+        Recorded {
+            completed: Some(completed),
+            error: failed,
+        }
     }
+}
+
+impl Drop for Recorder {
+    /// A last try for the plays that wait, whatever the retry time: the player is going.
+    fn drop(&mut self) {
+        if self.unwritten() > 0 {
+            if let Err(e) = self.write_waiting() {
+                tracing::error!(
+                    "{} could not be written to the listening log and are lost: {e}",
+                    crate::fmt::count(self.unwritten() as u64, "play")
+                );
+            }
+        }
+    }
+}
+
+/// Inserts `play`'s start at its own time, in the session the log would put it in then.
+fn write_start(db: &mut Database, play: &OpenPlay, session_gap_ms: i64) -> Result<Written, DbError> {
+    let (session_id, play_id) = plays::start_play(
+        db.conn_mut(),
+        play.track_id,
+        play.source,
+        play.duration_ms,
+        play.started_at,
+        session_gap_ms,
+    )
+    .map_err(|e| db.err(e))?;
+    Ok(Written { play_id, session_id })
+}
+
+fn write_end(db: &mut Database, at: Written, ended: &Ended) -> Result<(), DbError> {
+    plays::complete_play(
+        db.conn_mut(),
+        &plays::Ending {
+            play_id: at.play_id,
+            session_id: at.session_id,
+            now: ended.at,
+            played_ms: ended.played_ms,
+            reason: ended.reason,
+            skipped: ended.skipped,
+            error: ended.error.as_deref(),
+            end_source: ended.end_source,
+        },
+    )
+    .map_err(|e| db.err(e))
 }
 
 #[cfg(test)]
@@ -231,6 +409,18 @@ mod tests {
     impl Clock for FakeClock {
         fn now_ms(&self) -> i64 {
             self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    trait Written {
+        /// The completed play, once the write is known to have gone through.
+        fn written(self) -> Option<CompletedPlay>;
+    }
+
+    impl Written for Recorded {
+        fn written(self) -> Option<CompletedPlay> {
+            assert!(self.error.is_none(), "{:?}", self.error);
+            self.completed
         }
     }
 
@@ -257,7 +447,7 @@ mod tests {
                 item: item(track),
                 duration_ms: Some(200_000),
             })
-            .unwrap();
+            .written();
         now.fetch_add(ms as i64, Ordering::SeqCst);
         let ended = Event::Ended {
             item: item(track),
@@ -267,7 +457,7 @@ mod tests {
             error: None,
             by: (cause == EndReason::Skipped).then_some(ControlSource::Key),
         };
-        recorder.record(&ended).unwrap().unwrap()
+        recorder.record(&ended).written().unwrap()
     }
 
     #[test]
@@ -346,16 +536,17 @@ mod tests {
         assert_eq!(position, 5);
     }
 
-    /// A `Started` that finds a play still open closes it; when that write fails, the new play
-    /// is still logged, and the failure reported.
+    /// Plays the database cannot take (a full disk, here a trigger that refuses endings) are
+    /// kept, each with its own times, and written in order once it takes writes again; no write
+    /// is tried in between more often than every [`RETRY_EVERY_MS`].
     #[test]
-    fn a_failed_close_of_a_stray_open_play_does_not_lose_the_next_one() {
-        let (mut recorder, _now) = setup();
+    fn plays_the_database_refuses_wait_and_are_written_in_order_later() {
+        let (mut recorder, now) = setup();
         let started = |track| Event::Started {
             item: item(track),
             duration_ms: Some(200_000),
         };
-        recorder.record(&started(1)).unwrap();
+        recorder.record(&started(1)).written();
         recorder
             .database()
             .conn()
@@ -364,18 +555,95 @@ mod tests {
                  WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
             )
             .unwrap();
-        assert!(recorder.record(&started(2)).is_err());
-        let tracks: Vec<i64> = recorder
+        now.fetch_add(3_000, Ordering::SeqCst);
+        // A stray `Started` closes the open play as interrupted: refused, kept.
+        let refused = recorder.record(&started(2));
+        assert!(refused.error.is_some());
+        assert_eq!(refused.completed.as_ref().map(|p| p.play_id), Some(Some(1)));
+        assert_eq!(recorder.unwritten(), 2, "the first play's end, and the second play");
+        now.fetch_add(5_000, Ordering::SeqCst);
+        let ended = Event::Ended {
+            item: item(2),
+            cause: EndReason::Finished,
+            position_ms: 5_000,
+            played_ms: 5_000,
+            error: None,
+            by: None,
+        };
+        let second = recorder.record(&ended);
+        assert!(second.error.is_none(), "no write tried before the retry time");
+        let second = second.completed.unwrap();
+        assert_eq!(second.play_id, None);
+        assert_eq!(second.session_id, refused.completed.unwrap().session_id);
+        recorder
             .database()
             .conn()
-            .prepare("SELECT track_id FROM plays ORDER BY id")
+            .execute_batch("DROP TRIGGER refuse_endings")
+            .unwrap();
+        now.fetch_add(RETRY_EVERY_MS, Ordering::SeqCst);
+        recorder.record(&Event::Idle).written();
+        assert_eq!(recorder.unwritten(), 0);
+        let rows: Vec<(i64, i64, i64, Option<String>, i64)> = recorder
+            .database()
+            .conn()
+            .prepare("SELECT track_id, position, started_at, end_reason, ended_at FROM plays ORDER BY id")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(tracks, [1, 2], "the second play was not logged");
-        assert_eq!(recorder.open.as_ref().map(|o| o.track_id), Some(2));
+        assert_eq!(
+            rows,
+            [
+                (1, 0, 1_000_000, Some("interrupted".into()), 1_003_000),
+                (2, 1, 1_003_000, Some("finished".into()), 1_008_000)
+            ]
+        );
+    }
+
+    /// A real lock: another connection holds the write lock past the busy timeout while a play
+    /// starts and ends. The play is kept and written once the lock goes.
+    #[test]
+    fn a_play_made_while_another_program_holds_the_lock_is_written_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skipless.db");
+        let db = Database::open(&path).unwrap();
+        db.conn()
+            .execute_batch(
+                "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+                 VALUES (1, X'2f61', '/a', 1, 1, 'ok', 't', 0, 0)",
+            )
+            .unwrap();
+        let now = Arc::new(AtomicI64::new(1_000_000));
+        let mut recorder = Recorder::new(db, &LogConfig::default(), Box::new(FakeClock(now.clone())));
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = recorder.record(&Event::Started {
+            item: item(1),
+            duration_ms: Some(200_000),
+        });
+        assert!(started.error.is_some_and(|e| e.to_string().contains("locked")));
+        now.fetch_add(200_000, Ordering::SeqCst);
+        let ended = recorder.record(&Event::Ended {
+            item: item(1),
+            cause: EndReason::Finished,
+            position_ms: 200_000,
+            played_ms: 200_000,
+            error: None,
+            by: None,
+        });
+        assert_eq!(ended.completed.map(|p| p.play_id), Some(None));
+        other.execute_batch("COMMIT").unwrap();
+        now.fetch_add(RETRY_EVERY_MS, Ordering::SeqCst);
+        recorder.record(&Event::Idle).written();
+        let row: (i64, i64, String) = recorder
+            .database()
+            .conn()
+            .query_row("SELECT started_at, ended_at, end_reason FROM plays", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(row, (1_000_000, 1_200_000, "finished".into()));
     }
 
     #[test]
@@ -386,7 +654,7 @@ mod tests {
                 item: item(1),
                 duration_ms: Some(200_000),
             })
-            .unwrap();
+            .written();
         for second in 1..=12u64 {
             now.fetch_add(1_000, Ordering::SeqCst);
             let position = Event::Position {
@@ -394,7 +662,7 @@ mod tests {
                 position_ms: second * 1000,
                 played_ms: second * 1000,
             };
-            recorder.record(&position).unwrap();
+            recorder.record(&position).written();
         }
         let saved: i64 = recorder
             .database()

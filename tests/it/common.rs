@@ -272,29 +272,27 @@ impl LogWriter {
             gain_db: 0.0,
             source,
         };
-        self.recorder
-            .record(&Event::Started {
-                item: item.clone(),
-                duration_ms: track.duration_ms,
-            })
-            .unwrap();
+        let started = self.recorder.record(&Event::Started {
+            item: item.clone(),
+            duration_ms: track.duration_ms,
+        });
+        assert!(started.error.is_none(), "{:?}", started.error);
         let played = skipped_after_ms.unwrap_or(track.duration_ms.unwrap_or(10_000));
         let end = start_ms + played as i64;
         self.now.store(end, Ordering::SeqCst);
-        self.recorder
-            .record(&Event::Ended {
-                item,
-                cause: if skipped_after_ms.is_some() {
-                    EndReason::Skipped
-                } else {
-                    EndReason::Finished
-                },
-                position_ms: played,
-                played_ms: played,
-                error: None,
-                by: skipped_after_ms.map(|_| ControlSource::Key),
-            })
-            .unwrap();
+        let ended = self.recorder.record(&Event::Ended {
+            item,
+            cause: if skipped_after_ms.is_some() {
+                EndReason::Skipped
+            } else {
+                EndReason::Finished
+            },
+            position_ms: played,
+            played_ms: played,
+            error: None,
+            by: skipped_after_ms.map(|_| ControlSource::Key),
+        });
+        assert!(ended.error.is_none(), "{:?}", ended.error);
         end
     }
 }

@@ -161,3 +161,50 @@ fn twenty_kill_9s_lose_no_play_and_leave_an_intact_database() {
         last.len()
     );
 }
+
+/// Another program holding the database's write lock past the busy timeout (here for 8 s) does
+/// not cost the plays made meanwhile: each is kept, said once a write fails, and written in
+/// order, with its own times, once the lock goes.
+#[test]
+fn plays_made_while_another_program_holds_the_lock_are_written_after() {
+    let data = tempfile::tempdir().unwrap();
+    crate::common::scan_json(data.path(), &[&crate::common::corpus()]);
+    let mut player = crate::common::Player::start(data.path(), 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    let db = data.path().join("skipless.db");
+    let other = Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (mut started, mut failures) = (1, Vec::new());
+    for _ in 0..4 {
+        player.send("next");
+        loop {
+            let event = player.lines.recv_timeout(Duration::from_secs(30)).expect("an event");
+            match event["event"].as_str() {
+                Some("log_failed") => failures.push(event["message"].to_string()),
+                Some("started") => break,
+                _ => {}
+            }
+        }
+        started += 1;
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    other.execute_batch("COMMIT").unwrap();
+    assert!(
+        !failures.is_empty() && failures.iter().all(|f| f.contains("kept, to be written")),
+        "{failures:?}"
+    );
+    // The next try comes at an event at least 10 s after the last one failed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while rows(&db).len() < started && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let written = rows(&db);
+    assert_eq!(written.len(), started, "{written:?}");
+    player.quit();
+    let rows = rows(&db);
+    assert_eq!(rows.len(), started);
+    assert!(rows.values().all(|r| r[END_REASON] != "Null"), "{rows:?}");
+    let starts: Vec<&String> = rows.values().map(|r| &r[4]).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in order: {starts:?}");
+    assert_eq!(integrity(&db), "ok");
+}

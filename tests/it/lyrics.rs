@@ -100,6 +100,9 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("defeat.flac: no lyrics"), "{stderr}");
+    let out = skipless(data.path()).arg("lyrics").arg(&music).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a folder, not a track"), "{stderr}");
     // A .lrc beside it that is of no use is named, not passed over in silence.
     for (make, why) in [
         (
@@ -107,6 +110,22 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
             "holds no lyrics",
         ),
         (Box::new(|p: &Path| std::fs::create_dir(p)), "is a folder"),
+        (
+            // Binary data: a fixed pseudo-random sequence.
+            Box::new(|p: &Path| {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64;
+                let junk: Vec<u8> = (0..3000)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x >> 24) as u8
+                    })
+                    .collect();
+                std::fs::write(p, junk)
+            }),
+            "is not text",
+        ),
     ] {
         let lrc = music.join("defeat.lrc");
         make(&lrc).unwrap();
