@@ -9,7 +9,8 @@
 //! - the parts: [`library`], [`player`], [`log`], [`recommend`], [`logio`], [`recap`], [`mpris`];
 //! - [`db`]: the schema, every SQL statement, the migrations;
 //! - plain data and helpers: [`track`], [`play`], [`marks`], [`summary`], [`clock`], [`fmt`], [`config`],
-//!   [`keymap`], [`paths`], [`history`], [`guard`], [`lyrics`], [`playlist`], [`uri`], [`atomic_file`].
+//!   [`keymap`], [`paths`], [`history`], [`guard`], [`lyrics`], [`playlist`], [`uri`], [`atomic_file`],
+//!   [`mp4_trim`].
 //!
 //! Items are `pub(crate)` unless something outside the crate needs them, so the compiler reports
 //! dead code. The `pub` API is what the integration tests (`tests/it`), the benches, the fuzz
@@ -34,6 +35,7 @@ pub mod log;
 pub mod logio;
 pub mod lyrics;
 pub mod marks;
+pub mod mp4_trim;
 pub mod mpris;
 pub mod paths;
 pub mod play;

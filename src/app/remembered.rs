@@ -59,8 +59,8 @@ impl SavedQueue {
 
 impl Remembered {
     /// The settings saved at `path`; `None` before the first run ends. A file that cannot be
-    /// read is noted in the log and left for the next save to replace: the config's values
-    /// serve meanwhile.
+    /// read is noted in the log, and a damaged one moved aside (`state.json.damaged`) before the
+    /// next save replaces it: the config's values serve meanwhile.
     pub(crate) fn load(path: &Path) -> Option<Self> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
@@ -76,8 +76,13 @@ impl Remembered {
                 ..remembered
             }),
             Err(e) => {
+                let aside = path.with_extension("json.damaged");
+                let kept = match std::fs::rename(path, &aside) {
+                    Ok(()) => format!("moved to {}", aside.display()),
+                    Err(e) => format!("it cannot be moved aside: {e}"),
+                };
                 tracing::warn!(
-                    "{}: not the player's settings ({e}); the config's are used",
+                    "{}: not the player's settings ({e}; {kept}); the config's are used",
                     path.display()
                 );
                 None
@@ -189,6 +194,12 @@ mod tests {
         assert_eq!(Remembered::load(&path).map(|r| r.volume), Some(100));
         std::fs::write(&path, b"{\"volume\": ").unwrap();
         assert_eq!(Remembered::load(&path), None);
+        // The damaged file is kept aside, not overwritten by the next save.
+        assert_eq!(
+            std::fs::read(dir.path().join("state.json.damaged")).unwrap(),
+            b"{\"volume\": "
+        );
+        assert!(!path.exists());
     }
 
     fn track(id: i64) -> Track {

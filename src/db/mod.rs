@@ -69,6 +69,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_opus_gains_read.sql",
         include_str!("../../migrations/0013_opus_gains_read.sql"),
     ),
+    (
+        "0014_mp4_lengths_read.sql",
+        include_str!("../../migrations/0014_mp4_lengths_read.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -126,7 +126,11 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
         disc_no: text(ItemKey::DiscNumber).and_then(|s| parse_index(&s)),
         year,
         genre: text(ItemKey::Genre).map(Name::from),
-        duration_ms: (!duration.is_zero()).then_some(duration.as_millis() as u64),
+        // An MP4's own length counts its encoder's priming and padding; its edit list says
+        // what plays, as the decoder cuts it.
+        duration_ms: crate::mp4_trim::read(path)
+            .map(|trim| trim.duration_ms())
+            .or((!duration.is_zero()).then_some(duration.as_millis() as u64)),
         sample_rate: props.sample_rate().filter(|&r| r > 0),
         channels: props.channels().filter(|&c| c > 0),
         bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()).filter(|&b| b > 0),

@@ -20,9 +20,9 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::Time;
 
-use super::mp4_trim;
 use super::opus::OpusTrack;
 use super::PlayerError;
+use crate::mp4_trim;
 
 /// Where the samples appended by [`TrackDecoder::next_chunk`] sit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

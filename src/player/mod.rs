@@ -5,15 +5,13 @@
 //! two channels of [`Engine`].
 //!
 //! Modules: `engine` (the command thread, [`Engine`], [`EngineOptions`]), `decoder` (the thread
-//! that decodes ahead), [`decode`] (files to samples), `mp4_trim`
-//! (the gapless trim of AAC), `opus` (Ogg Opus), `output` (the queue and
+//! that decodes ahead), [`decode`] (files to samples), `opus` (Ogg Opus), `output` (the queue and
 //! the null output), `device` (rodio).
 
 pub mod decode;
 mod decoder;
 mod device;
 mod engine;
-mod mp4_trim;
 mod opus;
 mod output;
 

@@ -94,7 +94,7 @@ fn a_folder_with_both_spotify_histories_imports_the_extended_one_alone() {
     );
     assert!(
         text.trim_end()
-            .ends_with("1 basic-history files left out: the Extended history beside them has their plays"),
+            .ends_with("1 basic-history file left out: the Extended history beside them has their plays"),
         "{text}"
     );
 }

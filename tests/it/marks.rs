@@ -148,7 +148,7 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
     );
     let again = stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&file));
     assert!(
-        again.starts_with("liked 0 tracks; 0 of the songs are not in the library"),
+        again.starts_with("liked 0 tracks, 2 songs marked so already; 0 of the songs are not in the library"),
         "{again}"
     );
     // A ban older than the track's like (last year's feedback) is dropped, and not counted.
@@ -158,13 +158,22 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
     feedback["created"] = 1_000_000_000.into();
     std::fs::write(&old_ban, feedback.to_string()).unwrap();
     let counts = stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&old_ban));
-    assert!(counts.starts_with("liked 0 tracks; 0 of"), "{counts}");
-    // An export of nothing reads back as nothing.
+    assert!(
+        counts.starts_with("liked 0 tracks, 1 song marked so already; 0 of"),
+        "{counts}"
+    );
+    // An export of nothing is refused as an import, as an empty history is.
     let nothing = stdout_of(skipless(b.path()).args(["export", "--format", "feedback", "--until", "2000-01-01"]));
     assert_eq!(nothing, "");
     let empty = a.path().join("empty.jsonl");
     std::fs::write(&empty, nothing).unwrap();
-    assert!(stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&empty)).starts_with("liked 0 tracks"));
+    let refused = skipless(b.path())
+        .args(["import", "likes"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no liked songs in it"));
 }
 
 #[test]

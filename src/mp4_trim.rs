@@ -12,11 +12,20 @@ use std::path::Path;
 /// What to play of the audio track, in units of its media time scale (its sample rate, for
 /// every AAC file seen in practice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Mp4Trim {
+pub(crate) struct Mp4Trim {
     /// Frames decoded and dropped at the start.
     pub first: u64,
     /// Frames played from `first` on.
     pub frames: u64,
+    /// The media time scale: units per second.
+    pub scale: u32,
+}
+
+impl Mp4Trim {
+    /// The length played, in milliseconds.
+    pub(crate) fn duration_ms(&self) -> u64 {
+        (u128::from(self.frames) * 1000 / u128::from(self.scale.max(1))) as u64
+    }
 }
 
 /// A `moov` box larger than this is taken for a damaged size field.
@@ -24,7 +33,7 @@ const MAX_MOOV_BYTES: u64 = 64 << 20;
 
 /// The trim of `path`'s first audio track; `None` for a file that is no MP4, has no audio
 /// track, or states no trim (or one this reader does not follow, such as several edits).
-pub(super) fn read(path: &Path) -> Option<Mp4Trim> {
+pub(crate) fn read(path: &Path) -> Option<Mp4Trim> {
     let moov = read_moov(path)?;
     let movie_scale = full_box(child(&moov, b"mvhd")?).and_then(|(version, body)| {
         let at = if version == 1 { 16 } else { 8 };
@@ -46,7 +55,7 @@ pub(super) fn read(path: &Path) -> Option<Mp4Trim> {
         .and_then(|elst| edit_of(elst, movie_scale, media_scale));
     match edit {
         Some(trim) if trim.first > 0 => Some(trim),
-        _ => itunes_smpb(&moov).or(edit),
+        _ => itunes_smpb(&moov, media_scale).or(edit),
     }
 }
 
@@ -73,12 +82,13 @@ fn edit_of(elst: &[u8], movie_scale: u32, media_scale: u32) -> Option<Mp4Trim> {
     Some(Mp4Trim {
         first: media_time,
         frames: u64::try_from(frames).ok()?,
+        scale: media_scale,
     })
 }
 
 /// iTunes' gapless tag: " 00000000 00000840 000001CC 00000000004F6B34 ...", hexadecimal
 /// priming, padding and the original length in frames.
-fn itunes_smpb(moov: &[u8]) -> Option<Mp4Trim> {
+fn itunes_smpb(moov: &[u8], scale: u32) -> Option<Mp4Trim> {
     let meta = child(child(moov, b"udta")?, b"meta")?;
     // ISO's `meta` is a full box; QuickTime's has no version field and starts with a box.
     let meta = if meta.get(4..8) == Some(b"hdlr") {
@@ -101,7 +111,11 @@ fn itunes_smpb(moov: &[u8]) -> Option<Mp4Trim> {
                 .map_while(|f| u64::from_str_radix(f, 16).ok())
                 .collect();
             match fields[..] {
-                [_, priming, _, frames, ..] if frames > 0 => Some(Mp4Trim { first: priming, frames }),
+                [_, priming, _, frames, ..] if frames > 0 => Some(Mp4Trim {
+                    first: priming,
+                    frames,
+                    scale,
+                }),
                 _ => None,
             }
         })
@@ -252,7 +266,8 @@ mod tests {
             read(file.path()),
             Some(Mp4Trim {
                 first: 1024,
-                frames: 1_183_688
+                frames: 1_183_688,
+                scale: 44_100
             })
         );
     }
@@ -264,7 +279,8 @@ mod tests {
             read(file.path()),
             Some(Mp4Trim {
                 first: 2112,
-                frames: 44_100
+                frames: 44_100,
+                scale: 44_100
             })
         );
     }
@@ -279,7 +295,8 @@ mod tests {
             read(file.path()),
             Some(Mp4Trim {
                 first: 0x840,
-                frames: 0x10000
+                frames: 0x10000,
+                scale: 44_100
             })
         );
     }
