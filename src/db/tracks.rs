@@ -196,6 +196,16 @@ pub(crate) fn tracks_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Ve
     rows.collect()
 }
 
+/// How many tracks that are not gone lie under `dir`.
+pub(crate) fn count_under(conn: &Connection, dir: &Path) -> rusqlite::Result<usize> {
+    let (lo, hi) = range_under(dir);
+    conn.query_row(
+        "SELECT count(*) FROM tracks WHERE path >= ?1 AND path < ?2 AND status != 'gone'",
+        params![lo, hi],
+        |row| row.get(0),
+    )
+}
+
 /// The byte-string range of the paths beneath `dir`: a range scan on the prefix "dir/" finds
 /// everything there through the unique index on `path`.
 fn range_under(dir: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -317,18 +327,43 @@ impl Fingerprint {
     }
 }
 
-/// The gone tracks that a file found at a new path may be, by fingerprint (failed files, whose
-/// tags were never read, are left out), the most recently gone last.
-pub(crate) fn gone_by_fingerprint(conn: &Connection) -> rusqlite::Result<HashMap<Fingerprint, Vec<(i64, PathBuf)>>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, path, size, duration_ms, title, artist, album FROM tracks
-         WHERE status = 'gone' AND error IS NULL ORDER BY updated_at, id",
-    )?;
+/// The tracks that a file found at a new path may be, by fingerprint: the gone ones (failed
+/// files, whose tags were never read, left out), the most recently gone last, and after them
+/// those under `missing_roots`.
+pub(crate) fn gone_by_fingerprint(
+    conn: &Connection,
+    missing_roots: &[PathBuf],
+) -> rusqlite::Result<HashMap<Fingerprint, Vec<(i64, PathBuf)>>> {
+    let mut gone: HashMap<Fingerprint, Vec<(i64, PathBuf)>> = HashMap::new();
     let mut names = Names::default();
+    let columns = "SELECT id, path, size, duration_ms, title, artist, album FROM tracks";
+    let mut stmt = conn.prepare(&format!(
+        "{columns} WHERE status = 'gone' AND error IS NULL ORDER BY updated_at, id"
+    ))?;
+    by_fingerprint(&mut stmt, [], &mut names, &mut gone)?;
+    // A root that is not there (renamed, moved) keeps its tracks as they were: a file found
+    // elsewhere that is one of them is that track, moved.
+    let mut stmt = conn.prepare(&format!(
+        "{columns} WHERE path >= ?1 AND path < ?2 AND status = 'ok' ORDER BY path DESC"
+    ))?;
+    for root in missing_roots {
+        let (lo, hi) = range_under(root);
+        by_fingerprint(&mut stmt, params![lo, hi], &mut names, &mut gone)?;
+    }
+    Ok(gone)
+}
+
+/// Adds the tracks `stmt` reads to `found`, by fingerprint.
+fn by_fingerprint(
+    stmt: &mut rusqlite::Statement,
+    params: impl rusqlite::Params,
+    names: &mut Names,
+    found: &mut HashMap<Fingerprint, Vec<(i64, PathBuf)>>,
+) -> rusqlite::Result<()> {
     // Text stored before tags were kept in one form (`tag_text`) is put in that form, as a moved
     // file's tags are read in it.
     let kept_form = |text: Option<String>| text.map(|t| tag_text(&t).unwrap_or(t));
-    let rows = stmt.query_map([], |row| {
+    let rows = stmt.query_map(params, |row| {
         let name = |at: usize, names: &mut Names| -> rusqlite::Result<Option<Name>> {
             Ok(kept_form(row.get(at)?).map(|n| names.intern(&n)))
         };
@@ -337,18 +372,17 @@ pub(crate) fn gone_by_fingerprint(conn: &Connection) -> rusqlite::Result<HashMap
                 size: row.get(2)?,
                 duration_ms: row.get(3)?,
                 title: kept_form(row.get(4)?).unwrap_or_default(),
-                artist: name(5, &mut names)?,
-                album: name(6, &mut names)?,
+                artist: name(5, names)?,
+                album: name(6, names)?,
             },
             (row.get::<_, i64>(0)?, path_from_blob(row.get(1)?)),
         ))
     })?;
-    let mut gone: HashMap<Fingerprint, Vec<(i64, PathBuf)>> = HashMap::new();
     for row in rows {
         let (fingerprint, track) = row?;
-        gone.entry(fingerprint).or_default().push(track);
+        found.entry(fingerprint).or_default().push(track);
     }
-    Ok(gone)
+    Ok(())
 }
 
 /// Gives track `id` the path `to`: the row keeps its id, so its plays, likes and bans stay, and

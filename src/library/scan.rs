@@ -113,7 +113,17 @@ pub fn scan(
     let mut folders: Vec<PathBuf> = Vec::new();
 
     let known_roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
+    // Roots that are not there: an unplugged disk keeps its tracks; a renamed or moved folder's
+    // tracks follow its files when this scan finds them elsewhere.
+    let missing_roots: Vec<PathBuf> = known_roots
+        .iter()
+        .filter(|root| std::fs::metadata(root).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound))
+        .cloned()
+        .collect();
     for root in roots {
+        if missing_roots.contains(root) {
+            continue;
+        }
         let Some(root) = tracks::index_path_among(&known_roots, root) else {
             let e = std::fs::metadata(root)
                 .err()
@@ -218,7 +228,9 @@ pub fn scan(
                 ScannedFile::Ok(track) if state.is_none() => {
                     let gone = match &mut gone {
                         Some(gone) => gone,
-                        None => gone.insert(tracks::gone_by_fingerprint(&tx).map_err(|e| sqlite_err(&db_path, e))?),
+                        None => gone.insert(
+                            tracks::gone_by_fingerprint(&tx, &missing_roots).map_err(|e| sqlite_err(&db_path, e))?,
+                        ),
                     };
                     gone.get_mut(&Fingerprint::of(*size, track))
                         .and_then(|candidates| candidates.pop())
@@ -252,6 +264,25 @@ pub fn scan(
         tx.commit().map_err(|e| sqlite_err(&db_path, e))?;
     }
     report.summary.removed = vanished.len();
+    for root in &missing_roots {
+        let left = tracks::count_under(db.conn(), root).map_err(|e| db.err(e))?;
+        let said = if left == 0 {
+            // Every track it had was found elsewhere (or it had none): nothing is left to keep.
+            tracks::remove_root(db.conn_mut(), root, now).map_err(|e| db.err(e))?;
+            "is gone and nothing of it is left in the library: no longer a root".to_owned()
+        } else if !roots.contains(root) {
+            // Said when it is scanned, not at every rescan of another root.
+            continue;
+        } else {
+            format!(
+                "is missing: not scanned, its {} kept (an unplugged disk?); if the folder moved, scan its new place and they follow their files",
+                crate::fmt::count(left as u64, "track")
+            )
+        };
+        report
+            .walk_errors
+            .push(format!("library root {} {said}", root.display()));
+    }
     Ok(report)
 }
 

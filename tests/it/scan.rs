@@ -426,6 +426,50 @@ fn a_moved_or_renamed_file_keeps_its_track() {
     assert!(rows[0]["liked_at"].is_string(), "{}", rows[0]);
     let exported = stdout_of(skipless(data.path()).args(["playlist", "export", "keep"]));
     assert!(exported.contains(new.to_str().unwrap()), "{exported}");
+
+    // The whole root renamed: a bare scan says it is missing and keeps its tracks (it may be an
+    // unplugged disk); a scan of its new place finds them there, and the old root goes.
+    let renamed = data.path().join("renamed music");
+    std::fs::rename(&music, &renamed).unwrap();
+    let count = library(data.path()).len();
+    let bare = skipless(data.path()).args(["scan", "--json"]).output().unwrap();
+    let warned = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        warned.contains(&format!(
+            "library root {} is missing: not scanned, its {count} tracks kept",
+            music.display()
+        )),
+        "{warned}"
+    );
+    assert_eq!(library(data.path()).len(), count);
+    let found = skipless(data.path())
+        .args(["scan", "--json"])
+        .arg(&renamed)
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(
+        (summary["moved"].as_u64(), summary["added"].as_u64()),
+        (Some(count as u64), Some(0)),
+        "{summary}"
+    );
+    assert!(
+        String::from_utf8_lossy(&found.stderr)
+            .contains("is gone and nothing of it is left in the library: no longer a root"),
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    let renamed = renamed.canonicalize().unwrap();
+    let tracks = library(data.path());
+    assert_eq!(tracks.len(), count);
+    assert!(tracks
+        .iter()
+        .all(|t| t["path"].as_str().unwrap().starts_with(renamed.to_str().unwrap())));
+    assert_eq!(by_file(&tracks, "Tyler Johnson - Sad.ogg")["id"].as_i64(), Some(id));
+    let exported = stdout_of(skipless(data.path()).args(["playlist", "export", "keep"]));
+    assert!(exported.contains(renamed.to_str().unwrap()), "{exported}");
+    let roots = stdout_of(skipless(data.path()).args(["roots"]));
+    assert!(!roots.contains("(missing)"), "{roots}");
 }
 
 #[test]
