@@ -10,14 +10,36 @@ use roff::{bold, italic, roman, Roff};
 
 use crate::keymap::KeyMap;
 
-/// Writes the manual page of `command` to `out`: clap's page, and for the top command the
-/// sections of [`player_sections`].
+/// Writes the manual page of `command` to `out`: clap's page, for the top command the sections
+/// of [`player_sections`], and every page's EXIT STATUS.
 pub(super) fn render(command: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
     clap_mangen::Man::new(command.clone()).render(out)?;
     if command.get_name() == "skipless" {
         out.write_all(player_sections().render().as_bytes())?;
     }
-    Ok(())
+    out.write_all(exit_status().render().as_bytes())
+}
+
+fn exit_status() -> Roff {
+    let mut page = Roff::new();
+    page.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in [
+        ("0", "done."),
+        (
+            "1",
+            "not done, or not all of it: one line on standard error per problem says what and where.",
+        ),
+        (
+            "2",
+            "the command line is not understood (an unknown option or command, a missing or malformed \
+             argument); the usage is printed.",
+        ),
+    ] {
+        page.control("TP", [] as [&str; 0]);
+        page.text([bold(code)]);
+        page.text([roman(meaning)]);
+    }
+    page
 }
 
 /// Writes the manual page of `command` and of each of its commands into `dir`; returns how many.

@@ -133,10 +133,28 @@ fn man_prints_a_manual_page() {
         assert!(page.contains(&format!("skipless\\-{command}(1)")), "{command}");
         let sub = stdout_of(skipless(data.path()).args(["man", command]));
         assert!(sub.contains(&format!(".TH skipless-{command} 1")), "{sub}");
+        assert!(sub.contains(".SH \"EXIT STATUS\""), "{sub}");
     }
+    // What a script reads of the exit status: a refusal to parse is 2, a failure 1.
+    let usage = skipless(data.path())
+        .args(["scan", "--no-such-option"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let failure = skipless(data.path())
+        .args(["lyrics", "/no/such/file.ogg"])
+        .output()
+        .unwrap();
+    assert_eq!(failure.status.code(), Some(1));
     // The player's page holds what a player's manual does: its keys (with their names in the
     // config's [keys]), its files and where its settings are described.
-    for section in [".SH KEYS", ".SH FILES", ".SH CONFIGURATION", ".SH \"SEE ALSO\""] {
+    for section in [
+        ".SH KEYS",
+        ".SH FILES",
+        ".SH CONFIGURATION",
+        ".SH \"SEE ALSO\"",
+        ".SH \"EXIT STATUS\"",
+    ] {
         assert!(page.contains(section), "{section}");
     }
     for (key, name) in [("n", "next"), ("q, ctrl\\-c", "quit"), ("?", "help")] {
