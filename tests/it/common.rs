@@ -121,6 +121,19 @@ pub fn scan_json(data_dir: &Path, paths: &[&Path]) -> serde_json::Value {
     serde_json::from_str(stdout_of(&mut cmd).trim()).unwrap()
 }
 
+/// `len` bytes of binary noise: a fixed pseudo-random sequence, so that a failure reproduces.
+pub fn noise_bytes(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// `skipless library --json` parsed.
 pub fn library(data_dir: &Path) -> Vec<serde_json::Value> {
     json_lines(&stdout_of(skipless(data_dir).args(["library", "--json"])))

@@ -440,17 +440,7 @@ fn gapless_join_inserts_no_silence() {
 fn broken_files_end_in_error_and_the_next_one_plays() {
     let dir = tempfile::tempdir().expect("tempdir");
     let noise = dir.path().join("noise.mp3");
-    // A fixed pseudo-random sequence, so a failure reproduces.
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let bytes: Vec<u8> = (0..200_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(&noise, bytes).expect("write");
+    std::fs::write(&noise, crate::common::noise_bytes(200_000)).expect("write");
     let truncated = dir.path().join("truncated.mp3");
     let whole = std::fs::read(corpus("transience.id3v24.mp3")).expect("read");
     std::fs::write(&truncated, &whole[..whole.len() / 3]).expect("write");

@@ -111,19 +111,7 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
         ),
         (Box::new(|p: &Path| std::fs::create_dir(p)), "is a folder"),
         (
-            // Binary data: a fixed pseudo-random sequence.
-            Box::new(|p: &Path| {
-                let mut x = 0x9e37_79b9_7f4a_7c15u64;
-                let junk: Vec<u8> = (0..3000)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        (x >> 24) as u8
-                    })
-                    .collect();
-                std::fs::write(p, junk)
-            }),
+            Box::new(|p: &Path| std::fs::write(p, crate::common::noise_bytes(3000))),
             "is not text",
         ),
     ] {
