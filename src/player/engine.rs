@@ -42,13 +42,19 @@ impl Default for EngineOptions {
     }
 }
 
-/// The null output's speed from `SKIPLESS_NULL_SPEED`; 1 when unset or not a positive number.
+/// The null output's speed from `SKIPLESS_NULL_SPEED`; 1 (real time) when unset, and when not a
+/// positive number, which is noted in the log.
 pub fn null_speed_from_env() -> f64 {
-    std::env::var("SKIPLESS_NULL_SPEED")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(1.0)
+    let Ok(text) = std::env::var("SKIPLESS_NULL_SPEED") else {
+        return 1.0;
+    };
+    match text.trim().parse::<f64>() {
+        Ok(speed) if speed.is_finite() && speed > 0.0 => speed,
+        _ => {
+            tracing::warn!("SKIPLESS_NULL_SPEED={text} is not a speed above 0: the null output keeps real time");
+            1.0
+        }
+    }
 }
 
 /// Which output the engine ended up with.
