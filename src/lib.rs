@@ -35,7 +35,7 @@ pub mod log;
 pub mod logio;
 pub mod lyrics;
 pub mod marks;
-pub mod mp4_trim;
+pub(crate) mod mp4_trim;
 pub mod mpris;
 pub mod paths;
 pub mod play;

@@ -62,8 +62,9 @@ pub(crate) fn read(path: &Path) -> Option<Mp4Trim> {
 /// The one non-empty edit of an edit list, if it has exactly one.
 fn edit_of(elst: &[u8], movie_scale: u32, media_scale: u32) -> Option<Mp4Trim> {
     let (version, body) = full_box(elst)?;
-    let count = be_u32(body, 0)? as usize;
     let size = if version == 1 { 20 } else { 12 };
+    // A count past the box's end is a damaged field: only the entries there are read.
+    let count = (be_u32(body, 0)? as usize).min(body.len().saturating_sub(4) / size);
     let mut edits = (0..count).filter_map(|i| {
         let at = 4 + i * size;
         let (duration, media_time) = if version == 1 {
@@ -153,16 +154,17 @@ fn read_moov(path: &Path) -> Option<Vec<u8>> {
         if size < header {
             return None;
         }
+        let next = at.checked_add(size).filter(|&next| next <= len)?;
         if &kind == b"moov" {
             let body = size - header;
-            if body > MAX_MOOV_BYTES || at + size > len {
+            if body > MAX_MOOV_BYTES {
                 return None;
             }
             let mut moov = vec![0u8; body as usize];
             file.read_exact(&mut moov).ok()?;
             return Some(moov);
         }
-        at += size;
+        at = next;
     }
     None
 }

@@ -170,11 +170,19 @@ fn time_of(text: &str) -> Option<Duration> {
     let mut parts = text.rsplit(':');
     let seconds: f64 = parts.next()?.parse().ok().filter(|s: &f64| *s >= 0.0)?;
     let mut whole = 0u64;
+    let mut minutes = None;
     for (unit, part) in [60, 3600].into_iter().zip(parts.by_ref()) {
         if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        whole = whole.checked_add(part.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        let count = part.parse::<u64>().ok()?;
+        if unit == 60 {
+            minutes = Some(count);
+        } else if minutes.is_some_and(|m| m >= 60) {
+            // H:MM:SS: the minutes within the hour.
+            return None;
+        }
+        whole = whole.checked_add(count.checked_mul(unit)?)?;
     }
     if parts.next().is_some() || (text.contains(':') && seconds >= 60.0) {
         return None;
@@ -515,6 +523,7 @@ mod tests {
             "seek inf",
             "seek NaN",
             "seek 1:75",
+            "seek 1:75:00",
             "seek :30",
             "seek 1:2:3:4",
             "seek 1:-5",

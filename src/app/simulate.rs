@@ -285,15 +285,12 @@ fn simulate_policy(
             gain_db: 0.0,
             source: PlaySource::Autoplay,
         };
-        if let Some(e) = recorder
+        recorder
             .record(&Event::Started {
                 item: item.clone(),
                 duration_ms: Some(catalogue[track].duration_ms),
             })
-            .error
-        {
-            return Err(e.into());
-        }
+            .into_result()?;
         clock.0.fetch_add(played_ms as i64, Ordering::SeqCst);
         let cause = if skipped {
             EndReason::Skipped
@@ -308,12 +305,9 @@ fn simulate_policy(
             error: None,
             by: skipped.then_some(crate::play::ControlSource::Key),
         };
-        let recorded = recorder.record(&ended);
-        if let Some(e) = recorded.error {
-            return Err(e.into());
-        }
-        let completed = recorded
-            .completed
+        let completed = recorder
+            .record(&ended)
+            .into_result()?
             .ok_or_else(|| AppError::Simulation(format!("play {n} was not logged")))?;
 
         if let Some(core) = core.as_mut() {

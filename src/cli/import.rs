@@ -175,7 +175,10 @@ fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
         };
         let already = match counts.already_marked {
             0 => String::new(),
-            n => format!(", {} marked so already", crate::fmt::count(n as u64, "song")),
+            n => format!(
+                ", {} left as marked (so already, or the other way since)",
+                crate::fmt::count(n as u64, "song")
+            ),
         };
         outln!(
             "liked {}{banned}{already}{kept}; {} not in the library",

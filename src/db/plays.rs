@@ -371,10 +371,12 @@ pub(crate) fn close_interrupted(conn: &Connection) -> rusqlite::Result<usize> {
 /// sessions of past listening after it), if it was active within `gap_ms`; else none, and the
 /// play opens a new one.
 pub(crate) fn session_to_join(conn: &Connection, now: i64, gap_ms: i64) -> rusqlite::Result<Option<i64>> {
+    // Of the sessions begun by `now`: a play written late, with its own time, joins the session
+    // it was part of, not one begun after it.
     let last: Option<(i64, i64)> = conn
         .query_row(
-            "SELECT id, last_at FROM sessions ORDER BY last_at DESC, id DESC LIMIT 1",
-            [],
+            "SELECT id, last_at FROM sessions WHERE started_at <= ?1 ORDER BY last_at DESC, id DESC LIMIT 1",
+            [now],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -413,7 +415,7 @@ pub(crate) fn start_play(
     )?;
     let play_id = tx.last_insert_rowid();
     tx.execute(
-        "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+        "UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1",
         params![session_id, now],
     )?;
     tx.commit()?;
@@ -434,7 +436,7 @@ pub(crate) fn save_progress(
         params![play_id, played_ms],
     )?;
     tx.execute(
-        "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+        "UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1",
         params![session_id, now],
     )?;
     tx.commit()
@@ -533,7 +535,7 @@ pub(crate) fn complete_play(conn: &mut Connection, ending: &Ending) -> rusqlite:
         ],
     )?;
     tx.execute(
-        "UPDATE sessions SET last_at = ?2 WHERE id = ?1",
+        "UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1",
         params![ending.session_id, ending.now],
     )?;
     tx.commit()

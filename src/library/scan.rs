@@ -232,8 +232,12 @@ pub fn scan(
                             tracks::gone_by_fingerprint(&tx, &missing_roots).map_err(|e| sqlite_err(&db_path, e))?,
                         ),
                     };
-                    gone.get_mut(&Fingerprint::of(*size, track))
-                        .and_then(|candidates| candidates.pop())
+                    gone.get_mut(&Fingerprint::of(*size, track)).and_then(|candidates| {
+                        let at = candidates
+                            .iter()
+                            .rposition(|(_, old)| moved_with_its_root(old, path, &missing_roots, &outermost))?;
+                        Some(candidates.remove(at))
+                    })
                 }
                 _ => None,
             };
@@ -284,6 +288,20 @@ pub fn scan(
             .push(format!("library root {} {said}", root.display()));
     }
     Ok(report)
+}
+
+/// Whether a track at `old` may have moved to `new`: a gone track may be anywhere now; one under
+/// a root that is not there only where its root's renamed copy would hold it, at the same path
+/// within a root of this scan. A copy of an album taken from an unplugged disk is elsewhere in
+/// its root, and stays a track of its own.
+fn moved_with_its_root(old: &Path, new: &Path, missing_roots: &[PathBuf], scanned: &[&PathBuf]) -> bool {
+    let Some(within_old) = missing_roots.iter().find_map(|root| old.strip_prefix(root).ok()) else {
+        return true;
+    };
+    scanned
+        .iter()
+        .filter_map(|root| new.strip_prefix(root).ok())
+        .any(|within_new| within_new == within_old)
 }
 
 /// Walks `folder` beside the index's files under it, both in path-byte order, keeping what

@@ -128,7 +128,10 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
         genre: text(ItemKey::Genre).map(Name::from),
         // An MP4's own length counts its encoder's priming and padding; its edit list says
         // what plays, as the decoder cuts it.
-        duration_ms: crate::mp4_trim::read(path)
+        duration_ms: (tagged.file_type() == lofty::file::FileType::Mp4)
+            .then(|| crate::mp4_trim::read(path))
+            .flatten()
+            .filter(|trim| Some(trim.scale) == props.sample_rate() && trim.frames > 0)
             .map(|trim| trim.duration_ms())
             .or((!duration.is_zero()).then_some(duration.as_millis() as u64)),
         sample_rate: props.sample_rate().filter(|&r| r > 0),

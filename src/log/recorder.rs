@@ -67,6 +67,16 @@ pub struct Recorded {
     pub error: Option<DbError>,
 }
 
+impl Recorded {
+    /// The completed play, or the failed write, for callers that stop at a failure.
+    pub fn into_result(self) -> Result<Option<CompletedPlay>, DbError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.completed),
+        }
+    }
+}
+
 /// While plays wait, a write is tried again at most this often: each try can wait out the
 /// database's busy timeout, on the thread that drives the player.
 const RETRY_EVERY_MS: i64 = 10_000;
@@ -141,8 +151,9 @@ impl Recorder {
         plays::close_interrupted(self.db.conn()).map_err(|e| self.db.err(e))
     }
 
-    /// Records one engine event: the play it completed, and the first write that failed. Plays
-    /// that wait to be written are tried first, so that the log keeps their order.
+    /// Records one engine event: the play it completed, and a write that failed (the event's
+    /// own, else that of the plays waiting). Plays that wait to be written are tried first, so
+    /// that the log keeps their order.
     pub fn record(&mut self, event: &Event) -> Recorded {
         let caught_up = self.catch_up();
         let mut recorded = self.apply(event);
@@ -295,12 +306,17 @@ impl Recorder {
         let now = self.clock.now_ms();
         let Some(open) = self.open.as_mut() else { return Ok(()) };
         open.saved_at = now;
-        // An open play that waits is written with its progress when the database takes it.
-        let Some(at) = open.written.filter(|_| self.waiting.is_empty()) else {
+        // An open play that waits is written with its progress when the database takes it; after
+        // a failed write, progress waits for the retry time like the rest.
+        let Some(at) = open.written.filter(|_| self.waiting.is_empty() && now >= self.retry_at) else {
             return Ok(());
         };
-        plays::save_progress(self.db.conn_mut(), at.play_id, at.session_id, open.played_ms, now)
-            .map_err(|e| self.db.err(e))
+        let saved = plays::save_progress(self.db.conn_mut(), at.play_id, at.session_id, open.played_ms, now)
+            .map_err(|e| self.db.err(e));
+        if saved.is_err() {
+            self.retry_at = now + RETRY_EVERY_MS;
+        }
+        saved
     }
 
     fn complete(
@@ -412,18 +428,6 @@ mod tests {
         }
     }
 
-    trait Written {
-        /// The completed play, once the write is known to have gone through.
-        fn written(self) -> Option<CompletedPlay>;
-    }
-
-    impl Written for Recorded {
-        fn written(self) -> Option<CompletedPlay> {
-            assert!(self.error.is_none(), "{:?}", self.error);
-            self.completed
-        }
-    }
-
     fn item(track_id: i64) -> PlayItem {
         PlayItem {
             track_id,
@@ -447,7 +451,8 @@ mod tests {
                 item: item(track),
                 duration_ms: Some(200_000),
             })
-            .written();
+            .into_result()
+            .unwrap();
         now.fetch_add(ms as i64, Ordering::SeqCst);
         let ended = Event::Ended {
             item: item(track),
@@ -457,7 +462,7 @@ mod tests {
             error: None,
             by: (cause == EndReason::Skipped).then_some(ControlSource::Key),
         };
-        recorder.record(&ended).written().unwrap()
+        recorder.record(&ended).into_result().unwrap().unwrap()
     }
 
     #[test]
@@ -546,7 +551,7 @@ mod tests {
             item: item(track),
             duration_ms: Some(200_000),
         };
-        recorder.record(&started(1)).written();
+        recorder.record(&started(1)).into_result().unwrap();
         recorder
             .database()
             .conn()
@@ -581,7 +586,7 @@ mod tests {
             .execute_batch("DROP TRIGGER refuse_endings")
             .unwrap();
         now.fetch_add(RETRY_EVERY_MS, Ordering::SeqCst);
-        recorder.record(&Event::Idle).written();
+        recorder.record(&Event::Idle).into_result().unwrap();
         assert_eq!(recorder.unwritten(), 0);
         let rows: Vec<(i64, i64, i64, Option<String>, i64)> = recorder
             .database()
@@ -635,7 +640,7 @@ mod tests {
         assert_eq!(ended.completed.map(|p| p.play_id), Some(None));
         other.execute_batch("COMMIT").unwrap();
         now.fetch_add(RETRY_EVERY_MS, Ordering::SeqCst);
-        recorder.record(&Event::Idle).written();
+        recorder.record(&Event::Idle).into_result().unwrap();
         let row: (i64, i64, String) = recorder
             .database()
             .conn()
@@ -654,7 +659,8 @@ mod tests {
                 item: item(1),
                 duration_ms: Some(200_000),
             })
-            .written();
+            .into_result()
+            .unwrap();
         for second in 1..=12u64 {
             now.fetch_add(1_000, Ordering::SeqCst);
             let position = Event::Position {
@@ -662,7 +668,7 @@ mod tests {
                 position_ms: second * 1000,
                 played_ms: second * 1000,
             };
-            recorder.record(&position).written();
+            recorder.record(&position).into_result().unwrap();
         }
         let saved: i64 = recorder
             .database()

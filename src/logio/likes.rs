@@ -23,7 +23,8 @@ pub(crate) struct LikeCounts {
     pub liked: usize,
     /// Bans (hated recordings) of tracks the library has, stored now.
     pub banned: usize,
-    /// Songs the library has that were marked so already (or marked the other way later).
+    /// Songs the library has whose marks stay as they were: marked so already, or marked the
+    /// other way later than the file's mark.
     pub already_marked: usize,
     /// Songs the library does not have.
     pub not_in_library: Vec<Song>,

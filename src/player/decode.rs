@@ -281,7 +281,9 @@ impl SymphoniaTrack {
             .n_frames
             .filter(sane)
             .or_else(|| last_ogg_granule(path).filter(sane));
-        let trim = mp4_trim::read(path).filter(|t| sane(&t.frames));
+        // HE-AAC decodes at half its stream's time scale: a trim in other units than the
+        // decoded frames' is left alone.
+        let trim = mp4_trim::read(path).filter(|t| t.scale == sample_rate && sane(&t.frames));
         if let Some(trim) = trim {
             n_frames = Some(trim.frames);
         }

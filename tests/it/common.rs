@@ -285,27 +285,31 @@ impl LogWriter {
             gain_db: 0.0,
             source,
         };
-        let started = self.recorder.record(&Event::Started {
-            item: item.clone(),
-            duration_ms: track.duration_ms,
-        });
-        assert!(started.error.is_none(), "{:?}", started.error);
+        self.recorder
+            .record(&Event::Started {
+                item: item.clone(),
+                duration_ms: track.duration_ms,
+            })
+            .into_result()
+            .unwrap();
         let played = skipped_after_ms.unwrap_or(track.duration_ms.unwrap_or(10_000));
         let end = start_ms + played as i64;
         self.now.store(end, Ordering::SeqCst);
-        let ended = self.recorder.record(&Event::Ended {
-            item,
-            cause: if skipped_after_ms.is_some() {
-                EndReason::Skipped
-            } else {
-                EndReason::Finished
-            },
-            position_ms: played,
-            played_ms: played,
-            error: None,
-            by: skipped_after_ms.map(|_| ControlSource::Key),
-        });
-        assert!(ended.error.is_none(), "{:?}", ended.error);
+        self.recorder
+            .record(&Event::Ended {
+                item,
+                cause: if skipped_after_ms.is_some() {
+                    EndReason::Skipped
+                } else {
+                    EndReason::Finished
+                },
+                position_ms: played,
+                played_ms: played,
+                error: None,
+                by: skipped_after_ms.map(|_| ControlSource::Key),
+            })
+            .into_result()
+            .unwrap();
         end
     }
 }

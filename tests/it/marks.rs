@@ -148,7 +148,7 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
     );
     let again = stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&file));
     assert!(
-        again.starts_with("liked 0 tracks, 2 songs marked so already; 0 of the songs are not in the library"),
+        again.starts_with("liked 0 tracks, 2 songs left as marked (so already, or the other way since); 0 of the songs are not in the library"),
         "{again}"
     );
     // A ban older than the track's like (last year's feedback) is dropped, and not counted.
@@ -159,7 +159,7 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
     std::fs::write(&old_ban, feedback.to_string()).unwrap();
     let counts = stdout_of(skipless(b.path()).args(["import", "likes"]).arg(&old_ban));
     assert!(
-        counts.starts_with("liked 0 tracks, 1 song marked so already; 0 of"),
+        counts.starts_with("liked 0 tracks, 1 song left as marked (so already, or the other way since); 0 of"),
         "{counts}"
     );
     // An export of nothing is refused as an import, as an empty history is.
@@ -223,7 +223,7 @@ fn liked_songs_import_from_spotify_and_listenbrainz() {
     // Again: the song liked is counted as liked already, and a file with no songs is refused.
     let out = stdout_of(skipless(data.path()).args(["import", "likes"]).arg(&spotify));
     assert!(
-        out.starts_with("liked 0 tracks, 1 song marked so already; 1 of the songs is not in the library"),
+        out.starts_with("liked 0 tracks, 1 song left as marked (so already, or the other way since); 1 of the songs is not in the library"),
         "{out}"
     );
     for empty in ["", "[]", "{\"feedback\": []}"] {

@@ -470,6 +470,29 @@ fn a_moved_or_renamed_file_keeps_its_track() {
     assert!(exported.contains(renamed.to_str().unwrap()), "{exported}");
     let roots = stdout_of(skipless(data.path()).args(["roots"]));
     assert!(!roots.contains("(missing)"), "{roots}");
+
+    // The disk unplugged, and a copy of one of its files scanned elsewhere, at another place in
+    // its root: that copy is a track of its own; the disk's track keeps its history.
+    let unplugged = data.path().join("unplugged");
+    std::fs::rename(&renamed, &unplugged).unwrap();
+    let elsewhere = data.path().join("elsewhere/a copy");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::copy(
+        unplugged.join("moved/Tyler Johnson - Sad.ogg"),
+        elsewhere.join("sad.ogg"),
+    )
+    .unwrap();
+    let summary = scan_json(data.path(), &[&data.path().join("elsewhere")]);
+    assert_eq!(
+        (summary["moved"].as_u64(), summary["added"].as_u64()),
+        (Some(0), Some(1)),
+        "{summary}"
+    );
+    let tracks = library(data.path());
+    assert_eq!(tracks.len(), count + 1);
+    assert!(tracks
+        .iter()
+        .any(|t| t["id"].as_i64() == Some(id) && t["path"].as_str().unwrap().starts_with(renamed.to_str().unwrap())));
 }
 
 #[test]
