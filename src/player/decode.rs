@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{
-    CodecType, Decoder, DecoderOptions, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_NULL,
+    CodecType, Decoder, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_ALAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2,
+    CODEC_TYPE_MP3, CODEC_TYPE_NULL,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
@@ -283,7 +284,12 @@ impl SymphoniaTrack {
             .or_else(|| last_ogg_granule(path).filter(sane));
         // HE-AAC decodes at half its stream's time scale: a trim in other units than the
         // decoded frames' is left alone.
-        let trim = mp4_trim::read(path).filter(|t| t.scale == sample_rate && sane(&t.frames));
+        // Only MP4's codecs have an edit list to read: other files are not opened again for it.
+        let trim = [CODEC_TYPE_AAC, CODEC_TYPE_ALAC]
+            .contains(&params.codec)
+            .then(|| mp4_trim::read(path))
+            .flatten()
+            .filter(|t| t.scale == sample_rate && sane(&t.frames));
         if let Some(trim) = trim {
             n_frames = Some(trim.frames);
         }

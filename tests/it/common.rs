@@ -106,6 +106,17 @@ pub fn stdout_of(cmd: &mut Command) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs `cmd`, which must fail, and returns its stderr.
+pub fn stderr_of_failure(cmd: &mut Command) -> String {
+    let output = cmd.output().unwrap();
+    assert!(
+        !output.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Parses JSON lines.
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()

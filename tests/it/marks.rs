@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{corpus, json_lines, scan_json, skipless, stdout_of};
+use crate::common::{corpus, json_lines, scan_json, skipless, stderr_of_failure, stdout_of};
 
 fn recommended(data: &std::path::Path) -> Vec<i64> {
     let out = stdout_of(skipless(data).args(["recommend", "-n", "50", "--json"]));
@@ -167,13 +167,8 @@ fn likes_and_bans_export_as_feedback_and_import_back() {
     assert_eq!(nothing, "");
     let empty = a.path().join("empty.jsonl");
     std::fs::write(&empty, nothing).unwrap();
-    let refused = skipless(b.path())
-        .args(["import", "likes"])
-        .arg(&empty)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("no liked songs in it"));
+    let stderr = stderr_of_failure(skipless(b.path()).args(["import", "likes"]).arg(&empty));
+    assert!(stderr.contains("no liked songs in it"), "{stderr}");
 }
 
 #[test]
@@ -229,13 +224,7 @@ fn liked_songs_import_from_spotify_and_listenbrainz() {
     for empty in ["", "[]", "{\"feedback\": []}"] {
         let file = data.path().join("empty.json");
         std::fs::write(&file, empty).unwrap();
-        let refused = skipless(data.path())
-            .args(["import", "likes"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert!(!refused.status.success(), "{empty}");
+        let stderr = stderr_of_failure(skipless(data.path()).args(["import", "likes"]).arg(&file));
         assert!(stderr.contains("empty.json: no liked songs in it"), "{empty}: {stderr}");
     }
 
