@@ -38,6 +38,7 @@ pub fn start_playback(
 ) -> Result<(Engine, Controller, Option<String>), AppError> {
     let db = Database::open(db_path)?;
     let mut recorder = Recorder::new(db, &config.log, Box::new(SystemClock));
+    let kept = recorder.write_kept()?;
     let closed = recorder.close_interrupted()?;
     let engine = Engine::start(EngineOptions {
         output: config.playback.audio,
@@ -45,7 +46,7 @@ pub fn start_playback(
         volume: config.playback.volume,
         ..EngineOptions::default()
     })?;
-    let mut notices: Vec<String> = engine.notice().map(str::to_owned).into_iter().collect();
+    let mut notices: Vec<String> = engine.notice().map(str::to_owned).into_iter().chain(kept).collect();
     if closed > 0 {
         notices.push(format!(
             "closed {closed} play(s) left open by an earlier crash as interrupted"

@@ -357,6 +357,16 @@ pub(crate) fn last_failures(conn: &Connection) -> rusqlite::Result<Vec<Failure>>
     rows.collect()
 }
 
+/// The session of play `id` of track `track_id` while it is open (not completed yet).
+pub(crate) fn open_play_session(conn: &Connection, id: i64, track_id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT session_id FROM plays WHERE id = ?1 AND track_id = ?2 AND end_reason IS NULL",
+        [id, track_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 /// Closes plays left open by a crash as `interrupted` at their last saved position; returns
 /// how many.
 pub(crate) fn close_interrupted(conn: &Connection) -> rusqlite::Result<usize> {

@@ -495,6 +495,13 @@ pub(crate) fn index_path_among(roots: &[PathBuf], path: &Path) -> Option<PathBuf
     )
 }
 
+/// The file of track `id`, if the library has the track.
+pub(crate) fn path_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<PathBuf>> {
+    conn.query_row("SELECT path FROM tracks WHERE id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map(|blob| blob.map(path_from_blob))
+}
+
 /// The track at `path` whatever its status except gone: also a file that failed to read at its
 /// last scan, which keeps its plays, marks and playlist entries.
 pub(crate) fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {

@@ -1,7 +1,10 @@
 //! Writes engine events into the `plays` and `sessions` tables ([`Recorder`], [`Clock`]).
 
+use std::path::PathBuf;
+
+use super::kept::{self, KeptPlay};
 use crate::config::LogConfig;
-use crate::db::{plays, Database, DbError};
+use crate::db::{plays, tracks, Database, DbError};
 use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource, SkipRule};
 use crate::player::{Event, PlayItem};
 use crate::track::Track;
@@ -37,6 +40,7 @@ struct OpenPlay {
     /// disk full): it is written once the database takes writes again.
     written: Option<Written>,
     track_id: i64,
+    path: PathBuf,
     source: PlaySource,
     started_at: i64,
     /// Its session: as written, or while it waits, the one it is expected to join (an unwritten
@@ -144,6 +148,130 @@ impl Recorder {
             None => plays::session_to_join(self.db.conn(), self.clock.now_ms(), self.session_gap_ms)
                 .map_err(|e| self.db.err(e)),
         }
+    }
+
+    /// Writes the plays an earlier run kept in [`kept::file_for`] the database when it would not
+    /// take them, each at its own time; call it before [`Recorder::close_interrupted`], which would
+    /// close a kept play's row at its last saved position. Returns what to tell the listener.
+    ///
+    /// A play whose track the library no longer has by id and path, or by path, stays in the file;
+    /// so do the rest when a write fails.
+    pub(crate) fn write_kept(&mut self) -> Result<Option<String>, DbError> {
+        let file = kept::file_for(self.db.path());
+        let io = |source| DbError::Io {
+            path: file.clone(),
+            source,
+        };
+        let plays = kept::read(&file).map_err(io)?;
+        if plays.is_empty() {
+            return Ok(None);
+        }
+        let mut left = Vec::new();
+        let mut written = 0;
+        let mut failed = None;
+        for play in plays {
+            if failed.is_some() {
+                left.push(play);
+                continue;
+            }
+            match self.write_kept_play(&play) {
+                Ok(true) => written += 1,
+                Ok(false) => left.push(play),
+                Err(e) => {
+                    failed = Some(e);
+                    left.push(play);
+                }
+            }
+        }
+        kept::replace(&file, &left).map_err(io)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let mut said = format!(
+            "wrote {} the database could not take when the player last quit",
+            crate::fmt::count(written as u64, "play")
+        );
+        if !left.is_empty() {
+            said.push_str(&format!(
+                "; {} of tracks the library no longer has stay in {}",
+                crate::fmt::count(left.len() as u64, "play"),
+                file.display()
+            ));
+        }
+        Ok(Some(said))
+    }
+
+    /// Writes one kept play; `false` when the library has no track for it.
+    fn write_kept_play(&mut self, play: &KeptPlay) -> Result<bool, DbError> {
+        let conn = self.db.conn();
+        let by_id = tracks::path_of(conn, play.track_id).map_err(|e| self.db.err(e))?;
+        let track_id = if by_id.is_some_and(|path| path.to_string_lossy() == play.path) {
+            play.track_id
+        } else {
+            match tracks::track_by_path_any(conn, std::path::Path::new(&play.path)).map_err(|e| self.db.err(e))? {
+                Some(track) => track.id,
+                None => return Ok(false),
+            }
+        };
+        // A start the database took is completed in its row, if that is still open.
+        let open_row = match play.play_id {
+            Some(id) => plays::open_play_session(conn, id, track_id)
+                .map_err(|e| self.db.err(e))?
+                .map(|session_id| Written {
+                    play_id: id,
+                    session_id,
+                }),
+            None => None,
+        };
+        let at = match open_row {
+            Some(at) => at,
+            None => {
+                let open = OpenPlay {
+                    written: None,
+                    track_id,
+                    path: PathBuf::from(&play.path),
+                    source: play.source,
+                    started_at: play.started_at,
+                    session_id: -play.started_at,
+                    duration_ms: play.duration_ms,
+                    played_ms: 0,
+                    saved_at: play.started_at,
+                    sought: false,
+                };
+                write_start(&mut self.db, &open, self.session_gap_ms)?
+            }
+        };
+        let ended = Ended {
+            at: play.ended_at,
+            played_ms: play.played_ms,
+            reason: EndReason::parse(&play.end_reason).unwrap_or(EndReason::Interrupted),
+            skipped: play.skipped,
+            error: play.error.clone(),
+            end_source: play.end_source.as_deref().and_then(ControlSource::parse),
+        };
+        write_end(&mut self.db, at, &ended)?;
+        Ok(true)
+    }
+
+    /// The plays not yet in the database, as [`kept`] keeps them: the finished ones that wait,
+    /// and an open play whose start waits, as interrupted where it got to.
+    fn to_keep(&self) -> Vec<KeptPlay> {
+        let open = self.open.iter().filter(|open| open.written.is_none()).map(|open| {
+            let ended = Ended {
+                at: open.started_at + open.played_ms as i64,
+                played_ms: open.played_ms,
+                reason: EndReason::Interrupted,
+                skipped: false,
+                error: None,
+                end_source: None,
+            };
+            kept_play(open, &ended)
+        });
+        self.waiting
+            .iter()
+            .map(|(play, ended)| kept_play(play, ended))
+            .chain(open)
+            .collect()
     }
 
     /// Closes plays left open by a crash as `interrupted` at their last saved position.
@@ -267,6 +395,7 @@ impl Recorder {
         let mut open = OpenPlay {
             written: None,
             track_id: item.track_id,
+            path: item.path.clone(),
             source: item.source,
             started_at: now,
             session_id: -now,
@@ -367,16 +496,48 @@ impl Recorder {
 }
 
 impl Drop for Recorder {
-    /// A last try for the plays that wait, whatever the retry time: the player is going.
+    /// A last try for the plays that wait, whatever the retry time: the player is going. What the
+    /// database still refuses is kept in a file beside it, for the next start to write.
     fn drop(&mut self) {
-        if self.unwritten() > 0 {
-            if let Err(e) = self.write_waiting() {
-                tracing::error!(
-                    "{} could not be written to the listening log and are lost: {e}",
-                    crate::fmt::count(self.unwritten() as u64, "play")
-                );
-            }
+        if self.unwritten() == 0 {
+            return;
         }
+        let Err(e) = self.write_waiting() else { return };
+        let plays = self.to_keep();
+        let count = crate::fmt::count(plays.len() as u64, "play");
+        if self.db.path() == std::path::Path::new(":memory:") {
+            tracing::error!("{count} could not be written to the listening log and are lost: {e}");
+            return;
+        }
+        let file = kept::file_for(self.db.path());
+        match kept::append(&file, &plays) {
+            Ok(()) => tracing::warn!(
+                "{count} could not be written to the listening log ({e}); kept in {}, to be written at the next start",
+                file.display()
+            ),
+            Err(kept_error) => tracing::error!(
+                "{count} could not be written to the listening log ({e}) nor kept in {} ({kept_error}), and are lost",
+                file.display()
+            ),
+        }
+    }
+}
+
+/// `play` with how it `ended`, as [`kept`] keeps it.
+fn kept_play(play: &OpenPlay, ended: &Ended) -> KeptPlay {
+    KeptPlay {
+        play_id: play.written.map(|at| at.play_id),
+        track_id: play.track_id,
+        path: play.path.to_string_lossy().into_owned(),
+        source: play.source,
+        started_at: play.started_at,
+        duration_ms: play.duration_ms,
+        ended_at: ended.at,
+        played_ms: ended.played_ms,
+        end_reason: ended.reason.as_str().to_owned(),
+        skipped: ended.skipped,
+        error: ended.error.clone(),
+        end_source: ended.end_source.map(|s| s.as_str().to_owned()),
     }
 }
 
@@ -417,7 +578,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::play::{EndReason, PlaySource};
+    use crate::play::{ControlSource, EndReason, PlaySource};
 
     #[derive(Clone)]
     struct FakeClock(Arc<AtomicI64>);
@@ -649,6 +810,109 @@ mod tests {
             })
             .unwrap();
         assert_eq!(row, (1_000_000, 1_200_000, "finished".into()));
+    }
+
+    /// Plays the database still refuses when the player goes are kept in a file beside it and
+    /// written at the next start, each at its own time: a play whose start was written is
+    /// completed in its row, one whose start was not gets one; a play of a track the library no
+    /// longer has stays in the file.
+    #[test]
+    fn plays_refused_at_quit_are_kept_and_written_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skipless.db");
+        let db = Database::open(&path).unwrap();
+        for id in 1..=3 {
+            db.conn()
+                .execute(
+                    "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, added_at, updated_at)
+                     VALUES (?1, CAST(?2 AS BLOB), ?2, 1, 1, 'ok', 't', 0, 0)",
+                    rusqlite::params![id, format!("/m/{id}.ogg")],
+                )
+                .unwrap();
+        }
+        let now = Arc::new(AtomicI64::new(1_000_000));
+        let mut recorder = Recorder::new(db, &LogConfig::default(), Box::new(FakeClock(now.clone())));
+        let started = |track| Event::Started {
+            item: item(track),
+            duration_ms: Some(200_000),
+        };
+        let ended = |track, played_ms| Event::Ended {
+            item: item(track),
+            cause: EndReason::Finished,
+            position_ms: played_ms,
+            played_ms,
+            error: None,
+            by: Some(ControlSource::Key),
+        };
+        recorder.record(&started(1)).into_result().unwrap();
+        recorder
+            .database()
+            .conn()
+            .execute_batch(
+                "CREATE TRIGGER refuse_endings BEFORE UPDATE OF ended_at ON plays
+                 WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END;
+                 CREATE TRIGGER refuse_starts BEFORE INSERT ON plays BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        now.fetch_add(200_000, Ordering::SeqCst);
+        assert!(recorder.record(&ended(1, 200_000)).error.is_some());
+        // Each write tried meanwhile fails too.
+        recorder.record(&started(2));
+        now.fetch_add(30_000, Ordering::SeqCst);
+        recorder.record(&ended(2, 30_000));
+        recorder.record(&started(3));
+        recorder.record(&Event::Position {
+            track_id: 3,
+            position_ms: 12_000,
+            played_ms: 12_000,
+        });
+        assert_eq!(recorder.unwritten(), 3);
+        drop(recorder);
+
+        let file = kept::file_for(&path);
+        let kept = kept::read(&file).unwrap();
+        assert_eq!(
+            kept.iter()
+                .map(|p| (p.track_id, p.play_id.is_some(), p.end_reason.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, true, "finished"), (2, false, "finished"), (3, false, "interrupted")]
+        );
+        let db = Database::open(&path).unwrap();
+        db.conn()
+            .execute_batch("DROP TRIGGER refuse_endings; DROP TRIGGER refuse_starts; DELETE FROM tracks WHERE id = 3")
+            .unwrap();
+        let mut recorder = Recorder::new(db, &LogConfig::default(), Box::new(FakeClock(now.clone())));
+        let said = recorder.write_kept().unwrap().unwrap();
+        assert!(said.starts_with("wrote 2 plays"), "{said}");
+        assert!(
+            said.contains("1 play of tracks the library no longer has stay in"),
+            "{said}"
+        );
+        assert_eq!(
+            recorder.close_interrupted().unwrap(),
+            0,
+            "the kept play's open row was completed"
+        );
+        let rows: Vec<(i64, i64, i64, String, i64, Option<String>)> = recorder
+            .database()
+            .conn()
+            .prepare("SELECT track_id, started_at, ended_at, end_reason, session_id, end_source FROM plays ORDER BY id")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = Some("key".to_owned());
+        assert_eq!(
+            rows,
+            [
+                (1, 1_000_000, 1_200_000, "finished".into(), 1, key.clone()),
+                (2, 1_200_000, 1_230_000, "finished".into(), 1, key)
+            ]
+        );
+        assert_eq!(kept::read(&file).unwrap().len(), 1, "the play of the track gone stays");
     }
 
     #[test]

@@ -203,8 +203,51 @@ fn plays_made_while_another_program_holds_the_lock_are_written_after() {
     player.quit();
     let rows = rows(&db);
     assert_eq!(rows.len(), started);
-    assert!(rows.values().all(|r| r[END_REASON] != "Null"), "{rows:?}");
+    assert!(rows.values().all(|r| r[END_REASON] != "Text(\"NULL\")"), "{rows:?}");
     let starts: Vec<&String> = rows.values().map(|r| &r[4]).collect();
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in order: {starts:?}");
+    assert_eq!(integrity(&db), "ok");
+}
+
+/// A lock still held when the player quits: the plays it could not write are kept in a file
+/// beside the database (nothing lost), and the next start writes them, in order, at their own
+/// times, and says so.
+#[test]
+fn plays_refused_until_the_player_quits_are_written_at_the_next_start() {
+    let data = tempfile::tempdir().unwrap();
+    crate::common::scan_json(data.path(), &[&crate::common::corpus()]);
+    let mut player = crate::common::Player::start(data.path(), 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    let db = data.path().join("skipless.db");
+    let other = Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for _ in 0..2 {
+        player.send("next");
+        player.wait("started");
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    player.quit();
+    let kept = std::fs::read_to_string(data.path().join("skipless.db-kept")).unwrap();
+    assert_eq!(kept.lines().count(), 3, "{kept}");
+    other.execute_batch("COMMIT").unwrap();
+    drop(other);
+    assert!(rows(&db).len() < 3);
+
+    let player = crate::common::Player::start(data.path(), 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    let said = player.quit();
+    assert!(said.contains("wrote 3 plays the database could not take"), "{said}");
+    assert!(!data.path().join("skipless.db-kept").exists());
+    let rows = rows(&db);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.values().all(|r| r[END_REASON] != "Text(\"NULL\")"), "{rows:?}");
+    let starts: Vec<&String> = rows.values().map(|r| &r[4]).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in order: {starts:?}");
+    let reasons: Vec<&String> = rows.values().take(3).map(|r| &r[END_REASON]).collect();
+    assert_eq!(
+        reasons,
+        ["Text(\"skipped\")", "Text(\"skipped\")", "Text(\"quit\")"],
+        "{rows:?}"
+    );
     assert_eq!(integrity(&db), "ok");
 }
