@@ -186,14 +186,62 @@ pub(crate) fn each_file_state_under(
     Ok(())
 }
 
-/// The playable tracks whose path lies under `dir`, in path order.
+/// The playable tracks whose path lies under `dir`, in the order a folder plays in
+/// ([`folder_order`]).
 pub(crate) fn tracks_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Vec<Track>> {
     let (lo, hi) = range_under(dir);
     let mut stmt = conn.prepare(&format!(
         "SELECT {TRACK_COLUMNS} FROM tracks WHERE path >= ?1 AND path < ?2 AND status = 'ok' ORDER BY path"
     ))?;
     let rows = stmt.query_map(params![lo, hi], |row| track_from_row(row, 0))?;
-    rows.collect()
+    let mut tracks = rows.collect::<rusqlite::Result<Vec<Track>>>()?;
+    tracks.sort_by(folder_order);
+    Ok(tracks)
+}
+
+/// The order a folder plays in: its subfolders in path order (an album's `CD1` before its
+/// `CD2`), and the files of each as a record plays: those with a track number by disc, then
+/// number; the others after them, by file name with numbers read as numbers ("Song 2" before
+/// "Song 10").
+fn folder_order(a: &Track, b: &Track) -> Ordering {
+    fn folder(t: &Track) -> Option<&[u8]> {
+        t.path.parent().map(path_blob)
+    }
+    folder(a)
+        .cmp(&folder(b))
+        .then(a.track_no.is_none().cmp(&b.track_no.is_none()))
+        .then(a.disc_no.unwrap_or(1).cmp(&b.disc_no.unwrap_or(1)))
+        .then(a.track_no.cmp(&b.track_no))
+        .then_with(|| natural_order(path_blob(&a.path), path_blob(&b.path)))
+}
+
+/// Byte strings compared with each run of ASCII digits read as a number.
+fn natural_order(a: &[u8], b: &[u8]) -> Ordering {
+    fn number(s: &[u8]) -> (&[u8], &[u8]) {
+        let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+        s.split_at(digits)
+    }
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.first(), b.first()) {
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let ((n, rest_a), (m, rest_b)) = (number(a), number(b));
+                let (n, m) = (trim_zeros(n), trim_zeros(m));
+                let by_value = n.len().cmp(&m.len()).then_with(|| n.cmp(m));
+                if by_value != Ordering::Equal {
+                    return by_value;
+                }
+                (a, b) = (rest_a, rest_b);
+            }
+            (Some(x), Some(y)) if x == y => (a, b) = (&a[1..], &b[1..]),
+            (x, y) => return x.cmp(&y),
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[zeros..]
 }
 
 /// How many tracks that are not gone lie under `dir`.
@@ -530,8 +578,8 @@ pub(crate) fn insert_tracks(conn: &mut Connection, tracks: &[Track]) -> rusqlite
     {
         let mut insert = tx.prepare(
             "INSERT INTO tracks (id, path, path_text, size, mtime_ns, status, title, artist, album, duration_ms,
-                 added_at, updated_at)
-             VALUES (?1, ?2, ?3, 0, 0, 'ok', ?4, ?5, ?6, ?7, 0, 0)",
+                 album_artist, track_no, disc_no, year, genre, added_at, updated_at)
+             VALUES (?1, ?2, ?3, 0, 0, 'ok', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 0)",
         )?;
         for track in tracks {
             insert.execute(params![
@@ -541,7 +589,12 @@ pub(crate) fn insert_tracks(conn: &mut Connection, tracks: &[Track]) -> rusqlite
                 track.title,
                 track.artist,
                 track.album,
-                track.duration_ms
+                track.duration_ms,
+                track.album_artist,
+                track.track_no,
+                track.disc_no,
+                track.year,
+                track.genre
             ])?;
         }
     }
@@ -599,6 +652,42 @@ mod tests {
         let ours: Vec<Track> = all_tracks(db.conn()).unwrap();
         assert_eq!(ours.iter().map(|t| t.id).collect::<Vec<_>>(), by_sqlite);
         assert_eq!(by_sqlite.len(), names.len() * names.len().div_ceil(2) * 4);
+    }
+
+    /// A folder plays as its records do: by disc and track number, files without numbers after
+    /// by name with numbers read as numbers, each subfolder in turn.
+    #[test]
+    fn a_folder_plays_by_disc_and_track_then_by_name_read_naturally() {
+        let mut db = crate::db::Database::open_in_memory().unwrap();
+        let track = |id: i64, path: &str, disc_no: Option<u16>, track_no: Option<u16>| Track {
+            id,
+            path: PathBuf::from(path),
+            title: format!("t{id}"),
+            disc_no,
+            track_no,
+            ..Track::default()
+        };
+        let tracks = [
+            track(1, "/m/Album/Apple.flac", Some(1), Some(10)),
+            track(2, "/m/Album/Banana.flac", Some(2), Some(1)),
+            track(3, "/m/Album/Cherry.flac", None, Some(9)),
+            track(4, "/m/Album/Morning.flac", Some(1), Some(1)),
+            track(5, "/m/Album/Song 10.flac", None, None),
+            track(6, "/m/Album/Song 2.flac", None, None),
+            track(7, "/m/Album/CD2/01.flac", None, None),
+            track(8, "/m/Album/CD1/02.flac", None, None),
+            track(9, "/m/Album/CD1/1.flac", None, None),
+            track(10, "/m/Other/a.flac", None, Some(1)),
+        ];
+        insert_tracks(db.conn_mut(), &tracks).unwrap();
+        let order: Vec<i64> = tracks_under(db.conn(), Path::new("/m"))
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(order, [4, 3, 1, 2, 6, 5, 9, 8, 7, 10]);
+        assert_eq!(natural_order(b"a007b", b"a7c"), Ordering::Less);
+        assert_eq!(natural_order(b"x10", b"x9"), Ordering::Greater);
     }
 
     #[test]
