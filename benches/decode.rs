@@ -112,6 +112,7 @@ fn main() {
             },
             ended_by: EndReason::Skipped,
             by: None,
+            seen_starts: None,
         });
         std::thread::sleep(Duration::from_secs(10));
         let cpu = cpu_time() - before;

@@ -97,6 +97,9 @@ pub struct Controller {
     play_sent: bool,
     /// When the last play was sent.
     play_sent_at: Option<Instant>,
+    /// The engine's `Started`s handled so far, sent with each `Play` so that the engine can tell
+    /// a `next` aimed at a play that has just ended from one aimed at the play after it.
+    starts_seen: u64,
     /// The engine has a play: from a `Play` sent until its `Idle`. `now` alone would say
     /// "stopped" while a play is on its way, and between two plays joined gaplessly.
     engine_busy: bool,
@@ -124,6 +127,7 @@ impl Controller {
             next_sent: Vec::new(),
             play_sent: false,
             play_sent_at: None,
+            starts_seen: 0,
             engine_busy: false,
         }
     }
@@ -581,6 +585,7 @@ impl Controller {
         }
         match event {
             Event::Started { item, duration_ms } => {
+                self.starts_seen += 1;
                 self.last_end = None;
                 self.follow_engine_to(item.track_id);
                 if let Some(entry) = self.queue.current().cloned() {
@@ -700,6 +705,7 @@ impl Controller {
             item: self.item(&entry),
             ended_by,
             by,
+            seen_starts: Some(self.starts_seen),
         });
     }
 
@@ -1110,6 +1116,49 @@ mod tests {
         c.play_index(0, ControlSource::Key);
         started(&mut c, 0);
         assert_eq!(c.queue.cursor(), Some(0));
+    }
+
+    /// A `next` pressed as 1 ends, before the controller hears that the engine went on to 2:
+    /// the `Play` of 2 says how many starts the controller had seen, so that the engine carries
+    /// it out with the play of 2 it began; that play's `Started` then takes the cursor to 2 and
+    /// 1 is logged as finished.
+    #[test]
+    fn a_next_crossing_the_gapless_start_says_what_the_controller_had_seen() {
+        let (mut c, commands) = controller();
+        c.play_tracks(
+            vec![track(1), track(2), track(3)],
+            0,
+            PlaySource::User,
+            ControlSource::Key,
+        );
+        let item = |c: &Controller, index: usize| c.item(&c.queue.entries()[index].clone());
+        let first = item(&c, 0);
+        c.handle(&Event::Started {
+            item: first.clone(),
+            duration_ms: None,
+        });
+        commands.try_iter().for_each(drop);
+        c.next(ControlSource::Key);
+        let sent: Vec<Command> = commands.try_iter().collect();
+        assert!(
+            matches!(&sent[..], [Command::Play { item, seen_starts: Some(1), .. }] if item.track_id == 2),
+            "{sent:?}"
+        );
+        c.handle(&ended(first));
+        let second = item(&c, 1);
+        c.handle(&Event::Started {
+            item: second,
+            duration_ms: None,
+        });
+        assert_eq!(c.queue.cursor(), Some(1));
+        assert!(
+            !commands.try_iter().any(|cmd| matches!(cmd, Command::Play { .. })),
+            "nothing played again"
+        );
+        assert_eq!(
+            c.history.iter().map(|(t, p)| (t.id, p.end_reason)).collect::<Vec<_>>(),
+            [(1, EndReason::Finished)]
+        );
     }
 
     /// Picks ranked while 1 played arrive after the listener skipped to 2, the old first pick:

@@ -130,6 +130,7 @@ impl Engine {
             next_tick: None,
             seek_target: None,
             pause_on_start: false,
+            starts: 0,
         };
         let s = shared.clone();
         let thread = spawn("skipless-engine", move || {
@@ -217,6 +218,8 @@ struct EngineThread {
     seek_target: Option<(u64, u64)>,
     /// A pause asked for before the current play was heard, carried out when it starts.
     pause_on_start: bool,
+    /// [`Event::Started`]s sent so far (see [`Command::Play`]'s `seen_starts`).
+    starts: u64,
 }
 
 impl EngineThread {
@@ -278,7 +281,18 @@ impl EngineThread {
     fn command(&mut self, cmd: Command) {
         self.drain_notes();
         match cmd {
-            Command::Play { item, ended_by, by } => {
+            Command::Play {
+                item,
+                ended_by,
+                by,
+                seen_starts,
+            } => {
+                let gone_on_to_it = seen_starts.is_some_and(|seen| seen < self.starts)
+                    && self.current.as_ref().is_some_and(|c| c.started && c.item == item);
+                if gone_on_to_it {
+                    self.set_paused(false, true);
+                    return;
+                }
                 self.end_current(ended_by, by);
                 let play = self.next_play;
                 self.next_play += 1;
@@ -484,6 +498,7 @@ impl EngineThread {
                     }
                 }
                 self.next_tick = None;
+                self.starts += 1;
                 self.emit(Event::Started { item, duration_ms });
                 if std::mem::take(&mut self.pause_on_start) {
                     self.set_paused(true, true);

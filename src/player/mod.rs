@@ -78,6 +78,11 @@ pub enum Command {
         item: PlayItem,
         ended_by: EndReason,
         by: Option<ControlSource>,
+        /// How many [`Event::Started`] the sender had handled when it sent this (`None`: it
+        /// means whatever plays). A `next` sent as a track ends may find the engine already
+        /// gone on, gaplessly, to the very item it asks for: that play was never heard by the
+        /// sender, so it is not ended as skipped and played again; the command is carried out.
+        seen_starts: Option<u64>,
     },
     /// The track that follows the current one without a gap (`None`: stop after it).
     SetNext(Option<PlayItem>),

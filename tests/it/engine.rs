@@ -47,6 +47,7 @@ fn play(engine: &Engine, item: PlayItem) {
         item,
         ended_by: EndReason::Skipped,
         by: Some(ControlSource::Key),
+        seen_starts: None,
     });
 }
 
@@ -434,6 +435,57 @@ fn gapless_join_inserts_no_silence() {
     let stats = engine.output_stats();
     assert_eq!(stats.silence_frames, 0, "silence inserted: {stats:?}");
     assert_eq!(stats.frames, 2 * 240_640, "{stats:?}");
+}
+
+/// A `next` sent as a track ends, by a sender that has not yet seen the engine go on gaplessly
+/// to the track it asks for, is carried out by that play: the track is neither ended as skipped
+/// at once nor played again. Sent knowing of that play, the same command replays it.
+#[test]
+fn a_next_that_crosses_the_gapless_start_of_its_track_does_not_replay_it() {
+    let kinds = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| !matches!(e, Event::Position { .. } | Event::Resumed { .. }))
+            .map(|e| match e {
+                Event::Started { item, .. } => format!("started {}", item.track_id),
+                Event::Ended { item, cause, .. } => format!("ended {} {cause:?}", item.track_id),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    for (seen_starts, replayed) in [(1, false), (2, true)] {
+        let engine = engine(10.0);
+        let first = item(&corpus("victory.wav"), 1);
+        let second = item(&corpus("victory.ogg"), 2);
+        play(&engine, first);
+        engine.send(Command::SetNext(Some(second.clone())));
+        let mut events = until(
+            &engine,
+            Duration::from_secs(20),
+            |e| matches!(e, Event::Started { item, .. } if item.track_id == 2),
+        );
+        engine.send(Command::Play {
+            item: second,
+            ended_by: EndReason::Skipped,
+            by: Some(ControlSource::Key),
+            seen_starts: Some(seen_starts),
+        });
+        events.extend(until(&engine, Duration::from_secs(20), |e| matches!(e, Event::Idle)));
+        let expected: &[&str] = if replayed {
+            &[
+                "started 1",
+                "ended 1 Finished",
+                "started 2",
+                "ended 2 Skipped",
+                "started 2",
+                "ended 2 Finished",
+                "Idle",
+            ]
+        } else {
+            &["started 1", "ended 1 Finished", "started 2", "ended 2 Finished", "Idle"]
+        };
+        assert_eq!(kinds(&events), expected, "seen_starts {seen_starts}");
+    }
 }
 
 #[test]
