@@ -517,6 +517,30 @@ mod tests {
         }
     }
 
+    /// A session longer than one inference batch (a day of autoplay) is run in parts, each
+    /// part's graph let go before the next: the rows are those of each window alone.
+    #[test]
+    fn a_long_session_runs_in_parts_with_the_rows_of_each_window_alone() {
+        let (_, vocab) = catalogue();
+        let model = random_model(&vocab);
+        let plays: Vec<Play> = (0..300i64)
+            .map(|k| Play {
+                item: (k * 7 % 12 + 1) as u32,
+                skipped: k % 3 == 1,
+                ts_ms: 1_700_000_000_000 + k * 200_000,
+            })
+            .collect();
+        let windows: Vec<Window> = (1..plays.len()).map(|i| last_plays(&plays[..i], 50)).collect();
+        let rows: Vec<Vec<f32>> = model.hidden_windows(&windows).unwrap().to_vec2().unwrap();
+        assert_eq!(rows.len(), windows.len());
+        for i in [0, 127, 128, 200, windows.len() - 1] {
+            let alone: Vec<Vec<f32>> = model.hidden_windows(&windows[i..=i]).unwrap().to_vec2().unwrap();
+            for (a, b) in rows[i].iter().zip(&alone[0]) {
+                assert!((a - b).abs() < 1e-5, "window {i}: {a} against {b}");
+            }
+        }
+    }
+
     #[test]
     fn the_evaluation_scores_exactly_what_autoplay_serves() {
         let (tracks, vocab) = catalogue();
