@@ -1347,6 +1347,37 @@ mod tests {
         assert_eq!(core.log.plays.len(), plays + 2);
     }
 
+    /// A long run of autoplay, each pick heard to its end: with the default window no track
+    /// comes back within 50 plays, and a library smaller than the window goes round whole (the
+    /// track heard longest ago first), rather than between the favourites the log leans to.
+    #[test]
+    fn a_long_autoplay_run_goes_round_the_library_rather_than_its_favourites() {
+        let mut core = core_with(RecommendConfig::default().exclude_recent);
+        let mut now = 2_000_000_000_000;
+        let mut session: Vec<(i64, bool)> = Vec::new();
+        for _ in 0..150 {
+            let (_, picks) = core.rank(&session, &NotToPick::default(), 1, now, None);
+            let track_id = picks[0].track_id;
+            now += 200_000;
+            let play = LoggedPlay {
+                track_id,
+                session_id: 32,
+                skipped: false,
+                ts_ms: now,
+            };
+            core.played(play, None);
+            session.push((track_id, false));
+        }
+        let heard: Vec<i64> = session.iter().map(|p| p.0).collect();
+        for (at, track) in heard.iter().enumerate() {
+            let since = &heard[at.saturating_sub(50)..at];
+            assert!(
+                !since.contains(track),
+                "{track} again at {at} within 50 plays: {heard:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_radio_fills_at_least_half_the_picks_with_its_seed_and_skips_loosen_it() {
         let core = core();
