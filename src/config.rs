@@ -229,7 +229,7 @@ impl Default for RecommendConfig {
             autoplay_queue: 3,
             retrain_every: 50,
             min_plays: 30,
-            exclude_recent: 100,
+            exclude_recent: 50,
             max_per_artist: 1,
             temperature: 0.0,
             finish_weight: 2.0,
