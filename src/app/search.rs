@@ -1,4 +1,5 @@
-//! Fuzzy search of the library over title, artist and album ([`search`]), and the search
+//! Fuzzy search of the library over title, artist, album, album artist, genre and year
+//! ([`search`]), and the search
 //! thread that runs it for large libraries ([`Searcher`]), so typing never waits for a scan of
 //! a million tracks.
 //!
@@ -8,6 +9,7 @@
 //! found so far while it goes on.
 
 use std::borrow::Borrow;
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -31,7 +33,8 @@ const CHUNK: usize = 32_768;
 /// A search still running sends what it has after this long, then at each chunk.
 const FIRST_RESULTS_AFTER: Duration = Duration::from_millis(30);
 
-/// Track indices matching `query` fuzzily over "title artist album", best first (ties in
+/// Track indices matching `query` fuzzily over "title artist album", then the album artist
+/// (a compilation's "Various Artists"), genre and year where the track has them, best first (ties in
 /// library order); none for a blank query.
 pub fn search<T: Borrow<Track>>(tracks: &[T], query: &str, limit: usize) -> Vec<usize> {
     let mut scoring = Scoring::new(query, limit);
@@ -78,6 +81,20 @@ impl Scoring {
             self.text.push(' ');
             self.text
                 .push_str(t.album.as_deref().unwrap_or(crate::track::UNKNOWN_ALBUM));
+            for more in [
+                t.album_artist.as_deref().filter(|a| Some(*a) != t.artist.as_deref()),
+                t.genre.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.text.push(' ');
+                self.text.push_str(more);
+            }
+            if let Some(year) = t.year {
+                // Into the reused buffer: no string per track.
+                let _ = write!(self.text, " {year}");
+            }
             if let Some(score) = pattern.score(Utf32Str::new(&self.text, &mut self.chars), &mut self.matcher) {
                 self.best.push((score, i));
             }
@@ -222,6 +239,22 @@ mod tests {
         ];
         assert_eq!(search(&tracks, "unknown artist", RESULTS), [1]);
         assert_eq!(search(&tracks, "unknown album", RESULTS), [1]);
+    }
+
+    #[test]
+    fn the_album_artist_genre_and_year_find_their_tracks() {
+        let tracks = [
+            Track {
+                album_artist: Some("Various Artists".into()),
+                genre: Some("Jazz".into()),
+                year: Some(1959),
+                ..track("So What", "Miles Davis", "Jazz Comp")
+            },
+            track("Halo", "Beyoncé", "I Am... Sasha Fierce"),
+        ];
+        for query in ["various", "jazz", "1959", "miles various"] {
+            assert_eq!(search(&tracks, query, RESULTS), [0], "{query}");
+        }
     }
 
     #[test]
