@@ -432,6 +432,28 @@ pub(crate) fn start_play(
     Ok((session_id, play_id))
 }
 
+/// Moves open play `play_id`, paused past the session gap, into a new session begun `now`, when
+/// the listener came back to it: what follows is a new session, as after any other pause that
+/// long. Its old session goes if nothing else was in it. Returns the new session.
+pub(crate) fn resume_in_new_session(conn: &mut Connection, play_id: i64, now: i64) -> rusqlite::Result<i64> {
+    let tx = conn.transaction()?;
+    let old: i64 = tx.query_row("SELECT session_id FROM plays WHERE id = ?1", [play_id], |r| r.get(0))?;
+    tx.execute("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?1)", [now])?;
+    let session_id = tx.last_insert_rowid();
+    tx.execute(
+        "UPDATE plays SET session_id = ?2, position = 0 WHERE id = ?1",
+        params![play_id, session_id],
+    )?;
+    tx.execute(
+        "DELETE FROM sessions WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM plays WHERE session_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM unmatched_plays WHERE session_id = ?1)",
+        [old],
+    )?;
+    tx.commit()?;
+    Ok(session_id)
+}
+
 /// Saves how much of an open play has been heard, in one transaction with its session's time.
 pub(crate) fn save_progress(
     conn: &mut Connection,

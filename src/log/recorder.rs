@@ -49,6 +49,8 @@ struct OpenPlay {
     duration_ms: Option<u64>,
     played_ms: u64,
     saved_at: i64,
+    /// When the listener paused it, while paused.
+    paused_at: Option<i64>,
     /// The listener moved the position (see [`SkipRule::is_skip`]).
     sought: bool,
 }
@@ -236,6 +238,7 @@ impl Recorder {
                     duration_ms: play.duration_ms,
                     played_ms: 0,
                     saved_at: play.started_at,
+                    paused_at: None,
                     sought: false,
                 };
                 write_start(&mut self.db, &open, self.session_gap_ms)?
@@ -318,9 +321,18 @@ impl Recorder {
                 }
                 recorded
             }
-            Event::Paused { .. } => Recorded {
+            Event::Paused { .. } => {
+                if let Some(open) = self.open.as_mut() {
+                    open.paused_at = Some(self.clock.now_ms());
+                }
+                Recorded {
+                    completed: None,
+                    error: self.save_progress().err(),
+                }
+            }
+            Event::Resumed { .. } => Recorded {
                 completed: None,
-                error: self.save_progress().err(),
+                error: self.resume().err(),
             },
             Event::Ended {
                 item,
@@ -341,7 +353,7 @@ impl Recorder {
                 }
                 Recorded::default()
             }
-            Event::Resumed { .. } | Event::Volume(_) | Event::Idle => Recorded::default(),
+            Event::Volume(_) | Event::Idle => Recorded::default(),
         }
     }
 
@@ -402,6 +414,7 @@ impl Recorder {
             duration_ms,
             played_ms: 0,
             saved_at: now,
+            paused_at: None,
             sought: false,
         };
         if !self.waiting.is_empty() {
@@ -429,6 +442,26 @@ impl Recorder {
         }
         self.open = Some(open);
         written.map(drop)
+    }
+
+    /// A play paused for longer than the session gap is part of a new session from its resume,
+    /// as the play after such a pause would be.
+    fn resume(&mut self) -> Result<(), DbError> {
+        let now = self.clock.now_ms();
+        let Some(open) = self.open.as_mut() else { return Ok(()) };
+        let away = open.paused_at.take().map(|at| now - at);
+        if away.is_none_or(|away| away <= self.session_gap_ms) {
+            return Ok(());
+        }
+        // A play the database has not taken yet is written later in the session of its start.
+        let Some(at) = open.written.as_mut().filter(|_| self.waiting.is_empty()) else {
+            return Ok(());
+        };
+        let session_id =
+            plays::resume_in_new_session(self.db.conn_mut(), at.play_id, now).map_err(|e| self.db.err(e))?;
+        at.session_id = session_id;
+        open.session_id = session_id;
+        Ok(())
     }
 
     fn save_progress(&mut self) -> Result<(), DbError> {
@@ -913,6 +946,66 @@ mod tests {
             ]
         );
         assert_eq!(kept::read(&file).unwrap().len(), 1, "the play of the track gone stays");
+    }
+
+    /// A play paused for longer than the session gap is part of a new session from its resume,
+    /// and so is what follows; a shorter pause changes nothing.
+    #[test]
+    fn a_pause_longer_than_the_session_gap_begins_a_new_session() {
+        let (mut recorder, now) = setup();
+        let gap = LogConfig::default().session_gap_ms();
+        let started = |track| Event::Started {
+            item: item(track),
+            duration_ms: Some(200_000),
+        };
+        let ended = |track| Event::Ended {
+            item: item(track),
+            cause: EndReason::Finished,
+            position_ms: 200_000,
+            played_ms: 200_000,
+            error: None,
+            by: None,
+        };
+        let pause_for = |recorder: &mut Recorder, ms: i64| {
+            recorder
+                .record(&Event::Paused {
+                    track_id: 1,
+                    position_ms: 1_000,
+                })
+                .into_result()
+                .unwrap();
+            now.fetch_add(ms, Ordering::SeqCst);
+            recorder
+                .record(&Event::Resumed {
+                    track_id: 1,
+                    position_ms: 1_000,
+                })
+                .into_result()
+                .unwrap();
+        };
+        recorder.record(&started(2)).into_result().unwrap();
+        recorder.record(&ended(2)).into_result().unwrap();
+        recorder.record(&started(1)).into_result().unwrap();
+        pause_for(&mut recorder, gap / 2);
+        assert_eq!(
+            recorder.session_now().unwrap(),
+            Some(1),
+            "a short pause: the same session"
+        );
+        pause_for(&mut recorder, gap + 1);
+        let first = recorder.record(&ended(1)).into_result().unwrap().unwrap();
+        assert_eq!(first.session_id, 2, "the paused play is in the new session");
+        recorder.record(&started(3)).into_result().unwrap();
+        let rows: Vec<(i64, i64, i64)> = recorder
+            .database()
+            .conn()
+            .prepare("SELECT track_id, session_id, position FROM plays ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(2, 1, 0), (1, 2, 0), (3, 2, 1)]);
     }
 
     #[test]
