@@ -24,6 +24,8 @@ pub struct ReplayGain {
 /// What the lists call a track's artist and album when its tags give none.
 pub const UNKNOWN_ARTIST: &str = "Unknown artist";
 pub const UNKNOWN_ALBUM: &str = "Unknown album";
+/// The album artist of a compilation whose tags flag it as one and name no album artist.
+pub const VARIOUS_ARTISTS: &str = "Various Artists";
 
 /// An artist, album or genre name. Read from the index through [`Names`], each distinct name
 /// is held once, however many tracks carry it.

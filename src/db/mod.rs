@@ -73,6 +73,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_mp4_lengths_read.sql",
         include_str!("../../migrations/0014_mp4_lengths_read.sql"),
     ),
+    (
+        "0015_several_names_read.sql",
+        include_str!("../../migrations/0015_several_names_read.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

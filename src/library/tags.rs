@@ -12,7 +12,7 @@ use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
 use super::LibraryError;
-use crate::track::{tag_text, Name, ReplayGain, Track};
+use crate::track::{same_name, tag_text, Name, ReplayGain, Track, VARIOUS_ARTISTS};
 
 /// Reads tags and properties; a file without a title is named after its file stem.
 pub(crate) fn read_tags(path: &Path) -> Result<Track, LibraryError> {
@@ -102,6 +102,23 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
             .filter(|t| Some(t.tag_type()) != tagged.primary_tag().map(|p| p.tag_type())),
     );
     let text = |key: ItemKey| -> Option<String> { tags.iter().filter_map(|t| t.get_string(key)).find_map(tag_text) };
+    // Names a tag may hold several of (two artists, two genres): every value of the first tag
+    // that has one, each once, joined as players show them ("Simon; Garfunkel").
+    let names = |key: ItemKey| -> Option<Name> {
+        tags.iter().find_map(|t| {
+            let mut values: Vec<String> = Vec::new();
+            for value in t.get_strings(key).flat_map(|v| v.split('\0')).filter_map(tag_text) {
+                if !values.iter().any(|seen| same_name(seen, &value)) {
+                    values.push(value);
+                }
+            }
+            (!values.is_empty()).then(|| Name::from(values.join("; ")))
+        })
+    };
+    // A compilation flagged as one (iTunes' `cpil`, ID3's TCMP) without an album artist is filed
+    // under "Various Artists", as iTunes files it, so that its tracks stay one album.
+    let compilation = text(ItemKey::FlagCompilation)
+        .is_some_and(|flag| flag.eq_ignore_ascii_case("true") || flag.trim().parse::<u32>().is_ok_and(|n| n > 0));
     let title = text(ItemKey::TrackTitle).unwrap_or_else(|| title_from_file_name(path));
     let year = text(ItemKey::Year)
         .or_else(|| text(ItemKey::RecordingDate))
@@ -119,13 +136,13 @@ pub(crate) fn tags_of(tagged: &TaggedFile, path: &Path) -> Track {
         id: 0,
         path: path.to_path_buf(),
         title,
-        artist: text(ItemKey::TrackArtist).map(Name::from),
-        album_artist: text(ItemKey::AlbumArtist).map(Name::from),
+        artist: names(ItemKey::TrackArtist),
+        album_artist: names(ItemKey::AlbumArtist).or_else(|| compilation.then(|| Name::from(VARIOUS_ARTISTS))),
         album: text(ItemKey::AlbumTitle).map(Name::from),
         track_no: text(ItemKey::TrackNumber).and_then(|s| parse_index(&s)),
         disc_no: text(ItemKey::DiscNumber).and_then(|s| parse_index(&s)),
         year,
-        genre: text(ItemKey::Genre).map(Name::from),
+        genre: names(ItemKey::Genre),
         // An MP4's own length counts its encoder's priming and padding; its edit list says
         // what plays, as the decoder cuts it.
         duration_ms: (tagged.file_type() == lofty::file::FileType::Mp4)
@@ -202,6 +219,41 @@ mod tests {
         assert_eq!(parse_decibels("-6.50 dB"), Some(-6.5));
         assert_eq!(parse_decibels("+1.25 dB"), Some(1.25));
         assert_eq!(parse_decibels("NaN"), None);
+    }
+
+    /// Every value of a name tag is kept, each once, in every format; a file flagged as part of
+    /// a compilation without an album artist is filed under "Various Artists".
+    #[test]
+    fn several_artists_and_genres_are_kept_and_a_flagged_compilation_is_various_artists() {
+        use lofty::file::{AudioFile, TaggedFileExt};
+        use lofty::tag::{ItemValue, TagItem};
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+        for name in ["sad.ogg", "defeat.flac", "transience.id3v24.mp3", "elf-land.m4a"] {
+            let path = dir.path().join(name);
+            std::fs::copy(corpus.join(name), &path).unwrap();
+            let mut file = lofty::read_from_path(&path).unwrap();
+            let tag = file.primary_tag_mut().unwrap();
+            tag.remove_key(ItemKey::TrackArtist);
+            tag.remove_key(ItemKey::AlbumArtist);
+            tag.remove_key(ItemKey::Genre);
+            for (key, value) in [
+                (ItemKey::TrackArtist, "Simon"),
+                (ItemKey::TrackArtist, "Garfunkel"),
+                (ItemKey::TrackArtist, "simon"),
+                (ItemKey::Genre, "Folk"),
+                (ItemKey::Genre, "Rock"),
+                (ItemKey::FlagCompilation, "1"),
+            ] {
+                tag.push(TagItem::new(key, ItemValue::Text(value.into())));
+            }
+            file.save_to_path(&path, lofty::config::WriteOptions::default())
+                .unwrap();
+            let track = read_tags(&path).unwrap();
+            assert_eq!(track.artist.as_deref(), Some("Simon; Garfunkel"), "{name}");
+            assert_eq!(track.genre.as_deref(), Some("Folk; Rock"), "{name}");
+            assert_eq!(track.album_artist.as_deref(), Some(VARIOUS_ARTISTS), "{name}");
+        }
     }
 
     #[test]
