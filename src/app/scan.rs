@@ -30,8 +30,12 @@ impl ScanOutcome {
             (None, 0) => String::new(),
             (None, matched) => format!("; {matched} imported plays matched"),
         };
+        let unplayable = match s.unplayable {
+            0 => String::new(),
+            n => format!("; {n} in formats it cannot play left out"),
+        };
         format!(
-            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{matched}",
+            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{unplayable}{matched}",
             s.scanned, s.added, s.updated, s.moved, s.removed, s.failed
         )
     }

@@ -62,6 +62,9 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }
+    if let Some(said) = crate::library::unplayable_said(&report.unplayable) {
+        eprintln!("skipless: warning: {said}");
+    }
     for (path, reason) in &report.failed_files {
         eprintln!(
             "skipless: cannot read {}: {reason}",

@@ -44,7 +44,7 @@ fn unreadable(error: &lofty::error::FileParseError) -> String {
 
 /// File extensions the scanner indexes and the player decodes.
 pub(crate) const AUDIO_EXTENSIONS: &[&str] = &[
-    "mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "mp4", "aac", "wav", "wave",
+    "mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "mp4", "aac", "wav", "wave", "aiff", "aif", "aifc",
 ];
 
 /// Why `path`, which has none of the [`AUDIO_EXTENSIONS`], is not a track, for a message after
@@ -57,8 +57,39 @@ pub(crate) fn not_audio(path: &std::path::Path) -> &'static str {
     if is_playlist {
         "a playlist, not an audio file (`skipless playlist import FILE` saves it to play by name)"
     } else {
-        "not an audio file (MP3, FLAC, Ogg, Opus, M4A or WAV)"
+        "not an audio file (MP3, FLAC, Ogg, Opus, M4A, WAV or AIFF)"
     }
+}
+
+/// Extensions of audio formats the player cannot decode: a scan counts them and says so, so that
+/// a part of a collection is not left out without a word.
+const UNPLAYABLE_AUDIO_EXTENSIONS: &[&str] = &[
+    "wv", "ape", "wma", "mpc", "tta", "tak", "dsf", "dff", "mka", "ac3", "dts", "ra", "shn",
+];
+
+/// The extension (lower case) of a path in one of the [`UNPLAYABLE_AUDIO_EXTENSIONS`].
+pub(crate) fn unplayable_audio(path: &std::path::Path) -> Option<String> {
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    UNPLAYABLE_AUDIO_EXTENSIONS
+        .contains(&extension.as_str())
+        .then_some(extension)
+}
+
+/// What a scan left out for its format, as one line ("left out 3 audio files in formats skipless
+/// cannot play: 2 .wv, 1 .ape"); `None` when it left out none.
+pub fn unplayable_said(unplayable: &std::collections::BTreeMap<String, usize>) -> Option<String> {
+    let total: usize = unplayable.values().sum();
+    let kinds: Vec<String> = unplayable
+        .iter()
+        .map(|(extension, n)| format!("{n} .{extension}"))
+        .collect();
+    (total > 0).then(|| {
+        format!(
+            "left out {} in formats skipless cannot play: {}",
+            crate::fmt::count(total as u64, "audio file"),
+            kinds.join(", ")
+        )
+    })
 }
 
 /// Whether a path has one of the [`AUDIO_EXTENSIONS`], whatever its case.

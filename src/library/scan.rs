@@ -4,7 +4,7 @@
 //! updated in place (same id); vanished files are marked gone so their plays keep a track.
 //! Unreadable folders, symlink loops and unreadable files are reported, never fatal.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::clock::now_ms;
 use crate::db::tracks::{self, FileState, Fingerprint, ScannedFile};
 use crate::db::{Database, DbError};
-use crate::library::{is_audio_file, tags};
+use crate::library::{is_audio_file, tags, unplayable_audio};
 
 /// Counts printed after a scan (`--json` prints exactly this object).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -29,6 +29,8 @@ pub struct ScanSummary {
     /// track moved, keeping its id, plays, likes and playlist entries.
     pub moved: usize,
     pub failed: usize,
+    /// Audio files in formats the player cannot decode (WavPack, APE, WMA, ...), left out.
+    pub unplayable: usize,
 }
 
 /// Everything a scan found besides the counts.
@@ -39,6 +41,8 @@ pub struct ScanReport {
     pub failed_files: Vec<(PathBuf, String)>,
     /// Folders or links that could not be walked (permissions, symlink loops, missing roots).
     pub walk_errors: Vec<String>,
+    /// The files of [`ScanSummary::unplayable`], counted by extension (lower case).
+    pub unplayable: BTreeMap<String, usize>,
 }
 
 /// Progress of the tag-reading phase, for a bar or a gauge.
@@ -77,6 +81,8 @@ struct Differences {
     missing: Vec<(PathBuf, FileState)>,
     /// Folders that could not be read: files indexed beneath them are not declared gone.
     unreadable: Vec<PathBuf>,
+    /// Audio files in formats the player cannot decode, by extension.
+    unplayable: BTreeMap<String, usize>,
     found: usize,
 }
 
@@ -173,9 +179,12 @@ pub fn scan(
         to_read,
         missing,
         unreadable,
+        unplayable,
         found,
     } = differences;
     report.summary.scanned = found;
+    report.summary.unplayable = unplayable.values().sum();
+    report.unplayable = unplayable;
     report.summary.unchanged = found - to_read.len();
 
     let db_path = db.path().to_path_buf();
@@ -315,12 +324,14 @@ fn compare_folder(
     progress: &(dyn Fn(ScanProgress) + Sync),
 ) -> Result<(), DbError> {
     let mut unreadable = Vec::new();
+    let mut unplayable = BTreeMap::new();
     let mut files = Walk {
         entries: walkdir::WalkDir::new(folder)
             .follow_links(true)
             .sort_by(|a, b| order_key(a).cmp(&order_key(b)))
             .into_iter(),
         unreadable: &mut unreadable,
+        unplayable: &mut unplayable,
         errors,
         found: 0,
         progress,
@@ -341,6 +352,9 @@ fn compare_folder(
         differences.compare(file, None, reread);
     }
     differences.unreadable.append(&mut unreadable);
+    for (extension, count) in unplayable {
+        *differences.unplayable.entry(extension).or_default() += count;
+    }
     Ok(())
 }
 
@@ -372,6 +386,7 @@ fn sqlite_err(path: &Path, source: rusqlite::Error) -> DbError {
 struct Walk<'a> {
     entries: walkdir::IntoIter,
     unreadable: &'a mut Vec<PathBuf>,
+    unplayable: &'a mut BTreeMap<String, usize>,
     errors: &'a mut Vec<String>,
     found: usize,
     progress: &'a (dyn Fn(ScanProgress) + Sync),
@@ -392,7 +407,13 @@ impl Iterator for Walk<'_> {
                     continue;
                 }
             };
-            if !entry.file_type().is_file() || !is_audio_file(entry.path()) {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            if !is_audio_file(entry.path()) {
+                if let Some(extension) = unplayable_audio(entry.path()) {
+                    *self.unplayable.entry(extension).or_default() += 1;
+                }
                 continue;
             }
             match entry.metadata() {
@@ -462,12 +483,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut expected = tricky_tree(dir.path());
         expected.sort_by(|a, b| path_bytes(a).cmp(path_bytes(b)));
-        let (mut unreadable, mut errors) = (Vec::new(), Vec::new());
+        let (mut unreadable, mut errors, mut unplayable) = (Vec::new(), Vec::new(), BTreeMap::new());
         let walked: Vec<PathBuf> = Walk {
             entries: walkdir::WalkDir::new(dir.path())
                 .sort_by(|a, b| order_key(a).cmp(&order_key(b)))
                 .into_iter(),
             unreadable: &mut unreadable,
+            unplayable: &mut unplayable,
             errors: &mut errors,
             found: 0,
             progress: &|_| {},

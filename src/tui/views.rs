@@ -285,7 +285,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         } else if lib.roots.is_empty() {
             "No library folders yet.\n\nStart skipless with a music folder:\n  skipless ~/Music\nor add one with:\n  skipless roots add ~/Music"
         } else {
-            "No tracks yet: the library's folders hold no MP3, FLAC, Ogg, Opus, M4A or WAV files.\n\nStart skipless with a music folder:\n  skipless ~/Music\nor index one with:\n  skipless scan ~/Music"
+            "No tracks yet: the library's folders hold no MP3, FLAC, Ogg, Opus, M4A, WAV or AIFF files.\n\nStart skipless with a music folder:\n  skipless ~/Music\nor index one with:\n  skipless scan ~/Music"
         };
         frame.render_widget(
             Paragraph::new(text)

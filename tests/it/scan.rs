@@ -19,7 +19,7 @@ fn corpus_is_indexed_with_its_real_tags() {
     let summary = scan_json(data.path(), &[&corpus()]);
     assert_eq!(
         summary,
-        json!({"scanned":12,"added":12,"updated":0,"unchanged":0,"moved":0,"removed":0,"failed":0})
+        json!({"scanned":12,"added":12,"updated":0,"unchanged":0,"moved":0,"removed":0,"failed":0,"unplayable":0})
     );
     let tracks = library(data.path());
     assert_eq!(tracks.len(), 12);
@@ -81,7 +81,7 @@ fn rescans_are_incremental_and_keep_ids() {
     let again = scan_json(data.path(), &[]);
     assert_eq!(
         again,
-        json!({"scanned":12,"added":0,"updated":0,"unchanged":12,"moved":0,"removed":0,"failed":0})
+        json!({"scanned":12,"added":0,"updated":0,"unchanged":12,"moved":0,"removed":0,"failed":0,"unplayable":0})
     );
     assert_eq!(library(data.path()), before);
 
@@ -304,7 +304,7 @@ fn a_file_named_that_is_not_audio_is_said_and_not_indexed() {
     assert_eq!(
         stderr.trim(),
         format!(
-            "skipless: warning: {}: not an audio file (MP3, FLAC, Ogg, Opus, M4A or WAV)",
+            "skipless: warning: {}: not an audio file (MP3, FLAC, Ogg, Opus, M4A, WAV or AIFF)",
             cover.display()
         )
     );
@@ -544,7 +544,7 @@ fn a_file_retagged_with_its_mtime_kept_is_read_again_only_by_a_full_scan() {
     // Every file is read again; only the one whose tags changed is counted as updated.
     assert_eq!(
         full,
-        json!({"scanned":12,"added":0,"updated":1,"unchanged":11,"moved":0,"removed":0,"failed":0})
+        json!({"scanned":12,"added":0,"updated":1,"unchanged":11,"moved":0,"removed":0,"failed":0,"unplayable":0})
     );
     assert_eq!(title("victory.wav"), "Vandals");
     assert_eq!(ids(), ids_before, "read again, every file keeps its track");
@@ -653,4 +653,55 @@ fn tags_are_kept_as_one_line_in_one_form_and_names_sort_by_their_letters() {
     let moved = scan_json(data.path(), &[]);
     assert_eq!(moved["moved"].as_u64(), Some(1), "{moved}");
     assert_eq!(id_of("Last"), Some(zed));
+}
+
+/// An AIFF file is a track like any other: indexed with its tags and played to its end. Audio
+/// files in formats the player cannot decode are counted and said, not left out without a word.
+#[test]
+fn aiff_is_played_and_formats_it_cannot_play_are_said() {
+    if !has_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir(&music).unwrap();
+    let aiff = music.join("victory.aiff");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(corpus().join("victory.wav"))
+        .args(["-metadata", "title=Victory in AIFF", "-write_id3v2", "1"])
+        .arg(&aiff)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(music.join("a.wv"), b"wvpk").unwrap();
+    std::fs::write(music.join("b.WV"), b"wvpk").unwrap();
+    std::fs::write(music.join("c.ape"), b"MAC ").unwrap();
+    let output = skipless(data.path()).arg("scan").arg(&music).output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "skipless: warning: left out 3 audio files in formats skipless cannot play: 1 .ape, 2 .wv"
+    );
+    let summary = scan_json(data.path(), &[&music]);
+    assert_eq!(
+        (summary["scanned"].as_u64(), summary["unplayable"].as_u64()),
+        (Some(1), Some(3))
+    );
+    let tracks = library(data.path());
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0]["title"], "Victory in AIFF");
+    assert!(
+        (5400..5500).contains(&tracks[0]["duration_ms"].as_u64().unwrap()),
+        "{}",
+        tracks[0]
+    );
+
+    let player = Player::start(data.path(), 20.0, &[aiff]);
+    player.wait("started");
+    let ended = player.wait("ended");
+    assert_eq!(ended["end_reason"], "finished", "{ended}");
+    assert!(ended["played_ms"].as_u64().unwrap() > 5_000, "{ended}");
+    player.quit();
 }
