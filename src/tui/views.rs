@@ -17,7 +17,7 @@ use crate::keymap::Action;
 use crate::lyrics::LyricLine;
 use crate::marks::Marks;
 use crate::play::{EndReason, PlaySource};
-use crate::track::Track;
+use crate::track::{same_name, Track};
 
 pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
     let (help, [left, right]) = tab_bar_areas(area, app);
@@ -434,6 +434,14 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         app,
     );
     let tracks = s.album_tracks();
+    let album = &lib.tracks[tracks.clone()];
+    // An album of several discs numbers its tracks by disc ("2- 1."), and a compilation names
+    // each track's artist, which the artist pane beside it does not.
+    let several_discs = album.first().is_some_and(|first| {
+        album
+            .iter()
+            .any(|t| t.disc_no.unwrap_or(1) != first.disc_no.unwrap_or(1))
+    });
     let rows = TrackRows::of(app);
     let area = layout.area_of(Pane::Main);
     let width = area.width.saturating_sub(2) as usize;
@@ -447,10 +455,23 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             selected: s.album_track,
         },
         |i| {
-            let t = &lib.tracks[tracks.start + i];
-            let number = t.track_no.map(|n| format!("{n:>2}. ")).unwrap_or_default();
+            let t = &album[i];
+            let number = match (t.track_no, several_discs) {
+                (Some(n), true) => format!("{}-{n:>2}. ", t.disc_no.unwrap_or(1)),
+                (Some(n), false) => format!("{n:>2}. "),
+                (None, _) => String::new(),
+            };
+            let by_another = t.artist.as_deref().filter(|artist| {
+                t.album_artist
+                    .as_deref()
+                    .is_some_and(|album_artist| !same_name(album_artist, artist))
+            });
+            let name = match by_another {
+                Some(artist) => format!("{number}{} – {artist}", t.title),
+                None => format!("{number}{}", t.title),
+            };
             // The album is the pane beside it.
-            rows.row(t, &format!("{number}{}", t.title), None, width)
+            rows.row(t, &name, None, width)
         },
         app,
     );

@@ -144,6 +144,53 @@ fn library_view_browses_artists_albums_tracks() {
     assert_eq!(liked, 1, "{screen}");
 }
 
+/// An album of two discs numbers its tracks by disc, and a compilation's tracks name their own
+/// artists, which the artist pane ("Various Artists") does not.
+#[test]
+fn a_compilation_of_two_discs_shows_each_tracks_disc_and_artist() {
+    use lofty::file::{AudioFile, TaggedFileExt};
+    use lofty::tag::{ItemKey, ItemValue, TagItem};
+    let music = tempfile::tempdir().unwrap();
+    for (name, disc, track, artist) in [
+        ("a", "1", "1", "Alpha"),
+        ("b", "1", "2", "Beta"),
+        ("c", "2", "1", "Gamma"),
+    ] {
+        let path = music.path().join(format!("{name}.ogg"));
+        std::fs::copy(crate::common::corpus().join("sad.ogg"), &path).unwrap();
+        let mut file = lofty::read_from_path(&path).unwrap();
+        let tag = file.primary_tag_mut().unwrap();
+        for key in [
+            ItemKey::TrackArtist,
+            ItemKey::AlbumArtist,
+            ItemKey::AlbumTitle,
+            ItemKey::TrackTitle,
+        ] {
+            tag.remove_key(key);
+        }
+        tag.remove_key(ItemKey::DiscNumber);
+        tag.remove_key(ItemKey::TrackNumber);
+        for (key, value) in [
+            (ItemKey::TrackArtist, artist),
+            (ItemKey::AlbumArtist, "Various Artists"),
+            (ItemKey::AlbumTitle, "Two Discs"),
+            (ItemKey::TrackTitle, &format!("Song {name}")),
+            (ItemKey::DiscNumber, disc),
+            (ItemKey::TrackNumber, track),
+        ] {
+            tag.push(TagItem::new(key, ItemValue::Text(value.to_owned())));
+        }
+        file.save_to_path(&path, lofty::config::WriteOptions::default())
+            .unwrap();
+    }
+    let mut h = Harness::on(music.path(), 140, 24);
+    h.keys("\t\t");
+    let screen = h.screen();
+    for row in ["1- 1. Song a – Alpha", "1- 2. Song b – Beta", "2- 1. Song c – Gamma"] {
+        assert!(screen.contains(row), "{row}:\n{screen}");
+    }
+}
+
 #[test]
 fn tracks_view_sorts() {
     let mut h = Harness::new(80, 24);
