@@ -111,7 +111,7 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
 }
 
 /// The library's playable tracks at `path`: the file's track, or every track under the folder in
-/// path order; none when the path is not in the library, does not exist (a file gone since the
+/// the order a folder plays in (by disc and track number, each subfolder in turn); none when the path is not in the library, does not exist (a file gone since the
 /// last scan is not played) or failed to read at its last scan. The one way every front end turns
 /// a path it was given into tracks.
 pub(crate) fn tracks_at(db: &Database, path: &std::path::Path) -> Result<Vec<Track>, DbError> {

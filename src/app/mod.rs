@@ -38,7 +38,7 @@ pub fn start_playback(
 ) -> Result<(Engine, Controller, Option<String>), AppError> {
     let db = Database::open(db_path)?;
     let mut recorder = Recorder::new(db, &config.log, Box::new(SystemClock));
-    let kept = recorder.write_kept()?;
+    let kept = recorder.write_kept();
     let closed = recorder.close_interrupted()?;
     let engine = Engine::start(EngineOptions {
         output: config.playback.audio,

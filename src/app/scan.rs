@@ -30,10 +30,9 @@ impl ScanOutcome {
             (None, 0) => String::new(),
             (None, matched) => format!("; {matched} imported plays matched"),
         };
-        let unplayable = match s.unplayable {
-            0 => String::new(),
-            n => format!("; {n} in formats it cannot play left out"),
-        };
+        let unplayable = crate::library::unplayable_said(&self.report.unplayable)
+            .map(|said| format!("; {said}"))
+            .unwrap_or_default();
         format!(
             "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{unplayable}{matched}",
             s.scanned, s.added, s.updated, s.moved, s.removed, s.failed

@@ -357,12 +357,27 @@ pub(crate) fn last_failures(conn: &Connection) -> rusqlite::Result<Vec<Failure>>
     rows.collect()
 }
 
-/// The session of play `id` of track `track_id` while it is open (not completed yet).
-pub(crate) fn open_play_session(conn: &Connection, id: i64, track_id: i64) -> rusqlite::Result<Option<i64>> {
+/// A play's row found by its track and start ([`play_started_at`]).
+pub(crate) struct PlayRow {
+    pub play_id: i64,
+    pub session_id: i64,
+    /// Ended, and not closed as interrupted by a start after a crash.
+    pub completed: bool,
+}
+
+/// The play of `track_id` that started at `started_at`, if the log has it.
+pub(crate) fn play_started_at(conn: &Connection, track_id: i64, started_at: i64) -> rusqlite::Result<Option<PlayRow>> {
     conn.query_row(
-        "SELECT session_id FROM plays WHERE id = ?1 AND track_id = ?2 AND end_reason IS NULL",
-        [id, track_id],
-        |r| r.get(0),
+        "SELECT id, session_id, coalesce(end_reason, 'interrupted') != 'interrupted'
+         FROM plays WHERE track_id = ?1 AND started_at = ?2 ORDER BY id LIMIT 1",
+        [track_id, started_at],
+        |r| {
+            Ok(PlayRow {
+                play_id: r.get(0)?,
+                session_id: r.get(1)?,
+                completed: r.get(2)?,
+            })
+        },
     )
     .optional()
 }

@@ -204,11 +204,10 @@ pub(crate) fn tracks_under(conn: &Connection, dir: &Path) -> rusqlite::Result<Ve
 /// number; the others after them, by file name with numbers read as numbers ("Song 2" before
 /// "Song 10").
 fn folder_order(a: &Track, b: &Track) -> Ordering {
-    fn folder(t: &Track) -> Option<&[u8]> {
-        t.path.parent().map(path_blob)
-    }
-    folder(a)
-        .cmp(&folder(b))
+    // Compared by component: a folder's own subfolders come before "Album 2" beside it.
+    a.path
+        .parent()
+        .cmp(&b.path.parent())
         .then(a.track_no.is_none().cmp(&b.track_no.is_none()))
         .then(a.disc_no.unwrap_or(1).cmp(&b.disc_no.unwrap_or(1)))
         .then(a.track_no.cmp(&b.track_no))
@@ -678,6 +677,7 @@ mod tests {
             track(8, "/m/Album/CD1/02.flac", None, None),
             track(9, "/m/Album/CD1/1.flac", None, None),
             track(10, "/m/Other/a.flac", None, Some(1)),
+            track(11, "/m/Album 2/a.flac", None, Some(1)),
         ];
         insert_tracks(db.conn_mut(), &tracks).unwrap();
         let order: Vec<i64> = tracks_under(db.conn(), Path::new("/m"))
@@ -685,7 +685,7 @@ mod tests {
             .iter()
             .map(|t| t.id)
             .collect();
-        assert_eq!(order, [4, 3, 1, 2, 6, 5, 9, 8, 7, 10]);
+        assert_eq!(order, [4, 3, 1, 2, 6, 5, 9, 8, 7, 11, 10]);
         assert_eq!(natural_order(b"a007b", b"a7c"), Ordering::Less);
         assert_eq!(natural_order(b"x10", b"x9"), Ordering::Greater);
     }

@@ -14,8 +14,6 @@ use crate::play::PlaySource;
 /// One play as the recorder had it: its start, its end, and its row if the start was written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct KeptPlay {
-    /// The row of a play whose start the database took before it refused the end.
-    pub play_id: Option<i64>,
     pub track_id: i64,
     /// The track's file, to check that the id still names it when the play is written.
     pub path: String,
@@ -75,6 +73,18 @@ pub(crate) fn read(file: &Path) -> std::io::Result<Vec<KeptPlay>> {
     Ok(plays)
 }
 
+/// Moves a damaged `file` aside (`-kept.damaged`), so that the plays in it are not lost and the
+/// next ones are kept in a new file; returns where it went.
+pub(crate) fn set_aside(file: &Path) -> PathBuf {
+    let mut aside = file.as_os_str().to_owned();
+    aside.push(".damaged");
+    let aside = PathBuf::from(aside);
+    if let Err(e) = std::fs::rename(file, &aside) {
+        tracing::error!("cannot move {} aside: {e}", file.display());
+    }
+    aside
+}
+
 /// Leaves `plays` in `file` in place of what it held (removes it when there are none): written
 /// aside and renamed over it, so that a crash keeps either the old list or the new one.
 pub(crate) fn replace(file: &Path, plays: &[KeptPlay]) -> std::io::Result<()> {
@@ -98,7 +108,6 @@ mod tests {
 
     fn kept(track_id: i64) -> KeptPlay {
         KeptPlay {
-            play_id: None,
             track_id,
             path: format!("/m/{track_id}.ogg"),
             source: PlaySource::Autoplay,

@@ -152,21 +152,25 @@ impl Recorder {
         }
     }
 
-    /// Writes the plays an earlier run kept in [`kept::file_for`] the database when it would not
-    /// take them, each at its own time; call it before [`Recorder::close_interrupted`], which would
-    /// close a kept play's row at its last saved position. Returns what to tell the listener.
+    /// Writes the plays an earlier run kept in [`kept::file_for`] when the database would not
+    /// take them, each at its own time; call it before [`Recorder::close_interrupted`]. Returns
+    /// what to tell the listener. It never stops a start: a damaged file is moved aside, and
+    /// plays that cannot be written yet stay in the file for the next start.
     ///
-    /// A play whose track the library no longer has by id and path, or by path, stays in the file;
-    /// so do the rest when a write fails.
-    pub(crate) fn write_kept(&mut self) -> Result<Option<String>, DbError> {
+    /// Writing a play twice is harmless: one the log has already (written by the last try, or
+    /// before a crash while this ran) is left as it is, and its row completed if it is still open
+    /// or was closed as interrupted. A play of a track the library no longer has stays in the file.
+    pub(crate) fn write_kept(&mut self) -> Option<String> {
         let file = kept::file_for(self.db.path());
-        let io = |source| DbError::Io {
-            path: file.clone(),
-            source,
+        let plays = match kept::read(&file) {
+            Ok(plays) => plays,
+            Err(e) => {
+                let aside = kept::set_aside(&file);
+                return Some(format!("{}: {e}; moved to {}", file.display(), aside.display()));
+            }
         };
-        let plays = kept::read(&file).map_err(io)?;
         if plays.is_empty() {
-            return Ok(None);
+            return None;
         }
         let mut left = Vec::new();
         let mut written = 0;
@@ -185,48 +189,61 @@ impl Recorder {
                 }
             }
         }
-        kept::replace(&file, &left).map_err(io)?;
-        if let Some(e) = failed {
-            return Err(e);
+        if let Err(e) = kept::replace(&file, &left) {
+            return Some(format!("{}: cannot be rewritten: {e}", file.display()));
         }
-        let mut said = format!(
-            "wrote {} the database could not take when the player last quit",
-            crate::fmt::count(written as u64, "play")
-        );
-        if !left.is_empty() {
-            said.push_str(&format!(
-                "; {} of tracks the library no longer has stay in {}",
+        let left_said = || {
+            format!(
+                "{} of tracks the library does not have {} in {}",
                 crate::fmt::count(left.len() as u64, "play"),
+                if left.len() == 1 { "stays" } else { "stay" },
                 file.display()
-            ));
+            )
+        };
+        match (failed, written) {
+            (Some(e), _) => Some(format!(
+                "the plays kept in {} could not be written yet ({e}); they stay there",
+                file.display()
+            )),
+            // Nothing changed since the last start: said once, in the diagnostic log.
+            (None, 0) => {
+                tracing::warn!("{}", left_said());
+                None
+            }
+            (None, written) => {
+                let mut said = format!(
+                    "wrote {} the database could not take when the player last quit",
+                    crate::fmt::count(written as u64, "play")
+                );
+                if !left.is_empty() {
+                    said.push_str(&format!("; {}", left_said()));
+                }
+                Some(said)
+            }
         }
-        Ok(Some(said))
     }
 
     /// Writes one kept play; `false` when the library has no track for it.
     fn write_kept_play(&mut self, play: &KeptPlay) -> Result<bool, DbError> {
         let conn = self.db.conn();
-        let by_id = tracks::path_of(conn, play.track_id).map_err(|e| self.db.err(e))?;
-        let track_id = if by_id.is_some_and(|path| path.to_string_lossy() == play.path) {
-            play.track_id
-        } else {
-            match tracks::track_by_path_any(conn, std::path::Path::new(&play.path)).map_err(|e| self.db.err(e))? {
-                Some(track) => track.id,
-                None => return Ok(false),
-            }
+        let err = |e| self.db.err(e);
+        // Its id names its track unless the database is another one (rebuilt after damage):
+        // then the track at its path is the one. A track that moved keeps its id.
+        let by_id = tracks::path_of(conn, play.track_id).map_err(err)?;
+        let track_id = match by_id {
+            Some(path) if path.to_string_lossy() == play.path => Some(play.track_id),
+            by_id => tracks::track_by_path_any(conn, std::path::Path::new(&play.path))
+                .map_err(err)?
+                .map(|track| track.id)
+                .or(by_id.map(|_| play.track_id)),
         };
-        // A start the database took is completed in its row, if that is still open.
-        let open_row = match play.play_id {
-            Some(id) => plays::open_play_session(conn, id, track_id)
-                .map_err(|e| self.db.err(e))?
-                .map(|session_id| Written {
-                    play_id: id,
-                    session_id,
-                }),
-            None => None,
-        };
-        let at = match open_row {
-            Some(at) => at,
+        let Some(track_id) = track_id else { return Ok(false) };
+        let at = match plays::play_started_at(conn, track_id, play.started_at).map_err(err)? {
+            Some(row) if row.completed => return Ok(true),
+            Some(row) => Written {
+                play_id: row.play_id,
+                session_id: row.session_id,
+            },
             None => {
                 let open = OpenPlay {
                     written: None,
@@ -257,9 +274,10 @@ impl Recorder {
     }
 
     /// The plays not yet in the database, as [`kept`] keeps them: the finished ones that wait,
-    /// and an open play whose start waits, as interrupted where it got to.
+    /// and the open play, as interrupted where it got to (its start may be written, its
+    /// progress not).
     fn to_keep(&self) -> Vec<KeptPlay> {
-        let open = self.open.iter().filter(|open| open.written.is_none()).map(|open| {
+        let open = self.open.iter().map(|open| {
             let ended = Ended {
                 at: open.started_at + open.played_ms as i64,
                 played_ms: open.played_ms,
@@ -444,8 +462,8 @@ impl Recorder {
         written.map(drop)
     }
 
-    /// A play paused for longer than the session gap is part of a new session from its resume,
-    /// as the play after such a pause would be.
+    /// A play paused for longer than the session gap is part of a new session from its resume
+    /// (or from its end, ended while paused), as the play after such a pause would be.
     fn resume(&mut self) -> Result<(), DbError> {
         let now = self.clock.now_ms();
         let Some(open) = self.open.as_mut() else { return Ok(()) };
@@ -488,6 +506,7 @@ impl Recorder {
         error: Option<&str>,
         end_source: Option<ControlSource>,
     ) -> Recorded {
+        let moved = self.resume().err();
         let Some(open) = self.open.take() else {
             return Recorded::default();
         };
@@ -523,7 +542,7 @@ impl Recorder {
         }
         Recorded {
             completed: Some(completed),
-            error: failed,
+            error: moved.or(failed),
         }
     }
 }
@@ -559,7 +578,6 @@ impl Drop for Recorder {
 /// `play` with how it `ended`, as [`kept`] keeps it.
 fn kept_play(play: &OpenPlay, ended: &Ended) -> KeptPlay {
     KeptPlay {
-        play_id: play.written.map(|at| at.play_id),
         track_id: play.track_id,
         path: play.path.to_string_lossy().into_owned(),
         source: play.source,
@@ -906,19 +924,19 @@ mod tests {
         let kept = kept::read(&file).unwrap();
         assert_eq!(
             kept.iter()
-                .map(|p| (p.track_id, p.play_id.is_some(), p.end_reason.as_str()))
+                .map(|p| (p.track_id, p.end_reason.as_str()))
                 .collect::<Vec<_>>(),
-            [(1, true, "finished"), (2, false, "finished"), (3, false, "interrupted")]
+            [(1, "finished"), (2, "finished"), (3, "interrupted")]
         );
         let db = Database::open(&path).unwrap();
         db.conn()
             .execute_batch("DROP TRIGGER refuse_endings; DROP TRIGGER refuse_starts; DELETE FROM tracks WHERE id = 3")
             .unwrap();
         let mut recorder = Recorder::new(db, &LogConfig::default(), Box::new(FakeClock(now.clone())));
-        let said = recorder.write_kept().unwrap().unwrap();
+        let said = recorder.write_kept().unwrap();
         assert!(said.starts_with("wrote 2 plays"), "{said}");
         assert!(
-            said.contains("1 play of tracks the library no longer has stay in"),
+            said.contains("1 play of tracks the library does not have stays in"),
             "{said}"
         );
         assert_eq!(
@@ -946,6 +964,26 @@ mod tests {
             ]
         );
         assert_eq!(kept::read(&file).unwrap().len(), 1, "the play of the track gone stays");
+        assert_eq!(recorder.write_kept(), None, "nothing new to say");
+
+        // A crash before the file was rewritten leaves plays written already in it: written
+        // again, they change nothing.
+        kept::append(&file, &kept[..2]).unwrap();
+        recorder.write_kept();
+        let count: i64 = recorder
+            .database()
+            .conn()
+            .query_row("SELECT count(*) FROM plays", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 2);
+        assert_eq!(kept::read(&file).unwrap().len(), 1);
+
+        // A damaged file is moved aside, and the player starts.
+        std::fs::write(&file, "{\"track_id\": 1,").unwrap();
+        let said = recorder.write_kept().unwrap();
+        assert!(said.contains("moved to"), "{said}");
+        assert!(!file.exists());
+        assert!(dir.path().join("skipless.db-kept.damaged").exists());
     }
 
     /// A play paused for longer than the session gap is part of a new session from its resume,
@@ -1006,6 +1044,19 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, [(2, 1, 0), (1, 2, 0), (3, 2, 1)]);
+
+        // Paused past the gap and ended without a resume (next, in the morning): the same.
+        recorder
+            .record(&Event::Paused {
+                track_id: 3,
+                position_ms: 1_000,
+            })
+            .into_result()
+            .unwrap();
+        now.fetch_add(gap + 1, Ordering::SeqCst);
+        let third = recorder.record(&ended(3)).into_result().unwrap().unwrap();
+        assert_eq!(third.session_id, 3);
+        assert_eq!(recorder.session_now().unwrap(), Some(3), "the next play joins it");
     }
 
     #[test]

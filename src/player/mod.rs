@@ -82,6 +82,7 @@ pub enum Command {
         /// means whatever plays). A `next` sent as a track ends may find the engine already
         /// gone on, gaplessly, to the very item it asks for: that play was never heard by the
         /// sender, so it is not ended as skipped and played again; the command is carried out.
+        /// (So is a play of the same entry asked for just then, which is the one playing.)
         seen_starts: Option<u64>,
     },
     /// The track that follows the current one without a gap (`None`: stop after it).

@@ -774,9 +774,6 @@ impl SeqModel {
             // first stage, or a model whose Transformer was not kept) needs no forward pass.
             return Tensor::zeros((n, self.config.d), self.p("head.bias").dtype(), &self.device);
         }
-        if n <= INFERENCE_BATCH {
-            return self.hidden_batch(windows);
-        }
         let parts = windows
             .chunks(INFERENCE_BATCH)
             .map(|part| self.hidden_batch(part).map(|h| h.detach()))
