@@ -650,6 +650,16 @@ mod tests {
         }
     }
 
+    /// Triggers that make the database refuse a play's end or start, as a full disk would.
+    const REFUSE_ENDINGS: &str = "CREATE TRIGGER refuse_endings BEFORE UPDATE OF ended_at ON plays
+         WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END;";
+    const REFUSE_STARTS: &str =
+        "CREATE TRIGGER refuse_starts BEFORE INSERT ON plays BEGIN SELECT RAISE(ABORT, 'disk full'); END;";
+
+    fn refuse(recorder: &Recorder, triggers: &str) {
+        recorder.database().conn().execute_batch(triggers).unwrap();
+    }
+
     fn setup() -> (Recorder, Arc<AtomicI64>) {
         let db = Database::in_memory_with_tracks(1..=3);
         let now = Arc::new(AtomicI64::new(1_000_000));
@@ -764,14 +774,7 @@ mod tests {
             duration_ms: Some(200_000),
         };
         recorder.record(&started(1)).into_result().unwrap();
-        recorder
-            .database()
-            .conn()
-            .execute_batch(
-                "CREATE TRIGGER refuse_endings BEFORE UPDATE OF ended_at ON plays
-                 WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-            )
-            .unwrap();
+        refuse(&recorder, REFUSE_ENDINGS);
         now.fetch_add(3_000, Ordering::SeqCst);
         // A stray `Started` closes the open play as interrupted: refused, kept.
         let refused = recorder.record(&started(2));
@@ -896,15 +899,7 @@ mod tests {
             by: Some(ControlSource::Key),
         };
         recorder.record(&started(1)).into_result().unwrap();
-        recorder
-            .database()
-            .conn()
-            .execute_batch(
-                "CREATE TRIGGER refuse_endings BEFORE UPDATE OF ended_at ON plays
-                 WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END;
-                 CREATE TRIGGER refuse_starts BEFORE INSERT ON plays BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-            )
-            .unwrap();
+        refuse(&recorder, &format!("{REFUSE_ENDINGS} {REFUSE_STARTS}"));
         now.fetch_add(200_000, Ordering::SeqCst);
         assert!(recorder.record(&ended(1, 200_000)).error.is_some());
         // Each write tried meanwhile fails too.

@@ -162,18 +162,24 @@ fn twenty_kill_9s_lose_no_play_and_leave_an_intact_database() {
     );
 }
 
+/// A player on the corpus, playing, and another connection holding the database's write lock.
+fn playing_under_a_held_lock(data: &Path) -> (crate::common::Player, std::path::PathBuf, Connection) {
+    crate::common::scan_json(data, &[&crate::common::corpus()]);
+    let player = crate::common::Player::start(data, 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    let db = data.join("skipless.db");
+    let other = Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    (player, db, other)
+}
+
 /// Another program holding the database's write lock past the busy timeout (here for 8 s) does
 /// not cost the plays made meanwhile: each is kept, said once a write fails, and written in
 /// order, with its own times, once the lock goes.
 #[test]
 fn plays_made_while_another_program_holds_the_lock_are_written_after() {
     let data = tempfile::tempdir().unwrap();
-    crate::common::scan_json(data.path(), &[&crate::common::corpus()]);
-    let mut player = crate::common::Player::start(data.path(), 1.0, &[crate::common::corpus()]);
-    player.wait("started");
-    let db = data.path().join("skipless.db");
-    let other = Connection::open(&db).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (mut player, db, other) = playing_under_a_held_lock(data.path());
     let (mut started, mut failures) = (1, Vec::new());
     for _ in 0..4 {
         player.send("next");
@@ -215,12 +221,7 @@ fn plays_made_while_another_program_holds_the_lock_are_written_after() {
 #[test]
 fn plays_refused_until_the_player_quits_are_written_at_the_next_start() {
     let data = tempfile::tempdir().unwrap();
-    crate::common::scan_json(data.path(), &[&crate::common::corpus()]);
-    let mut player = crate::common::Player::start(data.path(), 1.0, &[crate::common::corpus()]);
-    player.wait("started");
-    let db = data.path().join("skipless.db");
-    let other = Connection::open(&db).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (mut player, db, other) = playing_under_a_held_lock(data.path());
     for _ in 0..2 {
         player.send("next");
         player.wait("started");
