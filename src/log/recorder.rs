@@ -245,20 +245,16 @@ impl Recorder {
                 session_id: row.session_id,
             },
             None => {
-                let open = OpenPlay {
-                    written: None,
+                let (session_id, play_id) = plays::start_play(
+                    self.db.conn_mut(),
                     track_id,
-                    path: PathBuf::from(&play.path),
-                    source: play.source,
-                    started_at: play.started_at,
-                    session_id: -play.started_at,
-                    duration_ms: play.duration_ms,
-                    played_ms: 0,
-                    saved_at: play.started_at,
-                    paused_at: None,
-                    sought: false,
-                };
-                write_start(&mut self.db, &open, self.session_gap_ms)?
+                    play.source,
+                    play.duration_ms,
+                    play.started_at,
+                    self.session_gap_ms,
+                )
+                .map_err(|e| self.db.err(e))?;
+                Written { play_id, session_id }
             }
         };
         let ended = Ended {
