@@ -11,24 +11,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// [`write_atomic`] for content written piece by piece (an export): `write` fills the file, and
-/// its error, or the file system's, leaves `path` as it was.
+/// its error, or the file system's, leaves `path` as it was. A temporary file that a writer of
+/// the same path left when it was killed (an export stopped with Ctrl-C) is removed first.
 pub fn write_atomic_with<T, E: From<std::io::Error>>(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, E>,
 ) -> Result<T, E> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (dir, prefix) = temps_of(path);
+    remove_orphans(dir, &prefix);
     // Two writers of one path in one process (two exports in the same second) each have their
     // own temporary file: the last rename wins whole.
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temp = dir.join(format!(".{name}.tmp{}.{nth}", std::process::id()));
+    let temp = dir.join(format!("{prefix}{}.{nth}", std::process::id()));
     let result = (|| {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&temp)?);
         let written = write(&mut out)?;
@@ -42,6 +37,42 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// The folder of `path`, and the start of the names of its temporary files there.
+fn temps_of(path: &Path) -> (&Path, String) {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    (dir, format!(".{name}.tmp"))
+}
+
+/// Removes the temporary files of `path` that writers killed before they finished left (what a
+/// write of `path` does first), for a file that may not be written again soon.
+pub fn remove_orphans_of(path: &Path) {
+    let (dir, prefix) = temps_of(path);
+    remove_orphans(dir, &prefix);
+}
+
+/// Removes the temporary files named `{prefix}{pid}.{n}` in `dir` whose process has gone.
+fn remove_orphans(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -66,5 +97,22 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["out.html", "taken"]);
+    }
+
+    #[test]
+    fn a_killed_writers_temporary_file_goes_at_the_next_write_and_a_living_ones_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log.csv");
+        // Beyond the largest pid Linux hands out (2^22), so no process has it.
+        let orphan = dir.path().join(".log.csv.tmp99999999.0");
+        let living = dir.path().join(format!(".log.csv.tmp{}.77", std::process::id()));
+        let other_file = dir.path().join(".other.csv.tmp99999999.0");
+        for path in [&orphan, &living, &other_file] {
+            std::fs::write(path, b"half").unwrap();
+        }
+        write_atomic(&file, b"whole").unwrap();
+        assert!(!orphan.exists());
+        assert!(living.exists() && other_file.exists());
+        assert_eq!(std::fs::read(&file).unwrap(), b"whole");
     }
 }

@@ -40,9 +40,11 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         &TrainConfig::default(),
         &mut |p| {
             if p.val_ndcg.is_none() {
-                bar.set_message(p.stage.label());
+                // The count first: a frame drawn between the two would show the new stage's
+                // name over the old one's count.
                 bar.set_length((p.steps * p.epochs) as u64);
                 bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
+                bar.set_message(p.stage.label());
             }
         },
         &cancel,

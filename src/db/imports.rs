@@ -191,8 +191,20 @@ pub(crate) struct Placer<'t> {
     waiting_elsewhere: Statement<'t>,
     new_session: Statement<'t>,
     touch_session: Statement<'t>,
+    session_around: Statement<'t>,
+    place_in_time: Statement<'t>,
+    shift_plays: Statement<'t>,
+    shift_waiting: Statement<'t>,
     matched: Statement<'t>,
     unmatched: Statement<'t>,
+}
+
+/// A session the log has already (the player's, an earlier import's, another source's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LoggedSession {
+    pub id: i64,
+    pub started_at: i64,
+    pub last_at: i64,
 }
 
 impl<'t> Placer<'t> {
@@ -226,7 +238,28 @@ impl<'t> Placer<'t> {
                             AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))"
             ))?,
             new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
-            touch_session: tx.prepare("UPDATE sessions SET last_at = max(last_at, ?2) WHERE id = ?1")?,
+            touch_session: tx.prepare(
+                "UPDATE sessions SET started_at = min(started_at, ?2), last_at = max(last_at, ?3) WHERE id = ?1",
+            )?,
+            // Sessions do not overlap but where two sources told of one listening apart: the few
+            // that start last before the play ends hold any it belongs to.
+            session_around: tx.prepare(
+                "SELECT id, started_at, last_at FROM (
+                     SELECT id, started_at, last_at FROM sessions
+                     WHERE started_at <= ?2 + ?3 AND id IS NOT ?4
+                     ORDER BY started_at DESC LIMIT 4)
+                 WHERE last_at >= ?1 - ?3
+                 ORDER BY started_at, id LIMIT 1",
+            )?,
+
+            place_in_time: tx.prepare(
+                "SELECT 1 + max(coalesce((SELECT max(position) FROM plays WHERE session_id = ?1 AND started_at <= ?2), -1),
+                                coalesce((SELECT max(position) FROM unmatched_plays
+                                          WHERE session_id = ?1 AND started_at <= ?2), -1))",
+            )?,
+            shift_plays: tx.prepare("UPDATE plays SET position = position + 1 WHERE session_id = ?1 AND position >= ?2")?,
+            shift_waiting: tx
+                .prepare("UPDATE unmatched_plays SET position = position + 1 WHERE session_id = ?1 AND position >= ?2")?,
             matched: tx.prepare(
                 "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
                                     end_reason, skipped, source, import_key)
@@ -305,10 +338,79 @@ impl<'t> Placer<'t> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    /// Moves a session's end up to `ended_at` if that is later.
-    pub(crate) fn touch_session(&mut self, session_id: i64, ended_at: i64) -> rusqlite::Result<()> {
-        self.touch_session.execute(params![session_id, ended_at])?;
+    /// Widens a session to a play from `started_at` to `ended_at`.
+    pub(crate) fn touch_session(&mut self, session_id: i64, started_at: i64, ended_at: i64) -> rusqlite::Result<()> {
+        self.touch_session.execute(params![session_id, started_at, ended_at])?;
         Ok(())
+    }
+
+    /// The logged session other than `besides` a play from `started_at` to `ended_at` belongs
+    /// to: one it starts at most `gap_ms` after the end of, or ends at most `gap_ms` before the
+    /// start of (the earliest, if several).
+    pub(crate) fn session_around(
+        &mut self,
+        started_at: i64,
+        ended_at: i64,
+        gap_ms: i64,
+        besides: Option<i64>,
+    ) -> rusqlite::Result<Option<LoggedSession>> {
+        self.session_around
+            .query_row(params![started_at, ended_at, gap_ms, besides], |r| {
+                Ok(LoggedSession {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    last_at: r.get(2)?,
+                })
+            })
+            .optional()
+    }
+
+    /// Makes sessions `a` and `b` one, a play having come between them: the earlier one's id
+    /// stays, and the plays of both are numbered in the order they started. Returns the id kept.
+    pub(crate) fn merge_sessions(&mut self, a: i64, b: i64) -> rusqlite::Result<i64> {
+        let started = |id: i64| -> rusqlite::Result<i64> {
+            self.tx
+                .query_row("SELECT started_at FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+        };
+        let (keep, gone) = if (started(a)?, a) <= (started(b)?, b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        for statement in [
+            "UPDATE plays SET session_id = ?1 WHERE session_id = ?2",
+            "UPDATE unmatched_plays SET session_id = ?1 WHERE session_id = ?2",
+            "UPDATE sessions SET started_at = min(started_at, (SELECT started_at FROM sessions WHERE id = ?2)),
+                                 last_at = max(last_at, (SELECT last_at FROM sessions WHERE id = ?2))
+             WHERE id = ?1",
+            "DELETE FROM sessions WHERE id = ?2",
+        ] {
+            self.tx.execute(statement, params![keep, gone])?;
+        }
+        let in_order = "WITH ordered AS (
+                 SELECT kind, id, row_number() OVER (ORDER BY started_at, position, kind, id) - 1 AS place FROM (
+                     SELECT 0 AS kind, id, started_at, position FROM plays WHERE session_id = ?1
+                     UNION ALL SELECT 1, id, started_at, position FROM unmatched_plays WHERE session_id = ?1))";
+        self.tx.execute(
+            &format!("{in_order} UPDATE plays SET position = ordered.place FROM ordered WHERE ordered.kind = 0 AND plays.id = ordered.id"),
+            [keep],
+        )?;
+        self.tx.execute(
+            &format!("{in_order} UPDATE unmatched_plays SET position = ordered.place FROM ordered WHERE ordered.kind = 1 AND unmatched_plays.id = ordered.id"),
+            [keep],
+        )?;
+        Ok(keep)
+    }
+
+    /// The position in logged session `session_id` of a play starting at `started_at`, after
+    /// every play of it that started before, with the later ones moved one on to make room.
+    pub(crate) fn make_room(&mut self, session_id: i64, started_at: i64) -> rusqlite::Result<i64> {
+        let position: i64 = self
+            .place_in_time
+            .query_row(params![session_id, started_at], |r| r.get(0))?;
+        self.shift_plays.execute(params![session_id, position])?;
+        self.shift_waiting.execute(params![session_id, position])?;
+        Ok(position)
     }
 
     /// Adds `play` to the log as a play of library track `track_id`.

@@ -45,7 +45,9 @@ struct OpenSession {
     /// newer one) starts a session of its own.
     first_at: i64,
     last_at: i64,
-    next_position: i64,
+    /// Where the next play goes in a session of this import's alone; in one the log had (`None`),
+    /// a play goes in by its time among those already there.
+    next_position: Option<i64>,
 }
 
 /// Imports Spotify histories: files, or folders whose history files are taken in name order.
@@ -547,24 +549,50 @@ fn place(
             counts.duplicate += 1;
             return Ok(());
         }
+        // A play near a session the log has joins it (the rest of an interrupted import, a
+        // second source of the same listening, plays around the player's own): sessions are
+        // the listener's, whichever source tells of them.
         let open = match session {
             Some(open) if play.started_at >= open.first_at && play.started_at - open.last_at <= gap_ms => open,
-            _ => OpenSession {
-                id: placer.new_session(play.started_at, play.ended_at)?,
-                first_at: play.started_at,
-                last_at: play.ended_at,
-                next_position: 0,
+            _ => match placer.session_around(play.started_at, play.ended_at, gap_ms, None)? {
+                Some(logged) => OpenSession {
+                    id: logged.id,
+                    first_at: logged.started_at.min(play.started_at),
+                    last_at: logged.last_at,
+                    next_position: None,
+                },
+                None => OpenSession {
+                    id: placer.new_session(play.started_at, play.ended_at)?,
+                    first_at: play.started_at,
+                    last_at: play.ended_at,
+                    next_position: Some(0),
+                },
             },
         };
-        placer.touch_session(open.id, play.ended_at)?;
+        // A play that comes between two sessions makes them one.
+        let mut open = open;
+        while let Some(other) = placer.session_around(play.started_at, play.ended_at, gap_ms, Some(open.id))? {
+            let kept = placer.merge_sessions(open.id, other.id)?;
+            open = OpenSession {
+                id: kept,
+                first_at: open.first_at.min(other.started_at),
+                last_at: open.last_at.max(other.last_at),
+                next_position: None,
+            };
+        }
+        placer.touch_session(open.id, play.started_at, play.ended_at)?;
+        let position = match open.next_position {
+            Some(next) => next,
+            None => placer.make_room(open.id, play.started_at)?,
+        };
         session = Some(OpenSession {
             last_at: open.last_at.max(play.ended_at),
-            next_position: open.next_position + 1,
+            next_position: open.next_position.map(|next| next + 1),
             ..open
         });
         let slot = Slot {
             session_id: open.id,
-            position: open.next_position,
+            position,
         };
         match track {
             Some(track) => {

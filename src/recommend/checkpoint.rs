@@ -152,6 +152,11 @@ impl ModelsLock {
             .or_else(|_| std::fs::File::open(&path))
             .ok()?;
         file.lock().ok()?;
+        // What a run killed while it saved left, which a run that keeps the saved model would
+        // never replace.
+        for saved in [Checkpoint::path(models_dir), models_dir.join(META_FILE)] {
+            crate::atomic_file::remove_orphans_of(&saved);
+        }
         Some(Self { _held: file })
     }
 }
@@ -161,4 +166,26 @@ pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run killed while it saved left half a model beside the saved one; the next run's hold
+    /// on the folder clears it, whether or not that run saves a model.
+    #[test]
+    fn the_next_runs_hold_clears_what_a_killed_save_left() {
+        let models = tempfile::tempdir().unwrap();
+        // Beyond the largest pid Linux hands out (2^22), so no process has it.
+        let left = [
+            models.path().join(format!(".{MODEL_FILE}.tmp99999999.0")),
+            models.path().join(format!(".{META_FILE}.tmp99999999.3")),
+        ];
+        for file in &left {
+            std::fs::write(file, b"half").unwrap();
+        }
+        let _held = ModelsLock::take(models.path()).unwrap();
+        assert!(left.iter().all(|file| !file.exists()));
+    }
 }

@@ -1533,3 +1533,124 @@ fn a_history_in_parts_makes_the_same_sessions_whatever_order_its_files_come_in()
     import_spotify(newest_first.path(), &[&parts[2], &parts[1], &parts[0]]);
     assert_eq!(sessions(newest_first.path()), expected);
 }
+
+/// Ctrl-C during an import ends it with one line saying what stays; the database is whole, and
+/// the same import run again adds what is missing, each play once.
+#[test]
+fn an_interrupted_import_says_what_it_keeps_and_a_second_run_completes_it() {
+    const PLAYS: i64 = 60_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("Streaming_History_Audio_2020.json");
+    // A play every 3 minutes, sessions of 20 plays an hour apart, 40 songs.
+    let records: Vec<serde_json::Value> = (0..PLAYS)
+        .map(|i| {
+            let ts = jiff::Timestamp::from_second(1_577_836_800 + i * 180 + i / 20 * 3_600).unwrap();
+            serde_json::json!({
+                "ts": ts.to_string(),
+                "ms_played": 170_000,
+                "master_metadata_track_name": format!("Song {}", i % 40),
+                "master_metadata_album_artist_name": format!("Artist {}", i % 7),
+                "master_metadata_album_album_name": "Album",
+                "spotify_track_uri": format!("spotify:track:{}", i % 40),
+                "reason_start": "trackdone",
+                "reason_end": "trackdone",
+                "skipped": false,
+            })
+        })
+        .collect();
+    std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
+    let import = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(crate::common::config_file(&data))
+        .env_remove("SKIPLESS_DATA_DIR")
+        .args(["import", "spotify"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &import.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = import.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("import interrupted: the plays written before it are kept"),
+        "{said}"
+    );
+    let db = data.join("skipless.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let count = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM plays) + (SELECT count(*) FROM unmatched_plays)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let kept = count(&conn);
+    assert!(kept < PLAYS, "interrupted before the end: {kept}");
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    crate::common::stdout_of(crate::common::skipless(&data).args(["import", "spotify"]).arg(&file));
+    assert_eq!(count(&conn), PLAYS);
+    let sessions: i64 = conn
+        .query_row(
+            "SELECT count(DISTINCT session_id) FROM (SELECT session_id FROM plays UNION ALL SELECT session_id FROM unmatched_plays)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sessions, PLAYS / 20, "sessions as one import would make them");
+}
+
+/// The same listening told by two sources (a ListenBrainz export, then the Spotify history
+/// it came from) is the one log's sessions: the plays the first lacked join the sessions it
+/// made, each in its place in time, rather than making sessions of their own.
+#[test]
+fn a_second_source_of_the_same_listening_fills_the_sessions_of_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = |data: &Path| json_of(data, &["stats", "--json"], &[]);
+    let one = data_dir(tmp.path(), "one");
+    import_spotify(&one, &[&mica()]);
+    // Every third listen left out of the first source, so the second has plays to add.
+    let listens = tmp.path().join("listens.jsonl");
+    let exported = stdout_of(skipless(&one).args(["export", "--format", "listenbrainz"]));
+    let kept: Vec<&str> = exported
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(&listens, kept.join("\n")).unwrap();
+    let two = data_dir(tmp.path(), "two");
+    stdout_of(skipless(&two).args(["import", "listenbrainz"]).arg(&listens));
+    let (matched, unmatched, _) = import_spotify(&two, &[&mica()]);
+    assert!(
+        matched + unmatched > 0,
+        "the second source adds the plays the first lacks"
+    );
+    let (whole, joined) = (stats(&one), stats(&two));
+    assert_eq!(joined["plays"], whole["plays"]);
+    assert_eq!(joined["sessions"], whole["sessions"]);
+    // Each session's plays in time order.
+    let conn = rusqlite::Connection::open(two.join("skipless.db")).unwrap();
+    let out_of_order: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM (
+                 SELECT started_at, lag(started_at) OVER (PARTITION BY session_id ORDER BY position) AS before
+                 FROM (SELECT session_id, position, started_at FROM plays
+                       UNION ALL SELECT session_id, position, started_at FROM unmatched_plays))
+             WHERE started_at < before",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(out_of_order, 0);
+}
