@@ -77,6 +77,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_several_names_read.sql",
         include_str!("../../migrations/0015_several_names_read.sql"),
     ),
+    (
+        "0016_session_starts.sql",
+        include_str!("../../migrations/0016_session_starts.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
@@ -105,6 +109,10 @@ pub enum DbError {
         name: &'static str,
         source: rusqlite::Error,
     },
+    #[error("{path}: deleted while the player runs; it is written back, with the plays since, when the player quits")]
+    Deleted { path: PathBuf },
+    #[error("{path}: deleted while the player ran, and cannot be written back: {why}")]
+    WriteBack { path: PathBuf, why: String },
 }
 
 /// An open, migrated skipless database.
@@ -301,6 +309,43 @@ impl Database {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the database's file was deleted, or its folder with it, while this connection
+    /// holds it: what is written goes on into a file no path names, which is gone when the
+    /// process ends, unless it is written back ([`Database::write_back`]).
+    pub(crate) fn is_deleted(&self) -> bool {
+        self._counted.is_some()
+            && std::fs::symlink_metadata(&self.path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// Writes the database this connection holds back to its path, as a new file, after it was
+    /// deleted ([`Database::is_deleted`]); a file that is there by then is left alone. The
+    /// connection goes on with the deleted file: a second connection to the new one, in this
+    /// process, would lose its write-ahead log when the last connection to the deleted file
+    /// closes, as SQLite then removes the log by its name.
+    pub(crate) fn write_back(&self) -> Result<(), DbError> {
+        let failed = |why: String| DbError::WriteBack {
+            path: self.path.clone(),
+            why,
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+        let target = self
+            .path
+            .to_str()
+            .ok_or_else(|| failed("its path is not UTF-8, which SQLite's VACUUM INTO needs".into()))?;
+        // Fails when a file is there: nothing is overwritten.
+        self.conn
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(|e| failed(describe_sqlite(&e)))?;
+        [self.path.as_path(), dir]
+            .into_iter()
+            .try_for_each(|synced| std::fs::File::open(synced)?.sync_all())
+            .map_err(|e| failed(e.to_string()))
     }
 
     /// Wraps a query error with the database path.

@@ -98,6 +98,8 @@ pub struct Recorder {
     waiting: Vec<(OpenPlay, Ended)>,
     /// No write is tried before this time while plays wait.
     retry_at: i64,
+    /// The database's file was found deleted (and said once).
+    deleted: bool,
 }
 
 impl Recorder {
@@ -111,6 +113,7 @@ impl Recorder {
             open: None,
             waiting: Vec::new(),
             retry_at: 0,
+            deleted: false,
         }
     }
 
@@ -536,9 +539,16 @@ impl Recorder {
             }
             self.waiting.push((open, ended));
         }
+        // Looked for at each play's end: a file gone is said once, and written back at quit.
+        let deleted = (!self.deleted && self.db.is_deleted()).then(|| {
+            self.deleted = true;
+            DbError::Deleted {
+                path: self.db.path().to_path_buf(),
+            }
+        });
         Recorded {
             completed: Some(completed),
-            error: moved.or(failed),
+            error: moved.or(failed).or(deleted),
         }
     }
 }
@@ -546,11 +556,22 @@ impl Recorder {
 impl Drop for Recorder {
     /// A last try for the plays that wait, whatever the retry time: the player is going. What the
     /// database still refuses is kept in a file beside it, for the next start to write.
+    /// A database deleted while the player ran is written back first, with every play.
     fn drop(&mut self) {
-        if self.unwritten() == 0 {
-            return;
+        let last_try = match self.unwritten() {
+            0 => Ok(()),
+            _ => self.write_waiting(),
+        };
+        if self.db.is_deleted() {
+            match self.db.write_back() {
+                Ok(()) => tracing::warn!(
+                    "{} was deleted while the player ran; written back with its plays",
+                    self.db.path().display()
+                ),
+                Err(e) => tracing::error!("{e}"),
+            }
         }
-        let Err(e) = self.write_waiting() else { return };
+        let Err(e) = last_try else { return };
         let plays = self.to_keep();
         let count = crate::fmt::count(plays.len() as u64, "play");
         if self.db.path() == std::path::Path::new(":memory:") {

@@ -267,3 +267,44 @@ fn a_player_quitting_with_autoplay_leaves_no_write_ahead_log() {
         assert!(!data.path().join(leftover).exists(), "{leftover} left behind");
     }
 }
+
+/// A data dir deleted while the player runs (by mistake, by a clean-up script) loses no play:
+/// SQLite goes on writing into the deleted file, the player says so at the next play's end, and
+/// writes the database back, with the plays from before and after, when it quits.
+#[test]
+fn a_database_deleted_while_the_player_runs_is_written_back_with_its_plays_at_quit() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("data");
+    let mut player = crate::common::Player::start(&dir, 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    std::thread::sleep(Duration::from_millis(1500));
+    player.send("next");
+    player.wait("started");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    player.send("next");
+    let said = player.wait("log_failed");
+    assert!(
+        said["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("deleted while the player runs")),
+        "{said}"
+    );
+    player.wait("started");
+    player.quit();
+    let db = dir.join("skipless.db");
+    let rows = rows(&db);
+    let reasons: Vec<&String> = rows.values().map(|r| &r[END_REASON]).collect();
+    assert_eq!(
+        reasons,
+        ["Text(\"skipped\")", "Text(\"skipped\")", "Text(\"quit\")"],
+        "{rows:?}"
+    );
+    assert_eq!(integrity(&db), "ok");
+    // The next start opens it as its own.
+    let player = crate::common::Player::start(&dir, 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    player.quit();
+    let history = crate::common::stdout_of(crate::common::skipless(&dir).args(["history", "--json"]));
+    assert_eq!(crate::common::json_lines(&history).len(), 4, "{history}");
+}
