@@ -28,6 +28,7 @@ pub(crate) enum Action {
     Top,
     Bottom,
     Enqueue,
+    PlayNext,
     Remove,
     MoveUp,
     MoveDown,
@@ -119,6 +120,12 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (Action::Top, "top", "go to the top", &["g", "Home"]),
     (Action::Bottom, "bottom", "go to the bottom", &["G", "End"]),
     (Action::Enqueue, "enqueue", "add the selection to the queue", &["a"]),
+    (
+        Action::PlayNext,
+        "play_next",
+        "play the selection next, before the rest of the queue",
+        &["N"],
+    ),
     (
         Action::Remove,
         "remove",

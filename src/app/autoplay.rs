@@ -644,23 +644,25 @@ impl AutoplayCore {
     /// session, so that skips steer the radio away from its seed.
     fn radio(&self, seed: &RadioSeed, session: &[(i64, bool)]) -> Radio {
         let artist = seed.artist.as_deref();
+        let by_seed_artist: HashSet<i64> = self
+            .candidates
+            .iter()
+            .filter(|t| {
+                artist
+                    .zip(t.artist.as_deref())
+                    .is_some_and(|(seed, theirs)| crate::track::same_name(seed, theirs))
+            })
+            .map(|t| t.id)
+            .collect();
         let mut favoured = self.log.co_listened(&seed.tracks.iter().copied().collect());
-        favoured.extend(
-            self.candidates
-                .iter()
-                .filter(|t| {
-                    artist
-                        .zip(t.artist.as_deref())
-                        .is_some_and(|(seed, theirs)| crate::track::same_name(seed, theirs))
-                })
-                .map(|t| t.id),
-        );
+        favoured.extend(&by_seed_artist);
         let skipped = session
             .iter()
             .filter(|&&(id, skipped)| skipped && favoured.contains(&id))
             .count();
         Radio {
             favoured,
+            by_seed_artist,
             share: RADIO_SHARE * 0.5f32.powi(skipped.min(30) as i32),
         }
     }
@@ -1409,6 +1411,20 @@ mod tests {
         // A track radio keeps the artist limit for everyone but the seed's artist.
         let by_seed_artist = radio.iter().filter(|p| p.track_id <= 8).count();
         assert!(by_seed_artist >= 2, "{radio:?}");
+        let mut one_band = core;
+        one_band
+            .db
+            .conn()
+            .execute("UPDATE tracks SET artist = 'Other Band' WHERE id IN (40, 41, 42)", [])
+            .unwrap();
+        one_band.reload(None).unwrap();
+        let (_, radio) = one_band.rank(&[(1, false)], &NotToPick::default(), 10, now, Some(&seed));
+        let heard_with_seed = radio.iter().filter(|p| (40..=42).contains(&p.track_id)).count();
+        assert!(
+            heard_with_seed <= RecommendConfig::default().max_per_artist,
+            "{radio:?}"
+        );
+        let core = core_with(0);
 
         let skipping = [(1, false), (2, true), (3, true)];
         let (_, steered) = core.rank(&skipping, &NotToPick::default(), 10, now, Some(&seed));

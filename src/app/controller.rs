@@ -103,7 +103,14 @@ pub struct Controller {
     /// The engine has a play: from a `Play` sent until its `Idle`. `now` alone would say
     /// "stopped" while a play is on its way, and between two plays joined gaplessly.
     engine_busy: bool,
+    /// Tracks the listener took out of the queue, with the session they were taken out in:
+    /// "not now", so autoplay does not bring them back in that session. The last
+    /// [`REMOVED_KEPT`].
+    removed: Vec<(i64, Option<i64>)>,
 }
+
+/// How many tracks taken out of the queue are remembered.
+const REMOVED_KEPT: usize = 256;
 
 /// Past this far into a track, "previous" restarts it rather than going back.
 const RESTART_AFTER_MS: u64 = 3_000;
@@ -129,6 +136,7 @@ impl Controller {
             play_sent_at: None,
             starts_seen: 0,
             engine_busy: false,
+            removed: Vec::new(),
         }
     }
 
@@ -376,9 +384,8 @@ impl Controller {
     /// log puts the playing or next play in ([`Recorder::session_now`]), so a player left idle
     /// past the session gap ranks for a new session, not for the one it carried on at start.
     pub(crate) fn autoplay_context(&self) -> (Vec<(i64, bool)>, NotToPick) {
-        let last_session = self.history.last().map(|(_, p)| p.session_id);
         // A log that cannot be read now ranks for the session last seen, as before it failed.
-        let session_now = self.recorder.session_now().unwrap_or(last_session);
+        let session_now = self.session_now();
         let mut session: Vec<(i64, bool)> = self
             .history
             .iter()
@@ -388,7 +395,32 @@ impl Controller {
         if let Some(now) = &self.now {
             session.push((now.entry.track.id, false));
         }
-        (session, self.not_to_pick())
+        let mut not_to_pick = self.not_to_pick();
+        not_to_pick.passed_over.extend(
+            self.removed
+                .iter()
+                .filter(|(_, session)| *session == session_now)
+                .map(|&(track, _)| track),
+        );
+        (session, not_to_pick)
+    }
+
+    /// The current session as the log has it, or as last seen when it cannot be read.
+    fn session_now(&self) -> Option<i64> {
+        let last_session = self.history.last().map(|(_, p)| p.session_id);
+        self.recorder.session_now().unwrap_or(last_session)
+    }
+
+    /// Takes entry `index` out of the queue (not the playing one), and remembers its track as
+    /// turned away for this session.
+    pub(crate) fn remove_from_queue(&mut self, index: usize) -> Option<QueueEntry> {
+        let removed = self.queue.remove(index)?;
+        if self.removed.len() >= REMOVED_KEPT {
+            self.removed.remove(0);
+        }
+        self.removed.push((removed.track.id, self.session_now()));
+        self.refresh_next();
+        Some(removed)
     }
 
     /// The tracks autoplay must not pick: the ones the listener queued, those of their entries
@@ -511,6 +543,14 @@ impl Controller {
     pub(crate) fn enqueue(&mut self, tracks: Vec<Track>) -> usize {
         let n = tracks.len();
         self.queue.enqueue(tracks);
+        self.refresh_next();
+        n
+    }
+
+    /// Queues `tracks` to play right after the current one, before everything queued.
+    pub(crate) fn enqueue_next(&mut self, tracks: Vec<Track>) -> usize {
+        let n = tracks.len();
+        self.queue.enqueue_next(tracks);
         self.refresh_next();
         n
     }
@@ -829,6 +869,21 @@ mod tests {
         taken.sort_unstable();
         taken.dedup();
         assert_eq!(taken, [2, 3, 4], "1 was heard; 2 passed over, 3 current, 4 to come");
+    }
+
+    /// A track taken out of the queue is not brought back by autoplay in that session; in the
+    /// next one it may come again.
+    #[test]
+    fn a_track_taken_out_of_the_queue_is_not_picked_again_that_session() {
+        let (mut c, _commands) = controller();
+        c.history = vec![carried(1, 7, 5)];
+        c.play_tracks((1..=3).map(track).collect(), 0, PlaySource::User, ControlSource::Key);
+        let removed = c.remove_from_queue(2).map(|e| e.track.id);
+        assert_eq!(removed, Some(3));
+        assert!(c.autoplay_context().1.passed_over.contains(&3));
+        assert!(c.remove_from_queue(0).is_none(), "the playing entry stays");
+        c.removed[0].1 = Some(6);
+        assert!(!c.autoplay_context().1.passed_over.contains(&3), "an earlier session's");
     }
 
     /// A radio under a repeat mode would loop its first track: starting one turns repeat off

@@ -21,6 +21,8 @@ use crate::track::{same_name, Name, Track};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Album {
     pub name: Name,
+    /// The earliest year its tracks give.
+    pub year: Option<i16>,
     pub tracks: Range<usize>,
 }
 
@@ -314,11 +316,13 @@ impl LibraryIndex {
             if artist.albums.last().is_none_or(|a| !same_name(&a.name, &album_name)) {
                 artist.albums.push(Album {
                     name: album_name,
+                    year: None,
                     tracks: i..i,
                 });
             }
             if let Some(album) = artist.albums.last_mut() {
                 album.tracks.end = i + 1;
+                album.year = album.year.into_iter().chain(track.year).min();
             }
         }
         let mut by_id: Vec<u32> = (0..tracks.len() as u32).collect();

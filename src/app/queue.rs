@@ -102,6 +102,17 @@ impl Queue {
         self.entries.splice(at..at, entries);
     }
 
+    /// Adds tracks, in order, right after the current entry: they play next.
+    pub(crate) fn enqueue_next(&mut self, tracks: impl IntoIterator<Item = Track>) {
+        let at = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
+        let entries = tracks.into_iter().map(|track| QueueEntry {
+            track,
+            source: PlaySource::Queue,
+            reason: None,
+        });
+        self.entries.splice(at..at, entries);
+    }
+
     /// The upcoming entries (after the cursor).
     pub fn upcoming(&self) -> &[QueueEntry] {
         let from = self.cursor.map_or(0, |c| c + 1).min(self.entries.len());
@@ -377,6 +388,28 @@ mod tests {
         // Many at once keep their order, after the queued one and before the pick.
         q.enqueue([3, 4, 5].map(track));
         assert_eq!(ids(&q), [1, 2, 3, 4, 5, 11]);
+    }
+
+    /// "Play next" puts the tracks right after the playing one, before the listener's queued
+    /// tracks and autoplay's picks, which keep them when they are picked again.
+    #[test]
+    fn tracks_played_next_go_before_everything_queued() {
+        let mut q = Queue::default();
+        q.replace(vec![track(1)], 0, PlaySource::User);
+        q.enqueue([track(2)]);
+        let pick = |id| QueueEntry {
+            track: track(id),
+            source: PlaySource::Autoplay,
+            reason: None,
+        };
+        q.set_autoplay(vec![pick(10)]);
+        q.enqueue_next([7, 8].map(track));
+        assert_eq!(ids(&q), [1, 7, 8, 2, 10]);
+        q.set_autoplay(vec![pick(11)]);
+        assert_eq!(ids(&q), [1, 7, 8, 2, 11]);
+        let mut empty = Queue::default();
+        empty.enqueue_next([track(3)]);
+        assert_eq!(ids(&empty), [3]);
     }
 
     #[test]

@@ -34,8 +34,10 @@ const CHUNK: usize = 32_768;
 const FIRST_RESULTS_AFTER: Duration = Duration::from_millis(30);
 
 /// Track indices matching `query` fuzzily over "title artist album", then the album artist
-/// (a compilation's "Various Artists"), genre and year where the track has them, best first (ties in
-/// library order); none for a blank query.
+/// (a compilation's "Various Artists"), genre and year where the track has them, best first:
+/// by how closely they match (a title that is the query, one that begins with it, every word
+/// in the title, every word as written anywhere, the letters in order), then by score (ties
+/// in library order); none for a blank query.
 pub fn search<T: Borrow<Track>>(tracks: &[T], query: &str, limit: usize) -> Vec<usize> {
     let mut scoring = Scoring::new(query, limit);
     scoring.add(tracks, 0..tracks.len());
@@ -45,19 +47,27 @@ pub fn search<T: Borrow<Track>>(tracks: &[T], query: &str, limit: usize) -> Vec<
 /// A search under way: the pattern, and the best matches found so far.
 struct Scoring {
     pattern: Option<Pattern>,
+    /// The same words as written: a track holding each of them ranks above one that only
+    /// holds their letters in order ("love" finds "Love Song" before "Lonely Over Venus").
+    as_written: Option<Pattern>,
+    /// The query as typed, trimmed, to find titles that are it or begin with it.
+    query: String,
     matcher: Matcher,
     text: String,
     chars: Vec<char>,
     limit: usize,
-    best: Vec<(u32, usize)>,
+    /// (how closely it matches, fuzzy score, track index)
+    best: Vec<(Closeness, u32, usize)>,
 }
 
 impl Scoring {
     fn new(query: &str, limit: usize) -> Self {
-        let pattern = (!query.trim().is_empty())
-            .then(|| Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy));
+        let blank = query.trim().is_empty();
+        let pattern_of = |kind| (!blank).then(|| Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, kind));
         Self {
-            pattern,
+            pattern: pattern_of(AtomKind::Fuzzy),
+            as_written: pattern_of(AtomKind::Substring),
+            query: query.trim().to_owned(),
             matcher: Matcher::new(MatcherConfig::DEFAULT),
             text: String::new(),
             chars: Vec::new(),
@@ -68,7 +78,9 @@ impl Scoring {
 
     /// Scores the tracks at `range` and keeps the best `limit` of everything scored.
     fn add<T: Borrow<Track>>(&mut self, tracks: &[T], range: std::ops::Range<usize>) {
-        let Some(pattern) = &self.pattern else { return };
+        let (Some(pattern), Some(as_written)) = (&self.pattern, &self.as_written) else {
+            return;
+        };
         let start = self.best.len();
         for i in range {
             let t: &Track = tracks[i].borrow();
@@ -95,19 +107,57 @@ impl Scoring {
                 // Into the reused buffer: no string per track.
                 let _ = write!(self.text, " {year}");
             }
-            if let Some(score) = pattern.score(Utf32Str::new(&self.text, &mut self.chars), &mut self.matcher) {
-                self.best.push((score, i));
-            }
+            let text = Utf32Str::new(&self.text, &mut self.chars);
+            let Some(score) = pattern.score(text, &mut self.matcher) else {
+                continue;
+            };
+            let closeness = if as_written.score(text, &mut self.matcher).is_none() {
+                Closeness::Letters
+            } else if crate::track::same_name(&t.title, &self.query) {
+                Closeness::Title
+            } else if starts_with_any_case(&t.title, &self.query) {
+                Closeness::TitleStart
+            } else if as_written
+                .score(Utf32Str::new(&t.title, &mut self.chars), &mut self.matcher)
+                .is_some()
+            {
+                Closeness::InTitle
+            } else {
+                Closeness::Words
+            };
+            self.best.push((closeness, score, i));
         }
         if self.best.len() > start {
-            self.best.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            self.best
+                .sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
             self.best.truncate(self.limit);
         }
     }
 
     fn best(&self) -> Vec<usize> {
-        self.best.iter().map(|&(_, i)| i).collect()
+        self.best.iter().map(|&(.., i)| i).collect()
     }
+}
+
+/// How a track matches a query, loosest first: its letters in order somewhere, every word as
+/// written somewhere, every word in the title, the title beginning with the query, the title
+/// being the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Closeness {
+    Letters,
+    Words,
+    InTitle,
+    TitleStart,
+    Title,
+}
+
+/// Whether `text` begins with `prefix`, in any case.
+fn starts_with_any_case(text: &str, prefix: &str) -> bool {
+    let mut text = text.chars().flat_map(char::to_lowercase);
+    prefix
+        .chars()
+        .flat_map(char::to_lowercase)
+        .all(|c| text.next() == Some(c))
 }
 
 /// A query for the search thread, numbered so the screen keeps only the latest answer.
@@ -255,6 +305,31 @@ mod tests {
         for query in ["various", "jazz", "1959", "miles various"] {
             assert_eq!(search(&tracks, query, RESULTS), [0], "{query}");
         }
+    }
+
+    #[test]
+    fn words_found_as_written_rank_above_letters_found_scattered() {
+        let tracks = [
+            // Every letter of "love" begins a word here, which fuzzy scoring rewards most.
+            track("Lonely Over Venus Everywhere", "Orbit", "Far"),
+            track("Glovebox", "Hands", "Near"),
+            track("Summer", "Love Unlimited", "Under the Influence"),
+        ];
+        // The word in the title before the word in the artist's name, both before the letters.
+        assert_eq!(search(&tracks, "love", RESULTS), [1, 2, 0]);
+        assert_eq!(search(&tracks, "hands love", RESULTS), [1]);
+    }
+
+    #[test]
+    fn a_title_that_is_the_query_comes_first_then_titles_beginning_with_it() {
+        let tracks = [
+            track("Ghost", "Aurora", "Love Songs"),
+            track("Lovely Day", "Bill", "Menagerie"),
+            track("Crazy in Love", "B", "Dangerously"),
+            track("LOVE", "DJ", "Singles"),
+        ];
+        assert_eq!(search(&tracks, "love", RESULTS), [3, 1, 2, 0]);
+        assert_eq!(search(&tracks, " Love ", RESULTS), [3, 1, 2, 0]);
     }
 
     #[test]

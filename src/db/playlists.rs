@@ -133,7 +133,7 @@ fn touch(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Every playlist, by name.
+/// Every playlist, by name as the lists order names (accents and case aside).
 pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> {
     let mut stmt = conn.prepare(
         "SELECT p.name, count(e.position),
@@ -141,7 +141,7 @@ pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> 
          FROM playlists p
               LEFT JOIN playlist_entries e ON e.playlist_id = p.id
               LEFT JOIN tracks t ON t.path = e.path AND t.status = 'ok'
-         GROUP BY p.id ORDER BY p.name",
+         GROUP BY p.id",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(PlaylistSummary {
@@ -150,7 +150,9 @@ pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> 
             in_library: r.get::<_, i64>(2)? as usize,
         })
     })?;
-    rows.collect()
+    let mut all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    all.sort_by(|a, b| crate::track::name_order(&a.name, &b.name).then_with(|| a.name.cmp(&b.name)));
+    Ok(all)
 }
 
 /// The library tracks of a smart playlist, in its order, from the log as it is at `now_ms`.

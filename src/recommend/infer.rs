@@ -73,6 +73,9 @@ pub struct Filters {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Radio {
     pub favoured: HashSet<i64>,
+    /// The favoured tracks by the seed's artist: the one artist a radio plays beyond the
+    /// artist limit. Tracks heard with the seed keep the limit, as every other pick does.
+    pub by_seed_artist: HashSet<i64>,
     pub share: f32,
 }
 
@@ -436,7 +439,7 @@ impl Recommender {
                 "finished this session" => "you finished it earlier this session".into(),
                 "days since last play" | "plays since last play" => "not played for a while".into(),
                 "same album as the last play" => match &cand.album {
-                    Some(album) => format!("next from {album}"),
+                    Some(album) => format!("on {album}, as the last track was"),
                     None => "from the album playing".into(),
                 },
                 "same artist as the last play" | "artist finished this session" => match &cand.artist {
@@ -564,6 +567,14 @@ impl ColdShift {
     }
 }
 
+/// A 64-bit mix (SplitMix64's finaliser): neighbouring inputs give unrelated outputs.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 fn select<C: Borrow<Track>>(
     scores: &[f32],
     session: &[(i64, bool)],
@@ -590,7 +601,15 @@ fn select<C: Borrow<Track>>(
             }
         })
     };
-    let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    // Tracks of one score (the many a log has never played, alike to the history features) in
+    // an order drawn from the seed, not the library's: otherwise autoplay would go through them
+    // by artist name.
+    let shuffled = |i: usize| splitmix64(candidates[i].borrow().id as u64 ^ filters.seed);
+    let order = |a: &(usize, f32), b: &(usize, f32)| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| shuffled(a.0).cmp(&shuffled(b.0)))
+            .then(a.0.cmp(&b.0))
+    };
     let pick = |ranked: &[(usize, f32)], exclude_skipped: bool, exclude_recent: bool| -> Vec<usize> {
         let eligible: Vec<(usize, f32)> = ranked
             .iter()
@@ -725,8 +744,11 @@ fn radio_mix<C: Borrow<Track>>(
         let for_share = short
             .then(|| {
                 (0..ranked.len()).find(|&place| {
-                    let i = ranked[place].0;
-                    !taken[place] && is_favoured(i) && !limit.song_picked(candidates[i].borrow())
+                    let track = candidates[ranked[place].0].borrow();
+                    !taken[place]
+                        && is_favoured(ranked[place].0)
+                        && !limit.song_picked(track)
+                        && (radio.by_seed_artist.contains(&track.id) || limit.would_admit(track))
                 })
             })
             .flatten();
@@ -743,8 +765,8 @@ fn radio_mix<C: Borrow<Track>>(
     chosen
 }
 
-/// What the picks so far admit: at most `max_per_artist` picks per artist (a radio's picks made
-/// for its share aside), and one file of a song (its artist and title), since two files of one
+/// What the picks so far admit: at most `max_per_artist` picks per artist (a radio's picks of
+/// its seed's artist made for its share aside), and one file of a song (its artist and title), since two files of one
 /// song are one song to the listener. A track without an artist is only itself.
 struct PickLimit {
     max: usize,
@@ -894,6 +916,36 @@ pub fn fallback_rank<C: Borrow<Track>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tracks of one score (a log that has never played any of them) come in an order drawn
+    /// from the seed, which changes with every play, not in the library's order of names.
+    #[test]
+    fn tracks_of_one_score_are_not_picked_in_library_order() {
+        let candidates: Vec<Track> = (1..=40)
+            .map(|id| Track {
+                id,
+                title: format!("Song {id}"),
+                artist: Some(format!("Artist {id:02}").into()),
+                ..Track::default()
+            })
+            .collect();
+        let scores = vec![0.0f32; candidates.len()];
+        let picks = |seed: u64| {
+            let filters = Filters {
+                seed,
+                ..Filters::from_config(&crate::config::RecommendConfig::default(), 5)
+            };
+            select(&scores, &[], &candidates, &filters)
+        };
+        assert_ne!(picks(7), [0, 1, 2, 3, 4]);
+        assert_ne!(picks(7), picks(8));
+        assert_eq!(picks(7), picks(7));
+        // A better score still comes first.
+        let mut better = scores.clone();
+        better[39] = 1.0;
+        let filters = Filters::from_config(&crate::config::RecommendConfig::default(), 5);
+        assert_eq!(select(&better, &[], &candidates, &filters)[0], 39);
+    }
 
     #[test]
     fn the_best_of_one_pass_are_the_head_of_a_full_sort() {

@@ -288,6 +288,14 @@ impl App {
                         .say(format!("queued {}", crate::fmt::count(n as u64, "track")));
                 }
             },
+            Action::PlayNext => match self.unplayable_selection() {
+                Some(why) => self.state.say(why),
+                None => {
+                    let n = self.controller.enqueue_next(self.selected_tracks());
+                    self.state
+                        .say(format!("{} to play next", crate::fmt::count(n as u64, "track")));
+                }
+            },
             Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
                 if let Some(name) = self.selected_saved_playlist() {
                     self.state
@@ -483,7 +491,18 @@ impl App {
                 return;
             }
         };
-        workers::spawn_save_playlist(self.db_path.clone(), prompt.name, tracks, save, self.worker_tx.clone());
+        // "apple" typed adds to the playlist "Apple": names that differ in case alone would be
+        // one playlist to the listener, and two in the list.
+        let name = match save {
+            SaveAs::Append => self
+                .state
+                .playlists
+                .iter()
+                .find(|p| !p.smart && crate::track::same_name(&p.name, &prompt.name))
+                .map_or(prompt.name, |p| p.name.clone()),
+            _ => prompt.name,
+        };
+        workers::spawn_save_playlist(self.db_path.clone(), name, tracks, save, self.worker_tx.clone());
     }
 
     /// Renames or deletes a saved playlist on a worker, which then reads the playlists again.
@@ -829,11 +848,10 @@ impl App {
             (Pane::Main, View::Queue) => self.state.queue,
             _ => return,
         };
-        match self.controller.queue.remove(index) {
+        match self.controller.remove_from_queue(index) {
             Some(removed) => {
                 self.state
                     .say(format!("removed from the queue: {}", removed.track.display_name()));
-                self.controller.refresh_next();
                 if self.controller.queue.upcoming().is_empty() {
                     self.request_rank();
                 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::render::{help_area, scroll_offset, up_next_areas, ScreenLayout, Theme};
@@ -430,7 +430,14 @@ fn library_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             len: albums.len(),
             selected: s.album,
         },
-        |i| Line::from(truncate(&albums[i].name, album_width)),
+        // The year first, so a discography reads down one column.
+        |i| {
+            let album = &albums[i];
+            Line::from(match album.year {
+                Some(year) => truncate(&format!("{year} {}", album.name), album_width),
+                None => truncate(&album.name, album_width),
+            })
+        },
         app,
     );
     let tracks = s.album_tracks();
@@ -990,6 +997,13 @@ pub(crate) fn progress_at(area: Rect, column: u16, row: u16, app: &App) -> Optio
     Some(Duration::from_millis((fraction * total as f64) as u64))
 }
 
+/// A bar of `width` cells filled to `ratio`, to an eighth of a cell.
+fn bar_of(ratio: f64, width: u16) -> String {
+    const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+    let eighths = (ratio.clamp(0.0, 1.0) * f64::from(width) * 8.0).round() as usize;
+    "█".repeat(eighths / 8) + PARTS[eighths % 8]
+}
+
 /// A gauge's bar and, after it, its label's place.
 fn gauge_areas(area: Rect, label: &str) -> [Rect; 2] {
     let label_width = (text_width(label) as u16 + 1).min(area.width / 2);
@@ -998,18 +1012,12 @@ fn gauge_areas(area: Rect, label: &str) -> [Rect; 2] {
 
 /// A bar filled to `ratio` with `label` after it. The label is not drawn over the bar: there it
 /// would be the terminal's own text colour on the accent colour, unreadable on many palettes, and
-/// without colours a hole in the bar.
+/// without colours a hole in the bar. The bar is block characters in the accent colour, drawn
+/// here: ratatui's `Gauge` leaves a cell for its label in the middle even when it is empty.
 fn gauge(frame: &mut Frame, area: Rect, ratio: f64, label: String, app: &App) {
     let [bar, text] = gauge_areas(area, &label);
     let label_width = text.width;
-    frame.render_widget(
-        Gauge::default()
-            .ratio(ratio)
-            .label(Span::raw(""))
-            .use_unicode(true)
-            .gauge_style(app.theme.accent),
-        bar,
-    );
+    frame.render_widget(Paragraph::new(bar_of(ratio, bar.width)).style(app.theme.accent), bar);
     frame.render_widget(
         Paragraph::new(truncate(&label, label_width.saturating_sub(1) as usize)).alignment(Alignment::Right),
         text,
@@ -1116,6 +1124,21 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
 mod tests {
     use super::*;
     use crate::tui::render::ColourDepth;
+
+    /// The bar is whole however far it is filled: no cell in it is left empty (ratatui's
+    /// `Gauge` left one in the middle for its label, a hole without colours).
+    #[test]
+    fn a_bar_is_filled_without_a_hole_to_an_eighth_of_a_cell() {
+        assert_eq!(bar_of(0.0, 10), "");
+        assert_eq!(bar_of(1.0, 10), "█".repeat(10));
+        assert_eq!(bar_of(0.55, 10), "█████▌");
+        assert_eq!(bar_of(7.0, 4), "████", "past the end is full");
+        for ratio in (0..=100).map(|n| f64::from(n) / 100.0) {
+            let bar = bar_of(ratio, 60);
+            assert!(!bar.contains(' '), "{ratio}: {bar:?}");
+            assert!(bar.chars().count() <= 60);
+        }
+    }
 
     #[test]
     fn a_long_lyric_line_wraps_at_word_breaks_and_an_empty_one_keeps_its_row() {

@@ -484,7 +484,7 @@ fn the_artist_and_album_playing_lift_their_tracks_never_played_and_say_so() {
     let tracks = library();
     for (feature, reason) in [
         ("same artist as the last play", "more from B"),
-        ("same album as the last play", "next from B album"),
+        ("same album as the last play", "on B album, as the last track was"),
     ] {
         let mut recommender = one_feature_recommender(&tracks, feature);
         let mut log = ListeningLog::default();

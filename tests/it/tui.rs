@@ -191,6 +191,51 @@ fn a_compilation_of_two_discs_shows_each_tracks_disc_and_artist() {
     }
 }
 
+/// An artist's albums read as a discography: in the order they came out, each with its year,
+/// an album without one after them.
+#[test]
+fn an_artists_albums_are_in_the_order_they_came_out() {
+    use lofty::file::{AudioFile, TaggedFileExt};
+    use lofty::tag::{ItemKey, ItemValue, TagItem};
+    let music = tempfile::tempdir().unwrap();
+    for (name, album, year) in [
+        ("a", "Abbey Road", Some("1969")),
+        ("b", "Bootlegs", None),
+        ("c", "Help!", Some("1965")),
+        ("d", "Let It Be", Some("1970")),
+    ] {
+        let path = music.path().join(format!("{name}.ogg"));
+        std::fs::copy(crate::common::corpus().join("sad.ogg"), &path).unwrap();
+        let mut file = lofty::read_from_path(&path).unwrap();
+        let tag = file.primary_tag_mut().unwrap();
+        for key in [
+            ItemKey::TrackArtist,
+            ItemKey::AlbumArtist,
+            ItemKey::AlbumTitle,
+            ItemKey::RecordingDate,
+            ItemKey::Year,
+        ] {
+            tag.remove_key(key);
+        }
+        let mut items = vec![(ItemKey::TrackArtist, "The Band"), (ItemKey::AlbumTitle, album)];
+        items.extend(year.map(|year| (ItemKey::RecordingDate, year)));
+        for (key, value) in items {
+            tag.push(TagItem::new(key, ItemValue::Text(value.to_owned())));
+        }
+        file.save_to_path(&path, lofty::config::WriteOptions::default())
+            .unwrap();
+    }
+    let mut h = Harness::on(music.path(), 120, 24);
+    let screen = h.keys("\t").screen();
+    let albums: Vec<&str> = ["1965 Help!", "1969 Abbey Road", "1970 Let It Be", "Bootlegs"]
+        .into_iter()
+        .filter(|album| screen.contains(album))
+        .collect();
+    assert_eq!(albums.len(), 4, "{screen}");
+    let at = |album: &str| screen.find(album).unwrap();
+    assert!(albums.windows(2).all(|w| at(w[0]) < at(w[1])), "{screen}");
+}
+
 #[test]
 fn tracks_view_sorts() {
     let mut h = Harness::new(80, 24);
@@ -1331,6 +1376,15 @@ fn c_adds_the_selection_to_a_playlist_picked_by_name() {
         .map(|&i| h.app.state.library.tracks[i].id)
         .collect();
     assert_eq!(road.track_ids().collect::<Vec<_>>(), first_two);
+    // A name typed in another case is that playlist, not a second one beside it.
+    h.keys("jcROAD\n");
+    h.pump_until("the track to be added", |app| {
+        app.state
+            .playlists
+            .iter()
+            .any(|p| p.name == "road" && p.entries.len() == 3)
+    });
+    assert!(!h.app.state.playlists.iter().any(|p| p.name == "ROAD"));
 }
 
 #[test]
@@ -1764,14 +1818,16 @@ fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
     assert!(bar_rows.iter().any(|r| r.contains('█')), "{screen}");
 }
 
-/// The search as it was before it moved off the UI thread: every track's "title artist album"
-/// scored in one pass, best first, ties in library order.
+/// The search as it would run on the UI thread: every track's "title artist album" scored in
+/// one pass, best first (a title that is the query, then one beginning with it, the words as
+/// written in the title, then anywhere, then the letters in order), ties in library order.
 fn search_in_one_pass(tracks: &[std::sync::Arc<skipless::track::Track>], query: &str) -> Vec<usize> {
     use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
-    let pattern = Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy);
+    let pattern = |kind| Pattern::new(query, CaseMatching::Ignore, Normalization::Smart, kind);
+    let (fuzzy, as_written) = (pattern(AtomKind::Fuzzy), pattern(AtomKind::Substring));
     let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
     let mut buf = Vec::new();
-    let mut scored: Vec<(u32, usize)> = tracks
+    let mut scored: Vec<(u8, u32, usize)> = tracks
         .iter()
         .enumerate()
         .filter_map(|(i, t)| {
@@ -1781,13 +1837,25 @@ fn search_in_one_pass(tracks: &[std::sync::Arc<skipless::track::Track>], query: 
                 t.artist.as_deref().unwrap_or(""),
                 t.album.as_deref().unwrap_or("")
             );
-            pattern
-                .score(nucleo_matcher::Utf32Str::new(&hay, &mut buf), &mut matcher)
-                .map(|s| (s, i))
+            let mut holds =
+                |text: &str, p: &Pattern| p.score(nucleo_matcher::Utf32Str::new(text, &mut buf), &mut matcher);
+            let score = holds(&hay, &fuzzy)?;
+            let (title, typed) = (t.title.to_lowercase(), query.trim().to_lowercase());
+            let tier = match (
+                holds(&hay, &as_written).is_some(),
+                holds(&t.title, &as_written).is_some(),
+            ) {
+                (false, _) => 0,
+                _ if title == typed => 4,
+                _ if title.starts_with(&typed) => 3,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            Some((tier, score, i))
         })
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().take(1000).map(|(_, i)| i).collect()
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    scored.into_iter().take(1000).map(|(.., i)| i).collect()
 }
 
 #[test]
@@ -2072,7 +2140,7 @@ fn a_long_message_wraps_and_what_does_not_fit_is_marked_as_cut() {
 fn hints_name_the_keys_the_config_binds() {
     let mut h = Harness::configured(&crate::common::corpus(), 120, 30, |config| {
         config.keys.insert("help".into(), vec!["F1".into()]);
-        config.keys.insert("next".into(), vec!["N".into()]);
+        config.keys.insert("next".into(), vec!["L".into()]);
     });
     h.key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
     let screen = h.screen();
@@ -2080,7 +2148,7 @@ fn hints_name_the_keys_the_config_binds() {
     h.keys("\x1b2\n3d");
     assert_eq!(
         h.app.state.status.as_deref(),
-        Some("the playing track stays in the queue (N plays the next)")
+        Some("the playing track stays in the queue (L plays the next)")
     );
 }
 
