@@ -361,11 +361,12 @@ impl Counts {
         self.sessions.values().map(|(start, end)| (end - start).max(0))
     }
 
-    /// The `n` artists listened to most.
+    /// The `n` artists listened to most (none only ever skipped or cut short).
     pub fn top_artists(&self, n: usize) -> Vec<TopArtist> {
         let mut artists: Vec<TopArtist> = self
             .artists
             .values()
+            .filter(|(_, tally)| tally.listens > 0)
             .map(|(artist, tally)| TopArtist {
                 artist: artist.clone(),
                 tally: *tally,
@@ -384,9 +385,9 @@ impl Counts {
         })
     }
 
-    /// The `n` tracks listened to most.
+    /// The `n` tracks listened to most (none only ever skipped or cut short).
     pub fn top_tracks(&self, n: usize) -> Vec<TopTrack> {
-        let mut tracks: Vec<TopTrack> = self.tracks().collect();
+        let mut tracks: Vec<TopTrack> = self.tracks().filter(|t| t.tally.listens > 0).collect();
         tracks.sort_by(|a, b| by_listens(&a.tally, &b.tally).then_with(|| by_name(a, b)));
         tracks.truncate(n);
         tracks
@@ -406,11 +407,12 @@ impl Counts {
         tracks
     }
 
-    /// The `n` albums listened to most.
+    /// The `n` albums listened to most (none only ever skipped or cut short).
     pub fn top_albums(&self, n: usize) -> Vec<TopAlbum> {
         let mut albums: Vec<TopAlbum> = self
             .albums
             .values()
+            .filter(|(.., tally)| tally.listens > 0)
             .map(|(artist, album, tally)| TopAlbum {
                 artist: artist.clone(),
                 album: album.clone(),
@@ -433,4 +435,37 @@ fn by_listens(a: &Tally, b: &Tally) -> std::cmp::Ordering {
 
 fn by_name(a: &TopTrack, b: &TopTrack) -> std::cmp::Ordering {
     a.artist.cmp(&b.artist).then_with(|| a.title.cmp(&b.title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A top list is of what was listened to: an artist, album or track only ever skipped is not
+    /// on it with 0 listens.
+    #[test]
+    fn what_was_only_ever_skipped_is_in_no_top_list() {
+        let play = |artist: &str, title: &str, listen: bool| CountedPlay {
+            track_id: None,
+            started_at_ms: 0,
+            ended_at_ms: 1,
+            played_ms: 1,
+            skipped: !listen,
+            listen,
+            picked_by: PickedBy::Listener,
+            session_id: 1,
+            artist: Some(artist.into()),
+            album_artist: None,
+            album: Some(format!("{title} album")),
+            title: title.into(),
+        };
+        let mut counts = Counts::default();
+        counts.add(&play("Heard", "Song", true));
+        counts.add(&play("Skipped", "Other", false));
+        let names: Vec<String> = counts.top_artists(10).into_iter().map(|a| a.artist).collect();
+        assert_eq!(names, ["Heard"]);
+        assert_eq!(counts.top_tracks(10).len(), 1);
+        assert_eq!(counts.top_albums(10).len(), 1);
+        assert_eq!(counts.most_skipped(10)[0].artist, "Skipped");
+    }
 }

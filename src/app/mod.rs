@@ -49,7 +49,8 @@ pub fn start_playback(
     let mut notices: Vec<String> = engine.notice().map(str::to_owned).into_iter().chain(kept).collect();
     if closed > 0 {
         notices.push(format!(
-            "closed {closed} play(s) left open by an earlier crash as interrupted"
+            "closed {} left open by an earlier crash as interrupted",
+            crate::fmt::count(closed as u64, "play")
         ));
     }
     let carried = recorder.session_so_far(controller::HISTORY_KEPT)?;

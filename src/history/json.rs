@@ -55,6 +55,7 @@ fn extended_play(r: ExtendedRecord, record: usize, path: &Path) -> Result<Option
         record,
         message: format!("bad timestamp {:?}: {e}", r.ts),
     })?;
+    check_time(ts, &r.ts, record, path)?;
     Ok(Some(HistoryPlay {
         ts_ms: (ts.unix_timestamp_nanos() / 1_000_000) as i64,
         artist: r.master_metadata_album_artist_name.unwrap_or_default(),
@@ -80,6 +81,7 @@ fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<Histo
         record,
         message: format!("bad endTime {:?}: {e}", r.end_time),
     })?;
+    check_time(ts.assume_utc(), &r.end_time, record, path)?;
     Ok(Some(HistoryPlay {
         ts_ms: (ts.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64,
         artist: r.artist_name,
@@ -92,6 +94,21 @@ fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<Histo
         shuffle: None,
         session: None,
     }))
+}
+
+/// Refuses a time no play of a history can have: before 1970, or more than a day from now (a
+/// clock set wrong, a file edited by hand). One such play would stand first in the history and
+/// stretch every weekly chart to its year.
+fn check_time(ts: OffsetDateTime, written: &str, record: usize, path: &Path) -> Result<(), HistoryError> {
+    let latest = OffsetDateTime::now_utc() + time::Duration::DAY;
+    if ts.year() < 1970 || ts > latest {
+        return Err(HistoryError::Record {
+            path: path.to_path_buf(),
+            record,
+            message: format!("time {written:?} is before 1970 or in the future"),
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a play time no play can have ([`MAX_PLAY_MS`]): it would put the play's start

@@ -95,8 +95,9 @@ pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -
 }
 
 /// The files to import, in name order; folders contribute the Spotify histories directly inside,
-/// the Extended history alone where a folder has both kinds. Also returns how many basic files
-/// were left out so.
+/// or where there are none, those in the folders inside (Spotify's download unpacks to
+/// `my_spotify_data/Spotify Extended Streaming History/`), the Extended history alone where
+/// both kinds are found. Also returns how many basic files were left out so.
 fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError> {
     let mut files = Vec::new();
     let mut left_out = 0;
@@ -105,17 +106,12 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
             files.push(path.clone());
             continue;
         }
-        let read_err = |source| LogIoError::Read {
-            path: path.clone(),
-            source,
-        };
-        let (mut extended, mut basic) = (Vec::new(), Vec::new());
-        for entry in std::fs::read_dir(path).map_err(read_err)? {
-            let file = entry.map_err(read_err)?.path();
-            match Format::of(&file) {
-                Some(Format::Extended) if file.is_file() => extended.push(file),
-                Some(Format::Basic) if file.is_file() => basic.push(file),
-                _ => {}
+        let (mut extended, mut basic, folders) = histories_in(path)?;
+        if extended.is_empty() && basic.is_empty() {
+            for folder in folders {
+                let (more_extended, more_basic, _) = histories_in(&folder)?;
+                extended.extend(more_extended);
+                basic.extend(more_basic);
             }
         }
         let mut found = if extended.is_empty() {
@@ -132,6 +128,26 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
         files.extend(found);
     }
     Ok((files, left_out))
+}
+
+/// The Extended and the basic Spotify history files directly inside `dir`, and its folders.
+type Found = (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>);
+fn histories_in(dir: &Path) -> Result<Found, LogIoError> {
+    let read_err = |source| LogIoError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let (mut extended, mut basic, mut folders) = (Vec::new(), Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let file = entry.map_err(read_err)?.path();
+        match Format::of(&file) {
+            Some(Format::Extended) if file.is_file() => extended.push(file),
+            Some(Format::Basic) if file.is_file() => basic.push(file),
+            _ if file.is_dir() => folders.push(file),
+            _ => {}
+        }
+    }
+    Ok((extended, basic, folders))
 }
 
 /// Byte order, except that runs of digits compare as numbers: "_2.json" before "_10.json".
@@ -248,9 +264,6 @@ impl AdditionalInfo {
         ms.or(seconds).map(|ms| ms.round().min(u64::MAX as f64) as u64)
     }
 }
-
-/// The last second a listen can carry (the end of year 9999, as the other formats' timestamps).
-const LAST_LISTENED_AT: f64 = 253_402_300_799.0;
 
 /// Whether `name`, a path inside an export (or the folder given), holds listens: ListenBrainz
 /// writes them to `listens/<year>/<month>.jsonl`, beside files of other things (its
@@ -445,9 +458,18 @@ fn read_listen_lines(
 /// The play of one listen. A listen is by definition not a skip; it played for the track's
 /// duration where the listen gives one.
 fn staged_listen(listen: Listen, bad: &dyn Fn(String) -> LogIoError) -> Result<StagedPlay, LogIoError> {
+    // No listen before 1970 or more than a day from now (a clock set wrong, a file edited by
+    // hand): one would stand first in the history and stretch every weekly chart to its year.
+    let latest = (crate::clock::now_ms() / 1000 + 86_400) as f64;
     let listened_at = match listen.listened_at.as_f64() {
-        Some(seconds) if (0.0..=LAST_LISTENED_AT).contains(&seconds) => seconds,
-        _ => return Err(bad(format!("listened_at {} is not a time", listen.listened_at))),
+        Some(seconds) if (0.0..=latest).contains(&seconds) => seconds,
+        Some(_) => {
+            return Err(bad(format!(
+                "listened_at {} is before 1970 or in the future",
+                listen.listened_at
+            )))
+        }
+        None => return Err(bad(format!("listened_at {} is not a time", listen.listened_at))),
     };
     let meta = listen.track_metadata;
     let played_ms = meta

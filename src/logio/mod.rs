@@ -41,7 +41,7 @@ pub enum LogIoError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(
-        "no Spotify history files (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json) in {0}"
+        "no Spotify history files (Streaming_History_Audio_*.json, endsong_*.json, StreamingHistory*.json) in {0} or the folders inside it"
     )]
     NoFiles(String),
     /// A file failed after earlier ones of the same import were committed; says what was kept,

@@ -344,16 +344,22 @@ impl App {
             Action::SeekBack => self.controller.seek(SeekTo::Backward(SEEK_STEP)),
             Action::SeekForward => self.controller.seek(SeekTo::Forward(SEEK_STEP)),
             // A step while muted is a step from the volume unmuting goes back to.
-            Action::VolumeUp => self
-                .controller
-                .set_volume(self.controller.set_level().saturating_add(VOLUME_STEP).min(100)),
+            Action::VolumeUp | Action::VolumeDown => {
+                let level = self.controller.set_level();
+                let was_muted = self.controller.muted_at.is_some();
+                self.controller.set_volume(match action {
+                    Action::VolumeUp => level.saturating_add(VOLUME_STEP).min(100),
+                    _ => level.saturating_sub(VOLUME_STEP),
+                });
+                // The mute said on the status line is over.
+                if was_muted {
+                    self.state.say(format!("unmuted: volume {}", self.controller.volume));
+                }
+            }
             Action::Mute => {
                 let said = self.controller.toggle_mute();
                 self.state.say(said);
             }
-            Action::VolumeDown => self
-                .controller
-                .set_volume(self.controller.set_level().saturating_sub(VOLUME_STEP)),
             Action::Search => self.state.search = Some(Search::default()),
             Action::Shuffle => self
                 .state

@@ -508,7 +508,11 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         |i| {
             let t = &lib.tracks[s.sorted[i]];
             let plays = lib.plays_of(t.id);
-            let stats = format!(" {:>3}× {:>3.0}%⤼", plays.plays, plays.skip_rate() * 100.0);
+            // A track never played has no skip rate, which 0 % would claim.
+            let stats = match plays.plays {
+                0 => format!(" {:>3}× {:>4}⤼", 0, "—"),
+                n => format!(" {n:>3}× {:>3.0}%⤼", plays.skip_rate() * 100.0),
+            };
             let mut line = rows.line(t, width.saturating_sub(text_width(&stats)));
             line.spans.push(Span::styled(stats, app.theme.dim));
             line

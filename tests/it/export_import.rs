@@ -97,6 +97,24 @@ fn a_folder_with_both_spotify_histories_imports_the_extended_one_alone() {
             .ends_with("1 basic-history file left out: the Extended history beside them has their plays"),
         "{text}"
     );
+    // The folder Spotify's download unpacks to, the histories one folder down, is found too.
+    let download = tmp.path().join("my_spotify_data");
+    std::fs::create_dir(&download).unwrap();
+    std::fs::rename(&folder, download.join("Spotify Extended Streaming History")).unwrap();
+    let unpacked = json_of(
+        &data_dir(tmp.path(), "unpacked"),
+        &["import", "spotify", "--json"],
+        &[&download],
+    );
+    assert_eq!(unpacked["unmatched"], alone["unmatched"], "{unpacked}");
+    let empty = tmp.path().join("nothing");
+    std::fs::create_dir_all(empty.join("inside")).unwrap();
+    let said = crate::common::stderr_of_failure(
+        skipless(&data_dir(tmp.path(), "none"))
+            .args(["import", "spotify"])
+            .arg(&empty),
+    );
+    assert!(said.contains("or the folders inside it"), "{said}");
 }
 
 /// Spotify's basic history comes weeks before the Extended one, so the two are often imported
@@ -680,9 +698,31 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
     std::fs::write(&listens, format!("{listen}\n{far}\n")).unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
     assert!(
-        stderr.contains("record 2: listened_at 99999999999999999 is not a time"),
+        stderr.contains("record 2: listened_at 99999999999999999 is before 1970 or in the future"),
         "{stderr}"
     );
+    // A play timed in the future or before 1970 (a clock set wrong, a file edited by hand) is
+    // no play of a history, in either importer.
+    let future = listen.replace("1700000000", "32503680000");
+    std::fs::write(&listens, format!("{listen}\n{future}\n")).unwrap();
+    let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);
+    assert!(
+        stderr.contains("record 2: listened_at 32503680000 is before 1970"),
+        "{stderr}"
+    );
+    let history = tmp.path().join("Streaming_History_Audio_times.json");
+    for ts in ["2999-01-01T00:00:00Z", "1900-01-01T00:00:00Z"] {
+        std::fs::write(
+            &history,
+            format!("[{good},\n{}]", good2.replace("2024-01-01T10:04:00Z", ts)),
+        )
+        .unwrap();
+        let stderr = import_fails(&dir, &["import", "spotify"], &history);
+        assert!(
+            stderr.contains(&format!("record 2: time \"{ts}\" is before 1970 or in the future")),
+            "{stderr}"
+        );
+    }
     let long = listen.replace("}}", r#", "additional_info": {"duration_ms": 18446744073709551615}}}"#);
     std::fs::write(&listens, format!("{long}\n")).unwrap();
     let stderr = import_fails(&dir, &["import", "listenbrainz"], &listens);

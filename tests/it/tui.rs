@@ -925,6 +925,12 @@ fn m_mutes_and_unmutes_back_to_the_volume_before() {
     h.keys("M-");
     assert_eq!(h.app.controller.muted_at, None);
     assert!(h.app.controller.volume > 0 && h.app.controller.volume < before);
+    // The status line no longer says it is muted.
+    let volume = h.app.controller.volume;
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some(format!("unmuted: volume {volume}").as_str())
+    );
 }
 
 /// Logs `sessions` sessions of plays over the corpus (every third one skipped) in the harness's
@@ -2104,7 +2110,7 @@ fn tab_in_a_search_lets_the_keys_act_on_the_selected_result() {
 /// has room; what still does not fit ends with "…", so a cut is never taken for the whole.
 #[test]
 fn a_long_message_wraps_and_what_does_not_fit_is_marked_as_cut() {
-    let long = "closed 1 play(s) left open by an earlier crash as interrupted · the queue of the last run \
+    let long = "closed 1 play left open by an earlier crash as interrupted · the queue of the last run \
                 is back: 20 tracks (1 no longer in the library); Space plays";
     let bottom = |h: &mut Harness, rows: usize| -> Vec<String> {
         let screen = h.screen();
@@ -2117,7 +2123,7 @@ fn a_long_message_wraps_and_what_does_not_fit_is_marked_as_cut() {
     let mut tall = Harness::new(80, 24);
     tall.app.state.status = Some(long.into());
     let rows = bottom(&mut tall, 2);
-    assert!(rows[0].starts_with("closed 1 play(s)"), "{rows:?}");
+    assert!(rows[0].starts_with("closed 1 play"), "{rows:?}");
     assert!(
         rows[1].ends_with("20 tracks (1 no longer in the library); Space plays"),
         "{rows:?}"
@@ -2130,7 +2136,7 @@ fn a_long_message_wraps_and_what_does_not_fit_is_marked_as_cut() {
     let mut short = Harness::new(80, 12);
     short.app.state.status = Some(long.into());
     let row = &bottom(&mut short, 1)[0];
-    assert!(row.starts_with("closed 1 play(s)") && row.ends_with('…'), "{row}");
+    assert!(row.starts_with("closed 1 play") && row.ends_with('…'), "{row}");
     assert!(!row.contains("20"), "{row}");
 }
 

@@ -548,7 +548,7 @@ fn the_queue_and_the_volume_survive_a_kill_9() {
     // The first session stays until the second runs: the tmux server ends with its last one.
     let tmux = Tmux::start(data.path(), "--audio null");
     drop(killed);
-    tmux.wait_for("closed 1 play(s) left open by an earlier crash");
+    tmux.wait_for("closed 1 play left open by an earlier crash");
     tmux.keys(&["3"]);
     let screen = tmux.wait_for("Queue (6)");
     assert!(
