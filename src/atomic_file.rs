@@ -56,15 +56,23 @@ pub fn remove_orphans_of(path: &Path) {
     remove_orphans(dir, &prefix);
 }
 
-/// Removes the temporary files named `{prefix}{pid}.{n}` in `dir` whose process has gone.
+/// Removes the temporary files named `{prefix}{pid}.{n}` in `dir` whose process has gone; none
+/// where the system shows no processes under `/proc`.
 fn remove_orphans(dir: &Path, prefix: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
+        // Exactly `{pid}.{n}` after the prefix: another file's temporary file ("out.tmp1.json"
+        // beside "out") is not this one's.
         let Some(pid) = name
             .strip_prefix(prefix)
             .and_then(|rest| rest.split_once('.'))
+            .filter(|(pid, n)| digits(pid) && digits(n))
             .and_then(|(pid, _)| pid.parse::<u32>().ok())
         else {
             continue;
@@ -107,12 +115,14 @@ mod tests {
         let orphan = dir.path().join(".log.csv.tmp99999999.0");
         let living = dir.path().join(format!(".log.csv.tmp{}.77", std::process::id()));
         let other_file = dir.path().join(".other.csv.tmp99999999.0");
-        for path in [&orphan, &living, &other_file] {
+        // The temporary file of "log.csv.tmp99999999.json", another file: its own write's to clear.
+        let anothers = dir.path().join(".log.csv.tmp99999999.json.tmp99999999.0");
+        for path in [&orphan, &living, &other_file, &anothers] {
             std::fs::write(path, b"half").unwrap();
         }
         write_atomic(&file, b"whole").unwrap();
         assert!(!orphan.exists());
-        assert!(living.exists() && other_file.exists());
+        assert!(living.exists() && other_file.exists() && anothers.exists());
         assert_eq!(std::fs::read(&file).unwrap(), b"whole");
     }
 }

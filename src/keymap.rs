@@ -334,10 +334,10 @@ impl KeyMap {
         }
         // An action whose every key was taken, and which the config gives none, could no longer
         // be reached: say so rather than lose it (an explicit `action = []` unbinds it). The
-        // terminal's own keys (Ctrl-Z, Ctrl-L) give way quietly: configs written before they
-        // were bound took them for other actions, and must go on loading.
+        // terminal's own keys (Ctrl-Z, Ctrl-L) and play-next's `N` give way quietly: configs
+        // written before they were bound took them for other actions, and must go on loading.
         for (action, name, _, _) in ACTIONS {
-            if matches!(action, Action::Suspend | Action::Redraw) {
+            if matches!(action, Action::Suspend | Action::Redraw | Action::PlayNext) {
                 continue;
             }
             let unbound = map.bindings.get(action).is_none_or(Vec::is_empty);

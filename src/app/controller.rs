@@ -615,6 +615,10 @@ impl Controller {
             outcomes.push(Outcome::LogFailed(format!("{e}{waiting}")));
         }
         if let Some(completed) = recorded.completed {
+            // Tracks taken out before the session had a play are taken out of the one it began.
+            for (_, session) in self.removed.iter_mut().filter(|(_, s)| s.is_none()) {
+                *session = Some(completed.session_id);
+            }
             if let Some(now) = self.now.take().filter(|n| n.entry.track.id == completed.track_id) {
                 self.history.push((now.entry.track, completed.clone()));
                 if self.history.len() >= 2 * HISTORY_KEPT {

@@ -58,7 +58,7 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
         _ => anyhow::bail!("standard input (-) can be given once"),
     };
     let mut db = ctx.open_database()?;
-    say_what_an_interrupt_keeps()?;
+    say_what_an_interrupt_keeps(ctx.paths.remote_socket())?;
     let named = |path: &PathBuf| match &stdin {
         Some(copy) if super::is_dash(path) => copy.path(),
         _ => path.clone(),
@@ -90,8 +90,9 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
 
 /// Ctrl-C (or SIGTERM, SIGHUP) during an import ends it with a line saying what stays: an import
 /// writes file by file and round by round, each round whole or not at all, so what was written
-/// is kept, and the same import run again adds only what is missing.
-fn say_what_an_interrupt_keeps() -> anyhow::Result<()> {
+/// is kept, and the same import run again adds only what is missing. A running player is told
+/// to read the log again, as after an import that failed part way.
+fn say_what_an_interrupt_keeps(socket: PathBuf) -> anyhow::Result<()> {
     let signals = crate::app::termination_signals()?;
     std::thread::Builder::new().name("interrupt".into()).spawn(move || {
         if let Ok(signal) = signals.recv() {
@@ -99,8 +100,9 @@ fn say_what_an_interrupt_keeps() -> anyhow::Result<()> {
             // Over the progress bar's line, not after it.
             let clear = if std::io::stderr().is_terminal() { "\r\x1b[2K" } else { "" };
             eprintln!(
-                "{clear}skipless: import interrupted: the plays written before it are kept; the same import run again adds only what is missing"
+                "{clear}skipless: import interrupted: what was written before it is kept; the same import run again adds only what is missing"
             );
+            let _ = crate::app::remote::tell_reload(&socket);
             std::process::exit(128 + signal);
         }
     })?;

@@ -247,7 +247,7 @@ impl<'t> Placer<'t> {
                 "SELECT id, started_at, last_at FROM (
                      SELECT id, started_at, last_at FROM sessions
                      WHERE started_at <= ?2 + ?3 AND id IS NOT ?4
-                     ORDER BY started_at DESC LIMIT 4)
+                     ORDER BY started_at DESC LIMIT 16)
                  WHERE last_at >= ?1 - ?3
                  ORDER BY started_at, id LIMIT 1",
             )?,
@@ -365,18 +365,21 @@ impl<'t> Placer<'t> {
             .optional()
     }
 
-    /// Makes sessions `a` and `b` one, a play having come between them: the earlier one's id
-    /// stays, and the plays of both are numbered in the order they started. Returns the id kept.
+    /// Makes sessions `a` and `b` one, a play having come between them: the id of the one a
+    /// running player is writing to (it holds an open play) stays, else the earlier one's, and
+    /// the plays of both are numbered in the order they started (each table's rows in the same
+    /// order in both passes, the kind before the position). Returns the id kept.
     pub(crate) fn merge_sessions(&mut self, a: i64, b: i64) -> rusqlite::Result<i64> {
-        let started = |id: i64| -> rusqlite::Result<i64> {
-            self.tx
-                .query_row("SELECT started_at FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+        // (no open play, start, id): the smaller stays.
+        let rank = |id: i64| -> rusqlite::Result<(bool, i64, i64)> {
+            self.tx.query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM plays WHERE session_id = ?1 AND end_reason IS NULL), started_at
+                 FROM sessions WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, id)),
+            )
         };
-        let (keep, gone) = if (started(a)?, a) <= (started(b)?, b) {
-            (a, b)
-        } else {
-            (b, a)
-        };
+        let (keep, gone) = if rank(a)? <= rank(b)? { (a, b) } else { (b, a) };
         for statement in [
             "UPDATE plays SET session_id = ?1 WHERE session_id = ?2",
             "UPDATE unmatched_plays SET session_id = ?1 WHERE session_id = ?2",
@@ -388,7 +391,7 @@ impl<'t> Placer<'t> {
             self.tx.execute(statement, params![keep, gone])?;
         }
         let in_order = "WITH ordered AS (
-                 SELECT kind, id, row_number() OVER (ORDER BY started_at, position, kind, id) - 1 AS place FROM (
+                 SELECT kind, id, row_number() OVER (ORDER BY started_at, kind, position, id) - 1 AS place FROM (
                      SELECT 0 AS kind, id, started_at, position FROM plays WHERE session_id = ?1
                      UNION ALL SELECT 1, id, started_at, position FROM unmatched_plays WHERE session_id = ?1))";
         self.tx.execute(

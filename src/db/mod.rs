@@ -109,7 +109,7 @@ pub enum DbError {
         name: &'static str,
         source: rusqlite::Error,
     },
-    #[error("{path}: deleted while the player runs; it is written back, with the plays since, when the player quits")]
+    #[error("{path}: deleted or replaced while the player runs; it is written back, with the plays since, when the player quits (beside the file there then, if another program made one)")]
     Deleted { path: PathBuf },
     #[error("{path}: deleted while the player ran, and cannot be written back: {why}")]
     WriteBack { path: PathBuf, why: String },
@@ -119,6 +119,8 @@ pub enum DbError {
 pub struct Database {
     conn: Connection,
     path: PathBuf,
+    /// The file opened, by device and inode: the path may come to name another one.
+    file: Option<(u64, u64)>,
     /// Declared after `conn`, so that the connection is closed before it is no longer counted.
     _counted: Option<OpenFile>,
 }
@@ -201,9 +203,11 @@ impl Database {
         let mut db = Database {
             conn,
             path: path.to_path_buf(),
+            file: None,
             _counted: Some(counted),
         };
         db.check_identity()?;
+        db.file = file_id(path);
         db.use_write_ahead_log().map_err(sqlite)?;
         db.conn
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -244,6 +248,7 @@ impl Database {
         let db = Database {
             conn,
             path: path.to_path_buf(),
+            file: None,
             _counted: Some(counted),
         };
         db.check_identity()?;
@@ -293,6 +298,7 @@ impl Database {
         let mut db = Database {
             conn,
             path,
+            file: None,
             _counted: None,
         };
         db.migrate()?;
@@ -312,19 +318,23 @@ impl Database {
     }
 
     /// Whether the database's file was deleted, or its folder with it, while this connection
-    /// holds it: what is written goes on into a file no path names, which is gone when the
-    /// process ends, unless it is written back ([`Database::write_back`]).
+    /// holds it, or its path now names another file (one a program made after the deletion):
+    /// what is written goes on into a file no path names, which is gone when the process ends,
+    /// unless it is written back ([`Database::write_back`]).
     pub(crate) fn is_deleted(&self) -> bool {
-        self._counted.is_some()
-            && std::fs::symlink_metadata(&self.path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        self.file.is_some_and(|opened| match std::fs::metadata(&self.path) {
+            Ok(_) => file_id(&self.path) != Some(opened),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        })
     }
 
-    /// Writes the database this connection holds back to its path, as a new file, after it was
-    /// deleted ([`Database::is_deleted`]); a file that is there by then is left alone. The
-    /// connection goes on with the deleted file: a second connection to the new one, in this
-    /// process, would lose its write-ahead log when the last connection to the deleted file
-    /// closes, as SQLite then removes the log by its name.
-    pub(crate) fn write_back(&self) -> Result<(), DbError> {
+    /// Writes the database this connection holds, deleted or replaced ([`Database::is_deleted`]),
+    /// back as a new file: at its path, or beside the file that is there by then, as
+    /// `NAME.recovered-UNIXMS`, which is left alone. Returns where. The connection goes on with
+    /// the deleted file: a second connection to the new one, in this process, would lose its
+    /// write-ahead log when the last connection to the deleted file closes, as SQLite then
+    /// removes the log by its name.
+    pub(crate) fn write_back(&self) -> Result<PathBuf, DbError> {
         let failed = |why: String| DbError::WriteBack {
             path: self.path.clone(),
             why,
@@ -334,18 +344,26 @@ impl Database {
             _ => Path::new("."),
         };
         std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
-        let target = self
-            .path
+        let target = match self.path.exists() {
+            false => self.path.clone(),
+            true => {
+                let mut name = self.path.clone().into_os_string();
+                name.push(format!(".recovered-{}", crate::clock::now_ms()));
+                PathBuf::from(name)
+            }
+        };
+        let written = target
             .to_str()
             .ok_or_else(|| failed("its path is not UTF-8, which SQLite's VACUUM INTO needs".into()))?;
         // Fails when a file is there: nothing is overwritten.
         self.conn
-            .execute("VACUUM INTO ?1", [target])
+            .execute("VACUUM INTO ?1", [written])
             .map_err(|e| failed(describe_sqlite(&e)))?;
-        [self.path.as_path(), dir]
+        [target.as_path(), dir]
             .into_iter()
             .try_for_each(|synced| std::fs::File::open(synced)?.sync_all())
-            .map_err(|e| failed(e.to_string()))
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(target)
     }
 
     /// Wraps a query error with the database path.
@@ -524,6 +542,12 @@ static DATABASE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// SQLite's message, made plain for the errors a listener can do something about. A full disk
 /// can show as a short write (`SQLITE_FULL`) or, when the shared-memory index cannot grow, as a
 /// plain I/O error; either way SQLite rolled the transaction back.
+/// The device and inode of the file at `path`.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 fn describe_sqlite(error: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode;
     let full = "the disk is full; the change was not saved (the log is as it was)".to_owned();

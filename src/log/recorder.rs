@@ -539,8 +539,10 @@ impl Recorder {
             }
             self.waiting.push((open, ended));
         }
-        // Looked for at each play's end: a file gone is said once, and written back at quit.
-        let deleted = (!self.deleted && self.db.is_deleted()).then(|| {
+        // Looked for at each play's end: a file gone is said once (at an end with no other
+        // error to say), and written back at quit.
+        let error = moved.or(failed);
+        let deleted = (error.is_none() && !self.deleted && self.db.is_deleted()).then(|| {
             self.deleted = true;
             DbError::Deleted {
                 path: self.db.path().to_path_buf(),
@@ -548,7 +550,7 @@ impl Recorder {
         });
         Recorded {
             completed: Some(completed),
-            error: moved.or(failed).or(deleted),
+            error: error.or(deleted),
         }
     }
 }
@@ -564,9 +566,10 @@ impl Drop for Recorder {
         };
         if self.db.is_deleted() {
             match self.db.write_back() {
-                Ok(()) => tracing::warn!(
-                    "{} was deleted while the player ran; written back with its plays",
-                    self.db.path().display()
+                Ok(to) => tracing::warn!(
+                    "{} was deleted or replaced while the player ran; written back with its plays to {}",
+                    self.db.path().display(),
+                    to.display()
                 ),
                 Err(e) => tracing::error!("{e}"),
             }

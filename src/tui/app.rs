@@ -500,12 +500,13 @@ impl App {
         // "apple" typed adds to the playlist "Apple": names that differ in case alone would be
         // one playlist to the listener, and two in the list.
         let name = match save {
-            SaveAs::Append => self
-                .state
-                .playlists
-                .iter()
-                .find(|p| !p.smart && crate::track::same_name(&p.name, &prompt.name))
-                .map_or(prompt.name, |p| p.name.clone()),
+            SaveAs::Append => {
+                let saved = || self.state.playlists.iter().filter(|p| !p.smart);
+                saved()
+                    .find(|p| p.name == prompt.name)
+                    .or_else(|| saved().find(|p| crate::track::same_name(&p.name, &prompt.name)))
+                    .map_or(prompt.name, |p| p.name.clone())
+            }
             _ => prompt.name,
         };
         workers::spawn_save_playlist(self.db_path.clone(), name, tracks, save, self.worker_tx.clone());

@@ -287,7 +287,7 @@ fn a_database_deleted_while_the_player_runs_is_written_back_with_its_plays_at_qu
     assert!(
         said["message"]
             .as_str()
-            .is_some_and(|m| m.contains("deleted while the player runs")),
+            .is_some_and(|m| m.contains("deleted or replaced while the player runs")),
         "{said}"
     );
     player.wait("started");
@@ -307,4 +307,44 @@ fn a_database_deleted_while_the_player_runs_is_written_back_with_its_plays_at_qu
     player.quit();
     let history = crate::common::stdout_of(crate::common::skipless(&dir).args(["history", "--json"]));
     assert_eq!(crate::common::json_lines(&history).len(), 4, "{history}");
+}
+
+/// A data dir deleted while the player runs and made again by another program (a scan here)
+/// keeps the new database as it is: the player's is written back beside it, as
+/// `skipless.db.recovered-TIME`, with every play.
+#[test]
+fn a_database_replaced_while_the_player_runs_is_written_back_beside_the_new_one() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("data");
+    let mut player = crate::common::Player::start(&dir, 1.0, &[crate::common::corpus()]);
+    player.wait("started");
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let nothing = data.path().join("empty");
+    std::fs::create_dir(&nothing).unwrap();
+    crate::common::stdout_of(crate::common::skipless(&dir).arg("scan").arg(&nothing));
+    player.send("next");
+    let said = player.wait("log_failed");
+    assert!(
+        said["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("deleted or replaced")),
+        "{said}"
+    );
+    player.wait("started");
+    player.quit();
+    assert!(
+        rows(&dir.join("skipless.db")).is_empty(),
+        "the new database is left as it was"
+    );
+    let recovered: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("skipless.db.recovered-"))
+        .collect();
+    let [recovered] = recovered.as_slice() else {
+        panic!("one recovered database: {recovered:?}")
+    };
+    assert_eq!(rows(recovered).len(), 2);
+    assert_eq!(integrity(recovered), "ok");
 }

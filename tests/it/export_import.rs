@@ -1611,7 +1611,26 @@ fn an_interrupted_import_says_what_it_keeps_and_a_second_run_completes_it() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Interrupted once its first round is written, well before its last.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let written = || -> Option<i64> {
+        let conn =
+            rusqlite::Connection::open_with_flags(data.join("skipless.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .ok()?;
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM plays) + (SELECT count(*) FROM unmatched_plays)",
+            [],
+            |r| r.get(0),
+        )
+        .ok()
+    };
+    while written().unwrap_or(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import wrote nothing in a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let sent = std::process::Command::new("kill")
         .args(["-INT", &import.id().to_string()])
         .status()
@@ -1621,7 +1640,7 @@ fn an_interrupted_import_says_what_it_keeps_and_a_second_run_completes_it() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{said}");
     assert!(
-        said.contains("import interrupted: the plays written before it are kept"),
+        said.contains("import interrupted: what was written before it is kept"),
         "{said}"
     );
     let db = data.join("skipless.db");
