@@ -280,16 +280,13 @@ impl App {
             Action::NextPane => self.state.cycle_pane(true),
             Action::PreviousPane => self.state.cycle_pane(false),
             Action::Play => self.play_selection(),
-            Action::Enqueue => match self.unplayable_selection() {
+            Action::Enqueue | Action::PlayNext => match self.unplayable_selection() {
                 Some(why) => self.state.say(why),
-                None => {
+                None if action == Action::Enqueue => {
                     let n = self.controller.enqueue(self.selected_tracks());
                     self.state
                         .say(format!("queued {}", crate::fmt::count(n as u64, "track")));
                 }
-            },
-            Action::PlayNext => match self.unplayable_selection() {
-                Some(why) => self.state.say(why),
                 None => {
                     let n = self.controller.enqueue_next(self.selected_tracks());
                     self.state

@@ -1631,11 +1631,8 @@ fn an_interrupted_import_says_what_it_keeps_and_a_second_run_completes_it() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &import.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    // SAFETY: a signal to the child this test started and has not waited for.
+    assert_eq!(unsafe { libc::kill(import.id() as libc::pid_t, libc::SIGINT) }, 0);
     let output = import.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{said}");

@@ -144,44 +144,54 @@ fn library_view_browses_artists_albums_tracks() {
     assert_eq!(liked, 1, "{screen}");
 }
 
+/// A copy of the corpus's `sad.ogg` at `path` with its artist, album, title, disc, track and
+/// date tags replaced by `tags`.
+fn copy_tagged(path: &std::path::Path, tags: &[(lofty::tag::ItemKey, &str)]) {
+    use lofty::file::{AudioFile, TaggedFileExt};
+    use lofty::tag::{ItemKey, ItemValue, TagItem};
+    std::fs::copy(crate::common::corpus().join("sad.ogg"), path).unwrap();
+    let mut file = lofty::read_from_path(path).unwrap();
+    let tag = file.primary_tag_mut().unwrap();
+    for key in [
+        ItemKey::TrackArtist,
+        ItemKey::AlbumArtist,
+        ItemKey::AlbumTitle,
+        ItemKey::TrackTitle,
+        ItemKey::DiscNumber,
+        ItemKey::TrackNumber,
+        ItemKey::RecordingDate,
+        ItemKey::Year,
+    ] {
+        tag.remove_key(key);
+    }
+    for (key, value) in tags {
+        tag.push(TagItem::new(*key, ItemValue::Text((*value).to_owned())));
+    }
+    file.save_to_path(path, lofty::config::WriteOptions::default()).unwrap();
+}
+
 /// An album of two discs numbers its tracks by disc, and a compilation's tracks name their own
 /// artists, which the artist pane ("Various Artists") does not.
 #[test]
 fn a_compilation_of_two_discs_shows_each_tracks_disc_and_artist() {
-    use lofty::file::{AudioFile, TaggedFileExt};
-    use lofty::tag::{ItemKey, ItemValue, TagItem};
+    use lofty::tag::ItemKey;
     let music = tempfile::tempdir().unwrap();
     for (name, disc, track, artist) in [
         ("a", "1", "1", "Alpha"),
         ("b", "1", "2", "Beta"),
         ("c", "2", "1", "Gamma"),
     ] {
-        let path = music.path().join(format!("{name}.ogg"));
-        std::fs::copy(crate::common::corpus().join("sad.ogg"), &path).unwrap();
-        let mut file = lofty::read_from_path(&path).unwrap();
-        let tag = file.primary_tag_mut().unwrap();
-        for key in [
-            ItemKey::TrackArtist,
-            ItemKey::AlbumArtist,
-            ItemKey::AlbumTitle,
-            ItemKey::TrackTitle,
-        ] {
-            tag.remove_key(key);
-        }
-        tag.remove_key(ItemKey::DiscNumber);
-        tag.remove_key(ItemKey::TrackNumber);
-        for (key, value) in [
-            (ItemKey::TrackArtist, artist),
-            (ItemKey::AlbumArtist, "Various Artists"),
-            (ItemKey::AlbumTitle, "Two Discs"),
-            (ItemKey::TrackTitle, &format!("Song {name}")),
-            (ItemKey::DiscNumber, disc),
-            (ItemKey::TrackNumber, track),
-        ] {
-            tag.push(TagItem::new(key, ItemValue::Text(value.to_owned())));
-        }
-        file.save_to_path(&path, lofty::config::WriteOptions::default())
-            .unwrap();
+        copy_tagged(
+            &music.path().join(format!("{name}.ogg")),
+            &[
+                (ItemKey::TrackArtist, artist),
+                (ItemKey::AlbumArtist, "Various Artists"),
+                (ItemKey::AlbumTitle, "Two Discs"),
+                (ItemKey::TrackTitle, &format!("Song {name}")),
+                (ItemKey::DiscNumber, disc),
+                (ItemKey::TrackNumber, track),
+            ],
+        );
     }
     let mut h = Harness::on(music.path(), 140, 24);
     h.keys("\t\t");
@@ -195,8 +205,7 @@ fn a_compilation_of_two_discs_shows_each_tracks_disc_and_artist() {
 /// an album without one after them.
 #[test]
 fn an_artists_albums_are_in_the_order_they_came_out() {
-    use lofty::file::{AudioFile, TaggedFileExt};
-    use lofty::tag::{ItemKey, ItemValue, TagItem};
+    use lofty::tag::ItemKey;
     let music = tempfile::tempdir().unwrap();
     for (name, album, year) in [
         ("a", "Abbey Road", Some("1969")),
@@ -204,26 +213,9 @@ fn an_artists_albums_are_in_the_order_they_came_out() {
         ("c", "Help!", Some("1965")),
         ("d", "Let It Be", Some("1970")),
     ] {
-        let path = music.path().join(format!("{name}.ogg"));
-        std::fs::copy(crate::common::corpus().join("sad.ogg"), &path).unwrap();
-        let mut file = lofty::read_from_path(&path).unwrap();
-        let tag = file.primary_tag_mut().unwrap();
-        for key in [
-            ItemKey::TrackArtist,
-            ItemKey::AlbumArtist,
-            ItemKey::AlbumTitle,
-            ItemKey::RecordingDate,
-            ItemKey::Year,
-        ] {
-            tag.remove_key(key);
-        }
         let mut items = vec![(ItemKey::TrackArtist, "The Band"), (ItemKey::AlbumTitle, album)];
         items.extend(year.map(|year| (ItemKey::RecordingDate, year)));
-        for (key, value) in items {
-            tag.push(TagItem::new(key, ItemValue::Text(value.to_owned())));
-        }
-        file.save_to_path(&path, lofty::config::WriteOptions::default())
-            .unwrap();
+        copy_tagged(&music.path().join(format!("{name}.ogg")), &items);
     }
     let mut h = Harness::on(music.path(), 120, 24);
     let screen = h.keys("\t").screen();
