@@ -66,6 +66,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             "previous_ndcg@10": old.map(|m| m.ndcg10),
             "transformer_kept": checkpoint.meta.transformer_kept,
             "plays": checkpoint.meta.plays_seen,
+            "failed_plays": log.failed_plays,
             "tracks": checkpoint.meta.vocab.len(),
             "best_epoch": checkpoint.meta.best_epoch,
             "hr@10": v.hr10,
@@ -81,8 +82,12 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             true => format!(" (best epoch {})", checkpoint.meta.best_epoch),
             false => String::new(),
         };
+        let failed = match log.failed_plays {
+            0 => String::new(),
+            n => format!(" ({} left out)", crate::fmt::count(n, "failed play")),
+        };
         outln!(
-            "trained on {} plays of {} tracks in {:.1} s{best_epoch}; validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
+            "trained on {} plays{failed} of {} tracks in {:.1} s{best_epoch}; validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
             checkpoint.meta.plays_seen,
             checkpoint.meta.vocab.len(),
             start.elapsed().as_secs_f64(),

@@ -295,6 +295,16 @@ pub(crate) struct FinishedPlay {
 /// still waiting for their track are in their place. A play is timed by its end: the convention
 /// of live plays and of Spotify's `ts`, so that recency reads the same before and after a
 /// restart.
+/// Plays, matched or not, that failed to play (what [`finished_plays`] leaves out as errors).
+pub(crate) fn failed_play_count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM plays WHERE end_reason = 'error')
+              + (SELECT COUNT(*) FROM unmatched_plays WHERE end_reason = 'error')",
+        [],
+        |r| r.get(0),
+    )
+}
+
 pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<FinishedPlay>> {
     let mut stmt = conn.prepare(
         "SELECT p.* FROM (

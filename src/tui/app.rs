@@ -21,7 +21,7 @@ use crate::app::commands::{self, LineCommand};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
-use crate::app::queue::Repeat;
+use crate::app::queue::{QueueEntry, Repeat};
 use crate::app::remembered::{Remembered, SavedQueue};
 use crate::app::search::{self, Searcher};
 use crate::app::watch::RootsChanged;
@@ -1154,14 +1154,17 @@ impl App {
                     return;
                 };
                 let library = &self.state.library;
-                let picked = autoplay.accept(
-                    seq,
-                    source,
-                    &picks,
-                    &mut self.controller,
-                    |id| library.track(id).cloned(),
-                    ControlSource::Key,
-                );
+                let selected = (&mut self.state.queue, &mut self.state.up_next);
+                let picked = keeping_queue_selection(selected, &mut self.controller, |controller| {
+                    autoplay.accept(
+                        seq,
+                        source,
+                        &picks,
+                        controller,
+                        |id| library.track(id).cloned(),
+                        ControlSource::Key,
+                    )
+                });
                 if picked == Picked::NothingLeft {
                     self.state.say("autoplay has nothing left to pick: playback stopped");
                 }
@@ -1261,6 +1264,34 @@ impl App {
     }
 }
 
+/// Runs `change` on the queue, keeping the Queue view's and up next's selections on the entry
+/// they were on (its track, at the row nearest the old one) where the entry's row moved:
+/// autoplay re-ranks its picks under a listener who may be reading them.
+/// `selected` is (the Queue view's row, up next's row).
+fn keeping_queue_selection<R>(
+    selected: (&mut usize, &mut usize),
+    controller: &mut Controller,
+    change: impl FnOnce(&mut Controller) -> R,
+) -> R {
+    let (in_queue, up_next) = selected;
+    let held = |entries: &[QueueEntry], row: usize| entries.get(row).map(|e| e.track.id);
+    let held_in_queue = held(controller.queue.entries(), *in_queue);
+    let held_up_next = held(controller.queue.upcoming(), *up_next);
+    let changed = change(controller);
+    let nearest = |entries: &[QueueEntry], id: i64, near: usize| {
+        (0..entries.len())
+            .filter(|&row| entries[row].track.id == id)
+            .min_by_key(|&row| row.abs_diff(near))
+    };
+    if let Some(row) = held_in_queue.and_then(|id| nearest(controller.queue.entries(), id, *in_queue)) {
+        *in_queue = row;
+    }
+    if let Some(row) = held_up_next.and_then(|id| nearest(controller.queue.upcoming(), id, *up_next)) {
+        *up_next = row;
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1277,6 +1308,58 @@ mod tests {
             })
             .collect();
         LibraryIndex::new(tracks, std::collections::HashMap::new())
+    }
+
+    /// Autoplay re-ranks its picks while the listener reads them: the selection stays on the
+    /// track it was on, in the Queue view and in up next, and where the track left the picks,
+    /// on its row.
+    #[test]
+    fn a_reranking_of_autoplays_picks_leaves_the_selection_on_its_track() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("skipless.db");
+        let mut config = Config::default();
+        config.playback.audio = AudioOutput::Null;
+        let (_engine, controller, _) = crate::app::start_playback(&config, &db_path).unwrap();
+        let mut app = App::new(config, db_path, controller).unwrap();
+        app.state.set_library(library_of(8));
+        let library = app.state.library.clone();
+        let pick = |ids: &[i64]| -> Vec<crate::recommend::infer::Scored> {
+            ids.iter()
+                .map(|&track_id| crate::recommend::infer::Scored {
+                    track_id,
+                    score: 0.0,
+                    reason: String::new(),
+                })
+                .collect()
+        };
+        let rank = |app: &mut App, ids: &[i64]| {
+            let picks = pick(ids);
+            let selected = (&mut app.state.queue, &mut app.state.up_next);
+            keeping_queue_selection(selected, &mut app.controller, |controller| {
+                controller.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &picks, |id| {
+                    library.track(id).cloned()
+                })
+            });
+        };
+        let selected = |app: &App| {
+            let queue = &app.controller.queue;
+            (
+                queue.entries()[app.state.queue].track.id,
+                queue.upcoming()[app.state.up_next].track.id,
+            )
+        };
+        rank(&mut app, &[1, 2, 3, 4, 5]);
+        (app.state.queue, app.state.up_next) = (2, 3);
+        assert_eq!(selected(&app), (3, 4));
+        rank(&mut app, &[5, 4, 6, 3, 1]);
+        assert_eq!((app.state.queue, app.state.up_next), (3, 1));
+        assert_eq!(selected(&app), (3, 4));
+        rank(&mut app, &[7, 8, 6, 2, 1]);
+        assert_eq!(
+            (app.state.queue, app.state.up_next),
+            (3, 1),
+            "gone from the picks: the rows stay"
+        );
     }
 
     /// A search the search thread still answers for a large library must not land on the

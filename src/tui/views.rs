@@ -338,17 +338,7 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
             } else {
                 format!(" {tracks}")
             };
-            // The name comes first, then the count in the row's last columns, then "(smart)":
-            // what does not fit whole is left out, so a cut never runs one into the other.
-            let name_width = text_width(&playlist.name);
-            let smart = if playlist.smart { " (smart)" } else { "" };
-            let (name, smart, count) = if name_width + smart.len() + count.len() <= list_width {
-                (playlist.name.clone(), smart, count)
-            } else if name_width + count.len() <= list_width {
-                (playlist.name.clone(), "", count)
-            } else {
-                (truncate(&playlist.name, list_width), "", String::new())
-            };
+            let (name, smart, count) = playlist_row(&playlist.name, playlist.smart, count, list_width);
             let pad = list_width.saturating_sub(text_width(&name) + smart.len() + text_width(&count));
             Line::from(vec![
                 Span::raw(name),
@@ -519,6 +509,28 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         },
         app,
     );
+}
+
+/// Columns a playlist's name keeps before its count gives way to it.
+const PLAYLIST_NAME_ROOM: usize = 12;
+
+/// A Playlists row in `width` columns: (name, " (smart)" or "", count). The name comes first,
+/// then "(smart)", then the count in the row's last columns. "(smart)" gives way first; then
+/// the name is cut with "…" to keep the count, down to [`PLAYLIST_NAME_ROOM`] columns; in a
+/// narrower row the count gives way too. Nothing is cut into another.
+fn playlist_row(name: &str, smart: bool, count: String, width: usize) -> (String, &'static str, String) {
+    let name_width = text_width(name);
+    let smart = if smart { " (smart)" } else { "" };
+    let count_width = text_width(&count);
+    if name_width + smart.len() + count_width <= width {
+        (name.to_owned(), smart, count)
+    } else if name_width + count_width <= width {
+        (name.to_owned(), "", count)
+    } else if width >= PLAYLIST_NAME_ROOM + count_width {
+        (truncate(name, width - count_width), "", count)
+    } else {
+        (truncate(name, width), "", String::new())
+    }
 }
 
 /// The Queue view: every entry, the playing one marked, each with its source.
@@ -1200,6 +1212,22 @@ mod tests {
             ["fallback: similar track…", "Sad: 0.91 Song: 0.5"]
         );
         assert!(fit_rows(["anything".to_owned()], 10, 0).is_empty());
+    }
+
+    #[test]
+    fn a_long_playlist_name_is_cut_to_keep_its_count_where_there_is_room() {
+        let row = |name: &str, smart: bool, width: usize| {
+            let (name, smart, count) = playlist_row(name, smart, " 12 tracks".into(), width);
+            format!("{name}|{smart}|{count}")
+        };
+        assert_eq!(row("Most skipped", true, 40), "Most skipped| (smart)| 12 tracks");
+        assert_eq!(row("Most skipped", true, 25), "Most skipped|| 12 tracks");
+        assert_eq!(
+            row("Finished most this month", true, 28),
+            "Finished most thi…|| 12 tracks"
+        );
+        assert_eq!(row("Finished most this month", true, 22), "Finished mo…|| 12 tracks");
+        assert_eq!(row("Finished most this month", false, 21), "Finished most this m…||");
     }
 
     #[test]

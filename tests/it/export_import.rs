@@ -390,8 +390,18 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         String::from_utf8_lossy(&refused.stderr).trim_end(),
         "skipless: error: training needs 10 plays in 3 sessions; the log has 0 in 0 (recommend.min_plays)"
     );
+    // A play that failed to play teaches nothing; the count says it was left out.
+    rusqlite::Connection::open(t.join("skipless.db"))
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+             SELECT (SELECT MIN(id) FROM tracks), session_id, MAX(position) + 1, MAX(started_at) + 1, NULL, 0, 'error', 0, 'user'
+             FROM plays WHERE session_id = (SELECT MAX(session_id) FROM plays)",
+        )
+        .unwrap();
     let trained = json_of(&t, &["train", "--json"], &[]);
     assert_eq!(trained["plays"].as_u64(), Some(part_matched + part_unmatched));
+    assert_eq!(trained["failed_plays"].as_u64(), Some(1));
     // Every run is on the record, saved or not, beside the current model on the same slice.
     let again = json_of(&t, &["train", "--json"], &[]);
     let stats = json_of(&t, &["stats", "--json"], &[]);
@@ -435,7 +445,13 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
     let text = stdout_of(skipless(&t).args(["train"]));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[0].starts_with("trained on "), "{text}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "trained on {} plays (1 failed play left out) of ",
+            part_matched + part_unmatched
+        )),
+        "{text}"
+    );
     // A best epoch is named for the Transformer's stage only, never as epoch 0.
     let with_transformer = lines[1] == "the model ranks by the history features and the Transformer's terms";
     assert!(
