@@ -375,11 +375,13 @@ fn spotify_reason_start(row: &LogRow, gap_ms: i64) -> &'static str {
 
 /// An Extended Streaming History record, with every key Spotify writes, in its order: tools
 /// made for these exports index them directly. What the log cannot know (the country, the
-/// Spotify ids) is `null`, as Spotify writes it for a field it lacks.
+/// Spotify ids, whether the queue was shuffled; for an imported play also the platform and
+/// whether it was offline or incognito, which its source's log had) is `null`, as Spotify
+/// writes it for a field it lacks.
 #[derive(Serialize)]
 struct SpotifyRecord<'a> {
     ts: String,
-    platform: &'static str,
+    platform: Option<&'static str>,
     ms_played: u64,
     conn_country: Option<&'static str>,
     ip_addr: Option<&'static str>,
@@ -396,11 +398,11 @@ struct SpotifyRecord<'a> {
     audiobook_chapter_title: Option<&'static str>,
     reason_start: &'static str,
     reason_end: &'static str,
-    shuffle: bool,
+    shuffle: Option<bool>,
     skipped: bool,
-    offline: bool,
+    offline: Option<bool>,
     offline_timestamp: Option<i64>,
-    incognito_mode: bool,
+    incognito_mode: Option<bool>,
 }
 
 /// Spotify writes whole seconds in UTC.
@@ -415,9 +417,11 @@ fn spotify_ts(ms: i64) -> String {
 }
 
 fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) -> WriteResult {
+    // Of its own plays the player knows it played them, online, with nothing hidden.
+    let own = (row.source != "import").then_some(());
     let record = SpotifyRecord {
         ts: spotify_ts(row.ended_at.unwrap_or(row.started_at + row.played_ms as i64)),
-        platform: "skipless",
+        platform: own.map(|()| "skipless"),
         ms_played: row.played_ms,
         conn_country: None,
         ip_addr: None,
@@ -434,12 +438,11 @@ fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) ->
         audiobook_chapter_title: None,
         reason_start: spotify_reason_start(row, gap_ms),
         reason_end: spotify_reason_end(row.end_reason.as_deref().and_then(EndReason::parse)),
-        // The log does not keep whether the queue was shuffled.
-        shuffle: false,
+        shuffle: None,
         skipped: row.skipped,
-        offline: false,
+        offline: own.map(|()| false),
         offline_timestamp: None,
-        incognito_mode: false,
+        incognito_mode: own.map(|()| false),
     };
     out.write_all(if first { b"\n" } else { b",\n" })?;
     serde_json::to_writer(&mut *out, &record)?;

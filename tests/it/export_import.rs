@@ -555,9 +555,13 @@ fn a_library_of_the_most_played_tracks_matches_round_trips_and_trains() {
         assert_eq!(keys, sorted, "{record}");
     }
     assert!(
-        first.lines().nth(1).unwrap().starts_with(r#"{"ts":"#)
-            && first.contains(r#""platform":"skipless","ms_played":"#)
+        first.lines().nth(1).unwrap().starts_with(r#"{"ts":"#) && first.contains(r#""platform":null,"ms_played":"#)
     );
+    // What the log does not keep of an imported play is not made up.
+    assert!(exported.iter().all(|r| r["platform"].is_null()
+        && r["shuffle"].is_null()
+        && r["offline"].is_null()
+        && r["incognito_mode"].is_null()));
     assert_eq!(stdout_of(skipless(&b).args(["export", "--format", "spotify"])), first);
     let file = tmp.path().join("Streaming_History_Audio_roundtrip.json");
     std::fs::write(&file, &first).unwrap();
@@ -1007,6 +1011,14 @@ fn the_logs_own_exports_imported_back_add_nothing() {
             _ => std::fs::read_to_string(&file).unwrap().lines().count(),
         } as u64;
         assert!(exported >= 6, "{format}: {exported} plays exported");
+        if format == "spotify" {
+            // The player's own plays: on skipless, online, nothing hidden; the shuffle is not kept.
+            let records: Vec<Value> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            assert!(records.iter().all(|r| r["platform"] == "skipless"
+                && r["offline"] == false
+                && r["incognito_mode"] == false
+                && r["shuffle"].is_null()));
+        }
         let counts = json_of(&a, &["import", format, "--json"], &[&file]);
         assert_eq!(
             (
