@@ -189,6 +189,8 @@ pub(crate) struct Placer<'t> {
     known: Statement<'t>,
     logged_elsewhere: Statement<'t>,
     waiting_elsewhere: Statement<'t>,
+    fill_logged: Statement<'t>,
+    fill_waiting: Statement<'t>,
     new_session: Statement<'t>,
     touch_session: Statement<'t>,
     session_around: Statement<'t>,
@@ -237,6 +239,17 @@ impl<'t> Placer<'t> {
                         OR ((?7 OR format = ?8)
                             AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))"
             ))?,
+            fill_logged: tx.prepare(
+                "UPDATE plays SET played_ms = ?5, ended_at = ?6, skipped = ?7, end_reason = ?8
+                 WHERE track_id = ?1 AND played_ms = 0 AND abs(started_at - ?2) <= ?3
+                   AND substr(import_key, 1, length(?4)) = ?4
+                 RETURNING session_id",
+            )?,
+            fill_waiting: tx.prepare(
+                "UPDATE unmatched_plays SET played_ms = ?5, ended_at = ?6, skipped = ?7, end_reason = ?8
+                 WHERE match_key = ?1 AND played_ms = 0 AND abs(started_at - ?2) <= ?3 AND format = ?4
+                 RETURNING session_id",
+            )?,
             new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
             touch_session: tx.prepare(
                 "UPDATE sessions SET started_at = min(started_at, ?2), last_at = max(last_at, ?3) WHERE id = ?1",
@@ -330,6 +343,59 @@ impl<'t> Placer<'t> {
             length_known,
             LENGTHLESS_FORMAT
         ])
+    }
+
+    /// Gives the copy of `play` that a source without lengths logged ([`LENGTHLESS_FORMAT`]:
+    /// a listen of a song, nothing of how long it ran) what `play` knows of it, once
+    /// [`Self::is_logged_elsewhere`] found it there: its length, its end, and whether it was
+    /// skipped. One listening told by two sources is then the better told of the two, whichever
+    /// came first.
+    pub(crate) fn fill_lengthless_copy(
+        &mut self,
+        play: &StagedPlay,
+        format: &str,
+        track_ids: &[i64],
+        match_key: &str,
+    ) -> rusqlite::Result<()> {
+        if play.played_ms == 0 || format == LENGTHLESS_FORMAT {
+            return Ok(());
+        }
+        let (length, skipped, reason) = (play.played_ms as i64, play.skipped, play.end_reason.as_str());
+        let mut sessions: Vec<i64> = Vec::new();
+        let logged_prefix = format!("{LENGTHLESS_FORMAT}\u{1f}");
+        for &track_id in track_ids {
+            let mut rows = self.fill_logged.query(params![
+                track_id,
+                play.started_at,
+                SAME_PLAY_MS,
+                logged_prefix,
+                length,
+                play.ended_at,
+                skipped,
+                reason
+            ])?;
+            while let Some(row) = rows.next()? {
+                sessions.push(row.get(0)?);
+            }
+        }
+        let mut rows = self.fill_waiting.query(params![
+            match_key,
+            play.started_at,
+            SAME_PLAY_MS,
+            LENGTHLESS_FORMAT,
+            length,
+            play.ended_at,
+            skipped,
+            reason
+        ])?;
+        while let Some(row) = rows.next()? {
+            sessions.push(row.get(0)?);
+        }
+        drop(rows);
+        for session in sessions {
+            self.touch_session(session, play.started_at, play.ended_at)?;
+        }
+        Ok(())
     }
 
     /// A new session from `started_at` to `ended_at`; returns its id.

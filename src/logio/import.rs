@@ -565,9 +565,13 @@ fn place(
     file.place(|placer, play| {
         let key = match_key(&play.artist, &play.title);
         let track = matcher.find(&key, play.album.as_deref());
-        if placer.is_known(&play.import_key)?
-            || placer.is_logged_elsewhere(&play, format, &matcher.tracks_of(&key), &key)?
-        {
+        if placer.is_known(&play.import_key)? {
+            counts.duplicate += 1;
+            return Ok(());
+        }
+        let tracks = matcher.tracks_of(&key);
+        if placer.is_logged_elsewhere(&play, format, &tracks, &key)? {
+            placer.fill_lengthless_copy(&play, format, &tracks, &key)?;
             counts.duplicate += 1;
             return Ok(());
         }

@@ -1090,6 +1090,17 @@ fn a_play_ending_where_a_listen_without_a_length_starts_is_kept() {
     let rows = json!([row(at * 1000), row(at * 1000 + 200_000)]);
     std::fs::write(&spotify, rows.to_string()).unwrap();
     assert_eq!(import_spotify(&dir, &[&spotify]), (0, 1, 1));
+    // The listen, told again with its length, has it now: two plays of 200 s, in one session.
+    let recap = json_of(&dir, &["recap", "--json"], &[]);
+    assert_eq!(recap["totals"]["listening_ms"].as_u64(), Some(400_000), "{recap}");
+    let history = crate::common::json_lines(&stdout_of(skipless(&dir).args(["history", "--json"])));
+    assert_eq!(history.len(), 2);
+    assert!(
+        history
+            .iter()
+            .all(|p| p["played_ms"] == 200_000 && p["session_id"] == history[0]["session_id"]),
+        "{history:?}"
+    );
 }
 
 /// A song left at once and played again starts where the listen after it starts. A service that
