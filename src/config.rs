@@ -12,10 +12,11 @@ pub(crate) const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: line {line}{}: {message}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
+    #[error("{path}: {}: {message}", where_in_file(*line, key.as_deref()))]
     Invalid {
         path: PathBuf,
-        line: usize,
+        /// The line (from 1), where one is known.
+        line: Option<usize>,
         /// The dotted key the line defines, when it defines one.
         key: Option<String>,
         message: String,
@@ -258,7 +259,7 @@ impl Config {
         config.lyrics.folder = config.lyrics.folder.map(|folder| in_home(&folder));
         config.validate().map_err(|(key, message)| ConfigError::Invalid {
             path: path.to_path_buf(),
-            line: line_of_key(text, &key).unwrap_or(0),
+            line: line_of_key(text, &key),
             key: Some(key),
             message,
         })?;
@@ -291,6 +292,7 @@ impl Config {
                 crate::keymap::KeyMapError::LeftWithoutKey { taker, .. } => taker.clone(),
                 crate::keymap::KeyMapError::BoundTwice { second, .. } => second.clone(),
                 crate::keymap::KeyMapError::CtrlCapital { action, .. } => action.clone(),
+                crate::keymap::KeyMapError::SentAsAnother { action, .. } => action.clone(),
             };
             return Err((format!("keys.{key}"), e.to_string()));
         }
@@ -327,10 +329,41 @@ fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
     let key = key_at_line(text, line);
     ConfigError::Invalid {
         path: path.to_path_buf(),
-        line,
+        line: Some(line),
         key,
         message,
     }
+}
+
+/// "line N, key `K`", or what of it is known.
+fn where_in_file(line: Option<usize>, key: Option<&str>) -> String {
+    match (line, key) {
+        (Some(line), Some(key)) => format!("line {line}, key `{key}`"),
+        (Some(line), None) => format!("line {line}"),
+        (None, Some(key)) => format!("key `{key}`"),
+        (None, None) => "somewhere".into(),
+    }
+}
+
+/// The table a header line names (`[log]`, `[log] # a comment`), if it is one.
+fn table_header(line: &str) -> Option<String> {
+    let line = line.trim();
+    if !line.starts_with('[') {
+        return None;
+    }
+    let header = line.split('#').next().unwrap_or_default().trim_end();
+    header
+        .ends_with(']')
+        .then(|| unquoted_key(header.trim_matches(|c| c == '[' || c == ']')))
+}
+
+/// A dotted key as written (`"listen_fraction"`, `log . listen_fraction`) as the config names it.
+fn unquoted_key(written: &str) -> String {
+    written
+        .split('.')
+        .map(|part| part.trim().trim_matches(|c| c == '"' || c == '\''))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// A whole number from 0 to 100, or an error that says so (whatever the number given).
@@ -369,19 +402,14 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let current = lines.get(line.checked_sub(1)?)?.trim();
     // A table header names itself (an unknown table is reported on its header).
-    if current.starts_with('[') && current.ends_with(']') {
-        return Some(current.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    if let Some(table) = table_header(current) {
+        return Some(table);
     }
-    let table = lines[..line - 1]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with('[') && l.ends_with(']'))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let table = lines[..line - 1].iter().rev().find_map(|l| table_header(l));
     let key = current
         .split('=')
         .next()
-        .map(str::trim)
+        .map(unquoted_key)
         .filter(|k| !k.is_empty() && !current.starts_with('['));
     match (table, key) {
         (Some(table), Some(key)) if current.contains('=') => Some(format!("{table}.{key}")),
@@ -391,9 +419,16 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
     }
 }
 
-/// The line on which a dotted key ("playback.volume") is set, if it is.
+/// The line on which a dotted key ("playback.volume") is set, or else the nearest table holding
+/// it (an inline table, `log = { ... }`), if any is.
 fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
-    (1..=text.lines().count()).find(|&line| key_at_line(text, line).as_deref() == Some(dotted))
+    let mut key = dotted;
+    loop {
+        if let Some(line) = (1..=text.lines().count()).find(|&line| key_at_line(text, line).as_deref() == Some(key)) {
+            return Some(line);
+        }
+        key = &key[..key.rfind('.')?];
+    }
 }
 
 #[cfg(test)]
@@ -448,6 +483,30 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// Errors name the line and key a listener wrote, whatever the way they wrote them: a header
+    /// with a comment after it, a quoted key, an inline table.
+    #[test]
+    fn errors_name_the_line_of_a_key_written_any_way_toml_allows() {
+        let error = |text: &str| Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert_eq!(
+            error("[playback]\nvolume = 5\n[log] # logging\nlisten_seconds = \"x\"\n"),
+            "c.toml: line 4, key `log.listen_seconds`: invalid type: string \"x\", expected a whole number, 0 or more"
+        );
+        assert_eq!(
+            error("[log] # logging\nlisten_fraction = 3.0\n"),
+            "c.toml: line 2, key `log.listen_fraction`: 3 is not in 0-1"
+        );
+        assert_eq!(
+            error("[log]\n\"listen_fraction\" = 2.0\n"),
+            "c.toml: line 2, key `log.listen_fraction`: 2 is not in 0-1"
+        );
+        assert_eq!(
+            error("log = { listen_fraction = 2.0 }\n"),
+            "c.toml: line 1, key `log.listen_fraction`: 2 is not in 0-1"
+        );
+        assert!(!error("[log]\nlisten_fraction = 2.0\n").contains("line 0"));
     }
 
     #[test]

@@ -248,6 +248,22 @@ pub(crate) enum KeyMapError {
     BoundTwice { key: String, first: String, second: String },
     #[error("[keys] {action}: `{key}` is sent by a terminal as `{lower}` (Ctrl with Shift cannot be told apart); write `{lower}`")]
     CtrlCapital { action: String, key: String, lower: String },
+    #[error("[keys] {action}: `{key}` is sent by a terminal as `{sent}`, and arrives as that key; write `{sent}`")]
+    SentAsAnother { action: String, key: String, sent: String },
+}
+
+/// The key a terminal sends for `key` when it is one of the control characters that are keys of
+/// their own (Ctrl-M is Enter, Ctrl-I Tab, Ctrl-[ Esc): bound, it would never arrive.
+fn sent_as_another(key: &KeyEvent) -> Option<&'static str> {
+    if key.modifiers != KeyModifiers::CONTROL {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('m') => Some("Enter"),
+        KeyCode::Char('i') => Some("Tab"),
+        KeyCode::Char('[') => Some("Esc"),
+        _ => None,
+    }
 }
 
 /// The key bindings in force.
@@ -301,6 +317,13 @@ impl KeyMap {
                             lower: key_name(&KeyEvent::new(KeyCode::Char(c.to_ascii_lowercase()), key.modifiers)),
                         });
                     }
+                }
+                if let Some(sent) = sent_as_another(key) {
+                    return Err(KeyMapError::SentAsAnother {
+                        action: name.clone(),
+                        key: text.clone(),
+                        sent: sent.to_owned(),
+                    });
                 }
                 if let Some((_, first)) = given.iter().find(|(k, other)| k == key && *other != name) {
                     return Err(KeyMapError::BoundTwice {
@@ -376,9 +399,25 @@ impl KeyMap {
             .collect()
     }
 
-    /// The first key bound to `action`, for hints.
-    pub(crate) fn key_for(&self, action: Action) -> String {
-        self.first_key(action).unwrap_or_else(|| "unbound".into())
+    /// "KEY DOES", a hint naming the key of `action`; `None` when `[keys]` left the action
+    /// without one, so that no hint names a key that is not there.
+    pub(crate) fn hint(&self, action: Action, does: &str) -> Option<String> {
+        self.first_key(action).map(|key| format!("{key} {does}"))
+    }
+
+    /// The hints of `hints` that have a key, joined by `separator`.
+    pub(crate) fn hints(&self, hints: &[(Action, &str)], separator: &str) -> Option<String> {
+        let given: Vec<String> = hints
+            .iter()
+            .filter_map(|&(action, does)| self.hint(action, does))
+            .collect();
+        (!given.is_empty()).then(|| given.join(separator))
+    }
+
+    /// " (KEY DOES)", or nothing when the action has no key.
+    pub(crate) fn aside(&self, action: Action, does: &str) -> String {
+        self.hint(action, does)
+            .map_or_else(String::new, |hint| format!(" ({hint})"))
     }
 
     /// The first key bound to `action`; `None` when `[keys]` left it without one.
@@ -512,7 +551,22 @@ mod tests {
             Some(Action::Next)
         );
         let unbound = BTreeMap::from([("next".to_owned(), vec!["l".to_owned()]), ("lyrics".to_owned(), vec![])]);
-        assert!(KeyMap::with_overrides(&unbound).is_ok(), "an explicit [] unbinds");
+        let without_lyrics = KeyMap::with_overrides(&unbound).expect("an explicit [] unbinds");
+        // Hints name the keys there are, and leave out an action that has none.
+        assert_eq!(without_lyrics.hint(Action::Lyrics, "shows the lyrics"), None);
+        assert_eq!(without_lyrics.aside(Action::Lyrics, "shows the lyrics"), "");
+        assert_eq!(
+            without_lyrics.aside(Action::Next, "plays the next"),
+            " (l plays the next)"
+        );
+        assert_eq!(
+            without_lyrics.hints(&[(Action::Lyrics, "shows the lyrics"), (Action::Play, "plays")], ", "),
+            Some("Enter plays".into())
+        );
+        assert_eq!(
+            without_lyrics.hints(&[(Action::Lyrics, "shows the lyrics")], ", "),
+            None
+        );
         // Given a key of its own that another action then takes, it is left with none too.
         let taken_back = BTreeMap::from([
             ("lyrics".to_owned(), vec!["x".to_owned()]),
@@ -551,6 +605,16 @@ mod tests {
             KeyMap::with_overrides(&twice).unwrap_err().to_string(),
             "[keys]: `N` is given to both next and previous; a key does one thing"
         );
+        // Nor do Ctrl-M, Ctrl-I and Ctrl-[: a terminal sends Enter, Tab and Esc.
+        for (key, sent) in [("ctrl-m", "Enter"), ("ctrl-i", "Tab"), ("ctrl-[", "Esc")] {
+            let bound = BTreeMap::from([("play".to_owned(), vec![key.to_owned()])]);
+            assert_eq!(
+                KeyMap::with_overrides(&bound).unwrap_err().to_string(),
+                format!(
+                    "[keys] play: `{key}` is sent by a terminal as `{sent}`, and arrives as that key; write `{sent}`"
+                )
+            );
+        }
         // Ctrl with a capital letter never arrives from a terminal.
         let capital = BTreeMap::from([("next".to_owned(), vec!["ctrl-N".to_owned()])]);
         assert_eq!(

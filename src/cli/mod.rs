@@ -394,7 +394,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config_named = cli.config.is_some();
     let paths = Paths::resolve(cli.data_dir, cli.config)?;
-    let mut config = Config::load(&paths.config_file, config_named)?;
+    // `remote` drives a player that has read its config: a config half-way through an edit must
+    // not keep a window manager's keys from it.
+    let mut config = match cli.command {
+        Some(Command::Remote { .. }) => Config::default(),
+        _ => Config::load(&paths.config_file, config_named)?,
+    };
     if let Some(audio) = cli.audio {
         config.playback.audio = audio.into();
     }

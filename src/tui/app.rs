@@ -86,7 +86,10 @@ enum StatsReading {
 impl App {
     /// What the status line says to a key the help does not take.
     pub(crate) fn help_closing_hint(&self) -> String {
-        format!("{} or Esc closes the help", self.keys.key_for(Action::Help))
+        match self.keys.first_key(Action::Help) {
+            Some(key) => format!("{key} or Esc closes the help"),
+            None => "Esc closes the help".into(),
+        }
     }
 
     /// Closes the help, and with it the hint on how to close it.
@@ -241,11 +244,14 @@ impl App {
         };
         // The whole queue, played entries included, with what is still to come (what "Up next"
         // counts).
+        let plays = self
+            .keys
+            .hint(Action::TogglePause, "plays")
+            .map_or_else(String::new, |hint| format!("; {hint}"));
         let back = format!(
-            "the queue of the last run is back: {}, {} up next{gone}; {} plays",
+            "the queue of the last run is back: {}, {} up next{gone}{plays}",
             crate::fmt::count(n as u64, "track"),
             self.controller.queue.upcoming().len(),
-            self.keys.key_for(Action::TogglePause)
         );
         // After what the start had to say (no sound card, plays closed as interrupted), not over it.
         let message = match self.state.status.take() {
@@ -303,10 +309,12 @@ impl App {
             Action::Remove => self.remove_selected(),
             Action::RenamePlaylist => {
                 if self.state.view != View::Playlists {
-                    self.state.say(format!(
-                        "select a playlist in Playlists ({}) to rename it",
-                        self.keys.key_for(Action::ViewPlaylists)
-                    ));
+                    let view = self
+                        .keys
+                        .first_key(Action::ViewPlaylists)
+                        .map_or_else(String::new, |key| format!(" ({key})"));
+                    self.state
+                        .say(format!("select a playlist in Playlists{view} to rename it"));
                 } else if let Some(name) = self.selected_saved_playlist() {
                     self.state.naming_playlist = Some(PlaylistPrompt {
                         target: PlaylistTarget::Rename(name.clone()),
@@ -329,11 +337,18 @@ impl App {
                     FromNothing::NotEmpty if action == Action::Next => self.controller.next(ControlSource::Key),
                     FromNothing::NotEmpty => self.controller.toggle(ControlSource::Key),
                     FromNothing::Picking => self.state.say(FromNothing::PICKING),
-                    FromNothing::NothingQueued => self.state.say(format!(
-                        "nothing queued: {} plays the selected track, {} queues it",
-                        self.keys.key_for(Action::Play),
-                        self.keys.key_for(Action::Enqueue)
-                    )),
+                    FromNothing::NothingQueued => self.state.say(
+                        match self.keys.hints(
+                            &[
+                                (Action::Play, "plays the selected track"),
+                                (Action::Enqueue, "queues it"),
+                            ],
+                            ", ",
+                        ) {
+                            Some(hints) => format!("nothing queued: {hints}"),
+                            None => "nothing queued".into(),
+                        },
+                    ),
                 }
             }
             Action::Previous => self.controller.previous(ControlSource::Key),
@@ -862,8 +877,8 @@ impl App {
             }
             None if self.controller.queue.cursor() == Some(index) => {
                 self.state.say(format!(
-                    "the playing track stays in the queue ({} plays the next)",
-                    self.keys.key_for(Action::Next)
+                    "the playing track stays in the queue{}",
+                    self.keys.aside(Action::Next, "plays the next")
                 ));
             }
             None => {}
@@ -970,8 +985,8 @@ impl App {
                 // With autoplay on, its picks carry on; off, the silence is said.
                 Outcome::Stopped { stopped: false } if !self.state.autoplay => {
                     self.state.say(format!(
-                        "end of the queue ({} turns autoplay on)",
-                        self.keys.key_for(Action::Autoplay)
+                        "end of the queue{}",
+                        self.keys.aside(Action::Autoplay, "turns autoplay on")
                     ));
                 }
                 _ => {}
@@ -1043,7 +1058,8 @@ impl App {
             .as_mut()
             .filter(|l| Some(l.track_id) == playing && l.lyrics.as_ref().is_some_and(|l| l.is_synced()))
         else {
-            self.state.say("no synced lyrics to shift (l shows the lyrics)");
+            let show = self.keys.aside(Action::Lyrics, "shows the lyrics");
+            self.state.say(format!("no synced lyrics to shift{show}"));
             return;
         };
         shown.shift_ms += delta_ms;

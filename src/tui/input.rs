@@ -98,8 +98,8 @@ impl App {
             self.run_search();
         } else {
             self.state.say(format!(
-                "pasted text goes into the search box ({} opens it)",
-                self.keys.key_for(Action::Search)
+                "pasted text goes into the search box{}",
+                self.keys.aside(Action::Search, "opens it")
             ));
         }
     }
@@ -286,7 +286,8 @@ fn edit_line(text: &mut String, key: KeyEvent) -> bool {
         KeyCode::Char('h') if control => delete_character(text),
         KeyCode::Char('u') if control => text.clear(),
         KeyCode::Char('w') if control => delete_word(text),
-        KeyCode::Char(c) if !control => text.push(c),
+        // Alt with a letter is a key of the key map, not text.
+        KeyCode::Char(c) if !control && !alt => text.push(c),
         _ => return false,
     }
     true
@@ -353,6 +354,11 @@ mod tests {
             !type_key(&mut text, KeyCode::Char('c'), KeyModifiers::CONTROL),
             "Ctrl-C is no edit"
         );
+        assert!(
+            !type_key(&mut text, KeyCode::Char('n'), KeyModifiers::ALT),
+            "Alt-N is a key, no text"
+        );
+        assert_eq!(text, "坂本\u{3000}");
         assert!(!type_key(&mut text, KeyCode::Enter, KeyModifiers::NONE));
     }
 }

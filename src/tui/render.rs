@@ -153,7 +153,7 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
             Constraint::Length(status_rows(state, area)),
         ])
         .split(area);
-    let side_width = if area.width >= 70 {
+    let side_width = if area.width >= super::state::NARROW_BELOW {
         (area.width / 3).clamp(24, 48)
     } else if state.show_lyrics {
         area.width / 2

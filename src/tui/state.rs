@@ -10,6 +10,10 @@ use crate::lyrics::Lyrics;
 use crate::summary::Stats;
 use crate::track::Track;
 
+/// Screens narrower than this many columns have no side column (up next, the art), but the
+/// lyrics while shown.
+pub(crate) const NARROW_BELOW: u16 = 70;
+
 /// The main views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum View {
@@ -202,6 +206,9 @@ pub struct State {
     pub art: Option<ShownArt>,
     /// Whether the lyrics pane is shown (`l`).
     pub show_lyrics: bool,
+    /// The screen is too narrow for the side column ([`NARROW_BELOW`]): up next is not drawn,
+    /// so the keys cannot be on it.
+    pub narrow: bool,
     /// The lyrics of a track as a worker last read them.
     pub lyrics: Option<TrackLyrics>,
     /// The first line shown of plain lyrics, scrolled by hand.
@@ -324,15 +331,27 @@ impl State {
     }
 
     /// The panes that Tab cycles through in the current view; the lyrics, while shown, take
-    /// the up-next pane's place.
+    /// the up-next pane's place, and a narrow screen has no up-next pane.
     pub(crate) fn panes(&self) -> &'static [Pane] {
-        match (self.view, self.show_lyrics) {
-            (View::Library, false) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
-            (View::Library, true) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::Lyrics],
-            (View::Playlists, false) => &[Pane::Main, Pane::Entries, Pane::UpNext],
-            (View::Playlists, true) => &[Pane::Main, Pane::Entries, Pane::Lyrics],
-            (_, false) => &[Pane::Main, Pane::UpNext],
-            (_, true) => &[Pane::Main, Pane::Lyrics],
+        match (self.view, self.show_lyrics, self.narrow) {
+            (View::Library, false, false) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
+            (View::Library, false, true) => &[Pane::Artists, Pane::Albums, Pane::Main],
+            (View::Library, true, _) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::Lyrics],
+            (View::Playlists, false, false) => &[Pane::Main, Pane::Entries, Pane::UpNext],
+            (View::Playlists, false, true) => &[Pane::Main, Pane::Entries],
+            (View::Playlists, true, _) => &[Pane::Main, Pane::Entries, Pane::Lyrics],
+            (_, false, false) => &[Pane::Main, Pane::UpNext],
+            (_, false, true) => &[Pane::Main],
+            (_, true, _) => &[Pane::Main, Pane::Lyrics],
+        }
+    }
+
+    /// Takes the screen's width (before each frame): a resize that hides the pane with the
+    /// keys gives them to the main list.
+    pub(crate) fn set_screen_width(&mut self, width: u16) {
+        self.narrow = width < NARROW_BELOW;
+        if !self.panes().contains(&self.pane) {
+            self.pane = Pane::Main;
         }
     }
 
@@ -471,4 +490,33 @@ pub enum TerminalRequest {
     Suspend,
     /// Clear the screen and draw every cell again.
     Redraw,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Below the width of the side column, up next is not drawn: Tab passes it by, and a resize
+    /// that hides it while it has the keys gives them to the main list (a `d` there would remove
+    /// a track no one sees).
+    #[test]
+    fn a_narrow_screen_keeps_the_keys_off_the_up_next_pane_it_does_not_draw() {
+        let mut state = State::default();
+        state.set_view(View::Queue);
+        state.set_screen_width(100);
+        state.cycle_pane(true);
+        assert_eq!(state.pane, Pane::UpNext);
+        state.set_screen_width(60);
+        assert_eq!(state.pane, Pane::Main);
+        state.cycle_pane(true);
+        assert_eq!(state.pane, Pane::Main);
+        // The lyrics are drawn on a narrow screen, at half its width.
+        state.toggle_lyrics();
+        state.cycle_pane(true);
+        assert_eq!(state.pane, Pane::Lyrics);
+        state.toggle_lyrics();
+        state.set_screen_width(NARROW_BELOW);
+        state.cycle_pane(true);
+        assert_eq!(state.pane, Pane::UpNext);
+    }
 }

@@ -31,7 +31,7 @@ pub(crate) fn tabs(frame: &mut Frame, area: Rect, app: &App) {
 
 /// The help hint at the right of the tab bar, and the bar's two parts: the views, the hint.
 fn tab_bar_areas(area: Rect, app: &App) -> (String, [Rect; 2]) {
-    let help = format!("{} help ", app.keys.key_for(Action::Help));
+    let help = app.keys.hint(Action::Help, "help ").unwrap_or_default();
     let width = text_width(&help) as u16;
     (
         help,
@@ -196,6 +196,16 @@ impl<'a> TrackRows<'a> {
         self.row(track, &track.display_name(), track.album.as_deref(), width)
     }
 
+    /// "Title – Artist" and the length, for the narrow side column: a cut there leaves the title,
+    /// which tells the song, where "Artist – Ti…" would leave a column of artists.
+    fn title_first(&self, track: &Track, width: usize) -> Line<'static> {
+        let name = match &track.artist {
+            Some(artist) => format!("{} – {artist}", track.title),
+            None => track.title.clone(),
+        };
+        self.row(track, &name, None, width)
+    }
+
     /// A row of `track` named `name`, with `album` where it fits (see [`TrackRows::line`]).
     fn row(&self, track: &Track, name: &str, album: Option<&str>, width: usize) -> Line<'static> {
         let duration = track.duration_ms.map(format_duration).unwrap_or_default();
@@ -310,12 +320,14 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let list_width = layout.area_of(Pane::Main).width.saturating_sub(2) as usize;
-    let title = format!(
-        "Playlists ({}) · {} plays · {} saves the queue",
-        s.playlists.len(),
-        app.keys.key_for(Action::Play),
-        app.keys.key_for(Action::SavePlaylist)
-    );
+    let keys = app
+        .keys
+        .hints(
+            &[(Action::Play, "plays"), (Action::SavePlaylist, "saves the queue")],
+            " · ",
+        )
+        .map_or_else(String::new, |hints| format!(" · {hints}"));
+    let title = format!("Playlists ({}){keys}", s.playlists.len());
     windowed_list(
         frame,
         layout.area_of(Pane::Main),
@@ -360,13 +372,22 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         .unwrap_or_default();
     let title = match s.playlists.get(s.playlist) {
         Some(p) if p.smart => format!("{} (read-only)", p.name),
-        Some(p) => format!(
-            "{} · {} removes · {}/{} move",
-            p.name,
-            app.keys.key_for(Action::Remove),
-            app.keys.key_for(Action::MoveUp),
-            app.keys.key_for(Action::MoveDown)
-        ),
+        Some(p) => {
+            let moves = match (app.keys.first_key(Action::MoveUp), app.keys.first_key(Action::MoveDown)) {
+                (Some(up), Some(down)) => Some(format!("{up}/{down} move")),
+                (up, down) => up.or(down).map(|key| format!("{key} moves")),
+            };
+            let keys: Vec<String> = app
+                .keys
+                .hint(Action::Remove, "removes")
+                .into_iter()
+                .chain(moves)
+                .collect();
+            std::iter::once(p.name.clone())
+                .chain(keys)
+                .collect::<Vec<_>>()
+                .join(" · ")
+        }
         None => "Entries".into(),
     };
     windowed_list(
@@ -480,12 +501,11 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let lib = &s.library;
     let width = layout.main.width.saturating_sub(2) as usize;
     let rows = TrackRows::of(app);
-    let title = format!(
-        "Tracks ({}) · sorted by {} ({})",
-        s.sorted.len(),
-        s.sort.label(),
-        app.keys.key_for(Action::Sort)
-    );
+    let sort_key = app
+        .keys
+        .first_key(Action::Sort)
+        .map_or_else(String::new, |key| format!(" ({key})"));
+    let title = format!("Tracks ({}) · sorted by {}{sort_key}", s.sorted.len(), s.sort.label());
     windowed_list(
         frame,
         layout.main,
@@ -705,7 +725,8 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
     );
     lines.push(Line::styled("Recommender: the last training runs", app.theme.accent));
     if stats.training_runs.is_empty() {
-        lines.push(Line::styled("  none yet (r retrains)", app.theme.dim));
+        let retrain = app.keys.aside(Action::Retrain, "retrains");
+        lines.push(Line::styled(format!("  none yet{retrain}"), app.theme.dim));
     }
     lines.extend(
         stats
@@ -836,7 +857,7 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         |i| {
             let e = &upcoming[i];
             let (source, style) = short_source_label(e.source, app);
-            let mut line = rows.line(&e.track, width.saturating_sub(source_width + 1));
+            let mut line = rows.title_first(&e.track, width.saturating_sub(source_width + 1));
             line.spans
                 .push(Span::styled(format!(" {source:>source_width$}"), style));
             line
@@ -938,11 +959,14 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
         // says where it stands.
         let next = c.queue.current().or(c.queue.entries().first());
         let stopped = match next {
-            Some(entry) => Line::from(vec![
-                Span::raw("Stopped · "),
-                Span::styled(app.keys.key_for(Action::TogglePause), app.theme.accent),
-                Span::raw(format!(" plays {}", entry.track.display_name())),
-            ]),
+            Some(entry) => match app.keys.first_key(Action::TogglePause) {
+                Some(key) => Line::from(vec![
+                    Span::raw("Stopped · "),
+                    Span::styled(key, app.theme.accent),
+                    Span::raw(format!(" plays {}", entry.track.display_name())),
+                ]),
+                None => Line::from(format!("Stopped · next: {}", entry.track.display_name())),
+            },
             None => Line::from("Stopped"),
         };
         frame.render_widget(Paragraph::new(stopped), top);
@@ -1109,37 +1133,112 @@ pub(crate) fn help(frame: &mut Frame, area: Rect, app: &App) {
     let popup = help_area(area);
     let height = popup.height;
     let rows = app.keys.help();
-    // Scrolled no further than the last screenful, so `G` shows the end of the list, not one row.
     let shown = height.saturating_sub(2) as usize;
-    // The names in a column of their own before the descriptions: a narrow screen cuts a
-    // description's end, never the name a `[keys]` line needs.
-    let name_width = rows.iter().map(|(_, _, name)| name.len()).max().unwrap_or(0);
-    let lines: Vec<Line> = rows
-        .iter()
-        .skip(app.state.help_scroll.min(rows.len().saturating_sub(shown)))
-        .map(|(keys, description, name)| {
-            let room = (popup.width as usize).saturating_sub(2 + 16 + 2 + name_width + 2);
+    let entries = help_entries(&rows, popup.width.saturating_sub(2) as usize);
+    // Scrolled no further than the last screenful, so `G` shows the end of the list, not one
+    // entry: the last entries whose rows fit on the screen.
+    let mut last_screen = entries.len();
+    let mut rows_left = shown;
+    while let Some(entry) = last_screen.checked_sub(1).map(|i| &entries[i]) {
+        if entry.len() > rows_left {
+            break;
+        }
+        rows_left -= entry.len();
+        last_screen -= 1;
+    }
+    let lines: Vec<Line> = entries
+        .into_iter()
+        .skip(app.state.help_scroll.min(last_screen))
+        .flatten()
+        .map(|(keys, name, description)| {
             Line::from(vec![
-                Span::styled(format!("{keys:>16}  "), app.theme.accent),
-                Span::styled(format!("{name:<name_width$}  "), app.theme.dim),
-                Span::raw(truncate(description, room)),
+                Span::styled(keys, app.theme.accent),
+                Span::styled(name, app.theme.dim),
+                Span::raw(description),
             ])
         })
         .collect();
-    let title = format!(
-        "{} or Esc closes, {}/{} scroll · keys, their names in [keys], what they do",
-        app.keys.key_for(Action::Help),
-        app.keys.key_for(Action::Down),
-        app.keys.key_for(Action::Up)
-    );
+    let closes = match app.keys.first_key(Action::Help) {
+        Some(key) => format!("{key} or Esc closes"),
+        None => "Esc closes".into(),
+    };
+    let scroll = match (app.keys.first_key(Action::Down), app.keys.first_key(Action::Up)) {
+        (Some(down), Some(up)) => format!(", {down}/{up} scroll"),
+        (down, up) => down.or(up).map_or_else(String::new, |key| format!(", {key} scrolls")),
+    };
+    let title = format!("{closes}{scroll} · keys, their names in [keys], what they do");
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block(title, true, app)), popup);
+}
+
+/// Below this many columns for a description beside the keys and the name, descriptions go on
+/// rows of their own under them.
+const HELP_DESCRIPTION_ROOM: usize = 24;
+
+/// The help's entries in `width` columns, each as its rows of (keys, name, description): the
+/// keys right-aligned in a column as wide as the widest, the names in a column of their own (a
+/// `[keys]` line needs them whole), and the descriptions wrapped at word breaks beside them,
+/// or under them where the screen is narrow.
+fn help_entries(rows: &[(String, &str, &str)], width: usize) -> Vec<Vec<(String, String, String)>> {
+    let keys_width = rows.iter().map(|(keys, _, _)| text_width(keys)).max().unwrap_or(0);
+    let name_width = rows.iter().map(|(_, _, name)| name.len()).max().unwrap_or(0);
+    let beside = width.saturating_sub(keys_width + 2 + name_width + 2);
+    rows.iter()
+        .map(|(keys, description, name)| {
+            let head = (format!("{keys:>keys_width$}  "), format!("{name:<name_width$}  "));
+            if beside >= HELP_DESCRIPTION_ROOM {
+                let indent = " ".repeat(keys_width + 2 + name_width + 2);
+                textwrap::wrap(description, beside)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, row)| match i {
+                        0 => (head.0.clone(), head.1.clone(), row.into_owned()),
+                        _ => (indent.clone(), String::new(), row.into_owned()),
+                    })
+                    .collect()
+            } else {
+                // Narrow: the keys and the name, then the description indented under them.
+                let head = (format!("{keys}  "), (*name).to_owned(), String::new());
+                std::iter::once(head)
+                    .chain(
+                        textwrap::wrap(description, width.saturating_sub(4).max(1))
+                            .into_iter()
+                            .map(|row| ("    ".to_owned(), String::new(), row.into_owned())),
+                    )
+                    .collect()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tui::render::ColourDepth;
+
+    /// Every word of every description is on the help screen, at 80 columns and at 40: long
+    /// ones wrap beside their keys, or under them on a narrow screen.
+    #[test]
+    fn the_help_wraps_descriptions_and_cuts_none() {
+        let rows = crate::keymap::KeyMap::default().help();
+        for width in [106, 76, 36] {
+            let entries = help_entries(&rows, width);
+            assert_eq!(entries.len(), rows.len());
+            for (entry, (keys, description, name)) in entries.iter().zip(&rows) {
+                let text: Vec<String> = entry.iter().map(|(k, n, d)| format!("{k}{n}{d}")).collect();
+                assert!(text.iter().all(|row| text_width(row) <= width), "{width}: {text:?}");
+                let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+                let shown = words(&entry.iter().map(|(_, _, d)| d.as_str()).collect::<Vec<_>>().join(" "));
+                assert_eq!(shown, words(description), "{width}: {name}");
+                assert!(
+                    text[0].contains(keys.as_str()) && text[0].contains(name),
+                    "{width}: {text:?}"
+                );
+            }
+        }
+        // At 36 columns the descriptions have rows of their own.
+        assert!(help_entries(&rows, 36).iter().all(|entry| entry.len() >= 2));
+    }
 
     /// The bar is whole however far it is filled: no cell in it is left empty (ratatui's
     /// `Gauge` left one in the middle for its label, a hole without colours).

@@ -488,6 +488,9 @@ fn the_remote_sets_repeat_and_shuffles_the_queue() {
     let shuffled = remote_ok(data.path(), &["shuffle"]);
     assert!(shuffled.starts_with("shuffled the "), "{shuffled}");
     assert_eq!(status(data.path())["queue_length"], n);
+    // A config half-way through an edit does not keep the remote from the running player.
+    std::fs::write(data.path().join("config.toml"), "[playback]\nvolume = \"loud\"\n").unwrap();
+    assert_eq!(status(data.path())["repeat"], "all");
     remote_ok(data.path(), &["quit"]);
     player.finish();
 }

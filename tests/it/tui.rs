@@ -307,29 +307,40 @@ fn help_lists_every_key_from_the_key_map() {
         );
     }
     insta::assert_snapshot!("help", screen);
-    // At 80 columns a description's end may be cut, never a name.
-    let mut narrow = Harness::new(80, 56);
+    // At 80 columns a long description wraps beside its keys and name: no word of it is cut.
+    let mut narrow = Harness::new(80, 90);
     narrow.keys("?");
     let screen = narrow.screen();
     let help = narrow.app.keys.help();
+    let keys_width = help.iter().map(|(keys, _, _)| keys.chars().count()).max().unwrap();
     let width = help.iter().map(|(_, _, name)| name.len()).max().unwrap();
-    for (keys, _, name) in &help {
-        let row = format!("{keys:>16}  {name:<width$}  ");
+    for (keys, description, name) in &help {
+        let row = format!("{keys:>keys_width$}  {name:<width$}  ");
         assert!(screen.contains(&row), "{name} cut:\n{screen}");
+        for word in description.split_whitespace() {
+            assert!(screen.contains(word), "{name}: {word:?} cut:\n{screen}");
+        }
     }
     assert!(screen.contains("? or Esc closes, j/k scroll"), "{screen}");
-    // On a short screen, G scrolls to the last screenful: the end of the list, every row used.
+    // On a short screen, G scrolls to the last screenful: the end of the list.
     let mut h = Harness::new(100, 16);
     h.keys("?G");
     let screen = h.screen();
     let help = h.app.keys.help();
     let width = help.iter().map(|(_, _, name)| name.len()).max().unwrap();
-    for (keys, _, name) in &help[help.len() - 12..] {
+    for (keys, _, name) in &help[help.len() - 8..] {
         assert!(
-            screen.contains(&format!("{keys:>16}  {name:<width$}  ")),
+            screen.contains(&format!("{keys:>keys_width$}  {name:<width$}  ")),
             "{keys}: {name} not shown after G:\n{screen}"
         );
     }
+    // Rows left under the last entry: fewer than the next entry up would take (two).
+    let blank = format!("│{}│", " ".repeat(94));
+    let rows: Vec<&str> = screen.lines().collect();
+    assert!(
+        rows.iter().filter(|row| row.contains(&blank)).count() <= 1,
+        "the last screenful leaves rows unused:\n{screen}"
+    );
 }
 
 #[test]
