@@ -77,15 +77,14 @@ pub(crate) fn recommend(ctx: &Context, n: usize, json: bool) -> anyhow::Result<(
         if (1..n).contains(&ranked.len()) {
             // Banned tracks are no candidates; the track last played is never picked.
             let candidates = core.candidates().len();
-            let why = match config.max_per_artist {
-                _ if candidates <= ranked.len() + 1 => format!(
+            // The artist limit spreads the picks, and gives way once every artist had its turn.
+            let why = if candidates <= ranked.len() + 1 {
+                format!(
                     "the library has {} to pick from, banned ones left out",
                     crate::fmt::count(candidates as u64, "track")
-                ),
-                0 => "the others are other files of songs picked, or the track last played".to_owned(),
-                most => format!(
-                    "the others are by an artist already picked (at most {most} each, recommend.max_per_artist), other files of songs picked, or the track last played"
-                ),
+                )
+            } else {
+                "the others are other files of songs picked, or the track last played".to_owned()
             };
             outln!("only {} of {n}: {why}", ranked.len())?;
         }

@@ -611,7 +611,14 @@ fn select<C: Borrow<Track>>(
             .then_with(|| shuffled(a.0).cmp(&shuffled(b.0)))
             .then(a.0.cmp(&b.0))
     };
-    let pick = |ranked: &[(usize, f32)], exclude_skipped: bool, exclude_recent: bool| -> Vec<usize> {
+    // `beyond_the_artist_limit`: where the limit leaves the picks short, the best of the rest
+    // after them (see [`pick_with_artist_limit`]); only over the whole ranking, since a head of
+    // it may hold few artists where the library has many.
+    let pick = |ranked: &[(usize, f32)],
+                exclude_skipped: bool,
+                exclude_recent: bool,
+                beyond_the_artist_limit: bool|
+     -> Vec<usize> {
         let eligible: Vec<(usize, f32)> = ranked
             .iter()
             .copied()
@@ -626,7 +633,7 @@ fn select<C: Borrow<Track>>(
             .collect();
         match &filters.radio {
             Some(radio) => radio_mix(&eligible, candidates, filters, radio),
-            None => pick_with_artist_limit(&eligible, candidates, filters),
+            None => pick_with_artist_limit(&eligible, candidates, filters, beyond_the_artist_limit),
         }
     };
     // Only the best few need sorting and filtering: the filters leave out a handful of tracks and
@@ -637,14 +644,14 @@ fn select<C: Borrow<Track>>(
         filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + passed_over.len() + copies.len() + 1;
     if scores.len() > head && filters.radio.is_none() {
         let best = best_of(keyed(), head, order);
-        let chosen = pick(&best, filters.exclude_skipped, true);
+        let chosen = pick(&best, filters.exclude_skipped, true, false);
         if chosen.len() >= filters.limit {
             return chosen;
         }
     }
     let mut ranked: Vec<(usize, f32)> = keyed().collect();
     ranked.sort_by(order);
-    let chosen = pick(&ranked, filters.exclude_skipped, true);
+    let chosen = pick(&ranked, filters.exclude_skipped, true, true);
     // A small library runs short: a long session skips its way through it, or every track has
     // played lately. A track skipped earlier is then better than silence, and once nothing is
     // queued, so is one played lately. They come after every other track, skipped ones first,
@@ -666,7 +673,7 @@ fn select<C: Borrow<Track>>(
             (2 * u8::from(played_at.is_some()) + skipped, played_at.unwrap_or(0))
         };
         ranked.sort_by_key(tier);
-        return pick(&ranked, false, !fill_recent);
+        return pick(&ranked, false, !fill_recent, true);
     }
     chosen
 }
@@ -708,21 +715,33 @@ fn best_of(
 }
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
+///
+/// With `beyond_the_limit`, when the limit leaves the picks short (a library of a few artists, or
+/// most of them turned down), the best of the rest follow, more of each artist: another track
+/// of an artist the listener is hearing is better than one they skipped, or silence.
 fn pick_with_artist_limit<C: Borrow<Track>>(
     ranked: &[(usize, f32)],
     candidates: &[C],
     filters: &Filters,
+    beyond_the_limit: bool,
 ) -> Vec<usize> {
     let mut limit = PickLimit::new(filters);
     let mut chosen = Vec::new();
-    for &(i, _) in ranked {
-        if chosen.len() >= filters.limit {
-            break;
+    let take = |limit: &mut PickLimit, chosen: &mut Vec<usize>| {
+        for &(i, _) in ranked {
+            if chosen.len() >= filters.limit {
+                break;
+            }
+            if !chosen.contains(&i) && limit.would_admit(candidates[i].borrow()) {
+                limit.count(candidates[i].borrow());
+                chosen.push(i);
+            }
         }
-        if limit.would_admit(candidates[i].borrow()) {
-            limit.count(candidates[i].borrow());
-            chosen.push(i);
-        }
+    };
+    take(&mut limit, &mut chosen);
+    if beyond_the_limit && chosen.len() < filters.limit && limit.max > 0 {
+        limit.max = 0;
+        take(&mut limit, &mut chosen);
     }
     chosen
 }
