@@ -1493,22 +1493,31 @@ mod tests {
 
     #[test]
     fn a_library_that_runs_out_of_tracks_not_played_lately_goes_on_with_recent_ones() {
-        // Every played track is recent. 28 others may be picked (one per artist: one of the
-        // seed artist's), fewer than the 40 asked for.
+        // Every played track is recent. 28 others may be picked one per artist (one of the seed
+        // artist's), then the seed artist's 6 others beyond the limit: 34, fewer than the 40
+        // asked for.
         let core = core_with(1_000);
         let now = 2_000_000_000_000;
         let played = |id: &i64| *id == 1 || (9..=30).contains(id) || (40..=42).contains(id);
         let (_, picks) = core.rank(&[(40, false)], &waiting(vec![40]), 40, now, None);
         let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
         assert_eq!(ids.len(), 40, "{ids:?}");
-        assert!(ids[..28].iter().all(|id| !played(id)), "the others first: {ids:?}");
-        assert!(ids[28..].iter().all(played), "then recent ones: {ids:?}");
+        assert!(ids[..34].iter().all(|id| !played(id)), "the others first: {ids:?}");
+        assert_eq!(
+            ids[..28].iter().filter(|&&id| id <= 8).count(),
+            1,
+            "one per artist first: {ids:?}"
+        );
+        assert!(
+            ids[28..34].iter().all(|&id| id <= 8),
+            "then more of the artist: {ids:?}"
+        );
+        assert!(ids[34..].iter().all(played), "then recent ones: {ids:?}");
         assert!(!ids.contains(&40), "not the playing track");
-        // One track of the seed's artist over both: track 1, recent, waits behind the limit.
-        assert_eq!(ids.iter().filter(|&&id| id <= 8).count(), 1, "{ids:?}");
         // While the listener has something queued, recent tracks wait.
         let (_, picks) = core.rank(&[(40, false)], &waiting(vec![40, 31]), 40, now, None);
-        assert_eq!(picks.len(), 27, "{picks:?}");
+        assert_eq!(picks.len(), 33, "{picks:?}");
+        assert!(picks.iter().all(|p| !played(&p.track_id)), "{picks:?}");
     }
 
     /// The playing song's second file is left out, and is no queue: with nothing queued, tracks

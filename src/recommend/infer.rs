@@ -611,13 +611,13 @@ fn select<C: Borrow<Track>>(
             .then_with(|| shuffled(a.0).cmp(&shuffled(b.0)))
             .then(a.0.cmp(&b.0))
     };
-    // `beyond_the_artist_limit`: where the limit leaves the picks short, the best of the rest
-    // after them (see [`pick_with_artist_limit`]); only over the whole ranking, since a head of
-    // it may hold few artists where the library has many.
+    // `beyond_the_artist_limit`: where the limit leaves the picks short, more of each artist,
+    // class by class of the tracks (see [`pick_with_artist_limit`]); only over the whole
+    // ranking, since a head of it may hold few artists where the library has many.
     let pick = |ranked: &[(usize, f32)],
                 exclude_skipped: bool,
                 exclude_recent: bool,
-                beyond_the_artist_limit: bool|
+                beyond_the_artist_limit: Option<&dyn Fn(usize) -> u8>|
      -> Vec<usize> {
         let eligible: Vec<(usize, f32)> = ranked
             .iter()
@@ -644,14 +644,14 @@ fn select<C: Borrow<Track>>(
         filters.limit * 8 + 64 + skipped_now.len() + recent.len() + queued.len() + passed_over.len() + copies.len() + 1;
     if scores.len() > head && filters.radio.is_none() {
         let best = best_of(keyed(), head, order);
-        let chosen = pick(&best, filters.exclude_skipped, true, false);
+        let chosen = pick(&best, filters.exclude_skipped, true, None);
         if chosen.len() >= filters.limit {
             return chosen;
         }
     }
     let mut ranked: Vec<(usize, f32)> = keyed().collect();
     ranked.sort_by(order);
-    let chosen = pick(&ranked, filters.exclude_skipped, true, true);
+    let chosen = pick(&ranked, filters.exclude_skipped, true, Some(&|_| 0));
     // A small library runs short: a long session skips its way through it, or every track has
     // played lately. A track skipped earlier is then better than silence, and once nothing is
     // queued, so is one played lately. They come after every other track, skipped ones first,
@@ -663,7 +663,7 @@ fn select<C: Borrow<Track>>(
         // Tracks played lately come back the longest ago first, so that a library played through
         // goes round whole rather than between its two best tracks.
         let last_played: HashMap<i64, usize> = filters.recent.iter().enumerate().map(|(at, &id)| (id, at)).collect();
-        let tier = |&(i, _): &(usize, f32)| {
+        let tier = |i: usize| {
             let id = candidates[i].borrow().id;
             let played_at = last_played.get(&id).copied().filter(|_| fill_recent);
             let skipped = u8::from(
@@ -672,8 +672,8 @@ fn select<C: Borrow<Track>>(
             );
             (2 * u8::from(played_at.is_some()) + skipped, played_at.unwrap_or(0))
         };
-        ranked.sort_by_key(tier);
-        return pick(&ranked, false, !fill_recent, true);
+        ranked.sort_by_key(|&(i, _)| tier(i));
+        return pick(&ranked, false, !fill_recent, Some(&|i| tier(i).0));
     }
     chosen
 }
@@ -716,19 +716,21 @@ fn best_of(
 
 /// The first `limit` of `ranked`, at most `max_per_artist` per artist.
 ///
-/// With `beyond_the_limit`, when the limit leaves the picks short (a library of a few artists, or
-/// most of them turned down), the best of the rest follow, more of each artist: another track
-/// of an artist the listener is hearing is better than one they skipped, or silence.
+/// With `beyond_the_limit`, a class of each track (`ranked` comes in runs of one class): where
+/// the limit leaves a run's picks short (a library of a few artists, or most of them turned
+/// down), the rest of the run follows, more of each artist, before the next run: another
+/// track of an artist the listener is hearing is better than one they skipped or heard lately.
 fn pick_with_artist_limit<C: Borrow<Track>>(
     ranked: &[(usize, f32)],
     candidates: &[C],
     filters: &Filters,
-    beyond_the_limit: bool,
+    beyond_the_limit: Option<&dyn Fn(usize) -> u8>,
 ) -> Vec<usize> {
     let mut limit = PickLimit::new(filters);
+    let most = limit.max;
     let mut chosen = Vec::new();
-    let take = |limit: &mut PickLimit, chosen: &mut Vec<usize>| {
-        for &(i, _) in ranked {
+    let take = |run: &[(usize, f32)], limit: &mut PickLimit, chosen: &mut Vec<usize>| {
+        for &(i, _) in run {
             if chosen.len() >= filters.limit {
                 break;
             }
@@ -738,10 +740,18 @@ fn pick_with_artist_limit<C: Borrow<Track>>(
             }
         }
     };
-    take(&mut limit, &mut chosen);
-    if beyond_the_limit && chosen.len() < filters.limit && limit.max > 0 {
-        limit.max = 0;
-        take(&mut limit, &mut chosen);
+    match beyond_the_limit {
+        None => take(ranked, &mut limit, &mut chosen),
+        Some(class_of) => {
+            for run in ranked.chunk_by(|a, b| class_of(a.0) == class_of(b.0)) {
+                limit.max = most;
+                take(run, &mut limit, &mut chosen);
+                if most > 0 {
+                    limit.max = 0;
+                    take(run, &mut limit, &mut chosen);
+                }
+            }
+        }
     }
     chosen
 }
