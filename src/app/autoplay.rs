@@ -21,9 +21,7 @@ use crate::play::{ControlSource, EndReason, LoggedPlay};
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::data::item_key_of;
-use crate::recommend::infer::{
-    fallback_rank, turned_down_artists, turned_down_in, Filters, Radio, Recommender, Scored, TURNED_DOWN_LATELY,
-};
+use crate::recommend::infer::{fallback_rank, turned_down_artists, Filters, Radio, Recommender, Scored};
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
 use crate::recommend::train::{TrainConfig, TrainStage};
 use crate::recommend::RecommendError;
@@ -610,24 +608,9 @@ impl AutoplayCore {
         // tracks wait with them.
         let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
         filters.copies = self.other_files(skipped_or_playing.chain(exclude));
-        // Turned down in this session, or in the log's last plays before it: the session's plays
-        // that ended are among those too, once logged.
-        let artist_of = |id| {
-            self.log
-                .tracks
-                .get(id)
-                .and_then(|track: &Arc<Track>| track.artist.as_ref())
-        };
-        let lately: Vec<(i64, bool)> = self.log.plays[self.log.plays.len().saturating_sub(TURNED_DOWN_LATELY)..]
-            .iter()
-            .map(|p| (p.track_id, p.skipped))
-            .collect();
-        filters.turned_down = turned_down_artists(session, artist_of);
-        for artist in turned_down_in(&lately, artist_of) {
-            if !filters.turned_down.contains(&artist) {
-                filters.turned_down.push(artist);
-            }
-        }
+        filters.turned_down = turned_down_artists(session, |id| {
+            self.log.tracks.get(id).and_then(|track| track.artist.as_ref())
+        });
         let waiting = self.other_files(filters.recent.iter().copied());
         filters.recent.extend(waiting);
         filters.seed = self.log.plays.len() as u64;
@@ -1594,57 +1577,9 @@ mod tests {
         assert!(first >= 60 - 8 - 4, "{all:?}");
         let count = |why: &str| all.iter().filter(|(_, reason)| reason.starts_with(why)).count();
         assert_eq!(count("skipped earlier this session; nothing else"), 2, "{all:?}");
-        assert_eq!(count("by an artist you skipped lately; nothing else"), 6, "{all:?}");
+        assert_eq!(count("by an artist skipped this session; nothing else"), 6, "{all:?}");
         // A track of theirs heard after the skips takes the artist back.
         assert!(!theirs(&[(1, false), (2, true), (3, true), (4, false), (12, false)], 5).is_empty());
-    }
-
-    /// A turn-down outlasts its session: an artist whose last two plays in the log were skipped
-    /// stays left out in the next session, until a play of theirs is heard, or until the skips
-    /// are older than the log's last [`TURNED_DOWN_LATELY`] plays.
-    #[test]
-    fn an_artist_turned_down_in_the_last_session_waits_in_the_next() {
-        let mut core = core();
-        core.config.max_per_artist = 0;
-        let now = 2_000_000_000_000;
-        let mut at = now - 100_000_000;
-        let mut play = |core: &mut AutoplayCore, session_id: i64, track_id: i64, skipped: bool| {
-            at += 200_000;
-            core.played(
-                LoggedPlay {
-                    track_id,
-                    session_id,
-                    skipped,
-                    ts_ms: at,
-                },
-                None,
-            );
-        };
-        // How many of the seed artist's tracks wait behind every other track as turned down.
-        let waiting = |core: &AutoplayCore| {
-            let (_, picks) = core.rank(&[(12, false)], &NotToPick::default(), 60, now, None);
-            let theirs: Vec<&Scored> = picks.iter().filter(|p| p.track_id <= 8).collect();
-            let turned_down = |p: &&Scored| p.reason.starts_with("by an artist you skipped lately");
-            assert!(
-                theirs.iter().all(turned_down) || !theirs.iter().any(turned_down),
-                "{picks:?}"
-            );
-            theirs.iter().filter(|p| turned_down(p)).count()
-        };
-        assert_eq!(waiting(&core), 0);
-        play(&mut core, 100, 2, true);
-        play(&mut core, 100, 3, true);
-        play(&mut core, 100, 15, false);
-        assert_eq!(waiting(&core), 8, "turned down in the session before");
-        play(&mut core, 101, 4, false);
-        assert_eq!(waiting(&core), 0, "a play of theirs heard takes them back");
-        play(&mut core, 101, 5, true);
-        play(&mut core, 101, 6, true);
-        assert_eq!(waiting(&core), 8);
-        for _ in 0..TURNED_DOWN_LATELY {
-            play(&mut core, 102, 20, false);
-        }
-        assert_eq!(waiting(&core), 0, "the skips are {TURNED_DOWN_LATELY} plays back");
     }
 
     #[test]

@@ -47,8 +47,7 @@ pub struct Filters {
     /// always left out, but waiting for nothing, so with nothing else queued the tracks played
     /// lately still fill the picks.
     pub passed_over: Vec<i64>,
-    /// Artists the listener turned down lately (as [`name_key`]s; see [`turned_down_artists`] and
-    /// [`TURNED_DOWN_LATELY`]):
+    /// Artists the listener turned down this session (as [`name_key`]s; see [`turned_down_artists`]):
     /// their tracks wait with the skipped ones, picked only when nothing else is left.
     pub turned_down: Vec<String>,
     /// Other files of the songs playing, skipped this session or queued: always left out, but
@@ -457,14 +456,9 @@ impl Recommender {
     }
 }
 
-/// Skips in a row of one artist's tracks after which autoplay leaves the artist out, until a
-/// play of the artist is heard.
+/// Skips in a row of one artist's tracks in a session after which autoplay leaves the artist
+/// out for the rest of the session, until a play of the artist is heard.
 pub const TURNED_DOWN_AFTER: usize = 2;
-
-/// How many of the log's last plays, across sessions, keep an artist turned down: a listener
-/// who skipped an artist's picks yesterday evening has not changed their mind overnight, but a
-/// turn-down does not last for ever.
-pub const TURNED_DOWN_LATELY: usize = 50;
 
 /// The artists (as [`name_key`]s) whose last [`TURNED_DOWN_AFTER`] plays in `session` (track, skipped)
 /// were all skipped; `artist_of` names a track's artist. The session's last entry is left out
@@ -482,14 +476,9 @@ pub(crate) fn turned_down_artists<'a>(
         Some(&(_, false)) => &session[..session.len() - 1],
         _ => session,
     };
-    turned_down_in(done, artist_of)
-}
-
-/// [`turned_down_artists`] over `plays` that all ended (the log's last ones, in order).
-pub(crate) fn turned_down_in<'a>(plays: &[(i64, bool)], artist_of: impl Fn(i64) -> Option<&'a Name>) -> Vec<String> {
     // Per artist: skips since its last heard play, and whether a heard play ended the count.
     let mut runs: HashMap<String, (usize, bool)> = HashMap::new();
-    for &(id, skipped) in plays.iter().rev() {
+    for &(id, skipped) in done.iter().rev() {
         let Some(artist) = artist_of(id) else { continue };
         let run = runs.entry(name_key(artist)).or_default();
         if run.1 {
@@ -520,7 +509,7 @@ pub(crate) fn by_turned_down(track: &Track, turned_down: &[String]) -> bool {
 }
 
 /// Why a pick that [`select`] took after every other track is there at all: it was played lately,
-/// skipped this session or by an artist turned down lately, and nothing else was left to pick.
+/// skipped this session or by an artist turned down in it, and nothing else was left to pick.
 fn filler_reason(track: &Track, session: &[(i64, bool)], filters: &Filters) -> Option<String> {
     let id = track.id;
     let why = if filters.recent.contains(&id) {
@@ -528,7 +517,7 @@ fn filler_reason(track: &Track, session: &[(i64, bool)], filters: &Filters) -> O
     } else if filters.exclude_skipped && session.iter().any(|&(t, skipped)| t == id && skipped) {
         "skipped earlier this session"
     } else if filters.exclude_skipped && by_turned_down(track, &filters.turned_down) {
-        "by an artist you skipped lately"
+        "by an artist skipped this session"
     } else {
         return None;
     };
