@@ -309,6 +309,18 @@ impl KeyMap {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             for (key, text) in parsed.iter().zip(keys) {
+                // Checked on the lower-case key too: `ctrl-M` is `ctrl-m`, which is Enter.
+                let lower = match key.code {
+                    KeyCode::Char(c) => KeyEvent::new(KeyCode::Char(c.to_ascii_lowercase()), key.modifiers),
+                    _ => *key,
+                };
+                if let Some(sent) = sent_as_another(&lower) {
+                    return Err(KeyMapError::SentAsAnother {
+                        action: name.clone(),
+                        key: text.clone(),
+                        sent: sent.to_owned(),
+                    });
+                }
                 if let KeyCode::Char(c) = key.code {
                     if key.modifiers.contains(KeyModifiers::CONTROL) && c.is_uppercase() {
                         return Err(KeyMapError::CtrlCapital {
@@ -317,13 +329,6 @@ impl KeyMap {
                             lower: key_name(&KeyEvent::new(KeyCode::Char(c.to_ascii_lowercase()), key.modifiers)),
                         });
                     }
-                }
-                if let Some(sent) = sent_as_another(key) {
-                    return Err(KeyMapError::SentAsAnother {
-                        action: name.clone(),
-                        key: text.clone(),
-                        sent: sent.to_owned(),
-                    });
                 }
                 if let Some((_, first)) = given.iter().find(|(k, other)| k == key && *other != name) {
                     return Err(KeyMapError::BoundTwice {
@@ -606,7 +611,12 @@ mod tests {
             "[keys]: `N` is given to both next and previous; a key does one thing"
         );
         // Nor do Ctrl-M, Ctrl-I and Ctrl-[: a terminal sends Enter, Tab and Esc.
-        for (key, sent) in [("ctrl-m", "Enter"), ("ctrl-i", "Tab"), ("ctrl-[", "Esc")] {
+        for (key, sent) in [
+            ("ctrl-m", "Enter"),
+            ("ctrl-M", "Enter"),
+            ("ctrl-i", "Tab"),
+            ("ctrl-[", "Esc"),
+        ] {
             let bound = BTreeMap::from([("play".to_owned(), vec![key.to_owned()])]);
             assert_eq!(
                 KeyMap::with_overrides(&bound).unwrap_err().to_string(),

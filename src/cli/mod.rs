@@ -397,7 +397,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // `remote` drives a player that has read its config: a config half-way through an edit must
     // not keep a window manager's keys from it.
     let mut config = match cli.command {
-        Some(Command::Remote { .. }) => Config::default(),
+        Some(Command::Remote { .. }) if !config_named || paths.config_file.exists() => Config::default(),
         _ => Config::load(&paths.config_file, config_named)?,
     };
     if let Some(audio) = cli.audio {

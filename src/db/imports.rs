@@ -201,6 +201,14 @@ pub(crate) struct Placer<'t> {
     unmatched: Statement<'t>,
 }
 
+/// A copy of a play that [`Placer::fill_lengthless_copy`] filled: its session and its span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FilledCopy {
+    pub session_id: i64,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
 /// A session the log has already (the player's, an earlier import's, another source's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LoggedSession {
@@ -239,16 +247,21 @@ impl<'t> Placer<'t> {
                         OR ((?7 OR format = ?8)
                             AND abs(played_ms - ?6) <= ?4 AND abs(ended_at - ?3) < {MINUTE_MS}))"
             ))?,
+            // The nearest copy only: one play told again fills one listen.
             fill_logged: tx.prepare(
-                "UPDATE plays SET played_ms = ?5, ended_at = ?6, skipped = ?7, end_reason = ?8
-                 WHERE track_id = ?1 AND played_ms = 0 AND abs(started_at - ?2) <= ?3
-                   AND substr(import_key, 1, length(?4)) = ?4
-                 RETURNING session_id",
+                "UPDATE plays SET played_ms = ?5, ended_at = max(?6, started_at), skipped = ?7, end_reason = ?8
+                 WHERE id = (SELECT id FROM plays
+                             WHERE track_id = ?1 AND abs(started_at - ?2) <= ?3
+                               AND substr(import_key, 1, length(?4)) = ?4
+                             ORDER BY abs(started_at - ?2), id LIMIT 1)
+                 RETURNING session_id, started_at, ended_at",
             )?,
             fill_waiting: tx.prepare(
-                "UPDATE unmatched_plays SET played_ms = ?5, ended_at = ?6, skipped = ?7, end_reason = ?8
-                 WHERE match_key = ?1 AND played_ms = 0 AND abs(started_at - ?2) <= ?3 AND format = ?4
-                 RETURNING session_id",
+                "UPDATE unmatched_plays SET played_ms = ?5, ended_at = max(?6, started_at), skipped = ?7, end_reason = ?8
+                 WHERE id = (SELECT id FROM unmatched_plays
+                             WHERE match_key = ?1 AND abs(started_at - ?2) <= ?3 AND format = ?4
+                             ORDER BY abs(started_at - ?2), id LIMIT 1)
+                 RETURNING session_id, started_at, ended_at",
             )?,
             new_session: tx.prepare("INSERT INTO sessions (started_at, last_at) VALUES (?1, ?2)")?,
             touch_session: tx.prepare(
@@ -346,56 +359,56 @@ impl<'t> Placer<'t> {
     }
 
     /// Gives the copy of `play` that a source without lengths logged ([`LENGTHLESS_FORMAT`]:
-    /// a listen of a song, nothing of how long it ran) what `play` knows of it, once
-    /// [`Self::is_logged_elsewhere`] found it there: its length, its end, and whether it was
-    /// skipped. One listening told by two sources is then the better told of the two, whichever
-    /// came first.
+    /// a listen of a song, nothing of how long it ran; the length it was logged with is the
+    /// track's, or 0) what `play` knows of it, once [`Self::is_logged_elsewhere`] found it
+    /// there: its length, its end, and whether it was skipped. One listening told by two
+    /// sources is then the better told of the two, whichever came first. Returns the copy's
+    /// session and its span as it now is, whose end may reach the session after it.
     pub(crate) fn fill_lengthless_copy(
         &mut self,
         play: &StagedPlay,
         format: &str,
         track_ids: &[i64],
         match_key: &str,
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<Option<FilledCopy>> {
         if play.played_ms == 0 || format == LENGTHLESS_FORMAT {
-            return Ok(());
+            return Ok(None);
         }
-        let (length, skipped, reason) = (play.played_ms as i64, play.skipped, play.end_reason.as_str());
-        let mut sessions: Vec<i64> = Vec::new();
-        let logged_prefix = format!("{LENGTHLESS_FORMAT}\u{1f}");
-        for &track_id in track_ids {
-            let mut rows = self.fill_logged.query(params![
-                track_id,
+        // Each statement takes (the track or match key, the start, the tolerance, the copy's
+        // format) and what `play` tells, and returns the sessions of the copies it filled.
+        let fill = |statement: &mut Statement<'_>, key: &dyn rusqlite::ToSql, format: &str| {
+            let told = params![
+                key,
                 play.started_at,
                 SAME_PLAY_MS,
-                logged_prefix,
-                length,
+                format,
+                play.played_ms as i64,
                 play.ended_at,
-                skipped,
-                reason
-            ])?;
-            while let Some(row) = rows.next()? {
-                sessions.push(row.get(0)?);
-            }
+                play.skipped,
+                play.end_reason.as_str()
+            ];
+            statement
+                .query_row(told, |row| {
+                    Ok(FilledCopy {
+                        session_id: row.get(0)?,
+                        started_at: row.get(1)?,
+                        ended_at: row.get(2)?,
+                    })
+                })
+                .optional()
+        };
+        let logged_prefix = format!("{LENGTHLESS_FORMAT}\u{1f}");
+        let mut filled = None;
+        for track_id in track_ids {
+            filled = filled.or(fill(&mut self.fill_logged, track_id, &logged_prefix)?);
         }
-        let mut rows = self.fill_waiting.query(params![
-            match_key,
-            play.started_at,
-            SAME_PLAY_MS,
-            LENGTHLESS_FORMAT,
-            length,
-            play.ended_at,
-            skipped,
-            reason
-        ])?;
-        while let Some(row) = rows.next()? {
-            sessions.push(row.get(0)?);
+        if filled.is_none() {
+            filled = fill(&mut self.fill_waiting, &match_key, LENGTHLESS_FORMAT)?;
         }
-        drop(rows);
-        for session in sessions {
-            self.touch_session(session, play.started_at, play.ended_at)?;
+        if let Some(copy) = filled {
+            self.touch_session(copy.session_id, copy.started_at, copy.ended_at)?;
         }
-        Ok(())
+        Ok(filled)
     }
 
     /// A new session from `started_at` to `ended_at`; returns its id.

@@ -289,12 +289,6 @@ pub(crate) struct FinishedPlay {
     pub live_id: Option<i64>,
 }
 
-/// The finished plays of the log, session by session in the order the sessions began (an import
-/// adds sessions of past listening after the newer ones, so ids are no order), each session in
-/// its order. Plays in progress and plays that failed to decode are left out; imported plays
-/// still waiting for their track are in their place. A play is timed by its end: the convention
-/// of live plays and of Spotify's `ts`, so that recency reads the same before and after a
-/// restart.
 /// Plays, matched or not, that failed to play (what [`finished_plays`] leaves out as errors).
 pub(crate) fn failed_play_count(conn: &Connection) -> rusqlite::Result<u64> {
     conn.query_row(
@@ -305,6 +299,12 @@ pub(crate) fn failed_play_count(conn: &Connection) -> rusqlite::Result<u64> {
     )
 }
 
+/// The finished plays of the log, session by session in the order the sessions began (an import
+/// adds sessions of past listening after the newer ones, so ids are no order), each session in
+/// its order. Plays in progress and plays that failed to decode are left out; imported plays
+/// still waiting for their track are in their place. A play is timed by its end: the convention
+/// of live plays and of Spotify's `ts`, so that recency reads the same before and after a
+/// restart.
 pub(crate) fn finished_plays(conn: &Connection) -> rusqlite::Result<Vec<FinishedPlay>> {
     let mut stmt = conn.prepare(
         "SELECT p.* FROM (

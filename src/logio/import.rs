@@ -571,7 +571,15 @@ fn place(
         }
         let tracks = matcher.tracks_of(&key);
         if placer.is_logged_elsewhere(&play, format, &tracks, &key)? {
-            placer.fill_lengthless_copy(&play, format, &tracks, &key)?;
+            if let Some(copy) = placer.fill_lengthless_copy(&play, format, &tracks, &key)? {
+                // Its session now ends later, and may reach the one after it: they become one,
+                // as around a placed play. The next play finds its session anew.
+                let mut id = copy.session_id;
+                while let Some(other) = placer.session_around(copy.started_at, copy.ended_at, gap_ms, Some(id))? {
+                    id = placer.merge_sessions(id, other.id)?;
+                }
+                session = None;
+            }
             counts.duplicate += 1;
             return Ok(());
         }

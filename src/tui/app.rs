@@ -1315,6 +1315,16 @@ mod tests {
     use crate::config::AudioOutput;
     use std::time::{Duration, Instant};
 
+    /// The app on a fresh database in `dir`, playing to the null output, with the engine that
+    /// must outlive it.
+    fn app_in(dir: &std::path::Path) -> (crate::player::Engine, App) {
+        let db_path = dir.join("skipless.db");
+        let mut config = Config::default();
+        config.playback.audio = AudioOutput::Null;
+        let (engine, controller, _) = crate::app::start_playback(&config, &db_path).unwrap();
+        (engine, App::new(config, db_path, controller).unwrap())
+    }
+
     fn library_of(size: usize) -> LibraryIndex {
         let tracks = (1..=size as i64)
             .map(|id| {
@@ -1332,29 +1342,22 @@ mod tests {
     #[test]
     fn a_reranking_of_autoplays_picks_leaves_the_selection_on_its_track() {
         let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("skipless.db");
-        let mut config = Config::default();
-        config.playback.audio = AudioOutput::Null;
-        let (_engine, controller, _) = crate::app::start_playback(&config, &db_path).unwrap();
-        let mut app = App::new(config, db_path, controller).unwrap();
+        let (_engine, mut app) = app_in(dir.path());
         app.state.set_library(library_of(8));
         let library = app.state.library.clone();
-        let pick = |ids: &[i64]| -> Vec<crate::recommend::infer::Scored> {
-            ids.iter()
-                .map(|&track_id| crate::recommend::infer::Scored {
-                    track_id,
-                    score: 0.0,
-                    reason: String::new(),
-                })
-                .collect()
-        };
         let rank = |app: &mut App, ids: &[i64]| {
-            let picks = pick(ids);
+            let picks = ids
+                .iter()
+                .filter_map(|&id| library.track(id).cloned())
+                .map(|track| QueueEntry {
+                    track,
+                    source: PlaySource::Autoplay,
+                    reason: None,
+                })
+                .collect();
             let selected = (&mut app.state.queue, &mut app.state.up_next);
             keeping_queue_selection(selected, &mut app.controller, |controller| {
-                controller.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &picks, |id| {
-                    library.track(id).cloned()
-                })
+                controller.queue.set_autoplay(picks);
             });
         };
         let selected = |app: &App| {
@@ -1384,11 +1387,7 @@ mod tests {
     #[test]
     fn a_late_answer_for_a_larger_library_does_not_land_on_the_smaller_one() {
         let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("skipless.db");
-        let mut config = Config::default();
-        config.playback.audio = AudioOutput::Null;
-        let (_engine, controller, _) = crate::app::start_playback(&config, &db_path).unwrap();
-        let mut app = App::new(config, db_path, controller).unwrap();
+        let (_engine, mut app) = app_in(dir.path());
         app.state.set_library(library_of(search::INLINE_LIMIT + 5_000));
         app.state.search = Some(crate::tui::state::Search {
             query: "velvet".into(),

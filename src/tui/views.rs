@@ -1185,7 +1185,9 @@ fn help_entries(rows: &[(String, &str, &str)], width: usize) -> Vec<Vec<(String,
     let beside = width.saturating_sub(keys_width + 2 + name_width + 2);
     rows.iter()
         .map(|(keys, description, name)| {
-            let head = (format!("{keys:>keys_width$}  "), format!("{name:<name_width$}  "));
+            // Padded by columns, not characters: a key may be a wide character.
+            let pad = " ".repeat(keys_width - text_width(keys));
+            let head = (format!("{pad}{keys}  "), format!("{name:<name_width$}  "));
             if beside >= HELP_DESCRIPTION_ROOM {
                 let indent = " ".repeat(keys_width + 2 + name_width + 2);
                 textwrap::wrap(description, beside)

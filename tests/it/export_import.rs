@@ -1103,6 +1103,71 @@ fn a_play_ending_where_a_listen_without_a_length_starts_is_kept() {
     );
 }
 
+/// A ListenBrainz listen of a library track is logged with the track's length, a guess: the same
+/// play from Spotify, left after 3 s, gives it what it was. A listen waiting for its track that
+/// gains a length can reach the next session, which then joins its own.
+#[test]
+fn a_listen_takes_the_length_and_skip_another_source_tells_and_its_session_joins_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    make_library(&lib, &[("X".into(), "A".into(), "B".into())]);
+    let dir = data_dir(tmp.path(), "log");
+    crate::common::scan_json(&dir, &[&lib]);
+    let at = 1_700_000_000_i64;
+    let listen = |seconds: i64, title: &str| {
+        format!(
+            "{{\"listened_at\": {}, \"track_metadata\": {{\"artist_name\": \"X\", \"track_name\": \"{title}\"}}}}\n",
+            at + seconds
+        )
+    };
+    // A of the library; Z and then Y, waiting, 31 minutes apart: two sessions.
+    let listens = tmp.path().join("listens.jsonl");
+    std::fs::write(
+        &listens,
+        [listen(0, "A"), listen(3_600, "Z"), listen(3_600 + 31 * 60, "Y")].concat(),
+    )
+    .unwrap();
+    let counts = json_of(&dir, &["import", "listenbrainz", "--json"], &[&listens]);
+    assert_eq!(
+        (counts["matched"].as_u64(), counts["unmatched"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let history = || crate::common::json_lines(&stdout_of(skipless(&dir).args(["history", "--json"])));
+    let sessions = |h: &[Value]| {
+        h.iter()
+            .map(|p| p["session_id"].to_string())
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    assert_eq!(sessions(&history()), 3);
+    let ts = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let spotify = tmp.path().join("Streaming_History_Audio_2023.json");
+    let rows = json!([
+        {"ts": ts(at * 1000 + 3_000), "ms_played": 3_000, "master_metadata_track_name": "A",
+         "master_metadata_album_artist_name": "X", "skipped": true, "reason_end": "fwdbtn"},
+        {"ts": ts((at + 3_600) * 1000 + 200_000), "ms_played": 200_000, "master_metadata_track_name": "Z",
+         "master_metadata_album_artist_name": "X", "skipped": false, "reason_end": "trackdone"}
+    ]);
+    std::fs::write(&spotify, rows.to_string()).unwrap();
+    assert_eq!(import_spotify(&dir, &[&spotify]), (0, 0, 2));
+    let history = history();
+    assert_eq!(history.len(), 3);
+    let of = |title: &str| history.iter().find(|p| p["title"] == title).unwrap();
+    assert_eq!(
+        (&of("A")["played_ms"], &of("A")["skipped"]),
+        (&json!(3_000), &json!(true)),
+        "{history:?}"
+    );
+    assert_eq!(of("Z")["played_ms"], 200_000);
+    assert_eq!(of("Z")["session_id"], of("Y")["session_id"], "{history:?}");
+    assert_eq!(sessions(&history), 2);
+}
+
 /// A song left at once and played again starts where the listen after it starts. A service that
 /// counts listens only (ListenBrainz) has the listen; the Spotify history has both: the listen is
 /// the same play, and the short one is a skip of its own, kept.
