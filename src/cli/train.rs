@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::progress_bar;
 use crate::app::Context;
 use crate::recommend::checkpoint::Checkpoint;
-use crate::recommend::log::{train_from_log, ListeningLog};
+use crate::recommend::log::{failed_play_count, train_from_log, ListeningLog};
 use crate::recommend::train::TrainConfig;
 
 /// `skipless train [--json] [--force]`: trains on the local log and saves the model under
@@ -15,6 +15,7 @@ use crate::recommend::train::TrainConfig;
 pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()> {
     let db = ctx.open_database_there()?;
     let log = ListeningLog::load(&db, &[])?;
+    let failed_plays = failed_play_count(&db)?;
     if let Some(why) = log.too_short_to_train(ctx.config.recommend.min_plays) {
         anyhow::bail!("{why} (recommend.min_plays)");
     }
@@ -66,7 +67,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             "previous_ndcg@10": old.map(|m| m.ndcg10),
             "transformer_kept": checkpoint.meta.transformer_kept,
             "plays": checkpoint.meta.plays_seen,
-            "failed_plays": log.failed_plays,
+            "failed_plays": failed_plays,
             "tracks": checkpoint.meta.vocab.len(),
             "best_epoch": checkpoint.meta.best_epoch,
             "hr@10": v.hr10,
@@ -82,7 +83,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             true => format!(" (best epoch {})", checkpoint.meta.best_epoch),
             false => String::new(),
         };
-        let failed = match log.failed_plays {
+        let failed = match failed_plays {
             0 => String::new(),
             n => format!(" ({} left out)", crate::fmt::count(n, "failed play")),
         };

@@ -418,10 +418,10 @@ fn spotify_ts(ms: i64) -> String {
 
 fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) -> WriteResult {
     // Of its own plays the player knows it played them, online, with nothing hidden.
-    let own = (row.source != "import").then_some(());
+    let own = row.source != "import";
     let record = SpotifyRecord {
         ts: spotify_ts(row.ended_at.unwrap_or(row.started_at + row.played_ms as i64)),
-        platform: own.map(|()| "skipless"),
+        platform: own.then_some("skipless"),
         ms_played: row.played_ms,
         conn_country: None,
         ip_addr: None,
@@ -440,9 +440,9 @@ fn write_spotify(out: &mut dyn Write, row: &LogRow, first: bool, gap_ms: i64) ->
         reason_end: spotify_reason_end(row.end_reason.as_deref().and_then(EndReason::parse)),
         shuffle: None,
         skipped: row.skipped,
-        offline: own.map(|()| false),
+        offline: own.then_some(false),
         offline_timestamp: None,
-        incognito_mode: own.map(|()| false),
+        incognito_mode: own.then_some(false),
     };
     out.write_all(if first { b"\n" } else { b",\n" })?;
     serde_json::to_writer(&mut *out, &record)?;

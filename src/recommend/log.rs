@@ -38,9 +38,13 @@ pub struct ListeningLog {
     /// logs one play at a time, so a play it reports later with an id at or below this one is
     /// in the log already: it was committed before the load read it.
     pub last_live_play: i64,
-    /// Plays that failed to play, left out of `plays`: they say nothing of what the listener
-    /// wants, and a count of plays that silently differed from the log's would read as lost.
-    pub failed_plays: u64,
+}
+
+/// Plays that failed to play, which [`ListeningLog::load`] leaves out: they say nothing of what
+/// the listener wants, and a count of plays that silently differed from the log's would read as
+/// lost. Read only where a count is said (`skipless train`), not at every load.
+pub(crate) fn failed_play_count(db: &Database) -> Result<u64, RecommendError> {
+    Ok(plays::failed_play_count(db.conn()).map_err(|e| db.err(e))?)
 }
 
 impl ListeningLog {
@@ -93,13 +97,11 @@ impl ListeningLog {
             });
         }
         let likes = marks::load(conn).map_err(|e| db.err(e))?.liked;
-        let failed_plays = plays::failed_play_count(conn).map_err(|e| db.err(e))?;
         Ok(ListeningLog {
             tracks: tracks.into_iter().collect(),
             plays,
             likes,
             last_live_play,
-            failed_plays,
         })
     }
 
