@@ -13,10 +13,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// [`write_atomic`] for content written piece by piece (an export): `write` fills the file, and
 /// its error, or the file system's, leaves `path` as it was. A temporary file that a writer of
 /// the same path left when it was killed (an export stopped with Ctrl-C) is removed first.
+///
+/// A symbolic link is written through (its target replaced, the link kept). A path that is no
+/// regular file (a device, a named pipe) is written to directly: it cannot be replaced, and a
+/// rename over it would put a file in its place; so is one under `/dev` or `/proc`
+/// (`/dev/stdout`), which names an open file, whatever it is, rather than a place for one.
 pub fn write_atomic_with<T, E: From<std::io::Error>>(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, E>,
 ) -> Result<T, E> {
+    let an_open_file = path.starts_with("/dev") || path.starts_with("/proc");
+    let resolved = std::fs::canonicalize(path).ok().filter(|_| !an_open_file);
+    let path = resolved.as_deref().unwrap_or(path);
+    if an_open_file || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        // Appending: `/dev/stdout` of a shell's `>>` goes on after what the file holds.
+        let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(path)?);
+        let written = write(&mut out)?;
+        out.flush()?;
+        return Ok(written);
+    }
     let (dir, prefix) = temps_of(path);
     remove_orphans(dir, &prefix);
     // Two writers of one path in one process (two exports in the same second) each have their

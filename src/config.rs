@@ -267,10 +267,26 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
-        if !(0.0..=1.0).contains(&self.log.listen_fraction) {
+        // A fraction or a number of seconds of 0 would make every play a listen: no skip would
+        // ever be logged, and the recommender learns from skips.
+        let fraction = self.log.listen_fraction;
+        if !(fraction > 0.0 && fraction <= 1.0) {
             return Err((
                 "log.listen_fraction".into(),
-                format!("{} is not in 0-1", self.log.listen_fraction),
+                format!("{fraction} is not above 0 and at most 1"),
+            ));
+        }
+        if self.log.listen_seconds == 0 {
+            return Err((
+                "log.listen_seconds".into(),
+                "must be 1 or more (0 would make every play a listen; a large value leaves listen_fraction alone)"
+                    .into(),
+            ));
+        }
+        if self.log.session_gap_minutes == 0 {
+            return Err((
+                "log.session_gap_minutes".into(),
+                "must be 1 or more (0 would make every play a session of its own)".into(),
             ));
         }
         for (key, value) in [
@@ -296,11 +312,14 @@ impl Config {
             };
             return Err((format!("keys.{key}"), e.to_string()));
         }
-        if self.recommend.temperature.is_nan() || self.recommend.temperature < 0.0 {
-            return Err(("recommend.temperature".into(), "must be 0 or more".into()));
-        }
-        if self.recommend.finish_weight.is_nan() || self.recommend.finish_weight < 0.0 {
-            return Err(("recommend.finish_weight".into(), "must be 0 or more".into()));
+        // Infinity would erase every score: a temperature into a shuffle, a finish weight into NaN.
+        for (key, value) in [
+            ("recommend.temperature", self.recommend.temperature),
+            ("recommend.finish_weight", self.recommend.finish_weight),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err((key.into(), format!("{value} is not a finite number, 0 or more")));
+            }
         }
         // The player plays gains from -30 to +12 dB: beyond them, a tag error more likely than a
         // master so quiet.
@@ -496,15 +515,15 @@ mod tests {
         );
         assert_eq!(
             error("[log] # logging\nlisten_fraction = 3.0\n"),
-            "c.toml: line 2, key `log.listen_fraction`: 3 is not in 0-1"
+            "c.toml: line 2, key `log.listen_fraction`: 3 is not above 0 and at most 1"
         );
         assert_eq!(
             error("[log]\n\"listen_fraction\" = 2.0\n"),
-            "c.toml: line 2, key `log.listen_fraction`: 2 is not in 0-1"
+            "c.toml: line 2, key `log.listen_fraction`: 2 is not above 0 and at most 1"
         );
         assert_eq!(
             error("log = { listen_fraction = 2.0 }\n"),
-            "c.toml: line 1, key `log.listen_fraction`: 2 is not in 0-1"
+            "c.toml: line 1, key `log.listen_fraction`: 2 is not above 0 and at most 1"
         );
         assert!(!error("[log]\nlisten_fraction = 2.0\n").contains("line 0"));
     }
@@ -541,6 +560,26 @@ mod tests {
             (
                 "[playback]\nreplaygain_fallback_db = 1000.0\n",
                 "key `playback.replaygain_fallback_db`: 1000 is not in -30 to 12 (dB)",
+            ),
+            (
+                "[recommend]\ntemperature = inf\n",
+                "line 2, key `recommend.temperature`: inf is not a finite number, 0 or more",
+            ),
+            (
+                "[recommend]\nfinish_weight = -1.0\n",
+                "line 2, key `recommend.finish_weight`: -1 is not a finite number, 0 or more",
+            ),
+            (
+                "[log]\nlisten_seconds = 0\n",
+                "line 2, key `log.listen_seconds`: must be 1 or more (0 would make every play a listen; a large value leaves listen_fraction alone)",
+            ),
+            (
+                "[log]\nlisten_fraction = 0.0\n",
+                "line 2, key `log.listen_fraction`: 0 is not above 0 and at most 1",
+            ),
+            (
+                "[log]\nsession_gap_minutes = 0\n",
+                "line 2, key `log.session_gap_minutes`: must be 1 or more (0 would make every play a session of its own)",
             ),
             (
                 "[recommend]\nautoplay_queue = 0\n",

@@ -288,7 +288,7 @@ impl Autoplay {
         if seq != self.seq {
             return Picked::Stale;
         }
-        controller.set_autoplay_picks(source, picks, track);
+        controller.set_autoplay_picks(picks, track);
         self.source = Some(source);
         // A stop while the picks were on their way is the listener's last word.
         if !std::mem::take(&mut self.play_when_picked) || controller.stopped_by_listener() {

@@ -1,6 +1,8 @@
 //! What every front end starts from ([`Context`]): where the files live and the config, plus
 //! opening the database and the diagnostic log the way all of them do.
 
+use std::path::{Path, PathBuf};
+
 use crate::config::Config;
 use crate::db::Database;
 use crate::paths::{Paths, PathsError};
@@ -12,6 +14,40 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// Refuses `path` as a file to write an export, a recap or a playlist to when it is one the
+    /// player keeps its own data in (the database and its journals, what it remembers, a saved
+    /// model): written over, it would lose the log it was made from.
+    pub(crate) fn check_output(&self, path: &Path) -> Result<(), super::AppError> {
+        // Where a path leads, whether or not its file exists yet.
+        let resolved = |p: &Path| -> Option<PathBuf> {
+            if let Ok(p) = std::fs::canonicalize(p) {
+                return Some(p);
+            }
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+        };
+        let Some(target) = resolved(path) else { return Ok(()) };
+        let database = self.paths.database().into_os_string();
+        let journals = ["", "-wal", "-shm", "-journal", "-kept"].map(|suffix| {
+            let mut name = database.clone();
+            name.push(suffix);
+            PathBuf::from(name)
+        });
+        let remembered = self.paths.remembered_file();
+        let mut own = journals.iter().chain([&remembered]).filter_map(|p| resolved(p));
+        let in_models = resolved(&self.paths.models_dir()).is_some_and(|models| target.starts_with(models));
+        if in_models || own.any(|p| p == target) {
+            return Err(super::AppError::Refused(format!(
+                "{}: the player keeps its own data there; write to another file",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Opens the database in the data dir, creating both if needed.
     pub(crate) fn open_database(&self) -> Result<Database, super::AppError> {
         self.paths.ensure_data_dir()?;

@@ -448,19 +448,15 @@ impl Controller {
         not_to_pick
     }
 
-    /// Replaces the autoplay part of the queue with `picks` (ranked by `source`), looking their
-    /// tracks up with `track`, and tells the engine what now comes next.
+    /// Replaces the autoplay part of the queue with `picks`, each with its reason (the ranking
+    /// they come from is said once, in the model's status), looking their tracks up with
+    /// `track`, and tells the engine what now comes next.
     ///
     /// Picks ranked before a skip arrive after it, when the queue has moved on: a pick that is
     /// now the queue's current entry, the playing track or a listener-queued one is left out,
     /// so that a skipped track never plays again at once. While the queue repeats, autoplay
     /// adds nothing: its picks would keep the queue from ever coming round again.
-    pub(crate) fn set_autoplay_picks(
-        &mut self,
-        source: super::autoplay::RankedBy,
-        picks: &[Scored],
-        track: impl Fn(i64) -> Option<Track>,
-    ) {
+    pub(crate) fn set_autoplay_picks(&mut self, picks: &[Scored], track: impl Fn(i64) -> Option<Track>) {
         if self.queue.repeat != Repeat::Off {
             return;
         }
@@ -474,12 +470,7 @@ impl Controller {
                 Some(QueueEntry {
                     track: track(pick.track_id)?,
                     source: PlaySource::Autoplay,
-                    reason: Some(match source {
-                        super::autoplay::RankedBy::Model => {
-                            format!("{} {:.2} · {}", source.as_str(), pick.score, pick.reason)
-                        }
-                        super::autoplay::RankedBy::Fallback => format!("{} · {}", source.as_str(), pick.reason),
-                    }),
+                    reason: Some(pick.reason.clone()),
                 })
             })
             .collect();
@@ -1069,9 +1060,7 @@ mod tests {
                 duration_ms: Some(200_000),
             });
             let artist = |id: i64| if id == 3 { by(3, "a") } else { by(4, "B") };
-            c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(3), pick(4)], |id| {
-                Some(artist(id))
-            });
+            c.set_autoplay_picks(&[pick(3), pick(4)], |id| Some(artist(id)));
             c.next(ControlSource::Key);
             let upcoming: Vec<i64> = c.queue.entries()[2..].iter().map(|e| e.track.id).collect();
             let next = c.queue.current().map(|e| e.track.id);
@@ -1094,12 +1083,10 @@ mod tests {
             item: first.clone(),
             duration_ms: None,
         });
-        c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(2)], |id| Some(track(id)));
+        c.set_autoplay_picks(&[pick(2)], |id| Some(track(id)));
         let gapless = c.item(&c.queue.entries()[1].clone());
         c.handle(&ended(first));
-        c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(3), pick(4)], |id| {
-            Some(track(id))
-        });
+        c.set_autoplay_picks(&[pick(3), pick(4)], |id| Some(track(id)));
         c.handle(&Event::Started {
             item: gapless.clone(),
             duration_ms: None,
@@ -1231,16 +1218,10 @@ mod tests {
             item: first,
             duration_ms: None,
         });
-        c.set_autoplay_picks(crate::app::autoplay::RankedBy::Model, &[pick(2), pick(3)], |id| {
-            Some(track(id))
-        });
+        c.set_autoplay_picks(&[pick(2), pick(3)], |id| Some(track(id)));
         c.next(ControlSource::Key);
         assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
-        c.set_autoplay_picks(
-            crate::app::autoplay::RankedBy::Model,
-            &[pick(2), pick(1), pick(3), pick(4)],
-            |id| Some(track(id)),
-        );
+        c.set_autoplay_picks(&[pick(2), pick(1), pick(3), pick(4)], |id| Some(track(id)));
         let upcoming: Vec<i64> = c.queue.upcoming().iter().map(|e| e.track.id).collect();
         assert_eq!(upcoming, [3, 4]);
     }

@@ -20,6 +20,7 @@ pub(crate) fn export(
     let db = ctx.open_existing_database()?;
     match out {
         Some(path) => {
+            ctx.check_output(path)?;
             let bar = progress_bar(0, "export");
             let written = export::export_to_file(db.conn(), &options, path, &|done, total| {
                 bar.set_length(total);

@@ -55,7 +55,13 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
             }
             ctx.open_database()?
         }
-        PlaylistCommand::List { .. } | PlaylistCommand::Export { .. } => ctx.open_existing_database()?,
+        PlaylistCommand::Export { out, .. } => {
+            if let Some(path) = super::file_or_stdout(out) {
+                ctx.check_output(path)?;
+            }
+            ctx.open_existing_database()?
+        }
+        PlaylistCommand::List { .. } => ctx.open_existing_database()?,
         _ => ctx.open_database_there()?,
     };
     match command {

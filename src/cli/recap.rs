@@ -31,6 +31,7 @@ pub(crate) fn run(
     };
     match out {
         Some(path) => {
+            ctx.check_output(path)?;
             crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(|source| RecapError::Write {
                 path: path.to_path_buf(),
                 source,

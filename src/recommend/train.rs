@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::data::{rows_from_history, rows_from_sessions, HostBatch, QueryAt, Row, Session, Vocab};
-use super::features::{ItemGroups, Timeline, N_FEATURES};
+use super::features::{ItemGroups, Timeline, LIKED, N_FEATURES};
 use super::metrics::{ndcg10_gain, Metrics};
 use super::model::{DropoutRng, LossConfig, ModelConfig, SeqModel};
 use super::rank::{metrics_of, model_ranks, Ranked};
@@ -444,6 +444,12 @@ fn set_param(model: &SeqModel, name: &str, values: &[f32]) -> Result<(), Recomme
     Ok(())
 }
 
+/// Where the weight of the "liked" feature starts: the odds of a liked track times e. A log
+/// without likes before its queries gives that weight no gradient, so it stays here, and a like
+/// given after training lifts its track at once rather than only after a retrain has seen plays
+/// after it; a log with likes moves it where they say.
+pub const LIKE_PRIOR: f32 = 1.0;
+
 /// Queries per step of the feature-weight fit.
 const FEATURE_BATCH: usize = 128;
 const FEATURE_EPOCHS: usize = 20;
@@ -461,6 +467,7 @@ fn fit_feature_weights(
     cancel: &AtomicBool,
 ) -> Result<(Vec<f32>, Metrics, usize), RecommendError> {
     let mut weights = vec![0f32; N_FEATURES];
+    weights[LIKED] = LIKE_PRIOR;
     let mut adam = AdamState::new(N_FEATURES);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0xfea7);
     let mut order: Vec<usize> = (0..queries.len()).collect();

@@ -869,7 +869,7 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         "autoplay off".to_owned()
     };
-    // Why each recommended track is there: score and the signal behind it.
+    // Why each recommended track is there, under the status that names the ranking.
     let reasons = upcoming
         .iter()
         .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))

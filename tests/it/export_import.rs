@@ -1814,3 +1814,65 @@ fn a_second_source_of_the_same_listening_fills_the_sessions_of_the_first() {
         .unwrap();
     assert_eq!(out_of_order, 0);
 }
+
+/// An `--out` file is never one the player keeps its data in, whatever the way it is named, and
+/// a symbolic link or a named pipe given as one is written through, as a file is.
+#[test]
+fn an_out_file_is_never_the_players_own_and_links_and_pipes_are_written_through() {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = data_dir(tmp.path(), "a");
+    crate::common::scan_json(&a, &[&crate::common::corpus()]);
+    let tracks = crate::common::library_tracks(&a);
+    let mut log = crate::common::LogWriter::open(&a.join("skipless.db"));
+    let mut at = 1_717_000_000_000;
+    for track in &tracks[..3] {
+        at = log.play(track, skipless::play::PlaySource::User, at + 1_000, None) + 1_000;
+    }
+    drop(log);
+    std::fs::create_dir_all(a.join("models")).unwrap();
+    let link_to_database = tmp.path().join("log-link");
+    std::os::unix::fs::symlink(a.join("skipless.db"), &link_to_database).unwrap();
+    let plays = || json_of(&a, &["stats", "--json"], &[])["plays"].as_u64().unwrap();
+    assert_eq!(plays(), 3);
+    let export = ["export", "--format", "csv"];
+    for (command, out) in [
+        (&export[..], a.join("skipless.db")),
+        (&export[..], a.join("skipless.db-wal")),
+        (&export[..], link_to_database.clone()),
+        (&export[..], a.join(".").join("models").join("model.safetensors")),
+        (&["recap"][..], a.join("state.json")),
+        (&["playlist", "export", "most finished"][..], a.join("skipless.db")),
+    ] {
+        let err = crate::common::stderr_of_failure(skipless(&a).args(command).arg("--out").arg(&out));
+        assert!(
+            err.contains("the player keeps its own data there; write to another file") && err.lines().count() == 1,
+            "{command:?} {}: {err}",
+            out.display()
+        );
+    }
+    assert_eq!(plays(), 3, "the log is whole");
+
+    // Through a link: the link stays, its target takes the export.
+    let target = tmp.path().join("target.csv");
+    std::fs::write(&target, "old").unwrap();
+    let link = tmp.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    stdout_of(skipless(&a).args(export).arg("--out").arg(&link));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 4);
+
+    // Into a named pipe: its reader gets the export, and the pipe stays a pipe.
+    let pipe = tmp.path().join("pipe");
+    let name = std::ffi::CString::new(pipe.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `name` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::read_to_string(pipe).unwrap())
+    };
+    stdout_of(skipless(&a).args(export).arg("--out").arg(&pipe));
+    assert_eq!(reader.join().unwrap().lines().count(), 4);
+    assert!(std::fs::metadata(&pipe).unwrap().file_type().is_fifo());
+}

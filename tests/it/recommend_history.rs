@@ -17,7 +17,7 @@ use skipless::recommend::log::ListeningLog;
 use skipless::recommend::metrics::Metrics;
 use skipless::recommend::model::{LossConfig, ModelConfig, SeqModel};
 use skipless::recommend::rank::{metrics_of, model_ranks, Ranked, FINISH_WEIGHT};
-use skipless::recommend::train::{train_model, TrainConfig, TrainData, TrainOutcome};
+use skipless::recommend::train::{train_model, TrainConfig, TrainData, TrainOutcome, LIKE_PRIOR};
 use skipless::track::Track;
 
 fn vocab(n: usize) -> Vocab {
@@ -241,6 +241,11 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
     let liked_weight = with_likes.features_only.as_ref().unwrap().weights[12];
     assert!(liked_weight > 0.1, "weight of the like feature {liked_weight}");
     assert!(ranked.hr10 > 0.3, "{ranked:?}");
+    // A log without likes leaves the like's weight where it starts, so a like given after
+    // training counts at once.
+    let (without_likes, _) = fit(&[]);
+    let weights = &without_likes.features_only.as_ref().unwrap().weights;
+    assert_eq!(weights[12], LIKE_PRIOR, "{weights:?}");
 
     // Served: a track liked before the moment scores higher than the same track unliked; a like
     // given after the moment changes nothing.
@@ -267,7 +272,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
         }
     }
     let now = log.plays.last().unwrap().ts_ms + 60_000;
-    let score_of = |liked: Option<i64>| {
+    let score_of = |outcome: &TrainOutcome, liked: Option<i64>| {
         let checkpoint = Checkpoint {
             meta: CheckpointMeta {
                 format_version: FORMAT_VERSION,
@@ -279,7 +284,7 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
                 trained_at: String::new(),
                 plays_seen: 0,
             },
-            model: features_model(&with_likes),
+            model: features_model(outcome),
         };
         let mut recommender = Recommender::new(checkpoint).unwrap();
         let mut log = log.clone();
@@ -309,15 +314,21 @@ fn a_like_is_a_feature_from_its_moment_on_and_liked_tracks_rank_higher() {
             .unwrap();
         picks.iter().find(|p| p.track_id == 60).unwrap().score
     };
-    let unliked = score_of(None);
+    let unliked = score_of(&with_likes, None);
     assert!(
-        score_of(Some(now - 1)) > unliked + 0.05,
+        score_of(&with_likes, Some(now - 1)) > unliked + 0.05,
         "a like before the moment counts"
     );
     assert!(
-        (score_of(Some(now + 3_600_000)) - unliked).abs() < 1e-5,
+        (score_of(&with_likes, Some(now + 3_600_000)) - unliked).abs() < 1e-5,
         "a like from the future does not"
     );
+    // A like given after a model trained on a log without likes lifts its track at once.
+    let unliked = score_of(&without_likes, None);
+    let lift = score_of(&without_likes, Some(now - 1)) - unliked;
+    // Scores are log-probabilities: the liked track's own larger share of the normaliser takes
+    // a little off.
+    assert!((lift - LIKE_PRIOR).abs() < 0.01, "a like lifts its track by {lift}");
 }
 
 /// The trained model's weights in a model of its own (checkpoints own their model).

@@ -657,7 +657,12 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
     let screen = h.screen();
     assert!(screen.contains("autoplay") && screen.contains("fallback"), "{screen}");
-    // The fallback's scores only order its picks, so its reasons show none.
+    // The ranking is named once, in the status; each pick shows only why it is there.
+    assert!(
+        h.app.state.model_status.starts_with("fallback"),
+        "{}",
+        h.app.state.model_status
+    );
     let reasons: Vec<String> = h
         .app
         .controller
@@ -666,7 +671,13 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
         .iter()
         .filter_map(|e| e.reason.clone())
         .collect();
-    assert!(reasons.iter().all(|r| r.starts_with("fallback · ")), "{reasons:?}");
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| !r.is_empty() && !r.contains("fallback") && !r.contains(" · ")),
+        "{reasons:?}"
+    );
     let first_picks = autoplay_picks(&h.app);
     // Skip into the first pick, then skip it too: it must not come back, and the picks are
     // re-ranked for the new session context.

@@ -249,8 +249,8 @@ fn retraining_in_the_background_while_playing() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // The model feeds up next, and playback is still going.
-    // Picks show their source and score: a log-probability, so negative.
-    let later = tmux.wait_for("model -");
+    let later = tmux.wait_for("model trained");
+    assert!(later.contains(" auto"), "{later}");
     assert!(later.contains("▶ ") || later.contains("⏸"), "{later}");
     tmux.keys(&["q"]);
     std::thread::sleep(Duration::from_millis(500));
