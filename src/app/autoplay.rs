@@ -588,6 +588,17 @@ impl AutoplayCore {
             .collect()
     }
 
+    /// The tracks of the log's last `exclude_recent` plays, oldest first, each followed by the
+    /// other files of its song: played when it was, they come back in its place when a library
+    /// played through goes round again, not after every other track.
+    fn recent_with_other_files(&self) -> Vec<i64> {
+        let recent = self.log.recent(self.config.exclude_recent);
+        recent
+            .into_iter()
+            .flat_map(|id| std::iter::once(id).chain(self.other_files([id])))
+            .collect()
+    }
+
     /// The best `limit` tracks to follow `session`, and which ranking produced them.
     pub fn rank(
         &self,
@@ -599,20 +610,18 @@ impl AutoplayCore {
     ) -> (RankedBy, Vec<Scored>) {
         let mut filters = Filters::from_config(&self.config, limit);
         filters.now_ms = Some(now_ms);
-        filters.recent = self.log.recent(self.config.exclude_recent);
+        filters.recent = self.recent_with_other_files();
         filters.queued = not_to_pick.waiting.clone();
         filters.passed_over = not_to_pick.passed_over.clone();
         let exclude = not_to_pick.waiting.iter().chain(&not_to_pick.passed_over).copied();
         // Another file of a song is that song: the copies of the playing track, of the tracks
-        // skipped this session and of the queued ones are never picked, and those of recent
-        // tracks wait with them.
+        // skipped this session and of the queued ones are never picked (those of recent tracks
+        // wait with them: `recent_with_other_files`).
         let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
         filters.copies = self.other_files(skipped_or_playing.chain(exclude));
         filters.turned_down = turned_down_artists(session, |id| {
             self.log.tracks.get(id).and_then(|track| track.artist.as_ref())
         });
-        let waiting = self.other_files(filters.recent.iter().copied());
-        filters.recent.extend(waiting);
         filters.seed = self.log.plays.len() as u64;
         filters.radio = radio.map(|seed| self.radio(seed, session));
         let (source, mut picks) = match self.recommender.as_ref().filter(|_| self.enough_plays()) {
@@ -1468,6 +1477,28 @@ mod tests {
         let (_, picks) = core.rank(&[(12, false)], &waiting(vec![12]), 60, now, None);
         let files_of_song_9 = picks.iter().filter(|p| [9, 61].contains(&p.track_id)).count();
         assert_eq!(files_of_song_9, 1, "{picks:?}");
+    }
+
+    /// A song's other file waits among the tracks played lately where the song played, so a
+    /// library played through comes round in the order it was heard, two-file songs too.
+    #[test]
+    fn another_file_of_a_song_played_lately_waits_in_its_place() {
+        let mut core = core_with(1_000);
+        let copy = Track {
+            id: 61,
+            path: PathBuf::from("/music/copies/9.flac"),
+            ..core.candidates().iter().find(|t| t.id == 9).unwrap().as_ref().clone()
+        };
+        insert_tracks(core.db.conn_mut(), &[copy]).unwrap();
+        core.reload(None).unwrap();
+        let recent = core.recent_with_other_files();
+        let last_of = |id: i64| recent.iter().rposition(|&r| r == id).unwrap();
+        assert_eq!(last_of(61), last_of(9) + 1, "{recent:?}");
+        assert!(last_of(61) < last_of(12), "{recent:?}");
+        assert_eq!(
+            recent.len(),
+            core.log.recent(core.config.exclude_recent).len() + recent.iter().filter(|&&r| r == 61).count()
+        );
     }
 
     /// A ban is of the song: its other file (61, "Song 9" again) is never picked either, from the

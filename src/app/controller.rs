@@ -222,13 +222,17 @@ impl Controller {
     /// Starts playing while stopped: the current queue entry again, or the first one; after the
     /// queue ran out, the first entry queued since, if any.
     pub(crate) fn start(&mut self, by: ControlSource) {
-        let queued_since = self.ran_out.then(|| self.queue.next_index()).flatten();
-        let index = queued_since
-            .or(self.queue.cursor())
-            .or((!self.queue.entries().is_empty()).then_some(0));
-        if let Some(index) = index {
+        if let Some(index) = self.start_index() {
             self.play_index(index, by);
         }
+    }
+
+    /// The queue entry [`Controller::start`] would play, which the screen names while stopped.
+    pub(crate) fn start_index(&self) -> Option<usize> {
+        let queued_since = self.ran_out.then(|| self.queue.next_index()).flatten();
+        queued_since
+            .or(self.queue.cursor())
+            .or((!self.queue.entries().is_empty()).then_some(0))
     }
 
     /// Moves on to the next entry; the current play ends as a skip (per the skip rule). Where

@@ -71,8 +71,19 @@ impl Queue {
         self.cursor.and_then(|i| self.entries.get(i))
     }
 
-    /// Replaces everything with `tracks`, positioned on `start`.
+    /// Replaces the queue with `tracks`, positioned on `start`; the entries the listener queued
+    /// and has not heard yet follow `start`, but for those `tracks` play from `start` on.
     pub(crate) fn replace(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
+        // What the listener queued one by one and has not heard yet is a wish of its own, not
+        // part of the list being replaced: it stays, to play after the list's first track,
+        // unless the list plays it anyway.
+        let coming = tracks.get(start..).unwrap_or_default();
+        let queued: Vec<QueueEntry> = self
+            .upcoming()
+            .iter()
+            .filter(|e| e.source == PlaySource::Queue && !coming.iter().any(|t| t.id == e.track.id))
+            .cloned()
+            .collect();
         self.entries = tracks
             .into_iter()
             .map(|track| QueueEntry {
@@ -82,6 +93,9 @@ impl Queue {
             })
             .collect();
         self.cursor = (start < self.entries.len()).then_some(start);
+        if self.cursor.is_some() {
+            self.entries.splice(start + 1..start + 1, queued);
+        }
     }
 
     /// Takes `entries` back as they were at the end of the last run, the cursor on `cursor`.
@@ -194,7 +208,10 @@ impl Queue {
         Some(self.entries.remove(index))
     }
 
-    /// Swaps the entry at `index` with its neighbour `delta` (-1 up, +1 down) among the upcoming ones.
+    /// Swaps the entry at `index` with its neighbour `delta` (-1 up, +1 down) among the upcoming
+    /// ones. An autoplay pick moved past one of the listener's entries (or that one past it) is
+    /// the listener's from then on: they placed it, so the next ranking keeps it, and what they
+    /// queue later goes after it.
     pub(crate) fn move_entry(&mut self, index: usize, delta: isize) -> Option<usize> {
         let target = index.checked_add_signed(delta)?;
         let first_movable = self.cursor.map_or(0, |c| c + 1);
@@ -203,6 +220,16 @@ impl Queue {
             return None;
         }
         self.entries.swap(index, target);
+        let picks = [index, target].map(|i| self.entries[i].source == PlaySource::Autoplay);
+        if picks[0] != picks[1] {
+            for i in [index, target] {
+                let entry = &mut self.entries[i];
+                if entry.source == PlaySource::Autoplay {
+                    entry.source = PlaySource::Queue;
+                    entry.reason = None;
+                }
+            }
+        }
         Some(target)
     }
 
@@ -322,6 +349,54 @@ mod tests {
         assert_eq!(ids(&q), [1, 5, 2, 6]);
         let chosen: Vec<i64> = q.chosen_tracks().iter().map(|t| t.id).collect();
         assert_eq!(chosen, [1, 5, 2], "the pick reached stays, the one to come goes");
+    }
+
+    /// Playing a list keeps what the listener queued and has not heard, right after the list's
+    /// first track; autoplay's picks and the list played before go.
+    #[test]
+    fn playing_a_list_keeps_the_tracks_queued_and_not_heard_yet() {
+        let mut q = Queue::default();
+        q.replace((1..=3).map(track).collect(), 0, PlaySource::User);
+        q.enqueue([track(10), track(11)]);
+        q.set_autoplay(vec![QueueEntry {
+            track: track(20),
+            source: PlaySource::Autoplay,
+            reason: None,
+        }]);
+        q.replace((30..=33).map(track).collect(), 2, PlaySource::User);
+        assert_eq!(ids(&q), [30, 31, 32, 10, 11, 33]);
+        assert_eq!(q.current().map(|e| e.track.id), Some(32));
+        // A queued track the list plays from its start on is not played twice; one before the
+        // start is.
+        q.replace([11, 10, 12].map(track).to_vec(), 1, PlaySource::User);
+        assert_eq!(ids(&q), [11, 10, 11, 12]);
+        // Once heard, a queued track is not carried on.
+        q.set_cursor(2);
+        q.replace(vec![track(40)], 0, PlaySource::User);
+        assert_eq!(ids(&q), [40]);
+    }
+
+    /// An autoplay pick moved past the listener's entries becomes theirs: a later ranking keeps
+    /// it, and tracks queued later go after it.
+    #[test]
+    fn a_pick_moved_among_the_listeners_entries_is_theirs() {
+        let mut q = Queue::default();
+        q.replace(vec![track(1)], 0, PlaySource::User);
+        q.enqueue([track(2), track(3)]);
+        let pick = |id| QueueEntry {
+            track: track(id),
+            source: PlaySource::Autoplay,
+            reason: Some("new to you".into()),
+        };
+        q.set_autoplay(vec![pick(5), pick(6)]);
+        assert_eq!(q.move_entry(3, -1), Some(2));
+        assert_eq!(ids(&q), [1, 2, 5, 3, 6]);
+        assert_eq!(q.entries()[2].source, PlaySource::Queue);
+        assert_eq!(q.entries()[2].reason, None);
+        q.enqueue([track(7)]);
+        assert_eq!(ids(&q), [1, 2, 5, 3, 7, 6]);
+        q.set_autoplay(vec![pick(8)]);
+        assert_eq!(ids(&q), [1, 2, 5, 3, 7, 8]);
     }
 
     #[test]

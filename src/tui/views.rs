@@ -955,9 +955,9 @@ pub(crate) fn now_playing(frame: &mut Frame, area: Rect, app: &App) {
     let (outer, [top, gauge_row, bottom]) = now_playing_rows(area, app);
     frame.render_widget(outer, area);
     let Some(now) = &c.now else {
-        // What play would start (the queue's current entry, else its first): a restored queue
-        // says where it stands.
-        let next = c.queue.current().or(c.queue.entries().first());
+        // What play would start: a restored queue says where it stands, and one that ran out
+        // names what was queued since.
+        let next = c.start_index().and_then(|i| c.queue.entries().get(i));
         let stopped = match next {
             Some(entry) => match app.keys.first_key(Action::TogglePause) {
                 Some(key) => Line::from(vec![
