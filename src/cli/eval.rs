@@ -22,7 +22,7 @@ pub(crate) fn eval(paths: &[PathBuf], json: bool, seeds: Vec<u64>) -> anyhow::Re
         .collect::<Vec<_>>()
         .join("+");
     let data = EvalData::from_plays(&name, &plays);
-    let bar = progress_bar(0, "training");
+    let bar = progress_bar(super::bar_style(), "training", 0, 0);
     let options = EvalOptions {
         seeds,
         ..EvalOptions::default()

@@ -21,7 +21,7 @@ pub(crate) fn export(
     match out {
         Some(path) => {
             ctx.check_output(path)?;
-            let bar = progress_bar(0, "export");
+            let bar = progress_bar(super::bar_style(), "export", 0, 0);
             let written = export::export_to_file(db.conn(), &options, path, &|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);

@@ -519,15 +519,21 @@ fn closest_command(word: &str) -> Option<String> {
     crate::fmt::closest(word, command.get_subcommands().map(|c| c.get_name())).map(str::to_owned)
 }
 
-/// A progress bar on stderr when it is a terminal, hidden otherwise.
-fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
+/// A progress bar on stderr when it is a terminal, hidden otherwise, drawn first with its
+/// style, message and `position` all set (set one by one, a frame could show them half set).
+fn progress_bar(
+    style: indicatif::ProgressStyle,
+    message: impl Into<std::borrow::Cow<'static, str>>,
+    position: u64,
+    len: u64,
+) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(bar_style());
-    bar.set_message(message);
-    bar
+    indicatif::ProgressBar::new(len)
+        .with_style(style)
+        .with_message(message)
+        .with_position(position)
 }
 
 /// A bar of work whose size is known, in 80 columns.

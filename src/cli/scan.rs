@@ -29,22 +29,26 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     if roots.is_empty() {
         return Err(no_roots());
     }
-    let bar = progress_bar(0, "walking");
-    bar.set_style(super::count_style());
+    // The walk's count, then in its place the reading's bar, each drawn whole from the start.
+    let bar = std::sync::Mutex::new(progress_bar(super::count_style(), "walking", 0, 0));
     let reading = std::sync::atomic::AtomicBool::new(false);
-    let scanned = scan_library(&mut db, &roots, reread, &|p| match p {
-        ScanProgress::Walking { found } => bar.set_position(found as u64),
-        ScanProgress::Reading { done, total } => {
-            if !reading.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                bar.set_style(super::bar_style());
-                bar.set_message("reading");
-                bar.reset_eta();
+    let scanned = scan_library(&mut db, &roots, reread, &|p| {
+        let Ok(mut bar) = bar.lock() else { return };
+        match p {
+            ScanProgress::Walking { found } => bar.set_position(found as u64),
+            ScanProgress::Reading { done, total } => {
+                if !reading.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    bar.finish_and_clear();
+                    *bar = progress_bar(super::bar_style(), "reading", done as u64, total as u64);
+                }
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
             }
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
         }
     });
-    bar.finish_and_clear();
+    if let Ok(bar) = bar.lock() {
+        bar.finish_and_clear();
+    }
     // A scan commits round by round: one that fails may have changed the library already. One
     // that changed nothing (no track, no waiting play, no root) leaves a running player alone.
     let changed = scanned.as_ref().map_or(true, |outcome| {

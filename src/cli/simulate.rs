@@ -9,7 +9,7 @@ use crate::app::Context;
 /// `skipless simulate --history FILE_OR_DIR... [--plays N] [--seed S] [--json]`.
 pub(crate) fn run(ctx: &Context, history: &[PathBuf], plays: usize, seed: u64, json: bool) -> anyhow::Result<()> {
     let work_dir = std::env::temp_dir().join(format!("skipless-simulate-{}", std::process::id()));
-    let bar = progress_bar((plays * 3) as u64, "simulating");
+    let bar = progress_bar(super::bar_style(), "simulating", 0, (plays * 3) as u64);
     let mut done_before = 0;
     let mut last_policy = "";
     let result = run_simulation(history, plays, seed, &ctx.config, &work_dir, &mut |policy, n| {

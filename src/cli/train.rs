@@ -7,7 +7,7 @@ use super::progress_bar;
 use crate::app::Context;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::log::{failed_play_count, train_from_log, ListeningLog};
-use crate::recommend::train::TrainConfig;
+use crate::recommend::train::{TrainConfig, TrainStage};
 
 /// `skipless train [--json] [--force]`: trains on the local log and saves the model under
 /// `models/` when its served ranking is at least as good as the current model's on the same
@@ -27,12 +27,13 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             None
         }
     };
-    let bar = progress_bar(0, "training");
     // Early stopping ends a stage before its last epoch: the bar counts steps of the most a
     // stage may take, with no time left that it could not keep to.
-    if let Ok(style) = indicatif::ProgressStyle::with_template("training {msg} [{bar:20}] {pos}/{len} steps at most") {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let style = indicatif::ProgressStyle::with_template("training {msg} [{bar:20}] {pos}/{len} steps at most")
+        .map(|style| style.progress_chars("=> "))
+        .unwrap_or_else(|_| super::bar_style());
+    // One bar per stage, drawn first with the stage's name and count.
+    let mut bar: Option<(TrainStage, indicatif::ProgressBar)> = None;
     let cancel = AtomicBool::new(false);
     let start = Instant::now();
     let mut trained = train_from_log(
@@ -40,17 +41,28 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         previous.as_ref(),
         &TrainConfig::default(),
         &mut |p| {
-            if p.val_ndcg.is_none() {
-                // The count first: a frame drawn between the two would show the new stage's
-                // name over the old one's count.
-                bar.set_length((p.steps * p.epochs) as u64);
-                bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
-                bar.set_message(p.stage.label());
+            if p.val_ndcg.is_some() {
+                return;
+            }
+            let (len, position) = ((p.steps * p.epochs) as u64, ((p.epoch - 1) * p.steps + p.step) as u64);
+            match &bar {
+                Some((stage, bar)) if *stage == p.stage => {
+                    bar.set_length(len);
+                    bar.set_position(position);
+                }
+                _ => {
+                    if let Some((_, old)) = bar.take() {
+                        old.finish_and_clear();
+                    }
+                    bar = Some((p.stage, progress_bar(style.clone(), p.stage.label(), position, len)));
+                }
             }
         },
         &cancel,
     )?;
-    bar.finish_and_clear();
+    if let Some((_, bar)) = bar {
+        bar.finish_and_clear();
+    }
     let path = trained.settle(&models_dir, force)?;
     let keep = path.is_some();
     let checkpoint = &trained.checkpoint;
