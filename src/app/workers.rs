@@ -162,7 +162,7 @@ pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
         let path = dir.join(format!("skipless-export-{stamp}.csv"));
         let options = ExportOptions::from_config(&config, ExportFormat::Csv, TimeRange::default());
-        export_to_file(db.conn(), &options, &path, &|_, _| {})?;
+        export_to_file(db.conn(), &options, &path, &|_, _| {}).map_err(|e| e.in_database(&db))?;
         let _ = tx.send(WorkerMsg::ExportDone(path));
         Ok(())
     });

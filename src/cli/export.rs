@@ -25,7 +25,8 @@ pub(crate) fn export(
             let written = export::export_to_file(db.conn(), &options, path, &|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
-            })?;
+            })
+            .map_err(|e| e.in_database(&db))?;
             bar.finish_and_clear();
             let what = if format == ExportFormat::Feedback {
                 "likes and bans"
@@ -37,7 +38,7 @@ pub(crate) fn export(
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            export::export(db.conn(), &options, &mut out, &|_| {})?;
+            export::export(db.conn(), &options, &mut out, &|_| {}).map_err(|e| e.in_database(&db))?;
         }
     }
     Ok(())

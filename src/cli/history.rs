@@ -2,8 +2,6 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
-
 use crate::app::Context;
 use crate::fmt::{format_duration, format_time, local_time, printable};
 use crate::play::EndReason;
@@ -19,7 +17,7 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
             let mut value = serde_json::to_value(row)?;
             value["started_at"] = format_time(row.started_at).into();
             value["ended_at"] = row.ended_at.map(format_time).into();
-            writeln!(out, "{}", printable(&serde_json::to_string(&value)?))?;
+            writeln!(out, "{}", printable(&serde_json::to_string(&value)?)).map_err(super::StdoutError)?;
         } else {
             let mark = if row.skipped { "skip" } else { "    " };
             let ended: &str = match row.end_reason.as_deref() {
@@ -46,9 +44,9 @@ pub(crate) fn run(ctx: &Context, json: bool, limit: usize) -> anyhow::Result<()>
                 format_duration(row.played_ms),
                 row.duration_ms.map(format_duration).unwrap_or_else(|| "--:--".into()),
             );
-            writeln!(out, "{}", printable(&line))?;
+            writeln!(out, "{}", printable(&line)).map_err(super::StdoutError)?;
         }
     }
-    out.flush().context("writing to stdout")?;
+    out.flush().map_err(super::StdoutError)?;
     Ok(())
 }

@@ -57,3 +57,19 @@ pub enum LogIoError {
         plays: usize,
     },
 }
+
+impl LogIoError {
+    /// The error with a failure of SQLite said as the database's own errors say it: the file's
+    /// path, and what the failure means (a damaged file, a full disk, a lock held too long).
+    pub(crate) fn in_database(self, db: &crate::db::Database) -> Self {
+        match self {
+            LogIoError::Sqlite(e) => LogIoError::Db(db.err(e)),
+            LogIoError::AfterSome { source, files, plays } => LogIoError::AfterSome {
+                source: Box::new(source.in_database(db)),
+                files,
+                plays,
+            },
+            other => other,
+        }
+    }
+}

@@ -266,6 +266,8 @@ fn a_full_disk_under_stdout_is_one_line_not_a_panic() {
         &["roots"],
         &["playlist", "list"],
         &["export", "--format", "csv"],
+        &["history"],
+        &["history", "--json"],
     ] {
         let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
         let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
@@ -279,6 +281,9 @@ fn a_full_disk_under_stdout_is_one_line_not_a_panic() {
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
+        if args[0] != "export" {
+            assert!(stderr.contains("cannot write to stdout: "), "{args:?}: {stderr}");
+        }
     }
 }
 

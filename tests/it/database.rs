@@ -404,3 +404,49 @@ fn a_command_failing_on_its_input_makes_no_log() {
         assert!(!data.join("skipless.db").exists(), "{args:?} made a log");
     }
 }
+
+/// A database damaged inside (its header whole) is said alike by every command, imports and
+/// exports too: the file, and that it is damaged, in one line.
+#[test]
+fn a_damaged_database_is_named_as_such_by_imports_and_exports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    scan_json(&data, &[&corpus()]);
+    let tracks = library_tracks(&data);
+    let db = data.join("skipless.db");
+    let mut log = LogWriter::open(&db);
+    let mut at = 1_717_000_000_000;
+    for k in 0..600 {
+        at = log.play(
+            &tracks[k % tracks.len()],
+            skipless::play::PlaySource::User,
+            at + 1_000,
+            None,
+        ) + 1_000;
+    }
+    drop(log);
+    let listens = tmp.path().join("listens.jsonl");
+    stdout_of(
+        skipless(&data)
+            .args(["export", "--format", "listenbrainz", "--out"])
+            .arg(&listens),
+    );
+    // Every page but the first (the schema) turned to noise.
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 4 * page, "{} bytes", bytes.len());
+    let noise = noise_bytes(bytes.len() - page);
+    bytes[page..].copy_from_slice(&noise);
+    std::fs::write(&db, &bytes).unwrap();
+    for args in [
+        &["export", "--format", "jsonl", "--out", "x.jsonl"][..],
+        &["export", "--format", "csv"][..],
+        &["import", "listenbrainz", listens.to_str().unwrap()][..],
+    ] {
+        let err = stderr_of_failure(skipless(&data).current_dir(tmp.path()).args(args));
+        assert!(
+            err.contains(&format!("{}: the database is damaged", db.display())) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
