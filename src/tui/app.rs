@@ -302,7 +302,7 @@ impl App {
             Action::Remove if self.state.view == View::Playlists && self.state.pane == Pane::Main => {
                 if let Some(name) = self.selected_saved_playlist() {
                     self.state
-                        .say(format!("delete playlist {name:?}? (y: delete, any other key: keep)"));
+                        .say(format!("y deletes playlist {name:?}; any other key keeps it"));
                     self.state.confirm_delete = Some(name);
                 }
             }
@@ -606,8 +606,9 @@ impl App {
             }
             return;
         }
+        // The answer's keys first: a short screen's one status row cuts the end.
         self.state.say(format!(
-            "ban {}? autoplay will never queue it again (y: ban, any other key: keep)",
+            "y bans {} (autoplay never queues it again); any other key keeps it",
             track.display_name()
         ));
         self.state.confirm_ban = Some(track);

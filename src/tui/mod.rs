@@ -520,7 +520,7 @@ mod tests {
         let due = expiry.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(due >= said_again + shown_for, "it kept the first one's while");
 
-        state.say("ban a song? (y: ban, any other key: keep)");
+        state.say("y bans a song (autoplay never queues it again); any other key keeps it");
         state.confirm_ban = Some(Track::default());
         assert!(timer.expiry(&state).recv_timeout(shown_for * 4).is_err());
     }

@@ -1191,7 +1191,11 @@ fn like_marks_the_selected_track_and_a_ban_asks_first_then_skips_the_playing_tra
     h.keys("f");
     h.keys("1");
     h.keys("b");
-    assert!(h.screen().contains("autoplay will never queue it again"));
+    assert!(
+        h.screen().contains(&format!("y bans {}", playing.display_name())),
+        "{}",
+        h.screen()
+    );
     h.keys("n");
     assert!(!h.app.state.library.marks.is_banned(playing.id));
     assert!(h.screen().contains("not banned"));
@@ -1302,7 +1306,8 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
     // `d` asks; any key but `y` keeps it; `y` deletes it.
     h.keys("d");
     assert!(
-        h.screen().contains("delete playlist \"dawn\"? (y: delete"),
+        h.screen()
+            .contains("y deletes playlist \"dawn\"; any other key keeps it"),
         "{}",
         h.screen()
     );
@@ -1959,6 +1964,16 @@ fn space_while_stopped_plays_the_queue() {
     assert!(screen.contains("▶ menu"), "{screen}");
 }
 
+/// On a short screen the status line has one row: a question still shows the key that answers
+/// it.
+#[test]
+fn a_question_on_a_short_screen_shows_the_key_that_answers_it() {
+    let mut h = Harness::new(50, 15);
+    h.keys("2b");
+    let screen = h.screen();
+    assert!(screen.contains("y bans "), "{screen}");
+}
+
 /// Once the queue ran out, the screen names the track Space plays: the one queued since, not the
 /// last one heard.
 #[test]
@@ -2095,7 +2110,7 @@ fn likes_bans_and_adds_act_on_the_row_selected_in_the_queue_up_next_and_history(
     assert_eq!(h.app.state.pane, Pane::UpNext);
     h.keys("gb");
     assert!(
-        h.screen().contains(&format!("ban {}?", queued[1].display_name())),
+        h.screen().contains(&format!("y bans {}", queued[1].display_name())),
         "{}",
         h.screen()
     );

@@ -282,7 +282,7 @@ fn like_and_ban_in_a_real_terminal_are_kept_after_a_restart() {
         tmux.keys(&["f"]);
         tmux.wait_for("♥ menu");
         tmux.keys(&["j", "b"]);
-        tmux.wait_for("autoplay will never queue it again");
+        tmux.wait_for("autoplay never queues it again");
         tmux.keys(&["y"]);
         tmux.wait_for("⊘ silence");
         tmux.keys(&["q"]);
