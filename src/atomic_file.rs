@@ -14,18 +14,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// its error, or the file system's, leaves `path` as it was. A temporary file that a writer of
 /// the same path left when it was killed (an export stopped with Ctrl-C) is removed first.
 ///
-/// A symbolic link is written through (its target replaced, the link kept). A path that is no
-/// regular file (a device, a named pipe) is written to directly: it cannot be replaced, and a
-/// rename over it would put a file in its place; so is one under `/dev` or `/proc`
-/// (`/dev/stdout`), which names an open file, whatever it is, rather than a place for one.
+/// A symbolic link is written through (its target replaced or made, the link kept). A path that
+/// is no regular file (a device, a named pipe) is written to directly: it cannot be replaced, and
+/// a rename over it would put a file in its place; so is a name of an open file descriptor
+/// (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`), whatever file it leads to.
 pub fn write_atomic_with<T, E: From<std::io::Error>>(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, E>,
 ) -> Result<T, E> {
-    let an_open_file = path.starts_with("/dev") || path.starts_with("/proc");
-    let resolved = std::fs::canonicalize(path).ok().filter(|_| !an_open_file);
+    let descriptor = names_a_descriptor(path);
+    let resolved = if descriptor { None } else { link_target(path) };
     let path = resolved.as_deref().unwrap_or(path);
-    if an_open_file || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+    if descriptor || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
         // Appending: `/dev/stdout` of a shell's `>>` goes on after what the file holds.
         let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(path)?);
         let written = write(&mut out)?;
@@ -52,6 +52,35 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Whether `path` names an open file descriptor of this process rather than a file.
+fn names_a_descriptor(path: &Path) -> bool {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
+    match parts[..] {
+        [_, dev, name] if dev == "dev" => name == "stdout" || name == "stderr",
+        [_, dev, fd, _] if dev == "dev" => fd == "fd",
+        [_, proc, _, fd, _] if proc == "proc" => fd == "fd",
+        _ => false,
+    }
+}
+
+/// Where `path` leads when it is a symbolic link (followed to its end, also to a file not made
+/// yet); `None` when it is none.
+fn link_target(path: &Path) -> Option<std::path::PathBuf> {
+    let mut at = path.to_path_buf();
+    // A bounded walk: a loop of links is left to the file system to refuse.
+    for _ in 0..40 {
+        if !std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return (at != path).then_some(at);
+        }
+        let next = std::fs::read_link(&at).ok()?;
+        at = match at.parent() {
+            Some(dir) => dir.join(next),
+            None => next,
+        };
+    }
+    None
 }
 
 /// The folder of `path`, and the start of the names of its temporary files there.

@@ -37,7 +37,7 @@ pub enum RankedBy {
 }
 
 impl RankedBy {
-    /// The word shown with the picks and in `recommend --json`'s `source`.
+    /// The word `recommend --json` and `remote status --json` name the ranking by.
     pub fn as_str(self) -> &'static str {
         match self {
             RankedBy::Model => "model",

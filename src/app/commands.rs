@@ -392,7 +392,8 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
     Reply::done(said)
 }
 
-/// The saved playlist `name` becomes the queue and plays from its first file the library has.
+/// The saved playlist `name` becomes the queue (the tracks queued and not heard yet follow its
+/// first) and plays from its first file the library has.
 fn play_playlist(controller: &mut Controller, name: &str, by: ControlSource) -> Reply {
     let resolved = match playlist_entries(controller.recorder().database(), name) {
         Ok(resolved) => resolved,

@@ -15,8 +15,8 @@ pub(crate) struct Context {
 
 impl Context {
     /// Refuses `path` as a file to write an export, a recap or a playlist to when it is one the
-    /// player keeps its own data in (the database and its journals, what it remembers, a saved
-    /// model): written over, it would lose the log it was made from.
+    /// player keeps its own data in (the database and its journals, what it remembers, its lock,
+    /// a saved model, the config file): written over, it would lose the log it was made from.
     pub(crate) fn check_output(&self, path: &Path) -> Result<(), super::AppError> {
         // Where a path leads, whether or not its file exists yet.
         let resolved = |p: &Path| -> Option<PathBuf> {
@@ -36,8 +36,12 @@ impl Context {
             name.push(suffix);
             PathBuf::from(name)
         });
-        let remembered = self.paths.remembered_file();
-        let mut own = journals.iter().chain([&remembered]).filter_map(|p| resolved(p));
+        let others = [
+            self.paths.remembered_file(),
+            self.paths.data_dir.join("skipless.lock"),
+            self.paths.config_file.clone(),
+        ];
+        let mut own = journals.iter().chain(&others).filter_map(|p| resolved(p));
         let in_models = resolved(&self.paths.models_dir()).is_some_and(|models| target.starts_with(models));
         if in_models || own.any(|p| p == target) {
             return Err(super::AppError::Refused(format!(

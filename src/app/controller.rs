@@ -185,6 +185,11 @@ impl Controller {
 
     /// Replaces the queue with `tracks` and plays `start`; a radio playing ends.
     pub(crate) fn play_tracks(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource, by: ControlSource) {
+        // Nothing at `start` (a playlist entry whose file and every one after it are gone)
+        // plays nothing, and leaves the queue as it is.
+        if start >= tracks.len() {
+            return;
+        }
         self.radio = None;
         self.queue.replace(tracks, start, source);
         if self.queue.current().is_some() {
@@ -192,7 +197,8 @@ impl Controller {
         }
     }
 
-    /// Starts a radio: the queue is cleared, `first` plays, and autoplay goes on from `seed`.
+    /// Starts a radio: `first` plays in place of the queue (the tracks the listener queued and has
+    /// not heard yet follow it, see [`Queue::replace`]), and autoplay goes on from `seed`.
     /// A radio goes on to new tracks, so a repeat mode (which would loop `first` and hold
     /// autoplay back) is turned off; returns the one turned off, for the listener to be told.
     pub(crate) fn start_radio(&mut self, seed: RadioSeed, first: Track, by: ControlSource) -> Option<Repeat> {
@@ -928,6 +934,20 @@ mod tests {
             c.handle(&Event::Volume(echo));
         }
         assert_eq!(c.volume, 85);
+    }
+
+    /// A list played from a place it does not have (every entry from there gone from the
+    /// library) plays nothing and leaves the queue, and what the listener queued, as it was.
+    #[test]
+    fn a_list_played_from_past_its_end_leaves_the_queue_alone() {
+        let (mut c, commands) = controller();
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        c.enqueue(vec![track(2)]);
+        let _ = commands.try_iter().count();
+        c.play_tracks(vec![track(3)], 1, PlaySource::User, ControlSource::Key);
+        let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
+        assert_eq!(ids, [1, 2]);
+        assert_eq!(commands.try_iter().count(), 0, "nothing sent to the engine");
     }
 
     /// A stop that lands before the play's `Started` (the engine then reports no `Ended`) is a

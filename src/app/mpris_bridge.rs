@@ -129,8 +129,8 @@ pub(crate) fn apply(
     Applied::Done
 }
 
-/// `OpenUri`: plays a file (or a folder) of the library in place of the queue, as choosing it in
-/// the player does.
+/// `OpenUri`: plays a file (or a folder) of the library in place of the queue (the tracks queued
+/// and not heard yet follow it), as choosing it in the player does.
 fn open(controller: &mut Controller, path: &std::path::Path) -> Applied {
     match tracks_at(controller.recorder().database(), path) {
         Ok(tracks) if !tracks.is_empty() => {

@@ -11,7 +11,7 @@ use crate::track::Track;
 pub struct QueueEntry {
     pub track: Track,
     pub source: PlaySource,
-    /// The recommender's score and reason, for autoplay entries.
+    /// Why the recommender picked it, for autoplay entries.
     pub reason: Option<String>,
 }
 
@@ -71,8 +71,9 @@ impl Queue {
         self.cursor.and_then(|i| self.entries.get(i))
     }
 
-    /// Replaces the queue with `tracks`, positioned on `start`; the entries the listener queued
-    /// and has not heard yet follow `start`, but for those `tracks` play from `start` on.
+    /// Replaces the queue with `tracks`, positioned on `start` (one of them); the entries the
+    /// listener queued and has not heard yet follow `start`, but for those `tracks` play from
+    /// `start` on.
     pub(crate) fn replace(&mut self, tracks: Vec<Track>, start: usize, source: PlaySource) {
         // What the listener queued one by one and has not heard yet is a wish of its own, not
         // part of the list being replaced: it stays, to play after the list's first track,

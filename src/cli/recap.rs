@@ -18,6 +18,9 @@ pub(crate) fn run(
 ) -> anyhow::Result<()> {
     let tz = jiff::tz::TimeZone::system();
     let range = TimeRange::parse(since, until, &tz)?;
+    if let Some(path) = out {
+        ctx.check_output(path)?;
+    }
     let db = ctx.open_existing_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);
     let started = std::time::Instant::now();
@@ -31,7 +34,6 @@ pub(crate) fn run(
     };
     match out {
         Some(path) => {
-            ctx.check_output(path)?;
             crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(|source| RecapError::Write {
                 path: path.to_path_buf(),
                 source,

@@ -30,14 +30,15 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
         return Err(no_roots());
     }
     // The walk's count, then in its place the reading's bar, each drawn whole from the start.
-    let bar = std::sync::Mutex::new(progress_bar(super::count_style(), "walking", 0, 0));
-    let reading = std::sync::atomic::AtomicBool::new(false);
+    // (reading yet, the bar)
+    let bar = std::sync::Mutex::new((false, progress_bar(super::count_style(), "walking", 0, 0)));
     let scanned = scan_library(&mut db, &roots, reread, &|p| {
-        let Ok(mut bar) = bar.lock() else { return };
+        let mut guard = bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (reading, bar) = &mut *guard;
         match p {
             ScanProgress::Walking { found } => bar.set_position(found as u64),
             ScanProgress::Reading { done, total } => {
-                if !reading.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if !std::mem::replace(reading, true) {
                     bar.finish_and_clear();
                     *bar = progress_bar(super::bar_style(), "reading", done as u64, total as u64);
                 }
@@ -46,9 +47,10 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
             }
         }
     });
-    if let Ok(bar) = bar.lock() {
-        bar.finish_and_clear();
-    }
+    bar.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .1
+        .finish_and_clear();
     // A scan commits round by round: one that fails may have changed the library already. One
     // that changed nothing (no track, no waiting play, no root) leaves a running player alone.
     let changed = scanned.as_ref().map_or(true, |outcome| {

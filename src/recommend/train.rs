@@ -316,6 +316,13 @@ fn train_history_model(
     let min_steps = match init {
         Some((old, old_vocab)) => {
             model.warm_start(old, old_vocab, data.vocab)?;
+            // Likes that taught the fit nothing (its weight is where it started) leave the
+            // like's weight at the prior, also in a model from before there was one.
+            if stage1.weights[LIKED] == LIKE_PRIOR {
+                let mut weights = param(&model, "feature.weight")?;
+                weights[LIKED] = LIKE_PRIOR;
+                set_param(&model, "feature.weight", &weights)?;
+            }
             0
         }
         None => {
@@ -432,6 +439,14 @@ fn zero_transformer_terms(model: &SeqModel) -> Result<(), RecommendError> {
         }
     }
     Ok(())
+}
+
+fn param(model: &SeqModel, name: &str) -> Result<Vec<f32>, RecommendError> {
+    let (_, tensor) = model
+        .named_tensors()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| RecommendError::NotEnoughData(format!("the model has no parameter {name}")))?;
+    Ok(tensor.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
 }
 
 fn set_param(model: &SeqModel, name: &str, values: &[f32]) -> Result<(), RecommendError> {

@@ -374,13 +374,14 @@ impl State {
         self.pane = panes[next];
     }
 
-    /// Shows `view`. Another view takes the keys to its own lists, off the up-next pane beside
-    /// them: the keys of a view just opened act on what it shows.
+    /// Shows `view`. Another view takes the keys to its own lists, off the up-next or lyrics pane
+    /// beside them: the keys of a view just opened act on what it shows.
     pub(crate) fn set_view(&mut self, view: View) {
         let another = self.view != view;
         self.view = view;
         self.search = None;
-        if (another && self.pane == Pane::UpNext) || !self.panes().contains(&self.pane) {
+        let beside = matches!(self.pane, Pane::UpNext | Pane::Lyrics);
+        if (another && beside) || !self.panes().contains(&self.pane) {
             self.pane = Pane::Main;
         }
         if view == View::Library && self.pane == Pane::Main && self.album_tracks().is_empty() {

@@ -1862,6 +1862,18 @@ fn an_out_file_is_never_the_players_own_and_links_and_pipes_are_written_through(
     stdout_of(skipless(&a).args(export).arg("--out").arg(&link));
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 4);
+    // A link to a file not made yet makes it.
+    let ahead = tmp.path().join("ahead.csv");
+    std::os::unix::fs::symlink("made-later.csv", &ahead).unwrap();
+    stdout_of(skipless(&a).args(export).arg("--out").arg(&ahead));
+    assert!(std::fs::symlink_metadata(&ahead).unwrap().file_type().is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("made-later.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
 
     // Into a named pipe: its reader gets the export, and the pipe stays a pipe.
     let pipe = tmp.path().join("pipe");

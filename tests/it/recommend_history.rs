@@ -64,6 +64,17 @@ fn sessions(
 }
 
 fn train(v: &Vocab, sessions: &[Session], val_start: usize, transformer: bool) -> TrainOutcome {
+    train_from(v, sessions, val_start, transformer, None)
+}
+
+/// [`train`], starting from `init` (a previous model and its vocabulary) when given.
+fn train_from(
+    v: &Vocab,
+    sessions: &[Session],
+    val_start: usize,
+    transformer: bool,
+    init: Option<(&SeqModel, &Vocab)>,
+) -> TrainOutcome {
     let config = TrainConfig {
         model: ModelConfig {
             d: 32,
@@ -97,7 +108,13 @@ fn train(v: &Vocab, sessions: &[Session], val_start: usize, transformer: bool) -
         val_start,
         likes: &[],
     };
-    train_model(data, &config, None, &mut |_| {}, &AtomicBool::new(false)).unwrap()
+    train_model(data, &config, init, &mut |_| {}, &AtomicBool::new(false)).unwrap()
+}
+
+/// `model`'s weight of feature `k`.
+fn feature_weight(model: &SeqModel, k: usize) -> f32 {
+    let (_, weights) = model.named_tensors().find(|(n, _)| *n == "feature.weight").unwrap();
+    weights.flatten_all().unwrap().to_vec1::<f32>().unwrap()[k]
 }
 
 /// HR@1 of the served ranking over the listened positions of the last half of the held-out sessions.
@@ -149,6 +166,25 @@ fn an_order_pattern_is_learned_by_the_transformer_and_not_by_the_features() {
     let features_only = train(&v, &all, 120, false);
     let hr_features = hit_rate_at_1(&features_only, &v, &all, 140, &popularity);
     assert!(hr_features < 0.7, "HR@1 of the features alone {hr_features}");
+
+    // A retrain from the joint model made as one from before the like had a prior (its weight
+    // 0), on a log without likes, gives the like its prior back.
+    let mut tensors: std::collections::HashMap<String, candle_core::Tensor> = joint
+        .model
+        .named_tensors()
+        .map(|(n, t)| (n.to_owned(), t.copy().unwrap()))
+        .collect();
+    let weights = &tensors["feature.weight"];
+    let mut values = weights.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    values[12] = 0.0;
+    let zeroed = candle_core::Tensor::from_vec(values, weights.shape(), weights.device()).unwrap();
+    tensors.insert("feature.weight".into(), zeroed);
+    let old = SeqModel::from_tensors(joint.model.config, &v, tensors, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(feature_weight(&old, 12), 0.0);
+    let again = train_from(&v, &all, 120, true, Some((&old, &v)));
+    assert!(again.transformer_kept);
+    let liked = feature_weight(&again.model, 12);
+    assert!(liked > 0.5 * LIKE_PRIOR, "the like's weight after the retrain {liked}");
 }
 
 #[test]
