@@ -72,6 +72,11 @@ impl Paths {
         self.data_dir.join("state.json")
     }
 
+    /// The file a running player holds its lock on ([`Paths::lock_instance`]).
+    pub(crate) fn lock_file(&self) -> PathBuf {
+        self.data_dir.join("skipless.lock")
+    }
+
     pub(crate) fn models_dir(&self) -> PathBuf {
         self.data_dir.join("models")
     }
@@ -143,7 +148,7 @@ pub(crate) struct InstanceLock {
 impl Paths {
     /// Takes the exclusive player lock of the data dir, or says who holds it.
     pub(crate) fn lock_instance(&self) -> Result<InstanceLock, PathsError> {
-        let path = self.data_dir.join("skipless.lock");
+        let path = self.lock_file();
         let opened = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

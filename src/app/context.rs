@@ -38,7 +38,7 @@ impl Context {
         });
         let others = [
             self.paths.remembered_file(),
-            self.paths.data_dir.join("skipless.lock"),
+            self.paths.lock_file(),
             self.paths.config_file.clone(),
         ];
         let mut own = journals.iter().chain(&others).filter_map(|p| resolved(p));

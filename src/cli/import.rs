@@ -67,17 +67,16 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
     let imported = match command {
         ImportCommand::Spotify { paths, json } => {
             let paths: Vec<PathBuf> = paths.iter().map(named).collect();
-            import::import_spotify(&mut db, &paths, gap_ms)
-                .map_err(|e| e.in_database(&db))
-                .map(|counts| print_plays(&counts, *json))
+            import::import_spotify(&mut db, &paths, gap_ms).map(|counts| print_plays(&counts, *json))
         }
-        ImportCommand::Listenbrainz { file, json } => import::import_listenbrainz(&mut db, &named(file), gap_ms)
-            .map_err(|e| e.in_database(&db))
-            .map(|counts| print_plays(&counts, *json)),
-        ImportCommand::Likes { file, json } => likes::import_likes(&mut db, &named(file), now_ms())
-            .map_err(|e| e.in_database(&db))
-            .map(|counts| print_likes(&counts, *json)),
-    };
+        ImportCommand::Listenbrainz { file, json } => {
+            import::import_listenbrainz(&mut db, &named(file), gap_ms).map(|counts| print_plays(&counts, *json))
+        }
+        ImportCommand::Likes { file, json } => {
+            likes::import_likes(&mut db, &named(file), now_ms()).map(|counts| print_likes(&counts, *json))
+        }
+    }
+    .map_err(|e| e.in_database(&db));
     // Also after a failure: earlier files, or rounds of the failed one, may have been kept.
     super::tell_running_player(ctx);
     match (imported, &stdin) {
