@@ -6,7 +6,7 @@ use crossterm::event::{
 };
 use ratatui::layout::Rect;
 
-use super::render::{help_area, layout, scroll_offset};
+use super::render::{help_area, layout, scroll_offset, ScreenLayout};
 use super::state::{Pane, View};
 use super::views;
 use super::App;
@@ -15,6 +15,11 @@ use crate::keymap::Action;
 use crate::player::SeekTo;
 
 impl App {
+    /// Where things are on a screen of `area`, as [`super::render::draw`] lays them out.
+    fn screen_layout(&self, area: Rect) -> ScreenLayout {
+        layout(area, &self.state, &super::views::recommended_notes(self))
+    }
+
     /// Handles a terminal event; returns whether the screen needs redrawing.
     pub fn handle_terminal(&mut self, event: TermEvent, area: Rect) -> bool {
         match event {
@@ -178,7 +183,7 @@ impl App {
     }
 
     fn handle_mouse(&mut self, mouse: MouseEvent, area: Rect) -> bool {
-        let layout = layout(area, &self.state);
+        let layout = self.screen_layout(area);
         let click = mouse.kind == MouseEventKind::Down(MouseButton::Left);
         // The help covers the screen: the wheel scrolls it, and nothing behind it takes a click.
         if self.state.help {
@@ -257,9 +262,9 @@ impl App {
         let list = if self.state.help {
             help_area(area)
         } else if self.state.search.is_some() {
-            layout(area, &self.state).area_of(Pane::Main)
+            self.screen_layout(area).area_of(Pane::Main)
         } else {
-            layout(area, &self.state).area_of(self.state.pane)
+            self.screen_layout(area).area_of(self.state.pane)
         };
         (list.height.saturating_sub(2) as usize).max(1)
     }

@@ -122,6 +122,10 @@ pub(crate) struct ScreenLayout {
     pub art_column: Rect,
     pub now_playing: Rect,
     pub status: Rect,
+    /// Up next's list and the box of what autoplay says below it, in the side pane (empty
+    /// while lyrics take the pane or the screen has none).
+    pub up_next: Rect,
+    pub recommended: Rect,
     /// Each list with its bordered area, for mouse hit-testing.
     pub lists: Vec<(Pane, Rect)>,
 }
@@ -138,7 +142,9 @@ impl ScreenLayout {
 }
 
 /// Splits the screen; narrow terminals drop the side pane, short ones shrink "now playing".
-pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
+/// `notes` are the texts of the recommendations' box ([`super::views::recommended_notes`]),
+/// which is as tall as they need, up to two fifths of the side pane.
+pub(crate) fn layout(area: Rect, state: &State, notes: &[String]) -> ScreenLayout {
     let now_height = if area.height >= 16 {
         5
     } else {
@@ -202,10 +208,12 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
     } else {
         lists.push((Pane::Main, main));
     }
+    let [mut up_next, mut recommended] = [Rect::default(); 2];
     if side.width > 0 && state.show_lyrics {
         lists.push((Pane::Lyrics, side));
     } else if side.width > 0 {
-        lists.push((Pane::UpNext, up_next_areas(side)[0]));
+        [up_next, recommended] = up_next_areas(side, notes);
+        lists.push((Pane::UpNext, up_next));
     }
     ScreenLayout {
         tabs: rows[0],
@@ -215,6 +223,8 @@ pub(crate) fn layout(area: Rect, state: &State) -> ScreenLayout {
         art_column,
         now_playing: rows[2],
         status: rows[3],
+        up_next,
+        recommended,
         lists,
     }
 }
@@ -231,8 +241,8 @@ fn status_rows(state: &State, area: Rect) -> u16 {
     }
 }
 
-/// Rows of the side column the cover leaves to the lists below it: the recommendations' box and
-/// four entries of up next with their borders.
+/// Rows of the side column the cover leaves to the lists below it: the recommendations' box with
+/// a status and four reasons, and four entries of up next, with their borders.
 const SIDE_ROWS_KEPT: u16 = 7 + 6;
 
 /// The size in cells of the cover drawn above a side column `column`: as wide as the column
@@ -246,9 +256,10 @@ pub(crate) fn art_size(column: Rect) -> Option<ratatui::layout::Size> {
     (width >= 8 && height >= 4).then_some(ratatui::layout::Size::new(width, height))
 }
 
-/// The side column of a screen of `area`, where the cover goes: what [`layout`] computes.
+/// The side column of a screen of `area`, where the cover goes: what [`layout`] computes
+/// (the recommendations' box is below the cover and does not change its column).
 pub(crate) fn side_column(area: Rect, state: &State) -> Rect {
-    layout(area, state).art_column
+    layout(area, state, &[]).art_column
 }
 
 /// The first visible row of a list of `len` rows, `height` tall, keeping `selected` in view
@@ -269,14 +280,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
         frame.render_widget(message, area);
         return;
     }
-    let layout = layout(area, &app.state);
+    let notes = views::recommended_notes(app);
+    let layout = layout(area, &app.state, &notes);
     views::tabs(frame, layout.tabs, app);
     views::main(frame, &layout, app);
     views::art(frame, layout.art, app);
     if app.state.show_lyrics {
         views::lyrics(frame, layout.side, app);
     } else if layout.side.width > 0 {
-        views::up_next(frame, layout.side, app);
+        views::up_next(frame, &layout, &notes, app);
     }
     views::now_playing(frame, layout.now_playing, app);
     views::status_line(frame, layout.status, app);
@@ -285,9 +297,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// Up next's list and, below it, the box of what autoplay says, in the side column.
-pub(crate) fn up_next_areas(side: Rect) -> [Rect; 2] {
-    Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(side)
+/// Up next's list and, below it, the box of what autoplay says, in the side column: as tall as
+/// `notes` wrapped to its width need, at most two fifths of the column (and at least its
+/// frame and one row), so that a tall screen shows every pick's reason and a short one keeps
+/// its rows for the queue.
+fn up_next_areas(side: Rect, notes: &[String]) -> [Rect; 2] {
+    let width = side.width.saturating_sub(2).max(1) as usize;
+    let wanted: usize = notes.iter().map(|note| textwrap::wrap(note, width).len().max(1)).sum();
+    let most = (side.height * 2 / 5).max(3);
+    let height = (wanted.max(1) + 2).min(most as usize) as u16;
+    Layout::vertical([Constraint::Min(0), Constraint::Length(height)]).areas(side)
 }
 
 /// Where the help covers a screen of `area`.
@@ -327,6 +346,22 @@ mod tests {
         assert_eq!(palette.shown(Color::Rgb(128, 128, 128)), Color::Indexed(244));
         assert_eq!(palette.shown(Color::Blue), Color::Blue);
         assert_eq!(ColourDepth::TrueColour.shown(Color::Rgb(1, 2, 3)), Color::Rgb(1, 2, 3));
+    }
+
+    #[test]
+    fn the_recommendations_box_is_as_tall_as_its_notes_up_to_two_fifths_of_the_column() {
+        let notes = |n: usize| -> Vec<String> { (0..n).map(|i| format!("pick {i}: heard often")).collect() };
+        let boxed = |height: u16, notes: &[String]| up_next_areas(Rect::new(0, 0, 30, height), notes)[1].height;
+        // A status and six reasons on a tall column: every one shown, up next takes the rest.
+        assert_eq!(boxed(40, &notes(7)), 9);
+        // "autoplay off" alone: its frame and one row.
+        assert_eq!(boxed(40, &notes(1)), 3);
+        // A short column keeps three fifths for the queue.
+        assert_eq!(boxed(15, &notes(7)), 6);
+        assert_eq!(boxed(6, &notes(7)), 3);
+        // A note wider than the box takes the rows it wraps to.
+        let long = vec!["a status that wraps onto a second row of the box".to_owned()];
+        assert_eq!(boxed(40, &long), 4);
     }
 
     #[test]

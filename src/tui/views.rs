@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::render::{help_area, scroll_offset, up_next_areas, ScreenLayout, Theme};
+use super::render::{help_area, scroll_offset, ScreenLayout, Theme};
 use super::state::{Pane, PlaylistTarget, View};
 use super::App;
 use crate::app::library::SavedEntry;
@@ -838,12 +838,30 @@ fn lyric_rows(lines: &[LyricLine], width: usize) -> Vec<(usize, String)> {
         .collect()
 }
 
-pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
+/// What the recommendations' box says: the status that names the ranking, then why each
+/// recommended track is there.
+pub(crate) fn recommended_notes(app: &App) -> Vec<String> {
+    let status = if app.state.autoplay {
+        app.state.model_status.clone()
+    } else {
+        "autoplay off".to_owned()
+    };
+    let reasons = app
+        .controller
+        .queue
+        .upcoming()
+        .iter()
+        .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))
+        .map(|(title, reason)| format!("{}: {reason}", truncate(title, 12)));
+    std::iter::once(status).chain(reasons).collect()
+}
+
+pub(crate) fn up_next(frame: &mut Frame, layout: &ScreenLayout, notes: &[String], app: &App) {
     let upcoming = app.controller.queue.upcoming();
     let focused = app.state.pane == Pane::UpNext && app.state.search.is_none();
-    let width = area.width.saturating_sub(2) as usize;
+    let (list, note) = (layout.up_next, layout.recommended);
+    let width = list.width.saturating_sub(2) as usize;
     let rows = TrackRows::of(app);
-    let [list, note] = up_next_areas(area);
     let source_width = label_width(short_source_label, app);
     windowed_list(
         frame,
@@ -864,21 +882,11 @@ pub(crate) fn up_next(frame: &mut Frame, area: Rect, app: &App) {
         },
         app,
     );
-    let status = if app.state.autoplay {
-        app.state.model_status.clone()
-    } else {
-        "autoplay off".to_owned()
-    };
-    // Why each recommended track is there, under the status that names the ranking.
-    let reasons = upcoming
-        .iter()
-        .filter_map(|e| Some((e.track.title.as_str(), e.reason.as_deref()?)))
-        .map(|(title, reason)| format!("{}: {reason}", truncate(title, 12)));
     let box_inner = (
         note.width.saturating_sub(2) as usize,
         note.height.saturating_sub(2) as usize,
     );
-    let rows = fit_rows(std::iter::once(status).chain(reasons), box_inner.0, box_inner.1);
+    let rows = fit_rows(notes.iter().cloned(), box_inner.0, box_inner.1);
     frame.render_widget(
         Paragraph::new(rows.into_iter().map(Line::from).collect::<Vec<_>>())
             .style(app.theme.dim)
