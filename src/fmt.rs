@@ -52,9 +52,10 @@ pub(crate) fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
-/// `n` and a noun that takes an "s" in the plural: "1 play", "2 plays".
+/// `n` (its thousands separated) and a noun that takes an "s" in the plural: "1 play",
+/// "31,778 plays".
 pub(crate) fn count(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+    format!("{} {noun}{}", group_digits(n), if n == 1 { "" } else { "s" })
 }
 
 /// Paths named in a message, comma-separated.

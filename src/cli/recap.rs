@@ -39,8 +39,8 @@ pub(crate) fn run(
                 source,
             })?;
             eprintln!(
-                "recap of {} plays ({}) written to {} in {:.2} s",
-                crate::fmt::group_digits(recap.totals.plays),
+                "recap of {} ({}) written to {} in {:.2} s",
+                crate::fmt::count(recap.totals.plays, "play"),
                 recap.time_zone,
                 path.display(),
                 started.elapsed().as_secs_f64()

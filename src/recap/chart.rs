@@ -66,6 +66,33 @@ fn nice_ceiling(value: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
+/// What a bar chart counts, which decides where its y axis ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scale {
+    /// Whole things (plays, skips): the axis ends on an even number, so that the line half-way
+    /// up is one too (a top of 5 would put a line at 2.5 and label it 3).
+    Whole,
+    /// Amounts (hours): any [`nice_ceiling`].
+    Amounts,
+}
+
+/// The top of a y axis for values up to `value` on `scale`.
+fn axis_top(value: f64, scale: Scale) -> f64 {
+    match scale {
+        Scale::Amounts => nice_ceiling(value),
+        Scale::Whole if value <= 10.0 => 2.0 * (value / 2.0).ceil().max(1.0),
+        Scale::Whole => {
+            let top = nice_ceiling(value);
+            // 25 × 10^k with k = 0 is the one nice top with an odd half.
+            if top == 25.0 {
+                50.0
+            } else {
+                top
+            }
+        }
+    }
+}
+
 /// Grid lines and their labels at 0, half and the top of the y axis.
 fn y_axis(out: &mut String, top_value: f64, height: f64, label: &dyn Fn(f64) -> String) {
     let bottom = height - BOTTOM;
@@ -123,12 +150,13 @@ pub(super) fn bars(
     title: &str,
     bars: &[Bar],
     ticks: &[(usize, String)],
+    scale: Scale,
     y_label: &dyn Fn(f64) -> String,
 ) -> String {
     let height = 220.0;
     let mut out = String::new();
     open(&mut out, id, title, height);
-    let top_value = nice_ceiling(bars.iter().map(|b| b.value).fold(0.0, f64::max));
+    let top_value = axis_top(bars.iter().map(|b| b.value).fold(0.0, f64::max), scale);
     y_axis(&mut out, top_value, height, y_label);
     let band = PLOT_WIDTH / bars.len().max(1) as f64;
     // Thin bars touch; wide ones get a gap.
@@ -261,7 +289,8 @@ pub(super) fn heat_map(id: &str, title: &str, rows: &[[u64; 24]]) -> String {
 }
 
 /// Horizontal bars: a label, a bar and its count per row.
-pub(super) fn hbars(id: &str, title: &str, rows: &[(String, u64)], unit: &str) -> String {
+/// Horizontal bars, one per row of a label and a count of `noun`s.
+pub(super) fn hbars(id: &str, title: &str, rows: &[(String, u64)], noun: &str) -> String {
     let row_h = 30.0;
     let left = 150.0;
     let right = 90.0;
@@ -274,13 +303,14 @@ pub(super) fn hbars(id: &str, title: &str, rows: &[(String, u64)], unit: &str) -
         let w = *count as f64 / most * (WIDTH - left - right);
         let _ = write!(
             out,
-            r#"<g><text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="hbar" x="{left}" y="{:.1}" width="{w:.1}" height="{:.1}"><title>{}: {count} {unit}</title></rect><text class="label" x="{:.1}" y="{:.1}">{}</text></g>"#,
+            r#"<g><text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="hbar" x="{left}" y="{:.1}" width="{w:.1}" height="{:.1}"><title>{}: {}</title></rect><text class="label" x="{:.1}" y="{:.1}">{}</text></g>"#,
             left - 8.0,
             y + row_h / 2.0 + 4.0,
             escape(label),
             y + 4.0,
             row_h - 8.0,
             escape(label),
+            escape(&crate::fmt::count(*count, noun)),
             left + w + 6.0,
             y + row_h / 2.0 + 4.0,
             crate::fmt::group_digits(*count)
@@ -303,8 +333,18 @@ mod tests {
     }
 
     #[test]
+    fn an_axis_of_whole_things_has_a_whole_line_half_way() {
+        let tops = [0.0, 1.0, 3.0, 5.0, 7.0, 11.0, 24.0, 180.0, 1234.0].map(|v| axis_top(v, Scale::Whole));
+        assert_eq!(tops, [2.0, 2.0, 4.0, 6.0, 8.0, 20.0, 50.0, 200.0, 2000.0]);
+        for top in tops {
+            assert_eq!((top / 2.0).fract(), 0.0, "{top}");
+        }
+        assert_eq!(axis_top(2.2, Scale::Amounts), 2.5);
+    }
+
+    #[test]
     fn names_are_escaped_in_charts() {
-        let svg = hbars("s", "A <b> & 'c'", &[("<script>".to_owned(), 3)], "sessions");
+        let svg = hbars("s", "A <b> & 'c'", &[("<script>".to_owned(), 3)], "session");
         assert!(svg.contains("A &lt;b&gt; &amp; &#39;c&#39;"), "{svg}");
         assert!(!svg.contains("<script>"), "{svg}");
         assert!(svg.starts_with(r#"<svg id="s" role="img""#));

@@ -138,23 +138,35 @@ fn local_time(ms: i64, tz: &TimeZone) -> String {
 
 fn totals(out: &mut String, recap: &Recap) {
     let t = &recap.totals;
+    // A card's caption names what its number counts, in the singular for one.
+    let noun = |n: u64, one: &str, many: &str| if n == 1 { one } else { many }.to_owned();
     let cards = [
-        (count("totals.plays", t.plays), "plays".to_owned()),
+        (count("totals.plays", t.plays), noun(t.plays, "play", "plays")),
         (
             count("totals.listens", t.listens),
-            "listens (played long enough to count)".to_owned(),
+            noun(t.listens, "listen", "listens") + " (played long enough to count)",
         ),
         (
             count("totals.skips", t.skips),
-            format!("skips · {} of plays", share("totals.skip_rate", t.skip_rate)),
+            format!(
+                "{} · {} of plays",
+                noun(t.skips, "skip", "skips"),
+                share("totals.skip_rate", t.skip_rate)
+            ),
         ),
         (listening("totals.listening_ms", t.listening_ms), "listened".to_owned()),
-        (count("totals.sessions", t.sessions), "sessions".to_owned()),
-        (count("totals.tracks", t.tracks), "different tracks".to_owned()),
-        (count("totals.artists", t.artists), "artists".to_owned()),
+        (
+            count("totals.sessions", t.sessions),
+            noun(t.sessions, "session", "sessions"),
+        ),
+        (
+            count("totals.tracks", t.tracks),
+            noun(t.tracks, "different track", "different tracks"),
+        ),
+        (count("totals.artists", t.artists), noun(t.artists, "artist", "artists")),
         (
             count("totals.unmatched_imports", t.unmatched_imports),
-            "imported plays of tracks not in the library".to_owned(),
+            noun(t.unmatched_imports, "imported play", "imported plays") + " of tracks not in the library",
         ),
     ];
     out.push_str(r#"<section class="cards">"#);
@@ -236,7 +248,7 @@ fn trim_number(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{v:.0}")
     } else if v >= 0.1 {
-        format!("{v:.1}")
+        format!("{v:.2}").trim_end_matches('0').to_owned()
     } else {
         format!("{v:.2}")
     }
@@ -252,7 +264,7 @@ fn over_time(out: &mut String, recap: &Recap) {
         .iter()
         .map(|d| Bar {
             value: d.plays as f64,
-            label: format!("{}: {} plays", d.date, d.plays),
+            label: format!("{}: {}", d.date, crate::fmt::count(d.plays, "play")),
         })
         .collect();
     let listening_per_day: Vec<Bar> = recap
@@ -268,7 +280,7 @@ fn over_time(out: &mut String, recap: &Recap) {
         .iter()
         .map(|w| Bar {
             value: w.plays as f64,
-            label: format!("week of {}: {} plays", w.start, w.plays),
+            label: format!("week of {}: {}", w.start, crate::fmt::count(w.plays, "play")),
         })
         .collect();
     let listening_per_week: Vec<Bar> = recap
@@ -287,9 +299,10 @@ fn over_time(out: &mut String, recap: &Recap) {
                 "Plays per day",
                 &plays_per_day,
                 &day_ticks,
+                chart::Scale::Whole,
                 &plays_label,
             ),
-            format!("Plays per day, {} days", group_digits(recap.days.len() as u64)),
+            format!("Plays per day, {}", crate::fmt::count(recap.days.len() as u64, "day")),
         ),
         (
             chart::bars(
@@ -297,6 +310,7 @@ fn over_time(out: &mut String, recap: &Recap) {
                 "Listening time per day",
                 &listening_per_day,
                 &day_ticks,
+                chart::Scale::Amounts,
                 &hours_label,
             ),
             "Listening time per day".to_owned(),
@@ -307,11 +321,12 @@ fn over_time(out: &mut String, recap: &Recap) {
                 "Plays per week",
                 &plays_per_week,
                 &week_ticks,
+                chart::Scale::Whole,
                 &plays_label,
             ),
             format!(
-                "Plays per week (Monday on), {} weeks",
-                group_digits(recap.weeks.len() as u64)
+                "Plays per week (Monday on), {}",
+                crate::fmt::count(recap.weeks.len() as u64, "week")
             ),
         ),
         (
@@ -320,6 +335,7 @@ fn over_time(out: &mut String, recap: &Recap) {
                 "Listening time per week",
                 &listening_per_week,
                 &week_ticks,
+                chart::Scale::Amounts,
                 &hours_label,
             ),
             "Listening time per week".to_owned(),
@@ -382,9 +398,10 @@ fn skips(out: &mut String, recap: &Recap) {
         let s = pick(&recap.kinds);
         let _ = write!(
             legend,
-            r#"<li class="{class}"><span class="swatch"></span><span>{name}: {} skipped of {} plays ({})</span></li>"#,
+            r#"<li class="{class}"><span class="swatch"></span><span>{name}: {} skipped of {} play{} ({})</span></li>"#,
             count(&format!("kinds.{field}.skips"), s.skips),
             count(&format!("kinds.{field}.plays"), s.plays),
+            if s.plays == 1 { "" } else { "s" },
             share_text(s.rate())
         );
     }
@@ -395,8 +412,8 @@ fn skips(out: &mut String, recap: &Recap) {
         .map(|b| Bar {
             value: b.skips as f64,
             label: match b.to_s {
-                Some(to) => format!("{}–{to} s: {} skips", b.from_s, b.skips),
-                None => format!("{} s or more: {} skips", b.from_s, b.skips),
+                Some(to) => format!("{}–{to} s: {}", b.from_s, crate::fmt::count(b.skips, "skip")),
+                None => format!("{} s or more: {}", b.from_s, crate::fmt::count(b.skips, "skip")),
             },
         })
         .collect();
@@ -421,6 +438,7 @@ fn skips(out: &mut String, recap: &Recap) {
         "Seconds played before a skip",
         &bins,
         &bin_ticks,
+        chart::Scale::Whole,
         &plays_label,
     );
     let _ = writeln!(
@@ -554,7 +572,7 @@ fn habits(out: &mut String, recap: &Recap) {
             (text, b.sessions)
         })
         .collect();
-    let sessions = chart::hbars("sessions-by-length", "Sessions by length", &rows, "sessions");
+    let sessions = chart::hbars("sessions-by-length", "Sessions by length", &rows, "session");
     let _ = writeln!(
         out,
         r#"<h2>When you listen</h2><div class="grid"><figure>{heat}<figcaption>Plays by weekday and hour, in {}; darker is more.</figcaption></figure><figure>{sessions}<figcaption>Sessions by length, from the first play's start to the last one's end.</figcaption></figure></div>"#,

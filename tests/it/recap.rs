@@ -77,10 +77,31 @@ fn chart_titles<'a>(html: &'a str, id: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// The number before " plays" at the end of a mark's title.
+/// The number before " plays" (or " play") at the end of a mark's title.
 fn plays_in(title: &str) -> u64 {
-    let number = title.trim_end_matches(" plays").rsplit([' ', ':']).next().unwrap();
-    number.parse().unwrap_or_else(|_| panic!("no count in {title:?}"))
+    let number = title
+        .trim_end_matches(" plays")
+        .trim_end_matches(" play")
+        .rsplit([' ', ':'])
+        .next()
+        .unwrap();
+    number
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("no count in {title:?}"))
+}
+
+/// The labels of the y axis of the chart with this id, from its foot up.
+fn axis_labels<'a>(html: &'a str, id: &str) -> Vec<&'a str> {
+    let start = html
+        .find(&format!("<svg id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+    let axis = &svg[svg.find(r#"<g class="axis">"#).unwrap()..];
+    let axis = &axis[..axis.find("</g>").unwrap()];
+    axis.split("</text>")
+        .filter_map(|t| t.rsplit_once('>').map(|(_, label)| label))
+        .collect()
 }
 
 /// Runs Chromium headless with `args`, killed after a minute; returns its stdout.
@@ -383,6 +404,23 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     );
     let sunday = recap_json(&data, EASTERN, &["--since", "2024-05-05", "--until", "2024-05-05"]);
     assert_eq!(sunday["totals"]["plays"], 2, "{sunday}");
+    // The page of that day speaks of one day, one week and one skip in the singular, and its
+    // axes of counts label whole numbers only: the line half-way up a top of 1 read "1".
+    let page =
+        stdout_of(
+            skipless(&data)
+                .env("TZ", EASTERN)
+                .args(["recap", "--since", "2024-05-05", "--until", "2024-05-05"]),
+        );
+    for said in [
+        "Plays per day, 1 day<",
+        "Plays per week (Monday on), 1 week<",
+        "20–30 s: 1 skip<",
+    ] {
+        assert!(page.contains(said), "{said:?} not in the page");
+    }
+    assert_eq!(axis_labels(&page, "skip-seconds"), ["0", "1", "2"]);
+    assert_eq!(axis_labels(&page, "plays-per-day"), ["0", "1", "2"]);
     // An export of the same dates covers the same local day.
     let exported = stdout_of(skipless(&data).env("TZ", EASTERN).args([
         "export",
