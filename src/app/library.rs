@@ -370,10 +370,14 @@ impl LibraryIndex {
             SortKey::Album => {}
             SortKey::Title => order.sort_by(|&a, &b| crate::track::name_order(&t[a].title, &t[b].title)),
             SortKey::PlayCount => order.sort_by_key(|&i| std::cmp::Reverse(self.plays_of(t[i].id).plays)),
+            // The most skipped first, the more plays first at one rate; never-played tracks
+            // have no rate and come last, not among those never skipped.
             SortKey::SkipRate => order.sort_by(|&a, &b| {
-                self.plays_of(t[b].id)
-                    .skip_rate()
-                    .total_cmp(&self.plays_of(t[a].id).skip_rate())
+                let (a, b) = (self.plays_of(t[a].id), self.plays_of(t[b].id));
+                (a.plays == 0)
+                    .cmp(&(b.plays == 0))
+                    .then(b.skip_rate().total_cmp(&a.skip_rate()))
+                    .then(b.plays.cmp(&a.plays))
             }),
             SortKey::LastPlayed => order.sort_by_key(|&i| std::cmp::Reverse(self.plays_of(t[i].id).last_played)),
         }
@@ -384,6 +388,32 @@ impl LibraryIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn by_skip_rate_the_most_skipped_come_first_and_the_never_played_last() {
+        let tracks: Vec<Arc<Track>> = (1..=5)
+            .map(|id| {
+                Arc::new(Track {
+                    id,
+                    title: format!("t{id}"),
+                    ..Track::default()
+                })
+            })
+            .collect();
+        let mut index = LibraryIndex::new(tracks, HashMap::new());
+        // 1 and 4 never played; 2 played once, finished; 3 skipped once of two; 5 finished twice.
+        index.count_play(2, false, 1);
+        index.count_play(3, true, 2);
+        index.count_play(3, false, 3);
+        index.count_play(5, false, 4);
+        index.count_play(5, false, 5);
+        let ids: Vec<i64> = index
+            .sorted(SortKey::SkipRate)
+            .iter()
+            .map(|&i| index.tracks[i].id)
+            .collect();
+        assert_eq!(ids, [3, 5, 2, 1, 4]);
+    }
 
     #[test]
     fn albums_are_runs_of_the_ordered_tracks_and_tracks_are_found_by_id() {
