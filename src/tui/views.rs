@@ -320,14 +320,10 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     let s = &app.state;
     let list_width = layout.area_of(Pane::Main).width.saturating_sub(2) as usize;
-    let keys = app
-        .keys
-        .hints(
-            &[(Action::Play, "plays"), (Action::SavePlaylist, "saves the queue")],
-            " · ",
-        )
-        .map_or_else(String::new, |hints| format!(" · {hints}"));
-    let title = format!("Playlists ({}){keys}", s.playlists.len());
+    let keys = [(Action::Play, "plays"), (Action::SavePlaylist, "saves the queue")]
+        .into_iter()
+        .filter_map(|(action, does)| app.keys.hint(action, does));
+    let title = fitting_title(format!("Playlists ({})", s.playlists.len()), keys, list_width);
     windowed_list(
         frame,
         layout.area_of(Pane::Main),
@@ -377,16 +373,8 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 (Some(up), Some(down)) => Some(format!("{up}/{down} move")),
                 (up, down) => up.or(down).map(|key| format!("{key} moves")),
             };
-            let keys: Vec<String> = app
-                .keys
-                .hint(Action::Remove, "removes")
-                .into_iter()
-                .chain(moves)
-                .collect();
-            std::iter::once(p.name.clone())
-                .chain(keys)
-                .collect::<Vec<_>>()
-                .join(" · ")
+            let keys = app.keys.hint(Action::Remove, "removes").into_iter().chain(moves);
+            fitting_title(p.name.clone(), keys, width)
         }
         None => "Entries".into(),
     };
@@ -410,6 +398,19 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         },
         app,
     );
+}
+
+/// A pane's title: `name`, then each of `hints` that still fits in `width` columns after it, so
+/// that a narrow pane shows whole hints (the help has them all), not one cut in the middle.
+fn fitting_title(name: String, hints: impl IntoIterator<Item = String>, width: usize) -> String {
+    let mut title = name;
+    for hint in hints {
+        if text_width(&title) + 3 + text_width(&hint) > width {
+            break;
+        }
+        title = format!("{title} · {hint}");
+    }
+    title
 }
 
 /// The Library view: artists, their albums, the album's tracks.
@@ -1225,6 +1226,20 @@ fn help_entries(rows: &[(String, &str, &str)], width: usize) -> Vec<Vec<(String,
 mod tests {
     use super::*;
     use crate::tui::render::ColourDepth;
+
+    #[test]
+    fn a_title_keeps_the_hints_that_fit_whole() {
+        let hints = || ["Enter plays".to_owned(), "S saves the queue".to_owned()];
+        assert_eq!(fitting_title("Playlists (6)".into(), hints(), 24), "Playlists (6)");
+        assert_eq!(
+            fitting_title("Playlists (6)".into(), hints(), 27),
+            "Playlists (6) · Enter plays"
+        );
+        assert_eq!(
+            fitting_title("Playlists (6)".into(), hints(), 60),
+            "Playlists (6) · Enter plays · S saves the queue"
+        );
+    }
 
     /// Every word of every description is on the help screen, at 80 columns and at 40: long
     /// ones wrap beside their keys, or under them on a narrow screen.
