@@ -191,9 +191,27 @@ impl<'a> TrackRows<'a> {
 
     /// "Artist – Title · Album" and the length in the row's last columns, `width` in all. The
     /// album tells two songs of one title apart. The name comes first: the album has the room it
-    /// leaves, when that is a few columns; each cut is marked with "…".
+    /// leaves, when that is a few columns; each cut is marked with "…". A name too long for the
+    /// row cuts its artist first, so that the title, which tells the song, keeps at least three
+    /// fifths of the row.
     fn line(&self, track: &Track, width: usize) -> Line<'static> {
-        self.row(track, &track.display_name(), track.album.as_deref(), width)
+        let name = match &track.artist {
+            Some(artist) => {
+                let room = self.name_room(track, width);
+                let title_room = text_width(&track.title).min(room * 3 / 5);
+                let artist = truncate(artist, room.saturating_sub(title_room + 3).max(1));
+                format!("{artist} – {}", track.title)
+            }
+            None => track.title.clone(),
+        };
+        self.row(track, &name, track.album.as_deref(), width)
+    }
+
+    /// The columns a row `width` wide leaves for `track`'s name: those before its length and its
+    /// mark.
+    fn name_room(&self, track: &Track, width: usize) -> usize {
+        let duration = track.duration_ms.map(format_duration).unwrap_or_default();
+        width.saturating_sub(duration.len() + 1 + text_width(mark_of(track.id, self.marks)))
     }
 
     /// "Title – Artist" and the length, for the narrow side column: a cut there leaves the title,
@@ -1401,6 +1419,16 @@ mod tests {
         assert_eq!(
             text_of(&rows.line(&long, 50)),
             "Dup Artist – A Title Long Enough to Fill the… 3:00"
+        );
+        // A long artist is cut for the title, which tells the song.
+        let long_artist = Track {
+            artist: Some("Very Long Artist Name That Goes On And On And On Forever".into()),
+            title: "Tab Title".into(),
+            ..first.clone()
+        };
+        assert_eq!(
+            text_of(&rows.line(&long_artist, 40)),
+            "Very Long Artist Name… – Tab Title  3:00"
         );
     }
 
