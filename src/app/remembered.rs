@@ -29,11 +29,24 @@ pub(crate) struct SavedQueue {
     pub cursor: Option<usize>,
 }
 
+/// How many of the entries played before the current one a saved queue keeps, unless it repeats:
+/// enough to go back through an evening, where autoplay's picks would otherwise pile up in
+/// `state.json` and in the Queue view run after run.
+const PLAYED_KEPT: usize = 100;
+
 impl SavedQueue {
     pub(crate) fn of(queue: &Queue) -> SavedQueue {
+        // A repeating queue comes round to every entry again: all of it is still to play.
+        let dropped = match queue.cursor() {
+            Some(cursor) if queue.repeat == Repeat::Off => cursor.saturating_sub(PLAYED_KEPT),
+            _ => 0,
+        };
         SavedQueue {
-            entries: queue.entries().iter().map(|e| (e.track.id, e.source)).collect(),
-            cursor: queue.cursor(),
+            entries: queue.entries()[dropped..]
+                .iter()
+                .map(|e| (e.track.id, e.source))
+                .collect(),
+            cursor: queue.cursor().map(|cursor| cursor - dropped),
         }
     }
 
@@ -208,6 +221,22 @@ mod tests {
             path: format!("/music/{id}.flac").into(),
             ..Track::default()
         }
+    }
+
+    #[test]
+    fn a_saved_queue_keeps_the_last_hundred_played_entries_unless_it_repeats() {
+        let mut queue = Queue::default();
+        queue.replace((1..=250).map(track).collect(), 180, PlaySource::User);
+        let saved = SavedQueue::of(&queue);
+        assert_eq!(saved.entries.len(), 250 - 80);
+        assert_eq!(saved.cursor, Some(PLAYED_KEPT));
+        assert_eq!(saved.entries[PLAYED_KEPT].0, 181);
+        assert_eq!(saved.entries[0].0, 81);
+        queue.repeat = Repeat::All;
+        assert_eq!(SavedQueue::of(&queue).entries.len(), 250);
+        queue.repeat = Repeat::Off;
+        queue.set_cursor(40);
+        assert_eq!(SavedQueue::of(&queue).entries.len(), 250);
     }
 
     #[test]
