@@ -77,34 +77,46 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
 }
 
 fn list(db: &Database, json: bool) -> anyhow::Result<()> {
-    for playlist in playlists::list(db.conn()).map_err(|e| db.err(e))? {
-        if json {
-            let row = serde_json::json!({
-                "name": playlist.name,
-                "entries": playlist.entries,
-                "in_library": playlist.in_library,
-                "smart": false,
-            });
-            outln!("{row}")?;
-        } else {
-            outln!(
-                "{:>13} ({} in the library)  {}",
-                entries_count(playlist.entries),
-                playlist.in_library,
-                playlist.name
-            )?;
-        }
-    }
+    // (entries, in the library, smart, name) of the saved playlists, then of the smart ones.
+    let mut rows: Vec<(usize, usize, bool, String)> = playlists::list(db.conn())
+        .map_err(|e| db.err(e))?
+        .into_iter()
+        .map(|p| (p.entries, p.in_library, false, p.name))
+        .collect();
     for smart in Smart::ALL {
         let count = playlists::smart_tracks(db.conn(), smart, now_ms())
             .map_err(|e| db.err(e))?
             .len();
-        if json {
-            let row = serde_json::json!({"name": smart.name(), "entries": count, "in_library": count, "smart": true});
+        rows.push((count, count, true, smart.name().to_owned()));
+    }
+    if json {
+        for (entries, in_library, smart, name) in rows {
+            let row = serde_json::json!({"name": name, "entries": entries, "in_library": in_library, "smart": smart});
             outln!("{row}")?;
-        } else {
-            outln!("{:>13} (smart, from the log)  {}", entries_count(count), smart.name())?;
         }
+        return Ok(());
+    }
+    // Columns as wide as their widest cell, the name last, where its length does not matter.
+    let cells: Vec<[String; 3]> = rows
+        .into_iter()
+        .map(|(entries, in_library, smart, name)| {
+            let where_from = if smart {
+                "smart, from the log".to_owned()
+            } else {
+                format!("{in_library} in the library")
+            };
+            [entries_count(entries), where_from, name]
+        })
+        .collect();
+    let width = |column: usize| cells.iter().map(|c| crate::fmt::width(&c[column])).max().unwrap_or(0);
+    let (entries_width, from_width) = (width(0), width(1));
+    for [entries, from, name] in cells {
+        let pad = |text: &str, width: usize| " ".repeat(width.saturating_sub(crate::fmt::width(text)));
+        outln!(
+            "{}{entries}  {from}{}  {name}",
+            pad(&entries, entries_width),
+            pad(&from, from_width)
+        )?;
     }
     Ok(())
 }

@@ -210,6 +210,12 @@ fn malformed_and_stream_lines_are_left_out_by_line_and_relative_entries_match_af
     );
     let listed = stdout_of(skipless(data.path()).args(["playlist", "list"]));
     assert!(!listed.contains("listens"), "{listed}");
+    // Its columns line up: every name starts in one column, saved and smart lists alike.
+    let name_columns: std::collections::HashSet<usize> = listed
+        .lines()
+        .map(|row| row.rfind("  ").unwrap_or_else(|| panic!("{row:?}")))
+        .collect();
+    assert_eq!(name_columns.len(), 1, "{listed}");
     // The files arrive; a scan attaches both entries, written with `..` and `.` as they were.
     std::fs::copy(corpus().join("sad.ogg"), music.join("later.ogg")).unwrap();
     std::fs::copy(corpus().join("victory.ogg"), lists.join("here.ogg")).unwrap();
