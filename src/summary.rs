@@ -124,8 +124,10 @@ impl Stats {
         let waiting = self.totals.unmatched_imports;
         (waiting > 0).then(|| {
             format!(
-                "{waiting} of the plays are imported ones waiting for their tracks (counted by artist and title): \
-                 a scan of the folder that holds them matches them"
+                "{} of the plays {} imported ones waiting for their tracks (counted by artist and title): \
+                 a scan of the folder that holds them matches them",
+                crate::fmt::group_digits(waiting),
+                if waiting == 1 { "is" } else { "are" }
             )
         })
     }

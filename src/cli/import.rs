@@ -170,11 +170,15 @@ fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
                 crate::fmt::count(n as u64, "basic-history file")
             ),
         };
+        let waiting = match counts.unmatched {
+            0 => String::new(),
+            _ => " (matched when a scan adds their tracks)".to_owned(),
+        };
         outln!(
-            "imported {}: {} matched, {} unmatched (matched when a scan adds their tracks), {}{without_track}{basic}",
+            "imported {}: {} matched, {} unmatched{waiting}, {}{without_track}{basic}",
             crate::fmt::count((counts.matched + counts.unmatched) as u64, "play"),
-            counts.matched,
-            counts.unmatched,
+            crate::fmt::group_digits(counts.matched as u64),
+            crate::fmt::group_digits(counts.unmatched as u64),
             crate::fmt::count(counts.duplicate as u64, "duplicate")
         )?;
     }

@@ -127,6 +127,10 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
         found.sort_by(|a, b| numbered_order(a.as_os_str().as_bytes(), b.as_os_str().as_bytes()));
         files.extend(found);
     }
+    // A file named twice (itself and in its folder, or by two names) is read once: read twice,
+    // its every play counted as a duplicate of itself.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())));
     Ok((files, left_out))
 }
 

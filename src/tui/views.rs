@@ -694,10 +694,12 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
         .flat_map(|line| textwrap::wrap(line, inner.width.max(1) as usize))
         .map(|row| Line::from(row.into_owned()))
         .collect();
-    lines.push(Line::styled(
-        format!("skip rate by week, the {weeks} weeks to the last play:"),
-        app.theme.accent,
-    ));
+    let chart = match weeks {
+        0 => "skip rate by week: nothing played yet".to_owned(),
+        1 => "skip rate by week, the one week to the last play:".to_owned(),
+        n => format!("skip rate by week, the {n} weeks to the last play:"),
+    };
+    lines.push(Line::styled(chart, app.theme.accent));
     let [head, spark, rest] = Layout::vertical([
         Constraint::Length(lines.len() as u16),
         Constraint::Length(3),

@@ -208,7 +208,9 @@ fn each_spotify_format_into_an_empty_library_is_kept_unmatched() {
         let text = stdout_of(skipless(&dir).arg("stats"));
         assert!(
             text.contains(&format!(
-                "{keys} of the plays are imported ones waiting for their tracks"
+                "{},{:03} of the plays are imported ones waiting for their tracks",
+                keys / 1000,
+                keys % 1000
             )),
             "{name}: {text}"
         );
@@ -792,6 +794,8 @@ fn one_play_reported_by_two_devices_is_imported_once_with_its_longest_report() {
     )
     .unwrap();
     assert_eq!(import_spotify(&dir, &[&path]), (0, 1, 1));
+    // Named again, by itself and in its folder, the file is read once.
+    assert_eq!(import_spotify(&dir, &[&path, tmp.path(), &path]), (0, 0, 2));
     let conn = rusqlite::Connection::open(dir.join("skipless.db")).unwrap();
     let (played, skipped): (i64, bool) = conn
         .query_row("SELECT played_ms, skipped FROM unmatched_plays", [], |r| {
