@@ -39,6 +39,12 @@ pub enum AppError {
     /// `skipless remote` (or a command telling a running player) found no player to ask.
     #[error("no skipless player is running with this data dir (no socket at {})", .0.display())]
     NoPlayer(PathBuf),
+    /// ... where a player that ended without closing (a `kill -9`, a power cut) left its socket.
+    #[error(
+        "no skipless player is running with this data dir (the socket at {} is left from one that ended without closing; the next player replaces it)",
+        .0.display()
+    )]
+    StalePlayer(PathBuf),
     #[error("{}: permission denied (the player belongs to another user)", .0.display())]
     PlayerDenied(PathBuf),
     #[error("{}: the player closed the connection without answering", .0.display())]

@@ -258,7 +258,7 @@ pub(crate) fn tell_reload(socket: &Path) -> Result<(), AppError> {
             Some(refusal) => Err(AppError::Refused(format!("the player refused: {refusal}"))),
             None => Ok(()),
         },
-        Err(AppError::NoPlayer(_)) => Ok(()),
+        Err(AppError::NoPlayer(_) | AppError::StalePlayer(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -276,9 +276,8 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, AppE
         },
     };
     let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            AppError::NoPlayer(socket.to_path_buf())
-        }
+        std::io::ErrorKind::NotFound => AppError::NoPlayer(socket.to_path_buf()),
+        std::io::ErrorKind::ConnectionRefused => AppError::StalePlayer(socket.to_path_buf()),
         std::io::ErrorKind::PermissionDenied => AppError::PlayerDenied(socket.to_path_buf()),
         _ => io(e),
     })?;

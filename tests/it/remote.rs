@@ -234,6 +234,14 @@ fn a_stale_socket_is_replaced_and_a_playlist_plays_from_the_shell() {
     // What a crashed player leaves: a socket file nobody listens on.
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists());
+    // `remote` says no player runs, and that the socket is a dead one's, not that there is none.
+    let dead = remote(data.path(), &["status"]);
+    let stderr = String::from_utf8_lossy(&dead.stderr);
+    assert!(!dead.status.success());
+    assert!(
+        stderr.contains("no skipless player is running") && stderr.contains("is left from one that ended"),
+        "{stderr}"
+    );
 
     let player = Player::start(data.path(), 1.0, &[corpus().join("victory.ogg")]);
     player.wait("started");
