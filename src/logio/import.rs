@@ -541,7 +541,7 @@ impl<'a> Importer<'a> {
         let mut counts = ImportCounts::default();
         file.stage(|stager| {
             read(path, &mut |play| {
-                if !stager.stage(&tidied(play))? {
+                if !stager.stage(&play)? {
                     counts.duplicate += 1;
                 }
                 Ok(())
@@ -553,21 +553,6 @@ impl<'a> Importer<'a> {
         self.counts.unmatched += counts.unmatched;
         self.counts.duplicate += counts.duplicate;
         Ok(())
-    }
-}
-
-/// `play` with its artist, title and album in the form scanned tags are kept in
-/// ([`crate::track::tag_text`]): one line, without control or hidden characters, so that a
-/// history's names read as the library's do (a line break in an exported title split `history`
-/// rows). A name with nothing visible left is empty, as a missing one is. The import key keeps
-/// the export's own text: the same record imported again is known by it.
-fn tidied(play: StagedPlay) -> StagedPlay {
-    let tidy = |text: &str| crate::track::tag_text(text).unwrap_or_default();
-    StagedPlay {
-        artist: tidy(&play.artist),
-        title: tidy(&play.title),
-        album: play.album.as_deref().and_then(crate::track::tag_text),
-        ..play
     }
 }
 

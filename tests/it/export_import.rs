@@ -813,35 +813,6 @@ fn one_play_reported_by_two_devices_is_imported_once_with_its_longest_report() {
 }
 
 #[test]
-fn imported_names_are_kept_as_scanned_tags_are_one_line_without_hidden_characters() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = data_dir(tmp.path(), "log");
-    let path = tmp.path().join("Streaming_History_Audio_2024.json");
-    std::fs::write(
-        &path,
-        r#"[{"ts": "2024-03-18T08:06:03Z", "ms_played": 200000, "master_metadata_track_name": "Two\nLines \u202egnos", "master_metadata_album_artist_name": "  The\tBand ", "master_metadata_album_album_name": "\u200b", "skipped": false}]"#,
-    )
-    .unwrap();
-    assert_eq!(import_spotify(&dir, &[&path]), (0, 1, 0));
-    let history = stdout_of(skipless(&dir).args(["history", "--json"]));
-    let rows: Vec<Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 1, "{history}");
-    assert_eq!(
-        (field(&rows[0], "artist"), field(&rows[0], "title")),
-        ("The Band".to_owned(), "Two Lines gnos".to_owned())
-    );
-    let text = stdout_of(skipless(&dir).arg("history"));
-    assert_eq!(
-        text.lines().filter(|l| l.contains("Two Lines gnos")).count(),
-        1,
-        "{text}"
-    );
-    assert!(!text.contains("Lines\n"), "{text}");
-    // The same record again is the same play, known by the export's own text.
-    assert_eq!(import_spotify(&dir, &[&path]), (0, 0, 1));
-}
-
-#[test]
 fn a_listen_without_a_duration_played_its_whole_track_matched_now_or_after_a_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let listens = tmp.path().join("listens.jsonl");
