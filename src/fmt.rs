@@ -172,6 +172,7 @@ mod tests {
     #[test]
     fn a_count_of_one_is_singular() {
         assert_eq!(count(1, "play"), "1 play");
+        assert_eq!(count(31_778, "play"), "31,778 plays");
         assert_eq!(
             (count(0, "session"), count(2, "track")),
             ("0 sessions".into(), "2 tracks".into())

@@ -124,10 +124,17 @@ impl Stats {
         let waiting = self.totals.unmatched_imports;
         (waiting > 0).then(|| {
             format!(
-                "{} of the plays {} imported ones waiting for their tracks (counted by artist and title): \
-                 a scan of the folder that holds them matches them",
+                "{} of the plays {} waiting for {} (counted by artist and title): \
+                 a scan of the folder that holds {} matches {}",
                 crate::fmt::group_digits(waiting),
-                if waiting == 1 { "is" } else { "are" }
+                if waiting == 1 {
+                    "is an imported one"
+                } else {
+                    "are imported ones"
+                },
+                if waiting == 1 { "its track" } else { "their tracks" },
+                if waiting == 1 { "it" } else { "them" },
+                if waiting == 1 { "it" } else { "them" }
             )
         })
     }

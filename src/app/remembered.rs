@@ -29,16 +29,17 @@ pub(crate) struct SavedQueue {
     pub cursor: Option<usize>,
 }
 
-/// How many of the entries played before the current one a saved queue keeps, unless it repeats:
+/// How many of the entries played before the current one a saved queue keeps, unless it repeats
+/// all:
 /// enough to go back through an evening, where autoplay's picks would otherwise pile up in
 /// `state.json` and in the Queue view run after run.
 const PLAYED_KEPT: usize = 100;
 
 impl SavedQueue {
     pub(crate) fn of(queue: &Queue) -> SavedQueue {
-        // A repeating queue comes round to every entry again: all of it is still to play.
+        // A queue repeating all comes round to every entry again: all of it is still to play.
         let dropped = match queue.cursor() {
-            Some(cursor) if queue.repeat == Repeat::Off => cursor.saturating_sub(PLAYED_KEPT),
+            Some(cursor) if queue.repeat != Repeat::All => cursor.saturating_sub(PLAYED_KEPT),
             _ => 0,
         };
         SavedQueue {
@@ -234,6 +235,8 @@ mod tests {
         assert_eq!(saved.entries[0].0, 81);
         queue.repeat = Repeat::All;
         assert_eq!(SavedQueue::of(&queue).entries.len(), 250);
+        queue.repeat = Repeat::One;
+        assert_eq!(SavedQueue::of(&queue).entries.len(), 250 - 80);
         queue.repeat = Repeat::Off;
         queue.set_cursor(40);
         assert_eq!(SavedQueue::of(&queue).entries.len(), 250);

@@ -103,7 +103,7 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
             let where_from = if smart {
                 "smart, from the log".to_owned()
             } else {
-                format!("{in_library} in the library")
+                format!("{} in the library", crate::fmt::group_digits(in_library as u64))
             };
             [entries_count(entries), where_from, name]
         })
@@ -220,7 +220,11 @@ fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
 }
 
 fn entries_count(n: usize) -> String {
-    format!("{n} {}", if n == 1 { "entry" } else { "entries" })
+    format!(
+        "{} {}",
+        crate::fmt::group_digits(n as u64),
+        if n == 1 { "entry" } else { "entries" }
+    )
 }
 
 fn export(db: &Database, name: &str, out: Option<&Path>) -> anyhow::Result<()> {

@@ -101,7 +101,11 @@ pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -
 fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError> {
     let mut files = Vec::new();
     let mut left_out = 0;
-    for path in paths {
+    // A file or folder named twice (itself and in its folder, or by two names) is read once:
+    // read twice, its every play counted as a duplicate of itself.
+    let canonical = |path: &PathBuf| std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    let mut named = std::collections::HashSet::new();
+    for path in paths.iter().filter(|path| named.insert(canonical(path))) {
         if !path.is_dir() {
             files.push(path.clone());
             continue;
@@ -127,10 +131,8 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
         found.sort_by(|a, b| numbered_order(a.as_os_str().as_bytes(), b.as_os_str().as_bytes()));
         files.extend(found);
     }
-    // A file named twice (itself and in its folder, or by two names) is read once: read twice,
-    // its every play counted as a duplicate of itself.
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())));
+    let mut read = std::collections::HashSet::new();
+    files.retain(|file| read.insert(canonical(file)));
     Ok((files, left_out))
 }
 

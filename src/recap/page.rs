@@ -248,7 +248,7 @@ fn trim_number(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{v:.0}")
     } else if v >= 0.1 {
-        format!("{v:.2}").trim_end_matches('0').to_owned()
+        format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
         format!("{v:.2}")
     }

@@ -297,14 +297,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// Up next's list and, below it, the box of what autoplay says, in the side column: as tall as
-/// `notes` wrapped to its width need, at most two fifths of the column (and at least its
-/// frame and one row), so that a tall screen shows every pick's reason and a short one keeps
-/// its rows for the queue.
+/// Up next's list and, below it, the box of what autoplay says, in the side pane (below the
+/// cover): as tall as `notes` wrapped to its width need, so that a tall screen shows every
+/// pick's reason, and at most two fifths of the pane, or the [`SIDE_ROWS_KEPT`] rows' 7 where
+/// that leaves up next its 6; at least the box's frame and one row.
 fn up_next_areas(side: Rect, notes: &[String]) -> [Rect; 2] {
     let width = side.width.saturating_sub(2).max(1) as usize;
     let wanted: usize = notes.iter().map(|note| textwrap::wrap(note, width).len().max(1)).sum();
-    let most = (side.height * 2 / 5).max(3);
+    let most = (side.height * 2 / 5).max(7.min(side.height.saturating_sub(6))).max(3);
     let height = (wanted.max(1) + 2).min(most as usize) as u16;
     Layout::vertical([Constraint::Min(0), Constraint::Length(height)]).areas(side)
 }
@@ -356,8 +356,10 @@ mod tests {
         assert_eq!(boxed(40, &notes(7)), 9);
         // "autoplay off" alone: its frame and one row.
         assert_eq!(boxed(40, &notes(1)), 3);
+        // Below a cover, the rows kept for the box: a status and four reasons.
+        assert_eq!(boxed(SIDE_ROWS_KEPT, &notes(7)), 7);
         // A short column keeps three fifths for the queue.
-        assert_eq!(boxed(15, &notes(7)), 6);
+        assert_eq!(boxed(10, &notes(7)), 4);
         assert_eq!(boxed(6, &notes(7)), 3);
         // A note wider than the box takes the rows it wraps to.
         let long = vec!["a status that wraps onto a second row of the box".to_owned()];

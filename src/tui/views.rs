@@ -418,8 +418,9 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     );
 }
 
-/// A pane's title: `name`, then each of `hints` that still fits in `width` columns after it, so
-/// that a narrow pane shows whole hints (the help has them all), not one cut in the middle.
+/// A pane's title: `name`, then `hints` in their order for as long as each fits whole in `width`
+/// columns, so that a narrow pane shows whole hints (the help has them all), not one cut in the
+/// middle, and never a later hint without the ones before it.
 fn fitting_title(name: String, hints: impl IntoIterator<Item = String>, width: usize) -> String {
     let mut title = name;
     for hint in hints {
@@ -614,9 +615,9 @@ fn history_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
     // Every row's end word in one column, so that the lengths before it line up.
     let word_width = EndReason::ALL.iter().map(|r| r.word().len()).max().unwrap_or(0);
     let title = format!(
-        "History: recent plays ({} plays, {} skipped)",
-        history.len(),
-        history.iter().filter(|(_, p)| p.skipped).count()
+        "History: recent plays ({}, {} skipped)",
+        crate::fmt::count(history.len() as u64, "play"),
+        crate::fmt::group_digits(history.iter().filter(|(_, p)| p.skipped).count() as u64)
     );
     windowed_list(
         frame,
