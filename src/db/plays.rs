@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::tracks::{track_from_row, TRACK_COLUMNS};
 use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource, SkipRule};
 use crate::summary::{CountedPlay, Counts, PickedBy, Skips, Stats, TrackPlays, WeekSkips, RUNS_SHOWN, WEEKS_SHOWN};
+use crate::track::tag_text;
 
 /// One play with its track, as `skipless history` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -34,6 +35,28 @@ pub(crate) struct HistoryRow {
     pub end_source: Option<String>,
 }
 
+/// The artist, title and album of a play as they are shown and counted: a track's as its tags
+/// were read, and those of an imported play that waits for its track (`track_id` `None`)
+/// tidied the same way ([`tag_text`]: one line, no control or hidden characters). The log keeps
+/// the export's own text, of which the play's import key is made, so that the same record
+/// imported again, or an export of the log imported back, is known.
+fn names_shown(
+    track_id: Option<i64>,
+    artist: Option<String>,
+    title: Option<String>,
+    album: Option<String>,
+) -> (Option<String>, String, Option<String>) {
+    let title = title.unwrap_or_default();
+    if track_id.is_some() {
+        return (artist, title, album);
+    }
+    (
+        artist.as_deref().and_then(tag_text),
+        tag_text(&title).unwrap_or_default(),
+        album.as_deref().and_then(tag_text),
+    )
+}
+
 /// The newest `limit` plays, newest first: the log's, and the imported ones that wait for their
 /// track (as the exports and the stats count them). Each side's newest are taken first, so a
 /// short history of a long log need not sort every play.
@@ -55,15 +78,18 @@ pub(crate) fn history(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<H
          ORDER BY 2 DESC, 18 DESC, 19 DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {
+        let track_id: Option<i64> = r.get(3)?;
+        let [artist, title, album] = [5, 6, 7].map(|i| r.get::<_, Option<String>>(i));
+        let (artist, title, album) = names_shown(track_id, artist?, title?, album?);
         Ok(HistoryRow {
             play_id: r.get(0)?,
             started_at: r.get(1)?,
             ended_at: r.get(2)?,
-            track_id: r.get(3)?,
+            track_id,
             path: r.get(4)?,
-            artist: r.get(5)?,
-            title: r.get(6)?,
-            album: r.get(7)?,
+            artist,
+            title,
+            album,
             duration_ms: r.get(8)?,
             played_ms: r.get(9)?,
             end_reason: r.get(10)?,
@@ -229,8 +255,10 @@ pub(crate) fn for_each_counted_play<E: From<rusqlite::Error>>(
             "import" => PickedBy::Import,
             _ => PickedBy::Listener,
         };
+        let track_id: Option<i64> = r.get(11)?;
+        let (artist, title, album) = names_shown(track_id, r.get(7)?, r.get(10)?, r.get(9)?);
         each(CountedPlay {
-            track_id: r.get(11)?,
+            track_id,
             started_at_ms: r.get(0)?,
             ended_at_ms: r.get(1)?,
             played_ms: r.get::<_, i64>(2)?.max(0) as u64,
@@ -238,10 +266,10 @@ pub(crate) fn for_each_counted_play<E: From<rusqlite::Error>>(
             listen: r.get(4)?,
             picked_by,
             session_id: r.get(6)?,
-            artist: r.get(7)?,
+            artist,
             album_artist: r.get(8)?,
-            album: r.get(9)?,
-            title: r.get(10)?,
+            album,
+            title,
         })?;
     }
     Ok(())

@@ -813,6 +813,43 @@ fn one_play_reported_by_two_devices_is_imported_once_with_its_longest_report() {
 }
 
 #[test]
+fn imported_names_are_shown_as_scanned_tags_are_and_exported_as_they_came() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path(), "log");
+    let path = tmp.path().join("Streaming_History_Audio_2024.json");
+    std::fs::write(
+        &path,
+        r#"[{"ts": "2024-03-18T08:06:03Z", "ms_played": 200000, "master_metadata_track_name": "Two\nLines \u202egnos", "master_metadata_album_artist_name": "  The\tBand ", "master_metadata_album_album_name": "\u200b", "skipped": false}]"#,
+    )
+    .unwrap();
+    assert_eq!(import_spotify(&dir, &[&path]), (0, 1, 0));
+    let history = stdout_of(skipless(&dir).args(["history", "--json"]));
+    let rows: Vec<Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 1, "{history}");
+    assert_eq!(
+        (field(&rows[0], "artist"), field(&rows[0], "title")),
+        ("The Band".to_owned(), "Two Lines gnos".to_owned())
+    );
+    let text = stdout_of(skipless(&dir).arg("history"));
+    assert_eq!(
+        text.lines().filter(|l| l.contains("Two Lines gnos")).count(),
+        1,
+        "{text}"
+    );
+    let stats = stdout_of(skipless(&dir).arg("stats"));
+    assert!(stats.contains("The Band – Two Lines gnos"), "{stats}");
+    // The same record again is the same play, and so is the log's export of it imported back.
+    assert_eq!(import_spotify(&dir, &[&path]), (0, 0, 1));
+    let exported = tmp.path().join("Streaming_History_Audio_export.json");
+    stdout_of(
+        skipless(&dir)
+            .args(["export", "--format", "spotify", "--out"])
+            .arg(&exported),
+    );
+    assert_eq!(import_spotify(&dir, &[&exported]), (0, 0, 1));
+}
+
+#[test]
 fn a_listen_without_a_duration_played_its_whole_track_matched_now_or_after_a_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let listens = tmp.path().join("listens.jsonl");
