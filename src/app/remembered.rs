@@ -29,17 +29,17 @@ pub(crate) struct SavedQueue {
     pub cursor: Option<usize>,
 }
 
-/// How many of the entries played before the current one a saved queue keeps, unless it repeats
-/// all:
+/// How many of the entries played before the current one a saved queue keeps, unless it repeats:
 /// enough to go back through an evening, where autoplay's picks would otherwise pile up in
 /// `state.json` and in the Queue view run after run.
 const PLAYED_KEPT: usize = 100;
 
 impl SavedQueue {
     pub(crate) fn of(queue: &Queue) -> SavedQueue {
-        // A queue repeating all comes round to every entry again: all of it is still to play.
+        // A repeating queue comes round to every entry again (`n` past the last entry goes back to
+        // the first in either mode): all of it is still to play.
         let dropped = match queue.cursor() {
-            Some(cursor) if queue.repeat != Repeat::All => cursor.saturating_sub(PLAYED_KEPT),
+            Some(cursor) if queue.repeat == Repeat::Off => cursor.saturating_sub(PLAYED_KEPT),
             _ => 0,
         };
         SavedQueue {
@@ -236,7 +236,7 @@ mod tests {
         queue.repeat = Repeat::All;
         assert_eq!(SavedQueue::of(&queue).entries.len(), 250);
         queue.repeat = Repeat::One;
-        assert_eq!(SavedQueue::of(&queue).entries.len(), 250 - 80);
+        assert_eq!(SavedQueue::of(&queue).entries.len(), 250);
         queue.repeat = Repeat::Off;
         queue.set_cursor(40);
         assert_eq!(SavedQueue::of(&queue).entries.len(), 250);

@@ -212,11 +212,15 @@ fn print_likes(counts: &likes::LikeCounts, json: bool) -> anyhow::Result<()> {
             crate::fmt::count(counts.liked as u64, "track"),
             match counts.not_in_library.len() {
                 1 => "1 of the songs is".to_owned(),
-                n => format!("{n} of the songs are"),
+                n => format!("{} of the songs are", crate::fmt::group_digits(n as u64)),
             }
         )?;
         for song in &counts.not_in_library {
-            outln!("  not in the library: {song}")?;
+            // As the export wrote it, shown as a tag is: a line break would split the line.
+            outln!(
+                "  not in the library: {}",
+                crate::track::tag_text(&song.to_string()).unwrap_or_default()
+            )?;
         }
     }
     Ok(())

@@ -243,7 +243,9 @@ fn status_rows(state: &State, area: Rect) -> u16 {
 
 /// Rows of the side column the cover leaves to the lists below it: the recommendations' box with
 /// a status and four reasons, and four entries of up next, with their borders.
-const SIDE_ROWS_KEPT: u16 = 7 + 6;
+const SIDE_ROWS_KEPT: u16 = BOX_ROWS_KEPT + UP_NEXT_ROWS_KEPT;
+const BOX_ROWS_KEPT: u16 = 7;
+const UP_NEXT_ROWS_KEPT: u16 = 6;
 
 /// The size in cells of the cover drawn above a side column `column`: as wide as the column
 /// (up to 40 cells) and half as tall, a cell being about twice as tall as wide, and no taller
@@ -299,12 +301,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
 /// Up next's list and, below it, the box of what autoplay says, in the side pane (below the
 /// cover): as tall as `notes` wrapped to its width need, so that a tall screen shows every
-/// pick's reason, and at most two fifths of the pane, or the [`SIDE_ROWS_KEPT`] rows' 7 where
-/// that leaves up next its 6; at least the box's frame and one row.
+/// pick's reason, and at most two fifths of the pane, or more, up to [`BOX_ROWS_KEPT`], as long
+/// as up next keeps [`UP_NEXT_ROWS_KEPT`]; at least the box's frame and one row.
 fn up_next_areas(side: Rect, notes: &[String]) -> [Rect; 2] {
     let width = side.width.saturating_sub(2).max(1) as usize;
     let wanted: usize = notes.iter().map(|note| textwrap::wrap(note, width).len().max(1)).sum();
-    let most = (side.height * 2 / 5).max(7.min(side.height.saturating_sub(6))).max(3);
+    let kept = BOX_ROWS_KEPT.min(side.height.saturating_sub(UP_NEXT_ROWS_KEPT));
+    let most = (side.height * 2 / 5).max(kept).max(3);
     let height = (wanted.max(1) + 2).min(most as usize) as u16;
     Layout::vertical([Constraint::Min(0), Constraint::Length(height)]).areas(side)
 }
@@ -358,7 +361,8 @@ mod tests {
         assert_eq!(boxed(40, &notes(1)), 3);
         // Below a cover, the rows kept for the box: a status and four reasons.
         assert_eq!(boxed(SIDE_ROWS_KEPT, &notes(7)), 7);
-        // A short column keeps three fifths for the queue.
+        // A short column keeps the queue's 6 rows, or three fifths.
+        assert_eq!(boxed(11, &notes(7)), 5);
         assert_eq!(boxed(10, &notes(7)), 4);
         assert_eq!(boxed(6, &notes(7)), 3);
         // A note wider than the box takes the rows it wraps to.
