@@ -123,18 +123,14 @@ impl Stats {
     pub fn waiting_line(&self) -> Option<String> {
         let waiting = self.totals.unmatched_imports;
         (waiting > 0).then(|| {
+            let (are, their_tracks, them) = match waiting {
+                1 => ("is an imported one", "its track", "it"),
+                _ => ("are imported ones", "their tracks", "them"),
+            };
             format!(
-                "{} of the plays {} waiting for {} (counted by artist and title): \
-                 a scan of the folder that holds {} matches {}",
-                crate::fmt::group_digits(waiting),
-                if waiting == 1 {
-                    "is an imported one"
-                } else {
-                    "are imported ones"
-                },
-                if waiting == 1 { "its track" } else { "their tracks" },
-                if waiting == 1 { "it" } else { "them" },
-                if waiting == 1 { "it" } else { "them" }
+                "{} of the plays {are} waiting for {their_tracks} (counted by artist and title): \
+                 a scan of the folder that holds {them} matches {them}",
+                crate::fmt::group_digits(waiting)
             )
         })
     }

@@ -110,8 +110,8 @@ fn list(db: &Database, json: bool) -> anyhow::Result<()> {
         .collect();
     let width = |column: usize| cells.iter().map(|c| crate::fmt::width(&c[column])).max().unwrap_or(0);
     let (entries_width, from_width) = (width(0), width(1));
+    let pad = |text: &str, width: usize| " ".repeat(width.saturating_sub(crate::fmt::width(text)));
     for [entries, from, name] in cells {
-        let pad = |text: &str, width: usize| " ".repeat(width.saturating_sub(crate::fmt::width(text)));
         outln!(
             "{}{entries}  {from}{}  {name}",
             pad(&entries, entries_width),
