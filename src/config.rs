@@ -23,6 +23,8 @@ pub enum ConfigError {
     },
     #[error("{path}: cannot read: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{link}: a link to {}, which is not there", target.display())]
+    DanglingLink { link: PathBuf, target: PathBuf },
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -241,11 +243,21 @@ impl Default for RecommendConfig {
 impl Config {
     /// Loads `path`. The default place may hold no file, which gives the defaults; a file named
     /// on the command line (`named`) must exist, so a mistyped `--config` is not run silently
-    /// on the defaults.
+    /// on the defaults. Nor is a config kept elsewhere (a dotfiles checkout) whose link, or its
+    /// folder's, points nowhere: that is a config the listener has, not one they left out.
     pub(crate) fn load(path: &Path, named: bool) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => Ok(Self::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
+                let dangling = [Some(path), path.parent()].into_iter().flatten().find_map(|link| {
+                    let target = std::fs::read_link(link).ok()?;
+                    std::fs::metadata(link).is_err().then(|| (link.to_path_buf(), target))
+                });
+                match dangling {
+                    Some((link, target)) => Err(ConfigError::DanglingLink { link, target }),
+                    None => Ok(Self::default()),
+                }
+            }
             Err(source) => Err(ConfigError::Io {
                 path: path.to_path_buf(),
                 source,
@@ -310,7 +322,13 @@ impl Config {
                 crate::keymap::KeyMapError::CtrlCapital { action, .. } => action.clone(),
                 crate::keymap::KeyMapError::SentAsAnother { action, .. } => action.clone(),
             };
-            return Err((format!("keys.{key}"), e.to_string()));
+            // The line already names `keys.{action}`: the message's own "[keys] action:" goes.
+            let message = e.to_string();
+            let message = message
+                .strip_prefix("[keys]")
+                .and_then(|rest| rest.split_once(": "))
+                .map_or(message.as_str(), |(_, said)| said);
+            return Err((format!("keys.{key}"), message.to_owned()));
         }
         // Infinity would erase every score: a temperature into a shuffle, a finish weight into NaN.
         for (key, value) in [
@@ -328,6 +346,12 @@ impl Config {
             return Err((
                 "playback.replaygain_fallback_db".into(),
                 format!("{fallback} is not in -30 to 12 (dB)"),
+            ));
+        }
+        if self.lyrics.folder.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+            return Err((
+                "lyrics.folder".into(),
+                "is empty: name a folder of .lrc files, or leave the setting out".into(),
             ));
         }
         if self.recommend.autoplay_queue == 0 {
@@ -412,6 +436,12 @@ fn plain_types(message: &str) -> String {
     }
     for name in ["f32", "f64"] {
         plain = plain.replace(&format!("expected {name}"), "expected a number");
+    }
+    // A number past i64's range is read as i128 and refused as a type: it is a size.
+    if plain.starts_with("invalid type: integer") && plain.contains(" as i128") {
+        plain = plain
+            .replacen("invalid type: integer", "out of range: integer", 1)
+            .replacen(" as i128", "", 1);
     }
     plain
 }
@@ -587,7 +617,19 @@ mod tests {
             ),
             (
                 "[keys]\nnext = [\"N\"]\nprevious = [\"N\"]\n",
-                "`N` is given to both next and previous; a key does one thing",
+                "line 3, key `keys.previous`: `N` is given to both next and previous; a key does one thing",
+            ),
+            (
+                "[keys]\nnext = [\"bogus-key\"]\n",
+                "line 2, key `keys.next`: unknown key `bogus-key`",
+            ),
+            (
+                "[lyrics]\nfolder = \"\"\n",
+                "line 2, key `lyrics.folder`: is empty: name a folder of .lrc files, or leave the setting out",
+            ),
+            (
+                "[playback]\nvolume = 99999999999999999999\n",
+                "line 2, key `playback.volume`: out of range: integer `99999999999999999999`, expected a whole number",
             ),
         ] {
             let err = Config::parse(text, Path::new("c.toml")).unwrap_err().to_string();

@@ -252,8 +252,10 @@ pub(crate) enum KeyMapError {
     SentAsAnother { action: String, key: String, sent: String },
 }
 
-/// The key a terminal sends for `key` when it is one of the control characters that are keys of
-/// their own (Ctrl-M is Enter, Ctrl-I Tab, Ctrl-[ Esc): bound, it would never arrive.
+/// The key a terminal's byte for `key` is read as, where that is another key: Ctrl-M is Enter,
+/// Ctrl-I Tab, Ctrl-[ and Ctrl-3 Esc, Ctrl-? and Ctrl-8 Backspace, Ctrl-@ and Ctrl-2 Ctrl-Space,
+/// and the bytes 0x1C to 0x1F of Ctrl-\\, Ctrl-], Ctrl-^ and Ctrl-_ (or Ctrl-/) arrive as Ctrl-4
+/// to Ctrl-7. Bound as written, it would never arrive.
 fn sent_as_another(key: &KeyEvent) -> Option<&'static str> {
     if key.modifiers != KeyModifiers::CONTROL {
         return None;
@@ -261,7 +263,13 @@ fn sent_as_another(key: &KeyEvent) -> Option<&'static str> {
     match key.code {
         KeyCode::Char('m') => Some("Enter"),
         KeyCode::Char('i') => Some("Tab"),
-        KeyCode::Char('[') => Some("Esc"),
+        KeyCode::Char('[' | '3') => Some("Esc"),
+        KeyCode::Char('?' | '8') => Some("Backspace"),
+        KeyCode::Char('@' | '2') => Some("ctrl-space"),
+        KeyCode::Char('\\') => Some("ctrl-4"),
+        KeyCode::Char(']') => Some("ctrl-5"),
+        KeyCode::Char('^') => Some("ctrl-6"),
+        KeyCode::Char('_' | '/') => Some("ctrl-7"),
         _ => None,
     }
 }
@@ -610,12 +618,23 @@ mod tests {
             KeyMap::with_overrides(&twice).unwrap_err().to_string(),
             "[keys]: `N` is given to both next and previous; a key does one thing"
         );
-        // Nor do Ctrl-M, Ctrl-I and Ctrl-[: a terminal sends Enter, Tab and Esc.
+        // Nor do Ctrl-M, Ctrl-I and Ctrl-[: a terminal sends Enter, Tab and Esc; nor the keys
+        // whose bytes crossterm reads as another key.
         for (key, sent) in [
             ("ctrl-m", "Enter"),
             ("ctrl-M", "Enter"),
             ("ctrl-i", "Tab"),
             ("ctrl-[", "Esc"),
+            ("ctrl-3", "Esc"),
+            ("ctrl-?", "Backspace"),
+            ("ctrl-8", "Backspace"),
+            ("ctrl-@", "ctrl-space"),
+            ("ctrl-2", "ctrl-space"),
+            ("ctrl-\\", "ctrl-4"),
+            ("ctrl-]", "ctrl-5"),
+            ("ctrl-^", "ctrl-6"),
+            ("ctrl-_", "ctrl-7"),
+            ("ctrl-/", "ctrl-7"),
         ] {
             let bound = BTreeMap::from([("play".to_owned(), vec![key.to_owned()])]);
             assert_eq!(

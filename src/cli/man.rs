@@ -13,7 +13,10 @@ use crate::keymap::KeyMap;
 /// Writes the manual page of `command` to `out`: clap's page, for the top command the sections
 /// of [`player_sections`], and every page's EXIT STATUS.
 pub(super) fn render(command: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(command.clone()).render(out)?;
+    // A command's page names the program and its version in the footer, not the command's name.
+    clap_mangen::Man::new(command.clone())
+        .source(concat!("skipless ", env!("CARGO_PKG_VERSION")))
+        .render(out)?;
     if command.get_name() == "skipless" {
         out.write_all(player_sections().render().as_bytes())?;
     }
@@ -99,6 +102,44 @@ fn player_sections() -> Roff {
     ] {
         page.control("TP", [] as [&str; 0]);
         page.text([bold(path)]);
+        page.text([roman(what)]);
+    }
+    page.control("SH", ["ENVIRONMENT"]);
+    for (name, what) in [
+        (
+            "NO_COLOR",
+            "set and not empty: no colours (bold and reverse video instead), and no album art in half blocks",
+        ),
+        (
+            "TERM",
+            "dumb or unset: the player refuses to draw (skipless play plays without a screen); a name ending \
+             in -mono or -m: no colours, as under NO_COLOR",
+        ),
+        (
+            "COLORTERM",
+            "truecolor or 24bit: theme colours are sent as written; otherwise as the nearest of the 256",
+        ),
+        ("SKIPLESS_DATA_DIR", "the data folder, as --data-dir gives it"),
+        (
+            "SKIPLESS_NULL_SPEED",
+            "with --audio null, how many times faster than real time the silent output runs (tests use it)",
+        ),
+        (
+            "SKIPLESS_TRACE",
+            "set: skipless eval prints each epoch's validation NDCG@10 on standard error",
+        ),
+        (
+            "XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_CACHE_HOME, XDG_RUNTIME_DIR",
+            "where the files above are",
+        ),
+        (
+            "RAYON_NUM_THREADS, CANDLE_NUM_THREADS",
+            "the threads training runs on (by default every core for the work split by rows, one for each \
+             matrix product)",
+        ),
+    ] {
+        page.control("TP", [] as [&str; 0]);
+        page.text([bold(name)]);
         page.text([roman(what)]);
     }
     page.control("SH", ["CONFIGURATION"]);

@@ -67,6 +67,7 @@ use crate::paths::Paths;
 #[command(
     name = "skipless",
     version,
+    propagate_version = true,
     about = "A terminal music player that learns from your skips"
 )]
 pub struct Cli {
@@ -90,6 +91,8 @@ pub struct Cli {
 pub enum Command {
     /// Index music folders (a bare `scan` rescans the known library roots).
     Scan {
+        /// Folders (or files) to index; none: the library's folders.
+        #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Read every file again, also those whose size and modification time are unchanged
         /// (tags rewritten by a tool that kept the mtime).
@@ -135,7 +138,11 @@ pub enum Command {
         /// can give it something to play; with no PATH it starts with nothing.
         #[arg(long)]
         idle: bool,
-        #[arg(required_unless_present_any = ["playlist", "radio_track", "radio_artist", "idle"])]
+        /// Files and folders to play, in this order (a folder by disc and track).
+        #[arg(
+            value_name = "PATH",
+            required_unless_present_any = ["playlist", "radio_track", "radio_artist", "idle"]
+        )]
         paths: Vec<PathBuf>,
     },
     /// Control the running player: next, prev, pause, play, toggle, stop, seek ±S|S, vol ±N|N, mute,

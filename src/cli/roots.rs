@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, action: Option<&RootsAction>, json: bool) -> anyhow::R
             say_what_is_not_a_new_root(ctx, paths)?;
             super::scan::run(ctx, paths, crate::library::scan::Reread::Changed, json)
         }
-        Some(RootsAction::Remove { path }) => remove(ctx, path),
+        Some(RootsAction::Remove { path }) => remove(ctx, path, json),
         None => list(ctx, json),
     }
 }
@@ -92,18 +92,27 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn remove(ctx: &Context, path: &Path) -> anyhow::Result<()> {
+/// Takes the folder `path` and its tracks out of the library; `json` prints
+/// `{"removed": path, "tracks": n}`.
+fn remove(ctx: &Context, path: &Path, json: bool) -> anyhow::Result<()> {
     let mut db = ctx.open_database_there()?;
     // A root that no longer exists on disk is named as it was stored.
     let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let gone = tracks::remove_root(db.conn_mut(), &root, now_ms())
         .map_err(|e| db.err(e))?
         .with_context(|| format!("{}: not a library folder (see `skipless roots`)", path.display()))?;
-    outln!(
-        "removed {}: {} left the library",
-        root.display(),
-        crate::fmt::count(gone as u64, "track")
-    )?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({ "removed": root.to_string_lossy(), "tracks": gone })
+        )?;
+    } else {
+        outln!(
+            "removed {}: {} left the library",
+            root.display(),
+            crate::fmt::count(gone as u64, "track")
+        )?;
+    }
     super::tell_running_player(ctx);
     Ok(())
 }

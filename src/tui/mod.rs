@@ -77,7 +77,7 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
             None
         }
     };
-    app.art_picker = art_picker(ctx.config.ui.album_art);
+    app.art_picker = art_picker(ctx.config.ui.album_art, app.theme.depth);
     let signals = crate::app::termination_signals()?;
     let stops = stop_signals()?;
     let mut terminal = terminal::enter(ctx.paths.log_file(), ctx.config.ui.mouse)?;
@@ -122,15 +122,24 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
 /// How album art is drawn: for `auto`, in a terminal known for pictures (kitty, WezTerm,
 /// iTerm2, foot, ghostty, Konsole) and not inside a multiplexer, with the graphics protocol that
 /// terminal is known for, sized by the cell size the kernel's window size reports; elsewhere,
-/// or where the size has no pixels, in half blocks (none under `NO_COLOR`).
+/// or where the size has no pixels, in half blocks. Half blocks are a picture in colours, so a
+/// terminal of no colours (`NO_COLOR`, a monochrome `TERM`) gets none: they would be noise.
 ///
 /// The terminal is not asked: a query's reader thread (ratatui-image's) puts the terminal's
 /// modes back after it has answered, that is after the player has switched to raw mode, and
 /// left the keyboard in line mode; on a slow answer it also kept reading the keyboard.
-fn art_picker(mode: AlbumArt) -> Option<Picker> {
+fn art_picker(mode: AlbumArt, depth: ColourDepth) -> Option<Picker> {
+    let blocks = || {
+        if depth == ColourDepth::None {
+            tracing::info!("no album art in half blocks: the terminal shows no colours");
+            None
+        } else {
+            Some(Picker::halfblocks())
+        }
+    };
     match mode {
         AlbumArt::Off => None,
-        AlbumArt::Halfblocks => Some(Picker::halfblocks()),
+        AlbumArt::Halfblocks => blocks(),
         AlbumArt::Auto => {
             let env = |name: &str| std::env::var(name).unwrap_or_default();
             let protocol = known_protocol(&env).filter(|_| std::io::stdout().is_terminal());
@@ -142,12 +151,7 @@ fn art_picker(mode: AlbumArt) -> Option<Picker> {
                     picker.set_protocol_type(protocol);
                     picker
                 }
-                // Half blocks are a picture in colours: under `NO_COLOR` they are noise.
-                _ if !env("NO_COLOR").is_empty() => {
-                    tracing::info!("no album art: NO_COLOR is set and the terminal draws no pictures");
-                    return None;
-                }
-                _ => Picker::halfblocks(),
+                _ => blocks()?,
             };
             tracing::info!("album art as {:?}", picker.protocol_type());
             Some(picker)

@@ -23,10 +23,12 @@ pub enum ColourDepth {
 }
 
 impl ColourDepth {
-    /// The terminal's, from its environment.
+    /// The terminal's, from its environment: none under `NO_COLOR` or for a terminal type
+    /// named monochrome (terminfo's `-m` and `-mono` endings, as `xterm-mono`).
     pub fn of_terminal() -> Self {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
-        if !var("NO_COLOR").is_empty() {
+        let term = var("TERM");
+        if !var("NO_COLOR").is_empty() || term.ends_with("-mono") || term.ends_with("-m") {
             ColourDepth::None
         } else if matches!(var("COLORTERM").as_str(), "truecolor" | "24bit") {
             ColourDepth::TrueColour
@@ -68,6 +70,85 @@ fn nearest_of_256(r: u8, g: u8, b: u8) -> u8 {
     }
 }
 
+/// Black or white, whichever reads better on `background` (the larger WCAG contrast ratio); white
+/// on a colour whose shade is not known (the terminal's own).
+fn text_on(background: Color) -> Color {
+    let Some((r, g, b)) = rgb_of(background) else {
+        return Color::White;
+    };
+    let linear = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    // Contrast with black, (L + 0.05) / 0.05, exceeds contrast with white, 1.05 / (L + 0.05).
+    if (luminance + 0.05).powi(2) > 0.05 * 1.05 {
+        Color::Black
+    } else {
+        Color::White
+    }
+}
+
+/// The shade of `colour` in xterm's default palette, where it has one.
+fn rgb_of(colour: Color) -> Option<(u8, u8, u8)> {
+    const BASIC: [(u8, u8, u8); 16] = [
+        (0, 0, 0),
+        (205, 0, 0),
+        (0, 205, 0),
+        (205, 205, 0),
+        (0, 0, 238),
+        (205, 0, 205),
+        (0, 205, 205),
+        (229, 229, 229),
+        (127, 127, 127),
+        (255, 0, 0),
+        (0, 255, 0),
+        (255, 255, 0),
+        (92, 92, 255),
+        (255, 0, 255),
+        (0, 255, 255),
+        (255, 255, 255),
+    ];
+    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    let index = match colour {
+        Color::Rgb(r, g, b) => return Some((r, g, b)),
+        Color::Reset => return None,
+        Color::Black => 0,
+        Color::Red => 1,
+        Color::Green => 2,
+        Color::Yellow => 3,
+        Color::Blue => 4,
+        Color::Magenta => 5,
+        Color::Cyan => 6,
+        Color::Gray => 7,
+        Color::DarkGray => 8,
+        Color::LightRed => 9,
+        Color::LightGreen => 10,
+        Color::LightYellow => 11,
+        Color::LightBlue => 12,
+        Color::LightMagenta => 13,
+        Color::LightCyan => 14,
+        Color::White => 15,
+        Color::Indexed(i) => i,
+    };
+    Some(match index {
+        0..=15 => BASIC[usize::from(index)],
+        16..=231 => {
+            let i = index - 16;
+            let level = |v: u8| LEVELS[usize::from(v)];
+            (level(i / 36), level(i / 6 % 6), level(i % 6))
+        }
+        _ => {
+            let grey = 8 + 10 * (index - 232);
+            (grey, grey, grey)
+        }
+    })
+}
+
 /// Colours and styles of the screen.
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
@@ -95,12 +176,13 @@ impl Theme {
             };
         }
         let color = |s: &str| depth.shown(s.parse::<Color>().unwrap_or(Color::Reset));
+        let selection = color(&config.selection);
         Self {
             depth,
             accent: Style::new().fg(color(&config.accent)).add_modifier(Modifier::BOLD),
             selection: Style::new()
-                .bg(color(&config.selection))
-                .fg(Color::White)
+                .bg(selection)
+                .fg(text_on(selection))
                 .add_modifier(Modifier::BOLD),
             dim: Style::new().fg(color(&config.dim)),
             skip: Style::new().fg(color(&config.skip)),
@@ -349,6 +431,32 @@ mod tests {
         assert_eq!(palette.shown(Color::Rgb(128, 128, 128)), Color::Indexed(244));
         assert_eq!(palette.shown(Color::Blue), Color::Blue);
         assert_eq!(ColourDepth::TrueColour.shown(Color::Rgb(1, 2, 3)), Color::Rgb(1, 2, 3));
+    }
+
+    #[test]
+    fn the_selected_row_is_written_in_black_or_white_whichever_reads_on_its_colour() {
+        let selected = |colour: &str, depth| {
+            let config = ThemeConfig {
+                selection: colour.into(),
+                ..ThemeConfig::default()
+            };
+            (
+                Theme::from_config(&config, depth).selection.fg,
+                Theme::from_config(&config, depth).selection.bg,
+            )
+        };
+        // A light theme's cream, as the palette shows it and as a 24-bit terminal does.
+        assert_eq!(
+            selected("#fdf6e3", ColourDepth::Palette),
+            (Some(Color::Black), Some(Color::Indexed(230)))
+        );
+        assert_eq!(selected("#fdf6e3", ColourDepth::TrueColour).0, Some(Color::Black));
+        assert_eq!(selected("blue", ColourDepth::Palette).0, Some(Color::White));
+        assert_eq!(selected("lightyellow", ColourDepth::Palette).0, Some(Color::Black));
+        assert_eq!(selected("#073642", ColourDepth::TrueColour).0, Some(Color::White));
+        assert_eq!(selected("250", ColourDepth::Palette).0, Some(Color::Black));
+        assert_eq!(selected("238", ColourDepth::Palette).0, Some(Color::White));
+        assert_eq!(selected("reset", ColourDepth::Palette).0, Some(Color::White));
     }
 
     #[test]

@@ -132,8 +132,17 @@ fn man_prints_a_manual_page() {
     for command in ["scan", "roots", "remote", "export"] {
         assert!(page.contains(&format!("skipless\\-{command}(1)")), "{command}");
         let sub = stdout_of(skipless(data.path()).args(["man", command]));
-        assert!(sub.contains(&format!(".TH skipless-{command} 1")), "{sub}");
+        assert!(
+            sub.contains(&format!(
+                ".TH skipless-{command} 1  \"skipless {}\"",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{sub}"
+        );
         assert!(sub.contains(".SH \"EXIT STATUS\""), "{sub}");
+        // Each command answers --version as the program does.
+        let version = stdout_of(skipless(data.path()).args([command, "--version"]));
+        assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
     }
     // What a script reads of the exit status: a refusal to parse is 2, a failure 1.
     let usage = skipless(data.path())
@@ -151,6 +160,7 @@ fn man_prints_a_manual_page() {
     for section in [
         ".SH KEYS",
         ".SH FILES",
+        ".SH ENVIRONMENT",
         ".SH CONFIGURATION",
         ".SH \"SEE ALSO\"",
         ".SH \"EXIT STATUS\"",

@@ -161,6 +161,46 @@ fn a_config_file_named_on_the_command_line_that_does_not_exist_is_refused_in_one
     );
 }
 
+/// A config at the default place that is a link (or in a folder that is a link) to nothing, as a
+/// dotfiles checkout not made yet leaves it, is said, not run on the defaults.
+#[test]
+fn a_config_link_to_nothing_is_refused_in_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let config_home = data.path().join("config");
+    let missing = data.path().join("dotfiles");
+    for (link, target) in [
+        (
+            config_home.join("skipless").join("config.toml"),
+            missing.join("config.toml"),
+        ),
+        (config_home.join("skipless"), missing.join("skipless")),
+    ] {
+        let _ = std::fs::remove_dir_all(config_home.join("skipless"));
+        let _ = std::fs::remove_file(config_home.join("skipless"));
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("library")
+            .env_remove("SKIPLESS_DATA_DIR")
+            .env("XDG_CONFIG_HOME", &config_home)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{}: a link to {}, which is not there",
+                link.display(),
+                target.display()
+            )),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn the_remote_end_source_migration_rebuilds_a_100k_play_log_with_every_row_kept() {
     let data = tempfile::tempdir().unwrap();

@@ -361,6 +361,19 @@ fn roots_are_listed_added_and_removed() {
     let out = stdout_of(skipless(data.path()).args(["roots", "remove"]).arg(&a));
     assert!(out.contains("12 tracks left the library"), "{out}");
     assert_eq!(library(data.path()).len(), 1);
+    // For a script, the same in JSON.
+    let listed = json_lines(&stdout_of(
+        skipless(data.path()).args(["roots", "add", "--json"]).arg(&a),
+    ));
+    assert_eq!(listed.len(), 1);
+    let removed = json_lines(&stdout_of(
+        skipless(data.path()).args(["roots", "remove", "--json"]).arg(&a),
+    ));
+    assert_eq!(
+        removed,
+        [serde_json::json!({ "removed": a.display().to_string(), "tracks": 12 })]
+    );
+    assert_eq!(library(data.path()).len(), 1);
     let listed = json_lines(&stdout_of(skipless(data.path()).args(["roots", "--json"])));
     assert_eq!(listed.len(), 1);
     // A rescan of the remaining roots does not bring the removed folder back.

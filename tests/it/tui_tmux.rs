@@ -901,22 +901,38 @@ fn the_cover_is_drawn_in_half_blocks_inside_tmux() {
     tmux.keys(&["q"]);
 }
 
-/// Under `NO_COLOR` half blocks would draw the cover as colourless noise: there is none.
+/// Under `NO_COLOR`, or in a terminal type named monochrome, half blocks would draw the cover as
+/// colourless noise: there is none, also where the config asks for half blocks.
 #[test]
-fn no_cover_in_half_blocks_under_no_color() {
+fn no_cover_in_half_blocks_without_colours() {
     if !crate::common::has_tool("tmux", "tmux") {
         return;
     }
-    let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::on_corpus_with(data.path(), "NO_COLOR=1");
-    tmux.keys(&["2", "j", "j", "Enter"]);
-    tmux.wait_for("▶ Track 3 — Martin Severn");
-    std::thread::sleep(Duration::from_millis(500));
-    let screen = tmux.screen();
-    assert!(!screen.contains('▀') && !screen.contains('▄'), "{screen}");
-    let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap_or_default();
-    assert!(log.contains("no album art: NO_COLOR is set"), "{log}");
-    tmux.keys(&["q"]);
+    for env in ["NO_COLOR=1", "TERM=xterm-mono"] {
+        for album_art in ["auto", "halfblocks"] {
+            let data = tempfile::tempdir().unwrap();
+            std::fs::write(
+                data.path().join("config.toml"),
+                format!("[ui]\nalbum_art = \"{album_art}\"\n"),
+            )
+            .unwrap();
+            let tmux = Tmux::on_corpus_with(data.path(), env);
+            tmux.keys(&["2", "j", "j", "Enter"]);
+            tmux.wait_for("▶ Track 3 — Martin Severn");
+            std::thread::sleep(Duration::from_millis(500));
+            let screen = tmux.screen();
+            assert!(
+                !screen.contains('▀') && !screen.contains('▄'),
+                "{env}, {album_art}: {screen}"
+            );
+            let log = std::fs::read_to_string(data.path().join("skipless.log")).unwrap_or_default();
+            assert!(
+                log.contains("no album art in half blocks: the terminal shows no colours"),
+                "{env}, {album_art}: {log}"
+            );
+            tmux.keys(&["q"]);
+        }
+    }
 }
 
 /// A `skipless scan` that changed nothing leaves a running player alone; one that changed a
