@@ -170,12 +170,19 @@ fn print_plays(counts: &ImportCounts, json: bool) -> anyhow::Result<()> {
                 crate::fmt::count(n as u64, "basic-history file")
             ),
         };
+        let podcasts = match counts.podcast_files_left_out {
+            0 => String::new(),
+            n => format!(
+                "; {} left out (episodes, not music)",
+                crate::fmt::count(n as u64, "podcast-history file")
+            ),
+        };
         let waiting = match counts.unmatched {
             0 => String::new(),
             _ => " (matched when a scan adds their tracks)".to_owned(),
         };
         outln!(
-            "imported {}: {} matched, {} unmatched{waiting}, {}{without_track}{basic}",
+            "imported {}: {} matched, {} unmatched{waiting}, {}{without_track}{basic}{podcasts}",
             crate::fmt::count((counts.matched + counts.unmatched) as u64, "play"),
             crate::fmt::group_digits(counts.matched as u64),
             crate::fmt::group_digits(counts.unmatched as u64),

@@ -77,6 +77,15 @@ pub enum Format {
     Mssd,
 }
 
+/// Whether `path` is a basic export's podcast history: since 2023 the basic export splits music
+/// from podcasts (`StreamingHistory_music_0.json`, `StreamingHistory_podcast_0.json`), and
+/// episodes are no plays of the library's tracks.
+pub(crate) fn is_podcast_history(path: &Path) -> bool {
+    path.file_name()
+        .map(|name| name.to_string_lossy().to_lowercase())
+        .is_some_and(|name| name.starts_with("streaminghistory_podcast") && name.ends_with(".json"))
+}
+
 impl Format {
     /// Guesses the format from the file name; `None` for files that are not histories.
     pub(crate) fn of(path: &Path) -> Option<Format> {
@@ -85,9 +94,7 @@ impl Format {
             if name.starts_with("streaming_history_audio") || name.starts_with("endsong") {
                 return Some(Format::Extended);
             }
-            // Since 2023 the basic export splits music from podcasts (`StreamingHistory_music_0`,
-            // `StreamingHistory_podcast_0`); episodes are no plays of the library's tracks.
-            if name.starts_with("streaminghistory") && !name.starts_with("streaminghistory_podcast") {
+            if name.starts_with("streaminghistory") && !is_podcast_history(path) {
                 return Some(Format::Basic);
             }
         }

@@ -35,6 +35,9 @@ pub(crate) struct ImportCounts {
     /// history: left out, as the Extended one has the same plays, timed to the second (the
     /// basic one's minutes would make them new plays).
     pub basic_files_left_out: usize,
+    /// A basic export's podcast histories (`StreamingHistory_podcast_*.json`) in a folder: left
+    /// out, as episodes are no plays of music.
+    pub podcast_files_left_out: usize,
 }
 
 /// The import session being filled; it carries over from one file to the next.
@@ -52,9 +55,11 @@ struct OpenSession {
 
 /// Imports Spotify histories: files, or folders whose history files are taken in name order.
 pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
-    let (files, basic_files_left_out) = spotify_files(paths)?;
+    let found = spotify_files(paths)?;
     let mut importer = Importer::new(db, gap_ms)?;
-    importer.counts.basic_files_left_out = basic_files_left_out;
+    importer.counts.basic_files_left_out = found.basic_left_out;
+    importer.counts.podcast_files_left_out = found.podcasts_left_out;
+    let files = found.files;
     let without_track = std::cell::Cell::new(0);
     for (done, file) in files.iter().enumerate() {
         // The basic history times plays to the minute: its own format, matched by that minute.
@@ -94,13 +99,23 @@ pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -
     Ok(importer.counts)
 }
 
+/// The history files of an import, and the files of its folders left out.
+struct SpotifyFiles {
+    files: Vec<PathBuf>,
+    /// Basic-history files beside an Extended history.
+    basic_left_out: usize,
+    /// Podcast histories.
+    podcasts_left_out: usize,
+}
+
 /// The files to import, in name order; folders contribute the Spotify histories directly inside,
 /// or where there are none, those in the folders inside (Spotify's download unpacks to
 /// `my_spotify_data/Spotify Extended Streaming History/`), the Extended history alone where
-/// both kinds are found. Also returns how many basic files were left out so.
-fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError> {
+/// both kinds are found.
+fn spotify_files(paths: &[PathBuf]) -> Result<SpotifyFiles, LogIoError> {
     let mut files = Vec::new();
     let mut left_out = 0;
+    let mut podcasts = std::collections::HashSet::new();
     // A file or folder named twice (itself and in its folder, or by two names) is read once:
     // read twice, its every play counted as a duplicate of itself.
     let canonical = |path: &PathBuf| std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
@@ -110,10 +125,10 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
             files.push(path.clone());
             continue;
         }
-        let (mut extended, mut basic, folders) = histories_in(path)?;
+        let (mut extended, mut basic, folders) = histories_in(path, &mut podcasts)?;
         if extended.is_empty() && basic.is_empty() {
             for folder in folders {
-                let (more_extended, more_basic, _) = histories_in(&folder)?;
+                let (more_extended, more_basic, _) = histories_in(&folder, &mut podcasts)?;
                 extended.extend(more_extended);
                 basic.extend(more_basic);
             }
@@ -133,12 +148,17 @@ fn spotify_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), LogIoError>
     }
     let mut read = std::collections::HashSet::new();
     files.retain(|file| read.insert(canonical(file)));
-    Ok((files, left_out))
+    Ok(SpotifyFiles {
+        files,
+        basic_left_out: left_out,
+        podcasts_left_out: podcasts.len(),
+    })
 }
 
-/// The Extended and the basic Spotify history files directly inside `dir`, and its folders.
+/// The Extended and the basic Spotify history files directly inside `dir`, and its folders;
+/// its podcast histories go into `podcasts`.
 type Found = (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>);
-fn histories_in(dir: &Path) -> Result<Found, LogIoError> {
+fn histories_in(dir: &Path, podcasts: &mut std::collections::HashSet<PathBuf>) -> Result<Found, LogIoError> {
     let read_err = |source| LogIoError::Read {
         path: dir.to_path_buf(),
         source,
@@ -150,6 +170,9 @@ fn histories_in(dir: &Path) -> Result<Found, LogIoError> {
             Some(Format::Extended) if file.is_file() => extended.push(file),
             Some(Format::Basic) if file.is_file() => basic.push(file),
             _ if file.is_dir() => folders.push(file),
+            _ if history::is_podcast_history(&file) => {
+                podcasts.insert(std::fs::canonicalize(&file).unwrap_or(file));
+            }
             _ => {}
         }
     }

@@ -81,20 +81,30 @@ fn a_folder_with_both_spotify_histories_imports_the_extended_one_alone() {
         serde_json::to_vec(&to_basic(&records)).unwrap(),
     )
     .unwrap();
+    // The basic download's episodes are no music: left out, and said.
+    std::fs::write(
+        folder.join("StreamingHistory_podcast_0.json"),
+        r#"[{"endTime": "2024-03-18 08:06", "podcastName": "A Show", "episodeName": "One", "msPlayed": 600000}]"#,
+    )
+    .unwrap();
     let both = data_dir(tmp.path(), "both");
     let counts = json_of(&both, &["import", "spotify", "--json"], &[&folder]);
     let extended_only = data_dir(tmp.path(), "extended");
     let alone = json_of(&extended_only, &["import", "spotify", "--json"], &[&mica()]);
     assert_eq!(counts["unmatched"], alone["unmatched"], "{counts} against {alone}");
     assert_eq!(counts["basic_files_left_out"], 1);
+    assert_eq!(counts["podcast_files_left_out"], 1);
+    assert_eq!(alone["podcast_files_left_out"], 0);
     let text = stdout_of(
         skipless(&data_dir(tmp.path(), "text"))
             .args(["import", "spotify"])
             .arg(&folder),
     );
     assert!(
-        text.trim_end()
-            .ends_with("1 basic-history file left out: the Extended history beside them has their plays"),
+        text.trim_end().ends_with(
+            "1 basic-history file left out: the Extended history beside them has their plays; \
+             1 podcast-history file left out (episodes, not music)"
+        ),
         "{text}"
     );
     // The folder Spotify's download unpacks to, the histories one folder down, is found too.
