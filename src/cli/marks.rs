@@ -30,7 +30,14 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
         })?;
     let changed = marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
     let said = mark.outcome(on, changed);
-    let note = if changed && mark == Mark::Ban && on {
+    // A file that did not read at its last scan keeps its marks, as it keeps its plays, for
+    // when it reads again; until then nothing plays it.
+    let readable = tracks::playable_track_at(db.conn(), &track.path)
+        .map_err(|e| db.err(e))?
+        .is_some();
+    let note = if !readable && on {
+        " (its file did not read at the last scan: it plays once a scan reads it)"
+    } else if changed && mark == Mark::Ban && on {
         " (never queued by autoplay)"
     } else {
         ""

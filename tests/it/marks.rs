@@ -552,3 +552,24 @@ fn a_ban_from_the_shell_of_the_track_playing_skips_it() {
     );
     player.finish();
 }
+
+/// A file the scan could not read can be liked (it keeps its marks, as it keeps its plays, for
+/// when it reads again), and the like says it does not play until then.
+#[test]
+fn a_like_of_a_file_that_did_not_read_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::copy(corpus().join("sad.ogg"), music.join("sad.ogg")).unwrap();
+    std::fs::write(music.join("noise.mp3"), vec![0x55u8; 20_000]).unwrap();
+    scan_json(data.path(), &[&music]);
+    let out = stdout_of(skipless(data.path()).arg("like").arg(music.join("noise.mp3")));
+    assert!(
+        out.starts_with("liked (its file did not read at the last scan: it plays once a scan reads it): noise"),
+        "{out}"
+    );
+    let out = stdout_of(skipless(data.path()).arg("like").arg(music.join("sad.ogg")));
+    assert!(out.starts_with("liked: ") && !out.contains("did not read"), "{out}");
+    let out = stdout_of(skipless(data.path()).arg("unlike").arg(music.join("noise.mp3")));
+    assert!(!out.contains("did not read"), "{out}");
+}
