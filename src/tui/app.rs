@@ -193,7 +193,7 @@ impl App {
     }
 
     pub(crate) fn scan(&mut self, roots: Vec<PathBuf>) {
-        self.state.progress = Some(Progress {
+        self.state.gauges.scan = Some(Progress {
             label: "scanning".into(),
             done: 0,
             total: 0,
@@ -1134,14 +1134,14 @@ impl App {
     pub fn handle_worker(&mut self, msg: WorkerMsg) {
         match msg {
             WorkerMsg::ScanProgress { done, total } => {
-                self.state.progress = Some(Progress {
+                self.state.gauges.scan = Some(Progress {
                     label: "scanning".into(),
                     done,
                     total,
                 });
             }
             WorkerMsg::ScanDone { summary, problems } => {
-                self.state.progress = None;
+                self.state.gauges.scan = None;
                 let more = if problems > 0 {
                     format!(" ({problems} problems: see `skipless scan`)")
                 } else {
@@ -1194,14 +1194,14 @@ impl App {
             }
             WorkerMsg::RetrainRefused(why) => self.state.say(why),
             WorkerMsg::TrainProgress { stage, done, total } => {
-                self.state.progress = Some(Progress {
+                self.state.gauges.training = Some(Progress {
                     label: format!("training {stage}"),
                     done,
                     total,
                 });
             }
             WorkerMsg::TrainDone(message) => {
-                self.state.progress = None;
+                self.state.gauges.training = None;
                 self.state.say(message);
                 self.request_rank();
                 self.refresh_stats();
@@ -1272,7 +1272,9 @@ impl App {
                 });
             }
             WorkerMsg::Error(message) => {
-                self.state.progress = None;
+                // The workers that fail so are the scan's and the one-off jobs'; training
+                // reports its end, a failure included, with `TrainDone`.
+                self.state.gauges.scan = None;
                 // A rename that failed will not show its new name.
                 self.state.renamed_playlist = None;
                 self.state.say(message);

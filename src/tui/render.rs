@@ -316,7 +316,7 @@ pub(crate) fn layout(area: Rect, state: &State, notes: &[String]) -> ScreenLayou
 fn status_rows(state: &State, area: Rect) -> u16 {
     let most = if area.height >= 16 { 3 } else { 1 };
     match &state.status {
-        Some(text) if state.naming_playlist.is_none() && state.progress.is_none() => {
+        Some(text) if state.naming_playlist.is_none() && state.gauges.is_empty() => {
             (textwrap::wrap(text, area.width.max(1) as usize).len().clamp(1, most)) as u16
         }
         _ => 1,

@@ -152,6 +152,25 @@ pub struct Progress {
     pub total: usize,
 }
 
+/// The gauges of the background jobs that report progress: a scan's and a training run's, which
+/// can run at once (a folder changed during a retrain) and end apart.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gauges {
+    pub scan: Option<Progress>,
+    pub training: Option<Progress>,
+}
+
+impl Gauges {
+    /// The gauges to draw, the scan's first.
+    pub fn shown(&self) -> impl Iterator<Item = &Progress> {
+        self.scan.iter().chain(&self.training)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scan.is_none() && self.training.is_none()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub view: View,
@@ -184,7 +203,7 @@ pub struct State {
     pub status: Option<String>,
     /// How many messages were said: one said again with the same text is still a new one.
     pub said: u64,
-    pub progress: Option<Progress>,
+    pub gauges: Gauges,
     /// What feeds autoplay and the state of the model, for the status line.
     pub model_status: String,
     pub autoplay: bool,

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::render::{help_area, scroll_offset, ScreenLayout, Theme};
-use super::state::{Pane, PlaylistTarget, View};
+use super::state::{Pane, PlaylistTarget, Progress, View};
 use super::App;
 use crate::app::library::SavedEntry;
 use crate::fmt::{format_duration, format_shift, truncate, width as text_width};
@@ -308,7 +308,7 @@ pub(crate) fn main(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
         return;
     }
     if lib.tracks.is_empty() && matches!(s.view, View::Library | View::Tracks) {
-        let text = if s.progress.is_some() {
+        let text = if s.gauges.scan.is_some() {
             "Scanning the library…"
         } else if lib.roots.is_empty() {
             "No library folders yet.\n\nStart skipless with a music folder:\n  skipless ~/Music\nor add one with:\n  skipless roots add ~/Music"
@@ -1141,14 +1141,22 @@ pub(crate) fn status_line(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    if let Some(progress) = &s.progress {
-        let ratio = if progress.total > 0 {
-            progress.done as f64 / progress.total as f64
-        } else {
-            0.0
-        };
-        let label = format!("{} {}/{}", progress.label, progress.done, progress.total);
-        gauge(frame, area, ratio.clamp(0.0, 1.0), label, app);
+    if !s.gauges.is_empty() {
+        // Side by side when a scan and a training run go on at once.
+        let shown: Vec<&Progress> = s.gauges.shown().collect();
+        let columns = Layout::horizontal(vec![Constraint::Ratio(1, shown.len() as u32); shown.len()]).split(area);
+        for (progress, column) in shown.into_iter().zip(columns.iter()) {
+            let ratio = if progress.total > 0 {
+                progress.done as f64 / progress.total as f64
+            } else {
+                0.0
+            };
+            // The counts stay whole; the job's name gives way (a label takes half its gauge).
+            let counts = format!("{}/{}", progress.done, progress.total);
+            let room = (column.width as usize / 2).saturating_sub(text_width(&counts) + 2);
+            let label = format!("{} {counts}", truncate(&progress.label, room));
+            gauge(frame, *column, ratio.clamp(0.0, 1.0), label, app);
+        }
         return;
     }
     let text = s.status.clone().unwrap_or_default();

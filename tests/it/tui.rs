@@ -2248,12 +2248,44 @@ fn an_empty_library_says_whether_it_has_a_folder_or_is_being_scanned() {
     let empty = tempfile::tempdir().unwrap();
     let mut h = Harness::on(empty.path(), 80, 24);
     assert!(h.screen().contains("No tracks yet"), "a folder with no audio in it");
-    h.app.state.progress = Some(skipless::tui::state::Progress {
+    h.app.state.gauges.scan = Some(skipless::tui::state::Progress {
         label: "scanning".into(),
         done: 0,
         total: 10,
     });
     assert!(h.screen().contains("Scanning the library…"));
+}
+
+/// A scan during a retrain: both gauges show, side by side, and each goes when its job ends.
+#[test]
+fn a_scan_and_a_training_run_show_a_gauge_each() {
+    let mut h = Harness::new(100, 30);
+    h.app.state.gauges.training = Some(skipless::tui::state::Progress {
+        label: "training the Transformer (2 of 2)".into(),
+        done: 40,
+        total: 100,
+    });
+    h.app.state.gauges.scan = Some(skipless::tui::state::Progress {
+        label: "scanning".into(),
+        done: 3,
+        total: 12,
+    });
+    let screen = h.screen();
+    let row = screen
+        .lines()
+        .rev()
+        .find(|l| l.contains("scanning"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("scanning 3/12") && row.contains("training the Tra… 40/100"),
+        "{screen}"
+    );
+    h.app.state.gauges.scan = None;
+    let screen = h.screen();
+    assert!(
+        screen.contains("training the Transformer (2 of 2) 40/100") && !screen.contains("scanning"),
+        "{screen}"
+    );
 }
 
 /// View 5 says, as `skipless stats` does, how many of its plays are imported ones waiting for
