@@ -164,6 +164,10 @@ pub(crate) struct LogTraining {
     /// When the model judged as the previous one was trained (`None`: there was none), to tell
     /// whether another run saved one since.
     previous_trained_at: Option<String>,
+    /// The previous model as it was judged: in this run's vocabulary, where the tracks played
+    /// since it was trained have items and history features. Kept, it is saved so, so that the
+    /// model served is the one judged.
+    previous_judged: Option<Checkpoint>,
     /// The sessions and likes of this run, to judge a model saved by another run meanwhile on
     /// the same slice.
     sessions: Vec<Session>,
@@ -191,22 +195,25 @@ impl LogTraining {
         let current = Checkpoint::load(models_dir).ok().flatten();
         if current.as_ref().map(|c| &c.meta.trained_at) != self.previous_trained_at.as_ref() {
             self.previous_trained_at = current.as_ref().map(|c| c.meta.trained_at.clone());
-            self.previous_validation = match current.as_ref() {
-                Some(current) => self.served_metrics_of(current)?,
+            self.previous_judged = match current.as_ref() {
+                Some(current) => self.judged(current)?,
                 None => None,
             };
+            self.previous_validation = self.previous_judged.as_ref().map(|p| p.meta.validation);
         }
         if force || self.improves() {
-            self.checkpoint.save(models_dir).map(Some)
-        } else {
-            Ok(None)
+            return self.checkpoint.save(models_dir).map(Some);
         }
+        if let Some(previous) = &self.previous_judged {
+            previous.save(models_dir)?;
+        }
+        Ok(None)
     }
 
-    /// `previous`'s served metrics on this run's validation slice, in this run's vocabulary
-    /// (items new since it was trained score from their side features, as they would if it
-    /// stayed in use); `None` for a model of another shape, which the new one replaces.
-    fn served_metrics_of(&self, previous: &Checkpoint) -> Result<Option<Metrics>, RecommendError> {
+    /// `previous` in this run's vocabulary (items new since it was trained score from their side
+    /// features, as they would if it stayed in use), with its served metrics on this run's
+    /// validation slice; `None` for a model of another shape, which the new one replaces.
+    fn judged(&self, previous: &Checkpoint) -> Result<Option<Checkpoint>, RecommendError> {
         let config = &self.checkpoint.meta.config;
         if previous.meta.config.model != config.model {
             return Ok(None);
@@ -221,7 +228,16 @@ impl LogTraining {
             likes: &self.likes,
         };
         let popularity = listen_counts(vocab, &self.sessions[..self.val_start]);
-        validation_metrics(&old, data, &popularity).map(Some)
+        let validation = validation_metrics(&old, data, &popularity)?;
+        Ok(Some(Checkpoint {
+            meta: CheckpointMeta {
+                vocab: vocab.clone(),
+                validation,
+                plays_seen: self.checkpoint.meta.plays_seen,
+                ..previous.meta.clone()
+            },
+            model: old,
+        }))
     }
 
     /// Adds this run to the record of training runs in `db`: `saved` if the new model replaced
@@ -331,12 +347,14 @@ pub(crate) fn train_from_log(
         checkpoint,
         previous_validation: None,
         previous_trained_at: previous.map(|p| p.meta.trained_at.clone()),
+        previous_judged: None,
         sessions,
         likes,
         val_start,
     };
     if let Some(previous) = previous {
-        trained.previous_validation = trained.served_metrics_of(previous)?;
+        trained.previous_judged = trained.judged(previous)?;
+        trained.previous_validation = trained.previous_judged.as_ref().map(|p| p.meta.validation);
     }
     Ok(trained)
 }
@@ -455,5 +473,79 @@ mod tests {
         let ts: Vec<i64> = log.plays.iter().map(|p| p.ts_ms).collect();
         assert_eq!(ts, [1_190_000, 1_380_000, 9_180_000]);
         assert_eq!(log.sessions().len(), 2);
+    }
+
+    /// A log of `sessions` sessions of `tracks` tracks, each session 6 plays in turn from its
+    /// number on, every third skipped.
+    fn log_of(tracks: i64, sessions: i64) -> ListeningLog {
+        let mut db = Database::open_in_memory().unwrap();
+        let track = |id: i64| Track {
+            id,
+            path: format!("/music/{id}.ogg").into(),
+            title: format!("{id}"),
+            artist: Some(format!("artist {}", id % 3).into()),
+            ..Track::default()
+        };
+        tracks::insert_tracks(db.conn_mut(), &(1..=tracks).map(track).collect::<Vec<_>>()).unwrap();
+        let mut sql = String::new();
+        for session in 0..sessions {
+            let start = 10_000_000 * (session + 1);
+            sql += &format!(
+                "INSERT INTO sessions (id, started_at, last_at) VALUES ({}, {start}, {});",
+                session + 1,
+                start + 6 * 200_000
+            );
+            for position in 0..6 {
+                let track_id = (session + position) % tracks + 1;
+                let skipped = i64::from(position % 3 == 2);
+                let at = start + position * 200_000;
+                sql += &format!(
+                    "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, end_reason, skipped, source)
+                     VALUES ({track_id}, {}, {position}, {at}, {}, 180000, '{}', {skipped}, 'user');",
+                    session + 1,
+                    at + 180_000,
+                    if skipped == 1 { "skipped" } else { "finished" }
+                );
+            }
+        }
+        db.conn().execute_batch(&sql).unwrap();
+        ListeningLog::load(&db, &[]).unwrap()
+    }
+
+    /// A retrain that keeps the current model saves it as it was judged: in the new run's
+    /// vocabulary, so that the tracks played since it was trained are ranked with their history
+    /// features, as they were when it was compared, and not as tracks new to it.
+    #[test]
+    fn a_kept_model_is_saved_as_it_was_judged() {
+        let config = TrainConfig {
+            max_epochs: 2,
+            min_steps: 0,
+            transformer_min_steps: 0,
+            ..TrainConfig::default()
+        };
+        let models = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        let first = train_from_log(&log_of(6, 12), None, &config, &mut |_| {}, &cancel).unwrap();
+        let first_trained_at = first.checkpoint.meta.trained_at.clone();
+        first.checkpoint.save(models.path()).unwrap();
+        let previous = Checkpoint::load(models.path()).unwrap().unwrap();
+        assert_eq!(previous.meta.vocab.len(), 6);
+
+        // Four tracks more, played since; the new run is made to lose the comparison.
+        let longer = log_of(10, 16);
+        let mut second = train_from_log(&longer, Some(&previous), &config, &mut |_| {}, &cancel).unwrap();
+        let judged = second.previous_validation.unwrap();
+        second.checkpoint.meta.validation.ndcg10 = judged.ndcg10 - 0.1;
+        assert_eq!(second.settle(models.path(), false).unwrap(), None);
+        let kept = Checkpoint::load(models.path()).unwrap().unwrap();
+        assert_eq!(kept.meta.trained_at, first_trained_at, "the same model");
+        assert_eq!(kept.meta.vocab.len(), 10, "in the vocabulary it was judged in");
+        assert_eq!(kept.meta.validation, judged);
+        assert_eq!(kept.meta.plays_seen, longer.plays.len() as u64);
+        // Judged again, it reads what it was judged at.
+        let mut third = train_from_log(&longer, Some(&kept), &config, &mut |_| {}, &cancel).unwrap();
+        assert_eq!(third.previous_validation, Some(judged));
+        third.checkpoint.meta.validation.ndcg10 = judged.ndcg10 + 0.1;
+        assert!(third.settle(models.path(), false).unwrap().is_some());
     }
 }
