@@ -524,12 +524,18 @@ impl AutoplayCore {
         }
         // The old copies go first, so a reload never holds the library twice.
         self.candidates = Vec::new();
+        let plays_before = self.log.plays.len() as u64;
         self.log = ListeningLog::default();
         self.log = ListeningLog::load(&self.db, self.library.as_deref().map_or(&[], |l| l.as_slice()))?;
         self.candidates = library_candidates(&self.db, &self.log)?;
         self.copies = copies_of(&self.candidates);
+        // Plays an import (or another player) added count as plays since the model and toward
+        // the next retrain, as plays of this player do.
+        let added = (self.log.plays.len() as u64).saturating_sub(plays_before);
+        self.plays_since_training += added;
         if let Some(r) = self.recommender.as_mut() {
             r.replay(&self.log);
+            self.plays_since_model = (self.log.plays.len() as u64).saturating_sub(r.meta().plays_seen);
         }
         self.prepare_places();
         Ok(())
@@ -964,7 +970,8 @@ impl Worker {
                 match reloaded {
                     // An import may have made the log long enough for a first model.
                     Ok(()) if self.core.retrain_due() && self.training.is_none() => self.retrain(),
-                    Ok(()) => {}
+                    // The plays since the model may have changed (an import).
+                    Ok(()) => self.status(self.describe()),
                     Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
                 }
             }
@@ -1367,6 +1374,33 @@ mod tests {
         let second = log_play(&core.db, 5);
         core.played(play, Some(second));
         assert_eq!(core.log.plays.len(), plays + 2);
+    }
+
+    /// Plays another program added (an import) count toward the next retrain as the player's
+    /// own do, and a reload that read nothing new counts none.
+    #[test]
+    fn plays_a_reload_finds_count_toward_the_next_retrain() {
+        let mut core = core();
+        let _job = core.start_training();
+        assert!(!core.retrain_due());
+        let every = core.config.retrain_every;
+        let conn = core.db.conn();
+        for position in 0..every {
+            conn.execute(
+                "INSERT INTO plays (track_id, session_id, position, started_at, ended_at, played_ms, duration_ms,
+                                    end_reason, skipped, source)
+                 VALUES (12, 31, ?1, 2000000000000 + ?1 * 300000, 2000000200000 + ?1 * 300000, 200000, 200000,
+                         'finished', 0, 'import')",
+                [position as i64 + 4],
+            )
+            .unwrap();
+        }
+        core.reload(None).unwrap();
+        assert_eq!(core.plays_since_training, every);
+        assert!(core.retrain_due(), "an import of retrain_every plays");
+        let _job = core.start_training();
+        core.reload(None).unwrap();
+        assert_eq!(core.plays_since_training, 0, "nothing new");
     }
 
     /// A long run of autoplay over 60 tracks, each pick heard to its end: with the default
