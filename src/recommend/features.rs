@@ -269,6 +269,10 @@ impl HistoryStats {
         self.items.len()
     }
 
+    pub(crate) fn groups(&self) -> &ItemGroups {
+        &self.groups
+    }
+
     /// (listens, skips) of item `item` so far.
     pub(crate) fn counts(&self, item: u32) -> (u32, u32) {
         match (item as usize).checked_sub(1).filter(|&j| j < self.n_items()) {
@@ -508,6 +512,74 @@ fn fill_features_kernel(
     m
 }
 
+/// The columns of the session's artists and album, in their order: whether a track is by the
+/// last play's artist, ln(1 + the session's finished and skipped plays of its artist), whether
+/// it is on the last play's album.
+pub(crate) const GROUP_COLUMNS: [usize; 4] = [13, 14, 15, 16];
+
+/// What the session says of artists and albums: its last play's artist and album, and the
+/// finished and skipped plays of each of its artists (ids of the vocabulary's tables, 0 unknown).
+pub(crate) struct SessionGroups {
+    last_artist: u32,
+    last_album: u32,
+    /// (artist, ln(1 + finished), ln(1 + skipped)): a few artists.
+    artists: Vec<(u32, f32, f32)>,
+}
+
+impl SessionGroups {
+    pub(crate) fn of(groups: &ItemGroups, session: &[(u32, bool)]) -> SessionGroups {
+        let (last_artist, last_album) = session.last().map_or((0, 0), |&(item, _)| groups.of_item(item));
+        let mut counts: Vec<(u32, f32, f32)> = Vec::new();
+        for &(item, skipped) in session {
+            let (a, _) = groups.of_item(item);
+            if a == 0 {
+                continue;
+            }
+            let slot = match counts.iter().position(|c| c.0 == a) {
+                Some(i) => i,
+                None => {
+                    counts.push((a, 0.0, 0.0));
+                    counts.len() - 1
+                }
+            };
+            if skipped {
+                counts[slot].2 += 1.0;
+            } else {
+                counts[slot].1 += 1.0;
+            }
+        }
+        SessionGroups {
+            last_artist,
+            last_album,
+            artists: counts.into_iter().map(|(a, f, s)| (a, ln_1p(f), ln_1p(s))).collect(),
+        }
+    }
+
+    /// The [`GROUP_COLUMNS`] of a track of `artist` and `album` that is no item of the model:
+    /// what [`fill_group_features`] gives an item of them.
+    pub(crate) fn columns(&self, artist: u32, album: u32) -> [f32; 4] {
+        // Most tracks the model has no item for are of artists it has never seen (id 0).
+        if artist == 0 && album == 0 {
+            return [0.0; 4];
+        }
+        let (finished, skipped) = match artist {
+            0 => (0.0, 0.0),
+            _ => self
+                .artists
+                .iter()
+                .find(|c| c.0 == artist)
+                .map_or((0.0, 0.0), |c| (c.1, c.2)),
+        };
+        let flag = |hit: bool| if hit { 1.0 } else { 0.0 };
+        [
+            flag(artist != 0 && artist == self.last_artist),
+            finished,
+            skipped,
+            flag(album != 0 && album == self.last_album),
+        ]
+    }
+}
+
 /// The artist and album columns over the first m tracks (every track of the session's artists
 /// and its last album is among them): whether a track is by the last play's artist or on its
 /// album, and ln(1 + the session's finished and skipped plays of its artist).
@@ -530,39 +602,19 @@ fn fill_group_features(groups: &ItemGroups, session: &[(u32, bool)], columns: [&
     if artist.len() < m {
         return;
     }
-    let (last_artist, last_album) = session.last().map_or((0, 0), |&(item, _)| groups.of_item(item));
-    if last_artist != 0 {
+    let said = SessionGroups::of(groups, session);
+    if said.last_artist != 0 {
         for j in 0..m {
-            same_artist[j] = if artist[j] == last_artist { 1.0 } else { 0.0 };
+            same_artist[j] = if artist[j] == said.last_artist { 1.0 } else { 0.0 };
         }
     }
-    if last_album != 0 {
+    if said.last_album != 0 {
         for j in 0..m {
-            same_album[j] = if album[j] == last_album { 1.0 } else { 0.0 };
+            same_album[j] = if album[j] == said.last_album { 1.0 } else { 0.0 };
         }
     }
-    // (artist, finished, skipped) of the session: a few artists, each one pass over the tracks.
-    let mut counts: Vec<(u32, f32, f32)> = Vec::new();
-    for &(item, skipped) in session {
-        let (a, _) = groups.of_item(item);
-        if a == 0 {
-            continue;
-        }
-        let slot = match counts.iter().position(|c| c.0 == a) {
-            Some(i) => i,
-            None => {
-                counts.push((a, 0.0, 0.0));
-                counts.len() - 1
-            }
-        };
-        if skipped {
-            counts[slot].2 += 1.0;
-        } else {
-            counts[slot].1 += 1.0;
-        }
-    }
-    for (a, finished, skipped) in counts {
-        let (f, s) = (ln_1p(finished), ln_1p(skipped));
+    // A few artists, each one pass over the tracks.
+    for &(a, f, s) in &said.artists {
         for j in 0..m {
             let hit = artist[j] == a;
             artist_finished[j] += if hit { f } else { 0.0 };
@@ -814,6 +866,14 @@ mod tests {
         let mut on_album = vec![0f32; 20];
         (on_album[0], on_album[9]) = (1.0, 1.0);
         assert_eq!(column("same album as the last play"), on_album);
+        // A track the model has no item for gets the same columns from its artist and album.
+        let names = GROUP_COLUMNS.map(|k| FEATURES[k]);
+        let said = SessionGroups::of(&stats.groups, &session);
+        for (j, (&a, &b)) in stats.groups.artist.iter().zip(&stats.groups.album).enumerate() {
+            let as_item = names.map(|name| column(name)[j]);
+            assert_eq!(said.columns(a, b), as_item, "item {}", j + 1);
+        }
+        assert_eq!(said.columns(0, 0), [0.0; 4]);
     }
 
     #[test]

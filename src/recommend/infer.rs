@@ -21,7 +21,8 @@ use crate::config::RecommendConfig;
 use super::checkpoint::{Checkpoint, CheckpointMeta};
 use super::data::{item_key_of, ItemFeatures, Play, Vocab};
 use super::features::{
-    ln_finish, HistoryStats, ItemGroups, FEATURES, FINISH_PRIOR, FOLLOWS, LIKED, TIMES_FINISHED, WINDOW,
+    ln_finish, HistoryStats, ItemGroups, SessionGroups, FEATURES, FINISH_PRIOR, FOLLOWS, GROUP_COLUMNS, LIKED,
+    TIMES_FINISHED, WINDOW,
 };
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
@@ -122,6 +123,8 @@ pub struct Recommender {
     names: HashMap<u32, String>,
     /// (listens, skips) per library track, including tracks the model has no item for yet.
     plays: HashMap<i64, (u32, u32)>,
+    /// When each liked library track was liked, for the tracks the model has no item for.
+    liked: HashMap<i64, i64>,
     /// The places of the last candidates ranked, by position, with the track each is for
     /// (see [`Recommender::places_of`]).
     places: RefCell<Vec<(Arc<Track>, Place)>>,
@@ -132,6 +135,7 @@ struct PlaceFinder<'a> {
     items: &'a HashMap<i64, u32>,
     vocab: &'a Vocab,
     plays: &'a HashMap<i64, (u32, u32)>,
+    liked: &'a HashMap<i64, i64>,
 }
 
 impl PlaceFinder<'_> {
@@ -141,17 +145,25 @@ impl PlaceFinder<'_> {
         }
         match self.vocab.id(&item_key_of(track)) {
             Some(item) => Place::Item(item),
-            None => Place::Cold(self.vocab.features_of(track), self.plays.contains_key(&track.id)),
+            None => Place::Cold {
+                features: self.vocab.features_of(track),
+                played: self.plays.contains_key(&track.id),
+                liked_at: self.liked.get(&track.id).copied(),
+            },
         }
     }
 }
 
-/// Where the model places a track: an item of its vocabulary, or side features only (and
-/// whether the log has plays of it).
+/// Where the model places a track: an item of its vocabulary, or side features only (with
+/// whether the log has plays of it, and when it was liked).
 #[derive(Debug, Clone, Copy)]
 enum Place {
     Item(u32),
-    Cold(ItemFeatures, bool),
+    Cold {
+        features: ItemFeatures,
+        played: bool,
+        liked_at: Option<i64>,
+    },
 }
 
 impl Recommender {
@@ -172,6 +184,7 @@ impl Recommender {
             items: HashMap::new(),
             names: HashMap::new(),
             plays: HashMap::new(),
+            liked: HashMap::new(),
             places: RefCell::new(Vec::new()),
         })
     }
@@ -192,6 +205,7 @@ impl Recommender {
             .collect();
         self.names = display_names(log, vocab);
         self.plays.clear();
+        self.liked = log.likes.clone();
         self.places.borrow_mut().clear();
         for (track, &at) in &log.likes {
             if let Some(&item) = self.items.get(track) {
@@ -260,6 +274,7 @@ impl Recommender {
             items: &self.items,
             vocab: &self.checkpoint.meta.vocab,
             plays: &self.plays,
+            liked: &self.liked,
         };
         let found: Vec<Place> = changed.par_iter().map(|&i| finder.place_of(&candidates[i])).collect();
         for (i, place) in changed.into_iter().zip(found) {
@@ -290,7 +305,8 @@ impl Recommender {
 
     /// Ranks `candidates` for what follows `session` (track id, skipped), best first: the served
     /// score of [`served_scores`] for the candidates the model knows; a candidate it has no item
-    /// for scores by its side features' embedding, with no history features.
+    /// for scores by its side features' embedding and the history features it has before a first
+    /// play ([`cold_columns`]): a like, and its artist's and album's place in the session.
     pub fn rank(
         &self,
         session: &[(i64, bool)],
@@ -324,6 +340,8 @@ impl Recommender {
         // times each side-feature row once, then four lookups per track.
         let side = self.scorer.side_logits(&hidden);
         let unplayed_finish = filters.finish_weight * self.stats.ln_finish((0, 0));
+        let weights = self.scorer.feature_weights(&hidden);
+        let session_groups = SessionGroups::of(self.stats.groups(), &known);
         let places = self.places_of(candidates);
         // Scores are first relative to the model's catalogue; the candidates it has no item for
         // then join the softmax's normaliser, so that every score is a log-probability over the
@@ -333,8 +351,21 @@ impl Recommender {
         for (cand, (_, place)) in candidates.iter().zip(places.iter()) {
             scores.push(match *place {
                 Place::Item(item) => served[item as usize - 1],
-                Place::Cold(f, played) => {
-                    let logit = self.scorer.cold_logit(&side, &f) - normaliser;
+                Place::Cold {
+                    features,
+                    played,
+                    liked_at,
+                } => {
+                    // Most such tracks are of an artist and album the model has never seen, and
+                    // not liked: they have none of these features, and are left at once.
+                    let history = match (features.artist, features.album, liked_at) {
+                        (0, 0, None) => 0.0,
+                        _ => cold_columns(&session_groups, &features, liked_at, now_ms)
+                            .iter()
+                            .map(|&(k, value)| weights.get(k).copied().unwrap_or(0.0) * value)
+                            .sum(),
+                    };
+                    let logit = self.scorer.cold_logit(&side, &features) + history - normaliser;
                     cold_shift.add(logit);
                     // Only a track with plays is looked at: the rest score alike, untouched.
                     let counts = if played { self.plays.get(&cand.id) } else { None };
@@ -352,7 +383,6 @@ impl Recommender {
                 *score -= shift;
             }
         }
-        let weights = self.scorer.feature_weights(&hidden);
         let terms = Terms {
             hidden: &hidden,
             weights: &weights,
@@ -367,16 +397,13 @@ impl Recommender {
                 Scored {
                     track_id: cand.id,
                     score: scores[c],
-                    reason: filler_reason(cand, session, filters).unwrap_or_else(|| {
-                        self.reason(
+                    reason: filler_reason(cand, session, filters).unwrap_or_else(|| match places[c].1 {
+                        Place::Item(item) => self.reason(cand, item, &known, &terms),
+                        Place::Cold { features, liked_at, .. } => self.cold_reason(
                             cand,
-                            match places[c].1 {
-                                Place::Item(item) => Some(item),
-                                Place::Cold(..) => None,
-                            },
-                            &known,
-                            &terms,
-                        )
+                            &cold_columns(&session_groups, &features, liked_at, now_ms),
+                            &weights,
+                        ),
                     }),
                 }
             })
@@ -386,14 +413,7 @@ impl Recommender {
     /// The term of the score that did most for a pick, in words: the largest of the history
     /// features' weighted values (`(w_k + u_k · h) f_k`), the Transformer's `h · e`, and the
     /// finish term's lift over a track never played.
-    fn reason(&self, cand: &Track, item: Option<u32>, known: &[(u32, bool)], terms: &Terms) -> String {
-        let Some(item) = item else {
-            return if self.plays.contains_key(&cand.id) {
-                "new to the model (played since it was trained)".into()
-            } else {
-                "new to you".into()
-            };
-        };
+    fn reason(&self, cand: &Track, item: u32, known: &[(u32, bool)], terms: &Terms) -> String {
         let n = self.stats.n_items();
         let j = item as usize - 1;
         let (listens, skips) = self.stats.counts(item);
@@ -431,8 +451,31 @@ impl Recommender {
                 Some(name) => format!("often follows {name} in your sessions"),
                 None => "often follows what you just played".into(),
             },
-            Term::Feature(LIKED) => "you liked it".into(),
-            Term::Feature(k) => match FEATURES[k] {
+            Term::Feature(k) => self.feature_reason(cand, k, (listens, skips)),
+        }
+    }
+
+    /// The reason of a pick the model has no item for: the history feature it has before a first
+    /// play that added most, else that it is new.
+    fn cold_reason(&self, cand: &Track, columns: &[(usize, f32)], weights: &[f32]) -> String {
+        let best = columns
+            .iter()
+            .map(|&(k, value)| (weights.get(k).copied().unwrap_or(0.0) * value, k))
+            .filter(|&(contribution, _)| contribution > 0.0)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
+        match best {
+            Some((_, k)) => self.feature_reason(cand, k, counts),
+            None if counts != (0, 0) => "new to the model (played since it was trained)".into(),
+            None => "new to you".into(),
+        }
+    }
+
+    /// A history feature `k` as the reason for `cand`, whose (listens, skips) are `counts`.
+    fn feature_reason(&self, cand: &Track, k: usize, (listens, skips): (u32, u32)) -> String {
+        match k {
+            LIKED => "you liked it".into(),
+            k => match FEATURES[k] {
                 "listens today" => "you have been playing it today".into(),
                 "recent listens" => "you have played it a lot lately".into(),
                 "long-term listens" => "a favourite of the last months".into(),
@@ -454,6 +497,31 @@ impl Recommender {
             },
         }
     }
+}
+
+/// The history features a track the model has no item for has, as (column, value): whether it
+/// was liked by `now_ms`, and its artist's and album's place in the session. They are the ones a
+/// track has before its first play; the rest, its own plays' counts and times, are 0 for an item
+/// never played, and the finish term takes this track's plays since.
+fn cold_columns(
+    session: &SessionGroups,
+    features: &ItemFeatures,
+    liked_at: Option<i64>,
+    now_ms: i64,
+) -> [(usize, f32); 5] {
+    let liked = if liked_at.is_some_and(|at| at <= now_ms) {
+        1.0
+    } else {
+        0.0
+    };
+    let [same_artist, artist_finished, artist_skipped, same_album] = session.columns(features.artist, features.album);
+    [
+        (LIKED, liked),
+        (GROUP_COLUMNS[0], same_artist),
+        (GROUP_COLUMNS[1], artist_finished),
+        (GROUP_COLUMNS[2], artist_skipped),
+        (GROUP_COLUMNS[3], same_album),
+    ]
 }
 
 /// Skips in a row of one artist's tracks in a session after which autoplay leaves the artist

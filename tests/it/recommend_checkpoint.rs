@@ -300,6 +300,62 @@ fn replace_tensors(checkpoint: &mut Checkpoint, with: impl Fn(&str, &candle_core
     .unwrap();
 }
 
+/// A track the model has no item for (never played when it was trained) still has the history
+/// features a track has before its first play: a like lifts it, and so does being by the artist
+/// or on the album of the last play, by the weights the model gives them; the reason says which.
+#[test]
+fn a_track_the_model_has_no_item_for_is_lifted_by_a_like_and_the_session_s_artist_and_album() {
+    let tracks = library();
+    let mut checkpoint = checkpoint(&tracks);
+    // h is 0, so the side features' embedding adds nothing; the liked, same-artist and
+    // same-album features weigh 1, 2 and 0.5, the others nothing.
+    let mut weights = [0f32; skipless::recommend::features::N_FEATURES];
+    let column = |name: &str| {
+        skipless::recommend::features::FEATURES
+            .iter()
+            .position(|&f| f == name)
+            .unwrap()
+    };
+    weights[column("liked")] = 1.0;
+    weights[column("same artist as the last play")] = 2.0;
+    weights[column("same album as the last play")] = 0.5;
+    replace_tensors(&mut checkpoint, |n, t| match n {
+        "feature.weight" => candle_core::Tensor::new(&weights[..], &Device::Cpu).unwrap(),
+        _ if n.starts_with("head.") || n == "feature.context" => t.zeros_like().unwrap(),
+        _ => t.clone(),
+    });
+    let mut recommender = Recommender::new(checkpoint).unwrap();
+    let mut log = log(&tracks);
+    // 9 and 10 by A (the last play's artist, on its album), 11 and 12 by an artist never heard;
+    // 10 and 12 liked.
+    let unseen = [(9, "A"), (10, "A"), (11, "C"), (12, "C")].map(|(id, artist)| std::sync::Arc::new(track(id, artist)));
+    for t in &unseen {
+        log.tracks.insert(t.clone());
+    }
+    log.likes.insert(10, 0);
+    log.likes.insert(12, 0);
+    recommender.replay(&log);
+    let filters = Filters {
+        exclude_current: false,
+        exclude_skipped: false,
+        finish_weight: 0.0,
+        ..picks(100)
+    };
+    let ranked = recommender.rank(&[(1, false)], &unseen, &filters).unwrap();
+    let of = |id: i64| ranked.iter().find(|s| s.track_id == id).unwrap();
+    let above_11 = |id: i64| of(id).score - of(11).score;
+    assert!((above_11(9) - 2.5).abs() < 1e-5, "{ranked:?}");
+    assert!((above_11(10) - 3.5).abs() < 1e-5, "{ranked:?}");
+    assert!((above_11(12) - 1.0).abs() < 1e-5, "{ranked:?}");
+    assert_eq!(of(10).reason, "more from A");
+    assert_eq!(of(12).reason, "you liked it");
+    assert_eq!(of(11).reason, "new to you");
+    // After the session moves to another artist, 9 is one more unheard track.
+    let moved = recommender.rank(&[(1, false), (5, false)], &unseen, &filters).unwrap();
+    let of = |id: i64| moved.iter().find(|s| s.track_id == id).unwrap();
+    assert!((of(9).score - of(11).score).abs() < 1e-5, "{moved:?}");
+}
+
 #[test]
 fn tracks_finished_more_often_rank_higher() {
     let tracks = library();
