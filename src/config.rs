@@ -123,7 +123,8 @@ impl Default for MprisConfig {
     }
 }
 
-/// Colours: a name ("yellow", "lightblue") or "#rrggbb". `NO_COLOR` turns them all off.
+/// Colours: a name ("yellow", "lightblue"), a palette number ("250") or "#rrggbb". `NO_COLOR`,
+/// or a `TERM` named monochrome, turns them all off.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThemeConfig {

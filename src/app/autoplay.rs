@@ -404,9 +404,10 @@ pub struct AutoplayCore {
     copies: HashMap<i64, Vec<i64>>,
     recommender: Option<Recommender>,
     plays_since_model: u64,
-    /// Counted from the start of the last training run, kept or not, so that a discarded model
+    /// The log's length when the last training run started, kept or not: the plays since, the
+    /// player's and any an import added, count toward the next run, so that a discarded model
     /// waits for K more plays like a saved one.
-    plays_since_training: u64,
+    plays_at_training: u64,
     /// Why the saved model could not be read (an older format, or damaged): a retrain is due now.
     model_refused: Option<String>,
     /// A training run has started since this core was made: with no model yet, the first one is
@@ -439,7 +440,7 @@ impl AutoplayCore {
             candidates,
             recommender: None,
             plays_since_model: 0,
-            plays_since_training: 0,
+            plays_at_training: 0,
             model_refused: None,
             trained_once: false,
         };
@@ -452,12 +453,12 @@ impl AutoplayCore {
         // The plays since the last training run, kept or not, carry over from earlier runs of
         // the player: a listener who quits before `retrain_every` plays still gets retrains.
         let plays = core.log.plays.len() as u64;
-        core.plays_since_training = match crate::db::training::latest(core.db.conn(), 1)
+        core.plays_at_training = match crate::db::training::latest(core.db.conn(), 1)
             .map_err(|e| core.db.err(e))?
             .first()
         {
-            Some(run) => plays.saturating_sub(run.plays_seen),
-            None => core.plays_since_model,
+            Some(run) => run.plays_seen,
+            None => plays.saturating_sub(core.plays_since_model),
         };
         Ok(core)
     }
@@ -506,12 +507,17 @@ impl AutoplayCore {
         }
     }
 
+    /// Plays since the last training run started (see `plays_at_training`).
+    fn plays_since_training(&self) -> u64 {
+        (self.log.plays.len() as u64).saturating_sub(self.plays_at_training)
+    }
+
     /// Whether a training run is due: every `retrain_every` plays, and at once where there is no
     /// model to rank with (the saved one was refused, or none was trained yet and periodic
     /// training is on), once the log is long enough to train on.
     pub(crate) fn retrain_due(&self) -> bool {
         let periodic = self.config.retrain_every > 0;
-        let every_k = periodic && self.plays_since_training >= self.config.retrain_every;
+        let every_k = periodic && self.plays_since_training() >= self.config.retrain_every;
         let first = periodic && self.recommender.is_none() && !self.trained_once;
         (every_k || first || self.model_refused.is_some()) && self.enough_plays()
     }
@@ -524,15 +530,12 @@ impl AutoplayCore {
         }
         // The old copies go first, so a reload never holds the library twice.
         self.candidates = Vec::new();
-        let plays_before = self.log.plays.len() as u64;
         self.log = ListeningLog::default();
         self.log = ListeningLog::load(&self.db, self.library.as_deref().map_or(&[], |l| l.as_slice()))?;
         self.candidates = library_candidates(&self.db, &self.log)?;
         self.copies = copies_of(&self.candidates);
-        // Plays an import (or another player) added count as plays since the model and toward
-        // the next retrain, as plays of this player do.
-        let added = (self.log.plays.len() as u64).saturating_sub(plays_before);
-        self.plays_since_training += added;
+        // Plays an import (or another player) added count as plays since the model, as plays of
+        // this player do (and toward the next retrain: `plays_since_training`).
         if let Some(r) = self.recommender.as_mut() {
             r.replay(&self.log);
             self.plays_since_model = (self.log.plays.len() as u64).saturating_sub(r.meta().plays_seen);
@@ -547,7 +550,7 @@ impl AutoplayCore {
         if let Some(mut recommender) = Recommender::load(&self.models_dir)? {
             recommender.replay(&self.log);
             self.plays_since_model = (self.log.plays.len() as u64).saturating_sub(recommender.meta().plays_seen);
-            self.plays_since_training = self.plays_since_training.min(self.plays_since_model);
+            self.plays_at_training = self.plays_at_training.max(recommender.meta().plays_seen);
             self.recommender = Some(recommender);
         }
         self.prepare_places();
@@ -705,13 +708,12 @@ impl AutoplayCore {
         }
         self.log.plays.push(play);
         self.plays_since_model += 1;
-        self.plays_since_training += 1;
         self.retrain_due()
     }
 
     /// What a training run needs, to run on another thread; the next one is due K plays from now.
     pub fn start_training(&mut self) -> TrainingJob {
-        self.plays_since_training = 0;
+        self.plays_at_training = self.log.plays.len() as u64;
         self.model_refused = None;
         self.trained_once = true;
         TrainingJob {
@@ -1294,7 +1296,7 @@ mod tests {
             !core.retrain_due(),
             "the first run was started; the counter decides now"
         );
-        core.plays_since_training = core.config.retrain_every;
+        core.plays_at_training = core.log.plays.len() as u64 - core.config.retrain_every;
         assert!(core.retrain_due(), "K plays since");
 
         let mut off = core_with(0);
@@ -1327,7 +1329,7 @@ mod tests {
     fn the_plays_since_the_last_training_run_carry_over_to_the_next_start() {
         let core = core();
         let plays = core.log.plays.len() as u64;
-        assert_eq!(core.plays_since_training, 0, "no run yet and no model");
+        assert_eq!(core.plays_since_training(), 0, "no run yet and no model");
         let run = TrainingRun {
             finished_at_ms: 0,
             plays_seen: plays - 7,
@@ -1340,7 +1342,7 @@ mod tests {
         };
         crate::db::training::record(core.db.conn(), &run).unwrap();
         let restarted = AutoplayCore::new(core.db, core.models_dir, core.config).unwrap();
-        assert_eq!(restarted.plays_since_training, 7);
+        assert_eq!(restarted.plays_since_training(), 7);
     }
 
     /// The player commits a play, then a reload queued before its report reads the log: the
@@ -1396,11 +1398,11 @@ mod tests {
             .unwrap();
         }
         core.reload(None).unwrap();
-        assert_eq!(core.plays_since_training, every);
+        assert_eq!(core.plays_since_training(), every);
         assert!(core.retrain_due(), "an import of retrain_every plays");
         let _job = core.start_training();
         core.reload(None).unwrap();
-        assert_eq!(core.plays_since_training, 0, "nothing new");
+        assert_eq!(core.plays_since_training(), 0, "nothing new");
     }
 
     /// A long run of autoplay over 60 tracks, each pick heard to its end: with the default

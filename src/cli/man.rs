@@ -134,9 +134,15 @@ fn player_sections() -> Roff {
         ),
         (
             "RAYON_NUM_THREADS, CANDLE_NUM_THREADS",
-            "the threads training runs on (by default every core for the work split by rows, one for each \
-             matrix product)",
+            "the threads skipless train and eval run on (by default every core for the work split by rows, one \
+             for each matrix product); the player's background retrain keeps to one",
         ),
+        ("TZ", "the time zone days and hours are counted in (recap, stats)"),
+        (
+            "TERM_PROGRAM, KONSOLE_VERSION, TMUX, STY, ZELLIJ",
+            "with TERM, which picture protocol album art is drawn in, or half blocks",
+        ),
+        ("DBUS_SESSION_BUS_ADDRESS", "the session bus MPRIS answers on"),
     ] {
         page.control("TP", [] as [&str; 0]);
         page.text([bold(name)]);

@@ -31,11 +31,12 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
     let changed = marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
     let said = mark.outcome(on, changed);
     // A file that did not read at its last scan keeps its marks, as it keeps its plays, for
-    // when it reads again; until then nothing plays it.
+    // when it reads again; until then nothing plays it, so a like of it waits (a ban says what
+    // it says of any track).
     let readable = tracks::playable_track_at(db.conn(), &track.path)
         .map_err(|e| db.err(e))?
         .is_some();
-    let note = if !readable && on {
+    let note = if !readable && on && mark == Mark::Like {
         " (its file did not read at the last scan: it plays once a scan reads it)"
     } else if changed && mark == Mark::Ban && on {
         " (never queued by autoplay)"

@@ -93,7 +93,7 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
 }
 
 /// Takes the folder `path` and its tracks out of the library; `json` prints
-/// `{"removed": path, "tracks": n}`.
+/// `{"path": path, "tracks": n}`, the tracks that left, as `roots --json` names a folder.
 fn remove(ctx: &Context, path: &Path, json: bool) -> anyhow::Result<()> {
     let mut db = ctx.open_database_there()?;
     // A root that no longer exists on disk is named as it was stored.
@@ -104,7 +104,7 @@ fn remove(ctx: &Context, path: &Path, json: bool) -> anyhow::Result<()> {
     if json {
         outln!(
             "{}",
-            serde_json::json!({ "removed": root.to_string_lossy(), "tracks": gone })
+            serde_json::json!({ "path": root.to_string_lossy(), "tracks": gone })
         )?;
     } else {
         outln!(

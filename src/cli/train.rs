@@ -67,9 +67,9 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     let keep = path.is_some();
     let checkpoint = &trained.checkpoint;
     trained.record(&db, keep, start.elapsed().as_millis() as u64, "cli")?;
-    if keep {
-        super::tell_running_player(ctx);
-    }
+    // A model kept is saved again as it was judged (`LogTraining::settle`): the player reads
+    // either.
+    super::tell_running_player(ctx);
     let v = checkpoint.meta.validation;
     let old = trained.previous_validation;
     if json {

@@ -166,7 +166,7 @@ pub(crate) struct LogTraining {
     previous_trained_at: Option<String>,
     /// The previous model as it was judged: in this run's vocabulary, where the tracks played
     /// since it was trained have items and history features. Kept, it is saved so, so that the
-    /// model served is the one judged.
+    /// model served is the one judged; its training time and plays stay its own.
     previous_judged: Option<Checkpoint>,
     /// The sessions and likes of this run, to judge a model saved by another run meanwhile on
     /// the same slice.
@@ -187,8 +187,11 @@ impl LogTraining {
 
     /// Saves the new model under `models_dir` when it [`improves`](Self::improves) on the
     /// model saved there, or when `force`d; returns where, or `None` when the saved one stays.
-    /// Runs of the player and of `skipless train` settle one at a time; one that finds a model
-    /// saved by another while it trained judges that one on its own slice before comparing.
+    /// The one that stays is saved again as it was judged, in this run's vocabulary (unless the
+    /// file holds it in one as large already, saved so by another run): the tracks played since
+    /// it was trained then have their items and history features, as when it was compared. Runs
+    /// of the player and of `skipless train` settle one at a time; one that finds a model saved by
+    /// another while it trained judges that one on its own slice before comparing.
     pub(crate) fn settle(&mut self, models_dir: &Path, force: bool) -> Result<Option<PathBuf>, RecommendError> {
         let _one_at_a_time = ModelsLock::take(models_dir);
         // One that cannot be read is replaced, as at the start of a run.
@@ -204,8 +207,12 @@ impl LogTraining {
         if force || self.improves() {
             return self.checkpoint.save(models_dir).map(Some);
         }
-        if let Some(previous) = &self.previous_judged {
-            previous.save(models_dir)?;
+        let on_file = current.as_ref().map_or(0, |c| c.meta.vocab.len());
+        if let Some(previous) = self.previous_judged.as_ref().filter(|p| p.meta.vocab.len() > on_file) {
+            // The model stays in use either way: a folder that cannot be written keeps it as it was.
+            if let Err(e) = previous.save(models_dir) {
+                tracing::warn!("the current model stays as it was saved: {e}");
+            }
         }
         Ok(None)
     }
@@ -233,7 +240,6 @@ impl LogTraining {
             meta: CheckpointMeta {
                 vocab: vocab.clone(),
                 validation,
-                plays_seen: self.checkpoint.meta.plays_seen,
                 ..previous.meta.clone()
             },
             model: old,
@@ -541,7 +547,15 @@ mod tests {
         assert_eq!(kept.meta.trained_at, first_trained_at, "the same model");
         assert_eq!(kept.meta.vocab.len(), 10, "in the vocabulary it was judged in");
         assert_eq!(kept.meta.validation, judged);
-        assert_eq!(kept.meta.plays_seen, longer.plays.len() as u64);
+        assert_eq!(
+            kept.meta.plays_seen, previous.meta.plays_seen,
+            "the plays it was trained on"
+        );
+        // A run on the shorter log that loses too leaves the file in the larger vocabulary.
+        let mut stale = train_from_log(&log_of(6, 12), Some(&previous), &config, &mut |_| {}, &cancel).unwrap();
+        stale.checkpoint.meta.validation.ndcg10 = -1.0;
+        assert_eq!(stale.settle(models.path(), false).unwrap(), None);
+        assert_eq!(Checkpoint::load(models.path()).unwrap().unwrap().meta.vocab.len(), 10);
         // Judged again, it reads what it was judged at.
         let mut third = train_from_log(&longer, Some(&kept), &config, &mut |_| {}, &cancel).unwrap();
         assert_eq!(third.previous_validation, Some(judged));

@@ -1416,4 +1416,30 @@ mod tests {
             "{results:?} in a library of {library}"
         );
     }
+
+    /// A scan and a training run report apart: each one's end, or a worker's error, clears its
+    /// own gauge and leaves the other's.
+    #[test]
+    fn each_job_clears_its_own_gauge() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_engine, mut app) = app_in(dir.path());
+        app.handle_worker(WorkerMsg::TrainProgress {
+            stage: "the Transformer (2 of 2)",
+            done: 4,
+            total: 10,
+        });
+        app.handle_worker(WorkerMsg::ScanProgress { done: 1, total: 3 });
+        assert_eq!(app.state.gauges.shown().count(), 2);
+        app.handle_worker(WorkerMsg::ScanDone {
+            summary: "scanned 3".into(),
+            problems: 0,
+        });
+        assert!(app.state.gauges.scan.is_none() && app.state.gauges.training.is_some());
+        app.handle_worker(WorkerMsg::ScanProgress { done: 0, total: 0 });
+        app.handle_worker(WorkerMsg::Error("a folder could not be read".into()));
+        assert!(app.state.gauges.scan.is_none() && app.state.gauges.training.is_some());
+        app.handle_worker(WorkerMsg::ScanProgress { done: 2, total: 3 });
+        app.handle_worker(WorkerMsg::TrainDone("new model in use".into()));
+        assert!(app.state.gauges.scan.is_some() && app.state.gauges.training.is_none());
+    }
 }

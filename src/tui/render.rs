@@ -11,7 +11,7 @@ use super::views;
 use super::App;
 use crate::config::ThemeConfig;
 
-/// The colours a terminal shows: none (`NO_COLOR`), the 256 of its palette, or any (24-bit,
+/// The colours a terminal shows: none (`NO_COLOR`, a monochrome `TERM`), the 256 of its palette, or any (24-bit,
 /// where `COLORTERM` says so). A 24-bit colour sent to a terminal that does not read it is
 /// misread (GNU screen 4 turns it into stray attributes), so one is sent only where it is said
 /// to be read.
@@ -46,12 +46,19 @@ impl ColourDepth {
     }
 }
 
+/// The levels of each channel in the xterm palette's 6×6×6 colour cube (colours 16 to 231).
+const CUBE_LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+
+/// The level of the palette's grey `step` (0 to 23: colours 232 to 255).
+fn grey_of(step: u8) -> u8 {
+    8 + 10 * step
+}
+
 /// The nearest colour of the xterm 256-colour palette: of its 6×6×6 cube and its 24 greys.
 fn nearest_of_256(r: u8, g: u8, b: u8) -> u8 {
-    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
     let level = |v: u8| {
         (0..6)
-            .min_by_key(|&i| (i32::from(LEVELS[i]) - i32::from(v)).abs())
+            .min_by_key(|&i| (i32::from(CUBE_LEVELS[i]) - i32::from(v)).abs())
             .unwrap_or(0)
     };
     let (ri, gi, bi) = (level(r), level(g), level(b));
@@ -59,10 +66,10 @@ fn nearest_of_256(r: u8, g: u8, b: u8) -> u8 {
         let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
         d(x, r) + d(y, g) + d(z, b)
     };
-    let cube = (LEVELS[ri], LEVELS[gi], LEVELS[bi]);
+    let cube = (CUBE_LEVELS[ri], CUBE_LEVELS[gi], CUBE_LEVELS[bi]);
     let mean = (u16::from(r) + u16::from(g) + u16::from(b)) / 3;
     let grey_step = ((mean.saturating_sub(3)) / 10).min(23) as u8;
-    let grey_level = 8 + 10 * grey_step;
+    let grey_level = grey_of(grey_step);
     if distance((grey_level, grey_level, grey_level)) < distance(cube) {
         232 + grey_step
     } else {
@@ -113,7 +120,6 @@ fn rgb_of(colour: Color) -> Option<(u8, u8, u8)> {
         (0, 255, 255),
         (255, 255, 255),
     ];
-    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
     let index = match colour {
         Color::Rgb(r, g, b) => return Some((r, g, b)),
         Color::Reset => return None,
@@ -139,11 +145,11 @@ fn rgb_of(colour: Color) -> Option<(u8, u8, u8)> {
         0..=15 => BASIC[usize::from(index)],
         16..=231 => {
             let i = index - 16;
-            let level = |v: u8| LEVELS[usize::from(v)];
+            let level = |v: u8| CUBE_LEVELS[usize::from(v)];
             (level(i / 36), level(i / 6 % 6), level(i % 6))
         }
         _ => {
-            let grey = 8 + 10 * (index - 232);
+            let grey = grey_of(index - 232);
             (grey, grey, grey)
         }
     })

@@ -572,4 +572,6 @@ fn a_like_of_a_file_that_did_not_read_says_so() {
     assert!(out.starts_with("liked: ") && !out.contains("did not read"), "{out}");
     let out = stdout_of(skipless(data.path()).arg("unlike").arg(music.join("noise.mp3")));
     assert!(!out.contains("did not read"), "{out}");
+    let out = stdout_of(skipless(data.path()).arg("ban").arg(music.join("noise.mp3")));
+    assert_eq!(out.trim(), "banned (never queued by autoplay): noise", "{out}");
 }

@@ -371,7 +371,7 @@ fn roots_are_listed_added_and_removed() {
     ));
     assert_eq!(
         removed,
-        [serde_json::json!({ "removed": a.display().to_string(), "tracks": 12 })]
+        [serde_json::json!({ "path": a.display().to_string(), "tracks": 12 })]
     );
     assert_eq!(library(data.path()).len(), 1);
     let listed = json_lines(&stdout_of(skipless(data.path()).args(["roots", "--json"])));
