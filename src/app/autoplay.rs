@@ -828,8 +828,10 @@ impl TrainingJob {
         let new = trained.checkpoint.meta.validation.ndcg10;
         // On the run's one thread too: judging a model another run saved meanwhile is work.
         let outcome = match pool.install(|| trained.settle(&self.models_dir, false)) {
-            Ok(Some(_)) => TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}")),
-            Ok(None) => TrainingOutcome::Kept(format!(
+            Ok(settled) if settled.replaced() => {
+                TrainingOutcome::Saved(format!("new model in use: validation NDCG@10 {new:.4}"))
+            }
+            Ok(_) => TrainingOutcome::Kept(format!(
                 "the new model was discarded: validation NDCG@10 {new:.4} is below the current model's {:.4}",
                 trained.previous_validation.map_or(0.0, |m| m.ndcg10)
             )),

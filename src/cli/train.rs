@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::progress_bar;
 use crate::app::Context;
 use crate::recommend::checkpoint::Checkpoint;
-use crate::recommend::log::{failed_play_count, train_from_log, ListeningLog};
+use crate::recommend::log::{failed_play_count, train_from_log, ListeningLog, Settled};
 use crate::recommend::train::{TrainConfig, TrainStage};
 
 /// `skipless train [--json] [--force]`: trains on the local log and saves the model under
@@ -63,13 +63,19 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     if let Some((_, bar)) = bar {
         bar.finish_and_clear();
     }
-    let path = trained.settle(&models_dir, force)?;
+    let settled = trained.settle(&models_dir, force)?;
+    // A running player reads the file whenever it changed: a new model, or the current one
+    // saved again as it was judged; before the run is recorded, which can fail apart.
+    if settled.wrote() {
+        super::tell_running_player(ctx);
+    }
+    let path = match settled {
+        Settled::Saved(path) => Some(path),
+        Settled::KeptAsJudged | Settled::Kept => None,
+    };
     let keep = path.is_some();
     let checkpoint = &trained.checkpoint;
     trained.record(&db, keep, start.elapsed().as_millis() as u64, "cli")?;
-    // A model kept is saved again as it was judged (`LogTraining::settle`): the player reads
-    // either.
-    super::tell_running_player(ctx);
     let v = checkpoint.meta.validation;
     let old = trained.previous_validation;
     if json {

@@ -403,6 +403,8 @@ impl Recommender {
                             cand,
                             &cold_columns(&session_groups, &features, liked_at, now_ms),
                             &weights,
+                            self.scorer.cold_logit(&side, &features),
+                            filters.finish_weight,
                         ),
                     }),
                 }
@@ -455,19 +457,40 @@ impl Recommender {
         }
     }
 
-    /// The reason of a pick the model has no item for: the history feature it has before a first
-    /// play that added most, else that it is new.
-    fn cold_reason(&self, cand: &Track, columns: &[(usize, f32)], weights: &[f32]) -> String {
-        let best = columns
+    /// The reason of a pick the model has no item for, as [`Recommender::reason`] finds one: the
+    /// term that added most of the Transformer's (`sequence`, its side features' `h · e`), the
+    /// finish term's lift over a track never played, and the history features it has before a
+    /// first play; else that it is new.
+    fn cold_reason(
+        &self,
+        cand: &Track,
+        columns: &[(usize, f32)],
+        weights: &[f32],
+        sequence: f32,
+        finish_weight: f32,
+    ) -> String {
+        let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
+        let finish = finish_weight * (self.stats.ln_finish(counts) - self.stats.ln_finish((0, 0)));
+        let feature = columns
             .iter()
             .map(|&(k, value)| (weights.get(k).copied().unwrap_or(0.0) * value, k))
-            .filter(|&(contribution, _)| contribution > 0.0)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let counts = self.plays.get(&cand.id).copied().unwrap_or_default();
-        match best {
-            Some((_, k)) => self.feature_reason(cand, k, counts),
-            None if counts != (0, 0) => "new to the model (played since it was trained)".into(),
-            None => "new to you".into(),
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap_or((0.0, LIKED));
+        let best = sequence.max(finish).max(feature.0);
+        let (listens, skips) = counts;
+        if best <= 0.0 {
+            return if counts != (0, 0) {
+                "new to the model (played since it was trained)".into()
+            } else {
+                "new to you".into()
+            };
+        }
+        if best == feature.0 {
+            self.feature_reason(cand, feature.1, counts)
+        } else if best == finish {
+            format!("you finished it {listens} of {} times", listens + skips)
+        } else {
+            "fits how this session is going".into()
         }
     }
 

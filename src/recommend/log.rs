@@ -154,6 +154,29 @@ impl ListeningLog {
     }
 }
 
+/// What [`LogTraining::settle`] did with the models folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// The new model replaced the current one, saved at this path.
+    Saved(PathBuf),
+    /// The current model stays, saved again as it was judged (in the new run's vocabulary).
+    KeptAsJudged,
+    /// The current model stays as it was on file.
+    Kept,
+}
+
+impl Settled {
+    /// Whether the new model is the one in use now.
+    pub(crate) fn replaced(&self) -> bool {
+        matches!(self, Settled::Saved(_))
+    }
+
+    /// Whether the file changed, so that a running player should read it again.
+    pub(crate) fn wrote(&self) -> bool {
+        !matches!(self, Settled::Kept)
+    }
+}
+
 /// A model trained on the log, and how the model it would replace does on the same validation slice.
 pub(crate) struct LogTraining {
     pub checkpoint: Checkpoint,
@@ -186,13 +209,13 @@ impl LogTraining {
     }
 
     /// Saves the new model under `models_dir` when it [`improves`](Self::improves) on the
-    /// model saved there, or when `force`d; returns where, or `None` when the saved one stays.
-    /// The one that stays is saved again as it was judged, in this run's vocabulary (unless the
-    /// file holds it in one as large already, saved so by another run): the tracks played since
-    /// it was trained then have their items and history features, as when it was compared. Runs
-    /// of the player and of `skipless train` settle one at a time; one that finds a model saved by
-    /// another while it trained judges that one on its own slice before comparing.
-    pub(crate) fn settle(&mut self, models_dir: &Path, force: bool) -> Result<Option<PathBuf>, RecommendError> {
+    /// model saved there, or when `force`d. The one that stays is saved again as it was judged,
+    /// in this run's vocabulary, where that holds every item of the file's and more (another run
+    /// may have saved it so already): the tracks played since it was trained then have their
+    /// items and history features, as when it was compared. Runs of the player and of `skipless
+    /// train` settle one at a time; one that finds a model saved by another while it trained
+    /// judges that one on its own slice before comparing.
+    pub(crate) fn settle(&mut self, models_dir: &Path, force: bool) -> Result<Settled, RecommendError> {
         let _one_at_a_time = ModelsLock::take(models_dir);
         // One that cannot be read is replaced, as at the start of a run.
         let current = Checkpoint::load(models_dir).ok().flatten();
@@ -205,16 +228,25 @@ impl LogTraining {
             self.previous_validation = self.previous_judged.as_ref().map(|p| p.meta.validation);
         }
         if force || self.improves() {
-            return self.checkpoint.save(models_dir).map(Some);
+            return self.checkpoint.save(models_dir).map(Settled::Saved);
         }
-        let on_file = current.as_ref().map_or(0, |c| c.meta.vocab.len());
-        if let Some(previous) = self.previous_judged.as_ref().filter(|p| p.meta.vocab.len() > on_file) {
+        let grows = |judged: &&Checkpoint| {
+            current.as_ref().is_none_or(|file| {
+                let vocab = &judged.meta.vocab;
+                vocab.len() > file.meta.vocab.len() && file.meta.vocab.items.iter().all(|i| vocab.id(&i.key).is_some())
+            })
+        };
+        match self.previous_judged.as_ref().filter(grows) {
             // The model stays in use either way: a folder that cannot be written keeps it as it was.
-            if let Err(e) = previous.save(models_dir) {
-                tracing::warn!("the current model stays as it was saved: {e}");
-            }
+            Some(previous) => match previous.save(models_dir) {
+                Ok(_) => Ok(Settled::KeptAsJudged),
+                Err(e) => {
+                    tracing::warn!("the current model stays as it was saved: {e}");
+                    Ok(Settled::Kept)
+                }
+            },
+            None => Ok(Settled::Kept),
         }
-        Ok(None)
     }
 
     /// `previous` in this run's vocabulary (items new since it was trained score from their side
@@ -542,7 +574,7 @@ mod tests {
         let mut second = train_from_log(&longer, Some(&previous), &config, &mut |_| {}, &cancel).unwrap();
         let judged = second.previous_validation.unwrap();
         second.checkpoint.meta.validation.ndcg10 = judged.ndcg10 - 0.1;
-        assert_eq!(second.settle(models.path(), false).unwrap(), None);
+        assert_eq!(second.settle(models.path(), false).unwrap(), Settled::KeptAsJudged);
         let kept = Checkpoint::load(models.path()).unwrap().unwrap();
         assert_eq!(kept.meta.trained_at, first_trained_at, "the same model");
         assert_eq!(kept.meta.vocab.len(), 10, "in the vocabulary it was judged in");
@@ -554,12 +586,12 @@ mod tests {
         // A run on the shorter log that loses too leaves the file in the larger vocabulary.
         let mut stale = train_from_log(&log_of(6, 12), Some(&previous), &config, &mut |_| {}, &cancel).unwrap();
         stale.checkpoint.meta.validation.ndcg10 = -1.0;
-        assert_eq!(stale.settle(models.path(), false).unwrap(), None);
+        assert_eq!(stale.settle(models.path(), false).unwrap(), Settled::Kept);
         assert_eq!(Checkpoint::load(models.path()).unwrap().unwrap().meta.vocab.len(), 10);
         // Judged again, it reads what it was judged at.
         let mut third = train_from_log(&longer, Some(&kept), &config, &mut |_| {}, &cancel).unwrap();
         assert_eq!(third.previous_validation, Some(judged));
         third.checkpoint.meta.validation.ndcg10 = judged.ndcg10 + 0.1;
-        assert!(third.settle(models.path(), false).unwrap().is_some());
+        assert!(third.settle(models.path(), false).unwrap().replaced());
     }
 }
