@@ -261,6 +261,12 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                         out.flush()?;
                     }
                 }
+                Ok(WorkerMsg::Error(message) | WorkerMsg::ScanFailed(message)) => eprintln!("skipless: {message}"),
+                Ok(WorkerMsg::RankingChanged) if !quitting && !library.is_empty() => {
+                    if let Some(recommender) = recommender.as_mut() {
+                        recommender.request_rank(&controller);
+                    }
+                }
                 Ok(WorkerMsg::TrainDone(message)) => {
                     print_model(&mut out, &message, json)?;
                     out.flush()?;

@@ -108,7 +108,7 @@ const ACTIONS: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::Search,
         "search",
-        "search title, artist, album (Tab: keys act on the results; Esc leaves)",
+        "search title, artist, album, genre, year (Tab: to results; Esc leaves)",
         &["/"],
     ),
     (Action::NextPane, "next_pane", "next pane", &["Tab"]),

@@ -972,10 +972,16 @@ impl Worker {
                 let reloaded = self.core.reload(library);
                 give_back_freed_memory();
                 match reloaded {
-                    // An import may have made the log long enough for a first model.
-                    Ok(()) if self.core.retrain_due() && self.training.is_none() => self.retrain(),
-                    // The plays since the model may have changed (an import).
-                    Ok(()) => self.status(self.describe()),
+                    Ok(()) => {
+                        // An import may have made the log long enough for a first model.
+                        if self.core.retrain_due() && self.training.is_none() {
+                            self.retrain();
+                        } else {
+                            // The plays since the model may have changed (an import).
+                            self.status(self.describe());
+                        }
+                        let _ = self.tx.send(WorkerMsg::RankingChanged);
+                    }
                     Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
                 }
             }
@@ -991,12 +997,14 @@ impl Worker {
         true
     }
 
-    /// Loads the saved model and says what now ranks, or why the fallback does.
+    /// Loads the saved model and says what now ranks, or why the fallback does; either way
+    /// the picks are asked for again.
     fn load_saved_model(&mut self) {
         match self.core.load_model() {
             Ok(()) => self.status(self.describe()),
             Err(e) => self.status(format!("{e}; using the fallback until the next training")),
         }
+        let _ = self.tx.send(WorkerMsg::RankingChanged);
     }
 
     /// Cancels a training run in progress (the player is quitting).
@@ -1283,6 +1291,39 @@ mod tests {
         worker.handle(Request::TrainingOver);
         let after = said();
         assert!(after.iter().all(|s| !s.contains("training…")), "{after:?}");
+    }
+
+    /// What the picks were ranked by changing (the log read again after a like or an import, a
+    /// model loaded or refused) has the front end ask for them again; a play or a ban does not
+    /// (the next track asks, and a ban asks itself).
+    #[test]
+    fn a_reload_or_a_model_loaded_asks_for_the_picks_again() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (own, _requests) = crossbeam_channel::unbounded();
+        let mut worker = Worker {
+            core: core(),
+            tx,
+            own,
+            training: Some(Arc::new(AtomicBool::new(false))),
+        };
+        let asked_again = || rx.try_iter().filter(|m| matches!(m, WorkerMsg::RankingChanged)).count();
+        worker.handle(Request::Reload(None));
+        assert_eq!(asked_again(), 1);
+        worker.handle(Request::ReloadModel);
+        assert_eq!(asked_again(), 1);
+        worker.handle(Request::TrainingOver);
+        assert_eq!(asked_again(), 1);
+        worker.handle(Request::Banned(9));
+        worker.handle(Request::Played {
+            play: LoggedPlay {
+                track_id: 9,
+                session_id: 1_000,
+                skipped: false,
+                ts_ms: crate::clock::now_ms(),
+            },
+            play_id: Some(i64::MAX),
+        });
+        assert_eq!(asked_again(), 0);
     }
 
     /// A log long enough to train on with no model (a history just imported) trains at once,

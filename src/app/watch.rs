@@ -234,7 +234,7 @@ fn watch(
                     return Ok(());
                 }
                 if let Err(e) = scan_and_report(db_path, &folders, tx) {
-                    let _ = tx.send(WorkerMsg::Error(format!("{e:#}")));
+                    let _ = tx.send(WorkerMsg::ScanFailed(format!("{e:#}")));
                 }
             }
         }

@@ -36,7 +36,10 @@ pub enum WorkerMsg {
     Library(LibraryIndex),
     /// The statistics view, or why it could not be read.
     Stats(Result<Stats, String>),
+    /// A one-off job failed: what to tell the listener.
     Error(String),
+    /// A scan failed: what to tell the listener; its gauge goes.
+    ScanFailed(String),
     /// Ranked tracks for the request numbered `seq`, from the model or the fallback.
     Recommendations {
         seq: u64,
@@ -45,6 +48,9 @@ pub enum WorkerMsg {
     },
     /// What feeds autoplay, for the status line.
     ModelStatus(String),
+    /// The model, the log or the marks the picks were ranked by changed (a retrain, a reload,
+    /// a like): the picks waiting in the queue are asked for again.
+    RankingChanged,
     /// The recommendation thread could not start or stopped: autoplay picks nothing more (why,
     /// for the status line).
     RecommenderOff(String),
@@ -85,9 +91,11 @@ pub enum WorkerMsg {
     },
 }
 
+/// Runs `job` on a thread named `name`; its error, or a panic, is reported as `failed` says.
 /// Returns whether the thread started.
 fn run_worker(
     name: &str,
+    failed: fn(String) -> WorkerMsg,
     tx: Sender<WorkerMsg>,
     job: impl FnOnce(&Sender<WorkerMsg>) -> Result<(), AppError> + Send + 'static,
 ) -> bool {
@@ -99,7 +107,7 @@ fn run_worker(
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("the {name} worker failed unexpectedly (details in skipless.log)"),
         };
-        let _ = tx.send(WorkerMsg::Error(message));
+        let _ = tx.send(failed(message));
     });
     if let Err(e) = &spawned {
         tracing::error!("cannot start a worker thread: {e}");
@@ -111,14 +119,16 @@ fn run_worker(
 /// panics, to show that the UI goes on.
 #[cfg(debug_assertions)]
 pub(crate) fn spawn_test_panic(tx: Sender<WorkerMsg>) {
-    run_worker("test", tx, |_| {
+    run_worker("test", WorkerMsg::Error, tx, |_| {
         panic!("test panic in a worker thread (SKIPLESS_TEST_PANIC=worker)")
     });
 }
 
 /// Scans `roots`, then reloads the library.
 pub(crate) fn spawn_scan(db_path: PathBuf, roots: Vec<PathBuf>, tx: Sender<WorkerMsg>) {
-    run_worker("scan", tx, move |tx| scan_and_report(&db_path, &roots, tx));
+    run_worker("scan", WorkerMsg::ScanFailed, tx, move |tx| {
+        scan_and_report(&db_path, &roots, tx)
+    });
 }
 
 /// Scans `roots` (folders in a root are rescanned as part of it), reporting progress, the
@@ -139,7 +149,7 @@ pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<Wor
 
 /// Loads the library index.
 pub(crate) fn spawn_load(db_path: PathBuf, tx: Sender<WorkerMsg>) {
-    run_worker("library", tx, move |tx| {
+    run_worker("library", WorkerMsg::Error, tx, move |tx| {
         let db = Database::open(&db_path)?;
         send_library(&db, tx)
     });
@@ -157,7 +167,7 @@ fn send_library(db: &Database, tx: &Sender<WorkerMsg>) -> Result<(), AppError> {
 
 /// Exports the whole log as CSV to a timestamped file in `dir`.
 pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config::Config, tx: Sender<WorkerMsg>) {
-    run_worker("export", tx, move |tx| {
+    run_worker("export", WorkerMsg::Error, tx, move |tx| {
         let db = Database::open(&db_path)?;
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
         let path = dir.join(format!("skipless-export-{stamp}.csv"));
@@ -178,7 +188,7 @@ fn playlist_turn() -> std::sync::MutexGuard<'static, ()> {
 
 /// Reads the saved playlists.
 pub(crate) fn spawn_playlists(db_path: PathBuf, tx: Sender<WorkerMsg>) {
-    run_worker("playlists", tx, move |tx| {
+    run_worker("playlists", WorkerMsg::Error, tx, move |tx| {
         let _turn = playlist_turn();
         let db = Database::open(&db_path)?;
         let _ = tx.send(WorkerMsg::Playlists(SavedPlaylist::load_all(&db)?));
@@ -203,7 +213,7 @@ pub(crate) fn spawn_save_playlist(
     save: SaveAs,
     tx: Sender<WorkerMsg>,
 ) {
-    run_worker("playlists", tx, move |tx| {
+    run_worker("playlists", WorkerMsg::Error, tx, move |tx| {
         let name = checked_name(&name).map_err(|why| AppError::Refused(why).not_done("not saved"))?;
         let _turn = playlist_turn();
         let mut db = Database::open(&db_path)?;
@@ -239,7 +249,7 @@ pub(crate) enum PlaylistChange {
 
 /// Renames or deletes a saved playlist, in one statement each, then reads the playlists again.
 pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx: Sender<WorkerMsg>) {
-    run_worker("playlists", tx, move |tx| {
+    run_worker("playlists", WorkerMsg::Error, tx, move |tx| {
         let _turn = playlist_turn();
         let db = Database::open(&db_path)?;
         let message = match &change {
@@ -268,7 +278,7 @@ pub(crate) fn spawn_art(
     cache: std::sync::Arc<std::sync::Mutex<ArtCache>>,
     tx: Sender<WorkerMsg>,
 ) {
-    run_worker("art", tx, move |tx| {
+    run_worker("art", WorkerMsg::Error, tx, move |tx| {
         let picture = art_for(&track, size, &picker, &cache);
         let _ = tx.send(WorkerMsg::Art {
             track_id: track.id,
@@ -282,7 +292,7 @@ pub(crate) fn spawn_art(
 /// Finds the lyrics of `track` (its `.lrc`, its tags, then `folder`) and the listener's
 /// timing shift for them.
 pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBuf>, tx: Sender<WorkerMsg>) {
-    run_worker("lyrics", tx, move |tx| {
+    run_worker("lyrics", WorkerMsg::Error, tx, move |tx| {
         let lyrics = find_lyrics(&track, folder.as_deref());
         // The lyrics are shown whatever happens to their timing: the screen asks once a track.
         let shift_ms = Database::open(&db_path)
@@ -303,7 +313,7 @@ pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBu
 /// Computes the statistics view; once started (it returns whether it did), it always answers,
 /// also with an error or a panic, so that the UI knows the read has ended.
 pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg>) -> bool {
-    run_worker("stats", tx, move |tx| {
+    run_worker("stats", WorkerMsg::Error, tx, move |tx| {
         let read = || -> Result<Stats, AppError> {
             let db = Database::open(&db_path)?;
             let tz = jiff::tz::TimeZone::system();

@@ -94,20 +94,13 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
 /// is kept, and the same import run again adds only what is missing. A running player is told
 /// to read the log again, as after an import that failed part way.
 fn say_what_an_interrupt_keeps(socket: PathBuf) -> anyhow::Result<()> {
-    let signals = crate::app::termination_signals()?;
-    std::thread::Builder::new().name("interrupt".into()).spawn(move || {
-        if let Ok(signal) = signals.recv() {
-            use std::io::IsTerminal;
-            // Over the progress bar's line, not after it.
-            let clear = if std::io::stderr().is_terminal() { "\r\x1b[2K" } else { "" };
-            eprintln!(
-                "{clear}skipless: import interrupted: what was written before it is kept; the same import run again adds only what is missing"
-            );
-            let _ = crate::app::remote::tell_reload(&socket);
-            std::process::exit(128 + signal);
-        }
-    })?;
-    Ok(())
+    super::on_interrupt(move |signal| {
+        super::say_interrupted(
+            "import interrupted: what was written before it is kept; the same import run again adds only what is missing",
+        );
+        let _ = crate::app::remote::tell_reload(&socket);
+        std::process::exit(128 + signal);
+    })
 }
 
 /// What standard input brings, kept in a file with no name in the temporary folder: a history

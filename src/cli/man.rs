@@ -37,6 +37,11 @@ fn exit_status() -> Roff {
             "the command line is not understood (an unknown option or command, a missing or malformed \
              argument); the usage is printed.",
         ),
+        (
+            "128+N",
+            "ended by signal N (Ctrl-C: 130); an interrupted import, train or simulate says on standard \
+             error what it leaves.",
+        ),
     ] {
         page.control("TP", [] as [&str; 0]);
         page.text([bold(code)]);
@@ -139,7 +144,7 @@ fn player_sections() -> Roff {
         ),
         ("TZ", "the time zone days and hours are counted in (recap, stats)"),
         (
-            "TERM_PROGRAM, KONSOLE_VERSION, TMUX, STY, ZELLIJ",
+            "TERM_PROGRAM, KONSOLE_VERSION, VTE_VERSION, XTERM_VERSION, TMUX, STY, ZELLIJ",
             "with TERM, which picture protocol album art is drawn in, or half blocks",
         ),
         ("DBUS_SESSION_BUS_ADDRESS", "the session bus MPRIS answers on"),

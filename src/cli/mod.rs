@@ -106,7 +106,7 @@ pub enum Command {
     Roots {
         #[command(subcommand)]
         action: Option<roots::RootsAction>,
-        /// One JSON object per folder (or the scan's counts for `add`).
+        /// One JSON object per folder (or the scan's counts for `add`, the folder and its tracks for `remove`).
         #[arg(long, global = true)]
         json: bool,
     },
@@ -554,6 +554,29 @@ fn bar_style() -> indicatif::ProgressStyle {
 fn count_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template("{msg:>8} {spinner} {pos} found")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+}
+
+/// Hands the first termination signal from now on (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) to `then`,
+/// on a thread of its own: a long command says what an interrupt leaves behind.
+fn on_interrupt(then: impl FnOnce(i32) + Send + 'static) -> anyhow::Result<()> {
+    let signals = crate::app::termination_signals()?;
+    std::thread::Builder::new().name("interrupt".into()).spawn(move || {
+        if let Ok(signal) = signals.recv() {
+            then(signal);
+        }
+    })?;
+    Ok(())
+}
+
+/// Says `what` an interrupt leaves on standard error, over a progress bar's line (not after
+/// it) when that is a terminal.
+fn say_interrupted(what: &str) {
+    let clear = if std::io::stderr().is_terminal() {
+        "\r\x1b[2K"
+    } else {
+        ""
+    };
+    eprintln!("{clear}skipless: {what}");
 }
 
 /// Whether `path` is `-`, which stands for standard input or output where a file is asked

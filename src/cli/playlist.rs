@@ -1,4 +1,4 @@
-//! `skipless playlist list|import|export`: saved playlists and M3U files.
+//! `skipless playlist list|import|export|rename|delete`: saved playlists and M3U files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

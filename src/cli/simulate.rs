@@ -9,6 +9,13 @@ use crate::app::Context;
 /// `skipless simulate --history FILE_OR_DIR... [--plays N] [--seed S] [--json]`.
 pub(crate) fn run(ctx: &Context, history: &[PathBuf], plays: usize, seed: u64, json: bool) -> anyhow::Result<()> {
     let work_dir = std::env::temp_dir().join(format!("skipless-simulate-{}", std::process::id()));
+    // The simulated listeners' data dirs go with an interrupt too.
+    let left_behind = work_dir.clone();
+    super::on_interrupt(move |signal| {
+        let _ = std::fs::remove_dir_all(&left_behind);
+        super::say_interrupted("simulation interrupted: nothing of it is kept");
+        std::process::exit(128 + signal);
+    })?;
     let bar = progress_bar(super::bar_style(), "simulating", 0, (plays * 3) as u64);
     let mut done_before = 0;
     let mut last_policy = "";

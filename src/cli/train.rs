@@ -1,6 +1,7 @@
 //! `skipless train`: trains the recommender on the listening log and saves the model.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::progress_bar;
@@ -8,6 +9,7 @@ use crate::app::Context;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::log::{failed_play_count, train_from_log, ListeningLog, Settled};
 use crate::recommend::train::{TrainConfig, TrainStage};
+use crate::recommend::RecommendError;
 
 /// `skipless train [--json] [--force]`: trains on the local log and saves the model under
 /// `models/` when its served ranking is at least as good as the current model's on the same
@@ -34,9 +36,18 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         .unwrap_or_else(|_| super::bar_style());
     // One bar per stage, drawn first with the stage's name and count.
     let mut bar: Option<(TrainStage, indicatif::ProgressBar)> = None;
-    let cancel = AtomicBool::new(false);
+    // An interrupt ends training between two steps, before anything is saved.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let interrupted_by = Arc::new(AtomicI32::new(0));
+    super::on_interrupt({
+        let (cancel, interrupted_by) = (cancel.clone(), interrupted_by.clone());
+        move |signal| {
+            interrupted_by.store(signal, Ordering::SeqCst);
+            cancel.store(true, Ordering::SeqCst);
+        }
+    })?;
     let start = Instant::now();
-    let mut trained = train_from_log(
+    let trained = train_from_log(
         &log,
         previous.as_ref(),
         &TrainConfig::default(),
@@ -59,10 +70,17 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             }
         },
         &cancel,
-    )?;
+    );
     if let Some((_, bar)) = bar {
         bar.finish_and_clear();
     }
+    let mut trained = match trained {
+        Err(RecommendError::Cancelled) => {
+            super::say_interrupted("training interrupted: the model in use is unchanged");
+            std::process::exit(128 + interrupted_by.load(Ordering::SeqCst));
+        }
+        trained => trained?,
+    };
     let settled = trained.settle(&models_dir, force)?;
     // A running player reads the file whenever it changed: a new model, or the current one
     // saved again as it was judged; before the run is recorded, which can fail apart.

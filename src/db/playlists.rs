@@ -1,5 +1,5 @@
-//! Saved playlists: create one with its entries, list them, read one, remove or reorder its
-//! entries, delete one.
+//! Saved playlists: create one with its entries, list them, read one, append to one, rename
+//! one, remove or reorder its entries, delete one.
 
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -11,8 +11,8 @@
 //! [`Mpris::requests`] beside its other channels, applies each request through the same
 //! controller calls as its keys (`app::mpris_bridge::apply`), and
 //! publishes the resulting state with [`Mpris::publish`], which only queues a message, so the
-//! UI thread never waits on D-Bus. Without a session bus the thread logs one line and ends;
-//! the player goes on without MPRIS.
+//! UI thread never waits on D-Bus. With no session bus named no thread starts (one line in the
+//! log); a bus that refuses the connection ends it. The player goes on without MPRIS.
 
 mod cover;
 mod service;

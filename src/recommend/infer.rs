@@ -27,6 +27,7 @@ use super::features::{
 use super::log::{display_names, ListeningLog};
 use super::model::Scorer;
 use super::rank::{last_plays, served_scores};
+use super::train::LIKE_PRIOR;
 use super::RecommendError;
 use crate::track::{name_key, same_name, Name, Track};
 
@@ -925,8 +926,8 @@ impl PickLimit {
 }
 
 /// Ranking without a model: similarity of metadata to the session's recent listens, then how often
-/// the track was finished in the log, then a seeded shuffle. Only the picks get their reasons in
-/// words: scoring a candidate allocates nothing.
+/// the track was finished in the log and whether it is liked, then a seeded shuffle. Only the
+/// picks get their reasons in words: scoring a candidate allocates nothing.
 pub fn fallback_rank<C: Borrow<Track>>(
     session: &[(i64, bool)],
     candidates: &[C],
@@ -939,6 +940,8 @@ pub fn fallback_rank<C: Borrow<Track>>(
         Artist(usize),
         Album(usize),
         Genre(usize),
+        /// Liked by the listener.
+        Liked,
         /// Its own history: (listens, skips).
         History(u32, u32),
     }
@@ -1006,12 +1009,22 @@ pub fn fallback_rank<C: Borrow<Track>>(
             }
             similarity *= pull(c.artist.as_ref());
             let (listens, skips) = counts.get(&c.id).copied().unwrap_or((0, 0));
-            reasons.push(why.unwrap_or(Why::History(listens, skips)));
-            // Similarity dominates, then how likely it is to be finished and how often it was;
+            let liked = log
+                .likes
+                .get(&c.id)
+                .is_some_and(|&at| filters.now_ms.is_none_or(|now| at <= now));
+            reasons.push(why.unwrap_or(if liked {
+                Why::Liked
+            } else {
+                Why::History(listens, skips)
+            }));
+            // Similarity dominates, then how likely it is to be finished, how often it was and
+            // the like, which weighs what it weighs in a model's logits before training moves it;
             // the random part only breaks ties.
             similarity * 1000.0
                 + filters.finish_weight * ln_finish(totals, (listens, skips))
                 + (listens as f32).ln_1p()
+                + if liked { LIKE_PRIOR } else { 0.0 }
                 + rng.random::<f32>() * 0.01
         })
         .collect();
@@ -1026,6 +1039,7 @@ pub fn fallback_rank<C: Borrow<Track>>(
                 Why::Artist(k) => format!("same artist as {}", recent[k].display_name()),
                 Why::Album(k) => format!("from the album of {}", recent[k].display_name()),
                 Why::Genre(k) => format!("same genre as {}", recent[k].display_name()),
+                Why::Liked => "you liked it".into(),
                 Why::History(0, 0) => "new to you".into(),
                 Why::History(0, _) => "you have played it before".into(),
                 Why::History(n, _) => format!("you have finished it {n} times"),

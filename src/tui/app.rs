@@ -1187,6 +1187,7 @@ impl App {
                 }
             }
             WorkerMsg::ModelStatus(status) => self.state.model_status = status,
+            WorkerMsg::RankingChanged => self.request_rank(),
             // No picks will come: the player goes on as without autoplay.
             WorkerMsg::RecommenderOff(status) => {
                 self.autoplay = None;
@@ -1203,7 +1204,6 @@ impl App {
             WorkerMsg::TrainDone(message) => {
                 self.state.gauges.training = None;
                 self.state.say(message);
-                self.request_rank();
                 self.refresh_stats();
             }
             WorkerMsg::ExportDone(path) => self.state.say(format!("exported the log to {}", path.display())),
@@ -1271,10 +1271,11 @@ impl App {
                     shift_ms,
                 });
             }
-            WorkerMsg::Error(message) => {
-                // The workers that fail so are the scan's and the one-off jobs'; training
-                // reports its end, a failure included, with `TrainDone`.
+            WorkerMsg::ScanFailed(message) => {
                 self.state.gauges.scan = None;
+                self.state.say(message);
+            }
+            WorkerMsg::Error(message) => {
                 // A rename that failed will not show its new name.
                 self.state.renamed_playlist = None;
                 self.state.say(message);
@@ -1436,7 +1437,10 @@ mod tests {
         });
         assert!(app.state.gauges.scan.is_none() && app.state.gauges.training.is_some());
         app.handle_worker(WorkerMsg::ScanProgress { done: 0, total: 0 });
-        app.handle_worker(WorkerMsg::Error("a folder could not be read".into()));
+        // Another job's error leaves the scan's gauge; the scan's own takes it away.
+        app.handle_worker(WorkerMsg::Error("the cover could not be read".into()));
+        assert!(app.state.gauges.scan.is_some());
+        app.handle_worker(WorkerMsg::ScanFailed("a folder could not be read".into()));
         assert!(app.state.gauges.scan.is_none() && app.state.gauges.training.is_some());
         app.handle_worker(WorkerMsg::ScanProgress { done: 2, total: 3 });
         app.handle_worker(WorkerMsg::TrainDone("new model in use".into()));

@@ -1729,6 +1729,56 @@ fn a_history_in_parts_makes_the_same_sessions_whatever_order_its_files_come_in()
     assert_eq!(sessions(newest_first.path()), expected);
 }
 
+/// Ctrl-C during `skipless train` ends it between two steps with one line saying the model in
+/// use is unchanged: nothing is saved and no run is recorded.
+#[test]
+fn an_interrupted_training_run_says_so_and_saves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path(), "data");
+    import_spotify(&data, &[&mica()]);
+    let train = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(crate::common::config_file(&data))
+        .env_remove("SKIPLESS_DATA_DIR")
+        .args(["train"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted once it catches the signal, which it does just before training starts.
+    let catches_sigint = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", train.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !catches_sigint() {
+        assert!(std::time::Instant::now() < deadline, "train never caught Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: a signal to the child this test started and has not waited for.
+    assert_eq!(unsafe { libc::kill(train.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let output = train.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    assert_eq!(
+        said.trim(),
+        "skipless: training interrupted: the model in use is unchanged"
+    );
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(!data.join("models/model.safetensors").exists());
+    let conn = rusqlite::Connection::open(data.join("skipless.db")).unwrap();
+    let runs: i64 = conn
+        .query_row("SELECT count(*) FROM training_runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 0);
+}
+
 /// Ctrl-C during an import ends it with one line saying what stays; the database is whole, and
 /// the same import run again adds what is missing, each play once.
 #[test]

@@ -445,6 +445,41 @@ fn fallback_prefers_similar_then_popular() {
     assert_eq!(ranked[0].track_id, 2, "most listened among the same artist's tracks");
 }
 
+/// Without a model a like still counts: among tracks of the same likeness to the session, the
+/// liked one comes first and says so, and a like from after the moment ranked does not count.
+#[test]
+fn without_a_model_a_liked_track_comes_before_its_equals() {
+    let tracks: Vec<Track> = (1..=6).map(|i| track(i, &format!("Artist {i}"))).collect();
+    let mut log = ListeningLog::default();
+    for t in &tracks {
+        log.tracks.insert(std::sync::Arc::new(t.clone()));
+    }
+    log.likes.insert(5, 1_000);
+    let at = |now_ms| Filters {
+        now_ms: Some(now_ms),
+        ..picks(6)
+    };
+    let ranked = fallback_rank(&[(1, false)], &tracks, &log, &at(2_000));
+    assert_eq!(ranked[0].track_id, 5, "{ranked:?}");
+    assert_eq!(ranked[0].reason, "you liked it");
+    let before_the_like = fallback_rank(&[(1, false)], &tracks, &log, &at(500));
+    assert!(
+        before_the_like.iter().all(|s| s.reason != "you liked it"),
+        "{before_the_like:?}"
+    );
+    // Likeness to the session still comes first.
+    let same_artist = track(7, "Artist 1");
+    let mut tracks = tracks;
+    tracks.push(same_artist.clone());
+    log.tracks.insert(std::sync::Arc::new(same_artist));
+    let ranked = fallback_rank(&[(1, false)], &tracks, &log, &at(2_000));
+    assert_eq!(
+        ranked.iter().map(|s| s.track_id).take(2).collect::<Vec<_>>(),
+        vec![7, 5],
+        "{ranked:?}"
+    );
+}
+
 #[test]
 fn without_a_model_a_session_moves_on_from_an_artist_played_three_times() {
     let in_genre = |id: i64, artist: &str, genre: &str| Track {
