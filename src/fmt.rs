@@ -130,6 +130,16 @@ pub(crate) fn local_time(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
+/// An RFC 3339 moment (as a checkpoint records when it was trained) in local time, to the
+/// minute: "2026-12-03 07:56"; as written, its `T` a space, if it does not read.
+pub(crate) fn local_minute(rfc3339: &str) -> String {
+    let local = match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => local_time(t.as_millisecond()),
+        Err(_) => rfc3339.replace('T', " "),
+    };
+    local.get(..16).unwrap_or(&local).to_owned()
+}
+
 /// A timing shift in milliseconds as "0.5 s later", "1.0 s sooner" or "on time".
 pub(crate) fn format_shift(ms: i64) -> String {
     let seconds = ms.unsigned_abs() as f64 / 1000.0;
@@ -168,6 +178,17 @@ pub(crate) fn format_listening(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A checkpoint's training time is shown in the listener's time zone, as every other time
+    /// is, and as written when it does not read as a time.
+    #[test]
+    fn a_recorded_moment_is_shown_in_local_time_to_the_minute() {
+        let at: jiff::Timestamp = "2026-12-03T07:56:50Z".parse().unwrap();
+        let local = local_time(at.as_millisecond());
+        assert_eq!(local_minute("2026-12-03T07:56:50Z"), local[..16]);
+        assert_eq!(local_minute("2026-12-03T07:56:50+00:00"), local[..16]);
+        assert_eq!(local_minute("yesterday"), "yesterday");
+    }
 
     #[test]
     fn a_count_of_one_is_singular() {

@@ -84,11 +84,11 @@ impl TrainingRun {
         // "2026-12-03 07:56:50" to the minute.
         let when = crate::fmt::local_time(self.finished_at_ms);
         format!(
-            "{} {} · NDCG@10 {:.4}{against} · {} plays{}",
+            "{} {} · NDCG@10 {:.4}{against} · {}{}",
             when.get(..16).unwrap_or(&when),
             if self.saved { "saved" } else { "discarded" },
             self.new_ndcg10,
-            self.plays_seen,
+            crate::fmt::count(self.plays_seen, "play"),
             if self.transformer_kept {
                 ""
             } else {

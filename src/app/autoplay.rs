@@ -21,11 +21,11 @@ use crate::play::{ControlSource, EndReason, LoggedPlay};
 use crate::player::Event;
 use crate::recommend::checkpoint::Checkpoint;
 use crate::recommend::data::item_key_of;
-use crate::recommend::infer::{fallback_rank, turned_down_artists, Filters, Radio, Recommender, Scored};
+use crate::recommend::infer::{fallback_rank, skipped_last, turned_down_artists, Filters, Radio, Recommender, Scored};
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
 use crate::recommend::train::{TrainConfig, TrainStage};
 use crate::recommend::RecommendError;
-use crate::track::{Name, Track};
+use crate::track::{name_key, Name, Track};
 
 /// The ranking autoplay's picks come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,12 +69,23 @@ impl RadioSeed {
     }
 
     /// A radio from a group of tracks (an album, an artist's) called `name`, and the track it
-    /// opens on: the first one not `banned`; `None` when every one is.
+    /// opens on: the first one not `banned`; `None` when every one is. Its artist is the one
+    /// who made most of the group, if more than half of it (an artist's tracks with a guest
+    /// on some are still theirs); a compilation is none of its artists'.
     pub(crate) fn of_group(tracks: &[Track], name: String, banned: impl Fn(i64) -> bool) -> Option<(RadioSeed, Track)> {
         let first = tracks.iter().find(|t| !banned(t.id))?.clone();
+        let mut made: HashMap<String, (usize, &Name)> = HashMap::new();
+        for artist in tracks.iter().filter_map(|t| t.artist.as_ref()) {
+            made.entry(name_key(artist)).or_insert((0, artist)).0 += 1;
+        }
+        let artist = made
+            .into_values()
+            .max_by_key(|&(count, _)| count)
+            .filter(|&(count, _)| 2 * count > tracks.len())
+            .map(|(_, artist)| artist.clone());
         let seed = RadioSeed {
             tracks: tracks.iter().map(|t| t.id).collect(),
-            artist: first.artist.clone(),
+            artist,
             name,
         };
         Some((seed, first))
@@ -562,19 +573,15 @@ impl AutoplayCore {
         match &self.recommender {
             Some(r) if self.enough_plays() => format!(
                 "model trained {} on {} · {} since",
-                r.meta()
-                    .trained_at
-                    .get(..16)
-                    .unwrap_or(&r.meta().trained_at)
-                    .replace('T', " "),
+                crate::fmt::local_minute(&r.meta().trained_at),
                 crate::fmt::count(r.meta().plays_seen, "play"),
                 crate::fmt::count(self.plays_since_model, "play")
             ),
             None if self.enough_plays() => {
-                "fallback: similar tracks, then your most finished (no model trained yet)".to_owned()
+                "fallback: similar tracks, then your most finished and liked (no model trained yet)".to_owned()
             }
             _ => format!(
-                "fallback: similar tracks, then your most finished (model after {} plays in {MIN_TRAINING_SESSIONS} sessions; {} in {} so far)",
+                "fallback: similar tracks, then your most finished and liked (model after {} plays in {MIN_TRAINING_SESSIONS} sessions; {} in {} so far)",
                 self.config.min_plays,
                 crate::fmt::count(self.log.plays.len() as u64, "play"),
                 crate::fmt::count(self.log.sessions().len() as u64, "session")
@@ -626,7 +633,7 @@ impl AutoplayCore {
         // Another file of a song is that song: the copies of the playing track, of the tracks
         // skipped this session and of the queued ones are never picked (those of recent tracks
         // wait with them: `recent_with_other_files`).
-        let skipped_or_playing = session.iter().filter(|p| p.1).chain(session.last()).map(|p| p.0);
+        let skipped_or_playing = skipped_last(session).into_iter().chain(session.last().map(|p| p.0));
         filters.copies = self.other_files(skipped_or_playing.chain(exclude));
         filters.turned_down = turned_down_artists(session, |id| {
             self.log.tracks.get(id).and_then(|track| track.artist.as_ref())
@@ -672,7 +679,14 @@ impl AutoplayCore {
             })
             .map(|t| t.id)
             .collect();
-        let mut favoured = self.log.co_listened(&seed.tracks.iter().copied().collect());
+        // What was heard this session before the radio began is no sign of what goes with its
+        // seed: the session in progress (whose plays so far end the log) is left out.
+        let in_progress = (session.len() > 1)
+            .then(|| self.log.plays.last().map(|p| p.session_id))
+            .flatten();
+        let mut favoured = self
+            .log
+            .co_listened(&seed.tracks.iter().copied().collect(), in_progress);
         favoured.extend(&by_seed_artist);
         let skipped = session
             .iter()
@@ -1479,6 +1493,37 @@ mod tests {
         }
     }
 
+    /// A listener who skips every track but two, in a session long enough to play the library
+    /// through many times: the skipped tracks come back later rather than never, so the two
+    /// are not all that plays.
+    #[test]
+    fn a_session_of_skips_through_a_small_library_does_not_alternate_two_tracks() {
+        let mut core = core_with(100);
+        let mut now = 2_000_000_000_000;
+        let mut session: Vec<(i64, bool)> = Vec::new();
+        let mut kept: Vec<i64> = Vec::new();
+        for _ in 0..200 {
+            let (_, picks) = core.rank(&session, &NotToPick::default(), 1, now, None);
+            let track_id = picks[0].track_id;
+            if kept.len() < 2 && !kept.contains(&track_id) {
+                kept.push(track_id);
+            }
+            let skipped = !kept.contains(&track_id);
+            now += 200_000;
+            let play = LoggedPlay {
+                track_id,
+                session_id: 33,
+                skipped,
+                ts_ms: now,
+            };
+            core.played(play, None);
+            session.push((track_id, skipped));
+        }
+        let last_100 = &session[100..];
+        let of_the_two = last_100.iter().filter(|p| kept.contains(&p.0)).count();
+        assert!(of_the_two <= 50, "{of_the_two} of the last 100: {last_100:?}");
+    }
+
     #[test]
     fn a_radio_fills_at_least_half_the_picks_with_its_seed_and_skips_loosen_it() {
         let core = core();
@@ -1520,6 +1565,25 @@ mod tests {
             favoured_among(&steered) < favoured_among(&radio),
             "two skipped seed tracks loosen the radio: {steered:?}"
         );
+    }
+
+    /// A group's radio favours the artist who made most of it, not whoever made its first
+    /// track; a compilation favours no artist.
+    #[test]
+    fn a_group_radio_is_of_the_artist_who_made_most_of_it() {
+        let by = |id: i64, artist: &str| Track {
+            id,
+            title: format!("Song {id}"),
+            artist: Some(artist.into()),
+            ..Track::default()
+        };
+        let album = [by(1, "Guest"), by(2, "Band"), by(3, "band"), by(4, "Band")];
+        let (seed, first) = RadioSeed::of_group(&album, "Album".into(), |_| false).unwrap();
+        assert_eq!((seed.artist.as_deref(), first.id), (Some("Band"), 1));
+        let compilation = [by(1, "A"), by(2, "B"), by(3, "C"), by(4, "A")];
+        let (seed, _) = RadioSeed::of_group(&compilation, "Hits".into(), |_| false).unwrap();
+        assert_eq!(seed.artist, None);
+        assert!(RadioSeed::of_group(&album, "Album".into(), |_| true).is_none());
     }
 
     /// [`core`] with a second file of "Song 9" by "Artist 9", track 61.

@@ -169,7 +169,8 @@ fn send_library(db: &Database, tx: &Sender<WorkerMsg>) -> Result<(), AppError> {
 pub(crate) fn spawn_export(db_path: PathBuf, dir: PathBuf, config: crate::config::Config, tx: Sender<WorkerMsg>) {
     run_worker("export", WorkerMsg::Error, tx, move |tx| {
         let db = Database::open(&db_path)?;
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
+        // Named by the listener's clock, as the rest of what they see is.
+        let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S");
         let path = dir.join(format!("skipless-export-{stamp}.csv"));
         let options = ExportOptions::from_config(&config, ExportFormat::Csv, TimeRange::default());
         export_to_file(db.conn(), &options, &path, &|_, _| {}).map_err(|e| e.in_database(&db))?;

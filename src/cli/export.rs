@@ -29,11 +29,16 @@ pub(crate) fn export(
             .map_err(|e| e.in_database(&db))?;
             bar.finish_and_clear();
             let what = if format == ExportFormat::Feedback {
-                "likes and bans"
+                let n = crate::fmt::group_digits(written);
+                if written == 1 {
+                    format!("{n} like or ban")
+                } else {
+                    format!("{n} likes and bans")
+                }
             } else {
-                "plays"
+                crate::fmt::count(written, "play")
             };
-            eprintln!("exported {written} {what} to {}", path.display());
+            eprintln!("exported {what} to {}", path.display());
         }
         None => {
             let stdout = std::io::stdout();

@@ -124,9 +124,9 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
             n => format!(" ({} left out)", crate::fmt::count(n, "failed play")),
         };
         outln!(
-            "trained on {} plays{failed} of {} tracks in {:.1} s{best_epoch}; validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
-            checkpoint.meta.plays_seen,
-            checkpoint.meta.vocab.len(),
+            "trained on {}{failed} of {} in {:.1} s{best_epoch}; validation: HR@10 {:.4}, NDCG@10 {:.4}, MRR {:.4}, skip-MRR {:.4}",
+            crate::fmt::count(checkpoint.meta.plays_seen, "play"),
+            crate::fmt::count(checkpoint.meta.vocab.len() as u64, "track"),
             start.elapsed().as_secs_f64(),
             v.hr10,
             v.ndcg10,

@@ -1,11 +1,14 @@
 //! Saved playlists: create one with its entries, list them, read one, append to one, rename
 //! one, remove or reorder its entries, delete one.
 
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::tracks::{path_blob, path_from_blob, playable_track_at};
+use super::tracks::{each_track_in_id_order, path_blob, path_from_blob, playable_track_at, TrackRows};
 use crate::playlist::{Entry, Smart};
-use crate::track::Track;
+use crate::track::{name_key, Track};
 
 /// A playlist as listed: its name, how many entries, how many of them the library has now.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -184,13 +187,47 @@ pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusq
             ),
             "sum(p.end_reason = 'finished' AND NOT p.skipped)",
         ),
-        Smart::NeverPlayed => "SELECT t.id FROM tracks t WHERE t.status = 'ok'
-             AND NOT EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id) ORDER BY t.path"
-            .to_owned(),
+        Smart::NeverPlayed => return never_played(conn),
     };
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
+}
+
+/// The playable tracks of songs never played and not banned, by path: a song is its artist and
+/// title (in any case), so a second file of a song heard is no new song, and a ban of one file
+/// is of the song; a track without an artist is only itself.
+fn never_played(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let ids = |sql: &str| -> rusqlite::Result<HashSet<i64>> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect()
+    };
+    let played = ids("SELECT DISTINCT track_id FROM plays")?;
+    let banned = ids("SELECT track_id FROM bans")?;
+    let song = |track: &Track| {
+        track
+            .artist
+            .as_deref()
+            .map(|artist| (name_key(artist), name_key(&track.title)))
+    };
+    let mut heard_or_banned = HashSet::new();
+    let mut unheard = Vec::new();
+    for rows in [TrackRows::Playable, TrackRows::NotPlayable] {
+        each_track_in_id_order(conn, rows, |track| {
+            if played.contains(&track.id) || banned.contains(&track.id) {
+                heard_or_banned.extend(song(&track));
+            } else if rows == TrackRows::Playable {
+                unheard.push(track);
+            }
+        })?;
+    }
+    let mut never: Vec<Track> = unheard
+        .into_iter()
+        .filter(|t| song(t).is_none_or(|song| !heard_or_banned.contains(&song)))
+        .collect();
+    never.sort_by(|a, b| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()));
+    Ok(never.into_iter().map(|t| t.id).collect())
 }
 
 /// Each entry with the playable library track it names (`None` for a file the library does not

@@ -146,21 +146,28 @@ pub(crate) struct MatchedTrack {
     pub duration_ms: Option<u64>,
 }
 
-/// The library's playable tracks by match key.
+/// The library's playable tracks by match key, and every track the index has ever held (gone
+/// and failed ones too), which plays in the log may name.
 #[derive(Debug, Default)]
 pub(crate) struct Matcher {
     by_key: HashMap<String, Vec<Candidate>>,
+    not_playable: HashMap<String, Vec<i64>>,
 }
 
 impl Matcher {
-    /// Indexes the library's playable tracks under their artist and, when different, their
-    /// album artist.
+    /// Indexes the library's tracks under their artist and, when different, their album artist.
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Matcher> {
-        Ok(Matcher::of(&tracks::tracks_in_id_order(conn)?))
+        let mut matcher = Matcher::of(&tracks::tracks_in_id_order(conn)?);
+        tracks::each_track_in_id_order(conn, tracks::TrackRows::NotPlayable, |track| {
+            for key in keys_of(&track) {
+                matcher.not_playable.entry(key).or_default().push(track.id);
+            }
+        })?;
+        Ok(matcher)
     }
 
-    /// Indexes `tracks` (in their order) under their artist and, when different, their album
-    /// artist.
+    /// Indexes the playable `tracks` (in their order) under their artist and, when different,
+    /// their album artist.
     fn of(tracks: &[Track]) -> Matcher {
         let mut matcher = Matcher::default();
         for track in tracks {
@@ -169,24 +176,19 @@ impl Matcher {
                 album: track.album.as_deref().map(album_key).unwrap_or_default(),
                 duration_ms: track.duration_ms,
             };
-            let main = track.artist.as_deref().or(track.album_artist.as_deref()).unwrap_or("");
-            let key = match_key(main, &track.title);
-            if let Some(album_artist) = track.album_artist.as_deref() {
-                let other = match_key(album_artist, &track.title);
-                if other != key {
-                    matcher.by_key.entry(other).or_default().push(candidate.clone());
-                }
+            for key in keys_of(track) {
+                matcher.by_key.entry(key).or_default().push(candidate.clone());
             }
-            matcher.by_key.entry(key).or_default().push(candidate);
         }
         matcher
     }
 
-    /// Every library track of `key` ([`match_key`]): several files can hold one song.
+    /// Every track of `key` ([`match_key`]) that plays in the log may name: several files can
+    /// hold one song, and a track whose folder was removed or whose file went keeps its plays.
     pub(crate) fn tracks_of(&self, key: &str) -> Vec<i64> {
-        self.by_key
-            .get(key)
-            .map_or_else(Vec::new, |c| c.iter().map(|c| c.track_id).collect())
+        let playable = self.by_key.get(key).into_iter().flatten().map(|c| c.track_id);
+        let not_playable = self.not_playable.get(key).into_iter().flatten().copied();
+        playable.chain(not_playable).collect()
     }
 
     /// The track for `key` ([`match_key`]); among several, the one on `album`, else the first indexed.
@@ -201,6 +203,21 @@ impl Matcher {
             duration_ms: best.duration_ms,
         })
     }
+}
+
+/// The match keys `track` is found under: its artist's (or album artist's, without one) and,
+/// when different, its album artist's.
+fn keys_of(track: &Track) -> Vec<String> {
+    let main = track.artist.as_deref().or(track.album_artist.as_deref()).unwrap_or("");
+    let key = match_key(main, &track.title);
+    let mut keys = vec![key];
+    if let Some(album_artist) = track.album_artist.as_deref() {
+        let other = match_key(album_artist, &track.title);
+        if other != keys[0] {
+            keys.push(other);
+        }
+    }
+    keys
 }
 
 #[cfg(test)]

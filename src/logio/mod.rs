@@ -49,13 +49,23 @@ pub enum LogIoError {
     /// its plays are written only once all of it was read. One that fails while they are
     /// written, a full disk, keeps the rounds written, and a rerun places the rest.)
     #[error(
-        "{source} (the {files} file(s) before it were imported: {plays} plays kept; importing them again adds nothing)"
+        "{source} ({} before it imported: {} kept; importing them again adds nothing)",
+        files_before(*.files),
+        crate::fmt::count(*.plays as u64, "play")
     )]
     AfterSome {
         source: Box<LogIoError>,
         files: usize,
         plays: usize,
     },
+}
+
+/// The files of an import before the one that failed, said as such: "the file", "the 3 files".
+fn files_before(files: usize) -> String {
+    match files {
+        1 => "the file".into(),
+        n => format!("the {}", crate::fmt::count(n as u64, "file")),
+    }
 }
 
 impl LogIoError {

@@ -398,11 +398,16 @@ fn skips(out: &mut String, recap: &Recap) {
         let s = pick(&recap.kinds);
         let _ = write!(
             legend,
-            r#"<li class="{class}"><span class="swatch"></span><span>{name}: {} skipped of {} play{} ({})</span></li>"#,
+            r#"<li class="{class}"><span class="swatch"></span><span>{name}: {} skipped of {} play{}{}</span></li>"#,
             count(&format!("kinds.{field}.skips"), s.skips),
             count(&format!("kinds.{field}.plays"), s.plays),
             if s.plays == 1 { "" } else { "s" },
-            share_text(s.rate())
+            // No plays have no rate.
+            if s.plays == 0 {
+                String::new()
+            } else {
+                format!(" ({})", share_text(s.rate()))
+            }
         );
     }
     legend.push_str("</ul>");

@@ -591,6 +591,20 @@ pub(crate) fn turned_down_artists<'a>(
     artists
 }
 
+/// The tracks whose last play in `session` was skipped: the listener's last word on a track
+/// is the one that stands, so a track skipped and later heard through is not held back.
+pub(crate) fn skipped_last(session: &[(i64, bool)]) -> HashSet<i64> {
+    let mut last_word: HashMap<i64, bool> = HashMap::new();
+    for &(id, skipped) in session {
+        last_word.insert(id, skipped);
+    }
+    last_word
+        .into_iter()
+        .filter(|&(_, skipped)| skipped)
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// Whether `track` is by an artist of `turned_down`.
 pub(crate) fn by_turned_down(track: &Track, turned_down: &[String]) -> bool {
     !turned_down.is_empty()
@@ -674,7 +688,7 @@ fn select<C: Borrow<Track>>(
     filters: &Filters,
 ) -> Vec<usize> {
     let current = session.last().map(|p| p.0);
-    let skipped_now: HashSet<i64> = session.iter().filter(|p| p.1).map(|p| p.0).collect();
+    let skipped_now = skipped_last(session);
     let recent: HashSet<i64> = filters.recent.iter().copied().collect();
     let queued: HashSet<i64> = filters.queued.iter().copied().collect();
     let passed_over: HashSet<i64> = filters.passed_over.iter().copied().collect();
@@ -746,26 +760,40 @@ fn select<C: Borrow<Track>>(
     let chosen = pick(&ranked, filters.exclude_skipped, true, Some(&|_| 0));
     // A small library runs short: a long session skips its way through it, or every track has
     // played lately. A track skipped earlier is then better than silence, and once nothing is
-    // queued, so is one played lately. They come after every other track, skipped ones first,
-    // so that the picks for a smaller limit are the head of these.
+    // queued, so is one played lately. They come after the picks above, skipped ones first, so
+    // that the picks for a smaller limit are the head of these.
     let nothing_queued = queued.iter().all(|&id| Some(id) == current);
     let fill_skipped = filters.exclude_skipped;
     let fill_recent = nothing_queued && !recent.is_empty();
     if chosen.len() < filters.limit && (fill_skipped || fill_recent) {
         // Tracks played lately come back the longest ago first, so that a library played through
-        // goes round whole rather than between its two best tracks.
+        // goes round whole rather than between its two best tracks; one skipped comes back as
+        // if it had played half the window later, so skips delay it without keeping it out.
         let last_played: HashMap<i64, usize> = filters.recent.iter().enumerate().map(|(at, &id)| (id, at)).collect();
+        let skip_delay = filters.recent.len() / 2;
         let tier = |i: usize| {
             let id = candidates[i].borrow().id;
-            let played_at = last_played.get(&id).copied().filter(|_| fill_recent);
-            let skipped = u8::from(
-                fill_skipped
-                    && (skipped_now.contains(&id) || by_turned_down(candidates[i].borrow(), &filters.turned_down)),
-            );
-            (2 * u8::from(played_at.is_some()) + skipped, played_at.unwrap_or(0))
+            let skipped = fill_skipped
+                && (skipped_now.contains(&id) || by_turned_down(candidates[i].borrow(), &filters.turned_down));
+            match last_played.get(&id).filter(|_| fill_recent) {
+                Some(&at) => (2, at + usize::from(skipped) * skip_delay),
+                None => (u8::from(skipped), 0),
+            }
         };
         ranked.sort_by_key(|&(i, _)| tier(i));
-        return pick(&ranked, false, !fill_recent, Some(&|i| tier(i).0));
+        // A radio mixes its favoured tracks into the fillers too, but never ahead of the picks
+        // that needed no filling.
+        let fillers = pick(&ranked, false, !fill_recent, Some(&|i| tier(i).0));
+        let mut filled = chosen;
+        for i in fillers {
+            if filled.len() == filters.limit {
+                break;
+            }
+            if !filled.contains(&i) {
+                filled.push(i);
+            }
+        }
+        return filled;
     }
     chosen
 }

@@ -136,10 +136,14 @@ impl ListeningLog {
         counts
     }
 
-    /// The tracks listened to (not skipped) in a session where one of `seeds` was listened to.
-    pub(crate) fn co_listened(&self, seeds: &HashSet<i64>) -> HashSet<i64> {
+    /// The tracks listened to (not skipped) in a session where one of `seeds` was listened to,
+    /// the session `leave_out` aside.
+    pub(crate) fn co_listened(&self, seeds: &HashSet<i64>, leave_out: Option<i64>) -> HashSet<i64> {
         let mut found = HashSet::new();
         for session in self.sessions() {
+            if session.first().is_some_and(|p| Some(p.session_id) == leave_out) {
+                continue;
+            }
             if session.iter().any(|p| !p.skipped && seeds.contains(&p.track_id)) {
                 found.extend(session.iter().filter(|p| !p.skipped).map(|p| p.track_id));
             }

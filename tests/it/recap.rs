@@ -481,6 +481,14 @@ fn days_weeks_and_hours_are_the_listeners_local_ones() {
     assert!(in_utc["time_zone"].as_str().unwrap().contains("UTC"), "{in_utc}");
     assert_eq!(in_utc["hour_weekday"][0][3], 1, "{in_utc}");
 
+    // A kind of play the range has none of gives no rate: "0 skipped of 0 plays", no "(0%)".
+    let page = stdout_of(skipless(&data).env("TZ", EASTERN).arg("recap"));
+    assert!(
+        page.contains(r#"Imported plays: <data value="0" data-json="kinds.imported.skips">0</data> skipped of <data value="0" data-json="kinds.imported.plays">0</data> plays</span>"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"<data value="1" data-json="kinds.autoplay.plays">1</data> play (0%)</span>"#));
+
     let bad = skipless(&data)
         .args(["recap", "--since", "last tuesday"])
         .output()
