@@ -14,7 +14,7 @@ pub enum Smart {
     MostFinished,
     /// The tracks skipped most often.
     MostSkipped,
-    /// Playable tracks never played.
+    /// Playable tracks of songs never played (no file of the song), banned ones left out.
     NeverPlayed,
     /// Finished at least three times, but not played for 90 days.
     Rediscover,

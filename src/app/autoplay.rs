@@ -70,19 +70,22 @@ impl RadioSeed {
 
     /// A radio from a group of tracks (an album, an artist's) called `name`, and the track it
     /// opens on: the first one not `banned`; `None` when every one is. Its artist is the one
-    /// who made most of the group, if more than half of it (an artist's tracks with a guest
-    /// on some are still theirs); a compilation is none of its artists'.
+    /// who made more than half of the group, by the tracks' artists or else their album
+    /// artists; a compilation is none of its artists'.
     pub(crate) fn of_group(tracks: &[Track], name: String, banned: impl Fn(i64) -> bool) -> Option<(RadioSeed, Track)> {
         let first = tracks.iter().find(|t| !banned(t.id))?.clone();
-        let mut made: HashMap<String, (usize, &Name)> = HashMap::new();
-        for artist in tracks.iter().filter_map(|t| t.artist.as_ref()) {
-            made.entry(name_key(artist)).or_insert((0, artist)).0 += 1;
-        }
-        let artist = made
-            .into_values()
-            .max_by_key(|&(count, _)| count)
-            .filter(|&(count, _)| 2 * count > tracks.len())
-            .map(|(_, artist)| artist.clone());
+        let most = |name: fn(&Track) -> Option<&Name>| {
+            let mut made: HashMap<String, (usize, &Name)> = HashMap::new();
+            for artist in tracks.iter().filter_map(name) {
+                made.entry(name_key(artist)).or_insert((0, artist)).0 += 1;
+            }
+            made.into_values()
+                .max_by_key(|&(count, _)| count)
+                .filter(|&(count, _)| 2 * count > tracks.len())
+                .map(|(_, artist)| artist.clone())
+        };
+        // Tracks of "Band feat. Guest" mostly are still Band's, by their album artist.
+        let artist = most(|t| t.artist.as_ref()).or_else(|| most(Track::album_owner));
         let seed = RadioSeed {
             tracks: tracks.iter().map(|t| t.id).collect(),
             artist,
@@ -427,7 +430,31 @@ pub struct AutoplayCore {
     trained_once: bool,
 }
 
+/// What the picks are ranked from, in brief: the log's length and last play, the likes, the
+/// candidates and the model in use. A reload or a model load that leaves it as it was (a rescan
+/// that found nothing new, a retrain that kept the model) leaves the picks as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RankedFrom {
+    plays: usize,
+    last_play: Option<(i64, i64)>,
+    likes: u64,
+    candidates: usize,
+    model: Option<String>,
+}
+
 impl AutoplayCore {
+    fn ranked_from(&self) -> RankedFrom {
+        RankedFrom {
+            plays: self.log.plays.len(),
+            last_play: self.log.plays.last().map(|p| (p.track_id, p.ts_ms)),
+            likes: self.log.likes.iter().fold(0u64, |sum, (&id, &at)| {
+                sum.wrapping_add((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ at as u64)
+            }),
+            candidates: self.candidates.len(),
+            model: self.recommender.as_ref().map(|r| r.meta().trained_at.clone()),
+        }
+    }
+
     pub fn new(db: Database, models_dir: PathBuf, config: RecommendConfig) -> Result<Self, RecommendError> {
         Self::sharing(db, models_dir, config, None)
     }
@@ -681,9 +708,12 @@ impl AutoplayCore {
             .collect();
         // What was heard this session before the radio began is no sign of what goes with its
         // seed: the session in progress (whose plays so far end the log) is left out.
-        let in_progress = (session.len() > 1)
-            .then(|| self.log.plays.last().map(|p| p.session_id))
-            .flatten();
+        let in_progress = self
+            .log
+            .plays
+            .last()
+            .filter(|last| session.len() > 1 && session[session.len() - 2].0 == last.track_id)
+            .map(|last| last.session_id);
         let mut favoured = self
             .log
             .co_listened(&seed.tracks.iter().copied().collect(), in_progress);
@@ -983,6 +1013,7 @@ impl Worker {
             Request::Banned(track_id) => self.core.ban(track_id),
             Request::Failed(track_id) => self.core.leave_out(track_id),
             Request::Reload(library) => {
+                let before = self.core.ranked_from();
                 let reloaded = self.core.reload(library);
                 give_back_freed_memory();
                 match reloaded {
@@ -994,7 +1025,7 @@ impl Worker {
                             // The plays since the model may have changed (an import).
                             self.status(self.describe());
                         }
-                        let _ = self.tx.send(WorkerMsg::RankingChanged);
+                        self.say_if_changed(before);
                     }
                     Err(e) => self.status(format!("cannot reload the library for recommendations: {e}")),
                 }
@@ -1011,14 +1042,22 @@ impl Worker {
         true
     }
 
-    /// Loads the saved model and says what now ranks, or why the fallback does; either way
-    /// the picks are asked for again.
+    /// Loads the saved model and says what now ranks, or why the fallback does; the picks are
+    /// asked for again if it changed.
     fn load_saved_model(&mut self) {
+        let before = self.core.ranked_from();
         match self.core.load_model() {
             Ok(()) => self.status(self.describe()),
             Err(e) => self.status(format!("{e}; using the fallback until the next training")),
         }
-        let _ = self.tx.send(WorkerMsg::RankingChanged);
+        self.say_if_changed(before);
+    }
+
+    /// Has the front end ask for the picks again when what they are ranked from changed.
+    fn say_if_changed(&self, before: RankedFrom) {
+        if self.core.ranked_from() != before {
+            let _ = self.tx.send(WorkerMsg::RankingChanged);
+        }
     }
 
     /// Cancels a training run in progress (the player is quitting).
@@ -1307,11 +1346,11 @@ mod tests {
         assert!(after.iter().all(|s| !s.contains("training…")), "{after:?}");
     }
 
-    /// What the picks were ranked by changing (the log read again after a like or an import, a
-    /// model loaded or refused) has the front end ask for them again; a play or a ban does not
-    /// (the next track asks, and a ban asks itself).
+    /// What the picks are ranked from changing (a like read with the log) has the front end
+    /// ask for them again; a reload that changed nothing, a play or a ban does not (the next
+    /// track asks, and a ban asks itself).
     #[test]
-    fn a_reload_or_a_model_loaded_asks_for_the_picks_again() {
+    fn a_reload_that_changed_what_ranks_asks_for_the_picks_again() {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (own, _requests) = crossbeam_channel::unbounded();
         let mut worker = Worker {
@@ -1321,11 +1360,13 @@ mod tests {
             training: Some(Arc::new(AtomicBool::new(false))),
         };
         let asked_again = || rx.try_iter().filter(|m| matches!(m, WorkerMsg::RankingChanged)).count();
+        // Nothing changed: the picks stand.
         worker.handle(Request::Reload(None));
-        assert_eq!(asked_again(), 1);
         worker.handle(Request::ReloadModel);
-        assert_eq!(asked_again(), 1);
-        worker.handle(Request::TrainingOver);
+        assert_eq!(asked_again(), 0);
+        let like = "INSERT INTO likes (track_id, liked_at) VALUES (9, 1000)";
+        worker.core.db.conn().execute(like, []).unwrap();
+        worker.handle(Request::Reload(None));
         assert_eq!(asked_again(), 1);
         worker.handle(Request::Banned(9));
         worker.handle(Request::Played {

@@ -39,8 +39,8 @@ fn exit_status() -> Roff {
         ),
         (
             "128+N",
-            "ended by signal N (Ctrl-C: 130); an interrupted import, train or simulate says on standard \
-             error what it leaves.",
+            "an import, train or simulate ended by signal N (Ctrl-C: 130) says on standard error what it \
+             leaves; the player quits on Ctrl-C, SIGTERM and SIGHUP as on q, with 0.",
         ),
     ] {
         page.control("TP", [] as [&str; 0]);

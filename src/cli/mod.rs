@@ -557,12 +557,16 @@ fn count_style() -> indicatif::ProgressStyle {
 }
 
 /// Hands the first termination signal from now on (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) to `then`,
-/// on a thread of its own: a long command says what an interrupt leaves behind.
+/// on a thread of its own: a long command says what an interrupt leaves behind. A second one
+/// ends the process at once, whatever `then` is waiting for.
 fn on_interrupt(then: impl FnOnce(i32) + Send + 'static) -> anyhow::Result<()> {
     let signals = crate::app::termination_signals()?;
     std::thread::Builder::new().name("interrupt".into()).spawn(move || {
         if let Ok(signal) = signals.recv() {
             then(signal);
+        }
+        if let Ok(signal) = signals.recv() {
+            std::process::exit(128 + signal);
         }
     })?;
     Ok(())

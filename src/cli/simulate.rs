@@ -12,7 +12,13 @@ pub(crate) fn run(ctx: &Context, history: &[PathBuf], plays: usize, seed: u64, j
     // The simulated listeners' data dirs go with an interrupt too.
     let left_behind = work_dir.clone();
     super::on_interrupt(move |signal| {
-        let _ = std::fs::remove_dir_all(&left_behind);
+        // The run goes on writing there meanwhile: a removal that meets a new file tries again.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&left_behind).is_ok() || !left_behind.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
         super::say_interrupted("simulation interrupted: nothing of it is kept");
         std::process::exit(128 + signal);
     })?;

@@ -74,13 +74,16 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     if let Some((_, bar)) = bar {
         bar.finish_and_clear();
     }
+    // An interrupt after the last step, while the run is judged, still saves nothing.
     let mut trained = match trained {
-        Err(RecommendError::Cancelled) => {
-            super::say_interrupted("training interrupted: the model in use is unchanged");
-            std::process::exit(128 + interrupted_by.load(Ordering::SeqCst));
-        }
-        trained => trained?,
-    };
+        Err(RecommendError::Cancelled) => None,
+        _ if cancel.load(Ordering::SeqCst) => None,
+        trained => Some(trained?),
+    }
+    .unwrap_or_else(|| {
+        super::say_interrupted("training interrupted: the model in use is unchanged");
+        std::process::exit(128 + interrupted_by.load(Ordering::SeqCst));
+    });
     let settled = trained.settle(&models_dir, force)?;
     // A running player reads the file whenever it changed: a new model, or the current one
     // saved again as it was judged; before the run is recorded, which can fail apart.

@@ -400,7 +400,10 @@ impl<'t> Placer<'t> {
         let logged_prefix = format!("{LENGTHLESS_FORMAT}\u{1f}");
         let mut filled = None;
         for track_id in track_ids {
-            filled = filled.or(fill(&mut self.fill_logged, track_id, &logged_prefix)?);
+            filled = fill(&mut self.fill_logged, track_id, &logged_prefix)?;
+            if filled.is_some() {
+                break;
+            }
         }
         if filled.is_none() {
             filled = fill(&mut self.fill_waiting, &match_key, LENGTHLESS_FORMAT)?;

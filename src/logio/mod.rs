@@ -49,9 +49,10 @@ pub enum LogIoError {
     /// its plays are written only once all of it was read. One that fails while they are
     /// written, a full disk, keeps the rounds written, and a rerun places the rest.)
     #[error(
-        "{source} ({} before it imported: {} kept; importing them again adds nothing)",
+        "{source} ({}: {} kept; importing {} again adds nothing)",
         files_before(*.files),
-        crate::fmt::count(*.plays as u64, "play")
+        crate::fmt::count(*.plays as u64, "play"),
+        if *.files == 1 { "it" } else { "them" }
     )]
     AfterSome {
         source: Box<LogIoError>,
@@ -60,11 +61,12 @@ pub enum LogIoError {
     },
 }
 
-/// The files of an import before the one that failed, said as such: "the file", "the 3 files".
+/// The files of an import before the one that failed, said as such: "the file before it was
+/// imported", "the 3 files before it were imported".
 fn files_before(files: usize) -> String {
     match files {
-        1 => "the file".into(),
-        n => format!("the {}", crate::fmt::count(n as u64, "file")),
+        1 => "the file before it was imported".into(),
+        n => format!("the {} before it were imported", crate::fmt::count(n as u64, "file")),
     }
 }
 

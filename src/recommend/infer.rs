@@ -620,7 +620,7 @@ fn filler_reason(track: &Track, session: &[(i64, bool)], filters: &Filters) -> O
     let id = track.id;
     let why = if filters.recent.contains(&id) {
         "played lately"
-    } else if filters.exclude_skipped && session.iter().any(|&(t, skipped)| t == id && skipped) {
+    } else if filters.exclude_skipped && skipped_last(session).contains(&id) {
         "skipped earlier this session"
     } else if filters.exclude_skipped && by_turned_down(track, &filters.turned_down) {
         "by an artist skipped this session"
@@ -1079,6 +1079,26 @@ pub fn fallback_rank<C: Borrow<Track>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listener's last word on a track stands: one skipped and later heard through may be
+    /// picked again, one heard and then skipped may not.
+    #[test]
+    fn a_track_skipped_and_then_heard_through_is_not_held_back() {
+        let candidates: Vec<Track> = (1..=5)
+            .map(|id| Track {
+                id,
+                title: format!("Song {id}"),
+                artist: Some(format!("Artist {id}").into()),
+                ..Track::default()
+            })
+            .collect();
+        // Track 2 scores best.
+        let scores = [0.0, 5.0, 1.0, 1.0, 1.0];
+        let filters = Filters::from_config(&crate::config::RecommendConfig::default(), 1);
+        let first = |session: &[(i64, bool)]| candidates[select(&scores, session, &candidates, &filters)[0]].id;
+        assert_eq!(first(&[(2, true), (3, false), (2, false), (4, false)]), 2);
+        assert_ne!(first(&[(2, false), (3, false), (2, true), (4, false)]), 2);
+    }
 
     /// Tracks of one score (a log that has never played any of them) come in an order drawn
     /// from their ids, not in the library's order of names, and in the same order at every

@@ -721,7 +721,8 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
     assert!(!output.status.success());
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("record 3") && stderr.contains("the file before it imported: 1 play kept"),
+        stderr.contains("record 3")
+            && stderr.contains("the file before it was imported: 1 play kept; importing it again adds nothing"),
         "{stderr}"
     );
     assert_eq!(stderr.matches("record 3").count(), 1, "{stderr}");
