@@ -25,7 +25,7 @@ use crate::recommend::infer::{fallback_rank, skipped_last, turned_down_artists, 
 use crate::recommend::log::{library_candidates, train_from_log, ListeningLog, MIN_TRAINING_SESSIONS};
 use crate::recommend::train::{TrainConfig, TrainStage};
 use crate::recommend::RecommendError;
-use crate::track::{name_key, Name, Track};
+use crate::track::{name_key, same_name, Name, Track, VARIOUS_ARTISTS};
 
 /// The ranking autoplay's picks come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +84,11 @@ impl RadioSeed {
                 .filter(|&(count, _)| 2 * count > tracks.len())
                 .map(|(_, artist)| artist.clone())
         };
-        // Tracks of "Band feat. Guest" mostly are still Band's, by their album artist.
-        let artist = most(|t| t.artist.as_ref()).or_else(|| most(Track::album_owner));
+        // Tracks of "Band feat. Guest" mostly are still Band's, by their album artist; the
+        // "Various Artists" a compilation is filed under is nobody's.
+        let artist = most(|t| t.artist.as_ref())
+            .or_else(|| most(|t| t.album_artist.as_ref()))
+            .filter(|artist| !same_name(artist, VARIOUS_ARTISTS));
         let seed = RadioSeed {
             tracks: tracks.iter().map(|t| t.id).collect(),
             artist,
@@ -430,28 +433,45 @@ pub struct AutoplayCore {
     trained_once: bool,
 }
 
-/// What the picks are ranked from, in brief: the log's length and last play, the likes, the
+/// What the picks are ranked from, in brief: a digest of the log's plays, the likes, the
 /// candidates and the model in use. A reload or a model load that leaves it as it was (a rescan
-/// that found nothing new, a retrain that kept the model) leaves the picks as they are.
+/// that found nothing new, a retrain that kept the model as it was) leaves the picks as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct RankedFrom {
-    plays: usize,
-    last_play: Option<(i64, i64)>,
+    plays: u64,
     likes: u64,
-    candidates: usize,
-    model: Option<String>,
+    candidates: u64,
+    /// When it was trained, and the items it has (a kept model saved again has more).
+    model: Option<(String, usize)>,
 }
 
 impl AutoplayCore {
     fn ranked_from(&self) -> RankedFrom {
+        use std::hash::{Hash, Hasher};
+        let digest = |each: &mut dyn FnMut(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            each(&mut hasher);
+            hasher.finish()
+        };
         RankedFrom {
-            plays: self.log.plays.len(),
-            last_play: self.log.plays.last().map(|p| (p.track_id, p.ts_ms)),
+            plays: digest(&mut |h| {
+                for p in &self.log.plays {
+                    (p.track_id, p.session_id, p.ts_ms, p.skipped).hash(h);
+                }
+            }),
+            // The likes are a map, whose order differs between two reads of the same likes.
             likes: self.log.likes.iter().fold(0u64, |sum, (&id, &at)| {
                 sum.wrapping_add((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ at as u64)
             }),
-            candidates: self.candidates.len(),
-            model: self.recommender.as_ref().map(|r| r.meta().trained_at.clone()),
+            candidates: digest(&mut |h| {
+                for t in &self.candidates {
+                    (t.id, &t.artist, &t.title, &t.album).hash(h);
+                }
+            }),
+            model: self
+                .recommender
+                .as_ref()
+                .map(|r| (r.meta().trained_at.clone(), r.meta().vocab.len())),
         }
     }
 
@@ -707,12 +727,13 @@ impl AutoplayCore {
             .map(|t| t.id)
             .collect();
         // What was heard this session before the radio began is no sign of what goes with its
-        // seed: the session in progress (whose plays so far end the log) is left out.
+        // seed: the session in progress is left out, known by the log's last play being one of
+        // its tracks (a failed play is in the session and not in the log).
         let in_progress = self
             .log
             .plays
             .last()
-            .filter(|last| session.len() > 1 && session[session.len() - 2].0 == last.track_id)
+            .filter(|last| session.iter().any(|p| p.0 == last.track_id))
             .map(|last| last.session_id);
         let mut favoured = self
             .log
@@ -1307,17 +1328,24 @@ mod tests {
         assert!(!candidate(&core, 52));
     }
 
-    /// A play finished while a training run goes on keeps the status saying that it does.
-    #[test]
-    fn a_play_finished_during_training_leaves_the_status_saying_so() {
+    /// A recommender thread's worker over [`core`] with a training run going on (so that no
+    /// request starts one), what it reports and the requests it sends itself.
+    fn worker_while_training() -> (Worker, Receiver<WorkerMsg>, Receiver<Request>) {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (own, _requests) = crossbeam_channel::unbounded();
-        let mut worker = Worker {
+        let (own, requests) = crossbeam_channel::unbounded();
+        let worker = Worker {
             core: core(),
             tx,
             own,
             training: Some(Arc::new(AtomicBool::new(false))),
         };
+        (worker, rx, requests)
+    }
+
+    /// A play finished while a training run goes on keeps the status saying that it does.
+    #[test]
+    fn a_play_finished_during_training_leaves_the_status_saying_so() {
+        let (mut worker, rx, _requests) = worker_while_training();
         let play = LoggedPlay {
             track_id: 9,
             session_id: 1_000,
@@ -1351,14 +1379,7 @@ mod tests {
     /// track asks, and a ban asks itself).
     #[test]
     fn a_reload_that_changed_what_ranks_asks_for_the_picks_again() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let (own, _requests) = crossbeam_channel::unbounded();
-        let mut worker = Worker {
-            core: core(),
-            tx,
-            own,
-            training: Some(Arc::new(AtomicBool::new(false))),
-        };
+        let (mut worker, rx, _requests) = worker_while_training();
         let asked_again = || rx.try_iter().filter(|m| matches!(m, WorkerMsg::RankingChanged)).count();
         // Nothing changed: the picks stand.
         worker.handle(Request::Reload(None));
@@ -1624,6 +1645,18 @@ mod tests {
         let compilation = [by(1, "A"), by(2, "B"), by(3, "C"), by(4, "A")];
         let (seed, _) = RadioSeed::of_group(&compilation, "Hits".into(), |_| false).unwrap();
         assert_eq!(seed.artist, None);
+        let filed = compilation.map(|t| Track {
+            album_artist: Some(VARIOUS_ARTISTS.into()),
+            ..t
+        });
+        let (seed, _) = RadioSeed::of_group(&filed, "Hits".into(), |_| false).unwrap();
+        assert_eq!(seed.artist, None);
+        let featuring = [by(1, "Band feat. A"), by(2, "Band feat. B"), by(3, "Band")].map(|t| Track {
+            album_artist: Some("Band".into()),
+            ..t
+        });
+        let (seed, _) = RadioSeed::of_group(&featuring, "Album".into(), |_| false).unwrap();
+        assert_eq!(seed.artist.as_deref(), Some("Band"));
         assert!(RadioSeed::of_group(&album, "Album".into(), |_| true).is_none());
     }
 

@@ -562,12 +562,14 @@ fn count_style() -> indicatif::ProgressStyle {
 fn on_interrupt(then: impl FnOnce(i32) + Send + 'static) -> anyhow::Result<()> {
     let signals = crate::app::termination_signals()?;
     std::thread::Builder::new().name("interrupt".into()).spawn(move || {
-        if let Ok(signal) = signals.recv() {
-            then(signal);
-        }
-        if let Ok(signal) = signals.recv() {
-            std::process::exit(128 + signal);
-        }
+        let Ok(signal) = signals.recv() else { return };
+        let _ = std::thread::Builder::new().name("interrupt".into()).spawn(move || {
+            if let Ok(signal) = signals.recv() {
+                say_interrupted("interrupted again: ended at once");
+                std::process::exit(128 + signal);
+            }
+        });
+        then(signal);
     })?;
     Ok(())
 }

@@ -1098,6 +1098,15 @@ mod tests {
         let first = |session: &[(i64, bool)]| candidates[select(&scores, session, &candidates, &filters)[0]].id;
         assert_eq!(first(&[(2, true), (3, false), (2, false), (4, false)]), 2);
         assert_ne!(first(&[(2, false), (3, false), (2, true), (4, false)]), 2);
+        // Nor is it said to be picked for want of anything else.
+        let mut log = ListeningLog::default();
+        for track in &candidates {
+            log.tracks.insert(Arc::new(track.clone()));
+        }
+        let all = Filters::from_config(&crate::config::RecommendConfig::default(), 5);
+        let picks = fallback_rank(&[(2, true), (2, false), (3, false)], &candidates, &log, &all);
+        let two = picks.iter().find(|p| p.track_id == 2).expect("track 2 is picked");
+        assert!(!two.reason.contains("nothing else is left"), "{}", two.reason);
     }
 
     /// Tracks of one score (a log that has never played any of them) come in an order drawn

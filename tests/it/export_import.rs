@@ -11,6 +11,17 @@ fn mica() -> PathBuf {
     crate::common::histories().join("mica/Streaming_History_Audio_2024_4.json")
 }
 
+/// Ctrl-C to a command this test started: its output and what it said on standard error, once
+/// it ended with 130.
+fn interrupted(child: std::process::Child) -> (std::process::Output, String) {
+    // SAFETY: a signal to the child this test started and has not waited for.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    (output, said)
+}
+
 /// `n` with its thousands separated, as counts are printed: "3,013".
 fn with_thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -1818,11 +1829,7 @@ fn an_interrupted_training_run_says_so_and_saves_nothing() {
         assert!(std::time::Instant::now() < deadline, "train never caught Ctrl-C");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    // SAFETY: a signal to the child this test started and has not waited for.
-    assert_eq!(unsafe { libc::kill(train.id() as libc::pid_t, libc::SIGINT) }, 0);
-    let output = train.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{said}");
+    let (output, said) = interrupted(train);
     assert_eq!(
         said.trim(),
         "skipless: training interrupted: the model in use is unchanged"
@@ -1893,11 +1900,7 @@ fn an_interrupted_import_says_what_it_keeps_and_a_second_run_completes_it() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    // SAFETY: a signal to the child this test started and has not waited for.
-    assert_eq!(unsafe { libc::kill(import.id() as libc::pid_t, libc::SIGINT) }, 0);
-    let output = import.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{said}");
+    let (_, said) = interrupted(import);
     assert!(
         said.contains("import interrupted: what was written before it is kept"),
         "{said}"
