@@ -1344,7 +1344,7 @@ mod tests {
     #[test]
     fn texts_cut_to_their_rows_end_with_an_ellipsis() {
         let texts = [
-            "fallback: similar tracks, then your most finished and liked".to_owned(),
+            "fallback: similar tracks, then your most finished".to_owned(),
             "Sad: 0.91".to_owned(),
         ];
         assert_eq!(
