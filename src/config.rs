@@ -369,7 +369,12 @@ impl Config {
 fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
     let offset = error.span().map(|s| s.start).unwrap_or(0).min(text.len());
     let line = text[..offset].matches('\n').count() + 1;
-    let message = plain_types(error.message().lines().next().unwrap_or("invalid"));
+    let mut message = plain_types(error.message().lines().next().unwrap_or("invalid"));
+    if message == "wanted string or table" {
+        if let Some(words) = error.span().and_then(|span| words_of_choice(text, span)) {
+            message = format!("expected one of {words}, in quotes");
+        }
+    }
     let key = key_at_line(text, line);
     ConfigError::Invalid {
         path: path.to_path_buf(),
@@ -377,6 +382,19 @@ fn invalid(text: &str, path: &Path, error: &toml::de::Error) -> ConfigError {
         key,
         message,
     }
+}
+
+/// The words a choice (`audio`, `album_art`) takes, where a value of another type was written
+/// at `span`: the parser names them only for a string it does not know, so it is asked with one.
+fn words_of_choice(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let asked = format!("{}\"?\"{}", text.get(..span.start)?, text.get(span.end..)?);
+    let error = toml::from_str::<Config>(&asked).err()?;
+    let words = error
+        .message()
+        .lines()
+        .next()?
+        .strip_prefix("unknown variant `?`, expected ")?;
+    Some(words.strip_prefix("one of ").unwrap_or(words).to_owned())
 }
 
 /// "line N, key `K`", or what of it is known.
@@ -516,6 +534,20 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "c.toml: line 2, key `playback.volume`: invalid type: string \"loud\", expected a whole number"
+        );
+    }
+
+    #[test]
+    fn a_choice_of_the_wrong_type_names_its_words() {
+        let err = Config::parse("[playback]\naudio = 3\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: line 2, key `playback.audio`: expected one of `auto`, `device`, `null`, in quotes"
+        );
+        let err = Config::parse("[ui]\nalbum_art = true\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: line 2, key `ui.album_art`: expected one of `auto`, `halfblocks`, `off`, in quotes"
         );
     }
 

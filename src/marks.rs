@@ -1,4 +1,4 @@
-//! What the listener said of tracks ([`Marks`], [`Mark`]): likes ("more like this") and bans
+//! What the listener said of tracks ([`Marks`], [`Mark`], [`MarkChange`]): likes ("more like this") and bans
 //! ("never queue this again"), each with the time it was said.
 
 use std::collections::HashMap;
@@ -20,8 +20,17 @@ impl Mark {
     }
 
     /// What setting (`on`) or clearing the mark did, in the words the player answers with: a
-    /// mark that was already so (`changed` false) is said to have been.
-    pub fn outcome(self, on: bool, changed: bool) -> &'static str {
+    /// mark that was already so is said to have been, and the other mark it took back is named.
+    pub fn outcome(self, on: bool, change: MarkChange) -> String {
+        let taken_back = match self {
+            _ if !change.took_back_other => "",
+            Mark::Like => " (its ban taken back)",
+            Mark::Ban => " (its like taken back)",
+        };
+        format!("{}{taken_back}", self.said(on, change.changed))
+    }
+
+    fn said(self, on: bool, changed: bool) -> &'static str {
         match (self, on, changed) {
             (Mark::Like, true, true) => "liked",
             (Mark::Like, true, false) => "already liked",
@@ -33,6 +42,15 @@ impl Mark {
             (Mark::Ban, false, false) => "not banned",
         }
     }
+}
+
+/// What setting or clearing a mark did on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MarkChange {
+    /// The mark was not so before.
+    pub changed: bool,
+    /// Setting it took the track's other mark back: a track is liked or banned, not both.
+    pub took_back_other: bool,
 }
 
 /// Every track's like and ban, as times in Unix milliseconds.

@@ -343,16 +343,16 @@ fn mark(
     let Some(track) = controller.now.as_ref().map(|n| n.entry.track.clone()) else {
         return Reply::refused("nothing is playing");
     };
-    let changed = match controller.mark(track.id, mark, on, by) {
-        Ok(changed) => changed,
+    let change = match controller.mark(track.id, mark, on, by) {
+        Ok(change) => change,
         Err(e) => return Reply::refused(e),
     };
     if let Some(autoplay) = autoplay {
         autoplay.marked(controller, track.id, mark, on, picking);
     }
-    let said = mark.outcome(on, changed);
+    let said = mark.outcome(on, change);
     let name = track.display_name();
-    let reply = match (changed, on) {
+    let reply = match (change.changed, on) {
         // Banned already or just now, the track playing is skipped all the same.
         (_, true) if mark == Mark::Ban => format!("{said}: {name}; skipped"),
         (true, _) | (false, true) => format!("{said}: {name}"),

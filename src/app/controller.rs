@@ -16,7 +16,7 @@ use crate::clock::now_ms;
 use crate::config::{PlaybackConfig, ReplayGainMode};
 use crate::db::{marks, playlists, DbError};
 use crate::log::Recorder;
-use crate::marks::Mark;
+use crate::marks::{Mark, MarkChange};
 use crate::play::{CompletedPlay, ControlSource, EndReason, PlaySource};
 use crate::player::{Command, Event, PlayItem, SeekTo};
 use crate::recommend::infer::{by_turned_down, turned_down_artists, Scored};
@@ -166,9 +166,15 @@ impl Controller {
     /// Likes, unlikes, bans or unbans a track: written to the log's database at once. A ban
     /// also drops the track's upcoming autoplay picks and, when it is playing, skips it (logged
     /// by the skip rule like any skip).
-    pub(crate) fn mark(&mut self, track_id: i64, mark: Mark, on: bool, by: ControlSource) -> Result<bool, DbError> {
+    pub(crate) fn mark(
+        &mut self,
+        track_id: i64,
+        mark: Mark,
+        on: bool,
+        by: ControlSource,
+    ) -> Result<MarkChange, DbError> {
         let db = self.recorder.database();
-        let changed = marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+        let change = marks::set(db.conn(), track_id, mark, on, now_ms()).map_err(|e| db.err(e))?;
         if mark == Mark::Ban && on {
             self.queue.drop_autoplay_picks(|t| t.id == track_id);
             if self.now.as_ref().is_some_and(|n| n.entry.track.id == track_id) {
@@ -177,7 +183,7 @@ impl Controller {
                 self.refresh_next();
             }
         }
-        Ok(changed)
+        Ok(change)
     }
 
     // Every intent that can end the play in progress names who asked (`by`): the engine hands

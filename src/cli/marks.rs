@@ -28,8 +28,8 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
                 path.display()
             )
         })?;
-    let changed = marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
-    let said = mark.outcome(on, changed);
+    let change = marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+    let said = mark.outcome(on, change);
     // A file that did not read at its last scan keeps its marks, as it keeps its plays, for
     // when it reads again; until then nothing plays it, so a like of it waits (a ban says what
     // it says of any track).
@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
         .is_some();
     let note = if !readable && on && mark == Mark::Like {
         " (its file did not read at the last scan: it plays once a scan reads it)"
-    } else if changed && mark == Mark::Ban && on {
+    } else if change.changed && mark == Mark::Ban && on {
         " (never queued by autoplay)"
     } else {
         ""

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection};
 
-use crate::marks::{Mark, Marks};
+use crate::marks::{Mark, MarkChange, Marks};
 
 fn table(mark: Mark) -> (&'static str, &'static str) {
     match mark {
@@ -11,11 +11,12 @@ fn table(mark: Mark) -> (&'static str, &'static str) {
     }
 }
 
-/// Sets (keeping the first time it was set) or clears `mark` on a track; returns whether that
-/// changed anything (a mark older than the other mark of the track is dropped, see migration
-/// 0011).
-pub(crate) fn set(conn: &Connection, track_id: i64, mark: Mark, on: bool, now_ms: i64) -> rusqlite::Result<bool> {
+/// Sets (keeping the first time it was set) or clears `mark` on a track; says whether that
+/// changed anything, and whether it took the other mark back (migration 0011's triggers: a mark
+/// older than the other mark of the track is dropped, a newer one takes the other back).
+pub(crate) fn set(conn: &Connection, track_id: i64, mark: Mark, on: bool, now_ms: i64) -> rusqlite::Result<MarkChange> {
     let (table, column) = table(mark);
+    let before = conn.total_changes();
     let changed = if on {
         conn.execute(
             &format!("INSERT OR IGNORE INTO {table} (track_id, {column}) VALUES (?1, ?2)"),
@@ -24,7 +25,12 @@ pub(crate) fn set(conn: &Connection, track_id: i64, mark: Mark, on: bool, now_ms
     } else {
         conn.execute(&format!("DELETE FROM {table} WHERE track_id = ?1"), [track_id])?
     };
-    Ok(changed > 0)
+    // The rows a trigger deleted count in the connection's total, not in the statement's own.
+    let by_triggers = conn.total_changes() - before - changed as u64;
+    Ok(MarkChange {
+        changed: changed > 0,
+        took_back_other: by_triggers > 0,
+    })
 }
 
 /// A like or ban with the tags of its track, as an export writes it.
@@ -100,17 +106,29 @@ mod tests {
         let (a, b, c) = (track(&db, 1), track(&db, 2), track(&db, 3));
         let mut memory = Marks::default();
         let mut both = |track_id, mark, at| {
-            set(db.conn(), track_id, mark, true, at).unwrap();
             memory.set(track_id, mark, true, at);
+            set(db.conn(), track_id, mark, true, at).unwrap()
         };
-        // A ban takes a like back, and a like a ban.
-        both(a, Mark::Like, 100);
-        both(a, Mark::Ban, 200);
-        both(b, Mark::Ban, 100);
-        both(b, Mark::Like, 200);
+        let (set_alone, took_back, unchanged) = (
+            MarkChange {
+                changed: true,
+                took_back_other: false,
+            },
+            MarkChange {
+                changed: true,
+                took_back_other: true,
+            },
+            MarkChange::default(),
+        );
+        // A ban takes a like back, and a like a ban, and each says so.
+        assert_eq!(both(a, Mark::Like, 100), set_alone);
+        assert_eq!(both(a, Mark::Ban, 200), took_back);
+        assert_eq!(both(a, Mark::Ban, 250), unchanged);
+        assert_eq!(both(b, Mark::Ban, 100), set_alone);
+        assert_eq!(both(b, Mark::Like, 200), took_back);
         // A like older than the ban (an import of last year's likes) is dropped.
-        both(c, Mark::Ban, 300);
-        both(c, Mark::Like, 50);
+        assert_eq!(both(c, Mark::Ban, 300), set_alone);
+        assert_eq!(both(c, Mark::Like, 50), unchanged);
         let disk = load(db.conn()).unwrap();
         assert_eq!(disk, memory);
         assert_eq!(disk.banned, [(a, 200), (c, 300)].into_iter().collect());

@@ -191,7 +191,7 @@ pub(crate) fn import_likes(db: &mut Database, path: &Path, now_ms: i64) -> Resul
     for (track_id, mark, at_ms) in &marked {
         // Counted as stored: a mark the track has already, or one older than its other mark,
         // changes nothing.
-        if marks::set(&tx, *track_id, *mark, true, *at_ms)? {
+        if marks::set(&tx, *track_id, *mark, true, *at_ms)?.changed {
             match mark {
                 Mark::Like => counts.liked += 1,
                 Mark::Ban => counts.banned += 1,

@@ -560,23 +560,23 @@ impl App {
     }
 
     /// Sets or clears a mark through the controller, tells the recommender and keeps the
-    /// screen's copy in step; returns whether it was written.
-    fn set_mark(&mut self, track: &Track, mark: Mark, on: bool) -> bool {
+    /// screen's copy in step; says what it did on the status line.
+    fn set_mark(&mut self, track: &Track, mark: Mark, on: bool) {
         match self.controller.mark(track.id, mark, on, ControlSource::Key) {
-            Ok(_) => {
+            Ok(change) => {
                 let picking = self.picking();
                 if let Some(autoplay) = self.autoplay.as_mut() {
                     autoplay.marked(&self.controller, track.id, mark, on, picking);
                 }
                 self.state.library.marks.set(track.id, mark, on, now_ms());
-                true
+                self.state
+                    .say(format!("{}: {}", mark.outcome(on, change), track.display_name()));
             }
             Err(e) => {
                 self.state.say(format!(
                     "cannot save the {}: {e}",
                     if mark == Mark::Like { "like" } else { "ban" }
                 ));
-                false
             }
         }
     }
@@ -587,10 +587,7 @@ impl App {
             return;
         };
         let like = !self.state.library.marks.is_liked(track.id);
-        if self.set_mark(&track, Mark::Like, like) {
-            self.state
-                .say(format!("{}: {}", Mark::Like.outcome(like, true), track.display_name()));
-        }
+        self.set_mark(&track, Mark::Like, like);
     }
 
     /// A ban asks first (the next key: `y` bans); taking a ban back does not.
@@ -600,10 +597,7 @@ impl App {
             return;
         };
         if self.state.library.marks.is_banned(track.id) {
-            if self.set_mark(&track, Mark::Ban, false) {
-                self.state
-                    .say(format!("{}: {}", Mark::Ban.outcome(false, true), track.display_name()));
-            }
+            self.set_mark(&track, Mark::Ban, false);
             return;
         }
         // The answer's keys first: a short screen's one status row cuts the end.
@@ -616,9 +610,7 @@ impl App {
 
     /// Bans `track`: out of autoplay at once (picks already queued included), skipped if playing.
     pub(super) fn ban(&mut self, track: &Track) {
-        if self.set_mark(track, Mark::Ban, true) {
-            self.state.say(format!("banned: {}", track.display_name()));
-        }
+        self.set_mark(track, Mark::Ban, true);
     }
 
     /// "More like this": the selected artist, album or track (else the playing one) seeds a

@@ -24,11 +24,14 @@ impl App {
     pub fn handle_terminal(&mut self, event: TermEvent, area: Rect) -> bool {
         match event {
             TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
-                self.state.page_rows = self.page_rows(area);
+                self.note_layout(area);
                 self.handle_key(key);
                 true
             }
-            TermEvent::Mouse(mouse) => self.handle_mouse(mouse, area),
+            TermEvent::Mouse(mouse) => {
+                self.note_layout(area);
+                self.handle_mouse(mouse, area)
+            }
             TermEvent::Paste(text) => {
                 self.paste(&text);
                 true
@@ -252,6 +255,26 @@ impl App {
             }
             _ => false,
         }
+    }
+
+    /// Keeps what moving a selection needs of the screen's layout: a page's rows, and the line
+    /// plain lyrics end at.
+    fn note_layout(&mut self, area: Rect) {
+        self.state.page_rows = self.page_rows(area);
+        let pane = self.screen_layout(area).area_of(Pane::Lyrics);
+        let lines = self
+            .state
+            .lyrics
+            .as_ref()
+            .and_then(|l| l.lyrics.as_ref())
+            .map(|l| &l.lines[..]);
+        self.state.lyrics_scroll_end = lines.map_or(0, |lines| {
+            super::views::lyrics_scroll_end(
+                lines,
+                pane.width.saturating_sub(2) as usize,
+                pane.height.saturating_sub(2) as usize,
+            )
+        });
     }
 
     /// The rows the list with the keyboard shows on a screen of `area`: the search results', the

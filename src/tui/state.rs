@@ -232,6 +232,9 @@ pub struct State {
     pub lyrics: Option<TrackLyrics>,
     /// The first line shown of plain lyrics, scrolled by hand.
     pub lyrics_scroll: usize,
+    /// The last line plain lyrics scroll to, as the screen last laid them out: the one that
+    /// shows their end (scrolling further would move nothing).
+    pub lyrics_scroll_end: usize,
     /// The playlist name being typed (Enter goes ahead, Esc cancels).
     pub naming_playlist: Option<PlaylistPrompt>,
 }
@@ -337,7 +340,7 @@ impl State {
                 .lyrics
                 .as_ref()
                 .and_then(|l| l.lyrics.as_ref())
-                .map_or(0, |l| l.lines.len()),
+                .map_or(0, |l| l.lines.len().min(self.lyrics_scroll_end + 1)),
             (Pane::Artists, _) => self.library.artists.len(),
             (Pane::Albums, _) => self.library.artists.get(self.artist).map_or(0, |a| a.albums.len()),
             (Pane::Main, View::Library) => self.album_tracks().len(),

@@ -105,19 +105,22 @@ impl Command for ClicksAndWheel {
 ///
 /// The stop is `SIGTSTP` with its default action, not `SIGSTOP`: with no shell to come back to
 /// (a terminal that runs the player itself, `sh -c`), the kernel discards it, and the player
-/// takes the terminal straight back instead of stopping where nothing can continue it.
+/// takes the terminal straight back instead of stopping where nothing can continue it. It goes
+/// to the whole process group, as the terminal sends Ctrl-Z: a script that started the player
+/// stops with it, and its shell takes the terminal back.
 pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
     leave();
     tracing::info!("suspended: the terminal is the shell's until the player is continued");
     // SAFETY: sigaction is given a valid action and a place for the old one, which is put back
-    // as it was (the handler that turns a `kill -TSTP` into this suspend); raise has no
-    // preconditions, and returns once the process is continued or the stop is discarded.
+    // as it was (the handler that turns a `kill -TSTP` into this suspend); kill to the own
+    // group has no preconditions, and the stop reaches this thread before it returns, so it
+    // returns once the process is continued or the stop is discarded.
     unsafe {
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
         let mut caught: libc::sigaction = std::mem::zeroed();
         if libc::sigaction(libc::SIGTSTP, &default, &mut caught) == 0 {
-            libc::raise(libc::SIGTSTP);
+            libc::kill(0, libc::SIGTSTP);
             libc::sigaction(libc::SIGTSTP, &caught, std::ptr::null_mut());
         }
     }

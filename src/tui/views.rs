@@ -842,6 +842,19 @@ pub(crate) fn lyrics(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(List::new(items).block(block(title, focused, app)), area);
 }
 
+/// The first line of plain lyrics that shows their end in a pane `width` by `height` inside its
+/// border: scrolled there or further, the pane shows the last `height` rows.
+pub(super) fn lyrics_scroll_end(lines: &[LyricLine], width: usize, height: usize) -> usize {
+    let rows = lyric_rows(lines, width);
+    let end_row = rows.len().saturating_sub(height);
+    // The line whose first row is the end row, else the next: a line cut at the top shows from
+    // its start only by scrolling up.
+    rows.iter()
+        .enumerate()
+        .find(|&(row, &(line, _))| row >= end_row && rows[..row].last().is_none_or(|(before, _)| *before != line))
+        .map_or(lines.len().saturating_sub(1), |(_, &(line, _))| line)
+}
+
 /// Each lyric line in rows of at most `width` columns, cut at word breaks (a word wider than
 /// the pane is broken): (the line's index, one row). An empty line keeps its row.
 fn lyric_rows(lines: &[LyricLine], width: usize) -> Vec<(usize, String)> {

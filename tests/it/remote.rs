@@ -166,6 +166,12 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
         "{banned}"
     );
     wait_past(&playing);
+    // A ban of a liked track takes its like back, and says so.
+    remote_ok(data.path(), &["like"]);
+    let playing = status(data.path())["track"]["id"].clone();
+    let banned = remote_ok(data.path(), &["ban"]);
+    assert!(banned.starts_with("banned (its like taken back): "), "{banned}");
+    wait_past(&playing);
 
     let refused = remote(data.path(), &["dance"]);
     assert!(!refused.status.success());

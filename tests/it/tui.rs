@@ -1615,6 +1615,36 @@ fn synced_lyrics_follow_playback_and_seeks_and_their_timing_is_kept() {
     assert!(h.screen().contains("Up next"), "{}", h.screen());
 }
 
+/// Plain lyrics scroll by hand down to the view of their end, and the first key back up moves
+/// them: scrolling past the end moves nothing, and is not kept to be undone.
+#[test]
+fn plain_lyrics_scroll_back_from_their_end_at_the_first_key() {
+    let music = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::common::corpus().join("menu.opus"),
+        music.path().join("menu.opus"),
+    )
+    .unwrap();
+    let verses: Vec<String> = (1..=80).map(|n| format!("verse {n:02}")).collect();
+    std::fs::write(music.path().join("menu.lrc"), verses.join("\n")).unwrap();
+    let mut h = Harness::on(music.path(), 100, 24);
+    h.keys("2\n");
+    h.pump_until("menu to start", |app| app.controller.now.is_some());
+    h.keys("l");
+    h.pump_until("the lyrics", |app| app.state.lyrics.is_some());
+    h.keys("\t");
+    assert!(h.screen().contains("verse 01"), "{}", h.screen());
+    h.keys("G");
+    let screen = h.screen();
+    assert!(screen.contains("verse 80") && !screen.contains("verse 01"), "{screen}");
+    h.keys("jjj");
+    assert!(h.screen().contains("verse 80"), "{}", h.screen());
+    h.keys("k");
+    assert!(!h.screen().contains("verse 80"), "{}", h.screen());
+    h.keys("g");
+    assert!(h.screen().contains("verse 01"), "{}", h.screen());
+}
+
 /// The app with album art in half blocks, playing the `n`-th track of the Tracks view, once
 /// its cover (or the word that it has none) is back from the worker.
 fn playing_with_art(h: &mut Harness, n: usize) {

@@ -491,6 +491,38 @@ fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_player_back_whole() {
     wait_for_exit(pid, "the player");
 }
 
+/// Started by a script, the player stops with it on Ctrl-Z, and the shell that ran the script
+/// takes the terminal back: `fg` continues both.
+#[test]
+fn ctrl_z_stops_the_script_that_started_the_player_too() {
+    if !crate::common::has_tool("tmux", "tmux") || !crate::common::has_tool("bash", "bash") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_with(data.path(), "", "true; exec env PS1='shell$ ' bash --norc -i #");
+    tmux.wait_for("shell$");
+    let bin = assert_cmd::cargo::cargo_bin("skipless");
+    let command = format!(
+        "sh -c '{} --data-dir {} --config {} --audio null {}; echo script-went-on'",
+        bin.display(),
+        data.path().display(),
+        crate::common::config_file(data.path()).display(),
+        crate::common::corpus().display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    tmux.wait_for("scanned 12: 12 added");
+    tmux.play_the_first_track();
+    let pid = player_pid(data.path()).expect("the player runs");
+    tmux.keys(&["C-z"]);
+    let screen = tmux.wait_for("Stopped");
+    assert_eq!(process_state(pid), 'T', "{screen}");
+    tmux.keys(&["fg", "Enter"]);
+    tmux.wait_for("▶ menu");
+    tmux.keys(&["q"]);
+    wait_for_exit(pid, "the player");
+    tmux.wait_for("script-went-on");
+}
+
 /// With no shell to come back to (the player run by `sh -c`, as a terminal or a launcher runs
 /// it), Ctrl-Z cannot stop it for good: the stop is discarded and the player goes on.
 #[test]
