@@ -80,6 +80,8 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     // A file there but unreadable (another version's) is left as it is.
     let keeping = loaded.is_some() || !remembered_file.exists();
     let mut keeper = Keeper::start(remembered_file, Some(remembered.clone()));
+    // Caught before anything plays: a signal then ends the play as a quit does.
+    let signals = crate::app::termination_signals()?;
     match (radio, queue.first().cloned()) {
         (Some(seed), Some(first)) => {
             if let Some(mode) = controller.start_radio(seed, first, ControlSource::Stdin) {
@@ -121,7 +123,6 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     let mut scanned: Option<String> = None;
 
     let mut lines = stdin_lines();
-    let signals = crate::app::termination_signals()?;
     let mut mpris = Mpris::start(ctx.config.mpris.enabled, ctx.paths.cache_dir.clone());
     let mut mpris_requests = mpris.as_ref().map_or_else(never, Mpris::requests);
     let remote = match Server::start(&ctx.paths.remote_socket()) {
@@ -201,7 +202,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
                 // stdin closed: keep playing to the end of the queue.
                 Err(_) => stdin_closed = true,
             },
-            recv(remote_commands) -> request => if let Ok(RemoteRequest { command, reply }) = request {
+            recv(remote_commands) -> request => if let Some((command, reply)) = request.ok().and_then(RemoteRequest::in_time) {
                 let answer = commands::apply(&mut controller, recommender.as_mut(), !library.is_empty(), command, ControlSource::Remote);
                 let _ = reply.send(answer.line());
                 if answer.reload {

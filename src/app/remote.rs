@@ -37,8 +37,26 @@ const MOST_CONNECTIONS: usize = 32;
 /// One command from the socket; the front end answers on `reply` with one line.
 #[derive(Debug)]
 pub(crate) struct RemoteRequest {
-    pub command: LineCommand,
-    pub reply: Sender<String>,
+    command: LineCommand,
+    reply: Sender<String>,
+    /// When the client is told that the player did not answer.
+    answer_by: Instant,
+}
+
+impl RemoteRequest {
+    /// The command and where to answer it, unless its client was already told that the player
+    /// did not answer: a command it gave up on is not carried out later (a script that tries
+    /// `next` again would skip twice).
+    pub(crate) fn in_time(self) -> Option<(LineCommand, Sender<String>)> {
+        if Instant::now() >= self.answer_by {
+            tracing::warn!(
+                "a remote command came too late to answer, and was not carried out: {:?}",
+                self.command
+            );
+            return None;
+        }
+        Some((self.command, self.reply))
+    }
 }
 
 /// The listening socket of a running player; the socket file is removed when it is dropped.
@@ -211,15 +229,28 @@ fn serve(stream: UnixStream, tx: &Sender<RemoteRequest>) {
         if line.trim_ascii().is_empty() {
             continue;
         }
+        // A client that gave up waiting (the player was stopped, Ctrl-Z) and closed is not
+        // answered, and its command not carried out.
+        if client_gone(&out) {
+            return;
+        }
         let answer = match LineCommand::parse(&line) {
             Ok(command) => {
                 let (reply, answered) = crossbeam_channel::bounded(1);
-                if tx.send(RemoteRequest { command, reply }).is_err() {
+                let answer_by = Instant::now() + TIMEOUT;
+                if tx
+                    .send(RemoteRequest {
+                        command,
+                        reply,
+                        answer_by,
+                    })
+                    .is_err()
+                {
                     return;
                 }
                 answered
-                    .recv_timeout(TIMEOUT)
-                    .unwrap_or_else(|_| "error: the player did not answer".into())
+                    .recv_deadline(answer_by)
+                    .unwrap_or_else(|_| "error: the player did not answer; the command was not carried out".into())
             }
             Err(message) => format!("error: {message}"),
         };
@@ -227,6 +258,20 @@ fn serve(stream: UnixStream, tx: &Sender<RemoteRequest>) {
             return;
         }
     }
+}
+
+/// Whether the client closed its end of `stream` whole (not only its writing half, as it does
+/// once its lines are sent).
+fn client_gone(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut poll = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for an open fd, and no wait.
+    let ready = unsafe { libc::poll(&raw mut poll, 1, 0) };
+    ready > 0 && poll.revents & libc::POLLHUP != 0
 }
 
 /// Whether the peer runs as this process's user (the socket's mode already keeps others out;

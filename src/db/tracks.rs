@@ -596,11 +596,14 @@ pub(crate) fn index_path_among(roots: &[PathBuf], path: &Path) -> Option<PathBuf
     )
 }
 
-/// The file of track `id`, if the library has the track.
-pub(crate) fn path_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<PathBuf>> {
-    conn.query_row("SELECT path FROM tracks WHERE id = ?1", [id], |r| r.get(0))
-        .optional()
-        .map(|blob| blob.map(path_from_blob))
+/// Track `id`, if the library has it (whatever its status).
+pub(crate) fn track_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Track>> {
+    conn.query_row(
+        &format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE id = ?1"),
+        [id],
+        |row| track_from_row(row, 0),
+    )
+    .optional()
 }
 
 /// The track at `path` whatever its status except gone: also a file that failed to read at its

@@ -1,17 +1,18 @@
-//! Plays the database would not take when the player went ([`KeptPlay`]): kept in a file beside
+//! Plays the database would not take when the player went ([`KeptPlay`], read back as
+//! [`KeptFile`]): kept in a file beside
 //! it, one JSON object per line, and written to the log at the next start. A lock held past the
 //! player's last try (a backup, a `sqlite3` shell) or a database damaged inside would otherwise
 //! lose them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::play::PlaySource;
 
-/// One play as the recorder had it: its start, its end, and its row if the start was written.
+/// One play as the recorder had it: its track, its start and its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct KeptPlay {
     pub track_id: i64,
@@ -36,53 +37,84 @@ pub(crate) fn file_for(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Appends `plays` to `file` and flushes them to the disk.
+/// Appends `plays` to `file` and flushes them, and the file's name, to the disk.
 pub(crate) fn append(file: &Path, plays: &[KeptPlay]) -> std::io::Result<()> {
     let mut text = String::new();
     for play in plays {
         text.push_str(&serde_json::to_string(play).map_err(std::io::Error::other)?);
         text.push('\n');
     }
-    let mut out = OpenOptions::new().create(true).append(true).open(file)?;
-    out.write_all(text.as_bytes())?;
-    out.sync_all()
+    append_bytes(file, text.as_bytes())
 }
 
-/// The plays kept in `file`, oldest first (none when there is no file). A line that is not a
-/// kept play is named by its number.
-pub(crate) fn read(file: &Path) -> std::io::Result<Vec<KeptPlay>> {
-    let input = match File::open(file) {
-        Ok(input) => input,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+fn append_bytes(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = OpenOptions::new().create(true).append(true).open(file)?;
+    out.write_all(bytes)?;
+    out.sync_all()?;
+    sync_folder_of(file)
+}
+
+/// A file made or renamed is on the disk once its folder is: a power cut could lose its name.
+fn sync_folder_of(file: &Path) -> std::io::Result<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
+    }
+}
+
+/// What a file of kept plays holds: the plays, oldest first, and the lines that are not one
+/// (a line cut short by a crash while it was written), with their numbers.
+#[derive(Debug, Default)]
+pub(crate) struct KeptFile {
+    pub plays: Vec<KeptPlay>,
+    pub damaged: Vec<DamagedLine>,
+}
+
+#[derive(Debug)]
+pub(crate) struct DamagedLine {
+    pub number: usize,
+    pub text: Vec<u8>,
+    pub error: String,
+}
+
+/// The plays kept in `file` (none when there is no file), each line on its own: a damaged one
+/// costs only itself.
+pub(crate) fn read(file: &Path) -> std::io::Result<KeptFile> {
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KeptFile::default()),
         Err(e) => return Err(e),
     };
-    let mut plays = Vec::new();
-    for (number, line) in BufReader::new(input).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
+    let mut kept = KeptFile::default();
+    for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let play = serde_json::from_str(&line).map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line {}: not a kept play: {e}", number + 1),
-            )
-        })?;
-        plays.push(play);
+        match serde_json::from_slice(line) {
+            Ok(play) => kept.plays.push(play),
+            Err(e) => kept.damaged.push(DamagedLine {
+                number: number + 1,
+                text: line.to_vec(),
+                error: e.to_string(),
+            }),
+        }
     }
-    Ok(plays)
+    Ok(kept)
 }
 
-/// Moves a damaged `file` aside (`-kept.damaged`), so that the plays in it are not lost and the
-/// next ones are kept in a new file; returns where it went.
-pub(crate) fn set_aside(file: &Path) -> PathBuf {
+/// Keeps `damaged` lines of `file` in a file of their own beside it, named by the time
+/// (`-kept.damaged-<ms>`), that no later damage writes over; returns its name.
+pub(crate) fn set_aside(file: &Path, damaged: &[DamagedLine], now_ms: i64) -> std::io::Result<PathBuf> {
     let mut aside = file.as_os_str().to_owned();
-    aside.push(".damaged");
+    aside.push(format!(".damaged-{now_ms}"));
     let aside = PathBuf::from(aside);
-    if let Err(e) = std::fs::rename(file, &aside) {
-        tracing::error!("cannot move {} aside: {e}", file.display());
+    let mut text = Vec::new();
+    for line in damaged {
+        text.extend_from_slice(&line.text);
+        text.push(b'\n');
     }
-    aside
+    append_bytes(&aside, &text)?;
+    Ok(aside)
 }
 
 /// Leaves `plays` in `file` in place of what it held (removes it when there are none): written
@@ -99,7 +131,8 @@ pub(crate) fn replace(file: &Path, plays: &[KeptPlay]) -> std::io::Result<()> {
     let aside = PathBuf::from(aside);
     let _ = std::fs::remove_file(&aside);
     append(&aside, plays)?;
-    std::fs::rename(&aside, file)
+    std::fs::rename(&aside, file)?;
+    sync_folder_of(file)
 }
 
 #[cfg(test)]
@@ -127,28 +160,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = file_for(&dir.path().join("skipless.db"));
         assert_eq!(file, dir.path().join("skipless.db-kept"));
-        assert!(read(&file).unwrap().is_empty(), "no file: nothing kept");
+        assert!(read(&file).unwrap().plays.is_empty(), "no file: nothing kept");
         append(&file, &[kept(1), kept(2)]).unwrap();
         append(&file, &[kept(3)]).unwrap();
-        assert_eq!(read(&file).unwrap(), [kept(1), kept(2), kept(3)]);
+        assert_eq!(read(&file).unwrap().plays, [kept(1), kept(2), kept(3)]);
         replace(&file, &[kept(3)]).unwrap();
-        assert_eq!(read(&file).unwrap(), [kept(3)]);
+        assert_eq!(read(&file).unwrap().plays, [kept(3)]);
         replace(&file, &[]).unwrap();
         assert!(!file.exists());
     }
 
     #[test]
-    fn a_damaged_line_is_named_by_its_number() {
+    fn a_damaged_line_costs_only_itself_and_is_set_aside_whole() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("skipless.db-kept");
         append(&file, &[kept(1)]).unwrap();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&file)
-            .unwrap()
-            .write_all(b"{\"play_id\": \n")
-            .unwrap();
-        let e = read(&file).unwrap_err();
-        assert!(e.to_string().starts_with("line 2: not a kept play"), "{e}");
+        append_bytes(&file, b"{\"play_id\": \xff\n").unwrap();
+        append(&file, &[kept(2)]).unwrap();
+        let read_back = read(&file).unwrap();
+        assert_eq!(read_back.plays, [kept(1), kept(2)]);
+        assert_eq!(read_back.damaged.len(), 1);
+        assert_eq!(read_back.damaged[0].number, 2);
+        let first = set_aside(&file, &read_back.damaged, 5).unwrap();
+        let second = set_aside(&file, &read_back.damaged, 6).unwrap();
+        assert_ne!(first, second, "a second damage keeps the first's lines");
+        assert_eq!(std::fs::read(&first).unwrap(), b"{\"play_id\": \xff\n");
     }
 }

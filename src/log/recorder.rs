@@ -157,7 +157,7 @@ impl Recorder {
 
     /// Writes the plays an earlier run kept in [`kept::file_for`] when the database would not
     /// take them, each at its own time; call it before [`Recorder::close_interrupted`]. Returns
-    /// what to tell the listener. It never stops a start: a damaged file is moved aside, and
+    /// what to tell the listener. It never stops a start: damaged lines are moved aside, and
     /// plays that cannot be written yet stay in the file for the next start.
     ///
     /// Writing a play twice is harmless: one the log has already (written by the last try, or
@@ -165,14 +165,32 @@ impl Recorder {
     /// or was closed as interrupted. A play of a track the library no longer has stays in the file.
     pub(crate) fn write_kept(&mut self) -> Option<String> {
         let file = kept::file_for(self.db.path());
-        let plays = match kept::read(&file) {
-            Ok(plays) => plays,
-            Err(e) => {
-                let aside = kept::set_aside(&file);
-                return Some(format!("{}: {e}; moved to {}", file.display(), aside.display()));
-            }
+        let (plays, damaged) = match kept::read(&file) {
+            Ok(kept) => (kept.plays, kept.damaged),
+            // Left as it is, for the next start.
+            Err(e) => return Some(format!("{}: cannot be read: {e}", file.display())),
         };
-        if plays.is_empty() {
+        let set_aside = match damaged.first() {
+            None => None,
+            Some(first) => match kept::set_aside(&file, &damaged, self.clock.now_ms()) {
+                Ok(aside) => Some(format!(
+                    "{}: {} not a kept play (line {}: {}); moved to {}",
+                    file.display(),
+                    crate::fmt::count(damaged.len() as u64, "line"),
+                    first.number,
+                    first.error,
+                    aside.display()
+                )),
+                Err(e) => {
+                    return Some(format!(
+                        "{}: line {} is not a kept play, and cannot be moved aside: {e}; the file is left as it is",
+                        file.display(),
+                        first.number
+                    ))
+                }
+            },
+        };
+        if plays.is_empty() && set_aside.is_none() {
             return None;
         }
         let mut left = Vec::new();
@@ -195,34 +213,10 @@ impl Recorder {
         if let Err(e) = kept::replace(&file, &left) {
             return Some(format!("{}: cannot be rewritten: {e}", file.display()));
         }
-        let left_said = || {
-            format!(
-                "{} of tracks the library does not have {} in {}",
-                crate::fmt::count(left.len() as u64, "play"),
-                if left.len() == 1 { "stays" } else { "stay" },
-                file.display()
-            )
-        };
-        match (failed, written) {
-            (Some(e), _) => Some(format!(
-                "the plays kept in {} could not be written yet ({e}); they stay there",
-                file.display()
-            )),
-            // Nothing changed since the last start: said once, in the diagnostic log.
-            (None, 0) => {
-                tracing::warn!("{}", left_said());
-                None
-            }
-            (None, written) => {
-                let mut said = format!(
-                    "wrote {} the database could not take when the player last quit",
-                    crate::fmt::count(written as u64, "play")
-                );
-                if !left.is_empty() {
-                    said.push_str(&format!("; {}", left_said()));
-                }
-                Some(said)
-            }
+        let said = said_of_kept(&file, &left, written, failed);
+        match (set_aside, said) {
+            (Some(aside), Some(said)) => Some(format!("{said}; {aside}")),
+            (aside, said) => aside.or(said),
         }
     }
 
@@ -232,13 +226,16 @@ impl Recorder {
         let err = |e| self.db.err(e);
         // Its id names its track unless the database is another one (rebuilt after damage):
         // then the track at its path is the one. A track that moved keeps its id.
-        let by_id = tracks::path_of(conn, play.track_id).map_err(err)?;
+        let by_id = tracks::track_by_id(conn, play.track_id).map_err(err)?;
         let track_id = match by_id {
-            Some(path) if path.to_string_lossy() == play.path => Some(play.track_id),
+            Some(track) if track.path.to_string_lossy() == play.path => Some(play.track_id),
             by_id => tracks::track_by_path_any(conn, std::path::Path::new(&play.path))
                 .map_err(err)?
                 .map(|track| track.id)
-                .or(by_id.map(|_| play.track_id)),
+                // A track moved is the same length; another track under its id is rarely.
+                .or(by_id
+                    .filter(|track| track.duration_ms == play.duration_ms)
+                    .map(|_| play.track_id)),
         };
         let Some(track_id) = track_id else { return Ok(false) };
         let at = match plays::play_started_at(conn, track_id, play.started_at).map_err(err)? {
@@ -595,6 +592,40 @@ impl Drop for Recorder {
     }
 }
 
+/// What [`Recorder::write_kept`] tells of the plays it wrote (`written`) and `left` in `file`.
+fn said_of_kept(file: &std::path::Path, left: &[KeptPlay], written: usize, failed: Option<DbError>) -> Option<String> {
+    let left_said = || {
+        format!(
+            "{} of tracks the library does not have {} in {}",
+            crate::fmt::count(left.len() as u64, "play"),
+            if left.len() == 1 { "stays" } else { "stay" },
+            file.display()
+        )
+    };
+    match (failed, written) {
+        (Some(e), _) => Some(format!(
+            "the plays kept in {} could not be written yet ({e}); they stay there",
+            file.display()
+        )),
+        (None, 0) if left.is_empty() => None,
+        // Nothing changed since the last start: said once, in the diagnostic log.
+        (None, 0) => {
+            tracing::warn!("{}", left_said());
+            None
+        }
+        (None, written) => {
+            let mut said = format!(
+                "wrote {} the database could not take when the player last quit",
+                crate::fmt::count(written as u64, "play")
+            );
+            if !left.is_empty() {
+                said.push_str(&format!("; {}", left_said()));
+            }
+            Some(said)
+        }
+    }
+}
+
 /// `play` with how it `ended`, as [`kept`] keeps it.
 fn kept_play(play: &OpenPlay, ended: &Ended) -> KeptPlay {
     KeptPlay {
@@ -936,7 +967,7 @@ mod tests {
         drop(recorder);
 
         let file = kept::file_for(&path);
-        let kept = kept::read(&file).unwrap();
+        let kept = kept::read(&file).unwrap().plays;
         assert_eq!(
             kept.iter()
                 .map(|p| (p.track_id, p.end_reason.as_str()))
@@ -978,7 +1009,11 @@ mod tests {
                 (2, 1_200_000, 1_230_000, "finished".into(), 1, key)
             ]
         );
-        assert_eq!(kept::read(&file).unwrap().len(), 1, "the play of the track gone stays");
+        assert_eq!(
+            kept::read(&file).unwrap().plays.len(),
+            1,
+            "the play of the track gone stays"
+        );
         assert_eq!(recorder.write_kept(), None, "nothing new to say");
 
         // A crash before the file was rewritten leaves plays written already in it: written
@@ -991,14 +1026,36 @@ mod tests {
             .query_row("SELECT count(*) FROM plays", [], |r| r.get(0))
             .unwrap();
         assert_eq!(count, 2);
-        assert_eq!(kept::read(&file).unwrap().len(), 1);
+        assert_eq!(kept::read(&file).unwrap().plays.len(), 1);
 
-        // A damaged file is moved aside, and the player starts.
-        std::fs::write(&file, "{\"track_id\": 1,").unwrap();
+        // A line cut short by a crash is moved aside alone: the plays before it are written,
+        // and the player starts.
+        std::fs::remove_file(&file).unwrap();
+        recorder
+            .database()
+            .conn()
+            .execute("DELETE FROM plays WHERE track_id = 2", [])
+            .unwrap();
+        kept::append(&file, &kept[1..2]).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"track_id\": 1,"))
+            .unwrap();
         let said = recorder.write_kept().unwrap();
-        assert!(said.contains("moved to"), "{said}");
+        assert!(
+            said.starts_with("wrote 1 play ")
+                && said.contains("1 line not a kept play (line 2: ")
+                && said.contains("moved to"),
+            "{said}"
+        );
         assert!(!file.exists());
-        assert!(dir.path().join("skipless.db-kept.damaged").exists());
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("skipless.db-kept.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
     }
 
     /// A play paused for longer than the session gap is part of a new session from its resume,

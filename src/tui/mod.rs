@@ -45,6 +45,8 @@ use state::{State, TerminalRequest};
 pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     ctx.paths.ensure_data_dir()?;
     let _lock = ctx.paths.lock_instance()?;
+    // First: what starting says (plays kept from the last run, a test's playback speed) is in it.
+    ctx.start_log_file();
     let db_path = ctx.paths.database();
     let (engine, controller, notice) = crate::app::start_playback(&ctx.config, &db_path)?;
     let mut app = App::new(ctx.config.clone(), db_path, controller)?;
@@ -61,7 +63,6 @@ pub(crate) fn run(ctx: &Context, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         app.scan(paths.clone());
     }
 
-    ctx.start_log_file();
     app.roots_changed = crate::app::watch::spawn_watch(
         ctx.paths.database(),
         paths,
@@ -348,7 +349,7 @@ fn event_loop(
                 Err(_) => mpris_gone = true,
             },
             recv(remote_commands) -> request => {
-                if let Ok(RemoteRequest { command, reply }) = request {
+                if let Some((command, reply)) = request.ok().and_then(RemoteRequest::in_time) {
                     let _ = reply.send(app.handle_remote(command));
                     dirty = true;
                 }

@@ -46,6 +46,39 @@ fn status(data_dir: &Path) -> Value {
     serde_json::from_str(&remote_ok(data_dir, &["status", "--json"])).unwrap()
 }
 
+/// A `next` sent to a stopped player fails with its client, and is not carried out when the
+/// player goes on: a script that tries again would otherwise skip twice.
+#[test]
+fn a_command_given_up_on_is_not_carried_out_later() {
+    let data = tempfile::tempdir().unwrap();
+    scan_json(data.path(), &[&corpus()]);
+    let tracks: Vec<PathBuf> = ["menu.opus", "sad.ogg"].iter().map(|f| corpus().join(f)).collect();
+    let player = Player::start(data.path(), 1.0, &tracks);
+    let first = player.wait("started");
+    socket_of(data.path());
+    let pid = player.child.id().to_string();
+    let signal = |name: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success())
+    };
+    signal("-STOP");
+    let late = remote(data.path(), &["next"]);
+    signal("-CONT");
+    assert!(!late.status.success());
+    assert!(
+        String::from_utf8_lossy(&late.stderr).contains("did not answer"),
+        "{}",
+        String::from_utf8_lossy(&late.stderr)
+    );
+    // Time for the player to take what it was sent while stopped, were it to.
+    std::thread::sleep(Duration::from_secs(1));
+    let now = status(data.path());
+    assert_eq!(now["track"]["id"], first["track_id"], "{now}");
+}
+
 #[test]
 fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     let data = tempfile::tempdir().unwrap();
