@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 /// A read-only playlist computed from the log whenever it is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Smart {
+    /// The tracks liked, the last liked first.
+    Liked,
     /// The tracks finished most often.
     MostFinished,
     /// The tracks skipped most often.
@@ -23,7 +25,8 @@ pub enum Smart {
 }
 
 impl Smart {
-    pub const ALL: [Smart; 5] = [
+    pub const ALL: [Smart; 6] = [
+        Smart::Liked,
         Smart::MostFinished,
         Smart::MostSkipped,
         Smart::NeverPlayed,
@@ -34,6 +37,7 @@ impl Smart {
     /// The name it is shown and played by.
     pub fn name(self) -> &'static str {
         match self {
+            Smart::Liked => "liked",
             Smart::MostFinished => "most finished",
             Smart::MostSkipped => "most skipped",
             Smart::NeverPlayed => "never played",

@@ -281,6 +281,18 @@ pub(crate) fn apply(
         LineCommand::Pause => controller.pause(),
         LineCommand::Resume => controller.resume(by),
         LineCommand::Toggle => controller.toggle(by),
+        LineCommand::Seek(SeekTo::Absolute(at)) if past_the_end(controller, at) => {
+            let now = controller
+                .now
+                .as_ref()
+                .map(|n| (n.entry.track.display_name(), n.duration_ms));
+            let (name, length) = now.unwrap_or_default();
+            return Reply::refused(format!(
+                "{} is past the end of {name} ({})",
+                crate::fmt::format_duration(at.as_millis() as u64),
+                crate::fmt::format_duration(length.unwrap_or_default())
+            ));
+        }
         LineCommand::Seek(to) => controller.seek(to),
         LineCommand::Volume(to) => {
             // A step while muted is a step from the volume unmuting goes back to.
@@ -368,6 +380,13 @@ fn mark(
     }
 }
 
+/// Whether `at` is at or past the end of the track playing, when its length is known: a seek
+/// there would skip it, which a seek to a time does not ask for.
+fn past_the_end(controller: &Controller, at: std::time::Duration) -> bool {
+    let length = controller.now.as_ref().and_then(|n| n.duration_ms);
+    length.is_some_and(|length| at.as_millis() >= u128::from(length))
+}
+
 /// Queues a library file, or every library file under a folder in path order.
 fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
     if let Err(e) = std::fs::metadata(path) {
@@ -386,7 +405,11 @@ fn queue(controller: &mut Controller, path: &std::path::Path) -> Reply {
     // Each path of a `remote queue` gets its own reply, so each names what it queued.
     let said = match &found[..] {
         [track] if !path.is_dir() => format!("queued: {}", track.display_name()),
-        _ => format!("queued {} tracks from {}", found.len(), path.display()),
+        _ => format!(
+            "queued {} from {}",
+            crate::fmt::count(found.len() as u64, "track"),
+            path.display()
+        ),
     };
     controller.enqueue(found);
     Reply::done(said)

@@ -81,6 +81,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0016_session_starts.sql",
         include_str!("../../migrations/0016_session_starts.sql"),
     ),
+    (
+        "0017_liked_playlist.sql",
+        include_str!("../../migrations/0017_liked_playlist.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -159,7 +159,7 @@ pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PlaylistSummary>> 
 }
 
 /// The library tracks of a smart playlist, in its order, from the log as it is at `now_ms`.
-/// Each ranking keeps the 100 first; "never played" keeps every such track, by path.
+/// Each ranking keeps the 100 first; "liked" and "never played" keep every such track.
 pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusqlite::Result<Vec<i64>> {
     const DAY_MS: i64 = 86_400_000;
     let ranked = |having: &str, count: &str| {
@@ -188,6 +188,10 @@ pub(crate) fn smart_tracks(conn: &Connection, smart: Smart, now_ms: i64) -> rusq
             "sum(p.end_reason = 'finished' AND NOT p.skipped)",
         ),
         Smart::NeverPlayed => return never_played(conn),
+        Smart::Liked => "SELECT t.id FROM likes l JOIN tracks t ON t.id = l.track_id
+                         WHERE t.status = 'ok'
+                         ORDER BY l.liked_at DESC, t.id"
+            .to_owned(),
     };
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([], |r| r.get(0))?;

@@ -34,6 +34,53 @@ fn an_older_database_is_migrated_and_keeps_its_rows() {
         .unwrap();
 }
 
+/// "liked" became a smart playlist's name: saved playlists of that name keep their entries
+/// under another, and the name plays the liked tracks.
+#[test]
+fn saved_playlists_named_liked_are_renamed_and_keep_their_entries() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("skipless.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../../migrations/0001_init.sql"),
+            include_str!("../../migrations/0002_imports.sql"),
+            include_str!("../../migrations/0003_unmatched_sessions.sql"),
+            include_str!("../../migrations/0004_end_source.sql"),
+            include_str!("../../migrations/0005_likes_bans.sql"),
+            include_str!("../../migrations/0006_playlists.sql"),
+            include_str!("../../migrations/0007_remote_end_source.sql"),
+            include_str!("../../migrations/0008_lyrics_shift.sql"),
+            include_str!("../../migrations/0009_training_runs.sql"),
+            include_str!("../../migrations/0010_session_lookup.sql"),
+            include_str!("../../migrations/0011_like_or_ban.sql"),
+            include_str!("../../migrations/0012_tags_read_again.sql"),
+            include_str!("../../migrations/0013_opus_gains_read.sql"),
+            include_str!("../../migrations/0014_mp4_lengths_read.sql"),
+            include_str!("../../migrations/0015_several_names_read.sql"),
+            include_str!("../../migrations/0016_session_starts.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {}; PRAGMA user_version = 16;
+             INSERT INTO playlists (id, name, created_at, updated_at)
+             VALUES (1, 'liked', 0, 0), (2, 'liked (saved)', 0, 0), (3, 'LIKED', 0, 0);
+             INSERT INTO playlist_entries (playlist_id, position, path) VALUES (1, 0, CAST('/m/a.ogg' AS BLOB));",
+            skipless::db::APPLICATION_ID
+        ))
+        .unwrap();
+    }
+    let listed = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])));
+    let entries = |name: &str| listed.iter().find(|p| p["name"] == name).map(|p| p["entries"].clone());
+    assert_eq!(entries("liked (saved 1)"), Some(1.into()), "{listed:?}");
+    assert_eq!(entries("liked (saved)"), Some(0.into()));
+    assert_eq!(entries("LIKED (saved)"), Some(0.into()));
+    let liked: Vec<_> = listed.iter().filter(|p| p["name"] == "liked").collect();
+    assert_eq!(liked.len(), 1, "{listed:?}");
+    assert_eq!(liked[0]["smart"], true);
+}
+
 #[test]
 fn a_version_3_log_is_migrated_and_its_plays_have_no_end_source() {
     let data = tempfile::tempdir().unwrap();

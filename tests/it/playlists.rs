@@ -70,7 +70,7 @@ fn an_m3u_imports_exports_round_trips_and_plays() {
         listed[0],
         serde_json::json!({"name": "mix", "entries": 4, "in_library": 3, "smart": false})
     );
-    assert_eq!(listed.iter().filter(|p| p["smart"] == true).count(), 5);
+    assert_eq!(listed.iter().filter(|p| p["smart"] == true).count(), 6);
 
     // Export, import the export under another name, export that: the same list, byte for byte.
     let exported = data.path().join("out.m3u8");
@@ -299,6 +299,20 @@ fn smart_playlists_come_from_the_log() {
     assert_eq!(titles("most skipped"), ["Defeat", "menu"]);
     assert_eq!(titles("skipped in the first 10 s"), ["Defeat"]);
     assert_eq!(titles("rediscover"), ["Sad"]);
+    // The liked tracks, the last liked first; a ban takes a like back.
+    assert!(titles("liked").is_empty());
+    for title in ["Victory", "Defeat", "Sad"] {
+        let path: String = conn
+            .query_row("SELECT path_text FROM tracks WHERE id = ?1", [id(title)], |r| r.get(0))
+            .unwrap();
+        stdout_of(skipless(data.path()).arg("like").arg(&path));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        if title == "Sad" {
+            stdout_of(skipless(data.path()).arg("ban").arg(&path));
+            assert_eq!(titles("liked"), ["Defeat", "Victory"]);
+            stdout_of(skipless(data.path()).arg("unban").arg(&path));
+        }
+    }
     // A song is never played when no file of it was played: the other files of Sad, Victory,
     // Defeat and menu are not in it, nor a banned track.
     let ocean = corpus().join("hr-savino-ocean.ogg");

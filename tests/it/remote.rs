@@ -127,6 +127,15 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     assert_eq!(status(data.path())["repeat"], "off");
     remote_ok(data.path(), &["seek", "+2"]);
     player.wait("seeked");
+    // A time past the end is refused, not taken as a skip.
+    let past = remote(data.path(), &["seek", "9:00"]);
+    assert!(!past.status.success());
+    let said = String::from_utf8_lossy(&past.stderr);
+    assert!(
+        said.contains("9:00 is past the end of ") && said.lines().count() == 1,
+        "{said}"
+    );
+    assert_eq!(status(data.path())["state"], "playing");
 
     let queued = remote_ok(data.path(), &["queue", corpus().join("menu.opus").to_str().unwrap()]);
     assert_eq!(queued.trim(), "queued: menu");

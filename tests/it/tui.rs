@@ -1237,10 +1237,10 @@ fn the_queue_is_saved_as_a_playlist_shown_in_view_6_and_played_from_there() {
     assert!(h.screen().contains("saved the queue as playlist \"evening\""));
     // View 6 lists it; Enter plays it in order.
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 7);
     let screen = h.screen();
     assert!(
-        screen.contains("Playlists (6)") && screen.contains("evening          2 tracks"),
+        screen.contains("Playlists (7)") && screen.contains("evening          2 tracks"),
         "{screen}"
     );
     insta::assert_snapshot!("playlists", screen);
@@ -1283,7 +1283,7 @@ fn a_saved_playlist_is_renamed_with_f2_and_deleted_with_d_after_a_yes() {
         app.state.playlists.iter().any(|p| p.name == "morning")
     });
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 7);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 8);
     let index = h.app.state.playlists.iter().position(|p| p.name == "morning").unwrap();
     h.keys(&"j".repeat(index));
     // F2 offers the name to edit; Enter renames.
@@ -1498,7 +1498,7 @@ fn a_playlists_entries_are_reordered_removed_and_played_from_view_6() {
     h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
     h.app.state.playlists.clear();
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 7);
     assert_eq!(h.app.state.playlists[0].name, "trio");
     // Tab goes to the entries; J moves the first one down, d removes the last.
     h.keys("\t");
@@ -1514,7 +1514,7 @@ fn a_playlists_entries_are_reordered_removed_and_played_from_view_6() {
     // The database says the same: read afresh.
     h.app.state.playlists.clear();
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 7);
     assert_eq!(h.app.state.playlists[0].track_ids().collect::<Vec<_>>(), expected);
     // Enter on an entry plays the playlist from there (the entries keep the keyboard).
     assert_eq!(h.app.state.pane, skipless::tui::state::Pane::Entries);
@@ -1525,7 +1525,7 @@ fn a_playlists_entries_are_reordered_removed_and_played_from_view_6() {
     let playing: Vec<i64> = h.app.controller.queue.entries().iter().map(|e| e.track.id).collect();
     assert_eq!(playing, [queued[1], queued[0], queued[1], queued[2]]);
     // A smart playlist's entries cannot be changed.
-    h.keys("\t\tjjj\tJ");
+    h.keys("\t\tjjjj\tJ");
     assert!(h.screen().contains("never played (read-only)"), "{}", h.screen());
     assert!(h.screen().contains("computed from the log"), "{}", h.screen());
 }
@@ -2491,7 +2491,7 @@ fn a_on_a_playlist_queues_its_tracks_and_one_with_nothing_to_play_says_so() {
     h.pump_until("the playlist to be saved", |app| !app.state.playlists.is_empty());
     h.app.state.playlists.clear();
     h.keys("6");
-    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 6);
+    h.pump_until("the playlists to load", |app| app.state.playlists.len() == 7);
     let before = h.app.controller.queue.entries().len();
     h.keys("a");
     assert_eq!(h.app.controller.queue.entries().len(), before + 3);
