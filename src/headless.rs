@@ -27,7 +27,7 @@ use crate::fmt::{format_duration, printable};
 use crate::mpris::Mpris;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::Event;
-use crate::track::{Track, TracksById};
+use crate::track::{Name, Track, TracksById};
 
 /// What `skipless play` starts with.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,8 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     if remembered.volume != controller.volume {
         controller.set_volume(remembered.volume);
     }
-    // A file there but unreadable (another version's) is left as it is.
+    // A file there that cannot be read (its permissions) is left as it is; one that is not the
+    // player's settings was moved aside by the load, and is written anew.
     let keeping = loaded.is_some() || !remembered_file.exists();
     let mut keeper = Keeper::start(remembered_file, Some(remembered.clone()));
     // Caught before anything plays: a signal then ends the play as a quit does.
@@ -396,15 +397,9 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             (queue, Some(seed))
         }
         Start::RadioArtist(name) => {
-            let theirs: Vec<Track> = tracks::all_tracks::<Track>(db.conn())
-                .map_err(|e| db.err(e))?
-                .into_iter()
-                .filter(|t| {
-                    t.artist
-                        .as_ref()
-                        .is_some_and(|a| crate::track::same_name(a, name.trim()))
-                })
-                .collect();
+            let all = tracks::all_tracks::<Track>(db.conn()).map_err(|e| db.err(e))?;
+            let (theirs, spellings): (Vec<Track>, Vec<Name>) =
+                crate::app::library::tracks_of_artist(all, &name).into_iter().unzip();
             anyhow::ensure!(
                 !theirs.is_empty(),
                 "no tracks by {name:?} in the library (see skipless library)"
@@ -412,10 +407,7 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             // The radio opens on a track the listener has not banned, under the library's
             // spelling of the name.
             let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
-            let spelled = theirs
-                .iter()
-                .find_map(|t| t.artist.as_deref())
-                .map_or(name.clone(), str::to_string);
+            let spelled = spellings.first().map_or(name.clone(), |n| n.to_string());
             let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
                 anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
             };

@@ -112,6 +112,24 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
+/// The tracks of the artist `name` (in any case): those they made, and those of albums filed
+/// under them, as the Artists pane lists them (a compilation's track by them is theirs, and so
+/// is their album's track with a guest). Each with the spelling of the name it matched.
+pub(crate) fn tracks_of_artist(tracks: Vec<Track>, name: &str) -> Vec<(Track, Name)> {
+    let name = name.trim();
+    tracks
+        .into_iter()
+        .filter_map(|track| {
+            let matched = [track.artist.as_ref(), track.album_owner()]
+                .into_iter()
+                .flatten()
+                .find(|artist| same_name(artist, name))
+                .cloned()?;
+            Some((track, matched))
+        })
+        .collect()
+}
+
 /// The library's playable tracks at `path`: the file's track, or every track under the folder in
 /// the order a folder plays in (by disc and track number, each subfolder in turn); none when the path is not in the library, does not exist (a file gone since the
 /// last scan is not played) or failed to read at its last scan. The one way every front end turns
@@ -173,6 +191,22 @@ pub(crate) fn entry_of(track: &Track) -> Entry {
         }),
         duration_ms: track.duration_ms,
     }
+}
+
+/// Deletes the saved playlist `name`, or says why not: it is smart or unknown. The command line
+/// and the player delete through this.
+pub(crate) fn delete_playlist(db: &Database, name: &str) -> Result<(), AppError> {
+    if Smart::named(name).is_some() {
+        return Err(AppError::Refused(format!(
+            "{name:?} is computed from the log: it cannot be deleted"
+        )));
+    }
+    if !playlists::delete(db.conn(), name).map_err(|e| db.err(e))? {
+        return Err(AppError::Refused(format!(
+            "no playlist named {name:?} (see `skipless playlist list`)"
+        )));
+    }
+    Ok(())
 }
 
 /// Renames the saved playlist `from` to `to` (trimmed); the name it now has, or why not: `from`
@@ -388,6 +422,28 @@ impl LibraryIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_artists_tracks_are_those_they_made_and_those_of_albums_filed_under_them() {
+        let track = |id, artist: &str, album_artist: Option<&str>| Track {
+            id,
+            artist: Some(artist.into()),
+            album_artist: album_artist.map(Into::into),
+            ..Track::default()
+        };
+        let tracks = vec![
+            track(1, "Band", None),
+            track(2, "Band feat. Guest", Some("Band")),
+            track(3, "band", Some("Various Artists")),
+            track(4, "Other", None),
+            track(5, "Other", Some("Various Artists")),
+        ];
+        let theirs: Vec<(i64, String)> = tracks_of_artist(tracks, " BAND ")
+            .into_iter()
+            .map(|(t, name)| (t.id, name.to_string()))
+            .collect();
+        assert_eq!(theirs, [(1, "Band".into()), (2, "Band".into()), (3, "band".into())]);
+    }
 
     #[test]
     fn by_skip_rate_the_most_skipped_come_first_and_the_never_played_last() {

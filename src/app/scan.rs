@@ -57,7 +57,7 @@ pub(crate) fn scan_library(
     let report = scan::scan(db, roots, reread, progress)?;
     let (matched, match_error) = match crate::logio::rematch::match_unmatched(db) {
         Ok(matched) => (matched, None),
-        Err(e) => (0, Some(e.to_string())),
+        Err(e) => (0, Some(e.in_database(db).to_string())),
     };
     Ok(ScanOutcome {
         report,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crossbeam_channel::Sender;
 
 use super::art::{art_for, ArtCache, Picture};
-use super::library::{entry_of, rename_playlist, LibraryIndex, SavedPlaylist};
+use super::library::{delete_playlist, entry_of, rename_playlist, LibraryIndex, SavedPlaylist};
 use super::scan::scan_library;
 use super::AppError;
 use crate::clock::now_ms;
@@ -259,9 +259,7 @@ pub(crate) fn spawn_change_playlist(db_path: PathBuf, change: PlaylistChange, tx
                 format!("renamed playlist {from:?} to {to:?}")
             }
             PlaylistChange::Delete(name) => {
-                if !playlists::delete(db.conn(), name).map_err(|e| db.err(e))? {
-                    return Err(AppError::Refused(format!("no playlist named {name:?}")));
-                }
+                delete_playlist(&db, name).map_err(|e| e.not_done("not deleted"))?;
                 format!("deleted playlist {name:?}")
             }
         };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::app::library::{entry_of, playlist_entries, rename_playlist};
+use crate::app::library::{delete_playlist, entry_of, playlist_entries, rename_playlist};
 use crate::app::Context;
 use crate::clock::now_ms;
 use crate::db::{playlists, tracks, Database};
@@ -209,12 +209,7 @@ fn rename(db: &Database, from: &str, to: &str) -> anyhow::Result<()> {
 }
 
 fn delete(db: &Database, name: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        Smart::named(name).is_none(),
-        "{name:?} is a smart playlist: it cannot be deleted"
-    );
-    let deleted = playlists::delete(db.conn(), name).map_err(|e| db.err(e))?;
-    anyhow::ensure!(deleted, "no playlist named {name:?} (see `skipless playlist list`)");
+    delete_playlist(db, name)?;
     outln!("deleted playlist {name:?}")?;
     Ok(())
 }

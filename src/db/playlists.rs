@@ -1,5 +1,6 @@
-//! Saved playlists: create one with its entries, list them, read one, append to one, rename
-//! one, remove or reorder its entries, delete one.
+//! Saved playlists ([`PlaylistSummary`]): create one with its entries, list them, read one,
+//! append to one, rename one, remove or reorder its entries, delete one; and the smart ones'
+//! tracks ([`smart_tracks`]).
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;

@@ -1,4 +1,5 @@
-//! Queries on the listening log ([`HistoryRow`], [`Stats`]).
+//! Queries on the listening log: its rows as the history shows them ([`HistoryRow`]), a play
+//! started, ended ([`Ending`]) or read back ([`PlayRow`], [`LogRow`], [`FinishedPlay`]).
 
 use std::path::PathBuf;
 
@@ -31,7 +32,7 @@ pub(crate) struct HistoryRow {
     pub position: i64,
     pub source: String,
     pub error: Option<String>,
-    /// Who ended the play when the listener did: `key`, `mpris` or `stdin`.
+    /// Who ended the play when the listener did: `key`, `mpris`, `stdin` or `remote`.
     pub end_source: Option<String>,
 }
 

@@ -17,7 +17,7 @@ use super::state::{
 };
 use crate::app::art::{self, ArtCache};
 use crate::app::autoplay::{repeat_set, Autoplay, FromNothing, Picked, RadioSeed, Request};
-use crate::app::commands::{self, LineCommand};
+use crate::app::commands::{self, LineCommand, VolumeTo};
 use crate::app::controller::{Controller, Outcome};
 use crate::app::library::{EntryEdit, SavedEntry};
 use crate::app::mpris_bridge::{self, Applied};
@@ -357,12 +357,12 @@ impl App {
             Action::SeekForward => self.controller.seek(SeekTo::Forward(SEEK_STEP)),
             // A step while muted is a step from the volume unmuting goes back to.
             Action::VolumeUp | Action::VolumeDown => {
-                let level = self.controller.set_level();
                 let was_muted = self.controller.muted_at.is_some();
-                self.controller.set_volume(match action {
-                    Action::VolumeUp => level.saturating_add(VOLUME_STEP).min(100),
-                    _ => level.saturating_sub(VOLUME_STEP),
-                });
+                let step = match action {
+                    Action::VolumeUp => VolumeTo::Up(VOLUME_STEP),
+                    _ => VolumeTo::Down(VOLUME_STEP),
+                };
+                self.controller.set_volume(step.from(self.controller.set_level()));
                 // The mute said on the status line is over.
                 if was_muted {
                     self.state.say(format!("unmuted: volume {}", self.controller.volume));
