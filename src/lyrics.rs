@@ -16,6 +16,10 @@ pub struct Lyrics {
     pub lines: Vec<LyricLine>,
     /// Where they came from, for people ("cover.lrc", "embedded USLT").
     pub source: String,
+    /// The lines of LRC text whose time stamp is broken (`[00:99.00]`): (line number from 1,
+    /// the stamp). Beside good stamps they are left out, as they have no time; with none good,
+    /// the words are shown as plain lyrics.
+    pub bad_stamps: Vec<(usize, String)>,
 }
 
 impl Lyrics {
@@ -24,11 +28,16 @@ impl Lyrics {
     pub fn parse(text: &str, source: impl Into<String>) -> Lyrics {
         let mut synced: Vec<LyricLine> = Vec::new();
         let mut offset_ms: i64 = 0;
-        for raw in text.lines() {
-            let (stamps, rest, offset) = leading_tags(raw.trim());
-            if let Some(offset) = offset {
+        let mut bad_stamps = Vec::new();
+        for (number, raw) in text.lines().enumerate() {
+            let tags = leading_tags(raw.trim());
+            if let Some(offset) = tags.offset {
                 offset_ms = offset;
             }
+            if let Some(bad) = tags.bad_stamp {
+                bad_stamps.push((number + 1, format!("[{bad}]")));
+            }
+            let (stamps, rest) = (tags.stamps, tags.rest);
             let words = strip_word_stamps(rest).trim().to_owned();
             synced.extend(stamps.into_iter().map(|at| LyricLine {
                 at_ms: Some(at),
@@ -38,10 +47,18 @@ impl Lyrics {
         if synced.is_empty() {
             let lines: Vec<LyricLine> = text
                 .lines()
-                .filter(|l| !is_id_tag(l.trim()))
-                .map(|l| LyricLine {
-                    at_ms: None,
-                    text: l.trim_end().to_owned(),
+                .enumerate()
+                .filter(|(_, l)| !is_id_tag(l.trim()))
+                .map(|(number, l)| {
+                    // A broken stamp is no word of the song.
+                    let text = match bad_stamps.iter().find(|(at, _)| *at == number + 1) {
+                        Some((_, stamp)) => l.trim().strip_prefix(stamp.as_str()).unwrap_or(l).trim(),
+                        None => l.trim_end(),
+                    };
+                    LyricLine {
+                        at_ms: None,
+                        text: text.to_owned(),
+                    }
                 })
                 .collect();
             let end = lines.iter().rposition(|l| !l.text.is_empty()).map_or(0, |i| i + 1);
@@ -49,6 +66,7 @@ impl Lyrics {
             return Lyrics {
                 lines: lines[start..end].to_vec(),
                 source: source.into(),
+                bad_stamps,
             };
         }
         for line in &mut synced {
@@ -60,7 +78,24 @@ impl Lyrics {
         Lyrics {
             lines: synced,
             source: source.into(),
+            bad_stamps,
         }
+    }
+
+    /// What is wrong with the text they were read from, in one line: the broken time stamps,
+    /// and what became of their lines.
+    pub fn problem(&self) -> Option<String> {
+        let (first_line, first_stamp) = self.bad_stamps.first()?;
+        let what = if self.is_synced() {
+            "left out"
+        } else {
+            "shown without times"
+        };
+        Some(format!(
+            "{}: line {first_line}: bad time stamp {first_stamp}; {} with a bad stamp {what}",
+            self.source,
+            crate::fmt::count(self.bad_stamps.len() as u64, "line")
+        ))
     }
 
     /// Lyrics from lines already timed (an ID3 `SYLT` frame).
@@ -76,6 +111,7 @@ impl Lyrics {
         Lyrics {
             lines,
             source: source.into(),
+            bad_stamps: Vec::new(),
         }
     }
 
@@ -97,32 +133,49 @@ impl Lyrics {
     }
 }
 
+/// What starts an LRC line: its time stamps, an `[offset:]`, and a stamp that is broken.
+struct LeadingTags<'a> {
+    stamps: Vec<u64>,
+    /// The line after its tags.
+    rest: &'a str,
+    offset: Option<i64>,
+    /// A tag that starts like a time stamp (`[00:`) and is none (`[00:99.00]`), first on its line.
+    bad_stamp: Option<&'a str>,
+}
+
 /// The time stamps and the `[offset:]` at the start of an LRC line, and the rest of it. Other
 /// tags (`[ar:]`, `[ti:]`) and broken stamps leave no stamps: the line is skipped.
-fn leading_tags(mut line: &str) -> (Vec<u64>, &str, Option<i64>) {
-    let mut stamps = Vec::new();
-    let mut offset = None;
+fn leading_tags(mut line: &str) -> LeadingTags<'_> {
+    let mut tags = LeadingTags {
+        stamps: Vec::new(),
+        rest: "",
+        offset: None,
+        bad_stamp: None,
+    };
     while let Some(rest) = line.strip_prefix('[') {
         let Some((tag, after)) = rest.split_once(']') else {
             break;
         };
         if let Some(ms) = parse_stamp(tag) {
-            stamps.push(ms);
+            tags.stamps.push(ms);
         } else if let Some(value) = tag
             .get(..7)
             .filter(|t| t.eq_ignore_ascii_case("offset:"))
             .map(|_| &tag[7..])
         {
-            offset = value.trim().trim_start_matches('+').parse::<i64>().ok();
-        } else if stamps.is_empty() {
-            // A metadata tag such as [ar:...]: nothing to sing.
-            return (Vec::new(), "", offset);
+            tags.offset = value.trim().trim_start_matches('+').parse::<i64>().ok();
+        } else if tags.stamps.is_empty() {
+            // A metadata tag such as [ar:...]: nothing to sing; or a stamp that is broken.
+            let like_a_stamp = tag.starts_with(|c: char| c.is_ascii_digit()) && tag.contains(':');
+            tags.bad_stamp = like_a_stamp.then_some(tag);
+            return tags;
         } else {
             break;
         }
         line = after;
     }
-    (stamps, line, offset)
+    tags.rest = line;
+    tags
 }
 
 /// An LRC line that is only one of LRC's tags about the song (`[ar:Artist]`, `[ti:Title]`,
@@ -240,6 +293,22 @@ mod tests {
                     [00:40]\n";
         let lyrics = Lyrics::parse(text, "test.lrc");
         assert!(lyrics.is_synced());
+        assert_eq!(lyrics.bad_stamps, [(6, "[0x:12.00]".into()), (7, "[00:99.00]".into())]);
+        assert_eq!(
+            lyrics.problem().as_deref(),
+            Some("test.lrc: line 6: bad time stamp [0x:12.00]; 2 lines with a bad stamp left out")
+        );
+        // With no good stamp, the words are lyrics without times, and nothing of the stamps.
+        let broken = Lyrics::parse(
+            "[ar:Someone]\n[00:99.00]only bad seconds\n[01:75.00] also bad\n",
+            "b.lrc",
+        );
+        assert_eq!(texts(&broken), [(None, "only bad seconds"), (None, "also bad")]);
+        assert_eq!(
+            broken.problem().as_deref(),
+            Some("b.lrc: line 2: bad time stamp [00:99.00]; 2 lines with a bad stamp shown without times")
+        );
+        assert_eq!(Lyrics::parse("[00:01.00]fine\n", "c.lrc").problem(), None);
         assert_eq!(
             texts(&lyrics),
             [

@@ -13,7 +13,7 @@ use crate::clock::now_ms;
 use crate::clock::TimeRange;
 use crate::db::playlists;
 use crate::db::Database;
-use crate::library::lyrics::find_lyrics;
+use crate::library::lyrics::{find_lyrics, sidecar_problem};
 use crate::library::scan::{Reread, ScanProgress};
 use crate::logio::export::{export_to_file, ExportFormat, ExportOptions};
 use crate::lyrics::Lyrics;
@@ -83,11 +83,13 @@ pub enum WorkerMsg {
         results: Vec<usize>,
         complete: bool,
     },
-    /// The lyrics of a track (`None`: it has none) and the listener's timing shift for them.
+    /// The lyrics of a track (`None`: it has none), the listener's timing shift for them, and
+    /// what is wrong with its lyrics file (broken time stamps, a `.lrc` that holds no lyrics).
     Lyrics {
         track_id: i64,
         lyrics: Option<Lyrics>,
         shift_ms: i64,
+        problem: Option<String>,
     },
 }
 
@@ -300,10 +302,15 @@ pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBu
                 tracing::warn!("the lyrics' timing shift is not read: {e}");
                 0
             });
+        let problem = match &lyrics {
+            Some(lyrics) => lyrics.problem(),
+            None => sidecar_problem(&track.path),
+        };
         let _ = tx.send(WorkerMsg::Lyrics {
             track_id: track.id,
             lyrics,
             shift_ms,
+            problem,
         });
         Ok(())
     });

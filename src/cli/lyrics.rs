@@ -41,5 +41,8 @@ pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
         }
     }
     out!("{out}")?;
+    if let Some(problem) = lyrics.problem() {
+        eprintln!("skipless: {problem}");
+    }
     Ok(())
 }

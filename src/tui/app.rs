@@ -1249,6 +1249,7 @@ impl App {
                 track_id,
                 lyrics,
                 shift_ms,
+                problem,
             } => {
                 // The answer for a track skipped while its lyrics were read would stand in for
                 // those of the track playing, which are on their way.
@@ -1262,6 +1263,9 @@ impl App {
                     lyrics,
                     shift_ms,
                 });
+                if let Some(problem) = problem {
+                    self.state.say(problem);
+                }
             }
             WorkerMsg::ScanFailed(message) => {
                 self.state.gauges.scan = None;

@@ -36,6 +36,24 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
         lyrics_of(data.path(), &sad),
         "[00:00.50] twice\n[00:01.50] café crème\n[00:03.00] twice\n"
     );
+    // A broken time stamp is named by its line; the good lines are shown.
+    std::fs::write(
+        music.join("sad.lrc"),
+        "[00:01.00]one\n[00:99.00]bad seconds\n[00:02.00]two\n",
+    )
+    .unwrap();
+    let out = skipless(data.path()).arg("lyrics").arg(&sad).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[00:01.00] one\n[00:02.00] two\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "skipless: sad.lrc: line 2: bad time stamp [00:99.00]; 1 line with a bad stamp left out"
+    );
+    std::fs::write(
+        music.join("sad.lrc"),
+        b"[ar:Tyler Johnson]\n[00:01.50]caf\xe9 cr\xe8me\n[oops]\n[00:03.00][00:00.50]twice\n",
+    )
+    .unwrap();
     // Its extension in any case.
     let mixed = music.join("mixed.ogg");
     std::fs::copy(corpus().join("sad.ogg"), &mixed).unwrap();
