@@ -106,8 +106,12 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
             .map(|track| (entry_of(&track), Some(track)))
             .collect());
     }
-    let entries = playlists::entries(db.conn(), name)
+    let saved = playlists::saved_name(db.conn(), name).map_err(|e| db.err(e))?;
+    let entries = saved
+        .map(|saved| playlists::entries(db.conn(), &saved))
+        .transpose()
         .map_err(|e| db.err(e))?
+        .flatten()
         .ok_or_else(|| AppError::Refused(format!("no playlist named {name:?} (see `skipless playlist list`)")))?;
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
@@ -201,7 +205,12 @@ pub(crate) fn delete_playlist(db: &Database, name: &str) -> Result<(), AppError>
             "{name:?} is computed from the log: it cannot be deleted"
         )));
     }
-    if !playlists::delete(db.conn(), name).map_err(|e| db.err(e))? {
+    let saved = playlists::saved_name(db.conn(), name).map_err(|e| db.err(e))?;
+    let deleted = match saved {
+        Some(saved) => playlists::delete(db.conn(), &saved).map_err(|e| db.err(e))?,
+        None => false,
+    };
+    if !deleted {
         return Err(AppError::Refused(format!(
             "no playlist named {name:?} (see `skipless playlist list`)"
         )));
@@ -218,20 +227,18 @@ pub(crate) fn rename_playlist(db: &Database, from: &str, to: &str) -> Result<Str
         return refused(format!("{from:?} is computed from the log: it cannot be renamed"));
     }
     let to = checked_name(to).map_err(AppError::Refused)?;
-    let exists = |name: &str| -> Result<bool, AppError> {
-        Ok(playlists::entries(db.conn(), name).map_err(|e| db.err(e))?.is_some())
+    let Some(from) = playlists::saved_name(db.conn(), from).map_err(|e| db.err(e))? else {
+        return refused(format!("no playlist named {from:?}"));
     };
     if from == to {
-        return if exists(from)? {
-            Ok(to.to_owned())
-        } else {
-            refused(format!("no playlist named {from:?}"))
-        };
+        return Ok(to.to_owned());
     }
-    if exists(to)? {
-        return refused(format!("a playlist named {to:?} exists already"));
+    // A new spelling of its own name ("road trip" to "Road Trip") takes nothing.
+    let taken = playlists::name_taken(db.conn(), to).map_err(|e| db.err(e))?;
+    if let Some(taken) = taken.filter(|taken| *taken != from) {
+        return refused(format!("a playlist named {taken:?} exists already"));
     }
-    if !playlists::rename(db.conn(), from, to, now_ms()).map_err(|e| db.err(e))? {
+    if !playlists::rename(db.conn(), &from, to, now_ms()).map_err(|e| db.err(e))? {
         return refused(format!("no playlist named {from:?}"));
     }
     Ok(to.to_owned())

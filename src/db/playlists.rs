@@ -19,14 +19,36 @@ pub(crate) struct PlaylistSummary {
     pub in_library: usize,
 }
 
-/// Creates playlist `name` with `entries`, in one transaction; `None` when the name is taken.
+/// The name, as saved, of the playlist `name` names: the one of that name, else the only one
+/// whose name differs from it in case ("road trip" for "Road Trip"); `None` when there is none.
+pub(crate) fn saved_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM playlists WHERE name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC")?;
+    let found = stmt
+        .query_map([name], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(match &found[..] {
+        [exact, ..] if exact == name => Some(exact.clone()),
+        [only] => Some(only.clone()),
+        _ => None,
+    })
+}
+
+/// The saved playlist whose name is `name` in any case, if one is: two names that differ only
+/// in case would be one list to the listener.
+pub(crate) fn name_taken(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT name FROM playlists WHERE name = ?1 COLLATE NOCASE LIMIT 1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Creates playlist `name` with `entries`, in one transaction; `None` when the name is taken
+/// (in any case).
 pub(crate) fn create(conn: &mut Connection, name: &str, entries: &[Entry], now: i64) -> rusqlite::Result<Option<i64>> {
     let tx = conn.transaction()?;
-    let taken = tx
-        .query_row("SELECT 1 FROM playlists WHERE name = ?1", [name], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if taken {
+    if name_taken(&tx, name)?.is_some() {
         return Ok(None);
     }
     tx.execute(
@@ -56,9 +78,12 @@ fn insert_entries(conn: &Connection, id: i64, first: i64, entries: &[Entry]) -> 
     Ok(())
 }
 
-/// Adds `entries` to the end of playlist `name`, creating it when new, in one transaction.
+/// Adds `entries` to the end of playlist `name` (see [`saved_name`]), creating it when new, in
+/// one transaction.
 pub(crate) fn append(conn: &mut Connection, name: &str, entries: &[Entry], now: i64) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    let name = saved_name(&tx, name)?.unwrap_or_else(|| name.to_owned());
+    let name = name.as_str();
     tx.execute(
         "INSERT INTO playlists (name, created_at, updated_at) VALUES (?1, ?2, ?2)
          ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",

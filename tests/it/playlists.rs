@@ -382,9 +382,23 @@ fn playlists_are_renamed_and_deleted_with_their_entries() {
     assert!(refused(&["playlist", "rename", "a", "b"]).contains("exists already"));
     assert!(refused(&["playlist", "rename", "nope", "c"]).contains("no playlist named \"nope\""));
     assert!(refused(&["playlist", "delete", "rediscover"]).contains("computed from the log: it cannot be deleted"));
+    assert!(refused(&["playlist", "rename", "a", "B"]).contains("a playlist named \"b\" exists already"));
     let out = stdout_of(skipless(data.path()).args(["playlist", "rename", "a", "road trip"]));
     assert_eq!(out.trim(), "renamed \"a\" to \"road trip\"");
-    stdout_of(skipless(data.path()).args(["playlist", "delete", "b"]));
+    // A name is one list in any case: not taken again, and found as written otherwise.
+    let taken = refused(&["playlist", "import", "--name", "Road Trip", file.to_str().unwrap()]);
+    assert!(taken.contains("exists already"), "{taken}");
+    let exported = stdout_of(skipless(data.path()).args(["playlist", "export", "ROAD TRIP"]));
+    assert_eq!(
+        exported.lines().filter(|l| !l.starts_with('#')).count(),
+        2,
+        "{exported}"
+    );
+    let out = stdout_of(skipless(data.path()).args(["playlist", "rename", "road trip", "Road Trip"]));
+    assert_eq!(out.trim(), "renamed \"road trip\" to \"Road Trip\"");
+    let out = stdout_of(skipless(data.path()).args(["playlist", "rename", "road TRIP", "road trip"]));
+    assert_eq!(out.trim(), "renamed \"road TRIP\" to \"road trip\"");
+    stdout_of(skipless(data.path()).args(["playlist", "delete", "B"]));
     let saved: Vec<String> = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])))
         .iter()
         .filter(|p| p["smart"] == false)
