@@ -91,10 +91,13 @@ impl Lyrics {
         } else {
             "shown without times"
         };
+        let lines = match self.bad_stamps.len() {
+            1 => "1 line".to_owned(),
+            n => format!("{n} lines"),
+        };
         Some(format!(
-            "{}: line {first_line}: bad time stamp {first_stamp}; {} with a bad stamp {what}",
-            self.source,
-            crate::fmt::count(self.bad_stamps.len() as u64, "line")
+            "{}: line {first_line}: bad time stamp {first_stamp}; {lines} with a bad stamp {what}",
+            self.source
         ))
     }
 

@@ -431,6 +431,26 @@ fn process_state(pid: u32) -> char {
         .unwrap_or('?')
 }
 
+/// An interactive shell in the pane, as a listener has, and the player started from it by the
+/// command line `run` makes of the player's own: playing its first track. Returns the pane
+/// and the player's process id.
+fn playing_from_a_shell(data: &Path, run: impl Fn(String) -> String) -> (Tmux, u32) {
+    let tmux = Tmux::start_with(data, "", "true; exec env PS1='shell$ ' bash --norc -i #");
+    tmux.wait_for("shell$");
+    let player = format!(
+        "{} --data-dir {} --config {} --audio null {}",
+        assert_cmd::cargo::cargo_bin("skipless").display(),
+        data.display(),
+        crate::common::config_file(data).display(),
+        crate::common::corpus().display()
+    );
+    tmux.keys(&[&run(player), "Enter"]);
+    tmux.wait_for("scanned 12: 12 added");
+    tmux.play_the_first_track();
+    let pid = player_pid(data).expect("the player runs");
+    (tmux, pid)
+}
+
 /// In a shell with job control, Ctrl-Z and a `kill -TSTP` from outside give the terminal back
 /// and stop the player; `fg` brings it back whole, taking keys. Ctrl-L draws over what another
 /// program wrote.
@@ -440,21 +460,7 @@ fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_player_back_whole() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    // An interactive shell in the pane, as a listener has, and the player started from it.
-    let tmux = Tmux::start_with(data.path(), "", "true; exec env PS1='shell$ ' bash --norc -i #");
-    tmux.wait_for("shell$");
-    let bin = assert_cmd::cargo::cargo_bin("skipless");
-    let command = format!(
-        "{} --data-dir {} --config {} --audio null {}",
-        bin.display(),
-        data.path().display(),
-        crate::common::config_file(data.path()).display(),
-        crate::common::corpus().display()
-    );
-    tmux.keys(&[&command, "Enter"]);
-    tmux.wait_for("scanned 12: 12 added");
-    tmux.play_the_first_track();
-    let pid = player_pid(data.path()).expect("the player runs");
+    let (tmux, pid) = playing_from_a_shell(data.path(), |player| player);
     let suspended = |how: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while process_state(pid) != 'T' {
@@ -499,20 +505,7 @@ fn ctrl_z_stops_the_script_that_started_the_player_too() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start_with(data.path(), "", "true; exec env PS1='shell$ ' bash --norc -i #");
-    tmux.wait_for("shell$");
-    let bin = assert_cmd::cargo::cargo_bin("skipless");
-    let command = format!(
-        "sh -c '{} --data-dir {} --config {} --audio null {}; echo script-went-on'",
-        bin.display(),
-        data.path().display(),
-        crate::common::config_file(data.path()).display(),
-        crate::common::corpus().display()
-    );
-    tmux.keys(&[&command, "Enter"]);
-    tmux.wait_for("scanned 12: 12 added");
-    tmux.play_the_first_track();
-    let pid = player_pid(data.path()).expect("the player runs");
+    let (tmux, pid) = playing_from_a_shell(data.path(), |player| format!("sh -c '{player}; echo script-went-on'"));
     tmux.keys(&["C-z"]);
     let screen = tmux.wait_for("Stopped");
     assert_eq!(process_state(pid), 'T', "{screen}");
