@@ -169,7 +169,9 @@ fn leading_tags(mut line: &str) -> LeadingTags<'_> {
             tags.offset = value.trim().trim_start_matches('+').parse::<i64>().ok();
         } else if tags.stamps.is_empty() {
             // A metadata tag such as [ar:...]: nothing to sing; or a stamp that is broken.
-            let like_a_stamp = tag.starts_with(|c: char| c.is_ascii_digit()) && tag.contains(':');
+            let like_a_stamp = tag.split_once(':').is_some_and(|(minutes, rest)| {
+                digits(minutes).is_some() && rest.starts_with(|c: char| c.is_ascii_digit())
+            });
             tags.bad_stamp = like_a_stamp.then_some(tag);
             return tags;
         } else {
@@ -296,11 +298,16 @@ mod tests {
                     [00:40]\n";
         let lyrics = Lyrics::parse(text, "test.lrc");
         assert!(lyrics.is_synced());
-        assert_eq!(lyrics.bad_stamps, [(6, "[0x:12.00]".into()), (7, "[00:99.00]".into())]);
+        // "[0x:12.00]" could be a tag of anything; "[00:99.00]" is a time stamp, broken.
+        assert_eq!(lyrics.bad_stamps, [(7, "[00:99.00]".into())]);
         assert_eq!(
             lyrics.problem().as_deref(),
-            Some("test.lrc: line 6: bad time stamp [0x:12.00]; 2 lines with a bad stamp left out")
+            Some("test.lrc: line 7: bad time stamp [00:99.00]; 1 line with a bad stamp left out")
         );
+        // Plain lyrics with a bracket of words keep it.
+        let plain = Lyrics::parse("[2nd verse: Someone]\nla la\n", "embedded USLT");
+        assert_eq!(texts(&plain), [(None, "[2nd verse: Someone]"), (None, "la la")]);
+        assert_eq!(plain.problem(), None);
         // With no good stamp, the words are lyrics without times, and nothing of the stamps.
         let broken = Lyrics::parse(
             "[ar:Someone]\n[00:99.00]only bad seconds\n[01:75.00] also bad\n",

@@ -46,8 +46,11 @@ impl Smart {
         }
     }
 
+    /// The smart playlist of `name`, in any case.
     pub fn named(name: &str) -> Option<Smart> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name.trim()))
     }
 }
 
@@ -315,7 +318,7 @@ pub fn checked_name(name: &str) -> Result<&str, String> {
     }
     // In any case: "Most Skipped" beside the smart "most skipped" would be two lists no one
     // could tell apart in view 6.
-    if Smart::ALL.iter().any(|smart| smart.name().eq_ignore_ascii_case(name)) {
+    if Smart::named(name).is_some() {
         return Err(format!("{name:?} is the name of a smart playlist: choose another name"));
     }
     Ok(name)

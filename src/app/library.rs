@@ -116,20 +116,16 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
     Ok(playlists::resolve(db.conn(), entries).map_err(|e| db.err(e))?)
 }
 
-/// The tracks of the artist `name` (in any case): those they made, and those of albums filed
-/// under them, as the Artists pane lists them (a compilation's track by them is theirs, and so
-/// is their album's track with a guest). Each with the spelling of the name it matched.
+/// The tracks of the artist `name` (in any case) as the Artists pane lists them, by album
+/// artist, else artist: their album's track with a guest is theirs, their track on a compilation
+/// is the compilation's. Each with the spelling of the name it matched.
 pub(crate) fn tracks_of_artist(tracks: Vec<Track>, name: &str) -> Vec<(Track, Name)> {
     let name = name.trim();
     tracks
         .into_iter()
         .filter_map(|track| {
-            let matched = [track.artist.as_ref(), track.album_owner()]
-                .into_iter()
-                .flatten()
-                .find(|artist| same_name(artist, name))
-                .cloned()?;
-            Some((track, matched))
+            let owner = track.album_owner().filter(|owner| same_name(owner, name)).cloned()?;
+            Some((track, owner))
         })
         .collect()
 }
@@ -234,8 +230,7 @@ pub(crate) fn rename_playlist(db: &Database, from: &str, to: &str) -> Result<Str
         return Ok(to.to_owned());
     }
     // A new spelling of its own name ("road trip" to "Road Trip") takes nothing.
-    let taken = playlists::name_taken(db.conn(), to).map_err(|e| db.err(e))?;
-    if let Some(taken) = taken.filter(|taken| *taken != from) {
+    if let Some(taken) = playlists::name_taken(db.conn(), to, Some(&from)).map_err(|e| db.err(e))? {
         return refused(format!("a playlist named {taken:?} exists already"));
     }
     if !playlists::rename(db.conn(), &from, to, now_ms()).map_err(|e| db.err(e))? {
@@ -431,7 +426,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_artists_tracks_are_those_they_made_and_those_of_albums_filed_under_them() {
+    fn an_artists_tracks_are_those_the_artists_pane_files_under_them() {
         let track = |id, artist: &str, album_artist: Option<&str>| Track {
             id,
             artist: Some(artist.into()),
@@ -449,7 +444,7 @@ mod tests {
             .into_iter()
             .map(|(t, name)| (t.id, name.to_string()))
             .collect();
-        assert_eq!(theirs, [(1, "Band".into()), (2, "Band".into()), (3, "band".into())]);
+        assert_eq!(theirs, [(1, "Band".into()), (2, "Band".into())]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,16 +39,25 @@ const MOST_CONNECTIONS: usize = 32;
 pub(crate) struct RemoteRequest {
     command: LineCommand,
     reply: Sender<String>,
-    /// When the client is told that the player did not answer.
-    answer_by: Instant,
+    /// Whether the front end took it, or its connection gave up waiting first: one of the two
+    /// happens, never both.
+    fate: Arc<AtomicU8>,
 }
+
+const PENDING: u8 = 0;
+const TAKEN: u8 = 1;
+const GIVEN_UP: u8 = 2;
 
 impl RemoteRequest {
     /// The command and where to answer it, unless its client was already told that the player
     /// did not answer: a command it gave up on is not carried out later (a script that tries
     /// `next` again would skip twice).
     pub(crate) fn in_time(self) -> Option<(LineCommand, Sender<String>)> {
-        if Instant::now() >= self.answer_by {
+        if self
+            .fate
+            .compare_exchange(PENDING, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
             tracing::warn!(
                 "a remote command came too late to answer, and was not carried out: {:?}",
                 self.command
@@ -230,27 +239,32 @@ fn serve(stream: UnixStream, tx: &Sender<RemoteRequest>) {
             continue;
         }
         // A client that gave up waiting (the player was stopped, Ctrl-Z) and closed is not
-        // answered, and its command not carried out.
+        // answered, and its command not carried out. A client must keep its reading half open
+        // until its replies came, as `skipless remote` does.
         if client_gone(&out) {
+            tracing::warn!("a remote client left before its command was read; it was not carried out");
             return;
         }
         let answer = match LineCommand::parse(&line) {
             Ok(command) => {
                 let (reply, answered) = crossbeam_channel::bounded(1);
-                let answer_by = Instant::now() + TIMEOUT;
-                if tx
-                    .send(RemoteRequest {
-                        command,
-                        reply,
-                        answer_by,
-                    })
-                    .is_err()
-                {
+                let fate = Arc::new(AtomicU8::new(PENDING));
+                let request = RemoteRequest {
+                    command,
+                    reply,
+                    fate: fate.clone(),
+                };
+                if tx.send(request).is_err() {
                     return;
                 }
-                answered
-                    .recv_deadline(answer_by)
-                    .unwrap_or_else(|_| "error: the player did not answer; the command was not carried out".into())
+                let late = "error: the player did not answer".to_owned();
+                answered.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
+                    match fate.compare_exchange(PENDING, GIVEN_UP, Ordering::SeqCst, Ordering::SeqCst) {
+                        Ok(_) => format!("{late}; the command was not carried out"),
+                        // Taken as time ran out: its answer is on its way.
+                        Err(_) => answered.recv().unwrap_or(late),
+                    }
+                })
             }
             Err(message) => format!("error: {message}"),
         };
@@ -359,4 +373,33 @@ pub(crate) fn send(socket: &Path, lines: &[Vec<u8>]) -> Result<Vec<String>, AppE
         return Err(AppError::NoAnswer(socket.to_path_buf()));
     }
     Ok(replies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(fate: u8) -> (RemoteRequest, Arc<AtomicU8>) {
+        let fate = Arc::new(AtomicU8::new(fate));
+        let (reply, _) = crossbeam_channel::bounded(1);
+        let request = RemoteRequest {
+            command: LineCommand::Next,
+            reply,
+            fate: fate.clone(),
+        };
+        (request, fate)
+    }
+
+    #[test]
+    fn a_request_is_carried_out_or_given_up_on_never_both() {
+        let (waiting, fate) = request(PENDING);
+        assert!(waiting.in_time().is_some());
+        assert_eq!(
+            fate.load(Ordering::SeqCst),
+            TAKEN,
+            "its connection waits for the answer"
+        );
+        let (given_up, _) = request(GIVEN_UP);
+        assert!(given_up.in_time().is_none());
+    }
 }

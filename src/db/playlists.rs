@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::tracks::{each_track_in_id_order, path_blob, path_from_blob, playable_track_at, TrackRows};
 use crate::playlist::{Entry, Smart};
-use crate::track::{name_key, Track};
+use crate::track::{name_key, same_name, Track};
 
 /// A playlist as listed: its name, how many entries, how many of them the library has now.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -19,36 +19,46 @@ pub(crate) struct PlaylistSummary {
     pub in_library: usize,
 }
 
+/// The saved playlists' names that are `name` in any case ([`same_name`]), the one written so
+/// first.
+fn names_like(conn: &Connection, name: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM playlists ORDER BY name = ?1 DESC, name")?;
+    let names = stmt.query_map([name], |r| r.get::<_, String>(0))?;
+    let mut like = Vec::new();
+    for saved in names {
+        let saved = saved?;
+        if same_name(&saved, name) {
+            like.push(saved);
+        }
+    }
+    Ok(like)
+}
+
 /// The name, as saved, of the playlist `name` names: the one of that name, else the only one
-/// whose name differs from it in case ("road trip" for "Road Trip"); `None` when there is none.
+/// whose name differs from it in case ("road trip" for "Road Trip"); `None` when there is none,
+/// or more than one (saved before names were one in any case).
 pub(crate) fn saved_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM playlists WHERE name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC")?;
-    let found = stmt
-        .query_map([name], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(match &found[..] {
+    let like = names_like(conn, name)?;
+    Ok(match &like[..] {
         [exact, ..] if exact == name => Some(exact.clone()),
         [only] => Some(only.clone()),
         _ => None,
     })
 }
 
-/// The saved playlist whose name is `name` in any case, if one is: two names that differ only
-/// in case would be one list to the listener.
-pub(crate) fn name_taken(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT name FROM playlists WHERE name = ?1 COLLATE NOCASE LIMIT 1",
-        [name],
-        |r| r.get(0),
-    )
-    .optional()
+/// A saved playlist other than `except` whose name is `name` in any case, if one is: two names
+/// that differ only in case would be one list to the listener.
+pub(crate) fn name_taken(conn: &Connection, name: &str, except: Option<&str>) -> rusqlite::Result<Option<String>> {
+    Ok(names_like(conn, name)?
+        .into_iter()
+        .find(|saved| Some(saved.as_str()) != except))
 }
 
 /// Creates playlist `name` with `entries`, in one transaction; `None` when the name is taken
 /// (in any case).
 pub(crate) fn create(conn: &mut Connection, name: &str, entries: &[Entry], now: i64) -> rusqlite::Result<Option<i64>> {
     let tx = conn.transaction()?;
-    if name_taken(&tx, name)?.is_some() {
+    if name_taken(&tx, name, None)?.is_some() {
         return Ok(None);
     }
     tx.execute(

@@ -48,10 +48,26 @@ pub(crate) fn append(file: &Path, plays: &[KeptPlay]) -> std::io::Result<()> {
 }
 
 fn append_bytes(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut out = OpenOptions::new().create(true).append(true).open(file)?;
+    let mut out = OpenOptions::new().create(true).append(true).read(true).open(file)?;
+    // A line a crash cut short is ended first, so that it costs no line written after it.
+    if ends_cut_short(&mut out)? {
+        out.write_all(b"\n")?;
+    }
     out.write_all(bytes)?;
     out.sync_all()?;
     sync_folder_of(file)
+}
+
+/// Whether `file` is not empty and its last line has no end.
+fn ends_cut_short(file: &mut File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if file.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 /// A file made or renamed is on the disk once its folder is: a power cut could lose its name.
@@ -175,7 +191,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("skipless.db-kept");
         append(&file, &[kept(1)]).unwrap();
-        append_bytes(&file, b"{\"play_id\": \xff\n").unwrap();
+        // Cut short by a crash: the next play is written on a line of its own all the same.
+        OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .and_then(|mut f| f.write_all(b"{\"play_id\": \xff"))
+            .unwrap();
         append(&file, &[kept(2)]).unwrap();
         let read_back = read(&file).unwrap();
         assert_eq!(read_back.plays, [kept(1), kept(2)]);

@@ -232,9 +232,13 @@ impl Recorder {
             by_id => tracks::track_by_path_any(conn, std::path::Path::new(&play.path))
                 .map_err(err)?
                 .map(|track| track.id)
-                // A track moved is the same length; another track under its id is rarely.
+                // A track moved is as long, to a second (its length may have been read again);
+                // another track under its id rarely is.
                 .or(by_id
-                    .filter(|track| track.duration_ms == play.duration_ms)
+                    .filter(|track| match (track.duration_ms, play.duration_ms) {
+                        (Some(now), Some(then)) => now.abs_diff(then) <= 1_000,
+                        _ => false,
+                    })
                     .map(|_| play.track_id)),
         };
         let Some(track_id) = track_id else { return Ok(false) };

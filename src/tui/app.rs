@@ -160,7 +160,7 @@ impl App {
     }
 
     /// Starts live recommendations (the ranking thread and, when due, the trainer).
-    /// The thread shares the library's tracks: it starts once the library is loaded.
+    /// The thread shares the library's tracks: it waits for the first library load.
     pub fn start_autoplay(&mut self, models_dir: PathBuf) {
         let autoplay = Autoplay::start(
             self.db_path.clone(),

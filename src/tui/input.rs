@@ -275,6 +275,8 @@ impl App {
                 pane.height.saturating_sub(2) as usize,
             )
         });
+        // A pane grown since (a larger window) ends sooner: the first key back up moves.
+        self.state.lyrics_scroll = self.state.lyrics_scroll.min(self.state.lyrics_scroll_end);
     }
 
     /// The rows the list with the keyboard shows on a screen of `area`: the search results', the

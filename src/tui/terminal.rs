@@ -113,8 +113,9 @@ pub(crate) fn suspend(terminal: &mut ratatui::DefaultTerminal) -> std::io::Resul
     tracing::info!("suspended: the terminal is the shell's until the player is continued");
     // SAFETY: sigaction is given a valid action and a place for the old one, which is put back
     // as it was (the handler that turns a `kill -TSTP` into this suspend); kill to the own
-    // group has no preconditions, and the stop reaches this thread before it returns, so it
-    // returns once the process is continued or the stop is discarded.
+    // group has no preconditions. Linux gives a signal sent to the process to its main thread
+    // when that does not block it, and this is the main thread: the stop comes before kill
+    // returns, so it returns once the process is continued or the stop is discarded.
     unsafe {
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;

@@ -65,7 +65,7 @@ fn saved_playlists_named_liked_are_renamed_and_keep_their_entries() {
         conn.execute_batch(&format!(
             "PRAGMA application_id = {}; PRAGMA user_version = 16;
              INSERT INTO playlists (id, name, created_at, updated_at)
-             VALUES (1, 'liked', 0, 0), (2, 'liked (saved)', 0, 0), (3, 'LIKED', 0, 0);
+             VALUES (1, 'liked', 0, 0), (2, 'Liked', 0, 0), (3, 'LIKED', 0, 0);
              INSERT INTO playlist_entries (playlist_id, position, path) VALUES (1, 0, CAST('/m/a.ogg' AS BLOB));",
             skipless::db::APPLICATION_ID
         ))
@@ -74,8 +74,8 @@ fn saved_playlists_named_liked_are_renamed_and_keep_their_entries() {
     let listed = json_lines(&stdout_of(skipless(data.path()).args(["playlist", "list", "--json"])));
     let entries = |name: &str| listed.iter().find(|p| p["name"] == name).map(|p| p["entries"].clone());
     assert_eq!(entries("liked (saved 1)"), Some(1.into()), "{listed:?}");
-    assert_eq!(entries("liked (saved)"), Some(0.into()));
-    assert_eq!(entries("LIKED (saved)"), Some(0.into()));
+    assert_eq!(entries("Liked (saved 2)"), Some(0.into()));
+    assert_eq!(entries("LIKED (saved 3)"), Some(0.into()));
     let liked: Vec<_> = listed.iter().filter(|p| p["name"] == "liked").collect();
     assert_eq!(liked.len(), 1, "{listed:?}");
     assert_eq!(liked[0]["smart"], true);
