@@ -27,7 +27,7 @@ use crate::fmt::{format_duration, printable};
 use crate::mpris::Mpris;
 use crate::play::{ControlSource, PlaySource};
 use crate::player::Event;
-use crate::track::{Name, Track, TracksById};
+use crate::track::{Track, TracksById};
 
 /// What `skipless play` starts with.
 #[derive(Debug, Clone, PartialEq)]
@@ -398,8 +398,7 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
         }
         Start::RadioArtist(name) => {
             let all = tracks::all_tracks::<Track>(db.conn()).map_err(|e| db.err(e))?;
-            let (theirs, spellings): (Vec<Track>, Vec<Name>) =
-                crate::app::library::tracks_of_artist(all, &name).into_iter().unzip();
+            let theirs = crate::app::library::tracks_of_artist(all, &name);
             anyhow::ensure!(
                 !theirs.is_empty(),
                 "no tracks by {name:?} in the library (see skipless library)"
@@ -407,7 +406,10 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             // The radio opens on a track the listener has not banned, under the library's
             // spelling of the name.
             let marks = crate::db::marks::load(db.conn()).map_err(|e| db.err(e))?;
-            let spelled = spellings.first().map_or(name.clone(), |n| n.to_string());
+            let spelled = theirs
+                .iter()
+                .find_map(|t| t.album_owner())
+                .map_or(name.clone(), |n| n.to_string());
             let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
                 anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
             };

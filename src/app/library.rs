@@ -118,15 +118,12 @@ pub(crate) fn playlist_entries(db: &Database, name: &str) -> Result<Vec<(Entry, 
 
 /// The tracks of the artist `name` (in any case) as the Artists pane lists them, by album
 /// artist, else artist: their album's track with a guest is theirs, their track on a compilation
-/// is the compilation's. Each with the spelling of the name it matched.
-pub(crate) fn tracks_of_artist(tracks: Vec<Track>, name: &str) -> Vec<(Track, Name)> {
+/// is the compilation's.
+pub(crate) fn tracks_of_artist(tracks: Vec<Track>, name: &str) -> Vec<Track> {
     let name = name.trim();
     tracks
         .into_iter()
-        .filter_map(|track| {
-            let owner = track.album_owner().filter(|owner| same_name(owner, name)).cloned()?;
-            Some((track, owner))
-        })
+        .filter(|track| track.album_owner().is_some_and(|owner| same_name(owner, name)))
         .collect()
 }
 
@@ -440,11 +437,8 @@ mod tests {
             track(4, "Other", None),
             track(5, "Other", Some("Various Artists")),
         ];
-        let theirs: Vec<(i64, String)> = tracks_of_artist(tracks, " BAND ")
-            .into_iter()
-            .map(|(t, name)| (t.id, name.to_string()))
-            .collect();
-        assert_eq!(theirs, [(1, "Band".into()), (2, "Band".into())]);
+        let theirs: Vec<i64> = tracks_of_artist(tracks, " BAND ").iter().map(|t| t.id).collect();
+        assert_eq!(theirs, [1, 2]);
     }
 
     #[test]

@@ -260,17 +260,19 @@ impl App {
     /// Keeps what moving a selection needs of the screen's layout: a page's rows, and the line
     /// plain lyrics end at.
     fn note_layout(&mut self, area: Rect) {
-        self.state.page_rows = self.page_rows(area);
-        let pane = self.screen_layout(area).area_of(Pane::Lyrics);
-        let lines = self
+        let layout = self.screen_layout(area);
+        self.state.page_rows = self.page_rows(&layout, area);
+        let pane = layout.area_of(Pane::Lyrics);
+        // Only plain lyrics on the screen scroll by hand: the others are not wrapped for it.
+        let plain = self
             .state
             .lyrics
             .as_ref()
             .and_then(|l| l.lyrics.as_ref())
-            .map(|l| &l.lines[..]);
-        self.state.lyrics_scroll_end = lines.map_or(0, |lines| {
+            .filter(|l| !l.is_synced() && !pane.is_empty());
+        self.state.lyrics_scroll_end = plain.map_or(0, |lyrics| {
             super::views::lyrics_scroll_end(
-                lines,
+                &lyrics.lines,
                 pane.width.saturating_sub(2) as usize,
                 pane.height.saturating_sub(2) as usize,
             )
@@ -281,15 +283,15 @@ impl App {
 
     /// The rows the list with the keyboard shows on a screen of `area`: the search results', the
     /// help's, or the focused pane's (at least one).
-    fn page_rows(&self, area: Rect) -> usize {
+    fn page_rows(&self, layout: &ScreenLayout, area: Rect) -> usize {
         // In the order `State::selection_mut` picks the list with the keyboard; while searching,
         // the layout's main list is the results.
         let list = if self.state.help {
             help_area(area)
         } else if self.state.search.is_some() {
-            self.screen_layout(area).area_of(Pane::Main)
+            layout.area_of(Pane::Main)
         } else {
-            self.screen_layout(area).area_of(self.state.pane)
+            layout.area_of(self.state.pane)
         };
         (list.height.saturating_sub(2) as usize).max(1)
     }
