@@ -288,7 +288,7 @@ pub(crate) fn as_given(path: &Path) -> Option<PathBuf> {
 /// `path` without `.` and with each `..` taking off the name before it, as written: an entry
 /// whose file does not exist yet cannot be resolved on disk, and must still name the path a
 /// later scan will index.
-fn lexically_normal(path: &Path) -> PathBuf {
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut normal = PathBuf::new();
     for component in path.components() {

@@ -1,25 +1,84 @@
-//! `skipless like|unlike|ban|unban PATH`: mark an indexed track.
+//! `skipless like|unlike|ban|unban PATH...`: mark indexed tracks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::app::Context;
 use crate::clock::now_ms;
-use crate::db::{marks, tracks};
+use crate::db::{marks, tracks, Database};
 use crate::marks::Mark;
+use crate::track::Track;
 
-/// Sets (`on`) or clears `mark` on the indexed track at `path`.
-pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<()> {
-    let kind = std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
+/// Sets (`on`) or clears `mark` on the indexed tracks at `paths`, a line for each. Every path is
+/// checked before any is marked, so a typo in the fifth marks none and says which.
+pub fn run(ctx: &Context, paths: &[PathBuf], mark: Mark, on: bool) -> anyhow::Result<()> {
+    let db = ctx.open_database_there()?;
+    let mut marked: Vec<Track> = Vec::with_capacity(paths.len());
+    for path in paths {
+        let track = indexed_track(&db, path, on)?;
+        // The same file named twice (or by two links) is marked and said once.
+        if !marked.iter().any(|t| t.id == track.id) {
+            marked.push(track);
+        }
+    }
+    // One transaction: a database that fails halfway marks none.
+    let tx = db.conn().unchecked_transaction().map_err(|e| db.err(e))?;
+    let mut lines = Vec::with_capacity(marked.len());
+    for track in &marked {
+        let change = marks::set(&tx, track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
+        let said = mark.outcome(on, change);
+        // A file that did not read at its last scan keeps its marks, as it keeps its plays, for
+        // when it reads again; until then nothing plays it, so a like of it waits (a ban says
+        // what it says of any track).
+        let readable = tracks::playable_track_at(&tx, &track.path)
+            .map_err(|e| db.err(e))?
+            .is_some();
+        let note = if !readable && on && mark == Mark::Like {
+            " (its file did not read at the last scan: it plays once a scan reads it)"
+        } else if change.changed && mark == Mark::Ban && on {
+            " (never queued by autoplay)"
+        } else {
+            ""
+        };
+        lines.push(format!("{said}{note}: {}", track.display_name()));
+    }
+    tx.commit().map_err(|e| db.err(e))?;
+    for line in lines {
+        outln!("{line}")?;
+    }
+    super::tell_running_player(ctx);
+    Ok(())
+}
+
+/// The indexed track at `path`. A mark can be taken back (`on` false) from a file that is gone
+/// from the disk, even from the library, by the path it had: its like or ban would otherwise stay
+/// in the log and its exports for good.
+fn indexed_track(db: &Database, path: &Path, on: bool) -> anyhow::Result<Track> {
+    let kind = match std::fs::metadata(path) {
+        Ok(kind) => kind,
+        Err(_) if !on => {
+            let named = std::path::absolute(path).map(|p| crate::playlist::lexically_normal(&p));
+            if let Some(track) = named
+                .ok()
+                .map(|named| tracks::track_by_path_ever(db.conn(), &named))
+                .transpose()
+                .map_err(|e| db.err(e))?
+                .flatten()
+            {
+                return Ok(track);
+            }
+            std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("{}: cannot open", path.display()))),
+    };
     if kind.is_dir() {
         anyhow::bail!("{}: a folder, not a track", path.display());
     }
     if !crate::library::is_audio_file(path) {
         anyhow::bail!("{}: {}", path.display(), crate::library::not_audio(path));
     }
-    let db = ctx.open_database_there()?;
-    let track = tracks::index_path(db.conn(), path)
+    tracks::index_path(db.conn(), path)
         .and_then(|file| file.map_or(Ok(None), |file| tracks::track_by_path_any(db.conn(), &file)))
         .map_err(|e| db.err(e))?
         .with_context(|| {
@@ -27,23 +86,5 @@ pub fn run(ctx: &Context, path: &Path, mark: Mark, on: bool) -> anyhow::Result<(
                 "{}: not in the library; index its folder first (skipless scan DIR)",
                 path.display()
             )
-        })?;
-    let change = marks::set(db.conn(), track.id, mark, on, now_ms()).map_err(|e| db.err(e))?;
-    let said = mark.outcome(on, change);
-    // A file that did not read at its last scan keeps its marks, as it keeps its plays, for
-    // when it reads again; until then nothing plays it, so a like of it waits (a ban says what
-    // it says of any track).
-    let readable = tracks::playable_track_at(db.conn(), &track.path)
-        .map_err(|e| db.err(e))?
-        .is_some();
-    let note = if !readable && on && mark == Mark::Like {
-        " (its file did not read at the last scan: it plays once a scan reads it)"
-    } else if change.changed && mark == Mark::Ban && on {
-        " (never queued by autoplay)"
-    } else {
-        ""
-    };
-    outln!("{said}{note}: {}", track.display_name())?;
-    super::tell_running_player(ctx);
-    Ok(())
+        })
 }

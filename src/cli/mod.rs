@@ -254,15 +254,28 @@ pub enum Command {
     },
     /// Like a track: a strong "more like this" for the recommender, shown in the track lists.
     Like {
-        /// An indexed audio file.
-        path: PathBuf,
+        /// Indexed audio files (none is marked if one is not).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
     /// Take a like back.
-    Unlike { path: PathBuf },
+    Unlike {
+        /// Indexed audio files (none is marked if one is not).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Ban a track: autoplay never queues it again (the listener still can).
-    Ban { path: PathBuf },
+    Ban {
+        /// Indexed audio files (none is marked if one is not).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Take a ban back.
-    Unban { path: PathBuf },
+    Unban {
+        /// Indexed audio files (none is marked if one is not).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Print a track's lyrics: a .lrc beside it, else the lyrics in its tags, else
     /// "Artist - Title.lrc" in the [lyrics] folder; synced lines with their times.
     Lyrics {
@@ -461,10 +474,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             until,
         }) => recap::run(&ctx, file_or_stdout(&out), json, since.as_deref(), until.as_deref()),
         Some(Command::Import { source }) => import::import(&ctx, &source),
-        Some(Command::Like { path }) => marks::run(&ctx, &path, Mark::Like, true),
-        Some(Command::Unlike { path }) => marks::run(&ctx, &path, Mark::Like, false),
-        Some(Command::Ban { path }) => marks::run(&ctx, &path, Mark::Ban, true),
-        Some(Command::Unban { path }) => marks::run(&ctx, &path, Mark::Ban, false),
+        Some(Command::Like { paths }) => marks::run(&ctx, &paths, Mark::Like, true),
+        Some(Command::Unlike { paths }) => marks::run(&ctx, &paths, Mark::Like, false),
+        Some(Command::Ban { paths }) => marks::run(&ctx, &paths, Mark::Ban, true),
+        Some(Command::Unban { paths }) => marks::run(&ctx, &paths, Mark::Ban, false),
         Some(Command::Lyrics { path }) => lyrics::run(&ctx, &path),
         Some(Command::Config { .. } | Command::Completions { .. } | Command::Man { .. }) => Ok(()),
         None => crate::tui::run(&ctx, cli.paths),

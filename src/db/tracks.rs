@@ -606,6 +606,11 @@ pub(crate) fn track_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option
     .optional()
 }
 
+/// The track at `path` whatever its status, gone from the disk too: what a mark is taken back from.
+pub(crate) fn track_by_path_ever(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {
+    track_at(conn, path, "1")
+}
+
 /// The track at `path` whatever its status except gone: also a file that failed to read at its
 /// last scan, which keeps its plays, marks and playlist entries.
 pub(crate) fn track_by_path_any(conn: &Connection, path: &Path) -> rusqlite::Result<Option<Track>> {

@@ -2,9 +2,9 @@
 //!
 //! - [`export`]: writes the log as CSV, JSON lines, ListenBrainz listens, Spotify Extended
 //!   Streaming History or the MSSD session CSV, streaming rows from SQLite ([`ExportFormat`]).
-//! - [`import`]: brings Spotify and ListenBrainz histories into the log ([`ImportCounts`]).
+//! - [`import`]: brings Spotify and ListenBrainz histories into the log ([`import::ImportCounts`]).
 //! - [`likes`]: liked songs of Spotify and ListenBrainz into the likes ([`likes::LikeCounts`]).
-//! - [`matching`]: normalised artist/title keys and the library lookup ([`Matcher`]).
+//! - [`matching`]: normalised artist/title keys and the library lookup ([`matching::Matcher`]).
 //! - [`rematch`]: moves waiting imported plays into the log once a scan adds their track.
 
 pub(crate) mod export;

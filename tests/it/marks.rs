@@ -575,3 +575,42 @@ fn a_like_of_a_file_that_did_not_read_says_so() {
     let out = stdout_of(skipless(data.path()).arg("ban").arg(music.join("noise.mp3")));
     assert_eq!(out.trim(), "banned (never queued by autoplay): noise", "{out}");
 }
+
+/// Several tracks are marked at once, each said on its line; a path that is no indexed track
+/// marks none and is named. A file deleted from the disk, and then from the library by a
+/// scan, can still have its like and its ban taken back by the path it had.
+#[test]
+fn several_tracks_at_once_and_a_gone_file_unmarked() {
+    let (data, music) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    crate::common::copy_corpus(music.path());
+    scan_json(data.path(), &[music.path()]);
+    let (sad, victory) = (music.path().join("sad.ogg"), music.path().join("victory.ogg"));
+    let typo = music.path().join("sadd.ogg");
+
+    let err = stderr_of_failure(skipless(data.path()).arg("like").arg(&sad).arg(&typo));
+    assert!(err.contains("sadd.ogg: cannot open"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let rows = json_lines(&stdout_of(skipless(data.path()).args(["export", "--format", "jsonl"])));
+    assert!(rows.iter().all(|r| r["liked_at"].is_null()), "nothing liked: {rows:?}");
+
+    let out = stdout_of(skipless(data.path()).arg("like").arg(&sad).arg(&victory).arg(&sad));
+    let said: Vec<&str> = out.lines().collect();
+    assert_eq!(said.len(), 2, "one line a track, the same file once: {out}");
+    assert!(said.iter().all(|l| l.starts_with("liked: ")), "{out}");
+    stdout_of(skipless(data.path()).arg("ban").arg(music.path().join("defeat.flac")));
+
+    std::fs::remove_file(&sad).unwrap();
+    let out = stdout_of(skipless(data.path()).arg("unlike").arg(&sad));
+    assert!(out.starts_with("unliked: "), "{out}");
+    std::fs::remove_file(music.path().join("defeat.flac")).unwrap();
+    scan_json(data.path(), &[music.path()]);
+    let out = stdout_of(skipless(data.path()).arg("unban").arg(music.path().join("defeat.flac")));
+    assert!(out.starts_with("unbanned: "), "{out}");
+    let feedback = stdout_of(skipless(data.path()).args(["export", "--format", "feedback"]));
+    let lines = json_lines(&feedback);
+    assert_eq!(lines.len(), 1, "only Victory's like is left: {feedback}");
+    assert_eq!(lines[0]["track_metadata"]["track_name"].as_str(), Some("Victory"));
+    // A like is not given to a file that is not there.
+    let err = stderr_of_failure(skipless(data.path()).arg("like").arg(&sad));
+    assert!(err.contains("sad.ogg: cannot open"), "{err}");
+}
