@@ -109,20 +109,23 @@ impl DecoderThread {
 
     fn set_next(&mut self, next: Option<(u64, PlayItem)>) {
         let mut st = self.shared.lock();
-        // A follow-up already queued but not yet reached by the output is replaced.
+        // A follow-up already queued but not yet reached by the output is replaced, unless it
+        // is the one asked for. Once the output has reached it, it is the play heard: the same
+        // track asked for next (repeat one, or the playing track queued again) is a new play.
         if let (Some(active), Some(_)) = (&self.active, &self.previous) {
-            if next.as_ref().is_some_and(|(_, item)| *item == active.item) {
-                return;
-            }
             let at = st
                 .queue
                 .iter()
                 .position(|i| matches!(i, Item::Start { play, .. } if *play == active.play));
-            if let Some(at) = at {
-                st.queue.truncate(at);
-                st.recount();
-                self.active = self.previous.take();
-                self.idle_queued = false;
+            match at {
+                Some(_) if next.as_ref().is_some_and(|(_, item)| *item == active.item) => return,
+                Some(at) => {
+                    st.queue.truncate(at);
+                    st.recount();
+                    self.active = self.previous.take();
+                    self.idle_queued = false;
+                }
+                None => self.previous = None,
             }
         }
         if self.idle_queued {

@@ -488,6 +488,46 @@ fn a_next_that_crosses_the_gapless_start_of_its_track_does_not_replay_it() {
     }
 }
 
+/// A track that began gaplessly after another is heard: asked for next again (repeat one, or
+/// the playing track queued to play next), it plays once more, where a follow-up not yet reached
+/// would be kept as it is.
+#[test]
+fn the_track_that_began_gaplessly_asked_for_next_plays_again() {
+    let engine = engine(10.0);
+    let first = item(&corpus("victory.wav"), 1);
+    let second = item(&corpus("victory.ogg"), 2);
+    play(&engine, first);
+    engine.send(Command::SetNext(Some(second.clone())));
+    let mut events = until(
+        &engine,
+        Duration::from_secs(20),
+        |e| matches!(e, Event::Started { item, .. } if item.track_id == 2),
+    );
+    engine.send(Command::SetNext(Some(second)));
+    events.extend(until(&engine, Duration::from_secs(20), |e| matches!(e, Event::Idle)));
+    let kinds: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Started { item, .. } => Some(format!("started {}", item.track_id)),
+            Event::Ended { item, cause, .. } => Some(format!("ended {} {cause:?}", item.track_id)),
+            Event::Idle => Some("Idle".to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "started 1",
+            "ended 1 Finished",
+            "started 2",
+            "ended 2 Finished",
+            "started 2",
+            "ended 2 Finished",
+            "Idle"
+        ]
+    );
+}
+
 #[test]
 fn broken_files_end_in_error_and_the_next_one_plays() {
     let dir = tempfile::tempdir().expect("tempdir");
