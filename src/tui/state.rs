@@ -251,18 +251,51 @@ impl State {
         self.said += 1;
     }
 
-    /// Installs a freshly loaded library, keeping selections in range.
+    /// Installs a freshly loaded library. The selected artist, album and tracks stay selected
+    /// where the new library still has them (files added by the watcher move the rows under
+    /// them), else the selections stay in range.
     pub fn set_library(&mut self, library: LibraryIndex) {
+        let artist = self.library.artists.get(self.artist).map(|a| a.name.clone());
+        let album = self.album_selected().map(|al| al.name.clone());
+        let album_track = self.track_id_at(self.album_tracks().nth(self.album_track));
+        let track = self.track_id_at(self.sorted.get(self.track).copied());
         self.sorted = library.sorted(self.sort);
         self.library = library;
         self.library_loaded = true;
+        if let Some(at) = artist.and_then(|name| self.library.artists.iter().position(|a| a.name == name)) {
+            self.artist = at;
+            self.album = album
+                .and_then(|name| self.library.artists[at].albums.iter().position(|al| al.name == name))
+                .unwrap_or(0);
+            self.album_track = self.row_of(album_track, self.album_tracks()).unwrap_or(0);
+        }
+        if let Some(row) = self.row_of(track, self.sorted.iter().copied()) {
+            self.track = row;
+        }
         self.clamp();
     }
 
+    /// Orders the track list by the next key; the selected track stays selected.
     pub(crate) fn cycle_sort(&mut self) {
+        let track = self.track_id_at(self.sorted.get(self.track).copied());
         self.sort = self.sort.cycle();
         self.sorted = self.library.sorted(self.sort);
-        self.track = 0;
+        self.track = self.row_of(track, self.sorted.iter().copied()).unwrap_or(0);
+    }
+
+    fn album_selected(&self) -> Option<&crate::app::library::Album> {
+        self.library.artists.get(self.artist)?.albums.get(self.album)
+    }
+
+    /// The id of the track at `index` in the library.
+    fn track_id_at(&self, index: Option<usize>) -> Option<i64> {
+        index.and_then(|i| self.library.tracks.get(i)).map(|t| t.id)
+    }
+
+    /// The row of track `id` in a list of library indices.
+    fn row_of(&self, id: Option<i64>, rows: impl Iterator<Item = usize>) -> Option<usize> {
+        let at = self.library.position(id?)?;
+        rows.into_iter().position(|i| i == at)
     }
 
     /// Track indices of the selected artist.

@@ -2515,3 +2515,51 @@ fn a_on_a_playlist_queues_its_tracks_and_one_with_nothing_to_play_says_so() {
     assert!(h.screen().contains("\"most skipped\" is empty"), "{}", h.screen());
     assert!(h.app.controller.now.is_none());
 }
+
+/// Files the watcher adds move the rows under the selections: the selected artist, album and
+/// track stay selected, and so does the track row through a change of sort.
+#[test]
+fn selections_follow_their_items_through_a_library_reload_and_a_sort() {
+    let mut h = Harness::new(100, 30);
+    let selected_track = |h: &Harness| {
+        let state = &h.app.state;
+        state.library.tracks[state.sorted[state.track]].id
+    };
+    // The last artist, their last album, a track of it.
+    h.keys("G\tG\tj");
+    let state = &h.app.state;
+    let (artist, album) = (state.library.artists[state.artist].name.clone(), state.album);
+    let album_track = state.library.tracks
+        [state.library.artists[state.artist].albums[state.album].tracks.start + state.album_track]
+        .id;
+    assert!(state.artist > 0, "{:?}", state.pane);
+    h.keys("2Gk");
+    let track = selected_track(&h);
+
+    let mut db = Database::open(&h._dir.path().join("skipless.db")).unwrap();
+    db.conn_mut()
+        .execute_batch(
+            "INSERT INTO tracks (path, path_text, size, mtime_ns, status, title, artist, album, duration_ms,
+                 added_at, updated_at)
+             VALUES (CAST('/new/a.ogg' AS BLOB), '/new/a.ogg', 1, 1, 'ok', 'AAA first', 'Aardvark', 'Aa', 1000, 0, 0),
+                    (CAST('/new/b.ogg' AS BLOB), '/new/b.ogg', 1, 1, 'ok', 'AAB first', 'Aardvark', 'Ab', 1000, 0, 0);",
+        )
+        .unwrap();
+    h.app.state.set_library(LibraryIndex::load(&db).unwrap());
+    let state = &h.app.state;
+    let new_artist = state.library.artists.iter().position(|a| a.name.as_ref() == "Aardvark");
+    assert!(
+        new_artist.unwrap() < state.artist,
+        "the new rows come before the selections"
+    );
+    assert_eq!(state.library.artists[state.artist].name, artist);
+    assert_eq!(state.album, album);
+    let album_track_id = state.library.tracks
+        [state.library.artists[state.artist].albums[state.album].tracks.start + state.album_track]
+        .id;
+    assert_eq!(album_track_id, album_track);
+    assert_eq!(selected_track(&h), track);
+
+    h.keys("2o");
+    assert_eq!(selected_track(&h), track, "the sort keeps the track selected");
+}
