@@ -996,6 +996,11 @@ impl App {
         if matches!(event, Event::Started { .. }) {
             self.load_lyrics();
         }
+        // Nothing playing shows no cover, and keeps no room for one. A new track keeps the
+        // room of the last one's until its own is drawn, so that the column does not jump.
+        if self.controller.now.is_none() {
+            self.state.art = None;
+        }
     }
 
     /// Asks a worker for the playing track's cover, drawn for the side column of a screen of
@@ -1224,11 +1229,18 @@ impl App {
                 if self.art_requested == Some((track_id, size)) {
                     self.art_requested = None;
                 }
-                self.state.art = Some(ShownArt {
-                    track_id,
-                    size,
-                    picture,
-                });
+                if self
+                    .controller
+                    .now
+                    .as_ref()
+                    .is_some_and(|n| n.entry.track.id == track_id)
+                {
+                    self.state.art = Some(ShownArt {
+                        track_id,
+                        size,
+                        picture,
+                    });
+                }
             }
             WorkerMsg::SearchResults {
                 generation,

@@ -1702,6 +1702,10 @@ fn a_folder_cover_is_found_and_a_corrupt_one_is_no_art() {
     // One colour is drawn as coloured cells; up next moves down below them.
     let up_next_row = |screen: &str| screen.lines().position(|l| l.contains("┌Up next")).unwrap();
     assert!(up_next_row(&h.screen()) > 10, "{}", h.screen());
+    // Stopped, nothing is playing: no cover, and no room kept for one.
+    h.keys("x");
+    h.pump_until("the stop", |app| app.controller.now.is_none());
+    assert_eq!(up_next_row(&h.screen()), 1, "{}", h.screen());
 
     let broken = tempfile::tempdir().unwrap();
     std::fs::copy(
