@@ -431,12 +431,28 @@ impl Controller {
     /// turned away for this session.
     pub(crate) fn remove_from_queue(&mut self, index: usize) -> Option<QueueEntry> {
         let removed = self.queue.remove(index)?;
+        self.turned_away(removed.track.id);
+        self.refresh_next();
+        Some(removed)
+    }
+
+    /// Takes every entry after the playing one out of the queue, each remembered as
+    /// [`Controller::remove_from_queue`] remembers one: autoplay does not bring back the picks
+    /// just cleared. How many were taken out.
+    pub(crate) fn clear_upcoming(&mut self) -> usize {
+        let cleared = self.queue.clear_upcoming();
+        for entry in &cleared {
+            self.turned_away(entry.track.id);
+        }
+        self.refresh_next();
+        cleared.len()
+    }
+
+    fn turned_away(&mut self, track_id: i64) {
         if self.removed.len() >= REMOVED_KEPT {
             self.removed.remove(0);
         }
-        self.removed.push((removed.track.id, self.session_now()));
-        self.refresh_next();
-        Some(removed)
+        self.removed.push((track_id, self.session_now()));
     }
 
     /// The tracks autoplay must not pick: the ones the listener queued, those of their entries

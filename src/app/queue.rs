@@ -235,12 +235,9 @@ impl Queue {
     }
 
     /// Removes everything except the entry playing now.
-    pub(crate) fn clear_upcoming(&mut self) {
-        if let Some(c) = self.cursor {
-            self.entries.truncate(c + 1);
-        } else {
-            self.entries.clear();
-        }
+    pub(crate) fn clear_upcoming(&mut self) -> Vec<QueueEntry> {
+        let from = self.cursor.map_or(0, |c| c + 1);
+        self.entries.split_off(from)
     }
 
     /// Replaces the autoplay entries after the cursor with `picks`; the listener's entries stay.

@@ -324,12 +324,15 @@ impl App {
             }
             Action::MoveUp | Action::MoveDown => self.move_selected(if action == Action::MoveUp { -1 } else { 1 }),
             Action::ClearQueue => {
-                self.controller.queue.clear_upcoming();
-                self.controller.refresh_next();
+                let cleared = self.controller.clear_upcoming();
                 // With autoplay on, music goes on after the playing track: new picks now, not
                 // when it has ended.
                 self.request_rank();
-                self.state.say("queue cleared");
+                self.state.say(if cleared == 0 {
+                    "nothing queued after the playing track".to_owned()
+                } else {
+                    format!("queue cleared: {}", crate::fmt::count(cleared as u64, "track"))
+                });
             }
             Action::TogglePause | Action::Next => {
                 let picking = self.picking();

@@ -700,10 +700,17 @@ fn autoplay_fills_up_next_from_the_fallback_and_reranks_after_a_skip() {
     h.pump_until("the next pick to be under way", |app| {
         app.controller.now.as_ref().is_some_and(|n| n.position_ms >= 1_000)
     });
+    let cleared = autoplay_picks(&h.app);
     h.keys("C");
     assert!(h.app.controller.queue.upcoming().is_empty());
+    assert_eq!(h.app.state.status.as_deref(), Some("queue cleared: 3 tracks"));
     h.pump_until("new picks after the clear", |app| autoplay_picks(app).len() == 3);
     assert_eq!(h.app.controller.history.len(), 2, "the playing track went on");
+    let picks = autoplay_picks(&h.app);
+    assert!(
+        picks.iter().all(|id| !cleared.contains(id)),
+        "the cleared picks do not come back: {cleared:?} then {picks:?}"
+    );
 }
 
 /// With autoplay on, its picks would keep a repeating queue from ever coming round: while the
