@@ -801,6 +801,13 @@ impl App {
                     self.controller.play_index(s.queue, ControlSource::Key);
                     return;
                 }
+                // A track of the history plays again, as a search's result does.
+                (Pane::Main, View::History) => {
+                    if let Some(track) = self.selected_tracks().into_iter().next() {
+                        self.controller.play_now(track, ControlSource::Key);
+                    }
+                    return;
+                }
                 (Pane::Artists, _) => (
                     s.artist_tracks()
                         .iter()

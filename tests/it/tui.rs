@@ -570,6 +570,11 @@ fn playing_pausing_and_history() {
     let counts = h.app.state.library.plays.get(&skipped).copied().unwrap_or_default();
     assert_eq!((counts.plays, counts.skips), (1, 1));
     assert!(counts.last_played.is_some());
+    // Enter on a row of the history plays its track again.
+    h.keys("4\n");
+    h.pump_until("the history's track to play again", |app| {
+        app.controller.now.as_ref().is_some_and(|n| n.entry.track.id == skipped)
+    });
 }
 
 #[test]
