@@ -269,7 +269,7 @@ fn event_loop(
         // engine reports the last play.
         if dirty && !app.state.quitting {
             let drawn = terminal.size().and_then(|size| {
-                app.state.set_screen_width(size.width);
+                app.state.set_screen_size(size.width, size.height);
                 app.want_art(Rect::new(0, 0, size.width, size.height));
                 terminal.draw(|frame| draw(frame, app)).map(|_| ())
             });

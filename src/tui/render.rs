@@ -299,7 +299,7 @@ pub(crate) fn layout(area: Rect, state: &State, notes: &[String]) -> ScreenLayou
     let [mut up_next, mut recommended] = [Rect::default(); 2];
     if side.width > 0 && state.show_lyrics {
         lists.push((Pane::Lyrics, side));
-    } else if side.width > 0 {
+    } else if side.width > 0 && side.height >= UP_NEXT_ROWS_LEAST {
         [up_next, recommended] = up_next_areas(side, notes);
         lists.push((Pane::UpNext, up_next));
     }
@@ -334,6 +334,8 @@ fn status_rows(state: &State, area: Rect) -> u16 {
 const SIDE_ROWS_KEPT: u16 = BOX_ROWS_KEPT + UP_NEXT_ROWS_KEPT;
 const BOX_ROWS_KEPT: u16 = 7;
 const UP_NEXT_ROWS_KEPT: u16 = 6;
+/// Up next's frame and one entry.
+const UP_NEXT_ROWS_LEAST: u16 = 3;
 
 /// The size in cells of the cover drawn above a side column `column`: as wide as the column
 /// (up to 40 cells) and half as tall, a cell being about twice as tall as wide, and no taller
@@ -397,6 +399,9 @@ fn up_next_areas(side: Rect, notes: &[String]) -> [Rect; 2] {
     let kept = BOX_ROWS_KEPT.min(side.height.saturating_sub(UP_NEXT_ROWS_KEPT));
     let most = (side.height * 2 / 5).max(kept).max(3);
     let height = (wanted.max(1) + 2).min(most as usize) as u16;
+    // Up next keeps its frame and one entry before the box has a row: the keys may be on it.
+    let height = height.min(side.height.saturating_sub(UP_NEXT_ROWS_LEAST));
+    let height = if height < 3 { 0 } else { height };
     Layout::vertical([Constraint::Min(0), Constraint::Length(height)]).areas(side)
 }
 
@@ -427,6 +432,26 @@ mod tests {
     use ratatui::layout::{Rect, Size};
 
     use super::*;
+
+    /// The screen draws up next, with at least its frame and one entry, exactly where the
+    /// keys may go to it; the notes' box gives way first.
+    #[test]
+    fn up_next_is_drawn_with_a_row_on_every_screen_the_keys_may_reach_it_on() {
+        let notes = vec!["a reason long enough to want several rows of the box".to_owned(); 6];
+        for height in 1..40 {
+            for width in [40, 69, 70, 100, 200] {
+                let mut state = State::default();
+                state.set_screen_size(width, height);
+                let screen = layout(Rect::new(0, 0, width, height), &state, &notes);
+                let drawn = screen.lists.iter().any(|(p, _)| *p == Pane::UpNext);
+                assert_eq!(drawn, !state.no_up_next, "{width}x{height}");
+                if drawn {
+                    assert!(screen.up_next.height >= UP_NEXT_ROWS_LEAST, "{width}x{height}");
+                    assert!(screen.recommended.height == 0 || screen.recommended.height >= 3);
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_24_bit_colour_is_shown_as_the_nearest_of_the_palette_where_it_would_be_misread() {

@@ -14,6 +14,11 @@ use crate::track::Track;
 /// lyrics while shown.
 pub(crate) const NARROW_BELOW: u16 = 70;
 
+/// Screens shorter than this many rows have no room for up next: the tab row, the now-playing
+/// lines (3 on a short screen) and the status line leave the side column fewer than the three
+/// rows of up next's frame and one entry.
+pub(crate) const SHORT_BELOW: u16 = 8;
+
 /// The main views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum View {
@@ -225,9 +230,9 @@ pub struct State {
     pub art: Option<ShownArt>,
     /// Whether the lyrics pane is shown (`l`).
     pub show_lyrics: bool,
-    /// The screen is too narrow for the side column ([`NARROW_BELOW`]): up next is not drawn,
-    /// so the keys cannot be on it.
-    pub narrow: bool,
+    /// The screen is too narrow for the side column ([`NARROW_BELOW`]) or too short for up next
+    /// ([`SHORT_BELOW`]): up next is not drawn, so the keys cannot be on it.
+    pub no_up_next: bool,
     /// The lyrics of a track as a worker last read them.
     pub lyrics: Option<TrackLyrics>,
     /// The first line shown of plain lyrics, scrolled by hand.
@@ -388,7 +393,7 @@ impl State {
     /// The panes that Tab cycles through in the current view; the lyrics, while shown, take
     /// the up-next pane's place, and a narrow screen has no up-next pane.
     pub(crate) fn panes(&self) -> &'static [Pane] {
-        match (self.view, self.show_lyrics, self.narrow) {
+        match (self.view, self.show_lyrics, self.no_up_next) {
             (View::Library, false, false) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::UpNext],
             (View::Library, false, true) => &[Pane::Artists, Pane::Albums, Pane::Main],
             (View::Library, true, _) => &[Pane::Artists, Pane::Albums, Pane::Main, Pane::Lyrics],
@@ -401,10 +406,10 @@ impl State {
         }
     }
 
-    /// Takes the screen's width (before each frame): a resize that hides the pane with the
-    /// keys gives them to the main list.
-    pub(crate) fn set_screen_width(&mut self, width: u16) {
-        self.narrow = width < NARROW_BELOW;
+    /// Takes the screen's size (before each frame): a resize that hides the pane with the keys
+    /// gives them to the main list.
+    pub(crate) fn set_screen_size(&mut self, width: u16, height: u16) {
+        self.no_up_next = width < NARROW_BELOW || height < SHORT_BELOW;
         if !self.panes().contains(&self.pane) {
             self.pane = Pane::Main;
         }
@@ -562,10 +567,10 @@ mod tests {
     fn a_narrow_screen_keeps_the_keys_off_the_up_next_pane_it_does_not_draw() {
         let mut state = State::default();
         state.set_view(View::Queue);
-        state.set_screen_width(100);
+        state.set_screen_size(100, 30);
         state.cycle_pane(true);
         assert_eq!(state.pane, Pane::UpNext);
-        state.set_screen_width(60);
+        state.set_screen_size(60, 30);
         assert_eq!(state.pane, Pane::Main);
         state.cycle_pane(true);
         assert_eq!(state.pane, Pane::Main);
@@ -574,8 +579,13 @@ mod tests {
         state.cycle_pane(true);
         assert_eq!(state.pane, Pane::Lyrics);
         state.toggle_lyrics();
-        state.set_screen_width(NARROW_BELOW);
+        state.set_screen_size(NARROW_BELOW, 30);
         state.cycle_pane(true);
         assert_eq!(state.pane, Pane::UpNext);
+        // A short screen does the same.
+        state.set_screen_size(100, SHORT_BELOW - 1);
+        assert_eq!(state.pane, Pane::Main);
+        state.cycle_pane(true);
+        assert_eq!(state.pane, Pane::Main);
     }
 }
