@@ -526,10 +526,15 @@ impl Controller {
     pub(crate) fn shuffle_upcoming(&mut self) -> Result<String, String> {
         let shuffled = self.queue.shuffle_upcoming(now_ms() as u64);
         self.refresh_next();
-        if shuffled > 1 {
-            Ok(format!("shuffled the {shuffled} upcoming tracks"))
-        } else {
-            Err("nothing to shuffle: fewer than two tracks are queued after this one".to_owned())
+        let picks = self.queue.upcoming().iter().any(|e| e.source == PlaySource::Autoplay);
+        match (shuffled > 1, picks) {
+            (true, _) => Ok(format!("shuffled the {shuffled} upcoming tracks")),
+            (false, false) => Err("nothing to shuffle: fewer than two tracks are queued after this one".to_owned()),
+            (false, true) => Err(
+                "nothing to shuffle: fewer than two of your tracks are queued after this one \
+                 (autoplay's picks keep their ranked order)"
+                    .to_owned(),
+            ),
         }
     }
 

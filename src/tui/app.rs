@@ -288,6 +288,7 @@ impl App {
             Action::Play => self.play_selection(),
             Action::Enqueue | Action::PlayNext => match self.unplayable_selection() {
                 Some(why) => self.state.say(why),
+                None if self.selected_tracks().is_empty() => self.state.say("nothing selected to queue"),
                 None if action == Action::Enqueue => {
                     let n = self.controller.enqueue(self.selected_tracks());
                     self.state
@@ -904,6 +905,7 @@ impl App {
             (Pane::Main, View::Queue) => (self.state.queue, &mut self.state.queue),
             _ => return,
         };
+        let len = self.controller.queue.entries().len();
         if let Some(moved) = self.controller.queue.move_entry(index, delta) {
             *selection = if self.state.pane == Pane::UpNext {
                 moved - base
@@ -911,6 +913,9 @@ impl App {
                 moved
             };
             self.controller.refresh_next();
+        } else if index < len && (index < base || index.checked_add_signed(delta).is_some_and(|to| to < base)) {
+            // The end of the list says itself; the playing track and those played do not.
+            self.state.say("only the tracks after the playing one move");
         }
     }
 

@@ -2579,3 +2579,38 @@ fn selections_follow_their_items_through_a_library_reload_and_a_sort() {
     h.keys("2o");
     assert_eq!(selected_track(&h), track, "the sort keeps the track selected");
 }
+
+/// A key that cannot do what it names says why: a move onto the playing track, a queue of
+/// nothing selected, a shuffle of autoplay's picks.
+#[test]
+fn queue_keys_that_do_nothing_say_why() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut h = Harness::on(empty.path(), 100, 30);
+    h.keys("2a");
+    assert_eq!(h.app.state.status.as_deref(), Some("nothing selected to queue"));
+    h.keys("N");
+    assert_eq!(h.app.state.status.as_deref(), Some("nothing selected to queue"));
+
+    let mut h = Harness::new(100, 30);
+    h.keys("2\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.keys("3jK");
+    assert_eq!(
+        h.app.state.status.as_deref(),
+        Some("only the tracks after the playing one move")
+    );
+
+    let mut h = Harness::with_fallback_autoplay();
+    h.keys("j\n");
+    h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
+    h.keys("s");
+    assert!(
+        h.app
+            .state
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("autoplay's picks keep their ranked order")),
+        "{:?}",
+        h.app.state.status
+    );
+}
