@@ -1087,9 +1087,11 @@ fn bar_of(ratio: f64, width: u16) -> String {
     "█".repeat(eighths / 8) + PARTS[eighths % 8]
 }
 
-/// A gauge's bar and, after it, its label's place.
+/// A gauge's bar and, after it, its label's place. The label comes first (a time cut short
+/// says nothing); the bar keeps a quarter of the width, up to 8 cells, to show that it is one.
 fn gauge_areas(area: Rect, label: &str) -> [Rect; 2] {
-    let label_width = (text_width(label) as u16 + 1).min(area.width / 2);
+    let bar_least = (area.width / 4).min(8);
+    let label_width = (text_width(label) as u16 + 1).min(area.width - bar_least);
     Layout::horizontal([Constraint::Min(0), Constraint::Length(label_width)]).areas(area)
 }
 
@@ -1268,6 +1270,16 @@ fn help_entries(rows: &[(String, &str, &str)], width: usize) -> Vec<Vec<(String,
 mod tests {
     use super::*;
     use crate::tui::render::ColourDepth;
+
+    /// A narrow screen shows the whole time beside a shorter bar.
+    #[test]
+    fn a_gauges_label_is_cut_only_when_the_bar_is_down_to_its_least() {
+        let label = "0:17 / 0:20";
+        for (width, label_width, bar_width) in [(80, 12, 68), (20, 12, 8), (14, 11, 3), (4, 3, 1)] {
+            let [bar, shown] = gauge_areas(Rect::new(0, 0, width, 1), label);
+            assert_eq!((shown.width, bar.width), (label_width, bar_width), "width {width}");
+        }
+    }
 
     #[test]
     fn a_title_keeps_the_hints_that_fit_whole() {
