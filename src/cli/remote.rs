@@ -70,6 +70,8 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
         );
     }
     if verb.as_bytes() == b"queue" {
+        // `queue -- -file.ogg`: the `--` ends options, as it does for any command.
+        let args = args.strip_prefix([OsString::from("--")].as_slice()).unwrap_or(args);
         anyhow::ensure!(!args.is_empty(), "queue needs a file or folder");
         return Ok(args
             .iter()
@@ -100,4 +102,27 @@ fn is_player_option(word: &[u8]) -> bool {
     ["--data-dir", "--config", "--audio"]
         .iter()
         .any(|option| word == option.as_bytes() || word.starts_with(format!("{option}=").as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--` ends the options before a path that begins with a dash; it is no path itself.
+    #[test]
+    fn a_double_dash_before_the_paths_to_queue_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dashed = dir.path().join("-dash.ogg");
+        std::fs::write(&dashed, b"").unwrap();
+        let words: Vec<OsString> = ["queue", "--"]
+            .map(OsString::from)
+            .into_iter()
+            .chain([dashed.clone().into()])
+            .collect();
+        let lines = command_lines(&words).unwrap();
+        let expected = [b"queue ".as_slice(), dashed.as_os_str().as_bytes()].concat();
+        assert_eq!(lines, vec![Ok(expected)]);
+        let only_dashes: Vec<OsString> = ["queue", "--"].map(OsString::from).into();
+        assert!(command_lines(&only_dashes).is_err());
+    }
 }
