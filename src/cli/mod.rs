@@ -87,6 +87,25 @@ pub struct Cli {
     pub paths: Vec<PathBuf>,
 }
 
+/// What `play` reads and writes, for its long help and manual page.
+const PLAY_LINES: &str = "\
+Standard input takes the commands of `skipless remote`, one a line (`next`, `seek -5`, `vol 80`,
+`queue PATH`, `status --json`, `quit`, ...); a refused one is said on standard error.
+
+Standard output has a line for each event:
+  started ID ARTIST – TITLE [M:SS]
+  paused ID at M:SS, resumed ID at M:SS, seeked ID at M:SS
+  volume N
+  ended ID REASON after M:SS, with (skip) when it counts as a skip
+  error MESSAGE (a track that cannot play)
+  idle (nothing left to play)
+  model MESSAGE (autoplay's model was trained or loaded)
+  log failed MESSAGE
+and the reply of a command that says more than it did (`liked: ...`, a status).
+
+With --json each line is one object whose \"event\" is started, position, paused, resumed, seeked,
+volume, ended, error, idle, model, scanned, status, reply, command_error or log_failed.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Index music folders (a bare `scan` rescans the known library roots).
@@ -117,6 +136,7 @@ pub enum Command {
         json: bool,
     },
     /// Play files or folders without the UI: line commands on stdin, one line per event on stdout.
+    #[command(after_long_help = PLAY_LINES)]
     Play {
         /// One JSON object per event.
         #[arg(long)]

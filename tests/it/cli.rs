@@ -347,3 +347,23 @@ fn play_with_nothing_playable_says_why_in_one_line() {
     let stderr = refusal(&["--audio", "null", "play", "--radio-track", folder.to_str().unwrap()]);
     assert!(stderr.contains("a folder; a radio starts from one file"), "{stderr}");
 }
+
+/// `play`'s long help names every event its JSON stream can carry, as the player writes them.
+#[test]
+fn the_help_of_play_names_every_event_it_prints() {
+    let help =
+        crate::common::stdout_of(crate::common::skipless(tempfile::tempdir().unwrap().path()).args(["play", "--help"]));
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/headless.rs")).unwrap();
+    let events: Vec<&str> = source
+        .split("\"event\": \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(events.len() >= 10, "{events:?}");
+    for event in events {
+        assert!(
+            help.contains(event),
+            "{event} is not in `skipless play --help`:\n{help}"
+        );
+    }
+}
