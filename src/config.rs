@@ -269,7 +269,9 @@ impl Config {
     /// Parses config text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
-        config.lyrics.folder = config.lyrics.folder.map(|folder| in_home(&folder));
+        // A relative folder is the config file's neighbour, wherever the player starts.
+        let beside = path.parent().unwrap_or(Path::new(""));
+        config.lyrics.folder = config.lyrics.folder.map(|folder| beside.join(in_home(&folder)));
         config.validate().map_err(|(key, message)| ConfigError::Invalid {
             path: path.to_path_buf(),
             line: line_of_key(text, &key),
@@ -524,6 +526,9 @@ mod tests {
         assert_eq!(config.lyrics.folder, Some(home.join("lyrics")));
         let config = Config::parse("[lyrics]\nfolder = \"/srv/~x\"\n", Path::new("c.toml")).unwrap();
         assert_eq!(config.lyrics.folder, Some(PathBuf::from("/srv/~x")));
+        // A relative one lies beside the config file.
+        let config = Config::parse("[lyrics]\nfolder = \"lrc\"\n", Path::new("/etc/skipless/c.toml")).unwrap();
+        assert_eq!(config.lyrics.folder, Some(PathBuf::from("/etc/skipless/lrc")));
     }
 
     #[test]

@@ -21,7 +21,13 @@ pub fn run(ctx: &Context, path: &Path) -> anyhow::Result<()> {
         if let Some(problem) = sidecar_problem(&track.path) {
             anyhow::bail!("{}: no lyrics: {problem}", path.display());
         }
-        let also = folder.map(|f| format!(", none in {}", f.display())).unwrap_or_default();
+        let also = folder
+            .map(|f| match std::fs::metadata(f) {
+                Ok(kind) if kind.is_dir() => format!(", none in {}", f.display()),
+                Ok(_) => format!("; the [lyrics] folder {} is a file, not a folder", f.display()),
+                Err(e) => format!("; the [lyrics] folder {} cannot be read: {e}", f.display()),
+            })
+            .unwrap_or_default();
         anyhow::bail!(
             "{}: no lyrics (no .lrc beside it, none in its tags{also})",
             path.display()

@@ -159,6 +159,23 @@ fn lyrics_come_from_a_sidecar_lrc_then_the_tags_then_the_lyrics_folder() {
     )
     .unwrap();
     assert_eq!(lyrics_of(data.path(), &defeat), "[00:10.00] from the folder\n");
+    // A relative folder lies beside the config file, wherever the command runs.
+    std::fs::write(data.path().join("config.toml"), "[lyrics]\nfolder = \"lyrics\"\n").unwrap();
+    assert_eq!(lyrics_of(data.path(), &defeat), "[00:10.00] from the folder\n");
+    // A folder that is not there is named as such.
+    std::fs::write(data.path().join("config.toml"), "[lyrics]\nfolder = \"gone\"\n").unwrap();
+    let out = skipless(data.path()).arg("lyrics").arg(&defeat).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the [lyrics] folder") && stderr.contains("cannot be read"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    std::fs::write(
+        data.path().join("config.toml"),
+        format!("[lyrics]\nfolder = {:?}\n", folder.display().to_string()),
+    )
+    .unwrap();
 
     // Letters a file name cannot hold are saved as `_`, as lyrics tools save them.
     let slashed = music.join("slashed.flac");
