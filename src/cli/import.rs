@@ -58,6 +58,7 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
         _ => anyhow::bail!("standard input (-) can be given once"),
     };
     let mut db = ctx.open_database()?;
+    db.check_intact()?;
     say_what_an_interrupt_keeps(ctx.paths.remote_socket())?;
     let named = |path: &PathBuf| match &stdin {
         Some(copy) if super::is_dash(path) => copy.path(),

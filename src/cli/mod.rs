@@ -368,6 +368,11 @@ fn error_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
+        // SQLite's own error repeats the message of rusqlite's above it, after its code.
+        let text = match text.split_once(": ") {
+            Some((code, said)) if code.starts_with("Error code ") && line.contains(said) => continue,
+            _ => text,
+        };
         if line.contains(&text) {
             continue;
         }

@@ -21,6 +21,7 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
         return Err(no_roots());
     }
     let mut db = ctx.open_database()?;
+    db.check_intact()?;
     let roots = if paths.is_empty() {
         crate::db::tracks::roots(db.conn()).map_err(|e| db.err(e))?
     } else {

@@ -117,6 +117,10 @@ pub enum DbError {
     Deleted { path: PathBuf },
     #[error("{path}: deleted while the player ran, and cannot be written back: {why}")]
     WriteBack { path: PathBuf, why: String },
+    #[error(
+        "{path}: the database is damaged ({why}); it was left untouched (`sqlite3 {path} .recover` saves what it can)"
+    )]
+    Damaged { path: PathBuf, why: String },
 }
 
 /// An open, migrated skipless database.
@@ -218,6 +222,29 @@ impl Database {
             .map_err(sqlite)?;
         db.migrate()?;
         Ok(db)
+    }
+
+    /// Checks every page of the file (SQLite's `quick_check`), before a command that writes much:
+    /// a file damaged inside, whose header still reads, is refused rather than written on.
+    /// Reads the whole file, so the player does not run it at every start.
+    pub(crate) fn check_intact(&self) -> Result<(), DbError> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        if verdict == "ok" {
+            return Ok(());
+        }
+        // "*** in database main ***\nTree 14 page 70: ...": the page, on one line.
+        let why = verdict
+            .lines()
+            .filter(|l| !l.starts_with("***"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(DbError::Damaged {
+            path: self.path.clone(),
+            why,
+        })
     }
 
     /// Opens the database at `path` to read only, for a folder that cannot be written (a backup
@@ -558,7 +585,8 @@ fn describe_sqlite(error: &rusqlite::Error) -> String {
     match error.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => full,
         Some(ErrorCode::SystemIoFailure) if DATABASE_DIR.get().is_some_and(|d| disk_is_full(d)) => full,
-        Some(ErrorCode::DatabaseCorrupt) => format!("the database is damaged ({error})"),
+        // The chain of causes says SQLite's own words after this.
+        Some(ErrorCode::DatabaseCorrupt) => "the database is damaged".to_owned(),
         Some(ErrorCode::DatabaseBusy) => format!(
             "the database is locked: another program has held its write lock for over {} s",
             BUSY_TIMEOUT.as_secs()

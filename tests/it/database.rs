@@ -546,3 +546,39 @@ fn a_damaged_database_is_named_as_such_by_imports_and_exports() {
         );
     }
 }
+
+/// A file damaged inside, whose header still reads, is refused by the commands that write much
+/// (an import, a scan) before they write: it is left byte for byte as it was.
+#[test]
+fn a_database_damaged_inside_is_not_written_on_by_an_import_or_a_scan() {
+    let data = tempfile::tempdir().unwrap();
+    let history = histories().join("mica/Streaming_History_Audio_2024_4.json");
+    stdout_of(skipless(data.path()).args(["import", "spotify"]).arg(&history));
+    let path = data.path().join("skipless.db");
+    // Everything in the file itself, its write-ahead log empty.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 64 * 1024, "{}", bytes.len());
+    let middle = bytes.len() / 2 / 4096 * 4096;
+    bytes[middle..middle + 8192].fill(0x5a);
+    std::fs::write(&path, &bytes).unwrap();
+
+    for args in [
+        vec!["import", "spotify", history.to_str().unwrap()],
+        vec!["scan", corpus().to_str().unwrap()],
+    ] {
+        let err = stderr_of_failure(skipless(data.path()).args(&args));
+        assert!(
+            err.contains("the database is damaged") && err.contains("left untouched"),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            std::fs::read(&path).unwrap() == bytes,
+            "{args:?} wrote on the damaged file"
+        );
+    }
+}
