@@ -179,6 +179,7 @@ impl Autoplay {
         let (requests, rx) = crossbeam_channel::unbounded();
         let own = requests.clone();
         let (ending, ended) = crossbeam_channel::bounded::<()>(0);
+        let off = tx.clone();
         let spawned = std::thread::Builder::new().name("recommender".into()).spawn(move || {
             let _ending = ending;
             let Ok(first) = rx.recv() else {
@@ -211,6 +212,9 @@ impl Autoplay {
         });
         if let Err(e) = spawned {
             tracing::error!("cannot start the recommender thread: {e}");
+            let _ = off.send(WorkerMsg::RecommenderOff(format!(
+                "recommendations off: cannot start their thread: {e}"
+            )));
         }
         Self {
             requests,

@@ -1,9 +1,11 @@
 //! What the front ends (the TUI, the headless player, the command line) share: the run's
 //! [`Context`], the playback [`controller`] and its play [`queue`], live recommendations
 //! ([`autoplay`]), the in-memory [`library`] index, background [`workers`], scanning
-//! ([`scan`]), desktop requests ([`mpris_bridge`]), line commands from stdin or a shell
-//! ([`commands`], over the player's socket: [`remote`]) and the closed-loop simulation ([`simulate`]); their
-//! one error type, [`AppError`].
+//! ([`scan`]) and watching the roots ([`watch`], [`watch::Rescans`]), search off the UI thread
+//! ([`search::Searcher`]), covers ([`art::ArtCache`]), what the player keeps across runs
+//! ([`remembered::Remembered`], [`remembered::Keeper`]), desktop requests ([`mpris_bridge`]),
+//! line commands from stdin or a shell ([`commands`], over the player's socket: [`remote`]) and
+//! the closed-loop simulation ([`simulate`]); their one error type, [`AppError`].
 
 pub mod art;
 pub mod autoplay;

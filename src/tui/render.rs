@@ -416,7 +416,6 @@ pub(crate) fn help_area(area: Rect) -> Rect {
     }
 }
 
-/// The search box and, below it, its results, in the main area.
 /// The search box and the results under it. In a short main area the box is its one line of
 /// text, without a frame, so that the results keep rows to show.
 pub(crate) fn search_areas(main: Rect) -> [Rect; 2] {
