@@ -128,6 +128,12 @@ pub fn same_name(a: &str, b: &str) -> bool {
     any_case(a).eq(any_case(b))
 }
 
+/// Whether `text` begins with `prefix`, compared as [`same_name`] compares names.
+pub(crate) fn starts_with_name(text: &str, prefix: &str) -> bool {
+    let mut text = any_case(text);
+    any_case(prefix).all(|c| text.next() == Some(c))
+}
+
 fn any_case(s: &str) -> impl Iterator<Item = char> + '_ {
     s.chars().flat_map(char::to_lowercase).flat_map(folded)
 }
@@ -319,6 +325,9 @@ mod tests {
     fn names_equal_in_any_case_are_one_in_every_script() {
         assert!(same_name("ΦΩΣ", "Φως") && name_key("ΦΩΣ") == name_key(" Φως "));
         assert!(same_name("STRASSE", "Straße") && name_order("STRASSE", "Straße").is_eq());
+        // A name typed so far is the start of one as the two compare whole.
+        assert!(starts_with_name("Straße 12", "STRASS") && starts_with_name("Φως", "ΦΩ"));
+        assert!(!starts_with_name("Strand", "STRASS") && starts_with_name("abc", ""));
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl Scoring {
                 Closeness::Letters
             } else if crate::track::same_name(&t.title, &self.query) {
                 Closeness::Title
-            } else if starts_with_any_case(&t.title, &self.query) {
+            } else if crate::track::starts_with_name(&t.title, &self.query) {
                 Closeness::TitleStart
             } else if as_written
                 .score(Utf32Str::new(&t.title, &mut self.chars), &mut self.matcher)
@@ -149,15 +149,6 @@ enum Closeness {
     InTitle,
     TitleStart,
     Title,
-}
-
-/// Whether `text` begins with `prefix`, in any case.
-fn starts_with_any_case(text: &str, prefix: &str) -> bool {
-    let mut text = text.chars().flat_map(char::to_lowercase);
-    prefix
-        .chars()
-        .flat_map(char::to_lowercase)
-        .all(|c| text.next() == Some(c))
 }
 
 /// A query for the search thread, numbered so the screen keeps only the latest answer.

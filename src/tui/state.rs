@@ -104,12 +104,12 @@ pub struct PlaylistPrompt {
 }
 
 impl PlaylistPrompt {
-    /// The saved playlists whose names start with what is typed (case-insensitive).
+    /// The saved playlists whose names start with what is typed, in any case as names are one
+    /// in any case.
     pub fn matches<'a>(&self, playlists: &'a [SavedPlaylist]) -> Vec<&'a str> {
-        let typed = self.name.to_lowercase();
         playlists
             .iter()
-            .filter(|p| !p.smart && p.name.to_lowercase().starts_with(&typed))
+            .filter(|p| !p.smart && crate::track::starts_with_name(&p.name, &self.name))
             .map(|p| p.name.as_str())
             .collect()
     }
