@@ -266,7 +266,7 @@ impl Config {
         }
     }
 
-    /// Parses config text; `path` only names the file in errors.
+    /// Parses config text; `path` names the file in errors and places a relative lyrics folder.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
         // A relative folder is the config file's neighbour, wherever the player starts.

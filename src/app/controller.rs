@@ -431,7 +431,7 @@ impl Controller {
     /// turned away for this session.
     pub(crate) fn remove_from_queue(&mut self, index: usize) -> Option<QueueEntry> {
         let removed = self.queue.remove(index)?;
-        self.turned_away(removed.track.id);
+        self.turned_away(&[removed.track.id]);
         self.refresh_next();
         Some(removed)
     }
@@ -440,19 +440,20 @@ impl Controller {
     /// [`Controller::remove_from_queue`] remembers one: autoplay does not bring back the picks
     /// just cleared. How many were taken out.
     pub(crate) fn clear_upcoming(&mut self) -> usize {
-        let cleared = self.queue.clear_upcoming();
-        for entry in &cleared {
-            self.turned_away(entry.track.id);
-        }
+        let cleared: Vec<i64> = self.queue.clear_upcoming().iter().map(|e| e.track.id).collect();
+        self.turned_away(&cleared);
         self.refresh_next();
         cleared.len()
     }
 
-    fn turned_away(&mut self, track_id: i64) {
-        if self.removed.len() >= REMOVED_KEPT {
-            self.removed.remove(0);
-        }
-        self.removed.push((track_id, self.session_now()));
+    /// Remembers `track_ids` as taken out of the queue in this session, the last
+    /// [`REMOVED_KEPT`] of all kept.
+    fn turned_away(&mut self, track_ids: &[i64]) {
+        let session = self.session_now();
+        let newest = &track_ids[track_ids.len().saturating_sub(REMOVED_KEPT)..];
+        let excess = (self.removed.len() + newest.len()).saturating_sub(REMOVED_KEPT);
+        self.removed.drain(..excess);
+        self.removed.extend(newest.iter().map(|&id| (id, session)));
     }
 
     /// The tracks autoplay must not pick: the ones the listener queued, those of their entries

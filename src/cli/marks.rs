@@ -13,12 +13,24 @@ use crate::track::Track;
 /// Sets (`on`) or clears `mark` on the indexed tracks at `paths`, a line for each. Every path is
 /// checked before any is marked, so a typo in the fifth marks none and says which.
 pub fn run(ctx: &Context, paths: &[PathBuf], mark: Mark, on: bool) -> anyhow::Result<()> {
+    // What no database can mend is said first, data dir or not.
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(kind) if kind.is_dir() => anyhow::bail!("{}: a folder, not a track", path.display()),
+            Ok(_) if !crate::library::is_audio_file(path) => {
+                anyhow::bail!("{}: {}", path.display(), crate::library::not_audio(path))
+            }
+            Err(e) if on => return Err(anyhow::Error::new(e).context(format!("{}: cannot open", path.display()))),
+            _ => {}
+        }
+    }
     let db = ctx.open_database_there()?;
     let mut marked: Vec<Track> = Vec::with_capacity(paths.len());
+    let mut seen = std::collections::HashSet::new();
     for path in paths {
-        let track = indexed_track(&db, path, on)?;
+        let track = indexed_track(&db, path)?;
         // The same file named twice (or by two links) is marked and said once.
-        if !marked.iter().any(|t| t.id == track.id) {
+        if seen.insert(track.id) {
             marked.push(track);
         }
     }
@@ -51,32 +63,19 @@ pub fn run(ctx: &Context, paths: &[PathBuf], mark: Mark, on: bool) -> anyhow::Re
     Ok(())
 }
 
-/// The indexed track at `path`. A mark can be taken back (`on` false) from a file that is gone
-/// from the disk, even from the library, by the path it had: its like or ban would otherwise stay
-/// in the log and its exports for good.
-fn indexed_track(db: &Database, path: &Path, on: bool) -> anyhow::Result<Track> {
-    let kind = match std::fs::metadata(path) {
-        Ok(kind) => kind,
-        Err(_) if !on => {
-            let named = std::path::absolute(path).map(|p| crate::playlist::lexically_normal(&p));
-            if let Some(track) = named
-                .ok()
-                .map(|named| tracks::track_by_path_ever(db.conn(), &named))
-                .transpose()
-                .map_err(|e| db.err(e))?
-                .flatten()
-            {
-                return Ok(track);
-            }
-            std::fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("{}: cannot open", path.display()))),
-    };
-    if kind.is_dir() {
-        anyhow::bail!("{}: a folder, not a track", path.display());
-    }
-    if !crate::library::is_audio_file(path) {
-        anyhow::bail!("{}: {}", path.display(), crate::library::not_audio(path));
+/// The indexed track at `path`, which [`run`] found to be an audio file or not there. A mark
+/// can be taken back from a file that is gone from the disk, even from the library, by the path
+/// it had: its like or ban would otherwise stay in the log and its exports for good.
+fn indexed_track(db: &Database, path: &Path) -> anyhow::Result<Track> {
+    if let Err(e) = std::fs::metadata(path) {
+        let named = std::path::absolute(path).map(|p| crate::playlist::lexically_normal(&p));
+        return named
+            .ok()
+            .map(|named| tracks::track_by_path_ever(db.conn(), &named))
+            .transpose()
+            .map_err(|e| db.err(e))?
+            .flatten()
+            .ok_or_else(|| anyhow::Error::new(e).context(format!("{}: cannot open", path.display())));
     }
     tracks::index_path(db.conn(), path)
         .and_then(|file| file.map_or(Ok(None), |file| tracks::track_by_path_any(db.conn(), &file)))

@@ -90,7 +90,8 @@ pub struct Cli {
 /// What `play` reads and writes, for its long help and manual page.
 const PLAY_LINES: &str = "\
 Standard input takes the commands of `skipless remote`, one a line (`next`, `seek -5`, `vol 80`,
-`queue PATH`, `status --json`, `quit`, ...); a refused one is said on standard error.
+`queue PATH`, `status --json`, `quit`, ...); a refused one is said on standard error (with
+--json, as a command_error event).
 
 Standard output has a line for each event:
   started ID ARTIST – TITLE [M:SS]
@@ -101,7 +102,8 @@ Standard output has a line for each event:
   idle (nothing left to play)
   model MESSAGE (autoplay's model was trained or loaded)
   log failed MESSAGE
-and the reply of a command that says more than it did (`liked: ...`, a status).
+and the reply of a command that says more than it did (`liked: ...`, a status), and the summary
+of a rescan of the library's folders.
 
 With --json each line is one object whose \"event\" is started, position, paused, resumed, seeked,
 volume, ended, error, idle, model, scanned, status, reply, command_error or log_failed.";
@@ -280,7 +282,7 @@ pub enum Command {
     },
     /// Take a like back.
     Unlike {
-        /// Indexed audio files (none is marked if one is not).
+        /// Indexed audio files, or the paths they had (none is marked if one is not).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -292,7 +294,7 @@ pub enum Command {
     },
     /// Take a ban back.
     Unban {
-        /// Indexed audio files (none is marked if one is not).
+        /// Indexed audio files, or the paths they had (none is marked if one is not).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },

@@ -118,7 +118,7 @@ pub enum DbError {
     #[error("{path}: deleted while the player ran, and cannot be written back: {why}")]
     WriteBack { path: PathBuf, why: String },
     #[error(
-        "{path}: the database is damaged ({why}); it was left untouched (`sqlite3 {path} .recover` saves what it can)"
+        "{path}: the database is damaged ({why}); it was left untouched (`sqlite3 FILE .recover | sqlite3 recovered.db` saves what it can)"
     )]
     Damaged { path: PathBuf, why: String },
 }
@@ -585,8 +585,7 @@ fn describe_sqlite(error: &rusqlite::Error) -> String {
     match error.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => full,
         Some(ErrorCode::SystemIoFailure) if DATABASE_DIR.get().is_some_and(|d| disk_is_full(d)) => full,
-        // The chain of causes says SQLite's own words after this.
-        Some(ErrorCode::DatabaseCorrupt) => "the database is damaged".to_owned(),
+        Some(ErrorCode::DatabaseCorrupt) => format!("the database is damaged ({error})"),
         Some(ErrorCode::DatabaseBusy) => format!(
             "the database is locked: another program has held its write lock for over {} s",
             BUSY_TIMEOUT.as_secs()

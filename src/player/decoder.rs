@@ -112,20 +112,24 @@ impl DecoderThread {
         // A follow-up already queued but not yet reached by the output is replaced, unless it
         // is the one asked for. Once the output has reached it, it is the play heard: the same
         // track asked for next (repeat one, or the playing track queued again) is a new play.
-        if let (Some(active), Some(_)) = (&self.active, &self.previous) {
+        if let (Some(active), Some(previous)) = (&self.active, &self.previous) {
             let at = st
                 .queue
                 .iter()
                 .position(|i| matches!(i, Item::Start { play, .. } if *play == active.play));
+            // A queue emptied by a seek back into the previous play holds no start either; the
+            // output is still on that play then.
+            let reached = at.is_none() && st.head.play != Some(previous.play);
             match at {
-                Some(_) if next.as_ref().is_some_and(|(_, item)| *item == active.item) => return,
+                _ if reached => self.previous = None,
+                _ if next.as_ref().is_some_and(|(_, item)| *item == active.item) => return,
                 Some(at) => {
                     st.queue.truncate(at);
                     st.recount();
                     self.active = self.previous.take();
                     self.idle_queued = false;
                 }
-                None => self.previous = None,
+                None => {}
             }
         }
         if self.idle_queued {

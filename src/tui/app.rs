@@ -1011,9 +1011,9 @@ impl App {
         if matches!(event, Event::Started { .. }) {
             self.load_lyrics();
         }
-        // Nothing playing shows no cover, and keeps no room for one. A new track keeps the
-        // room of the last one's until its own is drawn, so that the column does not jump.
-        if self.controller.now.is_none() {
+        // A stopped player shows no cover, and keeps no room for one. Between two tracks, and
+        // until the new one's is drawn, the room stays, so that the column does not jump.
+        if outcomes.iter().any(|o| matches!(o, Outcome::Stopped { .. })) {
             self.state.art = None;
         }
     }

@@ -392,7 +392,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
 /// Up next's list and, below it, the box of what autoplay says, in the side pane (below the
 /// cover): as tall as `notes` wrapped to its width need, so that a tall screen shows every
 /// pick's reason, and at most two fifths of the pane, or more, up to [`BOX_ROWS_KEPT`], as long
-/// as up next keeps [`UP_NEXT_ROWS_KEPT`]; at least the box's frame and one row.
+/// as up next keeps [`UP_NEXT_ROWS_KEPT`]; at least the box's frame and one row, or, where up
+/// next would have fewer than [`UP_NEXT_ROWS_LEAST`] rows, no box at all.
 fn up_next_areas(side: Rect, notes: &[String]) -> [Rect; 2] {
     let width = side.width.saturating_sub(2).max(1) as usize;
     let wanted: usize = notes.iter().map(|note| textwrap::wrap(note, width).len().max(1)).sum();

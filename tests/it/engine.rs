@@ -411,6 +411,35 @@ fn seeks_land_within_100_ms_in_every_format() {
     }
 }
 
+/// The engine's events as words, positions and resumes left out: "started 2", "ended 1
+/// Finished", "Idle".
+fn event_kinds(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::Position { .. } | Event::Resumed { .. }))
+        .map(|e| match e {
+            Event::Started { item, .. } => format!("started {}", item.track_id),
+            Event::Ended { item, cause, .. } => format!("ended {} {cause:?}", item.track_id),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// Plays track 1 with track 2 set next, until track 2 has begun gaplessly: the events so far,
+/// and track 2's item.
+fn into_a_gapless_second_track(engine: &Engine) -> (Vec<Event>, PlayItem) {
+    let first = item(&corpus("victory.wav"), 1);
+    let second = item(&corpus("victory.ogg"), 2);
+    play(engine, first);
+    engine.send(Command::SetNext(Some(second.clone())));
+    let events = until(
+        engine,
+        Duration::from_secs(20),
+        |e| matches!(e, Event::Started { item, .. } if item.track_id == 2),
+    );
+    (events, second)
+}
+
 #[test]
 fn gapless_join_inserts_no_silence() {
     let engine = engine(10.0);
@@ -419,17 +448,8 @@ fn gapless_join_inserts_no_silence() {
     play(&engine, first);
     engine.send(Command::SetNext(Some(second)));
     let events = until(&engine, Duration::from_secs(20), |e| matches!(e, Event::Idle));
-    let kinds: Vec<String> = events
-        .iter()
-        .filter(|e| !matches!(e, Event::Position { .. }))
-        .map(|e| match e {
-            Event::Started { item, .. } => format!("started {}", item.track_id),
-            Event::Ended { item, cause, .. } => format!("ended {} {cause:?}", item.track_id),
-            other => format!("{other:?}"),
-        })
-        .collect();
     assert_eq!(
-        kinds,
+        event_kinds(&events),
         ["started 1", "ended 1 Finished", "started 2", "ended 2 Finished", "Idle"]
     );
     let stats = engine.output_stats();
@@ -442,28 +462,9 @@ fn gapless_join_inserts_no_silence() {
 /// at once nor played again. Sent knowing of that play, the same command replays it.
 #[test]
 fn a_next_that_crosses_the_gapless_start_of_its_track_does_not_replay_it() {
-    let kinds = |events: &[Event]| -> Vec<String> {
-        events
-            .iter()
-            .filter(|e| !matches!(e, Event::Position { .. } | Event::Resumed { .. }))
-            .map(|e| match e {
-                Event::Started { item, .. } => format!("started {}", item.track_id),
-                Event::Ended { item, cause, .. } => format!("ended {} {cause:?}", item.track_id),
-                other => format!("{other:?}"),
-            })
-            .collect()
-    };
     for (seen_starts, replayed) in [(1, false), (2, true)] {
         let engine = engine(10.0);
-        let first = item(&corpus("victory.wav"), 1);
-        let second = item(&corpus("victory.ogg"), 2);
-        play(&engine, first);
-        engine.send(Command::SetNext(Some(second.clone())));
-        let mut events = until(
-            &engine,
-            Duration::from_secs(20),
-            |e| matches!(e, Event::Started { item, .. } if item.track_id == 2),
-        );
+        let (mut events, second) = into_a_gapless_second_track(&engine);
         engine.send(Command::Play {
             item: second,
             ended_by: EndReason::Skipped,
@@ -484,7 +485,7 @@ fn a_next_that_crosses_the_gapless_start_of_its_track_does_not_replay_it() {
         } else {
             &["started 1", "ended 1 Finished", "started 2", "ended 2 Finished", "Idle"]
         };
-        assert_eq!(kinds(&events), expected, "seen_starts {seen_starts}");
+        assert_eq!(event_kinds(&events), expected, "seen_starts {seen_starts}");
     }
 }
 
@@ -494,28 +495,11 @@ fn a_next_that_crosses_the_gapless_start_of_its_track_does_not_replay_it() {
 #[test]
 fn the_track_that_began_gaplessly_asked_for_next_plays_again() {
     let engine = engine(10.0);
-    let first = item(&corpus("victory.wav"), 1);
-    let second = item(&corpus("victory.ogg"), 2);
-    play(&engine, first);
-    engine.send(Command::SetNext(Some(second.clone())));
-    let mut events = until(
-        &engine,
-        Duration::from_secs(20),
-        |e| matches!(e, Event::Started { item, .. } if item.track_id == 2),
-    );
+    let (mut events, second) = into_a_gapless_second_track(&engine);
     engine.send(Command::SetNext(Some(second)));
     events.extend(until(&engine, Duration::from_secs(20), |e| matches!(e, Event::Idle)));
-    let kinds: Vec<String> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Started { item, .. } => Some(format!("started {}", item.track_id)),
-            Event::Ended { item, cause, .. } => Some(format!("ended {} {cause:?}", item.track_id)),
-            Event::Idle => Some("Idle".to_owned()),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        kinds,
+        event_kinds(&events),
         [
             "started 1",
             "ended 1 Finished",

@@ -1716,7 +1716,9 @@ fn a_folder_cover_is_found_and_a_corrupt_one_is_no_art() {
     assert!(up_next_row(&h.screen()) > 10, "{}", h.screen());
     // Stopped, nothing is playing: no cover, and no room kept for one.
     h.keys("x");
-    h.pump_until("the stop", |app| app.controller.now.is_none());
+    h.pump_until("the stop, and its cover gone", |app| {
+        app.controller.now.is_none() && app.state.art.is_none()
+    });
     assert_eq!(up_next_row(&h.screen()), 1, "{}", h.screen());
 
     let broken = tempfile::tempdir().unwrap();
