@@ -63,7 +63,9 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
     // The command's words are taken whole (so that `seek -5` is a command, not an option), which
     // would send a player option given after them to the player as words, and the command to
     // whichever player the default data dir names.
-    if let Some(option) = words.iter().find(|w| is_player_option(w.as_bytes())) {
+    // (Words after a `--` are paths, whatever they look like.)
+    let options = words.iter().take_while(|w| w.as_bytes() != b"--");
+    if let Some(option) = options.into_iter().find(|w| is_player_option(w.as_bytes())) {
         anyhow::bail!(
             "remote: {} must come before the command, e.g. skipless --data-dir DIR remote status",
             String::from_utf8_lossy(option.as_bytes())
@@ -124,5 +126,15 @@ mod tests {
         assert_eq!(lines, vec![Ok(expected)]);
         let only_dashes: Vec<OsString> = ["queue", "--"].map(OsString::from).into();
         assert!(command_lines(&only_dashes).is_err());
+        // A word like a player option after the `--` is a path (here, one that is not there);
+        // without it, an option in the wrong place.
+        let words: Vec<OsString> = ["queue", "--", "--audio"].map(OsString::from).into();
+        let lines = command_lines(&words).unwrap();
+        assert!(
+            matches!(&lines[..], [Err(why)] if why.starts_with("--audio: cannot open")),
+            "{lines:?}"
+        );
+        let words: Vec<OsString> = ["queue", "--audio"].map(OsString::from).into();
+        assert!(command_lines(&words).is_err());
     }
 }

@@ -263,6 +263,21 @@ impl App {
 
     /// Applies one action to the state or to playback.
     pub(crate) fn update(&mut self, action: Action) {
+        let cursor = self.controller.queue.cursor();
+        self.apply(action);
+        self.follow_cursor(cursor);
+    }
+
+    /// Up next lists the entries after the playing one, so its selection is an offset from it:
+    /// when playback moves on or back by some entries (a track ended, one was chosen further
+    /// down, `p`), the selection moves the other way by as many, and stays on its entry.
+    fn follow_cursor(&mut self, before: Option<usize>) {
+        let first_upcoming = |cursor: Option<usize>| cursor.map_or(0, |c| c + 1);
+        let (before, after) = (first_upcoming(before), first_upcoming(self.controller.queue.cursor()));
+        self.state.up_next = (self.state.up_next + before).saturating_sub(after);
+    }
+
+    fn apply(&mut self, action: Action) {
         let queue_len = self.controller.queue.upcoming().len();
         let history_len = self.controller.history.len();
         let queue_view_len = self.controller.queue.entries().len();
@@ -977,7 +992,9 @@ impl App {
 
     /// Folds an engine event into playback state and the log.
     pub fn handle_engine(&mut self, event: &Event) {
+        let cursor = self.controller.queue.cursor();
         let outcomes = self.controller.handle(event);
+        self.follow_cursor(cursor);
         for outcome in &outcomes {
             match outcome {
                 Outcome::TrackError(message) => self.state.say(message.clone()),

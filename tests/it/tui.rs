@@ -2616,3 +2616,22 @@ fn queue_keys_that_do_nothing_say_why() {
         h.app.state.status
     );
 }
+
+/// The row selected in up next stays on its track when playback moves on past the one playing.
+#[test]
+fn the_up_next_selection_stays_on_its_track_when_a_track_ends() {
+    let mut h = Harness::new(100, 30);
+    h.keys("2\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    h.keys("\tjj");
+    assert_eq!(h.app.state.pane, skipless::tui::state::Pane::UpNext);
+    let selected = |h: &Harness| h.app.controller.queue.upcoming()[h.app.state.up_next].track.id;
+    let chosen = selected(&h);
+    let playing = h.app.controller.now.as_ref().unwrap().entry.track.id;
+    h.keys("n");
+    h.pump_until("the next track", |app| {
+        app.controller.now.as_ref().is_some_and(|n| n.entry.track.id != playing)
+    });
+    assert_eq!(h.app.state.up_next, 1);
+    assert_eq!(selected(&h), chosen);
+}
