@@ -13,22 +13,25 @@ use crate::track::Track;
 /// Sets (`on`) or clears `mark` on the indexed tracks at `paths`, a line for each. Every path is
 /// checked before any is marked, so a typo in the fifth marks none and says which.
 pub fn run(ctx: &Context, paths: &[PathBuf], mark: Mark, on: bool) -> anyhow::Result<()> {
-    // What no database can mend is said first, data dir or not.
+    // What no database can mend is said first, data dir or not. A path not there is kept with
+    // why, for a mark taken back from the path a track had.
+    let mut missing = Vec::with_capacity(paths.len());
     for path in paths {
         match std::fs::metadata(path) {
             Ok(kind) if kind.is_dir() => anyhow::bail!("{}: a folder, not a track", path.display()),
             Ok(_) if !crate::library::is_audio_file(path) => {
                 anyhow::bail!("{}: {}", path.display(), crate::library::not_audio(path))
             }
+            Ok(_) => missing.push(None),
             Err(e) if on => return Err(anyhow::Error::new(e).context(format!("{}: cannot open", path.display()))),
-            _ => {}
+            Err(e) => missing.push(Some(e)),
         }
     }
     let db = ctx.open_database_there()?;
     let mut marked: Vec<Track> = Vec::with_capacity(paths.len());
     let mut seen = std::collections::HashSet::new();
-    for path in paths {
-        let track = indexed_track(&db, path)?;
+    for (path, missing) in paths.iter().zip(missing) {
+        let track = indexed_track(&db, path, missing)?;
         // The same file named twice (or by two links) is marked and said once.
         if seen.insert(track.id) {
             marked.push(track);
@@ -63,11 +66,12 @@ pub fn run(ctx: &Context, paths: &[PathBuf], mark: Mark, on: bool) -> anyhow::Re
     Ok(())
 }
 
-/// The indexed track at `path`, which [`run`] found to be an audio file or not there. A mark
-/// can be taken back from a file that is gone from the disk, even from the library, by the path
-/// it had: its like or ban would otherwise stay in the log and its exports for good.
-fn indexed_track(db: &Database, path: &Path) -> anyhow::Result<Track> {
-    if let Err(e) = std::fs::metadata(path) {
+/// The indexed track at `path`, which [`run`] found to be an audio file, or not there (`missing`
+/// says why). A mark can be taken back from a file that is gone from the disk, even from the
+/// library, by the path it had: its like or ban would otherwise stay in the log and its exports
+/// for good.
+fn indexed_track(db: &Database, path: &Path, missing: Option<std::io::Error>) -> anyhow::Result<Track> {
+    if let Some(e) = missing {
         let named = std::path::absolute(path).map(|p| crate::playlist::lexically_normal(&p));
         return named
             .ok()
