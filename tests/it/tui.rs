@@ -1856,7 +1856,10 @@ fn the_stats_view_shows_skip_rates_by_week_and_by_who_picked() {
     let mut log = LogWriter::open(&h._dir.path().join("skipless.db"));
     let track = h.app.state.library.tracks[0].clone();
     let day = 86_400_000;
-    let latest = skipless::clock::now_ms() - day;
+    // A Thursday noon of last week, so that no run of plays crosses a Monday midnight whatever
+    // day the test runs on.
+    let last_week = skipless::clock::now_ms() - 7 * day;
+    let latest = skipless::clock::week_start_ms(last_week, &jiff::tz::TimeZone::system()) + 3 * day + day / 2;
     // Two weeks before the last one: four of the listener's picks, two skipped; the last week:
     // four of autoplay's, one skipped.
     for (start, source, skips) in [
