@@ -56,6 +56,25 @@ pub fn is_root(why: &str) -> bool {
 }
 
 /// The real `skipless` binary with its own data dir and no user config.
+/// Starts a detached tmux session `session` of `width`×`height` running `command`. The tmux
+/// server all tests share may be ending just then (its last session killed by another test): a
+/// new-session that finds it going away is tried again.
+pub fn tmux_session(session: &str, width: u16, height: u16, command: &str) {
+    let started = (0..5).any(|attempt| {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        std::process::Command::new("tmux")
+            .args(["new-session", "-d", "-s", session])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(command)
+            .status()
+            .expect("tmux is installed (apt-get install tmux)")
+            .success()
+    });
+    assert!(started, "tmux new-session {session} failed five times");
+}
+
 pub fn skipless(data_dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("skipless").expect("the skipless binary is built");
     cmd.arg("--data-dir").arg(data_dir);

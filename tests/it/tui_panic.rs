@@ -17,12 +17,12 @@ struct Shell {
 impl Shell {
     fn start(name: &str) -> Self {
         let session = format!("skipless-panic-{}-{name}", std::process::id());
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "40"])
-            .arg(format!("env PS1='{PROMPT}' bash --norc --noprofile -i"))
-            .status()
-            .expect("tmux is installed (apt-get install tmux)");
-        assert!(status.success());
+        crate::common::tmux_session(
+            &session,
+            160,
+            40,
+            &format!("env PS1='{PROMPT}' bash --norc --noprofile -i"),
+        );
         let shell = Self { session };
         shell.wait_for(PROMPT);
         shell

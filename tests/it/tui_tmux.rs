@@ -27,20 +27,7 @@ impl Tmux {
             data_dir.display(),
             crate::common::config_file(data_dir).display()
         );
-        // The tmux server may be ending just then (its last session killed by another test):
-        // a new-session that finds it going away is tried again.
-        let started = (0..5).any(|attempt| {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Command::new("tmux")
-                .args(["new-session", "-d", "-s", &session, "-x", "100", "-y", "30"])
-                .arg(&command)
-                .status()
-                .expect("tmux is installed (apt-get install tmux)")
-                .success()
-        });
-        assert!(started, "tmux new-session {session} failed five times");
+        crate::common::tmux_session(&session, 100, 30, &command);
         Self { session }
     }
 
@@ -104,7 +91,12 @@ impl Tmux {
     }
 
     fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_for_within(text, Duration::from_secs(30))
+    }
+
+    /// [`Tmux::wait_for`] with room for slower work than a key's answer (a whole training run).
+    fn wait_for_within(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen();
             if screen.contains(text) {
@@ -229,7 +221,7 @@ fn retraining_in_the_background_while_playing() {
     );
     // A log long enough to train on and no model yet (a history just imported): the first
     // model trains at once, with no key pressed.
-    tmux.wait_for("new model in use");
+    tmux.wait_for_within("new model in use", Duration::from_secs(120));
     tmux.wait_for("model trained");
     let runs = || -> i64 {
         let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
