@@ -33,8 +33,9 @@ impl ScanOutcome {
         let unplayable = crate::library::unplayable_said(&self.report.unplayable)
             .map(|said| format!("; {said}"))
             .unwrap_or_default();
+        let merged: String = self.report.merged_said().map(|said| format!("; {said}")).collect();
         format!(
-            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{unplayable}{matched}",
+            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{unplayable}{merged}{matched}",
             s.scanned, s.added, s.updated, s.moved, s.removed, s.failed
         )
     }

@@ -12,7 +12,8 @@ use crate::db::tracks;
 /// What `skipless roots` does besides listing.
 #[derive(Debug, Subcommand)]
 pub enum RootsAction {
-    /// Add folders to the library (and scan them now).
+    /// Add folders to the library (and scan them now). A library folder inside one added becomes
+    /// part of it.
     Add {
         #[arg(required = true)]
         paths: Vec<PathBuf>,

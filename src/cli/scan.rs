@@ -66,6 +66,9 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     if let Some(error) = &outcome.match_error {
         eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
     }
+    for said in report.merged_said() {
+        eprintln!("skipless: {said}");
+    }
     for error in &report.walk_errors {
         eprintln!("skipless: warning: {error}");
     }

@@ -510,6 +510,13 @@ pub(crate) fn add_root(conn: &Connection, path: &Path, now: i64) -> rusqlite::Re
     Ok(())
 }
 
+/// Takes `path` off the list of roots, its tracks left as they are: for a root that a new root
+/// holding it took in.
+pub(crate) fn forget_root(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM roots WHERE path = ?1", [path_blob(path)])?;
+    Ok(())
+}
+
 /// Removes the library root `path` and marks its tracks gone, except those under another root;
 /// their plays, likes and bans stay. Returns how many playable tracks went (as `skipless roots`
 /// counts them), or `None` when `path` is no root.

@@ -43,6 +43,22 @@ pub struct ScanReport {
     pub walk_errors: Vec<String>,
     /// The files of [`ScanSummary::unplayable`], counted by extension (lower case).
     pub unplayable: BTreeMap<String, usize>,
+    /// Library folders that a folder holding them, added by this scan, took in: each is now
+    /// part of that folder, `(inner, outer)`.
+    pub merged_roots: Vec<(PathBuf, PathBuf)>,
+}
+
+impl ScanReport {
+    /// Each library folder taken in by another, in a line.
+    pub fn merged_said(&self) -> impl Iterator<Item = String> + '_ {
+        self.merged_roots.iter().map(|(inner, outer)| {
+            format!(
+                "the library folder {} is now part of {}",
+                inner.display(),
+                outer.display()
+            )
+        })
+    }
 }
 
 /// Progress of the tag-reading phase, for a bar or a gauge.
@@ -119,6 +135,7 @@ pub fn scan(
     let mut folders: Vec<PathBuf> = Vec::new();
 
     let known_roots = tracks::roots(db.conn()).map_err(|e| db.err(e))?;
+    let mut library_roots = known_roots.clone();
     // Roots that are not there: an unplugged disk keeps its tracks; a renamed or moved folder's
     // tracks follow its files when this scan finds them elsewhere.
     let missing_roots: Vec<PathBuf> = known_roots
@@ -150,10 +167,22 @@ pub fn scan(
             continue;
         }
         // A folder inside a root is rescanned as part of it, not remembered as a root of its own.
-        if !known_roots.iter().any(|known| root.starts_with(known)) {
+        if !library_roots.iter().any(|known| root.starts_with(known)) {
             tracks::add_root(db.conn(), &root, now).map_err(|e| db.err(e))?;
+            library_roots.push(root.clone());
         }
         folders.push(root);
+    }
+    // A root inside another (added after it, or kept so by an older version) becomes part of it,
+    // so that no track is counted under two roots.
+    for inner in &library_roots {
+        if let Some(outer) = library_roots
+            .iter()
+            .find(|other| *other != inner && inner.starts_with(other))
+        {
+            tracks::forget_root(db.conn(), inner).map_err(|e| db.err(e))?;
+            report.merged_roots.push((inner.clone(), outer.clone()));
+        }
     }
     // A folder inside another of this scan's is walked once, as part of the outer one.
     folders.sort();
@@ -278,6 +307,9 @@ pub fn scan(
     }
     report.summary.removed = vanished.len();
     for root in &missing_roots {
+        if report.merged_roots.iter().any(|(inner, _)| inner == root) {
+            continue;
+        }
         let left = tracks::count_under(db.conn(), root).map_err(|e| db.err(e))?;
         let said = if left == 0 {
             // Every track it had was found elsewhere (or it had none): nothing is left to keep.

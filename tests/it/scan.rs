@@ -391,6 +391,75 @@ fn roots_are_listed_added_and_removed() {
     assert!(stderr.contains("not a library folder"), "{stderr}");
 }
 
+/// A folder added around library folders takes them in: each track is under one root, counted
+/// once, and removing the outer folder takes them all. Roots nested by an older version are
+/// taken in at the next scan.
+#[test]
+fn a_folder_added_around_library_folders_takes_them_in() {
+    let data = tempfile::tempdir().unwrap();
+    let music = data.path().join("music");
+    let (jazz, rock) = (music.join("jazz"), music.join("rock"));
+    for (folder, file) in [(&jazz, "sad.ogg"), (&rock, "victory.ogg"), (&music, "defeat.flac")] {
+        std::fs::create_dir_all(folder).unwrap();
+        std::fs::copy(corpus().join(file), folder.join(file)).unwrap();
+    }
+    let roots = || -> Vec<(String, u64)> {
+        json_lines(&stdout_of(skipless(data.path()).args(["roots", "--json"])))
+            .iter()
+            .map(|r| (r["path"].as_str().unwrap().to_owned(), r["tracks"].as_u64().unwrap()))
+            .collect()
+    };
+    // The inner one named first in one command is taken in by the outer one after it.
+    let added = skipless(data.path())
+        .args(["roots", "add"])
+        .arg(&rock)
+        .arg(&jazz)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let outer = skipless(data.path())
+        .args(["roots", "add"])
+        .arg(&music)
+        .output()
+        .unwrap();
+    assert!(outer.status.success());
+    let said = String::from_utf8(outer.stderr).unwrap();
+    let (music, jazz, rock) = (
+        music.canonicalize().unwrap(),
+        jazz.canonicalize().unwrap(),
+        rock.canonicalize().unwrap(),
+    );
+    for inner in [&jazz, &rock] {
+        let line = format!(
+            "skipless: the library folder {} is now part of {}",
+            inner.display(),
+            music.display()
+        );
+        assert!(said.lines().any(|l| l == line), "{said}");
+    }
+    assert_eq!(roots(), [(music.display().to_string(), 3)]);
+    // A root kept inside another by an older version is taken in at the next scan.
+    let conn = rusqlite::Connection::open(data.path().join("skipless.db")).unwrap();
+    conn.execute(
+        "INSERT INTO roots (path, path_text, added_at) VALUES (?1, ?2, 0)",
+        rusqlite::params![jazz.as_os_str().as_encoded_bytes(), jazz.display().to_string()],
+    )
+    .unwrap();
+    assert_eq!(roots().len(), 2);
+    let rescan = skipless(data.path()).arg("scan").output().unwrap();
+    assert!(rescan.status.success());
+    assert!(
+        String::from_utf8_lossy(&rescan.stderr).contains("is now part of"),
+        "{}",
+        String::from_utf8_lossy(&rescan.stderr)
+    );
+    assert_eq!(roots(), [(music.display().to_string(), 3)]);
+    let out = stdout_of(skipless(data.path()).args(["roots", "remove"]).arg(&music));
+    assert!(out.contains("3 tracks left the library"), "{out}");
+    assert!(roots().is_empty());
+    assert_eq!(library(data.path()).len(), 0);
+}
+
 #[test]
 fn a_moved_or_renamed_file_keeps_its_track() {
     let data = tempfile::tempdir().unwrap();
