@@ -93,11 +93,12 @@ pub enum WorkerMsg {
     },
 }
 
-/// Runs `job` on a thread named `name`; its error, or a panic, is reported as `failed` says.
+/// Runs `job` on a thread named `name`; its error, or a panic, is reported as `failed` says (a
+/// job the screen waits on answers it in its own words, so that nothing stays "on its way").
 /// Returns whether the thread started.
 fn run_worker(
     name: &str,
-    failed: fn(String) -> WorkerMsg,
+    failed: impl FnOnce(String) -> WorkerMsg + Send + 'static,
     tx: Sender<WorkerMsg>,
     job: impl FnOnce(&Sender<WorkerMsg>) -> Result<(), AppError> + Send + 'static,
 ) -> bool {
@@ -279,7 +280,13 @@ pub(crate) fn spawn_art(
     cache: std::sync::Arc<std::sync::Mutex<ArtCache>>,
     tx: Sender<WorkerMsg>,
 ) {
-    run_worker("art", WorkerMsg::Error, tx, move |tx| {
+    let track_id = track.id;
+    let no_picture = move |_| WorkerMsg::Art {
+        track_id,
+        size,
+        picture: None,
+    };
+    run_worker("art", no_picture, tx, move |tx| {
         let picture = art_for(&track, size, &picker, &cache);
         let _ = tx.send(WorkerMsg::Art {
             track_id: track.id,
@@ -293,7 +300,14 @@ pub(crate) fn spawn_art(
 /// Finds the lyrics of `track` (its `.lrc`, its tags, then `folder`) and the listener's
 /// timing shift for them.
 pub(crate) fn spawn_lyrics(db_path: PathBuf, track: Track, folder: Option<PathBuf>, tx: Sender<WorkerMsg>) {
-    run_worker("lyrics", WorkerMsg::Error, tx, move |tx| {
+    let track_id = track.id;
+    let none_found = move |why| WorkerMsg::Lyrics {
+        track_id,
+        lyrics: None,
+        shift_ms: 0,
+        problem: Some(why),
+    };
+    run_worker("lyrics", none_found, tx, move |tx| {
         let lyrics = find_lyrics(&track, folder.as_deref());
         // The lyrics are shown whatever happens to their timing: the screen asks once a track.
         let shift_ms = Database::open(&db_path)
@@ -333,4 +347,31 @@ pub(crate) fn spawn_stats(db_path: PathBuf, rule: SkipRule, tx: Sender<WorkerMsg
         let _ = tx.send(WorkerMsg::Stats(stats));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that panics still answers, in the words its caller gave for a failure.
+    #[test]
+    fn a_worker_that_panics_answers_as_its_caller_said() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let answer = |why| WorkerMsg::Lyrics {
+            track_id: 7,
+            lyrics: None,
+            shift_ms: 0,
+            problem: Some(why),
+        };
+        assert!(run_worker("lyrics", answer, tx, |_| panic!("on purpose")));
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(WorkerMsg::Lyrics {
+                track_id: 7,
+                lyrics: None,
+                problem: Some(why),
+                ..
+            }) => assert_eq!(why, "the lyrics worker failed unexpectedly (details in skipless.log)"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
