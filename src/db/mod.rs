@@ -471,6 +471,11 @@ impl Database {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
+        // A migration rewrites tables: one damaged inside is refused before it spreads the damage.
+        // (Once a version, so the read of the whole file is paid rarely.)
+        if current > 0 && (current as usize) < MIGRATIONS.len() {
+            self.check_intact()?;
+        }
         for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
             let to = index as i64 + 1;
             let path = self.path.clone();
