@@ -112,10 +112,7 @@ pub(crate) fn column(s: &str, width: usize) -> String {
 
 /// RFC 3339 UTC time for Unix milliseconds.
 pub(crate) fn format_time(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
 /// Unix milliseconds as the listener's wall-clock time (the system time zone, `TZ`), to the

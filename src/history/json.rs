@@ -8,9 +8,6 @@ use std::path::Path;
 
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{HistoryError, HistoryPlay, MAX_PLAY_MS};
 
@@ -50,14 +47,14 @@ fn extended_play(r: ExtendedRecord, record: usize, path: &Path) -> Result<Option
         return Ok(None);
     };
     check_ms_played(r.ms_played, record, path)?;
-    let ts = OffsetDateTime::parse(&r.ts, &Rfc3339).map_err(|e| HistoryError::Record {
+    let ts: jiff::Timestamp = r.ts.parse().map_err(|e: jiff::Error| HistoryError::Record {
         path: path.to_path_buf(),
         record,
         message: format!("bad timestamp {:?}: {e}", r.ts),
     })?;
     check_time(ts, &r.ts, record, path)?;
     Ok(Some(HistoryPlay {
-        ts_ms: (ts.unix_timestamp_nanos() / 1_000_000) as i64,
+        ts_ms: ts.as_millisecond(),
         artist: r.master_metadata_album_artist_name.unwrap_or_default(),
         track,
         album: r.master_metadata_album_album_name,
@@ -75,15 +72,18 @@ fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<Histo
         return Ok(None);
     }
     check_ms_played(r.ms_played, record, path)?;
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]");
-    let ts = PrimitiveDateTime::parse(&r.end_time, &format).map_err(|e| HistoryError::Record {
-        path: path.to_path_buf(),
-        record,
-        message: format!("bad endTime {:?}: {e}", r.end_time),
-    })?;
-    check_time(ts.assume_utc(), &r.end_time, record, path)?;
+    // Basic histories write the minute in UTC.
+    let ts = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", &r.end_time)
+        .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|t| t.timestamp())
+        .map_err(|e| HistoryError::Record {
+            path: path.to_path_buf(),
+            record,
+            message: format!("bad endTime {:?}: {e}", r.end_time),
+        })?;
+    check_time(ts, &r.end_time, record, path)?;
     Ok(Some(HistoryPlay {
-        ts_ms: (ts.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+        ts_ms: ts.as_millisecond(),
         artist: r.artist_name,
         track: r.track_name,
         album: None,
@@ -99,9 +99,9 @@ fn basic_play(r: BasicRecord, record: usize, path: &Path) -> Result<Option<Histo
 /// Refuses a time no play of a history can have: before 1970, or more than a day from now (a
 /// clock set wrong, a file edited by hand). One such play would stand first in the history and
 /// stretch every weekly chart to its year.
-fn check_time(ts: OffsetDateTime, written: &str, record: usize, path: &Path) -> Result<(), HistoryError> {
-    let latest = OffsetDateTime::now_utc() + time::Duration::DAY;
-    if ts.year() < 1970 || ts > latest {
+fn check_time(ts: jiff::Timestamp, written: &str, record: usize, path: &Path) -> Result<(), HistoryError> {
+    let latest = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    if ts < jiff::Timestamp::UNIX_EPOCH || ts > latest {
         return Err(HistoryError::Record {
             path: path.to_path_buf(),
             record,

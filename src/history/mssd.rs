@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use time::{Date, Month};
-
 use super::{HistoryError, HistoryPlay};
 
 const REQUIRED: [&str; 6] = [
@@ -76,7 +74,10 @@ pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, Histo
                 ))
             })?;
         let position_ms = parse_u64(position)?;
-        let ts_ms = (day.midnight().assume_utc().unix_timestamp() * 1000)
+        let midnight = day.to_zoned(jiff::tz::TimeZone::UTC).map_err(|e| bad(e.to_string()))?;
+        let ts_ms = midnight
+            .timestamp()
+            .as_millisecond()
             .checked_add_unsigned(hour_ms + position_ms.min(u64::from(u32::MAX)))
             .ok_or_else(|| {
                 bad(format!(
@@ -104,11 +105,12 @@ pub(super) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryPlay>, Histo
 }
 
 /// "DD-MM-YY", the years being 20YY.
-fn parse_date(text: &str) -> Option<Date> {
+fn parse_date(text: &str) -> Option<jiff::civil::Date> {
     let mut parts = text.split('-').map(|p| p.parse::<u8>().ok());
     let (day, month, year) = (parts.next()??, parts.next()??, parts.next()??);
     if parts.next().is_some() {
         return None;
     }
-    Date::from_calendar_date(2000 + i32::from(year), Month::try_from(month).ok()?, day).ok()
+    let as_i8 = |n: u8| i8::try_from(n).ok();
+    jiff::civil::Date::new(2000 + i16::from(year), as_i8(month)?, as_i8(day)?).ok()
 }

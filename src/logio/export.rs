@@ -7,8 +7,6 @@ use std::io::Write;
 
 use rusqlite::Connection;
 use serde::Serialize;
-use time::macros::format_description;
-use time::OffsetDateTime;
 
 use super::LogIoError;
 use crate::clock::TimeRange;
@@ -407,12 +405,8 @@ struct SpotifyRecord<'a> {
 
 /// Spotify writes whole seconds in UTC.
 fn spotify_ts(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| {
-            t.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
-                .ok()
-        })
+    jiff::Timestamp::from_second(ms.div_euclid(1000))
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
 }
 
@@ -505,7 +499,9 @@ fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
         Some(_) => (0, 0, 1),
         None => (0, 0, 0),
     };
-    let start = OffsetDateTime::from_unix_timestamp(row.started_at.div_euclid(1000)).map_err(std::io::Error::other)?;
+    let start = jiff::Timestamp::from_second(row.started_at.div_euclid(1000))
+        .map_err(std::io::Error::other)?
+        .to_zoned(jiff::tz::TimeZone::UTC);
     let b = |v: bool| if v { "True" } else { "False" };
     writeln!(
         out,
@@ -521,7 +517,7 @@ fn write_mssd(out: &mut dyn Write, row: &LogRow, gap_ms: i64) -> WriteResult {
         b(skips.not_skipped),
         start.hour(),
         start.day(),
-        u8::from(start.month()),
+        start.month(),
         start.year().rem_euclid(100),
         spotify_reason_start(row, gap_ms),
         spotify_reason_end(reason),

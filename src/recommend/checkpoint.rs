@@ -163,9 +163,7 @@ impl ModelsLock {
 
 /// Now, as RFC 3339 UTC.
 pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    jiff::Timestamp::now().to_string()
 }
 
 #[cfg(test)]

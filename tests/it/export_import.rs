@@ -932,9 +932,9 @@ fn write_history(path: &Path, bytes: usize) -> u64 {
     out.write_all(b"[\n").unwrap();
     let (mut written, mut n) = (2, 0u64);
     while written < bytes {
-        let ts = time::OffsetDateTime::from_unix_timestamp(1_600_000_000 + n as i64 * 200).unwrap();
+        let ts = jiff::Timestamp::from_second(1_600_000_000 + n as i64 * 200).unwrap();
         let record = serde_json::json!({
-            "ts": ts.format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "ts": ts.to_string(),
             "platform": "linux", "ms_played": 180_000 + n % 1000,
             "master_metadata_track_name": format!("Track {n}"),
             "master_metadata_album_artist_name": format!("Artist {}", n % 5000),
@@ -1579,10 +1579,7 @@ fn a_tie_on_a_validation_slice_of_skips_goes_to_the_new_model() {
         for play in 0..6i64 {
             let skipped = session == 9;
             let at = 1_700_000_000 + session * day + play * 300;
-            let ts = time::OffsetDateTime::from_unix_timestamp(at)
-                .unwrap()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap();
+            let ts = jiff::Timestamp::from_second(at).unwrap().to_string();
             records.push(json!({
                 "ts": ts,
                 "ms_played": if skipped { 2_000 } else { 200_000 },
@@ -1708,12 +1705,12 @@ fn mica_in_three_parts(dir: &Path) -> Vec<PathBuf> {
     let mut records: Vec<Value> = serde_json::from_slice(&std::fs::read(mica()).unwrap()).unwrap();
     records.sort_by(|a, b| a["ts"].as_str().cmp(&b["ts"].as_str()));
     let time = |r: &Value| {
-        time::OffsetDateTime::parse(
-            r["ts"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap()
-        .unix_timestamp()
+        r["ts"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
     };
     let pause_after = |from: usize| {
         (from..records.len() - 1)
