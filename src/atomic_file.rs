@@ -39,8 +39,22 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temp = dir.join(format!("{prefix}{}.{nth}", std::process::id()));
+    // The file replaced keeps what its owner made it: read-only is refused, as a shell's `>`
+    // would, and its mode (a private 0600 history stays private) and owner carry over.
+    let before = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file);
+    if before.is_some() {
+        std::fs::OpenOptions::new().write(true).open(path)?;
+    }
+    unfinished().push(temp.clone());
     let result = (|| {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&temp)?);
+        let file = std::fs::File::create(&temp)?;
+        if let Some(before) = &before {
+            use std::os::unix::fs::MetadataExt;
+            file.set_permissions(before.permissions())?;
+            // Only the superuser can give a file away; anyone else's file is theirs already.
+            let _ = std::os::unix::fs::fchown(&file, Some(before.uid()), Some(before.gid()));
+        }
+        let mut out = std::io::BufWriter::new(file);
         let written = write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
@@ -51,7 +65,24 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
+    unfinished().retain(|t| *t != temp);
     result
+}
+
+/// The temporary files being written now, for [`remove_unfinished`].
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
+    static UNFINISHED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    UNFINISHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes the temporary files of the writes under way, for a process about to end on a signal:
+/// the files they were to replace stay as they were. Returns whether there were any.
+pub fn remove_unfinished() -> bool {
+    let temps = std::mem::take(&mut *unfinished());
+    for temp in &temps {
+        let _ = std::fs::remove_file(temp);
+    }
+    !temps.is_empty()
 }
 
 /// Whether `path` names an open file descriptor of this process rather than a file.
@@ -149,6 +180,59 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["out.html", "taken"]);
+    }
+
+    /// What an interrupt handler does while a write is under way: the temporary file goes and
+    /// the file it was to replace stays.
+    #[test]
+    fn an_unfinished_write_is_removed_on_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log.csv");
+        std::fs::write(&file, b"old").unwrap();
+        let _ = write_atomic_with(&file, |out| {
+            out.write_all(b"half")?;
+            assert!(remove_unfinished());
+            Err::<(), _>(std::io::Error::other("the process would end here"))
+        });
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["log.csv"]);
+        assert_eq!(std::fs::read(&file).unwrap(), b"old");
+        assert!(!remove_unfinished());
+    }
+
+    #[test]
+    fn a_file_replaced_keeps_its_mode_and_a_read_only_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private.csv");
+        std::fs::write(&private, b"old").unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&private, b"new").unwrap();
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+        assert_eq!((std::fs::read(&private).unwrap(), mode), (b"new".to_vec(), 0o600));
+        // The superuser writes whatever the mode says, as a shell's `>` does.
+        if running_as_root() {
+            return;
+        }
+        let kept = dir.path().join("kept.csv");
+        std::fs::write(&kept, b"archived").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let refused = write_atomic(&kept, b"new").unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+        assert_eq!(std::fs::read(&kept).unwrap(), b"archived");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary file is left"
+        );
+    }
+
+    fn running_as_root() -> bool {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
     }
 
     #[test]

@@ -55,7 +55,6 @@ pub fn is_root(why: &str) -> bool {
     root
 }
 
-/// The real `skipless` binary with its own data dir and no user config.
 /// Starts a detached tmux session `session` of `width`×`height` running `command`. The tmux
 /// server all tests share may be ending just then (its last session killed by another test): a
 /// new-session that finds it going away is tried again.
@@ -75,6 +74,7 @@ pub fn tmux_session(session: &str, width: u16, height: u16, command: &str) {
     assert!(started, "tmux new-session {session} failed five times");
 }
 
+/// The real `skipless` binary with its own data dir and no user config.
 pub fn skipless(data_dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("skipless").expect("the skipless binary is built");
     cmd.arg("--data-dir").arg(data_dir);

@@ -2046,3 +2046,58 @@ fn an_out_file_is_never_the_players_own_and_links_and_pipes_are_written_through(
     assert_eq!(reader.join().unwrap().lines().count(), 4);
     assert!(std::fs::metadata(&pipe).unwrap().file_type().is_fifo());
 }
+
+/// An export over a file keeps what its owner made it: a private one stays private, and one
+/// its user cannot write (read-only, as a shell's `>` refuses it) is refused, left as it was.
+#[test]
+fn an_export_over_a_file_keeps_its_mode_and_a_read_only_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = data_dir(root.path(), "data");
+    import_spotify(&data, &[&mica()]);
+    let out = root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let private = out.join("private.csv");
+    std::fs::write(&private, "old").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    stdout_of(
+        skipless(&data)
+            .args(["export", "--format", "csv", "--out"])
+            .arg(&private),
+    );
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&private).unwrap().lines().count() > 100);
+
+    let kept = out.join("kept.csv");
+    std::fs::write(&kept, "archived").unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // Root writes any file, so the export runs as an unprivileged user when we are root.
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap();
+    let mut cmd = if is_root && crate::common::has_tool("setpriv", "util-linux") {
+        for path in [root.path(), &data, &out] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        for entry in std::fs::read_dir(&data).unwrap() {
+            std::fs::set_permissions(entry.unwrap().path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        let mut cmd = assert_cmd::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("skipless"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--config", "/dev/null"]);
+        cmd
+    } else if is_root {
+        return;
+    } else {
+        skipless(&data)
+    };
+    let err = crate::common::stderr_of_failure(cmd.args(["export", "--format", "csv", "--out"]).arg(&kept));
+    assert!(err.contains("kept.csv") && err.contains("Permission denied"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "archived");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "no temporary file is left");
+}
