@@ -39,6 +39,7 @@ impl Context {
         let others = [
             self.paths.remembered_file(),
             self.paths.lock_file(),
+            self.paths.log_file(),
             self.paths.config_file.clone(),
         ];
         let mut own = journals.iter().chain(&others).filter_map(|p| resolved(p));

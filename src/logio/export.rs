@@ -83,7 +83,7 @@ pub(crate) fn export_to_file(
         export(conn, options, out, &|n| progress(n, total)).map_err(Failed::Export)
     })
     .map_err(|failed| match failed {
-        Failed::File(source) => LogIoError::Create {
+        Failed::File(source) | Failed::Export(LogIoError::Write(source)) => LogIoError::WriteFile {
             path: path.to_path_buf(),
             source,
         },

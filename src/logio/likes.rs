@@ -131,24 +131,33 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
             })
             .collect::<Result<_, _>>()?,
     };
-    Ok(feedback
-        .into_iter()
-        .filter_map(|f| {
-            let mark = match f.score {
-                1 => Mark::Like,
-                -1 => Mark::Ban,
-                _ => return None,
-            };
-            let meta = f.track_metadata?;
-            Some(Liked {
-                mark,
-                artist: meta.artist_name,
-                title: meta.track_name,
-                album: meta.release_name,
-                at_ms: f.created.map(|s| s.saturating_mul(1000)),
-            })
-        })
-        .collect())
+    // A mark dated in the future would outrank every mark made from now on (the newer of a
+    // like and a ban stands), as one before 1970 is no time a listener marked a song.
+    let latest_ms = crate::clock::now_ms().saturating_add(86_400_000);
+    let mut songs = Vec::new();
+    for (n, f) in feedback.into_iter().enumerate() {
+        let mark = match f.score {
+            1 => Mark::Like,
+            -1 => Mark::Ban,
+            _ => continue,
+        };
+        let Some(meta) = f.track_metadata else { continue };
+        let at_ms = f.created.map(|s| s.saturating_mul(1000));
+        if let Some(at) = at_ms.filter(|&at| at < 0 || at > latest_ms) {
+            return Err(bad(
+                path,
+                format!("entry {}: created {} is before 1970 or in the future", n + 1, at / 1000),
+            ));
+        }
+        songs.push(Liked {
+            mark,
+            artist: meta.artist_name,
+            title: meta.track_name,
+            album: meta.release_name,
+            at_ms,
+        });
+    }
+    Ok(songs)
 }
 
 /// Likes (or bans) every song of `path` that the library has, in one transaction; the others

@@ -32,8 +32,9 @@ pub enum LogIoError {
     },
     #[error("{path}: cannot read: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: cannot create: {source}")]
-    Create { path: PathBuf, source: std::io::Error },
+    /// An export's file could not be made, written or put in place.
+    #[error("{path}: cannot write the export: {source}")]
+    WriteFile { path: PathBuf, source: std::io::Error },
     #[error("writing the export: {0}")]
     Write(#[source] std::io::Error),
     #[error(transparent)]

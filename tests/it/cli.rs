@@ -283,6 +283,7 @@ fn a_full_disk_under_stdout_is_one_line_not_a_panic() {
         let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("skipless"))
             .arg("--data-dir")
             .arg(data.path())
+            .args(["--config", "/dev/null"])
             .args(args)
             .stdout(full)
             .output()
@@ -295,6 +296,18 @@ fn a_full_disk_under_stdout_is_one_line_not_a_panic() {
             assert!(stderr.contains("cannot write to stdout: "), "{args:?}: {stderr}");
         }
     }
+    // A file named with --out is named when it cannot be written.
+    let stderr = crate::common::stderr_of_failure(crate::common::skipless(data.path()).args([
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        "/dev/full",
+    ]));
+    assert_eq!(
+        stderr.trim(),
+        "skipless: error: /dev/full: cannot write the export: No space left on device (os error 28)"
+    );
 }
 
 /// A mistyped `--data-dir` is said, not made: only the commands that bring data in start one.

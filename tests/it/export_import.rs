@@ -797,6 +797,14 @@ fn malformed_truncated_non_json_and_empty_files_import_nothing() {
             && stderr.contains("skipless import spotify"),
         "{stderr}"
     );
+    // A mark dated in the future would stand over every later one: refused, with its entry.
+    let far = r#"{"score":-1,"created":4102444800,"track_metadata":{"artist_name":"A","track_name":"B"}}"#;
+    std::fs::write(&listens, format!("{far}\n")).unwrap();
+    let stderr = import_fails(&dir, &["import", "likes"], &listens);
+    assert!(
+        stderr.contains("entry 1: created 4102444800 is before 1970 or in the future"),
+        "{stderr}"
+    );
     std::fs::write(&listens, format!("{listen}\n")).unwrap();
     let stderr = import_fails(&dir, &["import", "likes"], &listens);
     assert!(
@@ -2001,6 +2009,7 @@ fn an_out_file_is_never_the_players_own_and_links_and_pipes_are_written_through(
         (&export[..], link_to_database.clone()),
         (&export[..], a.join(".").join("models").join("model.safetensors")),
         (&["recap"][..], a.join("state.json")),
+        (&["recap"][..], a.join("skipless.log")),
         (&["playlist", "export", "most finished"][..], a.join("skipless.db")),
     ] {
         let err = crate::common::stderr_of_failure(skipless(&a).args(command).arg("--out").arg(&out));
