@@ -28,6 +28,6 @@ fn main() {
     let cli = skipless::cli::Cli::parse();
     if let Err(error) = skipless::cli::run(cli) {
         skipless::cli::say_error(&error);
-        std::process::exit(1);
+        std::process::exit(skipless::cli::exit_status(&error));
     }
 }

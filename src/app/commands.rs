@@ -157,9 +157,10 @@ impl LineCommand {
                 "--json" => Ok(Self::Status { json: true }),
                 other => Err(format!("status takes only --json, not {other}")),
             },
+            // A line of anything (a file piped in by mistake) is named by its start.
             _ => Err(format!(
                 "unknown command: {} (known: {COMMAND_WORDS})",
-                String::from_utf8_lossy(line)
+                crate::fmt::truncate(&String::from_utf8_lossy(line), 60)
             )),
         }
     }

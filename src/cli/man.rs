@@ -35,7 +35,7 @@ fn exit_status() -> Roff {
         (
             "2",
             "the command line is not understood (an unknown option or command, a missing or malformed \
-             argument); the usage is printed.",
+             argument, a word `remote` or `man` does not know); the usage, or the words known, is printed.",
         ),
         (
             "128+N",

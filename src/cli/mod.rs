@@ -357,6 +357,22 @@ impl From<AudioArg> for crate::config::AudioOutput {
 pub(crate) struct StdoutError(#[source] pub std::io::Error);
 
 /// Says `error` on stderr, as every failure of the program is said.
+/// A command line not understood past what clap checks (a word `remote` or `man` does not
+/// know): the exit status is 2, as for clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Misuse(pub String);
+
+/// The exit status of a command that failed with `error`: 2 for a command line not understood,
+/// else 1.
+pub fn exit_status(error: &anyhow::Error) -> i32 {
+    if error.downcast_ref::<Misuse>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
 pub fn say_error(error: &anyhow::Error) {
     eprintln!("skipless: error: {}", error_line(error));
 }
@@ -427,7 +443,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             for word in command {
                 let Some(found) = page.find_subcommand(word).cloned() else {
                     let name = page.get_display_name().unwrap_or(page.get_name()).replace('-', " ");
-                    anyhow::bail!("man: `{name} {word}` is no command (see `{name} --help`)");
+                    return Err(Misuse(format!("man: `{name} {word}` is no command (see `{name} --help`)")).into());
                 };
                 page = found;
             }

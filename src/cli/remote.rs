@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, words: &[OsString]) -> anyhow::Result<()> {
 /// be sent is its refusal instead.
 fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, String>>> {
     let Some((verb, args)) = words.split_first() else {
-        anyhow::bail!("remote needs a command: {COMMAND_WORDS}");
+        return Err(super::Misuse(format!("remote needs a command: {COMMAND_WORDS}")).into());
     };
     // The command's words are taken whole (so that `seek -5` is a command, not an option), which
     // would send a player option given after them to the player as words, and the command to
@@ -95,7 +95,7 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
     let line = words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>().join(&b' ');
     anyhow::ensure!(!line.contains(&b'\n'), "a command is one line");
     // A command the player would refuse is refused here, whether or not a player runs.
-    LineCommand::parse(&line).map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+    LineCommand::parse(&line).map_err(super::Misuse)?;
     Ok(vec![Ok(line)])
 }
 

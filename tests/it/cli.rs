@@ -186,6 +186,9 @@ fn man_prints_a_manual_page() {
     assert!(nested.contains(".TH skipless-import-spotify 1"), "{nested}");
     let stderr = refusal(&["man", "dance"]);
     assert!(stderr.contains("`skipless dance` is no command"), "{stderr}");
+    // A word no command has is a command line not understood, as clap's own are.
+    let unknown = skipless(data.path()).args(["man", "dance"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
     // Every page into a folder: the main one, each command's and each command's command.
     // The folder is made when it is not there.
     let pages = data.path().join("share/man/man1");

@@ -254,8 +254,19 @@ fn remote_drives_a_headless_player_and_its_next_is_logged_as_a_remote_skip() {
     // A command no player would take is named as such, player or not.
     let bogus = remote(data.path(), &["dance"]);
     let stderr = String::from_utf8_lossy(&bogus.stderr);
-    assert!(!bogus.status.success());
+    assert_eq!(bogus.status.code(), Some(2), "a command line not understood: {stderr}");
     assert!(stderr.contains("unknown command: dance"), "{stderr}");
+    // A line of anything is named by its start, not echoed whole.
+    let long = "x".repeat(100_000);
+    let bogus = remote(data.path(), &[long.as_str()]);
+    let stderr = String::from_utf8_lossy(&bogus.stderr);
+    assert!(
+        stderr.len() < 400 && stderr.contains("unknown command: xxx"),
+        "{}",
+        stderr.len()
+    );
+    // A player's refusal is no misuse: 1.
+    assert_eq!(gone.status.code(), Some(1));
 }
 
 #[test]
