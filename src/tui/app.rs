@@ -263,18 +263,47 @@ impl App {
 
     /// Applies one action to the state or to playback.
     pub(crate) fn update(&mut self, action: Action) {
-        let cursor = self.controller.queue.cursor();
+        let before = self.playback_mark();
         self.apply(action);
-        self.follow_cursor(cursor);
+        self.follow_playback(before);
+    }
+
+    /// Where playback stands, for [`App::follow_playback`]: the queue's cursor and the newest
+    /// play of the history.
+    fn playback_mark(&self) -> PlaybackMark {
+        PlaybackMark {
+            cursor: self.controller.queue.cursor(),
+            newest_play: self
+                .controller
+                .history
+                .last()
+                .map(|(track, play)| (track.id, play.ended_at)),
+        }
     }
 
     /// Up next lists the entries after the playing one, so its selection is an offset from it:
     /// when playback moves on or back by some entries (a track ended, one was chosen further
-    /// down, `p`), the selection moves the other way by as many, and stays on its entry.
-    fn follow_cursor(&mut self, before: Option<usize>) {
+    /// down, `p`), the selection moves the other way by as many, and stays on its entry. The
+    /// history is shown newest first, so each play added above the selection moves it down one.
+    fn follow_playback(&mut self, before: PlaybackMark) {
         let first_upcoming = |cursor: Option<usize>| cursor.map_or(0, |c| c + 1);
-        let (before, after) = (first_upcoming(before), first_upcoming(self.controller.queue.cursor()));
-        self.state.up_next = (self.state.up_next + before).saturating_sub(after);
+        let (from, to) = (
+            first_upcoming(before.cursor),
+            first_upcoming(self.controller.queue.cursor()),
+        );
+        self.state.up_next = (self.state.up_next + from).saturating_sub(to);
+        let history = &self.controller.history;
+        let added = match before.newest_play {
+            None => history.len(),
+            Some(newest) => history
+                .iter()
+                .rev()
+                .position(|(track, play)| (track.id, play.ended_at) == newest)
+                .unwrap_or(0),
+        };
+        if added > 0 && !history.is_empty() {
+            self.state.history = (self.state.history + added).min(history.len() - 1);
+        }
     }
 
     fn apply(&mut self, action: Action) {
@@ -992,9 +1021,9 @@ impl App {
 
     /// Folds an engine event into playback state and the log.
     pub fn handle_engine(&mut self, event: &Event) {
-        let cursor = self.controller.queue.cursor();
+        let before = self.playback_mark();
         let outcomes = self.controller.handle(event);
-        self.follow_cursor(cursor);
+        self.follow_playback(before);
         for outcome in &outcomes {
             match outcome {
                 Outcome::TrackError(message) => self.state.say(message.clone()),
@@ -1322,6 +1351,13 @@ impl App {
             }
         }
     }
+}
+
+/// Where playback stood before an action or an engine event: see [`App::follow_playback`].
+struct PlaybackMark {
+    cursor: Option<usize>,
+    /// The newest play of the history: its track and when it ended.
+    newest_play: Option<(i64, i64)>,
 }
 
 /// Runs `change` on the queue, keeping the Queue view's and up next's selections on the entry

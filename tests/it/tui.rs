@@ -571,10 +571,25 @@ fn playing_pausing_and_history() {
     assert_eq!((counts.plays, counts.skips), (1, 1));
     assert!(counts.last_played.is_some());
     // Enter on a row of the history plays its track again.
-    h.keys("4\n");
+    let selected_play = |app: &App| {
+        let history = &app.controller.history;
+        let (track, play) = &history[history.len() - 1 - app.state.history];
+        (track.id, play.ended_at)
+    };
+    h.keys("4");
+    let chosen = selected_play(&h.app);
+    h.keys("\n");
     h.pump_until("the history's track to play again", |app| {
         app.controller.now.as_ref().is_some_and(|n| n.entry.track.id == skipped)
     });
+    // Plays added above it (the replay, skipped) leave the selection on the play chosen.
+    let logged = h.app.controller.history.len();
+    h.keys("n");
+    h.pump_until("the replay's skip to be logged", |app| {
+        app.controller.history.len() > logged
+    });
+    assert_eq!(selected_play(&h.app), chosen, "{}", h.screen());
+    assert!(h.app.state.history >= 1);
 }
 
 #[test]
