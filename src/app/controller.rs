@@ -436,12 +436,18 @@ impl Controller {
         Some(removed)
     }
 
-    /// Takes every entry after the playing one out of the queue, each remembered as
-    /// [`Controller::remove_from_queue`] remembers one: autoplay does not bring back the picks
-    /// just cleared. How many were taken out.
+    /// Takes every entry after the playing one out of the queue. Autoplay's picks among them are
+    /// remembered as [`Controller::remove_from_queue`] remembers one, so that autoplay does not
+    /// bring them straight back; the listener's own entries are not, for clearing a list they
+    /// queued says nothing against its tracks. How many were taken out.
     pub(crate) fn clear_upcoming(&mut self) -> usize {
-        let cleared: Vec<i64> = self.queue.clear_upcoming().iter().map(|e| e.track.id).collect();
-        self.turned_away(&cleared);
+        let cleared = self.queue.clear_upcoming();
+        let picks: Vec<i64> = cleared
+            .iter()
+            .filter(|e| e.source == PlaySource::Autoplay)
+            .map(|e| e.track.id)
+            .collect();
+        self.turned_away(&picks);
         self.refresh_next();
         cleared.len()
     }
@@ -917,6 +923,27 @@ mod tests {
         assert!(c.remove_from_queue(0).is_none(), "the playing entry stays");
         c.removed[0].1 = Some(6);
         assert!(!c.autoplay_context().1.passed_over.contains(&3), "an earlier session's");
+    }
+
+    /// Clearing the queue turns away autoplay's picks for the session, not the tracks the
+    /// listener queued: clearing a list says nothing against its tracks.
+    #[test]
+    fn clearing_the_queue_turns_away_autoplays_picks_only() {
+        let (mut c, _commands) = controller();
+        c.history = vec![carried(1, 7, 5)];
+        c.play_tracks((1..=3).map(track).collect(), 0, PlaySource::User, ControlSource::Key);
+        let picks = (5..=6)
+            .map(|id| QueueEntry {
+                track: track(id),
+                source: PlaySource::Autoplay,
+                reason: None,
+            })
+            .collect();
+        c.queue.set_autoplay(picks);
+        assert_eq!(c.clear_upcoming(), 4);
+        let mut passed_over = c.autoplay_context().1.passed_over;
+        passed_over.sort_unstable();
+        assert_eq!(passed_over, [5, 6]);
     }
 
     /// A radio under a repeat mode would loop its first track: starting one turns repeat off
