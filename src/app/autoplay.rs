@@ -595,7 +595,16 @@ impl AutoplayCore {
         self.log = ListeningLog::default();
         self.log = ListeningLog::load(&self.db, self.library.as_deref().map_or(&[], |l| l.as_slice()))?;
         self.candidates = library_candidates(&self.db, &self.log)?;
-        self.copies = copies_of(&self.candidates);
+        let before = std::mem::replace(&mut self.copies, copies_of(&self.candidates));
+        // A file that left the library (deleted while it plays) is still its song for the
+        // session: its other files stay barred after it, as they were.
+        let ids: HashSet<i64> = self.candidates.iter().map(|t| t.id).collect();
+        for (gone, others) in before.into_iter().filter(|(id, _)| !ids.contains(id)) {
+            let others: Vec<i64> = others.into_iter().filter(|id| ids.contains(id)).collect();
+            if !others.is_empty() {
+                self.copies.insert(gone, others);
+            }
+        }
         // Plays an import (or another player) added count as plays since the model, as plays of
         // this player do (and toward the next retrain: `plays_since_training`).
         if let Some(r) = self.recommender.as_mut() {
@@ -1698,6 +1707,20 @@ mod tests {
         let (_, picks) = core.rank(&[(12, false)], &waiting(vec![12]), 60, now, None);
         let files_of_song_9 = picks.iter().filter(|p| [9, 61].contains(&p.track_id)).count();
         assert_eq!(files_of_song_9, 1, "{picks:?}");
+    }
+
+    /// A file deleted while it plays leaves the library at the rescan, and is still its song:
+    /// its other file does not follow it.
+    #[test]
+    fn the_other_file_of_a_song_whose_playing_file_left_the_library_is_not_picked() {
+        let mut core = core_with_a_second_file_of_song_9();
+        let now = 2_000_000_000_000;
+        crate::db::tracks::mark_gone(core.db.conn(), 9, now).unwrap();
+        core.reload(None).unwrap();
+        assert!(core.candidates().iter().all(|t| t.id != 9));
+        let (_, picks) = core.rank(&[(9, false)], &waiting(vec![9]), 20, now, None);
+        let ids: Vec<i64> = picks.iter().map(|p| p.track_id).collect();
+        assert!(!ids.is_empty() && !ids.contains(&61), "{ids:?}");
     }
 
     /// A song's other file waits among the tracks played lately where the song played, so a
