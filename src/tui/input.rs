@@ -257,8 +257,8 @@ impl App {
         }
     }
 
-    /// Keeps what moving a selection needs of the screen's layout: a page's rows, and the line
-    /// plain lyrics end at.
+    /// Keeps what moving a selection needs of the screen's layout: a page's rows, and the lines
+    /// plain lyrics and the stats view end at.
     fn note_layout(&mut self, area: Rect) {
         let layout = self.screen_layout(area);
         self.state.page_rows = self.page_rows(&layout, area);
@@ -279,6 +279,12 @@ impl App {
         });
         // A pane grown since (a larger window) ends sooner: the first key back up moves.
         self.state.lyrics_scroll = self.state.lyrics_scroll.min(self.state.lyrics_scroll_end);
+        self.state.stats_scroll_end = self
+            .state
+            .stats
+            .as_ref()
+            .map_or(0, |stats| super::views::stats_scroll_end(stats, layout.main));
+        self.state.stats_scroll = self.state.stats_scroll.min(self.state.stats_scroll_end);
     }
 
     /// The rows the list with the keyboard shows on a screen of `area`: the search results', the

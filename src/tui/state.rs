@@ -204,6 +204,9 @@ pub struct State {
     pub stats: Option<Stats>,
     /// The first line of the stats' lists shown (the view scrolls, it has nothing to select).
     pub stats_scroll: usize,
+    /// The last line the stats' lists scroll to, as the screen last laid them out: the one that
+    /// shows their end.
+    pub stats_scroll_end: usize,
     /// The status line's message: set with [`State::say`], cleared with `None`.
     pub status: Option<String>,
     /// How many messages were said: one said again with the same text is still a new one.
@@ -385,7 +388,10 @@ impl State {
             (Pane::Main, View::Tracks) => self.sorted.len(),
             (Pane::Main, View::Queue) => queue_len,
             (Pane::Main, View::History) => history_len,
-            (Pane::Main, View::Stats) => self.stats.as_ref().map_or(0, stats_list_lines),
+            (Pane::Main, View::Stats) => self
+                .stats
+                .as_ref()
+                .map_or(0, |stats| stats_list_lines(stats).min(self.stats_scroll_end + 1)),
             (Pane::Main, View::Playlists) => self.playlists.len(),
         }
     }

@@ -675,6 +675,41 @@ fn source_label(source: PlaySource, app: &App) -> (&'static str, Style) {
     }
 }
 
+/// The lines above the stats view's chart, each wrapped to `width`, the chart's title last.
+fn stats_head(stats: &crate::summary::Stats, width: u16) -> Vec<String> {
+    let mut said = vec![stats.summary(), stats.picks_line()];
+    said.extend(stats.waiting_line());
+    let mut lines: Vec<String> = said
+        .iter()
+        .flat_map(|line| textwrap::wrap(line, width.max(1) as usize))
+        .map(std::borrow::Cow::into_owned)
+        .collect();
+    lines.push(match stats.weekly.len() {
+        0 => "skip rate by week: nothing played yet".to_owned(),
+        1 => "skip rate by week, the one week to the last play:".to_owned(),
+        n => format!("skip rate by week, the {n} weeks to the last play:"),
+    });
+    lines
+}
+
+/// The stats view inside its frame: the head of `head_lines` rows, the chart, and the list below.
+fn stats_areas(head_lines: usize, inner: Rect) -> [Rect; 3] {
+    Layout::vertical([
+        Constraint::Length(head_lines as u16),
+        Constraint::Length(3),
+        Constraint::Min(0),
+    ])
+    .areas(inner)
+}
+
+/// The last line the stats view's list may start at in `area` (its frame included): the one that
+/// puts its end at the bottom, so that no key scrolls past where the screen can go.
+pub(super) fn stats_scroll_end(stats: &crate::summary::Stats, area: Rect) -> usize {
+    let inner = Block::bordered().inner(area);
+    let [_, _, rest] = stats_areas(stats_head(stats, inner.width).len(), inner);
+    crate::tui::state::stats_list_lines(stats).saturating_sub(rest.height as usize)
+}
+
 fn stats(frame: &mut Frame, area: Rect, app: &App) {
     let Some(stats) = &app.state.stats else {
         frame.render_widget(
@@ -686,27 +721,11 @@ fn stats(frame: &mut Frame, area: Rect, app: &App) {
     let outer = block("Stats".into(), true, app);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let weeks = stats.weekly.len();
-    let mut said = vec![stats.summary(), stats.picks_line()];
-    said.extend(stats.waiting_line());
-    // Each line wrapped to the width: the head takes the rows they need.
-    let mut lines: Vec<Line> = said
-        .iter()
-        .flat_map(|line| textwrap::wrap(line, inner.width.max(1) as usize))
-        .map(|row| Line::from(row.into_owned()))
-        .collect();
-    let chart = match weeks {
-        0 => "skip rate by week: nothing played yet".to_owned(),
-        1 => "skip rate by week, the one week to the last play:".to_owned(),
-        n => format!("skip rate by week, the {n} weeks to the last play:"),
-    };
-    lines.push(Line::styled(chart, app.theme.accent));
-    let [head, spark, rest] = Layout::vertical([
-        Constraint::Length(lines.len() as u16),
-        Constraint::Length(3),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
+    let mut lines: Vec<Line> = stats_head(stats, inner.width).into_iter().map(Line::from).collect();
+    if let Some(chart) = lines.last_mut() {
+        chart.style = app.theme.accent;
+    }
+    let [head, spark, rest] = stats_areas(lines.len(), inner);
     frame.render_widget(Paragraph::new(lines), head);
     // Percent per week; a week without plays is left empty rather than drawn as 0%.
     let bars: Vec<ratatui::widgets::SparklineBar> = stats

@@ -2140,11 +2140,17 @@ fn the_stats_view_scrolls_to_its_last_line() {
         "{screen}"
     );
     h.keys("G");
-    let screen = h.screen();
+    let bottom = h.screen();
     assert!(
-        screen.contains("Recommender: the last training runs") && screen.contains("none yet"),
-        "{screen}"
+        bottom.contains("Recommender: the last training runs") && bottom.contains("none yet"),
+        "{bottom}"
     );
+    // Each key up from the bottom scrolls a line: none is spent on lines past the end.
+    h.keys("k");
+    let up_one = h.screen();
+    assert_ne!(up_one, bottom, "k at the bottom moved nothing");
+    h.keys("j");
+    assert_eq!(h.screen(), bottom);
     h.keys("g");
     assert!(h.screen().contains("Top tracks"));
 }
