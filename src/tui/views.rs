@@ -358,13 +358,17 @@ fn playlists_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
                 .iter()
                 .filter(|e| matches!(e, SavedEntry::Missing(_)))
                 .count();
-            let tracks = crate::fmt::count(playlist.entries.len() as u64, "track");
-            let count = if missing > 0 {
-                format!(" {tracks}, {missing} missing")
+            let total = playlist.entries.len() as u64;
+            let tracks = crate::fmt::count(total, "track");
+            let counts = if missing > 0 {
+                [
+                    format!(" {tracks}, {missing} missing"),
+                    format!(" {total}, {missing} missing"),
+                ]
             } else {
-                format!(" {tracks}")
+                [format!(" {tracks}"), format!(" {total}")]
             };
-            let (name, smart, count) = playlist_row(&playlist.name, playlist.smart, count, list_width);
+            let (name, smart, count) = playlist_row(&playlist.name, playlist.smart, counts, list_width);
             let pad = list_width.saturating_sub(text_width(&name) + smart.len() + text_width(&count));
             Line::from(vec![
                 Span::raw(name),
@@ -555,22 +559,28 @@ fn tracks_view(frame: &mut Frame, layout: &ScreenLayout, app: &App) {
 const PLAYLIST_NAME_ROOM: usize = 12;
 
 /// A Playlists row in `width` columns: (name, " (smart)" or "", count). The name comes first,
-/// then "(smart)", then the count in the row's last columns. "(smart)" gives way first; then
-/// the name is cut with "…" to keep the count, down to [`PLAYLIST_NAME_ROOM`] columns; in a
+/// then "(smart)", then the count in the row's last columns, in the first of its forms (`counts`,
+/// long then short) that fits. "(smart)" gives way first; then the long count to the short one;
+/// then the name is cut with "…" to keep a count, down to [`PLAYLIST_NAME_ROOM`] columns; in a
 /// narrower row the count gives way too. Nothing is cut into another.
-fn playlist_row(name: &str, smart: bool, count: String, width: usize) -> (String, &'static str, String) {
+fn playlist_row(name: &str, smart: bool, counts: [String; 2], width: usize) -> (String, &'static str, String) {
     let name_width = text_width(name);
     let smart = if smart { " (smart)" } else { "" };
-    let count_width = text_width(&count);
-    if name_width + smart.len() + count_width <= width {
-        (name.to_owned(), smart, count)
-    } else if name_width + count_width <= width {
-        (name.to_owned(), "", count)
-    } else if width >= PLAYLIST_NAME_ROOM + count_width {
-        (truncate(name, width - count_width), "", count)
-    } else {
-        (truncate(name, width), "", String::new())
+    let [long, short] = counts.map(|count| (text_width(&count), count));
+    if name_width + smart.len() + long.0 <= width {
+        return (name.to_owned(), smart, long.1);
     }
+    for (count_width, count) in [&long, &short] {
+        if name_width + count_width <= width {
+            return (name.to_owned(), "", count.clone());
+        }
+    }
+    for (count_width, count) in [long, short] {
+        if width >= PLAYLIST_NAME_ROOM + count_width {
+            return (truncate(name, width - count_width), "", count);
+        }
+    }
+    (truncate(name, width), "", String::new())
 }
 
 /// The Queue view: every entry, the playing one marked, each with its source.
@@ -1414,17 +1424,27 @@ mod tests {
     #[test]
     fn a_long_playlist_name_is_cut_to_keep_its_count_where_there_is_room() {
         let row = |name: &str, smart: bool, width: usize| {
-            let (name, smart, count) = playlist_row(name, smart, " 12 tracks".into(), width);
+            let counts = [" 12 tracks".into(), " 12".into()];
+            let (name, smart, count) = playlist_row(name, smart, counts, width);
             format!("{name}|{smart}|{count}")
         };
         assert_eq!(row("Most skipped", true, 40), "Most skipped| (smart)| 12 tracks");
         assert_eq!(row("Most skipped", true, 25), "Most skipped|| 12 tracks");
         assert_eq!(
             row("Finished most this month", true, 28),
-            "Finished most thi…|| 12 tracks"
+            "Finished most this month|| 12"
+        );
+        assert_eq!(
+            row("Finished most this month", true, 26),
+            "Finished most t…|| 12 tracks"
         );
         assert_eq!(row("Finished most this month", true, 22), "Finished mo…|| 12 tracks");
-        assert_eq!(row("Finished most this month", false, 21), "Finished most this m…||");
+        assert_eq!(row("Finished most this month", false, 18), "Finished most…|| 12");
+        assert_eq!(row("Finished most this month", false, 14), "Finished most…||");
+        // A count with its missing files keeps them in its short form before the name is cut.
+        let counts = [" 13 tracks, 1 missing".to_owned(), " 13, 1 missing".to_owned()];
+        let (name, _, count) = playlist_row("Night drive", false, counts, 28);
+        assert_eq!(format!("{name}|{count}"), "Night drive| 13, 1 missing");
     }
 
     #[test]
