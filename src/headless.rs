@@ -70,6 +70,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     let loaded = Remembered::load(&remembered_file);
     let mut remembered = loaded.clone().unwrap_or_else(|| Remembered {
         volume: controller.volume,
+        muted: false,
         repeat: Repeat::Off,
         autoplay: ctx.config.recommend.autoplay,
         queue: SavedQueue::default(),

@@ -1,5 +1,5 @@
 //! What the player remembers from one run to the next ([`Remembered`], [`SavedQueue`]): the
-//! volume, the repeat mode, whether autoplay is on and the queue, in `state.json` beside the
+//! volume and whether it is muted, the repeat mode, whether autoplay is on and the queue, in `state.json` beside the
 //! database. The config's values are those of the first run.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,13 @@ use crate::track::Track;
 /// The player's settings and queue as the listener left them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Remembered {
+    /// The volume set, also while muted (the one unmuting goes back to).
     pub volume: u8,
+    /// Whether the interactive player was muted (absent in the files of versions that did not
+    /// keep it). The headless player keeps it for it and plays unmuted, with nothing on its
+    /// screen to say it is muted.
+    #[serde(default)]
+    pub muted: bool,
     pub repeat: Repeat,
     pub autoplay: bool,
     /// Absent in the files of versions that did not keep the queue.
@@ -192,6 +198,7 @@ mod tests {
         assert_eq!(Remembered::load(&path), None);
         let settings = Remembered {
             volume: 35,
+            muted: true,
             repeat: Repeat::One,
             autoplay: false,
             queue: SavedQueue {

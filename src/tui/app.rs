@@ -205,6 +205,9 @@ impl App {
     /// when the library is loaded.
     pub(crate) fn remember(&mut self, remembered: Remembered) {
         self.controller.set_volume(remembered.volume);
+        if remembered.muted {
+            self.controller.toggle_mute();
+        }
         self.controller.set_repeat(remembered.repeat);
         self.state.autoplay = remembered.autoplay;
         self.saved_queue = Some(remembered.queue);
@@ -214,6 +217,7 @@ impl App {
     pub(crate) fn remembered(&self) -> Remembered {
         Remembered {
             volume: self.controller.set_level(),
+            muted: self.controller.muted_at.is_some(),
             repeat: self.controller.queue.repeat,
             autoplay: self.state.autoplay,
             // Quit before the library came, the last run's queue is still the one to keep.

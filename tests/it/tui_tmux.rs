@@ -332,11 +332,16 @@ fn the_volume_repeat_mode_and_autoplay_switch_are_kept_from_one_run_to_the_next(
         tmux.wait_for("vol 100%  repeat off  autoplay on");
         tmux.keys(&["-", "-", "-", "R", "A"]);
         tmux.wait_for("vol 85%  repeat all  autoplay off");
+        tmux.keys(&["M"]);
+        tmux.wait_for("muted (85%)  repeat all  autoplay off");
         let pid = player_pid(data.path()).expect("the player runs");
         tmux.keys(&["q"]);
         wait_for_exit(pid, "the player");
     }
     let tmux = Tmux::start(data.path(), "--audio null");
+    tmux.wait_for("muted (85%)  repeat all  autoplay off");
+    // Unmuted, the volume is the one set.
+    tmux.keys(&["M"]);
     tmux.wait_for("vol 85%  repeat all  autoplay off");
 }
 
