@@ -492,13 +492,16 @@ impl App {
                 workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
             }
             Action::SavePlaylist if self.state.view == View::History => {
-                // The listens, as the log counts them: not the plays that failed or were cut short.
+                // The listens, as the log counts them: not the plays that failed or were cut short;
+                // a track heard twice is in the list once, where it was first heard.
                 let rule = crate::play::SkipRule::from_config(&self.config.log);
+                let mut listed = std::collections::HashSet::new();
                 let tracks: Vec<Track> = self
                     .controller
                     .history
                     .iter()
                     .filter(|(track, play)| !play.skipped && rule.is_listen(play.played_ms, track.duration_ms))
+                    .filter(|(track, _)| listed.insert(track.id))
                     .map(|(track, _)| track.clone())
                     .collect();
                 if tracks.is_empty() {
