@@ -246,7 +246,7 @@ fn output_piped_into_a_reader_that_is_gone_ends_quietly() {
         );
     };
     ends_quietly(format!(
-        "'{}' --data-dir '{}' recap",
+        "'{}' --data-dir '{}' --config /dev/null recap",
         bin.display(),
         data.path().display()
     ));

@@ -154,7 +154,7 @@ fn rescan_traced(data: &Path) -> (Value, Vec<String>) {
         .arg(assert_cmd::cargo::cargo_bin("skipless"))
         .arg("--data-dir")
         .arg(data)
-        .args(["scan", "--json"])
+        .args(["--config", "/dev/null", "scan", "--json"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
