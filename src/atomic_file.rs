@@ -39,12 +39,9 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temp = dir.join(format!("{prefix}{}.{nth}", std::process::id()));
-    // The file replaced keeps what its owner made it: read-only is refused, as a shell's `>`
-    // would, and its mode (a private 0600 history stays private) and owner carry over.
+    // The file replaced keeps what its owner made it: its mode (a private 0600 history stays
+    // private) and its owner carry over.
     let before = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file);
-    if before.is_some() {
-        std::fs::OpenOptions::new().write(true).open(path)?;
-    }
     unfinished().push(temp.clone());
     let result = (|| {
         let file = std::fs::File::create(&temp)?;
@@ -58,7 +55,16 @@ pub fn write_atomic_with<T, E: From<std::io::Error>>(
         let written = write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)?;
+        {
+            // Under the registry's lock, so that an interrupt's [`remove_unfinished`] either
+            // took the temporary file before (no rename) or finds it gone (the file is whole).
+            let mut unfinished = unfinished();
+            if !unfinished.contains(&temp) {
+                return Err(std::io::Error::from(std::io::ErrorKind::Interrupted).into());
+            }
+            std::fs::rename(&temp, path)?;
+            unfinished.retain(|t| *t != temp);
+        }
         std::fs::File::open(dir)?.sync_all()?;
         Ok(written)
     })();
@@ -78,11 +84,22 @@ fn unfinished() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
 /// Removes the temporary files of the writes under way, for a process about to end on a signal:
 /// the files they were to replace stay as they were. Returns whether there were any.
 pub fn remove_unfinished() -> bool {
-    let temps = std::mem::take(&mut *unfinished());
-    for temp in &temps {
+    remove_unfinished_where(|_| true)
+}
+
+/// [`remove_unfinished`] of the temporary files `which` names.
+fn remove_unfinished_where(which: impl Fn(&Path) -> bool) -> bool {
+    let mut unfinished = unfinished();
+    let mut removed = false;
+    unfinished.retain(|temp| {
+        if !which(temp) {
+            return true;
+        }
         let _ = std::fs::remove_file(temp);
-    }
-    !temps.is_empty()
+        removed = true;
+        false
+    });
+    removed
 }
 
 /// Whether `path` names an open file descriptor of this process rather than a file.
@@ -189,22 +206,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("log.csv");
         std::fs::write(&file, b"old").unwrap();
-        let _ = write_atomic_with(&file, |out| {
+        // (Only this test's: other tests write files meanwhile.)
+        let ours = |temp: &Path| temp.starts_with(dir.path());
+        let written = write_atomic_with(&file, |out| {
             out.write_all(b"half")?;
-            assert!(remove_unfinished());
-            Err::<(), _>(std::io::Error::other("the process would end here"))
+            assert!(remove_unfinished_where(ours));
+            Ok::<_, std::io::Error>(())
         });
+        assert_eq!(written.unwrap_err().kind(), std::io::ErrorKind::Interrupted);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["log.csv"]);
         assert_eq!(std::fs::read(&file).unwrap(), b"old");
-        assert!(!remove_unfinished());
+        assert!(!remove_unfinished_where(ours));
     }
 
     #[test]
-    fn a_file_replaced_keeps_its_mode_and_a_read_only_one_is_refused() {
+    fn a_file_replaced_keeps_its_mode() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let private = dir.path().join("private.csv");
@@ -213,26 +233,6 @@ mod tests {
         write_atomic(&private, b"new").unwrap();
         let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
         assert_eq!((std::fs::read(&private).unwrap(), mode), (b"new".to_vec(), 0o600));
-        // The superuser writes whatever the mode says, as a shell's `>` does.
-        if running_as_root() {
-            return;
-        }
-        let kept = dir.path().join("kept.csv");
-        std::fs::write(&kept, b"archived").unwrap();
-        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).unwrap();
-        let refused = write_atomic(&kept, b"new").unwrap_err();
-        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
-        assert_eq!(std::fs::read(&kept).unwrap(), b"archived");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            2,
-            "no temporary file is left"
-        );
-    }
-
-    fn running_as_root() -> bool {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
     }
 
     #[test]

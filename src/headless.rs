@@ -295,6 +295,8 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
         }
         if keeping && remembered.volume != controller.set_level() {
             remembered.volume = controller.set_level();
+            // A volume set is heard: the interactive player comes back unmuted at it.
+            remembered.muted = false;
             keeper.keep(remembered.clone());
         }
     }

@@ -16,7 +16,8 @@ pub(crate) struct Context {
 impl Context {
     /// Refuses `path` as a file to write an export, a recap or a playlist to when it is one the
     /// player keeps its own data in (the database and its journals, what it remembers, its lock,
-    /// a saved model, the config file): written over, it would lose the log it was made from.
+    /// its log, a saved model, the config file): written over, it would lose the log it was made
+    /// from. A file there that its user cannot write is refused too.
     pub(crate) fn check_output(&self, path: &Path) -> Result<(), super::AppError> {
         // Where a path leads, whether or not its file exists yet.
         let resolved = |p: &Path| -> Option<PathBuf> {
@@ -49,6 +50,16 @@ impl Context {
                 "{}: the player keeps its own data there; write to another file",
                 path.display()
             )));
+        }
+        // A file its user cannot write (read-only) is refused, as a shell's `>` refuses it,
+        // though the folder would let a new file be renamed over it.
+        if std::fs::metadata(&target).is_ok_and(|m| m.is_file()) {
+            if let Err(e) = std::fs::OpenOptions::new().write(true).open(&target) {
+                return Err(super::AppError::Refused(format!(
+                    "{}: cannot write: {e}",
+                    path.display()
+                )));
+            }
         }
         Ok(())
     }

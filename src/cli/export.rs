@@ -20,17 +20,7 @@ pub(crate) fn export(
     let db = ctx.open_existing_database()?;
     match out {
         Some(path) => {
-            ctx.check_output(path)?;
-            let shown = path.display().to_string();
-            super::on_interrupt(move |signal| {
-                let said = if crate::atomic_file::remove_unfinished() {
-                    format!("export interrupted: {shown} was left as it was")
-                } else {
-                    "export interrupted".to_owned()
-                };
-                super::say_interrupted(&said);
-                std::process::exit(128 + signal);
-            })?;
+            super::claim_out_file(ctx, "export", path)?;
             let bar = progress_bar(super::bar_style(), "export", 0, 0);
             let written = export::export_to_file(db.conn(), &options, path, &|done, total| {
                 bar.set_length(total);

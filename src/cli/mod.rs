@@ -356,7 +356,6 @@ impl From<AudioArg> for crate::config::AudioOutput {
 #[error("cannot write to stdout: {0}")]
 pub(crate) struct StdoutError(#[source] pub std::io::Error);
 
-/// Says `error` on stderr, as every failure of the program is said.
 /// A command line not understood past what clap checks (a word `remote` or `man` does not
 /// know): the exit status is 2, as for clap's own.
 #[derive(Debug, thiserror::Error)]
@@ -373,6 +372,7 @@ pub fn exit_status(error: &anyhow::Error) -> i32 {
     }
 }
 
+/// Says `error` on stderr, as every failure of the program is said.
 pub fn say_error(error: &anyhow::Error) {
     eprintln!("skipless: error: {}", error_line(error));
 }
@@ -628,6 +628,24 @@ fn on_interrupt(then: impl FnOnce(i32) + Send + 'static) -> anyhow::Result<()> {
         then(signal);
     })?;
     Ok(())
+}
+
+/// Checks `path` as the `--out` file of `what` ([`Context::check_output`]), and from now on
+/// answers Ctrl-C (or SIGTERM, SIGHUP) by removing the file being written, so that an interrupt
+/// leaves no half-written file beside `path` and `path` as it was, and says so.
+fn claim_out_file(ctx: &Context, what: &'static str, path: &Path) -> anyhow::Result<()> {
+    ctx.check_output(path)?;
+    let existed = path.exists();
+    let shown = path.display().to_string();
+    on_interrupt(move |signal| {
+        let said = match (crate::atomic_file::remove_unfinished(), existed) {
+            (true, true) => format!("{what} interrupted: {shown} was left as it was"),
+            (true, false) => format!("{what} interrupted: nothing was written to {shown}"),
+            (false, _) => format!("{what} interrupted"),
+        };
+        say_interrupted(&said);
+        std::process::exit(128 + signal);
+    })
 }
 
 /// Says `what` an interrupt leaves on standard error, over a progress bar's line (not after

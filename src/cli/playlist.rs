@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, command: &PlaylistCommand) -> anyhow::Result<()> {
         }
         PlaylistCommand::Export { out, .. } => {
             if let Some(path) = super::file_or_stdout(out) {
-                ctx.check_output(path)?;
+                super::claim_out_file(ctx, "playlist export", path)?;
             }
             ctx.open_existing_database()?
         }

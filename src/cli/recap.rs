@@ -19,7 +19,7 @@ pub(crate) fn run(
     let tz = jiff::tz::TimeZone::system();
     let range = TimeRange::parse(since, until, &tz)?;
     if let Some(path) = out {
-        ctx.check_output(path)?;
+        super::claim_out_file(ctx, "recap", path)?;
     }
     let db = ctx.open_existing_database()?;
     let rule = SkipRule::from_config(&ctx.config.log);

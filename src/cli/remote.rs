@@ -66,15 +66,18 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
     // (Words after a `--` are paths, whatever they look like.)
     let options = words.iter().take_while(|w| w.as_bytes() != b"--");
     if let Some(option) = options.into_iter().find(|w| is_player_option(w.as_bytes())) {
-        anyhow::bail!(
+        return Err(super::Misuse(format!(
             "remote: {} must come before the command, e.g. skipless --data-dir DIR remote status",
             String::from_utf8_lossy(option.as_bytes())
-        );
+        ))
+        .into());
     }
     if verb.as_bytes() == b"queue" {
         // `queue -- -file.ogg`: the `--` ends options, as it does for any command.
         let args = args.strip_prefix([OsString::from("--")].as_slice()).unwrap_or(args);
-        anyhow::ensure!(!args.is_empty(), "queue needs a file or folder");
+        if args.is_empty() {
+            return Err(super::Misuse("queue needs a file or folder".into()).into());
+        }
         return Ok(args
             .iter()
             .map(|path| {
@@ -93,7 +96,9 @@ fn command_lines(words: &[OsString]) -> anyhow::Result<Vec<Result<Vec<u8>, Strin
             .collect());
     }
     let line = words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>().join(&b' ');
-    anyhow::ensure!(!line.contains(&b'\n'), "a command is one line");
+    if line.contains(&b'\n') {
+        return Err(super::Misuse("a command is one line".into()).into());
+    }
     // A command the player would refuse is refused here, whether or not a player runs.
     LineCommand::parse(&line).map_err(super::Misuse)?;
     Ok(vec![Ok(line)])

@@ -175,13 +175,16 @@ pub fn scan(
     }
     // A root inside another (added after it, or kept so by an older version) becomes part of it,
     // so that no track is counted under two roots.
+    // One named inside another in this same scan was never a library folder to say this of.
     for inner in &library_roots {
         if let Some(outer) = library_roots
             .iter()
             .find(|other| *other != inner && inner.starts_with(other))
         {
             tracks::forget_root(db.conn(), inner).map_err(|e| db.err(e))?;
-            report.merged_roots.push((inner.clone(), outer.clone()));
+            if known_roots.contains(inner) {
+                report.merged_roots.push((inner.clone(), outer.clone()));
+            }
         }
     }
     // A folder inside another of this scan's is walked once, as part of the outer one.

@@ -143,10 +143,10 @@ fn liked_songs(path: &Path, text: &str) -> Result<Vec<Liked>, LogIoError> {
         };
         let Some(meta) = f.track_metadata else { continue };
         let at_ms = f.created.map(|s| s.saturating_mul(1000));
-        if let Some(at) = at_ms.filter(|&at| at < 0 || at > latest_ms) {
+        if let Some(created) = f.created.filter(|_| at_ms.is_some_and(|at| at < 0 || at > latest_ms)) {
             return Err(bad(
                 path,
-                format!("entry {}: created {} is before 1970 or in the future", n + 1, at / 1000),
+                format!("entry {}: created {created} is before 1970 or in the future", n + 1),
             ));
         }
         songs.push(Liked {

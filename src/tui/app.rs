@@ -288,7 +288,8 @@ impl App {
     /// Up next lists the entries after the playing one, so its selection is an offset from it:
     /// when playback moves on or back by some entries (a track ended, one was chosen further
     /// down, `p`), the selection moves the other way by as many, and stays on its entry. The
-    /// history is shown newest first, so each play added above the selection moves it down one.
+    /// history is shown newest first, so while it is shown each play added above the selection
+    /// moves it down one.
     fn follow_playback(&mut self, before: PlaybackMark) {
         let first_upcoming = |cursor: Option<usize>| cursor.map_or(0, |c| c + 1);
         let (from, to) = (
@@ -305,7 +306,8 @@ impl App {
                 .position(|(track, play)| (track.id, play.ended_at) == newest)
                 .unwrap_or(0),
         };
-        if added > 0 && !history.is_empty() {
+        // Only under the listener's eyes: the view opens on the newest play.
+        if added > 0 && !history.is_empty() && self.state.view == View::History {
             self.state.history = (self.state.history + added).min(history.len() - 1);
         }
     }

@@ -453,6 +453,10 @@ impl State {
         if view == View::Library && self.pane == Pane::Main && self.album_tracks().is_empty() {
             self.pane = Pane::Artists;
         }
+        // Plays went on while it was not shown: it opens on the newest.
+        if another && view == View::History {
+            self.history = 0;
+        }
     }
 
     /// Resets what depends on the moved selection: the albums under a new artist, the tracks

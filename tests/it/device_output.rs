@@ -103,9 +103,19 @@ fn a_track_at_another_rate_than_the_cards_is_resampled_cleanly() {
         vec![v, v]
     });
     let (left, _) = played_on_the_card(dir.path(), &[&tone]);
-    let db = not_a_sine_db(steady(&left, 10_000, 48_000));
+    // Six quarter-second windows: a buzz of the conversion is in every one, while a moment the
+    // output was starved on a loaded machine (a gap, not the converter's doing) spoils one or
+    // two, so the median window judges the converter.
+    let mut windows: Vec<f64> = (0..6)
+        .map(|w| not_a_sine_db(steady(&left, 10_000 + w * 12_000, 12_000)))
+        .collect();
+    windows.sort_by(f64::total_cmp);
+    let db = (windows[2] + windows[3]) / 2.0;
     // rodio's own conversion, restarted at every chunk, left -62 dB here; rubato's, -136 dB.
-    assert!(db < -100.0, "the 1 kHz tone came out with {db:.1} dB of something else");
+    assert!(
+        db < -100.0,
+        "the 1 kHz tone came out with {db:.1} dB of something else (windows {windows:.1?})"
+    );
 }
 
 #[test]

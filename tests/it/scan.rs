@@ -409,7 +409,24 @@ fn a_folder_added_around_library_folders_takes_them_in() {
             .map(|r| (r["path"].as_str().unwrap().to_owned(), r["tracks"].as_u64().unwrap()))
             .collect()
     };
-    // The inner one named first in one command is taken in by the outer one after it.
+    // Named in one command before the folder around it, an inner folder is no root of its own,
+    // and nothing is said of it.
+    let (music_tmp, data_tmp) = (music.clone(), data.path().join("once"));
+    let once = skipless(&data_tmp)
+        .args(["roots", "add"])
+        .arg(&jazz)
+        .arg(&music_tmp)
+        .output()
+        .unwrap();
+    assert!(once.status.success());
+    assert!(
+        !String::from_utf8_lossy(&once.stderr).contains("now part of"),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let listed = json_lines(&stdout_of(skipless(&data_tmp).args(["roots", "--json"])));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    // Two library folders, then one around them: each is taken in.
     let added = skipless(data.path())
         .args(["roots", "add"])
         .arg(&rock)
