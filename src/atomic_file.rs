@@ -115,7 +115,7 @@ fn names_a_descriptor(path: &Path) -> bool {
 
 /// Where `path` leads when it is a symbolic link (followed to its end, also to a file not made
 /// yet); `None` when it is none.
-fn link_target(path: &Path) -> Option<std::path::PathBuf> {
+pub(crate) fn link_target(path: &Path) -> Option<std::path::PathBuf> {
     let mut at = path.to_path_buf();
     // A bounded walk: a loop of links is left to the file system to refuse.
     for _ in 0..40 {

@@ -24,6 +24,9 @@ impl Context {
             if let Ok(p) = std::fs::canonicalize(p) {
                 return Some(p);
             }
+            // A link to a file not made yet leads where the write will go, as the writer follows it.
+            let followed = crate::atomic_file::link_target(p);
+            let p = followed.as_deref().unwrap_or(p);
             let dir = p
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())

@@ -2000,6 +2000,10 @@ fn an_out_file_is_never_the_players_own_and_links_and_pipes_are_written_through(
     std::fs::create_dir_all(a.join("models")).unwrap();
     let link_to_database = tmp.path().join("log-link");
     std::os::unix::fs::symlink(a.join("skipless.db"), &link_to_database).unwrap();
+    // A link to one of the player's files not made yet leads there all the same.
+    let link_to_kept = tmp.path().join("kept-link");
+    assert!(!a.join("skipless.db-kept").exists());
+    std::os::unix::fs::symlink(a.join("skipless.db-kept"), &link_to_kept).unwrap();
     let plays = || json_of(&a, &["stats", "--json"], &[])["plays"].as_u64().unwrap();
     assert_eq!(plays(), 3);
     let export = ["export", "--format", "csv"];
@@ -2007,6 +2011,7 @@ fn an_out_file_is_never_the_players_own_and_links_and_pipes_are_written_through(
         (&export[..], a.join("skipless.db")),
         (&export[..], a.join("skipless.db-wal")),
         (&export[..], link_to_database.clone()),
+        (&export[..], link_to_kept.clone()),
         (&export[..], a.join(".").join("models").join("model.safetensors")),
         (&["recap"][..], a.join("state.json")),
         (&["recap"][..], a.join("skipless.log")),
