@@ -48,7 +48,7 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
     let _lock = ctx.paths.lock_instance()?;
     ctx.start_log_file();
     let mut db = Database::open(&ctx.paths.database())?;
-    let (queue, radio) = resolve_start(&mut db, start, idle)?;
+    let (queue, radio, left_out) = resolve_start(&mut db, start, idle)?;
     let autoplay = autoplay || radio.is_some();
     // Read once and shared with the recommender, which picks from it.
     let shared: SharedLibrary = if autoplay {
@@ -304,10 +304,16 @@ pub(crate) fn run(ctx: &Context, start: Start, json: bool, autoplay: bool, idle:
         keeper.finish(remembered);
     }
     // A reader that went away wanted no more; any other failure to write is said.
-    match out.failed {
-        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::anyhow!("standard output: {e}")),
-        _ => Ok(()),
+    if let Some(e) = out.failed.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
+        anyhow::bail!("standard output: {e}");
     }
+    // The rest was played; the status tells a script that not all it named was.
+    anyhow::ensure!(
+        left_out == 0,
+        "not all was played: {} left out at the start, each said there",
+        crate::fmt::count(left_out as u64, "path")
+    );
+    Ok(())
 }
 
 /// Standard output that, once it cannot be written (its reader gone, as `| head -1` leaves it),
@@ -368,11 +374,15 @@ fn quit(controller: &mut Controller, quitting: &mut bool) {
     controller.shutdown();
 }
 
-/// What `start` names to play: the queue (files not indexed yet are scanned first), and the
-/// radio's seed when it starts one.
-fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<(Vec<Track>, Option<RadioSeed>)> {
+/// What `start` names to play: the queue (files not indexed yet are scanned first), the radio's
+/// seed when it starts one, and how many of the paths named were left out (each said).
+fn resolve_start(
+    db: &mut Database,
+    start: Start,
+    idle: bool,
+) -> anyhow::Result<(Vec<Track>, Option<RadioSeed>, usize)> {
     Ok(match start {
-        Start::Tracks(paths) if paths.is_empty() && idle => (Vec::new(), None),
+        Start::Tracks(paths) if paths.is_empty() && idle => (Vec::new(), None, 0),
         Start::Tracks(paths) => {
             let (queue, problems) = resolve_queue(db, &paths)?;
             if queue.is_empty() && problems.is_empty() {
@@ -380,7 +390,7 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             }
             anyhow::ensure!(!queue.is_empty(), "nothing to play: {}", problems.join("; "));
             warn_of(&problems);
-            (queue, None)
+            (queue, None, problems.len())
         }
         Start::RadioTrack(path) => {
             if path.is_dir() {
@@ -397,7 +407,7 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             };
             warn_of(&problems);
             let seed = RadioSeed::of_track(track);
-            (queue, Some(seed))
+            (queue, Some(seed), problems.len())
         }
         Start::RadioArtist(name) => {
             let all = tracks::all_tracks::<Track>(db.conn()).map_err(|e| db.err(e))?;
@@ -416,7 +426,7 @@ fn resolve_start(db: &mut Database, start: Start, idle: bool) -> anyhow::Result<
             let Some((seed, first)) = RadioSeed::of_group(&theirs, spelled, |id| marks.is_banned(id)) else {
                 anyhow::bail!("every track by {name:?} is banned (skipless unban PATH takes a ban back)");
             };
-            (vec![first], Some(seed))
+            (vec![first], Some(seed), 0)
         }
     })
 }

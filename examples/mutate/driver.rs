@@ -174,6 +174,17 @@ fn base(opts: &Options) -> Command {
     cmd
 }
 
+/// Whether a run ended as the manual says one ends: done (0), or done but for the files it
+/// could not read (1, its last line saying "not all was" scanned or played).
+fn ended_normally(status: std::process::ExitStatus, stderr: &str) -> bool {
+    status.success()
+        || status.code() == Some(1)
+            && stderr
+                .lines()
+                .last()
+                .is_some_and(|line| line.starts_with("skipless: error: not all was "))
+}
+
 fn status_text(status: std::process::ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (_, Some(sig)) => format!("killed by signal {sig}"),
@@ -217,7 +228,7 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
             |r| &mut r.hangs,
             format!("scan of {}: over {limit:?}", dir.display()),
         ),
-        Some(s) if !s.success() => report.note(
+        Some(s) if !ended_normally(s, &ran.stderr) => report.note(
             v,
             |r| &mut r.crashes,
             format!("scan: {}: {}", status_text(s), ran.stderr.trim()),
@@ -323,7 +334,7 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
                 |r| &mut r.hangs,
                 format!("{last_started}: time limit of {limit:?} hit"),
             ),
-            Some(s) if !s.success() => report.note(
+            Some(s) if !ended_normally(s, &ran.stderr) => report.note(
                 v,
                 |r| &mut r.crashes,
                 format!(
@@ -337,7 +348,7 @@ pub fn run(opts: &Options, dir: &Path, mutants: &[Mutant]) -> std::io::Result<Re
         for line in panic_lines(&ran.stderr) {
             report.note(v, |r| &mut r.panics, format!("{last_started}: {line}"));
         }
-        if ran.status.is_none_or(|s| !s.success()) {
+        if ran.status.is_none_or(|s| !ended_normally(s, &ran.stderr)) {
             continue;
         }
 

@@ -17,11 +17,6 @@ pub(crate) struct ScanOutcome {
 }
 
 impl ScanOutcome {
-    /// Files that could not be read plus folders that could not be walked.
-    pub(crate) fn problems(&self) -> usize {
-        self.report.walk_errors.len() + self.report.failed_files.len()
-    }
-
     /// The counts in one short line, for a status bar.
     pub(crate) fn status_line(&self) -> String {
         let s = &self.report.summary;
@@ -33,9 +28,9 @@ impl ScanOutcome {
         let unplayable = crate::library::unplayable_said(&self.report.unplayable)
             .map(|said| format!("; {said}"))
             .unwrap_or_default();
-        let merged: String = self.report.merged_said().map(|said| format!("; {said}")).collect();
+        let roots: String = self.report.roots_said().map(|said| format!("; {said}")).collect();
         format!(
-            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{unplayable}{merged}{matched}",
+            "scanned {}: {} added, {} updated, {} moved, {} removed, {} failed{unplayable}{roots}{matched}",
             s.scanned, s.added, s.updated, s.moved, s.removed, s.failed
         )
     }

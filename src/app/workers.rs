@@ -145,7 +145,7 @@ pub(crate) fn scan_and_report(db_path: &Path, roots: &[PathBuf], tx: &Sender<Wor
     })?;
     let _ = tx.send(WorkerMsg::ScanDone {
         summary: outcome.status_line(),
-        problems: outcome.problems(),
+        problems: outcome.report.problems(),
     });
     send_library(&db, tx)
 }

@@ -66,7 +66,7 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     if let Some(error) = &outcome.match_error {
         eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
     }
-    for said in report.merged_said() {
+    for said in report.roots_said() {
         eprintln!("skipless: {said}");
     }
     for error in &report.walk_errors {
@@ -99,5 +99,12 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
             outln!("{matched} imported plays matched to library tracks")?;
         }
     }
+    // What was scanned is kept; the status tells a script that not all of it was.
+    let problems = report.problems();
+    anyhow::ensure!(
+        problems == 0,
+        "not all was scanned: {}, each said above",
+        crate::fmt::count(problems as u64, "problem")
+    );
     Ok(())
 }

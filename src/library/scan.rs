@@ -39,25 +39,42 @@ pub struct ScanReport {
     pub summary: ScanSummary,
     /// Files that could not be read, with the reason.
     pub failed_files: Vec<(PathBuf, String)>,
-    /// Folders or links that could not be walked (permissions, symlink loops, missing roots).
+    /// Folders or links that could not be walked (permissions, symlink loops, missing roots),
+    /// and paths named to scan that are no music.
     pub walk_errors: Vec<String>,
     /// The files of [`ScanSummary::unplayable`], counted by extension (lower case).
     pub unplayable: BTreeMap<String, usize>,
     /// Library folders that a folder holding them, added by this scan, took in: each is now
     /// part of that folder, `(inner, outer)`.
     pub merged_roots: Vec<(PathBuf, PathBuf)>,
+    /// Library folders gone with nothing of them left in the library (every track found
+    /// elsewhere): no longer roots.
+    pub dropped_roots: Vec<PathBuf>,
 }
 
 impl ScanReport {
-    /// Each library folder taken in by another, in a line.
-    pub fn merged_said(&self) -> impl Iterator<Item = String> + '_ {
-        self.merged_roots.iter().map(|(inner, outer)| {
+    /// Each library folder taken in by another, or dropped, in a line: changes to the roots, not
+    /// problems.
+    pub fn roots_said(&self) -> impl Iterator<Item = String> + '_ {
+        let merged = self.merged_roots.iter().map(|(inner, outer)| {
             format!(
                 "the library folder {} is now part of {}",
                 inner.display(),
                 outer.display()
             )
-        })
+        });
+        let dropped = self.dropped_roots.iter().map(|root| {
+            format!(
+                "library root {} is gone and nothing of it is left in the library: no longer a root",
+                root.display()
+            )
+        });
+        merged.chain(dropped)
+    }
+
+    /// What the scan could not do: files not read, folders not walked, roots missing.
+    pub fn problems(&self) -> usize {
+        self.walk_errors.len() + self.failed_files.len()
     }
 }
 
@@ -314,22 +331,18 @@ pub fn scan(
             continue;
         }
         let left = tracks::count_under(db.conn(), root).map_err(|e| db.err(e))?;
-        let said = if left == 0 {
+        if left == 0 {
             // Every track it had was found elsewhere (or it had none): nothing is left to keep.
             tracks::remove_root(db.conn_mut(), root, now).map_err(|e| db.err(e))?;
-            "is gone and nothing of it is left in the library: no longer a root".to_owned()
-        } else if !roots.contains(root) {
+            report.dropped_roots.push(root.clone());
+        } else if roots.contains(root) {
             // Said when it is scanned, not at every rescan of another root.
-            continue;
-        } else {
-            format!(
-                "is missing: not scanned, its {} kept (an unplugged disk?); if the folder moved, scan its new place and they follow their files",
+            report.walk_errors.push(format!(
+                "library root {} is missing: not scanned, its {} kept (an unplugged disk?); if the folder moved, scan its new place and they follow their files",
+                root.display(),
                 crate::fmt::count(left as u64, "track")
-            )
-        };
-        report
-            .walk_errors
-            .push(format!("library root {} {said}", root.display()));
+            ));
+        }
     }
     Ok(report)
 }

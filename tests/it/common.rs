@@ -145,10 +145,24 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
 }
 
 /// `skipless scan --json PATHS` parsed.
+/// A scan that could not read every file says what it did all the same, and exits 1.
 pub fn scan_json(data_dir: &Path, paths: &[&Path]) -> serde_json::Value {
-    let mut cmd = skipless(data_dir);
-    cmd.arg("scan").arg("--json").args(paths);
-    serde_json::from_str(stdout_of(&mut cmd).trim()).unwrap()
+    let output = skipless(data_dir)
+        .arg("scan")
+        .arg("--json")
+        .args(paths)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    if output.status.success() {
+        assert_eq!(summary["failed"], 0, "{stderr}");
+    } else {
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("skipless: error: not all was scanned: "), "{stderr}");
+    }
+    summary
 }
 
 /// `len` bytes of binary noise: a fixed pseudo-random sequence, so that a failure reproduces.
@@ -264,10 +278,17 @@ impl Player {
         self.finish()
     }
 
+    /// Waits for the player to end with status 0, and returns its stderr.
     pub fn finish(self) -> String {
+        self.finish_with(0)
+    }
+
+    /// Waits for the player to end with exit status `code`, and returns its stderr.
+    pub fn finish_with(self, code: i32) -> String {
         let output = self.child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stderr).into_owned()
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        stderr
     }
 }
 

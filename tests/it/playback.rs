@@ -150,9 +150,15 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
     );
     let error = player.wait("error");
     assert!(error["message"].as_str().unwrap().contains("cut.mp3"), "{error}");
-    let stderr = player.finish();
+    // The rest played; the status says that not all that was named did.
+    let stderr = player.finish_with(1);
     assert!(
         stderr.contains("cannot read") && stderr.contains("noise.mp3: ") && stderr.contains("; left out"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().last(),
+        Some("skipless: error: not all was played: 2 paths left out at the start, each said there"),
         "{stderr}"
     );
     assert!(

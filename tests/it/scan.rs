@@ -122,14 +122,20 @@ fn rescans_are_incremental_and_keep_ids() {
     // A file that failed is read again and said again at every scan, so a plain `skipless
     // scan` always lists what the library cannot play.
     for _ in 0..2 {
+        // Not all of the library was read: the status says so, after the summary.
         let output = skipless(data.path()).args(["scan", "--json"]).output().unwrap();
-        assert!(output.status.success());
+        assert_eq!(output.status.code(), Some(1));
         let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
             (summary["failed"].as_u64(), summary["unchanged"].as_u64()),
             (Some(2), Some(11))
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.lines().last(),
+            Some("skipless: error: not all was scanned: 2 problems, each said above"),
+            "{stderr}"
+        );
         let line = |name: &str| stderr.lines().find(|l| l.contains(name)).unwrap_or_default().to_owned();
         // What is wrong with each, in words: the tag reader's own are kept as the reasons.
         assert!(
@@ -251,7 +257,8 @@ fn odd_names_loops_and_unreadable_folders() {
         .unwrap();
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    // A folder not walked is part of the library not scanned: the status says so.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         (summary["added"].as_u64(), summary["failed"].as_u64()),
@@ -299,12 +306,13 @@ fn a_file_named_that_is_not_audio_is_said_and_not_indexed() {
         .arg(corpus().join("sad.ogg"))
         .output()
         .unwrap();
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         stderr.trim(),
         format!(
-            "skipless: warning: {}: not an audio file (MP3, FLAC, Ogg, Opus, M4A, WAV or AIFF)",
+            "skipless: warning: {}: not an audio file (MP3, FLAC, Ogg, Opus, M4A, WAV or AIFF)\n\
+             skipless: error: not all was scanned: 1 problem, each said above",
             cover.display()
         )
     );
@@ -328,7 +336,12 @@ fn roots_are_listed_added_and_removed() {
         .arg(&b)
         .output()
         .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let said = String::from_utf8_lossy(&added.stderr);
+    assert_eq!(added.status.code(), Some(1), "{said}");
+    assert!(
+        said.ends_with("skipless: error: not all was scanned: 1 problem, each said above\n"),
+        "{said}"
+    );
     // A root is a folder: a file is refused, and a folder inside a root stays part of it.
     let file = skipless(data.path())
         .args(["roots", "add"])
@@ -362,9 +375,13 @@ fn roots_are_listed_added_and_removed() {
     assert!(out.contains("12 tracks left the library"), "{out}");
     assert_eq!(library(data.path()).len(), 1);
     // For a script, the same in JSON.
-    let listed = json_lines(&stdout_of(
-        skipless(data.path()).args(["roots", "add", "--json"]).arg(&a),
-    ));
+    let added = skipless(data.path())
+        .args(["roots", "add", "--json"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(added.status.code(), Some(1), "the unreadable file is said again");
+    let listed = json_lines(&String::from_utf8(added.stdout).unwrap());
     assert_eq!(listed.len(), 1);
     let removed = json_lines(&stdout_of(
         skipless(data.path()).args(["roots", "remove", "--json"]).arg(&a),
@@ -533,6 +550,7 @@ fn a_moved_or_renamed_file_keeps_its_track() {
     let count = library(data.path()).len();
     let bare = skipless(data.path()).args(["scan", "--json"]).output().unwrap();
     let warned = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(1), "a root not scanned: {warned}");
     assert!(
         warned.contains(&format!(
             "library root {} is missing: not scanned, its {count} tracks kept",
@@ -546,6 +564,8 @@ fn a_moved_or_renamed_file_keeps_its_track() {
         .arg(&renamed)
         .output()
         .unwrap();
+    // The old root dropped is a change to the roots, not a problem of the scan.
+    assert!(found.status.success(), "{}", String::from_utf8_lossy(&found.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
     assert_eq!(
         (summary["moved"].as_u64(), summary["added"].as_u64()),
