@@ -55,6 +55,8 @@ impl Repeat {
 pub struct Queue {
     entries: Vec<QueueEntry>,
     cursor: Option<usize>,
+    /// Counts the times the whole queue was replaced: a cursor means nothing across them.
+    generation: u64,
     pub repeat: Repeat,
 }
 
@@ -65,6 +67,12 @@ impl Queue {
 
     pub(crate) fn cursor(&self) -> Option<usize> {
         self.cursor
+    }
+
+    /// Which queue this is: it changes when the whole queue is replaced or restored, not when
+    /// entries are added, moved or removed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub(crate) fn current(&self) -> Option<&QueueEntry> {
@@ -85,6 +93,7 @@ impl Queue {
             .filter(|e| e.source == PlaySource::Queue && !coming.iter().any(|t| t.id == e.track.id))
             .cloned()
             .collect();
+        self.generation += 1;
         self.entries = tracks
             .into_iter()
             .map(|track| QueueEntry {
@@ -101,6 +110,7 @@ impl Queue {
 
     /// Takes `entries` back as they were at the end of the last run, the cursor on `cursor`.
     pub(crate) fn restore(&mut self, entries: Vec<QueueEntry>, cursor: Option<usize>) {
+        self.generation += 1;
         self.cursor = cursor.filter(|&c| c < entries.len());
         self.entries = entries;
     }

@@ -276,6 +276,7 @@ impl App {
     /// play of the history.
     fn playback_mark(&self) -> PlaybackMark {
         PlaybackMark {
+            queue: self.controller.queue.generation(),
             cursor: self.controller.queue.cursor(),
             newest_play: self
                 .controller
@@ -287,16 +288,20 @@ impl App {
 
     /// Up next lists the entries after the playing one, so its selection is an offset from it:
     /// when playback moves on or back by some entries (a track ended, one was chosen further
-    /// down, `p`), the selection moves the other way by as many, and stays on its entry. The
-    /// history is shown newest first, so while it is shown each play added above the selection
-    /// moves it down one.
+    /// down, `p`), the selection moves the other way by as many, and stays on its entry; a queue
+    /// replaced (a list played) opens on what plays next. The history is shown newest first, so
+    /// while it is shown each play added above the selection moves it down one.
     fn follow_playback(&mut self, before: PlaybackMark) {
-        let first_upcoming = |cursor: Option<usize>| cursor.map_or(0, |c| c + 1);
-        let (from, to) = (
-            first_upcoming(before.cursor),
-            first_upcoming(self.controller.queue.cursor()),
-        );
-        self.state.up_next = (self.state.up_next + from).saturating_sub(to);
+        if before.queue != self.controller.queue.generation() {
+            self.state.up_next = 0;
+        } else {
+            let first_upcoming = |cursor: Option<usize>| cursor.map_or(0, |c| c + 1);
+            let (from, to) = (
+                first_upcoming(before.cursor),
+                first_upcoming(self.controller.queue.cursor()),
+            );
+            self.state.up_next = (self.state.up_next + from).saturating_sub(to);
+        }
         let history = &self.controller.history;
         let added = match before.newest_play {
             None => history.len(),
@@ -1156,7 +1161,10 @@ impl App {
     /// Carries out a request from the desktop (media keys, widgets) through the controller.
     pub fn handle_mpris(&mut self, request: crate::mpris::Request) {
         let picking = self.picking();
-        match mpris_bridge::apply(&mut self.controller, self.autoplay.as_mut(), picking, request) {
+        let before = self.playback_mark();
+        let applied = mpris_bridge::apply(&mut self.controller, self.autoplay.as_mut(), picking, request);
+        self.follow_playback(before);
+        match applied {
             Applied::Quit => self.update(Action::Quit),
             Applied::Notice(message) => self.state.say(message),
             Applied::Repeat(repeat) => self.repeat_set(repeat),
@@ -1168,6 +1176,7 @@ impl App {
     /// returns the line to answer with.
     pub(crate) fn handle_remote(&mut self, command: LineCommand) -> String {
         let picking = self.picking();
+        let before = self.playback_mark();
         let reply = commands::apply(
             &mut self.controller,
             self.autoplay.as_mut(),
@@ -1175,6 +1184,7 @@ impl App {
             command,
             ControlSource::Remote,
         );
+        self.follow_playback(before);
         if let Some((track_id, mark, on)) = reply.marked {
             self.state.library.marks.set(track_id, mark, on, now_ms());
         }
@@ -1364,6 +1374,8 @@ impl App {
 
 /// Where playback stood before an action or an engine event: see [`App::follow_playback`].
 struct PlaybackMark {
+    /// The queue's [`generation`](crate::app::Queue::generation).
+    queue: u64,
     cursor: Option<usize>,
     /// The newest play of the history: its track and when it ended.
     newest_play: Option<(i64, i64)>,

@@ -2664,3 +2664,33 @@ fn the_up_next_selection_stays_on_its_track_when_a_track_ends() {
     assert_eq!(h.app.state.up_next, 1);
     assert_eq!(selected(&h), chosen);
 }
+
+/// A list played anew replaces the queue: up next opens on what plays next, however far the
+/// old queue had gone.
+#[test]
+fn up_next_opens_on_what_plays_next_when_a_list_is_played_anew() {
+    let mut h = Harness::new(100, 30);
+    h.keys("2\n");
+    h.pump_until("the track to start", |app| app.controller.now.is_some());
+    for _ in 0..8 {
+        let playing = h.app.controller.now.as_ref().unwrap().entry.track.id;
+        h.keys("n");
+        h.pump_until("the next track", |app| {
+            app.controller.now.as_ref().is_some_and(|n| n.entry.track.id != playing)
+        });
+    }
+    let fourth = h.app.controller.queue.entries()[3].track.id;
+    let playing = |app: &App| app.controller.now.as_ref().map(|n| n.entry.track.id);
+    assert_eq!(playing(&h.app), Some(h.app.controller.queue.entries()[8].track.id));
+    h.keys("gjjj\n");
+    h.pump_until("the chosen track", |app| playing(app) == Some(fourth));
+    assert_eq!(h.app.state.up_next, 0);
+    let shown = h.screen();
+    let next = &h.app.controller.queue.upcoming()[0].track;
+    let first_row = shown
+        .lines()
+        .skip_while(|line| !line.contains("Up next"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(first_row.contains(next.title.as_str()), "{shown}");
+}
