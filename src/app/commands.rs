@@ -465,7 +465,8 @@ fn status(controller: &Controller, autoplay: Option<&Autoplay>, json: bool) -> S
             "track": track,
             "position_ms": now.map(|n| n.position_ms),
             "duration_ms": now.and_then(|n| n.duration_ms),
-            "volume": controller.volume,
+            // The level set, muted or not, as `vol` sets it and unmuting goes back to.
+            "volume": controller.set_level(),
             "muted": controller.muted_at.is_some(),
             "repeat": controller.queue.repeat,
             "queue_length": queue_length,
@@ -481,10 +482,11 @@ fn status(controller: &Controller, autoplay: Option<&Autoplay>, json: bool) -> S
             n.duration_ms.map(format_duration).unwrap_or_else(|| "?".into())
         )
     });
-    format!(
-        "{state}{playing} · queue {queue_length} · volume {} · autoplay {autoplay_source}",
-        controller.volume
-    )
+    let volume = match controller.muted_at {
+        Some(level) => format!("muted (volume {level} when unmuted)"),
+        None => format!("volume {}", controller.volume),
+    };
+    format!("{state}{playing} · queue {queue_length} · {volume} · autoplay {autoplay_source}")
 }
 
 #[cfg(test)]

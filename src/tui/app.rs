@@ -1239,6 +1239,10 @@ impl App {
                     search.results.clear();
                 }
                 self.run_search();
+                // The playlists shown count their entries against the library.
+                if self.state.view == View::Playlists {
+                    workers::spawn_playlists(self.db_path.clone(), self.worker_tx.clone());
+                }
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.send(Request::Reload(Some(shared)));
                 }

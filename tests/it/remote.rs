@@ -584,7 +584,9 @@ fn the_headless_player_starts_at_the_volume_left_and_keeps_a_change() {
         "muted (volume 45 when unmuted)"
     );
     let muted = status(data.path());
-    assert_eq!((&muted["volume"], &muted["muted"]), (&0.into(), &true.into()));
+    assert_eq!((&muted["volume"], &muted["muted"]), (&45.into(), &true.into()));
+    let said = remote_ok(data.path(), &["status"]);
+    assert!(said.contains(" · muted (volume 45 when unmuted) · "), "{said}");
     assert_eq!(remote_ok(data.path(), &["mute"]).trim(), "volume 45");
     remote_ok(data.path(), &["mute"]);
     // Quit muted, the volume kept is the one unmuting goes back to.

@@ -2694,3 +2694,38 @@ fn up_next_opens_on_what_plays_next_when_a_list_is_played_anew() {
         .unwrap_or_default();
     assert!(first_row.contains(next.title.as_str()), "{shown}");
 }
+
+/// A file a saved playlist names, added to the library while view 6 is shown, is counted there
+/// as soon as the library is read again (as after the folder watcher's rescan).
+#[test]
+fn the_playlists_view_follows_a_library_reloaded_under_it() {
+    let music = tempfile::tempdir().unwrap();
+    std::fs::copy(crate::common::corpus().join("sad.ogg"), music.path().join("sad.ogg")).unwrap();
+    let mut h = Harness::on(music.path(), 100, 24);
+    let list = music.path().join("evening.m3u");
+    std::fs::write(&list, "sad.ogg\nvictory.ogg\n").unwrap();
+    crate::common::stdout_of(
+        crate::common::skipless(h._dir.path())
+            .args(["playlist", "import"])
+            .arg(&list),
+    );
+    let missing = |app: &App| {
+        app.state.playlists.iter().find(|p| p.name == "evening").map(|p| {
+            p.entries
+                .iter()
+                .filter(|e| matches!(e, skipless::app::library::SavedEntry::Missing(_)))
+                .count()
+        })
+    };
+    h.keys("6");
+    h.pump_until("the playlists to load", |app| missing(app) == Some(1));
+    std::fs::copy(
+        crate::common::corpus().join("victory.ogg"),
+        music.path().join("victory.ogg"),
+    )
+    .unwrap();
+    crate::common::scan_json(h._dir.path(), &[music.path()]);
+    h.app.load_library();
+    h.pump_until("the playlist to find its file", |app| missing(app) == Some(0));
+    assert!(h.screen().contains("2 tracks"), "{}", h.screen());
+}
