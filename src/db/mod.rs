@@ -91,7 +91,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a connection waits for another's write lock before it gives up.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -338,6 +338,13 @@ impl Database {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// How long this connection waits for another's write lock (at most [`BUSY_TIMEOUT`] unless
+    /// set here). Setting it cannot fail but on a closed connection, where every write fails
+    /// anyway and says why.
+    pub(crate) fn set_lock_wait(&self, wait: std::time::Duration) {
+        let _ = self.conn.busy_timeout(wait);
     }
 
     pub fn conn_mut(&mut self) -> &mut Connection {

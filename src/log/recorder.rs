@@ -83,9 +83,13 @@ impl Recorded {
     }
 }
 
-/// While plays wait, a write is tried again at most this often: each try can wait out the
-/// database's busy timeout, on the thread that drives the player.
+/// While plays wait, a write is tried again at most this often.
 const RETRY_EVERY_MS: i64 = 10_000;
+
+/// How long a try waits for another program's write lock once a write was refused: tries run on
+/// the thread that drives the player, which must not stall for the database's full busy timeout
+/// at every one while the lock stays held. The plays wait in order meanwhile.
+const RETRY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Turns engine [`Event`]s into rows.
 pub struct Recorder {
@@ -98,6 +102,8 @@ pub struct Recorder {
     waiting: Vec<(OpenPlay, Ended)>,
     /// No write is tried before this time while plays wait.
     retry_at: i64,
+    /// A write was refused and none has been taken since: tries wait [`RETRY_LOCK_WAIT`].
+    retrying: bool,
     /// The database's file was found deleted (and said once).
     deleted: bool,
 }
@@ -113,7 +119,26 @@ impl Recorder {
             open: None,
             waiting: Vec::new(),
             retry_at: 0,
+            retrying: false,
             deleted: false,
+        }
+    }
+
+    /// A write was refused at `now`: the next try waits [`RETRY_EVERY_MS`], and waits for a lock
+    /// only briefly.
+    fn refused(&mut self, now: i64) {
+        self.retry_at = now + RETRY_EVERY_MS;
+        if !self.retrying {
+            self.retrying = true;
+            self.db.set_lock_wait(RETRY_LOCK_WAIT);
+        }
+    }
+
+    /// A write was taken: writes wait for a lock as long as the database's busy timeout again.
+    fn taken(&mut self) {
+        if self.retrying {
+            self.retrying = false;
+            self.db.set_lock_wait(crate::db::BUSY_TIMEOUT);
         }
     }
 
@@ -386,8 +411,9 @@ impl Recorder {
             return Ok(());
         }
         let written = self.write_waiting();
-        if written.is_err() {
-            self.retry_at = now + RETRY_EVERY_MS;
+        match written {
+            Ok(()) => self.taken(),
+            Err(_) => self.refused(now),
         }
         written
     }
@@ -452,7 +478,7 @@ impl Recorder {
                 open.session_id = at.session_id;
             }
             Err(_) => {
-                self.retry_at = now + RETRY_EVERY_MS;
+                self.refused(now);
                 if let Ok(Some(session)) = plays::session_to_join(self.db.conn(), now, self.session_gap_ms) {
                     open.session_id = session;
                 }
@@ -493,8 +519,9 @@ impl Recorder {
         };
         let saved = plays::save_progress(self.db.conn_mut(), at.play_id, at.session_id, open.played_ms, now)
             .map_err(|e| self.db.err(e));
-        if saved.is_err() {
-            self.retry_at = now + RETRY_EVERY_MS;
+        match saved {
+            Ok(()) => self.taken(),
+            Err(_) => self.refused(now),
         }
         saved
     }
@@ -536,7 +563,7 @@ impl Recorder {
         };
         if open.written.is_none() || !self.waiting.is_empty() || failed.is_some() {
             if failed.is_some() {
-                self.retry_at = now + RETRY_EVERY_MS;
+                self.refused(now);
             }
             self.waiting.push((open, ended));
         }
@@ -561,6 +588,8 @@ impl Drop for Recorder {
     /// database still refuses is kept in a file beside it, for the next start to write.
     /// A database deleted while the player ran is written back first, with every play.
     fn drop(&mut self) {
+        // The last try waits out the busy timeout: quitting can wait, the plays cannot.
+        self.taken();
         let last_try = match self.unwritten() {
             0 => Ok(()),
             _ => self.write_waiting(),
@@ -908,9 +937,22 @@ mod tests {
             by: None,
         });
         assert_eq!(ended.completed.map(|p| p.play_id), Some(None));
+        // While the lock stays, each try waits for it only briefly: the player's thread runs on.
+        let lock_wait = |recorder: &Recorder| -> i64 {
+            recorder
+                .database()
+                .conn()
+                .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(lock_wait(&recorder), RETRY_LOCK_WAIT.as_millis() as i64);
+        now.fetch_add(RETRY_EVERY_MS, Ordering::SeqCst);
+        assert!(recorder.record(&Event::Idle).error.is_some());
+        assert_eq!(recorder.unwritten(), 1);
         other.execute_batch("COMMIT").unwrap();
         now.fetch_add(RETRY_EVERY_MS, Ordering::SeqCst);
         recorder.record(&Event::Idle).into_result().unwrap();
+        assert_eq!(lock_wait(&recorder), crate::db::BUSY_TIMEOUT.as_millis() as i64);
         let row: (i64, i64, String) = recorder
             .database()
             .conn()
