@@ -229,16 +229,18 @@ impl App {
     }
 
     /// Puts the last run's queue back, with the tracks the library still has, unless something
-    /// was queued meanwhile. Nothing plays until the listener says so.
-    fn restore_queue(&mut self) {
-        let Some(saved) = self.saved_queue.take() else { return };
+    /// was queued meanwhile. Nothing plays until the listener says so. Whether it did.
+    fn restore_queue(&mut self) -> bool {
+        let Some(saved) = self.saved_queue.take() else {
+            return false;
+        };
         if !self.controller.queue.entries().is_empty() {
-            return;
+            return false;
         }
         let library = &self.state.library;
         let (entries, cursor) = saved.entries_in(|id| library.track(id).cloned());
         if entries.is_empty() {
-            return;
+            return false;
         }
         let (n, left_out) = (entries.len(), saved.entries.len() - entries.len());
         self.controller.queue.restore(entries, cursor);
@@ -263,6 +265,7 @@ impl App {
             None => back,
         };
         self.state.say(message);
+        true
     }
 
     /// Applies one action to the state or to playback.
@@ -933,7 +936,8 @@ impl App {
             Some(removed) => {
                 self.state
                     .say(format!("removed from the queue: {}", removed.track.display_name()));
-                if self.controller.queue.upcoming().is_empty() {
+                // Autoplay keeps its picks filled; the one taken out is turned away.
+                if removed.source == PlaySource::Autoplay || self.controller.queue.upcoming().is_empty() {
                     self.request_rank();
                 }
             }
@@ -1232,7 +1236,7 @@ impl App {
                 }
                 let shared = library.tracks.clone();
                 self.state.set_library(library);
-                self.restore_queue();
+                let restored = self.restore_queue();
                 // Results are places in the library they were found in: kept while a large one
                 // is searched again, they would name other tracks of the new one.
                 if let Some(search) = self.state.search.as_mut() {
@@ -1245,6 +1249,10 @@ impl App {
                 }
                 if let Some(autoplay) = &self.autoplay {
                     autoplay.send(Request::Reload(Some(shared)));
+                }
+                // Picks follow a queue brought back from the last run, as they follow a play.
+                if restored {
+                    self.request_rank();
                 }
             }
             WorkerMsg::Recommendations { seq, source, picks } => {

@@ -2729,3 +2729,30 @@ fn the_playlists_view_follows_a_library_reloaded_under_it() {
     h.pump_until("the playlist to find its file", |app| missing(app) == Some(0));
     assert!(h.screen().contains("2 tracks"), "{}", h.screen());
 }
+
+/// A pick taken out of up next with `d` is replaced at once by another, never by itself: up
+/// next keeps its three picks without waiting for the next track.
+#[test]
+fn a_pick_taken_out_with_d_is_replaced_by_another() {
+    let mut h = Harness::with_fallback_autoplay();
+    h.keys("j\n");
+    h.pump_until("three autoplay picks", |app| autoplay_picks(app).len() == 3);
+    let picks = autoplay_picks(&h.app);
+    let playing = h.app.controller.now.as_ref().map(|n| n.entry.track.id);
+    h.keys("2\td");
+    assert!(
+        h.app
+            .state
+            .status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("removed from the queue")),
+        "{:?} {:?}",
+        h.app.state.status,
+        h.app.state.pane
+    );
+    h.pump_until("three picks again", |app| autoplay_picks(app).len() == 3);
+    let now = autoplay_picks(&h.app);
+    assert!(!now.contains(&picks[0]), "{picks:?} then {now:?}");
+    // Still the same track playing: the picks came without a play ending.
+    assert_eq!(h.app.controller.now.as_ref().map(|n| n.entry.track.id), playing);
+}

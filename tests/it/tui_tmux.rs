@@ -386,6 +386,28 @@ fn the_queue_is_back_at_the_next_run_on_the_track_that_was_playing() {
     tmux.wait_for("▶ Sad");
 }
 
+/// A queue brought back from the last run gets autoplay's picks after it at once, as a play
+/// would bring them, not only when its first track ends.
+#[test]
+fn autoplay_picks_follow_the_queue_brought_back() {
+    if !crate::common::has_tool("tmux", "tmux") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    crate::common::scan_json(data.path(), &[&crate::common::corpus()]);
+    // The last run left two of the listener's tracks queued, no pick, and autoplay on.
+    let queue = serde_json::json!({"entries": [[1, "user"], [2, "user"]], "cursor": 0});
+    std::fs::write(
+        data.path().join("state.json"),
+        serde_json::json!({"volume": 100, "repeat": "off", "autoplay": true, "queue": queue}).to_string(),
+    )
+    .unwrap();
+    let tmux = Tmux::start(data.path(), "--audio null");
+    tmux.wait_for("the queue of the last run is back: 2 tracks, 1 up next");
+    let screen = tmux.wait_for(" auto│");
+    assert!(!screen.contains("▶"), "nothing plays until asked: {screen}");
+}
+
 /// In a terminal known for pictures (here one that says it is kitty, and answers nothing), the
 /// keyboard is the player's from the start: choosing the art's protocol asks the terminal
 /// nothing, so no reader is left to put the terminal back in line mode or to take a key.
