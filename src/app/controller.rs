@@ -624,6 +624,16 @@ impl Controller {
             self.queue.set_cursor(next);
             return;
         }
+        // Gone on to an entry that new picks put further down: it plays next, and the picks it
+        // would pass stay to come rather than count as heard.
+        let upcoming = self.queue.cursor().map_or(0, |c| c + 1)..self.queue.entries().len();
+        let further = upcoming
+            .filter(|_| went_on)
+            .find(|&i| self.queue.entries()[i].track.id == track_id);
+        if let Some(entry) = further.and_then(|i| self.queue.remove(i)) {
+            self.queue.insert_playing(entry);
+            return;
+        }
         if self.queue.sync_to(track_id) {
             return;
         }
@@ -1178,6 +1188,30 @@ mod tests {
         c.handle(&ended(gapless));
         let history: Vec<i64> = c.history.iter().map(|(t, _)| t.id).collect();
         assert_eq!(history, [1, 2], "both plays are in the session's history");
+    }
+
+    /// As above, but the new picks hold the track the engine went on to further down (3, 2, 4):
+    /// it plays next, and the pick before it stays to come, not counted as heard.
+    #[test]
+    fn new_picks_that_move_the_track_the_engine_went_on_to_leave_the_others_to_come() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
+        let first = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item: first.clone(),
+            duration_ms: None,
+        });
+        c.set_autoplay_picks(&[pick(2)], |id| Some(track(id)));
+        let gapless = c.item(&c.queue.entries()[1].clone());
+        c.handle(&ended(first));
+        c.set_autoplay_picks(&[pick(3), pick(2), pick(4)], |id| Some(track(id)));
+        c.handle(&Event::Started {
+            item: gapless,
+            duration_ms: None,
+        });
+        let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
     }
 
     /// A log that cannot be written (here: the database refuses writes) is reported, and the

@@ -11,12 +11,44 @@ use crate::recommend::log::{failed_play_count, train_from_log, ListeningLog, Set
 use crate::recommend::train::{TrainConfig, TrainStage};
 use crate::recommend::RecommendError;
 
+/// What an interrupted training run leaves.
+const INTERRUPTED: &str = "training interrupted: the model in use is unchanged";
+
 /// `skipless train [--json] [--force]`: trains on the local log and saves the model under
 /// `models/` when its served ranking is at least as good as the current model's on the same
 /// validation slice (or with `--force`).
 pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()> {
+    // An interrupt ends training between two steps, before anything is saved; before the first
+    // step (the log read, the features built), nothing is under way to end cleanly: it ends at
+    // once.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let stepping = Arc::new(AtomicBool::new(false));
+    let interrupted_by = Arc::new(AtomicI32::new(0));
+    super::on_interrupt({
+        let (cancel, stepping, interrupted_by) = (cancel.clone(), stepping.clone(), interrupted_by.clone());
+        move |signal| {
+            interrupted_by.store(signal, Ordering::SeqCst);
+            cancel.store(true, Ordering::SeqCst);
+            if !stepping.load(Ordering::SeqCst) {
+                super::say_interrupted(INTERRUPTED);
+                std::process::exit(128 + signal);
+            }
+        }
+    })?;
+    // Until the first step's bar, a spinner: reading a long log and building its features take
+    // a while.
+    let preparing = super::progress_bar(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        "reading the listening log",
+        0,
+        0,
+    )
+    .with_finish(indicatif::ProgressFinish::AndClear);
+    preparing.enable_steady_tick(std::time::Duration::from_millis(120));
     let db = ctx.open_database_there()?;
     let log = ListeningLog::load(&db, &[])?;
+    preparing.set_message("building the history features");
     let failed_plays = failed_play_count(&db)?;
     if let Some(why) = log.too_short_to_train(ctx.config.recommend.min_plays) {
         anyhow::bail!("{why} (recommend.min_plays)");
@@ -36,22 +68,15 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         .unwrap_or_else(|_| super::bar_style());
     // One bar per stage, drawn first with the stage's name and count.
     let mut bar: Option<(TrainStage, indicatif::ProgressBar)> = None;
-    // An interrupt ends training between two steps, before anything is saved.
-    let cancel = Arc::new(AtomicBool::new(false));
-    let interrupted_by = Arc::new(AtomicI32::new(0));
-    super::on_interrupt({
-        let (cancel, interrupted_by) = (cancel.clone(), interrupted_by.clone());
-        move |signal| {
-            interrupted_by.store(signal, Ordering::SeqCst);
-            cancel.store(true, Ordering::SeqCst);
-        }
-    })?;
     let start = Instant::now();
     let trained = train_from_log(
         &log,
         previous.as_ref(),
         &TrainConfig::default(),
         &mut |p| {
+            if !stepping.swap(true, Ordering::SeqCst) {
+                preparing.finish_and_clear();
+            }
             if p.val_ndcg.is_some() {
                 return;
             }
@@ -71,6 +96,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         },
         &cancel,
     );
+    preparing.finish_and_clear();
     if let Some((_, bar)) = bar {
         bar.finish_and_clear();
     }
@@ -81,7 +107,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
         trained => Some(trained?),
     }
     .unwrap_or_else(|| {
-        super::say_interrupted("training interrupted: the model in use is unchanged");
+        super::say_interrupted(INTERRUPTED);
         std::process::exit(128 + interrupted_by.load(Ordering::SeqCst));
     });
     let settled = trained.settle(&models_dir, force)?;

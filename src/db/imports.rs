@@ -77,6 +77,12 @@ impl<'c> ImportFile<'c> {
         Ok(())
     }
 
+    /// How many plays are staged.
+    pub(crate) fn staged(&self) -> rusqlite::Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM temp.import_stage", [], |r| r.get(0))
+    }
+
     /// Calls `each` with every staged play, in time order, and the statements that write it,
     /// round by round (see [`ImportFile`]); the stage is emptied at the end.
     pub(crate) fn place<E: From<rusqlite::Error>>(

@@ -53,10 +53,24 @@ struct OpenSession {
     next_position: Option<i64>,
 }
 
+/// How far an import has gone, for a bar: each file is read whole, then its plays are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportProgress {
+    /// Reading a file; records read so far, over every file.
+    Reading { read: u64 },
+    /// Placing the plays of the file read into the log.
+    Placing { done: u64, total: u64 },
+}
+
 /// Imports Spotify histories: files, or folders whose history files are taken in name order.
-pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) -> Result<ImportCounts, LogIoError> {
+pub(crate) fn import_spotify(
+    db: &mut Database,
+    paths: &[PathBuf],
+    gap_ms: i64,
+    progress: &dyn Fn(ImportProgress),
+) -> Result<ImportCounts, LogIoError> {
     let found = spotify_files(paths)?;
-    let mut importer = Importer::new(db, gap_ms)?;
+    let mut importer = Importer::new(db, gap_ms, progress)?;
     importer.counts.basic_files_left_out = found.basic_left_out;
     importer.counts.podcast_files_left_out = found.podcasts_left_out;
     let files = found.files;
@@ -93,8 +107,13 @@ pub(crate) fn import_spotify(db: &mut Database, paths: &[PathBuf], gap_ms: i64) 
 /// Imports a ListenBrainz export: the zip ListenBrainz gives, the folder it unpacks to, or one
 /// file of listens (one per line). The whole export is one unit: a malformed listen anywhere in
 /// it leaves nothing of it in the log.
-pub(crate) fn import_listenbrainz(db: &mut Database, path: &Path, gap_ms: i64) -> Result<ImportCounts, LogIoError> {
-    let mut importer = Importer::new(db, gap_ms)?;
+pub(crate) fn import_listenbrainz(
+    db: &mut Database,
+    path: &Path,
+    gap_ms: i64,
+    progress: &dyn Fn(ImportProgress),
+) -> Result<ImportCounts, LogIoError> {
+    let mut importer = Importer::new(db, gap_ms, progress)?;
     importer.file(path, "listenbrainz", read_listens)?;
     Ok(importer.counts)
 }
@@ -540,10 +559,13 @@ struct Importer<'a> {
     gap_ms: i64,
     session: Option<OpenSession>,
     counts: ImportCounts,
+    progress: &'a dyn Fn(ImportProgress),
+    /// Records read so far, over every file.
+    read: u64,
 }
 
 impl<'a> Importer<'a> {
-    fn new(db: &'a mut Database, gap_ms: i64) -> Result<Self, LogIoError> {
+    fn new(db: &'a mut Database, gap_ms: i64, progress: &'a dyn Fn(ImportProgress)) -> Result<Self, LogIoError> {
         let matcher = Matcher::load(db.conn())?;
         Ok(Importer {
             db,
@@ -551,6 +573,8 @@ impl<'a> Importer<'a> {
             gap_ms,
             session: None,
             counts: ImportCounts::default(),
+            progress,
+            read: 0,
         })
     }
 
@@ -564,21 +588,43 @@ impl<'a> Importer<'a> {
     ) -> Result<(), LogIoError> {
         let mut file = ImportFile::begin(self.db.conn_mut())?;
         let mut counts = ImportCounts::default();
+        let (progress, mut records) = (self.progress, self.read);
         file.stage(|stager| {
             read(path, &mut |play| {
                 if !stager.stage(&play)? {
                     counts.duplicate += 1;
                 }
+                records += 1;
+                progress(ImportProgress::Reading { read: records });
                 Ok(())
             })
         })?;
-        let session = place(&mut file, &self.matcher, self.gap_ms, self.session, format, &mut counts)?;
+        self.read = records;
+        let placing = Placing {
+            total: file.staged()?,
+            progress,
+        };
+        let session = place(
+            &mut file,
+            &self.matcher,
+            self.gap_ms,
+            self.session,
+            format,
+            &mut counts,
+            placing,
+        )?;
         self.session = session;
         self.counts.matched += counts.matched;
         self.counts.unmatched += counts.unmatched;
         self.counts.duplicate += counts.duplicate;
         Ok(())
     }
+}
+
+/// The plays of a file to place, and where to say how far placing them has gone.
+struct Placing<'a> {
+    total: u64,
+    progress: &'a dyn Fn(ImportProgress),
 }
 
 /// Walks the staged plays in time order: skips those already imported, splits sessions, and
@@ -590,8 +636,15 @@ fn place(
     mut session: Option<OpenSession>,
     format: &str,
     counts: &mut ImportCounts,
+    placing: Placing,
 ) -> Result<Option<OpenSession>, LogIoError> {
+    let mut done = 0;
     file.place(|placer, play| {
+        done += 1;
+        (placing.progress)(ImportProgress::Placing {
+            done,
+            total: placing.total,
+        });
         let key = match_key(&play.artist, &play.title);
         let track = matcher.find(&key, play.album.as_deref());
         if placer.is_known(&play.import_key)? {
