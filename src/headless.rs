@@ -357,6 +357,9 @@ fn resolve_queue(db: &mut Database, paths: &[PathBuf]) -> anyhow::Result<(Vec<Tr
         eprintln!("skipless: warning: imported plays waiting for their tracks were not matched: {error}");
     }
     let report = outcome.report;
+    for said in report.roots_said() {
+        eprintln!("skipless: {said}");
+    }
     let mut problems = report.walk_errors;
     for (path, reason) in &report.failed_files {
         problems.push(format!("cannot read {}: {reason}; left out", path.display()));

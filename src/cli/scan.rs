@@ -56,7 +56,9 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     // that changed nothing (no track, no waiting play, no root) leaves a running player alone.
     let changed = scanned.as_ref().map_or(true, |outcome| {
         let s = outcome.report.summary;
-        s.added + s.updated + s.moved + s.removed + outcome.matched > 0 || !paths.is_empty()
+        s.added + s.updated + s.moved + s.removed + outcome.matched > 0
+            || !paths.is_empty()
+            || !outcome.report.dropped_roots.is_empty()
     });
     if changed {
         super::tell_running_player(ctx);
@@ -85,15 +87,16 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     if json {
         outln!("{}", serde_json::to_string(&s)?)?;
     } else {
+        let n = |count: usize| crate::fmt::group_digits(count as u64);
         outln!(
             "scanned {}: {} added, {} updated, {} unchanged, {} moved, {} removed, {} failed",
             crate::fmt::count(s.scanned as u64, "file"),
-            s.added,
-            s.updated,
-            s.unchanged,
-            s.moved,
-            s.removed,
-            s.failed
+            n(s.added),
+            n(s.updated),
+            n(s.unchanged),
+            n(s.moved),
+            n(s.removed),
+            n(s.failed)
         )?;
         if matched > 0 {
             outln!("{matched} imported plays matched to library tracks")?;

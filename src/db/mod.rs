@@ -598,10 +598,7 @@ fn describe_sqlite(error: &rusqlite::Error) -> String {
         Some(ErrorCode::DiskFull) => full,
         Some(ErrorCode::SystemIoFailure) if DATABASE_DIR.get().is_some_and(|d| disk_is_full(d)) => full,
         Some(ErrorCode::DatabaseCorrupt) => format!("the database is damaged ({error})"),
-        Some(ErrorCode::DatabaseBusy) => format!(
-            "the database is locked: another program has held its write lock for over {} s",
-            BUSY_TIMEOUT.as_secs()
-        ),
+        Some(ErrorCode::DatabaseBusy) => "the database is locked: another program holds its write lock".to_owned(),
         _ => error.to_string(),
     }
 }

@@ -72,7 +72,8 @@ impl ScanReport {
         merged.chain(dropped)
     }
 
-    /// What the scan could not do: files not read, folders not walked, roots missing.
+    /// What the scan could not do: files not read, folders not walked (symbolic link loops
+    /// included), roots missing, paths named that are no music.
     pub fn problems(&self) -> usize {
         self.walk_errors.len() + self.failed_files.len()
     }

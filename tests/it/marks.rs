@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{corpus, json_lines, scan_json, skipless, stderr_of_failure, stdout_of};
+use crate::common::{corpus, json_lines, scan_json, scan_json_with_problems, skipless, stderr_of_failure, stdout_of};
 
 fn recommended(data: &std::path::Path) -> Vec<i64> {
     let out = stdout_of(skipless(data).args(["recommend", "-n", "50", "--json"]));
@@ -562,7 +562,7 @@ fn a_like_of_a_file_that_did_not_read_says_so() {
     std::fs::create_dir_all(&music).unwrap();
     std::fs::copy(corpus().join("sad.ogg"), music.join("sad.ogg")).unwrap();
     std::fs::write(music.join("noise.mp3"), vec![0x55u8; 20_000]).unwrap();
-    scan_json(data.path(), &[&music]);
+    scan_json_with_problems(data.path(), &[&music], 1);
     let out = stdout_of(skipless(data.path()).arg("like").arg(music.join("noise.mp3")));
     assert!(
         out.starts_with("liked (its file did not read at the last scan: it plays once a scan reads it): noise"),

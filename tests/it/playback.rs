@@ -136,7 +136,7 @@ fn broken_and_missing_files_are_errors_and_playback_goes_on() {
     std::fs::write(music.join("cut.mp3"), &whole[..whole.len() / 3]).unwrap();
     std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
     std::fs::copy(corpus().join("defeat.flac"), music.join("defeat.flac")).unwrap();
-    scan_json(data.path(), &[&music]);
+    scan_json_with_problems(data.path(), &[&music], 1);
     std::fs::remove_file(music.join("defeat.flac")).unwrap();
     let player = Player::start(
         data.path(),
@@ -553,7 +553,7 @@ fn in_a_json_stream_the_status_and_refused_commands_are_events_too() {
     std::fs::create_dir_all(&music).unwrap();
     std::fs::write(music.join("noise.mp3"), vec![0x55u8; 20_000]).unwrap();
     std::fs::copy(corpus().join("victory.ogg"), music.join("victory.ogg")).unwrap();
-    scan_json(data.path(), &[&music]);
+    scan_json_with_problems(data.path(), &[&music], 1);
     let mut player = Player::start(data.path(), 1.0, &[music.join("victory.ogg")]);
     player.wait("started");
     player.send("status");
