@@ -1161,11 +1161,13 @@ mod tests {
         }
     }
 
-    /// The engine goes on gaplessly to the first autoplay pick (2); new picks (3, 4) replace the
-    /// upcoming ones after that, before the engine's `Started` for 2 is handled.
-    #[test]
-    fn new_picks_that_arrive_as_the_engine_goes_on_to_the_old_first_pick_leave_it_playing() {
-        let (mut c, _commands) = controller();
+    /// The engine goes on gaplessly from track 1 to the first autoplay pick (2); `new_picks`
+    /// replace the upcoming ones after that, before the engine's `Started` for 2 is handled.
+    /// The controller after it, the play of 2, and the engine's end of the commands.
+    fn gone_on_to_the_old_first_pick(
+        new_picks: &[i64],
+    ) -> (Controller, PlayItem, crossbeam_channel::Receiver<Command>) {
+        let (mut c, commands) = controller();
         c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
         let first = c.item(&c.queue.entries()[0].clone());
         c.handle(&Event::Started {
@@ -1175,11 +1177,19 @@ mod tests {
         c.set_autoplay_picks(&[pick(2)], |id| Some(track(id)));
         let gapless = c.item(&c.queue.entries()[1].clone());
         c.handle(&ended(first));
-        c.set_autoplay_picks(&[pick(3), pick(4)], |id| Some(track(id)));
+        let picks: Vec<_> = new_picks.iter().map(|&id| pick(id)).collect();
+        c.set_autoplay_picks(&picks, |id| Some(track(id)));
         c.handle(&Event::Started {
             item: gapless.clone(),
             duration_ms: None,
         });
+        (c, gapless, commands)
+    }
+
+    /// New picks (3, 4) without the track the engine went on to: it is put back, playing.
+    #[test]
+    fn new_picks_that_arrive_as_the_engine_goes_on_to_the_old_first_pick_leave_it_playing() {
+        let (mut c, gapless, _commands) = gone_on_to_the_old_first_pick(&[3, 4]);
         let now = c.now.as_ref().map(|n| n.entry.track.id);
         assert_eq!(now, Some(2), "the track heard is the one playing");
         let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
@@ -1190,25 +1200,11 @@ mod tests {
         assert_eq!(history, [1, 2], "both plays are in the session's history");
     }
 
-    /// As above, but the new picks hold the track the engine went on to further down (3, 2, 4):
-    /// it plays next, and the pick before it stays to come, not counted as heard.
+    /// New picks that hold the track the engine went on to further down (3, 2, 4): it plays
+    /// next, and the pick before it stays to come, not counted as heard.
     #[test]
     fn new_picks_that_move_the_track_the_engine_went_on_to_leave_the_others_to_come() {
-        let (mut c, _commands) = controller();
-        c.play_tracks(vec![track(1)], 0, PlaySource::User, ControlSource::Key);
-        let first = c.item(&c.queue.entries()[0].clone());
-        c.handle(&Event::Started {
-            item: first.clone(),
-            duration_ms: None,
-        });
-        c.set_autoplay_picks(&[pick(2)], |id| Some(track(id)));
-        let gapless = c.item(&c.queue.entries()[1].clone());
-        c.handle(&ended(first));
-        c.set_autoplay_picks(&[pick(3), pick(2), pick(4)], |id| Some(track(id)));
-        c.handle(&Event::Started {
-            item: gapless,
-            duration_ms: None,
-        });
+        let (c, _, _commands) = gone_on_to_the_old_first_pick(&[3, 2, 4]);
         let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
         assert_eq!(ids, [1, 2, 3, 4]);
         assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
