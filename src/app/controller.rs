@@ -624,11 +624,14 @@ impl Controller {
             self.queue.set_cursor(next);
             return;
         }
-        // Gone on to an entry that new picks put further down: it plays next, and the picks it
-        // would pass stay to come rather than count as heard.
+        // Gone on to the entry it was told follows, which new picks put further down: it plays
+        // next, and the picks it would pass stay to come rather than count as heard. (An entry
+        // the listener chose further down was not told to follow: the entries before it are
+        // passed over, below.)
+        let told = sent.iter().any(|e| e.track.id == track_id);
         let upcoming = self.queue.cursor().map_or(0, |c| c + 1)..self.queue.entries().len();
         let further = upcoming
-            .filter(|_| went_on)
+            .filter(|_| went_on && told)
             .find(|&i| self.queue.entries()[i].track.id == track_id);
         if let Some(entry) = further.and_then(|i| self.queue.remove(i)) {
             self.queue.insert_playing(entry);
@@ -1208,6 +1211,41 @@ mod tests {
         let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
         assert_eq!(ids, [1, 2, 3, 4]);
         assert_eq!(c.queue.current().map(|e| e.track.id), Some(2));
+    }
+
+    /// The listener chooses entry 4 as the engine goes on by itself to 2: the engine's `Started`
+    /// for 2 comes first, then the one for 4. Entry 4 plays where it is, and 3, passed over by
+    /// the listener's choice, does not come back after it.
+    #[test]
+    fn an_entry_chosen_further_down_as_the_engine_goes_on_passes_over_the_ones_before_it() {
+        let (mut c, _commands) = controller();
+        c.play_tracks(
+            vec![track(1), track(2), track(3), track(4)],
+            0,
+            PlaySource::User,
+            ControlSource::Key,
+        );
+        let first = c.item(&c.queue.entries()[0].clone());
+        c.handle(&Event::Started {
+            item: first.clone(),
+            duration_ms: None,
+        });
+        let gapless = c.item(&c.queue.entries()[1].clone());
+        c.play_index(3, ControlSource::Key);
+        c.handle(&ended(first));
+        c.handle(&Event::Started {
+            item: gapless.clone(),
+            duration_ms: None,
+        });
+        c.handle(&ended(gapless));
+        let chosen = c.item(&c.queue.entries()[3].clone());
+        c.handle(&Event::Started {
+            item: chosen,
+            duration_ms: None,
+        });
+        let ids: Vec<i64> = c.queue.entries().iter().map(|e| e.track.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        assert_eq!(c.queue.current().map(|e| e.track.id), Some(4));
     }
 
     /// A log that cannot be written (here: the database refuses writes) is reported, and the

@@ -57,7 +57,7 @@ pub(crate) fn train(ctx: &Context, json: bool, force: bool) -> anyhow::Result<()
     let previous = match Checkpoint::load(&models_dir) {
         Ok(previous) => previous,
         Err(e) => {
-            eprintln!("skipless: warning: {e}; training from scratch");
+            preparing.suspend(|| eprintln!("skipless: warning: {e}; training from scratch"));
             None
         }
     };

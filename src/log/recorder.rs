@@ -102,7 +102,7 @@ pub struct Recorder {
     waiting: Vec<(OpenPlay, Ended)>,
     /// No write is tried before this time while plays wait.
     retry_at: i64,
-    /// A write was refused and no try has been taken since: tries wait [`RETRY_LOCK_WAIT`].
+    /// A write was refused and none has been taken since: tries wait [`RETRY_LOCK_WAIT`].
     retrying: bool,
     /// The database's file was found deleted (and said once).
     deleted: bool,
@@ -476,6 +476,7 @@ impl Recorder {
             Ok(at) => {
                 open.written = Some(*at);
                 open.session_id = at.session_id;
+                self.retrying = false;
             }
             Err(_) => {
                 self.refused(now);
@@ -559,6 +560,9 @@ impl Recorder {
             Some(at) => write_end(&mut self.db, at, &ended).err(),
             None => None,
         };
+        if open.written.is_some() && self.waiting.is_empty() && failed.is_none() {
+            self.retrying = false;
+        }
         if open.written.is_none() || !self.waiting.is_empty() || failed.is_some() {
             if failed.is_some() {
                 self.refused(now);
