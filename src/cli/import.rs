@@ -65,8 +65,12 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
         _ => path.clone(),
     };
     let gap_ms = ctx.config.log.session_gap_ms();
-    let bar = ImportBar::new();
-    let progress = |p| bar.show(p);
+    // The records read, counted, then the plays placed of each file, on a bar.
+    let bar = super::PhasedBar::new("reading", "placing");
+    let progress = |p| match p {
+        ImportProgress::Reading { read } => bar.count(read),
+        ImportProgress::Placing { done, total } => bar.advance(done, total),
+    };
     let imported = match command {
         ImportCommand::Spotify { paths, json } => {
             let paths: Vec<PathBuf> = paths.iter().map(named).collect();
@@ -93,48 +97,6 @@ pub(crate) fn import(ctx: &Context, command: &ImportCommand) -> anyhow::Result<(
             Err(anyhow::anyhow!("{}", e.to_string().replace(&copy, "standard input")))
         }
         (imported, _) => imported?,
-    }
-}
-
-/// The import's progress on a terminal: the records read, counted, then the plays placed of
-/// each file, on a bar; each drawn whole from the start.
-struct ImportBar(std::sync::Mutex<(bool, indicatif::ProgressBar)>);
-
-impl ImportBar {
-    fn new() -> Self {
-        Self(std::sync::Mutex::new((
-            false,
-            super::progress_bar(super::count_style(), "reading", 0, 0),
-        )))
-    }
-
-    fn show(&self, progress: ImportProgress) {
-        let mut guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (placing, bar) = &mut *guard;
-        match progress {
-            ImportProgress::Reading { read } => {
-                if std::mem::replace(placing, false) {
-                    bar.finish_and_clear();
-                    *bar = super::progress_bar(super::count_style(), "reading", read, 0);
-                }
-                bar.set_position(read);
-            }
-            ImportProgress::Placing { done, total } => {
-                if !std::mem::replace(placing, true) {
-                    bar.finish_and_clear();
-                    *bar = super::progress_bar(super::bar_style(), "placing", done, total);
-                }
-                bar.set_position(done);
-            }
-        }
-    }
-
-    fn finish(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1
-            .finish_and_clear();
     }
 }
 

@@ -606,6 +606,55 @@ fn bar_style() -> indicatif::ProgressStyle {
         .progress_chars("=> ")
 }
 
+/// Progress of work in two phases, each drawn whole from the start: a count while the total is
+/// not known (a scan's walk, an import's reading), then a bar over a known total (the tags read,
+/// the plays placed); a count again when a next part starts with one (an import's next file).
+struct PhasedBar {
+    counting: &'static str,
+    barred: &'static str,
+    /// Whether the bar is on, and the bar or the count drawn.
+    drawn: std::sync::Mutex<(bool, indicatif::ProgressBar)>,
+}
+
+impl PhasedBar {
+    fn new(counting: &'static str, barred: &'static str) -> Self {
+        Self {
+            counting,
+            barred,
+            drawn: std::sync::Mutex::new((false, progress_bar(count_style(), counting, 0, 0))),
+        }
+    }
+
+    fn drawn(&self) -> std::sync::MutexGuard<'_, (bool, indicatif::ProgressBar)> {
+        self.drawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self, found: u64) {
+        let mut drawn = self.drawn();
+        let (barred, bar) = &mut *drawn;
+        if std::mem::replace(barred, false) {
+            bar.finish_and_clear();
+            *bar = progress_bar(count_style(), self.counting, found, 0);
+        }
+        bar.set_position(found);
+    }
+
+    fn advance(&self, done: u64, total: u64) {
+        let mut drawn = self.drawn();
+        let (barred, bar) = &mut *drawn;
+        if !std::mem::replace(barred, true) {
+            bar.finish_and_clear();
+            *bar = progress_bar(bar_style(), self.barred, done, total);
+        }
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+
+    fn finish(&self) {
+        self.drawn().1.finish_and_clear();
+    }
+}
+
 /// A count of what is found so far, while its total is not known.
 fn count_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template("{msg:>8} {spinner} {pos} found")

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use super::progress_bar;
 use crate::app::scan::scan_library;
 use crate::app::Context;
 use crate::library::scan::{Reread, ScanProgress};
@@ -30,28 +29,12 @@ pub(crate) fn run(ctx: &Context, paths: &[PathBuf], reread: Reread, json: bool) 
     if roots.is_empty() {
         return Err(no_roots());
     }
-    // The walk's count, then in its place the reading's bar, each drawn whole from the start.
-    // (reading yet, the bar)
-    let bar = std::sync::Mutex::new((false, progress_bar(super::count_style(), "walking", 0, 0)));
-    let scanned = scan_library(&mut db, &roots, reread, &|p| {
-        let mut guard = bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (reading, bar) = &mut *guard;
-        match p {
-            ScanProgress::Walking { found } => bar.set_position(found as u64),
-            ScanProgress::Reading { done, total } => {
-                if !std::mem::replace(reading, true) {
-                    bar.finish_and_clear();
-                    *bar = progress_bar(super::bar_style(), "reading", done as u64, total as u64);
-                }
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            }
-        }
+    let bar = super::PhasedBar::new("walking", "reading");
+    let scanned = scan_library(&mut db, &roots, reread, &|p| match p {
+        ScanProgress::Walking { found } => bar.count(found as u64),
+        ScanProgress::Reading { done, total } => bar.advance(done as u64, total as u64),
     });
-    bar.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .1
-        .finish_and_clear();
+    bar.finish();
     // A scan commits round by round: one that fails may have changed the library already. One
     // that changed nothing (no track, no waiting play, no root) leaves a running player alone.
     let changed = scanned.as_ref().map_or(true, |outcome| {
